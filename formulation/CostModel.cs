@@ -1,0 +1,298 @@
+using Optimizer.Hardware;
+using Optimizer.Workloads;
+
+namespace Optimizer.Formulation;
+
+/// <summary>
+/// The analytical cost model of DESIGN.md and docs/cost-model.md. It evaluates a mapping that the
+/// validity checker accepted; it never knows which search produced it.
+/// </summary>
+public static class CostModel
+{
+    /// <summary>Evaluates a valid mapping; throws <see cref="InvalidOperationException"/> when the mapping is not valid.</summary>
+    public static CostReport Evaluate(Einsum einsum, Architecture arch, Mapping mapping)
+    {
+        var violations = ValidityChecker.Check(einsum, arch, mapping);
+        if (violations.Count > 0)
+            throw new InvalidOperationException($"The cost model evaluates valid mappings only; this one breaks {violations.Count} rule(s), first: {violations[0].Message}");
+        return new Nest(einsum, arch, mapping).Evaluate();
+    }
+
+    /// <summary>How the counts of one tensor at one level were derived, for a user to check by hand.</summary>
+    public static Derivation Explain(Einsum einsum, Architecture arch, Mapping mapping, string level, TensorId tensor)
+    {
+        var violations = ValidityChecker.Check(einsum, arch, mapping);
+        if (violations.Count > 0)
+            throw new InvalidOperationException($"Only a valid mapping can be explained; first violation: {violations[0].Message}");
+        int l = arch.IndexOf(level);
+        if (l < 0) throw new ArgumentException($"Architecture {arch.Name} has no level '{level}'; its levels: {string.Join(", ", arch.Levels.Select(x => x.Name))}.", nameof(level));
+        var spec = einsum.FindTensor(tensor) ?? throw new ArgumentException($"Layer {einsum.Name} has no tensor '{tensor}'; its tensors: {string.Join(", ", einsum.Tensors.Select(t => t.Id))}.", nameof(tensor));
+        if (!mapping.Levels[l].Keep.Contains(tensor))
+            throw new ArgumentException($"Level {level} does not keep {tensor} in this mapping (it passes through), so it has no counts to explain.", nameof(tensor));
+        return new Nest(einsum, arch, mapping).Explain(l, spec);
+    }
+}
+
+/// <summary>One loop above a level, seen from one tensor's tile at that level.</summary>
+public sealed record DerivationStep(string Loop, int Factor, bool Relevant, long Transitions, long NewWordsPerTransition, long Words, string Why);
+
+/// <summary>The derivation of one tensor's counts at one level.</summary>
+public sealed record Derivation(
+    string Level,
+    TensorId Tensor,
+    IReadOnlyList<(RankId Rank, long Extent)> TileExtents,
+    IReadOnlyList<(string Index, long Extent)> TileDims,
+    long TileWords,
+    IReadOnlyList<DerivationStep> Steps,
+    long Visits,
+    long Partition,
+    string ChildDescription,
+    TensorLevelCost Counts,
+    IReadOnlyList<string> Formulas);
+
+/// <summary>A mapping's flattened loop nest with the per-level quantities the cost model needs.</summary>
+internal sealed class Nest
+{
+    private readonly Einsum _e;
+    private readonly Architecture _a;
+    private readonly Mapping _m;
+    private readonly List<NestLoop> _loops;
+    private readonly int[] _levelStart; // index of the first loop of each level; [n] = loop count
+    private readonly long[] _stride;    // per loop: product of the factors of its rank in all loops inside it
+    private readonly long[] _used;      // instances used of each level; [n] = compute units used
+    private readonly long _temporalProduct;
+    private readonly int _n;
+
+    public Nest(Einsum e, Architecture a, Mapping m)
+    {
+        _e = e; _a = a; _m = m;
+        _n = a.Levels.Count;
+        _loops = m.Nest().ToList();
+        _levelStart = new int[_n + 1];
+        int idx = 0;
+        for (int l = 0; l < _n; l++)
+        {
+            _levelStart[l] = idx;
+            idx += m.Levels[l].Temporal.Count + m.Levels[l].Spatial.Count;
+        }
+        _levelStart[_n] = idx;
+        _stride = new long[_loops.Count];
+        var inner = e.Ranks.ToDictionary(r => r.Id, _ => 1L);
+        for (int i = _loops.Count - 1; i >= 0; i--)
+        {
+            _stride[i] = inner[_loops[i].Rank];
+            inner[_loops[i].Rank] = checked(inner[_loops[i].Rank] * _loops[i].Factor);
+        }
+        _used = new long[_n + 1];
+        _used[0] = 1;
+        for (int l = 0; l < _n; l++) _used[l + 1] = checked(_used[l] * m.Levels[l].SpatialProduct);
+        _temporalProduct = _loops.Where(x => !x.IsSpatial).Aggregate(1L, (acc, x) => checked(acc * x.Factor));
+    }
+
+    /// <summary>Extent of a rank in the tile of level l: the product of its factors in loops at l and below.</summary>
+    private long Extent(int l, RankId r)
+    {
+        long p = 1;
+        for (int i = _levelStart[l]; i < _loops.Count; i++) if (_loops[i].Rank == r) p = checked(p * _loops[i].Factor);
+        return p;
+    }
+
+    private long TileWords(TensorSpec t, int l) => t.Footprint(r => Extent(l, r));
+
+    /// <summary>Distinct elements one instance of level l ever holds: the tile grown by every temporal loop above l.</summary>
+    private long Partition(TensorSpec t, int l)
+        => t.Footprint(r =>
+        {
+            long x = Extent(l, r);
+            for (int i = 0; i < _levelStart[l]; i++) if (!_loops[i].IsSpatial && _loops[i].Rank == r) x = checked(x * _loops[i].Factor);
+            return x;
+        });
+
+    /// <summary>
+    /// Words brought into one instance of level l over the whole run when it holds exactly the current
+    /// tile: the first tile, plus for every increment of a temporal loop above l the words of the new
+    /// tile that the previous tile did not cover.
+    /// </summary>
+    private long Visits(TensorSpec t, int l, List<DerivationStep>? steps)
+    {
+        var extents = t.Dims.Select(d => d.Extent(r => Extent(l, r))).ToArray();
+        long tile = extents.Aggregate(1L, (acc, x) => checked(acc * x));
+        long total = tile;
+        long outer = 1;
+        for (int j = 0; j < _levelStart[l]; j++)
+        {
+            var loop = _loops[j];
+            if (loop.IsSpatial || loop.Factor == 1) continue;
+            var shift = new Dictionary<RankId, long> { [loop.Rank] = _stride[j] };
+            for (int i = j + 1; i < _levelStart[l]; i++)
+            {
+                var il = _loops[i];
+                if (il.IsSpatial || il.Factor == 1) continue;
+                shift[il.Rank] = shift.GetValueOrDefault(il.Rank) - (il.Factor - 1) * _stride[i];
+            }
+            long overlap = 1;
+            for (int d = 0; d < t.Dims.Count; d++)
+            {
+                long s = 0;
+                foreach (var term in t.Dims[d].Terms) s += term.Coefficient * shift.GetValueOrDefault(term.Rank);
+                overlap = checked(overlap * Math.Max(0, extents[d] - Math.Abs(s)));
+            }
+            long fresh = tile - overlap;
+            long transitions = checked((loop.Factor - 1) * outer);
+            long words = checked(transitions * fresh);
+            total = checked(total + words);
+            if (steps is not null)
+            {
+                bool relevant = t.IsIndexedBy(loop.Rank);
+                string why = fresh == 0 ? "the tile does not change: reused"
+                    : fresh == tile ? "a whole new tile each time"
+                    : $"the window slides: {fresh} of {tile} words are new";
+                steps.Add(new DerivationStep($"{_a.Levels[loop.Level].Name}: for {loop.Rank} in [0:{loop.Factor})", loop.Factor, relevant, transitions, fresh, words, why));
+            }
+            outer = checked(outer * loop.Factor);
+        }
+        return total;
+    }
+
+    /// <summary>The next level below l that keeps t, or n for the compute units.</summary>
+    private int ChildKeeper(TensorSpec t, int l)
+    {
+        for (int c = l + 1; c < _n; c++) if (_m.Levels[c].Keep.Contains(t.Id)) return c;
+        return _n;
+    }
+
+    /// <summary>Product of the spatial factors in levels [from, to) whose rank does not index t and whose fanout has the capability.</summary>
+    private long SharedFactor(TensorSpec t, int from, int to, Func<Fanout, bool> capable)
+    {
+        long p = 1;
+        for (int m = from; m < to; m++)
+        {
+            if (!capable(_a.Levels[m].Fanout)) continue;
+            foreach (var s in _m.Levels[m].Spatial) if (!t.IsIndexedBy(s.Rank)) p = checked(p * s.Factor);
+        }
+        return p;
+    }
+
+    private sealed record Counts(long Tile, long Fills, long Reads, long Updates, long Visits, long Partition, int Child, long ChildWords, long Children, long Shared);
+
+    private Counts CountsOf(TensorSpec t, int l, List<DerivationStep>? steps)
+    {
+        long tile = TileWords(t, l);
+        long visits = l == 0 ? tile : Visits(t, l, steps);
+        long partition = t.IsOutput ? Partition(t, l) : 0;
+        int c = ChildKeeper(t, l);
+        // What each child instance asks of this level over the run: its visits (tile changes), or one word per MAC for compute units.
+        long childWords = c == _n ? _temporalProduct : Visits(t, c, null);
+        long children = _used[c] / _used[l];
+        long fills = l == 0 ? 0 : t.IsOutput ? visits - partition : visits;
+        long reads, updates, shared;
+        if (t.IsOutput)
+        {
+            shared = SharedFactor(t, l, c, f => f.SpatialReduction);
+            updates = checked(childWords * (children / shared));
+            reads = updates - partition;
+        }
+        else
+        {
+            shared = SharedFactor(t, l, c, f => f.Multicast);
+            reads = checked(childWords * (children / shared));
+            updates = 0;
+        }
+        if (fills < 0 || reads < 0)
+            throw new InvalidOperationException($"Negative count for {t.Id} at {_a.Levels[l].Name}: a cost-model invariant is broken.");
+        return new Counts(tile, fills, reads, updates, visits, partition, c, childWords, children, shared);
+    }
+
+    public CostReport Evaluate()
+    {
+        var tensors = new List<TensorLevelCost>();
+        var network = new List<NetworkCost>();
+        var levels = new List<LevelCost>();
+        double storage = 0, net = 0;
+        long cycles = CeilDiv(_temporalProduct, _a.Compute.MacsPerCycle);
+        long computeCycles = cycles;
+        string boundBy = "compute";
+        for (int l = 0; l < _n; l++)
+        {
+            var level = _a.Levels[l];
+            long held = 0, reads = 0, writes = 0;
+            double levelEnergy = 0;
+            foreach (var t in _e.Tensors)
+            {
+                if (!_m.Levels[l].Keep.Contains(t.Id)) continue;
+                var k = CountsOf(t, l, null);
+                double energy = _used[l] * (k.Reads * level.ReadEnergy + (k.Fills + k.Updates) * level.WriteEnergy);
+                tensors.Add(new TensorLevelCost(l, level.Name, t.Id, t.Role, k.Tile, k.Fills, k.Reads, k.Updates, _used[l], energy));
+                levelEnergy += energy;
+                held = checked(held + k.Tile);
+                reads = checked(reads + k.Reads);
+                writes = checked(writes + k.Fills + k.Updates);
+                // Words between this keeper and the next keeper below cross every fanout in between.
+                long words = checked((k.Reads + k.Updates) * _used[l]);
+                for (int m = l; m < k.Child; m++)
+                {
+                    var fan = _a.Levels[m].Fanout;
+                    if (fan.HopEnergy == 0 || words == 0) continue;
+                    double hops = Hops(m);
+                    double e = words * hops * fan.HopEnergy;
+                    network.Add(new NetworkCost(m, _a.Levels[m].Name, t.Id, words, hops, e));
+                    net += e;
+                }
+            }
+            long bw = Math.Max(
+                level.ReadBandwidth is { } rb ? (long)Math.Ceiling(reads / rb) : 0,
+                level.WriteBandwidth is { } wb ? (long)Math.Ceiling(writes / wb) : 0);
+            if (bw > cycles) { cycles = bw; boundBy = level.Name; }
+            levels.Add(new LevelCost(l, level.Name, _used[l], _a.InstancesOf(l), held, level.Capacity, levelEnergy, bw));
+            storage += levelEnergy;
+        }
+        long macs = checked(_temporalProduct * _used[_n]);
+        double util = (double)macs / ((double)_a.ComputeInstances * cycles * _a.Compute.MacsPerCycle);
+        return new CostReport(tensors, network, levels, macs, _used[_n], computeCycles, cycles, boundBy,
+            macs * _a.Compute.MacEnergy, storage, net, util);
+    }
+
+    /// <summary>Hops per word over the fanout below level m: 1 on a bus; on a mesh 1 plus the mean Manhattan distance from the entry corner to the children used.</summary>
+    private double Hops(int m)
+    {
+        var fan = _a.Levels[m].Fanout;
+        if (fan.Topology == Topology.Bus) return 1;
+        long ux = _m.Levels[m].Spatial.Where(s => s.Axis == Axis.X).Aggregate(1L, (a, s) => a * s.Factor);
+        long uy = _m.Levels[m].Spatial.Where(s => s.Axis == Axis.Y).Aggregate(1L, (a, s) => a * s.Factor);
+        return 1 + (ux - 1) / 2.0 + (uy - 1) / 2.0;
+    }
+
+    private static long CeilDiv(long a, long b) => (a + b - 1) / b;
+
+    public Derivation Explain(int l, TensorSpec t)
+    {
+        var steps = new List<DerivationStep>();
+        var k = CountsOf(t, l, steps);
+        var level = _a.Levels[l];
+        var cost = Evaluate().Tensors.Single(x => x.LevelIndex == l && x.Tensor == t.Id);
+        var extents = _e.Ranks.Select(r => (r.Id, Extent(l, r.Id))).ToList();
+        var dims = t.Dims.Select(d => (d.ToString(), d.Extent(r => Extent(l, r)))).ToList();
+        string child = k.Child == _n
+            ? $"the compute units: each of the {k.Children} used below one {level.Name} instance does {k.ChildWords} MACs"
+            : $"{_a.Levels[k.Child].Name}: each of the {k.Children} instances used below one {level.Name} instance brings in {k.ChildWords} words of {t.Id} over the run";
+        var formulas = new List<string>();
+        if (l == 0)
+            formulas.Add($"visits = tile = {k.Tile} ({level.Name} is the outermost level: the tensor starts here, so fills = 0)");
+        else
+            formulas.Add($"visits = tile + sum over loops above of transitions x new words = {k.Visits}");
+        if (t.IsOutput)
+        {
+            formulas.Add($"partition = distinct {t.Id} elements one instance ever holds = {k.Partition}");
+            if (l > 0) formulas.Add($"fills = visits - partition = {k.Visits} - {k.Partition} = {k.Fills} (the first touch of each element needs no fill)");
+            formulas.Add($"updates = child words x children / reduced = {k.ChildWords} x {k.Children} / {k.Shared} = {k.Updates}");
+            formulas.Add($"reads = updates - partition = {k.Updates} - {k.Partition} = {k.Reads} (read-modify-write, except the first touch)");
+        }
+        else
+        {
+            if (l > 0) formulas.Add($"fills = visits = {k.Fills}");
+            formulas.Add($"reads = child words x children / multicast = {k.ChildWords} x {k.Children} / {k.Shared} = {k.Reads}");
+        }
+        formulas.Add($"energy = instances used x (reads x {level.ReadEnergy} + (fills + updates) x {level.WriteEnergy}) = {_used[l]} x ({k.Reads} x {level.ReadEnergy} + {k.Fills + k.Updates} x {level.WriteEnergy}) = {cost.Energy:G6} pJ");
+        return new Derivation(level.Name, t.Id, extents, dims, k.Tile, steps, k.Visits, k.Partition, child, cost, formulas);
+    }
+}

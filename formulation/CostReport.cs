@@ -1,0 +1,84 @@
+using Optimizer.Workloads;
+
+namespace Optimizer.Formulation;
+
+/// <summary>
+/// The counts of one tensor at one level that keeps it, per instance, and the energy over all the
+/// instances the mapping uses.
+/// </summary>
+public sealed record TensorLevelCost(
+    int LevelIndex,
+    string Level,
+    TensorId Tensor,
+    TensorRole Role,
+    long TileWords,
+    long Fills,
+    long Reads,
+    long Updates,
+    long InstancesUsed,
+    double Energy)
+{
+    /// <summary>Reads over all instances used.</summary>
+    public long TotalReads => checked(Reads * InstancesUsed);
+    /// <summary>Fills over all instances used.</summary>
+    public long TotalFills => checked(Fills * InstancesUsed);
+    /// <summary>Updates over all instances used.</summary>
+    public long TotalUpdates => checked(Updates * InstancesUsed);
+}
+
+/// <summary>Traffic of one tensor over the network of one fanout, and its energy.</summary>
+public sealed record NetworkCost(int LevelIndex, string Level, TensorId Tensor, long Words, double Hops, double Energy);
+
+/// <summary>What one level adds up to: instances used, words held, energy and the cycles its bandwidth needs.</summary>
+public sealed record LevelCost(
+    int LevelIndex,
+    string Level,
+    long InstancesUsed,
+    long Instances,
+    long WordsHeld,
+    long? Capacity,
+    double Energy,
+    long BandwidthCycles);
+
+/// <summary>The analytical cost of one valid mapping: every count, energy, cycles, utilization and EDP.</summary>
+public sealed record CostReport(
+    IReadOnlyList<TensorLevelCost> Tensors,
+    IReadOnlyList<NetworkCost> Network,
+    IReadOnlyList<LevelCost> Levels,
+    long Macs,
+    long ComputeInstancesUsed,
+    long ComputeCycles,
+    long Cycles,
+    string BoundBy,
+    double MacEnergy,
+    double StorageEnergy,
+    double NetworkEnergy,
+    double Utilization)
+{
+    /// <summary>Total energy in pJ.</summary>
+    public double Energy => MacEnergy + StorageEnergy + NetworkEnergy;
+    /// <summary>Energy per MAC in pJ.</summary>
+    public double EnergyPerMac => Energy / Macs;
+    /// <summary>Energy-delay product in pJ x cycles.</summary>
+    public double Edp => Energy * Cycles;
+
+    /// <summary>The value of an objective for this report.</summary>
+    public double Objective(Objective objective) => objective switch
+    {
+        Formulation.Objective.Energy => Energy,
+        Formulation.Objective.Latency => Cycles,
+        Formulation.Objective.Edp => Edp,
+        _ => throw new ArgumentOutOfRangeException(nameof(objective), objective, "Unknown objective."),
+    };
+}
+
+/// <summary>What a mapper minimizes.</summary>
+public enum Objective
+{
+    /// <summary>Total energy.</summary>
+    Energy,
+    /// <summary>Cycles.</summary>
+    Latency,
+    /// <summary>Energy times cycles.</summary>
+    Edp,
+}

@@ -1,0 +1,113 @@
+using Optimizer.Workloads;
+
+namespace Optimizer.Formulation;
+
+/// <summary>The axis of a spatial fanout a spatial loop runs along.</summary>
+public enum Axis { X, Y }
+
+/// <summary>A temporal loop <c>for rank in 0..Factor-1</c> at one level.</summary>
+public readonly record struct TemporalLoop
+{
+    /// <summary>The rank the loop walks.</summary>
+    public RankId Rank { get; }
+    /// <summary>The trip count; at least 1.</summary>
+    public int Factor { get; }
+
+    /// <summary>Creates a temporal loop.</summary>
+    public TemporalLoop(RankId rank, int factor)
+    {
+        Rank = rank;
+        Factor = (int)Check.AtLeast(factor, 1, nameof(factor), $"The factor of loop {rank}");
+    }
+
+    /// <inheritdoc/>
+    public override string ToString() => $"{Rank}={Factor}";
+}
+
+/// <summary>A spatial loop: the rank split <c>Factor</c> ways over the children along one axis.</summary>
+public readonly record struct SpatialLoop
+{
+    /// <summary>The rank split across children.</summary>
+    public RankId Rank { get; }
+    /// <summary>How many children it spans; at least 1.</summary>
+    public int Factor { get; }
+    /// <summary>The fanout axis it runs along.</summary>
+    public Axis Axis { get; }
+
+    /// <summary>Creates a spatial loop.</summary>
+    public SpatialLoop(RankId rank, int factor, Axis axis)
+    {
+        Rank = rank;
+        Factor = (int)Check.AtLeast(factor, 1, nameof(factor), $"The factor of spatial loop {rank}");
+        Axis = axis;
+    }
+
+    /// <inheritdoc/>
+    public override string ToString() => $"{Rank}={Factor}@{Axis}";
+}
+
+/// <summary>What a mapping says about one storage level: its loops and the tensors it keeps.</summary>
+public sealed class LevelMapping
+{
+    /// <summary>Temporal loops, outermost first.</summary>
+    public IReadOnlyList<TemporalLoop> Temporal { get; }
+    /// <summary>Spatial loops over the fanout below the level, outermost first.</summary>
+    public IReadOnlyList<SpatialLoop> Spatial { get; }
+    /// <summary>The tensors this level keeps; the others pass through it.</summary>
+    public IReadOnlySet<TensorId> Keep { get; }
+
+    /// <summary>Creates a level's mapping.</summary>
+    public LevelMapping(IEnumerable<TemporalLoop> temporal, IEnumerable<SpatialLoop> spatial, IEnumerable<TensorId> keep)
+    {
+        Temporal = temporal.ToList();
+        Spatial = spatial.ToList();
+        Keep = new SortedSet<TensorId>(keep, Comparer<TensorId>.Create((a, b) => string.CompareOrdinal(a.Name, b.Name)));
+    }
+
+    /// <summary>Product of the temporal factors of a rank at this level.</summary>
+    public long TemporalFactor(RankId rank) => Temporal.Where(l => l.Rank == rank).Aggregate(1L, (a, l) => a * l.Factor);
+    /// <summary>Product of the spatial factors of a rank at this level.</summary>
+    public long SpatialFactor(RankId rank) => Spatial.Where(l => l.Rank == rank).Aggregate(1L, (a, l) => a * l.Factor);
+    /// <summary>Product of all spatial factors: the children this level uses.</summary>
+    public long SpatialProduct => Spatial.Aggregate(1L, (a, l) => a * l.Factor);
+}
+
+/// <summary>
+/// A mapping of one Einsum onto one architecture: for every storage level (outermost first) its
+/// temporal loops, its spatial loops and its keep set. This one type is what every solver returns
+/// and what the checker and the cost model read.
+/// </summary>
+public sealed class Mapping
+{
+    /// <summary>One entry per storage level, outermost first.</summary>
+    public IReadOnlyList<LevelMapping> Levels { get; }
+
+    /// <summary>Creates a mapping.</summary>
+    public Mapping(IEnumerable<LevelMapping> levels)
+    {
+        Levels = levels.ToList();
+        if (Levels.Count == 0) throw new ArgumentException("A mapping needs at least one level.", nameof(levels));
+    }
+
+    /// <summary>The loop nest flattened outermost first: each level's temporal loops, then its spatial loops.</summary>
+    public IEnumerable<NestLoop> Nest()
+    {
+        for (int l = 0; l < Levels.Count; l++)
+        {
+            foreach (var t in Levels[l].Temporal) yield return new NestLoop(l, t.Rank, t.Factor, null);
+            foreach (var s in Levels[l].Spatial) yield return new NestLoop(l, s.Rank, s.Factor, s.Axis);
+        }
+    }
+
+    /// <summary>A short one-line form, such as <c>DRAM[K=2 | keep A,B,Z] ...</c>, for logs and CSV cells.</summary>
+    public string ToCompactString(IReadOnlyList<string> levelNames)
+        => string.Join(" ", Levels.Select((lm, i) =>
+            $"{levelNames[i]}[{string.Join(",", lm.Temporal)}{(lm.Spatial.Count > 0 ? " spatial " + string.Join(",", lm.Spatial) : "")} keep {string.Join(",", lm.Keep)}]"));
+}
+
+/// <summary>One loop of the flattened nest: its level, rank, factor, and axis when spatial.</summary>
+public readonly record struct NestLoop(int Level, RankId Rank, int Factor, Axis? Axis)
+{
+    /// <summary>True for a spatial loop.</summary>
+    public bool IsSpatial => Axis is not null;
+}

@@ -1,0 +1,141 @@
+using Optimizer.Hardware;
+using Optimizer.Workloads;
+
+namespace Optimizer.Formulation;
+
+/// <summary>The rules a mapping can break; each violation names one.</summary>
+public enum Rule
+{
+    /// <summary>The mapping has a different number of levels than the architecture.</summary>
+    LevelCount,
+    /// <summary>A loop names a rank the Einsum does not have.</summary>
+    UnknownRank,
+    /// <summary>A keep set names a tensor the Einsum does not have.</summary>
+    UnknownTensor,
+    /// <summary>The factors of a rank over all levels do not multiply to its bound.</summary>
+    FactorProduct,
+    /// <summary>The tiles a level keeps exceed its capacity.</summary>
+    Capacity,
+    /// <summary>The spatial factors along X exceed the fanout's X size.</summary>
+    FanoutX,
+    /// <summary>The spatial factors along Y exceed the fanout's Y size.</summary>
+    FanoutY,
+    /// <summary>A level keeps a tensor whose role it may not keep.</summary>
+    KeepRole,
+    /// <summary>The outermost level must keep every tensor.</summary>
+    OutermostKeepsAll,
+}
+
+/// <summary>One broken rule, as data: which rule, where, and the needed and available amounts.</summary>
+public sealed record Violation(Rule Rule, string? Level, string? Tensor, string? Rank, long Needed, long Available, string Message)
+{
+    /// <inheritdoc/>
+    public override string ToString() => Message;
+}
+
+/// <summary>Decides whether a mapping is legal for an Einsum on an architecture, reporting every violation.</summary>
+public static class ValidityChecker
+{
+    /// <summary>Every violation of the mapping; empty when it is valid.</summary>
+    public static IReadOnlyList<Violation> Check(Einsum einsum, Architecture arch, Mapping mapping)
+    {
+        var v = new List<Violation>();
+        if (mapping.Levels.Count != arch.Levels.Count)
+        {
+            v.Add(new Violation(Rule.LevelCount, null, null, null, arch.Levels.Count, mapping.Levels.Count,
+                $"The mapping has {mapping.Levels.Count} levels but architecture {arch.Name} has {arch.Levels.Count} ({string.Join(", ", arch.Levels.Select(l => l.Name))})."));
+            return v;
+        }
+
+        bool ranksKnown = true;
+        for (int l = 0; l < arch.Levels.Count; l++)
+        {
+            var name = arch.Levels[l].Name;
+            var lm = mapping.Levels[l];
+            foreach (var r in lm.Temporal.Select(t => t.Rank).Concat(lm.Spatial.Select(s => s.Rank)).Distinct())
+                if (!einsum.HasRank(r))
+                {
+                    ranksKnown = false;
+                    v.Add(new Violation(Rule.UnknownRank, name, null, r.Name, 0, 0,
+                        $"Level {name}: loop over rank {r}, but layer {einsum.Name} has ranks {string.Join(", ", einsum.Ranks.Select(x => x.Id))}."));
+                }
+            foreach (var t in lm.Keep)
+            {
+                var spec = einsum.FindTensor(t);
+                if (spec is null)
+                    v.Add(new Violation(Rule.UnknownTensor, name, t.Name, null, 0, 0,
+                        $"Level {name}: keeps tensor {t}, but layer {einsum.Name} has tensors {string.Join(", ", einsum.Tensors.Select(x => x.Id))}."));
+                else if (!arch.Levels[l].MayKeep(spec.Role))
+                    v.Add(new Violation(Rule.KeepRole, name, t.Name, null, 0, 0,
+                        $"Level {name}: keeps {t} ({spec.Role}), but it may only keep {string.Join(", ", arch.Levels[l].Keeps.Order())}."));
+            }
+            var fan = arch.Levels[l].Fanout;
+            long x = lm.Spatial.Where(s => s.Axis == Axis.X).Aggregate(1L, (a, s) => a * s.Factor);
+            long y = lm.Spatial.Where(s => s.Axis == Axis.Y).Aggregate(1L, (a, s) => a * s.Factor);
+            if (x > fan.X)
+                v.Add(new Violation(Rule.FanoutX, name, null, null, x, fan.X,
+                    $"Level {name}: spatial factors along X multiply to {x}, but its fanout has {fan.X} along X."));
+            if (y > fan.Y)
+                v.Add(new Violation(Rule.FanoutY, name, null, null, y, fan.Y,
+                    $"Level {name}: spatial factors along Y multiply to {y}, but its fanout has {fan.Y} along Y."));
+        }
+        foreach (var t in einsum.Tensors)
+            if (!mapping.Levels[0].Keep.Contains(t.Id))
+                v.Add(new Violation(Rule.OutermostKeepsAll, arch.Levels[0].Name, t.Id.Name, null, 0, 0,
+                    $"Level {arch.Levels[0].Name}: must keep {t.Id}, since the outermost level is where every tensor starts and ends."));
+
+        foreach (var rank in einsum.Ranks)
+        {
+            long product = 1;
+            foreach (var lm in mapping.Levels) product = checked(product * lm.TemporalFactor(rank.Id) * lm.SpatialFactor(rank.Id));
+            if (product != rank.Bound)
+                v.Add(new Violation(Rule.FactorProduct, null, null, rank.Id.Name, rank.Bound, product,
+                    $"Rank {rank.Id}: factors over all levels multiply to {product}, but its bound is {rank.Bound}."));
+        }
+
+        if (ranksKnown)
+        {
+            var tiles = new TileShapes(einsum, mapping);
+            for (int l = 0; l < arch.Levels.Count; l++)
+            {
+                var level = arch.Levels[l];
+                if (level.Capacity is not { } cap) continue;
+                var kept = einsum.Tensors.Where(t => mapping.Levels[l].Keep.Contains(t.Id)).ToList();
+                long need = kept.Aggregate(0L, (a, t) => checked(a + tiles.TileWords(t, l)));
+                if (need > cap)
+                    v.Add(new Violation(Rule.Capacity, level.Name, string.Join("+", kept.Select(t => t.Id)), null, need, cap,
+                        $"Level {level.Name}: the tiles it keeps ({string.Join(" + ", kept.Select(t => $"{t.Id} {tiles.TileWords(t, l)}"))}) need {need} words, but it holds {cap}."));
+            }
+        }
+        return v;
+    }
+}
+
+/// <summary>The tile extents of every rank at every level of a mapping: the product of the factors at that level and below.</summary>
+public sealed class TileShapes
+{
+    private readonly Einsum _einsum;
+    private readonly Dictionary<RankId, long>[] _extent;
+
+    /// <summary>Computes tile extents; loops over unknown ranks are ignored.</summary>
+    public TileShapes(Einsum einsum, Mapping mapping)
+    {
+        _einsum = einsum;
+        int n = mapping.Levels.Count;
+        _extent = new Dictionary<RankId, long>[n + 1];
+        _extent[n] = einsum.Ranks.ToDictionary(r => r.Id, _ => 1L);
+        for (int l = n - 1; l >= 0; l--)
+        {
+            var e = new Dictionary<RankId, long>(_extent[l + 1]);
+            foreach (var t in mapping.Levels[l].Temporal) if (e.ContainsKey(t.Rank)) e[t.Rank] = checked(e[t.Rank] * t.Factor);
+            foreach (var s in mapping.Levels[l].Spatial) if (e.ContainsKey(s.Rank)) e[s.Rank] = checked(e[s.Rank] * s.Factor);
+            _extent[l] = e;
+        }
+    }
+
+    /// <summary>The extent of a rank in the tile of a level (level = count means one compute unit).</summary>
+    public long Extent(int level, RankId rank) => _extent[level][rank];
+
+    /// <summary>Words of the tensor's tile at a level (its bounding box).</summary>
+    public long TileWords(TensorSpec t, int level) => t.Footprint(r => _extent[level][r]);
+}
