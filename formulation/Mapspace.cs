@@ -1,0 +1,94 @@
+using Optimizer.Hardware;
+using Optimizer.Workloads;
+
+namespace Optimizer.Formulation;
+
+/// <summary>
+/// The mapspace of one Einsum on one architecture (perfect factorization): every assignment of each
+/// rank's prime factors to the temporal and spatial slots of every level, every loop order, every
+/// keep/bypass choice the architecture allows. This class draws mappings from it at random.
+/// </summary>
+public sealed class Mapspace
+{
+    private readonly Einsum _einsum;
+    private readonly Architecture _arch;
+    private readonly List<(int Level, Axis? Axis)> _slots = new();
+
+    /// <summary>Creates the mapspace of an Einsum on an architecture.</summary>
+    public Mapspace(Einsum einsum, Architecture arch)
+    {
+        _einsum = einsum;
+        _arch = arch;
+        for (int l = 0; l < arch.Levels.Count; l++)
+        {
+            _slots.Add((l, null));
+            if (arch.Levels[l].Fanout.X > 1) _slots.Add((l, Axis.X));
+            if (arch.Levels[l].Fanout.Y > 1) _slots.Add((l, Axis.Y));
+        }
+    }
+
+    /// <summary>The prime factors of n in ascending order.</summary>
+    public static List<int> PrimeFactors(int n)
+    {
+        var f = new List<int>();
+        for (int p = 2; (long)p * p <= n; p++)
+            while (n % p == 0) { f.Add(p); n /= p; }
+        if (n > 1) f.Add(n);
+        return f;
+    }
+
+    /// <summary>
+    /// Draws one mapping: each prime factor goes to a random slot (the outermost level's temporal slot
+    /// with probability one half, so that tiles stay small), loops take a random order, and each
+    /// level keeps each tensor it may keep with probability <paramref name="keepProbability"/>.
+    /// The result may break capacity or fanout rules; <see cref="TrySampleValid"/> retries until it does not.
+    /// </summary>
+    public Mapping Sample(Random rng, double keepProbability = 0.7)
+    {
+        int n = _arch.Levels.Count;
+        var temporal = Enumerable.Range(0, n).Select(_ => new Dictionary<RankId, int>()).ToArray();
+        var spatial = Enumerable.Range(0, n).Select(_ => new Dictionary<(RankId, Axis), int>()).ToArray();
+        foreach (var rank in _einsum.Ranks)
+            foreach (var p in PrimeFactors(rank.Bound))
+            {
+                var slot = rng.NextDouble() < 0.5 ? _slots[0] : _slots[rng.Next(_slots.Count)];
+                if (slot.Axis is { } axis)
+                    spatial[slot.Level][(rank.Id, axis)] = spatial[slot.Level].GetValueOrDefault((rank.Id, axis), 1) * p;
+                else
+                    temporal[slot.Level][rank.Id] = temporal[slot.Level].GetValueOrDefault(rank.Id, 1) * p;
+            }
+        var levels = new List<LevelMapping>();
+        for (int l = 0; l < n; l++)
+        {
+            var t = temporal[l].OrderBy(kv => kv.Key.Name, StringComparer.Ordinal).Select(kv => new TemporalLoop(kv.Key, kv.Value)).ToList();
+            Shuffle(t, rng);
+            var s = spatial[l].OrderBy(kv => kv.Key.Item1.Name, StringComparer.Ordinal).ThenBy(kv => kv.Key.Item2)
+                .Select(kv => new SpatialLoop(kv.Key.Item1, kv.Value, kv.Key.Item2)).ToList();
+            Shuffle(s, rng);
+            var keep = _einsum.Tensors.Where(x => l == 0 || (_arch.Levels[l].MayKeep(x.Role) && rng.NextDouble() < keepProbability)).Select(x => x.Id);
+            levels.Add(new LevelMapping(t, s, keep));
+        }
+        return new Mapping(levels);
+    }
+
+    /// <summary>Draws mappings until one is valid, at most <paramref name="attempts"/> times.</summary>
+    public bool TrySampleValid(Random rng, int attempts, out Mapping mapping)
+    {
+        for (int i = 0; i < attempts; i++)
+        {
+            var m = Sample(rng);
+            if (ValidityChecker.Check(_einsum, _arch, m).Count == 0) { mapping = m; return true; }
+        }
+        mapping = null!;
+        return false;
+    }
+
+    private static void Shuffle<T>(List<T> list, Random rng)
+    {
+        for (int i = list.Count - 1; i > 0; i--)
+        {
+            int j = rng.Next(i + 1);
+            (list[i], list[j]) = (list[j], list[i]);
+        }
+    }
+}
