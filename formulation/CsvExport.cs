@@ -32,23 +32,11 @@ public static class CsvExport
             r.Energy, r.EnergyPerMac, r.Macs, r.Cycles, r.Utilization, r.Edp);
     }
 
-    /// <summary>Writes rows to a file atomically: a temporary file renamed into place, so no half-written file is ever left.</summary>
+    /// <summary>Writes rows to a file atomically (see <see cref="AtomicFile"/>).</summary>
     public static void Write<T>(string path, IEnumerable<T> rows)
-    {
-        var full = Path.GetFullPath(path);
-        var dir = Path.GetDirectoryName(full)!;
-        if (!Directory.Exists(dir)) throw new IOException($"Cannot write {path}: folder {dir} does not exist.");
-        var tmp = Path.Combine(dir, $".{Path.GetFileName(full)}.{Environment.ProcessId}.tmp");
-        try
+        => AtomicFile.Write(path, writer =>
         {
-            using (var writer = new StreamWriter(tmp))
-            using (var csv = new CsvWriter(writer, CultureInfo.InvariantCulture))
-                csv.WriteRecords(rows);
-            File.Move(tmp, full, overwrite: true);
-        }
-        finally
-        {
-            if (File.Exists(tmp)) File.Delete(tmp);
-        }
-    }
+            using var csv = new CsvWriter(writer, CultureInfo.InvariantCulture, leaveOpen: true);
+            csv.WriteRecords(rows);
+        });
 }

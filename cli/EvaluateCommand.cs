@@ -1,0 +1,86 @@
+using System.CommandLine;
+using Optimizer.Formulation;
+using Optimizer.Hardware;
+using Optimizer.Workloads;
+
+namespace Optimizer.Cli;
+
+/// <summary><c>optimizer evaluate</c>: check a mapping and, when valid, print and write its costs.</summary>
+internal static class EvaluateCommand
+{
+    public static Command Build()
+    {
+        var arch = new Option<string>("--arch") { Description = "Architecture: a preset name (optimizer zoo lists them) or a spec file.", Required = true };
+        var workload = new Option<string>("--workload") { Description = "Workload: a zoo name such as resnet50 or resnet50:batch=4, or a spec file.", Required = true };
+        var layer = new Option<string?>("--layer") { Description = "The layer to map, when the workload has more than one." };
+        var mapping = new Option<string>("--mapping") { Description = "The mapping spec file (docs/spec-format.md).", Required = true };
+        var csv = new Option<string?>("--csv") { Description = "Also write the costs as CSV: one row per level and tensor, and a total row." };
+        var explain = new Option<string?>("--explain")
+        {
+            Description = "Show how the counts were derived: LEVEL:TENSOR for one pair, or no value for every level and tensor kept.",
+            Arity = ArgumentArity.ZeroOrOne,
+        };
+        var cmd = new Command("evaluate", "Check a mapping (every violation) and, when valid, print its loop nest and its cost by level and tensor.")
+        {
+            arch, workload, layer, mapping, csv, explain,
+        };
+        cmd.SetAction(pr => Program.Guard(() =>
+        {
+            var a = Inputs.Architecture(pr.GetValue(arch)!);
+            var w = Inputs.Workload(pr.GetValue(workload)!);
+            var l = Inputs.Layer(w, pr.GetValue(layer));
+            var m = Inputs.Mapping(pr.GetValue(mapping)!, l, a);
+            string? explainWhat = pr.GetResult(explain) is null ? null : pr.GetValue(explain) ?? "";
+            return Run(w, l, a, m, pr.GetValue(csv), explainWhat);
+        }));
+        return cmd;
+    }
+
+    /// <summary>Checks, costs and prints one mapping; returns 1 when it is invalid.</summary>
+    public static int Run(Workload w, Einsum layer, Architecture arch, Mapping mapping, string? csvPath, string? explain)
+    {
+        Console.WriteLine($"Layer {layer.Name} of {w.Name} on {arch.Name}: {layer}");
+        Console.WriteLine($"MACs {Text.Int(layer.Macs)}");
+        Console.WriteLine();
+        var violations = ValidityChecker.Check(layer, arch, mapping);
+        if (violations.Count > 0)
+        {
+            Console.WriteLine($"INVALID: the mapping breaks {violations.Count} rule(s):");
+            foreach (var v in violations) Console.WriteLine($"  [{v.Rule}] {v.Message}");
+            return 1;
+        }
+        var report = CostModel.Evaluate(layer, arch, mapping);
+        Console.Write(ReportPrinter.Print(layer, arch, mapping, report));
+        if (explain is not null)
+        {
+            foreach (var (level, tensor) in ExplainTargets(layer, arch, mapping, explain))
+            {
+                Console.WriteLine();
+                Console.Write(ReportPrinter.Explain(CostModel.Explain(layer, arch, mapping, level, tensor)));
+            }
+        }
+        if (csvPath is not null)
+        {
+            CsvExport.Write(csvPath, CsvExport.Rows(layer, report));
+            Console.WriteLine($"\nWrote {csvPath}");
+        }
+        return 0;
+    }
+
+    private static IEnumerable<(string Level, TensorId Tensor)> ExplainTargets(Einsum layer, Architecture arch, Mapping mapping, string what)
+    {
+        if (what.Length == 0)
+        {
+            for (int l = 0; l < arch.Levels.Count; l++)
+                foreach (var t in layer.Tensors)
+                    if (mapping.Levels[l].Keep.Contains(t.Id)) yield return (arch.Levels[l].Name, t.Id);
+            yield break;
+        }
+        var parts = what.Split(':');
+        if (parts.Length != 2 || parts[0].Length == 0 || parts[1].Length == 0)
+            throw new InputException($"--explain takes LEVEL:TENSOR (for example {arch.Levels[^1].Name}:{layer.Tensors[0].Id}), not '{what}'.");
+        var tensor = layer.Tensors.FirstOrDefault(t => t.Id.Name == parts[1] || string.Equals(t.Role.ToString(), parts[1], StringComparison.OrdinalIgnoreCase))
+            ?? throw new InputException($"--explain: layer {layer.Name} has no tensor '{parts[1]}'; its tensors: {string.Join(", ", layer.Tensors.Select(t => t.Id))}.");
+        yield return (parts[0], tensor.Id);
+    }
+}

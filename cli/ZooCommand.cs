@@ -1,0 +1,92 @@
+using System.CommandLine;
+using Optimizer.Formulation;
+using Optimizer.Hardware;
+using Optimizer.Hardware.Specs;
+using Optimizer.Workloads;
+using Optimizer.Workloads.Specs;
+
+namespace Optimizer.Cli;
+
+/// <summary><c>optimizer zoo</c>: list the built-in workloads and architectures, show one, or export it as a spec file.</summary>
+internal static class ZooCommand
+{
+    public static Command Build()
+    {
+        var name = new Argument<string?>("name") { Description = "A workload or architecture to show in detail.", Arity = ArgumentArity.ZeroOrOne };
+        var export = new Option<string?>("--export") { Description = "Write the named workload or preset as a spec file (to stdout, or to --output)." };
+        var output = new Option<string?>("--output") { Description = "The file --export writes." };
+        var cmd = new Command("zoo", "List the built-in workloads and architectures with their key parameters.") { name, export, output };
+        cmd.SetAction(pr => Program.Guard(() =>
+        {
+            if (pr.GetValue(export) is { } what) return Export(what, pr.GetValue(output));
+            if (pr.GetValue(name) is { } one) return Show(one);
+            return List();
+        }));
+        return cmd;
+    }
+
+    private static int List()
+    {
+        Console.WriteLine("Workloads (name[:key=value,...]):");
+        var rows = new List<string[]> { new[] { "name", "parameters", "layers", "MACs", "description" } };
+        foreach (var e in Zoo.Entries)
+        {
+            var w = Zoo.Get(e.Name);
+            rows.Add([e.Name, e.Parameters, Text.Int(w.Layers.Count), Text.Int(w.Macs), e.Description]);
+        }
+        Console.Write(Text.Table(rows));
+        Console.WriteLine();
+        Console.WriteLine("Architectures:");
+        var arows = new List<string[]> { new[] { "name", "levels", "compute units", "on-chip capacity (words per instance)", "clock" } };
+        foreach (var a in Presets.All)
+            arows.Add([a.Name, string.Join(" > ", a.Levels.Select(l => l.Name)), Text.Int(a.ComputeInstances),
+                string.Join(", ", a.Levels.Where(l => l.Capacity is not null).Select(l => $"{l.Name} {Text.Int(l.Capacity!.Value)}")),
+                a.ClockGHz is { } g ? $"{Text.Num(g)} GHz" : "-"]);
+        Console.Write(Text.Table(arows));
+        Console.WriteLine();
+        Console.WriteLine("'optimizer zoo NAME' shows one; 'optimizer zoo --export NAME' writes it as a spec file.");
+        return 0;
+    }
+
+    private static int Show(string name)
+    {
+        if (Presets.TryGet(name, out var arch))
+        {
+            Console.WriteLine($"{arch.Name}: {arch.Description}");
+            Console.WriteLine();
+            var rows = new List<string[]> { new[] { "level", "instances", "capacity", "word bits", "read pJ", "write pJ", "read bw", "write bw", "keeps", "fanout below" } };
+            for (int i = 0; i < arch.Levels.Count; i++)
+            {
+                var l = arch.Levels[i];
+                var f = l.Fanout;
+                rows.Add([l.Name, Text.Int(arch.InstancesOf(i)), l.Capacity is { } c ? Text.Int(c) : "unbounded", l.WordBits.ToString(), Text.Num(l.ReadEnergy), Text.Num(l.WriteEnergy),
+                    l.ReadBandwidth is { } rb ? Text.Num(rb) : "-", l.WriteBandwidth is { } wb ? Text.Num(wb) : "-", string.Join(",", l.Keeps.Order()),
+                    f.Size == 1 ? "-" : $"{f.X}x{f.Y} {f.Topology}{(f.Multicast ? " multicast" : "")}{(f.SpatialReduction ? " reduction" : "")} {Text.Num(f.HopEnergy)} pJ/hop"]);
+            }
+            Console.Write(Text.Table(rows));
+            Console.WriteLine($"compute: {Text.Int(arch.ComputeInstances)} units, {Text.Num(arch.Compute.MacEnergy)} pJ/MAC, {arch.Compute.MacsPerCycle} MAC/cycle");
+            return 0;
+        }
+        var w = Inputs.Workload(name);
+        Console.WriteLine($"{w.Name}: {w.Description}");
+        Console.WriteLine();
+        var lrows = new List<string[]> { new[] { "layer", "kind", "ranks", "MACs", "einsum" } };
+        foreach (var l in w.Layers)
+            lrows.Add([l.Name, l.Kind, string.Join(" ", l.Ranks), Text.Int(l.Macs), l.ToString().Split("  (")[0]]);
+        Console.Write(Text.Table(lrows));
+        Console.WriteLine($"{w.Layers.Count} layers, {Text.Int(w.Macs)} MACs");
+        return 0;
+    }
+
+    private static int Export(string name, string? output)
+    {
+        string yaml = Presets.TryGet(name, out var arch) ? ArchitectureSpec.Write(arch) : WorkloadSpec.Write(Inputs.Workload(name));
+        if (output is null) Console.Write(yaml);
+        else
+        {
+            AtomicFile.WriteAllText(output, yaml);
+            Console.Error.WriteLine($"Wrote {output}");
+        }
+        return 0;
+    }
+}
