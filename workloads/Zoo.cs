@@ -6,13 +6,14 @@ namespace Optimizer.Workloads;
 /// <summary>
 /// One network of the built-in zoo: its name, a one-line description, its parameters with their
 /// defaults (such as <c>batch=1</c>), and a builder that takes parameter values as text and uses
-/// the defaults for the ones it is not given.
+/// the defaults for the ones it is not given (throwing <see cref="ArgumentException"/> for an unknown or
+/// non-positive one).
 /// </summary>
 public sealed record ZooEntry(string Name, string Description, string Parameters, Func<IReadOnlyDictionary<string, string>, Workload> Build);
 
 /// <summary>
 /// The built-in networks, looked up by a spec such as <c>resnet50</c>, <c>bert-base:seq=128,batch=4</c>
-/// or <c>matmul-chain:4</c>. Layers are named as in the papers; each layer writes a tensor of its own
+/// or <c>matmul-chain:4</c>. Layers have stable names (<c>conv2_1_a</c>, <c>fc</c>, <c>QK</c>); each layer writes a tensor of its own
 /// (<c>{layer}_out</c> for the CNNs) and reads the tensor of the layer that feeds it, so the workload is
 /// one connected graph. Pooling, normalization, activations and residual adds carry no MACs in our
 /// model and are left out.
