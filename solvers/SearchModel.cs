@@ -1,0 +1,423 @@
+using Optimizer.Formulation;
+using Optimizer.Hardware;
+using Optimizer.Workloads;
+
+namespace Optimizer.Solvers;
+
+/// <summary>One level's decision: temporal factors and their order, and the spatial split along X and Y.</summary>
+internal sealed record LevelChoice(int[] Temporal, int[] Order, int[] SpatialX, int[] SpatialY);
+
+/// <summary>The decisions of a partial mapping, outermost level first, with what they imply.</summary>
+internal sealed class State
+{
+    public readonly long[][] Rem;     // tile extents per rank at each level (Rem[n] = all ones at a leaf)
+    public readonly int[] Keep;        // keep bitmask over tensors per level
+    public readonly LevelChoice?[] Choice;
+    public readonly long[] Used;       // instances used per level; [n] = compute units
+
+    public State(SearchModel m)
+    {
+        Rem = new long[m.Levels + 1][];
+        for (int d = 0; d <= m.Levels; d++) Rem[d] = new long[m.Ranks];
+        for (int r = 0; r < m.Ranks; r++) Rem[0][r] = m.Bound[r];
+        Keep = new int[m.Levels];
+        Choice = new LevelChoice?[m.Levels];
+        Used = new long[m.Levels + 1];
+        Used[0] = 1;
+    }
+
+    public void Apply(int d, LevelChoice c)
+    {
+        Choice[d] = c;
+        long spatial = 1;
+        for (int r = 0; r < Rem[d].Length; r++)
+        {
+            Rem[d + 1][r] = Rem[d][r] / ((long)c.Temporal[r] * c.SpatialX[r] * c.SpatialY[r]);
+            spatial *= (long)c.SpatialX[r] * c.SpatialY[r];
+        }
+        Used[d + 1] = Used[d] * spatial;
+    }
+}
+
+/// <summary>
+/// The search's own array-based copy of the cost model (docs/cost-model.md), able to cost a partial
+/// mapping's fixed terms. Every answer is re-costed by the reference <see cref="CostModel"/>, and the
+/// regression tests compare the two on random mappings.
+/// </summary>
+internal sealed class SearchModel
+{
+    private sealed record TensorInfo(int Index, TensorSpec Spec, bool IsOutput, int[][] DimRanks, int[][] DimCoefs, bool[] IndexedBy);
+
+    private readonly MapProblem _p;
+    private readonly TensorInfo[] _tensors;
+    private readonly StorageLevel[] _levels;
+    private readonly Dictionary<long, long[]> _divisors = new();
+    private readonly int[] _allowedMask;
+    private readonly long[] _fanoutBelow; // product of fanout sizes of levels >= d
+    private readonly double _macEnergy;
+
+    public int Levels { get; }
+    public int Ranks { get; }
+    public long[] Bound { get; }
+    public RankId[] RankIds { get; }
+
+    public SearchModel(MapProblem p)
+    {
+        _p = p;
+        var e = p.Layer;
+        Levels = p.Arch.Levels.Count;
+        Ranks = e.Ranks.Count;
+        RankIds = e.Ranks.Select(r => r.Id).ToArray();
+        Bound = e.Ranks.Select(r => (long)r.Bound).ToArray();
+        var rankIndex = RankIds.Select((r, i) => (r, i)).ToDictionary(x => x.r, x => x.i);
+        _tensors = e.Tensors.Select((t, i) => new TensorInfo(i, t, t.IsOutput,
+            t.Dims.Select(d => d.Terms.Select(x => rankIndex[x.Rank]).ToArray()).ToArray(),
+            t.Dims.Select(d => d.Terms.Select(x => x.Coefficient).ToArray()).ToArray(),
+            RankIds.Select(r => t.IsIndexedBy(r)).ToArray())).ToArray();
+        _levels = p.Arch.Levels.ToArray();
+        _allowedMask = new int[Levels];
+        for (int d = 0; d < Levels; d++)
+            foreach (var t in _tensors)
+                if (d == 0 || _levels[d].MayKeep(t.Spec.Role)) _allowedMask[d] |= 1 << t.Index;
+        _fanoutBelow = new long[Levels + 1];
+        _fanoutBelow[Levels] = 1;
+        for (int d = Levels - 1; d >= 0; d--) _fanoutBelow[d] = _fanoutBelow[d + 1] * _levels[d].Fanout.Size;
+        foreach (var b in Bound) foreach (var x in DivisorsOf(b)) _divisors[x] = DivisorsOf(x);
+        _macEnergy = e.Macs * p.Arch.Compute.MacEnergy;
+    }
+
+    private static long[] DivisorsOf(long n)
+    {
+        var small = new List<long>();
+        var large = new List<long>();
+        for (long i = 1; i * i <= n; i++)
+            if (n % i == 0) { small.Add(i); if (i != n / i) large.Add(n / i); }
+        large.Reverse();
+        return [.. small, .. large];
+    }
+
+    private LevelConstraint Constraint(int d) => (_p.Constraints ?? MappingConstraints.None).For(d);
+
+    /// <summary>The keep sets level d may choose, largest first.</summary>
+    public IEnumerable<int> KeepOptions(int d, State s)
+    {
+        int all = (1 << _tensors.Length) - 1;
+        if (d == 0) { yield return all; yield break; }
+        var c = Constraint(d);
+        int must = 0, mustNot = 0;
+        foreach (var t in _tensors)
+        {
+            if (c.Keep.Contains(t.Spec.Id)) must |= 1 << t.Index;
+            if (c.Bypass.Contains(t.Spec.Id)) mustNot |= 1 << t.Index;
+        }
+        for (int mask = all; mask >= 0; mask--)
+        {
+            if ((mask & ~_allowedMask[d]) != 0 || (mask & must) != must || (mask & mustNot) != 0) continue;
+            yield return mask;
+        }
+    }
+
+    private long Tile(TensorInfo t, long[] ext)
+    {
+        long words = 1;
+        for (int d = 0; d < t.DimRanks.Length; d++)
+        {
+            long span = 0;
+            for (int i = 0; i < t.DimRanks[d].Length; i++) span += Math.Abs((long)t.DimCoefs[d][i]) * (ext[t.DimRanks[d][i]] - 1);
+            words = checked(words * (span + 1));
+        }
+        return words;
+    }
+
+    /// <summary>True when the tiles level d keeps fit its capacity.</summary>
+    public bool Fits(int d, State s)
+    {
+        if (_levels[d].Capacity is not { } cap) return true;
+        long need = 0;
+        foreach (var t in _tensors) if ((s.Keep[d] & (1 << t.Index)) != 0) need += Tile(t, s.Rem[d]);
+        return need <= cap;
+    }
+
+    /// <summary>Every decision level d can take, given the tile extents it has.</summary>
+    public IEnumerable<LevelChoice> LevelChoices(int d, State s)
+    {
+        var rem = s.Rem[d];
+        var c = Constraint(d);
+        var fan = _levels[d].Fanout;
+        bool last = d == Levels - 1;
+        var sx = new int[Ranks];
+        var sy = new int[Ranks];
+        foreach (var _ in Spatial(0, 1, 1))
+        {
+            var t = new int[Ranks];
+            foreach (var __ in Temporal(0))
+            {
+                // The innermost level's order changes no count (only the compute units are below it), so one canonical order stands for all.
+                var active = Enumerable.Range(0, Ranks).Where(r => t[r] > 1).ToArray();
+                if (c.Order is { } pinned)
+                {
+                    var ids = pinned.ToList();
+                    if (active.Any(r => !ids.Contains(RankIds[r]))) continue;
+                    var order = active.OrderBy(r => ids.IndexOf(RankIds[r])).ToArray();
+                    yield return new LevelChoice((int[])t.Clone(), order, (int[])sx.Clone(), (int[])sy.Clone());
+                }
+                else if (last || active.Length <= 1)
+                    yield return new LevelChoice((int[])t.Clone(), active, (int[])sx.Clone(), (int[])sy.Clone());
+                else
+                    foreach (var perm in Permutations(active))
+                        yield return new LevelChoice((int[])t.Clone(), perm, (int[])sx.Clone(), (int[])sy.Clone());
+            }
+
+            IEnumerable<bool> Temporal(int r)
+            {
+                if (r == Ranks) { yield return true; yield break; }
+                long left = rem[r] / ((long)sx[r] * sy[r]);
+                IEnumerable<long> options = last ? [left]
+                    : c.Temporal.TryGetValue(RankIds[r], out var pinned) ? (left % pinned == 0 ? [pinned] : [])
+                    : _divisors[left];
+                foreach (var f in options)
+                {
+                    if (last && c.Temporal.TryGetValue(RankIds[r], out var must) && must != f) continue;
+                    t[r] = (int)f;
+                    foreach (var x in Temporal(r + 1)) yield return x;
+                }
+            }
+        }
+
+        IEnumerable<bool> Spatial(int r, long px, long py)
+        {
+            if (r == Ranks) { yield return true; yield break; }
+            foreach (var fx in AxisOptions(r, Axis.X, rem[r], fan.X / px))
+            {
+                sx[r] = (int)fx;
+                foreach (var fy in AxisOptions(r, Axis.Y, rem[r] / fx, fan.Y / py))
+                {
+                    sy[r] = (int)fy;
+                    foreach (var x in Spatial(r + 1, px * fx, py * fy)) yield return x;
+                }
+            }
+        }
+
+        IEnumerable<long> AxisOptions(int r, Axis axis, long left, long room)
+        {
+            if (c.Spatial.TryGetValue((RankIds[r], axis), out var pinned))
+            {
+                if (left % pinned == 0 && pinned <= room) yield return pinned;
+                yield break;
+            }
+            var allowed = axis == Axis.X ? c.SpatialX : c.SpatialY;
+            if (allowed is not null && !allowed.Contains(RankIds[r])) { yield return 1; yield break; }
+            foreach (var f in _divisors[left]) { if (f > room) break; yield return f; }
+        }
+    }
+
+    private static IEnumerable<int[]> Permutations(int[] items)
+    {
+        var a = (int[])items.Clone();
+        // Lexicographic order, starting from the sorted array: deterministic.
+        while (true)
+        {
+            yield return (int[])a.Clone();
+            int i = a.Length - 2;
+            while (i >= 0 && a[i] >= a[i + 1]) i--;
+            if (i < 0) yield break;
+            int j = a.Length - 1;
+            while (a[j] <= a[i]) j--;
+            (a[i], a[j]) = (a[j], a[i]);
+            Array.Reverse(a, i + 1, a.Length - i - 1);
+        }
+    }
+
+    /// <summary>The temporal loops above level c, outermost first, with their strides as seen from c's tile.</summary>
+    private (int Rank, long Factor, long Stride)[] LoopsAbove(State s, int c)
+    {
+        var inner = (long[])s.Rem[c].Clone();
+        var list = new List<(int, long, long)>();
+        for (int d = c - 1; d >= 0; d--)
+        {
+            var ch = s.Choice[d]!;
+            for (int r = 0; r < Ranks; r++) inner[r] *= (long)ch.SpatialX[r] * ch.SpatialY[r];
+            for (int i = ch.Order.Length - 1; i >= 0; i--)
+            {
+                int r = ch.Order[i];
+                list.Add((r, ch.Temporal[r], inner[r]));
+                inner[r] *= ch.Temporal[r];
+            }
+        }
+        list.Reverse();
+        return list.ToArray();
+    }
+
+    /// <summary>Words brought into one instance of level c over the run (docs/cost-model.md, "Visits").</summary>
+    private long Visits(TensorInfo t, State s, int c)
+    {
+        var ext = s.Rem[c];
+        long tile = Tile(t, ext);
+        if (c == 0) return tile;
+        var loops = LoopsAbove(s, c);
+        int dims = t.DimRanks.Length;
+        var extent = new long[dims];
+        for (int d = 0; d < dims; d++)
+        {
+            long span = 0;
+            for (int i = 0; i < t.DimRanks[d].Length; i++) span += Math.Abs((long)t.DimCoefs[d][i]) * (ext[t.DimRanks[d][i]] - 1);
+            extent[d] = span + 1;
+        }
+        // reset[r]: how far the loops inside the current one move rank r back when they restart.
+        var reset = new long[Ranks];
+        var fresh = new long[loops.Length];
+        for (int j = loops.Length - 1; j >= 0; j--)
+        {
+            var (r, f, stride) = loops[j];
+            long overlap = 1;
+            for (int d = 0; d < dims; d++)
+            {
+                long shift = 0;
+                for (int i = 0; i < t.DimRanks[d].Length; i++)
+                {
+                    int rr = t.DimRanks[d][i];
+                    long delta = (rr == r ? stride : 0) - reset[rr];
+                    shift += t.DimCoefs[d][i] * delta;
+                }
+                overlap *= Math.Max(0, extent[d] - Math.Abs(shift));
+            }
+            fresh[j] = tile - overlap;
+            reset[r] += (f - 1) * stride;
+        }
+        long total = tile, outer = 1;
+        for (int j = 0; j < loops.Length; j++)
+        {
+            total = checked(total + (loops[j].Factor - 1) * outer * fresh[j]);
+            outer = checked(outer * loops[j].Factor);
+        }
+        return total;
+    }
+
+    private long Partition(TensorInfo t, State s, int c)
+    {
+        var ext = (long[])s.Rem[c].Clone();
+        for (int d = 0; d < c; d++)
+        {
+            var ch = s.Choice[d]!;
+            for (int r = 0; r < Ranks; r++) ext[r] *= ch.Temporal[r];
+        }
+        return Tile(t, ext);
+    }
+
+    private long SharedFactor(TensorInfo t, State s, int from, int to)
+    {
+        long p = 1;
+        for (int m = from; m < to; m++)
+        {
+            var fan = _levels[m].Fanout;
+            bool can = t.IsOutput ? fan.SpatialReduction : fan.Multicast;
+            if (!can) continue;
+            var ch = s.Choice[m]!;
+            for (int r = 0; r < Ranks; r++) if (!t.IndexedBy[r]) p *= (long)ch.SpatialX[r] * ch.SpatialY[r];
+        }
+        return p;
+    }
+
+    private double Hops(State s, int m)
+    {
+        var fan = _levels[m].Fanout;
+        if (fan.Topology == Topology.Bus) return 1;
+        var ch = s.Choice[m]!;
+        long ux = 1, uy = 1;
+        for (int r = 0; r < Ranks; r++) { ux *= ch.SpatialX[r]; uy *= ch.SpatialY[r]; }
+        return 1 + (ux - 1) / 2.0 + (uy - 1) / 2.0;
+    }
+
+    /// <summary>
+    /// A lower bound on the objective of every completion of a partial mapping whose loops are fixed
+    /// for levels below <paramref name="loopsDecided"/> and whose keep sets are fixed up to
+    /// <paramref name="keepDecidedAt"/>: the terms those decisions fix, plus zero for the rest (every
+    /// count is non-negative), except that every output word still reaches its last decided keeper once.
+    /// </summary>
+    public double LowerBound(State s, int loopsDecided, int keepDecidedAt) => Evaluate(s, loopsDecided, keepDecidedAt, exact: false);
+
+    /// <summary>The exact objective of a complete mapping.</summary>
+    public double Exact(State s) => Evaluate(s, Levels, Levels - 1, exact: true);
+
+    private double Evaluate(State s, int loopsDecided, int keepDecidedAt, bool exact)
+    {
+        double energy = _macEnergy, network = 0;
+        var reads = new long[Levels];
+        var writes = new long[Levels];
+        long temporalProduct = 1;
+        if (exact)
+            for (int d = 0; d < Levels; d++) for (int r = 0; r < Ranks; r++) temporalProduct *= s.Choice[d]!.Temporal[r];
+        foreach (var t in _tensors)
+        {
+            int bit = 1 << t.Index;
+            int l = 0;
+            long visitsL = Visits(t, s, 0);
+            while (true)
+            {
+                int c = l + 1;
+                while (c <= keepDecidedAt && (s.Keep[c] & bit) == 0) c++;
+                bool childKnown = c <= keepDecidedAt || exact;
+                long partition = t.IsOutput ? Partition(t, s, l) : 0;
+                long fills = l == 0 ? 0 : t.IsOutput ? visitsL - partition : visitsL;
+                long r = 0, u = 0;
+                long visitsC = 0;
+                if (childKnown)
+                {
+                    long childWords = c >= Levels ? temporalProduct : (visitsC = Visits(t, s, c));
+                    long children = s.Used[Math.Min(c, Levels)] / s.Used[l];
+                    long shared = SharedFactor(t, s, l, Math.Min(c, Levels));
+                    if (t.IsOutput) { u = childWords * (children / shared); r = u - partition; }
+                    else r = childWords * (children / shared);
+                    double words = (double)(r + u) * s.Used[l];
+                    for (int m = l; m < Math.Min(c, Levels); m++)
+                        if (_levels[m].Fanout.HopEnergy > 0 && words > 0) network += words * Hops(s, m) * _levels[m].Fanout.HopEnergy;
+                }
+                else if (t.IsOutput) u = partition;
+                energy += s.Used[l] * (r * _levels[l].ReadEnergy + (fills + u) * _levels[l].WriteEnergy);
+                reads[l] += r;
+                writes[l] += fills + u;
+                if (!childKnown || c >= Levels) break;
+                l = c;
+                visitsL = visitsC;
+            }
+        }
+        energy += network;
+        if (_p.Objective == Objective.Energy) return energy;
+        double cycles;
+        if (exact) cycles = Math.Ceiling((double)temporalProduct / _p.Arch.Compute.MacsPerCycle);
+        else
+        {
+            long maxUnits = s.Used[loopsDecided] * _fanoutBelow[loopsDecided];
+            cycles = Math.Ceiling(Math.Ceiling((double)_p.Layer.Macs / maxUnits) / _p.Arch.Compute.MacsPerCycle);
+        }
+        for (int d = 0; d < Levels; d++)
+        {
+            if (_levels[d].ReadBandwidth is { } rb) cycles = Math.Max(cycles, Math.Ceiling(reads[d] / rb));
+            if (_levels[d].WriteBandwidth is { } wb) cycles = Math.Max(cycles, Math.Ceiling(writes[d] / wb));
+        }
+        return _p.Objective == Objective.Latency ? cycles : energy * cycles;
+    }
+
+    /// <summary>The complete state as the one Mapping type.</summary>
+    public Mapping ToMapping(State s)
+    {
+        var levels = new List<LevelMapping>();
+        for (int d = 0; d < Levels; d++)
+        {
+            var ch = s.Choice[d]!;
+            var temporal = ch.Order.Select(r => new TemporalLoop(RankIds[r], ch.Temporal[r]));
+            var spatial = new List<SpatialLoop>();
+            for (int r = 0; r < Ranks; r++)
+            {
+                if (ch.SpatialX[r] > 1) spatial.Add(new SpatialLoop(RankIds[r], ch.SpatialX[r], Axis.X));
+                if (ch.SpatialY[r] > 1) spatial.Add(new SpatialLoop(RankIds[r], ch.SpatialY[r], Axis.Y));
+            }
+            var keep = _tensors.Where(t => (s.Keep[d] & (1 << t.Index)) != 0).Select(t => t.Spec.Id);
+            levels.Add(new LevelMapping(temporal, spatial, keep));
+        }
+        return new Mapping(levels);
+    }
+
+    /// <summary>The canonical key that breaks ties between mappings of equal cost.</summary>
+    public string Key(Mapping m) => m.ToCompactString(_levels.Select(l => l.Name).ToList());
+}

@@ -1,0 +1,166 @@
+using System.Diagnostics;
+using Optimizer.Formulation;
+using Optimizer.Hardware;
+using Optimizer.Workloads;
+
+namespace Optimizer.Solvers;
+
+/// <summary>
+/// Exact search of the perfect-factorization mapspace (docs/mapspace.md), outermost level first:
+/// at each level choose what it keeps, how its fanout splits the ranks, its temporal factors and
+/// their order. With <c>prune</c> it is a branch and bound: the cost terms that the decided outer
+/// levels already fix are summed into an admissible lower bound, and a node whose bound exceeds the
+/// best complete mapping is dropped. Without it, it is plain enumeration (the brute-force ground truth).
+/// </summary>
+public sealed class TilingSearch
+{
+    private readonly MapProblem _p;
+    private readonly SearchModel _model;
+    private readonly bool _prune;
+    private readonly string _name;
+
+    /// <summary>Creates a search; <paramref name="prune"/> false enumerates everything.</summary>
+    public TilingSearch(MapProblem problem, bool prune)
+    {
+        _p = problem;
+        _model = new SearchModel(problem);
+        _prune = prune;
+        _name = prune ? "exact" : "brute";
+    }
+
+    /// <summary>Runs the search under the limits.</summary>
+    public SolveResult Solve(SearchLimits limits)
+    {
+        var sw = Stopwatch.StartNew();
+        var deadline = limits.TimeLimit is { } t ? sw.Elapsed + t : (TimeSpan?)null;
+        var shared = new Shared(_model, _prune, sw, deadline, limits.Cancel);
+        // The first level's choices are the unit of parallel work; each is a subtree searched depth-first.
+        var roots = new List<Node>();
+        var rootState = new State(_model);
+        foreach (var keep0 in _model.KeepOptions(0, rootState))
+        {
+            rootState.Keep[0] = keep0;
+            foreach (var choice in _model.LevelChoices(0, rootState))
+                roots.Add(new Node(keep0, choice));
+        }
+        var rootBounds = new double[roots.Count];
+        for (int i = 0; i < roots.Count; i++)
+        {
+            var s = new State(_model);
+            s.Keep[0] = roots[i].Keep0;
+            s.Apply(0, roots[i].Choice);
+            rootBounds[i] = _model.LowerBound(s, 1, keepDecidedAt: 0);
+        }
+        var order = Enumerable.Range(0, roots.Count).OrderBy(i => rootBounds[i]).ThenBy(i => i).ToArray();
+        var finished = new bool[roots.Count];
+        int threads = limits.Threads > 0 ? limits.Threads : Environment.ProcessorCount;
+        Parallel.ForEach(order, new ParallelOptions { MaxDegreeOfParallelism = threads }, i =>
+        {
+            if (shared.Stopped) return;
+            var s = new State(_model);
+            s.Keep[0] = roots[i].Keep0;
+            s.Apply(0, roots[i].Choice);
+            if (shared.Prunable(rootBounds[i])) { finished[i] = true; return; }
+            shared.Descend(s, 1);
+            if (!shared.Stopped) finished[i] = true;
+        });
+
+        var elapsed = sw.Elapsed;
+        bool complete = !shared.Stopped || finished.All(f => f);
+        double bound = shared.BestValue ?? double.PositiveInfinity;
+        for (int i = 0; i < roots.Count; i++) if (!finished[i]) bound = Math.Min(bound, rootBounds[i]);
+        if (shared.BestMapping is null)
+        {
+            if (complete)
+                return new SolveResult(SolveStatus.Infeasible, null, null, null, double.PositiveInfinity, elapsed, shared.Explored, _name,
+                    Infeasibility.Explain(_p));
+            return new SolveResult(SolveStatus.Unknown, null, null, null, roots.Count == 0 ? 0 : bound, elapsed, shared.Explored, _name,
+                "The search stopped before it found a valid mapping.");
+        }
+        var mapping = shared.BestMapping;
+        var report = Recheck(mapping, shared.BestValue!.Value);
+        double best = report.Objective(_p.Objective);
+        return new SolveResult(complete ? SolveStatus.Optimal : SolveStatus.Feasible, mapping, report, best,
+            complete ? best : Math.Min(bound, best), elapsed, shared.Explored, _name);
+    }
+
+    /// <summary>Re-checks the answer with the validity checker and re-costs it with the reference model; any disagreement is a bug, reported loudly.</summary>
+    private CostReport Recheck(Mapping mapping, double searchValue)
+    {
+        var violations = ValidityChecker.Check(_p.Layer, _p.Arch, mapping);
+        if (violations.Count > 0)
+            throw new InvalidOperationException($"The {_name} search returned an invalid mapping ({violations[0].Message}); this is a bug.");
+        var report = CostModel.Evaluate(_p.Layer, _p.Arch, mapping);
+        double reference = report.Objective(_p.Objective);
+        if (Math.Abs(reference - searchValue) > 1e-9 * Math.Max(1, Math.Abs(reference)))
+            throw new InvalidOperationException($"The {_name} search costed its mapping at {searchValue} but the cost model says {reference}; this is a bug.");
+        return report;
+    }
+
+    private sealed record Node(int Keep0, LevelChoice Choice);
+
+    /// <summary>The incumbent and the stopping rule, shared by the threads.</summary>
+    private sealed class Shared(SearchModel model, bool prune, Stopwatch clock, TimeSpan? deadline, CancellationToken cancel)
+    {
+        private readonly object _lock = new();
+        private long _explored;
+        private volatile bool _stopped;
+        private double _bestValue = double.PositiveInfinity;
+        private string? _bestKey;
+
+        public Mapping? BestMapping { get; private set; }
+        public double? BestValue => BestMapping is null ? null : _bestValue;
+        public long Explored => Interlocked.Read(ref _explored);
+        public bool Stopped => _stopped;
+
+        /// <summary>A node is dropped only when its bound is above the incumbent by more than rounding, so that every tie survives and the canonical tie-break is the same on every run.</summary>
+        public bool Prunable(double bound)
+        {
+            if (!prune) return false;
+            double best = Volatile.Read(ref _bestValue);
+            return bound > best * (1 + 1e-9) + 1e-12;
+        }
+
+        public void Descend(State s, int depth)
+        {
+            if ((Interlocked.Increment(ref _explored) & 1023) == 0 && (cancel.IsCancellationRequested || (deadline is { } d && clock.Elapsed > d)))
+                _stopped = true;
+            if (_stopped) return;
+            if (depth == model.Levels)
+            {
+                Offer(s);
+                return;
+            }
+            foreach (var keep in model.KeepOptions(depth, s))
+            {
+                s.Keep[depth] = keep;
+                if (!model.Fits(depth, s)) continue;
+                if (Prunable(model.LowerBound(s, depth, keepDecidedAt: depth))) continue;
+                foreach (var choice in model.LevelChoices(depth, s))
+                {
+                    // The choice at this level fixes no new energy term until the next level decides what it keeps, so the bound is taken there.
+                    s.Apply(depth, choice);
+                    Descend(s, depth + 1);
+                    if (_stopped) return;
+                }
+            }
+        }
+
+        private void Offer(State s)
+        {
+            double value = model.Exact(s);
+            if (value > Volatile.Read(ref _bestValue) * (1 + 1e-9) + 1e-12) return;
+            var mapping = model.ToMapping(s);
+            string key = model.Key(mapping);
+            lock (_lock)
+            {
+                if (value < _bestValue || (value == _bestValue && string.CompareOrdinal(key, _bestKey) < 0))
+                {
+                    _bestValue = value;
+                    _bestKey = key;
+                    BestMapping = mapping;
+                }
+            }
+        }
+    }
+}
