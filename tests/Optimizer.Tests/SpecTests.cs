@@ -258,8 +258,8 @@ public class SpecTests
                     - {name: Z, role: outputs, index: [M]}
             """, "w.yaml"));
         Assert.AreEqual(2, e.Errors.Count, e.Message);
-        AssertAt(e.Errors[0], 10, "layers[1].tensors[1].name", "tensor name 'A' is already used");
-        AssertAt(e.Errors[1], 6, "layers[1].name", "layer name 'fc' is already used by the layer at line 4");
+        AssertAt(e.Errors[0], 6, "layers[1].name", "layer name 'fc' is already used by the layer at line 4");
+        AssertAt(e.Errors[1], 10, "layers[1].tensors[1].name", "tensor name 'A' is already used in this layer at line 9");
     }
 
     [TestMethod]
@@ -335,6 +335,10 @@ public class SpecTests
         Assert.IsTrue(error.Line >= 5, error.ToString());
         StringAssert.Contains(error.Message, "malformed YAML");
         Assert.IsFalse(error.Message.Contains("   at "), error.Message);
+        var indent = OneError(() => ArchitectureSpec.Parse("architecture:\n  name: x\n    levels: 1\n", "a.yaml"));
+        Assert.AreEqual(3, indent.Line, indent.ToString());
+        StringAssert.StartsWith(indent.Message, "malformed YAML: ");
+        Assert.IsFalse(indent.Message.Contains("(Line:"), indent.Message);
     }
 
     [TestMethod]
@@ -497,7 +501,7 @@ public class SpecTests
             """, "m.yaml", Conv, SampleArchitecture()));
         Assert.AreEqual(8, e.Errors.Count, e.Message);
         AssertAt(e.Errors[0], 4, "levels[0].temporal", "unknown rank 'Q'; layer conv has ranks K, C, P, R");
-        Assert.AreEqual(21, e.Errors[0].Column);
+        Assert.AreEqual(22, e.Errors[0].Column);
         AssertAt(e.Errors[1], 4, "levels[0].temporal", "a loop factor must be a positive integer, got '0'");
         AssertAt(e.Errors[2], 5, "levels[0].spatial", "unknown axis 'Z'");
         AssertAt(e.Errors[3], 5, "levels[0].spatial", "'P=2' is not a loop");

@@ -42,13 +42,20 @@ public sealed partial class SpecReader
     public SpecMap? Root(string text, string rootKey)
     {
         var stream = new YamlStream();
+        var scanner = new Scanner(new StringReader(text));
         try
         {
-            stream.Load(new StringReader(text));
+            stream.Load(new Parser(scanner));
         }
         catch (YamlException e)
         {
             Error((int)e.Start.Line, (int)e.Start.Column, "", "malformed YAML: " + StripMarks(e.Message));
+            return null;
+        }
+        catch (InvalidOperationException)
+        {
+            // YamlDotNet's scanner fails this way on some unclosed flow collections; where it stopped is the best location.
+            Error((int)scanner.CurrentPosition.Line, (int)scanner.CurrentPosition.Column, "", "malformed YAML: an unclosed {...} or [...] or a misplaced value");
             return null;
         }
         if (stream.Documents.Count == 0)

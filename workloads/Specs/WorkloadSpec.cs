@@ -61,14 +61,7 @@ public static partial class WorkloadSpec
         var layers = new List<(Einsum Einsum, SpecNode Node)>();
         var seen = new Dictionary<string, SpecNode>();
         foreach (var item in items ?? [])
-        {
-            var layer = ReadLayer(item);
-            if (layer is null) continue;
-            if (seen.TryGetValue(layer.Name, out var first))
-                (item.AsMap()?.Get("name") ?? item).Error($"layer name '{layer.Name}' is already used by the layer at line {first.Line}");
-            else seen[layer.Name] = item;
-            layers.Add((layer, item));
-        }
+            if (ReadLayer(item, seen) is { } layer) layers.Add((layer, item));
         if (reader.HasErrors || name is null) return null;
         CheckGraph(root.Required("layers")!, layers);
         if (reader.HasErrors) return null;
@@ -104,16 +97,22 @@ public static partial class WorkloadSpec
         foreach (var l in layers) if (state[l.Einsum] == 0) Visit(l.Einsum);
         if (cycle is not null)
         {
+            // Start the cycle at its first declared layer, so the message reads in file order.
+            var order = layers.Select(l => l.Einsum).ToList();
+            int start = cycle.IndexOf(cycle.MinBy(order.IndexOf)!);
+            cycle = [.. cycle.Skip(start), .. cycle.Take(start)];
             var names = cycle.Select(e => e.Name).Append(cycle[0].Name);
             layersNode.Error($"the layers form a cycle: {string.Join(" -> ", names)}; a workload graph must be acyclic");
         }
     }
 
-    private static Einsum? ReadLayer(SpecNode item)
+    private static Einsum? ReadLayer(SpecNode item, Dictionary<string, SpecNode> seen)
     {
         var map = item.AsMap(["name", "kind", "ranks", "tensors", .. Shorthands]);
         if (map is null) return null;
         var name = Name(map.Required("name"), "layer");
+        if (name is not null && !seen.TryAdd(name, item))
+            map.Get("name")!.Error($"layer name '{name}' is already used by the layer at line {seen[name].Line}");
         var forms = Shorthands.Append("ranks").Where(map.Has).ToList();
         if (forms.Count == 0)
         {
