@@ -204,7 +204,7 @@ public class SpecTests
               name: net
               layers:
                 - name: fc
-                  gemm: {m: 1, n: 10, k: 0}
+                  gemm: {m: 1, n: 10, k: 4}
                 - name: custom
                   ranks:
                     M: 64
@@ -212,8 +212,8 @@ public class SpecTests
                   tensors:
                     - {name: A, role: inputs, index: [M, K]}
                     - {name: Z, role: outputs, index: [M]}
-            """.Replace("k: 0", "k: 4"));
-        AssertAt(error, 9, "layers[1].ranks.K", "bound must be a positive integer, got -3".Replace("bound ", ""));
+            """);
+        AssertAt(error, 9, "layers[1].ranks.K", "must be a positive integer, got -3");
         Assert.AreEqual("w.yaml:9:12: layers[1].ranks.K: must be a positive integer, got -3", error.ToString());
         var zero = WorkloadError("""
             workload:
@@ -524,14 +524,30 @@ public class SpecTests
 
     // ---- examples ----
 
-    private static string Example(string name)
+    private static string Example(string name) => RepoFile(Path.Combine("examples", name));
+
+    private static string RepoFile(string relative)
     {
         for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
         {
-            var path = Path.Combine(dir.FullName, "examples", name);
+            var path = Path.Combine(dir.FullName, relative);
             if (File.Exists(path)) return path;
         }
-        throw new FileNotFoundException($"examples/{name} not found above {AppContext.BaseDirectory}.");
+        throw new FileNotFoundException($"{relative} not found above {AppContext.BaseDirectory}.");
+    }
+
+    [TestMethod]
+    public void TheFormatDocsExamplesParse()
+    {
+        var doc = File.ReadAllText(RepoFile(Path.Combine("docs", "spec-format.md")));
+        var blocks = System.Text.RegularExpressions.Regex.Matches(doc, "```yaml\n(.*?)```", System.Text.RegularExpressions.RegexOptions.Singleline)
+            .Select(m => m.Groups[1].Value).ToList();
+        Assert.AreEqual(3, blocks.Count);
+        var workload = WorkloadSpec.Parse(blocks[0], "doc-workload");
+        var arch = ArchitectureSpec.Parse(blocks[1], "doc-architecture");
+        Assert.AreEqual(55296L, arch.Levels[1].Capacity);
+        var mapping = MappingSpec.Parse(blocks[2], "doc-mapping", workload.Layer("conv1"), arch);
+        Assert.AreEqual(3, mapping.Levels[0].Temporal.Count);
     }
 
     [TestMethod]

@@ -130,12 +130,8 @@ public sealed class SpecNode
     public int Line => (int)Node.Start.Line;
     /// <summary>The 1-based column where the node starts.</summary>
     public int Column => (int)Node.Start.Column;
-    /// <summary>True for a scalar (a number, a word, a quoted text).</summary>
-    public bool IsScalar => Node is YamlScalarNode;
     /// <summary>True for a list.</summary>
     public bool IsList => Node is YamlSequenceNode;
-    /// <summary>True for a map.</summary>
-    public bool IsMap => Node is YamlMappingNode;
 
     /// <summary>Records an error located at this node.</summary>
     public void Error(string message) => Reader.Error(Line, Column, Path, message);
@@ -267,9 +263,6 @@ public sealed class SpecMap
 
     /// <summary>The map as a node (for its location and path).</summary>
     public SpecNode Self => _self;
-
-    /// <summary>The keys in the order written.</summary>
-    public IEnumerable<string> Keys => _map.Children.Keys.Select(KeyText);
 
     /// <summary>The entries in the order written, each value with its path.</summary>
     public IReadOnlyList<(string Key, SpecNode Value)> Entries
