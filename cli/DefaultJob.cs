@@ -21,7 +21,7 @@ internal static class DefaultJob
         var w = Zoo.Get(WorkloadName);
         var layer = w.Layer(LayerName);
         var arch = Presets.Get("eyeriss");
-        return EvaluateCommand.Run(w, layer, arch, ReferenceMapping(), null, null);
+        return EvaluateCommand.Run(w, layer, arch, ReferenceMapping(layer), null, null);
     }
 
     /// <summary>
@@ -30,17 +30,18 @@ internal static class DefaultJob
     /// channels x 4 input channels x 3 filter columns of weights (96 of 224 words), a 4-channel by
     /// 3-column input window (12 of 12) and 8 partial sums (of 24).
     /// </summary>
-    public static Mapping ReferenceMapping()
+    public static Mapping ReferenceMapping(Einsum layer)
     {
         static TemporalLoop T(string r, int f) => new(new RankId(r), f);
         static SpatialLoop S(string r, int f, Axis a) => new(new RankId(r), f, a);
-        static IEnumerable<TensorId> Keep(params string[] t) => t.Select(x => new TensorId(x));
+        IEnumerable<TensorId> Keep(params TensorRole[] roles) => layer.Tensors.Where(t => roles.Contains(t.Role)).Select(t => t.Id);
+        const TensorRole W = TensorRole.Weights, I = TensorRole.Inputs, O = TensorRole.Outputs;
         return new Mapping([
-            new LevelMapping([T("K", 16), T("C", 4)], [], Keep("Weights", "Inputs", "Outputs")),                          // DRAM
-            new LevelMapping([T("C", 8), T("P", 7), T("Q", 2)], [S("Q", 14, Axis.X), S("R", 3, Axis.Y), S("P", 4, Axis.Y)], Keep("Inputs", "Outputs")), // GlobalBuffer
-            new LevelMapping([], [], Keep("Weights")),                                                                   // WeightsSpad
-            new LevelMapping([T("C", 4)], [], Keep("Inputs")),                                                           // InputsSpad
-            new LevelMapping([T("S", 3), T("K", 8)], [], Keep("Outputs")),                                               // PsumSpad
+            new LevelMapping([T("K", 16), T("C", 4)], [], Keep(W, I, O)),                          // DRAM
+            new LevelMapping([T("C", 8), T("P", 7), T("Q", 2)], [S("Q", 14, Axis.X), S("R", 3, Axis.Y), S("P", 4, Axis.Y)], Keep(I, O)), // GlobalBuffer
+            new LevelMapping([], [], Keep(W)),                                                                   // WeightsSpad
+            new LevelMapping([T("C", 4)], [], Keep(I)),                                                           // InputsSpad
+            new LevelMapping([T("S", 3), T("K", 8)], [], Keep(O)),                                               // PsumSpad
         ]);
     }
 }

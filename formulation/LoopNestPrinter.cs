@@ -25,7 +25,7 @@ public static class LoopNestPrinter
             foreach (var s in lm.Spatial)
                 sb.Append("| ").Append(new string(' ', 2 * depth++)).AppendLine($"spatial-for {s.Rank} in [0:{s.Factor}) along {s.Axis}");
         }
-        sb.Append("| ").Append(new string(' ', 2 * depth)).AppendLine($"<< MAC: {einsum.ToString()}");
+        sb.Append("| ").Append(new string(' ', 2 * depth)).AppendLine($"<< MAC: {einsum.ToString().Split("  (")[0]}");
         return sb.ToString();
     }
 }

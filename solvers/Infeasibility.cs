@@ -1,0 +1,66 @@
+using Optimizer.Formulation;
+using Optimizer.Workloads;
+
+namespace Optimizer.Solvers;
+
+/// <summary>Explains, in words, why no mapping of a (constrained) mapspace is valid.</summary>
+public static class Infeasibility
+{
+    /// <summary>
+    /// Finds the first level where even the smallest tiles it must keep do not fit: free factors are
+    /// pushed to the outermost level, pinned ones stay where the constraints put them. When every level
+    /// could fit on its own, the conflict is between constraints, and the message says so.
+    /// </summary>
+    public static string Explain(MapProblem p)
+    {
+        var c = p.Constraints ?? MappingConstraints.None;
+        var e = p.Layer;
+        var reasons = new List<string>();
+        for (int l = 1; l < p.Arch.Levels.Count; l++)
+        {
+            var level = p.Arch.Levels[l];
+            if (level.Capacity is not { } cap) continue;
+            // Smallest tile at l: only the pinned factors at l and below stay inside it.
+            long Extent(RankId r)
+            {
+                long x = 1;
+                for (int d = l; d < p.Arch.Levels.Count; d++)
+                {
+                    var lc = c.For(d);
+                    if (lc.Temporal.TryGetValue(r, out var f)) x *= f;
+                    foreach (var kv in lc.Spatial) if (kv.Key.Rank == r) x *= kv.Value;
+                }
+                return x;
+            }
+            var must = e.Tensors.Where(t => c.For(l).Keep.Contains(t.Id)).ToList();
+            long need = must.Sum(t => t.Footprint(Extent));
+            if (need > cap)
+                reasons.Add($"{level.Name} must keep {string.Join(" and ", must.Select(t => t.Id))}, but even the smallest tiles the constraints allow need {need} words and it holds {cap}.");
+        }
+        foreach (var rank in e.Ranks)
+        {
+            long pinned = 1;
+            bool free = false;
+            for (int d = 0; d < p.Arch.Levels.Count; d++)
+            {
+                var lc = c.For(d);
+                if (lc.Temporal.TryGetValue(rank.Id, out var f)) pinned *= f; else free = true;
+                foreach (var kv in lc.Spatial) if (kv.Key.Rank == rank.Id) pinned *= kv.Value;
+            }
+            if (rank.Bound % pinned != 0 || (!free && pinned != rank.Bound))
+                reasons.Add($"{rank.Id}={rank.Bound} cannot be split as the constraints pin it: the pinned factors multiply to {pinned}.");
+        }
+        for (int d = 0; d < p.Arch.Levels.Count; d++)
+        {
+            var lc = c.For(d);
+            var fan = p.Arch.Levels[d].Fanout;
+            long x = lc.Spatial.Where(kv => kv.Key.Axis == Axis.X).Aggregate(1L, (a, kv) => a * kv.Value);
+            long y = lc.Spatial.Where(kv => kv.Key.Axis == Axis.Y).Aggregate(1L, (a, kv) => a * kv.Value);
+            if (x > fan.X || y > fan.Y)
+                reasons.Add($"{p.Arch.Levels[d].Name}: the pinned spatial factors ({x} along X, {y} along Y) exceed its {fan.X}x{fan.Y} fanout.");
+        }
+        if (reasons.Count == 0)
+            reasons.Add("Every level could hold its smallest tiles on its own, but no assignment of the factors satisfies the capacities, fanouts and constraints of all levels at once.");
+        return string.Join(" ", reasons);
+    }
+}
