@@ -12,6 +12,7 @@ public static class Program
         var root = new RootCommand("Optimizer: a solver-backed mapping optimizer for tensor accelerators. Run with no arguments for the default job.");
         root.Subcommands.Add(EvaluateCommand.Build());
         root.Subcommands.Add(ZooCommand.Build());
+        root.Subcommands.Add(MapCommand.Build());
         if (args.Length == 0) return Guard(DefaultJob.Run);
         return root.Parse(args).Invoke();
     }

@@ -1,0 +1,114 @@
+using System.CommandLine;
+using System.Diagnostics;
+using Optimizer.Formulation;
+using Optimizer.Formulation.Specs;
+using Optimizer.Hardware;
+using Optimizer.Solvers;
+using Optimizer.Workloads;
+
+namespace Optimizer.Cli;
+
+/// <summary><c>optimizer map</c>: find the best mapping of a layer (or of every layer) and say what was proved.</summary>
+internal static class MapCommand
+{
+    public static Command Build()
+    {
+        var arch = new Option<string>("--arch") { Description = "Architecture: a preset name or a spec file.", Required = true };
+        var workload = new Option<string>("--workload") { Description = "Workload: a zoo name or a spec file.", Required = true };
+        var layer = new Option<string?>("--layer") { Description = "The layer to map (default: the only one)." };
+        var allLayers = new Option<bool>("--all-layers") { Description = "Map every layer; one line per layer, then totals." };
+        var objective = new Option<Objective>("--objective") { Description = "What to minimize.", DefaultValueFactory = _ => Objective.Energy };
+        var solver = new Option<string>("--solver") { Description = "exact (branch and bound) or brute (plain enumeration, small cases only).", DefaultValueFactory = _ => "exact" };
+        solver.AcceptOnlyFromAmong("exact", "brute");
+        var timeLimit = new Option<double?>("--time-limit") { Description = "Seconds per layer; when reached, the best mapping so far is returned with its bound and gap." };
+        var threads = new Option<int>("--threads") { Description = "Worker threads (default: one per core); the answer is the same for any count.", DefaultValueFactory = _ => 0 };
+        var csv = new Option<string?>("--csv") { Description = "Write the result as CSV (one row per level and tensor, or one row per layer with --all-layers)." };
+        var mappingOut = new Option<string?>("--mapping-out") { Description = "Write the best mapping as a mapping spec file (optimizer evaluate reads it back)." };
+        var cmd = new Command("map", "Find the mapping that minimizes the objective over the mapspace (docs/mapspace.md), and prove it optimal when the search completes.")
+        {
+            arch, workload, layer, allLayers, objective, solver, timeLimit, threads, csv, mappingOut,
+        };
+        cmd.SetAction((pr, cancel) => Task.FromResult(Program.Guard(() =>
+        {
+            var a = Inputs.Architecture(pr.GetValue(arch)!);
+            var w = Inputs.Workload(pr.GetValue(workload)!);
+            var limit = pr.GetValue(timeLimit) is { } s ? (s > 0 ? TimeSpan.FromSeconds(s) : throw new InputException($"--time-limit must be positive, got {s}.")) : (TimeSpan?)null;
+            var limits = new SearchLimits(limit, cancel, pr.GetValue(threads));
+            var obj = pr.GetValue(objective);
+            bool prune = pr.GetValue(solver) == "exact";
+            if (pr.GetValue(allLayers))
+                return MapAll(w, a, obj, prune, limits, pr.GetValue(csv));
+            var l = Inputs.Layer(w, pr.GetValue(layer));
+            return MapOne(w, l, a, obj, prune, limits, pr.GetValue(csv), pr.GetValue(mappingOut));
+        })));
+        return cmd;
+    }
+
+    /// <summary>The status line: OPTIMAL, FEASIBLE with bound and gap, INFEASIBLE with why, or UNKNOWN.</summary>
+    public static string StatusLine(SolveResult r, Objective objective) => r.Status switch
+    {
+        SolveStatus.Optimal => $"OPTIMAL {objective.ToString().ToLowerInvariant()}={Text.Num(r.Best!.Value)} (proved by {r.Solver} search: nothing in the mapspace costs less)",
+        SolveStatus.Feasible => $"FEASIBLE best={Text.Num(r.Best!.Value)} bound={Text.Num(r.Bound)} gap={r.GapPercent!.Value:0.###}% (the search stopped before it could prove optimality)",
+        SolveStatus.Infeasible => $"INFEASIBLE: {r.Explanation}",
+        _ => $"UNKNOWN: {r.Explanation}",
+    };
+
+    private static int MapOne(Workload w, Einsum layer, Architecture arch, Objective objective, bool prune, SearchLimits limits, string? csv, string? mappingOut)
+    {
+        Console.WriteLine($"Mapping layer {layer.Name} of {w.Name} on {arch.Name}, minimizing {objective.ToString().ToLowerInvariant()}: {layer}");
+        var r = new TilingSearch(new MapProblem(layer, arch, objective), prune).Solve(limits);
+        Console.WriteLine($"{r.Solver} search: {Text.Int(r.Explored)} nodes in {r.Elapsed.TotalSeconds:0.###} s");
+        Console.WriteLine();
+        if (r.Mapping is not null)
+        {
+            Console.Write(ReportPrinter.Print(layer, arch, r.Mapping, r.Report!));
+            Console.WriteLine();
+            if (mappingOut is not null)
+            {
+                AtomicFile.WriteAllText(mappingOut, MappingSpec.Write(r.Mapping, layer, arch));
+                Console.WriteLine($"Wrote {mappingOut}");
+            }
+            if (csv is not null)
+            {
+                CsvExport.Write(csv, CsvExport.Rows(layer, r.Report!));
+                Console.WriteLine($"Wrote {csv}");
+            }
+        }
+        Console.WriteLine(StatusLine(r, objective));
+        return r.Status is SolveStatus.Optimal or SolveStatus.Feasible ? 0 : 3;
+    }
+
+    /// <summary>One CSV row per layer of a whole-workload run.</summary>
+    public sealed record LayerRow(string Layer, string Status, double? Best, double Bound, double? GapPercent, double Seconds, long Nodes, string Objective, string Mapping);
+
+    private static int MapAll(Workload w, Architecture arch, Objective objective, bool prune, SearchLimits limits, string? csv)
+    {
+        Console.WriteLine($"Mapping every layer of {w.Name} on {arch.Name}, minimizing {objective.ToString().ToLowerInvariant()}");
+        var rows = new List<LayerRow>();
+        var table = new List<string[]> { new[] { "layer", "status", "best", "bound", "gap %", "seconds" } };
+        double total = 0, bound = 0;
+        bool allOptimal = true, anyMissing = false;
+        var names = arch.Levels.Select(l => l.Name).ToList();
+        var clock = Stopwatch.StartNew();
+        foreach (var layer in w.Layers)
+        {
+            var r = new TilingSearch(new MapProblem(layer, arch, objective), prune).Solve(limits);
+            Console.WriteLine($"  {layer.Name}: {StatusLine(r, objective)} [{r.Elapsed.TotalSeconds:0.##} s]");
+            table.Add([layer.Name, r.Status.ToString().ToUpperInvariant(), r.Best is { } b ? Text.Num(b) : "-", Text.Num(r.Bound), r.GapPercent is { } g ? g.ToString("0.###") : "-", r.Elapsed.TotalSeconds.ToString("0.##")]);
+            rows.Add(new LayerRow(layer.Name, r.Status.ToString().ToUpperInvariant(), r.Best, r.Bound, r.GapPercent, r.Elapsed.TotalSeconds, r.Explored,
+                objective.ToString().ToLowerInvariant(), r.Mapping?.ToCompactString(names) ?? ""));
+            allOptimal &= r.Status == SolveStatus.Optimal;
+            if (r.Best is { } best) { total += best; bound += r.Bound; } else anyMissing = true;
+        }
+        Console.WriteLine();
+        Console.Write(Text.Table(table));
+        if (objective != Objective.Edp && !anyMissing)
+            Console.WriteLine($"Total {objective.ToString().ToLowerInvariant()}: {Text.Num(total)} ({(allOptimal ? "every layer proved optimal" : $"bound {Text.Num(bound)}")}), {clock.Elapsed.TotalSeconds:0.#} s");
+        if (csv is not null)
+        {
+            CsvExport.Write(csv, rows);
+            Console.WriteLine($"Wrote {csv}");
+        }
+        return anyMissing ? 3 : 0;
+    }
+}

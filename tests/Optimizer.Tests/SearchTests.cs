@@ -1,0 +1,137 @@
+using Optimizer.Formulation;
+using Optimizer.Hardware;
+using Optimizer.Solvers;
+using Optimizer.Workloads;
+
+namespace Optimizer.Tests;
+
+/// <summary>The exact search against brute-force enumeration on small cases, and its answers re-checked.</summary>
+[TestClass]
+public sealed class SearchTests
+{
+    private static IEnumerable<(Einsum, Architecture)> SmallCases(int seed, int count)
+    {
+        var rng = new Random(seed);
+        int[] sizes = [1, 2, 3, 4, 6, 8];
+        for (int i = 0; i < count; i++)
+        {
+            Einsum layer = (i % 3) switch
+            {
+                0 => Layers.Conv1d($"c{i}", c: sizes[rng.Next(4)], k: sizes[rng.Next(1, 5)], p: sizes[rng.Next(1, 6)], r: 1 + rng.Next(3), stride: 1 + rng.Next(2)),
+                1 => Layers.Gemm($"g{i}", m: sizes[rng.Next(1, 6)], n: sizes[rng.Next(1, 5)], k: sizes[rng.Next(1, 5)]),
+                _ => Layers.Conv2d($"v{i}", n: 1, c: sizes[rng.Next(3)], k: sizes[rng.Next(1, 4)], p: sizes[rng.Next(1, 4)], q: 2, r: 1 + rng.Next(2), s: 1),
+            };
+            long buffer = 16 + rng.Next(64);
+            int fx = 1 + rng.Next(4), fy = rng.Next(2) == 0 ? 1 : 2;
+            var arch = new Architecture($"a{i}", "random small", [
+                new StorageLevel("DRAM", null, 16, 100, 100, readBandwidth: 2, writeBandwidth: 2,
+                    fanout: i % 4 == 0 ? new Fanout(2, 1, multicast: rng.Next(2) == 0, spatialReduction: rng.Next(2) == 0, hopEnergy: 3, topology: Topology.Mesh) : null),
+                new StorageLevel("Buffer", buffer, 16, 5, 6, fanout: new Fanout(fx, fy, multicast: rng.Next(2) == 0, spatialReduction: rng.Next(2) == 0, hopEnergy: rng.Next(3))),
+                new StorageLevel("Reg", 4 + rng.Next(12), 16, 1, 1, keeps: rng.Next(2) == 0 ? null : [TensorRole.Weights, TensorRole.Outputs]),
+            ], new ComputeUnit(0.5));
+            yield return (layer, arch);
+        }
+    }
+
+    [TestMethod]
+    public void ExactEqualsBruteForceOnSmallRandomCases()
+    {
+        int compared = 0;
+        foreach (var (layer, arch) in SmallCases(2024, 60))
+            foreach (var objective in new[] { Objective.Energy, Objective.Latency, Objective.Edp })
+            {
+                var problem = new MapProblem(layer, arch, objective);
+                var exact = new TilingSearch(problem, prune: true).Solve(SearchLimits.None);
+                var brute = new TilingSearch(problem, prune: false).Solve(SearchLimits.None);
+                Assert.AreEqual(brute.Status, exact.Status, $"{layer} on {arch.Name}");
+                if (brute.Status == SolveStatus.Infeasible) continue;
+                Assert.AreEqual(SolveStatus.Optimal, exact.Status);
+                Assert.AreEqual(brute.Best!.Value, exact.Best!.Value, 1e-9 * brute.Best.Value, $"{objective} of {layer} on {arch.Name}");
+                // The answer re-costs to the reported value with the reference model.
+                Assert.AreEqual(exact.Best.Value, CostModel.Evaluate(layer, arch, exact.Mapping!).Objective(objective), 1e-9 * exact.Best.Value);
+                Assert.IsTrue(exact.Explored <= brute.Explored, "pruning never explores more than enumeration");
+                compared++;
+            }
+        Assert.IsTrue(compared >= 100, $"only {compared} feasible cases compared");
+    }
+
+    [TestMethod]
+    public void NoRandomValidMappingBeatsTheProvenOptimum()
+    {
+        var rng = new Random(99);
+        foreach (var (layer, arch) in SmallCases(7, 20))
+        {
+            var result = new TilingSearch(new MapProblem(layer, arch, Objective.Energy), prune: true).Solve(SearchLimits.None);
+            if (result.Status != SolveStatus.Optimal) continue;
+            var space = new Mapspace(layer, arch);
+            for (int i = 0; i < 50; i++)
+                if (space.TrySampleValid(rng, 500, out var m))
+                    Assert.IsTrue(CostModel.Evaluate(layer, arch, m).Energy >= result.Best!.Value * (1 - 1e-12));
+        }
+    }
+
+    [TestMethod]
+    public void SameAnswerOnEveryRunAndThreadCount()
+    {
+        foreach (var (layer, arch) in SmallCases(31, 8))
+        {
+            var p = new MapProblem(layer, arch, Objective.Edp);
+            var one = new TilingSearch(p, true).Solve(new SearchLimits(Threads: 1));
+            var two = new TilingSearch(p, true).Solve(new SearchLimits(Threads: 2));
+            var again = new TilingSearch(p, true).Solve(new SearchLimits(Threads: 2));
+            var names = arch.Levels.Select(l => l.Name).ToList();
+            Assert.AreEqual(one.Mapping?.ToCompactString(names), two.Mapping?.ToCompactString(names));
+            Assert.AreEqual(two.Mapping?.ToCompactString(names), again.Mapping?.ToCompactString(names));
+        }
+    }
+
+    [TestMethod]
+    public void ConstraintsAreHonouredAndOverConstraintIsInfeasible()
+    {
+        var layer = Layers.Conv1d("c", c: 4, k: 8, p: 8, r: 3);
+        var arch = TestMappings.ThreeLevel16();
+        var k = new RankId("K");
+        var pinned = new MappingConstraints(new Dictionary<int, LevelConstraint>
+        {
+            [1] = new LevelConstraint { SpatialX = new HashSet<RankId> { k }, Bypass = new HashSet<TensorId> { new("Weights") } },
+            [2] = new LevelConstraint { Temporal = new Dictionary<RankId, int> { [new RankId("R")] = 3 } },
+        });
+        var r = new TilingSearch(new MapProblem(layer, arch, Objective.Energy, pinned), true).Solve(SearchLimits.None);
+        Assert.AreEqual(SolveStatus.Optimal, r.Status);
+        var m = r.Mapping!;
+        Assert.IsTrue(m.Levels[1].Spatial.All(s => s.Rank == k), "only K may be split across the PEs");
+        Assert.IsFalse(m.Levels[1].Keep.Contains(new TensorId("Weights")));
+        Assert.AreEqual(3, m.Levels[2].TemporalFactor(new RankId("R")));
+        var free = new TilingSearch(new MapProblem(layer, arch, Objective.Energy), true).Solve(SearchLimits.None);
+        Assert.IsTrue(free.Best!.Value <= r.Best!.Value, "constraints can only make the optimum worse");
+
+        // The register file (64 words) cannot keep an 8x4x3 = 96-word weight tile.
+        var over = new MappingConstraints(new Dictionary<int, LevelConstraint>
+        {
+            [2] = new LevelConstraint
+            {
+                Temporal = new Dictionary<RankId, int> { [k] = 8, [new RankId("C")] = 4, [new RankId("R")] = 3 },
+                Keep = new HashSet<TensorId> { new("Weights") },
+            },
+        });
+        var inf = new TilingSearch(new MapProblem(layer, arch, Objective.Energy, over), true).Solve(SearchLimits.None);
+        Assert.AreEqual(SolveStatus.Infeasible, inf.Status);
+        StringAssert.Contains(inf.Explanation, "Reg must keep Weights");
+        StringAssert.Contains(inf.Explanation, "96 words");
+    }
+
+    [TestMethod]
+    public void TimeLimitReturnsBestSoFarWithAValidBound()
+    {
+        var layer = Layers.Conv2d("big", n: 1, c: 64, k: 64, p: 28, q: 28, r: 3, s: 3);
+        var arch = Presets.Get("eyeriss");
+        var r = new TilingSearch(new MapProblem(layer, arch, Objective.Energy), true).Solve(new SearchLimits(TimeSpan.FromMilliseconds(300)));
+        Assert.IsTrue(r.Status is SolveStatus.Feasible or SolveStatus.Optimal or SolveStatus.Unknown);
+        if (r.Best is { } best)
+        {
+            Assert.IsTrue(r.Bound <= best * (1 + 1e-12), "the bound never exceeds the best found");
+            Assert.IsTrue(r.Bound >= layer.Macs * arch.Compute.MacEnergy, "the bound is at least the MAC energy");
+            Assert.AreEqual(0, ValidityChecker.Check(layer, arch, r.Mapping!).Count);
+        }
+    }
+}
