@@ -1,10 +1,16 @@
 namespace Optimizer.Solvers.Z3;
 
 /// <summary>An immutable Boolean term: a constraint to add to a solver, or a condition.</summary>
-/// <remarks><c>==</c> (if and only if) and <c>!=</c> (exclusive or) build terms; <see cref="Z3Expr.Equals(object?)"/> is reference equality.</remarks>
+/// <remarks><c>==</c> (if and only if) and <c>!=</c> (exclusive or) build terms; <see cref="Equals(object?)"/> is reference equality.</remarks>
 public sealed class BoolExpr : Z3Expr
 {
     internal BoolExpr(Z3Context context, IntPtr ast) : base(context, ast) { }
+
+    /// <summary>Reference equality: true only for the same object, because <c>==</c> builds a constraint.</summary>
+    public override bool Equals(object? obj) => ReferenceEquals(this, obj);
+
+    /// <summary>A hash of the object's identity, consistent with <see cref="Equals(object?)"/>.</summary>
+    public override int GetHashCode() => System.Runtime.CompilerServices.RuntimeHelpers.GetHashCode(this);
 
     /// <summary>The constraint that this one implies <paramref name="consequence"/>.</summary>
     public BoolExpr Implies(BoolExpr consequence) => new(Context, Context.Binary(Z3Native.Z3_mk_implies, this, consequence));

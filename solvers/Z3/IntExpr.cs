@@ -1,10 +1,16 @@
 namespace Optimizer.Solvers.Z3;
 
 /// <summary>An immutable integer term; operators build terms and constraints, with <c>long</c> constants on either side.</summary>
-/// <remarks><c>==</c> and <c>!=</c> build constraints; <see cref="Z3Expr.Equals(object?)"/> is reference equality.</remarks>
+/// <remarks><c>==</c> and <c>!=</c> build constraints; <see cref="Equals(object?)"/> is reference equality.</remarks>
 public sealed class IntExpr : Z3Expr
 {
     internal IntExpr(Z3Context context, IntPtr ast) : base(context, ast) { }
+
+    /// <summary>Reference equality: true only for the same object, because <c>==</c> builds a constraint.</summary>
+    public override bool Equals(object? obj) => ReferenceEquals(this, obj);
+
+    /// <summary>A hash of the object's identity, consistent with <see cref="Equals(object?)"/>.</summary>
+    public override int GetHashCode() => System.Runtime.CompilerServices.RuntimeHelpers.GetHashCode(this);
 
     /// <summary>The same value as a real term.</summary>
     public RealExpr ToReal() => new(Context, Context.Unary(Z3Native.Z3_mk_int2real, this));

@@ -1,10 +1,16 @@
 namespace Optimizer.Solvers.Z3;
 
 /// <summary>An immutable real term; operators build terms and constraints, with <c>double</c> constants on either side.</summary>
-/// <remarks><c>==</c> and <c>!=</c> build constraints; <see cref="Z3Expr.Equals(object?)"/> is reference equality.</remarks>
+/// <remarks><c>==</c> and <c>!=</c> build constraints; <see cref="Equals(object?)"/> is reference equality.</remarks>
 public sealed class RealExpr : Z3Expr
 {
     internal RealExpr(Z3Context context, IntPtr ast) : base(context, ast) { }
+
+    /// <summary>Reference equality: true only for the same object, because <c>==</c> builds a constraint.</summary>
+    public override bool Equals(object? obj) => ReferenceEquals(this, obj);
+
+    /// <summary>A hash of the object's identity, consistent with <see cref="Equals(object?)"/>.</summary>
+    public override int GetHashCode() => System.Runtime.CompilerServices.RuntimeHelpers.GetHashCode(this);
 
     /// <summary>The sum of two terms.</summary>
     public static RealExpr operator +(RealExpr left, RealExpr right) => new(ContextOf(left), ContextOf(left).Binary(Add, left, right));

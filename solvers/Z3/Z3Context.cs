@@ -59,7 +59,7 @@ public sealed class Z3Context : IDisposable
     public RealExpr Real(double value)
     {
         if (!double.IsFinite(value)) throw new ArgumentOutOfRangeException(nameof(value), value, "A real constant must be finite.");
-        return new(this, Term(Z3Native.Z3_mk_numeral(Raw, value.ToString("R", CultureInfo.InvariantCulture), _realSort)));
+        return new(this, Term(Z3Native.Z3_mk_numeral(Raw, Rational(value), _realSort)));
     }
 
     /// <summary>The exact rational constant <paramref name="numerator"/> / <paramref name="denominator"/>.</summary>
@@ -142,7 +142,11 @@ public sealed class Z3Context : IDisposable
     {
         var raw = Raw;
         var code = Z3Native.Z3_get_error_code(raw);
-        if (code != 0) throw new Z3Exception(Z3Native.Text(Z3Native.Z3_get_error_msg(raw, code)));
+        if (code == 0) return;
+        var message = Z3Native.Text(Z3Native.Z3_get_error_msg(raw, code));
+        // An unknown parameter's message goes on to list every legal parameter; the first line says what is wrong.
+        var list = message.IndexOf("\nLegal parameters are", StringComparison.Ordinal);
+        throw new Z3Exception(list < 0 ? message : message[..list]);
     }
 
     /// <summary>Checks the call that returned <paramref name="term"/> and keeps the term alive for the life of the context.</summary>
@@ -187,10 +191,27 @@ public sealed class Z3Context : IDisposable
     internal IntPtr Declare(string name, IntPtr sort)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(name);
+        if (name.AsSpan().IndexOfAny('|', '\\') >= 0) throw new ArgumentException($"The name '{name}' contains '|' or '\\', which SMT-LIB 2 cannot write.", nameof(name));
         if (!_names.Add(name)) throw new ArgumentException($"The name '{name}' is already declared in this context.", nameof(name));
         var symbol = Z3Native.Z3_mk_string_symbol(Raw, name);
         ThrowIfError();
         return Term(Z3Native.Z3_mk_const(Raw, symbol, sort));
+    }
+
+    // The shortest round-trip decimal of a finite double as "n" or "n/10^k": libz3 4.8 misreads exponents ("1E-05").
+    private static string Rational(double value)
+    {
+        var text = value.ToString("R", CultureInfo.InvariantCulture);
+        var e = text.IndexOf('E');
+        var exponent = e < 0 ? 0 : int.Parse(text[(e + 1)..], CultureInfo.InvariantCulture);
+        var digits = e < 0 ? text : text[..e];
+        var dot = digits.IndexOf('.');
+        if (dot >= 0)
+        {
+            exponent -= digits.Length - dot - 1;
+            digits = digits.Remove(dot, 1);
+        }
+        return exponent >= 0 ? digits + new string('0', exponent) : $"{digits}/1{new string('0', -exponent)}";
     }
 
     private IntPtr IteTerm(BoolExpr condition, Z3Expr then, Z3Expr otherwise) =>

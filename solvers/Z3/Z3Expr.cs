@@ -26,12 +26,6 @@ public abstract class Z3Expr
     private protected static Z3Context ContextOf(Z3Expr? operand, [CallerArgumentExpression(nameof(operand))] string? name = null) =>
         operand?.Context ?? throw new ArgumentNullException(name);
 
-    /// <summary>Reference equality: true only for the same object (see the remarks on <see cref="Z3Expr"/>).</summary>
-    public sealed override bool Equals(object? obj) => ReferenceEquals(this, obj);
-
-    /// <summary>A hash of the object's identity, consistent with <see cref="Equals(object?)"/>.</summary>
-    public sealed override int GetHashCode() => RuntimeHelpers.GetHashCode(this);
-
     /// <summary>The term in SMT-LIB 2 syntax.</summary>
     public override string ToString() => Z3Native.Text(Z3Native.Z3_ast_to_string(Context.Raw, Ast));
 }

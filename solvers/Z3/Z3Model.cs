@@ -21,14 +21,12 @@ internal sealed class Z3Model : IDisposable
     /// <summary>The value of an integer term; throws <see cref="OverflowException"/> beyond the range of <c>long</c>.</summary>
     internal long Value(IntExpr expr)
     {
-        var value = Evaluate(expr);
-        return Z3Native.Z3_get_numeral_int64(_context.Raw, value, out var result)
-            ? result
-            : throw new OverflowException($"The value of {expr} does not fit in a long.");
+        var (fits, result) = Evaluate(expr, value => (Z3Native.Z3_get_numeral_int64(_context.Raw, value, out var number), number));
+        return fits ? result : throw new OverflowException($"The value of {expr} does not fit in a long.");
     }
 
     /// <summary>The value of a Boolean term.</summary>
-    internal bool Value(BoolExpr expr) => Z3Native.Z3_get_bool_value(_context.Raw, Evaluate(expr)) switch
+    internal bool Value(BoolExpr expr) => Evaluate(expr, value => Z3Native.Z3_get_bool_value(_context.Raw, value)) switch
     {
         1 => true,
         -1 => false,
@@ -36,13 +34,11 @@ internal sealed class Z3Model : IDisposable
     };
 
     /// <summary>The value of a real term, rounded to the nearest double.</summary>
-    internal double Value(RealExpr expr) => ToDouble(_context, Evaluate(expr));
+    internal double Value(RealExpr expr) => Evaluate(expr, value => ToDouble(_context, value));
 
     /// <summary>A numeral (rational or algebraic) as the nearest double.</summary>
     internal static double ToDouble(Z3Context context, IntPtr numeral)
     {
-        if (!Z3Native.Z3_is_numeral_ast(context.Raw, numeral))
-            throw new Z3Exception($"Expected a numeral, got {Z3Native.Text(Z3Native.Z3_ast_to_string(context.Raw, numeral))}.");
         var text = Z3Native.Text(Z3Native.Z3_get_numeral_decimal_string(context.Raw, numeral, 20));
         context.ThrowIfError();
         return double.Parse(text.TrimEnd('?'), NumberStyles.Float, CultureInfo.InvariantCulture);
@@ -51,7 +47,8 @@ internal sealed class Z3Model : IDisposable
     /// <summary>Drops the context's reference on the model.</summary>
     public void Dispose() => _context.Handle.Release(_model);
 
-    private IntPtr Evaluate(Z3Expr expr)
+    // Evaluates a term with model completion and reads the value while holding a reference on it.
+    private T Evaluate<T>(Z3Expr expr, Func<IntPtr, T> read)
     {
         var ast = _context.Operand(expr, nameof(expr));
         if (!Z3Native.Z3_model_eval(_context.Raw, _model, ast, completion: true, out var value) || value == IntPtr.Zero)
@@ -59,6 +56,14 @@ internal sealed class Z3Model : IDisposable
             _context.ThrowIfError();
             throw new Z3Exception($"The model cannot evaluate {expr}.");
         }
-        return _context.Term(value);
+        Z3Native.Z3_inc_ref(_context.Raw, value);
+        try
+        {
+            return read(value);
+        }
+        finally
+        {
+            Z3Native.Z3_dec_ref(_context.Raw, value);
+        }
     }
 }

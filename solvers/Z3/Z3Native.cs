@@ -103,17 +103,20 @@ internal static partial class Z3Native
     // Numerals and Booleans read back from a model.
     [LibraryImport(Library)] [return: MarshalAs(UnmanagedType.U1)] internal static partial bool Z3_get_numeral_int64(IntPtr c, IntPtr ast, out long value);
     [LibraryImport(Library)] internal static partial IntPtr Z3_get_numeral_decimal_string(IntPtr c, IntPtr ast, uint precision);
-    [LibraryImport(Library)] [return: MarshalAs(UnmanagedType.U1)] internal static partial bool Z3_is_numeral_ast(IntPtr c, IntPtr ast);
     [LibraryImport(Library)] internal static partial int Z3_get_bool_value(IntPtr c, IntPtr ast);
 
     // Parameters.
     [LibraryImport(Library)] internal static partial IntPtr Z3_mk_params(IntPtr c);
     [LibraryImport(Library)] internal static partial void Z3_params_set_uint(IntPtr c, IntPtr p, IntPtr key, uint value);
     [LibraryImport(Library)] internal static partial void Z3_params_set_bool(IntPtr c, IntPtr p, IntPtr key, [MarshalAs(UnmanagedType.U1)] bool value);
+    [LibraryImport(Library)] internal static partial void Z3_params_validate(IntPtr c, IntPtr p, IntPtr descriptions);
+    [LibraryImport(Library)] internal static partial void Z3_param_descrs_inc_ref(IntPtr c, IntPtr descriptions);
+    [LibraryImport(Library)] internal static partial void Z3_param_descrs_dec_ref(IntPtr c, IntPtr descriptions);
 
     // Solver.
     [LibraryImport(Library)] internal static partial IntPtr Z3_mk_solver(IntPtr c);
     [LibraryImport(Library)] internal static partial void Z3_solver_set_params(IntPtr c, IntPtr solver, IntPtr p);
+    [LibraryImport(Library)] internal static partial IntPtr Z3_solver_get_param_descrs(IntPtr c, IntPtr solver);
     [LibraryImport(Library)] internal static partial void Z3_solver_assert(IntPtr c, IntPtr solver, IntPtr ast);
     [LibraryImport(Library)] internal static partial void Z3_solver_assert_and_track(IntPtr c, IntPtr solver, IntPtr ast, IntPtr literal);
     [LibraryImport(Library)] internal static partial int Z3_solver_check(SafeHandle c, IntPtr solver);

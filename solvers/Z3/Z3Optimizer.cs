@@ -159,9 +159,9 @@ public sealed class Z3Optimizer : IDisposable
         Z3Native.Z3_ast_vector_inc_ref(Raw, vector);
         try
         {
-            var infinity = Z3Model.ToDouble(_context, _context.Term(Z3Native.Z3_ast_vector_get(Raw, vector, 0)));
+            var infinity = Z3Model.ToDouble(_context, Z3Native.Z3_ast_vector_get(Raw, vector, 0));
             if (infinity != 0) return infinity > 0 ? double.PositiveInfinity : double.NegativeInfinity;
-            return Z3Model.ToDouble(_context, _context.Term(Z3Native.Z3_ast_vector_get(Raw, vector, 1)));
+            return Z3Model.ToDouble(_context, Z3Native.Z3_ast_vector_get(Raw, vector, 1));
         }
         finally
         {

@@ -57,6 +57,7 @@ public sealed class Z3Solver : IDisposable
     {
         using var parameters = new Z3Params(_context);
         parameters.Set(name, value);
+        Validate(parameters);
         Apply(parameters);
     }
 
@@ -65,6 +66,7 @@ public sealed class Z3Solver : IDisposable
     {
         using var parameters = new Z3Params(_context);
         parameters.Set(name, value);
+        Validate(parameters);
         Apply(parameters);
     }
 
@@ -171,6 +173,23 @@ public sealed class Z3Solver : IDisposable
     {
         Z3Native.Z3_solver_set_params(Raw, _solver, parameters.Native);
         _context.ThrowIfError();
+    }
+
+    // Z3 checks parameter names on its own only once the solver holds a constraint, so check them here.
+    private void Validate(Z3Params parameters)
+    {
+        var descriptions = Z3Native.Z3_solver_get_param_descrs(Raw, _solver);
+        _context.ThrowIfError();
+        Z3Native.Z3_param_descrs_inc_ref(Raw, descriptions);
+        try
+        {
+            Z3Native.Z3_params_validate(Raw, parameters.Native, descriptions);
+            _context.ThrowIfError();
+        }
+        finally
+        {
+            Z3Native.Z3_param_descrs_dec_ref(Raw, descriptions);
+        }
     }
 
     private void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(_disposed, this);
