@@ -7,8 +7,9 @@ CONFIG="${OPTIMIZER_CONFIG:-Release}"
 
 say() { printf '%s\n' "$*" >&2; }
 
-# Debian packages the project uses at run time: libz3 (the Z3 solver, called in process).
-APT_PACKAGES=(libz3-4)
+# Debian packages the project uses: libz3 (the Z3 solver, called in process) and the z3 binary
+# (an independent re-check of exported SMT-LIB certificates).
+APT_PACKAGES=(libz3-4 z3)
 
 ensure_os_packages() {
   local missing=()

@@ -26,7 +26,7 @@ public sealed class Z3Optimizer : IDisposable
     private readonly Z3Context _context;
     private readonly IntPtr _optimize;
     private int _domainsAsserted;
-    private SolveStatus? _status;
+    private Z3Status? _status;
     private Z3Model? _model;
     private bool _disposed;
 
@@ -40,7 +40,7 @@ public sealed class Z3Optimizer : IDisposable
         context.Handle.Own(_optimize, Z3ObjectKind.Optimize);
     }
 
-    /// <summary>Why the last check returned <see cref="SolveStatus.Unknown"/> (for example "timeout" or "canceled"); null otherwise.</summary>
+    /// <summary>Why the last check returned <see cref="Z3Status.Unknown"/> (for example "timeout" or "canceled"); null otherwise.</summary>
     public string? ReasonUnknown { get; private set; }
 
     /// <summary>Adds a constraint.</summary>
@@ -57,9 +57,9 @@ public sealed class Z3Optimizer : IDisposable
     /// <summary>Adds a real objective to minimize.</summary>
     public Z3Objective Minimize(RealExpr objective) => AddObjective(objective);
 
-    /// <summary>Checks and optimizes, giving up with <see cref="SolveStatus.Unknown"/> after <paramref name="timeout"/> (no limit when null).</summary>
+    /// <summary>Checks and optimizes, giving up with <see cref="Z3Status.Unknown"/> after <paramref name="timeout"/> (no limit when null).</summary>
     /// <remarks>Sat means every objective reached a proven optimum.</remarks>
-    public SolveStatus Check(TimeSpan? timeout = null)
+    public Z3Status Check(TimeSpan? timeout = null)
     {
         AssertDomains();
         using (var parameters = Z3Params.Timeout(_context, timeout))
@@ -73,9 +73,9 @@ public sealed class Z3Optimizer : IDisposable
         _status = null;
         var answer = Z3Native.Z3_optimize_check(_context.Handle, _optimize, 0, null);
         _context.ThrowIfError();
-        var status = answer switch { 1 => SolveStatus.Sat, -1 => SolveStatus.Unsat, _ => SolveStatus.Unknown };
-        if (status == SolveStatus.Sat) _model = new Z3Model(_context, Z3Native.Z3_optimize_get_model(Raw, _optimize));
-        if (status == SolveStatus.Unknown) ReasonUnknown = Z3Native.Text(Z3Native.Z3_optimize_get_reason_unknown(Raw, _optimize));
+        var status = answer switch { 1 => Z3Status.Sat, -1 => Z3Status.Unsat, _ => Z3Status.Unknown };
+        if (status == Z3Status.Sat) _model = new Z3Model(_context, Z3Native.Z3_optimize_get_model(Raw, _optimize));
+        if (status == Z3Status.Unknown) ReasonUnknown = Z3Native.Text(Z3Native.Z3_optimize_get_reason_unknown(Raw, _optimize));
         _status = status;
         return status;
     }
@@ -152,7 +152,7 @@ public sealed class Z3Optimizer : IDisposable
     {
         ArgumentNullException.ThrowIfNull(objective);
         if (!ReferenceEquals(objective.Owner, this)) throw new ArgumentException("The objective belongs to a different optimizer.", nameof(objective));
-        if (_status is not (SolveStatus.Sat or SolveStatus.Unknown))
+        if (_status is not (Z3Status.Sat or Z3Status.Unknown))
             throw new InvalidOperationException($"Objective bounds need a check that returned Sat or Unknown; the last check returned {Z3Solver.Describe(_status)}.");
         var vector = get(Raw, _optimize, objective.Index);
         _context.ThrowIfError();

@@ -13,7 +13,7 @@ public sealed class Z3Solver : IDisposable
     private readonly Dictionary<IntPtr, string> _trackingNames = [];
     private readonly List<string> _trackingOrder = [];
     private int _domainsAsserted;
-    private SolveStatus? _status;
+    private Z3Status? _status;
     private Z3Model? _model;
     private bool _disposed;
 
@@ -27,7 +27,7 @@ public sealed class Z3Solver : IDisposable
         context.Handle.Own(_solver, Z3ObjectKind.Solver);
     }
 
-    /// <summary>Why the last check returned <see cref="SolveStatus.Unknown"/> (for example "timeout" or "canceled"); null otherwise.</summary>
+    /// <summary>Why the last check returned <see cref="Z3Status.Unknown"/> (for example "timeout" or "canceled"); null otherwise.</summary>
     public string? ReasonUnknown { get; private set; }
 
     /// <summary>Adds a constraint.</summary>
@@ -70,8 +70,8 @@ public sealed class Z3Solver : IDisposable
         Apply(parameters);
     }
 
-    /// <summary>Checks the constraints, giving up with <see cref="SolveStatus.Unknown"/> after <paramref name="timeout"/> (no limit when null).</summary>
-    public SolveStatus Check(TimeSpan? timeout = null)
+    /// <summary>Checks the constraints, giving up with <see cref="Z3Status.Unknown"/> after <paramref name="timeout"/> (no limit when null).</summary>
+    public Z3Status Check(TimeSpan? timeout = null)
     {
         AssertDomains();
         using (var parameters = Z3Params.Timeout(_context, timeout)) Apply(parameters);
@@ -81,9 +81,9 @@ public sealed class Z3Solver : IDisposable
         _status = null;
         var answer = Z3Native.Z3_solver_check(_context.Handle, _solver);
         _context.ThrowIfError();
-        var status = answer switch { 1 => SolveStatus.Sat, -1 => SolveStatus.Unsat, _ => SolveStatus.Unknown };
-        if (status == SolveStatus.Sat) _model = new Z3Model(_context, Z3Native.Z3_solver_get_model(Raw, _solver));
-        if (status == SolveStatus.Unknown) ReasonUnknown = Z3Native.Text(Z3Native.Z3_solver_get_reason_unknown(Raw, _solver));
+        var status = answer switch { 1 => Z3Status.Sat, -1 => Z3Status.Unsat, _ => Z3Status.Unknown };
+        if (status == Z3Status.Sat) _model = new Z3Model(_context, Z3Native.Z3_solver_get_model(Raw, _solver));
+        if (status == Z3Status.Unknown) ReasonUnknown = Z3Native.Text(Z3Native.Z3_solver_get_reason_unknown(Raw, _solver));
         _status = status;
         return status;
     }
@@ -101,7 +101,7 @@ public sealed class Z3Solver : IDisposable
     public IReadOnlyList<string> UnsatCore()
     {
         ThrowIfDisposed();
-        if (_status != SolveStatus.Unsat) throw new InvalidOperationException($"An unsat core needs a check that returned Unsat; the last check returned {Describe(_status)}.");
+        if (_status != Z3Status.Unsat) throw new InvalidOperationException($"An unsat core needs a check that returned Unsat; the last check returned {Describe(_status)}.");
         var core = Z3Native.Z3_solver_get_unsat_core(Raw, _solver);
         _context.ThrowIfError();
         Z3Native.Z3_ast_vector_inc_ref(Raw, core);
@@ -195,5 +195,5 @@ public sealed class Z3Solver : IDisposable
     private void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(_disposed, this);
 
     /// <summary>A status for a message, or "nothing" before the first check.</summary>
-    internal static string Describe(SolveStatus? status) => status?.ToString() ?? "nothing (no check yet)";
+    internal static string Describe(Z3Status? status) => status?.ToString() ?? "nothing (no check yet)";
 }

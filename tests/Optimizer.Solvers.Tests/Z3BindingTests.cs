@@ -12,14 +12,14 @@ public sealed class Z3BindingTests
         using (var solver = new Z3Solver(ctx))
         {
             solver.Add(constraint);
-            Assert.AreEqual(SolveStatus.Sat, solver.Check(), constraint.ToString());
+            Assert.AreEqual(Z3Status.Sat, solver.Check(), constraint.ToString());
             Assert.AreEqual(expected, solver.Value(variable), constraint.ToString());
         }
         using (var solver = new Z3Solver(ctx))
         {
             solver.Add(constraint);
             solver.Add(variable != expected);
-            Assert.AreEqual(SolveStatus.Unsat, solver.Check(), $"{constraint} allows another value than {expected}");
+            Assert.AreEqual(Z3Status.Unsat, solver.Check(), $"{constraint} allows another value than {expected}");
         }
     }
 
@@ -28,18 +28,18 @@ public sealed class Z3BindingTests
         using (var solver = new Z3Solver(ctx))
         {
             solver.Add(constraint);
-            Assert.AreEqual(SolveStatus.Sat, solver.Check(), constraint.ToString());
+            Assert.AreEqual(Z3Status.Sat, solver.Check(), constraint.ToString());
             Assert.AreEqual(expected, solver.Value(variable), 1e-12, constraint.ToString());
         }
         using (var solver = new Z3Solver(ctx))
         {
             solver.Add(constraint);
             solver.Add(variable != expected);
-            Assert.AreEqual(SolveStatus.Unsat, solver.Check(), $"{constraint} allows another value than {expected}");
+            Assert.AreEqual(Z3Status.Unsat, solver.Check(), $"{constraint} allows another value than {expected}");
         }
     }
 
-    private static SolveStatus Check(Z3Context ctx, params BoolExpr[] constraints)
+    private static Z3Status Check(Z3Context ctx, params BoolExpr[] constraints)
     {
         using var solver = new Z3Solver(ctx);
         foreach (var constraint in constraints) solver.Add(constraint);
@@ -95,11 +95,11 @@ public sealed class Z3BindingTests
         using var ctx = new Z3Context();
         var x = ctx.IntVar("x", 0, 2);
         var y = ctx.IntVar("y", 0, 2);
-        Assert.AreEqual(SolveStatus.Unsat, Check(ctx, x + y != 2, (x == 1) & (y == 1)));
-        Assert.AreEqual(SolveStatus.Unsat, Check(ctx, 2 != x + y, (x == 1) & (y == 1)));
+        Assert.AreEqual(Z3Status.Unsat, Check(ctx, x + y != 2, (x == 1) & (y == 1)));
+        Assert.AreEqual(Z3Status.Unsat, Check(ctx, 2 != x + y, (x == 1) & (y == 1)));
         using var solver = new Z3Solver(ctx);
         solver.Add(x + y != 2);
-        Assert.AreEqual(SolveStatus.Sat, solver.Check());
+        Assert.AreEqual(Z3Status.Sat, solver.Check());
         Assert.AreNotEqual(2, solver.Value(x) + solver.Value(y));
     }
 
@@ -108,8 +108,8 @@ public sealed class Z3BindingTests
     {
         using var ctx = new Z3Context();
         var x = ctx.IntVar("x", 3, 7);
-        Assert.AreEqual(SolveStatus.Unsat, Check(ctx, x < 3));
-        Assert.AreEqual(SolveStatus.Unsat, Check(ctx, x > 7));
+        Assert.AreEqual(Z3Status.Unsat, Check(ctx, x < 3));
+        Assert.AreEqual(Z3Status.Unsat, Check(ctx, x > 7));
         AssertForces(ctx, x >= 7, x, 7);
         Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => ctx.IntVar("empty", 2, 1));
     }
@@ -137,12 +137,12 @@ public sealed class Z3BindingTests
     {
         using var ctx = new Z3Context();
         var x = ctx.RealVar("x");
-        Assert.AreEqual(SolveStatus.Sat, Check(ctx, x == 0.1, x * 10 == 1));
-        Assert.AreEqual(SolveStatus.Sat, Check(ctx, x == 1e-5, x * 100000 == 1));
-        Assert.AreEqual(SolveStatus.Sat, Check(ctx, x == -1.5e20, x == ctx.Real(-150_000_000_000_000_000, 1) * 1000));
-        Assert.AreEqual(SolveStatus.Sat, Check(ctx, x == 5e-324, x > 0));
-        Assert.AreEqual(SolveStatus.Sat, Check(ctx, x == ctx.Real(1, 3), x * 3 == 1));
-        Assert.AreEqual(SolveStatus.Unsat, Check(ctx, x == ctx.Real(1, 3), x == 0.3333333333333333));
+        Assert.AreEqual(Z3Status.Sat, Check(ctx, x == 0.1, x * 10 == 1));
+        Assert.AreEqual(Z3Status.Sat, Check(ctx, x == 1e-5, x * 100000 == 1));
+        Assert.AreEqual(Z3Status.Sat, Check(ctx, x == -1.5e20, x == ctx.Real(-150_000_000_000_000_000, 1) * 1000));
+        Assert.AreEqual(Z3Status.Sat, Check(ctx, x == 5e-324, x > 0));
+        Assert.AreEqual(Z3Status.Sat, Check(ctx, x == ctx.Real(1, 3), x * 3 == 1));
+        Assert.AreEqual(Z3Status.Unsat, Check(ctx, x == ctx.Real(1, 3), x == 0.3333333333333333));
         Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => ctx.Real(1, 0));
         Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => ctx.Real(double.NaN));
     }
@@ -165,7 +165,7 @@ public sealed class Z3BindingTests
         var x = ctx.RealVar("x");
         using var solver = new Z3Solver(ctx);
         solver.Add((x * x == 2) & (x > 0));
-        Assert.AreEqual(SolveStatus.Sat, solver.Check());
+        Assert.AreEqual(Z3Status.Sat, solver.Check());
         Assert.AreEqual(Math.Sqrt(2), solver.Value(x), 1e-12);
     }
 
@@ -175,17 +175,17 @@ public sealed class Z3BindingTests
         using var ctx = new Z3Context();
         var a = ctx.BoolVar("a");
         var b = ctx.BoolVar("b");
-        Assert.AreEqual(SolveStatus.Unsat, Check(ctx, a & !a));
-        Assert.AreEqual(SolveStatus.Unsat, Check(ctx, a | b, !a, !b));
-        Assert.AreEqual(SolveStatus.Unsat, Check(ctx, a.Implies(b), a, !b));
-        Assert.AreEqual(SolveStatus.Unsat, Check(ctx, a == b, a, !b));
-        Assert.AreEqual(SolveStatus.Unsat, Check(ctx, a != b, a, b));
-        Assert.AreEqual(SolveStatus.Unsat, Check(ctx, ctx.False));
-        Assert.AreEqual(SolveStatus.Sat, Check(ctx, ctx.True));
+        Assert.AreEqual(Z3Status.Unsat, Check(ctx, a & !a));
+        Assert.AreEqual(Z3Status.Unsat, Check(ctx, a | b, !a, !b));
+        Assert.AreEqual(Z3Status.Unsat, Check(ctx, a.Implies(b), a, !b));
+        Assert.AreEqual(Z3Status.Unsat, Check(ctx, a == b, a, !b));
+        Assert.AreEqual(Z3Status.Unsat, Check(ctx, a != b, a, b));
+        Assert.AreEqual(Z3Status.Unsat, Check(ctx, ctx.False));
+        Assert.AreEqual(Z3Status.Sat, Check(ctx, ctx.True));
         using var solver = new Z3Solver(ctx);
         solver.Add(a != b);
         solver.Add(!a);
-        Assert.AreEqual(SolveStatus.Sat, solver.Check());
+        Assert.AreEqual(Z3Status.Sat, solver.Check());
         Assert.IsFalse(solver.Value(a));
         Assert.IsTrue(solver.Value(b));
     }
@@ -206,8 +206,8 @@ public sealed class Z3BindingTests
         AssertForces(ctx, ctx.Ite(c, ctx.False, ctx.True) & (ctx.Ite(c, xs[0], xs[1]) == 2), xs[1], 2);
         AssertForces(ctx, ctx.Sum(Array.Empty<IntExpr>()) + ctx.Product(Array.Empty<IntExpr>()) == xs[0], xs[0], 1);
         AssertForces(ctx, ctx.Sum([r, r]) == ctx.Product([ctx.Real(3.0), r]) - 1, r, 1);
-        Assert.AreEqual(SolveStatus.Sat, Check(ctx, ctx.And([]), ctx.Distinct([xs[0]])));
-        Assert.AreEqual(SolveStatus.Unsat, Check(ctx, ctx.Or([])));
+        Assert.AreEqual(Z3Status.Sat, Check(ctx, ctx.And([]), ctx.Distinct([xs[0]])));
+        Assert.AreEqual(Z3Status.Unsat, Check(ctx, ctx.Or([])));
     }
 
     [TestMethod]
@@ -221,7 +221,7 @@ public sealed class Z3BindingTests
         solver.Add(y == 1, "c: y == 1");
         solver.Add(x < 3, "b: x < 3");
         solver.Add(y >= 0);
-        Assert.AreEqual(SolveStatus.Unsat, solver.Check());
+        Assert.AreEqual(Z3Status.Unsat, solver.Check());
         CollectionAssert.AreEqual(new[] { "a: x > 5", "b: x < 3" }, solver.UnsatCore().ToArray());
         Assert.IsNull(solver.ReasonUnknown);
         Assert.ThrowsExactly<InvalidOperationException>(() => solver.Value(x));
@@ -248,7 +248,7 @@ public sealed class Z3BindingTests
         using var optimizer = new Z3Optimizer(ctx);
         optimizer.Add(a + b >= 7);
         var cost = optimizer.Minimize(3 * a + 5 * b);
-        Assert.AreEqual(SolveStatus.Sat, optimizer.Check());
+        Assert.AreEqual(Z3Status.Sat, optimizer.Check());
         Assert.AreEqual(7, optimizer.Value(a));
         Assert.AreEqual(0, optimizer.Value(b));
         Assert.AreEqual(21, optimizer.Value(3 * a + 5 * b));
@@ -266,7 +266,7 @@ public sealed class Z3BindingTests
         optimizer.Add(r * 4 >= 1);
         var objective = optimizer.Minimize(r);
         Assert.ThrowsExactly<InvalidOperationException>(() => optimizer.Lower(objective));
-        Assert.AreEqual(SolveStatus.Sat, optimizer.Check(TimeSpan.FromMinutes(1)));
+        Assert.AreEqual(Z3Status.Sat, optimizer.Check(TimeSpan.FromMinutes(1)));
         Assert.AreEqual(0.25, optimizer.Value(r));
         Assert.AreEqual(0.25, optimizer.Lower(objective));
         using var other = new Z3Optimizer(ctx);
@@ -288,7 +288,7 @@ public sealed class Z3BindingTests
         using var ctx = new Z3Context();
         using var solver = new Z3Solver(ctx);
         solver.Add(Fermat(ctx));
-        Assert.AreEqual(SolveStatus.Unknown, solver.Check(TimeSpan.FromMilliseconds(50)));
+        Assert.AreEqual(Z3Status.Unknown, solver.Check(TimeSpan.FromMilliseconds(50)));
         Assert.IsFalse(string.IsNullOrEmpty(solver.ReasonUnknown));
         Assert.ThrowsExactly<InvalidOperationException>(() => solver.UnsatCore());
         Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => solver.Check(TimeSpan.FromSeconds(-1)));
@@ -301,7 +301,7 @@ public sealed class Z3BindingTests
         using var optimizer = new Z3Optimizer(ctx);
         optimizer.Add(Fermat(ctx));
         var objective = optimizer.Minimize(ctx.IntVar("w"));
-        Assert.AreEqual(SolveStatus.Unknown, optimizer.Check(TimeSpan.FromMilliseconds(50)));
+        Assert.AreEqual(Z3Status.Unknown, optimizer.Check(TimeSpan.FromMilliseconds(50)));
         Assert.IsFalse(string.IsNullOrEmpty(optimizer.ReasonUnknown));
         Assert.IsTrue(optimizer.Lower(objective) <= optimizer.Upper(objective));
     }
@@ -314,7 +314,7 @@ public sealed class Z3BindingTests
         solver.Add(Fermat(ctx));
         var check = Task.Run(() => solver.Check());
         while (!check.Wait(TimeSpan.FromMilliseconds(20))) ctx.Cancel();
-        Assert.AreEqual(SolveStatus.Unknown, check.Result);
+        Assert.AreEqual(Z3Status.Unknown, check.Result);
         Assert.IsFalse(string.IsNullOrEmpty(solver.ReasonUnknown));
     }
 
@@ -333,8 +333,8 @@ public sealed class Z3BindingTests
         using var unsat = new Z3Solver(ctx);
         unsat.Add(x + y != 2, "a: x + y != 2");
         unsat.Add((x == 1) & (y == 1), "b: x = y = 1");
-        Assert.AreEqual(SolveStatus.Sat, sat.Check());
-        Assert.AreEqual(SolveStatus.Unsat, unsat.Check());
+        Assert.AreEqual(Z3Status.Sat, sat.Check());
+        Assert.AreEqual(Z3Status.Unsat, unsat.Check());
         StringAssert.Contains(sat.ToSmt2(), "(check-sat)");
         if (!File.Exists("/usr/bin/z3")) Assert.Inconclusive("/usr/bin/z3 is not installed (Debian package z3).");
         Assert.AreEqual("sat", RunZ3(sat.ToSmt2()));
@@ -375,7 +375,7 @@ public sealed class Z3BindingTests
         Assert.ThrowsExactly<Z3Exception>(() => solver.SetParameter("random_seed", true));
         solver.SetParameter("random_seed", 7u);
         solver.Add(i == 1);
-        Assert.AreEqual(SolveStatus.Sat, solver.Check());
+        Assert.AreEqual(Z3Status.Sat, solver.Check());
     }
 
     [TestMethod]
@@ -412,7 +412,7 @@ public sealed class Z3BindingTests
         var solver = new Z3Solver(ctx);
         var optimizer = new Z3Optimizer(ctx);
         solver.Add(x == 1);
-        Assert.AreEqual(SolveStatus.Sat, solver.Check());
+        Assert.AreEqual(Z3Status.Sat, solver.Check());
         solver.Dispose();
         solver.Dispose();
         Assert.ThrowsExactly<ObjectDisposedException>(() => solver.Check());

@@ -1,7 +1,7 @@
 namespace Optimizer.Solvers.Z3;
 
 /// <summary>The answer of one check.</summary>
-public enum SolveStatus
+public enum Z3Status
 {
     /// <summary>The constraints have a solution; values can be read from the model.</summary>
     Sat,
