@@ -35,3 +35,31 @@ public sealed record MappingConstraints(IReadOnlyDictionary<int, LevelConstraint
 
     private static readonly LevelConstraint Empty = new();
 }
+
+/// <summary>Checks a complete mapping against constraints.</summary>
+public static class ConstraintCheck
+{
+    /// <summary>True when the mapping honours every pinned factor, order, spatial rank set and keep/bypass choice.</summary>
+    public static bool Allows(MappingConstraints constraints, Mapping mapping)
+    {
+        foreach (var (level, c) in constraints.Levels)
+        {
+            if (level >= mapping.Levels.Count) return false;
+            var lm = mapping.Levels[level];
+            foreach (var (rank, f) in c.Temporal) if (lm.TemporalFactor(rank) != f) return false;
+            foreach (var ((rank, axis), f) in c.Spatial)
+                if (lm.Spatial.Where(s => s.Rank == rank && s.Axis == axis).Aggregate(1L, (a, s) => a * s.Factor) != f) return false;
+            if (c.SpatialX is { } xs && lm.Spatial.Any(s => s.Axis == Axis.X && s.Factor > 1 && !xs.Contains(s.Rank))) return false;
+            if (c.SpatialY is { } ys && lm.Spatial.Any(s => s.Axis == Axis.Y && s.Factor > 1 && !ys.Contains(s.Rank))) return false;
+            if (c.Order is { } order)
+            {
+                var active = lm.Temporal.Where(t => t.Factor > 1).Select(t => t.Rank).ToList();
+                if (active.Any(r => !order.Contains(r))) return false;
+                var expected = active.OrderBy(r => order.ToList().IndexOf(r)).ToList();
+                if (!active.SequenceEqual(expected)) return false;
+            }
+            if (c.Keep.Any(t => !lm.Keep.Contains(t)) || c.Bypass.Any(lm.Keep.Contains)) return false;
+        }
+        return true;
+    }
+}

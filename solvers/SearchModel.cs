@@ -372,7 +372,11 @@ internal sealed class SearchModel
                     for (int m = l; m < Math.Min(c, Levels); m++)
                         if (_levels[m].Fanout.HopEnergy > 0 && words > 0) network += words * Hops(s, m) * _levels[m].Fanout.HopEnergy;
                 }
-                else if (t.IsOutput) u = partition;
+                else
+                {
+                    if (t.IsOutput) u = partition;
+                    energy += PendingInnermost(t, s, l, keepDecidedAt, loopsDecided, partition);
+                }
                 energy += s.Used[l] * (r * _levels[l].ReadEnergy + (fills + u) * _levels[l].WriteEnergy);
                 reads[l] += r;
                 writes[l] += fills + u;
@@ -396,6 +400,57 @@ internal sealed class SearchModel
             if (_levels[d].WriteBandwidth is { } wb) cycles = Math.Max(cycles, Math.Ceiling(writes[d] / wb));
         }
         return _p.Objective == Objective.Latency ? cycles : energy * cycles;
+    }
+
+    /// <summary>
+    /// A lower bound on the energy still to come for a tensor whose last decided keeper is l and whose
+    /// next keeper is not decided yet: every MAC reads each operand (or updates the output) at the
+    /// innermost level that keeps it, which is l itself or a level below the decided ones that may keep
+    /// it; those accesses number at least MACs divided by the largest multicast (or reduction) the
+    /// fanouts below that level can give. The bound is the cheapest of these choices, minus what l's
+    /// own pending term already counts.
+    /// </summary>
+    private double PendingInnermost(TensorInfo t, State s, int l, int keepDecidedAt, int loopsDecided, long partition)
+    {
+        double macs = _p.Layer.Macs;
+        double best = double.PositiveInfinity;
+        var c = _p.Constraints ?? MappingConstraints.None;
+        for (int m = l; m < Levels; m++)
+        {
+            if (m != l && (m <= keepDecidedAt || (_allowedMask[m] & (1 << t.Index)) == 0 || c.For(m).Bypass.Contains(t.Spec.Id))) continue;
+            double accesses = macs / MaxShared(t, s, m, loopsDecided);
+            double e = t.IsOutput
+                ? (m == l ? Math.Max(0, accesses - partition * (double)s.Used[l]) : accesses) * _levels[m].WriteEnergy
+                : accesses * _levels[m].ReadEnergy;
+            best = Math.Min(best, e);
+        }
+        return best;
+    }
+
+    /// <summary>The largest multicast (operands) or reduction (outputs) factor the fanouts from level m down can give.</summary>
+    private double MaxShared(TensorInfo t, State s, int m, int loopsDecided)
+    {
+        double p = 1;
+        for (int k = m; k < Levels; k++)
+        {
+            var fan = _levels[k].Fanout;
+            if (!(t.IsOutput ? fan.SpatialReduction : fan.Multicast)) continue;
+            if (k < loopsDecided)
+            {
+                var ch = s.Choice[k]!;
+                for (int r = 0; r < Ranks; r++) if (!t.IndexedBy[r]) p *= (double)ch.SpatialX[r] * ch.SpatialY[r];
+            }
+            else p *= fan.Size;
+        }
+        return p;
+    }
+
+    /// <summary>The lower bound before any decision: what every mapping costs at least.</summary>
+    public double RootBound()
+    {
+        var s = new State(this);
+        s.Keep[0] = (1 << _tensors.Length) - 1;
+        return Evaluate(s, 0, 0, exact: false);
     }
 
     /// <summary>The complete state as the one Mapping type.</summary>

@@ -26,6 +26,21 @@ public sealed class TilingSearch
         _model = new SearchModel(problem);
         _prune = prune;
         _name = prune ? "exact" : "brute";
+        _levelsCount = problem.Arch.Levels.Count;
+    }
+
+    private readonly int _levelsCount;
+
+    /// <summary>
+    /// Gives the branch and bound a good incumbent to prune with from the start: the best of a short
+    /// random sampling run (fixed seed, so the same every time). It only sets the pruning threshold; the
+    /// search still explores every mapping that could tie with it.
+    /// </summary>
+    private void SeedIncumbent(Shared shared, SearchLimits limits, Stopwatch sw)
+    {
+        var budget = TimeSpan.FromSeconds(Math.Min(2, (limits.TimeLimit?.TotalSeconds ?? 20) / 10));
+        var sample = new RandomSampler(_p, seed: 1, patience: 200, attemptsPerSample: 500).Solve(limits with { TimeLimit = budget });
+        if (sample.Mapping is not null) shared.Seed(sample.Mapping, sample.Best!.Value);
     }
 
     /// <summary>Runs the search under the limits.</summary>
@@ -34,22 +49,26 @@ public sealed class TilingSearch
         var sw = Stopwatch.StartNew();
         var deadline = limits.TimeLimit is { } t ? sw.Elapsed + t : (TimeSpan?)null;
         var shared = new Shared(_model, _prune, sw, deadline, limits.Cancel);
+        if (_prune) SeedIncumbent(shared, limits, sw);
         // The first level's choices are the unit of parallel work; each is a subtree searched depth-first.
+        // Listing them is itself bounded by the time limit: if it stops early, the bound falls back to the root's.
         var roots = new List<Node>();
+        var rootBounds = new List<double>();
+        bool listed = true;
         var rootState = new State(_model);
         foreach (var keep0 in _model.KeepOptions(0, rootState))
         {
             rootState.Keep[0] = keep0;
             foreach (var choice in _model.LevelChoices(0, rootState))
+            {
+                if ((roots.Count & 255) == 0 && shared.CheckStop()) { listed = false; break; }
+                var s = new State(_model);
+                s.Keep[0] = keep0;
+                s.Apply(0, choice);
                 roots.Add(new Node(keep0, choice));
-        }
-        var rootBounds = new double[roots.Count];
-        for (int i = 0; i < roots.Count; i++)
-        {
-            var s = new State(_model);
-            s.Keep[0] = roots[i].Keep0;
-            s.Apply(0, roots[i].Choice);
-            rootBounds[i] = _model.LowerBound(s, 1, keepDecidedAt: 0);
+                rootBounds.Add(_levelsCount == 1 ? _model.Exact(s) : _model.LowerBound(s, 1, keepDecidedAt: 0));
+            }
+            if (!listed) break;
         }
         var order = Enumerable.Range(0, roots.Count).OrderBy(i => rootBounds[i]).ThenBy(i => i).ToArray();
         var finished = new bool[roots.Count];
@@ -66,15 +85,16 @@ public sealed class TilingSearch
         });
 
         var elapsed = sw.Elapsed;
-        bool complete = !shared.Stopped || finished.All(f => f);
+        bool complete = listed && (!shared.Stopped || finished.All(f => f));
         double bound = shared.BestValue ?? double.PositiveInfinity;
         for (int i = 0; i < roots.Count; i++) if (!finished[i]) bound = Math.Min(bound, rootBounds[i]);
+        if (!listed) bound = Math.Min(bound, _model.RootBound());
         if (shared.BestMapping is null)
         {
             if (complete)
                 return new SolveResult(SolveStatus.Infeasible, null, null, null, double.PositiveInfinity, elapsed, shared.Explored, _name,
                     Infeasibility.Explain(_p));
-            return new SolveResult(SolveStatus.Unknown, null, null, null, roots.Count == 0 ? 0 : bound, elapsed, shared.Explored, _name,
+            return new SolveResult(SolveStatus.Unknown, null, null, null, Math.Min(bound, _model.RootBound()), elapsed, shared.Explored, _name,
                 "The search stopped before it found a valid mapping.");
         }
         var mapping = shared.BestMapping;
@@ -121,10 +141,27 @@ public sealed class TilingSearch
             return bound > best * (1 + 1e-9) + 1e-12;
         }
 
+        /// <summary>Checks the clock and the cancellation token; true once the search must stop.</summary>
+        public bool CheckStop()
+        {
+            if (cancel.IsCancellationRequested || (deadline is { } d && clock.Elapsed > d)) _stopped = true;
+            return _stopped;
+        }
+
+        /// <summary>Starts from a known valid mapping and its value.</summary>
+        public void Seed(Mapping mapping, double value)
+        {
+            lock (_lock)
+            {
+                _bestValue = value;
+                _bestKey = model.Key(mapping);
+                BestMapping = mapping;
+            }
+        }
+
         public void Descend(State s, int depth)
         {
-            if ((Interlocked.Increment(ref _explored) & 1023) == 0 && (cancel.IsCancellationRequested || (deadline is { } d && clock.Elapsed > d)))
-                _stopped = true;
+            if ((Interlocked.Increment(ref _explored) & 1023) == 0) CheckStop();
             if (_stopped) return;
             if (depth == model.Levels)
             {
