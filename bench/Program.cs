@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using Optimizer.Formulation;
 using Optimizer.Hardware;
+using Optimizer.Solvers;
 using Optimizer.Workloads;
 
 namespace Optimizer.Bench;
@@ -11,14 +12,16 @@ public static class Program
     /// <summary>Runs the named benchmarks (all when none is named).</summary>
     public static int Main(string[] args)
     {
-        var which = args.Length == 0 ? new[] { "costmodel" } : args;
+        var which = args.Length == 0 ? new[] { "costmodel", "small", "resnet50" } : args;
         foreach (var name in which)
         {
             switch (name)
             {
                 case "costmodel": CostModelThroughput(); break;
+                case "small": SmallCase(); break;
+                case "resnet50": ResNet50(args.Length > 1 && double.TryParse(args[^1], out var s) ? s : 5); break;
                 default:
-                    Console.Error.WriteLine($"error: unknown benchmark '{name}'; known: costmodel");
+                    Console.Error.WriteLine($"error: unknown benchmark '{name}'; known: costmodel, small, resnet50 [seconds per layer]");
                     return 2;
             }
         }
@@ -44,5 +47,58 @@ public static class Program
             foreach (var (l, m) in mappings) { sink += CostModel.Evaluate(l, arch, m).Energy; evaluations++; }
         Console.WriteLine($"costmodel: {mappings.Count} random valid mappings of ResNet-50 layers on eyeriss; " +
                           $"{evaluations / sw.Elapsed.TotalSeconds:F0} evaluations/s (checker + model), checksum {sink:G3}");
+    }
+
+    /// <summary>
+    /// The small case of issue 3: a 1-D convolution (K=32, R=3, P=16) on DRAM, a 1024-word global buffer
+    /// and one PE with a 64-word register file (about two million mappings with keep choices): exact
+    /// search against brute-force enumeration, in one run.
+    /// </summary>
+    private static void SmallCase()
+    {
+        var layer = Layers.Conv1d("conv", c: 1, k: 32, p: 16, r: 3);
+        var arch = new Architecture("small3", "DRAM, a global buffer and one PE", [
+            new StorageLevel("DRAM", null, 16, 200, 200),
+            new StorageLevel("GlobalBuffer", 1024, 16, 6, 6),
+            new StorageLevel("RegFile", 64, 16, 1, 1),
+        ], new ComputeUnit(1));
+        var p = new MapProblem(layer, arch, Objective.Energy);
+        var brute = new TilingSearch(p, prune: false).Solve(SearchLimits.None);
+        var exact = new TilingSearch(p, prune: true).Solve(SearchLimits.None);
+        Console.WriteLine($"small: brute {brute.Status} {brute.Best:G6} pJ in {brute.Elapsed.TotalSeconds:F3} s ({brute.Explored:N0} nodes); " +
+                          $"exact {exact.Status} {exact.Best:G6} pJ in {exact.Elapsed.TotalSeconds:F3} s ({exact.Explored:N0} nodes); " +
+                          $"speed-up {brute.Elapsed.TotalSeconds / exact.Elapsed.TotalSeconds:F1}x");
+    }
+
+    /// <summary>
+    /// Every distinct layer shape of ResNet-50 (batch 1) on eyeriss, energy: the exact search under a
+    /// per-layer time limit beside the random sampler that stops after 500 consecutive valid mappings
+    /// without improvement. Prints both costs, both times, the ratios, and what was proved.
+    /// </summary>
+    private static void ResNet50(double secondsPerLayer)
+    {
+        var arch = Presets.Get("eyeriss");
+        var limit = new SearchLimits(TimeSpan.FromSeconds(secondsPerLayer));
+        Console.WriteLine($"resnet50 on eyeriss, energy; exact search limited to {secondsPerLayer} s per layer");
+        Console.WriteLine("layer        x  status    exact(pJ)   bound(pJ)   gap%   exact s  random(pJ)  random s  random/exact");
+        int optimal = 0, notWorse = 0, n = 0;
+        double exactTime = 0, randomTime = 0;
+        var times = new List<double>();
+        foreach (var (layer, count) in Zoo.DistinctShapes(Zoo.Get("resnet50")))
+        {
+            var p = new MapProblem(layer, arch, Objective.Energy);
+            var e = new TilingSearch(p, prune: true).Solve(limit);
+            var r = new RandomSampler(p, seed: 1, patience: 500).Solve(SearchLimits.None);
+            n++;
+            if (e.Status == SolveStatus.Optimal) optimal++;
+            if (e.Best is { } eb && (r.Best is not { } rb0 || eb <= rb0 * (1 + 1e-12))) notWorse++;
+            exactTime += e.Elapsed.TotalSeconds;
+            randomTime += r.Elapsed.TotalSeconds;
+            times.Add(e.Elapsed.TotalSeconds);
+            Console.WriteLine($"{layer.Name,-12} {count,2}  {e.Status,-8} {e.Best,11:G4} {e.Bound,11:G4} {e.GapPercent,6:F1} {e.Elapsed.TotalSeconds,8:F2} {r.Best,11:G4} {r.Elapsed.TotalSeconds,8:F2} {(r.Best ?? double.NaN) / (e.Best ?? double.NaN),12:F3}");
+        }
+        times.Sort();
+        Console.WriteLine($"resnet50: {optimal}/{n} distinct layers proved optimal; exact never worse than random on {notWorse}/{n}; " +
+                          $"median exact time {times[times.Count / 2]:F2} s, total {exactTime:F1} s; random total {randomTime:F1} s");
     }
 }
