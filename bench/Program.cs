@@ -12,14 +12,17 @@ public static class Program
     /// <summary>Runs the named benchmarks (all when none is named).</summary>
     public static int Main(string[] args)
     {
-        var which = args.Length == 0 ? new[] { "costmodel", "small", "resnet50" } : args;
+        var numbers = args.Where(a => double.TryParse(a, System.Globalization.CultureInfo.InvariantCulture, out _)).ToList();
+        var names = args.Except(numbers).ToList();
+        var which = names.Count == 0 ? new List<string> { "costmodel", "small", "resnet50" } : names;
+        double seconds = numbers.Count > 0 ? double.Parse(numbers[0], System.Globalization.CultureInfo.InvariantCulture) : 5;
         foreach (var name in which)
         {
             switch (name)
             {
                 case "costmodel": CostModelThroughput(); break;
                 case "small": SmallCase(); break;
-                case "resnet50": ResNet50(args.Length > 1 && double.TryParse(args[^1], out var s) ? s : 5); break;
+                case "resnet50": ResNet50(seconds); break;
                 default:
                     Console.Error.WriteLine($"error: unknown benchmark '{name}'; known: costmodel, small, resnet50 [seconds per layer]");
                     return 2;

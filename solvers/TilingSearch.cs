@@ -33,14 +33,16 @@ public sealed class TilingSearch
 
     /// <summary>
     /// Gives the branch and bound a good incumbent to prune with from the start: the best of a short
-    /// random sampling run (fixed seed, so the same every time). It only sets the pruning threshold; the
+    /// random sampling run (fixed seed), improved by hill climbing. It only sets the pruning threshold; the
     /// search still explores every mapping that could tie with it.
     /// </summary>
     private void SeedIncumbent(Shared shared, SearchLimits limits, Stopwatch sw)
     {
         var budget = TimeSpan.FromSeconds(Math.Min(2, (limits.TimeLimit?.TotalSeconds ?? 20) / 10));
         var sample = new RandomSampler(_p, seed: 1, patience: 200, attemptsPerSample: 500).Solve(limits with { TimeLimit = budget });
-        if (sample.Mapping is not null) shared.Seed(sample.Mapping, sample.Best!.Value);
+        if (sample.Mapping is null) return;
+        var (improved, value) = LocalSearch.Improve(_p, sample.Mapping, DateTime.UtcNow + budget, limits.Cancel);
+        shared.Seed(improved, value);
     }
 
     /// <summary>Runs the search under the limits.</summary>
@@ -89,6 +91,12 @@ public sealed class TilingSearch
         double bound = shared.BestValue ?? double.PositiveInfinity;
         for (int i = 0; i < roots.Count; i++) if (!finished[i]) bound = Math.Min(bound, rootBounds[i]);
         if (!listed) bound = Math.Min(bound, _model.RootBound());
+        if (shared.BestMapping is null && shared.SeedMapping is { } seed)
+        {
+            var seedReport = CostModel.Evaluate(_p.Layer, _p.Arch, seed);
+            double seedValue = seedReport.Objective(_p.Objective);
+            return new SolveResult(SolveStatus.Feasible, seed, seedReport, seedValue, Math.Min(bound, seedValue), elapsed, shared.Explored, _name);
+        }
         if (shared.BestMapping is null)
         {
             if (complete)
@@ -137,7 +145,7 @@ public sealed class TilingSearch
         public bool Prunable(double bound)
         {
             if (!prune) return false;
-            double best = Volatile.Read(ref _bestValue);
+            double best = Math.Min(Volatile.Read(ref _bestValue), Volatile.Read(ref _threshold));
             return bound > best * (1 + 1e-9) + 1e-12;
         }
 
@@ -148,16 +156,20 @@ public sealed class TilingSearch
             return _stopped;
         }
 
-        /// <summary>Starts from a known valid mapping and its value.</summary>
+        private double _threshold = double.PositiveInfinity;
+
+        /// <summary>
+        /// Prunes from the start with a known valid mapping's value. The mapping itself is kept apart and
+        /// returned only when the search finds nothing: a search that finishes always finds an equal or
+        /// better mapping itself, so the answer does not depend on how good the seed was.
+        /// </summary>
         public void Seed(Mapping mapping, double value)
         {
-            lock (_lock)
-            {
-                _bestValue = value;
-                _bestKey = model.Key(mapping);
-                BestMapping = mapping;
-            }
+            Volatile.Write(ref _threshold, value);
+            SeedMapping = mapping;
         }
+
+        public Mapping? SeedMapping { get; private set; }
 
         public void Descend(State s, int depth)
         {
@@ -186,7 +198,7 @@ public sealed class TilingSearch
         private void Offer(State s)
         {
             double value = model.Exact(s);
-            if (value > Volatile.Read(ref _bestValue) * (1 + 1e-9) + 1e-12) return;
+            if (Prunable(value)) return;
             var mapping = model.ToMapping(s);
             string key = model.Key(mapping);
             lock (_lock)
