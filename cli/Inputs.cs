@@ -45,6 +45,10 @@ internal static class Inputs
     public static Mapping Mapping(string path, Einsum layer, Architecture arch)
         => MappingSpec.Load(RequireFile(path, "mapping"), layer, arch);
 
+    /// <summary>A constraint spec file for the layer on the architecture.</summary>
+    public static MappingConstraints Constraints(string path, Einsum layer, Architecture arch)
+        => ConstraintSpec.Load(RequireFile(path, "constraints"), layer, arch);
+
     private static bool LooksLikeFile(string s)
         => File.Exists(s) || s.EndsWith(".yaml", StringComparison.OrdinalIgnoreCase) || s.EndsWith(".yml", StringComparison.OrdinalIgnoreCase)
            || s.EndsWith(".json", StringComparison.OrdinalIgnoreCase) || s.Contains('/');

@@ -23,10 +23,11 @@ internal static class MapCommand
         var timeLimit = new Option<double?>("--time-limit") { Description = "Seconds per layer; when reached, the best mapping so far is returned with its bound and gap." };
         var threads = new Option<int>("--threads") { Description = "Worker threads (default: one per core); the answer is the same for any count.", DefaultValueFactory = _ => 0 };
         var csv = new Option<string?>("--csv") { Description = "Write the result as CSV (one row per level and tensor, or one row per layer with --all-layers)." };
+        var constraints = new Option<string?>("--constraints") { Description = "A constraint spec file pinning parts of the mapping; the proof is then over the constrained mapspace." };
         var mappingOut = new Option<string?>("--mapping-out") { Description = "Write the best mapping as a mapping spec file (optimizer evaluate reads it back)." };
         var cmd = new Command("map", "Find the mapping that minimizes the objective over the mapspace (docs/mapspace.md), and prove it optimal when the search completes.")
         {
-            arch, workload, layer, allLayers, objective, solver, timeLimit, threads, csv, mappingOut,
+            arch, workload, layer, allLayers, objective, solver, timeLimit, threads, constraints, csv, mappingOut,
         };
         cmd.SetAction((pr, cancel) => Task.FromResult(Program.Guard(() =>
         {
@@ -36,10 +37,15 @@ internal static class MapCommand
             var limits = new SearchLimits(limit, cancel, pr.GetValue(threads));
             var obj = pr.GetValue(objective);
             bool prune = pr.GetValue(solver) == "exact";
+            var constraintFile = pr.GetValue(constraints);
             if (pr.GetValue(allLayers))
+            {
+                if (constraintFile is not null) throw new InputException("--constraints applies to one layer; use it with --layer, not --all-layers.");
                 return MapAll(w, a, obj, prune, limits, pr.GetValue(csv));
+            }
             var l = Inputs.Layer(w, pr.GetValue(layer));
-            return MapOne(w, l, a, obj, prune, limits, pr.GetValue(csv), pr.GetValue(mappingOut));
+            var c = constraintFile is null ? null : Inputs.Constraints(constraintFile, l, a);
+            return MapOne(w, l, a, obj, c, prune, limits, pr.GetValue(csv), pr.GetValue(mappingOut));
         })));
         return cmd;
     }
@@ -53,10 +59,10 @@ internal static class MapCommand
         _ => $"UNKNOWN: {r.Explanation}",
     };
 
-    private static int MapOne(Workload w, Einsum layer, Architecture arch, Objective objective, bool prune, SearchLimits limits, string? csv, string? mappingOut)
+    private static int MapOne(Workload w, Einsum layer, Architecture arch, Objective objective, MappingConstraints? constraints, bool prune, SearchLimits limits, string? csv, string? mappingOut)
     {
         Console.WriteLine($"Mapping layer {layer.Name} of {w.Name} on {arch.Name}, minimizing {objective.ToString().ToLowerInvariant()}: {layer}");
-        var r = new TilingSearch(new MapProblem(layer, arch, objective), prune).Solve(limits);
+        var r = new TilingSearch(new MapProblem(layer, arch, objective, constraints), prune).Solve(limits);
         Console.WriteLine($"{r.Solver} search: {Text.Int(r.Explored)} nodes in {r.Elapsed.TotalSeconds:0.###} s");
         Console.WriteLine();
         if (r.Mapping is not null)

@@ -7,11 +7,13 @@ namespace Optimizer.Solvers;
 public static class Infeasibility
 {
     /// <summary>
-    /// Finds the first level where even the smallest tiles it must keep do not fit: free factors are
-    /// pushed to the outermost level, pinned ones stay where the constraints put them. When every level
-    /// could fit on its own, the conflict is between constraints, and the message says so.
+    /// Reasons that prove no mapping of the constrained mapspace is valid, found without searching:
+    /// a level must keep tensors whose smallest possible tiles (free factors moved outward, pinned ones
+    /// where the constraints put them; a tile only grows with its extents) exceed its capacity; pinned
+    /// factors of a rank that do not divide its bound, or that fill every slot without reaching it;
+    /// pinned spatial factors beyond a fanout. Empty when none of these holds.
     /// </summary>
-    public static string Explain(MapProblem p)
+    public static IReadOnlyList<string> Contradictions(MapProblem p)
     {
         var c = p.Constraints ?? MappingConstraints.None;
         var e = p.Layer;
@@ -44,8 +46,11 @@ public static class Infeasibility
             for (int d = 0; d < p.Arch.Levels.Count; d++)
             {
                 var lc = c.For(d);
+                var fan = p.Arch.Levels[d].Fanout;
                 if (lc.Temporal.TryGetValue(rank.Id, out var f)) pinned *= f; else free = true;
                 foreach (var kv in lc.Spatial) if (kv.Key.Rank == rank.Id) pinned *= kv.Value;
+                if (fan.X > 1 && !lc.Spatial.ContainsKey((rank.Id, Axis.X)) && (lc.SpatialX is null || lc.SpatialX.Contains(rank.Id))) free = true;
+                if (fan.Y > 1 && !lc.Spatial.ContainsKey((rank.Id, Axis.Y)) && (lc.SpatialY is null || lc.SpatialY.Contains(rank.Id))) free = true;
             }
             if (rank.Bound % pinned != 0 || (!free && pinned != rank.Bound))
                 reasons.Add($"{rank.Id}={rank.Bound} cannot be split as the constraints pin it: the pinned factors multiply to {pinned}.");
@@ -59,8 +64,14 @@ public static class Infeasibility
             if (x > fan.X || y > fan.Y)
                 reasons.Add($"{p.Arch.Levels[d].Name}: the pinned spatial factors ({x} along X, {y} along Y) exceed its {fan.X}x{fan.Y} fanout.");
         }
-        if (reasons.Count == 0)
-            reasons.Add("Every level could hold its smallest tiles on its own, but no assignment of the factors satisfies the capacities, fanouts and constraints of all levels at once.");
-        return string.Join(" ", reasons);
+        return reasons;
+    }
+
+    /// <summary>Explains, in words, why a search found no valid mapping.</summary>
+    public static string Explain(MapProblem p)
+    {
+        var reasons = Contradictions(p);
+        return reasons.Count > 0 ? string.Join(" ", reasons)
+            : "Every level could hold its smallest tiles on its own, but no assignment of the factors satisfies the capacities, fanouts and constraints of all levels at once.";
     }
 }

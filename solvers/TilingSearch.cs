@@ -50,6 +50,9 @@ public sealed class TilingSearch
     {
         var sw = Stopwatch.StartNew();
         var deadline = limits.TimeLimit is { } t ? sw.Elapsed + t : (TimeSpan?)null;
+        var contradictions = Infeasibility.Contradictions(_p);
+        if (contradictions.Count > 0)
+            return new SolveResult(SolveStatus.Infeasible, null, null, null, double.PositiveInfinity, sw.Elapsed, 0, _name, string.Join(" ", contradictions));
         var shared = new Shared(_model, _prune, sw, deadline, limits.Cancel);
         if (_prune) SeedIncumbent(shared, limits, sw);
         // The first level's choices are the unit of parallel work; each is a subtree searched depth-first.

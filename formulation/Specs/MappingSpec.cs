@@ -135,9 +135,9 @@ public static partial class MappingSpec
         return keepNode is not null ? named : Default(einsum, level).Keep.Except(named);
     }
 
-    private readonly record struct Loop(RankId Rank, int Factor, Axis? Axis);
+    internal readonly record struct Loop(RankId Rank, int Factor, Axis? Axis);
 
-    private static List<Loop>? Loops(SpecNode? node, Einsum einsum, bool spatial)
+    internal static List<Loop>? Loops(SpecNode? node, Einsum einsum, bool spatial)
     {
         if (node is null) return [];
         return node.IsList ? LoopList(node, einsum, spatial) : LoopString(node, einsum, spatial);
@@ -189,7 +189,7 @@ public static partial class MappingSpec
         return ok ? loops : null;
     }
 
-    private static RankId? CheckRank(string name, Einsum einsum, Action<string> error)
+    internal static RankId? CheckRank(string name, Einsum einsum, Action<string> error)
     {
         var rank = einsum.Ranks.FirstOrDefault(r => r.Id.Name == name);
         if (rank is not null) return rank.Id;

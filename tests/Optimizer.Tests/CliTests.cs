@@ -251,4 +251,45 @@ public sealed class CliTests
                 }
         Assert.IsTrue(evaluated > 700);
     }
+
+    [TestMethod]
+    public void ConstraintFilesAreHonouredAndOverConstraintIsExplained()
+    {
+        var w = File("w4.yaml", Workload1d);
+        var c = File("c4.yaml", """
+            constraints:
+              levels:
+                - level: GlobalBuffer
+                  spatial-x: [K]
+                  bypass: [Weights]
+                - level: Registers
+                  temporal: "R=3"
+            """);
+        var mapping = Path.Combine(_dir, "constrained.yaml");
+        var (code, output, err) = Run("map", "--arch", "simple-ws", "--workload", w, "--constraints", c, "--mapping-out", mapping);
+        Assert.AreEqual(0, code, err);
+        StringAssert.Contains(output, "OPTIMAL");
+        var layer = WorkloadSpec.Load(w).Layers[0];
+        var arch = Presets.Get("simple-ws");
+        var m = MappingSpec.Load(mapping, layer, arch);
+        Assert.IsTrue(m.Levels[1].Spatial.Where(s => s.Axis == Axis.X).All(s => s.Rank.Name == "K"), "only K may be split along X");
+        Assert.IsFalse(m.Levels[1].Keep.Contains(new TensorId("Weights")));
+        Assert.AreEqual(3, m.Levels[2].TemporalFactor(new RankId("R")));
+
+        var over = File("c5.yaml", """
+            constraints:
+              levels:
+                - level: Registers
+                  temporal: "K=3"
+            """);
+        (code, output, _) = Run("map", "--arch", "simple-ws", "--workload", w, "--constraints", over);
+        Assert.AreEqual(3, code);
+        StringAssert.Contains(output, "INFEASIBLE: K=4 cannot be split as the constraints pin it");
+
+        var bad = File("c6.yaml", "constraints:\n  levels:\n    - level: Registers\n      keep: [Inputs]\n");
+        (code, _, err) = Run("map", "--arch", "simple-ws", "--workload", w, "--constraints", bad);
+        Assert.AreEqual(2, code);
+        StringAssert.Contains(err, "c6.yaml:4");
+        StringAssert.Contains(err, "may not keep");
+    }
 }
