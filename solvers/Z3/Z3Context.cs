@@ -104,6 +104,10 @@ public sealed class Z3Context : IDisposable
     /// <summary>If <paramref name="condition"/> then <paramref name="then"/> else <paramref name="otherwise"/>.</summary>
     public BoolExpr Ite(BoolExpr condition, BoolExpr then, BoolExpr otherwise) => new(this, IteTerm(condition, then, otherwise));
 
+    /// <summary>A timer that interrupts this context every 20 ms from the deadline on, until disposed; null without a deadline.</summary>
+    internal IDisposable? Watchdog(TimeSpan? timeout)
+        => timeout is { } t ? new Timer(_ => Cancel(), null, t, TimeSpan.FromMilliseconds(20)) : null;
+
     /// <summary>Interrupts the check running in this context, if any; safe to call from any thread, and after disposal.</summary>
     public void Cancel()
     {

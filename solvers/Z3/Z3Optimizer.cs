@@ -71,6 +71,8 @@ public sealed class Z3Optimizer : IDisposable
         _model = null;
         ReasonUnknown = null;
         _status = null;
+        // See Z3Solver.Check: the watchdog makes the time limit hold when Z3's own timeout does not fire.
+        using var watchdog = _context.Watchdog(timeout);
         var answer = Z3Native.Z3_optimize_check(_context.Handle, _optimize, 0, null);
         _context.ThrowIfError();
         var status = answer switch { 1 => Z3Status.Sat, -1 => Z3Status.Unsat, _ => Z3Status.Unknown };

@@ -79,6 +79,9 @@ public sealed class Z3Solver : IDisposable
         _model = null;
         ReasonUnknown = null;
         _status = null;
+        // Z3's own timeout sometimes does not stop a check (seen with 4.8.12 on nonlinear problems);
+        // a watchdog that keeps interrupting after the deadline makes the limit hold.
+        using var watchdog = _context.Watchdog(timeout);
         var answer = Z3Native.Z3_solver_check(_context.Handle, _solver);
         _context.ThrowIfError();
         var status = answer switch { 1 => Z3Status.Sat, -1 => Z3Status.Unsat, _ => Z3Status.Unknown };
