@@ -29,7 +29,24 @@ internal static class MapCommand
         {
             arch, workload, layer, allLayers, objective, solver, timeLimit, threads, constraints, csv, mappingOut,
         };
-        cmd.SetAction((pr, cancel) => Task.FromResult(Program.Guard(() =>
+        cmd.SetAction(pr => Program.Guard(() =>
+        {
+            // Ctrl-C stops the search, which then prints the best mapping so far with its bound.
+            using var interrupt = new CancellationTokenSource();
+            ConsoleCancelEventHandler onCancel = (_, e) => { e.Cancel = true; interrupt.Cancel(); };
+            Console.CancelKeyPress += onCancel;
+            try
+            {
+                return Run(pr, interrupt.Token);
+            }
+            finally
+            {
+                Console.CancelKeyPress -= onCancel;
+            }
+        }));
+        return cmd;
+
+        int Run(ParseResult pr, CancellationToken cancel)
         {
             var a = Inputs.Architecture(pr.GetValue(arch)!);
             var w = Inputs.Workload(pr.GetValue(workload)!);
@@ -46,8 +63,7 @@ internal static class MapCommand
             var l = Inputs.Layer(w, pr.GetValue(layer));
             var c = constraintFile is null ? null : Inputs.Constraints(constraintFile, l, a);
             return MapOne(w, l, a, obj, c, prune, limits, pr.GetValue(csv), pr.GetValue(mappingOut));
-        })));
-        return cmd;
+        }
     }
 
     /// <summary>The status line: OPTIMAL, FEASIBLE with bound and gap, INFEASIBLE with why, or UNKNOWN.</summary>

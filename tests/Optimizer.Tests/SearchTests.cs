@@ -135,4 +135,16 @@ public sealed class SearchTests
             Assert.AreEqual(0, ValidityChecker.Check(layer, arch, r.Mapping!).Count);
         }
     }
+
+    [TestMethod]
+    public void CancellationStopsTheSearchWithoutClaimingAnything()
+    {
+        var layer = Layers.Conv2d("big", n: 1, c: 64, k: 64, p: 28, q: 28, r: 3, s: 3);
+        using var cts = new CancellationTokenSource();
+        cts.Cancel();
+        var r = new TilingSearch(new MapProblem(layer, Presets.Get("eyeriss"), Objective.Energy), true).Solve(new SearchLimits(Cancel: cts.Token));
+        Assert.AreEqual(SolveStatus.Unknown, r.Status);
+        Assert.IsNull(r.Mapping);
+        Assert.IsTrue(r.Bound >= layer.Macs * 1.0, "even a stopped search reports a valid lower bound (at least the MAC energy)");
+    }
 }
