@@ -374,8 +374,11 @@ internal sealed class SearchModel
                 }
                 else
                 {
-                    if (t.IsOutput) u = partition;
-                    energy += PendingInnermost(t, s, l, keepDecidedAt, loopsDecided, partition);
+                    // What l must at least serve below, from the finest tile already fixed (see ServedAtLeast).
+                    long served = ServedAtLeast(t, s, l, loopsDecided);
+                    if (t.IsOutput) { u = Math.Max(partition, served); r = u - partition; }
+                    else r = served;
+                    energy += PendingInnermost(t, s, l, keepDecidedAt, loopsDecided, t.IsOutput ? u : r);
                 }
                 energy += s.Used[l] * (r * _levels[l].ReadEnergy + (fills + u) * _levels[l].WriteEnergy);
                 reads[l] += r;
@@ -403,14 +406,15 @@ internal sealed class SearchModel
     }
 
     /// <summary>
-    /// A lower bound on the energy still to come for a tensor whose last decided keeper is l and whose
-    /// next keeper is not decided yet: every MAC reads each operand (or updates the output) at the
-    /// innermost level that keeps it, which is l itself or a level below the decided ones that may keep
-    /// it; those accesses number at least MACs divided by the largest multicast (or reduction) the
-    /// fanouts below that level can give. The bound is the cheapest of these choices, minus what l's
-    /// own pending term already counts.
+    /// A lower bound on the energy still to come, beyond what l's own pending term counts, for a tensor
+    /// whose last decided keeper is l and whose next keeper is not decided yet: every MAC reads each
+    /// operand (or updates the output) at the innermost level that keeps it, which is l itself or a
+    /// level below the decided ones that may keep it; those accesses number at least MACs divided by
+    /// the largest multicast (or reduction) the fanouts below that level can give. The bound is the
+    /// cheapest of these choices. <paramref name="counted"/> is the reads (operands) or updates (outputs)
+    /// per instance of l already counted.
     /// </summary>
-    private double PendingInnermost(TensorInfo t, State s, int l, int keepDecidedAt, int loopsDecided, long partition)
+    private double PendingInnermost(TensorInfo t, State s, int l, int keepDecidedAt, int loopsDecided, long counted)
     {
         double macs = _p.Layer.Macs;
         double best = double.PositiveInfinity;
@@ -419,12 +423,51 @@ internal sealed class SearchModel
         {
             if (m != l && (m <= keepDecidedAt || (_allowedMask[m] & (1 << t.Index)) == 0 || c.For(m).Bypass.Contains(t.Spec.Id))) continue;
             double accesses = macs / MaxShared(t, s, m, loopsDecided);
-            double e = t.IsOutput
-                ? (m == l ? Math.Max(0, accesses - partition * (double)s.Used[l]) : accesses) * _levels[m].WriteEnergy
-                : accesses * _levels[m].ReadEnergy;
+            // At l itself only the accesses beyond those already counted are new; for outputs each extra
+            // update also brings one extra read-modify-write read (updates are above the partition).
+            double e = m == l
+                ? Math.Max(0, accesses - counted * (double)s.Used[l]) * (t.IsOutput ? _levels[l].WriteEnergy + _levels[l].ReadEnergy : _levels[l].ReadEnergy)
+                : accesses * (t.IsOutput ? _levels[m].WriteEnergy : _levels[m].ReadEnergy);
             best = Math.Min(best, e);
         }
         return best;
+    }
+
+    /// <summary>
+    /// A lower bound on what one instance of level l must serve below it (operand reads, or output
+    /// updates) whatever the undecided levels do: the visits of a virtual keeper at level v (the
+    /// finest level whose tile is fixed), times the distinct data streams between l and v. Argument:
+    /// when v's tile is dense (every word in its box is used by some MAC of that tile), each word new
+    /// to v's tile at a step of a loop above v must reach some keeper below v (or a MAC) during that
+    /// tile's lifetime, since every tile below v lies inside v's current tile; so the keepers below
+    /// fetch at least that many words per distinct stream. A tile with gaps (a stride wider than the
+    /// window) gives no bound (0).
+    /// </summary>
+    private long ServedAtLeast(TensorInfo t, State s, int l, int v)
+    {
+        if (!DenseTile(t, s.Rem[v])) return 0;
+        long visits = Visits(t, s, v);
+        long streams = (s.Used[v] / s.Used[l]) / SharedFactor(t, s, l, v);
+        return checked(visits * streams);
+    }
+
+    /// <summary>True when every index in the tensor's bounding box over these extents is used by some point of the box.</summary>
+    private static bool DenseTile(TensorInfo t, long[] ext)
+    {
+        for (int d = 0; d < t.DimRanks.Length; d++)
+        {
+            var ranks = t.DimRanks[d];
+            var coefs = t.DimCoefs[d];
+            // Terms over a rank of extent 1 do not move; what remains must step by 1, or be two terms whose steps leave no gap.
+            var moving = Enumerable.Range(0, ranks.Length).Where(i => ext[ranks[i]] > 1).ToArray();
+            if (moving.Length == 0) continue;
+            if (moving.Length == 1) { if (Math.Abs(coefs[moving[0]]) != 1) return false; continue; }
+            if (moving.Length > 2) return false;
+            long ca = Math.Abs(coefs[moving[0]]), cb = Math.Abs(coefs[moving[1]]);
+            long ea = ext[ranks[moving[0]]], eb = ext[ranks[moving[1]]];
+            if (!((ca == 1 && cb <= ea) || (cb == 1 && ca <= eb))) return false;
+        }
+        return true;
     }
 
     /// <summary>The largest multicast (operands) or reduction (outputs) factor the fanouts from level m down can give.</summary>
