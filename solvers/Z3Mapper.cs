@@ -172,14 +172,27 @@ internal sealed class Z3MapEncoding : IDisposable
     /// <summary>One split of a rank's bound: temporal and spatial factors per level.</summary>
     internal sealed record Split(long[] T, long[] SX, long[] SY);
 
-    /// <summary>An integer term with its value folded when it is a constant.</summary>
+    /// <summary>
+    /// An integer term with its value folded when it is a constant, and a finite set that contains
+    /// every value it can take (null when too large to track), used to keep products linear.
+    /// </summary>
     private sealed class Z
     {
         public readonly long? C;
         public readonly IntExpr? E;
-        public Z(long c) { C = c; }
-        public Z(IntExpr e) { E = e; }
+        public readonly long[]? Dom;
+        public Z(long c) { C = c; Dom = [c]; }
+        public Z(IntExpr e, IEnumerable<long>? dom)
+        {
+            E = e;
+            if (dom is null) return;
+            var d = dom.Distinct().Order().ToArray();
+            Dom = d.Length <= MaxDomain ? d : null;
+        }
     }
+
+    /// <summary>The largest value set a term keeps; beyond it a product falls back to a nonlinear term.</summary>
+    private const int MaxDomain = 4096;
 
     /// <summary>A Boolean term with its value folded when it is a constant.</summary>
     private sealed class B
@@ -247,7 +260,7 @@ internal sealed class Z3MapEncoding : IDisposable
                     if (!exists || _bound[r] == 1) return new Z(1);
                     var v = ctx.IntVar(name, 1, _bound[r]);
                     _plain.Add(ctx.Or(divisors.Select(d => v == d)));
-                    return new Z(v);
+                    return new Z(v, divisors);
                 }
                 for (int l = 0; l < _n; l++)
                 {
@@ -372,7 +385,7 @@ internal sealed class Z3MapEncoding : IDisposable
                     var when = Context.Or(Enumerable.Range(0, values.Length).Where(j => values[j] == v).Select(j => ch == j));
                     e = Context.Ite(when, Context.Int(v), e);
                 }
-                result = new Z(e);
+                result = new Z(e, distinct);
             }
         }
         _cache[k] = result;
@@ -693,11 +706,13 @@ internal sealed class Z3MapEncoding : IDisposable
     // ---- decoding -----------------------------------------------------------------------------
 
     /// <summary>The mapping of the solver's model, as the one <see cref="Mapping"/> type.</summary>
-    public Mapping Decode(Z3Solver solver)
+    public Mapping Decode(Z3Solver solver) => Decode(solver.Value, solver.Value);
+
+    private Mapping Decode(Func<IntExpr, long> intValue, Func<BoolExpr, bool> boolValue)
     {
         var split = new Split[_ranks];
-        for (int r = 0; r < _ranks; r++) split[r] = _splits[r][_choice[r] is { } ch ? (int)solver.Value(ch) : 0];
-        bool Val(B b) => b.C ?? solver.Value(b.E!);
+        for (int r = 0; r < _ranks; r++) split[r] = _splits[r][_choice[r] is { } ch ? (int)intValue(ch) : 0];
+        bool Val(B b) => b.C ?? boolValue(b.E!);
         var levels = new List<LevelMapping>();
         for (int l = 0; l < _n; l++)
         {
@@ -726,13 +741,35 @@ internal sealed class Z3MapEncoding : IDisposable
     private BoolExpr Bx(B b) => b.E ?? (b.C!.Value ? Context.True : Context.False);
     private RealExpr R(Z z) => z.E is { } e ? e.ToReal() : Context.Real(z.C!.Value, 1);
 
+    private static IEnumerable<long>? Combine(Z a, Z b, Func<long, long, long> f)
+        => a.Dom is { } x && b.Dom is { } y && (long)x.Length * y.Length <= 1L << 20 ? x.SelectMany(u => y.Select(v => f(u, v))) : null;
+
+    /// <summary>
+    /// The product of two terms, kept linear: a case split over the values of the operand with the
+    /// smaller value set (each branch is a constant times the other operand).
+    /// </summary>
     private Z Mul(Z a, Z b)
     {
         if (a.C == 0 || b.C == 0) return new Z(0);
         if (a.C == 1) return b;
         if (b.C == 1) return a;
         if (a.C is { } x && b.C is { } y) return new Z(checked(x * y));
-        return new Z(Ix(a) * Ix(b));
+        if (a.C is { } ca) return new Z(ca * b.E!, b.Dom?.Select(v => checked(ca * v)));
+        if (b.C is { } cb) return new Z(cb * a.E!, a.Dom?.Select(v => checked(cb * v)));
+        var dom = Combine(a, b, (u, v) => checked(u * v));
+        var (split, other) = (a.Dom, b.Dom) switch
+        {
+            (null, null) => (null, null),
+            (null, _) => (b, a),
+            (_, null) => (a, b),
+            _ => a.Dom!.Length <= b.Dom!.Length ? (a, b) : (b, a),
+        };
+        if (split is null || split.Dom!.Length > 64) return new Z(Ix(a) * Ix(b), dom);
+        var values = split.Dom;
+        IntExpr e = values[^1] * other!.E!;
+        for (int i = values.Length - 2; i >= 0; i--)
+            e = Context.Ite(split.E! == values[i], values[i] == 0 ? Context.Int(0) : values[i] * other.E!, e);
+        return new Z(e, dom);
     }
 
     private Z Add(Z a, Z b)
@@ -740,25 +777,25 @@ internal sealed class Z3MapEncoding : IDisposable
         if (a.C == 0) return b;
         if (b.C == 0) return a;
         if (a.C is { } x && b.C is { } y) return new Z(checked(x + y));
-        return new Z(Ix(a) + Ix(b));
+        return new Z(Ix(a) + Ix(b), Combine(a, b, (u, v) => checked(u + v)));
     }
 
     private Z Sub(Z a, Z b)
     {
         if (b.C == 0) return a;
         if (a.C is { } x && b.C is { } y) return new Z(checked(x - y));
-        return new Z(Ix(a) - Ix(b));
+        return new Z(Ix(a) - Ix(b), Combine(a, b, (u, v) => checked(u - v)));
     }
 
     private Z IteZ(B c, Z a, Z b)
     {
         if (c.C is { } v) return v ? a : b;
         if (a.C is { } x && b.C is { } y && x == y) return a;
-        return new Z(Context.Ite(c.E!, Ix(a), Ix(b)));
+        return new Z(Context.Ite(c.E!, Ix(a), Ix(b)), a.Dom is { } da && b.Dom is { } db ? da.Concat(db) : null);
     }
 
-    private Z Max0(Z a) => a.C is { } x ? new Z(Math.Max(0, x)) : new Z(Context.Ite(a.E! >= 0, a.E!, Context.Int(0)));
-    private Z Abs(Z a) => a.C is { } x ? new Z(Math.Abs(x)) : new Z(Context.Ite(a.E! >= 0, a.E!, -a.E!));
+    private Z Max0(Z a) => a.C is { } x ? new Z(Math.Max(0, x)) : new Z(Context.Ite(a.E! >= 0, a.E!, Context.Int(0)), a.Dom?.Select(v => Math.Max(0, v)));
+    private Z Abs(Z a) => a.C is { } x ? new Z(Math.Abs(x)) : new Z(Context.Ite(a.E! >= 0, a.E!, -a.E!), a.Dom?.Select(Math.Abs));
 
     private B Eq(Z a, long v) => a.C is { } x ? new B(x == v) : new B(a.E! == v);
     private B Gt1(Z a) => a.C is { } x ? new B(x > 1) : new B(a.E! > 1);
