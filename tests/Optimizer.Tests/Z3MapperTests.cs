@@ -44,7 +44,9 @@ public sealed class Z3MapperTests
     public void OptimumEqualsBruteForceOnSmallRandomCases()
     {
         var sw = Stopwatch.StartNew();
-        var cases = TinyCases(2025, 50).ToList();
+        // Three-level cases stay under 25 MACs: Z3 exhausts their mapspace within seconds.
+        var cases = TinyCases(2025, 80).Where(c => c.Item2.Levels.Count == 2 || c.Item1.Macs <= 24).Take(50).ToList();
+        Assert.AreEqual(50, cases.Count);
         var outcome = new string?[cases.Count];
         var infeasible = new bool[cases.Count];
         // Two cases at a time, one Z3 context each.
