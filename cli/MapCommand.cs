@@ -4,6 +4,7 @@ using Optimizer.Formulation;
 using Optimizer.Formulation.Specs;
 using Optimizer.Hardware;
 using Optimizer.Solvers;
+using Optimizer.Solvers.Z3;
 using Optimizer.Workloads;
 
 namespace Optimizer.Cli;
@@ -18,8 +19,15 @@ internal static class MapCommand
         var layer = new Option<string?>("--layer") { Description = "The layer to map (default: the only one)." };
         var allLayers = new Option<bool>("--all-layers") { Description = "Map every layer; one line per layer, then totals." };
         var objective = new Option<Objective>("--objective") { Description = "What to minimize.", DefaultValueFactory = _ => Objective.Energy };
-        var solver = new Option<string>("--solver") { Description = "exact (branch and bound) or brute (plain enumeration, small cases only).", DefaultValueFactory = _ => "exact" };
-        solver.AcceptOnlyFromAmong("exact", "brute");
+        var solver = new Option<string>("--solver")
+        {
+            Description = "exact (branch and bound), brute (plain enumeration, small cases), z3 (the SMT encoding, small cases, energy only) or random (the sampling baseline; proves nothing).",
+            DefaultValueFactory = _ => "exact",
+        };
+        solver.AcceptOnlyFromAmong("exact", "brute", "z3", "random");
+        var seed = new Option<int>("--seed") { Description = "Seed of --solver random.", DefaultValueFactory = _ => 1 };
+        var certify = new Option<bool>("--certify") { Description = "Ask Z3 whether any mapping costs less than the answer (unsat = certified); small cases, energy only." };
+        var exportSmt2 = new Option<string?>("--export-smt2") { Description = "Write that question in SMT-LIB 2, so any SMT solver can re-check it." };
         var timeLimit = new Option<double?>("--time-limit") { Description = "Seconds per layer; when reached, the best mapping so far is returned with its bound and gap." };
         var threads = new Option<int>("--threads") { Description = "Worker threads (default: one per core); the answer is the same for any count.", DefaultValueFactory = _ => 0 };
         var csv = new Option<string?>("--csv") { Description = "Write the result as CSV (one row per level and tensor, or one row per layer with --all-layers)." };
@@ -27,7 +35,7 @@ internal static class MapCommand
         var mappingOut = new Option<string?>("--mapping-out") { Description = "Write the best mapping as a mapping spec file (optimizer evaluate reads it back)." };
         var cmd = new Command("map", "Find the mapping that minimizes the objective over the mapspace (docs/mapspace.md), and prove it optimal when the search completes.")
         {
-            arch, workload, layer, allLayers, objective, solver, timeLimit, threads, constraints, csv, mappingOut,
+            arch, workload, layer, allLayers, objective, solver, seed, timeLimit, threads, constraints, csv, mappingOut, certify, exportSmt2,
         };
         cmd.SetAction(pr => Program.Guard(() =>
         {
@@ -53,16 +61,17 @@ internal static class MapCommand
             var limit = pr.GetValue(timeLimit) is { } s ? (s > 0 ? TimeSpan.FromSeconds(s) : throw new InputException($"--time-limit must be positive, got {s}.")) : (TimeSpan?)null;
             var limits = new SearchLimits(limit, cancel, pr.GetValue(threads));
             var obj = pr.GetValue(objective);
-            bool prune = pr.GetValue(solver) == "exact";
+            var engine = new Engine(pr.GetValue(solver)!, pr.GetValue(seed));
             var constraintFile = pr.GetValue(constraints);
             if (pr.GetValue(allLayers))
             {
                 if (constraintFile is not null) throw new InputException("--constraints applies to one layer; use it with --layer, not --all-layers.");
-                return MapAll(w, a, obj, prune, limits, pr.GetValue(csv));
+                return MapAll(w, a, obj, engine, limits, pr.GetValue(csv));
             }
             var l = Inputs.Layer(w, pr.GetValue(layer));
             var c = constraintFile is null ? null : Inputs.Constraints(constraintFile, l, a);
-            return MapOne(w, l, a, obj, c, prune, limits, pr.GetValue(csv), pr.GetValue(mappingOut));
+            var outputs = new Outputs(pr.GetValue(csv), pr.GetValue(mappingOut), pr.GetValue(certify), pr.GetValue(exportSmt2));
+            return MapOne(w, l, a, obj, c, engine, limits, outputs);
         }
     }
 
@@ -75,10 +84,27 @@ internal static class MapCommand
         _ => $"UNKNOWN: {r.Explanation}",
     };
 
-    private static int MapOne(Workload w, Einsum layer, Architecture arch, Objective objective, MappingConstraints? constraints, bool prune, SearchLimits limits, string? csv, string? mappingOut)
+    /// <summary>Which solver runs, and its seed when it samples.</summary>
+    private sealed record Engine(string Name, int Seed)
     {
+        public SolveResult Solve(MapProblem p, SearchLimits limits) => Name switch
+        {
+            "brute" => new TilingSearch(p, prune: false).Solve(limits),
+            "z3" => Z3Mapper.Solve(p, limits),
+            "random" => new RandomSampler(p, Seed).Solve(limits),
+            _ => new TilingSearch(p, prune: true).Solve(limits),
+        };
+    }
+
+    /// <summary>What MapOne writes besides the printout.</summary>
+    private sealed record Outputs(string? Csv, string? MappingOut, bool Certify, string? Smt2);
+
+    private static int MapOne(Workload w, Einsum layer, Architecture arch, Objective objective, MappingConstraints? constraints, Engine engine, SearchLimits limits, Outputs outputs)
+    {
+        string? csv = outputs.Csv, mappingOut = outputs.MappingOut;
         Console.WriteLine($"Mapping layer {layer.Name} of {w.Name} on {arch.Name}, minimizing {objective.ToString().ToLowerInvariant()}: {layer}");
-        var r = new TilingSearch(new MapProblem(layer, arch, objective, constraints), prune).Solve(limits);
+        var problem = new MapProblem(layer, arch, objective, constraints);
+        var r = engine.Solve(problem, limits);
         Console.WriteLine($"{r.Solver} search: {Text.Int(r.Explored)} nodes in {r.Elapsed.TotalSeconds:0.###} s");
         Console.WriteLine();
         if (r.Mapping is not null)
@@ -97,13 +123,43 @@ internal static class MapCommand
             }
         }
         Console.WriteLine(StatusLine(r, objective));
+        if ((outputs.Certify || outputs.Smt2 is not null) && r.Best is { } best)
+            CertifyAnswer(problem, best, limits, outputs);
         return r.Status is SolveStatus.Optimal or SolveStatus.Feasible ? 0 : 3;
+    }
+
+    /// <summary>Asks Z3 whether anything costs less than the answer, and writes the question in SMT-LIB 2 when asked.</summary>
+    private static void CertifyAnswer(MapProblem problem, double best, SearchLimits limits, Outputs outputs)
+    {
+        Z3Status status;
+        string smt2;
+        try
+        {
+            (status, smt2) = Z3Mapper.Certify(problem, best, limits.TimeLimit);
+        }
+        catch (Exception e) when (e is ArgumentException or NotSupportedException)
+        {
+            Console.WriteLine($"CERTIFICATE not available: {e.Message}");
+            return;
+        }
+        if (outputs.Smt2 is { } path)
+        {
+            AtomicFile.WriteAllText(path, smt2);
+            Console.WriteLine($"Wrote {path} (an SMT-LIB 2 question: is there a mapping with energy below {Text.Num(best)}? unsat = no)");
+        }
+        if (!outputs.Certify) return;
+        Console.WriteLine(status switch
+        {
+            Z3Status.Unsat => $"CERTIFIED by Z3: no mapping in the mapspace has energy below {Text.Num(best)} (unsat)",
+            Z3Status.Sat => $"CERTIFICATE FAILED: Z3 found a mapping with energy below {Text.Num(best)}, so the answer is not optimal",
+            _ => "CERTIFICATE UNKNOWN: Z3 stopped before it could decide (time limit)",
+        });
     }
 
     /// <summary>One CSV row per layer of a whole-workload run.</summary>
     public sealed record LayerRow(string Layer, string Status, double? Best, double Bound, double? GapPercent, double Seconds, long Nodes, string Objective, string Mapping);
 
-    private static int MapAll(Workload w, Architecture arch, Objective objective, bool prune, SearchLimits limits, string? csv)
+    private static int MapAll(Workload w, Architecture arch, Objective objective, Engine engine, SearchLimits limits, string? csv)
     {
         Console.WriteLine($"Mapping every layer of {w.Name} on {arch.Name}, minimizing {objective.ToString().ToLowerInvariant()}");
         var rows = new List<LayerRow>();
@@ -114,7 +170,7 @@ internal static class MapCommand
         var clock = Stopwatch.StartNew();
         foreach (var layer in w.Layers)
         {
-            var r = new TilingSearch(new MapProblem(layer, arch, objective), prune).Solve(limits);
+            var r = engine.Solve(new MapProblem(layer, arch, objective), limits);
             Console.WriteLine($"  {layer.Name}: {StatusLine(r, objective)} [{r.Elapsed.TotalSeconds:0.##} s]");
             table.Add([layer.Name, r.Status.ToString().ToUpperInvariant(), r.Best is { } b ? Text.Num(b) : "-", Text.Num(r.Bound), r.GapPercent is { } g ? g.ToString("0.###") : "-", r.Elapsed.TotalSeconds.ToString("0.##")]);
             rows.Add(new LayerRow(layer.Name, r.Status.ToString().ToUpperInvariant(), r.Best, r.Bound, r.GapPercent, r.Elapsed.TotalSeconds, r.Explored,

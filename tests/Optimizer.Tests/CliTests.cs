@@ -292,4 +292,41 @@ public sealed class CliTests
         StringAssert.Contains(err, "c6.yaml:4");
         StringAssert.Contains(err, "may not keep");
     }
+
+    [TestMethod]
+    public void CertifyAndExportSmt2AgreeAcrossSolvers()
+    {
+        var w = File("w7.yaml", """
+            workload:
+              name: tiny
+              layers:
+                - name: mm
+                  gemm: {m: 4, n: 2, k: 3}
+            """);
+        var a = File("a7.yaml", """
+            architecture:
+              name: tarch
+              compute: {mac-energy: 1.0}
+              levels:
+                - {name: DRAM, read-energy: 100, write-energy: 100}
+                - {name: Buffer, read-energy: 2, write-energy: 2, capacity: 12}
+            """);
+        var smt2 = Path.Combine(_dir, "q.smt2");
+        string? optimum = null;
+        foreach (var solver in new[] { "exact", "brute", "z3" })
+        {
+            var (code, output, err) = Run("map", "--arch", a, "--workload", w, "--solver", solver, "--certify", "--export-smt2", smt2);
+            Assert.AreEqual(0, code, err);
+            var line = output.Split('\n').Single(l => l.StartsWith("OPTIMAL"));
+            var value = line.Split(' ')[1];
+            optimum ??= value;
+            Assert.AreEqual(optimum, value, $"{solver} finds the same optimum");
+            StringAssert.Contains(output, "CERTIFIED by Z3");
+        }
+        // The exported question, re-checked by the z3 binary from the operating system's packages.
+        var z3 = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo("z3", ["-smt2", smt2]) { RedirectStandardOutput = true })!;
+        var answer = z3.StandardOutput.ReadToEnd().Trim();
+        z3.WaitForExit();
+        Assert.AreEqual("unsat", answer);
+    }
 }
