@@ -164,8 +164,17 @@ internal sealed class SearchModel
                 else if (last || active.Length <= 1)
                     yield return new LevelChoice((int[])t.Clone(), active, (int[])sx.Clone(), (int[])sy.Clone());
                 else
+                {
+                    // Orders that cost the same for every tensor a level below may keep are one class;
+                    // only the first order of each class (in lexicographic order) is searched.
+                    var below = BelowTensors(d);
+                    var seen = below is null ? null : new HashSet<string>();
                     foreach (var perm in Permutations(active))
+                    {
+                        if (seen is not null && !seen.Add(OrderClass(perm, below!))) continue;
                         yield return new LevelChoice((int[])t.Clone(), perm, (int[])sx.Clone(), (int[])sy.Clone());
+                    }
+                }
             }
 
             IEnumerable<bool> Temporal(int r)
@@ -209,6 +218,40 @@ internal sealed class SearchModel
             if (allowed is not null && !allowed.Contains(RankIds[r])) { yield return 1; yield break; }
             foreach (var f in _divisors[left]) { if (f > room) break; yield return f; }
         }
+    }
+
+    /// <summary>
+    /// The tensors some level below d may keep, when every one of them is indexed by plain ranks (no
+    /// sliding window, coefficient 1); null otherwise, and then every order is searched.
+    /// </summary>
+    private TensorInfo[]? BelowTensors(int d)
+    {
+        var c = _p.Constraints ?? MappingConstraints.None;
+        var below = _tensors.Where(t => Enumerable.Range(d + 1, Levels - d - 1)
+            .Any(m => (_allowedMask[m] & (1 << t.Index)) != 0 && !c.For(m).Bypass.Contains(t.Spec.Id))).ToArray();
+        bool plain = below.All(t => t.DimRanks.All(r => r.Length == 1) && t.DimCoefs.All(x => x.Length == 1 && x[0] == 1));
+        return plain ? below : null;
+    }
+
+    /// <summary>
+    /// The class of a level's loop order for tensors indexed by plain ranks. For such a tensor a step of a
+    /// loop brings either nothing or a whole new tile, so its visits are the tile times the factors of
+    /// every loop at or outside its innermost indexing loop (docs/cost-model.md, "Visits"). Within this
+    /// level, an order matters to it only through which loops sit inside its innermost indexing loop
+    /// here; two orders with the same such sets for every tensor give the same counts.
+    /// </summary>
+    private static string OrderClass(int[] order, TensorInfo[] tensors)
+    {
+        var sb = new System.Text.StringBuilder();
+        foreach (var t in tensors)
+        {
+            int innermost = -1;
+            for (int i = 0; i < order.Length; i++) if (t.IndexedBy[order[i]]) innermost = i;
+            long inside = 0;
+            for (int i = innermost + 1; i < order.Length && innermost >= 0; i++) inside |= 1L << order[i];
+            sb.Append(inside).Append(',');
+        }
+        return sb.ToString();
     }
 
     private static IEnumerable<int[]> Permutations(int[] items)
