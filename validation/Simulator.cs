@@ -30,12 +30,15 @@ internal sealed class Machine
         public required int Level;
         public required TensorSpec Tensor;
         public required long[] Ext;          // extent of each tensor dimension of the tile
+        public required int[][] TermRank;    // [dim][term]: rank index
+        public required long[][] TermCoef;   // [dim][term]: coefficient
         public required long TileWords;
         public required int Parent;          // keeper index of the next level above keeping the tensor; -1 at the top
         public long Children;                // instances of this level below one parent instance
         public long Shared;                  // multicast (operands) or reduction (outputs) factor between parent and here
         public long Indexing;                // spatial factor between parent and here whose ranks index the output
         public long[] Lo = [];
+        public long[] Next = [];             // scratch: the box being entered
         public bool Held;
         public long NewFill;                 // fills of the tile entered at the current step
         public readonly HashSet<long> EverHeld = [];
@@ -50,6 +53,7 @@ internal sealed class Machine
         public required int Keeper;
         public required long Children, Shared, Indexing;
         public readonly HashSet<long> Touched = [];
+        public long LastKey = -1;
     }
 
     private readonly Einsum _e;
@@ -65,11 +69,14 @@ internal sealed class Machine
     private readonly int[] _loopLevel, _loopRank, _loopFactor;
     private readonly long[] _loopStride;
     private readonly int[] _idx;
+    private readonly int[][] _levelLoops;   // [level]: odometer loops at that level
+    private readonly long[] _stepFills;     // [level]: words filled into the level at the current step
     private readonly long[][] _base;        // [level][rank]: index origin of the level's tile (spatial indices 0)
     private readonly List<Keeper> _keepers = [];
     private readonly List<int>[] _keptAt;
     private readonly List<ComputeLink> _compute = [];
     private readonly long[] _outputStrides; // linear index multipliers of the output dimensions
+    private readonly int[] _outputRanks;    // the rank index of each output dimension
     // Cycle accounting, per level: the current period (one tile) and totals.
     private readonly bool[] _db;
     private readonly bool[] _firstPeriod;
@@ -122,6 +129,8 @@ internal sealed class Machine
         _loopFactor = odo.Select(i => nest[i].Factor).ToArray();
         _loopStride = odo.Select(i => stride[i]).ToArray();
         _idx = new int[odo.Count];
+        _levelLoops = Enumerable.Range(0, _n).Select(l => Enumerable.Range(0, odo.Count).Where(j => _loopLevel[j] == l).ToArray()).ToArray();
+        _stepFills = new long[_n];
         long steps = 1;
         foreach (var f in _loopFactor)
         {
@@ -139,6 +148,7 @@ internal sealed class Machine
             _outputStrides[d] = mult;
             mult = checked(mult * e.Bound(output.Dims[d].Terms[0].Rank));
         }
+        _outputRanks = output.Dims.Select(d => _rank[d.Terms[0].Rank]).ToArray();
         _sweepOutputWords = output.Dims.Aggregate(1L, (x, d) => x * _sweep[_rank[d.Terms[0].Rank]]);
 
         _keptAt = Enumerable.Range(0, _n).Select(_ => new List<int>()).ToArray();
@@ -151,6 +161,9 @@ internal sealed class Machine
                 var k = new Keeper
                 {
                     Level = l, Tensor = t, Ext = ext, TileWords = ext.Aggregate(1L, (x, y) => checked(x * y)),
+                    Lo = new long[ext.Length], Next = new long[ext.Length],
+                    TermRank = t.Dims.Select(d => d.Terms.Select(x => _rank[x.Rank]).ToArray()).ToArray(),
+                    TermCoef = t.Dims.Select(d => d.Terms.Select(x => (long)x.Coefficient).ToArray()).ToArray(),
                     Parent = innermost.GetValueOrDefault(t.Id, -1),
                 };
                 if (k.Parent >= 0) (k.Children, k.Shared, k.Indexing) = Link(m, t, _keepers[k.Parent].Level, l);
@@ -235,18 +248,21 @@ internal sealed class Machine
         {
             var b = _base[l];
             Array.Copy(_base[l - 1], b, b.Length);
-            for (int j = 0; j < _idx.Length; j++)
-                if (_loopLevel[j] == l - 1) b[_loopRank[j]] += _idx[j] * _loopStride[j];
+            foreach (int j in _levelLoops[l - 1]) b[_loopRank[j]] += _idx[j] * _loopStride[j];
         }
         // New boxes: fills, and drains of the outputs' old tiles into their parents' current periods.
-        var fills = new long[_n];
+        var fills = _stepFills;
         for (int l = Math.Max(k + 1, 0); l < _n; l++)
+        {
+            fills[l] = 0;
             foreach (int ki in _keptAt[l])
             {
                 var kp = _keepers[ki];
-                var lo = Box(kp, l);
+                var lo = kp.Next;
+                Box(kp, l, lo);
                 kp.NewFill = 0;
                 if (kp.Held && SameBox(kp.Lo, lo)) continue;
+                kp.Next = kp.Lo;
                 if (l == 0) { kp.Lo = lo; kp.Held = true; continue; }   // the tensor starts at the top: no fills
                 if (kp.Tensor.IsOutput)
                 {
@@ -259,6 +275,7 @@ internal sealed class Machine
                 kp.Held = true;
                 fills[l] += kp.NewFill;
             }
+        }
         // Close the changed levels' periods, innermost first, then open the new ones.
         if (k >= 0) for (int l = _n - 1; l > k; l--) Close(l, fills[l]);
         for (int l = k + 1; l < _n; l++)
@@ -295,7 +312,9 @@ internal sealed class Machine
             q.Updates += words;
             _upd[q.Level] += words;
             _writeWords[q.Level] += words;
-            long first = c.Touched.Add(SweepKey()) ? checked(c.Indexing * _sweepOutputWords) : 0;
+            long key = SweepKey();
+            long first = key != c.LastKey && c.Touched.Add(key) ? checked(c.Indexing * _sweepOutputWords) : 0;
+            c.LastKey = key;
             q.Reads += words - first;
             AddReads(q.Level, q.Tensor, words - first);
         }
@@ -352,22 +371,21 @@ internal sealed class Machine
         else _work0 = d;
     }
 
-    private long[] Box(Keeper k, int l)
+    private void Box(Keeper k, int l, long[] lo)
     {
-        var t = k.Tensor;
-        var lo = new long[t.Dims.Count];
+        var b = _base[l];
         for (int d = 0; d < lo.Length; d++)
         {
+            var ranks = k.TermRank[d];
+            var coefs = k.TermCoef[d];
             long x = 0;
-            foreach (var term in t.Dims[d].Terms)
+            for (int i = 0; i < ranks.Length; i++)
             {
-                int r = _rank[term.Rank];
-                x += term.Coefficient * _base[l][r];
-                if (term.Coefficient < 0) x += term.Coefficient * (_extent[l][r] - 1);
+                x += coefs[i] * b[ranks[i]];
+                if (coefs[i] < 0) x += coefs[i] * (_extent[l][ranks[i]] - 1);
             }
             lo[d] = x;
         }
-        return lo;
     }
 
     private static bool SameBox(long[] a, long[] b)
@@ -399,9 +417,9 @@ internal sealed class Machine
     /// <summary>The origin of the output words one compute unit touches in this step.</summary>
     private long SweepKey()
     {
-        var o = _e.Output;
+        var b = _base[_n - 1];
         long key = 0;
-        for (int d = 0; d < o.Dims.Count; d++) key += _base[_n - 1][_rank[o.Dims[d].Terms[0].Rank]] * _outputStrides[d];
+        for (int d = 0; d < _outputRanks.Length; d++) key += b[_outputRanks[d]] * _outputStrides[d];
         return key;
     }
 

@@ -161,4 +161,76 @@ public sealed class SimulatorTests
         Console.WriteLine($"{checkedCount} zoo mappings agree; largest simulated/model cycle ratio {worst:F3}");
         Assert.IsTrue(checkedCount >= 20, $"only {checkedCount} zoo mappings were simulated");
     }
+
+    [TestMethod]
+    public void StarvedDramSetsTheCyclesAndTakesTheStalls()
+    {
+        // DRAM serves 3 + 18 = 21 operand words and takes 16 updates at 0.01 words per cycle: 2,100 cycles against 48 MACs.
+        var arch = new Architecture("starved", "test", [
+            new StorageLevel("DRAM", null, 16, 100, 100, readBandwidth: 0.01, writeBandwidth: 0.01),
+            new StorageLevel("Buffer", 64, 16, 1, 1),
+        ], new ComputeUnit(1));
+        var r = Checked(Conv1, arch, M(L("R=3"), L("P=16")));
+        Assert.AreEqual(2100, CostModel.Evaluate(Conv1, arch, M(L("R=3"), L("P=16"))).Cycles);
+        Assert.AreEqual(2100, r.Cycles);
+        Assert.AreEqual(2100 - 48, r.Levels[0].StallCycles, 1e-6);
+        Assert.AreEqual(0, r.Levels[1].StallCycles, 1e-6);
+        Assert.AreEqual(48.0 / 2100, r.Utilization, 1e-12);
+    }
+
+    [TestMethod]
+    public void SingleBufferedStarvedBufferSerializesItsFills()
+    {
+        // The buffer (64 words) holds W 1 + I 16 + O 16 = 33 words: not two tiles, so each of its 3 tiles is loaded
+        // before the MACs use it. Its writes (3 + 18 fills, 48 updates) at 2 words per cycle need 35 cycles: the model
+        // says 48 (compute-bound). Serialized: tile 0 loads 17 words (8.5) then 16 MACs; tiles 1 and 2 load 2 words (1)
+        // then 16 MACs: 8.5 + 16 + 2 x (1 + 16) = 58.5 -> 59 cycles, 10.5 of them stalls on the buffer.
+        var arch = new Architecture("slow-buffer", "test", [
+            new StorageLevel("DRAM", null, 16, 100, 100),
+            new StorageLevel("Buffer", 64, 16, 1, 1, writeBandwidth: 2),
+        ], new ComputeUnit(1));
+        var m = M(L("R=3"), L("P=16"));
+        var r = Checked(Conv1, arch, m);
+        Assert.IsFalse(r.Levels[1].DoubleBuffered);
+        Assert.AreEqual(48, CostModel.Evaluate(Conv1, arch, m).Cycles);
+        Assert.AreEqual(59, r.Cycles);
+        Assert.AreEqual(10.5, r.Levels[1].StallCycles, 1e-9);
+        // With room for two tiles the fills are prefetched: only the first tile's 8.5 cycles are exposed.
+        var roomy = new Architecture("roomy-buffer", "test", [
+            new StorageLevel("DRAM", null, 16, 100, 100),
+            new StorageLevel("Buffer", 128, 16, 1, 1, writeBandwidth: 2),
+        ], new ComputeUnit(1));
+        var d = Checked(Conv1, roomy, m);
+        Assert.IsTrue(d.Levels[1].DoubleBuffered);
+        Assert.AreEqual(57, d.Cycles);
+    }
+
+    [TestMethod]
+    public void TraceRecordsBoundedEvents()
+    {
+        var r = Simulator.Run(Conv32, ThreeLevel16(), M(L("K=2"), L("C=32", "K=16@X"), L("P=16 R=3")), new SimOptions { Trace = true, TraceLimit = 50 });
+        Assert.AreEqual(50, r.Trace.Count);
+        Assert.IsTrue(r.TraceTruncated);
+        Assert.IsTrue(r.Trace.All(e => e.EndCycle >= e.StartCycle && e.Words > 0));
+        Assert.AreEqual(0, r.Trace[0].Tile);
+    }
+
+    [TestMethod]
+    public void ResNetLayerOnEyerissIsFast()
+    {
+        var arch = Presets.Get("eyeriss");
+        var layer = Zoo.DistinctShapes(Zoo.Get("resnet50")).Select(x => x.Layer).First(l => l.Name == "conv2_1_a");
+        var space = new Mapspace(layer, arch);
+        var rng = new Random(5);
+        // A random mapping can have tens of millions of tile steps; take the first one drawn with at most two million.
+        Mapping m;
+        do Assert.IsTrue(space.TrySampleValid(rng, 400, out m));
+        while (m.Levels.Take(m.Levels.Count - 1).SelectMany(x => x.Temporal).Aggregate(1L, (a, t) => a * t.Factor) > 2_000_000);
+        var sw = Stopwatch.StartNew();
+        var sim = Simulator.Run(layer, arch, m);
+        sw.Stop();
+        Assert.AreEqual(0, ModelCheck.Compare(CostModel.Evaluate(layer, arch, m), sim).Count);
+        Console.WriteLine($"{layer.Name} on eyeriss: {sim.TilesSimulated:N0} tile steps in {sw.Elapsed.TotalSeconds:F2} s");
+        Assert.IsTrue(sw.Elapsed.TotalSeconds < 4, $"took {sw.Elapsed.TotalSeconds:F2} s");
+    }
 }
