@@ -234,3 +234,57 @@ public sealed class SimulatorTests
         Assert.IsTrue(sw.Elapsed.TotalSeconds < 4, $"took {sw.Elapsed.TotalSeconds:F2} s");
     }
 }
+
+/// <summary>The simulate and validate commands end to end.</summary>
+[TestClass]
+[DoNotParallelize]
+public sealed class SimulatorCliTests
+{
+    private static (int Code, string Out, string Err) Run(params string[] args)
+    {
+        var o = Console.Out;
+        var e = Console.Error;
+        var so = new StringWriter();
+        var se = new StringWriter();
+        Console.SetOut(so);
+        Console.SetError(se);
+        try { return (Optimizer.Cli.Program.Main(args), so.ToString(), se.ToString()); }
+        finally { Console.SetOut(o); Console.SetError(e); }
+    }
+
+    private static string Example(string name)
+    {
+        var dir = AppContext.BaseDirectory;
+        while (!File.Exists(Path.Combine(dir, "Optimizer.sln"))) dir = Path.GetDirectoryName(dir)!;
+        return Path.Combine(dir, "examples", name);
+    }
+
+    [TestMethod]
+    public void SimulateAgreesAndWritesCsvAndTrace()
+    {
+        var dir = Path.Combine(Path.GetTempPath(), "optimizer-sim-tests-" + Environment.ProcessId);
+        Directory.CreateDirectory(dir);
+        try
+        {
+            var (code, output, err) = Run("simulate", "--arch", Example("two-level-arch.yaml"), "--workload", Example("conv1d-workload.yaml"),
+                "--mapping", Example("conv1d-mapping.yaml"), "--csv", Path.Combine(dir, "s.csv"), "--trace", Path.Combine(dir, "t.csv"));
+            Assert.AreEqual(0, code, err);
+            StringAssert.Contains(output, "every count equals the model's");
+            StringAssert.Contains(output, "Cycles       49,152 simulated; model 49,152");
+            StringAssert.StartsWith(File.ReadAllText(Path.Combine(dir, "s.csv")), "Layer,Level,Tensor");
+            StringAssert.StartsWith(File.ReadAllText(Path.Combine(dir, "t.csv")), "Tile,LevelIndex,Level,Tensor,Kind,StartCycle,EndCycle,Words");
+        }
+        finally { Directory.Delete(dir, recursive: true); }
+    }
+
+    [TestMethod]
+    public void ValidateReportsAgreementAndRejectsBadArguments()
+    {
+        var (code, output, err) = Run("validate", "--arch", "simple-ws", "--workload", "mlp", "--samples", "3", "--seed", "7");
+        Assert.AreEqual(0, code, output + err);
+        StringAssert.Contains(output, "0 disagree");
+        var bad = Run("validate", "--arch", "simple-ws", "--workload", "mlp", "--samples", "0");
+        Assert.AreEqual(2, bad.Code);
+        StringAssert.Contains(bad.Err, "--samples must be at least 1");
+    }
+}
