@@ -56,7 +56,6 @@ internal sealed class Machine
         public long LastKey = -1;
     }
 
-    private readonly Einsum _e;
     private readonly Architecture _a;
     private readonly SimOptions _o;
     private readonly int _n;
@@ -90,7 +89,7 @@ internal sealed class Machine
 
     public Machine(Einsum e, Architecture a, Mapping m, SimOptions o)
     {
-        _e = e; _a = a; _o = o;
+        _a = a; _o = o;
         _n = a.Levels.Count;
         _rank = new Dictionary<RankId, int>();
         for (int i = 0; i < e.Ranks.Count; i++) _rank[e.Ranks[i].Id] = i;
@@ -207,6 +206,7 @@ internal sealed class Machine
         return (children, shared, indexing);
     }
 
+    /// <summary>Runs the odometer over every tile step, drains what is left and closes every level's last period.</summary>
     public SimReport Run()
     {
         Enter(-1);
