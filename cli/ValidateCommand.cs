@@ -1,0 +1,74 @@
+using System.CommandLine;
+using Optimizer.Formulation;
+using Optimizer.Hardware;
+using Optimizer.Validation;
+using Optimizer.Workloads;
+
+namespace Optimizer.Cli;
+
+/// <summary><c>optimizer validate</c>: simulate random valid mappings of every layer and check them against the cost model.</summary>
+internal static class ValidateCommand
+{
+    public static Command Build()
+    {
+        var arch = new Option<string>("--arch") { Description = "Architecture: a preset name (optimizer zoo lists them) or a spec file.", Required = true };
+        var workload = new Option<string>("--workload") { Description = "Workload: a zoo name such as resnet50, or a spec file.", Required = true };
+        var samples = new Option<int>("--samples") { Description = "Random valid mappings drawn per distinct layer shape.", DefaultValueFactory = _ => 20 };
+        var seed = new Option<int>("--seed") { Description = "Seed of the random draws.", DefaultValueFactory = _ => 1 };
+        var maxSteps = new Option<long>("--max-steps") { Description = "Skip mappings with more tile steps than this above the innermost level.", DefaultValueFactory = _ => 5_000_000 };
+        var cmd = new Command("validate", "Simulate random valid mappings of every layer: counts must equal the cost model's and cycles be at least its bounds; exit 1 on any disagreement.")
+        {
+            arch, workload, samples, seed, maxSteps,
+        };
+        cmd.SetAction(pr => Program.Guard(() =>
+        {
+            var a = Inputs.Architecture(pr.GetValue(arch)!);
+            var w = Inputs.Workload(pr.GetValue(workload)!);
+            int n = pr.GetValue(samples);
+            if (n < 1) throw new InputException($"--samples must be at least 1, not {n}.");
+            long max = pr.GetValue(maxSteps);
+            if (max < 1) throw new InputException($"--max-steps must be at least 1, not {max}.");
+            return Run(w, a, n, pr.GetValue(seed), max);
+        }));
+        return cmd;
+    }
+
+    /// <summary>Draws, simulates and checks; returns 1 on any disagreement.</summary>
+    public static int Run(Workload w, Architecture arch, int samples, int seed, long maxSteps)
+    {
+        var rng = new Random(seed);
+        var names = arch.Levels.Select(l => l.Name).ToList();
+        int agreed = 0, disagreed = 0, skipped = 0, undrawn = 0;
+        double worstRatio = 1, ratioSum = 0;
+        var sw = System.Diagnostics.Stopwatch.StartNew();
+        var layers = Zoo.DistinctShapes(w);
+        Console.WriteLine($"Validating the simulator against the cost model: {samples} random valid mapping(s) of each of {layers.Count} distinct layer shape(s) of {w.Name} on {arch.Name} (seed {seed})");
+        foreach (var (layer, _) in layers)
+        {
+            var space = new Mapspace(layer, arch);
+            for (int i = 0; i < samples; i++)
+            {
+                if (!space.TrySampleValid(rng, 2000, out var m)) { undrawn++; continue; }
+                SimReport sim;
+                try { sim = Simulator.Run(layer, arch, m, new SimOptions { MaxSteps = maxSteps }); }
+                catch (ArgumentException) { skipped++; continue; }
+                var model = CostModel.Evaluate(layer, arch, m);
+                var diff = ModelCheck.Compare(model, sim);
+                if (diff.Count == 0)
+                {
+                    agreed++;
+                    double ratio = (double)sim.Cycles / model.Cycles;
+                    worstRatio = Math.Max(worstRatio, ratio);
+                    ratioSum += ratio;
+                    continue;
+                }
+                disagreed++;
+                Console.WriteLine($"DISAGREE {layer.Name}: {m.ToCompactString(names)}");
+                foreach (var d in diff) Console.WriteLine($"  {d}");
+            }
+        }
+        Console.WriteLine($"{agreed} agree, {disagreed} disagree; {skipped} skipped (more than {Text.Int(maxSteps)} tile steps), {undrawn} draw(s) found no valid mapping; {sw.Elapsed.TotalSeconds:F1} s");
+        if (agreed > 0) Console.WriteLine($"Simulated / model cycles: mean {Text.Num(ratioSum / agreed)}, largest {Text.Num(worstRatio)}");
+        return disagreed == 0 ? 0 : 1;
+    }
+}

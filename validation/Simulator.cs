@@ -1,0 +1,433 @@
+using Optimizer.Formulation;
+using Optimizer.Hardware;
+using Optimizer.Workloads;
+
+namespace Optimizer.Validation;
+
+/// <summary>
+/// A streaming, cycle-approximate simulator: it executes a mapping's loop nest at tile granularity,
+/// holds each level's current tile of each kept tensor as a box, and counts the words that move.
+/// It shares only the Mapping, Einsum and Architecture types with the cost model (docs/simulator.md).
+/// </summary>
+public static class Simulator
+{
+    /// <summary>Simulates a valid mapping; throws <see cref="ArgumentException"/> when it is not valid or too large to simulate.</summary>
+    public static SimReport Run(Einsum einsum, Architecture arch, Mapping mapping, SimOptions? options = null)
+    {
+        var violations = ValidityChecker.Check(einsum, arch, mapping);
+        if (violations.Count > 0)
+            throw new ArgumentException($"The simulator runs valid mappings only; this one breaks {violations.Count} rule(s), first: {violations[0].Message}", nameof(mapping));
+        return new Machine(einsum, arch, mapping, options ?? new SimOptions()).Run();
+    }
+}
+
+/// <summary>The state of one simulation: the odometer over the loops, the boxes held and the period accumulators of each level.</summary>
+internal sealed class Machine
+{
+    /// <summary>One tensor kept at one level, for its representative instance.</summary>
+    private sealed class Keeper
+    {
+        public required int Level;
+        public required TensorSpec Tensor;
+        public required long[] Ext;          // extent of each tensor dimension of the tile
+        public required int[][] TermRank;    // [dim][term]: rank index
+        public required long[][] TermCoef;   // [dim][term]: coefficient
+        public required long TileWords;
+        public required int Parent;          // keeper index of the next level above keeping the tensor; -1 at the top
+        public long Children;                // instances of this level below one parent instance
+        public long Shared;                  // multicast (operands) or reduction (outputs) factor between parent and here
+        public long Indexing;                // spatial factor between parent and here whose ranks index the output
+        public long[] Lo = [];
+        public long[] Next = [];             // scratch: the box being entered
+        public bool Held;
+        public long NewFill;                 // fills of the tile entered at the current step
+        public readonly HashSet<long> EverHeld = [];
+        public readonly HashSet<long> Drained = [];
+        public long Fills, Reads, Updates;
+    }
+
+    /// <summary>The compute units' link to the innermost keeper of one tensor.</summary>
+    private sealed class ComputeLink
+    {
+        public required TensorSpec Tensor;
+        public required int Keeper;
+        public required long Children, Shared, Indexing;
+        public readonly HashSet<long> Touched = [];
+        public long LastKey = -1;
+    }
+
+    private readonly Architecture _a;
+    private readonly SimOptions _o;
+    private readonly int _n;
+    private readonly Dictionary<RankId, int> _rank;
+    private readonly long[] _used;          // instances used per level; [n] = compute units used
+    private readonly long[][] _extent;      // [level][rank]: product of the rank's factors at that level and below
+    private readonly long[] _sweep;         // [rank]: product of the innermost level's temporal factors (one compute unit's step)
+    private readonly long _innerMacs;       // MACs per compute unit per step
+    // The odometer: temporal loops of every level but the innermost, with factor > 1, outermost first.
+    private readonly int[] _loopLevel, _loopRank, _loopFactor;
+    private readonly long[] _loopStride;
+    private readonly int[] _idx;
+    private readonly int[][] _levelLoops;   // [level]: odometer loops at that level
+    private readonly long[] _stepFills;     // [level]: words filled into the level at the current step
+    private readonly long[][] _base;        // [level][rank]: index origin of the level's tile (spatial indices 0)
+    private readonly List<Keeper> _keepers = [];
+    private readonly List<int>[] _keptAt;
+    private readonly List<ComputeLink> _compute = [];
+    private readonly long[] _outputStrides; // linear index multipliers of the output dimensions
+    private readonly int[] _outputRanks;    // the rank index of each output dimension
+    // Cycle accounting, per level: the current period (one tile) and totals.
+    private readonly bool[] _db;
+    private readonly bool[] _firstPeriod;
+    private readonly double[] _work, _fill, _upd, _reads, _stall;
+    private readonly long[] _tiles, _readWords, _writeWords;
+    private double _clock, _work0;
+    private readonly long _sweepOutputWords; // output words one compute unit touches in one step
+    private long _step;
+    private readonly List<SimEvent> _trace = [];
+    private bool _traceTruncated;
+
+    public Machine(Einsum e, Architecture a, Mapping m, SimOptions o)
+    {
+        _a = a; _o = o;
+        _n = a.Levels.Count;
+        _rank = new Dictionary<RankId, int>();
+        for (int i = 0; i < e.Ranks.Count; i++) _rank[e.Ranks[i].Id] = i;
+        int nr = e.Ranks.Count;
+
+        _used = new long[_n + 1];
+        _used[0] = 1;
+        for (int l = 0; l < _n; l++) _used[l + 1] = checked(_used[l] * m.Levels[l].Spatial.Aggregate(1L, (x, s) => x * s.Factor));
+
+        _extent = new long[_n + 1][];
+        _extent[_n] = Enumerable.Repeat(1L, nr).ToArray();
+        for (int l = _n - 1; l >= 0; l--)
+        {
+            _extent[l] = (long[])_extent[l + 1].Clone();
+            foreach (var t in m.Levels[l].Temporal) _extent[l][_rank[t.Rank]] *= t.Factor;
+            foreach (var s in m.Levels[l].Spatial) _extent[l][_rank[s.Rank]] *= s.Factor;
+        }
+        _sweep = Enumerable.Repeat(1L, nr).ToArray();
+        _innerMacs = 1;
+        foreach (var t in m.Levels[_n - 1].Temporal) { _sweep[_rank[t.Rank]] *= t.Factor; _innerMacs *= t.Factor; }
+
+        // Strides: a loop's step moves its rank by the product of that rank's factors in every loop inside it.
+        var nest = m.Nest().ToList();
+        var stride = new long[nest.Count];
+        var inner = new long[nr];
+        Array.Fill(inner, 1L);
+        for (int i = nest.Count - 1; i >= 0; i--)
+        {
+            int r = _rank[nest[i].Rank];
+            stride[i] = inner[r];
+            inner[r] = checked(inner[r] * nest[i].Factor);
+        }
+        var odo = Enumerable.Range(0, nest.Count).Where(i => !nest[i].IsSpatial && nest[i].Level < _n - 1 && nest[i].Factor > 1).ToList();
+        _loopLevel = odo.Select(i => nest[i].Level).ToArray();
+        _loopRank = odo.Select(i => _rank[nest[i].Rank]).ToArray();
+        _loopFactor = odo.Select(i => nest[i].Factor).ToArray();
+        _loopStride = odo.Select(i => stride[i]).ToArray();
+        _idx = new int[odo.Count];
+        _levelLoops = Enumerable.Range(0, _n).Select(l => Enumerable.Range(0, odo.Count).Where(j => _loopLevel[j] == l).ToArray()).ToArray();
+        _stepFills = new long[_n];
+        long steps = 1;
+        foreach (var f in _loopFactor)
+        {
+            steps = checked(steps * f);
+            if (steps > o.MaxSteps)
+                throw new ArgumentException($"The mapping has more than {o.MaxSteps:N0} tile steps above the innermost level; the simulator refuses it (raise SimOptions.MaxSteps).");
+        }
+        _base = Enumerable.Range(0, _n).Select(_ => new long[nr]).ToArray();
+
+        var output = e.Output;
+        _outputStrides = new long[output.Dims.Count];
+        long mult = 1;
+        for (int d = output.Dims.Count - 1; d >= 0; d--)
+        {
+            _outputStrides[d] = mult;
+            mult = checked(mult * e.Bound(output.Dims[d].Terms[0].Rank));
+        }
+        _outputRanks = output.Dims.Select(d => _rank[d.Terms[0].Rank]).ToArray();
+        _sweepOutputWords = output.Dims.Aggregate(1L, (x, d) => x * _sweep[_rank[d.Terms[0].Rank]]);
+
+        _keptAt = Enumerable.Range(0, _n).Select(_ => new List<int>()).ToArray();
+        var innermost = new Dictionary<TensorId, int>();
+        for (int l = 0; l < _n; l++)
+            foreach (var t in e.Tensors)
+            {
+                if (!m.Levels[l].Keep.Contains(t.Id)) continue;
+                var ext = t.Dims.Select(d => d.Extent(r => _extent[l][_rank[r]])).ToArray();
+                var k = new Keeper
+                {
+                    Level = l, Tensor = t, Ext = ext, TileWords = ext.Aggregate(1L, (x, y) => checked(x * y)),
+                    Lo = new long[ext.Length], Next = new long[ext.Length],
+                    TermRank = t.Dims.Select(d => d.Terms.Select(x => _rank[x.Rank]).ToArray()).ToArray(),
+                    TermCoef = t.Dims.Select(d => d.Terms.Select(x => (long)x.Coefficient).ToArray()).ToArray(),
+                    Parent = innermost.GetValueOrDefault(t.Id, -1),
+                };
+                if (k.Parent >= 0) (k.Children, k.Shared, k.Indexing) = Link(m, t, _keepers[k.Parent].Level, l);
+                innermost[t.Id] = _keepers.Count;
+                _keptAt[l].Add(_keepers.Count);
+                _keepers.Add(k);
+            }
+        foreach (var t in e.Tensors)
+        {
+            int q = innermost[t.Id];
+            var (children, shared, indexing) = Link(m, t, _keepers[q].Level, _n);
+            _compute.Add(new ComputeLink { Tensor = t, Keeper = q, Children = children, Shared = shared, Indexing = indexing });
+        }
+
+        _db = new bool[_n];
+        for (int l = 0; l < _n; l++)
+        {
+            long held = _keptAt[l].Sum(k => _keepers[k].TileWords);
+            _db[l] = a.Levels[l].Capacity is not { } cap || cap >= 2 * held;
+        }
+        _firstPeriod = Enumerable.Repeat(true, _n).ToArray();
+        _work = new double[_n]; _fill = new double[_n]; _upd = new double[_n]; _reads = new double[_n]; _stall = new double[_n];
+        _tiles = new long[_n]; _readWords = new long[_n]; _writeWords = new long[_n];
+    }
+
+    /// <summary>Children, shared factor (multicast for operands, reduction for outputs) and output-indexing factor of the spatial loops in levels [from, to).</summary>
+    private (long Children, long Shared, long Indexing) Link(Mapping m, TensorSpec t, int from, int to)
+    {
+        long children = 1, shared = 1, indexing = 1;
+        for (int l = from; l < to; l++)
+        {
+            var fan = _a.Levels[l].Fanout;
+            bool capable = t.IsOutput ? fan.SpatialReduction : fan.Multicast;
+            foreach (var s in m.Levels[l].Spatial)
+            {
+                children *= s.Factor;
+                if (t.IsIndexedBy(s.Rank)) indexing *= s.Factor;
+                else if (capable) shared *= s.Factor;
+            }
+        }
+        return (children, shared, indexing);
+    }
+
+    /// <summary>Runs the odometer over every tile step, drains what is left and closes every level's last period.</summary>
+    public SimReport Run()
+    {
+        Enter(-1);
+        while (true)
+        {
+            int j = _idx.Length - 1;
+            while (j >= 0 && ++_idx[j] == _loopFactor[j]) { _idx[j] = 0; j--; }
+            if (j < 0) break;
+            _step++;
+            Enter(_loopLevel[j]);
+        }
+        // The run ends: every output tile still held below the top is drained to its parent.
+        for (int l = _n - 1; l >= 1; l--)
+            foreach (int ki in _keptAt[l])
+            {
+                var k = _keepers[ki];
+                if (k.Tensor.IsOutput) Drain(ki, k.Lo, null);
+            }
+        for (int l = _n - 1; l >= 0; l--) Close(l, 0);
+
+        long macs = checked((_step + 1) * _innerMacs * _used[_n]);
+        // Float sums of per-step times may land a hair above an integer; the relative slack is far below any real fraction.
+        long cycles = (long)Math.Ceiling(_work0 * (1 - 1e-12));
+        long perUnit = checked((_step + 1) * _innerMacs);
+        long computeCycles = (perUnit + _a.Compute.MacsPerCycle - 1) / _a.Compute.MacsPerCycle;
+        double util = (double)macs / ((double)_a.ComputeInstances * _a.Compute.MacsPerCycle * Math.Max(1, cycles));
+        var tensors = _keepers.Select(k => new SimTensorLevel(k.Level, _a.Levels[k.Level].Name, k.Tensor.Id, k.Tensor.Role,
+            k.TileWords, k.Fills, k.Reads, k.Updates, _used[k.Level])).ToList();
+        var levels = Enumerable.Range(0, _n).Select(l => new SimLevel(l, _a.Levels[l].Name, _used[l], _db[l], _tiles[l],
+            _readWords[l], _writeWords[l], _stall[l])).ToList();
+        return new SimReport(tensors, levels, macs, _used[_n], computeCycles, cycles, util, _step + 1, _trace, _traceTruncated);
+    }
+
+    /// <summary>One tile step: the loops of levels up to <paramref name="k"/> changed, so every level below k enters a new tile.</summary>
+    private void Enter(int k)
+    {
+        // New tile origins of the levels below k.
+        for (int l = Math.Max(k + 1, 1); l < _n; l++)
+        {
+            var b = _base[l];
+            Array.Copy(_base[l - 1], b, b.Length);
+            foreach (int j in _levelLoops[l - 1]) b[_loopRank[j]] += _idx[j] * _loopStride[j];
+        }
+        // New boxes: fills, and drains of the outputs' old tiles into their parents' current periods.
+        var fills = _stepFills;
+        for (int l = Math.Max(k + 1, 0); l < _n; l++)
+        {
+            fills[l] = 0;
+            foreach (int ki in _keptAt[l])
+            {
+                var kp = _keepers[ki];
+                var lo = kp.Next;
+                Box(kp, l, lo);
+                kp.NewFill = 0;
+                if (kp.Held && SameBox(kp.Lo, lo)) continue;
+                kp.Next = kp.Lo;
+                if (l == 0) { kp.Lo = lo; kp.Held = true; continue; }   // the tensor starts at the top: no fills
+                if (kp.Tensor.IsOutput)
+                {
+                    if (kp.Held) Drain(ki, kp.Lo, lo);
+                    // A partial sum held before is fetched back; the first touch of a word starts at zero.
+                    if (!kp.EverHeld.Add(Key(lo))) kp.NewFill = kp.TileWords;
+                }
+                else kp.NewFill = kp.Held ? kp.TileWords - Overlap(kp.Ext, kp.Lo, lo) : kp.TileWords;
+                kp.Lo = lo;
+                kp.Held = true;
+                fills[l] += kp.NewFill;
+            }
+        }
+        // Close the changed levels' periods, innermost first, then open the new ones.
+        if (k >= 0) for (int l = _n - 1; l > k; l--) Close(l, fills[l]);
+        for (int l = k + 1; l < _n; l++)
+        {
+            _tiles[l]++;
+            _fill[l] = fills[l];
+            _work[l] = 0; _upd[l] = 0; _reads[l] = 0;
+            foreach (int ki in _keptAt[l])
+            {
+                var kp = _keepers[ki];
+                if (kp.NewFill == 0) continue;
+                kp.Fills += kp.NewFill;
+                _writeWords[l] += kp.NewFill;
+                Record(l, kp.Tensor, "fill", kp.NewFill, _a.Levels[l].WriteBandwidth);
+                if (kp.Tensor.IsOutput) continue; // a fetched-back partial sum costs the parent the read-modify-write reads counted at drain time
+                var parent = _keepers[kp.Parent];
+                long served = checked(kp.NewFill * (kp.Children / kp.Shared));
+                parent.Reads += served;
+                AddReads(parent.Level, parent.Tensor, served);
+            }
+        }
+        // The compute units work through this step: one word of each operand per MAC, one update per MAC.
+        _work[_n - 1] += (double)_innerMacs / _a.Compute.MacsPerCycle;
+        foreach (var c in _compute)
+        {
+            var q = _keepers[c.Keeper];
+            long words = checked(_innerMacs * (c.Children / c.Shared));
+            if (!c.Tensor.IsOutput)
+            {
+                q.Reads += words;
+                AddReads(q.Level, q.Tensor, words);
+                continue;
+            }
+            q.Updates += words;
+            _upd[q.Level] += words;
+            _writeWords[q.Level] += words;
+            long key = SweepKey();
+            long first = key != c.LastKey && c.Touched.Add(key) ? checked(c.Indexing * _sweepOutputWords) : 0;
+            c.LastKey = key;
+            q.Reads += words - first;
+            AddReads(q.Level, q.Tensor, words - first);
+        }
+    }
+
+    /// <summary>Drains the words of an output keeper's old box that the new box (null at the end) does not hold into its parent.</summary>
+    private void Drain(int ki, long[] oldLo, long[]? newLo)
+    {
+        var kp = _keepers[ki];
+        long words = newLo is null ? kp.TileWords : kp.TileWords - Overlap(kp.Ext, oldLo, newLo);
+        if (words == 0) return;
+        var parent = _keepers[kp.Parent];
+        long updates = checked(words * (kp.Children / kp.Shared));
+        // The first update of a word at the parent needs no read: by symmetry, the children at other spatial
+        // indices drain the translates of this box, so the parent first touches Indexing x the new words.
+        long first = kp.Drained.Add(Key(oldLo)) ? checked(kp.Indexing * words) : 0;
+        parent.Updates += updates;
+        parent.Reads += updates - first;
+        _upd[parent.Level] += updates;
+        _writeWords[parent.Level] += updates;
+        AddReads(parent.Level, parent.Tensor, updates - first);
+        Record(parent.Level, parent.Tensor, "update", updates, _a.Levels[parent.Level].WriteBandwidth);
+    }
+
+    private void AddReads(int level, TensorSpec t, long words)
+    {
+        if (words == 0) return;
+        _reads[level] += words;
+        _readWords[level] += words;
+        Record(level, t, "read", words, _a.Levels[level].ReadBandwidth);
+    }
+
+    /// <summary>
+    /// Ends the current period (tile) of a level: its duration is its children's work, or its port time when
+    /// longer; a single-buffered level first loads its tile, a double-buffered one prefetches the next tile
+    /// (<paramref name="nextFill"/> words) while the children work on this one.
+    /// </summary>
+    private void Close(int l, long nextFill)
+    {
+        var level = _a.Levels[l];
+        double wb = level.WriteBandwidth ?? double.PositiveInfinity, rb = level.ReadBandwidth ?? double.PositiveInfinity;
+        double d;
+        if (_db[l])
+        {
+            double port = Math.Max((nextFill + _upd[l]) / wb, _reads[l] / rb);
+            d = Math.Max(_work[l], port);
+            if (_firstPeriod[l]) d += _fill[l] / wb;
+        }
+        else d = _fill[l] / wb + Math.Max(_work[l], Math.Max(_upd[l] / wb, _reads[l] / rb));
+        _firstPeriod[l] = false;
+        _stall[l] += d - _work[l];
+        _clock += l == _n - 1 ? d : d - _work[l];
+        if (l > 0) _work[l - 1] += d;
+        else _work0 = d;
+    }
+
+    private void Box(Keeper k, int l, long[] lo)
+    {
+        var b = _base[l];
+        for (int d = 0; d < lo.Length; d++)
+        {
+            var ranks = k.TermRank[d];
+            var coefs = k.TermCoef[d];
+            long x = 0;
+            for (int i = 0; i < ranks.Length; i++)
+            {
+                x += coefs[i] * b[ranks[i]];
+                if (coefs[i] < 0) x += coefs[i] * (_extent[l][ranks[i]] - 1);
+            }
+            lo[d] = x;
+        }
+    }
+
+    private static bool SameBox(long[] a, long[] b)
+    {
+        for (int i = 0; i < a.Length; i++) if (a[i] != b[i]) return false;
+        return true;
+    }
+
+    private static long Overlap(long[] ext, long[] a, long[] b)
+    {
+        long words = 1;
+        for (int d = 0; d < ext.Length; d++)
+        {
+            long o = ext[d] - Math.Abs(a[d] - b[d]);
+            if (o <= 0) return 0;
+            words *= o;
+        }
+        return words;
+    }
+
+    /// <summary>The linear index of an output box's origin (output indices are plain ranks, so boxes of one level never partly overlap).</summary>
+    private long Key(long[] lo)
+    {
+        long key = 0;
+        for (int d = 0; d < lo.Length; d++) key += lo[d] * _outputStrides[d];
+        return key;
+    }
+
+    /// <summary>The origin of the output words one compute unit touches in this step.</summary>
+    private long SweepKey()
+    {
+        var b = _base[_n - 1];
+        long key = 0;
+        for (int d = 0; d < _outputRanks.Length; d++) key += b[_outputRanks[d]] * _outputStrides[d];
+        return key;
+    }
+
+    private void Record(int level, TensorSpec t, string kind, long words, double? bandwidth)
+    {
+        if (!_o.Trace || words == 0) return;
+        if (_trace.Count >= _o.TraceLimit) { _traceTruncated = true; return; }
+        double end = _clock + (bandwidth is { } bw ? words / bw : 0);
+        _trace.Add(new SimEvent(_step, level, _a.Levels[level].Name, t.Id.Name, kind, _clock, end, words));
+    }
+}
