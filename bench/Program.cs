@@ -2,6 +2,7 @@ using System.Diagnostics;
 using Optimizer.Formulation;
 using Optimizer.Hardware;
 using Optimizer.Solvers;
+using Optimizer.Validation;
 using Optimizer.Workloads;
 
 namespace Optimizer.Bench;
@@ -23,8 +24,9 @@ public static class Program
                 case "costmodel": CostModelThroughput(); break;
                 case "small": SmallCase(); break;
                 case "resnet50": ResNet50(seconds); break;
+                case "simulate": Simulate(seconds); break;
                 default:
-                    Console.Error.WriteLine($"error: unknown benchmark '{name}'; known: costmodel, small, resnet50 [seconds per layer]");
+                    Console.Error.WriteLine($"error: unknown benchmark '{name}'; known: costmodel, small, resnet50, simulate [seconds per layer]");
                     return 2;
             }
         }
@@ -103,5 +105,22 @@ public static class Program
         times.Sort();
         Console.WriteLine($"resnet50: {optimal}/{n} distinct layers proved optimal; exact never worse than random on {notWorse}/{n}; " +
                           $"median exact time {times[times.Count / 2]:F2} s, total {exactTime:F1} s; random total {randomTime:F1} s");
+    }
+
+    /// <summary>
+    /// Simulating the best mapping the exact search finds (under the time limit) for ResNet-50 conv3_2_b
+    /// on eyeriss: seconds and tile steps per second, and whether the counts agree with the model.
+    /// </summary>
+    private static void Simulate(double secondsPerLayer)
+    {
+        var arch = Presets.Get("eyeriss");
+        var layer = Zoo.Get("resnet50").Layer("conv3_2_b");
+        var found = new TilingSearch(new MapProblem(layer, arch, Objective.Energy), prune: true).Solve(new SearchLimits(TimeSpan.FromSeconds(secondsPerLayer)));
+        var sw = Stopwatch.StartNew();
+        var sim = Simulator.Run(layer, arch, found.Mapping!);
+        sw.Stop();
+        var disagreements = ModelCheck.Compare(CostModel.Evaluate(layer, arch, found.Mapping!), sim);
+        Console.WriteLine($"simulate: resnet50 conv3_2_b on eyeriss ({found.Status} mapping): {sim.TilesSimulated:N0} tile steps in {sw.Elapsed.TotalSeconds:F3} s " +
+                          $"= {sim.TilesSimulated / sw.Elapsed.TotalSeconds:N0} tile steps/s; {disagreements.Count} disagreements with the model; cycles {sim.Cycles:N0} vs model {CostModel.Evaluate(layer, arch, found.Mapping!).Cycles:N0}");
     }
 }

@@ -27,6 +27,7 @@ internal static class MapCommand
         solver.AcceptOnlyFromAmong("exact", "brute", "z3", "random");
         var seed = new Option<int>("--seed") { Description = "Seed of --solver random.", DefaultValueFactory = _ => 1 };
         var certify = new Option<bool>("--certify") { Description = "Ask Z3 whether any mapping costs less than the answer (unsat = certified); small cases, energy only." };
+        var simulate = new Option<bool>("--simulate") { Description = "Simulate the chosen mapping (optimizer simulate) and print its counts and cycles beside the model's." };
         var exportSmt2 = new Option<string?>("--export-smt2") { Description = "Write that question in SMT-LIB 2, so any SMT solver can re-check it." };
         var timeLimit = new Option<double?>("--time-limit") { Description = "Seconds per layer; when reached, the best mapping so far is returned with its bound and gap." };
         var threads = new Option<int>("--threads") { Description = "Worker threads (default: one per core); the answer is the same for any count.", DefaultValueFactory = _ => 0 };
@@ -35,7 +36,7 @@ internal static class MapCommand
         var mappingOut = new Option<string?>("--mapping-out") { Description = "Write the best mapping as a mapping spec file (optimizer evaluate reads it back)." };
         var cmd = new Command("map", "Find the mapping that minimizes the objective over the mapspace (docs/mapspace.md), and prove it optimal when the search completes.")
         {
-            arch, workload, layer, allLayers, objective, solver, seed, timeLimit, threads, constraints, csv, mappingOut, certify, exportSmt2,
+            arch, workload, layer, allLayers, objective, solver, seed, timeLimit, threads, constraints, csv, mappingOut, certify, exportSmt2, simulate,
         };
         cmd.SetAction(pr => Program.Guard(() =>
         {
@@ -70,7 +71,7 @@ internal static class MapCommand
             }
             var l = Inputs.Layer(w, pr.GetValue(layer));
             var c = constraintFile is null ? null : Inputs.Constraints(constraintFile, l, a);
-            var outputs = new Outputs(pr.GetValue(csv), pr.GetValue(mappingOut), pr.GetValue(certify), pr.GetValue(exportSmt2));
+            var outputs = new Outputs(pr.GetValue(csv), pr.GetValue(mappingOut), pr.GetValue(certify), pr.GetValue(exportSmt2), pr.GetValue(simulate));
             return MapOne(w, l, a, obj, c, engine, limits, outputs);
         }
     }
@@ -97,7 +98,7 @@ internal static class MapCommand
     }
 
     /// <summary>What MapOne writes besides the printout.</summary>
-    private sealed record Outputs(string? Csv, string? MappingOut, bool Certify, string? Smt2);
+    private sealed record Outputs(string? Csv, string? MappingOut, bool Certify, string? Smt2, bool Simulate);
 
     private static int MapOne(Workload w, Einsum layer, Architecture arch, Objective objective, MappingConstraints? constraints, Engine engine, SearchLimits limits, Outputs outputs)
     {
@@ -123,6 +124,11 @@ internal static class MapCommand
             }
         }
         Console.WriteLine(StatusLine(r, objective));
+        if (outputs.Simulate && r.Mapping is not null)
+        {
+            Console.WriteLine();
+            if (SimulateCommand.Run(w, layer, arch, r.Mapping, null, null) != 0) return 1;
+        }
         if ((outputs.Certify || outputs.Smt2 is not null) && r.Best is { } best)
             CertifyAnswer(problem, best, limits, outputs);
         return r.Status is SolveStatus.Optimal or SolveStatus.Feasible ? 0 : 3;
