@@ -39,11 +39,11 @@ public sealed class Mapspace
 
     /// <summary>
     /// Draws one mapping: each prime factor goes to a random slot (the outermost level's temporal slot
-    /// with probability one half, so that tiles stay small), loops take a random order, and each
+    /// with probability <paramref name="outerBias"/>, one half by default, so that tiles stay small), loops take a random order, and each
     /// level keeps each tensor it may keep with probability <paramref name="keepProbability"/>.
     /// The result may break capacity or fanout rules; <see cref="TrySampleValid"/> retries until it does not.
     /// </summary>
-    public Mapping Sample(Random rng, double keepProbability = 0.7)
+    public Mapping Sample(Random rng, double keepProbability = 0.7, double outerBias = 0.5)
     {
         int n = _arch.Levels.Count;
         var temporal = Enumerable.Range(0, n).Select(_ => new Dictionary<RankId, int>()).ToArray();
@@ -51,7 +51,7 @@ public sealed class Mapspace
         foreach (var rank in _einsum.Ranks)
             foreach (var p in PrimeFactors(rank.Bound))
             {
-                var slot = rng.NextDouble() < 0.5 ? _slots[0] : _slots[rng.Next(_slots.Count)];
+                var slot = rng.NextDouble() < outerBias ? _slots[0] : _slots[rng.Next(_slots.Count)];
                 if (slot.Axis is { } axis)
                     spatial[slot.Level][(rank.Id, axis)] = spatial[slot.Level].GetValueOrDefault((rank.Id, axis), 1) * p;
                 else
@@ -72,11 +72,11 @@ public sealed class Mapspace
     }
 
     /// <summary>Draws mappings until one is valid, at most <paramref name="attempts"/> times.</summary>
-    public bool TrySampleValid(Random rng, int attempts, out Mapping mapping)
+    public bool TrySampleValid(Random rng, int attempts, out Mapping mapping, double outerBias = 0.5)
     {
         for (int i = 0; i < attempts; i++)
         {
-            var m = Sample(rng);
+            var m = Sample(rng, outerBias: outerBias);
             if (ValidityChecker.Check(_einsum, _arch, m).Count == 0) { mapping = m; return true; }
         }
         mapping = null!;
