@@ -329,4 +329,15 @@ public sealed class CliTests
         z3.WaitForExit();
         Assert.AreEqual("unsat", answer);
     }
+
+    [TestMethod]
+    public void TheConstraintExampleIsHonoured()
+    {
+        var (code, output, err) = Run("map", "--arch", "simple-ws", "--workload", Example("conv1d-workload.yaml"),
+            "--constraints", Example("simple-ws-constraints.yaml"), "--time-limit", "60");
+        Assert.AreEqual(0, code, err);
+        StringAssert.Contains(output, "OPTIMAL");
+        StringAssert.Contains(output, "spatial-for K in");
+        StringAssert.Contains(output, "along X");
+    }
 }
