@@ -13,6 +13,7 @@ public static class Program
         root.Subcommands.Add(EvaluateCommand.Build());
         root.Subcommands.Add(ZooCommand.Build());
         root.Subcommands.Add(MapCommand.Build());
+        root.Subcommands.Add(RegressCommand.Build());
         root.Subcommands.Add(SimulateCommand.Build());
         root.Subcommands.Add(ValidateCommand.Build());
         if (args.Length == 0) return Guard(DefaultJob.Run);

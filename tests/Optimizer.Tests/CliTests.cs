@@ -340,4 +340,39 @@ public sealed class CliTests
         StringAssert.Contains(output, "spatial-for K in");
         StringAssert.Contains(output, "along X");
     }
+
+    [TestMethod]
+    public void RegressBaselineCatchesAWorsenedHeuristic()
+    {
+        var csv = Path.Combine(_dir, "regress.csv");
+        var (code, output, err) = Run("regress", "--arch", "simple-ws", "--workload", "mlp", "--csv", csv);
+        Assert.AreEqual(0, code, err);
+        StringAssert.Contains(output, "Gap: mean");
+        // The same run against its own baseline passes (both mappers are deterministic).
+        (code, output, err) = Run("regress", "--arch", "simple-ws", "--workload", "mlp", "--baseline", csv);
+        Assert.AreEqual(0, code, err + output);
+        StringAssert.Contains(output, "No layer's gap grew");
+
+        // A deliberately worsened heuristic: the worst of a few random draws instead of the best.
+        var arch = Presets.Get("simple-ws");
+        var baseline = System.IO.File.ReadAllLines(csv).Skip(1).Select(l => l.Split(','))
+            .ToDictionary(f => f[0], f => double.Parse(f[6], System.Globalization.CultureInfo.InvariantCulture));
+        var worse = RegressCommand.Run(Zoo.Get("mlp"), arch, Objective.Energy, WorstOfFew, TimeSpan.FromSeconds(10));
+        Assert.AreEqual(1, RegressCommand.CompareWithBaseline(worse, baseline, 0.5));
+    }
+
+    private static Optimizer.Solvers.SolveResult WorstOfFew(Optimizer.Solvers.MapProblem p)
+    {
+        var space = new Mapspace(p.Layer, p.Arch);
+        var rng = new Random(5);
+        Mapping? worst = null;
+        double value = double.NegativeInfinity;
+        for (int i = 0; i < 5; i++)
+            if (space.TrySampleValid(rng, 2000, out var m))
+            {
+                var v = CostModel.Evaluate(p.Layer, p.Arch, m).Energy;
+                if (v > value) { value = v; worst = m; }
+            }
+        return new Optimizer.Solvers.SolveResult(Optimizer.Solvers.SolveStatus.Feasible, worst, null, value, 0, TimeSpan.Zero, 5, "worst-of-few");
+    }
 }

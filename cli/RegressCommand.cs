@@ -1,0 +1,122 @@
+using System.CommandLine;
+using System.Globalization;
+using System.Diagnostics;
+using CsvHelper;
+using Optimizer.Formulation;
+using Optimizer.Hardware;
+using Optimizer.Solvers;
+using Optimizer.Workloads;
+
+namespace Optimizer.Cli;
+
+/// <summary>
+/// <c>optimizer regress</c>: runs a heuristic and the exact mapper on every distinct layer shape and
+/// reports the heuristic's gap to the exact answer per layer, with a summary; against a baseline CSV
+/// it fails when any layer's gap grew by more than a tolerance (the command a team puts in its CI).
+/// </summary>
+internal static class RegressCommand
+{
+    /// <summary>One CSV row per layer shape.</summary>
+    public sealed record Row(string Layer, int Count, string ExactStatus, double ExactCost, double ExactBound, double HeuristicCost, double GapPercent, double ExactSeconds, double HeuristicSeconds);
+
+    public static Command Build()
+    {
+        var arch = new Option<string>("--arch") { Description = "Architecture: a preset name or a spec file.", Required = true };
+        var workload = new Option<string>("--workload") { Description = "Workload: a zoo name or a spec file.", Required = true };
+        var heuristic = new Option<string>("--heuristic") { Description = "The heuristic to check: random (the sampling baseline).", DefaultValueFactory = _ => "random" };
+        heuristic.AcceptOnlyFromAmong("random");
+        var objective = new Option<Objective>("--objective") { Description = "What to minimize.", DefaultValueFactory = _ => Objective.Energy };
+        var seed = new Option<int>("--seed") { Description = "Seed of the random heuristic.", DefaultValueFactory = _ => 1 };
+        var samples = new Option<int>("--samples") { Description = "The random heuristic stops after this many valid draws without improvement.", DefaultValueFactory = _ => 500 };
+        var timeLimit = new Option<double>("--time-limit") { Description = "Seconds per layer for the exact mapper; an unproved layer's gap is to its best-found mapping.", DefaultValueFactory = _ => 10 };
+        var baseline = new Option<string?>("--baseline") { Description = "An earlier run's CSV: exit 1 when any layer's gap grew by more than --tolerance percentage points." };
+        var tolerance = new Option<double>("--tolerance") { Description = "Percentage points a gap may grow before --baseline fails.", DefaultValueFactory = _ => 0.5 };
+        var csv = new Option<string?>("--csv") { Description = "Write one row per layer shape." };
+        var cmd = new Command("regress", "Compare a heuristic mapper with the exact mapper on every distinct layer shape; fail on a worsened gap against a baseline.")
+        {
+            arch, workload, heuristic, objective, seed, samples, timeLimit, baseline, tolerance, csv,
+        };
+        cmd.SetAction(pr => Program.Guard(() =>
+        {
+            var a = Inputs.Architecture(pr.GetValue(arch)!);
+            var w = Inputs.Workload(pr.GetValue(workload)!);
+            double limit = pr.GetValue(timeLimit);
+            if (limit <= 0) throw new InputException($"--time-limit must be positive, got {limit}.");
+            int patience = pr.GetValue(samples);
+            if (patience < 1) throw new InputException($"--samples must be at least 1, got {patience}.");
+            var obj = pr.GetValue(objective);
+            int s = pr.GetValue(seed);
+            var rows = Run(w, a, obj, p => new RandomSampler(p, s, patience).Solve(SearchLimits.None), TimeSpan.FromSeconds(limit));
+            if (pr.GetValue(csv) is { } path) { CsvExport.Write(path, rows); Console.WriteLine($"Wrote {path}"); }
+            return pr.GetValue(baseline) is { } b ? CompareWithBaseline(rows, ReadBaseline(b), pr.GetValue(tolerance)) : 0;
+        }));
+        return cmd;
+    }
+
+    /// <summary>Runs the heuristic and the exact mapper on every distinct shape and prints the table and summary.</summary>
+    public static List<Row> Run(Workload w, Architecture arch, Objective objective, Func<MapProblem, SolveResult> heuristic, TimeSpan exactLimit)
+    {
+        Console.WriteLine($"Regression of the heuristic against the exact mapper: {w.Name} on {arch.Name}, {objective.ToString().ToLowerInvariant()}");
+        var rows = new List<Row>();
+        var table = new List<string[]> { new[] { "layer", "x", "exact", "exact status", "heuristic", "gap %", "exact s", "heuristic s" } };
+        foreach (var (layer, count) in Zoo.DistinctShapes(w))
+        {
+            var p = new MapProblem(layer, arch, objective);
+            var h = heuristic(p);
+            var e = new TilingSearch(p, prune: true).Solve(new SearchLimits(exactLimit));
+            if (e.Best is not { } exact || h.Best is not { } found)
+            {
+                Console.WriteLine($"  {layer.Name}: no valid mapping found ({(e.Best is null ? "exact" : "heuristic")}); skipped");
+                continue;
+            }
+            // The heuristic's mapping was re-costed by the reference model like the exact one.
+            double reference = Math.Min(exact, found);
+            double gap = (found - reference) / reference * 100;
+            var row = new Row(layer.Name, count, e.Status.ToString().ToUpperInvariant(), exact, e.Bound, found, gap, e.Elapsed.TotalSeconds, h.Elapsed.TotalSeconds);
+            rows.Add(row);
+            table.Add([layer.Name, count.ToString(CultureInfo.InvariantCulture), Text.Num(exact), row.ExactStatus, Text.Num(found), gap.ToString("0.###", CultureInfo.InvariantCulture),
+                e.Elapsed.TotalSeconds.ToString("0.##", CultureInfo.InvariantCulture), h.Elapsed.TotalSeconds.ToString("0.###", CultureInfo.InvariantCulture)]);
+            Console.WriteLine($"  {layer.Name}: gap {gap:0.###}% (exact {row.ExactStatus})");
+        }
+        Console.WriteLine();
+        Console.Write(Text.Table(table));
+        if (rows.Count > 0)
+        {
+            var gaps = rows.Select(r => r.GapPercent).Order().ToList();
+            double Share(double pct) => rows.Count(r => r.GapPercent <= pct) / (double)rows.Count;
+            Console.WriteLine($"Gap: mean {gaps.Average():0.###}%, median {gaps[gaps.Count / 2]:0.###}%, worst {gaps[^1]:0.###}%; within 1%: {Text.Pct(Share(1))}, 2%: {Text.Pct(Share(2))}, 5%: {Text.Pct(Share(5))}");
+            Console.WriteLine($"Speed: the heuristic took {rows.Sum(r => r.HeuristicSeconds):0.##} s, the exact mapper {rows.Sum(r => r.ExactSeconds):0.##} s ({rows.Sum(r => r.ExactSeconds) / Math.Max(1e-9, rows.Sum(r => r.HeuristicSeconds)):0.#}x)");
+            int unproved = rows.Count(r => r.ExactStatus != "OPTIMAL");
+            if (unproved > 0)
+                Console.WriteLine($"Note: {unproved} of {rows.Count} shapes were not proved optimal within the time limit; their gaps are to the best mapping found, not to a proven optimum.");
+        }
+        return rows;
+    }
+
+    private static Dictionary<string, double> ReadBaseline(string path)
+    {
+        if (!File.Exists(path)) throw new InputException($"The baseline file '{path}' does not exist.");
+        using var reader = new StreamReader(path);
+        using var csv = new CsvReader(reader, CultureInfo.InvariantCulture);
+        try
+        {
+            return csv.GetRecords<Row>().ToDictionary(r => r.Layer, r => r.GapPercent);
+        }
+        catch (CsvHelperException e)
+        {
+            throw new InputException($"{path}: not a regress CSV ({e.Message.Split('\n')[0]}).");
+        }
+    }
+
+    /// <summary>Exit code 1 when any layer's gap grew by more than the tolerance (percentage points) over the baseline.</summary>
+    public static int CompareWithBaseline(IReadOnlyList<Row> rows, IReadOnlyDictionary<string, double> baseline, double tolerance)
+    {
+        var worse = rows.Where(r => baseline.TryGetValue(r.Layer, out var b) && r.GapPercent > b + tolerance).ToList();
+        foreach (var r in worse)
+            Console.WriteLine($"REGRESSION {r.Layer}: gap {r.GapPercent:0.###}% vs baseline {baseline[r.Layer]:0.###}% (tolerance {tolerance} points)");
+        var missing = baseline.Keys.Except(rows.Select(r => r.Layer)).ToList();
+        if (missing.Count > 0) Console.WriteLine($"Not in this run: {string.Join(", ", missing)}");
+        Console.WriteLine(worse.Count == 0 ? $"No layer's gap grew by more than {tolerance} points over the baseline." : $"{worse.Count} layer(s) got worse.");
+        return worse.Count == 0 ? 0 : 1;
+    }
+}
