@@ -21,10 +21,10 @@ internal static class MapCommand
         var objective = new Option<Objective>("--objective") { Description = "What to minimize.", DefaultValueFactory = _ => Objective.Energy };
         var solver = new Option<string>("--solver")
         {
-            Description = "exact (branch and bound), brute (plain enumeration, small cases), z3 (the SMT encoding, small cases, energy only) or random (the sampling baseline; proves nothing).",
+            Description = "exact (branch and bound), brute (plain enumeration, small cases), z3 (the SMT encoding, small cases, energy only), descent (fast bottom-up cost descent) or random (the sampling baseline); the last two prove nothing.",
             DefaultValueFactory = _ => "exact",
         };
-        solver.AcceptOnlyFromAmong("exact", "brute", "z3", "random");
+        solver.AcceptOnlyFromAmong("exact", "brute", "z3", "random", "descent");
         var seed = new Option<int>("--seed") { Description = "Seed of --solver random.", DefaultValueFactory = _ => 1 };
         var certify = new Option<bool>("--certify") { Description = "Ask Z3 whether any mapping costs less than the answer (unsat = certified); small cases, energy only." };
         var simulate = new Option<bool>("--simulate") { Description = "Simulate the chosen mapping (optimizer simulate) and print its counts and cycles beside the model's." };
@@ -80,7 +80,8 @@ internal static class MapCommand
     public static string StatusLine(SolveResult r, Objective objective) => r.Status switch
     {
         SolveStatus.Optimal => $"OPTIMAL {objective.ToString().ToLowerInvariant()}={Text.Num(r.Best!.Value)} (proved by {r.Solver} search: nothing in the mapspace costs less)",
-        SolveStatus.Feasible => $"FEASIBLE best={Text.Num(r.Best!.Value)} bound={Text.Num(r.Bound)} gap={r.GapPercent!.Value:0.###}% (the search stopped before it could prove optimality)",
+        SolveStatus.Feasible => $"FEASIBLE best={Text.Num(r.Best!.Value)} bound={Text.Num(r.Bound)} gap={r.GapPercent!.Value:0.###}% " +
+            (r.Solver is "descent" or "random" ? $"({r.Solver} is a heuristic: it proves nothing)" : "(the search stopped before it could prove optimality)"),
         SolveStatus.Infeasible => $"INFEASIBLE: {r.Explanation}",
         _ => $"UNKNOWN: {r.Explanation}",
     };
@@ -93,6 +94,7 @@ internal static class MapCommand
             "brute" => new TilingSearch(p, prune: false).Solve(limits),
             "z3" => Z3Mapper.Solve(p, limits),
             "random" => new RandomSampler(p, Seed).Solve(limits),
+            "descent" => new Descent(p).Solve(limits),
             _ => new TilingSearch(p, prune: true).Solve(limits),
         };
     }

@@ -23,8 +23,8 @@ internal static class RegressCommand
     {
         var arch = new Option<string>("--arch") { Description = "Architecture: a preset name or a spec file.", Required = true };
         var workload = new Option<string>("--workload") { Description = "Workload: a zoo name or a spec file.", Required = true };
-        var heuristic = new Option<string>("--heuristic") { Description = "The heuristic to check: random (the sampling baseline).", DefaultValueFactory = _ => "random" };
-        heuristic.AcceptOnlyFromAmong("random");
+        var heuristic = new Option<string>("--heuristic") { Description = "The heuristic to check: descent (bottom-up cost descent) or random (the sampling baseline).", DefaultValueFactory = _ => "descent" };
+        heuristic.AcceptOnlyFromAmong("descent", "random");
         var objective = new Option<Objective>("--objective") { Description = "What to minimize.", DefaultValueFactory = _ => Objective.Energy };
         var seed = new Option<int>("--seed") { Description = "Seed of the random heuristic.", DefaultValueFactory = _ => 1 };
         var samples = new Option<int>("--samples") { Description = "The random heuristic stops after this many valid draws without improvement.", DefaultValueFactory = _ => 500 };
@@ -46,7 +46,10 @@ internal static class RegressCommand
             if (patience < 1) throw new InputException($"--samples must be at least 1, got {patience}.");
             var obj = pr.GetValue(objective);
             int s = pr.GetValue(seed);
-            var rows = Run(w, a, obj, p => new RandomSampler(p, s, patience).Solve(SearchLimits.None), TimeSpan.FromSeconds(limit));
+            Func<MapProblem, SolveResult> h = pr.GetValue(heuristic) == "random"
+                ? p => new RandomSampler(p, s, patience).Solve(SearchLimits.None)
+                : p => new Descent(p).Solve(SearchLimits.None);
+            var rows = Run(w, a, obj, h, TimeSpan.FromSeconds(limit));
             if (pr.GetValue(csv) is { } path) { CsvExport.Write(path, rows); Console.WriteLine($"Wrote {path}"); }
             return pr.GetValue(baseline) is { } b ? CompareWithBaseline(rows, ReadBaseline(b), pr.GetValue(tolerance)) : 0;
         }));

@@ -147,4 +147,24 @@ public sealed class SearchTests
         Assert.IsNull(r.Mapping);
         Assert.IsTrue(r.Bound >= layer.Macs * 1.0, "even a stopped search reports a valid lower bound (at least the MAC energy)");
     }
+
+    [TestMethod]
+    public void DescentReturnsValidMappingsThatReCostToTheReportedValueAndNeverBeatTheOptimum()
+    {
+        int compared = 0;
+        foreach (var (layer, arch) in SmallCases(555, 30))
+            foreach (var objective in new[] { Objective.Energy, Objective.Edp })
+            {
+                var p = new MapProblem(layer, arch, objective);
+                var d = new Descent(p).Solve(SearchLimits.None);
+                Assert.AreEqual(SolveStatus.Feasible, d.Status, "a heuristic never claims optimality");
+                Assert.AreEqual(0, ValidityChecker.Check(layer, arch, d.Mapping!).Count);
+                Assert.AreEqual(d.Best!.Value, CostModel.Evaluate(layer, arch, d.Mapping!).Objective(objective), 1e-9 * d.Best.Value);
+                var exact = new TilingSearch(p, prune: true).Solve(SearchLimits.None);
+                if (exact.Status != SolveStatus.Optimal) continue;
+                Assert.IsTrue(d.Best.Value >= exact.Best!.Value * (1 - 1e-9), "no heuristic beats a proven optimum");
+                compared++;
+            }
+        Assert.IsTrue(compared >= 30, $"only {compared} cases compared");
+    }
 }
