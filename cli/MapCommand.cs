@@ -164,6 +164,19 @@ internal static class MapCommand
         });
     }
 
+    /// <summary>A result for one layer, moved to another of the same shape: tensors renamed by position, mapping re-checked and re-costed.</summary>
+    private static SolveResult Carry(SolveResult r, Einsum from, Einsum to, Architecture arch, Objective objective)
+    {
+        if (r.Mapping is null) return r with { Elapsed = TimeSpan.Zero };
+        var rename = from.Tensors.Zip(to.Tensors).ToDictionary(x => x.First.Id, x => x.Second.Id);
+        var mapping = new Mapping(r.Mapping.Levels.Select(l => new LevelMapping(l.Temporal, l.Spatial, l.Keep.Select(t => rename[t]))));
+        var violations = ValidityChecker.Check(to, arch, mapping);
+        if (violations.Count > 0)
+            throw new InvalidOperationException($"Layers {from.Name} and {to.Name} have the same shape, but the carried mapping breaks a rule ({violations[0].Message}); this is a bug.");
+        var report = CostModel.Evaluate(to, arch, mapping);
+        return r with { Mapping = mapping, Report = report, Best = report.Objective(objective), Elapsed = TimeSpan.Zero };
+    }
+
     /// <summary>One CSV row per layer of a whole-workload run.</summary>
     public sealed record LayerRow(string Layer, string Status, double? Best, double Bound, double? GapPercent, double Seconds, long Nodes, string Objective, string Mapping);
 
@@ -176,10 +189,25 @@ internal static class MapCommand
         bool allOptimal = true, anyMissing = false;
         var names = arch.Levels.Select(l => l.Name).ToList();
         var clock = Stopwatch.StartNew();
+        // Layers of the same shape share one search: the answer is carried over by renaming its tensors
+        // (same positions, same roles), then re-checked and re-costed for the layer it now maps.
+        var solved = new Dictionary<string, (Einsum Layer, SolveResult Result)>();
         foreach (var layer in w.Layers)
         {
-            var r = engine.Solve(new MapProblem(layer, arch, objective), limits);
-            Console.WriteLine($"  {layer.Name}: {StatusLine(r, objective)} [{r.Elapsed.TotalSeconds:0.##} s]");
+            var key = Zoo.ShapeKey(layer);
+            SolveResult r;
+            string note = "";
+            if (solved.TryGetValue(key, out var same))
+            {
+                r = Carry(same.Result, same.Layer, layer, arch, objective);
+                note = $", same shape as {same.Layer.Name}";
+            }
+            else
+            {
+                r = engine.Solve(new MapProblem(layer, arch, objective), limits);
+                solved[key] = (layer, r);
+            }
+            Console.WriteLine($"  {layer.Name}: {StatusLine(r, objective)} [{r.Elapsed.TotalSeconds:0.##} s{note}]");
             table.Add([layer.Name, r.Status.ToString().ToUpperInvariant(), r.Best is { } b ? Text.Num(b) : "-", Text.Num(r.Bound), r.GapPercent is { } g ? g.ToString("0.###") : "-", r.Elapsed.TotalSeconds.ToString("0.##")]);
             rows.Add(new LayerRow(layer.Name, r.Status.ToString().ToUpperInvariant(), r.Best, r.Bound, r.GapPercent, r.Elapsed.TotalSeconds, r.Explored,
                 objective.ToString().ToLowerInvariant(), r.Mapping?.ToCompactString(names) ?? ""));

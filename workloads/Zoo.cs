@@ -103,6 +103,10 @@ public static class Zoo
     public static Workload Get(string spec)
         => TryGet(spec, out var workload, out var error) ? workload : throw new ArgumentException(error, nameof(spec));
 
+    /// <summary>A key equal for two layers exactly when they have the same shape: kind, rank bounds, and each tensor's role and index expressions (tensor names aside).</summary>
+    public static string ShapeKey(Einsum layer)
+        => $"{layer.Kind}|{string.Join(",", layer.Ranks)}|{string.Join(";", layer.Tensors.Select(t => $"{t.Role}[{string.Join(",", t.Dims)}]"))}";
+
     /// <summary>
     /// The layers grouped by identical shape (kind, rank bounds, and each tensor's role and index
     /// expressions, whatever the tensors are named): the first layer of each group and the group's size,
@@ -114,7 +118,7 @@ public static class Zoo
         var groupOf = new Dictionary<string, int>();
         foreach (var layer in w.Layers)
         {
-            var key = $"{layer.Kind}|{string.Join(",", layer.Ranks)}|{string.Join(";", layer.Tensors.Select(t => $"{t.Role}[{string.Join(",", t.Dims)}]"))}";
+            var key = ShapeKey(layer);
             if (groupOf.TryGetValue(key, out var i)) groups[i] = (groups[i].Layer, groups[i].Count + 1);
             else
             {

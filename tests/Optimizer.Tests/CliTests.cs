@@ -375,4 +375,20 @@ public sealed class CliTests
             }
         return new Optimizer.Solvers.SolveResult(Optimizer.Solvers.SolveStatus.Feasible, worst, null, value, 0, TimeSpan.Zero, 5, "worst-of-few");
     }
+
+    [TestMethod]
+    public void AllLayersSearchesEachShapeOnceAndReportsEveryLayer()
+    {
+        var csv = Path.Combine(_dir, "layers.csv");
+        var (code, output, err) = Run("map", "--arch", "simple-ws", "--workload", "resnet50", "--all-layers", "--solver", "descent", "--csv", csv);
+        Assert.AreEqual(0, code, err);
+        var rows = System.IO.File.ReadAllLines(csv).Skip(1).Select(l => l.Split(',')).ToList();
+        Assert.AreEqual(54, rows.Count, "one row per layer");
+        StringAssert.Contains(output, "conv2_3_a: FEASIBLE");
+        StringAssert.Contains(output, "same shape as conv2_2_a");
+        // A carried answer costs the same as the one it was carried from, re-costed for its own layer.
+        Assert.AreEqual(rows.Single(r => r[0] == "conv2_2_a")[2], rows.Single(r => r[0] == "conv2_3_a")[2]);
+        var line = System.IO.File.ReadAllLines(csv).Single(l => l.StartsWith("conv2_3_a,"));
+        StringAssert.Contains(line, "conv2_3_a_w", "the carried mapping names the layer's own tensors");
+    }
 }
