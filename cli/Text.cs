@@ -33,7 +33,8 @@ internal static class Text
             for (int c = 0; c < r.Length; c++)
             {
                 bool right = i > 0 && r[c].Length > 0 && (char.IsDigit(r[c][0]) || r[c][0] == '-') && c > 0;
-                sb.Append(right ? r[c].PadLeft(width[c]) : r[c].PadRight(width[c]));
+                bool lastColumn = c == r.Length - 1;
+                sb.Append(right ? r[c].PadLeft(width[c]) : lastColumn ? r[c] : r[c].PadRight(width[c]));
                 if (c < r.Length - 1) sb.Append("  ");
             }
             sb.Append('\n');

@@ -32,7 +32,7 @@ internal static class ZooCommand
         foreach (var e in Zoo.Entries)
         {
             var w = Zoo.Get(e.Name);
-            rows.Add([e.Name, e.Parameters, Text.Int(w.Layers.Count), Text.Int(w.Macs), e.Description]);
+            rows.Add([e.Name, e.Parameters, Text.Int(w.Layers.Count), Text.Int(w.Macs), Short(e.Description)]);
         }
         Console.Write(Text.Table(rows));
         Console.WriteLine();
@@ -46,6 +46,14 @@ internal static class ZooCommand
         Console.WriteLine();
         Console.WriteLine("'optimizer zoo NAME' shows one; 'optimizer zoo --export NAME' writes it as a spec file.");
         return 0;
+    }
+
+    /// <summary>The first clause of a description, for the list; 'optimizer zoo NAME' shows it whole.</summary>
+    private static string Short(string description)
+    {
+        var cut = description.IndexOfAny([':', ';', '(']);
+        var text = cut > 0 ? description[..cut].TrimEnd() : description;
+        return text.Length <= 70 ? text : text[..67] + "...";
     }
 
     private static int Show(string name)
