@@ -28,13 +28,7 @@ public static class ConstraintSpec
                 if (m is null) continue;
                 var nameNode = m.Required("level");
                 var name = nameNode?.AsString();
-                int index = name is null ? -1 : arch.IndexOf(name);
-                if (name is not null && index < 0)
-                {
-                    var near = SpecReader.Closest(name, arch.Levels.Select(l => l.Name));
-                    nameNode!.Error($"unknown level '{name}'{(near is null ? "" : $"; did you mean '{near}'?")}; architecture {arch.Name} has levels {string.Join(", ", arch.Levels.Select(l => l.Name))}");
-                    continue;
-                }
+                int index = MappingSpec.LevelIndex(nameNode, name, arch);
                 if (index < 0) continue;
                 if (levels.ContainsKey(index)) { nameNode!.Error($"level {name} is constrained twice"); continue; }
                 var temporal = MappingSpec.Loops(m.Get("temporal"), einsum, spatial: false);
@@ -75,20 +69,5 @@ public static class ConstraintSpec
     }
 
     private static IEnumerable<TensorId> Tensors(SpecNode? node, Einsum einsum)
-    {
-        if (node is null) yield break;
-        foreach (var item in node.AsList() ?? [])
-        {
-            var text = item.AsString();
-            if (text is null) continue;
-            var tensor = einsum.Tensors.FirstOrDefault(t => t.Id.Name == text);
-            if (tensor is not null) { yield return tensor.Id; continue; }
-            if (WorkloadSpec.ParseRole(text) is { } role)
-            {
-                foreach (var t in einsum.Tensors.Where(t => t.Role == role)) yield return t.Id;
-                continue;
-            }
-            item.Error($"unknown tensor or role '{text}'; layer {einsum.Name} has tensors {string.Join(", ", einsum.Tensors.Select(t => t.Id))} and roles inputs, weights, outputs");
-        }
-    }
+        => node?.AsList() is { } items ? MappingSpec.Tensors(items, einsum) ?? [] : [];
 }

@@ -75,13 +75,8 @@ public static partial class MappingSpec
             if (m is null) continue;
             var nameNode = m.Required("level");
             var name = nameNode?.AsString();
-            int index = name is null ? -1 : arch.IndexOf(name);
-            if (name is not null && index < 0)
-            {
-                var near = SpecReader.Closest(name, arch.Levels.Select(l => l.Name));
-                nameNode!.Error($"unknown level '{name}'{(near is null ? "" : $"; did you mean '{near}'?")}; architecture {arch.Name} has levels {LevelNames(arch)}");
-            }
-            else if (index >= 0 && seen.TryGetValue(index, out var first))
+            int index = LevelIndex(nameNode, name, arch);
+            if (index >= 0 && seen.TryGetValue(index, out var first))
                 nameNode!.Error($"level {name} is listed twice (first at line {first.Line})");
             else if (index >= 0 && index < last)
                 nameNode!.Error($"level {name} comes after {arch.Levels[last].Name}, but it is further out; list levels outermost first: {LevelNames(arch)}");
@@ -116,6 +111,27 @@ public static partial class MappingSpec
         if (node is null) return level is null ? null : Default(einsum, level).Keep;
         var items = node.AsList();
         if (items is null) return null;
+        var named = Tensors(items, einsum);
+        if (named is null || level is null) return null;
+        return keepNode is not null ? named : Default(einsum, level).Keep.Except(named);
+    }
+
+    /// <summary>The index of a named level, or -1 with a located error (and a suggestion) when the architecture has none.</summary>
+    internal static int LevelIndex(SpecNode? nameNode, string? name, Architecture arch)
+    {
+        if (name is null) return -1;
+        int index = arch.IndexOf(name);
+        if (index < 0)
+        {
+            var near = SpecReader.Closest(name, arch.Levels.Select(l => l.Name));
+            nameNode!.Error($"unknown level '{name}'{(near is null ? "" : $"; did you mean '{near}'?")}; architecture {arch.Name} has levels {LevelNames(arch)}");
+        }
+        return index;
+    }
+
+    /// <summary>Tensors named by tensor name or role (a role names every tensor of that role); null, with located errors, when one is unknown.</summary>
+    internal static List<TensorId>? Tensors(IEnumerable<SpecNode> items, Einsum einsum)
+    {
         var named = new List<TensorId>();
         bool ok = true;
         foreach (var item in items)
@@ -131,8 +147,7 @@ public static partial class MappingSpec
                 ok = false;
             }
         }
-        if (!ok || level is null) return null;
-        return keepNode is not null ? named : Default(einsum, level).Keep.Except(named);
+        return ok ? named : null;
     }
 
     internal readonly record struct Loop(RankId Rank, int Factor, Axis? Axis);
