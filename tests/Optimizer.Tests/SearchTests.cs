@@ -127,7 +127,8 @@ public sealed class SearchTests
         var layer = Layers.Conv2d("big", n: 1, c: 64, k: 64, p: 28, q: 28, r: 3, s: 3);
         var arch = Presets.Get("eyeriss");
         var r = new TilingSearch(new MapProblem(layer, arch, Objective.Energy), true).Solve(new SearchLimits(TimeSpan.FromMilliseconds(300)));
-        Assert.IsTrue(r.Status is SolveStatus.Feasible or SolveStatus.Optimal or SolveStatus.Unknown);
+        // 300 ms cannot finish this search, so it must neither claim a proof nor claim nothing fits.
+        Assert.IsTrue(r.Status is SolveStatus.Feasible or SolveStatus.Unknown, $"got {r.Status}");
         if (r.Best is { } best)
         {
             Assert.IsTrue(r.Bound <= best * (1 + 1e-12), "the bound never exceeds the best found");
