@@ -18,6 +18,14 @@ public static class CostModel
         return new Nest(einsum, arch, mapping).Evaluate();
     }
 
+    /// <summary>Checks and, when valid, evaluates a mapping with one pass of the checker; false with the violations otherwise.</summary>
+    public static bool TryEvaluate(Einsum einsum, Architecture arch, Mapping mapping, out CostReport? report, out IReadOnlyList<Violation> violations)
+    {
+        violations = ValidityChecker.Check(einsum, arch, mapping);
+        report = violations.Count == 0 ? new Nest(einsum, arch, mapping).Evaluate() : null;
+        return report is not null;
+    }
+
     /// <summary>How the counts of one tensor at one level were derived, for a user to check by hand.</summary>
     public static Derivation Explain(Einsum einsum, Architecture arch, Mapping mapping, string level, TensorId tensor)
     {

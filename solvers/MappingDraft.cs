@@ -76,8 +76,7 @@ internal sealed class MappingDraft
     public double? Value(MapProblem p)
     {
         var m = ToMapping();
-        if (ValidityChecker.Check(p.Layer, p.Arch, m).Count > 0) return null;
         if (p.Constraints is { } c && !ConstraintCheck.Allows(c, m)) return null;
-        return CostModel.Evaluate(p.Layer, p.Arch, m).Objective(p.Objective);
+        return CostModel.TryEvaluate(p.Layer, p.Arch, m, out var report, out _) ? report!.Objective(p.Objective) : null;
     }
 }
