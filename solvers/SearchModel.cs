@@ -7,6 +7,9 @@ namespace Optimizer.Solvers;
 /// <summary>One level's decision: temporal factors and their order, and the spatial split along X and Y.</summary>
 internal sealed record LevelChoice(int[] Temporal, int[] Order, int[] SpatialX, int[] SpatialY);
 
+/// <summary>The spatial split of every level decided up front: per level, the factor of each rank along X and along Y.</summary>
+internal sealed record SpatialPlan(int[][] X, int[][] Y);
+
 /// <summary>The decisions of a partial mapping, outermost level first, with what they imply.</summary>
 internal sealed class State
 {
@@ -14,15 +17,32 @@ internal sealed class State
     public readonly int[] Keep;        // keep bitmask over tensors per level
     public readonly LevelChoice?[] Choice;
     public readonly long[] Used;       // instances used per level; [n] = compute units
+    public readonly long[][] MinVisits; // per level and tensor: the fewest visits any loop order gives (-1: not computed yet)
+    public SpatialPlan? Plan;          // when set, every level's spatial split is fixed by it
 
-    public State(SearchModel m)
+    public State(SearchModel m, SpatialPlan? plan = null)
     {
+        Plan = plan;
+        MinVisits = new long[m.Levels + 1][];
+        for (int d = 0; d <= m.Levels; d++) { MinVisits[d] = new long[m.TensorCount]; Array.Fill(MinVisits[d], -1L); }
+        if (plan is not null)
+        {
+            // The instances used follow from the plan alone, so every level's count is known from the start.
+            Used = new long[m.Levels + 1];
+            Used[0] = 1;
+            for (int d = 0; d < m.Levels; d++)
+            {
+                long spatial = 1;
+                for (int r = 0; r < m.Ranks; r++) spatial *= (long)plan.X[d][r] * plan.Y[d][r];
+                Used[d + 1] = Used[d] * spatial;
+            }
+        }
+        else Used = new long[m.Levels + 1];
         Rem = new long[m.Levels + 1][];
         for (int d = 0; d <= m.Levels; d++) Rem[d] = new long[m.Ranks];
         for (int r = 0; r < m.Ranks; r++) Rem[0][r] = m.Bound[r];
         Keep = new int[m.Levels];
         Choice = new LevelChoice?[m.Levels];
-        Used = new long[m.Levels + 1];
         Used[0] = 1;
     }
 
@@ -36,7 +56,11 @@ internal sealed class State
             spatial *= (long)c.SpatialX[r] * c.SpatialY[r];
         }
         Used[d + 1] = Used[d] * spatial;
+        for (int below = d + 1; below < MinVisits.Length; below++) Array.Fill(MinVisits[below], -1L);
     }
+
+    /// <summary>The spatial factor of rank r at level d along both axes, from the plan or the level's choice.</summary>
+    public long Spatial(int d, int r) => Plan is { } p ? (long)p.X[d][r] * p.Y[d][r] : (long)Choice[d]!.SpatialX[r] * Choice[d]!.SpatialY[r];
 }
 
 /// <summary>
@@ -58,12 +82,21 @@ internal sealed class SearchModel
 
     public int Levels { get; }
     public int Ranks { get; }
+    public int TensorCount => _tensors.Length;
+
+    /// <summary>
+    /// True when loop orders are not branched on: the search fixes one canonical order per level and
+    /// <see cref="OptimizeOrders"/> picks every level's best order at a leaf. Sound for energy only,
+    /// where each level's order adds its own term (docs/mapspace.md, "Orders are chosen per level").
+    /// </summary>
+    public bool DeferOrders { get; }
     public long[] Bound { get; }
     public RankId[] RankIds { get; }
 
-    public SearchModel(MapProblem p)
+    public SearchModel(MapProblem p, bool deferOrders = false)
     {
         _p = p;
+        DeferOrders = deferOrders && p.Objective == Objective.Energy;
         var e = p.Layer;
         Levels = p.Arch.Levels.Count;
         Ranks = e.Ranks.Count;
@@ -147,7 +180,8 @@ internal sealed class SearchModel
         bool last = d == Levels - 1;
         var sx = new int[Ranks];
         var sy = new int[Ranks];
-        foreach (var _ in Spatial(0, 1, 1))
+        var spatialOptions = s.Plan is { } plan ? FromPlan(plan) : Spatial(0, 1, 1);
+        foreach (var _ in spatialOptions)
         {
             var t = new int[Ranks];
             foreach (var __ in Temporal(0))
@@ -161,7 +195,7 @@ internal sealed class SearchModel
                     var order = active.OrderBy(r => ids.IndexOf(RankIds[r])).ToArray();
                     yield return new LevelChoice((int[])t.Clone(), order, (int[])sx.Clone(), (int[])sy.Clone());
                 }
-                else if (last || active.Length <= 1)
+                else if (last || active.Length <= 1 || DeferOrders)
                     yield return new LevelChoice((int[])t.Clone(), active, (int[])sx.Clone(), (int[])sy.Clone());
                 else
                 {
@@ -180,7 +214,9 @@ internal sealed class SearchModel
             IEnumerable<bool> Temporal(int r)
             {
                 if (r == Ranks) { yield return true; yield break; }
+                // With a spatial plan, the splits of the levels below must still divide what is left.
                 long left = rem[r] / ((long)sx[r] * sy[r]);
+                if (s.Plan is { } p) for (int b = d + 1; b < Levels; b++) left /= (long)p.X[b][r] * p.Y[b][r];
                 IEnumerable<long> options = last ? [left]
                     : c.Temporal.TryGetValue(RankIds[r], out var pinned) ? (left % pinned == 0 ? [pinned] : [])
                     : _divisors[left];
@@ -193,30 +229,72 @@ internal sealed class SearchModel
             }
         }
 
+        IEnumerable<bool> FromPlan(SpatialPlan plan)
+        {
+            Array.Copy(plan.X[d], sx, Ranks);
+            Array.Copy(plan.Y[d], sy, Ranks);
+            yield return true;
+        }
+
         IEnumerable<bool> Spatial(int r, long px, long py)
         {
             if (r == Ranks) { yield return true; yield break; }
-            foreach (var fx in AxisOptions(r, Axis.X, rem[r], fan.X / px))
+            foreach (var fx in AxisOptions(c, r, Axis.X, rem[r], fan.X / px))
             {
                 sx[r] = (int)fx;
-                foreach (var fy in AxisOptions(r, Axis.Y, rem[r] / fx, fan.Y / py))
+                foreach (var fy in AxisOptions(c, r, Axis.Y, rem[r] / fx, fan.Y / py))
                 {
                     sy[r] = (int)fy;
                     foreach (var x in Spatial(r + 1, px * fx, py * fy)) yield return x;
                 }
             }
         }
+    }
 
-        IEnumerable<long> AxisOptions(int r, Axis axis, long left, long room)
+    /// <summary>The spatial factors rank r may take along one axis of level d's fanout, given what is left of it and the room on the axis.</summary>
+    private IEnumerable<long> AxisOptions(LevelConstraint c, int r, Axis axis, long left, long room)
+    {
+        if (c.Spatial.TryGetValue((RankIds[r], axis), out var pinned))
         {
-            if (c.Spatial.TryGetValue((RankIds[r], axis), out var pinned))
-            {
-                if (left % pinned == 0 && pinned <= room) yield return pinned;
-                yield break;
-            }
-            var allowed = axis == Axis.X ? c.SpatialX : c.SpatialY;
-            if (allowed is not null && !allowed.Contains(RankIds[r])) { yield return 1; yield break; }
-            foreach (var f in _divisors[left]) { if (f > room) break; yield return f; }
+            if (left % pinned == 0 && pinned <= room) yield return pinned;
+            yield break;
+        }
+        var allowed = axis == Axis.X ? c.SpatialX : c.SpatialY;
+        if (allowed is not null && !allowed.Contains(RankIds[r])) { yield return 1; yield break; }
+        foreach (var f in _divisors[left]) { if (f > room) break; yield return f; }
+    }
+
+    /// <summary>
+    /// Every spatial split of every level that the fanouts and the constraints allow (the same splits
+    /// <see cref="LevelChoices"/> offers level by level), in a fixed order.
+    /// </summary>
+    public List<SpatialPlan> SpatialPlans()
+    {
+        var plans = new List<SpatialPlan>();
+        var x = new int[Levels][];
+        var y = new int[Levels][];
+        for (int d = 0; d < Levels; d++) { x[d] = Enumerable.Repeat(1, Ranks).ToArray(); y[d] = Enumerable.Repeat(1, Ranks).ToArray(); }
+        var left = (long[])Bound.Clone();
+        Split(0, 0, 1, 1);
+        return plans;
+
+        void Split(int d, int r, long px, long py)
+        {
+            if (d == Levels) { plans.Add(new SpatialPlan(x.Select(a => (int[])a.Clone()).ToArray(), y.Select(a => (int[])a.Clone()).ToArray())); return; }
+            if (r == Ranks) { Split(d + 1, 0, 1, 1); return; }
+            var fan = _levels[d].Fanout;
+            var c = Constraint(d);
+            foreach (var fx in AxisOptions(c, r, Axis.X, left[r], fan.X / px))
+                foreach (var fy in AxisOptions(c, r, Axis.Y, left[r] / fx, fan.Y / py))
+                {
+                    x[d][r] = (int)fx;
+                    y[d][r] = (int)fy;
+                    left[r] /= fx * fy;
+                    Split(d, r + 1, px * fx, py * fy);
+                    left[r] *= fx * fy;
+                }
+            x[d][r] = 1;
+            y[d][r] = 1;
         }
     }
 
@@ -336,6 +414,190 @@ internal sealed class SearchModel
         return total;
     }
 
+    /// <summary>Visits under the decided orders (exact), or the fewest any orders give when orders are deferred.</summary>
+    private long VisitsFor(TensorInfo t, State s, int c, bool exact)
+        => exact || !DeferOrders ? Visits(t, s, c) : MinVisitsOf(t, s, c);
+
+    /// <summary>
+    /// The fewest visits of tensor t at level c over every loop order of the levels above c. Each level's
+    /// order adds its own term to the visits (see <see cref="StepModel"/>), so each level is minimized on
+    /// its own; the result is reached by a real choice of orders, so every count derived from it is one
+    /// that some completion has.
+    /// </summary>
+    private long MinVisitsOf(TensorInfo t, State s, int c)
+    {
+        if (c == 0) return Tile(t, s.Rem[0]);
+        long cached = s.MinVisits[c][t.Index];
+        if (cached >= 0) return cached;
+        double total = Tile(t, s.Rem[c]);
+        double outer = 1;
+        for (int d = 0; d < c; d++)
+        {
+            var step = new StepModel(this, t, s, c, d);
+            total += outer * BestOrder(s.Choice[d]!.Temporal, (rank, inside) => step.Fresh(rank, inside)).Value;
+            for (int r = 0; r < Ranks; r++) outer *= s.Choice[d]!.Temporal[r];
+        }
+        long visits = total < 9e15 ? (long)Math.Round(total) : throw new OverflowException($"The visits of {t.Spec.Id} overflow the search's counters.");
+        s.MinVisits[c][t.Index] = visits;
+        return visits;
+    }
+
+    /// <summary>
+    /// For tensor t kept at level c and a level d above it, what one step of each of d's loops brings
+    /// into c's tile, given which of d's loops sit inside it. A step of d's loop over rank j moves the tile
+    /// by j's stride and rewinds every loop inside it; the loops of the levels between d and c are inside
+    /// every loop of d whatever the orders, and their rewind is a fixed sum. So d's contribution to the
+    /// visits, sum over its loops of (factor - 1) x (factors of d's loops outside) x new words, depends on
+    /// d's own order only, times the product of every temporal factor above d.
+    /// </summary>
+    private sealed class StepModel
+    {
+        private readonly TensorInfo _t;
+        private readonly long _tile;
+        private readonly long[] _extent;  // per dimension of t, at c
+        private readonly long[] _stride;  // per rank, of d's loop as seen from c's tile
+        private readonly long[] _rewind;  // per rank, of d's loop over all its iterations
+        private readonly long[] _between; // per rank, the rewind of the levels between d and c
+
+        public StepModel(SearchModel m, TensorInfo t, State s, int c, int d)
+        {
+            _t = t;
+            var ext = s.Rem[c];
+            _tile = m.Tile(t, ext);
+            _extent = new long[t.DimRanks.Length];
+            for (int k = 0; k < _extent.Length; k++)
+            {
+                long span = 0;
+                for (int i = 0; i < t.DimRanks[k].Length; i++) span += Math.Abs((long)t.DimCoefs[k][i]) * (ext[t.DimRanks[k][i]] - 1);
+                _extent[k] = span + 1;
+            }
+            _stride = new long[m.Ranks];
+            _rewind = new long[m.Ranks];
+            _between = new long[m.Ranks];
+            for (int r = 0; r < m.Ranks; r++)
+            {
+                for (int b = d + 1; b < c; b++)
+                {
+                    long f = s.Choice[b]!.Temporal[r];
+                    _between[r] += (f - 1) * (s.Rem[b + 1][r] * s.Spatial(b, r));
+                }
+                _stride[r] = s.Rem[d + 1][r] * s.Spatial(d, r);
+                _rewind[r] = (s.Choice[d]!.Temporal[r] - 1) * _stride[r];
+            }
+        }
+
+        /// <summary>New words in c's tile when d's loop over <paramref name="rank"/> steps with the loops of d in <paramref name="inside"/> (a rank bit mask) inside it.</summary>
+        public double Fresh(int rank, long inside)
+        {
+            long overlap = 1;
+            for (int k = 0; k < _extent.Length && overlap > 0; k++)
+            {
+                long shift = 0;
+                var ranks = _t.DimRanks[k];
+                for (int i = 0; i < ranks.Length; i++)
+                {
+                    int rr = ranks[i];
+                    long back = _between[rr] + ((inside >> rr & 1) != 0 ? _rewind[rr] : 0);
+                    shift += _t.DimCoefs[k][i] * ((rr == rank ? _stride[rr] : 0) - back);
+                }
+                overlap *= Math.Max(0, _extent[k] - Math.Abs(shift));
+            }
+            return _tile - overlap;
+        }
+    }
+
+    /// <summary>
+    /// The order of one level's loops (the ranks with a factor above 1) that minimizes
+    /// sum over loops j of (f_j - 1) x (factors of the loops outside j) x cost(j, loops inside j), by dynamic
+    /// programming over the sets of innermost loops; ties go to the lowest rank outermost, so the answer
+    /// is the same on every run. Returns the minimum and the order, outermost first.
+    /// </summary>
+    private (double Value, int[] Order) BestOrder(int[] factors, Func<int, long, double> cost)
+    {
+        var active = Enumerable.Range(0, Ranks).Where(r => factors[r] > 1).ToArray();
+        int k = active.Length;
+        if (k == 0) return (0, active);
+        double all = 1;
+        foreach (var r in active) all *= factors[r];
+        var best = new double[1 << k];
+        var pick = new int[1 << k];
+        var product = new double[1 << k];
+        var ranksOf = new long[1 << k];
+        product[0] = 1;
+        for (int mask = 1; mask < 1 << k; mask++)
+        {
+            int low = System.Numerics.BitOperations.TrailingZeroCount(mask);
+            product[mask] = product[mask & (mask - 1)] * factors[active[low]];
+            ranksOf[mask] = ranksOf[mask & (mask - 1)] | 1L << active[low];
+            double outside = all / product[mask];
+            best[mask] = double.PositiveInfinity;
+            for (int j = 0; j < k; j++)
+            {
+                if ((mask >> j & 1) == 0) continue;
+                int inner = mask & ~(1 << j);
+                int rank = active[j];
+                double v = best[inner] + (factors[rank] - 1) * outside * cost(rank, ranksOf[inner]);
+                if (v < best[mask]) { best[mask] = v; pick[mask] = j; }
+            }
+        }
+        var order = new int[k];
+        for (int mask = (1 << k) - 1, i = 0; mask != 0; i++)
+        {
+            order[i] = active[pick[mask]];
+            mask &= ~(1 << pick[mask]);
+        }
+        return (best[(1 << k) - 1], order);
+    }
+
+    /// <summary>
+    /// For energy, picks every level's best loop order for a complete tiling: the energy is a constant plus
+    /// a weighted sum of visits, and each level's order adds its own term to every visit count, so each
+    /// level is minimized on its own (docs/mapspace.md). Pinned orders and the innermost level are kept.
+    /// </summary>
+    public void OptimizeOrders(State s)
+    {
+        for (int d = 0; d < Levels - 1; d++)
+        {
+            var ch = s.Choice[d]!;
+            if (Constraint(d).Order is null && ch.Order.Length > 1)
+            {
+                var terms = new List<(StepModel Step, double Weight)>();
+                foreach (var t in _tensors)
+                {
+                    int bit = 1 << t.Index;
+                    int l = 0;
+                    for (int c = 1; c < Levels; c++)
+                    {
+                        if ((s.Keep[c] & bit) == 0) continue;
+                        if (c > d) terms.Add((new StepModel(this, t, s, c, d), VisitWeight(t, s, l, c)));
+                        l = c;
+                    }
+                }
+                var (_, order) = BestOrder(ch.Temporal, (rank, inside) =>
+                {
+                    double sum = 0;
+                    foreach (var (step, weight) in terms) sum += weight * step.Fresh(rank, inside);
+                    return sum;
+                });
+                s.Choice[d] = ch with { Order = order };
+            }
+        }
+    }
+
+    /// <summary>
+    /// The energy one visit word of tensor t at keeper c costs (docs/cost-model.md): the fill at c, the
+    /// read (and, for outputs, the update) it asks of its parent keeper l, and the network hops between.
+    /// </summary>
+    private double VisitWeight(TensorInfo t, State s, int l, int c)
+    {
+        double perChildWord = (double)s.Used[c] / SharedFactor(t, s, l, c);
+        double w = s.Used[c] * _levels[c].WriteEnergy
+                   + perChildWord * (_levels[l].ReadEnergy + (t.IsOutput ? _levels[l].WriteEnergy : 0));
+        for (int m = l; m < c; m++)
+            if (_levels[m].Fanout.HopEnergy > 0) w += perChildWord * (t.IsOutput ? 2 : 1) * Hops(s, m) * _levels[m].Fanout.HopEnergy;
+        return w;
+    }
+
     private long Partition(TensorInfo t, State s, int c)
     {
         var ext = (long[])s.Rem[c].Clone();
@@ -394,7 +656,7 @@ internal sealed class SearchModel
         {
             int bit = 1 << t.Index;
             int l = 0;
-            long visitsL = Visits(t, s, 0);
+            long visitsL = VisitsFor(t, s, 0, exact);
             while (true)
             {
                 int c = l + 1;
@@ -406,7 +668,7 @@ internal sealed class SearchModel
                 long visitsC = 0;
                 if (childKnown)
                 {
-                    long childWords = c >= Levels ? temporalProduct : (visitsC = Visits(t, s, c));
+                    long childWords = c >= Levels ? temporalProduct : (visitsC = VisitsFor(t, s, c, exact));
                     long children = s.Used[Math.Min(c, Levels)] / s.Used[l];
                     long shared = SharedFactor(t, s, l, Math.Min(c, Levels));
                     if (t.IsOutput) { u = childWords * (children / shared); r = u - partition; }
@@ -489,7 +751,7 @@ internal sealed class SearchModel
     private long ServedAtLeast(TensorInfo t, State s, int l, int v)
     {
         if (!DenseTile(t, s.Rem[v])) return 0;
-        long visits = Visits(t, s, v);
+        long visits = VisitsFor(t, s, v, exact: false);
         long streams = (s.Used[v] / s.Used[l]) / SharedFactor(t, s, l, v);
         return checked(visits * streams);
     }
@@ -521,10 +783,9 @@ internal sealed class SearchModel
         {
             var fan = _levels[k].Fanout;
             if (!(t.IsOutput ? fan.SpatialReduction : fan.Multicast)) continue;
-            if (k < loopsDecided)
+            if (k < loopsDecided || s.Plan is not null)
             {
-                var ch = s.Choice[k]!;
-                for (int r = 0; r < Ranks; r++) if (!t.IndexedBy[r]) p *= (double)ch.SpatialX[r] * ch.SpatialY[r];
+                for (int r = 0; r < Ranks; r++) if (!t.IndexedBy[r]) p *= s.Spatial(k, r);
             }
             else p *= fan.Size;
         }

@@ -23,7 +23,7 @@ public sealed class TilingSearch
     public TilingSearch(MapProblem problem, bool prune)
     {
         _p = problem;
-        _model = new SearchModel(problem);
+        _model = new SearchModel(problem, deferOrders: prune);
         _prune = prune;
         _name = prune ? "exact" : "brute";
         _levelsCount = problem.Arch.Levels.Count;
@@ -55,25 +55,50 @@ public sealed class TilingSearch
             return new SolveResult(SolveStatus.Infeasible, null, null, null, double.PositiveInfinity, sw.Elapsed, 0, _name, string.Join(" ", contradictions));
         var shared = new Shared(_model, _prune, sw, deadline, limits.Cancel);
         if (_prune) SeedIncumbent(shared, limits, sw);
-        // The first level's choices are the unit of parallel work; each is a subtree searched depth-first.
-        // Listing them is itself bounded by the time limit: if it stops early, the bound falls back to the root's.
-        var roots = new List<Node>();
+        // The units of parallel work, each a subtree searched depth-first: for the branch and bound, one per
+        // spatial plan (every level's spatial split, decided first so that the bounds know every
+        // multicast and reduction); for brute force, one per choice of the first level. Listing them is
+        // itself bounded by the time limit: if it stops early, the bound falls back to the root's.
+        var roots = new List<Func<State>>();
+        var rootDepth = _prune ? 0 : 1;
         var rootBounds = new List<double>();
         bool listed = true;
-        var rootState = new State(_model);
-        foreach (var keep0 in _model.KeepOptions(0, rootState))
+        if (_prune)
         {
-            rootState.Keep[0] = keep0;
-            foreach (var choice in _model.LevelChoices(0, rootState))
+            foreach (var plan in _model.SpatialPlans())
             {
                 if ((roots.Count & 255) == 0 && shared.CheckStop()) { listed = false; break; }
-                var s = new State(_model);
-                s.Keep[0] = keep0;
-                s.Apply(0, choice);
-                roots.Add(new Node(keep0, choice));
-                rootBounds.Add(_levelsCount == 1 ? _model.Exact(s) : _model.LowerBound(s, 1, keepDecidedAt: 0));
+                State Make()
+                {
+                    var s = new State(_model, plan);
+                    s.Keep[0] = (1 << _p.Layer.Tensors.Count) - 1;
+                    return s;
+                }
+                roots.Add(Make);
+                rootBounds.Add(_model.LowerBound(Make(), 0, keepDecidedAt: 0));
             }
-            if (!listed) break;
+        }
+        else
+        {
+            var rootState = new State(_model);
+            foreach (var keep0 in _model.KeepOptions(0, rootState))
+            {
+                rootState.Keep[0] = keep0;
+                foreach (var choice in _model.LevelChoices(0, rootState))
+                {
+                    if ((roots.Count & 255) == 0 && shared.CheckStop()) { listed = false; break; }
+                    State Make()
+                    {
+                        var s = new State(_model);
+                        s.Keep[0] = keep0;
+                        s.Apply(0, choice);
+                        return s;
+                    }
+                    roots.Add(Make);
+                    rootBounds.Add(_levelsCount == 1 ? _model.Exact(Make()) : _model.LowerBound(Make(), 1, keepDecidedAt: 0));
+                }
+                if (!listed) break;
+            }
         }
         var order = Enumerable.Range(0, roots.Count).OrderBy(i => rootBounds[i]).ThenBy(i => i).ToArray();
         var finished = new bool[roots.Count];
@@ -81,11 +106,8 @@ public sealed class TilingSearch
         Parallel.ForEach(order, new ParallelOptions { MaxDegreeOfParallelism = threads }, i =>
         {
             if (shared.Stopped) return;
-            var s = new State(_model);
-            s.Keep[0] = roots[i].Keep0;
-            s.Apply(0, roots[i].Choice);
             if (shared.Prunable(rootBounds[i])) { finished[i] = true; return; }
-            shared.Descend(s, 1);
+            shared.Descend(roots[i](), rootDepth);
             if (!shared.Stopped) finished[i] = true;
         });
 
@@ -128,7 +150,6 @@ public sealed class TilingSearch
         return report;
     }
 
-    private sealed record Node(int Keep0, LevelChoice Choice);
 
     /// <summary>The incumbent and the stopping rule, shared by the threads.</summary>
     private sealed class Shared(SearchModel model, bool prune, Stopwatch clock, TimeSpan? deadline, CancellationToken cancel)
@@ -180,6 +201,7 @@ public sealed class TilingSearch
             if (_stopped) return;
             if (depth == model.Levels)
             {
+                if (model.DeferOrders) model.OptimizeOrders(s);
                 Offer(s);
                 return;
             }
