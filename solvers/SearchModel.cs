@@ -19,10 +19,13 @@ internal sealed class State
     public readonly long[] Used;       // instances used per level; [n] = compute units
     public readonly long[][] MinVisits; // per level and tensor: the fewest visits any loop order gives (-1: not computed yet)
     public SpatialPlan? Plan;          // when set, every level's spatial split is fixed by it
+    public readonly double[][][] InnerVisits; // [d][c][tensor]: the least that level d's loops add to the visits at keeper c (inner-first)
 
     public State(SearchModel m, SpatialPlan? plan = null)
     {
         Plan = plan;
+        InnerVisits = new double[m.Levels][][];
+        for (int d = 0; d < m.Levels; d++) { InnerVisits[d] = new double[m.Levels][]; for (int c = 0; c < m.Levels; c++) InnerVisits[d][c] = new double[m.TensorCount]; }
         MinVisits = new long[m.Levels + 1][];
         for (int d = 0; d <= m.Levels; d++) { MinVisits[d] = new long[m.TensorCount]; Array.Fill(MinVisits[d], -1L); }
         if (plan is not null)
@@ -41,6 +44,7 @@ internal sealed class State
         Rem = new long[m.Levels + 1][];
         for (int d = 0; d <= m.Levels; d++) Rem[d] = new long[m.Ranks];
         for (int r = 0; r < m.Ranks; r++) Rem[0][r] = m.Bound[r];
+        if (plan is not null) Array.Fill(Rem[m.Levels], 1L);
         Keep = new int[m.Levels];
         Choice = new LevelChoice?[m.Levels];
         Used[0] = 1;
@@ -598,6 +602,186 @@ internal sealed class SearchModel
         return w;
     }
 
+    // ---- Inner-first search (energy): levels are decided from the innermost outward under a spatial plan. ----
+
+    /// <summary>The product of every level's temporal factors under a plan: the MACs each compute unit does.</summary>
+    private static long TemporalTotal(SearchModel m, SpatialPlan plan)
+    {
+        long total = 1;
+        for (int r = 0; r < m.Ranks; r++)
+        {
+            long left = m.Bound[r];
+            for (int d = 0; d < m.Levels; d++) left /= (long)plan.X[d][r] * plan.Y[d][r];
+            total = checked(total * left);
+        }
+        return total;
+    }
+
+    /// <summary>
+    /// Every decision level d can take when the levels below it are decided (inner-first): temporal
+    /// factors that divide what the levels below and the plan leave (all of it at the outermost level),
+    /// in one canonical order (the orders are picked at the leaves), or the pinned order.
+    /// </summary>
+    public IEnumerable<LevelChoice> InnerChoices(int d, State s)
+    {
+        var plan = s.Plan!;
+        var c = Constraint(d);
+        var left = new long[Ranks];
+        for (int r = 0; r < Ranks; r++)
+        {
+            left[r] = Bound[r];
+            for (int b = 0; b < Levels; b++) left[r] /= (long)plan.X[b][r] * plan.Y[b][r];
+            for (int b = d + 1; b < Levels; b++) left[r] /= s.Choice[b]!.Temporal[r];
+        }
+        var t = new int[Ranks];
+        foreach (var _ in Temporal(0))
+        {
+            var active = Enumerable.Range(0, Ranks).Where(r => t[r] > 1).ToArray();
+            int[] order = active;
+            if (c.Order is { } pinned)
+            {
+                var ids = pinned.ToList();
+                if (active.Any(r => !ids.Contains(RankIds[r]))) continue;
+                order = active.OrderBy(r => ids.IndexOf(RankIds[r])).ToArray();
+            }
+            yield return new LevelChoice((int[])t.Clone(), order, (int[])plan.X[d].Clone(), (int[])plan.Y[d].Clone());
+        }
+
+        IEnumerable<bool> Temporal(int r)
+        {
+            if (r == Ranks) { yield return true; yield break; }
+            IEnumerable<long> options = d == 0 ? [left[r]]
+                : c.Temporal.TryGetValue(RankIds[r], out var pinned) ? (left[r] % pinned == 0 ? [pinned] : [])
+                : _divisors[left[r]];
+            foreach (var f in options)
+            {
+                if (d == 0 && c.Temporal.TryGetValue(RankIds[r], out var must) && must != f) continue;
+                t[r] = (int)f;
+                foreach (var x in Temporal(r + 1)) yield return x;
+            }
+        }
+    }
+
+    /// <summary>Decides level d in an inner-first state: its choice, and the tile extents at d that follow from the levels below.</summary>
+    public void ApplyInner(State s, int d, LevelChoice choice)
+    {
+        s.Choice[d] = choice;
+        for (int r = 0; r < Ranks; r++)
+            s.Rem[d][r] = (d + 1 < Levels ? s.Rem[d + 1][r] : 1) * choice.Temporal[r] * choice.SpatialX[r] * choice.SpatialY[r];
+    }
+
+    /// <summary>
+    /// Records what level d's loops add, at the least over its orders, to the visits of every tensor kept
+    /// below it (each level's order adds its own term; see <see cref="StepModel"/>): fixed once d and
+    /// the levels below are decided, whatever the levels above do.
+    /// </summary>
+    public void RecordInnerVisits(State s, int d)
+    {
+        long below = 1; // temporal factors of the levels from d down
+        for (int b = d; b < Levels; b++) for (int r = 0; r < Ranks; r++) below *= s.Choice[b]!.Temporal[r];
+        double above = (double)TemporalTotal(this, s.Plan!) / below;
+        foreach (var t in _tensors)
+            for (int c = d + 1; c < Levels; c++)
+            {
+                if ((s.Keep[c] & (1 << t.Index)) == 0) { s.InnerVisits[d][c][t.Index] = 0; continue; }
+                var step = new StepModel(this, t, s, c, d);
+                s.InnerVisits[d][c][t.Index] = above * BestOrder(s.Choice[d]!.Temporal, (rank, inside) => step.Fresh(rank, inside)).Value;
+            }
+    }
+
+    /// <summary>
+    /// A lower bound on the energy of every completion of an inner-first state whose levels d and below are
+    /// decided (loops and keep sets) under its spatial plan. Exact for the accesses between decided keepers
+    /// and the compute units, except that a keeper's visits count only what the decided levels bring
+    /// (the levels above add only non-negative terms); for the part above the outermost decided keeper of
+    /// a tensor, the cheapest parent it could have; and the words every dense tensor must cross DRAM once.
+    /// </summary>
+    public double InnerBound(State s, int d)
+    {
+        var plan = s.Plan!;
+        long temporalTotal = TemporalTotal(this, plan);
+        double energy = _macEnergy;
+        var c0 = _p.Constraints ?? MappingConstraints.None;
+        foreach (var t in _tensors)
+        {
+            int bit = 1 << t.Index;
+            var keepers = new List<int>();
+            for (int c = Math.Max(d, 1); c < Levels; c++) if ((s.Keep[c] & bit) != 0) keepers.Add(c);
+            if (d == 0) keepers.Insert(0, 0);
+            double floor0 = t.IsOutput ? Tile(t, Bound) * _levels[0].WriteEnergy : DenseTile(t, Bound) ? Tile(t, Bound) * _levels[0].ReadEnergy : 0;
+            if (keepers.Count == 0)
+            {
+                double best = double.PositiveInfinity;
+                for (int m = 0; m < d; m++)
+                {
+                    if (m != 0 && ((_allowedMask[m] & bit) == 0 || c0.For(m).Bypass.Contains(t.Spec.Id))) continue;
+                    // Every access at the innermost keeper m also crosses each fanout between m and the compute units.
+                    double accesses = _p.Layer.Macs / MaxShared(t, s, m, Levels);
+                    double perWord = t.IsOutput ? _levels[m].WriteEnergy : _levels[m].ReadEnergy;
+                    for (int b = m; b < Levels; b++) if (_levels[b].Fanout.HopEnergy > 0) perWord += Hops(s, b) * _levels[b].Fanout.HopEnergy;
+                    best = Math.Min(best, accesses * perWord + (m != 0 ? floor0 : 0));
+                }
+                energy += best;
+                continue;
+            }
+            var visits = new double[keepers.Count];
+            for (int i = 0; i < keepers.Count; i++)
+            {
+                int c = keepers[i];
+                double v = Tile(t, s.Rem[c]);
+                if (c > 0) for (int b = d; b < c; b++) v += s.InnerVisits[b][c][t.Index];
+                // Every word an instance's MACs use reaches it at least once; when the box of those words has
+                // no gaps, that is the whole partition.
+                if (c > 0) v = Math.Max(v, PlanDensePartition(t, s, c));
+                visits[i] = v;
+                if (c > 0) energy += s.Used[c] * (t.IsOutput ? Math.Max(0, v - PlanPartition(t, s, c)) : v) * _levels[c].WriteEnergy;
+            }
+            for (int i = 0; i + 1 < keepers.Count; i++) energy += PairEnergy(t, s, keepers[i], keepers[i + 1], visits[i + 1]);
+            energy += PairEnergy(t, s, keepers[^1], Levels, temporalTotal);
+            if (keepers[0] > 0)
+            {
+                double best = double.PositiveInfinity;
+                for (int m = 0; m < d; m++)
+                {
+                    if (m != 0 && ((_allowedMask[m] & bit) == 0 || c0.For(m).Bypass.Contains(t.Spec.Id))) continue;
+                    best = Math.Min(best, PairEnergy(t, s, m, keepers[0], visits[0]) + (m != 0 ? floor0 : 0));
+                }
+                energy += best;
+            }
+        }
+        return energy;
+    }
+
+    /// <summary>The energy of keeper l serving keeper (or compute units) c whose instances each ask for <paramref name="childWords"/>: reads (and updates) at l and the network between.</summary>
+    private double PairEnergy(TensorInfo t, State s, int l, int c, double childWords)
+    {
+        double children = (double)s.Used[c] / s.Used[l];
+        double perInstance = childWords * children / SharedFactor(t, s, l, c);
+        double r = perInstance, u = 0;
+        if (t.IsOutput) { u = perInstance; r = Math.Max(0, u - PlanPartition(t, s, l)); }
+        double energy = s.Used[l] * (r * _levels[l].ReadEnergy + u * _levels[l].WriteEnergy);
+        double words = (r + u) * s.Used[l];
+        for (int m = l; m < c; m++)
+            if (_levels[m].Fanout.HopEnergy > 0 && words > 0) energy += words * Hops(s, m) * _levels[m].Fanout.HopEnergy;
+        return energy;
+    }
+
+    /// <summary>The partition of t at level c when every word in its box is used by some MAC; 0 otherwise.</summary>
+    private long PlanDensePartition(TensorInfo t, State s, int c)
+    {
+        var ext = (long[])Bound.Clone();
+        for (int b = 0; b < c; b++) for (int r = 0; r < Ranks; r++) ext[r] /= s.Spatial(b, r);
+        return DenseTile(t, ext) ? Tile(t, ext) : 0;
+    }
+
+    /// <summary>The words of t one instance of level c touches over the run, from the plan alone.</summary>
+    private long PlanPartition(TensorInfo t, State s, int c)
+    {
+        var ext = (long[])Bound.Clone();
+        for (int b = 0; b < c; b++) for (int r = 0; r < Ranks; r++) ext[r] /= s.Spatial(b, r);
+        return Tile(t, ext);
+    }
+
     private long Partition(TensorInfo t, State s, int c)
     {
         var ext = (long[])s.Rem[c].Clone();
@@ -617,8 +801,7 @@ internal sealed class SearchModel
             var fan = _levels[m].Fanout;
             bool can = t.IsOutput ? fan.SpatialReduction : fan.Multicast;
             if (!can) continue;
-            var ch = s.Choice[m]!;
-            for (int r = 0; r < Ranks; r++) if (!t.IndexedBy[r]) p *= (long)ch.SpatialX[r] * ch.SpatialY[r];
+            for (int r = 0; r < Ranks; r++) if (!t.IndexedBy[r]) p *= s.Spatial(m, r);
         }
         return p;
     }
@@ -627,9 +810,8 @@ internal sealed class SearchModel
     {
         var fan = _levels[m].Fanout;
         if (fan.Topology == Topology.Bus) return 1;
-        var ch = s.Choice[m]!;
         long ux = 1, uy = 1;
-        for (int r = 0; r < Ranks; r++) { ux *= ch.SpatialX[r]; uy *= ch.SpatialY[r]; }
+        for (int r = 0; r < Ranks; r++) { ux *= s.Plan?.X[m][r] ?? s.Choice[m]!.SpatialX[r]; uy *= s.Plan?.Y[m][r] ?? s.Choice[m]!.SpatialY[r]; }
         return 1 + (ux - 1) / 2.0 + (uy - 1) / 2.0;
     }
 

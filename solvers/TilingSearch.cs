@@ -60,7 +60,8 @@ public sealed class TilingSearch
         // multicast and reduction); for brute force, one per choice of the first level. Listing them is
         // itself bounded by the time limit: if it stops early, the bound falls back to the root's.
         var roots = new List<Func<State>>();
-        var rootDepth = _prune ? 0 : 1;
+        // Energy is searched inner-first (levels from the innermost outward); latency and EDP outer-first.
+        var rootDepth = !_prune ? 1 : _model.DeferOrders ? _levelsCount - 1 : 0;
         var rootBounds = new List<double>();
         bool listed = true;
         if (_prune)
@@ -75,7 +76,7 @@ public sealed class TilingSearch
                     return s;
                 }
                 roots.Add(Make);
-                rootBounds.Add(_model.LowerBound(Make(), 0, keepDecidedAt: 0));
+                rootBounds.Add(_model.DeferOrders ? _model.InnerBound(Make(), _levelsCount) : _model.LowerBound(Make(), 0, keepDecidedAt: 0));
             }
         }
         else
@@ -102,39 +103,60 @@ public sealed class TilingSearch
         }
         var order = Enumerable.Range(0, roots.Count).OrderBy(i => rootBounds[i]).ThenBy(i => i).ToArray();
         var finished = new bool[roots.Count];
+        var dbg = Environment.GetEnvironmentVariable("SEARCH_DEBUG") == "1";
+        if (dbg) Console.Error.WriteLine($"roots {roots.Count}; bounds min {rootBounds.DefaultIfEmpty().Min():G4} ; seed {shared.SeedValue:G4}; below seed {rootBounds.Count(b => b < (shared.SeedValue ?? double.MaxValue))}");
         int threads = limits.Threads > 0 ? limits.Threads : Environment.ProcessorCount;
         Parallel.ForEach(order, new ParallelOptions { MaxDegreeOfParallelism = threads }, i =>
         {
             if (shared.Stopped) return;
             if (shared.Prunable(rootBounds[i])) { finished[i] = true; return; }
-            shared.Descend(roots[i](), rootDepth);
+            var t0 = sw.Elapsed; long n0 = shared.Explored;
+            if (_prune && _model.DeferOrders) shared.DescendInner(roots[i](), rootDepth);
+            else shared.Descend(roots[i](), rootDepth);
             if (!shared.Stopped) finished[i] = true;
+            if (dbg) Console.Error.WriteLine($"root {i} bound {rootBounds[i]:G4} {(sw.Elapsed - t0).TotalSeconds:F2}s nodes {shared.Explored - n0} best {shared.BestValue:G4} done {finished[i]}");
         });
 
-        var elapsed = sw.Elapsed;
         bool complete = listed && (!shared.Stopped || finished.All(f => f));
         double bound = shared.BestValue ?? double.PositiveInfinity;
         for (int i = 0; i < roots.Count; i++) if (!finished[i]) bound = Math.Min(bound, rootBounds[i]);
         if (!listed) bound = Math.Min(bound, _model.RootBound());
-        if (shared.BestMapping is null && shared.SeedMapping is { } seed)
+        var found = shared.BestMapping;
+        double? foundValue = shared.BestValue;
+        if (found is null && shared.SeedMapping is { } seed)
         {
-            var seedReport = CostModel.Evaluate(_p.Layer, _p.Arch, seed);
-            double seedValue = seedReport.Objective(_p.Objective);
-            return new SolveResult(SolveStatus.Feasible, seed, seedReport, seedValue, Math.Min(bound, seedValue), elapsed, shared.Explored, _name);
+            found = seed;
+            foundValue = CostModel.Evaluate(_p.Layer, _p.Arch, seed).Objective(_p.Objective);
         }
-        if (shared.BestMapping is null)
+        if (_prune && complete && foundValue is { } optimum)
+        {
+            // The branch and bound prunes ties, so which optimal mapping it met first depends on the threads.
+            // The answer is made canonical by a second, sequential pass in a fixed order that stops at the
+            // first mapping costing the optimum: the same mapping on every run and for every thread count.
+            var first = new Shared(_model, prune: true, sw, deadline, limits.Cancel) { Target = optimum * (1 + 1e-9) + 1e-12 };
+            foreach (var i in order)
+            {
+                if (first.Prunable(rootBounds[i])) continue;
+                if (_model.DeferOrders) first.DescendInner(roots[i](), rootDepth);
+                else first.Descend(roots[i](), rootDepth);
+                if (first.Stopped) break;
+            }
+            if (first.BestMapping is { } canonical) { found = canonical; foundValue = first.BestValue; }
+        }
+        var elapsed = sw.Elapsed;
+        long explored = shared.Explored;
+        if (found is null)
         {
             if (complete)
-                return new SolveResult(SolveStatus.Infeasible, null, null, null, double.PositiveInfinity, elapsed, shared.Explored, _name,
+                return new SolveResult(SolveStatus.Infeasible, null, null, null, double.PositiveInfinity, elapsed, explored, _name,
                     Infeasibility.Explain(_p));
-            return new SolveResult(SolveStatus.Unknown, null, null, null, Math.Min(bound, _model.RootBound()), elapsed, shared.Explored, _name,
+            return new SolveResult(SolveStatus.Unknown, null, null, null, Math.Min(bound, _model.RootBound()), elapsed, explored, _name,
                 "The search stopped before it found a valid mapping.");
         }
-        var mapping = shared.BestMapping;
-        var report = Recheck(mapping, shared.BestValue!.Value);
+        var report = Recheck(found, foundValue!.Value);
         double best = report.Objective(_p.Objective);
-        return new SolveResult(complete ? SolveStatus.Optimal : SolveStatus.Feasible, mapping, report, best,
-            complete ? best : Math.Min(bound, best), elapsed, shared.Explored, _name);
+        return new SolveResult(complete ? SolveStatus.Optimal : SolveStatus.Feasible, found, report, best,
+            complete ? best : Math.Min(bound, best), elapsed, explored, _name);
     }
 
     /// <summary>Re-checks the answer with the validity checker and re-costs it with the reference model; any disagreement is a bug, reported loudly.</summary>
@@ -165,12 +187,22 @@ public sealed class TilingSearch
         public long Explored => Interlocked.Read(ref _explored);
         public bool Stopped => _stopped;
 
-        /// <summary>A node is dropped only when its bound is above the incumbent by more than rounding, so that every tie survives and the canonical tie-break is the same on every run.</summary>
+        /// <summary>
+        /// When set, the pass looks for the first mapping (in its fixed order) that costs at most this and
+        /// stops there; nodes are dropped when their bound is above it.
+        /// </summary>
+        public double? Target { get; init; }
+
+        /// <summary>
+        /// A node is dropped when its bound reaches the incumbent: it can hold nothing cheaper, only ties,
+        /// and ties are settled by the canonical pass. Rounding of the bound is far below the 1e-12 margin.
+        /// </summary>
         public bool Prunable(double bound)
         {
             if (!prune) return false;
+            if (Target is { } target) return bound > target;
             double best = Math.Min(Volatile.Read(ref _bestValue), Volatile.Read(ref _threshold));
-            return bound > best * (1 + 1e-9) + 1e-12;
+            return bound >= best * (1 - 1e-12);
         }
 
         /// <summary>Checks the clock and the cancellation token; true once the search must stop.</summary>
@@ -194,6 +226,7 @@ public sealed class TilingSearch
         }
 
         public Mapping? SeedMapping { get; private set; }
+        public double? SeedValue => SeedMapping is null ? null : _threshold;
 
         public void Descend(State s, int depth)
         {
@@ -220,9 +253,46 @@ public sealed class TilingSearch
             }
         }
 
+        /// <summary>
+        /// Inner-first descent (energy): decide level d's loops and keep set with the levels below already
+        /// decided, bound, and go one level out; at the top, pick every level's order and offer the mapping.
+        /// </summary>
+        public void DescendInner(State s, int d)
+        {
+            if ((Interlocked.Increment(ref _explored) & 1023) == 0) CheckStop();
+            if (_stopped) return;
+            if (d < 0)
+            {
+                model.OptimizeOrders(s);
+                Offer(s);
+                return;
+            }
+            foreach (var choice in model.InnerChoices(d, s))
+            {
+                model.ApplyInner(s, d, choice);
+                model.RecordInnerVisits(s, d);
+                foreach (var keep in model.KeepOptions(d, s))
+                {
+                    s.Keep[d] = keep;
+                    if (!model.Fits(d, s)) continue;
+                    if (Prunable(model.InnerBound(s, d))) continue;
+                    DescendInner(s, d - 1);
+                    if (_stopped) return;
+                }
+            }
+        }
+
         private void Offer(State s)
         {
             double value = model.Exact(s);
+            if (Target is { } target)
+            {
+                if (value > target) return;
+                _bestValue = value;
+                BestMapping = model.ToMapping(s);
+                _stopped = true;
+                return;
+            }
             if (Prunable(value)) return;
             var mapping = model.ToMapping(s);
             string key = model.Key(mapping);
