@@ -438,7 +438,7 @@ internal sealed class SearchModel
         for (int d = 0; d < c; d++)
         {
             var step = new StepModel(this, t, s, c, d);
-            total += outer * BestOrder(s.Choice[d]!.Temporal, (rank, inside) => step.Fresh(rank, inside)).Value;
+            total += outer * step.LeastTerm(this, s.Choice[d]!.Temporal);
             for (int r = 0; r < Ranks; r++) outer *= s.Choice[d]!.Temporal[r];
         }
         long visits = total < 9e15 ? (long)Math.Round(total) : throw new OverflowException($"The visits of {t.Spec.Id} overflow the search's counters.");
@@ -463,9 +463,12 @@ internal sealed class SearchModel
         private readonly long[] _rewind;  // per rank, of d's loop over all its iterations
         private readonly long[] _between; // per rank, the rewind of the levels between d and c
 
+        private readonly bool _plain;
+
         public StepModel(SearchModel m, TensorInfo t, State s, int c, int d)
         {
             _t = t;
+            _plain = t.DimRanks.All(x => x.Length == 1) && t.DimCoefs.All(x => x.Length == 1 && x[0] == 1);
             var ext = s.Rem[c];
             _tile = m.Tile(t, ext);
             _extent = new long[t.DimRanks.Length];
@@ -488,6 +491,26 @@ internal sealed class SearchModel
                 _stride[r] = s.Rem[d + 1][r] * s.Spatial(d, r);
                 _rewind[r] = (s.Choice[d]!.Temporal[r] - 1) * _stride[r];
             }
+        }
+
+        /// <summary>
+        /// The least, over d's loop orders, of d's term in t's visits at c. For a tensor indexed by plain
+        /// ranks this has a closed form: a step of a loop that indexes t, or of any loop with such a loop
+        /// rewinding inside it, brings a whole new tile, and any other step brings nothing; so the best
+        /// order puts the loops that do not index t innermost, unless a level between already rewinds an
+        /// indexing rank, in which case every step brings a whole tile. Otherwise the orders are searched.
+        /// </summary>
+        public double LeastTerm(SearchModel m, int[] factors)
+        {
+            if (!_plain) return m.BestOrder(factors, Fresh).Value;
+            double all = 1, indexing = 1;
+            bool rewound = false;
+            for (int r = 0; r < factors.Length; r++)
+            {
+                all *= factors[r];
+                if (_t.IndexedBy[r]) { indexing *= factors[r]; rewound |= _between[r] > 0; }
+            }
+            return _tile * ((rewound ? all : indexing) - 1);
         }
 
         /// <summary>New words in c's tile when d's loop over <paramref name="rank"/> steps with the loops of d in <paramref name="inside"/> (a rank bit mask) inside it.</summary>
@@ -516,7 +539,7 @@ internal sealed class SearchModel
     /// programming over the sets of innermost loops; ties go to the lowest rank outermost, so the answer
     /// is the same on every run. Returns the minimum and the order, outermost first.
     /// </summary>
-    private (double Value, int[] Order) BestOrder(int[] factors, Func<int, long, double> cost)
+    internal (double Value, int[] Order) BestOrder(int[] factors, Func<int, long, double> cost)
     {
         var active = Enumerable.Range(0, Ranks).Where(r => factors[r] > 1).ToArray();
         int k = active.Length;
@@ -685,7 +708,7 @@ internal sealed class SearchModel
             {
                 if ((s.Keep[c] & (1 << t.Index)) == 0) { s.InnerVisits[d][c][t.Index] = 0; continue; }
                 var step = new StepModel(this, t, s, c, d);
-                s.InnerVisits[d][c][t.Index] = above * BestOrder(s.Choice[d]!.Temporal, (rank, inside) => step.Fresh(rank, inside)).Value;
+                s.InnerVisits[d][c][t.Index] = above * step.LeastTerm(this, s.Choice[d]!.Temporal);
             }
     }
 
@@ -700,6 +723,8 @@ internal sealed class SearchModel
     {
         var plan = s.Plan!;
         long temporalTotal = TemporalTotal(this, plan);
+        double aboveD = temporalTotal; // the product of the temporal factors still to place above level d
+        for (int b = d; b < Levels; b++) for (int r = 0; r < Ranks; r++) aboveD /= s.Choice[b]!.Temporal[r];
         double energy = _macEnergy;
         var c0 = _p.Constraints ?? MappingConstraints.None;
         foreach (var t in _tensors)
@@ -708,7 +733,7 @@ internal sealed class SearchModel
             var keepers = new List<int>();
             for (int c = Math.Max(d, 1); c < Levels; c++) if ((s.Keep[c] & bit) != 0) keepers.Add(c);
             if (d == 0) keepers.Insert(0, 0);
-            double floor0 = t.IsOutput ? Tile(t, Bound) * _levels[0].WriteEnergy : DenseTile(t, Bound) ? Tile(t, Bound) * _levels[0].ReadEnergy : 0;
+            double floor0 = t.IsOutput ? Tile(t, Bound) * _levels[0].WriteEnergy : UsedWords(t, Bound) * _levels[0].ReadEnergy;
             if (keepers.Count == 0)
             {
                 double best = double.PositiveInfinity;
@@ -732,6 +757,7 @@ internal sealed class SearchModel
                 if (c > 0) for (int b = d; b < c; b++) v += s.InnerVisits[b][c][t.Index];
                 // Every word an instance's MACs use reaches it at least once; when the box of those words has
                 // no gaps, that is the whole partition.
+                if (c > 0 && RewindsPlainDim(t, s, d, c)) v += Tile(t, s.Rem[c]) * (aboveD - 1);
                 if (c > 0) v = Math.Max(v, PlanDensePartition(t, s, c));
                 visits[i] = v;
                 if (c > 0) energy += s.Used[c] * (t.IsOutput ? Math.Max(0, v - PlanPartition(t, s, c)) : v) * _levels[c].WriteEnergy;
@@ -766,12 +792,54 @@ internal sealed class SearchModel
         return energy;
     }
 
-    /// <summary>The partition of t at level c when every word in its box is used by some MAC; 0 otherwise.</summary>
+    /// <summary>
+    /// True when a decided level from d down to c (exclusive) loops over a rank that alone indexes a
+    /// dimension of t: that loop rewinds inside every loop above d, so each step of those loops moves t's
+    /// tile at c to words it does not hold, and the levels above d add exactly a whole tile per step
+    /// (tile x (product of their temporal factors - 1)), whatever their split and order.
+    /// </summary>
+    private bool RewindsPlainDim(TensorInfo t, State s, int d, int c)
+    {
+        for (int b = d; b < c; b++)
+        {
+            var f = s.Choice[b]!.Temporal;
+            for (int k = 0; k < t.DimRanks.Length; k++)
+                if (t.DimRanks[k].Length == 1 && Math.Abs(t.DimCoefs[k][0]) == 1 && f[t.DimRanks[k][0]] > 1) return true;
+        }
+        return false;
+    }
+
+    /// <summary>At least the words of t that the MACs of one instance of level c use over the run (see <see cref="UsedWords"/>).</summary>
     private long PlanDensePartition(TensorInfo t, State s, int c)
     {
         var ext = (long[])Bound.Clone();
         for (int b = 0; b < c; b++) for (int r = 0; r < Ranks; r++) ext[r] /= s.Spatial(b, r);
-        return DenseTile(t, ext) ? Tile(t, ext) : 0;
+        return UsedWords(t, ext);
+    }
+
+    /// <summary>
+    /// A lower bound on the distinct words of t that the points of a box of rank extents use: per
+    /// dimension, the whole span when it has no gaps, the extent of its rank when one rank moves
+    /// (a non-zero coefficient never repeats a value), and the larger extent when two or more move.
+    /// Every word used reaches an instance at least once, so visits are never fewer.
+    /// </summary>
+    private static long UsedWords(TensorInfo t, long[] ext)
+    {
+        long words = 1;
+        for (int k = 0; k < t.DimRanks.Length; k++)
+        {
+            var ranks = t.DimRanks[k];
+            long span = 0, largest = 1;
+            int moving = 0;
+            for (int i = 0; i < ranks.Length; i++)
+            {
+                span += Math.Abs((long)t.DimCoefs[k][i]) * (ext[ranks[i]] - 1);
+                if (ext[ranks[i]] > 1) { moving++; largest = Math.Max(largest, ext[ranks[i]]); }
+            }
+            bool dense = DenseDim(t, k, ext);
+            words = checked(words * (dense ? span + 1 : largest));
+        }
+        return words;
     }
 
     /// <summary>The words of t one instance of level c touches over the run, from the plan alone.</summary>
@@ -941,20 +1009,23 @@ internal sealed class SearchModel
     /// <summary>True when every index in the tensor's bounding box over these extents is used by some point of the box.</summary>
     private static bool DenseTile(TensorInfo t, long[] ext)
     {
-        for (int d = 0; d < t.DimRanks.Length; d++)
-        {
-            var ranks = t.DimRanks[d];
-            var coefs = t.DimCoefs[d];
-            // Terms over a rank of extent 1 do not move; what remains must step by 1, or be two terms whose steps leave no gap.
-            var moving = Enumerable.Range(0, ranks.Length).Where(i => ext[ranks[i]] > 1).ToArray();
-            if (moving.Length == 0) continue;
-            if (moving.Length == 1) { if (Math.Abs(coefs[moving[0]]) != 1) return false; continue; }
-            if (moving.Length > 2) return false;
-            long ca = Math.Abs(coefs[moving[0]]), cb = Math.Abs(coefs[moving[1]]);
-            long ea = ext[ranks[moving[0]]], eb = ext[ranks[moving[1]]];
-            if (!((ca == 1 && cb <= ea) || (cb == 1 && ca <= eb))) return false;
-        }
+        for (int d = 0; d < t.DimRanks.Length; d++) if (!DenseDim(t, d, ext)) return false;
         return true;
+    }
+
+    /// <summary>True when every index of dimension k's span over these extents is used by some point of the box.</summary>
+    private static bool DenseDim(TensorInfo t, int k, long[] ext)
+    {
+        var ranks = t.DimRanks[k];
+        var coefs = t.DimCoefs[k];
+        // Terms over a rank of extent 1 do not move; what remains must step by 1, or be two terms whose steps leave no gap.
+        var moving = Enumerable.Range(0, ranks.Length).Where(i => ext[ranks[i]] > 1).ToArray();
+        if (moving.Length == 0) return true;
+        if (moving.Length == 1) return Math.Abs(coefs[moving[0]]) == 1;
+        if (moving.Length > 2) return false;
+        long ca = Math.Abs(coefs[moving[0]]), cb = Math.Abs(coefs[moving[1]]);
+        long ea = ext[ranks[moving[0]]], eb = ext[ranks[moving[1]]];
+        return (ca == 1 && cb <= ea) || (cb == 1 && ca <= eb);
     }
 
     /// <summary>The largest multicast (operands) or reduction (outputs) factor the fanouts from level m down can give.</summary>

@@ -103,23 +103,22 @@ public sealed class TilingSearch
         }
         var order = Enumerable.Range(0, roots.Count).OrderBy(i => rootBounds[i]).ThenBy(i => i).ToArray();
         var finished = new bool[roots.Count];
-        var dbg = Environment.GetEnvironmentVariable("SEARCH_DEBUG") == "1";
-        if (dbg) Console.Error.WriteLine($"roots {roots.Count}; bounds min {rootBounds.DefaultIfEmpty().Min():G4} ; seed {shared.SeedValue:G4}; below seed {rootBounds.Count(b => b < (shared.SeedValue ?? double.MaxValue))}");
+        var open = rootBounds.ToArray(); // per root: the least bound of what it left unexplored
         int threads = limits.Threads > 0 ? limits.Threads : Environment.ProcessorCount;
         Parallel.ForEach(order, new ParallelOptions { MaxDegreeOfParallelism = threads }, i =>
         {
             if (shared.Stopped) return;
             if (shared.Prunable(rootBounds[i])) { finished[i] = true; return; }
-            var t0 = sw.Elapsed; long n0 = shared.Explored;
-            if (_prune && _model.DeferOrders) shared.DescendInner(roots[i](), rootDepth);
+            var frontier = new Frontier();
+            if (_prune && _model.DeferOrders) shared.DescendInner(roots[i](), rootDepth, rootBounds[i], frontier);
             else shared.Descend(roots[i](), rootDepth);
+            if (shared.Stopped && frontier.Min < double.PositiveInfinity) open[i] = Math.Max(rootBounds[i], frontier.Min);
             if (!shared.Stopped) finished[i] = true;
-            if (dbg) Console.Error.WriteLine($"root {i} bound {rootBounds[i]:G4} {(sw.Elapsed - t0).TotalSeconds:F2}s nodes {shared.Explored - n0} best {shared.BestValue:G4} done {finished[i]}");
         });
 
         bool complete = listed && (!shared.Stopped || finished.All(f => f));
         double bound = shared.BestValue ?? double.PositiveInfinity;
-        for (int i = 0; i < roots.Count; i++) if (!finished[i]) bound = Math.Min(bound, rootBounds[i]);
+        for (int i = 0; i < roots.Count; i++) if (!finished[i]) bound = Math.Min(bound, open[i]);
         if (!listed) bound = Math.Min(bound, _model.RootBound());
         var found = shared.BestMapping;
         double? foundValue = shared.BestValue;
@@ -137,7 +136,7 @@ public sealed class TilingSearch
             foreach (var i in order)
             {
                 if (first.Prunable(rootBounds[i])) continue;
-                if (_model.DeferOrders) first.DescendInner(roots[i](), rootDepth);
+                if (_model.DeferOrders) first.DescendInner(roots[i](), rootDepth, rootBounds[i], new Frontier());
                 else first.Descend(roots[i](), rootDepth);
                 if (first.Stopped) break;
             }
@@ -172,6 +171,13 @@ public sealed class TilingSearch
         return report;
     }
 
+
+    /// <summary>The smallest bound among the nodes a stopped descent left unexplored (one per root, one thread each).</summary>
+    private sealed class Frontier
+    {
+        public double Min { get; private set; } = double.PositiveInfinity;
+        public void Add(double bound) => Min = Math.Min(Min, bound);
+    }
 
     /// <summary>The incumbent and the stopping rule, shared by the threads.</summary>
     private sealed class Shared(SearchModel model, bool prune, Stopwatch clock, TimeSpan? deadline, CancellationToken cancel)
@@ -226,7 +232,6 @@ public sealed class TilingSearch
         }
 
         public Mapping? SeedMapping { get; private set; }
-        public double? SeedValue => SeedMapping is null ? null : _threshold;
 
         public void Descend(State s, int depth)
         {
@@ -257,16 +262,19 @@ public sealed class TilingSearch
         /// Inner-first descent (energy): decide level d's loops and keep set with the levels below already
         /// decided, bound, and go one level out; at the top, pick every level's order and offer the mapping.
         /// </summary>
-        public void DescendInner(State s, int d)
+        public void DescendInner(State s, int d, double nodeBound, Frontier frontier)
         {
             if ((Interlocked.Increment(ref _explored) & 1023) == 0) CheckStop();
-            if (_stopped) return;
+            if (_stopped) { frontier.Add(nodeBound); return; }
             if (d < 0)
             {
                 model.OptimizeOrders(s);
                 Offer(s);
                 return;
             }
+            // Children are bounded first and then searched best bound first, so good mappings come early
+            // and prune the rest; equal bounds keep the enumeration order, so the order is deterministic.
+            var children = new List<(LevelChoice Choice, int Keep, double Bound, double[][] Visits)>();
             foreach (var choice in model.InnerChoices(d, s))
             {
                 model.ApplyInner(s, d, choice);
@@ -275,9 +283,26 @@ public sealed class TilingSearch
                 {
                     s.Keep[d] = keep;
                     if (!model.Fits(d, s)) continue;
-                    if (Prunable(model.InnerBound(s, d))) continue;
-                    DescendInner(s, d - 1);
-                    if (_stopped) return;
+                    double bound = model.InnerBound(s, d);
+                    if (Prunable(bound)) continue;
+                    children.Add((choice, keep, bound, s.InnerVisits[d].Select(v => (double[])v.Clone()).ToArray()));
+                }
+                if ((Interlocked.Increment(ref _explored) & 1023) == 0 && CheckStop()) { frontier.Add(nodeBound); return; }
+            }
+            var sorted = children.Select((c, i) => (c, i)).OrderBy(x => x.c.Bound).ThenBy(x => x.i).Select(x => x.c).ToList();
+            for (int k = 0; k < sorted.Count; k++)
+            {
+                var child = sorted[k];
+                if (Prunable(child.Bound)) continue;
+                model.ApplyInner(s, d, child.Choice);
+                for (int c = 0; c < child.Visits.Length; c++) Array.Copy(child.Visits[c], s.InnerVisits[d][c], child.Visits[c].Length);
+                s.Keep[d] = child.Keep;
+                DescendInner(s, d - 1, child.Bound, frontier);
+                if (_stopped)
+                {
+                    // What is left unexplored here: the next sibling holds the smallest bound of the rest.
+                    if (k + 1 < sorted.Count) frontier.Add(sorted[k + 1].Bound);
+                    return;
                 }
             }
         }
