@@ -10,6 +10,9 @@ internal sealed record LevelChoice(int[] Temporal, int[] Order, int[] SpatialX, 
 /// <summary>The spatial split of every level decided up front: per level, the factor of each rank along X and along Y.</summary>
 internal sealed record SpatialPlan(int[][] X, int[][] Y);
 
+/// <summary>What a spatial plan alone fixes: the MACs per compute unit, and per level and tensor the words one instance touches and uses.</summary>
+internal sealed record PlanFacts(long TemporalTotal, long[][] Partition, long[][] Used);
+
 /// <summary>The decisions of a partial mapping, outermost level first, with what they imply.</summary>
 internal sealed class State
 {
@@ -19,6 +22,7 @@ internal sealed class State
     public readonly long[] Used;       // instances used per level; [n] = compute units
     public readonly long[][] MinVisits; // per level and tensor: the fewest visits any loop order gives (-1: not computed yet)
     public SpatialPlan? Plan;          // when set, every level's spatial split is fixed by it
+    public PlanFacts? Facts;           // what the plan alone fixes, computed once per state
     public readonly double[][][] InnerVisits; // [d][c][tensor]: the least that level d's loops add to the visits at keeper c (inner-first)
 
     public State(SearchModel m, SpatialPlan? plan = null)
@@ -702,7 +706,7 @@ internal sealed class SearchModel
     {
         long below = 1; // temporal factors of the levels from d down
         for (int b = d; b < Levels; b++) for (int r = 0; r < Ranks; r++) below *= s.Choice[b]!.Temporal[r];
-        double above = (double)TemporalTotal(this, s.Plan!) / below;
+        double above = (double)Facts(s).TemporalTotal / below;
         foreach (var t in _tensors)
             for (int c = d + 1; c < Levels; c++)
             {
@@ -721,8 +725,8 @@ internal sealed class SearchModel
     /// </summary>
     public double InnerBound(State s, int d)
     {
-        var plan = s.Plan!;
-        long temporalTotal = TemporalTotal(this, plan);
+        var facts = Facts(s);
+        long temporalTotal = facts.TemporalTotal;
         double aboveD = temporalTotal; // the product of the temporal factors still to place above level d
         for (int b = d; b < Levels; b++) for (int r = 0; r < Ranks; r++) aboveD /= s.Choice[b]!.Temporal[r];
         double energy = _macEnergy;
@@ -730,11 +734,13 @@ internal sealed class SearchModel
         foreach (var t in _tensors)
         {
             int bit = 1 << t.Index;
-            var keepers = new List<int>();
-            for (int c = Math.Max(d, 1); c < Levels; c++) if ((s.Keep[c] & bit) != 0) keepers.Add(c);
-            if (d == 0) keepers.Insert(0, 0);
-            double floor0 = t.IsOutput ? Tile(t, Bound) * _levels[0].WriteEnergy : UsedWords(t, Bound) * _levels[0].ReadEnergy;
-            if (keepers.Count == 0)
+            Span<int> keepers = stackalloc int[Levels];
+            int count = 0;
+            if (d == 0) keepers[count++] = 0;
+            for (int c = Math.Max(d, 1); c < Levels; c++) if ((s.Keep[c] & bit) != 0) keepers[count++] = c;
+            keepers = keepers[..count];
+            double floor0 = t.IsOutput ? facts.Partition[0][t.Index] * _levels[0].WriteEnergy : facts.Used[0][t.Index] * _levels[0].ReadEnergy;
+            if (keepers.Length == 0)
             {
                 double best = double.PositiveInfinity;
                 for (int m = 0; m < d; m++)
@@ -749,8 +755,8 @@ internal sealed class SearchModel
                 energy += best;
                 continue;
             }
-            var visits = new double[keepers.Count];
-            for (int i = 0; i < keepers.Count; i++)
+            Span<double> visits = stackalloc double[keepers.Length];
+            for (int i = 0; i < keepers.Length; i++)
             {
                 int c = keepers[i];
                 double v = Tile(t, s.Rem[c]);
@@ -762,7 +768,7 @@ internal sealed class SearchModel
                 visits[i] = v;
                 if (c > 0) energy += s.Used[c] * (t.IsOutput ? Math.Max(0, v - PlanPartition(t, s, c)) : v) * _levels[c].WriteEnergy;
             }
-            for (int i = 0; i + 1 < keepers.Count; i++) energy += PairEnergy(t, s, keepers[i], keepers[i + 1], visits[i + 1]);
+            for (int i = 0; i + 1 < keepers.Length; i++) energy += PairEnergy(t, s, keepers[i], keepers[i + 1], visits[i + 1]);
             energy += PairEnergy(t, s, keepers[^1], Levels, temporalTotal);
             if (keepers[0] > 0)
             {
@@ -810,11 +816,23 @@ internal sealed class SearchModel
     }
 
     /// <summary>At least the words of t that the MACs of one instance of level c use over the run (see <see cref="UsedWords"/>).</summary>
-    private long PlanDensePartition(TensorInfo t, State s, int c)
+    private long PlanDensePartition(TensorInfo t, State s, int c) => Facts(s).Used[c][t.Index];
+
+    /// <summary>What the state's plan fixes, computed on first use.</summary>
+    private PlanFacts Facts(State s)
     {
-        var ext = (long[])Bound.Clone();
-        for (int b = 0; b < c; b++) for (int r = 0; r < Ranks; r++) ext[r] /= s.Spatial(b, r);
-        return UsedWords(t, ext);
+        if (s.Facts is { } known) return known;
+        var plan = s.Plan!;
+        var partition = new long[Levels][];
+        var used = new long[Levels][];
+        for (int c = 0; c < Levels; c++)
+        {
+            var ext = (long[])Bound.Clone();
+            for (int b = 0; b < c; b++) for (int r = 0; r < Ranks; r++) ext[r] /= (long)plan.X[b][r] * plan.Y[b][r];
+            partition[c] = _tensors.Select(t => Tile(t, ext)).ToArray();
+            used[c] = _tensors.Select(t => UsedWords(t, ext)).ToArray();
+        }
+        return s.Facts = new PlanFacts(TemporalTotal(this, plan), partition, used);
     }
 
     /// <summary>
@@ -843,12 +861,7 @@ internal sealed class SearchModel
     }
 
     /// <summary>The words of t one instance of level c touches over the run, from the plan alone.</summary>
-    private long PlanPartition(TensorInfo t, State s, int c)
-    {
-        var ext = (long[])Bound.Clone();
-        for (int b = 0; b < c; b++) for (int r = 0; r < Ranks; r++) ext[r] /= s.Spatial(b, r);
-        return Tile(t, ext);
-    }
+    private long PlanPartition(TensorInfo t, State s, int c) => Facts(s).Partition[c][t.Index];
 
     private long Partition(TensorInfo t, State s, int c)
     {
