@@ -87,6 +87,7 @@ internal sealed class SearchModel
     private readonly int[] _allowedMask;
     private readonly long[] _fanoutBelow; // product of fanout sizes of levels >= d
     private readonly double _macEnergy;
+    private readonly bool[] _plain; // per tensor: every dimension is one rank with coefficient 1
 
     public int Levels { get; }
     public int Ranks { get; }
@@ -116,6 +117,7 @@ internal sealed class SearchModel
             t.Dims.Select(d => d.Terms.Select(x => x.Coefficient).ToArray()).ToArray(),
             RankIds.Select(r => t.IsIndexedBy(r)).ToArray())).ToArray();
         _levels = p.Arch.Levels.ToArray();
+        _plain = _tensors.Select(t => t.DimRanks.All(x => x.Length == 1) && t.DimCoefs.All(x => x.Length == 1 && x[0] == 1)).ToArray();
         _allowedMask = new int[Levels];
         for (int d = 0; d < Levels; d++)
             foreach (var t in _tensors)
@@ -663,7 +665,10 @@ internal sealed class SearchModel
         var t = new int[Ranks];
         foreach (var _ in Temporal(0))
         {
-            var active = Enumerable.Range(0, Ranks).Where(r => t[r] > 1).ToArray();
+            int n = 0;
+            for (int r = 0; r < Ranks; r++) if (t[r] > 1) n++;
+            var active = new int[n];
+            for (int r = 0, i = 0; r < Ranks; r++) if (t[r] > 1) active[i++] = r;
             int[] order = active;
             if (c.Order is { } pinned)
             {
@@ -671,7 +676,8 @@ internal sealed class SearchModel
                 if (active.Any(r => !ids.Contains(RankIds[r]))) continue;
                 order = active.OrderBy(r => ids.IndexOf(RankIds[r])).ToArray();
             }
-            yield return new LevelChoice((int[])t.Clone(), order, (int[])plan.X[d].Clone(), (int[])plan.Y[d].Clone());
+            // The plan's arrays are shared: no choice is ever changed after it is made.
+            yield return new LevelChoice((int[])t.Clone(), order, plan.X[d], plan.Y[d]);
         }
 
         IEnumerable<bool> Temporal(int r)
@@ -711,9 +717,24 @@ internal sealed class SearchModel
             for (int c = d + 1; c < Levels; c++)
             {
                 if ((s.Keep[c] & (1 << t.Index)) == 0) { s.InnerVisits[d][c][t.Index] = 0; continue; }
-                var step = new StepModel(this, t, s, c, d);
-                s.InnerVisits[d][c][t.Index] = above * step.LeastTerm(this, s.Choice[d]!.Temporal);
+                s.InnerVisits[d][c][t.Index] = above * (_plain[t.Index] ? PlainLeastTerm(t, s, c, d) : new StepModel(this, t, s, c, d).LeastTerm(this, s.Choice[d]!.Temporal));
             }
+    }
+
+    /// <summary>The closed form of <see cref="StepModel.LeastTerm"/> for a tensor indexed by plain ranks, without building the model.</summary>
+    private double PlainLeastTerm(TensorInfo t, State s, int c, int d)
+    {
+        var f = s.Choice[d]!.Temporal;
+        double all = 1, indexing = 1;
+        bool rewound = false;
+        for (int r = 0; r < Ranks; r++)
+        {
+            all *= f[r];
+            if (!t.IndexedBy[r]) continue;
+            indexing *= f[r];
+            for (int b = d + 1; b < c && !rewound; b++) rewound = s.Choice[b]!.Temporal[r] > 1;
+        }
+        return Tile(t, s.Rem[c]) * ((rewound ? all : indexing) - 1);
     }
 
     /// <summary>
