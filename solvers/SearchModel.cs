@@ -261,6 +261,20 @@ internal sealed class SearchModel
         }
     }
 
+    /// <summary>What costs see of a spatial plan: per level, each rank's factor, and on a mesh the children used along X plus along Y.</summary>
+    private string PlanKey(int[][] x, int[][] y)
+    {
+        var sb = new System.Text.StringBuilder();
+        for (int d = 0; d < Levels; d++)
+        {
+            long ux = 1, uy = 1;
+            for (int r = 0; r < Ranks; r++) { sb.Append(x[d][r] * y[d][r]).Append(','); ux *= x[d][r]; uy *= y[d][r]; }
+            if (_levels[d].Fanout.Topology != Topology.Bus) sb.Append('m').Append(ux + uy);
+            sb.Append('|');
+        }
+        return sb.ToString();
+    }
+
     /// <summary>The spatial factors rank r may take along one axis of level d's fanout, given what is left of it and the room on the axis.</summary>
     private IEnumerable<long> AxisOptions(LevelConstraint c, int r, Axis axis, long left, long room)
     {
@@ -281,6 +295,7 @@ internal sealed class SearchModel
     public List<SpatialPlan> SpatialPlans()
     {
         var plans = new List<SpatialPlan>();
+        var seen = new HashSet<string>();
         var x = new int[Levels][];
         var y = new int[Levels][];
         for (int d = 0; d < Levels; d++) { x[d] = Enumerable.Repeat(1, Ranks).ToArray(); y[d] = Enumerable.Repeat(1, Ranks).ToArray(); }
@@ -290,7 +305,14 @@ internal sealed class SearchModel
 
         void Split(int d, int r, long px, long py)
         {
-            if (d == Levels) { plans.Add(new SpatialPlan(x.Select(a => (int[])a.Clone()).ToArray(), y.Select(a => (int[])a.Clone()).ToArray())); return; }
+            if (d == Levels)
+            {
+                // Costs see a plan only through each rank's spatial factor per level (and, on a mesh, the
+                // number of children used along X plus along Y), never through which axis a rank is on:
+                // plans that agree on those are the same for every count, so the first stands for all.
+                if (seen.Add(PlanKey(x, y))) plans.Add(new SpatialPlan(x.Select(a => (int[])a.Clone()).ToArray(), y.Select(a => (int[])a.Clone()).ToArray()));
+                return;
+            }
             if (r == Ranks) { Split(d + 1, 0, 1, 1); return; }
             var fan = _levels[d].Fanout;
             var c = Constraint(d);
