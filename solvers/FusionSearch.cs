@@ -1,0 +1,330 @@
+using System.Diagnostics;
+using Optimizer.Formulation;
+using Optimizer.Hardware;
+using Optimizer.Workloads;
+
+namespace Optimizer.Solvers;
+
+/// <summary>A workload on an architecture, what to minimize, and how many outer loops a fused group may share.</summary>
+public sealed record FusionProblem(Workload Workload, Architecture Arch, Objective Objective, int MaxFusedLoops = 1)
+{
+    /// <summary>Checks the numbers a user gives.</summary>
+    public FusionProblem Validated()
+        => MaxFusedLoops is < 0 or > 4
+            ? throw new ArgumentOutOfRangeException(nameof(MaxFusedLoops), MaxFusedLoops, "--max-fused-loops must be between 0 and 4.")
+            : this;
+}
+
+/// <summary>What the search did for one layer: partial mappings evaluated, valid, kept after pruning, and the frontier after the join.</summary>
+public sealed record FusionLayerStats(string Layer, long Evaluated, long Valid, long Kept, long Frontier, int Classes);
+
+/// <summary>
+/// One partial mapping of one layer: its mapping, the key of the on-chip intermediate it takes in and
+/// gives out (null = DRAM), its shared loops and its cost with fusion's removals.
+/// </summary>
+public sealed record FusionPartial(int Layer, int Order, Mapping Mapping, int SharedCount, string? InKey, string? OutKey, double Energy, long Cycles, IReadOnlyList<long> Held);
+
+/// <summary>The answer of the fused search, with the best unfused mapping beside it.</summary>
+public sealed record FusionResult(
+    SolveStatus Status,
+    FusedMapping? Mapping,
+    FusedCostReport? Report,
+    double? Best,
+    FusedMapping? Unfused,
+    FusedCostReport? UnfusedReport,
+    TimeSpan Elapsed,
+    IReadOnlyList<FusionLayerStats> Stats,
+    IReadOnlyList<IReadOnlyList<FusionPartial>> Survivors,
+    string? Explanation = null)
+{
+    /// <summary>Unfused objective over fused objective; null when either is missing.</summary>
+    public double? Improvement(Objective o)
+        => Report is { } f && UnfusedReport is { } u && f.Objective(o) > 0 ? u.Objective(o) / f.Objective(o) : null;
+}
+
+/// <summary>
+/// The exact fused search of docs/fusion.md: per layer, partial mappings with compatibility keys, Pareto
+/// pruning within each class, and a join layer by layer. Also the brute-force enumerator of the same
+/// fused mapspace, for tests.
+/// </summary>
+public sealed class FusionSearch
+{
+    private readonly FusionProblem _p;
+    private readonly Dictionary<string, List<(Mapping Mapping, CostReport? Report)>> _evaluated = [];
+    private readonly Dictionary<string, IReadOnlyList<TensorId>> _namesOf = [];
+
+    /// <summary>Creates a search.</summary>
+    public FusionSearch(FusionProblem p) => _p = p.Validated();
+
+    /// <summary>Finds the optimal fused mapping; on the time limit or cancel, the best unfused mapping with status Feasible.</summary>
+    public FusionResult Solve(SearchLimits limits)
+    {
+        var sw = Stopwatch.StartNew();
+        var deadline = limits.TimeLimit;
+        bool Stop() => limits.Cancel.IsCancellationRequested || (deadline is { } d && sw.Elapsed > d);
+        var unfused = Join(fuse: false, Stop, out _, out _);
+        if (unfused is null)
+            return new FusionResult(Stop() ? SolveStatus.Unknown : SolveStatus.Infeasible, null, null, null, null, null, sw.Elapsed, [], [],
+                Stop() ? "stopped before any mapping was complete" : "some layer has no valid mapping in the per-layer template");
+        var (uMap, uRep) = Recheck(unfused);
+        var fused = Join(fuse: true, Stop, out var stats, out var survivors);
+        if (fused is null)
+            return new FusionResult(SolveStatus.Feasible, uMap, uRep, uRep.Objective(_p.Objective), uMap, uRep, sw.Elapsed, stats, survivors,
+                "stopped before the fused search finished; the answer is the best unfused mapping");
+        var (fMap, fRep) = Recheck(fused);
+        return new FusionResult(SolveStatus.Optimal, fMap, fRep, fRep.Objective(_p.Objective), uMap, uRep, sw.Elapsed, stats, survivors);
+    }
+
+    /// <summary>Every fused mapping of the mapspace, checked and costed one by one: the reference for tests (small cases only).</summary>
+    public (FusedMapping? Mapping, double Best, long Count) BruteForce()
+    {
+        var w = _p.Workload;
+        int n = w.Layers.Count;
+        FusedMapping? best = null;
+        double bestValue = double.PositiveInfinity;
+        long count = 0;
+        foreach (var groups in Partitions(0))
+        {
+            var perGroup = groups.Select(GroupChoices).ToList();
+            foreach (var combo in Product(perGroup))
+            {
+                var fm = new FusedMapping(groups.Select((g, k) => new FusedGroup(g.First, g.Last, combo[k].Shared)),
+                    combo.SelectMany(c => c.Mappings));
+                count++;
+                if (FusionChecker.Check(w, _p.Arch, fm).Count > 0) continue;
+                var value = FusionCost.Evaluate(w, _p.Arch, fm).Objective(_p.Objective);
+                if (value < bestValue * (1 - 1e-12)) (best, bestValue) = (fm, value);
+            }
+        }
+        return (best, bestValue, count);
+
+        IEnumerable<List<FusedGroup>> Partitions(int start)
+        {
+            if (start == n) { yield return []; yield break; }
+            for (int last = start; last < n; last++)
+            {
+                if (last > start && FusionRules.IntermediateLevel(w, _p.Arch, last - 1) is null) break;
+                foreach (var rest in Partitions(last + 1))
+                    yield return [new FusedGroup(start, last, 0), .. rest];
+            }
+        }
+
+        IEnumerable<(int Shared, List<Mapping> Mappings)> GroupChoices(FusedGroup g)
+        {
+            var options = g.Count == 1 ? [Array.Empty<TemporalLoop>()] : FusionMapspace.SharedLoopOptions(w.Layers[g.First], _p.MaxFusedLoops);
+            foreach (var shared in options)
+            {
+                var perLayer = new List<List<Mapping>>();
+                IReadOnlyList<TemporalLoop>? s = shared;
+                for (int i = g.First; i <= g.Last && s is not null; i++)
+                {
+                    if (i > g.First) s = FusionMapspace.Carry(w.Layers[i - 1], w.Layers[i], w.Layers[i - 1].Output.Id, s);
+                    if (s is null) break;
+                    TensorId? input = i > g.First ? w.Layers[i - 1].Output.Id : null;
+                    TensorId? output = i < g.Last ? w.Layers[i].Output.Id : null;
+                    var e = w.Layers[i];
+                    var sh = s;
+                    perLayer.Add(FusionMapspace.Candidates(e, _p.Arch, sh).Where(m => FusionMapspace.Allows(e, m, sh.Count, input, output)).ToList());
+                }
+                if (perLayer.Count != g.Count) continue;
+                foreach (var ms in Product(perLayer))
+                    yield return (shared.Count, ms);
+            }
+        }
+    }
+
+    private static IEnumerable<List<T>> Product<T>(IReadOnlyList<IEnumerable<T>> lists)
+    {
+        if (lists.Count == 0) { yield return []; yield break; }
+        var rest = lists.Skip(1).ToList();
+        foreach (var head in lists[0])
+            foreach (var tail in Product(rest))
+                yield return [head, .. tail];
+    }
+
+    /// <summary>Re-checks a found fused mapping and re-costs it with the reference model; a disagreement is a bug.</summary>
+    private (FusedMapping, FusedCostReport) Recheck(FusedMapping fm)
+    {
+        var v = FusionChecker.Check(_p.Workload, _p.Arch, fm);
+        if (v.Count > 0) throw new InvalidOperationException($"The fused search returned an invalid mapping ({v[0].Message}); this is a bug.");
+        return (fm, FusionCost.Evaluate(_p.Workload, _p.Arch, fm));
+    }
+
+    private sealed record Node(double Energy, long Cycles, Node? Prev, FusionPartial Partial);
+
+    /// <summary>The join of docs/fusion.md; null when stopped or when nothing is valid.</summary>
+    private FusedMapping? Join(bool fuse, Func<bool> stop, out List<FusionLayerStats> stats, out List<IReadOnlyList<FusionPartial>> survivors)
+    {
+        var w = _p.Workload;
+        stats = [];
+        survivors = [];
+        var frontier = new SortedDictionary<string, List<Node>>(StringComparer.Ordinal) { [DramKey] = [] };
+        for (int i = 0; i < w.Layers.Count; i++)
+        {
+            if (stop()) return null;
+            List<string?> keys = i == 0 ? [null] : frontier.Keys.Select(k => k == DramKey ? null : k).ToList();
+            var (partials, evaluated, valid) = Partials(i, keys, fuse);
+            var kept = PruneClasses(partials);
+            survivors.Add(kept);
+            var next = new SortedDictionary<string, List<Node>>(StringComparer.Ordinal);
+            foreach (var p in kept)
+            {
+                var bucketKey = p.OutKey ?? DramKey;
+                if (!next.TryGetValue(bucketKey, out var bucket)) next[bucketKey] = bucket = [];
+                if (i == 0) { bucket.Add(new Node(p.Energy, p.Cycles, null, p)); continue; }
+                if (!frontier.TryGetValue(p.InKey ?? DramKey, out var prev)) continue;
+                foreach (var node in prev) bucket.Add(new Node(node.Energy + p.Energy, node.Cycles + p.Cycles, node, p));
+            }
+            foreach (var k in next.Keys.ToList())
+            {
+                next[k] = Pareto(next[k], n => n.Energy, n => n.Cycles);
+                if (next[k].Count == 0 || (i == w.Layers.Count - 1 && k != DramKey)) next.Remove(k);
+            }
+            frontier = next;
+            stats.Add(new FusionLayerStats(w.Layers[i].Name, evaluated, valid, kept.Count, frontier.Values.Sum(b => (long)b.Count), kept.Select(p => (p.InKey, p.OutKey)).Distinct().Count()));
+        }
+        if (!frontier.TryGetValue(DramKey, out var done) || done.Count == 0) return null;
+        var best = done.OrderBy(nd => FusionCost.Combine(_p.Objective, nd.Energy, nd.Cycles)).First();
+        return Decode(best);
+    }
+
+    private const string DramKey = "\u0000dram";
+
+    private FusedMapping Decode(Node last)
+    {
+        var chain = new List<FusionPartial>();
+        for (var n = last; n is not null; n = n.Prev) chain.Add(n.Partial);
+        chain.Reverse();
+        return Assemble(chain);
+    }
+
+    /// <summary>The fused mapping made of one partial mapping per layer (groups follow the keys).</summary>
+    public static FusedMapping Assemble(IReadOnlyList<FusionPartial> chain)
+    {
+        var groups = new List<FusedGroup>();
+        int first = 0;
+        for (int i = 0; i < chain.Count; i++)
+            if (chain[i].OutKey is null)
+            {
+                groups.Add(new FusedGroup(first, i, i > first ? chain[i].SharedCount : 0));
+                first = i + 1;
+            }
+        return new FusedMapping(groups, chain.Select(p => p.Mapping));
+    }
+
+    /// <summary>Keeps, within each class (in key, out key), the partial mappings no other beats or ties on energy and cycles.</summary>
+    private static List<FusionPartial> PruneClasses(List<FusionPartial> partials)
+        => partials.GroupBy(p => (p.InKey, p.OutKey))
+            .SelectMany(g => Pareto(g.ToList(), p => p.Energy, p => p.Cycles))
+            .OrderBy(p => p.Order).ToList();
+
+    /// <summary>The points that no other point beats or ties on both values; among equal points the first (canonical) one.</summary>
+    private static List<T> Pareto<T>(List<T> items, Func<T, double> a, Func<T, long> b)
+    {
+        var kept = new List<T>();
+        long bestB = long.MaxValue;
+        foreach (var x in items.OrderBy(a).ThenBy(b))
+            if (b(x) < bestB) { kept.Add(x); bestB = b(x); }
+        return kept;
+    }
+
+    /// <summary>The partial mappings of layer i for the given incoming keys (null = the input comes from DRAM).</summary>
+    private (List<FusionPartial>, long Evaluated, long Valid) Partials(int i, IReadOnlyList<string?> inKeys, bool fuse)
+    {
+        var w = _p.Workload;
+        var e = w.Layers[i];
+        bool canOut = fuse && FusionRules.IntermediateLevel(w, _p.Arch, i) is not null;
+        var jobs = new List<(string? InKey, IReadOnlyList<TemporalLoop> Shared, bool OutOnChip)>();
+        foreach (var inKey in inKeys)
+        {
+            if (inKey is null)
+            {
+                jobs.Add((null, [], false));
+                if (canOut)
+                    foreach (var s in FusionMapspace.SharedLoopOptions(e, _p.MaxFusedLoops)) jobs.Add((null, s, true));
+                continue;
+            }
+            var producer = w.Layers[i - 1];
+            var loops = inKey.Length == 0 ? [] : inKey.Split(',').Select(x => x.Split('x'))
+                .Select(x => new TemporalLoop(producer.Output.Dims[int.Parse(x[0])].Terms[0].Rank, int.Parse(x[1]))).ToList();
+            var carried = FusionMapspace.Carry(producer, e, producer.Output.Id, loops);
+            if (carried is null) continue;
+            jobs.Add((inKey, carried, false));
+            if (canOut && carried.All(l => OutputDim(e, l.Rank) >= 0)) jobs.Add((inKey, carried, true));
+        }
+        var results = new List<FusionPartial>[jobs.Count];
+        long evaluated = 0, valid = 0;
+        var level = i > 0 ? FusionRules.IntermediateLevel(w, _p.Arch, i - 1) : null;
+        var outLevel = FusionRules.IntermediateLevel(w, _p.Arch, i);
+        // Evaluate each distinct set of shared loops once (in parallel), then cost every placement from it.
+        var distinct = jobs.Select(j => SharedText(j.Shared)).Distinct().ToList();
+        var evaluations = new List<(Mapping Mapping, CostReport? Report)>[distinct.Count];
+        Parallel.For(0, distinct.Count, new ParallelOptions { MaxDegreeOfParallelism = Environment.ProcessorCount }, k =>
+            evaluations[k] = Evaluate(e, jobs.First(j => SharedText(j.Shared) == distinct[k]).Shared));
+        int order = 0;
+        for (int j = 0; j < jobs.Count; j++)
+        {
+            var (inKey, shared, outOnChip) = jobs[j];
+            var list = evaluations[distinct.IndexOf(SharedText(shared))];
+            TensorId? input = inKey is null ? null : w.Layers[i - 1].Output.Id;
+            TensorId? output = outOnChip ? e.Output.Id : null;
+            string? outKey = outOnChip ? string.Join(",", shared.Select(l => $"{OutputDim(e, l.Rank)}x{l.Factor}")) : null;
+            int fusionLevel = input is not null ? level!.Value : output is not null ? outLevel!.Value : 0;
+            results[j] = [];
+            foreach (var (m, r) in list)
+            {
+                evaluated++;
+                if (r is null || !FusionMapspace.Allows(e, m, shared.Count, input, output)) { order++; continue; }
+                valid++;
+                var c = FusionCost.Adjust(e.Name, _p.Arch, r, input, output, fusionLevel);
+                results[j].Add(new FusionPartial(i, order++, m, shared.Count, inKey, outKey, c.Energy, c.Cycles, r.Levels.Select(x => x.WordsHeld).ToList()));
+            }
+        }
+        return (results.SelectMany(x => x).ToList(), evaluated, valid);
+    }
+
+    private static int OutputDim(Einsum e, RankId rank)
+    {
+        var dims = e.Output.Dims;
+        for (int d = 0; d < dims.Count; d++) if (dims[d].Terms[0].Rank == rank) return d;
+        return -1;
+    }
+
+    private static string SharedText(IReadOnlyList<TemporalLoop> shared) => string.Join(",", shared);
+
+    /// <summary>
+    /// Every template mapping of the layer under these shared loops, checked and costed; layers of the
+    /// same shape share the work (their reports differ only in tensor names, which are renamed).
+    /// </summary>
+    private List<(Mapping, CostReport?)> Evaluate(Einsum e, IReadOnlyList<TemporalLoop> shared)
+    {
+        var mappings = FusionMapspace.Candidates(e, _p.Arch, shared).ToList();
+        var cacheKey = Zoo.ShapeKey(e) + "|" + SharedText(shared);
+        List<(Mapping Mapping, CostReport? Report)>? cached;
+        IReadOnlyList<TensorId>? names;
+        lock (_evaluated)
+        {
+            _evaluated.TryGetValue(cacheKey, out cached);
+            _namesOf.TryGetValue(cacheKey, out names);
+        }
+        if (cached is not null && names is not null)
+        {
+            var rename = names.Zip(e.Tensors.Select(t => t.Id)).ToDictionary(x => x.First, x => x.Second);
+            return mappings.Zip(cached, (m, c) => (m, c.Report is null ? null : Rename(c.Report, rename))).ToList();
+        }
+        var result = mappings.Select(m => (m, CostModel.TryEvaluate(e, _p.Arch, m, out var r, out _) ? r : null)).ToList();
+        lock (_evaluated)
+        {
+            _evaluated[cacheKey] = result;
+            _namesOf[cacheKey] = e.Tensors.Select(t => t.Id).ToList();
+        }
+        return result;
+    }
+
+    private static CostReport Rename(CostReport r, Dictionary<TensorId, TensorId> rename)
+        => r with
+        {
+            Tensors = r.Tensors.Select(t => t with { Tensor = rename[t.Tensor] }).ToList(),
+            Network = r.Network.Select(x => x with { Tensor = rename[x.Tensor] }).ToList(),
+        };
+}
