@@ -56,7 +56,8 @@ public static class FusionMapspace
     /// The layer's mappings under the given shared loops, in a fixed order (docs/fusion.md, "the
     /// per-layer template"): DRAM holds the shared loops then at most one own loop; each fanout
     /// splits at most one rank along X and one along Y, by the largest factor that fits; every other
-    /// factor is a temporal loop of level 1 in rank order; every level keeps every tensor it may.
+    /// factor is a temporal loop of level 1, in rank order or with one rank moved innermost; every
+    /// level keeps every tensor it may.
     /// Mappings may break capacity; the caller checks them.
     /// </summary>
     public static IEnumerable<Mapping> Candidates(Einsum e, Architecture arch, IReadOnlyList<TemporalLoop> shared)
@@ -83,20 +84,28 @@ public static class FusionMapspace
                 var left = new Dictionary<RankId, long>(rest);
                 foreach (var (_, loop) in spatial) left[loop.Rank] /= loop.Factor;
                 int inner = arch.Levels.Count > 1 ? 1 : 0;
-                var levels = new List<LevelMapping>();
-                for (int l = 0; l < arch.Levels.Count; l++)
+                var rankOrder = e.Ranks.Where(r => left[r.Id] > 1).Select(r => r.Id).ToList();
+                // Rank order, or rank order with one rank moved innermost (so that the tiles below can stay while it steps).
+                var orders = new List<List<RankId>> { rankOrder };
+                for (int k = 0; k + 1 < rankOrder.Count; k++)
+                    orders.Add([.. rankOrder.Where((_, j) => j != k), rankOrder[k]]);
+                foreach (var order in orders)
                 {
-                    var temporal = new List<TemporalLoop>();
-                    if (l == 0)
+                    var levels = new List<LevelMapping>();
+                    for (int l = 0; l < arch.Levels.Count; l++)
                     {
-                        temporal.AddRange(shared);
-                        if (o is { } x) temporal.Add(x);
+                        var temporal = new List<TemporalLoop>();
+                        if (l == 0)
+                        {
+                            temporal.AddRange(shared);
+                            if (o is { } x) temporal.Add(x);
+                        }
+                        if (l == inner)
+                            temporal.AddRange(order.Select(r => new TemporalLoop(r, (int)left[r])));
+                        levels.Add(new LevelMapping(temporal, spatial.Where(s => s.Level == l).Select(s => s.Loop), keeps[l]));
                     }
-                    if (l == inner)
-                        temporal.AddRange(e.Ranks.Where(r => left[r.Id] > 1).Select(r => new TemporalLoop(r.Id, (int)left[r.Id])));
-                    levels.Add(new LevelMapping(temporal, spatial.Where(s => s.Level == l).Select(s => s.Loop), keeps[l]));
+                    yield return new Mapping(levels);
                 }
-                yield return new Mapping(levels);
             }
         }
     }

@@ -50,8 +50,7 @@ public sealed record FusionResult(
 public sealed class FusionSearch
 {
     private readonly FusionProblem _p;
-    private readonly Dictionary<string, List<(Mapping Mapping, CostReport? Report)>> _evaluated = [];
-    private readonly Dictionary<string, IReadOnlyList<TensorId>> _namesOf = [];
+    private readonly Dictionary<string, (JobResult Result, Einsum From)> _cache = [];
 
     /// <summary>Creates a search.</summary>
     public FusionSearch(FusionProblem p) => _p = p.Validated();
@@ -163,8 +162,7 @@ public sealed class FusionSearch
         {
             if (stop()) return null;
             List<string?> keys = i == 0 ? [null] : frontier.Keys.Select(k => k == DramKey ? null : k).ToList();
-            var (partials, evaluated, valid) = Partials(i, keys, fuse);
-            var kept = PruneClasses(partials);
+            var (kept, evaluated, valid) = Partials(i, keys, fuse);
             survivors.Add(kept);
             var next = new SortedDictionary<string, List<Node>>(StringComparer.Ordinal);
             foreach (var p in kept)
@@ -212,12 +210,6 @@ public sealed class FusionSearch
         return new FusedMapping(groups, chain.Select(p => p.Mapping));
     }
 
-    /// <summary>Keeps, within each class (in key, out key), the partial mappings no other beats or ties on energy and cycles.</summary>
-    private static List<FusionPartial> PruneClasses(List<FusionPartial> partials)
-        => partials.GroupBy(p => (p.InKey, p.OutKey))
-            .SelectMany(g => Pareto(g.ToList(), p => p.Energy, p => p.Cycles))
-            .OrderBy(p => p.Order).ToList();
-
     /// <summary>The points that no other point beats or ties on both values; among equal points the first (canonical) one.</summary>
     private static List<T> Pareto<T>(List<T> items, Func<T, double> a, Func<T, long> b)
     {
@@ -228,20 +220,27 @@ public sealed class FusionSearch
         return kept;
     }
 
-    /// <summary>The partial mappings of layer i for the given incoming keys (null = the input comes from DRAM).</summary>
+    /// <summary>One class of partial mappings of a layer: the key it takes in (null = DRAM), its shared loops, and whether its output stays on chip.</summary>
+    private sealed record Job(string? InKey, IReadOnlyList<TemporalLoop> Shared, bool OutOnChip);
+
+    /// <summary>The survivors of one job, what it evaluated and how many were valid; cached for layers of the same shape.</summary>
+    private sealed record JobResult(List<FusionPartial> Kept, long Evaluated, long Valid);
+
+    /// <summary>The partial mappings of layer i for the given incoming keys (null = the input comes from DRAM), pruned within each class.</summary>
     private (List<FusionPartial>, long Evaluated, long Valid) Partials(int i, IReadOnlyList<string?> inKeys, bool fuse)
     {
         var w = _p.Workload;
         var e = w.Layers[i];
-        bool canOut = fuse && FusionRules.IntermediateLevel(w, _p.Arch, i) is not null;
-        var jobs = new List<(string? InKey, IReadOnlyList<TemporalLoop> Shared, bool OutOnChip)>();
+        var inLevel = i > 0 ? FusionRules.IntermediateLevel(w, _p.Arch, i - 1) : null;
+        var outLevel = fuse ? FusionRules.IntermediateLevel(w, _p.Arch, i) : null;
+        var jobs = new List<Job>();
         foreach (var inKey in inKeys)
         {
             if (inKey is null)
             {
-                jobs.Add((null, [], false));
-                if (canOut)
-                    foreach (var s in FusionMapspace.SharedLoopOptions(e, _p.MaxFusedLoops)) jobs.Add((null, s, true));
+                jobs.Add(new Job(null, [], false));
+                if (outLevel is not null)
+                    foreach (var s in FusionMapspace.SharedLoopOptions(e, _p.MaxFusedLoops)) jobs.Add(new Job(null, s, true));
                 continue;
             }
             var producer = w.Layers[i - 1];
@@ -249,38 +248,115 @@ public sealed class FusionSearch
                 .Select(x => new TemporalLoop(producer.Output.Dims[int.Parse(x[0])].Terms[0].Rank, int.Parse(x[1]))).ToList();
             var carried = FusionMapspace.Carry(producer, e, producer.Output.Id, loops);
             if (carried is null) continue;
-            jobs.Add((inKey, carried, false));
-            if (canOut && carried.All(l => OutputDim(e, l.Rank) >= 0)) jobs.Add((inKey, carried, true));
+            jobs.Add(new Job(inKey, carried, false));
+            if (outLevel is not null && carried.All(l => OutputDim(e, l.Rank) >= 0)) jobs.Add(new Job(inKey, carried, true));
         }
-        var results = new List<FusionPartial>[jobs.Count];
+        // A class whose on-chip intermediates cannot fit their level under the shared loops has no valid member.
+        jobs = jobs.Where(j => Fits(i, j, inLevel, outLevel)).ToList();
+        // Evaluate each distinct set of shared loops once (in parallel); every class with those loops takes its members from it.
+        var bySharing = jobs.GroupBy(j => SharedText(j.Shared)).Select(g => g.ToList()).ToList();
+        var results = new JobResult[bySharing.Count][];
+        Parallel.For(0, bySharing.Count, new ParallelOptions { MaxDegreeOfParallelism = Environment.ProcessorCount },
+            k => results[k] = Evaluate(i, bySharing[k], inLevel, outLevel));
+        var all = new List<FusionPartial>();
         long evaluated = 0, valid = 0;
-        var level = i > 0 ? FusionRules.IntermediateLevel(w, _p.Arch, i - 1) : null;
-        var outLevel = FusionRules.IntermediateLevel(w, _p.Arch, i);
-        // Evaluate each distinct set of shared loops once (in parallel), then cost every placement from it.
-        var distinct = jobs.Select(j => SharedText(j.Shared)).Distinct().ToList();
-        var evaluations = new List<(Mapping Mapping, CostReport? Report)>[distinct.Count];
-        Parallel.For(0, distinct.Count, new ParallelOptions { MaxDegreeOfParallelism = Environment.ProcessorCount }, k =>
-            evaluations[k] = Evaluate(e, jobs.First(j => SharedText(j.Shared) == distinct[k]).Shared));
-        int order = 0;
-        for (int j = 0; j < jobs.Count; j++)
+        foreach (var r in results.SelectMany(x => x))
         {
-            var (inKey, shared, outOnChip) = jobs[j];
-            var list = evaluations[distinct.IndexOf(SharedText(shared))];
-            TensorId? input = inKey is null ? null : w.Layers[i - 1].Output.Id;
-            TensorId? output = outOnChip ? e.Output.Id : null;
-            string? outKey = outOnChip ? string.Join(",", shared.Select(l => $"{OutputDim(e, l.Rank)}x{l.Factor}")) : null;
-            int fusionLevel = input is not null ? level!.Value : output is not null ? outLevel!.Value : 0;
-            results[j] = [];
-            foreach (var (m, r) in list)
-            {
-                evaluated++;
-                if (r is null || !FusionMapspace.Allows(e, m, shared.Count, input, output)) { order++; continue; }
-                valid++;
-                var c = FusionCost.Adjust(e.Name, _p.Arch, r, input, output, fusionLevel);
-                results[j].Add(new FusionPartial(i, order++, m, shared.Count, inKey, outKey, c.Energy, c.Cycles, r.Levels.Select(x => x.WordsHeld).ToList()));
-            }
+            all.AddRange(r.Kept);
+            evaluated += r.Evaluated;
+            valid += r.Valid;
         }
-        return (results.SelectMany(x => x).ToList(), evaluated, valid);
+        return (all.Select((p, k) => p with { Order = k }).ToList(), evaluated, valid);
+    }
+
+    private bool Fits(int i, Job j, int? inLevel, int? outLevel)
+    {
+        var w = _p.Workload;
+        var e = w.Layers[i];
+        long Under(TensorSpec t) => t.Footprint(r => e.Bound(r) / j.Shared.Where(l => l.Rank == r).Aggregate(1L, (a, l) => a * l.Factor));
+        long inWords = j.InKey is null ? 0 : Under(e.FindTensor(w.Layers[i - 1].Output.Id)!);
+        long outWords = j.OutOnChip ? Under(e.Output) : 0;
+        long? Cap(int? level) => level is { } l ? _p.Arch.Levels[l].Capacity : null;
+        if (j.InKey is not null && Cap(inLevel) is { } ci && inWords > ci) return false;
+        if (j.OutOnChip && Cap(outLevel) is { } co && outWords > co) return false;
+        if (j.InKey is not null && j.OutOnChip && inLevel == outLevel && Cap(inLevel) is { } c && inWords + outWords > c) return false;
+        return true;
+    }
+
+    /// <summary>
+    /// Every template mapping of layer i under one set of shared loops, checked and costed once, then
+    /// placed in each class that has those loops and pruned there. Layers of the same shape whose
+    /// intermediates sit at the same tensor positions share the work: their survivors differ only in
+    /// tensor names, which are renamed.
+    /// </summary>
+    private JobResult[] Evaluate(int i, List<Job> jobs, int? inLevel, int? outLevel)
+    {
+        var w = _p.Workload;
+        var e = w.Layers[i];
+        int inPosition = i > 0 ? IndexOfTensor(e, w.Layers[i - 1].Output.Id) : -1;
+        string KeyOf(Job j) => $"{Zoo.ShapeKey(e)}|{SharedText(j.Shared)}|{(j.InKey is null ? -1 : inPosition)}|{j.OutOnChip}|{inLevel}|{outLevel}";
+        var results = new JobResult[jobs.Count];
+        var missing = new List<int>();
+        for (int k = 0; k < jobs.Count; k++)
+        {
+            (JobResult Result, Einsum From)? hit;
+            lock (_cache) hit = _cache.TryGetValue(KeyOf(jobs[k]), out var c) ? c : null;
+            if (hit is { } h) results[k] = Renamed(h.Result, h.From, e, i, jobs[k]);
+            else missing.Add(k);
+        }
+        if (missing.Count == 0) return results;
+        var accepted = missing.ToDictionary(k => k, _ => new List<FusionPartial>());
+        var counts = missing.ToDictionary(k => k, _ => (Evaluated: 0L, Valid: 0L));
+        var shared = jobs[missing[0]].Shared;
+        int order = 0;
+        foreach (var m in FusionMapspace.Candidates(e, _p.Arch, shared))
+        {
+            bool ok = CostModel.TryEvaluate(e, _p.Arch, m, out var report, out _);
+            var held = ok ? report!.Levels.Select(x => x.WordsHeld).ToList() : null;
+            foreach (var k in missing)
+            {
+                var job = jobs[k];
+                var c = counts[k];
+                c.Evaluated++;
+                TensorId? input = job.InKey is null ? null : w.Layers[i - 1].Output.Id;
+                TensorId? output = job.OutOnChip ? e.Output.Id : null;
+                if (ok && FusionMapspace.Allows(e, m, shared.Count, input, output))
+                {
+                    c.Valid++;
+                    int level = input is not null ? inLevel!.Value : output is not null ? outLevel!.Value : 0;
+                    var cost = FusionCost.Adjust(e.Name, _p.Arch, report!, input, output, level);
+                    string? outKey = job.OutOnChip ? string.Join(",", shared.Select(l => $"{OutputDim(e, l.Rank)}x{l.Factor}")) : null;
+                    accepted[k].Add(new FusionPartial(i, order, m, shared.Count, job.InKey, outKey, cost.Energy, cost.Cycles, held!));
+                }
+                counts[k] = c;
+            }
+            order++;
+        }
+        foreach (var k in missing)
+        {
+            results[k] = new JobResult(Pareto(accepted[k], p => p.Energy, p => p.Cycles), counts[k].Evaluated, counts[k].Valid);
+            lock (_cache) _cache.TryAdd(KeyOf(jobs[k]), (results[k], e));
+        }
+        return results;
+    }
+
+    private static int IndexOfTensor(Einsum e, TensorId id)
+    {
+        for (int k = 0; k < e.Tensors.Count; k++) if (e.Tensors[k].Id == id) return k;
+        return -1;
+    }
+
+    /// <summary>A cached class moved to another layer of the same shape: tensors renamed by position in every keep set, keys taken from the job.</summary>
+    private static JobResult Renamed(JobResult r, Einsum from, Einsum to, int layer, Job job)
+    {
+        var rename = from.Tensors.Zip(to.Tensors).ToDictionary(x => x.First.Id, x => x.Second.Id);
+        var kept = r.Kept.Select(p => p with
+        {
+            Mapping = new Mapping(p.Mapping.Levels.Select(l => new LevelMapping(l.Temporal, l.Spatial, l.Keep.Select(t => rename[t])))),
+            InKey = job.InKey,
+            Layer = layer,
+        }).ToList();
+        return new JobResult(kept, r.Evaluated, r.Valid);
     }
 
     private static int OutputDim(Einsum e, RankId rank)
@@ -291,40 +367,4 @@ public sealed class FusionSearch
     }
 
     private static string SharedText(IReadOnlyList<TemporalLoop> shared) => string.Join(",", shared);
-
-    /// <summary>
-    /// Every template mapping of the layer under these shared loops, checked and costed; layers of the
-    /// same shape share the work (their reports differ only in tensor names, which are renamed).
-    /// </summary>
-    private List<(Mapping, CostReport?)> Evaluate(Einsum e, IReadOnlyList<TemporalLoop> shared)
-    {
-        var mappings = FusionMapspace.Candidates(e, _p.Arch, shared).ToList();
-        var cacheKey = Zoo.ShapeKey(e) + "|" + SharedText(shared);
-        List<(Mapping Mapping, CostReport? Report)>? cached;
-        IReadOnlyList<TensorId>? names;
-        lock (_evaluated)
-        {
-            _evaluated.TryGetValue(cacheKey, out cached);
-            _namesOf.TryGetValue(cacheKey, out names);
-        }
-        if (cached is not null && names is not null)
-        {
-            var rename = names.Zip(e.Tensors.Select(t => t.Id)).ToDictionary(x => x.First, x => x.Second);
-            return mappings.Zip(cached, (m, c) => (m, c.Report is null ? null : Rename(c.Report, rename))).ToList();
-        }
-        var result = mappings.Select(m => (m, CostModel.TryEvaluate(e, _p.Arch, m, out var r, out _) ? r : null)).ToList();
-        lock (_evaluated)
-        {
-            _evaluated[cacheKey] = result;
-            _namesOf[cacheKey] = e.Tensors.Select(t => t.Id).ToList();
-        }
-        return result;
-    }
-
-    private static CostReport Rename(CostReport r, Dictionary<TensorId, TensorId> rename)
-        => r with
-        {
-            Tensors = r.Tensors.Select(t => t with { Tensor = rename[t.Tensor] }).ToList(),
-            Network = r.Network.Select(x => x with { Tensor = rename[x.Tensor] }).ToList(),
-        };
 }
