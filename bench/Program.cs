@@ -141,17 +141,21 @@ public static class Program
                           $"groups {string.Join(" | ", gpt.Mapping!.Groups.Select(g => string.Join("+", Enumerable.Range(g.First, g.Count).Select(i => workload.Layers[i].Name))))}");
         Console.WriteLine("fusion: kept/evaluated partial mappings per Einsum: " +
                           string.Join(", ", gpt.Stats.Select(s => $"{s.Layer} {s.Kept}/{s.Evaluated} = {(double)s.Kept / s.Evaluated:G3}")));
-        var points = new List<(double N, double Seconds)>();
-        foreach (int n in new[] { 2, 4, 8, 16, 32, 64 })
+        foreach (bool reuse in new[] { true, false })
         {
-            var r = new FusionSearch(new FusionProblem(Zoo.Get($"matmul-chain:{n}"), arch, Objective.Edp)).Solve(SearchLimits.None);
-            points.Add((n, r.Elapsed.TotalSeconds));
-            Console.WriteLine($"fusion: matmul-chain:{n,-2} {r.Status} in {r.Elapsed.TotalSeconds,7:F2} s = {r.Elapsed.TotalSeconds / n:F3} s per Einsum; " +
-                              $"{r.Improvement(Objective.Edp):F3}x better than unfused; kept/evaluated {r.Stats.Sum(s => s.Kept)}/{r.Stats.Sum(s => s.Evaluated)} " +
-                              $"= {(double)r.Stats.Sum(s => s.Kept) / r.Stats.Sum(s => s.Evaluated):G3}; largest frontier {r.Stats.Max(s => s.Frontier)}");
+            var points = new List<(double N, double Seconds)>();
+            string how = reuse ? "same-shape layers reuse evaluations" : "every layer evaluated afresh";
+            foreach (int n in new[] { 2, 4, 8, 16, 32, 64 })
+            {
+                var r = new FusionSearch(new FusionProblem(Zoo.Get($"matmul-chain:{n}"), arch, Objective.Edp, ReuseSameShapes: reuse)).Solve(SearchLimits.None);
+                points.Add((n, r.Elapsed.TotalSeconds));
+                Console.WriteLine($"fusion: matmul-chain:{n,-2} ({how}) {r.Status} in {r.Elapsed.TotalSeconds,7:F2} s = {r.Elapsed.TotalSeconds / n:F3} s per Einsum; " +
+                                  $"{r.Improvement(Objective.Edp):F3}x better than unfused; kept/evaluated {r.Stats.Sum(s => s.Kept)}/{r.Stats.Sum(s => s.Evaluated)} " +
+                                  $"= {(double)r.Stats.Sum(s => s.Kept) / r.Stats.Sum(s => s.Evaluated):G3}; largest frontier {r.Stats.Max(s => s.Frontier)}");
+            }
+            double mx = points.Average(p => p.N), my = points.Average(p => p.Seconds);
+            double slope = points.Sum(p => (p.N - mx) * (p.Seconds - my)) / points.Sum(p => (p.N - mx) * (p.N - mx));
+            Console.WriteLine($"fusion: matmul-chain runtime fit ({how}): {slope:F4} s per Einsum + {my - slope * mx:F2} s");
         }
-        double mx = points.Average(p => p.N), my = points.Average(p => p.Seconds);
-        double slope = points.Sum(p => (p.N - mx) * (p.Seconds - my)) / points.Sum(p => (p.N - mx) * (p.N - mx));
-        Console.WriteLine($"fusion: matmul-chain runtime fit: {slope:F4} s per Einsum + {my - slope * mx:F2} s");
     }
 }

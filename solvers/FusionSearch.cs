@@ -5,8 +5,12 @@ using Optimizer.Workloads;
 
 namespace Optimizer.Solvers;
 
-/// <summary>A workload on an architecture, what to minimize, and how many outer loops a fused group may share.</summary>
-public sealed record FusionProblem(Workload Workload, Architecture Arch, Objective Objective, int MaxFusedLoops = 1)
+/// <summary>
+/// A workload on an architecture, what to minimize, how many outer loops a fused group may share, and
+/// whether layers of the same shape reuse the first one's evaluated partial mappings (the answer is the
+/// same either way; benchmarks turn it off to time the search itself).
+/// </summary>
+public sealed record FusionProblem(Workload Workload, Architecture Arch, Objective Objective, int MaxFusedLoops = 1, bool ReuseSameShapes = true)
 {
     /// <summary>Checks the numbers a user gives.</summary>
     public FusionProblem Validated()
@@ -300,7 +304,7 @@ public sealed class FusionSearch
         for (int k = 0; k < jobs.Count; k++)
         {
             (JobResult Result, Einsum From)? hit;
-            lock (_cache) hit = _cache.TryGetValue(KeyOf(jobs[k]), out var c) ? c : null;
+            lock (_cache) hit = _p.ReuseSameShapes && _cache.TryGetValue(KeyOf(jobs[k]), out var c) ? c : null;
             if (hit is { } h) results[k] = Renamed(h.Result, h.From, e, i, jobs[k]);
             else missing.Add(k);
         }
