@@ -1,9 +1,11 @@
 using System.CommandLine;
 using System.Text;
 using Optimizer.Formulation;
+using Optimizer.Formulation.Specs;
 using Optimizer.Hardware;
 using Optimizer.Solvers;
 using Optimizer.Solvers.Z3;
+using Optimizer.Validation;
 using Optimizer.Workloads;
 
 namespace Optimizer.Cli;
@@ -64,7 +66,7 @@ internal static class FuseCommand
         Console.WriteLine($"unfused/fused {obj}: {r.Improvement(o):0.####}x (energy {u.Energy / f.Energy:0.####}x, cycles {(double)u.Cycles / f.Cycles:0.####}x)");
         if (mappingOut is not null)
         {
-            AtomicFile.WriteAllText(mappingOut, Spec(w, a, r.Mapping));
+            AtomicFile.WriteAllText(mappingOut, FusedMappingSpec.Write(w, a, r.Mapping));
             Console.WriteLine($"Wrote {mappingOut}");
         }
         if (csv is not null)
@@ -97,6 +99,7 @@ internal static class FuseCommand
             var names = Enumerable.Range(g.First, g.Count).Select(i => w.Layers[i].Name);
             var shared = fm.Layers[g.First].Levels[0].Temporal.Take(g.SharedLoops);
             sb.AppendLine(g.Count == 1 ? $"Group {w.Layers[g.First].Name}: alone, output to DRAM"
+                : g.SharedLoops == 0 ? $"Group {string.Join(" -> ", names)}: no shared loops (each intermediate stays on chip whole)"
                 : $"Group {string.Join(" -> ", names)}: shared loops [{string.Join(", ", shared)}] (outermost first, at {a.Levels[0].Name})");
             for (int i = g.First; i < g.Last; i++)
             {
@@ -118,25 +121,10 @@ internal static class FuseCommand
         return sb.ToString();
     }
 
-    /// <summary>The fused mapping format of docs/fusion.md: groups, shared loop counts, and each layer's compact mapping.</summary>
-    private static string Spec(Workload w, Architecture a, FusedMapping fm)
-    {
-        var names = a.Levels.Select(l => l.Name).ToList();
-        var sb = new StringBuilder();
-        sb.AppendLine($"# fused mapping of {w.Name} on {a.Name} (docs/fusion.md)");
-        sb.AppendLine("groups:");
-        foreach (var g in fm.Groups)
-            sb.AppendLine($"  - {{ layers: [{string.Join(", ", Enumerable.Range(g.First, g.Count).Select(i => w.Layers[i].Name))}], shared-loops: {g.SharedLoops} }}");
-        sb.AppendLine("layers:");
-        for (int i = 0; i < w.Layers.Count; i++)
-            sb.AppendLine($"  {w.Layers[i].Name}: \"{fm.Layers[i].ToCompactString(names)}\"");
-        return sb.ToString();
-    }
-
     /// <summary>One CSV row per layer, level and tensor of the fused mapping, then one total row each for fused and unfused.</summary>
     public sealed record FuseRow(string Mapping, string Layer, string Level, string Tensor, long? Fills, long? Reads, long? Updates, double EnergyPj, long? Cycles, double? Edp);
 
-    private static IEnumerable<FuseRow> Rows(FusedCostReport fused, FusedCostReport unfused)
+    private static IEnumerable<FuseRow> Rows(FusedCostReport fused, FusedCostReport? unfused)
     {
         foreach (var l in fused.Layers)
         {
@@ -145,6 +133,82 @@ internal static class FuseCommand
             yield return new FuseRow("fused", l.Layer, "total", "", null, null, null, l.Energy, l.Cycles, null);
         }
         yield return new FuseRow("fused", "total", "", "", null, null, null, fused.Energy, fused.Cycles, fused.Edp);
-        yield return new FuseRow("unfused", "total", "", "", null, null, null, unfused.Energy, unfused.Cycles, unfused.Edp);
+        if (unfused is not null)
+            yield return new FuseRow("unfused", "total", "", "", null, null, null, unfused.Energy, unfused.Cycles, unfused.Edp);
+    }
+
+    /// <summary><c>optimizer evaluate</c> of a fused mapping: every violation (exit 1), or the groups, loop nests and costs.</summary>
+    public static int Evaluate(Workload w, Architecture a, FusedMapping fm, string? csv)
+    {
+        Console.WriteLine($"Fused mapping of {w.Name} ({w.Layers.Count} layers) on {a.Name}");
+        if (!Valid(w, a, fm)) return 1;
+        var rep = FusionCost.Evaluate(w, a, fm);
+        Console.WriteLine();
+        Console.Write(Describe(w, a, fm, rep));
+        Console.WriteLine();
+        Console.WriteLine($"total: energy {Text.Num(rep.Energy)} pJ, cycles {Text.Int(rep.Cycles)}, EDP {Text.Num(rep.Edp)}");
+        if (csv is not null)
+        {
+            CsvExport.Write(csv, Rows(rep, null));
+            Console.WriteLine($"Wrote {csv}");
+        }
+        return 0;
+    }
+
+    /// <summary>
+    /// <c>optimizer simulate</c> of a fused mapping: every layer is simulated on its own mapping and
+    /// compared with the model; then each on-chip intermediate is followed from the simulated words its
+    /// producer writes into the fusion level to the words its consumer reads there, with no DRAM traffic.
+    /// Returns 1 when the mapping is invalid, a count disagrees, or a simulated level holds more than it can.
+    /// </summary>
+    public static int Simulate(Workload w, Architecture a, FusedMapping fm)
+    {
+        Console.WriteLine($"Simulating the fused mapping of {w.Name} ({w.Layers.Count} layers) on {a.Name}, one layer at a time");
+        if (!Valid(w, a, fm)) return 1;
+        var rep = FusionCost.Evaluate(w, a, fm);
+        var sims = new List<SimReport>();
+        int problems = 0;
+        var table = new List<string[]> { new[] { "layer", "tile steps", "sim cycles", "model cycles", "disagreements", "largest level use" } };
+        for (int i = 0; i < w.Layers.Count; i++)
+        {
+            var sim = Simulator.Run(w.Layers[i], a, fm.Layers[i]);
+            sims.Add(sim);
+            var disagreements = ModelCheck.Compare(rep.Layers[i].Report, sim);
+            problems += disagreements.Count;
+            var use = Enumerable.Range(1, a.Levels.Count - 1).Where(l => a.Levels[l].Capacity is not null)
+                .Select(l => (Level: l, Held: sim.Tensors.Where(t => t.LevelIndex == l).Sum(t => t.TileWords))).ToList();
+            foreach (var (l, held) in use.Where(u => u.Held > a.Levels[u.Level].Capacity))
+            {
+                Console.WriteLine($"OVER CAPACITY: layer {w.Layers[i].Name} holds {held} words in {a.Levels[l].Name}, which has {a.Levels[l].Capacity}");
+                problems++;
+            }
+            var top = use.OrderByDescending(u => (double)u.Held / a.Levels[u.Level].Capacity!.Value).FirstOrDefault();
+            table.Add([w.Layers[i].Name, Text.Int(sim.TilesSimulated), Text.Int(sim.Cycles), Text.Int(rep.Layers[i].Report.Cycles), disagreements.Count.ToString(),
+                use.Count == 0 ? "-" : $"{a.Levels[top.Level].Name} {Text.Int(top.Held)}/{Text.Int(a.Levels[top.Level].Capacity!.Value)}"]);
+        }
+        Console.Write(Text.Table(table));
+        foreach (var g in fm.Groups)
+            for (int i = g.First; i < g.Last; i++)
+            {
+                int level = FusionRules.IntermediateLevel(w, a, i)!.Value;
+                var t = w.Layers[i].Output.Id;
+                var written = sims[i].Find(level, t);
+                var read = sims[i + 1].Find(level, t);
+                Console.WriteLine($"{t} through {a.Levels[level].Name}: {w.Layers[i].Name} writes {Text.Int(written?.TotalUpdates ?? 0)} words (tile {Text.Int(written?.TileWords ?? 0)}), " +
+                                  $"{w.Layers[i + 1].Name} reads {Text.Int(read?.TotalReads ?? 0)}; DRAM words removed by fusion: " +
+                                  $"{Text.Int((sims[i].Find(0, t)?.TotalUpdates ?? 0) + (sims[i + 1].Find(0, t)?.TotalReads ?? 0))}");
+            }
+        Console.WriteLine(problems == 0 ? "AGREE: every layer's simulated counts match the model, and no level holds more than its capacity"
+            : $"DISAGREE: {problems} problem(s)");
+        return problems == 0 ? 0 : 1;
+    }
+
+    private static bool Valid(Workload w, Architecture a, FusedMapping fm)
+    {
+        var violations = FusionChecker.Check(w, a, fm);
+        if (violations.Count == 0) return true;
+        Console.WriteLine($"INVALID: the fused mapping breaks {violations.Count} rule(s):");
+        foreach (var v in violations) Console.WriteLine($"  [{v.Rule}] {v.Message}");
+        return false;
     }
 }

@@ -162,3 +162,81 @@ public sealed class FusionTests
         Assert.IsNull(FusionRules.ConsumerRank(convs.Layers[0], convs.Layers[1], new TensorId("Y0"), new RankId("P")));
     }
 }
+
+/// <summary><c>optimizer fuse</c> end to end, and fused mappings read back by <c>evaluate</c> and <c>simulate</c>.</summary>
+[TestClass]
+[DoNotParallelize]
+public sealed class FusionCliTests
+{
+    private static (int Code, string Out, string Err) Run(params string[] args)
+    {
+        var (o, e) = (Console.Out, Console.Error);
+        var (so, se) = (new StringWriter(), new StringWriter());
+        Console.SetOut(so);
+        Console.SetError(se);
+        try { return (Optimizer.Cli.Program.Main(args), so.ToString(), se.ToString()); }
+        finally { Console.SetOut(o); Console.SetError(e); }
+    }
+
+    [TestMethod]
+    public void FuseWritesAMappingThatEvaluateAndSimulateReadBack()
+    {
+        var dir = Directory.CreateTempSubdirectory("optimizer-fusion-cli-").FullName;
+        try
+        {
+            string spec = Path.Combine(dir, "fused.yaml"), csv = Path.Combine(dir, "fused.csv");
+            var fuse = Run("fuse", "--arch", "simple-ws", "--workload", "mlp", "--objective", "energy", "--mapping-out", spec, "--csv", csv, "--certify");
+            Assert.AreEqual(0, fuse.Code, fuse.Err);
+            StringAssert.Contains(fuse.Out, "OPTIMAL energy=");
+            StringAssert.Contains(fuse.Out, "CERTIFIED by Z3");
+            StringAssert.Contains(fuse.Out, "stays in GlobalBuffer");
+            StringAssert.Contains(File.ReadAllText(csv), "unfused,total");
+            string energy = fuse.Out.Split('\n').First(l => l.StartsWith("fused:")).Split(',')[0].Split(' ')[^2];
+
+            var evaluate = Run("evaluate", "--arch", "simple-ws", "--workload", "mlp", "--mapping", spec);
+            Assert.AreEqual(0, evaluate.Code, evaluate.Out + evaluate.Err);
+            StringAssert.Contains(evaluate.Out, $"total: energy {energy} pJ");
+
+            var simulate = Run("simulate", "--arch", "simple-ws", "--workload", "mlp", "--mapping", spec);
+            Assert.AreEqual(0, simulate.Code, simulate.Out + simulate.Err);
+            StringAssert.Contains(simulate.Out, "AGREE");
+            StringAssert.Contains(simulate.Out, "fc1_out through GlobalBuffer");
+
+            // A fused mapping that breaks a rule is reported, not costed: exit 1.
+            var broken = File.ReadAllText(spec).Replace("shared-loops: 0", "shared-loops: 3");
+            File.WriteAllText(spec, broken);
+            var bad = Run("evaluate", "--arch", "simple-ws", "--workload", "mlp", "--mapping", spec);
+            Assert.AreEqual(1, bad.Code, bad.Out + bad.Err);
+            StringAssert.Contains(bad.Out, "[SharedLoops]");
+
+            // A misspelled layer is bad input: a located message, exit 2.
+            File.WriteAllText(spec, broken.Replace("layers: [fc3]", "layers: [fc4]"));
+            var typo = Run("evaluate", "--arch", "simple-ws", "--workload", "mlp", "--mapping", spec);
+            Assert.AreEqual(2, typo.Code);
+            StringAssert.Contains(typo.Err, "no layer 'fc4'");
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    [TestMethod]
+    public void BadFuseArgumentsExitWithTwo()
+    {
+        Assert.AreEqual(2, Run("fuse", "--arch", "simple-ws", "--workload", "mlp", "--max-fused-loops", "9").Code);
+        Assert.AreEqual(2, Run("fuse", "--arch", "nope", "--workload", "mlp").Code);
+        Assert.AreEqual(2, Run("fuse", "--arch", "simple-ws", "--workload", "mlp", "--time-limit", "-1").Code);
+    }
+
+    [TestMethod]
+    public void FusedMappingSpecRoundTrips()
+    {
+        var w = Zoo.Get("matmul-chain:3,m=8,k=8");
+        var a = Presets.Get("simple-ws");
+        var r = new FusionSearch(new FusionProblem(w, a, Objective.Edp)).Solve(SearchLimits.None);
+        var text = Optimizer.Formulation.Specs.FusedMappingSpec.Write(w, a, r.Mapping!);
+        var back = Optimizer.Formulation.Specs.FusedMappingSpec.Parse(text, "round-trip.yaml", w, a);
+        Assert.AreEqual(r.Mapping!.ToCompactString(a), back.ToCompactString(a));
+    }
+}
