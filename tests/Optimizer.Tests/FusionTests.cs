@@ -144,6 +144,17 @@ public sealed class FusionTests
     }
 
     [TestMethod]
+    public void StoppedSearchNeverClaimsOptimal()
+    {
+        var (w, a, o) = SmallCases().First();
+        using var cancelled = new CancellationTokenSource();
+        cancelled.Cancel();
+        var r = new FusionSearch(new FusionProblem(w, a, o)).Solve(new SearchLimits(Cancel: cancelled.Token));
+        Assert.AreNotEqual(SolveStatus.Optimal, r.Status);
+        Assert.IsNull(r.Mapping);
+    }
+
+    [TestMethod]
     public void SearchIsDeterministicAndChainsOfConvolutionsFuseOverChannels()
     {
         var convs = new Workload("cnn", "two 1-D convolutions", [
