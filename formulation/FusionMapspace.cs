@@ -111,16 +111,19 @@ public static class FusionMapspace
     }
 
     /// <summary>
-    /// True when the layer's own DRAM loops (after the first <paramref name="sharedCount"/>) leave its
-    /// on-chip intermediates alone: none walks a rank that indexes one of them.
+    /// True when the mapping can serve its on-chip intermediates (each given with its fusion level):
+    /// its own DRAM loops (after the first <paramref name="sharedCount"/>) walk no rank that indexes
+    /// one of them, the fusion level keeps each, and no on-chip level above the fusion level does.
     /// </summary>
-    public static bool Allows(Einsum e, Mapping m, int sharedCount, TensorId? input, TensorId? output)
+    public static bool Allows(Einsum e, Mapping m, int sharedCount, (TensorId Tensor, int Level)? input, (TensorId Tensor, int Level)? output)
     {
-        foreach (var own in m.Levels[0].Temporal.Skip(sharedCount))
+        foreach (var (tensor, level) in new[] { input, output }.OfType<(TensorId Tensor, int Level)>())
         {
-            if (own.Factor == 1) continue;
-            if (input is { } i && e.FindTensor(i)!.IsIndexedBy(own.Rank)) return false;
-            if (output is { } o && e.FindTensor(o)!.IsIndexedBy(own.Rank)) return false;
+            if (!m.Levels[level].Keep.Contains(tensor)) return false;
+            for (int l = 1; l < level; l++) if (m.Levels[l].Keep.Contains(tensor)) return false;
+            var spec = e.FindTensor(tensor)!;
+            foreach (var own in m.Levels[0].Temporal.Skip(sharedCount))
+                if (own.Factor > 1 && spec.IsIndexedBy(own.Rank)) return false;
         }
         return true;
     }

@@ -123,8 +123,8 @@ public sealed class FusionSearch
                 {
                     if (i > g.First) s = FusionMapspace.Carry(w.Layers[i - 1], w.Layers[i], w.Layers[i - 1].Output.Id, s);
                     if (s is null) break;
-                    TensorId? input = i > g.First ? w.Layers[i - 1].Output.Id : null;
-                    TensorId? output = i < g.Last ? w.Layers[i].Output.Id : null;
+                    (TensorId, int)? input = i > g.First ? (w.Layers[i - 1].Output.Id, FusionRules.IntermediateLevel(w, _p.Arch, i - 1)!.Value) : null;
+                    (TensorId, int)? output = i < g.Last ? (w.Layers[i].Output.Id, FusionRules.IntermediateLevel(w, _p.Arch, i)!.Value) : null;
                     var e = w.Layers[i];
                     var sh = s;
                     perLayer.Add(FusionMapspace.Candidates(e, _p.Arch, sh).Where(m => FusionMapspace.Allows(e, m, sh.Count, input, output)).ToList());
@@ -324,7 +324,7 @@ public sealed class FusionSearch
                 c.Evaluated++;
                 TensorId? input = job.InKey is null ? null : w.Layers[i - 1].Output.Id;
                 TensorId? output = job.OutOnChip ? e.Output.Id : null;
-                if (ok && FusionMapspace.Allows(e, m, shared.Count, input, output))
+                if (ok && FusionMapspace.Allows(e, m, shared.Count, input is { } ti ? (ti, inLevel!.Value) : null, output is { } to ? (to, outLevel!.Value) : null))
                 {
                     c.Valid++;
                     int level = input is not null ? inLevel!.Value : output is not null ? outLevel!.Value : 0;

@@ -144,6 +144,27 @@ public sealed class FusionTests
     }
 
     [TestMethod]
+    public void FusionLevelBelowALevelThatKeepsOnlyTheProducersRole()
+    {
+        // Level 1 keeps outputs only, so the intermediate (an output of g0, an input of g1) lives in level 2;
+        // the template's level 1 keeps it in g0, which the fusion rules forbid: the search must agree with brute force.
+        var rng = new Random(11);
+        var w = Chain(rng, 2, [2, 4]);
+        var a = new Architecture("split", "outputs-only buffer above a shared buffer", [
+            new StorageLevel("DRAM", null, 16, 100, 100, readBandwidth: 1, writeBandwidth: 1),
+            new StorageLevel("OutBuf", 64, 16, 4, 4, keeps: [TensorRole.Outputs]),
+            new StorageLevel("Buffer", 64, 16, 5, 6, fanout: new Fanout(2, 1)),
+            new StorageLevel("Reg", 8, 16, 1, 1),
+        ], new ComputeUnit(0.5));
+        Assert.AreEqual(2, FusionRules.IntermediateLevel(w, a, 0));
+        var search = new FusionSearch(new FusionProblem(w, a, Objective.Energy));
+        var r = search.Solve(SearchLimits.None);
+        var (_, bruteBest, _) = search.BruteForce();
+        Assert.AreEqual(SolveStatus.Optimal, r.Status);
+        Assert.AreEqual(bruteBest, r.Best!.Value, bruteBest * 1e-9);
+    }
+
+    [TestMethod]
     public void StoppedSearchNeverClaimsOptimal()
     {
         var (w, a, o) = SmallCases().First();
