@@ -55,6 +55,7 @@ public sealed class FusionSearch
 {
     private readonly FusionProblem _p;
     private readonly Dictionary<string, (JobResult Result, Einsum From)> _cache = [];
+    private string? _deadEnd;
 
     /// <summary>Creates a search.</summary>
     public FusionSearch(FusionProblem p) => _p = p.Validated();
@@ -68,7 +69,8 @@ public sealed class FusionSearch
         var unfused = Join(fuse: false, Stop, out _, out _);
         if (unfused is null)
             return new FusionResult(Stop() ? SolveStatus.Unknown : SolveStatus.Infeasible, null, null, null, null, null, sw.Elapsed, [], [],
-                Stop() ? "stopped before any mapping was complete" : "some layer has no valid mapping in the per-layer template");
+                Stop() ? "stopped before any mapping was complete"
+                    : $"layer {_deadEnd} has no valid mapping in the per-layer template of docs/fusion.md (at most one own DRAM loop; its tiles do not fit), so the fused mapspace is empty");
         var (uMap, uRep) = Recheck(unfused);
         var fused = Join(fuse: true, Stop, out var stats, out var survivors);
         if (fused is null)
@@ -183,6 +185,7 @@ public sealed class FusionSearch
                 if (next[k].Count == 0 || (i == w.Layers.Count - 1 && k != DramKey)) next.Remove(k);
             }
             frontier = next;
+            if (frontier.Count == 0) _deadEnd ??= w.Layers[i].Name;
             stats.Add(new FusionLayerStats(w.Layers[i].Name, evaluated, valid, kept.Count, frontier.Values.Sum(b => (long)b.Count), kept.Select(p => (p.InKey, p.OutKey)).Distinct().Count()));
         }
         if (!frontier.TryGetValue(DramKey, out var done) || done.Count == 0) return null;
