@@ -262,6 +262,26 @@ public sealed class FusionCliTests
     }
 
     [TestMethod]
+    public void SimulatorStreamsTheIntermediateOneSharedIterationAtATime()
+    {
+        var w = Zoo.Get("matmul-chain:3,m=64,k=32");
+        var a = Presets.Get("simple-ws");
+        var r = new FusionSearch(new FusionProblem(w, a, Objective.Energy)).Solve(SearchLimits.None);
+        var group = r.Mapping!.Groups.Single(g => g.Count > 1);
+        Assert.IsTrue(group.SharedLoops > 0, "the case should share a loop, or it tests no streaming");
+        var streamed = Optimizer.Validation.FusedSimulation.Run(w, a, r.Mapping).Single();
+        Assert.IsTrue(streamed.Iterations > 1);
+        for (int k = 0; k + 1 < streamed.Steps.Count; k++)
+        {
+            // What the producer writes into the fusion level in one iteration is what the consumer reads there.
+            var whole = Optimizer.Validation.Simulator.Run(w.Layers[group.First + k], a, r.Mapping.Layers[group.First + k]);
+            Assert.AreEqual(whole.Find(streamed.FusionLevel, w.Layers[group.First + k].Output.Id)!.TotalUpdates, streamed.Steps[k].IntermediateWrittenWords * streamed.Iterations);
+            Assert.IsTrue(streamed.Steps[k + 1].IntermediateReadWords > 0);
+            Assert.IsTrue(streamed.Steps[k].HeldAtFusionLevel <= streamed.Steps[k].FusionLevelCapacity);
+        }
+    }
+
+    [TestMethod]
     public void FusedMappingSpecRoundTrips()
     {
         var w = Zoo.Get("matmul-chain:3,m=8,k=8");
