@@ -25,8 +25,9 @@ public static class Program
                 case "small": SmallCase(); break;
                 case "resnet50": ResNet50(seconds); break;
                 case "simulate": Simulate(seconds); break;
+                case "fusion": Fusion(); break;
                 default:
-                    Console.Error.WriteLine($"error: unknown benchmark '{name}'; known: costmodel, small, resnet50, simulate [seconds per layer]");
+                    Console.Error.WriteLine($"error: unknown benchmark '{name}'; known: costmodel, small, resnet50, simulate, fusion [seconds per layer]");
                     return 2;
             }
         }
@@ -122,5 +123,39 @@ public static class Program
         var disagreements = ModelCheck.Compare(CostModel.Evaluate(layer, arch, found.Mapping!), sim);
         Console.WriteLine($"simulate: resnet50 conv3_2_b on eyeriss ({found.Status} mapping): {sim.TilesSimulated:N0} tile steps in {sw.Elapsed.TotalSeconds:F3} s " +
                           $"= {sim.TilesSimulated / sw.Elapsed.TotalSeconds:N0} tile steps/s; {disagreements.Count} disagreements with the model; cycles {sim.Cycles:N0} vs model {CostModel.Evaluate(layer, arch, found.Mapping!).Cycles:N0}");
+    }
+
+    /// <summary>
+    /// The fused search (docs/fusion.md) on tpu-v4i, objective EDP, one shared loop at most: GPT-3 6.7B
+    /// (batch 1, 8192 tokens) against the best unfused mapping, then matmul-chain:N for N = 2 to 64 with
+    /// the runtime per N and the least-squares slope in seconds per Einsum; kept/evaluated per Einsum.
+    /// </summary>
+    private static void Fusion()
+    {
+        var arch = Presets.Get("tpu-v4i");
+        var workload = Zoo.Get("gpt3-6.7b");
+        var gpt = new FusionSearch(new FusionProblem(workload, arch, Objective.Edp)).Solve(SearchLimits.None);
+        Console.WriteLine($"fusion: gpt3-6.7b (batch 1, 8192 tokens) on tpu-v4i, EDP: {gpt.Status} in {gpt.Elapsed.TotalSeconds:F2} s; " +
+                          $"fused EDP {gpt.Report!.Edp:G4} vs unfused {gpt.UnfusedReport!.Edp:G4} = {gpt.Improvement(Objective.Edp):F3}x better " +
+                          $"(energy {gpt.UnfusedReport.Energy / gpt.Report.Energy:F3}x, cycles {(double)gpt.UnfusedReport.Cycles / gpt.Report.Cycles:F3}x); " +
+                          $"groups {string.Join(" | ", gpt.Mapping!.Groups.Select(g => string.Join("+", Enumerable.Range(g.First, g.Count).Select(i => workload.Layers[i].Name))))}");
+        Console.WriteLine("fusion: kept/evaluated partial mappings per Einsum: " +
+                          string.Join(", ", gpt.Stats.Select(s => $"{s.Layer} {s.Kept}/{s.Evaluated} = {(double)s.Kept / s.Evaluated:G3}")));
+        foreach (bool reuse in new[] { true, false })
+        {
+            var points = new List<(double N, double Seconds)>();
+            string how = reuse ? "same-shape layers reuse evaluations" : "every layer evaluated afresh";
+            foreach (int n in new[] { 2, 4, 8, 16, 32, 64 })
+            {
+                var r = new FusionSearch(new FusionProblem(Zoo.Get($"matmul-chain:{n}"), arch, Objective.Edp, ReuseSameShapes: reuse)).Solve(SearchLimits.None);
+                points.Add((n, r.Elapsed.TotalSeconds));
+                Console.WriteLine($"fusion: matmul-chain:{n,-2} ({how}) {r.Status} in {r.Elapsed.TotalSeconds,7:F2} s = {r.Elapsed.TotalSeconds / n:F3} s per Einsum; " +
+                                  $"{r.Improvement(Objective.Edp):F3}x better than unfused; kept/evaluated {r.Stats.Sum(s => s.Kept)}/{r.Stats.Sum(s => s.Evaluated)} " +
+                                  $"= {(double)r.Stats.Sum(s => s.Kept) / r.Stats.Sum(s => s.Evaluated):G3}; largest frontier {r.Stats.Max(s => s.Frontier)}");
+            }
+            double mx = points.Average(p => p.N), my = points.Average(p => p.Seconds);
+            double slope = points.Sum(p => (p.N - mx) * (p.Seconds - my)) / points.Sum(p => (p.N - mx) * (p.N - mx));
+            Console.WriteLine($"fusion: matmul-chain runtime fit ({how}): {slope:F4} s per Einsum + {my - slope * mx:F2} s");
+        }
     }
 }

@@ -13,7 +13,7 @@ internal static class EvaluateCommand
         var arch = new Option<string>("--arch") { Description = "Architecture: a preset name (optimizer zoo lists them) or a spec file.", Required = true };
         var workload = new Option<string>("--workload") { Description = "Workload: a zoo name such as resnet50 or resnet50:batch=4, or a spec file.", Required = true };
         var layer = new Option<string?>("--layer") { Description = "The layer to map, when the workload has more than one." };
-        var mapping = new Option<string>("--mapping") { Description = "The mapping spec file (docs/spec-format.md).", Required = true };
+        var mapping = new Option<string>("--mapping") { Description = "The mapping spec file (docs/spec-format.md), or a fused mapping of the whole workload (docs/fusion.md).", Required = true };
         var csv = new Option<string?>("--csv") { Description = "Also write the costs as CSV: one row per level and tensor, and a total row." };
         var explain = new Option<string?>("--explain")
         {
@@ -28,6 +28,8 @@ internal static class EvaluateCommand
         {
             var a = Inputs.Architecture(pr.GetValue(arch)!);
             var w = Inputs.Workload(pr.GetValue(workload)!);
+            if (Inputs.IsFusedMapping(pr.GetValue(mapping)!))
+                return FuseCommand.Evaluate(w, a, Inputs.FusedMapping(pr.GetValue(mapping)!, w, a), pr.GetValue(csv));
             var l = Inputs.Layer(w, pr.GetValue(layer));
             var m = Inputs.Mapping(pr.GetValue(mapping)!, l, a);
             string? explainWhat = pr.GetResult(explain) is null ? null : pr.GetValue(explain) ?? "";

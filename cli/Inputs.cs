@@ -45,6 +45,13 @@ internal static class Inputs
     public static Mapping Mapping(string path, Einsum layer, Architecture arch)
         => MappingSpec.Load(RequireFile(path, "mapping"), layer, arch);
 
+    /// <summary>True when the path is an existing fused mapping spec file (docs/fusion.md) rather than one layer's mapping.</summary>
+    public static bool IsFusedMapping(string path) => File.Exists(path) && FusedMappingSpec.IsFused(File.ReadAllText(path));
+
+    /// <summary>A fused mapping spec file for the workload on the architecture.</summary>
+    public static FusedMapping FusedMapping(string path, Workload workload, Architecture arch)
+        => FusedMappingSpec.Load(RequireFile(path, "fused mapping"), workload, arch);
+
     /// <summary>A constraint spec file for the layer on the architecture.</summary>
     public static MappingConstraints Constraints(string path, Einsum layer, Architecture arch)
         => ConstraintSpec.Load(RequireFile(path, "constraints"), layer, arch);

@@ -16,6 +16,7 @@ public static class Program
         root.Subcommands.Add(RegressCommand.Build());
         root.Subcommands.Add(SimulateCommand.Build());
         root.Subcommands.Add(ValidateCommand.Build());
+        root.Subcommands.Add(FuseCommand.Build());
         if (args.Length == 0) return Guard(DefaultJob.Run);
         return root.Parse(args).Invoke();
     }

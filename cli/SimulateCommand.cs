@@ -20,7 +20,7 @@ internal static class SimulateCommand
         var arch = new Option<string>("--arch") { Description = "Architecture: a preset name (optimizer zoo lists them) or a spec file.", Required = true };
         var workload = new Option<string>("--workload") { Description = "Workload: a zoo name such as resnet50, or a spec file.", Required = true };
         var layer = new Option<string?>("--layer") { Description = "The layer, when the workload has more than one." };
-        var mapping = new Option<string>("--mapping") { Description = "The mapping spec file (docs/spec-format.md).", Required = true };
+        var mapping = new Option<string>("--mapping") { Description = "The mapping spec file (docs/spec-format.md), or a fused mapping of the whole workload (docs/fusion.md).", Required = true };
         var csv = new Option<string?>("--csv") { Description = "Also write simulated and model counts as CSV." };
         var trace = new Option<string?>("--trace") { Description = "Write the simulator's event trace (first 100,000 events) as CSV." };
         var cmd = new Command("simulate", "Execute a mapping tile by tile: cycles, stalls per level, utilization, and the simulated counts beside the cost model's.")
@@ -31,6 +31,8 @@ internal static class SimulateCommand
         {
             var a = Inputs.Architecture(pr.GetValue(arch)!);
             var w = Inputs.Workload(pr.GetValue(workload)!);
+            if (Inputs.IsFusedMapping(pr.GetValue(mapping)!))
+                return FuseCommand.Simulate(w, a, Inputs.FusedMapping(pr.GetValue(mapping)!, w, a));
             var l = Inputs.Layer(w, pr.GetValue(layer));
             var m = Inputs.Mapping(pr.GetValue(mapping)!, l, a);
             return Run(w, l, a, m, pr.GetValue(csv), pr.GetValue(trace));

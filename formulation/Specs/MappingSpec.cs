@@ -61,7 +61,7 @@ public static partial class MappingSpec
         return sb.ToString();
     }
 
-    private static Mapping? Read(SpecMap? root, Einsum einsum, Architecture arch)
+    internal static Mapping? Read(SpecMap? root, Einsum einsum, Architecture arch)
     {
         if (root is null) return null;
         root.AllowOnly("layer", "levels");

@@ -1,0 +1,236 @@
+using System.CommandLine;
+using System.Text;
+using Optimizer.Formulation;
+using Optimizer.Formulation.Specs;
+using Optimizer.Hardware;
+using Optimizer.Solvers;
+using Optimizer.Solvers.Z3;
+using Optimizer.Validation;
+using Optimizer.Workloads;
+
+namespace Optimizer.Cli;
+
+/// <summary><c>optimizer fuse</c>: the optimal fused mapping of a whole workload, beside the best unfused one (docs/fusion.md).</summary>
+internal static class FuseCommand
+{
+    public static Command Build()
+    {
+        var arch = new Option<string>("--arch") { Description = "Architecture: a preset name or a spec file.", Required = true };
+        var workload = new Option<string>("--workload") { Description = "Workload: a zoo name or a spec file.", Required = true };
+        var objective = new Option<Objective>("--objective") { Description = "What to minimize over the whole workload.", DefaultValueFactory = _ => Objective.Edp };
+        var maxLoops = new Option<int>("--max-fused-loops") { Description = "Outer DRAM loops a fused group may share (0 to 4).", DefaultValueFactory = _ => 1 };
+        var timeLimit = new Option<double?>("--time-limit") { Description = "Seconds; when reached, the best unfused mapping is returned as FEASIBLE." };
+        var csv = new Option<string?>("--csv") { Description = "Write the fused cost as CSV: one row per layer, level and tensor, then totals." };
+        var mappingOut = new Option<string?>("--mapping-out") { Description = "Write the fused mapping in the fused mapping format of docs/fusion.md." };
+        var certify = new Option<bool>("--certify") { Description = "Ask Z3 whether any combination of surviving partial mappings costs less (unsat = certified)." };
+        var cmd = new Command("fuse", "Find the optimal fused mapping of a workload over the fused mapspace (docs/fusion.md) and compare it with the best unfused one.")
+        {
+            arch, workload, objective, maxLoops, timeLimit, csv, mappingOut, certify,
+        };
+        cmd.SetAction(pr => Program.Guard(() =>
+        {
+            var a = Inputs.Architecture(pr.GetValue(arch)!);
+            var w = Inputs.Workload(pr.GetValue(workload)!);
+            var limit = pr.GetValue(timeLimit) is { } s ? (s > 0 ? TimeSpan.FromSeconds(s) : throw new InputException($"--time-limit must be positive, got {s}.")) : (TimeSpan?)null;
+            int loops = pr.GetValue(maxLoops);
+            if (loops is < 0 or > 4) throw new InputException($"--max-fused-loops must be between 0 and 4, got {loops}.");
+            return Run(new FusionProblem(w, a, pr.GetValue(objective), loops), new SearchLimits(limit), pr.GetValue(csv), pr.GetValue(mappingOut), pr.GetValue(certify));
+        }));
+        return cmd;
+    }
+
+    private static int Run(FusionProblem p, SearchLimits limits, string? csv, string? mappingOut, bool certify)
+    {
+        var (w, a, o) = (p.Workload, p.Arch, p.Objective);
+        string obj = o.ToString().ToLowerInvariant();
+        Console.WriteLine($"Fusing {w.Name} ({w.Layers.Count} layers) on {a.Name}, minimizing {obj}, at most {p.MaxFusedLoops} shared loop(s) per group");
+        var r = new FusionSearch(p).Solve(limits);
+        Console.WriteLine($"fused search: {r.Elapsed.TotalSeconds:0.###} s");
+        if (r.Mapping is null)
+        {
+            Console.WriteLine($"{(r.Status == SolveStatus.Infeasible ? "INFEASIBLE" : "UNKNOWN")}: {r.Explanation}");
+            return 3;
+        }
+        Console.WriteLine();
+        Console.Write(Describe(w, a, r.Mapping, r.Report!));
+        Console.WriteLine();
+        Console.WriteLine("Partial mappings per layer (evaluated -> valid -> kept after pruning; frontier after the join):");
+        var stats = new List<string[]> { new[] { "layer", "evaluated", "valid", "kept", "kept/evaluated", "classes", "frontier" } };
+        foreach (var s in r.Stats)
+            stats.Add([s.Layer, Text.Int(s.Evaluated), Text.Int(s.Valid), Text.Int(s.Kept), s.Evaluated > 0 ? ((double)s.Kept / s.Evaluated).ToString("0.####") : "-", s.Classes.ToString(), Text.Int(s.Frontier)]);
+        Console.Write(Text.Table(stats));
+        Console.WriteLine();
+        var (f, u) = (r.Report!, r.UnfusedReport!);
+        Console.WriteLine($"fused:   energy {Text.Num(f.Energy)} pJ, cycles {Text.Int(f.Cycles)}, EDP {Text.Num(f.Edp)}");
+        Console.WriteLine($"unfused: energy {Text.Num(u.Energy)} pJ, cycles {Text.Int(u.Cycles)}, EDP {Text.Num(u.Edp)} (every layer alone, intermediates through DRAM)");
+        Console.WriteLine($"unfused/fused {obj}: {r.Improvement(o):0.####}x (energy {u.Energy / f.Energy:0.####}x, cycles {(double)u.Cycles / f.Cycles:0.####}x)");
+        if (mappingOut is not null)
+        {
+            AtomicFile.WriteAllText(mappingOut, FusedMappingSpec.Write(w, a, r.Mapping));
+            Console.WriteLine($"Wrote {mappingOut}");
+        }
+        if (csv is not null)
+        {
+            CsvExport.Write(csv, Rows(r.Report!, r.UnfusedReport!));
+            Console.WriteLine($"Wrote {csv}");
+        }
+        Console.WriteLine(r.Status == SolveStatus.Optimal
+            ? $"OPTIMAL {obj}={Text.Num(r.Best!.Value)} (proved by the fused search: nothing in the fused mapspace of docs/fusion.md costs less)"
+            : $"FEASIBLE best={Text.Num(r.Best!.Value)} ({r.Explanation})");
+        if (certify && r.Status == SolveStatus.Optimal)
+        {
+            var (status, _) = FusionCertificate.Certify(a, o, r.Survivors, r.Best!.Value, limits.TimeLimit);
+            Console.WriteLine(status switch
+            {
+                Z3Status.Unsat => $"CERTIFIED by Z3: no combination of the {r.Survivors.Sum(x => x.Count)} surviving partial mappings has {obj} below {Text.Num(r.Best!.Value)} (unsat)",
+                Z3Status.Sat => $"CERTIFICATE FAILED: Z3 found a combination with {obj} below {Text.Num(r.Best!.Value)}",
+                _ => "CERTIFICATE UNKNOWN: Z3 stopped before it could decide",
+            });
+        }
+        return 0;
+    }
+
+    /// <summary>The groups, shared loops, where each intermediate lives, each layer's loop nest and its cost by level and tensor.</summary>
+    private static string Describe(Workload w, Architecture a, FusedMapping fm, FusedCostReport rep)
+    {
+        var sb = new StringBuilder();
+        foreach (var g in fm.Groups)
+        {
+            var names = Enumerable.Range(g.First, g.Count).Select(i => w.Layers[i].Name);
+            var shared = fm.Layers[g.First].Levels[0].Temporal.Take(g.SharedLoops);
+            sb.AppendLine(g.Count == 1 ? $"Group {w.Layers[g.First].Name}: alone, output to DRAM"
+                : g.SharedLoops == 0 ? $"Group {string.Join(" -> ", names)}: no shared loops (each intermediate stays on chip whole)"
+                : $"Group {string.Join(" -> ", names)}: shared loops [{string.Join(", ", shared)}] (outermost first, at {a.Levels[0].Name})");
+            for (int i = g.First; i < g.Last; i++)
+            {
+                int level = FusionRules.IntermediateLevel(w, a, i)!.Value;
+                var t = w.Layers[i].Output;
+                long tile = new TileShapes(w.Layers[i], fm.Layers[i]).TileWords(t, level);
+                sb.AppendLine($"  {t.Id} stays in {a.Levels[level].Name}: a {Text.Int(tile)}-word tile per shared iteration, never in DRAM");
+            }
+        }
+        sb.AppendLine();
+        for (int i = 0; i < w.Layers.Count; i++)
+        {
+            var c = rep.Layers[i];
+            sb.AppendLine($"Layer {w.Layers[i].Name}: energy {Text.Num(c.Energy)} pJ (fusion removed {Text.Num(c.RemovedEnergy)}), cycles {Text.Int(c.Cycles)}");
+            sb.Append(LoopNestPrinter.Print(w.Layers[i], a, fm.Layers[i]));
+            foreach (var t in c.Tensors)
+                sb.AppendLine($"    {t.Level,-14} {t.Tensor.Name,-10} fills {Text.Int(t.Fills)} reads {Text.Int(t.Reads)} updates {Text.Int(t.Updates)}  {Text.Num(t.Energy)} pJ");
+        }
+        return sb.ToString();
+    }
+
+    /// <summary>One CSV row per layer, level and tensor of the fused mapping, then one total row each for fused and unfused.</summary>
+    public sealed record FuseRow(string Mapping, string Layer, string Level, string Tensor, long? Fills, long? Reads, long? Updates, double EnergyPj, long? Cycles, double? Edp);
+
+    private static IEnumerable<FuseRow> Rows(FusedCostReport fused, FusedCostReport? unfused)
+    {
+        foreach (var l in fused.Layers)
+        {
+            foreach (var t in l.Tensors)
+                yield return new FuseRow("fused", l.Layer, t.Level, t.Tensor.Name, t.TotalFills, t.TotalReads, t.TotalUpdates, t.Energy, null, null);
+            yield return new FuseRow("fused", l.Layer, "total", "", null, null, null, l.Energy, l.Cycles, null);
+        }
+        yield return new FuseRow("fused", "total", "", "", null, null, null, fused.Energy, fused.Cycles, fused.Edp);
+        if (unfused is not null)
+            yield return new FuseRow("unfused", "total", "", "", null, null, null, unfused.Energy, unfused.Cycles, unfused.Edp);
+    }
+
+    /// <summary><c>optimizer evaluate</c> of a fused mapping: every violation (exit 1), or the groups, loop nests and costs.</summary>
+    public static int Evaluate(Workload w, Architecture a, FusedMapping fm, string? csv)
+    {
+        Console.WriteLine($"Fused mapping of {w.Name} ({w.Layers.Count} layers) on {a.Name}");
+        if (!Valid(w, a, fm)) return 1;
+        var rep = FusionCost.Evaluate(w, a, fm);
+        Console.WriteLine();
+        Console.Write(Describe(w, a, fm, rep));
+        Console.WriteLine();
+        Console.WriteLine($"total: energy {Text.Num(rep.Energy)} pJ, cycles {Text.Int(rep.Cycles)}, EDP {Text.Num(rep.Edp)}");
+        if (csv is not null)
+        {
+            CsvExport.Write(csv, Rows(rep, null));
+            Console.WriteLine($"Wrote {csv}");
+        }
+        return 0;
+    }
+
+    /// <summary>
+    /// <c>optimizer simulate</c> of a fused mapping: every layer is simulated on its own mapping and
+    /// compared with the model; then each on-chip intermediate is followed from the simulated words its
+    /// producer writes into the fusion level to the words its consumer reads there, with no DRAM traffic.
+    /// Returns 1 when the mapping is invalid, a count disagrees, or a simulated level holds more than it can.
+    /// </summary>
+    public static int Simulate(Workload w, Architecture a, FusedMapping fm)
+    {
+        Console.WriteLine($"Simulating the fused mapping of {w.Name} ({w.Layers.Count} layers) on {a.Name}: each layer whole, then each fused group one shared iteration at a time");
+        if (!Valid(w, a, fm)) return 1;
+        var rep = FusionCost.Evaluate(w, a, fm);
+        var sims = new List<SimReport>();
+        int problems = 0;
+        var table = new List<string[]> { new[] { "layer", "tile steps", "sim cycles", "model cycles", "disagreements", "largest level use" } };
+        for (int i = 0; i < w.Layers.Count; i++)
+        {
+            var sim = Simulator.Run(w.Layers[i], a, fm.Layers[i]);
+            sims.Add(sim);
+            var disagreements = ModelCheck.Compare(rep.Layers[i].Report, sim);
+            problems += disagreements.Count;
+            var use = Enumerable.Range(1, a.Levels.Count - 1).Where(l => a.Levels[l].Capacity is not null)
+                .Select(l => (Level: l, Held: sim.Tensors.Where(t => t.LevelIndex == l).Sum(t => t.TileWords))).ToList();
+            foreach (var (l, held) in use.Where(u => u.Held > a.Levels[u.Level].Capacity))
+            {
+                Console.WriteLine($"OVER CAPACITY: layer {w.Layers[i].Name} holds {held} words in {a.Levels[l].Name}, which has {a.Levels[l].Capacity}");
+                problems++;
+            }
+            var top = use.OrderByDescending(u => (double)u.Held / a.Levels[u.Level].Capacity!.Value).FirstOrDefault();
+            table.Add([w.Layers[i].Name, Text.Int(sim.TilesSimulated), Text.Int(sim.Cycles), Text.Int(rep.Layers[i].Report.Cycles), disagreements.Count.ToString(),
+                use.Count == 0 ? "-" : $"{a.Levels[top.Level].Name} {Text.Int(top.Held)}/{Text.Int(a.Levels[top.Level].Capacity!.Value)}"]);
+        }
+        Console.Write(Text.Table(table));
+        foreach (var g in fm.Groups)
+            for (int i = g.First; i < g.Last; i++)
+            {
+                int level = FusionRules.IntermediateLevel(w, a, i)!.Value;
+                var t = w.Layers[i].Output.Id;
+                var written = sims[i].Find(level, t);
+                var read = sims[i + 1].Find(level, t);
+                Console.WriteLine($"{t} through {a.Levels[level].Name}: {w.Layers[i].Name} writes {Text.Int(written?.TotalUpdates ?? 0)} words (tile {Text.Int(written?.TileWords ?? 0)}), " +
+                                  $"{w.Layers[i + 1].Name} reads {Text.Int(read?.TotalReads ?? 0)}; DRAM words removed by fusion: " +
+                                  $"{Text.Int((sims[i].Find(0, t)?.TotalUpdates ?? 0) + (sims[i + 1].Find(0, t)?.TotalReads ?? 0))}");
+            }
+        foreach (var gs in FusedSimulation.Run(w, a, fm))
+        {
+            string level = a.Levels[gs.FusionLevel].Name;
+            Console.WriteLine($"Streaming {gs.Group}: {Text.Int(gs.Iterations)} shared iteration(s) through {level}; one iteration:");
+            for (int k = 0; k < gs.Steps.Count; k++)
+            {
+                var st = gs.Steps[k];
+                int i = w.Layers.Select((l, j) => (l, j)).First(x => x.l.Name == st.Layer).j;
+                Console.WriteLine($"  {st.Layer}: {Text.Int(st.Report.TilesSimulated)} tile steps, {Text.Int(st.Report.Cycles)} cycles; " +
+                                  $"reads {Text.Int(st.IntermediateReadWords)} and writes {Text.Int(st.IntermediateWrittenWords)} intermediate words in {level}; holds {Text.Int(st.HeldAtFusionLevel)} of {Text.Int(st.FusionLevelCapacity)} words there");
+                if (st.HeldAtFusionLevel > st.FusionLevelCapacity) { Console.WriteLine($"OVER CAPACITY: {st.Layer} holds more than {level} can"); problems++; }
+                // The iterations together must move exactly what the whole run moves through the fusion level.
+                long wholeWritten = k + 1 < gs.Steps.Count ? sims[i].Find(gs.FusionLevel, w.Layers[i].Output.Id)?.TotalUpdates ?? 0 : 0;
+                long wholeRead = k > 0 ? sims[i].Find(gs.FusionLevel, w.Layers[i - 1].Output.Id)?.TotalReads ?? 0 : 0;
+                if (checked(st.IntermediateWrittenWords * gs.Iterations) != wholeWritten || checked(st.IntermediateReadWords * gs.Iterations) != wholeRead)
+                {
+                    Console.WriteLine($"DISAGREE: {st.Layer}'s iterations move {Text.Int(st.IntermediateWrittenWords * gs.Iterations)}/{Text.Int(st.IntermediateReadWords * gs.Iterations)} intermediate words, the whole run {Text.Int(wholeWritten)}/{Text.Int(wholeRead)}");
+                    problems++;
+                }
+            }
+            Console.WriteLine($"  streamed cycles (iterations x one iteration, intermediates' DRAM traffic still simulated): {Text.Int(gs.Cycles)}");
+        }
+        Console.WriteLine(problems == 0 ? "AGREE: every layer's simulated counts match the model, the streamed iterations move what the whole run moves, and no level holds more than its capacity"
+            : $"DISAGREE: {problems} problem(s)");
+        return problems == 0 ? 0 : 1;
+    }
+
+    private static bool Valid(Workload w, Architecture a, FusedMapping fm)
+    {
+        var violations = FusionChecker.Check(w, a, fm);
+        if (violations.Count == 0) return true;
+        Console.WriteLine($"INVALID: the fused mapping breaks {violations.Count} rule(s):");
+        foreach (var v in violations) Console.WriteLine($"  [{v.Rule}] {v.Message}");
+        return false;
+    }
+}

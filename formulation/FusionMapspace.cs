@@ -1,0 +1,174 @@
+using Optimizer.Hardware;
+using Optimizer.Workloads;
+
+namespace Optimizer.Formulation;
+
+/// <summary>
+/// The fused mapspace of docs/fusion.md: which shared loops a group may have, how they carry from a
+/// producer to its consumer, and the per-layer mapping template below the shared loops. The exact
+/// fused search and the brute-force enumerator both draw from here, so they search the same set.
+/// </summary>
+public static class FusionMapspace
+{
+    /// <summary>
+    /// The shared loops a group starting at <paramref name="first"/> may have: every sequence of at most
+    /// <paramref name="maxLoops"/> distinct ranks that index its output, each with a factor that divides
+    /// its bound and is above 1, outermost first; the empty sequence first.
+    /// </summary>
+    public static IReadOnlyList<IReadOnlyList<TemporalLoop>> SharedLoopOptions(Einsum first, int maxLoops)
+    {
+        var ranks = first.Output.Dims.Select(d => d.Terms[0].Rank).Distinct().Where(r => first.Bound(r) > 1).ToList();
+        var result = new List<IReadOnlyList<TemporalLoop>> { Array.Empty<TemporalLoop>() };
+        void Extend(List<TemporalLoop> prefix)
+        {
+            if (prefix.Count == maxLoops) return;
+            foreach (var r in ranks)
+            {
+                if (prefix.Any(l => l.Rank == r)) continue;
+                foreach (var f in Divisors(first.Bound(r)).Where(f => f > 1))
+                {
+                    var next = new List<TemporalLoop>(prefix) { new(r, f) };
+                    result.Add(next);
+                    Extend(next);
+                }
+            }
+        }
+        Extend([]);
+        return result;
+    }
+
+    /// <summary>
+    /// The consumer's copy of the producer's shared loops (each walks the same dimension of the
+    /// intermediate with the same factor); null when some shared loop has no counterpart.
+    /// </summary>
+    public static IReadOnlyList<TemporalLoop>? Carry(Einsum producer, Einsum consumer, TensorId tensor, IReadOnlyList<TemporalLoop> shared)
+    {
+        var result = new List<TemporalLoop>(shared.Count);
+        foreach (var loop in shared)
+        {
+            if (FusionRules.ConsumerRank(producer, consumer, tensor, loop.Rank) is not { } r) return null;
+            result.Add(new TemporalLoop(r, loop.Factor));
+        }
+        return result;
+    }
+
+    /// <summary>
+    /// The layer's mappings under the given shared loops, in a fixed order (docs/fusion.md, "the
+    /// per-layer template"): DRAM holds the shared loops then at most one own loop; each fanout
+    /// splits at most one rank along X and one along Y, by the largest factor that fits; every other
+    /// factor is a temporal loop of level 1, in rank order or with one rank moved innermost; every
+    /// level keeps every tensor it may.
+    /// Mappings may break capacity; the caller checks them.
+    /// </summary>
+    public static IEnumerable<Mapping> Candidates(Einsum e, Architecture arch, IReadOnlyList<TemporalLoop> shared)
+    {
+        var remaining = e.Ranks.ToDictionary(r => r.Id, r => (long)r.Bound);
+        foreach (var s in shared)
+        {
+            if (remaining[s.Rank] % s.Factor != 0)
+                throw new ArgumentException($"Shared loop {s} of layer {e.Name} does not divide the rank's bound {e.Bound(s.Rank)}.", nameof(shared));
+            remaining[s.Rank] /= s.Factor;
+        }
+        var keeps = arch.Levels.Select((lv, l) => e.Tensors.Where(t => l == 0 || lv.MayKeep(t.Role)).Select(t => t.Id).ToList()).ToList();
+        var own = new List<TemporalLoop?> { null };
+        foreach (var r in e.Ranks)
+            foreach (var f in Divisors((int)remaining[r.Id]).Where(f => f > 1))
+                own.Add(new TemporalLoop(r.Id, f));
+        var fanoutLevels = Enumerable.Range(0, arch.Levels.Count).Where(l => arch.Levels[l].Fanout.Size > 1).ToList();
+        foreach (var o in own)
+        {
+            var rest = new Dictionary<RankId, long>(remaining);
+            if (o is { } ol) rest[ol.Rank] /= ol.Factor;
+            foreach (var spatial in SpatialChoices(e, arch, fanoutLevels, 0, rest))
+            {
+                var left = new Dictionary<RankId, long>(rest);
+                foreach (var (_, loop) in spatial) left[loop.Rank] /= loop.Factor;
+                int inner = arch.Levels.Count > 1 ? 1 : 0;
+                var rankOrder = e.Ranks.Where(r => left[r.Id] > 1).Select(r => r.Id).ToList();
+                // Rank order, or rank order with one rank moved innermost (so that the tiles below can stay while it steps).
+                var orders = new List<List<RankId>> { rankOrder };
+                for (int k = 0; k + 1 < rankOrder.Count; k++)
+                    orders.Add([.. rankOrder.Where((_, j) => j != k), rankOrder[k]]);
+                foreach (var order in orders)
+                {
+                    var levels = new List<LevelMapping>();
+                    for (int l = 0; l < arch.Levels.Count; l++)
+                    {
+                        var temporal = new List<TemporalLoop>();
+                        if (l == 0)
+                        {
+                            temporal.AddRange(shared);
+                            if (o is { } x) temporal.Add(x);
+                        }
+                        if (l == inner)
+                            temporal.AddRange(order.Select(r => new TemporalLoop(r, (int)left[r])));
+                        levels.Add(new LevelMapping(temporal, spatial.Where(s => s.Level == l).Select(s => s.Loop), keeps[l]));
+                    }
+                    yield return new Mapping(levels);
+                }
+            }
+        }
+    }
+
+    /// <summary>
+    /// True when the mapping can serve its on-chip intermediates (each given with its fusion level):
+    /// its own DRAM loops (after the first <paramref name="sharedCount"/>) walk no rank that indexes
+    /// one of them, the fusion level keeps each, and no on-chip level above the fusion level does.
+    /// </summary>
+    public static bool Allows(Einsum e, Mapping m, int sharedCount, (TensorId Tensor, int Level)? input, (TensorId Tensor, int Level)? output)
+    {
+        foreach (var (tensor, level) in new[] { input, output }.OfType<(TensorId Tensor, int Level)>())
+        {
+            if (!m.Levels[level].Keep.Contains(tensor)) return false;
+            for (int l = 1; l < level; l++) if (m.Levels[l].Keep.Contains(tensor)) return false;
+            var spec = e.FindTensor(tensor)!;
+            foreach (var own in m.Levels[0].Temporal.Skip(sharedCount))
+                if (own.Factor > 1 && spec.IsIndexedBy(own.Rank)) return false;
+        }
+        return true;
+    }
+
+    /// <summary>The divisors of n in increasing order.</summary>
+    public static IEnumerable<int> Divisors(int n)
+    {
+        for (int d = 1; d <= n; d++) if (n % d == 0) yield return d;
+    }
+
+    private static IEnumerable<List<(int Level, SpatialLoop Loop)>> SpatialChoices(Einsum e, Architecture arch, List<int> fanoutLevels, int k, Dictionary<RankId, long> rest)
+    {
+        if (k == fanoutLevels.Count)
+        {
+            yield return [];
+            yield break;
+        }
+        int level = fanoutLevels[k];
+        var fan = arch.Levels[level].Fanout;
+        var options = new List<RankId?> { null };
+        options.AddRange(e.Ranks.Where(r => rest[r.Id] > 1).Select(r => (RankId?)r.Id));
+        foreach (var x in options)
+            foreach (var y in options)
+            {
+                if (x is not null && x == y) continue;
+                var here = new List<(int, SpatialLoop)>();
+                var after = new Dictionary<RankId, long>(rest);
+                bool useless = false;
+                foreach (var (rank, size, axis) in new[] { (x, fan.X, Axis.X), (y, fan.Y, Axis.Y) })
+                {
+                    if (rank is not { } r) continue;
+                    int f = LargestDivisorAtMost(after[r], size);
+                    if (f == 1) { useless = true; break; }
+                    here.Add((level, new SpatialLoop(r, f, axis)));
+                    after[r] /= f;
+                }
+                if (useless) continue;
+                foreach (var tail in SpatialChoices(e, arch, fanoutLevels, k + 1, after))
+                    yield return [.. here, .. tail];
+            }
+    }
+
+    private static int LargestDivisorAtMost(long n, int max)
+    {
+        for (int d = (int)Math.Min(n, max); d > 1; d--) if (n % d == 0) return d;
+        return 1;
+    }
+}

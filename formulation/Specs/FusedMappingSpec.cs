@@ -1,0 +1,94 @@
+using System.Text;
+using Optimizer.Hardware;
+using Optimizer.Workloads;
+using Optimizer.Workloads.Specs;
+
+namespace Optimizer.Formulation.Specs;
+
+/// <summary>
+/// The fused mapping spec (docs/fusion.md): a <c>fused-mapping</c> with its <c>groups</c> (layers and
+/// shared-loop count) and one entry per layer under <c>mappings</c>, each written like the body of a
+/// mapping spec (docs/spec-format.md).
+/// </summary>
+public static class FusedMappingSpec
+{
+    /// <summary>True when the text's root key is <c>fused-mapping</c> (so a command that takes a mapping file can tell the two apart).</summary>
+    public static bool IsFused(string text)
+        => text.Split('\n').Select(l => l.TrimEnd('\r')).FirstOrDefault(l => l.Length > 0 && !l.StartsWith('#')) is { } first
+           && first.StartsWith("fused-mapping:", StringComparison.Ordinal);
+
+    /// <summary>Reads a fused mapping spec file; throws <see cref="SpecException"/> listing every mistake.</summary>
+    public static FusedMapping Load(string path, Workload w, Architecture arch) => Parse(File.ReadAllText(path), path, w, arch);
+
+    /// <summary>Reads a fused mapping spec from text; <paramref name="fileName"/> is used in error messages.</summary>
+    public static FusedMapping Parse(string text, string fileName, Workload w, Architecture arch)
+    {
+        var reader = new SpecReader(fileName);
+        var root = reader.Root(text, "fused-mapping");
+        FusedMapping? result = null;
+        if (root is not null)
+        {
+            root.AllowOnly("groups", "mappings");
+            var groups = new List<FusedGroup>();
+            foreach (var item in root.List("groups", required: true) ?? [])
+            {
+                var m = item.AsMap("layers", "shared-loops");
+                if (m is null) continue;
+                int shared = m.Int("shared-loops", min: 0) ?? 0;
+                var layersNode = m.Required("layers");
+                var indices = (layersNode?.AsList() ?? []).Select(n => (Node: n, Index: LayerIndex(n, w))).ToList();
+                if (indices.Count == 0) { layersNode?.Error("a group lists at least one layer"); continue; }
+                if (indices.Any(x => x.Index < 0)) continue;
+                for (int k = 1; k < indices.Count; k++)
+                    if (indices[k].Index != indices[k - 1].Index + 1)
+                        indices[k].Node.Error($"the layers of a group are consecutive in the workload's order; after {w.Layers[indices[k - 1].Index].Name} comes {(indices[k - 1].Index + 1 < w.Layers.Count ? w.Layers[indices[k - 1].Index + 1].Name : "nothing")}");
+                groups.Add(new FusedGroup(indices[0].Index, Math.Max(indices[0].Index, indices[^1].Index), shared));
+            }
+            var mappings = new Mapping?[w.Layers.Count];
+            foreach (var item in root.List("mappings", required: true) ?? [])
+            {
+                var m = item.AsMap("layer", "levels");
+                var layerNode = m?.Required("layer");
+                if (m is null || layerNode is null) continue;
+                int index = LayerIndex(layerNode, w);
+                if (index < 0) continue;
+                if (mappings[index] is not null) { layerNode.Error($"layer {w.Layers[index].Name} has two mappings"); continue; }
+                mappings[index] = MappingSpec.Read(m, w.Layers[index], arch);
+            }
+            foreach (var missing in Enumerable.Range(0, w.Layers.Count).Where(i => mappings[i] is null && !reader.HasErrors))
+                root.Self.Error($"no mapping for layer {w.Layers[missing].Name}; every layer of {w.Name} needs one");
+            if (!reader.HasErrors) result = new FusedMapping(groups, mappings!);
+        }
+        reader.ThrowIfErrors();
+        return result!;
+    }
+
+    /// <summary>Writes a fused mapping: groups, then every layer's mapping with explicit levels and keep lists.</summary>
+    public static string Write(Workload w, Architecture arch, FusedMapping fm)
+    {
+        var sb = new StringBuilder();
+        sb.Append($"# fused mapping of {w.Name} on {arch.Name} (docs/fusion.md)\n");
+        sb.Append("fused-mapping:\n  groups:\n");
+        foreach (var g in fm.Groups)
+            sb.Append($"    - {{ layers: {YamlText.List(Enumerable.Range(g.First, g.Count).Select(i => w.Layers[i].Name))}, shared-loops: {g.SharedLoops} }}\n");
+        sb.Append("  mappings:\n");
+        for (int i = 0; i < w.Layers.Count; i++)
+        {
+            // A mapping spec's body, moved under a list item: "mapping:" dropped, four more spaces of indent.
+            var body = MappingSpec.Write(fm.Layers[i], w.Layers[i], arch).Split('\n').Skip(1).Where(l => l.Length > 0).ToList();
+            for (int k = 0; k < body.Count; k++)
+                sb.Append(k == 0 ? "    - " + body[k].TrimStart() : "    " + body[k]).Append('\n');
+        }
+        return sb.ToString();
+    }
+
+    private static int LayerIndex(SpecNode node, Workload w)
+    {
+        var name = node.AsString();
+        if (name is null) return -1;
+        for (int i = 0; i < w.Layers.Count; i++) if (w.Layers[i].Name == name) return i;
+        var close = SpecReader.Closest(name, w.Layers.Select(l => l.Name));
+        node.Error($"workload {w.Name} has no layer '{name}'{(close is null ? "" : $"; did you mean {close}?")}");
+        return -1;
+    }
+}

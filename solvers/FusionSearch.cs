@@ -1,0 +1,377 @@
+using System.Diagnostics;
+using Optimizer.Formulation;
+using Optimizer.Hardware;
+using Optimizer.Workloads;
+
+namespace Optimizer.Solvers;
+
+/// <summary>
+/// A workload on an architecture, what to minimize, how many outer loops a fused group may share, and
+/// whether layers of the same shape reuse the first one's evaluated partial mappings (the answer is the
+/// same either way; benchmarks turn it off to time the search itself).
+/// </summary>
+public sealed record FusionProblem(Workload Workload, Architecture Arch, Objective Objective, int MaxFusedLoops = 1, bool ReuseSameShapes = true)
+{
+    /// <summary>Checks the numbers a user gives.</summary>
+    public FusionProblem Validated()
+        => MaxFusedLoops is < 0 or > 4
+            ? throw new ArgumentOutOfRangeException(nameof(MaxFusedLoops), MaxFusedLoops, "--max-fused-loops must be between 0 and 4.")
+            : this;
+}
+
+/// <summary>What the search did for one layer: partial mappings evaluated, valid, kept after pruning, and the frontier after the join.</summary>
+public sealed record FusionLayerStats(string Layer, long Evaluated, long Valid, long Kept, long Frontier, int Classes);
+
+/// <summary>
+/// One partial mapping of one layer: its mapping, the key of the on-chip intermediate it takes in and
+/// gives out (null = DRAM), its shared loops and its cost with fusion's removals.
+/// </summary>
+public sealed record FusionPartial(int Layer, int Order, Mapping Mapping, int SharedCount, string? InKey, string? OutKey, double Energy, long Cycles, IReadOnlyList<long> Held);
+
+/// <summary>The answer of the fused search, with the best unfused mapping beside it.</summary>
+public sealed record FusionResult(
+    SolveStatus Status,
+    FusedMapping? Mapping,
+    FusedCostReport? Report,
+    double? Best,
+    FusedMapping? Unfused,
+    FusedCostReport? UnfusedReport,
+    TimeSpan Elapsed,
+    IReadOnlyList<FusionLayerStats> Stats,
+    IReadOnlyList<IReadOnlyList<FusionPartial>> Survivors,
+    string? Explanation = null)
+{
+    /// <summary>Unfused objective over fused objective; null when either is missing.</summary>
+    public double? Improvement(Objective o)
+        => Report is { } f && UnfusedReport is { } u && f.Objective(o) > 0 ? u.Objective(o) / f.Objective(o) : null;
+}
+
+/// <summary>
+/// The exact fused search of docs/fusion.md: per layer, partial mappings with compatibility keys, Pareto
+/// pruning within each class, and a join layer by layer. Also the brute-force enumerator of the same
+/// fused mapspace, for tests.
+/// </summary>
+public sealed class FusionSearch
+{
+    private readonly FusionProblem _p;
+    private readonly Dictionary<string, (JobResult Result, Einsum From)> _cache = [];
+    private string? _deadEnd;
+
+    /// <summary>Creates a search.</summary>
+    public FusionSearch(FusionProblem p) => _p = p.Validated();
+
+    /// <summary>Finds the optimal fused mapping; on the time limit or cancel, the best unfused mapping with status Feasible.</summary>
+    public FusionResult Solve(SearchLimits limits)
+    {
+        var sw = Stopwatch.StartNew();
+        var deadline = limits.TimeLimit;
+        bool Stop() => limits.Cancel.IsCancellationRequested || (deadline is { } d && sw.Elapsed > d);
+        var unfused = Join(fuse: false, Stop, out _, out _);
+        if (unfused is null)
+            return new FusionResult(Stop() ? SolveStatus.Unknown : SolveStatus.Infeasible, null, null, null, null, null, sw.Elapsed, [], [],
+                Stop() ? "stopped before any mapping was complete"
+                    : $"layer {_deadEnd} has no valid mapping in the per-layer template of docs/fusion.md (at most one own DRAM loop; its tiles do not fit), so the fused mapspace is empty");
+        var (uMap, uRep) = Recheck(unfused);
+        var fused = Join(fuse: true, Stop, out var stats, out var survivors);
+        if (fused is null)
+            return new FusionResult(SolveStatus.Feasible, uMap, uRep, uRep.Objective(_p.Objective), uMap, uRep, sw.Elapsed, stats, survivors,
+                "stopped before the fused search finished; the answer is the best unfused mapping");
+        var (fMap, fRep) = Recheck(fused);
+        return new FusionResult(SolveStatus.Optimal, fMap, fRep, fRep.Objective(_p.Objective), uMap, uRep, sw.Elapsed, stats, survivors);
+    }
+
+    /// <summary>Every fused mapping of the mapspace, checked and costed one by one: the reference for tests (small cases only).</summary>
+    public (FusedMapping? Mapping, double Best, long Count) BruteForce()
+    {
+        var w = _p.Workload;
+        int n = w.Layers.Count;
+        FusedMapping? best = null;
+        double bestValue = double.PositiveInfinity;
+        long count = 0;
+        foreach (var groups in Partitions(0))
+        {
+            var perGroup = groups.Select(GroupChoices).ToList();
+            foreach (var combo in Product(perGroup))
+            {
+                var fm = new FusedMapping(groups.Select((g, k) => new FusedGroup(g.First, g.Last, combo[k].Shared)),
+                    combo.SelectMany(c => c.Mappings));
+                count++;
+                if (FusionChecker.Check(w, _p.Arch, fm).Count > 0) continue;
+                var value = FusionCost.Evaluate(w, _p.Arch, fm).Objective(_p.Objective);
+                if (value < bestValue * (1 - 1e-12)) (best, bestValue) = (fm, value);
+            }
+        }
+        return (best, bestValue, count);
+
+        IEnumerable<List<FusedGroup>> Partitions(int start)
+        {
+            if (start == n) { yield return []; yield break; }
+            for (int last = start; last < n; last++)
+            {
+                if (last > start && FusionRules.IntermediateLevel(w, _p.Arch, last - 1) is null) break;
+                foreach (var rest in Partitions(last + 1))
+                    yield return [new FusedGroup(start, last, 0), .. rest];
+            }
+        }
+
+        IEnumerable<(int Shared, List<Mapping> Mappings)> GroupChoices(FusedGroup g)
+        {
+            var options = g.Count == 1 ? [Array.Empty<TemporalLoop>()] : FusionMapspace.SharedLoopOptions(w.Layers[g.First], _p.MaxFusedLoops);
+            foreach (var shared in options)
+            {
+                var perLayer = new List<List<Mapping>>();
+                IReadOnlyList<TemporalLoop>? s = shared;
+                for (int i = g.First; i <= g.Last && s is not null; i++)
+                {
+                    if (i > g.First) s = FusionMapspace.Carry(w.Layers[i - 1], w.Layers[i], w.Layers[i - 1].Output.Id, s);
+                    if (s is null) break;
+                    (TensorId, int)? input = i > g.First ? (w.Layers[i - 1].Output.Id, FusionRules.IntermediateLevel(w, _p.Arch, i - 1)!.Value) : null;
+                    (TensorId, int)? output = i < g.Last ? (w.Layers[i].Output.Id, FusionRules.IntermediateLevel(w, _p.Arch, i)!.Value) : null;
+                    var e = w.Layers[i];
+                    var sh = s;
+                    perLayer.Add(FusionMapspace.Candidates(e, _p.Arch, sh).Where(m => FusionMapspace.Allows(e, m, sh.Count, input, output)).ToList());
+                }
+                if (perLayer.Count != g.Count) continue;
+                foreach (var ms in Product(perLayer))
+                    yield return (shared.Count, ms);
+            }
+        }
+    }
+
+    private static IEnumerable<List<T>> Product<T>(IReadOnlyList<IEnumerable<T>> lists)
+    {
+        if (lists.Count == 0) { yield return []; yield break; }
+        var rest = lists.Skip(1).ToList();
+        foreach (var head in lists[0])
+            foreach (var tail in Product(rest))
+                yield return [head, .. tail];
+    }
+
+    /// <summary>Re-checks a found fused mapping and re-costs it with the reference model; a disagreement is a bug.</summary>
+    private (FusedMapping, FusedCostReport) Recheck(FusedMapping fm)
+    {
+        var v = FusionChecker.Check(_p.Workload, _p.Arch, fm);
+        if (v.Count > 0) throw new InvalidOperationException($"The fused search returned an invalid mapping ({v[0].Message}); this is a bug.");
+        return (fm, FusionCost.Evaluate(_p.Workload, _p.Arch, fm));
+    }
+
+    private sealed record Node(double Energy, long Cycles, Node? Prev, FusionPartial Partial);
+
+    /// <summary>The join of docs/fusion.md; null when stopped or when nothing is valid.</summary>
+    private FusedMapping? Join(bool fuse, Func<bool> stop, out List<FusionLayerStats> stats, out List<IReadOnlyList<FusionPartial>> survivors)
+    {
+        var w = _p.Workload;
+        stats = [];
+        survivors = [];
+        var frontier = new SortedDictionary<string, List<Node>>(StringComparer.Ordinal) { [DramKey] = [] };
+        for (int i = 0; i < w.Layers.Count; i++)
+        {
+            if (stop()) return null;
+            List<string?> keys = i == 0 ? [null] : frontier.Keys.Select(k => k == DramKey ? null : k).ToList();
+            var (kept, evaluated, valid) = Partials(i, keys, fuse);
+            survivors.Add(kept);
+            var next = new SortedDictionary<string, List<Node>>(StringComparer.Ordinal);
+            foreach (var p in kept)
+            {
+                var bucketKey = p.OutKey ?? DramKey;
+                if (!next.TryGetValue(bucketKey, out var bucket)) next[bucketKey] = bucket = [];
+                if (i == 0) { bucket.Add(new Node(p.Energy, p.Cycles, null, p)); continue; }
+                if (!frontier.TryGetValue(p.InKey ?? DramKey, out var prev)) continue;
+                foreach (var node in prev) bucket.Add(new Node(node.Energy + p.Energy, node.Cycles + p.Cycles, node, p));
+            }
+            foreach (var k in next.Keys.ToList())
+            {
+                next[k] = Pareto(next[k], n => n.Energy, n => n.Cycles);
+                if (next[k].Count == 0 || (i == w.Layers.Count - 1 && k != DramKey)) next.Remove(k);
+            }
+            frontier = next;
+            if (frontier.Count == 0) _deadEnd ??= w.Layers[i].Name;
+            stats.Add(new FusionLayerStats(w.Layers[i].Name, evaluated, valid, kept.Count, frontier.Values.Sum(b => (long)b.Count), kept.Select(p => (p.InKey, p.OutKey)).Distinct().Count()));
+        }
+        if (!frontier.TryGetValue(DramKey, out var done) || done.Count == 0) return null;
+        var best = done.OrderBy(nd => FusionCost.Combine(_p.Objective, nd.Energy, nd.Cycles)).First();
+        return Decode(best);
+    }
+
+    private const string DramKey = "\u0000dram";
+
+    private FusedMapping Decode(Node last)
+    {
+        var chain = new List<FusionPartial>();
+        for (var n = last; n is not null; n = n.Prev) chain.Add(n.Partial);
+        chain.Reverse();
+        return Assemble(chain);
+    }
+
+    /// <summary>The fused mapping made of one partial mapping per layer (groups follow the keys).</summary>
+    public static FusedMapping Assemble(IReadOnlyList<FusionPartial> chain)
+    {
+        var groups = new List<FusedGroup>();
+        int first = 0;
+        for (int i = 0; i < chain.Count; i++)
+            if (chain[i].OutKey is null)
+            {
+                groups.Add(new FusedGroup(first, i, i > first ? chain[i].SharedCount : 0));
+                first = i + 1;
+            }
+        return new FusedMapping(groups, chain.Select(p => p.Mapping));
+    }
+
+    /// <summary>The points that no other point beats or ties on both values; among equal points the first (canonical) one.</summary>
+    private static List<T> Pareto<T>(List<T> items, Func<T, double> a, Func<T, long> b)
+    {
+        var kept = new List<T>();
+        long bestB = long.MaxValue;
+        foreach (var x in items.OrderBy(a).ThenBy(b))
+            if (b(x) < bestB) { kept.Add(x); bestB = b(x); }
+        return kept;
+    }
+
+    /// <summary>One class of partial mappings of a layer: the key it takes in (null = DRAM), its shared loops, and whether its output stays on chip.</summary>
+    private sealed record Job(string? InKey, IReadOnlyList<TemporalLoop> Shared, bool OutOnChip);
+
+    /// <summary>The survivors of one job, what it evaluated and how many were valid; cached for layers of the same shape.</summary>
+    private sealed record JobResult(List<FusionPartial> Kept, long Evaluated, long Valid);
+
+    /// <summary>The partial mappings of layer i for the given incoming keys (null = the input comes from DRAM), pruned within each class.</summary>
+    private (List<FusionPartial>, long Evaluated, long Valid) Partials(int i, IReadOnlyList<string?> inKeys, bool fuse)
+    {
+        var w = _p.Workload;
+        var e = w.Layers[i];
+        var inLevel = i > 0 ? FusionRules.IntermediateLevel(w, _p.Arch, i - 1) : null;
+        var outLevel = fuse ? FusionRules.IntermediateLevel(w, _p.Arch, i) : null;
+        var jobs = new List<Job>();
+        foreach (var inKey in inKeys)
+        {
+            if (inKey is null)
+            {
+                jobs.Add(new Job(null, [], false));
+                if (outLevel is not null)
+                    foreach (var s in FusionMapspace.SharedLoopOptions(e, _p.MaxFusedLoops)) jobs.Add(new Job(null, s, true));
+                continue;
+            }
+            var producer = w.Layers[i - 1];
+            var loops = inKey.Length == 0 ? [] : inKey.Split(',').Select(x => x.Split('x'))
+                .Select(x => new TemporalLoop(producer.Output.Dims[int.Parse(x[0])].Terms[0].Rank, int.Parse(x[1]))).ToList();
+            var carried = FusionMapspace.Carry(producer, e, producer.Output.Id, loops);
+            if (carried is null) continue;
+            jobs.Add(new Job(inKey, carried, false));
+            if (outLevel is not null && carried.All(l => OutputDim(e, l.Rank) >= 0)) jobs.Add(new Job(inKey, carried, true));
+        }
+        // A class whose on-chip intermediates cannot fit their level under the shared loops has no valid member.
+        jobs = jobs.Where(j => Fits(i, j, inLevel, outLevel)).ToList();
+        // Evaluate each distinct set of shared loops once (in parallel); every class with those loops takes its members from it.
+        var bySharing = jobs.GroupBy(j => SharedText(j.Shared)).Select(g => g.ToList()).ToList();
+        var results = new JobResult[bySharing.Count][];
+        Parallel.For(0, bySharing.Count, new ParallelOptions { MaxDegreeOfParallelism = Environment.ProcessorCount },
+            k => results[k] = Evaluate(i, bySharing[k], inLevel, outLevel));
+        var all = new List<FusionPartial>();
+        long evaluated = 0, valid = 0;
+        foreach (var r in results.SelectMany(x => x))
+        {
+            all.AddRange(r.Kept);
+            evaluated += r.Evaluated;
+            valid += r.Valid;
+        }
+        return (all.Select((p, k) => p with { Order = k }).ToList(), evaluated, valid);
+    }
+
+    private bool Fits(int i, Job j, int? inLevel, int? outLevel)
+    {
+        var w = _p.Workload;
+        var e = w.Layers[i];
+        long Under(TensorSpec t) => t.Footprint(r => e.Bound(r) / j.Shared.Where(l => l.Rank == r).Aggregate(1L, (a, l) => a * l.Factor));
+        long inWords = j.InKey is null ? 0 : Under(e.FindTensor(w.Layers[i - 1].Output.Id)!);
+        long outWords = j.OutOnChip ? Under(e.Output) : 0;
+        long? Cap(int? level) => level is { } l ? _p.Arch.Levels[l].Capacity : null;
+        if (j.InKey is not null && Cap(inLevel) is { } ci && inWords > ci) return false;
+        if (j.OutOnChip && Cap(outLevel) is { } co && outWords > co) return false;
+        if (j.InKey is not null && j.OutOnChip && inLevel == outLevel && Cap(inLevel) is { } c && inWords + outWords > c) return false;
+        return true;
+    }
+
+    /// <summary>
+    /// Every template mapping of layer i under one set of shared loops, checked and costed once, then
+    /// placed in each class that has those loops and pruned there. Layers of the same shape whose
+    /// intermediates sit at the same tensor positions share the work: their survivors differ only in
+    /// tensor names, which are renamed.
+    /// </summary>
+    private JobResult[] Evaluate(int i, List<Job> jobs, int? inLevel, int? outLevel)
+    {
+        var w = _p.Workload;
+        var e = w.Layers[i];
+        int inPosition = i > 0 ? IndexOfTensor(e, w.Layers[i - 1].Output.Id) : -1;
+        string KeyOf(Job j) => $"{Zoo.ShapeKey(e)}|{SharedText(j.Shared)}|{(j.InKey is null ? -1 : inPosition)}|{j.OutOnChip}|{inLevel}|{outLevel}";
+        var results = new JobResult[jobs.Count];
+        var missing = new List<int>();
+        for (int k = 0; k < jobs.Count; k++)
+        {
+            (JobResult Result, Einsum From)? hit;
+            lock (_cache) hit = _p.ReuseSameShapes && _cache.TryGetValue(KeyOf(jobs[k]), out var c) ? c : null;
+            if (hit is { } h) results[k] = Renamed(h.Result, h.From, e, i, jobs[k]);
+            else missing.Add(k);
+        }
+        if (missing.Count == 0) return results;
+        var accepted = missing.ToDictionary(k => k, _ => new List<FusionPartial>());
+        var counts = missing.ToDictionary(k => k, _ => (Evaluated: 0L, Valid: 0L));
+        var shared = jobs[missing[0]].Shared;
+        int order = 0;
+        foreach (var m in FusionMapspace.Candidates(e, _p.Arch, shared))
+        {
+            bool ok = CostModel.TryEvaluate(e, _p.Arch, m, out var report, out _);
+            var held = ok ? report!.Levels.Select(x => x.WordsHeld).ToList() : null;
+            foreach (var k in missing)
+            {
+                var job = jobs[k];
+                var c = counts[k];
+                c.Evaluated++;
+                TensorId? input = job.InKey is null ? null : w.Layers[i - 1].Output.Id;
+                TensorId? output = job.OutOnChip ? e.Output.Id : null;
+                if (ok && FusionMapspace.Allows(e, m, shared.Count, input is { } ti ? (ti, inLevel!.Value) : null, output is { } to ? (to, outLevel!.Value) : null))
+                {
+                    c.Valid++;
+                    int level = input is not null ? inLevel!.Value : output is not null ? outLevel!.Value : 0;
+                    var cost = FusionCost.Adjust(e.Name, _p.Arch, report!, input, output, level);
+                    string? outKey = job.OutOnChip ? string.Join(",", shared.Select(l => $"{OutputDim(e, l.Rank)}x{l.Factor}")) : null;
+                    accepted[k].Add(new FusionPartial(i, order, m, shared.Count, job.InKey, outKey, cost.Energy, cost.Cycles, held!));
+                }
+                counts[k] = c;
+            }
+            order++;
+        }
+        foreach (var k in missing)
+        {
+            results[k] = new JobResult(Pareto(accepted[k], p => p.Energy, p => p.Cycles), counts[k].Evaluated, counts[k].Valid);
+            lock (_cache) _cache.TryAdd(KeyOf(jobs[k]), (results[k], e));
+        }
+        return results;
+    }
+
+    private static int IndexOfTensor(Einsum e, TensorId id)
+    {
+        for (int k = 0; k < e.Tensors.Count; k++) if (e.Tensors[k].Id == id) return k;
+        return -1;
+    }
+
+    /// <summary>A cached class moved to another layer of the same shape: tensors renamed by position in every keep set, keys taken from the job.</summary>
+    private static JobResult Renamed(JobResult r, Einsum from, Einsum to, int layer, Job job)
+    {
+        var rename = from.Tensors.Zip(to.Tensors).ToDictionary(x => x.First.Id, x => x.Second.Id);
+        var kept = r.Kept.Select(p => p with
+        {
+            Mapping = new Mapping(p.Mapping.Levels.Select(l => new LevelMapping(l.Temporal, l.Spatial, l.Keep.Select(t => rename[t])))),
+            InKey = job.InKey,
+            Layer = layer,
+        }).ToList();
+        return new JobResult(kept, r.Evaluated, r.Valid);
+    }
+
+    private static int OutputDim(Einsum e, RankId rank)
+    {
+        var dims = e.Output.Dims;
+        for (int d = 0; d < dims.Count; d++) if (dims[d].Terms[0].Rank == rank) return d;
+        return -1;
+    }
+
+    private static string SharedText(IReadOnlyList<TemporalLoop> shared) => string.Join(",", shared);
+}

@@ -1,0 +1,294 @@
+using Optimizer.Formulation;
+using Optimizer.Hardware;
+using Optimizer.Solvers;
+using Optimizer.Solvers.Z3;
+using Optimizer.Workloads;
+
+namespace Optimizer.Tests;
+
+/// <summary>The fused search (docs/fusion.md) against brute force, the unfused baseline, the checker and the Z3 certificate.</summary>
+[TestClass]
+public sealed class FusionTests
+{
+    /// <summary>A chain of small GEMMs T{i+1}[M,N_i] = T{i}[M,N_{i-1}] * W{i}, with random bounds.</summary>
+    private static Workload Chain(Random rng, int length, int[] sizes)
+    {
+        int m = sizes[rng.Next(sizes.Length)];
+        int k = sizes[rng.Next(sizes.Length)];
+        var layers = new List<Einsum>();
+        for (int i = 0; i < length; i++)
+        {
+            int n = sizes[rng.Next(sizes.Length)];
+            layers.Add(Layers.Gemm($"g{i}", m, n, k, a: $"T{i}", b: $"W{i}", z: $"T{i + 1}"));
+            k = n;
+        }
+        return new Workload("chain", "random small chain", layers);
+    }
+
+    /// <summary>DRAM, a small global buffer with a 2 x 1 fanout, and a small register file; bandwidth-limited DRAM so latency feels fusion.</summary>
+    private static Architecture SmallArch(Random rng, long buffer, bool fanout = true)
+        => new("tiny", "random small", [
+            new StorageLevel("DRAM", null, 16, 100, 100, readBandwidth: 1 + rng.Next(2), writeBandwidth: 1),
+            new StorageLevel("Buffer", buffer, 16, 5, 6, fanout: fanout ? new Fanout(2, 1) : null),
+            new StorageLevel("Reg", 3 + rng.Next(6), 16, 1, 1, keeps: rng.Next(2) == 0 ? null : [TensorRole.Weights, TensorRole.Outputs]),
+        ], new ComputeUnit(0.5));
+
+    private static IEnumerable<(Workload W, Architecture A, Objective O)> SmallCases()
+    {
+        var rng = new Random(7);
+        Objective[] objectives = [Objective.Energy, Objective.Latency, Objective.Edp];
+        // Kept small: brute force enumerates every fused mapping, and these cases run on every test run.
+        for (int i = 0; i < 6; i++)
+            yield return (Chain(rng, 2, [2, 4]), SmallArch(rng, 24 + rng.Next(40)), objectives[i % 3]);
+        for (int i = 0; i < 3; i++)
+            yield return (Chain(rng, 3, [2, 4]), SmallArch(rng, 24 + rng.Next(40), fanout: false), objectives[i % 3]);
+        yield return (Chain(rng, 4, [2]), SmallArch(rng, 16, fanout: false), Objective.Edp);
+        yield return (Chain(rng, 4, [2]), SmallArch(rng, 10, fanout: false), Objective.Energy);
+    }
+
+    [TestMethod]
+    public void FusedOptimumEqualsBruteForceOnSmallChains()
+    {
+        int fusedWins = 0;
+        foreach (var (w, a, o) in SmallCases())
+        {
+            var search = new FusionSearch(new FusionProblem(w, a, o, MaxFusedLoops: 1));
+            var r = search.Solve(SearchLimits.None);
+            var (brute, bruteBest, count) = search.BruteForce();
+            Assert.AreEqual(SolveStatus.Optimal, r.Status);
+            Assert.IsNotNull(brute, $"brute force found nothing over {count} fused mappings");
+            Console.WriteLine($"{w.Layers.Count} layers, {o}: {count} fused mappings enumerated, optimum {bruteBest:G6}, unfused {r.UnfusedReport!.Objective(o):G6}");
+            Assert.AreEqual(bruteBest, r.Best!.Value, bruteBest * 1e-9,
+                $"{w.Layers.Count} layers, {o}: fused search {r.Best} vs brute force {bruteBest} over {count} fused mappings");
+            if (r.Best < r.UnfusedReport!.Objective(o) * (1 - 1e-9)) fusedWins++;
+        }
+        Assert.IsTrue(fusedWins > 0, "on none of the small cases did fusion beat the unfused optimum, so the comparison tested little");
+    }
+
+    [TestMethod]
+    public void FusedIsNeverWorseThanUnfused()
+    {
+        foreach (var (w, a, o) in SmallCases())
+        {
+            var r = new FusionSearch(new FusionProblem(w, a, o)).Solve(SearchLimits.None);
+            Assert.IsTrue(r.Best!.Value <= r.UnfusedReport!.Objective(o) * (1 + 1e-12), $"fused {r.Best} is worse than unfused {r.UnfusedReport.Objective(o)}");
+            Assert.IsTrue(r.Unfused!.Groups.All(g => g.Count == 1));
+        }
+        var gpt = Zoo.Get("bert-base:seq=64");
+        var big = new FusionSearch(new FusionProblem(gpt, Presets.Get("tpu-v4i"), Objective.Edp)).Solve(SearchLimits.None);
+        Assert.AreEqual(SolveStatus.Optimal, big.Status);
+        Assert.IsTrue(big.Best!.Value <= big.UnfusedReport!.Edp * (1 + 1e-12));
+    }
+
+    [TestMethod]
+    public void CheckerCatchesOverCapacityAndBrokenSharing()
+    {
+        var rng = new Random(3);
+        var w = Chain(rng, 2, [4]);
+        var a = SmallArch(rng, 1000);
+        var r = new FusionSearch(new FusionProblem(w, a, Objective.Energy)).Solve(SearchLimits.None);
+        Assert.AreEqual(0, FusionChecker.Check(w, a, r.Mapping!).Count);
+        // Every layer of the answer fits every level it keeps.
+        for (int i = 0; i < w.Layers.Count; i++)
+            foreach (var lv in r.Report!.Layers[i].Report.Levels)
+                Assert.IsTrue(lv.Capacity is null || lv.WordsHeld <= lv.Capacity, $"{lv.Level} holds {lv.WordsHeld} > {lv.Capacity}");
+
+        // Fuse the two layers with the whole intermediate on chip in a buffer too small for it.
+        var tiny = new Architecture("tiny", "", [a.Levels[0], new StorageLevel("Buffer", 20, 16, 5, 6, fanout: new Fanout(2, 1)), a.Levels[2]], a.Compute);
+        var fused = new FusedMapping([new FusedGroup(0, 1, 0)],
+            w.Layers.Select(l => FusionMapspace.Candidates(l, tiny, []).First()));
+        var v = FusionChecker.Check(w, tiny, fused);
+        Assert.IsTrue(v.Any(x => x.Rule == FusionRule.Layer && x.Level == "Buffer" && x.Needed > x.Available), string.Join("; ", v));
+
+        // Shared loops that disagree between producer and consumer.
+        var p = FusionMapspace.Candidates(w.Layers[0], a, [new TemporalLoop(new RankId("M"), 2)]).First();
+        var c = FusionMapspace.Candidates(w.Layers[1], a, [new TemporalLoop(new RankId("M"), 4)]).First();
+        var bad = new FusedMapping([new FusedGroup(0, 1, 1)], [p, c]);
+        Assert.IsTrue(FusionChecker.Check(w, a, bad).Any(x => x.Rule == FusionRule.SharedLoops));
+
+        // An own DRAM loop of the consumer walking the on-chip intermediate (K indexes T1).
+        var own = FusionMapspace.Candidates(w.Layers[1], a, []).First(m => m.Levels[0].Temporal.Any(t => t.Rank.Name == "K"));
+        var walk = new FusedMapping([new FusedGroup(0, 1, 0)], [FusionMapspace.Candidates(w.Layers[0], a, []).First(), own]);
+        Assert.IsTrue(FusionChecker.Check(w, a, walk).Any(x => x.Rule == FusionRule.OwnLoopOverIntermediate));
+    }
+
+    [TestMethod]
+    public void FusionRemovesTheIntermediatesDramTraffic()
+    {
+        var rng = new Random(5);
+        var w = Chain(rng, 2, [4]);
+        var a = SmallArch(rng, 1000);
+        var m0 = FusionMapspace.Candidates(w.Layers[0], a, []).First();
+        var m1 = FusionMapspace.Candidates(w.Layers[1], a, []).First();
+        var apart = FusionCost.Evaluate(w, a, new FusedMapping([new FusedGroup(0, 0, 0), new FusedGroup(1, 1, 0)], [m0, m1]));
+        var together = FusionCost.Evaluate(w, a, new FusedMapping([new FusedGroup(0, 1, 0)], [m0, m1]));
+        long words = w.Layers[0].TensorWords(w.Layers[0].Output);
+        // DRAM: the producer's updates of T1 and the consumer's reads of T1, at 100 pJ a word; the
+        // consumer's fills of T1 in the buffer (6 pJ a word), since the producer already wrote it there.
+        Assert.AreEqual(words * (100 + 100 + 6), apart.Energy - together.Energy, 1e-6);
+        Assert.IsFalse(together.Layers.SelectMany(l => l.Tensors).Any(t => t.Tensor.Name == "T1" && t.LevelIndex == 0));
+    }
+
+    [TestMethod]
+    public void CertificateIsUnsatAtTheOptimumAndSatJustAbove()
+    {
+        foreach (var (w, a, o) in SmallCases().Take(4))
+        {
+            var r = new FusionSearch(new FusionProblem(w, a, o)).Solve(SearchLimits.None);
+            var (atOptimum, smt2) = FusionCertificate.Certify(a, o, r.Survivors, r.Best!.Value, TimeSpan.FromSeconds(60));
+            Assert.AreEqual(Z3Status.Unsat, atOptimum, $"{o}: Z3 found a combination below the fused optimum {r.Best}");
+            StringAssert.Contains(smt2, "pick_L0_");
+            var (above, _) = FusionCertificate.Check(a, o, r.Survivors, r.Best.Value * 1.001, TimeSpan.FromSeconds(60));
+            Assert.AreEqual(Z3Status.Sat, above, $"{o}: Z3 found nothing below 1.001 x the optimum, which the optimum itself is");
+        }
+    }
+
+    [TestMethod]
+    public void FusionLevelBelowALevelThatKeepsOnlyTheProducersRole()
+    {
+        // Level 1 keeps outputs only, so the intermediate (an output of g0, an input of g1) lives in level 2;
+        // the template's level 1 keeps it in g0, which the fusion rules forbid: the search must agree with brute force.
+        var rng = new Random(11);
+        var w = Chain(rng, 2, [2, 4]);
+        var a = new Architecture("split", "outputs-only buffer above a shared buffer", [
+            new StorageLevel("DRAM", null, 16, 100, 100, readBandwidth: 1, writeBandwidth: 1),
+            new StorageLevel("OutBuf", 64, 16, 4, 4, keeps: [TensorRole.Outputs]),
+            new StorageLevel("Buffer", 64, 16, 5, 6, fanout: new Fanout(2, 1)),
+            new StorageLevel("Reg", 8, 16, 1, 1),
+        ], new ComputeUnit(0.5));
+        Assert.AreEqual(2, FusionRules.IntermediateLevel(w, a, 0));
+        var search = new FusionSearch(new FusionProblem(w, a, Objective.Energy));
+        var r = search.Solve(SearchLimits.None);
+        var (_, bruteBest, _) = search.BruteForce();
+        Assert.AreEqual(SolveStatus.Optimal, r.Status);
+        Assert.AreEqual(bruteBest, r.Best!.Value, bruteBest * 1e-9);
+    }
+
+    [TestMethod]
+    public void StoppedSearchNeverClaimsOptimal()
+    {
+        var (w, a, o) = SmallCases().First();
+        using var cancelled = new CancellationTokenSource();
+        cancelled.Cancel();
+        var r = new FusionSearch(new FusionProblem(w, a, o)).Solve(new SearchLimits(Cancel: cancelled.Token));
+        Assert.AreNotEqual(SolveStatus.Optimal, r.Status);
+        Assert.IsNull(r.Mapping);
+    }
+
+    [TestMethod]
+    public void SearchIsDeterministicAndChainsOfConvolutionsFuseOverChannels()
+    {
+        var convs = new Workload("cnn", "two 1-D convolutions", [
+            Layers.Conv1d("c0", c: 2, k: 4, p: 4, r: 3, inputs: "X", weights: "W0", outputs: "Y0"),
+            Layers.Conv1d("c1", c: 4, k: 2, p: 2, r: 3, inputs: "Y0", weights: "W1", outputs: "Y1"),
+        ]);
+        var a = SmallArch(new Random(2), 40);
+        var search = new FusionSearch(new FusionProblem(convs, a, Objective.Energy));
+        var r1 = search.Solve(SearchLimits.None);
+        var r2 = new FusionSearch(new FusionProblem(convs, a, Objective.Energy)).Solve(SearchLimits.None);
+        Assert.AreEqual(r1.Mapping!.ToCompactString(a), r2.Mapping!.ToCompactString(a));
+        var (_, bruteBest, _) = search.BruteForce();
+        Assert.AreEqual(bruteBest, r1.Best!.Value, bruteBest * 1e-9);
+        // The intermediate's only plain shared dimension is the channel: K of c0 is C of c1; P is a window in c1.
+        Assert.AreEqual(new RankId("C"), FusionRules.ConsumerRank(convs.Layers[0], convs.Layers[1], new TensorId("Y0"), new RankId("K")));
+        Assert.IsNull(FusionRules.ConsumerRank(convs.Layers[0], convs.Layers[1], new TensorId("Y0"), new RankId("P")));
+    }
+}
+
+/// <summary><c>optimizer fuse</c> end to end, and fused mappings read back by <c>evaluate</c> and <c>simulate</c>.</summary>
+[TestClass]
+[DoNotParallelize]
+public sealed class FusionCliTests
+{
+    private static (int Code, string Out, string Err) Run(params string[] args)
+    {
+        var (o, e) = (Console.Out, Console.Error);
+        var (so, se) = (new StringWriter(), new StringWriter());
+        Console.SetOut(so);
+        Console.SetError(se);
+        try { return (Optimizer.Cli.Program.Main(args), so.ToString(), se.ToString()); }
+        finally { Console.SetOut(o); Console.SetError(e); }
+    }
+
+    [TestMethod]
+    public void FuseWritesAMappingThatEvaluateAndSimulateReadBack()
+    {
+        var dir = Directory.CreateTempSubdirectory("optimizer-fusion-cli-").FullName;
+        try
+        {
+            string spec = Path.Combine(dir, "fused.yaml"), csv = Path.Combine(dir, "fused.csv");
+            var fuse = Run("fuse", "--arch", "simple-ws", "--workload", "mlp", "--objective", "energy", "--mapping-out", spec, "--csv", csv, "--certify");
+            Assert.AreEqual(0, fuse.Code, fuse.Err);
+            StringAssert.Contains(fuse.Out, "OPTIMAL energy=");
+            StringAssert.Contains(fuse.Out, "CERTIFIED by Z3");
+            StringAssert.Contains(fuse.Out, "stays in GlobalBuffer");
+            StringAssert.Contains(File.ReadAllText(csv), "unfused,total");
+            string energy = fuse.Out.Split('\n').First(l => l.StartsWith("fused:")).Split(',')[0].Split(' ')[^2];
+
+            var evaluate = Run("evaluate", "--arch", "simple-ws", "--workload", "mlp", "--mapping", spec);
+            Assert.AreEqual(0, evaluate.Code, evaluate.Out + evaluate.Err);
+            StringAssert.Contains(evaluate.Out, $"total: energy {energy} pJ");
+
+            var simulate = Run("simulate", "--arch", "simple-ws", "--workload", "mlp", "--mapping", spec);
+            Assert.AreEqual(0, simulate.Code, simulate.Out + simulate.Err);
+            StringAssert.Contains(simulate.Out, "AGREE");
+            StringAssert.Contains(simulate.Out, "fc1_out through GlobalBuffer");
+
+            // A fused mapping that breaks a rule is reported, not costed: exit 1.
+            var broken = File.ReadAllText(spec).Replace("shared-loops: 0", "shared-loops: 3");
+            File.WriteAllText(spec, broken);
+            var bad = Run("evaluate", "--arch", "simple-ws", "--workload", "mlp", "--mapping", spec);
+            Assert.AreEqual(1, bad.Code, bad.Out + bad.Err);
+            StringAssert.Contains(bad.Out, "[SharedLoops]");
+
+            // A misspelled layer is bad input: a located message, exit 2.
+            File.WriteAllText(spec, broken.Replace("layers: [fc3]", "layers: [fc4]"));
+            var typo = Run("evaluate", "--arch", "simple-ws", "--workload", "mlp", "--mapping", spec);
+            Assert.AreEqual(2, typo.Code);
+            StringAssert.Contains(typo.Err, "no layer 'fc4'");
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    [TestMethod]
+    public void BadFuseArgumentsExitWithTwo()
+    {
+        Assert.AreEqual(2, Run("fuse", "--arch", "simple-ws", "--workload", "mlp", "--max-fused-loops", "9").Code);
+        Assert.AreEqual(2, Run("fuse", "--arch", "nope", "--workload", "mlp").Code);
+        Assert.AreEqual(2, Run("fuse", "--arch", "simple-ws", "--workload", "mlp", "--time-limit", "-1").Code);
+    }
+
+    [TestMethod]
+    public void SimulatorStreamsTheIntermediateOneSharedIterationAtATime()
+    {
+        var w = Zoo.Get("matmul-chain:3,m=64,k=32");
+        var a = Presets.Get("simple-ws");
+        var r = new FusionSearch(new FusionProblem(w, a, Objective.Energy)).Solve(SearchLimits.None);
+        var group = r.Mapping!.Groups.Single(g => g.Count > 1);
+        Assert.IsTrue(group.SharedLoops > 0, "the case should share a loop, or it tests no streaming");
+        var streamed = Optimizer.Validation.FusedSimulation.Run(w, a, r.Mapping).Single();
+        Assert.IsTrue(streamed.Iterations > 1);
+        for (int k = 0; k + 1 < streamed.Steps.Count; k++)
+        {
+            // What the producer writes into the fusion level in one iteration is what the consumer reads there.
+            var whole = Optimizer.Validation.Simulator.Run(w.Layers[group.First + k], a, r.Mapping.Layers[group.First + k]);
+            Assert.AreEqual(whole.Find(streamed.FusionLevel, w.Layers[group.First + k].Output.Id)!.TotalUpdates, streamed.Steps[k].IntermediateWrittenWords * streamed.Iterations);
+            Assert.IsTrue(streamed.Steps[k + 1].IntermediateReadWords > 0);
+            Assert.IsTrue(streamed.Steps[k].HeldAtFusionLevel <= streamed.Steps[k].FusionLevelCapacity);
+        }
+    }
+
+    [TestMethod]
+    public void FusedMappingSpecRoundTrips()
+    {
+        var w = Zoo.Get("matmul-chain:3,m=8,k=8");
+        var a = Presets.Get("simple-ws");
+        var r = new FusionSearch(new FusionProblem(w, a, Objective.Edp)).Solve(SearchLimits.None);
+        var text = Optimizer.Formulation.Specs.FusedMappingSpec.Write(w, a, r.Mapping!);
+        var back = Optimizer.Formulation.Specs.FusedMappingSpec.Parse(text, "round-trip.yaml", w, a);
+        Assert.AreEqual(r.Mapping!.ToCompactString(a), back.ToCompactString(a));
+    }
+}
