@@ -66,7 +66,7 @@ public sealed class CliTests
     {
         var (code, output, _) = Run();
         Assert.AreEqual(0, code);
-        StringAssert.Contains(output, "Mapping layer conv3_2_b of resnet50 on eyeriss, minimizing energy");
+        StringAssert.Contains(output, "Mapping layer conv5_2_b of resnet50 on eyeriss, minimizing energy");
         StringAssert.Contains(output, "spatial-for");
         StringAssert.Contains(output, "pJ/MAC");
         // Either a proof or the best found with its bound; never a bare claim.
