@@ -295,7 +295,9 @@ public static partial class TimeloopMapping
             var twice = lm.Temporal.GroupBy(t => t.Rank).FirstOrDefault(g => g.Count() > 1)?.Key
                 ?? lm.Spatial.GroupBy(s => s.Rank).FirstOrDefault(g => g.Count() > 1)?.Key;
             if (twice is { } rank)
-                throw new ArgumentException($"Timeloop's mapping format has one factor per dimension, level and type, but level {arch.Levels[l].Name} has two {(lm.Temporal.Count(t => t.Rank == rank) > 1 ? "temporal" : "spatial")} loops over {rank}.", nameof(mapping));
+                throw new ArgumentException($"Timeloop's mapping format has one factor per dimension, level and type, but level {arch.Levels[l].Name} has two " +
+                    (lm.Temporal.Count(t => t.Rank == rank) > 1 ? $"temporal loops over {rank}." : $"spatial loops over {rank} (along X and Y); constrain the axes (spatial-x, spatial-y, or a spatial permutation with split) to get a mapping Timeloop can read."),
+                    nameof(mapping));
             var inner = lm.Temporal.Select(t => t.Rank).Reverse().ToList();
             sb.Append($"  - target: {name}\n    type: temporal\n    factors: {Factors(lm.TemporalFactor)}\n");
             sb.Append($"    permutation: {Perm(inner.Concat(einsum.Ranks.Select(r => r.Id).Except(inner)))}\n");

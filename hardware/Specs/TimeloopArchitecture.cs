@@ -257,7 +257,7 @@ public static class TimeloopArchitecture
         var capacity = c.Class.Contains("dram", StringComparison.OrdinalIgnoreCase) ? null : Capacity(c, wordBits, block);
         var readBandwidth = c.Attr("read-bandwidth")?.AsDouble(0, exclusive: true);
         var writeBandwidth = c.Attr("write-bandwidth")?.AsDouble(0, exclusive: true);
-        var fanout = Fanout(c, below);
+        var fanout = Fanout(c, below, checkParent: outermost);
         var roles = Enum.GetValues<TensorRole>().Where(r => bypass?.Contains(r) != true).ToList();
         if (c.Attr(Ext + "bypass") is { } listNode)
             foreach (var item in listNode.AsList() ?? [])
@@ -284,12 +284,13 @@ public static class TimeloopArchitecture
     }
 
     // The fanout from one level to the next: the ratio of their meshes along X and along Y.
-    private static Fanout? Fanout(Component parent, Component child)
+    private static Fanout? Fanout(Component parent, Component child, bool checkParent)
     {
         long px = parent.MeshX ?? parent.Instances, cx = child.MeshX ?? child.Instances;
-        if (parent.Instances % px != 0 || child.Instances % cx != 0)
+        // Each component is checked as a child; only the outermost, which is no one's child, as a parent.
+        if ((checkParent && parent.Instances % px != 0) || child.Instances % cx != 0)
         {
-            var bad = parent.Instances % px != 0 ? parent : child;
+            var bad = child.Instances % cx != 0 ? child : parent;
             bad.Node.Error($"meshX {bad.MeshX} does not divide the {bad.Instances} instances of {bad.Name}");
             return null;
         }

@@ -73,18 +73,22 @@ public static partial class TimeloopProblem
             foreach (var d in t.Dims)
                 sb.Append($"          - [{string.Join(", ", d.Terms.Select(term => term.Coefficient == 1 ? $"[{term.Rank}]" : $"[{term.Rank}, {CoefficientName(term.Coefficient)}]"))}]\n");
             if (t.IsOutput) sb.Append("        read-write: true\n");
+            else if (WorkloadSpec.ParseRole(t.Id.Name) != t.Role) sb.Append($"        {RoleKey}: {WorkloadSpec.RoleName(t.Role)}\n");
         }
         sb.Append("  instance:\n");
         foreach (var r in einsum.Ranks) sb.Append($"    {r.Id}: {r.Bound}\n");
         return sb.ToString();
     }
 
+    // Our own key, which Timeloop ignores: the role of an operand whose name does not say it.
+    private const string RoleKey = "optimizer-role";
+
     private static string CoefficientName(int c) => c > 0 ? $"Coef{c}" : $"CoefMinus{-c}";
 
     /// <summary>One term of a projection: a dimension times a coefficient (named, or a constant).</summary>
     private sealed record Term(string Dim, string? Coefficient, int Constant);
 
-    private sealed record DataSpace(SpecNode Node, string Name, List<List<Term>> Projection, bool ReadWrite);
+    private sealed record DataSpace(SpecNode Node, string Name, List<List<Term>> Projection, bool ReadWrite, TensorRole? Role);
 
     private sealed record Shape(string Name, List<string> Dims, Dictionary<string, int> Defaults, List<DataSpace> Spaces);
 
@@ -145,12 +149,14 @@ public static partial class TimeloopProblem
                 x.s.Projection.Select(dim => new AffineExpr(dim.Select(t => new AffineTerm(new RankId(t.Dim), t.Coefficient is null ? t.Constant : values[t.Coefficient]))))))));
     }
 
-    // A data-space named like a role (inputs, weights) takes it; the others take the roles left, inputs first.
+    // A data-space given a role, or named like one (inputs, weights), takes it; the others take the roles left, inputs first.
     private static Dictionary<DataSpace, TensorRole> OperandRoles(List<DataSpace> operands)
     {
         var roles = new Dictionary<DataSpace, TensorRole>();
         var free = new List<TensorRole> { TensorRole.Inputs, TensorRole.Weights };
         foreach (var s in operands)
+            if (s.Role is { } given && free.Remove(given)) roles[s] = given;
+        foreach (var s in operands.Where(s => !roles.ContainsKey(s)))
             if (WorkloadSpec.ParseRole(s.Name) is { } r && free.Remove(r)) roles[s] = r;
         foreach (var s in operands.Where(s => !roles.ContainsKey(s)))
         {
@@ -205,7 +211,7 @@ public static partial class TimeloopProblem
         var spaces = new List<DataSpace>();
         foreach (var item in m.List(spacesKey, required: true) ?? [])
         {
-            var s = item.AsMap("name", "projection", "read-write", "read_write");
+            var s = item.AsMap("name", "projection", "read-write", "read_write", RoleKey);
             if (s is null) continue;
             var sname = s.String("name", required: true);
             if (sname is not null && (sname.Length == 0 || sname.Any(char.IsWhiteSpace)))
@@ -216,7 +222,13 @@ public static partial class TimeloopProblem
             foreach (var dim in s.List("projection", required: true) ?? [])
                 if (Projection(dim, dims, defaults) is { } terms) projection.Add(terms);
             if (s.Get("projection") is { IsList: true } p && p.AsList()!.Count == 0) p.Error("a data-space needs at least one projection");
-            if (sname is not null) spaces.Add(new DataSpace(item, sname, projection, readWrite));
+            TensorRole? role = null;
+            if (s.String(RoleKey) is { } roleText && (role = WorkloadSpec.ParseRole(roleText)) is null or TensorRole.Outputs)
+            {
+                s.Get(RoleKey)!.Error($"{RoleKey} is inputs or weights (the output is the read-write data-space), got '{roleText}'");
+                role = null;
+            }
+            if (sname is not null) spaces.Add(new DataSpace(item, sname, projection, readWrite, role));
         }
         return node.Reader.Errors.Count > errors ? null : new Shape(name, dims, defaults, spaces);
     }
