@@ -26,7 +26,7 @@ public static partial class TimeloopMapping
         var reader = new SpecReader(fileName);
         var node = reader.Document(text, "mapping")?.Required("mapping");
         var items = node?.IsList == false ? node.AsMap("targets")?.List("targets", required: true) : node?.AsList();
-        var directives = items is null ? null : Directives(items, einsum, arch, constraint: false);
+        var directives = items is null ? null : Directives(items, einsum, arch);
         var mapping = directives is null || reader.HasErrors ? null : Build(directives, einsum, arch);
         reader.ThrowIfErrors();
         return mapping!;
@@ -48,8 +48,8 @@ public static partial class TimeloopMapping
             foreach (var key in present) items.AddRange(Entries(top.Get(key)!));
             if (top.Get("mapspace") is { } mapspace && mapspace.AsMap()?.Get("constraints") is { } nested) items.AddRange(Entries(nested));
         }
-        var directives = Directives(items, einsum, arch, constraint: true);
-        var constraints = reader.HasErrors ? null : Constraints(directives!, einsum, arch);
+        var directives = Directives(items, einsum, arch);
+        var constraints = reader.HasErrors ? null : Constraints(directives, einsum, arch);
         reader.ThrowIfErrors();
         return constraints!;
     }
@@ -59,7 +59,7 @@ public static partial class TimeloopMapping
     /// <summary>One entry: its level, its type, and what it says (absent parts null).</summary>
     private sealed record Directive(SpecMap Map, int Level, string Type, Dictionary<RankId, int>? Factors, List<RankId>? Permutation, int? Split, List<TensorId>? Keep, List<TensorId>? Bypass);
 
-    private static List<Directive>? Directives(IReadOnlyList<SpecNode> items, Einsum einsum, Architecture arch, bool constraint)
+    private static List<Directive> Directives(IReadOnlyList<SpecNode> items, Einsum einsum, Architecture arch)
     {
         var result = new List<Directive>();
         var seen = new Dictionary<(int, string), SpecNode>();

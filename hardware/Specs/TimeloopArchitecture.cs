@@ -62,7 +62,7 @@ public static class TimeloopArchitecture
     }
 
     /// <summary>One component of the flattened tree, with its instances and total mesh width.</summary>
-    private sealed record Component(SpecNode Node, string Name, string Class, Dictionary<string, SpecNode> Attributes, long Instances, long? MeshX, string Path)
+    private sealed record Component(SpecNode Node, string Name, string Class, Dictionary<string, SpecNode> Attributes, long Instances, long? MeshX, SpecNode? Bypass = null)
     {
         public SpecNode? Attr(string key) => Attributes.GetValueOrDefault(key);
         public bool IsCompute => ComputeClasses.Contains(Class.ToLowerInvariant());
@@ -76,7 +76,7 @@ public static class TimeloopArchitecture
         string? name = null;
         var rootAttributes = new Dictionary<string, SpecNode>();
         if (root.Has("nodes")) Flat(root.List("nodes")!, components, rootAttributes, ref name);
-        else Tree(root.Self, 1, [], "", components, rootAttributes, ref name, isRoot: true);
+        else Tree(root.Self, 1, [], 0, components, rootAttributes, ref name);
         var ert = top.Get("ERT") is { } ertNode ? EnergyTable.Read(ertNode) : null;
         energy ??= ert;
         var bypass = Bypassed(top);
@@ -118,21 +118,19 @@ public static class TimeloopArchitecture
         return null;
     }
 
-    // v0.3: a node with a name (perhaps with a range), attributes inherited downwards, local components and at most one subtree.
-    private static void Tree(SpecNode node, long instances, Dictionary<string, SpecNode> inherited, string path, List<Component> into,
-        Dictionary<string, SpecNode> rootAttributes, ref string? archName, bool isRoot)
+    // v0.3: a node with a name (perhaps with a range), attributes inherited downwards, local components and at most
+    // one subtree. Depth 0 is the architecture key itself; the subtree at depth 1 names the design.
+    private static void Tree(SpecNode node, long instances, Dictionary<string, SpecNode> inherited, int depth, List<Component> into,
+        Dictionary<string, SpecNode> rootAttributes, ref string? archName)
     {
-        var m = isRoot ? node.AsMap() : node.AsMap("name", "attributes", "local", "subtree");
+        var m = depth == 0 ? node.AsMap() : node.AsMap("name", "attributes", "local", "subtree");
         if (m is null) return;
         var attributes = new Dictionary<string, SpecNode>(inherited);
-        var here = path;
-        if (!isRoot)
+        if (depth > 0)
         {
             var nameText = m.String("name", required: true) ?? "";
-            var count = Count(m.Get("name"), nameText);
-            instances = checked(instances * count);
-            here = path.Length == 0 ? nameText : $"{path}.{nameText}";
-            if (path.Length == 0 && archName is null)
+            instances = checked(instances * Count(m.Get("name"), nameText));
+            if (depth == 1)
             {
                 archName = TimeloopNames.Strip(nameText);
                 foreach (var (k, v) in Attributes(m.Get("attributes"))) rootAttributes[k] = v;
@@ -149,18 +147,17 @@ public static class TimeloopArchitecture
             foreach (var (k, v) in Attributes(c!.Get("attributes"))) own[k] = v;
             long n = checked(instances * Count(c.Get("name"), cname));
             if (own.GetValueOrDefault("instances") is { } inst && inst.AsLong(1) is { } given && n == 1) n = given;
-            into.Add(new Component(item, TimeloopNames.Strip(cname), cls, own, n, own.GetValueOrDefault("meshx")?.AsLong(1), $"{here}.{cname}"));
+            into.Add(new Component(item, TimeloopNames.Strip(cname), cls, own, n, own.GetValueOrDefault("meshx")?.AsLong(1)));
         }
         var subtrees = m.List("subtree") ?? [];
         if (subtrees.Count > 1) subtrees[1].Error("only one subtree per level is supported (a chain of levels): the architecture is one hierarchy of storage levels");
-        if (subtrees.Count > 0) Tree(subtrees[0], instances, attributes, here, into, rootAttributes, ref archName, isRoot: false);
+        if (subtrees.Count > 0) Tree(subtrees[0], instances, attributes, depth + 1, into, rootAttributes, ref archName);
     }
 
     // v0.4: !Container and !Component nodes, outermost first; a node's spatial mesh multiplies the instances of it and every node after it.
     private static void Flat(IReadOnlyList<SpecNode> nodes, List<Component> into, Dictionary<string, SpecNode> rootAttributes, ref string? archName)
     {
         long instances = 1, meshX = 1;
-        var path = "";
         foreach (var node in nodes)
         {
             var tag = node.Node.Tag.IsEmpty ? "" : node.Node.Tag.Value.TrimStart('!');
@@ -181,7 +178,6 @@ public static class TimeloopArchitecture
                     archName = nameText;
                     foreach (var (k, v) in attributes) rootAttributes[k] = v;
                 }
-                path = path.Length == 0 ? nameText : $"{path}.{nameText}";
                 continue;
             }
             if (tag != "Component")
@@ -190,16 +186,19 @@ public static class TimeloopArchitecture
                 continue;
             }
             if (m.Get("enabled")?.AsBool() == false) continue;
+            SpecNode? bypass = null;
             if (m.Get("constraints") is { } cons)
             {
                 // Only a dataspace bypass of roles belongs to the architecture; other constraints go to --constraints.
-                var cm = cons.AsMap("dataspace");
+                var cm = cons.AsMap();
+                foreach (var (key, value) in cm?.Entries ?? [])
+                    if (key != "dataspace") value.Error($"{key} constraints are mapper constraints, not properties of the architecture; give them with --constraints");
                 var ds = cm?.Map("dataspace", false, "keep", "bypass");
                 if (ds?.Get("keep") is { } keep) keep.Error("a component's keep list is a mapper constraint, not a property of the architecture; give it with --constraints");
-                if (ds?.List("bypass") is { } list) attributes[Ext + "bypass"] = ds.Get("bypass")!;
+                bypass = ds?.Get("bypass");
             }
             var cls = m.String("class", required: true);
-            if (cls is not null) into.Add(new Component(node, nameText, cls, attributes, instances, meshX, $"{path}.{nameText}"));
+            if (cls is not null) into.Add(new Component(node, nameText, cls, attributes, instances, meshX, bypass));
         }
     }
 
@@ -255,11 +254,11 @@ public static class TimeloopArchitecture
         }
         long block = blockSize ?? 1;
         var capacity = c.Class.Contains("dram", StringComparison.OrdinalIgnoreCase) ? null : Capacity(c, wordBits, block);
-        var readBandwidth = c.Attr("read-bandwidth")?.AsDouble(0, exclusive: true);
-        var writeBandwidth = c.Attr("write-bandwidth")?.AsDouble(0, exclusive: true);
+        var readBandwidth = Bandwidth(c.Attr("read-bandwidth"));
+        var writeBandwidth = Bandwidth(c.Attr("write-bandwidth"));
         var fanout = Fanout(c, below, checkParent: outermost);
         var roles = Enum.GetValues<TensorRole>().Where(r => bypass?.Contains(r) != true).ToList();
-        if (c.Attr(Ext + "bypass") is { } listNode)
+        if (c.Bypass is { } listNode)
             foreach (var item in listNode.AsList() ?? [])
                 if (item.AsString() is { } text && WorkloadSpec.ParseRole(text) is { } role) roles.Remove(role);
         if (outermost && roles.Count != 3) c.Node.Error($"the outermost level {c.Name} must keep every role: it is where tensors start and end");
@@ -268,6 +267,14 @@ public static class TimeloopArchitecture
             c.Node.Error($"no read and write energy for {c.Name}: give an energy reference table (--energy FILE, or an ERT key in this file) with a table named ...{c.Name} and read and write (or update) actions");
         if (c.Node.Reader.Errors.Count > errors || fanout is null) return null;
         return c.Node.Build(() => new StorageLevel(c.Name, capacity, wordBits, e!.Read!.Value / block, e.Write!.Value / block, readBandwidth, writeBandwidth, roles, fanout));
+    }
+
+    private static double? Bandwidth(SpecNode? node)
+    {
+        if (node is null) return null;
+        if (node.Node is YamlScalarNode) return node.AsDouble(0, exclusive: true);
+        node.Error("datatype-specific bandwidth is not supported: give one number of words per cycle for every data space");
+        return null;
     }
 
     private static long? Capacity(Component c, int wordBits, long block)

@@ -289,6 +289,13 @@ public sealed class TimeloopFormatTests
             """;
         var energy = EnergyTable.Parse(ThreeLevelErt, "ert.yaml");
         Assert.AreEqual(Describe(TimeloopArchitecture.Parse(ThreeLevelTree, "tree.yaml", energy)), Describe(TimeloopArchitecture.Parse(flat, "flat.yaml", energy)));
+        // Roles a level may not keep: a v0.4 component's dataspace bypass, or a v0.3 architecture_constraints bypass entry.
+        var flatBypass = TimeloopArchitecture.Parse(flat.Replace("attributes: {depth: 1024, width: 64, datawidth: 16, optimizer-hop-energy: 2}",
+            "attributes: {depth: 1024, width: 64, datawidth: 16, optimizer-hop-energy: 2}\n      constraints: {dataspace: {bypass: [Weights]}}"), "flat.yaml", energy);
+        var treeBypass = TimeloopArchitecture.Parse(ThreeLevelTree + "\narchitecture_constraints:\n  targets:\n    - {target: GLB, type: bypass, bypass: [Weights]}\n", "tree.yaml", energy);
+        Assert.IsFalse(flatBypass.Levels[1].MayKeep(TensorRole.Weights));
+        Assert.IsTrue(flatBypass.Levels[1].MayKeep(TensorRole.Inputs));
+        Assert.AreEqual(Describe(treeBypass), Describe(flatBypass));
         // A 2-D mesh: meshX 4 of 16 instances gives a 4 x 4 fanout.
         var mesh = TimeloopArchitecture.Parse(ThreeLevelTree.Replace("attributes: {depth: 64, width: 16, word-bits: 16}", "attributes: {depth: 64, width: 16, word-bits: 16, meshX: 4}")
             .Replace("attributes: {datawidth: 16}", "attributes: {datawidth: 16, meshX: 4}"), "mesh.yaml", energy);
