@@ -1,10 +1,10 @@
-using Optimizer.Cli;
 using Optimizer.Formulation;
 using Optimizer.Formulation.Specs;
 using Optimizer.Hardware;
 using Optimizer.Hardware.Specs;
 using Optimizer.Workloads;
 using Optimizer.Workloads.Specs;
+using static Optimizer.Tests.CommandLine;
 
 namespace Optimizer.Tests;
 
@@ -24,18 +24,6 @@ public sealed class CliTests
 
     [ClassCleanup]
     public static void Cleanup() => Directory.Delete(_dir, recursive: true);
-
-    private static (int Code, string Out, string Err) Run(params string[] args)
-    {
-        var o = Console.Out;
-        var e = Console.Error;
-        var so = new StringWriter();
-        var se = new StringWriter();
-        Console.SetOut(so);
-        Console.SetError(se);
-        try { return (Program.Main(args), so.ToString(), se.ToString()); }
-        finally { Console.SetOut(o); Console.SetError(e); }
-    }
 
     private static string File(string name, string text)
     {

@@ -1,4 +1,3 @@
-using Optimizer.Cli;
 using Optimizer.Formulation;
 using Optimizer.Formulation.Specs;
 using Optimizer.Hardware;
@@ -6,6 +5,7 @@ using Optimizer.Hardware.Specs;
 using Optimizer.Solvers;
 using Optimizer.Workloads;
 using Optimizer.Workloads.Specs;
+using static Optimizer.Tests.CommandLine;
 using static Optimizer.Tests.TestMappings;
 
 namespace Optimizer.Tests;
@@ -36,18 +36,6 @@ public sealed class TimeloopFormatTests
         var p = Path.Combine(_dir, name);
         File.WriteAllText(p, text);
         return p;
-    }
-
-    private static (int Code, string Out, string Err) Run(params string[] args)
-    {
-        var o = Console.Out;
-        var e = Console.Error;
-        var so = new StringWriter();
-        var se = new StringWriter();
-        Console.SetOut(so);
-        Console.SetError(se);
-        try { return (Program.Main(args), so.ToString(), se.ToString()); }
-        finally { Console.SetOut(o); Console.SetError(e); }
     }
 
     /// <summary>An Einsum as text without its kind: name, ranks with bounds, tensors with roles and index expressions.</summary>
