@@ -1,3 +1,4 @@
+using Optimizer.Cli;
 using Optimizer.Formulation;
 using Optimizer.Formulation.Specs;
 using Optimizer.Hardware;
