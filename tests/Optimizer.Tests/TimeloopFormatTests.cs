@@ -661,6 +661,27 @@ public sealed class TimeloopFormatTests
     }
 
     [TestMethod]
+    public void TimeloopExamplesEvaluateLikeTheNativeExamples()
+    {
+        string Example(string name) => Path.Combine(AppContext.BaseDirectory, "..", "..", "..", "..", "..", "examples", name);
+        var (code, native, err) = Run("evaluate", "--arch", Example("two-level-arch.yaml"), "--workload", Example("conv1d-workload.yaml"), "--mapping", Example("conv1d-mapping.yaml"));
+        Assert.AreEqual(0, code, err);
+        (code, var timeloop, err) = Run("evaluate", "--arch", Example("timeloop/two-level-arch.yaml"), "--energy", Example("timeloop/two-level-ert.yaml"),
+            "--workload", Example("timeloop/conv1d-problem.yaml"), "--mapping", Example("timeloop/conv1d-mapping.yaml"));
+        Assert.AreEqual(0, code, err);
+        string Energy(string output) => output.Split('\n').First(l => l.StartsWith("Energy"));
+        Assert.AreEqual(Energy(native), Energy(timeloop));
+        StringAssert.Contains(Energy(timeloop), "6,028,288.0 pJ");
+        // The weight-stationary constraints in either format give the same proved optimum.
+        (code, native, err) = Run("map", "--arch", "simple-ws", "--workload", Example("conv1d-workload.yaml"), "--constraints", Example("simple-ws-constraints.yaml"));
+        Assert.AreEqual(0, code, err);
+        (code, timeloop, err) = Run("map", "--arch", "simple-ws", "--workload", Example("timeloop/conv1d-problem.yaml"), "--constraints", Example("timeloop/simple-ws-constraints.yaml"));
+        Assert.AreEqual(0, code, err);
+        string Status(string output) => output.Split('\n').First(l => l.StartsWith("OPTIMAL"));
+        Assert.AreEqual(Status(native), Status(timeloop));
+    }
+
+    [TestMethod]
     public void ZooExportsTimeloopFilesThatReadBack()
     {
         var file = Path.Combine(_dir, "eyeriss.yaml");
