@@ -147,11 +147,22 @@ public static class TimeloopArchitecture
             foreach (var (k, v) in Attributes(c!.Get("attributes"))) own[k] = v;
             long n = checked(instances * Count(c.Get("name"), cname));
             if (own.GetValueOrDefault("instances") is { } inst && inst.AsLong(1) is { } given && n == 1) n = given;
-            into.Add(new Component(item, TimeloopNames.Strip(cname), cls, own, n, own.GetValueOrDefault("meshx")?.AsLong(1)));
+            into.Add(new Component(item, TimeloopNames.Strip(cname), cls, own, n, MeshX(own, n, item, TimeloopNames.Strip(cname))));
         }
         var subtrees = m.List("subtree") ?? [];
         if (subtrees.Count > 1) subtrees[1].Error("only one subtree per level is supported (a chain of levels): the architecture is one hierarchy of storage levels");
         if (subtrees.Count > 0) Tree(subtrees[0], instances, attributes, depth + 1, into, rootAttributes, ref archName);
+    }
+
+    // The mesh width from meshX, or from meshY (meshX = instances / meshY); null (meshX = instances) when neither is given.
+    private static long? MeshX(Dictionary<string, SpecNode> attributes, long instances, SpecNode component, string name)
+    {
+        var x = attributes.GetValueOrDefault("meshx")?.AsLong(1);
+        var y = attributes.GetValueOrDefault("meshy")?.AsLong(1);
+        if (y is null) return x;
+        if (x is null ? instances % y != 0 : x * y != instances)
+            component.Error($"a {(x is null ? "" : $"{x} x ")}{y}-high mesh does not hold the {instances} instances of {name}");
+        return x ?? instances / y;
     }
 
     // v0.4: !Container and !Component nodes, outermost first; a node's spatial mesh multiplies the instances of it and every node after it.

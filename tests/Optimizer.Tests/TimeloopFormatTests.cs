@@ -243,6 +243,15 @@ public sealed class TimeloopFormatTests
         Assert.AreEqual(Describe(tl), Describe(inFile));
         Assert.AreEqual(16, tl.ComputeInstances);
         Assert.AreEqual(4096, tl.Levels[1].Capacity);
+        // Bandwidths in words per cycle per instance; meshY alone sets meshX = instances / meshY.
+        var more = TimeloopArchitecture.Parse(ThreeLevelTree
+            .Replace("{type: LPDDR4, width: 64, word-bits: 16}", "{type: LPDDR4, width: 64, word-bits: 16, read_bandwidth: 4, write-bandwidth: 2.5}")
+            .Replace("attributes: {depth: 64, width: 16, word-bits: 16}", "attributes: {depth: 64, width: 16, word-bits: 16, meshY: 4}")
+            .Replace("attributes: {datawidth: 16}", "attributes: {datawidth: 16, meshY: 4}"), "more.yaml", energy);
+        Assert.AreEqual(4, more.Levels[0].ReadBandwidth);
+        Assert.AreEqual(2.5, more.Levels[0].WriteBandwidth);
+        Assert.AreEqual(new Fanout(4, 4, hopEnergy: 2), more.Levels[1].Fanout);
+        Assert.AreEqual(Fanout.None, more.Levels[2].Fanout);
     }
 
     [TestMethod]
@@ -390,6 +399,9 @@ public sealed class TimeloopFormatTests
                   temporal: "P=16 R=3"
             """, "n.yaml", Conv32, arch);
         Assert.AreEqual(MappingSpec.Write(native, Conv32, arch), MappingSpec.Write(tl, Conv32, arch));
+        // type datatype is the older name of bypass.
+        var datatype = TimeloopMapping.Parse("mapping:\n  - {target: GLB, type: datatype, keep: [Inputs], bypass: [Weights, Outputs]}\n", "d.yaml", Conv32, arch);
+        CollectionAssert.AreEqual(new[] { new TensorId("Inputs") }, datatype.Levels[1].Keep.ToArray());
         // split 0 puts the spatial dimension on Y.
         var y = TimeloopMapping.Parse("mapping:\n  - {target: GLB, type: spatial, factors: C=4, permutation: C, split: 0}\n", "y.yaml", Conv32, arch);
         Assert.AreEqual(new SpatialLoop(new RankId("C"), 4, Axis.Y), y.Levels[1].Spatial.Single());
