@@ -46,7 +46,18 @@ public static class TimeloopArchitecture
 
     private static readonly string[] ComputeClasses = ["intmac", "fpmac", "mac", "compute"];
     private static readonly string[] StorageClassParts = ["dram", "sram", "regfile", "smartbuffer", "storage", "buffer"];
-    private static readonly string[] Unsupported = ["shared-bandwidth", "multiple-buffering", "metadata-storage-width", "metadata-datawidth", "compression-supported", "decompression-supported"];
+    private const string Sparse = "sparse optimizations are not supported: tensors are dense";
+
+    // Attributes that change what Timeloop models in ways the cost model cannot follow, with the reason.
+    private static readonly Dictionary<string, string> Unsupported = new()
+    {
+        ["shared-bandwidth"] = "the cost model has separate read and write bandwidths; give read_bandwidth and write_bandwidth",
+        ["multiple-buffering"] = "the cost model holds one buffer per tile",
+        ["metadata-storage-width"] = Sparse,
+        ["metadata-datawidth"] = Sparse,
+        ["compression-supported"] = Sparse,
+        ["decompression-supported"] = Sparse,
+    };
 
     /// <summary>Reads a Timeloop architecture file, with energies from <paramref name="energy"/> or the file's own ERT; throws <see cref="SpecException"/> listing every mistake.</summary>
     public static Architecture Load(string path, EnergyTable? energy = null) => Parse(File.ReadAllText(path), path, energy);
@@ -101,7 +112,7 @@ public static class TimeloopArchitecture
         }
         var mac = compute[0];
         double? macEnergy = energy?.Components.GetValueOrDefault(mac.Name)?.Mac;
-        if (macEnergy is null) mac.Node.Error($"no MAC energy for {mac.Name}: give an energy reference table (--energy FILE, or an ERT key in this file) with a table named ...{mac.Name} and a {string.Join(" or ", ["compute", "mac_random"])} action");
+        if (macEnergy is null) mac.Node.Error($"no MAC energy for {mac.Name}: give an energy reference table (--energy FILE, or an ERT key in this file) with a table named ...{mac.Name} and a compute or mac_random action");
         var macsPerCycle = mac.Attr(Ext + "macs-per-cycle")?.AsInt(min: 1) ?? 1;
         double? clock = Clock(rootAttributes);
         var description = rootAttributes.GetValueOrDefault(Ext + "description")?.AsString() ?? $"Timeloop architecture {System.IO.Path.GetFileName(fileName)}";
@@ -252,9 +263,9 @@ public static class TimeloopArchitecture
     private static StorageLevel? Level(Component c, Component below, bool outermost, HashSet<TensorRole>? bypass, EnergyTable? energy)
     {
         var errors = c.Node.Reader.Errors.Count;
-        foreach (var key in Unsupported)
+        foreach (var (key, why) in Unsupported)
             if (c.Attr(key) is { } bad && !(key == "multiple-buffering" && bad.AsString() == "1"))
-                bad.Error($"attribute {key} is not supported: the cost model has separate read and write bandwidths, one buffer per tile and dense tensors (docs/interop.md)");
+                bad.Error($"attribute {key} is not supported: {why} (docs/interop.md)");
         var wordBits = (c.Attr("word-bits") ?? c.Attr("datawidth"))?.AsInt(1) ?? 16;
         var width = (c.Attr("width") ?? c.Attr("memory-width"))?.AsInt(1);
         long? blockSize = c.Attr("block-size")?.AsLong(1);
@@ -294,8 +305,8 @@ public static class TimeloopArchitecture
         if ((c.Attr("depth") ?? c.Attr("memory-depth")) is { } depth) return depth.AsLong(1) is { } d ? checked(d * block) : null;
         if (c.Attr("sizekb") is { } kb)
         {
-            var bits = kb.AsDouble(0, exclusive: true) * 8192;
-            if (bits is { } b && b % wordBits == 0) return (long)(b / wordBits);
+            if (kb.AsDouble(0, exclusive: true) * 8192 is not { } bits) return null;
+            if (bits % wordBits == 0) return (long)(bits / wordBits);
             kb.Error($"{kb.Describe()} KB is not a whole number of {wordBits}-bit words");
         }
         return null;
