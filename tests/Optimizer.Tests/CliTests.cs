@@ -33,15 +33,6 @@ public sealed class CliTests
         return p;
     }
 
-    private static string Example(string name) => Path.Combine(RepoRoot(), "examples", name);
-
-    private static string RepoRoot()
-    {
-        var d = new DirectoryInfo(AppContext.BaseDirectory);
-        while (d is not null && !System.IO.File.Exists(Path.Combine(d.FullName, "Optimizer.sln"))) d = d.Parent;
-        return d?.FullName ?? throw new InvalidOperationException("repository root not found");
-    }
-
     private const string Workload1d = """
         workload:
           name: w

@@ -17,4 +17,12 @@ internal static class CommandLine
         try { return (Program.Main(args), so.ToString(), se.ToString()); }
         finally { Console.SetOut(o); Console.SetError(e); }
     }
+
+    /// <summary>The path of a file under the repository's examples folder.</summary>
+    public static string Example(string name)
+    {
+        var dir = AppContext.BaseDirectory;
+        while (!File.Exists(Path.Combine(dir, "Optimizer.sln"))) dir = Path.GetDirectoryName(dir)!;
+        return Path.Combine(dir, "examples", name);
+    }
 }

@@ -675,7 +675,6 @@ public sealed class TimeloopFormatTests
     [TestMethod]
     public void TimeloopExamplesEvaluateLikeTheNativeExamples()
     {
-        string Example(string name) => Path.Combine(AppContext.BaseDirectory, "..", "..", "..", "..", "..", "examples", name);
         var (code, native, err) = Run("evaluate", "--arch", Example("two-level-arch.yaml"), "--workload", Example("conv1d-workload.yaml"), "--mapping", Example("conv1d-mapping.yaml"));
         Assert.AreEqual(0, code, err);
         (code, var timeloop, err) = Run("evaluate", "--arch", Example("timeloop/two-level-arch.yaml"), "--energy", Example("timeloop/two-level-ert.yaml"),
