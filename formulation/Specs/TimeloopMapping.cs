@@ -112,7 +112,7 @@ public static partial class TimeloopMapping
         return MappingSpec.LevelIndex(node, text, arch);
     }
 
-    // "R=1 S=3" (spaces or commas between), or a list of such strings; every factor exact and positive.
+    // "R=1 S=3" or, as Timeloop's mapper writes them, "R1 S3" (spaces or commas between), or a list of such strings; every factor exact and positive.
     private static Dictionary<RankId, int>? Factors(SpecNode node, Einsum einsum)
     {
         var texts = node.IsList ? node.AsList()!.Select(i => (i, i.AsString())).ToList() : [(node, node.AsString())];
@@ -128,7 +128,7 @@ public static partial class TimeloopMapping
                 {
                     where.Error(token.Value.Contains('<') || token.Value.Contains('>')
                         ? $"'{token.Value}': only exact factors (D=N) are supported, not bounds"
-                        : $"'{token.Value}' is not a factor; write dimension=factor, such as R=3");
+                        : $"'{token.Value}' is not a factor; write dimension=factor (or dimension factor), such as R=3 or R3");
                     ok = false;
                     continue;
                 }
@@ -320,6 +320,6 @@ public static partial class TimeloopMapping
     [GeneratedRegex(@"[^\s,]+")]
     private static partial Regex Token();
 
-    [GeneratedRegex(@"^([A-Za-z_][A-Za-z0-9_]*)=(\d+)$")]
+    [GeneratedRegex(@"^([A-Za-z_][A-Za-z0-9_]*?)=?(\d+)$")]
     private static partial Regex FactorToken();
 }

@@ -399,6 +399,9 @@ public sealed class TimeloopFormatTests
                   temporal: "P=16 R=3"
             """, "n.yaml", Conv32, arch);
         Assert.AreEqual(MappingSpec.Write(native, Conv32, arch), MappingSpec.Write(tl, Conv32, arch));
+        // Timeloop's mapper writes factors without '=': "K2 C1".
+        var terse = TimeloopMapping.Parse("mapping:\n  - {target: DRAM, type: temporal, factors: K2 C1 P16 R3, permutation: RPCK}\n", "t.yaml", Conv32, arch);
+        CollectionAssert.AreEqual(new[] { "K=2", "P=16", "R=3" }, terse.Levels[0].Temporal.Select(t => t.ToString()).ToArray());
         // type datatype is the older name of bypass.
         var datatype = TimeloopMapping.Parse("mapping:\n  - {target: GLB, type: datatype, keep: [Inputs], bypass: [Weights, Outputs]}\n", "d.yaml", Conv32, arch);
         CollectionAssert.AreEqual(new[] { new TensorId("Inputs") }, datatype.Levels[1].Keep.ToArray());
