@@ -75,14 +75,11 @@ public static partial class TimeloopMapping
             }
             if (type == "datatype") type = "bypass";
             var level = Target(m.Required("target"), arch);
-            if (type is null || level < 0) continue;
-            if (seen.TryGetValue((level, type), out var first))
-            {
+            if (type is null) continue;
+            if (level >= 0 && seen.TryGetValue((level, type), out var first))
                 m.Get("type")!.Error($"a second {type} entry for {arch.Levels[level].Name} (the first is at line {first.Line})");
-                continue;
-            }
-            seen[(level, type)] = item;
-            if (type == "spatial" && arch.Levels[level].Fanout.Size == 1)
+            else if (level >= 0) seen[(level, type)] = item;
+            if (level >= 0 && type == "spatial" && arch.Levels[level].Fanout.Size == 1)
                 m.Get("type")!.Error($"level {arch.Levels[level].Name} has no fanout below it, so it takes no spatial entry");
             foreach (var key in type == "bypass" ? ["factors", "permutation", "split"] : new[] { "keep", "bypass" }.Concat(type == "temporal" ? ["split"] : []))
                 if (m.Get(key) is { } extra) extra.Error($"a {type} entry takes no {key}");
@@ -93,7 +90,7 @@ public static partial class TimeloopMapping
                 m.Get("split")!.Error($"split {s} is beyond the {permutation.Count} dimensions of the permutation");
             var keep = m.List("keep") is { } k ? MappingSpec.Tensors(k, einsum) : null;
             var bypass = m.List("bypass") is { } b ? MappingSpec.Tensors(b, einsum) : null;
-            result.Add(new Directive(m, level, type, factors, permutation, split, keep, bypass));
+            if (level >= 0) result.Add(new Directive(m, level, type, factors, permutation, split, keep, bypass));
         }
         return result;
     }

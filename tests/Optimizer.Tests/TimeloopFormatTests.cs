@@ -425,6 +425,7 @@ public sealed class TimeloopFormatTests
                 factors: K=2
               - target: GLBB
                 type: temporal
+                factors: K<=4
               - target: GLB
                 type: utilization
               - target: GLB
@@ -437,7 +438,8 @@ public sealed class TimeloopFormatTests
         StringAssert.Contains(e.Message, "bad.yaml:7:11: mapping[1].type: level Reg has no fanout below it");
         StringAssert.Contains(e.Message, "unknown level 'GLBB'; did you mean 'GLB'?");
         StringAssert.Contains(e.Message, "type 'utilization' is not supported");
-        Assert.AreEqual(5, e.Errors.Count, e.Message);
+        StringAssert.Contains(e.Message, "bad.yaml:11:14: mapping[2].factors: 'K<=4': only exact factors (D=N) are supported, not bounds");
+        Assert.AreEqual(6, e.Errors.Count, e.Message);
         e = Fails(() => TimeloopMapping.Parse("mapping:\n  - {target: GLB, type: temporal, factors: K=4 C=2, permutation: K}\n", "p.yaml", Conv32, arch));
         StringAssert.Contains(e.Message, "p.yaml:2:");
         StringAssert.Contains(e.Message, "the permutation leaves out C");
