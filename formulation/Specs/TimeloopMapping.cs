@@ -120,27 +120,24 @@ public static partial class TimeloopMapping
             if (text is null) { ok = false; continue; }
             foreach (Match token in Token().Matches(text))
             {
+                // Errors point at the factor itself inside the string.
+                void Fail(string message)
+                {
+                    ok = false;
+                    where.Reader.Error(where.Line, MappingSpec.TokenColumn(where, token.Index), where.Path, message);
+                }
                 var parts = FactorToken().Match(token.Value);
                 if (!parts.Success)
                 {
-                    where.Error(token.Value.Contains('<') || token.Value.Contains('>')
+                    Fail(token.Value.Contains('<') || token.Value.Contains('>')
                         ? $"'{token.Value}': only exact factors (D=N) are supported, not bounds"
                         : $"'{token.Value}' is not a factor; write dimension=factor (or dimension factor), such as R=3 or R3");
-                    ok = false;
                     continue;
                 }
-                var rank = MappingSpec.CheckRank(parts.Groups[1].Value, einsum, where.Error);
+                var rank = MappingSpec.CheckRank(parts.Groups[1].Value, einsum, Fail);
                 var value = int.Parse(parts.Groups[2].Value);
-                if (value == 0)
-                {
-                    where.Error($"'{token.Value}': a factor of 0 (the remainder) is not supported; give the exact factor");
-                    ok = false;
-                }
-                else if (rank is { } r && !result.TryAdd(r, value))
-                {
-                    where.Error($"dimension {r} has two factors");
-                    ok = false;
-                }
+                if (value == 0) Fail($"'{token.Value}': a factor of 0 (the remainder) is not supported; give the exact factor");
+                else if (rank is { } r && !result.TryAdd(r, value)) Fail($"dimension {r} has two factors");
                 else if (rank is null) ok = false;
             }
         }
