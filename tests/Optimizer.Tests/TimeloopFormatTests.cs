@@ -678,6 +678,27 @@ public sealed class TimeloopFormatTests
     }
 
     [TestMethod]
+    public void TimeloopExamplesLoadLikeTheNativeExamples()
+    {
+        var native = ArchitectureSpec.Load(Example("two-level-arch.yaml"));
+        var arch = TimeloopArchitecture.Load(Example("timeloop/two-level-arch.yaml"), EnergyTable.Load(Example("timeloop/two-level-ert.yaml")));
+        Assert.AreEqual(Describe(native), Describe(arch));
+        // The built-in CNN layer has three more dimensions (N, S, Q), all 1: the same work and the same tensors.
+        var conv1d = WorkloadSpec.Load(Example("conv1d-workload.yaml")).Layers.Single();
+        var cnn = TimeloopProblem.Load(Example("timeloop/conv1d-problem.yaml")).Layers.Single();
+        Assert.AreEqual(conv1d.Macs, cnn.Macs);
+        foreach (var role in Enum.GetValues<TensorRole>())
+            Assert.AreEqual(conv1d.TensorWords(conv1d.Tensors.Single(t => t.Role == role)), cnn.TensorWords(cnn.Tensors.Single(t => t.Role == role)), role.ToString());
+        var m = MappingSpec.Load(Example("conv1d-mapping.yaml"), conv1d, native);
+        var tm = TimeloopMapping.Load(Example("timeloop/conv1d-mapping.yaml"), cnn, arch);
+        for (int l = 0; l < 2; l++)
+        {
+            CollectionAssert.AreEqual(m.Levels[l].Temporal.ToArray(), tm.Levels[l].Temporal.ToArray());
+            CollectionAssert.AreEqual(m.Levels[l].Keep.ToArray(), tm.Levels[l].Keep.ToArray());
+        }
+    }
+
+    [TestMethod]
     public void TimeloopExamplesEvaluateLikeTheNativeExamples()
     {
         var (code, native, err) = Run("evaluate", "--arch", Example("two-level-arch.yaml"), "--workload", Example("conv1d-workload.yaml"), "--mapping", Example("conv1d-mapping.yaml"));
