@@ -140,14 +140,17 @@ public sealed class TimeloopFormatTests
                   - name: Z
                     projection: [[[M]], [[N]]]
                     read-write: true
-              instance: {M: 4, N: 0, X: 2, densities: {A: 0.5}}
+              instance: {M: 4, N: two, densities: {A: 0.5}}
             """, "bad.yaml"));
         var all = e.Message;
         StringAssert.Contains(all, "bad.yaml:7:");
         StringAssert.Contains(all, "unknown dimension 'Kk'; did you mean 'K'?");
         StringAssert.Contains(all, "bad.yaml:9:");
         StringAssert.Contains(all, "unknown coefficient 'Scale'");
-        Assert.AreEqual(2, e.Errors.Count, all);
+        // The instance is checked as far as it can be without the shape.
+        StringAssert.Contains(all, "problem.instance.N: must be an integer, got 'two'");
+        StringAssert.Contains(all, "problem.instance.densities: sparse workloads (densities) are not supported");
+        Assert.AreEqual(4, e.Errors.Count, all);
 
         e = Fails(() => TimeloopProblem.Parse("problem:\n  shape: cnn-layer\n  instance: {R: 0, Pp: 3, densities: {Inputs: 0.5}}\n", "i.yaml"));
         StringAssert.Contains(e.Message, "i.yaml:3:");

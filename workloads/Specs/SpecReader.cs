@@ -251,7 +251,7 @@ public sealed class SpecNode
     {
         1 => "must be a positive integer",
         0 => "must be a non-negative integer",
-        long.MinValue => "must be an integer",
+        <= int.MinValue => "must be an integer",
         _ => $"must be an integer of at least {min}",
     };
 

@@ -97,13 +97,18 @@ public static partial class TimeloopProblem
         var shapeNode = problem.Get("shape");
         var shape = shapeNode is null ? BuiltIn() : ReadShape(shapeNode);
         var instance = problem.Map("instance", required: true);
-        if (shape is null || instance is null) return null;
-        var bounds = shape.Dims.ToDictionary(d => d, _ => 1);
-        var values = new Dictionary<string, int>(shape.Defaults);
+        if (instance is null) return null;
         foreach (var (key, value) in instance.Entries)
         {
             if (key == "densities") value.Error("sparse workloads (densities) are not supported; docs/interop.md lists what is");
-            else if (bounds.ContainsKey(key)) { if (value.AsInt(min: 1) is { } b) bounds[key] = b; }
+            else if (shape is null) value.AsInt(); // without a shape the names cannot be checked, the values can
+        }
+        if (shape is null) return null;
+        var bounds = shape.Dims.ToDictionary(d => d, _ => 1);
+        var values = new Dictionary<string, int>(shape.Defaults);
+        foreach (var (key, value) in instance.Entries.Where(e => e.Key != "densities"))
+        {
+            if (bounds.ContainsKey(key)) { if (value.AsInt(min: 1) is { } b) bounds[key] = b; }
             else if (values.ContainsKey(key))
             {
                 if (value.AsInt() is { } c)
