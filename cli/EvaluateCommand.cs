@@ -20,26 +20,35 @@ internal static class EvaluateCommand
             Description = "Show how the counts were derived: LEVEL:TENSOR for one pair, or no value for every level and tensor kept.",
             Arity = ArgumentArity.ZeroOrOne,
         };
+        var style = new Option<string>("--style")
+        {
+            Description = "How to print the costs: native (the loop nest and tables) or timeloop (per level and data space, in the terms of Timeloop's statistics).",
+            DefaultValueFactory = _ => "native",
+        };
+        style.AcceptOnlyFromAmong("native", "timeloop");
+        var format = ReadingOptions.Format();
+        var energy = ReadingOptions.Energy();
         var cmd = new Command("evaluate", "Check a mapping (every violation) and, when valid, print its loop nest and its cost by level and tensor.")
         {
-            arch, workload, layer, mapping, csv, explain,
+            arch, workload, layer, mapping, csv, explain, style, format, energy,
         };
         cmd.SetAction(pr => Program.Guard(() =>
         {
-            var a = Inputs.Architecture(pr.GetValue(arch)!);
-            var w = Inputs.Workload(pr.GetValue(workload)!);
+            var reading = ReadingOptions.Of(pr, format, energy);
+            var a = Inputs.Architecture(pr.GetValue(arch)!, reading);
+            var w = Inputs.Workload(pr.GetValue(workload)!, reading);
             if (Inputs.IsFusedMapping(pr.GetValue(mapping)!))
                 return FuseCommand.Evaluate(w, a, Inputs.FusedMapping(pr.GetValue(mapping)!, w, a), pr.GetValue(csv));
             var l = Inputs.Layer(w, pr.GetValue(layer));
-            var m = Inputs.Mapping(pr.GetValue(mapping)!, l, a);
+            var m = Inputs.Mapping(pr.GetValue(mapping)!, l, a, reading);
             string? explainWhat = pr.GetResult(explain) is null ? null : pr.GetValue(explain) ?? "";
-            return Run(w, l, a, m, pr.GetValue(csv), explainWhat);
+            return Run(w, l, a, m, pr.GetValue(csv), explainWhat, pr.GetValue(style) == "timeloop");
         }));
         return cmd;
     }
 
     /// <summary>Checks, costs and prints one mapping; returns 1 when it is invalid.</summary>
-    public static int Run(Workload w, Einsum layer, Architecture arch, Mapping mapping, string? csvPath, string? explain)
+    public static int Run(Workload w, Einsum layer, Architecture arch, Mapping mapping, string? csvPath, string? explain, bool timeloopStyle = false)
     {
         Console.WriteLine($"Layer {layer.Name} of {w.Name} on {arch.Name}: {layer}");
         Console.WriteLine($"MACs {Text.Int(layer.Macs)}");
@@ -52,7 +61,7 @@ internal static class EvaluateCommand
             return 1;
         }
         var report = CostModel.Evaluate(layer, arch, mapping);
-        Console.Write(ReportPrinter.Print(layer, arch, mapping, report));
+        Console.Write(timeloopStyle ? TimeloopStats.Print(layer, arch, report) : ReportPrinter.Print(layer, arch, mapping, report));
         if (explain is not null)
         {
             foreach (var (level, tensor) in ExplainTargets(layer, arch, mapping, explain))

@@ -1,3 +1,4 @@
+using System.CommandLine;
 using Optimizer.Formulation;
 using Optimizer.Formulation.Specs;
 using Optimizer.Hardware;
@@ -10,21 +11,70 @@ namespace Optimizer.Cli;
 /// <summary>Bad input from the user: printed as one clear message, exit code 2.</summary>
 internal sealed class InputException(string message) : Exception(message);
 
+/// <summary>How the user's spec files are read: a forced format (null: detected from each file's content) and an energy table file.</summary>
+internal sealed record Reading(SpecFormat? Format, string? EnergyPath)
+{
+    /// <summary>Formats detected from content, no energy table.</summary>
+    public static Reading Detect { get; } = new(null, null);
+
+    /// <summary>The format to read this text in: the forced one, or the one its content shows.</summary>
+    public SpecFormat FormatOf(string text) => Format ?? SpecFormats.Detect(text);
+}
+
+/// <summary>The options every command that reads spec files shares: --format and --energy.</summary>
+internal static class ReadingOptions
+{
+    /// <summary>A new --format option (auto, native or timeloop).</summary>
+    public static Option<string> Format(string what = "Read the spec files as")
+    {
+        var option = new Option<string>("--format")
+        {
+            Description = $"{what} native or timeloop files (docs/interop.md); auto (the default) tells them apart by content.",
+            DefaultValueFactory = _ => "auto",
+        };
+        option.AcceptOnlyFromAmong("auto", "native", "timeloop");
+        return option;
+    }
+
+    /// <summary>A new --energy option: an energy reference table (ERT) for the architecture.</summary>
+    public static Option<string?> Energy()
+        => new("--energy") { Description = "An energy reference table (Timeloop/Accelergy ERT) giving the architecture's energies per action (docs/interop.md)." };
+
+    /// <summary>The reading the two options ask for.</summary>
+    public static Reading Of(ParseResult pr, Option<string> format, Option<string?> energy)
+        => new(SpecFormats.Parse(pr.GetValue(format)), pr.GetValue(energy));
+}
+
 /// <summary>Turns the names and paths a user types into architectures, workloads, layers and mappings.</summary>
 internal static class Inputs
 {
-    /// <summary>A preset name or an architecture spec file.</summary>
-    public static Architecture Architecture(string nameOrPath)
+    /// <summary>A preset name or an architecture spec file (native or Timeloop), with the energies of the reading's energy table when it names one.</summary>
+    public static Architecture Architecture(string nameOrPath, Reading? reading = null)
     {
-        if (LooksLikeFile(nameOrPath)) return ArchitectureSpec.Load(RequireFile(nameOrPath, "architecture"));
-        if (Presets.TryGet(nameOrPath, out var arch)) return arch;
-        throw new InputException($"Unknown architecture '{nameOrPath}': it is neither a spec file nor a preset. Presets: {string.Join(", ", Presets.Names)}.");
+        reading ??= Reading.Detect;
+        var energy = reading.EnergyPath is { } e ? EnergyTable.Load(RequireFile(e, "energy table")) : null;
+        Architecture arch;
+        if (LooksLikeFile(nameOrPath))
+        {
+            var path = RequireFile(nameOrPath, "architecture");
+            var text = File.ReadAllText(path);
+            if (reading.FormatOf(text) == SpecFormat.Timeloop) return TimeloopArchitecture.Parse(text, path, energy);
+            arch = ArchitectureSpec.Parse(text, path);
+        }
+        else if (!Presets.TryGet(nameOrPath, out arch!))
+            throw new InputException($"Unknown architecture '{nameOrPath}': it is neither a spec file nor a preset. Presets: {string.Join(", ", Presets.Names)}.");
+        return energy is null ? arch : energy.Apply(arch);
     }
 
-    /// <summary>A zoo name (with parameters) or a workload spec file.</summary>
-    public static Workload Workload(string nameOrPath)
+    /// <summary>A zoo name (with parameters) or a workload spec file (native, or a Timeloop problem).</summary>
+    public static Workload Workload(string nameOrPath, Reading? reading = null)
     {
-        if (LooksLikeFile(nameOrPath)) return WorkloadSpec.Load(RequireFile(nameOrPath, "workload"));
+        if (LooksLikeFile(nameOrPath))
+        {
+            var path = RequireFile(nameOrPath, "workload");
+            var text = File.ReadAllText(path);
+            return (reading ?? Reading.Detect).FormatOf(text) == SpecFormat.Timeloop ? TimeloopProblem.Parse(text, path) : WorkloadSpec.Parse(text, path);
+        }
         if (Zoo.TryGet(nameOrPath, out var w, out var error)) return w!;
         throw new InputException(error);
     }
@@ -41,9 +91,12 @@ internal static class Inputs
         throw new InputException($"Workload {workload.Name} has {workload.Layers.Count} layers: name one with --layer (for example --layer {workload.Layers[0].Name}); 'optimizer zoo {workload.Name}' lists them.");
     }
 
-    /// <summary>A mapping spec file for the layer on the architecture.</summary>
-    public static Mapping Mapping(string path, Einsum layer, Architecture arch)
-        => MappingSpec.Load(RequireFile(path, "mapping"), layer, arch);
+    /// <summary>A mapping spec file (native or Timeloop) for the layer on the architecture.</summary>
+    public static Mapping Mapping(string path, Einsum layer, Architecture arch, Reading? reading = null)
+    {
+        var text = File.ReadAllText(RequireFile(path, "mapping"));
+        return (reading ?? Reading.Detect).FormatOf(text) == SpecFormat.Timeloop ? TimeloopMapping.Parse(text, path, layer, arch) : MappingSpec.Parse(text, path, layer, arch);
+    }
 
     /// <summary>True when the path is an existing fused mapping spec file (docs/fusion.md) rather than one layer's mapping.</summary>
     public static bool IsFusedMapping(string path) => File.Exists(path) && FusedMappingSpec.IsFused(File.ReadAllText(path));
@@ -52,9 +105,12 @@ internal static class Inputs
     public static FusedMapping FusedMapping(string path, Workload workload, Architecture arch)
         => FusedMappingSpec.Load(RequireFile(path, "fused mapping"), workload, arch);
 
-    /// <summary>A constraint spec file for the layer on the architecture.</summary>
-    public static MappingConstraints Constraints(string path, Einsum layer, Architecture arch)
-        => ConstraintSpec.Load(RequireFile(path, "constraints"), layer, arch);
+    /// <summary>A constraint spec file (native, or Timeloop constraint entries) for the layer on the architecture.</summary>
+    public static MappingConstraints Constraints(string path, Einsum layer, Architecture arch, Reading? reading = null)
+    {
+        var text = File.ReadAllText(RequireFile(path, "constraints"));
+        return (reading ?? Reading.Detect).FormatOf(text) == SpecFormat.Timeloop ? TimeloopMapping.ParseConstraints(text, path, layer, arch) : ConstraintSpec.Parse(text, path, layer, arch);
+    }
 
     private static bool LooksLikeFile(string s)
         => File.Exists(s) || s.EndsWith(".yaml", StringComparison.OrdinalIgnoreCase) || s.EndsWith(".yml", StringComparison.OrdinalIgnoreCase)

@@ -6,6 +6,7 @@ using Optimizer.Hardware;
 using Optimizer.Solvers;
 using Optimizer.Solvers.Z3;
 using Optimizer.Workloads;
+using Optimizer.Workloads.Specs;
 
 namespace Optimizer.Cli;
 
@@ -33,10 +34,12 @@ internal static class MapCommand
         var threads = new Option<int>("--threads") { Description = "Worker threads (default: one per core); the answer is the same for any count.", DefaultValueFactory = _ => 0 };
         var csv = new Option<string?>("--csv") { Description = "Write the result as CSV (one row per level and tensor, or one row per layer with --all-layers)." };
         var constraints = new Option<string?>("--constraints") { Description = "A constraint spec file pinning parts of the mapping; the proof is then over the constrained mapspace." };
-        var mappingOut = new Option<string?>("--mapping-out") { Description = "Write the best mapping as a mapping spec file (optimizer evaluate reads it back)." };
+        var mappingOut = new Option<string?>("--mapping-out") { Description = "Write the best mapping as a mapping spec file (optimizer evaluate reads it back); in Timeloop's format with --format timeloop." };
+        var format = ReadingOptions.Format("Read the spec files, and write --mapping-out, as");
+        var energy = ReadingOptions.Energy();
         var cmd = new Command("map", "Find the mapping that minimizes the objective over the mapspace (docs/mapspace.md), and prove it optimal when the search completes.")
         {
-            arch, workload, layer, allLayers, objective, solver, seed, timeLimit, threads, constraints, csv, mappingOut, certify, exportSmt2, simulate,
+            arch, workload, layer, allLayers, objective, solver, seed, timeLimit, threads, constraints, csv, mappingOut, certify, exportSmt2, simulate, format, energy,
         };
         cmd.SetAction(pr => Program.Guard(() =>
         {
@@ -57,8 +60,9 @@ internal static class MapCommand
 
         int Run(ParseResult pr, CancellationToken cancel)
         {
-            var a = Inputs.Architecture(pr.GetValue(arch)!);
-            var w = Inputs.Workload(pr.GetValue(workload)!);
+            var reading = ReadingOptions.Of(pr, format, energy);
+            var a = Inputs.Architecture(pr.GetValue(arch)!, reading);
+            var w = Inputs.Workload(pr.GetValue(workload)!, reading);
             var limit = pr.GetValue(timeLimit) is { } s ? (s > 0 ? TimeSpan.FromSeconds(s) : throw new InputException($"--time-limit must be positive, got {s}.")) : (TimeSpan?)null;
             var limits = new SearchLimits(limit, cancel, pr.GetValue(threads));
             var obj = pr.GetValue(objective);
@@ -70,8 +74,8 @@ internal static class MapCommand
                 return MapAll(w, a, obj, engine, limits, pr.GetValue(csv));
             }
             var l = Inputs.Layer(w, pr.GetValue(layer));
-            var c = constraintFile is null ? null : Inputs.Constraints(constraintFile, l, a);
-            var outputs = new Outputs(pr.GetValue(csv), pr.GetValue(mappingOut), pr.GetValue(certify), pr.GetValue(exportSmt2), pr.GetValue(simulate));
+            var c = constraintFile is null ? null : Inputs.Constraints(constraintFile, l, a, reading);
+            var outputs = new Outputs(pr.GetValue(csv), pr.GetValue(mappingOut), pr.GetValue(certify), pr.GetValue(exportSmt2), pr.GetValue(simulate), reading.Format == SpecFormat.Timeloop);
             return MapOne(w, l, a, obj, c, engine, limits, outputs);
         }
     }
@@ -100,7 +104,7 @@ internal static class MapCommand
     }
 
     /// <summary>What MapOne writes besides the printout.</summary>
-    private sealed record Outputs(string? Csv, string? MappingOut, bool Certify, string? Smt2, bool Simulate);
+    private sealed record Outputs(string? Csv, string? MappingOut, bool Certify, string? Smt2, bool Simulate, bool Timeloop);
 
     private static int MapOne(Workload w, Einsum layer, Architecture arch, Objective objective, MappingConstraints? constraints, Engine engine, SearchLimits limits, Outputs outputs)
     {
@@ -116,7 +120,7 @@ internal static class MapCommand
             Console.WriteLine();
             if (mappingOut is not null)
             {
-                AtomicFile.WriteAllText(mappingOut, MappingSpec.Write(r.Mapping, layer, arch));
+                AtomicFile.WriteAllText(mappingOut, outputs.Timeloop ? TimeloopMapping.Write(r.Mapping, layer, arch) : MappingSpec.Write(r.Mapping, layer, arch));
                 Console.WriteLine($"Wrote {mappingOut}");
             }
             if (csv is not null)

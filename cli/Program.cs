@@ -39,7 +39,9 @@ public static class Program
         }
         catch (Exception e) when (e is InputException or ArgumentException or IOException or UnauthorizedAccessException or OverflowException)
         {
-            Console.Error.WriteLine($"error: {e.Message}");
+            // .NET appends "(Parameter 'x')" to an ArgumentException's message; the user never sees parameter names.
+            var message = e is ArgumentException { ParamName: { } p } ? e.Message.Replace($" (Parameter '{p}')", "") : e.Message;
+            Console.Error.WriteLine($"error: {message}");
             return 2;
         }
     }

@@ -32,14 +32,17 @@ internal static class RegressCommand
         var baseline = new Option<string?>("--baseline") { Description = "An earlier run's CSV: exit 1 when any layer's gap grew by more than --tolerance percentage points." };
         var tolerance = new Option<double>("--tolerance") { Description = "Percentage points a gap may grow before --baseline fails.", DefaultValueFactory = _ => 0.5 };
         var csv = new Option<string?>("--csv") { Description = "Write one row per layer shape." };
+        var format = ReadingOptions.Format();
+        var energy = ReadingOptions.Energy();
         var cmd = new Command("regress", "Compare a heuristic mapper with the exact mapper on every distinct layer shape; fail on a worsened gap against a baseline.")
         {
-            arch, workload, heuristic, objective, seed, samples, timeLimit, baseline, tolerance, csv,
+            arch, workload, heuristic, objective, seed, samples, timeLimit, baseline, tolerance, csv, format, energy,
         };
         cmd.SetAction(pr => Program.Guard(() =>
         {
-            var a = Inputs.Architecture(pr.GetValue(arch)!);
-            var w = Inputs.Workload(pr.GetValue(workload)!);
+            var reading = ReadingOptions.Of(pr, format, energy);
+            var a = Inputs.Architecture(pr.GetValue(arch)!, reading);
+            var w = Inputs.Workload(pr.GetValue(workload)!, reading);
             double limit = pr.GetValue(timeLimit);
             if (limit <= 0) throw new InputException($"--time-limit must be positive, got {limit}.");
             int patience = pr.GetValue(samples);

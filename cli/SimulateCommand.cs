@@ -23,18 +23,21 @@ internal static class SimulateCommand
         var mapping = new Option<string>("--mapping") { Description = "The mapping spec file (docs/spec-format.md), or a fused mapping of the whole workload (docs/fusion.md).", Required = true };
         var csv = new Option<string?>("--csv") { Description = "Also write simulated and model counts as CSV." };
         var trace = new Option<string?>("--trace") { Description = "Write the simulator's event trace (first 100,000 events) as CSV." };
+        var format = ReadingOptions.Format();
+        var energy = ReadingOptions.Energy();
         var cmd = new Command("simulate", "Execute a mapping tile by tile: cycles, stalls per level, utilization, and the simulated counts beside the cost model's.")
         {
-            arch, workload, layer, mapping, csv, trace,
+            arch, workload, layer, mapping, csv, trace, format, energy,
         };
         cmd.SetAction(pr => Program.Guard(() =>
         {
-            var a = Inputs.Architecture(pr.GetValue(arch)!);
-            var w = Inputs.Workload(pr.GetValue(workload)!);
+            var reading = ReadingOptions.Of(pr, format, energy);
+            var a = Inputs.Architecture(pr.GetValue(arch)!, reading);
+            var w = Inputs.Workload(pr.GetValue(workload)!, reading);
             if (Inputs.IsFusedMapping(pr.GetValue(mapping)!))
                 return FuseCommand.Simulate(w, a, Inputs.FusedMapping(pr.GetValue(mapping)!, w, a));
             var l = Inputs.Layer(w, pr.GetValue(layer));
-            var m = Inputs.Mapping(pr.GetValue(mapping)!, l, a);
+            var m = Inputs.Mapping(pr.GetValue(mapping)!, l, a, reading);
             return Run(w, l, a, m, pr.GetValue(csv), pr.GetValue(trace));
         }));
         return cmd;

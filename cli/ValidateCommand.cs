@@ -16,14 +16,17 @@ internal static class ValidateCommand
         var samples = new Option<int>("--samples") { Description = "Random valid mappings drawn per distinct layer shape.", DefaultValueFactory = _ => 20 };
         var seed = new Option<int>("--seed") { Description = "Seed of the random draws.", DefaultValueFactory = _ => 1 };
         var maxSteps = new Option<long>("--max-steps") { Description = "Skip mappings with more tile steps than this above the innermost level.", DefaultValueFactory = _ => 5_000_000 };
+        var format = ReadingOptions.Format();
+        var energy = ReadingOptions.Energy();
         var cmd = new Command("validate", "Simulate random valid mappings of every layer: counts must equal the cost model's and cycles be at least its bounds; exit 1 on any disagreement.")
         {
-            arch, workload, samples, seed, maxSteps,
+            arch, workload, samples, seed, maxSteps, format, energy,
         };
         cmd.SetAction(pr => Program.Guard(() =>
         {
-            var a = Inputs.Architecture(pr.GetValue(arch)!);
-            var w = Inputs.Workload(pr.GetValue(workload)!);
+            var reading = ReadingOptions.Of(pr, format, energy);
+            var a = Inputs.Architecture(pr.GetValue(arch)!, reading);
+            var w = Inputs.Workload(pr.GetValue(workload)!, reading);
             int n = pr.GetValue(samples);
             if (n < 1) throw new InputException($"--samples must be at least 1, not {n}.");
             long max = pr.GetValue(maxSteps);

@@ -14,11 +14,17 @@ internal static class ZooCommand
     {
         var name = new Argument<string?>("name") { Description = "A workload or architecture to show in detail.", Arity = ArgumentArity.ZeroOrOne };
         var export = new Option<string?>("--export") { Description = "Write the named workload or preset as a spec file (to stdout, or to --output)." };
-        var output = new Option<string?>("--output") { Description = "The file --export writes." };
-        var cmd = new Command("zoo", "List the built-in workloads and architectures with their key parameters.") { name, export, output };
+        var output = new Option<string?>("--output") { Description = "The file --export writes (a directory for a workload of many layers in Timeloop's format)." };
+        var format = new Option<string>("--format")
+        {
+            Description = "The format --export writes: native, or timeloop (an architecture with its energy table, or one Timeloop problem per layer).",
+            DefaultValueFactory = _ => "native",
+        };
+        format.AcceptOnlyFromAmong("native", "timeloop");
+        var cmd = new Command("zoo", "List the built-in workloads and architectures with their key parameters.") { name, export, output, format };
         cmd.SetAction(pr => Program.Guard(() =>
         {
-            if (pr.GetValue(export) is { } what) return Export(what, pr.GetValue(output));
+            if (pr.GetValue(export) is { } what) return pr.GetValue(format) == "timeloop" ? ExportTimeloop(what, pr.GetValue(output)) : Export(what, pr.GetValue(output));
             if (pr.GetValue(name) is { } one) return Show(one);
             return List();
         }));
@@ -87,8 +93,23 @@ internal static class ZooCommand
     }
 
     private static int Export(string name, string? output)
+        => Emit(Presets.TryGet(name, out var arch) ? ArchitectureSpec.Write(arch) : WorkloadSpec.Write(Inputs.Workload(name)), output);
+
+    // A preset as one Timeloop file (architecture, its constraints and its ERT); a workload as one problem per layer.
+    private static int ExportTimeloop(string name, string? output)
     {
-        string yaml = Presets.TryGet(name, out var arch) ? ArchitectureSpec.Write(arch) : WorkloadSpec.Write(Inputs.Workload(name));
+        if (Presets.TryGet(name, out var arch)) return Emit(TimeloopArchitecture.Write(arch), output);
+        var w = Inputs.Workload(name);
+        if (w.Layers.Count == 1) return Emit(TimeloopProblem.Write(w.Layers[0]), output);
+        if (output is null)
+            throw new InputException($"Workload {w.Name} has {w.Layers.Count} layers and a Timeloop problem holds one: give --output DIR to write one file per layer.");
+        Directory.CreateDirectory(output);
+        foreach (var layer in w.Layers) Emit(TimeloopProblem.Write(layer), Path.Combine(output, layer.Name + ".yaml"));
+        return 0;
+    }
+
+    private static int Emit(string yaml, string? output)
+    {
         if (output is null) Console.Write(yaml);
         else
         {

@@ -45,18 +45,25 @@ public static class ConstraintSpec
                     Keep = Tensors(m.Get("keep"), einsum).ToHashSet(),
                     Bypass = Tensors(m.Get("bypass"), einsum).ToHashSet(),
                 };
-                if (index == 0 && c.Bypass.Count > 0)
-                    m.Get("bypass")!.Error($"the outermost level {name} keeps every tensor; it cannot bypass {string.Join(", ", c.Bypass)}");
-                var both = c.Keep.Intersect(c.Bypass).ToList();
-                if (both.Count > 0) m.Get("bypass")!.Error($"{string.Join(", ", both)} cannot be both kept and bypassed");
-                foreach (var t in c.Keep)
-                    if (!arch.Levels[index].MayKeep(einsum.FindTensor(t)!.Role))
-                        m.Get("keep")!.Error($"level {name} may not keep {t} ({einsum.FindTensor(t)!.Role}); it may keep {string.Join(", ", arch.Levels[index].Keeps.Order())}");
+                CheckKeep(c, index, einsum, arch, m.Get("keep"), m.Get("bypass"));
                 levels[index] = c;
             }
         }
         reader.ThrowIfErrors();
         return new MappingConstraints(levels);
+    }
+
+    /// <summary>Records located errors for a bypass at the outermost level, a tensor both kept and bypassed, and a keep of a role the level may not keep.</summary>
+    internal static void CheckKeep(LevelConstraint c, int index, Einsum einsum, Architecture arch, SpecNode? keepNode, SpecNode? bypassNode)
+    {
+        var name = arch.Levels[index].Name;
+        if (index == 0 && c.Bypass.Count > 0)
+            bypassNode!.Error($"the outermost level {name} keeps every tensor; it cannot bypass {string.Join(", ", c.Bypass)}");
+        var both = c.Keep.Intersect(c.Bypass).ToList();
+        if (both.Count > 0) bypassNode!.Error($"{string.Join(", ", both)} cannot be both kept and bypassed");
+        foreach (var t in c.Keep)
+            if (!arch.Levels[index].MayKeep(einsum.FindTensor(t)!.Role))
+                keepNode!.Error($"level {name} may not keep {t} ({einsum.FindTensor(t)!.Role}); it may keep {string.Join(", ", arch.Levels[index].Keeps.Order())}");
     }
 
     private static List<RankId>? Ranks(SpecNode? node, Einsum einsum)

@@ -227,8 +227,8 @@ public static partial class MappingSpec
         return null;
     }
 
-    // The column of a token inside a one-line scalar, so an error points at the loop itself.
-    private static int TokenColumn(SpecNode node, int offset)
+    /// <summary>The column of a token inside a one-line scalar, so an error points at the token itself.</summary>
+    internal static int TokenColumn(SpecNode node, int offset)
         => node.Node is YamlScalarNode { Value: { } v } s && !v.Contains('\n') && s.Style is ScalarStyle.Plain or ScalarStyle.SingleQuoted or ScalarStyle.DoubleQuoted
             ? node.Column + offset + (s.Style == ScalarStyle.Plain ? 0 : 1)
             : node.Column;

@@ -5,6 +5,7 @@ using Optimizer.Hardware;
 using Optimizer.Hardware.Specs;
 using Optimizer.Workloads;
 using Optimizer.Workloads.Specs;
+using static Optimizer.Tests.CommandLine;
 
 namespace Optimizer.Tests;
 
@@ -25,32 +26,11 @@ public sealed class CliTests
     [ClassCleanup]
     public static void Cleanup() => Directory.Delete(_dir, recursive: true);
 
-    private static (int Code, string Out, string Err) Run(params string[] args)
-    {
-        var o = Console.Out;
-        var e = Console.Error;
-        var so = new StringWriter();
-        var se = new StringWriter();
-        Console.SetOut(so);
-        Console.SetError(se);
-        try { return (Program.Main(args), so.ToString(), se.ToString()); }
-        finally { Console.SetOut(o); Console.SetError(e); }
-    }
-
     private static string File(string name, string text)
     {
         var p = Path.Combine(_dir, name);
         System.IO.File.WriteAllText(p, text);
         return p;
-    }
-
-    private static string Example(string name) => Path.Combine(RepoRoot(), "examples", name);
-
-    private static string RepoRoot()
-    {
-        var d = new DirectoryInfo(AppContext.BaseDirectory);
-        while (d is not null && !System.IO.File.Exists(Path.Combine(d.FullName, "Optimizer.sln"))) d = d.Parent;
-        return d?.FullName ?? throw new InvalidOperationException("repository root not found");
     }
 
     private const string Workload1d = """

@@ -3,6 +3,7 @@ using Optimizer.Formulation;
 using Optimizer.Hardware;
 using Optimizer.Validation;
 using Optimizer.Workloads;
+using static Optimizer.Tests.CommandLine;
 using static Optimizer.Tests.TestMappings;
 
 namespace Optimizer.Tests;
@@ -240,25 +241,6 @@ public sealed class SimulatorTests
 [DoNotParallelize]
 public sealed class SimulatorCliTests
 {
-    private static (int Code, string Out, string Err) Run(params string[] args)
-    {
-        var o = Console.Out;
-        var e = Console.Error;
-        var so = new StringWriter();
-        var se = new StringWriter();
-        Console.SetOut(so);
-        Console.SetError(se);
-        try { return (Optimizer.Cli.Program.Main(args), so.ToString(), se.ToString()); }
-        finally { Console.SetOut(o); Console.SetError(e); }
-    }
-
-    private static string Example(string name)
-    {
-        var dir = AppContext.BaseDirectory;
-        while (!File.Exists(Path.Combine(dir, "Optimizer.sln"))) dir = Path.GetDirectoryName(dir)!;
-        return Path.Combine(dir, "examples", name);
-    }
-
     [TestMethod]
     public void SimulateAgreesAndWritesCsvAndTrace()
     {

@@ -41,6 +41,19 @@ public sealed partial class SpecReader
     /// </summary>
     public SpecMap? Root(string text, string rootKey)
     {
+        var top = Document(text, rootKey)?.Self.AsMap(rootKey);
+        if (top is null) return null;
+        var root = top.Required(rootKey);
+        return root is null ? null : new SpecNode(this, root.Node, "").AsMap();
+    }
+
+    /// <summary>
+    /// Parses the text and returns its top-level map with its keys unchecked, for files that may hold several
+    /// top-level keys (key paths then start with the top-level key). Null when the text is not a map
+    /// (errors recorded; <paramref name="what"/> names the expected content in the message for an empty file).
+    /// </summary>
+    public SpecMap? Document(string text, string what)
+    {
         var stream = new YamlStream();
         var scanner = new Scanner(new StringReader(text));
         try
@@ -60,7 +73,7 @@ public sealed partial class SpecReader
         }
         if (stream.Documents.Count == 0)
         {
-            Error(1, 1, rootKey, $"the file is empty; it must hold a '{rootKey}' map");
+            Error(1, 1, what, $"the file is empty; it must hold a '{what}' map");
             return null;
         }
         if (stream.Documents.Count > 1)
@@ -68,10 +81,7 @@ public sealed partial class SpecReader
             var second = stream.Documents[1].RootNode.Start;
             Error((int)second.Line, (int)second.Column, "", "the file holds more than one YAML document; it must hold one");
         }
-        var top = new SpecNode(this, stream.Documents[0].RootNode, "").AsMap(rootKey);
-        if (top is null) return null;
-        var root = top.Required(rootKey);
-        return root is null ? null : new SpecNode(this, root.Node, "").AsMap();
+        return new SpecNode(this, stream.Documents[0].RootNode, "").AsMap();
     }
 
     private static string StripMarks(string message) => MarkPrefix().Replace(message, "");
@@ -241,7 +251,7 @@ public sealed class SpecNode
     {
         1 => "must be a positive integer",
         0 => "must be a non-negative integer",
-        long.MinValue => "must be an integer",
+        <= int.MinValue => "must be an integer",
         _ => $"must be an integer of at least {min}",
     };
 
