@@ -88,6 +88,7 @@ internal sealed class SearchModel
     private readonly long[] _fanoutBelow; // product of fanout sizes of levels >= d
     private readonly double _macEnergy;
     private readonly bool[] _plain; // per tensor: every dimension is one rank with coefficient 1
+    private readonly bool[][] _plainDimRank; // per tensor and rank: the rank alone indexes a dimension (coefficient +-1)
 
     public int Levels { get; }
     public int Ranks { get; }
@@ -118,6 +119,8 @@ internal sealed class SearchModel
             RankIds.Select(r => t.IsIndexedBy(r)).ToArray())).ToArray();
         _levels = p.Arch.Levels.ToArray();
         _plain = _tensors.Select(t => t.DimRanks.All(x => x.Length == 1) && t.DimCoefs.All(x => x.Length == 1 && x[0] == 1)).ToArray();
+        _plainDimRank = _tensors.Select(t => Enumerable.Range(0, Ranks).Select(r =>
+            Enumerable.Range(0, t.DimRanks.Length).Any(k => t.DimRanks[k].Length == 1 && t.DimRanks[k][0] == r && Math.Abs(t.DimCoefs[k][0]) == 1)).ToArray()).ToArray();
         _allowedMask = new int[Levels];
         for (int d = 0; d < Levels; d++)
             foreach (var t in _tensors)
@@ -768,61 +771,97 @@ internal sealed class SearchModel
     /// </summary>
     public double InnerBound(State s, int d)
     {
-        var facts = Facts(s);
-        long temporalTotal = facts.TemporalTotal;
-        double aboveD = temporalTotal; // the product of the temporal factors still to place above level d
-        for (int b = d; b < Levels; b++) for (int r = 0; r < Ranks; r++) aboveD /= s.Choice[b]!.Temporal[r];
-        double energy = _macEnergy;
-        var c0 = _p.Constraints ?? MappingConstraints.None;
+        var remaining = new long[Ranks]; // per rank, what is left to split over the temporal loops above level d
+        double aboveD = 1;                // their product
+        for (int r = 0; r < Ranks; r++)
+        {
+            long left = Bound[r];
+            for (int b = 0; b < Levels; b++) left /= s.Spatial(b, r);
+            for (int b = d; b < Levels; b++) left /= s.Choice[b]!.Temporal[r];
+            remaining[r] = left;
+            aboveD *= left;
+        }
+        // The innermost loop above d runs over some rank r with something left. A tensor that r alone indexes
+        // along a dimension gets no reuse from the levels above d: each of their steps brings a whole new
+        // tile. At most the tensors r does not index escape that, so the bound is the least, over the
+        // candidate ranks, of the tensors' costs with that refetch forced on the ones r indexes.
+        var free = new double[_tensors.Length];
+        var forced = new double[_tensors.Length];
         foreach (var t in _tensors)
         {
-            int bit = 1 << t.Index;
-            Span<int> keepers = stackalloc int[Levels];
-            int count = 0;
-            if (d == 0) keepers[count++] = 0;
-            for (int c = Math.Max(d, 1); c < Levels; c++) if ((s.Keep[c] & bit) != 0) keepers[count++] = c;
-            keepers = keepers[..count];
-            double floor0 = t.IsOutput ? facts.Partition[0][t.Index] * _levels[0].WriteEnergy : facts.Used[0][t.Index] * _levels[0].ReadEnergy;
-            if (keepers.Length == 0)
+            free[t.Index] = TensorBound(t, s, d, aboveD, refetch: false);
+            forced[t.Index] = d > 0 && aboveD > 1 ? TensorBound(t, s, d, aboveD, refetch: true) : free[t.Index];
+        }
+        double best = double.PositiveInfinity;
+        bool any = false;
+        for (int r = 0; r < Ranks && d > 0; r++)
+        {
+            if (remaining[r] <= 1) continue;
+            any = true;
+            double sum = 0;
+            foreach (var t in _tensors) sum += _plainDimRank[t.Index][r] ? forced[t.Index] : free[t.Index];
+            best = Math.Min(best, sum);
+        }
+        if (!any) best = free.Sum();
+        return _macEnergy + best;
+    }
+
+    /// <summary>
+    /// One tensor's share of <see cref="InnerBound"/>; with <paramref name="refetch"/>, the levels above d
+    /// bring a whole new tile at every step to each keeper from d down.
+    /// </summary>
+    private double TensorBound(TensorInfo t, State s, int d, double aboveD, bool refetch)
+    {
+        var facts = Facts(s);
+        var c0 = _p.Constraints ?? MappingConstraints.None;
+        int bit = 1 << t.Index;
+        Span<int> keepers = stackalloc int[Levels];
+        int count = 0;
+        if (d == 0) keepers[count++] = 0;
+        for (int c = Math.Max(d, 1); c < Levels; c++) if ((s.Keep[c] & bit) != 0) keepers[count++] = c;
+        keepers = keepers[..count];
+        double floor0 = t.IsOutput ? facts.Partition[0][t.Index] * _levels[0].WriteEnergy : facts.Used[0][t.Index] * _levels[0].ReadEnergy;
+        double energy = 0;
+        if (keepers.Length == 0)
+        {
+            double best = double.PositiveInfinity;
+            for (int m = 0; m < d; m++)
             {
-                double best = double.PositiveInfinity;
-                for (int m = 0; m < d; m++)
-                {
-                    if (m != 0 && ((_allowedMask[m] & bit) == 0 || c0.For(m).Bypass.Contains(t.Spec.Id))) continue;
-                    // Every access at the innermost keeper m also crosses each fanout between m and the compute units.
-                    double accesses = _p.Layer.Macs / MaxShared(t, s, m, Levels);
-                    double perWord = t.IsOutput ? _levels[m].WriteEnergy : _levels[m].ReadEnergy;
-                    for (int b = m; b < Levels; b++) if (_levels[b].Fanout.HopEnergy > 0) perWord += Hops(s, b) * _levels[b].Fanout.HopEnergy;
-                    best = Math.Min(best, accesses * perWord + (m != 0 ? floor0 : 0));
-                }
-                energy += best;
-                continue;
+                if (m != 0 && ((_allowedMask[m] & bit) == 0 || c0.For(m).Bypass.Contains(t.Spec.Id))) continue;
+                // Every access at the innermost keeper m also crosses each fanout between m and the compute units.
+                double accesses = _p.Layer.Macs / MaxShared(t, s, m, Levels);
+                double perWord = t.IsOutput ? _levels[m].WriteEnergy : _levels[m].ReadEnergy;
+                for (int b = m; b < Levels; b++) if (_levels[b].Fanout.HopEnergy > 0) perWord += Hops(s, b) * _levels[b].Fanout.HopEnergy;
+                best = Math.Min(best, accesses * perWord + (m != 0 ? floor0 : 0));
             }
-            Span<double> visits = stackalloc double[keepers.Length];
-            for (int i = 0; i < keepers.Length; i++)
+            return best;
+        }
+        Span<double> visits = stackalloc double[keepers.Length];
+        for (int i = 0; i < keepers.Length; i++)
+        {
+            int c = keepers[i];
+            double v = Tile(t, s.Rem[c]);
+            if (c > 0)
             {
-                int c = keepers[i];
-                double v = Tile(t, s.Rem[c]);
-                if (c > 0) for (int b = d; b < c; b++) v += s.InnerVisits[b][c][t.Index];
-                // Every word an instance's MACs use reaches it at least once; when the box of those words has
-                // no gaps, that is the whole partition.
-                if (c > 0 && RewindsPlainDim(t, s, d, c)) v += Tile(t, s.Rem[c]) * (aboveD - 1);
-                if (c > 0) v = Math.Max(v, PlanDensePartition(t, s, c));
-                visits[i] = v;
-                if (c > 0) energy += s.Used[c] * (t.IsOutput ? Math.Max(0, v - PlanPartition(t, s, c)) : v) * _levels[c].WriteEnergy;
+                for (int b = d; b < c; b++) v += s.InnerVisits[b][c][t.Index];
+                if (refetch || RewindsPlainDim(t, s, d, c)) v += Tile(t, s.Rem[c]) * (aboveD - 1);
+                // Every word an instance's MACs use reaches it at least once.
+                v = Math.Max(v, PlanDensePartition(t, s, c));
+                energy += s.Used[c] * (t.IsOutput ? Math.Max(0, v - PlanPartition(t, s, c)) : v) * _levels[c].WriteEnergy;
             }
-            for (int i = 0; i + 1 < keepers.Length; i++) energy += PairEnergy(t, s, keepers[i], keepers[i + 1], visits[i + 1]);
-            energy += PairEnergy(t, s, keepers[^1], Levels, temporalTotal);
-            if (keepers[0] > 0)
+            visits[i] = v;
+        }
+        for (int i = 0; i + 1 < keepers.Length; i++) energy += PairEnergy(t, s, keepers[i], keepers[i + 1], visits[i + 1]);
+        energy += PairEnergy(t, s, keepers[^1], Levels, facts.TemporalTotal);
+        if (keepers[0] > 0)
+        {
+            double best = double.PositiveInfinity;
+            for (int m = 0; m < d; m++)
             {
-                double best = double.PositiveInfinity;
-                for (int m = 0; m < d; m++)
-                {
-                    if (m != 0 && ((_allowedMask[m] & bit) == 0 || c0.For(m).Bypass.Contains(t.Spec.Id))) continue;
-                    best = Math.Min(best, PairEnergy(t, s, m, keepers[0], visits[0]) + (m != 0 ? floor0 : 0));
-                }
-                energy += best;
+                if (m != 0 && ((_allowedMask[m] & bit) == 0 || c0.For(m).Bypass.Contains(t.Spec.Id))) continue;
+                best = Math.Min(best, PairEnergy(t, s, m, keepers[0], visits[0]) + (m != 0 ? floor0 : 0));
             }
+            energy += best;
         }
         return energy;
     }
