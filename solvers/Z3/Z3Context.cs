@@ -104,9 +104,29 @@ public sealed class Z3Context : IDisposable
     /// <summary>If <paramref name="condition"/> then <paramref name="then"/> else <paramref name="otherwise"/>.</summary>
     public BoolExpr Ite(BoolExpr condition, BoolExpr then, BoolExpr otherwise) => new(this, IteTerm(condition, then, otherwise));
 
-    /// <summary>A timer that interrupts this context every 20 ms from the deadline on, until disposed; null without a deadline.</summary>
-    internal IDisposable? Watchdog(TimeSpan? timeout)
-        => timeout is { } t ? new Timer(_ => Cancel(), null, t, TimeSpan.FromMilliseconds(20)) : null;
+    /// <summary>
+    /// Interrupts this context every 20 ms from the deadline on, until disposed; null without a deadline.
+    /// It runs on its own thread rather than a thread-pool timer, so a busy pool (parallel searches or
+    /// tests) cannot delay it.
+    /// </summary>
+    internal IDisposable? Watchdog(TimeSpan? timeout) => timeout is { } t ? new WatchdogThread(this, t) : null;
+
+    private sealed class WatchdogThread : IDisposable
+    {
+        private readonly ManualResetEventSlim _done = new();
+
+        public WatchdogThread(Z3Context context, TimeSpan timeout)
+        {
+            var thread = new Thread(() =>
+            {
+                if (_done.Wait(timeout)) return;
+                do context.Cancel(); while (!_done.Wait(20));
+            }) { IsBackground = true, Name = "z3-watchdog" };
+            thread.Start();
+        }
+
+        public void Dispose() => _done.Set();
+    }
 
     /// <summary>Interrupts the check running in this context, if any; safe to call from any thread, and after disposal.</summary>
     public void Cancel()
