@@ -20,7 +20,6 @@ internal sealed class State
     public readonly int[] Keep;        // keep bitmask over tensors per level
     public readonly LevelChoice?[] Choice;
     public readonly long[] Used;       // instances used per level; [n] = compute units
-    public readonly long[][] MinVisits; // per level and tensor: the fewest visits any loop order gives (-1: not computed yet)
     public SpatialPlan? Plan;          // when set, every level's spatial split is fixed by it
     public PlanFacts? Facts;           // what the plan alone fixes, computed once per state
     public readonly double[][][] InnerVisits; // [d][c][tensor]: the least that level d's loops add to the visits at keeper c (inner-first)
@@ -30,8 +29,6 @@ internal sealed class State
         Plan = plan;
         InnerVisits = new double[m.Levels][][];
         for (int d = 0; d < m.Levels; d++) { InnerVisits[d] = new double[m.Levels][]; for (int c = 0; c < m.Levels; c++) InnerVisits[d][c] = new double[m.TensorCount]; }
-        MinVisits = new long[m.Levels + 1][];
-        for (int d = 0; d <= m.Levels; d++) { MinVisits[d] = new long[m.TensorCount]; Array.Fill(MinVisits[d], -1L); }
         if (plan is not null)
         {
             // The instances used follow from the plan alone, so every level's count is known from the start.
@@ -64,7 +61,6 @@ internal sealed class State
             spatial *= (long)c.SpatialX[r] * c.SpatialY[r];
         }
         Used[d + 1] = Used[d] * spatial;
-        for (int below = d + 1; below < MinVisits.Length; below++) Array.Fill(MinVisits[below], -1L);
     }
 
     /// <summary>The spatial factor of rank r at level d along both axes, from the plan or the level's choice.</summary>
@@ -95,9 +91,10 @@ internal sealed class SearchModel
     public int TensorCount => _tensors.Length;
 
     /// <summary>
-    /// True when loop orders are not branched on: the search fixes one canonical order per level and
-    /// <see cref="OptimizeOrders"/> picks every level's best order at a leaf. Sound for energy only,
-    /// where each level's order adds its own term (docs/mapspace.md, "Orders are chosen per level").
+    /// True for the branch and bound on energy: it searches levels innermost first
+    /// (<see cref="InnerChoices"/>, <see cref="InnerBound"/>) without branching on loop orders, and
+    /// <see cref="OptimizeOrders"/> picks every level's best order at a leaf. Sound for energy only, where
+    /// each level's order adds its own term (docs/mapspace.md, "Orders are chosen per level").
     /// </summary>
     public bool DeferOrders { get; }
     public long[] Bound { get; }
@@ -208,7 +205,7 @@ internal sealed class SearchModel
                     var order = active.OrderBy(r => ids.IndexOf(RankIds[r])).ToArray();
                     yield return new LevelChoice((int[])t.Clone(), order, (int[])sx.Clone(), (int[])sy.Clone());
                 }
-                else if (last || active.Length <= 1 || DeferOrders)
+                else if (last || active.Length <= 1)
                     yield return new LevelChoice((int[])t.Clone(), active, (int[])sx.Clone(), (int[])sy.Clone());
                 else
                 {
@@ -449,34 +446,6 @@ internal sealed class SearchModel
         return total;
     }
 
-    /// <summary>Visits under the decided orders (exact), or the fewest any orders give when orders are deferred.</summary>
-    private long VisitsFor(TensorInfo t, State s, int c, bool exact)
-        => exact || !DeferOrders ? Visits(t, s, c) : MinVisitsOf(t, s, c);
-
-    /// <summary>
-    /// The fewest visits of tensor t at level c over every loop order of the levels above c. Each level's
-    /// order adds its own term to the visits (see <see cref="StepModel"/>), so each level is minimized on
-    /// its own; the result is reached by a real choice of orders, so every count derived from it is one
-    /// that some completion has.
-    /// </summary>
-    private long MinVisitsOf(TensorInfo t, State s, int c)
-    {
-        if (c == 0) return Tile(t, s.Rem[0]);
-        long cached = s.MinVisits[c][t.Index];
-        if (cached >= 0) return cached;
-        double total = Tile(t, s.Rem[c]);
-        double outer = 1;
-        for (int d = 0; d < c; d++)
-        {
-            var step = new StepModel(this, t, s, c, d);
-            total += outer * step.LeastTerm(this, s.Choice[d]!.Temporal);
-            for (int r = 0; r < Ranks; r++) outer *= s.Choice[d]!.Temporal[r];
-        }
-        long visits = total < 9e15 ? (long)Math.Round(total) : throw new OverflowException($"The visits of {t.Spec.Id} overflow the search's counters.");
-        s.MinVisits[c][t.Index] = visits;
-        return visits;
-    }
-
     /// <summary>
     /// For tensor t kept at level c and a level d above it, what one step of each of d's loops brings
     /// into c's tile, given which of d's loops sit inside it. A step of d's loop over rank j moves the tile
@@ -494,12 +463,10 @@ internal sealed class SearchModel
         private readonly long[] _rewind;  // per rank, of d's loop over all its iterations
         private readonly long[] _between; // per rank, the rewind of the levels between d and c
 
-        private readonly bool _plain;
 
         public StepModel(SearchModel m, TensorInfo t, State s, int c, int d)
         {
             _t = t;
-            _plain = t.DimRanks.All(x => x.Length == 1) && t.DimCoefs.All(x => x.Length == 1 && x[0] == 1);
             var ext = s.Rem[c];
             _tile = m.Tile(t, ext);
             _extent = new long[t.DimRanks.Length];
@@ -524,25 +491,8 @@ internal sealed class SearchModel
             }
         }
 
-        /// <summary>
-        /// The least, over d's loop orders, of d's term in t's visits at c. For a tensor indexed by plain
-        /// ranks this has a closed form: a step of a loop that indexes t, or of any loop with such a loop
-        /// rewinding inside it, brings a whole new tile, and any other step brings nothing; so the best
-        /// order puts the loops that do not index t innermost, unless a level between already rewinds an
-        /// indexing rank, in which case every step brings a whole tile. Otherwise the orders are searched.
-        /// </summary>
-        public double LeastTerm(SearchModel m, int[] factors)
-        {
-            if (!_plain) return m.BestOrder(factors, Fresh).Value;
-            double all = 1, indexing = 1;
-            bool rewound = false;
-            for (int r = 0; r < factors.Length; r++)
-            {
-                all *= factors[r];
-                if (_t.IndexedBy[r]) { indexing *= factors[r]; rewound |= _between[r] > 0; }
-            }
-            return _tile * ((rewound ? all : indexing) - 1);
-        }
+        /// <summary>The least, over d's loop orders, of d's term in t's visits at c (the orders searched; see <see cref="PlainLeastTerm"/> for plain tensors).</summary>
+        public double LeastTerm(SearchModel m, int[] factors) => m.BestOrder(factors, Fresh).Value;
 
         /// <summary>New words in c's tile when d's loop over <paramref name="rank"/> steps with the loops of d in <paramref name="inside"/> (a rank bit mask) inside it.</summary>
         public double Fresh(int rank, long inside)
@@ -746,7 +696,13 @@ internal sealed class SearchModel
             }
     }
 
-    /// <summary>The closed form of <see cref="StepModel.LeastTerm"/> for a tensor indexed by plain ranks, without building the model.</summary>
+    /// <summary>
+    /// The least, over level d's loop orders, of d's term in the visits of a tensor indexed by plain ranks
+    /// at keeper c, in closed form: a step of a loop that indexes t, or of any loop with such a loop
+    /// rewinding inside it, brings a whole new tile, and any other step brings nothing; so the best order
+    /// puts the loops that do not index t innermost, unless a level between d and c already rewinds an
+    /// indexing rank, in which case every step brings a whole tile.
+    /// </summary>
     private double PlainLeastTerm(TensorInfo t, State s, int c, int d)
     {
         var f = s.Choice[d]!.Temporal;
@@ -1001,7 +957,7 @@ internal sealed class SearchModel
         {
             int bit = 1 << t.Index;
             int l = 0;
-            long visitsL = VisitsFor(t, s, 0, exact);
+            long visitsL = Visits(t, s, 0);
             while (true)
             {
                 int c = l + 1;
@@ -1013,7 +969,7 @@ internal sealed class SearchModel
                 long visitsC = 0;
                 if (childKnown)
                 {
-                    long childWords = c >= Levels ? temporalProduct : (visitsC = VisitsFor(t, s, c, exact));
+                    long childWords = c >= Levels ? temporalProduct : (visitsC = Visits(t, s, c));
                     long children = s.Used[Math.Min(c, Levels)] / s.Used[l];
                     long shared = SharedFactor(t, s, l, Math.Min(c, Levels));
                     if (t.IsOutput) { u = childWords * (children / shared); r = u - partition; }
@@ -1096,7 +1052,7 @@ internal sealed class SearchModel
     private long ServedAtLeast(TensorInfo t, State s, int l, int v)
     {
         if (!DenseTile(t, s.Rem[v])) return 0;
-        long visits = VisitsFor(t, s, v, exact: false);
+        long visits = Visits(t, s, v);
         long streams = (s.Used[v] / s.Used[l]) / SharedFactor(t, s, l, v);
         return checked(visits * streams);
     }

@@ -110,7 +110,7 @@ public sealed class TilingSearch
             if (shared.Stopped) return;
             if (shared.Prunable(rootBounds[i])) { finished[i] = true; return; }
             var frontier = new Frontier();
-            if (_prune && _model.DeferOrders) shared.DescendInner(roots[i](), rootDepth, rootBounds[i], frontier);
+            if (_model.DeferOrders) shared.DescendInner(roots[i](), rootDepth, rootBounds[i], frontier);
             else shared.Descend(roots[i](), rootDepth);
             if (shared.Stopped && frontier.Min < double.PositiveInfinity) open[i] = Math.Max(rootBounds[i], frontier.Min);
             if (!shared.Stopped) finished[i] = true;
@@ -127,12 +127,13 @@ public sealed class TilingSearch
             found = seed;
             foundValue = CostModel.Evaluate(_p.Layer, _p.Arch, seed).Objective(_p.Objective);
         }
+        Shared? first = null;
         if (_prune && complete && foundValue is { } optimum)
         {
             // The branch and bound prunes ties, so which optimal mapping it met first depends on the threads.
             // The answer is made canonical by a second, sequential pass in a fixed order that stops at the
             // first mapping costing the optimum: the same mapping on every run and for every thread count.
-            var first = new Shared(_model, prune: true, sw, deadline, limits.Cancel) { Target = optimum * (1 + 1e-9) + 1e-12 };
+            first = new Shared(_model, prune: true, sw, deadline, limits.Cancel) { Target = optimum * (1 + 1e-9) + 1e-12 };
             foreach (var i in order)
             {
                 if (first.Prunable(rootBounds[i])) continue;
@@ -143,7 +144,7 @@ public sealed class TilingSearch
             if (first.BestMapping is { } canonical) { found = canonical; foundValue = first.BestValue; }
         }
         var elapsed = sw.Elapsed;
-        long explored = shared.Explored;
+        long explored = shared.Explored + (first?.Explored ?? 0);
         if (found is null)
         {
             if (complete)
@@ -170,7 +171,6 @@ public sealed class TilingSearch
             throw new InvalidOperationException($"The {_name} search costed its mapping at {searchValue} but the cost model says {reference}; this is a bug.");
         return report;
     }
-
 
     /// <summary>The smallest bound among the nodes a stopped descent left unexplored (one per root, one thread each).</summary>
     private sealed class Frontier
@@ -239,7 +239,6 @@ public sealed class TilingSearch
             if (_stopped) return;
             if (depth == model.Levels)
             {
-                if (model.DeferOrders) model.OptimizeOrders(s);
                 Offer(s);
                 return;
             }
