@@ -198,12 +198,10 @@ internal sealed class SearchModel
             {
                 // The innermost level's order changes no count (only the compute units are below it), so one canonical order stands for all.
                 var active = Enumerable.Range(0, Ranks).Where(r => t[r] > 1).ToArray();
-                if (c.Order is { } pinned)
+                if (c.Order is not null)
                 {
-                    var ids = pinned.ToList();
-                    if (active.Any(r => !ids.Contains(RankIds[r]))) continue;
-                    var order = active.OrderBy(r => ids.IndexOf(RankIds[r])).ToArray();
-                    yield return new LevelChoice((int[])t.Clone(), order, (int[])sx.Clone(), (int[])sy.Clone());
+                    if (PinnedOrder(c, active) is { } order)
+                        yield return new LevelChoice((int[])t.Clone(), order, (int[])sx.Clone(), (int[])sy.Clone());
                 }
                 else if (last || active.Length <= 1)
                     yield return new LevelChoice((int[])t.Clone(), active, (int[])sx.Clone(), (int[])sy.Clone());
@@ -273,6 +271,18 @@ internal sealed class SearchModel
             sb.Append('|');
         }
         return sb.ToString();
+    }
+
+    /// <summary>
+    /// The loops of a level in the order its constraint pins (outermost first), or, with no pinned order,
+    /// in rank order; null when a loop's rank is not in the pinned order (it must then have factor 1).
+    /// </summary>
+    private int[]? PinnedOrder(LevelConstraint c, int[] active)
+    {
+        if (c.Order is not { } pinned) return active;
+        var ids = pinned.ToList();
+        if (active.Any(r => !ids.Contains(RankIds[r]))) return null;
+        return active.OrderBy(r => ids.IndexOf(RankIds[r])).ToArray();
     }
 
     /// <summary>The spatial factors rank r may take along one axis of level d's fanout, given what is left of it and the room on the axis.</summary>
@@ -644,13 +654,7 @@ internal sealed class SearchModel
             for (int r = 0; r < Ranks; r++) if (t[r] > 1) n++;
             var active = new int[n];
             for (int r = 0, i = 0; r < Ranks; r++) if (t[r] > 1) active[i++] = r;
-            int[] order = active;
-            if (c.Order is { } pinned)
-            {
-                var ids = pinned.ToList();
-                if (active.Any(r => !ids.Contains(RankIds[r]))) continue;
-                order = active.OrderBy(r => ids.IndexOf(RankIds[r])).ToArray();
-            }
+            if (PinnedOrder(c, active) is not { } order) continue;
             // The plan's arrays are shared: no choice is ever changed after it is made.
             yield return new LevelChoice((int[])t.Clone(), order, plan.X[d], plan.Y[d]);
         }
