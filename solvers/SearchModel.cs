@@ -80,11 +80,12 @@ internal sealed class SearchModel
     private readonly TensorInfo[] _tensors;
     private readonly StorageLevel[] _levels;
     private readonly Dictionary<long, long[]> _divisors = new();
+    private readonly Dictionary<long, long> _smallestFactor = new(); // per divisor of a bound: its least factor above 1
     private readonly int[] _allowedMask;
     private readonly long[] _fanoutBelow; // product of fanout sizes of levels >= d
     private readonly double _macEnergy;
-    private readonly bool[] _plain; // per tensor: every dimension is one rank with coefficient 1
-    private readonly bool[][] _plainDimRank; // per tensor and rank: the rank alone indexes a dimension (coefficient +-1)
+    private readonly bool[] _plain; // per tensor: every dimension is one rank (any non-zero coefficient)
+    private readonly bool[][] _plainDimRank; // per tensor and rank: the rank alone indexes a dimension
 
     public int Levels { get; }
     public int Ranks { get; }
@@ -110,14 +111,19 @@ internal sealed class SearchModel
         RankIds = e.Ranks.Select(r => r.Id).ToArray();
         Bound = e.Ranks.Select(r => (long)r.Bound).ToArray();
         var rankIndex = RankIds.Select((r, i) => (r, i)).ToDictionary(x => x.r, x => x.i);
+        // A term over a rank of bound 1 never moves (its index is always 0), so it is left out, and so is a
+        // dimension left with no term: every count is the same, and a 1x1 convolution's input (P + R with
+        // R = 1) is then seen as indexed by P alone, which the closed forms and the refetch rules below need.
+        var dims = e.Tensors.Select(t => t.Dims.Select(d => d.Terms.Where(x => x.Coefficient != 0 && Bound[rankIndex[x.Rank]] > 1).ToArray())
+            .Where(terms => terms.Length > 0).ToArray()).ToArray();
         _tensors = e.Tensors.Select((t, i) => new TensorInfo(i, t, t.IsOutput,
-            t.Dims.Select(d => d.Terms.Select(x => rankIndex[x.Rank]).ToArray()).ToArray(),
-            t.Dims.Select(d => d.Terms.Select(x => x.Coefficient).ToArray()).ToArray(),
+            dims[i].Select(d => d.Select(x => rankIndex[x.Rank]).ToArray()).ToArray(),
+            dims[i].Select(d => d.Select(x => x.Coefficient).ToArray()).ToArray(),
             RankIds.Select(r => t.IsIndexedBy(r)).ToArray())).ToArray();
         _levels = p.Arch.Levels.ToArray();
-        _plain = _tensors.Select(t => t.DimRanks.All(x => x.Length == 1) && t.DimCoefs.All(x => x.Length == 1 && x[0] == 1)).ToArray();
+        _plain = _tensors.Select(t => t.DimRanks.All(x => x.Length == 1)).ToArray();
         _plainDimRank = _tensors.Select(t => Enumerable.Range(0, Ranks).Select(r =>
-            Enumerable.Range(0, t.DimRanks.Length).Any(k => t.DimRanks[k].Length == 1 && t.DimRanks[k][0] == r && Math.Abs(t.DimCoefs[k][0]) == 1)).ToArray()).ToArray();
+            Enumerable.Range(0, t.DimRanks.Length).Any(k => t.DimRanks[k].Length == 1 && t.DimRanks[k][0] == r)).ToArray()).ToArray();
         _allowedMask = new int[Levels];
         for (int d = 0; d < Levels; d++)
             foreach (var t in _tensors)
@@ -126,6 +132,7 @@ internal sealed class SearchModel
         _fanoutBelow[Levels] = 1;
         for (int d = Levels - 1; d >= 0; d--) _fanoutBelow[d] = _fanoutBelow[d + 1] * _levels[d].Fanout.Size;
         foreach (var b in Bound) foreach (var x in DivisorsOf(b)) _divisors[x] = DivisorsOf(x);
+        foreach (var (x, divisors) in _divisors) _smallestFactor[x] = divisors.Length > 1 ? divisors[1] : x;
         _macEnergy = e.Macs * p.Arch.Compute.MacEnergy;
     }
 
@@ -160,7 +167,9 @@ internal sealed class SearchModel
         }
     }
 
-    private long Tile(TensorInfo t, long[] ext)
+    private long Tile(TensorInfo t, long[] ext) => TileOf(t, ext);
+
+    private static long TileOf(TensorInfo t, ReadOnlySpan<long> ext)
     {
         long words = 1;
         for (int d = 0; d < t.DimRanks.Length; d++)
@@ -767,27 +776,228 @@ internal sealed class SearchModel
     }
 
     /// <summary>
+    /// A sharper bound for the states where only level 1 (the outermost on-chip level) and DRAM are
+    /// undecided (d = 2), that sees level 1's capacity and how the remaining factors split between the two.
+    /// It takes the least, over every split of the remaining factors (level 1's temporal factors G, DRAM's
+    /// the rest D), every keep set of level 1 whose tiles fit its capacity, the rank of DRAM's innermost loop
+    /// (r0) and the rank of the innermost loop above level 2 (level 1's innermost, or r0 when level 1 has
+    /// no loop), of the sum over tensors of:
+    /// <list type="bullet">
+    /// <item>the decided keepers' costs, with the whole-tile refetch forced when that innermost loop alone
+    /// indexes the tensor, served by its real parent: level 1 when level 1 keeps it, else DRAM;</item>
+    /// <item>for a tensor level 1 keeps, its fills there and DRAM's side: every used word once, and a whole
+    /// level-1 tile per DRAM step when r0 alone indexes it (visits = tile x the product of D);</item>
+    /// <item>for a tensor with plain dimensions served straight from DRAM: when a loop of level 1 or r0
+    /// indexes it, every DRAM loop over a rank that does not index it sits outside an indexing loop, so
+    /// each of its steps brings every used word again (visits >= used words x those factors).</item>
+    /// </list>
+    /// Every completion falls in one case, and in it each term is at most what the completion costs, so
+    /// the least over the cases bounds every completion (docs/mapspace.md, "Bounds").
+    /// </summary>
+    public double RefineBound(State s, int d, double bound, double cutoff)
+    {
+        if (d != 2 || Levels <= 2 || !DeferOrders || bound >= cutoff) return bound;
+        var remaining = new long[Ranks];
+        double aboveD = 1;
+        for (int r = 0; r < Ranks; r++)
+        {
+            long left = Bound[r];
+            for (int b = 0; b < Levels; b++) left /= s.Spatial(b, r);
+            for (int b = d; b < Levels; b++) left /= s.Choice[b]!.Temporal[r];
+            remaining[r] = left;
+            aboveD *= left;
+        }
+        return Math.Max(bound, _macEnergy + TwoLevelBound(s, remaining, aboveD));
+    }
+
+    /// <summary>What one more visit word at keeper c costs, linear in the visits: its fill at c, and its parent l's read (and, for outputs, update) with the network between.</summary>
+    private readonly struct Link
+    {
+        private readonly double _fill, _fillFloor, _perWord, _read, _update, _readFloor;
+        private readonly bool _output;
+
+        public Link(SearchModel m, TensorInfo t, State s, int l, int c)
+        {
+            _output = t.IsOutput;
+            _fill = c < m.Levels ? s.Used[c] * m._levels[c].WriteEnergy : 0;
+            _fillFloor = t.IsOutput && c < m.Levels ? m.PlanPartition(t, s, c) : 0;
+            _perWord = (double)s.Used[c] / s.Used[l] / m.SharedFactor(t, s, l, c) * s.Used[l];
+            double hop = 0;
+            for (int k = l; k < c; k++) if (m._levels[k].Fanout.HopEnergy > 0) hop += m.Hops(s, k) * m._levels[k].Fanout.HopEnergy;
+            _read = m._levels[l].ReadEnergy + hop;
+            _update = m._levels[l].WriteEnergy + hop;
+            _readFloor = t.IsOutput ? m.PlanPartition(t, s, l) * s.Used[l] : 0;
+        }
+
+        public double Energy(double visits)
+        {
+            double words = _perWord * visits; // over every instance of the parent
+            double e = _fill * (_output ? Math.Max(0, visits - _fillFloor) : visits);
+            return _output ? e + words * _update + Math.Max(0, words - _readFloor) * _read : e + words * _read;
+        }
+    }
+
+    private double TwoLevelBound(State s, long[] remaining, double aboveD)
+    {
+        const int d = 2;
+        var active = Enumerable.Range(0, Ranks).Where(r => remaining[r] > 1).ToArray();
+        int n = _tensors.Length;
+        // Per tensor: what its decided keepers cost apart from the outermost one's fills and parent
+        // (rest), that keeper's visits from the decided levels (v0), with and without the forced refetch.
+        var rest = new double[n, 2];
+        var v0 = new double[n, 2];
+        var keeper0 = new int[n];
+        var canKeep = new bool[n];
+        var top = new Link[n, 2];    // the outermost decided keeper served by DRAM (0) or level 1 (1)
+        var one = new Link[n];       // level 1 served by DRAM
+        var used0 = new double[n];   // used words at the outermost decided keeper
+        var used1 = new double[n];
+        var direct = new double[n, 2]; // no decided keeper: the compute units served by DRAM or level 1
+        foreach (var t in _tensors)
+        {
+            int i = t.Index;
+            canKeep[i] = CanKeepAbove(t, s, 1, d);
+            keeper0[i] = -1;
+            for (int c = d; c < Levels; c++) if ((s.Keep[c] & (1 << i)) != 0) { keeper0[i] = c; break; }
+            if (canKeep[i]) { one[i] = new Link(this, t, s, 0, 1); used1[i] = PlanDensePartition(t, s, 1); }
+            if (keeper0[i] < 0)
+            {
+                for (int p = 0; p < 2; p++)
+                {
+                    if (p == 1 && !canKeep[i]) { direct[i, p] = double.PositiveInfinity; continue; }
+                    double perWord = t.IsOutput ? _levels[p].WriteEnergy : _levels[p].ReadEnergy;
+                    for (int b = p; b < Levels; b++) if (_levels[b].Fanout.HopEnergy > 0) perWord += Hops(s, b) * _levels[b].Fanout.HopEnergy;
+                    direct[i, p] = _p.Layer.Macs / MaxShared(t, s, p, Levels) * perWord;
+                }
+                continue;
+            }
+            int k0 = keeper0[i];
+            used0[i] = PlanDensePartition(t, s, k0);
+            top[i, 0] = new Link(this, t, s, 0, k0);
+            if (canKeep[i]) top[i, 1] = new Link(this, t, s, 1, k0);
+            for (int f = 0; f < 2; f++)
+            {
+                DecidedTerms(t, s, d, aboveD, f == 1 && aboveD > 1, out rest[i, f], out v0[i, f]);
+            }
+        }
+        var keeps = new List<int>();
+        foreach (var k in KeepOptions(1, s))
+        {
+            bool ok = true;
+            foreach (var t in _tensors) if ((k & (1 << t.Index)) != 0 && !canKeep[t.Index]) ok = false;
+            if (ok) keeps.Add(k);
+        }
+        long? cap = _levels[1].Capacity;
+        var g = new long[Ranks];
+        Array.Fill(g, 1L);
+        var ext = new long[Ranks];
+        var tiles = new long[n];
+        var viaOne = new double[n, 2, 2]; // [tensor, forced at the decided keepers, forced at level 1]: served by level 1
+        var viaDram = new double[n, 2, 2]; // [tensor, forced, DRAM loops outside an indexing loop]: served by DRAM
+        var r0s = new List<int>();
+        var inners = new List<int>();
+        double best = double.PositiveInfinity;
+        Split(0);
+        return best;
+
+        void Split(int a)
+        {
+            if (a < active.Length)
+            {
+                int r = active[a];
+                foreach (var f in _divisors[remaining[r]]) { g[r] = f; Split(a + 1); }
+                g[r] = 1;
+                return;
+            }
+            double dramSteps = 1;
+            r0s.Clear();
+            inners.Clear();
+            for (int r = 0; r < Ranks; r++)
+            {
+                ext[r] = s.Rem[d][r] * s.Spatial(1, r) * g[r];
+                long dr = remaining[r] / g[r];
+                dramSteps *= dr;
+                if (dr > 1) r0s.Add(r);
+                if (g[r] > 1) inners.Add(r);
+            }
+            if (r0s.Count == 0) r0s.Add(-1);
+            foreach (var t in _tensors)
+            {
+                int i = t.Index;
+                tiles[i] = TileOf(t, ext);
+                double scale = 1;
+                bool levelOneIndexes = false;
+                for (int r = 0; r < Ranks; r++)
+                {
+                    if (!t.IndexedBy[r]) scale *= remaining[r] / g[r];
+                    else if (g[r] > 1) levelOneIndexes = true;
+                }
+                for (int f = 0; f < 2; f++)
+                {
+                    if (keeper0[i] < 0)
+                    {
+                        viaDram[i, f, 0] = viaDram[i, f, 1] = direct[i, 0];
+                        viaOne[i, f, 0] = direct[i, 1] + (canKeep[i] ? one[i].Energy(used1[i]) : 0);
+                        viaOne[i, f, 1] = direct[i, 1] + (canKeep[i] ? one[i].Energy(Math.Max(used1[i], tiles[i] * dramSteps)) : 0);
+                        continue;
+                    }
+                    viaDram[i, f, 0] = rest[i, f] + top[i, 0].Energy(v0[i, f]);
+                    viaDram[i, f, 1] = _plain[i] && scale > 1 ? rest[i, f] + top[i, 0].Energy(Math.Max(v0[i, f], used0[i] * scale)) : viaDram[i, f, 0];
+                    if (levelOneIndexes) viaDram[i, f, 0] = viaDram[i, f, 1];
+                    if (!canKeep[i]) continue;
+                    double served = rest[i, f] + top[i, 1].Energy(v0[i, f]);
+                    viaOne[i, f, 0] = served + one[i].Energy(used1[i]);
+                    viaOne[i, f, 1] = served + one[i].Energy(Math.Max(used1[i], tiles[i] * dramSteps));
+                }
+            }
+            foreach (var keep in keeps)
+            {
+                if (cap is { } c)
+                {
+                    long need = 0;
+                    foreach (var t in _tensors) if ((keep & (1 << t.Index)) != 0) need += tiles[t.Index];
+                    if (need > c) continue;
+                }
+                foreach (var r0 in r0s)
+                {
+                    if (inners.Count == 0) Consider(keep, r0, r0);
+                    else foreach (var inner in inners) Consider(keep, r0, inner);
+                }
+            }
+        }
+
+        void Consider(int keep, int r0, int inner)
+        {
+            double sum = 0;
+            foreach (var t in _tensors)
+            {
+                int i = t.Index;
+                int f = inner >= 0 && _plainDimRank[i][inner] ? 1 : 0;
+                if ((keep & (1 << i)) != 0) sum += viaOne[i, f, r0 >= 0 && _plainDimRank[i][r0] ? 1 : 0];
+                else sum += viaDram[i, f, r0 >= 0 && t.IndexedBy[r0] ? 1 : 0];
+            }
+            best = Math.Min(best, sum);
+        }
+    }
+
+    /// <summary>
     /// One tensor's share of <see cref="InnerBound"/>; with <paramref name="refetch"/>, the levels above d
-    /// bring a whole new tile at every step to each keeper from d down.
+    /// bring a whole new tile at every step to each keeper from d down. With <paramref name="parent"/>, the
+    /// level above the decided keepers that serves them is that one (and what it costs itself is left to
+    /// the caller); otherwise the cheapest one that could, plus the words every dense tensor reads from DRAM once.
+    /// <paramref name="outerScale"/> multiplies the used-words floor of the outermost decided keeper's visits.
     /// </summary>
     private double TensorBound(TensorInfo t, State s, int d, double aboveD, bool refetch)
     {
         var facts = Facts(s);
-        var c0 = _p.Constraints ?? MappingConstraints.None;
-        int bit = 1 << t.Index;
-        Span<int> keepers = stackalloc int[Levels];
-        int count = 0;
-        if (d == 0) keepers[count++] = 0;
-        for (int c = Math.Max(d, 1); c < Levels; c++) if ((s.Keep[c] & bit) != 0) keepers[count++] = c;
-        keepers = keepers[..count];
         double floor0 = t.IsOutput ? facts.Partition[0][t.Index] * _levels[0].WriteEnergy : facts.Used[0][t.Index] * _levels[0].ReadEnergy;
-        double energy = 0;
-        if (keepers.Length == 0)
+        int outer = DecidedTerms(t, s, d, aboveD, refetch, out double energy, out double v0);
+        double best = double.PositiveInfinity;
+        if (outer < 0)
         {
-            double best = double.PositiveInfinity;
             for (int m = 0; m < d; m++)
             {
-                if (m != 0 && ((_allowedMask[m] & bit) == 0 || c0.For(m).Bypass.Contains(t.Spec.Id))) continue;
+                if (m != 0 && !CanKeepAbove(t, s, m, d)) continue;
                 // Every access at the innermost keeper m also crosses each fanout between m and the compute units.
                 double accesses = _p.Layer.Macs / MaxShared(t, s, m, Levels);
                 double perWord = t.IsOutput ? _levels[m].WriteEnergy : _levels[m].ReadEnergy;
@@ -796,6 +1006,34 @@ internal sealed class SearchModel
             }
             return best;
         }
+        if (outer == 0) return energy;
+        energy += s.Used[outer] * (t.IsOutput ? Math.Max(0, v0 - PlanPartition(t, s, outer)) : v0) * _levels[outer].WriteEnergy;
+        for (int m = 0; m < d; m++)
+        {
+            if (m != 0 && !CanKeepAbove(t, s, m, d)) continue;
+            best = Math.Min(best, PairEnergy(t, s, m, outer, v0) + (m != 0 ? floor0 : 0));
+        }
+        return energy + best;
+    }
+
+    /// <summary>
+    /// The part of t's bound that its decided keepers fix (those from d down, and DRAM when d = 0): each
+    /// keeper's visits (what the decided levels bring, a whole tile per step above d when
+    /// <paramref name="refetch"/> or a decided level rewinds a rank alone indexing a dimension, and at
+    /// least every used word), the fills of all keepers but the outermost, and the accesses between them
+    /// and to the compute units. Returns the outermost decided keeper (-1 when none) with its visits.
+    /// </summary>
+    private int DecidedTerms(TensorInfo t, State s, int d, double aboveD, bool refetch, out double energy, out double outerVisits)
+    {
+        int bit = 1 << t.Index;
+        Span<int> keepers = stackalloc int[Levels];
+        int count = 0;
+        if (d == 0) keepers[count++] = 0;
+        for (int c = Math.Max(d, 1); c < Levels; c++) if ((s.Keep[c] & bit) != 0) keepers[count++] = c;
+        keepers = keepers[..count];
+        energy = 0;
+        outerVisits = 0;
+        if (keepers.Length == 0) return -1;
         Span<double> visits = stackalloc double[keepers.Length];
         for (int i = 0; i < keepers.Length; i++)
         {
@@ -807,23 +1045,34 @@ internal sealed class SearchModel
                 if (refetch || RewindsPlainDim(t, s, d, c)) v += Tile(t, s.Rem[c]) * (aboveD - 1);
                 // Every word an instance's MACs use reaches it at least once.
                 v = Math.Max(v, PlanDensePartition(t, s, c));
-                energy += s.Used[c] * (t.IsOutput ? Math.Max(0, v - PlanPartition(t, s, c)) : v) * _levels[c].WriteEnergy;
+                if (i > 0) energy += s.Used[c] * (t.IsOutput ? Math.Max(0, v - PlanPartition(t, s, c)) : v) * _levels[c].WriteEnergy;
             }
             visits[i] = v;
         }
         for (int i = 0; i + 1 < keepers.Length; i++) energy += PairEnergy(t, s, keepers[i], keepers[i + 1], visits[i + 1]);
-        energy += PairEnergy(t, s, keepers[^1], Levels, facts.TemporalTotal);
-        if (keepers[0] > 0)
+        energy += PairEnergy(t, s, keepers[^1], Levels, Facts(s).TemporalTotal);
+        outerVisits = visits[0];
+        return keepers[0];
+    }
+
+    /// <summary>
+    /// True when an undecided level m above the decided level d may still keep t: the architecture and the
+    /// constraints allow it, and t's smallest possible tile there fits m's capacity on its own. That tile
+    /// is at least d's tile times the spatial splits from m down to d, since the temporal factors of the
+    /// levels from m to d (undecided) are at least 1.
+    /// </summary>
+    private bool CanKeepAbove(TensorInfo t, State s, int m, int d)
+    {
+        if ((_allowedMask[m] & (1 << t.Index)) == 0 || Constraint(m).Bypass.Contains(t.Spec.Id)) return false;
+        if (_levels[m].Capacity is not { } cap) return true;
+        Span<long> ext = stackalloc long[Ranks];
+        for (int r = 0; r < Ranks; r++)
         {
-            double best = double.PositiveInfinity;
-            for (int m = 0; m < d; m++)
-            {
-                if (m != 0 && ((_allowedMask[m] & bit) == 0 || c0.For(m).Bypass.Contains(t.Spec.Id))) continue;
-                best = Math.Min(best, PairEnergy(t, s, m, keepers[0], visits[0]) + (m != 0 ? floor0 : 0));
-            }
-            energy += best;
+            long e = s.Rem[d][r];
+            for (int b = m; b < d; b++) e *= s.Spatial(b, r);
+            ext[r] = e;
         }
-        return energy;
+        return TileOf(t, ext) <= cap;
     }
 
     /// <summary>The energy of keeper l serving keeper (or compute units) c whose instances each ask for <paramref name="childWords"/>: reads (and updates) at l and the network between.</summary>
@@ -852,7 +1101,7 @@ internal sealed class SearchModel
         {
             var f = s.Choice[b]!.Temporal;
             for (int k = 0; k < t.DimRanks.Length; k++)
-                if (t.DimRanks[k].Length == 1 && Math.Abs(t.DimCoefs[k][0]) == 1 && f[t.DimRanks[k][0]] > 1) return true;
+                if (t.DimRanks[k].Length == 1 && f[t.DimRanks[k][0]] > 1) return true;
         }
         return false;
     }

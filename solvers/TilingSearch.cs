@@ -211,6 +211,10 @@ public sealed class TilingSearch
             return bound >= best * (1 - 1e-12);
         }
 
+        /// <summary>The value a bound must stay below for its node to be searched.</summary>
+        public double Threshold => !prune ? double.PositiveInfinity : Target is { } target ? target
+            : Math.Min(Volatile.Read(ref _bestValue), Volatile.Read(ref _threshold));
+
         /// <summary>Checks the clock and the cancellation token; true once the search must stop.</summary>
         public bool CheckStop()
         {
@@ -283,6 +287,7 @@ public sealed class TilingSearch
                     s.Keep[d] = keep;
                     if (!model.Fits(d, s)) continue;
                     double bound = model.InnerBound(s, d);
+                    if (!Prunable(bound)) bound = model.RefineBound(s, d, bound, Threshold);
                     if (Prunable(bound)) continue;
                     children.Add((choice, keep, bound, s.InnerVisits[d].Select(v => (double[])v.Clone()).ToArray()));
                 }
