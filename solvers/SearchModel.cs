@@ -776,27 +776,32 @@ internal sealed class SearchModel
     }
 
     /// <summary>
-    /// A sharper bound for the states where only level 1 (the outermost on-chip level) and DRAM are
-    /// undecided (d = 2), that sees level 1's capacity and how the remaining factors split between the two.
-    /// It takes the least, over every split of the remaining factors (level 1's temporal factors G, DRAM's
-    /// the rest D), every keep set of level 1 whose tiles fit its capacity, the rank of DRAM's innermost loop
-    /// (r0) and the rank of the innermost loop above level 2 (level 1's innermost, or r0 when level 1 has
-    /// no loop), of the sum over tensors of:
+    /// A sharper bound for inner-first states whose undecided levels are DRAM, level 1 (the outermost
+    /// on-chip level) and possibly levels between level 1 and d that may each keep only tensors no decided
+    /// level keeps (eyeriss's scratchpads), that sees level 1's capacity and how the remaining factors
+    /// split between the chip and DRAM. The undecided on-chip levels' loops are taken together (G, with
+    /// DRAM's the rest, D): level 1's tile depends only on G. It takes the least, over every split G x D,
+    /// every keep set of level 1 whose tiles fit its capacity, the rank of DRAM's innermost loop (r0) and
+    /// the rank of the innermost loop above d (one with G > 1, or r0 when G is all ones), of the sum over
+    /// tensors of:
     /// <list type="bullet">
     /// <item>the decided keepers' costs, with the whole-tile refetch forced when that innermost loop alone
     /// indexes the tensor, served by its real parent: level 1 when level 1 keeps it, else DRAM;</item>
     /// <item>for a tensor level 1 keeps, its fills there and DRAM's side: every used word once, and a whole
     /// level-1 tile per DRAM step when r0 alone indexes it (visits = tile x the product of D);</item>
-    /// <item>for a tensor with plain dimensions served straight from DRAM: when a loop of level 1 or r0
-    /// indexes it, every DRAM loop over a rank that does not index it sits outside an indexing loop, so
-    /// each of its steps brings every used word again (visits >= used words x those factors).</item>
+    /// <item>for a tensor with plain dimensions served straight from DRAM: when an on-chip loop above d
+    /// or r0 indexes it, every DRAM loop over a rank that does not index it sits outside an indexing loop,
+    /// so each of its steps brings every used word again (visits >= used words x those factors);</item>
+    /// <item>for a tensor no decided level keeps: the compute units' accesses at its innermost keeper (DRAM,
+    /// level 1, or the middle level that may keep it, then served by level 1 or DRAM).</item>
     /// </list>
     /// Every completion falls in one case, and in it each term is at most what the completion costs, so
-    /// the least over the cases bounds every completion (docs/mapspace.md, "Bounds").
+    /// the least over the cases bounds every completion (docs/mapspace.md, "The outer bound"). Computed only
+    /// for nodes the plain bound does not prune.
     /// </summary>
     public double RefineBound(State s, int d, double bound, double cutoff)
     {
-        if (d != 2 || Levels <= 2 || !DeferOrders || bound >= cutoff) return bound;
+        if (d < 2 || d > Levels || !DeferOrders || bound >= cutoff) return bound;
         var remaining = new long[Ranks];
         double aboveD = 1;
         for (int r = 0; r < Ranks; r++)
@@ -807,7 +812,7 @@ internal sealed class SearchModel
             remaining[r] = left;
             aboveD *= left;
         }
-        return Math.Max(bound, _macEnergy + TwoLevelBound(s, remaining, aboveD));
+        return Math.Max(bound, _macEnergy + OuterBound(s, d, remaining, aboveD));
     }
 
     /// <summary>What one more visit word at keeper c costs, linear in the visits: its fill at c, and its parent l's read (and, for outputs, update) with the network between.</summary>
@@ -837,9 +842,8 @@ internal sealed class SearchModel
         }
     }
 
-    private double TwoLevelBound(State s, long[] remaining, double aboveD)
+    private double OuterBound(State s, int d, long[] remaining, double aboveD)
     {
-        const int d = 2;
         var active = Enumerable.Range(0, Ranks).Where(r => remaining[r] > 1).ToArray();
         int n = _tensors.Length;
         // Per tensor: what its decided keepers cost apart from the outermost one's fills and parent
@@ -852,22 +856,40 @@ internal sealed class SearchModel
         var one = new Link[n];       // level 1 served by DRAM
         var used0 = new double[n];   // used words at the outermost decided keeper
         var used1 = new double[n];
-        var direct = new double[n, 2]; // no decided keeper: the compute units served by DRAM or level 1
+        // A tensor no decided level keeps is read by the compute units from its innermost keeper: DRAM,
+        // level 1, or the one middle level (between 1 and d) that may keep it, served by DRAM or level 1.
+        var direct = new double[n, 2];
+        var middle = new int[n];
+        var directMiddle = new double[n];
+        var middleFromDram = new Link[n];
+        var middleFromOne = new Link[n];
+        var usedMiddle = new double[n];
         foreach (var t in _tensors)
         {
             int i = t.Index;
             canKeep[i] = CanKeepAbove(t, s, 1, d);
             keeper0[i] = -1;
+            middle[i] = -1;
             for (int c = d; c < Levels; c++) if ((s.Keep[c] & (1 << i)) != 0) { keeper0[i] = c; break; }
+            for (int m = 2; m < d; m++)
+            {
+                if (!CanKeepAbove(t, s, m, d)) continue;
+                // A middle level that may serve a decided keeper, or a second one, is beyond this bound's cases.
+                if (keeper0[i] >= 0 || middle[i] >= 0) return 0;
+                middle[i] = m;
+            }
             if (canKeep[i]) { one[i] = new Link(this, t, s, 0, 1); used1[i] = PlanDensePartition(t, s, 1); }
             if (keeper0[i] < 0)
             {
-                for (int p = 0; p < 2; p++)
+                direct[i, 0] = DirectEnergy(t, s, 0);
+                direct[i, 1] = canKeep[i] ? DirectEnergy(t, s, 1) : double.PositiveInfinity;
+                directMiddle[i] = double.PositiveInfinity;
+                if (middle[i] is var m and >= 0)
                 {
-                    if (p == 1 && !canKeep[i]) { direct[i, p] = double.PositiveInfinity; continue; }
-                    double perWord = t.IsOutput ? _levels[p].WriteEnergy : _levels[p].ReadEnergy;
-                    for (int b = p; b < Levels; b++) if (_levels[b].Fanout.HopEnergy > 0) perWord += Hops(s, b) * _levels[b].Fanout.HopEnergy;
-                    direct[i, p] = _p.Layer.Macs / MaxShared(t, s, p, Levels) * perWord;
+                    directMiddle[i] = DirectEnergy(t, s, m);
+                    middleFromDram[i] = new Link(this, t, s, 0, m);
+                    if (canKeep[i]) middleFromOne[i] = new Link(this, t, s, 1, m);
+                    usedMiddle[i] = PlanDensePartition(t, s, m);
                 }
                 continue;
             }
@@ -875,10 +897,7 @@ internal sealed class SearchModel
             used0[i] = PlanDensePartition(t, s, k0);
             top[i, 0] = new Link(this, t, s, 0, k0);
             if (canKeep[i]) top[i, 1] = new Link(this, t, s, 1, k0);
-            for (int f = 0; f < 2; f++)
-            {
-                DecidedTerms(t, s, d, aboveD, f == 1 && aboveD > 1, out rest[i, f], out v0[i, f]);
-            }
+            for (int f = 0; f < 2; f++) DecidedTerms(t, s, d, aboveD, f == 1 && aboveD > 1, out rest[i, f], out v0[i, f]);
         }
         var keeps = new List<int>();
         foreach (var k in KeepOptions(1, s))
@@ -888,6 +907,12 @@ internal sealed class SearchModel
             if (ok) keeps.Add(k);
         }
         long? cap = _levels[1].Capacity;
+        var spread = new long[Ranks]; // the spatial splits of levels 1 to d - 1, inside level 1's tile
+        for (int r = 0; r < Ranks; r++)
+        {
+            spread[r] = s.Rem[d][r];
+            for (int b = 1; b < d; b++) spread[r] *= s.Spatial(b, r);
+        }
         var g = new long[Ranks];
         Array.Fill(g, 1L);
         var ext = new long[Ranks];
@@ -914,7 +939,7 @@ internal sealed class SearchModel
             inners.Clear();
             for (int r = 0; r < Ranks; r++)
             {
-                ext[r] = s.Rem[d][r] * s.Spatial(1, r) * g[r];
+                ext[r] = spread[r] * g[r];
                 long dr = remaining[r] / g[r];
                 dramSteps *= dr;
                 if (dr > 1) r0s.Add(r);
@@ -926,28 +951,42 @@ internal sealed class SearchModel
                 int i = t.Index;
                 tiles[i] = TileOf(t, ext);
                 double scale = 1;
-                bool levelOneIndexes = false;
+                bool onChipIndexes = false;
                 for (int r = 0; r < Ranks; r++)
                 {
                     if (!t.IndexedBy[r]) scale *= remaining[r] / g[r];
-                    else if (g[r] > 1) levelOneIndexes = true;
+                    else if (g[r] > 1) onChipIndexes = true;
+                }
+                double floorOne = canKeep[i] ? one[i].Energy(used1[i]) : 0;
+                double forcedOne = canKeep[i] ? one[i].Energy(Math.Max(used1[i], tiles[i] * dramSteps)) : 0;
+                if (keeper0[i] < 0)
+                {
+                    double fromOne = direct[i, 1], fromDram = direct[i, 0], fromDramScaled = direct[i, 0];
+                    if (middle[i] >= 0)
+                    {
+                        if (canKeep[i]) fromOne = Math.Min(fromOne, directMiddle[i] + middleFromOne[i].Energy(usedMiddle[i]));
+                        fromDram = Math.Min(fromDram, directMiddle[i] + middleFromDram[i].Energy(usedMiddle[i]));
+                        fromDramScaled = _plain[i] ? Math.Min(direct[i, 0], directMiddle[i] + middleFromDram[i].Energy(usedMiddle[i] * scale)) : fromDram;
+                    }
+                    for (int f = 0; f < 2; f++)
+                    {
+                        viaDram[i, f, 0] = fromDram;
+                        viaDram[i, f, 1] = fromDramScaled;
+                        viaOne[i, f, 0] = fromOne + floorOne;
+                        viaOne[i, f, 1] = fromOne + forcedOne;
+                    }
+                    continue;
                 }
                 for (int f = 0; f < 2; f++)
                 {
-                    if (keeper0[i] < 0)
-                    {
-                        viaDram[i, f, 0] = viaDram[i, f, 1] = direct[i, 0];
-                        viaOne[i, f, 0] = direct[i, 1] + (canKeep[i] ? one[i].Energy(used1[i]) : 0);
-                        viaOne[i, f, 1] = direct[i, 1] + (canKeep[i] ? one[i].Energy(Math.Max(used1[i], tiles[i] * dramSteps)) : 0);
-                        continue;
-                    }
                     viaDram[i, f, 0] = rest[i, f] + top[i, 0].Energy(v0[i, f]);
                     viaDram[i, f, 1] = _plain[i] && scale > 1 ? rest[i, f] + top[i, 0].Energy(Math.Max(v0[i, f], used0[i] * scale)) : viaDram[i, f, 0];
-                    if (levelOneIndexes) viaDram[i, f, 0] = viaDram[i, f, 1];
+                    // Every DRAM loop sits outside an on-chip loop that indexes t.
+                    if (onChipIndexes) viaDram[i, f, 0] = viaDram[i, f, 1];
                     if (!canKeep[i]) continue;
                     double served = rest[i, f] + top[i, 1].Energy(v0[i, f]);
-                    viaOne[i, f, 0] = served + one[i].Energy(used1[i]);
-                    viaOne[i, f, 1] = served + one[i].Energy(Math.Max(used1[i], tiles[i] * dramSteps));
+                    viaOne[i, f, 0] = served + floorOne;
+                    viaOne[i, f, 1] = served + forcedOne;
                 }
             }
             foreach (var keep in keeps)
@@ -978,6 +1017,14 @@ internal sealed class SearchModel
             }
             best = Math.Min(best, sum);
         }
+    }
+
+    /// <summary>What the compute units' accesses to t cost when level m is t's innermost keeper: MACs over the largest multicast (reduction) below m, each at m's read (update) energy and the network hops below m.</summary>
+    private double DirectEnergy(TensorInfo t, State s, int m)
+    {
+        double perWord = t.IsOutput ? _levels[m].WriteEnergy : _levels[m].ReadEnergy;
+        for (int b = m; b < Levels; b++) if (_levels[b].Fanout.HopEnergy > 0) perWord += Hops(s, b) * _levels[b].Fanout.HopEnergy;
+        return _p.Layer.Macs / MaxShared(t, s, m, Levels) * perWord;
     }
 
     /// <summary>

@@ -76,7 +76,7 @@ public sealed class TilingSearch
                     return s;
                 }
                 roots.Add(Make);
-                rootBounds.Add(_model.DeferOrders ? _model.InnerBound(Make(), _levelsCount) : _model.LowerBound(Make(), 0, keepDecidedAt: 0));
+                rootBounds.Add(_model.DeferOrders ? RootBound(Make()) : _model.LowerBound(Make(), 0, keepDecidedAt: 0));
             }
         }
         else
@@ -100,6 +100,11 @@ public sealed class TilingSearch
                 }
                 if (!listed) break;
             }
+        }
+        double RootBound(State s)
+        {
+            double b = _model.InnerBound(s, _levelsCount);
+            return shared.Prunable(b) ? b : _model.RefineBound(s, _levelsCount, b, shared.Threshold);
         }
         var order = Enumerable.Range(0, roots.Count).OrderBy(i => rootBounds[i]).ThenBy(i => i).ToArray();
         var finished = new bool[roots.Count];
