@@ -864,6 +864,7 @@ internal sealed class SearchModel
         var middleFromDram = new Link[n];
         var middleFromOne = new Link[n];
         var usedMiddle = new double[n];
+        var middleExt = new long[n][]; // t's tile extents at its middle level with no undecided temporal factor
         foreach (var t in _tensors)
         {
             int i = t.Index;
@@ -890,6 +891,12 @@ internal sealed class SearchModel
                     middleFromDram[i] = new Link(this, t, s, 0, m);
                     if (canKeep[i]) middleFromOne[i] = new Link(this, t, s, 1, m);
                     usedMiddle[i] = PlanDensePartition(t, s, m);
+                    middleExt[i] = new long[Ranks];
+                    for (int r = 0; r < Ranks; r++)
+                    {
+                        middleExt[i][r] = s.Rem[d][r];
+                        for (int b = m; b < d; b++) middleExt[i][r] *= s.Spatial(b, r);
+                    }
                 }
                 continue;
             }
@@ -916,6 +923,7 @@ internal sealed class SearchModel
         var g = new long[Ranks];
         Array.Fill(g, 1L);
         var ext = new long[Ranks];
+        var extMiddle = new long[Ranks];
         var tiles = new long[n];
         var viaOne = new double[n, 2, 2]; // [tensor, forced at the decided keepers, forced at level 1]: served by level 1
         var viaDram = new double[n, 2, 2]; // [tensor, forced, DRAM loops outside an indexing loop]: served by DRAM
@@ -962,11 +970,18 @@ internal sealed class SearchModel
                 if (keeper0[i] < 0)
                 {
                     double fromOne = direct[i, 1], fromDram = direct[i, 0], fromDramScaled = direct[i, 0];
-                    if (middle[i] >= 0)
+                    if (middle[i] is var m and >= 0)
                     {
                         if (canKeep[i]) fromOne = Math.Min(fromOne, directMiddle[i] + middleFromOne[i].Energy(usedMiddle[i]));
                         fromDram = Math.Min(fromDram, directMiddle[i] + middleFromDram[i].Energy(usedMiddle[i]));
                         fromDramScaled = _plain[i] ? Math.Min(direct[i, 0], directMiddle[i] + middleFromDram[i].Energy(usedMiddle[i] * scale)) : fromDram;
+                        // When the middle level could not hold t's tile with every on-chip factor of a rank indexing t
+                        // at or below it, some loop above it indexes t, and every DRAM loop is outside that loop.
+                        if (_plain[i] && _levels[m].Capacity is { } capM)
+                        {
+                            for (int r = 0; r < Ranks; r++) extMiddle[r] = middleExt[i][r] * (t.IndexedBy[r] ? g[r] : 1);
+                            if (TileOf(t, extMiddle) > capM) fromDram = fromDramScaled;
+                        }
                     }
                     for (int f = 0; f < 2; f++)
                     {
