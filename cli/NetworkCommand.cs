@@ -11,7 +11,7 @@ internal static class NetworkMap
 {
     /// <summary>One CSV row per layer.</summary>
     public sealed record Row(int Segment, string Layout, int Passes, string Layer, string Region, int Nodes,
-        double EnergyPj, long Cycles, long CyclesPerPass, string OnChipInputs, string OnChipOutputs, string Mapping);
+        double EnergyPj, long Cycles, long CyclesPerPass, string OnChipInputs, string OnChipOutputs, string Resident, string Mapping);
 
     /// <summary>Maps the workload, prints the plan, the totals and the baseline, and writes the CSV when asked.</summary>
     public static int Run(Workload w, Architecture arch, Objective objective, NetworkOptions options, SearchLimits limits, string? csv)
@@ -33,7 +33,7 @@ internal static class NetworkMap
         Console.WriteLine($"Baseline / plan: energy {Ratio(r.BaselineCost.Energy, r.Cost.Energy)}, latency {Ratio(r.BaselineCost.Cycles, r.Cost.Cycles)}, " +
                           $"EDP {Ratio(r.BaselineCost.Edp, r.Cost.Edp)}");
         Console.WriteLine($"Search: {r.Candidates} candidate segments, {r.ChainsSolved} chains solved in full (the baseline among them), {r.Descents} descents, " +
-                          $"{r.Elapsed.TotalSeconds:0.##} s{(r.Stopped ? "; stopped by the time limit, best so far" : "")}");
+                          $"{r.Elapsed.TotalSeconds:0.##} s{(r.Stopped ? "; stopped by the time limit, best so far" : "")}; the plan's {obj} was estimated at {Text.Num(r.Estimated)}");
         if (csv is not null)
         {
             CsvExport.Write(csv, Rows(arch, r.Plan, r.Cost));
@@ -57,6 +57,7 @@ internal static class NetworkMap
         var parts = new List<string>();
         if (l.OnChipInputs.Count > 0) parts.Add("in " + string.Join(",", l.OnChipInputs));
         if (l.OnChipOutputs.Count > 0) parts.Add("out " + string.Join(",", l.OnChipOutputs));
+        if (l.Resident.Count > 0) parts.Add("resident " + string.Join(",", l.Resident));
         return parts.Count == 0 ? "none" : string.Join("; ", parts);
     }
 
@@ -92,6 +93,6 @@ internal static class NetworkMap
         for (int k = 0; k < cost.Segments.Count; k++)
             foreach (var l in cost.Segments[k].Layers)
                 yield return new Row(k + 1, cost.Segments[k].Segment.Layout.ToString().ToLowerInvariant(), l.Passes, l.Layer.Name, l.Region.ToString(), l.Region.Nodes,
-                    l.Energy, l.Cycles, l.CyclesPerPass, string.Join(" ", l.OnChipInputs), string.Join(" ", l.OnChipOutputs), plan.Layers[l.Index].Mapping.ToCompactString(names));
+                    l.Energy, l.Cycles, l.CyclesPerPass, string.Join(" ", l.OnChipInputs), string.Join(" ", l.OnChipOutputs), string.Join(" ", l.Resident), plan.Layers[l.Index].Mapping.ToCompactString(names));
     }
 }

@@ -32,26 +32,18 @@ public sealed record NetworkSegment(int First, int Last, SegmentLayout Layout, i
 /// <summary>One layer of a plan: the Einsum it runs in one pass (the batch rank divided by the passes), the architecture of its region, and its mapping.</summary>
 public sealed record NetworkLayer(Einsum Layer, Architecture Arch, Mapping Mapping);
 
-/// <summary>A whole-network plan: segments covering the layers in order, and one <see cref="NetworkLayer"/> per workload layer.</summary>
-public sealed class NetworkPlan
-{
-    /// <summary>The segments, in layer order.</summary>
-    public IReadOnlyList<NetworkSegment> Segments { get; }
-    /// <summary>One entry per workload layer, in the workload's order.</summary>
-    public IReadOnlyList<NetworkLayer> Layers { get; }
-
-    /// <summary>Creates a plan (<see cref="NetworkModel.Check"/> says whether it is legal).</summary>
-    public NetworkPlan(IEnumerable<NetworkSegment> segments, IEnumerable<NetworkLayer> layers)
-    {
-        Segments = segments.ToList();
-        Layers = layers.ToList();
-    }
-}
+/// <summary>
+/// A whole-network plan: segments covering the layers in order, and one <see cref="NetworkLayer"/> per
+/// workload layer (<see cref="NetworkModel.Check"/> says whether it is legal).
+/// </summary>
+public sealed record NetworkPlan(IReadOnlyList<NetworkSegment> Segments, IReadOnlyList<NetworkLayer> Layers);
 
 /// <summary>
 /// One layer's cost in a plan. <see cref="Report"/> is the cost model's report of its mapping on its
-/// region for one pass; the per-pass energy and cycles are that report with the on-chip intermediates'
-/// DRAM traffic replaced by node-buffer accesses and mesh hops (docs/network.md).
+/// region for one pass. The first pass costs that report with the on-chip intermediates' DRAM traffic
+/// replaced by node-buffer accesses and mesh hops; every later pass also reads its resident operands
+/// (weights kept in the region's buffers across passes) from the buffers instead of DRAM
+/// (docs/network.md). With one pass, first pass and later passes are the same thing.
 /// </summary>
 public sealed record NetworkLayerCost(
     int Index,
@@ -59,18 +51,20 @@ public sealed record NetworkLayerCost(
     NodeRegion Region,
     int Passes,
     CostReport Report,
+    double FirstPassEnergy,
+    long FirstPassCycles,
     double EnergyPerPass,
     long CyclesPerPass,
-    long DramReadsPerPass,
-    long DramWritesPerPass,
-    double IntermediateEnergyPerPass,
+    long DramReads,
+    long DramWrites,
     IReadOnlyList<TensorId> OnChipInputs,
-    IReadOnlyList<TensorId> OnChipOutputs)
+    IReadOnlyList<TensorId> OnChipOutputs,
+    IReadOnlyList<TensorId> Resident)
 {
     /// <summary>Energy over all passes, in pJ.</summary>
-    public double Energy => EnergyPerPass * Passes;
+    public double Energy => FirstPassEnergy + (Passes - 1) * EnergyPerPass;
     /// <summary>The cycles the layer is busy over all passes.</summary>
-    public long Cycles => checked(CyclesPerPass * Passes);
+    public long Cycles => checked(FirstPassCycles + (Passes - 1) * CyclesPerPass);
 }
 
 /// <summary>One segment's cost: its layers, energy, latency and what bounds the latency.</summary>
@@ -228,9 +222,9 @@ public static class NetworkModel
     /// </summary>
     public static NetworkSegmentCost Segment(Workload w, Architecture arch, NetworkSegment s, IReadOnlyList<(Einsum Layer, CostReport Report)> layers)
     {
-        var whole = NodeArray.Whole(arch);
+        if (layers.Count != s.Count || s.Regions.Count != s.Count)
+            throw new ArgumentException($"Segment {s.First}-{s.Last} has {s.Count} layers but {layers.Count} reports and {s.Regions.Count} regions were given.", nameof(layers));
         var store = arch.Levels[1];
-        double hopEnergy = arch.Levels[0].Fanout.HopEnergy;
         bool pipelined = s.Layout == SegmentLayout.Pipelined;
         int n = s.Count;
 
@@ -267,55 +261,97 @@ public static class NetworkModel
             onChip[tensor] = readers;
         }
 
+        // With several passes, an operand the passes share (not indexed by the pipeline rank: the weights)
+        // stays in the region's buffers after the first pass when it fits beside everything else.
+        var resident = new List<TensorId>[n];
+        for (int j = 0; j < n; j++)
+        {
+            resident[j] = [];
+            if (!pipelined || s.Passes == 1) continue;
+            var layer = layers[j].Layer;
+            var rank = PipelineRank(layer);
+            foreach (var t in layer.Tensors.Where(t => !t.IsOutput && !onChip.ContainsKey(t.Id) && (rank is null || !t.IsIndexedBy(rank.Value))))
+            {
+                double words = layer.TensorWords(t);
+                if (used[j] + words > free[j]) continue;
+                used[j] += words;
+                resident[j].Add(t.Id);
+            }
+        }
+
         var costs = new List<NetworkLayerCost>();
         for (int j = 0; j < n; j++)
         {
-            int index = s.First + j;
             var (layer, r) = layers[j];
             var region = s.Regions[j];
-            var output = layer.Output.Id;
             var inputs = layer.Tensors.Where(t => !t.IsOutput && onChip.ContainsKey(t.Id)).Select(t => t.Id).ToList();
-            var outputs = onChip.ContainsKey(output) ? new List<TensorId> { output } : [];
-            double energy = r.Energy, intermediate = 0;
-            var kept = new List<TensorLevelCost>();
-            foreach (var t in r.Tensors)
-            {
-                bool isOut = outputs.Contains(t.Tensor);
-                if (t.LevelIndex != 0 || !(isOut || inputs.Contains(t.Tensor))) { kept.Add(t); continue; }
-                // DRAM's accesses of an on-chip intermediate become node-buffer accesses; the words it
-                // moved cross the mesh between the regions instead of from the mesh's corner.
-                var readers = onChip[t.Tensor];
-                int copies = isOut && pipelined ? readers.Count : 1;
-                double hops = isOut && pipelined ? readers.Sum(c => NodeRegion.MeanHops(region, s.RegionOf(c))) : NodeRegion.MeanHops(region, region);
-                long words = checked((t.Reads + t.Updates) * t.InstancesUsed);
-                double instead = copies * t.InstancesUsed * (t.Reads * store.ReadEnergy + (t.Fills + t.Updates) * store.WriteEnergy) + words * hops * hopEnergy;
-                energy += instead - t.Energy;
-                intermediate += instead;
-            }
-            foreach (var net in r.Network)
-                if (net.LevelIndex == 0 && (outputs.Contains(net.Tensor) || inputs.Contains(net.Tensor))) energy -= net.Energy;
-            long cycles = FusionCost.Cycles(arch, r.ComputeCycles, kept);
-            long dramReads = 0, dramWrites = 0;
-            foreach (var t in kept.Where(t => t.LevelIndex == 0))
-            {
-                dramReads = checked(dramReads + t.TotalReads);
-                dramWrites = checked(dramWrites + t.TotalFills + t.TotalUpdates);
-            }
-            costs.Add(new NetworkLayerCost(index, layer, region, s.Passes, r, energy, cycles, dramReads, dramWrites, intermediate, inputs, outputs));
+            var outputs = onChip.ContainsKey(layer.Output.Id) ? new List<TensorId> { layer.Output.Id } : [];
+            // Where a tensor served from the node buffers comes from or goes to: an output to its readers'
+            // regions (one copy each when pipelined), anything else within the layer's own region.
+            double Hops(TensorId t) => outputs.Contains(t) && pipelined ? onChip[t].Sum(c => NodeRegion.MeanHops(region, s.RegionOf(c))) : NodeRegion.MeanHops(region, region);
+            int Copies(TensorId t) => outputs.Contains(t) && pipelined ? onChip[t].Count : 1;
+            var first = FromBuffers(arch, r, [.. inputs, .. outputs], Hops, Copies);
+            var later = resident[j].Count == 0 ? first : FromBuffers(arch, r, [.. inputs, .. outputs, .. resident[j]], Hops, Copies);
+            int more = s.Passes - 1;
+            costs.Add(new NetworkLayerCost(s.First + j, layer, region, s.Passes, r, first.Energy, first.Cycles, later.Energy, later.Cycles,
+                checked(first.DramReads + more * later.DramReads), checked(first.DramWrites + more * later.DramWrites), inputs, outputs, resident[j]));
         }
 
         double segmentEnergy = costs.Sum(c => c.Energy);
         if (!pipelined)
             return new NetworkSegmentCost(s, costs, segmentEnergy, costs.Aggregate(0L, (a, c) => checked(a + c.Cycles)), "layers one after another");
-        // Pipelined: the passes stream through the stages; all stages share DRAM's bandwidth.
-        long slowest = costs.Max(c => c.CyclesPerPass);
-        long pipeline = checked(costs.Sum(c => c.CyclesPerPass) + (s.Passes - 1) * slowest);
+        // Pipelined: the first pass goes through the stages along the longest chain of dependencies
+        // (stages that do not depend on each other run at the same time on their regions), then one pass
+        // leaves every slowest-stage time; all stages share DRAM's bandwidth.
+        var finish = new long[n];
+        for (int j = 0; j < n; j++)
+        {
+            var operands = layers[j].Layer.Tensors.Where(t => !t.IsOutput).Select(t => t.Id).ToHashSet();
+            long start = 0;
+            for (int p = 0; p < j; p++)
+                if (operands.Contains(layers[p].Layer.Output.Id)) start = Math.Max(start, finish[p]);
+            finish[j] = checked(start + costs[j].FirstPassCycles);
+        }
+        long pipeline = checked(finish.Max() + (s.Passes - 1) * costs.Max(c => c.CyclesPerPass));
         var dram = arch.Levels[0];
         long shared = Math.Max(
-            dram.ReadBandwidth is { } rb ? (long)Math.Ceiling(s.Passes * (double)costs.Sum(c => c.DramReadsPerPass) / rb) : 0,
-            dram.WriteBandwidth is { } wb ? (long)Math.Ceiling(s.Passes * (double)costs.Sum(c => c.DramWritesPerPass) / wb) : 0);
+            dram.ReadBandwidth is { } rb ? (long)Math.Ceiling(costs.Sum(c => c.DramReads) / rb) : 0,
+            dram.WriteBandwidth is { } wb ? (long)Math.Ceiling(costs.Sum(c => c.DramWrites) / wb) : 0);
         return shared > pipeline
             ? new NetworkSegmentCost(s, costs, segmentEnergy, shared, $"{dram.Name} bandwidth shared by the stages")
-            : new NetworkSegmentCost(s, costs, segmentEnergy, pipeline, s.Passes > 1 ? "pipeline (slowest stage)" : "stages one after another (one pass)");
+            : new NetworkSegmentCost(s, costs, segmentEnergy, pipeline, s.Passes > 1 ? "pipeline: first pass, then the slowest stage" : "one pass along the longest chain of stages");
+    }
+
+    /// <summary>One pass of a layer with some tensors served by the node buffers instead of DRAM.</summary>
+    private readonly record struct PassCost(double Energy, long Cycles, long DramReads, long DramWrites);
+
+    /// <summary>
+    /// A report with DRAM's accesses of <paramref name="fromBuffers"/> charged at the node buffers'
+    /// energies (times <paramref name="copies"/>), and the words they moved charged
+    /// <paramref name="hops"/> mesh hops each instead of the report's mesh term; cycles recomputed from
+    /// what DRAM still serves.
+    /// </summary>
+    private static PassCost FromBuffers(Architecture arch, CostReport r, IReadOnlyList<TensorId> fromBuffers, Func<TensorId, double> hops, Func<TensorId, int> copies)
+    {
+        var store = arch.Levels[1];
+        double hopEnergy = arch.Levels[0].Fanout.HopEnergy;
+        double energy = r.Energy;
+        var kept = new List<TensorLevelCost>();
+        long reads = 0, writes = 0;
+        foreach (var t in r.Tensors)
+        {
+            if (t.LevelIndex != 0 || !fromBuffers.Contains(t.Tensor))
+            {
+                kept.Add(t);
+                if (t.LevelIndex == 0) { reads = checked(reads + t.TotalReads); writes = checked(writes + t.TotalFills + t.TotalUpdates); }
+                continue;
+            }
+            long words = checked((t.Reads + t.Updates) * t.InstancesUsed);
+            double buffers = copies(t.Tensor) * t.InstancesUsed * (t.Reads * store.ReadEnergy + (t.Fills + t.Updates) * store.WriteEnergy);
+            energy += buffers + words * hops(t.Tensor) * hopEnergy - t.Energy;
+        }
+        foreach (var net in r.Network)
+            if (net.LevelIndex == 0 && fromBuffers.Contains(net.Tensor)) energy -= net.Energy;
+        return new PassCost(energy, FusionCost.Cycles(arch, r.ComputeCycles, kept), reads, writes);
     }
 }

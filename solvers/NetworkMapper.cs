@@ -21,7 +21,8 @@ public sealed record NetworkProblem(Workload Workload, Architecture Arch, Object
 
 /// <summary>
 /// The whole-network answer: the best plan found and its cost, the baseline (every layer alone on all
-/// nodes) and its cost, and what the search did. A heuristic, so the status is Feasible.
+/// nodes) and its cost, and what the search did (<c>Estimated</c> is the chosen plan's objective as the
+/// estimates put it, before it was solved in full). A heuristic, so the status is Feasible.
 /// </summary>
 public sealed record NetworkResult(
     SolveStatus Status,
@@ -33,7 +34,8 @@ public sealed record NetworkResult(
     int Candidates,
     int ChainsSolved,
     int Descents,
-    bool Stopped);
+    bool Stopped,
+    double Estimated);
 
 /// <summary>
 /// Maps a whole network on a multi-node design (docs/network.md): every layer on the whole array first
@@ -329,7 +331,7 @@ public sealed class NetworkMapper
     private NetworkPlan Plan(Chain chain)
     {
         var segments = chain.Segments();
-        return new NetworkPlan(segments, segments.SelectMany(s => SolveSegment(s).Layers));
+        return new NetworkPlan(segments, segments.SelectMany(s => SolveSegment(s).Layers).ToList());
     }
 
     private NetworkResult Result(List<(Chain Chain, NetworkCostReport Cost)> solved, Chain baseline, int candidates)
@@ -341,6 +343,6 @@ public sealed class NetworkMapper
         var stopped = Stopped();
         Report($"{solved.Count} chains solved in full, {_descents} descents{(stopped ? "; stopped by the time limit" : "")} [{_clock.Elapsed.TotalSeconds:0.0} s]");
         return new NetworkResult(SolveStatus.Feasible, Plan(best.Chain), best.Cost, Plan(baseline), solved[0].Cost,
-            _clock.Elapsed, candidates, solved.Count, _descents, stopped);
+            _clock.Elapsed, candidates, solved.Count, _descents, stopped, FusionCost.Combine(_problem.Objective, best.Chain.Energy, best.Chain.Cycles));
     }
 }
