@@ -26,8 +26,9 @@ public static class Program
                 case "resnet50": ResNet50(seconds); break;
                 case "simulate": Simulate(seconds); break;
                 case "fusion": Fusion(); break;
+                case "network": Network(); break;
                 default:
-                    Console.Error.WriteLine($"error: unknown benchmark '{name}'; known: costmodel, small, resnet50, simulate, fusion [seconds per layer]");
+                    Console.Error.WriteLine($"error: unknown benchmark '{name}'; known: costmodel, small, resnet50, simulate, fusion, network [seconds per layer]");
                     return 2;
             }
         }
@@ -157,5 +158,30 @@ public static class Program
             double slope = points.Sum(p => (p.N - mx) * (p.Seconds - my)) / points.Sum(p => (p.N - mx) * (p.N - mx));
             Console.WriteLine($"fusion: matmul-chain runtime fit ({how}): {slope:F4} s per Einsum + {my - slope * mx:F2} s");
         }
+    }
+
+    /// <summary>
+    /// Whole-network mapping on multinode (docs/network.md), default options, no time limit: ResNet-50
+    /// (batch 1) and MLP-L (784-1500-1000-500-10, batch 64) for each objective; the time, the plan's
+    /// totals, and the baseline (every layer alone on all nodes, one after another) with the ratio.
+    /// </summary>
+    private static void Network()
+    {
+        var arch = Presets.Get("multinode");
+        foreach (var spec in new[] { "resnet50", "mlp-l" })
+            foreach (var objective in new[] { Objective.Energy, Objective.Latency, Objective.Edp })
+            {
+                var w = Zoo.Get(spec);
+                var r = new NetworkMapper(new NetworkProblem(w, arch, objective)).Solve(SearchLimits.None);
+                var plan = r.Cost;
+                var baseline = r.BaselineCost;
+                int pipelined = plan.Segments.Count(s => s.Segment.Layout == SegmentLayout.Pipelined);
+                Console.WriteLine($"network: {spec,-8} on multinode, {objective.ToString().ToLowerInvariant(),-7} {r.Elapsed.TotalSeconds,6:F2} s " +
+                                  $"({r.Candidates} candidates, {r.ChainsSolved} chains solved, {r.Descents} descents); " +
+                                  $"plan energy {plan.Energy:G4} pJ, latency {plan.Cycles:G4} cycles, EDP {plan.Edp:G4} " +
+                                  $"({plan.Segments.Count} segments, {pipelined} pipelined); baseline energy {baseline.Energy:G4}, latency {baseline.Cycles:G4}, EDP {baseline.Edp:G4}; " +
+                                  $"baseline/plan {objective.ToString().ToLowerInvariant()} {baseline.Objective(objective) / plan.Objective(objective):F3}x; " +
+                                  $"estimate/solved {r.Estimated / plan.Objective(objective):F3}");
+            }
     }
 }

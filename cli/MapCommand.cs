@@ -35,11 +35,21 @@ internal static class MapCommand
         var csv = new Option<string?>("--csv") { Description = "Write the result as CSV (one row per level and tensor, or one row per layer with --all-layers)." };
         var constraints = new Option<string?>("--constraints") { Description = "A constraint spec file pinning parts of the mapping; the proof is then over the constrained mapspace." };
         var mappingOut = new Option<string?>("--mapping-out") { Description = "Write the best mapping as a mapping spec file (optimizer evaluate reads it back); in Timeloop's format with --format timeloop." };
+        var network = new Option<bool>("--network")
+        {
+            Description = "Map the whole network on a multi-node architecture (multinode, multinode-4x4): segments of consecutive layers, " +
+                          "each laid out on node regions (side by side, pipelined) or one after another on all nodes, each layer mapped by the descent; " +
+                          "prints segments, regions, per-layer costs and totals beside the all-sequential baseline (docs/network.md).",
+        };
+        var maxSegment = new Option<int>("--max-segment") { Description = "With --network: the most layers in one segment.", DefaultValueFactory = _ => NetworkOptions.Default.MaxSegment };
+        var chains = new Option<int>("--chains") { Description = "With --network: how many chains of segments the dynamic programme keeps and solves in full.", DefaultValueFactory = _ => NetworkOptions.Default.Chains };
+        var maxPasses = new Option<int>("--max-passes") { Description = "With --network: the most passes a pipelined segment splits its batch into (powers of two).", DefaultValueFactory = _ => NetworkOptions.Default.MaxPasses };
         var format = ReadingOptions.Format("Read the spec files, and write --mapping-out, as");
         var energy = ReadingOptions.Energy();
         var cmd = new Command("map", "Find the mapping that minimizes the objective over the mapspace (docs/mapspace.md), and prove it optimal when the search completes.")
         {
             arch, workload, layer, allLayers, objective, solver, seed, timeLimit, threads, constraints, csv, mappingOut, certify, exportSmt2, simulate, format, energy,
+            network, maxSegment, chains, maxPasses,
         };
         cmd.SetAction(pr => Program.Guard(() =>
         {
@@ -68,6 +78,19 @@ internal static class MapCommand
             var obj = pr.GetValue(objective);
             var engine = new Engine(pr.GetValue(solver)!, pr.GetValue(seed));
             var constraintFile = pr.GetValue(constraints);
+            if (pr.GetValue(network))
+            {
+                Option[] notWithNetwork = [layer, allLayers, constraints, mappingOut, certify, exportSmt2, simulate, seed];
+                foreach (var o in notWithNetwork)
+                    if (pr.GetResult(o) is { Implicit: false })
+                        throw new InputException($"{o.Name} is not supported with --network (a whole-network plan is one mapping per layer and region; use --csv for them).");
+                if (pr.GetResult(solver) is { Implicit: false } && pr.GetValue(solver) != "descent")
+                    throw new InputException($"--network maps every layer with the descent heuristic; --solver {pr.GetValue(solver)} is not supported with it.");
+                var options = new NetworkOptions(Positive(pr.GetValue(maxSegment), "--max-segment"), Positive(pr.GetValue(chains), "--chains"), Positive(pr.GetValue(maxPasses), "--max-passes"));
+                return NetworkMap.Run(w, a, obj, options, limits, pr.GetValue(csv));
+            }
+            if (pr.GetValue(maxSegment) != NetworkOptions.Default.MaxSegment || pr.GetValue(chains) != NetworkOptions.Default.Chains || pr.GetValue(maxPasses) != NetworkOptions.Default.MaxPasses)
+                throw new InputException("--max-segment, --chains and --max-passes apply only with --network.");
             if (pr.GetValue(allLayers))
             {
                 if (constraintFile is not null) throw new InputException("--constraints applies to one layer; use it with --layer, not --all-layers.");
@@ -79,6 +102,9 @@ internal static class MapCommand
             return MapOne(w, l, a, obj, c, engine, limits, outputs);
         }
     }
+
+    private static int Positive(int value, string option)
+        => value >= 1 ? value : throw new InputException($"{option} must be at least 1, got {value}.");
 
     /// <summary>The status line: OPTIMAL, FEASIBLE with bound and gap, INFEASIBLE with why, or UNKNOWN.</summary>
     public static string StatusLine(SolveResult r, Objective objective) => r.Status switch
@@ -172,8 +198,7 @@ internal static class MapCommand
     private static SolveResult Carry(SolveResult r, Einsum from, Einsum to, Architecture arch, Objective objective)
     {
         if (r.Mapping is null) return r with { Elapsed = TimeSpan.Zero };
-        var rename = from.Tensors.Zip(to.Tensors).ToDictionary(x => x.First.Id, x => x.Second.Id);
-        var mapping = new Mapping(r.Mapping.Levels.Select(l => new LevelMapping(l.Temporal, l.Spatial, l.Keep.Select(t => rename[t]))));
+        var mapping = r.Mapping.RenameTensors(from, to);
         var violations = ValidityChecker.Check(to, arch, mapping);
         if (violations.Count > 0)
             throw new InvalidOperationException($"Layers {from.Name} and {to.Name} have the same shape, but the carried mapping breaks a rule ({violations[0].Message}); this is a bug.");

@@ -302,12 +302,22 @@ public static class FusionCost
         }
         foreach (var net in r.Network)
             if ((net.Tensor == input || net.Tensor == output) && net.LevelIndex < fusionLevel) removed += net.Energy;
-        long cycles = r.ComputeCycles;
+        return new FusedLayerCost(layer, r, r.Energy - removed, Cycles(arch, r.ComputeCycles, kept), removed, kept);
+    }
+
+    /// <summary>
+    /// Cycles from compute cycles and the per-instance counts that remain, exactly as the cost model
+    /// computes them: the largest of the compute cycles and every level's read and write bandwidth cycles.
+    /// </summary>
+    public static long Cycles(Architecture arch, long computeCycles, IEnumerable<TensorLevelCost> counts)
+    {
+        long cycles = computeCycles;
+        var list = counts as IReadOnlyCollection<TensorLevelCost> ?? counts.ToList();
         for (int l = 0; l < arch.Levels.Count; l++)
         {
             var level = arch.Levels[l];
             long reads = 0, writes = 0;
-            foreach (var t in kept.Where(t => t.LevelIndex == l))
+            foreach (var t in list.Where(t => t.LevelIndex == l))
             {
                 reads = checked(reads + t.Reads);
                 writes = checked(writes + t.Fills + t.Updates);
@@ -317,7 +327,7 @@ public static class FusionCost
                 level.WriteBandwidth is { } wb ? (long)Math.Ceiling(writes / wb) : 0);
             cycles = Math.Max(cycles, bw);
         }
-        return new FusedLayerCost(layer, r, r.Energy - removed, cycles, removed, kept);
+        return cycles;
     }
 
     /// <summary>The objective of a total energy and total cycles.</summary>

@@ -99,6 +99,18 @@ public sealed class Mapping
         }
     }
 
+    /// <summary>
+    /// The same loops for another layer of the same shape: each tensor of <paramref name="from"/> in the
+    /// keep sets becomes the tensor of <paramref name="to"/> in the same position (the caller re-checks it).
+    /// </summary>
+    public Mapping RenameTensors(Einsum from, Einsum to)
+    {
+        if (from.Tensors.Count != to.Tensors.Count)
+            throw new ArgumentException($"Layers {from.Name} and {to.Name} have different tensor counts; a mapping cannot be carried between them.", nameof(to));
+        var rename = from.Tensors.Zip(to.Tensors).ToDictionary(x => x.First.Id, x => x.Second.Id);
+        return new Mapping(Levels.Select(l => new LevelMapping(l.Temporal, l.Spatial, l.Keep.Select(t => rename[t]))));
+    }
+
     /// <summary>A short one-line form, such as <c>DRAM[K=2 | keep A,B,Z] ...</c>, for logs and CSV cells.</summary>
     public string ToCompactString(IReadOnlyList<string> levelNames)
         => string.Join(" ", Levels.Select((lm, i) =>

@@ -47,6 +47,9 @@ public static class Zoo
         Entry("mlp",
             "A small 3-layer MLP, 784->512->256->10 (MNIST-sized), as three GEMMs; activations are skipped.",
             "batch=1", p => Mlp(p["batch"])),
+        Entry("mlp-l",
+            "MLP-L (PRIME, Chi et al. 2016; one of the networks of the nn_dataflow set that the Tangram and KAPLA multi-node studies use): 784->1500->1000->500->10 as four GEMMs fc1..fc4, batch 64 by default (the batch is the GEMMs' M); activations are skipped. The plain mlp entry is a smaller 3-layer MLP.",
+            "batch=64", p => MlpL(p["batch"])),
         Entry("lstm",
             "One LSTM cell step: the gate GEMM [x_t, h_t-1] (input+hidden) -> 4*hidden, the cell update c = f*c_prev + i*g as a reduction over the 4 gates (reading gate column g*hidden+h), and h = o*tanh(c) as an elementwise Einsum over batch x hidden.",
             "batch=1,hidden=1024,input=1024", p => Lstm(p["batch"], p["hidden"], p["input"])),
@@ -279,6 +282,15 @@ public static class Zoo
             Fc("fc1", batch, 784, 512, "X"),
             Fc("fc2", batch, 512, 256, "fc1_out"),
             Fc("fc3", batch, 256, 10, "fc2_out"),
+        ];
+
+    private static IEnumerable<Einsum> MlpL(int batch)
+        =>
+        [
+            Fc("fc1", batch, 784, 1500, "X"),
+            Fc("fc2", batch, 1500, 1000, "fc1_out"),
+            Fc("fc3", batch, 1000, 500, "fc2_out"),
+            Fc("fc4", batch, 500, 10, "fc3_out"),
         ];
 
     private static IEnumerable<Einsum> Lstm(int batch, int hidden, int input)
