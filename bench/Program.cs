@@ -26,8 +26,9 @@ public static class Program
                 case "resnet50": ResNet50(seconds); break;
                 case "simulate": Simulate(seconds); break;
                 case "fusion": Fusion(); break;
+                case var d when d.StartsWith("descent", StringComparison.Ordinal): DescentSweep(d); break;
                 default:
-                    Console.Error.WriteLine($"error: unknown benchmark '{name}'; known: costmodel, small, resnet50, simulate, fusion [seconds per layer]");
+                    Console.Error.WriteLine($"error: unknown benchmark '{name}'; known: costmodel, small, resnet50, simulate, fusion, descent[:WORKLOAD[:ARCH]] [seconds per layer]");
                     return 2;
             }
         }
@@ -157,5 +158,57 @@ public static class Program
             double slope = points.Sum(p => (p.N - mx) * (p.Seconds - my)) / points.Sum(p => (p.N - mx) * (p.N - mx));
             Console.WriteLine($"fusion: matmul-chain runtime fit ({how}): {slope:F4} s per Einsum + {my - slope * mx:F2} s");
         }
+    }
+
+    /// <summary>
+    /// The descent on every distinct layer of ResNet-50, VGG-16, MobileNetV2 and BERT-base on eyeriss and
+    /// tpu-v4i (or the one workload and architecture named as descent:WORKLOAD:ARCH), energy: its value,
+    /// time and evaluations per shape, and its gap to out/regress-WORKLOAD-ARCH.csv (a regress CSV) when
+    /// that file exists.
+    /// </summary>
+    private static void DescentSweep(string name)
+    {
+        var parts = name.Split(':');
+        string[] workloads = parts.Length > 1 ? [parts[1]] : ["resnet50", "vgg16", "mobilenetv2", "bert-base"];
+        string[] archs = parts.Length > 2 ? [parts[2]] : ["eyeriss", "tpu-v4i"];
+        foreach (var w in workloads)
+            foreach (var a in archs)
+            {
+                var arch = Presets.Get(a);
+                var reference = ReadReference(Path.Combine("out", $"regress-{w}-{a}.csv"));
+                var gaps = new List<double>();
+                double seconds = 0;
+                foreach (var (layer, _) in Zoo.DistinctShapes(Zoo.Get(w)))
+                {
+                    if (Environment.GetEnvironmentVariable("DESCENT_LAYER") is { } only && only != layer.Name) continue;
+                    var r = new Descent(new MapProblem(layer, arch, Objective.Energy)).Solve(SearchLimits.None);
+                    seconds += r.Elapsed.TotalSeconds;
+                    string gap = "";
+                    if (reference.TryGetValue(layer.Name, out var exact) && r.Best is { } best)
+                    {
+                        double g = (best - Math.Min(best, exact)) / Math.Min(best, exact) * 100;
+                        gaps.Add(g);
+                        gap = $" gap {g,8:F3}% (exact {exact:G6}{(best < exact ? ", descent better" : "")})";
+                    }
+                    Console.WriteLine($"descent {w}/{a} {layer.Name,-18} {r.Best,12:G6} {r.Elapsed.TotalMilliseconds,8:F1} ms {r.Explored,7} evaluations{gap}");
+                }
+                string summary = gaps.Count == 0 ? "" : $"; gap mean {gaps.Average():F3}%, median {gaps.Order().ElementAt(gaps.Count / 2):F3}%, worst {gaps.Max():F3}%, within 2%: {gaps.Count(g => g <= 2)}/{gaps.Count}";
+                Console.WriteLine($"descent {w}/{a}: {seconds:F2} s in total{summary}");
+            }
+    }
+
+    private static Dictionary<string, double> ReadReference(string path)
+    {
+        var result = new Dictionary<string, double>();
+        if (!File.Exists(path)) return result;
+        var lines = File.ReadAllLines(path);
+        var header = lines[0].Split(',');
+        int layer = Array.IndexOf(header, "Layer"), exact = Array.IndexOf(header, "ExactCost");
+        foreach (var line in lines.Skip(1))
+        {
+            var f = line.Split(',');
+            result[f[layer]] = double.Parse(f[exact], System.Globalization.CultureInfo.InvariantCulture);
+        }
+        return result;
     }
 }
