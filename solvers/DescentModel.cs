@@ -38,6 +38,14 @@ internal sealed class FactorPoint
     /// <summary>The factor array of a slot (index it by rank).</summary>
     public int[] Of(Slot s) => s.Kind switch { SlotKind.Temporal => T[s.Level], SlotKind.X => X[s.Level], _ => Y[s.Level] };
 
+    /// <summary>A text key of the spatial factors alone.</summary>
+    public string SpatialKey()
+    {
+        var sb = new System.Text.StringBuilder();
+        for (int l = 0; l < X.Length; l++) sb.Append(string.Join(',', X[l])).Append('/').Append(string.Join(',', Y[l])).Append('|');
+        return sb.ToString();
+    }
+
     /// <summary>A text key: two points with the same key are the same mapping up to loop orders.</summary>
     public string Key()
     {
@@ -64,15 +72,15 @@ internal sealed class DescentModel
     public int Levels { get; }
     public int Ranks { get; }
     public int Tensors { get; }
-    public Einsum Layer => _p.Layer;
-    public Architecture Arch => _p.Arch;
     /// <summary>Every slot, outermost level first, temporal before X before Y; spatial slots only where the fanout has more than one child along the axis.</summary>
     public IReadOnlyList<Slot> Slots { get; }
     /// <summary>Per tensor and rank: the rank indexes the tensor.</summary>
     public bool[][] Indexes { get; }
-    /// <summary>Per level, the tensors it may keep (role and constraints) as a mask, and those it must keep.</summary>
+    /// <summary>Per level, the tensors it may keep (role and constraints), as a bit mask over the layer's tensors.</summary>
     public int[] MayKeep { get; }
+    /// <summary>Per level, the tensors it must keep (the outermost level keeps all).</summary>
     public int[] MustKeep { get; }
+    /// <summary>How many points have been costed.</summary>
     public long Evaluations { get; private set; }
     /// <summary>Per tensor: some index of it strides past the words between (a term's coefficient exceeds what the other terms of its dimension span), so its bounding-box tiles hold words no MAC uses.</summary>
     public bool[] Gappy { get; }
@@ -110,22 +118,32 @@ internal sealed class DescentModel
         }
     }
 
-    /// <summary>The point of a mapping (its loop orders are dropped).</summary>
-    public FactorPoint From(Mapping mapping)
+    /// <summary>
+    /// The starting point every plan is built on: each factor the constraints pin is in its slot, the rest
+    /// of every rank is in the outermost level's temporal loop (or, when that is pinned, in the outermost
+    /// free temporal loop below it), and every level keeps what it may.
+    /// </summary>
+    public FactorPoint Base()
     {
         var x = new FactorPoint(Levels, Ranks);
-        for (int l = 0; l < Levels; l++)
+        for (int r = 0; r < Ranks; r++)
         {
-            var lm = mapping.Levels[l];
-            for (int r = 0; r < Ranks; r++)
+            long left = _p.Layer.Ranks[r].Bound;
+            foreach (var s in Slots)
+                if (Pinned(s, r) is { } f && !(s.Level == 0 && s.Kind == SlotKind.Temporal))
+                {
+                    x.Of(s)[r] = f;
+                    left = left % f == 0 ? left / f : left;
+                }
+            var home = Slots.FirstOrDefault(s => s.Kind == SlotKind.Temporal && Pinned(s, r) is null, new Slot(0, SlotKind.Temporal));
+            if (Pinned(new Slot(0, SlotKind.Temporal), r) is { } outer && outer > 1)
             {
-                var id = _p.Layer.Ranks[r].Id;
-                x.T[l][r] = (int)lm.TemporalFactor(id);
-                x.X[l][r] = lm.Spatial.Where(s => s.Rank == id && s.Axis == Axis.X).Aggregate(1, (a, s) => a * s.Factor);
-                x.Y[l][r] = lm.Spatial.Where(s => s.Rank == id && s.Axis == Axis.Y).Aggregate(1, (a, s) => a * s.Factor);
+                x.T[0][r] = outer;
+                left = left % outer == 0 ? left / outer : left;
             }
-            for (int t = 0; t < Tensors; t++) if (lm.Keep.Contains(_p.Layer.Tensors[t].Id)) x.Keep[l] |= 1 << t;
+            x.Of(home)[r] *= (int)left;
         }
+        for (int l = 0; l < Levels; l++) x.Keep[l] = MayKeep[l];
         return x;
     }
 
@@ -136,8 +154,21 @@ internal sealed class DescentModel
         return s.Kind switch { SlotKind.X => fan.X, SlotKind.Y => fan.Y, _ => 1 };
     }
 
+    private readonly Dictionary<Slot, int?[]> _pinned = new();
+
     /// <summary>The factor the constraints pin for a rank in a slot, or null when it is free.</summary>
     public int? Pinned(Slot s, int r)
+    {
+        if (!_pinned.TryGetValue(s, out var row))
+        {
+            row = new int?[Ranks];
+            for (int i = 0; i < Ranks; i++) row[i] = PinnedByConstraints(s, i);
+            _pinned[s] = row;
+        }
+        return row[r];
+    }
+
+    private int? PinnedByConstraints(Slot s, int r)
     {
         var lc = _c.For(s.Level);
         var id = _p.Layer.Ranks[r].Id;
@@ -169,15 +200,12 @@ internal sealed class DescentModel
     /// </summary>
     public double Cost(FactorPoint x) => Build(x) is { } s ? _model.Exact(s) : double.PositiveInfinity;
 
-    public double CostNoOrders(FactorPoint x) => Build(x, false) is { } s ? _model.Exact(s) : double.PositiveInfinity;
-    public double BuildOnly(FactorPoint x) => Build(x, false) is { } s ? 1 : double.PositiveInfinity;
-
     /// <summary>The point as the one Mapping type, with the orders <see cref="Cost"/> assumed; null when it is not valid.</summary>
     public Mapping? ToMapping(FactorPoint x) => Build(x) is { } s ? _model.ToMapping(s) : null;
 
     private State? _state;
 
-    private State? Build(FactorPoint x, bool orders = true)
+    private State? Build(FactorPoint x)
     {
         Evaluations++;
         // One state, overwritten level by level: Apply sets every level's choice, extents and instances.
@@ -190,15 +218,18 @@ internal sealed class DescentModel
             s.Apply(l, new LevelChoice(x.T[l], Order(l, x.T[l]), x.X[l], x.Y[l]));
         }
         for (int l = 1; l < Levels; l++) if (!_model.Fits(l, s)) return null;
-        if (orders) _model.OptimizeOrders(s);
+        _model.OptimizeOrders(s);
         return s;
     }
 
     /// <summary>The ranks with a factor above 1 at a level, in the order its constraint pins or in rank order.</summary>
     private int[] Order(int l, int[] t)
     {
-        var active = Enumerable.Range(0, Ranks).Where(r => t[r] > 1);
-        if (_c.For(l).Order is not { } pinned) return active.ToArray();
+        int n = 0;
+        for (int r = 0; r < Ranks; r++) if (t[r] > 1) n++;
+        var active = new int[n];
+        for (int r = 0, i = 0; r < Ranks; r++) if (t[r] > 1) active[i++] = r;
+        if (_c.For(l).Order is not { } pinned) return active;
         var ids = pinned.ToList();
         return active.OrderBy(r => ids.IndexOf(_p.Layer.Ranks[r].Id)).ToArray();
     }
