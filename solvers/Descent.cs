@@ -23,9 +23,9 @@ public sealed class Descent(MapProblem problem)
     private const int SingleRankPlans = 3;    // plans tried with each axis spread over one rank only
     private const int ClimbedPlans = 3;       // plans whose keep sets are climbed
     private const int ShortAnneals = 6;       // starts annealed briefly
-    private const int ShortAnnealSteps = 300;
-    private const int LongAnneals = 2;        // of those, annealed longer and then polished
-    private const int LongAnnealSteps = 1000;
+    private const int ShortAnnealSteps = 200;
+    private const int LongAnneals = 1;        // of those, annealed longer and then polished
+    private const int LongAnnealSteps = 600;
 
     /// <summary>Runs the descent; the time limit and cancellation stop it early with the best mapping found so far.</summary>
     public SolveResult Solve(SearchLimits limits)
@@ -52,7 +52,7 @@ public sealed class Descent(MapProblem problem)
                 if (v < best.Value.V) best = (x, v);
             }
         }
-        double bound = new SearchModel(problem).RootBound();
+        double bound = m.RootBound();
         if (best is not { } answer)
             return new SolveResult(SolveStatus.Unknown, null, null, null, bound, sw.Elapsed, m.Evaluations, "descent",
                 Stopped() ? "The descent stopped before it found a valid mapping." : "The descent found no valid mapping from any of its starts.");

@@ -200,6 +200,10 @@ internal sealed class DescentModel
     /// </summary>
     public double Cost(FactorPoint x) => Build(x) is { } s ? _model.Exact(s) : double.PositiveInfinity;
 
+
+    /// <summary>The exact search's root bound: what every mapping costs at least.</summary>
+    public double RootBound() => _model.RootBound();
+
     /// <summary>The point as the one Mapping type, with the orders <see cref="Cost"/> assumed; null when it is not valid.</summary>
     public Mapping? ToMapping(FactorPoint x) => Build(x) is { } s ? _model.ToMapping(s) : null;
 

@@ -64,7 +64,7 @@ internal sealed class DescentMoves(DescentModel m, Func<bool> stopped)
             {
                 int f = x.T[0][r];
                 if (f == 1 || m.Pinned(Outer, r) is not null || m.Pinned(inner, r) is not null) continue;
-                foreach (var p in Mapspace.PrimeFactors(f).Append(f).Distinct())
+                foreach (var p in Steps(f))
                 {
                     x.T[0][r] /= p; x.T[l][r] *= p;
                     double v = m.Cost(x);
@@ -174,16 +174,16 @@ internal sealed class DescentMoves(DescentModel m, Func<bool> stopped)
                 if (a == b || m.Pinned(b, rank) is not null) continue;
                 var fa = x.Of(a);
                 var fb = x.Of(b);
-                var primes = Mapspace.PrimeFactors(fa[rank]);
-                int p = rng.NextDouble() < 0.2 ? fa[rank] : primes[rng.Next(primes.Count)];
+                var primes = Primes(fa[rank]);
+                int p = rng.NextDouble() < 0.2 ? fa[rank] : primes[rng.Next(primes.Length)];
                 if (!Fits(b, fb, p)) continue;
                 fa[rank] /= p; fb[rank] *= p;
                 undo = () => { fa[rank] *= p; fb[rank] /= p; };
                 int other = rng.Next(m.Ranks);
                 if (roll > 0.75 && other != rank && fb[other] > 1 && m.Pinned(a, other) is null && m.Pinned(b, other) is null)
                 {
-                    var back = Mapspace.PrimeFactors(fb[other]);
-                    int q = back[rng.Next(back.Count)];
+                    var back = Primes(fb[other]);
+                    int q = back[rng.Next(back.Length)];
                     if (Fits(a, fa, q))
                     {
                         fb[other] /= q; fa[other] *= q;
@@ -250,9 +250,30 @@ internal sealed class DescentMoves(DescentModel m, Func<bool> stopped)
         return value;
     }
 
-    private static IEnumerable<int> Divisors(int n)
+    private readonly Dictionary<int, int[]> _primes = new(), _distinct = new(), _steps = new(), _divisors = new();
+
+    /// <summary>The prime factors of n with multiplicity (so a random pick favours the frequent ones).</summary>
+    private int[] Primes(int n) => Memo(_primes, n, () => Mapspace.PrimeFactors(n).ToArray());
+
+    /// <summary>The distinct prime factors of n.</summary>
+    private int[] DistinctPrimes(int n) => Memo(_distinct, n, () => Mapspace.PrimeFactors(n).Distinct().ToArray());
+
+    /// <summary>What growth tries to move: each distinct prime factor of n, and n itself.</summary>
+    private int[] Steps(int n) => Memo(_steps, n, () => Mapspace.PrimeFactors(n).Append(n).Distinct().ToArray());
+
+    /// <summary>Every divisor of n above 1, ascending.</summary>
+    private int[] Divisors(int n) => Memo(_divisors, n, () =>
     {
-        for (int d = 2; d <= n; d++) if (n % d == 0) yield return d;
+        var d = new List<int>();
+        for (int i = 1; (long)i * i <= n; i++)
+            if (n % i == 0) { d.Add(i); if (i != n / i) d.Add(n / i); }
+        return d.Where(x => x > 1).Order().ToArray();
+    });
+
+    private static int[] Memo(Dictionary<int, int[]> memo, int n, Func<int[]> make)
+    {
+        if (!memo.TryGetValue(n, out var v)) memo[n] = v = make();
+        return v;
     }
 
     /// <summary>
@@ -273,11 +294,11 @@ internal sealed class DescentMoves(DescentModel m, Func<bool> stopped)
                 for (int r1 = 0; r1 < m.Ranks; r1++)
                 {
                     if (fa[r1] == 1 || m.Pinned(a, r1) is not null || m.Pinned(b, r1) is not null) continue;
-                    foreach (var p1 in Mapspace.PrimeFactors(fa[r1]).Distinct())
+                    foreach (var p1 in DistinctPrimes(fa[r1]))
                         for (int r2 = r1 + 1; r2 < m.Ranks; r2++)
                         {
                             if (fb[r2] == 1 || m.Pinned(a, r2) is not null || m.Pinned(b, r2) is not null) continue;
-                            foreach (var p2 in Mapspace.PrimeFactors(fb[r2]).Distinct())
+                            foreach (var p2 in DistinctPrimes(fb[r2]))
                             {
                                 fa[r1] /= p1; fb[r1] *= p1; fb[r2] /= p2; fa[r2] *= p2;
                                 bool fits = Fits(a, fa, 1) && Fits(b, fb, 1);
