@@ -20,9 +20,9 @@ public sealed class Descent(MapProblem problem)
     // How wide each stage looks; fixed, so the answer depends on the problem only.
     private const int KeepVariantPlans = 5;   // plans whose other keep sets are grown too
     private const int ResidentPlans = 2;      // plans tried with one tensor whole in one buffer
-    private const int SingleRankPlans = 3;    // plans tried with each axis spread over one rank only
+    private const int SpreadingPlans = 3;     // plans tried with their axes spread in the other ways
     private const int ClimbedPlans = 3;       // plans whose keep sets are climbed
-    private const int ShortAnneals = 6;       // starts annealed briefly
+    private const int ShortAnneals = 8;       // starts annealed briefly
     private const int ShortAnnealSteps = 200;
     private const int LongAnneals = 1;        // of those, annealed longer and then polished
     private const int LongAnnealSteps = 600;
@@ -79,18 +79,19 @@ public sealed class Descent(MapProblem problem)
             starts.Add((x, v));
             screened.Add((i, v));
         }
-        var ranked = screened.OrderBy(p => p.V).Select(p => p.Plan).ToList();
+        // Best first, each spatial plan once (a plan topped up can equal one that was not).
+        var ranked = screened.OrderBy(p => p.V).Select(p => p.Plan).DistinctBy(i => plans[i].SpatialKey()).ToList();
         foreach (var i in ranked.Take(KeepVariantPlans))
             foreach (var variant in KeepVariants(m, plans[i]).Skip(1))
                 if (!stopped()) starts.Add(moves.Regrown(variant));
         foreach (var i in ranked.Take(ResidentPlans))
             foreach (var x in Residents(m, KeepVariants(m, plans[i]).First()))
                 if (!stopped()) starts.Add((x, moves.Grown(x)));
-        foreach (var i in ranked.Take(SingleRankPlans))
+        foreach (var i in ranked.Take(SpreadingPlans))
         {
             var keeps = starts.Where(s => s.X.SpatialKey() == plans[i].SpatialKey()).OrderBy(s => s.V).First().X.Keep;
             var (fx, fy) = Favoured(m, i);
-            foreach (var (sx, sy) in new[] { (true, false), (false, true), (true, true) })
+            foreach (var (sx, sy) in OtherSpreadings)
             {
                 if (stopped()) break;
                 var plan = Plan(m, fx, fy, sx, sy);
@@ -115,40 +116,58 @@ public sealed class Descent(MapProblem problem)
         for (int i = 0; i < (m.Tensors + 1) * (m.Tensors + 1); i++)
         {
             var (fx, fy) = Favoured(m, i);
-            yield return Plan(m, fx, fy, false, false);
+            yield return Plan(m, fx, fy, Spreading.Product, Spreading.Product);
+        }
+        for (int i = 0; i < (m.Tensors + 1) * (m.Tensors + 1); i++)
+        {
+            var (fx, fy) = Favoured(m, i);
+            yield return Plan(m, fx, fy, Spreading.TopUp, Spreading.TopUp);
         }
     }
 
+    private static readonly (Spreading X, Spreading Y)[] OtherSpreadings =
+        [(Spreading.OneRank, Spreading.Product), (Spreading.Product, Spreading.OneRank), (Spreading.OneRank, Spreading.OneRank), (Spreading.TopUp, Spreading.TopUp)];
+
     /// <summary>The favoured tensors (X, Y) of plan i in the order of <see cref="Plans"/>.</summary>
-    private static (int X, int Y) Favoured(DescentModel m, int i) => (i / (m.Tensors + 1) - 1, i % (m.Tensors + 1) - 1);
+    private static (int X, int Y) Favoured(DescentModel m, int i) => (i % ((m.Tensors + 1) * (m.Tensors + 1)) / (m.Tensors + 1) - 1, i % (m.Tensors + 1) - 1);
 
     /// <summary>
     /// The plan that spreads every fanout's X axis over the ranks not indexing tensor fx and its Y axis over
     /// those not indexing fy (any rank for -1), innermost fanout first: the largest product of factors
-    /// that fits (spatial factors need not fill the fanout), or with <paramref name="singleX"/> /
-    /// <paramref name="singleY"/> the largest factor of one rank. Pinned factors are placed first.
+    /// that fits (spatial factors need not fill the fanout), or another <see cref="Spreading"/> per axis.
+    /// Pinned factors are placed first.
     /// </summary>
-    private FactorPoint Plan(DescentModel m, int fx, int fy, bool singleX, bool singleY)
+    private FactorPoint Plan(DescentModel m, int fx, int fy, Spreading alongX, Spreading alongY)
     {
         var x = m.Base();
         for (int l = m.Levels - 1; l >= 0; l--)
         {
             var fan = problem.Arch.Levels[l].Fanout;
-            if (fan.X > 1) Spread(m, x, new Slot(l, SlotKind.X), fx, singleX);
-            if (fan.Y > 1) Spread(m, x, new Slot(l, SlotKind.Y), fy, singleY);
+            if (fan.X > 1) Spread(m, x, new Slot(l, SlotKind.X), fx, alongX);
+            if (fan.Y > 1) Spread(m, x, new Slot(l, SlotKind.Y), fy, alongY);
         }
         return x;
     }
 
+    /// <summary>How a plan fills an axis: the largest product of the favoured ranks' factors that fits; the same of one rank only; or the first, topped up with the other ranks' factors in the room left.</summary>
+    private enum Spreading { Product, OneRank, TopUp }
+
     /// <summary>
     /// Fills a spatial slot with the largest product of factors, taken from the outermost level, of the
-    /// free ranks that do not index tensor t (any rank when t is -1); of one rank only when <paramref name="single"/>.
+    /// free ranks that do not index tensor t (any rank when t is -1), as <paramref name="how"/> says.
     /// </summary>
-    private static void Spread(DescentModel m, FactorPoint x, Slot slot, int t, bool single)
+    private static void Spread(DescentModel m, FactorPoint x, Slot slot, int t, Spreading how)
+    {
+        Fill(m, x, slot, r => t < 0 || !m.Indexes[t][r], how == Spreading.OneRank);
+        if (how == Spreading.TopUp && t >= 0) Fill(m, x, slot, r => m.Indexes[t][r], single: false);
+    }
+
+    /// <summary>Moves into a spatial slot the largest product of factors of the eligible free ranks that the room left along its axis allows.</summary>
+    private static void Fill(DescentModel m, FactorPoint x, Slot slot, Func<int, bool> eligible, bool single)
     {
         var outer = new Slot(0, SlotKind.Temporal);
         var ranks = Enumerable.Range(0, m.Ranks)
-            .Where(r => (t < 0 || !m.Indexes[t][r]) && m.Pinned(slot, r) is null && m.Pinned(outer, r) is null && x.T[0][r] > 1).ToArray();
+            .Where(r => eligible(r) && m.Pinned(slot, r) is null && m.Pinned(outer, r) is null && x.T[0][r] > 1).ToArray();
         long room = m.Room(slot) / DescentModel.Used(x.Of(slot));
         var best = new int[m.Ranks];
         long bestProduct = 1;
@@ -178,8 +197,9 @@ public sealed class Descent(MapProblem problem)
     /// <summary>
     /// Keep sets to start from, the plan's own first: every level keeps what it may, except that a
     /// tensor whose tiles have gaps (a stride past its window) passes every level but the outermost and
-    /// its innermost possible keeper; then every level keeping what it may; and each of those with one
-    /// tensor passing its innermost possible keeper.
+    /// its innermost possible keeper; then the same with that tensor kept by the outermost level only;
+    /// then every level keeping what it may; and each of those with one tensor passing its innermost
+    /// possible keeper.
     /// </summary>
     private static IEnumerable<FactorPoint> KeepVariants(DescentModel m, FactorPoint x)
     {
@@ -194,14 +214,22 @@ public sealed class Descent(MapProblem problem)
         }
         foreach (var b in bases)
         {
-            var g = b.Clone();
-            for (int t = 0; t < m.Tensors; t++)
+            // Gap-free forms: tensors with gaps kept only at their innermost possible keeper, or nowhere below the outermost level.
+            var seen = new List<int[]> { b.Keep };
+            foreach (bool keepInnermost in new[] { true, false })
             {
-                if (!m.Gappy[t]) continue;
-                for (int l = 1; l < Innermost(m, t); l++)
-                    if ((m.MustKeep[l] & (1 << t)) == 0) g.Keep[l] &= ~(1 << t);
+                var g = b.Clone();
+                for (int t = 0; t < m.Tensors; t++)
+                {
+                    if (!m.Gappy[t]) continue;
+                    int inner = Innermost(m, t);
+                    for (int l = 1; l < m.Levels; l++)
+                        if ((m.MustKeep[l] & (1 << t)) == 0 && (l < inner || !keepInnermost)) g.Keep[l] &= ~(1 << t);
+                }
+                if (seen.Any(k => k.SequenceEqual(g.Keep))) continue;
+                seen.Add(g.Keep);
+                yield return g;
             }
-            if (!g.Keep.SequenceEqual(b.Keep)) yield return g;
             yield return b;
         }
     }
