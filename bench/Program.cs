@@ -27,8 +27,9 @@ public static class Program
                 case "simulate": Simulate(seconds); break;
                 case "fusion": Fusion(); break;
                 case "network": Network(); break;
+                case var d when d.StartsWith("descent", StringComparison.Ordinal): DescentSweep(d); break;
                 default:
-                    Console.Error.WriteLine($"error: unknown benchmark '{name}'; known: costmodel, small, resnet50, simulate, fusion, network [seconds per layer]");
+                    Console.Error.WriteLine($"error: unknown benchmark '{name}'; known: costmodel, small, resnet50, simulate, fusion, network, descent[:WORKLOAD[:ARCH[:norandom]]] (an empty WORKLOAD or ARCH: all) [seconds per layer]");
                     return 2;
             }
         }
@@ -183,5 +184,77 @@ public static class Program
                                   $"baseline/plan {objective.ToString().ToLowerInvariant()} {baseline.Objective(objective) / plan.Objective(objective):F3}x; " +
                                   $"estimate/solved {r.Estimated / plan.Objective(objective):F3}");
             }
+    }
+
+    /// The descent and the random sampler (seed 1, 500 draws of patience) on every distinct layer of
+    /// ResNet-50, VGG-16, MobileNetV2 and BERT-base on eyeriss and tpu-v4i (or the one workload and
+    /// architecture named as descent:WORKLOAD:ARCH), energy: value, time and evaluations per shape, and
+    /// each one's gap to the exact mapper's value in out/regress-WORKLOAD-ARCH.csv (a regress CSV) when
+    /// that file exists, as regress computes it (to the better of the two).
+    /// </summary>
+    private static void DescentSweep(string name)
+    {
+        var parts = name.Split(':');
+        string[] workloads = parts.Length > 1 && parts[1].Length > 0 ? [parts[1]] : ["resnet50", "vgg16", "mobilenetv2", "bert-base"];
+        string[] archs = parts.Length > 2 && parts[2].Length > 0 ? [parts[2]] : ["eyeriss", "tpu-v4i"];
+        bool withRandom = parts.Length <= 3 || parts[3] != "norandom";
+        foreach (var w in workloads)
+            foreach (var a in archs)
+            {
+                var arch = Presets.Get(a);
+                var reference = ReadReference(Path.Combine("out", $"regress-{w}-{a}.csv"));
+                var descent = new List<(double Gap, double Seconds)>();
+                var random = new List<(double Gap, double Seconds)>();
+                foreach (var (layer, _) in Zoo.DistinctShapes(Zoo.Get(w)))
+                {
+                    var p = new MapProblem(layer, arch, Objective.Energy);
+                    var d = new Descent(p).Solve(SearchLimits.None);
+                    var line = $"descent {w}/{a} {layer.Name,-18} {d.Best,12:G6} {d.Elapsed.TotalMilliseconds,8:F1} ms {d.Explored,7} evaluations";
+                    bool known = reference.TryGetValue(layer.Name, out var exact);
+                    if (known)
+                    {
+                        descent.Add((Gap(d.Best!.Value, exact), d.Elapsed.TotalSeconds));
+                        line += $" gap {descent[^1].Gap,8:F3}% (exact {exact:G6})";
+                    }
+                    if (withRandom)
+                    {
+                        var r = new RandomSampler(p, 1, 500).Solve(SearchLimits.None);
+                        line += $" | random {r.Best,12:G6} {r.Elapsed.TotalMilliseconds,8:F1} ms";
+                        if (known)
+                        {
+                            random.Add((Gap(r.Best!.Value, exact), r.Elapsed.TotalSeconds));
+                            line += $" gap {random[^1].Gap,8:F3}%";
+                        }
+                    }
+                    Console.WriteLine(line);
+                }
+                Console.WriteLine($"descent {w}/{a}: {Summary(descent)}");
+                if (withRandom) Console.WriteLine($"random  {w}/{a}: {Summary(random)}");
+            }
+
+        static double Gap(double value, double exact) => (value - Math.Min(value, exact)) / Math.Min(value, exact) * 100;
+
+        static string Summary(List<(double Gap, double Seconds)> rows)
+        {
+            if (rows.Count == 0) return "no reference";
+            var g = rows.Select(r => r.Gap).Order().ToList();
+            string Within(double pct) => $"{g.Count(x => x <= pct)}/{g.Count}";
+            return $"{rows.Sum(r => r.Seconds):F2} s in total; gap mean {g.Average():F3}%, median {g[g.Count / 2]:F3}%, worst {g[^1]:F3}%, within 1%: {Within(1)}, 2%: {Within(2)}, 5%: {Within(5)}";
+        }
+    }
+
+    private static Dictionary<string, double> ReadReference(string path)
+    {
+        var result = new Dictionary<string, double>();
+        if (!File.Exists(path)) return result;
+        var lines = File.ReadAllLines(path);
+        var header = lines[0].Split(',');
+        int layer = Array.IndexOf(header, "Layer"), exact = Array.IndexOf(header, "ExactCost");
+        foreach (var line in lines.Skip(1))
+        {
+            var f = line.Split(',');
+            result[f[layer]] = double.Parse(f[exact], System.Globalization.CultureInfo.InvariantCulture);
+        }
+        return result;
     }
 }

@@ -23,8 +23,14 @@ internal static class RegressCommand
     {
         var arch = new Option<string>("--arch") { Description = "Architecture: a preset name or a spec file.", Required = true };
         var workload = new Option<string>("--workload") { Description = "Workload: a zoo name or a spec file.", Required = true };
-        var heuristic = new Option<string>("--heuristic") { Description = "The heuristic to check: descent (bottom-up cost descent) or random (the sampling baseline).", DefaultValueFactory = _ => "descent" };
-        heuristic.AcceptOnlyFromAmong("descent", "random");
+        var heuristic = new Option<string>("--heuristic")
+        {
+            Description = "The heuristic to check: descent (bottom-up cost descent), random (the sampling baseline), or FILE: mappings made by another tool, "
+                          + "a directory with one mapping file per layer (native or Timeloop; the layer is the file's 'layer' key or its name) or one "
+                          + "mapping set file ('mappings:', one entry per layer). Layers without a mapping are skipped and listed; a mapping that breaks "
+                          + "a rule is an error. A FILE's time is the time to read, check and cost its mappings (docs/heuristics.md).",
+            DefaultValueFactory = _ => "descent",
+        };
         var objective = new Option<Objective>("--objective") { Description = "What to minimize.", DefaultValueFactory = _ => Objective.Energy };
         var seed = new Option<int>("--seed") { Description = "Seed of the random heuristic.", DefaultValueFactory = _ => 1 };
         var samples = new Option<int>("--samples") { Description = "The random heuristic stops after this many valid draws without improvement.", DefaultValueFactory = _ => 500 };
@@ -49,10 +55,19 @@ internal static class RegressCommand
             if (patience < 1) throw new InputException($"--samples must be at least 1, got {patience}.");
             var obj = pr.GetValue(objective);
             int s = pr.GetValue(seed);
-            Func<MapProblem, SolveResult> h = pr.GetValue(heuristic) == "random"
-                ? p => new RandomSampler(p, s, patience).Solve(SearchLimits.None)
-                : p => new Descent(p).Solve(SearchLimits.None);
-            var rows = Run(w, a, obj, h, TimeSpan.FromSeconds(limit));
+            var name = pr.GetValue(heuristic)!;
+            Func<MapProblem, SolveResult?> h;
+            string label;
+            if (name == "random") { h = p => new RandomSampler(p, s, patience).Solve(SearchLimits.None); label = "random sampling"; }
+            else if (name == "descent") { h = p => new Descent(p).Solve(SearchLimits.None); label = "the descent"; }
+            else if (MappingFiles.Exists(name))
+            {
+                var files = MappingFiles.Load(name, w, a, reading);
+                h = files.Solve;
+                label = $"the mappings in {name}";
+            }
+            else throw new InputException($"--heuristic must be descent, random, or an existing file or directory of mappings; '{name}' is none of these.");
+            var rows = Run(w, a, obj, h, TimeSpan.FromSeconds(limit), label);
             if (pr.GetValue(csv) is { } path) { CsvExport.Write(path, rows); Console.WriteLine($"Wrote {path}"); }
             return pr.GetValue(baseline) is { } b ? CompareWithBaseline(rows, ReadBaseline(b), pr.GetValue(tolerance)) : 0;
         }));
@@ -60,15 +75,21 @@ internal static class RegressCommand
     }
 
     /// <summary>Runs the heuristic and the exact mapper on every distinct shape and prints the table and summary.</summary>
-    public static List<Row> Run(Workload w, Architecture arch, Objective objective, Func<MapProblem, SolveResult> heuristic, TimeSpan exactLimit)
+    /// <remarks>A heuristic that returns null for a shape has no mapping for it: the shape is skipped (the exact mapper does not run) and listed.</remarks>
+    public static List<Row> Run(Workload w, Architecture arch, Objective objective, Func<MapProblem, SolveResult?> heuristic, TimeSpan exactLimit, string label = "the heuristic")
     {
-        Console.WriteLine($"Regression of the heuristic against the exact mapper: {w.Name} on {arch.Name}, {objective.ToString().ToLowerInvariant()}");
+        Console.WriteLine($"Regression of {label} against the exact mapper: {w.Name} on {arch.Name}, {objective.ToString().ToLowerInvariant()}");
         var rows = new List<Row>();
+        var missing = new List<string>();
         var table = new List<string[]> { new[] { "layer", "x", "exact", "exact status", "heuristic", "gap %", "exact s", "heuristic s" } };
         foreach (var (layer, count) in Zoo.DistinctShapes(w))
         {
             var p = new MapProblem(layer, arch, objective);
-            var h = heuristic(p);
+            if (heuristic(p) is not { } h)
+            {
+                missing.Add(layer.Name);
+                continue;
+            }
             var e = new TilingSearch(p, prune: true).Solve(new SearchLimits(exactLimit));
             if (e.Best is not { } exact || h.Best is not { } found)
             {
@@ -96,6 +117,8 @@ internal static class RegressCommand
             if (unproved > 0)
                 Console.WriteLine($"Note: {unproved} of {rows.Count} shapes were not proved optimal within the time limit; their gaps are to the best mapping found, not to a proven optimum.");
         }
+        if (missing.Count > 0)
+            Console.WriteLine($"Skipped {missing.Count} layer shape(s) with no mapping given: {string.Join(", ", missing)}");
         return rows;
     }
 

@@ -72,17 +72,11 @@ public static class FusedMappingSpec
         foreach (var g in fm.Groups)
             sb.Append($"    - {{ layers: {YamlText.List(Enumerable.Range(g.First, g.Count).Select(i => w.Layers[i].Name))}, shared-loops: {g.SharedLoops} }}\n");
         sb.Append("  mappings:\n");
-        for (int i = 0; i < w.Layers.Count; i++)
-        {
-            // A mapping spec's body, moved under a list item: "mapping:" dropped, four more spaces of indent.
-            var body = MappingSpec.Write(fm.Layers[i], w.Layers[i], arch).Split('\n').Skip(1).Where(l => l.Length > 0).ToList();
-            for (int k = 0; k < body.Count; k++)
-                sb.Append(k == 0 ? "    - " + body[k].TrimStart() : "    " + body[k]).Append('\n');
-        }
+        for (int i = 0; i < w.Layers.Count; i++) MappingSpec.AppendListItem(sb, fm.Layers[i], w.Layers[i], arch);
         return sb.ToString();
     }
 
-    private static int LayerIndex(SpecNode node, Workload w)
+    internal static int LayerIndex(SpecNode node, Workload w)
     {
         var name = node.AsString();
         if (name is null) return -1;

@@ -61,6 +61,17 @@ public static partial class MappingSpec
         return sb.ToString();
     }
 
+    /// <summary>
+    /// Appends a mapping spec's body as an item of a <c>mappings</c> list two levels deep (the fused
+    /// mapping and mapping set files): <c>mapping:</c> dropped, four more spaces of indent.
+    /// </summary>
+    internal static void AppendListItem(StringBuilder sb, Mapping mapping, Einsum einsum, Architecture arch)
+    {
+        var body = Write(mapping, einsum, arch).Split('\n').Skip(1).Where(l => l.Length > 0).ToList();
+        for (int k = 0; k < body.Count; k++)
+            sb.Append(k == 0 ? "    - " + body[k].TrimStart() : "    " + body[k]).Append('\n');
+    }
+
     internal static Mapping? Read(SpecMap? root, Einsum einsum, Architecture arch)
     {
         if (root is null) return null;

@@ -22,15 +22,7 @@ public sealed class SearchTests
                 1 => Layers.Gemm($"g{i}", m: sizes[rng.Next(1, 5)], n: sizes[rng.Next(1, 4)], k: sizes[rng.Next(1, 4)]),
                 _ => Layers.Conv2d($"v{i}", n: 1, c: sizes[rng.Next(2)], k: sizes[rng.Next(1, 3)], p: sizes[rng.Next(1, 3)], q: 2, r: 1 + rng.Next(2), s: 1),
             };
-            long buffer = 16 + rng.Next(64);
-            int fx = 1 + rng.Next(4), fy = rng.Next(2) == 0 ? 1 : 2;
-            var arch = new Architecture($"a{i}", "random small", [
-                new StorageLevel("DRAM", null, 16, 100, 100, readBandwidth: 2, writeBandwidth: 2,
-                    fanout: i % 4 == 0 ? new Fanout(2, 1, multicast: rng.Next(2) == 0, spatialReduction: rng.Next(2) == 0, hopEnergy: 3, topology: Topology.Mesh) : null),
-                new StorageLevel("Buffer", buffer, 16, 5, 6, fanout: new Fanout(fx, fy, multicast: rng.Next(2) == 0, spatialReduction: rng.Next(2) == 0, hopEnergy: rng.Next(3))),
-                new StorageLevel("Reg", 4 + rng.Next(12), 16, 1, 1, keeps: rng.Next(2) == 0 ? null : [TensorRole.Weights, TensorRole.Outputs]),
-            ], new ComputeUnit(0.5));
-            yield return (layer, arch);
+            yield return (layer, TestMappings.RandomSmall(rng, $"a{i}", 64, mesh: i % 4 == 0));
         }
     }
 

@@ -22,6 +22,24 @@ internal static class TestMappings
 
     private static string[] Split(string s) => s.Split(' ', StringSplitOptions.RemoveEmptyEntries);
 
+    /// <summary>
+    /// A random small three-level architecture for brute-force comparisons: DRAM (with a mesh of two nodes
+    /// below it when <paramref name="mesh"/>), a buffer of 16 to 16 + <paramref name="bufferSpread"/> - 1
+    /// words over a random fanout of at most 4 x 2, and a 4- to 15-word register that keeps every role
+    /// or only weights and outputs; random multicast, reduction and hop energies.
+    /// </summary>
+    public static Architecture RandomSmall(Random rng, string name, int bufferSpread, bool mesh)
+    {
+        long buffer = 16 + rng.Next(bufferSpread);
+        int fx = 1 + rng.Next(4), fy = rng.Next(2) == 0 ? 1 : 2;
+        return new Architecture(name, "random small", [
+            new StorageLevel("DRAM", null, 16, 100, 100, readBandwidth: 2, writeBandwidth: 2,
+                fanout: mesh ? new Fanout(2, 1, multicast: rng.Next(2) == 0, spatialReduction: rng.Next(2) == 0, hopEnergy: 3, topology: Topology.Mesh) : null),
+            new StorageLevel("Buffer", buffer, 16, 5, 6, fanout: new Fanout(fx, fy, multicast: rng.Next(2) == 0, spatialReduction: rng.Next(2) == 0, hopEnergy: rng.Next(3))),
+            new StorageLevel("Reg", 4 + rng.Next(12), 16, 1, 1, keeps: rng.Next(2) == 0 ? null : [TensorRole.Weights, TensorRole.Outputs]),
+        ], new ComputeUnit(0.5));
+    }
+
     /// <summary>DRAM (100 pJ) and a 64-word buffer (1 pJ) above one MAC (1 pJ).</summary>
     public static Architecture TwoLevel(long bufferWords = 64) => new("two-level", "test", [
         new StorageLevel("DRAM", null, 16, 100, 100),
