@@ -542,13 +542,16 @@ public class SpecTests
         var doc = File.ReadAllText(RepoFile(Path.Combine("docs", "spec-format.md")));
         var blocks = System.Text.RegularExpressions.Regex.Matches(doc, "```yaml\n(.*?)```", System.Text.RegularExpressions.RegexOptions.Singleline)
             .Select(m => m.Groups[1].Value).ToList();
-        Assert.AreEqual(4, blocks.Count);
+        Assert.AreEqual(5, blocks.Count);
         var workload = WorkloadSpec.Parse(blocks[0], "doc-workload");
         var arch = ArchitectureSpec.Parse(blocks[1], "doc-architecture");
         Assert.AreEqual(55296L, arch.Levels[1].Capacity);
         var mapping = MappingSpec.Parse(blocks[2], "doc-mapping", workload.Layer("conv1"), arch);
         Assert.AreEqual(3, mapping.Levels[0].Temporal.Count);
-        var constraints = ConstraintSpec.Parse(blocks[3], "doc-constraints", workload.Layer("conv1"), arch);
+        var set = MappingSetSpec.Parse(blocks[3], "doc-mapping-set", workload, arch);
+        Assert.AreEqual("conv1 fc", string.Join(" ", set.Select(e => e.Layer.Name)));
+        Assert.AreEqual(2, set[0].Mapping.Levels[1].Temporal.Count);
+        var constraints = ConstraintSpec.Parse(blocks[4], "doc-constraints", workload.Layer("conv1"), arch);
         var glb = constraints.For(arch.IndexOf("GlobalBuffer"));
         Assert.AreEqual(8, glb.Temporal[new RankId("C")]);
         Assert.AreEqual(16, glb.Spatial[(new RankId("K"), Axis.X)]);
