@@ -740,16 +740,7 @@ internal sealed class SearchModel
     /// </summary>
     public double InnerBound(State s, int d)
     {
-        var remaining = new long[Ranks]; // per rank, what is left to split over the temporal loops above level d
-        double aboveD = 1;                // their product
-        for (int r = 0; r < Ranks; r++)
-        {
-            long left = Bound[r];
-            for (int b = 0; b < Levels; b++) left /= s.Spatial(b, r);
-            for (int b = d; b < Levels; b++) left /= s.Choice[b]!.Temporal[r];
-            remaining[r] = left;
-            aboveD *= left;
-        }
+        var remaining = Remaining(s, d, out double aboveD);
         // The innermost loop above d runs over some rank r with something left. A tensor that r alone indexes
         // along a dimension gets no reuse from the levels above d: each of their steps brings a whole new
         // tile. At most the tensors r does not index escape that, so the bound is the least, over the
@@ -802,17 +793,24 @@ internal sealed class SearchModel
     public double RefineBound(State s, int d, double bound, double cutoff)
     {
         if (d < 2 || d > Levels || !DeferOrders || bound >= cutoff) return bound;
+        var remaining = Remaining(s, d, out double aboveD);
+        return Math.Max(bound, _macEnergy + OuterBound(s, d, remaining, aboveD));
+    }
+
+    /// <summary>Per rank, what an inner-first state leaves to split over the temporal loops above level d (the plan's spatial splits and the decided levels taken out), and their product.</summary>
+    private long[] Remaining(State s, int d, out double product)
+    {
         var remaining = new long[Ranks];
-        double aboveD = 1;
+        product = 1;
         for (int r = 0; r < Ranks; r++)
         {
             long left = Bound[r];
             for (int b = 0; b < Levels; b++) left /= s.Spatial(b, r);
             for (int b = d; b < Levels; b++) left /= s.Choice[b]!.Temporal[r];
             remaining[r] = left;
-            aboveD *= left;
+            product *= left;
         }
-        return Math.Max(bound, _macEnergy + OuterBound(s, d, remaining, aboveD));
+        return remaining;
     }
 
     /// <summary>What one more visit word at keeper c costs, linear in the visits: its fill at c, and its parent l's read (and, for outputs, update) with the network between.</summary>
