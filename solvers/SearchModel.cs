@@ -832,11 +832,14 @@ internal sealed class SearchModel
             _readFloor = t.IsOutput ? m.PlanPartition(t, s, l) * s.Used[l] : 0;
         }
 
-        public double Energy(double visits)
+        /// <summary>The fills at c and the parent's side, for <paramref name="visits"/> words into one instance of c.</summary>
+        public double Energy(double visits) => _fill * (_output ? Math.Max(0, visits - _fillFloor) : visits) + ParentEnergy(visits);
+
+        /// <summary>The parent's reads (and updates) and the network words between, for <paramref name="visits"/> words into one instance of c.</summary>
+        public double ParentEnergy(double visits)
         {
             double words = _perWord * visits; // over every instance of the parent
-            double e = _fill * (_output ? Math.Max(0, visits - _fillFloor) : visits);
-            return _output ? e + words * _update + Math.Max(0, words - _readFloor) * _read : e + words * _read;
+            return _output ? words * _update + Math.Max(0, words - _readFloor) * _read : words * _read;
         }
     }
 
@@ -1032,7 +1035,7 @@ internal sealed class SearchModel
         }
     }
 
-    /// <summary>What the compute units' accesses to t cost when level m is t's innermost keeper: MACs over the largest multicast (reduction) below m, each at m's read (update) energy and the network hops below m.</summary>
+    /// <summary>What the compute units' accesses to t cost when level m is t's innermost keeper: MACs over the largest multicast (reduction) below m, each at m's read (update) energy and the network hops it crosses on the way to the compute units.</summary>
     private double DirectEnergy(TensorInfo t, State s, int m)
     {
         double perWord = t.IsOutput ? _levels[m].WriteEnergy : _levels[m].ReadEnergy;
@@ -1058,11 +1061,7 @@ internal sealed class SearchModel
             for (int m = 0; m < d; m++)
             {
                 if (m != 0 && !CanKeepAbove(t, s, m, d)) continue;
-                // Every access at the innermost keeper m also crosses each fanout between m and the compute units.
-                double accesses = _p.Layer.Macs / MaxShared(t, s, m, Levels);
-                double perWord = t.IsOutput ? _levels[m].WriteEnergy : _levels[m].ReadEnergy;
-                for (int b = m; b < Levels; b++) if (_levels[b].Fanout.HopEnergy > 0) perWord += Hops(s, b) * _levels[b].Fanout.HopEnergy;
-                best = Math.Min(best, accesses * perWord + (m != 0 ? floor0 : 0));
+                best = Math.Min(best, DirectEnergy(t, s, m) + (m != 0 ? floor0 : 0));
             }
             return best;
         }
@@ -1136,18 +1135,7 @@ internal sealed class SearchModel
     }
 
     /// <summary>The energy of keeper l serving keeper (or compute units) c whose instances each ask for <paramref name="childWords"/>: reads (and updates) at l and the network between.</summary>
-    private double PairEnergy(TensorInfo t, State s, int l, int c, double childWords)
-    {
-        double children = (double)s.Used[c] / s.Used[l];
-        double perInstance = childWords * children / SharedFactor(t, s, l, c);
-        double r = perInstance, u = 0;
-        if (t.IsOutput) { u = perInstance; r = Math.Max(0, u - PlanPartition(t, s, l)); }
-        double energy = s.Used[l] * (r * _levels[l].ReadEnergy + u * _levels[l].WriteEnergy);
-        double words = (r + u) * s.Used[l];
-        for (int m = l; m < c; m++)
-            if (_levels[m].Fanout.HopEnergy > 0 && words > 0) energy += words * Hops(s, m) * _levels[m].Fanout.HopEnergy;
-        return energy;
-    }
+    private double PairEnergy(TensorInfo t, State s, int l, int c, double childWords) => new Link(this, t, s, l, c).ParentEnergy(childWords);
 
     /// <summary>
     /// True when a decided level from d down to c (exclusive) loops over a rank that alone indexes a
