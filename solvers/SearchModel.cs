@@ -86,6 +86,7 @@ internal sealed class SearchModel
     private readonly double _macEnergy;
     private readonly bool[] _plain; // per tensor: every dimension is one rank (any non-zero coefficient)
     private readonly bool[][] _plainDimRank; // per tensor and rank: the rank alone indexes a dimension
+    private readonly bool[][] _windowRank;   // per tensor and rank: the rank indexes t only in dimensions with other ranks (P + R)
 
     public int Levels { get; }
     public int Ranks { get; }
@@ -124,6 +125,8 @@ internal sealed class SearchModel
         _plain = _tensors.Select(t => t.DimRanks.All(x => x.Length == 1)).ToArray();
         _plainDimRank = _tensors.Select(t => Enumerable.Range(0, Ranks).Select(r =>
             Enumerable.Range(0, t.DimRanks.Length).Any(k => t.DimRanks[k].Length == 1 && t.DimRanks[k][0] == r)).ToArray()).ToArray();
+        _windowRank = _tensors.Select(t => Enumerable.Range(0, Ranks).Select(r => !_plainDimRank[t.Index][r] &&
+            t.DimRanks.Any(k => k.Contains(r))).ToArray()).ToArray();
         _allowedMask = new int[Levels];
         for (int d = 0; d < Levels; d++)
             foreach (var t in _tensors)
@@ -749,8 +752,10 @@ internal sealed class SearchModel
         var forced = new double[_tensors.Length];
         foreach (var t in _tensors)
         {
-            free[t.Index] = TensorBound(t, s, d, aboveD, refetch: false);
-            forced[t.Index] = d > 0 && aboveD > 1 ? TensorBound(t, s, d, aboveD, refetch: true) : free[t.Index];
+            free[t.Index] = TensorBound(t, s, d, aboveD, remaining, -1);
+            forced[t.Index] = free[t.Index];
+            for (int r = 0; r < Ranks && d > 0 && aboveD > 1; r++)
+                if (_plainDimRank[t.Index][r]) { forced[t.Index] = TensorBound(t, s, d, aboveD, remaining, r); break; }
         }
         double best = double.PositiveInfinity;
         bool any = false;
@@ -759,7 +764,8 @@ internal sealed class SearchModel
             if (remaining[r] <= 1) continue;
             any = true;
             double sum = 0;
-            foreach (var t in _tensors) sum += _plainDimRank[t.Index][r] ? forced[t.Index] : free[t.Index];
+            foreach (var t in _tensors)
+                sum += _plainDimRank[t.Index][r] ? forced[t.Index] : _windowRank[t.Index][r] ? TensorBound(t, s, d, aboveD, remaining, r) : free[t.Index];
             best = Math.Min(best, sum);
         }
         if (!any) best = free.Sum();
@@ -790,11 +796,23 @@ internal sealed class SearchModel
     /// the least over the cases bounds every completion (docs/mapspace.md, "The outer bound"). Computed only
     /// for nodes the plain bound does not prune.
     /// </summary>
-    public double RefineBound(State s, int d, double bound, double cutoff)
+    public double RefineBound(State s, int d, double bound, double cutoff) => RefineBound(s, d, bound, cutoff, out _);
+
+    /// <summary>
+    /// <see cref="RefineBound(State, int, double, double)"/>; when d = 2, level 1's temporal factors are the
+    /// bound's G, so each case is a bound on the children of the next node (level 1's factors and keep set):
+    /// <paramref name="children"/> then holds every child whose cases are not all at or above the cutoff, with
+    /// the least of its cases (null when it was not recorded).
+    /// </summary>
+    public double RefineBound(State s, int d, double bound, double cutoff, out ChildBounds? children)
     {
+        children = null;
         if (d < 2 || d > Levels || !DeferOrders || bound >= cutoff) return bound;
         var remaining = Remaining(s, d, out double aboveD);
-        return Math.Max(bound, _macEnergy + OuterBound(s, d, remaining, aboveD));
+        var record = d == 2 ? new ChildBounds(remaining, _divisors, _tensors.Length, cutoff) : null;
+        double refined = Math.Max(bound, _macEnergy + OuterBound(s, d, remaining, aboveD, record));
+        if (record is { Overflowed: false }) children = record;
+        return refined;
     }
 
     /// <summary>Per rank, what an inner-first state leaves to split over the temporal loops above level d (the plan's spatial splits and the decided levels taken out), and their product.</summary>
@@ -843,14 +861,15 @@ internal sealed class SearchModel
         }
     }
 
-    private double OuterBound(State s, int d, long[] remaining, double aboveD)
+    private double OuterBound(State s, int d, long[] remaining, double aboveD, ChildBounds? record)
     {
         var active = Enumerable.Range(0, Ranks).Where(r => remaining[r] > 1).ToArray();
         int n = _tensors.Length;
         // Per tensor: what its decided keepers cost apart from the outermost one's fills and parent
         // (rest), that keeper's visits from the decided levels (v0), with and without the forced refetch.
-        var rest = new double[n, 2];
-        var v0 = new double[n, 2];
+        var rest = new double[n, 1 + Ranks]; // [tensor, 0 or 1 + the rank of the innermost loop above d]
+        var v0 = new double[n, 1 + Ranks];
+        var forcedBy = new bool[n, 1 + Ranks]; // the innermost loop above d over that rank forces more than nothing
         var keeper0 = new int[n];
         var canKeep = new bool[n];
         var top = new Link[n, 2];    // the outermost decided keeper served by DRAM (0) or level 1 (1)
@@ -905,7 +924,27 @@ internal sealed class SearchModel
             used0[i] = PlanDensePartition(t, s, k0);
             top[i, 0] = new Link(this, t, s, 0, k0);
             if (canKeep[i]) top[i, 1] = new Link(this, t, s, 1, k0);
-            for (int f = 0; f < 2; f++) DecidedTerms(t, s, d, aboveD, f == 1 && aboveD > 1, out rest[i, f], out v0[i, f]);
+            DecidedTerms(t, s, d, aboveD, remaining, -1, out rest[i, 0], out v0[i, 0]);
+            for (int r = 0; r < Ranks; r++)
+                if (aboveD > 1 && remaining[r] > 1 && (_plainDimRank[i][r] || _windowRank[i][r]))
+                {
+                    DecidedTerms(t, s, d, aboveD, remaining, r, out rest[i, 1 + r], out v0[i, 1 + r]);
+                    forcedBy[i, 1 + r] = rest[i, 1 + r] != rest[i, 0] || v0[i, 1 + r] != v0[i, 0];
+                }
+        }
+        // What a decided keeper costs served by DRAM or by level 1, the same in every split.
+        var baseDram = new double[n, 1 + Ranks];
+        var baseOne = new double[n, 1 + Ranks];
+        foreach (var t in _tensors)
+        {
+            int i = t.Index;
+            if (keeper0[i] < 0) continue;
+            for (int f = 0; f <= Ranks; f++)
+            {
+                if (f > 0 && !forcedBy[i, f]) continue;
+                baseDram[i, f] = rest[i, f] + top[i, 0].Energy(v0[i, f]);
+                if (canKeep[i]) baseOne[i, f] = rest[i, f] + top[i, 1].Energy(v0[i, f]);
+            }
         }
         var keeps = new List<int>();
         foreach (var k in KeepOptions(1, s))
@@ -926,20 +965,28 @@ internal sealed class SearchModel
         var ext = new long[Ranks];
         var extMiddle = new long[Ranks];
         var tiles = new long[n];
-        var viaOne = new double[n, 2, 2]; // [tensor, forced at the decided keepers, forced at level 1]: served by level 1
-        var viaDram = new double[n, 2, 2]; // [tensor, forced, DRAM loops outside an indexing loop]: served by DRAM
+        var viaOne = new double[n, 1 + Ranks, 2]; // [tensor, innermost rank above d (0 none, else 1 + rank), forced at level 1]: served by level 1
+        var viaDram = new double[n, 1 + Ranks, 2]; // [tensor, innermost rank above d, DRAM loops outside an indexing loop]: served by DRAM
         var r0s = new List<int>();
         var inners = new List<int>();
         double best = double.PositiveInfinity;
-        Split(0);
+        long gIndex = 0;
+        Split(0, 1);
         return best;
 
-        void Split(int a)
+        void Split(int a, long stride)
         {
             if (a < active.Length)
             {
                 int r = active[a];
-                foreach (var f in _divisors[remaining[r]]) { g[r] = f; Split(a + 1); }
+                var divisors = _divisors[remaining[r]];
+                for (int j = 0; j < divisors.Length; j++)
+                {
+                    g[r] = divisors[j];
+                    gIndex += j * stride;
+                    Split(a + 1, stride * divisors.Length);
+                    gIndex -= j * stride;
+                }
                 g[r] = 1;
                 return;
             }
@@ -984,8 +1031,9 @@ internal sealed class SearchModel
                             if (TileOf(t, extMiddle) > capM) fromDram = fromDramScaled;
                         }
                     }
-                    for (int f = 0; f < 2; f++)
+                    for (int f = 0; f <= Ranks; f++)
                     {
+                        if (f > 0 && !forcedBy[i, f]) continue;
                         viaDram[i, f, 0] = fromDram;
                         viaDram[i, f, 1] = fromDramScaled;
                         viaOne[i, f, 0] = fromOne + floorOne;
@@ -993,16 +1041,16 @@ internal sealed class SearchModel
                     }
                     continue;
                 }
-                for (int f = 0; f < 2; f++)
+                for (int f = 0; f <= Ranks; f++)
                 {
-                    viaDram[i, f, 0] = rest[i, f] + top[i, 0].Energy(v0[i, f]);
+                    if (f > 0 && !forcedBy[i, f]) continue;
+                    viaDram[i, f, 0] = baseDram[i, f];
                     viaDram[i, f, 1] = _plain[i] && scale > 1 ? rest[i, f] + top[i, 0].Energy(Math.Max(v0[i, f], used0[i] * scale)) : viaDram[i, f, 0];
                     // Every DRAM loop sits outside an on-chip loop that indexes t.
                     if (onChipIndexes) viaDram[i, f, 0] = viaDram[i, f, 1];
                     if (!canKeep[i]) continue;
-                    double served = rest[i, f] + top[i, 1].Energy(v0[i, f]);
-                    viaOne[i, f, 0] = served + floorOne;
-                    viaOne[i, f, 1] = served + forcedOne;
+                    viaOne[i, f, 0] = baseOne[i, f] + floorOne;
+                    viaOne[i, f, 1] = baseOne[i, f] + forcedOne;
                 }
             }
             foreach (var keep in keeps)
@@ -1013,25 +1061,28 @@ internal sealed class SearchModel
                     foreach (var t in _tensors) if ((keep & (1 << t.Index)) != 0) need += tiles[t.Index];
                     if (need > c) continue;
                 }
+                double least = double.PositiveInfinity;
                 foreach (var r0 in r0s)
                 {
-                    if (inners.Count == 0) Consider(keep, r0, r0);
-                    else foreach (var inner in inners) Consider(keep, r0, inner);
+                    if (inners.Count == 0) least = Math.Min(least, Consider(keep, r0, r0));
+                    else foreach (var inner in inners) least = Math.Min(least, Consider(keep, r0, inner));
                 }
+                best = Math.Min(best, least);
+                record?.Add(gIndex, keep, _macEnergy + least);
             }
         }
 
-        void Consider(int keep, int r0, int inner)
+        double Consider(int keep, int r0, int inner)
         {
             double sum = 0;
             foreach (var t in _tensors)
             {
                 int i = t.Index;
-                int f = inner >= 0 && _plainDimRank[i][inner] ? 1 : 0;
+                int f = inner >= 0 && forcedBy[i, 1 + inner] ? 1 + inner : 0;
                 if ((keep & (1 << i)) != 0) sum += viaOne[i, f, r0 >= 0 && _plainDimRank[i][r0] ? 1 : 0];
                 else sum += viaDram[i, f, r0 >= 0 && t.IndexedBy[r0] ? 1 : 0];
             }
-            best = Math.Min(best, sum);
+            return sum;
         }
     }
 
@@ -1050,11 +1101,11 @@ internal sealed class SearchModel
     /// the caller); otherwise the cheapest one that could, plus the words every dense tensor reads from DRAM once.
     /// <paramref name="outerScale"/> multiplies the used-words floor of the outermost decided keeper's visits.
     /// </summary>
-    private double TensorBound(TensorInfo t, State s, int d, double aboveD, bool refetch)
+    private double TensorBound(TensorInfo t, State s, int d, double aboveD, long[] remaining, int innermost)
     {
         var facts = Facts(s);
         double floor0 = t.IsOutput ? facts.Partition[0][t.Index] * _levels[0].WriteEnergy : facts.Used[0][t.Index] * _levels[0].ReadEnergy;
-        int outer = DecidedTerms(t, s, d, aboveD, refetch, out double energy, out double v0);
+        int outer = DecidedTerms(t, s, d, aboveD, remaining, innermost, out double energy, out double v0);
         double best = double.PositiveInfinity;
         if (outer < 0)
         {
@@ -1082,7 +1133,7 @@ internal sealed class SearchModel
     /// least every used word), the fills of all keepers but the outermost, and the accesses between them
     /// and to the compute units. Returns the outermost decided keeper (-1 when none) with its visits.
     /// </summary>
-    private int DecidedTerms(TensorInfo t, State s, int d, double aboveD, bool refetch, out double energy, out double outerVisits)
+    private int DecidedTerms(TensorInfo t, State s, int d, double aboveD, long[] remaining, int innermost, out double energy, out double outerVisits)
     {
         int bit = 1 << t.Index;
         Span<int> keepers = stackalloc int[Levels];
@@ -1101,7 +1152,8 @@ internal sealed class SearchModel
             if (c > 0)
             {
                 for (int b = d; b < c; b++) v += s.InnerVisits[b][c][t.Index];
-                if (refetch || RewindsPlainDim(t, s, d, c)) v += Tile(t, s.Rem[c]) * (aboveD - 1);
+                if (RewindsPlainDim(t, s, d, c)) v += Tile(t, s.Rem[c]) * (aboveD - 1);
+                else if (innermost >= 0 && d > 0) v += ForcedVisits(t, s, d, c, innermost, aboveD, remaining);
                 // Every word an instance's MACs use reaches it at least once.
                 v = Math.Max(v, PlanDensePartition(t, s, c));
                 if (i > 0) energy += s.Used[c] * (t.IsOutput ? Math.Max(0, v - PlanPartition(t, s, c)) : v) * _levels[c].WriteEnergy;
@@ -1112,6 +1164,63 @@ internal sealed class SearchModel
         energy += PairEnergy(t, s, keepers[^1], Levels, Facts(s).TemporalTotal);
         outerVisits = visits[0];
         return keepers[0];
+    }
+
+    /// <summary>
+    /// The visits the levels above d add at least to t's decided keeper c when the innermost loop above d
+    /// runs over rank r. When r alone indexes a dimension of t, every step above d brings a whole tile (a
+    /// step of r moves that dimension by at least its extent, and a rewind of r moves it back as far).
+    /// Otherwise only r's own steps are counted, (f - 1) of every f, with f at least the smallest factor of
+    /// what is left of r: each moves c's tile by r's stride (at least d's tile extent times the spatial
+    /// splits of the levels up to the one holding the loop, which have no loops inside it) while the
+    /// decided loops from d down to c rewind, and brings the words of the tile that the move uncovers,
+    /// the least over the levels that may hold the loop. For a sliding window (P + R) that is the part of
+    /// the halo the step does not keep.
+    /// </summary>
+    private double ForcedVisits(TensorInfo t, State s, int d, int c, int r, double aboveD, long[] remaining)
+    {
+        long tile = Tile(t, s.Rem[c]);
+        if (_plainDimRank[t.Index][r]) return tile * (aboveD - 1);
+        if (!_windowRank[t.Index][r]) return 0;
+        var ext = s.Rem[c];
+        Span<long> back = stackalloc long[Ranks];
+        for (int rr = 0; rr < Ranks; rr++)
+        {
+            long b = 0;
+            for (int l = d; l < c; l++) b += (s.Choice[l]!.Temporal[rr] - 1) * s.Rem[l + 1][rr] * s.Spatial(l, rr);
+            back[rr] = b;
+        }
+        long least = tile;
+        long stride = s.Rem[d][r];
+        for (int h = d - 1; h >= 0 && least > 0; h--)
+        {
+            stride *= s.Spatial(h, r);
+            least = Math.Min(least, WindowFresh(t, ext, r, stride, back));
+        }
+        return least * aboveD * (1 - 1.0 / _smallestFactor[remaining[r]]);
+    }
+
+    /// <summary>
+    /// The words of t's tile (extents <paramref name="ext"/>) that are new after a loop over r moves it by
+    /// <paramref name="stride"/> while the loops inside it rewind by <paramref name="back"/> per rank.
+    /// </summary>
+    private static long WindowFresh(TensorInfo t, ReadOnlySpan<long> ext, int r, long stride, ReadOnlySpan<long> back)
+    {
+        long tile = 1, overlap = 1;
+        for (int k = 0; k < t.DimRanks.Length; k++)
+        {
+            long span = 0, shift = 0;
+            var ranks = t.DimRanks[k];
+            for (int i = 0; i < ranks.Length; i++)
+            {
+                int rr = ranks[i];
+                span += Math.Abs((long)t.DimCoefs[k][i]) * (ext[rr] - 1);
+                shift += t.DimCoefs[k][i] * ((rr == r ? stride : 0) - back[rr]);
+            }
+            tile *= span + 1;
+            overlap *= Math.Max(0, span + 1 - Math.Abs(shift));
+        }
+        return tile - overlap;
     }
 
     /// <summary>

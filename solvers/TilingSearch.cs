@@ -130,16 +130,21 @@ public sealed class TilingSearch
         var finished = new bool[roots.Count];
         var open = rootBounds.ToArray(); // per root: the least bound of what it left unexplored
         int threads = limits.Threads > 0 ? limits.Threads : Environment.ProcessorCount;
-        Parallel.ForEach(order, new ParallelOptions { MaxDegreeOfParallelism = threads }, i =>
+        void Search(int i, int share)
         {
             if (shared.Stopped) return;
             if (shared.Prunable(rootBounds[i])) { finished[i] = true; return; }
             var frontier = new Frontier();
-            if (_model.DeferOrders) shared.DescendInner(roots[i](), rootDepth, rootBounds[i], frontier);
+            if (_model.DeferOrders) shared.DescendInner(roots[i](), rootDepth, rootBounds[i], frontier, share, roots[i]);
             else shared.Descend(roots[i](), rootDepth);
             if (shared.Stopped && frontier.Min < double.PositiveInfinity) open[i] = Math.Max(rootBounds[i], frontier.Min);
             if (!shared.Stopped) finished[i] = true;
-        });
+        }
+        // Energy: one plan at a time, in order, its first level's subtrees shared by the threads; a few plans
+        // hold most of the work, and one thread per plan left the other cores idle on them. Latency and EDP:
+        // one thread per plan.
+        if (_model.DeferOrders) foreach (var i in order) Search(i, threads);
+        else Parallel.ForEach(order, new ParallelOptions { MaxDegreeOfParallelism = threads }, i => Search(i, 1));
 
         bool complete = listed && (!shared.Stopped || finished.All(f => f));
         double bound = shared.BestValue ?? double.PositiveInfinity;
@@ -152,24 +157,8 @@ public sealed class TilingSearch
             found = seed;
             foundValue = CostModel.Evaluate(_p.Layer, _p.Arch, seed).Objective(_p.Objective);
         }
-        Shared? first = null;
-        if (_prune && complete && foundValue is { } optimum)
-        {
-            // The branch and bound prunes ties, so which optimal mapping it met first depends on the threads.
-            // The answer is made canonical by a second, sequential pass in a fixed order that stops at the
-            // first mapping costing the optimum: the same mapping on every run and for every thread count.
-            first = new Shared(_model, prune: true, sw, deadline, limits.Cancel) { Target = optimum * (1 + 1e-9) + 1e-12 };
-            foreach (var i in order)
-            {
-                if (first.Prunable(rootBounds[i])) continue;
-                if (_model.DeferOrders) first.DescendInner(roots[i](), rootDepth, rootBounds[i], new Frontier());
-                else first.Descend(roots[i](), rootDepth);
-                if (first.Stopped) break;
-            }
-            if (first.BestMapping is { } canonical) { found = canonical; foundValue = first.BestValue; }
-        }
         var elapsed = sw.Elapsed;
-        long explored = shared.Explored + (first?.Explored ?? 0);
+        long explored = shared.Explored;
         if (found is null)
         {
             if (complete)
@@ -201,7 +190,12 @@ public sealed class TilingSearch
     private sealed class Frontier
     {
         public double Min { get; private set; } = double.PositiveInfinity;
-        public void Add(double bound) => Min = Math.Min(Min, bound);
+        private readonly object _lock = new();
+
+        public void Add(double bound)
+        {
+            lock (_lock) Min = Math.Min(Min, bound);
+        }
     }
 
     /// <summary>The incumbent and the stopping rule, shared by the threads.</summary>
@@ -211,34 +205,57 @@ public sealed class TilingSearch
         private long _explored;
         private volatile bool _stopped;
         private double _bestValue = double.PositiveInfinity;
-        private string? _bestKey;
+        private readonly List<(double Value, string Key, Mapping Mapping)> _ties = [];
 
-        public Mapping? BestMapping { get; private set; }
-        public double? BestValue => BestMapping is null ? null : _bestValue;
+        /// <summary>
+        /// Two costs within this relative margin are a tie: far above the rounding of the bounds' and the
+        /// model's arithmetic, far below any real difference.
+        /// </summary>
+        private const double TieMargin = 1e-9;
+
+        /// <summary>
+        /// The answer: among the mappings met within the tie margin of the cheapest, the one with the least
+        /// key. Every node that could hold such a mapping is searched (see <see cref="Prunable"/>), so when
+        /// the search finishes this is the same mapping on every run and for every thread count.
+        /// </summary>
+        public Mapping? BestMapping
+        {
+            get
+            {
+                lock (_lock) return Canonical()?.Mapping;
+            }
+        }
+
+        /// <summary>The cost of <see cref="BestMapping"/>.</summary>
+        public double? BestValue
+        {
+            get
+            {
+                lock (_lock) return Canonical()?.Value;
+            }
+        }
+
+        private (double Value, string Key, Mapping Mapping)? Canonical()
+        {
+            (double Value, string Key, Mapping Mapping)? pick = null;
+            foreach (var tie in _ties)
+                if (pick is not { } p || string.CompareOrdinal(tie.Key, p.Key) < 0) pick = tie;
+            return pick;
+        }
+
         public long Explored => Interlocked.Read(ref _explored);
         public bool Stopped => _stopped;
 
         /// <summary>
-        /// When set, the pass looks for the first mapping (in its fixed order) that costs at most this and
-        /// stops there; nodes are dropped when their bound is above it.
+        /// A node is dropped when its bound exceeds the incumbent (or the seed) by more than the tie margin:
+        /// it can hold nothing cheaper and no tie. Ties are searched, so the answer does not depend on which
+        /// thread met which optimum first.
         /// </summary>
-        public double? Target { get; init; }
+        public bool Prunable(double bound) => prune && bound > Threshold;
 
-        /// <summary>
-        /// A node is dropped when its bound reaches the incumbent: it can hold nothing cheaper, only ties,
-        /// and ties are settled by the canonical pass. Rounding of the bound is far below the 1e-12 margin.
-        /// </summary>
-        public bool Prunable(double bound)
-        {
-            if (!prune) return false;
-            if (Target is { } target) return bound > target;
-            double best = Math.Min(Volatile.Read(ref _bestValue), Volatile.Read(ref _threshold));
-            return bound >= best * (1 - 1e-12);
-        }
-
-        /// <summary>The value a bound must stay below for its node to be searched.</summary>
-        public double Threshold => !prune ? double.PositiveInfinity : Target is { } target ? target
-            : Math.Min(Volatile.Read(ref _bestValue), Volatile.Read(ref _threshold));
+        /// <summary>The value a bound must not exceed for its node to be searched.</summary>
+        public double Threshold => !prune ? double.PositiveInfinity
+            : Math.Min(Volatile.Read(ref _bestValue), Volatile.Read(ref _threshold)) * (1 + TieMargin);
 
         /// <summary>Checks the clock and the cancellation token; true once the search must stop.</summary>
         public bool CheckStop()
@@ -290,7 +307,11 @@ public sealed class TilingSearch
         /// Inner-first descent (energy): decide level d's loops and keep set with the levels below already
         /// decided, bound, and go one level out; at the top, pick every level's order and offer the mapping.
         /// </summary>
-        public void DescendInner(State s, int d, double nodeBound, Frontier frontier)
+        /// <remarks>
+        /// With <paramref name="threads"/> above 1, this node's children are searched in parallel, each from
+        /// a fresh state that <paramref name="make"/> builds (this node's own state, undecided below).
+        /// </remarks>
+        public void DescendInner(State s, int d, double nodeBound, Frontier frontier, int threads = 1, Func<State>? make = null, ChildBounds? known = null)
         {
             if ((Interlocked.Increment(ref _explored) & 1023) == 0) CheckStop();
             if (_stopped) { frontier.Add(nodeBound); return; }
@@ -302,23 +323,45 @@ public sealed class TilingSearch
             }
             // Children are bounded first and then searched best bound first, so good mappings come early
             // and prune the rest; equal bounds keep the enumeration order, so the order is deterministic.
-            var children = new List<(LevelChoice Choice, int Keep, double Bound, double[][] Visits)>();
+            // The parent's outer bound may have bounded these children already (see ChildBounds): then only the
+            // ones it left open are bounded again.
+            var children = new List<(LevelChoice Choice, int Keep, double Bound, double[][] Visits, ChildBounds? Known)>();
             foreach (var choice in model.InnerChoices(d, s))
             {
+                long g = known?.Index(choice.Temporal) ?? -1;
+                if (g >= 0 && !known!.AnyOpen(g)) continue;
                 model.ApplyInner(s, d, choice);
                 model.RecordInnerVisits(s, d);
                 foreach (var keep in model.KeepOptions(d, s))
                 {
                     s.Keep[d] = keep;
+                    double least = 0;
+                    if (g >= 0 && !known!.TryGet(g, keep, out least)) continue;
                     if (!model.Fits(d, s)) continue;
-                    double bound = model.InnerBound(s, d);
-                    if (!Prunable(bound)) bound = model.RefineBound(s, d, bound, Threshold);
+                    double bound = Math.Max(least, model.InnerBound(s, d));
                     if (Prunable(bound)) continue;
-                    children.Add((choice, keep, bound, s.InnerVisits[d].Select(v => (double[])v.Clone()).ToArray()));
+                    bound = model.RefineBound(s, d, bound, Threshold, out var grandchildren);
+                    if (Prunable(bound)) continue;
+                    children.Add((choice, keep, bound, s.InnerVisits[d].Select(v => (double[])v.Clone()).ToArray(), grandchildren));
                 }
                 if ((Interlocked.Increment(ref _explored) & 1023) == 0 && CheckStop()) { frontier.Add(nodeBound); return; }
             }
             var sorted = children.Select((c, i) => (c, i)).OrderBy(x => x.c.Bound).ThenBy(x => x.i).Select(x => x.c).ToList();
+            if (threads > 1 && make is not null)
+            {
+                Parallel.ForEach(System.Collections.Concurrent.Partitioner.Create(sorted, loadBalance: true),
+                    new ParallelOptions { MaxDegreeOfParallelism = threads }, child =>
+                    {
+                        if (_stopped) { frontier.Add(child.Bound); return; }
+                        if (Prunable(child.Bound)) return;
+                        var x = make();
+                        model.ApplyInner(x, d, child.Choice);
+                        for (int c = 0; c < child.Visits.Length; c++) Array.Copy(child.Visits[c], x.InnerVisits[d][c], child.Visits[c].Length);
+                        x.Keep[d] = child.Keep;
+                        DescendInner(x, d - 1, child.Bound, frontier, known: child.Known);
+                    });
+                return;
+            }
             for (int k = 0; k < sorted.Count; k++)
             {
                 var child = sorted[k];
@@ -326,7 +369,7 @@ public sealed class TilingSearch
                 model.ApplyInner(s, d, child.Choice);
                 for (int c = 0; c < child.Visits.Length; c++) Array.Copy(child.Visits[c], s.InnerVisits[d][c], child.Visits[c].Length);
                 s.Keep[d] = child.Keep;
-                DescendInner(s, d - 1, child.Bound, frontier);
+                DescendInner(s, d - 1, child.Bound, frontier, known: child.Known);
                 if (_stopped)
                 {
                     // What is left unexplored here: the next sibling holds the smallest bound of the rest.
@@ -339,25 +382,17 @@ public sealed class TilingSearch
         private void Offer(State s)
         {
             double value = model.Exact(s);
-            if (Target is { } target)
-            {
-                if (value > target) return;
-                _bestValue = value;
-                BestMapping = model.ToMapping(s);
-                _stopped = true;
-                return;
-            }
             if (Prunable(value)) return;
             var mapping = model.ToMapping(s);
             string key = model.Key(mapping);
             lock (_lock)
             {
-                if (value < _bestValue || (value == _bestValue && string.CompareOrdinal(key, _bestKey) < 0))
+                if (value < _bestValue)
                 {
                     _bestValue = value;
-                    _bestKey = key;
-                    BestMapping = mapping;
+                    _ties.RemoveAll(x => x.Value > value * (1 + TieMargin));
                 }
+                if (value <= _bestValue * (1 + TieMargin)) _ties.Add((value, key, mapping));
             }
         }
     }
