@@ -741,7 +741,7 @@ internal sealed class SearchModel
     /// (the levels above add only non-negative terms); for the part above the outermost decided keeper of
     /// a tensor, the cheapest parent it could have; and the words every dense tensor must cross DRAM once.
     /// </summary>
-    public double InnerBound(State s, int d)
+    public double InnerBound(State s, int d, double cutoff = double.PositiveInfinity)
     {
         var remaining = Remaining(s, d, out double aboveD);
         // The innermost loop above d runs over some rank r with something left. A tensor that r alone indexes
@@ -757,6 +757,9 @@ internal sealed class SearchModel
             for (int r = 0; r < Ranks && d > 0 && aboveD > 1; r++)
                 if (_plainDimRank[t.Index][r]) { forced[t.Index] = TensorBound(t, s, d, aboveD, remaining, r); break; }
         }
+        // Every candidate's sum is at least the sum with nothing forced: when that already reaches the
+        // cutoff, the node is pruned whatever the candidates add.
+        if (_macEnergy + free.Sum() >= cutoff) return _macEnergy + free.Sum();
         double best = double.PositiveInfinity;
         bool any = false;
         for (int r = 0; r < Ranks && d > 0; r++)
@@ -810,7 +813,7 @@ internal sealed class SearchModel
         if (d < 2 || d > Levels || !DeferOrders || bound >= cutoff) return bound;
         var remaining = Remaining(s, d, out double aboveD);
         var record = d == 2 ? new ChildBounds(remaining, _divisors, _tensors.Length, cutoff) : null;
-        double refined = Math.Max(bound, _macEnergy + OuterBound(s, d, remaining, aboveD, record));
+        double refined = Math.Max(bound, _macEnergy + OuterBound(s, d, remaining, aboveD, record, cutoff - _macEnergy));
         if (record is { Overflowed: false }) children = record;
         return refined;
     }
@@ -861,7 +864,11 @@ internal sealed class SearchModel
         }
     }
 
-    private double OuterBound(State s, int d, long[] remaining, double aboveD, ChildBounds? record)
+    /// <remarks>
+    /// A split whose cheapest variant of every tensor already sums to <paramref name="cutoff"/> or more is
+    /// skipped: the least returned is then exact when it is below the cutoff, and at least the cutoff otherwise.
+    /// </remarks>
+    private double OuterBound(State s, int d, long[] remaining, double aboveD, ChildBounds? record, double cutoff)
     {
         var active = Enumerable.Range(0, Ranks).Where(r => remaining[r] > 1).ToArray();
         int n = _tensors.Length;
@@ -969,6 +976,13 @@ internal sealed class SearchModel
         var viaDram = new double[n, 1 + Ranks, 2]; // [tensor, innermost rank above d, DRAM loops outside an indexing loop]: served by DRAM
         var r0s = new List<int>();
         var inners = new List<int>();
+        var scales = new double[n];
+        var onChip = new bool[n];
+        var fromOnes = new double[n];
+        var fromDrams = new double[n];
+        var fromDramsScaled = new double[n];
+        var floorOnes = new double[n];
+        foreach (var t in _tensors) floorOnes[t.Index] = canKeep[t.Index] ? one[t.Index].Energy(used1[t.Index]) : 0;
         double best = double.PositiveInfinity;
         long gIndex = 0;
         Split(0, 1);
@@ -1002,6 +1016,9 @@ internal sealed class SearchModel
                 if (g[r] > 1) inners.Add(r);
             }
             if (r0s.Count == 0) r0s.Add(-1);
+            // First each tensor's cheapest variant in this split (nothing forced, no DRAM scaling unless an
+            // on-chip loop forces it): when they already sum to the cutoff, every case of the split does.
+            double floor = 0;
             foreach (var t in _tensors)
             {
                 int i = t.Index;
@@ -1013,8 +1030,8 @@ internal sealed class SearchModel
                     if (!t.IndexedBy[r]) scale *= remaining[r] / g[r];
                     else if (g[r] > 1) onChipIndexes = true;
                 }
-                double floorOne = canKeep[i] ? one[i].Energy(used1[i]) : 0;
-                double forcedOne = canKeep[i] ? one[i].Energy(Math.Max(used1[i], tiles[i] * dramSteps)) : 0;
+                scales[i] = scale;
+                onChip[i] = onChipIndexes;
                 if (keeper0[i] < 0)
                 {
                     double fromOne = direct[i, 1], fromDram = direct[i, 0], fromDramScaled = direct[i, 0];
@@ -1031,23 +1048,37 @@ internal sealed class SearchModel
                             if (TileOf(t, extMiddle) > capM) fromDram = fromDramScaled;
                         }
                     }
-                    for (int f = 0; f <= Ranks; f++)
-                    {
-                        if (f > 0 && !forcedBy[i, f]) continue;
-                        viaDram[i, f, 0] = fromDram;
-                        viaDram[i, f, 1] = fromDramScaled;
-                        viaOne[i, f, 0] = fromOne + floorOne;
-                        viaOne[i, f, 1] = fromOne + forcedOne;
-                    }
+                    (fromOnes[i], fromDrams[i], fromDramsScaled[i]) = (fromOne, fromDram, fromDramScaled);
+                    floor += Math.Min(fromDram, fromOne + floorOnes[i]);
+                    continue;
+                }
+                viaDram[i, 0, 1] = _plain[i] && scale > 1 ? rest[i, 0] + top[i, 0].Energy(Math.Max(v0[i, 0], used0[i] * scale)) : baseDram[i, 0];
+                // Every DRAM loop sits outside an on-chip loop that indexes t.
+                viaDram[i, 0, 0] = onChipIndexes ? viaDram[i, 0, 1] : baseDram[i, 0];
+                floor += canKeep[i] ? Math.Min(viaDram[i, 0, 0], baseOne[i, 0] + floorOnes[i]) : viaDram[i, 0, 0];
+            }
+            if (floor >= cutoff) return;
+            foreach (var t in _tensors)
+            {
+                int i = t.Index;
+                double floorOne = floorOnes[i];
+                double forcedOne = canKeep[i] ? one[i].Energy(Math.Max(used1[i], tiles[i] * dramSteps)) : 0;
+                if (keeper0[i] < 0)
+                {
+                    viaDram[i, 0, 0] = fromDrams[i];
+                    viaDram[i, 0, 1] = fromDramsScaled[i];
+                    viaOne[i, 0, 0] = fromOnes[i] + floorOne;
+                    viaOne[i, 0, 1] = fromOnes[i] + forcedOne;
                     continue;
                 }
                 for (int f = 0; f <= Ranks; f++)
                 {
                     if (f > 0 && !forcedBy[i, f]) continue;
-                    viaDram[i, f, 0] = baseDram[i, f];
-                    viaDram[i, f, 1] = _plain[i] && scale > 1 ? rest[i, f] + top[i, 0].Energy(Math.Max(v0[i, f], used0[i] * scale)) : viaDram[i, f, 0];
-                    // Every DRAM loop sits outside an on-chip loop that indexes t.
-                    if (onChipIndexes) viaDram[i, f, 0] = viaDram[i, f, 1];
+                    if (f > 0)
+                    {
+                        viaDram[i, f, 1] = _plain[i] && scales[i] > 1 ? rest[i, f] + top[i, 0].Energy(Math.Max(v0[i, f], used0[i] * scales[i])) : baseDram[i, f];
+                        viaDram[i, f, 0] = onChip[i] ? viaDram[i, f, 1] : baseDram[i, f];
+                    }
                     if (!canKeep[i]) continue;
                     viaOne[i, f, 0] = baseOne[i, f] + floorOne;
                     viaOne[i, f, 1] = baseOne[i, f] + forcedOne;

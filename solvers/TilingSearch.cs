@@ -42,7 +42,14 @@ public sealed class TilingSearch
         var budget = TimeSpan.FromSeconds(Math.Min(2, (limits.TimeLimit?.TotalSeconds ?? 20) / 10));
         Mapping? seed = null;
         double seedValue = double.PositiveInfinity;
-        // The bottom-up descent (milliseconds) usually lands far closer to the optimum than sampling does.
+        // The bottom-up descent (milliseconds) usually lands far closer to the optimum than sampling does;
+        // the two run side by side, and the descent's answer is kept unless sampling beats it.
+        var sampling = Task.Run(() =>
+        {
+            var sample = new RandomSampler(_p, seed: 1, patience: 200, attemptsPerSample: 500).Solve(limits with { TimeLimit = budget });
+            return sample.Mapping is null ? ((Mapping, double)?)null
+                : LocalSearch.Improve(_p, sample.Mapping, DateTime.UtcNow + budget, limits.Cancel);
+        });
         if (!limits.Cancel.IsCancellationRequested)
         {
             try
@@ -52,15 +59,10 @@ public sealed class TilingSearch
             }
             catch (InvalidOperationException)
             {
-                // The descent found no valid starting point (tight constraints); the sampler below may still.
+                // The descent found no valid starting point (tight constraints); the sampler may still.
             }
         }
-        var sample = new RandomSampler(_p, seed: 1, patience: 200, attemptsPerSample: 500).Solve(limits with { TimeLimit = budget });
-        if (sample.Mapping is not null)
-        {
-            var (improved, value) = LocalSearch.Improve(_p, sample.Mapping, DateTime.UtcNow + budget, limits.Cancel);
-            if (value < seedValue) (seed, seedValue) = (improved, value);
-        }
+        if (sampling.Result is var (improved, value) && value < seedValue) (seed, seedValue) = (improved, value);
         if (seed is not null) shared.Seed(seed, seedValue);
     }
 
@@ -96,10 +98,18 @@ public sealed class TilingSearch
                     return s;
                 }
                 roots.Add(Make);
-                double plain = _model.DeferOrders ? _model.InnerBound(Make(), _levelsCount) : _model.LowerBound(Make(), 0, keepDecidedAt: 0);
-                rootKeys.Add(plain);
-                rootBounds.Add(_model.DeferOrders && !shared.Prunable(plain) ? _model.RefineBound(Make(), _levelsCount, plain, shared.Threshold) : plain);
             }
+            // The plans' bounds are independent, so the threads share them.
+            var keys = new double[roots.Count];
+            var bounds = new double[roots.Count];
+            Parallel.For(0, roots.Count, new ParallelOptions { MaxDegreeOfParallelism = limits.Threads > 0 ? limits.Threads : Environment.ProcessorCount }, i =>
+            {
+                double plain = _model.DeferOrders ? _model.InnerBound(roots[i](), _levelsCount) : _model.LowerBound(roots[i](), 0, keepDecidedAt: 0);
+                keys[i] = plain;
+                bounds[i] = _model.DeferOrders && !shared.Prunable(plain, null) ? _model.RefineBound(roots[i](), _levelsCount, plain, shared.Threshold) : plain;
+            });
+            rootKeys.AddRange(keys);
+            rootBounds.AddRange(bounds);
         }
         else
         {
@@ -130,13 +140,16 @@ public sealed class TilingSearch
         var finished = new bool[roots.Count];
         var open = rootBounds.ToArray(); // per root: the least bound of what it left unexplored
         int threads = limits.Threads > 0 ? limits.Threads : Environment.ProcessorCount;
+        var position = new int[roots.Count];
+        for (int k = 0; k < order.Length; k++) position[order[k]] = k;
         void Search(int i, int share)
         {
             if (shared.Stopped) return;
-            if (shared.Prunable(rootBounds[i])) { finished[i] = true; return; }
+            double[] path = [position[i]];
+            if (shared.Prunable(rootBounds[i], path)) { finished[i] = true; return; }
             var frontier = new Frontier();
-            if (_model.DeferOrders) shared.DescendInner(roots[i](), rootDepth, rootBounds[i], frontier, share, roots[i]);
-            else shared.Descend(roots[i](), rootDepth);
+            if (_model.DeferOrders) shared.DescendInner(roots[i](), rootDepth, rootBounds[i], path, frontier, share, roots[i]);
+            else shared.Descend(roots[i](), rootDepth, path);
             if (shared.Stopped && frontier.Min < double.PositiveInfinity) open[i] = Math.Max(rootBounds[i], frontier.Min);
             if (!shared.Stopped) finished[i] = true;
         }
@@ -204,8 +217,9 @@ public sealed class TilingSearch
         private readonly object _lock = new();
         private long _explored;
         private volatile bool _stopped;
-        private double _bestValue = double.PositiveInfinity;
-        private readonly List<(double Value, string Key, Mapping Mapping)> _ties = [];
+        private double _bestValue = double.PositiveInfinity; // the least cost met
+        private (double Value, double[] Path, Mapping Mapping)? _incumbent;
+        private double[]? _incumbentPath;
 
         /// <summary>
         /// Two costs within this relative margin are a tie: far above the rounding of the bounds' and the
@@ -214,15 +228,15 @@ public sealed class TilingSearch
         private const double TieMargin = 1e-9;
 
         /// <summary>
-        /// The answer: among the mappings met within the tie margin of the cheapest, the one with the least
-        /// key. Every node that could hold such a mapping is searched (see <see cref="Prunable"/>), so when
-        /// the search finishes this is the same mapping on every run and for every thread count.
+        /// The answer: among the cheapest mappings (up to the tie margin), the first in the search's fixed order
+        /// (plans by their position, then at every level children by bound and enumeration index; see
+        /// <see cref="Prunable"/>). A finished search gives the same mapping on every run and thread count.
         /// </summary>
         public Mapping? BestMapping
         {
             get
             {
-                lock (_lock) return Canonical()?.Mapping;
+                lock (_lock) return _incumbent?.Mapping;
             }
         }
 
@@ -231,29 +245,48 @@ public sealed class TilingSearch
         {
             get
             {
-                lock (_lock) return Canonical()?.Value;
+                lock (_lock) return _incumbent?.Value;
             }
-        }
-
-        private (double Value, string Key, Mapping Mapping)? Canonical()
-        {
-            (double Value, string Key, Mapping Mapping)? pick = null;
-            foreach (var tie in _ties)
-                if (pick is not { } p || string.CompareOrdinal(tie.Key, p.Key) < 0) pick = tie;
-            return pick;
         }
 
         public long Explored => Interlocked.Read(ref _explored);
         public bool Stopped => _stopped;
 
         /// <summary>
-        /// A node is dropped when its bound exceeds the incumbent (or the seed) by more than the tie margin:
-        /// it can hold nothing cheaper and no tie. Ties are searched, so the answer does not depend on which
-        /// thread met which optimum first.
+        /// A node is dropped when its bound reaches the incumbent (or the seed) plus the tie margin: it can hold
+        /// nothing cheaper. A node within the margin could hold a tie: it is searched only when its
+        /// <paramref name="path"/> (its position in the fixed order) is not after the incumbent's, so the
+        /// tie that comes first in that order is always met, whichever thread met which tie first.
         /// </summary>
-        public bool Prunable(double bound) => prune && bound > Threshold;
+        public bool Prunable(double bound, double[]? path)
+        {
+            if (!prune) return false;
+            double limit = Math.Min(Volatile.Read(ref _bestValue), Volatile.Read(ref _threshold));
+            if (bound >= limit * (1 + TieMargin)) return true;
+            if (bound < limit * (1 - TieMargin)) return false;
+            var incumbent = Volatile.Read(ref _incumbentPath);
+            return incumbent is not null && path is not null && Compare(path, incumbent) > 0;
+        }
 
-        /// <summary>The value a bound must not exceed for its node to be searched.</summary>
+        /// <summary>Compares two positions in the fixed order over their common length (a node and the leaves below it compare equal).</summary>
+        private static int Compare(double[] a, double[] b)
+        {
+            for (int i = 0; i < Math.Min(a.Length, b.Length); i++)
+                if (a[i] != b[i]) return a[i] < b[i] ? -1 : 1;
+            return 0;
+        }
+
+        /// <summary>A child's position: its parent's, then its bound and enumeration index.</summary>
+        public static double[] Extend(double[] path, double bound, int index)
+        {
+            var child = new double[path.Length + 2];
+            Array.Copy(path, child, path.Length);
+            child[^2] = bound;
+            child[^1] = index;
+            return child;
+        }
+
+        /// <summary>The value a bound must stay below for its node to be searched.</summary>
         public double Threshold => !prune ? double.PositiveInfinity
             : Math.Min(Volatile.Read(ref _bestValue), Volatile.Read(ref _threshold)) * (1 + TieMargin);
 
@@ -279,25 +312,28 @@ public sealed class TilingSearch
 
         public Mapping? SeedMapping { get; private set; }
 
-        public void Descend(State s, int depth)
+        public void Descend(State s, int depth, double[] path)
         {
             if ((Interlocked.Increment(ref _explored) & 1023) == 0) CheckStop();
             if (_stopped) return;
             if (depth == model.Levels)
             {
-                Offer(s);
+                Offer(s, path);
                 return;
             }
+            int k = -1;
             foreach (var keep in model.KeepOptions(depth, s))
             {
+                k++;
                 s.Keep[depth] = keep;
                 if (!model.Fits(depth, s)) continue;
-                if (Prunable(model.LowerBound(s, depth, keepDecidedAt: depth))) continue;
+                if (Prunable(model.LowerBound(s, depth, keepDecidedAt: depth), Extend(path, k, 0))) continue;
+                int j = -1;
                 foreach (var choice in model.LevelChoices(depth, s))
                 {
                     // The choice at this level fixes no new energy term until the next level decides what it keeps, so the bound is taken there.
                     s.Apply(depth, choice);
-                    Descend(s, depth + 1);
+                    Descend(s, depth + 1, Extend(path, k, ++j));
                     if (_stopped) return;
                 }
             }
@@ -311,65 +347,72 @@ public sealed class TilingSearch
         /// With <paramref name="threads"/> above 1, this node's children are searched in parallel, each from
         /// a fresh state that <paramref name="make"/> builds (this node's own state, undecided below).
         /// </remarks>
-        public void DescendInner(State s, int d, double nodeBound, Frontier frontier, int threads = 1, Func<State>? make = null, ChildBounds? known = null)
+        public void DescendInner(State s, int d, double nodeBound, double[] path, Frontier frontier, int threads = 1, Func<State>? make = null, ChildBounds? known = null)
         {
             if ((Interlocked.Increment(ref _explored) & 1023) == 0) CheckStop();
             if (_stopped) { frontier.Add(nodeBound); return; }
             if (d < 0)
             {
                 model.OptimizeOrders(s);
-                Offer(s);
+                Offer(s, path);
                 return;
             }
             // Children are bounded first and then searched best bound first, so good mappings come early
             // and prune the rest; equal bounds keep the enumeration order, so the order is deterministic.
             // The parent's outer bound may have bounded these children already (see ChildBounds): then only the
             // ones it left open are bounded again.
-            var children = new List<(LevelChoice Choice, int Keep, double Bound, double[][] Visits, ChildBounds? Known)>();
+            // A child's enumeration index counts every (choice, keep set) in the fixed enumeration order, pruned
+            // or not, so its position (see Prunable) does not depend on what the threads have found.
+            var children = new List<(LevelChoice Choice, int Keep, double Bound, double[] Path, double[][] Visits, ChildBounds? Known)>();
+            var keeps = model.KeepOptions(d, s).ToArray();
+            int index = -keeps.Length;
             foreach (var choice in model.InnerChoices(d, s))
             {
+                index += keeps.Length;
                 long g = known?.Index(choice.Temporal) ?? -1;
                 if (g >= 0 && !known!.AnyOpen(g)) continue;
                 model.ApplyInner(s, d, choice);
                 model.RecordInnerVisits(s, d);
-                foreach (var keep in model.KeepOptions(d, s))
+                for (int k = 0; k < keeps.Length; k++)
                 {
+                    int keep = keeps[k];
                     s.Keep[d] = keep;
                     double least = 0;
                     if (g >= 0 && !known!.TryGet(g, keep, out least)) continue;
                     if (!model.Fits(d, s)) continue;
-                    double bound = Math.Max(least, model.InnerBound(s, d));
-                    if (Prunable(bound)) continue;
+                    double bound = Math.Max(least, model.InnerBound(s, d, Threshold));
+                    if (Prunable(bound, Extend(path, bound, index + k))) continue;
                     bound = model.RefineBound(s, d, bound, Threshold, out var grandchildren);
-                    if (Prunable(bound)) continue;
-                    children.Add((choice, keep, bound, s.InnerVisits[d].Select(v => (double[])v.Clone()).ToArray(), grandchildren));
+                    var childPath = Extend(path, bound, index + k);
+                    if (Prunable(bound, childPath)) continue;
+                    children.Add((choice, keep, bound, childPath, s.InnerVisits[d].Select(v => (double[])v.Clone()).ToArray(), grandchildren));
                 }
                 if ((Interlocked.Increment(ref _explored) & 1023) == 0 && CheckStop()) { frontier.Add(nodeBound); return; }
             }
-            var sorted = children.Select((c, i) => (c, i)).OrderBy(x => x.c.Bound).ThenBy(x => x.i).Select(x => x.c).ToList();
+            var sorted = children.OrderBy(x => x.Bound).ThenBy(x => x.Path[^1]).ToList();
             if (threads > 1 && make is not null)
             {
                 Parallel.ForEach(System.Collections.Concurrent.Partitioner.Create(sorted, loadBalance: true),
                     new ParallelOptions { MaxDegreeOfParallelism = threads }, child =>
                     {
                         if (_stopped) { frontier.Add(child.Bound); return; }
-                        if (Prunable(child.Bound)) return;
+                        if (Prunable(child.Bound, child.Path)) return;
                         var x = make();
                         model.ApplyInner(x, d, child.Choice);
                         for (int c = 0; c < child.Visits.Length; c++) Array.Copy(child.Visits[c], x.InnerVisits[d][c], child.Visits[c].Length);
                         x.Keep[d] = child.Keep;
-                        DescendInner(x, d - 1, child.Bound, frontier, known: child.Known);
+                        DescendInner(x, d - 1, child.Bound, child.Path, frontier, known: child.Known);
                     });
                 return;
             }
             for (int k = 0; k < sorted.Count; k++)
             {
                 var child = sorted[k];
-                if (Prunable(child.Bound)) continue;
+                if (Prunable(child.Bound, child.Path)) continue;
                 model.ApplyInner(s, d, child.Choice);
                 for (int c = 0; c < child.Visits.Length; c++) Array.Copy(child.Visits[c], s.InnerVisits[d][c], child.Visits[c].Length);
                 s.Keep[d] = child.Keep;
-                DescendInner(s, d - 1, child.Bound, frontier, known: child.Known);
+                DescendInner(s, d - 1, child.Bound, child.Path, frontier, known: child.Known);
                 if (_stopped)
                 {
                     // What is left unexplored here: the next sibling holds the smallest bound of the rest.
@@ -379,20 +422,22 @@ public sealed class TilingSearch
             }
         }
 
-        private void Offer(State s)
+        private void Offer(State s, double[] path)
         {
             double value = model.Exact(s);
-            if (Prunable(value)) return;
+            if (Prunable(value, path)) return;
             var mapping = model.ToMapping(s);
-            string key = model.Key(mapping);
             lock (_lock)
             {
-                if (value < _bestValue)
+                // A cheaper mapping (beyond the tie margin) replaces the incumbent; a tie replaces it when it comes first.
+                bool first = _incumbent is not { } held || value < held.Value * (1 - TieMargin)
+                    || (value < held.Value * (1 + TieMargin) && Compare(path, held.Path) < 0);
+                if (first)
                 {
-                    _bestValue = value;
-                    _ties.RemoveAll(x => x.Value > value * (1 + TieMargin));
+                    _incumbent = (value, path, mapping);
+                    Volatile.Write(ref _incumbentPath, path);
                 }
-                if (value <= _bestValue * (1 + TieMargin)) _ties.Add((value, key, mapping));
+                if (value < _bestValue) _bestValue = value;
             }
         }
     }
