@@ -1,10 +1,13 @@
 namespace Optimizer.Solvers;
 
 /// <summary>
-/// The outer bound's cases for the children of one inner-first node whose only undecided on-chip level is
-/// level 1: one bound per choice of level 1's temporal factors (G) and keep set, recorded while the bound
-/// is computed. A child with no recorded entry had every case at or above the cutoff (or does not fit level
-/// 1), so it is pruned without being bounded again; the cutoff only falls during a search, so it stays pruned.
+/// The outer bound's cases for the children of one inner-first node, recorded while the bound is computed:
+/// the splits G (the product of the undecided on-chip levels' temporal factors) with a case below the
+/// cutoff. When level 1 is the only undecided on-chip level, a child is one split and keep set, and gets
+/// the least of its cases; a child with no entry had every case at or above the cutoff (or does not fit
+/// level 1), so it is pruned without being bounded again. With more undecided levels, a child's factors
+/// must divide the split of each of its completions, so a child that divides no open split is pruned the
+/// same way. The cutoff only falls during a search, so what is pruned stays pruned.
 /// </summary>
 internal sealed class ChildBounds
 {
@@ -15,8 +18,12 @@ internal sealed class ChildBounds
     private readonly long[][] _divisors; // per rank, the divisors of what is left (empty when nothing is)
     private readonly int _keepBits;
     private readonly double _cutoff;
+    /// <summary>More open splits than this and the divisor check is dropped (it scans them all per child).</summary>
+    private const int MaxSplits = 64;
+
     private Dictionary<long, double>? _open;
     private HashSet<long>? _openG;
+    private List<long[]>? _splits; // the open splits' factors, for the divisor check
 
     public ChildBounds(long[] remaining, IReadOnlyDictionary<long, long[]> divisors, int tensors, double cutoff)
     {
@@ -29,16 +36,35 @@ internal sealed class ChildBounds
     /// <summary>True when more children were open than the record holds; the record is then not used.</summary>
     public bool Overflowed { get; private set; }
 
-    /// <summary>Records a case's value for the child with the G of index <paramref name="gIndex"/> and this keep set (kept only below the cutoff).</summary>
-    public void Add(long gIndex, int keep, double bound)
+    /// <summary>Records a case's value for the split <paramref name="g"/> of index <paramref name="gIndex"/> and this keep set (kept only below the cutoff).</summary>
+    public void Add(long gIndex, long[] g, int keep, double bound)
     {
         if (Overflowed || bound >= _cutoff) return;
         _open ??= new Dictionary<long, double>();
         _openG ??= new HashSet<long>();
+        _splits ??= [];
         long key = (gIndex << _keepBits) | (long)keep;
         _open[key] = _open.TryGetValue(key, out var old) ? Math.Min(old, bound) : bound;
-        _openG.Add(gIndex);
+        if (_openG.Add(gIndex) && _splits.Count <= MaxSplits) _splits.Add((long[])g.Clone());
         if (_open.Count > MaxEntries) Overflowed = true;
+    }
+
+    /// <summary>
+    /// For a node whose undecided on-chip levels are 1 to d - 1 (G is their product), a choice of level d -
+    /// 1's factors can lead somewhere only if it divides some open split, rank by rank; true when it does, or
+    /// when too many splits are open to tell.
+    /// </summary>
+    public bool MayDivide(int[] temporal)
+    {
+        if (_splits is null) return false;
+        if (_splits.Count > MaxSplits) return true;
+        foreach (var g in _splits)
+        {
+            bool divides = true;
+            for (int r = 0; r < temporal.Length && divides; r++) divides = g[r] % temporal[r] == 0;
+            if (divides) return true;
+        }
+        return false;
     }
 
     /// <summary>

@@ -802,20 +802,19 @@ internal sealed class SearchModel
     public double RefineBound(State s, int d, double bound, double cutoff) => RefineBound(s, d, bound, cutoff, out _);
 
     /// <summary>
-    /// <see cref="RefineBound(State, int, double, double)"/>; when d = 2, level 1's temporal factors are the
-    /// bound's G, so each case is a bound on the children of the next node (level 1's factors and keep set):
-    /// <paramref name="children"/> then holds every child whose cases are not all at or above the cutoff, with
-    /// the least of its cases (null when it was not recorded).
+    /// <see cref="RefineBound(State, int, double, double)"/>, with the cases that bound the next node's
+    /// children (<see cref="ChildBounds"/>; null when they were not recorded).
     /// </summary>
     public double RefineBound(State s, int d, double bound, double cutoff, out ChildBounds? children)
     {
         children = null;
         if (d < 2 || d > Levels || !DeferOrders || bound >= cutoff) return bound;
         var remaining = Remaining(s, d, out double aboveD);
-        var record = d == 2 ? new ChildBounds(remaining, _divisors, _tensors.Length, cutoff) : null;
-        double refined = Math.Max(bound, _macEnergy + OuterBound(s, d, remaining, aboveD, record, cutoff - _macEnergy));
-        if (record is { Overflowed: false }) children = record;
-        return refined;
+        var record = new ChildBounds(remaining, _divisors, _tensors.Length, cutoff);
+        double outer = OuterBound(s, d, remaining, aboveD, record, cutoff - _macEnergy);
+        if (outer <= 0) return bound; // a case this bound does not cover: nothing recorded either
+        if (!record.Overflowed) children = record;
+        return Math.Max(bound, _macEnergy + outer);
     }
 
     /// <summary>Per rank, what an inner-first state leaves to split over the temporal loops above level d (the plan's spatial splits and the decided levels taken out), and their product.</summary>
@@ -1099,7 +1098,7 @@ internal sealed class SearchModel
                     else foreach (var inner in inners) least = Math.Min(least, Consider(keep, r0, inner));
                 }
                 best = Math.Min(best, least);
-                record?.Add(gIndex, keep, _macEnergy + least);
+                record?.Add(gIndex, g, keep, _macEnergy + least);
             }
         }
 

@@ -20,8 +20,14 @@ public sealed class TilingSearch
     private readonly string _name;
 
     /// <summary>Creates a search; <paramref name="prune"/> false enumerates everything.</summary>
-    public TilingSearch(MapProblem problem, bool prune)
+    /// <remarks>
+    /// <paramref name="seed"/> false starts the branch and bound from no incumbent: the regression tests use
+    /// it, since a seed that is already optimal is returned when the search meets nothing better and would
+    /// hide a search that wrongly prunes every optimum.
+    /// </remarks>
+    public TilingSearch(MapProblem problem, bool prune, bool seed = true)
     {
+        _seed = seed;
         _p = problem;
         _model = new SearchModel(problem, deferOrders: prune);
         _prune = prune;
@@ -30,6 +36,7 @@ public sealed class TilingSearch
     }
 
     private readonly int _levelsCount;
+    private readonly bool _seed;
 
     /// <summary>
     /// Gives the branch and bound a good incumbent to prune with from the start: the best of a short
@@ -75,7 +82,7 @@ public sealed class TilingSearch
         if (contradictions.Count > 0)
             return new SolveResult(SolveStatus.Infeasible, null, null, null, double.PositiveInfinity, sw.Elapsed, 0, _name, string.Join(" ", contradictions));
         var shared = new Shared(_model, _prune, sw, deadline, limits.Cancel);
-        if (_prune) SeedIncumbent(shared, limits, sw);
+        if (_prune && _seed) SeedIncumbent(shared, limits, sw);
         // The units of parallel work, each a subtree searched depth-first: for the branch and bound, one per
         // spatial plan (every level's spatial split, decided first so that the bounds know every
         // multicast and reduction); for brute force, one per choice of the first level. Listing them is
@@ -369,8 +376,10 @@ public sealed class TilingSearch
             foreach (var choice in model.InnerChoices(d, s))
             {
                 index += keeps.Length;
-                long g = known?.Index(choice.Temporal) ?? -1;
+                // Level 1 alone left on chip: a child is one of the parent's splits; with more, it divides one.
+                long g = d == 1 ? known?.Index(choice.Temporal) ?? -1 : -1;
                 if (g >= 0 && !known!.AnyOpen(g)) continue;
+                if (d > 1 && known is not null && !known.MayDivide(choice.Temporal)) continue;
                 model.ApplyInner(s, d, choice);
                 model.RecordInnerVisits(s, d);
                 for (int k = 0; k < keeps.Length; k++)
