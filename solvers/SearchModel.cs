@@ -759,7 +759,8 @@ internal sealed class SearchModel
         }
         // Every candidate's sum is at least the sum with nothing forced: when that already reaches the
         // cutoff, the node is pruned whatever the candidates add.
-        if (_macEnergy + free.Sum() >= cutoff) return _macEnergy + free.Sum();
+        double unforced = _macEnergy + free.Sum();
+        if (unforced >= cutoff) return unforced;
         double best = double.PositiveInfinity;
         bool any = false;
         for (int r = 0; r < Ranks && d > 0; r++)

@@ -267,12 +267,25 @@ public sealed class TilingSearch
         /// </summary>
         public bool Prunable(double bound, double[]? path)
         {
-            if (!prune) return false;
-            double limit = Math.Min(Volatile.Read(ref _bestValue), Volatile.Read(ref _threshold));
-            if (bound >= limit * (1 + TieMargin)) return true;
-            if (bound < limit * (1 - TieMargin)) return false;
+            int zone = Zone(bound);
+            if (zone != 0) return zone > 0;
             var incumbent = Volatile.Read(ref _incumbentPath);
             return incumbent is not null && path is not null && Compare(path, incumbent) > 0;
+        }
+
+        /// <summary>1 when a bound reaches the incumbent (or the seed) plus the tie margin, -1 when it is below it by more than the margin, 0 for a tie.</summary>
+        private int Zone(double bound)
+        {
+            if (!prune) return -1;
+            double limit = Math.Min(Volatile.Read(ref _bestValue), Volatile.Read(ref _threshold));
+            return bound >= limit * (1 + TieMargin) ? 1 : bound < limit * (1 - TieMargin) ? -1 : 0;
+        }
+
+        /// <summary><see cref="Prunable(double, double[])"/> for the child of <paramref name="parent"/> with this bound and enumeration index, without building its position.</summary>
+        public bool Prunable(double bound, double[] parent, int index)
+        {
+            int zone = Zone(bound);
+            return zone != 0 ? zone > 0 : Prunable(bound, Extend(parent, bound, index));
         }
 
         /// <summary>Compares two positions in the fixed order over their common length (a node and the leaves below it compare equal).</summary>
@@ -390,7 +403,7 @@ public sealed class TilingSearch
                     if (g >= 0 && !known!.TryGet(g, keep, out least)) continue;
                     if (!model.Fits(d, s)) continue;
                     double bound = Math.Max(least, model.InnerBound(s, d, Threshold));
-                    if (Prunable(bound, Extend(path, bound, index + k))) continue;
+                    if (Prunable(bound, path, index + k)) continue;
                     bound = model.RefineBound(s, d, bound, Threshold, out var grandchildren);
                     var childPath = Extend(path, bound, index + k);
                     if (Prunable(bound, childPath)) continue;
