@@ -105,28 +105,26 @@ public sealed class Z3Context : IDisposable
     public BoolExpr Ite(BoolExpr condition, BoolExpr then, BoolExpr otherwise) => new(this, IteTerm(condition, then, otherwise));
 
     /// <summary>
-    /// Interrupts this context every 20 ms from the deadline on, until disposed; null without a deadline.
-    /// It runs on its own thread rather than a thread-pool timer, so a busy pool (parallel searches or
-    /// tests) cannot delay it.
+    /// The time limit of a check: a thread that interrupts this context at the deadline and every 20 ms after it,
+    /// until disposed; null without a deadline.
     /// </summary>
-    internal IDisposable? Watchdog(TimeSpan? timeout) => timeout is { } t ? new WatchdogThread(this, t) : null;
+    /// <remarks>
+    /// This is the binding's only timer. Z3's own "timeout" parameter is never set: libz3 4.8.10 to 4.8.12 (the
+    /// Debian package) runs it on a pool of timer threads that can deadlock when a timer thread is reused
+    /// (Z3 pull request 5371), which hung a check for good about once in five test runs. An interrupt needs no
+    /// timer thread of Z3's, and repeating it also stops the checks that a single interrupt does not (seen on
+    /// nonlinear problems). The thread is its own rather than a thread-pool timer, so a busy pool cannot delay it.
+    /// </remarks>
+    internal Watchdog? Watchdog(TimeSpan? timeout) => timeout is { } t ? new Watchdog(this, t) : null;
 
-    private sealed class WatchdogThread : IDisposable
+    /// <summary>Rejects a negative time limit.</summary>
+    internal static void CheckTimeout(TimeSpan? timeout)
     {
-        private readonly ManualResetEventSlim _done = new();
-
-        public WatchdogThread(Z3Context context, TimeSpan timeout)
-        {
-            var thread = new Thread(() =>
-            {
-                if (_done.Wait(timeout)) return;
-                do context.Cancel(); while (!_done.Wait(20));
-            }) { IsBackground = true, Name = "z3-watchdog" };
-            thread.Start();
-        }
-
-        public void Dispose() => _done.Set();
+        if (timeout < TimeSpan.Zero) throw new ArgumentOutOfRangeException(nameof(timeout), timeout, "A timeout must not be negative.");
     }
+
+    /// <summary>Why a check returned Unknown: "timeout" when the watchdog stopped it, otherwise Z3's own reason.</summary>
+    internal static string Reason(string z3Reason, Watchdog? watchdog) => watchdog is { Fired: true } ? "timeout" : z3Reason;
 
     /// <summary>Interrupts the check running in this context, if any; safe to call from any thread, and after disposal.</summary>
     public void Cancel()
@@ -240,4 +238,33 @@ public sealed class Z3Context : IDisposable
 
     private IntPtr IteTerm(BoolExpr condition, Z3Expr then, Z3Expr otherwise) =>
         Term(Z3Native.Z3_mk_ite(Raw, Operand(condition, nameof(condition)), Operand(then, nameof(then)), Operand(otherwise, nameof(otherwise))));
+}
+
+/// <summary>The thread that enforces one check's time limit (see <see cref="Z3Context.Watchdog"/>).</summary>
+internal sealed class Watchdog : IDisposable
+{
+    private readonly ManualResetEventSlim _done = new();
+    private readonly Thread _thread;
+    private volatile bool _fired;
+
+    internal Watchdog(Z3Context context, TimeSpan timeout)
+    {
+        _thread = new Thread(() =>
+        {
+            if (_done.Wait(timeout)) return;
+            _fired = true;
+            do context.Cancel(); while (!_done.Wait(20));
+        }) { IsBackground = true, Name = "z3-watchdog" };
+        _thread.Start();
+    }
+
+    /// <summary>True once the deadline passed before the check ended.</summary>
+    internal bool Fired => _fired;
+
+    /// <summary>Stops the interrupts and waits for the thread, so no interrupt lands after this returns; safe to call more than once.</summary>
+    public void Dispose()
+    {
+        _done.Set();
+        _thread.Join();
+    }
 }

@@ -61,23 +61,21 @@ public sealed class Z3Optimizer : IDisposable
     /// <remarks>Sat means every objective reached a proven optimum.</remarks>
     public Z3Status Check(TimeSpan? timeout = null)
     {
+        ThrowIfDisposed();
+        Z3Context.CheckTimeout(timeout);
         AssertDomains();
-        using (var parameters = Z3Params.Timeout(_context, timeout))
-        {
-            Z3Native.Z3_optimize_set_params(Raw, _optimize, parameters.Native);
-            _context.ThrowIfError();
-        }
         _model?.Dispose();
         _model = null;
         ReasonUnknown = null;
         _status = null;
-        // See Z3Solver.Check: the watchdog makes the time limit hold when Z3's own timeout does not fire.
+        // The time limit is the context's watchdog, never Z3's "timeout" parameter: see Z3Context.Watchdog.
         using var watchdog = _context.Watchdog(timeout);
         var answer = Z3Native.Z3_optimize_check(_context.Handle, _optimize, 0, null);
+        watchdog?.Dispose();
         _context.ThrowIfError();
         var status = answer switch { 1 => Z3Status.Sat, -1 => Z3Status.Unsat, _ => Z3Status.Unknown };
         if (status == Z3Status.Sat) _model = new Z3Model(_context, Z3Native.Z3_optimize_get_model(Raw, _optimize));
-        if (status == Z3Status.Unknown) ReasonUnknown = Z3Native.Text(Z3Native.Z3_optimize_get_reason_unknown(Raw, _optimize));
+        if (status == Z3Status.Unknown) ReasonUnknown = Z3Context.Reason(Z3Native.Text(Z3Native.Z3_optimize_get_reason_unknown(Raw, _optimize)), watchdog);
         _status = status;
         return status;
     }
@@ -122,10 +120,12 @@ public sealed class Z3Optimizer : IDisposable
     {
         get
         {
-            ObjectDisposedException.ThrowIf(_disposed, this);
+            ThrowIfDisposed();
             return _context.Raw;
         }
     }
+
+    private void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(_disposed, this);
 
     private Z3Model Model
     {

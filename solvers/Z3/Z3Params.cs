@@ -17,25 +17,6 @@ internal sealed class Z3Params : IDisposable
     /// <summary>The native parameter set.</summary>
     internal IntPtr Native { get; }
 
-    /// <summary>The parameters that put a time limit on a check; none when <paramref name="timeout"/> is null.</summary>
-    internal static Z3Params Timeout(Z3Context context, TimeSpan? timeout)
-    {
-        if (timeout < TimeSpan.Zero) throw new ArgumentOutOfRangeException(nameof(timeout), timeout, "A timeout must not be negative.");
-        // Z3 reads 0 as "no limit" and uint.MaxValue as "no limit", so a limit is at least 1 ms and below uint.MaxValue.
-        var milliseconds = timeout is { } limit ? (uint)Math.Clamp(Math.Ceiling(limit.TotalMilliseconds), 1, uint.MaxValue - 1) : uint.MaxValue;
-        var result = new Z3Params(context);
-        try
-        {
-            result.Set("timeout", milliseconds);
-            return result;
-        }
-        catch
-        {
-            result.Dispose();
-            throw;
-        }
-    }
-
     /// <summary>Sets an unsigned integer parameter.</summary>
     internal void Set(string name, uint value)
     {

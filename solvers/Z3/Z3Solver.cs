@@ -73,20 +73,21 @@ public sealed class Z3Solver : IDisposable
     /// <summary>Checks the constraints, giving up with <see cref="Z3Status.Unknown"/> after <paramref name="timeout"/> (no limit when null).</summary>
     public Z3Status Check(TimeSpan? timeout = null)
     {
+        ThrowIfDisposed();
+        Z3Context.CheckTimeout(timeout);
         AssertDomains();
-        using (var parameters = Z3Params.Timeout(_context, timeout)) Apply(parameters);
         _model?.Dispose();
         _model = null;
         ReasonUnknown = null;
         _status = null;
-        // Z3's own timeout sometimes does not stop a check (seen with 4.8.12 on nonlinear problems);
-        // a watchdog that keeps interrupting after the deadline makes the limit hold.
+        // The time limit is the context's watchdog, never Z3's "timeout" parameter: see Z3Context.Watchdog.
         using var watchdog = _context.Watchdog(timeout);
         var answer = Z3Native.Z3_solver_check(_context.Handle, _solver);
+        watchdog?.Dispose();
         _context.ThrowIfError();
         var status = answer switch { 1 => Z3Status.Sat, -1 => Z3Status.Unsat, _ => Z3Status.Unknown };
         if (status == Z3Status.Sat) _model = new Z3Model(_context, Z3Native.Z3_solver_get_model(Raw, _solver));
-        if (status == Z3Status.Unknown) ReasonUnknown = Z3Native.Text(Z3Native.Z3_solver_get_reason_unknown(Raw, _solver));
+        if (status == Z3Status.Unknown) ReasonUnknown = Z3Context.Reason(Z3Native.Text(Z3Native.Z3_solver_get_reason_unknown(Raw, _solver)), watchdog);
         _status = status;
         return status;
     }

@@ -289,7 +289,7 @@ public sealed class Z3BindingTests
         using var solver = new Z3Solver(ctx);
         solver.Add(Fermat(ctx));
         Assert.AreEqual(Z3Status.Unknown, solver.Check(TimeSpan.FromMilliseconds(50)));
-        Assert.IsFalse(string.IsNullOrEmpty(solver.ReasonUnknown));
+        Assert.AreEqual("timeout", solver.ReasonUnknown);
         Assert.ThrowsExactly<InvalidOperationException>(() => solver.UnsatCore());
         Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => solver.Check(TimeSpan.FromSeconds(-1)));
     }
@@ -302,8 +302,35 @@ public sealed class Z3BindingTests
         optimizer.Add(Fermat(ctx));
         var objective = optimizer.Minimize(ctx.IntVar("w"));
         Assert.AreEqual(Z3Status.Unknown, optimizer.Check(TimeSpan.FromMilliseconds(50)));
-        Assert.IsFalse(string.IsNullOrEmpty(optimizer.ReasonUnknown));
+        Assert.AreEqual("timeout", optimizer.ReasonUnknown);
         Assert.IsTrue(optimizer.Lower(objective) <= optimizer.Upper(objective));
+    }
+
+    // libz3 4.8.12's own timeout parameter deadlocked when its timer threads were reused (the first reuse in a
+    // process could hang for good); the binding's watchdog must survive many short limits in a row. The test's
+    // timeout turns a hang into a failure.
+    [TestMethod]
+    [Timeout(60_000)]
+    public void ManyShortTimeLimitsInARowNeverHang()
+    {
+        using var shared = new Z3Context();
+        using var reused = new Z3Solver(shared);
+        reused.Add(Fermat(shared));
+        for (var i = 0; i < 25; i++)
+        {
+            Assert.AreEqual(Z3Status.Unknown, reused.Check(TimeSpan.FromMilliseconds(5)), $"check {i} on one solver");
+            using var ctx = new Z3Context();
+            using var optimizer = new Z3Optimizer(ctx);
+            optimizer.Add(Fermat(ctx));
+            optimizer.Minimize(ctx.IntVar("w"));
+            Assert.AreEqual(Z3Status.Unknown, optimizer.Check(TimeSpan.FromMilliseconds(5)), $"check {i} on a new optimizer");
+        }
+        // A limit that has passed leaves no interrupt behind: the next check without a limit decides.
+        using var after = new Z3Solver(shared);
+        var x = shared.IntVar("x_after", 0, 9);
+        after.Add(x * x == 49);
+        Assert.AreEqual(Z3Status.Sat, after.Check());
+        Assert.AreEqual(7L, after.Value(x));
     }
 
     [TestMethod]
@@ -416,6 +443,9 @@ public sealed class Z3BindingTests
         solver.Dispose();
         solver.Dispose();
         Assert.ThrowsExactly<ObjectDisposedException>(() => solver.Check());
+        Assert.ThrowsExactly<ObjectDisposedException>(() => solver.Check(TimeSpan.FromSeconds(1)));
+        optimizer.Dispose();
+        Assert.ThrowsExactly<ObjectDisposedException>(() => optimizer.Check());
         ctx.Dispose();
         ctx.Dispose();
         optimizer.Dispose();
