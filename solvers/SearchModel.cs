@@ -982,6 +982,8 @@ internal sealed class SearchModel
         var fromDrams = new double[n];
         var fromDramsScaled = new double[n];
         var floorOnes = new double[n];
+        var windowOnes = new double[n, Ranks]; // level 1's fills and DRAM's side when DRAM's innermost loop runs over a window rank of t
+        var noBack = new long[Ranks];
         foreach (var t in _tensors) floorOnes[t.Index] = canKeep[t.Index] ? one[t.Index].Energy(used1[t.Index]) : 0;
         double best = double.PositiveInfinity;
         long gIndex = 0;
@@ -1062,6 +1064,16 @@ internal sealed class SearchModel
             {
                 int i = t.Index;
                 double floorOne = floorOnes[i];
+                if (canKeep[i])
+                    foreach (var r0 in r0s)
+                    {
+                        if (r0 < 0 || !_windowRank[i][r0]) continue;
+                        // Each of the innermost DRAM loop's own steps, (D - 1) of every D, moves level 1's tile by its
+                        // extent in r0 with nothing inside to rewind: it brings the words the move uncovers.
+                        long dr = remaining[r0] / g[r0];
+                        double visits = tiles[i] + dramSteps * (1 - 1.0 / dr) * WindowFresh(t, ext, r0, ext[r0] * s.Spatial(0, r0), noBack);
+                        windowOnes[i, r0] = one[i].Energy(Math.Max(used1[i], visits));
+                    }
                 double forcedOne = canKeep[i] ? one[i].Energy(Math.Max(used1[i], tiles[i] * dramSteps)) : 0;
                 if (keeper0[i] < 0)
                 {
@@ -1110,19 +1122,28 @@ internal sealed class SearchModel
             {
                 int i = t.Index;
                 int f = inner >= 0 && forcedBy[i, 1 + inner] ? 1 + inner : 0;
-                if ((keep & (1 << i)) != 0) sum += viaOne[i, f, r0 >= 0 && _plainDimRank[i][r0] ? 1 : 0];
+                if ((keep & (1 << i)) != 0)
+                    sum += r0 >= 0 && _windowRank[i][r0] ? viaOne[i, f, 0] - floorOnes[i] + windowOnes[i, r0] : viaOne[i, f, r0 >= 0 && _plainDimRank[i][r0] ? 1 : 0];
                 else sum += viaDram[i, f, r0 >= 0 && t.IndexedBy[r0] ? 1 : 0];
             }
             return sum;
         }
     }
 
-    /// <summary>What the compute units' accesses to t cost when level m is t's innermost keeper: MACs over the largest multicast (reduction) below m, each at m's read (update) energy and the network hops it crosses on the way to the compute units.</summary>
+    /// <summary>
+    /// What the compute units' accesses to t cost when level m is t's innermost keeper: MACs over the largest
+    /// multicast (reduction) below m, each at m's read (update) energy and the network hops it crosses on
+    /// the way to the compute units; for an output, also the read of every update but the first of each
+    /// word an instance of m holds (the partial sum the update adds to), as the cost model counts them.
+    /// </summary>
     private double DirectEnergy(TensorInfo t, State s, int m)
     {
-        double perWord = t.IsOutput ? _levels[m].WriteEnergy : _levels[m].ReadEnergy;
-        for (int b = m; b < Levels; b++) if (_levels[b].Fanout.HopEnergy > 0) perWord += Hops(s, b) * _levels[b].Fanout.HopEnergy;
-        return _p.Layer.Macs / MaxShared(t, s, m, Levels) * perWord;
+        double hop = 0;
+        for (int b = m; b < Levels; b++) if (_levels[b].Fanout.HopEnergy > 0) hop += Hops(s, b) * _levels[b].Fanout.HopEnergy;
+        double words = _p.Layer.Macs / MaxShared(t, s, m, Levels);
+        if (!t.IsOutput) return words * (_levels[m].ReadEnergy + hop);
+        double reads = Math.Max(0, words - (double)PlanPartition(t, s, m) * s.Used[m]);
+        return words * (_levels[m].WriteEnergy + hop) + reads * (_levels[m].ReadEnergy + hop);
     }
 
     /// <summary>
