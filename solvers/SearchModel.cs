@@ -86,6 +86,7 @@ internal sealed class SearchModel
     private readonly double _macEnergy;
     private readonly bool[] _plain; // per tensor: every dimension is one rank (any non-zero coefficient)
     private readonly bool[][] _plainDimRank; // per tensor and rank: the rank alone indexes a dimension
+    private readonly bool[] _nonNegative;    // per tensor: no dimension has a negative coefficient (rewinds never move a tile back toward itself)
     private readonly bool[][] _windowRank;   // per tensor and rank: the rank indexes t only in dimensions with other ranks (P + R)
 
     public int Levels { get; }
@@ -125,6 +126,7 @@ internal sealed class SearchModel
         _plain = _tensors.Select(t => t.DimRanks.All(x => x.Length == 1)).ToArray();
         _plainDimRank = _tensors.Select(t => Enumerable.Range(0, Ranks).Select(r =>
             Enumerable.Range(0, t.DimRanks.Length).Any(k => t.DimRanks[k].Length == 1 && t.DimRanks[k][0] == r)).ToArray()).ToArray();
+        _nonNegative = _tensors.Select(t => t.DimCoefs.All(k => k.All(c => c >= 0))).ToArray();
         _windowRank = _tensors.Select(t => Enumerable.Range(0, Ranks).Select(r => !_plainDimRank[t.Index][r] &&
             t.DimRanks.Any(k => k.Contains(r))).ToArray()).ToArray();
         _allowedMask = new int[Levels];
@@ -882,6 +884,7 @@ internal sealed class SearchModel
         var top = new Link[n, 2];    // the outermost decided keeper served by DRAM (0) or level 1 (1)
         var one = new Link[n];       // level 1 served by DRAM
         var used0 = new double[n];   // used words at the outermost decided keeper
+        var tile0 = new double[n];   // its tile
         var used1 = new double[n];
         // A tensor no decided level keeps is read by the compute units from its innermost keeper: DRAM,
         // level 1, or the one middle level (between 1 and d) that may keep it, served by DRAM or level 1.
@@ -929,6 +932,7 @@ internal sealed class SearchModel
             }
             int k0 = keeper0[i];
             used0[i] = PlanDensePartition(t, s, k0);
+            tile0[i] = Tile(t, s.Rem[k0]);
             top[i, 0] = new Link(this, t, s, 0, k0);
             if (canKeep[i]) top[i, 1] = new Link(this, t, s, 1, k0);
             DecidedTerms(t, s, d, aboveD, remaining, -1, out rest[i, 0], out v0[i, 0]);
@@ -982,8 +986,12 @@ internal sealed class SearchModel
         var fromDrams = new double[n];
         var fromDramsScaled = new double[n];
         var floorOnes = new double[n];
+        var sweeps = new double[n]; // the visits at t's innermost keeper below level 1 that DRAM's steps force (see below)
+        var dramBase = new double[n, 1 + Ranks]; // baseDram and baseOne with the outermost decided keeper's visits at least sweeps
+        var oneBase = new double[n, 1 + Ranks];
         var windowOnes = new double[n, Ranks]; // level 1's fills and DRAM's side when DRAM's innermost loop runs over a window rank of t
         var noBack = new long[Ranks];
+        var rewind = new long[Ranks];
         foreach (var t in _tensors) floorOnes[t.Index] = canKeep[t.Index] ? one[t.Index].Energy(used1[t.Index]) : 0;
         double best = double.PositiveInfinity;
         long gIndex = 0;
@@ -1030,7 +1038,7 @@ internal sealed class SearchModel
                 for (int r = 0; r < Ranks; r++)
                 {
                     if (!t.IndexedBy[r]) scale *= remaining[r] / g[r];
-                    else if (g[r] > 1) onChipIndexes = true;
+                    else if (g[r] > 1 && _plainDimRank[i][r]) onChipIndexes = true;
                 }
                 scales[i] = scale;
                 onChip[i] = onChipIndexes;
@@ -1039,9 +1047,13 @@ internal sealed class SearchModel
                     double fromOne = direct[i, 1], fromDram = direct[i, 0], fromDramScaled = direct[i, 0];
                     if (middle[i] is var m and >= 0)
                     {
-                        if (canKeep[i]) fromOne = Math.Min(fromOne, directMiddle[i] + middleFromOne[i].Energy(usedMiddle[i]));
-                        fromDram = Math.Min(fromDram, directMiddle[i] + middleFromDram[i].Energy(usedMiddle[i]));
-                        fromDramScaled = _plain[i] ? Math.Min(direct[i, 0], directMiddle[i] + middleFromDram[i].Energy(usedMiddle[i] * scale)) : fromDram;
+                        // The middle level's tile is at most its capacity and at most its tile with every on-chip factor below it.
+                        for (int r = 0; r < Ranks; r++) extMiddle[r] = middleExt[i][r] * g[r];
+                        double largest = Math.Min(TileOf(t, extMiddle), _levels[m].Capacity ?? long.MaxValue);
+                        double visitsM = Math.Max(usedMiddle[i], scale * usedMiddle[i] - dramSteps * largest);
+                        if (canKeep[i]) fromOne = Math.Min(fromOne, directMiddle[i] + middleFromOne[i].Energy(visitsM));
+                        fromDram = Math.Min(fromDram, directMiddle[i] + middleFromDram[i].Energy(visitsM));
+                        fromDramScaled = Math.Min(direct[i, 0], directMiddle[i] + middleFromDram[i].Energy(usedMiddle[i] * scale));
                         // When the middle level could not hold t's tile with every on-chip factor of a rank indexing t
                         // at or below it, some loop above it indexes t, and every DRAM loop is outside that loop.
                         if (_plain[i] && _levels[m].Capacity is { } capM)
@@ -1054,10 +1066,12 @@ internal sealed class SearchModel
                     floor += Math.Min(fromDram, fromOne + floorOnes[i]);
                     continue;
                 }
-                viaDram[i, 0, 1] = _plain[i] && scale > 1 ? rest[i, 0] + top[i, 0].Energy(Math.Max(v0[i, 0], used0[i] * scale)) : baseDram[i, 0];
+                sweeps[i] = scale * used0[i] - dramSteps * tile0[i];
+                Bases(i, 0);
+                viaDram[i, 0, 1] = scale > 1 ? rest[i, 0] + top[i, 0].Energy(Math.Max(v0[i, 0], used0[i] * scale)) : dramBase[i, 0];
                 // Every DRAM loop sits outside an on-chip loop that indexes t.
-                viaDram[i, 0, 0] = onChipIndexes ? viaDram[i, 0, 1] : baseDram[i, 0];
-                floor += canKeep[i] ? Math.Min(viaDram[i, 0, 0], baseOne[i, 0] + floorOnes[i]) : viaDram[i, 0, 0];
+                viaDram[i, 0, 0] = onChipIndexes ? viaDram[i, 0, 1] : dramBase[i, 0];
+                floor += canKeep[i] ? Math.Min(viaDram[i, 0, 0], oneBase[i, 0] + floorOnes[i]) : viaDram[i, 0, 0];
             }
             if (floor >= cutoff) return;
             foreach (var t in _tensors)
@@ -1071,7 +1085,22 @@ internal sealed class SearchModel
                         // Each of the innermost DRAM loop's own steps, (D - 1) of every D, moves level 1's tile by its
                         // extent in r0 with nothing inside to rewind: it brings the words the move uncovers.
                         long dr = remaining[r0] / g[r0];
-                        double visits = tiles[i] + dramSteps * (1 - 1.0 / dr) * WindowFresh(t, ext, r0, ext[r0] * s.Spatial(0, r0), noBack);
+                        long stride0 = ext[r0] * s.Spatial(0, r0);
+                        double visits = tiles[i] + dramSteps * (1 - 1.0 / dr) * WindowFresh(t, ext, r0, stride0, noBack);
+                        // Each step of a DRAM loop over a rank that does not index t rewinds r0's loop inside it (and
+                        // perhaps more, which only moves the tile further when no coefficient is negative): at least
+                        // (product of those loops' factors - 1) such steps, whatever the order.
+                        if (_nonNegative[i])
+                        {
+                            double others = 1;
+                            for (int r = 0; r < Ranks; r++) if (!t.IndexedBy[r]) others *= remaining[r] / g[r];
+                            if (others > 1)
+                            {
+                                rewind[r0] = (dr - 1) * stride0;
+                                visits += (others - 1) * WindowFresh(t, ext, r0, 0, rewind);
+                                rewind[r0] = 0;
+                            }
+                        }
                         windowOnes[i, r0] = one[i].Energy(Math.Max(used1[i], visits));
                     }
                 double forcedOne = canKeep[i] ? one[i].Energy(Math.Max(used1[i], tiles[i] * dramSteps)) : 0;
@@ -1088,12 +1117,13 @@ internal sealed class SearchModel
                     if (f > 0 && !forcedBy[i, f]) continue;
                     if (f > 0)
                     {
-                        viaDram[i, f, 1] = _plain[i] && scales[i] > 1 ? rest[i, f] + top[i, 0].Energy(Math.Max(v0[i, f], used0[i] * scales[i])) : baseDram[i, f];
-                        viaDram[i, f, 0] = onChip[i] ? viaDram[i, f, 1] : baseDram[i, f];
+                        Bases(i, f);
+                        viaDram[i, f, 1] = scales[i] > 1 ? rest[i, f] + top[i, 0].Energy(Math.Max(v0[i, f], used0[i] * scales[i])) : dramBase[i, f];
+                        viaDram[i, f, 0] = onChip[i] ? viaDram[i, f, 1] : dramBase[i, f];
                     }
                     if (!canKeep[i]) continue;
-                    viaOne[i, f, 0] = baseOne[i, f] + floorOne;
-                    viaOne[i, f, 1] = baseOne[i, f] + forcedOne;
+                    viaOne[i, f, 0] = oneBase[i, f] + floorOne;
+                    viaOne[i, f, 1] = oneBase[i, f] + forcedOne;
                 }
             }
             foreach (var keep in keeps)
@@ -1115,6 +1145,19 @@ internal sealed class SearchModel
             }
         }
 
+        // A decided keeper's base costs in this split, its visits raised to the sweep floor when that is more.
+        void Bases(int i, int f)
+        {
+            if (sweeps[i] <= v0[i, f])
+            {
+                dramBase[i, f] = baseDram[i, f];
+                oneBase[i, f] = baseOne[i, f];
+                return;
+            }
+            dramBase[i, f] = rest[i, f] + top[i, 0].Energy(sweeps[i]);
+            if (canKeep[i]) oneBase[i, f] = rest[i, f] + top[i, 1].Energy(sweeps[i]);
+        }
+
         double Consider(int keep, int r0, int inner)
         {
             double sum = 0;
@@ -1124,7 +1167,7 @@ internal sealed class SearchModel
                 int f = inner >= 0 && forcedBy[i, 1 + inner] ? 1 + inner : 0;
                 if ((keep & (1 << i)) != 0)
                     sum += r0 >= 0 && _windowRank[i][r0] ? viaOne[i, f, 0] - floorOnes[i] + windowOnes[i, r0] : viaOne[i, f, r0 >= 0 && _plainDimRank[i][r0] ? 1 : 0];
-                else sum += viaDram[i, f, r0 >= 0 && t.IndexedBy[r0] ? 1 : 0];
+                else sum += viaDram[i, f, r0 >= 0 && _plainDimRank[i][r0] ? 1 : 0];
             }
             return sum;
         }
