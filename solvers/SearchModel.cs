@@ -885,6 +885,8 @@ internal sealed class SearchModel
         var one = new Link[n];       // level 1 served by DRAM
         var used0 = new double[n];   // used words at the outermost decided keeper
         var tile0 = new double[n];   // its tile
+        var keeperExt = new long[n][]; // its extents in one DRAM iteration, but for the undecided on-chip factors G
+        var extKeeper = new long[Ranks];
         var used1 = new double[n];
         // A tensor no decided level keeps is read by the compute units from its innermost keeper: DRAM,
         // level 1, or the one middle level (between 1 and d) that may keep it, served by DRAM or level 1.
@@ -933,6 +935,12 @@ internal sealed class SearchModel
             int k0 = keeper0[i];
             used0[i] = PlanDensePartition(t, s, k0);
             tile0[i] = Tile(t, s.Rem[k0]);
+            keeperExt[i] = new long[Ranks];
+            for (int r = 0; r < Ranks; r++)
+            {
+                keeperExt[i][r] = s.Rem[k0][r];
+                for (int b = d; b < k0; b++) keeperExt[i][r] *= s.Choice[b]!.Temporal[r];
+            }
             top[i, 0] = new Link(this, t, s, 0, k0);
             if (canKeep[i]) top[i, 1] = new Link(this, t, s, 1, k0);
             DecidedTerms(t, s, d, aboveD, remaining, -1, out rest[i, 0], out v0[i, 0]);
@@ -995,6 +1003,7 @@ internal sealed class SearchModel
         foreach (var t in _tensors) floorOnes[t.Index] = canKeep[t.Index] ? one[t.Index].Energy(used1[t.Index]) : 0;
         double best = double.PositiveInfinity;
         long gIndex = 0;
+        double dramSteps = 1; // the product of D in the split at hand
         Split(0, 1);
         return best;
 
@@ -1014,7 +1023,7 @@ internal sealed class SearchModel
                 g[r] = 1;
                 return;
             }
-            double dramSteps = 1;
+            dramSteps = 1;
             r0s.Clear();
             inners.Clear();
             for (int r = 0; r < Ranks; r++)
@@ -1050,7 +1059,11 @@ internal sealed class SearchModel
                         // The middle level's tile is at most its capacity and at most its tile with every on-chip factor below it.
                         for (int r = 0; r < Ranks; r++) extMiddle[r] = middleExt[i][r] * g[r];
                         double largest = Math.Min(TileOf(t, extMiddle), _levels[m].Capacity ?? long.MaxValue);
-                        double visitsM = Math.Max(usedMiddle[i], scale * usedMiddle[i] - dramSteps * largest);
+                        // The words the DRAM iterations use: every used word once per iteration over ranks that do not
+                        // index t, and at least the box the chip's loops sweep in each iteration; less what each can
+                        // carry over from the last (one tile).
+                        double used = Math.Max(scale * usedMiddle[i], dramSteps * UsedWords(t, extMiddle));
+                        double visitsM = Math.Max(usedMiddle[i], used - dramSteps * largest);
                         if (canKeep[i]) fromOne = Math.Min(fromOne, directMiddle[i] + middleFromOne[i].Energy(visitsM));
                         fromDram = Math.Min(fromDram, directMiddle[i] + middleFromDram[i].Energy(visitsM));
                         fromDramScaled = Math.Min(direct[i, 0], directMiddle[i] + middleFromDram[i].Energy(usedMiddle[i] * scale));
@@ -1066,7 +1079,8 @@ internal sealed class SearchModel
                     floor += Math.Min(fromDram, fromOne + floorOnes[i]);
                     continue;
                 }
-                sweeps[i] = scale * used0[i] - dramSteps * tile0[i];
+                for (int r = 0; r < Ranks; r++) extKeeper[r] = g[r] * keeperExt[i][r];
+                sweeps[i] = Math.Max(scale * used0[i], dramSteps * UsedWords(t, extKeeper)) - dramSteps * tile0[i];
                 Bases(i, 0);
                 viaDram[i, 0, 1] = scale > 1 ? rest[i, 0] + top[i, 0].Energy(Math.Max(v0[i, 0], used0[i] * scale)) : dramBase[i, 0];
                 // Every DRAM loop sits outside an on-chip loop that indexes t.
@@ -1080,29 +1094,7 @@ internal sealed class SearchModel
                 double floorOne = floorOnes[i];
                 if (canKeep[i])
                     foreach (var r0 in r0s)
-                    {
-                        if (r0 < 0 || !_windowRank[i][r0]) continue;
-                        // Each of the innermost DRAM loop's own steps, (D - 1) of every D, moves level 1's tile by its
-                        // extent in r0 with nothing inside to rewind: it brings the words the move uncovers.
-                        long dr = remaining[r0] / g[r0];
-                        long stride0 = ext[r0] * s.Spatial(0, r0);
-                        double visits = tiles[i] + dramSteps * (1 - 1.0 / dr) * WindowFresh(t, ext, r0, stride0, noBack);
-                        // Each step of a DRAM loop over a rank that does not index t rewinds r0's loop inside it (and
-                        // perhaps more, which only moves the tile further when no coefficient is negative): at least
-                        // (product of those loops' factors - 1) such steps, whatever the order.
-                        if (_nonNegative[i])
-                        {
-                            double others = 1;
-                            for (int r = 0; r < Ranks; r++) if (!t.IndexedBy[r]) others *= remaining[r] / g[r];
-                            if (others > 1)
-                            {
-                                rewind[r0] = (dr - 1) * stride0;
-                                visits += (others - 1) * WindowFresh(t, ext, r0, 0, rewind);
-                                rewind[r0] = 0;
-                            }
-                        }
-                        windowOnes[i, r0] = one[i].Energy(Math.Max(used1[i], visits));
-                    }
+                        if (r0 >= 0 && _windowRank[i][r0]) windowOnes[i, r0] = one[i].Energy(Math.Max(used1[i], WindowVisits(t, ext, tiles[i], r0)));
                 double forcedOne = canKeep[i] ? one[i].Energy(Math.Max(used1[i], tiles[i] * dramSteps)) : 0;
                 if (keeper0[i] < 0)
                 {
@@ -1143,6 +1135,27 @@ internal sealed class SearchModel
                 best = Math.Min(best, least);
                 record?.Add(gIndex, g, keep, _macEnergy + least);
             }
+        }
+
+        // Level 1's visits of t when DRAM's innermost loop runs over r0, a window rank of t (box: level 1's tile):
+        // its first tile, then each of r0's own steps, (D - 1) of every D, moves the box by r0's DRAM stride with
+        // nothing inside to rewind and brings the words the move uncovers; and
+        // each step of a DRAM loop over a rank that does not index t rewinds r0's loop inside it (perhaps more,
+        // which only moves the box further when no coefficient is negative): at least (product of those loops'
+        // factors - 1) such steps, whatever the order.
+        double WindowVisits(TensorInfo t, long[] box, double first, int r0)
+        {
+            long dr = remaining[r0] / g[r0];
+            long stride0 = ext[r0] * s.Spatial(0, r0);
+            double visits = first + dramSteps * (1 - 1.0 / dr) * WindowFresh(t, box, r0, stride0, noBack);
+            if (!_nonNegative[t.Index]) return visits;
+            double others = 1;
+            for (int r = 0; r < Ranks; r++) if (!t.IndexedBy[r]) others *= remaining[r] / g[r];
+            if (others <= 1) return visits;
+            rewind[r0] = (dr - 1) * stride0;
+            visits += (others - 1) * WindowFresh(t, box, r0, 0, rewind);
+            rewind[r0] = 0;
+            return visits;
         }
 
         // A decided keeper's base costs in this split, its visits raised to the sweep floor when that is more.
@@ -1575,12 +1588,17 @@ internal sealed class SearchModel
         var ranks = t.DimRanks[k];
         var coefs = t.DimCoefs[k];
         // Terms over a rank of extent 1 do not move; what remains must step by 1, or be two terms whose steps leave no gap.
-        var moving = Enumerable.Range(0, ranks.Length).Where(i => ext[ranks[i]] > 1).ToArray();
-        if (moving.Length == 0) return true;
-        if (moving.Length == 1) return Math.Abs(coefs[moving[0]]) == 1;
-        if (moving.Length > 2) return false;
-        long ca = Math.Abs(coefs[moving[0]]), cb = Math.Abs(coefs[moving[1]]);
-        long ea = ext[ranks[moving[0]]], eb = ext[ranks[moving[1]]];
+        int count = 0, a = -1, b = -1;
+        for (int i = 0; i < ranks.Length; i++)
+        {
+            if (ext[ranks[i]] <= 1) continue;
+            if (count == 0) a = i; else b = i;
+            if (++count > 2) return false;
+        }
+        if (count == 0) return true;
+        if (count == 1) return Math.Abs(coefs[a]) == 1;
+        long ca = Math.Abs(coefs[a]), cb = Math.Abs(coefs[b]);
+        long ea = ext[ranks[a]], eb = ext[ranks[b]];
         return (ca == 1 && cb <= ea) || (cb == 1 && ca <= eb);
     }
 
