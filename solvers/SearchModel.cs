@@ -1094,7 +1094,7 @@ internal sealed class SearchModel
                 double floorOne = floorOnes[i];
                 if (canKeep[i])
                     foreach (var r0 in r0s)
-                        if (r0 >= 0 && _windowRank[i][r0]) windowOnes[i, r0] = one[i].Energy(Math.Max(used1[i], WindowVisits(t, ext, tiles[i], r0)));
+                        if (r0 >= 0 && _windowRank[i][r0]) windowOnes[i, r0] = one[i].Energy(Math.Max(used1[i], WindowVisits(t, r0)));
                 double forcedOne = canKeep[i] ? one[i].Energy(Math.Max(used1[i], tiles[i] * dramSteps)) : 0;
                 if (keeper0[i] < 0)
                 {
@@ -1137,23 +1137,22 @@ internal sealed class SearchModel
             }
         }
 
-        // Level 1's visits of t when DRAM's innermost loop runs over r0, a window rank of t (box: level 1's tile):
-        // its first tile, then each of r0's own steps, (D - 1) of every D, moves the box by r0's DRAM stride with
-        // nothing inside to rewind and brings the words the move uncovers; and
-        // each step of a DRAM loop over a rank that does not index t rewinds r0's loop inside it (perhaps more,
-        // which only moves the box further when no coefficient is negative): at least (product of those loops'
-        // factors - 1) such steps, whatever the order.
-        double WindowVisits(TensorInfo t, long[] box, double first, int r0)
+        // Level 1's visits of t when DRAM's innermost loop runs over r0, a window rank of t: its first tile, then
+        // each of r0's own steps, (D - 1) of every D, moves the tile by r0's DRAM stride with nothing inside to
+        // rewind and brings the words the move uncovers; and each step of a DRAM loop over a rank that does not
+        // index t rewinds r0's loop inside it (perhaps more, which only moves the tile further when no
+        // coefficient is negative): at least (product of those loops' factors - 1) such steps, whatever the order.
+        double WindowVisits(TensorInfo t, int r0)
         {
             long dr = remaining[r0] / g[r0];
             long stride0 = ext[r0] * s.Spatial(0, r0);
-            double visits = first + dramSteps * (1 - 1.0 / dr) * WindowFresh(t, box, r0, stride0, noBack);
+            double visits = tiles[t.Index] + dramSteps * (1 - 1.0 / dr) * WindowFresh(t, ext, r0, stride0, noBack);
             if (!_nonNegative[t.Index]) return visits;
             double others = 1;
             for (int r = 0; r < Ranks; r++) if (!t.IndexedBy[r]) others *= remaining[r] / g[r];
             if (others <= 1) return visits;
             rewind[r0] = (dr - 1) * stride0;
-            visits += (others - 1) * WindowFresh(t, box, r0, 0, rewind);
+            visits += (others - 1) * WindowFresh(t, ext, r0, 0, rewind);
             rewind[r0] = 0;
             return visits;
         }

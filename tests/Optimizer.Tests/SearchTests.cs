@@ -149,22 +149,29 @@ public sealed class SearchTests
     [TestMethod]
     public void ExactEqualsBruteForceOnSlidingWindowsOverScratchpads()
     {
-        var rng = new Random(23);
-        int compared = 0;
-        for (int i = 0; i < 12; i++)
-        {
-            // Every fourth case has a long P over a buffer too small for the inputs, so DRAM's innermost loop runs over P.
-            var layer = (i % 4) switch
+        // Every fourth case has a long P over a buffer too small for the inputs, so DRAM's innermost loop runs over P.
+        ExactEqualsBruteForceOn(seed: 23, cases: 12, atLeast: 10, (rng, i) => (
+            (i % 4) switch
             {
                 3 => Layers.Conv1d($"d{i}", c: 1, k: 1 + rng.Next(2), p: 8, r: 3, stride: 1),
                 2 => Layers.Conv2d($"v{i}", n: 1, c: 1, k: 2, p: 2 + rng.Next(2), q: 2, r: 2, s: 2, stride: 1 + rng.Next(2)),
                 _ => Layers.Conv1d($"c{i}", c: 1 + rng.Next(2), k: 2, p: 4 + 2 * rng.Next(2), r: 2 + rng.Next(2), stride: 1 + rng.Next(2)),
-            };
-            var arch = RoleSplit($"windows{i}", glb: 4 + rng.Next(12), fanout: (1 + rng.Next(2), 1),
-                spads: (1 + rng.Next(4), 1 + rng.Next(4), 1 + rng.Next(3)));
+            },
+            RoleSplit($"windows{i}", glb: 4 + rng.Next(12), fanout: (1 + rng.Next(2), 1),
+                spads: (1 + rng.Next(4), 1 + rng.Next(4), 1 + rng.Next(3)))));
+    }
+
+    /// <summary>Compares the branch and bound with brute force on <paramref name="cases"/> generated cases; at least <paramref name="atLeast"/> must be feasible.</summary>
+    private static void ExactEqualsBruteForceOn(int seed, int cases, int atLeast, Func<Random, int, (Einsum Layer, Architecture Arch)> make)
+    {
+        var rng = new Random(seed);
+        int compared = 0;
+        for (int i = 0; i < cases; i++)
+        {
+            var (layer, arch) = make(rng, i);
             if (ExactEqualsBruteForce(layer, arch)) compared++;
         }
-        Assert.IsTrue(compared >= 10, $"only {compared} feasible cases compared");
+        Assert.IsTrue(compared >= atLeast, $"only {compared} feasible cases compared");
     }
 
     /// <summary>
@@ -176,15 +183,9 @@ public sealed class SearchTests
     [TestMethod]
     public void ExactEqualsBruteForceWhenDramRefetchesThroughSmallScratchpads()
     {
-        var rng = new Random(41);
-        int compared = 0;
-        for (int i = 0; i < 8; i++)
-        {
-            var layer = Layers.Conv1d($"s{i}", c: 1 + rng.Next(2), k: 4, p: 4 + 4 * rng.Next(2), r: 3, stride: 1);
-            var arch = RoleSplit($"small{i}", glb: 3 + rng.Next(6), fanout: (1, 1), spads: (1 + rng.Next(3), 1 + rng.Next(3), 1 + rng.Next(2)));
-            if (ExactEqualsBruteForce(layer, arch)) compared++;
-        }
-        Assert.IsTrue(compared >= 6, $"only {compared} feasible cases compared");
+        ExactEqualsBruteForceOn(seed: 41, cases: 8, atLeast: 6, (rng, i) => (
+            Layers.Conv1d($"s{i}", c: 1 + rng.Next(2), k: 4, p: 4 + 4 * rng.Next(2), r: 3, stride: 1),
+            RoleSplit($"small{i}", glb: 3 + rng.Next(6), fanout: (1, 1), spads: (1 + rng.Next(3), 1 + rng.Next(3), 1 + rng.Next(2)))));
     }
 
     /// <summary>
