@@ -1645,7 +1645,4 @@ internal sealed class SearchModel
         }
         return new Mapping(levels);
     }
-
-    /// <summary>The canonical key that breaks ties between mappings of equal cost.</summary>
-    public string Key(Mapping m) => m.ToCompactString(_levels.Select(l => l.Name).ToList());
 }
