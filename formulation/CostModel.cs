@@ -70,12 +70,17 @@ internal sealed class Nest
     private readonly long[] _used;      // instances used of each level; [n] = compute units used
     private readonly long _temporalProduct;
     private readonly int _n;
+    private readonly Dictionary<RankId, int> _rankPosition;
+    private readonly Dictionary<TensorId, TensorIndex> _index;
 
     public Nest(Einsum e, Architecture a, Mapping m)
     {
         _e = e; _a = a; _m = m;
         _n = a.Levels.Count;
         _loops = m.Nest().ToList();
+        var ranks = e.Ranks.Select(r => r.Id).ToArray();
+        _rankPosition = ranks.Select((r, i) => (r, i)).ToDictionary(x => x.r, x => x.i);
+        _index = e.Tensors.ToDictionary(t => t.Id, t => new TensorIndex(t, ranks));
         _levelStart = new int[_n + 1];
         int idx = 0;
         for (int l = 0; l < _n; l++)
@@ -105,59 +110,52 @@ internal sealed class Nest
         return p;
     }
 
-    private long TileWords(TensorSpec t, int l) => t.Footprint(r => Extent(l, r));
+    /// <summary>The extents of every rank (in the Einsum's order) in the tile of level l.</summary>
+    private long[] Extents(int l) => _e.Ranks.Select(r => Extent(l, r.Id)).ToArray();
+
+    private TensorIndex Index(TensorSpec t) => _index[t.Id];
+
+    private long TileWords(TensorSpec t, int l) => Index(t).Words(Extents(l));
 
     /// <summary>Distinct elements one instance of level l ever holds: the tile grown by every temporal loop above l.</summary>
     private long Partition(TensorSpec t, int l)
-        => t.Footprint(r =>
-        {
-            long x = Extent(l, r);
-            for (int i = 0; i < _levelStart[l]; i++) if (!_loops[i].IsSpatial && _loops[i].Rank == r) x = checked(x * _loops[i].Factor);
-            return x;
-        });
+    {
+        var ext = Extents(l);
+        for (int i = 0; i < _levelStart[l]; i++) if (!_loops[i].IsSpatial) ext[_rankPosition[_loops[i].Rank]] = checked(ext[_rankPosition[_loops[i].Rank]] * _loops[i].Factor);
+        return Index(t).Words(ext);
+    }
 
     /// <summary>
-    /// Words brought into one instance of level l over the whole run when it holds exactly the current
-    /// tile: the first tile, plus for every increment of a temporal loop above l the words of the new
-    /// tile that the previous tile did not cover.
+    /// Words brought into one instance of level l over the run when it holds exactly the current
+    /// tile (<see cref="Counts.Visits"/> over the temporal loops above l).
     /// </summary>
     private long Visits(TensorSpec t, int l, List<DerivationStep>? steps)
     {
-        var extents = t.Dims.Select(d => d.Extent(r => Extent(l, r))).ToArray();
-        long tile = extents.Aggregate(1L, (acc, x) => checked(acc * x));
-        long total = tile;
-        long outer = 1;
+        var above = new List<StepLoop>();
+        var loopAt = new List<NestLoop>();
         for (int j = 0; j < _levelStart[l]; j++)
         {
             var loop = _loops[j];
             if (loop.IsSpatial || loop.Factor == 1) continue;
-            var shift = new Dictionary<RankId, long> { [loop.Rank] = _stride[j] };
-            for (int i = j + 1; i < _levelStart[l]; i++)
+            above.Add(new StepLoop(_rankPosition[loop.Rank], loop.Factor, _stride[j]));
+            loopAt.Add(loop);
+        }
+        var fresh = new long[above.Count];
+        long total = Counts.Visits(Index(t), Extents(l), above.ToArray(), fresh);
+        if (steps is not null)
+        {
+            long tile = TileWords(t, l), outer = 1;
+            for (int j = 0; j < above.Count; j++)
             {
-                var il = _loops[i];
-                if (il.IsSpatial || il.Factor == 1) continue;
-                shift[il.Rank] = shift.GetValueOrDefault(il.Rank) - (il.Factor - 1) * _stride[i];
-            }
-            long overlap = 1;
-            for (int d = 0; d < t.Dims.Count; d++)
-            {
-                long s = 0;
-                foreach (var term in t.Dims[d].Terms) s += term.Coefficient * shift.GetValueOrDefault(term.Rank);
-                overlap = checked(overlap * Math.Max(0, extents[d] - Math.Abs(s)));
-            }
-            long fresh = tile - overlap;
-            long transitions = checked((loop.Factor - 1) * outer);
-            long words = checked(transitions * fresh);
-            total = checked(total + words);
-            if (steps is not null)
-            {
+                var loop = loopAt[j];
+                long transitions = Counts.Transitions(loop.Factor, outer);
                 bool relevant = t.IsIndexedBy(loop.Rank);
-                string why = fresh == 0 ? "the tile does not change: reused"
-                    : fresh == tile ? "a whole new tile each time"
-                    : $"the window slides: {fresh} of {tile} words are new";
-                steps.Add(new DerivationStep($"{_a.Levels[loop.Level].Name}: for {loop.Rank} in [0:{loop.Factor})", loop.Factor, relevant, transitions, fresh, words, why));
+                string why = fresh[j] == 0 ? "the tile does not change: reused"
+                    : fresh[j] == tile ? "a whole new tile each time"
+                    : $"the window slides: {fresh[j]} of {tile} words are new";
+                steps.Add(new DerivationStep($"{_a.Levels[loop.Level].Name}: for {loop.Rank} in [0:{loop.Factor})", loop.Factor, relevant, transitions, fresh[j], checked(transitions * fresh[j]), why));
+                outer = checked(outer * loop.Factor);
             }
-            outer = checked(outer * loop.Factor);
         }
         return total;
     }
@@ -169,21 +167,21 @@ internal sealed class Nest
         return _n;
     }
 
-    /// <summary>Product of the spatial factors in levels [from, to) whose rank does not index t and whose fanout has the capability.</summary>
-    private long SharedFactor(TensorSpec t, int from, int to, Func<Fanout, bool> capable)
+    /// <summary>Product of the spatial factors in levels [from, to) whose rank does not index t and whose fanout shares t's accesses (<see cref="Counts.Shares"/>).</summary>
+    private long SharedFactor(TensorSpec t, int from, int to)
     {
         long p = 1;
         for (int m = from; m < to; m++)
         {
-            if (!capable(_a.Levels[m].Fanout)) continue;
+            if (!Counts.Shares(_a.Levels[m].Fanout, t.IsOutput)) continue;
             foreach (var s in _m.Levels[m].Spatial) if (!t.IsIndexedBy(s.Rank)) p = checked(p * s.Factor);
         }
         return p;
     }
 
-    private sealed record Counts(long Tile, long Fills, long Reads, long Updates, long Visits, long Partition, int Child, long ChildWords, long Children, long Shared);
+    private sealed record LevelCounts(long Tile, long Fills, long Reads, long Updates, long Visits, long Partition, int Child, long ChildWords, long Children, long Shared);
 
-    private Counts CountsOf(TensorSpec t, int l, List<DerivationStep>? steps)
+    private LevelCounts CountsOf(TensorSpec t, int l, List<DerivationStep>? steps)
     {
         long tile = TileWords(t, l);
         long visits = l == 0 ? tile : Visits(t, l, steps);
@@ -192,23 +190,14 @@ internal sealed class Nest
         // What each child instance asks of this level over the run: its visits (tile changes), or one word per MAC for compute units.
         long childWords = c == _n ? _temporalProduct : Visits(t, c, null);
         long children = _used[c] / _used[l];
-        long fills = l == 0 ? 0 : t.IsOutput ? visits - partition : visits;
-        long reads, updates, shared;
-        if (t.IsOutput)
-        {
-            shared = SharedFactor(t, l, c, f => f.SpatialReduction);
-            updates = checked(childWords * (children / shared));
-            reads = updates - partition;
-        }
-        else
-        {
-            shared = SharedFactor(t, l, c, f => f.Multicast);
-            reads = checked(childWords * (children / shared));
-            updates = 0;
-        }
+        long fills = Counts.Fills(t.IsOutput, l == 0, visits, partition);
+        long shared = SharedFactor(t, l, c);
+        long served = Counts.Served(childWords, children, shared);
+        long reads = t.IsOutput ? Counts.OutputReads(served, partition) : served;
+        long updates = t.IsOutput ? served : 0;
         if (fills < 0 || reads < 0)
             throw new InvalidOperationException($"Negative count for {t.Id} at {_a.Levels[l].Name}: a cost-model invariant is broken.");
-        return new Counts(tile, fills, reads, updates, visits, partition, c, childWords, children, shared);
+        return new LevelCounts(tile, fills, reads, updates, visits, partition, c, childWords, children, shared);
     }
 
     public CostReport Evaluate()
@@ -217,7 +206,7 @@ internal sealed class Nest
         var network = new List<NetworkCost>();
         var levels = new List<LevelCost>();
         double storage = 0, net = 0;
-        long cycles = CeilDiv(_temporalProduct, _a.Compute.MacsPerCycle);
+        long cycles = Counts.ComputeCycles(_temporalProduct, _a.Compute.MacsPerCycle);
         long computeCycles = cycles;
         string boundBy = "compute";
         for (int l = 0; l < _n; l++)
@@ -229,7 +218,7 @@ internal sealed class Nest
             {
                 if (!_m.Levels[l].Keep.Contains(t.Id)) continue;
                 var k = CountsOf(t, l, null);
-                double energy = _used[l] * (k.Reads * level.ReadEnergy + (k.Fills + k.Updates) * level.WriteEnergy);
+                double energy = _used[l] * Counts.AccessEnergy(level, k.Reads, k.Fills, k.Updates);
                 tensors.Add(new TensorLevelCost(l, level.Name, t.Id, t.Role, k.Tile, k.Fills, k.Reads, k.Updates, _used[l], energy));
                 levelEnergy += energy;
                 held = checked(held + k.Tile);
@@ -247,9 +236,7 @@ internal sealed class Nest
                     net += e;
                 }
             }
-            long bw = Math.Max(
-                level.ReadBandwidth is { } rb ? (long)Math.Ceiling(reads / rb) : 0,
-                level.WriteBandwidth is { } wb ? (long)Math.Ceiling(writes / wb) : 0);
+            long bw = Counts.BandwidthCycles(level, reads, writes);
             if (bw > cycles) { cycles = bw; boundBy = level.Name; }
             levels.Add(new LevelCost(l, level.Name, _used[l], _a.InstancesOf(l), held, level.Capacity, levelEnergy, bw));
             storage += levelEnergy;
@@ -262,15 +249,9 @@ internal sealed class Nest
 
     /// <summary>Hops per word over the fanout below level m: 1 on a bus; on a mesh 1 plus the mean Manhattan distance from the entry corner to the children used.</summary>
     private double Hops(int m)
-    {
-        var fan = _a.Levels[m].Fanout;
-        if (fan.Topology == Topology.Bus) return 1;
-        long ux = _m.Levels[m].Spatial.Where(s => s.Axis == Axis.X).Aggregate(1L, (a, s) => a * s.Factor);
-        long uy = _m.Levels[m].Spatial.Where(s => s.Axis == Axis.Y).Aggregate(1L, (a, s) => a * s.Factor);
-        return 1 + (ux - 1) / 2.0 + (uy - 1) / 2.0;
-    }
-
-    private static long CeilDiv(long a, long b) => (a + b - 1) / b;
+        => Counts.Hops(_a.Levels[m].Fanout.Topology,
+            _m.Levels[m].Spatial.Where(s => s.Axis == Axis.X).Aggregate(1L, (a, s) => checked(a * s.Factor)),
+            _m.Levels[m].Spatial.Where(s => s.Axis == Axis.Y).Aggregate(1L, (a, s) => checked(a * s.Factor)));
 
     public Derivation Explain(int l, TensorSpec t)
     {

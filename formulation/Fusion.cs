@@ -293,7 +293,7 @@ public static class FusionCost
             if (onChip && t.LevelIndex == 0) { removed += t.Energy; continue; }
             if (t.Tensor == input && t.LevelIndex == fusionLevel && t.Fills > 0)
             {
-                double fillEnergy = t.InstancesUsed * t.Fills * arch.Levels[t.LevelIndex].WriteEnergy;
+                double fillEnergy = t.InstancesUsed * Counts.AccessEnergy(arch.Levels[t.LevelIndex], 0, t.Fills, 0);
                 removed += fillEnergy;
                 kept.Add(t with { Fills = 0, Energy = t.Energy - fillEnergy });
                 continue;
@@ -322,10 +322,7 @@ public static class FusionCost
                 reads = checked(reads + t.Reads);
                 writes = checked(writes + t.Fills + t.Updates);
             }
-            long bw = Math.Max(
-                level.ReadBandwidth is { } rb ? (long)Math.Ceiling(reads / rb) : 0,
-                level.WriteBandwidth is { } wb ? (long)Math.Ceiling(writes / wb) : 0);
-            cycles = Math.Max(cycles, bw);
+            cycles = Math.Max(cycles, Counts.BandwidthCycles(level, reads, writes));
         }
         return cycles;
     }

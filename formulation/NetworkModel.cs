@@ -314,9 +314,7 @@ public static class NetworkModel
         }
         long pipeline = checked(finish.Max() + (s.Passes - 1) * costs.Max(c => c.CyclesPerPass));
         var dram = arch.Levels[0];
-        long shared = Math.Max(
-            dram.ReadBandwidth is { } rb ? (long)Math.Ceiling(costs.Sum(c => c.DramReads) / rb) : 0,
-            dram.WriteBandwidth is { } wb ? (long)Math.Ceiling(costs.Sum(c => c.DramWrites) / wb) : 0);
+        long shared = Counts.BandwidthCycles(dram, costs.Sum(c => c.DramReads), costs.Sum(c => c.DramWrites));
         return shared > pipeline
             ? new NetworkSegmentCost(s, costs, segmentEnergy, shared, $"{dram.Name} bandwidth shared by the stages")
             : new NetworkSegmentCost(s, costs, segmentEnergy, pipeline, s.Passes > 1 ? "pipeline: first pass, then the slowest stage" : "one pass along the longest chain of stages");
@@ -347,7 +345,7 @@ public static class NetworkModel
                 continue;
             }
             long words = checked((t.Reads + t.Updates) * t.InstancesUsed);
-            double buffers = copies(t.Tensor) * t.InstancesUsed * (t.Reads * store.ReadEnergy + (t.Fills + t.Updates) * store.WriteEnergy);
+            double buffers = copies(t.Tensor) * t.InstancesUsed * Counts.AccessEnergy(store, t.Reads, t.Fills, t.Updates);
             energy += buffers + words * hops(t.Tensor) * hopEnergy - t.Energy;
         }
         foreach (var net in r.Network)

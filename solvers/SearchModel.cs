@@ -74,7 +74,8 @@ internal sealed class State
 /// </summary>
 internal sealed class SearchModel
 {
-    private sealed record TensorInfo(int Index, TensorSpec Spec, bool IsOutput, int[][] DimRanks, int[][] DimCoefs, bool[] IndexedBy);
+    /// <summary>One tensor as the search sees it: its indexing (the formula kernel's <see cref="TensorIndex"/>, terms over ranks of bound 1 left out) and the ranks that index it.</summary>
+    private sealed record TensorInfo(int Index, TensorSpec Spec, bool IsOutput, TensorIndex Dims, bool[] IndexedBy);
 
     private readonly MapProblem _p;
     private readonly TensorInfo[] _tensors;
@@ -116,19 +117,16 @@ internal sealed class SearchModel
         // A term over a rank of bound 1 never moves (its index is always 0), so it is left out, and so is a
         // dimension left with no term: every count is the same, and a 1x1 convolution's input (P + R with
         // R = 1) is then seen as indexed by P alone, which the closed forms and the refetch rules below need.
-        var dims = e.Tensors.Select(t => t.Dims.Select(d => d.Terms.Where(x => x.Coefficient != 0 && Bound[rankIndex[x.Rank]] > 1).ToArray())
-            .Where(terms => terms.Length > 0).ToArray()).ToArray();
         _tensors = e.Tensors.Select((t, i) => new TensorInfo(i, t, t.IsOutput,
-            dims[i].Select(d => d.Select(x => rankIndex[x.Rank]).ToArray()).ToArray(),
-            dims[i].Select(d => d.Select(x => x.Coefficient).ToArray()).ToArray(),
+            new TensorIndex(t, RankIds, x => Bound[rankIndex[x.Rank]] > 1),
             RankIds.Select(r => t.IsIndexedBy(r)).ToArray())).ToArray();
         _levels = p.Arch.Levels.ToArray();
-        _plain = _tensors.Select(t => t.DimRanks.All(x => x.Length == 1)).ToArray();
+        _plain = _tensors.Select(t => Dims(t).All(k => t.Dims.RanksOf(k).Length == 1)).ToArray();
         _plainDimRank = _tensors.Select(t => Enumerable.Range(0, Ranks).Select(r =>
-            Enumerable.Range(0, t.DimRanks.Length).Any(k => t.DimRanks[k].Length == 1 && t.DimRanks[k][0] == r)).ToArray()).ToArray();
-        _nonNegative = _tensors.Select(t => t.DimCoefs.All(k => k.All(c => c >= 0))).ToArray();
+            Dims(t).Any(k => t.Dims.RanksOf(k).Length == 1 && t.Dims.RanksOf(k)[0] == r)).ToArray()).ToArray();
+        _nonNegative = _tensors.Select(t => Dims(t).All(k => t.Dims.CoefficientsOf(k).ToArray().All(c => c >= 0))).ToArray();
         _windowRank = _tensors.Select(t => Enumerable.Range(0, Ranks).Select(r => !_plainDimRank[t.Index][r] &&
-            t.DimRanks.Any(k => k.Contains(r))).ToArray()).ToArray();
+            Dims(t).Any(k => t.Dims.RanksOf(k).Contains(r))).ToArray()).ToArray();
         _allowedMask = new int[Levels];
         for (int d = 0; d < Levels; d++)
             foreach (var t in _tensors)
@@ -140,6 +138,9 @@ internal sealed class SearchModel
         foreach (var (x, divisors) in _divisors) _smallestFactor[x] = divisors.Length > 1 ? divisors[1] : x;
         _macEnergy = e.Macs * p.Arch.Compute.MacEnergy;
     }
+
+    /// <summary>The dimension positions of t's indexing.</summary>
+    private static IEnumerable<int> Dims(TensorInfo t) => Enumerable.Range(0, t.Dims.Dimensions);
 
     private static long[] DivisorsOf(long n)
     {
@@ -172,19 +173,7 @@ internal sealed class SearchModel
         }
     }
 
-    private long Tile(TensorInfo t, long[] ext) => TileOf(t, ext);
-
-    private static long TileOf(TensorInfo t, ReadOnlySpan<long> ext)
-    {
-        long words = 1;
-        for (int d = 0; d < t.DimRanks.Length; d++)
-        {
-            long span = 0;
-            for (int i = 0; i < t.DimRanks[d].Length; i++) span += Math.Abs((long)t.DimCoefs[d][i]) * (ext[t.DimRanks[d][i]] - 1);
-            words = checked(words * (span + 1));
-        }
-        return words;
-    }
+    private static long Tile(TensorInfo t, ReadOnlySpan<long> ext) => t.Dims.Words(ext);
 
     /// <summary>True when the tiles level d keeps fit its capacity.</summary>
     public bool Fits(int d, State s)
@@ -363,7 +352,7 @@ internal sealed class SearchModel
         var c = _p.Constraints ?? MappingConstraints.None;
         var below = _tensors.Where(t => Enumerable.Range(d + 1, Levels - d - 1)
             .Any(m => (_allowedMask[m] & (1 << t.Index)) != 0 && !c.For(m).Bypass.Contains(t.Spec.Id))).ToArray();
-        bool plain = below.All(t => t.DimRanks.All(r => r.Length == 1) && t.DimCoefs.All(x => x.Length == 1 && x[0] == 1));
+        bool plain = below.All(t => Dims(t).All(k => t.Dims.CoefficientsOf(k) is [1]));
         return plain ? below : null;
     }
 
@@ -406,10 +395,10 @@ internal sealed class SearchModel
     }
 
     /// <summary>The temporal loops above level c, outermost first, with their strides as seen from c's tile.</summary>
-    private (int Rank, long Factor, long Stride)[] LoopsAbove(State s, int c)
+    private StepLoop[] LoopsAbove(State s, int c)
     {
         var inner = (long[])s.Rem[c].Clone();
-        var list = new List<(int, long, long)>();
+        var list = new List<StepLoop>();
         for (int d = c - 1; d >= 0; d--)
         {
             var ch = s.Choice[d]!;
@@ -417,58 +406,17 @@ internal sealed class SearchModel
             for (int i = ch.Order.Length - 1; i >= 0; i--)
             {
                 int r = ch.Order[i];
-                list.Add((r, ch.Temporal[r], inner[r]));
-                inner[r] *= ch.Temporal[r];
+                list.Add(new StepLoop(r, ch.Temporal[r], inner[r]));
+                inner[r] = checked(inner[r] * ch.Temporal[r]);
             }
         }
         list.Reverse();
         return list.ToArray();
     }
 
-    /// <summary>Words brought into one instance of level c over the run (docs/cost-model.md, "Visits").</summary>
+    /// <summary>Words brought into one instance of level c over the run (<see cref="Counts.Visits"/>).</summary>
     private long Visits(TensorInfo t, State s, int c)
-    {
-        var ext = s.Rem[c];
-        long tile = Tile(t, ext);
-        if (c == 0) return tile;
-        var loops = LoopsAbove(s, c);
-        int dims = t.DimRanks.Length;
-        var extent = new long[dims];
-        for (int d = 0; d < dims; d++)
-        {
-            long span = 0;
-            for (int i = 0; i < t.DimRanks[d].Length; i++) span += Math.Abs((long)t.DimCoefs[d][i]) * (ext[t.DimRanks[d][i]] - 1);
-            extent[d] = span + 1;
-        }
-        // reset[r]: how far the loops inside the current one move rank r back when they restart.
-        var reset = new long[Ranks];
-        var fresh = new long[loops.Length];
-        for (int j = loops.Length - 1; j >= 0; j--)
-        {
-            var (r, f, stride) = loops[j];
-            long overlap = 1;
-            for (int d = 0; d < dims; d++)
-            {
-                long shift = 0;
-                for (int i = 0; i < t.DimRanks[d].Length; i++)
-                {
-                    int rr = t.DimRanks[d][i];
-                    long delta = (rr == r ? stride : 0) - reset[rr];
-                    shift += t.DimCoefs[d][i] * delta;
-                }
-                overlap *= Math.Max(0, extent[d] - Math.Abs(shift));
-            }
-            fresh[j] = tile - overlap;
-            reset[r] += (f - 1) * stride;
-        }
-        long total = tile, outer = 1;
-        for (int j = 0; j < loops.Length; j++)
-        {
-            total = checked(total + (loops[j].Factor - 1) * outer * fresh[j]);
-            outer = checked(outer * loops[j].Factor);
-        }
-        return total;
-    }
+        => c == 0 ? Tile(t, s.Rem[0]) : Counts.Visits(t.Dims, s.Rem[c], LoopsAbove(s, c));
 
     /// <summary>
     /// For tensor t kept at level c and a level d above it, what one step of each of d's loops brings
@@ -492,14 +440,9 @@ internal sealed class SearchModel
         {
             _t = t;
             var ext = s.Rem[c];
-            _tile = m.Tile(t, ext);
-            _extent = new long[t.DimRanks.Length];
-            for (int k = 0; k < _extent.Length; k++)
-            {
-                long span = 0;
-                for (int i = 0; i < t.DimRanks[k].Length; i++) span += Math.Abs((long)t.DimCoefs[k][i]) * (ext[t.DimRanks[k][i]] - 1);
-                _extent[k] = span + 1;
-            }
+            _tile = Tile(t, ext);
+            _extent = new long[t.Dims.Dimensions];
+            t.Dims.DimExtents(ext, _extent);
             _stride = new long[m.Ranks];
             _rewind = new long[m.Ranks];
             _between = new long[m.Ranks];
@@ -521,20 +464,10 @@ internal sealed class SearchModel
         /// <summary>New words in c's tile when d's loop over <paramref name="rank"/> steps with the loops of d in <paramref name="inside"/> (a rank bit mask) inside it.</summary>
         public double Fresh(int rank, long inside)
         {
-            long overlap = 1;
-            for (int k = 0; k < _extent.Length && overlap > 0; k++)
-            {
-                long shift = 0;
-                var ranks = _t.DimRanks[k];
-                for (int i = 0; i < ranks.Length; i++)
-                {
-                    int rr = ranks[i];
-                    long back = _between[rr] + ((inside >> rr & 1) != 0 ? _rewind[rr] : 0);
-                    shift += _t.DimCoefs[k][i] * ((rr == rank ? _stride[rr] : 0) - back);
-                }
-                overlap *= Math.Max(0, _extent[k] - Math.Abs(shift));
-            }
-            return _tile - overlap;
+            Span<long> shift = stackalloc long[_stride.Length];
+            for (int r = 0; r < shift.Length; r++)
+                shift[r] = (r == rank ? _stride[r] : 0) - _between[r] - ((inside >> r & 1) != 0 ? _rewind[r] : 0);
+            return _tile - _t.Dims.Overlap(_extent, shift);
         }
     }
 
@@ -1041,7 +974,7 @@ internal sealed class SearchModel
             foreach (var t in _tensors)
             {
                 int i = t.Index;
-                tiles[i] = TileOf(t, ext);
+                tiles[i] = Tile(t, ext);
                 double scale = 1;
                 bool onChipIndexes = false;
                 for (int r = 0; r < Ranks; r++)
@@ -1058,7 +991,7 @@ internal sealed class SearchModel
                     {
                         // The middle level's tile is at most its capacity and at most its tile with every on-chip factor below it.
                         for (int r = 0; r < Ranks; r++) extMiddle[r] = middleExt[i][r] * g[r];
-                        double largest = Math.Min(TileOf(t, extMiddle), _levels[m].Capacity ?? long.MaxValue);
+                        double largest = Math.Min(Tile(t, extMiddle), _levels[m].Capacity ?? long.MaxValue);
                         // The words the DRAM iterations use: every used word once per iteration over ranks that do not
                         // index t, and at least the box the chip's loops sweep in each iteration; less what each can
                         // carry over from the last (one tile).
@@ -1072,7 +1005,7 @@ internal sealed class SearchModel
                         if (_plain[i] && _levels[m].Capacity is { } capM)
                         {
                             for (int r = 0; r < Ranks; r++) extMiddle[r] = middleExt[i][r] * (t.IndexedBy[r] ? g[r] : 1);
-                            if (TileOf(t, extMiddle) > capM) fromDram = fromDramScaled;
+                            if (Tile(t, extMiddle) > capM) fromDram = fromDramScaled;
                         }
                     }
                     (fromOnes[i], fromDrams[i], fromDramsScaled[i]) = (fromOne, fromDram, fromDramScaled);
@@ -1313,21 +1246,9 @@ internal sealed class SearchModel
     /// </summary>
     private static long WindowFresh(TensorInfo t, ReadOnlySpan<long> ext, int r, long stride, ReadOnlySpan<long> back)
     {
-        long tile = 1, overlap = 1;
-        for (int k = 0; k < t.DimRanks.Length; k++)
-        {
-            long span = 0, shift = 0;
-            var ranks = t.DimRanks[k];
-            for (int i = 0; i < ranks.Length; i++)
-            {
-                int rr = ranks[i];
-                span += Math.Abs((long)t.DimCoefs[k][i]) * (ext[rr] - 1);
-                shift += t.DimCoefs[k][i] * ((rr == r ? stride : 0) - back[rr]);
-            }
-            tile *= span + 1;
-            overlap *= Math.Max(0, span + 1 - Math.Abs(shift));
-        }
-        return tile - overlap;
+        Span<long> shift = stackalloc long[back.Length];
+        for (int rr = 0; rr < shift.Length; rr++) shift[rr] = (rr == r ? stride : 0) - back[rr];
+        return t.Dims.Fresh(ext, shift);
     }
 
     /// <summary>
@@ -1347,7 +1268,7 @@ internal sealed class SearchModel
             for (int b = m; b < d; b++) e *= s.Spatial(b, r);
             ext[r] = e;
         }
-        return TileOf(t, ext) <= cap;
+        return Tile(t, ext) <= cap;
     }
 
     /// <summary>The energy of keeper l serving keeper (or compute units) c whose instances each ask for <paramref name="childWords"/>: reads (and updates) at l and the network between.</summary>
@@ -1364,8 +1285,8 @@ internal sealed class SearchModel
         for (int b = d; b < c; b++)
         {
             var f = s.Choice[b]!.Temporal;
-            for (int k = 0; k < t.DimRanks.Length; k++)
-                if (t.DimRanks[k].Length == 1 && f[t.DimRanks[k][0]] > 1) return true;
+            for (int k = 0; k < t.Dims.Dimensions; k++)
+                if (t.Dims.RanksOf(k) is [var only] && f[only] > 1) return true;
         }
         return false;
     }
@@ -1399,18 +1320,11 @@ internal sealed class SearchModel
     private static long UsedWords(TensorInfo t, long[] ext)
     {
         long words = 1;
-        for (int k = 0; k < t.DimRanks.Length; k++)
+        for (int k = 0; k < t.Dims.Dimensions; k++)
         {
-            var ranks = t.DimRanks[k];
-            long span = 0, largest = 1;
-            int moving = 0;
-            for (int i = 0; i < ranks.Length; i++)
-            {
-                span += Math.Abs((long)t.DimCoefs[k][i]) * (ext[ranks[i]] - 1);
-                if (ext[ranks[i]] > 1) { moving++; largest = Math.Max(largest, ext[ranks[i]]); }
-            }
-            bool dense = DenseDim(t, k, ext);
-            words = checked(words * (dense ? span + 1 : largest));
+            long largest = 1;
+            foreach (int r in t.Dims.RanksOf(k)) largest = Math.Max(largest, ext[r]);
+            words = checked(words * (DenseDim(t, k, ext) ? t.Dims.DimExtent(k, ext) : largest));
         }
         return words;
     }
@@ -1434,21 +1348,17 @@ internal sealed class SearchModel
         long p = 1;
         for (int m = from; m < to; m++)
         {
-            var fan = _levels[m].Fanout;
-            bool can = t.IsOutput ? fan.SpatialReduction : fan.Multicast;
-            if (!can) continue;
-            for (int r = 0; r < Ranks; r++) if (!t.IndexedBy[r]) p *= s.Spatial(m, r);
+            if (!Counts.Shares(_levels[m].Fanout, t.IsOutput)) continue;
+            for (int r = 0; r < Ranks; r++) if (!t.IndexedBy[r]) p = checked(p * s.Spatial(m, r));
         }
         return p;
     }
 
     private double Hops(State s, int m)
     {
-        var fan = _levels[m].Fanout;
-        if (fan.Topology == Topology.Bus) return 1;
         long ux = 1, uy = 1;
         for (int r = 0; r < Ranks; r++) { ux *= s.Plan?.X[m][r] ?? s.Choice[m]!.SpatialX[r]; uy *= s.Plan?.Y[m][r] ?? s.Choice[m]!.SpatialY[r]; }
-        return 1 + (ux - 1) / 2.0 + (uy - 1) / 2.0;
+        return Counts.Hops(_levels[m].Fanout.Topology, ux, uy);
     }
 
     /// <summary>
@@ -1469,7 +1379,7 @@ internal sealed class SearchModel
         var writes = new long[Levels];
         long temporalProduct = 1;
         if (exact)
-            for (int d = 0; d < Levels; d++) for (int r = 0; r < Ranks; r++) temporalProduct *= s.Choice[d]!.Temporal[r];
+            for (int d = 0; d < Levels; d++) for (int r = 0; r < Ranks; r++) temporalProduct = checked(temporalProduct * s.Choice[d]!.Temporal[r]);
         foreach (var t in _tensors)
         {
             int bit = 1 << t.Index;
@@ -1481,16 +1391,16 @@ internal sealed class SearchModel
                 while (c <= keepDecidedAt && (s.Keep[c] & bit) == 0) c++;
                 bool childKnown = c <= keepDecidedAt || exact;
                 long partition = t.IsOutput ? Partition(t, s, l) : 0;
-                long fills = l == 0 ? 0 : t.IsOutput ? visitsL - partition : visitsL;
+                long fills = Counts.Fills(t.IsOutput, l == 0, visitsL, partition);
                 long r = 0, u = 0;
                 long visitsC = 0;
                 if (childKnown)
                 {
                     long childWords = c >= Levels ? temporalProduct : (visitsC = Visits(t, s, c));
                     long children = s.Used[Math.Min(c, Levels)] / s.Used[l];
-                    long shared = SharedFactor(t, s, l, Math.Min(c, Levels));
-                    if (t.IsOutput) { u = childWords * (children / shared); r = u - partition; }
-                    else r = childWords * (children / shared);
+                    long served = Counts.Served(childWords, children, SharedFactor(t, s, l, Math.Min(c, Levels)));
+                    if (t.IsOutput) { u = served; r = Counts.OutputReads(u, partition); }
+                    else r = served;
                     double words = (double)(r + u) * s.Used[l];
                     for (int m = l; m < Math.Min(c, Levels); m++)
                         if (_levels[m].Fanout.HopEnergy > 0 && words > 0) network += words * Hops(s, m) * _levels[m].Fanout.HopEnergy;
@@ -1499,13 +1409,13 @@ internal sealed class SearchModel
                 {
                     // What l must at least serve below, from the finest tile already fixed (see ServedAtLeast).
                     long served = ServedAtLeast(t, s, l, loopsDecided);
-                    if (t.IsOutput) { u = Math.Max(partition, served); r = u - partition; }
+                    if (t.IsOutput) { u = Math.Max(partition, served); r = Counts.OutputReads(u, partition); }
                     else r = served;
                     energy += PendingInnermost(t, s, l, keepDecidedAt, loopsDecided, t.IsOutput ? u : r);
                 }
-                energy += s.Used[l] * (r * _levels[l].ReadEnergy + (fills + u) * _levels[l].WriteEnergy);
-                reads[l] += r;
-                writes[l] += fills + u;
+                energy += s.Used[l] * Counts.AccessEnergy(_levels[l], r, fills, u);
+                reads[l] = checked(reads[l] + r);
+                writes[l] = checked(writes[l] + fills + u);
                 if (!childKnown || c >= Levels) break;
                 l = c;
                 visitsL = visitsC;
@@ -1514,17 +1424,13 @@ internal sealed class SearchModel
         energy += network;
         if (_p.Objective == Objective.Energy) return energy;
         double cycles;
-        if (exact) cycles = Math.Ceiling((double)temporalProduct / _p.Arch.Compute.MacsPerCycle);
+        if (exact) cycles = Counts.ComputeCycles(temporalProduct, _p.Arch.Compute.MacsPerCycle);
         else
         {
             long maxUnits = s.Used[loopsDecided] * _fanoutBelow[loopsDecided];
             cycles = Math.Ceiling(Math.Ceiling((double)_p.Layer.Macs / maxUnits) / _p.Arch.Compute.MacsPerCycle);
         }
-        for (int d = 0; d < Levels; d++)
-        {
-            if (_levels[d].ReadBandwidth is { } rb) cycles = Math.Max(cycles, Math.Ceiling(reads[d] / rb));
-            if (_levels[d].WriteBandwidth is { } wb) cycles = Math.Max(cycles, Math.Ceiling(writes[d] / wb));
-        }
+        for (int d = 0; d < Levels; d++) cycles = Math.Max(cycles, Counts.BandwidthCycles(_levels[d], reads[d], writes[d]));
         return _p.Objective == Objective.Latency ? cycles : energy * cycles;
     }
 
@@ -1577,15 +1483,15 @@ internal sealed class SearchModel
     /// <summary>True when every index in the tensor's bounding box over these extents is used by some point of the box.</summary>
     private static bool DenseTile(TensorInfo t, long[] ext)
     {
-        for (int d = 0; d < t.DimRanks.Length; d++) if (!DenseDim(t, d, ext)) return false;
+        for (int d = 0; d < t.Dims.Dimensions; d++) if (!DenseDim(t, d, ext)) return false;
         return true;
     }
 
     /// <summary>True when every index of dimension k's span over these extents is used by some point of the box.</summary>
     private static bool DenseDim(TensorInfo t, int k, long[] ext)
     {
-        var ranks = t.DimRanks[k];
-        var coefs = t.DimCoefs[k];
+        var ranks = t.Dims.RanksOf(k);
+        var coefs = t.Dims.CoefficientsOf(k);
         // Terms over a rank of extent 1 do not move; what remains must step by 1, or be two terms whose steps leave no gap.
         int count = 0, a = -1, b = -1;
         for (int i = 0; i < ranks.Length; i++)
@@ -1608,7 +1514,7 @@ internal sealed class SearchModel
         for (int k = m; k < Levels; k++)
         {
             var fan = _levels[k].Fanout;
-            if (!(t.IsOutput ? fan.SpatialReduction : fan.Multicast)) continue;
+            if (!Counts.Shares(fan, t.IsOutput)) continue;
             if (k < loopsDecided || s.Plan is not null)
             {
                 for (int r = 0; r < Ranks; r++) if (!t.IndexedBy[r]) p *= s.Spatial(k, r);
@@ -1624,6 +1530,40 @@ internal sealed class SearchModel
         var s = new State(this);
         s.Keep[0] = (1 << _tensors.Length) - 1;
         return Evaluate(s, 0, 0, exact: false);
+    }
+
+    /// <summary>
+    /// A mapping as a complete state of this search (the inverse of <see cref="ToMapping"/>), so the
+    /// search's own cost of any mapping can be compared with the reference model's; null when the mapping
+    /// has two temporal loops over one rank at a level, which the search's levels never hold.
+    /// </summary>
+    public State? FromMapping(Mapping mapping)
+    {
+        if (mapping.Levels.Count != Levels) throw new ArgumentException($"The mapping has {mapping.Levels.Count} levels; the architecture has {Levels}.", nameof(mapping));
+        var position = RankIds.Select((r, i) => (r, i)).ToDictionary(x => x.r, x => x.i);
+        var s = new State(this);
+        for (int d = 0; d < Levels; d++)
+        {
+            var level = mapping.Levels[d];
+            int[] temporal = new int[Ranks], x = new int[Ranks], y = new int[Ranks];
+            Array.Fill(temporal, 1); Array.Fill(x, 1); Array.Fill(y, 1);
+            var order = new List<int>();
+            foreach (var loop in level.Temporal)
+            {
+                int r = position[loop.Rank];
+                if (order.Contains(r)) return null;
+                order.Add(r);
+                temporal[r] = loop.Factor;
+            }
+            foreach (var loop in level.Spatial)
+            {
+                var axis = loop.Axis == Axis.X ? x : y;
+                axis[position[loop.Rank]] = checked(axis[position[loop.Rank]] * loop.Factor);
+            }
+            foreach (var t in _tensors) if (level.Keep.Contains(t.Spec.Id)) s.Keep[d] |= 1 << t.Index;
+            s.Apply(d, new LevelChoice(temporal, order.Where(r => temporal[r] > 1).ToArray(), x, y));
+        }
+        return s;
     }
 
     /// <summary>The complete state as the one Mapping type.</summary>

@@ -465,6 +465,7 @@ internal sealed class Z3MapEncoding : IDisposable
         return z;
     }
 
+    /// <summary>The symbolic form of the kernel's <see cref="TensorIndex.DimExtent"/>: <c>1 + sum |c| x (e - 1)</c>.</summary>
     private Z DimExtent(AffineExpr dim, Func<int, Z> extent)
     {
         var z = new Z(1);
@@ -595,7 +596,11 @@ internal sealed class Z3MapEncoding : IDisposable
         return _cache[key] = z;
     }
 
-    /// <summary>Words brought into one instance of level l over the run (docs/cost-model.md, "Visits").</summary>
+    /// <summary>
+    /// Words brought into one instance of level l over the run: the symbolic form of the kernel's
+    /// <see cref="Counts.Visits"/>, with each step's new words the tile less <see cref="TensorIndex.Overlap"/>,
+    /// and the loop order (which the kernel takes as given) as Before(...) variables.
+    /// </summary>
     private Z Visits(int ti, int l)
     {
         string key = $"visits{ti}_{l}";

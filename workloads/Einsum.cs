@@ -54,17 +54,6 @@ public sealed class AffineExpr
         return 0;
     }
 
-    /// <summary>
-    /// The extent of this dimension over a box of rank extents: <c>sum |c|*(e-1) + 1</c>, the bounding
-    /// box of the indices the box touches (so a strided window counts its gaps, as in the usual models).
-    /// </summary>
-    public long Extent(Func<RankId, long> rankExtent)
-    {
-        long span = 0;
-        foreach (var t in Terms) span = checked(span + Math.Abs((long)t.Coefficient) * (rankExtent(t.Rank) - 1));
-        return span + 1;
-    }
-
     /// <inheritdoc/>
     public override string ToString()
         => string.Join(" + ", Terms.Select(t => t.Coefficient == 1 ? t.Rank.Name : $"{t.Rank.Name}*{t.Coefficient}"));
@@ -94,14 +83,6 @@ public sealed class TensorSpec
 
     /// <summary>True when the rank appears in some index of this tensor (so moving along it changes the tile).</summary>
     public bool IsIndexedBy(RankId rank) => Dims.Any(d => d.CoefficientOf(rank) != 0);
-
-    /// <summary>Words in the bounding box of the tensor over a box of rank extents.</summary>
-    public long Footprint(Func<RankId, long> rankExtent)
-    {
-        long words = 1;
-        foreach (var d in Dims) words = checked(words * d.Extent(rankExtent));
-        return words;
-    }
 
     /// <inheritdoc/>
     public override string ToString() => $"{Id}[{string.Join(", ", Dims)}]";
@@ -168,8 +149,6 @@ public sealed class Einsum
     /// <summary>The number of multiply-accumulates: the volume of the iteration space.</summary>
     public long Macs => Ranks.Aggregate(1L, (acc, r) => checked(acc * r.Bound));
 
-    /// <summary>Words of a whole tensor.</summary>
-    public long TensorWords(TensorSpec t) => t.Footprint(r => Bound(r));
 
     /// <inheritdoc/>
     public override string ToString()

@@ -1,3 +1,4 @@
+using Optimizer.Formulation;
 using Optimizer.Workloads;
 
 namespace Optimizer.Tests;
