@@ -19,7 +19,11 @@ internal static class MapCommand
         var workload = new Option<string>("--workload") { Description = "Workload: a zoo name or a spec file.", Required = true };
         var layer = new Option<string?>("--layer") { Description = "The layer to map (default: the only one)." };
         var allLayers = new Option<bool>("--all-layers") { Description = "Map every layer; one line per layer, then totals." };
-        var objective = new Option<Objective>("--objective") { Description = "What to minimize.", DefaultValueFactory = _ => Objective.Energy };
+        var objective = new Option<string>("--objective")
+        {
+            Description = "What to minimize: energy, latency (or delay), edp, or a lexicographic list such as delay,energy (least cycles, then least energy among them, as Timeloop's optimization-metrics; exact and brute solvers).",
+            DefaultValueFactory = _ => "energy",
+        };
         var solver = new Option<string>("--solver")
         {
             Description = "exact (branch and bound), brute (plain enumeration, small cases), z3 (the SMT encoding, small cases, energy only), descent (fast bottom-up cost descent) or random (the sampling baseline); the last two prove nothing.",
@@ -75,8 +79,11 @@ internal static class MapCommand
             var w = Inputs.Workload(pr.GetValue(workload)!, reading);
             var limit = pr.GetValue(timeLimit) is { } s ? (s > 0 ? TimeSpan.FromSeconds(s) : throw new InputException($"--time-limit must be positive, got {s}.")) : (TimeSpan?)null;
             var limits = new SearchLimits(limit, cancel, pr.GetValue(threads));
-            var obj = pr.GetValue(objective);
-            var engine = new Engine(pr.GetValue(solver)!, pr.GetValue(seed));
+            if (!Objectives.TryParse(pr.GetValue(objective)!, out var terms, out var objectiveError)) throw new InputException($"--objective: {objectiveError}");
+            var obj = terms[0];
+            var engine = new Engine(pr.GetValue(solver)!, pr.GetValue(seed), terms);
+            if (terms.Count > 1 && (pr.GetValue(network) || engine.Name is not ("exact" or "brute")))
+                throw new InputException($"A lexicographic objective ({pr.GetValue(objective)}) is searched by --solver exact or brute, one layer or --all-layers; not with {(pr.GetValue(network) ? "--network" : $"--solver {engine.Name}")}.");
             var constraintFile = pr.GetValue(constraints);
             if (pr.GetValue(network))
             {
@@ -107,7 +114,7 @@ internal static class MapCommand
         => value >= 1 ? value : throw new InputException($"{option} must be at least 1, got {value}.");
 
     /// <summary>The status line: OPTIMAL, FEASIBLE with bound and gap, INFEASIBLE with why, or UNKNOWN.</summary>
-    public static string StatusLine(SolveResult r, Objective objective) => r.Status switch
+    public static string StatusLine(SolveResult r, Objective objective) => r.Terms is { Count: > 1 } ? LexicographicStatus(r) : r.Status switch
     {
         SolveStatus.Optimal => $"OPTIMAL {objective.ToString().ToLowerInvariant()}={Text.Num(r.Best!.Value)} (proved by {r.Solver} search: nothing in the mapspace costs less)",
         SolveStatus.Feasible => $"FEASIBLE best={Text.Num(r.Best!.Value)} bound={Text.Num(r.Bound)} gap={r.GapPercent!.Value:0.###}% " +
@@ -116,10 +123,28 @@ internal static class MapCommand
         _ => $"UNKNOWN: {r.Explanation}",
     };
 
-    /// <summary>Which solver runs, and its seed when it samples.</summary>
-    private sealed record Engine(string Name, int Seed)
+    /// <summary>The status line of a lexicographic objective: every term's value in order, or the term the search stopped in with its bound and gap.</summary>
+    private static string LexicographicStatus(SolveResult r)
     {
-        public SolveResult Solve(MapProblem p, SearchLimits limits) => Name switch
+        var terms = r.Terms!;
+        string names = string.Join(",", terms.Select(Objectives.Name));
+        return r.Status switch
+        {
+            SolveStatus.Optimal => $"OPTIMAL {names}: {string.Join(", then ", terms.Select(t => $"{Objectives.Name(t)}={Text.Num(r.Report!.Objective(t))}"))} " +
+                $"(proved by {r.Solver} search term by term: nothing in the mapspace is better in this order)",
+            SolveStatus.Feasible => $"FEASIBLE {names}: {Objectives.Name(terms[^1])} best={Text.Num(r.Best!.Value)} bound={Text.Num(r.Bound)} gap={r.GapPercent!.Value:0.###}% ({r.Explanation})",
+            SolveStatus.Infeasible => $"INFEASIBLE: {r.Explanation}",
+            _ => $"UNKNOWN: {r.Explanation}",
+        };
+    }
+
+    /// <summary>Which solver runs, its seed when it samples, and the objective's terms (more than one: lexicographic).</summary>
+    private sealed record Engine(string Name, int Seed, IReadOnlyList<Objective> Terms)
+    {
+        /// <summary>The objective as the user wrote it, normalized (delay,energy reads latency,energy).</summary>
+        public string Label => string.Join(",", Terms.Select(Objectives.Name));
+
+        public SolveResult Solve(MapProblem p, SearchLimits limits) => Terms.Count > 1 ? Lexicographic.Solve(p, Terms, limits, prune: Name != "brute").Result : Name switch
         {
             "brute" => new TilingSearch(p, prune: false).Solve(limits),
             "z3" => Z3Mapper.Solve(p, limits),
@@ -135,7 +160,7 @@ internal static class MapCommand
     private static int MapOne(Workload w, Einsum layer, Architecture arch, Objective objective, MappingConstraints? constraints, Engine engine, SearchLimits limits, Outputs outputs)
     {
         string? csv = outputs.Csv, mappingOut = outputs.MappingOut;
-        Console.WriteLine($"Mapping layer {layer.Name} of {w.Name} on {arch.Name}, minimizing {objective.ToString().ToLowerInvariant()}: {layer}");
+        Console.WriteLine($"Mapping layer {layer.Name} of {w.Name} on {arch.Name}, minimizing {engine.Label}: {layer}");
         var problem = new MapProblem(layer, arch, objective, constraints);
         var r = engine.Solve(problem, limits);
         Console.WriteLine($"{r.Solver} search: {Text.Int(r.Explored)} nodes in {r.Elapsed.TotalSeconds:0.###} s");
@@ -203,7 +228,7 @@ internal static class MapCommand
         if (violations.Count > 0)
             throw new InvalidOperationException($"Layers {from.Name} and {to.Name} have the same shape, but the carried mapping breaks a rule ({violations[0].Message}); this is a bug.");
         var report = CostModel.Evaluate(to, arch, mapping);
-        return r with { Mapping = mapping, Report = report, Best = report.Objective(objective), Elapsed = TimeSpan.Zero };
+        return r with { Mapping = mapping, Report = report, Best = report.Objective(r.Terms is { } terms ? terms[^1] : objective), Elapsed = TimeSpan.Zero };
     }
 
     /// <summary>One CSV row per layer of a whole-workload run.</summary>
@@ -211,11 +236,12 @@ internal static class MapCommand
 
     private static int MapAll(Workload w, Architecture arch, Objective objective, Engine engine, SearchLimits limits, string? csv)
     {
-        Console.WriteLine($"Mapping every layer of {w.Name} on {arch.Name}, minimizing {objective.ToString().ToLowerInvariant()}");
+        Console.WriteLine($"Mapping every layer of {w.Name} on {arch.Name}, minimizing {engine.Label}");
         var rows = new List<LayerRow>();
         var table = new List<string[]> { new[] { "layer", "status", "best", "bound", "gap %", "seconds" } };
         double total = 0, bound = 0;
         bool allOptimal = true, anyMissing = false;
+        var reports = new List<CostReport>();
         var names = arch.Levels.Select(l => l.Name).ToList();
         var clock = Stopwatch.StartNew();
         // Layers of the same shape share one search: the answer is carried over by renaming its tensors
@@ -239,13 +265,17 @@ internal static class MapCommand
             Console.WriteLine($"  {layer.Name}: {StatusLine(r, objective)} [{r.Elapsed.TotalSeconds:0.##} s{note}]");
             table.Add([layer.Name, r.Status.ToString().ToUpperInvariant(), r.Best is { } b ? Text.Num(b) : "-", Text.Num(r.Bound), r.GapPercent is { } g ? g.ToString("0.###") : "-", r.Elapsed.TotalSeconds.ToString("0.##")]);
             rows.Add(new LayerRow(layer.Name, r.Status.ToString().ToUpperInvariant(), r.Best, r.Bound, r.GapPercent, r.Elapsed.TotalSeconds, r.Explored,
-                objective.ToString().ToLowerInvariant(), r.Mapping?.ToCompactString(names) ?? ""));
+                engine.Label, r.Mapping?.ToCompactString(names) ?? ""));
             allOptimal &= r.Status == SolveStatus.Optimal;
+            if (r.Report is not null) reports.Add(r.Report);
             if (r.Best is { } best) { total += best; bound += r.Bound; } else anyMissing = true;
         }
         Console.WriteLine();
         Console.Write(Text.Table(table));
-        if (objective != Objective.Edp && !anyMissing)
+        if (engine.Terms.Count > 1 && !anyMissing)
+            Console.WriteLine($"Totals: {string.Join(", ", engine.Terms.Where(t => t != Objective.Edp).Select(t => $"{Objectives.Name(t)} {Text.Num(reports.Sum(x => x.Objective(t)))}"))} " +
+                $"({(allOptimal ? "every layer proved optimal in this order" : "not every layer proved")}), {clock.Elapsed.TotalSeconds:0.#} s");
+        else if (objective != Objective.Edp && !anyMissing)
             Console.WriteLine($"Total {objective.ToString().ToLowerInvariant()}: {Text.Num(total)} ({(allOptimal ? "every layer proved optimal" : $"bound {Text.Num(bound)}")}), {clock.Elapsed.TotalSeconds:0.#} s");
         if (csv is not null)
         {

@@ -82,3 +82,39 @@ public enum Objective
     /// <summary>Energy times cycles.</summary>
     Edp,
 }
+
+/// <summary>Objective names as users write them, and lexicographic lists of them.</summary>
+public static class Objectives
+{
+    /// <summary>The names accepted, as a user reads them in an error.</summary>
+    public const string Choices = "energy, latency (or delay), edp, or a comma-separated list of them minimized in order (e.g. delay,energy)";
+
+    /// <summary>The name of an objective as printed.</summary>
+    public static string Name(Objective o) => o.ToString().ToLowerInvariant();
+
+    /// <summary>
+    /// Reads one objective or a lexicographic list (<c>delay,energy</c>: least cycles, then least energy
+    /// among them, as Timeloop's <c>optimization-metrics</c>); false with a message naming the choices.
+    /// </summary>
+    public static bool TryParse(string text, out IReadOnlyList<Objective> terms, out string error)
+    {
+        var list = new List<Objective>();
+        terms = list;
+        error = "";
+        foreach (var raw in text.Split(','))
+        {
+            var name = raw.Trim().ToLowerInvariant();
+            Objective? o = name switch
+            {
+                "energy" => Objective.Energy,
+                "latency" or "delay" or "cycles" => Objective.Latency,
+                "edp" => Objective.Edp,
+                _ => null,
+            };
+            if (o is null) { error = $"Unknown objective '{raw.Trim()}' in '{text}'; the choices: {Choices}."; return false; }
+            if (list.Contains(o.Value)) { error = $"The objective '{text}' names {Name(o.Value)} twice; each term may appear once."; return false; }
+            list.Add(o.Value);
+        }
+        return true;
+    }
+}

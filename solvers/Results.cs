@@ -17,8 +17,38 @@ public enum SolveStatus
     Unknown,
 }
 
-/// <summary>One layer on one architecture, what to minimize, and the constraints that pin parts of the mapping.</summary>
-public sealed record MapProblem(Einsum Layer, Architecture Arch, Objective Objective, MappingConstraints? Constraints = null);
+/// <summary>
+/// One layer on one architecture, what to minimize, the constraints that pin parts of the mapping, and
+/// caps on the other costs (a mapping above a cap is not a solution): how a lexicographic objective's
+/// later terms are searched among the mappings that keep the earlier terms at their optimum.
+/// </summary>
+public sealed record MapProblem(Einsum Layer, Architecture Arch, Objective Objective, MappingConstraints? Constraints = null, CostCaps? Caps = null);
+
+/// <summary>Upper bounds on a mapping's energy (pJ), cycles and energy-delay product, each compared within a relative 1e-9; null = no cap.</summary>
+public sealed record CostCaps(double? Energy = null, double? Cycles = null, double? Edp = null)
+{
+    /// <summary>Relative margin within which an energy equals its cap (the rounding of sums of doubles).</summary>
+    public const double Margin = 1e-9;
+
+    /// <summary>True when a cost report is within every cap.</summary>
+    public bool Allow(CostReport r) => AllowEnergy(r.Energy) && Allow(r.Energy, r.Cycles);
+
+    /// <summary>True when an energy (or a lower bound on it) is within the energy cap.</summary>
+    public bool AllowEnergy(double energy) => Within(energy, Energy);
+
+    /// <summary>True when cycles and energy x cycles (or lower bounds on them) are within their caps.</summary>
+    public bool Allow(double energy, double cycles) => Within(cycles, Cycles) && Within(energy * cycles, Edp);
+
+    /// <summary>The cap for one objective: a lexicographic term's optimum caps it for the terms after it.</summary>
+    public CostCaps With(Objective objective, double value) => objective switch
+    {
+        Objective.Energy => this with { Energy = value },
+        Objective.Latency => this with { Cycles = value },
+        _ => this with { Edp = value },
+    };
+
+    private static bool Within(double value, double? cap) => cap is not { } c || value <= c + Margin * Math.Max(1, Math.Abs(c));
+}
 
 /// <summary>When a search must stop: a time limit (null = none) and a cancellation token (Ctrl-C).</summary>
 public sealed record SearchLimits(TimeSpan? TimeLimit = null, CancellationToken Cancel = default, int Threads = 0)
@@ -42,6 +72,9 @@ public sealed record SolveResult(
     string Solver,
     string? Explanation = null)
 {
+    /// <summary>For a lexicographic objective, the terms searched in order; the last is the one Best, Bound and the gap are about.</summary>
+    public IReadOnlyList<Objective>? Terms { get; init; }
+
     /// <summary>Relative gap between best and bound in percent; 0 when optimal, null when nothing was found.</summary>
     public double? GapPercent => Best is { } b ? (b <= 0 ? 0 : Math.Max(0, (b - Bound) / b * 100)) : null;
 }

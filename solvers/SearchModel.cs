@@ -107,7 +107,8 @@ internal sealed class SearchModel
     public SearchModel(MapProblem p, bool deferOrders = false)
     {
         _p = p;
-        DeferOrders = deferOrders && p.Objective == Objective.Energy;
+        // A cap on cycles couples the levels' orders (bandwidth cycles depend on them), so capped searches branch on orders.
+        DeferOrders = deferOrders && p.Objective == Objective.Energy && p.Caps is null;
         var e = p.Layer;
         Levels = p.Arch.Levels.Count;
         Ranks = e.Ranks.Count;
@@ -1422,7 +1423,8 @@ internal sealed class SearchModel
             }
         }
         energy += network;
-        if (_p.Objective == Objective.Energy) return energy;
+        if (_p.Caps is { } caps && !caps.AllowEnergy(energy)) return double.PositiveInfinity;
+        if (_p.Objective == Objective.Energy && _p.Caps is not { Cycles: not null } and not { Edp: not null }) return energy;
         double cycles;
         if (exact) cycles = Counts.ComputeCycles(temporalProduct, _p.Arch.Compute.MacsPerCycle);
         else
@@ -1431,7 +1433,8 @@ internal sealed class SearchModel
             cycles = Math.Ceiling(Math.Ceiling((double)_p.Layer.Macs / maxUnits) / _p.Arch.Compute.MacsPerCycle);
         }
         for (int d = 0; d < Levels; d++) cycles = Math.Max(cycles, Counts.BandwidthCycles(_levels[d], reads[d], writes[d]));
-        return _p.Objective == Objective.Latency ? cycles : energy * cycles;
+        if (_p.Caps is { } capped && !capped.Allow(energy, cycles)) return double.PositiveInfinity;
+        return _p.Objective switch { Objective.Energy => energy, Objective.Latency => cycles, _ => energy * cycles };
     }
 
     /// <summary>

@@ -25,9 +25,12 @@ public sealed class TilingSearch
     /// it, since a seed that is already optimal is returned when the search meets nothing better and would
     /// hide a search that wrongly prunes every optimum.
     /// </remarks>
-    public TilingSearch(MapProblem problem, bool prune, bool seed = true)
+    /// <param name="incumbent">A valid mapping within the problem's caps to start from instead of the seeding heuristics
+    /// (a lexicographic objective's previous term's answer); it only sets the pruning threshold.</param>
+    public TilingSearch(MapProblem problem, bool prune, bool seed = true, Mapping? incumbent = null)
     {
         _seed = seed;
+        _incumbent = incumbent;
         _p = problem;
         _model = new SearchModel(problem, deferOrders: prune);
         _prune = prune;
@@ -37,6 +40,7 @@ public sealed class TilingSearch
 
     private readonly int _levelsCount;
     private readonly bool _seed;
+    private readonly Mapping? _incumbent;
 
     /// <summary>
     /// Gives the branch and bound a good incumbent to prune with from the start: the best of a short
@@ -46,6 +50,14 @@ public sealed class TilingSearch
     /// </summary>
     private void SeedIncumbent(Shared shared, SearchLimits limits, Stopwatch sw)
     {
+        if (_incumbent is not null || _p.Caps is not null)
+        {
+            // The heuristics know no caps, so a capped search starts from the mapping it is given (if any).
+            if (_incumbent is null) return;
+            var report = CostModel.TryEvaluate(_p.Layer, _p.Arch, _incumbent, out var r, out _) ? r! : null;
+            if (report is not null && (_p.Caps?.Allow(report) ?? true)) shared.Seed(_incumbent, report.Objective(_p.Objective));
+            return;
+        }
         var budget = TimeSpan.FromSeconds(Math.Min(2, (limits.TimeLimit?.TotalSeconds ?? 20) / 10));
         Mapping? seed = null;
         double seedValue = double.PositiveInfinity;

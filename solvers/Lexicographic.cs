@@ -1,0 +1,50 @@
+using System.Diagnostics;
+using Optimizer.Formulation;
+
+namespace Optimizer.Solvers;
+
+/// <summary>
+/// A lexicographic objective (Timeloop's <c>optimization-metrics</c>, e.g. delay then energy), searched
+/// term by term: the first term is minimized; each later term is minimized among the mappings that keep
+/// every earlier term at its optimum (the earlier optima become caps, <see cref="CostCaps"/>), starting
+/// from the previous term's answer. The answer is OPTIMAL only when every term was proved; a term the
+/// time limit cut short ends the search with that term's best, bound and gap.
+/// </summary>
+public static class Lexicographic
+{
+    /// <summary>The per-term outcomes of a lexicographic search, and the answer.</summary>
+    /// <remarks>The answer's best, bound and gap are about its last term searched (<see cref="SolveResult.Terms"/>): the first one not proved, else the last of the list.</remarks>
+    public sealed record Outcome(SolveResult Result, IReadOnlyList<(Objective Objective, SolveResult Result)> Terms);
+
+    /// <summary>Searches the terms in order under the limits (the time limit covers all terms).</summary>
+    public static Outcome Solve(MapProblem problem, IReadOnlyList<Objective> terms, SearchLimits limits, bool prune = true)
+    {
+        if (terms.Count == 0) throw new ArgumentException("A lexicographic objective needs at least one term.", nameof(terms));
+        var clock = Stopwatch.StartNew();
+        var done = new List<(Objective, SolveResult)>();
+        var caps = problem.Caps ?? new CostCaps();
+        Mapping? previous = null;
+        long explored = 0;
+        foreach (var objective in terms)
+        {
+            var left = limits.TimeLimit is { } t ? t - clock.Elapsed : (TimeSpan?)null;
+            if (left is { } l && l < TimeSpan.Zero) left = TimeSpan.Zero;
+            var capped = problem with { Objective = objective, Caps = done.Count == 0 ? problem.Caps : caps };
+            var r = new TilingSearch(capped, prune, incumbent: previous).Solve(limits with { TimeLimit = left });
+            explored += r.Explored;
+            done.Add((objective, r));
+            if (r.Status != SolveStatus.Optimal || r.Report is null) break;
+            caps = caps.With(objective, r.Report.Objective(objective));
+            previous = r.Mapping;
+        }
+        var last = done[^1].Item2;
+        bool proved = done.Count == terms.Count && done.All(x => x.Item2.Status == SolveStatus.Optimal);
+        string names = string.Join(",", terms.Select(Objectives.Name));
+        string? why = proved ? null
+            : last.Status is SolveStatus.Feasible or SolveStatus.Unknown
+                ? $"{names}: the search of {Objectives.Name(done[^1].Item1)} stopped before its proof" + (done.Count < terms.Count ? $"; {string.Join(", ", terms.Skip(done.Count).Select(Objectives.Name))} not searched" : "")
+                : last.Explanation;
+        var result = last with { Elapsed = clock.Elapsed, Explored = explored, Explanation = why ?? last.Explanation, Terms = done.Select(x => x.Item1).ToList() };
+        return new Outcome(result, done);
+    }
+}
