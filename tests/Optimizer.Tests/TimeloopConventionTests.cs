@@ -6,6 +6,8 @@ using Optimizer.Hardware;
 using Optimizer.Hardware.Specs;
 using Optimizer.Workloads;
 using Optimizer.Workloads.Specs;
+using static Optimizer.Tests.CommandLine;
+using static Optimizer.Tests.TestMappings;
 
 namespace Optimizer.Tests;
 
@@ -120,5 +122,71 @@ public sealed class TimeloopConventionTests
             diffs.AddRange(d);
         }
         Assert.IsEmpty(diffs, $"{equal} of {cases.Count} cases equal Timeloop; differences:\n{string.Join("\n", diffs)}");
+    }
+
+    // Rule A by hand (docs/cost-model.md, "The Timeloop convention"). 1-D convolution R=3, P=16, C=4, K=4; the
+    // buffer keeps only Inputs, with for P in 4, R in 3, C in 4 inside it: its input tile is C=4 x (4+3-1)=6 = 24
+    // words. Above it DRAM runs for P in 4 { for K in 4 }. The K loop does not move the input tile.
+    private static readonly Einsum RuleAConv = Layers.Conv1d("conv", c: 4, k: 4, p: 16, r: 3);
+
+    [TestMethod]
+    public void RuleAFetchesTheWholeTileAfterTheTileStoodStill()
+    {
+        var arch = TwoLevel();
+        var pOuter = M(L("P=4 K=4"), L("P=4 R=3 C=4", keep: "Inputs"));
+        // Default model: 24 words first, then each of the 3 P steps slides the window by 4 of its 6 columns:
+        // 4 x 4 = 16 new words per step: 24 + 3 x 16 = 72 (the K steps fetch nothing).
+        Assert.AreEqual(72, Row(CostModel.Evaluate(RuleAConv, arch, pOuter), "Buffer", "Inputs").Fills);
+        // Timeloop: sampled sequence (rule B) (p0,k0), (p0,k1) x3, (p1,k0) x3, (p1,k1) x9. (p0,k1) stands still: the
+        // translation becomes 0. (p1,k0) moves by 4: not the translation 0, so the stride changed and the whole 24 words
+        // are fetched (translation reset); (p1,k1) stands still again. 24 + 0 + 3 x 24 + 0 = 96 = 4 P positions x 24.
+        var tl = TimeloopConvention.Evaluate(RuleAConv, arch, pOuter);
+        Assert.AreEqual(96, Row(tl, "Buffer", "Inputs").Fills);
+        Assert.AreEqual(96, Row(tl, "DRAM", "Inputs").Reads);
+        Assert.AreEqual(24, Row(tl, "Buffer", "Inputs").TileWords);
+        // With for K in 4 { for P in 4 } every K step moves the tile back (a new translation): both give
+        // 4 x (24 + 3 x 16) = 288.
+        var kOuter = M(L("K=4 P=4"), L("P=4 R=3 C=4", keep: "Inputs"));
+        Assert.AreEqual(288, Row(CostModel.Evaluate(RuleAConv, arch, kOuter), "Buffer", "Inputs").Fills);
+        Assert.AreEqual(288, Row(TimeloopConvention.Evaluate(RuleAConv, arch, kOuter), "Buffer", "Inputs").Fills);
+    }
+
+    [TestMethod]
+    public void RefusesInvalidMappings()
+    {
+        var bad = M(L("P=4"), L("P=4 R=3 C=4", keep: "Inputs"));
+        var e = Assert.ThrowsExactly<InvalidOperationException>(() => TimeloopConvention.Evaluate(RuleAConv, TwoLevel(), bad));
+        StringAssert.Contains(e.Message, "valid mappings only");
+    }
+
+    [TestMethod]
+    public void EvaluateConventionTimeloopPrintsTimeloopCountsWithLinkTransfers()
+    {
+        // R3L8x1/conv1d_R5_P12_C3_K6/003: the register files forward input words to their neighbours (522 link transfers).
+        var c = File.ReadLines(Path.Combine(FixtureDir, "cases.jsonl")).Select(l => JsonDocument.Parse(l).RootElement)
+            .Single(r => r.GetProperty("id").GetString() == "R3L8x1/conv1d_R5_P12_C3_K6/003");
+        var mapping = Path.Combine(Path.GetTempPath(), $"tl-convention-{Environment.ProcessId}.yaml");
+        System.IO.File.WriteAllText(mapping, c.GetProperty("mapping_yaml").GetString());
+        try
+        {
+            string[] common = ["evaluate", "--arch", Path.Combine(FixtureDir, "arch_R3L8x1.yaml"), "--energy", Path.Combine(FixtureDir, "ert_R3L8x1.yaml"),
+                "--workload", Path.Combine(FixtureDir, "prob_conv1d_R5_P12_C3_K6.yaml"), "--mapping", mapping];
+            var (code, output, err) = Run([.. common, "--style", "timeloop", "--convention", "timeloop"]);
+            Assert.AreEqual(0, code, err);
+            StringAssert.Contains(output, "Convention: timeloop");
+            StringAssert.Contains(output, "Link transfers");
+            StringAssert.Contains(output, "522");
+            StringAssert.Contains(output, "801"); // the register files' input reads, peer reads included
+            (code, output, err) = Run([.. common, "--style", "timeloop"]);
+            Assert.AreEqual(0, code, err);
+            Assert.DoesNotContain("Link transfers", output);
+            (code, _, err) = Run([.. common, "--convention", "timelop"]);
+            Assert.AreEqual(2, code);
+            StringAssert.Contains(err, "--convention takes one of default, timeloop, not 'timelop'");
+            (code, _, err) = Run([.. common, "--convention", "timeloop", "--explain"]);
+            Assert.AreEqual(2, code);
+            StringAssert.Contains(err, "--explain");
+        }
+        finally { System.IO.File.Delete(mapping); }
     }
 }
