@@ -26,29 +26,47 @@ internal static class EvaluateCommand
             DefaultValueFactory = _ => "native",
         };
         style.AcceptOnlyFromAmong("native", "timeloop");
+        var convention = new Option<string>("--convention")
+        {
+            Description = "How to count: default (the closed-form model of docs/cost-model.md) or timeloop (Timeloop v3.0.3's counts for the mapping, docs/cost-model.md \"The Timeloop convention\").",
+            HelpName = string.Join("|", Conventions),
+            DefaultValueFactory = _ => "default",
+        };
         var format = ReadingOptions.Format();
         var energy = ReadingOptions.Energy();
         var cmd = new Command("evaluate", "Check a mapping (every violation) and, when valid, print its loop nest and its cost by level and tensor.")
         {
-            arch, workload, layer, mapping, csv, explain, style, format, energy,
+            arch, workload, layer, mapping, csv, explain, style, convention, format, energy,
         };
         cmd.SetAction(pr => Program.Guard(() =>
         {
+            var conventionName = pr.GetValue(convention)!;
+            if (!Conventions.Contains(conventionName))
+                throw new InputException($"--convention takes one of {string.Join(", ", Conventions)}, not '{conventionName}'.");
             var reading = ReadingOptions.Of(pr, format, energy);
             var a = Inputs.Architecture(pr.GetValue(arch)!, reading);
             var w = Inputs.Workload(pr.GetValue(workload)!, reading);
             if (Inputs.IsFusedMapping(pr.GetValue(mapping)!))
+            {
+                if (conventionName != "default")
+                    throw new InputException("--convention timeloop evaluates one layer's mapping; a fused mapping is costed by the default model only.");
                 return FuseCommand.Evaluate(w, a, Inputs.FusedMapping(pr.GetValue(mapping)!, w, a), pr.GetValue(csv));
+            }
             var l = Inputs.Layer(w, pr.GetValue(layer));
             var m = Inputs.Mapping(pr.GetValue(mapping)!, l, a, reading);
             string? explainWhat = pr.GetResult(explain) is null ? null : pr.GetValue(explain) ?? "";
-            return Run(w, l, a, m, pr.GetValue(csv), explainWhat, pr.GetValue(style) == "timeloop");
+            if (explainWhat is not null && conventionName != "default")
+                throw new InputException("--explain shows the default model's derivation; it cannot be combined with --convention timeloop.");
+            return Run(w, l, a, m, pr.GetValue(csv), explainWhat, pr.GetValue(style) == "timeloop", conventionName == "timeloop");
         }));
         return cmd;
     }
 
-    /// <summary>Checks, costs and prints one mapping; returns 1 when it is invalid.</summary>
-    public static int Run(Workload w, Einsum layer, Architecture arch, Mapping mapping, string? csvPath, string? explain, bool timeloopStyle = false)
+    /// <summary>The values --convention accepts.</summary>
+    public static readonly string[] Conventions = ["default", "timeloop"];
+
+    /// <summary>Checks, costs and prints one mapping (under the Timeloop convention when asked); returns 1 when it is invalid.</summary>
+    public static int Run(Workload w, Einsum layer, Architecture arch, Mapping mapping, string? csvPath, string? explain, bool timeloopStyle = false, bool timeloopConvention = false)
     {
         Console.WriteLine($"Layer {layer.Name} of {w.Name} on {arch.Name}: {layer}");
         Console.WriteLine($"MACs {Text.Int(layer.Macs)}");
@@ -60,8 +78,15 @@ internal static class EvaluateCommand
             foreach (var v in violations) Console.WriteLine($"  [{v.Rule}] {v.Message}");
             return 1;
         }
-        var report = CostModel.Evaluate(layer, arch, mapping);
+        var report = timeloopConvention ? TimeloopConvention.Evaluate(layer, arch, mapping) : CostModel.Evaluate(layer, arch, mapping);
+        if (timeloopConvention) Console.WriteLine("Convention: timeloop (the counts Timeloop v3.0.3 gives for this mapping; docs/cost-model.md)\n");
         Console.Write(timeloopStyle ? TimeloopStats.Print(layer, arch, report) : ReportPrinter.Print(layer, arch, mapping, report));
+        if (!timeloopStyle && report.Fanouts.Count > 0)
+        {
+            Console.WriteLine("\nTraffic among the children of a fanout (per instance of the level above):");
+            foreach (var f in report.Fanouts)
+                Console.WriteLine($"  below {f.Level}, {f.Tensor}: {Text.Int(f.LinkTransfers)} link transfers, {Text.Int(f.SpatialReductions)} spatial reductions");
+        }
         if (explain is not null)
         {
             foreach (var (level, tensor) in ExplainTargets(layer, arch, mapping, explain))

@@ -9,7 +9,8 @@ namespace Optimizer.Cli;
 /// Prints a cost report in the terms of Timeloop's statistics (<c>evaluate --style timeloop</c>): the compute
 /// level, then every storage level from the innermost out, each data space with its utilized capacity and
 /// instances and its scalar reads, fills and updates per instance, and a summary with pJ per compute, so that
-/// the two tools' outputs can be put side by side (docs/interop.md says where they count differently).
+/// the two tools' outputs can be put side by side (docs/interop.md says where they count differently). Under the
+/// Timeloop convention the report also has the link transfers and spatial reductions among each fanout's children.
 /// </summary>
 internal static class TimeloopStats
 {
@@ -44,6 +45,12 @@ internal static class TimeloopStats
                 Line(sb, 8, "Scalar updates (total)", Text.Int(t.TotalUpdates));
                 Line(sb, 8, "Energy (per-instance)", $"{Text.Pj(t.Energy / t.InstancesUsed)} pJ");
                 Line(sb, 8, "Energy (total)", $"{Text.Pj(t.Energy)} pJ");
+            }
+            foreach (var f in r.Fanouts.Where(f => f.LevelIndex == l))
+            {
+                sb.Append($"    Network below, {f.Tensor}:\n");
+                Line(sb, 8, "Link transfers", Text.Int(f.LinkTransfers));
+                Line(sb, 8, "Spatial reductions", Text.Int(f.SpatialReductions));
             }
             foreach (var n in r.Network.Where(n => n.LevelIndex == l))
                 Line(sb, 4, $"Network below, {n.Tensor} (total)", $"{Text.Int(n.Words)} words x {Text.Num(n.Hops)} hops = {Text.Pj(n.Energy)} pJ");

@@ -29,6 +29,14 @@ public sealed record TensorLevelCost(
 /// <summary>Traffic of one tensor over the network of one fanout, and its energy.</summary>
 public sealed record NetworkCost(int LevelIndex, string Level, TensorId Tensor, long Words, double Hops, double Energy);
 
+/// <summary>
+/// Traffic among the children of one fanout for one tensor, as Timeloop records it on the level above the
+/// fanout (filled by <see cref="TimeloopConvention"/> only): words a child took from a neighbouring child
+/// instead of the parent (link transfers), and partial sums added on the way up (spatial reductions). Totals
+/// per instance of the level above, whether or not that level keeps the tensor.
+/// </summary>
+public sealed record FanoutTraffic(int LevelIndex, string Level, TensorId Tensor, long LinkTransfers, long SpatialReductions);
+
 /// <summary>What one level adds up to: instances used, words held, energy and the cycles its bandwidth needs.</summary>
 public sealed record LevelCost(
     int LevelIndex,
@@ -55,6 +63,9 @@ public sealed record CostReport(
     double NetworkEnergy,
     double Utilization)
 {
+    /// <summary>Link transfers and spatial reductions per fanout and tensor; empty unless the Timeloop convention produced the report.</summary>
+    public IReadOnlyList<FanoutTraffic> Fanouts { get; init; } = [];
+
     /// <summary>Total energy in pJ.</summary>
     public double Energy => MacEnergy + StorageEnergy + NetworkEnergy;
     /// <summary>Energy per MAC in pJ.</summary>

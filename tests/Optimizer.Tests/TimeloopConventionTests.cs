@@ -1,0 +1,192 @@
+using System.Text;
+using System.Text.Json;
+using Optimizer.Formulation;
+using Optimizer.Formulation.Specs;
+using Optimizer.Hardware;
+using Optimizer.Hardware.Specs;
+using Optimizer.Workloads;
+using Optimizer.Workloads.Specs;
+using static Optimizer.Tests.CommandLine;
+using static Optimizer.Tests.TestMappings;
+
+namespace Optimizer.Tests;
+
+/// <summary>
+/// The Timeloop convention (docs/cost-model.md, "The Timeloop convention") against Timeloop v3.0.3's own
+/// outputs (Fixtures/timeloop: 120 random mappings), a hand-worked case of rule A, and the CLI option.
+/// </summary>
+[TestClass]
+public sealed class TimeloopConventionTests
+{
+    private static string FixtureDir => Path.Combine(AppContext.BaseDirectory, "Fixtures", "timeloop");
+
+    /// <summary>One fixture case read through the project's Timeloop readers.</summary>
+    internal sealed record Case(string Id, Einsum Layer, Architecture Arch, Mapping Mapping, JsonElement Results);
+
+    internal static IReadOnlyList<Case> LoadCases()
+    {
+        var archs = new Dictionary<string, Architecture>();
+        var layers = new Dictionary<string, Einsum>();
+        var cases = new List<Case>();
+        foreach (var line in File.ReadLines(Path.Combine(FixtureDir, "cases.jsonl")))
+        {
+            if (string.IsNullOrWhiteSpace(line)) continue;
+            var root = JsonDocument.Parse(line).RootElement;
+            string archName = root.GetProperty("arch").GetString()!, problem = root.GetProperty("problem").GetString()!;
+            if (!archs.TryGetValue(archName, out var arch))
+            {
+                var archPath = Path.Combine(FixtureDir, $"arch_{archName}.yaml");
+                var ert = EnergyTable.Load(Path.Combine(FixtureDir, $"ert_{archName}.yaml"));
+                archs[archName] = arch = TimeloopArchitecture.Parse(File.ReadAllText(archPath), archPath, ert);
+            }
+            if (!layers.TryGetValue(problem, out var layer))
+                layers[problem] = layer = TimeloopProblem.Load(Path.Combine(FixtureDir, $"prob_{problem}.yaml")).Layers.Single();
+            var yaml = root.GetProperty("mapping_yaml").GetString()!;
+            var mapping = SpatialOrderOf(yaml, TimeloopMapping.Parse(yaml, "map.yaml", layer, arch), arch);
+            cases.Add(new Case(root.GetProperty("id").GetString()!, layer, arch, mapping, root.GetProperty("results").Clone()));
+        }
+        return cases;
+    }
+
+    /// <summary>
+    /// The mapping with each level's spatial loops in the order of the file's spatial permutation (the reader
+    /// keeps a canonical order; Timeloop's linear child index, and so its neighbour links, follows the permutation).
+    /// </summary>
+    private static Mapping SpatialOrderOf(string yaml, Mapping mapping, Architecture arch)
+    {
+        var order = new Dictionary<string, string>();
+        string? target = null, type = null;
+        foreach (var raw in yaml.Split('\n'))
+        {
+            var line = raw.Trim();
+            if (line.StartsWith("- target:")) { target = line["- target:".Length..].Trim(); type = null; }
+            else if (line.StartsWith("type:")) type = line["type:".Length..].Trim();
+            else if (line.StartsWith("permutation:") && type == "spatial" && target is not null) order[target] = line["permutation:".Length..].Trim();
+        }
+        return new Mapping(mapping.Levels.Select((lm, l) =>
+        {
+            if (!order.TryGetValue(arch.Levels[l].Name, out var perm)) return lm;
+            // The permutation is innermost first; the mapping lists loops outermost first.
+            var spatial = lm.Spatial.OrderByDescending(s => perm.IndexOf(s.Rank.Name, StringComparison.Ordinal)).ToList();
+            return new LevelMapping(lm.Temporal, spatial, lm.Keep);
+        }));
+    }
+
+    /// <summary>Every difference between our evaluation of a case and Timeloop's, one line each (empty when equal).</summary>
+    internal static List<string> Differences(Case c, CostReport r)
+    {
+        var diffs = new List<string>();
+        var res = c.Results;
+        long cycles = res.GetProperty("cycles").GetInt64();
+        if (r.Cycles != cycles) diffs.Add($"{c.Id}: cycles {r.Cycles} vs Timeloop {cycles}");
+        double energy = res.GetProperty("energy_pJ").GetDouble();
+        if (Math.Abs(r.Energy - energy) > 1e-9 * Math.Abs(energy)) diffs.Add($"{c.Id}: energy {r.Energy:R} vs Timeloop {energy:R}");
+        foreach (var level in res.GetProperty("levels").EnumerateArray())
+        {
+            string name = level.GetProperty("name").GetString()!;
+            int l = c.Arch.IndexOf(name);
+            foreach (var ds in level.GetProperty("dataspaces").EnumerateObject())
+            {
+                var tensor = c.Layer.Tensors.Single(t => t.Id.Name == ds.Name);
+                var v = ds.Value;
+                var ours = r.Tensors.SingleOrDefault(x => x.LevelIndex == l && x.Tensor == tensor.Id);
+                var traffic = r.Fanouts.SingleOrDefault(x => x.LevelIndex == l && x.Tensor == tensor.Id);
+                void Check(string what, long mine, string key)
+                {
+                    long theirs = v.GetProperty(key).GetInt64();
+                    if (mine != theirs) diffs.Add($"{c.Id}: {name} {ds.Name} {what} {mine} vs Timeloop {theirs}");
+                }
+                Check("reads", ours?.Reads ?? 0, "reads");
+                Check("fills", ours?.Fills ?? 0, "fills");
+                Check("updates", ours?.Updates ?? 0, "updates");
+                Check("tile", ours?.TileWords ?? 0, "tile_words");
+                Check("link transfers", traffic?.LinkTransfers ?? 0, "link_transfers");
+                Check("spatial reductions", traffic?.SpatialReductions ?? 0, "spatial_reductions");
+                if (ours is not null) Check("utilized instances", ours.InstancesUsed, "utilized_instances");
+            }
+        }
+        return diffs;
+    }
+
+    [TestMethod]
+    public void EveryFixtureCaseEqualsTimeloop()
+    {
+        var cases = LoadCases();
+        Assert.HasCount(120, cases);
+        var diffs = new List<string>();
+        int equal = 0;
+        foreach (var c in cases)
+        {
+            var d = Differences(c, TimeloopConvention.Evaluate(c.Layer, c.Arch, c.Mapping));
+            if (d.Count == 0) equal++;
+            diffs.AddRange(d);
+        }
+        Assert.IsEmpty(diffs, $"{equal} of {cases.Count} cases equal Timeloop; differences:\n{string.Join("\n", diffs)}");
+    }
+
+    // Rule A by hand (docs/cost-model.md, "The Timeloop convention"). 1-D convolution R=3, P=16, C=4, K=4; the
+    // buffer keeps only Inputs, with for P in 4, R in 3, C in 4 inside it: its input tile is C=4 x (4+3-1)=6 = 24
+    // words. Above it DRAM runs for P in 4 { for K in 4 }. The K loop does not move the input tile.
+    private static readonly Einsum RuleAConv = Layers.Conv1d("conv", c: 4, k: 4, p: 16, r: 3);
+
+    [TestMethod]
+    public void RuleAFetchesTheWholeTileAfterTheTileStoodStill()
+    {
+        var arch = TwoLevel();
+        var pOuter = M(L("P=4 K=4"), L("P=4 R=3 C=4", keep: "Inputs"));
+        // Default model: 24 words first, then each of the 3 P steps slides the window by 4 of its 6 columns:
+        // 4 x 4 = 16 new words per step: 24 + 3 x 16 = 72 (the K steps fetch nothing).
+        Assert.AreEqual(72, Row(CostModel.Evaluate(RuleAConv, arch, pOuter), "Buffer", "Inputs").Fills);
+        // Timeloop: sampled sequence (rule B) (p0,k0), (p0,k1) x3, (p1,k0) x3, (p1,k1) x9. (p0,k1) stands still: the
+        // translation becomes 0. (p1,k0) moves by 4: not the translation 0, so the stride changed and the whole 24 words
+        // are fetched (translation reset); (p1,k1) stands still again. 24 + 0 + 3 x 24 + 0 = 96 = 4 P positions x 24.
+        var tl = TimeloopConvention.Evaluate(RuleAConv, arch, pOuter);
+        Assert.AreEqual(96, Row(tl, "Buffer", "Inputs").Fills);
+        Assert.AreEqual(96, Row(tl, "DRAM", "Inputs").Reads);
+        Assert.AreEqual(24, Row(tl, "Buffer", "Inputs").TileWords);
+        // With for K in 4 { for P in 4 } every K step moves the tile back (a new translation): both give
+        // 4 x (24 + 3 x 16) = 288.
+        var kOuter = M(L("K=4 P=4"), L("P=4 R=3 C=4", keep: "Inputs"));
+        Assert.AreEqual(288, Row(CostModel.Evaluate(RuleAConv, arch, kOuter), "Buffer", "Inputs").Fills);
+        Assert.AreEqual(288, Row(TimeloopConvention.Evaluate(RuleAConv, arch, kOuter), "Buffer", "Inputs").Fills);
+    }
+
+    [TestMethod]
+    public void RefusesInvalidMappings()
+    {
+        var bad = M(L("P=4"), L("P=4 R=3 C=4", keep: "Inputs"));
+        var e = Assert.ThrowsExactly<InvalidOperationException>(() => TimeloopConvention.Evaluate(RuleAConv, TwoLevel(), bad));
+        StringAssert.Contains(e.Message, "valid mappings only");
+    }
+
+    [TestMethod]
+    public void EvaluateConventionTimeloopPrintsTimeloopCountsWithLinkTransfers()
+    {
+        // R3L8x1/conv1d_R5_P12_C3_K6/003: the register files forward input words to their neighbours (522 link transfers).
+        var c = File.ReadLines(Path.Combine(FixtureDir, "cases.jsonl")).Select(l => JsonDocument.Parse(l).RootElement)
+            .Single(r => r.GetProperty("id").GetString() == "R3L8x1/conv1d_R5_P12_C3_K6/003");
+        var mapping = Path.Combine(Path.GetTempPath(), $"tl-convention-{Environment.ProcessId}.yaml");
+        System.IO.File.WriteAllText(mapping, c.GetProperty("mapping_yaml").GetString());
+        try
+        {
+            string[] common = ["evaluate", "--arch", Path.Combine(FixtureDir, "arch_R3L8x1.yaml"), "--energy", Path.Combine(FixtureDir, "ert_R3L8x1.yaml"),
+                "--workload", Path.Combine(FixtureDir, "prob_conv1d_R5_P12_C3_K6.yaml"), "--mapping", mapping];
+            var (code, output, err) = Run([.. common, "--style", "timeloop", "--convention", "timeloop"]);
+            Assert.AreEqual(0, code, err);
+            StringAssert.Contains(output, "Convention: timeloop");
+            StringAssert.Contains(output, "Link transfers");
+            StringAssert.Contains(output, "522");
+            StringAssert.Contains(output, "801"); // the register files' input reads, peer reads included
+            (code, output, err) = Run([.. common, "--style", "timeloop"]);
+            Assert.AreEqual(0, code, err);
+            Assert.DoesNotContain("Link transfers", output);
+            (code, _, err) = Run([.. common, "--convention", "timelop"]);
+            Assert.AreEqual(2, code);
+            StringAssert.Contains(err, "--convention takes one of default, timeloop, not 'timelop'");
+            (code, _, err) = Run([.. common, "--convention", "timeloop", "--explain"]);
+            Assert.AreEqual(2, code);
+            StringAssert.Contains(err, "--explain");
+        }
+        finally { System.IO.File.Delete(mapping); }
+    }
+}
