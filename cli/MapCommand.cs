@@ -30,6 +30,13 @@ internal static class MapCommand
             DefaultValueFactory = _ => "exact",
         };
         solver.AcceptOnlyFromAmong("exact", "brute", "z3", "random", "descent");
+        var convention = new Option<string>("--convention")
+        {
+            Description = "How mappings are costed: default (docs/cost-model.md; proved by the branch and bound) or timeloop (Timeloop v3.0.3's counts; " +
+                          "proved by enumerating the mapspace, small cases; a stopped enumeration gives its best with a MAC-only bound).",
+            HelpName = string.Join("|", Conventions.Names),
+            DefaultValueFactory = _ => "default",
+        };
         var seed = new Option<int>("--seed") { Description = "Seed of --solver random.", DefaultValueFactory = _ => 1 };
         var certify = new Option<bool>("--certify") { Description = "Ask Z3 whether any mapping costs less than the answer (unsat = certified); small cases, energy only." };
         var simulate = new Option<bool>("--simulate") { Description = "Simulate the chosen mapping (optimizer simulate) and print its counts and cycles beside the model's." };
@@ -52,7 +59,7 @@ internal static class MapCommand
         var energy = ReadingOptions.Energy();
         var cmd = new Command("map", "Find the mapping that minimizes the objective over the mapspace (docs/mapspace.md), and prove it optimal when the search completes.")
         {
-            arch, workload, layer, allLayers, objective, solver, seed, timeLimit, threads, constraints, csv, mappingOut, certify, exportSmt2, simulate, format, energy,
+            arch, workload, layer, allLayers, objective, convention, solver, seed, timeLimit, threads, constraints, csv, mappingOut, certify, exportSmt2, simulate, format, energy,
             network, maxSegment, chains, maxPasses,
         };
         cmd.SetAction(pr => Program.Guard(() =>
@@ -81,7 +88,12 @@ internal static class MapCommand
             var limits = new SearchLimits(limit, cancel, pr.GetValue(threads));
             if (!Objectives.TryParse(pr.GetValue(objective)!, out var terms, out var objectiveError)) throw new InputException($"--objective: {objectiveError}");
             var obj = terms[0];
-            var engine = new Engine(pr.GetValue(solver)!, pr.GetValue(seed), terms);
+            if (!Conventions.TryParse(pr.GetValue(convention)!, out var costing, out var conventionError)) throw new InputException($"--convention: {conventionError}");
+            var engine = new Engine(pr.GetValue(solver)!, pr.GetValue(seed), terms, costing);
+            if (costing != CostConvention.Default && (pr.GetValue(certify) || pr.GetValue(exportSmt2) is not null))
+                throw new InputException("--certify and --export-smt2 ask Z3 about the default model; they cannot be combined with --convention timeloop.");
+            if (costing != CostConvention.Default && (pr.GetValue(network) || engine.Name is not ("exact" or "brute")))
+                throw new InputException($"--convention {pr.GetValue(convention)} is searched by --solver exact or brute (an enumeration costed by that convention); not with {(pr.GetValue(network) ? "--network" : $"--solver {engine.Name}")}.");
             if (terms.Count > 1 && (pr.GetValue(network) || engine.Name is not ("exact" or "brute")))
                 throw new InputException($"A lexicographic objective ({pr.GetValue(objective)}) is searched by --solver exact or brute, one layer or --all-layers; not with {(pr.GetValue(network) ? "--network" : $"--solver {engine.Name}")}.");
             var constraintFile = pr.GetValue(constraints);
@@ -139,12 +151,18 @@ internal static class MapCommand
     }
 
     /// <summary>Which solver runs, its seed when it samples, and the objective's terms (more than one: lexicographic).</summary>
-    private sealed record Engine(string Name, int Seed, IReadOnlyList<Objective> Terms)
+    private sealed record Engine(string Name, int Seed, IReadOnlyList<Objective> Terms, CostConvention Convention = CostConvention.Default)
     {
         /// <summary>The objective as the user wrote it, normalized (delay,energy reads latency,energy).</summary>
         public string Label => string.Join(",", Terms.Select(Objectives.Name));
 
-        public SolveResult Solve(MapProblem p, SearchLimits limits) => Terms.Count > 1 ? Lexicographic.Solve(p, Terms, limits, prune: Name != "brute").Result : Name switch
+        public SolveResult Solve(MapProblem problem, SearchLimits limits)
+        {
+            var p = problem with { Convention = Convention };
+            return Terms.Count > 1 ? Lexicographic.Solve(p, Terms, limits, prune: Name != "brute").Result : Pick(p, limits);
+        }
+
+        private SolveResult Pick(MapProblem p, SearchLimits limits) => Name switch
         {
             "brute" => new TilingSearch(p, prune: false).Solve(limits),
             "z3" => Z3Mapper.Solve(p, limits),
@@ -220,14 +238,14 @@ internal static class MapCommand
     }
 
     /// <summary>A result for one layer, moved to another of the same shape: tensors renamed by position, mapping re-checked and re-costed.</summary>
-    private static SolveResult Carry(SolveResult r, Einsum from, Einsum to, Architecture arch, Objective objective)
+    private static SolveResult Carry(SolveResult r, Einsum from, Einsum to, Architecture arch, Objective objective, CostConvention convention)
     {
         if (r.Mapping is null) return r with { Elapsed = TimeSpan.Zero };
         var mapping = r.Mapping.RenameTensors(from, to);
         var violations = ValidityChecker.Check(to, arch, mapping);
         if (violations.Count > 0)
             throw new InvalidOperationException($"Layers {from.Name} and {to.Name} have the same shape, but the carried mapping breaks a rule ({violations[0].Message}); this is a bug.");
-        var report = CostModel.Evaluate(to, arch, mapping);
+        var report = Conventions.Evaluate(convention, to, arch, mapping);
         return r with { Mapping = mapping, Report = report, Best = report.Objective(r.Terms is { } terms ? terms[^1] : objective), Elapsed = TimeSpan.Zero };
     }
 
@@ -254,7 +272,7 @@ internal static class MapCommand
             string note = "";
             if (solved.TryGetValue(key, out var same))
             {
-                r = Carry(same.Result, same.Layer, layer, arch, objective);
+                r = Carry(same.Result, same.Layer, layer, arch, objective, engine.Convention);
                 note = $", same shape as {same.Layer.Name}";
             }
             else

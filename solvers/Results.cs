@@ -22,7 +22,12 @@ public enum SolveStatus
 /// caps on the other costs (a mapping above a cap is not a solution): how a lexicographic objective's
 /// later terms are searched among the mappings that keep the earlier terms at their optimum.
 /// </summary>
-public sealed record MapProblem(Einsum Layer, Architecture Arch, Objective Objective, MappingConstraints? Constraints = null, CostCaps? Caps = null);
+/// <remarks>
+/// Under a <see cref="Convention"/> other than the default, the exact search enumerates the mapspace and
+/// costs every complete mapping by that convention (its bounds are proved for the default model only).
+/// </remarks>
+public sealed record MapProblem(Einsum Layer, Architecture Arch, Objective Objective, MappingConstraints? Constraints = null, CostCaps? Caps = null,
+    CostConvention Convention = CostConvention.Default);
 
 /// <summary>Upper bounds on a mapping's energy (pJ), cycles and energy-delay product, each compared within a relative 1e-9; null = no cap.</summary>
 public sealed record CostCaps(double? Energy = null, double? Cycles = null, double? Edp = null)

@@ -32,9 +32,11 @@ public sealed class TilingSearch
         _seed = seed;
         _incumbent = incumbent;
         _p = problem;
+        // The bounds hold for the default model only: under another convention every mapping is enumerated and costed by it.
+        prune &= problem.Convention == CostConvention.Default;
         _model = new SearchModel(problem, deferOrders: prune);
         _prune = prune;
-        _name = prune ? "exact" : "brute";
+        _name = prune ? "exact" : problem.Convention == CostConvention.Default ? "brute" : $"enumeration ({Conventions.Names[(int)problem.Convention]} convention)";
         _levelsCount = problem.Arch.Levels.Count;
     }
 
@@ -93,7 +95,7 @@ public sealed class TilingSearch
         var contradictions = Infeasibility.Contradictions(_p);
         if (contradictions.Count > 0)
             return new SolveResult(SolveStatus.Infeasible, null, null, null, double.PositiveInfinity, sw.Elapsed, 0, _name, string.Join(" ", contradictions));
-        var shared = new Shared(_model, _prune, sw, deadline, limits.Cancel);
+        var shared = new Shared(_model, _prune, sw, deadline, limits.Cancel, _p.Convention == CostConvention.Default ? null : LeafValue);
         if (_prune && _seed) SeedIncumbent(shared, limits, sw);
         // The units of parallel work, each a subtree searched depth-first: for the branch and bound, one per
         // spatial plan (every level's spatial split, decided first so that the bounds know every
@@ -182,12 +184,13 @@ public sealed class TilingSearch
         double bound = shared.BestValue ?? double.PositiveInfinity;
         for (int i = 0; i < roots.Count; i++) if (!finished[i]) bound = Math.Min(bound, open[i]);
         if (!listed) bound = Math.Min(bound, _model.RootBound());
+        if (_p.Convention != CostConvention.Default) bound = Math.Min(bound, ConventionFloor());
         var found = shared.BestMapping;
         double? foundValue = shared.BestValue;
         if (found is null && shared.SeedMapping is { } seed)
         {
             found = seed;
-            foundValue = CostModel.Evaluate(_p.Layer, _p.Arch, seed).Objective(_p.Objective);
+            foundValue = Conventions.Evaluate(_p.Convention, _p.Layer, _p.Arch, seed).Objective(_p.Objective);
         }
         var elapsed = sw.Elapsed;
         long explored = shared.Explored;
@@ -196,7 +199,7 @@ public sealed class TilingSearch
             if (complete)
                 return new SolveResult(SolveStatus.Infeasible, null, null, null, double.PositiveInfinity, elapsed, explored, _name,
                     Infeasibility.Explain(_p));
-            return new SolveResult(SolveStatus.Unknown, null, null, null, Math.Min(bound, _model.RootBound()), elapsed, explored, _name,
+            return new SolveResult(SolveStatus.Unknown, null, null, null, Math.Min(bound, _p.Convention == CostConvention.Default ? _model.RootBound() : ConventionFloor()), elapsed, explored, _name,
                 "The search stopped before it found a valid mapping.");
         }
         var report = Recheck(found, foundValue!.Value);
@@ -205,13 +208,38 @@ public sealed class TilingSearch
             complete ? best : Math.Min(bound, best), elapsed, explored, _name);
     }
 
-    /// <summary>Re-checks the answer with the validity checker and re-costs it with the reference model; any disagreement is a bug, reported loudly.</summary>
+    /// <summary>
+    /// A lower bound valid under any convention, for a stopped enumeration: every MAC's energy, and the
+    /// cycles of the MACs spread over every compute unit (the default model's bounds do not hold for
+    /// Timeloop's counts, which multicast and forward more).
+    /// </summary>
+    private double ConventionFloor()
+    {
+        double energy = _p.Layer.Macs * _p.Arch.Compute.MacEnergy;
+        double cycles = Math.Ceiling((double)_p.Layer.Macs / _p.Arch.ComputeInstances / _p.Arch.Compute.MacsPerCycle);
+        return _p.Objective switch { Objective.Energy => energy, Objective.Latency => cycles, _ => energy * cycles };
+    }
+
+    /// <summary>
+    /// The objective of a complete mapping under the problem's convention, or infinity when the mapping is
+    /// above a cap or is one Timeloop's mapping format cannot say (a rank along both axes of a fanout).
+    /// </summary>
+    private double LeafValue(State s)
+    {
+        var mapping = _model.ToMapping(s);
+        if (_p.Convention == CostConvention.Timeloop && mapping.Levels.Any(l => l.Spatial.GroupBy(x => x.Rank).Any(g => g.Count() > 1)))
+            return double.PositiveInfinity;
+        var report = Conventions.Evaluate(_p.Convention, _p.Layer, _p.Arch, mapping);
+        return _p.Caps is { } caps && !caps.Allow(report) ? double.PositiveInfinity : report.Objective(_p.Objective);
+    }
+
+    /// <summary>Re-checks the answer with the validity checker and re-costs it with the reference model (of the problem's convention); any disagreement is a bug, reported loudly.</summary>
     private CostReport Recheck(Mapping mapping, double searchValue)
     {
         var violations = ValidityChecker.Check(_p.Layer, _p.Arch, mapping);
         if (violations.Count > 0)
             throw new InvalidOperationException($"The {_name} search returned an invalid mapping ({violations[0].Message}); this is a bug.");
-        var report = CostModel.Evaluate(_p.Layer, _p.Arch, mapping);
+        var report = Conventions.Evaluate(_p.Convention, _p.Layer, _p.Arch, mapping);
         double reference = report.Objective(_p.Objective);
         if (Math.Abs(reference - searchValue) > 1e-9 * Math.Max(1, Math.Abs(reference)))
             throw new InvalidOperationException($"The {_name} search costed its mapping at {searchValue} but the cost model says {reference}; this is a bug.");
@@ -231,7 +259,7 @@ public sealed class TilingSearch
     }
 
     /// <summary>The incumbent and the stopping rule, shared by the threads.</summary>
-    private sealed class Shared(SearchModel model, bool prune, Stopwatch clock, TimeSpan? deadline, CancellationToken cancel)
+    private sealed class Shared(SearchModel model, bool prune, Stopwatch clock, TimeSpan? deadline, CancellationToken cancel, Func<State, double>? leafValue = null)
     {
         private readonly object _lock = new();
         private long _explored;
@@ -458,8 +486,8 @@ public sealed class TilingSearch
 
         private void Offer(State s, double[] path)
         {
-            double value = model.Exact(s);
-            if (Prunable(value, path)) return;
+            double value = leafValue?.Invoke(s) ?? model.Exact(s);
+            if (double.IsPositiveInfinity(value) || Prunable(value, path)) return;
             var mapping = model.ToMapping(s);
             lock (_lock)
             {
