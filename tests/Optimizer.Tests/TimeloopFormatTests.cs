@@ -172,8 +172,12 @@ public sealed class TimeloopFormatTests
         foreach (var entry in Zoo.Entries)
             foreach (var (layer, _) in Zoo.DistinctShapes(Zoo.Get(entry.Name)))
             {
+                // The data-spaces are named after the roles (Timeloop's CNN layer names), so that they pair with Timeloop files naming them.
                 var back = TimeloopProblem.Parse(TimeloopProblem.Write(layer), "p.yaml").Layers.Single();
-                Assert.AreEqual(Describe(layer), Describe(back), $"{entry.Name}/{layer.Name}");
+                Assert.AreEqual(Describe(TimeloopProblem.AsTimeloop(layer)), Describe(back), $"{entry.Name}/{layer.Name}");
+                CollectionAssert.AreEqual(layer.Tensors.Select(t => t.Role.ToString()).ToList(), back.Tensors.Select(t => t.Id.Name).ToList());
+                // A layer read from a Timeloop problem keeps that problem's names.
+                Assert.AreEqual(TimeloopProblem.Write(layer), TimeloopProblem.Write(back));
                 checkedLayers++;
             }
         Assert.IsTrue(checkedLayers > 30, $"only {checkedLayers} layer shapes");
@@ -733,10 +737,91 @@ public sealed class TimeloopFormatTests
         Assert.AreEqual(0, code, err);
         var w = Zoo.Get("mlp");
         foreach (var layer in w.Layers)
-            Assert.AreEqual(Describe(layer), Describe(TimeloopProblem.Load(Path.Combine(dir, layer.Name + ".yaml")).Layers.Single()));
+            Assert.AreEqual(Describe(TimeloopProblem.AsTimeloop(layer)), Describe(TimeloopProblem.Load(Path.Combine(dir, layer.Name + ".yaml")).Layers.Single()));
         (code, _, err) = Run("zoo", "--export", "mlp", "--format", "timeloop");
         Assert.AreEqual(2, code);
         StringAssert.Contains(err, "give --output DIR");
+    }
+
+    // Every data-space name the keep and bypass lists of a Timeloop file's constraint or mapping entries hold, read as
+    // Timeloop reads them (straight from the YAML, not through our readers).
+    private static List<(string Target, string Name)> DataSpaceNamesIn(string yaml)
+    {
+        var stream = new YamlDotNet.RepresentationModel.YamlStream();
+        stream.Load(new StringReader(yaml));
+        var top = (YamlDotNet.RepresentationModel.YamlMappingNode)stream.Documents[0].RootNode;
+        var names = new List<(string, string)>();
+        foreach (var key in new[] { "architecture_constraints", "mapspace_constraints", "constraints", "mapping" })
+        {
+            if (!top.Children.TryGetValue(new YamlDotNet.RepresentationModel.YamlScalarNode(key), out var node)) continue;
+            var entries = node is YamlDotNet.RepresentationModel.YamlMappingNode m ? m.Children[new YamlDotNet.RepresentationModel.YamlScalarNode("targets")] : node;
+            foreach (var entry in ((YamlDotNet.RepresentationModel.YamlSequenceNode)entries).Cast<YamlDotNet.RepresentationModel.YamlMappingNode>())
+                foreach (var list in new[] { "keep", "bypass" })
+                    if (entry.Children.TryGetValue(new YamlDotNet.RepresentationModel.YamlScalarNode(list), out var items))
+                        foreach (var item in ((YamlDotNet.RepresentationModel.YamlSequenceNode)items).Cast<YamlDotNet.RepresentationModel.YamlScalarNode>())
+                            names.Add((entry.Children[new YamlDotNet.RepresentationModel.YamlScalarNode("target")].ToString(), item.Value!));
+        }
+        return names;
+    }
+
+    [TestMethod]
+    public void EveryExportedArchitectureLoadsWithEveryExportedProblemAsTimeloopPairsThem()
+    {
+        // Timeloop reads an architecture (with any architecture_constraints), a problem and a mapping together, and stops
+        // on a keep or bypass naming a data-space the problem does not declare ("data-space Weights not found in problem
+        // shape"). So every name an exported architecture uses, and every name a mapping written for a layer uses, must
+        // be a data-space of the problem `zoo --export WORKLOAD --format timeloop` writes for that layer: every layer of
+        // every zoo workload, as our reader reads it back.
+        var problems = new List<(string Where, Einsum Layer, Einsum Back)>();
+        foreach (var entry in Zoo.Entries)
+            foreach (var layer in Zoo.Get(entry.Name).Layers)
+                problems.Add(($"{entry.Name}/{layer.Name}", layer, TimeloopProblem.Parse(TimeloopProblem.Write(layer), layer.Name + ".yaml").Layers.Single()));
+        int named = 0;
+        foreach (var preset in Presets.All)
+        {
+            var text = TimeloopArchitecture.Write(preset);
+            var arch = TimeloopArchitecture.Parse(text, "arch.yaml");
+            Assert.AreEqual(ArchitectureSpec.Write(preset), ArchitectureSpec.Write(arch), preset.Name);
+            var archNames = DataSpaceNamesIn(text);
+            foreach (var (where, layer, back) in problems)
+            {
+                // A mapping that keeps at each level what the architecture lets it keep (all loops at the top): its bypass entries name every data-space.
+                var keepAll = new Mapping(preset.Levels.Select((l, i) => new LevelMapping(
+                    i == 0 ? layer.Ranks.Where(r => r.Bound > 1).Select(r => new TemporalLoop(r.Id, r.Bound)) : [], [],
+                    layer.Tensors.Where(t => l.MayKeep(t.Role)).Select(t => t.Id))));
+                var mapping = TimeloopMapping.Write(keepAll, layer, preset);
+                var names = archNames.Concat(DataSpaceNamesIn(mapping)).ToList();
+                named += names.Count;
+                var missing = names.Where(n => back.FindTensor(new TensorId(n.Name)) is null).Select(n => $"{n.Target}: {n.Name}").Distinct().ToList();
+                Assert.AreEqual(0, missing.Count, $"{preset.Name} with {where} (data-spaces {string.Join(", ", back.Tensors.Select(t => t.Id))}): not found in problem shape: {string.Join("; ", missing)}");
+                // Our readers pair them the same way: the mapping read for the problem keeps what it kept.
+                var read = TimeloopMapping.Parse(mapping, "mapping.yaml", back, arch);
+                for (int l = 0; l < arch.Levels.Count; l++)
+                    CollectionAssert.AreEqual(back.Tensors.Where(t => arch.Levels[l].MayKeep(t.Role)).Select(t => t.Id.Name).Order().ToList(),
+                        read.Levels[l].Keep.Select(t => t.Name).ToList(), $"{preset.Name} {arch.Levels[l].Name} with {where}");
+            }
+        }
+        Assert.IsTrue(named > 0 && problems.Count > 100, $"{named} names, {problems.Count} problems");
+
+        // And our readers hold a layer read from a Timeloop problem to Timeloop's rule: a name that is not one of its data-spaces is a located error.
+        var gemm = TimeloopProblem.Parse("""
+            problem:
+              shape:
+                name: gemm
+                dimensions: [M, N, K]
+                data-spaces:
+                  - {name: A, projection: [[[M]], [[K]]]}
+                  - {name: B, projection: [[[K]], [[N]]]}
+                  - {name: Z, projection: [[[M]], [[N]]], read-write: true}
+              instance: {M: 4, N: 4, K: 4}
+            """, "gemm.yaml").Layers.Single();
+        var constraints = "architecture_constraints:\n  targets:\n    - {target: GlobalBuffer, type: bypass, bypass: [Weights]}\n";
+        var e = Fails(() => TimeloopMapping.ParseConstraints(constraints, "c.yaml", gemm, Presets.Get("eyeriss")));
+        StringAssert.Contains(e.Message, "c.yaml:3:");
+        StringAssert.Contains(e.Message, "data-space 'Weights' is not in problem gemm, whose data-spaces are A, B, Z");
+        // While a zoo layer (not read from a Timeloop problem) still takes role names.
+        var zooLayer = Zoo.Get("mlp").Layers[0];
+        Assert.IsTrue(TimeloopMapping.ParseConstraints(constraints, "c.yaml", zooLayer, Presets.Get("eyeriss")).For(1).Bypass.Contains(zooLayer.Tensors.Single(t => t.Role == TensorRole.Weights).Id));
     }
 
     [TestMethod]
