@@ -657,10 +657,19 @@ public sealed class TimeloopFormatTests
         StringAssert.Matches(inputs, new System.Text.RegularExpressions.Regex(@"Scalar fills \(per-instance\)\s+: 18\n"));
         StringAssert.Matches(output, new System.Text.RegularExpressions.Regex(@"\nEnergy\s+: 3,945\.0 pJ\n"));
 
-        // Forcing the native format on a Timeloop file: located errors, exit 2, no stack trace.
+        // --format never overrides what a file's content shows: --format native reads these Timeloop files as Timeloop's.
         (code, _, err) = Run("evaluate", "--arch", arch, "--workload", problem, "--mapping", mapping, "--format", "native");
+        Assert.AreEqual(0, code, err);
+        // It decides a file that shows neither format: a misspelt top-level key gets the errors of the reader the user meant,
+        // located, exit 2, no stack trace.
+        var misspelt = Save("misspelt.yaml", Conv1dProblem.Replace("problem:", "problm:"));
+        (code, _, err) = Run("evaluate", "--arch", arch, "--workload", misspelt, "--mapping", mapping, "--format", "timeloop");
         Assert.AreEqual(2, code);
-        StringAssert.Contains(err, "arch.yaml:");
+        StringAssert.Contains(err, "misspelt.yaml:1:1: problem:");
+        Assert.IsFalse(err.Contains("   at "), err);
+        (code, _, err) = Run("evaluate", "--arch", arch, "--workload", misspelt, "--mapping", mapping);
+        Assert.AreEqual(2, code);
+        StringAssert.Contains(err, "misspelt.yaml:1:1: workload:");
         Assert.IsFalse(err.Contains("   at "), err);
 
         // map writes a Timeloop mapping that evaluate reads back to the same energy.
@@ -825,6 +834,31 @@ public sealed class TimeloopFormatTests
     }
 
     [TestMethod]
+    public void FormatTimeloopReadsANativeConstraintsFileAsNative()
+    {
+        // A Timeloop problem, a native constraints file, and --format timeloop for the Timeloop mapping written: each
+        // input is read in the format its content shows, and --format only chooses what --mapping-out writes.
+        var best = Path.Combine(_dir, "ws-best.yaml");
+        var (code, output, err) = Run("map", "--arch", "simple-ws", "--workload", Example("timeloop/conv1d-problem.yaml"),
+            "--constraints", Example("simple-ws-constraints.yaml"), "--mapping-out", best, "--format", "timeloop");
+        Assert.AreEqual(0, code, err + output);
+        Assert.AreEqual(SpecFormat.Timeloop, SpecFormats.Detect(File.ReadAllText(best)));
+        var optimal = output.Split('\n').First(l => l.StartsWith("OPTIMAL"));
+        // The same optimum as with the Timeloop constraints file.
+        (code, output, err) = Run("map", "--arch", "simple-ws", "--workload", Example("timeloop/conv1d-problem.yaml"),
+            "--constraints", Example("timeloop/simple-ws-constraints.yaml"), "--format", "native");
+        Assert.AreEqual(0, code, err + output);
+        Assert.AreEqual(optimal, output.Split('\n').First(l => l.StartsWith("OPTIMAL")));
+        // A constraints file in neither format, with --format timeloop: the Timeloop reader's located error, exit 2.
+        var neither = Save("neither.yaml", "levels:\n  - level: GlobalBuffer\n");
+        (code, _, err) = Run("map", "--arch", "simple-ws", "--workload", Example("timeloop/conv1d-problem.yaml"), "--constraints", neither, "--format", "timeloop");
+        Assert.AreEqual(2, code);
+        StringAssert.Contains(err, "neither.yaml:1:1:");
+        StringAssert.Contains(err, "mapspace_constraints");
+        Assert.IsFalse(err.Contains("   at "), err);
+    }
+
+    [TestMethod]
     public void FormatIsDetectedFromContent()
     {
         Assert.AreEqual(SpecFormat.Timeloop, SpecFormats.Detect(Conv1dProblem));
@@ -834,5 +868,10 @@ public sealed class TimeloopFormatTests
         Assert.AreEqual(SpecFormat.Native, SpecFormats.Detect("mapping:\n  levels: []\n"));
         Assert.AreEqual(SpecFormat.Native, SpecFormats.Detect("architecture:\n  name: a\n  levels: []\n"));
         Assert.AreEqual(SpecFormat.Native, SpecFormats.Detect("workload: [unclosed"));
+        Assert.AreEqual(SpecFormat.Timeloop, SpecFormats.Shown("mapping:\n  targets: []\n"));
+        Assert.AreEqual(SpecFormat.Native, SpecFormats.Shown("constraints:\n  levels: []\n"));
+        Assert.AreEqual(SpecFormat.Native, SpecFormats.Shown("workload:\n  name: w\n"));
+        Assert.IsNull(SpecFormats.Shown("problm:\n  shape: cnn-layer\n"));
+        Assert.IsNull(SpecFormats.Shown("workload: [unclosed"));
     }
 }
