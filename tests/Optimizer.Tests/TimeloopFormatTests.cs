@@ -834,6 +834,39 @@ public sealed class TimeloopFormatTests
     }
 
     [TestMethod]
+    public void MapWritesAnEqualCostTimeloopMappingOrSaysWhyNotAndAlwaysPrintsTheStatus()
+    {
+        // On simple-ws's 4 x 4 array the optimum of mlp's fc1 and fc3 splits K over both axes, which Timeloop's format cannot say.
+        var fc1 = Zoo.Get("mlp").Layers.Single(l => l.Name == "fc1");
+        var arch = Presets.Get("simple-ws");
+        var optimum = new TilingSearch(new MapProblem(fc1, arch, Objective.Energy), prune: true).Solve(SearchLimits.None);
+        Assert.IsNotNull(TimeloopMapping.Inexpressible(optimum.Mapping!, arch), "the case needs an optimum Timeloop cannot express");
+
+        // fc1 has a one-axis tie: it is written, said so, and the status line follows; the file reads back, with the
+        // problem written for the layer, to the optimum's energy.
+        var file = Path.Combine(_dir, "fc1-timeloop.yaml");
+        var (code, output, err) = Run("map", "--arch", "simple-ws", "--workload", "mlp", "--layer", "fc1", "--mapping-out", file, "--format", "timeloop");
+        Assert.AreEqual(0, code, err + output);
+        StringAssert.Contains(output, $"Wrote {file}: a mapping of equal energy that Timeloop's format can express");
+        StringAssert.Contains(output, "OPTIMAL energy=");
+        var problem = TimeloopProblem.Parse(TimeloopProblem.Write(fc1), "fc1.yaml").Layers.Single();
+        var archBack = TimeloopArchitecture.Parse(TimeloopArchitecture.Write(arch), "a.yaml");
+        Assert.AreEqual(optimum.Report!.Energy, CostModel.Evaluate(problem, archBack, TimeloopMapping.Load(file, problem, archBack)).Energy, 1e-9 * optimum.Report.Energy);
+
+        // fc3 has none (its optimum needs K split 8 ways): nothing is written, the reason and the exit code are given,
+        // and the result and its status line are still printed.
+        file = Path.Combine(_dir, "fc3-timeloop.yaml");
+        (code, output, err) = Run("map", "--arch", "simple-ws", "--workload", "mlp", "--layer", "fc3", "--mapping-out", file, "--format", "timeloop");
+        Assert.AreEqual(4, code, err + output);
+        Assert.IsFalse(File.Exists(file));
+        StringAssert.Contains(output, $"Did not write {file} (exit code 4");
+        StringAssert.Contains(output, "two spatial loops over K");
+        StringAssert.Contains(output, "Loop nest");
+        StringAssert.Contains(output, "OPTIMAL energy=");
+        Assert.IsFalse(err.Contains("   at "), err);
+    }
+
+    [TestMethod]
     public void FormatTimeloopReadsANativeConstraintsFileAsNative()
     {
         // A Timeloop problem, a native constraints file, and --format timeloop for the Timeloop mapping written: each
