@@ -11,25 +11,32 @@ namespace Optimizer.Cli;
 /// <summary>Bad input from the user: printed as one clear message, exit code 2.</summary>
 internal sealed class InputException(string message) : Exception(message);
 
-/// <summary>How the user's spec files are read: a forced format (null: detected from each file's content) and an energy table file.</summary>
+/// <summary>
+/// How the user's spec files are read: each in the format its content shows; <paramref name="Format"/> (the
+/// user's --format, null for auto) only for a file whose content shows neither; and an energy table file.
+/// </summary>
 internal sealed record Reading(SpecFormat? Format, string? EnergyPath)
 {
     /// <summary>Formats detected from content, no energy table.</summary>
     public static Reading Detect { get; } = new(null, null);
 
-    /// <summary>The format to read this text in: the forced one, or the one its content shows.</summary>
-    public SpecFormat FormatOf(string text) => Format ?? SpecFormats.Detect(text);
+    /// <summary>
+    /// The format to read this text in: the one its content shows, whatever --format says (so a native constraints
+    /// file goes with Timeloop files); the --format named when the content shows neither; else native.
+    /// </summary>
+    public SpecFormat FormatOf(string text) => SpecFormats.Shown(text) ?? Format ?? SpecFormat.Native;
 }
 
 /// <summary>The options every command that reads spec files shares: --format and --energy.</summary>
 internal static class ReadingOptions
 {
     /// <summary>A new --format option (auto, native or timeloop).</summary>
-    public static Option<string> Format(string what = "Read the spec files as")
+    public static Option<string> Format(string? writes = null)
     {
         var option = new Option<string>("--format")
         {
-            Description = $"{what} native or timeloop files (docs/interop.md); auto (the default) tells them apart by content.",
+            Description = (writes is null ? "" : writes + " ") +
+                          "Every input file is read in the format its content shows (docs/interop.md); native or timeloop only decides a file whose content shows neither; auto is the default.",
             DefaultValueFactory = _ => "auto",
         };
         option.AcceptOnlyFromAmong("auto", "native", "timeloop");

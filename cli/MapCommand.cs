@@ -55,7 +55,7 @@ internal static class MapCommand
         var maxSegment = new Option<int>("--max-segment") { Description = "With --network: the most layers in one segment.", DefaultValueFactory = _ => NetworkOptions.Default.MaxSegment };
         var chains = new Option<int>("--chains") { Description = "With --network: how many chains of segments the dynamic programme keeps and solves in full.", DefaultValueFactory = _ => NetworkOptions.Default.Chains };
         var maxPasses = new Option<int>("--max-passes") { Description = "With --network: the most passes a pipelined segment splits its batch into (powers of two).", DefaultValueFactory = _ => NetworkOptions.Default.MaxPasses };
-        var format = ReadingOptions.Format("Read the spec files, and write --mapping-out, as");
+        var format = ReadingOptions.Format("The format --mapping-out writes: timeloop writes Timeloop's mapping format (the best mapping it can express; exit code 4 when none ties with the answer), native or auto the native one.");
         var energy = ReadingOptions.Energy();
         var cmd = new Command("map", "Find the mapping that minimizes the objective over the mapspace (docs/mapspace.md), and prove it optimal when the search completes.")
         {
@@ -181,17 +181,20 @@ internal static class MapCommand
         Console.WriteLine($"Mapping layer {layer.Name} of {w.Name} on {arch.Name}, minimizing {engine.Label}: {layer}");
         var problem = new MapProblem(layer, arch, objective, constraints);
         var r = engine.Solve(problem, limits);
+        bool notWritten = false;
         Console.WriteLine($"{r.Solver} search: {Text.Int(r.Explored)} nodes in {r.Elapsed.TotalSeconds:0.###} s");
         Console.WriteLine();
         if (r.Mapping is not null)
         {
             Console.Write(ReportPrinter.Print(layer, arch, r.Mapping, r.Report!));
             Console.WriteLine();
-            if (mappingOut is not null)
+            if (mappingOut is not null && !outputs.Timeloop)
             {
-                AtomicFile.WriteAllText(mappingOut, outputs.Timeloop ? TimeloopMapping.Write(r.Mapping, layer, arch) : MappingSpec.Write(r.Mapping, layer, arch));
+                AtomicFile.WriteAllText(mappingOut, MappingSpec.Write(r.Mapping, layer, arch));
                 Console.WriteLine($"Wrote {mappingOut}");
             }
+            else if (mappingOut is not null)
+                notWritten = !WriteTimeloop(problem, r.Mapping, mappingOut, p => engine.Solve(p, limits));
             if (csv is not null)
             {
                 CsvExport.Write(csv, CsvExport.Rows(layer, r.Report!));
@@ -206,7 +209,31 @@ internal static class MapCommand
         }
         if ((outputs.Certify || outputs.Smt2 is not null) && r.Best is { } best)
             CertifyAnswer(problem, best, limits, outputs);
-        return r.Status is SolveStatus.Optimal or SolveStatus.Feasible ? 0 : 3;
+        return r.Status is not (SolveStatus.Optimal or SolveStatus.Feasible) ? 3 : notWritten ? TimeloopNotWritten : 0;
+    }
+
+    /// <summary>The exit code of <c>map --mapping-out FILE --format timeloop</c> when no mapping Timeloop can express ties with the answer (the result is printed, FILE is not written).</summary>
+    public const int TimeloopNotWritten = 4;
+
+    /// <summary>
+    /// Writes the answer in Timeloop's format, or an equal-cost mapping Timeloop can express when the answer splits a
+    /// rank over both axes (<see cref="OneAxisTie"/>), saying so; false, with why, when there is none.
+    /// </summary>
+    private static bool WriteTimeloop(MapProblem problem, Mapping mapping, string path, Func<MapProblem, SolveResult> solve)
+    {
+        var tie = OneAxisTie.Find(problem, mapping, solve);
+        if (tie.Mapping is not { } m)
+        {
+            Console.WriteLine($"Did not write {path} (exit code {TimeloopNotWritten}; --format native writes the mapping above in the native format): {tie.How}");
+            return false;
+        }
+        AtomicFile.WriteAllText(path, TimeloopMapping.Write(m, problem.Layer, problem.Arch));
+        if (ReferenceEquals(m, mapping)) Console.WriteLine($"Wrote {path}");
+        else
+            Console.WriteLine($"Wrote {path}: a mapping of equal {problem.Objective.ToString().ToLowerInvariant()} that Timeloop's format can express, " +
+                              $"{tie.How}, since it holds one spatial factor per dimension and level and the mapping above does not: " +
+                              m.ToCompactString(problem.Arch.Levels.Select(l => l.Name).ToList()));
+        return true;
     }
 
     /// <summary>Asks Z3 whether anything costs less than the answer, and writes the question in SMT-LIB 2 when asked.</summary>

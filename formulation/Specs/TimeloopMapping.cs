@@ -88,8 +88,8 @@ public static partial class TimeloopMapping
             var split = m.Int("split", min: 0);
             if (split is { } s && permutation is not null && s > permutation.Count)
                 m.Get("split")!.Error($"split {s} is beyond the {permutation.Count} dimensions of the permutation");
-            var keep = m.List("keep") is { } k ? MappingSpec.Tensors(k, einsum) : null;
-            var bypass = m.List("bypass") is { } b ? MappingSpec.Tensors(b, einsum) : null;
+            var keep = m.List("keep") is { } k ? DataSpaces(k, einsum) : null;
+            var bypass = m.List("bypass") is { } b ? DataSpaces(b, einsum) : null;
             if (level >= 0) result.Add(new Directive(m, level, type, factors, permutation, split, keep, bypass));
         }
         return result;
@@ -269,15 +269,39 @@ public static partial class TimeloopMapping
     }
 
     /// <summary>
+    /// Why Timeloop's mapping format cannot say this mapping (one factor per dimension, level and type: no
+    /// dimension twice in a level's temporal loops, none along both axes of a fanout, no spatial loops where
+    /// there is no fanout), or null when it can. The one place that rule lives: <see cref="Write"/> refuses
+    /// what it names, and <c>map</c> looks for an equal-cost tie that passes it.
+    /// </summary>
+    public static string? Inexpressible(Mapping mapping, Architecture arch)
+    {
+        if (mapping.Levels.Count != arch.Levels.Count)
+            return $"The mapping has {mapping.Levels.Count} levels but architecture {arch.Name} has {arch.Levels.Count}.";
+        for (int l = 0; l < arch.Levels.Count; l++)
+        {
+            var lm = mapping.Levels[l];
+            if (lm.Temporal.GroupBy(t => t.Rank).FirstOrDefault(g => g.Count() > 1)?.Key is { } t)
+                return $"Timeloop's mapping format has one factor per dimension, level and type, but level {arch.Levels[l].Name} has two temporal loops over {t}.";
+            if (lm.Spatial.GroupBy(s => s.Rank).FirstOrDefault(g => g.Count() > 1)?.Key is { } s)
+                return $"Timeloop's mapping format has one factor per dimension, level and type, but level {arch.Levels[l].Name} has two spatial loops over {s} (along X and Y); " +
+                       "constrain the axes (spatial-x, spatial-y, or a spatial permutation with split) to get a mapping Timeloop can read.";
+            if (arch.Levels[l].Fanout.Size == 1 && lm.Spatial.Count > 0)
+                return $"Level {arch.Levels[l].Name} has no fanout below it, so Timeloop cannot give it spatial loops.";
+        }
+        return null;
+    }
+
+    /// <summary>
     /// Writes the mapping as Timeloop entries: per level a temporal entry with every dimension's factor and the
     /// full permutation innermost first, a spatial entry where the level has a fanout (X loops first, then Y,
-    /// with split), and a bypass entry with explicit keep and bypass lists. Throws <see cref="ArgumentException"/>
-    /// for what Timeloop cannot say: one dimension twice in a level's temporal loops, or along both axes.
+    /// with split), and a bypass entry with explicit keep and bypass lists naming the data-spaces as
+    /// <see cref="TimeloopProblem.DataSpaceName"/> does (so the file pairs with the problem written for the layer).
+    /// Throws <see cref="ArgumentException"/> for what Timeloop cannot say (<see cref="Inexpressible"/>).
     /// </summary>
     public static string Write(Mapping mapping, Einsum einsum, Architecture arch)
     {
-        if (mapping.Levels.Count != arch.Levels.Count)
-            throw new ArgumentException($"The mapping has {mapping.Levels.Count} levels but architecture {arch.Name} has {arch.Levels.Count}.", nameof(mapping));
+        if (Inexpressible(mapping, arch) is { } why) throw new ArgumentException(why, nameof(mapping));
         bool letters = einsum.Ranks.All(r => r.Id.Name.Length == 1);
         string Perm(IEnumerable<RankId> ranks) => string.Join(letters ? "" : " ", ranks);
         string Factors(Func<RankId, long> factor) => string.Join(" ", einsum.Ranks.Select(r => $"{r.Id}={factor(r.Id)}"));
@@ -286,12 +310,6 @@ public static partial class TimeloopMapping
         {
             var lm = mapping.Levels[l];
             var name = YamlText.Scalar(arch.Levels[l].Name);
-            var twice = lm.Temporal.GroupBy(t => t.Rank).FirstOrDefault(g => g.Count() > 1)?.Key
-                ?? lm.Spatial.GroupBy(s => s.Rank).FirstOrDefault(g => g.Count() > 1)?.Key;
-            if (twice is { } rank)
-                throw new ArgumentException($"Timeloop's mapping format has one factor per dimension, level and type, but level {arch.Levels[l].Name} has two " +
-                    (lm.Temporal.Count(t => t.Rank == rank) > 1 ? $"temporal loops over {rank}." : $"spatial loops over {rank} (along X and Y); constrain the axes (spatial-x, spatial-y, or a spatial permutation with split) to get a mapping Timeloop can read."),
-                    nameof(mapping));
             var inner = lm.Temporal.Select(t => t.Rank).Reverse().ToList();
             sb.Append($"  - target: {name}\n    type: temporal\n    factors: {Factors(lm.TemporalFactor)}\n");
             sb.Append($"    permutation: {Perm(inner.Concat(einsum.Ranks.Select(r => r.Id).Except(inner)))}\n");
@@ -302,13 +320,33 @@ public static partial class TimeloopMapping
                 sb.Append($"  - target: {name}\n    type: spatial\n    factors: {Factors(lm.SpatialFactor)}\n");
                 sb.Append($"    permutation: {Perm(x.Concat(y).Concat(einsum.Ranks.Select(r => r.Id).Except(x).Except(y)))}\n    split: {x.Count}\n");
             }
-            else if (lm.Spatial.Count > 0)
-                throw new ArgumentException($"Level {arch.Levels[l].Name} has no fanout below it, so Timeloop cannot give it spatial loops.", nameof(mapping));
-            var kept = einsum.Tensors.Where(t => lm.Keep.Contains(t.Id)).Select(t => t.Id.Name);
-            var passed = einsum.Tensors.Where(t => !lm.Keep.Contains(t.Id)).Select(t => t.Id.Name);
+            var kept = einsum.Tensors.Where(t => lm.Keep.Contains(t.Id)).Select(t => TimeloopProblem.DataSpaceName(einsum, t));
+            var passed = einsum.Tensors.Where(t => !lm.Keep.Contains(t.Id)).Select(t => TimeloopProblem.DataSpaceName(einsum, t));
             sb.Append($"  - target: {name}\n    type: bypass\n    keep: {YamlText.List(kept)}\n    bypass: {YamlText.List(passed)}\n");
         }
         return sb.ToString();
+    }
+
+    // The data-spaces a keep or bypass list names. A layer read from a Timeloop problem is held to Timeloop's rule:
+    // its data-space names exactly (Timeloop stops on any other name); other layers also take tensor and role names.
+    private static List<TensorId>? DataSpaces(IReadOnlyList<SpecNode> items, Einsum einsum)
+    {
+        if (einsum.Kind != TimeloopProblem.Kind) return MappingSpec.Tensors(items, einsum);
+        var named = new List<TensorId>();
+        bool ok = true;
+        foreach (var item in items)
+        {
+            var text = item.AsString();
+            if (text is not null && einsum.FindTensor(new TensorId(text)) is { } t) named.Add(t.Id);
+            else
+            {
+                if (text is not null)
+                    item.Error($"data-space '{text}' is not in problem {einsum.Name}, whose data-spaces are {string.Join(", ", einsum.Tensors.Select(x => x.Id))}; " +
+                               $"Timeloop stops on it ('data-space {text} not found in problem shape')");
+                ok = false;
+            }
+        }
+        return ok ? named : null;
     }
 
     [GeneratedRegex(@"[^\s,]+")]

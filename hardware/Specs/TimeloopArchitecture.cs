@@ -283,6 +283,14 @@ public static class TimeloopArchitecture
         if (c.Bypass is { } listNode)
             foreach (var item in listNode.AsList() ?? [])
                 if (item.AsString() is { } text && WorkloadSpec.ParseRole(text) is { } role) roles.Remove(role);
+        // Ours, which Timeloop ignores: the roles a level may not keep, naming no data-space (so the file loads with any problem).
+        if (c.Attr(Ext + "bypass") is { } ours)
+            foreach (var item in ours.AsList() ?? [])
+                if (item.AsString() is { } text)
+                {
+                    if (WorkloadSpec.ParseRole(text) is { } role) roles.Remove(role);
+                    else item.Error($"{Ext}bypass names roles (Inputs, Weights, Outputs), got '{text}'");
+                }
         if (outermost && roles.Count != 3) c.Node.Error($"the outermost level {c.Name} must keep every role: it is where tensors start and end");
         var e = energy?.Components.GetValueOrDefault(c.Name);
         if (e?.Read is null || e.Write is null)
@@ -342,9 +350,12 @@ public static class TimeloopArchitecture
 
     /// <summary>
     /// Writes the architecture in Timeloop's v0.3 tree form, one nested subtree per fanout, followed by the
-    /// <c>architecture_constraints</c> that bypass the roles a level may not keep and the <c>ERT</c> with its
-    /// energies (block size 1, so an action moves one word); what Timeloop has no words for (hop energy,
-    /// topology, multicast, reduction, description, clock, MACs per cycle) goes in <c>optimizer-</c> attributes.
+    /// <c>ERT</c> with its energies (block size 1, so an action moves one word); what Timeloop has no words for
+    /// (hop energy, topology, multicast, reduction, description, clock, MACs per cycle, and the roles a level
+    /// may not keep) goes in <c>optimizer-</c> attributes. The roles a level may not keep are not written as
+    /// <c>architecture_constraints</c>: those name data-spaces, and Timeloop stops when a problem read with the
+    /// architecture lacks one (an elementwise layer has no Weights); they follow as a comment to copy for
+    /// problems that have all three (docs/interop.md).
     /// </summary>
     public static string Write(Architecture arch)
     {
@@ -372,15 +383,16 @@ public static class TimeloopArchitecture
             if (f.Topology != Topology.Bus) attrs.Add($"{Ext}topology: {f.Topology.ToString().ToLowerInvariant()}");
             if (!f.Multicast) attrs.Add($"{Ext}multicast: false");
             if (!f.SpatialReduction) attrs.Add($"{Ext}reduction: false");
+            var bypassed = Enum.GetValues<TensorRole>().Where(r => !l.MayKeep(r)).ToList();
+            if (bypassed.Count > 0) attrs.Add($"{Ext}bypass: [{string.Join(", ", bypassed)}]");
             var cls = l.Capacity is null ? "DRAM" : l.Capacity <= 1024 ? "regfile" : "SRAM";
             sb.Append($"{indent}  - name: {YamlText.Scalar(l.Name)}\n{indent}    class: {cls}\n{indent}    attributes: {{{string.Join(", ", attrs)}}}\n");
             ert.Append($"    - name: {YamlText.Scalar($"{path}.{l.Name}")}\n      actions:\n");
             ert.Append($"        - {{name: read, energy: {YamlText.Number(l.ReadEnergy)}}}\n");
             ert.Append($"        - {{name: write, energy: {YamlText.Number(l.WriteEnergy)}}}\n");
             ert.Append($"        - {{name: update, energy: {YamlText.Number(l.WriteEnergy)}}}\n");
-            var bypassed = Enum.GetValues<TensorRole>().Where(r => !l.MayKeep(r)).ToList();
             if (bypassed.Count > 0)
-                bypass.Append($"    - {{target: {YamlText.Scalar(l.Name)}, type: bypass, bypass: [{string.Join(", ", bypassed)}]}}\n");
+                bypass.Append($"#     - {{target: {YamlText.Scalar(l.Name)}, type: bypass, bypass: [{string.Join(", ", bypassed)}]}}\n");
             if (f.Size > 1)
             {
                 var sub = $"{(i + 1 < arch.Levels.Count ? arch.Levels[i + 1].Name : "MAC")}Array[0..{f.Size - 1}]";
@@ -398,7 +410,11 @@ public static class TimeloopArchitecture
         ert.Append($"    - name: {YamlText.Scalar($"{path}.{mac}")}\n      actions:\n");
         ert.Append($"        - {{name: compute, energy: {YamlText.Number(arch.Compute.MacEnergy)}}}\n");
         ert.Append($"        - {{name: mac_random, energy: {YamlText.Number(arch.Compute.MacEnergy)}}}\n");
-        if (bypass.Length > 0) sb.Append("architecture_constraints:\n  targets:\n").Append(bypass);
+        if (bypass.Length > 0)
+            sb.Append("# The optimizer-bypass attributes above, for Timeloop's mapper: copy these entries into the constraints of a problem whose\n")
+              .Append("# data-spaces are named Inputs, Weights and Outputs (Timeloop's CNN layer; the problems optimizer writes for layers of both\n")
+              .Append("# operands). They are not active here because Timeloop stops on a data-space a problem lacks (an elementwise layer has no Weights).\n")
+              .Append("# architecture_constraints:\n#   targets:\n").Append(bypass);
         sb.Append("ERT:\n  version: 0.3\n  tables:\n").Append(ert);
         return sb.ToString();
     }

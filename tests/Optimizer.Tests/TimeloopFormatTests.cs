@@ -172,8 +172,12 @@ public sealed class TimeloopFormatTests
         foreach (var entry in Zoo.Entries)
             foreach (var (layer, _) in Zoo.DistinctShapes(Zoo.Get(entry.Name)))
             {
+                // The data-spaces are named after the roles (Timeloop's CNN layer names), so that they pair with Timeloop files naming them.
                 var back = TimeloopProblem.Parse(TimeloopProblem.Write(layer), "p.yaml").Layers.Single();
-                Assert.AreEqual(Describe(layer), Describe(back), $"{entry.Name}/{layer.Name}");
+                Assert.AreEqual(Describe(TimeloopProblem.AsTimeloop(layer)), Describe(back), $"{entry.Name}/{layer.Name}");
+                CollectionAssert.AreEqual(layer.Tensors.Select(t => t.Role.ToString()).ToList(), back.Tensors.Select(t => t.Id.Name).ToList());
+                // A layer read from a Timeloop problem keeps that problem's names.
+                Assert.AreEqual(TimeloopProblem.Write(layer), TimeloopProblem.Write(back));
                 checkedLayers++;
             }
         Assert.IsTrue(checkedLayers > 30, $"only {checkedLayers} layer shapes");
@@ -653,10 +657,19 @@ public sealed class TimeloopFormatTests
         StringAssert.Matches(inputs, new System.Text.RegularExpressions.Regex(@"Scalar fills \(per-instance\)\s+: 18\n"));
         StringAssert.Matches(output, new System.Text.RegularExpressions.Regex(@"\nEnergy\s+: 3,945\.0 pJ\n"));
 
-        // Forcing the native format on a Timeloop file: located errors, exit 2, no stack trace.
+        // --format never overrides what a file's content shows: --format native reads these Timeloop files as Timeloop's.
         (code, _, err) = Run("evaluate", "--arch", arch, "--workload", problem, "--mapping", mapping, "--format", "native");
+        Assert.AreEqual(0, code, err);
+        // It decides a file that shows neither format: a misspelt top-level key gets the errors of the reader the user meant,
+        // located, exit 2, no stack trace.
+        var misspelt = Save("misspelt.yaml", Conv1dProblem.Replace("problem:", "problm:"));
+        (code, _, err) = Run("evaluate", "--arch", arch, "--workload", misspelt, "--mapping", mapping, "--format", "timeloop");
         Assert.AreEqual(2, code);
-        StringAssert.Contains(err, "arch.yaml:");
+        StringAssert.Contains(err, "misspelt.yaml:1:1: problem:");
+        Assert.IsFalse(err.Contains("   at "), err);
+        (code, _, err) = Run("evaluate", "--arch", arch, "--workload", misspelt, "--mapping", mapping);
+        Assert.AreEqual(2, code);
+        StringAssert.Contains(err, "misspelt.yaml:1:1: workload:");
         Assert.IsFalse(err.Contains("   at "), err);
 
         // map writes a Timeloop mapping that evaluate reads back to the same energy.
@@ -733,10 +746,149 @@ public sealed class TimeloopFormatTests
         Assert.AreEqual(0, code, err);
         var w = Zoo.Get("mlp");
         foreach (var layer in w.Layers)
-            Assert.AreEqual(Describe(layer), Describe(TimeloopProblem.Load(Path.Combine(dir, layer.Name + ".yaml")).Layers.Single()));
+            Assert.AreEqual(Describe(TimeloopProblem.AsTimeloop(layer)), Describe(TimeloopProblem.Load(Path.Combine(dir, layer.Name + ".yaml")).Layers.Single()));
         (code, _, err) = Run("zoo", "--export", "mlp", "--format", "timeloop");
         Assert.AreEqual(2, code);
         StringAssert.Contains(err, "give --output DIR");
+    }
+
+    // Every data-space name the keep and bypass lists of a Timeloop file's constraint or mapping entries hold, read as
+    // Timeloop reads them (straight from the YAML, not through our readers).
+    private static List<(string Target, string Name)> DataSpaceNamesIn(string yaml)
+    {
+        var stream = new YamlDotNet.RepresentationModel.YamlStream();
+        stream.Load(new StringReader(yaml));
+        var top = (YamlDotNet.RepresentationModel.YamlMappingNode)stream.Documents[0].RootNode;
+        var names = new List<(string, string)>();
+        foreach (var key in new[] { "architecture_constraints", "mapspace_constraints", "constraints", "mapping" })
+        {
+            if (!top.Children.TryGetValue(new YamlDotNet.RepresentationModel.YamlScalarNode(key), out var node)) continue;
+            var entries = node is YamlDotNet.RepresentationModel.YamlMappingNode m ? m.Children[new YamlDotNet.RepresentationModel.YamlScalarNode("targets")] : node;
+            foreach (var entry in ((YamlDotNet.RepresentationModel.YamlSequenceNode)entries).Cast<YamlDotNet.RepresentationModel.YamlMappingNode>())
+                foreach (var list in new[] { "keep", "bypass" })
+                    if (entry.Children.TryGetValue(new YamlDotNet.RepresentationModel.YamlScalarNode(list), out var items))
+                        foreach (var item in ((YamlDotNet.RepresentationModel.YamlSequenceNode)items).Cast<YamlDotNet.RepresentationModel.YamlScalarNode>())
+                            names.Add((entry.Children[new YamlDotNet.RepresentationModel.YamlScalarNode("target")].ToString(), item.Value!));
+        }
+        return names;
+    }
+
+    [TestMethod]
+    public void EveryExportedArchitectureLoadsWithEveryExportedProblemAsTimeloopPairsThem()
+    {
+        // Timeloop reads an architecture (with any architecture_constraints), a problem and a mapping together, and stops
+        // on a keep or bypass naming a data-space the problem does not declare ("data-space Weights not found in problem
+        // shape"). So every name an exported architecture uses, and every name a mapping written for a layer uses, must
+        // be a data-space of the problem `zoo --export WORKLOAD --format timeloop` writes for that layer: every layer of
+        // every zoo workload, as our reader reads it back.
+        var problems = new List<(string Where, Einsum Layer, Einsum Back)>();
+        foreach (var entry in Zoo.Entries)
+            foreach (var layer in Zoo.Get(entry.Name).Layers)
+                problems.Add(($"{entry.Name}/{layer.Name}", layer, TimeloopProblem.Parse(TimeloopProblem.Write(layer), layer.Name + ".yaml").Layers.Single()));
+        int named = 0;
+        foreach (var preset in Presets.All)
+        {
+            var text = TimeloopArchitecture.Write(preset);
+            var arch = TimeloopArchitecture.Parse(text, "arch.yaml");
+            Assert.AreEqual(ArchitectureSpec.Write(preset), ArchitectureSpec.Write(arch), preset.Name);
+            var archNames = DataSpaceNamesIn(text);
+            foreach (var (where, layer, back) in problems)
+            {
+                // A mapping that keeps at each level what the architecture lets it keep (all loops at the top): its bypass entries name every data-space.
+                var keepAll = new Mapping(preset.Levels.Select((l, i) => new LevelMapping(
+                    i == 0 ? layer.Ranks.Where(r => r.Bound > 1).Select(r => new TemporalLoop(r.Id, r.Bound)) : [], [],
+                    layer.Tensors.Where(t => l.MayKeep(t.Role)).Select(t => t.Id))));
+                var mapping = TimeloopMapping.Write(keepAll, layer, preset);
+                var names = archNames.Concat(DataSpaceNamesIn(mapping)).ToList();
+                named += names.Count;
+                var missing = names.Where(n => back.FindTensor(new TensorId(n.Name)) is null).Select(n => $"{n.Target}: {n.Name}").Distinct().ToList();
+                Assert.AreEqual(0, missing.Count, $"{preset.Name} with {where} (data-spaces {string.Join(", ", back.Tensors.Select(t => t.Id))}): not found in problem shape: {string.Join("; ", missing)}");
+                // Our readers pair them the same way: the mapping read for the problem keeps what it kept.
+                var read = TimeloopMapping.Parse(mapping, "mapping.yaml", back, arch);
+                for (int l = 0; l < arch.Levels.Count; l++)
+                    CollectionAssert.AreEqual(back.Tensors.Where(t => arch.Levels[l].MayKeep(t.Role)).Select(t => t.Id.Name).Order().ToList(),
+                        read.Levels[l].Keep.Select(t => t.Name).ToList(), $"{preset.Name} {arch.Levels[l].Name} with {where}");
+            }
+        }
+        Assert.IsTrue(named > 0 && problems.Count > 100, $"{named} names, {problems.Count} problems");
+
+        // And our readers hold a layer read from a Timeloop problem to Timeloop's rule: a name that is not one of its data-spaces is a located error.
+        var gemm = TimeloopProblem.Parse("""
+            problem:
+              shape:
+                name: gemm
+                dimensions: [M, N, K]
+                data-spaces:
+                  - {name: A, projection: [[[M]], [[K]]]}
+                  - {name: B, projection: [[[K]], [[N]]]}
+                  - {name: Z, projection: [[[M]], [[N]]], read-write: true}
+              instance: {M: 4, N: 4, K: 4}
+            """, "gemm.yaml").Layers.Single();
+        var constraints = "architecture_constraints:\n  targets:\n    - {target: GlobalBuffer, type: bypass, bypass: [Weights]}\n";
+        var e = Fails(() => TimeloopMapping.ParseConstraints(constraints, "c.yaml", gemm, Presets.Get("eyeriss")));
+        StringAssert.Contains(e.Message, "c.yaml:3:");
+        StringAssert.Contains(e.Message, "data-space 'Weights' is not in problem gemm, whose data-spaces are A, B, Z");
+        // While a zoo layer (not read from a Timeloop problem) still takes role names.
+        var zooLayer = Zoo.Get("mlp").Layers[0];
+        Assert.IsTrue(TimeloopMapping.ParseConstraints(constraints, "c.yaml", zooLayer, Presets.Get("eyeriss")).For(1).Bypass.Contains(zooLayer.Tensors.Single(t => t.Role == TensorRole.Weights).Id));
+    }
+
+    [TestMethod]
+    public void MapWritesAnEqualCostTimeloopMappingOrSaysWhyNotAndAlwaysPrintsTheStatus()
+    {
+        // On simple-ws's 4 x 4 array the optimum of mlp's fc1 and fc3 splits K over both axes, which Timeloop's format cannot say.
+        var fc1 = Zoo.Get("mlp").Layers.Single(l => l.Name == "fc1");
+        var arch = Presets.Get("simple-ws");
+        var optimum = new TilingSearch(new MapProblem(fc1, arch, Objective.Energy), prune: true).Solve(SearchLimits.None);
+        Assert.IsNotNull(TimeloopMapping.Inexpressible(optimum.Mapping!, arch), "the case needs an optimum Timeloop cannot express");
+
+        // fc1 has a one-axis tie: it is written, said so, and the status line follows; the file reads back, with the
+        // problem written for the layer, to the optimum's energy.
+        var file = Path.Combine(_dir, "fc1-timeloop.yaml");
+        var (code, output, err) = Run("map", "--arch", "simple-ws", "--workload", "mlp", "--layer", "fc1", "--mapping-out", file, "--format", "timeloop");
+        Assert.AreEqual(0, code, err + output);
+        StringAssert.Contains(output, $"Wrote {file}: a mapping of equal energy that Timeloop's format can express");
+        StringAssert.Contains(output, "OPTIMAL energy=");
+        var problem = TimeloopProblem.Parse(TimeloopProblem.Write(fc1), "fc1.yaml").Layers.Single();
+        var archBack = TimeloopArchitecture.Parse(TimeloopArchitecture.Write(arch), "a.yaml");
+        Assert.AreEqual(optimum.Report!.Energy, CostModel.Evaluate(problem, archBack, TimeloopMapping.Load(file, problem, archBack)).Energy, 1e-9 * optimum.Report.Energy);
+
+        // fc3 has none (its optimum needs K split 8 ways): nothing is written, the reason and the exit code are given,
+        // and the result and its status line are still printed.
+        file = Path.Combine(_dir, "fc3-timeloop.yaml");
+        (code, output, err) = Run("map", "--arch", "simple-ws", "--workload", "mlp", "--layer", "fc3", "--mapping-out", file, "--format", "timeloop");
+        Assert.AreEqual(4, code, err + output);
+        Assert.IsFalse(File.Exists(file));
+        StringAssert.Contains(output, $"Did not write {file} (exit code 4");
+        StringAssert.Contains(output, "two spatial loops over K");
+        StringAssert.Contains(output, "Loop nest");
+        StringAssert.Contains(output, "OPTIMAL energy=");
+        Assert.IsFalse(err.Contains("   at "), err);
+    }
+
+    [TestMethod]
+    public void FormatTimeloopReadsANativeConstraintsFileAsNative()
+    {
+        // A Timeloop problem, a native constraints file, and --format timeloop for the Timeloop mapping written: each
+        // input is read in the format its content shows, and --format only chooses what --mapping-out writes.
+        var best = Path.Combine(_dir, "ws-best.yaml");
+        var (code, output, err) = Run("map", "--arch", "simple-ws", "--workload", Example("timeloop/conv1d-problem.yaml"),
+            "--constraints", Example("simple-ws-constraints.yaml"), "--mapping-out", best, "--format", "timeloop");
+        Assert.AreEqual(0, code, err + output);
+        Assert.AreEqual(SpecFormat.Timeloop, SpecFormats.Detect(File.ReadAllText(best)));
+        var optimal = output.Split('\n').First(l => l.StartsWith("OPTIMAL"));
+        // The same optimum as with the Timeloop constraints file.
+        (code, output, err) = Run("map", "--arch", "simple-ws", "--workload", Example("timeloop/conv1d-problem.yaml"),
+            "--constraints", Example("timeloop/simple-ws-constraints.yaml"), "--format", "native");
+        Assert.AreEqual(0, code, err + output);
+        Assert.AreEqual(optimal, output.Split('\n').First(l => l.StartsWith("OPTIMAL")));
+        // A constraints file in neither format, with --format timeloop: the Timeloop reader's located error, exit 2.
+        var neither = Save("neither.yaml", "levels:\n  - level: GlobalBuffer\n");
+        (code, _, err) = Run("map", "--arch", "simple-ws", "--workload", Example("timeloop/conv1d-problem.yaml"), "--constraints", neither, "--format", "timeloop");
+        Assert.AreEqual(2, code);
+        StringAssert.Contains(err, "neither.yaml:1:1:");
+        StringAssert.Contains(err, "mapspace_constraints");
+        Assert.IsFalse(err.Contains("   at "), err);
     }
 
     [TestMethod]
@@ -749,5 +901,10 @@ public sealed class TimeloopFormatTests
         Assert.AreEqual(SpecFormat.Native, SpecFormats.Detect("mapping:\n  levels: []\n"));
         Assert.AreEqual(SpecFormat.Native, SpecFormats.Detect("architecture:\n  name: a\n  levels: []\n"));
         Assert.AreEqual(SpecFormat.Native, SpecFormats.Detect("workload: [unclosed"));
+        Assert.AreEqual(SpecFormat.Timeloop, SpecFormats.Shown("mapping:\n  targets: []\n"));
+        Assert.AreEqual(SpecFormat.Native, SpecFormats.Shown("constraints:\n  levels: []\n"));
+        Assert.AreEqual(SpecFormat.Native, SpecFormats.Shown("workload:\n  name: w\n"));
+        Assert.IsNull(SpecFormats.Shown("problm:\n  shape: cnn-layer\n"));
+        Assert.IsNull(SpecFormats.Shown("workload: [unclosed"));
     }
 }

@@ -14,6 +14,26 @@ public static partial class TimeloopProblem
     /// <summary>The built-in shape's name, as Timeloop spells it.</summary>
     public const string CnnLayer = "cnn-layer";
 
+    /// <summary>
+    /// The <see cref="Einsum.Kind"/> of a layer read from a Timeloop problem: its tensor names are that problem's
+    /// data-space names, which the Timeloop files written for it keep (<see cref="DataSpaceName"/>).
+    /// </summary>
+    public const string Kind = "timeloop-problem";
+
+    /// <summary>
+    /// The name a tensor's data-space has in the Timeloop files written for the layer (problem, mapping), in one
+    /// place: a layer read from a Timeloop problem keeps that problem's data-space names; any other layer's
+    /// data-spaces are named after their roles, <c>Inputs</c>, <c>Weights</c>, <c>Outputs</c>, as in Timeloop's
+    /// CNN layer, so that they pair with the bypass entries of the architectures we write (which name roles);
+    /// a layer with two tensors of one role keeps its tensor names.
+    /// </summary>
+    public static string DataSpaceName(Einsum einsum, TensorSpec tensor)
+        => einsum.Kind == Kind || einsum.Tensors.DistinctBy(t => t.Role).Count() != einsum.Tensors.Count ? tensor.Id.Name : tensor.Role.ToString();
+
+    /// <summary>The layer with its tensors named as its Timeloop data-spaces (<see cref="DataSpaceName"/>), as the problem <see cref="Write"/> gives reads back.</summary>
+    public static Einsum AsTimeloop(Einsum einsum)
+        => new(einsum.Name, Kind, einsum.Ranks, einsum.Tensors.Select(t => new TensorSpec(new TensorId(DataSpaceName(einsum, t)), t.Role, t.Dims)));
+
     // Timeloop's built-in CNN layer: R/P run along the width (W*), S/Q along the height (H*).
     private const string CnnLayerShape = """
         name: CNN-Layer
@@ -49,8 +69,9 @@ public static partial class TimeloopProblem
     }
 
     /// <summary>
-    /// Writes one Einsum as a Timeloop problem: its ranks as dimensions, its tensors as data-spaces (the output
-    /// read-write), each coefficient other than 1 as a named coefficient, and the bounds as the instance.
+    /// Writes one Einsum as a Timeloop problem: its ranks as dimensions, its tensors as data-spaces named by
+    /// <see cref="DataSpaceName"/> (the output read-write), each coefficient other than 1 as a named coefficient,
+    /// and the bounds as the instance.
     /// </summary>
     public static string Write(Einsum einsum)
     {
@@ -68,12 +89,13 @@ public static partial class TimeloopProblem
         sb.Append("    data-spaces:\n");
         foreach (var t in einsum.Tensors)
         {
-            sb.Append($"      - name: {YamlText.Scalar(t.Id.Name)}\n");
+            var name = DataSpaceName(einsum, t);
+            sb.Append($"      - name: {YamlText.Scalar(name)}\n");
             sb.Append("        projection:\n");
             foreach (var d in t.Dims)
                 sb.Append($"          - [{string.Join(", ", d.Terms.Select(term => term.Coefficient == 1 ? $"[{term.Rank}]" : $"[{term.Rank}, {CoefficientName(term.Coefficient)}]"))}]\n");
             if (t.IsOutput) sb.Append("        read-write: true\n");
-            else if (WorkloadSpec.ParseRole(t.Id.Name) != t.Role) sb.Append($"        {RoleKey}: {WorkloadSpec.RoleName(t.Role)}\n");
+            else if (WorkloadSpec.ParseRole(name) != t.Role) sb.Append($"        {RoleKey}: {WorkloadSpec.RoleName(t.Role)}\n");
         }
         sb.Append("  instance:\n");
         foreach (var r in einsum.Ranks) sb.Append($"    {r.Id}: {r.Bound}\n");
@@ -148,7 +170,7 @@ public static partial class TimeloopProblem
         var roles = OperandRoles(operands);
         var tensors = shape.Spaces.Select(s => (s, role: s.ReadWrite ? TensorRole.Outputs : roles[s])).ToList();
         var layerName = Regex.Replace(shape.Name, @"\s+", "_");
-        return where.Build(() => new Einsum(layerName.Length == 0 ? "layer" : layerName, "einsum",
+        return where.Build(() => new Einsum(layerName.Length == 0 ? "layer" : layerName, Kind,
             shape.Dims.Select(d => new Rank(new RankId(d), bounds[d])),
             tensors.Select(x => new TensorSpec(new TensorId(x.s.Name), x.role,
                 x.s.Projection.Select(dim => new AffineExpr(dim.Select(t => new AffineTerm(new RankId(t.Dim), t.Coefficient is null ? t.Constant : values[t.Coefficient]))))))));
