@@ -17,7 +17,7 @@ internal static class ZooCommand
         var output = new Option<string?>("--output") { Description = "The file --export writes (a directory for a workload of many layers in Timeloop's format)." };
         var format = new Option<string>("--format")
         {
-            Description = "The format --export writes: native, or timeloop (an architecture with its energy table, or one Timeloop problem per layer).",
+            Description = "The format --export writes: native, or timeloop (an architecture with its energy table, or one Timeloop problem per layer, its data-spaces named Inputs, Weights, Outputs; they load together in Timeloop, docs/interop.md).",
             DefaultValueFactory = _ => "native",
         };
         format.AcceptOnlyFromAmong("native", "timeloop");
