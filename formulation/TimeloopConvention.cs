@@ -623,7 +623,7 @@ internal sealed class TimeloopNest
 
     private static long Round(double x)
     {
-        if (double.IsNaN(x) || x < 0) throw new InvalidOperationException($"Negative or undefined count {x} in the Timeloop convention: an invariant is broken.");
+        if (double.IsNaN(x) || x < -0.5) throw new InvalidOperationException($"Negative or undefined count {x} in the Timeloop convention: an invariant is broken.");
         return checked((long)Math.Round(x, MidpointRounding.AwayFromZero));
     }
 
