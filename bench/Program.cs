@@ -27,13 +27,54 @@ public static class Program
                 case "simulate": Simulate(seconds); break;
                 case "fusion": Fusion(); break;
                 case "network": Network(); break;
+                case "timeloop-optima": TimeloopOptima(); break;
                 case var d when d.StartsWith("descent", StringComparison.Ordinal): DescentSweep(d); break;
                 default:
-                    Console.Error.WriteLine($"error: unknown benchmark '{name}'; known: costmodel, small, resnet50, simulate, fusion, network, descent[:WORKLOAD[:ARCH[:norandom]]] (an empty WORKLOAD or ARCH: all) [seconds per layer]");
+                    Console.Error.WriteLine($"error: unknown benchmark '{name}'; known: costmodel, small, resnet50, simulate, fusion, network, timeloop-optima, descent[:WORKLOAD[:ARCH[:norandom]]] (an empty WORKLOAD or ARCH: all) [seconds per layer]");
                     return 2;
             }
         }
         return 0;
+    }
+
+    /// <summary>
+    /// The search under the Timeloop convention on timeloop-mapper's fixture problems (tests/Optimizer.Tests/Fixtures/timeloop):
+    /// our proven optimum and solve time (in process, after one warm-up run) beside timeloop-mapper's optimum and the
+    /// wall time recorded when the fixtures were made (Timeloop cannot be built on this machine), and the ratio.
+    /// </summary>
+    private static void TimeloopOptima()
+    {
+        var dir = AppContext.BaseDirectory;
+        while (!File.Exists(Path.Combine(dir, "Optimizer.sln"))) dir = Path.GetDirectoryName(dir) ?? throw new InvalidOperationException("Run the benchmark inside the repository.");
+        dir = Path.Combine(dir, "tests", "Optimizer.Tests", "Fixtures", "timeloop");
+        Console.WriteLine("timeloop-optima: id | ours (status, cycles, pJ, s) | timeloop-mapper (cycles, pJ, s) | time ratio");
+        foreach (var line in File.ReadLines(Path.Combine(dir, "optima.jsonl")))
+        {
+            if (string.IsNullOrWhiteSpace(line)) continue;
+            var root = System.Text.Json.JsonDocument.Parse(line).RootElement;
+            string id = root.GetProperty("id").GetString()!;
+            var parts = id.Split('/');
+            var archPath = Path.Combine(dir, $"arch_{parts[0]}.yaml");
+            var arch = Optimizer.Hardware.Specs.TimeloopArchitecture.Parse(File.ReadAllText(archPath), archPath,
+                Optimizer.Hardware.Specs.EnergyTable.Load(Path.Combine(dir, $"ert_{parts[0]}.yaml")));
+            var layer = Optimizer.Workloads.Specs.TimeloopProblem.Load(Path.Combine(dir, $"prob_{parts[1]}.yaml")).Layers.Single();
+            var terms = root.GetProperty("optimization_metrics").EnumerateArray().Select(m => m.GetString() == "delay" ? Objective.Latency : Objective.Energy).ToArray();
+            var problem = new MapProblem(layer, arch, terms[0], Convention: CostConvention.Timeloop);
+            Lexicographic.Solve(problem, terms, SearchLimits.None); // warm-up (JIT)
+            var sw = Stopwatch.StartNew();
+            var ours = Lexicographic.Solve(problem, terms, SearchLimits.None).Result;
+            double seconds = sw.Elapsed.TotalSeconds;
+            string theirs = "timed out (100 s limit)";
+            string ratio = "-";
+            if (!(root.TryGetProperty("timed_out", out var t) && t.GetBoolean()))
+            {
+                var r = root.GetProperty("results");
+                double wall = root.GetProperty("mapper_wall_seconds").GetDouble();
+                theirs = $"{r.GetProperty("cycles").GetDouble()} cycles, {r.GetProperty("energy_pJ").GetDouble():0.###} pJ, {wall:0.##} s";
+                ratio = $"{seconds / wall * 100:0.##} %";
+            }
+            Console.WriteLine($"  {id} | {ours.Status} {ours.Report?.Cycles} cycles, {ours.Report?.Energy:0.###} pJ, {seconds:0.###} s | {theirs} | {ratio}");
+        }
     }
 
     /// <summary>Evaluations per second of the analytical model on random valid mappings of ResNet-50 layers on eyeriss.</summary>

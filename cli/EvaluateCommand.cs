@@ -29,7 +29,7 @@ internal static class EvaluateCommand
         var convention = new Option<string>("--convention")
         {
             Description = "How to count: default (the closed-form model of docs/cost-model.md) or timeloop (Timeloop v3.0.3's counts for the mapping, docs/cost-model.md \"The Timeloop convention\").",
-            HelpName = string.Join("|", Conventions),
+            HelpName = string.Join("|", Conventions.Names),
             DefaultValueFactory = _ => "default",
         };
         var format = ReadingOptions.Format();
@@ -41,29 +41,26 @@ internal static class EvaluateCommand
         cmd.SetAction(pr => Program.Guard(() =>
         {
             var conventionName = pr.GetValue(convention)!;
-            if (!Conventions.Contains(conventionName))
-                throw new InputException($"--convention takes one of {string.Join(", ", Conventions)}, not '{conventionName}'.");
+            if (!Conventions.TryParse(conventionName, out var costing, out _))
+                throw new InputException($"--convention takes one of {string.Join(", ", Conventions.Names)}, not '{conventionName}'.");
             var reading = ReadingOptions.Of(pr, format, energy);
             var a = Inputs.Architecture(pr.GetValue(arch)!, reading);
             var w = Inputs.Workload(pr.GetValue(workload)!, reading);
             if (Inputs.IsFusedMapping(pr.GetValue(mapping)!))
             {
-                if (conventionName != "default")
+                if (costing != CostConvention.Default)
                     throw new InputException("--convention timeloop evaluates one layer's mapping; a fused mapping is costed by the default model only.");
                 return FuseCommand.Evaluate(w, a, Inputs.FusedMapping(pr.GetValue(mapping)!, w, a), pr.GetValue(csv));
             }
             var l = Inputs.Layer(w, pr.GetValue(layer));
             var m = Inputs.Mapping(pr.GetValue(mapping)!, l, a, reading);
             string? explainWhat = pr.GetResult(explain) is null ? null : pr.GetValue(explain) ?? "";
-            if (explainWhat is not null && conventionName != "default")
+            if (explainWhat is not null && costing != CostConvention.Default)
                 throw new InputException("--explain shows the default model's derivation; it cannot be combined with --convention timeloop.");
-            return Run(w, l, a, m, pr.GetValue(csv), explainWhat, pr.GetValue(style) == "timeloop", conventionName == "timeloop");
+            return Run(w, l, a, m, pr.GetValue(csv), explainWhat, pr.GetValue(style) == "timeloop", costing == CostConvention.Timeloop);
         }));
         return cmd;
     }
-
-    /// <summary>The values --convention accepts.</summary>
-    public static readonly string[] Conventions = ["default", "timeloop"];
 
     /// <summary>Checks, costs and prints one mapping (under the Timeloop convention when asked); returns 1 when it is invalid.</summary>
     public static int Run(Workload w, Einsum layer, Architecture arch, Mapping mapping, string? csvPath, string? explain, bool timeloopStyle = false, bool timeloopConvention = false)

@@ -227,7 +227,7 @@ public sealed class TilingSearch
     private double LeafValue(State s)
     {
         var mapping = _model.ToMapping(s);
-        if (_p.Convention == CostConvention.Timeloop && mapping.Levels.Any(l => l.Spatial.GroupBy(x => x.Rank).Any(g => g.Count() > 1)))
+        if (_p.Convention == CostConvention.Timeloop && Formulation.Specs.TimeloopMapping.Inexpressible(mapping, _p.Arch) is not null)
             return double.PositiveInfinity;
         var report = Conventions.Evaluate(_p.Convention, _p.Layer, _p.Arch, mapping);
         return _p.Caps is { } caps && !caps.Allow(report) ? double.PositiveInfinity : report.Objective(_p.Objective);
