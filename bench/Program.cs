@@ -62,7 +62,7 @@ public static class Program
             var problem = new MapProblem(layer, arch, terms[0], Convention: CostConvention.Timeloop);
             Lexicographic.Solve(problem, terms, SearchLimits.None); // warm-up (JIT)
             var sw = Stopwatch.StartNew();
-            var ours = Lexicographic.Solve(problem, terms, SearchLimits.None).Result;
+            var ours = Lexicographic.Solve(problem, terms, SearchLimits.None);
             double seconds = sw.Elapsed.TotalSeconds;
             string theirs = "timed out (100 s limit)";
             string ratio = "-";

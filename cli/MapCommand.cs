@@ -159,7 +159,7 @@ internal static class MapCommand
         public SolveResult Solve(MapProblem problem, SearchLimits limits)
         {
             var p = problem with { Convention = Convention };
-            return Terms.Count > 1 ? Lexicographic.Solve(p, Terms, limits, prune: Name != "brute").Result : Pick(p, limits);
+            return Terms.Count > 1 ? Lexicographic.Solve(p, Terms, limits, prune: Name != "brute") : Pick(p, limits);
         }
 
         private SolveResult Pick(MapProblem p, SearchLimits limits) => Name switch

@@ -12,9 +12,7 @@ public static class CostModel
     /// <summary>Evaluates a valid mapping; throws <see cref="InvalidOperationException"/> when the mapping is not valid.</summary>
     public static CostReport Evaluate(Einsum einsum, Architecture arch, Mapping mapping)
     {
-        var violations = ValidityChecker.Check(einsum, arch, mapping);
-        if (violations.Count > 0)
-            throw new InvalidOperationException($"The cost model evaluates valid mappings only; this one breaks {violations.Count} rule(s), first: {violations[0].Message}");
+        ValidityChecker.RequireValid(einsum, arch, mapping, "The cost model");
         return new Nest(einsum, arch, mapping).Evaluate();
     }
 
@@ -260,7 +258,7 @@ internal sealed class Nest
         var level = _a.Levels[l];
         var cost = Evaluate().Tensors.Single(x => x.LevelIndex == l && x.Tensor == t.Id);
         var extents = _e.Ranks.Select(r => (r.Id, Extent(l, r.Id))).ToList();
-        var dims = t.Dims.Select(d => (d.ToString(), d.Extent(r => Extent(l, r)))).ToList();
+        var dims = t.Dims.Zip(TensorIndex.Of(t).DimExtents(r => Extent(l, r)), (d, x) => (d.ToString(), x)).ToList();
         string child = k.Child == _n
             ? $"the compute units: each of the {k.Children} used below one {level.Name} instance does {k.ChildWords} MACs"
             : $"{_a.Levels[k.Child].Name}: each of the {k.Children} instances used below one {level.Name} instance brings in {k.ChildWords} words of {t.Id} over the run";

@@ -22,13 +22,14 @@ public sealed class TensorIndex
     /// <summary>The ranks the positions of the extent and shift arrays stand for.</summary>
     public IReadOnlyList<RankId> Ranks { get; }
 
-    /// <summary>The dimensions kept (a dimension whose every term was left out is dropped).</summary>
+    /// <summary>The dimensions kept (with <c>keepTerm</c>, a dimension whose every term was left out is dropped).</summary>
     public int Dimensions => _ranks.Length;
 
     /// <summary>
     /// Compiles the indexing of <paramref name="tensor"/> over <paramref name="ranks"/> (every rank of its
     /// indices must be among them). <paramref name="keepTerm"/> may leave out terms that never move (a rank
-    /// of bound 1): every count stays the same. A dimension left with no term (extent 1 always) is dropped.
+    /// of bound 1): every count stays the same, and a dimension it leaves with no term (extent 1 always) is
+    /// dropped. Without it every dimension is kept, in the tensor's order.
     /// </summary>
     public TensorIndex(TensorSpec tensor, IReadOnlyList<RankId> ranks, Func<AffineTerm, bool>? keepTerm = null)
     {
@@ -38,7 +39,7 @@ public sealed class TensorIndex
         for (int i = 0; i < ranks.Count; i++) position[ranks[i]] = i;
         var dims = tensor.Dims
             .Select(d => d.Terms.Where(x => x.Coefficient != 0 && (keepTerm?.Invoke(x) ?? true)).ToArray())
-            .Where(terms => terms.Length > 0).ToArray();
+            .Where(terms => terms.Length > 0 || keepTerm is null).ToArray();
         _ranks = dims.Select(d => d.Select(x => position.TryGetValue(x.Rank, out int p) ? p
             : throw new ArgumentException($"Tensor {tensor.Id} is indexed by rank {x.Rank}, which is not among the ranks given ({string.Join(", ", ranks)}).", nameof(ranks))).ToArray()).ToArray();
         _coefs = dims.Select(d => d.Select(x => x.Coefficient).ToArray()).ToArray();
@@ -99,6 +100,22 @@ public sealed class TensorIndex
     public void DimExtents(ReadOnlySpan<long> rankExtent, Span<long> into)
     {
         for (int k = 0; k < _ranks.Length; k++) into[k] = DimExtent(k, rankExtent);
+    }
+
+    /// <summary>The extents of <see cref="Ranks"/> read from a function of the rank, as the other members take them.</summary>
+    public long[] RankExtents(Func<RankId, long> rankExtent)
+    {
+        var ext = new long[Ranks.Count];
+        for (int i = 0; i < ext.Length; i++) ext[i] = rankExtent(Ranks[i]);
+        return ext;
+    }
+
+    /// <summary>The dimension extents of the tile over a box of rank extents given per rank (one entry per dimension kept).</summary>
+    public long[] DimExtents(Func<RankId, long> rankExtent)
+    {
+        var into = new long[Dimensions];
+        DimExtents(RankExtents(rankExtent), into);
+        return into;
     }
 
     /// <summary>The words of a tile (rank extents <paramref name="rankExtent"/>) that are new after it moves by <paramref name="rankShift"/>: the tile less its overlap with the previous one.</summary>
@@ -195,17 +212,11 @@ public static class Counts
     /// <summary>Compute cycles: the MACs one compute unit does over its MACs per cycle, rounded up.</summary>
     public static long ComputeCycles(long macsPerUnit, int macsPerCycle) => (macsPerUnit + macsPerCycle - 1) / macsPerCycle;
 
-    /// <summary>The box extent of one index over a box of rank extents (see <see cref="TensorIndex.DimExtent"/>).</summary>
-    public static long Extent(this AffineExpr index, Func<RankId, long> rankExtent)
-        => Footprint(new TensorSpec(new TensorId("_"), TensorRole.Inputs, [index]), rankExtent);
-
     /// <summary>Words in the bounding box of a tensor over a box of rank extents (see <see cref="TensorIndex.Words"/>).</summary>
     public static long Footprint(this TensorSpec tensor, Func<RankId, long> rankExtent)
     {
         var index = TensorIndex.Of(tensor);
-        Span<long> ext = index.Ranks.Count <= 32 ? stackalloc long[index.Ranks.Count] : new long[index.Ranks.Count];
-        for (int i = 0; i < ext.Length; i++) ext[i] = rankExtent(index.Ranks[i]);
-        return index.Words(ext);
+        return index.Words(index.RankExtents(rankExtent));
     }
 
     /// <summary>Words of the whole tensor (its box over every rank's bound).</summary>

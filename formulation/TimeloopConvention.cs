@@ -17,9 +17,7 @@ public static class TimeloopConvention
     /// <summary>Evaluates a valid mapping in Timeloop's terms; throws <see cref="InvalidOperationException"/> when the mapping is not valid.</summary>
     public static CostReport Evaluate(Einsum einsum, Architecture arch, Mapping mapping)
     {
-        var violations = ValidityChecker.Check(einsum, arch, mapping);
-        if (violations.Count > 0)
-            throw new InvalidOperationException($"The Timeloop convention evaluates valid mappings only; this one breaks {violations.Count} rule(s), first: {violations[0].Message}");
+        ValidityChecker.RequireValid(einsum, arch, mapping, "The Timeloop convention");
         return new TimeloopNest(einsum, arch, mapping).Evaluate();
     }
 }

@@ -36,6 +36,14 @@ public sealed record Violation(Rule Rule, string? Level, string? Tensor, string?
 /// <summary>Decides whether a mapping is legal for an Einsum on an architecture, reporting every violation.</summary>
 public static class ValidityChecker
 {
+    /// <summary>Throws <see cref="InvalidOperationException"/> naming the first broken rule when the mapping is not valid; <paramref name="who"/> names the evaluator that refuses it.</summary>
+    public static void RequireValid(Einsum einsum, Architecture arch, Mapping mapping, string who)
+    {
+        var violations = Check(einsum, arch, mapping);
+        if (violations.Count > 0)
+            throw new InvalidOperationException($"{who} evaluates valid mappings only; this one breaks {violations.Count} rule(s), first: {violations[0].Message}");
+    }
+
     /// <summary>Every violation of the mapping; empty when it is valid.</summary>
     public static IReadOnlyList<Violation> Check(Einsum einsum, Architecture arch, Mapping mapping)
     {

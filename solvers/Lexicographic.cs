@@ -12,12 +12,12 @@ namespace Optimizer.Solvers;
 /// </summary>
 public static class Lexicographic
 {
-    /// <summary>The per-term outcomes of a lexicographic search, and the answer.</summary>
-    /// <remarks>The answer's best, bound and gap are about its last term searched (<see cref="SolveResult.Terms"/>): the first one not proved, else the last of the list.</remarks>
-    public sealed record Outcome(SolveResult Result, IReadOnlyList<(Objective Objective, SolveResult Result)> Terms);
-
-    /// <summary>Searches the terms in order under the limits (the time limit covers all terms).</summary>
-    public static Outcome Solve(MapProblem problem, IReadOnlyList<Objective> terms, SearchLimits limits, bool prune = true)
+    /// <summary>
+    /// Searches the terms in order under the limits (the time limit covers all terms). The answer's best,
+    /// bound and gap are about its last term searched (<see cref="SolveResult.Terms"/>): the first one not
+    /// proved, else the last of the list.
+    /// </summary>
+    public static SolveResult Solve(MapProblem problem, IReadOnlyList<Objective> terms, SearchLimits limits, bool prune = true)
     {
         if (terms.Count == 0) throw new ArgumentException("A lexicographic objective needs at least one term.", nameof(terms));
         var clock = Stopwatch.StartNew();
@@ -44,7 +44,6 @@ public static class Lexicographic
             : last.Status is SolveStatus.Feasible or SolveStatus.Unknown
                 ? $"{names}: the search of {Objectives.Name(done[^1].Item1)} stopped before its proof" + (done.Count < terms.Count ? $"; {string.Join(", ", terms.Skip(done.Count).Select(Objectives.Name))} not searched" : "")
                 : last.Explanation;
-        var result = last with { Elapsed = clock.Elapsed, Explored = explored, Explanation = why ?? last.Explanation, Terms = done.Select(x => x.Item1).ToList() };
-        return new Outcome(result, done);
+        return last with { Elapsed = clock.Elapsed, Explored = explored, Explanation = why ?? last.Explanation, Terms = done.Select(x => x.Item1).ToList() };
     }
 }

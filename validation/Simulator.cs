@@ -156,7 +156,7 @@ internal sealed class Machine
             foreach (var t in e.Tensors)
             {
                 if (!m.Levels[l].Keep.Contains(t.Id)) continue;
-                var ext = t.Dims.Select(d => d.Extent(r => _extent[l][_rank[r]])).ToArray();
+                var ext = TensorIndex.Of(t).DimExtents(r => _extent[l][_rank[r]]);
                 var k = new Keeper
                 {
                     Level = l, Tensor = t, Ext = ext, TileWords = ext.Aggregate(1L, (x, y) => checked(x * y)),

@@ -186,7 +186,7 @@ public sealed class CostInvariantTests
             var offset = layer.Ranks.ToDictionary(x => x.Id, _ => 0L);
             for (int a = 0; a < above.Count; a++) offset[nest[above[a]].Rank] += idx[a] * stride[above[a]];
             var lo = spec.Dims.Select(d => d.Terms.Sum(t => (long)t.Coefficient * offset[t.Rank])).ToArray();
-            var ext = spec.Dims.Select(d => d.Extent(rk => extent[rk])).ToArray();
+            var ext = TensorIndex.Of(spec).DimExtents(rk => extent[rk]);
             long tile = ext.Aggregate(1L, (x, y) => x * y);
             if (prevLo is null) total += tile;
             else

@@ -33,7 +33,7 @@ public sealed class TimeloopOptimaTests
             var metrics = root.GetProperty("optimization_metrics").EnumerateArray().Select(m => m.GetString()).ToArray();
             var terms = metrics.Select(m => m == "delay" ? Objective.Latency : Objective.Energy).ToArray();
             var problem = new MapProblem(layer, arch, terms[0], Convention: CostConvention.Timeloop);
-            var ours = Lexicographic.Solve(problem, terms, SearchLimits.None).Result;
+            var ours = Lexicographic.Solve(problem, terms, SearchLimits.None);
             Assert.AreEqual(SolveStatus.Optimal, ours.Status, root.GetProperty("id").GetString());
             // The answer is costed by the Timeloop convention, and so is what the test recomputes.
             var recomputed = TimeloopConvention.Evaluate(layer, arch, ours.Mapping!);
