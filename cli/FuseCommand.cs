@@ -18,8 +18,8 @@ internal static class FuseCommand
         var arch = new Option<string>("--arch") { Description = "Architecture: a preset name or a spec file.", Required = true };
         var workload = new Option<string>("--workload") { Description = "Workload: a zoo name or a spec file.", Required = true };
         var objective = new Option<Objective>("--objective") { Description = "What to minimize over the whole workload.", DefaultValueFactory = _ => Objective.Edp };
-        var maxLoops = new Option<int>("--max-fused-loops") { Description = "Outer DRAM loops a fused group may share (0 to 4).", DefaultValueFactory = _ => 1 };
-        var timeLimit = new Option<double?>("--time-limit") { Description = "Seconds; when reached, the best unfused mapping is returned as FEASIBLE." };
+        var maxLoops = new Option<int>("--max-fused-loops") { Description = "Outer DRAM loops a fused group may share (0 to 4).", DefaultValueFactory = _ => 1 }.Within(0, 4);
+        var timeLimit = OptionRules.TimeLimit("Seconds; when reached (or at Ctrl-C or SIGTERM), the best unfused mapping is returned as FEASIBLE.");
         var csv = new Option<string?>("--csv") { Description = "Write the fused cost as CSV: one row per layer, level and tensor, then totals." };
         var mappingOut = new Option<string?>("--mapping-out") { Description = "Write the fused mapping in the fused mapping format of docs/fusion.md." };
         var certify = new Option<bool>("--certify") { Description = "Ask Z3 whether any combination of surviving partial mappings costs less (unsat = certified)." };
@@ -29,12 +29,13 @@ internal static class FuseCommand
         };
         cmd.SetAction(pr => Program.Guard(() =>
         {
+            // The time limit covers reading and building the workload too (a 100,000-layer chain takes seconds).
+            var clock = System.Diagnostics.Stopwatch.StartNew();
             var a = Inputs.Architecture(pr.GetValue(arch)!);
             var w = Inputs.Workload(pr.GetValue(workload)!);
-            var limit = pr.GetValue(timeLimit) is { } s ? (s > 0 ? TimeSpan.FromSeconds(s) : throw new InputException($"--time-limit must be positive, got {s}.")) : (TimeSpan?)null;
-            int loops = pr.GetValue(maxLoops);
-            if (loops is < 0 or > 4) throw new InputException($"--max-fused-loops must be between 0 and 4, got {loops}.");
-            return Run(new FusionProblem(w, a, pr.GetValue(objective), loops), new SearchLimits(limit), pr.GetValue(csv), pr.GetValue(mappingOut), pr.GetValue(certify));
+            var limit = OptionRules.Span(pr.GetValue(timeLimit)) is { } t ? TimeSpan.FromTicks(Math.Max(1, (t - clock.Elapsed).Ticks)) : (TimeSpan?)null;
+            var limits = new SearchLimits(limit, Interrupt.Token);
+            return Run(new FusionProblem(w, a, pr.GetValue(objective), pr.GetValue(maxLoops)), limits, pr.GetValue(csv), pr.GetValue(mappingOut), pr.GetValue(certify));
         }));
         return cmd;
     }

@@ -92,10 +92,38 @@ internal static class Inputs
         if (name is not null)
         {
             var layer = workload.Layers.FirstOrDefault(l => l.Name == name);
-            return layer ?? throw new InputException($"Workload {workload.Name} has no layer '{name}'. Its layers: {string.Join(", ", workload.Layers.Select(l => l.Name))}.");
+            return layer ?? throw new InputException($"Workload {workload.Name} has no layer '{name}'. {LayerNames(workload, name)}");
         }
         if (workload.Layers.Count == 1) return workload.Layers[0];
         throw new InputException($"Workload {workload.Name} has {workload.Layers.Count} layers: name one with --layer (for example --layer {workload.Layers[0].Name}); 'optimizer zoo {workload.Name}' lists them.");
+    }
+
+    /// <summary>The layers to suggest: all of a small workload; of a large one, those whose names are closest, with the count.</summary>
+    private static string LayerNames(Workload workload, string wanted)
+    {
+        const int Shown = 12;
+        var names = workload.Layers.Select(l => l.Name).ToList();
+        if (names.Count <= Shown) return $"Its layers: {string.Join(", ", names)}.";
+        var close = names.OrderBy(n => Distance(n, wanted)).ThenBy(n => n, StringComparer.Ordinal).Take(Shown);
+        return $"It has {names.Count} layers; the closest names: {string.Join(", ", close)}.";
+    }
+
+    /// <summary>Edit distance, for suggesting names.</summary>
+    private static int Distance(string a, string b)
+    {
+        var row = Enumerable.Range(0, b.Length + 1).ToArray();
+        for (int i = 1; i <= a.Length; i++)
+        {
+            int diagonal = row[0];
+            row[0] = i;
+            for (int j = 1; j <= b.Length; j++)
+            {
+                int up = row[j];
+                row[j] = Math.Min(Math.Min(row[j] + 1, row[j - 1] + 1), diagonal + (a[i - 1] == b[j - 1] ? 0 : 1));
+                diagonal = up;
+            }
+        }
+        return row[b.Length];
     }
 
     /// <summary>A mapping spec file (native or Timeloop) for the layer on the architecture.</summary>
@@ -124,5 +152,7 @@ internal static class Inputs
            || s.EndsWith(".json", StringComparison.OrdinalIgnoreCase) || s.Contains('/');
 
     private static string RequireFile(string path, string what)
-        => File.Exists(path) ? path : throw new InputException($"The {what} file '{path}' does not exist.");
+        => File.Exists(path) ? path
+            : Directory.Exists(path) ? throw new InputException($"The {what} file '{path}' is a folder; give the file in it.")
+            : throw new InputException($"The {what} file '{path}' does not exist.");
 }

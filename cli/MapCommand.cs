@@ -41,8 +41,8 @@ internal static class MapCommand
         var certify = new Option<bool>("--certify") { Description = "Ask Z3 whether any mapping costs less than the answer (unsat = certified); small cases, energy only." };
         var simulate = new Option<bool>("--simulate") { Description = "Simulate the chosen mapping (optimizer simulate) and print its counts and cycles beside the model's." };
         var exportSmt2 = new Option<string?>("--export-smt2") { Description = "Write that question in SMT-LIB 2, so any SMT solver can re-check it." };
-        var timeLimit = new Option<double?>("--time-limit") { Description = "Seconds per layer; when reached, the best mapping so far is returned with its bound and gap." };
-        var threads = new Option<int>("--threads") { Description = "Worker threads (default: one per core); the answer is the same for any count.", DefaultValueFactory = _ => 0 };
+        var timeLimit = OptionRules.TimeLimit("Seconds per layer; when reached, the best mapping so far is returned with its bound and gap.");
+        var threads = new Option<int>("--threads") { Description = "Worker threads (0, the default: one per core); the answer is the same for any count.", DefaultValueFactory = _ => 0 }.Within(0, 1024);
         var csv = new Option<string?>("--csv") { Description = "Write the result as CSV (one row per level and tensor, or one row per layer with --all-layers)." };
         var constraints = new Option<string?>("--constraints") { Description = "A constraint spec file pinning parts of the mapping; the proof is then over the constrained mapspace." };
         var mappingOut = new Option<string?>("--mapping-out") { Description = "Write the best mapping as a mapping spec file (optimizer evaluate reads it back); in Timeloop's format with --format timeloop." };
@@ -52,9 +52,9 @@ internal static class MapCommand
                           "each laid out on node regions (side by side, pipelined) or one after another on all nodes, each layer mapped by the descent; " +
                           "prints segments, regions, per-layer costs and totals beside the all-sequential baseline (docs/network.md).",
         };
-        var maxSegment = new Option<int>("--max-segment") { Description = "With --network: the most layers in one segment.", DefaultValueFactory = _ => NetworkOptions.Default.MaxSegment };
-        var chains = new Option<int>("--chains") { Description = "With --network: how many chains of segments the dynamic programme keeps and solves in full.", DefaultValueFactory = _ => NetworkOptions.Default.Chains };
-        var maxPasses = new Option<int>("--max-passes") { Description = "With --network: the most passes a pipelined segment splits its batch into (powers of two).", DefaultValueFactory = _ => NetworkOptions.Default.MaxPasses };
+        var maxSegment = new Option<int>("--max-segment") { Description = "With --network: the most layers in one segment.", DefaultValueFactory = _ => NetworkOptions.Default.MaxSegment }.Within(1);
+        var chains = new Option<int>("--chains") { Description = "With --network: how many chains of segments the dynamic programme keeps and solves in full.", DefaultValueFactory = _ => NetworkOptions.Default.Chains }.Within(1);
+        var maxPasses = new Option<int>("--max-passes") { Description = "With --network: the most passes a pipelined segment splits its batch into (powers of two).", DefaultValueFactory = _ => NetworkOptions.Default.MaxPasses }.Within(1);
         var format = ReadingOptions.Format("The format --mapping-out writes: timeloop writes Timeloop's mapping format (the best mapping it can express; exit code 4 when none ties with the answer), native or auto the native one.");
         var energy = ReadingOptions.Energy();
         var cmd = new Command("map", "Find the mapping that minimizes the objective over the mapspace (docs/mapspace.md), and prove it optimal when the search completes.")
@@ -62,21 +62,8 @@ internal static class MapCommand
             arch, workload, layer, allLayers, objective, convention, solver, seed, timeLimit, threads, constraints, csv, mappingOut, certify, exportSmt2, simulate, format, energy,
             network, maxSegment, chains, maxPasses,
         };
-        cmd.SetAction(pr => Program.Guard(() =>
-        {
-            // Ctrl-C stops the search, which then prints the best mapping so far with its bound.
-            using var interrupt = new CancellationTokenSource();
-            ConsoleCancelEventHandler onCancel = (_, e) => { e.Cancel = true; interrupt.Cancel(); };
-            Console.CancelKeyPress += onCancel;
-            try
-            {
-                return Run(pr, interrupt.Token);
-            }
-            finally
-            {
-                Console.CancelKeyPress -= onCancel;
-            }
-        }));
+        // Ctrl-C or SIGTERM stops the search, which then prints the best mapping so far with its bound.
+        cmd.SetAction(pr => Program.Guard(() => Run(pr, Interrupt.Token)));
         return cmd;
 
         int Run(ParseResult pr, CancellationToken cancel)
@@ -84,8 +71,7 @@ internal static class MapCommand
             var reading = ReadingOptions.Of(pr, format, energy);
             var a = Inputs.Architecture(pr.GetValue(arch)!, reading);
             var w = Inputs.Workload(pr.GetValue(workload)!, reading);
-            var limit = pr.GetValue(timeLimit) is { } s ? (s > 0 ? TimeSpan.FromSeconds(s) : throw new InputException($"--time-limit must be positive, got {s}.")) : (TimeSpan?)null;
-            var limits = new SearchLimits(limit, cancel, pr.GetValue(threads));
+            var limits = new SearchLimits(OptionRules.Span(pr.GetValue(timeLimit)), cancel, pr.GetValue(threads));
             if (!Objectives.TryParse(pr.GetValue(objective)!, out var terms, out var objectiveError)) throw new InputException($"--objective: {objectiveError}");
             var obj = terms[0];
             if (!Conventions.TryParse(pr.GetValue(convention)!, out var costing, out var conventionError)) throw new InputException($"--convention: {conventionError}");
@@ -96,6 +82,8 @@ internal static class MapCommand
                 throw new InputException($"--convention {pr.GetValue(convention)} is searched by --solver exact or brute (an enumeration costed by that convention); not with {(pr.GetValue(network) ? "--network" : $"--solver {engine.Name}")}.");
             if (terms.Count > 1 && (pr.GetValue(network) || engine.Name is not ("exact" or "brute")))
                 throw new InputException($"A lexicographic objective ({pr.GetValue(objective)}) is searched by --solver exact or brute, one layer or --all-layers; not with {(pr.GetValue(network) ? "--network" : $"--solver {engine.Name}")}.");
+            if (engine.Name == "z3" && (terms.Count > 1 || obj != Objective.Energy))
+                throw new InputException($"--solver z3 encodes energy only (docs/z3-encoding.md); for --objective {pr.GetValue(objective)} use --solver exact.");
             var constraintFile = pr.GetValue(constraints);
             if (pr.GetValue(network))
             {
@@ -105,13 +93,14 @@ internal static class MapCommand
                         throw new InputException($"{o.Name} is not supported with --network (a whole-network plan is one mapping per layer and region; use --csv for them).");
                 if (pr.GetResult(solver) is { Implicit: false } && pr.GetValue(solver) != "descent")
                     throw new InputException($"--network maps every layer with the descent heuristic; --solver {pr.GetValue(solver)} is not supported with it.");
-                var options = new NetworkOptions(Positive(pr.GetValue(maxSegment), "--max-segment"), Positive(pr.GetValue(chains), "--chains"), Positive(pr.GetValue(maxPasses), "--max-passes"));
+                var options = new NetworkOptions(pr.GetValue(maxSegment), pr.GetValue(chains), pr.GetValue(maxPasses));
                 return NetworkMap.Run(w, a, obj, options, limits, pr.GetValue(csv));
             }
             if (pr.GetValue(maxSegment) != NetworkOptions.Default.MaxSegment || pr.GetValue(chains) != NetworkOptions.Default.Chains || pr.GetValue(maxPasses) != NetworkOptions.Default.MaxPasses)
                 throw new InputException("--max-segment, --chains and --max-passes apply only with --network.");
             if (pr.GetValue(allLayers))
             {
+                if (pr.GetValue(layer) is { } named) throw new InputException($"--layer {named} and --all-layers contradict each other: give one of them.");
                 if (constraintFile is not null) throw new InputException("--constraints applies to one layer; use it with --layer, not --all-layers.");
                 return MapAll(w, a, obj, engine, limits, pr.GetValue(csv));
             }
@@ -121,9 +110,6 @@ internal static class MapCommand
             return MapOne(w, l, a, obj, c, engine, limits, outputs);
         }
     }
-
-    private static int Positive(int value, string option)
-        => value >= 1 ? value : throw new InputException($"{option} must be at least 1, got {value}.");
 
     /// <summary>The status line: OPTIMAL, FEASIBLE with bound and gap, INFEASIBLE with why, or UNKNOWN.</summary>
     public static string StatusLine(SolveResult r, Objective objective) => r.Terms is { Count: > 1 } ? LexicographicStatus(r) : r.Status switch
@@ -247,7 +233,7 @@ internal static class MapCommand
         }
         catch (Exception e) when (e is ArgumentException or NotSupportedException)
         {
-            Console.WriteLine($"CERTIFICATE not available: {e.Message}");
+            Console.WriteLine($"CERTIFICATE not available: {Text.Message(e)}");
             return;
         }
         if (outputs.Smt2 is { } path)

@@ -1,4 +1,5 @@
 using System.CommandLine;
+using Optimizer.Formulation;
 using Optimizer.Workloads.Specs;
 
 namespace Optimizer.Cli;
@@ -18,31 +19,70 @@ public static class Program
         root.Subcommands.Add(ValidateCommand.Build());
         root.Subcommands.Add(FuseCommand.Build());
         if (args.Length == 0) return Guard(DefaultJob.Run);
-        return root.Parse(args).Invoke();
+        var parsed = root.Parse(args);
+        // A usage error (an unknown option, a missing one, a value out of range, one given twice) is exit 2, like any
+        // other bad input: exit 1 means "mapping invalid" or "gap grew", which scripts test for.
+        var problems = parsed.Errors.Select(e => Plain(e.Message)).ToList();
+        if (problems.Count == 0 && CommandFiles.Problem(parsed) is { } clash) problems.Add(clash);
+        if (problems.Count > 0)
+        {
+            foreach (var p in problems) Console.Error.WriteLine($"error: {p}");
+            Console.Error.WriteLine($"Run '{string.Join(" ", parsed.CommandResult.Command is RootCommand ? ["optimizer"] : new[] { "optimizer", parsed.CommandResult.Command.Name })} --help' for the options.");
+            return 2;
+        }
+        return parsed.Invoke();
     }
 
     /// <summary>
     /// Runs a command body, turning bad input into one clear message on stderr and exit code 2, so a
     /// user never sees a stack trace for a mistake in a file or an argument.
+    /// The body's outputs are written all or none (<see cref="OutputBatch"/>), and Ctrl-C or SIGTERM cancels
+    /// <see cref="Interrupt.Token"/> so a search ends with its best answer so far.
     /// </summary>
     internal static int Guard(Func<int> body)
     {
+        using var interrupt = new Interrupt();
+        using var outputs = OutputBatch.Begin();
         try
         {
-            return body();
+            int code = body();
+            outputs.Commit();
+            return code;
         }
         catch (SpecException e)
         {
             Console.Error.WriteLine($"error: {e.Errors.Count} problem(s) in the input:");
             foreach (var err in e.Errors) Console.Error.WriteLine($"  {err}");
+            Discarded(outputs);
             return 2;
         }
-        catch (Exception e) when (e is InputException or ArgumentException or IOException or UnauthorizedAccessException or OverflowException)
+        catch (Exception e) when (e is InputException or ArgumentException or IOException or UnauthorizedAccessException or OverflowException or NotSupportedException or NonFiniteCostException)
         {
-            // .NET appends "(Parameter 'x')" to an ArgumentException's message; the user never sees parameter names.
-            var message = e is ArgumentException { ParamName: { } p } ? e.Message.Replace($" (Parameter '{p}')", "") : e.Message;
-            Console.Error.WriteLine($"error: {message}");
+            Console.Error.WriteLine($"error: {Text.Message(e)}");
+            Discarded(outputs);
             return 2;
         }
+    }
+
+    /// <summary>A parser message in the user's terms: "a whole number", not "System.Int32"; the choices on one line.</summary>
+    private static string Plain(string message)
+    {
+        var m = System.Text.RegularExpressions.Regex.Match(message, @"^Cannot parse argument '(.*)' for option '([^']*)' as expected type '([^']*)'\.(.*)$", System.Text.RegularExpressions.RegexOptions.Singleline);
+        if (!m.Success) return message;
+        string type = m.Groups[3].Value.Replace("System.Nullable`1[", "").TrimEnd(']');
+        string wanted = type switch
+        {
+            "System.Int32" or "System.Int64" => "a whole number",
+            "System.Double" => "a number",
+            _ => "one of: " + string.Join(", ", m.Groups[4].Value.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+                .Where(w => !w.StartsWith("Did you mean", StringComparison.Ordinal)).Select(w => w.ToLowerInvariant())),
+        };
+        return $"{m.Groups[2].Value} must be {wanted}, got '{m.Groups[1].Value}'.";
+    }
+
+    private static void Discarded(OutputBatch outputs)
+    {
+        if (outputs.Pending.Count > 0)
+            Console.Error.WriteLine($"No output was written ({string.Join(", ", outputs.Pending)} discarded): a command writes all its outputs or none.");
     }
 }

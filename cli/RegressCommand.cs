@@ -33,10 +33,10 @@ internal static class RegressCommand
         };
         var objective = new Option<Objective>("--objective") { Description = "What to minimize.", DefaultValueFactory = _ => Objective.Energy };
         var seed = new Option<int>("--seed") { Description = "Seed of the random heuristic.", DefaultValueFactory = _ => 1 };
-        var samples = new Option<int>("--samples") { Description = "The random heuristic stops after this many valid draws without improvement.", DefaultValueFactory = _ => 500 };
-        var timeLimit = new Option<double>("--time-limit") { Description = "Seconds per layer for the exact mapper; an unproved layer's gap is to its best-found mapping.", DefaultValueFactory = _ => 10 };
+        var samples = new Option<int>("--samples") { Description = "The random heuristic stops after this many valid draws without improvement.", DefaultValueFactory = _ => 500 }.Within(1);
+        var timeLimit = OptionRules.TimeLimit("Seconds per layer for the exact mapper; an unproved layer's gap is to its best-found mapping.", 10);
         var baseline = new Option<string?>("--baseline") { Description = "An earlier run's CSV: exit 1 when any layer's gap grew by more than --tolerance percentage points." };
-        var tolerance = new Option<double>("--tolerance") { Description = "Percentage points a gap may grow before --baseline fails.", DefaultValueFactory = _ => 0.5 };
+        var tolerance = new Option<double>("--tolerance") { Description = "Percentage points a gap may grow before --baseline fails.", DefaultValueFactory = _ => 0.5 }.AtLeast(0);
         var csv = new Option<string?>("--csv") { Description = "Write one row per layer shape." };
         var format = ReadingOptions.Format();
         var energy = ReadingOptions.Energy();
@@ -50,9 +50,7 @@ internal static class RegressCommand
             var a = Inputs.Architecture(pr.GetValue(arch)!, reading);
             var w = Inputs.Workload(pr.GetValue(workload)!, reading);
             double limit = pr.GetValue(timeLimit);
-            if (limit <= 0) throw new InputException($"--time-limit must be positive, got {limit}.");
             int patience = pr.GetValue(samples);
-            if (patience < 1) throw new InputException($"--samples must be at least 1, got {patience}.");
             var obj = pr.GetValue(objective);
             int s = pr.GetValue(seed);
             var name = pr.GetValue(heuristic)!;
@@ -90,7 +88,7 @@ internal static class RegressCommand
                 missing.Add(layer.Name);
                 continue;
             }
-            var e = new TilingSearch(p, prune: true).Solve(new SearchLimits(exactLimit));
+            var e = new TilingSearch(p, prune: true).Solve(new SearchLimits(exactLimit, Interrupt.Token));
             if (e.Best is not { } exact || h.Best is not { } found)
             {
                 Console.WriteLine($"  {layer.Name}: no valid mapping found ({(e.Best is null ? "exact" : "heuristic")}); skipped");

@@ -20,6 +20,10 @@ internal static class Text
     /// <summary>A percentage with two decimals.</summary>
     public static string Pct(double fraction) => (fraction * 100).ToString("0.00", Inv) + " %";
 
+    /// <summary>An exception's message for a user: without the "(Parameter 'x')" .NET appends to argument errors.</summary>
+    public static string Message(Exception e)
+        => e is ArgumentException { ParamName: { } p } ? e.Message.Replace($" (Parameter '{p}')", "") : e.Message;
+
     /// <summary>Renders rows as a table: the first row is the header; numeric-looking cells are right-aligned.</summary>
     public static string Table(IReadOnlyList<string[]> rows)
     {

@@ -13,9 +13,9 @@ internal static class ValidateCommand
     {
         var arch = new Option<string>("--arch") { Description = "Architecture: a preset name (optimizer zoo lists them) or a spec file.", Required = true };
         var workload = new Option<string>("--workload") { Description = "Workload: a zoo name such as resnet50, or a spec file.", Required = true };
-        var samples = new Option<int>("--samples") { Description = "Random valid mappings drawn per distinct layer shape.", DefaultValueFactory = _ => 20 };
+        var samples = new Option<int>("--samples") { Description = "Random valid mappings drawn per distinct layer shape.", DefaultValueFactory = _ => 20 }.Within(1);
         var seed = new Option<int>("--seed") { Description = "Seed of the random draws.", DefaultValueFactory = _ => 1 };
-        var maxSteps = new Option<long>("--max-steps") { Description = "Skip mappings with more tile steps than this above the innermost level.", DefaultValueFactory = _ => 5_000_000 };
+        var maxSteps = new Option<long>("--max-steps") { Description = "Skip mappings with more tile steps than this above the innermost level.", DefaultValueFactory = _ => 5_000_000 }.AtLeast(1);
         var format = ReadingOptions.Format();
         var energy = ReadingOptions.Energy();
         var cmd = new Command("validate", "Simulate random valid mappings of every layer: counts must equal the cost model's and cycles be at least its bounds; exit 1 on any disagreement.")
@@ -27,11 +27,7 @@ internal static class ValidateCommand
             var reading = ReadingOptions.Of(pr, format, energy);
             var a = Inputs.Architecture(pr.GetValue(arch)!, reading);
             var w = Inputs.Workload(pr.GetValue(workload)!, reading);
-            int n = pr.GetValue(samples);
-            if (n < 1) throw new InputException($"--samples must be at least 1, not {n}.");
-            long max = pr.GetValue(maxSteps);
-            if (max < 1) throw new InputException($"--max-steps must be at least 1, not {max}.");
-            return Run(w, a, n, pr.GetValue(seed), max);
+            return Run(w, a, pr.GetValue(samples), pr.GetValue(seed), pr.GetValue(maxSteps));
         }));
         return cmd;
     }

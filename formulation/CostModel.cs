@@ -13,14 +13,14 @@ public static class CostModel
     public static CostReport Evaluate(Einsum einsum, Architecture arch, Mapping mapping)
     {
         ValidityChecker.RequireValid(einsum, arch, mapping, "The cost model");
-        return new Nest(einsum, arch, mapping).Evaluate();
+        return CostRange.RequireFinite(new Nest(einsum, arch, mapping).Evaluate(), einsum, arch);
     }
 
     /// <summary>Checks and, when valid, evaluates a mapping with one pass of the checker; false with the violations otherwise.</summary>
     public static bool TryEvaluate(Einsum einsum, Architecture arch, Mapping mapping, out CostReport? report, out IReadOnlyList<Violation> violations)
     {
         violations = ValidityChecker.Check(einsum, arch, mapping);
-        report = violations.Count == 0 ? new Nest(einsum, arch, mapping).Evaluate() : null;
+        report = violations.Count == 0 ? CostRange.RequireFinite(new Nest(einsum, arch, mapping).Evaluate(), einsum, arch) : null;
         return report is not null;
     }
 

@@ -11,7 +11,8 @@ public static class Infeasibility
     /// a level must keep tensors whose smallest possible tiles (free factors moved outward, pinned ones
     /// where the constraints put them; a tile only grows with its extents) exceed its capacity; pinned
     /// factors of a rank that do not divide its bound, or that fill every slot without reaching it;
-    /// pinned spatial factors beyond a fanout. Empty when none of these holds.
+    /// pinned spatial factors beyond a fanout; a spatial factor pinned on a rank the level's spatial-x or spatial-y
+    /// list leaves out. Empty when none of these holds.
     /// </summary>
     public static IReadOnlyList<string> Contradictions(MapProblem p)
     {
@@ -63,6 +64,10 @@ public static class Infeasibility
             long y = lc.Spatial.Where(kv => kv.Key.Axis == Axis.Y).Aggregate(1L, (a, kv) => a * kv.Value);
             if (x > fan.X || y > fan.Y)
                 reasons.Add($"{p.Arch.Levels[d].Name}: the pinned spatial factors ({x} along X, {y} along Y) exceed its {fan.X}x{fan.Y} fanout.");
+            foreach (var ((rank, axis), f) in lc.Spatial)
+                if (f > 1 && (axis == Axis.X ? lc.SpatialX : lc.SpatialY) is { } allowed && !allowed.Contains(rank))
+                    reasons.Add($"{p.Arch.Levels[d].Name}: the constraints pin {rank}={f} along {axis}, but spatial-{axis.ToString().ToLowerInvariant()} allows only " +
+                                $"{(allowed.Count == 0 ? "no rank" : string.Join(", ", allowed.Select(r => r.ToString()).Order(StringComparer.Ordinal)))} along {axis} there.");
         }
         return reasons;
     }

@@ -281,7 +281,7 @@ public sealed class NetworkMapper
     /// reuses the answer (tensors renamed, re-costed by the model).
     /// </summary>
     /// <remarks>
-    /// With <paramref name="complete"/> (the baseline) the first descent ignores the time limit, so that
+    /// With <paramref name="complete"/> (the baseline) the first descent ignores the time limit and interruptions, so that
     /// there is always a whole plan to return; otherwise a descent stopped by the limit is cut short, and
     /// the chain it belongs to is dropped.
     /// </remarks>
@@ -303,10 +303,15 @@ public sealed class NetworkMapper
             if (best is not null && remaining is { } over && over <= TimeSpan.Zero) break;
             if (best is null && complete) remaining = null;
             if (remaining is { } left && left < TimeSpan.FromMilliseconds(1)) remaining = TimeSpan.FromMilliseconds(1);
-            var r = new Descent(new MapProblem(e, arch, objective)).Solve(new SearchLimits(remaining, _limits.Cancel, _limits.Threads));
+            // The baseline's first descent per layer also outlives an interruption (Ctrl-C, SIGTERM): it is what makes a whole plan.
+            var cancel = best is null && complete ? CancellationToken.None : _limits.Cancel;
+            var r = new Descent(new MapProblem(e, arch, objective)).Solve(new SearchLimits(remaining, cancel, _limits.Threads));
             _descents++;
             if (r.Mapping is null || r.Report is null)
+            {
+                if (best is not null) break; // stopped (time limit, interruption) before it had one: keep the first objective's
                 throw new InvalidOperationException($"The descent found no mapping for layer {e.Name} on {arch.Name}.");
+            }
             if (best is null || r.Report.Objective(_problem.Objective) < best.Value.Report.Objective(_problem.Objective))
                 best = (r.Mapping, r.Report);
         }

@@ -27,7 +27,17 @@ public enum SolveStatus
 /// costs every complete mapping by that convention (its bounds are proved for the default model only).
 /// </remarks>
 public sealed record MapProblem(Einsum Layer, Architecture Arch, Objective Objective, MappingConstraints? Constraints = null, CostCaps? Caps = null,
-    CostConvention Convention = CostConvention.Default);
+    CostConvention Convention = CostConvention.Default)
+{
+    // Every solver starts from a MapProblem: costs that could overflow are refused here, before any search sees one.
+    private readonly bool _inRange = CheckRange(Layer, Arch);
+
+    private static bool CheckRange(Einsum layer, Architecture arch)
+    {
+        CostRange.Require(layer, arch);
+        return true;
+    }
+}
 
 /// <summary>Upper bounds on a mapping's energy (pJ), cycles and energy-delay product, each compared within a relative 1e-9; null = no cap.</summary>
 public sealed record CostCaps(double? Energy = null, double? Cycles = null, double? Edp = null)

@@ -123,11 +123,13 @@ public sealed class TilingSearch
             // The plans' bounds are independent, so the threads share them.
             var keys = new double[roots.Count];
             var bounds = new double[roots.Count];
+            // Refining is the costly part (milliseconds per plan, a thousand plans): once the time limit or an
+            // interruption comes, the plans left keep their plain bound, which is valid, so the limit holds.
             Parallel.For(0, roots.Count, new ParallelOptions { MaxDegreeOfParallelism = limits.Threads > 0 ? limits.Threads : Environment.ProcessorCount }, i =>
             {
                 double plain = _model.DeferOrders ? _model.InnerBound(roots[i](), _levelsCount) : _model.LowerBound(roots[i](), 0, keepDecidedAt: 0);
                 keys[i] = plain;
-                bounds[i] = _model.DeferOrders && !shared.Prunable(plain, null) ? _model.RefineBound(roots[i](), _levelsCount, plain, shared.Threshold) : plain;
+                bounds[i] = _model.DeferOrders && !shared.Prunable(plain, null) && !shared.CheckStop() ? _model.RefineBound(roots[i](), _levelsCount, plain, shared.Threshold) : plain;
             });
             rootKeys.AddRange(keys);
             rootBounds.AddRange(bounds);

@@ -115,7 +115,7 @@ public static class Z3Mapper
     {
         ArgumentNullException.ThrowIfNull(p);
         if (p.Objective != Objective.Energy)
-            throw new NotSupportedException($"The Z3 encoding is exact for energy only; objective {p.Objective} needs the cycle terms (ceilings and a maximum over bandwidth-bound levels), which it does not encode. Use the exact search (--solver exact) for {p.Objective}.");
+            throw new NotSupportedException($"The Z3 encoding is exact for energy only; objective {Objectives.Name(p.Objective)} needs the cycle terms (ceilings and a maximum over bandwidth-bound levels), which it does not encode. Use the exact search (--solver exact) for {Objectives.Name(p.Objective)}.");
         var e = p.Layer;
         var a = p.Arch;
         if (a.Levels.Count > MaxLevels)

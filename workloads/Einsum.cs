@@ -147,7 +147,17 @@ public sealed class Einsum
     public TensorSpec? FindTensor(TensorId id) => Tensors.FirstOrDefault(t => t.Id == id);
 
     /// <summary>The number of multiply-accumulates: the volume of the iteration space.</summary>
-    public long Macs => Ranks.Aggregate(1L, (acc, r) => checked(acc * r.Bound));
+    public long Macs
+    {
+        get
+        {
+            try { return Ranks.Aggregate(1L, (acc, r) => checked(acc * r.Bound)); }
+            catch (OverflowException)
+            {
+                throw new OverflowException($"Layer {Name}: its MAC count ({string.Join(" x ", Ranks.Select(r => $"{r.Id}={r.Bound}"))}) exceeds the 64-bit range; use smaller bounds.");
+            }
+        }
+    }
 
 
     /// <inheritdoc/>

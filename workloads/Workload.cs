@@ -50,26 +50,49 @@ public sealed class Workload
         ?? throw new ArgumentException($"Workload {Name} has no layer named '{name}'. Its layers: {string.Join(", ", Layers.Take(12).Select(l => l.Name))}{(Layers.Count > 12 ? ", ..." : "")}.", nameof(name));
 
     /// <summary>The sum of the layers' multiply-accumulates.</summary>
-    public long Macs => Layers.Aggregate(0L, (acc, l) => checked(acc + l.Macs));
+    public long Macs
+    {
+        get
+        {
+            long total = 0;
+            foreach (var l in Layers)
+            {
+                try { total = checked(total + l.Macs); }
+                catch (OverflowException e) when (!e.Message.StartsWith("Layer ", StringComparison.Ordinal))
+                {
+                    throw new OverflowException($"Workload {Name}: the MAC count summed up to layer {l.Name} exceeds the 64-bit range; use smaller bounds (a smaller batch).");
+                }
+            }
+            return total;
+        }
+    }
 
     private static List<Einsum> TopologicalOrder(string name, List<Einsum> layers, List<(Einsum P, Einsum C, TensorId T)> edges)
     {
-        // Kahn's algorithm, taking ready layers in declaration order so the order is deterministic.
-        var indegree = layers.ToDictionary(l => l, _ => 0);
-        foreach (var e in edges) indegree[e.C]++;
-        var order = new List<Einsum>();
-        var done = new HashSet<Einsum>();
-        while (order.Count < layers.Count)
+        // Kahn's algorithm, taking the ready layer declared first each time so the order is deterministic;
+        // linear in layers and edges (times a log for the ready queue).
+        var index = new Dictionary<Einsum, int>(ReferenceEqualityComparer.Instance);
+        for (int i = 0; i < layers.Count; i++) index[layers[i]] = i;
+        var indegree = new int[layers.Count];
+        var consumers = new List<int>[layers.Count];
+        foreach (var e in edges)
         {
-            var next = layers.FirstOrDefault(l => !done.Contains(l) && indegree[l] == 0);
-            if (next is null)
-            {
-                var stuck = layers.Where(l => !done.Contains(l)).Select(l => l.Name);
-                throw new ArgumentException($"Workload {name} has a cycle among layers {string.Join(", ", stuck)}.", nameof(layers));
-            }
-            done.Add(next);
-            order.Add(next);
-            foreach (var e in edges.Where(e => e.P == next)) indegree[e.C]--;
+            indegree[index[e.C]]++;
+            (consumers[index[e.P]] ??= []).Add(index[e.C]);
+        }
+        var ready = new PriorityQueue<int, int>();
+        for (int i = 0; i < layers.Count; i++) if (indegree[i] == 0) ready.Enqueue(i, i);
+        var order = new List<Einsum>(layers.Count);
+        while (ready.TryDequeue(out int next, out _))
+        {
+            order.Add(layers[next]);
+            foreach (int c in consumers[next] ?? [])
+                if (--indegree[c] == 0) ready.Enqueue(c, c);
+        }
+        if (order.Count < layers.Count)
+        {
+            var stuck = layers.Where((_, i) => indegree[i] > 0).Select(l => l.Name).ToList();
+            throw new ArgumentException($"Workload {name} has a cycle among layers {string.Join(", ", stuck.Take(12))}{(stuck.Count > 12 ? $", ... ({stuck.Count} in all)" : "")}.", nameof(layers));
         }
         return order;
     }

@@ -47,6 +47,22 @@ public sealed partial class SpecReader
         return root is null ? null : new SpecNode(this, root.Node, "").AsMap();
     }
 
+    /// <summary>Where the first tab in a line's indentation is (YAML forbids them; YamlDotNet reports where the enclosing mapping starts).</summary>
+    private static (int Line, int Column)? FirstIndentTab(string text)
+    {
+        var lines = text.Split('\n');
+        for (int i = 0; i < lines.Length; i++)
+        {
+            int c = 0;
+            while (c < lines[i].Length && lines[i][c] is ' ' or '\t')
+            {
+                if (lines[i][c] == '\t') return (i + 1, c + 1);
+                c++;
+            }
+        }
+        return null;
+    }
+
     /// <summary>
     /// Parses the text and returns its top-level map with its keys unchecked, for files that may hold several
     /// top-level keys (key paths then start with the top-level key). Null when the text is not a map
@@ -62,7 +78,9 @@ public sealed partial class SpecReader
         }
         catch (YamlException e)
         {
-            Error((int)e.Start.Line, (int)e.Start.Column, "", "malformed YAML: " + StripMarks(e.Message));
+            var (line, column) = e.Message.Contains("tab", StringComparison.OrdinalIgnoreCase) && FirstIndentTab(text) is { } tab
+                ? tab : ((int)e.Start.Line, (int)e.Start.Column);
+            Error(line, column, "", "malformed YAML: " + StripMarks(e.Message));
             return null;
         }
         catch (InvalidOperationException)

@@ -76,30 +76,45 @@ public static partial class WorkloadSpec
                 l.Node.Error($"tensor '{l.Einsum.Output.Id}' is written by both layer {producer[l.Einsum.Output.Id].Einsum.Name} and layer {l.Einsum.Name}; each tensor has one producer");
         var readsFrom = layers.ToDictionary(l => l.Einsum, l => l.Einsum.Tensors.Where(t => !t.IsOutput)
             .Select(t => producer.TryGetValue(t.Id, out var p) ? p.Einsum : null).OfType<Einsum>().ToList());
-        // Depth-first search along "reads from"; the stack, reversed, is the cycle in data-flow order.
+        // Depth-first search along "reads from", with an explicit stack (a chain of 100,000 layers must not overflow
+        // the call stack); the path, reversed, is the cycle in data-flow order.
         var state = layers.ToDictionary(l => l.Einsum, _ => 0);
-        var stack = new List<Einsum>();
+        var path = new List<(Einsum Layer, int Next)>();
+        var onPath = new Dictionary<Einsum, int>();
         List<Einsum>? cycle = null;
-        void Visit(Einsum e)
+        foreach (var root in layers.Select(l => l.Einsum))
         {
-            if (cycle is not null) return;
-            state[e] = 1;
-            stack.Add(e);
-            foreach (var p in readsFrom[e])
+            if (state[root] != 0 || cycle is not null) continue;
+            state[root] = 1;
+            onPath[root] = 0;
+            path.Add((root, 0));
+            while (path.Count > 0 && cycle is null)
             {
-                if (state[p] == 1) { cycle = stack.Skip(stack.IndexOf(p)).Reverse().ToList(); return; }
-                if (state[p] == 0) Visit(p);
-                if (cycle is not null) return;
+                var (e, next) = path[^1];
+                var reads = readsFrom[e];
+                if (next == reads.Count)
+                {
+                    path.RemoveAt(path.Count - 1);
+                    onPath.Remove(e);
+                    state[e] = 2;
+                    continue;
+                }
+                path[^1] = (e, next + 1);
+                var p = reads[next];
+                if (state[p] == 1) cycle = path.Skip(onPath[p]).Select(x => x.Layer).Reverse().ToList();
+                else if (state[p] == 0)
+                {
+                    state[p] = 1;
+                    onPath[p] = path.Count;
+                    path.Add((p, 0));
+                }
             }
-            stack.RemoveAt(stack.Count - 1);
-            state[e] = 2;
         }
-        foreach (var l in layers) if (state[l.Einsum] == 0) Visit(l.Einsum);
         if (cycle is not null)
         {
             // Start the cycle at its first declared layer, so the message reads in file order.
-            var order = layers.Select(l => l.Einsum).ToList();
-            int start = cycle.IndexOf(cycle.MinBy(order.IndexOf)!);
+            var declared = layers.Select((l, i) => (l.Einsum, i)).ToDictionary(x => x.Einsum, x => x.i);
+            int start = cycle.IndexOf(cycle.MinBy(e => declared[e])!);
             cycle = [.. cycle.Skip(start), .. cycle.Take(start)];
             var names = cycle.Select(e => e.Name).Append(cycle[0].Name);
             layersNode.Error($"the layers form a cycle: {string.Join(" -> ", names)}; a workload graph must be acyclic");

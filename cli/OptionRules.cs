@@ -1,0 +1,89 @@
+using System.CommandLine;
+using System.CommandLine.Parsing;
+using System.Globalization;
+
+namespace Optimizer.Cli;
+
+/// <summary>
+/// Range rules on numeric options, checked while the command line is parsed, so a value out of range is a usage
+/// error (exit 2, with the option named) before any file is read or any search starts.
+/// </summary>
+internal static class OptionRules
+{
+    /// <summary>The longest time limit taken, in seconds (about 11.6 days): longer ones are a usage error rather than an overflow.</summary>
+    public const double MaxSeconds = 1_000_000;
+
+    /// <summary>A --time-limit option in seconds: finite, positive and at most <see cref="MaxSeconds"/>.</summary>
+    public static Option<double?> TimeLimit(string description)
+    {
+        var option = new Option<double?>("--time-limit") { Description = description };
+        option.Validators.Add(r => CheckSeconds(r, Value<double?>(r)));
+        return option;
+    }
+
+    /// <summary>A --time-limit option in seconds with a default.</summary>
+    public static Option<double> TimeLimit(string description, double defaultSeconds)
+    {
+        var option = new Option<double>("--time-limit") { Description = description, DefaultValueFactory = _ => defaultSeconds };
+        option.Validators.Add(r => CheckSeconds(r, Value<double?>(r)));
+        return option;
+    }
+
+    /// <summary>The time limit as a span (null: none).</summary>
+    public static TimeSpan? Span(double? seconds) => seconds is { } s ? TimeSpan.FromSeconds(s) : null;
+
+    /// <summary>Requires an integer option to be at least <paramref name="min"/> (and at most <paramref name="max"/>).</summary>
+    public static Option<int> Within(this Option<int> option, int min, int max = int.MaxValue, string? meaning = null)
+    {
+        option.Validators.Add(r =>
+        {
+            if (r.Tokens.Count == 0) return;
+            if (Value<int?>(r) is not { } v) return;
+            if (v < min || v > max)
+                r.AddError($"{option.Name} must be {(max == int.MaxValue ? $"at least {min}" : $"between {min} and {max}")}{(meaning is null ? "" : $" ({meaning})")}, got {v}.");
+        });
+        return option;
+    }
+
+    /// <summary>Requires a long option to be at least <paramref name="min"/>.</summary>
+    public static Option<long> AtLeast(this Option<long> option, long min)
+    {
+        option.Validators.Add(r =>
+        {
+            if (r.Tokens.Count == 0) return;
+            if (Value<long?>(r) is not { } v) return;
+            if (v < min) r.AddError($"{option.Name} must be at least {min}, got {v}.");
+        });
+        return option;
+    }
+
+    /// <summary>Requires a real option to be finite and at least <paramref name="min"/>.</summary>
+    public static Option<double> AtLeast(this Option<double> option, double min)
+    {
+        option.Validators.Add(r =>
+        {
+            if (r.Tokens.Count == 0) return;
+            if (Value<double?>(r) is not { } v) return;
+            if (!double.IsFinite(v) || v < min) r.AddError($"{option.Name} must be a number of at least {min.ToString(CultureInfo.InvariantCulture)}, got {Show(v)}.");
+        });
+        return option;
+    }
+
+    /// <summary>The option's value, or null when its text does not convert (the parser reports that error itself).</summary>
+    private static T? Value<T>(OptionResult r)
+    {
+        try { return r.GetValueOrDefault<T>(); }
+        catch (InvalidOperationException) { return default; }
+    }
+
+    private static void CheckSeconds(OptionResult r, double? seconds)
+    {
+        if (r.Tokens.Count == 0 || seconds is not { } s) return;
+        if (!double.IsFinite(s) || s <= 0)
+            r.AddError($"{r.Option.Name} must be a positive number of seconds, got {Show(s)}.");
+        else if (s > MaxSeconds)
+            r.AddError($"{r.Option.Name} {Show(s)} is too long: at most {MaxSeconds.ToString(CultureInfo.InvariantCulture)} seconds (about 11 days); leave it out for no limit where the command allows.");
+    }
+
+    private static string Show(double v) => v.ToString("R", CultureInfo.InvariantCulture);
+}
