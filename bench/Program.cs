@@ -28,13 +28,39 @@ public static class Program
                 case "fusion": Fusion(); break;
                 case "network": Network(); break;
                 case "timeloop-optima": TimeloopOptima(); break;
+                case "timelimit": TimeLimitHolds(); break;
                 case var d when d.StartsWith("descent", StringComparison.Ordinal): DescentSweep(d); break;
                 default:
-                    Console.Error.WriteLine($"error: unknown benchmark '{name}'; known: costmodel, small, resnet50, simulate, fusion, network, timeloop-optima, descent[:WORKLOAD[:ARCH[:norandom]]] (an empty WORKLOAD or ARCH: all) [seconds per layer]");
+                    Console.Error.WriteLine($"error: unknown benchmark '{name}'; known: costmodel, small, resnet50, simulate, fusion, network, timeloop-optima, timelimit, descent[:WORKLOAD[:ARCH[:norandom]]] (an empty WORKLOAD or ARCH: all) [seconds per layer]");
                     return 2;
             }
         }
         return 0;
+    }
+
+    /// <summary>
+    /// Whether the time limit holds (issue 16): the exact search on conv3_1_b of ResNet-50 on eyeriss, the layer whose
+    /// plan bounds once ran 3-6 s past the limit, 10 runs each with --time-limit 3 (all cores) and --time-limit 1
+    /// --threads 1; wall time from building the problem to the answer, and the overrun beyond the limit.
+    /// </summary>
+    private static void TimeLimitHolds()
+    {
+        var layer = Zoo.Get("resnet50").Layer("conv3_1_b");
+        var arch = Presets.Get("eyeriss");
+        Console.WriteLine("Time limit on conv3_1_b (resnet50, eyeriss, energy), 10 runs each: wall seconds from problem to answer");
+        foreach (var (limit, threads) in new[] { (3.0, 0), (1.0, 1) })
+        {
+            var walls = new List<double>();
+            for (int run = 0; run < 10; run++)
+            {
+                var sw = Stopwatch.StartNew();
+                var r = new TilingSearch(new MapProblem(layer, arch, Objective.Energy), prune: true).Solve(new SearchLimits(TimeSpan.FromSeconds(limit), default, threads));
+                walls.Add(sw.Elapsed.TotalSeconds);
+                if (r.Best is null) Console.WriteLine($"  run {run}: no mapping ({r.Status})");
+            }
+            Console.WriteLine($"  --time-limit {limit} --threads {(threads == 0 ? "all" : threads.ToString())}: min {walls.Min():0.###} s, mean {walls.Average():0.###} s, max {walls.Max():0.###} s; " +
+                              $"worst overrun {Math.Max(0, walls.Max() - limit):0.###} s");
+        }
     }
 
     /// <summary>
