@@ -36,6 +36,26 @@ build_solution() {
     say "error: the build failed (log above, also in out/build.log)."
     exit 2
   fi
+  touch "$(build_stamp)"
+}
+
+# The file whose time is the last successful build of this configuration.
+build_stamp() { printf '%s' "$ROOT/out/.built-$CONFIG"; }
+
+# Builds only when a source, project or build file is newer than the last successful build (or the
+# command's assembly is missing), so a call on an up-to-date tree starts at once instead of spending
+# seconds in `dotnet build`. OPTIMIZER_REBUILD=1 forces the build.
+build_if_changed() {
+  local stamp dll
+  stamp="$(build_stamp)"
+  dll="$ROOT/cli/bin/$CONFIG/net10.0/optimizer.dll"
+  if [ "${OPTIMIZER_REBUILD:-0}" != 1 ] && [ -f "$stamp" ] && [ -f "$dll" ] && [ -z "$(find "$ROOT" \
+      \( -name bin -o -name obj -o -name .git -o -path "$ROOT/out" -o -path "$ROOT/tests" \) -prune -o \
+      -type f \( -name '*.cs' -o -name '*.csproj' -o -name '*.props' -o -name '*.targets' -o -name '*.sln' \) \
+      -newer "$stamp" -print -quit)" ]; then
+    return 0
+  fi
+  build_solution
 }
 
 mkdir -p "$ROOT/out"
