@@ -45,7 +45,7 @@ internal static class FuseCommand
         var (w, a, o) = (p.Workload, p.Arch, p.Objective);
         string obj = o.ToString().ToLowerInvariant();
         Console.WriteLine($"Fusing {w.Name} ({w.Layers.Count} layers) on {a.Name}, minimizing {obj}, at most {p.MaxFusedLoops} shared loop(s) per group");
-        var r = new FusionSearch(p).Solve(limits);
+        var r = Live.Run("fused search", progress => new FusionSearch(p).Solve(limits with { Progress = progress }));
         Console.WriteLine($"fused search: {r.Elapsed.TotalSeconds:0.###} s");
         if (r.Mapping is null)
         {

@@ -166,7 +166,7 @@ internal static class MapCommand
         string? csv = outputs.Csv, mappingOut = outputs.MappingOut;
         Console.WriteLine($"Mapping layer {layer.Name} of {w.Name} on {arch.Name}, minimizing {engine.Label}: {layer}");
         var problem = new MapProblem(layer, arch, objective, constraints);
-        var r = engine.Solve(problem, limits);
+        var r = Live.Run(layer.Name, p => engine.Solve(problem, limits with { Progress = p }));
         bool notWritten = false;
         Console.WriteLine($"{r.Solver} search: {Text.Int(r.Explored)} nodes in {r.Elapsed.TotalSeconds:0.###} s");
         Console.WriteLine();
@@ -290,7 +290,7 @@ internal static class MapCommand
             }
             else
             {
-                r = engine.Solve(new MapProblem(layer, arch, objective), limits);
+                r = Live.Run($"layer {rows.Count + 1}/{w.Layers.Count} {layer.Name}", p => engine.Solve(new MapProblem(layer, arch, objective), limits with { Progress = p }));
                 solved[key] = (layer, r);
             }
             Console.WriteLine($"  {layer.Name}: {StatusLine(r, objective)} [{r.Elapsed.TotalSeconds:0.##} s{note}]");

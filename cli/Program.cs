@@ -18,8 +18,11 @@ public static class Program
         root.Subcommands.Add(SimulateCommand.Build());
         root.Subcommands.Add(ValidateCommand.Build());
         root.Subcommands.Add(FuseCommand.Build());
+        var quiet = new Option<bool>("--quiet") { Description = "No live progress display (it is shown only on a terminal anyway).", Recursive = true };
+        root.Options.Add(quiet);
         if (args.Length == 0) return Guard(DefaultJob.Run);
         var parsed = root.Parse(args);
+        Live.Quiet = parsed.GetValue(quiet);
         // A usage error (an unknown option, a missing one, a value out of range, one given twice) is exit 2, like any
         // other bad input: exit 1 means "mapping invalid" or "gap grew", which scripts test for.
         var problems = parsed.Errors.Select(e => Plain(e.Message)).ToList();

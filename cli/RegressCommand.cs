@@ -80,15 +80,18 @@ internal static class RegressCommand
         var rows = new List<Row>();
         var missing = new List<string>();
         var table = new List<string[]> { new[] { "layer", "x", "exact", "exact status", "heuristic", "gap %", "exact s", "heuristic s" } };
-        foreach (var (layer, count) in Zoo.DistinctShapes(w))
+        var shapes = Zoo.DistinctShapes(w);
+        int done = 0;
+        foreach (var (layer, count) in shapes)
         {
             var p = new MapProblem(layer, arch, objective);
-            if (heuristic(p) is not { } h)
+            string title = $"shape {++done}/{shapes.Count} {layer.Name}";
+            if (Live.Run($"{title}, the heuristic", _ => heuristic(p)) is not { } h)
             {
                 missing.Add(layer.Name);
                 continue;
             }
-            var e = new TilingSearch(p, prune: true).Solve(new SearchLimits(exactLimit, Interrupt.Token));
+            var e = Live.Run($"{title}, the exact mapper", progress => new TilingSearch(p, prune: true).Solve(new SearchLimits(exactLimit, Interrupt.Token, Progress: progress)));
             if (e.Best is not { } exact || h.Best is not { } found)
             {
                 Console.WriteLine($"  {layer.Name}: no valid mapping found ({(e.Best is null ? "exact" : "heuristic")}); skipped");

@@ -41,34 +41,40 @@ internal static class ValidateCommand
         double worstRatio = 1, ratioSum = 0;
         var sw = System.Diagnostics.Stopwatch.StartNew();
         var layers = Zoo.DistinctShapes(w);
+        int shape = 0;
         Console.WriteLine($"Validating the simulator against the cost model: {samples} random valid mapping(s) of each of {layers.Count} distinct layer shape(s) of {w.Name} on {arch.Name} (seed {seed})");
         foreach (var (layer, _) in layers)
         {
             var space = new Mapspace(layer, arch);
             int before = agreed + disagreed + skipped + undrawn;
             var layerClock = System.Diagnostics.Stopwatch.StartNew();
-            for (int i = 0; i < samples; i++)
+            Live.Run($"shape {++shape}/{layers.Count} {layer.Name}", progress =>
             {
-                // Fewer factors at the outermost level than the mapper's baseline draws, so that more
-                // mappings have few enough tile steps to simulate; still every draw is a valid mapping.
-                if (!space.TrySampleValid(rng, 4000, out var m, outerBias: 0.2)) { undrawn++; continue; }
-                SimReport sim;
-                try { sim = Simulator.Run(layer, arch, m, new SimOptions { MaxSteps = maxSteps }); }
-                catch (ArgumentException) { skipped++; continue; }
-                var model = CostModel.Evaluate(layer, arch, m);
-                var diff = ModelCheck.Compare(model, sim);
-                if (diff.Count == 0)
+                for (int i = 0; i < samples; i++)
                 {
-                    agreed++;
-                    double ratio = (double)sim.Cycles / model.Cycles;
-                    worstRatio = Math.Max(worstRatio, ratio);
-                    ratioSum += ratio;
-                    continue;
+                    progress?.Phase($"sample {i + 1}/{samples}, {agreed} agree, {disagreed} disagree");
+                    // Fewer factors at the outermost level than the mapper's baseline draws, so that more
+                    // mappings have few enough tile steps to simulate; still every draw is a valid mapping.
+                    if (!space.TrySampleValid(rng, 4000, out var m, outerBias: 0.2)) { undrawn++; continue; }
+                    SimReport sim;
+                    try { sim = Simulator.Run(layer, arch, m, new SimOptions { MaxSteps = maxSteps }); }
+                    catch (ArgumentException) { skipped++; continue; }
+                    var model = CostModel.Evaluate(layer, arch, m);
+                    var diff = ModelCheck.Compare(model, sim);
+                    if (diff.Count == 0)
+                    {
+                        agreed++;
+                        double ratio = (double)sim.Cycles / model.Cycles;
+                        worstRatio = Math.Max(worstRatio, ratio);
+                        ratioSum += ratio;
+                        continue;
+                    }
+                    disagreed++;
+                    Console.WriteLine($"DISAGREE {layer.Name}: {m.ToCompactString(names)}");
+                    foreach (var d in diff) Console.WriteLine($"  {d}");
                 }
-                disagreed++;
-                Console.WriteLine($"DISAGREE {layer.Name}: {m.ToCompactString(names)}");
-                foreach (var d in diff) Console.WriteLine($"  {d}");
-            }
+                return 0;
+            });
             Console.WriteLine($"  {layer.Name}: {agreed + disagreed + skipped + undrawn - before} draw(s) in {layerClock.Elapsed.TotalSeconds:F1} s; so far {agreed} agree, {disagreed} disagree, {skipped} skipped");
         }
         Console.WriteLine($"{agreed} agree, {disagreed} disagree; {skipped} skipped (more than {Text.Int(maxSteps)} tile steps), {undrawn} draw(s) found no valid mapping; {sw.Elapsed.TotalSeconds:F1} s");

@@ -69,12 +69,14 @@ public sealed class FusionSearch
         bool Stop() => limits.Cancel.IsCancellationRequested || Late();
         // The unfused mapping (seconds at most on the zoo's networks) is finished even after an interruption, so
         // Ctrl-C or SIGTERM always has a FEASIBLE answer to give; only the time limit cuts it short.
+        limits.Progress?.Phase("the best unfused mapping");
         var unfused = Join(fuse: false, Late, out _, out _);
         if (unfused is null)
             return new FusionResult(Late() ? SolveStatus.Unknown : SolveStatus.Infeasible, null, null, null, null, null, sw.Elapsed, [], [],
                 Late() ? "stopped by the time limit before any mapping was complete"
                     : $"layer {_deadEnd} has no valid mapping in the per-layer template of docs/fusion.md (at most one own DRAM loop; its tiles do not fit), so the fused mapspace is empty");
         var (uMap, uRep) = Recheck(unfused);
+        limits.Progress?.Phase("partial mappings and the join");
         var fused = Join(fuse: true, Stop, out var stats, out var survivors);
         if (fused is null)
             return new FusionResult(SolveStatus.Feasible, uMap, uRep, uRep.Objective(_p.Objective), uMap, uRep, sw.Elapsed, stats, survivors,

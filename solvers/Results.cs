@@ -65,11 +65,41 @@ public sealed record CostCaps(double? Energy = null, double? Cycles = null, doub
     private static bool Within(double value, double? cap) => cap is not { } c || value <= c + Margin * Math.Max(1, Math.Abs(c));
 }
 
-/// <summary>When a search must stop: a time limit (null = none) and a cancellation token (Ctrl-C).</summary>
-public sealed record SearchLimits(TimeSpan? TimeLimit = null, CancellationToken Cancel = default, int Threads = 0)
+/// <summary>
+/// When a search must stop: a time limit (null = none) and a cancellation token (Ctrl-C); how many threads; and
+/// where it shows how far it got (null: nowhere).
+/// </summary>
+public sealed record SearchLimits(TimeSpan? TimeLimit = null, CancellationToken Cancel = default, int Threads = 0, SearchProgress? Progress = null)
 {
     /// <summary>No time limit, not cancellable, one thread per core.</summary>
     public static SearchLimits None { get; } = new();
+}
+
+/// <summary>What a running search has done so far, as a display reads it: nodes, incumbent, bound, phase.</summary>
+public readonly record struct SearchSnapshot(string Phase, long Nodes, double? Best, double Bound)
+{
+    /// <summary>The relative gap between the incumbent and the bound, in percent; null without an incumbent.</summary>
+    public double? GapPercent => Best is { } b && b > 0 && double.IsFinite(Bound) ? Math.Max(0, (b - Bound) / b * 100) : null;
+}
+
+/// <summary>
+/// A running search's window for a progress display: the search attaches a function that reads its own counters
+/// (racy reads are fine for a display), the display polls <see cref="Read"/> a few times a second. Searches that
+/// attach nothing show their phase only.
+/// </summary>
+public sealed class SearchProgress
+{
+    private volatile Func<SearchSnapshot>? _source;
+    private volatile string _phase = "starting";
+
+    /// <summary>Lets the display read the search's counters.</summary>
+    public void Attach(Func<SearchSnapshot> source) => _source = source;
+
+    /// <summary>Names what the search is doing now (seeding, bounding plans, searching).</summary>
+    public void Phase(string phase) => _phase = phase;
+
+    /// <summary>The latest figures.</summary>
+    public SearchSnapshot Read() => _source is { } f ? f() with { Phase = _phase } : new SearchSnapshot(_phase, 0, null, 0);
 }
 
 /// <summary>

@@ -96,7 +96,20 @@ public sealed class TilingSearch
         if (contradictions.Count > 0)
             return new SolveResult(SolveStatus.Infeasible, null, null, null, double.PositiveInfinity, sw.Elapsed, 0, _name, string.Join(" ", contradictions));
         var shared = new Shared(_model, _prune, sw, deadline, limits.Cancel, _p.Convention == CostConvention.Default ? null : LeafValue);
+        var progress = limits.Progress;
+        bool[]? finishedSoFar = null; // for the display's bound: the plans still open
+        double[]? openSoFar = null;
+        progress?.Attach(() => new SearchSnapshot("", shared.Explored, shared.BestValue, DisplayBound()));
+        double DisplayBound()
+        {
+            if (finishedSoFar is not { } done || openSoFar is not { } open) return 0;
+            double b = shared.BestValue ?? double.PositiveInfinity;
+            for (int i = 0; i < done.Length; i++) if (!done[i]) b = Math.Min(b, open[i]);
+            return b;
+        }
+        progress?.Phase("seeding the incumbent");
         if (_prune && _seed) SeedIncumbent(shared, limits, sw);
+        progress?.Phase("bounding the spatial plans");
         // The units of parallel work, each a subtree searched depth-first: for the branch and bound, one per
         // spatial plan (every level's spatial split, decided first so that the bounds know every
         // multicast and reduction); for brute force, one per choice of the first level. Listing them is
@@ -162,6 +175,8 @@ public sealed class TilingSearch
         var order = Enumerable.Range(0, roots.Count).OrderBy(i => rootKeys[i]).ThenBy(i => i).ToArray();
         var finished = new bool[roots.Count];
         var open = rootBounds.ToArray(); // per root: the least bound of what it left unexplored
+        (finishedSoFar, openSoFar) = (finished, open);
+        progress?.Phase($"searching {roots.Count:N0} {(_prune ? "spatial plans" : "first-level choices")}");
         int threads = limits.Threads > 0 ? limits.Threads : Environment.ProcessorCount;
         var position = new int[roots.Count];
         for (int k = 0; k < order.Length; k++) position[order[k]] = k;

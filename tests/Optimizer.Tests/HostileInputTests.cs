@@ -317,3 +317,33 @@ public sealed class HostileInputTests
         return (p.ExitCode, output.ToString(), error.ToString());
     }
 }
+
+/// <summary>The live progress a terminal shows (issue 16): what the search reports and how the line reads.</summary>
+[TestClass]
+public sealed class ProgressTests
+{
+    [TestMethod]
+    public void SearchReportsItsNodesIncumbentAndBoundThroughTheProgressObject()
+    {
+        var layer = Zoo.Get("resnet50").Layer("conv5_2_b");
+        var arch = Optimizer.Hardware.Presets.Get("simple-ws");
+        var progress = new Optimizer.Solvers.SearchProgress();
+        var r = new Optimizer.Solvers.TilingSearch(new Optimizer.Solvers.MapProblem(layer, arch, Optimizer.Formulation.Objective.Energy), prune: true)
+            .Solve(new Optimizer.Solvers.SearchLimits(TimeSpan.FromSeconds(60), Progress: progress));
+        var s = progress.Read();
+        Assert.AreEqual(r.Explored, s.Nodes);
+        Assert.AreEqual(r.Best, s.Best);
+        StringAssert.StartsWith(s.Phase, "searching");
+        if (r.Status == Optimizer.Solvers.SolveStatus.Optimal)
+            Assert.AreEqual(r.Best!.Value, s.Bound, 1e-9 * r.Best.Value, "every plan finished: the bound is the incumbent");
+    }
+
+    [TestMethod]
+    public void StatusLineNamesEveryFigure()
+    {
+        var line = Optimizer.Cli.Live.Line(new Optimizer.Solvers.SearchSnapshot("searching 12 spatial plans", 123456, 200, 150), TimeSpan.FromSeconds(2.5));
+        Assert.AreEqual("searching 12 spatial plans, 123,456 nodes, best 200, bound 150, gap 25%, 2.5 s", line);
+        var early = Optimizer.Cli.Live.Line(new Optimizer.Solvers.SearchSnapshot("seeding the incumbent", 0, null, 0), TimeSpan.FromSeconds(0.4));
+        Assert.AreEqual("seeding the incumbent, 0.4 s", early);
+    }
+}
