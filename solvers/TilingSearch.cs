@@ -176,6 +176,13 @@ public sealed class TilingSearch
         var finished = new bool[roots.Count];
         var open = rootBounds.ToArray(); // per root: the least bound of what it left unexplored
         (finishedSoFar, openSoFar) = (finished, open);
+        // The least root bound bounds the whole mapspace (default model only: the Timeloop convention's costs are
+        // not bounded by the default model's bounds); an incumbent that meets it, the seed included, is optimal.
+        if (_prune && listed && roots.Count > 0 && _p.Convention == CostConvention.Default)
+        {
+            shared.SetFloor(rootBounds.Min());
+            if (shared.SeedMapping is { } seedMapping && shared.SeedValue <= rootBounds.Min() * (1 + 1e-9)) shared.AdoptSeed(seedMapping);
+        }
         progress?.Phase($"searching {roots.Count:N0} {(_prune ? "spatial plans" : "first-level choices")}");
         int threads = limits.Threads > 0 ? limits.Threads : Environment.ProcessorCount;
         var position = new int[roots.Count];
@@ -197,7 +204,7 @@ public sealed class TilingSearch
         if (_model.DeferOrders) foreach (var i in order) Search(i, threads);
         else Parallel.ForEach(order, new ParallelOptions { MaxDegreeOfParallelism = threads }, i => Search(i, 1));
 
-        bool complete = listed && (!shared.Stopped || finished.All(f => f));
+        bool complete = shared.MetFloor || (listed && (!shared.Stopped || finished.All(f => f)));
         double bound = shared.BestValue ?? double.PositiveInfinity;
         for (int i = 0; i < roots.Count; i++) if (!finished[i]) bound = Math.Min(bound, open[i]);
         if (!listed) bound = Math.Min(bound, _model.RootBound());
@@ -385,6 +392,23 @@ public sealed class TilingSearch
         {
             Volatile.Write(ref _threshold, value);
             SeedMapping = mapping;
+            SeedValue = value;
+        }
+
+        /// <summary>The seed's value (infinite without a seed).</summary>
+        public double SeedValue { get; private set; } = double.PositiveInfinity;
+
+        /// <summary>Makes the seed the answer when it already meets the floor: it is then proven optimal without a search.</summary>
+        public void AdoptSeed(Mapping mapping)
+        {
+            lock (_lock)
+            {
+                _incumbent = (SeedValue, [double.NegativeInfinity], mapping);
+                Volatile.Write(ref _incumbentPath, _incumbent.Value.Path);
+                _bestValue = Math.Min(_bestValue, SeedValue);
+            }
+            MetFloor = true;
+            _stopped = true;
         }
 
         public Mapping? SeedMapping { get; private set; }
@@ -517,7 +541,19 @@ public sealed class TilingSearch
                     Volatile.Write(ref _incumbentPath, path);
                 }
                 if (value < _bestValue) _bestValue = value;
+                // Nothing in the mapspace is below the floor: a mapping that meets it is proven optimal now, and the
+                // search stops rather than look for a tie earlier in its order (so the tie returned may then depend
+                // on the threads' timing; the value never does).
+                if (value <= Volatile.Read(ref _floor) * (1 + TieMargin)) { MetFloor = true; _stopped = true; }
             }
         }
+
+        private double _floor = double.NegativeInfinity;
+
+        /// <summary>A lower bound on every mapping of the mapspace (the least root bound), once every root is listed.</summary>
+        public void SetFloor(double floor) => Volatile.Write(ref _floor, floor);
+
+        /// <summary>True when an incumbent met the floor, which proves it optimal.</summary>
+        public bool MetFloor { get; private set; }
     }
 }
