@@ -18,6 +18,7 @@ public static class Program
         root.Subcommands.Add(ValidateCommand.Build());
         root.Subcommands.Add(FuseCommand.Build());
         if (args.Length == 0) return Guard(DefaultJob.Run);
+        if (args[0] == "--certify") return Guard(() => DefaultJob.Run(args));
         return root.Parse(args).Invoke();
     }
 
