@@ -171,7 +171,18 @@ internal static class MapCommand
         public SolveResult Solve(MapProblem problem, SearchLimits limits)
         {
             var p = problem with { Convention = Convention };
-            if (Name == "cpsat") return CpSatMapper.SolveLexicographic(p, Terms, limits);
+            if (Name == "cpsat")
+            {
+                try
+                {
+                    return CpSatMapper.SolveLexicographic(p, Terms, limits);
+                }
+                catch (InvalidOperationException e)
+                {
+                    // A model CP-SAT rejects, or an answer the reference model disagrees with, is a bug: one clear message, no stack trace.
+                    throw new InputException($"--solver cpsat failed (a bug, please report it): {e.Message}");
+                }
+            }
             return Terms.Count > 1 ? Lexicographic.Solve(p, Terms, limits, prune: Name != "brute") : Pick(p, limits);
         }
 

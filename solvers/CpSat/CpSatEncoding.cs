@@ -239,8 +239,10 @@ internal sealed class CpSatEncoding
     /// <summary>The symbolic form of the kernel's <see cref="TensorIndex.Words"/>: the product of the dimension extents.</summary>
     private Z Tile(TensorSpec t, Func<int, Z> extent)
     {
+        // A tile (or partition) is a box of the tensor: at most its words.
+        long words = _p.Layer.TensorWords(t);
         var z = new Z(1);
-        foreach (var dim in t.Dims) z = Mul(z, DimExtent(dim, extent));
+        foreach (var dim in t.Dims) z = Mul(z, DimExtent(dim, extent), words);
         return z;
     }
 
@@ -270,8 +272,8 @@ internal sealed class CpSatEncoding
                 if (need.E is not null) Model.Add(need.E <= cap);
                 else if (need.C > cap) Model.Add(LinearExpr.Constant(0) == 1);
             }
-            if (fan.X > 1) Le(Product(Enumerable.Range(0, _ranks).Select(r => SX(li, r))), fan.X);
-            if (fan.Y > 1) Le(Product(Enumerable.Range(0, _ranks).Select(r => SY(li, r))), fan.Y);
+            if (fan.X > 1) Le(Product(Enumerable.Range(0, _ranks).Select(r => SX(li, r)), fan.X), fan.X);
+            if (fan.Y > 1) Le(Product(Enumerable.Range(0, _ranks).Select(r => SY(li, r)), fan.Y), fan.Y);
         }
     }
 
@@ -322,7 +324,8 @@ internal sealed class CpSatEncoding
     {
         string key = $"used{l}";
         if (_cache.TryGetValue(key, out var hit)) return hit;
-        return _cache[key] = Product(Enumerable.Range(0, _ranks).Select(r => Table(r, $"U{l}", s => Enumerable.Range(0, l).Aggregate(1L, (a, d) => a * s.SX[d] * s.SY[d]))));
+        long most = l == _n ? _p.Arch.ComputeInstances : _p.Arch.InstancesOf(l);
+        return _cache[key] = Product(Enumerable.Range(0, _ranks).Select(r => Table(r, $"U{l}", s => Enumerable.Range(0, l).Aggregate(1L, (a, d) => a * s.SX[d] * s.SY[d]))), most);
     }
 
     /// <summary>The kernel's <see cref="Counts.Transitions"/> of the loop of rank r at level d: (f - 1) x the product of the factors of the temporal loops outside it.</summary>
@@ -330,10 +333,12 @@ internal sealed class CpSatEncoding
     {
         string key = $"steps{d}_{r}";
         if (_cache.TryGetValue(key, out var hit)) return hit;
+        // Every partial product is at most the product of all temporal factors, itself at most the MACs.
+        long macs = _p.Layer.Macs;
         var z = Sub(T(d, r), new Z(1));
-        if (d > 0) z = Mul(z, Product(Enumerable.Range(0, _ranks).Select(rr => Table(rr, $"A{d}", s => Enumerable.Range(0, d).Aggregate(1L, (a, x) => a * s.T[x])))));
+        if (d > 0) z = Mul(z, Product(Enumerable.Range(0, _ranks).Select(rr => Table(rr, $"A{d}", s => Enumerable.Range(0, d).Aggregate(1L, (a, x) => a * s.T[x]))), macs), macs);
         for (int rr = 0; rr < _ranks; rr++)
-            if (rr != r) z = Mul(z, Ite(Before(d, rr, r), T(d, rr), new Z(1)));
+            if (rr != r) z = Mul(z, Ite(Before(d, rr, r), T(d, rr), new Z(1)), macs);
         return _cache[key] = z;
     }
 
@@ -402,9 +407,10 @@ internal sealed class CpSatEncoding
             {
                 bool shares = Counts.Shares(_levels[m].Fanout, t.IsOutput);
                 int mm = m;
+                long children = _p.Arch.ComputeInstances;
                 perChild = Mul(perChild, Product(Enumerable.Range(0, _ranks)
                     .Where(r => !shares || t.IsIndexedBy(_rankIds[r]))
-                    .Select(r => Table(r, $"S{mm}", s => s.SX[mm] * s.SY[mm]))));
+                    .Select(r => Table(r, $"S{mm}", s => s.SX[mm] * s.SY[mm])), children), children);
             }
             var words = Mul(childWords, perChild);
             served = Add(served, Gate(cond, words));
@@ -418,7 +424,7 @@ internal sealed class CpSatEncoding
     /// <summary>Builds the energy (scaled pJ), the cycles, or both, as the objective needs.</summary>
     public void BuildCosts(bool energy, bool cycles)
     {
-        var temporalProduct = Product(Enumerable.Range(0, _ranks).Select(r => Table(r, "TP", s => s.T.Aggregate(1L, (a, x) => a * x))));
+        var temporalProduct = Product(Enumerable.Range(0, _ranks).Select(r => Table(r, "TP", s => s.T.Aggregate(1L, (a, x) => a * x))), _p.Layer.Macs);
         long? termCap = _energyCap;
         var energyParts = new List<Z> { new Z(Coef(_p.Arch.Compute.MacEnergy) * _p.Layer.Macs) };
         var bandwidth = new List<Z>();
@@ -459,8 +465,8 @@ internal sealed class CpSatEncoding
                         else
                         {
                             // The kernel's Hops on a mesh: 1 + (ux - 1)/2 + (uy - 1)/2 = (ux + uy)/2.
-                            var ux = Product(Enumerable.Range(0, _ranks).Select(r => SX(m, r)));
-                            var uy = Product(Enumerable.Range(0, _ranks).Select(r => SY(m, r)));
+                            var ux = Product(Enumerable.Range(0, _ranks).Select(r => SX(m, r)), _levels[m].Fanout.X);
+                            var uy = Product(Enumerable.Range(0, _ranks).Select(r => SY(m, r)), _levels[m].Fanout.Y);
                             part = Add(part, Scaled(Mul(movedAll, Add(ux, uy), wordCap), k));
                         }
                     }
@@ -627,7 +633,8 @@ internal sealed class CpSatEncoding
         return new Z(v, lo, hi);
     }
 
-    private Z Product(IEnumerable<Z> terms) => terms.Aggregate(new Z(1), (acc, z) => Mul(acc, z));
+    /// <summary>A product of terms; <paramref name="cap"/> bounds every partial product (a bound that holds for every mapping, e.g. the MACs for temporal factors).</summary>
+    private Z Product(IEnumerable<Z> terms, long? cap = null) => terms.Aggregate(new Z(1), (acc, z) => Mul(acc, z, cap));
 
     private static Z Scaled(Z a, long k)
     {
