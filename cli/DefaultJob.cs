@@ -12,11 +12,16 @@ internal static class DefaultJob
     public const string LayerName = "conv5_2_b";
     public const int Seconds = 120;
 
-    public static int Run()
+    public static int Run() => Run([]);
+
+    /// <summary>The default job with extra <c>map</c> options: only <c>--certify z3|cpsat</c> is taken (<c>optimizer --certify cpsat</c>).</summary>
+    public static int Run(string[] extra)
     {
+        if (extra.Length > 0 && !(extra[0] == "--certify" && extra.Length <= 2))
+            throw new InputException($"The default job takes only --certify [z3|cpsat]; got {string.Join(" ", extra)}. Use 'optimizer map ...' for anything else.");
         Console.WriteLine($"Default job: the exact mapper on ResNet-50 layer {LayerName} on eyeriss, minimizing energy, {Seconds} s limit.");
         Console.WriteLine("(Run 'optimizer --help' for the commands; 'optimizer zoo' for what is built in.)");
         Console.WriteLine();
-        return Program.Main(["map", "--arch", "eyeriss", "--workload", WorkloadName, "--layer", LayerName, "--time-limit", Seconds.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
+        return Program.Main(["map", "--arch", "eyeriss", "--workload", WorkloadName, "--layer", LayerName, "--time-limit", Seconds.ToString(System.Globalization.CultureInfo.InvariantCulture), .. extra]);
     }
 }

@@ -4,6 +4,7 @@ using Optimizer.Formulation;
 using Optimizer.Formulation.Specs;
 using Optimizer.Hardware;
 using Optimizer.Solvers;
+using Optimizer.Solvers.CpSat;
 using Optimizer.Solvers.Z3;
 using Optimizer.Workloads;
 using Optimizer.Workloads.Specs;
@@ -21,15 +22,15 @@ internal static class MapCommand
         var allLayers = new Option<bool>("--all-layers") { Description = "Map every layer; one line per layer, then totals." };
         var objective = new Option<string>("--objective")
         {
-            Description = "What to minimize: energy, latency (or delay), edp, or a lexicographic list such as delay,energy (least cycles, then least energy among them, as Timeloop's optimization-metrics; exact and brute solvers).",
+            Description = "What to minimize: energy, latency (or delay), edp, or a lexicographic list such as delay,energy (least cycles, then least energy among them, as Timeloop's optimization-metrics; exact, brute and cpsat solvers).",
             DefaultValueFactory = _ => "energy",
         };
         var solver = new Option<string>("--solver")
         {
-            Description = "exact (branch and bound), brute (plain enumeration, small cases), z3 (the SMT encoding, small cases, energy only), descent (fast bottom-up cost descent) or random (the sampling baseline); the last two prove nothing.",
+            Description = "exact (branch and bound), brute (plain enumeration, small cases), cpsat (the mapspace as a CP-SAT model, docs/cpsat.md), z3 (the SMT encoding, small cases, energy only), descent (fast bottom-up cost descent) or random (the sampling baseline); the last two prove nothing.",
             DefaultValueFactory = _ => "exact",
         };
-        solver.AcceptOnlyFromAmong("exact", "brute", "z3", "random", "descent");
+        solver.AcceptOnlyFromAmong("exact", "brute", "cpsat", "z3", "random", "descent");
         var convention = new Option<string>("--convention")
         {
             Description = "How mappings are costed: default (docs/cost-model.md; proved by the branch and bound) or timeloop (Timeloop v3.0.3's counts; " +
@@ -38,7 +39,13 @@ internal static class MapCommand
             DefaultValueFactory = _ => "default",
         };
         var seed = new Option<int>("--seed") { Description = "Seed of --solver random.", DefaultValueFactory = _ => 1 };
-        var certify = new Option<bool>("--certify") { Description = "Ask Z3 whether any mapping costs less than the answer (unsat = certified); small cases, energy only." };
+        var certify = new Option<string?>("--certify")
+        {
+            Description = "Ask a second solver whether any mapping costs less than the answer: z3 (the default; unsat = certified; small cases, energy only) or cpsat (CP-SAT; infeasible = certified; every objective of one term).",
+            Arity = ArgumentArity.ZeroOrOne,
+            HelpName = "z3|cpsat",
+        };
+        certify.AcceptOnlyFromAmong("z3", "cpsat");
         var simulate = new Option<bool>("--simulate") { Description = "Simulate the chosen mapping (optimizer simulate) and print its counts and cycles beside the model's." };
         var exportSmt2 = new Option<string?>("--export-smt2") { Description = "Write that question in SMT-LIB 2, so any SMT solver can re-check it." };
         var timeLimit = OptionRules.TimeLimit("Seconds per layer; when reached, the best mapping so far is returned with its bound and gap.");
@@ -76,12 +83,15 @@ internal static class MapCommand
             var obj = terms[0];
             if (!Conventions.TryParse(pr.GetValue(convention)!, out var costing, out var conventionError)) throw new InputException($"--convention: {conventionError}");
             var engine = new Engine(pr.GetValue(solver)!, pr.GetValue(seed), terms, costing);
-            if (costing != CostConvention.Default && (pr.GetValue(certify) || pr.GetValue(exportSmt2) is not null))
+            string? certifier = pr.GetResult(certify) is { Implicit: false } ? pr.GetValue(certify) ?? "z3" : null;
+            if (costing != CostConvention.Default && (certifier is not null || pr.GetValue(exportSmt2) is not null))
                 throw new InputException("--certify and --export-smt2 ask Z3 about the default model; they cannot be combined with --convention timeloop.");
             if (costing != CostConvention.Default && (pr.GetValue(network) || engine.Name is not ("exact" or "brute")))
                 throw new InputException($"--convention {pr.GetValue(convention)} is searched by --solver exact or brute (an enumeration costed by that convention); not with {(pr.GetValue(network) ? "--network" : $"--solver {engine.Name}")}.");
-            if (terms.Count > 1 && (pr.GetValue(network) || engine.Name is not ("exact" or "brute")))
-                throw new InputException($"A lexicographic objective ({pr.GetValue(objective)}) is searched by --solver exact or brute, one layer or --all-layers; not with {(pr.GetValue(network) ? "--network" : $"--solver {engine.Name}")}.");
+            if (costing != CostConvention.Default && engine.Name == "cpsat")
+                throw new InputException("--solver cpsat states the default cost model only; --convention timeloop is searched by --solver exact or brute.");
+            if (terms.Count > 1 && (pr.GetValue(network) || engine.Name is not ("exact" or "brute" or "cpsat")))
+                throw new InputException($"A lexicographic objective ({pr.GetValue(objective)}) is searched by --solver exact, brute or cpsat, one layer or --all-layers; not with {(pr.GetValue(network) ? "--network" : $"--solver {engine.Name}")}.");
             if (engine.Name == "z3" && (terms.Count > 1 || obj != Objective.Energy))
                 throw new InputException($"--solver z3 encodes energy only (docs/z3-encoding.md); for --objective {pr.GetValue(objective)} use --solver exact.");
             var constraintFile = pr.GetValue(constraints);
@@ -106,7 +116,9 @@ internal static class MapCommand
             }
             var l = Inputs.Layer(w, pr.GetValue(layer));
             var c = constraintFile is null ? null : Inputs.Constraints(constraintFile, l, a, reading);
-            var outputs = new Outputs(pr.GetValue(csv), pr.GetValue(mappingOut), pr.GetValue(certify), pr.GetValue(exportSmt2), pr.GetValue(simulate), reading.Format == SpecFormat.Timeloop);
+            if (certifier == "cpsat" && terms.Count > 1)
+                throw new InputException("--certify cpsat certifies one objective; a lexicographic list is proved term by term by --solver cpsat itself.");
+            var outputs = new Outputs(pr.GetValue(csv), pr.GetValue(mappingOut), certifier, pr.GetValue(exportSmt2), pr.GetValue(simulate), reading.Format == SpecFormat.Timeloop);
             return MapOne(w, l, a, obj, c, engine, limits, outputs);
         }
     }
@@ -145,6 +157,18 @@ internal static class MapCommand
         public SolveResult Solve(MapProblem problem, SearchLimits limits)
         {
             var p = problem with { Convention = Convention };
+            if (Name == "cpsat")
+            {
+                try
+                {
+                    return CpSatMapper.SolveLexicographic(p, Terms, limits);
+                }
+                catch (InvalidOperationException e)
+                {
+                    // A model CP-SAT rejects, or an answer the reference model disagrees with, is a bug: one clear message, no stack trace.
+                    throw new InputException($"--solver cpsat failed (a bug, please report it): {e.Message}");
+                }
+            }
             return Terms.Count > 1 ? Lexicographic.Solve(p, Terms, limits, prune: Name != "brute") : Pick(p, limits);
         }
 
@@ -159,7 +183,7 @@ internal static class MapCommand
     }
 
     /// <summary>What MapOne writes besides the printout.</summary>
-    private sealed record Outputs(string? Csv, string? MappingOut, bool Certify, string? Smt2, bool Simulate, bool Timeloop);
+    private sealed record Outputs(string? Csv, string? MappingOut, string? Certify, string? Smt2, bool Simulate, bool Timeloop);
 
     private static int MapOne(Workload w, Einsum layer, Architecture arch, Objective objective, MappingConstraints? constraints, Engine engine, SearchLimits limits, Outputs outputs)
     {
@@ -193,7 +217,9 @@ internal static class MapCommand
             Console.WriteLine();
             if (SimulateCommand.Run(w, layer, arch, r.Mapping, null, null) != 0) return 1;
         }
-        if ((outputs.Certify || outputs.Smt2 is not null) && r.Best is { } best)
+        if (outputs.Certify == "cpsat" && r.Best is { } proved)
+            CertifyWithCpSat(problem, proved, limits);
+        if ((outputs.Certify == "z3" || outputs.Smt2 is not null) && r.Best is { } best)
             CertifyAnswer(problem, best, limits, outputs);
         return r.Status is not (SolveStatus.Optimal or SolveStatus.Feasible) ? 3 : notWritten ? TimeloopNotWritten : 0;
     }
@@ -222,6 +248,26 @@ internal static class MapCommand
         return true;
     }
 
+    /// <summary>Asks CP-SAT whether anything costs less than the answer (its own model, independent of the search that found it), and says how long it took.</summary>
+    private static void CertifyWithCpSat(MapProblem problem, double best, SearchLimits limits)
+    {
+        string name = Objectives.Name(problem.Objective);
+        try
+        {
+            var (verdict, cheaper, elapsed) = CpSatMapper.Certify(problem, best, limits);
+            Console.WriteLine(verdict switch
+            {
+                CpSatMapper.Verdict.Certified => $"CERTIFIED by CP-SAT in {elapsed.TotalSeconds:0.###} s: no mapping in the mapspace has {name} below {Text.Num(best)} (infeasible)",
+                CpSatMapper.Verdict.Failed => $"CERTIFICATE FAILED: CP-SAT found a mapping with {name} {Text.Num(cheaper!.Value)} below {Text.Num(best)}, so the answer is not optimal ({elapsed.TotalSeconds:0.###} s)",
+                _ => $"CERTIFICATE UNKNOWN: CP-SAT stopped before it could decide ({elapsed.TotalSeconds:0.###} s)",
+            });
+        }
+        catch (ArgumentException e)
+        {
+            Console.WriteLine($"CERTIFICATE not available: {e.Message}");
+        }
+    }
+
     /// <summary>Asks Z3 whether anything costs less than the answer, and writes the question in SMT-LIB 2 when asked.</summary>
     private static void CertifyAnswer(MapProblem problem, double best, SearchLimits limits, Outputs outputs)
     {
@@ -241,7 +287,7 @@ internal static class MapCommand
             AtomicFile.WriteAllText(path, smt2);
             Console.WriteLine($"Wrote {path} (an SMT-LIB 2 question: is there a mapping with energy below {Text.Num(best)}? unsat = no)");
         }
-        if (!outputs.Certify) return;
+        if (outputs.Certify != "z3") return;
         Console.WriteLine(status switch
         {
             Z3Status.Unsat => $"CERTIFIED by Z3: no mapping in the mapspace has energy below {Text.Num(best)} (unsat)",

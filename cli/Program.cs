@@ -21,6 +21,7 @@ public static class Program
         var quiet = new Option<bool>("--quiet") { Description = "No live progress display (it is shown only on a terminal anyway).", Recursive = true };
         root.Options.Add(quiet);
         if (args.Length == 0) return Guard(DefaultJob.Run);
+        if (args[0] == "--certify") return Guard(() => DefaultJob.Run(args));
         var parsed = root.Parse(args);
         Live.Quiet = parsed.GetValue(quiet);
         // A usage error (an unknown option, a missing one, a value out of range, one given twice) is exit 2, like any

@@ -1,0 +1,227 @@
+using System.Diagnostics;
+using System.Globalization;
+using Google.OrTools.Sat;
+using Optimizer.Formulation;
+
+namespace Optimizer.Solvers.CpSat;
+
+/// <summary>
+/// <c>--solver cpsat</c> and <c>--certify cpsat</c>: one layer's mapspace and exact cost as a CP-SAT model
+/// (<see cref="CpSatEncoding"/>, docs/cpsat.md), solved with the descent's mapping as hint, CP-SAT's parallel
+/// workers, its time limit and interruption. Every answer is decoded into a <see cref="Mapping"/>, re-checked by
+/// <see cref="ValidityChecker"/> and re-costed by <see cref="CostModel"/>; a disagreement with the model's value throws.
+/// </summary>
+public static class CpSatMapper
+{
+    /// <summary>Relative margin of "cheaper", as the branch and bound's and Z3's.</summary>
+    public const double Tolerance = 1e-9;
+
+    /// <summary>The random seed of every solve (the answer of a proof does not depend on it; ties may differ with several workers).</summary>
+    public const int Seed = 1;
+
+    /// <summary>Throws <see cref="ArgumentException"/> for a problem the CP-SAT model does not cover.</summary>
+    public static void CheckScope(MapProblem p)
+    {
+        ArgumentNullException.ThrowIfNull(p);
+        if (p.Convention != CostConvention.Default)
+            throw new ArgumentException($"The CP-SAT model states the default cost model only; --convention {p.Convention.ToString().ToLowerInvariant()} is searched by --solver exact or brute.");
+        if (p.Caps is not null)
+            throw new ArgumentException("The CP-SAT model takes no cost caps; a lexicographic objective goes through CpSatMapper.SolveLexicographic.");
+    }
+
+    /// <summary>Minimizes one objective.</summary>
+    public static SolveResult Solve(MapProblem p, SearchLimits limits) => SolveLexicographic(p, [p.Objective], limits);
+
+    /// <summary>
+    /// Minimizes the terms in order (as <see cref="Lexicographic"/>): each later term among the mappings whose earlier
+    /// terms equal their optima, in one model (the earlier optima become constraints) with the previous answer as hint.
+    /// </summary>
+    public static SolveResult SolveLexicographic(MapProblem p, IReadOnlyList<Objective> terms, SearchLimits limits)
+    {
+        CheckScope(p);
+        if (terms.Count == 0) throw new ArgumentException("A lexicographic objective needs at least one term.", nameof(terms));
+        var clock = Stopwatch.StartNew();
+        // The hint and the caps that keep CP-SAT's 64-bit arithmetic safe: the descent's mapping (nothing better is excluded).
+        var seed = new Descent(p with { Objective = terms[0] }).Solve(limits with { TimeLimit = Min(limits.TimeLimit, TimeSpan.FromSeconds(5)) });
+        var hintReport = seed.Report;
+        var (scale, exact) = CpSatEncoding.ChooseScale(p.Arch, hintReport?.Energy ?? 0);
+        bool needEnergy = terms.Any(t => t != Objective.Latency), needCycles = terms.Any(t => t != Objective.Energy);
+        if (needEnergy && needCycles && hintReport is not null)
+        {
+            // EDP: scaled energy x cycles must stay within 64 bits.
+            double room = CpSatEncoding.Limit / 4.0 / Math.Max(1, hintReport.Energy * hintReport.Cycles);
+            if (room < scale) { scale = Math.Max(1, (long)Math.Pow(10, Math.Floor(Math.Log10(Math.Max(1, room))))); exact = exact && CpSatEncoding.Coefficients(p.Arch).All(x => Math.Abs(x * scale - Math.Round(x * scale)) <= 1e-12 * Math.Max(1, x * scale)); }
+        }
+        var caps = hintReport is null ? (E: (double?)null, C: (double?)null, D: (double?)null)
+            : (E: terms[0] == Objective.Energy ? hintReport.Energy : (double?)null,
+               C: terms[0] == Objective.Latency ? hintReport.Cycles : (double?)null,
+               D: terms[0] == Objective.Edp ? hintReport.Edp : (double?)null);
+        var enc = new CpSatEncoding(p, scale, exact, caps.E, caps.C, caps.D);
+        enc.BuildCosts(needEnergy, needCycles);
+        Mapping? hint = seed.Mapping;
+        SolveResult? last = null;
+        long branches = 0;
+        var done = new List<Objective>();
+        foreach (var term in terms)
+        {
+            var left = limits.TimeLimit is { } t ? t - clock.Elapsed : (TimeSpan?)null;
+            if (left is { } lt && lt < TimeSpan.FromMilliseconds(50)) left = TimeSpan.FromMilliseconds(50);
+            var obj = enc.Objective(term);
+            if (obj.E is not null) enc.Model.Minimize(obj.E);
+            if (hint is not null) enc.Hint(hint);
+            var r = Run(p with { Objective = term }, enc, term, limits with { TimeLimit = left }, out long b, out long? value);
+            branches += b;
+            done.Add(term);
+            last = r;
+            if (r.Status != SolveStatus.Optimal || value is null) break;
+            // The next terms keep this one at its optimum (exact in model units; a rounded-down scale keeps a superset).
+            if (obj.E is not null) enc.Model.Add(obj.E <= value.Value);
+            hint = r.Mapping;
+        }
+        bool proved = done.Count == terms.Count && last!.Status == SolveStatus.Optimal;
+        string? why = proved || terms.Count == 1 ? last!.Explanation
+            : $"{string.Join(",", terms.Select(Objectives.Name))}: the search of {Objectives.Name(done[^1])} stopped before its proof" +
+              (done.Count < terms.Count ? $"; {string.Join(", ", terms.Skip(done.Count).Select(Objectives.Name))} not searched" : "");
+        if (last!.Mapping is null && seed.Mapping is not null && last.Status == SolveStatus.Unknown && done.Count == 1)
+        {
+            // CP-SAT found nothing in time: the descent's mapping is still a valid answer, with CP-SAT's bound.
+            last = last with { Status = SolveStatus.Feasible, Mapping = seed.Mapping, Report = seed.Report, Best = seed.Best, Explanation = "CP-SAT stopped before it found a mapping; the answer is the descent's hint" };
+        }
+        return last with { Elapsed = clock.Elapsed, Explored = branches, Explanation = why ?? last.Explanation, Terms = terms.Count > 1 ? done : null };
+    }
+
+    private static TimeSpan? Min(TimeSpan? a, TimeSpan b) => a is { } x && x < b ? x : b;
+
+    /// <summary>The solver's parameters: workers, fixed seed, time limit.</summary>
+    private static string Parameters(SearchLimits limits)
+    {
+        int workers = limits.Threads > 0 ? limits.Threads : Environment.ProcessorCount;
+        var ps = new List<string> { $"num_workers:{Math.Max(1, workers)}", $"random_seed:{Seed}", "log_search_progress:false" };
+        if (limits.TimeLimit is { } t) ps.Add($"max_time_in_seconds:{Math.Max(0.05, t.TotalSeconds).ToString("R", CultureInfo.InvariantCulture)}");
+        return string.Join(" ", ps);
+    }
+
+    /// <summary>Validates the model; an invalid model is a bug in the encoding, reported with CP-SAT's text.</summary>
+    private static void Validate(CpSatEncoding enc, MapProblem p)
+    {
+        string text = enc.Model.Validate();
+        if (string.IsNullOrEmpty(text)) return;
+        // The variables the message names, with their domains (the usual cause: bounds too wide for 64-bit sums).
+        var proto = enc.Model.Model;
+        var vars = System.Text.RegularExpressions.Regex.Matches(text, @"vars: (\d+)").Select(m => int.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture)).Distinct()
+            .Where(i => i < proto.Variables.Count).Select(i => $"#{i} {proto.Variables[i].Name} [{string.Join(", ", proto.Variables[i].Domain)}]");
+        string first = string.Join(" ", text.Split('\n').Select(x => x.Trim()).Where(x => !x.StartsWith("vars:", StringComparison.Ordinal) && !x.StartsWith("coeffs:", StringComparison.Ordinal)));
+        throw new InvalidOperationException($"The CP-SAT model of layer {p.Layer.Name} on {p.Arch.Name} is invalid (a bug in the encoding): {first}; variables: {string.Join("; ", vars)}");
+    }
+
+    private static SolveResult Run(MapProblem p, CpSatEncoding enc, Objective term, SearchLimits limits, out long branches, out long? value)
+    {
+        Validate(enc, p);
+        var sw = Stopwatch.StartNew();
+        var solver = new CpSolver { StringParameters = Parameters(limits) };
+        CpSolverStatus status;
+        using (limits.Cancel.Register(solver.StopSearch))
+            status = limits.Cancel.IsCancellationRequested ? CpSolverStatus.Unknown : solver.Solve(enc.Model);
+        branches = solver.Response.NumBranches;
+        value = null;
+        double unit = term == Objective.Latency ? 1 : enc.Scale;
+        double bound = status is CpSolverStatus.Optimal or CpSolverStatus.Feasible or CpSolverStatus.Unknown ? Math.Max(0, solver.BestObjectiveBound / unit) : 0;
+        if (status == CpSolverStatus.ModelInvalid)
+            throw new InvalidOperationException($"CP-SAT rejected the model of layer {p.Layer.Name} on {p.Arch.Name} (a bug in the encoding): {solver.Response.SolutionInfo}");
+        if (status == CpSolverStatus.Infeasible)
+            return new SolveResult(SolveStatus.Infeasible, null, null, null, double.PositiveInfinity, sw.Elapsed, branches, "cpsat",
+                $"CP-SAT proved the model infeasible: {Infeasibility.Explain(p)}");
+        if (status == CpSolverStatus.Unknown)
+            return new SolveResult(SolveStatus.Unknown, null, null, null, bound, sw.Elapsed, branches, "cpsat", "CP-SAT stopped (time limit or interrupt) before it found a mapping.");
+        var mapping = enc.Decode(v => solver.Value(v), l => solver.BooleanValue(l));
+        var obj = enc.Objective(term);
+        long modelValue = obj.C ?? solver.Value(obj.E!);
+        value = modelValue;
+        var report = Recheck(p, enc, mapping, term, modelValue);
+        double best = report.Objective(term);
+        // With a rounded-down scale the model's optimum is a lower bound only: OPTIMAL when it meets the answer.
+        bool closed = best <= bound * (1 + Tolerance) + 1e-12;
+        bool optimal = status == CpSolverStatus.Optimal && (term == Objective.Latency || enc.ExactScale || closed);
+        if (status == CpSolverStatus.Optimal) bound = Math.Min(best, bound);
+        return optimal
+            ? new SolveResult(SolveStatus.Optimal, mapping, report, best, best, sw.Elapsed, branches, "cpsat")
+            : new SolveResult(SolveStatus.Feasible, mapping, report, best, Math.Min(best, bound), sw.Elapsed, branches, "cpsat",
+                status == CpSolverStatus.Optimal
+                    ? $"CP-SAT proved the optimum of the model, whose energies are rounded down to 1/{enc.Scale} pJ; the bound is that optimum"
+                    : "CP-SAT stopped (time limit or interrupt) before it proved optimality");
+    }
+
+    /// <summary>Re-checks a decoded mapping with the validity checker and the user constraints, re-costs it with the reference model, and compares with the model's value.</summary>
+    private static CostReport Recheck(MapProblem p, CpSatEncoding enc, Mapping mapping, Objective term, long modelValue)
+    {
+        var violations = ValidityChecker.Check(p.Layer, p.Arch, mapping);
+        if (violations.Count > 0)
+            throw new InvalidOperationException($"CP-SAT returned an invalid mapping ({violations[0].Message}); this is a bug in the encoding.");
+        var broken = Z3MapEncoding.BrokenConstraint(p, mapping);
+        if (broken is not null)
+            throw new InvalidOperationException($"CP-SAT returned a mapping that breaks a user constraint ({broken}); this is a bug in the encoding.");
+        var report = CostModel.Evaluate(p.Layer, p.Arch, mapping);
+        double reference = report.Objective(term);
+        double model = term == Objective.Latency ? modelValue : (double)modelValue / enc.Scale;
+        bool agree;
+        if (term == Objective.Latency || enc.ExactScale)
+            agree = Math.Abs(reference - model) <= Tolerance * Math.Max(1, Math.Abs(reference));
+        else
+        {
+            // Rounded down: every counted word loses less than 1/scale pJ, and there are at most energy / smallest coefficient of them.
+            double slack = reference / enc.SmallestCoefficient / enc.Scale * (term == Objective.Edp ? report.Cycles : 1);
+            agree = model <= reference * (1 + Tolerance) + 1e-9 && reference - model <= slack * (1 + Tolerance) + 1e-9;
+        }
+        if (!agree)
+            throw new InvalidOperationException($"CP-SAT costed its mapping at {model} ({Objectives.Name(term)}) but the cost model says {reference}; this is a bug in the encoding.");
+        return report;
+    }
+
+    /// <summary>What <c>--certify cpsat</c> answered.</summary>
+    public enum Verdict { Certified, Failed, Unknown }
+
+    /// <summary>
+    /// Asks CP-SAT whether any mapping has an objective below <paramref name="optimum"/> x (1 - 1e-9), independently of
+    /// the search that found it; INFEASIBLE is the certificate. Returns the verdict, a cheaper mapping's value when
+    /// one was found, and the time it took.
+    /// </summary>
+    public static (Verdict Verdict, double? Cheaper, TimeSpan Elapsed) Certify(MapProblem p, double optimum, SearchLimits limits)
+    {
+        CheckScope(p);
+        if (!double.IsFinite(optimum) || optimum < 0)
+            throw new ArgumentOutOfRangeException(nameof(optimum), optimum, "The optimum to certify must be a finite, non-negative value.");
+        var sw = Stopwatch.StartNew();
+        var term = p.Objective;
+        var (scale, exact) = CpSatEncoding.ChooseScale(p.Arch, term == Objective.Energy ? optimum : 0);
+        if (term == Objective.Edp)
+        {
+            double room = CpSatEncoding.Limit / 4.0 / Math.Max(1, optimum);
+            if (room < scale) { scale = Math.Max(1, (long)Math.Pow(10, Math.Floor(Math.Log10(Math.Max(1, room))))); exact = false; }
+        }
+        var enc = new CpSatEncoding(p, scale, exact,
+            term == Objective.Energy ? optimum : null, term == Objective.Latency ? optimum : null, term == Objective.Edp ? optimum : null);
+        enc.BuildCosts(term != Objective.Latency, term != Objective.Energy);
+        var obj = enc.Objective(term);
+        double unit = term == Objective.Latency ? 1 : scale;
+        // Cheaper than the optimum: model value < optimum x (1 - tol) in model units (a rounded-down model keeps every such mapping).
+        long below = (long)Math.Ceiling(optimum * (1 - Tolerance) * unit) - 1;
+        if (obj.E is not null) enc.Model.Add(obj.E <= below);
+        else if (obj.C > below) return (Verdict.Certified, null, sw.Elapsed);
+        Validate(enc, p);
+        var solver = new CpSolver { StringParameters = Parameters(limits) };
+        CpSolverStatus status;
+        using (limits.Cancel.Register(solver.StopSearch))
+            status = solver.Solve(enc.Model);
+        if (status == CpSolverStatus.ModelInvalid)
+            throw new InvalidOperationException($"CP-SAT rejected the certificate model of layer {p.Layer.Name} (a bug in the encoding): {solver.Response.SolutionInfo}");
+        if (status == CpSolverStatus.Infeasible) return (Verdict.Certified, null, sw.Elapsed);
+        if (status is CpSolverStatus.Feasible or CpSolverStatus.Optimal)
+        {
+            var m = enc.Decode(v => solver.Value(v), l => solver.BooleanValue(l));
+            var report = Recheck(p, enc, m, term, obj.C ?? solver.Value(obj.E!));
+            double v = report.Objective(term);
+            return v < optimum * (1 - Tolerance) ? (Verdict.Failed, v, sw.Elapsed) : (Verdict.Unknown, null, sw.Elapsed);
+        }
+        return (Verdict.Unknown, null, sw.Elapsed);
+    }
+}
