@@ -122,12 +122,12 @@ public static class CpSatMapper
         CpSolverStatus status;
         using (limits.Cancel.Register(solver.StopSearch))
             status = limits.Cancel.IsCancellationRequested ? CpSolverStatus.Unknown : solver.Solve(enc.Model);
-        branches = solver.Response.NumBranches;
+        branches = solver.Response?.NumBranches ?? 0;
         value = null;
         double unit = term == Objective.Latency ? 1 : enc.Scale;
-        double bound = status is CpSolverStatus.Optimal or CpSolverStatus.Feasible or CpSolverStatus.Unknown ? Math.Max(0, solver.BestObjectiveBound / unit) : 0;
+        double bound = solver.Response is not null && status is CpSolverStatus.Optimal or CpSolverStatus.Feasible or CpSolverStatus.Unknown ? Math.Max(0, solver.BestObjectiveBound / unit) : 0;
         if (status == CpSolverStatus.ModelInvalid)
-            throw new InvalidOperationException($"CP-SAT rejected the model of layer {p.Layer.Name} on {p.Arch.Name} (a bug in the encoding): {solver.Response.SolutionInfo}");
+            throw new InvalidOperationException($"CP-SAT rejected the model of layer {p.Layer.Name} on {p.Arch.Name} (a bug in the encoding): {solver.Response?.SolutionInfo}");
         if (status == CpSolverStatus.Infeasible)
             return new SolveResult(SolveStatus.Infeasible, null, null, null, double.PositiveInfinity, sw.Elapsed, branches, "cpsat",
                 $"CP-SAT proved the model infeasible: {Infeasibility.Explain(p)}");
@@ -213,7 +213,7 @@ public static class CpSatMapper
         using (limits.Cancel.Register(solver.StopSearch))
             status = solver.Solve(enc.Model);
         if (status == CpSolverStatus.ModelInvalid)
-            throw new InvalidOperationException($"CP-SAT rejected the certificate model of layer {p.Layer.Name} (a bug in the encoding): {solver.Response.SolutionInfo}");
+            throw new InvalidOperationException($"CP-SAT rejected the certificate model of layer {p.Layer.Name} (a bug in the encoding): {solver.Response?.SolutionInfo}");
         if (status == CpSolverStatus.Infeasible) return (Verdict.Certified, null, sw.Elapsed);
         if (status is CpSolverStatus.Feasible or CpSolverStatus.Optimal)
         {
