@@ -30,13 +30,51 @@ public static class Program
                 case "network": Network(); break;
                 case "timeloop-optima": TimeloopOptima(); break;
                 case "timelimit": TimeLimitHolds(); break;
+                case "proofs": Proofs(seconds, names.Skip(names.IndexOf("proofs") + 1).ToList()); break;
                 case var d when d.StartsWith("descent", StringComparison.Ordinal): DescentSweep(d); break;
                 default:
-                    Console.Error.WriteLine($"error: unknown benchmark '{name}'; known: costmodel, small, resnet50, cpsat, simulate, fusion, network, timeloop-optima, timelimit, descent[:WORKLOAD[:ARCH[:norandom]]] (an empty WORKLOAD or ARCH: all) [seconds per layer]");
+                    Console.Error.WriteLine($"error: unknown benchmark '{name}'; known: costmodel, small, resnet50, cpsat, simulate, fusion, network, timeloop-optima, timelimit, proofs [NETWORK...], descent[:WORKLOAD[:ARCH[:norandom]]] (an empty WORKLOAD or ARCH: all) [seconds per layer]");
                     return 2;
             }
         }
         return 0;
+    }
+
+    /// <summary>
+    /// How far proofs reach (issue 15): every distinct layer shape of each zoo network on each preset, for energy,
+    /// latency and EDP, the exact search with the given seconds per shape; one row per network, preset and
+    /// objective: shapes proved, the worst gap left, and the time. Networks named after "proofs" limit the run.
+    /// </summary>
+    private static void Proofs(double secondsPerShape, List<string> only)
+    {
+        string[] networks = ["resnet50", "vgg16", "mobilenetv2", "bert-base", "gpt3-6.7b", "mlp", "lstm"];
+        string[] presets = ["eyeriss", "simple-ws", "tpu-v4i", "multinode"];
+        var pick = only.Where(networks.Contains).ToList();
+        Console.WriteLine($"Proofs: exact search, {secondsPerShape} s per distinct shape; 'proved' = OPTIMAL; gap = worst gap of the unproved");
+        Console.WriteLine("| network | preset | objective | shapes | proved | worst gap % | seconds |");
+        Console.WriteLine("|---|---|---|---|---|---|---|");
+        foreach (var network in pick.Count > 0 ? pick : [.. networks])
+        {
+            var shapes = Zoo.DistinctShapes(Zoo.Get(network));
+            foreach (var preset in presets)
+            {
+                var arch = Presets.Get(preset);
+                foreach (var objective in new[] { Objective.Energy, Objective.Latency, Objective.Edp })
+                {
+                    int proved = 0;
+                    double worst = 0;
+                    var clock = Stopwatch.StartNew();
+                    foreach (var (layer, _) in shapes)
+                    {
+                        var r = new TilingSearch(new MapProblem(layer, arch, objective), prune: true).Solve(new SearchLimits(TimeSpan.FromSeconds(secondsPerShape)));
+                        if (r.Status == SolveStatus.Optimal) proved++;
+                        else worst = Math.Max(worst, r.GapPercent ?? 100);
+                    }
+                    Console.WriteLine($"| {network} | {preset} | {objective.ToString().ToLowerInvariant()} | {shapes.Count} | {proved} | " +
+                                      $"{(proved == shapes.Count ? "-" : worst.ToString("0.#", System.Globalization.CultureInfo.InvariantCulture))} | {clock.Elapsed.TotalSeconds:0.#} |");
+                }
+            }
+        }
     }
 
     /// <summary>
