@@ -30,7 +30,7 @@ public static class Program
                 case "network": Network(); break;
                 case "timeloop-optima": TimeloopOptima(); break;
                 case "timelimit": TimeLimitHolds(); break;
-                case "proofs": Proofs(seconds, names.Skip(names.IndexOf("proofs") + 1).ToList()); break;
+                case "proofs": Proofs(seconds, names.Skip(names.IndexOf("proofs") + 1).ToList()); return 0; // the names after it are networks
                 case var d when d.StartsWith("descent", StringComparison.Ordinal): DescentSweep(d); break;
                 default:
                     Console.Error.WriteLine($"error: unknown benchmark '{name}'; known: costmodel, small, resnet50, cpsat, simulate, fusion, network, timeloop-optima, timelimit, proofs [NETWORK...], descent[:WORKLOAD[:ARCH[:norandom]]] (an empty WORKLOAD or ARCH: all) [seconds per layer]");
