@@ -3,6 +3,7 @@ using Optimizer.Formulation;
 using Optimizer.Hardware;
 using Optimizer.Hardware.Specs;
 using Optimizer.Workloads;
+using Optimizer.Workloads.Frontends;
 using Optimizer.Workloads.Specs;
 
 namespace Optimizer.Cli;
@@ -81,14 +82,23 @@ internal static class ZooCommand
             Console.WriteLine($"compute: {Text.Int(arch.ComputeInstances)} units, {Text.Num(arch.Compute.MacEnergy)} pJ/MAC, {arch.Compute.MacsPerCycle} MAC/cycle");
             return 0;
         }
-        var w = Inputs.Workload(name);
+        var model = ModelImport.IsModel(name) ? ModelImport.Load(name) : null;
+        var w = model?.Workload ?? Inputs.Workload(name);
         Console.WriteLine($"{w.Name}: {w.Description}");
         Console.WriteLine();
-        var lrows = new List<string[]> { new[] { "layer", "kind", "ranks", "MACs", "einsum" } };
+        var lrows = new List<string[]> { model is null ? ["layer", "kind", "ranks", "MACs", "einsum"] : ["layer", "kind", "ranks", "MACs", "einsum", "source"] };
         foreach (var l in w.Layers)
-            lrows.Add([l.Name, l.Kind, string.Join(" ", l.Ranks), Text.Int(l.Macs), l.ToString().Split("  (")[0]]);
+            lrows.Add([l.Name, l.Kind, string.Join(" ", l.Ranks), Text.Int(l.Macs), l.ToString().Split("  (")[0], .. model is null ? Array.Empty<string>() : [l.Source]]);
         Console.Write(Text.Table(lrows));
         Console.WriteLine($"{w.Layers.Count} layers, {Text.Int(w.Macs)} MACs");
+        if (model is { Skipped.Count: > 0 })
+        {
+            Console.WriteLine();
+            Console.WriteLine($"{model.Skipped.Count} node(s) not mapped as Einsums:");
+            var srows = new List<string[]> { new[] { "node", "op", "reason" } };
+            srows.AddRange(model.Skipped.Select(s => new[] { s.Node, s.Op, s.Reason }));
+            Console.Write(Text.Table(srows));
+        }
         return 0;
     }
 
