@@ -19,9 +19,9 @@ public static class Layers
         => Conv(name, n, c, k, [p, q], [r, s], [stride, stride], [dilation, dilation], groups, inputs, weights, outputs);
 
     /// <summary>The output rank names of a convolution with 1, 2 or 3 spatial dimensions.</summary>
-    private static readonly string[][] ConvOutputRanks = [["P"], ["P", "Q"], ["O", "P", "Q"]];
+    internal static readonly string[][] ConvOutputRanks = [["P"], ["P", "Q"], ["O", "P", "Q"]];
     /// <summary>The kernel rank names, in the same order.</summary>
-    private static readonly string[][] ConvKernelRanks = [["R"], ["R", "S"], ["T", "R", "S"]];
+    internal static readonly string[][] ConvKernelRanks = [["R"], ["R", "S"], ["T", "R", "S"]];
 
     /// <summary>
     /// A convolution over 1, 2 or 3 spatial dimensions with a stride and dilation per dimension:
