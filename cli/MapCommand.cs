@@ -277,7 +277,7 @@ internal static class MapCommand
     }
 
     /// <summary>One CSV row per layer of a whole-workload run.</summary>
-    public sealed record LayerRow(string Layer, string Status, double? Best, double Bound, double? GapPercent, double Seconds, long Nodes, string Objective, string Mapping);
+    public sealed record LayerRow(string Layer, string Status, double? Best, double Bound, double? GapPercent, double Seconds, long Nodes, string Objective, string Mapping, string Source);
 
     private static int MapAll(Workload w, Architecture arch, Objective objective, Engine engine, SearchLimits limits, string? csv)
     {
@@ -310,7 +310,7 @@ internal static class MapCommand
             Console.WriteLine($"  {layer.Name}: {StatusLine(r, objective)} [{r.Elapsed.TotalSeconds:0.##} s{note}]");
             table.Add([layer.Name, r.Status.ToString().ToUpperInvariant(), r.Best is { } b ? Text.Num(b) : "-", Text.Num(r.Bound), r.GapPercent is { } g ? g.ToString("0.###") : "-", r.Elapsed.TotalSeconds.ToString("0.##")]);
             rows.Add(new LayerRow(layer.Name, r.Status.ToString().ToUpperInvariant(), r.Best, r.Bound, r.GapPercent, r.Elapsed.TotalSeconds, r.Explored,
-                engine.Label, r.Mapping?.ToCompactString(names) ?? ""));
+                engine.Label, r.Mapping?.ToCompactString(names) ?? "", layer.Source));
             allOptimal &= r.Status == SolveStatus.Optimal;
             if (r.Report is not null) reports.Add(r.Report);
             if (r.Best is { } best) { total += best; bound += r.Bound; } else anyMissing = true;

@@ -17,7 +17,8 @@ namespace Optimizer.Cli;
 internal static class RegressCommand
 {
     /// <summary>One CSV row per layer shape.</summary>
-    public sealed record Row(string Layer, int Count, string ExactStatus, double ExactCost, double ExactBound, double HeuristicCost, double GapPercent, double ExactSeconds, double HeuristicSeconds);
+    public sealed record Row(string Layer, int Count, string ExactStatus, double ExactCost, double ExactBound, double HeuristicCost, double GapPercent, double ExactSeconds, double HeuristicSeconds,
+        [property: CsvHelper.Configuration.Attributes.Optional] string Source = "");
 
     public static Command Build()
     {
@@ -99,7 +100,7 @@ internal static class RegressCommand
             // The heuristic's mapping was re-costed by the reference model like the exact one.
             double reference = Math.Min(exact, found);
             double gap = (found - reference) / reference * 100;
-            var row = new Row(layer.Name, count, e.Status.ToString().ToUpperInvariant(), exact, e.Bound, found, gap, e.Elapsed.TotalSeconds, h.Elapsed.TotalSeconds);
+            var row = new Row(layer.Name, count, e.Status.ToString().ToUpperInvariant(), exact, e.Bound, found, gap, e.Elapsed.TotalSeconds, h.Elapsed.TotalSeconds, layer.Source);
             rows.Add(row);
             table.Add([layer.Name, count.ToString(CultureInfo.InvariantCulture), Text.Num(exact), row.ExactStatus, Text.Num(found), gap.ToString("0.###", CultureInfo.InvariantCulture),
                 e.Elapsed.TotalSeconds.ToString("0.##", CultureInfo.InvariantCulture), h.Elapsed.TotalSeconds.ToString("0.###", CultureInfo.InvariantCulture)]);
