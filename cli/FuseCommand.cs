@@ -16,7 +16,7 @@ internal static class FuseCommand
     public static Command Build()
     {
         var arch = new Option<string>("--arch") { Description = "Architecture: a preset name or a spec file.", Required = true };
-        var workload = new Option<string>("--workload") { Description = "Workload: a zoo name or a spec file.", Required = true };
+        var workload = new Option<string>("--workload") { Description = "Workload: a zoo name, a spec file, or a model file (.onnx or .mlir; docs/frontends.md).", Required = true };
         var objective = new Option<Objective>("--objective") { Description = "What to minimize over the whole workload.", DefaultValueFactory = _ => Objective.Edp };
         var maxLoops = new Option<int>("--max-fused-loops") { Description = "Outer DRAM loops a fused group may share (0 to 4).", DefaultValueFactory = _ => 1 };
         var timeLimit = new Option<double?>("--time-limit") { Description = "Seconds; when reached, the best unfused mapping is returned as FEASIBLE." };

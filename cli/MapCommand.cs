@@ -16,7 +16,7 @@ internal static class MapCommand
     public static Command Build()
     {
         var arch = new Option<string>("--arch") { Description = "Architecture: a preset name or a spec file.", Required = true };
-        var workload = new Option<string>("--workload") { Description = "Workload: a zoo name or a spec file.", Required = true };
+        var workload = new Option<string>("--workload") { Description = "Workload: a zoo name, a spec file, or a model file (.onnx or .mlir; docs/frontends.md).", Required = true };
         var layer = new Option<string?>("--layer") { Description = "The layer to map (default: the only one)." };
         var allLayers = new Option<bool>("--all-layers") { Description = "Map every layer; one line per layer, then totals." };
         var objective = new Option<string>("--objective")

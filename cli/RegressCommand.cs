@@ -23,7 +23,7 @@ internal static class RegressCommand
     public static Command Build()
     {
         var arch = new Option<string>("--arch") { Description = "Architecture: a preset name or a spec file.", Required = true };
-        var workload = new Option<string>("--workload") { Description = "Workload: a zoo name or a spec file.", Required = true };
+        var workload = new Option<string>("--workload") { Description = "Workload: a zoo name, a spec file, or a model file (.onnx or .mlir; docs/frontends.md).", Required = true };
         var heuristic = new Option<string>("--heuristic")
         {
             Description = "The heuristic to check: descent (bottom-up cost descent), random (the sampling baseline), or FILE: mappings made by another tool, "
