@@ -42,7 +42,6 @@ public static partial class MlirImport
         private readonly Dictionary<string, string> _maps = new(StringComparer.Ordinal);
         private readonly List<Einsum> _layers = [];
         private readonly List<SkippedNode> _skipped = [];
-        private readonly HashSet<string> _initValues = new(StringComparer.Ordinal);
         private readonly Dictionary<string, string> _unsupported = new(StringComparer.Ordinal);
         private readonly string _text = StripComments(text);
 
@@ -71,7 +70,7 @@ public static partial class MlirImport
             {
                 if (_text[i] == '"') { i = _text.IndexOf('"', i + 1); if (i < 0) break; continue; }
                 if (_text[i] == o) depth++;
-                else if (_text[i] == c && --depth == 0) return i + 1;
+                else if (_text[i] == c && !(c == '>' && _text[i - 1] == '-') && --depth == 0) return i + 1;
             }
             throw Error(open, $"the '{o}' opened here is never closed");
         }
@@ -136,7 +135,6 @@ public static partial class MlirImport
             if (Structural.Contains(op)) return end;
             if (Inits.Contains(op))
             {
-                if (name.Length > 0) _initValues.Add(name);
                 _skipped.Add(new SkippedNode(label, op, "creates or fills an output buffer"));
                 return end;
             }

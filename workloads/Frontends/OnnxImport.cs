@@ -166,6 +166,8 @@ public static class OnnxImport
                 Unsupported(n, index, $"domain '{n.Domain}' is not supported");
                 return;
             }
+            if (n.OpType is "Conv" or "Gemm" or "MatMul" && (n.Input.Count < 2 || n.Output.Count < 1))
+                throw Error(n, index, "needs two inputs and an output");
             switch (n.OpType)
             {
                 case "Conv": Conv(n, index); return;
