@@ -18,7 +18,7 @@ internal static class RegressCommand
 {
     /// <summary>One CSV row per layer shape.</summary>
     public sealed record Row(string Layer, int Count, string ExactStatus, double ExactCost, double ExactBound, double HeuristicCost, double GapPercent, double ExactSeconds, double HeuristicSeconds,
-        [property: CsvHelper.Configuration.Attributes.Optional] string Source = "");
+        string Source = "");
 
     public static Command Build()
     {
@@ -127,10 +127,15 @@ internal static class RegressCommand
     {
         if (!File.Exists(path)) throw new InputException($"The baseline file '{path}' does not exist.");
         using var reader = new StreamReader(path);
+        // Only the two columns compared are read, so baselines written before the Source column still read.
         using var csv = new CsvReader(reader, CultureInfo.InvariantCulture);
         try
         {
-            return csv.GetRecords<Row>().ToDictionary(r => r.Layer, r => r.GapPercent);
+            if (!csv.Read() || !csv.ReadHeader() || csv.HeaderRecord is not { } header || !header.Contains(nameof(Row.Layer)) || !header.Contains(nameof(Row.GapPercent)))
+                throw new InputException($"{path}: not a regress CSV (it needs the columns {nameof(Row.Layer)} and {nameof(Row.GapPercent)}).");
+            var gaps = new Dictionary<string, double>();
+            while (csv.Read()) gaps[csv.GetField(nameof(Row.Layer))!] = csv.GetField<double>(nameof(Row.GapPercent));
+            return gaps;
         }
         catch (CsvHelperException e)
         {

@@ -173,6 +173,24 @@ public sealed class OnnxTests
     }
 
     [TestMethod]
+    public void ARegressBaselineWrittenBeforeTheSourceColumnStillReads()
+    {
+        var csv = Path.Combine(Path.GetTempPath(), $"regress-{Environment.ProcessId}.csv");
+        try
+        {
+            var (code, _, err) = CommandLine.Run("regress", "--arch", "simple-ws", "--workload", "mlp", "--csv", csv);
+            Assert.AreEqual(0, code, err);
+            var lines = File.ReadAllLines(csv);
+            StringAssert.EndsWith(lines[0], ",Source");
+            File.WriteAllLines(csv, lines.Select(l => l[..l.LastIndexOf(',')]));
+            var again = CommandLine.Run("regress", "--arch", "simple-ws", "--workload", "mlp", "--baseline", csv);
+            Assert.AreEqual(0, again.Code, again.Err);
+            Assert.AreEqual("", again.Err);
+        }
+        finally { File.Delete(csv); }
+    }
+
+    [TestMethod]
     public void LoadingA500NodeGraphTakesUnderOneSecond()
     {
         var bytes = OnnxExport.Write(Zoo.Get("matmul-chain:500,m=64,k=64"));
