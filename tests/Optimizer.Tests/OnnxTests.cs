@@ -138,57 +138,52 @@ public sealed class OnnxTests
         Assert.IsTrue(OnnxExport.Model(Zoo.Get("lstm")).Graph.Node.Any(n => n.Domain == OnnxImport.CustomDomain), "the LSTM cell's G*hidden+H index needs the custom op");
     }
 
-    [TestMethod]
-    public void MapAllLayersOnTheExportedResNet50GivesTheSameTableAsOnTheZooEntry()
+    /// <summary>Runs the optimizer with a temporary output file (its path replaces "{file}" in the arguments), expects exit 0, and gives the file's lines to the check.</summary>
+    private static void RunWithOutput(string name, string[] args, Action<string> check)
     {
-        var path = Path.Combine(Path.GetTempPath(), $"resnet50-{Environment.ProcessId}.onnx");
+        var path = Path.Combine(Path.GetTempPath(), $"{Environment.ProcessId}-{name}");
         try
         {
-            var (code, _, err) = CommandLine.Run("zoo", "--export", "resnet50", "--format", "onnx", "--output", path);
+            var (code, _, err) = CommandLine.Run([.. args.Select(a => a == "{file}" ? path : a)]);
             Assert.AreEqual(0, code, err);
+            check(path);
+        }
+        finally { File.Delete(path); }
+    }
+
+    [TestMethod]
+    public void MapAllLayersOnTheExportedResNet50GivesTheSameTableAsOnTheZooEntry()
+        => RunWithOutput("resnet50.onnx", ["zoo", "--export", "resnet50", "--format", "onnx", "--output", "{file}"], path =>
+        {
             var zoo = CommandLine.Run("map", "--arch", "simple-ws", "--workload", "resnet50", "--all-layers", "--solver", "descent");
             var onnx = CommandLine.Run("map", "--arch", "simple-ws", "--workload", path, "--all-layers", "--solver", "descent");
             Assert.AreEqual(zoo.Code, onnx.Code);
             var expected = Table(zoo.Out);
             Assert.HasCount(55, expected);
             CollectionAssert.AreEqual(expected, Table(onnx.Out));
-        }
-        finally { File.Delete(path); }
-    }
+        });
 
     [TestMethod]
     public void CsvRowsNameTheModelNodeOfEachLayer()
-    {
-        var csv = Path.Combine(Path.GetTempPath(), $"model-{Environment.ProcessId}.csv");
-        try
+        => RunWithOutput("model.csv", ["map", "--arch", "simple-ws", "--workload", CommandLine.Example("model.mlir"), "--all-layers", "--solver", "descent", "--csv", "{file}"], csv =>
         {
-            var (code, _, err) = CommandLine.Run("map", "--arch", "simple-ws", "--workload", CommandLine.Example("model.mlir"), "--all-layers", "--solver", "descent", "--csv", csv);
-            Assert.AreEqual(0, code, err);
             var lines = File.ReadAllLines(csv);
             StringAssert.EndsWith(lines[0], ",Source");
             StringAssert.Contains(lines[1], "model.mlir:7:3 linalg.matmul");
             StringAssert.Contains(lines[3], "model.mlir:11:3 linalg.conv_2d_nchw_fchw");
-        }
-        finally { File.Delete(csv); }
-    }
+        });
 
     [TestMethod]
     public void ARegressBaselineWrittenBeforeTheSourceColumnStillReads()
-    {
-        var csv = Path.Combine(Path.GetTempPath(), $"regress-{Environment.ProcessId}.csv");
-        try
+        => RunWithOutput("regress.csv", ["regress", "--arch", "simple-ws", "--workload", "mlp", "--csv", "{file}"], csv =>
         {
-            var (code, _, err) = CommandLine.Run("regress", "--arch", "simple-ws", "--workload", "mlp", "--csv", csv);
-            Assert.AreEqual(0, code, err);
             var lines = File.ReadAllLines(csv);
             StringAssert.EndsWith(lines[0], ",Source");
             File.WriteAllLines(csv, lines.Select(l => l[..l.LastIndexOf(',')]));
             var again = CommandLine.Run("regress", "--arch", "simple-ws", "--workload", "mlp", "--baseline", csv);
             Assert.AreEqual(0, again.Code, again.Err);
             Assert.AreEqual("", again.Err);
-        }
-        finally { File.Delete(csv); }
-    }
+        });
 
     [TestMethod]
     public void LoadingA500NodeGraphTakesUnderOneSecond()
