@@ -30,14 +30,52 @@ public static class Program
                 case "network": Network(); break;
                 case "timeloop-optima": TimeloopOptima(); break;
                 case "timelimit": TimeLimitHolds(); break;
+                case "onnx-load": OnnxLoad(); break;
                 case "proofs": Proofs(seconds, names.Skip(names.IndexOf("proofs") + 1).ToList()); return 0; // the names after it are networks
                 case var d when d.StartsWith("descent", StringComparison.Ordinal): DescentSweep(d); break;
                 default:
-                    Console.Error.WriteLine($"error: unknown benchmark '{name}'; known: costmodel, small, resnet50, cpsat, simulate, fusion, network, timeloop-optima, timelimit, proofs [NETWORK...], descent[:WORKLOAD[:ARCH[:norandom]]] (an empty WORKLOAD or ARCH: all) [seconds per layer]");
+                    Console.Error.WriteLine($"error: unknown benchmark '{name}'; known: costmodel, small, resnet50, cpsat, simulate, fusion, network, timeloop-optima, timelimit, onnx-load, proofs [NETWORK...], descent[:WORKLOAD[:ARCH[:norandom]]] (an empty WORKLOAD or ARCH: all) [seconds per layer]");
                     return 2;
             }
         }
         return 0;
+    }
+
+    /// <summary>
+    /// Loading ONNX graphs (issue 20): a 500-node graph (250 Gemm nodes of a matmul chain, a Relu after each, carried as
+    /// links) and the exported ResNet-50, each read from bytes five times after one warm-up read; the median time.
+    /// </summary>
+    private static void OnnxLoad()
+    {
+        var chain = Optimizer.Workloads.Frontends.OnnxExport.Model(Zoo.Get("matmul-chain:250,m=64,k=64"));
+        var nodes = chain.Graph.Node.ToList();
+        chain.Graph.Node.Clear();
+        foreach (var node in nodes)
+        {
+            var written = node.Output[0];
+            node.Output[0] = written + "_pre";
+            var relu = new Onnx.NodeProto { Name = node.Name + "_relu", OpType = "Relu" };
+            relu.Input.Add(written + "_pre");
+            relu.Output.Add(written);
+            chain.Graph.Node.Add(node);
+            chain.Graph.Node.Add(relu);
+        }
+        foreach (var (name, bytes) in new[] { ("matmul-chain:250 + 250 Relu", Google.Protobuf.MessageExtensions.ToByteArray(chain)),
+                     ("resnet50 (exported)", Optimizer.Workloads.Frontends.OnnxExport.Write(Zoo.Get("resnet50"))) })
+        {
+            var empty = new Dictionary<string, int>();
+            var model = Optimizer.Workloads.Frontends.OnnxImport.Read(bytes, "bench.onnx", empty);
+            var times = new List<double>();
+            for (int i = 0; i < 5; i++)
+            {
+                var clock = Stopwatch.StartNew();
+                model = Optimizer.Workloads.Frontends.OnnxImport.Read(bytes, "bench.onnx", empty);
+                times.Add(clock.Elapsed.TotalSeconds);
+            }
+            times.Sort();
+            int graphNodes = model.Workload.Layers.Count + model.Skipped.Count;
+            Console.WriteLine($"onnx-load: {name}: {graphNodes} nodes ({model.Workload.Layers.Count} Einsums, {model.Workload.Edges.Count} edges), {bytes.Length:N0} bytes, median {times[2] * 1000:0.#} ms (min {times[0] * 1000:0.#}, max {times[4] * 1000:0.#})");
+        }
     }
 
     /// <summary>

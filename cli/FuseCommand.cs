@@ -16,7 +16,7 @@ internal static class FuseCommand
     public static Command Build()
     {
         var arch = new Option<string>("--arch") { Description = "Architecture: a preset name or a spec file.", Required = true };
-        var workload = new Option<string>("--workload") { Description = "Workload: a zoo name or a spec file.", Required = true };
+        var workload = new Option<string>("--workload") { Description = "Workload: a zoo name, a spec file, or a model file (.onnx or .mlir; docs/frontends.md).", Required = true };
         var objective = new Option<Objective>("--objective") { Description = "What to minimize over the whole workload.", DefaultValueFactory = _ => Objective.Edp };
         var maxLoops = new Option<int>("--max-fused-loops") { Description = "Outer DRAM loops a fused group may share (0 to 4).", DefaultValueFactory = _ => 1 }.Within(0, 4);
         var timeLimit = OptionRules.TimeLimit("Seconds; when reached (or at Ctrl-C or SIGTERM), the best unfused mapping is returned as FEASIBLE.");
@@ -72,7 +72,7 @@ internal static class FuseCommand
         }
         if (csv is not null)
         {
-            CsvExport.Write(csv, Rows(r.Report!, r.UnfusedReport!));
+            CsvExport.Write(csv, Rows(w, r.Report!, r.UnfusedReport!));
             Console.WriteLine($"Wrote {csv}");
         }
         Console.WriteLine(r.Status == SolveStatus.Optimal
@@ -123,15 +123,16 @@ internal static class FuseCommand
     }
 
     /// <summary>One CSV row per layer, level and tensor of the fused mapping, then one total row each for fused and unfused.</summary>
-    public sealed record FuseRow(string Mapping, string Layer, string Level, string Tensor, long? Fills, long? Reads, long? Updates, double EnergyPj, long? Cycles, double? Edp);
+    public sealed record FuseRow(string Mapping, string Layer, string Level, string Tensor, long? Fills, long? Reads, long? Updates, double EnergyPj, long? Cycles, double? Edp, string Source = "");
 
-    private static IEnumerable<FuseRow> Rows(FusedCostReport fused, FusedCostReport? unfused)
+    private static IEnumerable<FuseRow> Rows(Workload w, FusedCostReport fused, FusedCostReport? unfused)
     {
         foreach (var l in fused.Layers)
         {
+            var source = w.Layer(l.Layer).Source;
             foreach (var t in l.Tensors)
-                yield return new FuseRow("fused", l.Layer, t.Level, t.Tensor.Name, t.TotalFills, t.TotalReads, t.TotalUpdates, t.Energy, null, null);
-            yield return new FuseRow("fused", l.Layer, "total", "", null, null, null, l.Energy, l.Cycles, null);
+                yield return new FuseRow("fused", l.Layer, t.Level, t.Tensor.Name, t.TotalFills, t.TotalReads, t.TotalUpdates, t.Energy, null, null, source);
+            yield return new FuseRow("fused", l.Layer, "total", "", null, null, null, l.Energy, l.Cycles, null, source);
         }
         yield return new FuseRow("fused", "total", "", "", null, null, null, fused.Energy, fused.Cycles, fused.Edp);
         if (unfused is not null)
@@ -150,7 +151,7 @@ internal static class FuseCommand
         Console.WriteLine($"total: energy {Text.Num(rep.Energy)} pJ, cycles {Text.Int(rep.Cycles)}, EDP {Text.Num(rep.Edp)}");
         if (csv is not null)
         {
-            CsvExport.Write(csv, Rows(rep, null));
+            CsvExport.Write(csv, Rows(w, rep, null));
             Console.WriteLine($"Wrote {csv}");
         }
         return 0;

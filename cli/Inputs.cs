@@ -4,6 +4,7 @@ using Optimizer.Formulation.Specs;
 using Optimizer.Hardware;
 using Optimizer.Hardware.Specs;
 using Optimizer.Workloads;
+using Optimizer.Workloads.Frontends;
 using Optimizer.Workloads.Specs;
 
 namespace Optimizer.Cli;
@@ -73,9 +74,13 @@ internal static class Inputs
         return energy is null ? arch : energy.Apply(arch);
     }
 
-    /// <summary>A zoo name (with parameters) or a workload spec file (native, or a Timeloop problem).</summary>
+    /// <summary>
+    /// A zoo name (with parameters), a workload spec file (native, or a Timeloop problem), or a model file (ONNX or
+    /// MLIR, with values for symbolic dimensions as in <c>model.onnx:batch=4</c>; docs/frontends.md).
+    /// </summary>
     public static Workload Workload(string nameOrPath, Reading? reading = null)
     {
+        if (ModelImport.IsModel(nameOrPath)) return ModelImport.Load(nameOrPath).Workload;
         if (LooksLikeFile(nameOrPath))
         {
             var path = RequireFile(nameOrPath, "workload");

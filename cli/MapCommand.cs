@@ -17,7 +17,7 @@ internal static class MapCommand
     public static Command Build()
     {
         var arch = new Option<string>("--arch") { Description = "Architecture: a preset name or a spec file.", Required = true };
-        var workload = new Option<string>("--workload") { Description = "Workload: a zoo name or a spec file.", Required = true };
+        var workload = new Option<string>("--workload") { Description = "Workload: a zoo name, a spec file, or a model file (.onnx or .mlir; docs/frontends.md).", Required = true };
         var layer = new Option<string?>("--layer") { Description = "The layer to map (default: the only one)." };
         var allLayers = new Option<bool>("--all-layers") { Description = "Map every layer; one line per layer, then totals." };
         var objective = new Option<string>("--objective")
@@ -309,7 +309,7 @@ internal static class MapCommand
     }
 
     /// <summary>One CSV row per layer of a whole-workload run.</summary>
-    public sealed record LayerRow(string Layer, string Status, double? Best, double Bound, double? GapPercent, double Seconds, long Nodes, string Objective, string Mapping);
+    public sealed record LayerRow(string Layer, string Status, double? Best, double Bound, double? GapPercent, double Seconds, long Nodes, string Objective, string Mapping, string Source);
 
     private static int MapAll(Workload w, Architecture arch, Objective objective, Engine engine, SearchLimits limits, string? csv)
     {
@@ -342,7 +342,7 @@ internal static class MapCommand
             Console.WriteLine($"  {layer.Name}: {StatusLine(r, objective)} [{r.Elapsed.TotalSeconds:0.##} s{note}]");
             table.Add([layer.Name, r.Status.ToString().ToUpperInvariant(), r.Best is { } b ? Text.Num(b) : "-", Text.Num(r.Bound), r.GapPercent is { } g ? g.ToString("0.###") : "-", r.Elapsed.TotalSeconds.ToString("0.##")]);
             rows.Add(new LayerRow(layer.Name, r.Status.ToString().ToUpperInvariant(), r.Best, r.Bound, r.GapPercent, r.Elapsed.TotalSeconds, r.Explored,
-                engine.Label, r.Mapping?.ToCompactString(names) ?? ""));
+                engine.Label, r.Mapping?.ToCompactString(names) ?? "", layer.Source));
             allOptimal &= r.Status == SolveStatus.Optimal;
             if (r.Report is not null) reports.Add(r.Report);
             if (r.Best is { } best) { total += best; bound += r.Bound; } else anyMissing = true;

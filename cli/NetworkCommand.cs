@@ -11,7 +11,7 @@ internal static class NetworkMap
 {
     /// <summary>One CSV row per layer.</summary>
     public sealed record Row(int Segment, string Layout, int Passes, string Layer, string Region, int Nodes,
-        double EnergyPj, long Cycles, long CyclesPerPass, string OnChipInputs, string OnChipOutputs, string Resident, string Mapping);
+        double EnergyPj, long Cycles, long CyclesPerPass, string OnChipInputs, string OnChipOutputs, string Resident, string Mapping, string Source);
 
     /// <summary>Maps the workload, prints the plan, the totals and the baseline, and writes the CSV when asked.</summary>
     public static int Run(Workload w, Architecture arch, Objective objective, NetworkOptions options, SearchLimits limits, string? csv)
@@ -93,6 +93,6 @@ internal static class NetworkMap
         for (int k = 0; k < cost.Segments.Count; k++)
             foreach (var l in cost.Segments[k].Layers)
                 yield return new Row(k + 1, cost.Segments[k].Segment.Layout.ToString().ToLowerInvariant(), l.Passes, l.Layer.Name, l.Region.ToString(), l.Region.Nodes,
-                    l.Energy, l.Cycles, l.CyclesPerPass, string.Join(" ", l.OnChipInputs), string.Join(" ", l.OnChipOutputs), string.Join(" ", l.Resident), plan.Layers[l.Index].Mapping.ToCompactString(names));
+                    l.Energy, l.Cycles, l.CyclesPerPass, string.Join(" ", l.OnChipInputs), string.Join(" ", l.OnChipOutputs), string.Join(" ", l.Resident), plan.Layers[l.Index].Mapping.ToCompactString(names), l.Layer.Source);
     }
 }

@@ -17,12 +17,13 @@ namespace Optimizer.Cli;
 internal static class RegressCommand
 {
     /// <summary>One CSV row per layer shape.</summary>
-    public sealed record Row(string Layer, int Count, string ExactStatus, double ExactCost, double ExactBound, double HeuristicCost, double GapPercent, double ExactSeconds, double HeuristicSeconds);
+    public sealed record Row(string Layer, int Count, string ExactStatus, double ExactCost, double ExactBound, double HeuristicCost, double GapPercent, double ExactSeconds, double HeuristicSeconds,
+        string Source = "");
 
     public static Command Build()
     {
         var arch = new Option<string>("--arch") { Description = "Architecture: a preset name or a spec file.", Required = true };
-        var workload = new Option<string>("--workload") { Description = "Workload: a zoo name or a spec file.", Required = true };
+        var workload = new Option<string>("--workload") { Description = "Workload: a zoo name, a spec file, or a model file (.onnx or .mlir; docs/frontends.md).", Required = true };
         var heuristic = new Option<string>("--heuristic")
         {
             Description = "The heuristic to check: descent (bottom-up cost descent), random (the sampling baseline), or FILE: mappings made by another tool, "
@@ -100,7 +101,7 @@ internal static class RegressCommand
             // The heuristic's mapping was re-costed by the reference model like the exact one.
             double reference = Math.Min(exact, found);
             double gap = (found - reference) / reference * 100;
-            var row = new Row(layer.Name, count, e.Status.ToString().ToUpperInvariant(), exact, e.Bound, found, gap, e.Elapsed.TotalSeconds, h.Elapsed.TotalSeconds);
+            var row = new Row(layer.Name, count, e.Status.ToString().ToUpperInvariant(), exact, e.Bound, found, gap, e.Elapsed.TotalSeconds, h.Elapsed.TotalSeconds, layer.Source);
             rows.Add(row);
             table.Add([layer.Name, count.ToString(CultureInfo.InvariantCulture), Text.Num(exact), row.ExactStatus, Text.Num(found), gap.ToString("0.###", CultureInfo.InvariantCulture),
                 e.Elapsed.TotalSeconds.ToString("0.##", CultureInfo.InvariantCulture), h.Elapsed.TotalSeconds.ToString("0.###", CultureInfo.InvariantCulture)]);
@@ -127,10 +128,15 @@ internal static class RegressCommand
     {
         if (!File.Exists(path)) throw new InputException($"The baseline file '{path}' does not exist.");
         using var reader = new StreamReader(path);
+        // Only the two columns compared are read, so baselines written before the Source column still read.
         using var csv = new CsvReader(reader, CultureInfo.InvariantCulture);
         try
         {
-            return csv.GetRecords<Row>().ToDictionary(r => r.Layer, r => r.GapPercent);
+            if (!csv.Read() || !csv.ReadHeader() || csv.HeaderRecord is not { } header || !header.Contains(nameof(Row.Layer)) || !header.Contains(nameof(Row.GapPercent)))
+                throw new InputException($"{path}: not a regress CSV (it needs the columns {nameof(Row.Layer)} and {nameof(Row.GapPercent)}).");
+            var gaps = new Dictionary<string, double>();
+            while (csv.Read()) gaps[csv.GetField(nameof(Row.Layer))!] = csv.GetField<double>(nameof(Row.GapPercent));
+            return gaps;
         }
         catch (CsvHelperException e)
         {

@@ -3,6 +3,7 @@ using Optimizer.Formulation;
 using Optimizer.Hardware;
 using Optimizer.Hardware.Specs;
 using Optimizer.Workloads;
+using Optimizer.Workloads.Frontends;
 using Optimizer.Workloads.Specs;
 
 namespace Optimizer.Cli;
@@ -17,14 +18,20 @@ internal static class ZooCommand
         var output = new Option<string?>("--output") { Description = "The file --export writes (a directory for a workload of many layers in Timeloop's format)." };
         var format = new Option<string>("--format")
         {
-            Description = "The format --export writes: native, or timeloop (an architecture with its energy table, or one Timeloop problem per layer, its data-spaces named Inputs, Weights, Outputs; they load together in Timeloop, docs/interop.md).",
+            Description = "The format --export writes: native, timeloop (an architecture with its energy table, or one Timeloop problem per layer, its data-spaces named Inputs, Weights, Outputs; they load together in Timeloop, docs/interop.md), or onnx (a workload as an ONNX model without weight data, to --output; docs/frontends.md).",
             DefaultValueFactory = _ => "native",
         };
-        format.AcceptOnlyFromAmong("native", "timeloop");
+        format.AcceptOnlyFromAmong("native", "timeloop", "onnx");
         var cmd = new Command("zoo", "List the built-in workloads and architectures with their key parameters.") { name, export, output, format };
         cmd.SetAction(pr => Program.Guard(() =>
         {
-            if (pr.GetValue(export) is { } what) return pr.GetValue(format) == "timeloop" ? ExportTimeloop(what, pr.GetValue(output)) : Export(what, pr.GetValue(output));
+            if (pr.GetValue(export) is { } what)
+                return pr.GetValue(format) switch
+                {
+                    "timeloop" => ExportTimeloop(what, pr.GetValue(output)),
+                    "onnx" => ExportOnnx(what, pr.GetValue(output)),
+                    _ => Export(what, pr.GetValue(output)),
+                };
             if (pr.GetValue(name) is { } one) return Show(one);
             return List();
         }));
@@ -81,14 +88,23 @@ internal static class ZooCommand
             Console.WriteLine($"compute: {Text.Int(arch.ComputeInstances)} units, {Text.Num(arch.Compute.MacEnergy)} pJ/MAC, {arch.Compute.MacsPerCycle} MAC/cycle");
             return 0;
         }
-        var w = Inputs.Workload(name);
+        var model = ModelImport.IsModel(name) ? ModelImport.Load(name) : null;
+        var w = model?.Workload ?? Inputs.Workload(name);
         Console.WriteLine($"{w.Name}: {w.Description}");
         Console.WriteLine();
-        var lrows = new List<string[]> { new[] { "layer", "kind", "ranks", "MACs", "einsum" } };
+        var lrows = new List<string[]> { model is null ? ["layer", "kind", "ranks", "MACs", "einsum"] : ["layer", "kind", "ranks", "MACs", "einsum", "source"] };
         foreach (var l in w.Layers)
-            lrows.Add([l.Name, l.Kind, string.Join(" ", l.Ranks), Text.Int(l.Macs), l.ToString().Split("  (")[0]]);
+            lrows.Add([l.Name, l.Kind, string.Join(" ", l.Ranks), Text.Int(l.Macs), l.ToString().Split("  (")[0], .. model is null ? Array.Empty<string>() : [l.Source]]);
         Console.Write(Text.Table(lrows));
         Console.WriteLine($"{w.Layers.Count} layers, {Text.Int(w.Macs)} MACs");
+        if (model is { Skipped.Count: > 0 })
+        {
+            Console.WriteLine();
+            Console.WriteLine($"{model.Skipped.Count} node(s) not mapped as Einsums:");
+            var srows = new List<string[]> { new[] { "node", "op", "reason" } };
+            srows.AddRange(model.Skipped.Select(s => new[] { s.Node, s.Op, s.Reason }));
+            Console.Write(Text.Table(srows));
+        }
         return 0;
     }
 
@@ -105,6 +121,16 @@ internal static class ZooCommand
             throw new InputException($"Workload {w.Name} has {w.Layers.Count} layers and a Timeloop problem holds one: give --output DIR to write one file per layer.");
         Directory.CreateDirectory(output);
         foreach (var layer in w.Layers) Emit(TimeloopProblem.Write(layer), Path.Combine(output, layer.Name + ".yaml"));
+        return 0;
+    }
+
+    // A workload as one ONNX model (a binary file, so --output is required).
+    private static int ExportOnnx(string name, string? output)
+    {
+        if (output is null) throw new InputException("--format onnx writes a binary file: give --output FILE.onnx.");
+        var bytes = OnnxExport.Write(Inputs.Workload(name));
+        AtomicFile.WriteAllBytes(output, bytes);
+        Console.Error.WriteLine($"Wrote {output}");
         return 0;
     }
 

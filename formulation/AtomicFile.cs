@@ -34,6 +34,9 @@ public static class AtomicFile
         }
     }
 
+    /// <summary>Writes whole bytes (a binary file such as an ONNX model).</summary>
+    public static void WriteAllBytes(string path, byte[] bytes) => Write(path, w => { w.Flush(); ((StreamWriter)w).BaseStream.Write(bytes); });
+
     /// <summary>Writes a whole string.</summary>
     public static void WriteAllText(string path, string text) => Write(path, w => w.Write(text));
 }

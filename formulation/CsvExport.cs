@@ -5,13 +5,13 @@ using Optimizer.Workloads;
 
 namespace Optimizer.Formulation;
 
-/// <summary>One CSV row: a level and tensor, or the total.</summary>
+/// <summary>One CSV row: a level and tensor, or the total; <c>Source</c> is the layer's model node (<see cref="Einsum.Source"/>), empty for zoo and spec layers.</summary>
 public sealed record CostCsvRow(
     string Layer, string Level, string Tensor, string Role,
     long? TileWords, long? InstancesUsed,
     long? ReadsPerInstance, long? FillsPerInstance, long? UpdatesPerInstance,
     long? Reads, long? Fills, long? Updates,
-    double EnergyPj, double? EnergyPerMacPj, long? Macs, long? Cycles, double? Utilization, double? Edp);
+    double EnergyPj, double? EnergyPerMacPj, long? Macs, long? Cycles, double? Utilization, double? Edp, string Source = "");
 
 /// <summary>Writes cost reports as CSV through CsvHelper: one row per level and tensor, one per network, one total row.</summary>
 public static class CsvExport
@@ -21,15 +21,15 @@ public static class CsvExport
     {
         foreach (var t in r.Tensors)
             yield return new CostCsvRow(einsum.Name, t.Level, t.Tensor.Name, t.Role.ToString(), t.TileWords, t.InstancesUsed,
-                t.Reads, t.Fills, t.Updates, t.TotalReads, t.TotalFills, t.TotalUpdates, t.Energy, null, null, null, null, null);
+                t.Reads, t.Fills, t.Updates, t.TotalReads, t.TotalFills, t.TotalUpdates, t.Energy, null, null, null, null, null, einsum.Source);
         foreach (var n in r.Network)
             yield return new CostCsvRow(einsum.Name, n.Level + ".network", n.Tensor.Name, "", null, null,
-                null, null, null, n.Words, null, null, n.Energy, null, null, null, null, null);
+                null, null, null, n.Words, null, null, n.Energy, null, null, null, null, null, einsum.Source);
         yield return new CostCsvRow(einsum.Name, "MAC", "", "", null, r.ComputeInstancesUsed, null, null, null, null, null, null,
-            r.MacEnergy, null, r.Macs, null, null, null);
+            r.MacEnergy, null, r.Macs, null, null, null, einsum.Source);
         yield return new CostCsvRow(einsum.Name, "total", "", "", null, null, null, null, null,
             r.Tensors.Sum(t => t.TotalReads), r.Tensors.Sum(t => t.TotalFills), r.Tensors.Sum(t => t.TotalUpdates),
-            r.Energy, r.EnergyPerMac, r.Macs, r.Cycles, r.Utilization, r.Edp);
+            r.Energy, r.EnergyPerMac, r.Macs, r.Cycles, r.Utilization, r.Edp, einsum.Source);
     }
 
     /// <summary>Writes rows to a file atomically (see <see cref="AtomicFile"/>).</summary>

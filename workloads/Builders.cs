@@ -16,21 +16,62 @@ public static class Layers
     public static Einsum Conv2d(string name, int n, int c, int k, int p, int q, int r, int s,
         int stride = 1, int dilation = 1, int groups = 1,
         string inputs = "Inputs", string weights = "Weights", string outputs = "Outputs")
+        => Conv(name, n, c, k, [p, q], [r, s], [stride, stride], [dilation, dilation], groups, inputs, weights, outputs);
+
+    /// <summary>The output rank names of a convolution with 1, 2 or 3 spatial dimensions.</summary>
+    internal static readonly string[][] ConvOutputRanks = [["P"], ["P", "Q"], ["O", "P", "Q"]];
+    /// <summary>The kernel rank names, in the same order.</summary>
+    internal static readonly string[][] ConvKernelRanks = [["R"], ["R", "S"], ["T", "R", "S"]];
+
+    /// <summary>
+    /// A convolution over 1, 2 or 3 spatial dimensions with a stride and dilation per dimension:
+    /// <c>O[n,g,k,out...] += I[n,g,c,out*stride + kernel*dilation...] * W[g,k,c,kernel...]</c>. Ranks G (when
+    /// groups > 1) N K C, the outputs (P; P Q; O P Q) and the kernel (R; R S; T R S); <paramref name="c"/> and
+    /// <paramref name="k"/> are channels per group. Kind conv1d/conv2d/conv3d, or depthwise when c = k = 1 and groups > 1.
+    /// </summary>
+    public static Einsum Conv(string name, int n, int c, int k, IReadOnlyList<int> outputs, IReadOnlyList<int> kernel,
+        IReadOnlyList<int> strides, IReadOnlyList<int> dilations, int groups = 1,
+        string inputs = "Inputs", string weights = "Weights", string outputsTensor = "Outputs")
     {
-        Check.AtLeast(stride, 1, nameof(stride), "The stride");
-        Check.AtLeast(dilation, 1, nameof(dilation), "The dilation");
+        int dims = outputs.Count;
+        if (dims is < 1 or > 3 || kernel.Count != dims || strides.Count != dims || dilations.Count != dims)
+            throw new ArgumentException($"Convolution {name}: 1 to 3 spatial dimensions, with one kernel size, stride and dilation each.", nameof(outputs));
+        foreach (var st in strides) Check.AtLeast(st, 1, nameof(strides), "The stride");
+        foreach (var d in dilations) Check.AtLeast(d, 1, nameof(dilations), "The dilation");
         Check.AtLeast(groups, 1, nameof(groups), "The number of groups");
+        var outRanks = ConvOutputRanks[dims - 1];
+        var kernelRanks = ConvKernelRanks[dims - 1];
         var ranks = new List<Rank>();
         if (groups > 1) ranks.Add(new Rank(R("G"), groups));
-        ranks.AddRange([new Rank(R("N"), n), new Rank(R("K"), k), new Rank(R("C"), c), new Rank(R("P"), p), new Rank(R("Q"), q), new Rank(R("R"), r), new Rank(R("S"), s)]);
+        ranks.AddRange([new Rank(R("N"), n), new Rank(R("K"), k), new Rank(R("C"), c)]);
+        for (int i = 0; i < dims; i++) ranks.Add(new Rank(R(outRanks[i]), outputs[i]));
+        for (int i = 0; i < dims; i++) ranks.Add(new Rank(R(kernelRanks[i]), kernel[i]));
         var g = groups > 1 ? new[] { I("G") } : [];
-        var h = AffineExpr.Window(R("P"), stride, R("R"), dilation);
-        var w = AffineExpr.Window(R("Q"), stride, R("S"), dilation);
-        return new Einsum(name, groups > 1 && c == 1 && k == 1 ? "depthwise" : "conv2d", ranks,
+        var windows = Enumerable.Range(0, dims).Select(i => AffineExpr.Window(R(outRanks[i]), strides[i], R(kernelRanks[i]), dilations[i]));
+        var kind = groups > 1 && c == 1 && k == 1 ? "depthwise" : $"conv{dims}d";
+        return new Einsum(name, kind, ranks,
         [
-            T(weights, TensorRole.Weights, [.. g, I("K"), I("C"), I("R"), I("S")]),
-            T(inputs, TensorRole.Inputs, [I("N"), .. g, I("C"), h, w]),
-            T(outputs, TensorRole.Outputs, [I("N"), .. g, I("K"), I("P"), I("Q")]),
+            T(weights, TensorRole.Weights, [.. g, I("K"), I("C"), .. kernelRanks.Select(I)]),
+            T(inputs, TensorRole.Inputs, [I("N"), .. g, I("C"), .. windows]),
+            T(outputsTensor, TensorRole.Outputs, [I("N"), .. g, I("K"), .. outRanks.Select(I)]),
+        ]);
+    }
+
+    /// <summary>
+    /// An Einsum over plain indices, written like <c>mk,kn-&gt;mn</c>: one rank per distinct index (its name
+    /// the index upper-cased, or <paramref name="rankNames"/>' entry), output ranks first and then the others
+    /// in order of first appearance; each operand has the role <paramref name="roles"/> gives (the first
+    /// inputs, the second weights by default). <paramref name="bounds"/> gives each index's bound.
+    /// </summary>
+    public static Einsum Indexed(string name, string kind, IReadOnlyList<IReadOnlyList<string>> operandIndices, IReadOnlyList<string> outputIndices,
+        IReadOnlyDictionary<string, int> bounds, IReadOnlyList<string> operandNames, string outputName, IReadOnlyList<TensorRole>? roles = null)
+    {
+        var order = outputIndices.Concat(operandIndices.SelectMany(x => x)).Distinct().ToList();
+        roles ??= [.. operandNames.Select((_, i) => i == 0 ? TensorRole.Inputs : TensorRole.Weights)];
+        return new Einsum(name, kind, order.Select(i => new Rank(R(i), bounds[i])),
+        [
+            .. operandIndices.Select((ix, t) => T(operandNames[t], roles[t], [.. ix.Select(I)])),
+            T(outputName, TensorRole.Outputs, [.. outputIndices.Select(I)]),
         ]);
     }
 

@@ -104,6 +104,12 @@ public sealed class Einsum
     public IReadOnlyList<Rank> Ranks { get; }
     /// <summary>The tensors: operands first, the output last.</summary>
     public IReadOnlyList<TensorSpec> Tensors { get; }
+    /// <summary>
+    /// Where the layer came from in a model file (such as <c>onnx node /layer1/Conv (Conv)</c> or
+    /// <c>net.mlir:12:5 linalg.matmul</c>); empty for layers built in code or read from a spec. Informational:
+    /// it takes no part in the shape or the cost.
+    /// </summary>
+    public string Source { get; init; } = "";
 
     /// <summary>Creates an Einsum, checking that every index names a declared rank, that there is exactly one output and that tensor names are distinct.</summary>
     public Einsum(string name, string kind, IEnumerable<Rank> ranks, IEnumerable<TensorSpec> tensors)
@@ -135,6 +141,9 @@ public sealed class Einsum
 
     /// <summary>The output tensor.</summary>
     public TensorSpec Output => Tensors[^1];
+
+    /// <summary>The same Einsum with another name, kind and source.</summary>
+    public Einsum With(string name, string kind, string source) => new(name, kind, Ranks, Tensors) { Source = source };
 
     /// <summary>The bound of a rank.</summary>
     public int Bound(RankId rank) => _ranks.TryGetValue(rank, out var r) ? r.Bound

@@ -8,8 +8,9 @@ CONFIG="${OPTIMIZER_CONFIG:-Release}"
 say() { printf '%s\n' "$*" >&2; }
 
 # Debian packages the project uses: libz3 (the Z3 solver, called in process) and the z3 binary
-# (an independent re-check of exported SMT-LIB certificates).
-APT_PACKAGES=(libz3-4 z3)
+# (an independent re-check of exported SMT-LIB certificates), and libonnx-testdata (ONNX's own test models,
+# which the ONNX front end's tests load; tests/Optimizer.Tests/OnnxTests.cs).
+APT_PACKAGES=(libz3-4 z3 libonnx-testdata)
 
 ensure_os_packages() {
   local missing=()

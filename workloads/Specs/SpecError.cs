@@ -1,11 +1,14 @@
 namespace Optimizer.Workloads.Specs;
 
-/// <summary>One mistake in a spec file: where it is (file, line, column, key path) and what is wrong.</summary>
+/// <summary>
+/// One mistake in a spec file: where it is (file, line, column, key path) and what is wrong. Line 0 means a
+/// file without lines (a binary ONNX model), where <see cref="Key"/> names the node or tensor.
+/// </summary>
 public sealed record SpecError(string File, int Line, int Column, string Key, string Message)
 {
     /// <inheritdoc/>
     public override string ToString()
-        => Key.Length == 0 ? $"{File}:{Line}:{Column}: {Message}" : $"{File}:{Line}:{Column}: {Key}: {Message}";
+        => (Line > 0 ? $"{File}:{Line}:{Column}: " : $"{File}: ") + (Key.Length == 0 ? Message : $"{Key}: {Message}");
 }
 
 /// <summary>Thrown when a spec file has mistakes; carries every one of them, not just the first.</summary>
