@@ -8,7 +8,16 @@ namespace Optimizer.Formulation;
 public static class AtomicFile
 {
     /// <summary>Writes through a text writer, then renames the result into place (at once, or when the open batch commits).</summary>
-    public static void Write(string path, Action<TextWriter> write)
+    public static void Write(string path, Action<TextWriter> write) => WriteStream(path, stream =>
+    {
+        using var writer = new StreamWriter(stream);
+        write(writer);
+    });
+
+    /// <summary>Writes whole bytes (a picture, say), then renames the result into place like <see cref="Write"/>.</summary>
+    public static void WriteAllBytes(string path, byte[] bytes) => WriteStream(path, stream => stream.Write(bytes));
+
+    private static void WriteStream(string path, Action<Stream> write)
     {
         if (string.IsNullOrWhiteSpace(path)) throw new IOException("Cannot write an output with an empty file name.");
         var full = Path.GetFullPath(path);
@@ -19,7 +28,7 @@ public static class AtomicFile
         bool staged = false;
         try
         {
-            using (var writer = new StreamWriter(tmp)) write(writer);
+            using (var stream = new FileStream(tmp, FileMode.CreateNew, FileAccess.Write)) write(stream);
             if (OutputBatch.Current is { } batch) { batch.Stage(tmp, full, path); staged = true; }
             else File.Move(tmp, full, overwrite: true);
         }
