@@ -17,6 +17,7 @@ internal sealed class HtmlReport
 {
     private readonly StringBuilder _body = new();
     private readonly string _title;
+    private int _pictures;
 
     public HtmlReport(string title, string commandLine)
     {
@@ -70,7 +71,7 @@ internal sealed class HtmlReport
     /// <summary>A heading and a picture, inline as SVG, with a sentence saying what it shows.</summary>
     public HtmlReport Picture(string heading, string caption, Plot plot)
     {
-        string svg = Plots.Svg(plot);
+        string svg = Plots.Svg(plot, $"picture{++_pictures}-");
         int start = svg.IndexOf("<svg", StringComparison.Ordinal);
         if (start < 0) throw new InvalidOperationException("The plotting library returned no SVG element; this is a bug.");
         _body.Append($"<h2>{E(heading)}</h2>\n<figure>\n{svg[start..].Trim()}\n<figcaption>{E(caption)}</figcaption>\n</figure>\n");

@@ -52,8 +52,25 @@ internal static class Plots
         else AtomicFile.WriteAllBytes(path, plot.GetImageBytes(Width, Height, ImageFormat.Png));
     }
 
-    /// <summary>The picture as SVG markup (for a .svg file and for the HTML report).</summary>
-    public static string Svg(Plot plot) => plot.GetSvgXml(Width, Height);
+    /// <summary>
+    /// The picture as SVG markup (for a .svg file and for the HTML report), with its element ids numbered from 0 in
+    /// order of appearance after <paramref name="idPrefix"/>: the drawing library numbers its clip paths from a counter
+    /// that runs on through the process, so the same picture drawn twice would otherwise differ. A page with several
+    /// pictures gives each its own prefix, so no two share an id.
+    /// </summary>
+    public static string Svg(Plot plot, string idPrefix = "")
+    {
+        var ids = new Dictionary<string, string>();
+        return IdPattern.Replace(plot.GetSvgXml(Width, Height), m =>
+        {
+            string id = m.Groups["id"].Value;
+            if (!ids.TryGetValue(id, out var renamed)) ids[id] = renamed = $"{idPrefix}clip{ids.Count.ToString(Inv)}";
+            return m.Groups["before"].Value + renamed + m.Groups["after"].Value;
+        });
+    }
+
+    private static readonly System.Text.RegularExpressions.Regex IdPattern =
+        new(@"(?<before>id=""|url\(#)(?<id>[A-Za-z]+_[0-9A-Fa-f]+)(?<after>["")])", System.Text.RegularExpressions.RegexOptions.CultureInvariant);
 
     /// <summary>
     /// Energy by level and tensor: one stacked bar per level (outermost first), one segment per tensor the level keeps
@@ -110,7 +127,8 @@ internal static class Plots
         {
             Position = i, ValueBase = 0, Value = r.GapPercent, LineWidth = 0,
             FillColor = r.ExactStatus == "OPTIMAL" ? proved : unproved,
-            Label = Short(r.GapPercent),
+            // With many shapes the numbers would overlap; the table on the page and the printout have them.
+            Label = rows.Count <= 12 ? Short(r.GapPercent) : "",
         }).ToList();
         var barPlot = plot.Add.Bars(bars);
         barPlot.ValueLabelStyle.FontSize = 11;
@@ -125,7 +143,7 @@ internal static class Plots
         {
             IntegerTicksOnly = true,
             MinorTickGenerator = new ScottPlot.TickGenerators.LogMinorTickGenerator(),
-            LabelFormatter = y => Math.Pow(10, y).ToString("G3", Inv) + "x",
+            LabelFormatter = y => Math.Pow(10, y).ToString(y >= 0 ? "N0" : "0.###", Inv) + "x",
         };
         double low = Math.Min(0, Math.Floor(speed.DefaultIfEmpty(0).Min())), high = Math.Max(1, Math.Ceiling(speed.DefaultIfEmpty(0).Max() + 0.3));
         plot.Axes.SetLimitsY(low, high, plot.Axes.Right);
@@ -200,7 +218,9 @@ internal static class Plots
                 MinorTickGenerator = new ScottPlot.TickGenerators.LogMinorTickGenerator(),
                 LabelFormatter = v => Math.Pow(10, v).ToString("N0", Inv),
             };
-        plot.Axes.SetLimits(low, high, low, high);
+        // A little room beyond the decades, so the outermost tick labels are not cut off.
+        plot.Axes.SetLimits(low - 0.08, high + 0.15, low - 0.08, high + 0.15);
+        plot.Axes.Right.MinimumSize = 40;
         plot.ShowLegend(Alignment.UpperLeft);
         return plot;
     }

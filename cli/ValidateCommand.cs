@@ -42,8 +42,8 @@ internal static class ValidateCommand
     }
 
     private const string ValidateCaption = "One point per sampled mapping whose simulated counts agree with the model: the model's cycles (x) against " +
-        "the simulator's (y), both on log scales; the dashed line is y = x. The model's cycles are a bound the simulation cannot beat, so the points lie " +
-        "on or above the line, and their height above it is the stalls the model does not count.";
+        "the simulator's (y), both on log scales; the dashed line is y = x. Validate requires the simulated cycles to be at least the model's, so the points " +
+        "lie on or above the line; their height above it is how much longer the simulated schedule runs than the model's cycles.";
 
     /// <summary>Draws, simulates and checks; returns 1 on any disagreement.</summary>
     public static int Run(Workload w, Architecture arch, int samples, int seed, long maxSteps) => Run(w, arch, samples, seed, maxSteps, null, out _);
