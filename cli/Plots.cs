@@ -235,7 +235,7 @@ internal static class Plots
         {
             plot.Axes.Bottom.TickLabelStyle.Rotation = -45;
             plot.Axes.Bottom.TickLabelStyle.Alignment = Alignment.MiddleRight;
-            plot.Axes.Bottom.MinimumSize = 12 + 7 * Math.Min(longest, 40);
+            plot.Axes.Bottom.MinimumSize = 10 + 5.5f * Math.Min(longest, 40);
         }
     }
 
