@@ -34,9 +34,11 @@ internal static class EvaluateCommand
         };
         var format = ReadingOptions.Format();
         var energy = ReadingOptions.Energy();
+        var plot = Plots.PlotOption("the energy by level and tensor");
+        var report = Plots.ReportOption();
         var cmd = new Command("evaluate", "Check a mapping (every violation) and, when valid, print its loop nest and its cost by level and tensor.")
         {
-            arch, workload, layer, mapping, csv, explain, style, convention, format, energy,
+            arch, workload, layer, mapping, csv, explain, style, convention, format, energy, plot, report,
         };
         cmd.SetAction(pr => Program.Guard(() =>
         {
@@ -46,8 +48,10 @@ internal static class EvaluateCommand
             var reading = ReadingOptions.Of(pr, format, energy);
             var a = Inputs.Architecture(pr.GetValue(arch)!, reading);
             var w = Inputs.Workload(pr.GetValue(workload)!, reading);
+            var visuals = Visuals.Of(pr, plot, report);
             if (Inputs.IsFusedMapping(pr.GetValue(mapping)!))
             {
+                visuals.NotWith("for a fused mapping in evaluate (fuse --plot draws fused groups against unfused)");
                 if (costing != CostConvention.Default)
                     throw new InputException("--convention timeloop evaluates one layer's mapping; a fused mapping is costed by the default model only.");
                 return FuseCommand.Evaluate(w, a, Inputs.FusedMapping(pr.GetValue(mapping)!, w, a), pr.GetValue(csv));
@@ -57,14 +61,17 @@ internal static class EvaluateCommand
             string? explainWhat = pr.GetResult(explain) is null ? null : pr.GetValue(explain) ?? "";
             if (explainWhat is not null && costing != CostConvention.Default)
                 throw new InputException("--explain shows the default model's derivation; it cannot be combined with --convention timeloop.");
-            return Run(w, l, a, m, pr.GetValue(csv), explainWhat, pr.GetValue(style) == "timeloop", costing == CostConvention.Timeloop);
+            return Run(w, l, a, m, pr.GetValue(csv), explainWhat, pr.GetValue(style) == "timeloop", costing == CostConvention.Timeloop, visuals);
         }));
         return cmd;
     }
 
     /// <summary>Checks, costs and prints one mapping (under the Timeloop convention when asked); returns 1 when it is invalid.</summary>
-    public static int Run(Workload w, Einsum layer, Architecture arch, Mapping mapping, string? csvPath, string? explain, bool timeloopStyle = false, bool timeloopConvention = false)
+    public static int Run(Workload w, Einsum layer, Architecture arch, Mapping mapping, string? csvPath, string? explain, bool timeloopStyle = false, bool timeloopConvention = false,
+        Visuals? visuals = null)
     {
+        visuals ??= Visuals.None;
+        string title = $"evaluate: {layer.Name} of {w.Name} on {arch.Name}";
         Console.WriteLine($"Layer {layer.Name} of {w.Name} on {arch.Name}: {layer}");
         Console.WriteLine($"MACs {Text.Int(layer.Macs)}");
         Console.WriteLine();
@@ -73,6 +80,7 @@ internal static class EvaluateCommand
         {
             Console.WriteLine($"INVALID: the mapping breaks {violations.Count} rule(s):");
             foreach (var v in violations) Console.WriteLine($"  [{v.Rule}] {v.Message}");
+            visuals.WriteLayer(title, layer, arch, null, null, $"INVALID: the mapping breaks {violations.Count} rule(s)", violations.Select(v => $"[{v.Rule}] {v.Message}"));
             return 1;
         }
         var report = timeloopConvention ? TimeloopConvention.Evaluate(layer, arch, mapping) : CostModel.Evaluate(layer, arch, mapping);
@@ -97,6 +105,9 @@ internal static class EvaluateCommand
             CsvExport.Write(csvPath, CsvExport.Rows(layer, report));
             Console.WriteLine($"\nWrote {csvPath}");
         }
+        if (visuals.Any) Console.WriteLine();
+        visuals.WriteLayer(title, layer, arch, mapping, report, "VALID: the mapping breaks no rule (evaluated as given, not searched)",
+            timeloopConvention ? ["Convention: timeloop (the counts Timeloop v3.0.3 gives for this mapping; docs/cost-model.md)."] : []);
         return 0;
     }
 

@@ -23,25 +23,30 @@ internal static class FuseCommand
         var csv = new Option<string?>("--csv") { Description = "Write the fused cost as CSV: one row per layer, level and tensor, then totals." };
         var mappingOut = new Option<string?>("--mapping-out") { Description = "Write the fused mapping in the fused mapping format of docs/fusion.md." };
         var certify = new Option<bool>("--certify") { Description = "Ask Z3 whether any combination of surviving partial mappings costs less (unsat = certified)." };
+        var plot = Plots.PlotOption("each fused group's energy beside the same layers unfused");
+        var report = Plots.ReportOption();
         var cmd = new Command("fuse", "Find the optimal fused mapping of a workload over the fused mapspace (docs/fusion.md) and compare it with the best unfused one.")
         {
-            arch, workload, objective, maxLoops, timeLimit, csv, mappingOut, certify,
+            arch, workload, objective, maxLoops, timeLimit, csv, mappingOut, certify, plot, report,
         };
         cmd.SetAction(pr => Program.Guard(() =>
         {
             // The time limit covers reading and building the workload too (a 100,000-layer chain takes seconds).
             var clock = System.Diagnostics.Stopwatch.StartNew();
+            var visuals = Visuals.Of(pr, plot, report);
+            using var printout = visuals.Capture();
             var a = Inputs.Architecture(pr.GetValue(arch)!);
             var w = Inputs.Workload(pr.GetValue(workload)!);
             var limit = OptionRules.Span(pr.GetValue(timeLimit)) is { } t ? TimeSpan.FromTicks(Math.Max(1, (t - clock.Elapsed).Ticks)) : (TimeSpan?)null;
             var limits = new SearchLimits(limit, Interrupt.Token);
-            return Run(new FusionProblem(w, a, pr.GetValue(objective), pr.GetValue(maxLoops)), limits, pr.GetValue(csv), pr.GetValue(mappingOut), pr.GetValue(certify));
+            return Run(new FusionProblem(w, a, pr.GetValue(objective), pr.GetValue(maxLoops)), limits, pr.GetValue(csv), pr.GetValue(mappingOut), pr.GetValue(certify), visuals, printout);
         }));
         return cmd;
     }
 
-    private static int Run(FusionProblem p, SearchLimits limits, string? csv, string? mappingOut, bool certify)
+    private static int Run(FusionProblem p, SearchLimits limits, string? csv, string? mappingOut, bool certify, Visuals visuals, Printout? printout)
     {
+        string title = $"fuse: {p.Workload.Name} on {p.Arch.Name}, minimizing {p.Objective.ToString().ToLowerInvariant()}";
         var (w, a, o) = (p.Workload, p.Arch, p.Objective);
         string obj = o.ToString().ToLowerInvariant();
         Console.WriteLine($"Fusing {w.Name} ({w.Layers.Count} layers) on {a.Name}, minimizing {obj}, at most {p.MaxFusedLoops} shared loop(s) per group");
@@ -49,7 +54,9 @@ internal static class FuseCommand
         Console.WriteLine($"fused search: {r.Elapsed.TotalSeconds:0.###} s");
         if (r.Mapping is null)
         {
-            Console.WriteLine($"{(r.Status == SolveStatus.Infeasible ? "INFEASIBLE" : "UNKNOWN")}: {r.Explanation}");
+            string none = $"{(r.Status == SolveStatus.Infeasible ? "INFEASIBLE" : "UNKNOWN")}: {r.Explanation}";
+            Console.WriteLine(none);
+            visuals.WriteSummary(title, none, null, "", "", printout);
             return 3;
         }
         Console.WriteLine();
@@ -75,9 +82,10 @@ internal static class FuseCommand
             CsvExport.Write(csv, Rows(w, r.Report!, r.UnfusedReport!));
             Console.WriteLine($"Wrote {csv}");
         }
-        Console.WriteLine(r.Status == SolveStatus.Optimal
+        string statusLine = r.Status == SolveStatus.Optimal
             ? $"OPTIMAL {obj}={Text.Num(r.Best!.Value)} (proved by the fused search: nothing in the fused mapspace of docs/fusion.md costs less)"
-            : $"FEASIBLE best={Text.Num(r.Best!.Value)} ({r.Explanation})");
+            : $"FEASIBLE best={Text.Num(r.Best!.Value)} ({r.Explanation})";
+        Console.WriteLine(statusLine);
         if (certify && r.Status == SolveStatus.Optimal)
         {
             var (status, _) = FusionCertificate.Certify(a, o, r.Survivors, r.Best!.Value, limits.TimeLimit);
@@ -88,8 +96,13 @@ internal static class FuseCommand
                 _ => "CERTIFICATE UNKNOWN: Z3 stopped before it could decide",
             });
         }
+        visuals.WriteSummary(title, statusLine, Plots.FusedAgainstUnfused(w, r.Mapping, r.Report!, r.UnfusedReport!), "Fused groups against unfused", FuseCaption, printout);
         return 0;
     }
+
+    private const string FuseCaption = "For each fused group (a group of one is a layer left alone), the energy of its layers in the best unfused mapping " +
+        "(every layer alone, intermediates through DRAM; grey) beside their energy in the fused mapping (blue). The groups are the fused mapping's; " +
+        "the number above a bar is its energy.";
 
     /// <summary>The groups, shared loops, where each intermediate lives, each layer's loop nest and its cost by level and tensor.</summary>
     private static string Describe(Workload w, Architecture a, FusedMapping fm, FusedCostReport rep)

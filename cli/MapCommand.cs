@@ -64,10 +64,12 @@ internal static class MapCommand
         var maxPasses = new Option<int>("--max-passes") { Description = "With --network: the most passes a pipelined segment splits its batch into (powers of two).", DefaultValueFactory = _ => NetworkOptions.Default.MaxPasses }.Within(1);
         var format = ReadingOptions.Format("The format --mapping-out writes: timeloop writes Timeloop's mapping format (the best mapping it can express; exit code 4 when none ties with the answer), native or auto the native one.");
         var energy = ReadingOptions.Energy();
+        var plot = Plots.PlotOption("the chosen mapping's energy by level and tensor (one layer)");
+        var report = Plots.ReportOption();
         var cmd = new Command("map", "Find the mapping that minimizes the objective over the mapspace (docs/mapspace.md), and prove it optimal when the search completes.")
         {
             arch, workload, layer, allLayers, objective, convention, solver, seed, timeLimit, threads, constraints, csv, mappingOut, certify, exportSmt2, simulate, format, energy,
-            network, maxSegment, chains, maxPasses,
+            network, maxSegment, chains, maxPasses, plot, report,
         };
         // Ctrl-C or SIGTERM stops the search, which then prints the best mapping so far with its bound.
         cmd.SetAction(pr => Program.Guard(() => Run(pr, Interrupt.Token)));
@@ -95,6 +97,9 @@ internal static class MapCommand
             if (engine.Name == "z3" && (terms.Count > 1 || obj != Objective.Energy))
                 throw new InputException($"--solver z3 encodes energy only (docs/z3-encoding.md); for --objective {pr.GetValue(objective)} use --solver exact.");
             var constraintFile = pr.GetValue(constraints);
+            var visuals = Visuals.Of(pr, plot, report);
+            if (pr.GetValue(network) || pr.GetValue(allLayers))
+                visuals.NotWith($"with {(pr.GetValue(network) ? "--network" : "--all-layers")}: they draw one layer's mapping (map --layer NAME)");
             if (pr.GetValue(network))
             {
                 Option[] notWithNetwork = [layer, allLayers, constraints, mappingOut, certify, exportSmt2, simulate, seed];
@@ -118,7 +123,7 @@ internal static class MapCommand
             var c = constraintFile is null ? null : Inputs.Constraints(constraintFile, l, a, reading);
             if (certifier == "cpsat" && terms.Count > 1)
                 throw new InputException("--certify cpsat certifies one objective; a lexicographic list is proved term by term by --solver cpsat itself.");
-            var outputs = new Outputs(pr.GetValue(csv), pr.GetValue(mappingOut), certifier, pr.GetValue(exportSmt2), pr.GetValue(simulate), reading.Format == SpecFormat.Timeloop);
+            var outputs = new Outputs(pr.GetValue(csv), pr.GetValue(mappingOut), certifier, pr.GetValue(exportSmt2), pr.GetValue(simulate), reading.Format == SpecFormat.Timeloop, visuals);
             return MapOne(w, l, a, obj, c, engine, limits, outputs);
         }
     }
@@ -183,7 +188,7 @@ internal static class MapCommand
     }
 
     /// <summary>What MapOne writes besides the printout.</summary>
-    private sealed record Outputs(string? Csv, string? MappingOut, string? Certify, string? Smt2, bool Simulate, bool Timeloop);
+    private sealed record Outputs(string? Csv, string? MappingOut, string? Certify, string? Smt2, bool Simulate, bool Timeloop, Visuals Visuals);
 
     private static int MapOne(Workload w, Einsum layer, Architecture arch, Objective objective, MappingConstraints? constraints, Engine engine, SearchLimits limits, Outputs outputs)
     {
@@ -212,6 +217,8 @@ internal static class MapCommand
             }
         }
         Console.WriteLine(StatusLine(r, objective));
+        outputs.Visuals.WriteLayer($"map: {layer.Name} of {w.Name} on {arch.Name}, minimizing {engine.Label}", layer, arch, r.Mapping, r.Report, StatusLine(r, objective),
+            [$"{r.Solver} search: {Text.Int(r.Explored)} nodes in {r.Elapsed.TotalSeconds:0.###} s, minimizing {engine.Label}."]);
         if (outputs.Simulate && r.Mapping is not null)
         {
             Console.WriteLine();

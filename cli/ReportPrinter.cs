@@ -13,20 +13,36 @@ internal static class ReportPrinter
         var sb = new StringBuilder();
         sb.Append("Loop nest (outermost first; tile sizes in words):\n");
         sb.Append(LoopNestPrinter.Print(layer, arch, mapping)).Append('\n');
+        foreach (var (_, rows) in Tables(r)) sb.Append(Text.Table(rows)).Append('\n');
+        sb.Append(Summary(arch, r));
+        return sb.ToString();
+    }
+
+    /// <summary>The tables of a report, each a header row and its rows: per level and tensor, the network (when used), per level.</summary>
+    public static IReadOnlyList<(string Caption, List<string[]> Rows)> Tables(CostReport r)
+    {
+        var tables = new List<(string, List<string[]>)>();
         var rows = new List<string[]> { new[] { "Level", "Tensor", "Tile", "Instances", "Reads/inst", "Fills/inst", "Updates/inst", "Energy (pJ)" } };
         foreach (var t in r.Tensors)
             rows.Add([t.Level, t.Tensor.Name, Text.Int(t.TileWords), Text.Int(t.InstancesUsed), Text.Int(t.Reads), Text.Int(t.Fills), Text.Int(t.Updates), Text.Pj(t.Energy)]);
-        sb.Append(Text.Table(rows)).Append('\n');
+        tables.Add(("Per level and tensor (counts per instance; energy over the instances used)", rows));
         if (r.Network.Count > 0)
         {
             var net = new List<string[]> { new[] { "Network below", "Tensor", "Words", "Hops/word", "Energy (pJ)" } };
             foreach (var n in r.Network) net.Add([n.Level, n.Tensor.Name, Text.Int(n.Words), Text.Num(n.Hops), Text.Pj(n.Energy)]);
-            sb.Append(Text.Table(net)).Append('\n');
+            tables.Add(("Network traffic below each fanout", net));
         }
         var lv = new List<string[]> { new[] { "Level", "Used/instances", "Words held", "Capacity", "Energy (pJ)", "Bandwidth cycles" } };
         foreach (var l in r.Levels)
             lv.Add([l.Level, $"{Text.Int(l.InstancesUsed)}/{Text.Int(l.Instances)}", Text.Int(l.WordsHeld), l.Capacity is { } c ? Text.Int(c) : "unbounded", Text.Pj(l.Energy), Text.Int(l.BandwidthCycles)]);
-        sb.Append(Text.Table(lv)).Append('\n');
+        tables.Add(("Per level", lv));
+        return tables;
+    }
+
+    /// <summary>The totals: energy (and its parts), MACs, cycles, utilization and EDP, one per line.</summary>
+    public static string Summary(Architecture arch, CostReport r)
+    {
+        var sb = new StringBuilder();
         sb.Append($"Energy       {Text.Pj(r.Energy)} pJ  ({Text.Num(r.EnergyPerMac)} pJ/MAC; MACs {Text.Pj(r.MacEnergy)}, storage {Text.Pj(r.StorageEnergy)}, network {Text.Pj(r.NetworkEnergy)})\n");
         sb.Append($"MACs         {Text.Int(r.Macs)} on {Text.Int(r.ComputeInstancesUsed)} of {Text.Int(arch.ComputeInstances)} compute units\n");
         sb.Append($"Cycles       {Text.Int(r.Cycles)}  (bound by {r.BoundBy}; compute alone {Text.Int(r.ComputeCycles)})");

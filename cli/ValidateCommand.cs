@@ -18,22 +18,38 @@ internal static class ValidateCommand
         var maxSteps = new Option<long>("--max-steps") { Description = "Skip mappings with more tile steps than this above the innermost level.", DefaultValueFactory = _ => 5_000_000 }.AtLeast(1);
         var format = ReadingOptions.Format();
         var energy = ReadingOptions.Energy();
+        var plot = Plots.PlotOption("each sampled mapping's simulated cycles against the model's");
+        var report = Plots.ReportOption();
         var cmd = new Command("validate", "Simulate random valid mappings of every layer: counts must equal the cost model's and cycles be at least its bounds; exit 1 on any disagreement.")
         {
-            arch, workload, samples, seed, maxSteps, format, energy,
+            arch, workload, samples, seed, maxSteps, format, energy, plot, report,
         };
         cmd.SetAction(pr => Program.Guard(() =>
         {
             var reading = ReadingOptions.Of(pr, format, energy);
+            var visuals = Visuals.Of(pr, plot, report);
+            using var printout = visuals.Capture();
             var a = Inputs.Architecture(pr.GetValue(arch)!, reading);
             var w = Inputs.Workload(pr.GetValue(workload)!, reading);
-            return Run(w, a, pr.GetValue(samples), pr.GetValue(seed), pr.GetValue(maxSteps));
+            var points = new List<(string, long, long)>();
+            int code = Run(w, a, pr.GetValue(samples), pr.GetValue(seed), pr.GetValue(maxSteps), points, out string status);
+            visuals.WriteSummary($"validate: {w.Name} on {a.Name}", status,
+                points.Count == 0 ? null : Plots.SimulatedAgainstModelled(points, $"Simulated against modelled cycles: {w.Name} on {a.Name}"),
+                "Simulated against modelled cycles", ValidateCaption, printout);
+            return code;
         }));
         return cmd;
     }
 
+    private const string ValidateCaption = "One point per sampled mapping whose simulated counts agree with the model: the model's cycles (x) against " +
+        "the simulator's (y), both on log scales; the dashed line is y = x. Validate requires the simulated cycles to be at least the model's, so the points " +
+        "lie on or above the line; their height above it is how much longer the simulated schedule runs than the model's cycles.";
+
     /// <summary>Draws, simulates and checks; returns 1 on any disagreement.</summary>
-    public static int Run(Workload w, Architecture arch, int samples, int seed, long maxSteps)
+    public static int Run(Workload w, Architecture arch, int samples, int seed, long maxSteps) => Run(w, arch, samples, seed, maxSteps, null, out _);
+
+    /// <summary>Draws, simulates and checks; collects (layer, model cycles, simulated cycles) of every agreeing mapping and gives the summary line.</summary>
+    public static int Run(Workload w, Architecture arch, int samples, int seed, long maxSteps, List<(string Layer, long Model, long Simulated)>? points, out string status)
     {
         var rng = new Random(seed);
         var names = arch.Levels.Select(l => l.Name).ToList();
@@ -67,6 +83,7 @@ internal static class ValidateCommand
                         double ratio = (double)sim.Cycles / model.Cycles;
                         worstRatio = Math.Max(worstRatio, ratio);
                         ratioSum += ratio;
+                        points?.Add((layer.Name, model.Cycles, sim.Cycles));
                         continue;
                     }
                     disagreed++;
@@ -77,6 +94,7 @@ internal static class ValidateCommand
             });
             Console.WriteLine($"  {layer.Name}: {agreed + disagreed + skipped + undrawn - before} draw(s) in {layerClock.Elapsed.TotalSeconds:F1} s; so far {agreed} agree, {disagreed} disagree, {skipped} skipped");
         }
+        status = $"{(disagreed == 0 ? "AGREE" : "DISAGREE")}: {agreed} agree, {disagreed} disagree";
         Console.WriteLine($"{agreed} agree, {disagreed} disagree; {skipped} skipped (more than {Text.Int(maxSteps)} tile steps), {undrawn} draw(s) found no valid mapping; {sw.Elapsed.TotalSeconds:F1} s");
         if (agreed > 0) Console.WriteLine($"Simulated / model cycles: mean {Text.Num(ratioSum / agreed)}, largest {Text.Num(worstRatio)}");
         return disagreed == 0 ? 0 : 1;

@@ -8,7 +8,16 @@ namespace Optimizer.Formulation;
 public static class AtomicFile
 {
     /// <summary>Writes through a text writer, then renames the result into place (at once, or when the open batch commits).</summary>
-    public static void Write(string path, Action<TextWriter> write)
+    public static void Write(string path, Action<TextWriter> write) => WriteStream(path, stream =>
+    {
+        using var writer = new StreamWriter(stream);
+        write(writer);
+    });
+
+    /// <summary>Writes whole bytes (a picture, an ONNX model), then renames the result into place like <see cref="Write"/>.</summary>
+    public static void WriteAllBytes(string path, byte[] bytes) => WriteStream(path, stream => stream.Write(bytes));
+
+    private static void WriteStream(string path, Action<Stream> write)
     {
         if (string.IsNullOrWhiteSpace(path)) throw new IOException("Cannot write an output with an empty file name.");
         var full = Path.GetFullPath(path);
@@ -19,7 +28,7 @@ public static class AtomicFile
         bool staged = false;
         try
         {
-            using (var writer = new StreamWriter(tmp)) write(writer);
+            using (var stream = new FileStream(tmp, FileMode.CreateNew, FileAccess.Write)) write(stream);
             if (OutputBatch.Current is { } batch) { batch.Stage(tmp, full, path); staged = true; }
             else File.Move(tmp, full, overwrite: true);
         }
@@ -33,9 +42,6 @@ public static class AtomicFile
             if (!staged && File.Exists(tmp)) File.Delete(tmp);
         }
     }
-
-    /// <summary>Writes whole bytes (a binary file such as an ONNX model).</summary>
-    public static void WriteAllBytes(string path, byte[] bytes) => Write(path, w => { w.Flush(); ((StreamWriter)w).BaseStream.Write(bytes); });
 
     /// <summary>Writes a whole string.</summary>
     public static void WriteAllText(string path, string text) => Write(path, w => w.Write(text));

@@ -246,6 +246,9 @@ public sealed record FusedCostReport(IReadOnlyList<FusedLayerCost> Layers)
     /// <summary>Energy times cycles.</summary>
     public double Edp => Energy * Cycles;
 
+    /// <summary>The energy of the layers of one group (of this mapping's groups or another's over the same layers), in pJ.</summary>
+    public double EnergyOf(FusedGroup g) => Layers.Skip(g.First).Take(g.Count).Sum(l => l.Energy);
+
     /// <summary>The value of an objective.</summary>
     public double Objective(Objective objective) => FusionCost.Combine(objective, Energy, Cycles);
 }
