@@ -107,6 +107,7 @@ internal sealed class ArrayCostModel(SearchProblem problem) : SearchPart(problem
             }
         }
         energy += network;
+        if (exact && !double.IsFinite(energy)) throw BeyondDouble(energy);
         if (p.Caps is { } caps && !caps.AllowEnergy(energy)) return double.PositiveInfinity;
         if (p.Objective == Objective.Energy && p.Caps is not { Cycles: not null } and not { Edp: not null }) return energy;
         double cycles;
@@ -118,8 +119,18 @@ internal sealed class ArrayCostModel(SearchProblem problem) : SearchPart(problem
         }
         for (int d = 0; d < Levels; d++) cycles = Math.Max(cycles, Counts.BandwidthCycles(levels[d], reads[d], writes[d]));
         if (p.Caps is { } capped && !capped.Allow(energy, cycles)) return double.PositiveInfinity;
-        return p.Objective switch { Objective.Energy => energy, Objective.Latency => cycles, _ => energy * cycles };
+        double value = p.Objective switch { Objective.Energy => energy, Objective.Latency => cycles, _ => energy * cycles };
+        if (exact && !double.IsFinite(value)) throw BeyondDouble(value);
+        return value;
     }
+
+    /// <summary>
+    /// The error for a cost past double's range: counts are exact 64-bit integers, but energies times
+    /// counts are doubles, and an infinite (or NaN) cost would make every comparison of the search
+    /// meaningless. Architecture energies that large are an input mistake.
+    /// </summary>
+    public static OverflowException BeyondDouble(double value)
+        => new($"A mapping's cost is {value}, beyond the range of a double: the architecture's energies are too large for these counts; give them in smaller units.");
 
     /// <summary>
     /// A lower bound on the energy still to come, beyond what l's own pending term counts, for a tensor

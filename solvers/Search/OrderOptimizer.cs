@@ -66,7 +66,9 @@ internal sealed class OrderOptimizer(SearchProblem problem, ArrayCostModel cost)
     /// The order of one level's loops (the ranks with a factor above 1) that minimizes
     /// sum over loops j of (f_j - 1) x (factors of the loops outside j) x cost(j, loops inside j), by dynamic
     /// programming over the sets of innermost loops; ties go to the lowest rank outermost, so the answer
-    /// is the same on every run. Returns the minimum and the order, outermost first.
+    /// is the same on every run. Returns the minimum and the order, outermost first. A set of loops whose
+    /// every value is infinite or NaN (energies past double's range) keeps its first loop innermost and
+    /// the value infinity, so the order is always a permutation of the loops.
     /// </summary>
     internal (double Value, int[] Order) BestOrder(int[] factors, Func<int, long, double> cost)
     {
@@ -87,6 +89,7 @@ internal sealed class OrderOptimizer(SearchProblem problem, ArrayCostModel cost)
             ranksOf[mask] = ranksOf[mask & (mask - 1)] | 1L << active[low];
             double outside = all / product[mask];
             best[mask] = double.PositiveInfinity;
+            pick[mask] = low; // kept when no value is below infinity (every one infinite or NaN)
             for (int j = low; j < k; j++)
             {
                 if ((mask >> j & 1) == 0) continue;
