@@ -65,11 +65,11 @@ public sealed class LevelMapping
     }
 
     /// <summary>Product of the temporal factors of a rank at this level.</summary>
-    public long TemporalFactor(RankId rank) => Temporal.Where(l => l.Rank == rank).Aggregate(1L, (a, l) => a * l.Factor);
+    public long TemporalFactor(RankId rank) => Temporal.Where(l => l.Rank == rank).Aggregate(1L, (a, l) => checked(a * l.Factor));
     /// <summary>Product of the spatial factors of a rank at this level.</summary>
-    public long SpatialFactor(RankId rank) => Spatial.Where(l => l.Rank == rank).Aggregate(1L, (a, l) => a * l.Factor);
+    public long SpatialFactor(RankId rank) => Spatial.Where(l => l.Rank == rank).Aggregate(1L, (a, l) => checked(a * l.Factor));
     /// <summary>Product of all spatial factors: the children this level uses.</summary>
-    public long SpatialProduct => Spatial.Aggregate(1L, (a, l) => a * l.Factor);
+    public long SpatialProduct => Spatial.Aggregate(1L, (a, l) => checked(a * l.Factor));
 }
 
 /// <summary>

@@ -48,7 +48,7 @@ public static class ConstraintCheck
             var lm = mapping.Levels[level];
             foreach (var (rank, f) in c.Temporal) if (lm.TemporalFactor(rank) != f) return false;
             foreach (var ((rank, axis), f) in c.Spatial)
-                if (lm.Spatial.Where(s => s.Rank == rank && s.Axis == axis).Aggregate(1L, (a, s) => a * s.Factor) != f) return false;
+                if (lm.Spatial.Where(s => s.Rank == rank && s.Axis == axis).Aggregate(1L, (a, s) => checked(a * s.Factor)) != f) return false;
             if (c.SpatialX is { } xs && lm.Spatial.Any(s => s.Axis == Axis.X && s.Factor > 1 && !xs.Contains(s.Rank))) return false;
             if (c.SpatialY is { } ys && lm.Spatial.Any(s => s.Axis == Axis.Y && s.Factor > 1 && !ys.Contains(s.Rank))) return false;
             if (c.Order is { } order)

@@ -78,8 +78,8 @@ public static class ValidityChecker
                         $"Level {name}: keeps {t} ({spec.Role}), but it may only keep {string.Join(", ", arch.Levels[l].Keeps.Order())}."));
             }
             var fan = arch.Levels[l].Fanout;
-            long x = lm.Spatial.Where(s => s.Axis == Axis.X).Aggregate(1L, (a, s) => a * s.Factor);
-            long y = lm.Spatial.Where(s => s.Axis == Axis.Y).Aggregate(1L, (a, s) => a * s.Factor);
+            long x = lm.Spatial.Where(s => s.Axis == Axis.X).Aggregate(1L, (a, s) => checked(a * s.Factor));
+            long y = lm.Spatial.Where(s => s.Axis == Axis.Y).Aggregate(1L, (a, s) => checked(a * s.Factor));
             if (x > fan.X)
                 v.Add(new Violation(Rule.FanoutX, name, null, null, x, fan.X,
                     $"Level {name}: spatial factors along X multiply to {x}, but its fanout has {fan.X} along X."));

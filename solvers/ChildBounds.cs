@@ -84,7 +84,7 @@ internal sealed class ChildBounds
             int j = Array.BinarySearch(_divisors[r], (long)temporal[r]);
             if (j < 0) return -1;
             index += j * stride;
-            stride *= _divisors[r].Length;
+            stride = checked(stride * _divisors[r].Length);
         }
         return index;
     }

@@ -190,7 +190,7 @@ internal sealed class DescentModel
     public static long Used(int[] factors)
     {
         long p = 1;
-        foreach (var f in factors) p *= f;
+        foreach (var f in factors) p = checked(p * f);
         return p;
     }
 

@@ -285,7 +285,7 @@ public sealed class FusionSearch
     {
         var w = _p.Workload;
         var e = w.Layers[i];
-        long Under(TensorSpec t) => t.Footprint(r => e.Bound(r) / j.Shared.Where(l => l.Rank == r).Aggregate(1L, (a, l) => a * l.Factor));
+        long Under(TensorSpec t) => t.Footprint(r => e.Bound(r) / j.Shared.Where(l => l.Rank == r).Aggregate(1L, (a, l) => checked(a * l.Factor)));
         long inWords = j.InKey is null ? 0 : Under(e.FindTensor(w.Layers[i - 1].Output.Id)!);
         long outWords = j.OutOnChip ? Under(e.Output) : 0;
         long? Cap(int? level) => level is { } l ? _p.Arch.Levels[l].Capacity : null;

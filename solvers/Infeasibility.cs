@@ -30,8 +30,8 @@ public static class Infeasibility
                 for (int d = l; d < p.Arch.Levels.Count; d++)
                 {
                     var lc = c.For(d);
-                    if (lc.Temporal.TryGetValue(r, out var f)) x *= f;
-                    foreach (var kv in lc.Spatial) if (kv.Key.Rank == r) x *= kv.Value;
+                    if (lc.Temporal.TryGetValue(r, out var f)) x = checked(x * f);
+                    foreach (var kv in lc.Spatial) if (kv.Key.Rank == r) x = checked(x * kv.Value);
                 }
                 return x;
             }
@@ -48,8 +48,8 @@ public static class Infeasibility
             {
                 var lc = c.For(d);
                 var fan = p.Arch.Levels[d].Fanout;
-                if (lc.Temporal.TryGetValue(rank.Id, out var f)) pinned *= f; else free = true;
-                foreach (var kv in lc.Spatial) if (kv.Key.Rank == rank.Id) pinned *= kv.Value;
+                if (lc.Temporal.TryGetValue(rank.Id, out var f)) pinned = checked(pinned * f); else free = true;
+                foreach (var kv in lc.Spatial) if (kv.Key.Rank == rank.Id) pinned = checked(pinned * kv.Value);
                 if (fan.X > 1 && !lc.Spatial.ContainsKey((rank.Id, Axis.X)) && (lc.SpatialX is null || lc.SpatialX.Contains(rank.Id))) free = true;
                 if (fan.Y > 1 && !lc.Spatial.ContainsKey((rank.Id, Axis.Y)) && (lc.SpatialY is null || lc.SpatialY.Contains(rank.Id))) free = true;
             }
@@ -60,8 +60,8 @@ public static class Infeasibility
         {
             var lc = c.For(d);
             var fan = p.Arch.Levels[d].Fanout;
-            long x = lc.Spatial.Where(kv => kv.Key.Axis == Axis.X).Aggregate(1L, (a, kv) => a * kv.Value);
-            long y = lc.Spatial.Where(kv => kv.Key.Axis == Axis.Y).Aggregate(1L, (a, kv) => a * kv.Value);
+            long x = lc.Spatial.Where(kv => kv.Key.Axis == Axis.X).Aggregate(1L, (a, kv) => checked(a * kv.Value));
+            long y = lc.Spatial.Where(kv => kv.Key.Axis == Axis.Y).Aggregate(1L, (a, kv) => checked(a * kv.Value));
             if (x > fan.X || y > fan.Y)
                 reasons.Add($"{p.Arch.Levels[d].Name}: the pinned spatial factors ({x} along X, {y} along Y) exceed its {fan.X}x{fan.Y} fanout.");
             foreach (var ((rank, axis), f) in lc.Spatial)

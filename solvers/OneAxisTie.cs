@@ -92,7 +92,7 @@ public static class OneAxisTie
         {
             if (problem.Arch.Levels[l].Fanout.Size == 1) continue;
             var lm = mapping.Levels[l];
-            long On(RankId rank, Axis axis) => lm.Spatial.Where(s => s.Rank == rank && s.Axis == axis).Aggregate(1L, (a, s) => a * s.Factor);
+            long On(RankId rank, Axis axis) => lm.Spatial.Where(s => s.Rank == rank && s.Axis == axis).Aggregate(1L, (a, s) => checked(a * s.Factor));
             var x = new HashSet<RankId>();
             var y = new HashSet<RankId>();
             Axis? freed = null;

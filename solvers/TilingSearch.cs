@@ -95,6 +95,9 @@ public sealed class TilingSearch
         var contradictions = Infeasibility.Contradictions(_p);
         if (contradictions.Count > 0)
             return new SolveResult(SolveStatus.Infeasible, null, null, null, double.PositiveInfinity, sw.Elapsed, 0, _name, string.Join(" ", contradictions));
+        // A cost past double's range, even the least any mapping could have, is an input error, never an answer.
+        if (_p.Convention == CostConvention.Default && _p.Caps is null && _model.RootBound() is var floor && !double.IsFinite(floor))
+            throw ArrayCostModel.BeyondDouble(floor);
         var shared = new Shared(_model, _prune, sw, deadline, limits.Cancel, _p.Convention == CostConvention.Default ? null : LeafValue);
         var progress = limits.Progress;
         bool[]? finishedSoFar = null; // for the display's bound: the plans still open

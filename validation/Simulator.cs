@@ -104,12 +104,12 @@ internal sealed class Machine
         for (int l = _n - 1; l >= 0; l--)
         {
             _extent[l] = (long[])_extent[l + 1].Clone();
-            foreach (var t in m.Levels[l].Temporal) _extent[l][_rank[t.Rank]] *= t.Factor;
-            foreach (var s in m.Levels[l].Spatial) _extent[l][_rank[s.Rank]] *= s.Factor;
+            foreach (var t in m.Levels[l].Temporal) _extent[l][_rank[t.Rank]] = checked(_extent[l][_rank[t.Rank]] * t.Factor);
+            foreach (var s in m.Levels[l].Spatial) _extent[l][_rank[s.Rank]] = checked(_extent[l][_rank[s.Rank]] * s.Factor);
         }
         _sweep = Enumerable.Repeat(1L, nr).ToArray();
         _innerMacs = 1;
-        foreach (var t in m.Levels[_n - 1].Temporal) { _sweep[_rank[t.Rank]] *= t.Factor; _innerMacs *= t.Factor; }
+        foreach (var t in m.Levels[_n - 1].Temporal) { _sweep[_rank[t.Rank]] = checked(_sweep[_rank[t.Rank]] * t.Factor); _innerMacs = checked(_innerMacs * t.Factor); }
 
         // Strides: a loop's step moves its rank by the product of that rank's factors in every loop inside it.
         var nest = m.Nest().ToList();
@@ -148,7 +148,7 @@ internal sealed class Machine
             mult = checked(mult * e.Bound(output.Dims[d].Terms[0].Rank));
         }
         _outputRanks = output.Dims.Select(d => _rank[d.Terms[0].Rank]).ToArray();
-        _sweepOutputWords = output.Dims.Aggregate(1L, (x, d) => x * _sweep[_rank[d.Terms[0].Rank]]);
+        _sweepOutputWords = output.Dims.Aggregate(1L, (x, d) => checked(x * _sweep[_rank[d.Terms[0].Rank]]));
 
         _keptAt = Enumerable.Range(0, _n).Select(_ => new List<int>()).ToArray();
         var innermost = new Dictionary<TensorId, int>();

@@ -77,4 +77,62 @@ public sealed class SearchModelTests
                 && p.First.Keep.SetEquals(p.Second.Keep)), $"{mapping}\nbecame\n{back}");
         }
     }
+
+    /// <summary>
+    /// The order DP with costs past double's range (infinite or NaN, as energies of 1e308 give): it used to
+    /// leave a set of loops with no pick and index out of range while reading the order back. Now every
+    /// answer is an order of the loops, the value infinite when no cost is finite.
+    /// </summary>
+    [TestMethod]
+    public void BestOrderIsAnOrderOfTheLoopsWhenCostsAreNotFinite()
+    {
+        var layer = Optimizer.Workloads.Layers.Conv2d("c2d", n: 1, c: 4, k: 4, p: 6, q: 6, r: 3, s: 3);
+        var model = new SearchModel(new MapProblem(layer, Presets.Get("simple-ws"), Objective.Energy));
+        var factors = Enumerable.Range(0, model.Ranks).Select(r => model.Bound[r]).Select(b => (int)b).ToArray();
+        var active = Enumerable.Range(0, model.Ranks).Where(r => factors[r] > 1).ToArray();
+        var costs = new (string Name, Func<int, long, double> Cost)[]
+        {
+            ("infinite", (_, _) => double.PositiveInfinity),
+            ("NaN", (_, _) => double.NaN),
+            ("infinite or NaN (infinity times nothing new)", (rank, inside) => inside == 0 ? 0 : double.PositiveInfinity * (rank % 2)),
+            ("finite but for one loop", (rank, _) => rank == active[^1] ? double.PositiveInfinity : rank + 1),
+        };
+        foreach (var (name, cost) in costs)
+        {
+            var (value, order) = model.BestOrder(factors, cost);
+            CollectionAssert.AreEquivalent(active, order, name);
+            Assert.AreEqual(double.PositiveInfinity, value, name);
+        }
+    }
+
+    /// <summary>
+    /// Energies so large that a mapping's cost overflows a double: a clear error (the command line's exit
+    /// code 2) before any search, not an exception from inside the order DP, and not a wrong INFEASIBLE.
+    /// </summary>
+    [TestMethod]
+    public void CostsPastDoublesRangeAreAClearError()
+    {
+        var layer = Optimizer.Workloads.Layers.Conv1d("c1d", c: 32, k: 32, p: 16, r: 3);
+        var arch = new Architecture("huge", "DRAM at 1e308 pJ per word", [
+            new StorageLevel("DRAM", null, 16, 1e308, 1e308),
+            new StorageLevel("Buffer", 64, 16, 6, 6)], new ComputeUnit(1, 1));
+        foreach (var objective in new[] { Objective.Energy, Objective.Edp })
+        {
+            var e = Assert.ThrowsExactly<OverflowException>(() => new TilingSearch(new MapProblem(layer, arch, objective), prune: true).Solve(SearchLimits.None));
+            StringAssert.Contains(e.Message, "beyond the range of a double");
+        }
+        Assert.IsTrue(new Mapspace(layer, arch).TrySampleValid(new Random(1), 500, out var mapping));
+        var model = new SearchModel(new MapProblem(layer, arch, Objective.Energy));
+        Assert.ThrowsExactly<OverflowException>(() => model.Exact(model.FromMapping(mapping)!));
+
+        var file = Path.Combine(Path.GetTempPath(), $"huge-arch-{Environment.ProcessId}.yaml");
+        File.WriteAllText(file, File.ReadAllText(CommandLine.Example("two-level-arch.yaml")).Replace("read-energy: 200.0", "read-energy: 1e308").Replace("write-energy: 200.0", "write-energy: 1e308"));
+        try
+        {
+            var (code, _, err) = CommandLine.Run("map", "--arch", file, "--workload", CommandLine.Example("conv1d-workload.yaml"), "--time-limit", "20");
+            Assert.AreEqual(2, code, err);
+            StringAssert.Contains(err, "beyond the range of a double");
+        }
+        finally { File.Delete(file); }
+    }
 }

@@ -1,0 +1,299 @@
+using Optimizer.Formulation;
+
+namespace Optimizer.Solvers;
+
+/// <summary>
+/// The search's own cost of a partial or complete mapping (docs/cost-model.md) over its array state,
+/// through the formula kernel (<see cref="Counts"/>, <see cref="TensorIndex"/>): the exact objective of a
+/// complete state, the terms a partial one fixes (the outer-first searches' lower bound), and the counts
+/// the bounds share (visits, what a plan fixes, multicast and reduction, hops, the energy of a visit word).
+/// Every answer is re-costed by the reference <see cref="CostModel"/>, and the tests compare the two on
+/// random mappings of every preset.
+/// </summary>
+internal sealed class ArrayCostModel(SearchProblem problem) : SearchPart(problem)
+{
+
+    /// <summary>The temporal loops above level c, outermost first, with their strides as seen from c's tile.</summary>
+    private StepLoop[] LoopsAbove(State s, int c)
+    {
+        var inner = (long[])s.Rem[c].Clone();
+        var list = new List<StepLoop>();
+        for (int d = c - 1; d >= 0; d--)
+        {
+            var ch = s.Choice[d]!;
+            for (int r = 0; r < Ranks; r++) inner[r] = checked(inner[r] * ch.SpatialX[r] * ch.SpatialY[r]);
+            for (int i = ch.Order.Length - 1; i >= 0; i--)
+            {
+                int r = ch.Order[i];
+                list.Add(new StepLoop(r, ch.Temporal[r], inner[r]));
+                inner[r] = checked(inner[r] * ch.Temporal[r]);
+            }
+        }
+        list.Reverse();
+        return list.ToArray();
+    }
+
+    /// <summary>Words brought into one instance of level c over the run (<see cref="Counts.Visits"/>).</summary>
+    public long Visits(SearchTensor t, State s, int c)
+        => c == 0 ? t.Tile(s.Rem[0]) : Counts.Visits(t.Dims, s.Rem[c], LoopsAbove(s, c));
+
+    /// <summary>
+    /// A lower bound on the objective of every completion of a partial mapping whose loops are fixed
+    /// for levels below <paramref name="loopsDecided"/> and whose keep sets are fixed up to
+    /// <paramref name="keepDecidedAt"/>: the terms those decisions fix, plus zero for the rest (every
+    /// count is non-negative), except that every output word still reaches its last decided keeper once.
+    /// </summary>
+    public double LowerBound(State s, int loopsDecided, int keepDecidedAt) => Evaluate(s, loopsDecided, keepDecidedAt, exact: false);
+
+    /// <summary>The exact objective of a complete mapping.</summary>
+    public double Exact(State s) => Evaluate(s, Levels, Levels - 1, exact: true);
+
+    /// <summary>The lower bound before any decision: what every mapping costs at least.</summary>
+    public double RootBound()
+    {
+        var s = new State(_m);
+        s.Keep[0] = (1 << _m.TensorCount) - 1;
+        return Evaluate(s, 0, 0, exact: false);
+    }
+
+    private double Evaluate(State s, int loopsDecided, int keepDecidedAt, bool exact)
+    {
+        var p = _m.Map;
+        var levels = _m.Storage;
+        double energy = _m.MacEnergy, network = 0;
+        var reads = new long[Levels];
+        var writes = new long[Levels];
+        long temporalProduct = 1;
+        if (exact)
+            for (int d = 0; d < Levels; d++) for (int r = 0; r < Ranks; r++) temporalProduct = checked(temporalProduct * s.Choice[d]!.Temporal[r]);
+        foreach (var t in _m.Tensors)
+        {
+            int l = 0;
+            long visitsL = Visits(t, s, 0);
+            while (true)
+            {
+                int c = l + 1;
+                while (c <= keepDecidedAt && (s.Keep[c] & t.Bit) == 0) c++;
+                bool childKnown = c <= keepDecidedAt || exact;
+                long partition = t.IsOutput ? Partition(t, s, l) : 0;
+                long fills = Counts.Fills(t.IsOutput, l == 0, visitsL, partition);
+                long r = 0, u = 0;
+                long visitsC = 0;
+                if (childKnown)
+                {
+                    long childWords = c >= Levels ? temporalProduct : (visitsC = Visits(t, s, c));
+                    long children = s.Used[Math.Min(c, Levels)] / s.Used[l];
+                    long served = Counts.Served(childWords, children, SharedFactor(t, s, l, Math.Min(c, Levels)));
+                    if (t.IsOutput) { u = served; r = Counts.OutputReads(u, partition); }
+                    else r = served;
+                    double words = (double)checked(r + u) * s.Used[l];
+                    for (int m = l; m < Math.Min(c, Levels); m++)
+                        if (levels[m].Fanout.HopEnergy > 0 && words > 0) network += words * Hops(s, m) * levels[m].Fanout.HopEnergy;
+                }
+                else
+                {
+                    // What l must at least serve below, from the finest tile already fixed (see ServedAtLeast).
+                    long served = ServedAtLeast(t, s, l, loopsDecided);
+                    if (t.IsOutput) { u = Math.Max(partition, served); r = Counts.OutputReads(u, partition); }
+                    else r = served;
+                    energy += PendingInnermost(t, s, l, keepDecidedAt, loopsDecided, t.IsOutput ? u : r);
+                }
+                energy += s.Used[l] * Counts.AccessEnergy(levels[l], r, fills, u);
+                reads[l] = checked(reads[l] + r);
+                writes[l] = checked(writes[l] + fills + u);
+                if (!childKnown || c >= Levels) break;
+                l = c;
+                visitsL = visitsC;
+            }
+        }
+        energy += network;
+        if (exact && !double.IsFinite(energy)) throw BeyondDouble(energy);
+        if (p.Caps is { } caps && !caps.AllowEnergy(energy)) return double.PositiveInfinity;
+        if (p.Objective == Objective.Energy && p.Caps is not { Cycles: not null } and not { Edp: not null }) return energy;
+        double cycles;
+        if (exact) cycles = Counts.ComputeCycles(temporalProduct, p.Arch.Compute.MacsPerCycle);
+        else
+        {
+            long maxUnits = checked(s.Used[loopsDecided] * _m.FanoutBelow[loopsDecided]);
+            cycles = Math.Ceiling(Math.Ceiling((double)p.Layer.Macs / maxUnits) / p.Arch.Compute.MacsPerCycle);
+        }
+        for (int d = 0; d < Levels; d++) cycles = Math.Max(cycles, Counts.BandwidthCycles(levels[d], reads[d], writes[d]));
+        if (p.Caps is { } capped && !capped.Allow(energy, cycles)) return double.PositiveInfinity;
+        double value = p.Objective switch { Objective.Energy => energy, Objective.Latency => cycles, _ => energy * cycles };
+        if (exact && !double.IsFinite(value)) throw BeyondDouble(value);
+        return value;
+    }
+
+    /// <summary>
+    /// The error for a cost past double's range: counts are exact 64-bit integers, but energies times
+    /// counts are doubles, and an infinite (or NaN) cost would make every comparison of the search
+    /// meaningless. Architecture energies that large are an input mistake.
+    /// </summary>
+    public static OverflowException BeyondDouble(double value)
+        => new($"A mapping's cost is {value}, beyond the range of a double: the architecture's energies are too large for these counts; give them in smaller units.");
+
+    /// <summary>
+    /// A lower bound on the energy still to come, beyond what l's own pending term counts, for a tensor
+    /// whose last decided keeper is l and whose next keeper is not decided yet: every MAC reads each
+    /// operand (or updates the output) at the innermost level that keeps it, which is l itself or a
+    /// level below the decided ones that may keep it; those accesses number at least MACs divided by
+    /// the largest multicast (or reduction) the fanouts below that level can give. The bound is the
+    /// cheapest of these choices. <paramref name="counted"/> is the reads (operands) or updates (outputs)
+    /// per instance of l already counted.
+    /// </summary>
+    private double PendingInnermost(SearchTensor t, State s, int l, int keepDecidedAt, int loopsDecided, long counted)
+    {
+        var levels = _m.Storage;
+        double macs = _m.Map.Layer.Macs;
+        double best = double.PositiveInfinity;
+        for (int m = l; m < Levels; m++)
+        {
+            if (m != l && (m <= keepDecidedAt || !_m.MayKeep(t, m))) continue;
+            double accesses = macs / MaxShared(t, s, m, loopsDecided);
+            // At l itself only the accesses beyond those already counted are new; for outputs each extra
+            // update also brings one extra read-modify-write read (updates are above the partition).
+            double e = m == l
+                ? Math.Max(0, accesses - counted * (double)s.Used[l]) * (t.IsOutput ? levels[l].WriteEnergy + levels[l].ReadEnergy : levels[l].ReadEnergy)
+                : accesses * (t.IsOutput ? levels[m].WriteEnergy : levels[m].ReadEnergy);
+            best = Math.Min(best, e);
+        }
+        return best;
+    }
+
+    /// <summary>
+    /// A lower bound on what one instance of level l must serve below it (operand reads, or output
+    /// updates) whatever the undecided levels do: the visits of a virtual keeper at level v (the
+    /// finest level whose tile is fixed), times the distinct data streams between l and v. Argument:
+    /// when v's tile is dense (every word in its box is used by some MAC of that tile), each word new
+    /// to v's tile at a step of a loop above v must reach some keeper below v (or a MAC) during that
+    /// tile's lifetime, since every tile below v lies inside v's current tile; so the keepers below
+    /// fetch at least that many words per distinct stream. A tile with gaps (a stride wider than the
+    /// window) gives no bound (0).
+    /// </summary>
+    private long ServedAtLeast(SearchTensor t, State s, int l, int v)
+    {
+        if (!t.DenseTile(s.Rem[v])) return 0;
+        long visits = Visits(t, s, v);
+        long streams = (s.Used[v] / s.Used[l]) / SharedFactor(t, s, l, v);
+        return checked(visits * streams);
+    }
+
+    /// <summary>The largest multicast (operands) or reduction (outputs) factor the fanouts from level m down can give.</summary>
+    public double MaxShared(SearchTensor t, State s, int m, int loopsDecided)
+    {
+        double p = 1;
+        for (int k = m; k < Levels; k++)
+        {
+            var fan = _m.Storage[k].Fanout;
+            if (!Counts.Shares(fan, t.IsOutput)) continue;
+            if (k < loopsDecided || s.Plan is not null)
+            {
+                for (int r = 0; r < Ranks; r++) if (!t.IndexedBy[r]) p *= s.Spatial(k, r);
+            }
+            else p *= fan.Size;
+        }
+        return p;
+    }
+
+    /// <summary>What the state's plan fixes, computed on first use.</summary>
+    public PlanFacts Facts(State s)
+    {
+        if (s.Facts is { } known) return known;
+        var plan = s.Plan!;
+        var partition = new long[Levels][];
+        var used = new long[Levels][];
+        for (int c = 0; c < Levels; c++)
+        {
+            var ext = (long[])_m.Bound.Clone();
+            for (int b = 0; b < c; b++) for (int r = 0; r < Ranks; r++) ext[r] /= (long)plan.X[b][r] * plan.Y[b][r];
+            partition[c] = _m.Tensors.Select(t => t.Tile(ext)).ToArray();
+            used[c] = _m.Tensors.Select(t => t.UsedWords(ext)).ToArray();
+        }
+        return s.Facts = new PlanFacts(TemporalTotal(plan), partition, used);
+    }
+
+    /// <summary>The product of every level's temporal factors under a plan: the MACs each compute unit does.</summary>
+    private long TemporalTotal(SpatialPlan plan)
+    {
+        long total = 1;
+        for (int r = 0; r < Ranks; r++)
+        {
+            long left = _m.Bound[r];
+            for (int d = 0; d < Levels; d++) left /= (long)plan.X[d][r] * plan.Y[d][r];
+            total = checked(total * left);
+        }
+        return total;
+    }
+
+    /// <summary>At least the words of t that the MACs of one instance of level c use over the run (see <see cref="SearchTensor.UsedWords"/>).</summary>
+    public long PlanDensePartition(SearchTensor t, State s, int c) => Facts(s).Used[c][t.Index];
+
+    /// <summary>The words of t one instance of level c touches over the run, from the plan alone.</summary>
+    public long PlanPartition(SearchTensor t, State s, int c) => Facts(s).Partition[c][t.Index];
+
+    /// <summary>The words of t one instance of level c touches over the run, from the decided levels above it.</summary>
+    private long Partition(SearchTensor t, State s, int c)
+    {
+        var ext = (long[])s.Rem[c].Clone();
+        for (int d = 0; d < c; d++)
+        {
+            var ch = s.Choice[d]!;
+            for (int r = 0; r < Ranks; r++) ext[r] = checked(ext[r] * ch.Temporal[r]);
+        }
+        return t.Tile(ext);
+    }
+
+    /// <summary>The multicast (operands) or reduction (outputs) factor of the fanouts from level <paramref name="from"/> down to <paramref name="to"/> (exclusive).</summary>
+    public long SharedFactor(SearchTensor t, State s, int from, int to)
+    {
+        long p = 1;
+        for (int m = from; m < to; m++)
+        {
+            if (!Counts.Shares(_m.Storage[m].Fanout, t.IsOutput)) continue;
+            for (int r = 0; r < Ranks; r++) if (!t.IndexedBy[r]) p = checked(p * s.Spatial(m, r));
+        }
+        return p;
+    }
+
+    /// <summary>Hops per word over level m's fanout (<see cref="Counts.Hops"/>), from the children the state uses.</summary>
+    public double Hops(State s, int m)
+    {
+        long ux = 1, uy = 1;
+        for (int r = 0; r < Ranks; r++) { ux *= s.Plan?.X[m][r] ?? s.Choice[m]!.SpatialX[r]; uy *= s.Plan?.Y[m][r] ?? s.Choice[m]!.SpatialY[r]; }
+        return Counts.Hops(_m.Storage[m].Fanout.Topology, ux, uy);
+    }
+
+    /// <summary>The energy of keeper l serving keeper (or compute units) c whose instances each ask for <paramref name="childWords"/>: reads (and updates) at l and the network between.</summary>
+    public double PairEnergy(SearchTensor t, State s, int l, int c, double childWords) => new VisitLink(this, _m, t, s, l, c).ParentEnergy(childWords);
+}
+
+/// <summary>What one more visit word of a tensor at keeper c costs, linear in the visits: its fill at c, and its parent l's read (and, for outputs, update) with the network between.</summary>
+internal readonly struct VisitLink
+{
+    private readonly double _fill, _fillFloor, _perWord, _read, _update, _readFloor;
+    private readonly bool _output;
+
+    public VisitLink(ArrayCostModel cost, SearchProblem m, SearchTensor t, State s, int l, int c)
+    {
+        var levels = m.Storage;
+        _output = t.IsOutput;
+        _fill = c < m.Levels ? s.Used[c] * levels[c].WriteEnergy : 0;
+        _fillFloor = t.IsOutput && c < m.Levels ? cost.PlanPartition(t, s, c) : 0;
+        _perWord = (double)s.Used[c] / s.Used[l] / cost.SharedFactor(t, s, l, c) * s.Used[l];
+        double hop = 0;
+        for (int k = l; k < c; k++) if (levels[k].Fanout.HopEnergy > 0) hop += cost.Hops(s, k) * levels[k].Fanout.HopEnergy;
+        _read = levels[l].ReadEnergy + hop;
+        _update = levels[l].WriteEnergy + hop;
+        _readFloor = t.IsOutput ? checked(cost.PlanPartition(t, s, l) * s.Used[l]) : 0;
+    }
+
+    /// <summary>The fills at c and the parent's side, for <paramref name="visits"/> words into one instance of c.</summary>
+    public double Energy(double visits) => _fill * (_output ? Math.Max(0, visits - _fillFloor) : visits) + ParentEnergy(visits);
+
+    /// <summary>The parent's reads (and updates) and the network words between, for <paramref name="visits"/> words into one instance of c.</summary>
+    public double ParentEnergy(double visits)
+    {
+        double words = _perWord * visits; // over every instance of the parent
+        return _output ? words * _update + Math.Max(0, words - _readFloor) * _read : words * _read;
+    }
+}

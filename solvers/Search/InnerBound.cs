@@ -1,0 +1,238 @@
+namespace Optimizer.Solvers;
+
+/// <summary>
+/// The plain bound of the inner-first search on energy (docs/mapspace.md, "Energy: innermost level
+/// first"): for a node whose levels d and below are decided, each tensor's decided keepers exactly
+/// (their visits at least what the decided levels bring), the cheapest parent the outermost one could
+/// still have, the refetch the innermost loop above d forces, and for a tensor no decided level keeps, the
+/// compute units' accesses at the cheapest level that could still keep it. Its per-tensor parts
+/// (<see cref="DecidedTerms"/>, <see cref="DirectEnergy"/>, <see cref="CanKeepAbove"/>) serve the outer bound too.
+/// </summary>
+internal sealed class InnerBound(SearchProblem problem, ArrayCostModel cost) : SearchPart(problem)
+{
+    private readonly ArrayCostModel _cost = cost;
+
+    /// <summary>One tensor's share of the bound with nothing forced above d, and with the whole-tile refetch of a rank that alone indexes one of its dimensions.</summary>
+    private record struct Share(double Free, double Forced);
+
+    /// <summary>
+    /// A lower bound on the energy of every completion of an inner-first state whose levels d and below are
+    /// decided (loops and keep sets) under its spatial plan. Exact for the accesses between decided keepers
+    /// and the compute units, except that a keeper's visits count only what the decided levels bring
+    /// (the levels above add only non-negative terms); for the part above the outermost decided keeper of
+    /// a tensor, the cheapest parent it could have; and the words every dense tensor must cross DRAM once.
+    /// </summary>
+    public double Bound(State s, int d, double cutoff = double.PositiveInfinity)
+    {
+        var tensors = _m.Tensors;
+        var remaining = Remaining(s, d, out double aboveD);
+        // The innermost loop above d runs over some rank r with something left. A tensor that r alone indexes
+        // along a dimension gets no reuse from the levels above d: each of their steps brings a whole new
+        // tile. At most the tensors r does not index escape that, so the bound is the least, over the
+        // candidate ranks, of the tensors' costs with that refetch forced on the ones r indexes.
+        var shares = new Share[tensors.Length];
+        double free = 0;
+        foreach (var t in tensors)
+        {
+            ref var share = ref shares[t.Index];
+            share.Free = TensorBound(t, s, d, aboveD, remaining, -1);
+            share.Forced = share.Free;
+            for (int r = 0; r < Ranks && d > 0 && aboveD > 1; r++)
+                if (t.PlainDimRank[r]) { share.Forced = TensorBound(t, s, d, aboveD, remaining, r); break; }
+        }
+        foreach (var share in shares) free += share.Free;
+        // Every candidate's sum is at least the sum with nothing forced: when that already reaches the
+        // cutoff, the node is pruned whatever the candidates add.
+        double unforced = _m.MacEnergy + free;
+        if (unforced >= cutoff) return unforced;
+        double best = double.PositiveInfinity;
+        bool any = false;
+        for (int r = 0; r < Ranks && d > 0; r++)
+        {
+            if (remaining[r] <= 1) continue;
+            any = true;
+            double sum = 0;
+            foreach (var t in tensors)
+                sum += t.PlainDimRank[r] ? shares[t.Index].Forced : t.WindowRank[r] ? TensorBound(t, s, d, aboveD, remaining, r) : shares[t.Index].Free;
+            best = Math.Min(best, sum);
+        }
+        if (!any) best = free;
+        return _m.MacEnergy + best;
+    }
+
+    /// <summary>Per rank, what an inner-first state leaves to split over the temporal loops above level d (the plan's spatial splits and the decided levels taken out), and their product.</summary>
+    public long[] Remaining(State s, int d, out double product)
+    {
+        var remaining = new long[Ranks];
+        product = 1;
+        for (int r = 0; r < Ranks; r++)
+        {
+            long left = _m.Bound[r];
+            for (int b = 0; b < Levels; b++) left /= s.Spatial(b, r);
+            for (int b = d; b < Levels; b++) left /= s.Choice[b]!.Temporal[r];
+            remaining[r] = left;
+            product *= left;
+        }
+        return remaining;
+    }
+
+    /// <summary>
+    /// What the compute units' accesses to t cost when level m is t's innermost keeper: MACs over the largest
+    /// multicast (reduction) below m, each at m's read (update) energy and the network hops it crosses on
+    /// the way to the compute units; for an output, also the read of every update but the first of each
+    /// word an instance of m holds (the partial sum the update adds to), as the cost model counts them.
+    /// </summary>
+    public double DirectEnergy(SearchTensor t, State s, int m)
+    {
+        var levels = _m.Storage;
+        double hop = 0;
+        for (int b = m; b < Levels; b++) if (levels[b].Fanout.HopEnergy > 0) hop += _cost.Hops(s, b) * levels[b].Fanout.HopEnergy;
+        double words = _m.Map.Layer.Macs / _cost.MaxShared(t, s, m, Levels);
+        if (!t.IsOutput) return words * (levels[m].ReadEnergy + hop);
+        double reads = Math.Max(0, words - (double)_cost.PlanPartition(t, s, m) * s.Used[m]);
+        return words * (levels[m].WriteEnergy + hop) + reads * (levels[m].ReadEnergy + hop);
+    }
+
+    /// <summary>
+    /// One tensor's share of <see cref="Bound"/>: what its decided keepers fix (<see cref="DecidedTerms"/>;
+    /// with <paramref name="innermost"/>, the innermost loop above d runs over that rank), plus the cheapest
+    /// level above d that could serve the outermost one, and the words every dense tensor reads from DRAM once.
+    /// </summary>
+    private double TensorBound(SearchTensor t, State s, int d, double aboveD, long[] remaining, int innermost)
+    {
+        var levels = _m.Storage;
+        var facts = _cost.Facts(s);
+        double floor0 = t.IsOutput ? facts.Partition[0][t.Index] * levels[0].WriteEnergy : facts.Used[0][t.Index] * levels[0].ReadEnergy;
+        int outer = DecidedTerms(t, s, d, aboveD, remaining, innermost, out double energy, out double v0);
+        double best = double.PositiveInfinity;
+        if (outer < 0)
+        {
+            for (int m = 0; m < d; m++)
+            {
+                if (m != 0 && !CanKeepAbove(t, s, m, d)) continue;
+                best = Math.Min(best, DirectEnergy(t, s, m) + (m != 0 ? floor0 : 0));
+            }
+            return best;
+        }
+        if (outer == 0) return energy;
+        energy += s.Used[outer] * (t.IsOutput ? Math.Max(0, v0 - _cost.PlanPartition(t, s, outer)) : v0) * levels[outer].WriteEnergy;
+        for (int m = 0; m < d; m++)
+        {
+            if (m != 0 && !CanKeepAbove(t, s, m, d)) continue;
+            best = Math.Min(best, _cost.PairEnergy(t, s, m, outer, v0) + (m != 0 ? floor0 : 0));
+        }
+        return energy + best;
+    }
+
+    /// <summary>
+    /// The part of t's bound that its decided keepers fix (those from d down, and DRAM when d = 0): each
+    /// keeper's visits (what the decided levels bring, a whole tile per step above d when a decided level
+    /// rewinds a rank alone indexing a dimension, or what the innermost loop above d over rank
+    /// <paramref name="innermost"/> forces, and at least every used word), the fills of all keepers but the
+    /// outermost, and the accesses between them and to the compute units. Returns the outermost decided
+    /// keeper (-1 when none) with its visits.
+    /// </summary>
+    public int DecidedTerms(SearchTensor t, State s, int d, double aboveD, long[] remaining, int innermost, out double energy, out double outerVisits)
+    {
+        var levels = _m.Storage;
+        Span<int> keepers = stackalloc int[Levels];
+        int count = 0;
+        if (d == 0) keepers[count++] = 0;
+        for (int c = Math.Max(d, 1); c < Levels; c++) if ((s.Keep[c] & t.Bit) != 0) keepers[count++] = c;
+        keepers = keepers[..count];
+        energy = 0;
+        outerVisits = 0;
+        if (keepers.Length == 0) return -1;
+        Span<double> visits = stackalloc double[keepers.Length];
+        for (int i = 0; i < keepers.Length; i++)
+        {
+            int c = keepers[i];
+            double v = t.Tile(s.Rem[c]);
+            if (c > 0)
+            {
+                for (int b = d; b < c; b++) v += s.InnerVisits[b][c][t.Index];
+                if (RewindsPlainDim(t, s, d, c)) v += t.Tile(s.Rem[c]) * (aboveD - 1);
+                else if (innermost >= 0 && d > 0) v += ForcedVisits(t, s, d, c, innermost, aboveD, remaining);
+                // Every word an instance's MACs use reaches it at least once.
+                v = Math.Max(v, _cost.PlanDensePartition(t, s, c));
+                if (i > 0) energy += s.Used[c] * (t.IsOutput ? Math.Max(0, v - _cost.PlanPartition(t, s, c)) : v) * levels[c].WriteEnergy;
+            }
+            visits[i] = v;
+        }
+        for (int i = 0; i + 1 < keepers.Length; i++) energy += _cost.PairEnergy(t, s, keepers[i], keepers[i + 1], visits[i + 1]);
+        energy += _cost.PairEnergy(t, s, keepers[^1], Levels, _cost.Facts(s).TemporalTotal);
+        outerVisits = visits[0];
+        return keepers[0];
+    }
+
+    /// <summary>
+    /// The visits the levels above d add at least to t's decided keeper c when the innermost loop above d
+    /// runs over rank r. When r alone indexes a dimension of t, every step above d brings a whole tile (a
+    /// step of r moves that dimension by at least its extent, and a rewind of r moves it back as far).
+    /// Otherwise only r's own steps are counted, (f - 1) of every f, with f at least the smallest factor of
+    /// what is left of r: each moves c's tile by r's stride (at least d's tile extent times the spatial
+    /// splits of the levels up to the one holding the loop, which have no loops inside it) while the
+    /// decided loops from d down to c rewind, and brings the words of the tile that the move uncovers,
+    /// the least over the levels that may hold the loop. For a sliding window (P + R) that is the part of
+    /// the halo the step does not keep.
+    /// </summary>
+    private double ForcedVisits(SearchTensor t, State s, int d, int c, int r, double aboveD, long[] remaining)
+    {
+        long tile = t.Tile(s.Rem[c]);
+        if (t.PlainDimRank[r]) return tile * (aboveD - 1);
+        if (!t.WindowRank[r]) return 0;
+        var ext = s.Rem[c];
+        Span<long> back = stackalloc long[Ranks];
+        for (int rr = 0; rr < Ranks; rr++)
+        {
+            long b = 0;
+            for (int l = d; l < c; l++) b = checked(b + (s.Choice[l]!.Temporal[rr] - 1) * s.Rem[l + 1][rr] * s.Spatial(l, rr));
+            back[rr] = b;
+        }
+        long least = tile;
+        long stride = s.Rem[d][r];
+        for (int h = d - 1; h >= 0 && least > 0; h--)
+        {
+            stride = checked(stride * s.Spatial(h, r));
+            least = Math.Min(least, t.WindowFresh(ext, r, stride, back));
+        }
+        return least * aboveD * (1 - 1.0 / _m.SmallestFactor[remaining[r]]);
+    }
+
+    /// <summary>
+    /// True when an undecided level m above the decided level d may still keep t: the architecture and the
+    /// constraints allow it, and t's smallest possible tile there fits m's capacity on its own. That tile
+    /// is at least d's tile times the spatial splits from m down to d, since the temporal factors of the
+    /// levels from m to d (undecided) are at least 1.
+    /// </summary>
+    public bool CanKeepAbove(SearchTensor t, State s, int m, int d)
+    {
+        if (!_m.MayKeep(t, m)) return false;
+        if (_m.Storage[m].Capacity is not { } cap) return true;
+        Span<long> ext = stackalloc long[Ranks];
+        for (int r = 0; r < Ranks; r++)
+        {
+            long e = s.Rem[d][r];
+            for (int b = m; b < d; b++) e = checked(e * s.Spatial(b, r));
+            ext[r] = e;
+        }
+        return t.Tile(ext) <= cap;
+    }
+
+    /// <summary>
+    /// True when a decided level from d down to c (exclusive) loops over a rank that alone indexes a
+    /// dimension of t: that loop rewinds inside every loop above d, so each step of those loops moves t's
+    /// tile at c to words it does not hold, and the levels above d add exactly a whole tile per step
+    /// (tile x (product of their temporal factors - 1)), whatever their split and order.
+    /// </summary>
+    private static bool RewindsPlainDim(SearchTensor t, State s, int d, int c)
+    {
+        for (int b = d; b < c; b++)
+        {
+            var f = s.Choice[b]!.Temporal;
+            for (int k = 0; k < t.Dims.Dimensions; k++)
+                if (t.Dims.RanksOf(k) is [var only] && f[only] > 1) return true;
+        }
+        return false;
+    }
+}

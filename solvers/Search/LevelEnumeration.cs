@@ -1,0 +1,291 @@
+using Optimizer.Formulation;
+using Optimizer.Hardware;
+
+namespace Optimizer.Solvers;
+
+/// <summary>
+/// The mapspace's choices level by level (docs/mapspace.md): keep sets, the spatial plans, and each
+/// level's temporal factors and loop orders, for the outer-first searches (<see cref="LevelChoices"/>)
+/// and the inner-first one (<see cref="InnerChoices"/>), all in a fixed order.
+/// </summary>
+internal sealed class LevelEnumeration(SearchProblem problem) : SearchPart(problem)
+{
+
+    /// <summary>The keep sets level d may choose, largest first.</summary>
+    public IEnumerable<int> KeepOptions(int d)
+    {
+        int all = (1 << _m.TensorCount) - 1;
+        if (d == 0) { yield return all; yield break; }
+        var c = _m.Constraint(d);
+        int must = 0, mustNot = 0;
+        foreach (var t in _m.Tensors)
+        {
+            if (c.Keep.Contains(t.Spec.Id)) must |= t.Bit;
+            if (c.Bypass.Contains(t.Spec.Id)) mustNot |= t.Bit;
+        }
+        for (int mask = all; mask >= 0; mask--)
+        {
+            if ((mask & ~_m.AllowedMask[d]) != 0 || (mask & must) != must || (mask & mustNot) != 0) continue;
+            yield return mask;
+        }
+    }
+
+    /// <summary>True when the tiles level d keeps fit its capacity.</summary>
+    public bool Fits(int d, State s)
+    {
+        if (_m.Storage[d].Capacity is not { } cap) return true;
+        long need = 0;
+        foreach (var t in _m.Tensors) if ((s.Keep[d] & t.Bit) != 0) need = checked(need + t.Tile(s.Rem[d]));
+        return need <= cap;
+    }
+
+    /// <summary>Every decision level d can take, given the tile extents it has (outer-first).</summary>
+    public IEnumerable<LevelChoice> LevelChoices(int d, State s)
+    {
+        var rem = s.Rem[d];
+        var c = _m.Constraint(d);
+        var fan = _m.Storage[d].Fanout;
+        bool last = d == Levels - 1;
+        var sx = new int[Ranks];
+        var sy = new int[Ranks];
+        var spatialOptions = s.Plan is { } plan ? FromPlan(plan) : Spatial(0, 1, 1);
+        foreach (var _ in spatialOptions)
+        {
+            var t = new int[Ranks];
+            foreach (var __ in Temporal(0))
+            {
+                // The innermost level's order changes no count (only the compute units are below it), so one canonical order stands for all.
+                var active = Enumerable.Range(0, Ranks).Where(r => t[r] > 1).ToArray();
+                if (c.Order is not null)
+                {
+                    if (PinnedOrder(c, active) is { } order)
+                        yield return new LevelChoice((int[])t.Clone(), order, (int[])sx.Clone(), (int[])sy.Clone());
+                }
+                else if (last || active.Length <= 1)
+                    yield return new LevelChoice((int[])t.Clone(), active, (int[])sx.Clone(), (int[])sy.Clone());
+                else
+                {
+                    // Orders that cost the same for every tensor a level below may keep are one class;
+                    // only the first order of each class (in lexicographic order) is searched.
+                    var below = BelowTensors(d);
+                    var seen = below is null ? null : new HashSet<string>();
+                    foreach (var perm in Permutations(active))
+                    {
+                        if (seen is not null && !seen.Add(OrderClass(perm, below!))) continue;
+                        yield return new LevelChoice((int[])t.Clone(), perm, (int[])sx.Clone(), (int[])sy.Clone());
+                    }
+                }
+            }
+
+            IEnumerable<bool> Temporal(int r)
+            {
+                if (r == Ranks) { yield return true; yield break; }
+                // With a spatial plan, the splits of the levels below must still divide what is left.
+                long left = rem[r] / ((long)sx[r] * sy[r]);
+                if (s.Plan is { } p) for (int b = d + 1; b < Levels; b++) left /= (long)p.X[b][r] * p.Y[b][r];
+                IEnumerable<long> options = last ? [left]
+                    : c.Temporal.TryGetValue(_m.RankIds[r], out var pinned) ? (left % pinned == 0 ? [pinned] : [])
+                    : _m.Divisors[left];
+                foreach (var f in options)
+                {
+                    if (last && c.Temporal.TryGetValue(_m.RankIds[r], out var must) && must != f) continue;
+                    t[r] = (int)f;
+                    foreach (var x in Temporal(r + 1)) yield return x;
+                }
+            }
+        }
+
+        IEnumerable<bool> FromPlan(SpatialPlan plan)
+        {
+            Array.Copy(plan.X[d], sx, Ranks);
+            Array.Copy(plan.Y[d], sy, Ranks);
+            yield return true;
+        }
+
+        IEnumerable<bool> Spatial(int r, long px, long py)
+        {
+            if (r == Ranks) { yield return true; yield break; }
+            foreach (var fx in AxisOptions(c, r, Axis.X, rem[r], fan.X / px))
+            {
+                sx[r] = (int)fx;
+                foreach (var fy in AxisOptions(c, r, Axis.Y, rem[r] / fx, fan.Y / py))
+                {
+                    sy[r] = (int)fy;
+                    foreach (var x in Spatial(r + 1, px * fx, py * fy)) yield return x;
+                }
+            }
+        }
+    }
+
+    /// <summary>
+    /// Every decision level d can take when the levels below it are decided (inner-first): temporal
+    /// factors that divide what the levels below and the plan leave (all of it at the outermost level),
+    /// in one canonical order (the orders are picked at the leaves), or the pinned order.
+    /// </summary>
+    public IEnumerable<LevelChoice> InnerChoices(int d, State s)
+    {
+        var plan = s.Plan!;
+        var c = _m.Constraint(d);
+        var left = new long[Ranks];
+        for (int r = 0; r < Ranks; r++)
+        {
+            left[r] = _m.Bound[r];
+            for (int b = 0; b < Levels; b++) left[r] /= (long)plan.X[b][r] * plan.Y[b][r];
+            for (int b = d + 1; b < Levels; b++) left[r] /= s.Choice[b]!.Temporal[r];
+        }
+        var t = new int[Ranks];
+        foreach (var _ in Temporal(0))
+        {
+            int n = 0;
+            for (int r = 0; r < Ranks; r++) if (t[r] > 1) n++;
+            var active = new int[n];
+            for (int r = 0, i = 0; r < Ranks; r++) if (t[r] > 1) active[i++] = r;
+            if (PinnedOrder(c, active) is not { } order) continue;
+            // The plan's arrays are shared: no choice is ever changed after it is made.
+            yield return new LevelChoice((int[])t.Clone(), order, plan.X[d], plan.Y[d]);
+        }
+
+        IEnumerable<bool> Temporal(int r)
+        {
+            if (r == Ranks) { yield return true; yield break; }
+            IEnumerable<long> options = d == 0 ? [left[r]]
+                : c.Temporal.TryGetValue(_m.RankIds[r], out var pinned) ? (left[r] % pinned == 0 ? [pinned] : [])
+                : _m.Divisors[left[r]];
+            foreach (var f in options)
+            {
+                if (d == 0 && c.Temporal.TryGetValue(_m.RankIds[r], out var must) && must != f) continue;
+                t[r] = (int)f;
+                foreach (var x in Temporal(r + 1)) yield return x;
+            }
+        }
+    }
+
+    /// <summary>
+    /// Every spatial split of every level that the fanouts and the constraints allow (the same splits
+    /// <see cref="LevelChoices"/> offers level by level), in a fixed order.
+    /// </summary>
+    public List<SpatialPlan> SpatialPlans()
+    {
+        var plans = new List<SpatialPlan>();
+        var seen = new HashSet<string>();
+        var x = new int[Levels][];
+        var y = new int[Levels][];
+        for (int d = 0; d < Levels; d++) { x[d] = Enumerable.Repeat(1, Ranks).ToArray(); y[d] = Enumerable.Repeat(1, Ranks).ToArray(); }
+        var left = (long[])_m.Bound.Clone();
+        Split(0, 0, 1, 1);
+        return plans;
+
+        void Split(int d, int r, long px, long py)
+        {
+            if (d == Levels)
+            {
+                // Costs see a plan only through each rank's spatial factor per level (and, on a mesh, the
+                // number of children used along X plus along Y), never through which axis a rank is on:
+                // plans that agree on those are the same for every count, so the first stands for all.
+                if (seen.Add(PlanKey(x, y))) plans.Add(new SpatialPlan(x.Select(a => (int[])a.Clone()).ToArray(), y.Select(a => (int[])a.Clone()).ToArray()));
+                return;
+            }
+            if (r == Ranks) { Split(d + 1, 0, 1, 1); return; }
+            var fan = _m.Storage[d].Fanout;
+            var c = _m.Constraint(d);
+            foreach (var fx in AxisOptions(c, r, Axis.X, left[r], fan.X / px))
+                foreach (var fy in AxisOptions(c, r, Axis.Y, left[r] / fx, fan.Y / py))
+                {
+                    x[d][r] = (int)fx;
+                    y[d][r] = (int)fy;
+                    left[r] /= fx * fy;
+                    Split(d, r + 1, px * fx, py * fy);
+                    left[r] *= fx * fy;
+                }
+            x[d][r] = 1;
+            y[d][r] = 1;
+        }
+    }
+
+    /// <summary>What costs see of a spatial plan: per level, each rank's factor, and on a mesh the children used along X plus along Y.</summary>
+    private string PlanKey(int[][] x, int[][] y)
+    {
+        var sb = new System.Text.StringBuilder();
+        for (int d = 0; d < Levels; d++)
+        {
+            long ux = 1, uy = 1;
+            for (int r = 0; r < Ranks; r++) { sb.Append(x[d][r] * y[d][r]).Append(','); ux *= x[d][r]; uy *= y[d][r]; }
+            if (_m.Storage[d].Fanout.Topology != Topology.Bus) sb.Append('m').Append(ux + uy);
+            sb.Append('|');
+        }
+        return sb.ToString();
+    }
+
+    /// <summary>
+    /// The loops of a level in the order its constraint pins (outermost first), or, with no pinned order,
+    /// in rank order; null when a loop's rank is not in the pinned order (it must then have factor 1).
+    /// </summary>
+    private int[]? PinnedOrder(LevelConstraint c, int[] active)
+    {
+        if (c.Order is not { } pinned) return active;
+        var ids = pinned.ToList();
+        if (active.Any(r => !ids.Contains(_m.RankIds[r]))) return null;
+        return active.OrderBy(r => ids.IndexOf(_m.RankIds[r])).ToArray();
+    }
+
+    /// <summary>The spatial factors rank r may take along one axis of level d's fanout, given what is left of it and the room on the axis.</summary>
+    private IEnumerable<long> AxisOptions(LevelConstraint c, int r, Axis axis, long left, long room)
+    {
+        if (c.Spatial.TryGetValue((_m.RankIds[r], axis), out var pinned))
+        {
+            if (left % pinned == 0 && pinned <= room) yield return pinned;
+            yield break;
+        }
+        var allowed = axis == Axis.X ? c.SpatialX : c.SpatialY;
+        if (allowed is not null && !allowed.Contains(_m.RankIds[r])) { yield return 1; yield break; }
+        foreach (var f in _m.Divisors[left]) { if (f > room) break; yield return f; }
+    }
+
+    /// <summary>
+    /// The tensors some level below d may keep, when every one of them is indexed by plain ranks (no
+    /// sliding window, coefficient 1); null otherwise, and then every order is searched.
+    /// </summary>
+    private SearchTensor[]? BelowTensors(int d)
+    {
+        var below = _m.Tensors.Where(t => Enumerable.Range(d + 1, Levels - d - 1).Any(m => _m.MayKeep(t, m))).ToArray();
+        return below.All(t => t.UnitCoefficients) ? below : null;
+    }
+
+    /// <summary>
+    /// The class of a level's loop order for tensors indexed by plain ranks. For such a tensor a step of a
+    /// loop brings either nothing or a whole new tile, so its visits are the tile times the factors of
+    /// every loop at or outside its innermost indexing loop (docs/cost-model.md, "Visits"). Within this
+    /// level, an order matters to it only through which loops sit inside its innermost indexing loop
+    /// here; two orders with the same such sets for every tensor give the same counts.
+    /// </summary>
+    private static string OrderClass(int[] order, SearchTensor[] tensors)
+    {
+        var sb = new System.Text.StringBuilder();
+        foreach (var t in tensors)
+        {
+            int innermost = -1;
+            for (int i = 0; i < order.Length; i++) if (t.IndexedBy[order[i]]) innermost = i;
+            long inside = 0;
+            for (int i = innermost + 1; i < order.Length && innermost >= 0; i++) inside |= 1L << order[i];
+            sb.Append(inside).Append(',');
+        }
+        return sb.ToString();
+    }
+
+    private static IEnumerable<int[]> Permutations(int[] items)
+    {
+        var a = (int[])items.Clone();
+        // Lexicographic order, starting from the sorted array: deterministic.
+        while (true)
+        {
+            yield return (int[])a.Clone();
+            int i = a.Length - 2;
+            while (i >= 0 && a[i] >= a[i + 1]) i--;
+            if (i < 0) yield break;
+            int j = a.Length - 1;
+            while (a[j] <= a[i]) j--;
+            (a[i], a[j]) = (a[j], a[i]);
+            Array.Reverse(a, i + 1, a.Length - i - 1);
+        }
+    }
+}

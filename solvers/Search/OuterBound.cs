@@ -1,0 +1,398 @@
+namespace Optimizer.Solvers;
+
+/// <summary>
+/// The outer bound of the inner-first search on energy (docs/mapspace.md, "The outer bound"): for nodes
+/// whose undecided levels are DRAM, level 1 (the outermost on-chip level) and possibly middle levels
+/// that may each keep only tensors no decided level keeps, the least over every split of the remaining
+/// factors between the chip and DRAM, level 1's keep sets that fit, and the two innermost loops; its
+/// cases also bound the next node's children (<see cref="ChildBounds"/>).
+/// </summary>
+internal sealed class OuterBound(SearchProblem problem, ArrayCostModel cost, InnerBound inner, LevelEnumeration levels) : SearchPart(problem)
+{
+    private readonly ArrayCostModel _cost = cost;
+    private readonly InnerBound _inner = inner;
+    private readonly LevelEnumeration _levels = levels;
+
+    /// <summary>
+    /// A sharper bound for inner-first states whose undecided levels are DRAM, level 1 (the outermost
+    /// on-chip level) and possibly levels between level 1 and d that may each keep only tensors no decided
+    /// level keeps (eyeriss's scratchpads), that sees level 1's capacity and how the remaining factors
+    /// split between the chip and DRAM. The undecided on-chip levels' loops are taken together (G, with
+    /// DRAM's the rest, D): level 1's tile depends only on G. It takes the least, over every split G x D,
+    /// every keep set of level 1 whose tiles fit its capacity, the rank of DRAM's innermost loop (r0) and
+    /// the rank of the innermost loop above d (one with G > 1, or r0 when G is all ones), of the sum over
+    /// tensors of:
+    /// <list type="bullet">
+    /// <item>the decided keepers' costs, with the whole-tile refetch forced when that innermost loop alone
+    /// indexes the tensor, served by its real parent: level 1 when level 1 keeps it, else DRAM;</item>
+    /// <item>for a tensor level 1 keeps, its fills there and DRAM's side: every used word once, and a whole
+    /// level-1 tile per DRAM step when r0 alone indexes it (visits = tile x the product of D);</item>
+    /// <item>for a tensor with plain dimensions served straight from DRAM: when an on-chip loop above d
+    /// or r0 indexes it, every DRAM loop over a rank that does not index it sits outside an indexing loop,
+    /// so each of its steps brings every used word again (visits >= used words x those factors);</item>
+    /// <item>for a tensor no decided level keeps: the compute units' accesses at its innermost keeper (DRAM,
+    /// level 1, or the middle level that may keep it, then served by level 1 or DRAM).</item>
+    /// </list>
+    /// Every completion falls in one case, and in it each term is at most what the completion costs, so
+    /// the least over the cases bounds every completion (docs/mapspace.md, "The outer bound"). Computed only
+    /// for nodes the plain bound does not prune. Also returns the cases that bound the next node's children
+    /// (null when they were not recorded).
+    /// </summary>
+    public double Refine(State s, int d, double bound, double cutoff, out ChildBounds? children)
+    {
+        children = null;
+        if (d < 2 || d > Levels || !_m.DeferOrders || bound >= cutoff) return bound;
+        var remaining = _inner.Remaining(s, d, out double aboveD);
+        var record = new ChildBounds(remaining, _m.Divisors, _m.TensorCount, cutoff);
+        double outer = Least(s, d, remaining, aboveD, record, cutoff - _m.MacEnergy);
+        if (outer <= 0) return bound; // a case this bound does not cover: nothing recorded either
+        if (!record.Overflowed) children = record;
+        return Math.Max(bound, _m.MacEnergy + outer);
+    }
+
+    /// <summary>
+    /// One tensor in the outer bound of one node: what is fixed for the node (its keepers and their costs
+    /// served by DRAM or level 1), then what the split at hand gives it. Arrays over <c>1 + Ranks</c> are
+    /// indexed by the innermost loop above d (0: none or no effect, else 1 + its rank).
+    /// </summary>
+    private sealed class Part
+    {
+        public Part(SearchTensor t, int ranks)
+        {
+            T = t;
+            Rest = new double[1 + ranks];
+            V0 = new double[1 + ranks];
+            ForcedBy = new bool[1 + ranks];
+            BaseDram = new double[1 + ranks];
+            BaseOne = new double[1 + ranks];
+            DramBase = new double[1 + ranks];
+            OneBase = new double[1 + ranks];
+            ViaOne = new double[1 + ranks, 2];
+            ViaDram = new double[1 + ranks, 2];
+            WindowOne = new double[ranks];
+        }
+
+        public readonly SearchTensor T;
+        // ---- Fixed for the node. ----
+        /// <summary>The outermost decided keeper (-1: none), and the one middle level that may keep the tensor (-1: none).</summary>
+        public int Keeper0 = -1, Middle = -1;
+        /// <summary>Level 1 may keep the tensor.</summary>
+        public bool CanKeep;
+        /// <summary>What the decided keepers cost apart from the outermost one's fills and parent, and that keeper's visits from the decided levels.</summary>
+        public readonly double[] Rest, V0;
+        /// <summary>The innermost loop above d over that rank forces more than nothing.</summary>
+        public readonly bool[] ForcedBy;
+        /// <summary>The outermost decided keeper served by DRAM or by level 1; level 1 served by DRAM.</summary>
+        public VisitLink TopDram, TopOne, One;
+        /// <summary>Used words and tile at the outermost decided keeper; used words at level 1.</summary>
+        public double Used0, Tile0, Used1;
+        /// <summary>The outermost decided keeper's extents in one DRAM iteration, but for the undecided on-chip factors G.</summary>
+        public long[] KeeperExt = [];
+        /// <summary>A tensor no decided level keeps: the compute units' accesses at DRAM, at level 1, at its middle level.</summary>
+        public double DirectDram, DirectOne, DirectMiddle;
+        /// <summary>Its middle level served by DRAM or by level 1, the words used there, and its tile extents with no undecided temporal factor.</summary>
+        public VisitLink MiddleFromDram, MiddleFromOne;
+        public double UsedMiddle;
+        public long[] MiddleExt = [];
+        /// <summary>What a decided keeper costs served by DRAM or by level 1, the same in every split.</summary>
+        public readonly double[] BaseDram, BaseOne;
+        /// <summary>Level 1's fills and DRAM's side for every used word once.</summary>
+        public double FloorOne;
+        // ---- The split at hand. ----
+        /// <summary>The tile at level 1, the product of D over the ranks that do not index the tensor, and whether an on-chip loop over a rank alone indexing a dimension has G above 1.</summary>
+        public long Tile;
+        public double Scale;
+        public bool OnChip;
+        /// <summary>A tensor no decided level keeps: its cheapest innermost keeper served by level 1, by DRAM, and by DRAM with the DRAM scaling.</summary>
+        public double FromOne, FromDram, FromDramScaled;
+        /// <summary>The visits at the innermost keeper below level 1 that DRAM's steps force.</summary>
+        public double Sweep;
+        /// <summary>BaseDram and BaseOne with the outermost decided keeper's visits at least <see cref="Sweep"/>.</summary>
+        public readonly double[] DramBase, OneBase;
+        /// <summary>Served by level 1 [innermost rank, forced at level 1]; served by DRAM [innermost rank, DRAM loops outside an indexing loop].</summary>
+        public readonly double[,] ViaOne, ViaDram;
+        /// <summary>Per rank: level 1's fills and DRAM's side when DRAM's innermost loop runs over a window rank of the tensor.</summary>
+        public readonly double[] WindowOne;
+    }
+
+    /// <remarks>
+    /// A split whose cheapest variant of every tensor already sums to <paramref name="cutoff"/> or more is
+    /// skipped: the least returned is then exact when it is below the cutoff, and at least the cutoff otherwise.
+    /// </remarks>
+    private double Least(State s, int d, long[] remaining, double aboveD, ChildBounds? record, double cutoff)
+    {
+        var active = Enumerable.Range(0, Ranks).Where(r => remaining[r] > 1).ToArray();
+        var parts = new Part[_m.TensorCount];
+        foreach (var t in _m.Tensors)
+        {
+            var o = parts[t.Index] = new Part(t, Ranks);
+            o.CanKeep = _inner.CanKeepAbove(t, s, 1, d);
+            for (int c = d; c < Levels; c++) if ((s.Keep[c] & t.Bit) != 0) { o.Keeper0 = c; break; }
+            for (int m = 2; m < d; m++)
+            {
+                if (!_inner.CanKeepAbove(t, s, m, d)) continue;
+                // A middle level that may serve a decided keeper, or a second one, is beyond this bound's cases.
+                if (o.Keeper0 >= 0 || o.Middle >= 0) return 0;
+                o.Middle = m;
+            }
+            if (o.CanKeep) { o.One = new VisitLink(_cost, _m, t, s, 0, 1); o.Used1 = _cost.PlanDensePartition(t, s, 1); }
+            if (o.Keeper0 < 0)
+            {
+                // Read by the compute units from its innermost keeper: DRAM, level 1, or the one middle level
+                // (between 1 and d) that may keep it, served by DRAM or level 1.
+                o.DirectDram = _inner.DirectEnergy(t, s, 0);
+                o.DirectOne = o.CanKeep ? _inner.DirectEnergy(t, s, 1) : double.PositiveInfinity;
+                o.DirectMiddle = double.PositiveInfinity;
+                if (o.Middle is var m and >= 0)
+                {
+                    o.DirectMiddle = _inner.DirectEnergy(t, s, m);
+                    o.MiddleFromDram = new VisitLink(_cost, _m, t, s, 0, m);
+                    if (o.CanKeep) o.MiddleFromOne = new VisitLink(_cost, _m, t, s, 1, m);
+                    o.UsedMiddle = _cost.PlanDensePartition(t, s, m);
+                    o.MiddleExt = new long[Ranks];
+                    for (int r = 0; r < Ranks; r++)
+                    {
+                        o.MiddleExt[r] = s.Rem[d][r];
+                        for (int b = m; b < d; b++) o.MiddleExt[r] = checked(o.MiddleExt[r] * s.Spatial(b, r));
+                    }
+                }
+                continue;
+            }
+            int k0 = o.Keeper0;
+            o.Used0 = _cost.PlanDensePartition(t, s, k0);
+            o.Tile0 = t.Tile(s.Rem[k0]);
+            o.KeeperExt = new long[Ranks];
+            for (int r = 0; r < Ranks; r++)
+            {
+                o.KeeperExt[r] = s.Rem[k0][r];
+                for (int b = d; b < k0; b++) o.KeeperExt[r] = checked(o.KeeperExt[r] * s.Choice[b]!.Temporal[r]);
+            }
+            o.TopDram = new VisitLink(_cost, _m, t, s, 0, k0);
+            if (o.CanKeep) o.TopOne = new VisitLink(_cost, _m, t, s, 1, k0);
+            _inner.DecidedTerms(t, s, d, aboveD, remaining, -1, out o.Rest[0], out o.V0[0]);
+            for (int r = 0; r < Ranks; r++)
+                if (aboveD > 1 && remaining[r] > 1 && (t.PlainDimRank[r] || t.WindowRank[r]))
+                {
+                    _inner.DecidedTerms(t, s, d, aboveD, remaining, r, out o.Rest[1 + r], out o.V0[1 + r]);
+                    o.ForcedBy[1 + r] = o.Rest[1 + r] != o.Rest[0] || o.V0[1 + r] != o.V0[0];
+                }
+        }
+        foreach (var o in parts)
+        {
+            if (o.Keeper0 < 0) continue;
+            for (int f = 0; f <= Ranks; f++)
+            {
+                if (f > 0 && !o.ForcedBy[f]) continue;
+                o.BaseDram[f] = o.Rest[f] + o.TopDram.Energy(o.V0[f]);
+                if (o.CanKeep) o.BaseOne[f] = o.Rest[f] + o.TopOne.Energy(o.V0[f]);
+            }
+        }
+        var keeps = new List<int>();
+        foreach (var k in _levels.KeepOptions(1))
+        {
+            bool ok = true;
+            foreach (var o in parts) if ((k & o.T.Bit) != 0 && !o.CanKeep) ok = false;
+            if (ok) keeps.Add(k);
+        }
+        long? cap = _m.Storage[1].Capacity;
+        var spread = new long[Ranks]; // the spatial splits of levels 1 to d - 1, inside level 1's tile
+        for (int r = 0; r < Ranks; r++)
+        {
+            spread[r] = s.Rem[d][r];
+            for (int b = 1; b < d; b++) spread[r] = checked(spread[r] * s.Spatial(b, r));
+        }
+        var g = new long[Ranks];
+        Array.Fill(g, 1L);
+        var ext = new long[Ranks];
+        var extKeeper = new long[Ranks];
+        var extMiddle = new long[Ranks];
+        var r0s = new List<int>();
+        var inners = new List<int>();
+        var noBack = new long[Ranks];
+        var rewind = new long[Ranks];
+        foreach (var o in parts) o.FloorOne = o.CanKeep ? o.One.Energy(o.Used1) : 0;
+        double best = double.PositiveInfinity;
+        long gIndex = 0;
+        double dramSteps = 1; // the product of D in the split at hand
+        Split(0, 1);
+        return best;
+
+        void Split(int a, long stride)
+        {
+            if (a < active.Length)
+            {
+                int r = active[a];
+                var divisors = _m.Divisors[remaining[r]];
+                for (int j = 0; j < divisors.Length; j++)
+                {
+                    g[r] = divisors[j];
+                    gIndex += j * stride;
+                    Split(a + 1, checked(stride * divisors.Length));
+                    gIndex -= j * stride;
+                }
+                g[r] = 1;
+                return;
+            }
+            dramSteps = 1;
+            r0s.Clear();
+            inners.Clear();
+            for (int r = 0; r < Ranks; r++)
+            {
+                ext[r] = checked(spread[r] * g[r]);
+                long dr = remaining[r] / g[r];
+                dramSteps *= dr;
+                if (dr > 1) r0s.Add(r);
+                if (g[r] > 1) inners.Add(r);
+            }
+            if (r0s.Count == 0) r0s.Add(-1);
+            // First each tensor's cheapest variant in this split (nothing forced, no DRAM scaling unless an
+            // on-chip loop forces it): when they already sum to the cutoff, every case of the split does.
+            double floor = 0;
+            foreach (var o in parts)
+            {
+                var t = o.T;
+                o.Tile = t.Tile(ext);
+                double scale = 1;
+                bool onChipIndexes = false;
+                for (int r = 0; r < Ranks; r++)
+                {
+                    if (!t.IndexedBy[r]) scale *= remaining[r] / g[r];
+                    else if (g[r] > 1 && t.PlainDimRank[r]) onChipIndexes = true;
+                }
+                o.Scale = scale;
+                o.OnChip = onChipIndexes;
+                if (o.Keeper0 < 0)
+                {
+                    double fromOne = o.DirectOne, fromDram = o.DirectDram, fromDramScaled = o.DirectDram;
+                    if (o.Middle is var m and >= 0)
+                    {
+                        // The middle level's tile is at most its capacity and at most its tile with every on-chip factor below it.
+                        for (int r = 0; r < Ranks; r++) extMiddle[r] = checked(o.MiddleExt[r] * g[r]);
+                        double largest = Math.Min(t.Tile(extMiddle), _m.Storage[m].Capacity ?? long.MaxValue);
+                        // The words the DRAM iterations use: every used word once per iteration over ranks that do not
+                        // index t, and at least the box the chip's loops sweep in each iteration; less what each can
+                        // carry over from the last (one tile).
+                        double used = Math.Max(scale * o.UsedMiddle, dramSteps * t.UsedWords(extMiddle));
+                        double visitsM = Math.Max(o.UsedMiddle, used - dramSteps * largest);
+                        if (o.CanKeep) fromOne = Math.Min(fromOne, o.DirectMiddle + o.MiddleFromOne.Energy(visitsM));
+                        fromDram = Math.Min(fromDram, o.DirectMiddle + o.MiddleFromDram.Energy(visitsM));
+                        fromDramScaled = Math.Min(o.DirectDram, o.DirectMiddle + o.MiddleFromDram.Energy(o.UsedMiddle * scale));
+                        // When the middle level could not hold t's tile with every on-chip factor of a rank indexing t
+                        // at or below it, some loop above it indexes t, and every DRAM loop is outside that loop.
+                        if (t.Plain && _m.Storage[m].Capacity is { } capM)
+                        {
+                            for (int r = 0; r < Ranks; r++) extMiddle[r] = checked(o.MiddleExt[r] * (t.IndexedBy[r] ? g[r] : 1));
+                            if (t.Tile(extMiddle) > capM) fromDram = fromDramScaled;
+                        }
+                    }
+                    (o.FromOne, o.FromDram, o.FromDramScaled) = (fromOne, fromDram, fromDramScaled);
+                    floor += Math.Min(fromDram, fromOne + o.FloorOne);
+                    continue;
+                }
+                for (int r = 0; r < Ranks; r++) extKeeper[r] = checked(g[r] * o.KeeperExt[r]);
+                o.Sweep = Math.Max(scale * o.Used0, dramSteps * t.UsedWords(extKeeper)) - dramSteps * o.Tile0;
+                Bases(o, 0);
+                o.ViaDram[0, 1] = scale > 1 ? o.Rest[0] + o.TopDram.Energy(Math.Max(o.V0[0], o.Used0 * scale)) : o.DramBase[0];
+                // Every DRAM loop sits outside an on-chip loop that indexes t.
+                o.ViaDram[0, 0] = onChipIndexes ? o.ViaDram[0, 1] : o.DramBase[0];
+                floor += o.CanKeep ? Math.Min(o.ViaDram[0, 0], o.OneBase[0] + o.FloorOne) : o.ViaDram[0, 0];
+            }
+            if (floor >= cutoff) return;
+            foreach (var o in parts)
+            {
+                var t = o.T;
+                double floorOne = o.FloorOne;
+                if (o.CanKeep)
+                    foreach (var r0 in r0s)
+                        if (r0 >= 0 && t.WindowRank[r0]) o.WindowOne[r0] = o.One.Energy(Math.Max(o.Used1, WindowVisits(o, r0)));
+                double forcedOne = o.CanKeep ? o.One.Energy(Math.Max(o.Used1, o.Tile * dramSteps)) : 0;
+                if (o.Keeper0 < 0)
+                {
+                    o.ViaDram[0, 0] = o.FromDram;
+                    o.ViaDram[0, 1] = o.FromDramScaled;
+                    o.ViaOne[0, 0] = o.FromOne + floorOne;
+                    o.ViaOne[0, 1] = o.FromOne + forcedOne;
+                    continue;
+                }
+                for (int f = 0; f <= Ranks; f++)
+                {
+                    if (f > 0 && !o.ForcedBy[f]) continue;
+                    if (f > 0)
+                    {
+                        Bases(o, f);
+                        o.ViaDram[f, 1] = o.Scale > 1 ? o.Rest[f] + o.TopDram.Energy(Math.Max(o.V0[f], o.Used0 * o.Scale)) : o.DramBase[f];
+                        o.ViaDram[f, 0] = o.OnChip ? o.ViaDram[f, 1] : o.DramBase[f];
+                    }
+                    if (!o.CanKeep) continue;
+                    o.ViaOne[f, 0] = o.OneBase[f] + floorOne;
+                    o.ViaOne[f, 1] = o.OneBase[f] + forcedOne;
+                }
+            }
+            foreach (var keep in keeps)
+            {
+                if (cap is { } c)
+                {
+                    long need = 0;
+                    foreach (var o in parts) if ((keep & o.T.Bit) != 0) need = checked(need + o.Tile);
+                    if (need > c) continue;
+                }
+                double least = double.PositiveInfinity;
+                foreach (var r0 in r0s)
+                {
+                    if (inners.Count == 0) least = Math.Min(least, Consider(keep, r0, r0));
+                    else foreach (var inner in inners) least = Math.Min(least, Consider(keep, r0, inner));
+                }
+                best = Math.Min(best, least);
+                record?.Add(gIndex, g, keep, _m.MacEnergy + least);
+            }
+        }
+
+        // Level 1's visits of t when DRAM's innermost loop runs over r0, a window rank of t: its first tile, then
+        // each of r0's own steps, (D - 1) of every D, moves the tile by r0's DRAM stride with nothing inside to
+        // rewind and brings the words the move uncovers; and each step of a DRAM loop over a rank that does not
+        // index t rewinds r0's loop inside it (perhaps more, which only moves the tile further when no
+        // coefficient is negative): at least (product of those loops' factors - 1) such steps, whatever the order.
+        double WindowVisits(Part o, int r0)
+        {
+            var t = o.T;
+            long dr = remaining[r0] / g[r0];
+            long stride0 = checked(ext[r0] * s.Spatial(0, r0));
+            double visits = o.Tile + dramSteps * (1 - 1.0 / dr) * t.WindowFresh(ext, r0, stride0, noBack);
+            if (!t.NonNegative) return visits;
+            double others = 1;
+            for (int r = 0; r < Ranks; r++) if (!t.IndexedBy[r]) others *= remaining[r] / g[r];
+            if (others <= 1) return visits;
+            rewind[r0] = checked((dr - 1) * stride0);
+            visits += (others - 1) * t.WindowFresh(ext, r0, 0, rewind);
+            rewind[r0] = 0;
+            return visits;
+        }
+
+        // A decided keeper's base costs in this split, its visits raised to the sweep floor when that is more.
+        void Bases(Part o, int f)
+        {
+            if (o.Sweep <= o.V0[f])
+            {
+                o.DramBase[f] = o.BaseDram[f];
+                o.OneBase[f] = o.BaseOne[f];
+                return;
+            }
+            o.DramBase[f] = o.Rest[f] + o.TopDram.Energy(o.Sweep);
+            if (o.CanKeep) o.OneBase[f] = o.Rest[f] + o.TopOne.Energy(o.Sweep);
+        }
+
+        double Consider(int keep, int r0, int inner)
+        {
+            double sum = 0;
+            foreach (var o in parts)
+            {
+                var t = o.T;
+                int f = inner >= 0 && o.ForcedBy[1 + inner] ? 1 + inner : 0;
+                if ((keep & t.Bit) != 0)
+                    sum += r0 >= 0 && t.WindowRank[r0] ? o.ViaOne[f, 0] - o.FloorOne + o.WindowOne[r0] : o.ViaOne[f, r0 >= 0 && t.PlainDimRank[r0] ? 1 : 0];
+                else sum += o.ViaDram[f, r0 >= 0 && t.PlainDimRank[r0] ? 1 : 0];
+            }
+            return sum;
+        }
+    }
+}

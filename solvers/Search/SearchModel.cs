@@ -1,0 +1,157 @@
+using Optimizer.Formulation;
+using Optimizer.Hardware;
+using Optimizer.Workloads;
+
+namespace Optimizer.Solvers;
+
+/// <summary>
+/// The exact search's model of one problem: what <see cref="TilingSearch"/> and <see cref="DescentModel"/>
+/// ask of a partial mapping (<see cref="State"/>), answered by its parts: the problem compiled once
+/// (<see cref="SearchProblem"/>), the mapspace's choices level by level (<see cref="LevelEnumeration"/>),
+/// the search's own cost over the formula kernel (<see cref="ArrayCostModel"/>), loop orders for energy
+/// (<see cref="OrderOptimizer"/>), and the inner-first bounds (<see cref="Solvers.InnerBound"/>,
+/// <see cref="Solvers.OuterBound"/>). Every answer is re-costed by the reference <see cref="CostModel"/>.
+/// </summary>
+internal sealed class SearchModel
+{
+    private readonly LevelEnumeration _enumeration;
+    private readonly ArrayCostModel _cost;
+    private readonly OrderOptimizer _orders;
+    private readonly InnerBound _inner;
+    private readonly OuterBound _outer;
+
+    public SearchModel(MapProblem p, bool deferOrders = false)
+    {
+        Problem = new SearchProblem(p, deferOrders);
+        _enumeration = new LevelEnumeration(Problem);
+        _cost = new ArrayCostModel(Problem);
+        _orders = new OrderOptimizer(Problem, _cost);
+        _inner = new InnerBound(Problem, _cost);
+        _outer = new OuterBound(Problem, _cost, _inner, _enumeration);
+    }
+
+    /// <summary>The problem as the parts see it.</summary>
+    public SearchProblem Problem { get; }
+    public int Levels => Problem.Levels;
+    public int Ranks => Problem.Ranks;
+    public int TensorCount => Problem.TensorCount;
+    public long[] Bound => Problem.Bound;
+    public RankId[] RankIds => Problem.RankIds;
+
+    /// <summary>
+    /// True for the branch and bound on energy: it searches levels innermost first
+    /// (<see cref="InnerChoices"/>, <see cref="InnerBound"/>) without branching on loop orders, and
+    /// <see cref="OptimizeOrders"/> picks every level's best order at a leaf. Sound for energy only, where
+    /// each level's order adds its own term (docs/mapspace.md, "Orders are chosen per level").
+    /// </summary>
+    public bool DeferOrders => Problem.DeferOrders;
+
+    // ---- Level enumeration. ----
+
+    /// <summary>The keep sets level d may choose, largest first.</summary>
+    public IEnumerable<int> KeepOptions(int d, State s) => _enumeration.KeepOptions(d);
+
+    /// <summary>True when the tiles level d keeps fit its capacity.</summary>
+    public bool Fits(int d, State s) => _enumeration.Fits(d, s);
+
+    /// <summary>Every decision level d can take, given the tile extents it has (outer-first).</summary>
+    public IEnumerable<LevelChoice> LevelChoices(int d, State s) => _enumeration.LevelChoices(d, s);
+
+    /// <summary>Every decision level d can take when the levels below it are decided (inner-first).</summary>
+    public IEnumerable<LevelChoice> InnerChoices(int d, State s) => _enumeration.InnerChoices(d, s);
+
+    /// <summary>Every spatial split of every level, in a fixed order.</summary>
+    public List<SpatialPlan> SpatialPlans() => _enumeration.SpatialPlans();
+
+    /// <summary>Decides level d in an inner-first state (<see cref="State.ApplyInner"/>).</summary>
+    public void ApplyInner(State s, int d, LevelChoice choice) => s.ApplyInner(d, choice);
+
+    // ---- The search's own cost. ----
+
+    /// <summary>A lower bound on the objective of every completion of an outer-first partial mapping (<see cref="ArrayCostModel.LowerBound"/>).</summary>
+    public double LowerBound(State s, int loopsDecided, int keepDecidedAt) => _cost.LowerBound(s, loopsDecided, keepDecidedAt);
+
+    /// <summary>The exact objective of a complete mapping.</summary>
+    public double Exact(State s) => _cost.Exact(s);
+
+    /// <summary>The lower bound before any decision: what every mapping costs at least.</summary>
+    public double RootBound() => _cost.RootBound();
+
+    // ---- Loop orders (energy). ----
+
+    /// <summary>Picks every level's best loop order for a complete tiling (<see cref="OrderOptimizer.OptimizeOrders"/>).</summary>
+    public void OptimizeOrders(State s) => _orders.OptimizeOrders(s);
+
+    /// <summary>The order of one level's loops minimizing a per-loop cost (<see cref="OrderOptimizer.BestOrder"/>).</summary>
+    internal (double Value, int[] Order) BestOrder(int[] factors, Func<int, long, double> cost) => _orders.BestOrder(factors, cost);
+
+    /// <summary>Records what level d's loops add at least to the visits below it (<see cref="OrderOptimizer.RecordInnerVisits"/>).</summary>
+    public void RecordInnerVisits(State s, int d) => _orders.RecordInnerVisits(s, d);
+
+    // ---- Bounds of the inner-first search (energy). ----
+
+    /// <summary>The plain bound of an inner-first node (<see cref="Solvers.InnerBound.Bound"/>).</summary>
+    public double InnerBound(State s, int d, double cutoff = double.PositiveInfinity) => _inner.Bound(s, d, cutoff);
+
+    /// <summary>The plain bound raised by the outer bound where it applies (<see cref="Solvers.OuterBound.Refine"/>).</summary>
+    public double RefineBound(State s, int d, double bound, double cutoff) => _outer.Refine(s, d, bound, cutoff, out _);
+
+    /// <summary><see cref="RefineBound(State, int, double, double)"/>, with the cases that bound the next node's children (null when they were not recorded).</summary>
+    public double RefineBound(State s, int d, double bound, double cutoff, out ChildBounds? children) => _outer.Refine(s, d, bound, cutoff, out children);
+
+    // ---- A state as a Mapping and back. ----
+
+    /// <summary>
+    /// A mapping as a complete state of this search (the inverse of <see cref="ToMapping"/>), so the
+    /// search's own cost of any mapping can be compared with the reference model's; null when the mapping
+    /// has two temporal loops over one rank at a level, which the search's levels never hold.
+    /// </summary>
+    public State? FromMapping(Mapping mapping)
+    {
+        if (mapping.Levels.Count != Levels) throw new ArgumentException($"The mapping has {mapping.Levels.Count} levels; the architecture has {Levels}.", nameof(mapping));
+        var position = RankIds.Select((r, i) => (r, i)).ToDictionary(x => x.r, x => x.i);
+        var s = new State(Problem);
+        for (int d = 0; d < Levels; d++)
+        {
+            var level = mapping.Levels[d];
+            int[] temporal = new int[Ranks], x = new int[Ranks], y = new int[Ranks];
+            Array.Fill(temporal, 1); Array.Fill(x, 1); Array.Fill(y, 1);
+            var order = new List<int>();
+            foreach (var loop in level.Temporal)
+            {
+                int r = position[loop.Rank];
+                if (order.Contains(r)) return null;
+                order.Add(r);
+                temporal[r] = loop.Factor;
+            }
+            foreach (var loop in level.Spatial)
+            {
+                var axis = loop.Axis == Axis.X ? x : y;
+                axis[position[loop.Rank]] = checked(axis[position[loop.Rank]] * loop.Factor);
+            }
+            foreach (var t in Problem.Tensors) if (level.Keep.Contains(t.Spec.Id)) s.Keep[d] |= t.Bit;
+            s.Apply(d, new LevelChoice(temporal, order.Where(r => temporal[r] > 1).ToArray(), x, y));
+        }
+        return s;
+    }
+
+    /// <summary>The complete state as the one Mapping type.</summary>
+    public Mapping ToMapping(State s)
+    {
+        var levels = new List<LevelMapping>();
+        for (int d = 0; d < Levels; d++)
+        {
+            var ch = s.Choice[d]!;
+            var temporal = ch.Order.Select(r => new TemporalLoop(RankIds[r], ch.Temporal[r]));
+            var spatial = new List<SpatialLoop>();
+            for (int r = 0; r < Ranks; r++)
+            {
+                if (ch.SpatialX[r] > 1) spatial.Add(new SpatialLoop(RankIds[r], ch.SpatialX[r], Axis.X));
+                if (ch.SpatialY[r] > 1) spatial.Add(new SpatialLoop(RankIds[r], ch.SpatialY[r], Axis.Y));
+            }
+            var keep = Problem.Tensors.Where(t => (s.Keep[d] & t.Bit) != 0).Select(t => t.Spec.Id);
+            levels.Add(new LevelMapping(temporal, spatial, keep));
+        }
+        return new Mapping(levels);
+    }
+}
