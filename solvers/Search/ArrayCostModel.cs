@@ -127,10 +127,11 @@ internal sealed class ArrayCostModel(SearchProblem problem) : SearchPart(problem
     /// <summary>
     /// The error for a cost past double's range: counts are exact 64-bit integers, but energies times
     /// counts are doubles, and an infinite (or NaN) cost would make every comparison of the search
-    /// meaningless. Architecture energies that large are an input mistake.
+    /// meaningless. <see cref="CostRange"/> refuses such inputs when the <see cref="MapProblem"/> is made, so this is
+    /// the search's own invariant: reaching it is a bug in that range check.
     /// </summary>
-    public static OverflowException BeyondDouble(double value)
-        => new($"A mapping's cost is {value}, beyond the range of a double: the architecture's energies are too large for these counts; give them in smaller units.");
+    public static InvalidOperationException BeyondDouble(double value)
+        => new($"A mapping's cost is {value}, beyond the range of a double, though CostRange accepted the inputs: this is a bug in its ceiling.");
 
     /// <summary>
     /// A lower bound on the energy still to come, beyond what l's own pending term counts, for a tensor
