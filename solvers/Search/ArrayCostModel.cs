@@ -115,6 +115,9 @@ internal sealed class ArrayCostModel(SearchProblem problem) : SearchPart(problem
         else
         {
             long maxUnits = checked(s.Used[loopsDecided] * _m.FanoutBelow[loopsDecided]);
+            // A spatial plan fixes every level's spatial factors, so every mapping below uses exactly its compute units
+            // (fewer than the fanouts offer when the bounds do not divide them): the compute cycles are then exact.
+            if (s.Plan is not null) maxUnits = Math.Min(maxUnits, PlanUnits(s));
             cycles = Math.Ceiling(Math.Ceiling((double)p.Layer.Macs / maxUnits) / p.Arch.Compute.MacsPerCycle);
         }
         for (int d = 0; d < Levels; d++) cycles = Math.Max(cycles, Counts.BandwidthCycles(levels[d], reads[d], writes[d]));
@@ -122,6 +125,14 @@ internal sealed class ArrayCostModel(SearchProblem problem) : SearchPart(problem
         double value = p.Objective switch { Objective.Energy => energy, Objective.Latency => cycles, _ => energy * cycles };
         if (exact && !double.IsFinite(value)) throw BeyondDouble(value);
         return value;
+    }
+
+    /// <summary>The compute units a spatial plan uses: the product of its spatial factors over every level and rank.</summary>
+    private long PlanUnits(State s)
+    {
+        long units = 1;
+        for (int d = 0; d < Levels; d++) for (int r = 0; r < Ranks; r++) units = checked(units * s.Spatial(d, r));
+        return units;
     }
 
     /// <summary>
