@@ -181,7 +181,11 @@ public sealed class TilingSearch
         (finishedSoFar, openSoFar) = (finished, open);
         // The least root bound bounds the whole mapspace (default model only: the Timeloop convention's costs are
         // not bounded by the default model's bounds); an incumbent that meets it, the seed included, is optimal.
-        if (_prune && listed && roots.Count > 0 && _p.Convention == CostConvention.Default)
+        // Latency only: least-cycle mappings tie by the thousand, and searching them all for the first in the tree's
+        // order is what kept latency from ever finishing; stopping at the first one found proves the value, while the
+        // tie returned may then depend on the seed and the threads (docs/mapspace.md). Energy and EDP keep the
+        // deterministic answer.
+        if (_prune && listed && roots.Count > 0 && _p.Convention == CostConvention.Default && _p.Objective == Objective.Latency)
         {
             shared.SetFloor(rootBounds.Min());
             if (shared.SeedMapping is { } seedMapping && shared.SeedValue <= rootBounds.Min() * (1 + 1e-9)) shared.AdoptSeed(seedMapping);
