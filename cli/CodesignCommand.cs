@@ -75,7 +75,7 @@ internal static partial class CodesignCommand
                 if (pr.GetValue(mappingOut) is { } dir) WriteMappings(dir, w, best.Arch, sum, shapes);
                 if (pr.GetValue(csv) is { } path) { CsvExport.Write(path, [Row(best, r.Status.ToString().ToUpperInvariant())]); Console.WriteLine($"Wrote {path}"); }
             }
-            Console.WriteLine(Counts(run.Evaluator, r.Searches, r.FullSweep, r.Elapsed, s.Count, shapes.Count, Codesign.Needed(obj, budgets).Count));
+            Console.WriteLine(Counts(run.Evaluator, r.FullSweep, r.Elapsed, s.Count, shapes.Count, Codesign.Needed(obj, budgets).Count));
             string name = DesignMetrics.Name(obj);
             Console.WriteLine(r.Status switch
             {
@@ -98,7 +98,7 @@ internal static partial class CodesignCommand
         foreach (var f in r.Front) table.Add([f.Point.ToString(CultureInfo.InvariantCulture), Codesign.Num(f.Values[first]), Codesign.Num(f.Values[second]), f.Description]);
         Console.Write(Text.Table(table));
         if (csv is not null) { CsvExport.Write(csv, r.Front.Select(f => Row(f, r.Status.ToString().ToUpperInvariant()))); Console.WriteLine($"Wrote {csv}"); }
-        Console.WriteLine(Counts(run.Evaluator, r.Searches, r.FullSweep, r.Elapsed, s.Count, run.Evaluator.Shapes.Count, Codesign.Needed(first, budgets).Count));
+        Console.WriteLine(Counts(run.Evaluator, r.FullSweep, r.Elapsed, s.Count, run.Evaluator.Shapes.Count, Codesign.Needed(first, budgets).Count));
         Console.WriteLine(r.Status switch
         {
             CodesignStatus.Optimal => $"OPTIMAL Pareto front of {DesignMetrics.Name(first)} and {DesignMetrics.Name(second)}: {r.Front.Count} point(s) (proved: every other point meeting the budgets is dominated or ties)",
@@ -109,10 +109,10 @@ internal static partial class CodesignCommand
         return r.Status is CodesignStatus.Optimal or CodesignStatus.Feasible ? 0 : 3;
     }
 
-    private static string Counts(LayerEvaluator e, long searches, long full, TimeSpan elapsed, int points, int shapes, int objectives)
-        => $"Exact layer searches: {Text.Int(searches)} ({Text.Int(e.BoundSearches)} on relaxations for bounds, {Text.Int(e.PointSearches)} on points in all) " +
+    private static string Counts(LayerEvaluator e, long full, TimeSpan elapsed, int points, int shapes, int objectives)
+        => $"Exact layer searches: {Text.Int(e.Searches)} ({Text.Int(e.BoundSearches)} on relaxations for bounds, {Text.Int(e.PointSearches)} on points) " +
            $"vs {Text.Int(full)} for a full sweep ({Text.Int(points)} points x {shapes} shapes x {Math.Max(1, objectives)} objective(s)): " +
-           $"{(searches == 0 ? "none needed" : $"{(double)full / searches:0.#}x fewer")}; {elapsed.TotalSeconds:0.#} s";
+           $"{(e.Searches == 0 ? "none needed" : $"{(double)full / e.Searches:0.#}x fewer")}; {elapsed.TotalSeconds:0.#} s";
 
     private static void PrintPoint(DesignSpace s, PointFigures best, LayerSum sum, IReadOnlyList<(Einsum Layer, int Count)> shapes)
     {

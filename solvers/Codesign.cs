@@ -219,10 +219,12 @@ public sealed class Codesign
     {
         public double Ratio = double.PositiveInfinity;
         public string? Text;
+        /// <summary>The budget a set of points broke by its lower bound (no single point named yet).</summary>
+        public Budget? SetBudget;
 
-        public void Add(double ratio, string text)
+        public void Add(double ratio, string text, Budget? setBudget = null)
         {
-            if (ratio < Ratio || Text is null) (Ratio, Text) = (ratio, text);
+            if (ratio < Ratio || Text is null) (Ratio, Text, SetBudget) = (ratio, text, setBudget);
         }
     }
 
@@ -279,11 +281,25 @@ public sealed class Codesign
         }
         int left = queue.UnorderedItems.Sum(n => n.Element.Points.Count) + open.Count;
         if (queue.Count == 0 && open.Count == 0)
-            return Done(CodesignStatus.Infeasible, null, double.PositiveInfinity, violations.Text ?? "no point meets the budgets", 0, evaluatedPoints);
+            return Done(CodesignStatus.Infeasible, null, double.PositiveInfinity, Closest(violations, statics, feasible) ?? violations.Text ?? "no point meets the budgets", 0, evaluatedPoints);
         double bound = Math.Min(queue.Count > 0 ? queue.UnorderedItems.Min(n => n.Element.Key) : double.PositiveInfinity, open.Count > 0 ? open.Min(n => n.Key) : double.PositiveInfinity);
         if (incumbent is not null) bound = Math.Min(bound, incumbent.Values[objective]);
         string why = _eval.Stopped ? "the time limit or an interrupt stopped the run" : "some layer searches stopped before proving their optimum";
         return Done(incumbent is null ? CodesignStatus.Unknown : CodesignStatus.Feasible, incumbent, bound, why, left, evaluatedPoints);
+    }
+
+    /// <summary>
+    /// When a budget ruled out a whole set of points by its lower bound, the point closest to meeting it: the least value
+    /// of its metric over the points that meet the static budgets, found by the same proved minimization.
+    /// </summary>
+    private string? Closest(Violations v, IReadOnlyList<Budget> statics, IReadOnlyList<int> feasible)
+    {
+        if (v.SetBudget is not { } b || !double.IsFinite(v.Ratio)) return null;
+        var r = Minimize(b.Metric, statics, feasible);
+        if (r.Best is not { } p || r.BestValue is not { } value) return null;
+        string proved = r.Status == CodesignStatus.Optimal ? "proved least" : "least found";
+        return $"{b} ({b.Source}) is binding: no point meets it; the closest point, {p.Point} ({p.Description}), has {DesignMetrics.Name(b.Metric)} {Num(value)} {DesignMetrics.Unit(b.Metric)} " +
+               $"({proved}; {(value / b.Limit - 1) * 100:0.#}% over)";
     }
 
     private static bool Meets(PointFigures f, IReadOnlyList<Budget> dynamics)
@@ -312,7 +328,7 @@ public sealed class Codesign
             }
             sums[o] = s;
         }
-        string where = single ? $"point {node.Points[0]} ({_space.Describe(node.Points[0])})" : $"all {node.Points.Count} points of a set (its lower bound)";
+        string where = single ? $"point {node.Points[0]} ({_space.Describe(node.Points[0])})" : $"a set of {node.Points.Count} points";
         // A budget a lower bound already breaks rules out every point of the node.
         foreach (var b in dynamics)
         {
@@ -320,7 +336,7 @@ public sealed class Codesign
             double lower = Lower(sums[MappedFor(b.Metric)], b.Metric);
             if (!b.Allows(lower))
             {
-                violations.Add(lower / b.Limit, $"{b} ({b.Source}) is binding: {where} needs {DesignMetrics.Name(b.Metric)} {(single ? "" : "at least ")}{Num(lower)} {DesignMetrics.Unit(b.Metric)}");
+                violations.Add(lower / b.Limit, $"{b} ({b.Source}) is binding: {where} needs {DesignMetrics.Name(b.Metric)} {(single ? "" : "at least ")}{Num(lower)} {DesignMetrics.Unit(b.Metric)}", b);
                 return null;
             }
         }

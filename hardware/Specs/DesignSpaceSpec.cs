@@ -198,6 +198,19 @@ public static partial class DesignSpaceSpec
                 area.Add((words.Value, a.Value));
             }
             if (read.Count != rows.Count) return null;
+            // Checked row by row here so that the message points at the row (CostCurve.Table checks the same rules).
+            bool ordered = true;
+            for (int i = 1; i < rows.Count; i++)
+            {
+                if (read[i].Item1 <= read[i - 1].Item1) { rows[i].Error($"capacities must be strictly increasing: {Num(read[i].Item1)} words after {Num(read[i - 1].Item1)}"); ordered = false; continue; }
+                foreach (var (what, list) in new[] { ("read energy", read), ("write energy", write), ("area", area) })
+                    if (list[i].Item2 < list[i - 1].Item2)
+                    {
+                        rows[i].Error($"the {what} is not increasing: {Num(list[i].Item2)} at {Num(list[i].Item1)} words is below {Num(list[i - 1].Item2)} at {Num(list[i - 1].Item1)} words (a larger memory never costs less)");
+                        ordered = false;
+                    }
+            }
+            if (!ordered) return null;
             var tableNode = m.Get("table")!;
             var readCurve = tableNode.Build(() => Curve("read energy", read));
             var writeCurve = tableNode.Build(() => Curve("write energy", write));
@@ -218,6 +231,8 @@ public static partial class DesignSpaceSpec
         var ac = self.Build(() => CostCurve.PowerLaw(refWords, areaRef, areaExp));
         return rc is null || wc is null || ac is null ? null : new LevelCosts(rc, wc, ac);
     }
+
+    private static string Num(double v) => v.ToString("R", CultureInfo.InvariantCulture);
 
     private static CostCurve Curve(string what, List<(double, double)> points)
     {
