@@ -36,6 +36,7 @@ public sealed class LayerEvaluator
     private readonly Dictionary<(string Arch, int Shape, Objective Objective), SolveResult> _cache = [];
     private readonly SearchLimits _limits;
     private readonly TimeSpan? _boundTime;
+    private readonly SearchProgress? _progress;
     private readonly Stopwatch _clock = Stopwatch.StartNew();
 
     /// <summary>The workload's distinct shapes with how many layers share each.</summary>
@@ -50,13 +51,12 @@ public sealed class LayerEvaluator
     public bool Stopped => _limits.Cancel.IsCancellationRequested || (_limits.TimeLimit is { } t && _clock.Elapsed >= t);
     /// <summary>Time since the evaluator was made.</summary>
     public TimeSpan Elapsed => _clock.Elapsed;
-    /// <summary>Where the run reports progress (null: nowhere).</summary>
-    public SearchProgress? Progress => _limits.Progress;
 
     /// <summary>Creates an evaluator; <paramref name="limits"/>' time limit is for the whole run, <paramref name="boundTime"/> caps each search on a relaxation (null: none).</summary>
     public LayerEvaluator(Workload workload, SearchLimits limits, TimeSpan? boundTime = null)
     {
         Shapes = Zoo.DistinctShapes(workload);
+        _progress = limits.Progress;
         _limits = limits with { Progress = null };
         _boundTime = boundTime;
     }
@@ -94,7 +94,7 @@ public sealed class LayerEvaluator
         if (relaxation && _boundTime is { } bt) left = left is { } l && l < bt ? l : bt;
         if (Stopped || left is { } z && z <= TimeSpan.Zero)
             return new SolveResult(SolveStatus.Unknown, null, null, null, 0, TimeSpan.Zero, 0, "exact", "the time limit was reached before this search started");
-        _limits.Progress?.Phase($"{(relaxation ? "bounding" : "mapping")} {layer.Name} ({Objectives.Name(objective)}) on {arch.Name}");
+        _progress?.Phase($"{Searches} layer searches; {(relaxation ? "bounding" : "mapping")} {layer.Name} ({Objectives.Name(objective)}) on {arch.Name}");
         var r = new TilingSearch(new MapProblem(layer, arch, objective), prune: true).Solve(_limits with { TimeLimit = left });
         if (relaxation) BoundSearches++; else PointSearches++;
         _cache[(key, shape, objective)] = r;
