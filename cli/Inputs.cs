@@ -156,7 +156,7 @@ internal static class Inputs
         => File.Exists(s) || s.EndsWith(".yaml", StringComparison.OrdinalIgnoreCase) || s.EndsWith(".yml", StringComparison.OrdinalIgnoreCase)
            || s.EndsWith(".json", StringComparison.OrdinalIgnoreCase) || s.Contains('/');
 
-    private static string RequireFile(string path, string what)
+    internal static string RequireFile(string path, string what)
         => File.Exists(path) ? path
             : Directory.Exists(path) ? throw new InputException($"The {what} file '{path}' is a folder; give the file in it.")
             : throw new InputException($"The {what} file '{path}' does not exist.");

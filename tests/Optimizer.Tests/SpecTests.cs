@@ -542,7 +542,7 @@ public class SpecTests
         var doc = File.ReadAllText(RepoFile(Path.Combine("docs", "spec-format.md")));
         var blocks = System.Text.RegularExpressions.Regex.Matches(doc, "```yaml\n(.*?)```", System.Text.RegularExpressions.RegexOptions.Singleline)
             .Select(m => m.Groups[1].Value).ToList();
-        Assert.AreEqual(5, blocks.Count);
+        Assert.AreEqual(6, blocks.Count);
         var workload = WorkloadSpec.Parse(blocks[0], "doc-workload");
         var arch = ArchitectureSpec.Parse(blocks[1], "doc-architecture");
         Assert.AreEqual(55296L, arch.Levels[1].Capacity);
@@ -556,6 +556,9 @@ public class SpecTests
         Assert.AreEqual(8, glb.Temporal[new RankId("C")]);
         Assert.AreEqual(16, glb.Spatial[(new RankId("K"), Axis.X)]);
         Assert.AreEqual("K C P", string.Join(" ", glb.Order!));
+        var space = Optimizer.Hardware.Specs.DesignSpaceSpec.Parse(blocks[5], "doc-design-space");
+        Assert.AreEqual(3 * 3 * 2 * 2, space.Count);
+        Assert.AreEqual(5, space.Budgets.Count);
     }
 
     [TestMethod]

@@ -1,0 +1,485 @@
+using System.Diagnostics;
+using System.Globalization;
+using Optimizer.Formulation;
+using Optimizer.Hardware;
+using Optimizer.Workloads;
+
+namespace Optimizer.Solvers;
+
+/// <summary>
+/// One objective of a workload's layers summed over its distinct shapes (each shape's result times its count) on one
+/// architecture: the lower bound (the searches' bounds), the value when every shape found a mapping, whether every
+/// shape was proved, the largest per-layer bound and value, and the shape with no valid mapping, if any.
+/// </summary>
+public sealed record LayerSum(Objective Objective, double Lower, double? Value, bool Proved, double MaxLower, double? MaxValue, string? NoMapping, IReadOnlyList<SolveResult> Results)
+{
+    /// <summary>Energy and cycles of the mappings found (each shape times its count); null when a shape has none.</summary>
+    public (double Energy, double Cycles)? Totals(IReadOnlyList<(Einsum Layer, int Count)> shapes)
+    {
+        double e = 0, c = 0;
+        for (int i = 0; i < Results.Count; i++)
+        {
+            if (Results[i].Report is not { } r) return null;
+            e += shapes[i].Count * r.Energy;
+            c += shapes[i].Count * (double)r.Cycles;
+        }
+        return (e, c);
+    }
+}
+
+/// <summary>
+/// Maps a workload's distinct layer shapes on design points and relaxations with the exact search
+/// (<see cref="TilingSearch"/>), caching every search by architecture, shape and objective, and counting them.
+/// </summary>
+public sealed class LayerEvaluator
+{
+    private readonly Dictionary<(string Arch, int Shape, Objective Objective), SolveResult> _cache = [];
+    private readonly SearchLimits _limits;
+    private readonly TimeSpan? _boundTime;
+    private readonly SearchProgress? _progress;
+    private readonly Stopwatch _clock = Stopwatch.StartNew();
+
+    /// <summary>The workload's distinct shapes with how many layers share each.</summary>
+    public IReadOnlyList<(Einsum Layer, int Count)> Shapes { get; }
+    /// <summary>Exact layer searches run on single points.</summary>
+    public long PointSearches { get; private set; }
+    /// <summary>Exact layer searches run on relaxations of several points (for lower bounds).</summary>
+    public long BoundSearches { get; private set; }
+    /// <summary>All exact layer searches run.</summary>
+    public long Searches => PointSearches + BoundSearches;
+    /// <summary>True once the time limit passed or the run was cancelled: searches after it are not started.</summary>
+    public bool Stopped => _limits.Cancel.IsCancellationRequested || (_limits.TimeLimit is { } t && _clock.Elapsed >= t);
+    /// <summary>Time since the evaluator was made.</summary>
+    public TimeSpan Elapsed => _clock.Elapsed;
+
+    /// <summary>Creates an evaluator; <paramref name="limits"/>' time limit is for the whole run, <paramref name="boundTime"/> caps each search on a relaxation (null: none).</summary>
+    public LayerEvaluator(Workload workload, SearchLimits limits, TimeSpan? boundTime = null)
+    {
+        Shapes = Zoo.DistinctShapes(workload);
+        _progress = limits.Progress;
+        _limits = limits with { Progress = null };
+        _boundTime = boundTime;
+    }
+
+    /// <summary>One objective summed over the shapes on an architecture; <paramref name="relaxation"/> marks a search for a bound.</summary>
+    public LayerSum Sum(Architecture arch, Objective objective, bool relaxation)
+    {
+        string key = Key(arch);
+        var results = new List<SolveResult>(Shapes.Count);
+        double lower = 0, value = 0, maxLower = 0, maxValue = 0;
+        bool proved = true, complete = true;
+        string? none = null;
+        for (int s = 0; s < Shapes.Count; s++)
+        {
+            var r = Solve(arch, key, s, objective, relaxation);
+            results.Add(r);
+            int n = Shapes[s].Count;
+            if (r.Status == SolveStatus.Infeasible) { none = Shapes[s].Layer.Name; proved = false; complete = false; break; }
+            double bound = r.Status == SolveStatus.Optimal && r.Best is { } optimum ? optimum : Math.Max(0, r.Bound);
+            lower += n * bound;
+            maxLower = Math.Max(maxLower, bound);
+            proved &= r.Status == SolveStatus.Optimal;
+            if (r.Best is { } b) { value += n * b; maxValue = Math.Max(maxValue, b); }
+            else complete = false;
+        }
+        return new LayerSum(objective, lower, complete ? value : null, proved, maxLower, complete ? maxValue : null, none, results);
+    }
+
+    private SolveResult Solve(Architecture arch, string key, int shape, Objective objective, bool relaxation)
+    {
+        if (_cache.TryGetValue((key, shape, objective), out var cached) && (relaxation || cached.Status is SolveStatus.Optimal or SolveStatus.Infeasible))
+            return cached;
+        var layer = Shapes[shape].Layer;
+        TimeSpan? left = _limits.TimeLimit is { } t ? t - _clock.Elapsed : null;
+        if (relaxation && _boundTime is { } bt) left = left is { } l && l < bt ? l : bt;
+        if (Stopped || left is { } z && z <= TimeSpan.Zero)
+            return new SolveResult(SolveStatus.Unknown, null, null, null, 0, TimeSpan.Zero, 0, "exact", "the time limit was reached before this search started");
+        _progress?.Phase($"{Searches} layer searches; {(relaxation ? "bounding" : "mapping")} {layer.Name} ({Objectives.Name(objective)}) on {arch.Name}");
+        var r = new TilingSearch(new MapProblem(layer, arch, objective), prune: true).Solve(_limits with { TimeLimit = left });
+        if (relaxation) BoundSearches++; else PointSearches++;
+        _cache[(key, shape, objective)] = r;
+        return r;
+    }
+
+    /// <summary>A text that two architectures share exactly when every number a search reads is equal.</summary>
+    private static string Key(Architecture a)
+    {
+        static string N(double? v) => v is { } x ? x.ToString("R", CultureInfo.InvariantCulture) : "-";
+        var parts = a.Levels.Select(l => $"{l.Name}:{l.Capacity}:{N(l.ReadEnergy)}:{N(l.WriteEnergy)}:{N(l.ReadBandwidth)}:{N(l.WriteBandwidth)}:{l.Fanout.X}x{l.Fanout.Y}:{N(l.Fanout.HopEnergy)}");
+        return string.Join("|", parts) + $"|{N(a.Compute.MacEnergy)}:{a.Compute.MacsPerCycle}";
+    }
+}
+
+/// <summary>What a co-design run proved.</summary>
+public enum CodesignStatus
+{
+    /// <summary>No point of the declared space, each layer mapped optimally, is better (within the budgets).</summary>
+    Optimal,
+    /// <summary>A point meeting the budgets was found, but the run stopped before proving it best.</summary>
+    Feasible,
+    /// <summary>No point of the space meets the budgets.</summary>
+    Infeasible,
+    /// <summary>The run stopped before finding any point known to meet the budgets.</summary>
+    Unknown,
+}
+
+/// <summary>One design point's figures: every metric known for it (exact values when <see cref="Proved"/>).</summary>
+public sealed record PointFigures(int Point, string Description, Architecture Arch, IReadOnlyDictionary<DesignMetric, double> Values, bool Proved,
+    IReadOnlyDictionary<Objective, LayerSum> Sums);
+
+/// <summary>The answer of a co-design minimization.</summary>
+public sealed record CodesignResult(
+    CodesignStatus Status,
+    DesignMetric Objective,
+    PointFigures? Best,
+    double Bound,
+    string? Explanation,
+    int PointsOpen,
+    int PointsEvaluated,
+    long Searches,
+    long FullSweep,
+    TimeSpan Elapsed)
+{
+    /// <summary>The best value found, if any.</summary>
+    public double? BestValue => Best?.Values.TryGetValue(Objective, out var v) == true ? v : null;
+
+    /// <summary>The relative gap in percent between the best value and the bound; 0 when optimal.</summary>
+    public double? GapPercent => BestValue is { } b ? (Status == CodesignStatus.Optimal || b <= 0 ? 0 : Math.Max(0, (b - Bound) / b * 100)) : null;
+}
+
+/// <summary>An exact Pareto front of a mapped metric against a static one (energy against area).</summary>
+public sealed record ParetoResult(CodesignStatus Status, DesignMetric First, DesignMetric Second, IReadOnlyList<PointFigures> Front, string? Explanation, long Searches, long FullSweep, TimeSpan Elapsed);
+
+/// <summary>
+/// Hardware co-design over a declared design space (docs/codesign.md): the point that minimizes a metric of the
+/// workload (each layer mapped optimally by the exact search) under budgets, proven by a best-first branch and bound
+/// over sets of points whose lower bounds are the optima of their relaxations (<see cref="DesignSpace.Relax"/>), and
+/// exact Pareto fronts by repeated minimization. <see cref="Sweep"/> and <see cref="SweepPareto"/> are the exhaustive
+/// references the tests compare with.
+/// </summary>
+public sealed class Codesign
+{
+    private readonly DesignSpace _space;
+    private readonly LayerEvaluator _eval;
+    private readonly Dictionary<(int, DesignMetric), double> _static = [];
+
+    /// <summary>Creates a co-design run of a workload over a space.</summary>
+    public Codesign(DesignSpace space, Workload workload, SearchLimits limits, TimeSpan? boundTime = null)
+    {
+        _space = space;
+        _eval = new LayerEvaluator(workload, limits, boundTime);
+    }
+
+    /// <summary>The evaluator (its counts of searches).</summary>
+    public LayerEvaluator Evaluator => _eval;
+
+    /// <summary>The objective a metric's layers are mapped for (power and the static metrics: energy).</summary>
+    public static Objective MappedFor(DesignMetric m) => m switch
+    {
+        DesignMetric.Latency or DesignMetric.LayerLatency => Objective.Latency,
+        DesignMetric.Edp => Objective.Edp,
+        _ => Objective.Energy,
+    };
+
+    /// <summary>The objectives every point must be mapped for to judge this objective and these budgets.</summary>
+    public static IReadOnlyList<Objective> Needed(DesignMetric objective, IEnumerable<Budget> budgets)
+    {
+        var list = new List<Objective>();
+        if (!DesignMetrics.IsStatic(objective)) list.Add(MappedFor(objective));
+        foreach (var b in budgets)
+        {
+            if (DesignMetrics.IsStatic(b.Metric)) continue;
+            var o = b.Metric == DesignMetric.Power ? MappedFor(objective) : MappedFor(b.Metric);
+            if (!list.Contains(o)) list.Add(o);
+        }
+        return list;
+    }
+
+    /// <summary>Exact layer searches a sweep of every point would run for this objective and these budgets.</summary>
+    public long FullSweep(DesignMetric objective, IEnumerable<Budget> budgets)
+        => (long)_space.Count * _eval.Shapes.Count * Math.Max(1, Needed(objective, budgets).Count);
+
+    private double Static(DesignMetric m, int point)
+    {
+        if (!_static.TryGetValue((point, m), out var v)) _static[(point, m)] = v = _space.Static(m, point);
+        return v;
+    }
+
+    private sealed class Node(List<int> points, double key, double tie, bool evaluated)
+    {
+        public List<int> Points { get; } = points;
+        public double Key { get; set; } = key;
+        public double Tie { get; set; } = tie;
+        public int MinIndex { get; } = points.Min();
+        public bool Evaluated { get; set; } = evaluated;
+        public PointFigures? Figures { get; set; }
+    }
+
+    private sealed class Violations
+    {
+        public double Ratio = double.PositiveInfinity;
+        public string? Text;
+        /// <summary>The budget a set of points broke by its lower bound (no single point named yet).</summary>
+        public Budget? SetBudget;
+
+        public void Add(double ratio, string text, Budget? setBudget = null)
+        {
+            if (ratio < Ratio || Text is null) (Ratio, Text, SetBudget) = (ratio, text, setBudget);
+        }
+    }
+
+    /// <summary>
+    /// The point of <paramref name="candidates"/> (all points when null) with the least objective among those meeting
+    /// every budget; ties go to the least <paramref name="tieBreak"/> (a static metric), then the lower point number.
+    /// </summary>
+    public CodesignResult Minimize(DesignMetric objective, IReadOnlyList<Budget> budgets, IReadOnlyList<int>? candidates = null, DesignMetric tieBreak = DesignMetric.Area)
+    {
+        var start = _eval.Elapsed;
+        long searchesBefore = _eval.Searches;
+        candidates ??= Enumerable.Range(0, _space.Count).ToList();
+        var statics = budgets.Where(b => DesignMetrics.IsStatic(b.Metric)).ToList();
+        var dynamics = budgets.Where(b => !DesignMetrics.IsStatic(b.Metric)).ToList();
+        var needed = Needed(objective, budgets);
+        long full = FullSweep(objective, budgets);
+        CodesignResult Done(CodesignStatus status, PointFigures? best, double bound, string? why, int open, int evaluated)
+            => new(status, objective, best, bound, why, open, evaluated, _eval.Searches - searchesBefore, full, _eval.Elapsed - start);
+
+        var feasible = candidates.Where(p => statics.All(b => b.Allows(Static(b.Metric, p)))).ToList();
+        if (feasible.Count == 0) return Done(CodesignStatus.Infeasible, null, double.PositiveInfinity, StaticInfeasibility(candidates, statics), 0, 0);
+
+        bool staticObjective = DesignMetrics.IsStatic(objective);
+        var violations = new Violations();
+        var queue = new PriorityQueue<Node, (double, double, int)>();
+        void Push(Node n) => queue.Enqueue(n, (n.Key, n.Tie, n.MinIndex));
+        Push(new Node(feasible, 0, 0, evaluated: false));
+        var open = new List<Node>();
+        PointFigures? incumbent = null;
+        int evaluatedPoints = 0;
+        while (queue.Count > 0)
+        {
+            if (_eval.Stopped) break;
+            var node = queue.Dequeue();
+            if (!node.Evaluated)
+            {
+                var ready = Evaluate(node, objective, staticObjective, needed, dynamics, tieBreak, violations);
+                if (node.Points.Count == 1) evaluatedPoints++;
+                if (ready is null) continue;
+                if (node.Points.Count == 1 && ready.Figures is { } f && Meets(f, dynamics) && f.Values.ContainsKey(objective)
+                    && (incumbent is null || f.Values[objective] < incumbent.Values[objective])) incumbent = f;
+                if (node.Points.Count == 1 && !ready.Figures!.Proved) { open.Add(ready); continue; }
+                Push(ready);
+                continue;
+            }
+            if (node.Points.Count == 1)
+            {
+                // A point whose searches stopped early may still hide something better: then the answer is not proved.
+                if (!open.Any(o => o.Key <= node.Key)) return Done(CodesignStatus.Optimal, node.Figures, node.Key, null, 0, evaluatedPoints);
+                queue.Enqueue(node, (node.Key, node.Tie, node.MinIndex));
+                break;
+            }
+            foreach (var child in Split(node.Points)) Push(new Node(child, node.Key, staticObjective ? child.Min(p => Static(objective, p)) : node.Tie, evaluated: false));
+        }
+        int left = queue.UnorderedItems.Sum(n => n.Element.Points.Count) + open.Count;
+        if (queue.Count == 0 && open.Count == 0)
+            return Done(CodesignStatus.Infeasible, null, double.PositiveInfinity, Closest(violations, statics, feasible) ?? violations.Text ?? "no point meets the budgets", 0, evaluatedPoints);
+        double bound = Math.Min(queue.Count > 0 ? queue.UnorderedItems.Min(n => n.Element.Key) : double.PositiveInfinity, open.Count > 0 ? open.Min(n => n.Key) : double.PositiveInfinity);
+        if (incumbent is not null) bound = Math.Min(bound, incumbent.Values[objective]);
+        string why = _eval.Stopped ? "the time limit or an interrupt stopped the run" : "some layer searches stopped before proving their optimum";
+        return Done(incumbent is null ? CodesignStatus.Unknown : CodesignStatus.Feasible, incumbent, bound, why, left, evaluatedPoints);
+    }
+
+    /// <summary>
+    /// When a budget ruled out a whole set of points by its lower bound, the point closest to meeting it: the least value
+    /// of its metric over the points that meet the static budgets, found by the same proved minimization.
+    /// </summary>
+    private string? Closest(Violations v, IReadOnlyList<Budget> statics, IReadOnlyList<int> feasible)
+    {
+        if (v.SetBudget is not { } b || !double.IsFinite(v.Ratio)) return null;
+        var r = Minimize(b.Metric, statics, feasible);
+        if (r.Best is not { } p || r.BestValue is not { } value) return null;
+        string proved = r.Status == CodesignStatus.Optimal ? "proved least" : "least found";
+        return $"{b} ({b.Source}) is binding: no point meets it; the closest point, {p.Point} ({p.Description}), has {DesignMetrics.Name(b.Metric)} {Num(value)} {DesignMetrics.Unit(b.Metric)} " +
+               $"({proved}; {(value / b.Limit - 1) * 100:0.#}% over)";
+    }
+
+    private static bool Meets(PointFigures f, IReadOnlyList<Budget> dynamics)
+        => dynamics.All(b => f.Values.TryGetValue(b.Metric, out var v) && b.Allows(v));
+
+    /// <summary>
+    /// Evaluates a node: the searches on its relaxation (on the point itself for one point), its key (a lower bound on
+    /// the objective over its points; the exact value for a proved point), and whether budgets rule it out. Null when
+    /// no point of the node can meet the budgets (the reason recorded).
+    /// </summary>
+    private Node? Evaluate(Node node, DesignMetric objective, bool staticObjective, IReadOnlyList<Objective> needed, IReadOnlyList<Budget> dynamics,
+        DesignMetric tieBreak, Violations violations)
+    {
+        bool single = node.Points.Count == 1;
+        var arch = _space.Relax(node.Points);
+        var sums = new Dictionary<Objective, LayerSum>();
+        foreach (var o in needed)
+        {
+            var s = _eval.Sum(arch, o, relaxation: !single);
+            if (s.NoMapping is { } layer)
+            {
+                violations.Add(double.PositiveInfinity, single
+                    ? $"point {node.Points[0]} ({_space.Describe(node.Points[0])}): layer {layer} has no valid mapping"
+                    : $"{node.Points.Count} points: layer {layer} has no valid mapping even on their relaxation");
+                return null;
+            }
+            sums[o] = s;
+        }
+        string where = single ? $"point {node.Points[0]} ({_space.Describe(node.Points[0])})" : $"a set of {node.Points.Count} points";
+        // A budget a lower bound already breaks rules out every point of the node.
+        foreach (var b in dynamics)
+        {
+            if (b.Metric == DesignMetric.Power) continue;
+            double lower = Lower(sums[MappedFor(b.Metric)], b.Metric);
+            if (!b.Allows(lower))
+            {
+                violations.Add(lower / b.Limit, $"{b} ({b.Source}) is binding: {where} needs {DesignMetrics.Name(b.Metric)} {(single ? "" : "at least ")}{Num(lower)} {DesignMetrics.Unit(b.Metric)}", b);
+                return null;
+            }
+        }
+        double key = staticObjective ? node.Points.Min(p => Static(objective, p)) : Lower(sums[MappedFor(objective)], objective);
+        node.Key = Math.Max(node.Key, key);
+        node.Tie = staticObjective ? 0 : node.Points.Min(p => Static(tieBreak, p));
+        node.Evaluated = true;
+        if (!single) return node;
+        int point = node.Points[0];
+        var values = new Dictionary<DesignMetric, double>
+        {
+            [DesignMetric.Area] = Static(DesignMetric.Area, point),
+            [DesignMetric.Sram] = Static(DesignMetric.Sram, point),
+        };
+        bool proved = sums.Values.All(s => s.Proved);
+        foreach (var (o, s) in sums)
+        {
+            if (s.Value is not { } v) continue;
+            values[o switch { Objective.Energy => DesignMetric.Energy, Objective.Latency => DesignMetric.Latency, _ => DesignMetric.Edp }] = v;
+            if (o == Objective.Latency) values[DesignMetric.LayerLatency] = s.MaxValue!.Value;
+        }
+        var mapped = sums.GetValueOrDefault(MappedFor(objective));
+        if (mapped?.Totals(_eval.Shapes) is { } t && arch.ClockGHz is { } ghz && t.Cycles > 0) values[DesignMetric.Power] = t.Energy / t.Cycles * ghz * 1e-3;
+        node.Figures = new PointFigures(point, _space.Describe(point), arch, values, proved, sums);
+        if (!proved) return node;
+        foreach (var b in dynamics)
+        {
+            if (!values.TryGetValue(b.Metric, out var v))
+            {
+                violations.Add(double.PositiveInfinity, $"{b} ({b.Source}) cannot be judged: the base architecture gives no clock");
+                return null;
+            }
+            if (!b.Allows(v))
+            {
+                violations.Add(v / b.Limit, $"{b} ({b.Source}) is binding: the closest point, {where}, has {DesignMetrics.Name(b.Metric)} {Num(v)} {DesignMetrics.Unit(b.Metric)}");
+                return null;
+            }
+        }
+        if (!staticObjective) node.Key = values[objective];
+        return node;
+    }
+
+    private static double Lower(LayerSum s, DesignMetric m) => m == DesignMetric.LayerLatency ? s.MaxLower : s.Lower;
+
+    /// <summary>Splits a set of points in two on the parameter with the most distinct values among them (the first such), lower values first.</summary>
+    private IEnumerable<List<int>> Split(List<int> points)
+    {
+        var indices = points.Select(_space.Indices).ToList();
+        int best = -1, most = 1;
+        for (int i = 0; i < _space.Parameters.Count; i++)
+        {
+            int distinct = indices.Select(x => x[i]).Distinct().Count();
+            if (distinct > most) (best, most) = (i, distinct);
+        }
+        var param = _space.Parameters[best];
+        var sorted = indices.Select(x => x[best]).Distinct().OrderBy(v => param.Values[v].Number).ThenBy(v => param.Values[v].X).ToList();
+        var low = sorted.Take(sorted.Count / 2).ToHashSet();
+        yield return points.Where((_, k) => low.Contains(indices[k][best])).ToList();
+        yield return points.Where((_, k) => !low.Contains(indices[k][best])).ToList();
+    }
+
+    private string StaticInfeasibility(IReadOnlyList<int> candidates, IReadOnlyList<Budget> statics)
+    {
+        int closest = -1;
+        double worst = double.PositiveInfinity;
+        Budget? binding = null;
+        foreach (var p in candidates)
+        {
+            double w = 0;
+            Budget? by = null;
+            foreach (var b in statics)
+            {
+                double ratio = Static(b.Metric, p) / b.Limit;
+                if (ratio > w) (w, by) = (ratio, b);
+            }
+            if (w < worst) (worst, closest, binding) = (w, p, by);
+        }
+        if (binding is null) return "the space has no point";
+        return $"{binding} ({binding.Source}) is binding: no point meets it; the closest point, {closest} ({_space.Describe(closest)}), has {DesignMetrics.Name(binding.Metric)} " +
+               $"{Num(Static(binding.Metric, closest))} {DesignMetrics.Unit(binding.Metric)} ({(worst - 1) * 100:0.#}% over)";
+    }
+
+    /// <summary>
+    /// The exact Pareto front of a mapped metric (<paramref name="first"/>: energy, latency or edp) against a static one
+    /// (<paramref name="second"/>: area or sram) among the points meeting the budgets: the point of least first metric
+    /// (ties: least second), then repeatedly the same among the points whose second metric is strictly less.
+    /// </summary>
+    public ParetoResult Pareto(DesignMetric first, DesignMetric second, IReadOnlyList<Budget> budgets)
+    {
+        var start = _eval.Elapsed;
+        long before = _eval.Searches;
+        var front = new List<PointFigures>();
+        IReadOnlyList<int> subset = Enumerable.Range(0, _space.Count).ToList();
+        var status = CodesignStatus.Optimal;
+        string? why = null;
+        while (subset.Count > 0)
+        {
+            var r = Minimize(first, budgets, subset, second);
+            if (r.Status == CodesignStatus.Infeasible) { if (front.Count == 0) (status, why) = (CodesignStatus.Infeasible, r.Explanation); break; }
+            if (r.Status != CodesignStatus.Optimal)
+            {
+                status = front.Count == 0 && r.Best is null ? CodesignStatus.Unknown : CodesignStatus.Feasible;
+                why = $"{r.Explanation}; the front is exact up to {front.Count} point(s), {r.PointsOpen} point(s) left open";
+                if (r.Best is not null) front.Add(r.Best);
+                break;
+            }
+            front.Add(r.Best!);
+            double s = Static(second, r.Best!.Point);
+            subset = subset.Where(p => Static(second, p) < s).ToList();
+        }
+        return new ParetoResult(status, first, second, front, why, _eval.Searches - before, FullSweep(first, budgets), _eval.Elapsed - start);
+    }
+
+    /// <summary>Every point evaluated exactly (the full sweep, for tests and comparisons): its figures, or null when a budget or a layer rules it out.</summary>
+    public IReadOnlyList<PointFigures?> SweepAll(DesignMetric objective, IReadOnlyList<Budget> budgets)
+    {
+        var needed = Needed(objective, budgets);
+        var result = new List<PointFigures?>();
+        for (int p = 0; p < _space.Count; p++)
+        {
+            var node = new Node([p], 0, 0, evaluated: false);
+            bool staticOk = budgets.Where(b => DesignMetrics.IsStatic(b.Metric)).All(b => b.Allows(Static(b.Metric, p)));
+            var ready = staticOk ? Evaluate(node, objective, DesignMetrics.IsStatic(objective), needed, budgets.Where(b => !DesignMetrics.IsStatic(b.Metric)).ToList(), DesignMetric.Area, new Violations()) : null;
+            result.Add(ready?.Figures is { Proved: true } f ? f : null);
+        }
+        return result;
+    }
+
+    /// <summary>The exhaustive minimum: every point evaluated, the least objective (ties: least area, then point number); null when none meets the budgets.</summary>
+    public PointFigures? Sweep(DesignMetric objective, IReadOnlyList<Budget> budgets)
+        => SweepAll(objective, budgets).Where(f => f is not null).Select(f => f!)
+            .OrderBy(f => f.Values[objective]).ThenBy(f => DesignMetrics.IsStatic(objective) ? 0 : f.Values[DesignMetric.Area]).ThenBy(f => f.Point).FirstOrDefault();
+
+    /// <summary>The exhaustive Pareto front: every point evaluated, sorted by (first, second, point), kept when its second metric is below every kept one.</summary>
+    public IReadOnlyList<PointFigures> SweepPareto(DesignMetric first, DesignMetric second, IReadOnlyList<Budget> budgets)
+    {
+        var front = new List<PointFigures>();
+        foreach (var f in SweepAll(first, budgets).Where(f => f is not null).Select(f => f!)
+                     .OrderBy(f => f.Values[first]).ThenBy(f => f.Values[second]).ThenBy(f => f.Point))
+            if (front.Count == 0 || f.Values[second] < front[^1].Values[second]) front.Add(f);
+        return front;
+    }
+
+    /// <summary>A number as printed in messages.</summary>
+    public static string Num(double v) => v.ToString(Math.Abs(v) >= 1e5 || (Math.Abs(v) < 1e-3 && v != 0) ? "0.####E+0" : "0.####", CultureInfo.InvariantCulture);
+}

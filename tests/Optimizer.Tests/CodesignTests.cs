@@ -1,0 +1,175 @@
+using Optimizer.Hardware;
+using Optimizer.Hardware.Specs;
+using Optimizer.Solvers;
+using Optimizer.Workloads;
+using Optimizer.Workloads.Specs;
+
+namespace Optimizer.Tests;
+
+/// <summary>
+/// Co-design (issue 19, docs/codesign.md): on the 16-point space of examples/codesign-simple-ws.yaml, the branch and
+/// bound over relaxations gives the exhaustive sweep's answer for every objective and Pareto front; budgets no point
+/// meets are INFEASIBLE naming the budget and the closest point (exit 3); bad space files are located errors (exit 2).
+/// </summary>
+[TestClass]
+public sealed class CodesignTests
+{
+    private static readonly string SpacePath = CommandLine.Example("codesign-simple-ws.yaml");
+    private static readonly string WorkloadPath = CommandLine.Example("codesign-small-workload.yaml");
+
+    private static DesignSpace Space() => DesignSpaceSpec.Load(SpacePath);
+    private static Workload Small() => WorkloadSpec.Load(WorkloadPath);
+
+    // One exhaustive sweep per objective, shared by the tests (each point's layer searches are what both sides use).
+    private static readonly Lazy<(DesignSpace Space, Codesign Sweeper)> Shared = new(() => (Space(), new Codesign(Space(), Small(), SearchLimits.None)));
+
+    private static void SameAnswer(DesignMetric objective, IReadOnlyList<Budget> budgets)
+    {
+        var (space, sweeper) = Shared.Value;
+        var expected = sweeper.Sweep(objective, budgets);
+        var run = new Codesign(space, Small(), SearchLimits.None);
+        var got = run.Minimize(objective, budgets);
+        string what = $"{DesignMetrics.Name(objective)} with [{string.Join("; ", budgets)}]";
+        if (expected is null)
+        {
+            Assert.AreEqual(CodesignStatus.Infeasible, got.Status, what);
+            return;
+        }
+        Assert.AreEqual(CodesignStatus.Optimal, got.Status, $"{what}: {got.Explanation}");
+        Assert.AreEqual(expected.Point, got.Best!.Point, $"{what}: sweep {expected.Description} {expected.Values[objective]}, branch and bound {got.Best.Description} {got.BestValue}");
+        Assert.AreEqual(expected.Values[objective], got.BestValue!.Value, 1e-9 * Math.Abs(expected.Values[objective]), what);
+        Assert.IsTrue(got.Searches <= got.FullSweep, $"{what}: {got.Searches} searches, more than the sweep's {got.FullSweep}");
+    }
+
+    [TestMethod]
+    public void EveryObjectiveEqualsTheSweep()
+    {
+        foreach (var objective in new[] { DesignMetric.Energy, DesignMetric.Latency, DesignMetric.Edp, DesignMetric.Area, DesignMetric.Sram })
+            SameAnswer(objective, []);
+    }
+
+    [TestMethod]
+    public void ObjectivesUnderBudgetsEqualTheSweep()
+    {
+        var (space, sweeper) = Shared.Value;
+        // Budgets that cut the space where it matters: the latency of the median point, half the largest area.
+        var latencies = sweeper.SweepAll(DesignMetric.Latency, []).Select(f => f!.Values[DesignMetric.Latency]).OrderBy(v => v).ToList();
+        double areaCap = Enumerable.Range(0, space.Count).Max(space.Area) / 2;
+        var budgets = new List<Budget> { new(DesignMetric.Latency, latencies[latencies.Count / 2], "test"), new(DesignMetric.Area, areaCap, "test") };
+        foreach (var objective in new[] { DesignMetric.Energy, DesignMetric.Edp, DesignMetric.Area })
+            SameAnswer(objective, budgets);
+        SameAnswer(DesignMetric.Energy, [new Budget(DesignMetric.Power, 0.1, "test")]);
+        SameAnswer(DesignMetric.Latency, [new Budget(DesignMetric.Energy, sweeper.Sweep(DesignMetric.Energy, [])!.Values[DesignMetric.Energy] * 1.05, "test")]);
+    }
+
+    [TestMethod]
+    public void ParetoFrontsEqualTheSweep()
+    {
+        var (space, sweeper) = Shared.Value;
+        foreach (var (first, second) in new[] { (DesignMetric.Energy, DesignMetric.Area), (DesignMetric.Latency, DesignMetric.Area), (DesignMetric.Edp, DesignMetric.Sram) })
+        {
+            var expected = sweeper.SweepPareto(first, second, []);
+            var got = new Codesign(space, Small(), SearchLimits.None).Pareto(first, second, []);
+            Assert.AreEqual(CodesignStatus.Optimal, got.Status, got.Explanation);
+            CollectionAssert.AreEqual(expected.Select(f => f.Point).ToList(), got.Front.Select(f => f.Point).ToList(),
+                $"{first}/{second}: sweep [{string.Join(", ", expected.Select(f => $"{f.Point}:{f.Values[first]}/{f.Values[second]}"))}], " +
+                $"branch and bound [{string.Join(", ", got.Front.Select(f => $"{f.Point}:{f.Values[first]}/{f.Values[second]}"))}]");
+            Assert.IsTrue(expected.Count >= 2, $"{first}/{second}: a front of {expected.Count} point(s) tests little");
+        }
+    }
+
+    [TestMethod]
+    public void RelaxationBoundsEveryPoint()
+    {
+        var space = Space();
+        var all = Enumerable.Range(0, space.Count).ToList();
+        var relaxed = space.Relax(all);
+        var eval = new LayerEvaluator(Small(), SearchLimits.None);
+        foreach (var objective in new[] { Formulation.Objective.Energy, Formulation.Objective.Latency })
+        {
+            double bound = eval.Sum(relaxed, objective, relaxation: true).Lower;
+            foreach (var p in all)
+            {
+                var v = eval.Sum(space.Build(p), objective, relaxation: false).Value!.Value;
+                Assert.IsTrue(bound <= v * (1 + 1e-12), $"{objective}: the relaxation's {bound} exceeds point {p}'s {v}");
+            }
+        }
+    }
+
+    [TestMethod]
+    public void CommandFindsTheOptimumAndWritesItsMappings()
+    {
+        var dir = Path.Combine(Path.GetTempPath(), $"codesign-{Guid.NewGuid():N}");
+        var csv = Path.Combine(Path.GetTempPath(), $"codesign-{Guid.NewGuid():N}.csv");
+        try
+        {
+            var r = CommandLine.Run("codesign", "--space", SpacePath, "--workload", WorkloadPath, "--objective", "energy", "--csv", csv, "--mapping-out", dir);
+            Assert.AreEqual(0, r.Code, r.Err + r.Out);
+            StringAssert.Contains(r.Out, "OPTIMAL energy=");
+            StringAssert.Contains(r.Out, "Exact layer searches: ");
+            StringAssert.Contains(r.Out, "for a full sweep (16 points x 2 shapes x 1 objective(s))");
+            Assert.IsTrue(File.Exists(Path.Combine(dir, "architecture.yaml")));
+            Assert.IsTrue(File.Exists(Path.Combine(dir, "conv.yaml")) && File.Exists(Path.Combine(dir, "fc.yaml")));
+            // The written mapping evaluates on the written architecture to the energy printed for its layer.
+            var eval = CommandLine.Run("evaluate", "--arch", Path.Combine(dir, "architecture.yaml"), "--workload", WorkloadPath, "--layer", "fc", "--mapping", Path.Combine(dir, "fc.yaml"));
+            Assert.AreEqual(0, eval.Code, eval.Err + eval.Out);
+            StringAssert.Contains(File.ReadAllText(csv), "OPTIMAL");
+        }
+        finally
+        {
+            if (Directory.Exists(dir)) Directory.Delete(dir, recursive: true);
+            File.Delete(csv);
+        }
+    }
+
+    [TestMethod]
+    public void BudgetsNoPointMeetsAreInfeasibleNamingTheBudgetAndTheClosestPoint()
+    {
+        var area = CommandLine.Run("codesign", "--space", SpacePath, "--workload", WorkloadPath, "--require", "area <= 0.01");
+        Assert.AreEqual(3, area.Code, area.Err + area.Out);
+        StringAssert.Contains(area.Out, "INFEASIBLE: area <= 0.01 mm² (--require) is binding");
+        StringAssert.Contains(area.Out, "the closest point, 0 (GlobalBuffer.fanout=2x2, GlobalBuffer.capacity=1024, Registers.capacity=16, DRAM.bandwidth=2), has area 0.061");
+        var latency = CommandLine.Run("codesign", "--space", SpacePath, "--workload", WorkloadPath, "--require", "latency <= 10");
+        Assert.AreEqual(3, latency.Code, latency.Err + latency.Out);
+        StringAssert.Contains(latency.Out, "INFEASIBLE: latency <= 10 cycles (--require) is binding");
+        StringAssert.Contains(latency.Out, "the closest point, ");
+        StringAssert.Contains(latency.Out, "proved least");
+        var bad = CommandLine.Run("codesign", "--space", SpacePath, "--workload", WorkloadPath, "--require", "area < 3");
+        Assert.AreEqual(2, bad.Code);
+        StringAssert.Contains(bad.Err, "METRIC <= NUMBER");
+    }
+
+    [TestMethod]
+    public void BadSpaceFilesAreLocatedErrors()
+    {
+        var cases = new (string Yaml, string Expected)[]
+        {
+            ("design-space:\n  base: simple-ws\n  parameters: []\n", ":3:15: parameters: the space is empty"),
+            ("design-space:\n  base: simple-ws\n  parameters:\n    - {level: GlobalBufer, capacity: [1024]}\n", ":4:15: parameters[0].level: the base architecture simple-ws has no level 'GlobalBufer'; did you mean 'GlobalBuffer'?"),
+            ("design-space:\n  base: simple-ws\n  parameters:\n    - {level: DRAM, capacity: [1024]}\n", "level DRAM is off chip"),
+            ("design-space:\n  base: simple-ws\n  parameters:\n    - {level: GlobalBuffer, fanout: [4x4, four]}\n", ":4:43: parameters[0].fanout[1]: a fanout is written XxY"),
+            ("design-space:\n  base: simple-ws\n  parameters:\n    - {level: GlobalBuffer, capacity: [1024, 1024]}\n", "the value 1024 is given twice"),
+            ("design-space:\n  base: nowhere\n  parameters:\n    - {level: GlobalBuffer, capacity: [1024]}\n", ":2:9: base: 'nowhere' is neither a preset"),
+            ("design-space:\n  base: simple-ws\n  parameters:\n    - {level: GlobalBuffer, capacity: [1024]}\n  costs:\n    levels:\n      GlobalBuffer:\n        table:\n          - {words: 1024, read: 3, area: 0.1}\n          - {words: 4096, read: 2, area: 0.2}\n",
+                ":10:13: costs.levels.GlobalBuffer.table[1]: the read energy is not increasing: 2 at 4096 words is below 3 at 1024 words"),
+            ("design-space:\n  base: simple-ws\n  parameters:\n    - {level: GlobalBuffer, capacity: [1024]}\n  budgets: {area: -1}\n", ":5:19: budgets.area: must be a number above 0"),
+            ("design-space:\n  base: simple-ws\n  paramters: []\n", "unknown key 'paramters'; did you mean 'parameters'?"),
+        };
+        foreach (var (yaml, expected) in cases)
+        {
+            var path = Path.Combine(Path.GetTempPath(), $"space-{Guid.NewGuid():N}.yaml");
+            File.WriteAllText(path, yaml);
+            try
+            {
+                var r = CommandLine.Run("codesign", "--space", path, "--workload", WorkloadPath);
+                Assert.AreEqual(2, r.Code, $"{yaml}\n{r.Out}{r.Err}");
+                StringAssert.Contains(r.Err, expected, yaml);
+                StringAssert.Contains(r.Err, Path.GetFileName(path), yaml);
+            }
+            finally
+            {
+                File.Delete(path);
+            }
+        }
+    }
+}
