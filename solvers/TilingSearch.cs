@@ -125,6 +125,7 @@ public sealed class TilingSearch
         bool listed = true;
         if (_prune)
         {
+            var plans = new List<SpatialPlan>();
             foreach (var plan in _model.SpatialPlans())
             {
                 if ((roots.Count & 255) == 0 && shared.CheckStop()) { listed = false; break; }
@@ -135,7 +136,9 @@ public sealed class TilingSearch
                     return s;
                 }
                 roots.Add(Make);
+                plans.Add(plan);
             }
+            var edpTwins = EdpTwins();
             // The plans' bounds are independent, so the threads share them.
             var keys = new double[roots.Count];
             var bounds = new double[roots.Count];
@@ -144,7 +147,8 @@ public sealed class TilingSearch
             Parallel.For(0, roots.Count, new ParallelOptions { MaxDegreeOfParallelism = limits.Threads > 0 ? limits.Threads : Environment.ProcessorCount }, i =>
             {
                 double plain = _model.DeferOrders ? _model.InnerBound(roots[i](), _levelsCount) : _model.LowerBound(roots[i](), 0, keepDecidedAt: 0);
-                keys[i] = plain;
+                keys[i] = plain; // the search order stays the plain bound's (see below)
+                if (edpTwins is { } twins && !shared.CheckStop()) plain = Math.Max(plain, twins.Bound(plans[i], shared.CheckStop));
                 bounds[i] = _model.DeferOrders && !shared.Prunable(plain, null) && !shared.CheckStop() ? _model.RefineBound(roots[i](), _levelsCount, plain, shared.Threshold) : plain;
             });
             rootKeys.AddRange(keys);
@@ -237,6 +241,33 @@ public sealed class TilingSearch
         double best = report.Objective(_p.Objective);
         return new SolveResult(complete ? SolveStatus.Optimal : SolveStatus.Feasible, found, report, best,
             complete ? best : Math.Min(bound, best), elapsed, explored, _name);
+    }
+
+    /// <summary>
+    /// For EDP, the energy and the cycles of a plan's mappings bounded apart, each by the search built for it (the
+    /// energy search's inner and outer bounds, the latency search's plan cycles): their product bounds every EDP in
+    /// the plan, far above the EDP search's own root bound, whose energy part knows no loop yet. Null for other
+    /// objectives and under caps (a lexicographic term), where the plain bound stays.
+    /// </summary>
+    private EdpRootBound? EdpTwins()
+        => _p.Objective == Objective.Edp && _p.Caps is null && _prune
+            ? new EdpRootBound(new SearchModel(_p with { Objective = Objective.Energy }, deferOrders: true), new SearchModel(_p with { Objective = Objective.Latency }), _levelsCount, _p.Layer.Tensors.Count)
+            : null;
+
+    /// <summary>The EDP bound of a spatial plan from an energy twin and a latency twin of the EDP problem (see <see cref="EdpTwins"/>).</summary>
+    private sealed record EdpRootBound(SearchModel Energy, SearchModel Latency, int Levels, int Tensors)
+    {
+        public double Bound(SpatialPlan plan, Func<bool> stop)
+        {
+            var e = new State(Energy, plan);
+            e.Keep[0] = (1 << Tensors) - 1;
+            double energy = Energy.InnerBound(e, Levels);
+            if (!stop()) energy = Math.Max(energy, Energy.RefineBound(e, Levels, energy, double.PositiveInfinity));
+            var c = new State(Latency, plan);
+            c.Keep[0] = (1 << Tensors) - 1;
+            double cycles = Latency.LowerBound(c, 0, keepDecidedAt: 0);
+            return energy * cycles;
+        }
     }
 
     /// <summary>
