@@ -138,7 +138,7 @@ public sealed class TilingSearch
                 roots.Add(Make);
                 plans.Add(plan);
             }
-            var edpTwins = EdpTwins();
+            var twins = Twins();
             // The plans' bounds are independent, so the threads share them.
             var keys = new double[roots.Count];
             var bounds = new double[roots.Count];
@@ -148,7 +148,7 @@ public sealed class TilingSearch
             {
                 double plain = _model.DeferOrders ? _model.InnerBound(roots[i](), _levelsCount) : _model.LowerBound(roots[i](), 0, keepDecidedAt: 0);
                 keys[i] = plain; // the search order stays the plain bound's (see below)
-                if (edpTwins is { } twins && !shared.CheckStop()) plain = Math.Max(plain, twins.Bound(plans[i], shared.CheckStop));
+                if (twins is not null && !shared.CheckStop()) plain = Math.Max(plain, twins.Bound(plans[i], shared.CheckStop));
                 bounds[i] = _model.DeferOrders && !shared.Prunable(plain, null) && !shared.CheckStop() ? _model.RefineBound(roots[i](), _levelsCount, plain, shared.Threshold) : plain;
             });
             rootKeys.AddRange(keys);
@@ -244,18 +244,23 @@ public sealed class TilingSearch
     }
 
     /// <summary>
-    /// For EDP, the energy and the cycles of a plan's mappings bounded apart, each by the search built for it (the
-    /// energy search's inner and outer bounds, the latency search's plan cycles): their product bounds every EDP in
-    /// the plan, far above the EDP search's own root bound, whose energy part knows no loop yet. Null for other
-    /// objectives and under caps (a lexicographic term), where the plain bound stays.
+    /// The energy and the cycles of a plan's mappings bounded apart, each by the search built for it (the energy
+    /// search's inner and outer bounds, the latency search's plan cycles), for the problems whose own root bound is
+    /// weak: EDP (their product bounds every EDP of the plan, far above the EDP search's root bound, whose energy part
+    /// knows no loop yet) and any capped problem (a lexicographic term: a plan whose least cycles or least energy is
+    /// beyond a cap holds no allowed mapping, and under a cycle cap, which leaves only the plans of least compute
+    /// cycles, most plans are dropped at once). Null otherwise, where the plain bound stays.
     /// </summary>
-    private EdpRootBound? EdpTwins()
-        => _p.Objective == Objective.Edp && _p.Caps is null && _prune
-            ? new EdpRootBound(new SearchModel(_p with { Objective = Objective.Energy }, deferOrders: true), new SearchModel(_p with { Objective = Objective.Latency }), _levelsCount, _p.Layer.Tensors.Count)
-            : null;
+    private PlanTwins? Twins()
+    {
+        if (!_prune || (_p.Objective != Objective.Edp && _p.Caps is null)) return null;
+        var free = _p with { Caps = null };
+        return new PlanTwins(new SearchModel(free with { Objective = Objective.Energy }, deferOrders: true), new SearchModel(free with { Objective = Objective.Latency }),
+            _levelsCount, _p.Layer.Tensors.Count, _p.Objective, _p.Caps);
+    }
 
-    /// <summary>The EDP bound of a spatial plan from an energy twin and a latency twin of the EDP problem (see <see cref="EdpTwins"/>).</summary>
-    private sealed record EdpRootBound(SearchModel Energy, SearchModel Latency, int Levels, int Tensors)
+    /// <summary>A plan's bound from an energy twin and a latency twin of the problem without caps (see <see cref="Twins"/>).</summary>
+    private sealed record PlanTwins(SearchModel Energy, SearchModel Latency, int Levels, int Tensors, Objective Objective, CostCaps? Caps)
     {
         public double Bound(SpatialPlan plan, Func<bool> stop)
         {
@@ -266,7 +271,8 @@ public sealed class TilingSearch
             var c = new State(Latency, plan);
             c.Keep[0] = (1 << Tensors) - 1;
             double cycles = Latency.LowerBound(c, 0, keepDecidedAt: 0);
-            return energy * cycles;
+            if (Caps is { } caps && !(caps.AllowEnergy(energy) && caps.Allow(energy, cycles))) return double.PositiveInfinity;
+            return Objective switch { Objective.Energy => energy, Objective.Latency => cycles, _ => energy * cycles };
         }
     }
 
