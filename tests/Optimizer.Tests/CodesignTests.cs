@@ -79,6 +79,40 @@ public sealed class CodesignTests
     }
 
     [TestMethod]
+    public void ARunStoppedAfterItsDiveIsFeasibleWithAValidBound()
+    {
+        var (space, sweeper) = Shared.Value;
+        foreach (var objective in new[] { DesignMetric.Energy, DesignMetric.Edp })
+        {
+            double optimum = sweeper.Sweep(objective, [])!.Values[objective];
+            // Cancelled as soon as the dive has mapped its point: the run then stops at its next step.
+            using var cancel = new CancellationTokenSource();
+            var run = new Codesign(space, Small(), new SearchLimits(Cancel: cancel.Token));
+            var watcher = Task.Run(() => { while (run.Evaluator.PointSearches < run.Evaluator.Shapes.Count && !cancel.IsCancellationRequested) Thread.Sleep(1); cancel.Cancel(); });
+            var got = run.Minimize(objective, []);
+            watcher.Wait();
+            string what = $"{DesignMetrics.Name(objective)}: {got.Status} best {got.BestValue} bound {got.Bound} optimum {optimum}";
+            Assert.AreNotEqual(CodesignStatus.Unknown, got.Status, what);
+            Assert.IsNotNull(got.Best, what);
+            Assert.IsTrue(got.Bound <= optimum * (1 + 1e-12), what);
+            Assert.IsTrue(optimum <= got.BestValue!.Value * (1 + 1e-12), what);
+            if (got.Status == CodesignStatus.Optimal) Assert.AreEqual(optimum, got.BestValue!.Value, 1e-9 * optimum, what);
+            else Assert.IsTrue(got.GapPercent is >= 0 && got.PointsOpen > 0, what);
+        }
+    }
+
+    [TestMethod]
+    public void ARunCancelledBeforeAnyPointIsUnknownWithEveryPointOpen()
+    {
+        var space = Space();
+        using var cancel = new CancellationTokenSource();
+        cancel.Cancel();
+        var r = new Codesign(space, Small(), new SearchLimits(Cancel: cancel.Token)).Minimize(DesignMetric.Energy, []);
+        Assert.AreEqual(CodesignStatus.Unknown, r.Status, r.Explanation);
+        Assert.AreEqual(space.Count, r.PointsOpen);
+    }
+
+    [TestMethod]
     public void RelaxationBoundsEveryPoint()
     {
         var space = Space();
