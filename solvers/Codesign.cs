@@ -52,6 +52,8 @@ public sealed class LayerEvaluator
     public long CacheHits { get; private set; }
     /// <summary>Searches repeated with more time than their first run (refining a bound or a point's proof).</summary>
     public long Refinements { get; private set; }
+    /// <summary>Raised after each search run (not after answers from the cache), on the searching thread.</summary>
+    public event Action? SearchDone;
     /// <summary>The cap on each search on a relaxation (null: none).</summary>
     public TimeSpan? BoundTime => _boundTime;
     /// <summary>True once the time limit passed or the run was cancelled: searches after it are not started.</summary>
@@ -124,6 +126,7 @@ public sealed class LayerEvaluator
             }
         }
         _cache[(key, shape, objective)] = (r, left);
+        SearchDone?.Invoke();
         return r;
     }
 
@@ -304,7 +307,7 @@ public sealed class Codesign
             n.Stage = stage;
             var ready = Evaluate(n, objective, staticObjective, needed, dynamics, tieBreak, violations);
             if (n.Points.Count > 1 || ready?.Figures is not { } f) return ready;
-            evaluated.Add(n.Points[0]);
+            if (f.Sums.Values.All(x => x.Value is not null)) evaluated.Add(n.Points[0]);
             if (Meets(f, dynamics) && f.Values.TryGetValue(objective, out var v) && (incumbent is null || v < incumbent.Values[objective])) incumbent = f;
             return ready;
         }

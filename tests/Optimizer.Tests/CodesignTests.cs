@@ -85,19 +85,20 @@ public sealed class CodesignTests
         foreach (var objective in new[] { DesignMetric.Energy, DesignMetric.Edp })
         {
             double optimum = sweeper.Sweep(objective, [])!.Values[objective];
-            // Cancelled as soon as the dive has mapped its point: the run then stops at its next step.
+            // Cancelled as soon as the dive has mapped its point (its last layer search): the run stops at its next step.
             using var cancel = new CancellationTokenSource();
             var run = new Codesign(space, Small(), new SearchLimits(Cancel: cancel.Token));
-            var watcher = Task.Run(() => { while (run.Evaluator.PointSearches < run.Evaluator.Shapes.Count && !cancel.IsCancellationRequested) Thread.Sleep(1); cancel.Cancel(); });
+            run.Evaluator.SearchDone += () => { if (run.Evaluator.PointSearches == run.Evaluator.Shapes.Count) cancel.Cancel(); };
             var got = run.Minimize(objective, []);
-            watcher.Wait();
-            string what = $"{DesignMetrics.Name(objective)}: {got.Status} best {got.BestValue} bound {got.Bound} optimum {optimum}";
+            string what = $"{DesignMetrics.Name(objective)}: {got.Status} best {got.BestValue} bound {got.Bound} optimum {optimum}, {got.PointsOpen} point(s) open";
+            Console.WriteLine(what);
             Assert.AreNotEqual(CodesignStatus.Unknown, got.Status, what);
             Assert.IsNotNull(got.Best, what);
             Assert.IsTrue(got.Bound <= optimum * (1 + 1e-12), what);
             Assert.IsTrue(optimum <= got.BestValue!.Value * (1 + 1e-12), what);
-            if (got.Status == CodesignStatus.Optimal) Assert.AreEqual(optimum, got.BestValue!.Value, 1e-9 * optimum, what);
-            else Assert.IsTrue(got.GapPercent is >= 0 && got.PointsOpen > 0, what);
+            Assert.AreEqual(CodesignStatus.Feasible, got.Status, what);
+            Assert.IsTrue(got.GapPercent is >= 0 && got.PointsOpen > 0 && got.PointsEvaluated >= 1, what);
+            Assert.AreEqual(run.Evaluator.Shapes.Count, run.Evaluator.PointSearches, what);
         }
     }
 
