@@ -31,11 +31,12 @@ public static class Program
                 case "timeloop-optima": TimeloopOptima(); break;
                 case "timelimit": TimeLimitHolds(); break;
                 case "onnx-load": OnnxLoad(); break;
-                case "codesign": CodesignEyeriss(numbers.Count > 0 ? seconds : 600, numbers.Count > 1 ? double.Parse(numbers[1], System.Globalization.CultureInfo.InvariantCulture) : null); break;
+                case "codesign": CodesignEyeriss(numbers.Count > 0 ? seconds : 600, numbers.Count > 1 ? double.Parse(numbers[1], System.Globalization.CultureInfo.InvariantCulture) : null,
+                    numbers.Count > 2 ? double.Parse(numbers[2], System.Globalization.CultureInfo.InvariantCulture) : null); break;
                 case "proofs": Proofs(seconds, names.Skip(names.IndexOf("proofs") + 1).ToList()); return 0; // the names after it are networks
                 case var d when d.StartsWith("descent", StringComparison.Ordinal): DescentSweep(d); break;
                 default:
-                    Console.Error.WriteLine($"error: unknown benchmark '{name}'; known: costmodel, small, resnet50, cpsat, codesign [seconds per objective [seconds per bound search]], simulate, fusion, network, timeloop-optima, timelimit, onnx-load, proofs [NETWORK...], descent[:WORKLOAD[:ARCH[:norandom]]] (an empty WORKLOAD or ARCH: all) [seconds per layer]");
+                    Console.Error.WriteLine($"error: unknown benchmark '{name}'; known: costmodel, small, resnet50, cpsat, codesign [seconds per objective [seconds per bound search [seconds per quick bound search]]], simulate, fusion, network, timeloop-optima, timelimit, onnx-load, proofs [NETWORK...], descent[:WORKLOAD[:ARCH[:norandom]]] (an empty WORKLOAD or ARCH: all) [seconds per layer]");
                     return 2;
             }
         }
@@ -84,22 +85,24 @@ public static class Program
     /// then EDP, each with a time limit for the whole run (and optionally a cap on each search on a relaxation): the
     /// status, the best point, the bound and gap, the exact layer searches against a full sweep's, and the time.
     /// </summary>
-    private static void CodesignEyeriss(double seconds, double? boundSeconds)
+    private static void CodesignEyeriss(double seconds, double? boundSeconds, double? quickSeconds)
     {
         var dir = AppContext.BaseDirectory;
         while (!File.Exists(Path.Combine(dir, "Optimizer.sln"))) dir = Path.GetDirectoryName(dir) ?? throw new InvalidOperationException("Run the benchmark inside the repository.");
         var space = Optimizer.Hardware.Specs.DesignSpaceSpec.Load(Path.Combine(dir, "examples", "codesign-eyeriss.yaml"));
         var workload = Zoo.Get("resnet50");
         Console.WriteLine($"codesign: resnet50 ({Zoo.DistinctShapes(workload).Count} distinct shapes) over {space.Name} ({space.Count} points); " +
-                          $"{seconds} s per objective{(boundSeconds is { } b ? $", at most {b} s per search on a relaxation" : "")}");
+                          $"{seconds} s per objective{(boundSeconds is { } b ? $", at most {b} s per search on a relaxation" : "")}, " +
+                          $"at most {(quickSeconds ?? Codesign.DefaultQuickTime.TotalSeconds)} s per search of a quick bound");
         foreach (var objective in new[] { DesignMetric.Energy, DesignMetric.Edp })
         {
-            var run = new Codesign(space, workload, new SearchLimits(TimeSpan.FromSeconds(seconds)), boundSeconds is { } bs ? TimeSpan.FromSeconds(bs) : null);
+            var run = new Codesign(space, workload, new SearchLimits(TimeSpan.FromSeconds(seconds)), boundSeconds is { } bs ? TimeSpan.FromSeconds(bs) : null,
+                quickSeconds is { } qs ? TimeSpan.FromSeconds(qs) : null);
             var r = run.Minimize(objective, []);
             var e = run.Evaluator;
             Console.WriteLine($"  {DesignMetrics.Name(objective)}: {r.Status} best={(r.BestValue is { } v ? v.ToString("G6") : "-")} bound={r.Bound:G6} gap={(r.GapPercent is { } g ? $"{g:0.###}%" : "-")} " +
                               $"points evaluated {r.PointsEvaluated}, left open {r.PointsOpen}; exact layer searches {e.Searches} ({e.BoundSearches} on relaxations, {e.PointSearches} on points) " +
-                              $"vs full sweep {r.FullSweep} ({(e.Searches > 0 ? (double)r.FullSweep / e.Searches : 0):0.#}x fewer); {r.Elapsed.TotalSeconds:0.#} s");
+                              $"vs full sweep {r.FullSweep} ({(e.Searches > 0 ? (double)r.FullSweep / e.Searches : 0):0.#}x fewer; {e.CacheHits} from the cache, {e.Refinements} repeated with more time); {r.Elapsed.TotalSeconds:0.#} s");
             if (r.Best is { } best) Console.WriteLine($"    point {best.Point}: {best.Description}; area {best.Values[DesignMetric.Area]:0.###} mm²");
         }
     }

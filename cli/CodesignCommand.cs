@@ -32,12 +32,14 @@ internal static partial class CodesignCommand
         var timeLimit = OptionRules.TimeLimit("Seconds for the whole run; when reached, the best point so far is printed with the bound, the gap and the points left open.");
         var bound = new Option<double?>("--bound-time") { Description = "Seconds at most for each layer search on a relaxation (a lower bound stays valid when it stops early); default: no cap." };
         bound.Validators.Add(r => { if (r.Tokens.Count > 0 && r.GetValueOrDefault<double?>() is { } s && (!double.IsFinite(s) || s <= 0 || s > OptionRules.MaxSeconds)) r.AddError($"--bound-time must be a positive number of seconds, at most {OptionRules.MaxSeconds}, got {s.ToString("R", CultureInfo.InvariantCulture)}."); });
+        var quick = new Option<double?>("--quick-bound-time") { Description = "Seconds at most for each layer search of a set's first, quick bound (refined with --bound-time only when the set stays competitive); default 0.25, at most --bound-time." };
+        quick.Validators.Add(r => { if (r.Tokens.Count > 0 && r.GetValueOrDefault<double?>() is { } s && (!double.IsFinite(s) || s <= 0 || s > OptionRules.MaxSeconds)) r.AddError($"--quick-bound-time must be a positive number of seconds, at most {OptionRules.MaxSeconds}, got {s.ToString("R", CultureInfo.InvariantCulture)}."); });
         var threads = new Option<int>("--threads") { Description = "Worker threads of each layer search (0, the default: one per core).", DefaultValueFactory = _ => 0 }.Within(0, 1024);
         var csv = new Option<string?>("--csv") { Description = "Write the answer as CSV: the best point, or one row per point of the Pareto front." };
         var mappingOut = new Option<string?>("--mapping-out") { Description = "A folder to write the best point's architecture (architecture.yaml) and every layer's mapping (LAYER.yaml) into." };
         var cmd = new Command("codesign", "Find the point of a declared design space that minimizes the objective for a workload under budgets, each layer mapped optimally; OPTIMAL when proved over the whole space.")
         {
-            space, workload, objective, require, pareto, timeLimit, bound, threads, csv, mappingOut,
+            space, workload, objective, require, pareto, timeLimit, bound, quick, threads, csv, mappingOut,
         };
         cmd.SetAction(pr => Program.Guard(() => Run(pr, Interrupt.Token)));
         return cmd;
@@ -51,6 +53,7 @@ internal static partial class CodesignCommand
             var budgets = s.Budgets.Concat((pr.GetValue(require) ?? []).Select(Requirement)).ToList();
             var limits = new SearchLimits(OptionRules.Span(pr.GetValue(timeLimit)), cancel, pr.GetValue(threads));
             var boundSpan = OptionRules.Span(pr.GetValue(bound));
+            var quickSpan = OptionRules.Span(pr.GetValue(quick));
             (DesignMetric, DesignMetric)? front = pr.GetValue(pareto) is { } text ? ParetoPair(text) : null;
             if (front is not null && pr.GetResult(objective) is { Implicit: false }) throw new InputException("--pareto and --objective contradict each other: the front is over the two metrics --pareto names.");
             if (front is not null && pr.GetValue(mappingOut) is not null) throw new InputException("--mapping-out writes one point's mappings; it does not go with --pareto.");
@@ -62,10 +65,10 @@ internal static partial class CodesignCommand
             Codesign run = null!;
             if (front is { } pair)
             {
-                var fr = Live.Run("codesign --pareto", p => (run = new Codesign(s, w, limits with { Progress = p }, boundSpan)).Pareto(pair.Item1, pair.Item2, budgets));
+                var fr = Live.Run("codesign --pareto", p => (run = new Codesign(s, w, limits with { Progress = p }, boundSpan, quickSpan)).Pareto(pair.Item1, pair.Item2, budgets));
                 return Front(run, fr, s, budgets, pr.GetValue(csv));
             }
-            var r = Live.Run("codesign", p => (run = new Codesign(s, w, limits with { Progress = p }, boundSpan)).Minimize(obj, budgets));
+            var r = Live.Run("codesign", p => (run = new Codesign(s, w, limits with { Progress = p }, boundSpan, quickSpan)).Minimize(obj, budgets));
             Console.WriteLine();
             if (r.Best is { } best)
             {
@@ -112,7 +115,7 @@ internal static partial class CodesignCommand
     private static string Counts(LayerEvaluator e, long full, TimeSpan elapsed, int points, int shapes, int objectives)
         => $"Exact layer searches: {Text.Int(e.Searches)} ({Text.Int(e.BoundSearches)} on relaxations for bounds, {Text.Int(e.PointSearches)} on points) " +
            $"vs {Text.Int(full)} for a full sweep ({Text.Int(points)} points x {shapes} shapes x {Math.Max(1, objectives)} objective(s)): " +
-           $"{(e.Searches == 0 ? "none needed" : $"{(double)full / e.Searches:0.#}x fewer")}; {elapsed.TotalSeconds:0.#} s";
+           $"{(e.Searches == 0 ? "none needed" : $"{(double)full / e.Searches:0.#}x fewer")} ({Text.Int(e.CacheHits)} answered from the cache, {Text.Int(e.Refinements)} repeated with more time); {elapsed.TotalSeconds:0.#} s";
 
     private static void PrintPoint(DesignSpace s, PointFigures best, LayerSum sum, IReadOnlyList<(Einsum Layer, int Count)> shapes)
     {

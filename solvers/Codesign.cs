@@ -33,7 +33,8 @@ public sealed record LayerSum(Objective Objective, double Lower, double? Value, 
 /// </summary>
 public sealed class LayerEvaluator
 {
-    private readonly Dictionary<(string Arch, int Shape, Objective Objective), SolveResult> _cache = [];
+    // Each search with the time it was given (null: none); a longer search of the same key replaces it.
+    private readonly Dictionary<(string Arch, int Shape, Objective Objective), (SolveResult Result, TimeSpan? Given)> _cache = [];
     private readonly SearchLimits _limits;
     private readonly TimeSpan? _boundTime;
     private readonly SearchProgress? _progress;
@@ -45,8 +46,16 @@ public sealed class LayerEvaluator
     public long PointSearches { get; private set; }
     /// <summary>Exact layer searches run on relaxations of several points (for lower bounds).</summary>
     public long BoundSearches { get; private set; }
-    /// <summary>All exact layer searches run.</summary>
+    /// <summary>All exact layer searches run (a search repeated with more time counts again).</summary>
     public long Searches => PointSearches + BoundSearches;
+    /// <summary>Searches answered from the cache (same architecture, shape and objective, already run long enough).</summary>
+    public long CacheHits { get; private set; }
+    /// <summary>Searches repeated with more time than their first run (refining a bound or a point's proof).</summary>
+    public long Refinements { get; private set; }
+    /// <summary>Raised after each search run (not after answers from the cache), on the searching thread.</summary>
+    public event Action? SearchDone;
+    /// <summary>The cap on each search on a relaxation (null: none).</summary>
+    public TimeSpan? BoundTime => _boundTime;
     /// <summary>True once the time limit passed or the run was cancelled: searches after it are not started.</summary>
     public bool Stopped => _limits.Cancel.IsCancellationRequested || (_limits.TimeLimit is { } t && _clock.Elapsed >= t);
     /// <summary>Time since the evaluator was made.</summary>
@@ -61,8 +70,12 @@ public sealed class LayerEvaluator
         _boundTime = boundTime;
     }
 
-    /// <summary>One objective summed over the shapes on an architecture; <paramref name="relaxation"/> marks a search for a bound.</summary>
-    public LayerSum Sum(Architecture arch, Objective objective, bool relaxation)
+    /// <summary>
+    /// One objective summed over the shapes on an architecture; <paramref name="relaxation"/> marks a search for a bound.
+    /// <paramref name="cap"/> caps each search (null: on a relaxation the evaluator's bound time, on a point none);
+    /// a cached search is reused when it was given at least as much time, or when it finished.
+    /// </summary>
+    public LayerSum Sum(Architecture arch, Objective objective, bool relaxation, TimeSpan? cap = null)
     {
         string key = Key(arch);
         var results = new List<SolveResult>(Shapes.Count);
@@ -71,7 +84,7 @@ public sealed class LayerEvaluator
         string? none = null;
         for (int s = 0; s < Shapes.Count; s++)
         {
-            var r = Solve(arch, key, s, objective, relaxation);
+            var r = Solve(arch, key, s, objective, relaxation, cap);
             results.Add(r);
             int n = Shapes[s].Count;
             if (r.Status == SolveStatus.Infeasible) { none = Shapes[s].Layer.Name; proved = false; complete = false; break; }
@@ -85,19 +98,35 @@ public sealed class LayerEvaluator
         return new LayerSum(objective, lower, complete ? value : null, proved, maxLower, complete ? maxValue : null, none, results);
     }
 
-    private SolveResult Solve(Architecture arch, string key, int shape, Objective objective, bool relaxation)
+    private SolveResult Solve(Architecture arch, string key, int shape, Objective objective, bool relaxation, TimeSpan? cap)
     {
-        if (_cache.TryGetValue((key, shape, objective), out var cached) && (relaxation || cached.Status is SolveStatus.Optimal or SolveStatus.Infeasible))
-            return cached;
-        var layer = Shapes[shape].Layer;
         TimeSpan? left = _limits.TimeLimit is { } t ? t - _clock.Elapsed : null;
-        if (relaxation && _boundTime is { } bt) left = left is { } l && l < bt ? l : bt;
+        var limit = cap ?? (relaxation ? _boundTime : null);
+        if (limit is { } c) left = left is { } l && l < c ? l : c;
+        bool had = _cache.TryGetValue((key, shape, objective), out var cached);
+        if (had && (cached.Result.Status is SolveStatus.Optimal or SolveStatus.Infeasible || cached.Given is null || left is { } want && want <= cached.Given))
+        {
+            CacheHits++;
+            return cached.Result;
+        }
+        var layer = Shapes[shape].Layer;
         if (Stopped || left is { } z && z <= TimeSpan.Zero)
-            return new SolveResult(SolveStatus.Unknown, null, null, null, 0, TimeSpan.Zero, 0, "exact", "the time limit was reached before this search started");
+            return had ? cached.Result : new SolveResult(SolveStatus.Unknown, null, null, null, 0, TimeSpan.Zero, 0, "exact", "the time limit was reached before this search started");
         _progress?.Phase($"{Searches} layer searches; {(relaxation ? "bounding" : "mapping")} {layer.Name} ({Objectives.Name(objective)}) on {arch.Name}");
         var r = new TilingSearch(new MapProblem(layer, arch, objective), prune: true).Solve(_limits with { TimeLimit = left });
         if (relaxation) BoundSearches++; else PointSearches++;
-        _cache[(key, shape, objective)] = r;
+        if (had)
+        {
+            Refinements++;
+            // A longer search that stopped keeps the better of the two proved bounds and the better mapping found.
+            if (r.Status is not (SolveStatus.Optimal or SolveStatus.Infeasible))
+            {
+                if (cached.Result.Best is { } ob && (r.Best is not { } nb || ob < nb)) r = r with { Status = SolveStatus.Feasible, Mapping = cached.Result.Mapping, Report = cached.Result.Report, Best = ob };
+                if (cached.Result.Bound > r.Bound) r = r with { Bound = cached.Result.Bound };
+            }
+        }
+        _cache[(key, shape, objective)] = (r, left);
+        SearchDone?.Invoke();
         return r;
     }
 
@@ -163,11 +192,24 @@ public sealed class Codesign
     private readonly LayerEvaluator _eval;
     private readonly Dictionary<(int, DesignMetric), double> _static = [];
 
-    /// <summary>Creates a co-design run of a workload over a space.</summary>
-    public Codesign(DesignSpace space, Workload workload, SearchLimits limits, TimeSpan? boundTime = null)
+    private readonly TimeSpan? _quick;
+    private readonly TimeSpan? _limit;
+
+    /// <summary>The default cap on each search for a set's first (quick) bound.</summary>
+    public static readonly TimeSpan DefaultQuickTime = TimeSpan.FromSeconds(0.25);
+
+    /// <summary>
+    /// Creates a co-design run of a workload over a space: <paramref name="limits"/>' time limit is for the whole run,
+    /// <paramref name="boundTime"/> caps each search on a relaxation (null: none) and <paramref name="quickTime"/> each
+    /// search of a set's first, quick bound (default <see cref="DefaultQuickTime"/>, at most the bound time).
+    /// </summary>
+    public Codesign(DesignSpace space, Workload workload, SearchLimits limits, TimeSpan? boundTime = null, TimeSpan? quickTime = null)
     {
         _space = space;
         _eval = new LayerEvaluator(workload, limits, boundTime);
+        var q = quickTime ?? DefaultQuickTime;
+        _quick = boundTime is { } b && b < q ? b : q;
+        _limit = limits.TimeLimit;
     }
 
     /// <summary>The evaluator (its counts of searches).</summary>
@@ -213,6 +255,10 @@ public sealed class Codesign
         public int MinIndex { get; } = points.Min();
         public bool Evaluated { get; set; } = evaluated;
         public PointFigures? Figures { get; set; }
+        /// <summary>0: evaluated with the short search times (quick bounds, points mapped with a cap); 1: with the full ones.</summary>
+        public int Stage { get; set; }
+        /// <summary>Every search of the node's last evaluation finished (its key cannot grow by searching longer).</summary>
+        public bool Proved { get; set; }
     }
 
     private sealed class Violations
@@ -250,39 +296,67 @@ public sealed class Codesign
         bool staticObjective = DesignMetrics.IsStatic(objective);
         var violations = new Violations();
         var queue = new PriorityQueue<Node, (double, double, int)>();
-        void Push(Node n) => queue.Enqueue(n, (n.Key, n.Tie, n.MinIndex));
-        Push(new Node(feasible, 0, 0, evaluated: false));
         var open = new List<Node>();
+        var evaluated = new HashSet<int>();
         PointFigures? incumbent = null;
-        int evaluatedPoints = 0;
+        double Cutoff() => incumbent is not null ? incumbent.Values[objective] : double.PositiveInfinity;
+        // A node whose lower bound exceeds the value of a point found (mapped, meeting the budgets) cannot hold the optimum.
+        void Push(Node n) { if (n.Key <= Cutoff()) queue.Enqueue(n, (n.Key, n.Tie, n.MinIndex)); }
+        Node? Eval(Node n, int stage)
+        {
+            n.Stage = stage;
+            var ready = Evaluate(n, objective, staticObjective, needed, dynamics, tieBreak, violations);
+            if (n.Points.Count > 1 || ready?.Figures is not { } f) return ready;
+            if (f.Sums.Values.All(x => x.Value is not null)) evaluated.Add(n.Points[0]);
+            if (Meets(f, dynamics) && f.Values.TryGetValue(objective, out var v) && (incumbent is null || v < incumbent.Values[objective])) incumbent = f;
+            return ready;
+        }
+        // A node evaluated: a point mapped in full and not proved goes to the open list; everything else to the queue.
+        void Place(Node? ready)
+        {
+            if (ready is null) return;
+            if (ready.Points.Count == 1 && !ready.Proved && ready.Stage >= 1) open.Add(ready);
+            else Push(ready);
+        }
+
+        // The dive: from the root, evaluate both halves cheaply and descend into the one with the least key, down to
+        // one point, which is mapped; the first incumbent, so that a run stopped early reports a point and a gap.
+        var dive = Eval(new Node(feasible, 0, 0, evaluated: false), 0);
+        while (dive is not null && dive.Points.Count > 1 && !_eval.Stopped)
+        {
+            var halves = Split(dive.Points).Select(c => Eval(new Node(c, dive.Key, 0, evaluated: false), 0)).Where(h => h is not null).Select(h => h!).ToList();
+            if (halves.Count == 0) { dive = null; break; }
+            var next = halves.MinBy(h => (h.Key, h.Tie, h.MinIndex))!;
+            foreach (var h in halves) if (h != next) Place(h);
+            dive = next;
+        }
+        Place(dive);
+
+        // Best first: the node of least key is evaluated cheaply when first taken, evaluated again with the full
+        // search times when it is taken again unproved (only nodes that stay competitive pay for it), then split.
         while (queue.Count > 0)
         {
             if (_eval.Stopped) break;
             var node = queue.Dequeue();
-            if (!node.Evaluated)
-            {
-                var ready = Evaluate(node, objective, staticObjective, needed, dynamics, tieBreak, violations);
-                if (node.Points.Count == 1) evaluatedPoints++;
-                if (ready is null) continue;
-                if (node.Points.Count == 1 && ready.Figures is { } f && Meets(f, dynamics) && f.Values.ContainsKey(objective)
-                    && (incumbent is null || f.Values[objective] < incumbent.Values[objective])) incumbent = f;
-                if (node.Points.Count == 1 && !ready.Figures!.Proved) { open.Add(ready); continue; }
-                Push(ready);
-                continue;
-            }
+            if (node.Key > Cutoff()) continue;
+            if (!node.Evaluated) { Place(Eval(node, 0)); continue; }
+            if (!node.Proved && node.Stage < 1) { Place(Eval(node, 1)); continue; }
             if (node.Points.Count == 1)
             {
                 // A point whose searches stopped early may still hide something better: then the answer is not proved.
-                if (!open.Any(o => o.Key <= node.Key)) return Done(CodesignStatus.Optimal, node.Figures, node.Key, null, 0, evaluatedPoints);
+                if (!open.Any(o => o.Key <= node.Key)) return Done(CodesignStatus.Optimal, node.Figures, node.Key, null, 0, evaluated.Count);
                 queue.Enqueue(node, (node.Key, node.Tie, node.MinIndex));
                 break;
             }
             foreach (var child in Split(node.Points)) Push(new Node(child, node.Key, staticObjective ? child.Min(p => Static(objective, p)) : node.Tie, evaluated: false));
         }
-        int left = queue.UnorderedItems.Sum(n => n.Element.Points.Count) + open.Count;
-        if (queue.Count == 0 && open.Count == 0)
+        open.RemoveAll(o => o.Key > Cutoff());
+        var waiting = queue.UnorderedItems.Select(n => n.Element).Where(n => n.Key <= Cutoff()).ToList();
+        int evaluatedPoints = evaluated.Count;
+        int left = waiting.Sum(n => n.Points.Count) + open.Count;
+        if (waiting.Count == 0 && open.Count == 0 && incumbent is null)
             return Done(CodesignStatus.Infeasible, null, double.PositiveInfinity, Closest(violations, statics, feasible) ?? violations.Text ?? "no point meets the budgets", 0, evaluatedPoints);
-        double bound = Math.Min(queue.Count > 0 ? queue.UnorderedItems.Min(n => n.Element.Key) : double.PositiveInfinity, open.Count > 0 ? open.Min(n => n.Key) : double.PositiveInfinity);
+        double bound = Math.Min(waiting.Count > 0 ? waiting.Min(n => n.Key) : double.PositiveInfinity, open.Count > 0 ? open.Min(n => n.Key) : double.PositiveInfinity);
         if (incumbent is not null) bound = Math.Min(bound, incumbent.Values[objective]);
         string why = _eval.Stopped ? "the time limit or an interrupt stopped the run" : "some layer searches stopped before proving their optimum";
         return Done(incumbent is null ? CodesignStatus.Unknown : CodesignStatus.Feasible, incumbent, bound, why, left, evaluatedPoints);
@@ -316,9 +390,10 @@ public sealed class Codesign
         bool single = node.Points.Count == 1;
         var arch = _space.Relax(node.Points);
         var sums = new Dictionary<Objective, LayerSum>();
+        var cap = Cap(single, node.Stage, needed.Count);
         foreach (var o in needed)
         {
-            var s = _eval.Sum(arch, o, relaxation: !single);
+            var s = _eval.Sum(arch, o, relaxation: !single, cap);
             if (s.NoMapping is { } layer)
             {
                 violations.Add(double.PositiveInfinity, single
@@ -344,6 +419,7 @@ public sealed class Codesign
         node.Key = Math.Max(node.Key, key);
         node.Tie = staticObjective ? 0 : node.Points.Min(p => Static(tieBreak, p));
         node.Evaluated = true;
+        node.Proved = sums.Values.All(s => s.Proved);
         if (!single) return node;
         int point = node.Points[0];
         var values = new Dictionary<DesignMetric, double>
@@ -377,6 +453,19 @@ public sealed class Codesign
         }
         if (!staticObjective) node.Key = values[objective];
         return node;
+    }
+
+    /// <summary>
+    /// The cap on each layer search of a node's evaluation: at stage 0 the quick bound time on a relaxation and the
+    /// bound time on a point (without one, an even share of the time left over the point's searches); at stage 1 the
+    /// evaluator's bound time on a relaxation and none on a point (the time left).
+    /// </summary>
+    private TimeSpan? Cap(bool single, int stage, int objectives)
+    {
+        if (stage >= 1) return null;
+        if (!single) return _quick;
+        if (_eval.BoundTime is { } b) return b;
+        return _limit is { } t ? (t - _eval.Elapsed) / Math.Max(1, _eval.Shapes.Count * objectives) : null;
     }
 
     private static double Lower(LayerSum s, DesignMetric m) => m == DesignMetric.LayerLatency ? s.MaxLower : s.Lower;
@@ -457,7 +546,7 @@ public sealed class Codesign
         var result = new List<PointFigures?>();
         for (int p = 0; p < _space.Count; p++)
         {
-            var node = new Node([p], 0, 0, evaluated: false);
+            var node = new Node([p], 0, 0, evaluated: false) { Stage = 1 };
             bool staticOk = budgets.Where(b => DesignMetrics.IsStatic(b.Metric)).All(b => b.Allows(Static(b.Metric, p)));
             var ready = staticOk ? Evaluate(node, objective, DesignMetrics.IsStatic(objective), needed, budgets.Where(b => !DesignMetrics.IsStatic(b.Metric)).ToList(), DesignMetric.Area, new Violations()) : null;
             result.Add(ready?.Figures is { Proved: true } f ? f : null);

@@ -79,6 +79,41 @@ public sealed class CodesignTests
     }
 
     [TestMethod]
+    public void ARunStoppedAfterItsDiveIsFeasibleWithAValidBound()
+    {
+        var (space, sweeper) = Shared.Value;
+        foreach (var objective in new[] { DesignMetric.Energy, DesignMetric.Edp })
+        {
+            double optimum = sweeper.Sweep(objective, [])!.Values[objective];
+            // Cancelled as soon as the dive has mapped its point (its last layer search): the run stops at its next step.
+            using var cancel = new CancellationTokenSource();
+            var run = new Codesign(space, Small(), new SearchLimits(Cancel: cancel.Token));
+            run.Evaluator.SearchDone += () => { if (run.Evaluator.PointSearches == run.Evaluator.Shapes.Count) cancel.Cancel(); };
+            var got = run.Minimize(objective, []);
+            string what = $"{DesignMetrics.Name(objective)}: {got.Status} best {got.BestValue} bound {got.Bound} optimum {optimum}, {got.PointsOpen} point(s) open";
+            Console.WriteLine(what);
+            Assert.AreNotEqual(CodesignStatus.Unknown, got.Status, what);
+            Assert.IsNotNull(got.Best, what);
+            Assert.IsTrue(got.Bound <= optimum * (1 + 1e-12), what);
+            Assert.IsTrue(optimum <= got.BestValue!.Value * (1 + 1e-12), what);
+            Assert.AreEqual(CodesignStatus.Feasible, got.Status, what);
+            Assert.IsTrue(got.GapPercent is >= 0 && got.PointsOpen > 0 && got.PointsEvaluated >= 1, what);
+            Assert.AreEqual(run.Evaluator.Shapes.Count, run.Evaluator.PointSearches, what);
+        }
+    }
+
+    [TestMethod]
+    public void ARunCancelledBeforeAnyPointIsUnknownWithEveryPointOpen()
+    {
+        var space = Space();
+        using var cancel = new CancellationTokenSource();
+        cancel.Cancel();
+        var r = new Codesign(space, Small(), new SearchLimits(Cancel: cancel.Token)).Minimize(DesignMetric.Energy, []);
+        Assert.AreEqual(CodesignStatus.Unknown, r.Status, r.Explanation);
+        Assert.AreEqual(space.Count, r.PointsOpen);
+    }
+
+    [TestMethod]
     public void RelaxationBoundsEveryPoint()
     {
         var space = Space();
