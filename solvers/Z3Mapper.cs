@@ -718,23 +718,37 @@ internal sealed class Z3MapEncoding : IDisposable
         var split = new Split[_ranks];
         for (int r = 0; r < _ranks; r++) split[r] = _splits[r][_choice[r] is { } ch ? (int)intValue(ch) : 0];
         bool Val(B b) => b.C ?? boolValue(b.E!);
+        return ToMapping(_p, split, _rankIds, _tensors, (l, a, b) => Val(Before(l, a, b)), (l, t) => Val(_keep[l, t]));
+    }
+
+    /// <summary>
+    /// A solution as the one <see cref="Mapping"/> type, for both solver encodings (Z3 here, CP-SAT in
+    /// solvers/CpSat): each rank's chosen split gives the factors; at each level the loops with a factor above 1
+    /// go outermost first by how many others the order Booleans put outside them (the innermost level's pinned
+    /// order as given); <paramref name="before"/>(l, a, b) is "rank a's loop is outside rank b's at level l",
+    /// <paramref name="keeps"/>(l, t) "level l keeps tensor t".
+    /// </summary>
+    internal static Mapping ToMapping(MapProblem p, Split[] split, IReadOnlyList<RankId> rankIds, IReadOnlyList<TensorSpec> tensors,
+        Func<int, int, int, bool> before, Func<int, int, bool> keeps)
+    {
+        int n = p.Arch.Levels.Count, ranks = rankIds.Count;
         var levels = new List<LevelMapping>();
-        for (int l = 0; l < _n; l++)
+        for (int l = 0; l < n; l++)
         {
             int li = l;
-            var active = Enumerable.Range(0, _ranks).Where(r => split[r].T[li] > 1).ToList();
-            var pinned = (_p.Constraints ?? MappingConstraints.None).For(l).Order?.ToList();
-            var order = li == _n - 1 && pinned is not null
-                ? active.OrderBy(r => pinned.IndexOf(_rankIds[r])).ToList()
-                : active.OrderBy(r => active.Count(o => o != r && Val(Before(li, o, r)))).ToList();
-            var temporal = order.Select(r => new TemporalLoop(_rankIds[r], (int)split[r].T[li]));
+            var active = Enumerable.Range(0, ranks).Where(r => split[r].T[li] > 1).ToList();
+            var pinned = (p.Constraints ?? MappingConstraints.None).For(l).Order?.ToList();
+            var order = li == n - 1 && pinned is not null
+                ? active.OrderBy(r => pinned.IndexOf(rankIds[r])).ToList()
+                : active.OrderBy(r => active.Count(o => o != r && before(li, o, r))).ToList();
+            var temporal = order.Select(r => new TemporalLoop(rankIds[r], (int)split[r].T[li]));
             var spatial = new List<SpatialLoop>();
-            for (int r = 0; r < _ranks; r++)
+            for (int r = 0; r < ranks; r++)
             {
-                if (split[r].SX[l] > 1) spatial.Add(new SpatialLoop(_rankIds[r], (int)split[r].SX[l], Axis.X));
-                if (split[r].SY[l] > 1) spatial.Add(new SpatialLoop(_rankIds[r], (int)split[r].SY[l], Axis.Y));
+                if (split[r].SX[l] > 1) spatial.Add(new SpatialLoop(rankIds[r], (int)split[r].SX[l], Axis.X));
+                if (split[r].SY[l] > 1) spatial.Add(new SpatialLoop(rankIds[r], (int)split[r].SY[l], Axis.Y));
             }
-            var keep = Enumerable.Range(0, _tensors.Length).Where(t => Val(_keep[li, t])).Select(t => _tensors[t].Id);
+            var keep = Enumerable.Range(0, tensors.Count).Where(t => keeps(li, t)).Select(t => tensors[t].Id);
             levels.Add(new LevelMapping(temporal, spatial, keep));
         }
         return new Mapping(levels);

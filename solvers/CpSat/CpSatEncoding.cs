@@ -580,26 +580,7 @@ internal sealed class CpSatEncoding
         var split = new Z3MapEncoding.Split[_ranks];
         for (int r = 0; r < _ranks; r++) split[r] = _splits[r][_choice[r] is { } ch ? (int)intValue(ch) : 0];
         bool Val(B b) => b.C ?? boolValue(b.L!);
-        var levels = new List<LevelMapping>();
-        for (int l = 0; l < _n; l++)
-        {
-            int li = l;
-            var active = Enumerable.Range(0, _ranks).Where(r => split[r].T[li] > 1).ToList();
-            var pinned = (_p.Constraints ?? MappingConstraints.None).For(l).Order?.ToList();
-            var order = li == _n - 1 && pinned is not null
-                ? active.OrderBy(r => pinned.IndexOf(_rankIds[r])).ToList()
-                : active.OrderBy(r => active.Count(o => o != r && Val(Before(li, o, r)))).ToList();
-            var temporal = order.Select(r => new TemporalLoop(_rankIds[r], (int)split[r].T[li]));
-            var spatial = new List<SpatialLoop>();
-            for (int r = 0; r < _ranks; r++)
-            {
-                if (split[r].SX[l] > 1) spatial.Add(new SpatialLoop(_rankIds[r], (int)split[r].SX[l], Axis.X));
-                if (split[r].SY[l] > 1) spatial.Add(new SpatialLoop(_rankIds[r], (int)split[r].SY[l], Axis.Y));
-            }
-            var keep = Enumerable.Range(0, _tensors.Length).Where(t => Val(_keep[li, t])).Select(t => _tensors[t].Id);
-            levels.Add(new LevelMapping(temporal, spatial, keep));
-        }
-        return new Mapping(levels);
+        return Z3MapEncoding.ToMapping(_p, split, _rankIds, _tensors, (l, a, b) => Val(Before(l, a, b)), (l, t) => Val(_keep[l, t]));
     }
 
     // ---- term helpers -------------------------------------------------------------------------
