@@ -10,22 +10,8 @@ namespace Optimizer.Tests;
 [TestClass]
 public sealed class CpSatTests
 {
-    /// <summary>The first cases of SearchTests' 60 random small cases (the same generator, seed 2024).</summary>
-    private static IEnumerable<(Einsum, Architecture)> SmallCases(int seed, int count)
-    {
-        var rng = new Random(seed);
-        int[] sizes = [1, 2, 3, 4, 6, 8];
-        for (int i = 0; i < count; i++)
-        {
-            Einsum layer = (i % 3) switch
-            {
-                0 => Layers.Conv1d($"c{i}", c: sizes[rng.Next(3)], k: sizes[rng.Next(1, 4)], p: sizes[rng.Next(1, 5)], r: 1 + rng.Next(3), stride: 1 + rng.Next(2)),
-                1 => Layers.Gemm($"g{i}", m: sizes[rng.Next(1, 5)], n: sizes[rng.Next(1, 4)], k: sizes[rng.Next(1, 4)]),
-                _ => Layers.Conv2d($"v{i}", n: 1, c: sizes[rng.Next(2)], k: sizes[rng.Next(1, 3)], p: sizes[rng.Next(1, 3)], q: 2, r: 1 + rng.Next(2), s: 1),
-            };
-            yield return (layer, TestMappings.RandomSmall(rng, $"a{i}", 64, mesh: i % 4 == 0));
-        }
-    }
+    /// <summary>The first cases of SearchTests' 60 random small cases (the same generator and seed).</summary>
+    private static IEnumerable<(Einsum, Architecture)> SmallCases(int seed, int count) => SearchTests.SmallCases(seed, count);
 
     private static readonly SearchLimits Limits = new(TimeSpan.FromSeconds(60), Threads: 2);
 

@@ -9,7 +9,8 @@ namespace Optimizer.Tests;
 [TestClass]
 public sealed class SearchTests
 {
-    private static IEnumerable<(Einsum, Architecture)> SmallCases(int seed, int count)
+    /// <summary>The random small cases every exact solver is compared with brute force on (CpSatTests uses them too).</summary>
+    internal static IEnumerable<(Einsum, Architecture)> SmallCases(int seed, int count)
     {
         var rng = new Random(seed);
         int[] sizes = [1, 2, 3, 4, 6, 8];
