@@ -87,11 +87,11 @@ internal static class MapCommand
             var engine = new Engine(pr.GetValue(solver)!, pr.GetValue(seed), terms, costing);
             string? certifier = pr.GetResult(certify) is { Implicit: false } ? pr.GetValue(certify) ?? "z3" : null;
             if (costing != CostConvention.Default && (certifier is not null || pr.GetValue(exportSmt2) is not null))
-                throw new InputException("--certify and --export-smt2 ask Z3 about the default model; they cannot be combined with --convention timeloop.");
-            if (costing != CostConvention.Default && (pr.GetValue(network) || engine.Name is not ("exact" or "brute")))
-                throw new InputException($"--convention {pr.GetValue(convention)} is searched by --solver exact or brute (an enumeration costed by that convention); not with {(pr.GetValue(network) ? "--network" : $"--solver {engine.Name}")}.");
+                throw new InputException("--certify (z3 or cpsat) and --export-smt2 certify the default model; they cannot be combined with --convention timeloop.");
             if (costing != CostConvention.Default && engine.Name == "cpsat")
                 throw new InputException("--solver cpsat states the default cost model only; --convention timeloop is searched by --solver exact or brute.");
+            if (costing != CostConvention.Default && (pr.GetValue(network) || engine.Name is not ("exact" or "brute")))
+                throw new InputException($"--convention {pr.GetValue(convention)} is searched by --solver exact or brute (an enumeration costed by that convention); not with {(pr.GetValue(network) ? "--network" : $"--solver {engine.Name}")}.");
             if (terms.Count > 1 && (pr.GetValue(network) || engine.Name is not ("exact" or "brute" or "cpsat")))
                 throw new InputException($"A lexicographic objective ({pr.GetValue(objective)}) is searched by --solver exact, brute or cpsat, one layer or --all-layers; not with {(pr.GetValue(network) ? "--network" : $"--solver {engine.Name}")}.");
             if (engine.Name == "z3" && (terms.Count > 1 || obj != Objective.Energy))
