@@ -26,12 +26,7 @@ internal static class EvaluateCommand
             DefaultValueFactory = _ => "native",
         };
         style.AcceptOnlyFromAmong("native", "timeloop");
-        var convention = new Option<string>("--convention")
-        {
-            Description = "How to count: default (the closed-form model of docs/cost-model.md) or timeloop (Timeloop v3.0.3's counts for the mapping, docs/cost-model.md \"The Timeloop convention\").",
-            HelpName = string.Join("|", Conventions.Names),
-            DefaultValueFactory = _ => "default",
-        };
+        var convention = OptionRules.Convention("How to count: default (the closed-form model of docs/cost-model.md) or timeloop (Timeloop v3.0.3's counts for the mapping, docs/cost-model.md \"The Timeloop convention\").");
         var format = ReadingOptions.Format();
         var energy = ReadingOptions.Energy();
         var plot = Plots.PlotOption("the energy by level and tensor");
@@ -42,9 +37,7 @@ internal static class EvaluateCommand
         };
         cmd.SetAction(pr => Program.Guard(() =>
         {
-            var conventionName = pr.GetValue(convention)!;
-            if (!Conventions.TryParse(conventionName, out var costing, out _))
-                throw new InputException($"--convention takes one of {string.Join(", ", Conventions.Names)}, not '{conventionName}'.");
+            var costing = OptionRules.ConventionOf(pr, convention);
             var reading = ReadingOptions.Of(pr, format, energy);
             var a = Inputs.Architecture(pr.GetValue(arch)!, reading);
             var w = Inputs.Workload(pr.GetValue(workload)!, reading);

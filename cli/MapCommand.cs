@@ -20,24 +20,15 @@ internal static class MapCommand
         var workload = new Option<string>("--workload") { Description = "Workload: a zoo name, a spec file, or a model file (.onnx or .mlir; docs/frontends.md).", Required = true };
         var layer = new Option<string?>("--layer") { Description = "The layer to map (default: the only one)." };
         var allLayers = new Option<bool>("--all-layers") { Description = "Map every layer; one line per layer, then totals." };
-        var objective = new Option<string>("--objective")
-        {
-            Description = "What to minimize: energy, latency (or delay), edp, or a lexicographic list such as delay,energy (least cycles, then least energy among them, as Timeloop's optimization-metrics; exact, brute and cpsat solvers).",
-            DefaultValueFactory = _ => "energy",
-        };
+        var objective = OptionRules.Objective("What to minimize: energy, latency (or delay), edp, or a lexicographic list such as delay,energy (least cycles, then least energy among them, as Timeloop's optimization-metrics; exact, brute and cpsat solvers).");
         var solver = new Option<string>("--solver")
         {
             Description = "exact (branch and bound), brute (plain enumeration, small cases), cpsat (the mapspace as a CP-SAT model, docs/cpsat.md), z3 (the SMT encoding, small cases, energy only), descent (fast bottom-up cost descent) or random (the sampling baseline); the last two prove nothing.",
             DefaultValueFactory = _ => "exact",
         };
         solver.AcceptOnlyFromAmong("exact", "brute", "cpsat", "z3", "random", "descent");
-        var convention = new Option<string>("--convention")
-        {
-            Description = "How mappings are costed: default (docs/cost-model.md; proved by the branch and bound) or timeloop (Timeloop v3.0.3's counts; " +
-                          "proved by enumerating the mapspace, small cases; a stopped enumeration gives its best with a MAC-only bound).",
-            HelpName = string.Join("|", Conventions.Names),
-            DefaultValueFactory = _ => "default",
-        };
+        var convention = OptionRules.Convention("How mappings are costed: default (docs/cost-model.md; proved by the branch and bound) or timeloop (Timeloop v3.0.3's counts; " +
+                          "proved by enumerating the mapspace, small cases; a stopped enumeration gives its best with a MAC-only bound).");
         var seed = new Option<int>("--seed") { Description = "Seed of --solver random.", DefaultValueFactory = _ => 1 };
         var certify = new Option<string?>("--certify")
         {
@@ -81,9 +72,9 @@ internal static class MapCommand
             var a = Inputs.Architecture(pr.GetValue(arch)!, reading);
             var w = Inputs.Workload(pr.GetValue(workload)!, reading);
             var limits = new SearchLimits(OptionRules.Span(pr.GetValue(timeLimit)), cancel, pr.GetValue(threads));
-            if (!Objectives.TryParse(pr.GetValue(objective)!, out var terms, out var objectiveError)) throw new InputException($"--objective: {objectiveError}");
+            var terms = OptionRules.ObjectiveOf(pr, objective);
             var obj = terms[0];
-            if (!Conventions.TryParse(pr.GetValue(convention)!, out var costing, out var conventionError)) throw new InputException($"--convention: {conventionError}");
+            var costing = OptionRules.ConventionOf(pr, convention);
             var engine = new Engine(pr.GetValue(solver)!, pr.GetValue(seed), terms, costing);
             string? certifier = pr.GetResult(certify) is { Implicit: false } ? pr.GetValue(certify) ?? "z3" : null;
             if (costing != CostConvention.Default && (certifier is not null || pr.GetValue(exportSmt2) is not null))

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.CommandLine.Parsing;
 using System.Globalization;
+using Optimizer.Formulation;
 
 namespace Optimizer.Cli;
 
@@ -68,6 +69,36 @@ internal static class OptionRules
         });
         return option;
     }
+
+    /// <summary>A --convention option (default or timeloop), checked while the command line is parsed.</summary>
+    public static Option<string> Convention(string description)
+    {
+        var option = new Option<string>("--convention") { Description = description, HelpName = string.Join("|", Conventions.Names), DefaultValueFactory = _ => "default" };
+        option.Validators.Add(r =>
+        {
+            if (Value<string>(r) is { } text && !Conventions.TryParse(text, out _, out var error)) r.AddError($"{option.Name}: {error}");
+        });
+        return option;
+    }
+
+    /// <summary>The convention an option made by <see cref="Convention"/> names (its validator already refused any other text).</summary>
+    public static CostConvention ConventionOf(ParseResult pr, Option<string> option) =>
+        Conventions.TryParse(pr.GetValue(option)!, out var convention, out var error) ? convention : throw new InputException($"{option.Name}: {error}");
+
+    /// <summary>An --objective option: one objective or a lexicographic list (<see cref="Objectives.TryParse"/>), checked while parsing.</summary>
+    public static Option<string> Objective(string description, string defaultValue = "energy")
+    {
+        var option = new Option<string>("--objective") { Description = description, DefaultValueFactory = _ => defaultValue };
+        option.Validators.Add(r =>
+        {
+            if (Value<string>(r) is { } text && !Objectives.TryParse(text, out _, out var error)) r.AddError($"{option.Name}: {error}");
+        });
+        return option;
+    }
+
+    /// <summary>The objective's terms an option made by <see cref="Objective"/> names.</summary>
+    public static IReadOnlyList<Optimizer.Formulation.Objective> ObjectiveOf(ParseResult pr, Option<string> option) =>
+        Objectives.TryParse(pr.GetValue(option)!, out var terms, out var error) ? terms : throw new InputException($"{option.Name}: {error}");
 
     /// <summary>The option's value, or null when its text does not convert (the parser reports that error itself).</summary>
     private static T? Value<T>(OptionResult r)

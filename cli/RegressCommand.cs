@@ -18,7 +18,7 @@ internal static class RegressCommand
 {
     /// <summary>One CSV row per layer shape.</summary>
     public sealed record Row(string Layer, int Count, string ExactStatus, double ExactCost, double ExactBound, double HeuristicCost, double GapPercent, double ExactSeconds, double HeuristicSeconds,
-        string Source = "");
+        string Source = "", string Term = "");
 
     public static Command Build()
     {
@@ -32,7 +32,10 @@ internal static class RegressCommand
                           + "a rule is an error. A FILE's time is the time to read, check and cost its mappings (docs/heuristics.md).",
             DefaultValueFactory = _ => "descent",
         };
-        var objective = new Option<Objective>("--objective") { Description = "What to minimize.", DefaultValueFactory = _ => Objective.Energy };
+        var objective = OptionRules.Objective("What to minimize: energy, latency (or delay), edp, or a lexicographic list such as delay,energy. The exact mapper proves the list term by term; "
+            + "descent and random minimize its first term; the gap is taken in the first term where the two answers differ.");
+        var convention = OptionRules.Convention("How mappings are costed: default (docs/cost-model.md) or timeloop (Timeloop v3.0.3's counts; the exact mapper then enumerates, "
+            + "small cases; the heuristic's mappings are re-costed by the same convention).");
         var seed = new Option<int>("--seed") { Description = "Seed of the random heuristic.", DefaultValueFactory = _ => 1 };
         var samples = new Option<int>("--samples") { Description = "The random heuristic stops after this many valid draws without improvement.", DefaultValueFactory = _ => 500 }.Within(1);
         var timeLimit = OptionRules.TimeLimit("Seconds per layer for the exact mapper; an unproved layer's gap is to its best-found mapping.", 10);
@@ -45,7 +48,7 @@ internal static class RegressCommand
         var report = Plots.ReportOption();
         var cmd = new Command("regress", "Compare a heuristic mapper with the exact mapper on every distinct layer shape; fail on a worsened gap against a baseline.")
         {
-            arch, workload, heuristic, objective, seed, samples, timeLimit, baseline, tolerance, csv, format, energy, plot, report,
+            arch, workload, heuristic, objective, convention, seed, samples, timeLimit, baseline, tolerance, csv, format, energy, plot, report,
         };
         cmd.SetAction(pr => Program.Guard(() =>
         {
@@ -56,7 +59,8 @@ internal static class RegressCommand
             var w = Inputs.Workload(pr.GetValue(workload)!, reading);
             double limit = pr.GetValue(timeLimit);
             int patience = pr.GetValue(samples);
-            var obj = pr.GetValue(objective);
+            var terms = OptionRules.ObjectiveOf(pr, objective);
+            var costing = OptionRules.ConventionOf(pr, convention);
             int s = pr.GetValue(seed);
             var name = pr.GetValue(heuristic)!;
             Func<MapProblem, SolveResult?> h;
@@ -70,7 +74,7 @@ internal static class RegressCommand
                 label = $"the mappings in {name}";
             }
             else throw new InputException($"--heuristic must be descent, random, or an existing file or directory of mappings; '{name}' is none of these.");
-            var rows = Run(w, a, obj, h, TimeSpan.FromSeconds(limit), label);
+            var rows = Run(w, a, terms, h, TimeSpan.FromSeconds(limit), label, costing);
             if (pr.GetValue(csv) is { } path) { CsvExport.Write(path, rows); Console.WriteLine($"Wrote {path}"); }
             int code = pr.GetValue(baseline) is { } b ? CompareWithBaseline(rows, ReadBaseline(b), pr.GetValue(tolerance)) : 0;
             if (visuals.Any)
@@ -87,37 +91,56 @@ internal static class RegressCommand
 
     /// <summary>Runs the heuristic and the exact mapper on every distinct shape and prints the table and summary.</summary>
     /// <remarks>A heuristic that returns null for a shape has no mapping for it: the shape is skipped (the exact mapper does not run) and listed.</remarks>
-    public static List<Row> Run(Workload w, Architecture arch, Objective objective, Func<MapProblem, SolveResult?> heuristic, TimeSpan exactLimit, string label = "the heuristic")
+    public static List<Row> Run(Workload w, Architecture arch, Objective objective, Func<MapProblem, SolveResult?> heuristic, TimeSpan exactLimit, string label = "the heuristic") =>
+        Run(w, arch, [objective], heuristic, exactLimit, label, CostConvention.Default);
+
+    /// <summary>
+    /// Runs the heuristic (on the first term, default model) and the exact mapper (every term, lexicographically, under the convention)
+    /// on every distinct shape. The heuristic's mapping is re-costed by the convention; its gap is taken in the first term where its
+    /// value differs from the exact answer's (zero when the heuristic's mapping is lexicographically no worse).
+    /// </summary>
+    public static List<Row> Run(Workload w, Architecture arch, IReadOnlyList<Objective> terms, Func<MapProblem, SolveResult?> heuristic, TimeSpan exactLimit, string label,
+        CostConvention convention)
     {
-        Console.WriteLine($"Regression of {label} against the exact mapper: {w.Name} on {arch.Name}, {objective.ToString().ToLowerInvariant()}");
+        string names = string.Join(",", terms.Select(Objectives.Name));
+        Console.WriteLine($"Regression of {label} against the exact mapper: {w.Name} on {arch.Name}, {names}"
+                          + (convention == CostConvention.Default ? "" : $", {Conventions.Names[(int)convention]} convention"));
         var rows = new List<Row>();
         var missing = new List<string>();
         var table = new List<string[]> { new[] { "layer", "x", "exact", "exact status", "heuristic", "gap %", "exact s", "heuristic s" } };
+        if (terms.Count > 1) table[0] = [.. table[0], "term"];
         var shapes = Zoo.DistinctShapes(w);
         int done = 0;
         foreach (var (layer, count) in shapes)
         {
-            var p = new MapProblem(layer, arch, objective);
+            var p = new MapProblem(layer, arch, terms[0]);
             string title = $"shape {++done}/{shapes.Count} {layer.Name}";
             if (Live.Run($"{title}, the heuristic", _ => heuristic(p)) is not { } h)
             {
                 missing.Add(layer.Name);
                 continue;
             }
-            var e = Live.Run($"{title}, the exact mapper", progress => new TilingSearch(p, prune: true).Solve(new SearchLimits(exactLimit, Interrupt.Token, Progress: progress)));
-            if (e.Best is not { } exact || h.Best is not { } found)
+            var exactProblem = p with { Convention = convention };
+            var e = Live.Run($"{title}, the exact mapper", progress =>
             {
-                Console.WriteLine($"  {layer.Name}: no valid mapping found ({(e.Best is null ? "exact" : "heuristic")}); skipped");
+                var limits = new SearchLimits(exactLimit, Interrupt.Token, Progress: progress);
+                return terms.Count > 1 ? Lexicographic.Solve(exactProblem, terms, limits) : new TilingSearch(exactProblem, prune: true).Solve(limits);
+            });
+            if (e.Report is not { } exactReport || h.Mapping is not { } hm)
+            {
+                Console.WriteLine($"  {layer.Name}: no valid mapping found ({(e.Report is null ? "exact" : "heuristic")}); skipped");
                 continue;
             }
-            // The heuristic's mapping was re-costed by the reference model like the exact one.
-            double reference = Math.Min(exact, found);
-            double gap = (found - reference) / reference * 100;
-            var row = new Row(layer.Name, count, e.Status.ToString().ToUpperInvariant(), exact, e.Bound, found, gap, e.Elapsed.TotalSeconds, h.Elapsed.TotalSeconds, layer.Source);
+            // Both answers are costed by the reference model of the convention.
+            var found = Conventions.Evaluate(convention, layer, arch, hm);
+            var (term, exact, mine, gap) = Gap(terms, exactReport, found);
+            var row = new Row(layer.Name, count, e.Status.ToString().ToUpperInvariant(), exact, TermBound(e, term, exact), mine, gap, e.Elapsed.TotalSeconds, h.Elapsed.TotalSeconds, layer.Source,
+                terms.Count > 1 ? Objectives.Name(term) : "");
             rows.Add(row);
-            table.Add([layer.Name, count.ToString(CultureInfo.InvariantCulture), Text.Num(exact), row.ExactStatus, Text.Num(found), gap.ToString("0.###", CultureInfo.InvariantCulture),
-                e.Elapsed.TotalSeconds.ToString("0.##", CultureInfo.InvariantCulture), h.Elapsed.TotalSeconds.ToString("0.###", CultureInfo.InvariantCulture)]);
-            Console.WriteLine($"  {layer.Name}: gap {gap:0.###}% (exact {row.ExactStatus})");
+            string[] cells = [layer.Name, count.ToString(CultureInfo.InvariantCulture), Text.Num(exact), row.ExactStatus, Text.Num(mine), gap.ToString("0.###", CultureInfo.InvariantCulture),
+                e.Elapsed.TotalSeconds.ToString("0.##", CultureInfo.InvariantCulture), h.Elapsed.TotalSeconds.ToString("0.###", CultureInfo.InvariantCulture)];
+            table.Add(terms.Count > 1 ? [.. cells, row.Term] : cells);
+            Console.WriteLine($"  {layer.Name}: gap {gap:0.###}%{(terms.Count > 1 ? $" in {row.Term}" : "")} (exact {row.ExactStatus})");
         }
         Console.WriteLine();
         Console.Write(Text.Table(table));
@@ -132,6 +155,34 @@ internal static class RegressCommand
         if (missing.Count > 0)
             Console.WriteLine($"Skipped {missing.Count} layer shape(s) with no mapping given: {string.Join(", ", missing)}");
         return rows;
+    }
+
+    /// <summary>
+    /// The term the gap is taken in (the first where the two values differ by more than a relative 1e-12; the last term when none does),
+    /// the exact and the heuristic's value there, and the gap in percent over the lower of the two (an exact search stopped early can
+    /// lose to the heuristic: the gap is then zero).
+    /// </summary>
+    public static (Objective Term, double Exact, double Heuristic, double GapPercent) Gap(IReadOnlyList<Objective> terms, CostReport exact, CostReport heuristic)
+    {
+        foreach (var t in terms)
+        {
+            double a = exact.Objective(t), b = heuristic.Objective(t);
+            bool last = t == terms[^1];
+            if (!last && Math.Abs(a - b) <= 1e-12 * Math.Max(Math.Abs(a), Math.Abs(b))) continue;
+            double reference = Math.Min(a, b);
+            return (t, a, b, reference > 0 ? (b - reference) / reference * 100 : 0);
+        }
+        throw new ArgumentException("No objective term.", nameof(terms));
+    }
+
+    /// <summary>
+    /// The exact search's bound in the gap's term: its reported bound when that term is the one it ended in, the term's value when an
+    /// earlier term (proved before the search went on), and 0 (nothing known) when the search stopped before reaching the term.
+    /// </summary>
+    private static double TermBound(SolveResult e, Objective term, double value)
+    {
+        if (e.Terms is not { Count: > 0 } searched || searched[^1] == term) return e.Bound;
+        return searched.Contains(term) ? value : 0;
     }
 
     /// <summary>How many times faster the heuristic was than the exact mapper (a heuristic time of zero counts as a nanosecond).</summary>

@@ -221,6 +221,72 @@ public sealed class HeuristicTests
     private static List<string[]> CsvRows(string path) => File.ReadAllLines(path).Skip(1).Select(l => l.Split(',')).ToList();
 
     [TestMethod]
+    public void RegressTakesALexicographicObjectiveAndMeasuresTheGapInTheFirstTermThatDiffers()
+    {
+        var w = Zoo.Get("mlp");
+        var arch = Presets.Get("simple-ws");
+        Objective[] terms = [Objective.Latency, Objective.Energy];
+        var (fc1, fc3) = (w.Layers[0], w.Layers[2]);
+        var lex = Lexicographic.Solve(new MapProblem(fc3, arch, Objective.Latency), terms, SearchLimits.None);
+        Assert.AreEqual(SolveStatus.Optimal, lex.Status);
+        var lexReport = CostModel.Evaluate(fc3, arch, lex.Mapping!);
+        // fc1 with every loop at DRAM: valid, and far more cycles than its least.
+        var slow = new Mapping(arch.Levels.Select((level, l) => new LevelMapping(
+            l == 0 ? fc1.Ranks.Where(r => r.Bound > 1).Select(r => new TemporalLoop(r.Id, r.Bound)) : [], [],
+            l == 0 ? fc1.Tensors.Select(t => t.Id) : [])));
+        var slowReport = CostModel.Evaluate(fc1, arch, slow);
+        var set = Path.Combine(_dir, "lexicographic-set.yaml");
+        File.WriteAllText(set, MappingSetSpec.Write([(fc1, slow), (fc3, lex.Mapping!)], arch));
+        var csv = Path.Combine(_dir, "lexicographic.csv");
+        var (code, output, err) = Run("regress", "--arch", "simple-ws", "--workload", "mlp", "--heuristic", set, "--objective", "delay,energy", "--csv", csv);
+        Assert.AreEqual(0, code, err + output);
+        StringAssert.Contains(output, "mlp on simple-ws, latency,energy");
+        StringAssert.Contains(output, "Skipped 1 layer shape(s) with no mapping given: fc2");
+        var rows = CsvRows(csv).ToDictionary(r => r[0]);
+        Assert.AreEqual(2, rows.Count);
+        // The lexicographic optimum given back: equal in every term, so the gap is 0, taken in the last term (energy).
+        Assert.AreEqual("energy", rows["fc3"][10]);
+        Assert.AreEqual(0.0, double.Parse(rows["fc3"][6], CultureInfo.InvariantCulture), 1e-9);
+        Assert.AreEqual(lexReport.Energy, double.Parse(rows["fc3"][3], CultureInfo.InvariantCulture), 1e-9 * lexReport.Energy);
+        // The slow mapping loses in the first term already: the gap is in cycles, against the proved least cycles.
+        Assert.AreEqual("latency", rows["fc1"][10]);
+        double least = double.Parse(rows["fc1"][3], CultureInfo.InvariantCulture);
+        Assert.AreEqual(slowReport.Cycles, double.Parse(rows["fc1"][5], CultureInfo.InvariantCulture));
+        Assert.AreEqual((slowReport.Cycles - least) / least * 100, double.Parse(rows["fc1"][6], CultureInfo.InvariantCulture), 1e-6);
+        Assert.IsTrue(slowReport.Cycles > least, "all loops at DRAM takes more cycles than the least");
+
+        // Bad objective and convention names are usage errors.
+        var bad = Run("regress", "--arch", "simple-ws", "--workload", "mlp", "--objective", "delay,power");
+        Assert.AreEqual(2, bad.Code, bad.Out);
+        StringAssert.Contains(bad.Err, "Unknown objective 'power'");
+        bad = Run("regress", "--arch", "simple-ws", "--workload", "mlp", "--convention", "tl");
+        Assert.AreEqual(2, bad.Code, bad.Out);
+        StringAssert.Contains(bad.Err, "Unknown convention 'tl'; the choices: default, timeloop");
+    }
+
+    [TestMethod]
+    public void TheRegressGapIsTakenInTheFirstTermWhereTheAnswersDiffer()
+    {
+        var arch = Presets.Get("simple-ws");
+        var fc3 = Zoo.Get("mlp").Layers[2];
+        var lex = Lexicographic.Solve(new MapProblem(fc3, arch, Objective.Latency), [Objective.Latency, Objective.Energy], SearchLimits.None);
+        var exact = CostModel.Evaluate(fc3, arch, lex.Mapping!);
+        // Any least-cycle mapping (the latency search alone): same cycles, so its gap is in energy, and never negative.
+        var anyFastest = new TilingSearch(new MapProblem(fc3, arch, Objective.Latency), prune: true).Solve(SearchLimits.None);
+        var other = CostModel.Evaluate(fc3, arch, anyFastest.Mapping!);
+        Assert.AreEqual(exact.Cycles, other.Cycles);
+        var (term, e, h, gap) = RegressCommand.Gap([Objective.Latency, Objective.Energy], exact, other);
+        Assert.AreEqual(Objective.Energy, term);
+        Assert.AreEqual(exact.Energy, e);
+        Assert.AreEqual(other.Energy, h);
+        Assert.AreEqual((other.Energy - exact.Energy) / exact.Energy * 100, gap, 1e-9);
+        Assert.IsTrue(gap >= 0);
+        // Energy first: the two differ in energy unless the least-cycle mapping is also least-energy.
+        var (energyTerm, _, _, _) = RegressCommand.Gap([Objective.Energy, Objective.Latency], exact, other);
+        Assert.AreEqual(exact.Energy == other.Energy ? Objective.Latency : Objective.Energy, energyTerm);
+    }
+
+    [TestMethod]
     public void RegressOnTheExactMappingsGivenAsFilesHasGapZero()
     {
         var (w, arch, optimal) = ExactMlp();

@@ -182,7 +182,7 @@ public sealed class TimeloopConventionTests
             Assert.DoesNotContain("Link transfers", output);
             (code, _, err) = Run([.. common, "--convention", "timelop"]);
             Assert.AreEqual(2, code);
-            StringAssert.Contains(err, "--convention takes one of default, timeloop, not 'timelop'");
+            StringAssert.Contains(err, "--convention: Unknown convention 'timelop'; the choices: default, timeloop.");
             (code, _, err) = Run([.. common, "--convention", "timeloop", "--explain"]);
             Assert.AreEqual(2, code);
             StringAssert.Contains(err, "--explain");
