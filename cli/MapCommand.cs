@@ -83,8 +83,8 @@ internal static class MapCommand
                 throw new InputException("--solver cpsat states the default cost model only; --convention timeloop is searched by --solver exact or brute.");
             if (costing != CostConvention.Default && (pr.GetValue(network) || engine.Name is not ("exact" or "brute")))
                 throw new InputException($"--convention {pr.GetValue(convention)} is searched by --solver exact or brute (an enumeration costed by that convention); not with {(pr.GetValue(network) ? "--network" : $"--solver {engine.Name}")}.");
-            if (terms.Count > 1 && (pr.GetValue(network) || engine.Name is not ("exact" or "brute" or "cpsat")))
-                throw new InputException($"A lexicographic objective ({pr.GetValue(objective)}) is searched by --solver exact, brute or cpsat, one layer or --all-layers; not with {(pr.GetValue(network) ? "--network" : $"--solver {engine.Name}")}.");
+            if (terms.Count > 1 && (pr.GetValue(network) || engine.Name == "z3"))
+                throw new InputException($"A lexicographic objective ({pr.GetValue(objective)}) is searched by --solver exact, brute, cpsat, descent or random, one layer or --all-layers; not with {(pr.GetValue(network) ? "--network" : $"--solver {engine.Name}")}.");
             if (engine.Name == "z3" && (terms.Count > 1 || obj != Objective.Energy))
                 throw new InputException($"--solver z3 encodes energy only (docs/z3-encoding.md); for --objective {pr.GetValue(objective)} use --solver exact.");
             var constraintFile = pr.GetValue(constraints);
@@ -138,6 +138,9 @@ internal static class MapCommand
         {
             SolveStatus.Optimal => $"OPTIMAL {names}: {string.Join(", then ", terms.Select(t => $"{Objectives.Name(t)}={Text.Num(r.Report!.Objective(t))}"))} " +
                 $"(proved by {r.Solver} search term by term: nothing in the mapspace is better in this order)",
+            SolveStatus.Feasible when r.Solver is "descent" or "random" =>
+                $"FEASIBLE {names}: {string.Join(", then ", terms.Select(t => $"{Objectives.Name(t)}={Text.Num(r.Report!.Objective(t))}"))} " +
+                $"({r.Solver} is a heuristic: it proves nothing; {Objectives.Name(terms[0])} bound={Text.Num(r.Bound)} gap={r.GapPercent!.Value:0.###}%)",
             SolveStatus.Feasible => $"FEASIBLE {names}: {Objectives.Name(terms[^1])} best={Text.Num(r.Best!.Value)} bound={Text.Num(r.Bound)} gap={r.GapPercent!.Value:0.###}% ({r.Explanation})",
             SolveStatus.Infeasible => $"INFEASIBLE: {r.Explanation}",
             _ => $"UNKNOWN: {r.Explanation}",
@@ -165,6 +168,7 @@ internal static class MapCommand
                     throw new InputException($"--solver cpsat failed (a bug, please report it): {e.Message}");
                 }
             }
+            if (Terms.Count > 1 && Name is "descent" or "random") return Lexicographic.Heuristic(p, Terms, limits, Pick);
             return Terms.Count > 1 ? Lexicographic.Solve(p, Terms, limits, prune: Name != "brute") : Pick(p, limits);
         }
 

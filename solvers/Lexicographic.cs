@@ -46,4 +46,28 @@ public static class Lexicographic
                 : last.Explanation;
         return last with { Elapsed = clock.Elapsed, Explored = explored, Explanation = why ?? last.Explanation, Terms = done.Select(x => x.Item1).ToList() };
     }
+
+    /// <summary>
+    /// A heuristic under a lexicographic objective: the heuristic minimizes the first term; then, for each later term,
+    /// hill climbing on the reference model (<see cref="LocalSearch"/>) lowers that term among the mappings that keep
+    /// every earlier term at most the value reached (caps), from the previous answer. It proves nothing: the answer is
+    /// FEASIBLE, its best and bound about the first term (the only one the heuristic bounds), and every term's value
+    /// is in its report.
+    /// </summary>
+    public static SolveResult Heuristic(MapProblem problem, IReadOnlyList<Objective> terms, SearchLimits limits, Func<MapProblem, SearchLimits, SolveResult> heuristic)
+    {
+        if (terms.Count == 0) throw new ArgumentException("A lexicographic objective needs at least one term.", nameof(terms));
+        var clock = Stopwatch.StartNew();
+        var first = heuristic(problem with { Objective = terms[0] }, limits);
+        if (first.Mapping is not { } mapping || first.Report is not { } report || terms.Count == 1) return first with { Terms = terms };
+        var caps = problem.Caps ?? new CostCaps();
+        var deadline = limits.TimeLimit is { } t ? DateTime.UtcNow + (t - clock.Elapsed) : DateTime.MaxValue;
+        for (int k = 1; k < terms.Count && DateTime.UtcNow < deadline && !limits.Cancel.IsCancellationRequested; k++)
+        {
+            caps = caps.With(terms[k - 1], report.Objective(terms[k - 1]));
+            (mapping, _) = LocalSearch.Improve(problem with { Objective = terms[k], Caps = caps }, mapping, deadline, limits.Cancel);
+            report = CostModel.Evaluate(problem.Layer, problem.Arch, mapping);
+        }
+        return first with { Mapping = mapping, Report = report, Best = report.Objective(terms[0]), Elapsed = clock.Elapsed, Terms = terms };
+    }
 }

@@ -72,11 +72,12 @@ internal sealed class MappingDraft
         }
     }
 
-    /// <summary>The objective of the draft's mapping, or null when it is not valid or breaks the constraints.</summary>
+    /// <summary>The objective of the draft's mapping, or null when it is not valid, breaks the constraints or exceeds a cap.</summary>
     public double? Value(MapProblem p)
     {
         var m = ToMapping();
         if (p.Constraints is { } c && !ConstraintCheck.Allows(c, m)) return null;
-        return CostModel.TryEvaluate(p.Layer, p.Arch, m, out var report, out _) ? report!.Objective(p.Objective) : null;
+        if (!CostModel.TryEvaluate(p.Layer, p.Arch, m, out var report, out _)) return null;
+        return p.Caps is { } caps && !caps.Allow(report!) ? null : report!.Objective(p.Objective);
     }
 }
