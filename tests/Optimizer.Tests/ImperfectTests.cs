@@ -1,0 +1,164 @@
+using Optimizer.Formulation;
+using Optimizer.Hardware;
+using Optimizer.Validation;
+using Optimizer.Workloads;
+using static Optimizer.Tests.TestMappings;
+
+namespace Optimizer.Tests;
+
+/// <summary>Imperfect factorization (docs/cost-model.md, "Imperfect factorization"): the checker's rules, the worked example, and model = simulator on random imperfect mappings.</summary>
+[TestClass]
+public sealed class ImperfectTests
+{
+    private static readonly Einsum Conv10 = Layers.Conv1d("conv", c: 1, k: 1, p: 10, r: 3);
+
+    /// <summary>Small layers whose bounds have few divisors (primes, 10, 9), so that imperfect factors are common.</summary>
+    internal static IEnumerable<(Einsum Layer, Architecture Arch)> Cases()
+    {
+        var layers = new[]
+        {
+            Layers.Conv1d("c1", c: 3, k: 5, p: 10, r: 3),
+            Layers.Conv1d("c1s2", c: 2, k: 3, p: 7, r: 3, stride: 2),
+            Layers.Conv2d("c2", n: 1, c: 3, k: 5, p: 5, q: 7, r: 3, s: 2, stride: 1),
+            Layers.Gemm("mm", m: 7, n: 10, k: 9),
+            Layers.BatchedMatmul("bmm", batch: 3, m: 5, n: 7, k: 6),
+        };
+        foreach (var l in layers)
+            foreach (var a in CostInvariantTests.SmallCases().Select(x => x.Arch).DistinctBy(x => x.Name))
+                yield return (l, a);
+    }
+
+    private static bool HasResidual(Einsum e, Mapping m)
+        => e.Ranks.Any(r => m.Levels.Aggregate(1L, (a, l) => a * l.TemporalFactor(r.Id) * l.SpatialFactor(r.Id)) != r.Bound);
+
+    [TestMethod]
+    public void ModelEqualsSimulatorOnRandomImperfectMappings()
+    {
+        var rng = new Random(2101);
+        int compared = 0, imperfect = 0;
+        foreach (var (layer, arch) in Cases())
+        {
+            var space = new Mapspace(layer, arch);
+            for (int i = 0; i < 30; i++)
+            {
+                if (!space.TrySampleValid(rng, 2000, out var m, factorization: Factorization.Imperfect)) continue;
+                var model = CostModel.Evaluate(layer, arch, m, Factorization.Imperfect);
+                var sim = Simulator.Run(layer, arch, m, new SimOptions { Factorization = Factorization.Imperfect, MaxSteps = 2_000_000 });
+                var diff = ModelCheck.Compare(model, sim);
+                Assert.AreEqual(0, diff.Count, $"{layer.Name} on {arch.Name}, {m.ToCompactString(arch.Levels.Select(x => x.Name).ToList())}: {string.Join("; ", diff)}");
+                // MACs are the true number of points, whatever the padding.
+                Assert.AreEqual(layer.Ranks.Aggregate(1L, (a, r) => a * r.Bound), model.Macs);
+                compared++;
+                if (HasResidual(layer, m)) imperfect++;
+            }
+        }
+        Assert.IsTrue(compared >= 300, $"only {compared} mappings compared");
+        Assert.IsTrue(imperfect >= 200, $"only {imperfect} mappings had a partial last iteration");
+    }
+
+    [TestMethod]
+    public void WorkedExampleOfTheCostModelPage()
+    {
+        // docs/cost-model.md, "Imperfect factorization": P = 10 as DRAM P=3 over Buffer P=4 R=3.
+        var m = M(L("P=3"), L("P=4 R=3"));
+        var r = CostModel.Evaluate(Conv10, TwoLevel(), m, Factorization.Imperfect);
+        Assert.AreEqual(30, r.Macs);
+        Assert.AreEqual(30, r.ComputeCycles);
+        Assert.AreEqual(6, Row(r, "Buffer", "Inputs").TileWords);
+        Assert.AreEqual(12, Row(r, "Buffer", "Inputs").Fills);     // 6 + 4 + 2: the last tile holds P 8..9, inputs 8..11
+        Assert.AreEqual(30, Row(r, "Buffer", "Inputs").Reads);
+        Assert.AreEqual(3, Row(r, "Buffer", "Weights").Fills);
+        Assert.AreEqual(0, Row(r, "Buffer", "Outputs").Fills);
+        Assert.AreEqual(30, Row(r, "Buffer", "Outputs").Updates);
+        Assert.AreEqual(20, Row(r, "Buffer", "Outputs").Reads);
+        Assert.AreEqual(12, Row(r, "DRAM", "Inputs").Reads);
+        Assert.AreEqual(10, Row(r, "DRAM", "Outputs").Updates);
+        Assert.AreEqual(0, Row(r, "DRAM", "Outputs").Reads);
+        var sim = Simulator.Run(Conv10, TwoLevel(), m, new SimOptions { Factorization = Factorization.Imperfect });
+        Assert.AreEqual(0, ModelCheck.Compare(r, sim).Count);
+    }
+
+    [TestMethod]
+    public void PerfectMappingsCountTheSameThroughTheClippedKernel()
+    {
+        // Counts.ClippedVisits with bounds the factors divide must equal Counts.Visits (the perfect formula).
+        var rng = new Random(77);
+        int checkedCount = 0;
+        foreach (var (layer, arch) in CostInvariantTests.SmallCases())
+        {
+            var space = new Mapspace(layer, arch);
+            for (int i = 0; i < 10; i++)
+            {
+                if (!space.TrySampleValid(rng, 2000, out var m)) continue;
+                var nest = m.Nest().ToList();
+                var ranks = layer.Ranks.Select(x => x.Id).ToList();
+                var stride = new long[nest.Count];
+                var inner = ranks.ToDictionary(x => x, _ => 1L);
+                for (int j = nest.Count - 1; j >= 0; j--) { stride[j] = inner[nest[j].Rank]; inner[nest[j].Rank] *= nest[j].Factor; }
+                var bound = layer.Ranks.Select(x => (long)x.Bound).ToArray();
+                for (int l = 1; l < arch.Levels.Count; l++)
+                {
+                    int start = nest.FindIndex(x => x.Level >= l);
+                    if (start < 0) start = nest.Count;
+                    var ext = ranks.Select(x => nest.Skip(start).Where(y => y.Rank == x).Aggregate(1L, (a, y) => a * y.Factor)).ToArray();
+                    var perfect = Enumerable.Range(0, start).Where(j => !nest[j].IsSpatial && nest[j].Factor > 1)
+                        .Select(j => new StepLoop(ranks.IndexOf(nest[j].Rank), nest[j].Factor, stride[j])).ToArray();
+                    var chain = Enumerable.Range(0, start).Where(j => nest[j].Factor > 1)
+                        .Select(j => new ChainLoop(ranks.IndexOf(nest[j].Rank), nest[j].Factor, stride[j], nest[j].IsSpatial)).ToArray();
+                    foreach (var t in layer.Tensors)
+                    {
+                        var index = new TensorIndex(t, ranks);
+                        Assert.AreEqual(Counts.Visits(index, ext, perfect), Counts.ClippedVisits(index, ext, chain, bound), $"{layer.Name} on {arch.Name}, level {l}, {t.Id}");
+                        checkedCount++;
+                    }
+                }
+            }
+        }
+        Assert.IsTrue(checkedCount >= 500, $"only {checkedCount} tiles compared");
+    }
+
+    [TestMethod]
+    public void PerfectCheckerRefusesImperfectFactorsAndSaysHowToAskForThem()
+    {
+        var v = ValidityChecker.Check(Conv10, TwoLevel(), M(L("P=3"), L("P=4 R=3")));
+        Assert.AreEqual(1, v.Count);
+        Assert.AreEqual(Rule.FactorProduct, v[0].Rule);
+        StringAssert.Contains(v[0].Message, "--imperfect");
+        Assert.ThrowsExactly<InvalidOperationException>(() => CostModel.Evaluate(Conv10, TwoLevel(), M(L("P=3"), L("P=4 R=3"))));
+    }
+
+    [TestMethod]
+    public void ImperfectCheckerExplainsEveryViolation()
+    {
+        // Factors below the bound.
+        var below = ValidityChecker.Check(Conv10, TwoLevel(), M(L("P=2"), L("P=4 R=3")), Factorization.Imperfect);
+        Assert.AreEqual(Rule.FactorProduct, below.Single().Rule);
+        StringAssert.Contains(below[0].Message, "below its bound 10");
+        // A whole empty iteration: P=4 over tiles of 4 covers 16, but 10 needs only 3.
+        var empty = ValidityChecker.Check(Conv10, TwoLevel(), M(L("P=4"), L("P=4 R=3")), Factorization.Imperfect);
+        Assert.AreEqual(Rule.EmptyIteration, empty.Single().Rule);
+        Assert.AreEqual("DRAM", empty[0].Level);
+        Assert.AreEqual(3, empty[0].Available);
+        StringAssert.Contains(empty[0].Message, "use factor 3");
+        // An inner loop beyond the bound by a whole tile: Buffer P=12 over single points.
+        var inner = ValidityChecker.Check(Conv10, TwoLevel(), M(L(""), L("P=12 R=3")), Factorization.Imperfect);
+        Assert.AreEqual(Rule.EmptyIteration, inner.Single().Rule);
+        Assert.AreEqual("Buffer", inner[0].Level);
+        // A spatial loop whose span does not divide the bound: the PEs would get unequal shares.
+        var layer = Layers.Conv1d("conv", c: 1, k: 10, p: 4, r: 1);
+        var spatial = ValidityChecker.Check(layer, ThreeLevel16(), M(L("K=3"), L("P=4", "K=4@X"), L("")), Factorization.Imperfect);
+        Assert.AreEqual(Rule.SpatialRemainder, spatial.Single().Rule);
+        StringAssert.Contains(spatial[0].Message, "does not divide its bound 10");
+        // The remainder in temporal loops outside a spatial loop whose span (2) divides the bound: valid
+        // (GLB's K=3 over pairs runs 3, 3 and 2 of them: K 0..5, then 6..9).
+        var outside = M(L("K=2"), L("K=3 P=4", "K=2@X"), L(""));
+        Assert.AreEqual(0, ValidityChecker.Check(layer, ThreeLevel16(), outside, Factorization.Imperfect).Count);
+        var r = CostModel.Evaluate(layer, ThreeLevel16(), outside, Factorization.Imperfect);
+        Assert.AreEqual(40, r.Macs);
+        Assert.AreEqual(20, r.ComputeCycles);
+        Assert.AreEqual(0, ModelCheck.Compare(r, Simulator.Run(layer, ThreeLevel16(), outside, new SimOptions { Factorization = Factorization.Imperfect })).Count);
+        // And the capacity of a clipped tile: a buffer loop of 12 over a bound of 10 holds 10 points, not 12.
+        var tiles = new TileShapes(Conv10, M(L(""), L("P=10 R=3")));
+        Assert.AreEqual(10, tiles.Extent(1, new RankId("P")));
+    }
+}
