@@ -162,3 +162,44 @@ public sealed class ImperfectTests
         Assert.AreEqual(10, tiles.Extent(1, new RankId("P")));
     }
 }
+
+/// <summary>The --imperfect option of evaluate, simulate and validate.</summary>
+[TestClass]
+public sealed class ImperfectCliTests
+{
+    private static readonly string[] Inputs = ["--arch", CommandLine.Example("two-level-arch.yaml"), "--workload", CommandLine.Example("conv1d-workload.yaml"),
+        "--mapping", CommandLine.Example("conv1d-imperfect-mapping.yaml")];
+
+    [TestMethod]
+    public void EvaluateAcceptsImperfectFactorsOnlyWhenAsked()
+    {
+        var (code, output, _) = CommandLine.Run(["evaluate", .. Inputs]);
+        Assert.AreEqual(1, code);
+        StringAssert.Contains(output, "[FactorProduct] Rank P: factors over all levels multiply to 18, but its bound is 16");
+        StringAssert.Contains(output, "--imperfect");
+        (code, output, _) = CommandLine.Run(["evaluate", .. Inputs, "--imperfect"]);
+        Assert.AreEqual(0, code, output);
+        StringAssert.Contains(output, "MACs         49,152 on 1 of 1 compute units");
+        StringAssert.Contains(output, "Buffer  Inputs      16          1      49,152       4,608");
+        (code, _, var err) = CommandLine.Run(["evaluate", .. Inputs, "--imperfect", "--convention", "timeloop"]);
+        Assert.AreEqual(2, code);
+        StringAssert.Contains(err, "--imperfect is counted by the default model only");
+    }
+
+    [TestMethod]
+    public void SimulateAgreesWithTheModelOnTheExample()
+    {
+        var (code, output, _) = CommandLine.Run(["simulate", .. Inputs, "--imperfect"]);
+        Assert.AreEqual(0, code, output);
+        StringAssert.Contains(output, "every count equals the model's");
+    }
+
+    [TestMethod]
+    public void ValidateDrawsImperfectMappings()
+    {
+        var (code, output, _) = CommandLine.Run("validate", "--arch", "simple-ws", "--workload", "mlp", "--samples", "3", "--imperfect", "--quiet");
+        Assert.AreEqual(0, code, output);
+        StringAssert.Contains(output, "random valid imperfect mapping(s)");
+        StringAssert.Contains(output, " 0 disagree");
+    }
+}
