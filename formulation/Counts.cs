@@ -194,6 +194,27 @@ public static class Counts
         => Math.Min(factor, checked(remaining + stride - 1) / stride);
 
     /// <summary>
+    /// For one rank's loops (outermost first, factors <paramref name="factors"/>) covering <paramref name="bound"/>,
+    /// the iterations each runs when every loop outside it is at its last iteration: Timeloop's
+    /// <c>residual_end</c> (a factor written <c>D=end,residual</c>; docs/interop.md). They are the digits of
+    /// <c>bound - 1</c> in the mixed radix of the factors, plus one, i.e. <see cref="Trips"/> along the last
+    /// iterations; with factors that multiply to the bound every residual equals its factor.
+    /// </summary>
+    public static void Residuals(long bound, ReadOnlySpan<long> factors, Span<long> into)
+    {
+        long stride = 1;
+        for (int k = factors.Length - 1; k >= 0; k--) stride = checked(stride * factors[k]);
+        long rem = bound;
+        for (int k = 0; k < factors.Length; k++)
+        {
+            stride /= factors[k];
+            long runs = Trips(rem, factors[k], stride);
+            into[k] = runs;
+            rem = Math.Min(stride, checked(rem - (runs - 1) * stride));
+        }
+    }
+
+    /// <summary>
     /// Points of a rank one instance covers when the spatial loops above it split the rank
     /// <paramref name="spatialAbove"/> ways: <c>bound / spatialAbove</c> (exact: the checker lets a spatial loop
     /// split a rank only when its span divides the bound, so every instance gets the same share).

@@ -203,3 +203,57 @@ public sealed class ImperfectCliTests
         StringAssert.Contains(output, " 0 disagree");
     }
 }
+
+/// <summary>Imperfect mappings in Timeloop's mapping format: residuals written as D=end,residual (Timeloop v3's residual_end).</summary>
+[TestClass]
+public sealed class ImperfectTimeloopFormatTests
+{
+    [TestMethod]
+    public void RandomImperfectMappingsRoundTripWithTheirResiduals()
+    {
+        var rng = new Random(5150);
+        int written = 0, withResidual = 0;
+        foreach (var (layer, arch) in ImperfectTests.Cases())
+        {
+            var space = new Mapspace(layer, arch);
+            for (int i = 0; i < 8; i++)
+            {
+                if (!space.TrySampleValid(rng, 2000, out var m, factorization: Factorization.Imperfect)) continue;
+                if (Optimizer.Formulation.Specs.TimeloopMapping.Inexpressible(m, arch) is not null) continue;
+                var text = Optimizer.Formulation.Specs.TimeloopMapping.Write(m, layer, arch);
+                var back = Optimizer.Formulation.Specs.TimeloopMapping.Parse(text, "m.yaml", layer, arch);
+                Assert.AreEqual(Optimizer.Formulation.Specs.MappingSpec.Write(m, layer, arch), Optimizer.Formulation.Specs.MappingSpec.Write(back, layer, arch), text);
+                Assert.AreEqual(CostModel.Evaluate(layer, arch, m, Factorization.Imperfect).Energy, CostModel.Evaluate(layer, arch, back, Factorization.Imperfect).Energy);
+                written++;
+                if (text.Contains(',')) withResidual++;
+            }
+        }
+        Assert.IsTrue(written >= 80 && withResidual >= 40, $"{written} written, {withResidual} with a residual");
+    }
+
+    [TestMethod]
+    public void TheWorkedExampleIsWrittenWithTimeloopsResidualsAndWrongOnesAreRefused()
+    {
+        var layer = Layers.Conv1d("conv", c: 1, k: 1, p: 10, r: 3);
+        var arch = TwoLevel();
+        var m = M(L("P=3"), L("P=4 R=3"));
+        var text = Optimizer.Formulation.Specs.TimeloopMapping.Write(m, layer, arch);
+        // The DRAM loop runs all 3 iterations; the buffer's P loop runs 2 of its 4 in the last one: bound - 1 = 9 = (3 - 1) x 4 + (2 - 1).
+        StringAssert.Contains(text, "P=3 ");
+        StringAssert.Contains(text, "P=4,2");
+        var e = Assert.ThrowsExactly<Optimizer.Workloads.Specs.SpecException>(() =>
+            Optimizer.Formulation.Specs.TimeloopMapping.Parse(text.Replace("P=4,2", "P=4,3"), "m.yaml", layer, arch));
+        StringAssert.Contains(e.Message, "m.yaml:");
+        StringAssert.Contains(e.Message, "the residual 3 of P does not fit its bound 10");
+        e = Assert.ThrowsExactly<Optimizer.Workloads.Specs.SpecException>(() =>
+            Optimizer.Formulation.Specs.TimeloopMapping.Parse(text.Replace("P=4,2", "P=4,5"), "m.yaml", layer, arch));
+        StringAssert.Contains(e.Message, "the residual 5 must be between 1 and the factor 4");
+        e = Assert.ThrowsExactly<Optimizer.Workloads.Specs.SpecException>(() =>
+            Optimizer.Formulation.Specs.TimeloopMapping.ParseConstraints("mapspace_constraints:\n  - target: Buffer\n    type: temporal\n    factors: P=4,2\n", "c.yaml", layer, arch));
+        StringAssert.Contains(e.Message, "c.yaml:4:14:");
+        StringAssert.Contains(e.Message, "belongs to a mapping, not to constraints");
+        // Without residuals the factors alone are read too (the residuals follow from the bound).
+        Assert.AreEqual(Optimizer.Formulation.Specs.MappingSpec.Write(m, layer, arch),
+            Optimizer.Formulation.Specs.MappingSpec.Write(Optimizer.Formulation.Specs.TimeloopMapping.Parse(text.Replace("P=4,2", "P=4"), "m.yaml", layer, arch), layer, arch));
+    }
+}
