@@ -203,7 +203,7 @@ internal sealed class Nest
                 bool relevant = t.IsIndexedBy(loop.Rank);
                 long per = transitions[j] == 0 ? 0 : words[j] / transitions[j];
                 string why = words[j] == 0 ? "the tile does not change: reused"
-                    : $"{words[j]} new words over {transitions[j]} steps (partial tiles counted as they are)";
+                    : $"{words[j]} words over its {transitions[j]} steps in all (tiles clipped to the bounds: a step into a partial tile may bring fewer; new words/step is the mean, rounded down)";
                 steps.Add(new DerivationStep($"{_a.Levels[loop.Level].Name}: for {loop.Rank} in [0:{loop.Factor})", loop.Factor, relevant, transitions[j], per, words[j], why));
             }
         return total;

@@ -33,25 +33,9 @@ public static partial class TimeloopMapping
         return mapping!;
     }
 
-    /// <summary>
-    /// For each loop, outermost first: its level, whether it is spatial, its rank, factor and the residual Timeloop writes for it
-    /// (<see cref="Counts.Residuals"/>; null for a rank whose factors do not cover its bound, which the validity checker reports).
-    /// </summary>
+    /// <summary>Every loop of <see cref="Mapping.Nest"/> with the residual Timeloop writes for it (<see cref="Mapping.Residuals"/>).</summary>
     private static List<(int Level, bool Spatial, RankId Rank, int Factor, long? Residual)> LoopResiduals(Mapping mapping, Einsum einsum)
-    {
-        var nest = mapping.Nest().ToList();
-        var result = nest.Select(x => (x.Level, x.IsSpatial, x.Rank, x.Factor, (long?)null)).ToList();
-        foreach (var rank in einsum.Ranks)
-        {
-            var at = Enumerable.Range(0, nest.Count).Where(i => nest[i].Rank == rank.Id).ToList();
-            var factors = at.Select(i => (long)nest[i].Factor).ToArray();
-            if (factors.Aggregate(1L, (a, f) => checked(a * f)) < rank.Bound) continue;
-            var residuals = new long[factors.Length];
-            Counts.Residuals(rank.Bound, factors, residuals);
-            for (int k = 0; k < at.Count; k++) result[at[k]] = result[at[k]] with { Item5 = residuals[k] };
-        }
-        return result;
-    }
+        => mapping.Nest().Zip(mapping.Residuals(einsum), (x, r) => (x.Level, x.IsSpatial, x.Rank, x.Factor, r)).ToList();
 
     // A residual that is given must be the one the factors and the bound fix (Timeloop stops otherwise: 'product of all factors ... is not equal to the dimension size').
     private static void CheckResiduals(List<Directive> directives, Mapping mapping, Einsum einsum)

@@ -257,3 +257,25 @@ public sealed class ImperfectTimeloopFormatTests
             Optimizer.Formulation.Specs.MappingSpec.Write(Optimizer.Formulation.Specs.TimeloopMapping.Parse(text.Replace("P=4,2", "P=4"), "m.yaml", layer, arch), layer, arch));
     }
 }
+
+/// <summary>How an imperfect mapping is printed and explained.</summary>
+[TestClass]
+public sealed class ImperfectPrintTests
+{
+    [TestMethod]
+    public void TheLoopNestShowsTheLastOuterIterationsPartialLoopAndExplainSumsThePartialSteps()
+    {
+        var layer = Layers.Conv1d("conv", c: 1, k: 1, p: 10, r: 3);
+        var m = M(L("P=3"), L("P=4 R=3"));
+        var text = LoopNestPrinter.Print(layer, TwoLevel(), m);
+        StringAssert.Contains(text, "for P in [0:4)  (under the last outer iterations: [0:2))");
+        StringAssert.Contains(text, "for P in [0:3)\n");
+        Assert.IsFalse(LoopNestPrinter.Print(layer, TwoLevel(), M(L("P=2"), L("P=5 R=3"))).Contains("under the last"));
+        var d = CostModel.Explain(layer, TwoLevel(), m, "Buffer", new TensorId("Inputs"), Factorization.Imperfect);
+        Assert.AreEqual(12, d.Visits);
+        var step = d.Steps.Single();
+        Assert.AreEqual(2, step.Transitions);
+        Assert.AreEqual(6, step.Words);   // 4 new words into the second tile, 2 into the last (partial) one
+        StringAssert.Contains(step.Why, "6 words over its 2 steps in all");
+    }
+}
