@@ -195,6 +195,32 @@ public sealed class ImperfectCliTests
     }
 
     [TestMethod]
+    public void MapImperfectProvesASmallLayerAndRefusesWhatItDoesNotCover()
+    {
+        var dir = Directory.CreateTempSubdirectory("imperfect").FullName;
+        var workload = Path.Combine(dir, "g7.yaml");
+        File.WriteAllText(workload, "workload:\n  name: g7\n  layers:\n    - name: g7\n      gemm: {m: 7, n: 7, k: 7}\n");
+        var arch = Path.Combine(dir, "a.yaml");
+        File.WriteAllText(arch, "architecture:\n  name: a32\n  compute: {mac-energy: 1.0, macs-per-cycle: 1}\n  levels:\n" +
+            "    - {name: DRAM, read-energy: 100.0, write-energy: 100.0}\n    - {name: Buffer, read-energy: 1.0, write-energy: 1.0, capacity: 32}\n");
+        var output = Path.Combine(dir, "best.yaml");
+        var (code, text, err) = CommandLine.Run("map", "--arch", arch, "--workload", workload, "--imperfect", "--quiet", "--simulate",
+            "--mapping-out", output, "--format", "timeloop");
+        Assert.AreEqual(0, code, text + err);
+        StringAssert.Contains(text, "OPTIMAL energy=26362 (proved by enumeration (imperfect factorization) search");
+        StringAssert.Contains(text, "every count equals the model's");
+        StringAssert.Contains(File.ReadAllText(output), "N=3,1");
+        (code, text, _) = CommandLine.Run("map", "--arch", arch, "--workload", workload, "--quiet");
+        StringAssert.Contains(text, "OPTIMAL energy=45472");
+        (code, _, err) = CommandLine.Run("map", "--arch", arch, "--workload", workload, "--imperfect", "--solver", "descent");
+        Assert.AreEqual(2, code);
+        StringAssert.Contains(err, "--imperfect is searched by enumeration");
+        (code, _, err) = CommandLine.Run("map", "--arch", "eyeriss", "--workload", "resnet50", "--all-layers", "--imperfect");
+        Assert.AreEqual(2, code);
+        StringAssert.Contains(err, "--all-layers is not supported with --imperfect");
+    }
+
+    [TestMethod]
     public void ValidateDrawsImperfectMappings()
     {
         var (code, output, _) = CommandLine.Run("validate", "--arch", "simple-ws", "--workload", "mlp", "--samples", "3", "--imperfect", "--quiet");
