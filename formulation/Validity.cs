@@ -110,9 +110,15 @@ public static class ValidityChecker
             long product = 1;
             foreach (var lm in mapping.Levels) product = checked(product * lm.TemporalFactor(rank.Id) * lm.SpatialFactor(rank.Id));
             if (factorization == Factorization.Perfect && product != rank.Bound)
+            {
+                // Factors that would be a valid imperfect cover get a hint; others (an iteration that would be empty) do not.
+                var imperfect = new List<Violation>();
+                if (product > rank.Bound && ranksKnown) ImperfectRules(arch, mapping, rank, imperfect);
                 v.Add(new Violation(Rule.FactorProduct, null, null, rank.Id.Name, rank.Bound, product,
                     $"Rank {rank.Id}: factors over all levels multiply to {product}, but its bound is {rank.Bound}" +
-                    (product > rank.Bound ? " (factors that cover the bound with a partial last iteration are imperfect factorization, which must be asked for: --imperfect)." : ".")));
+                    (product > rank.Bound && ranksKnown && imperfect.Count == 0
+                        ? " (factors that cover the bound with a partial last iteration are imperfect factorization, which must be asked for: --imperfect)." : ".")));
+            }
             else if (factorization == Factorization.Imperfect && product < rank.Bound)
                 v.Add(new Violation(Rule.FactorProduct, null, null, rank.Id.Name, rank.Bound, product,
                     $"Rank {rank.Id}: factors over all levels multiply to {product}, below its bound {rank.Bound}: the points beyond {product} would never be computed."));
