@@ -41,12 +41,18 @@ public sealed class ImperfectEnumeration
     /// (<c>ceil(bound / inner)</c>, so no iteration is ever empty), a spatial factor up to the fanout whose span
     /// divides the bound, and the outermost temporal slot what covers the rest.
     /// </summary>
-    public IReadOnlyList<int[]> RankOptions(Rank rank)
+    public IReadOnlyList<int[]> RankOptions(Rank rank) => RankOptions(rank, () => false)!;
+
+    /// <summary>As <see cref="RankOptions(Rank)"/>, or null once <paramref name="stop"/> says so (checked every 4,096 vectors) or past <see cref="MaxOptions"/> vectors.</summary>
+    private List<int[]>? RankOptions(Rank rank, Func<bool> stop)
     {
         var result = new List<int[]>();
         var f = new int[_slots.Count];
+        bool given = false;
         void Fill(int slot, long inner)
         {
+            if (given) return;
+            if (result.Count % 4096 == 4095 && (stop() || result.Count > MaxOptions)) { given = true; return; }
             long most = (rank.Bound + inner - 1) / inner;
             if (slot == 0)
             {
@@ -65,8 +71,11 @@ public sealed class ImperfectEnumeration
             f[slot] = 1;
         }
         Fill(_slots.Count - 1, 1);
-        return result;
+        return given ? null : result;
     }
+
+    /// <summary>The most factor vectors one rank may have before the enumeration gives up on the problem as too large.</summary>
+    public const int MaxOptions = 1_000_000;
 
     /// <summary>Enumerates and returns the best mapping (the first in enumeration order among equals).</summary>
     public SolveResult Solve(SearchLimits limits)
@@ -74,7 +83,16 @@ public sealed class ImperfectEnumeration
         var sw = Stopwatch.StartNew();
         var layer = _p.Layer;
         var arch = _p.Arch;
-        var options = layer.Ranks.Select(RankOptions).ToArray();
+        bool Stop() => limits.Cancel.IsCancellationRequested || (limits.TimeLimit is { } t && sw.Elapsed > t);
+        var options = new IReadOnlyList<int[]>[layer.Ranks.Count];
+        for (int r = 0; r < options.Length; r++)
+        {
+            if (RankOptions(layer.Ranks[r], Stop) is not { } list)
+                return new SolveResult(SolveStatus.Unknown, null, null, null, AnyMappingFloor(_p), sw.Elapsed, 0, Name,
+                    $"the imperfect mapspace is too large to enumerate: listing rank {layer.Ranks[r].Id}'s factor vectors " +
+                    (Stop() ? "ran out of time" : $"passed {MaxOptions:N0}"));
+            options[r] = list;
+        }
         var keepOptions = Enumerable.Range(0, _n).Select(l => KeepSets(l).ToList()).ToArray();
         long explored = 0;
         Mapping? best = null;
@@ -82,7 +100,6 @@ public sealed class ImperfectEnumeration
         double bestValue = double.PositiveInfinity;
         bool stopped = false;
         var pick = new int[options.Length];
-        bool Stop() => limits.Cancel.IsCancellationRequested || (limits.TimeLimit is { } t && sw.Elapsed > t);
         limits.Progress?.Attach(() => new SearchSnapshot("imperfect enumeration", explored, best is null ? null : bestValue, AnyMappingFloor(_p)));
 
         while (!stopped)
@@ -108,13 +125,14 @@ public sealed class ImperfectEnumeration
             if (k < 0) break;
             if (Stop()) stopped = true;
         }
-        const string name = "enumeration (imperfect factorization)";
         if (best is null)
-            return new SolveResult(stopped ? SolveStatus.Unknown : SolveStatus.Infeasible, null, null, null, AnyMappingFloor(_p), sw.Elapsed, explored, name,
+            return new SolveResult(stopped ? SolveStatus.Unknown : SolveStatus.Infeasible, null, null, null, AnyMappingFloor(_p), sw.Elapsed, explored, Name,
                 stopped ? "the enumeration stopped before it found a valid mapping" : "no mapping with imperfect factors fits the architecture");
         return new SolveResult(stopped ? SolveStatus.Feasible : SolveStatus.Optimal, best, bestReport, bestValue, stopped ? AnyMappingFloor(_p) : bestValue,
-            sw.Elapsed, explored, name);
+            sw.Elapsed, explored, Name);
     }
+
+    private const string Name = "enumeration (imperfect factorization)";
 
     /// <summary>A bound every mapping meets, imperfect or not, under the default model (<see cref="TilingSearch.AnyMappingFloor"/>).</summary>
     private static double AnyMappingFloor(MapProblem p) => TilingSearch.AnyMappingFloor(p);

@@ -354,3 +354,20 @@ public sealed class ImperfectEnumerationTests
         Assert.IsTrue(better >= 1, "no case where imperfect factors beat the perfect optimum");
     }
 }
+
+/// <summary>The enumeration's limits: a time limit holds, and a mapspace too large to list is said so.</summary>
+[TestClass]
+public sealed class ImperfectEnumerationLimitTests
+{
+    [TestMethod]
+    public void ALargeLayerStopsAtTheTimeLimitWithAnHonestBound()
+    {
+        var layer = Zoo.DistinctShapes(Zoo.Get("resnet50"))[0].Layer;
+        var p = new Optimizer.Solvers.MapProblem(layer, Presets.Get("eyeriss"), Objective.Energy);
+        var sw = System.Diagnostics.Stopwatch.StartNew();
+        var r = new Optimizer.Solvers.ImperfectEnumeration(p).Solve(new Optimizer.Solvers.SearchLimits(TimeSpan.FromSeconds(1)));
+        Assert.IsTrue(sw.Elapsed.TotalSeconds < 3, $"{sw.Elapsed.TotalSeconds} s");
+        Assert.AreNotEqual(Optimizer.Solvers.SolveStatus.Optimal, r.Status);
+        Assert.AreEqual(layer.Macs * p.Arch.Compute.MacEnergy, r.Bound);
+    }
+}
