@@ -79,6 +79,21 @@ public sealed class ImperfectTests
     }
 
     [TestMethod]
+    public void TwoLoopsOverOneRankAtOneLevelAgreeWithTheSimulator()
+    {
+        // P = 10 as DRAM P=2 over DRAM P=2 over buffer P=3 (12 points, the last 2 never run), in both orders with K between.
+        var layer = Layers.Conv1d("conv", c: 2, k: 3, p: 10, r: 3);
+        foreach (var dram in new[] { "P=2 K=3 P=2", "K=3 P=2 P=2", "P=2 P=2 K=3" })
+        {
+            var m = M(L(dram), L("C=2 P=3 R=3"));
+            var model = CostModel.Evaluate(layer, TwoLevel(), m, Factorization.Imperfect);
+            var sim = Simulator.Run(layer, TwoLevel(), m, new SimOptions { Factorization = Factorization.Imperfect });
+            Assert.AreEqual(0, ModelCheck.Compare(model, sim).Count, $"{dram}: {string.Join("; ", ModelCheck.Compare(model, sim))}");
+            Assert.AreEqual(layer.Macs, model.Macs);
+        }
+    }
+
+    [TestMethod]
     public void PerfectMappingsCountTheSameThroughTheClippedKernel()
     {
         // Counts.ClippedVisits with bounds the factors divide must equal Counts.Visits (the perfect formula).
