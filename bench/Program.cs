@@ -31,12 +31,13 @@ public static class Program
                 case "timeloop-optima": TimeloopOptima(); break;
                 case "timelimit": TimeLimitHolds(); break;
                 case "onnx-load": OnnxLoad(); break;
+                case "imperfect": Imperfect(numbers.Count > 0 ? seconds : 60); break;
                 case "codesign": CodesignEyeriss(numbers.Count > 0 ? seconds : 600, numbers.Count > 1 ? double.Parse(numbers[1], System.Globalization.CultureInfo.InvariantCulture) : null,
                     numbers.Count > 2 ? double.Parse(numbers[2], System.Globalization.CultureInfo.InvariantCulture) : null); break;
                 case "proofs": Proofs(seconds, names.Skip(names.IndexOf("proofs") + 1).ToList()); return 0; // the names after it are networks
                 case var d when d.StartsWith("descent", StringComparison.Ordinal): DescentSweep(d); break;
                 default:
-                    Console.Error.WriteLine($"error: unknown benchmark '{name}'; known: costmodel, small, resnet50, cpsat, codesign [seconds per objective [seconds per bound search [seconds per quick bound search]]], simulate, fusion, network, timeloop-optima, timelimit, onnx-load, proofs [NETWORK...], descent[:WORKLOAD[:ARCH[:norandom]]] (an empty WORKLOAD or ARCH: all) [seconds per layer]");
+                    Console.Error.WriteLine($"error: unknown benchmark '{name}'; known: costmodel, small, resnet50, cpsat, codesign [seconds per objective [seconds per bound search [seconds per quick bound search]]], simulate, fusion, network, timeloop-optima, timelimit, onnx-load, imperfect [seconds per case], proofs [NETWORK...], descent[:WORKLOAD[:ARCH[:norandom]]] (an empty WORKLOAD or ARCH: all) [seconds per layer]");
                     return 2;
             }
         }
@@ -236,6 +237,55 @@ public static class Program
     /// and one PE with a 64-word register file (about two million mappings with keep choices): exact
     /// search against brute-force enumeration, in one run.
     /// </summary>
+    /// <summary>
+    /// Imperfect factorization (<c>map --imperfect</c>): on small layers, the enumeration of the imperfect mapspace beside the
+    /// exact search over perfect factors, energy and latency: proved?, times, and the gain; then, for every distinct ResNet-50
+    /// shape on eyeriss, how many factor assignments each mapspace has (the product over ranks of each rank's options), which
+    /// says why the enumeration cannot prove those layers.
+    /// </summary>
+    private static void Imperfect(double secondsPerCase)
+    {
+        var two = (long words) => new Architecture($"two-level-{words}", "DRAM over a buffer", [
+            new StorageLevel("DRAM", null, 16, 100, 100),
+            new StorageLevel("Buffer", words, 16, 1, 1),
+        ], new ComputeUnit(1));
+        var cases = new (Einsum Layer, Architecture Arch)[]
+        {
+            (Layers.Gemm("gemm7x7x7", m: 7, n: 7, k: 7), two(32)),
+            (Layers.Gemm("gemm7x5x3", m: 7, n: 5, k: 3), two(24)),
+            (Layers.Gemm("gemm10x10x6", m: 10, n: 10, k: 6), two(40)),
+            (Layers.Conv1d("conv1d-p7", c: 2, k: 3, p: 7, r: 3), two(32)),
+            (Layers.Conv1d("conv1d-p13", c: 3, k: 5, p: 13, r: 3), two(40)),
+        };
+        var limit = new SearchLimits(TimeSpan.FromSeconds(secondsPerCase));
+        Console.WriteLine($"imperfect: small layers, {secondsPerCase} s per case and search, one thread for the enumeration");
+        Console.WriteLine("layer          arch            objective  imperfect  proved  s       mappings  perfect    proved  s      gain%");
+        foreach (var (layer, arch) in cases)
+            foreach (var objective in new[] { Objective.Energy, Objective.Latency })
+            {
+                var p = new MapProblem(layer, arch, objective);
+                var i = new ImperfectEnumeration(p).Solve(limit);
+                var e = new TilingSearch(p, prune: true).Solve(limit);
+                double gain = i.Best is { } ib && e.Best is { } eb ? (1 - ib / eb) * 100 : double.NaN;
+                Console.WriteLine($"{layer.Name,-14} {arch.Name,-15} {Objectives.Name(objective),-10} {i.Best,9:G6}  {(i.Status == SolveStatus.Optimal ? "yes" : "no"),-6}  {i.Elapsed.TotalSeconds,5:F2}  {i.Explored,9:N0}  " +
+                                  $"{e.Best,9:G6}  {(e.Status == SolveStatus.Optimal ? "yes" : "no"),-6}  {e.Elapsed.TotalSeconds,5:F2}  {gain,5:F1}");
+            }
+        var eyeriss = Presets.Get("eyeriss");
+        Console.WriteLine("imperfect: resnet50 on eyeriss, factor assignments per mapspace (product over ranks of each rank's options; before keep sets and orders)");
+        foreach (var (layer, _) in Zoo.DistinctShapes(Zoo.Get("resnet50")))
+        {
+            var en = new ImperfectEnumeration(new MapProblem(layer, eyeriss, Objective.Energy));
+            double all = 1, perfect = 1;
+            foreach (var rank in layer.Ranks)
+            {
+                var options = en.RankOptions(rank);
+                all *= options.Count;
+                perfect *= options.Count(o => o.Aggregate(1L, (a, f) => a * f) == rank.Bound);
+            }
+            Console.WriteLine($"  {layer.Name,-10} imperfect {all,10:G3}  perfect {perfect,10:G3}  ratio {all / perfect,8:G3}");
+        }
+    }
+
     private static void SmallCase()
     {
         var layer = Layers.Conv1d("conv", c: 1, k: 32, p: 16, r: 3);

@@ -29,11 +29,12 @@ internal static class EvaluateCommand
         var convention = OptionRules.Convention("How to count: default (the closed-form model of docs/cost-model.md) or timeloop (Timeloop v3.0.3's counts for the mapping, docs/cost-model.md \"The Timeloop convention\").");
         var format = ReadingOptions.Format();
         var energy = ReadingOptions.Energy();
+        var imperfect = FactorizationOption.Build("the mapping is checked and costed with its partial tiles");
         var plot = Plots.PlotOption("the energy by level and tensor");
         var report = Plots.ReportOption();
         var cmd = new Command("evaluate", "Check a mapping (every violation) and, when valid, print its loop nest and its cost by level and tensor.")
         {
-            arch, workload, layer, mapping, csv, explain, style, convention, format, energy, plot, report,
+            arch, workload, layer, mapping, csv, explain, style, convention, format, energy, imperfect, plot, report,
         };
         cmd.SetAction(pr => Program.Guard(() =>
         {
@@ -42,8 +43,13 @@ internal static class EvaluateCommand
             var a = Inputs.Architecture(pr.GetValue(arch)!, reading);
             var w = Inputs.Workload(pr.GetValue(workload)!, reading);
             var visuals = Visuals.Of(pr, plot, report);
+            var factorization = FactorizationOption.Of(pr, imperfect);
+            if (factorization == Factorization.Imperfect && costing != CostConvention.Default)
+                throw new InputException("--imperfect is counted by the default model only; --convention timeloop emulates Timeloop's nest analysis for perfect factors.");
             if (Inputs.IsFusedMapping(pr.GetValue(mapping)!))
             {
+                if (factorization == Factorization.Imperfect)
+                    throw new InputException("--imperfect evaluates one layer's mapping; fused mappings need perfect factors.");
                 visuals.NotWith("for a fused mapping in evaluate (fuse --plot draws fused groups against unfused)");
                 if (costing != CostConvention.Default)
                     throw new InputException("--convention timeloop evaluates one layer's mapping; a fused mapping is costed by the default model only.");
@@ -54,21 +60,21 @@ internal static class EvaluateCommand
             string? explainWhat = pr.GetResult(explain) is null ? null : pr.GetValue(explain) ?? "";
             if (explainWhat is not null && costing != CostConvention.Default)
                 throw new InputException("--explain shows the default model's derivation; it cannot be combined with --convention timeloop.");
-            return Run(w, l, a, m, pr.GetValue(csv), explainWhat, pr.GetValue(style) == "timeloop", costing == CostConvention.Timeloop, visuals);
+            return Run(w, l, a, m, pr.GetValue(csv), explainWhat, pr.GetValue(style) == "timeloop", costing == CostConvention.Timeloop, visuals, factorization);
         }));
         return cmd;
     }
 
     /// <summary>Checks, costs and prints one mapping (under the Timeloop convention when asked); returns 1 when it is invalid.</summary>
     public static int Run(Workload w, Einsum layer, Architecture arch, Mapping mapping, string? csvPath, string? explain, bool timeloopStyle = false, bool timeloopConvention = false,
-        Visuals? visuals = null)
+        Visuals? visuals = null, Factorization factorization = Factorization.Perfect)
     {
         visuals ??= Visuals.None;
         string title = $"evaluate: {layer.Name} of {w.Name} on {arch.Name}";
         Console.WriteLine($"Layer {layer.Name} of {w.Name} on {arch.Name}: {layer}");
         Console.WriteLine($"MACs {Text.Int(layer.Macs)}");
         Console.WriteLine();
-        var violations = ValidityChecker.Check(layer, arch, mapping);
+        var violations = ValidityChecker.Check(layer, arch, mapping, factorization);
         if (violations.Count > 0)
         {
             Console.WriteLine($"INVALID: the mapping breaks {violations.Count} rule(s):");
@@ -76,7 +82,7 @@ internal static class EvaluateCommand
             visuals.WriteLayer(title, layer, arch, null, null, $"INVALID: the mapping breaks {violations.Count} rule(s)", violations.Select(v => $"[{v.Rule}] {v.Message}"));
             return 1;
         }
-        var report = timeloopConvention ? TimeloopConvention.Evaluate(layer, arch, mapping) : CostModel.Evaluate(layer, arch, mapping);
+        var report = timeloopConvention ? TimeloopConvention.Evaluate(layer, arch, mapping) : CostModel.Evaluate(layer, arch, mapping, factorization);
         if (timeloopConvention) Console.WriteLine("Convention: timeloop (the counts Timeloop v3.0.3 gives for this mapping; docs/cost-model.md)\n");
         Console.Write(timeloopStyle ? TimeloopStats.Print(layer, arch, report) : ReportPrinter.Print(layer, arch, mapping, report));
         if (!timeloopStyle && report.Fanouts.Count > 0)
@@ -90,7 +96,7 @@ internal static class EvaluateCommand
             foreach (var (level, tensor) in ExplainTargets(layer, arch, mapping, explain))
             {
                 Console.WriteLine();
-                Console.Write(ReportPrinter.Explain(CostModel.Explain(layer, arch, mapping, level, tensor)));
+                Console.Write(ReportPrinter.Explain(CostModel.Explain(layer, arch, mapping, level, tensor, factorization)));
             }
         }
         if (csvPath is not null)

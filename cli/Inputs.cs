@@ -53,6 +53,17 @@ internal static class ReadingOptions
         => new(SpecFormats.Parse(pr.GetValue(format)), pr.GetValue(energy));
 }
 
+/// <summary>The --imperfect option of evaluate, simulate, validate and map (docs/cost-model.md, "Imperfect factorization").</summary>
+internal static class FactorizationOption
+{
+    /// <summary>A new --imperfect option.</summary>
+    public static Option<bool> Build(string what)
+        => new("--imperfect") { Description = $"Allow imperfect factorization: factors that cover a rank's bound with a partial last iteration ({what}; docs/cost-model.md)." };
+
+    /// <summary>The factorization the option asks for.</summary>
+    public static Factorization Of(ParseResult pr, Option<bool> option) => pr.GetValue(option) ? Factorization.Imperfect : Factorization.Perfect;
+}
+
 /// <summary>Turns the names and paths a user types into architectures, workloads, layers and mappings.</summary>
 internal static class Inputs
 {

@@ -55,12 +55,13 @@ internal static class MapCommand
         var maxPasses = new Option<int>("--max-passes") { Description = "With --network: the most passes a pipelined segment splits its batch into (powers of two).", DefaultValueFactory = _ => NetworkOptions.Default.MaxPasses }.Within(1);
         var format = ReadingOptions.Format("The format --mapping-out writes: timeloop writes Timeloop's mapping format (the best mapping it can express; exit code 4 when none ties with the answer), native or auto the native one.");
         var energy = ReadingOptions.Energy();
+        var imperfect = FactorizationOption.Build("one layer, no constraints, one objective: the imperfect mapspace is enumerated, so it serves small layers (docs/mapspace.md)");
         var plot = Plots.PlotOption("the chosen mapping's energy by level and tensor (one layer)");
         var report = Plots.ReportOption();
         var cmd = new Command("map", "Find the mapping that minimizes the objective over the mapspace (docs/mapspace.md), and prove it optimal when the search completes.")
         {
             arch, workload, layer, allLayers, objective, convention, solver, seed, timeLimit, threads, constraints, csv, mappingOut, certify, exportSmt2, simulate, format, energy,
-            network, maxSegment, chains, maxPasses, plot, report,
+            network, maxSegment, chains, maxPasses, imperfect, plot, report,
         };
         // Ctrl-C or SIGTERM stops the search, which then prints the best mapping so far with its bound.
         cmd.SetAction(pr => Program.Guard(() => Run(pr, Interrupt.Token)));
@@ -75,7 +76,16 @@ internal static class MapCommand
             var terms = OptionRules.ObjectiveOf(pr, objective);
             var obj = terms[0];
             var costing = OptionRules.ConventionOf(pr, convention);
-            var engine = new Engine(pr.GetValue(solver)!, pr.GetValue(seed), terms, costing);
+            var engine = new Engine(pr.GetValue(solver)!, pr.GetValue(seed), terms, costing, FactorizationOption.Of(pr, imperfect));
+            if (engine.Factorization == Factorization.Imperfect)
+            {
+                Option[] notWithImperfect = [allLayers, network, constraints, certify, exportSmt2];
+                foreach (var o in notWithImperfect)
+                    if (pr.GetResult(o) is { Implicit: false })
+                        throw new InputException($"{o.Name} is not supported with --imperfect (the imperfect mapspace is enumerated for one layer without constraints; docs/mapspace.md).");
+                if (costing != CostConvention.Default || terms.Count > 1 || engine.Name is not ("exact" or "brute"))
+                    throw new InputException("--imperfect is searched by enumeration (--solver exact or brute) under the default model, for one objective term.");
+            }
             string? certifier = pr.GetResult(certify) is { Implicit: false } ? pr.GetValue(certify) ?? "z3" : null;
             if (costing != CostConvention.Default && (certifier is not null || pr.GetValue(exportSmt2) is not null))
                 throw new InputException("--certify (z3 or cpsat) and --export-smt2 certify the default model; they cannot be combined with --convention timeloop.");
@@ -148,7 +158,8 @@ internal static class MapCommand
     }
 
     /// <summary>Which solver runs, its seed when it samples, and the objective's terms (more than one: lexicographic).</summary>
-    private sealed record Engine(string Name, int Seed, IReadOnlyList<Objective> Terms, CostConvention Convention = CostConvention.Default)
+    private sealed record Engine(string Name, int Seed, IReadOnlyList<Objective> Terms, CostConvention Convention = CostConvention.Default,
+        Factorization Factorization = Factorization.Perfect)
     {
         /// <summary>The objective as the user wrote it, normalized (delay,energy reads latency,energy).</summary>
         public string Label => string.Join(",", Terms.Select(Objectives.Name));
@@ -156,6 +167,7 @@ internal static class MapCommand
         public SolveResult Solve(MapProblem problem, SearchLimits limits)
         {
             var p = problem with { Convention = Convention };
+            if (Factorization == Factorization.Imperfect) return new ImperfectEnumeration(p).Solve(limits);
             if (Name == "cpsat")
             {
                 try
@@ -203,6 +215,20 @@ internal static class MapCommand
                 AtomicFile.WriteAllText(mappingOut, MappingSpec.Write(r.Mapping, layer, arch));
                 Console.WriteLine($"Wrote {mappingOut}");
             }
+            else if (mappingOut is not null && engine.Factorization == Factorization.Imperfect)
+            {
+                // Timeloop's format says imperfect factors with their residuals; a rank along both axes of a fanout it cannot say.
+                if (TimeloopMapping.Inexpressible(r.Mapping, arch) is { } why)
+                {
+                    Console.WriteLine($"Did not write {mappingOut} (exit code {TimeloopNotWritten}; --format native writes the mapping above in the native format): {why}");
+                    notWritten = true;
+                }
+                else
+                {
+                    AtomicFile.WriteAllText(mappingOut, TimeloopMapping.Write(r.Mapping, layer, arch));
+                    Console.WriteLine($"Wrote {mappingOut}");
+                }
+            }
             else if (mappingOut is not null)
                 notWritten = !WriteTimeloop(problem, r.Mapping, mappingOut, p => engine.Solve(p, limits));
             if (csv is not null)
@@ -217,7 +243,7 @@ internal static class MapCommand
         if (outputs.Simulate && r.Mapping is not null)
         {
             Console.WriteLine();
-            if (SimulateCommand.Run(w, layer, arch, r.Mapping, null, null) != 0) return 1;
+            if (SimulateCommand.Run(w, layer, arch, r.Mapping, null, null, engine.Factorization) != 0) return 1;
         }
         if (outputs.Certify == "cpsat" && r.Best is { } proved)
             CertifyWithCpSat(problem, proved, limits);

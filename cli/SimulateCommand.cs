@@ -25,29 +25,35 @@ internal static class SimulateCommand
         var trace = new Option<string?>("--trace") { Description = "Write the simulator's event trace (first 100,000 events) as CSV." };
         var format = ReadingOptions.Format();
         var energy = ReadingOptions.Energy();
+        var imperfect = FactorizationOption.Build("the simulator skips the iterations beyond the bound and clips the last tiles");
         var cmd = new Command("simulate", "Execute a mapping tile by tile: cycles, stalls per level, utilization, and the simulated counts beside the cost model's.")
         {
-            arch, workload, layer, mapping, csv, trace, format, energy,
+            arch, workload, layer, mapping, csv, trace, format, energy, imperfect,
         };
         cmd.SetAction(pr => Program.Guard(() =>
         {
             var reading = ReadingOptions.Of(pr, format, energy);
             var a = Inputs.Architecture(pr.GetValue(arch)!, reading);
             var w = Inputs.Workload(pr.GetValue(workload)!, reading);
+            var factorization = FactorizationOption.Of(pr, imperfect);
             if (Inputs.IsFusedMapping(pr.GetValue(mapping)!))
+            {
+                if (factorization == Factorization.Imperfect)
+                    throw new InputException("--imperfect simulates one layer's mapping; fused mappings need perfect factors.");
                 return FuseCommand.Simulate(w, a, Inputs.FusedMapping(pr.GetValue(mapping)!, w, a));
+            }
             var l = Inputs.Layer(w, pr.GetValue(layer));
             var m = Inputs.Mapping(pr.GetValue(mapping)!, l, a, reading);
-            return Run(w, l, a, m, pr.GetValue(csv), pr.GetValue(trace));
+            return Run(w, l, a, m, pr.GetValue(csv), pr.GetValue(trace), factorization);
         }));
         return cmd;
     }
 
     /// <summary>Simulates and prints one mapping; returns 1 when it is invalid or disagrees with the model.</summary>
-    public static int Run(Workload w, Einsum layer, Architecture arch, Mapping mapping, string? csvPath, string? tracePath)
+    public static int Run(Workload w, Einsum layer, Architecture arch, Mapping mapping, string? csvPath, string? tracePath, Factorization factorization = Factorization.Perfect)
     {
         Console.WriteLine($"Simulating layer {layer.Name} of {w.Name} on {arch.Name}: {layer}");
-        var violations = ValidityChecker.Check(layer, arch, mapping);
+        var violations = ValidityChecker.Check(layer, arch, mapping, factorization);
         if (violations.Count > 0)
         {
             Console.WriteLine($"INVALID: the mapping breaks {violations.Count} rule(s):");
@@ -55,9 +61,9 @@ internal static class SimulateCommand
             return 1;
         }
         var sw = System.Diagnostics.Stopwatch.StartNew();
-        var sim = Simulator.Run(layer, arch, mapping, new SimOptions { Trace = tracePath is not null });
+        var sim = Simulator.Run(layer, arch, mapping, new SimOptions { Trace = tracePath is not null, Factorization = factorization });
         sw.Stop();
-        var model = CostModel.Evaluate(layer, arch, mapping);
+        var model = CostModel.Evaluate(layer, arch, mapping, factorization);
         Console.WriteLine($"{Text.Int(sim.TilesSimulated)} tile steps simulated in {sw.Elapsed.TotalSeconds:F2} s\n");
 
         var rows = new List<string[]> { new[] { "Level", "Tensor", "Instances", "Reads sim", "model", "diff", "Fills sim", "model", "diff", "Updates sim", "model", "diff" } };

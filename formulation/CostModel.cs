@@ -10,24 +10,25 @@ namespace Optimizer.Formulation;
 public static class CostModel
 {
     /// <summary>Evaluates a valid mapping; throws <see cref="InvalidOperationException"/> when the mapping is not valid.</summary>
-    public static CostReport Evaluate(Einsum einsum, Architecture arch, Mapping mapping)
+    public static CostReport Evaluate(Einsum einsum, Architecture arch, Mapping mapping, Factorization factorization = Factorization.Perfect)
     {
-        ValidityChecker.RequireValid(einsum, arch, mapping, "The cost model");
+        ValidityChecker.RequireValid(einsum, arch, mapping, "The cost model", factorization);
         return CostRange.RequireFinite(new Nest(einsum, arch, mapping).Evaluate(), einsum, arch);
     }
 
     /// <summary>Checks and, when valid, evaluates a mapping with one pass of the checker; false with the violations otherwise.</summary>
-    public static bool TryEvaluate(Einsum einsum, Architecture arch, Mapping mapping, out CostReport? report, out IReadOnlyList<Violation> violations)
+    public static bool TryEvaluate(Einsum einsum, Architecture arch, Mapping mapping, out CostReport? report, out IReadOnlyList<Violation> violations,
+        Factorization factorization = Factorization.Perfect)
     {
-        violations = ValidityChecker.Check(einsum, arch, mapping);
+        violations = ValidityChecker.Check(einsum, arch, mapping, factorization);
         report = violations.Count == 0 ? CostRange.RequireFinite(new Nest(einsum, arch, mapping).Evaluate(), einsum, arch) : null;
         return report is not null;
     }
 
     /// <summary>How the counts of one tensor at one level were derived, for a user to check by hand.</summary>
-    public static Derivation Explain(Einsum einsum, Architecture arch, Mapping mapping, string level, TensorId tensor)
+    public static Derivation Explain(Einsum einsum, Architecture arch, Mapping mapping, string level, TensorId tensor, Factorization factorization = Factorization.Perfect)
     {
-        var violations = ValidityChecker.Check(einsum, arch, mapping);
+        var violations = ValidityChecker.Check(einsum, arch, mapping, factorization);
         if (violations.Count > 0)
             throw new InvalidOperationException($"Only a valid mapping can be explained; first violation: {violations[0].Message}");
         int l = arch.IndexOf(level);
@@ -66,7 +67,10 @@ internal sealed class Nest
     private readonly int[] _levelStart; // index of the first loop of each level; [n] = loop count
     private readonly long[] _stride;    // per loop: product of the factors of its rank in all loops inside it
     private readonly long[] _used;      // instances used of each level; [n] = compute units used
-    private readonly long _temporalProduct;
+    private readonly long _temporalProduct; // MACs per compute unit
+    private readonly long[] _bound;         // per rank (the Einsum's order)
+    private readonly long[][] _spatialAbove; // [level][rank]: product of the rank's spatial factors at levels above it
+    private readonly bool _perfect;         // every rank's factors multiply to its bound
     private readonly int _n;
     private readonly Dictionary<RankId, int> _rankPosition;
     private readonly Dictionary<TensorId, TensorIndex> _index;
@@ -97,11 +101,26 @@ internal sealed class Nest
         _used = new long[_n + 1];
         _used[0] = 1;
         for (int l = 0; l < _n; l++) _used[l + 1] = checked(_used[l] * m.Levels[l].SpatialProduct);
-        _temporalProduct = _loops.Where(x => !x.IsSpatial).Aggregate(1L, (acc, x) => checked(acc * x.Factor));
+        _bound = e.Ranks.Select(r => (long)r.Bound).ToArray();
+        _spatialAbove = new long[_n + 1][];
+        _spatialAbove[0] = new long[ranks.Length];
+        Array.Fill(_spatialAbove[0], 1L);
+        for (int l = 0; l < _n; l++)
+        {
+            _spatialAbove[l + 1] = (long[])_spatialAbove[l].Clone();
+            foreach (var s in m.Levels[l].Spatial) _spatialAbove[l + 1][_rankPosition[s.Rank]] = checked(_spatialAbove[l + 1][_rankPosition[s.Rank]] * s.Factor);
+        }
+        _perfect = ranks.Select((r, i) => _loops.Where(x => x.Rank == r).Aggregate(1L, (acc, x) => checked(acc * x.Factor)) == _bound[i]).All(x => x);
+        // The MACs one compute unit does: the points of every rank it covers (with perfect factors, the product of the temporal factors).
+        _temporalProduct = 1;
+        for (int i = 0; i < ranks.Length; i++) _temporalProduct = checked(_temporalProduct * Counts.PerInstance(_bound[i], _spatialAbove[_n][i]));
     }
 
-    /// <summary>Extent of a rank in the tile of level l: the product of its factors in loops at l and below.</summary>
-    private long Extent(int l, RankId r)
+    /// <summary>Extent of a rank in the tile of level l: the product of its factors in loops at l and below, at most its bound (imperfect factors may cover more).</summary>
+    private long Extent(int l, RankId r) => Math.Min(FactorProduct(l, r), _bound[_rankPosition[r]]);
+
+    /// <summary>The product of a rank's factors in the loops at level l and below.</summary>
+    private long FactorProduct(int l, RankId r)
     {
         long p = 1;
         for (int i = _levelStart[l]; i < _loops.Count; i++) if (_loops[i].Rank == r) p = checked(p * _loops[i].Factor);
@@ -118,8 +137,9 @@ internal sealed class Nest
     /// <summary>Distinct elements one instance of level l ever holds: the tile grown by every temporal loop above l.</summary>
     private long Partition(TensorSpec t, int l)
     {
-        var ext = Extents(l);
-        for (int i = 0; i < _levelStart[l]; i++) if (!_loops[i].IsSpatial) ext[_rankPosition[_loops[i].Rank]] = checked(ext[_rankPosition[_loops[i].Rank]] * _loops[i].Factor);
+        // Every point of a rank its instance covers (the bound shared by the spatial loops above l).
+        var ext = new long[_bound.Length];
+        for (int i = 0; i < ext.Length; i++) ext[i] = Counts.PerInstance(_bound[i], _spatialAbove[l][i]);
         return Index(t).Words(ext);
     }
 
@@ -129,6 +149,7 @@ internal sealed class Nest
     /// </summary>
     private long Visits(TensorSpec t, int l, List<DerivationStep>? steps)
     {
+        if (!_perfect) return ClippedVisits(t, l, steps);
         var above = new List<StepLoop>();
         var loopAt = new List<NestLoop>();
         for (int j = 0; j < _levelStart[l]; j++)
@@ -155,6 +176,36 @@ internal sealed class Nest
                 outer = checked(outer * loop.Factor);
             }
         }
+        return total;
+    }
+
+    /// <summary>Visits under imperfect factorization: <see cref="Counts.ClippedVisits"/> over every loop above l (spatial ones limit what is left of their rank).</summary>
+    private long ClippedVisits(TensorSpec t, int l, List<DerivationStep>? steps)
+    {
+        var above = new List<ChainLoop>();
+        var loopAt = new List<NestLoop>();
+        for (int j = 0; j < _levelStart[l]; j++)
+        {
+            var loop = _loops[j];
+            if (loop.Factor == 1) continue;
+            above.Add(new ChainLoop(_rankPosition[loop.Rank], loop.Factor, _stride[j], loop.IsSpatial));
+            loopAt.Add(loop);
+        }
+        var products = _e.Ranks.Select(r => FactorProduct(l, r.Id)).ToArray();
+        var transitions = new long[above.Count];
+        var words = new long[above.Count];
+        long total = Counts.ClippedVisits(Index(t), products, above.ToArray(), _bound, transitions, words);
+        if (steps is not null)
+            for (int j = 0; j < above.Count; j++)
+            {
+                var loop = loopAt[j];
+                if (loop.IsSpatial) continue;
+                bool relevant = t.IsIndexedBy(loop.Rank);
+                long per = transitions[j] == 0 ? 0 : words[j] / transitions[j];
+                string why = words[j] == 0 ? "the tile does not change: reused"
+                    : $"{words[j]} words over its {transitions[j]} steps in all (tiles clipped to the bounds: a step into a partial tile may bring fewer; new words/step is the mean, rounded down)";
+                steps.Add(new DerivationStep($"{_a.Levels[loop.Level].Name}: for {loop.Rank} in [0:{loop.Factor})", loop.Factor, relevant, transitions[j], per, words[j], why));
+            }
         return total;
     }
 

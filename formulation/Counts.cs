@@ -133,6 +133,14 @@ public sealed class TensorIndex
 public readonly record struct StepLoop(int Rank, long Factor, long Stride);
 
 /// <summary>
+/// One loop above a tile as the clipped count of imperfect factorization sees it (docs/cost-model.md,
+/// "Imperfect factorization"): its rank position, its factor, its stride (the product of the rank's
+/// factors in every loop inside it), and whether it is spatial: a spatial loop never steps, the
+/// representative instance sits at its index 0, and it only limits what is left of the rank below it.
+/// </summary>
+public readonly record struct ChainLoop(int Rank, long Factor, long Stride, bool Spatial);
+
+/// <summary>
 /// The count and cost formulas of docs/cost-model.md, each written once. Every model, search and
 /// bound calls these; the simulator alone counts by executing the mapping, as the independent check.
 /// </summary>
@@ -174,6 +182,238 @@ public static class Counts
         }
         if (!fresh.IsEmpty) perLoop.CopyTo(fresh);
         return total;
+    }
+
+    /// <summary>
+    /// Imperfect factorization (docs/cost-model.md): the iterations a loop of factor <paramref name="factor"/>
+    /// and stride <paramref name="stride"/> runs when <paramref name="remaining"/> points of its rank are left
+    /// from its first index on: <c>min(factor, ceil(remaining / stride))</c>. Every iteration whose first point
+    /// is below the bound runs; the last may be partial.
+    /// </summary>
+    public static long Trips(long remaining, long factor, long stride)
+        => Math.Min(factor, checked(remaining + stride - 1) / stride);
+
+    /// <summary>
+    /// For one rank's loops (outermost first, factors <paramref name="factors"/>) covering <paramref name="bound"/>,
+    /// the iterations each runs when every loop outside it is at its last iteration: Timeloop's
+    /// <c>residual_end</c> (a factor written <c>D=end,residual</c>; docs/interop.md). They are the digits of
+    /// <c>bound - 1</c> in the mixed radix of the factors, plus one, i.e. <see cref="Trips"/> along the last
+    /// iterations; with factors that multiply to the bound every residual equals its factor.
+    /// </summary>
+    public static void Residuals(long bound, ReadOnlySpan<long> factors, Span<long> into)
+    {
+        long stride = 1;
+        for (int k = factors.Length - 1; k >= 0; k--) stride = checked(stride * factors[k]);
+        long rem = bound;
+        for (int k = 0; k < factors.Length; k++)
+        {
+            stride /= factors[k];
+            long runs = Trips(rem, factors[k], stride);
+            into[k] = runs;
+            rem = Math.Min(stride, checked(rem - (runs - 1) * stride));
+        }
+    }
+
+    /// <summary>
+    /// Points of a rank one instance covers when the spatial loops above it split the rank
+    /// <paramref name="spatialAbove"/> ways: <c>bound / spatialAbove</c> (exact: the checker lets a spatial loop
+    /// split a rank only when its span divides the bound, so every instance gets the same share).
+    /// </summary>
+    public static long PerInstance(long bound, long spatialAbove) => bound / spatialAbove;
+
+    /// <summary>
+    /// Words brought into one instance of a level over the run under imperfect factorization
+    /// (docs/cost-model.md, "Imperfect factorization"): as <see cref="Visits"/>, but every tile is clipped to
+    /// the bounds (the rank's extent in a tile whose first point is <c>o</c> is <c>min(E, bound - o)</c>) and
+    /// an iteration whose first point is at or beyond the bound does not run. <paramref name="loops"/> are
+    /// every loop above the level, outermost first, spatial ones included (the representative instance sits at
+    /// their index 0); <paramref name="tileExtent"/> is the product of each rank's factors at the level and
+    /// below. Each rank is in one of few situations at a step (its outer loops at their last iteration or
+    /// not), so the sum runs over those situations, weighted by how often they occur, not over the steps.
+    /// <paramref name="transitions"/> and <paramref name="words"/>, when given, receive each loop's steps and
+    /// the words its steps bring. With bounds that the factors divide exactly it equals <see cref="Visits"/>.
+    /// </summary>
+    public static long ClippedVisits(TensorIndex t, ReadOnlySpan<long> tileExtent, ReadOnlySpan<ChainLoop> loops, ReadOnlySpan<long> bound,
+        Span<long> transitions = default, Span<long> words = default)
+    {
+        int nr = tileExtent.Length;
+        var chain = loops.ToArray();
+        var ext = new long[nr];
+        for (int i = 0; i < nr; i++) ext[i] = Math.Min(tileExtent[i], bound[i]);
+        var indexing = new bool[nr];
+        for (int k = 0; k < t.Dimensions; k++) foreach (int r in t.RanksOf(k)) indexing[r] = true;
+
+        var zero = new long[nr];
+        var firstRem = new long[nr];
+        for (int i = 0; i < nr; i++) firstRem[i] = FirstRemaining(chain, 0, i, bound[i]);
+        long total = ClippedBox(t, zero, firstRem, ext);
+
+        for (int j = 0; j < chain.Length; j++)
+        {
+            if (chain[j].Spatial) continue;
+            var situations = new List<Situation>[nr];
+            long steps = 1, otherWeight = 1;
+            for (int i = 0; i < nr; i++)
+            {
+                var list = new List<Situation>();
+                foreach (var (rem, count) in Prefix(chain, j, i, bound[i]))
+                {
+                    if (i != chain[j].Rank)
+                    {
+                        var (rewind, lastRem) = LastRemaining(chain, j + 1, i, rem);
+                        Add(list, new Situation(count, rewind, lastRem, 0, FirstRemaining(chain, j + 1, i, rem)));
+                        continue;
+                    }
+                    long f = chain[j].Factor, s = chain[j].Stride;
+                    long n = Trips(rem, f, s);
+                    if (n < 2) continue;
+                    var (rw, lr) = LastRemaining(chain, j + 1, i, s);
+                    if (n >= 3) Add(list, new Situation(checked(count * (n - 2)), rw, lr, s, FirstRemaining(chain, j + 1, i, s)));
+                    Add(list, new Situation(count, rw, lr, s, FirstRemaining(chain, j + 1, i, checked(rem - (n - 1) * s))));
+                }
+                long weight = 0;
+                foreach (var x in list) weight = checked(weight + x.Weight);
+                steps = checked(steps * weight);
+                if (indexing[i]) situations[i] = list;
+                else otherWeight = checked(otherWeight * weight);
+            }
+            long brought = 0;
+            if (steps > 0)
+            {
+                var idx = Enumerable.Range(0, nr).Where(i => indexing[i]).ToArray();
+                var prevOff = new long[nr]; var prevRem = new long[nr]; var newOff = new long[nr]; var newRem = new long[nr];
+                for (int i = 0; i < nr; i++) { prevRem[i] = 1; newRem[i] = 1; }
+                brought = checked(otherWeight * SumCombos(t, situations, idx, 0, ext, prevOff, prevRem, newOff, newRem));
+            }
+            total = checked(total + brought);
+            if (!transitions.IsEmpty) transitions[j] = steps;
+            if (!words.IsEmpty) words[j] = brought;
+        }
+        return total;
+    }
+
+    private readonly record struct Situation(long Weight, long PrevOffset, long PrevRemaining, long NewOffset, long NewRemaining);
+
+    private static void Add(List<Situation> list, Situation s)
+    {
+        if (s.Weight == 0) return;
+        for (int i = 0; i < list.Count; i++)
+            if (list[i] with { Weight = 0 } == s with { Weight = 0 }) { list[i] = list[i] with { Weight = checked(list[i].Weight + s.Weight) }; return; }
+        list.Add(s);
+    }
+
+    /// <summary>What is left of rank <paramref name="rank"/> below each tuple of its loops before <paramref name="end"/> that runs, with how many tuples leave it.</summary>
+    private static List<(long Remaining, long Count)> Prefix(ChainLoop[] chain, int end, int rank, long bound)
+    {
+        var states = new List<(long Remaining, long Count)> { (bound, 1) };
+        for (int k = 0; k < end; k++)
+        {
+            var loop = chain[k];
+            if (loop.Rank != rank) continue;
+            var next = new List<(long Remaining, long Count)>();
+            foreach (var (rem, count) in states)
+            {
+                if (loop.Spatial) { Merge(next, Math.Min(rem, loop.Stride), count); continue; }
+                long n = Trips(rem, loop.Factor, loop.Stride);
+                if (n > 1) Merge(next, loop.Stride, checked(count * (n - 1)));
+                Merge(next, Math.Min(loop.Stride, checked(rem - (n - 1) * loop.Stride)), count);
+            }
+            states = next;
+        }
+        return states;
+    }
+
+    private static void Merge(List<(long Remaining, long Count)> states, long rem, long count)
+    {
+        for (int i = 0; i < states.Count; i++)
+            if (states[i].Remaining == rem) { states[i] = (rem, checked(states[i].Count + count)); return; }
+        states.Add((rem, count));
+    }
+
+    /// <summary>What is left of the rank below its loops from <paramref name="from"/> on, all at index 0.</summary>
+    private static long FirstRemaining(ChainLoop[] chain, int from, int rank, long rem)
+    {
+        for (int k = from; k < chain.Length; k++) if (chain[k].Rank == rank) rem = Math.Min(rem, chain[k].Stride);
+        return rem;
+    }
+
+    /// <summary>The offset of the rank's last tuple of its loops from <paramref name="from"/> on that runs (how far a step of an outer loop rewinds it), and what is left below it.</summary>
+    private static (long Rewind, long Remaining) LastRemaining(ChainLoop[] chain, int from, int rank, long rem)
+    {
+        long rewind = 0;
+        for (int k = from; k < chain.Length; k++)
+        {
+            var loop = chain[k];
+            if (loop.Rank != rank) continue;
+            if (!loop.Spatial)
+            {
+                long last = Trips(rem, loop.Factor, loop.Stride) - 1;
+                rewind = checked(rewind + last * loop.Stride);
+                rem = checked(rem - last * loop.Stride);
+            }
+            rem = Math.Min(rem, loop.Stride);
+        }
+        return (rewind, rem);
+    }
+
+    private static long SumCombos(TensorIndex t, List<Situation>[] situations, int[] idx, int at, long[] ext,
+        long[] prevOff, long[] prevRem, long[] newOff, long[] newRem)
+    {
+        if (at == idx.Length)
+        {
+            long fresh = ClippedBox(t, newOff, newRem, ext) - ClippedOverlap(t, prevOff, prevRem, newOff, newRem, ext);
+            return fresh;
+        }
+        int i = idx[at];
+        long sum = 0;
+        foreach (var s in situations[i])
+        {
+            prevOff[i] = s.PrevOffset; prevRem[i] = s.PrevRemaining; newOff[i] = s.NewOffset; newRem[i] = s.NewRemaining;
+            sum = checked(sum + s.Weight * SumCombos(t, situations, idx, at + 1, ext, prevOff, prevRem, newOff, newRem));
+        }
+        return sum;
+    }
+
+    /// <summary>Words of the tile whose ranks start at <paramref name="offset"/> with <paramref name="remaining"/> points left (extent <c>min(ext, remaining)</c>).</summary>
+    private static long ClippedBox(TensorIndex t, long[] offset, long[] remaining, long[] ext)
+    {
+        long words = 1;
+        for (int k = 0; k < t.Dimensions; k++)
+        {
+            var (lo, hi) = Interval(t, k, offset, remaining, ext);
+            words = checked(words * (hi - lo + 1));
+        }
+        return words;
+    }
+
+    /// <summary>Words two clipped tiles share: per dimension, the overlap of their index intervals.</summary>
+    private static long ClippedOverlap(TensorIndex t, long[] offA, long[] remA, long[] offB, long[] remB, long[] ext)
+    {
+        long words = 1;
+        for (int k = 0; k < t.Dimensions && words > 0; k++)
+        {
+            var (loA, hiA) = Interval(t, k, offA, remA, ext);
+            var (loB, hiB) = Interval(t, k, offB, remB, ext);
+            words = checked(words * Math.Max(0, Math.Min(hiA, hiB) - Math.Max(loA, loB) + 1));
+        }
+        return words;
+    }
+
+    /// <summary>The index interval dimension k of a tensor spans over a box of ranks (offset, extent min(ext, remaining)).</summary>
+    private static (long Lo, long Hi) Interval(TensorIndex t, int k, long[] offset, long[] remaining, long[] ext)
+    {
+        var ranks = t.RanksOf(k);
+        var coefs = t.CoefficientsOf(k);
+        long lo = 0, hi = 0;
+        for (int x = 0; x < ranks.Length; x++)
+        {
+            int r = ranks[x];
+            long c = coefs[x], e = Math.Min(ext[r], remaining[r]);
+            long a = checked(c * offset[r]), b = checked(c * (offset[r] + e - 1));
+            lo = checked(lo + Math.Min(a, b));
+            hi = checked(hi + Math.Max(a, b));
+        }
+        return (lo, hi);
     }
 
     /// <summary>How many times a loop of factor <paramref name="factor"/> steps when the loops outside it run <paramref name="outer"/> times.</summary>

@@ -100,6 +100,27 @@ public sealed class Mapping
     }
 
     /// <summary>
+    /// For each loop of <see cref="Nest"/>: the iterations it runs when every loop outside it over its rank is at
+    /// its last iteration (imperfect factorization; Timeloop's <c>residual_end</c>, <see cref="Counts.Residuals"/>),
+    /// equal to its factor when the factors divide the bound; null for a rank whose factors do not cover its bound.
+    /// </summary>
+    public IReadOnlyList<long?> Residuals(Einsum einsum)
+    {
+        var nest = Nest().ToList();
+        var result = new long?[nest.Count];
+        foreach (var rank in einsum.Ranks)
+        {
+            var at = Enumerable.Range(0, nest.Count).Where(i => nest[i].Rank == rank.Id).ToList();
+            var factors = at.Select(i => (long)nest[i].Factor).ToArray();
+            if (factors.Aggregate(1L, (a, f) => checked(a * f)) < rank.Bound) continue;
+            var residuals = new long[factors.Length];
+            Counts.Residuals(rank.Bound, factors, residuals);
+            for (int k = 0; k < at.Count; k++) result[at[k]] = residuals[k];
+        }
+        return result;
+    }
+
+    /// <summary>
     /// The same loops for another layer of the same shape: each tensor of <paramref name="from"/> in the
     /// keep sets becomes the tensor of <paramref name="to"/> in the same position (the caller re-checks it).
     /// </summary>

@@ -71,13 +71,61 @@ public sealed class Mapspace
         return new Mapping(levels);
     }
 
-    /// <summary>Draws mappings until one is valid, at most <paramref name="attempts"/> times.</summary>
-    public bool TrySampleValid(Random rng, int attempts, out Mapping mapping, double outerBias = 0.5)
+    /// <summary>
+    /// Draws one mapping with imperfect factors (docs/cost-model.md, "Imperfect factorization"): each rank's
+    /// slots are filled from the innermost out, a temporal slot with any factor up to what is left of the bound
+    /// (<c>ceil(bound / inner tile)</c>), a spatial slot with a factor whose span divides the bound, and the
+    /// outermost level's temporal slot with what covers the rest; loops in a random order (spatial loops X before
+    /// Y), keep sets as in <see cref="Sample"/>. The result may break capacity or fanout rules.
+    /// </summary>
+    public Mapping SampleImperfect(Random rng, double keepProbability = 0.7)
+    {
+        int n = _arch.Levels.Count;
+        var temporal = Enumerable.Range(0, n).Select(_ => new Dictionary<RankId, int>()).ToArray();
+        var spatial = Enumerable.Range(0, n).Select(_ => new Dictionary<(RankId, Axis), int>()).ToArray();
+        foreach (var rank in _einsum.Ranks)
+        {
+            long inner = 1;
+            for (int i = _slots.Count - 1; i >= 1; i--)
+            {
+                var (level, axis) = _slots[i];
+                long most = (rank.Bound + inner - 1) / inner;
+                long f = 1;
+                if (most > 1 && axis is { } ax)
+                {
+                    long room = Math.Min(most, ax == Axis.X ? _arch.Levels[level].Fanout.X : _arch.Levels[level].Fanout.Y);
+                    var fits = Enumerable.Range(2, (int)Math.Max(0, room - 1)).Where(x => rank.Bound % (inner * x) == 0).ToList();
+                    if (fits.Count > 0 && rng.NextDouble() < 0.5) f = fits[rng.Next(fits.Count)];
+                }
+                else if (most > 1 && rng.NextDouble() < 0.6) f = rng.Next(2, (int)Math.Min(most, 16) + 1);
+                if (f == 1) continue;
+                if (axis is { } a) spatial[level][(rank.Id, a)] = (int)f;
+                else temporal[level][rank.Id] = (int)f;
+                inner *= f;
+            }
+            long rest = (rank.Bound + inner - 1) / inner;
+            if (rest > 1) temporal[0][rank.Id] = (int)rest;
+        }
+        var levels = new List<LevelMapping>();
+        for (int l = 0; l < n; l++)
+        {
+            var t = temporal[l].OrderBy(kv => kv.Key.Name, StringComparer.Ordinal).Select(kv => new TemporalLoop(kv.Key, kv.Value)).ToList();
+            Shuffle(t, rng);
+            var s = spatial[l].OrderBy(kv => kv.Key.Item2).ThenBy(kv => kv.Key.Item1.Name, StringComparer.Ordinal)
+                .Select(kv => new SpatialLoop(kv.Key.Item1, kv.Value, kv.Key.Item2)).ToList();
+            var keep = _einsum.Tensors.Where(x => l == 0 || (_arch.Levels[l].MayKeep(x.Role) && rng.NextDouble() < keepProbability)).Select(x => x.Id);
+            levels.Add(new LevelMapping(t, s, keep));
+        }
+        return new Mapping(levels);
+    }
+
+    /// <summary>Draws mappings until one is valid, at most <paramref name="attempts"/> times; with imperfect factorization from <see cref="SampleImperfect"/>.</summary>
+    public bool TrySampleValid(Random rng, int attempts, out Mapping mapping, double outerBias = 0.5, Factorization factorization = Factorization.Perfect)
     {
         for (int i = 0; i < attempts; i++)
         {
-            var m = Sample(rng, outerBias: outerBias);
-            if (ValidityChecker.Check(_einsum, _arch, m).Count == 0) { mapping = m; return true; }
+            var m = factorization == Factorization.Imperfect ? SampleImperfect(rng) : Sample(rng, outerBias: outerBias);
+            if (ValidityChecker.Check(_einsum, _arch, m, factorization).Count == 0) { mapping = m; return true; }
         }
         mapping = null!;
         return false;

@@ -24,6 +24,19 @@ public enum Rule
     KeepRole,
     /// <summary>The outermost level must keep every tensor.</summary>
     OutermostKeepsAll,
+    /// <summary>Imperfect factorization: a loop whose factor is more than its rank ever lets it run (a whole iteration would be empty).</summary>
+    EmptyIteration,
+    /// <summary>Imperfect factorization: a spatial loop whose span (its rank's factors at and inside it) does not divide the bound, so its instances would not get equal shares.</summary>
+    SpatialRemainder,
+}
+
+/// <summary>Whether a mapping's factors must multiply to each bound exactly, or may cover it with partial last iterations (docs/cost-model.md, "Imperfect factorization").</summary>
+public enum Factorization
+{
+    /// <summary>The factors of every rank multiply to its bound.</summary>
+    Perfect,
+    /// <summary>The factors of every rank multiply to at least its bound; every iteration whose first point is beyond the bound is skipped.</summary>
+    Imperfect,
 }
 
 /// <summary>One broken rule, as data: which rule, where, and the needed and available amounts.</summary>
@@ -37,15 +50,15 @@ public sealed record Violation(Rule Rule, string? Level, string? Tensor, string?
 public static class ValidityChecker
 {
     /// <summary>Throws <see cref="InvalidOperationException"/> naming the first broken rule when the mapping is not valid; <paramref name="who"/> names the evaluator that refuses it.</summary>
-    public static void RequireValid(Einsum einsum, Architecture arch, Mapping mapping, string who)
+    public static void RequireValid(Einsum einsum, Architecture arch, Mapping mapping, string who, Factorization factorization = Factorization.Perfect)
     {
-        var violations = Check(einsum, arch, mapping);
+        var violations = Check(einsum, arch, mapping, factorization);
         if (violations.Count > 0)
             throw new InvalidOperationException($"{who} evaluates valid mappings only; this one breaks {violations.Count} rule(s), first: {violations[0].Message}");
     }
 
-    /// <summary>Every violation of the mapping; empty when it is valid.</summary>
-    public static IReadOnlyList<Violation> Check(Einsum einsum, Architecture arch, Mapping mapping)
+    /// <summary>Every violation of the mapping; empty when it is valid. <paramref name="factorization"/> says whether partial last iterations are allowed.</summary>
+    public static IReadOnlyList<Violation> Check(Einsum einsum, Architecture arch, Mapping mapping, Factorization factorization = Factorization.Perfect)
     {
         var v = new List<Violation>();
         if (mapping.Levels.Count != arch.Levels.Count)
@@ -96,9 +109,21 @@ public static class ValidityChecker
         {
             long product = 1;
             foreach (var lm in mapping.Levels) product = checked(product * lm.TemporalFactor(rank.Id) * lm.SpatialFactor(rank.Id));
-            if (product != rank.Bound)
+            if (factorization == Factorization.Perfect && product != rank.Bound)
+            {
+                // Factors that would be a valid imperfect cover get a hint; others (an iteration that would be empty) do not.
+                var imperfect = new List<Violation>();
+                if (product > rank.Bound && ranksKnown) ImperfectRules(arch, mapping, rank, imperfect);
                 v.Add(new Violation(Rule.FactorProduct, null, null, rank.Id.Name, rank.Bound, product,
-                    $"Rank {rank.Id}: factors over all levels multiply to {product}, but its bound is {rank.Bound}."));
+                    $"Rank {rank.Id}: factors over all levels multiply to {product}, but its bound is {rank.Bound}" +
+                    (product > rank.Bound && ranksKnown && imperfect.Count == 0
+                        ? " (factors that cover the bound with a partial last iteration are imperfect factorization, which must be asked for: --imperfect)." : ".")));
+            }
+            else if (factorization == Factorization.Imperfect && product < rank.Bound)
+                v.Add(new Violation(Rule.FactorProduct, null, null, rank.Id.Name, rank.Bound, product,
+                    $"Rank {rank.Id}: factors over all levels multiply to {product}, below its bound {rank.Bound}: the points beyond {product} would never be computed."));
+            else if (factorization == Factorization.Imperfect && ranksKnown)
+                ImperfectRules(arch, mapping, rank, v);
         }
 
         if (ranksKnown)
@@ -117,9 +142,36 @@ public static class ValidityChecker
         }
         return v;
     }
+
+    /// <summary>
+    /// The rules of imperfect factorization for one rank whose factors cover its bound: walking its loops from
+    /// the innermost out, a loop may not have more iterations than the rank ever leaves it (its span minus the
+    /// bound must stay below its inner tile: <see cref="Counts.Trips"/>), and a spatial loop's span must divide
+    /// the bound, so that every instance gets the same share (partial tiles live in temporal loops outside it).
+    /// </summary>
+    private static void ImperfectRules(Architecture arch, Mapping mapping, Rank rank, List<Violation> v)
+    {
+        var loops = mapping.Nest().Where(x => x.Rank == rank.Id).ToList();
+        long inner = 1;
+        for (int i = loops.Count - 1; i >= 0; i--)
+        {
+            var loop = loops[i];
+            long span = checked(inner * loop.Factor);
+            string level = arch.Levels[loop.Level].Name;
+            string what = loop.IsSpatial ? $"spatial loop {rank.Id}={loop.Factor}@{loop.Axis}" : $"loop {rank.Id}={loop.Factor}";
+            long runs = Counts.Trips(Math.Min(rank.Bound, span), loop.Factor, inner);
+            if (runs < loop.Factor)
+                v.Add(new Violation(Rule.EmptyIteration, level, null, rank.Id.Name, loop.Factor, runs,
+                    $"Level {level}: {what} over tiles of {inner} never runs more than {runs} iteration(s), since the bound is {rank.Bound}: its span {span} minus the bound is at least one tile, so a whole iteration would be empty; use factor {runs}."));
+            else if (loop.IsSpatial && loop.Factor > 1 && rank.Bound % span != 0)
+                v.Add(new Violation(Rule.SpatialRemainder, level, null, rank.Id.Name, span, rank.Bound,
+                    $"Level {level}: {what} spans {span} points of {rank.Id}, which does not divide its bound {rank.Bound}, so its instances would get unequal shares; partial tiles are supported only in temporal loops outside every spatial loop of the rank."));
+            inner = span;
+        }
+    }
 }
 
-/// <summary>The tile extents of every rank at every level of a mapping: the product of the factors at that level and below.</summary>
+/// <summary>The tile extents of every rank at every level of a mapping (imperfect factors: at most the bound): the product of the factors at that level and below.</summary>
 public sealed class TileShapes
 {
     private readonly Einsum _einsum;
@@ -139,6 +191,8 @@ public sealed class TileShapes
             foreach (var s in mapping.Levels[l].Spatial) if (e.ContainsKey(s.Rank)) e[s.Rank] = checked(e[s.Rank] * s.Factor);
             _extent[l] = e;
         }
+        foreach (var e in _extent)
+            foreach (var r in einsum.Ranks) if (e.ContainsKey(r.Id)) e[r.Id] = Math.Min(e[r.Id], r.Bound);
     }
 
     /// <summary>The extent of a rank in the tile of a level (level = count means one compute unit).</summary>

@@ -281,11 +281,14 @@ public sealed class TilingSearch
     /// cycles of the MACs spread over every compute unit (the default model's bounds do not hold for
     /// Timeloop's counts, which multicast and forward more).
     /// </summary>
-    private double ConventionFloor()
+    private double ConventionFloor() => AnyMappingFloor(_p);
+
+    /// <summary>The bound of <see cref="ConventionFloor"/>, which every mapping meets under any convention, imperfect factors included (the MACs are the true points).</summary>
+    internal static double AnyMappingFloor(MapProblem p)
     {
-        double energy = _p.Layer.Macs * _p.Arch.Compute.MacEnergy;
-        double cycles = Math.Ceiling((double)_p.Layer.Macs / _p.Arch.ComputeInstances / _p.Arch.Compute.MacsPerCycle);
-        return _p.Objective switch { Objective.Energy => energy, Objective.Latency => cycles, _ => energy * cycles };
+        double energy = p.Layer.Macs * p.Arch.Compute.MacEnergy;
+        double cycles = Math.Ceiling((double)p.Layer.Macs / p.Arch.ComputeInstances / p.Arch.Compute.MacsPerCycle);
+        return p.Objective switch { Objective.Energy => energy, Objective.Latency => cycles, _ => energy * cycles };
     }
 
     /// <summary>

@@ -1,3 +1,4 @@
+using Optimizer.Formulation;
 using Optimizer.Workloads;
 
 namespace Optimizer.Validation;
@@ -11,6 +12,8 @@ public sealed record SimOptions
     public int TraceLimit { get; init; } = 100_000;
     /// <summary>Refuse mappings whose loop nest above the innermost level has more tile steps than this.</summary>
     public long MaxSteps { get; init; } = 200_000_000;
+    /// <summary>Whether the mapping may cover a bound with partial last iterations (imperfect factorization, docs/cost-model.md).</summary>
+    public Factorization Factorization { get; init; } = Factorization.Perfect;
 }
 
 /// <summary>One transfer event of the trace: words moved into or out of a level at one tile step.</summary>

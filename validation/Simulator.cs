@@ -14,10 +14,11 @@ public static class Simulator
     /// <summary>Simulates a valid mapping; throws <see cref="ArgumentException"/> when it is not valid or too large to simulate.</summary>
     public static SimReport Run(Einsum einsum, Architecture arch, Mapping mapping, SimOptions? options = null)
     {
-        var violations = ValidityChecker.Check(einsum, arch, mapping);
+        options ??= new SimOptions();
+        var violations = ValidityChecker.Check(einsum, arch, mapping, options.Factorization);
         if (violations.Count > 0)
             throw new ArgumentException($"The simulator runs valid mappings only; this one breaks {violations.Count} rule(s), first: {violations[0].Message}", nameof(mapping));
-        return new Machine(einsum, arch, mapping, options ?? new SimOptions()).Run();
+        return new Machine(einsum, arch, mapping, options).Run();
     }
 }
 
@@ -29,7 +30,7 @@ internal sealed class Machine
     {
         public required int Level;
         public required TensorSpec Tensor;
-        public required long[] Ext;          // extent of each tensor dimension of the tile
+        public required long[] Ext;          // extent of each tensor dimension of the full tile
         public required int[][] TermRank;    // [dim][term]: rank index
         public required long[][] TermCoef;   // [dim][term]: coefficient
         public required long TileWords;
@@ -37,8 +38,8 @@ internal sealed class Machine
         public long Children;                // instances of this level below one parent instance
         public long Shared;                  // multicast (operands) or reduction (outputs) factor between parent and here
         public long Indexing;                // spatial factor between parent and here whose ranks index the output
-        public long[] Lo = [];
-        public long[] Next = [];             // scratch: the box being entered
+        public long[] Lo = [], Hi = [];      // the box held: lowest and highest index of each dimension
+        public long[] Next = [], NextHi = []; // scratch: the box being entered
         public bool Held;
         public long NewFill;                 // fills of the tile entered at the current step
         public readonly HashSet<long> EverHeld = [];
@@ -62,8 +63,11 @@ internal sealed class Machine
     private readonly Dictionary<RankId, int> _rank;
     private readonly long[] _used;          // instances used per level; [n] = compute units used
     private readonly long[][] _extent;      // [level][rank]: product of the rank's factors at that level and below
-    private readonly long[] _sweep;         // [rank]: product of the innermost level's temporal factors (one compute unit's step)
-    private readonly long _innerMacs;       // MACs per compute unit per step
+    private readonly long[] _bound;         // [rank]: the rank's bound; a tile is clipped to it and an iteration starting beyond it is skipped
+    private readonly List<(long Factor, long Stride)>[] _innerLoops; // [rank]: the innermost level's temporal loops over it
+    private readonly Dictionary<(int Rank, long Left), long> _innerRuns = [];
+    private long _innerMacs;                // MACs per compute unit in the current step
+    private long _macsPerUnit;              // MACs per compute unit so far
     // The odometer: temporal loops of every level but the innermost, with factor > 1, outermost first.
     private readonly int[] _loopLevel, _loopRank, _loopFactor;
     private readonly long[] _loopStride;
@@ -82,7 +86,7 @@ internal sealed class Machine
     private readonly double[] _work, _fill, _upd, _reads, _stall;
     private readonly long[] _tiles, _readWords, _writeWords;
     private double _clock, _work0;
-    private readonly long _sweepOutputWords; // output words one compute unit touches in one step
+    private long _sweepOutputWords;         // output words one compute unit touches in the current step
     private long _step;
     private readonly List<SimEvent> _trace = [];
     private bool _traceTruncated;
@@ -107,9 +111,7 @@ internal sealed class Machine
             foreach (var t in m.Levels[l].Temporal) _extent[l][_rank[t.Rank]] = checked(_extent[l][_rank[t.Rank]] * t.Factor);
             foreach (var s in m.Levels[l].Spatial) _extent[l][_rank[s.Rank]] = checked(_extent[l][_rank[s.Rank]] * s.Factor);
         }
-        _sweep = Enumerable.Repeat(1L, nr).ToArray();
-        _innerMacs = 1;
-        foreach (var t in m.Levels[_n - 1].Temporal) { _sweep[_rank[t.Rank]] = checked(_sweep[_rank[t.Rank]] * t.Factor); _innerMacs = checked(_innerMacs * t.Factor); }
+        _bound = e.Ranks.Select(r => (long)r.Bound).ToArray();
 
         // Strides: a loop's step moves its rank by the product of that rank's factors in every loop inside it.
         var nest = m.Nest().ToList();
@@ -127,6 +129,9 @@ internal sealed class Machine
         _loopRank = odo.Select(i => _rank[nest[i].Rank]).ToArray();
         _loopFactor = odo.Select(i => nest[i].Factor).ToArray();
         _loopStride = odo.Select(i => stride[i]).ToArray();
+        _innerLoops = Enumerable.Range(0, nr).Select(_ => new List<(long, long)>()).ToArray();
+        for (int i = 0; i < nest.Count; i++)
+            if (!nest[i].IsSpatial && nest[i].Level == _n - 1 && nest[i].Factor > 1) _innerLoops[_rank[nest[i].Rank]].Add((nest[i].Factor, stride[i]));
         _idx = new int[odo.Count];
         _levelLoops = Enumerable.Range(0, _n).Select(l => Enumerable.Range(0, odo.Count).Where(j => _loopLevel[j] == l).ToArray()).ToArray();
         _stepFills = new long[_n];
@@ -148,7 +153,6 @@ internal sealed class Machine
             mult = checked(mult * e.Bound(output.Dims[d].Terms[0].Rank));
         }
         _outputRanks = output.Dims.Select(d => _rank[d.Terms[0].Rank]).ToArray();
-        _sweepOutputWords = output.Dims.Aggregate(1L, (x, d) => checked(x * _sweep[_rank[d.Terms[0].Rank]]));
 
         _keptAt = Enumerable.Range(0, _n).Select(_ => new List<int>()).ToArray();
         var innermost = new Dictionary<TensorId, int>();
@@ -156,11 +160,11 @@ internal sealed class Machine
             foreach (var t in e.Tensors)
             {
                 if (!m.Levels[l].Keep.Contains(t.Id)) continue;
-                var ext = TensorIndex.Of(t).DimExtents(r => _extent[l][_rank[r]]);
+                var ext = TensorIndex.Of(t).DimExtents(r => Math.Min(_extent[l][_rank[r]], e.Bound(r))); // the largest box it holds
                 var k = new Keeper
                 {
                     Level = l, Tensor = t, Ext = ext, TileWords = ext.Aggregate(1L, (x, y) => checked(x * y)),
-                    Lo = new long[ext.Length], Next = new long[ext.Length],
+                    Lo = new long[ext.Length], Next = new long[ext.Length], Hi = new long[ext.Length], NextHi = new long[ext.Length],
                     TermRank = t.Dims.Select(d => d.Terms.Select(x => _rank[x.Rank]).ToArray()).ToArray(),
                     TermCoef = t.Dims.Select(d => d.Terms.Select(x => (long)x.Coefficient).ToArray()).ToArray(),
                     Parent = innermost.GetValueOrDefault(t.Id, -1),
@@ -213,7 +217,8 @@ internal sealed class Machine
         while (true)
         {
             int j = _idx.Length - 1;
-            while (j >= 0 && ++_idx[j] == _loopFactor[j]) { _idx[j] = 0; j--; }
+            // An iteration whose first point of its rank is at or beyond the bound does not run (imperfect factors).
+            while (j >= 0 && (++_idx[j] == _loopFactor[j] || Start(j) >= _bound[_loopRank[j]])) { _idx[j] = 0; j--; }
             if (j < 0) break;
             _step++;
             Enter(_loopLevel[j]);
@@ -223,14 +228,14 @@ internal sealed class Machine
             foreach (int ki in _keptAt[l])
             {
                 var k = _keepers[ki];
-                if (k.Tensor.IsOutput) Drain(ki, k.Lo, null);
+                if (k.Tensor.IsOutput) Drain(ki, k.Lo, k.Hi, null, null);
             }
         for (int l = _n - 1; l >= 0; l--) Close(l, 0);
 
-        long macs = checked((_step + 1) * _innerMacs * _used[_n]);
+        long macs = checked(_macsPerUnit * _used[_n]);
         // Float sums of per-step times may land a hair above an integer; the relative slack is far below any real fraction.
         long cycles = (long)Math.Ceiling(_work0 * (1 - 1e-12));
-        long perUnit = checked((_step + 1) * _innerMacs);
+        long perUnit = _macsPerUnit;
         long computeCycles = (perUnit + _a.Compute.MacsPerCycle - 1) / _a.Compute.MacsPerCycle;
         double util = (double)macs / ((double)_a.ComputeInstances * _a.Compute.MacsPerCycle * Math.Max(1, cycles));
         var tensors = _keepers.Select(k => new SimTensorLevel(k.Level, _a.Levels[k.Level].Name, k.Tensor.Id, k.Tensor.Role,
@@ -259,19 +264,23 @@ internal sealed class Machine
             {
                 var kp = _keepers[ki];
                 var lo = kp.Next;
-                Box(kp, l, lo);
+                var hi = kp.NextHi;
+                Box(kp, l, lo, hi);
                 kp.NewFill = 0;
-                if (kp.Held && SameBox(kp.Lo, lo)) continue;
+                if (kp.Held && SameBox(kp.Lo, lo) && SameBox(kp.Hi, hi)) continue;
                 kp.Next = kp.Lo;
-                if (l == 0) { kp.Lo = lo; kp.Held = true; continue; }   // the tensor starts at the top: no fills
+                kp.NextHi = kp.Hi;
+                if (l == 0) { kp.Lo = lo; kp.Hi = hi; kp.Held = true; continue; }   // the tensor starts at the top: no fills
+                long words = Words(lo, hi);
                 if (kp.Tensor.IsOutput)
                 {
-                    if (kp.Held) Drain(ki, kp.Lo, lo);
+                    if (kp.Held) Drain(ki, kp.Lo, kp.Hi, lo, hi);
                     // A partial sum held before is fetched back; the first touch of a word starts at zero.
-                    if (!kp.EverHeld.Add(Key(lo))) kp.NewFill = kp.TileWords;
+                    if (!kp.EverHeld.Add(Key(lo))) kp.NewFill = words;
                 }
-                else kp.NewFill = kp.Held ? kp.TileWords - Overlap(kp.Ext, kp.Lo, lo) : kp.TileWords;
+                else kp.NewFill = kp.Held ? words - Overlap(kp.Lo, kp.Hi, lo, hi) : words;
                 kp.Lo = lo;
+                kp.Hi = hi;
                 kp.Held = true;
                 fills[l] += kp.NewFill;
             }
@@ -298,6 +307,15 @@ internal sealed class Machine
             }
         }
         // The compute units work through this step: one word of each operand per MAC, one update per MAC.
+        _innerMacs = 1;
+        _sweepOutputWords = 1;
+        for (int r = 0; r < _bound.Length; r++)
+        {
+            long runs = InnerRuns(r, _bound[r] - _base[_n - 1][r]);
+            _innerMacs = checked(_innerMacs * runs);
+            if (Array.IndexOf(_outputRanks, r) >= 0) _sweepOutputWords = checked(_sweepOutputWords * runs);
+        }
+        _macsPerUnit = checked(_macsPerUnit + _innerMacs);
         _work[_n - 1] += (double)_innerMacs / _a.Compute.MacsPerCycle;
         foreach (var c in _compute)
         {
@@ -321,10 +339,10 @@ internal sealed class Machine
     }
 
     /// <summary>Drains the words of an output keeper's old box that the new box (null at the end) does not hold into its parent.</summary>
-    private void Drain(int ki, long[] oldLo, long[]? newLo)
+    private void Drain(int ki, long[] oldLo, long[] oldHi, long[]? newLo, long[]? newHi)
     {
         var kp = _keepers[ki];
-        long words = newLo is null ? kp.TileWords : kp.TileWords - Overlap(kp.Ext, oldLo, newLo);
+        long words = newLo is null || newHi is null ? Words(oldLo, oldHi) : Words(oldLo, oldHi) - Overlap(oldLo, oldHi, newLo, newHi);
         if (words == 0) return;
         var parent = _keepers[kp.Parent];
         long updates = checked(words * (kp.Children / kp.Shared));
@@ -371,21 +389,61 @@ internal sealed class Machine
         else _work0 = d;
     }
 
-    private void Box(Keeper k, int l, long[] lo)
+    /// <summary>The box a level's tile covers: per dimension its lowest and highest index, each rank's range clipped to its bound.</summary>
+    private void Box(Keeper k, int l, long[] lo, long[] hi)
     {
         var b = _base[l];
         for (int d = 0; d < lo.Length; d++)
         {
             var ranks = k.TermRank[d];
             var coefs = k.TermCoef[d];
-            long x = 0;
+            long x = 0, y = 0;
             for (int i = 0; i < ranks.Length; i++)
             {
-                x += coefs[i] * b[ranks[i]];
-                if (coefs[i] < 0) x += coefs[i] * (_extent[l][ranks[i]] - 1);
+                int r = ranks[i];
+                long last = Math.Min(b[r] + _extent[l][r], _bound[r]) - 1;
+                long p = coefs[i] * b[r], q = coefs[i] * last;
+                x += Math.Min(p, q);
+                y += Math.Max(p, q);
             }
             lo[d] = x;
+            hi[d] = y;
         }
+    }
+
+    /// <summary>The first point of its rank the odometer loop j's current iteration starts at (inner loops at 0).</summary>
+    private long Start(int j)
+    {
+        long x = 0;
+        for (int i = 0; i <= j; i++) if (_loopRank[i] == _loopRank[j]) x += _idx[i] * _loopStride[i];
+        return x;
+    }
+
+    /// <summary>The iterations of the innermost level's temporal loops over rank r whose first point is within <paramref name="left"/> points (counted one by one, cached).</summary>
+    private long InnerRuns(int r, long left)
+    {
+        if (_innerRuns.TryGetValue((r, left), out long runs)) return runs;
+        var loops = _innerLoops[r];
+        var idx = new long[loops.Count];
+        runs = 0;
+        while (true)
+        {
+            long offset = 0;
+            for (int i = 0; i < idx.Length; i++) offset += idx[i] * loops[i].Stride;
+            if (offset < left) runs++;
+            int k = idx.Length - 1;
+            while (k >= 0 && ++idx[k] == loops[k].Factor) { idx[k] = 0; k--; }
+            if (k < 0) break;
+        }
+        _innerRuns[(r, left)] = runs;
+        return runs;
+    }
+
+    private static long Words(long[] lo, long[] hi)
+    {
+        long words = 1;
+        for (int d = 0; d < lo.Length; d++) words = checked(words * (hi[d] - lo[d] + 1));
+        return words;
     }
 
     private static bool SameBox(long[] a, long[] b)
@@ -394,12 +452,12 @@ internal sealed class Machine
         return true;
     }
 
-    private static long Overlap(long[] ext, long[] a, long[] b)
+    private static long Overlap(long[] aLo, long[] aHi, long[] bLo, long[] bHi)
     {
         long words = 1;
-        for (int d = 0; d < ext.Length; d++)
+        for (int d = 0; d < aLo.Length; d++)
         {
-            long o = ext[d] - Math.Abs(a[d] - b[d]);
+            long o = Math.Min(aHi[d], bHi[d]) - Math.Max(aLo[d], bLo[d]) + 1;
             if (o <= 0) return 0;
             words *= o;
         }

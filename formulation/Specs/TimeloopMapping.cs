@@ -28,8 +28,29 @@ public static partial class TimeloopMapping
         var items = node?.IsList == false ? node.AsMap("targets")?.List("targets", required: true) : node?.AsList();
         var directives = items is null ? null : Directives(items, einsum, arch);
         var mapping = directives is null || reader.HasErrors ? null : Build(directives, einsum, arch);
+        if (mapping is not null) CheckResiduals(directives!, mapping, einsum);
         reader.ThrowIfErrors();
         return mapping!;
+    }
+
+    /// <summary>Every loop of <see cref="Mapping.Nest"/> with the residual Timeloop writes for it (<see cref="Mapping.Residuals"/>).</summary>
+    private static List<(int Level, bool Spatial, RankId Rank, int Factor, long? Residual)> LoopResiduals(Mapping mapping, Einsum einsum)
+        => mapping.Nest().Zip(mapping.Residuals(einsum), (x, r) => (x.Level, x.IsSpatial, x.Rank, x.Factor, r)).ToList();
+
+    // A residual that is given must be the one the factors and the bound fix (Timeloop stops otherwise: 'product of all factors ... is not equal to the dimension size').
+    private static void CheckResiduals(List<Directive> directives, Mapping mapping, Einsum einsum)
+    {
+        var derived = LoopResiduals(mapping, einsum);
+        foreach (var d in directives)
+            foreach (var (rank, given) in d.Residuals ?? [])
+            {
+                if (d.Type is not ("temporal" or "spatial")) continue;
+                var loop = derived.FirstOrDefault(x => x.Level == d.Level && x.Spatial == (d.Type == "spatial") && x.Rank == rank);
+                long expected = loop.Factor == 0 ? 1 : loop.Residual ?? given.Value;
+                if (given.Value != expected)
+                    given.Fail($"the residual {given.Value} of {rank} does not fit its bound {einsum.Bound(rank)}: with these factors the last iteration of every loop outside " +
+                               $"runs {expected} of this loop's iterations (bound - 1 = sum of (residual - 1) x stride over {rank}'s loops)");
+            }
     }
 
     /// <summary>Reads a Timeloop constraints file (mapspace_constraints, architecture_constraints or constraints entries) as mapper constraints.</summary>
@@ -57,7 +78,11 @@ public static partial class TimeloopMapping
     private static IReadOnlyList<SpecNode> Entries(SpecNode node) => (node.IsList ? node.AsList() : node.AsMap("targets")?.List("targets", required: true)) ?? [];
 
     /// <summary>One entry: its level, its type, and what it says (absent parts null).</summary>
-    private sealed record Directive(SpecMap Map, int Level, string Type, Dictionary<RankId, int>? Factors, List<RankId>? Permutation, int? Split, List<TensorId>? Keep, List<TensorId>? Bypass);
+    private sealed record Directive(SpecMap Map, int Level, string Type, Dictionary<RankId, int>? Factors, List<RankId>? Permutation, int? Split, List<TensorId>? Keep, List<TensorId>? Bypass,
+        Dictionary<RankId, Residual>? Residuals = null);
+
+    /// <summary>A residual written after a factor (<c>P=3,2</c>): its value, and how to report a mistake at it.</summary>
+    private sealed record Residual(int Value, Action<string> Fail);
 
     private static List<Directive> Directives(IReadOnlyList<SpecNode> items, Einsum einsum, Architecture arch)
     {
@@ -83,14 +108,15 @@ public static partial class TimeloopMapping
                 m.Get("type")!.Error($"level {arch.Levels[level].Name} has no fanout below it, so it takes no spatial entry");
             foreach (var key in type == "bypass" ? ["factors", "permutation", "split"] : new[] { "keep", "bypass" }.Concat(type == "temporal" ? ["split"] : []))
                 if (m.Get(key) is { } extra) extra.Error($"a {type} entry takes no {key}");
-            var factors = m.Get("factors") is { } f ? Factors(f, einsum) : null;
+            var residuals = new Dictionary<RankId, Residual>();
+            var factors = m.Get("factors") is { } f ? Factors(f, einsum, residuals) : null;
             var permutation = m.Get("permutation") is { } p ? Permutation(p, einsum) : null;
             var split = m.Int("split", min: 0);
             if (split is { } s && permutation is not null && s > permutation.Count)
                 m.Get("split")!.Error($"split {s} is beyond the {permutation.Count} dimensions of the permutation");
             var keep = m.List("keep") is { } k ? DataSpaces(k, einsum) : null;
             var bypass = m.List("bypass") is { } b ? DataSpaces(b, einsum) : null;
-            if (level >= 0) result.Add(new Directive(m, level, type, factors, permutation, split, keep, bypass));
+            if (level >= 0) result.Add(new Directive(m, level, type, factors, permutation, split, keep, bypass, residuals));
         }
         return result;
     }
@@ -109,8 +135,9 @@ public static partial class TimeloopMapping
         return MappingSpec.LevelIndex(node, text, arch);
     }
 
-    // "R=1 S=3" or, as Timeloop's mapper writes them, "R1 S3" (spaces or commas between), or a list of such strings; every factor exact and positive.
-    private static Dictionary<RankId, int>? Factors(SpecNode node, Einsum einsum)
+    // "R=1 S=3" or, as Timeloop's mapper writes them, "R1 S3" (spaces or commas between), or a list of such strings; every factor exact and
+    // positive. "P=3,2" is factor 3 with residual 2 (Timeloop's residual_end: the iterations the loop runs when every outer loop of P is at its last).
+    private static Dictionary<RankId, int>? Factors(SpecNode node, Einsum einsum, Dictionary<RankId, Residual> residuals)
     {
         var texts = node.IsList ? node.AsList()!.Select(i => (i, i.AsString())).ToList() : [(node, node.AsString())];
         var result = new Dictionary<RankId, int>();
@@ -136,9 +163,12 @@ public static partial class TimeloopMapping
                 }
                 var rank = MappingSpec.CheckRank(parts.Groups[1].Value, einsum, Fail);
                 var value = int.Parse(parts.Groups[2].Value);
-                if (value == 0) Fail($"'{token.Value}': a factor of 0 (the remainder) is not supported; give the exact factor");
+                int? residual = parts.Groups[3].Success ? int.Parse(parts.Groups[3].Value) : null;
+                if (value == 0) Fail($"'{token.Value}': a factor of 0 (which Timeloop reads as the whole bound, with a warning) is not supported; give the factor");
+                else if (residual is { } x && (x < 1 || x > value)) Fail($"'{token.Value}': the residual {x} must be between 1 and the factor {value}");
                 else if (rank is { } r && !result.TryAdd(r, value)) Fail($"dimension {r} has two factors");
                 else if (rank is null) ok = false;
+                else if (residual is { } res) residuals[rank.Value] = new Residual(res, Fail);
             }
         }
         return ok ? result : null;
@@ -222,6 +252,11 @@ public static partial class TimeloopMapping
             var c = new LevelConstraint();
             foreach (var d in group)
             {
+                foreach (var (rank, residual) in d.Residuals ?? [])
+                {
+                    residual.Fail($"a residual ({rank}=...,{residual.Value}) belongs to a mapping, not to constraints; give the factor alone");
+                    ok = false;
+                }
                 switch (d.Type)
                 {
                     case "temporal":
@@ -304,20 +339,23 @@ public static partial class TimeloopMapping
         if (Inexpressible(mapping, arch) is { } why) throw new ArgumentException(why, nameof(mapping));
         bool letters = einsum.Ranks.All(r => r.Id.Name.Length == 1);
         string Perm(IEnumerable<RankId> ranks) => string.Join(letters ? "" : " ", ranks);
-        string Factors(Func<RankId, long> factor) => string.Join(" ", einsum.Ranks.Select(r => $"{r.Id}={factor(r.Id)}"));
+        // A factor whose loop runs fewer iterations under the last iterations of the loops outside it carries Timeloop's residual: P=3,2.
+        var residual = LoopResiduals(mapping, einsum).Where(x => x.Residual is { } res && res != x.Factor).ToDictionary(x => (x.Level, x.Spatial, x.Rank), x => x.Residual!.Value);
+        string Factors(Func<RankId, long> factor, int level, bool spatial)
+            => string.Join(" ", einsum.Ranks.Select(r => $"{r.Id}={factor(r.Id)}" + (residual.TryGetValue((level, spatial, r.Id), out var res) ? $",{res}" : "")));
         var sb = new StringBuilder("mapping:\n");
         for (int l = 0; l < arch.Levels.Count; l++)
         {
             var lm = mapping.Levels[l];
             var name = YamlText.Scalar(arch.Levels[l].Name);
             var inner = lm.Temporal.Select(t => t.Rank).Reverse().ToList();
-            sb.Append($"  - target: {name}\n    type: temporal\n    factors: {Factors(lm.TemporalFactor)}\n");
+            sb.Append($"  - target: {name}\n    type: temporal\n    factors: {Factors(lm.TemporalFactor, l, false)}\n");
             sb.Append($"    permutation: {Perm(inner.Concat(einsum.Ranks.Select(r => r.Id).Except(inner)))}\n");
             if (arch.Levels[l].Fanout.Size > 1)
             {
                 var x = lm.Spatial.Where(s => s.Axis == Axis.X).Select(s => s.Rank).ToList();
                 var y = lm.Spatial.Where(s => s.Axis == Axis.Y).Select(s => s.Rank).ToList();
-                sb.Append($"  - target: {name}\n    type: spatial\n    factors: {Factors(lm.SpatialFactor)}\n");
+                sb.Append($"  - target: {name}\n    type: spatial\n    factors: {Factors(lm.SpatialFactor, l, true)}\n");
                 sb.Append($"    permutation: {Perm(x.Concat(y).Concat(einsum.Ranks.Select(r => r.Id).Except(x).Except(y)))}\n    split: {x.Count}\n");
             }
             var kept = einsum.Tensors.Where(t => lm.Keep.Contains(t.Id)).Select(t => TimeloopProblem.DataSpaceName(einsum, t));
@@ -349,9 +387,10 @@ public static partial class TimeloopMapping
         return ok ? named : null;
     }
 
-    [GeneratedRegex(@"[^\s,]+")]
+    // A comma followed by digits alone continues a factor (its residual, "P=3,2"); any other comma separates.
+    [GeneratedRegex(@"[^\s,]+(?:,\d+(?=[\s,]|$))?")]
     private static partial Regex Token();
 
-    [GeneratedRegex(@"^([A-Za-z_][A-Za-z0-9_]*?)=?(\d+)$")]
+    [GeneratedRegex(@"^([A-Za-z_][A-Za-z0-9_]*?)=?(\d+)(?:,(\d+))?$")]
     private static partial Regex FactorToken();
 }

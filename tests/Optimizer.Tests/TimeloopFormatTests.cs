@@ -441,7 +441,7 @@ public sealed class TimeloopFormatTests
                 permutation: K
             """, "bad.yaml", Conv32, arch));
         StringAssert.Contains(e.Message, "bad.yaml:4:18: mapping[0].factors: unknown rank 'Z'");
-        StringAssert.Contains(e.Message, "a factor of 0 (the remainder) is not supported");
+        StringAssert.Contains(e.Message, "a factor of 0 (which Timeloop reads as the whole bound, with a warning) is not supported");
         StringAssert.Contains(e.Message, "bad.yaml:7:11: mapping[1].type: level Reg has no fanout below it");
         StringAssert.Contains(e.Message, "unknown level 'GLBB'; did you mean 'GLB'?");
         StringAssert.Contains(e.Message, "type 'utilization' is not supported");
