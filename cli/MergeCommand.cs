@@ -1,0 +1,60 @@
+using System.CommandLine;
+using System.Globalization;
+using Optimizer.Formulation;
+using Optimizer.Hardware;
+using Optimizer.Solvers;
+
+namespace Optimizer.Cli;
+
+/// <summary>
+/// <c>optimizer merge FILE...</c>: combines the shard files of one <c>codesign --shard i/N</c> run into the single run's
+/// answer (docs/codesign.md, "Shards"): the same best point and status, or the same Pareto front.
+/// </summary>
+internal static class MergeCommand
+{
+    public static Command Build()
+    {
+        var files = new Argument<string[]>("files") { Description = "The shard files of one run, shards 0 to N-1 each once (any order).", Arity = ArgumentArity.OneOrMore };
+        var csv = new Option<string?>("--csv") { Description = "Write the answer as CSV: the best point, or one row per point of the Pareto front (as `codesign --csv`)." };
+        var cmd = new Command("merge", "Combine the shard files of `codesign --shard i/N` into the answer of a single run: the best point with its status, bound and gap, or the Pareto front.")
+        {
+            files, csv,
+        };
+        cmd.SetAction(pr => Program.Guard(() => Run(pr.GetValue(files)!, pr.GetValue(csv))));
+        return cmd;
+    }
+
+    private static int Run(IReadOnlyList<string> paths, string? csv)
+    {
+        var shards = ShardFile.LoadAll(paths);
+        var s0 = shards[0];
+        int objectives = (int)(s0.SpaceFullSweep / Math.Max(1, (long)s0.SpacePoints * s0.Shapes.Count));
+        string what = s0.Second is { } sec ? $"Pareto front of {DesignMetrics.Name(s0.Objective)} and {DesignMetrics.Name(sec)}" : $"minimizing {DesignMetrics.Name(s0.Objective)}";
+        Console.WriteLine($"Merge of {shards.Count} shard(s) of the co-design of {s0.WorkloadName} ({s0.Shapes.Count} distinct shapes) over design space {s0.SpaceName} ({Text.Int(s0.SpacePoints)} points), {what}");
+        foreach (var b in s0.Budgets) Console.WriteLine($"  budget: {b}");
+        foreach (var s in shards)
+            Console.WriteLine($"  shard {s.Name}: points {s.First} to {s.End - 1}, {s.Status.ToString().ToUpperInvariant()}, {Text.Int(s.Counts.Searches)} layer searches, {s.Counts.Seconds:0.#} s");
+        var counts = new ShardCounts(shards.Sum(s => s.Counts.Searches), shards.Sum(s => s.Counts.BoundSearches), shards.Sum(s => s.Counts.PointSearches),
+            shards.Sum(s => s.Counts.CacheHits), shards.Sum(s => s.Counts.Refinements), s0.SpaceFullSweep, shards.Sum(s => s.Counts.Seconds));
+        string time = $"{counts.Seconds:0.#} s summed over the shards, the longest {shards.Max(s => s.Counts.Seconds):0.#} s";
+        Console.WriteLine();
+        if (s0.IsPareto)
+        {
+            var f = ShardMerge.Pareto(shards);
+            CodesignCommand.PrintFront(f.Front, f.First, f.Second);
+            if (csv is not null) { CsvExport.Write(csv, f.Front.Select(p => CodesignCommand.Row(p, f.Status.ToString().ToUpperInvariant()))); Console.WriteLine($"Wrote {csv}"); }
+            Console.WriteLine(CodesignCommand.Counts(counts, s0.SpacePoints, s0.Shapes.Count, objectives, time));
+            Console.WriteLine(CodesignCommand.FrontLine(f.Status, f.First, f.Second, f.Front.Count, f.Explanation));
+            return f.Status is CodesignStatus.Optimal or CodesignStatus.Feasible ? 0 : 3;
+        }
+        var r = ShardMerge.Minimize(shards);
+        if (r.Best is { } best)
+        {
+            CodesignCommand.PrintPoint(best, Codesign.MappedFor(r.Objective), s0.Shapes);
+            if (csv is not null) { CsvExport.Write(csv, [CodesignCommand.Row(best, r.Status.ToString().ToUpperInvariant())]); Console.WriteLine($"Wrote {csv}"); }
+        }
+        Console.WriteLine(CodesignCommand.Counts(counts, s0.SpacePoints, s0.Shapes.Count, objectives, time));
+        Console.WriteLine(CodesignCommand.StatusLine(r.Status, r.Objective, r.Best, r.BestValue, r.Bound, r.GapPercent, r.PointsOpen, r.Explanation));
+        return r.Status is CodesignStatus.Optimal or CodesignStatus.Feasible ? 0 : 3;
+    }
+}
