@@ -132,9 +132,10 @@ internal static partial class CodesignCommand
         Codesign run = null!;
         var shapeNames = shapes.Select(x => (x.Layer.Name, x.Count)).ToList();
         ShardResult result;
+        int staticFeasible = candidates.Count(p => budgets.Where(b => DesignMetrics.IsStatic(b.Metric)).All(b => b.Allows(s.Static(b.Metric, p))));
         ShardResult Make(CodesignStatus status, PointRecord? best, double bound, string? why, double over, int open, int evaluated, IReadOnlyList<PointRecord> frontPoints, long fullSweep, TimeSpan elapsed)
             => new(identity, s.Name, s.Count, w.Name, shapeNames, objective, front?.Item2, budgets.Select(b => $"{b} ({b.Source})").ToList(),
-                run.FullSweep(objective, budgets), part.Index, part.Count, first, end, status, best, bound, why, over, open, evaluated, frontPoints,
+                run.FullSweep(objective, budgets), part.Index, part.Count, first, end, status, best, bound, why, over, staticFeasible, open, evaluated, frontPoints,
                 run.Mapped.Values.Select(PointRecord.From).ToList(), ShardCounts.Of(run.Evaluator, fullSweep, elapsed));
         Console.WriteLine();
         if (front is { } pair)

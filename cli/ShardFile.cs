@@ -84,6 +84,7 @@ internal static class ShardFile
             Number(w, "bound", r.Bound);
             if (r.Explanation is { } why) w.WriteString("explanation", why); else w.WriteNull("explanation");
             Number(w, "over", r.Over);
+            w.WriteNumber("static-feasible", r.StaticFeasible);
             w.WriteNumber("points-open", r.PointsOpen);
             w.WriteNumber("points-evaluated", r.PointsEvaluated);
             w.WritePropertyName("best");
@@ -157,7 +158,7 @@ internal static class ShardFile
     private static Read? Parse(SpecReader reader, SpecMap root, string path)
     {
         root.AllowOnly("version", "identity", "space", "workload", "objective", "second", "budgets", "shard", "status", "bound", "explanation", "over",
-            "points-open", "points-evaluated", "best", "front", "counts", "points");
+            "static-feasible", "points-open", "points-evaluated", "best", "front", "counts", "points");
         var version = root.Int("version", required: true);
         if (version is { } v && v != Version)
         {
@@ -199,6 +200,7 @@ internal static class ShardFile
         double bound = Optional(root, "bound") ?? double.PositiveInfinity;
         var explanation = root.Get("explanation")?.AsString();
         double over = Optional(root, "over") ?? double.PositiveInfinity;
+        var staticFeasible = root.Int("static-feasible", required: true, min: 0);
         var open = root.Int("points-open", required: true, min: 0);
         var evaluated = root.Int("points-evaluated", required: true, min: 0);
         var best = root.Get("best") is { } bn ? Point(bn) : null;
@@ -218,7 +220,7 @@ internal static class ShardFile
         }
         if (reader.HasErrors) return null;
         var result = new ShardResult(identity!, spaceName!, spacePoints!.Value, workloadName!, shapes, objective!.Value, second, budgets, spaceFull!.Value,
-            index!.Value, count!.Value, first!.Value, end!.Value, status!.Value, best, bound, explanation, over, open!.Value, evaluated!.Value, front!, points!, counts!);
+            index!.Value, count!.Value, first!.Value, end!.Value, status!.Value, best, bound, explanation, over, staticFeasible!.Value, open!.Value, evaluated!.Value, front!, points!, counts!);
         return new Read(result, path, idNode!, shardNode!);
 
         PointRecord? Point(SpecNode node)

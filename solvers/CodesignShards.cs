@@ -77,6 +77,7 @@ public sealed record ShardResult(
     double Bound,
     string? Explanation,
     double Over,
+    int StaticFeasible,
     int PointsOpen,
     int PointsEvaluated,
     IReadOnlyList<PointRecord> Front,
@@ -135,6 +136,18 @@ public static class ShardMerge
     }
 
     /// <summary>
+    /// The explanation of a run where no shard has a point meeting the budgets, as the single run gives it: when some
+    /// point meets the static budgets (area, sram), the single run names a mapped budget, so only shards with such points
+    /// are considered; among them, the one whose closest point is closest (least value over the limit; the lowest shard
+    /// of equals).
+    /// </summary>
+    private static string? Closest(IReadOnlyList<ShardResult> shards)
+    {
+        var pool = shards.Any(s => s.StaticFeasible > 0) ? shards.Where(s => s.StaticFeasible > 0) : shards;
+        return pool.MinBy(s => s.Over)!.Explanation;
+    }
+
+    /// <summary>
     /// The order a single run breaks ties in: least objective, then least area (for a static objective, none), then the
     /// lower point number.
     /// </summary>
@@ -155,8 +168,7 @@ public static class ShardMerge
         int evaluated = shards.Sum(s => s.PointsEvaluated);
         if (shards.All(s => s.Status == CodesignStatus.Infeasible))
         {
-            var closest = shards.MinBy(s => s.Over)!; // the first of equals: the lowest shard
-            return new MergedResult(CodesignStatus.Infeasible, objective, null, null, double.PositiveInfinity, closest.Explanation, 0, evaluated);
+            return new MergedResult(CodesignStatus.Infeasible, objective, null, null, double.PositiveInfinity, Closest(shards), 0, evaluated);
         }
         ShardResult? from = null;
         foreach (var s in shards)
@@ -183,7 +195,7 @@ public static class ShardMerge
         Require(shards);
         var (first, second) = (shards[0].Objective, shards[0].Second!.Value);
         if (shards.All(s => s.Status == CodesignStatus.Infeasible))
-            return new MergedFront(CodesignStatus.Infeasible, first, second, [], shards.MinBy(s => s.Over)!.Explanation);
+            return new MergedFront(CodesignStatus.Infeasible, first, second, [], Closest(shards));
         var front = new List<PointRecord>();
         foreach (var p in shards.SelectMany(s => s.Front).OrderBy(p => p.Values[first]).ThenBy(p => p.Values[second]).ThenBy(p => p.Point))
             if (front.Count == 0 || p.Values[second] < front[^1].Values[second]) front.Add(p);

@@ -92,6 +92,8 @@ public sealed class CodesignShardTests
         // No point anywhere: INFEASIBLE (exit 3), the same closest point named.
         MergeEqualsSingleRun("all-infeasible", 3, "--require", "area <= 0.01");
         MergeEqualsSingleRun("latency-infeasible", 3, "--require", "latency <= 10");
+        // Shard 2's points all break the area budget, the others' the latency budget: the single run names latency.
+        MergeEqualsSingleRun("mixed-infeasible", 3, "--require", "area <= 0.1", "--require", "latency <= 10");
     }
 
     [TestMethod]
@@ -169,7 +171,7 @@ public sealed class CodesignShardTests
     {
         var (first, end) = ShardPlan.Range(index, 2, 10);
         return new ShardResult(new ShardIdentity("id", "s", "w", "q"), "space", 10, "w", [("a", 1)], DesignMetric.Energy, null, [], 10, index, 2, first, end,
-            status, best, bound, status == CodesignStatus.Optimal ? null : "stopped", double.PositiveInfinity, open, 1, [], [], new ShardCounts(1, 0, 1, 0, 0, 5, 1));
+            status, best, bound, status == CodesignStatus.Optimal ? null : "stopped", double.PositiveInfinity, 5, open, 1, [], [], new ShardCounts(1, 0, 1, 0, 0, 5, 1));
     }
 
     [TestMethod]
