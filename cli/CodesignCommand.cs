@@ -44,9 +44,10 @@ internal static partial class CodesignCommand
             HelpName = "i/N",
         };
         var shardOut = new Option<string?>("--shard-out") { Description = "The shard file to write (JSON, docs/codesign.md): the shard's answer, every point it mapped, its counts and the run's identity.", HelpName = "FILE" };
+        var plot = Plots.PlotOption("the Pareto front (with --pareto) and the other points mapped exactly");
         var cmd = new Command("codesign", "Find the point of a declared design space that minimizes the objective for a workload under budgets, each layer mapped optimally; OPTIMAL when proved over the whole space.")
         {
-            space, workload, objective, require, pareto, timeLimit, bound, quick, threads, csv, mappingOut, shard, shardOut,
+            space, workload, objective, require, pareto, timeLimit, bound, quick, threads, csv, mappingOut, shard, shardOut, plot,
         };
         cmd.SetAction(pr => Program.Guard(() => Run(pr, Interrupt.Token)));
         return cmd;
@@ -64,12 +65,13 @@ internal static partial class CodesignCommand
             (DesignMetric, DesignMetric)? front = pr.GetValue(pareto) is { } text ? ParetoPair(text) : null;
             if (front is not null && pr.GetResult(objective) is { Implicit: false }) throw new InputException("--pareto and --objective contradict each other: the front is over the two metrics --pareto names.");
             if (front is not null && pr.GetValue(mappingOut) is not null) throw new InputException("--mapping-out writes one point's mappings; it does not go with --pareto.");
+            if (front is null && pr.GetValue(plot) is not null) throw new InputException("--plot draws a Pareto front: give --pareto too.");
             var shapes = Zoo.DistinctShapes(w);
             (int Index, int Count)? part = pr.GetValue(shard) is { } st ? ShardSpec(st, s.Count) : null;
             if (part is not null && pr.GetValue(shardOut) is null) throw new InputException("--shard needs --shard-out FILE: a shard's answer is its file, which `optimizer merge` reads.");
             if (part is null && pr.GetValue(shardOut) is not null) throw new InputException("--shard-out writes a shard's file; give --shard i/N too.");
-            if (part is not null && (pr.GetValue(csv) is not null || pr.GetValue(mappingOut) is not null))
-                throw new InputException("--csv and --mapping-out are not written by a shard (its best point is not the space's): give --csv to `optimizer merge`.");
+            if (part is not null && (pr.GetValue(csv) is not null || pr.GetValue(mappingOut) is not null || pr.GetValue(plot) is not null))
+                throw new InputException("--csv, --plot and --mapping-out are not written by a shard (its answer is not the space's): give --csv or --plot to `optimizer merge`.");
             if (part is { } sh) return Shard(s, w, shapes, obj, front, budgets, limits, boundSpan, quickSpan, sh, pr.GetValue(shardOut)!);
             Console.WriteLine($"Co-design of {w.Name} ({w.Layers.Count} layers, {shapes.Count} distinct shapes) over design space {s.Name} ({Text.Int(s.Count)} points, base {s.Base.Name}), " +
                               (front is { } f0 ? $"Pareto front of {DesignMetrics.Name(f0.Item1)} and {DesignMetrics.Name(f0.Item2)}" : $"minimizing {DesignMetrics.Name(obj)}"));
@@ -79,7 +81,7 @@ internal static partial class CodesignCommand
             if (front is { } pair)
             {
                 var fr = Live.Run("codesign --pareto", p => (run = new Codesign(s, w, limits with { Progress = p }, boundSpan, quickSpan)).Pareto(pair.Item1, pair.Item2, budgets));
-                return Front(run, fr, s, budgets, pr.GetValue(csv));
+                return Front(run, fr, s, budgets, pr.GetValue(csv), pr.GetValue(plot), w.Name);
             }
             var r = Live.Run("codesign", p => (run = new Codesign(s, w, limits with { Progress = p }, boundSpan, quickSpan)).Minimize(obj, budgets));
             Console.WriteLine();
@@ -201,16 +203,29 @@ internal static partial class CodesignCommand
         _ => $"UNKNOWN: {why}",
     };
 
-    private static int Front(Codesign run, ParetoResult r, DesignSpace s, IReadOnlyList<Budget> budgets, string? csv)
+    private static int Front(Codesign run, ParetoResult r, DesignSpace s, IReadOnlyList<Budget> budgets, string? csv, string? plot, string workload)
     {
         var (first, second) = (r.First, r.Second);
         Console.WriteLine();
         var front = r.Front.Select(PointRecord.From).ToList();
         PrintFront(front, first, second);
         if (csv is not null) { CsvExport.Write(csv, front.Select(f => Row(f, r.Status.ToString().ToUpperInvariant()))); Console.WriteLine($"Wrote {csv}"); }
+        if (plot is not null) WritePlot(plot, front, run.Mapped.Values.Select(PointRecord.From).ToList(), first, second, budgets, $"{workload} on {s.Name}", r.Status);
         Console.WriteLine(Counts(ShardCounts.Of(run.Evaluator, r.FullSweep, r.Elapsed), s.Count, run.Evaluator.Shapes.Count, Codesign.Needed(first, budgets).Count));
         Console.WriteLine(FrontLine(r.Status, first, second, r.Front.Count, r.Explanation));
         return r.Status is CodesignStatus.Optimal or CodesignStatus.Feasible ? 0 : 3;
+    }
+
+    /// <summary>Draws a front with the other points mapped exactly (proved, meeting the budgets whose metric they have) into a picture file.</summary>
+    internal static void WritePlot(string path, IReadOnlyList<PointRecord> front, IReadOnlyList<PointRecord> mapped, DesignMetric first, DesignMetric second,
+        IReadOnlyList<Budget> budgets, string what, CodesignStatus status)
+    {
+        var onFront = front.Select(p => p.Point).ToHashSet();
+        var others = mapped.Where(p => p.Proved && !onFront.Contains(p.Point) && p.Values.ContainsKey(first) && p.Values.ContainsKey(second)
+                                       && budgets.All(b => !p.Values.TryGetValue(b.Metric, out var v) || b.Allows(v))).ToList();
+        var title = $"{(status == CodesignStatus.Optimal ? "Exact" : status.ToString().ToUpperInvariant())} Pareto front of {DesignMetrics.Name(first)} and {DesignMetrics.Name(second)}: {what}";
+        Plots.Write(Plots.ParetoFront(front, others, first, second, title), path);
+        Console.WriteLine($"Wrote {path}");
     }
 
     /// <summary>The table of a Pareto front.</summary>

@@ -16,18 +16,35 @@ internal static class MergeCommand
     {
         var files = new Argument<string[]>("files") { Description = "The shard files of one run, shards 0 to N-1 each once (any order).", Arity = ArgumentArity.OneOrMore };
         var csv = new Option<string?>("--csv") { Description = "Write the answer as CSV: the best point, or one row per point of the Pareto front (as `codesign --csv`)." };
+        var plot = Plots.PlotOption("the merged Pareto front and the other points the shards mapped exactly");
         var cmd = new Command("merge", "Combine the shard files of `codesign --shard i/N` into the answer of a single run: the best point with its status, bound and gap, or the Pareto front.")
         {
-            files, csv,
+            files, csv, plot,
         };
-        cmd.SetAction(pr => Program.Guard(() => Run(pr.GetValue(files)!, pr.GetValue(csv))));
+        cmd.SetAction(pr => Program.Guard(() => Run(pr.GetValue(files)!, pr.GetValue(csv), pr.GetValue(plot))));
         return cmd;
     }
 
-    private static int Run(IReadOnlyList<string> paths, string? csv)
+    /// <summary>The budgets of a run as its identity's question writes them (<c>...; budgets: area &lt;= 1, latency &lt;= 3000</c>).</summary>
+    private static List<Budget> Budgets(string question)
+    {
+        var list = new List<Budget>();
+        int at = question.IndexOf("; budgets: ", StringComparison.Ordinal);
+        if (at < 0) return list;
+        foreach (var item in question[(at + "; budgets: ".Length)..].Split(", ", StringSplitOptions.RemoveEmptyEntries))
+        {
+            var parts = item.Split(" <= ");
+            if (parts.Length == 2 && DesignMetrics.TryParse(parts[0], out var m) && double.TryParse(parts[1], NumberStyles.Float, CultureInfo.InvariantCulture, out var limit))
+                list.Add(new Budget(m, limit, "the shards' question"));
+        }
+        return list;
+    }
+
+    private static int Run(IReadOnlyList<string> paths, string? csv, string? plot)
     {
         var shards = ShardFile.LoadAll(paths);
         var s0 = shards[0];
+        if (plot is not null && !s0.IsPareto) throw new InputException("--plot draws a Pareto front: these shards are of a minimization.");
         int objectives = (int)(s0.SpaceFullSweep / Math.Max(1, (long)s0.SpacePoints * s0.Shapes.Count));
         string what = s0.Second is { } sec ? $"Pareto front of {DesignMetrics.Name(s0.Objective)} and {DesignMetrics.Name(sec)}" : $"minimizing {DesignMetrics.Name(s0.Objective)}";
         Console.WriteLine($"Merge of {shards.Count} shard(s) of the co-design of {s0.WorkloadName} ({s0.Shapes.Count} distinct shapes) over design space {s0.SpaceName} ({Text.Int(s0.SpacePoints)} points), {what}");
@@ -43,6 +60,7 @@ internal static class MergeCommand
             var f = ShardMerge.Pareto(shards);
             CodesignCommand.PrintFront(f.Front, f.First, f.Second);
             if (csv is not null) { CsvExport.Write(csv, f.Front.Select(p => CodesignCommand.Row(p, f.Status.ToString().ToUpperInvariant()))); Console.WriteLine($"Wrote {csv}"); }
+            if (plot is not null) CodesignCommand.WritePlot(plot, f.Front, shards.SelectMany(s => s.Points).ToList(), f.First, f.Second, Budgets(s0.Identity.Question), $"{s0.WorkloadName} on {s0.SpaceName}", f.Status);
             Console.WriteLine(CodesignCommand.Counts(counts, s0.SpacePoints, s0.Shapes.Count, objectives, time));
             Console.WriteLine(CodesignCommand.FrontLine(f.Status, f.First, f.Second, f.Front.Count, f.Explanation));
             return f.Status is CodesignStatus.Optimal or CodesignStatus.Feasible ? 0 : 3;

@@ -277,6 +277,36 @@ public sealed class CodesignShardTests
     }
 
     [TestMethod]
+    public void ParetoFrontsAreDrawnByCodesignAndByTheMerge()
+    {
+        var svg = Path.Combine(_dir, "front.svg");
+        var r = CommandLine.Run(Codesign("--pareto", "energy,area", "--plot", svg));
+        Assert.AreEqual(0, r.Code, r.Err + r.Out);
+        var text = File.ReadAllText(svg);
+        StringAssert.Contains(text, "<svg xmlns=");
+        StringAssert.Contains(text, "Exact Pareto front of energy and area: codesign-small on simple-ws-16");
+        StringAssert.Contains(text, "Pareto front (2 point(s))");
+        var files = Shards("plot-front", 3, "--pareto", "energy,area");
+        var png = Path.Combine(_dir, "merged.png");
+        r = CommandLine.Run(["merge", .. files, "--plot", png]);
+        Assert.AreEqual(0, r.Code, r.Err + r.Out);
+        CollectionAssert.AreEqual(new byte[] { 0x89, (byte)'P', (byte)'N', (byte)'G' }, File.ReadAllBytes(png).Take(4).ToArray());
+        // A minimization has no front to draw.
+        var minimize = Shards("plot-min", 2, "--objective", "energy");
+        var never = Path.Combine(_dir, "never.png");
+        r = CommandLine.Run(["merge", .. minimize, "--plot", never]);
+        Assert.AreEqual(2, r.Code, r.Err + r.Out);
+        StringAssert.Contains(r.Err, "--plot draws a Pareto front");
+        r = CommandLine.Run(Codesign("--plot", never));
+        Assert.AreEqual(2, r.Code, r.Err + r.Out);
+        StringAssert.Contains(r.Err, "--plot draws a Pareto front: give --pareto too");
+        r = CommandLine.Run(Codesign("--pareto", "energy,area", "--plot", Path.Combine(_dir, "front.txt")));
+        Assert.AreEqual(2, r.Code, r.Err + r.Out);
+        StringAssert.Contains(r.Err, "--plot takes a file ending in .png or .svg");
+        Assert.IsFalse(File.Exists(never));
+    }
+
+    [TestMethod]
     public void BadShardOptionsAreRefused()
     {
         var file = Path.Combine(_dir, "never.json");
@@ -288,7 +318,8 @@ public sealed class CodesignShardTests
                      (["--shard", "0/0", "--shard-out", file], "write i/N"),
                      (["--shard", "0/3"], "--shard needs --shard-out FILE"),
                      (["--shard-out", file], "give --shard i/N too"),
-                     (["--shard", "0/3", "--shard-out", file, "--csv", Path.Combine(_dir, "x.csv")], "give --csv to `optimizer merge`"),
+                     (["--shard", "0/3", "--shard-out", file, "--csv", Path.Combine(_dir, "x.csv")], "give --csv or --plot to `optimizer merge`"),
+                     (["--shard", "0/3", "--shard-out", file, "--pareto", "energy,area", "--plot", Path.Combine(_dir, "x.svg")], "give --csv or --plot to `optimizer merge`"),
                  })
         {
             var r = CommandLine.Run(Codesign(args));
