@@ -227,6 +227,14 @@ public sealed class CodesignShardTests
         var r = CommandLine.Run("merge", files[0], other, files[2]);
         Assert.AreEqual(2, r.Code, r.Out + r.Err);
         StringAssert.Contains(r.Err, $"{other}:4:17: identity: shard 1/3 is not of the same run as {files[0]} (shard 0/3): the design space differs");
+        // The same space written differently (another file, another name, a comment, the budget through --require) is the same run.
+        var sameSpace = Write("same-space.yaml", "# the same points\n" + File.ReadAllText(SpacePath).Replace("name: simple-ws-16", "name: renamed").Replace("  budgets:\n    area: 1.0", ""));
+        var same = Path.Combine(_dir, "same-1-of-3.json");
+        r = CommandLine.Run("codesign", "--space", sameSpace, "--workload", WorkloadPath, "--quiet", "--require", "area <= 1", "--shard", "1/3", "--shard-out", same);
+        Assert.AreEqual(0, r.Code, r.Err + r.Out);
+        r = CommandLine.Run("merge", files[0], same, files[2]);
+        Assert.AreEqual(0, r.Code, r.Err + r.Out);
+        StringAssert.Contains(r.Out, "OPTIMAL energy=");
         // Another objective, other budgets: the question differs.
         var latency = Shards("bad-latency", 3, "--objective", "latency");
         r = CommandLine.Run("merge", files[0], latency[1], files[2]);
