@@ -275,7 +275,7 @@ internal static class Plots
             label.OffsetY = -2;
         }
         plot.Axes.Margins(0.08, 0.12);
-        plot.ShowLegend(Alignment.UpperRight);
+        plot.ShowLegend(Edge.Bottom); // below the axes: inside, it could hide a point
         return plot;
     }
 
