@@ -45,9 +45,16 @@ internal static partial class CodesignCommand
         };
         var shardOut = new Option<string?>("--shard-out") { Description = "The shard file to write (JSON, docs/codesign.md): the shard's answer, every point it mapped, its counts and the run's identity.", HelpName = "FILE" };
         var plot = Plots.PlotOption("the Pareto front (with --pareto) and the other points mapped exactly");
+        var boundsFrom = new Option<string[]>("--bounds-from")
+        {
+            Description = "With --shard: shard files of the same run already written (other shards', or this shard's earlier run); the least best value among them " +
+                          "is a cutoff: sets of this shard whose lower bound is above it are dropped (docs/codesign.md, \"Shards\").",
+            HelpName = "FILE",
+            AllowMultipleArgumentsPerToken = true,
+        };
         var cmd = new Command("codesign", "Find the point of a declared design space that minimizes the objective for a workload under budgets, each layer mapped optimally; OPTIMAL when proved over the whole space.")
         {
-            space, workload, objective, require, pareto, timeLimit, bound, quick, threads, csv, mappingOut, shard, shardOut, plot,
+            space, workload, objective, require, pareto, timeLimit, bound, quick, threads, csv, mappingOut, shard, shardOut, plot, boundsFrom,
         };
         cmd.SetAction(pr => Program.Guard(() => Run(pr, Interrupt.Token)));
         return cmd;
@@ -72,7 +79,10 @@ internal static partial class CodesignCommand
             if (part is null && pr.GetValue(shardOut) is not null) throw new InputException("--shard-out writes a shard's file; give --shard i/N too.");
             if (part is not null && (pr.GetValue(csv) is not null || pr.GetValue(mappingOut) is not null || pr.GetValue(plot) is not null))
                 throw new InputException("--csv, --plot and --mapping-out are not written by a shard (its answer is not the space's): give --csv or --plot to `optimizer merge`.");
-            if (part is { } sh) return Shard(s, w, shapes, obj, front, budgets, limits, boundSpan, quickSpan, sh, pr.GetValue(shardOut)!);
+            var from = pr.GetValue(boundsFrom) ?? [];
+            if (from.Length > 0 && (part is null || front is not null))
+                throw new InputException("--bounds-from gives a shard of a minimization the best values of other shards: give --shard i/N and no --pareto.");
+            if (part is { } sh) return Shard(s, w, shapes, obj, front, budgets, limits, boundSpan, quickSpan, sh, pr.GetValue(shardOut)!, from);
             Console.WriteLine($"Co-design of {w.Name} ({w.Layers.Count} layers, {shapes.Count} distinct shapes) over design space {s.Name} ({Text.Int(s.Count)} points, base {s.Base.Name}), " +
                               (front is { } f0 ? $"Pareto front of {DesignMetrics.Name(f0.Item1)} and {DesignMetrics.Name(f0.Item2)}" : $"minimizing {DesignMetrics.Name(obj)}"));
             foreach (var p in s.Parameters) Console.WriteLine($"  {p.Name}: {string.Join(", ", p.Values)}");
@@ -121,7 +131,7 @@ internal static partial class CodesignCommand
     /// no point meeting the budgets is a normal part of a run; the merge gives the run's status and exit code).
     /// </summary>
     private static int Shard(DesignSpace s, Workload w, IReadOnlyList<(Einsum Layer, int Count)> shapes, DesignMetric obj, (DesignMetric, DesignMetric)? front, List<Budget> budgets,
-        SearchLimits limits, TimeSpan? boundSpan, TimeSpan? quickSpan, (int Index, int Count) part, string file)
+        SearchLimits limits, TimeSpan? boundSpan, TimeSpan? quickSpan, (int Index, int Count) part, string file, IReadOnlyList<string> boundsFrom)
     {
         var (first, end) = ShardPlan.Range(part.Index, part.Count, s.Count);
         var candidates = Enumerable.Range(first, end - first).ToList();
@@ -131,13 +141,20 @@ internal static partial class CodesignCommand
         Console.WriteLine($"Co-design of {w.Name} ({w.Layers.Count} layers, {shapes.Count} distinct shapes) over design space {s.Name} ({Text.Int(s.Count)} points, base {s.Base.Name}), " +
                           (front is { } f0 ? $"Pareto front of {DesignMetrics.Name(f0.Item1)} and {DesignMetrics.Name(f0.Item2)}" : $"minimizing {DesignMetrics.Name(obj)}") + $": {scope}");
         foreach (var b in budgets) Console.WriteLine($"  budget: {b} ({b.Source})");
+        double? cutoff = null;
+        if (boundsFrom.Count > 0)
+        {
+            var (value, source) = ShardFile.Cutoff(boundsFrom, identity, part.Count);
+            cutoff = value;
+            Console.WriteLine(value is { } c ? $"  cutoff: {DesignMetrics.Name(obj)} {Codesign.Num(c)} {DesignMetrics.Unit(obj)}, {source} (--bounds-from)" : "  cutoff: none (no file of --bounds-from has a best point)");
+        }
         Codesign run = null!;
         var shapeNames = shapes.Select(x => (x.Layer.Name, x.Count)).ToList();
         ShardResult result;
         int staticFeasible = candidates.Count(p => budgets.Where(b => DesignMetrics.IsStatic(b.Metric)).All(b => b.Allows(s.Static(b.Metric, p))));
-        ShardResult Make(CodesignStatus status, PointRecord? best, double bound, string? why, double over, int open, int evaluated, IReadOnlyList<PointRecord> frontPoints, long fullSweep, TimeSpan elapsed)
+        ShardResult Make(CodesignStatus status, PointRecord? best, double bound, bool strict, string? why, double over, int open, int evaluated, IReadOnlyList<PointRecord> frontPoints, long fullSweep, TimeSpan elapsed)
             => new(identity, s.Name, s.Count, w.Name, shapeNames, objective, front?.Item2, budgets.Select(b => $"{b} ({b.Source})").ToList(),
-                run.FullSweep(objective, budgets), part.Index, part.Count, first, end, status, best, bound, why, over, staticFeasible, open, evaluated, frontPoints,
+                run.FullSweep(objective, budgets), part.Index, part.Count, first, end, status, best, bound, strict, why, over, staticFeasible, open, evaluated, frontPoints,
                 run.Mapped.Values.Select(PointRecord.From).ToList(), ShardCounts.Of(run.Evaluator, fullSweep, elapsed));
         Console.WriteLine();
         if (front is { } pair)
@@ -146,13 +163,13 @@ internal static partial class CodesignCommand
             var points = fr.Front.Select(PointRecord.From).ToList();
             PrintFront(points, pair.Item1, pair.Item2);
             long full = run.FullSweep(pair.Item1, budgets, candidates.Count);
-            result = Make(fr.Status, null, double.PositiveInfinity, fr.Explanation, fr.Over, 0, run.Mapped.Count, points, full, run.Evaluator.Elapsed);
+            result = Make(fr.Status, null, double.PositiveInfinity, false, fr.Explanation, fr.Over, 0, run.Mapped.Count, points, full, run.Evaluator.Elapsed);
             Console.WriteLine(Counts(result.Counts, candidates.Count, shapes.Count, Codesign.Needed(pair.Item1, budgets).Count));
             Console.WriteLine($"Shard {part.Index}/{part.Count}: " + FrontLine(fr.Status, pair.Item1, pair.Item2, fr.Front.Count, fr.Explanation).Replace("every other point meeting", "every other point of the shard meeting"));
         }
         else
         {
-            var r = Live.Run("codesign --shard", p => (run = new Codesign(s, w, limits with { Progress = p }, boundSpan, quickSpan)).Minimize(obj, budgets, candidates));
+            var r = Live.Run("codesign --shard", p => (run = new Codesign(s, w, limits with { Progress = p }, boundSpan, quickSpan)).Minimize(obj, budgets, candidates, cutoff: cutoff));
             PointRecord? record = null;
             if (r.Best is { } best)
             {
@@ -161,9 +178,11 @@ internal static partial class CodesignCommand
                 PrintPoint(record, mapped, shapeNames);
             }
             long full = run.FullSweep(obj, budgets, candidates.Count);
-            result = Make(r.Status, record, r.Bound, r.Explanation, r.Over, r.PointsOpen, r.PointsEvaluated, [], full, run.Evaluator.Elapsed);
+            result = Make(r.Status, record, r.Bound, r.BoundStrict, r.Explanation, r.Over, r.PointsOpen, r.PointsEvaluated, [], full, run.Evaluator.Elapsed);
             Console.WriteLine(Counts(result.Counts, candidates.Count, shapes.Count, Codesign.Needed(obj, budgets).Count));
-            Console.WriteLine($"Shard {part.Index}/{part.Count}: " + StatusLine(r.Status, obj, record, r.BestValue, r.Bound, r.GapPercent, r.PointsOpen, r.Explanation, $"the {scope}"));
+            Console.WriteLine($"Shard {part.Index}/{part.Count}: " + (r.Status == CodesignStatus.Unknown && r.BoundStrict && r.PointsOpen == 0
+                ? $"no point of the {scope} meeting the budgets has {DesignMetrics.Name(obj)} at or below the cutoff {Codesign.Num(r.Bound)} (proved)"
+                : StatusLine(r.Status, obj, record, r.BestValue, r.Bound, r.GapPercent, r.PointsOpen, r.Explanation, $"the {scope}")));
         }
         ShardFile.Write(file, result);
         Console.WriteLine($"Wrote {file} (merge the {part.Count} shard files with `optimizer merge`)");

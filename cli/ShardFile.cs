@@ -82,6 +82,7 @@ internal static class ShardFile
             w.WriteEndObject();
             w.WriteString("status", StatusName(r.Status));
             Number(w, "bound", r.Bound);
+            w.WriteBoolean("bound-strict", r.BoundStrict);
             if (r.Explanation is { } why) w.WriteString("explanation", why); else w.WriteNull("explanation");
             Number(w, "over", r.Over);
             w.WriteNumber("static-feasible", r.StaticFeasible);
@@ -157,7 +158,7 @@ internal static class ShardFile
 
     private static Read? Parse(SpecReader reader, SpecMap root, string path)
     {
-        root.AllowOnly("version", "identity", "space", "workload", "objective", "second", "budgets", "shard", "status", "bound", "explanation", "over",
+        root.AllowOnly("version", "identity", "space", "workload", "objective", "second", "budgets", "shard", "status", "bound", "bound-strict", "explanation", "over",
             "static-feasible", "points-open", "points-evaluated", "best", "front", "counts", "points");
         var version = root.Int("version", required: true);
         if (version is { } v && v != Version)
@@ -198,6 +199,7 @@ internal static class ShardFile
         if (index is { } i && count is { } n2 && i >= n2) shard!.Get("index")!.Error($"a shard of {n2} is numbered 0 to {n2 - 1}, got {i}");
         var status = EnumValue<CodesignStatus>(root.Required("status"));
         double bound = Optional(root, "bound") ?? double.PositiveInfinity;
+        var strict = root.Bool("bound-strict", required: true);
         var explanation = root.Get("explanation")?.AsString();
         double over = Optional(root, "over") ?? double.PositiveInfinity;
         var staticFeasible = root.Int("static-feasible", required: true, min: 0);
@@ -220,7 +222,7 @@ internal static class ShardFile
         }
         if (reader.HasErrors) return null;
         var result = new ShardResult(identity!, spaceName!, spacePoints!.Value, workloadName!, shapes, objective!.Value, second, budgets, spaceFull!.Value,
-            index!.Value, count!.Value, first!.Value, end!.Value, status!.Value, best, bound, explanation, over, staticFeasible!.Value, open!.Value, evaluated!.Value, front!, points!, counts!);
+            index!.Value, count!.Value, first!.Value, end!.Value, status!.Value, best, bound, strict!.Value, explanation, over, staticFeasible!.Value, open!.Value, evaluated!.Value, front!, points!, counts!);
         return new Read(result, path, idNode!, shardNode!);
 
         PointRecord? Point(SpecNode node)
@@ -276,6 +278,33 @@ internal static class ShardFile
         if (System.Enum.TryParse<T>(text.Replace("-", ""), ignoreCase: true, out var v) && System.Enum.IsDefined(v) && !int.TryParse(text, out _)) return v;
         node!.Error($"must be one of {string.Join(", ", System.Enum.GetNames<T>().Select(n => n.ToUpperInvariant()))}, got '{text}'");
         return null;
+    }
+
+    /// <summary>
+    /// The cutoff of <c>--bounds-from</c>: the least best value among shard files of the run <paramref name="identity"/>
+    /// split into <paramref name="count"/> shards (null when none has a best point), and which file gave it. A file of
+    /// another run or partition is a located error.
+    /// </summary>
+    public static (double? Value, string Source) Cutoff(IReadOnlyList<string> paths, ShardIdentity identity, int count)
+    {
+        var errors = new List<SpecError>();
+        double? best = null;
+        string source = "";
+        foreach (var path in paths)
+        {
+            Read read;
+            try { read = Load(Inputs.RequireFile(path, "shard")); }
+            catch (SpecException e) { errors.AddRange(e.Errors); continue; }
+            var r = read.Result;
+            if (r.Identity.Value != identity.Value)
+                errors.Add(new SpecError(path, read.IdentityNode.Line, read.IdentityNode.Column, "identity", $"--bounds-from: shard {r.Name} is not of this run ({(r.Identity.Space != identity.Space ? "the design space" : r.Identity.Workload != identity.Workload ? "the workload" : "the question")} differs)"));
+            else if (r.Count != count)
+                errors.Add(new SpecError(path, read.ShardNode.Line, read.ShardNode.Column, "shard", $"--bounds-from: shard {r.Name} is one of {r.Count} shards, this one of {count}"));
+            else if (r.Best is { } p && p.Values.TryGetValue(r.Objective, out var v) && (best is null || v < best))
+                (best, source) = (v, $"the best of shard {r.Name} (point {p.Point}, {path})");
+        }
+        if (errors.Count > 0) throw new SpecException(errors);
+        return (best, source);
     }
 
     /// <summary>

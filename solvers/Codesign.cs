@@ -159,7 +159,8 @@ public sealed record PointFigures(int Point, string Description, Architecture Ar
 /// <summary>
 /// The answer of a co-design minimization. <see cref="Over"/>, for <see cref="CodesignStatus.Infeasible"/>: how far the
 /// point closest to meeting the named budget is from it (its value over the limit; infinity when no point could be
-/// named), so that the merge of shards names the closest point of all of them.
+/// named), so that the merge of shards names the closest point of all of them. <see cref="BoundStrict"/>: every point
+/// left is strictly above <see cref="Bound"/> (the bound is a cutoff given from outside, which pruned them).
 /// </summary>
 public sealed record CodesignResult(
     CodesignStatus Status,
@@ -172,7 +173,8 @@ public sealed record CodesignResult(
     long Searches,
     long FullSweep,
     TimeSpan Elapsed,
-    double Over = double.PositiveInfinity)
+    double Over = double.PositiveInfinity,
+    bool BoundStrict = false)
 {
     /// <summary>The best value found, if any.</summary>
     public double? BestValue => Best?.Values.TryGetValue(Objective, out var v) == true ? v : null;
@@ -291,8 +293,12 @@ public sealed class Codesign
     /// <summary>
     /// The point of <paramref name="candidates"/> (all points when null) with the least objective among those meeting
     /// every budget; ties go to the least <paramref name="tieBreak"/> (a static metric), then the lower point number.
+    /// <paramref name="cutoff"/>: the value of a point known elsewhere (another shard's best); sets whose lower bound is
+    /// above it are dropped like those above the run's own best. When nothing at or below it is left, the result is
+    /// UNKNOWN with the cutoff as a strict bound (<see cref="CodesignResult.BoundStrict"/>) and no point open.
     /// </summary>
-    public CodesignResult Minimize(DesignMetric objective, IReadOnlyList<Budget> budgets, IReadOnlyList<int>? candidates = null, DesignMetric tieBreak = DesignMetric.Area)
+    public CodesignResult Minimize(DesignMetric objective, IReadOnlyList<Budget> budgets, IReadOnlyList<int>? candidates = null, DesignMetric tieBreak = DesignMetric.Area,
+        double? cutoff = null)
     {
         var start = _eval.Elapsed;
         long searchesBefore = _eval.Searches;
@@ -301,8 +307,8 @@ public sealed class Codesign
         var dynamics = budgets.Where(b => !DesignMetrics.IsStatic(b.Metric)).ToList();
         var needed = Needed(objective, budgets);
         long full = FullSweep(objective, budgets);
-        CodesignResult Done(CodesignStatus status, PointFigures? best, double bound, string? why, int open, int evaluated, double over = double.PositiveInfinity)
-            => new(status, objective, best, bound, why, open, evaluated, _eval.Searches - searchesBefore, full, _eval.Elapsed - start, over);
+        CodesignResult Done(CodesignStatus status, PointFigures? best, double bound, string? why, int open, int evaluated, double over = double.PositiveInfinity, bool strict = false)
+            => new(status, objective, best, bound, why, open, evaluated, _eval.Searches - searchesBefore, full, _eval.Elapsed - start, over, strict);
 
         var feasible = candidates.Where(p => statics.All(b => b.Allows(Static(b.Metric, p)))).ToList();
         if (feasible.Count == 0)
@@ -317,9 +323,17 @@ public sealed class Codesign
         var open = new List<Node>();
         var evaluated = new HashSet<int>();
         PointFigures? incumbent = null;
-        double Cutoff() => incumbent is not null ? incumbent.Values[objective] : double.PositiveInfinity;
+        double external = cutoff ?? double.PositiveInfinity;
+        bool cut = false; // some node was dropped by the external cutoff only
+        double Cutoff() => Math.Min(external, incumbent is not null ? incumbent.Values[objective] : double.PositiveInfinity);
+        bool Keep(Node n)
+        {
+            if (n.Key <= Cutoff()) return true;
+            if (n.Key > external) cut = true;
+            return false;
+        }
         // A node whose lower bound exceeds the value of a point found (mapped, meeting the budgets) cannot hold the optimum.
-        void Push(Node n) { if (n.Key <= Cutoff()) queue.Enqueue(n, (n.Key, n.Tie, n.MinIndex)); }
+        void Push(Node n) { if (Keep(n)) queue.Enqueue(n, (n.Key, n.Tie, n.MinIndex)); }
         Node? Eval(Node n, int stage)
         {
             n.Stage = stage;
@@ -339,8 +353,9 @@ public sealed class Codesign
 
         // The dive: from the root, evaluate both halves cheaply and descend into the one with the least key, down to
         // one point, which is mapped; the first incumbent, so that a run stopped early reports a point and a gap.
+        // The dive stops at a set whose bound is above the external cutoff: it has nothing to find there.
         var dive = Eval(new Node(feasible, 0, 0, evaluated: false), 0);
-        while (dive is not null && dive.Points.Count > 1 && !_eval.Stopped)
+        while (dive is not null && dive.Points.Count > 1 && !_eval.Stopped && dive.Key <= external)
         {
             var halves = Split(dive.Points).Select(c => Eval(new Node(c, dive.Key, 0, evaluated: false), 0)).Where(h => h is not null).Select(h => h!).ToList();
             if (halves.Count == 0) { dive = null; break; }
@@ -356,7 +371,7 @@ public sealed class Codesign
         {
             if (_eval.Stopped) break;
             var node = queue.Dequeue();
-            if (node.Key > Cutoff()) continue;
+            if (!Keep(node)) continue;
             if (!node.Evaluated) { Place(Eval(node, 0)); continue; }
             if (!node.Proved && node.Stage < 1) { Place(Eval(node, 1)); continue; }
             if (node.Points.Count == 1)
@@ -368,20 +383,25 @@ public sealed class Codesign
             }
             foreach (var child in Split(node.Points)) Push(new Node(child, node.Key, staticObjective ? child.Min(p => Static(objective, p)) : node.Tie, evaluated: false));
         }
-        open.RemoveAll(o => o.Key > Cutoff());
-        var waiting = queue.UnorderedItems.Select(n => n.Element).Where(n => n.Key <= Cutoff()).ToList();
+        open.RemoveAll(o => !Keep(o));
+        var waiting = queue.UnorderedItems.Select(n => n.Element).Where(Keep).ToList();
         int evaluatedPoints = evaluated.Count;
         int left = waiting.Sum(n => n.Points.Count) + open.Count;
-        if (waiting.Count == 0 && open.Count == 0 && incumbent is null)
+        if (waiting.Count == 0 && open.Count == 0 && incumbent is null && !cut)
         {
             var closest = Closest(violations, statics, feasible);
             return Done(CodesignStatus.Infeasible, null, double.PositiveInfinity, closest?.Text ?? violations.Text ?? "no point meets the budgets", 0, evaluatedPoints,
                 closest?.Over ?? violations.Ratio);
         }
         double bound = Math.Min(waiting.Count > 0 ? waiting.Min(n => n.Key) : double.PositiveInfinity, open.Count > 0 ? open.Min(n => n.Key) : double.PositiveInfinity);
-        if (incumbent is not null) bound = Math.Min(bound, incumbent.Values[objective]);
-        string why = _eval.Stopped ? "the time limit or an interrupt stopped the run" : "some layer searches stopped before proving their optimum";
-        return Done(incumbent is null ? CodesignStatus.Unknown : CodesignStatus.Feasible, incumbent, bound, why, left, evaluatedPoints);
+        // Points dropped by the external cutoff are all strictly above it.
+        bool strict = false;
+        if (cut && external < bound) (bound, strict) = (external, true);
+        if (incumbent is not null && incumbent.Values[objective] <= bound) (bound, strict) = (incumbent.Values[objective], false);
+        string why = waiting.Count == 0 && open.Count == 0 && cut
+            ? $"every other point meeting the budgets is above the cutoff {Num(external)} (proved)"
+            : _eval.Stopped ? "the time limit or an interrupt stopped the run" : "some layer searches stopped before proving their optimum";
+        return Done(incumbent is null ? CodesignStatus.Unknown : CodesignStatus.Feasible, incumbent, bound, why, left, evaluatedPoints, strict: strict);
     }
 
     /// <summary>

@@ -75,6 +75,7 @@ public sealed record ShardResult(
     CodesignStatus Status,
     PointRecord? Best,
     double Bound,
+    bool BoundStrict,
     string? Explanation,
     double Over,
     int StaticFeasible,
@@ -86,6 +87,9 @@ public sealed record ShardResult(
 {
     /// <summary>True for a shard of a Pareto front (<see cref="Second"/> given).</summary>
     public bool IsPareto => Second is not null;
+
+    /// <summary>True when some point of the shard could be at most <paramref name="value"/> (beat or tie it) for all the shard proved.</summary>
+    public bool Holds(double value) => Status is CodesignStatus.Feasible or CodesignStatus.Unknown && (BoundStrict ? LowerBound < value : LowerBound <= value);
 
     /// <summary>The shard as "i/N".</summary>
     public string Name => $"{Index}/{Count}";
@@ -157,7 +161,8 @@ public static class ShardMerge
     /// <summary>
     /// The best point of all shards: the least by the single run's order among the shards' best points. OPTIMAL when its
     /// shard proved it and every other shard either proved its own optimum, proved that none of its points meets the
-    /// budgets, or stopped with a lower bound strictly above the best value (so no point of it can beat or tie it).
+    /// budgets, or stopped with a lower bound strictly above the best value (so no point of it can beat or tie it), or
+    /// with a strict bound (a cutoff, <c>--bounds-from</c>) at or above it.
     /// Otherwise FEASIBLE with the least bound of what is still open, or UNKNOWN without any point; INFEASIBLE when every
     /// shard is, naming the budget of the shard whose closest point is closest.
     /// </summary>
@@ -175,7 +180,7 @@ public static class ShardMerge
             if (s.Best is { } b && s.Best.Values.ContainsKey(objective) && (from is null || Order(b, objective).CompareTo(Order(from.Best!, objective)) < 0)) from = s;
         double? value = from?.Best!.Values[objective];
         // Shards that still hold points that could beat or tie the best (all unproved shards when there is no best).
-        var open = shards.Where(s => s.Status is CodesignStatus.Feasible or CodesignStatus.Unknown && (value is not { } v || s.LowerBound <= v)).ToList();
+        var open = shards.Where(s => s.Status is CodesignStatus.Feasible or CodesignStatus.Unknown && (value is not { } v || s.Holds(v))).ToList();
         if (from is not null && from.Status == CodesignStatus.Optimal && open.Count == 0)
             return new MergedResult(CodesignStatus.Optimal, objective, from.Best, from.Index, value!.Value, null, 0, evaluated);
         double bound = open.Count > 0 ? open.Min(s => s.LowerBound) : double.PositiveInfinity;

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Optimizer.Cli;
 using Optimizer.Formulation;
 using Optimizer.Hardware;
 using Optimizer.Solvers;
@@ -167,11 +168,11 @@ public sealed class CodesignShardTests
         => new(point, $"p{point}", true, new Dictionary<DesignMetric, double> { [DesignMetric.Energy] = value, [DesignMetric.Area] = area, [DesignMetric.Sram] = 1 },
             new Dictionary<Objective, IReadOnlyList<ShapeOutcome>>());
 
-    private static ShardResult Shard(int index, CodesignStatus status, PointRecord? best, double bound, int open = 0)
+    private static ShardResult Shard(int index, CodesignStatus status, PointRecord? best, double bound, int open = 0, bool strict = false)
     {
         var (first, end) = ShardPlan.Range(index, 2, 10);
         return new ShardResult(new ShardIdentity("id", "s", "w", "q"), "space", 10, "w", [("a", 1)], DesignMetric.Energy, null, [], 10, index, 2, first, end,
-            status, best, bound, status == CodesignStatus.Optimal ? null : "stopped", double.PositiveInfinity, 5, open, 1, [], [], new ShardCounts(1, 0, 1, 0, 0, 5, 1));
+            status, best, bound, strict, status == CodesignStatus.Optimal ? null : "stopped", double.PositiveInfinity, 5, open, 1, [], [], new ShardCounts(1, 0, 1, 0, 0, 5, 1));
     }
 
     [TestMethod]
@@ -198,6 +199,57 @@ public sealed class CodesignShardTests
         // No point known anywhere: UNKNOWN.
         r = ShardMerge.Minimize([Shard(0, CodesignStatus.Infeasible, null, double.PositiveInfinity), Shard(1, CodesignStatus.Unknown, null, 4, open: 5)]);
         Assert.AreEqual(CodesignStatus.Unknown, r.Status);
+    }
+
+    [TestMethod]
+    public void AShardGivenAnotherShardsBestAsCutoffSearchesLessAndTheMergeIsUnchanged()
+    {
+        string[] question = ["--objective", "energy"];
+        var plain = Shards("cut-plain", 3, question);
+        // Shard 1 holds the optimum (point 8); shards 0 and 2 run again with its best as their cutoff.
+        var cut = new List<string> { plain[0], plain[1], plain[2] };
+        var searches = new Dictionary<int, (long Plain, long Cut)>();
+        foreach (var i in new[] { 0, 2 })
+        {
+            cut[i] = Path.Combine(_dir, $"cut-{i}-of-3.json");
+            var r = CommandLine.Run(Codesign([.. question, "--shard", $"{i}/3", "--shard-out", cut[i], "--bounds-from", plain[1]]));
+            Assert.AreEqual(0, r.Code, r.Err + r.Out);
+            StringAssert.Contains(r.Out, "cutoff: energy 73552.8 pJ, the best of shard 1/3 (point 8, ");
+            StringAssert.Contains(r.Out, $"Shard {i}/3: no point of the shard {i}/3");
+            var text = File.ReadAllText(cut[i]);
+            StringAssert.Contains(text, "\"bound-strict\": true");
+            StringAssert.Contains(text, "\"points-open\": 0");
+            searches[i] = (ShardFile.Load(plain[i]).Result.Counts.Searches, ShardFile.Load(cut[i]).Result.Counts.Searches);
+        }
+        Assert.IsTrue(searches.Values.Sum(x => x.Cut) < searches.Values.Sum(x => x.Plain),
+            $"searches with the cutoff {string.Join(", ", searches.Select(x => $"shard {x.Key}: {x.Value.Cut} against {x.Value.Plain}"))}");
+        var single = CommandLine.Run(Codesign(question));
+        var merged = CommandLine.Run(["merge", .. cut]);
+        Assert.AreEqual(0, merged.Code, merged.Err + merged.Out);
+        CollectionAssert.AreEqual(Answer(single.Out), Answer(merged.Out), $"single:\n{single.Out}\nmerged:\n{merged.Out}");
+        // A cutoff file of another run or of another partition is refused where it is wrong; so is a cutoff without a shard.
+        var latency = Shards("cut-latency", 3, "--objective", "latency");
+        var bad = CommandLine.Run(Codesign([.. question, "--shard", "0/3", "--shard-out", Path.Combine(_dir, "never.json"), "--bounds-from", latency[1]]));
+        Assert.AreEqual(2, bad.Code, bad.Err + bad.Out);
+        StringAssert.Contains(bad.Err, $"{latency[1]}:4:17: identity: --bounds-from: shard 1/3 is not of this run (the question differs)");
+        bad = CommandLine.Run(Codesign([.. question, "--shard", "0/2", "--shard-out", Path.Combine(_dir, "never.json"), "--bounds-from", plain[1]]));
+        Assert.AreEqual(2, bad.Code, bad.Err + bad.Out);
+        StringAssert.Contains(bad.Err, "--bounds-from: shard 1/3 is one of 3 shards, this one of 2");
+        bad = CommandLine.Run(Codesign([.. question, "--bounds-from", plain[1]]));
+        Assert.AreEqual(2, bad.Code, bad.Err + bad.Out);
+        StringAssert.Contains(bad.Err, "--bounds-from gives a shard of a minimization");
+        Assert.IsFalse(File.Exists(Path.Combine(_dir, "never.json")));
+    }
+
+    [TestMethod]
+    public void AStrictBoundSettlesAShardOnlyWhenTheBestIsAtOrBelowIt()
+    {
+        // Shard 1 proved that none of its points is at or below 10 (a cutoff): the best, 10, is proved.
+        var r = ShardMerge.Minimize([Shard(0, CodesignStatus.Optimal, Point(2, 10, 5), 10), Shard(1, CodesignStatus.Unknown, null, 10, strict: true)]);
+        Assert.AreEqual(CodesignStatus.Optimal, r.Status);
+        // The cutoff came from a best that the final file of its shard no longer has: points of shard 1 above 10 may beat 12.
+        r = ShardMerge.Minimize([Shard(0, CodesignStatus.Optimal, Point(2, 12, 5), 12), Shard(1, CodesignStatus.Unknown, null, 10, strict: true)]);
+        Assert.AreEqual((CodesignStatus.Feasible, 10.0), (r.Status, r.Bound));
     }
 
     [TestMethod]
