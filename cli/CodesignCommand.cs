@@ -78,7 +78,7 @@ internal static partial class CodesignCommand
             if (part is not null && pr.GetValue(shardOut) is null) throw new InputException("--shard needs --shard-out FILE: a shard's answer is its file, which `optimizer merge` reads.");
             if (part is null && pr.GetValue(shardOut) is not null) throw new InputException("--shard-out writes a shard's file; give --shard i/N too.");
             if (part is not null && (pr.GetValue(csv) is not null || pr.GetValue(mappingOut) is not null || pr.GetValue(plot) is not null))
-                throw new InputException("--csv, --plot and --mapping-out are not written by a shard (its answer is not the space's): give --csv or --plot to `optimizer merge`.");
+                throw new InputException("--csv, --plot and --mapping-out are not written by a shard (its answer is not the space's): give them to `optimizer merge`.");
             var from = pr.GetValue(boundsFrom) ?? [];
             if (from.Length > 0 && (part is null || front is not null))
                 throw new InputException("--bounds-from gives a shard of a minimization the best values of other shards: give --shard i/N and no --pareto.");
@@ -171,14 +171,17 @@ internal static partial class CodesignCommand
         {
             var r = Live.Run("codesign --shard", p => (run = new Codesign(s, w, limits with { Progress = p }, boundSpan, quickSpan)).Minimize(obj, budgets, candidates, cutoff: cutoff));
             PointRecord? record = null;
+            IReadOnlyList<(string, string)> bestFiles = [];
             if (r.Best is { } best)
             {
                 var mapped = Codesign.MappedFor(obj);
-                record = Record(best, best.Sums.GetValueOrDefault(mapped) ?? run.Evaluator.Sum(best.Arch, mapped, relaxation: false));
+                var sum = best.Sums.GetValueOrDefault(mapped) ?? run.Evaluator.Sum(best.Arch, mapped, relaxation: false);
+                record = Record(best, sum);
+                bestFiles = MappingFiles(w, best.Arch, sum, shapes);
                 PrintPoint(record, mapped, shapeNames);
             }
             long full = run.FullSweep(obj, budgets, candidates.Count);
-            result = Make(r.Status, record, r.Bound, r.BoundStrict, r.Explanation, r.Over, r.PointsOpen, r.PointsEvaluated, [], full, run.Evaluator.Elapsed);
+            result = Make(r.Status, record, r.Bound, r.BoundStrict, r.Explanation, r.Over, r.PointsOpen, r.PointsEvaluated, [], full, run.Evaluator.Elapsed) with { BestFiles = bestFiles };
             Console.WriteLine(Counts(result.Counts, candidates.Count, shapes.Count, Codesign.Needed(obj, budgets).Count));
             Console.WriteLine($"Shard {part.Index}/{part.Count}: " + (r.Status == CodesignStatus.Unknown && r.BoundStrict && r.PointsOpen == 0
                 ? $"no point of the {scope} meeting the budgets has {DesignMetrics.Name(obj)} at or below the cutoff {Codesign.Num(r.Bound)} (proved)"
@@ -289,21 +292,30 @@ internal static partial class CodesignCommand
     }
 
     private static void WriteMappings(string dir, Workload w, Architecture arch, LayerSum sum, IReadOnlyList<(Einsum Layer, int Count)> shapes)
+        => WriteFiles(dir, MappingFiles(w, arch, sum, shapes));
+
+    /// <summary>The files of <c>--mapping-out</c>: the point's architecture (architecture.yaml) and every layer's mapping (LAYER.yaml), as texts.</summary>
+    internal static IReadOnlyList<(string File, string Text)> MappingFiles(Workload w, Architecture arch, LayerSum sum, IReadOnlyList<(Einsum Layer, int Count)> shapes)
     {
-        if (File.Exists(dir)) throw new InputException($"--mapping-out {dir} is a file; give a folder.");
-        Directory.CreateDirectory(dir);
-        AtomicFile.WriteAllText(Path.Combine(dir, "architecture.yaml"), ArchitectureSpec.Write(arch));
+        var files = new List<(string, string)> { ("architecture.yaml", ArchitectureSpec.Write(arch)) };
         var index = shapes.Select((s, i) => (Zoo.ShapeKey(s.Layer), i)).ToDictionary(x => x.Item1, x => x.i);
-        int written = 0;
         foreach (var layer in w.Layers)
         {
             int i = index[Zoo.ShapeKey(layer)];
             if (sum.Results[i].Mapping is not { } m) continue;
             var mapping = ReferenceEquals(shapes[i].Layer, layer) ? m : m.RenameTensors(shapes[i].Layer, layer);
-            AtomicFile.WriteAllText(Path.Combine(dir, $"{layer.Name}.yaml"), MappingSpec.Write(mapping, layer, arch));
-            written++;
+            files.Add(($"{layer.Name}.yaml", MappingSpec.Write(mapping, layer, arch)));
         }
-        Console.WriteLine($"Wrote {dir}/architecture.yaml and {written} layer mapping(s) in {dir}");
+        return files;
+    }
+
+    /// <summary>Writes the files of <c>--mapping-out</c> into a folder (each through <see cref="AtomicFile"/>).</summary>
+    internal static void WriteFiles(string dir, IReadOnlyList<(string File, string Text)> files)
+    {
+        if (File.Exists(dir)) throw new InputException($"--mapping-out {dir} is a file; give a folder.");
+        Directory.CreateDirectory(dir);
+        foreach (var (file, text) in files) AtomicFile.WriteAllText(Path.Combine(dir, file), text);
+        Console.WriteLine($"Wrote {dir}/architecture.yaml and {files.Count - 1} layer mapping(s) in {dir}");
     }
 
     private static Budget Requirement(string text)

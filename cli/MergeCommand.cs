@@ -17,11 +17,12 @@ internal static class MergeCommand
         var files = new Argument<string[]>("files") { Description = "The shard files of one run, shards 0 to N-1 each once (any order).", Arity = ArgumentArity.OneOrMore };
         var csv = new Option<string?>("--csv") { Description = "Write the answer as CSV: the best point, or one row per point of the Pareto front (as `codesign --csv`)." };
         var plot = Plots.PlotOption("the merged Pareto front and the other points the shards mapped exactly");
+        var mappingOut = new Option<string?>("--mapping-out") { Description = "A folder to write the best point's architecture (architecture.yaml) and every layer's mapping (LAYER.yaml) into, from its shard's file (as `codesign --mapping-out`)." };
         var cmd = new Command("merge", "Combine the shard files of `codesign --shard i/N` into the answer of a single run: the best point with its status, bound and gap, or the Pareto front.")
         {
-            files, csv, plot,
+            files, csv, plot, mappingOut,
         };
-        cmd.SetAction(pr => Program.Guard(() => Run(pr.GetValue(files)!, pr.GetValue(csv), pr.GetValue(plot))));
+        cmd.SetAction(pr => Program.Guard(() => Run(pr.GetValue(files)!, pr.GetValue(csv), pr.GetValue(plot), pr.GetValue(mappingOut))));
         return cmd;
     }
 
@@ -40,10 +41,11 @@ internal static class MergeCommand
         return list;
     }
 
-    private static int Run(IReadOnlyList<string> paths, string? csv, string? plot)
+    private static int Run(IReadOnlyList<string> paths, string? csv, string? plot, string? mappingOut)
     {
         var shards = ShardFile.LoadAll(paths);
         var s0 = shards[0];
+        if (mappingOut is not null && s0.IsPareto) throw new InputException("--mapping-out writes one point's mappings; these shards are of a Pareto front.");
         if (plot is not null && !s0.IsPareto) throw new InputException("--plot draws a Pareto front: these shards are of a minimization.");
         int objectives = (int)(s0.SpaceFullSweep / Math.Max(1, (long)s0.SpacePoints * s0.Shapes.Count));
         string what = s0.Second is { } sec ? $"Pareto front of {DesignMetrics.Name(s0.Objective)} and {DesignMetrics.Name(sec)}" : $"minimizing {DesignMetrics.Name(s0.Objective)}";
@@ -69,6 +71,12 @@ internal static class MergeCommand
         if (r.Best is { } best)
         {
             CodesignCommand.PrintPoint(best, Codesign.MappedFor(r.Objective), s0.Shapes);
+            if (mappingOut is not null)
+            {
+                var files = shards[r.BestShard!.Value].BestFiles;
+                if (files.Count == 0) throw new InputException($"--mapping-out: the file of shard {shards[r.BestShard.Value].Name} holds no mappings of its best point.");
+                CodesignCommand.WriteFiles(mappingOut, files);
+            }
             if (csv is not null) { CsvExport.Write(csv, [CodesignCommand.Row(best, r.Status.ToString().ToUpperInvariant())]); Console.WriteLine($"Wrote {csv}"); }
         }
         Console.WriteLine(CodesignCommand.Counts(counts, s0.SpacePoints, s0.Shapes.Count, objectives, time));

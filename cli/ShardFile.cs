@@ -59,15 +59,7 @@ internal static class ShardFile
             w.WriteEndObject();
             w.WriteStartObject("workload");
             w.WriteString("name", r.WorkloadName);
-            w.WriteStartArray("shapes");
-            foreach (var (name, count) in r.Shapes)
-            {
-                w.WriteStartObject();
-                w.WriteString("name", name);
-                w.WriteNumber("count", count);
-                w.WriteEndObject();
-            }
-            w.WriteEndArray();
+            Objects(w, "shapes", r.Shapes, x => { w.WriteString("name", x.Name); w.WriteNumber("count", x.Count); });
             w.WriteEndObject();
             w.WriteString("objective", DesignMetrics.Name(r.Objective));
             if (r.Second is { } second) w.WriteString("second", DesignMetrics.Name(second));
@@ -90,6 +82,7 @@ internal static class ShardFile
             w.WriteNumber("points-evaluated", r.PointsEvaluated);
             w.WritePropertyName("best");
             if (r.Best is { } best) Point(w, best); else w.WriteNullValue();
+            Objects(w, "best-files", r.BestFiles, x => { w.WriteString("file", x.File); w.WriteString("text", x.Text); });
             w.WriteStartArray("front");
             foreach (var p in r.Front) Point(w, p);
             w.WriteEndArray();
@@ -109,6 +102,19 @@ internal static class ShardFile
             w.WriteEndObject();
         }
         AtomicFile.WriteAllBytes(path, [.. stream.ToArray(), (byte)'\n']);
+    }
+
+    /// <summary>An array of objects, each written by <paramref name="body"/>.</summary>
+    private static void Objects<T>(Utf8JsonWriter w, string name, IEnumerable<T> items, Action<T> body)
+    {
+        w.WriteStartArray(name);
+        foreach (var item in items)
+        {
+            w.WriteStartObject();
+            body(item);
+            w.WriteEndObject();
+        }
+        w.WriteEndArray();
     }
 
     private static void Number(Utf8JsonWriter w, string name, double v)
@@ -159,7 +165,7 @@ internal static class ShardFile
     private static Read? Parse(SpecReader reader, SpecMap root, string path)
     {
         root.AllowOnly("version", "identity", "space", "workload", "objective", "second", "budgets", "shard", "status", "bound", "bound-strict", "explanation", "over",
-            "static-feasible", "points-open", "points-evaluated", "best", "front", "counts", "points");
+            "static-feasible", "points-open", "points-evaluated", "best", "best-files", "front", "counts", "points");
         var version = root.Int("version", required: true);
         if (version is { } v && v != Version)
         {
@@ -206,6 +212,16 @@ internal static class ShardFile
         var open = root.Int("points-open", required: true, min: 0);
         var evaluated = root.Int("points-evaluated", required: true, min: 0);
         var best = root.Get("best") is { } bn ? Point(bn) : null;
+        var bestFiles = new List<(string, string)>();
+        foreach (var item in root.List("best-files", required: true) ?? [])
+        {
+            var m = item.AsMap("file", "text");
+            if (m?.String("file", required: true) is not { } file || m.String("text", required: true) is not { } text) continue;
+            // Only plain names of YAML files: a file name must not lead out of the --mapping-out folder.
+            if (file != Path.GetFileName(file) || file.StartsWith('.') || !file.EndsWith(".yaml", StringComparison.Ordinal) || file.IndexOfAny(['/', '\\']) >= 0)
+                m.Get("file")!.Error($"must be a plain file name ending in .yaml, got '{file}'");
+            else bestFiles.Add((file, text));
+        }
         var front = (root.List("front", required: true) ?? []).Select(Point).ToList();
         var points = (root.List("points", required: true) ?? []).Select(Point).ToList();
         var cm = root.Map("counts", required: true, "searches", "bound-searches", "point-searches", "cache-hits", "refinements", "full-sweep", "seconds");
@@ -222,7 +238,8 @@ internal static class ShardFile
         }
         if (reader.HasErrors) return null;
         var result = new ShardResult(identity!, spaceName!, spacePoints!.Value, workloadName!, shapes, objective!.Value, second, budgets, spaceFull!.Value,
-            index!.Value, count!.Value, first!.Value, end!.Value, status!.Value, best, bound, strict!.Value, explanation, over, staticFeasible!.Value, open!.Value, evaluated!.Value, front!, points!, counts!);
+            index!.Value, count!.Value, first!.Value, end!.Value, status!.Value, best, bound, strict!.Value, explanation, over, staticFeasible!.Value, open!.Value, evaluated!.Value, front!, points!, counts!)
+            { BestFiles = bestFiles };
         return new Read(result, path, idNode!, shardNode!);
 
         PointRecord? Point(SpecNode node)

@@ -85,6 +85,9 @@ public sealed record ShardResult(
     IReadOnlyList<PointRecord> Points,
     ShardCounts Counts)
 {
+    /// <summary>The files <c>--mapping-out</c> writes for the shard's best point (architecture.yaml, then LAYER.yaml each), as names and texts; empty for a front.</summary>
+    public IReadOnlyList<(string File, string Text)> BestFiles { get; init; } = [];
+
     /// <summary>True for a shard of a Pareto front (<see cref="Second"/> given).</summary>
     public bool IsPareto => Second is not null;
 

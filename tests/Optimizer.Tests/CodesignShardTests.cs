@@ -143,6 +143,32 @@ public sealed class CodesignShardTests
     }
 
     [TestMethod]
+    public void TheMergeWritesTheSingleRunsMappings()
+    {
+        string[] question = ["--objective", "edp"];
+        var singleDir = Path.Combine(_dir, "mappings-single");
+        var single = CommandLine.Run(Codesign([.. question, "--mapping-out", singleDir]));
+        Assert.AreEqual(0, single.Code, single.Err + single.Out);
+        var files = Shards("mappings", 3, question);
+        var mergedDir = Path.Combine(_dir, "mappings-merged");
+        var merged = CommandLine.Run(["merge", .. files, "--mapping-out", mergedDir]);
+        Assert.AreEqual(0, merged.Code, merged.Err + merged.Out);
+        StringAssert.Contains(merged.Out, $"Wrote {mergedDir}/architecture.yaml and 2 layer mapping(s)");
+        var names = Directory.GetFiles(singleDir).Select(Path.GetFileName).Order().ToList();
+        CollectionAssert.AreEqual(names, Directory.GetFiles(mergedDir).Select(Path.GetFileName).Order().ToList());
+        Assert.AreEqual(3, names.Count);
+        foreach (var name in names) Assert.AreEqual(File.ReadAllText(Path.Combine(singleDir, name!)), File.ReadAllText(Path.Combine(mergedDir, name!)), name);
+        // A shard file naming a file outside the folder is refused where it says so.
+        var best = files.Select(f => (File: f, Text: File.ReadAllText(f))).First(f => f.Text.Contains("\"file\": \"conv.yaml\"", StringComparison.Ordinal));
+        var evil = Write("evil.json", best.Text.Replace("\"file\": \"conv.yaml\"", "\"file\": \"../conv.yaml\""));
+        var r = CommandLine.Run(["merge", .. files.Select(f => f == best.File ? evil : f), "--mapping-out", Path.Combine(_dir, "never")]);
+        Assert.AreEqual(2, r.Code, r.Err + r.Out);
+        StringAssert.Contains(r.Err, "evil.json:");
+        StringAssert.Contains(r.Err, "must be a plain file name ending in .yaml, got '../conv.yaml'");
+        Assert.IsFalse(Directory.Exists(Path.Combine(_dir, "never")));
+    }
+
+    [TestMethod]
     public void TheShardsPartitionEveryPointExactlyOnce()
     {
         foreach (var points in new[] { 1, 2, 3, 7, 16, 100, 257 })
@@ -378,8 +404,9 @@ public sealed class CodesignShardTests
                      (["--shard", "0/0", "--shard-out", file], "write i/N"),
                      (["--shard", "0/3"], "--shard needs --shard-out FILE"),
                      (["--shard-out", file], "give --shard i/N too"),
-                     (["--shard", "0/3", "--shard-out", file, "--csv", Path.Combine(_dir, "x.csv")], "give --csv or --plot to `optimizer merge`"),
-                     (["--shard", "0/3", "--shard-out", file, "--pareto", "energy,area", "--plot", Path.Combine(_dir, "x.svg")], "give --csv or --plot to `optimizer merge`"),
+                     (["--shard", "0/3", "--shard-out", file, "--csv", Path.Combine(_dir, "x.csv")], "give them to `optimizer merge`"),
+                     (["--shard", "0/3", "--shard-out", file, "--pareto", "energy,area", "--plot", Path.Combine(_dir, "x.svg")], "give them to `optimizer merge`"),
+                     (["--shard", "0/3", "--shard-out", file, "--mapping-out", Path.Combine(_dir, "x")], "give them to `optimizer merge`"),
                  })
         {
             var r = CommandLine.Run(Codesign(args));
