@@ -34,10 +34,11 @@ public static class Program
                 case "imperfect": Imperfect(numbers.Count > 0 ? seconds : 60); break;
                 case "codesign": CodesignEyeriss(numbers.Count > 0 ? seconds : 600, numbers.Count > 1 ? double.Parse(numbers[1], System.Globalization.CultureInfo.InvariantCulture) : null,
                     numbers.Count > 2 ? double.Parse(numbers[2], System.Globalization.CultureInfo.InvariantCulture) : null); break;
+                case "codesign-fronts": CodesignFronts(numbers.Count > 0 ? seconds : 1800); break;
                 case "proofs": Proofs(seconds, names.Skip(names.IndexOf("proofs") + 1).ToList()); return 0; // the names after it are networks
                 case var d when d.StartsWith("descent", StringComparison.Ordinal): DescentSweep(d); break;
                 default:
-                    Console.Error.WriteLine($"error: unknown benchmark '{name}'; known: costmodel, small, resnet50, cpsat, codesign [seconds per objective [seconds per bound search [seconds per quick bound search]]], simulate, fusion, network, timeloop-optima, timelimit, onnx-load, imperfect [seconds per case], proofs [NETWORK...], descent[:WORKLOAD[:ARCH[:norandom]]] (an empty WORKLOAD or ARCH: all) [seconds per layer]");
+                    Console.Error.WriteLine($"error: unknown benchmark '{name}'; known: costmodel, small, resnet50, cpsat, codesign [seconds per objective [seconds per bound search [seconds per quick bound search]]], codesign-fronts [seconds per front], simulate, fusion, network, timeloop-optima, timelimit, onnx-load, imperfect [seconds per case], proofs [NETWORK...], descent[:WORKLOAD[:ARCH[:norandom]]] (an empty WORKLOAD or ARCH: all) [seconds per layer]");
                     return 2;
             }
         }
@@ -108,6 +109,37 @@ public static class Program
         }
     }
 
+
+    /// <summary>
+    /// Co-design Pareto fronts (issue 19): the exact (energy, area) front of MobileNetV2 and of BERT-base over the
+    /// 12-point TPU-like space of examples/codesign-tpu.yaml, each with a time limit; then the exhaustive sweep's front
+    /// (every point mapped, a fresh evaluator) for comparison: the front, the status, the exact layer searches against
+    /// the full sweep's and the times.
+    /// </summary>
+    private static void CodesignFronts(double seconds)
+    {
+        var dir = AppContext.BaseDirectory;
+        while (!File.Exists(Path.Combine(dir, "Optimizer.sln"))) dir = Path.GetDirectoryName(dir) ?? throw new InvalidOperationException("Run the benchmark inside the repository.");
+        var space = Optimizer.Hardware.Specs.DesignSpaceSpec.Load(Path.Combine(dir, "examples", "codesign-tpu.yaml"));
+        Console.WriteLine($"codesign-fronts: (energy, area) Pareto fronts over {space.Name} ({space.Count} points, base {space.Base.Name}); {seconds} s per front");
+        foreach (var network in new[] { "mobilenetv2", "bert-base" })
+        {
+            var workload = Zoo.Get(network);
+            var run = new Codesign(space, workload, new SearchLimits(TimeSpan.FromSeconds(seconds)));
+            var r = run.Pareto(DesignMetric.Energy, DesignMetric.Area, []);
+            var e = run.Evaluator;
+            Console.WriteLine($"  {network} ({e.Shapes.Count} distinct shapes): {r.Status}, {r.Front.Count} point(s): " +
+                              string.Join("; ", r.Front.Select(f => $"{f.Point} energy {f.Values[DesignMetric.Energy]:G6} pJ area {f.Values[DesignMetric.Area]:0.###} mm²")) +
+                              $"; exact layer searches {e.Searches} ({e.BoundSearches} on relaxations, {e.PointSearches} on points) vs full sweep {r.FullSweep}; {r.Elapsed.TotalSeconds:0.#} s" +
+                              (r.Explanation is { } why ? $" ({why})" : ""));
+            var clock = Stopwatch.StartNew();
+            var sweeper = new Codesign(space, workload, SearchLimits.None);
+            var swept = sweeper.SweepPareto(DesignMetric.Energy, DesignMetric.Area, []);
+            bool same = swept.Select(f => f.Point).SequenceEqual(r.Front.Select(f => f.Point));
+            Console.WriteLine($"    exhaustive sweep: front {string.Join(", ", swept.Select(f => f.Point))} ({(same ? "the same" : "DIFFERENT")}); " +
+                              $"{sweeper.Evaluator.Searches} exact layer searches; {clock.Elapsed.TotalSeconds:0.#} s");
+        }
+    }
 
     /// <summary>
     /// How far proofs reach (issue 15): every distinct layer shape of each zoo network on each preset, for energy,

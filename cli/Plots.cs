@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Globalization;
 using Optimizer.Formulation;
 using Optimizer.Hardware;
+using Optimizer.Solvers;
 using Optimizer.Workloads;
 using ScottPlot;
 
@@ -222,6 +223,59 @@ internal static class Plots
         plot.Axes.SetLimits(low - 0.08, high + 0.15, low - 0.08, high + 0.15);
         plot.Axes.Right.MinimumSize = 40;
         plot.ShowLegend(Alignment.UpperLeft);
+        return plot;
+    }
+
+    /// <summary>
+    /// codesign --pareto: the front's points (filled, joined by the staircase of the region they dominate, each labelled
+    /// with its point number) and the other points the run mapped exactly that meet the budgets (open grey circles), the
+    /// static metric on x and the mapped one on y. Energy is scaled to the largest unit that keeps the values at 1 or
+    /// more; the other metrics are drawn in their own units.
+    /// </summary>
+    public static Plot ParetoFront(IReadOnlyList<PointRecord> front, IReadOnlyList<PointRecord> others, DesignMetric first, DesignMetric second, string title)
+    {
+        double largest = front.Concat(others).Select(p => p.Values[first]).DefaultIfEmpty(1).Max();
+        var (scale, unit) = first == DesignMetric.Energy ? Unit(largest) : (1.0, DesignMetrics.Unit(first));
+        var plot = NewPlot(title, $"{DesignMetrics.Name(second)} ({DesignMetrics.Unit(second)})", $"{DesignMetrics.Name(first)} ({unit})");
+        if (others.Count > 0)
+        {
+            var m = plot.Add.Markers(others.Select(p => p.Values[second]).ToArray(), others.Select(p => p.Values[first] / scale).ToArray());
+            m.MarkerShape = MarkerShape.OpenCircle;
+            m.MarkerSize = 7;
+            m.Color = Colors.Gray;
+            m.LegendText = $"other points mapped exactly ({others.Count})";
+        }
+        var sorted = front.OrderBy(p => p.Values[second]).ToList();
+        var xs = new List<double>();
+        var ys = new List<double>();
+        for (int i = 0; i < sorted.Count; i++)
+        {
+            // The staircase: from each point right to the next point's area, then down to its value.
+            if (i > 0) { xs.Add(sorted[i].Values[second]); ys.Add(sorted[i - 1].Values[first] / scale); }
+            xs.Add(sorted[i].Values[second]);
+            ys.Add(sorted[i].Values[first] / scale);
+        }
+        if (xs.Count > 1)
+        {
+            var line = plot.Add.ScatterLine(xs.ToArray(), ys.ToArray());
+            line.Color = Palette.GetColor(0);
+            line.LineWidth = 1.5f;
+        }
+        var f = plot.Add.Markers(sorted.Select(p => p.Values[second]).ToArray(), sorted.Select(p => p.Values[first] / scale).ToArray());
+        f.MarkerShape = MarkerShape.FilledCircle;
+        f.MarkerSize = 9;
+        f.Color = Palette.GetColor(0);
+        f.LegendText = $"Pareto front ({front.Count} point(s))";
+        foreach (var p in sorted)
+        {
+            var label = plot.Add.Text(p.Point.ToString(Inv), p.Values[second], p.Values[first] / scale);
+            label.LabelAlignment = Alignment.LowerLeft;
+            label.LabelFontSize = 12;
+            label.OffsetX = 4;
+            label.OffsetY = -2;
+        }
+        plot.Axes.Margins(0.08, 0.12);
+        plot.ShowLegend(Edge.Bottom); // below the axes: inside, it could hide a point
         return plot;
     }
 

@@ -19,6 +19,7 @@ public static class Program
         root.Subcommands.Add(ValidateCommand.Build());
         root.Subcommands.Add(FuseCommand.Build());
         root.Subcommands.Add(CodesignCommand.Build());
+        root.Subcommands.Add(MergeCommand.Build());
         var quiet = new Option<bool>("--quiet") { Description = "No live progress display (it is shown only on a terminal anyway).", Recursive = true };
         root.Options.Add(quiet);
         if (args.Length == 0) return Guard(DefaultJob.Run);

@@ -280,6 +280,31 @@ public sealed class DesignSpace
         return bits / 8 / 1024;
     }
 
+    /// <summary>
+    /// A text equal for two spaces exactly when every number a co-design run reads from them is equal: the base
+    /// architecture as written by <see cref="Specs.ArchitectureSpec.Write"/>, the parameters and their values in order
+    /// (so the same point numbers), and each on-chip level's read and write energy and area at every capacity a point can
+    /// give it, and the MAC area. The space's name and the file's comments and layout are left out. The identity of a
+    /// shard file (docs/codesign.md, "Shards") hashes it.
+    /// </summary>
+    public string Canonical()
+    {
+        static string N(double v) => v.ToString("R", CultureInfo.InvariantCulture);
+        var sb = new System.Text.StringBuilder();
+        sb.Append(Specs.ArchitectureSpec.Write(Base));
+        foreach (var p in Parameters) sb.Append($"parameter {p.Name}: {string.Join(", ", p.Values)}\n");
+        foreach (var level in Base.Levels)
+        {
+            if (level.Capacity is not { } words) continue;
+            var costs = Costs.Of(level);
+            var capacities = Parameters.Where(p => p.Knob == DesignKnob.Capacity && p.Level == level.Name).SelectMany(p => p.Values.Select(v => v.Number)).DefaultIfEmpty(words);
+            foreach (var c in capacities)
+                sb.Append($"costs {level.Name} at {N(c)} words: read {N(costs.Read.At(c))}, write {N(costs.Write.At(c))}, area {N(costs.Area.At(c))}\n");
+        }
+        sb.Append($"mac-area {N(Costs.MacArea)}\n");
+        return sb.ToString();
+    }
+
     /// <summary>A static metric (area, sram) of a point.</summary>
     public double Static(DesignMetric metric, int point) => metric switch
     {

@@ -156,7 +156,12 @@ public enum CodesignStatus
 public sealed record PointFigures(int Point, string Description, Architecture Arch, IReadOnlyDictionary<DesignMetric, double> Values, bool Proved,
     IReadOnlyDictionary<Objective, LayerSum> Sums);
 
-/// <summary>The answer of a co-design minimization.</summary>
+/// <summary>
+/// The answer of a co-design minimization. <see cref="Over"/>, for <see cref="CodesignStatus.Infeasible"/>: how far the
+/// point closest to meeting the named budget is from it (its value over the limit; infinity when no point could be
+/// named), so that the merge of shards names the closest point of all of them. <see cref="BoundStrict"/>: every point
+/// left is strictly above <see cref="Bound"/> (the bound is a cutoff given from outside, which pruned them).
+/// </summary>
 public sealed record CodesignResult(
     CodesignStatus Status,
     DesignMetric Objective,
@@ -167,7 +172,9 @@ public sealed record CodesignResult(
     int PointsEvaluated,
     long Searches,
     long FullSweep,
-    TimeSpan Elapsed)
+    TimeSpan Elapsed,
+    double Over = double.PositiveInfinity,
+    bool BoundStrict = false)
 {
     /// <summary>The best value found, if any.</summary>
     public double? BestValue => Best?.Values.TryGetValue(Objective, out var v) == true ? v : null;
@@ -177,7 +184,8 @@ public sealed record CodesignResult(
 }
 
 /// <summary>An exact Pareto front of a mapped metric against a static one (energy against area).</summary>
-public sealed record ParetoResult(CodesignStatus Status, DesignMetric First, DesignMetric Second, IReadOnlyList<PointFigures> Front, string? Explanation, long Searches, long FullSweep, TimeSpan Elapsed);
+public sealed record ParetoResult(CodesignStatus Status, DesignMetric First, DesignMetric Second, IReadOnlyList<PointFigures> Front, string? Explanation, long Searches, long FullSweep, TimeSpan Elapsed,
+    double Over = double.PositiveInfinity);
 
 /// <summary>
 /// Hardware co-design over a declared design space (docs/codesign.md): the point that minimizes a metric of the
@@ -215,6 +223,11 @@ public sealed class Codesign
     /// <summary>The evaluator (its counts of searches).</summary>
     public LayerEvaluator Evaluator => _eval;
 
+    private readonly SortedDictionary<int, PointFigures> _mapped = [];
+
+    /// <summary>Every point evaluated on its own so far (its layers searched on its architecture), with its latest figures, by point number.</summary>
+    public IReadOnlyDictionary<int, PointFigures> Mapped => _mapped;
+
     /// <summary>The objective a metric's layers are mapped for (power and the static metrics: energy).</summary>
     public static Objective MappedFor(DesignMetric m) => m switch
     {
@@ -238,8 +251,11 @@ public sealed class Codesign
     }
 
     /// <summary>Exact layer searches a sweep of every point would run for this objective and these budgets.</summary>
-    public long FullSweep(DesignMetric objective, IEnumerable<Budget> budgets)
-        => (long)_space.Count * _eval.Shapes.Count * Math.Max(1, Needed(objective, budgets).Count);
+    public long FullSweep(DesignMetric objective, IEnumerable<Budget> budgets) => FullSweep(objective, budgets, _space.Count);
+
+    /// <summary>Exact layer searches a sweep of <paramref name="points"/> points (a shard's) would run for this objective and these budgets.</summary>
+    public long FullSweep(DesignMetric objective, IEnumerable<Budget> budgets, int points)
+        => (long)points * _eval.Shapes.Count * Math.Max(1, Needed(objective, budgets).Count);
 
     private double Static(DesignMetric m, int point)
     {
@@ -277,8 +293,12 @@ public sealed class Codesign
     /// <summary>
     /// The point of <paramref name="candidates"/> (all points when null) with the least objective among those meeting
     /// every budget; ties go to the least <paramref name="tieBreak"/> (a static metric), then the lower point number.
+    /// <paramref name="cutoff"/>: the value of a point known elsewhere (another shard's best); sets whose lower bound is
+    /// above it are dropped like those above the run's own best. When nothing at or below it is left, the result is
+    /// UNKNOWN with the cutoff as a strict bound (<see cref="CodesignResult.BoundStrict"/>) and no point open.
     /// </summary>
-    public CodesignResult Minimize(DesignMetric objective, IReadOnlyList<Budget> budgets, IReadOnlyList<int>? candidates = null, DesignMetric tieBreak = DesignMetric.Area)
+    public CodesignResult Minimize(DesignMetric objective, IReadOnlyList<Budget> budgets, IReadOnlyList<int>? candidates = null, DesignMetric tieBreak = DesignMetric.Area,
+        double? cutoff = null)
     {
         var start = _eval.Elapsed;
         long searchesBefore = _eval.Searches;
@@ -287,11 +307,15 @@ public sealed class Codesign
         var dynamics = budgets.Where(b => !DesignMetrics.IsStatic(b.Metric)).ToList();
         var needed = Needed(objective, budgets);
         long full = FullSweep(objective, budgets);
-        CodesignResult Done(CodesignStatus status, PointFigures? best, double bound, string? why, int open, int evaluated)
-            => new(status, objective, best, bound, why, open, evaluated, _eval.Searches - searchesBefore, full, _eval.Elapsed - start);
+        CodesignResult Done(CodesignStatus status, PointFigures? best, double bound, string? why, int open, int evaluated, double over = double.PositiveInfinity, bool strict = false)
+            => new(status, objective, best, bound, why, open, evaluated, _eval.Searches - searchesBefore, full, _eval.Elapsed - start, over, strict);
 
         var feasible = candidates.Where(p => statics.All(b => b.Allows(Static(b.Metric, p)))).ToList();
-        if (feasible.Count == 0) return Done(CodesignStatus.Infeasible, null, double.PositiveInfinity, StaticInfeasibility(candidates, statics), 0, 0);
+        if (feasible.Count == 0)
+        {
+            var (text, worst) = StaticInfeasibility(candidates, statics);
+            return Done(CodesignStatus.Infeasible, null, double.PositiveInfinity, text, 0, 0, worst);
+        }
 
         bool staticObjective = DesignMetrics.IsStatic(objective);
         var violations = new Violations();
@@ -299,9 +323,17 @@ public sealed class Codesign
         var open = new List<Node>();
         var evaluated = new HashSet<int>();
         PointFigures? incumbent = null;
-        double Cutoff() => incumbent is not null ? incumbent.Values[objective] : double.PositiveInfinity;
+        double external = cutoff ?? double.PositiveInfinity;
+        bool cut = false; // some node was dropped by the external cutoff only
+        double Cutoff() => Math.Min(external, incumbent is not null ? incumbent.Values[objective] : double.PositiveInfinity);
+        bool Keep(Node n)
+        {
+            if (n.Key <= Cutoff()) return true;
+            if (n.Key > external) cut = true;
+            return false;
+        }
         // A node whose lower bound exceeds the value of a point found (mapped, meeting the budgets) cannot hold the optimum.
-        void Push(Node n) { if (n.Key <= Cutoff()) queue.Enqueue(n, (n.Key, n.Tie, n.MinIndex)); }
+        void Push(Node n) { if (Keep(n)) queue.Enqueue(n, (n.Key, n.Tie, n.MinIndex)); }
         Node? Eval(Node n, int stage)
         {
             n.Stage = stage;
@@ -321,8 +353,9 @@ public sealed class Codesign
 
         // The dive: from the root, evaluate both halves cheaply and descend into the one with the least key, down to
         // one point, which is mapped; the first incumbent, so that a run stopped early reports a point and a gap.
+        // The dive stops at a set whose bound is above the external cutoff: it has nothing to find there.
         var dive = Eval(new Node(feasible, 0, 0, evaluated: false), 0);
-        while (dive is not null && dive.Points.Count > 1 && !_eval.Stopped)
+        while (dive is not null && dive.Points.Count > 1 && !_eval.Stopped && dive.Key <= external)
         {
             var halves = Split(dive.Points).Select(c => Eval(new Node(c, dive.Key, 0, evaluated: false), 0)).Where(h => h is not null).Select(h => h!).ToList();
             if (halves.Count == 0) { dive = null; break; }
@@ -338,7 +371,7 @@ public sealed class Codesign
         {
             if (_eval.Stopped) break;
             var node = queue.Dequeue();
-            if (node.Key > Cutoff()) continue;
+            if (!Keep(node)) continue;
             if (!node.Evaluated) { Place(Eval(node, 0)); continue; }
             if (!node.Proved && node.Stage < 1) { Place(Eval(node, 1)); continue; }
             if (node.Points.Count == 1)
@@ -350,30 +383,39 @@ public sealed class Codesign
             }
             foreach (var child in Split(node.Points)) Push(new Node(child, node.Key, staticObjective ? child.Min(p => Static(objective, p)) : node.Tie, evaluated: false));
         }
-        open.RemoveAll(o => o.Key > Cutoff());
-        var waiting = queue.UnorderedItems.Select(n => n.Element).Where(n => n.Key <= Cutoff()).ToList();
+        open.RemoveAll(o => !Keep(o));
+        var waiting = queue.UnorderedItems.Select(n => n.Element).Where(Keep).ToList();
         int evaluatedPoints = evaluated.Count;
         int left = waiting.Sum(n => n.Points.Count) + open.Count;
-        if (waiting.Count == 0 && open.Count == 0 && incumbent is null)
-            return Done(CodesignStatus.Infeasible, null, double.PositiveInfinity, Closest(violations, statics, feasible) ?? violations.Text ?? "no point meets the budgets", 0, evaluatedPoints);
+        if (waiting.Count == 0 && open.Count == 0 && incumbent is null && !cut)
+        {
+            var closest = Closest(violations, statics, feasible);
+            return Done(CodesignStatus.Infeasible, null, double.PositiveInfinity, closest?.Text ?? violations.Text ?? "no point meets the budgets", 0, evaluatedPoints,
+                closest?.Over ?? violations.Ratio);
+        }
         double bound = Math.Min(waiting.Count > 0 ? waiting.Min(n => n.Key) : double.PositiveInfinity, open.Count > 0 ? open.Min(n => n.Key) : double.PositiveInfinity);
-        if (incumbent is not null) bound = Math.Min(bound, incumbent.Values[objective]);
-        string why = _eval.Stopped ? "the time limit or an interrupt stopped the run" : "some layer searches stopped before proving their optimum";
-        return Done(incumbent is null ? CodesignStatus.Unknown : CodesignStatus.Feasible, incumbent, bound, why, left, evaluatedPoints);
+        // Points dropped by the external cutoff are all strictly above it.
+        bool strict = false;
+        if (cut && external < bound) (bound, strict) = (external, true);
+        if (incumbent is not null && incumbent.Values[objective] <= bound) (bound, strict) = (incumbent.Values[objective], false);
+        string why = waiting.Count == 0 && open.Count == 0 && cut
+            ? $"every other point meeting the budgets is above the cutoff {Num(external)} (proved)"
+            : _eval.Stopped ? "the time limit or an interrupt stopped the run" : "some layer searches stopped before proving their optimum";
+        return Done(incumbent is null ? CodesignStatus.Unknown : CodesignStatus.Feasible, incumbent, bound, why, left, evaluatedPoints, strict: strict);
     }
 
     /// <summary>
     /// When a budget ruled out a whole set of points by its lower bound, the point closest to meeting it: the least value
     /// of its metric over the points that meet the static budgets, found by the same proved minimization.
     /// </summary>
-    private string? Closest(Violations v, IReadOnlyList<Budget> statics, IReadOnlyList<int> feasible)
+    private (string Text, double Over)? Closest(Violations v, IReadOnlyList<Budget> statics, IReadOnlyList<int> feasible)
     {
         if (v.SetBudget is not { } b || !double.IsFinite(v.Ratio)) return null;
         var r = Minimize(b.Metric, statics, feasible);
         if (r.Best is not { } p || r.BestValue is not { } value) return null;
         string proved = r.Status == CodesignStatus.Optimal ? "proved least" : "least found";
-        return $"{b} ({b.Source}) is binding: no point meets it; the closest point, {p.Point} ({p.Description}), has {DesignMetrics.Name(b.Metric)} {Num(value)} {DesignMetrics.Unit(b.Metric)} " +
-               $"({proved}; {(value / b.Limit - 1) * 100:0.#}% over)";
+        return ($"{b} ({b.Source}) is binding: no point meets it; the closest point, {p.Point} ({p.Description}), has {DesignMetrics.Name(b.Metric)} {Num(value)} {DesignMetrics.Unit(b.Metric)} " +
+                $"({proved}; {(value / b.Limit - 1) * 100:0.#}% over)", value / b.Limit);
     }
 
     private static bool Meets(PointFigures f, IReadOnlyList<Budget> dynamics)
@@ -437,6 +479,7 @@ public sealed class Codesign
         var mapped = sums.GetValueOrDefault(MappedFor(objective));
         if (mapped?.Totals(_eval.Shapes) is { } t && arch.ClockGHz is { } ghz && t.Cycles > 0) values[DesignMetric.Power] = t.Energy / t.Cycles * ghz * 1e-3;
         node.Figures = new PointFigures(point, _space.Describe(point), arch, values, proved, sums);
+        _mapped[point] = node.Figures;
         if (!proved) return node;
         foreach (var b in dynamics)
         {
@@ -487,7 +530,7 @@ public sealed class Codesign
         yield return points.Where((_, k) => !low.Contains(indices[k][best])).ToList();
     }
 
-    private string StaticInfeasibility(IReadOnlyList<int> candidates, IReadOnlyList<Budget> statics)
+    private (string Text, double Over) StaticInfeasibility(IReadOnlyList<int> candidates, IReadOnlyList<Budget> statics)
     {
         int closest = -1;
         double worst = double.PositiveInfinity;
@@ -503,28 +546,30 @@ public sealed class Codesign
             }
             if (w < worst) (worst, closest, binding) = (w, p, by);
         }
-        if (binding is null) return "the space has no point";
-        return $"{binding} ({binding.Source}) is binding: no point meets it; the closest point, {closest} ({_space.Describe(closest)}), has {DesignMetrics.Name(binding.Metric)} " +
-               $"{Num(Static(binding.Metric, closest))} {DesignMetrics.Unit(binding.Metric)} ({(worst - 1) * 100:0.#}% over)";
+        if (binding is null) return ("the space has no point", double.PositiveInfinity);
+        return ($"{binding} ({binding.Source}) is binding: no point meets it; the closest point, {closest} ({_space.Describe(closest)}), has {DesignMetrics.Name(binding.Metric)} " +
+                $"{Num(Static(binding.Metric, closest))} {DesignMetrics.Unit(binding.Metric)} ({(worst - 1) * 100:0.#}% over)", worst);
     }
 
     /// <summary>
     /// The exact Pareto front of a mapped metric (<paramref name="first"/>: energy, latency or edp) against a static one
     /// (<paramref name="second"/>: area or sram) among the points meeting the budgets: the point of least first metric
     /// (ties: least second), then repeatedly the same among the points whose second metric is strictly less.
+    /// <paramref name="candidates"/> (all points when null) restricts the front to some points (a shard's).
     /// </summary>
-    public ParetoResult Pareto(DesignMetric first, DesignMetric second, IReadOnlyList<Budget> budgets)
+    public ParetoResult Pareto(DesignMetric first, DesignMetric second, IReadOnlyList<Budget> budgets, IReadOnlyList<int>? candidates = null)
     {
         var start = _eval.Elapsed;
         long before = _eval.Searches;
         var front = new List<PointFigures>();
-        IReadOnlyList<int> subset = Enumerable.Range(0, _space.Count).ToList();
+        IReadOnlyList<int> subset = candidates ?? Enumerable.Range(0, _space.Count).ToList();
         var status = CodesignStatus.Optimal;
         string? why = null;
+        double over = double.PositiveInfinity;
         while (subset.Count > 0)
         {
             var r = Minimize(first, budgets, subset, second);
-            if (r.Status == CodesignStatus.Infeasible) { if (front.Count == 0) (status, why) = (CodesignStatus.Infeasible, r.Explanation); break; }
+            if (r.Status == CodesignStatus.Infeasible) { if (front.Count == 0) (status, why, over) = (CodesignStatus.Infeasible, r.Explanation, r.Over); break; }
             if (r.Status != CodesignStatus.Optimal)
             {
                 status = front.Count == 0 && r.Best is null ? CodesignStatus.Unknown : CodesignStatus.Feasible;
@@ -536,7 +581,7 @@ public sealed class Codesign
             double s = Static(second, r.Best!.Point);
             subset = subset.Where(p => Static(second, p) < s).ToList();
         }
-        return new ParetoResult(status, first, second, front, why, _eval.Searches - before, FullSweep(first, budgets), _eval.Elapsed - start);
+        return new ParetoResult(status, first, second, front, why, _eval.Searches - before, FullSweep(first, budgets), _eval.Elapsed - start, over);
     }
 
     /// <summary>Every point evaluated exactly (the full sweep, for tests and comparisons): its figures, or null when a budget or a layer rules it out.</summary>
