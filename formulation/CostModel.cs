@@ -101,12 +101,7 @@ internal sealed class Nest
     }
 
     /// <summary>Extent of a rank in the tile of level l: the product of its factors in loops at l and below.</summary>
-    private long Extent(int l, RankId r)
-    {
-        long p = 1;
-        for (int i = _levelStart[l]; i < _loops.Count; i++) if (_loops[i].Rank == r) p = checked(p * _loops[i].Factor);
-        return p;
-    }
+    private long Extent(int l, RankId r) => _m.TileExtent(l, r);
 
     /// <summary>The extents of every rank (in the Einsum's order) in the tile of level l.</summary>
     private long[] Extents(int l) => _e.Ranks.Select(r => Extent(l, r.Id)).ToArray();

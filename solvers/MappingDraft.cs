@@ -72,11 +72,13 @@ internal sealed class MappingDraft
         }
     }
 
-    /// <summary>The objective of the draft's mapping, or null when it is not valid or breaks the constraints.</summary>
+    /// <summary>The objective of the draft's mapping, or null when it is not valid or breaks the constraints (the global kinds included).</summary>
     public double? Value(MapProblem p)
     {
         var m = ToMapping();
         if (p.Constraints is { } c && !ConstraintCheck.Allows(c, m)) return null;
-        return CostModel.TryEvaluate(p.Layer, p.Arch, m, out var report, out _) ? report!.Objective(p.Objective) : null;
+        if (!CostModel.TryEvaluate(p.Layer, p.Arch, m, out var report, out _)) return null;
+        if (p.Constraints is { Global.Count: > 0 } g && ConstraintCheck.Broken(g, p.Arch, m, () => report!).Count > 0) return null;
+        return report!.Objective(p.Objective);
     }
 }

@@ -6,7 +6,8 @@ namespace Optimizer.Solvers;
 /// <summary>
 /// The random-sampling baseline most mappers ship: draw valid mappings at random and keep the best,
 /// stopping after <c>patience</c> consecutive valid mappings without improvement (500 by default,
-/// the usual default in this field), or at the time limit. It proves nothing: its status is
+/// the usual default in this field), or at the time limit. It draws only mappings that honour the constraints,
+/// the global kinds included (a draw that breaks one is rejected). It proves nothing: its status is
 /// FEASIBLE, with the search model's root lower bound as the bound.
 /// </summary>
 public sealed class RandomSampler(MapProblem problem, int seed = 1, int patience = 500, int attemptsPerSample = 2000)
@@ -35,6 +36,13 @@ public sealed class RandomSampler(MapProblem problem, int seed = 1, int patience
             }
             drawn++;
             var report = CostModel.Evaluate(problem.Layer, problem.Arch, m);
+            if (ConstraintCheck.Broken(constraints, problem.Arch, m, () => report).Count > 0)
+            {
+                // A draw the global constraints reject counts as one without improvement (and as a failure until one is accepted).
+                if (best is null && ++failures >= 20) break;
+                sinceImprovement += best is null ? 0 : 1;
+                continue;
+            }
             double value = report.Objective(problem.Objective);
             if (value < bestValue) { bestValue = value; best = m; bestReport = report; sinceImprovement = 0; }
             else sinceImprovement++;
