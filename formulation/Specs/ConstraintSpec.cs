@@ -87,14 +87,13 @@ public static class ConstraintSpec
             };
             TensorId? tensor = null;
             bool tensorOk = true;
-            if (c.Get("tensor") is { } tn && tn.AsString() is { } name)
+            if (c.Get("tensor") is { } tn)
             {
-                tensor = einsum.Tensors.FirstOrDefault(t => t.Id.Name == name)?.Id;
-                if (tensor is null)
-                {
-                    tensorOk = false;
-                    tn.Error($"unknown tensor '{name}'; layer {einsum.Name} has tensors {string.Join(", ", einsum.Tensors.Select(t => t.Id))}");
-                }
+                // A tensor's name, or a role that stands for one tensor of the layer.
+                var named = MappingSpec.Tensors([tn], einsum);
+                tensorOk = named is { Count: 1 };
+                if (tensorOk) tensor = named![0];
+                else if (named is { Count: > 1 }) tn.Error($"'{tn.AsString()}' stands for {string.Join(", ", named)}; name one tensor");
             }
             bool? total = c.Get("scope") is not { } sc ? false : sc.AsString() switch
             {

@@ -177,8 +177,9 @@ public sealed class GlobalConstraintTests
                   max-count:
                     - {count: reads, tensor: Weights, at-most: 100}
                     - {count: fills, scope: total, at-most: 5000}
+                    - {count: updates, tensor: outputs, at-most: 7}
             """, "c.yaml", layer, arch);
-        Assert.AreEqual(8, c.Global.Count);
+        Assert.AreEqual(9, c.Global.Count);
         Assert.AreEqual(new MinUtilization(0.5) { Where = "c.yaml:2:20" }, c.Global[0]);
         Assert.AreEqual(new TileMultiple(1, new RankId("K"), 4) { Where = "c.yaml:5:22" }, c.Global[1]);
         Assert.AreEqual(new TileMultiple(1, new RankId("P"), 2) { Where = "c.yaml:5:22" }, c.Global[2]);
@@ -187,6 +188,7 @@ public sealed class GlobalConstraintTests
         Assert.AreEqual(new BandwidthWithinCompute(1) { Where = "c.yaml:7:33" }, c.Global[5]);
         Assert.AreEqual(new MaxCount(1, new TensorId("Weights"), CountKind.Reads, false, 100) { Where = "c.yaml:9:11" }, c.Global[6]);
         Assert.AreEqual(new MaxCount(1, null, CountKind.Fills, true, 5000) { Where = "c.yaml:10:11" }, c.Global[7]);
+        Assert.AreEqual(new MaxCount(1, new TensorId("Outputs"), CountKind.Updates, false, 7) { Where = "c.yaml:11:11" }, c.Global[8]);
         Assert.IsTrue(c.OrderDependent);
         Assert.AreEqual(0, c.LevelsOnly.Global.Count);
     }
@@ -218,7 +220,7 @@ public sealed class GlobalConstraintTests
             "bad.yaml:6:36", "must be a number above 0",
             "bad.yaml:7:33", "must be true or false",
             "bad.yaml:9:19", "unknown count 'writes'; a count is reads, fills or updates",
-            "bad.yaml:9:35", "unknown tensor 'Weight'",
+            "bad.yaml:9:35", "unknown tensor or role 'Weight'",
             "bad.yaml:9:50", "unknown scope 'all'",
             "bad.yaml:9:11", "at-most",
             "bad.yaml:10:35", "must be a non-negative integer",
@@ -276,7 +278,7 @@ public sealed class GlobalConstraintTests
             (code, _, err) = Run("map", "--arch", "simple-ws", "--workload", w, "--constraints", bad);
             Assert.AreEqual(2, code);
             StringAssert.Contains(err, "b.yaml:4:");
-            StringAssert.Contains(err, "unknown tensor 'Nope'");
+            StringAssert.Contains(err, "unknown tensor or role 'Nope'");
         }
         finally
         {
