@@ -38,8 +38,9 @@ public sealed record TileMultiple(int Level, RankId Rank, long Multiple) : Globa
 }
 
 /// <summary>
-/// (b) The mapping uses at least <see cref="Fraction"/> of the compute units: <see cref="CostReport.ComputeInstancesUsed"/>
-/// (the product of every spatial factor) at least <see cref="GlobalConstraint.AtLeast"/>(fraction, the architecture's compute units).
+/// (b) The mapping uses at least <see cref="Fraction"/> of the compute units: the product of every spatial factor of every
+/// level (the compute units used, as <see cref="CostReport.ComputeInstancesUsed"/> reports them) at least
+/// <see cref="GlobalConstraint.AtLeast"/>(fraction, the architecture's compute units).
 /// </summary>
 public sealed record MinUtilization(double Fraction) : GlobalConstraint
 {

@@ -40,6 +40,12 @@ public sealed record MappingConstraints(IReadOnlyDictionary<int, LevelConstraint
     /// <summary>True when a global constraint depends on loop orders (bandwidth cycles, counts), not on factors and keep sets alone.</summary>
     public bool OrderDependent => Global.Any(g => g is BandwidthWithinCompute or MaxCount);
 
+    /// <summary>
+    /// True when a global constraint depends on which axis a rank is split along (min-fanout-used along X or Y), which
+    /// costs never do: the exact search then keeps plans that differ only in their axes apart.
+    /// </summary>
+    public bool AxisDependent => Global.Any(g => g is MinFanoutUsed { Part: not FanoutPart.Total });
+
     /// <summary>The same constraints without the global kinds.</summary>
     public MappingConstraints LevelsOnly => Global.Count == 0 ? this : this with { Global = [] };
 
@@ -54,12 +60,14 @@ public static class ConstraintCheck
 {
     /// <summary>
     /// True when a complete, valid mapping satisfies a global constraint; <paramref name="report"/> is its cost report
-    /// (asked for only by the kinds that need counts or cycles). The one definition of every global kind.
+    /// (asked for only by the kinds that need counts or cycles: bandwidth and counts). The one definition of every
+    /// global kind. The spatial kinds (utilization, fanout use) read the mapping's spatial loops only, so the exact
+    /// search decides them on a spatial plan.
     /// </summary>
     public static bool Holds(GlobalConstraint g, Architecture arch, Mapping mapping, Func<CostReport> report) => g switch
     {
         TileMultiple t => mapping.TileExtent(t.Level, t.Rank) % t.Multiple == 0,
-        MinUtilization u => report().ComputeInstancesUsed >= GlobalConstraint.AtLeast(u.Fraction, arch.ComputeInstances),
+        MinUtilization u => mapping.Levels.Aggregate(1L, (a, l) => checked(a * l.SpatialProduct)) >= GlobalConstraint.AtLeast(u.Fraction, arch.ComputeInstances),
         MinFanoutUsed f => (f.Part switch
         {
             FanoutPart.X => mapping.SpatialAlong(f.Level, Axis.X),

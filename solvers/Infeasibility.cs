@@ -80,9 +80,11 @@ public static class Infeasibility
     /// Explains an empty mapspace when valid mappings exist but each breaks global constraints: <paramref name="brokenSets"/>
     /// holds, for the valid mappings a complete search met, the sets of global constraints each broke (bit i:
     /// <c>Global[i]</c>). A set of constraints conflicts when it meets every one of those sets; the union does, and it is
-    /// shrunk, one constraint at a time, to a conflict from which no constraint can be dropped.
+    /// shrunk, one constraint at a time, to a conflict from which no constraint can be dropped. A recorded set may be a
+    /// subset of what the mappings it stands for break (a spatial plan dropped for its spatial kinds alone): the set named
+    /// still conflicts, but then it is said to be minimal only when <paramref name="minimal"/> holds.
     /// </summary>
-    public static string ExplainGlobal(MapProblem p, IReadOnlyCollection<ulong> brokenSets)
+    public static string ExplainGlobal(MapProblem p, IReadOnlyCollection<ulong> brokenSets, bool minimal = true)
     {
         var global = (p.Constraints ?? MappingConstraints.None).Global;
         var names = new List<string>();
@@ -97,8 +99,8 @@ public static class Infeasibility
             }
             for (int i = 0; i < global.Count; i++) if ((conflict & (1UL << i)) != 0) names.Add(global[i].Name(p.Arch));
         }
-        return $"Valid mappings exist, but each breaks at least one of these constraints, which conflict: {string.Join("; ", names)}. " +
-               (names.Count > 1 ? "Dropping any one of them leaves a mapping that satisfies the others." : "Dropping it leaves valid mappings.");
+        return $"Every valid mapping breaks at least one of these constraints, which conflict: {string.Join("; ", names)}." +
+               (names.Count == 1 ? "" : minimal ? " Dropping any one of them leaves a mapping that satisfies the others." : "");
     }
 
     /// <summary>Explains, in words, why a search found no valid mapping.</summary>

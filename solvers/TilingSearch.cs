@@ -62,6 +62,31 @@ public sealed class TilingSearch
         return false;
     };
 
+    /// <summary>
+    /// False when a spatial plan breaks a global constraint that the spatial factors alone decide (min-utilization,
+    /// min-fanout-used): every mapping of the plan breaks it, so the plan is dropped before its bound is taken. The
+    /// constraints it breaks are recorded for the explanation of INFEASIBLE (a subset of what its mappings break).
+    /// </summary>
+    private bool PlanAdmits(SpatialPlan plan)
+    {
+        if (_global is not { } g || !g.Global.Any(x => x is MinUtilization or MinFanoutUsed)) return true;
+        // The plan as a mapping with its spatial loops only: what the spatial kinds of ConstraintCheck.Holds read.
+        var spatial = new Mapping(Enumerable.Range(0, _levelsCount).Select(d => new LevelMapping([],
+            Enumerable.Range(0, _model.Ranks).SelectMany(r => new[] { (r, f: plan.X[d][r], Axis.X), (r, f: plan.Y[d][r], Axis.Y) })
+                .Where(x => x.f > 1).Select(x => new SpatialLoop(_model.RankIds[x.r], x.f, x.Item3)), [])));
+        ulong set = 0;
+        for (int i = 0; i < g.Global.Count; i++)
+            if (g.Global[i] is MinUtilization or MinFanoutUsed
+                && !ConstraintCheck.Holds(g.Global[i], _p.Arch, spatial, () => throw new InvalidOperationException("The spatial kinds need no cost report.")))
+                set |= i < 64 ? 1UL << i : 0;
+        if (set == 0) return true;
+        lock (_brokenSets) { _brokenSets.Add(set); _droppedPlans = true; }
+        return false;
+    }
+
+    // True once a plan was dropped by PlanAdmits: its recorded set is a subset of what its mappings break.
+    private bool _droppedPlans;
+
     /// <summary>True when a mapping satisfies the global constraints (always, without them).</summary>
     private bool Satisfies(Mapping m, CostReport r) => _global is not { } g || ConstraintCheck.Broken(g, _p.Arch, m, () => r).Count == 0;
     private readonly Mapping? _incumbent;
@@ -149,9 +174,11 @@ public sealed class TilingSearch
         if (_prune)
         {
             var plans = new List<SpatialPlan>();
+            int listedPlans = 0;
             foreach (var plan in _model.SpatialPlans())
             {
-                if ((roots.Count & 255) == 0 && shared.CheckStop()) { listed = false; break; }
+                if ((listedPlans++ & 255) == 0 && shared.CheckStop()) { listed = false; break; }
+                if (!PlanAdmits(plan)) continue;
                 State Make()
                 {
                     var s = new State(_model, plan);
@@ -256,7 +283,7 @@ public sealed class TilingSearch
         {
             if (complete)
                 return new SolveResult(SolveStatus.Infeasible, null, null, null, double.PositiveInfinity, elapsed, explored, _name,
-                    _brokenSets.Count > 0 ? Infeasibility.ExplainGlobal(_p, _brokenSets) : Infeasibility.Explain(_p));
+                    _brokenSets.Count > 0 ? Infeasibility.ExplainGlobal(_p, _brokenSets, minimal: !_droppedPlans) : Infeasibility.Explain(_p));
             return new SolveResult(SolveStatus.Unknown, null, null, null, Math.Min(bound, _p.Convention == CostConvention.Default ? _model.RootBound() : ConventionFloor()), elapsed, explored, _name,
                 "The search stopped before it found a valid mapping.");
         }
