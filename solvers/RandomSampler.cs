@@ -23,7 +23,7 @@ public sealed class RandomSampler(MapProblem problem, int seed = 1, int patience
         CostReport? bestReport = null;
         double bestValue = double.PositiveInfinity;
         long drawn = 0;
-        int sinceImprovement = 0, failures = 0;
+        int sinceImprovement = 0, failures = 0, rejected = 0;
         while (sinceImprovement < patience)
         {
             if (limits.Cancel.IsCancellationRequested || (limits.TimeLimit is { } t && sw.Elapsed > t)) break;
@@ -38,8 +38,9 @@ public sealed class RandomSampler(MapProblem problem, int seed = 1, int patience
             var report = CostModel.Evaluate(problem.Layer, problem.Arch, m);
             if (ConstraintCheck.Broken(constraints, problem.Arch, m, () => report).Count > 0)
             {
-                // A draw the global constraints reject counts as one without improvement (and as a failure until one is accepted).
-                if (best is null && ++failures >= 20) break;
+                // A draw the global constraints reject counts as one without improvement; before any is accepted, the
+                // sampler gives up after `patience` rejected draws.
+                if (best is null && ++rejected >= patience) break;
                 sinceImprovement += best is null ? 0 : 1;
                 continue;
             }

@@ -54,6 +54,13 @@ public sealed class GlobalConstraintTests
                 var report = CostModel.Evaluate(layer, arch, r.Mapping!);
                 Assert.IsTrue(ConstraintCheck.Holds(g, arch, r.Mapping!, () => report), $"{r.Solver}'s answer satisfies {what}");
             }
+            // Random sampling draws only mappings that satisfy it, never one cheaper than the constrained optimum.
+            var sampled = new RandomSampler(p, patience: 100).Solve(new SearchLimits(TimeSpan.FromSeconds(5)));
+            if (sampled.Mapping is { } drawn)
+            {
+                Assert.IsTrue(ConstraintCheck.Holds(g, arch, drawn, () => sampled.Report!), $"random: {what}");
+                Assert.IsTrue(sampled.Best!.Value >= brute.Best!.Value * (1 - 1e-9), $"random: {what}");
+            }
             if (brute.Status == SolveStatus.Infeasible)
             {
                 StringAssert.Contains(brute.Explanation, g.Describe(arch), "the infeasible answer names the constraint");
