@@ -286,6 +286,19 @@ public sealed class GlobalConstraintTests
     }
 
     [TestMethod]
+    public void TheExampleIsHonoured()
+    {
+        var workload = WorkloadSpec.Load(Example("conv1d-workload.yaml"));
+        var layer = workload.Layers[0];
+        var arch = Presets.Get("simple-ws");
+        var c = ConstraintSpec.Load(Example("simple-ws-global-constraints.yaml"), layer, arch);
+        Assert.AreEqual(4, c.Global.Count);
+        var r = new TilingSearch(new MapProblem(layer, arch, Objective.Energy, c), prune: true).Solve(new SearchLimits(TimeSpan.FromSeconds(120)));
+        Assert.AreEqual(SolveStatus.Optimal, r.Status, r.Explanation);
+        Assert.IsTrue(ConstraintCheck.AllowsAll(c, arch, r.Mapping!, () => r.Report!));
+    }
+
+    [TestMethod]
     public void TheCliHonoursRefusesAndExplains()
     {
         var dir = Path.Combine(Path.GetTempPath(), "optimizer-global-tests-" + Environment.ProcessId);
