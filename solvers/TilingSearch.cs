@@ -46,7 +46,7 @@ public sealed class TilingSearch
     private readonly bool _seed;
     private readonly MappingConstraints? _global;
     // The sets of global constraints (bit i: Global[i]) that complete valid mappings broke, for the explanation of INFEASIBLE.
-    private readonly HashSet<ulong> _brokenSets = new();
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<ulong, bool> _brokenSets = new();
 
     /// <summary>
     /// The leaf filter of the global constraints (null when there are none): a complete mapping is offered only when it
@@ -58,7 +58,7 @@ public sealed class TilingSearch
         var broken = ConstraintCheck.Broken(g, _p.Arch, mapping, () => Conventions.Evaluate(_p.Convention, _p.Layer, _p.Arch, mapping));
         if (broken.Count == 0) return true;
         ulong set = broken.Aggregate(0UL, (a, i) => a | (i < 64 ? 1UL << i : 0));
-        lock (_brokenSets) _brokenSets.Add(set);
+        _brokenSets.TryAdd(set, true);
         return false;
     };
 
@@ -80,12 +80,39 @@ public sealed class TilingSearch
                 && !ConstraintCheck.Holds(g.Global[i], _p.Arch, spatial, () => throw new InvalidOperationException("The spatial kinds need no cost report.")))
                 set |= i < 64 ? 1UL << i : 0;
         if (set == 0) return true;
-        lock (_brokenSets) { _brokenSets.Add(set); _droppedPlans = true; }
+        _brokenSets.TryAdd(set, true);
+        _partialSets = true;
         return false;
     }
 
-    // True once a plan was dropped by PlanAdmits: its recorded set is a subset of what its mappings break.
-    private bool _droppedPlans;
+    // True once a plan or a subtree was dropped before its leaves (PlanAdmits, TilesAdmit): its recorded set is a subset
+    // of what its mappings break.
+    private volatile bool _partialSets;
+
+    /// <summary>
+    /// The tile multiples of the branch and bound, checked as soon as a level's tile extents are decided (outer-first:
+    /// level d once the levels above it are; inner-first: once d and the levels below it are): a node whose extent at a
+    /// constrained level is not a multiple is dropped with its subtree. The extents are the search's own state, equal to
+    /// <see cref="Mapping.TileExtent"/> of every mapping below the node; the leaf filter still decides every leaf. Null
+    /// for brute force (a plain enumeration) and without tile multiples.
+    /// </summary>
+    private Func<State, int, bool>? TilesAdmit()
+    {
+        if (!_prune || _global is not { } g) return null;
+        var tiles = g.Global.Select((x, i) => (x, i)).Where(t => t.x is TileMultiple)
+            .Select(t => (Tile: (TileMultiple)t.x, Index: t.i, Rank: Array.IndexOf(_model.RankIds, ((TileMultiple)t.x).Rank))).ToArray();
+        if (tiles.Length == 0) return null;
+        return (s, level) =>
+        {
+            ulong set = 0;
+            foreach (var (tile, i, r) in tiles)
+                if (tile.Level == level && s.Rem[level][r] % tile.Multiple != 0) set |= i < 64 ? 1UL << i : 0;
+            if (set == 0) return true;
+            _brokenSets.TryAdd(set, true);
+            _partialSets = true;
+            return false;
+        };
+    }
 
     /// <summary>True when a mapping satisfies the global constraints (always, without them).</summary>
     private bool Satisfies(Mapping m, CostReport r) => _global is not { } g || ConstraintCheck.Broken(g, _p.Arch, m, () => r).Count == 0;
@@ -146,7 +173,7 @@ public sealed class TilingSearch
         // A cost past double's range, even the least any mapping could have, is an input error, never an answer.
         if (_p.Convention == CostConvention.Default && _p.Caps is null && _model.RootBound() is var floor && !double.IsFinite(floor))
             throw ArrayCostModel.BeyondDouble(floor);
-        var shared = new Shared(_model, _prune, sw, deadline, limits.Cancel, _p.Convention == CostConvention.Default ? null : LeafValue, Admit);
+        var shared = new Shared(_model, _prune, sw, deadline, limits.Cancel, _p.Convention == CostConvention.Default ? null : LeafValue, Admit, TilesAdmit());
         var progress = limits.Progress;
         bool[]? finishedSoFar = null; // for the display's bound: the plans still open
         double[]? openSoFar = null;
@@ -283,7 +310,7 @@ public sealed class TilingSearch
         {
             if (complete)
                 return new SolveResult(SolveStatus.Infeasible, null, null, null, double.PositiveInfinity, elapsed, explored, _name,
-                    _brokenSets.Count > 0 ? Infeasibility.ExplainGlobal(_p, _brokenSets, minimal: !_droppedPlans) : Infeasibility.Explain(_p));
+                    !_brokenSets.IsEmpty ? Infeasibility.ExplainGlobal(_p, _brokenSets.Keys.ToList(), minimal: !_partialSets) : Infeasibility.Explain(_p));
             return new SolveResult(SolveStatus.Unknown, null, null, null, Math.Min(bound, _p.Convention == CostConvention.Default ? _model.RootBound() : ConventionFloor()), elapsed, explored, _name,
                 "The search stopped before it found a valid mapping.");
         }
@@ -380,7 +407,7 @@ public sealed class TilingSearch
 
     /// <summary>The incumbent and the stopping rule, shared by the threads.</summary>
     private sealed class Shared(SearchModel model, bool prune, Stopwatch clock, TimeSpan? deadline, CancellationToken cancel, Func<State, double>? leafValue = null,
-        Func<Mapping, bool>? admit = null)
+        Func<Mapping, bool>? admit = null, Func<State, int, bool>? tilesAdmit = null)
     {
         private readonly object _lock = new();
         private long _explored;
@@ -519,6 +546,8 @@ public sealed class TilingSearch
                 Offer(s, path);
                 return;
             }
+            // The levels above decided this level's tile extents.
+            if (depth > 0 && tilesAdmit is not null && !tilesAdmit(s, depth)) return;
             int k = -1;
             foreach (var keep in model.KeepOptions(depth, s))
             {
@@ -572,6 +601,8 @@ public sealed class TilingSearch
                 if (g >= 0 && !known!.AnyOpen(g)) continue;
                 if (d > 1 && known is not null && !known.MayDivide(choice.Temporal)) continue;
                 model.ApplyInner(s, d, choice);
+                // This level and the ones below decided its tile extents.
+                if (tilesAdmit is not null && !tilesAdmit(s, d)) continue;
                 model.RecordInnerVisits(s, d);
                 for (int k = 0; k < keeps.Length; k++)
                 {
