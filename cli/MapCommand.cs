@@ -122,6 +122,9 @@ internal static class MapCommand
             }
             var l = Inputs.Layer(w, pr.GetValue(layer));
             var c = constraintFile is null ? null : Inputs.Constraints(constraintFile, l, a, reading);
+            if (c is { Global.Count: > 0 } && (engine.Name is "descent" or "z3" || certifier == "z3" || pr.GetValue(exportSmt2) is not null))
+                throw new InputException($"{constraintFile} has global constraints ({c.Global[0].Name(a)}{(c.Global.Count > 1 ? $" and {c.Global.Count - 1} more" : "")}): " +
+                                         $"{GlobalConstraint.Honoured}; not with {(engine.Name is "descent" or "z3" ? $"--solver {engine.Name}" : certifier == "z3" ? "--certify z3" : "--export-smt2")}.");
             if (certifier == "cpsat" && terms.Count > 1)
                 throw new InputException("--certify cpsat certifies one objective; a lexicographic list is proved term by term by --solver cpsat itself.");
             var outputs = new Outputs(pr.GetValue(csv), pr.GetValue(mappingOut), certifier, pr.GetValue(exportSmt2), pr.GetValue(simulate), reading.Format == SpecFormat.Timeloop, visuals);

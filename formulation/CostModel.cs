@@ -116,16 +116,8 @@ internal sealed class Nest
         for (int i = 0; i < ranks.Length; i++) _temporalProduct = checked(_temporalProduct * Counts.PerInstance(_bound[i], _spatialAbove[_n][i]));
     }
 
-    /// <summary>Extent of a rank in the tile of level l: the product of its factors in loops at l and below, at most its bound (imperfect factors may cover more).</summary>
-    private long Extent(int l, RankId r) => Math.Min(FactorProduct(l, r), _bound[_rankPosition[r]]);
-
-    /// <summary>The product of a rank's factors in the loops at level l and below.</summary>
-    private long FactorProduct(int l, RankId r)
-    {
-        long p = 1;
-        for (int i = _levelStart[l]; i < _loops.Count; i++) if (_loops[i].Rank == r) p = checked(p * _loops[i].Factor);
-        return p;
-    }
+    /// <summary>Extent of a rank in the tile of level l: the product of its factors in loops at l and below (Mapping.TileExtent), at most its bound (imperfect factors may cover more).</summary>
+    private long Extent(int l, RankId r) => Math.Min(_m.TileExtent(l, r), _bound[_rankPosition[r]]);
 
     /// <summary>The extents of every rank (in the Einsum's order) in the tile of level l.</summary>
     private long[] Extents(int l) => _e.Ranks.Select(r => Extent(l, r.Id)).ToArray();
@@ -191,7 +183,7 @@ internal sealed class Nest
             above.Add(new ChainLoop(_rankPosition[loop.Rank], loop.Factor, _stride[j], loop.IsSpatial));
             loopAt.Add(loop);
         }
-        var products = _e.Ranks.Select(r => FactorProduct(l, r.Id)).ToArray();
+        var products = _e.Ranks.Select(r => _m.TileExtent(l, r.Id)).ToArray();
         var transitions = new long[above.Count];
         var words = new long[above.Count];
         long total = Counts.ClippedVisits(Index(t), products, above.ToArray(), _bound, transitions, words);

@@ -89,6 +89,20 @@ public sealed class Mapping
         if (Levels.Count == 0) throw new ArgumentException("A mapping needs at least one level.", nameof(levels));
     }
 
+    /// <summary>
+    /// The extent of a rank in the tile of a level: the product of its factors in every loop at that level and
+    /// below, temporal and spatial (the level's own spatial loops included; docs/mapspace.md).
+    /// </summary>
+    public long TileExtent(int level, RankId rank)
+    {
+        long p = 1;
+        for (int l = level; l < Levels.Count; l++) p = checked(p * Levels[l].TemporalFactor(rank) * Levels[l].SpatialFactor(rank));
+        return p;
+    }
+
+    /// <summary>The product of a level's spatial factors along one axis: the children it uses along that axis.</summary>
+    public long SpatialAlong(int level, Axis axis) => Levels[level].Spatial.Where(s => s.Axis == axis).Aggregate(1L, (a, s) => checked(a * s.Factor));
+
     /// <summary>The loop nest flattened outermost first: each level's temporal loops, then its spatial loops.</summary>
     public IEnumerable<NestLoop> Nest()
     {

@@ -1,3 +1,4 @@
+using Optimizer.Hardware;
 using Optimizer.Workloads;
 
 namespace Optimizer.Formulation;
@@ -24,11 +25,29 @@ public sealed record LevelConstraint
     public IReadOnlySet<TensorId> Bypass { get; init; } = new HashSet<TensorId>();
 }
 
-/// <summary>Constraints on a mapping, by level index (levels not present are free).</summary>
+/// <summary>
+/// Constraints on a mapping, by level index (levels not present are free), and the global kinds
+/// (<see cref="GlobalConstraint"/>) that a complete mapping and its cost report must satisfy.
+/// </summary>
 public sealed record MappingConstraints(IReadOnlyDictionary<int, LevelConstraint> Levels)
 {
     /// <summary>No constraint.</summary>
     public static MappingConstraints None { get; } = new(new Dictionary<int, LevelConstraint>());
+
+    /// <summary>Constraints on the complete mapping and its cost report (docs/spec-format.md, "Constraints"); empty: none.</summary>
+    public IReadOnlyList<GlobalConstraint> Global { get; init; } = [];
+
+    /// <summary>True when a global constraint depends on loop orders (bandwidth cycles, counts), not on factors and keep sets alone.</summary>
+    public bool OrderDependent => Global.Any(g => g is BandwidthWithinCompute or MaxCount);
+
+    /// <summary>
+    /// True when a global constraint depends on which axis a rank is split along (min-fanout-used along X or Y), which
+    /// costs never do: the exact search then keeps plans that differ only in their axes apart.
+    /// </summary>
+    public bool AxisDependent => Global.Any(g => g is MinFanoutUsed { Part: not FanoutPart.Total });
+
+    /// <summary>The same constraints without the global kinds.</summary>
+    public MappingConstraints LevelsOnly => Global.Count == 0 ? this : this with { Global = [] };
 
     /// <summary>The constraint of a level, or an empty one.</summary>
     public LevelConstraint For(int level) => Levels.TryGetValue(level, out var c) ? c : Empty;
@@ -39,6 +58,42 @@ public sealed record MappingConstraints(IReadOnlyDictionary<int, LevelConstraint
 /// <summary>Checks a complete mapping against constraints.</summary>
 public static class ConstraintCheck
 {
+    /// <summary>
+    /// True when a complete, valid mapping satisfies a global constraint; <paramref name="report"/> is its cost report
+    /// (asked for only by the kinds that need counts or cycles: bandwidth and counts). The one definition of every
+    /// global kind. The spatial kinds (utilization, fanout use) read the mapping's spatial loops only, so the exact
+    /// search decides them on a spatial plan.
+    /// </summary>
+    public static bool Holds(GlobalConstraint g, Architecture arch, Mapping mapping, Func<CostReport> report) => g switch
+    {
+        TileMultiple t => mapping.TileExtent(t.Level, t.Rank) % t.Multiple == 0,
+        MinUtilization u => mapping.Levels.Aggregate(1L, (a, l) => checked(a * l.SpatialProduct)) >= GlobalConstraint.AtLeast(u.Fraction, arch.ComputeInstances),
+        MinFanoutUsed f => (f.Part switch
+        {
+            FanoutPart.X => mapping.SpatialAlong(f.Level, Axis.X),
+            FanoutPart.Y => mapping.SpatialAlong(f.Level, Axis.Y),
+            _ => mapping.Levels[f.Level].SpatialProduct,
+        }) >= GlobalConstraint.AtLeast(f.Fraction, f.Children(arch)),
+        BandwidthWithinCompute b => report().Levels[b.Level].BandwidthCycles <= report().ComputeCycles,
+        MaxCount c => c.Of(report()) <= c.Limit,
+        _ => throw new ArgumentOutOfRangeException(nameof(g), g, "Unknown kind of global constraint."),
+    };
+
+    /// <summary>The positions (in <see cref="MappingConstraints.Global"/>) of the global constraints a complete, valid mapping breaks.</summary>
+    public static List<int> Broken(MappingConstraints constraints, Architecture arch, Mapping mapping, Func<CostReport> report)
+    {
+        CostReport? cached = null;
+        CostReport Report() => cached ??= report();
+        var broken = new List<int>();
+        for (int i = 0; i < constraints.Global.Count; i++)
+            if (!Holds(constraints.Global[i], arch, mapping, Report)) broken.Add(i);
+        return broken;
+    }
+
+    /// <summary>True when a complete, valid mapping honours every constraint, level and global; the report is the mapping's under the cost model searched.</summary>
+    public static bool AllowsAll(MappingConstraints constraints, Architecture arch, Mapping mapping, Func<CostReport> report)
+        => Allows(constraints, mapping) && Broken(constraints, arch, mapping, report).Count == 0;
+
     /// <summary>True when the mapping honours every pinned factor, order, spatial rank set and keep/bypass choice.</summary>
     public static bool Allows(MappingConstraints constraints, Mapping mapping)
     {

@@ -28,8 +28,11 @@ public sealed class Descent(MapProblem problem)
     private const int LongAnnealSteps = 600;
 
     /// <summary>Runs the descent; the time limit and cancellation stop it early with the best mapping found so far.</summary>
+    /// <exception cref="NotSupportedException">The problem has global constraints (<see cref="MappingConstraints.Global"/>), which the descent does not honour.</exception>
     public SolveResult Solve(SearchLimits limits)
     {
+        if (problem.Constraints is { Global.Count: > 0 } g)
+            throw new NotSupportedException($"The descent does not honour {g.Global[0].Name(problem.Arch)}: {GlobalConstraint.Honoured}.");
         var sw = Stopwatch.StartNew();
         var contradictions = Infeasibility.Contradictions(problem);
         if (contradictions.Count > 0)

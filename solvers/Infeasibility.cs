@@ -12,7 +12,7 @@ public static class Infeasibility
     /// where the constraints put them; a tile only grows with its extents) exceed its capacity; pinned
     /// factors of a rank that do not divide its bound, or that fill every slot without reaching it;
     /// pinned spatial factors beyond a fanout; a spatial factor pinned on a rank the level's spatial-x or spatial-y
-    /// list leaves out. Empty when none of these holds.
+    /// list leaves out; a tile-multiple that does not divide its rank's bound. Empty when none of these holds.
     /// </summary>
     public static IReadOnlyList<string> Contradictions(MapProblem p)
     {
@@ -56,6 +56,10 @@ public static class Infeasibility
             if (rank.Bound % pinned != 0 || (!free && pinned != rank.Bound))
                 reasons.Add($"{rank.Id}={rank.Bound} cannot be split as the constraints pin it: the pinned factors multiply to {pinned}.");
         }
+        // A tile extent is a product of factors of its rank's bound, so it divides the bound (perfect factorization).
+        foreach (var g in c.Global)
+            if (g is TileMultiple t && e.Bound(t.Rank) % t.Multiple != 0)
+                reasons.Add($"{t.Name(p.Arch)}: no tile extent of {t.Rank}={e.Bound(t.Rank)} is, since every tile extent divides the bound.");
         for (int d = 0; d < p.Arch.Levels.Count; d++)
         {
             var lc = c.For(d);
@@ -70,6 +74,33 @@ public static class Infeasibility
                                 $"{(allowed.Count == 0 ? "no rank" : string.Join(", ", allowed.Select(r => r.ToString()).Order(StringComparer.Ordinal)))} along {axis} there.");
         }
         return reasons;
+    }
+
+    /// <summary>
+    /// Explains an empty mapspace when valid mappings exist but each breaks global constraints: <paramref name="brokenSets"/>
+    /// holds, for the valid mappings a complete search met, the sets of global constraints each broke (bit i:
+    /// <c>Global[i]</c>). A set of constraints conflicts when it meets every one of those sets; the union does, and it is
+    /// shrunk, one constraint at a time, to a conflict from which no constraint can be dropped. A recorded set may be a
+    /// subset of what the mappings it stands for break (a spatial plan dropped for its spatial kinds alone): the set named
+    /// still conflicts, but then it is said to be minimal only when <paramref name="minimal"/> holds.
+    /// </summary>
+    public static string ExplainGlobal(MapProblem p, IReadOnlyCollection<ulong> brokenSets, bool minimal = true)
+    {
+        var global = (p.Constraints ?? MappingConstraints.None).Global;
+        var names = new List<string>();
+        if (global.Count > 64) names.AddRange(global.Select(g => g.Name(p.Arch)));
+        else
+        {
+            ulong conflict = brokenSets.Aggregate(0UL, (a, x) => a | x);
+            for (int i = 0; i < global.Count; i++)
+            {
+                ulong without = conflict & ~(1UL << i);
+                if ((conflict & (1UL << i)) != 0 && brokenSets.All(x => (x & without) != 0)) conflict = without;
+            }
+            for (int i = 0; i < global.Count; i++) if ((conflict & (1UL << i)) != 0) names.Add(global[i].Name(p.Arch));
+        }
+        return $"Every valid mapping breaks at least one of these constraints, which conflict: {string.Join("; ", names)}." +
+               (names.Count == 1 ? "" : minimal ? " Dropping any one of them leaves a mapping that satisfies the others." : "");
     }
 
     /// <summary>Explains, in words, why a search found no valid mapping.</summary>

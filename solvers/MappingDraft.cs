@@ -72,12 +72,13 @@ internal sealed class MappingDraft
         }
     }
 
-    /// <summary>The objective of the draft's mapping, or null when it is not valid, breaks the constraints or exceeds a cap.</summary>
+    /// <summary>The objective of the draft's mapping, or null when it is not valid, breaks the constraints (the global kinds included) or exceeds a cap.</summary>
     public double? Value(MapProblem p)
     {
         var m = ToMapping();
         if (p.Constraints is { } c && !ConstraintCheck.Allows(c, m)) return null;
         if (!CostModel.TryEvaluate(p.Layer, p.Arch, m, out var report, out _)) return null;
+        if (p.Constraints is { Global.Count: > 0 } g && ConstraintCheck.Broken(g, p.Arch, m, () => report!).Count > 0) return null;
         return p.Caps is { } caps && !caps.Allow(report!) ? null : report!.Objective(p.Objective);
     }
 }

@@ -36,7 +36,7 @@ public static class OneAxisTie
         bool Ties(Mapping m)
         {
             if (TimeloopMapping.Inexpressible(m, arch) is not null || ValidityChecker.Check(layer, arch, m).Count > 0) return false;
-            if (problem.Constraints is { } c && !ConstraintCheck.Allows(c, m)) return false;
+            if (problem.Constraints is { } c && !ConstraintCheck.AllowsAll(c, arch, m, () => CostModel.Evaluate(layer, arch, m))) return false;
             double cost = CostModel.Evaluate(layer, arch, m).Objective(problem.Objective);
             best = Math.Min(best ?? cost, cost);
             return Math.Abs(cost - target) <= 1e-9 * Math.Abs(target);
@@ -117,6 +117,6 @@ public static class OneAxisTie
                 SpatialY = c.SpatialY is { } uy ? y.Where(uy.Contains).ToHashSet() : y,
             };
         }
-        return new MappingConstraints(levels);
+        return (problem.Constraints ?? MappingConstraints.None) with { Levels = levels };
     }
 }

@@ -34,7 +34,9 @@ public sealed class TilingSearch
         _p = problem;
         // The bounds hold for the default model only: under another convention every mapping is enumerated and costed by it.
         prune &= problem.Convention == CostConvention.Default;
-        _model = new SearchModel(problem, deferOrders: prune);
+        // A global constraint on counts or cycles couples the levels' orders (as a cost cap does), so the search then branches on orders.
+        _global = problem.Constraints is { Global.Count: > 0 } c ? c : null;
+        _model = new SearchModel(problem, deferOrders: prune && _global is not { OrderDependent: true });
         _prune = prune;
         _name = prune ? "exact" : problem.Convention == CostConvention.Default ? "brute" : $"enumeration ({Conventions.Names[(int)problem.Convention]} convention)";
         _levelsCount = problem.Arch.Levels.Count;
@@ -42,6 +44,78 @@ public sealed class TilingSearch
 
     private readonly int _levelsCount;
     private readonly bool _seed;
+    private readonly MappingConstraints? _global;
+    // The sets of global constraints (bit i: Global[i]) that complete valid mappings broke, for the explanation of INFEASIBLE.
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<ulong, bool> _brokenSets = new();
+
+    /// <summary>
+    /// The leaf filter of the global constraints (null when there are none): a complete mapping is offered only when it
+    /// satisfies every one (<see cref="ConstraintCheck.Broken"/> over its report under the problem's convention). The bounds
+    /// stay valid, since they are lower bounds over the unconstrained superset.
+    /// </summary>
+    private Func<Mapping, bool>? Admit => _global is not { } g ? null : mapping =>
+    {
+        var broken = ConstraintCheck.Broken(g, _p.Arch, mapping, () => Conventions.Evaluate(_p.Convention, _p.Layer, _p.Arch, mapping));
+        if (broken.Count == 0) return true;
+        ulong set = broken.Aggregate(0UL, (a, i) => a | (i < 64 ? 1UL << i : 0));
+        _brokenSets.TryAdd(set, true);
+        return false;
+    };
+
+    /// <summary>
+    /// False when a spatial plan breaks a global constraint that the spatial factors alone decide (min-utilization,
+    /// min-fanout-used): every mapping of the plan breaks it, so the plan is dropped before its bound is taken. The
+    /// constraints it breaks are recorded for the explanation of INFEASIBLE (a subset of what its mappings break).
+    /// </summary>
+    private bool PlanAdmits(SpatialPlan plan)
+    {
+        if (_global is not { } g || !g.Global.Any(x => x is MinUtilization or MinFanoutUsed)) return true;
+        // The plan as a mapping with its spatial loops only: what the spatial kinds of ConstraintCheck.Holds read.
+        var spatial = new Mapping(Enumerable.Range(0, _levelsCount).Select(d => new LevelMapping([],
+            Enumerable.Range(0, _model.Ranks).SelectMany(r => new[] { (r, f: plan.X[d][r], Axis.X), (r, f: plan.Y[d][r], Axis.Y) })
+                .Where(x => x.f > 1).Select(x => new SpatialLoop(_model.RankIds[x.r], x.f, x.Item3)), [])));
+        ulong set = 0;
+        for (int i = 0; i < g.Global.Count; i++)
+            if (g.Global[i] is MinUtilization or MinFanoutUsed
+                && !ConstraintCheck.Holds(g.Global[i], _p.Arch, spatial, () => throw new InvalidOperationException("The spatial kinds need no cost report.")))
+                set |= i < 64 ? 1UL << i : 0;
+        if (set == 0) return true;
+        _brokenSets.TryAdd(set, true);
+        _partialSets = true;
+        return false;
+    }
+
+    // True once a plan or a subtree was dropped before its leaves (PlanAdmits, TilesAdmit): its recorded set is a subset
+    // of what its mappings break.
+    private volatile bool _partialSets;
+
+    /// <summary>
+    /// The tile multiples of the branch and bound, checked as soon as a level's tile extents are decided (outer-first:
+    /// level d once the levels above it are; inner-first: once d and the levels below it are): a node whose extent at a
+    /// constrained level is not a multiple is dropped with its subtree. The extents are the search's own state, equal to
+    /// <see cref="Mapping.TileExtent"/> of every mapping below the node; the leaf filter still decides every leaf. Null
+    /// for brute force (a plain enumeration) and without tile multiples.
+    /// </summary>
+    private Func<State, int, bool>? TilesAdmit()
+    {
+        if (!_prune || _global is not { } g) return null;
+        var tiles = g.Global.Select((x, i) => (x, i)).Where(t => t.x is TileMultiple)
+            .Select(t => (Tile: (TileMultiple)t.x, Index: t.i, Rank: Array.IndexOf(_model.RankIds, ((TileMultiple)t.x).Rank))).ToArray();
+        if (tiles.Length == 0) return null;
+        return (s, level) =>
+        {
+            ulong set = 0;
+            foreach (var (tile, i, r) in tiles)
+                if (tile.Level == level && s.Rem[level][r] % tile.Multiple != 0) set |= i < 64 ? 1UL << i : 0;
+            if (set == 0) return true;
+            _brokenSets.TryAdd(set, true);
+            _partialSets = true;
+            return false;
+        };
+    }
+
+    /// <summary>True when a mapping satisfies the global constraints (always, without them).</summary>
+    private bool Satisfies(Mapping m, CostReport r) => _global is not { } g || ConstraintCheck.Broken(g, _p.Arch, m, () => r).Count == 0;
     private readonly Mapping? _incumbent;
 
     /// <summary>
@@ -57,7 +131,7 @@ public sealed class TilingSearch
             // The heuristics know no caps, so a capped search starts from the mapping it is given (if any).
             if (_incumbent is null) return;
             var report = CostModel.TryEvaluate(_p.Layer, _p.Arch, _incumbent, out var r, out _) ? r! : null;
-            if (report is not null && (_p.Caps?.Allow(report) ?? true)) shared.Seed(_incumbent, report.Objective(_p.Objective));
+            if (report is not null && (_p.Caps?.Allow(report) ?? true) && Satisfies(_incumbent, report)) shared.Seed(_incumbent, report.Objective(_p.Objective));
             return;
         }
         var budget = TimeSpan.FromSeconds(Math.Min(2, (limits.TimeLimit?.TotalSeconds ?? 20) / 10));
@@ -75,8 +149,9 @@ public sealed class TilingSearch
         {
             try
             {
-                var descent = new Descent(_p).Solve(limits with { TimeLimit = budget });
-                if (descent.Mapping is not null && descent.Best is { } d) (seed, seedValue) = (descent.Mapping, d);
+                // The descent knows the level constraints only: its answer seeds the search when it satisfies the global ones.
+                var descent = new Descent(_p with { Constraints = _p.Constraints?.LevelsOnly }).Solve(limits with { TimeLimit = budget });
+                if (descent.Mapping is not null && descent.Best is { } d && Satisfies(descent.Mapping, descent.Report!)) (seed, seedValue) = (descent.Mapping, d);
             }
             catch (InvalidOperationException)
             {
@@ -98,7 +173,7 @@ public sealed class TilingSearch
         // A cost past double's range, even the least any mapping could have, is an input error, never an answer.
         if (_p.Convention == CostConvention.Default && _p.Caps is null && _model.RootBound() is var floor && !double.IsFinite(floor))
             throw ArrayCostModel.BeyondDouble(floor);
-        var shared = new Shared(_model, _prune, sw, deadline, limits.Cancel, _p.Convention == CostConvention.Default ? null : LeafValue);
+        var shared = new Shared(_model, _prune, sw, deadline, limits.Cancel, _p.Convention == CostConvention.Default ? null : LeafValue, Admit, TilesAdmit());
         var progress = limits.Progress;
         bool[]? finishedSoFar = null; // for the display's bound: the plans still open
         double[]? openSoFar = null;
@@ -126,9 +201,11 @@ public sealed class TilingSearch
         if (_prune)
         {
             var plans = new List<SpatialPlan>();
+            int listedPlans = 0;
             foreach (var plan in _model.SpatialPlans())
             {
-                if ((roots.Count & 255) == 0 && shared.CheckStop()) { listed = false; break; }
+                if ((listedPlans++ & 255) == 0 && shared.CheckStop()) { listed = false; break; }
+                if (!PlanAdmits(plan)) continue;
                 State Make()
                 {
                     var s = new State(_model, plan);
@@ -233,7 +310,7 @@ public sealed class TilingSearch
         {
             if (complete)
                 return new SolveResult(SolveStatus.Infeasible, null, null, null, double.PositiveInfinity, elapsed, explored, _name,
-                    Infeasibility.Explain(_p));
+                    !_brokenSets.IsEmpty ? Infeasibility.ExplainGlobal(_p, _brokenSets.Keys.ToList(), minimal: !_partialSets) : Infeasibility.Explain(_p));
             return new SolveResult(SolveStatus.Unknown, null, null, null, Math.Min(bound, _p.Convention == CostConvention.Default ? _model.RootBound() : ConventionFloor()), elapsed, explored, _name,
                 "The search stopped before it found a valid mapping.");
         }
@@ -311,6 +388,8 @@ public sealed class TilingSearch
         if (violations.Count > 0)
             throw new InvalidOperationException($"The {_name} search returned an invalid mapping ({violations[0].Message}); this is a bug.");
         var report = Conventions.Evaluate(_p.Convention, _p.Layer, _p.Arch, mapping);
+        if (!Satisfies(mapping, report))
+            throw new InvalidOperationException($"The {_name} search returned a mapping that breaks a global constraint; this is a bug.");
         double reference = report.Objective(_p.Objective);
         if (Math.Abs(reference - searchValue) > 1e-9 * Math.Max(1, Math.Abs(reference)))
             throw new InvalidOperationException($"The {_name} search costed its mapping at {searchValue} but the cost model says {reference}; this is a bug.");
@@ -330,7 +409,8 @@ public sealed class TilingSearch
     }
 
     /// <summary>The incumbent and the stopping rule, shared by the threads.</summary>
-    private sealed class Shared(SearchModel model, bool prune, Stopwatch clock, TimeSpan? deadline, CancellationToken cancel, Func<State, double>? leafValue = null)
+    private sealed class Shared(SearchModel model, bool prune, Stopwatch clock, TimeSpan? deadline, CancellationToken cancel, Func<State, double>? leafValue = null,
+        Func<Mapping, bool>? admit = null, Func<State, int, bool>? tilesAdmit = null)
     {
         private readonly object _lock = new();
         private long _explored;
@@ -469,6 +549,8 @@ public sealed class TilingSearch
                 Offer(s, path);
                 return;
             }
+            // The levels above decided this level's tile extents.
+            if (depth > 0 && tilesAdmit is not null && !tilesAdmit(s, depth)) return;
             int k = -1;
             foreach (var keep in model.KeepOptions(depth, s))
             {
@@ -522,6 +604,8 @@ public sealed class TilingSearch
                 if (g >= 0 && !known!.AnyOpen(g)) continue;
                 if (d > 1 && known is not null && !known.MayDivide(choice.Temporal)) continue;
                 model.ApplyInner(s, d, choice);
+                // This level and the ones below decided its tile extents.
+                if (tilesAdmit is not null && !tilesAdmit(s, d)) continue;
                 model.RecordInnerVisits(s, d);
                 for (int k = 0; k < keeps.Length; k++)
                 {
@@ -577,6 +661,8 @@ public sealed class TilingSearch
             double value = leafValue?.Invoke(s) ?? model.Exact(s);
             if (double.IsPositiveInfinity(value) || Prunable(value, path)) return;
             var mapping = model.ToMapping(s);
+            // The global constraints filter leaves only: checked once a leaf could improve the incumbent, so the pruning is unchanged.
+            if (admit is not null && !admit(mapping)) return;
             lock (_lock)
             {
                 // A cheaper mapping (beyond the tie margin) replaces the incumbent; a tie replaces it when it comes first.

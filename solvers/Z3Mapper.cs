@@ -133,6 +133,8 @@ public static class Z3Mapper
                 throw new ArgumentException($"The Z3 encoding supports at most {MaxSplitsPerRank} splits of one rank over the slots; rank {r.Id} has {splits} on {a.Name}.", nameof(p));
         }
         var c = p.Constraints ?? MappingConstraints.None;
+        if (c.Global.Count > 0)
+            throw new NotSupportedException($"The Z3 encoding does not state {c.Global[0].Name(a)}: {GlobalConstraint.Honoured}.");
         foreach (var (level, lc) in c.Levels)
         {
             if (level < 0 || level >= a.Levels.Count)

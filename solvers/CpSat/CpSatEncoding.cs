@@ -421,24 +421,44 @@ internal sealed class CpSatEncoding
         return (fills, reads, updates, partition, net);
     }
 
-    /// <summary>Builds the energy (scaled pJ), the cycles, or both, as the objective needs.</summary>
+    /// <summary>
+    /// Builds the energy (scaled pJ), the cycles, or both, as the objective needs, and the global constraints
+    /// (<see cref="MappingConstraints.Global"/>), each enforced by its literal in <see cref="GlobalLiterals"/>.
+    /// </summary>
     public void BuildCosts(bool energy, bool cycles)
     {
         var temporalProduct = Product(Enumerable.Range(0, _ranks).Select(r => Table(r, "TP", s => s.T.Aggregate(1L, (a, x) => a * x))), _p.Layer.Macs);
         long? termCap = _energyCap;
         var energyParts = new List<Z> { new Z(Coef(_p.Arch.Compute.MacEnergy) * _p.Layer.Macs) };
         var bandwidth = new List<Z>();
+        var global = (_p.Constraints ?? MappingConstraints.None).Global;
+        var lits = global.Select((g, i) => Model.NewBoolVar($"global_{i}")).ToArray();
+        _globalLiterals = lits;
+        AddShapeConstraints(global, lits);
+        // The kernel's ComputeCycles: ceil(MACs per unit / MACs per cycle); built once, for the cycles or a bandwidth constraint.
+        Z? computeCycles = cycles || global.Any(g => g is BandwidthWithinCompute) ? Ceil(temporalProduct, _p.Arch.Compute.MacsPerCycle, "compute") : null;
         for (int l = 0; l < _n; l++)
         {
             var level = _levels[l];
             var readsAt = new Z(0);
             var writesAt = new Z(0);
+            int li = l;
+            var bounded = Enumerable.Range(0, global.Count).Where(i => global[i] is BandwidthWithinCompute b && b.Level == li).ToList();
+            var counted = Enumerable.Range(0, global.Count).Where(i => global[i] is MaxCount c && c.Level == li).ToDictionary(i => i, _ => new Z(0));
             for (int ti = 0; ti < _tensors.Length; ti++)
             {
                 var keep = _keep[l, ti];
                 if (keep.C == false) continue;
                 var (fills, reads, updates, partition, net) = CountsOf(ti, l, temporalProduct);
-                if (cycles)
+                foreach (var i in counted.Keys.ToList())
+                {
+                    var c = (MaxCount)global[i];
+                    if (c.Tensor is { } only && only != _tensors[ti].Id) continue;
+                    // The count per instance when l keeps t (0 otherwise), times the instances used for the total.
+                    var count = Gate(keep, c.Count switch { CountKind.Reads => reads, CountKind.Fills => fills, _ => updates });
+                    counted[i] = Add(counted[i], c.Total ? Mul(Used(l), count) : count);
+                }
+                if (cycles || bounded.Count > 0)
                 {
                     readsAt = Add(readsAt, Gate(keep, reads));
                     writesAt = Add(writesAt, Gate(keep, Add(fills, updates)));
@@ -473,11 +493,15 @@ internal sealed class CpSatEncoding
                 }
                 energyParts.Add(part);
             }
-            if (cycles)
+            foreach (var (i, count) in counted) EnforceAtMost(lits[i], count, new Z(((MaxCount)global[i]).Limit));
+            if (cycles || bounded.Count > 0)
             {
                 // The kernel's BandwidthCycles: ceil(reads / read bandwidth), ceil(writes / write bandwidth).
-                if (level.ReadBandwidth is { } rb) bandwidth.Add(Ceil(readsAt, rb, level.Name));
-                if (level.WriteBandwidth is { } wb) bandwidth.Add(Ceil(writesAt, wb, level.Name));
+                var own = new List<Z>();
+                if (level.ReadBandwidth is { } rb) own.Add(Ceil(readsAt, rb, level.Name));
+                if (level.WriteBandwidth is { } wb) own.Add(Ceil(writesAt, wb, level.Name));
+                if (cycles) bandwidth.AddRange(own);
+                foreach (var i in bounded) foreach (var b in own) EnforceAtMost(lits[i], b, computeCycles!);
             }
         }
         if (energy)
@@ -491,9 +515,7 @@ internal sealed class CpSatEncoding
         }
         if (cycles)
         {
-            // The kernel's ComputeCycles: ceil(MACs per unit / MACs per cycle).
-            var compute = Ceil(temporalProduct, _p.Arch.Compute.MacsPerCycle, "compute");
-            bandwidth.Add(compute);
+            bandwidth.Add(computeCycles!);
             long lo = bandwidth.Max(b => b.Lo), hi = bandwidth.Max(b => b.Hi);
             if (_cycleCap is { } cc) hi = Math.Min(hi, cc);
             if (bandwidth.All(b => b.C is not null)) _cycles = new Z(bandwidth.Max(b => b.C!.Value));
@@ -509,6 +531,60 @@ internal sealed class CpSatEncoding
             _edp = Mul(_energy!, _cycles!, _edpCap);
             if (_edpCap is { } cap && _edp.E is not null) Model.Add(_edp.E <= cap);
         }
+    }
+
+    private BoolVar[] _globalLiterals = [];
+
+    /// <summary>Per global constraint (in <see cref="MappingConstraints.Global"/>'s order), the literal that enforces it (built by <see cref="BuildCosts"/>).</summary>
+    public IReadOnlyList<BoolVar> GlobalLiterals => _globalLiterals;
+
+    /// <summary>The global kinds that need no cost term (tile multiples, utilization, fanout use), each enforced by its literal.</summary>
+    private void AddShapeConstraints(IReadOnlyList<GlobalConstraint> global, BoolVar[] lits)
+    {
+        for (int i = 0; i < global.Count; i++)
+        {
+            switch (global[i])
+            {
+                case TileMultiple t:
+                    long n = t.Multiple;
+                    int ti = t.Level;
+                    EnforceTrue(lits[i], Eq(Table(RankIndex(t.Rank), $"M{ti}_{n}", s => Ext(s, ti) % n == 0 ? 1 : 0), 1));
+                    break;
+                case MinUtilization u:
+                    EnforceAtMost(lits[i], new Z(GlobalConstraint.AtLeast(u.Fraction, _p.Arch.ComputeInstances)), Used(_n));
+                    break;
+                case MinFanoutUsed f:
+                    int fl = f.Level;
+                    var fan = _levels[fl].Fanout;
+                    var used = f.Part switch
+                    {
+                        FanoutPart.X => Product(Enumerable.Range(0, _ranks).Select(r => SX(fl, r)), fan.X),
+                        FanoutPart.Y => Product(Enumerable.Range(0, _ranks).Select(r => SY(fl, r)), fan.Y),
+                        _ => Product(Enumerable.Range(0, _ranks).Select(r => Table(r, $"S{fl}", s => s.SX[fl] * s.SY[fl])), fan.Size),
+                    };
+                    EnforceAtMost(lits[i], new Z(GlobalConstraint.AtLeast(f.Fraction, f.Children(_p.Arch))), used);
+                    break;
+            }
+        }
+    }
+
+    /// <summary><paramref name="a"/> &lt;= <paramref name="b"/> when the literal holds (a constant comparison that fails forbids the literal).</summary>
+    private void EnforceAtMost(BoolVar lit, Z a, Z b)
+    {
+        if (a.C is { } x && b.C is { } y)
+        {
+            if (x > y) Model.AddBoolOr([lit.Not()]);
+            return;
+        }
+        Model.Add(a.X <= b.X).OnlyEnforceIf(lit);
+    }
+
+    /// <summary>The Boolean holds when the literal does.</summary>
+    private void EnforceTrue(BoolVar lit, B b)
+    {
+        if (b.C == true) return;
+        if (b.C == false) Model.AddBoolOr([lit.Not()]);
+        else Model.AddImplication(lit, b.L!);
     }
 
     /// <summary>A lower bound on the compute cycles of any mapping: the MACs over every compute unit.</summary>

@@ -42,7 +42,7 @@ public static class CpSatMapper
         if (terms.Count == 0) throw new ArgumentException("A lexicographic objective needs at least one term.", nameof(terms));
         var clock = Stopwatch.StartNew();
         // The hint and the caps that keep CP-SAT's 64-bit arithmetic safe: the descent's mapping (nothing better is excluded).
-        var seed = new Descent(p with { Objective = terms[0] }).Solve(limits with { TimeLimit = Min(limits.TimeLimit, TimeSpan.FromSeconds(5)) });
+        var seed = HintSource(p with { Objective = terms[0] }, limits);
         var hintReport = seed.Report;
         var (scale, exact) = CpSatEncoding.ChooseScale(p.Arch, hintReport?.Energy ?? 0);
         bool needEnergy = terms.Any(t => t != Objective.Latency), needCycles = terms.Any(t => t != Objective.Energy);
@@ -58,6 +58,8 @@ public static class CpSatMapper
                D: terms[0] == Objective.Edp ? hintReport.Edp : (double?)null);
         var enc = new CpSatEncoding(p, scale, exact, caps.E, caps.C, caps.D);
         enc.BuildCosts(needEnergy, needCycles);
+        // The global constraints as assumptions: an infeasible model names a set of them that conflicts.
+        if (enc.GlobalLiterals.Count > 0) enc.Model.AddAssumptions(enc.GlobalLiterals);
         Mapping? hint = seed.Mapping;
         SolveResult? last = null;
         long branches = 0;
@@ -91,6 +93,29 @@ public static class CpSatMapper
     }
 
     private static TimeSpan? Min(TimeSpan? a, TimeSpan b) => a is { } x && x < b ? x : b;
+
+    /// <summary>
+    /// The hint and the source of the caps: the descent's mapping (at most 5 s; it knows the level constraints only). Under
+    /// global constraints it is used only when it satisfies them, else random sampling's (which honours them; at most 2 s),
+    /// else none: a cap from a mapping outside the constrained mapspace could exclude the constrained optimum.
+    /// </summary>
+    private static SolveResult HintSource(MapProblem p, SearchLimits limits)
+    {
+        var none = new SolveResult(SolveStatus.Unknown, null, null, null, 0, TimeSpan.Zero, 0, "descent");
+        SolveResult descent;
+        try
+        {
+            descent = new Descent(p with { Constraints = p.Constraints?.LevelsOnly }).Solve(limits with { TimeLimit = Min(limits.TimeLimit, TimeSpan.FromSeconds(5)) });
+        }
+        catch (InvalidOperationException)
+        {
+            descent = none;
+        }
+        if (p.Constraints is not { Global.Count: > 0 } c) return descent;
+        if (descent.Mapping is { } m && ConstraintCheck.Broken(c, p.Arch, m, () => descent.Report!).Count == 0) return descent;
+        var sample = new RandomSampler(p, seed: 1, patience: 200, attemptsPerSample: 500).Solve(limits with { TimeLimit = Min(limits.TimeLimit, TimeSpan.FromSeconds(2)) });
+        return sample.Mapping is not null ? sample : none;
+    }
 
     /// <summary>The solver's parameters: workers, fixed seed, time limit.</summary>
     private static string Parameters(SearchLimits limits)
@@ -130,7 +155,7 @@ public static class CpSatMapper
             throw new InvalidOperationException($"CP-SAT rejected the model of layer {p.Layer.Name} on {p.Arch.Name} (a bug in the encoding): {solver.Response?.SolutionInfo}");
         if (status == CpSolverStatus.Infeasible)
             return new SolveResult(SolveStatus.Infeasible, null, null, null, double.PositiveInfinity, sw.Elapsed, branches, "cpsat",
-                $"CP-SAT proved the model infeasible: {Infeasibility.Explain(p)}");
+                $"CP-SAT proved the model infeasible: {Conflict(p, enc, solver) ?? Infeasibility.Explain(p)}");
         if (status == CpSolverStatus.Unknown)
             return new SolveResult(SolveStatus.Unknown, null, null, null, bound, sw.Elapsed, branches, "cpsat", "CP-SAT stopped (time limit or interrupt) before it found a mapping.");
         var mapping = enc.Decode(v => solver.Value(v), l => solver.BooleanValue(l));
@@ -151,6 +176,39 @@ public static class CpSatMapper
                     : "CP-SAT stopped (time limit or interrupt) before it proved optimality");
     }
 
+    /// <summary>
+    /// The global constraints among CP-SAT's sufficient assumptions for infeasibility (a set that conflicts with the rest
+    /// of the model), in words; null when the model is infeasible without any of them.
+    /// </summary>
+    private static string? Conflict(MapProblem p, CpSatEncoding enc, CpSolver solver)
+    {
+        if (enc.GlobalLiterals.Count == 0) return null;
+        var core = solver.SufficientAssumptionsForInfeasibility().ToHashSet();
+        var global = p.Constraints!.Global;
+        var kept = Enumerable.Range(0, global.Count).Where(i => core.Contains(enc.GlobalLiterals[i].GetIndex())).ToList();
+        if (kept.Count == 0) return null;
+        // CP-SAT's set is sufficient, not always minimal: drop each constraint whose absence still leaves the model infeasible.
+        var clock = Stopwatch.StartNew();
+        bool minimal = true;
+        foreach (int i in kept.ToList())
+        {
+            if (kept.Count == 1) break;
+            if (clock.Elapsed > TimeSpan.FromSeconds(30)) { minimal = false; break; }
+            var rest = kept.Where(j => j != i).ToList();
+            enc.Model.ClearAssumptions();
+            enc.Model.AddAssumptions(rest.Select(j => enc.GlobalLiterals[j]));
+            var check = new CpSolver { StringParameters = "num_workers:1 random_seed:1 stop_after_first_solution:true max_time_in_seconds:5" };
+            var status = check.Solve(enc.Model);
+            if (status == CpSolverStatus.Infeasible) kept = rest;
+            else if (status is not (CpSolverStatus.Feasible or CpSolverStatus.Optimal)) minimal = false;
+        }
+        enc.Model.ClearAssumptions();
+        enc.Model.AddAssumptions(enc.GlobalLiterals);
+        return $"these constraints conflict: {string.Join("; ", kept.Select(i => global[i].Name(p.Arch)))}" +
+               (kept.Count == 1 ? "." : minimal ? " (dropping any one of them leaves a mapping that satisfies the others)."
+                   : " (CP-SAT did not decide within its time whether a smaller set of them conflicts).");
+    }
+
     /// <summary>Re-checks a decoded mapping with the validity checker and the user constraints, re-costs it with the reference model, and compares with the model's value.</summary>
     private static CostReport Recheck(MapProblem p, CpSatEncoding enc, Mapping mapping, Objective term, long modelValue)
     {
@@ -161,6 +219,8 @@ public static class CpSatMapper
         if (broken is not null)
             throw new InvalidOperationException($"CP-SAT returned a mapping that breaks a user constraint ({broken}); this is a bug in the encoding.");
         var report = CostModel.Evaluate(p.Layer, p.Arch, mapping);
+        if (p.Constraints is { Global.Count: > 0 } g && ConstraintCheck.Broken(g, p.Arch, mapping, () => report) is { Count: > 0 } bad)
+            throw new InvalidOperationException($"CP-SAT returned a mapping that breaks {g.Global[bad[0]].Name(p.Arch)}; this is a bug in the encoding.");
         double reference = report.Objective(term);
         double model = term == Objective.Latency ? modelValue : (double)modelValue / enc.Scale;
         bool agree;
@@ -201,6 +261,8 @@ public static class CpSatMapper
         var enc = new CpSatEncoding(p, scale, exact,
             term == Objective.Energy ? optimum : null, term == Objective.Latency ? optimum : null, term == Objective.Edp ? optimum : null);
         enc.BuildCosts(term != Objective.Latency, term != Objective.Energy);
+        // The question is over the constrained mapspace: every global constraint holds.
+        foreach (var lit in enc.GlobalLiterals) enc.Model.AddBoolOr([lit]);
         var obj = enc.Objective(term);
         double unit = term == Objective.Latency ? 1 : scale;
         // Cheaper than the optimum: model value < optimum x (1 - tol) in model units (a rounded-down model keeps every such mapping).

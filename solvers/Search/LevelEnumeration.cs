@@ -182,7 +182,8 @@ internal sealed class LevelEnumeration(SearchProblem problem) : SearchPart(probl
                 // Costs see a plan only through each rank's spatial factor per level (and, on a mesh, the
                 // number of children used along X plus along Y), never through which axis a rank is on:
                 // plans that agree on those are the same for every count, so the first stands for all.
-                if (seen.Add(PlanKey(x, y))) plans.Add(new SpatialPlan(x.Select(a => (int[])a.Clone()).ToArray(), y.Select(a => (int[])a.Clone()).ToArray()));
+                // A per-axis fanout constraint tells plans apart by axis: then every plan is listed.
+                if (_m.Map.Constraints is { AxisDependent: true } || seen.Add(PlanKey(x, y))) plans.Add(new SpatialPlan(x.Select(a => (int[])a.Clone()).ToArray(), y.Select(a => (int[])a.Clone()).ToArray()));
                 return;
             }
             if (r == Ranks) { Split(d + 1, 0, 1, 1); return; }

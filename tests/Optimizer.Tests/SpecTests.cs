@@ -556,6 +556,8 @@ public class SpecTests
         Assert.AreEqual(8, glb.Temporal[new RankId("C")]);
         Assert.AreEqual(16, glb.Spatial[(new RankId("K"), Axis.X)]);
         Assert.AreEqual("K C P", string.Join(" ", glb.Order!));
+        Assert.AreEqual("MinUtilization TileMultiple MinFanoutUsed MinFanoutUsed MaxCount MaxCount BandwidthWithinCompute",
+            string.Join(" ", constraints.Global.Select(g => g.GetType().Name)));
         var space = Optimizer.Hardware.Specs.DesignSpaceSpec.Parse(blocks[5], "doc-design-space");
         Assert.AreEqual(3 * 3 * 2 * 2, space.Count);
         Assert.AreEqual(5, space.Budgets.Count);
