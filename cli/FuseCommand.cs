@@ -62,7 +62,9 @@ internal static class FuseCommand
         Console.WriteLine();
         Console.Write(Describe(w, a, r.Mapping, r.Report!));
         Console.WriteLine();
-        Console.WriteLine("Partial mappings per layer (evaluated -> valid -> kept after pruning; frontier after the join):");
+        Console.WriteLine(p.FullMapspace
+            ? "Partial mappings per layer (evaluated = exact search nodes over the layer's classes; valid = classes with a member; kept; frontier after the join):"
+            : "Partial mappings per layer (evaluated -> valid -> kept after pruning; frontier after the join):");
         var stats = new List<string[]> { new[] { "layer", "evaluated", "valid", "kept", "kept/evaluated", "classes", "frontier" } };
         foreach (var s in r.Stats)
             stats.Add([s.Layer, Text.Int(s.Evaluated), Text.Int(s.Valid), Text.Int(s.Kept), s.Evaluated > 0 ? ((double)s.Kept / s.Evaluated).ToString("0.####") : "-", s.Classes.ToString(), Text.Int(s.Frontier)]);
@@ -70,7 +72,8 @@ internal static class FuseCommand
         Console.WriteLine();
         var (f, u) = (r.Report!, r.UnfusedReport!);
         Console.WriteLine($"fused:   energy {Text.Num(f.Energy)} pJ, cycles {Text.Int(f.Cycles)}, EDP {Text.Num(f.Edp)}");
-        Console.WriteLine($"unfused: energy {Text.Num(u.Energy)} pJ, cycles {Text.Int(u.Cycles)}, EDP {Text.Num(u.Edp)} (every layer alone, intermediates through DRAM)");
+        Console.WriteLine($"unfused: energy {Text.Num(u.Energy)} pJ, cycles {Text.Int(u.Cycles)}, EDP {Text.Num(u.Edp)} (every layer alone, intermediates through DRAM; " +
+            (p.FullMapspace ? r.UnfusedProven ? "each layer's exact optimum, as map --all-layers finds it)" : "not every layer's search finished)" : "the best of the per-layer template)"));
         Console.WriteLine($"unfused/fused {obj}: {r.Improvement(o):0.####}x (energy {u.Energy / f.Energy:0.####}x, cycles {(double)u.Cycles / f.Cycles:0.####}x)");
         if (mappingOut is not null)
         {
@@ -83,8 +86,8 @@ internal static class FuseCommand
             Console.WriteLine($"Wrote {csv}");
         }
         string statusLine = r.Status == SolveStatus.Optimal
-            ? $"OPTIMAL {obj}={Text.Num(r.Best!.Value)} (proved by the fused search: nothing in the fused mapspace of docs/fusion.md costs less)"
-            : $"FEASIBLE best={Text.Num(r.Best!.Value)} ({r.Explanation})";
+            ? $"OPTIMAL {obj}={Text.Num(r.Best!.Value)} (proved by the fused search over {p.SpaceDescription}: nothing in it costs less)"
+            : $"FEASIBLE best={Text.Num(r.Best!.Value)}{(r.Bound is { } lb ? $" bound={Text.Num(lb)} gap={r.GapPercent:0.###}%" : "")} ({r.Explanation}; searched space: {p.SpaceDescription})";
         Console.WriteLine(statusLine);
         if (certify && r.Status == SolveStatus.Optimal)
         {
