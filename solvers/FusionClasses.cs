@@ -73,8 +73,8 @@ public sealed partial class FusionSearch
         double unfusedBound = unfusedClasses.Sum(c => c.Lower);
         bool unfusedProven = Meets(unfusedBound, uRep.Energy);
 
-        // 2. Every class of every layer, each with a quick member from the descent (which gives the energy fusion
-        //    removes in the class) and the lower bound (the layer's own optimum, or bound) - (that energy).
+        // 2. Every class of every layer, with the energy fusion removes from each of its members and so the lower
+        //    bound (the layer's own optimum, or bound) - (that energy).
         limits.Progress?.Phase("listing the classes of partial mappings");
         var layers = new List<List<ClassState>>();
         var levels = new List<(int? In, int? Out)>();
@@ -89,31 +89,13 @@ public sealed partial class FusionSearch
                 var key = ShapeKeyOf(i, job, inLevel, outLevel);
                 ShapeResult? known;
                 lock (_shapes) known = _p.ReuseSameShapes ? _shapes.GetValueOrDefault(key) : null;
-                if (known is null && !stop())
-                {
-                    var (input, output) = OnChip(i, job, inLevel, outLevel);
-                    var problem = new MapProblem(w.Layers[i], _p.Arch, Objective.Energy, FusionMapspace.ClassConstraints(w.Layers[i], job.Shared, input, output));
-                    SolveResult? quick = null;
-                    try { quick = new Descent(problem).Solve(_classLimits() with { TimeLimit = Min(_classLimits().TimeLimit, TimeSpan.FromSeconds(2)) }); }
-                    catch (InvalidOperationException) { /* no valid starting point: the class may still have members */ }
-                    double lower = 0;
-                    FusionPartial? member = null;
-                    double? removed = null;
-                    if (quick is { Status: SolveStatus.Infeasible }) lower = double.PositiveInfinity;
-                    else if (quick is { Mapping: { } m, Report: { } report })
-                    {
-                        member = Member(i, job, m, report, 0, inLevel, outLevel, out var cost);
-                        removed = cost.RemovedEnergy;
-                        lower = Math.Max(0, unfusedClasses[i].Lower - cost.RemovedEnergy);
-                    }
-                    known = new ShapeResult(w.Layers[i], member, removed, lower, double.IsPositiveInfinity(lower), 0);
-                    lock (_shapes) _shapes[key] = known;
-                }
+                var (input, output) = OnChip(i, job, inLevel, outLevel);
+                c.Removed = FusionCost.ClassRemoval(w.Layers[i], _p.Arch, job.Shared, input, output);
+                c.Lower = Math.Max(0, unfusedClasses[i].Lower - c.Removed.Value);
                 if (known is not null)
                 {
                     c.Member = Adopt(known, i, job);
-                    c.Removed = known.Removed;
-                    c.Lower = known.Lower;
+                    c.Lower = Math.Max(c.Lower, known.Lower);
                     c.Searched = known.Exact;
                 }
                 list.Add(c);
@@ -162,8 +144,6 @@ public sealed partial class FusionSearch
         { Bound = proven ? value : Math.Min(value, bound), UnfusedProven = unfusedProven };
     }
 
-    private static TimeSpan? Min(TimeSpan? a, TimeSpan b) => a is { } x && x < b ? x : b;
-
     /// <summary>
     /// The exact search of one class under a ceiling (in fused energy; infinite for none): its optimum when
     /// it is below the ceiling, else the proof that nothing is (the ceiling becomes its bound), or, when
@@ -196,7 +176,8 @@ public sealed partial class FusionSearch
         var problem = new MapProblem(e, _p.Arch, Objective.Energy, FusionMapspace.ClassConstraints(e, c.Job.Shared, input, output));
         // In the search's own (unfused) energy the ceiling is the fused one plus what fusion removes (known from a member).
         double searchCeiling = c.Removed is { } removed && double.IsFinite(ceiling) ? ceiling + removed : double.PositiveInfinity;
-        var r = new TilingSearch(problem, prune: true, incumbent: seedWithDescent ? null : c.Member?.Mapping, ceiling: searchCeiling)
+        // Below a ceiling the search needs no seed: it finds the optimum itself, or proves nothing is below it.
+        var r = new TilingSearch(problem, prune: true, seed: seedWithDescent || c.Member is not null, incumbent: seedWithDescent ? null : c.Member?.Mapping, ceiling: searchCeiling)
             .Solve(_classLimits());
         c.Nodes += r.Explored;
         if (r.Status == SolveStatus.Infeasible)

@@ -217,7 +217,7 @@ public sealed class FusionTests
     [TestMethod]
     public void FullMapspaceBeatsOrMatchesTheTemplateAndItsUnfusedIsEveryLayersOwnOptimum()
     {
-        int better = 0;
+        int better = 0, fusedLayers = 0;
         foreach (var (w, a, _) in SmallCases())
         {
             var full = new FusionSearch(new FusionProblem(w, a, Objective.Energy)).Solve(SearchLimits.None);
@@ -233,8 +233,20 @@ public sealed class FusionTests
             // Every answer is re-checked and re-costed.
             Assert.AreEqual(0, FusionChecker.Check(w, a, full.Mapping!).Count);
             Assert.AreEqual(full.Best!.Value, FusionCost.Evaluate(w, a, full.Mapping!).Energy, full.Best.Value * 1e-12);
+            // What fusion removes from each layer is its class's removal, computed on the class's simplest loop nest.
+            foreach (var g in full.Mapping!.Groups)
+                for (int i = g.First; i <= g.Last; i++)
+                {
+                    (TensorId, int)? input = i > g.First ? (w.Layers[i - 1].Output.Id, FusionRules.IntermediateLevel(w, a, i - 1)!.Value) : null;
+                    (TensorId, int)? output = i < g.Last ? (w.Layers[i].Output.Id, FusionRules.IntermediateLevel(w, a, i)!.Value) : null;
+                    var shared = full.Mapping.Layers[i].Levels[0].Temporal.Take(g.SharedLoops).ToList();
+                    double removed = FusionCost.ClassRemoval(w.Layers[i], a, shared, input, output);
+                    Assert.AreEqual(full.Report!.Layers[i].RemovedEnergy, removed, 1e-6 * Math.Max(1, removed), $"layer {i}");
+                    if (input is not null || output is not null) fusedLayers++;
+                }
         }
         Assert.IsTrue(better > 0, "the full mapspace never beat the template, so it tested little");
+        Assert.IsTrue(fusedLayers > 0, "no answer fused any layer, so the removal was not tested");
     }
 
     [TestMethod]
