@@ -63,7 +63,7 @@ internal static class FuseCommand
         Console.Write(Describe(w, a, r.Mapping, r.Report!));
         Console.WriteLine();
         Console.WriteLine(p.FullMapspace
-            ? "Partial mappings per layer (evaluated = exact search nodes over the layer's classes; valid = classes with a member; kept; frontier after the join):"
+            ? "Classes of partial mappings per layer (evaluated = exact search nodes; valid = classes with a member known; kept = classes searched exactly; classes; frontier = keys after the layer):"
             : "Partial mappings per layer (evaluated -> valid -> kept after pruning; frontier after the join):");
         var stats = new List<string[]> { new[] { "layer", "evaluated", "valid", "kept", "kept/evaluated", "classes", "frontier" } };
         foreach (var s in r.Stats)

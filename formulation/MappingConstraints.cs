@@ -73,6 +73,16 @@ public sealed record MappingConstraints(IReadOnlyDictionary<int, LevelConstraint
     /// <summary>No constraint.</summary>
     public static MappingConstraints None { get; } = new(new Dictionary<int, LevelConstraint>());
 
+    /// <summary>
+    /// Throws <see cref="NotSupportedException"/> when some level pins an outer prefix, for a solver whose
+    /// encoding does not express one (<paramref name="solver"/> names it).
+    /// </summary>
+    public void RefuseOuterPrefix(string solver)
+    {
+        if (Levels.Values.Any(c => c.OuterPrefix.Count > 0))
+            throw new NotSupportedException($"The {solver} encoding cannot pin an outer prefix of a level's loops; the exact search (TilingSearch) can.");
+    }
+
     /// <summary>The constraint of a level, or an empty one.</summary>
     public LevelConstraint For(int level) => Levels.TryGetValue(level, out var c) ? c : Empty;
 

@@ -137,8 +137,10 @@ public sealed partial class FusionSearch
         double value = fRep.Energy;
         double bound = Forward(layers, c => c.Lower)[n].GetValueOrDefault(DramKey, double.PositiveInfinity);
         bool proven = Meets(bound, value);
-        var stats = layers.Select((l, i) => new FusionLayerStats(w.Layers[i].Name, l.Sum(c => c.Nodes), l.Count(c => c.Member is not null), l.Count(c => c.Searched && c.Member is not null),
-            l.Count, l.Count(c => !double.IsPositiveInfinity(c.Lower)))).ToList();
+        // Per layer: search nodes, classes with a member, classes searched, the keys after the layer, classes.
+        var keysAfter = Forward(layers, c => c.Lower);
+        var stats = layers.Select((l, i) => new FusionLayerStats(w.Layers[i].Name, l.Sum(c => c.Nodes), l.Count(c => c.Member is not null), l.Count(c => c.Searched),
+            keysAfter[i + 1].Count, l.Count)).ToList();
         return new FusionResult(proven ? SolveStatus.Optimal : SolveStatus.Feasible, fMap, fRep, value, uMap, uRep, sw.Elapsed, stats, survivors,
             proven ? null : "stopped before every class of partial mappings that could improve on the answer was searched to the end; the bound is the join of the classes' lower bounds")
         { Bound = proven ? value : Math.Min(value, bound), UnfusedProven = unfusedProven };
