@@ -105,6 +105,21 @@ public sealed partial class FusionSearch
             inKeys = list.Where(c => c.OutKey != DramKey && !double.IsPositiveInfinity(c.Lower)).Select(c => (string?)c.OutKey).Distinct().Prepend(null).ToList();
         }
 
+        // The template's partial mappings are members of the same classes (the same constraints decide membership):
+        // each class starts from its best template member, so the answer is never worse than the template's optimum
+        // and the ceilings start tighter.
+        if (!stop())
+        {
+            limits.Progress?.Phase("the template's partial mappings (the starting members)");
+            if (Join(fuse: true, stop, out _, out var template) is not null)
+                for (int i = 0; i < n; i++)
+                    foreach (var c in layers[i])
+                    {
+                        var best = template[i].Where(p => (p.InKey ?? DramKey) == c.InKey && (p.OutKey ?? DramKey) == c.OutKey).MinBy(p => p.Energy);
+                        if (best is not null && (c.Member is null || best.Energy < c.Member.Energy * (1 - 1e-12))) c.Member = best;
+                    }
+        }
+
         // 3. Branch and bound over the join: the class whose least possible total (the best bound of the layers
         //    before it, its own bound, the best bound of the layers after it) is smallest is searched exactly, with
         //    a ceiling: what it must stay below to improve on the best fused mapping known. When no class left

@@ -226,6 +226,8 @@ public sealed class TilingSearch
         double bound = shared.BestValue ?? double.PositiveInfinity;
         for (int i = 0; i < roots.Count; i++) if (!finished[i]) bound = Math.Min(bound, open[i]);
         if (!listed) bound = Math.Min(bound, _model.RootBound());
+        // Nodes pruned at the ceiling hold nothing below it, and no more is known of them.
+        bound = Math.Min(bound, _ceiling);
         if (_p.Convention != CostConvention.Default) bound = Math.Min(bound, ConventionFloor());
         var found = shared.BestMapping;
         double? foundValue = shared.BestValue;
