@@ -67,7 +67,7 @@ internal static class FuseCommand
             : "Partial mappings per layer (evaluated -> valid -> kept after pruning; frontier after the join):");
         var stats = new List<string[]> { new[] { "layer", "evaluated", "valid", "kept", "kept/evaluated", "classes", "frontier" } };
         foreach (var s in r.Stats)
-            stats.Add([s.Layer, Text.Int(s.Evaluated), Text.Int(s.Valid), Text.Int(s.Kept), s.Evaluated > 0 ? ((double)s.Kept / s.Evaluated).ToString("0.####") : "-", s.Classes.ToString(), Text.Int(s.Frontier)]);
+            stats.Add([s.Layer, Text.Int(s.Evaluated), Text.Int(s.Valid), Text.Int(s.Kept), !p.FullMapspace && s.Evaluated > 0 ? ((double)s.Kept / s.Evaluated).ToString("0.####") : "-", s.Classes.ToString(), Text.Int(s.Frontier)]);
         Console.Write(Text.Table(stats));
         Console.WriteLine();
         var (f, u) = (r.Report!, r.UnfusedReport!);
