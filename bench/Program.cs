@@ -27,6 +27,7 @@ public static class Program
                 case "cpsat": CpSat(seconds); break;
                 case "simulate": Simulate(seconds); break;
                 case "fusion": Fusion(); break;
+                case var f when f.StartsWith("fusion-full", StringComparison.Ordinal): FusionFull(f, numbers.Count > 0 ? seconds : null); break;
                 case "network": Network(); break;
                 case "timeloop-optima": TimeloopOptima(); break;
                 case "timelimit": TimeLimitHolds(); break;
@@ -38,7 +39,7 @@ public static class Program
                 case "proofs": Proofs(seconds, names.Skip(names.IndexOf("proofs") + 1).ToList()); return 0; // the names after it are networks
                 case var d when d.StartsWith("descent", StringComparison.Ordinal): DescentSweep(d); break;
                 default:
-                    Console.Error.WriteLine($"error: unknown benchmark '{name}'; known: costmodel, small, resnet50, cpsat, codesign [seconds per objective [seconds per bound search [seconds per quick bound search]]], codesign-fronts [seconds per front], simulate, fusion, network, timeloop-optima, timelimit, onnx-load, imperfect [seconds per case], proofs [NETWORK...], descent[:WORKLOAD[:ARCH[:norandom]]] (an empty WORKLOAD or ARCH: all) [seconds per layer]");
+                    Console.Error.WriteLine($"error: unknown benchmark '{name}'; known: costmodel, small, resnet50, cpsat, codesign [seconds per objective [seconds per bound search [seconds per quick bound search]]], codesign-fronts [seconds per front], simulate, fusion, fusion-full[:resnet50|:gpt3] [seconds per fused search], network, timeloop-optima, timelimit, onnx-load, imperfect [seconds per case], proofs [NETWORK...], descent[:WORKLOAD[:ARCH[:norandom]]] (an empty WORKLOAD or ARCH: all) [seconds per layer]");
                     return 2;
             }
         }
@@ -447,6 +448,49 @@ public static class Program
             double mx = points.Average(p => p.N), my = points.Average(p => p.Seconds);
             double slope = points.Sum(p => (p.N - mx) * (p.Seconds - my)) / points.Sum(p => (p.N - mx) * (p.N - mx));
             Console.WriteLine($"fusion: matmul-chain runtime fit ({how}): {slope:F4} s per Einsum + {my - slope * mx:F2} s");
+        }
+    }
+
+    /// <summary>
+    /// The fused search over the full mapspace (docs/fusion.md, issue 17): ResNet-50 on eyeriss, energy, against the
+    /// sum of every layer's own optimum (map --all-layers, 2.4001E+10 pJ when measured for the issue) and the template's
+    /// fused optimum; GPT-3 6.7B on tpu-v4i, energy (full against template) and EDP (template). Optional time limit per
+    /// fused search; a stopped search prints its bound and gap.
+    /// </summary>
+    private static void FusionFull(string name, double? seconds)
+    {
+        var limits = new SearchLimits(seconds is { } s ? TimeSpan.FromSeconds(s) : null);
+        string Line(FusionResult r) => $"{r.Status} {r.Best:G6}{(r.Status == SolveStatus.Optimal ? "" : $" bound {r.Bound:G6} gap {r.GapPercent:F3}%")} in {r.Elapsed.TotalSeconds:F1} s";
+        void Groups(Workload w, FusionResult r)
+        {
+            foreach (var g in r.Mapping!.Groups.Where(g => g.Count > 1))
+            {
+                double fused = r.Report!.EnergyOf(g), alone = r.UnfusedReport!.EnergyOf(g);
+                Console.WriteLine($"fusion-full:   {string.Join("+", Enumerable.Range(g.First, g.Count).Select(i => w.Layers[i].Name))} shared {g.SharedLoops}: {fused:G6} pJ vs {alone:G6} alone ({alone / fused:F3}x)");
+            }
+        }
+        if (name is "fusion-full" or "fusion-full:resnet50")
+        {
+            var w = Zoo.Get("resnet50");
+            var arch = Presets.Get("eyeriss");
+            var full = new FusionSearch(new FusionProblem(w, arch, Objective.Energy)).Solve(limits);
+            Console.WriteLine($"fusion-full: resnet50 on eyeriss, energy, full mapspace: {Line(full)}; unfused {full.UnfusedReport!.Energy:G6} " +
+                              $"({(full.UnfusedProven ? "every layer proven" : "not every layer proven")}; map --all-layers: 2.4001E+10); fused/unfused {full.Best / full.UnfusedReport.Energy:F4}; " +
+                              $"{full.Mapping!.Groups.Count(g => g.Count > 1)} fused groups; classes {full.Stats.Sum(x => x.Classes)}, searched exactly {full.Stats.Sum(x => x.Kept)}, search nodes {full.Stats.Sum(x => x.Evaluated):N0}");
+            Groups(w, full);
+            var template = new FusionSearch(new FusionProblem(w, arch, Objective.Energy, TemplateOnly: true)).Solve(limits);
+            Console.WriteLine($"fusion-full: resnet50 on eyeriss, energy, template mapspace: {Line(template)}; full/template {full.Best / template.Best:F4}");
+        }
+        if (name is "fusion-full" or "fusion-full:gpt3")
+        {
+            var w = Zoo.Get("gpt3-6.7b");
+            var arch = Presets.Get("tpu-v4i");
+            var full = new FusionSearch(new FusionProblem(w, arch, Objective.Energy)).Solve(limits);
+            var template = new FusionSearch(new FusionProblem(w, arch, Objective.Energy, TemplateOnly: true)).Solve(limits);
+            Console.WriteLine($"fusion-full: gpt3-6.7b on tpu-v4i, energy, full mapspace: {Line(full)}; unfused {full.UnfusedReport!.Energy:G6}; template mapspace: {Line(template)}; full/template {full.Best / template.Best:F4}");
+            Groups(w, full);
+            var edp = new FusionSearch(new FusionProblem(w, arch, Objective.Edp)).Solve(limits);
+            Console.WriteLine($"fusion-full: gpt3-6.7b on tpu-v4i, EDP (template mapspace): {Line(edp)}");
         }
     }
 

@@ -19,7 +19,7 @@ internal static class FuseCommand
         var workload = new Option<string>("--workload") { Description = "Workload: a zoo name, a spec file, or a model file (.onnx or .mlir; docs/frontends.md).", Required = true };
         var objective = new Option<Objective>("--objective") { Description = "What to minimize over the whole workload.", DefaultValueFactory = _ => Objective.Edp };
         var maxLoops = new Option<int>("--max-fused-loops") { Description = "Outer DRAM loops a fused group may share (0 to 4).", DefaultValueFactory = _ => 1 }.Within(0, 4);
-        var timeLimit = OptionRules.TimeLimit("Seconds; when reached (or at Ctrl-C or SIGTERM), the best unfused mapping is returned as FEASIBLE.");
+        var timeLimit = OptionRules.TimeLimit("Seconds; when reached (or at Ctrl-C or SIGTERM), the best mapping found (energy: with its bound and gap; latency, EDP: the best unfused one) is returned as FEASIBLE.");
         var csv = new Option<string?>("--csv") { Description = "Write the fused cost as CSV: one row per layer, level and tensor, then totals." };
         var mappingOut = new Option<string?>("--mapping-out") { Description = "Write the fused mapping in the fused mapping format of docs/fusion.md." };
         var certify = new Option<bool>("--certify") { Description = "Ask Z3 whether any combination of surviving partial mappings costs less (unsat = certified)." };
@@ -62,15 +62,18 @@ internal static class FuseCommand
         Console.WriteLine();
         Console.Write(Describe(w, a, r.Mapping, r.Report!));
         Console.WriteLine();
-        Console.WriteLine("Partial mappings per layer (evaluated -> valid -> kept after pruning; frontier after the join):");
+        Console.WriteLine(p.FullMapspace
+            ? "Classes of partial mappings per layer (evaluated = exact search nodes; valid = classes with a member known; kept = classes searched exactly; classes; frontier = keys after the layer):"
+            : "Partial mappings per layer (evaluated -> valid -> kept after pruning; frontier after the join):");
         var stats = new List<string[]> { new[] { "layer", "evaluated", "valid", "kept", "kept/evaluated", "classes", "frontier" } };
         foreach (var s in r.Stats)
-            stats.Add([s.Layer, Text.Int(s.Evaluated), Text.Int(s.Valid), Text.Int(s.Kept), s.Evaluated > 0 ? ((double)s.Kept / s.Evaluated).ToString("0.####") : "-", s.Classes.ToString(), Text.Int(s.Frontier)]);
+            stats.Add([s.Layer, Text.Int(s.Evaluated), Text.Int(s.Valid), Text.Int(s.Kept), !p.FullMapspace && s.Evaluated > 0 ? ((double)s.Kept / s.Evaluated).ToString("0.####") : "-", s.Classes.ToString(), Text.Int(s.Frontier)]);
         Console.Write(Text.Table(stats));
         Console.WriteLine();
         var (f, u) = (r.Report!, r.UnfusedReport!);
         Console.WriteLine($"fused:   energy {Text.Num(f.Energy)} pJ, cycles {Text.Int(f.Cycles)}, EDP {Text.Num(f.Edp)}");
-        Console.WriteLine($"unfused: energy {Text.Num(u.Energy)} pJ, cycles {Text.Int(u.Cycles)}, EDP {Text.Num(u.Edp)} (every layer alone, intermediates through DRAM)");
+        Console.WriteLine($"unfused: energy {Text.Num(u.Energy)} pJ, cycles {Text.Int(u.Cycles)}, EDP {Text.Num(u.Edp)} (every layer alone, intermediates through DRAM; " +
+            (p.FullMapspace ? r.UnfusedProven ? "each layer's exact optimum, as map --all-layers finds it)" : "not every layer's search finished)" : "the best of the per-layer template)"));
         Console.WriteLine($"unfused/fused {obj}: {r.Improvement(o):0.####}x (energy {u.Energy / f.Energy:0.####}x, cycles {(double)u.Cycles / f.Cycles:0.####}x)");
         if (mappingOut is not null)
         {
@@ -83,8 +86,8 @@ internal static class FuseCommand
             Console.WriteLine($"Wrote {csv}");
         }
         string statusLine = r.Status == SolveStatus.Optimal
-            ? $"OPTIMAL {obj}={Text.Num(r.Best!.Value)} (proved by the fused search: nothing in the fused mapspace of docs/fusion.md costs less)"
-            : $"FEASIBLE best={Text.Num(r.Best!.Value)} ({r.Explanation})";
+            ? $"OPTIMAL {obj}={Text.Num(r.Best!.Value)} (proved by the fused search over {p.SpaceDescription}: nothing in it costs less)"
+            : $"FEASIBLE best={Text.Num(r.Best!.Value)}{(r.Bound is { } lb ? $" bound={Text.Num(lb)} gap={r.GapPercent:0.###}%" : "")} ({r.Explanation}; searched space: {p.SpaceDescription})";
         Console.WriteLine(statusLine);
         if (certify && r.Status == SolveStatus.Optimal)
         {

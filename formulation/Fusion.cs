@@ -309,6 +309,31 @@ public static class FusionCost
     }
 
     /// <summary>
+    /// The energy fusion removes (<see cref="Adjust"/>) from every member of one class of partial mappings of
+    /// layer <paramref name="e"/> (docs/fusion.md, "Cost inside a class"): the same for all of them, since the
+    /// class's constraints (<see cref="FusionMapspace.ClassConstraints"/>) fix every count Adjust removes (the
+    /// intermediates' DRAM counts, the network words above the fusion level, the consumer's fills there): each
+    /// intermediate's tile at its fusion level is the part one shared iteration uses, brought once per
+    /// iteration. Computed by the cost model and <see cref="Adjust"/> themselves on the class's simplest loop
+    /// nest (the shared loops at DRAM, every other factor at the deepest fusion level, the intermediates kept
+    /// there, nothing spatial), whose capacity does not matter to those counts.
+    /// </summary>
+    public static double ClassRemoval(Einsum e, Architecture arch, IReadOnlyList<TemporalLoop> shared, (TensorId Tensor, int Level)? input, (TensorId Tensor, int Level)? output)
+    {
+        var onChip = new[] { input, output }.OfType<(TensorId Tensor, int Level)>().ToList();
+        if (onChip.Count == 0) return 0;
+        int deepest = onChip.Max(x => x.Level);
+        var rest = e.Ranks.Select(r => new TemporalLoop(r.Id, e.Bound(r.Id) / shared.Where(l => l.Rank == r.Id).Aggregate(1, (a, l) => a * l.Factor))).Where(l => l.Factor > 1);
+        var levels = arch.Levels.Select((_, l) => new LevelMapping(
+            l == 0 ? shared : l == deepest ? rest : [],
+            [],
+            l == 0 ? e.Tensors.Select(t => t.Id) : onChip.Where(x => x.Level == l).Select(x => x.Tensor))).ToList();
+        var report = new Nest(e, arch, new Mapping(levels)).Evaluate();
+        int level = input is { } i ? i.Level : output!.Value.Level;
+        return Adjust(e.Name, arch, report, input?.Tensor, output?.Tensor, level).RemovedEnergy;
+    }
+
+    /// <summary>
     /// Cycles from compute cycles and the per-instance counts that remain, exactly as the cost model
     /// computes them: the largest of the compute cycles and every level's read and write bandwidth cycles.
     /// </summary>

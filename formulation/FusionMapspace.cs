@@ -111,22 +111,48 @@ public static class FusionMapspace
     }
 
     /// <summary>
-    /// True when the mapping can serve its on-chip intermediates (each given with its fusion level):
-    /// its own DRAM loops (after the first <paramref name="sharedCount"/>) walk no rank that indexes
-    /// one of them, the fusion level keeps each, and no on-chip level above the fusion level does.
+    /// The single-layer constraints (docs/mapspace.md, item 5) that make a mapping of layer
+    /// <paramref name="e"/> a member of one class of partial mappings (docs/fusion.md): the shared loops
+    /// are DRAM's outermost loops, in order, with their factors; DRAM has no loop of its own over a rank
+    /// that indexes an on-chip intermediate (each given with its fusion level), so the intermediate's tile
+    /// is resident under the shared loops; the fusion level keeps each intermediate and no on-chip level
+    /// above it does. Every shared rank indexes an on-chip intermediate. The exact search of a class runs
+    /// the single-layer search under these constraints; the template and the checks of a template mapping
+    /// use them too (<see cref="Allows"/>).
     /// </summary>
-    public static bool Allows(Einsum e, Mapping m, int sharedCount, (TensorId Tensor, int Level)? input, (TensorId Tensor, int Level)? output)
+    public static MappingConstraints ClassConstraints(Einsum e, IReadOnlyList<TemporalLoop> shared, (TensorId Tensor, int Level)? input, (TensorId Tensor, int Level)? output)
     {
-        foreach (var (tensor, level) in new[] { input, output }.OfType<(TensorId Tensor, int Level)>())
+        var onChip = new[] { input, output }.OfType<(TensorId Tensor, int Level)>().ToList();
+        var dramFactors = new Dictionary<RankId, int>();
+        foreach (var (tensor, _) in onChip)
+            foreach (var r in e.Ranks.Where(r => e.FindTensor(tensor)!.IsIndexedBy(r.Id)))
+                dramFactors[r.Id] = 1;
+        foreach (var loop in shared)
         {
-            if (!m.Levels[level].Keep.Contains(tensor)) return false;
-            for (int l = 1; l < level; l++) if (m.Levels[l].Keep.Contains(tensor)) return false;
-            var spec = e.FindTensor(tensor)!;
-            foreach (var own in m.Levels[0].Temporal.Skip(sharedCount))
-                if (own.Factor > 1 && spec.IsIndexedBy(own.Rank)) return false;
+            if (!dramFactors.ContainsKey(loop.Rank))
+                throw new ArgumentException($"Shared loop {loop} of layer {e.Name} walks no on-chip intermediate.", nameof(shared));
+            dramFactors[loop.Rank] = loop.Factor;
         }
-        return true;
+        var levels = new Dictionary<int, LevelConstraint>
+        {
+            [0] = new LevelConstraint { Temporal = dramFactors, OuterPrefix = shared.Select(l => l.Rank).ToList() },
+        };
+        int deepest = onChip.Count == 0 ? 0 : onChip.Max(x => x.Level);
+        for (int l = 1; l <= deepest; l++)
+            levels[l] = new LevelConstraint
+            {
+                Keep = onChip.Where(x => x.Level == l).Select(x => x.Tensor).ToHashSet(),
+                Bypass = onChip.Where(x => x.Level > l).Select(x => x.Tensor).ToHashSet(),
+            };
+        return new MappingConstraints(levels);
     }
+
+    /// <summary>
+    /// True when the mapping, whose first DRAM loops are <paramref name="shared"/>, can serve its on-chip
+    /// intermediates (each given with its fusion level): it meets the class's constraints (<see cref="ClassConstraints"/>).
+    /// </summary>
+    public static bool Allows(Einsum e, Mapping m, IReadOnlyList<TemporalLoop> shared, (TensorId Tensor, int Level)? input, (TensorId Tensor, int Level)? output)
+        => ConstraintCheck.Allows(ClassConstraints(e, shared, input, output), m);
 
     /// <summary>The divisors of n in increasing order.</summary>
     public static IEnumerable<int> Divisors(int n)

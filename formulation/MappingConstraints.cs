@@ -19,10 +19,53 @@ public sealed record LevelConstraint
     public IReadOnlySet<RankId>? SpatialY { get; init; }
     /// <summary>The order of the temporal loops, outermost first; a rank not listed must have factor 1 here. Null means any order.</summary>
     public IReadOnlyList<RankId>? Order { get; init; }
+    /// <summary>
+    /// Ranks whose temporal loops must be this level's outermost ones, in this order (the loops a fused
+    /// group shares, docs/fusion.md); each must have a factor above 1 here, and the other loops follow in
+    /// any order. Empty means no prefix.
+    /// </summary>
+    public IReadOnlyList<RankId> OuterPrefix { get; init; } = [];
     /// <summary>Tensors this level must keep.</summary>
     public IReadOnlySet<TensorId> Keep { get; init; } = new HashSet<TensorId>();
     /// <summary>Tensors this level must let pass.</summary>
     public IReadOnlySet<TensorId> Bypass { get; init; } = new HashSet<TensorId>();
+
+    /// <summary>
+    /// The order this constraint gives the loops of the ranks in <paramref name="active"/> (those with a
+    /// factor above 1 here, in rank order): the pinned order, or the outer prefix followed by the other
+    /// ranks in their given order, or the given order; null when no order allowed here has exactly these
+    /// loops (a rank outside the pinned order, or a prefix rank missing). Every search's canonical order
+    /// and <see cref="ConstraintCheck"/> come from here.
+    /// </summary>
+    public IReadOnlyList<T>? Arrange<T>(IReadOnlyList<T> active, Func<T, RankId> rank)
+    {
+        IReadOnlyList<T> order = active;
+        if (Order is { } pinned)
+        {
+            var ids = pinned.ToList();
+            if (active.Any(a => !ids.Contains(rank(a)))) return null;
+            order = active.OrderBy(a => ids.IndexOf(rank(a))).ToList();
+        }
+        if (OuterPrefix.Count == 0) return order;
+        var head = new List<T>();
+        foreach (var r in OuterPrefix)
+        {
+            int k = -1;
+            for (int i = 0; i < order.Count; i++) if (rank(order[i]).Equals(r)) k = i;
+            if (k < 0) return null;
+            head.Add(order[k]);
+        }
+        var result = head.Concat(order.Where(a => !OuterPrefix.Contains(rank(a)))).ToList();
+        return Order is not null && !result.SequenceEqual(order) ? null : result;
+    }
+
+    /// <summary>True when an order of this level's loops (outermost first, factor-1 loops left out) starts with the outer prefix.</summary>
+    public bool StartsWithPrefix<T>(IReadOnlyList<T> order, Func<T, RankId> rank)
+    {
+        if (order.Count < OuterPrefix.Count) return false;
+        for (int i = 0; i < OuterPrefix.Count; i++) if (!rank(order[i]).Equals(OuterPrefix[i])) return false;
+        return true;
+    }
 }
 
 /// <summary>
@@ -48,6 +91,16 @@ public sealed record MappingConstraints(IReadOnlyDictionary<int, LevelConstraint
 
     /// <summary>The same constraints without the global kinds.</summary>
     public MappingConstraints LevelsOnly => Global.Count == 0 ? this : this with { Global = [] };
+
+    /// <summary>
+    /// Throws <see cref="NotSupportedException"/> when some level pins an outer prefix, for a solver whose
+    /// encoding does not express one (<paramref name="solver"/> names it).
+    /// </summary>
+    public void RefuseOuterPrefix(string solver)
+    {
+        if (Levels.Values.Any(c => c.OuterPrefix.Count > 0))
+            throw new NotSupportedException($"The {solver} encoding cannot pin an outer prefix of a level's loops; the exact search (TilingSearch) can.");
+    }
 
     /// <summary>The constraint of a level, or an empty one.</summary>
     public LevelConstraint For(int level) => Levels.TryGetValue(level, out var c) ? c : Empty;
@@ -94,7 +147,7 @@ public static class ConstraintCheck
     public static bool AllowsAll(MappingConstraints constraints, Architecture arch, Mapping mapping, Func<CostReport> report)
         => Allows(constraints, mapping) && Broken(constraints, arch, mapping, report).Count == 0;
 
-    /// <summary>True when the mapping honours every pinned factor, order, spatial rank set and keep/bypass choice.</summary>
+    /// <summary>True when the mapping honours every pinned factor, order, outer prefix, spatial rank set and keep/bypass choice.</summary>
     public static bool Allows(MappingConstraints constraints, Mapping mapping)
     {
         foreach (var (level, c) in constraints.Levels)
@@ -106,13 +159,14 @@ public static class ConstraintCheck
                 if (lm.Spatial.Where(s => s.Rank == rank && s.Axis == axis).Aggregate(1L, (a, s) => checked(a * s.Factor)) != f) return false;
             if (c.SpatialX is { } xs && lm.Spatial.Any(s => s.Axis == Axis.X && s.Factor > 1 && !xs.Contains(s.Rank))) return false;
             if (c.SpatialY is { } ys && lm.Spatial.Any(s => s.Axis == Axis.Y && s.Factor > 1 && !ys.Contains(s.Rank))) return false;
+            var active = lm.Temporal.Where(t => t.Factor > 1).Select(t => t.Rank).ToList();
             if (c.Order is { } order)
             {
-                var active = lm.Temporal.Where(t => t.Factor > 1).Select(t => t.Rank).ToList();
                 if (active.Any(r => !order.Contains(r))) return false;
                 var expected = active.OrderBy(r => order.ToList().IndexOf(r)).ToList();
                 if (!active.SequenceEqual(expected)) return false;
             }
+            if (!c.StartsWithPrefix(active, r => r)) return false;
             if (c.Keep.Any(t => !lm.Keep.Contains(t)) || c.Bypass.Any(lm.Keep.Contains)) return false;
         }
         return true;

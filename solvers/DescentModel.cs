@@ -226,15 +226,13 @@ internal sealed class DescentModel
         return s;
     }
 
-    /// <summary>The ranks with a factor above 1 at a level, in the order its constraint pins or in rank order.</summary>
+    /// <summary>The ranks with a factor above 1 at a level, in the order its constraint gives (<see cref="LevelConstraint.Arrange"/>) or in rank order.</summary>
     private int[] Order(int l, int[] t)
     {
         int n = 0;
         for (int r = 0; r < Ranks; r++) if (t[r] > 1) n++;
         var active = new int[n];
         for (int r = 0, i = 0; r < Ranks; r++) if (t[r] > 1) active[i++] = r;
-        if (_c.For(l).Order is not { } pinned) return active;
-        var ids = pinned.ToList();
-        return active.OrderBy(r => ids.IndexOf(_p.Layer.Ranks[r].Id)).ToArray();
+        return _c.For(l).Arrange(active, r => _p.Layer.Ranks[r].Id)?.ToArray() ?? active;
     }
 }

@@ -10,8 +10,20 @@ namespace Optimizer.Solvers;
 /// whether layers of the same shape reuse the first one's evaluated partial mappings (the answer is the
 /// same either way; benchmarks turn it off to time the search itself).
 /// </summary>
-public sealed record FusionProblem(Workload Workload, Architecture Arch, Objective Objective, int MaxFusedLoops = 1, bool ReuseSameShapes = true)
+public sealed record FusionProblem(Workload Workload, Architecture Arch, Objective Objective, int MaxFusedLoops = 1, bool ReuseSameShapes = true, bool TemplateOnly = false)
 {
+    /// <summary>
+    /// True when every layer's partial mappings come from the full single-layer mapspace (the exact search of
+    /// each class, docs/fusion.md): for energy, unless <see cref="TemplateOnly"/> asks for the per-layer
+    /// template. Latency and EDP search the template.
+    /// </summary>
+    public bool FullMapspace => Objective == Objective.Energy && !TemplateOnly;
+
+    /// <summary>The mapspace an OPTIMAL answer is proven over, in words.</summary>
+    public string SpaceDescription => FullMapspace
+        ? "the full fused mapspace of docs/fusion.md: every layer's mapping from the whole single-layer mapspace of docs/mapspace.md, fused or not"
+        : "the fused mapspace with each layer's mapping from the per-layer template of docs/fusion.md, not the whole single-layer mapspace";
+
     /// <summary>Checks the numbers a user gives.</summary>
     public FusionProblem Validated()
         => MaxFusedLoops is < 0 or > 4
@@ -41,6 +53,15 @@ public sealed record FusionResult(
     IReadOnlyList<IReadOnlyList<FusionPartial>> Survivors,
     string? Explanation = null)
 {
+    /// <summary>A proven lower bound on the objective over the searched mapspace (equal to <see cref="Best"/> when optimal); null when unknown.</summary>
+    public double? Bound { get; init; }
+
+    /// <summary>True when the unfused mapping is proven the best with every layer alone (each layer's class search finished).</summary>
+    public bool UnfusedProven { get; init; }
+
+    /// <summary>The relative gap between best and bound, in percent; null without both.</summary>
+    public double? GapPercent => Best is { } b && Bound is { } lb ? (b <= 0 ? 0 : Math.Max(0, (b - lb) / b * 100)) : null;
+
     /// <summary>Unfused objective over fused objective; null when either is missing.</summary>
     public double? Improvement(Objective o)
         => Report is { } f && UnfusedReport is { } u && f.Objective(o) > 0 ? u.Objective(o) / f.Objective(o) : null;
@@ -51,7 +72,7 @@ public sealed record FusionResult(
 /// pruning within each class, and a join layer by layer. Also the brute-force enumerator of the same
 /// fused mapspace, for tests.
 /// </summary>
-public sealed class FusionSearch
+public sealed partial class FusionSearch
 {
     private readonly FusionProblem _p;
     private readonly Dictionary<string, (JobResult Result, Einsum From)> _cache = [];
@@ -60,13 +81,20 @@ public sealed class FusionSearch
     /// <summary>Creates a search.</summary>
     public FusionSearch(FusionProblem p) => _p = p.Validated();
 
-    /// <summary>Finds the optimal fused mapping; on the time limit or cancel, the best unfused mapping with status Feasible.</summary>
+    /// <summary>
+    /// Finds the optimal fused mapping. Template mapspace: on the time limit or cancel, the best unfused mapping
+    /// with status Feasible. Full mapspace (energy): a class search stopped by the limit or cancel keeps its
+    /// incumbent and its bound, the classes not searched keep their bounds, and the answer is Feasible with the
+    /// join of the classes' bounds as its bound.
+    /// </summary>
     public FusionResult Solve(SearchLimits limits)
     {
         var sw = Stopwatch.StartNew();
         var deadline = limits.TimeLimit;
         bool Late() => deadline is { } d && sw.Elapsed > d;
         bool Stop() => limits.Cancel.IsCancellationRequested || Late();
+        _classLimits = () => limits with { TimeLimit = deadline is { } d ? TimeSpan.FromTicks(Math.Max(1, (d - sw.Elapsed).Ticks)) : null, Progress = null };
+        if (_p.FullMapspace) return SolveFull(limits, sw, Late, Stop);
         // The unfused mapping (seconds at most on the zoo's networks) is finished even after an interruption, so
         // Ctrl-C or SIGTERM always has a FEASIBLE answer to give; only the time limit cuts it short.
         limits.Progress?.Phase("the best unfused mapping");
@@ -82,42 +110,64 @@ public sealed class FusionSearch
             return new FusionResult(SolveStatus.Feasible, uMap, uRep, uRep.Objective(_p.Objective), uMap, uRep, sw.Elapsed, stats, survivors,
                 "stopped before the fused search finished; the answer is the best unfused mapping");
         var (fMap, fRep) = Recheck(fused);
-        return new FusionResult(SolveStatus.Optimal, fMap, fRep, fRep.Objective(_p.Objective), uMap, uRep, sw.Elapsed, stats, survivors);
+        double best = fRep.Objective(_p.Objective);
+        return new FusionResult(SolveStatus.Optimal, fMap, fRep, best, uMap, uRep, sw.Elapsed, stats, survivors) { Bound = best, UnfusedProven = true };
     }
 
-    /// <summary>Every fused mapping of the mapspace, checked and costed one by one: the reference for tests (small cases only).</summary>
+    /// <summary>True when a lower bound reaches a value (within the searches' tie margin): the value is then proven the least.</summary>
+    private static bool Meets(double bound, double value) => bound >= value * (1 - 1e-9);
+
+    private Func<SearchLimits> _classLimits = () => SearchLimits.None;
+
+    /// <summary>Every fused mapping of the template mapspace, checked and costed one by one: the reference for tests (small cases only).</summary>
     public (FusedMapping? Mapping, double Best, long Count) BruteForce()
+        => Enumerate((e, shared, input, output) => FusionMapspace.Candidates(e, _p.Arch, shared).Where(m => FusionMapspace.Allows(e, m, shared, input, output)).ToList());
+
+    /// <summary>
+    /// The reference for the full mapspace (energy; tests only, tiny cases): every partition into chain groups
+    /// and every shared-loop choice of every group, each layer's mapping the least-energy one of its class found
+    /// by plain enumeration of the class's whole constrained single-layer mapspace (<see cref="TilingSearch"/>
+    /// without pruning), each whole fused mapping checked by <see cref="FusionChecker"/> and costed by
+    /// <see cref="FusionCost"/>. Within one choice of groups and shared loops a layer's fused energy depends on its
+    /// own mapping alone and the total is a sum, so the least per layer gives the least fused mapping of that choice.
+    /// </summary>
+    public (FusedMapping? Mapping, double Best, long Count) BruteForceFull()
+    {
+        var classBest = new Dictionary<string, List<Mapping>>();
+        return Enumerate((e, shared, input, output) =>
+        {
+            var key = $"{e.Name}|{SharedText(shared)}|{input}|{output}";
+            if (!classBest.TryGetValue(key, out var best))
+            {
+                var problem = new MapProblem(e, _p.Arch, Objective.Energy, FusionMapspace.ClassConstraints(e, shared, input, output));
+                classBest[key] = best = new TilingSearch(problem, prune: false).Solve(SearchLimits.None).Mapping is { } m ? [m] : [];
+            }
+            return best;
+        });
+    }
+
+    /// <summary>
+    /// Every partition into chain groups, every shared-loop choice of every group, and every combination of the
+    /// layers' mappings that <paramref name="members"/> gives for each layer's class (its shared loops and on-chip
+    /// intermediates with their levels), each checked and costed as a whole fused mapping; the least.
+    /// </summary>
+    private (FusedMapping? Mapping, double Best, long Count) Enumerate(
+        Func<Einsum, IReadOnlyList<TemporalLoop>, (TensorId, int)?, (TensorId, int)?, List<Mapping>> members)
     {
         var w = _p.Workload;
-        int n = w.Layers.Count;
         FusedMapping? best = null;
         double bestValue = double.PositiveInfinity;
         long count = 0;
-        foreach (var groups in Partitions(0))
-        {
-            var perGroup = groups.Select(GroupChoices).ToList();
-            foreach (var combo in Product(perGroup))
+        foreach (var groups in Partitions(w, 0))
+            foreach (var combo in Product(groups.Select(GroupChoices).ToList()))
             {
-                var fm = new FusedMapping(groups.Select((g, k) => new FusedGroup(g.First, g.Last, combo[k].Shared)),
-                    combo.SelectMany(c => c.Mappings));
+                var fm = new FusedMapping(groups.Select((g, k) => new FusedGroup(g.First, g.Last, combo[k].Shared)), combo.SelectMany(c => c.Mappings));
                 count++;
                 if (FusionChecker.Check(w, _p.Arch, fm).Count > 0) continue;
                 var value = FusionCost.Evaluate(w, _p.Arch, fm).Objective(_p.Objective);
                 if (value < bestValue * (1 - 1e-12)) (best, bestValue) = (fm, value);
             }
-        }
         return (best, bestValue, count);
-
-        IEnumerable<List<FusedGroup>> Partitions(int start)
-        {
-            if (start == n) { yield return []; yield break; }
-            for (int last = start; last < n; last++)
-            {
-                if (last > start && FusionRules.IntermediateLevel(w, _p.Arch, last - 1) is null) break;
-                foreach (var rest in Partitions(last + 1))
-                    yield return [new FusedGroup(start, last, 0), .. rest];
-            }
-        }
 
         IEnumerable<(int Shared, List<Mapping> Mappings)> GroupChoices(FusedGroup g)
         {
@@ -132,14 +182,24 @@ public sealed class FusionSearch
                     if (s is null) break;
                     (TensorId, int)? input = i > g.First ? (w.Layers[i - 1].Output.Id, FusionRules.IntermediateLevel(w, _p.Arch, i - 1)!.Value) : null;
                     (TensorId, int)? output = i < g.Last ? (w.Layers[i].Output.Id, FusionRules.IntermediateLevel(w, _p.Arch, i)!.Value) : null;
-                    var e = w.Layers[i];
-                    var sh = s;
-                    perLayer.Add(FusionMapspace.Candidates(e, _p.Arch, sh).Where(m => FusionMapspace.Allows(e, m, sh.Count, input, output)).ToList());
+                    perLayer.Add(members(w.Layers[i], s, input, output));
                 }
                 if (perLayer.Count != g.Count) continue;
                 foreach (var ms in Product(perLayer))
                     yield return (shared.Count, ms);
             }
+        }
+    }
+
+    /// <summary>Every partition of the layers from <paramref name="start"/> on into groups of consecutive layers joined by chain edges that can fuse.</summary>
+    private IEnumerable<List<FusedGroup>> Partitions(Workload w, int start)
+    {
+        if (start == w.Layers.Count) { yield return []; yield break; }
+        for (int last = start; last < w.Layers.Count; last++)
+        {
+            if (last > start && FusionRules.IntermediateLevel(w, _p.Arch, last - 1) is null) break;
+            foreach (var rest in Partitions(w, last + 1))
+                yield return [new FusedGroup(start, last, 0), .. rest];
         }
     }
 
@@ -162,7 +222,7 @@ public sealed class FusionSearch
 
     private sealed record Node(double Energy, long Cycles, Node? Prev, FusionPartial Partial);
 
-    /// <summary>The join of docs/fusion.md; null when stopped or when nothing is valid.</summary>
+    /// <summary>The join of docs/fusion.md over the template's partial mappings; null when stopped or when nothing is valid.</summary>
     private FusedMapping? Join(bool fuse, Func<bool> stop, out List<FusionLayerStats> stats, out List<IReadOnlyList<FusionPartial>> survivors)
     {
         var w = _p.Workload;
@@ -235,16 +295,21 @@ public sealed class FusionSearch
     /// <summary>One class of partial mappings of a layer: the key it takes in (null = DRAM), its shared loops, and whether its output stays on chip.</summary>
     private sealed record Job(string? InKey, IReadOnlyList<TemporalLoop> Shared, bool OutOnChip);
 
-    /// <summary>The survivors of one job, what it evaluated and how many were valid; cached for layers of the same shape.</summary>
+    /// <summary>The survivors of one template class, what it evaluated and how many were valid; cached for layers of the same shape.</summary>
     private sealed record JobResult(List<FusionPartial> Kept, long Evaluated, long Valid);
 
-    /// <summary>The partial mappings of layer i for the given incoming keys (null = the input comes from DRAM), pruned within each class.</summary>
-    private (List<FusionPartial>, long Evaluated, long Valid) Partials(int i, IReadOnlyList<string?> inKeys, bool fuse)
+    /// <summary>
+    /// The classes of layer i for the given incoming keys (null = the input comes from DRAM): for each, no
+    /// shared loops and the output to DRAM, or (when the output may fuse) the output on chip under each
+    /// set of shared loops a group may start with or carry on; classes whose intermediates cannot fit their
+    /// level under the shared loops (no valid member) are left out.
+    /// </summary>
+    private List<Job> Jobs(int i, IEnumerable<string?> inKeys, bool fuse, out int? inLevel, out int? outLevel)
     {
         var w = _p.Workload;
         var e = w.Layers[i];
-        var inLevel = i > 0 ? FusionRules.IntermediateLevel(w, _p.Arch, i - 1) : null;
-        var outLevel = fuse ? FusionRules.IntermediateLevel(w, _p.Arch, i) : null;
+        inLevel = i > 0 ? FusionRules.IntermediateLevel(w, _p.Arch, i - 1) : null;
+        outLevel = fuse ? FusionRules.IntermediateLevel(w, _p.Arch, i) : null;
         var jobs = new List<Job>();
         foreach (var inKey in inKeys)
         {
@@ -263,8 +328,14 @@ public sealed class FusionSearch
             jobs.Add(new Job(inKey, carried, false));
             if (outLevel is not null && carried.All(l => OutputDim(e, l.Rank) >= 0)) jobs.Add(new Job(inKey, carried, true));
         }
-        // A class whose on-chip intermediates cannot fit their level under the shared loops has no valid member.
-        jobs = jobs.Where(j => Fits(i, j, inLevel, outLevel)).ToList();
+        var (a, b) = (inLevel, outLevel);
+        return jobs.Where(j => Fits(i, j, a, b)).ToList();
+    }
+
+    /// <summary>The partial mappings of layer i for the given incoming keys (null = the input comes from DRAM), pruned within each class.</summary>
+    private (List<FusionPartial>, long Evaluated, long Valid) Partials(int i, IReadOnlyList<string?> inKeys, bool fuse)
+    {
+        var jobs = Jobs(i, inKeys, fuse, out var inLevel, out var outLevel);
         // Evaluate each distinct set of shared loops once (in parallel); every class with those loops takes its members from it.
         var bySharing = jobs.GroupBy(j => SharedText(j.Shared)).Select(g => g.ToList()).ToList();
         var results = new JobResult[bySharing.Count][];
@@ -281,6 +352,9 @@ public sealed class FusionSearch
         return (all.Select((p, k) => p with { Order = k }).ToList(), evaluated, valid);
     }
 
+    /// <summary>The key of an on-chip output under shared loops: each loop as the output's dimension and its factor.</summary>
+    private static string OutKey(Einsum e, IReadOnlyList<TemporalLoop> shared) => string.Join(",", shared.Select(l => $"{OutputDim(e, l.Rank)}x{l.Factor}"));
+
     private bool Fits(int i, Job j, int? inLevel, int? outLevel)
     {
         var w = _p.Workload;
@@ -296,60 +370,71 @@ public sealed class FusionSearch
     }
 
     /// <summary>
-    /// Every template mapping of layer i under one set of shared loops, checked and costed once, then
-    /// placed in each class that has those loops and pruned there. Layers of the same shape whose
-    /// intermediates sit at the same tensor positions share the work: their survivors differ only in
-    /// tensor names, which are renamed.
+    /// The classes of layer i under one set of shared loops: every template mapping checked and costed once,
+    /// then placed in each class and pruned there. Layers of the same shape whose intermediates sit at the
+    /// same tensor positions share the work: their survivors differ only in tensor names, which are renamed.
     /// </summary>
     private JobResult[] Evaluate(int i, List<Job> jobs, int? inLevel, int? outLevel)
     {
-        var w = _p.Workload;
-        var e = w.Layers[i];
-        int inPosition = i > 0 ? IndexOfTensor(e, w.Layers[i - 1].Output.Id) : -1;
-        string KeyOf(Job j) => $"{Zoo.ShapeKey(e)}|{SharedText(j.Shared)}|{(j.InKey is null ? -1 : inPosition)}|{j.OutOnChip}|{inLevel}|{outLevel}";
+        var e = _p.Workload.Layers[i];
         var results = new JobResult[jobs.Count];
         var missing = new List<int>();
         for (int k = 0; k < jobs.Count; k++)
         {
             (JobResult Result, Einsum From)? hit;
-            lock (_cache) hit = _p.ReuseSameShapes && _cache.TryGetValue(KeyOf(jobs[k]), out var c) ? c : null;
+            lock (_cache) hit = _p.ReuseSameShapes && _cache.TryGetValue(ShapeKeyOf(i, jobs[k], inLevel, outLevel), out var c) ? c : null;
             if (hit is { } h) results[k] = Renamed(h.Result, h.From, e, i, jobs[k]);
             else missing.Add(k);
         }
         if (missing.Count == 0) return results;
-        var accepted = missing.ToDictionary(k => k, _ => new List<FusionPartial>());
-        var counts = missing.ToDictionary(k => k, _ => (Evaluated: 0L, Valid: 0L));
-        var shared = jobs[missing[0]].Shared;
+        var fresh = TemplateClasses(i, missing.Select(k => jobs[k]).ToList(), inLevel, outLevel);
+        for (int x = 0; x < missing.Count; x++)
+        {
+            results[missing[x]] = fresh[x];
+            lock (_cache) _cache.TryAdd(ShapeKeyOf(i, jobs[missing[x]], inLevel, outLevel), (fresh[x], e));
+        }
+        return results;
+    }
+
+    /// <summary>The on-chip intermediates of a class of layer i, each with its fusion level.</summary>
+    private ((TensorId, int)? Input, (TensorId, int)? Output) OnChip(int i, Job job, int? inLevel, int? outLevel)
+        => (job.InKey is null ? null : (_p.Workload.Layers[i - 1].Output.Id, inLevel!.Value),
+            job.OutOnChip ? (_p.Workload.Layers[i].Output.Id, outLevel!.Value) : null);
+
+    /// <summary>A member of a class: its mapping costed by the reference model with fusion's removals (docs/fusion.md).</summary>
+    private FusionPartial Member(int i, Job job, Mapping m, CostReport report, int order, int? inLevel, int? outLevel, out FusedLayerCost cost)
+    {
+        var e = _p.Workload.Layers[i];
+        var (input, output) = OnChip(i, job, inLevel, outLevel);
+        int level = input is { } x ? x.Item2 : output is { } y ? y.Item2 : 0;
+        cost = FusionCost.Adjust(e.Name, _p.Arch, report, input?.Item1, output?.Item1, level);
+        return new FusionPartial(i, order, m, job.Shared.Count, job.InKey, job.OutOnChip ? OutKey(e, job.Shared) : null, cost.Energy, cost.Cycles,
+            report.Levels.Select(l => l.WordsHeld).ToList());
+    }
+
+    /// <summary>Every template mapping of layer i under the jobs' (common) shared loops, checked and costed once, then placed in each class that allows it and pruned there.</summary>
+    private JobResult[] TemplateClasses(int i, List<Job> jobs, int? inLevel, int? outLevel)
+    {
+        var e = _p.Workload.Layers[i];
+        var shared = jobs[0].Shared;
+        var constraints = jobs.Select(j => { var (input, output) = OnChip(i, j, inLevel, outLevel); return FusionMapspace.ClassConstraints(e, j.Shared, input, output); }).ToList();
+        var accepted = jobs.Select(_ => new List<FusionPartial>()).ToList();
+        long evaluated = 0;
+        var valid = new long[jobs.Count];
         int order = 0;
         foreach (var m in FusionMapspace.Candidates(e, _p.Arch, shared))
         {
-            bool ok = CostModel.TryEvaluate(e, _p.Arch, m, out var report, out _);
-            var held = ok ? report!.Levels.Select(x => x.WordsHeld).ToList() : null;
-            foreach (var k in missing)
-            {
-                var job = jobs[k];
-                var c = counts[k];
-                c.Evaluated++;
-                TensorId? input = job.InKey is null ? null : w.Layers[i - 1].Output.Id;
-                TensorId? output = job.OutOnChip ? e.Output.Id : null;
-                if (ok && FusionMapspace.Allows(e, m, shared.Count, input is { } ti ? (ti, inLevel!.Value) : null, output is { } to ? (to, outLevel!.Value) : null))
+            evaluated++;
+            if (CostModel.TryEvaluate(e, _p.Arch, m, out var report, out _))
+                for (int k = 0; k < jobs.Count; k++)
                 {
-                    c.Valid++;
-                    int level = input is not null ? inLevel!.Value : output is not null ? outLevel!.Value : 0;
-                    var cost = FusionCost.Adjust(e.Name, _p.Arch, report!, input, output, level);
-                    string? outKey = job.OutOnChip ? string.Join(",", shared.Select(l => $"{OutputDim(e, l.Rank)}x{l.Factor}")) : null;
-                    accepted[k].Add(new FusionPartial(i, order, m, shared.Count, job.InKey, outKey, cost.Energy, cost.Cycles, held!));
+                    if (!ConstraintCheck.Allows(constraints[k], m)) continue;
+                    valid[k]++;
+                    accepted[k].Add(Member(i, jobs[k], m, report!, order, inLevel, outLevel, out _));
                 }
-                counts[k] = c;
-            }
             order++;
         }
-        foreach (var k in missing)
-        {
-            results[k] = new JobResult(Pareto(accepted[k], p => p.Energy, p => p.Cycles), counts[k].Evaluated, counts[k].Valid);
-            lock (_cache) _cache.TryAdd(KeyOf(jobs[k]), (results[k], e));
-        }
-        return results;
+        return jobs.Select((_, k) => new JobResult(Pareto(accepted[k], p => p.Energy, p => p.Cycles), evaluated, valid[k])).ToArray();
     }
 
     private static int IndexOfTensor(Einsum e, TensorId id)
@@ -368,7 +453,7 @@ public sealed class FusionSearch
             InKey = job.InKey,
             Layer = layer,
         }).ToList();
-        return new JobResult(kept, r.Evaluated, r.Valid);
+        return r with { Kept = kept };
     }
 
     private static int OutputDim(Einsum e, RankId rank)

@@ -27,8 +27,13 @@ public sealed class TilingSearch
     /// </remarks>
     /// <param name="incumbent">A valid mapping within the problem's caps to start from instead of the seeding heuristics
     /// (a lexicographic objective's previous term's answer); it only sets the pruning threshold.</param>
-    public TilingSearch(MapProblem problem, bool prune, bool seed = true, Mapping? incumbent = null)
+    /// <param name="ceiling">A value known from outside to be no better than needed (a fused search's class that
+    /// cannot improve on the best fused mapping above it, docs/fusion.md): every node whose bound reaches it is
+    /// pruned. When the search finishes with nothing below it, the answer is not Optimal: it is the incumbent (if
+    /// any) as Feasible, or Unknown, with the ceiling as the proven bound.</param>
+    public TilingSearch(MapProblem problem, bool prune, bool seed = true, Mapping? incumbent = null, double ceiling = double.PositiveInfinity)
     {
+        _ceiling = ceiling;
         _seed = seed;
         _incumbent = incumbent;
         _p = problem;
@@ -43,6 +48,7 @@ public sealed class TilingSearch
     }
 
     private readonly int _levelsCount;
+    private readonly double _ceiling;
     private readonly bool _seed;
     private readonly MappingConstraints? _global;
     // The sets of global constraints (bit i: Global[i]) that complete valid mappings broke, for the explanation of INFEASIBLE.
@@ -187,6 +193,7 @@ public sealed class TilingSearch
         }
         progress?.Phase("seeding the incumbent");
         if (_prune && _seed) SeedIncumbent(shared, limits, sw);
+        if (_prune && _ceiling < double.PositiveInfinity) shared.Cap(_ceiling);
         progress?.Phase("bounding the spatial plans");
         // The units of parallel work, each a subtree searched depth-first: for the branch and bound, one per
         // spatial plan (every level's spatial split, decided first so that the bounds know every
@@ -296,9 +303,18 @@ public sealed class TilingSearch
         double bound = shared.BestValue ?? double.PositiveInfinity;
         for (int i = 0; i < roots.Count; i++) if (!finished[i]) bound = Math.Min(bound, open[i]);
         if (!listed) bound = Math.Min(bound, _model.RootBound());
+        // Nodes pruned at the ceiling hold nothing below it, and no more is known of them.
+        bound = Math.Min(bound, _ceiling);
         if (_p.Convention != CostConvention.Default) bound = Math.Min(bound, ConventionFloor());
         var found = shared.BestMapping;
         double? foundValue = shared.BestValue;
+        // Nothing below the ceiling (which was below the seed, if any): that is all the search proved.
+        if (_prune && found is null && _ceiling < shared.SeedValue && complete)
+        {
+            var seedReport = shared.SeedMapping is { } below ? Recheck(below, Conventions.Evaluate(_p.Convention, _p.Layer, _p.Arch, below).Objective(_p.Objective)) : null;
+            return new SolveResult(seedReport is null ? SolveStatus.Unknown : SolveStatus.Feasible, shared.SeedMapping, seedReport, seedReport?.Objective(_p.Objective),
+                _ceiling, sw.Elapsed, shared.Explored, _name, $"nothing in the mapspace costs less than the ceiling {_ceiling:G6}");
+        }
         if (found is null && shared.SeedMapping is { } seed)
         {
             found = seed;
@@ -509,6 +525,9 @@ public sealed class TilingSearch
         }
 
         private double _threshold = double.PositiveInfinity;
+
+        /// <summary>Prunes from the start at a value known from outside (no mapping goes with it).</summary>
+        public void Cap(double value) => Volatile.Write(ref _threshold, Math.Min(Volatile.Read(ref _threshold), value));
 
         /// <summary>
         /// Prunes from the start with a known valid mapping's value. The mapping itself is kept apart and

@@ -510,6 +510,7 @@ internal sealed class Z3MapEncoding : IDisposable
     private void AddUserConstraints()
     {
         var cons = _p.Constraints ?? MappingConstraints.None;
+        cons.RefuseOuterPrefix("Z3");
         foreach (var (l, c) in cons.Levels.OrderBy(kv => kv.Key))
         {
             string level = _levels[l].Name;

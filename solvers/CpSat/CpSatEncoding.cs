@@ -286,6 +286,7 @@ internal sealed class CpSatEncoding
     private void AddUserConstraints()
     {
         var cons = _p.Constraints ?? MappingConstraints.None;
+        cons.RefuseOuterPrefix("CP-SAT");
         foreach (var (l, c) in cons.Levels.OrderBy(kv => kv.Key))
         {
             foreach (var (rank, f) in c.Temporal) Require(Eq(T(l, RankIndex(rank)), f));

@@ -56,21 +56,21 @@ internal sealed class LevelEnumeration(SearchProblem problem) : SearchPart(probl
             {
                 // The innermost level's order changes no count (only the compute units are below it), so one canonical order stands for all.
                 var active = Enumerable.Range(0, Ranks).Where(r => t[r] > 1).ToArray();
-                if (c.Order is not null)
+                if (c.Order is not null || last || active.Length <= 1)
                 {
                     if (PinnedOrder(c, active) is { } order)
                         yield return new LevelChoice((int[])t.Clone(), order, (int[])sx.Clone(), (int[])sy.Clone());
                 }
-                else if (last || active.Length <= 1)
-                    yield return new LevelChoice((int[])t.Clone(), active, (int[])sx.Clone(), (int[])sy.Clone());
                 else
                 {
                     // Orders that cost the same for every tensor a level below may keep are one class;
-                    // only the first order of each class (in lexicographic order) is searched.
+                    // only the first order of each class (in lexicographic order) is searched, among the
+                    // orders that start with the level's outer prefix (if any).
                     var below = BelowTensors(d);
                     var seen = below is null ? null : new HashSet<string>();
                     foreach (var perm in Permutations(active))
                     {
+                        if (!c.StartsWithPrefix(perm, r => _m.RankIds[r])) continue;
                         if (seen is not null && !seen.Add(OrderClass(perm, below!))) continue;
                         yield return new LevelChoice((int[])t.Clone(), perm, (int[])sx.Clone(), (int[])sy.Clone());
                     }
@@ -218,16 +218,11 @@ internal sealed class LevelEnumeration(SearchProblem problem) : SearchPart(probl
     }
 
     /// <summary>
-    /// The loops of a level in the order its constraint pins (outermost first), or, with no pinned order,
-    /// in rank order; null when a loop's rank is not in the pinned order (it must then have factor 1).
+    /// The loops of a level in the canonical order its constraint gives (<see cref="LevelConstraint.Arrange"/>:
+    /// the pinned order, or the outer prefix then rank order, or rank order); null when no allowed order
+    /// has exactly these loops.
     /// </summary>
-    private int[]? PinnedOrder(LevelConstraint c, int[] active)
-    {
-        if (c.Order is not { } pinned) return active;
-        var ids = pinned.ToList();
-        if (active.Any(r => !ids.Contains(_m.RankIds[r]))) return null;
-        return active.OrderBy(r => ids.IndexOf(_m.RankIds[r])).ToArray();
-    }
+    private int[]? PinnedOrder(LevelConstraint c, int[] active) => c.Arrange(active, r => _m.RankIds[r])?.ToArray();
 
     /// <summary>The spatial factors rank r may take along one axis of level d's fanout, given what is left of it and the room on the axis.</summary>
     private IEnumerable<long> AxisOptions(LevelConstraint c, int r, Axis axis, long left, long room)

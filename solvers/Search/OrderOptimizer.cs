@@ -118,8 +118,15 @@ internal sealed class OrderOptimizer(SearchProblem problem, ArrayCostModel cost)
         for (int d = 0; d < Levels - 1; d++)
         {
             var ch = s.Choice[d]!;
-            if (_m.Constraint(d).Order is null && ch.Order.Length > 1)
+            var constraint = _m.Constraint(d);
+            if (constraint.Order is null && ch.Order.Length > 1)
             {
+                // An outer prefix's loops sit outside every other loop of the level: what they add depends only
+                // on the set inside them (fixed), and they multiply every other loop's term by the same product,
+                // so the best order is the prefix, then the best order of the rest found alone.
+                var prefix = constraint.OuterPrefix.Select(id => Array.IndexOf(_m.RankIds, id)).Where(r => ch.Temporal[r] > 1).ToArray();
+                var factors = (int[])ch.Temporal.Clone();
+                foreach (var r in prefix) factors[r] = 1;
                 var terms = new List<(StepModel Step, double Weight)>();
                 foreach (var t in _m.Tensors)
                 {
@@ -131,13 +138,13 @@ internal sealed class OrderOptimizer(SearchProblem problem, ArrayCostModel cost)
                         l = c;
                     }
                 }
-                var (_, order) = BestOrder(ch.Temporal, (rank, inside) =>
+                var (_, order) = BestOrder(factors, (rank, inside) =>
                 {
                     double sum = 0;
                     foreach (var (step, weight) in terms) sum += weight * step.Fresh(rank, inside);
                     return sum;
                 });
-                s.Choice[d] = ch with { Order = order };
+                s.Choice[d] = ch with { Order = [.. prefix, .. order] };
             }
         }
     }

@@ -1,0 +1,278 @@
+using System.Diagnostics;
+using Optimizer.Formulation;
+using Optimizer.Workloads;
+
+namespace Optimizer.Solvers;
+
+/// <summary>
+/// The fused search over the full mapspace (energy; docs/fusion.md, "The full mapspace"): every class of
+/// partial mappings of every layer is a constrained single-layer problem (<see cref="FusionMapspace.ClassConstraints"/>)
+/// that the exact <see cref="TilingSearch"/> solves; a branch and bound over the join decides which classes
+/// must be searched at all, and how far.
+/// </summary>
+public sealed partial class FusionSearch
+{
+    /// <summary>One class of one layer in the full mapspace, with what is known about it.</summary>
+    private sealed class ClassState(int layer, Job job, string? outKey)
+    {
+        public int Layer { get; } = layer;
+        public Job Job { get; } = job;
+        public string InKey => Job.InKey ?? DramKey;
+        public string OutKey { get; } = outKey ?? DramKey;
+        /// <summary>The best member known (fused cost), or null.</summary>
+        public FusionPartial? Member { get; set; }
+        /// <summary>The energy fusion removes from every member (the same for all; docs/fusion.md), once a member is known.</summary>
+        public double? Removed { get; set; }
+        /// <summary>A lower bound on every member's fused energy (+infinity: the class is empty).</summary>
+        public double Lower { get; set; }
+        /// <summary>True once its exact search ran (to the end, to the ceiling, or until stopped).</summary>
+        public bool Searched { get; set; }
+        public long Nodes { get; set; }
+    }
+
+    /// <summary>What one class's searches found, shared by the classes of the same shape (tensors renamed when used).</summary>
+    private sealed record ShapeResult(Einsum From, FusionPartial? Member, double? Removed, double Lower, bool Exact, long Nodes);
+
+    private readonly Dictionary<string, ShapeResult> _shapes = [];
+
+    private string ShapeKeyOf(int i, Job j, int? inLevel, int? outLevel)
+    {
+        var w = _p.Workload;
+        var e = w.Layers[i];
+        int inPosition = i > 0 ? IndexOfTensor(e, w.Layers[i - 1].Output.Id) : -1;
+        return $"{Zoo.ShapeKey(e)}|{SharedText(j.Shared)}|{(j.InKey is null ? -1 : inPosition)}|{j.OutOnChip}|{(j.InKey is null ? -1 : inLevel)}|{(j.OutOnChip ? outLevel : -1)}";
+    }
+
+    /// <summary>A member found for another layer of the same shape, as a member of layer i's class.</summary>
+    private FusionPartial? Adopt(ShapeResult r, int i, Job job)
+        => r.Member is null ? null : Renamed(new JobResult([r.Member], 0, 1), r.From, _p.Workload.Layers[i], i, job).Kept[0];
+
+    private Func<bool> _late = () => false;
+
+    private FusionResult SolveFull(SearchLimits limits, Stopwatch sw, Func<bool> late, Func<bool> stop)
+    {
+        _late = late;
+        var w = _p.Workload;
+        int n = w.Layers.Count;
+        // 1. Every layer alone: the unconstrained single-layer search, exactly what map finds.
+        limits.Progress?.Phase("every layer's own optimum (the unfused mapping)");
+        var unfusedClasses = new ClassState[n];
+        for (int i = 0; i < n; i++)
+        {
+            var c = unfusedClasses[i] = new ClassState(i, new Job(null, [], false), null);
+            Search(c, null, null, double.PositiveInfinity, stop, seedWithDescent: true);
+            if (c.Member is null)
+            {
+                _deadEnd = w.Layers[i].Name;
+                return new FusionResult(late() || stop() ? SolveStatus.Unknown : SolveStatus.Infeasible, null, null, null, null, null, sw.Elapsed, [], [],
+                    late() || stop() ? $"stopped before layer {w.Layers[i].Name} had any mapping"
+                        : $"layer {w.Layers[i].Name} has no valid mapping in the single-layer mapspace, so the fused mapspace is empty");
+            }
+        }
+        var (uMap, uRep) = Recheck(Assemble(unfusedClasses.Select(c => c.Member!).ToList()));
+        double unfusedBound = unfusedClasses.Sum(c => c.Lower);
+        bool unfusedProven = Meets(unfusedBound, uRep.Energy);
+
+        // 2. Every class of every layer, with the energy fusion removes from each of its members and so the lower
+        //    bound (the layer's own optimum, or bound) - (that energy).
+        limits.Progress?.Phase("listing the classes of partial mappings");
+        var layers = new List<List<ClassState>>();
+        var levels = new List<(int? In, int? Out)>();
+        IEnumerable<string?> inKeys = [null];
+        for (int i = 0; i < n; i++)
+        {
+            var list = new List<ClassState>();
+            foreach (var job in Jobs(i, inKeys, fuse: true, out var inLevel, out var outLevel))
+            {
+                if (job.InKey is null && !job.OutOnChip) { list.Add(unfusedClasses[i]); continue; }
+                var c = new ClassState(i, job, job.OutOnChip ? OutKey(w.Layers[i], job.Shared) : null);
+                var key = ShapeKeyOf(i, job, inLevel, outLevel);
+                ShapeResult? known;
+                lock (_shapes) known = _p.ReuseSameShapes ? _shapes.GetValueOrDefault(key) : null;
+                var (input, output) = OnChip(i, job, inLevel, outLevel);
+                c.Removed = FusionCost.ClassRemoval(w.Layers[i], _p.Arch, job.Shared, input, output);
+                c.Lower = Math.Max(0, unfusedClasses[i].Lower - c.Removed.Value);
+                if (known is not null)
+                {
+                    c.Member = Adopt(known, i, job);
+                    c.Lower = Math.Max(c.Lower, known.Lower);
+                    c.Searched = known.Exact;
+                }
+                list.Add(c);
+            }
+            layers.Add(list);
+            levels.Add((i > 0 ? FusionRules.IntermediateLevel(w, _p.Arch, i - 1) : null, FusionRules.IntermediateLevel(w, _p.Arch, i)));
+            inKeys = list.Where(c => c.OutKey != DramKey && !double.IsPositiveInfinity(c.Lower)).Select(c => (string?)c.OutKey).Distinct().Prepend(null).ToList();
+        }
+
+        // The template's partial mappings are members of the same classes (the same constraints decide membership):
+        // each class starts from its best template member, so the answer is never worse than the template's optimum
+        // and the ceilings start tighter.
+        if (!stop())
+        {
+            limits.Progress?.Phase("the template's partial mappings (the starting members)");
+            if (Join(fuse: true, stop, out _, out var template) is not null)
+                for (int i = 0; i < n; i++)
+                    foreach (var c in layers[i])
+                    {
+                        var best = template[i].Where(p => (p.InKey ?? DramKey) == c.InKey && (p.OutKey ?? DramKey) == c.OutKey).MinBy(p => p.Energy);
+                        if (best is not null && (c.Member is null || best.Energy < c.Member.Energy * (1 - 1e-12))) c.Member = best;
+                    }
+        }
+
+        // 3. Branch and bound over the join: the class whose least possible total (the best bound of the layers
+        //    before it, its own bound, the best bound of the layers after it) is smallest is searched exactly, with
+        //    a ceiling: what it must stay below to improve on the best fused mapping known. When no class left
+        //    unsearched could improve on it, the best is proven.
+        int searchedCount = 0;
+        while (true)
+        {
+            var forward = Forward(layers, c => c.Lower);
+            var backward = Backward(layers, c => c.Lower);
+            double best = Forward(layers, c => c.Member?.Energy ?? double.PositiveInfinity)[n].GetValueOrDefault(DramKey, double.PositiveInfinity);
+            ClassState? next = null;
+            double nextTotal = double.PositiveInfinity;
+            foreach (var c in layers.SelectMany(l => l))
+            {
+                if (c.Searched) continue;
+                double total = forward[c.Layer].GetValueOrDefault(c.InKey, double.PositiveInfinity) + c.Lower + backward[c.Layer + 1].GetValueOrDefault(c.OutKey, double.PositiveInfinity);
+                if (total < nextTotal) (next, nextTotal) = (c, total);
+            }
+            if (next is null || Meets(nextTotal, best) || stop()) break;
+            double ceiling = best - forward[next.Layer][next.InKey] - backward[next.Layer + 1][next.OutKey];
+            limits.Progress?.Phase($"exact search of class {++searchedCount} ({w.Layers[next.Layer].Name}, shared [{SharedText(next.Job.Shared)}])");
+            Search(next, levels[next.Layer].In, levels[next.Layer].Out, ceiling, stop, seedWithDescent: false);
+        }
+
+        // 4. The join of the members found (one per class, the class's optimum where it could matter), and its proof:
+        //    the join of the classes' lower bounds.
+        var survivors = layers.Select(l => (IReadOnlyList<FusionPartial>)l.Where(c => c.Member is not null).Select((c, k) => c.Member! with { Order = k }).ToList()).ToList();
+        var chain = BestChain(layers);
+        var (fMap, fRep) = Recheck(Assemble(chain));
+        double value = fRep.Energy;
+        double bound = Forward(layers, c => c.Lower)[n].GetValueOrDefault(DramKey, double.PositiveInfinity);
+        bool proven = Meets(bound, value);
+        // Per layer: search nodes, classes with a member, classes searched, the keys after the layer, classes.
+        var keysAfter = Forward(layers, c => c.Lower);
+        var stats = layers.Select((l, i) => new FusionLayerStats(w.Layers[i].Name, l.Sum(c => c.Nodes), l.Count(c => c.Member is not null), l.Count(c => c.Searched),
+            keysAfter[i + 1].Count, l.Count)).ToList();
+        return new FusionResult(proven ? SolveStatus.Optimal : SolveStatus.Feasible, fMap, fRep, value, uMap, uRep, sw.Elapsed, stats, survivors,
+            proven ? null : "stopped before every class of partial mappings that could improve on the answer was searched to the end; the bound is the join of the classes' lower bounds")
+        { Bound = proven ? value : Math.Min(value, bound), UnfusedProven = unfusedProven };
+    }
+
+    /// <summary>
+    /// The exact search of one class under a ceiling (in fused energy; infinite for none): its optimum when
+    /// it is below the ceiling, else the proof that nothing is (the ceiling becomes its bound), or, when
+    /// stopped, the search's bound. Layers of the same shape share the result.
+    /// </summary>
+    private void Search(ClassState c, int? inLevel, int? outLevel, double ceiling, Func<bool> stop, bool seedWithDescent)
+    {
+        var w = _p.Workload;
+        var e = w.Layers[c.Layer];
+        var key = ShapeKeyOf(c.Layer, c.Job, inLevel, outLevel);
+        ShapeResult? known;
+        lock (_shapes) known = _p.ReuseSameShapes ? _shapes.GetValueOrDefault(key) : null;
+        if (known is { Exact: true } || (known is not null && known.Lower >= ceiling))
+        {
+            (c.Member, c.Removed, c.Lower, c.Searched) = (Adopt(known, c.Layer, c.Job), known.Removed, known.Lower, true);
+            return;
+        }
+        c.Searched = true;
+        if (stop())
+        {
+            if (c.Member is null && c.Job.InKey is null && !c.Job.OutOnChip && !_late())
+            {
+                // An interrupted run (Ctrl-C, not the time limit) still needs every layer's mapping: the template's best, proving nothing.
+                var fallback = TemplateClasses(c.Layer, [c.Job], inLevel, outLevel)[0];
+                c.Member = fallback.Kept.OrderBy(p => p.Energy).FirstOrDefault();
+            }
+            return;
+        }
+        var (input, output) = OnChip(c.Layer, c.Job, inLevel, outLevel);
+        var problem = new MapProblem(e, _p.Arch, Objective.Energy, FusionMapspace.ClassConstraints(e, c.Job.Shared, input, output));
+        // In the search's own (unfused) energy the ceiling is the fused one plus what fusion removes (known from a member).
+        double searchCeiling = c.Removed is { } removed && double.IsFinite(ceiling) ? ceiling + removed : double.PositiveInfinity;
+        // Below a ceiling the search needs no seed: it finds the optimum itself, or proves nothing is below it.
+        var r = new TilingSearch(problem, prune: true, seed: seedWithDescent || c.Member is not null, incumbent: seedWithDescent ? null : c.Member?.Mapping, ceiling: searchCeiling)
+            .Solve(_classLimits());
+        c.Nodes += r.Explored;
+        if (r.Status == SolveStatus.Infeasible)
+        {
+            (c.Member, c.Lower) = (null, double.PositiveInfinity);
+        }
+        else
+        {
+            if (r is { Mapping: { } m, Report: { } report })
+            {
+                var member = Member(c.Layer, c.Job, m, report, 0, inLevel, outLevel, out var cost);
+                c.Removed = cost.RemovedEnergy;
+                if (c.Member is null || member.Energy < c.Member.Energy) c.Member = member;
+            }
+            if (r.Status == SolveStatus.Optimal) c.Lower = c.Member!.Energy;
+            else if (c.Removed is { } x) c.Lower = Math.Max(c.Lower, r.Bound - x);
+        }
+        bool exact = r.Status is SolveStatus.Optimal or SolveStatus.Infeasible;
+        lock (_shapes) _shapes[key] = new ShapeResult(e, c.Member, c.Removed, c.Lower, exact, c.Nodes);
+    }
+
+    /// <summary>Per layer boundary i (0..n), per key: the least sum of a value over one class per layer before i along compatible keys.</summary>
+    private static List<Dictionary<string, double>> Forward(List<List<ClassState>> layers, Func<ClassState, double> value)
+    {
+        var result = new List<Dictionary<string, double>> { new() { [DramKey] = 0 } };
+        for (int i = 0; i < layers.Count; i++)
+        {
+            var next = new Dictionary<string, double>();
+            foreach (var c in layers[i])
+            {
+                if (i == layers.Count - 1 && c.OutKey != DramKey) continue;
+                if (!result[i].TryGetValue(c.InKey, out var before)) continue;
+                double total = before + value(c);
+                if (total < next.GetValueOrDefault(c.OutKey, double.PositiveInfinity)) next[c.OutKey] = total;
+            }
+            result.Add(next);
+        }
+        return result;
+    }
+
+    /// <summary>Per layer boundary i (0..n), per key: the least sum of a value over one class per layer from i on, starting with that key.</summary>
+    private static List<Dictionary<string, double>> Backward(List<List<ClassState>> layers, Func<ClassState, double> value)
+    {
+        var result = new Dictionary<string, double>[layers.Count + 1];
+        result[layers.Count] = new() { [DramKey] = 0 };
+        for (int i = layers.Count - 1; i >= 0; i--)
+        {
+            var here = new Dictionary<string, double>();
+            foreach (var c in layers[i])
+            {
+                if (!result[i + 1].TryGetValue(c.OutKey, out var after)) continue;
+                double total = value(c) + after;
+                if (total < here.GetValueOrDefault(c.InKey, double.PositiveInfinity)) here[c.InKey] = total;
+            }
+            result[i] = here;
+        }
+        return result.ToList();
+    }
+
+    /// <summary>The chain of members of least total energy (ties: the first class in each layer's fixed order).</summary>
+    private static List<FusionPartial> BestChain(List<List<ClassState>> layers)
+    {
+        var after = Backward(layers, c => c.Member?.Energy ?? double.PositiveInfinity);
+        var chain = new List<FusionPartial>();
+        string key = DramKey;
+        for (int i = 0; i < layers.Count; i++)
+        {
+            ClassState? pick = null;
+            double least = double.PositiveInfinity;
+            foreach (var c in layers[i])
+            {
+                if (c.InKey != key || c.Member is null || !after[i + 1].TryGetValue(c.OutKey, out var rest)) continue;
+                double total = c.Member.Energy + rest;
+                if (total < least * (1 - 1e-12)) (pick, least) = (c, total);
+            }
+            chain.Add(pick!.Member!);
+            key = pick.OutKey;
+        }
+        return chain;
+    }
+}
