@@ -93,7 +93,11 @@ public sealed class ShapeSearch
         _objective = objective;
         _layers = trace.Shapes.Select(s => trace.LayerOf(s.Sizes)).ToArray();
         _largest = trace.LayerOf(trace.Largest());
+        var largest = trace.Largest();
+        _dynamic = trace.Layer.Ranks.Where((r, i) => trace.Shapes.Any(x => x.Sizes[i] != largest[i])).Select(r => r.Id).ToHashSet();
     }
+
+    private readonly HashSet<RankId> _dynamic;
 
     /// <summary>The layer at the largest size of every rank: the shape the candidates' loops are sized for.</summary>
     public Einsum Largest => _largest;
@@ -105,9 +109,16 @@ public sealed class ShapeSearch
     public double CostOn(Mapping mapping, int s)
         => CostModel.Evaluate(_layers[s], _arch, ShapeFit.Clamp(mapping, _layers[s]), Factorization.Imperfect).Objective(_objective);
 
-    /// <summary>True when <paramref name="mapping"/> runs validly on every shape of the trace (after <see cref="ShapeFit.Clamp"/>).</summary>
+    /// <summary>
+    /// True when <paramref name="mapping"/> (valid on the largest shape) runs validly on every shape of the trace (after
+    /// <see cref="ShapeFit.Clamp"/>). Clamping only lowers factors and tiles and removes empty iterations, so the one rule a
+    /// clamped mapping can break is <c>SpatialRemainder</c>: a mapping with no spatial split of a rank that varies is
+    /// accepted without checking each shape (every shape's cost is still checked by the reference model, which refuses
+    /// an invalid mapping).
+    /// </summary>
     public bool RunsOnEveryShape(Mapping mapping)
     {
+        if (!mapping.Levels.Any(l => l.Spatial.Any(x => x.Factor > 1 && _dynamic.Contains(x.Rank)))) return true;
         for (int s = 0; s < _layers.Length; s++)
             if (ValidityChecker.Check(_layers[s], _arch, ShapeFit.Clamp(mapping, _layers[s]), Factorization.Imperfect).Count > 0) return false;
         return true;
