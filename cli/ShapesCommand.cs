@@ -140,7 +140,9 @@ internal static class ShapesCommand
             var weights = trace.Shapes.Select(s => s.Weight).ToArray();
             Console.WriteLine($"Regret: against each shape's own optimum over its own imperfect mapspace (map --imperfect on that shape); " +
                               (own.All(x => x.Status == SolveStatus.Optimal) ? "every own optimum proved." : "* = not proved (time limit): the regret is against the best found.") +
-                              $" Weighted mean regret {Text.Num(ShapeStatistics.Of(ShapeStatistic.Mean, rows.Select(x => x.Regret ?? 0).ToArray(), rows.Select(x => x.Weight).ToArray()))}.");
+                              (rows.All(x => x.Regret is not null)
+                                  ? $" Weighted mean regret {Text.Num(ShapeStatistics.Of(ShapeStatistic.Mean, rows.Select(x => x.Regret!.Value).ToArray(), rows.Select(x => x.Weight).ToArray()))}."
+                                  : " Some shapes have no own optimum (-): no mean regret."));
             if (csv is not null)
             {
                 CsvExport.Write(csv, rows);
