@@ -198,6 +198,18 @@ public sealed class ShapeTests
     }
 
     [TestMethod]
+    public void WithTwoVaryingRanksBucketsAreRangesOfTheShapesByMacs()
+    {
+        var t = Parse("M,N,weight\n7,1,1\n2,2,1\n3,1,2\n1,2,1\n");
+        var search = new ShapeSearch(t, Tiny(), Objective.Energy);
+        // MACs (K = 2): 14, 8, 6, 4.
+        CollectionAssert.AreEqual(new[] { 3, 2, 1, 0 }, search.BucketOrder().ToArray());
+        var r = search.SolveBuckets(2, ShapeStatistic.Mean, SearchLimits.None);
+        Assert.AreEqual(SolveStatus.Optimal, r.Status);
+        Assert.IsTrue(r.Best!.Value <= search.SolveOne(ShapeStatistic.Mean, SearchLimits.None).Best!.Value * (1 + 1e-12));
+    }
+
+    [TestMethod]
     public void RegretIsNeverNegativeAndZeroWhereTheShapesOwnOptimumIsChosen()
     {
         var trace = TraceOf(Gemm, "M", (2, 1), (5, 1), (7, 1));
