@@ -385,8 +385,9 @@ public static class Program
             void Regret(string what, double[] c)
             {
                 var pct = Enumerable.Range(0, c.Length).Select(s => (c[s] - own[s].Best!.Value) / own[s].Best!.Value * 100).ToArray();
+                var proved = Enumerable.Range(0, c.Length).Where(s => own[s].Status == SolveStatus.Optimal).ToList();
                 Console.WriteLine($"  regret of {what}: weighted mean {ShapeStatistics.Of(ShapeStatistic.Mean, pct, w):F2} %, max {pct.Max():F2} % (S={trace.Shapes[Array.IndexOf(pct, pct.Max())].Sizes[0]}), " +
-                                  $"zero on {pct.Count(x => x < 1e-9)} of {c.Length} shapes");
+                                  $"min {pct.Min():F2} %, zero on {pct.Count(x => Math.Abs(x) < 1e-9)} of {c.Length} shapes ({proved.Count(s => Math.Abs(pct[s]) < 1e-9)} of the {proved.Count} whose own optimum is proved)");
             }
             Regret("the one mapping (mean)", costs.ToArray());
             Regret("the 4 buckets (mean)", bucketCost);
