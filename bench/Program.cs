@@ -33,13 +33,15 @@ public static class Program
                 case "timelimit": TimeLimitHolds(); break;
                 case "onnx-load": OnnxLoad(); break;
                 case "imperfect": Imperfect(numbers.Count > 0 ? seconds : 60); break;
+                case "shapes": Shapes(numbers.Count > 0 ? seconds : 600, numbers.Count > 1 ? int.Parse(numbers[1], System.Globalization.CultureInfo.InvariantCulture) : 4,
+                    numbers.Count > 2 ? int.Parse(numbers[2], System.Globalization.CultureInfo.InvariantCulture) : 64); break;
                 case "codesign": CodesignEyeriss(numbers.Count > 0 ? seconds : 600, numbers.Count > 1 ? double.Parse(numbers[1], System.Globalization.CultureInfo.InvariantCulture) : null,
                     numbers.Count > 2 ? double.Parse(numbers[2], System.Globalization.CultureInfo.InvariantCulture) : null); break;
                 case "codesign-fronts": CodesignFronts(numbers.Count > 0 ? seconds : 1800); break;
                 case "proofs": Proofs(seconds, names.Skip(names.IndexOf("proofs") + 1).ToList()); return 0; // the names after it are networks
                 case var d when d.StartsWith("descent", StringComparison.Ordinal): DescentSweep(d); break;
                 default:
-                    Console.Error.WriteLine($"error: unknown benchmark '{name}'; known: costmodel, small, resnet50, cpsat, codesign [seconds per objective [seconds per bound search [seconds per quick bound search]]], codesign-fronts [seconds per front], simulate, fusion, fusion-full[:resnet50|:gpt3] [seconds per fused search], network, timeloop-optima, timelimit, onnx-load, imperfect [seconds per case], proofs [NETWORK...], descent[:WORKLOAD[:ARCH[:norandom]]] (an empty WORKLOAD or ARCH: all) [seconds per layer]");
+                    Console.Error.WriteLine($"error: unknown benchmark '{name}'; known: costmodel, small, resnet50, cpsat, codesign [seconds per objective [seconds per bound search [seconds per quick bound search]]], codesign-fronts [seconds per front], simulate, fusion, fusion-full[:resnet50|:gpt3] [seconds per fused search], network, timeloop-optima, timelimit, onnx-load, imperfect [seconds per case], shapes [seconds per search [E = D [buffer words]]], proofs [NETWORK...], descent[:WORKLOAD[:ARCH[:norandom]]] (an empty WORKLOAD or ARCH: all) [seconds per layer]");
                     return 2;
             }
         }
@@ -316,6 +318,83 @@ public static class Program
                 perfect *= options.Count(o => o.Aggregate(1L, (a, f) => a * f) == rank.Bound);
             }
             Console.WriteLine($"  {layer.Name,-10} imperfect {all,10:G3}  perfect {perfect,10:G3}  ratio {all / perfect,8:G3}");
+        }
+    }
+
+    /// <summary>
+    /// Shape traces (<c>map --shapes</c>, docs/shapes.md): a sequence-length trace of 1,000 requests over 100 distinct lengths
+    /// from 16 to 512 (seed 21: the lengths drawn without replacement, 16 and 512 always in; each length once, then 900 requests
+    /// drawn with Zipf-like weights 1/rank), on a small BERT-like projection Z[S,D] += X[S,E] x W[E,D] (E = D = 4, or as given) over DRAM and a
+    /// 64-word buffer (or as given). The one-mapping search with 100 shapes against the same search with the largest shape alone, with and
+    /// without pruning; 4 buckets; the regrets against each shape's own optimum.
+    /// </summary>
+    private static void Shapes(double seconds, int Width, int words)
+    {
+        var rng = new Random(21);
+        var lengths = new SortedSet<int> { 16, 512 };
+        while (lengths.Count < 100) lengths.Add(rng.Next(16, 513));
+        var byPopularity = lengths.OrderBy(_ => rng.Next()).ToList();
+        double[] cumulative = new double[byPopularity.Count];
+        double z = 0;
+        for (int i = 0; i < cumulative.Length; i++) cumulative[i] = z += 1.0 / (i + 1);
+        var layer = Layers.Gemm("proj", m: 512, n: Width, k: Width);
+        var arch = new Architecture($"two-level-{words}", $"DRAM over a {words}-word buffer", [
+            new StorageLevel("DRAM", null, 16, 100, 100),
+            new StorageLevel("Buffer", words, 16, 1, 1),
+        ], new ComputeUnit(1));
+        // Every length once, then 900 requests drawn by popularity: 1,000 requests, 100 distinct lengths.
+        var rows = lengths.Select(s => (new[] { s, Width, Width }, 1.0)).ToList();
+        for (int i = 0; i < 900; i++)
+        {
+            double u = rng.NextDouble() * z;
+            int k = Array.FindIndex(cumulative, c => c >= u);
+            rows.Add(([byPopularity[k], Width, Width], 1));
+        }
+        var trace = Optimizer.Formulation.Specs.ShapeTrace.FromRows(layer, [0], rows);
+        var largest = Optimizer.Formulation.Specs.ShapeTrace.FromRows(layer, [0], [([512, Width, Width], 1)]);
+        var limit = new SearchLimits(TimeSpan.FromSeconds(seconds));
+        Console.WriteLine($"shapes: {layer} on {arch.Name}; trace of {trace.Rows} requests, {trace.Shapes.Count} distinct lengths " +
+                          $"{trace.Shapes.Min(s => s.Sizes[0])}..{trace.Shapes.Max(s => s.Sizes[0])}; {seconds} s per search, one thread");
+        string Line(string what, ShapeAnswer r) => $"  {what,-34} {r.Status,-9} {r.Best,12:G8}  {r.Elapsed.TotalSeconds,8:F2} s  {r.Candidates,9:N0} candidates  {r.Evaluations,11:N0} evaluations  {r.Pruned,9:N0} pruned";
+        // Warm-up (the JIT), so that the first search timed is not charged for it.
+        new ShapeSearch(Optimizer.Formulation.Specs.ShapeTrace.FromRows(layer, [0], [([16, Width, Width], 1), ([40, Width, Width], 1)]), arch, Objective.Energy)
+            .SolveOne(ShapeStatistic.Mean, limit);
+        var one = new ShapeSearch(largest, arch, Objective.Energy).SolveOne(ShapeStatistic.Mean, limit);
+        Console.WriteLine(Line("one shape (S=512), energy", one));
+        var search = new ShapeSearch(trace, arch, Objective.Energy);
+        var mean = search.SolveOne(ShapeStatistic.Mean, limit);
+        Console.WriteLine(Line("100 shapes, mean energy", mean));
+        Console.WriteLine($"  time ratio 100 shapes / one shape: {mean.Elapsed / one.Elapsed:F2}");
+        var max = search.SolveOne(ShapeStatistic.Max, limit);
+        Console.WriteLine(Line("100 shapes, max energy", max));
+        var p99 = search.SolveOne(ShapeStatistic.P99, limit);
+        Console.WriteLine(Line("100 shapes, p99 energy", p99));
+        var plain = search.SolveOne(ShapeStatistic.Mean, limit, prune: false);
+        Console.WriteLine(Line("100 shapes, mean energy, no pruning", plain));
+        var buckets = search.SolveBuckets(4, ShapeStatistic.Mean, limit);
+        Console.WriteLine($"  {"4 buckets, mean energy",-34} {buckets.Status,-9} {buckets.Best,12:G8}  {buckets.Elapsed.TotalSeconds,8:F2} s  {buckets.Candidates,9:N0} candidates  {buckets.Evaluations,11:N0} evaluations");
+        foreach (var b in buckets.Buckets ?? [])
+            Console.WriteLine($"    S {trace.Shapes[buckets.Order[b.First]].Sizes[0]}..{trace.Shapes[buckets.Order[b.Last]].Sizes[0]}: {b.Mapping.ToCompactString(arch.Levels.Select(l => l.Name).ToList())}");
+        var sw = Stopwatch.StartNew();
+        var own = search.OwnOptima(limit);
+        Console.WriteLine($"  own optima of the 100 shapes: {own.Count(o => o.Status == SolveStatus.Optimal)} proved in {sw.Elapsed.TotalSeconds:F2} s");
+        if (mean.Costs is { } costs && buckets.Buckets is { } bs)
+        {
+            var w = trace.Shapes.Select(s => s.Weight).ToArray();
+            var bucketCost = new double[trace.Shapes.Count];
+            foreach (var b in bs) for (int p = b.First; p <= b.Last; p++) bucketCost[buckets.Order[p]] = b.Costs[p - b.First];
+            void Regret(string what, double[] c)
+            {
+                var pct = Enumerable.Range(0, c.Length).Select(s => (c[s] - own[s].Best!.Value) / own[s].Best!.Value * 100).ToArray();
+                var proved = Enumerable.Range(0, c.Length).Where(s => own[s].Status == SolveStatus.Optimal).ToList();
+                Console.WriteLine($"  regret of {what}: weighted mean {ShapeStatistics.Of(ShapeStatistic.Mean, pct, w):F2} %, max {pct.Max():F2} % (S={trace.Shapes[Array.IndexOf(pct, pct.Max())].Sizes[0]}), " +
+                                  $"min {pct.Min():F2} %, zero on {pct.Count(x => Math.Abs(x) < 1e-9)} of {c.Length} shapes ({proved.Count(s => Math.Abs(pct[s]) < 1e-9)} of the {proved.Count} whose own optimum is proved)");
+            }
+            Regret("the one mapping (mean)", costs.ToArray());
+            Regret("the 4 buckets (mean)", bucketCost);
+            var largestOnly = Enumerable.Range(0, trace.Shapes.Count).Select(s => search.CostOn(one.Mapping!, s)).ToArray();
+            Regret("the S=512 optimum run on every shape", largestOnly);
+            Console.WriteLine($"  mean energy: S=512 optimum on the trace {ShapeStatistics.Of(ShapeStatistic.Mean, largestOnly, w):G8}, one mapping {mean.Best:G8}, 4 buckets {buckets.Best:G8}, every shape its own optimum {ShapeStatistics.Of(ShapeStatistic.Mean, own.Select(o => o.Best!.Value).ToArray(), w):G8}");
         }
     }
 

@@ -58,11 +58,13 @@ internal static class MapCommand
         var imperfect = FactorizationOption.Build("one layer, no constraints, one objective: the imperfect mapspace is enumerated, so it serves small layers (docs/mapspace.md)");
         var plot = Plots.PlotOption("the chosen mapping's energy by level and tensor (one layer)");
         var report = Plots.ReportOption();
+        var shapes = ShapeOptions.Build();
         var cmd = new Command("map", "Find the mapping that minimizes the objective over the mapspace (docs/mapspace.md), and prove it optimal when the search completes.")
         {
             arch, workload, layer, allLayers, objective, convention, solver, seed, timeLimit, threads, constraints, csv, mappingOut, certify, exportSmt2, simulate, format, energy,
             network, maxSegment, chains, maxPasses, imperfect, plot, report,
         };
+        foreach (var o in shapes.All) cmd.Options.Add(o);
         // Ctrl-C or SIGTERM stops the search, which then prints the best mapping so far with its bound.
         cmd.SetAction(pr => Program.Guard(() => Run(pr, Interrupt.Token)));
         return cmd;
@@ -77,6 +79,11 @@ internal static class MapCommand
             var obj = terms[0];
             var costing = OptionRules.ConventionOf(pr, convention);
             var engine = new Engine(pr.GetValue(solver)!, pr.GetValue(seed), terms, costing, FactorizationOption.Of(pr, imperfect));
+            if (shapes.Given(pr))
+            {
+                ShapesCommand.Refuse(pr, [allLayers, network, constraints, certify, exportSmt2, simulate, plot, report], engine.Name, costing, terms.Count);
+                return ShapesCommand.Map(pr, shapes, w, Inputs.Layer(w, pr.GetValue(layer)), a, obj, limits, pr.GetValue(csv), pr.GetValue(mappingOut));
+            }
             if (engine.Factorization == Factorization.Imperfect)
             {
                 Option[] notWithImperfect = [allLayers, network, constraints, certify, exportSmt2];

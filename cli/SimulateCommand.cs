@@ -26,9 +26,10 @@ internal static class SimulateCommand
         var format = ReadingOptions.Format();
         var energy = ReadingOptions.Energy();
         var imperfect = FactorizationOption.Build("the simulator skips the iterations beyond the bound and clips the last tiles");
+        var shapes = new Option<string?>("--shapes") { Description = "A shape trace (docs/shapes.md): replay it through the mapping (written for the trace's largest shape), per shape and in total, beside the model." };
         var cmd = new Command("simulate", "Execute a mapping tile by tile: cycles, stalls per level, utilization, and the simulated counts beside the cost model's.")
         {
-            arch, workload, layer, mapping, csv, trace, format, energy, imperfect,
+            arch, workload, layer, mapping, csv, trace, format, energy, imperfect, shapes,
         };
         cmd.SetAction(pr => Program.Guard(() =>
         {
@@ -43,6 +44,11 @@ internal static class SimulateCommand
                 return FuseCommand.Simulate(w, a, Inputs.FusedMapping(pr.GetValue(mapping)!, w, a));
             }
             var l = Inputs.Layer(w, pr.GetValue(layer));
+            if (pr.GetValue(shapes) is { } tracePath)
+            {
+                if (pr.GetValue(trace) is not null) throw new InputException("--trace writes one simulation's events; it is not supported with --shapes.");
+                return ShapesCommand.Simulate(w, l, a, pr.GetValue(mapping)!, tracePath, pr.GetValue(csv), reading);
+            }
             var m = Inputs.Mapping(pr.GetValue(mapping)!, l, a, reading);
             return Run(w, l, a, m, pr.GetValue(csv), pr.GetValue(trace), factorization);
         }));

@@ -84,47 +84,25 @@ public sealed class ImperfectEnumeration
         var layer = _p.Layer;
         var arch = _p.Arch;
         bool Stop() => limits.Cancel.IsCancellationRequested || (limits.TimeLimit is { } t && sw.Elapsed > t);
-        var options = new IReadOnlyList<int[]>[layer.Ranks.Count];
-        for (int r = 0; r < options.Length; r++)
-        {
-            if (RankOptions(layer.Ranks[r], Stop) is not { } list)
-                return new SolveResult(SolveStatus.Unknown, null, null, null, AnyMappingFloor(_p), sw.Elapsed, 0, Name,
-                    $"the imperfect mapspace is too large to enumerate: listing rank {layer.Ranks[r].Id}'s factor vectors " +
-                    (Stop() ? "ran out of time" : $"passed {MaxOptions:N0}"));
-            options[r] = list;
-        }
-        var keepOptions = Enumerable.Range(0, _n).Select(l => KeepSets(l).ToList()).ToArray();
+        var (options, failed) = Options(Stop);
+        if (options is null)
+            return new SolveResult(SolveStatus.Unknown, null, null, null, AnyMappingFloor(_p), sw.Elapsed, 0, Name,
+                $"the imperfect mapspace is too large to enumerate: listing rank {failed!.Id}'s factor vectors " +
+                (Stop() ? "ran out of time" : $"passed {MaxOptions:N0}"));
         long explored = 0;
         Mapping? best = null;
         CostReport? bestReport = null;
         double bestValue = double.PositiveInfinity;
-        bool stopped = false;
-        var pick = new int[options.Length];
+        var walk = new WalkState();
         limits.Progress?.Attach(() => new SearchSnapshot("imperfect enumeration", explored, best is null ? null : bestValue, AnyMappingFloor(_p)));
-
-        while (!stopped)
+        foreach (var m in Walk(options, _ => true, Stop, walk))
         {
-            var factors = Enumerable.Range(0, options.Length).Select(r => options[r][pick[r]]).ToArray();
-            if (FitsFanouts(factors))
-                foreach (var keeps in Cartesian(keepOptions))
-                {
-                    var canonical = Build(factors, keeps, null);
-                    if (ValidityChecker.Check(layer, arch, canonical, Factorization.Imperfect).Count > 0) continue;
-                    foreach (var orders in Orders(factors))
-                    {
-                        if (++explored % 256 == 0 && Stop()) { stopped = true; break; }
-                        var m = Build(factors, keeps, orders);
-                        var report = CostModel.Evaluate(layer, arch, m, Factorization.Imperfect);
-                        double value = report.Objective(_p.Objective);
-                        if (value < bestValue) { bestValue = value; best = m; bestReport = report; }
-                    }
-                    if (stopped) break;
-                }
-            int k = options.Length - 1;
-            while (k >= 0 && ++pick[k] == options[k].Count) { pick[k] = 0; k--; }
-            if (k < 0) break;
-            if (Stop()) stopped = true;
+            if (++explored % 256 == 0 && Stop()) { walk.Stopped = true; break; }
+            var report = CostModel.Evaluate(layer, arch, m, Factorization.Imperfect);
+            double value = report.Objective(_p.Objective);
+            if (value < bestValue) { bestValue = value; best = m; bestReport = report; }
         }
+        bool stopped = walk.Stopped;
         if (best is null)
             return new SolveResult(stopped ? SolveStatus.Unknown : SolveStatus.Infeasible, null, null, null, AnyMappingFloor(_p), sw.Elapsed, explored, Name,
                 stopped ? "the enumeration stopped before it found a valid mapping" : "no mapping with imperfect factors fits the architecture");
@@ -133,6 +111,56 @@ public sealed class ImperfectEnumeration
     }
 
     private const string Name = "enumeration (imperfect factorization)";
+
+    /// <summary>Every rank's factor vectors (<see cref="RankOptions(Rank)"/>), or the rank whose list ran out of time or past <see cref="MaxOptions"/>.</summary>
+    internal (IReadOnlyList<int[]>[]? Options, Rank? Failed) Options(Func<bool> stop)
+    {
+        var options = new IReadOnlyList<int[]>[_p.Layer.Ranks.Count];
+        for (int r = 0; r < options.Length; r++)
+        {
+            if (RankOptions(_p.Layer.Ranks[r], stop) is not { } list) return (null, _p.Layer.Ranks[r]);
+            options[r] = list;
+        }
+        return (options, null);
+    }
+
+    /// <summary>
+    /// Every mapping of the imperfect mapspace, in enumeration order (factor vectors, then keep sets, then orders):
+    /// those whose canonical form (factors and keep sets, canonical orders) passes the checker and
+    /// <paramref name="accept"/>. Ends early once <paramref name="stop"/> says so (checked between factor vectors and
+    /// every 256 mappings), and then sets <see cref="WalkState.Stopped"/>.
+    /// </summary>
+    internal IEnumerable<Mapping> Walk(IReadOnlyList<int[]>[] options, Func<Mapping, bool> accept, Func<bool> stop, WalkState state)
+    {
+        var keepOptions = Enumerable.Range(0, _n).Select(l => KeepSets(l).ToList()).ToArray();
+        var pick = new int[options.Length];
+        long walked = 0;
+        while (true)
+        {
+            var factors = Enumerable.Range(0, options.Length).Select(r => options[r][pick[r]]).ToArray();
+            if (FitsFanouts(factors))
+                foreach (var keeps in Cartesian(keepOptions))
+                {
+                    var canonical = Build(factors, keeps, null);
+                    if (ValidityChecker.Check(_p.Layer, _p.Arch, canonical, Factorization.Imperfect).Count > 0 || !accept(canonical)) continue;
+                    foreach (var orders in Orders(factors))
+                    {
+                        if (++walked % 256 == 0 && stop()) { state.Stopped = true; yield break; }
+                        yield return Build(factors, keeps, orders);
+                    }
+                }
+            int k = options.Length - 1;
+            while (k >= 0 && ++pick[k] == options[k].Count) { pick[k] = 0; k--; }
+            if (k < 0) yield break;
+            if (stop()) { state.Stopped = true; yield break; }
+        }
+    }
+
+    /// <summary>Whether a <see cref="Walk"/> ended because it was told to stop (a consumer that breaks off sets it itself).</summary>
+    internal sealed class WalkState
+    {
+        public bool Stopped { get; set; }
+    }
 
     /// <summary>A bound every mapping meets, imperfect or not, under the default model (<see cref="TilingSearch.AnyMappingFloor"/>).</summary>
     private static double AnyMappingFloor(MapProblem p) => TilingSearch.AnyMappingFloor(p);
