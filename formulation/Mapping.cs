@@ -65,9 +65,21 @@ public sealed class LevelMapping
     }
 
     /// <summary>Product of the temporal factors of a rank at this level.</summary>
-    public long TemporalFactor(RankId rank) => Temporal.Where(l => l.Rank == rank).Aggregate(1L, (a, l) => checked(a * l.Factor));
+    public long TemporalFactor(RankId rank)
+    {
+        // Plain loops: the cost model and the checker ask this for every level, rank and tensor.
+        long p = 1;
+        foreach (var l in Temporal) if (l.Rank == rank) p = checked(p * l.Factor);
+        return p;
+    }
+
     /// <summary>Product of the spatial factors of a rank at this level.</summary>
-    public long SpatialFactor(RankId rank) => Spatial.Where(l => l.Rank == rank).Aggregate(1L, (a, l) => checked(a * l.Factor));
+    public long SpatialFactor(RankId rank)
+    {
+        long p = 1;
+        foreach (var l in Spatial) if (l.Rank == rank) p = checked(p * l.Factor);
+        return p;
+    }
     /// <summary>Product of all spatial factors: the children this level uses.</summary>
     public long SpatialProduct => Spatial.Aggregate(1L, (a, l) => checked(a * l.Factor));
 }
