@@ -89,18 +89,14 @@ internal static class RegressCommand
         return cmd;
     }
 
-    /// <summary>Runs the heuristic and the exact mapper on every distinct shape and prints the table and summary.</summary>
-    /// <remarks>A heuristic that returns null for a shape has no mapping for it: the shape is skipped (the exact mapper does not run) and listed.</remarks>
-    public static List<Row> Run(Workload w, Architecture arch, Objective objective, Func<MapProblem, SolveResult?> heuristic, TimeSpan exactLimit, string label = "the heuristic") =>
-        Run(w, arch, [objective], heuristic, exactLimit, label, CostConvention.Default);
-
     /// <summary>
     /// Runs the heuristic (default model) and the exact mapper (every term, lexicographically, under the convention)
     /// on every distinct shape. The heuristic's mapping is re-costed by the convention; its gap is taken in the first term where its
     /// value differs from the exact answer's (zero when the heuristic's mapping is lexicographically no worse).
     /// </summary>
-    public static List<Row> Run(Workload w, Architecture arch, IReadOnlyList<Objective> terms, Func<MapProblem, SolveResult?> heuristic, TimeSpan exactLimit, string label,
-        CostConvention convention)
+    /// <remarks>A heuristic that returns null for a shape has no mapping for it: the shape is skipped (the exact mapper does not run) and listed.</remarks>
+    public static List<Row> Run(Workload w, Architecture arch, IReadOnlyList<Objective> terms, Func<MapProblem, SolveResult?> heuristic, TimeSpan exactLimit,
+        string label = "the heuristic", CostConvention convention = CostConvention.Default)
     {
         string names = string.Join(",", terms.Select(Objectives.Name));
         Console.WriteLine($"Regression of {label} against the exact mapper: {w.Name} on {arch.Name}, {names}"

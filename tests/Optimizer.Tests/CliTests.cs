@@ -337,7 +337,7 @@ public sealed class CliTests
         var arch = Presets.Get("simple-ws");
         var baseline = System.IO.File.ReadAllLines(csv).Skip(1).Select(l => l.Split(','))
             .ToDictionary(f => f[0], f => double.Parse(f[6], System.Globalization.CultureInfo.InvariantCulture));
-        var worse = RegressCommand.Run(Zoo.Get("mlp"), arch, Objective.Energy, WorstOfFew, TimeSpan.FromSeconds(10));
+        var worse = RegressCommand.Run(Zoo.Get("mlp"), arch, [Objective.Energy], WorstOfFew, TimeSpan.FromSeconds(10));
         Assert.AreEqual(1, RegressCommand.CompareWithBaseline(worse, baseline, 0.5));
     }
 
