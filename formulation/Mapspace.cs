@@ -27,6 +27,34 @@ public sealed class Mapspace
         }
     }
 
+    /// <summary>
+    /// The mapping with its spatial loops in every order within each axis of each fanout (the first is the mapping
+    /// itself). The default model's counts do not depend on that order; Timeloop's do, since the order says which rank
+    /// varies fastest from one child to the next, so which children are neighbours (rule C of docs/cost-model.md).
+    /// </summary>
+    public static IEnumerable<Mapping> SpatialOrders(Mapping mapping)
+    {
+        var perLevel = mapping.Levels.Select(lm =>
+        {
+            var x = lm.Spatial.Where(s => s.Axis == Axis.X).ToList();
+            var y = lm.Spatial.Where(s => s.Axis == Axis.Y).ToList();
+            return (from px in Permutations(x) from py in Permutations(y) select new LevelMapping(lm.Temporal, px.Concat(py), lm.Keep)).ToList();
+        }).ToList();
+        IEnumerable<List<LevelMapping>> Combine(int l) => l == perLevel.Count
+            ? [[]]
+            : from first in perLevel[l] from rest in Combine(l + 1) select rest.Prepend(first).ToList();
+        return Combine(0).Select(levels => new Mapping(levels));
+    }
+
+    /// <summary>Every order of the items, the given order first.</summary>
+    private static IEnumerable<List<T>> Permutations<T>(List<T> items)
+    {
+        if (items.Count <= 1) { yield return items; yield break; }
+        for (int i = 0; i < items.Count; i++)
+            foreach (var rest in Permutations(items.Where((_, k) => k != i).ToList()))
+                yield return rest.Prepend(items[i]).ToList();
+    }
+
     /// <summary>The prime factors of n in ascending order.</summary>
     public static List<int> PrimeFactors(int n)
     {

@@ -388,13 +388,21 @@ public sealed class TilingSearch
     /// The objective of a complete mapping under the problem's convention, or infinity when the mapping is
     /// above a cap or is one Timeloop's mapping format cannot say (a rank along both axes of a fanout).
     /// </summary>
-    private double LeafValue(State s)
+    private (double Value, Mapping Mapping) LeafValue(State s)
     {
         var mapping = _model.ToMapping(s);
         if (_p.Convention == CostConvention.Timeloop && Formulation.Specs.TimeloopMapping.Inexpressible(mapping, _p.Arch) is not null)
-            return double.PositiveInfinity;
-        var report = Conventions.Evaluate(_p.Convention, _p.Layer, _p.Arch, mapping);
-        return _p.Caps is { } caps && !caps.Allow(report) ? double.PositiveInfinity : report.Objective(_p.Objective);
+            return (double.PositiveInfinity, mapping);
+        // The search's state holds each axis's spatial factors, not their order; Timeloop's counts depend on the order
+        // (which children are neighbours), so the leaf is the least over the orders, the first of equals kept.
+        var best = (Value: double.PositiveInfinity, Mapping: mapping);
+        foreach (var ordered in _p.Convention == CostConvention.Timeloop ? Mapspace.SpatialOrders(mapping) : [mapping])
+        {
+            var report = Conventions.Evaluate(_p.Convention, _p.Layer, _p.Arch, ordered);
+            double value = _p.Caps is { } caps && !caps.Allow(report) ? double.PositiveInfinity : report.Objective(_p.Objective);
+            if (value < best.Value) best = (value, ordered);
+        }
+        return best;
     }
 
     /// <summary>Re-checks the answer with the validity checker and re-costs it with the reference model (of the problem's convention); any disagreement is a bug, reported loudly.</summary>
@@ -425,7 +433,7 @@ public sealed class TilingSearch
     }
 
     /// <summary>The incumbent and the stopping rule, shared by the threads.</summary>
-    private sealed class Shared(SearchModel model, bool prune, Stopwatch clock, TimeSpan? deadline, CancellationToken cancel, Func<State, double>? leafValue = null,
+    private sealed class Shared(SearchModel model, bool prune, Stopwatch clock, TimeSpan? deadline, CancellationToken cancel, Func<State, (double Value, Mapping Mapping)>? leafValue = null,
         Func<Mapping, bool>? admit = null, Func<State, int, bool>? tilesAdmit = null)
     {
         private readonly object _lock = new();
@@ -677,9 +685,9 @@ public sealed class TilingSearch
 
         private void Offer(State s, double[] path)
         {
-            double value = leafValue?.Invoke(s) ?? model.Exact(s);
+            var (value, leaf) = leafValue?.Invoke(s) ?? (model.Exact(s), null);
             if (double.IsPositiveInfinity(value) || Prunable(value, path)) return;
-            var mapping = model.ToMapping(s);
+            var mapping = leaf ?? model.ToMapping(s);
             // The global constraints filter leaves only: checked once a leaf could improve the incumbent, so the pruning is unchanged.
             if (admit is not null && !admit(mapping)) return;
             lock (_lock)

@@ -200,7 +200,6 @@ public static partial class TimeloopMapping
     private static Mapping? Build(List<Directive> directives, Einsum einsum, Architecture arch)
     {
         var levels = new List<LevelMapping>();
-        var rankOrder = einsum.Ranks.Select(r => r.Id).ToList();
         for (int l = 0; l < arch.Levels.Count; l++)
         {
             var temporal = Ordered(directives.FirstOrDefault(d => d.Level == l && d.Type == "temporal"), einsum);
@@ -211,10 +210,12 @@ public static partial class TimeloopMapping
             var keep = einsum.Tensors.Where(x => arch.Levels[l].MayKeep(x.Role)).Select(x => x.Id).ToHashSet();
             keep.UnionWith(bypass?.Keep ?? []);
             keep.ExceptWith(bypass?.Bypass ?? []);
-            // Positions before split run along X; the spatial loops then take the canonical order (rank order, X before Y).
+            // Positions before split run along X, the rest along Y, each innermost first; the mapping lists each axis's
+            // loops outermost first, X before Y. The order within an axis is kept: it says which rank varies fastest from
+            // one child to the next, so which children are neighbours (Timeloop's link transfers, docs/cost-model.md).
             int split = spatialEntry?.Split ?? spatial.Value.Permutation.Count;
-            var spatialLoops = spatial.Value.Permutation.Select((r, i) => new SpatialLoop(r, spatial.Value.Factors[r], i < split ? Axis.X : Axis.Y))
-                .Where(x => x.Factor > 1).OrderBy(x => rankOrder.IndexOf(x.Rank)).ThenBy(x => x.Axis);
+            var laid = spatial.Value.Permutation.Select((r, i) => new SpatialLoop(r, spatial.Value.Factors[r], i < split ? Axis.X : Axis.Y)).Where(x => x.Factor > 1).ToList();
+            var spatialLoops = laid.Where(x => x.Axis == Axis.X).Reverse().Concat(laid.Where(x => x.Axis == Axis.Y).Reverse());
             var temporalLoops = temporal.Value.Permutation.AsEnumerable().Reverse().Where(r => temporal.Value.Factors[r] > 1)
                 .Select(r => new TemporalLoop(r, temporal.Value.Factors[r]));
             levels.Add(new LevelMapping(temporalLoops, spatialLoops, keep));
@@ -353,8 +354,9 @@ public static partial class TimeloopMapping
             sb.Append($"    permutation: {Perm(inner.Concat(einsum.Ranks.Select(r => r.Id).Except(inner)))}\n");
             if (arch.Levels[l].Fanout.Size > 1)
             {
-                var x = lm.Spatial.Where(s => s.Axis == Axis.X).Select(s => s.Rank).ToList();
-                var y = lm.Spatial.Where(s => s.Axis == Axis.Y).Select(s => s.Rank).ToList();
+                // Each axis's loops innermost first, as Timeloop's permutation lists them (the mapping lists them outermost first).
+                var x = lm.Spatial.Where(s => s.Axis == Axis.X).Select(s => s.Rank).Reverse().ToList();
+                var y = lm.Spatial.Where(s => s.Axis == Axis.Y).Select(s => s.Rank).Reverse().ToList();
                 sb.Append($"  - target: {name}\n    type: spatial\n    factors: {Factors(lm.SpatialFactor, l, true)}\n");
                 sb.Append($"    permutation: {Perm(x.Concat(y).Concat(einsum.Ranks.Select(r => r.Id).Except(x).Except(y)))}\n    split: {x.Count}\n");
             }

@@ -42,34 +42,10 @@ public sealed class TimeloopConventionTests
             if (!layers.TryGetValue(problem, out var layer))
                 layers[problem] = layer = TimeloopProblem.Load(Path.Combine(FixtureDir, $"prob_{problem}.yaml")).Layers.Single();
             var yaml = root.GetProperty("mapping_yaml").GetString()!;
-            var mapping = SpatialOrderOf(yaml, TimeloopMapping.Parse(yaml, "map.yaml", layer, arch), arch);
+            var mapping = TimeloopMapping.Parse(yaml, "map.yaml", layer, arch);
             cases.Add(new Case(root.GetProperty("id").GetString()!, layer, arch, mapping, root.GetProperty("results").Clone()));
         }
         return cases;
-    }
-
-    /// <summary>
-    /// The mapping with each level's spatial loops in the order of the file's spatial permutation (the reader
-    /// keeps a canonical order; Timeloop's linear child index, and so its neighbour links, follows the permutation).
-    /// </summary>
-    private static Mapping SpatialOrderOf(string yaml, Mapping mapping, Architecture arch)
-    {
-        var order = new Dictionary<string, string>();
-        string? target = null, type = null;
-        foreach (var raw in yaml.Split('\n'))
-        {
-            var line = raw.Trim();
-            if (line.StartsWith("- target:")) { target = line["- target:".Length..].Trim(); type = null; }
-            else if (line.StartsWith("type:")) type = line["type:".Length..].Trim();
-            else if (line.StartsWith("permutation:") && type == "spatial" && target is not null) order[target] = line["permutation:".Length..].Trim();
-        }
-        return new Mapping(mapping.Levels.Select((lm, l) =>
-        {
-            if (!order.TryGetValue(arch.Levels[l].Name, out var perm)) return lm;
-            // The permutation is innermost first; the mapping lists loops outermost first.
-            var spatial = lm.Spatial.OrderByDescending(s => perm.IndexOf(s.Rank.Name, StringComparison.Ordinal)).ToList();
-            return new LevelMapping(lm.Temporal, spatial, lm.Keep);
-        }));
     }
 
     /// <summary>Every difference between our evaluation of a case and Timeloop's, one line each (empty when equal).</summary>
@@ -122,6 +98,36 @@ public sealed class TimeloopConventionTests
             diffs.AddRange(d);
         }
         Assert.IsEmpty(diffs, $"{equal} of {cases.Count} cases equal Timeloop; differences:\n{string.Join("\n", diffs)}");
+    }
+
+    // The reader keeps the order of a spatial permutation within an axis: it says which rank varies fastest from one
+    // child to the next, so which children are neighbours. Every fixture case whose permutation lays two or more
+    // ranks along X comes back in the file's order, is written back with the same permutation, and (where the order
+    // changes Timeloop's counts) the other order would not equal Timeloop.
+    [TestMethod]
+    public void SpatialOrderWithinAnAxisIsReadAndWrittenAsTimeloopHasIt()
+    {
+        int several = 0, orderMatters = 0;
+        foreach (var c in LoadCases())
+        {
+            int fanoutLevel = c.Mapping.Levels.ToList().FindIndex(lm => lm.Spatial.Count(s => s.Axis == Axis.X) >= 2);
+            if (fanoutLevel < 0) continue;
+            several++;
+            var x = c.Mapping.Levels[fanoutLevel].Spatial.Where(s => s.Axis == Axis.X).Select(s => s.Rank.Name).ToList();
+            // The written permutation starts with the X ranks innermost first, the reverse of the mapping's list.
+            var written = TimeloopMapping.Write(c.Mapping, c.Layer, c.Arch);
+            var perm = written.Split('\n').SkipWhile(l => !l.Contains("type: spatial")).First(l => l.Contains("permutation:")).Split(':')[1].Trim();
+            Assert.StartsWith(string.Concat(Enumerable.Reverse(x)), perm.Replace(" ", ""), c.Id);
+            var back = TimeloopMapping.Parse(written, "map.yaml", c.Layer, c.Arch);
+            CollectionAssert.AreEqual(c.Mapping.Levels[fanoutLevel].Spatial.ToList(), back.Levels[fanoutLevel].Spatial.ToList(), c.Id);
+            // The same loops in the reversed order along X.
+            var lm = c.Mapping.Levels[fanoutLevel];
+            var swapped = lm.Spatial.Where(s => s.Axis == Axis.X).Reverse().Concat(lm.Spatial.Where(s => s.Axis != Axis.X)).ToList();
+            var other = new Mapping(c.Mapping.Levels.Select((m, l) => l == fanoutLevel ? new LevelMapping(m.Temporal, swapped, m.Keep) : m));
+            if (Differences(c, TimeloopConvention.Evaluate(c.Layer, c.Arch, other)).Count > 0) orderMatters++;
+        }
+        Assert.IsGreaterThanOrEqualTo(5, several, "fixture cases with two or more ranks along X");
+        Assert.IsGreaterThanOrEqualTo(1, orderMatters, "cases where the order along X changes Timeloop's counts");
     }
 
     // Rule A by hand (docs/cost-model.md, "The Timeloop convention"). 1-D convolution R=3, P=16, C=4, K=4; the
