@@ -27,9 +27,11 @@ internal static class SimulateCommand
         var energy = ReadingOptions.Energy();
         var imperfect = FactorizationOption.Build("the simulator skips the iterations beyond the bound and clips the last tiles");
         var shapes = new Option<string?>("--shapes") { Description = "A shape trace (docs/shapes.md): replay it through the mapping (written for the trace's largest shape), per shape and in total, beside the model." };
+        var convention = OptionRules.Convention("The model column: default (docs/cost-model.md, which the simulator must equal) or timeloop (Timeloop v3.0.3's counts for the mapping, " +
+                          "shown beside the executed run; the run is still checked against the default model).");
         var cmd = new Command("simulate", "Execute a mapping tile by tile: cycles, stalls per level, utilization, and the simulated counts beside the cost model's.")
         {
-            arch, workload, layer, mapping, csv, trace, format, energy, imperfect, shapes,
+            arch, workload, layer, mapping, csv, trace, format, energy, imperfect, shapes, convention,
         };
         cmd.SetAction(pr => Program.Guard(() =>
         {
@@ -37,6 +39,11 @@ internal static class SimulateCommand
             var a = Inputs.Architecture(pr.GetValue(arch)!, reading);
             var w = Inputs.Workload(pr.GetValue(workload)!, reading);
             var factorization = FactorizationOption.Of(pr, imperfect);
+            var costing = OptionRules.ConventionOf(pr, convention);
+            if (costing != CostConvention.Default && factorization == Factorization.Imperfect)
+                throw new InputException("--imperfect is counted by the default model only; --convention timeloop emulates Timeloop's nest analysis for perfect factors.");
+            if (costing != CostConvention.Default && (pr.GetValue(shapes) is not null || Inputs.IsFusedMapping(pr.GetValue(mapping)!)))
+                throw new InputException("--convention timeloop shows Timeloop's counts beside one layer's simulated mapping; a shape trace and a fused mapping are compared with the default model only.");
             if (Inputs.IsFusedMapping(pr.GetValue(mapping)!))
             {
                 if (factorization == Factorization.Imperfect)
@@ -50,13 +57,18 @@ internal static class SimulateCommand
                 return ShapesCommand.Simulate(w, l, a, pr.GetValue(mapping)!, tracePath, pr.GetValue(csv), reading);
             }
             var m = Inputs.Mapping(pr.GetValue(mapping)!, l, a, reading);
-            return Run(w, l, a, m, pr.GetValue(csv), pr.GetValue(trace), factorization);
+            return Run(w, l, a, m, pr.GetValue(csv), pr.GetValue(trace), factorization, costing);
         }));
         return cmd;
     }
 
-    /// <summary>Simulates and prints one mapping; returns 1 when it is invalid or disagrees with the model.</summary>
-    public static int Run(Workload w, Einsum layer, Architecture arch, Mapping mapping, string? csvPath, string? tracePath, Factorization factorization = Factorization.Perfect)
+    /// <summary>
+    /// Simulates and prints one mapping; returns 1 when it is invalid or disagrees with the model. Under the Timeloop
+    /// convention the model column shows Timeloop's counts and cycles beside the run, and their differences are listed
+    /// as information: the simulator executes the hardware the default model describes, which it must still equal.
+    /// </summary>
+    public static int Run(Workload w, Einsum layer, Architecture arch, Mapping mapping, string? csvPath, string? tracePath, Factorization factorization = Factorization.Perfect,
+        CostConvention convention = CostConvention.Default)
     {
         Console.WriteLine($"Simulating layer {layer.Name} of {w.Name} on {arch.Name}: {layer}");
         var violations = ValidityChecker.Check(layer, arch, mapping, factorization);
@@ -71,9 +83,15 @@ internal static class SimulateCommand
         sw.Stop();
         var model = CostModel.Evaluate(layer, arch, mapping, factorization);
         Console.WriteLine($"{Text.Int(sim.TilesSimulated)} tile steps simulated in {sw.Elapsed.TotalSeconds:F2} s\n");
+        var shown = model;
+        if (convention != CostConvention.Default)
+        {
+            shown = Conventions.Evaluate(convention, layer, arch, mapping);
+            Console.WriteLine($"Model column: the {Conventions.Names[(int)convention]} convention (docs/cost-model.md); the run is checked against the default model.\n");
+        }
 
         var rows = new List<string[]> { new[] { "Level", "Tensor", "Instances", "Reads sim", "model", "diff", "Fills sim", "model", "diff", "Updates sim", "model", "diff" } };
-        foreach (var m in model.Tensors)
+        foreach (var m in shown.Tensors)
         {
             var s = sim.Find(m.LevelIndex, m.Tensor)!;
             rows.Add([m.Level, m.Tensor.Name, Text.Int(s.InstancesUsed),
@@ -86,14 +104,23 @@ internal static class SimulateCommand
 
         var lv = new List<string[]> { new[] { "Level", "Buffering", "Tiles", "Stall cycles", "Model bandwidth cycles" } };
         foreach (var l in sim.Levels)
-            lv.Add([l.Level, l.DoubleBuffered ? "double" : "single", Text.Int(l.Tiles), Text.Num(Math.Round(l.StallCycles, 1)), Text.Int(model.Levels[l.LevelIndex].BandwidthCycles)]);
+            lv.Add([l.Level, l.DoubleBuffered ? "double" : "single", Text.Int(l.Tiles), Text.Num(Math.Round(l.StallCycles, 1)), Text.Int(shown.Levels[l.LevelIndex].BandwidthCycles)]);
         Console.Write(Text.Table(lv));
         Console.WriteLine();
-        Console.WriteLine($"Cycles       {Text.Int(sim.Cycles)} simulated; model {Text.Int(model.Cycles)} (bound by {model.BoundBy}; compute alone {Text.Int(model.ComputeCycles)}); ratio {Text.Num((double)sim.Cycles / model.Cycles)}");
-        Console.WriteLine($"Utilization  {Text.Pct(sim.Utilization)} simulated; model {Text.Pct(model.Utilization)}");
+        Console.WriteLine($"Cycles       {Text.Int(sim.Cycles)} simulated; model {Text.Int(shown.Cycles)} (bound by {shown.BoundBy}; compute alone {Text.Int(shown.ComputeCycles)}); ratio {Text.Num((double)sim.Cycles / shown.Cycles)}");
+        Console.WriteLine($"Utilization  {Text.Pct(sim.Utilization)} simulated; model {Text.Pct(shown.Utilization)}");
 
         var diff = ModelCheck.Compare(model, sim);
-        if (diff.Count == 0) Console.WriteLine("Agreement    every count equals the model's; cycles are at or above its bounds");
+        if (convention != CostConvention.Default)
+        {
+            var apart = ModelCheck.Compare(shown, sim);
+            Console.WriteLine(apart.Count == 0
+                ? "Timeloop     every count of the run equals Timeloop's"
+                : $"Timeloop     {apart.Count} count(s) of the run differ from Timeloop's (window reuse, sampling, multicast and forwarding rules of docs/cost-model.md; information, not a failure):");
+            foreach (var d in apart)
+                Console.WriteLine($"  {string.Join(" ", new[] { d.Level, d.Tensor, d.Quantity }.Where(x => x.Length > 0))}: timeloop {d.Model}, simulated {d.Simulated}");
+        }
+        if (diff.Count == 0) Console.WriteLine("Agreement    every count equals the default model's; cycles are at or above its bounds");
         else
         {
             Console.WriteLine($"DISAGREEMENT {diff.Count} difference(s):");
@@ -101,7 +128,7 @@ internal static class SimulateCommand
         }
         if (csvPath is not null)
         {
-            CsvExport.Write(csvPath, CsvRows(layer, model, sim));
+            CsvExport.Write(csvPath, CsvRows(layer, shown, sim));
             Console.WriteLine($"\nWrote {csvPath}");
         }
         if (tracePath is not null)

@@ -157,6 +157,35 @@ public sealed class TimeloopConventionTests
         Assert.AreEqual(288, Row(TimeloopConvention.Evaluate(RuleAConv, arch, kOuter), "Buffer", "Inputs").Fills);
     }
 
+    // simulate --convention timeloop: the rule A case above, executed; the run equals the default model (exit 0) and
+    // its two input counts are listed against Timeloop's 96.
+    [TestMethod]
+    public void SimulateConventionTimeloopShowsTimeloopBesideTheRun()
+    {
+        var dir = Path.Combine(Path.GetTempPath(), $"tl-simulate-{Environment.ProcessId}");
+        Directory.CreateDirectory(dir);
+        try
+        {
+            var workload = Path.Combine(dir, "w.yaml");
+            var mapping = Path.Combine(dir, "m.yaml");
+            System.IO.File.WriteAllText(workload, "workload:\n  name: rule-a\n  layers:\n    - name: conv\n      conv1d: {k: 4, c: 4, p: 16, r: 3}\n      tensors: {inputs: Inputs, weights: Weights, outputs: Outputs}\n");
+            System.IO.File.WriteAllText(mapping, "mapping:\n  layer: conv\n  levels:\n    - level: DRAM\n      temporal: \"P=4 K=4\"\n    - level: Buffer\n      temporal: \"P=4 R=3 C=4\"\n      keep: [Inputs]\n");
+            string[] common = ["simulate", "--arch", Example("two-level-arch.yaml"), "--workload", workload, "--mapping", mapping];
+            var (code, output, err) = Run([.. common, "--convention", "timeloop"]);
+            Assert.AreEqual(0, code, err + output);
+            StringAssert.Contains(output, "Buffer Inputs fills: timeloop 96, simulated 72");
+            StringAssert.Contains(output, "DRAM Inputs reads: timeloop 96, simulated 72");
+            StringAssert.Contains(output, "Agreement    every count equals the default model's");
+            (code, output, err) = Run(common);
+            Assert.AreEqual(0, code, err + output);
+            Assert.DoesNotContain("timeloop 96", output);
+            (code, _, err) = Run([.. common, "--convention", "timeloop", "--imperfect"]);
+            Assert.AreEqual(2, code);
+            StringAssert.Contains(err, "--imperfect is counted by the default model only");
+        }
+        finally { Directory.Delete(dir, recursive: true); }
+    }
+
     [TestMethod]
     public void RefusesInvalidMappings()
     {
