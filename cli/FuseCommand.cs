@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.CommandLine;
 using System.Text;
 using Optimizer.Formulation;
@@ -22,7 +23,13 @@ internal static class FuseCommand
         var timeLimit = OptionRules.TimeLimit("Seconds; when reached (or at Ctrl-C or SIGTERM), the best mapping found (energy: with its bound and gap; latency, EDP: the best unfused one) is returned as FEASIBLE.");
         var csv = new Option<string?>("--csv") { Description = "Write the fused cost as CSV: one row per layer, level and tensor, then totals." };
         var mappingOut = new Option<string?>("--mapping-out") { Description = "Write the fused mapping in the fused mapping format of docs/fusion.md." };
-        var certify = new Option<bool>("--certify") { Description = "Ask Z3 whether any combination of surviving partial mappings costs less (unsat = certified)." };
+        var certify = new Option<string?>("--certify")
+        {
+            Description = "Ask a second solver whether any combination of surviving partial mappings costs less: z3 (the default; unsat = certified) or cpsat (CP-SAT; infeasible = certified).",
+            Arity = ArgumentArity.ZeroOrOne,
+            HelpName = "z3|cpsat",
+        };
+        certify.AcceptOnlyFromAmong("z3", "cpsat");
         var plot = Plots.PlotOption("each fused group's energy beside the same layers unfused");
         var report = Plots.ReportOption();
         var cmd = new Command("fuse", "Find the optimal fused mapping of a workload over the fused mapspace (docs/fusion.md) and compare it with the best unfused one.")
@@ -39,12 +46,16 @@ internal static class FuseCommand
             var w = Inputs.Workload(pr.GetValue(workload)!);
             var limit = OptionRules.Span(pr.GetValue(timeLimit)) is { } t ? TimeSpan.FromTicks(Math.Max(1, (t - clock.Elapsed).Ticks)) : (TimeSpan?)null;
             var limits = new SearchLimits(limit, Interrupt.Token);
-            return Run(new FusionProblem(w, a, pr.GetValue(objective), pr.GetValue(maxLoops)), limits, pr.GetValue(csv), pr.GetValue(mappingOut), pr.GetValue(certify), visuals, printout);
+            return Run(new FusionProblem(w, a, pr.GetValue(objective), pr.GetValue(maxLoops)), limits, pr.GetValue(csv), pr.GetValue(mappingOut), Certifier(pr, certify), visuals, printout);
         }));
         return cmd;
     }
 
-    private static int Run(FusionProblem p, SearchLimits limits, string? csv, string? mappingOut, bool certify, Visuals visuals, Printout? printout)
+    /// <summary>The solver --certify names (bare --certify: Z3); null without the option.</summary>
+    private static FusionCertifier? Certifier(ParseResult pr, Option<string?> certify)
+        => pr.GetResult(certify) is null ? null : pr.GetValue(certify) == "cpsat" ? FusionCertifier.CpSat : FusionCertifier.Z3;
+
+    private static int Run(FusionProblem p, SearchLimits limits, string? csv, string? mappingOut, FusionCertifier? certify, Visuals visuals, Printout? printout)
     {
         string title = $"fuse: {p.Workload.Name} on {p.Arch.Name}, minimizing {p.Objective.ToString().ToLowerInvariant()}";
         var (w, a, o) = (p.Workload, p.Arch, p.Objective);
@@ -89,14 +100,16 @@ internal static class FuseCommand
             ? $"OPTIMAL {obj}={Text.Num(r.Best!.Value)} (proved by the fused search over {p.SpaceDescription}: nothing in it costs less)"
             : $"FEASIBLE best={Text.Num(r.Best!.Value)}{(r.Bound is { } lb ? $" bound={Text.Num(lb)} gap={r.GapPercent:0.###}%" : "")} ({r.Explanation}; searched space: {p.SpaceDescription})";
         Console.WriteLine(statusLine);
-        if (certify && r.Status == SolveStatus.Optimal)
+        if (certify is { } by && r.Status == SolveStatus.Optimal)
         {
-            var (status, _) = FusionCertificate.Certify(a, o, r.Survivors, r.Best!.Value, limits.TimeLimit);
+            var clock = Stopwatch.StartNew();
+            var (status, _) = FusionCertificate.Certify(by, a, o, r.Survivors, r.Best!.Value, limits.TimeLimit);
+            string who = by == FusionCertifier.Z3 ? "Z3" : "CP-SAT", yes = by == FusionCertifier.Z3 ? "unsat" : "infeasible";
             Console.WriteLine(status switch
             {
-                Z3Status.Unsat => $"CERTIFIED by Z3: no combination of the {r.Survivors.Sum(x => x.Count)} surviving partial mappings has {obj} below {Text.Num(r.Best!.Value)} (unsat)",
-                Z3Status.Sat => $"CERTIFICATE FAILED: Z3 found a combination with {obj} below {Text.Num(r.Best!.Value)}",
-                _ => "CERTIFICATE UNKNOWN: Z3 stopped before it could decide",
+                CertificateStatus.Unsat => $"CERTIFIED by {who} in {clock.Elapsed.TotalSeconds:0.##} s: no combination of the {r.Survivors.Sum(x => x.Count)} surviving partial mappings has {obj} below {Text.Num(r.Best!.Value)} ({yes})",
+                CertificateStatus.Sat => $"CERTIFICATE FAILED: {who} found a combination with {obj} below {Text.Num(r.Best!.Value)}",
+                _ => $"CERTIFICATE UNKNOWN: {who} stopped after {clock.Elapsed.TotalSeconds:0.##} s before it could decide",
             });
         }
         visuals.WriteSummary(title, statusLine, Plots.FusedAgainstUnfused(w, r.Mapping, r.Report!, r.UnfusedReport!), "Fused groups against unfused", FuseCaption, printout);

@@ -136,11 +136,17 @@ public sealed class FusionTests
         foreach (var (w, a, o) in SmallCases().Take(4))
         {
             var r = new FusionSearch(new FusionProblem(w, a, o)).Solve(SearchLimits.None);
-            var (atOptimum, smt2) = FusionCertificate.Certify(a, o, r.Survivors, r.Best!.Value, TimeSpan.FromSeconds(60));
-            Assert.AreEqual(Z3Status.Unsat, atOptimum, $"{o}: Z3 found a combination below the fused optimum {r.Best}");
+            var (atOptimum, smt2) = FusionCertificate.Certify(FusionCertifier.Z3, a, o, r.Survivors, r.Best!.Value, TimeSpan.FromSeconds(60));
+            Assert.AreEqual(CertificateStatus.Unsat, atOptimum, $"{o}: Z3 found a combination below the fused optimum {r.Best}");
             StringAssert.Contains(smt2, "pick_L0_");
-            var (above, _) = FusionCertificate.Check(a, o, r.Survivors, r.Best.Value * 1.001, TimeSpan.FromSeconds(60));
-            Assert.AreEqual(Z3Status.Sat, above, $"{o}: Z3 found nothing below 1.001 x the optimum, which the optimum itself is");
+            var (above, _) = FusionCertificate.Check(FusionCertifier.Z3, a, o, r.Survivors, r.Best.Value * 1.001, TimeSpan.FromSeconds(60));
+            Assert.AreEqual(CertificateStatus.Sat, above, $"{o}: Z3 found nothing below 1.001 x the optimum, which the optimum itself is");
+            // CP-SAT answers the same questions over scaled integers: the same verdicts.
+            var (cpAtOptimum, cpText) = FusionCertificate.Certify(FusionCertifier.CpSat, a, o, r.Survivors, r.Best!.Value, TimeSpan.FromSeconds(60));
+            Assert.AreEqual(CertificateStatus.Unsat, cpAtOptimum, $"{o}: CP-SAT found a combination below the fused optimum {r.Best}");
+            StringAssert.Contains(cpText, "Infeasible");
+            var (cpAbove, _) = FusionCertificate.Check(FusionCertifier.CpSat, a, o, r.Survivors, r.Best.Value * 1.001, TimeSpan.FromSeconds(60));
+            Assert.AreEqual(CertificateStatus.Sat, cpAbove, $"{o}: CP-SAT found nothing below 1.001 x the optimum, which the optimum itself is");
         }
     }
 
@@ -327,6 +333,12 @@ public sealed class FusionCliTests
             StringAssert.Contains(fuse.Out, "OPTIMAL energy=");
             StringAssert.Contains(fuse.Out, "CERTIFIED by Z3");
             StringAssert.Contains(fuse.Out, "stays in GlobalBuffer");
+            var byCpSat = Run("fuse", "--arch", "simple-ws", "--workload", "mlp", "--objective", "energy", "--certify", "cpsat");
+            Assert.AreEqual(0, byCpSat.Code, byCpSat.Err);
+            StringAssert.Contains(byCpSat.Out, "CERTIFIED by CP-SAT");
+            StringAssert.Contains(byCpSat.Out, "(infeasible)");
+            var unknown = Run("fuse", "--arch", "simple-ws", "--workload", "mlp", "--certify", "cvc5");
+            Assert.AreEqual(2, unknown.Code);
             StringAssert.Contains(File.ReadAllText(csv), "unfused,total");
             string energy = fuse.Out.Split('\n').First(l => l.StartsWith("fused:")).Split(',')[0].Split(' ')[^2];
 
