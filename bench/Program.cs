@@ -27,6 +27,7 @@ public static class Program
                 case "cpsat": CpSat(seconds); break;
                 case "simulate": Simulate(seconds); break;
                 case "fusion": Fusion(); break;
+                case "fusion-certify": FusionCertify(numbers.Count > 0 ? seconds : 600); break;
                 case var f when f.StartsWith("fusion-full", StringComparison.Ordinal): FusionFull(f, numbers.Count > 0 ? seconds : null); break;
                 case "network": Network(); break;
                 case "timeloop-optima": TimeloopOptima(); break;
@@ -41,7 +42,7 @@ public static class Program
                 case "proofs": Proofs(seconds, names.Skip(names.IndexOf("proofs") + 1).ToList()); return 0; // the names after it are networks
                 case var d when d.StartsWith("descent", StringComparison.Ordinal): DescentSweep(d); break;
                 default:
-                    Console.Error.WriteLine($"error: unknown benchmark '{name}'; known: costmodel, small, resnet50, cpsat, codesign [seconds per objective [seconds per bound search [seconds per quick bound search]]], codesign-fronts [seconds per front], simulate, fusion, fusion-full[:resnet50|:gpt3] [seconds per fused search], network, timeloop-optima, timelimit, onnx-load, imperfect [seconds per case], shapes [seconds per search [E = D [buffer words]]], proofs [NETWORK...], descent[:WORKLOAD[:ARCH[:norandom]]] (an empty WORKLOAD or ARCH: all) [seconds per layer]");
+                    Console.Error.WriteLine($"error: unknown benchmark '{name}'; known: costmodel, small, resnet50, cpsat, codesign [seconds per objective [seconds per bound search [seconds per quick bound search]]], codesign-fronts [seconds per front], simulate, fusion, fusion-full[:resnet50|:gpt3] [seconds per fused search], fusion-certify [seconds per certificate], network, timeloop-optima, timelimit, onnx-load, imperfect [seconds per case], shapes [seconds per search [E = D [buffer words]]], proofs [NETWORK...], descent[:WORKLOAD[:ARCH[:norandom]]] (an empty WORKLOAD or ARCH: all) [seconds per layer]");
                     return 2;
             }
         }
@@ -494,6 +495,32 @@ public static class Program
         var disagreements = ModelCheck.Compare(CostModel.Evaluate(layer, arch, found.Mapping!), sim);
         Console.WriteLine($"simulate: resnet50 conv3_2_b on eyeriss ({found.Status} mapping): {sim.TilesSimulated:N0} tile steps in {sw.Elapsed.TotalSeconds:F3} s " +
                           $"= {sim.TilesSimulated / sw.Elapsed.TotalSeconds:N0} tile steps/s; {disagreements.Count} disagreements with the model; cycles {sim.Cycles:N0} vs model {CostModel.Evaluate(layer, arch, found.Mapping!).Cycles:N0}");
+    }
+
+    /// <summary>
+    /// The fusion certificate (docs/fusion.md, "Certificate") asked of Z3 and of CP-SAT on the same survivors, side by
+    /// side: GPT-3 6.7B on tpu-v4i and matmul-chain:8, EDP and energy over the template, one and two shared loops; each
+    /// certificate limited to <paramref name="seconds"/>. Prints each solver's answer and time and the ratio.
+    /// </summary>
+    private static void FusionCertify(double seconds)
+    {
+        var arch = Presets.Get("tpu-v4i");
+        Console.WriteLine($"fusion-certify: the fused search's survivors certified by Z3 and by CP-SAT, {seconds} s per certificate, {Environment.ProcessorCount} cores");
+        foreach (var (name, objective, loops) in new[] { ("gpt3-6.7b", Objective.Edp, 1), ("gpt3-6.7b", Objective.Latency, 1), ("matmul-chain:8", Objective.Edp, 1), ("gpt3-6.7b", Objective.Edp, 2) })
+        {
+            var r = new FusionSearch(new FusionProblem(Zoo.Get(name), arch, objective, loops, TemplateOnly: true)).Solve(SearchLimits.None);
+            int survivors = r.Survivors.Sum(x => x.Count);
+            var times = new Dictionary<FusionCertifier, (CertificateStatus Status, double Seconds)>();
+            foreach (var by in new[] { FusionCertifier.CpSat, FusionCertifier.Z3 })
+            {
+                var sw = Stopwatch.StartNew();
+                var (status, _) = FusionCertificate.Certify(by, arch, objective, r.Survivors, r.Best!.Value, TimeSpan.FromSeconds(seconds));
+                times[by] = (status, sw.Elapsed.TotalSeconds);
+            }
+            var (cp, z3) = (times[FusionCertifier.CpSat], times[FusionCertifier.Z3]);
+            Console.WriteLine($"fusion-certify: {name} {Objectives.Name(objective)}, {loops} shared loop(s): search {r.Status} in {r.Elapsed.TotalSeconds:F1} s, {survivors} survivors; " +
+                              $"CP-SAT {cp.Status} in {cp.Seconds:F2} s, Z3 {z3.Status} in {z3.Seconds:F2} s; Z3 / CP-SAT time {z3.Seconds / cp.Seconds:F1}x");
+        }
     }
 
     /// <summary>

@@ -18,7 +18,8 @@ internal static class FuseCommand
     {
         var arch = new Option<string>("--arch") { Description = "Architecture: a preset name or a spec file.", Required = true };
         var workload = new Option<string>("--workload") { Description = "Workload: a zoo name, a spec file, or a model file (.onnx or .mlir; docs/frontends.md).", Required = true };
-        var objective = new Option<Objective>("--objective") { Description = "What to minimize over the whole workload.", DefaultValueFactory = _ => Objective.Edp };
+        var objective = OptionRules.Objective("What to minimize over the whole workload: " + Objectives.Choices + "; energy alone searches the full fused mapspace, " +
+                                              "the others (and lists) the per-layer template (docs/fusion.md).", "edp");
         var maxLoops = new Option<int>("--max-fused-loops") { Description = "Outer DRAM loops a fused group may share (0 to 4).", DefaultValueFactory = _ => 1 }.Within(0, 4);
         var timeLimit = OptionRules.TimeLimit("Seconds; when reached (or at Ctrl-C or SIGTERM), the best mapping found (energy: with its bound and gap; latency, EDP: the best unfused one) is returned as FEASIBLE.");
         var csv = new Option<string?>("--csv") { Description = "Write the fused cost as CSV: one row per layer, level and tensor, then totals." };
@@ -46,7 +47,8 @@ internal static class FuseCommand
             var w = Inputs.Workload(pr.GetValue(workload)!);
             var limit = OptionRules.Span(pr.GetValue(timeLimit)) is { } t ? TimeSpan.FromTicks(Math.Max(1, (t - clock.Elapsed).Ticks)) : (TimeSpan?)null;
             var limits = new SearchLimits(limit, Interrupt.Token);
-            return Run(new FusionProblem(w, a, pr.GetValue(objective), pr.GetValue(maxLoops)), limits, pr.GetValue(csv), pr.GetValue(mappingOut), Certifier(pr, certify), visuals, printout);
+            var terms = OptionRules.ObjectiveOf(pr, objective);
+            return Run(new FusionProblem(w, a, terms[0], pr.GetValue(maxLoops)) { Terms = terms }, limits, pr.GetValue(csv), pr.GetValue(mappingOut), Certifier(pr, certify), visuals, printout);
         }));
         return cmd;
     }
@@ -57,10 +59,10 @@ internal static class FuseCommand
 
     private static int Run(FusionProblem p, SearchLimits limits, string? csv, string? mappingOut, FusionCertifier? certify, Visuals visuals, Printout? printout)
     {
-        string title = $"fuse: {p.Workload.Name} on {p.Arch.Name}, minimizing {p.Objective.ToString().ToLowerInvariant()}";
         var (w, a, o) = (p.Workload, p.Arch, p.Objective);
-        string obj = o.ToString().ToLowerInvariant();
-        Console.WriteLine($"Fusing {w.Name} ({w.Layers.Count} layers) on {a.Name}, minimizing {obj}, at most {p.MaxFusedLoops} shared loop(s) per group");
+        string obj = Objectives.Name(o), objectives = string.Join(",", p.Terms.Select(Objectives.Name));
+        string title = $"fuse: {p.Workload.Name} on {p.Arch.Name}, minimizing {objectives}";
+        Console.WriteLine($"Fusing {w.Name} ({w.Layers.Count} layers) on {a.Name}, minimizing {objectives}{(p.Terms.Count > 1 ? " (in that order)" : "")}, at most {p.MaxFusedLoops} shared loop(s) per group");
         var r = Live.Run("fused search", progress => new FusionSearch(p).Solve(limits with { Progress = progress }));
         Console.WriteLine($"fused search: {r.Elapsed.TotalSeconds:0.###} s");
         if (r.Mapping is null)
@@ -96,13 +98,18 @@ internal static class FuseCommand
             CsvExport.Write(csv, Rows(w, r.Report!, r.UnfusedReport!));
             Console.WriteLine($"Wrote {csv}");
         }
+        string values = string.Join(", ", p.Terms.Select(t => $"{Objectives.Name(t)}={Text.Num(r.Report!.Objective(t))}"));
         string statusLine = r.Status == SolveStatus.Optimal
-            ? $"OPTIMAL {obj}={Text.Num(r.Best!.Value)} (proved by the fused search over {p.SpaceDescription}: nothing in it costs less)"
+            ? p.Terms.Count == 1
+                ? $"OPTIMAL {obj}={Text.Num(r.Best!.Value)} (proved by the fused search over {p.SpaceDescription}: nothing in it costs less)"
+                : $"OPTIMAL {objectives}: {values} (proved by the fused search over {p.SpaceDescription}: nothing in it is less in the first term, or equal in the earlier terms and less in a later one)"
             : $"FEASIBLE best={Text.Num(r.Best!.Value)}{(r.Bound is { } lb ? $" bound={Text.Num(lb)} gap={r.GapPercent:0.###}%" : "")} ({r.Explanation}; searched space: {p.SpaceDescription})";
         Console.WriteLine(statusLine);
         if (certify is { } by && r.Status == SolveStatus.Optimal)
         {
             var clock = Stopwatch.StartNew();
+            // The certificate asks about one term: the first of a list (the join keeps every Pareto point whatever the terms).
+            if (p.Terms.Count > 1) Console.WriteLine($"The certificate checks the first term, {obj}.");
             var (status, _) = FusionCertificate.Certify(by, a, o, r.Survivors, r.Best!.Value, limits.TimeLimit);
             string who = by == FusionCertifier.Z3 ? "Z3" : "CP-SAT", yes = by == FusionCertifier.Z3 ? "unsat" : "infeasible";
             Console.WriteLine(status switch

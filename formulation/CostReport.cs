@@ -103,6 +103,26 @@ public static class Objectives
     /// <summary>The name of an objective as printed.</summary>
     public static string Name(Objective o) => o.ToString().ToLowerInvariant();
 
+    /// <summary>Relative margin within which two values of a term tie, as the searches' (the later terms then decide).</summary>
+    public const double TieMargin = 1e-9;
+
+    /// <summary>
+    /// The lexicographic least of <paramref name="items"/> under <paramref name="terms"/>: the least first term, then
+    /// among the items within <see cref="TieMargin"/> of it the least second term, and so on; among items that tie on
+    /// every term, the first. Throws <see cref="InvalidOperationException"/> for no items.
+    /// </summary>
+    public static T Least<T>(IEnumerable<T> items, IReadOnlyList<Objective> terms, Func<T, Objective, double> value)
+    {
+        var left = items.ToList();
+        if (left.Count == 0) throw new InvalidOperationException("There is nothing to choose from.");
+        foreach (var term in terms)
+        {
+            double least = left.Min(x => value(x, term));
+            left = left.Where(x => value(x, term) <= least + TieMargin * Math.Abs(least)).ToList();
+        }
+        return left[0];
+    }
+
     /// <summary>
     /// Reads one objective or a lexicographic list (<c>delay,energy</c>: least cycles, then least energy
     /// among them, as Timeloop's <c>optimization-metrics</c>); false with a message naming the choices.

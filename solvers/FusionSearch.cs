@@ -13,11 +13,18 @@ namespace Optimizer.Solvers;
 public sealed record FusionProblem(Workload Workload, Architecture Arch, Objective Objective, int MaxFusedLoops = 1, bool ReuseSameShapes = true, bool TemplateOnly = false)
 {
     /// <summary>
-    /// True when every layer's partial mappings come from the full single-layer mapspace (the exact search of
-    /// each class, docs/fusion.md): for energy, unless <see cref="TemplateOnly"/> asks for the per-layer
-    /// template. Latency and EDP search the template.
+    /// The objective's terms, minimized in order (a lexicographic objective such as latency then energy, as Timeloop's
+    /// <c>optimization-metrics</c>); the first is <see cref="Objective"/>. The template's join keeps every
+    /// (energy, cycles) Pareto point, so any list is exact over the template (docs/fusion.md, "Lexicographic objectives").
     /// </summary>
-    public bool FullMapspace => Objective == Objective.Energy && !TemplateOnly;
+    public IReadOnlyList<Objective> Terms { get; init; } = [Objective];
+
+    /// <summary>
+    /// True when every layer's partial mappings come from the full single-layer mapspace (the exact search of
+    /// each class, docs/fusion.md): for energy alone, unless <see cref="TemplateOnly"/> asks for the per-layer
+    /// template. Latency, EDP and lexicographic lists search the template.
+    /// </summary>
+    public bool FullMapspace => Objective == Objective.Energy && Terms.Count == 1 && !TemplateOnly;
 
     /// <summary>The mapspace an OPTIMAL answer is proven over, in words.</summary>
     public string SpaceDescription => FullMapspace
@@ -155,8 +162,7 @@ public sealed partial class FusionSearch
         Func<Einsum, IReadOnlyList<TemporalLoop>, (TensorId, int)?, (TensorId, int)?, List<Mapping>> members)
     {
         var w = _p.Workload;
-        FusedMapping? best = null;
-        double bestValue = double.PositiveInfinity;
+        var valid = new List<(FusedMapping Mapping, FusedCostReport Report)>();
         long count = 0;
         foreach (var groups in Partitions(w, 0))
             foreach (var combo in Product(groups.Select(GroupChoices).ToList()))
@@ -164,10 +170,12 @@ public sealed partial class FusionSearch
                 var fm = new FusedMapping(groups.Select((g, k) => new FusedGroup(g.First, g.Last, combo[k].Shared)), combo.SelectMany(c => c.Mappings));
                 count++;
                 if (FusionChecker.Check(w, _p.Arch, fm).Count > 0) continue;
-                var value = FusionCost.Evaluate(w, _p.Arch, fm).Objective(_p.Objective);
-                if (value < bestValue * (1 - 1e-12)) (best, bestValue) = (fm, value);
+                valid.Add((fm, FusionCost.Evaluate(w, _p.Arch, fm)));
             }
-        return (best, bestValue, count);
+        if (valid.Count == 0) return (null, double.PositiveInfinity, count);
+        // The least under the problem's terms, in order (one term: the least objective; ties: the first enumerated).
+        var best = Objectives.Least(valid, _p.Terms, (x, o) => x.Report.Objective(o));
+        return (best.Mapping, best.Report.Objective(_p.Objective), count);
 
         IEnumerable<(int Shared, List<Mapping> Mappings)> GroupChoices(FusedGroup g)
         {
@@ -254,8 +262,7 @@ public sealed partial class FusionSearch
             stats.Add(new FusionLayerStats(w.Layers[i].Name, evaluated, valid, kept.Count, frontier.Values.Sum(b => (long)b.Count), kept.Select(p => (p.InKey, p.OutKey)).Distinct().Count()));
         }
         if (!frontier.TryGetValue(DramKey, out var done) || done.Count == 0) return null;
-        var best = done.OrderBy(nd => FusionCost.Combine(_p.Objective, nd.Energy, nd.Cycles)).First();
-        return Decode(best);
+        return Decode(Objectives.Least(done, _p.Terms, (nd, o) => FusionCost.Combine(o, nd.Energy, nd.Cycles)));
     }
 
     private const string DramKey = "\u0000dram";

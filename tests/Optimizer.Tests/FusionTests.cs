@@ -66,6 +66,36 @@ public sealed class FusionTests
         Assert.IsTrue(fusedWins > 0, "on none of the small cases did fusion beat the unfused optimum, so the comparison tested little");
     }
 
+    // Lexicographic lists over the template: every term equals brute force's lexicographic least, and on some case the
+    // later term decides (the single first term alone picks a mapping that is worse in it), so the list is not ignored.
+    [TestMethod]
+    public void LexicographicListsEqualBruteForceOverTheTemplate()
+    {
+        Objective[][] lists = [[Objective.Latency, Objective.Energy], [Objective.Energy, Objective.Latency], [Objective.Edp, Objective.Energy]];
+        int decided = 0;
+        foreach (var (w, a, _) in SmallCases().Take(6))
+            foreach (var terms in lists)
+            {
+                var p = new FusionProblem(w, a, terms[0]) { Terms = terms };
+                Assert.IsFalse(p.FullMapspace, "a list searches the template");
+                var search = new FusionSearch(p);
+                var r = search.Solve(SearchLimits.None);
+                var (brute, _, count) = search.BruteForce();
+                Assert.AreEqual(SolveStatus.Optimal, r.Status);
+                Assert.IsNotNull(brute);
+                var bruteReport = FusionCost.Evaluate(w, a, brute);
+                foreach (var t in terms)
+                    Assert.AreEqual(bruteReport.Objective(t), r.Report!.Objective(t), bruteReport.Objective(t) * 1e-9,
+                        $"{string.Join(",", terms)}: term {t} of the search vs brute force over {count} fused mappings");
+                // Brute force with the first term alone keeps the first enumerated of the mappings that tie on it.
+                var (firstOfTies, _, _) = new FusionSearch(new FusionProblem(w, a, terms[0], TemplateOnly: true)).BruteForce();
+                var firstReport = FusionCost.Evaluate(w, a, firstOfTies!);
+                Assert.AreEqual(firstReport.Objective(terms[0]), r.Report!.Objective(terms[0]), r.Report.Objective(terms[0]) * 1e-9);
+                if (r.Report.Objective(terms[1]) < firstReport.Objective(terms[1]) * (1 - 1e-9)) decided++;
+            }
+        Assert.IsGreaterThan(0, decided, "on no case did the second term decide among mappings that tie on the first, so the lists were not tested");
+    }
+
     [TestMethod]
     public void FusedIsNeverWorseThanUnfused()
     {
@@ -377,6 +407,9 @@ public sealed class FusionCliTests
         Assert.AreEqual(2, Run("fuse", "--arch", "simple-ws", "--workload", "mlp", "--max-fused-loops", "9").Code);
         Assert.AreEqual(2, Run("fuse", "--arch", "nope", "--workload", "mlp").Code);
         Assert.AreEqual(2, Run("fuse", "--arch", "simple-ws", "--workload", "mlp", "--time-limit", "-1").Code);
+        var badList = Run("fuse", "--arch", "simple-ws", "--workload", "mlp", "--objective", "latency,power");
+        Assert.AreEqual(2, badList.Code);
+        StringAssert.Contains(badList.Err, "Unknown objective 'power'");
     }
 
     [TestMethod]
