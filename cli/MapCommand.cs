@@ -100,8 +100,8 @@ internal static class MapCommand
                 throw new InputException("--solver cpsat states the default cost model only; --convention timeloop is searched by --solver exact or brute.");
             if (costing != CostConvention.Default && (pr.GetValue(network) || engine.Name is not ("exact" or "brute")))
                 throw new InputException($"--convention {pr.GetValue(convention)} is searched by --solver exact or brute (an enumeration costed by that convention); not with {(pr.GetValue(network) ? "--network" : $"--solver {engine.Name}")}.");
-            if (terms.Count > 1 && (pr.GetValue(network) || engine.Name == "z3"))
-                throw new InputException($"A lexicographic objective ({pr.GetValue(objective)}) is searched by --solver exact, brute, cpsat, descent or random, one layer or --all-layers; not with {(pr.GetValue(network) ? "--network" : $"--solver {engine.Name}")}.");
+            if (terms.Count > 1 && engine.Name == "z3")
+                throw new InputException($"A lexicographic objective ({pr.GetValue(objective)}) is searched by --solver exact, brute, cpsat, descent or random (and --network); not with --solver z3.");
             if (engine.Name == "z3" && (terms.Count > 1 || obj != Objective.Energy))
                 throw new InputException($"--solver z3 encodes energy only (docs/z3-encoding.md); for --objective {pr.GetValue(objective)} use --solver exact.");
             var constraintFile = pr.GetValue(constraints);
@@ -117,7 +117,7 @@ internal static class MapCommand
                 if (pr.GetResult(solver) is { Implicit: false } && pr.GetValue(solver) != "descent")
                     throw new InputException($"--network maps every layer with the descent heuristic; --solver {pr.GetValue(solver)} is not supported with it.");
                 var options = new NetworkOptions(pr.GetValue(maxSegment), pr.GetValue(chains), pr.GetValue(maxPasses));
-                return NetworkMap.Run(w, a, obj, options, limits, pr.GetValue(csv));
+                return NetworkMap.Run(w, a, terms, options, limits, pr.GetValue(csv));
             }
             if (pr.GetValue(maxSegment) != NetworkOptions.Default.MaxSegment || pr.GetValue(chains) != NetworkOptions.Default.Chains || pr.GetValue(maxPasses) != NetworkOptions.Default.MaxPasses)
                 throw new InputException("--max-segment, --chains and --max-passes apply only with --network.");

@@ -14,17 +14,18 @@ internal static class NetworkMap
         double EnergyPj, long Cycles, long CyclesPerPass, string OnChipInputs, string OnChipOutputs, string Resident, string Mapping, string Source);
 
     /// <summary>Maps the workload, prints the plan, the totals and the baseline, and writes the CSV when asked.</summary>
-    public static int Run(Workload w, Architecture arch, Objective objective, NetworkOptions options, SearchLimits limits, string? csv)
+    public static int Run(Workload w, Architecture arch, IReadOnlyList<Objective> terms, NetworkOptions options, SearchLimits limits, string? csv)
     {
+        var objective = terms[0];
         if (NodeArray.Mesh(arch) is null)
             throw new InputException($"--network needs a multi-node architecture, one whose outermost level ({arch.Levels[0].Name}) fans out to a mesh of nodes " +
                 $"(such as multinode or multinode-4x4); {arch.Name}'s is a {arch.Levels[0].Fanout.X} x {arch.Levels[0].Fanout.Y} {arch.Levels[0].Fanout.Topology.ToString().ToLowerInvariant()}.");
         var whole = NodeArray.Whole(arch);
-        string obj = objective.ToString().ToLowerInvariant();
-        Console.WriteLine($"Mapping the whole network {w.Name} ({w.Layers.Count} layers, {Text.Int(w.Macs)} MACs) on {arch.Name} ({whole.Rows} x {whole.Cols} nodes), minimizing {obj}");
+        string obj = Objectives.Name(objective), objectives = string.Join(",", terms.Select(Objectives.Name));
+        Console.WriteLine($"Mapping the whole network {w.Name} ({w.Layers.Count} layers, {Text.Int(w.Macs)} MACs) on {arch.Name} ({whole.Rows} x {whole.Cols} nodes), minimizing {objectives}{(terms.Count > 1 ? " (in that order)" : "")}");
         Console.WriteLine($"Each layer mapped by the descent on its region; segments of up to {options.MaxSegment} layers, {options.Chains} chains solved in full, " +
                           $"up to {options.MaxPasses} passes (docs/network.md)");
-        var r = new NetworkMapper(new NetworkProblem(w, arch, objective, options), m => Console.Error.WriteLine(m)).Solve(limits);
+        var r = new NetworkMapper(new NetworkProblem(w, arch, objective, options) { Terms = terms }, m => Console.Error.WriteLine(m)).Solve(limits);
         Console.WriteLine();
         Console.Write(Print(w, arch, r.Plan, r.Cost));
         Console.WriteLine();
@@ -39,7 +40,7 @@ internal static class NetworkMap
             CsvExport.Write(csv, Rows(arch, r.Plan, r.Cost));
             Console.WriteLine($"Wrote {csv}");
         }
-        Console.WriteLine($"FEASIBLE {obj}={Text.Num(r.Cost.Objective(objective))} (a heuristic: descent per layer and estimated segments; it proves nothing)");
+        Console.WriteLine($"FEASIBLE {string.Join(", ", terms.Select(t => $"{Objectives.Name(t)}={Text.Num(r.Cost.Objective(t))}"))} (a heuristic: descent per layer and estimated segments; it proves nothing)");
         return 0;
     }
 

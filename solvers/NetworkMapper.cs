@@ -17,7 +17,11 @@ public sealed record NetworkOptions(int MaxSegment = 8, int Chains = 8, int MaxP
 }
 
 /// <summary>A whole workload on a multi-node architecture, what to minimize, and how far to look.</summary>
-public sealed record NetworkProblem(Workload Workload, Architecture Arch, Objective Objective, NetworkOptions? Options = null);
+public sealed record NetworkProblem(Workload Workload, Architecture Arch, Objective Objective, NetworkOptions? Options = null)
+{
+    /// <summary>The objective's terms, compared in order (a lexicographic objective such as latency then energy); the first is <see cref="Objective"/>.</summary>
+    public IReadOnlyList<Objective> Terms { get; init; } = [Objective];
+}
 
 /// <summary>
 /// The whole-network answer: the best plan found and its cost, the baseline (every layer alone on all
@@ -118,7 +122,7 @@ public sealed class NetworkMapper
                     options.Add(new Chain(prev, s, prev.Energy + est.Energy, prev.Cycles + est.Cycles));
             }
             // Stable: among equal values the chain generated first (shorter last segment, sequential first) stays.
-            chains[end] = options.OrderBy(c => FusionCost.Combine(_problem.Objective, c.Energy, c.Cycles)).Take(_options.Chains).ToList();
+            chains[end] = Ranked(options).Take(_options.Chains).ToList();
         }
         Report($"{candidates} candidate segments {(_options.FullEstimates ? "solved" : "estimated")}; {(chains[n] is null ? "stopped before the last layer" : $"{chains[n].Count} chains kept")} [{_clock.Elapsed.TotalSeconds:0.0} s]");
         var kept = chains[n] ?? [];
@@ -134,6 +138,15 @@ public sealed class NetworkMapper
             solved.Add((chain, cost));
         }
         return Result(solved, baseline, candidates);
+    }
+
+    /// <summary>The chains by their estimates, term after term of the objective (stable: among equal values the chain generated first).</summary>
+    private IOrderedEnumerable<Chain> Ranked(IEnumerable<Chain> chains)
+    {
+        var terms = _problem.Terms;
+        var ranked = chains.OrderBy(c => FusionCost.Combine(terms[0], c.Energy, c.Cycles));
+        foreach (var t in terms.Skip(1)) ranked = ranked.ThenBy(c => FusionCost.Combine(t, c.Energy, c.Cycles));
+        return ranked;
     }
 
     /// <summary>
@@ -295,8 +308,9 @@ public sealed class NetworkMapper
             return (mapping, CostModel.Evaluate(e, arch, mapping));
         }
         // The greedy descent can land better for one objective when steered by another, so it runs
-        // for each objective (the network's first) and the best under the network's objective is kept.
+        // for each objective (the network's first) and the best under the network's objective (its terms in order) is kept.
         (Mapping Mapping, CostReport Report)? best = null;
+        var found = new List<(Mapping Mapping, CostReport Report)>();
         foreach (var objective in new[] { _problem.Objective }.Concat(Enum.GetValues<Objective>().Where(o => o != _problem.Objective)))
         {
             var remaining = _limits.TimeLimit is { } t ? t - _clock.Elapsed : (TimeSpan?)null;
@@ -312,8 +326,8 @@ public sealed class NetworkMapper
                 if (best is not null) break; // stopped (time limit, interruption) before it had one: keep the first objective's
                 throw new InvalidOperationException($"The descent found no mapping for layer {e.Name} on {arch.Name}.");
             }
-            if (best is null || r.Report.Objective(_problem.Objective) < best.Value.Report.Objective(_problem.Objective))
-                best = (r.Mapping, r.Report);
+            found.Add((r.Mapping, r.Report));
+            best = Objectives.Least(found, _problem.Terms, (x, o) => x.Report.Objective(o));
         }
         _solved[key] = (e, best!.Value.Mapping);
         return best.Value;
@@ -341,10 +355,8 @@ public sealed class NetworkMapper
 
     private NetworkResult Result(List<(Chain Chain, NetworkCostReport Cost)> solved, Chain baseline, int candidates)
     {
-        // The cheapest; ties go to the first solved (the baseline, then the chains in estimate order).
-        var best = solved[0];
-        foreach (var s in solved.Skip(1))
-            if (s.Cost.Objective(_problem.Objective) < best.Cost.Objective(_problem.Objective)) best = s;
+        // The cheapest (the objective's terms in order); ties go to the first solved (the baseline, then the chains in estimate order).
+        var best = Objectives.Least(solved, _problem.Terms, (x, o) => x.Cost.Objective(o));
         var stopped = Stopped();
         Report($"{solved.Count} chains solved in full, {_descents} descents{(stopped ? "; stopped by the time limit" : "")} [{_clock.Elapsed.TotalSeconds:0.0} s]");
         return new NetworkResult(SolveStatus.Feasible, Plan(best.Chain), best.Cost, Plan(baseline), solved[0].Cost,
