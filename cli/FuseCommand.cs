@@ -31,11 +31,13 @@ internal static class FuseCommand
             HelpName = "z3|cpsat",
         };
         certify.AcceptOnlyFromAmong("z3", "cpsat");
+        var convention = OptionRules.Convention("How each layer is counted: default (docs/cost-model.md) or timeloop (Timeloop v3.0.3's counts, with fusion's removals; " +
+                                                "searched over the per-layer template, whatever the objective).");
         var plot = Plots.PlotOption("each fused group's energy beside the same layers unfused");
         var report = Plots.ReportOption();
         var cmd = new Command("fuse", "Find the optimal fused mapping of a workload over the fused mapspace (docs/fusion.md) and compare it with the best unfused one.")
         {
-            arch, workload, objective, maxLoops, timeLimit, csv, mappingOut, certify, plot, report,
+            arch, workload, objective, maxLoops, timeLimit, csv, mappingOut, certify, convention, plot, report,
         };
         cmd.SetAction(pr => Program.Guard(() =>
         {
@@ -48,7 +50,7 @@ internal static class FuseCommand
             var limit = OptionRules.Span(pr.GetValue(timeLimit)) is { } t ? TimeSpan.FromTicks(Math.Max(1, (t - clock.Elapsed).Ticks)) : (TimeSpan?)null;
             var limits = new SearchLimits(limit, Interrupt.Token);
             var terms = OptionRules.ObjectiveOf(pr, objective);
-            return Run(new FusionProblem(w, a, terms[0], pr.GetValue(maxLoops)) { Terms = terms }, limits, pr.GetValue(csv), pr.GetValue(mappingOut), Certifier(pr, certify), visuals, printout);
+            return Run(new FusionProblem(w, a, terms[0], pr.GetValue(maxLoops)) { Terms = terms, Convention = OptionRules.ConventionOf(pr, convention) }, limits, pr.GetValue(csv), pr.GetValue(mappingOut), Certifier(pr, certify), visuals, printout);
         }));
         return cmd;
     }
@@ -62,7 +64,7 @@ internal static class FuseCommand
         var (w, a, o) = (p.Workload, p.Arch, p.Objective);
         string obj = Objectives.Name(o), objectives = string.Join(",", p.Terms.Select(Objectives.Name));
         string title = $"fuse: {p.Workload.Name} on {p.Arch.Name}, minimizing {objectives}";
-        Console.WriteLine($"Fusing {w.Name} ({w.Layers.Count} layers) on {a.Name}, minimizing {objectives}{(p.Terms.Count > 1 ? " (in that order)" : "")}, at most {p.MaxFusedLoops} shared loop(s) per group");
+        Console.WriteLine($"Fusing {w.Name} ({w.Layers.Count} layers) on {a.Name}, minimizing {objectives}{(p.Terms.Count > 1 ? " (in that order)" : "")}{(p.Convention == CostConvention.Default ? "" : $", counted by the {Conventions.Names[(int)p.Convention]} convention")}, at most {p.MaxFusedLoops} shared loop(s) per group");
         var r = Live.Run("fused search", progress => new FusionSearch(p).Solve(limits with { Progress = progress }));
         Console.WriteLine($"fused search: {r.Elapsed.TotalSeconds:0.###} s");
         if (r.Mapping is null)

@@ -33,6 +33,16 @@ public static class Conventions
         }
     }
 
+    /// <summary>
+    /// Counts a mapping under the convention without checking it alone: for a fused layer, whose validity is the fused
+    /// checker's (<see cref="FusionChecker"/>), not the single-layer one.
+    /// </summary>
+    internal static CostReport Count(CostConvention convention, Einsum einsum, Architecture arch, Mapping mapping) => convention switch
+    {
+        CostConvention.Timeloop => new TimeloopNest(einsum, arch, mapping).Evaluate(),
+        _ => new Nest(einsum, arch, mapping).Evaluate(),
+    };
+
     /// <summary>Evaluates a valid mapping under the convention; throws <see cref="InvalidOperationException"/> for an invalid one.</summary>
     public static CostReport Evaluate(CostConvention convention, Einsum einsum, Architecture arch, Mapping mapping) => convention switch
     {

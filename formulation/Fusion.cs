@@ -259,8 +259,11 @@ public sealed record FusedCostReport(IReadOnlyList<FusedLayerCost> Layers)
 /// </summary>
 public static class FusionCost
 {
-    /// <summary>Evaluates a valid fused mapping; throws <see cref="InvalidOperationException"/> when it is not valid.</summary>
-    public static FusedCostReport Evaluate(Workload w, Architecture arch, FusedMapping fm)
+    /// <summary>
+    /// Evaluates a valid fused mapping, each layer counted under <paramref name="convention"/> (the default model, or
+    /// Timeloop's counts) with fusion's removals; throws <see cref="InvalidOperationException"/> when it is not valid.
+    /// </summary>
+    public static FusedCostReport Evaluate(Workload w, Architecture arch, FusedMapping fm, CostConvention convention = CostConvention.Default)
     {
         var violations = FusionChecker.Check(w, arch, fm);
         if (violations.Count > 0)
@@ -268,7 +271,7 @@ public static class FusionCost
         var layers = new List<FusedLayerCost>();
         for (int i = 0; i < w.Layers.Count; i++)
         {
-            var report = new Nest(w.Layers[i], arch, fm.Layers[i]).Evaluate();
+            var report = Conventions.Count(convention, w.Layers[i], arch, fm.Layers[i]);
             TensorId? input = i > 0 && fm.FusedAfter(i - 1) ? w.Layers[i - 1].Output.Id : null;
             TensorId? output = fm.FusedAfter(i) ? w.Layers[i].Output.Id : null;
             int level = input is not null ? FusionRules.IntermediateLevel(w, arch, i - 1)!.Value

@@ -20,16 +20,23 @@ public sealed record FusionProblem(Workload Workload, Architecture Arch, Objecti
     public IReadOnlyList<Objective> Terms { get; init; } = [Objective];
 
     /// <summary>
+    /// How each layer is counted: the default model, or Timeloop's counts (<see cref="CostConvention.Timeloop"/>; over
+    /// the template, every order of each axis's spatial loops, mappings Timeloop's format cannot say left out).
+    /// </summary>
+    public CostConvention Convention { get; init; } = CostConvention.Default;
+
+    /// <summary>
     /// True when every layer's partial mappings come from the full single-layer mapspace (the exact search of
     /// each class, docs/fusion.md): for energy alone, unless <see cref="TemplateOnly"/> asks for the per-layer
     /// template. Latency, EDP and lexicographic lists search the template.
     /// </summary>
-    public bool FullMapspace => Objective == Objective.Energy && Terms.Count == 1 && !TemplateOnly;
+    public bool FullMapspace => Objective == Objective.Energy && Terms.Count == 1 && Convention == CostConvention.Default && !TemplateOnly;
 
     /// <summary>The mapspace an OPTIMAL answer is proven over, in words.</summary>
     public string SpaceDescription => FullMapspace
         ? "the full fused mapspace of docs/fusion.md: every layer's mapping from the whole single-layer mapspace of docs/mapspace.md, fused or not"
-        : "the fused mapspace with each layer's mapping from the per-layer template of docs/fusion.md, not the whole single-layer mapspace";
+        : "the fused mapspace with each layer's mapping from the per-layer template of docs/fusion.md, not the whole single-layer mapspace" +
+          (Convention == CostConvention.Default ? "" : $", each layer counted by the {Conventions.Names[(int)Convention]} convention");
 
     /// <summary>Checks the numbers a user gives.</summary>
     public FusionProblem Validated()
@@ -128,7 +135,10 @@ public sealed partial class FusionSearch
 
     /// <summary>Every fused mapping of the template mapspace, checked and costed one by one: the reference for tests (small cases only).</summary>
     public (FusedMapping? Mapping, double Best, long Count) BruteForce()
-        => Enumerate((e, shared, input, output) => FusionMapspace.Candidates(e, _p.Arch, shared).Where(m => FusionMapspace.Allows(e, m, shared, input, output)).ToList());
+        => Enumerate((e, shared, input, output) => FusionMapspace.Candidates(e, _p.Arch, shared)
+            .SelectMany(m => _p.Convention == CostConvention.Default ? [m]
+                : Formulation.Specs.TimeloopMapping.Inexpressible(m, _p.Arch) is null ? Mapspace.SpatialOrders(m) : [])
+            .Where(m => FusionMapspace.Allows(e, m, shared, input, output)).ToList());
 
     /// <summary>
     /// The reference for the full mapspace (energy; tests only, tiny cases): every partition into chain groups
@@ -170,7 +180,7 @@ public sealed partial class FusionSearch
                 var fm = new FusedMapping(groups.Select((g, k) => new FusedGroup(g.First, g.Last, combo[k].Shared)), combo.SelectMany(c => c.Mappings));
                 count++;
                 if (FusionChecker.Check(w, _p.Arch, fm).Count > 0) continue;
-                valid.Add((fm, FusionCost.Evaluate(w, _p.Arch, fm)));
+                valid.Add((fm, FusionCost.Evaluate(w, _p.Arch, fm, _p.Convention)));
             }
         if (valid.Count == 0) return (null, double.PositiveInfinity, count);
         // The least under the problem's terms, in order (one term: the least objective; ties: the first enumerated).
@@ -225,7 +235,7 @@ public sealed partial class FusionSearch
     {
         var v = FusionChecker.Check(_p.Workload, _p.Arch, fm);
         if (v.Count > 0) throw new InvalidOperationException($"The fused search returned an invalid mapping ({v[0].Message}); this is a bug.");
-        return (fm, FusionCost.Evaluate(_p.Workload, _p.Arch, fm));
+        return (fm, FusionCost.Evaluate(_p.Workload, _p.Arch, fm, _p.Convention));
     }
 
     private sealed record Node(double Energy, long Cycles, Node? Prev, FusionPartial Partial);
@@ -429,19 +439,35 @@ public sealed partial class FusionSearch
         long evaluated = 0;
         var valid = new long[jobs.Count];
         int order = 0;
-        foreach (var m in FusionMapspace.Candidates(e, _p.Arch, shared))
+        foreach (var candidate in FusionMapspace.Candidates(e, _p.Arch, shared))
         {
             evaluated++;
-            if (CostModel.TryEvaluate(e, _p.Arch, m, out var report, out _))
+            foreach (var (m, report) in Costed(e, candidate))
                 for (int k = 0; k < jobs.Count; k++)
                 {
                     if (!ConstraintCheck.Allows(constraints[k], m)) continue;
                     valid[k]++;
-                    accepted[k].Add(Member(i, jobs[k], m, report!, order, inLevel, outLevel, out _));
+                    accepted[k].Add(Member(i, jobs[k], m, report, order, inLevel, outLevel, out _));
                 }
             order++;
         }
         return jobs.Select((_, k) => new JobResult(Pareto(accepted[k], p => p.Energy, p => p.Cycles), evaluated, valid[k])).ToArray();
+    }
+
+    /// <summary>
+    /// A valid template mapping with its report under the problem's convention; none when it is invalid. Under the
+    /// Timeloop convention, each order of each axis's spatial loops (Timeloop's counts depend on it), and none that
+    /// Timeloop's mapping format cannot say.
+    /// </summary>
+    private IEnumerable<(Mapping Mapping, CostReport Report)> Costed(Einsum e, Mapping m)
+    {
+        if (_p.Convention == CostConvention.Default)
+        {
+            if (CostModel.TryEvaluate(e, _p.Arch, m, out var report, out _)) yield return (m, report!);
+            yield break;
+        }
+        if (ValidityChecker.Check(e, _p.Arch, m).Count > 0 || Formulation.Specs.TimeloopMapping.Inexpressible(m, _p.Arch) is not null) yield break;
+        foreach (var ordered in Mapspace.SpatialOrders(m)) yield return (ordered, Conventions.Evaluate(_p.Convention, e, _p.Arch, ordered));
     }
 
     private static int IndexOfTensor(Einsum e, TensorId id)

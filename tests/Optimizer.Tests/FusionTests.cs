@@ -316,6 +316,36 @@ public sealed class FusionTests
         }
     }
 
+    // Under the Timeloop convention each layer is counted by Timeloop's rules (with fusion's removals) over the
+    // template, every order of each axis's spatial loops included: the search equals brute force over the same set,
+    // its report is Timeloop's counts, and on the convolutions (windows) the two conventions give other optima.
+    [TestMethod]
+    public void TimeloopConventionOverTheTemplateEqualsBruteForce()
+    {
+        var convs = new Workload("cnn", "two 1-D convolutions", [
+            Layers.Conv1d("c0", c: 2, k: 4, p: 4, r: 3, inputs: "X", weights: "W0", outputs: "Y0"),
+            Layers.Conv1d("c1", c: 4, k: 2, p: 2, r: 3, inputs: "Y0", weights: "W1", outputs: "Y1"),
+        ]);
+        var cases = SmallCases().Take(3).Select(c => (c.W, c.A, c.O))
+            .Concat([(convs, SmallArch(new Random(2), 40), Objective.Energy), (convs, SmallArch(new Random(5), 40), Objective.Edp)]).ToList();
+        int differ = 0;
+        foreach (var (w, a, o) in cases)
+        {
+            var p = new FusionProblem(w, a, o) { Convention = CostConvention.Timeloop };
+            Assert.IsFalse(p.FullMapspace);
+            var search = new FusionSearch(p);
+            var r = search.Solve(SearchLimits.None);
+            var (brute, bruteBest, count) = search.BruteForce();
+            Assert.AreEqual(SolveStatus.Optimal, r.Status);
+            Assert.AreEqual(bruteBest, r.Best!.Value, bruteBest * 1e-9, $"{w.Name} {o}: timeloop convention vs brute force over {count} fused mappings");
+            var recount = FusionCost.Evaluate(w, a, r.Mapping!, CostConvention.Timeloop).Objective(o);
+            Assert.AreEqual(recount, r.Best.Value, recount * 1e-12);
+            var byDefault = new FusionSearch(new FusionProblem(w, a, o, TemplateOnly: true)).Solve(SearchLimits.None);
+            if (Math.Abs(byDefault.Best!.Value - r.Best.Value) > 1e-9 * r.Best.Value) differ++;
+        }
+        Assert.IsGreaterThan(0, differ, "on no case did Timeloop's counts change the optimum, so the convention was not tested");
+    }
+
     [TestMethod]
     public void SearchIsDeterministicAndChainsOfConvolutionsFuseOverChannels()
     {
