@@ -39,10 +39,10 @@ public static class Program
                 case "codesign": CodesignEyeriss(numbers.Count > 0 ? seconds : 600, numbers.Count > 1 ? double.Parse(numbers[1], System.Globalization.CultureInfo.InvariantCulture) : null,
                     numbers.Count > 2 ? double.Parse(numbers[2], System.Globalization.CultureInfo.InvariantCulture) : null); break;
                 case "codesign-fronts": CodesignFronts(numbers.Count > 0 ? seconds : 1800); break;
-                case "proofs": Proofs(seconds, names.Skip(names.IndexOf("proofs") + 1).ToList()); return 0; // the names after it are networks
+                case "proofs": Proofs(seconds, names.Skip(names.IndexOf("proofs") + 1).ToList()); return 0; // the names after it are networks, presets, objectives
                 case var d when d.StartsWith("descent", StringComparison.Ordinal): DescentSweep(d); break;
                 default:
-                    Console.Error.WriteLine($"error: unknown benchmark '{name}'; known: costmodel, small, resnet50, cpsat, codesign [seconds per objective [seconds per bound search [seconds per quick bound search]]], codesign-fronts [seconds per front], simulate, fusion, fusion-full[:resnet50|:gpt3] [seconds per fused search], fusion-certify [seconds per certificate], network, timeloop-optima, timelimit, onnx-load, imperfect [seconds per case], shapes [seconds per search [E = D [buffer words]]], proofs [NETWORK...], descent[:WORKLOAD[:ARCH[:norandom]]] (an empty WORKLOAD or ARCH: all) [seconds per layer]");
+                    Console.Error.WriteLine($"error: unknown benchmark '{name}'; known: costmodel, small, resnet50, cpsat, codesign [seconds per objective [seconds per bound search [seconds per quick bound search]]], codesign-fronts [seconds per front], simulate, fusion, fusion-full[:resnet50|:gpt3] [seconds per fused search], fusion-certify [seconds per certificate], network, timeloop-optima, timelimit, onnx-load, imperfect [seconds per case], shapes [seconds per search [E = D [buffer words]]], proofs [NETWORK|PRESET|OBJECTIVE...], descent[:WORKLOAD[:ARCH[:norandom]]] (an empty WORKLOAD or ARCH: all) [seconds per layer]");
                     return 2;
             }
         }
@@ -148,13 +148,17 @@ public static class Program
     /// <summary>
     /// How far proofs reach (issue 15): every distinct layer shape of each zoo network on each preset, for energy,
     /// latency and EDP, the exact search with the given seconds per shape; one row per network, preset and
-    /// objective: shapes proved, the worst gap left, and the time. Networks named after "proofs" limit the run.
+    /// objective: shapes proved, the worst gap left, and the time. Networks, presets and objectives named after "proofs"
+    /// limit the run (each kind on its own: none named of a kind means all of it).
     /// </summary>
     private static void Proofs(double secondsPerShape, List<string> only)
     {
         string[] networks = ["resnet50", "vgg16", "mobilenetv2", "bert-base", "gpt3-6.7b", "mlp", "lstm"];
         string[] presets = ["eyeriss", "simple-ws", "tpu-v4i", "multinode"];
+        Objective[] objectives = [Objective.Energy, Objective.Latency, Objective.Edp];
         var pick = only.Where(networks.Contains).ToList();
+        if (only.Where(presets.Contains).ToArray() is { Length: > 0 } somePresets) presets = somePresets;
+        if (objectives.Where(o => only.Contains(o.ToString().ToLowerInvariant())).ToArray() is { Length: > 0 } someObjectives) objectives = someObjectives;
         Console.WriteLine($"Proofs: exact search, {secondsPerShape} s per distinct shape; 'proved' = OPTIMAL; gap = worst gap of the unproved");
         Console.WriteLine("| network | preset | objective | shapes | proved | worst gap % | seconds |");
         Console.WriteLine("|---|---|---|---|---|---|---|");
@@ -164,7 +168,7 @@ public static class Program
             foreach (var preset in presets)
             {
                 var arch = Presets.Get(preset);
-                foreach (var objective in new[] { Objective.Energy, Objective.Latency, Objective.Edp })
+                foreach (var objective in objectives)
                 {
                     int proved = 0;
                     double worst = 0;

@@ -6,9 +6,10 @@ using Optimizer.Workloads;
 namespace Optimizer.Solvers;
 
 /// <summary>
-/// Exact search of the perfect-factorization mapspace (docs/mapspace.md), outermost level first:
-/// at each level choose what it keeps, how its fanout splits the ranks, its temporal factors and
-/// their order. With <c>prune</c> it is a branch and bound: the cost terms that the decided outer
+/// Exact search of the perfect-factorization mapspace (docs/mapspace.md): spatial plans first, then for energy
+/// and EDP innermost level first (each level's order picked at the leaves), for latency and capped problems
+/// outermost level first: at each level choose what it keeps, its temporal factors (and, outer-first, their
+/// order). With <c>prune</c> it is a branch and bound: the cost terms that the decided outer
 /// levels already fix are summed into an admissible lower bound, and a node whose bound exceeds the
 /// best complete mapping is dropped. Without it, it is plain enumeration (the brute-force ground truth).
 /// </summary>
@@ -41,13 +42,23 @@ public sealed class TilingSearch
         prune &= problem.Convention == CostConvention.Default;
         // A global constraint on counts or cycles couples the levels' orders (as a cost cap does), so the search then branches on orders.
         _global = problem.Constraints is { Global.Count: > 0 } c ? c : null;
-        _model = new SearchModel(problem, deferOrders: prune && _global is not { OrderDependent: true });
+        bool deferOrders = prune && _global is not { OrderDependent: true };
+        // EDP without caps is searched by the energy search, its bounds times each plan's least cycles (docs/mapspace.md,
+        // "EDP: the energy search times the plan's cycles").
+        _edpInner = deferOrders && problem.Objective == Objective.Edp && problem.Caps is null;
+        _model = new SearchModel(_edpInner ? problem with { Objective = Objective.Energy } : problem, deferOrders);
         _prune = prune;
         _name = prune ? "exact" : problem.Convention == CostConvention.Default ? "brute" : $"enumeration ({Conventions.Names[(int)problem.Convention]} convention)";
         _levelsCount = problem.Arch.Levels.Count;
+        _twins = Twins();
     }
 
     private readonly int _levelsCount;
+    private readonly bool _edpInner;
+    private readonly PlanTwins? _twins;
+
+    /// <summary>The lower bound before any decision, on the problem's objective (for EDP searched inner-first: the energy model's times the latency twin's).</summary>
+    private double RootBound() => _edpInner ? FusionCost.Combine(Objective.Edp, _model.RootBound(), _twins!.Latency.RootBound()) : _model.RootBound();
     private readonly double _ceiling;
     private readonly bool _seed;
     private readonly MappingConstraints? _global;
@@ -177,9 +188,9 @@ public sealed class TilingSearch
         if (contradictions.Count > 0)
             return new SolveResult(SolveStatus.Infeasible, null, null, null, double.PositiveInfinity, sw.Elapsed, 0, _name, string.Join(" ", contradictions));
         // A cost past double's range, even the least any mapping could have, is an input error, never an answer.
-        if (_p.Convention == CostConvention.Default && _p.Caps is null && _model.RootBound() is var floor && !double.IsFinite(floor))
+        if (_p.Convention == CostConvention.Default && _p.Caps is null && RootBound() is var floor && !double.IsFinite(floor))
             throw ArrayCostModel.BeyondDouble(floor);
-        var shared = new Shared(_model, _prune, sw, deadline, limits.Cancel, _p.Convention == CostConvention.Default ? null : LeafValue, Admit, TilesAdmit());
+        var shared = new Shared(_model, _prune, sw, deadline, limits.Cancel, _p.Convention == CostConvention.Default ? null : LeafValue, Admit, TilesAdmit(), _edpInner);
         var progress = limits.Progress;
         bool[]? finishedSoFar = null; // for the display's bound: the plans still open
         double[]? openSoFar = null;
@@ -200,10 +211,11 @@ public sealed class TilingSearch
         // multicast and reduction); for brute force, one per choice of the first level. Listing them is
         // itself bounded by the time limit: if it stops early, the bound falls back to the root's.
         var roots = new List<Func<State>>();
-        // Energy is searched inner-first (levels from the innermost outward); latency and EDP outer-first.
+        // Energy and EDP are searched inner-first (levels from the innermost outward); latency and capped searches outer-first.
         var rootDepth = !_prune ? 1 : _model.DeferOrders ? _levelsCount - 1 : 0;
         var rootBounds = new List<double>();
         var rootKeys = new List<double>(); // the order plans are searched in
+        var rootScales = new List<double>(); // per plan, what its energy bounds are multiplied by: its least cycles for EDP searched inner-first, else 1
         bool listed = true;
         if (_prune)
         {
@@ -222,21 +234,27 @@ public sealed class TilingSearch
                 roots.Add(Make);
                 plans.Add(plan);
             }
-            var twins = Twins();
+            var twins = _twins;
             // The plans' bounds are independent, so the threads share them.
             var keys = new double[roots.Count];
             var bounds = new double[roots.Count];
+            var scales = new double[roots.Count];
             // Refining is the costly part (milliseconds per plan, a thousand plans): once the time limit or an
             // interruption comes, the plans left keep their plain bound, which is valid, so the limit holds.
             Parallel.For(0, roots.Count, new ParallelOptions { MaxDegreeOfParallelism = limits.Threads > 0 ? limits.Threads : Environment.ProcessorCount }, i =>
             {
-                double plain = _model.DeferOrders ? _model.InnerBound(roots[i](), _levelsCount) : _model.LowerBound(roots[i](), 0, keepDecidedAt: 0);
+                // EDP searched inner-first: every mapping of the plan has at least its energy bound and at least its cycles.
+                double scale = scales[i] = _edpInner ? twins!.Cycles(plans[i]) : 1;
+                double energy = _model.DeferOrders ? _model.InnerBound(roots[i](), _levelsCount) : double.NaN;
+                double plain = _model.DeferOrders ? energy * scale : _model.LowerBound(roots[i](), 0, keepDecidedAt: 0);
                 keys[i] = plain; // the search order stays the plain bound's (see below)
-                if (twins is not null && !shared.CheckStop()) plain = Math.Max(plain, twins.Bound(plans[i], shared.CheckStop));
-                bounds[i] = _model.DeferOrders && !shared.Prunable(plain, null) && !shared.CheckStop() ? _model.RefineBound(roots[i](), _levelsCount, plain, shared.Threshold) : plain;
+                if (twins is not null && !_edpInner && !shared.CheckStop()) plain = Math.Max(plain, twins.Bound(plans[i], shared.CheckStop));
+                bounds[i] = _model.DeferOrders && !shared.Prunable(plain, null) && !shared.CheckStop()
+                    ? _model.RefineBound(roots[i](), _levelsCount, energy, shared.Threshold / scale) * scale : plain;
             });
             rootKeys.AddRange(keys);
             rootBounds.AddRange(bounds);
+            rootScales.AddRange(scales);
         }
         else
         {
@@ -288,21 +306,21 @@ public sealed class TilingSearch
             double[] path = [position[i]];
             if (shared.Prunable(rootBounds[i], path)) { finished[i] = true; return; }
             var frontier = new Frontier();
-            if (_model.DeferOrders) shared.DescendInner(roots[i](), rootDepth, rootBounds[i], path, frontier, share, roots[i]);
+            if (_model.DeferOrders) shared.DescendInner(roots[i](), rootDepth, rootBounds[i], path, frontier, share, roots[i], scale: rootScales[i]);
             else shared.Descend(roots[i](), rootDepth, path);
             if (shared.Stopped && frontier.Min < double.PositiveInfinity) open[i] = Math.Max(rootBounds[i], frontier.Min);
             if (!shared.Stopped) finished[i] = true;
         }
-        // Energy: one plan at a time, in order, its first level's subtrees shared by the threads; a few plans
-        // hold most of the work, and one thread per plan left the other cores idle on them. Latency and EDP:
-        // one thread per plan.
+        // Energy and EDP: one plan at a time, in order, its first level's subtrees shared by the threads; a few plans
+        // hold most of the work, and one thread per plan left the other cores idle on them. Latency and capped
+        // searches: one thread per plan.
         if (_model.DeferOrders) foreach (var i in order) Search(i, threads);
         else Parallel.ForEach(order, new ParallelOptions { MaxDegreeOfParallelism = threads }, i => Search(i, 1));
 
         bool complete = shared.MetFloor || (listed && (!shared.Stopped || finished.All(f => f)));
         double bound = shared.BestValue ?? double.PositiveInfinity;
         for (int i = 0; i < roots.Count; i++) if (!finished[i]) bound = Math.Min(bound, open[i]);
-        if (!listed) bound = Math.Min(bound, _model.RootBound());
+        if (!listed) bound = Math.Min(bound, RootBound());
         // Nodes pruned at the ceiling hold nothing below it, and no more is known of them.
         bound = Math.Min(bound, _ceiling);
         if (_p.Convention != CostConvention.Default) bound = Math.Min(bound, ConventionFloor());
@@ -327,7 +345,7 @@ public sealed class TilingSearch
             if (complete)
                 return new SolveResult(SolveStatus.Infeasible, null, null, null, double.PositiveInfinity, elapsed, explored, _name,
                     !_brokenSets.IsEmpty ? Infeasibility.ExplainGlobal(_p, _brokenSets.Keys.ToList(), minimal: !_partialSets) : Infeasibility.Explain(_p));
-            return new SolveResult(SolveStatus.Unknown, null, null, null, Math.Min(bound, _p.Convention == CostConvention.Default ? _model.RootBound() : ConventionFloor()), elapsed, explored, _name,
+            return new SolveResult(SolveStatus.Unknown, null, null, null, Math.Min(bound, _p.Convention == CostConvention.Default ? RootBound() : ConventionFloor()), elapsed, explored, _name,
                 "The search stopped before it found a valid mapping.");
         }
         var report = Recheck(found, foundValue!.Value);
@@ -339,8 +357,8 @@ public sealed class TilingSearch
     /// <summary>
     /// The energy and the cycles of a plan's mappings bounded apart, each by the search built for it (the energy
     /// search's inner and outer bounds, the latency search's plan cycles), for the problems whose own root bound is
-    /// weak: EDP (their product bounds every EDP of the plan, far above the EDP search's root bound, whose energy part
-    /// knows no loop yet) and any capped problem (a lexicographic term: a plan whose least cycles or least energy is
+    /// weak: EDP searched outer-first (their product bounds every EDP of the plan, far above the EDP search's root bound,
+    /// whose energy part knows no loop yet; searched inner-first, EDP takes the plan's cycles from here) and any capped problem (a lexicographic term: a plan whose least cycles or least energy is
     /// beyond a cap holds no allowed mapping, and under a cycle cap, which leaves only the plans of least compute
     /// cycles, most plans are dropped at once). Null otherwise, where the plain bound stays.
     /// </summary>
@@ -348,7 +366,8 @@ public sealed class TilingSearch
     {
         if (!_prune || (_p.Objective != Objective.Edp && _p.Caps is null)) return null;
         var free = _p with { Caps = null };
-        return new PlanTwins(new SearchModel(free with { Objective = Objective.Energy }, deferOrders: true), new SearchModel(free with { Objective = Objective.Latency }),
+        // EDP searched inner-first: the search's own model is the energy twin.
+        return new PlanTwins(_edpInner ? _model : new SearchModel(free with { Objective = Objective.Energy }, deferOrders: true), new SearchModel(free with { Objective = Objective.Latency }),
             _levelsCount, _p.Layer.Tensors.Count, _p.Objective, _p.Caps);
     }
 
@@ -361,11 +380,17 @@ public sealed class TilingSearch
             e.Keep[0] = (1 << Tensors) - 1;
             double energy = Energy.InnerBound(e, Levels);
             if (!stop()) energy = Math.Max(energy, Energy.RefineBound(e, Levels, energy, double.PositiveInfinity));
+            double cycles = Cycles(plan);
+            if (Caps is { } caps && !(caps.AllowEnergy(energy) && caps.Allow(energy, cycles))) return double.PositiveInfinity;
+            return FusionCost.Combine(Objective, energy, cycles);
+        }
+
+        /// <summary>The least cycles of every mapping of the plan: the latency search's root bound under it (its exact compute cycles, and the bandwidth cycles of the traffic every mapping has).</summary>
+        public double Cycles(SpatialPlan plan)
+        {
             var c = new State(Latency, plan);
             c.Keep[0] = (1 << Tensors) - 1;
-            double cycles = Latency.LowerBound(c, 0, keepDecidedAt: 0);
-            if (Caps is { } caps && !(caps.AllowEnergy(energy) && caps.Allow(energy, cycles))) return double.PositiveInfinity;
-            return Objective switch { Objective.Energy => energy, Objective.Latency => cycles, _ => energy * cycles };
+            return Latency.LowerBound(c, 0, keepDecidedAt: 0);
         }
     }
 
@@ -434,7 +459,7 @@ public sealed class TilingSearch
 
     /// <summary>The incumbent and the stopping rule, shared by the threads.</summary>
     private sealed class Shared(SearchModel model, bool prune, Stopwatch clock, TimeSpan? deadline, CancellationToken cancel, Func<State, (double Value, Mapping Mapping)>? leafValue = null,
-        Func<Mapping, bool>? admit = null, Func<State, int, bool>? tilesAdmit = null)
+        Func<Mapping, bool>? admit = null, Func<State, int, bool>? tilesAdmit = null, bool edp = false)
     {
         private readonly object _lock = new();
         private long _explored;
@@ -603,17 +628,24 @@ public sealed class TilingSearch
         /// <remarks>
         /// With <paramref name="threads"/> above 1, this node's children are searched in parallel, each from
         /// a fresh state that <paramref name="make"/> builds (this node's own state, undecided below).
+        /// For EDP, <paramref name="scale"/> is the plan's least cycles: the model's bounds are on energy, and a node's
+        /// bound on EDP is its energy bound times that (every mapping of the plan has at least those cycles);
+        /// <paramref name="nodeBound"/>, the children's bounds and positions and what the frontier records are on EDP.
         /// </remarks>
-        public void DescendInner(State s, int d, double nodeBound, double[] path, Frontier frontier, int threads = 1, Func<State>? make = null, ChildBounds? known = null)
+        public void DescendInner(State s, int d, double nodeBound, double[] path, Frontier frontier, int threads = 1, Func<State>? make = null, ChildBounds? known = null,
+            double scale = 1)
         {
             if ((Interlocked.Increment(ref _explored) & 1023) == 0) CheckStop();
             if (_stopped) { frontier.Add(nodeBound); return; }
             if (d < 0)
             {
                 model.OptimizeOrders(s);
-                Offer(s, path);
+                if (edp) OfferOrders(s, path, scale);
+                else Offer(s, path);
                 return;
             }
+            // The cutoff the energy bounds may stop at: a node whose energy bound reaches it is pruned.
+            double cutoff = Threshold / scale;
             // Children are bounded first and then searched best bound first, so good mappings come early
             // and prune the rest; equal bounds keep the enumeration order, so the order is deterministic.
             // The parent's outer bound may have bounded these children already (see ChildBounds): then only the
@@ -641,9 +673,11 @@ public sealed class TilingSearch
                     double least = 0;
                     if (g >= 0 && !known!.TryGet(g, keep, out least)) continue;
                     if (!model.Fits(d, s)) continue;
-                    double bound = Math.Max(least, model.InnerBound(s, d, Threshold));
-                    if (Prunable(bound, path, index + k)) continue;
-                    bound = model.RefineBound(s, d, bound, Threshold, out var grandchildren);
+                    double energy = Math.Max(least, model.InnerBound(s, d, cutoff));
+                    if (Prunable(energy * scale, path, index + k)) continue;
+                    double bound = model.RefineBound(s, d, energy, cutoff, out var grandchildren) * scale;
+                    // Bounding a child can take milliseconds (the outer bound's cases): the clock is read after each.
+                    if (CheckStop()) { frontier.Add(nodeBound); return; }
                     var childPath = Extend(path, bound, index + k);
                     if (Prunable(bound, childPath)) continue;
                     children.Add((choice, keep, bound, childPath, s.InnerVisits[d].Select(v => (double[])v.Clone()).ToArray(), grandchildren));
@@ -662,7 +696,7 @@ public sealed class TilingSearch
                         model.ApplyInner(x, d, child.Choice);
                         for (int c = 0; c < child.Visits.Length; c++) Array.Copy(child.Visits[c], x.InnerVisits[d][c], child.Visits[c].Length);
                         x.Keep[d] = child.Keep;
-                        DescendInner(x, d - 1, child.Bound, child.Path, frontier, known: child.Known);
+                        DescendInner(x, d - 1, child.Bound, child.Path, frontier, known: child.Known, scale: scale);
                     });
                 return;
             }
@@ -673,7 +707,7 @@ public sealed class TilingSearch
                 model.ApplyInner(s, d, child.Choice);
                 for (int c = 0; c < child.Visits.Length; c++) Array.Copy(child.Visits[c], s.InnerVisits[d][c], child.Visits[c].Length);
                 s.Keep[d] = child.Keep;
-                DescendInner(s, d - 1, child.Bound, child.Path, frontier, known: child.Known);
+                DescendInner(s, d - 1, child.Bound, child.Path, frontier, known: child.Known, scale: scale);
                 if (_stopped)
                 {
                     // What is left unexplored here: the next sibling holds the smallest bound of the rest.
@@ -683,9 +717,61 @@ public sealed class TilingSearch
             }
         }
 
-        private void Offer(State s, double[] path)
+        /// <summary>
+        /// The leaf of the EDP search (docs/mapspace.md, "EDP: the energy search times the plan's cycles"): a complete tiling
+        /// whose every level has its least-energy order. When those orders also meet the plan's least cycles
+        /// (<paramref name="floor"/>), no order has less energy or fewer cycles, so no order has a smaller EDP. Otherwise
+        /// (bandwidth cycles above the floor) the other orders are searched: level by level, each level's orders (one per
+        /// class, <see cref="SearchModel.Orders"/>) by the energy they add, a partial choice bounded by its least energy
+        /// (the orders chosen, the least-energy ones for the rest: each level's order adds its own term) times the floor.
+        /// </summary>
+        private void OfferOrders(State s, double[] path, double floor)
         {
-            var (value, leaf) = leafValue?.Invoke(s) ?? (model.Exact(s), null);
+            var (energy, cycles) = model.ExactParts(s);
+            Offer(s, path, FusionCost.Combine(Objective.Edp, energy, cycles));
+            if (cycles <= floor || Prunable(FusionCost.Combine(Objective.Edp, energy, floor), path)) return;
+            // Per level above the innermost (whose order changes nothing): its orders and the energy each adds beyond the best's.
+            var levels = new List<(int Level, LevelChoice Best, int[][] Orders, double[] Extra)>();
+            for (int d = 0; d < model.Levels - 1; d++)
+            {
+                var best = s.Choice[d]!;
+                var orders = model.Orders(d, best.Temporal).ToArray();
+                if (orders.Length <= 1) continue;
+                var energies = model.LevelEnergies(s, d, [best.Order, .. orders]);
+                var extra = energies.Skip(1).Select(e => Math.Max(0, e - energies[0])).ToArray();
+                var sorted = Enumerable.Range(0, orders.Length).OrderBy(i => extra[i]).ThenBy(i => i).ToArray();
+                levels.Add((d, best, sorted.Select(i => orders[i]).ToArray(), sorted.Select(i => extra[i]).ToArray()));
+            }
+            Orders(0, 0);
+
+            void Orders(int k, double extra)
+            {
+                if (k == levels.Count)
+                {
+                    if ((Interlocked.Increment(ref _explored) & 1023) == 0) CheckStop();
+                    var (e, c) = model.ExactParts(s);
+                    Offer(s, path, FusionCost.Combine(Objective.Edp, e, c));
+                    return;
+                }
+                var (d, best, orders, extras) = levels[k];
+                for (int i = 0; i < orders.Length && !_stopped; i++)
+                {
+                    // The orders come by the energy they add: once one is pruned, so is every one after it.
+                    if (Prunable(FusionCost.Combine(Objective.Edp, energy + extra + extras[i], floor), path)) break;
+                    s.Choice[d] = best with { Order = orders[i] };
+                    Orders(k + 1, extra + extras[i]);
+                }
+                s.Choice[d] = best;
+            }
+        }
+
+        private void Offer(State s, double[] path, double? known = null)
+        {
+            Mapping? leaf = null;
+            double value;
+            if (known is { } given) value = given;
+            else if (leafValue is not null) (value, leaf) = leafValue(s);
+            else value = model.Exact(s);
             if (double.IsPositiveInfinity(value) || Prunable(value, path)) return;
             var mapping = leaf ?? model.ToMapping(s);
             // The global constraints filter leaves only: checked once a leaf could improve the incumbent, so the pruning is unchanged.

@@ -56,7 +56,27 @@ internal sealed class ArrayCostModel(SearchProblem problem) : SearchPart(problem
         return Evaluate(s, 0, 0, exact: false);
     }
 
+    /// <summary>The exact energy and cycles of a complete mapping, whatever the objective (a leaf of the EDP search, which picks orders for both).</summary>
+    public (double Energy, double Cycles) ExactParts(State s) => Parts(s, Levels, Levels - 1, exact: true, withCycles: true);
+
     private double Evaluate(State s, int loopsDecided, int keepDecidedAt, bool exact)
+    {
+        var p = _m.Map;
+        bool withCycles = p.Objective != Objective.Energy || p.Caps is { Cycles: not null } or { Edp: not null };
+        var (energy, cycles) = Parts(s, loopsDecided, keepDecidedAt, exact, withCycles);
+        if (p.Caps is { } caps && !caps.AllowEnergy(energy)) return double.PositiveInfinity;
+        if (!withCycles) return energy;
+        if (p.Caps is { } capped && !capped.Allow(energy, cycles)) return double.PositiveInfinity;
+        double value = FusionCost.Combine(p.Objective, energy, cycles);
+        if (exact && !double.IsFinite(value)) throw BeyondDouble(value);
+        return value;
+    }
+
+    /// <summary>
+    /// The energy and (with <paramref name="withCycles"/>, else NaN) the cycles of <see cref="Evaluate"/>: exact for a
+    /// complete mapping, else the terms the decided levels fix.
+    /// </summary>
+    private (double Energy, double Cycles) Parts(State s, int loopsDecided, int keepDecidedAt, bool exact, bool withCycles)
     {
         var p = _m.Map;
         var levels = _m.Storage;
@@ -108,8 +128,7 @@ internal sealed class ArrayCostModel(SearchProblem problem) : SearchPart(problem
         }
         energy += network;
         if (exact && !double.IsFinite(energy)) throw BeyondDouble(energy);
-        if (p.Caps is { } caps && !caps.AllowEnergy(energy)) return double.PositiveInfinity;
-        if (p.Objective == Objective.Energy && p.Caps is not { Cycles: not null } and not { Edp: not null }) return energy;
+        if (!withCycles) return (energy, double.NaN);
         double cycles;
         if (exact) cycles = Counts.ComputeCycles(temporalProduct, p.Arch.Compute.MacsPerCycle);
         else
@@ -121,10 +140,7 @@ internal sealed class ArrayCostModel(SearchProblem problem) : SearchPart(problem
             cycles = Math.Ceiling(Math.Ceiling((double)p.Layer.Macs / maxUnits) / p.Arch.Compute.MacsPerCycle);
         }
         for (int d = 0; d < Levels; d++) cycles = Math.Max(cycles, Counts.BandwidthCycles(levels[d], reads[d], writes[d]));
-        if (p.Caps is { } capped && !capped.Allow(energy, cycles)) return double.PositiveInfinity;
-        double value = p.Objective switch { Objective.Energy => energy, Objective.Latency => cycles, _ => energy * cycles };
-        if (exact && !double.IsFinite(value)) throw BeyondDouble(value);
-        return value;
+        return (energy, cycles);
     }
 
     /// <summary>The compute units a spatial plan uses: the product of its spatial factors over every level and rank.</summary>

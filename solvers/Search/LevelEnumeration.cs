@@ -53,29 +53,8 @@ internal sealed class LevelEnumeration(SearchProblem problem) : SearchPart(probl
         {
             var t = new int[Ranks];
             foreach (var __ in Temporal(0))
-            {
-                // The innermost level's order changes no count (only the compute units are below it), so one canonical order stands for all.
-                var active = Enumerable.Range(0, Ranks).Where(r => t[r] > 1).ToArray();
-                if (c.Order is not null || last || active.Length <= 1)
-                {
-                    if (PinnedOrder(c, active) is { } order)
-                        yield return new LevelChoice((int[])t.Clone(), order, (int[])sx.Clone(), (int[])sy.Clone());
-                }
-                else
-                {
-                    // Orders that cost the same for every tensor a level below may keep are one class;
-                    // only the first order of each class (in lexicographic order) is searched, among the
-                    // orders that start with the level's outer prefix (if any).
-                    var below = BelowTensors(d);
-                    var seen = below is null ? null : new HashSet<string>();
-                    foreach (var perm in Permutations(active))
-                    {
-                        if (!c.StartsWithPrefix(perm, r => _m.RankIds[r])) continue;
-                        if (seen is not null && !seen.Add(OrderClass(perm, below!))) continue;
-                        yield return new LevelChoice((int[])t.Clone(), perm, (int[])sx.Clone(), (int[])sy.Clone());
-                    }
-                }
-            }
+                foreach (var order in Orders(d, t))
+                    yield return new LevelChoice((int[])t.Clone(), order, (int[])sx.Clone(), (int[])sy.Clone());
 
             IEnumerable<bool> Temporal(int r)
             {
@@ -114,6 +93,33 @@ internal sealed class LevelEnumeration(SearchProblem problem) : SearchPart(probl
                     foreach (var x in Spatial(r + 1, px * fx, py * fy)) yield return x;
                 }
             }
+        }
+    }
+
+    /// <summary>
+    /// The loop orders level d's temporal factors <paramref name="t"/> are searched in (outermost first), one per class
+    /// of orders that cost the same, in a fixed order: the pinned or canonical order where the level's order is pinned,
+    /// it is the innermost level, or it has at most one loop; else the first order (in lexicographic order) of each
+    /// class, among the orders that start with the level's outer prefix (if any).
+    /// </summary>
+    public IEnumerable<int[]> Orders(int d, int[] t)
+    {
+        var c = _m.Constraint(d);
+        var active = Enumerable.Range(0, Ranks).Where(r => t[r] > 1).ToArray();
+        // The innermost level's order changes no count (only the compute units are below it), so one canonical order stands for all.
+        if (c.Order is not null || d == Levels - 1 || active.Length <= 1)
+        {
+            if (PinnedOrder(c, active) is { } order) yield return order;
+            yield break;
+        }
+        // Orders that cost the same for every tensor a level below may keep are one class.
+        var below = BelowTensors(d);
+        var seen = below is null ? null : new HashSet<string>();
+        foreach (var perm in Permutations(active))
+        {
+            if (!c.StartsWithPrefix(perm, r => _m.RankIds[r])) continue;
+            if (seen is not null && !seen.Add(OrderClass(perm, below!))) continue;
+            yield return perm;
         }
     }
 

@@ -95,7 +95,7 @@ internal sealed class OrderOptimizer(SearchProblem problem, ArrayCostModel cost)
                 if ((mask >> j & 1) == 0) continue;
                 int inner = mask & ~(1 << j);
                 int rank = active[j];
-                double v = best[inner] + (factors[rank] - 1) * outside * cost(rank, ranksOf[inner]);
+                double v = best[inner] + LoopTerm(factors[rank], outside, cost(rank, ranksOf[inner]));
                 if (v < best[mask]) { best[mask] = v; pick[mask] = j; }
             }
         }
@@ -127,27 +127,68 @@ internal sealed class OrderOptimizer(SearchProblem problem, ArrayCostModel cost)
                 var prefix = constraint.OuterPrefix.Select(id => Array.IndexOf(_m.RankIds, id)).Where(r => ch.Temporal[r] > 1).ToArray();
                 var factors = (int[])ch.Temporal.Clone();
                 foreach (var r in prefix) factors[r] = 1;
-                var terms = new List<(StepModel Step, double Weight)>();
-                foreach (var t in _m.Tensors)
-                {
-                    int l = 0;
-                    for (int c = 1; c < Levels; c++)
-                    {
-                        if ((s.Keep[c] & t.Bit) == 0) continue;
-                        if (c > d) terms.Add((new StepModel(Ranks, t, s, c, d), VisitWeight(t, s, l, c)));
-                        l = c;
-                    }
-                }
-                var (_, order) = BestOrder(factors, (rank, inside) =>
-                {
-                    double sum = 0;
-                    foreach (var (step, weight) in terms) sum += weight * step.Fresh(rank, inside);
-                    return sum;
-                });
+                var (_, order) = BestOrder(factors, StepEnergy(s, d));
                 s.Choice[d] = ch with { Order = [.. prefix, .. order] };
             }
         }
     }
+
+    /// <summary>
+    /// The energy one step of one of level d's loops brings (given the loops of d inside it), summed over every tensor
+    /// kept below d: the per-loop cost whose weighted sum over d's loops is d's own term in the energy.
+    /// </summary>
+    private Func<int, long, double> StepEnergy(State s, int d)
+    {
+        var terms = new List<(StepModel Step, double Weight)>();
+        foreach (var t in _m.Tensors)
+        {
+            int l = 0;
+            for (int c = 1; c < Levels; c++)
+            {
+                if ((s.Keep[c] & t.Bit) == 0) continue;
+                if (c > d) terms.Add((new StepModel(Ranks, t, s, c, d), VisitWeight(t, s, l, c)));
+                l = c;
+            }
+        }
+        return (rank, inside) =>
+        {
+            double sum = 0;
+            foreach (var (step, weight) in terms) sum += weight * step.Fresh(rank, inside);
+            return sum;
+        };
+    }
+
+    /// <summary>
+    /// What level d's loops in <paramref name="orders"/> (each outermost first) add to the energy of a complete tiling, one
+    /// value per order: the energy is a constant plus one such term per level (docs/mapspace.md, "Orders are chosen per
+    /// level"), so two orders of d differ in energy by the difference of their terms, whatever the other levels' orders.
+    /// </summary>
+    public double[] LevelEnergies(State s, int d, IReadOnlyList<int[]> orders)
+    {
+        var cost = StepEnergy(s, d);
+        var factors = s.Choice[d]!.Temporal;
+        double above = 1; // the temporal factors of the levels above d
+        for (int b = 0; b < d; b++) for (int r = 0; r < Ranks; r++) above *= s.Choice[b]!.Temporal[r];
+        var values = new double[orders.Count];
+        for (int i = 0; i < orders.Count; i++)
+        {
+            double outside = 1, sum = 0;
+            long inside = 0;
+            foreach (var r in orders[i]) outside *= factors[r];
+            for (int j = orders[i].Length - 1; j >= 0; j--)
+            {
+                int rank = orders[i][j];
+                outside /= factors[rank];
+                sum += LoopTerm(factors[rank], outside, cost(rank, inside));
+                inside |= 1L << rank;
+            }
+            values[i] = above * sum;
+        }
+        return values;
+    }
+
+    /// <summary>One loop's share of a level's term: its steps (factor - 1, once per iteration of the loops outside it) times what each brings.</summary>
+    private static double LoopTerm(int factor, double outside, double perStep) => (factor - 1) * outside * perStep;
 
     /// <summary>
     /// The energy one visit word of tensor t at keeper c costs (docs/cost-model.md): the fill at c, the

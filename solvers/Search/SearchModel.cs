@@ -60,6 +60,9 @@ internal sealed class SearchModel
     /// <summary>Every decision level d can take when the levels below it are decided (inner-first).</summary>
     public IEnumerable<LevelChoice> InnerChoices(int d, State s) => _enumeration.InnerChoices(d, s);
 
+    /// <summary>The loop orders level d's temporal factors are searched in, one per class of orders that cost the same (<see cref="LevelEnumeration.Orders"/>).</summary>
+    public IEnumerable<int[]> Orders(int d, int[] temporal) => _enumeration.Orders(d, temporal);
+
     /// <summary>Every spatial split of every level, in a fixed order.</summary>
     public List<SpatialPlan> SpatialPlans() => _enumeration.SpatialPlans();
 
@@ -74,6 +77,9 @@ internal sealed class SearchModel
     /// <summary>The exact objective of a complete mapping.</summary>
     public double Exact(State s) => _cost.Exact(s);
 
+    /// <summary>The exact energy and cycles of a complete mapping, whatever the objective (<see cref="ArrayCostModel.ExactParts"/>).</summary>
+    public (double Energy, double Cycles) ExactParts(State s) => _cost.ExactParts(s);
+
     /// <summary>The lower bound before any decision: what every mapping costs at least.</summary>
     public double RootBound() => _cost.RootBound();
 
@@ -84,6 +90,9 @@ internal sealed class SearchModel
 
     /// <summary>The order of one level's loops minimizing a per-loop cost (<see cref="OrderOptimizer.BestOrder"/>).</summary>
     internal (double Value, int[] Order) BestOrder(int[] factors, Func<int, long, double> cost) => _orders.BestOrder(factors, cost);
+
+    /// <summary>What each of level d's <paramref name="orders"/> adds to a complete tiling's energy (<see cref="OrderOptimizer.LevelEnergies"/>).</summary>
+    public double[] LevelEnergies(State s, int d, IReadOnlyList<int[]> orders) => _orders.LevelEnergies(s, d, orders);
 
     /// <summary>Records what level d's loops add at least to the visits below it (<see cref="OrderOptimizer.RecordInnerVisits"/>).</summary>
     public void RecordInnerVisits(State s, int d) => _orders.RecordInnerVisits(s, d);

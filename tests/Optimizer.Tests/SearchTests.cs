@@ -90,6 +90,83 @@ public sealed class SearchTests
     }
 
     /// <summary>
+    /// EDP is searched with the energy search's tree, its bounds times each plan's least cycles, and at a leaf the
+    /// least-energy orders stand for every order only when they meet those cycles; otherwise the leaf searches its
+    /// orders. Small bandwidths on every level above the registers make the cycles depend on the orders (with sliding
+    /// windows, on eyeriss-like scratchpads too); DRAM's cheap, narrow writes against its dear, wide reads make the
+    /// orders of least energy and of least cycles differ. Brute force enumerates every order of every level, over the
+    /// whole mapspace and over the orders of random tilings alone (every factor and keep set pinned), where the leaf's
+    /// own order search decides the answer.
+    /// </summary>
+    [TestMethod]
+    public void EdpEqualsBruteForceWhenBandwidthCyclesDependOnOrders()
+    {
+        var rng = new Random(5);
+        int compared = 0, pinned = 0;
+        for (int i = 0; i < 16; i++)
+        {
+            var layer = (i % 4) switch
+            {
+                0 => Layers.Conv1d($"c{i}", c: 2, k: 2, p: 4, r: 2, stride: 1 + rng.Next(2)),
+                1 => Layers.Conv2d($"v{i}", n: 1, c: 1 + rng.Next(2), k: 2, p: 2 + rng.Next(2), q: 2, r: 2, s: 1, dilation: 1 + rng.Next(2)),
+                2 => Layers.Gemm($"g{i}", m: 4 << rng.Next(2), n: 2, k: 2 + 2 * rng.Next(2)),
+                _ => Layers.Conv1d($"d{i}", c: 1, k: 2 << rng.Next(2), p: 4 + 2 * rng.Next(2), r: 2 + rng.Next(2), stride: 1 + rng.Next(2)),
+            };
+            double Bandwidth() => 0.25 * (1 + rng.Next(8));
+            var dram = new StorageLevel("DRAM", null, 16, 100, 1 + rng.Next(100), readBandwidth: 4 * Bandwidth(), writeBandwidth: Bandwidth() / 4);
+            var arch = i % 2 == 0
+                ? new Architecture($"deep{i}", "four levels, small bandwidths", [
+                    dram,
+                    new StorageLevel("L2", 32 + rng.Next(64), 16, 8, 9, readBandwidth: Bandwidth(), writeBandwidth: Bandwidth(),
+                        fanout: new Fanout(1 + rng.Next(2), 1, multicast: rng.Next(2) == 0, spatialReduction: true, hopEnergy: 1)),
+                    new StorageLevel("L1", 8 + rng.Next(24), 16, 3, 3, readBandwidth: Bandwidth(), writeBandwidth: Bandwidth()),
+                    new StorageLevel("Reg", 2 + rng.Next(6), 16, 1, 1),
+                ], new ComputeUnit(0.5))
+                : new Architecture($"roles{i}", "eyeriss-like, small bandwidths", [
+                    dram,
+                    new StorageLevel("GLB", 4 + rng.Next(24), 16, 6, 6, readBandwidth: Bandwidth(), writeBandwidth: Bandwidth(), keeps: [TensorRole.Inputs, TensorRole.Outputs],
+                        fanout: new Fanout(2, 1 + rng.Next(2), multicast: true, spatialReduction: true, hopEnergy: 2)),
+                    new StorageLevel("WSpad", 1 + rng.Next(6), 16, 1, 1, keeps: [TensorRole.Weights]),
+                    new StorageLevel("ISpad", 1 + rng.Next(4), 16, 1, 1, keeps: [TensorRole.Inputs]),
+                    new StorageLevel("PSpad", 1 + rng.Next(4), 16, 1, 1, keeps: [TensorRole.Outputs]),
+                ], new ComputeUnit(0.5));
+            if (Compare(new MapProblem(layer, arch, Objective.Edp))) compared++;
+            // Random tilings with only their orders left free.
+            var space = new Mapspace(layer, arch);
+            for (int j = 0; j < 6; j++)
+                if (space.TrySampleValid(rng, 500, out var m) && Compare(new MapProblem(layer, arch, Objective.Edp, OrdersOnly(layer, m)))) pinned++;
+        }
+        Assert.IsTrue(compared >= 12, $"only {compared} feasible cases compared");
+        Assert.IsTrue(pinned >= 60, $"only {pinned} tilings compared");
+
+        static bool Compare(MapProblem problem)
+        {
+            var exact = new TilingSearch(problem, prune: true, seed: false).Solve(SearchLimits.None);
+            var brute = new TilingSearch(problem, prune: false).Solve(SearchLimits.None);
+            Assert.AreEqual(brute.Status, exact.Status, $"{problem.Layer} on {problem.Arch.Name}");
+            if (brute.Status == SolveStatus.Infeasible) return false;
+            Assert.AreEqual(SolveStatus.Optimal, exact.Status);
+            Assert.AreEqual(brute.Best!.Value, exact.Best!.Value, 1e-9 * brute.Best.Value, $"{problem.Layer} on {problem.Arch.Name}");
+            Assert.AreEqual(exact.Best.Value, CostModel.Evaluate(problem.Layer, problem.Arch, exact.Mapping!).Edp, 1e-9 * exact.Best.Value);
+            return true;
+        }
+    }
+
+    /// <summary>Constraints that pin a mapping's every temporal and spatial factor and keep set, leaving its loop orders free.</summary>
+    private static MappingConstraints OrdersOnly(Einsum layer, Mapping m)
+    {
+        var tensors = layer.Tensors.Select(t => t.Id).ToList();
+        return new MappingConstraints(Enumerable.Range(0, m.Levels.Count).ToDictionary(d => d, d => new LevelConstraint
+        {
+            Temporal = layer.Ranks.ToDictionary(r => r.Id, r => m.Levels[d].Temporal.Where(l => l.Rank == r.Id).Aggregate(1, (f, l) => f * l.Factor)),
+            Spatial = layer.Ranks.SelectMany(r => new[] { Axis.X, Axis.Y }.Select(a => (r.Id, a)))
+                .ToDictionary(x => x, x => m.Levels[d].Spatial.Where(l => l.Rank == x.Item1 && l.Axis == x.Item2).Aggregate(1, (f, l) => f * l.Factor)),
+            Keep = m.Levels[d].Keep.ToHashSet(),
+            Bypass = tensors.Where(t => !m.Levels[d].Keep.Contains(t)).ToHashSet(),
+        }));
+    }
+
+    /// <summary>
     /// Eyeriss-like hierarchies: a global buffer that keeps inputs and outputs over a PE array, and one
     /// scratchpad per role. Here the bound for states with only the outer levels undecided sees levels
     /// that keep a single tensor between the decided ones and the global buffer, and capacities that
