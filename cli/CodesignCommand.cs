@@ -52,10 +52,13 @@ internal static partial class CodesignCommand
             HelpName = "FILE",
             AllowMultipleArgumentsPerToken = true,
         };
-        var cmd = new Command("codesign", "Find the point of a declared design space that minimizes the objective for a workload under budgets, each layer mapped optimally; OPTIMAL when proved over the whole space.")
+        var query = SmallestCommand.Options();
+        var cmd = new Command("codesign", "Find the point of a declared design space that minimizes the objective for a workload under budgets, each layer mapped optimally; OPTIMAL when proved over the whole space. " +
+                                          "With --smallest: the smallest value of one parameter keeping the layers within --within of their optima at its largest value, proved.")
         {
             space, workload, objective, require, pareto, timeLimit, bound, quick, threads, csv, mappingOut, shard, shardOut, plot, boundsFrom,
         };
+        foreach (var o in query.All) cmd.Options.Add(o);
         cmd.SetAction(pr => Program.Guard(() => Run(pr, Interrupt.Token)));
         return cmd;
 
@@ -65,6 +68,19 @@ internal static partial class CodesignCommand
             var w = Inputs.Workload(pr.GetValue(workload)!);
             if (!DesignMetrics.TryParse(pr.GetValue(objective)!, out var obj) || obj is DesignMetric.Power or DesignMetric.LayerLatency)
                 throw new InputException($"--objective must be one of energy, latency, edp, area, sram; got '{pr.GetValue(objective)}'.");
+            if (query.Given(pr) is { } asked)
+            {
+                var conflicting = new (Option Option, bool Given)[]
+                {
+                    (require, (pr.GetValue(require) ?? []).Length > 0), (pareto, pr.GetValue(pareto) is not null), (shard, pr.GetValue(shard) is not null),
+                    (shardOut, pr.GetValue(shardOut) is not null), (plot, pr.GetValue(plot) is not null), (boundsFrom, (pr.GetValue(boundsFrom) ?? []).Length > 0),
+                    (quick, pr.GetValue(quick) is not null),
+                }.Where(c => c.Given).Select(c => c.Option.Name).ToList();
+                if (conflicting.Count > 0)
+                    throw new InputException($"{asked} asks a query (the smallest value of one parameter within a tolerance); {string.Join(", ", conflicting)} belong to the minimization and do not go with it.");
+                return SmallestCommand.Run(pr, query, s, pr.GetValue(space)!, w, obj, new SearchLimits(OptionRules.Span(pr.GetValue(timeLimit)), cancel, pr.GetValue(threads)),
+                    OptionRules.Span(pr.GetValue(bound)), pr.GetValue(csv), pr.GetValue(mappingOut));
+            }
             var budgets = s.Budgets.Concat((pr.GetValue(require) ?? []).Select(Requirement)).ToList();
             var limits = new SearchLimits(OptionRules.Span(pr.GetValue(timeLimit)), cancel, pr.GetValue(threads));
             var boundSpan = OptionRules.Span(pr.GetValue(bound));
@@ -177,7 +193,7 @@ internal static partial class CodesignCommand
                 var mapped = Codesign.MappedFor(obj);
                 var sum = best.Sums.GetValueOrDefault(mapped) ?? run.Evaluator.Sum(best.Arch, mapped, relaxation: false);
                 record = Record(best, sum);
-                bestFiles = MappingFiles(w, best.Arch, sum, shapes);
+                bestFiles = MappingFiles(w, best.Arch, sum.Results, shapes);
                 PrintPoint(record, mapped, shapeNames);
             }
             long full = run.FullSweep(obj, budgets, candidates.Count);
@@ -292,17 +308,17 @@ internal static partial class CodesignCommand
     }
 
     private static void WriteMappings(string dir, Workload w, Architecture arch, LayerSum sum, IReadOnlyList<(Einsum Layer, int Count)> shapes)
-        => WriteFiles(dir, MappingFiles(w, arch, sum, shapes));
+        => WriteFiles(dir, MappingFiles(w, arch, sum.Results, shapes));
 
-    /// <summary>The files of <c>--mapping-out</c>: the point's architecture (architecture.yaml) and every layer's mapping (LAYER.yaml), as texts.</summary>
-    internal static IReadOnlyList<(string File, string Text)> MappingFiles(Workload w, Architecture arch, LayerSum sum, IReadOnlyList<(Einsum Layer, int Count)> shapes)
+    /// <summary>The files of <c>--mapping-out</c>: the point's architecture (architecture.yaml) and every layer's mapping (LAYER.yaml; a shape's result per shape, null where not searched), as texts.</summary>
+    internal static IReadOnlyList<(string File, string Text)> MappingFiles(Workload w, Architecture arch, IReadOnlyList<SolveResult?> results, IReadOnlyList<(Einsum Layer, int Count)> shapes)
     {
         var files = new List<(string, string)> { ("architecture.yaml", ArchitectureSpec.Write(arch)) };
         var index = shapes.Select((s, i) => (Zoo.ShapeKey(s.Layer), i)).ToDictionary(x => x.Item1, x => x.i);
         foreach (var layer in w.Layers)
         {
             int i = index[Zoo.ShapeKey(layer)];
-            if (sum.Results[i].Mapping is not { } m) continue;
+            if (results[i]?.Mapping is not { } m) continue;
             var mapping = ReferenceEquals(shapes[i].Layer, layer) ? m : m.RenameTensors(shapes[i].Layer, layer);
             files.Add(($"{layer.Name}.yaml", MappingSpec.Write(mapping, layer, arch)));
         }
