@@ -30,7 +30,8 @@ internal static partial class CodesignCommand
         };
         var pareto = new Option<string?>("--pareto") { Description = "Print the exact Pareto front of two metrics instead, a mapped one and a static one: energy,area (latency or edp; area or sram)." };
         var timeLimit = OptionRules.TimeLimit("Seconds for the whole run; when reached, the best point so far is printed with the bound, the gap and the points left open.");
-        var bound = new Option<double?>("--bound-time") { Description = "Seconds at most for each layer search on a relaxation (a lower bound stays valid when it stops early); default: no cap." };
+        var bound = new Option<double?>("--bound-time") { Description = "Seconds at most for each layer search on a relaxation (a lower bound stays valid when it stops early); default: no cap. " +
+                                                                        "With --smallest: each search of a first pass over the values (those left undecided get the time left in a second pass)." };
         bound.Validators.Add(r => { if (r.Tokens.Count > 0 && r.GetValueOrDefault<double?>() is { } s && (!double.IsFinite(s) || s <= 0 || s > OptionRules.MaxSeconds)) r.AddError($"--bound-time must be a positive number of seconds, at most {OptionRules.MaxSeconds}, got {s.ToString("R", CultureInfo.InvariantCulture)}."); });
         var quick = new Option<double?>("--quick-bound-time") { Description = "Seconds at most for each layer search of a set's first, quick bound (refined with --bound-time only when the set stays competitive); default 0.25, at most --bound-time." };
         quick.Validators.Add(r => { if (r.Tokens.Count > 0 && r.GetValueOrDefault<double?>() is { } s && (!double.IsFinite(s) || s <= 0 || s > OptionRules.MaxSeconds)) r.AddError($"--quick-bound-time must be a positive number of seconds, at most {OptionRules.MaxSeconds}, got {s.ToString("R", CultureInfo.InvariantCulture)}."); });

@@ -156,8 +156,8 @@ internal static partial class SmallestCommand
             {
                 for (int i = 0; i < s.Parameters.Count; i++)
                 {
-                    if (i == parameter || held[i] is not null) continue;
                     var p = s.Parameters[i];
+                    if (i == parameter || held[i] is not null || p.Values.Count == 1) continue;
                     if (s.BaseIndex(i) is not { } b)
                         throw new InputException($"--at base: the base architecture {s.Base.Name}'s {p.Name} is not one of its values in {where} ({string.Join(", ", p.Values)}); hold it with --fix {p.Name}=VALUE.");
                     (held[i], sources[i]) = (b, $"{p.Name}={p.Values[b]} (--at base)");
@@ -196,8 +196,8 @@ internal static partial class SmallestCommand
         for (int pos = 0; pos < r.Values.Count; pos++)
         {
             var v = r.Values[pos];
-            bool direct = v.Verdict != QueryVerdict.NotSearched && v.ImpliedBy is null;
-            string layer = !direct || pos == r.Values.Count - 1 ? "" : r.Scope == QueryScope.Network ? "(network)" : v.Decider is { } d ? shapes[d].Name : "";
+            bool direct = v.Verdict != QueryVerdict.NotSearched && v.ImpliedBy is null && pos != r.Values.Count - 1;
+            string layer = !direct ? "" : r.Scope == QueryScope.Network ? "(network)" : v.Decider is { } d ? shapes[d].Name : "";
             table.Add([v.Value.ToString(), v.Point.ToString(CultureInfo.InvariantCulture), Verdict(v, r, pos), layer, direct ? Ratio(v.Low) : "", direct ? Ratio(v.High) : ""]);
         }
         Console.Write(Text.Table(table));
@@ -209,6 +209,14 @@ internal static partial class SmallestCommand
     private static void PrintLayers(SmallestResult r, ValueOutcome v, IReadOnlyList<(string Name, int Count)> shapes)
     {
         var reference = r.Reference;
+        if (ReferenceEquals(v, reference))
+        {
+            var own = new List<string[]> { new[] { "layer", "layers", "status", "best", "bound" } };
+            for (int s = 0; s < shapes.Count; s++)
+                own.Add([shapes[s].Name, shapes[s].Count.ToString(CultureInfo.InvariantCulture), Status(v.Results[s]), Best(v.Results[s]), Bound(v.Results[s])]);
+            Console.Write(Text.Table(own));
+            return;
+        }
         var table = new List<string[]> { new[] { "layer", "layers", "ref status", "ref best", "ref bound", "status", "best", "bound", "best/ref-bound" } };
         for (int s = 0; s < shapes.Count; s++)
         {
@@ -259,8 +267,9 @@ internal static partial class SmallestCommand
                 return $"INFEASIBLE: {r.Explanation}";
             case QueryStatus.Proved:
             {
+                int proved = answer.Results.Count(x => x?.Status == SolveStatus.Optimal);
                 string witness = r.Answer == r.Values.Count - 1
-                    ? "it is the reference (holds by definition)"
+                    ? $"it is the reference: holds by definition; its mappings are the best found, {proved} of {shapes.Count} layers proved optimal"
                     : $"witness: {(r.Scope == QueryScope.PerLayer ? "each layer's mapping there costs" : "the mappings there cost")} at most {1 + r.Tolerance:0.####} x the reference's proved lower bound";
                 string below;
                 if (r.Answer == 0) below = "it is the space's smallest value";

@@ -86,6 +86,14 @@ public sealed class SmallestQuery
         _firstCap = firstCap;
     }
 
+    /// <summary>Creates a query that searches through an existing evaluator (sharing its cache and counts, and its time limit).</summary>
+    public SmallestQuery(DesignSpace space, LayerEvaluator evaluator, TimeSpan? firstCap = null)
+    {
+        _space = space;
+        _eval = evaluator;
+        _firstCap = firstCap;
+    }
+
     /// <summary>The evaluator (its counts of searches and its cache).</summary>
     public LayerEvaluator Evaluator => _eval;
 
