@@ -276,7 +276,7 @@ internal static partial class SmallestCommand
                 else
                 {
                     var v = r.Values[r.Answer - 1];
-                    string who = r.Scope == QueryScope.Network ? "the network" : $"layer {shapes[v.Decider!.Value].Name}";
+                    string who = r.Scope == QueryScope.Network ? "the network" : v.Decider is { } d ? $"layer {shapes[d].Name}" : "a layer";
                     below = $"at {v.Value}, the next smaller value, {who} needs at least {Ratio(v.Low)} x the reference's best (proved)";
                     if (r.Answer > 1) below += r.Monotone ? ", and so every smaller value (monotone)" : ", and every smaller value was refuted too (searched)";
                 }
@@ -287,7 +287,7 @@ internal static partial class SmallestCommand
                 var candidates = r.Values.Take(r.Answer + 1).Skip(r.LowestOpen).Where(v => v.Verdict != QueryVerdict.Refuted).ToList();
                 var open = candidates.Where(v => v.Verdict != QueryVerdict.Holds).Select(v =>
                     v.Verdict == QueryVerdict.NotSearched || v.Low is null ? $"{v.Value} not searched"
-                        : $"{v.Value} undecided ({(r.Scope == QueryScope.Network ? "the network" : $"layer {shapes[v.Decider!.Value].Name}")} between {Ratio(v.Low)} and {Ratio(v.High)} x the reference's)");
+                        : $"{v.Value} undecided ({(r.Scope == QueryScope.Network ? "the network" : v.Decider is { } d ? $"layer {shapes[d].Name}" : "a layer")} between {Ratio(v.Low)} and {Ratio(v.High)} x the reference's)");
                 return $"UNDECIDED: the smallest {p.Name} with {condition} is one of {string.Join(", ", candidates.Select(v => v.Value))}: " +
                        $"proved to hold at {answer.Value}{(r.Answer == r.Values.Count - 1 ? " (the reference)" : "")}; {string.Join("; ", open)} ({r.Explanation})";
             }
@@ -306,7 +306,7 @@ internal static partial class SmallestCommand
         {
             var v = r.Values[pos];
             string role = pos == r.Values.Count - 1 ? "reference" : pos == r.Answer ? "answer" : pos == r.Answer - 1 && r.Status == QueryStatus.Proved ? "refuted-below" : "";
-            if (pos == r.Answer && pos == r.Values.Count - 1) role = "reference,answer";
+            if (pos == r.Answer && pos == r.Values.Count - 1) role = "reference+answer";
             string verdict = pos == r.Values.Count - 1 ? "HOLDS" : v.Verdict == QueryVerdict.NotSearched ? "NOT-SEARCHED" : v.Verdict.ToString().ToUpperInvariant();
             string? implied = v.ImpliedBy is { } by ? r.Parameter.Values[by].ToString() : null;
             double lowerSum = 0, bestSum = 0, refBestSum = 0, refLowerSum = 0;
