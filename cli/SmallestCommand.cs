@@ -73,6 +73,14 @@ internal static partial class SmallestCommand
         Console.WriteLine($"  reference: point {refPoint} ({s.Describe(refPoint)}), the largest {p.Name}");
         var (monotone, why) = SmallestQuery.Monotonicity(s, parameter, objective);
         Console.WriteLine($"  {why}: {(monotone ? "binary search over the values" : "every value is searched from the smallest up until one holds")}");
+        // Without --bound-time, a time limit is shared evenly over the searches of two values (the reference and one other) in a first pass.
+        string cap = firstCap is { } given ? $"at most {given.TotalSeconds:0.###} s a search (--bound-time)" : "";
+        if (firstCap is null && limits.TimeLimit is { } t)
+        {
+            firstCap = t / (2 * shapes.Count);
+            cap = $"at most {firstCap.Value.TotalSeconds:0.###} s a search (the time limit shared over two values' searches)";
+        }
+        if (firstCap is not null) Console.WriteLine($"  first pass: {cap}; then the searches still undecided get the time left");
         if (s.Budgets.Count > 0) Console.WriteLine($"  the space's budgets ({string.Join("; ", s.Budgets)}) are not part of the query");
 
         var r = Live.Run("codesign --smallest", pg => new SmallestQuery(s, w, limits with { Progress = pg }, firstCap).Run(parameter, held, objective, scope, tolerance));
