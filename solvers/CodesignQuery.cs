@@ -281,14 +281,27 @@ public sealed class SmallestQuery
         {
             var d = Direct(pos);
             var (verdict, implied) = Effective(pos);
+            // An infinite ratio up means a layer without a mapping found (or not searched): no figure.
             outcomes.Add(new ValueOutcome(order[pos], p.Values[order[pos]], points[pos], _space.Describe(points[pos]), archs[pos], verdict, implied is { } q ? order[q] : null,
-                d.Decider, d.Low, d.High, results[pos]));
+                d.Decider, d.Low, d.High is { } h && double.IsPositiveInfinity(h) ? null : d.High, results[pos]));
         }
         int answer = Smallest();
         int lowest = Enumerable.Range(0, answer).FirstOrDefault(pos => Effective(pos).Verdict != QueryVerdict.Refuted, answer);
         var status = infeasible is not null ? QueryStatus.Infeasible : lowest == answer ? QueryStatus.Proved : QueryStatus.Undecided;
-        string? explanation = infeasible ?? (status == QueryStatus.Proved ? null
-            : _eval.Stopped ? "the time limit or an interrupt stopped the query" : "some layer searches stopped before the bounds decided the condition");
+        string? explanation = infeasible;
+        if (status == QueryStatus.Undecided)
+        {
+            // The searches that leave the open values undecided: those that stopped before proving their optimum, there and at the reference.
+            var open = Enumerable.Range(lowest, answer - lowest).Where(pos => Effective(pos).Verdict != QueryVerdict.Refuted).Append(reference).ToList();
+            int stopped = open.Sum(pos => results[pos].Count(r => r is not null && !Done(r)));
+            int unsearched = open.Sum(pos => results[pos].Count(r => r is null));
+            explanation = string.Join("; ", new[]
+            {
+                stopped > 0 ? $"{stopped} layer search(es) at the open values and the reference stopped before proving their optimum" : null,
+                unsearched > 0 ? $"{unsearched} layer search(es) there not run" : null,
+                _eval.Stopped ? "the time limit or an interrupt stopped the query" : null,
+            }.Where(x => x is not null));
+        }
         return new SmallestResult(status, p, parameter, objective, scope, tolerance, outcomes, answer, lowest, monotone, why, explanation,
             _eval.Searches - searches, _eval.CacheHits - hits, _eval.Refinements - refinements, (long)n * shapes, _eval.Elapsed - start);
     }
