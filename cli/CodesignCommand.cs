@@ -37,8 +37,8 @@ internal static partial class CodesignCommand
         var quick = new Option<double?>("--quick-bound-time") { Description = "Seconds at most for each layer search of a set's first, quick bound (refined with --bound-time only when the set stays competitive); default 0.25, at most --bound-time." };
         quick.Validators.Add(r => { if (r.Tokens.Count > 0 && r.GetValueOrDefault<double?>() is { } s && (!double.IsFinite(s) || s <= 0 || s > OptionRules.MaxSeconds)) r.AddError($"--quick-bound-time must be a positive number of seconds, at most {OptionRules.MaxSeconds}, got {s.ToString("R", CultureInfo.InvariantCulture)}."); });
         var threads = new Option<int>("--threads") { Description = "Worker threads of each layer search (0, the default: one per core).", DefaultValueFactory = _ => 0 }.Within(0, 1024);
-        var csv = new Option<string?>("--csv") { Description = "Write the answer as CSV: the best point, or one row per point of the Pareto front." };
-        var mappingOut = new Option<string?>("--mapping-out") { Description = "A folder to write the best point's architecture (architecture.yaml) and every layer's mapping (LAYER.yaml) into." };
+        var csv = new Option<string?>("--csv") { Description = "Write the answer as CSV: the best point, or one row per point of the Pareto front (with --smallest: one row per value and layer)." };
+        var mappingOut = new Option<string?>("--mapping-out") { Description = "A folder to write the best point's architecture (architecture.yaml) and every layer's mapping (LAYER.yaml) into (with --smallest: the answer's, and the reference's in FOLDER/reference)." };
         var shard = new Option<string?>("--shard")
         {
             Description = "Run one shard i/N (0-based i) of the space: the contiguous points floor(i*P/N) to floor((i+1)*P/N)-1; needs --shard-out. " +

@@ -118,7 +118,7 @@ public sealed class SmallestQuery
                 {
                     double a = p.Values[order[i - 1]].Number, b = p.Values[order[i]].Number;
                     if (costs.Read.At(b) > costs.Read.At(a) || costs.Write.At(b) > costs.Write.At(a))
-                        return (false, $"not monotone: {p.Level}'s energy per access grows with its capacity (read {N(costs.Read.At(a))} pJ at {p.Values[order[i - 1]]} words, " +
+                        return (false, $"not monotone: the energy per access of {p.Level} grows with its capacity (read {N(costs.Read.At(a))} pJ at {p.Values[order[i - 1]]} words, " +
                                        $"{N(costs.Read.At(b))} pJ at {p.Values[order[i]]}), so a larger {p.Level} can cost more {Objectives.Name(objective)}");
                 }
                 return (true, $"monotone: {p.Level}'s energies per access do not grow over these capacities, and a larger {p.Level} keeps every mapping of a smaller one valid with the same counts");
