@@ -154,6 +154,33 @@ public sealed class CodesignQueryTests
     }
 
     [TestMethod]
+    public void QueriesWithSearchesCutShortNeverClaimAWrongVerdict()
+    {
+        // Searches capped at a millisecond and whole queries at 30 to 600 ms stop anywhere: whatever they claim must be true.
+        var space = Load(RichSpace);
+        var exact = new LayerEvaluator(Small(), SearchLimits.None);
+        int claims = 0, undecided = 0;
+        foreach (var held in new[] { new[] { 0, 0 }, new[] { 5, 4 } })
+        for (int parameter = 0; parameter < 2; parameter++)
+        foreach (var scope in new[] { QueryScope.PerLayer, QueryScope.Network })
+        foreach (var (tol, ms) in new[] { (0.0, 30), (0.02, 150), (0.1, 600) })
+        {
+            var (holds, _) = Exhaustive(exact, space, parameter, held, Objective.Energy, scope, tol);
+            var got = new SmallestQuery(space, Small(), new SearchLimits(TimeSpan.FromMilliseconds(ms)), TimeSpan.FromMilliseconds(1)).Run(parameter, held, Objective.Energy, scope, tol);
+            string what = $"{space.Parameters[parameter].Name}, [{string.Join(",", held)}], {scope}, {tol}: {got.Status} at {got.Answer} [{string.Join(" ", got.Values.Select(v => v.Verdict))}]";
+            for (int pos = 0; pos < holds.Length - 1; pos++)
+            {
+                if (got.Values[pos].Verdict == QueryVerdict.Holds) { Assert.IsTrue(holds[pos], $"{what}: a false witness at {pos}"); claims++; }
+                if (got.Values[pos].Verdict == QueryVerdict.Refuted) { Assert.IsFalse(holds[pos], $"{what}: a false refutation at {pos}"); claims++; }
+            }
+            if (got.Status == QueryStatus.Proved) Assert.AreEqual(Array.IndexOf(holds, true), got.Answer, what);
+            else undecided++;
+            if (got.Status != QueryStatus.Proved) Assert.IsTrue(got.LowestOpen <= Array.IndexOf(holds, true) && Array.IndexOf(holds, true) <= got.Answer, $"{what}: the true answer is outside the range reported");
+        }
+        Console.WriteLine($"{claims} verdicts claimed below the references, all true; {undecided} of 24 queries undecided");
+    }
+
+    [TestMethod]
     public void AnInterruptedQueryIsUndecidedNeverProved()
     {
         var space = DesignSpaceSpec.Load(SpacePath);
