@@ -30,13 +30,15 @@ internal static partial class CodesignCommand
         };
         var pareto = new Option<string?>("--pareto") { Description = "Print the exact Pareto front of two metrics instead, a mapped one and a static one: energy,area (latency or edp; area or sram)." };
         var timeLimit = OptionRules.TimeLimit("Seconds for the whole run; when reached, the best point so far is printed with the bound, the gap and the points left open.");
-        var bound = new Option<double?>("--bound-time") { Description = "Seconds at most for each layer search on a relaxation (a lower bound stays valid when it stops early); default: no cap." };
+        var bound = new Option<double?>("--bound-time") { Description = "Seconds at most for each layer search on a relaxation (a lower bound stays valid when it stops early); default: no cap. " +
+                                                                        "With --smallest: each search of a first pass over the values (those left undecided get the time left in a second pass); " +
+                                                                        "default there: --time-limit over twice the distinct layers." };
         bound.Validators.Add(r => { if (r.Tokens.Count > 0 && r.GetValueOrDefault<double?>() is { } s && (!double.IsFinite(s) || s <= 0 || s > OptionRules.MaxSeconds)) r.AddError($"--bound-time must be a positive number of seconds, at most {OptionRules.MaxSeconds}, got {s.ToString("R", CultureInfo.InvariantCulture)}."); });
         var quick = new Option<double?>("--quick-bound-time") { Description = "Seconds at most for each layer search of a set's first, quick bound (refined with --bound-time only when the set stays competitive); default 0.25, at most --bound-time." };
         quick.Validators.Add(r => { if (r.Tokens.Count > 0 && r.GetValueOrDefault<double?>() is { } s && (!double.IsFinite(s) || s <= 0 || s > OptionRules.MaxSeconds)) r.AddError($"--quick-bound-time must be a positive number of seconds, at most {OptionRules.MaxSeconds}, got {s.ToString("R", CultureInfo.InvariantCulture)}."); });
         var threads = new Option<int>("--threads") { Description = "Worker threads of each layer search (0, the default: one per core).", DefaultValueFactory = _ => 0 }.Within(0, 1024);
-        var csv = new Option<string?>("--csv") { Description = "Write the answer as CSV: the best point, or one row per point of the Pareto front." };
-        var mappingOut = new Option<string?>("--mapping-out") { Description = "A folder to write the best point's architecture (architecture.yaml) and every layer's mapping (LAYER.yaml) into." };
+        var csv = new Option<string?>("--csv") { Description = "Write the answer as CSV: the best point, or one row per point of the Pareto front (with --smallest: one row per value and layer)." };
+        var mappingOut = new Option<string?>("--mapping-out") { Description = "A folder to write the best point's architecture (architecture.yaml) and every layer's mapping (LAYER.yaml) into (with --smallest: the answer's, and the reference's in FOLDER/reference)." };
         var shard = new Option<string?>("--shard")
         {
             Description = "Run one shard i/N (0-based i) of the space: the contiguous points floor(i*P/N) to floor((i+1)*P/N)-1; needs --shard-out. " +
@@ -52,10 +54,13 @@ internal static partial class CodesignCommand
             HelpName = "FILE",
             AllowMultipleArgumentsPerToken = true,
         };
-        var cmd = new Command("codesign", "Find the point of a declared design space that minimizes the objective for a workload under budgets, each layer mapped optimally; OPTIMAL when proved over the whole space.")
+        var query = SmallestCommand.Options();
+        var cmd = new Command("codesign", "Find the point of a declared design space that minimizes the objective for a workload under budgets, each layer mapped optimally; OPTIMAL when proved over the whole space. " +
+                                          "With --smallest: the smallest value of one parameter keeping the layers within --within of their optima at its largest value, proved.")
         {
             space, workload, objective, require, pareto, timeLimit, bound, quick, threads, csv, mappingOut, shard, shardOut, plot, boundsFrom,
         };
+        foreach (var o in query.All) cmd.Options.Add(o);
         cmd.SetAction(pr => Program.Guard(() => Run(pr, Interrupt.Token)));
         return cmd;
 
@@ -65,6 +70,19 @@ internal static partial class CodesignCommand
             var w = Inputs.Workload(pr.GetValue(workload)!);
             if (!DesignMetrics.TryParse(pr.GetValue(objective)!, out var obj) || obj is DesignMetric.Power or DesignMetric.LayerLatency)
                 throw new InputException($"--objective must be one of energy, latency, edp, area, sram; got '{pr.GetValue(objective)}'.");
+            if (query.Given(pr) is { } asked)
+            {
+                var conflicting = new (Option Option, bool Given)[]
+                {
+                    (require, (pr.GetValue(require) ?? []).Length > 0), (pareto, pr.GetValue(pareto) is not null), (shard, pr.GetValue(shard) is not null),
+                    (shardOut, pr.GetValue(shardOut) is not null), (plot, pr.GetValue(plot) is not null), (boundsFrom, (pr.GetValue(boundsFrom) ?? []).Length > 0),
+                    (quick, pr.GetValue(quick) is not null),
+                }.Where(c => c.Given).Select(c => c.Option.Name).ToList();
+                if (conflicting.Count > 0)
+                    throw new InputException($"{asked} asks a query (the smallest value of one parameter within a tolerance); {string.Join(", ", conflicting)} belong to the minimization and do not go with it.");
+                return SmallestCommand.Run(pr, query, s, pr.GetValue(space)!, w, obj, new SearchLimits(OptionRules.Span(pr.GetValue(timeLimit)), cancel, pr.GetValue(threads)),
+                    OptionRules.Span(pr.GetValue(bound)), pr.GetValue(csv), pr.GetValue(mappingOut));
+            }
             var budgets = s.Budgets.Concat((pr.GetValue(require) ?? []).Select(Requirement)).ToList();
             var limits = new SearchLimits(OptionRules.Span(pr.GetValue(timeLimit)), cancel, pr.GetValue(threads));
             var boundSpan = OptionRules.Span(pr.GetValue(bound));
@@ -177,7 +195,7 @@ internal static partial class CodesignCommand
                 var mapped = Codesign.MappedFor(obj);
                 var sum = best.Sums.GetValueOrDefault(mapped) ?? run.Evaluator.Sum(best.Arch, mapped, relaxation: false);
                 record = Record(best, sum);
-                bestFiles = MappingFiles(w, best.Arch, sum, shapes);
+                bestFiles = MappingFiles(w, best.Arch, sum.Results, shapes);
                 PrintPoint(record, mapped, shapeNames);
             }
             long full = run.FullSweep(obj, budgets, candidates.Count);
@@ -292,17 +310,17 @@ internal static partial class CodesignCommand
     }
 
     private static void WriteMappings(string dir, Workload w, Architecture arch, LayerSum sum, IReadOnlyList<(Einsum Layer, int Count)> shapes)
-        => WriteFiles(dir, MappingFiles(w, arch, sum, shapes));
+        => WriteFiles(dir, MappingFiles(w, arch, sum.Results, shapes));
 
-    /// <summary>The files of <c>--mapping-out</c>: the point's architecture (architecture.yaml) and every layer's mapping (LAYER.yaml), as texts.</summary>
-    internal static IReadOnlyList<(string File, string Text)> MappingFiles(Workload w, Architecture arch, LayerSum sum, IReadOnlyList<(Einsum Layer, int Count)> shapes)
+    /// <summary>The files of <c>--mapping-out</c>: the point's architecture (architecture.yaml) and every layer's mapping (LAYER.yaml; a shape's result per shape, null where not searched), as texts.</summary>
+    internal static IReadOnlyList<(string File, string Text)> MappingFiles(Workload w, Architecture arch, IReadOnlyList<SolveResult?> results, IReadOnlyList<(Einsum Layer, int Count)> shapes)
     {
         var files = new List<(string, string)> { ("architecture.yaml", ArchitectureSpec.Write(arch)) };
         var index = shapes.Select((s, i) => (Zoo.ShapeKey(s.Layer), i)).ToDictionary(x => x.Item1, x => x.i);
         foreach (var layer in w.Layers)
         {
             int i = index[Zoo.ShapeKey(layer)];
-            if (sum.Results[i].Mapping is not { } m) continue;
+            if (results[i]?.Mapping is not { } m) continue;
             var mapping = ReferenceEquals(shapes[i].Layer, layer) ? m : m.RenameTensors(shapes[i].Layer, layer);
             files.Add(($"{layer.Name}.yaml", MappingSpec.Write(mapping, layer, arch)));
         }

@@ -68,7 +68,9 @@ internal static class CommandFiles
         {
             string value = o.Tokens[0].Value;
             if (string.IsNullOrWhiteSpace(value)) return $"{o.Option.Name} needs a file name, got an empty one.";
-            if (Directory.Exists(value) && o.Option.Name != "--output") return $"{o.Option.Name} {value} is a folder; give a file name.";
+            // --output, and codesign's and merge's --mapping-out, name folders (written again on a second run).
+            bool folder = o.Option.Name == "--output" || (o.Option.Name == "--mapping-out" && parsed.CommandResult.Command.Name is "codesign" or "merge");
+            if (Directory.Exists(value) && !folder) return $"{o.Option.Name} {value} is a folder; give a file name.";
             string full = Canonical(value);
             if (outputs.TryGetValue(full, out var other)) return $"{other.Option} and {o.Option.Name} name the same file ({value}): each output needs its own file.";
             outputs[full] = (o.Option.Name, value);

@@ -181,6 +181,48 @@ public sealed class DesignSpace
         return idx;
     }
 
+    /// <summary>The point whose value index of every parameter is <paramref name="indices"/> (the inverse of <see cref="Indices"/>).</summary>
+    public int PointOf(IReadOnlyList<int> indices)
+    {
+        if (indices.Count != _radix.Length) throw new ArgumentException($"A point of {Name} has {_radix.Length} value indices, got {indices.Count}.", nameof(indices));
+        int point = 0;
+        for (int i = 0; i < _radix.Length; i++)
+        {
+            if (indices[i] < 0 || indices[i] >= _radix[i]) throw new ArgumentOutOfRangeException(nameof(indices), indices[i], $"{Parameters[i].Name} has values 0 to {_radix[i] - 1}.");
+            point = point * _radix[i] + indices[i];
+        }
+        return point;
+    }
+
+    /// <summary>
+    /// The index of the value of parameter <paramref name="parameter"/> that the base architecture has (its capacity,
+    /// fanout, bandwidth or MAC rate), or null when the base's value is not among the parameter's values.
+    /// </summary>
+    public int? BaseIndex(int parameter)
+    {
+        var p = Parameters[parameter];
+        var level = p.Level is null ? null : Base.Levels[Base.IndexOf(p.Level)];
+        for (int v = 0; v < p.Values.Count; v++)
+        {
+            var value = p.Values[v];
+            bool same = p.Knob switch
+            {
+                DesignKnob.Capacity => level!.Capacity == (long)value.Number,
+                DesignKnob.Fanout => level!.Fanout.X == value.X && level.Fanout.Y == value.Y,
+                DesignKnob.ReadBandwidth => level!.ReadBandwidth == value.Number,
+                DesignKnob.WriteBandwidth => level!.WriteBandwidth == value.Number,
+                DesignKnob.Bandwidth => level!.ReadBandwidth == value.Number && level.WriteBandwidth == value.Number,
+                _ => Base.Compute.MacsPerCycle == value.Number,
+            };
+            if (same) return v;
+        }
+        return null;
+    }
+
+    /// <summary>A parameter's value indices from the smallest value to the largest (by number, for a fanout X x Y, then X): the order of "smaller" and "larger".</summary>
+    public static IReadOnlyList<int> Ascending(DesignParameter p)
+        => Enumerable.Range(0, p.Values.Count).OrderBy(v => p.Values[v].Number).ThenBy(v => p.Values[v].X).ToList();
+
     /// <summary>The point as <c>GlobalBuffer.capacity=32768, ...</c>.</summary>
     public string Describe(int point)
     {

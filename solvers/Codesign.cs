@@ -88,7 +88,7 @@ public sealed class LayerEvaluator
             results.Add(r);
             int n = Shapes[s].Count;
             if (r.Status == SolveStatus.Infeasible) { none = Shapes[s].Layer.Name; proved = false; complete = false; break; }
-            double bound = r.Status == SolveStatus.Optimal && r.Best is { } optimum ? optimum : Math.Max(0, r.Bound);
+            double bound = LowerOf(r);
             lower += n * bound;
             maxLower = Math.Max(maxLower, bound);
             proved &= r.Status == SolveStatus.Optimal;
@@ -97,6 +97,15 @@ public sealed class LayerEvaluator
         }
         return new LayerSum(objective, lower, complete ? value : null, proved, maxLower, complete ? maxValue : null, none, results);
     }
+
+    /// <summary>A search's proved lower bound on its layer's optimum: the optimum when it finished, else its bound (at least 0).</summary>
+    public static double LowerOf(SolveResult r) => r.Status == SolveStatus.Optimal && r.Best is { } optimum ? optimum : Math.Max(0, r.Bound);
+
+    /// <summary>
+    /// One shape (an index into <see cref="Shapes"/>) searched on a point's architecture, from the cache when it was
+    /// searched there long enough; <paramref name="cap"/> caps the search (null: the time left).
+    /// </summary>
+    public SolveResult Search(Architecture arch, int shape, Objective objective, TimeSpan? cap = null) => Solve(arch, Key(arch), shape, objective, relaxation: false, cap);
 
     private SolveResult Solve(Architecture arch, string key, int shape, Objective objective, bool relaxation, TimeSpan? cap)
     {
@@ -523,8 +532,8 @@ public sealed class Codesign
             int distinct = indices.Select(x => x[i]).Distinct().Count();
             if (distinct > most) (best, most) = (i, distinct);
         }
-        var param = _space.Parameters[best];
-        var sorted = indices.Select(x => x[best]).Distinct().OrderBy(v => param.Values[v].Number).ThenBy(v => param.Values[v].X).ToList();
+        var present = indices.Select(x => x[best]).ToHashSet();
+        var sorted = DesignSpace.Ascending(_space.Parameters[best]).Where(present.Contains).ToList();
         var low = sorted.Take(sorted.Count / 2).ToHashSet();
         yield return points.Where((_, k) => low.Contains(indices[k][best])).ToList();
         yield return points.Where((_, k) => !low.Contains(indices[k][best])).ToList();
