@@ -318,6 +318,17 @@ internal readonly struct VisitLink
     /// <summary>The fills at c and the parent's side, for <paramref name="visits"/> words into one instance of c.</summary>
     public double Energy(double visits) => _fill * (_output ? Math.Max(0, visits - _fillFloor) : visits) + ParentEnergy(visits);
 
+    /// <summary>
+    /// The right derivative of <see cref="Energy"/> at <paramref name="visits"/>: every term of it is a non-negative
+    /// multiple of the visits or of the visits above a floor, so it is convex and never decreasing, and
+    /// <c>Energy(v + h) >= Energy(v) + Slope(v) x h</c> for every h >= 0.
+    /// </summary>
+    public double Slope(double visits)
+    {
+        if (!_output) return _fill + _perWord * _read;
+        return (visits >= _fillFloor ? _fill : 0) + _perWord * _update + (_perWord * visits >= _readFloor ? _perWord * _read : 0);
+    }
+
     /// <summary>The parent's reads (and updates) and the network words between, for <paramref name="visits"/> words into one instance of c.</summary>
     public double ParentEnergy(double visits)
     {

@@ -21,7 +21,7 @@ internal sealed class OrderOptimizer(SearchProblem problem, ArrayCostModel cost)
     /// visits, sum over its loops of (factor - 1) x (factors of d's loops outside) x new words, depends on
     /// d's own order only, times the product of every temporal factor above d.
     /// </summary>
-    private sealed class StepModel
+    internal sealed class StepModel
     {
         private readonly SearchTensor _t;
         private readonly long _tile;
@@ -50,6 +50,23 @@ internal sealed class OrderOptimizer(SearchProblem problem, ArrayCostModel cost)
                 _stride[r] = checked(s.Rem[d + 1][r] * s.Spatial(d, r));
                 _rewind[r] = checked((s.Choice[d]!.Temporal[r] - 1) * _stride[r]);
             }
+        }
+
+        /// <summary>
+        /// The same for a level d whose loops are not in a state yet (the outer bound's split): c's tile extents,
+        /// and per rank the stride of d's loop as seen from c's tile, d's factors, and the rewind of the levels
+        /// between d and c over all their iterations.
+        /// </summary>
+        public StepModel(SearchTensor t, long[] extC, long[] stride, long[] factors, long[] between)
+        {
+            _t = t;
+            _tile = t.Tile(extC);
+            _extent = new long[t.Dims.Dimensions];
+            t.Dims.DimExtents(extC, _extent);
+            _stride = (long[])stride.Clone();
+            _between = (long[])between.Clone();
+            _rewind = new long[stride.Length];
+            for (int r = 0; r < stride.Length; r++) _rewind[r] = checked((factors[r] - 1) * stride[r]);
         }
 
         /// <summary>New words in c's tile when d's loop over <paramref name="rank"/> steps with the loops of d in <paramref name="inside"/> (a rank bit mask) inside it.</summary>

@@ -7,9 +7,10 @@ namespace Optimizer.Solvers;
 /// factors between the chip and DRAM, level 1's keep sets that fit, and the two innermost loops; its
 /// cases also bound the next node's children (<see cref="ChildBounds"/>).
 /// </summary>
-internal sealed class OuterBound(SearchProblem problem, ArrayCostModel cost, InnerBound inner, LevelEnumeration levels) : SearchPart(problem)
+internal sealed class OuterBound(SearchProblem problem, ArrayCostModel cost, InnerBound inner, LevelEnumeration levels, OrderOptimizer orders) : SearchPart(problem)
 {
     private readonly ArrayCostModel _cost = cost;
+    private readonly OrderOptimizer _orders = orders;
     private readonly InnerBound _inner = inner;
     private readonly LevelEnumeration _levels = levels;
 
@@ -33,6 +34,8 @@ internal sealed class OuterBound(SearchProblem problem, ArrayCostModel cost, Inn
     /// <item>for a tensor no decided level keeps: the compute units' accesses at its innermost keeper (DRAM,
     /// level 1, or the middle level that may keep it, then served by level 1 or DRAM).</item>
     /// </list>
+    /// With level 1 the only undecided on-chip level (d = 2), each split and keep set is also bounded with one loop
+    /// order per level shared by every tensor (<c>JointOrders</c>), and the larger of the two values is taken.
     /// Every completion falls in one case, and in it each term is at most what the completion costs, so
     /// the least over the cases bounds every completion (docs/mapspace.md, "The outer bound"). Computed only
     /// for nodes the plain bound does not prune. Also returns the cases that bound the next node's children
@@ -113,6 +116,13 @@ internal sealed class OuterBound(SearchProblem problem, ArrayCostModel cost, Inn
         public readonly double[,] ViaOne, ViaDram;
         /// <summary>Per rank: level 1's fills and DRAM's side when DRAM's innermost loop runs over a window rank of the tensor.</summary>
         public readonly double[] WindowOne;
+        // ---- DRAM's order shared by the tensors (d = 2 only). ----
+        /// <summary>The outermost decided keeper's visits from the decided levels alone (no dense floor, nothing forced).</summary>
+        public double Raw0;
+        /// <summary>What one step of each DRAM loop brings into level 1's tile and into the outermost decided keeper's, in the split at hand.</summary>
+        public OrderOptimizer.StepModel? StepOne, StepKeeper;
+        /// <summary>What one step of each of level 1's loops brings into the outermost decided keeper's tile, in the split at hand.</summary>
+        public OrderOptimizer.StepModel? StepKeeperOne;
     }
 
     /// <remarks>
@@ -170,6 +180,8 @@ internal sealed class OuterBound(SearchProblem problem, ArrayCostModel cost, Inn
             o.TopDram = new VisitLink(_cost, _m, t, s, 0, k0);
             if (o.CanKeep) o.TopOne = new VisitLink(_cost, _m, t, s, 1, k0);
             _inner.DecidedTerms(t, s, d, aboveD, remaining, -1, out o.Rest[0], out o.V0[0]);
+            o.Raw0 = o.Tile0;
+            for (int b = d; b < k0; b++) o.Raw0 += s.InnerVisits[b][k0][t.Index];
             for (int r = 0; r < Ranks; r++)
                 if (aboveD > 1 && remaining[r] > 1 && (t.PlainDimRank[r] || t.WindowRank[r]))
                 {
@@ -211,6 +223,19 @@ internal sealed class OuterBound(SearchProblem problem, ArrayCostModel cost, Inn
         var noBack = new long[Ranks];
         var rewind = new long[Ranks];
         foreach (var o in parts) o.FloorOne = o.CanKeep ? o.One.Energy(o.Used1) : 0;
+        // With level 1 the only undecided on-chip level, a split and a keep set fix every factor: DRAM's order is then
+        // shared by the tensors in the joint term (JointOrders).
+        bool joint = d == 2;
+        var dramFactors = new long[Ranks];
+        var dramInt = new int[Ranks];
+        var dramStride = new long[Ranks];
+        var between = new long[Ranks];
+        var noBetween = new long[Ranks];
+        var oneStride = new long[Ranks];
+        var gInt = new int[Ranks];
+        var dramTerms = new List<(OrderOptimizer.StepModel Step, double Slope)>();
+        var oneTerms = new List<(OrderOptimizer.StepModel Step, double Slope)>();
+        bool stepsBuilt = false;
         double best = double.PositiveInfinity;
         long gIndex = 0;
         double dramSteps = 1; // the product of D in the split at hand
@@ -245,6 +270,7 @@ internal sealed class OuterBound(SearchProblem problem, ArrayCostModel cost, Inn
                 if (g[r] > 1) inners.Add(r);
             }
             if (r0s.Count == 0) r0s.Add(-1);
+            stepsBuilt = false;
             // First each tensor's cheapest variant in this split (nothing forced, no DRAM scaling unless an
             // on-chip loop forces it): when they already sum to the cutoff, every case of the split does.
             double floor = 0;
@@ -342,6 +368,7 @@ internal sealed class OuterBound(SearchProblem problem, ArrayCostModel cost, Inn
                     if (inners.Count == 0) least = Math.Min(least, Consider(keep, r0, r0));
                     else foreach (var inner in inners) least = Math.Min(least, Consider(keep, r0, inner));
                 }
+                if (joint && least < cutoff) least = Math.Max(least, JointOrders(keep));
                 best = Math.Min(best, least);
                 record?.Add(gIndex, g, keep, _m.MacEnergy + least);
             }
@@ -367,6 +394,78 @@ internal sealed class OuterBound(SearchProblem problem, ArrayCostModel cost, Inn
             rewind[r0] = 0;
             return visits;
         }
+
+        // The term of the shared orders (docs/mapspace.md, "The outer bound"): with d = 2, a split and a keep set of level 1
+        // fix every factor, and each tensor's keeper right below DRAM is known (level 1 when it keeps the tensor, else the
+        // outermost decided keeper). A keeper's visits are what the decided levels bring (Raw0), plus product(D) times level
+        // 1's own term, plus DRAM's own term (docs/cost-model.md, "Visits"); level 1's visits are its tile plus DRAM's term.
+        // Each level's term depends on that level's order alone, and every tensor sees the same order. The visit energy is
+        // convex and never decreasing in the visits, so each tensor pays at least its energy with neither term plus its
+        // slope there times the terms; the least over each level's orders of the weighted sum is found by the dynamic
+        // programme that picks orders at the leaves. A keeper whose order-free floor (forced visits, the sweep) already
+        // costs what a whole tile per step of every loop above d would is taken at that floor alone.
+        double JointOrders(int keep)
+        {
+            if (!stepsBuilt)
+            {
+                for (int r = 0; r < Ranks; r++)
+                {
+                    dramFactors[r] = remaining[r] / g[r];
+                    dramInt[r] = checked((int)dramFactors[r]);
+                    dramStride[r] = checked(ext[r] * s.Spatial(0, r));
+                    oneStride[r] = checked(s.Rem[d][r] * s.Spatial(1, r));
+                    gInt[r] = checked((int)g[r]);
+                }
+                foreach (var o in parts)
+                {
+                    o.StepOne = o.CanKeep ? new OrderOptimizer.StepModel(o.T, ext, dramStride, dramFactors, noBetween) : null;
+                    if (o.Keeper0 < 0) { o.StepKeeper = o.StepKeeperOne = null; continue; }
+                    // The rewinds between DRAM (or level 1) and the keeper: level 1's loops (for DRAM only), then the decided levels'.
+                    for (int r = 0; r < Ranks; r++)
+                    {
+                        long b = 0;
+                        for (int l = d; l < o.Keeper0; l++) b = checked(b + (s.Choice[l]!.Temporal[r] - 1) * s.Rem[l + 1][r] * s.Spatial(l, r));
+                        between[r] = b;
+                    }
+                    o.StepKeeperOne = new OrderOptimizer.StepModel(o.T, s.Rem[o.Keeper0], oneStride, g, between);
+                    for (int r = 0; r < Ranks; r++) between[r] = checked(between[r] + (g[r] - 1) * oneStride[r]);
+                    o.StepKeeper = new OrderOptimizer.StepModel(o.T, s.Rem[o.Keeper0], dramStride, dramFactors, between);
+                }
+                stepsBuilt = true;
+            }
+            double constant = 0;
+            dramTerms.Clear();
+            oneTerms.Clear();
+            foreach (var o in parts)
+            {
+                bool kept = (keep & o.T.Bit) != 0;
+                if (kept)
+                {
+                    constant += o.One.Energy(o.Tile);
+                    dramTerms.Add((o.StepOne!, o.One.Slope(o.Tile)));
+                }
+                if (o.Keeper0 < 0) { constant += kept ? o.FromOne : o.FromDram; continue; }
+                var link = kept ? o.TopOne : o.TopDram;
+                double floorCost = kept ? o.OneBase[0] : o.DramBase[0];
+                if (floorCost >= o.Rest[0] + link.Energy(o.Raw0 + o.Tile0 * (aboveD - 1))) { constant += floorCost; continue; }
+                constant += o.Rest[0] + link.Energy(o.Raw0);
+                double slope = link.Slope(o.Raw0);
+                dramTerms.Add((o.StepKeeper!, slope));
+                oneTerms.Add((o.StepKeeperOne!, slope * dramSteps));
+            }
+            // DRAM's loops are few: when they alone reach the cutoff, level 1's programme (up to 2^k x k steps) is skipped;
+            // the value is then smaller, and still a bound.
+            double sum = constant + WeightedOrder(dramInt, dramTerms);
+            return sum >= cutoff ? sum : sum + WeightedOrder(gInt, oneTerms);
+        }
+
+        double WeightedOrder(int[] factors, List<(OrderOptimizer.StepModel Step, double Slope)> terms) =>
+            terms.Count == 0 ? 0 : _orders.BestOrder(factors, (rank, inside) =>
+            {
+                double sum = 0;
+                foreach (var (step, slope) in terms) sum += slope * step.Fresh(rank, inside);
+                return sum;
+            }).Value;
 
         // A decided keeper's base costs in this split, its visits raised to the sweep floor when that is more.
         void Bases(Part o, int f)

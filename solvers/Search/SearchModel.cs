@@ -27,7 +27,7 @@ internal sealed class SearchModel
         _cost = new ArrayCostModel(Problem);
         _orders = new OrderOptimizer(Problem, _cost);
         _inner = new InnerBound(Problem, _cost);
-        _outer = new OuterBound(Problem, _cost, _inner, _enumeration);
+        _outer = new OuterBound(Problem, _cost, _inner, _enumeration, _orders);
     }
 
     /// <summary>The problem as the parts see it.</summary>
