@@ -197,8 +197,18 @@ internal abstract class Algebra<TX, TL, TE> where TX : class where TL : class
         return new(EqX(a, v));
     }
 
+    /// <summary>A factor (at least 1) is 1, and is above 1: two literals, each the negation of the other.</summary>
+    public (BoolTerm<TL> One, BoolTerm<TL> AboveOne) Unit(IntTerm<TX> a)
+    {
+        if (a.C is { } x) return (Const(x == 1), Const(x != 1));
+        if (a.Hi <= 1) return (True, False);
+        if (a.Lo > 1) return (False, True);
+        var (one, above) = UnitX(a);
+        return (new(one), new(above));
+    }
+
     /// <summary>The factor is above 1 (factors are at least 1).</summary>
-    public BoolTerm<TL> Gt1(IntTerm<TX> a) => Not(Eq(a, 1));
+    public BoolTerm<TL> Gt1(IntTerm<TX> a) => Unit(a).AboveOne;
 
     public BoolTerm<TL> Not(BoolTerm<TL> a) => a.C is { } x ? Const(!x) : new(NotX(a.L!));
 
@@ -223,6 +233,8 @@ internal abstract class Algebra<TX, TL, TE> where TX : class where TL : class
     }
 
     protected abstract TL EqX(IntTerm<TX> a, long v);
+    /// <summary>a = 1 and a &gt; 1 for a factor.</summary>
+    protected abstract (TL One, TL AboveOne) UnitX(IntTerm<TX> a);
     protected abstract TL NotX(TL a);
     protected abstract TL AllX(IReadOnlyList<TL> operands);
     protected abstract TL AnyX(IReadOnlyList<TL> operands);

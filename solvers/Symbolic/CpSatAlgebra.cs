@@ -172,6 +172,12 @@ internal sealed class CpSatAlgebra : Algebra<LinearExpr, ILiteral, IntTerm<Linea
         return b;
     }
 
+    protected override (ILiteral One, ILiteral AboveOne) UnitX(IntTerm<LinearExpr> a)
+    {
+        var one = EqX(a, 1);
+        return (one, one.Not());
+    }
+
     protected override ILiteral NotX(ILiteral a) => a.Not();
 
     protected override ILiteral AllX(IReadOnlyList<ILiteral> operands)

@@ -156,12 +156,12 @@ internal sealed class MapEncoder<TX, TL, TE> where TX : class where TL : class
                     else
                     {
                         v = _a.NewBool($"before_{_levels[d].Name}_{_rankIds[a]}_{_rankIds[b]}");
-                        var a1 = _a.Eq(ta, 1);
-                        var b1 = _a.Eq(tb, 1);
+                        var (a1, aMore) = _a.Unit(ta);
+                        var (b1, bMore) = _a.Unit(tb);
                         _a.Require(null,
-                            [_a.Not(a1), _a.Not(b1), v],  // both factor 1: rank order
-                            [_a.Not(a1), b1, _a.Not(v)],  // a = 1, b > 1: b is outside
-                            [a1, _a.Not(b1), v]);         // a > 1, b = 1: a is outside
+                            [aMore, bMore, v],            // both factor 1: rank order
+                            [aMore, b1, _a.Not(v)],       // a = 1, b > 1: b is outside
+                            [a1, bMore, v]);              // a > 1, b = 1: a is outside
                     }
                     _before[d, a, b] = v;
                     _before[d, b, a] = _a.Not(v);

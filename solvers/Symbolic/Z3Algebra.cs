@@ -6,7 +6,7 @@ namespace Optimizer.Solvers.Symbolic;
 /// The algebra in Z3 (over the project's binding, solvers/Z3/): exact integers, Booleans and, for energies, exact
 /// rationals (<see cref="Z3Energy"/>: integer counts each times its energy per word, one real term by <see cref="ToReal"/>;
 /// the instances multiply each count, an integer product, rather than the real sum: a case split of the real sum over the
-/// instances' values made the tests' small cases 2 to 4 times slower to prove). Every term carries the finite set of values it can take, and a product of two non-constant terms is a
+/// instances' values made three of the tests' small cases run past their 60 s limit, against 13-55 s). Every term carries the finite set of values it can take, and a product of two non-constant terms is a
 /// case split over the operand with the smaller set (each branch a constant times the other), so the model stays linear
 /// (docs/z3-encoding.md, "Products stay linear"). Caps are ignored: nothing can overflow. Constraints are collected:
 /// plain ones, and tracked ones under their <see cref="Tag"/> for unsat cores. The Z3 encoding states energy only: the
@@ -39,12 +39,14 @@ internal sealed class Z3Algebra(Z3Context ctx) : Algebra<IntExpr, BoolExpr, Z3En
 
     public override IntTerm<IntExpr> Choice(string name, int count) => Term(ctx.IntVar(name, 0, count - 1), Enumerable.Range(0, count).Select(i => (long)i));
 
+    /// <summary>An if-then-else over the choice, the values in the order the splits first take them.</summary>
     public override IntTerm<IntExpr> Element(IntTerm<IntExpr> choice, long[] values, long[] distinct, string name)
     {
-        IntExpr e = ctx.Int(distinct[^1]);
-        for (int i = distinct.Length - 2; i >= 0; i--)
+        var order = values.Distinct().ToArray();
+        IntExpr e = ctx.Int(order[^1]);
+        for (int i = order.Length - 2; i >= 0; i--)
         {
-            long v = distinct[i];
+            long v = order[i];
             var when = ctx.Or(Enumerable.Range(0, values.Length).Where(j => values[j] == v).Select(j => choice.X! == j));
             e = ctx.Ite(when, ctx.Int(v), e);
         }
@@ -96,6 +98,9 @@ internal sealed class Z3Algebra(Z3Context ctx) : Algebra<IntExpr, BoolExpr, Z3En
     protected override IntTerm<IntExpr> MaxX(IReadOnlyList<IntTerm<IntExpr>> terms, string name) => throw EnergyOnly();
 
     protected override BoolExpr EqX(IntTerm<IntExpr> a, long v) => a.X! == v;
+
+    /// <summary>a = 1 and a &gt; 1: a bound atom each (a disequality would make Z3 split a &lt; 1 or a &gt; 1).</summary>
+    protected override (BoolExpr One, BoolExpr AboveOne) UnitX(IntTerm<IntExpr> a) => (a.X! == 1, a.X! > 1);
 
     protected override BoolExpr NotX(BoolExpr a) => !a;
 
