@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using Google.OrTools.Sat;
 using Optimizer.Formulation;
+using Optimizer.Solvers.Symbolic;
 
 namespace Optimizer.Solvers.CpSat;
 
@@ -69,7 +70,7 @@ public static class CpSatMapper
             var left = limits.TimeLimit is { } t ? t - clock.Elapsed : (TimeSpan?)null;
             if (left is { } lt && lt < TimeSpan.FromMilliseconds(50)) left = TimeSpan.FromMilliseconds(50);
             var obj = enc.Objective(term);
-            if (obj.E is not null) enc.Model.Minimize(obj.E);
+            if (obj.X is not null) enc.Model.Minimize(obj.X);
             if (hint is not null) enc.Hint(hint);
             var r = Run(p with { Objective = term }, enc, term, limits with { TimeLimit = left }, out long b, out long? value);
             branches += b;
@@ -77,7 +78,7 @@ public static class CpSatMapper
             last = r;
             if (r.Status != SolveStatus.Optimal || value is null) break;
             // The next terms keep this one at its optimum (exact in model units; a rounded-down scale keeps a superset).
-            if (obj.E is not null) enc.Model.Add(obj.E <= value.Value);
+            if (obj.X is not null) enc.Model.Add(obj.X <= value.Value);
             hint = r.Mapping;
         }
         bool proved = done.Count == terms.Count && last!.Status == SolveStatus.Optimal;
@@ -158,9 +159,9 @@ public static class CpSatMapper
                 $"CP-SAT proved the model infeasible: {Conflict(p, enc, solver) ?? Infeasibility.Explain(p)}");
         if (status == CpSolverStatus.Unknown)
             return new SolveResult(SolveStatus.Unknown, null, null, null, bound, sw.Elapsed, branches, "cpsat", "CP-SAT stopped (time limit or interrupt) before it found a mapping.");
-        var mapping = enc.Decode(v => solver.Value(v), l => solver.BooleanValue(l));
+        var mapping = enc.Decode(solver);
         var obj = enc.Objective(term);
-        long modelValue = obj.C ?? solver.Value(obj.E!);
+        long modelValue = obj.C ?? solver.Value(obj.X!);
         value = modelValue;
         var report = Recheck(p, enc, mapping, term, modelValue);
         double best = report.Objective(term);
@@ -212,13 +213,7 @@ public static class CpSatMapper
     /// <summary>Re-checks a decoded mapping with the validity checker and the user constraints, re-costs it with the reference model, and compares with the model's value.</summary>
     private static CostReport Recheck(MapProblem p, CpSatEncoding enc, Mapping mapping, Objective term, long modelValue)
     {
-        var violations = ValidityChecker.Check(p.Layer, p.Arch, mapping);
-        if (violations.Count > 0)
-            throw new InvalidOperationException($"CP-SAT returned an invalid mapping ({violations[0].Message}); this is a bug in the encoding.");
-        var broken = Z3MapEncoding.BrokenConstraint(p, mapping);
-        if (broken is not null)
-            throw new InvalidOperationException($"CP-SAT returned a mapping that breaks a user constraint ({broken}); this is a bug in the encoding.");
-        var report = CostModel.Evaluate(p.Layer, p.Arch, mapping);
+        var report = MapEncoding.Recheck(p, mapping, "CP-SAT");
         if (p.Constraints is { Global.Count: > 0 } g && ConstraintCheck.Broken(g, p.Arch, mapping, () => report) is { Count: > 0 } bad)
             throw new InvalidOperationException($"CP-SAT returned a mapping that breaks {g.Global[bad[0]].Name(p.Arch)}; this is a bug in the encoding.");
         double reference = report.Objective(term);
@@ -267,7 +262,7 @@ public static class CpSatMapper
         double unit = term == Objective.Latency ? 1 : scale;
         // Cheaper than the optimum: model value < optimum x (1 - tol) in model units (a rounded-down model keeps every such mapping).
         long below = (long)Math.Ceiling(optimum * (1 - Tolerance) * unit) - 1;
-        if (obj.E is not null) enc.Model.Add(obj.E <= below);
+        if (obj.X is not null) enc.Model.Add(obj.X <= below);
         else if (obj.C > below) return (Verdict.Certified, null, sw.Elapsed);
         Validate(enc, p);
         var solver = new CpSolver { StringParameters = Parameters(limits) };
@@ -279,8 +274,8 @@ public static class CpSatMapper
         if (status == CpSolverStatus.Infeasible) return (Verdict.Certified, null, sw.Elapsed);
         if (status is CpSolverStatus.Feasible or CpSolverStatus.Optimal)
         {
-            var m = enc.Decode(v => solver.Value(v), l => solver.BooleanValue(l));
-            var report = Recheck(p, enc, m, term, obj.C ?? solver.Value(obj.E!));
+            var m = enc.Decode(solver);
+            var report = Recheck(p, enc, m, term, obj.C ?? solver.Value(obj.X!));
             double v = report.Objective(term);
             return v < optimum * (1 - Tolerance) ? (Verdict.Failed, v, sw.Elapsed) : (Verdict.Unknown, null, sw.Elapsed);
         }

@@ -1,0 +1,540 @@
+using Optimizer.Formulation;
+using Optimizer.Hardware;
+using Optimizer.Workloads;
+using static Optimizer.Solvers.Symbolic.MapEncoding;
+
+namespace Optimizer.Solvers.Symbolic;
+
+/// <summary>
+/// One layer's mapspace (docs/mapspace.md), its validity rules and its exact cost (docs/cost-model.md), written once over
+/// the <see cref="Algebra{TX, TL, TE}"/> and stated in Z3 or CP-SAT by the algebra's backend (docs/z3-encoding.md,
+/// docs/cpsat.md). Each rank picks one split of its bound over every slot (a choice over the split table; every
+/// per-rank quantity is a table lookup over it); keep/bypass are Booleans; loop orders are <c>before</c> Booleans. Every
+/// count is the symbolic form of the kernel's function of the same name (<see cref="Counts"/>, <see cref="TensorIndex"/>).
+/// With <c>freeFactors</c> (Z3's diagnose mode) the factors are free variables over the bounds' divisors and only the
+/// validity rules and the user constraints are stated, each under a <see cref="Tag"/> an unsat core can name.
+/// </summary>
+internal sealed class MapEncoder<TX, TL, TE> where TX : class where TL : class
+{
+    private readonly Algebra<TX, TL, TE> _a;
+    private readonly MapProblem _p;
+    private readonly bool _free;
+    private readonly int _n, _ranks;
+    private readonly StorageLevel[] _levels;
+    private readonly TensorSpec[] _tensors;
+    private readonly RankId[] _rankIds;
+    private readonly long[] _bound;
+    private readonly List<Split>[] _splits;
+    private readonly IntTerm<TX>?[] _choice;
+    private readonly BoolTerm<TL>[,] _keep;
+    private readonly BoolTerm<TL>?[,,] _before;
+    private readonly IntTerm<TX>[,]? _tVar, _sxVar, _syVar;
+    private readonly Dictionary<string, IntTerm<TX>> _cache = new();
+
+    /// <summary>States the mapspace, its validity rules and the user constraints (<paramref name="solver"/> names the solver in refusals).</summary>
+    public MapEncoder(MapProblem p, Algebra<TX, TL, TE> algebra, bool freeFactors, string solver)
+    {
+        _a = algebra;
+        _p = p;
+        _free = freeFactors;
+        _levels = p.Arch.Levels.ToArray();
+        _n = _levels.Length;
+        _tensors = p.Layer.Tensors.ToArray();
+        _rankIds = p.Layer.Ranks.Select(r => r.Id).ToArray();
+        _bound = p.Layer.Ranks.Select(r => (long)r.Bound).ToArray();
+        _ranks = _rankIds.Length;
+
+        _keep = new BoolTerm<TL>[_n, _tensors.Length];
+        for (int l = 0; l < _n; l++)
+            for (int t = 0; t < _tensors.Length; t++)
+                _keep[l, t] = l == 0 ? _a.True
+                    : !_levels[l].MayKeep(_tensors[t].Role) ? _a.False
+                    : _a.NewBool($"keep_{_levels[l].Name}_{_tensors[t].Id}");
+
+        _splits = new List<Split>[_ranks];
+        _choice = new IntTerm<TX>?[_ranks];
+        for (int r = 0; r < _ranks; r++) _splits[r] = Splits(p, _bound[r], prefilter: !freeFactors);
+        if (freeFactors)
+        {
+            _tVar = new IntTerm<TX>[_n, _ranks];
+            _sxVar = new IntTerm<TX>[_n, _ranks];
+            _syVar = new IntTerm<TX>[_n, _ranks];
+            for (int r = 0; r < _ranks; r++)
+            {
+                var divisors = Divisors(_bound[r]);
+                IntTerm<TX> Var(string name, bool exists) => exists && _bound[r] > 1 ? _a.Factor(name, divisors) : _a.Const(1);
+                for (int l = 0; l < _n; l++)
+                {
+                    _tVar[l, r] = Var($"T_{_levels[l].Name}_{_rankIds[r]}", true);
+                    _sxVar[l, r] = Var($"SX_{_levels[l].Name}_{_rankIds[r]}", _levels[l].Fanout.X > 1);
+                    _syVar[l, r] = Var($"SY_{_levels[l].Name}_{_rankIds[r]}", _levels[l].Fanout.Y > 1);
+                }
+                if (_bound[r] > 1)
+                {
+                    int rr = r;
+                    var options = _splits[r].Select(s => _a.All(Enumerable.Range(0, _n).SelectMany(l => new[]
+                    {
+                        _a.Eq(_tVar[l, rr], s.T[l]), _a.Eq(_sxVar[l, rr], s.SX[l]), _a.Eq(_syVar[l, rr], s.SY[l]),
+                    })));
+                    _a.Require(new Tag($"complete_{_rankIds[r]}", $"the factors of {_rankIds[r]} multiply to its bound {_bound[r]}"), [_a.Any(options)]);
+                }
+            }
+        }
+        else
+        {
+            for (int r = 0; r < _ranks; r++)
+                if (_splits[r].Count > 1) _choice[r] = _a.Choice($"split_{_rankIds[r]}", _splits[r].Count);
+                else if (_splits[r].Count == 0) _a.Require(null, [_a.False]);  // no split fits: nothing is valid
+        }
+
+        _before = new BoolTerm<TL>?[_n, _ranks, _ranks];
+        if (!freeFactors) BuildOrder();
+        AddValidity();
+        AddUserConstraints(solver);
+    }
+
+    // ---- the mapspace -------------------------------------------------------------------------
+
+    /// <summary>An integer term from the rank's split table: a constant when every split agrees, else a lookup over the split choice.</summary>
+    private IntTerm<TX> Table(int r, string key, Func<Split, long> value)
+    {
+        if (_free) throw new InvalidOperationException("The split tables are not stated when the factors are free variables.");
+        string k = $"{key}#{r}";
+        if (_cache.TryGetValue(k, out var hit)) return hit;
+        var splits = _splits[r];
+        IntTerm<TX> result;
+        if (splits.Count == 0) result = _a.Const(1);
+        else
+        {
+            var values = splits.Select(value).ToArray();
+            var distinct = values.Distinct().Order().ToArray();
+            result = distinct.Length == 1 ? _a.Const(distinct[0]) : _a.Element(_choice[r]!, values, distinct, $"{key}_{_rankIds[r]}");
+        }
+        _cache[k] = result;
+        return result;
+    }
+
+    private IntTerm<TX> T(int l, int r) => _free ? _tVar![l, r] : Table(r, $"T{l}", s => s.T[l]);
+    private IntTerm<TX> SX(int l, int r) => _free ? _sxVar![l, r] : Table(r, $"SX{l}", s => s.SX[l]);
+    private IntTerm<TX> SY(int l, int r) => _free ? _syVar![l, r] : Table(r, $"SY{l}", s => s.SY[l]);
+
+    /// <summary>Extent of rank r in the tile of level l: the product of its factors at l and below.</summary>
+    private IntTerm<TX> E(int l, int r) => _free
+        ? _a.Product(Enumerable.Range(l, _n - l).Select(d => _a.Mul(T(d, r), _a.Mul(SX(d, r), SY(d, r)))))
+        : Table(r, $"E{l}", s => Ext(s, l));
+
+    private long Ext(Split s, int l)
+    {
+        long x = 1;
+        for (int d = l; d < _n; d++) x *= s.T[d] * s.SX[d] * s.SY[d];
+        return x;
+    }
+
+    /// <summary>The stride of the temporal loop of rank r at level d: the product of its factors in every loop inside it.</summary>
+    private IntTerm<TX> Inner(int d, int r) => Table(r, $"I{d}", s => Ext(s, d) / s.T[d]);
+
+    /// <summary>How far the temporal loop of rank r at level d moves its rank back when it restarts: (f - 1) x stride.</summary>
+    private long Reset(Split s, int d) => (s.T[d] - 1) * (Ext(s, d) / s.T[d]);
+
+    /// <summary>The product over every rank of one per-rank table (products over one rank's slots are folded into its table).</summary>
+    private IntTerm<TX> AcrossRanks(string key, Func<Split, long> value, long? cap)
+        => _a.Product(Enumerable.Range(0, _ranks).Select(r => Table(r, key, value)), cap);
+
+    /// <summary>Loop order: before[d, a, b] says rank a's temporal loop is outside rank b's at level d. Factor-1 loops go innermost in rank order; the innermost level's order changes no count and is fixed.</summary>
+    private void BuildOrder()
+    {
+        for (int d = 0; d < _n; d++)
+            for (int a = 0; a < _ranks; a++)
+                for (int b = a + 1; b < _ranks; b++)
+                {
+                    BoolTerm<TL> v;
+                    var ta = T(d, a);
+                    var tb = T(d, b);
+                    if (d == _n - 1 || (ta.C == 1 && tb.C == 1)) v = _a.True;
+                    else if (ta.C == 1) v = _a.False;
+                    else if (tb.C == 1) v = _a.True;
+                    else
+                    {
+                        v = _a.NewBool($"before_{_levels[d].Name}_{_rankIds[a]}_{_rankIds[b]}");
+                        var (a1, aMore) = _a.Unit(ta);
+                        var (b1, bMore) = _a.Unit(tb);
+                        _a.Require(null,
+                            [aMore, bMore, v],            // both factor 1: rank order
+                            [aMore, b1, _a.Not(v)],       // a = 1, b > 1: b is outside
+                            [a1, bMore, v]);              // a > 1, b = 1: a is outside
+                    }
+                    _before[d, a, b] = v;
+                    _before[d, b, a] = _a.Not(v);
+                }
+        for (int d = 0; d < _n - 1; d++)
+            for (int a = 0; a < _ranks; a++)
+                for (int b = 0; b < _ranks; b++)
+                    for (int c = 0; c < _ranks; c++)
+                    {
+                        if (a == b || b == c || a == c) continue;
+                        _a.Require(null, [_a.Not(Before(d, a, b)), _a.Not(Before(d, b, c)), Before(d, a, c)]);
+                    }
+    }
+
+    private BoolTerm<TL> Before(int d, int a, int b) => _before[d, a, b]!;
+
+    // ---- validity -----------------------------------------------------------------------------
+
+    /// <summary>The symbolic form of the kernel's <see cref="TensorIndex.Words"/>: the product of the dimension extents.</summary>
+    private IntTerm<TX> Tile(TensorSpec t, Func<int, IntTerm<TX>> extent)
+    {
+        // A tile (or partition) is a box of the tensor: at most its words.
+        long words = _p.Layer.TensorWords(t);
+        var z = _a.Const(1);
+        foreach (var dim in t.Dims) z = _a.Mul(z, DimExtent(dim, extent), words);
+        return z;
+    }
+
+    /// <summary>The symbolic form of the kernel's <see cref="TensorIndex.DimExtent"/>: <c>1 + sum |c| x (e - 1)</c>.</summary>
+    private IntTerm<TX> DimExtent(AffineExpr dim, Func<int, IntTerm<TX>> extent)
+    {
+        var z = _a.Const(1);
+        foreach (var term in dim.Terms)
+            z = _a.Add(z, _a.Scaled(_a.Sub(extent(RankIndex(term.Rank)), _a.Const(1)), Math.Abs((long)term.Coefficient)));
+        return z;
+    }
+
+    private int RankIndex(RankId r) => Array.IndexOf(_rankIds, r);
+
+    private IntTerm<TX> Spatial(int l, int r, Axis axis) => axis == Axis.X ? SX(l, r) : SY(l, r);
+
+    /// <summary>The product of every rank's spatial factor along one axis of level l (at most <paramref name="cap"/>).</summary>
+    private IntTerm<TX> AxisUsed(int l, Axis axis, long cap) => _a.Product(Enumerable.Range(0, _ranks).Select(r => Spatial(l, r, axis)), cap);
+
+    private void AddValidity()
+    {
+        for (int l = 0; l < _n; l++)
+        {
+            var level = _levels[l];
+            var fan = level.Fanout;
+            int li = l;
+            if (level.Capacity is { } cap)
+            {
+                var need = _a.Sum(Enumerable.Range(0, _tensors.Length).Select(t => _a.Gate(_keep[li, t], Tile(_tensors[t], r => E(li, r)))));
+                _a.RequireAtMost(new Tag($"cap_{level.Name}", $"capacity of {level.Name} ({cap} words)"), need, cap);
+            }
+            if (fan.X > 1) _a.RequireAtMost(new Tag($"fanX_{level.Name}", $"fanout of {level.Name} along X ({fan.X})"), AxisUsed(l, Axis.X, fan.X), fan.X);
+            if (fan.Y > 1) _a.RequireAtMost(new Tag($"fanY_{level.Name}", $"fanout of {level.Name} along Y ({fan.Y})"), AxisUsed(l, Axis.Y, fan.Y), fan.Y);
+        }
+    }
+
+    private void AddUserConstraints(string solver)
+    {
+        var cons = _p.Constraints ?? MappingConstraints.None;
+        cons.RefuseOuterPrefix(solver);
+        foreach (var (l, c) in cons.Levels.OrderBy(kv => kv.Key))
+        {
+            string level = _levels[l].Name;
+            foreach (var (rank, f) in c.Temporal.OrderBy(kv => kv.Key.Name, StringComparer.Ordinal))
+                _a.Require(new Tag($"pinT_{level}_{rank}", $"{rank} pinned to {f} at {level}"), [_a.Eq(T(l, RankIndex(rank)), f)]);
+            foreach (var ((rank, axis), f) in c.Spatial.OrderBy(kv => kv.Key.Rank.Name, StringComparer.Ordinal).ThenBy(kv => kv.Key.Axis))
+                _a.Require(new Tag($"pinS_{level}_{rank}_{axis}", $"{rank} pinned to {f} along {axis} at {level}"), [_a.Eq(Spatial(l, RankIndex(rank), axis), f)]);
+            foreach (var (allowed, axis) in new[] { (c.SpatialX, Axis.X), (c.SpatialY, Axis.Y) })
+            {
+                if (allowed is null) continue;
+                var others = Enumerable.Range(0, _ranks).Where(r => !allowed.Contains(_rankIds[r]));
+                _a.Require(new Tag($"allow{axis}_{level}", $"only {(allowed.Count == 0 ? "no rank" : string.Join(", ", allowed.Select(x => x.Name).Order(StringComparer.Ordinal)))} may be split along {axis} at {level}"),
+                    others.Select(r => new[] { _a.Eq(Spatial(l, r, axis), 1) }).ToArray());
+            }
+            if (c.Order is { } order)
+            {
+                var ids = order.ToList();
+                var clauses = Enumerable.Range(0, _ranks).Where(r => !ids.Contains(_rankIds[r])).Select(r => new[] { _a.Eq(T(l, r), 1) }).ToList();
+                // The innermost level's order changes no count; there the decoder writes the pinned order.
+                if (!_free && l < _n - 1)
+                    for (int i = 0; i < ids.Count; i++)
+                        for (int j = i + 1; j < ids.Count; j++)
+                        {
+                            int a = RankIndex(ids[i]), b = RankIndex(ids[j]);
+                            if (a == b) continue;
+                            clauses.Add([_a.Not(_a.Gt1(T(l, a))), _a.Not(_a.Gt1(T(l, b))), Before(l, a, b)]);
+                        }
+                _a.Require(new Tag($"order_{level}", $"the loop order at {level} is {string.Join(" ", ids)} (other ranks have factor 1 there)"), clauses.ToArray());
+            }
+            foreach (var t in c.Keep.OrderBy(x => x.Name, StringComparer.Ordinal))
+                _a.Require(new Tag($"keep_pin_{level}_{t}", $"{level} must keep {t}"), [_keep[l, TensorPosition(t)]]);
+            foreach (var t in c.Bypass.OrderBy(x => x.Name, StringComparer.Ordinal))
+                _a.Require(new Tag($"bypass_pin_{level}_{t}", $"{level} must let {t} pass"), [_a.Not(_keep[l, TensorPosition(t)])]);
+        }
+    }
+
+    private int TensorPosition(TensorId id) => Array.FindIndex(_tensors, t => t.Id == id);
+
+    // ---- the cost model (docs/cost-model.md) --------------------------------------------------
+
+    /// <summary>Instances used of level l (l = n: compute units): the product of the spatial factors above it.</summary>
+    private IntTerm<TX> Used(int l)
+    {
+        string key = $"used{l}";
+        if (_cache.TryGetValue(key, out var hit)) return hit;
+        long most = l == _n ? _p.Arch.ComputeInstances : _p.Arch.InstancesOf(l);
+        return _cache[key] = AcrossRanks($"U{l}", s => Enumerable.Range(0, l).Aggregate(1L, (a, d) => a * s.SX[d] * s.SY[d]), most);
+    }
+
+    /// <summary>The kernel's <see cref="Counts.Transitions"/> of the loop of rank r at level d: (f - 1) x the product of the factors of the temporal loops outside it.</summary>
+    private IntTerm<TX> Steps(int d, int r)
+    {
+        string key = $"steps{d}_{r}";
+        if (_cache.TryGetValue(key, out var hit)) return hit;
+        // Every partial product is at most the product of all temporal factors, itself at most the MACs.
+        long macs = _p.Layer.Macs;
+        var z = _a.Sub(T(d, r), _a.Const(1));
+        if (d > 0) z = _a.Mul(z, AcrossRanks($"A{d}", s => Enumerable.Range(0, d).Aggregate(1L, (a, x) => a * s.T[x]), macs), macs);
+        for (int rr = 0; rr < _ranks; rr++)
+            if (rr != r) z = _a.Mul(z, _a.Ite(Before(d, rr, r), T(d, rr), _a.Const(1)), macs);
+        return _cache[key] = z;
+    }
+
+    /// <summary>
+    /// The symbolic form of the kernel's <see cref="Counts.Visits"/>: the tile, plus for every temporal loop above l its
+    /// steps times the words of the tile less <see cref="TensorIndex.Overlap"/>, with the loop order as before(...) Booleans.
+    /// </summary>
+    private IntTerm<TX> Visits(int ti, int l)
+    {
+        string key = $"visits{ti}_{l}";
+        if (_cache.TryGetValue(key, out var hit)) return hit;
+        var t = _tensors[ti];
+        var tile = Tile(t, r => E(l, r));
+        var total = tile;
+        if (l > 0)
+        {
+            var extents = t.Dims.Select(dim => DimExtent(dim, r => E(l, r))).ToArray();
+            for (int d = 0; d < l; d++)
+                for (int r = 0; r < _ranks; r++)
+                {
+                    if (T(d, r).C == 1) continue;
+                    var steps = Steps(d, r);
+                    var overlap = _a.Const(1);
+                    for (int k = 0; k < t.Dims.Count && overlap.C != 0; k++)
+                    {
+                        var shift = _a.Const(0);
+                        foreach (var term in t.Dims[k].Terms)
+                        {
+                            int rr = RankIndex(term.Rank);
+                            var delta = rr == r ? Inner(d, r) : _a.Const(0);
+                            if (rr != r) delta = _a.Sub(delta, _a.Ite(Before(d, r, rr), Table(rr, $"Q{d}", s => Reset(s, d)), _a.Const(0)));
+                            int dd = d, ll = l;
+                            delta = _a.Sub(delta, Table(rr, $"D{d}_{l}", s => Enumerable.Range(dd + 1, Math.Max(0, ll - dd - 1)).Sum(x => Reset(s, x))));
+                            shift = _a.Add(shift, _a.Scaled(delta, term.Coefficient));
+                        }
+                        overlap = _a.Mul(overlap, _a.Max0(_a.Sub(extents[k], _a.Abs(shift))));
+                    }
+                    // The kernel's Fresh: the tile less its overlap with the previous one (never negative: the overlap is inside the tile).
+                    total = _a.Add(total, _a.Mul(steps, _a.NonNeg(_a.Sub(tile, overlap))));
+                }
+        }
+        return _cache[key] = total;
+    }
+
+    /// <summary>Distinct output words one instance of level l ever holds: the tile grown by every temporal loop above l.</summary>
+    private IntTerm<TX> Partition(TensorSpec t, int l)
+        => Tile(t, r => Table(r, $"P{l}", s => Ext(s, l) * Enumerable.Range(0, l).Aggregate(1L, (a, d) => a * s.T[d])));
+
+    /// <summary>The counts of one tensor at one level, per instance, when the level keeps it (the kernel's Fills, Served, OutputReads).</summary>
+    private (IntTerm<TX> Fills, IntTerm<TX> Reads, IntTerm<TX> Updates, IntTerm<TX> Partition, List<(BoolTerm<TL> Cond, int Child, IntTerm<TX> Words)> Net)
+        CountsOf(int ti, int l, IntTerm<TX> temporalProduct)
+    {
+        var t = _tensors[ti];
+        var partition = t.IsOutput ? Partition(t, l) : _a.Const(0);
+        var fills = l == 0 ? _a.Const(0) : t.IsOutput ? _a.NonNeg(_a.Sub(Visits(ti, l), partition)) : Visits(ti, l);
+        var served = _a.Const(0);
+        var net = new List<(BoolTerm<TL>, int, IntTerm<TX>)>();
+        // The child keeper c: the next level below l that keeps t, or the compute units (c = n).
+        for (int c = l + 1; c <= _n; c++)
+        {
+            var cond = c < _n ? _keep[c, ti] : _a.True;
+            for (int m = l + 1; m < c; m++) cond = _a.And(cond, _a.Not(_keep[m, ti]));
+            if (cond.C == false) continue;
+            var childWords = c == _n ? temporalProduct : Visits(ti, c);
+            // children / shared: the spatial factors between l and c that do not share t's accesses (Counts.Shares).
+            var perChild = _a.Const(1);
+            long children = _p.Arch.ComputeInstances;
+            for (int m = l; m < c; m++)
+            {
+                bool shares = Counts.Shares(_levels[m].Fanout, t.IsOutput);
+                int mm = m;
+                perChild = _a.Mul(perChild, _a.Product(Enumerable.Range(0, _ranks)
+                    .Where(r => !shares || t.IsIndexedBy(_rankIds[r]))
+                    .Select(r => Table(r, $"S{mm}", s => s.SX[mm] * s.SY[mm])), children), children);
+            }
+            var words = _a.Mul(childWords, perChild);
+            served = _a.Add(served, _a.Gate(cond, words));
+            if (Enumerable.Range(l, c - l).Any(m => _levels[m].Fanout.HopEnergy != 0)) net.Add((cond, c, words));
+        }
+        var reads = t.IsOutput ? _a.NonNeg(_a.Sub(served, partition)) : served;
+        var updates = t.IsOutput ? served : _a.Const(0);
+        return (fills, reads, updates, partition, net);
+    }
+
+    /// <summary>The cost terms <see cref="BuildCosts"/> made: the energy (null when not asked for), the cycles (likewise) and one literal per global constraint.</summary>
+    internal sealed record Costs(TE? Energy, IntTerm<TX>? Cycles, IReadOnlyList<BoolTerm<TL>> GlobalLiterals);
+
+    /// <summary>
+    /// Builds the energy, the cycles, or both, as the objective needs, and the global constraints
+    /// (<see cref="MappingConstraints.Global"/>), each enforced by its literal.
+    /// </summary>
+    public Costs BuildCosts(bool energy, bool cycles)
+    {
+        var temporalProduct = AcrossRanks("TP", s => s.T.Aggregate(1L, (a, x) => a * x), _p.Layer.Macs);
+        var energyTotal = _a.Joules(_a.Const(_p.Layer.Macs), _p.Arch.Compute.MacEnergy);
+        var bandwidth = new List<IntTerm<TX>>();
+        var global = (_p.Constraints ?? MappingConstraints.None).Global;
+        var lits = global.Select((g, i) => _a.NewBool($"global_{i}")).ToArray();
+        AddShapeConstraints(global, lits);
+        // The kernel's ComputeCycles: ceil(MACs per unit / MACs per cycle); built once, for the cycles or a bandwidth constraint.
+        IntTerm<TX>? computeCycles = cycles || global.Any(g => g is BandwidthWithinCompute) ? _a.Ceil(temporalProduct, _p.Arch.Compute.MacsPerCycle, "compute") : null;
+        for (int l = 0; l < _n; l++)
+        {
+            var level = _levels[l];
+            var readsAt = _a.Const(0);
+            var writesAt = _a.Const(0);
+            int li = l;
+            var bounded = Enumerable.Range(0, global.Count).Where(i => global[i] is BandwidthWithinCompute b && b.Level == li).ToList();
+            var counted = Enumerable.Range(0, global.Count).Where(i => global[i] is MaxCount c && c.Level == li).ToDictionary(i => i, _ => _a.Const(0));
+            for (int ti = 0; ti < _tensors.Length; ti++)
+            {
+                var keep = _keep[l, ti];
+                if (keep.C == false) continue;
+                var (fills, reads, updates, partition, net) = CountsOf(ti, l, temporalProduct);
+                foreach (var i in counted.Keys.ToList())
+                {
+                    var c = (MaxCount)global[i];
+                    if (c.Tensor is { } only && only != _tensors[ti].Id) continue;
+                    // The count per instance when l keeps t (0 otherwise), times the instances used for the total.
+                    var count = _a.Gate(keep, c.Count switch { CountKind.Reads => reads, CountKind.Fills => fills, _ => updates });
+                    counted[i] = _a.Add(counted[i], c.Total ? _a.Mul(Used(l), count) : count);
+                }
+                if (cycles || bounded.Count > 0)
+                {
+                    readsAt = _a.Add(readsAt, _a.Gate(keep, reads));
+                    writesAt = _a.Add(writesAt, _a.Gate(keep, _a.Add(fills, updates)));
+                }
+                if (!energy) continue;
+                // The kernel's AccessEnergy per instance, times the instances used; 0 when the level does not keep t.
+                // Each count is capped before it is weighed: kept, its energy is at most the energy cap.
+                var access = _a.Plus(_a.Joules(_a.Gate(keep, reads, _a.CountCap(level.ReadEnergy)), level.ReadEnergy),
+                    _a.Joules(_a.Gate(keep, _a.Add(fills, updates), _a.CountCap(level.WriteEnergy)), level.WriteEnergy));
+                var part = _a.Times(Used(l), access);
+                // The network: (reads + updates) x used words cross every fanout with hop energy between l and the child keeper.
+                foreach (var (cond, c, words) in net)
+                {
+                    var moved = _tensors[ti].IsOutput ? _a.Add(_a.NonNeg(_a.Sub(words, partition)), words) : words;
+                    var hops = Enumerable.Range(l, c - l).Where(m => _levels[m].Fanout.HopEnergy != 0)
+                        .Select(m => (m, pj: _levels[m].Fanout.Topology == Topology.Bus ? _levels[m].Fanout.HopEnergy : _levels[m].Fanout.HopEnergy / 2))
+                        .Where(x => _a.Weighs(x.pj)).ToList();
+                    if (hops.Count == 0) continue;
+                    long? wordCap = _a.CountCap(hops.Max(x => x.pj));
+                    var movedAll = _a.Mul(Used(l), _a.Gate(_a.And(keep, cond), moved, wordCap), wordCap);
+                    foreach (var (m, pj) in hops)
+                    {
+                        var fan = _levels[m].Fanout;
+                        // The kernel's Hops: one on a bus; on a mesh 1 + (ux - 1)/2 + (uy - 1)/2 = (ux + uy)/2, half a hop's energy per unit.
+                        var crossed = fan.Topology == Topology.Bus ? movedAll
+                            : _a.Mul(movedAll, _a.Add(AxisUsed(m, Axis.X, fan.X), AxisUsed(m, Axis.Y, fan.Y)), wordCap);
+                        part = _a.Plus(part, _a.Joules(crossed, pj));
+                    }
+                }
+                energyTotal = _a.Plus(energyTotal, part);
+            }
+            foreach (var (i, count) in counted) _a.EnforceAtMost(lits[i], count, _a.Const(((MaxCount)global[i]).Limit));
+            if (cycles || bounded.Count > 0)
+            {
+                // The kernel's BandwidthCycles: ceil(reads / read bandwidth), ceil(writes / write bandwidth).
+                var own = new List<IntTerm<TX>>();
+                if (level.ReadBandwidth is { } rb) own.Add(_a.Ceil(readsAt, rb, level.Name));
+                if (level.WriteBandwidth is { } wb) own.Add(_a.Ceil(writesAt, wb, level.Name));
+                if (cycles) bandwidth.AddRange(own);
+                foreach (var i in bounded) foreach (var b in own) _a.EnforceAtMost(lits[i], b, computeCycles!);
+            }
+        }
+        IntTerm<TX>? cycleTerm = null;
+        if (cycles)
+        {
+            bandwidth.Add(computeCycles!);
+            cycleTerm = _a.Max(bandwidth, "cycles");
+        }
+        return new Costs(energy ? energyTotal : default, cycleTerm, lits);
+    }
+
+    /// <summary>The global kinds that need no cost term (tile multiples, utilization, fanout use), each enforced by its literal.</summary>
+    private void AddShapeConstraints(IReadOnlyList<GlobalConstraint> global, BoolTerm<TL>[] lits)
+    {
+        for (int i = 0; i < global.Count; i++)
+        {
+            switch (global[i])
+            {
+                case TileMultiple t:
+                    long n = t.Multiple;
+                    int ti = t.Level;
+                    _a.Require(null, [_a.Not(lits[i]), _a.Eq(Table(RankIndex(t.Rank), $"M{ti}_{n}", s => Ext(s, ti) % n == 0 ? 1 : 0), 1)]);
+                    break;
+                case MinUtilization u:
+                    _a.EnforceAtMost(lits[i], _a.Const(GlobalConstraint.AtLeast(u.Fraction, _p.Arch.ComputeInstances)), Used(_n));
+                    break;
+                case MinFanoutUsed f:
+                    int fl = f.Level;
+                    var fan = _levels[fl].Fanout;
+                    var used = f.Part switch
+                    {
+                        FanoutPart.X => AxisUsed(fl, Axis.X, fan.X),
+                        FanoutPart.Y => AxisUsed(fl, Axis.Y, fan.Y),
+                        _ => AcrossRanks($"S{fl}", s => s.SX[fl] * s.SY[fl], fan.Size),
+                    };
+                    _a.EnforceAtMost(lits[i], _a.Const(GlobalConstraint.AtLeast(f.Fraction, f.Children(_p.Arch))), used);
+                    break;
+            }
+        }
+    }
+
+    /// <summary>A lower bound on the compute cycles of any mapping: the MACs over every compute unit.</summary>
+    public long ComputeCyclesFloor()
+        => Math.Max(1, _p.Layer.Macs / Math.Max(1, _p.Arch.ComputeInstances * (long)_p.Arch.Compute.MacsPerCycle));
+
+    // ---- hints and decoding -------------------------------------------------------------------
+
+    /// <summary>A mapping of the mapspace as values of the model's variables (its splits, keep sets and orders); null when it is not in the split tables.</summary>
+    public (List<(IntTerm<TX> Var, long Value)> Ints, List<(BoolTerm<TL> Var, bool Value)> Bools)? Assignment(Mapping m)
+    {
+        var idx = new int[_ranks];
+        for (int r = 0; r < _ranks; r++)
+        {
+            var rank = _rankIds[r];
+            idx[r] = _splits[r].FindIndex(s => Enumerable.Range(0, _n).All(l =>
+                s.T[l] == m.Levels[l].TemporalFactor(rank)
+                && s.SX[l] == SpatialFactor(m.Levels[l], rank, Axis.X)
+                && s.SY[l] == SpatialFactor(m.Levels[l], rank, Axis.Y)));
+            if (idx[r] < 0) return null;
+        }
+        var ints = new List<(IntTerm<TX>, long)>();
+        var bools = new List<(BoolTerm<TL>, bool)>();
+        for (int r = 0; r < _ranks; r++) if (_choice[r] is { } ch) ints.Add((ch, idx[r]));
+        for (int l = 0; l < _n; l++)
+            for (int t = 0; t < _tensors.Length; t++)
+                if (_keep[l, t].C is null) bools.Add((_keep[l, t], m.Levels[l].Keep.Contains(_tensors[t].Id)));
+        for (int d = 0; d < _n; d++)
+        {
+            // Position in the order: the mapping's loops of factor > 1 outermost first, then factor-1 ranks in rank order.
+            var active = m.Levels[d].Temporal.Where(x => x.Factor > 1).Select(x => RankIndex(x.Rank)).ToList();
+            var pos = new int[_ranks];
+            for (int r = 0; r < _ranks; r++) pos[r] = active.Contains(r) ? active.IndexOf(r) : _ranks + r;
+            for (int a = 0; a < _ranks; a++)
+                for (int b = a + 1; b < _ranks; b++)
+                    if (_before[d, a, b] is { C: null } x) bools.Add((x, pos[a] < pos[b]));
+        }
+        return (ints, bools);
+    }
+
+    /// <summary>The mapping of a solution, as the one <see cref="Mapping"/> type, from the values of the model's variables.</summary>
+    public Mapping Decode(Func<IntTerm<TX>, long> value, Func<BoolTerm<TL>, bool> truth)
+    {
+        var split = new Split[_ranks];
+        for (int r = 0; r < _ranks; r++) split[r] = _splits[r][_choice[r] is { } ch ? (int)value(ch) : 0];
+        bool Val(BoolTerm<TL> b) => b.C ?? truth(b);
+        return ToMapping(_p, split, _rankIds, _tensors, (l, a, b) => Val(Before(l, a, b)), (l, t) => Val(_keep[l, t]));
+    }
+}
