@@ -120,7 +120,7 @@ internal static class SimulateCommand
             foreach (var d in apart)
                 Console.WriteLine($"  {string.Join(" ", new[] { d.Level, d.Tensor, d.Quantity }.Where(x => x.Length > 0))}: timeloop {d.Model}, simulated {d.Simulated}");
         }
-        if (diff.Count == 0) Console.WriteLine("Agreement    every count equals the default model's; cycles are at or above its bounds");
+        if (diff.Count == 0) Console.WriteLine($"Agreement    every count equals the {(convention == CostConvention.Default ? "" : "default ")}model's; cycles are at or above its bounds");
         else
         {
             Console.WriteLine($"DISAGREEMENT {diff.Count} difference(s):");
