@@ -234,9 +234,7 @@ public static class FusionCertificate
                 if (!string.IsNullOrEmpty(invalid)) throw new InvalidOperationException($"CP-SAT rejected the fusion certificate's model (a bug): {invalid}");
                 var left = timeout is { } t ? t - clock.Elapsed : (TimeSpan?)null;
                 if (left is { } l && l <= TimeSpan.Zero) return (CertificateStatus.Unknown, 0, 0);
-                var parameters = $"num_workers:{Math.Max(1, Environment.ProcessorCount)} random_seed:1 log_search_progress:false" +
-                                 (left is { } lt ? $" max_time_in_seconds:{Math.Max(0.05, lt.TotalSeconds).ToString("R", CultureInfo.InvariantCulture)}" : "");
-                var solver = new CpSolver { StringParameters = parameters };
+                var solver = new CpSolver { StringParameters = CpSat.CpSatMapper.Parameters(new SearchLimits(left, CancellationToken.None)) };
                 var status = solver.Solve(model);
                 text.Append(CultureInfo.InvariantCulture, $"; CP-SAT: {picks.Count} picks, cycles in [{q.CyclesFrom?.ToString(CultureInfo.InvariantCulture) ?? "-"}, {q.CyclesTo?.ToString(CultureInfo.InvariantCulture) ?? "-"}]" +
                     $"{(q.CyclesBelow is { } cb ? $", cycles below {cb:R}" : "")}{(q.EnergyBelow is { } eb ? $", energy below {eb:R} (scaled by {_scale:R}, rounded down)" : "")}" +

@@ -119,7 +119,7 @@ public static class CpSatMapper
     }
 
     /// <summary>The solver's parameters: workers, fixed seed, time limit.</summary>
-    private static string Parameters(SearchLimits limits)
+    internal static string Parameters(SearchLimits limits)
     {
         int workers = limits.Threads > 0 ? limits.Threads : Environment.ProcessorCount;
         var ps = new List<string> { $"num_workers:{Math.Max(1, workers)}", $"random_seed:{Seed}", "log_search_progress:false" };
