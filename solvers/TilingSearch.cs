@@ -723,7 +723,8 @@ public sealed class TilingSearch
         /// (<paramref name="floor"/>), no order has less energy or fewer cycles, so no order has a smaller EDP. Otherwise
         /// (bandwidth cycles above the floor) the other orders are searched: level by level, each level's orders (one per
         /// class, <see cref="SearchModel.Orders"/>) by the energy they add, a partial choice bounded by its least energy
-        /// (the orders chosen, the least-energy ones for the rest: each level's order adds its own term) times the floor.
+        /// (the orders chosen, the least-energy ones for the rest: each level's order adds its own term) times the floor or
+        /// the bandwidth cycles the chosen orders already fix (<see cref="SearchModel.CyclesFixedAbove"/>), whichever is more.
         /// </summary>
         private void OfferOrders(State s, double[] path, double floor)
         {
@@ -759,6 +760,10 @@ public sealed class TilingSearch
                     // The orders come by the energy they add: once one is pruned, so is every one after it.
                     if (Prunable(FusionCost.Combine(Objective.Edp, energy + extra + extras[i], floor), path)) break;
                     s.Choice[d] = best with { Order = orders[i] };
+                    // The orders chosen so far fix the bandwidth cycles of the levels above the next open one.
+                    if (k + 1 < levels.Count
+                        && Prunable(FusionCost.Combine(Objective.Edp, energy + extra + extras[i], Math.Max(floor, model.CyclesFixedAbove(s, levels[k + 1].Level))), path))
+                        continue;
                     Orders(k + 1, extra + extras[i]);
                 }
                 s.Choice[d] = best;

@@ -59,6 +59,33 @@ internal sealed class ArrayCostModel(SearchProblem problem) : SearchPart(problem
     /// <summary>The exact energy and cycles of a complete mapping, whatever the objective (a leaf of the EDP search, which picks orders for both).</summary>
     public (double Energy, double Cycles) ExactParts(State s) => Parts(s, Levels, Levels - 1, exact: true, withCycles: true);
 
+    /// <summary>
+    /// For a complete mapping, the most bandwidth cycles of a level whose traffic no loop order at level
+    /// <paramref name="open"/> or below changes: a level's fills follow the loops above it, the words it serves a
+    /// keeper below follow the loops above that keeper, and what it serves the compute units follows no order. So
+    /// every mapping that differs from <paramref name="s"/> only in the orders of levels <paramref name="open"/> and
+    /// below has at least these cycles (the EDP leaf's order search, docs/mapspace.md).
+    /// </summary>
+    public double CyclesFixedAbove(State s, int open)
+    {
+        var levelCycles = new double[Levels];
+        Parts(s, Levels, Levels - 1, exact: true, withCycles: true, levelCycles);
+        double cycles = 0;
+        for (int d = 0; d <= open && d < Levels; d++)
+        {
+            bool fixedByOrdersAbove = true;
+            foreach (var t in _m.Tensors)
+            {
+                if ((s.Keep[d] & t.Bit) == 0) continue;
+                int c = d + 1;
+                while (c < Levels && (s.Keep[c] & t.Bit) == 0) c++;
+                if (c < Levels && c > open) { fixedByOrdersAbove = false; break; }
+            }
+            if (fixedByOrdersAbove) cycles = Math.Max(cycles, levelCycles[d]);
+        }
+        return cycles;
+    }
+
     private double Evaluate(State s, int loopsDecided, int keepDecidedAt, bool exact)
     {
         var p = _m.Map;
@@ -76,7 +103,7 @@ internal sealed class ArrayCostModel(SearchProblem problem) : SearchPart(problem
     /// The energy and (with <paramref name="withCycles"/>, else NaN) the cycles of <see cref="Evaluate"/>: exact for a
     /// complete mapping, else the terms the decided levels fix.
     /// </summary>
-    private (double Energy, double Cycles) Parts(State s, int loopsDecided, int keepDecidedAt, bool exact, bool withCycles)
+    private (double Energy, double Cycles) Parts(State s, int loopsDecided, int keepDecidedAt, bool exact, bool withCycles, double[]? levelCycles = null)
     {
         var p = _m.Map;
         var levels = _m.Storage;
@@ -139,7 +166,12 @@ internal sealed class ArrayCostModel(SearchProblem problem) : SearchPart(problem
             if (s.Plan is not null) maxUnits = Math.Min(maxUnits, PlanUnits(s));
             cycles = Math.Ceiling(Math.Ceiling((double)p.Layer.Macs / maxUnits) / p.Arch.Compute.MacsPerCycle);
         }
-        for (int d = 0; d < Levels; d++) cycles = Math.Max(cycles, Counts.BandwidthCycles(levels[d], reads[d], writes[d]));
+        for (int d = 0; d < Levels; d++)
+        {
+            double bandwidth = Counts.BandwidthCycles(levels[d], reads[d], writes[d]);
+            if (levelCycles is not null) levelCycles[d] = bandwidth;
+            cycles = Math.Max(cycles, bandwidth);
+        }
         return (energy, cycles);
     }
 

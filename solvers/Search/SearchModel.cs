@@ -80,6 +80,9 @@ internal sealed class SearchModel
     /// <summary>The exact energy and cycles of a complete mapping, whatever the objective (<see cref="ArrayCostModel.ExactParts"/>).</summary>
     public (double Energy, double Cycles) ExactParts(State s) => _cost.ExactParts(s);
 
+    /// <summary>The bandwidth cycles no order at level <paramref name="open"/> or below changes (<see cref="ArrayCostModel.CyclesFixedAbove"/>).</summary>
+    public double CyclesFixedAbove(State s, int open) => _cost.CyclesFixedAbove(s, open);
+
     /// <summary>The lower bound before any decision: what every mapping costs at least.</summary>
     public double RootBound() => _cost.RootBound();
 

@@ -152,6 +152,49 @@ public sealed class SearchTests
         }
     }
 
+    /// <summary>
+    /// The EDP leaf's order search over bandwidth-bound tilings: DRAM and the levels below it slow enough that the
+    /// cycles depend on the orders of two or more levels, so the order search's bound on a partial choice of orders
+    /// (the least energy times the cycles the chosen orders already fix) decides what it prunes. Only the orders are
+    /// free; brute force costs every one of them.
+    /// </summary>
+    [TestMethod]
+    public void EdpOrderSearchEqualsBruteForceWhenOuterBandwidthBinds()
+    {
+        var rng = new Random(23);
+        int pinned = 0;
+        for (int i = 0; i < 40; i++)
+        {
+            var layer = (i % 3) switch
+            {
+                0 => Layers.Gemm($"g{i}", m: 4 << rng.Next(2), n: 2 << rng.Next(2), k: 4 << rng.Next(2)),
+                1 => Layers.Conv1d($"c{i}", c: 2 << rng.Next(2), k: 4, p: 4 << rng.Next(2), r: 2 + rng.Next(2), stride: 1),
+                _ => Layers.Conv2d($"v{i}", n: 1, c: 2, k: 2 << rng.Next(2), p: 4, q: 2, r: 2, s: 1, dilation: 1),
+            };
+            double Slow() => 0.05 * (1 + rng.Next(10));
+            var arch = new Architecture($"slow{i}", "three looping levels, slow links", [
+                new StorageLevel("DRAM", null, 16, 100, 1 + rng.Next(100), readBandwidth: Slow(), writeBandwidth: Slow()),
+                new StorageLevel("L2", 16 + rng.Next(48), 16, 8, 9, readBandwidth: Slow() * 4, writeBandwidth: Slow() * 4),
+                new StorageLevel("L1", 4 + rng.Next(12), 16, 3, 3, readBandwidth: 0.5 + rng.Next(4), writeBandwidth: 0.5 + rng.Next(4)),
+                new StorageLevel("Reg", 1 + rng.Next(3), 16, 1, 1),
+            ], new ComputeUnit(0.5));
+            var space = new Mapspace(layer, arch);
+            for (int j = 0; j < 5; j++)
+            {
+                if (!space.TrySampleValid(rng, 500, out var m)) continue;
+                var problem = new MapProblem(layer, arch, Objective.Edp, OrdersOnly(layer, m));
+                var exact = new TilingSearch(problem, prune: true, seed: false).Solve(SearchLimits.None);
+                var brute = new TilingSearch(problem, prune: false).Solve(SearchLimits.None);
+                Assert.AreEqual(SolveStatus.Optimal, brute.Status, $"{layer} on {arch.Name}");
+                Assert.AreEqual(SolveStatus.Optimal, exact.Status, $"{layer} on {arch.Name}");
+                Assert.AreEqual(brute.Best!.Value, exact.Best!.Value, 1e-9 * brute.Best.Value, $"{layer} on {arch.Name}: {m}");
+                Assert.AreEqual(exact.Best.Value, CostModel.Evaluate(layer, arch, exact.Mapping!).Edp, 1e-9 * exact.Best.Value);
+                pinned++;
+            }
+        }
+        Assert.IsTrue(pinned >= 150, $"only {pinned} tilings compared");
+    }
+
     /// <summary>Constraints that pin a mapping's every temporal and spatial factor and keep set, leaving its loop orders free.</summary>
     private static MappingConstraints OrdersOnly(Einsum layer, Mapping m)
     {
