@@ -67,7 +67,8 @@ internal sealed class ImperfectBound(SearchProblem problem, ArrayCostModel cost,
     /// rewinds. When a rank alone indexing a dimension of t changes its tile of d, the two tiles of c lie in disjoint ranges
     /// of that dimension, so the new one is all new; the tiles of d differ in those ranks at least (their product of counts
     /// - 1) times. When the innermost loop above d runs over such a rank r, every step changes r except the steps out of a
-    /// run of that loop that had one iteration, which only happens at r's last tile of d: at most a 1/count of the tiles. A
+    /// run of that loop that had one iteration, which only happens at r's last tile of d: at most a 1/count of the tiles
+    /// (none when d = 1: DRAM's one loop over r then covers every tile of r, so it always runs all of its iterations). A
     /// decided loop over such a rank q with a factor above 1 runs all its iterations in every tile of d as long in q as the
     /// first one, so a step out of such a tile that keeps q's tile rewinds q by at least its stride, further than c's extent.
     /// </summary>
@@ -76,8 +77,9 @@ internal sealed class ImperfectBound(SearchProblem problem, ArrayCostModel cost,
         double plain = 1;
         for (int r = 0; r < t.PlainDimRank.Length; r++) if (t.PlainDimRank[r]) plain *= tiles.Count[r];
         double steps = plain - 1;
+        // With DRAM alone above d (one loop per rank, the innermost over r running all its iterations every time), every step changes r.
         if (innermost >= 0 && t.PlainDimRank[innermost])
-            steps = Math.Max(steps, tiles.Total - 1 - tiles.Total / tiles.Count[innermost]);
+            steps = Math.Max(steps, d == 1 ? tiles.Total - 1 : tiles.Total - 1 - tiles.Total / tiles.Count[innermost]);
         for (int q = 0; q < t.PlainDimRank.Length; q++)
         {
             if (!t.PlainDimRank[q]) continue;
