@@ -69,6 +69,8 @@ public sealed class ImperfectSearch
             roots.Add((s, _bound.Bound(s, _m.Levels)));
         }
         bool listed = !run.Stopped;
+        // Plans never listed have no bound of their own: what every mapping meets stands for them.
+        if (!listed) run.Open(TilingSearch.AnyMappingFloor(_p));
         var order = Enumerable.Range(0, roots.Count).OrderBy(i => roots[i].Bound).ThenBy(i => i).ToList();
         for (int k = 0; k < order.Count; k++)
         {
