@@ -71,7 +71,7 @@ public sealed class ImperfectSearchTests
         {
             (Layers.Gemm("g7", m: 7, n: 7, k: 7), TwoLevel(32)),
             (Layers.Conv1d("c2", c: 2, k: 3, p: 7, r: 3), TwoLevel(32)),
-            (Layers.Conv1d("c1s2", c: 2, k: 3, p: 7, r: 3, stride: 2), ThreeLevel16()),
+            (Layers.Conv1d("c1s2", c: 2, k: 3, p: 7, r: 3, stride: 2), TwoLevel(24)),
         })
         {
             var p = new MapProblem(layer, arch, Objective.Energy);
