@@ -34,6 +34,7 @@ public static class Program
                 case "timelimit": TimeLimitHolds(); break;
                 case "onnx-load": OnnxLoad(); break;
                 case "imperfect": Imperfect(numbers.Count > 0 ? seconds : 60); break;
+                case "imperfect-proofs": ImperfectProofs.Run(numbers.Count > 0 ? seconds : 60, numbers.Count > 1 ? int.Parse(numbers[1], System.Globalization.CultureInfo.InvariantCulture) : 0, numbers.Count > 2 ? int.Parse(numbers[2], System.Globalization.CultureInfo.InvariantCulture) : int.MaxValue); break;
                 case "shapes": Shapes(numbers.Count > 0 ? seconds : 600, numbers.Count > 1 ? int.Parse(numbers[1], System.Globalization.CultureInfo.InvariantCulture) : 4,
                     numbers.Count > 2 ? int.Parse(numbers[2], System.Globalization.CultureInfo.InvariantCulture) : 64); break;
                 case "codesign": CodesignEyeriss(numbers.Count > 0 ? seconds : 600, numbers.Count > 1 ? double.Parse(numbers[1], System.Globalization.CultureInfo.InvariantCulture) : null,
@@ -42,7 +43,7 @@ public static class Program
                 case "proofs": Proofs(seconds, names.Skip(names.IndexOf("proofs") + 1).ToList()); return 0; // the names after it are networks, presets, objectives
                 case var d when d.StartsWith("descent", StringComparison.Ordinal): DescentSweep(d); break;
                 default:
-                    Console.Error.WriteLine($"error: unknown benchmark '{name}'; known: costmodel, small, resnet50, cpsat, codesign [seconds per objective [seconds per bound search [seconds per quick bound search]]], codesign-fronts [seconds per front], simulate, fusion, fusion-full[:resnet50|:gpt3] [seconds per fused search], fusion-certify [seconds per certificate], network, timeloop-optima, timelimit, onnx-load, imperfect [seconds per case], shapes [seconds per search [E = D [buffer words]]], proofs [NETWORK|PRESET|OBJECTIVE...], descent[:WORKLOAD[:ARCH[:norandom]]] (an empty WORKLOAD or ARCH: all) [seconds per layer]");
+                    Console.Error.WriteLine($"error: unknown benchmark '{name}'; known: costmodel, small, resnet50, cpsat, codesign [seconds per objective [seconds per bound search [seconds per quick bound search]]], codesign-fronts [seconds per front], simulate, fusion, fusion-full[:resnet50|:gpt3] [seconds per fused search], fusion-certify [seconds per certificate], network, timeloop-optima, timelimit, onnx-load, imperfect [seconds per case], imperfect-proofs [seconds per search [first shape [shapes]]], shapes [seconds per search [E = D [buffer words]]], proofs [NETWORK|PRESET|OBJECTIVE...], descent[:WORKLOAD[:ARCH[:norandom]]] (an empty WORKLOAD or ARCH: all) [seconds per layer]");
                     return 2;
             }
         }

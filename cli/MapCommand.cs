@@ -55,7 +55,7 @@ internal static class MapCommand
         var maxPasses = new Option<int>("--max-passes") { Description = "With --network: the most passes a pipelined segment splits its batch into (powers of two).", DefaultValueFactory = _ => NetworkOptions.Default.MaxPasses }.Within(1);
         var format = ReadingOptions.Format("The format --mapping-out writes: timeloop writes Timeloop's mapping format (the best mapping it can express; exit code 4 when none ties with the answer), native or auto the native one.");
         var energy = ReadingOptions.Energy();
-        var imperfect = FactorizationOption.Build("one layer, no constraints, one objective: the imperfect mapspace is enumerated, so it serves small layers (docs/mapspace.md)");
+        var imperfect = FactorizationOption.Build("one layer, no constraints, one objective: energy by a branch and bound, latency and EDP by enumeration (small layers only; docs/mapspace.md)");
         var plot = Plots.PlotOption("the chosen mapping's energy by level and tensor (one layer)");
         var report = Plots.ReportOption();
         var shapes = ShapeOptions.Build();
@@ -89,9 +89,9 @@ internal static class MapCommand
                 Option[] notWithImperfect = [allLayers, network, constraints, certify, exportSmt2];
                 foreach (var o in notWithImperfect)
                     if (pr.GetResult(o) is { Implicit: false })
-                        throw new InputException($"{o.Name} is not supported with --imperfect (the imperfect mapspace is enumerated for one layer without constraints; docs/mapspace.md).");
+                        throw new InputException($"{o.Name} is not supported with --imperfect (the imperfect mapspace is searched for one layer without constraints; docs/mapspace.md).");
                 if (costing != CostConvention.Default || terms.Count > 1 || engine.Name is not ("exact" or "brute"))
-                    throw new InputException("--imperfect is searched by enumeration (--solver exact or brute) under the default model, for one objective term.");
+                    throw new InputException("--imperfect is searched by --solver exact (a branch and bound for energy, an enumeration for latency and EDP) or brute (an enumeration) under the default model, for one objective term.");
             }
             string? certifier = pr.GetResult(certify) is { Implicit: false } ? pr.GetValue(certify) ?? "z3" : null;
             if (costing != CostConvention.Default && (certifier is not null || pr.GetValue(exportSmt2) is not null))
@@ -177,7 +177,9 @@ internal static class MapCommand
         public SolveResult Solve(MapProblem problem, SearchLimits limits)
         {
             var p = problem with { Convention = Convention };
-            if (Factorization == Factorization.Imperfect) return new ImperfectEnumeration(p).Solve(limits);
+            // Energy is proven by the branch and bound over the imperfect mapspace; latency, EDP and --solver brute enumerate it.
+            if (Factorization == Factorization.Imperfect)
+                return Name == "exact" && p.Objective == Objective.Energy ? new ImperfectSearch(p).Solve(limits) : new ImperfectEnumeration(p).Solve(limits);
             if (Name == "cpsat")
             {
                 try

@@ -251,45 +251,65 @@ public static class Counts
         for (int j = 0; j < chain.Length; j++)
         {
             if (chain[j].Spatial) continue;
-            var situations = new List<Situation>[nr];
-            long steps = 1, otherWeight = 1;
-            for (int i = 0; i < nr; i++)
-            {
-                var list = new List<Situation>();
-                foreach (var (rem, count) in Prefix(chain, j, i, bound[i]))
-                {
-                    if (i != chain[j].Rank)
-                    {
-                        var (rewind, lastRem) = LastRemaining(chain, j + 1, i, rem);
-                        Add(list, new Situation(count, rewind, lastRem, 0, FirstRemaining(chain, j + 1, i, rem)));
-                        continue;
-                    }
-                    long f = chain[j].Factor, s = chain[j].Stride;
-                    long n = Trips(rem, f, s);
-                    if (n < 2) continue;
-                    var (rw, lr) = LastRemaining(chain, j + 1, i, s);
-                    if (n >= 3) Add(list, new Situation(checked(count * (n - 2)), rw, lr, s, FirstRemaining(chain, j + 1, i, s)));
-                    Add(list, new Situation(count, rw, lr, s, FirstRemaining(chain, j + 1, i, checked(rem - (n - 1) * s))));
-                }
-                long weight = 0;
-                foreach (var x in list) weight = checked(weight + x.Weight);
-                steps = checked(steps * weight);
-                if (indexing[i]) situations[i] = list;
-                else otherWeight = checked(otherWeight * weight);
-            }
-            long brought = 0;
-            if (steps > 0)
-            {
-                var idx = Enumerable.Range(0, nr).Where(i => indexing[i]).ToArray();
-                var prevOff = new long[nr]; var prevRem = new long[nr]; var newOff = new long[nr]; var newRem = new long[nr];
-                for (int i = 0; i < nr; i++) { prevRem[i] = 1; newRem[i] = 1; }
-                brought = checked(otherWeight * SumCombos(t, situations, idx, 0, ext, prevOff, prevRem, newOff, newRem));
-            }
+            var (steps, brought) = LoopWords(t, chain, j, ext, indexing, bound);
             total = checked(total + brought);
             if (!transitions.IsEmpty) transitions[j] = steps;
             if (!words.IsEmpty) words[j] = brought;
         }
         return total;
+    }
+
+    /// <summary>
+    /// The words the steps of one temporal loop <paramref name="j"/> of <paramref name="loops"/> bring into the tile over the
+    /// run, as <see cref="ClippedVisits"/> counts them (its entry of <c>words</c>), without the other loops' terms. It depends
+    /// on the loops of every rank (their factors and strides) and on which loops sit inside <paramref name="j"/>, not on
+    /// the order of the loops outside it over other ranks: the exact search's order choice and its bounds rely on that.
+    /// </summary>
+    public static long ClippedStepWords(TensorIndex t, ReadOnlySpan<long> tileExtent, ReadOnlySpan<ChainLoop> loops, ReadOnlySpan<long> bound, int j)
+    {
+        int nr = tileExtent.Length;
+        var ext = new long[nr];
+        for (int i = 0; i < nr; i++) ext[i] = Math.Min(tileExtent[i], bound[i]);
+        var indexing = new bool[nr];
+        for (int k = 0; k < t.Dimensions; k++) foreach (int r in t.RanksOf(k)) indexing[r] = true;
+        return loops[j].Spatial ? 0 : LoopWords(t, loops.ToArray(), j, ext, indexing, bound).Words;
+    }
+
+    /// <summary>The steps of temporal loop j and the words they bring (<see cref="ClippedVisits"/>), summed over the situations of every rank.</summary>
+    private static (long Steps, long Words) LoopWords(TensorIndex t, ChainLoop[] chain, int j, long[] ext, bool[] indexing, ReadOnlySpan<long> bound)
+    {
+        int nr = ext.Length;
+        var situations = new List<Situation>[nr];
+        long steps = 1, otherWeight = 1;
+        for (int i = 0; i < nr; i++)
+        {
+            var list = new List<Situation>();
+            foreach (var (rem, count) in Prefix(chain, j, i, bound[i]))
+            {
+                if (i != chain[j].Rank)
+                {
+                    var (rewind, lastRem) = LastRemaining(chain, j + 1, i, rem);
+                    Add(list, new Situation(count, rewind, lastRem, 0, FirstRemaining(chain, j + 1, i, rem)));
+                    continue;
+                }
+                long f = chain[j].Factor, s = chain[j].Stride;
+                long n = Trips(rem, f, s);
+                if (n < 2) continue;
+                var (rw, lr) = LastRemaining(chain, j + 1, i, s);
+                if (n >= 3) Add(list, new Situation(checked(count * (n - 2)), rw, lr, s, FirstRemaining(chain, j + 1, i, s)));
+                Add(list, new Situation(count, rw, lr, s, FirstRemaining(chain, j + 1, i, checked(rem - (n - 1) * s))));
+            }
+            long weight = 0;
+            foreach (var x in list) weight = checked(weight + x.Weight);
+            steps = checked(steps * weight);
+            if (indexing[i]) situations[i] = list;
+            else otherWeight = checked(otherWeight * weight);
+        }
+        if (steps == 0) return (0, 0);
+        var idx = Enumerable.Range(0, nr).Where(i => indexing[i]).ToArray();
+        var prevOff = new long[nr]; var prevRem = new long[nr]; var newOff = new long[nr]; var newRem = new long[nr];
+        for (int i = 0; i < nr; i++) { prevRem[i] = 1; newRem[i] = 1; }
+        return (steps, checked(otherWeight * SumCombos(t, situations, idx, 0, ext, prevOff, prevRem, newOff, newRem)));
     }
 
     private readonly record struct Situation(long Weight, long PrevOffset, long PrevRemaining, long NewOffset, long NewRemaining);

@@ -33,9 +33,38 @@ internal sealed class ArrayCostModel(SearchProblem problem) : SearchPart(problem
         return list.ToArray();
     }
 
-    /// <summary>Words brought into one instance of level c over the run (<see cref="Counts.Visits"/>).</summary>
+    /// <summary>Words brought into one instance of level c over the run (<see cref="Counts.Visits"/>, or <see cref="Counts.ClippedVisits"/> with imperfect factors).</summary>
     public long Visits(SearchTensor t, State s, int c)
-        => c == 0 ? t.Tile(s.Rem[0]) : Counts.Visits(t.Dims, s.Rem[c], LoopsAbove(s, c));
+        => c == 0 ? t.Tile(s.Rem[0])
+            : _m.Imperfect ? Counts.ClippedVisits(t.Dims, s.Rem[c], ChainAbove(s, c), _m.Bound)
+            : Counts.Visits(t.Dims, s.Rem[c], LoopsAbove(s, c));
+
+    /// <summary>
+    /// Every loop above level c with a factor above 1, outermost first, as the clipped count sees it (per level its
+    /// temporal loops in the level's order, then its spatial ones), each with its stride: the product of its rank's
+    /// factors inside it. The state's extents are clipped to the bounds, which changes no such stride: a loop with a
+    /// factor above 1 has less than the bound inside it.
+    /// </summary>
+    public ChainLoop[] ChainAbove(State s, int c)
+    {
+        var inner = (long[])s.Rem[c].Clone();
+        var list = new List<ChainLoop>();
+        for (int d = c - 1; d >= 0; d--)
+        {
+            var ch = s.Choice[d]!;
+            for (int r = Ranks - 1; r >= 0; r--)
+                foreach (long f in new long[] { ch.SpatialY[r], ch.SpatialX[r] })
+                    if (f > 1) { list.Add(new ChainLoop(r, f, inner[r], true)); inner[r] = checked(inner[r] * f); }
+            for (int i = ch.Order.Length - 1; i >= 0; i--)
+            {
+                int r = ch.Order[i];
+                list.Add(new ChainLoop(r, ch.Temporal[r], inner[r], false));
+                inner[r] = checked(inner[r] * ch.Temporal[r]);
+            }
+        }
+        list.Reverse();
+        return list.ToArray();
+    }
 
     /// <summary>
     /// A lower bound on the objective of every completion of a partial mapping whose loops are fixed
@@ -111,7 +140,9 @@ internal sealed class ArrayCostModel(SearchProblem problem) : SearchPart(problem
         var reads = new long[Levels];
         var writes = new long[Levels];
         long temporalProduct = 1;
-        if (exact)
+        // With imperfect factors the temporal factors cover more than the points each compute unit does: the plan gives those.
+        if (exact && _m.Imperfect) temporalProduct = Facts(s).TemporalTotal;
+        else if (exact)
             for (int d = 0; d < Levels; d++) for (int r = 0; r < Ranks; r++) temporalProduct = checked(temporalProduct * s.Choice[d]!.Temporal[r]);
         foreach (var t in _m.Tensors)
         {
@@ -294,6 +325,8 @@ internal sealed class ArrayCostModel(SearchProblem problem) : SearchPart(problem
     /// <summary>The words of t one instance of level c touches over the run, from the decided levels above it.</summary>
     private long Partition(SearchTensor t, State s, int c)
     {
+        // With imperfect factors the decided factors cover more than the instance's share: the plan gives the share.
+        if (_m.Imperfect) return PlanPartition(t, s, c);
         var ext = (long[])s.Rem[c].Clone();
         for (int d = 0; d < c; d++)
         {

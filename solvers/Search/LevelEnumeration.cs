@@ -167,6 +167,48 @@ internal sealed class LevelEnumeration(SearchProblem problem) : SearchPart(probl
     }
 
     /// <summary>
+    /// Every decision level d can take inner-first in the imperfect mapspace (docs/mapspace.md, "Imperfect factors";
+    /// the same set as <see cref="ImperfectEnumeration.RankOptions"/>), given the levels below (their extents clipped to
+    /// the bounds) and the plan: per rank, with <c>S</c> the rank's factors inside the level's temporal loop, any factor
+    /// from 1 to <c>ceil(bound / S)</c> (no iteration is ever empty), except that a rank split spatially above the level
+    /// must keep every span below that split a divisor of its bound (the checker's <c>SpatialRemainder</c>), so it takes
+    /// the divisors of what is left; the outermost level takes <c>ceil(bound / S)</c>. One canonical order (rank order).
+    /// </summary>
+    public IEnumerable<LevelChoice> ImperfectInnerChoices(int d, State s)
+    {
+        var plan = s.Plan!;
+        var options = new long[Ranks][];
+        for (int r = 0; r < Ranks; r++)
+        {
+            long bound = _m.Bound[r];
+            long inner = checked((d + 1 < Levels ? s.Rem[d + 1][r] : 1) * plan.X[d][r] * plan.Y[d][r]);
+            long above = 1;
+            for (int b = 0; b < d; b++) above = checked(above * plan.X[b][r] * plan.Y[b][r]);
+            long most = (bound + inner - 1) / inner;
+            if (d == 0) options[r] = [most];
+            else if (above > 1) options[r] = bound % checked(inner * above) == 0 ? _m.Divisors[bound / (inner * above)] : [];
+            else options[r] = Enumerable.Range(1, (int)most).Select(x => (long)x).ToArray();
+        }
+        var t = new int[Ranks];
+        return Temporal(0);
+
+        IEnumerable<LevelChoice> Temporal(int r)
+        {
+            if (r == Ranks)
+            {
+                var order = Enumerable.Range(0, Ranks).Where(x => t[x] > 1).ToArray();
+                yield return new LevelChoice((int[])t.Clone(), order, plan.X[d], plan.Y[d]);
+                yield break;
+            }
+            foreach (var f in options[r])
+            {
+                t[r] = (int)f;
+                foreach (var x in Temporal(r + 1)) yield return x;
+            }
+        }
+    }
+
+    /// <summary>
     /// Every spatial split of every level that the fanouts and the constraints allow (the same splits
     /// <see cref="LevelChoices"/> offers level by level), in a fixed order.
     /// </summary>

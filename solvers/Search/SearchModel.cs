@@ -147,23 +147,6 @@ internal sealed class SearchModel
         return s;
     }
 
-    /// <summary>The complete state as the one Mapping type.</summary>
-    public Mapping ToMapping(State s)
-    {
-        var levels = new List<LevelMapping>();
-        for (int d = 0; d < Levels; d++)
-        {
-            var ch = s.Choice[d]!;
-            var temporal = ch.Order.Select(r => new TemporalLoop(RankIds[r], ch.Temporal[r]));
-            var spatial = new List<SpatialLoop>();
-            for (int r = 0; r < Ranks; r++)
-            {
-                if (ch.SpatialX[r] > 1) spatial.Add(new SpatialLoop(RankIds[r], ch.SpatialX[r], Axis.X));
-                if (ch.SpatialY[r] > 1) spatial.Add(new SpatialLoop(RankIds[r], ch.SpatialY[r], Axis.Y));
-            }
-            var keep = Problem.Tensors.Where(t => (s.Keep[d] & t.Bit) != 0).Select(t => t.Spec.Id);
-            levels.Add(new LevelMapping(temporal, spatial, keep));
-        }
-        return new Mapping(levels);
-    }
+    /// <summary>The complete state as the one Mapping type (<see cref="SearchProblem.ToMapping"/>).</summary>
+    public Mapping ToMapping(State s) => Problem.ToMapping(s);
 }

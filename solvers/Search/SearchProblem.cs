@@ -135,10 +135,16 @@ internal sealed class SearchProblem
     public double MacEnergy { get; }
     /// <summary>The search defers loop orders to the leaves (energy, uncapped; see <see cref="SearchModel.DeferOrders"/>).</summary>
     public bool DeferOrders { get; }
+    /// <summary>
+    /// The mapspace has imperfect factors (docs/mapspace.md, "Imperfect factors"; <see cref="ImperfectSearch"/>): a state's
+    /// tile extents are clipped to the bounds, and the array model counts partial tiles (<see cref="Counts.ClippedVisits"/>).
+    /// </summary>
+    public bool Imperfect { get; }
 
-    public SearchProblem(MapProblem p, bool deferOrders)
+    public SearchProblem(MapProblem p, bool deferOrders, bool imperfect = false)
     {
         Map = p;
+        Imperfect = imperfect;
         // A cap on cycles couples the levels' orders (bandwidth cycles depend on them), so capped searches branch on orders.
         DeferOrders = deferOrders && p.Objective == Objective.Energy && p.Caps is null;
         var e = p.Layer;
@@ -171,6 +177,26 @@ internal sealed class SearchProblem
 
     /// <summary>True when the constraints let level m keep t and the architecture allows it.</summary>
     public bool MayKeep(SearchTensor t, int m) => (AllowedMask[m] & t.Bit) != 0 && !Constraint(m).Bypass.Contains(t.Spec.Id);
+
+    /// <summary>A complete state as the one Mapping type: per level its temporal loops in the chosen order, its spatial loops (X, then Y) and its keep set.</summary>
+    public Mapping ToMapping(State s)
+    {
+        var levels = new List<LevelMapping>();
+        for (int d = 0; d < Levels; d++)
+        {
+            var ch = s.Choice[d]!;
+            var temporal = ch.Order.Select(r => new TemporalLoop(RankIds[r], ch.Temporal[r]));
+            var spatial = new List<SpatialLoop>();
+            for (int r = 0; r < Ranks; r++)
+            {
+                if (ch.SpatialX[r] > 1) spatial.Add(new SpatialLoop(RankIds[r], ch.SpatialX[r], Axis.X));
+                if (ch.SpatialY[r] > 1) spatial.Add(new SpatialLoop(RankIds[r], ch.SpatialY[r], Axis.Y));
+            }
+            var keep = Tensors.Where(t => (s.Keep[d] & t.Bit) != 0).Select(t => t.Spec.Id);
+            levels.Add(new LevelMapping(temporal, spatial, keep));
+        }
+        return new Mapping(levels);
+    }
 
     private static long[] DivisorsOf(long n)
     {

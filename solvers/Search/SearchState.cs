@@ -63,13 +63,19 @@ internal sealed class State
         Used[d + 1] = checked(Used[d] * spatial);
     }
 
-    /// <summary>Decides level d inner-first: its choice, and the tile extents at d that follow from the levels below.</summary>
-    public void ApplyInner(int d, LevelChoice c)
+    /// <summary>
+    /// Decides level d inner-first: its choice, and the tile extents at d that follow from the levels below; with
+    /// <paramref name="clip"/> (imperfect factors: the bounds), each extent at most its bound, as the first tile is.
+    /// </summary>
+    public void ApplyInner(int d, LevelChoice c, long[]? clip = null)
     {
         Choice[d] = c;
         bool innermost = d + 1 == Choice.Length;
         for (int r = 0; r < Rem[d].Length; r++)
+        {
             Rem[d][r] = checked((innermost ? 1 : Rem[d + 1][r]) * c.Temporal[r] * c.SpatialX[r] * c.SpatialY[r]);
+            if (clip is not null) Rem[d][r] = Math.Min(Rem[d][r], clip[r]);
+        }
     }
 
     /// <summary>The spatial factor of rank r at level d along both axes, from the plan or the level's choice.</summary>

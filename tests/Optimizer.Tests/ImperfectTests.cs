@@ -222,14 +222,14 @@ public sealed class ImperfectCliTests
         var (code, text, err) = CommandLine.Run("map", "--arch", arch, "--workload", workload, "--imperfect", "--quiet", "--simulate",
             "--mapping-out", output, "--format", "timeloop");
         Assert.AreEqual(0, code, text + err);
-        StringAssert.Contains(text, "OPTIMAL energy=26362 (proved by enumeration (imperfect factorization) search");
+        StringAssert.Contains(text, "OPTIMAL energy=26362 (proved by exact (imperfect factorization) search");
         StringAssert.Contains(text, "every count equals the model's");
         StringAssert.Contains(File.ReadAllText(output), "N=3,1");
         (code, text, _) = CommandLine.Run("map", "--arch", arch, "--workload", workload, "--quiet");
         StringAssert.Contains(text, "OPTIMAL energy=45472");
         (code, _, err) = CommandLine.Run("map", "--arch", arch, "--workload", workload, "--imperfect", "--solver", "descent");
         Assert.AreEqual(2, code);
-        StringAssert.Contains(err, "--imperfect is searched by enumeration");
+        StringAssert.Contains(err, "--imperfect is searched by --solver exact");
         (code, _, err) = CommandLine.Run("map", "--arch", "eyeriss", "--workload", "resnet50", "--all-layers", "--imperfect");
         Assert.AreEqual(2, code);
         StringAssert.Contains(err, "--all-layers is not supported with --imperfect");

@@ -1,0 +1,271 @@
+using System.Diagnostics;
+using Optimizer.Formulation;
+using Optimizer.Workloads;
+
+namespace Optimizer.Solvers;
+
+/// <summary>
+/// <c>map --imperfect</c> on energy: a branch and bound over the imperfect mapspace (docs/mapspace.md, "Imperfect factors:
+/// the branch and bound"), the same set <see cref="ImperfectEnumeration"/> enumerates. As the perfect search on energy:
+/// spatial plans first (best root bound first), then levels from the innermost outward, each level's temporal factors
+/// (<see cref="LevelEnumeration.ImperfectInnerChoices"/>) and keep set, children bounded (<see cref="ImperfectBound"/>) and
+/// searched best bound first, every level's order chosen at the leaves (<see cref="ImperfectOrders"/>) and the leaf costed
+/// by the array model over clipped tiles. Single-threaded, so the first optimum in the tree's fixed order is returned.
+/// Every answer is re-checked by the validity checker and re-costed by the reference model.
+/// </summary>
+public sealed class ImperfectSearch
+{
+    private readonly MapProblem _p;
+    private readonly bool _seed;
+    private readonly SearchProblem _m;
+    private readonly LevelEnumeration _enumeration;
+    private readonly ArrayCostModel _cost;
+    private readonly ImperfectOrders _orders;
+    private readonly ImperfectBound _bound;
+    private readonly long[] _clip;
+    private readonly Mapping? _incumbent;
+
+    /// <summary>Relative margin under the incumbent below which a bound must be for its node to be searched (rounding of the bound's arithmetic).</summary>
+    private const double TieMargin = 1e-9;
+
+    /// <summary>Prepares the search of one problem: energy, default convention, no constraints or caps.</summary>
+    /// <param name="seed">False starts from no incumbent (the regression tests: a seed that is already optimal would hide a search that wrongly prunes every optimum).</param>
+    /// <param name="incumbent">A valid mapping to start from (a perfect one is in the imperfect mapspace) instead of the seeding
+    /// heuristics; it only sets the pruning threshold, and is the answer only when the search finds nothing cheaper.</param>
+    public ImperfectSearch(MapProblem problem, bool seed = true, Mapping? incumbent = null)
+    {
+        _incumbent = incumbent;
+        if (problem.Convention != CostConvention.Default)
+            throw new ArgumentException("Imperfect factors are counted by the default model only.", nameof(problem));
+        if (problem.Constraints is not null || problem.Caps is not null)
+            throw new ArgumentException("The imperfect branch and bound takes no constraints and one objective term.", nameof(problem));
+        if (problem.Objective != Objective.Energy)
+            throw new ArgumentException($"The imperfect branch and bound minimizes energy; {problem.Objective} is searched by the enumeration (ImperfectEnumeration).", nameof(problem));
+        _p = problem;
+        _seed = seed;
+        _m = new SearchProblem(problem, deferOrders: true, imperfect: true);
+        _enumeration = new LevelEnumeration(_m);
+        _cost = new ArrayCostModel(_m);
+        _orders = new ImperfectOrders(_m, _cost);
+        _bound = new ImperfectBound(_m, _cost, new InnerBound(_m, _cost), _orders);
+        _clip = _m.Bound;
+    }
+
+    private const string Name = "exact (imperfect factorization)";
+
+    /// <summary>Runs the search under the limits (one thread, whatever <see cref="SearchLimits.Threads"/> says).</summary>
+    public SolveResult Solve(SearchLimits limits)
+    {
+        var sw = Stopwatch.StartNew();
+        var run = new Run(this, limits, sw);
+        limits.Progress?.Attach(() => new SearchSnapshot("imperfect branch and bound", run.Explored, double.IsFinite(run.Best) ? run.Best : null, run.OpenBound()));
+        if (_incumbent is not null) run.Seed(_incumbent);
+        else if (_seed) run.SeedFromPerfectSearch();
+        var roots = new List<(State State, double Bound)>();
+        foreach (var plan in _enumeration.SpatialPlans())
+        {
+            if (run.CheckStop()) break;
+            var s = NewRoot(plan);
+            roots.Add((s, _bound.Bound(s, _m.Levels)));
+        }
+        bool listed = !run.Stopped;
+        // Plans never listed have no bound of their own: what every mapping meets stands for them.
+        if (!listed) run.Open(TilingSearch.AnyMappingFloor(_p));
+        var order = Enumerable.Range(0, roots.Count).OrderBy(i => roots[i].Bound).ThenBy(i => i).ToList();
+        for (int k = 0; k < order.Count; k++)
+        {
+            var (s, b) = roots[order[k]];
+            if (run.Stopped) { run.Open(b); continue; }
+            if (run.Prunable(b)) continue;
+            run.Descend(s, _m.Levels - 1, b);
+        }
+        double floor = TilingSearch.AnyMappingFloor(_p);
+        if (run.BestState is null)
+        {
+            if (run.Stopped || !listed)
+                return new SolveResult(SolveStatus.Unknown, null, null, null, floor, sw.Elapsed, run.Explored, Name, "the search stopped before it found a valid mapping");
+            return new SolveResult(SolveStatus.Infeasible, null, null, null, double.PositiveInfinity, sw.Elapsed, run.Explored, Name,
+                "no mapping with imperfect factors fits the architecture");
+        }
+        var mapping = run.BestMapping!;
+        var violations = ValidityChecker.Check(_p.Layer, _p.Arch, mapping, Factorization.Imperfect);
+        if (violations.Count > 0)
+            throw new InvalidOperationException($"The imperfect branch and bound returned an invalid mapping (a bug): {string.Join("; ", violations)}");
+        var report = CostModel.Evaluate(_p.Layer, _p.Arch, mapping, Factorization.Imperfect);
+        double value = report.Objective(_p.Objective);
+        if (run.BestFromSearch && Math.Abs(value - run.Best) > 1e-9 * Math.Max(1, Math.Abs(value)))
+            throw new InvalidOperationException($"The imperfect branch and bound costs its mapping {run.Best}, the reference model {value} (a bug).");
+        bool finished = !run.Stopped && listed;
+        double bound = finished ? value : Math.Max(floor, Math.Min(value, run.OpenBound()));
+        return new SolveResult(finished ? SolveStatus.Optimal : SolveStatus.Feasible, mapping, report, value, bound, sw.Elapsed, run.Explored, Name);
+    }
+
+    /// <summary>
+    /// The bounds the search takes along a mapping's path from the root (level, bound): the plan's root bound, then each
+    /// level from the innermost outward with its factors and keep set as the mapping has them. Every one must be at most
+    /// the mapping's energy (the per-node admissibility test); null when the mapping has two temporal loops over one
+    /// rank at a level, which the search's levels never hold.
+    /// </summary>
+    internal List<(int Level, double Bound)>? PathBounds(Mapping mapping)
+    {
+        var position = _m.RankIds.Select((r, i) => (r, i)).ToDictionary(x => x.r, x => x.i);
+        var x = new int[_m.Levels][];
+        var y = new int[_m.Levels][];
+        var temporal = new int[_m.Levels][];
+        for (int d = 0; d < _m.Levels; d++)
+        {
+            x[d] = Enumerable.Repeat(1, _m.Ranks).ToArray();
+            y[d] = Enumerable.Repeat(1, _m.Ranks).ToArray();
+            temporal[d] = Enumerable.Repeat(1, _m.Ranks).ToArray();
+            foreach (var loop in mapping.Levels[d].Spatial) (loop.Axis == Axis.X ? x : y)[d][position[loop.Rank]] *= loop.Factor;
+            foreach (var loop in mapping.Levels[d].Temporal)
+            {
+                if (temporal[d][position[loop.Rank]] != 1) return null;
+                temporal[d][position[loop.Rank]] = loop.Factor;
+            }
+        }
+        var s = NewRoot(new SpatialPlan(x, y));
+        var path = new List<(int, double)> { (_m.Levels, _bound.Bound(s, _m.Levels)) };
+        for (int d = _m.Levels - 1; d >= 1; d--)
+        {
+            var order = Enumerable.Range(0, _m.Ranks).Where(r => temporal[d][r] > 1).ToArray();
+            s.ApplyInner(d, new LevelChoice(temporal[d], order, x[d], y[d]), _clip);
+            foreach (var t in _m.Tensors) if (mapping.Levels[d].Keep.Contains(t.Spec.Id)) s.Keep[d] |= t.Bit;
+            _orders.RecordInnerVisits(s, d);
+            path.Add((d, _bound.Bound(s, d)));
+        }
+        return path;
+    }
+
+    private State NewRoot(SpatialPlan plan)
+    {
+        var s = new State(_m, plan);
+        s.Keep[0] = (1 << _m.TensorCount) - 1;
+        return s;
+    }
+
+    /// <summary>One run's incumbent, counters and the bounds of what it left unexplored.</summary>
+    private sealed class Run(ImperfectSearch search, SearchLimits limits, Stopwatch clock)
+    {
+        private double _open = double.PositiveInfinity;
+
+        public long Explored { get; private set; }
+        public bool Stopped { get; private set; }
+        public double Best { get; private set; } = double.PositiveInfinity;
+        public State? BestState { get; private set; }
+        public Mapping? BestMapping { get; private set; }
+        /// <summary>False while the incumbent is the seed (costed by the reference model, not by the search).</summary>
+        public bool BestFromSearch { get; private set; }
+
+        public bool CheckStop()
+        {
+            if (limits.Cancel.IsCancellationRequested || (limits.TimeLimit is { } t && clock.Elapsed > t)) Stopped = true;
+            return Stopped;
+        }
+
+        /// <summary>Records the bound of a node left unexplored.</summary>
+        public void Open(double bound) => _open = Math.Min(_open, bound);
+
+        /// <summary>The least bound over what is left unexplored, or the incumbent when nothing is.</summary>
+        public double OpenBound() => Math.Min(_open, Best);
+
+        public bool Prunable(double bound) => bound >= Best * (1 - TieMargin);
+
+        /// <summary>
+        /// The perfect-factorization search's best mapping (in the imperfect mapspace too) sets the first pruning threshold: it is
+        /// often the imperfect optimum as well, and the branch and bound then only proves it. It gets a quarter of the time
+        /// limit (all of it without one: it finishes).
+        /// </summary>
+        public void SeedFromPerfectSearch()
+        {
+            var perfect = new TilingSearch(search._p, prune: true).Solve(limits with { TimeLimit = limits.TimeLimit / 4, Progress = null });
+            if (perfect.Mapping is { } m) Seed(m);
+        }
+
+        /// <summary>Prunes from the start with a valid mapping's value (re-costed by the reference model under imperfect factorization).</summary>
+        public void Seed(Mapping m)
+        {
+            if (ValidityChecker.Check(search._p.Layer, search._p.Arch, m, Factorization.Imperfect).Count > 0) return;
+            Best = CostModel.Evaluate(search._p.Layer, search._p.Arch, m, Factorization.Imperfect).Objective(search._p.Objective);
+            BestMapping = m;
+            BestState = new State(search._m);
+        }
+
+        /// <summary>Decides level d (its factors and keep set) over the decided levels below it, best bound first; at level 0, the leaf.</summary>
+        public void Descend(State s, int d, double nodeBound)
+        {
+            if ((++Explored & 1023) == 0) CheckStop();
+            if (Stopped) { Open(nodeBound); return; }
+            var m = search._m;
+            if (d == 0)
+            {
+                var top = search._enumeration.ImperfectInnerChoices(0, s).Single();
+                s.ApplyInner(0, top, search._clip);
+                search._orders.OptimizeOrders(s);
+                double value = search._cost.Exact(s);
+                if (value < Best * (1 - TieMargin))
+                {
+                    Best = value;
+                    BestState = s;
+                    BestMapping = m.ToMapping(s);
+                    BestFromSearch = true;
+                }
+                return;
+            }
+            var children = new List<(LevelChoice Choice, int Keep, double Bound, double[][] Visits)>();
+            var keeps = search._enumeration.KeepOptions(d).ToArray();
+            foreach (var choice in search._enumeration.ImperfectInnerChoices(d, s))
+            {
+                s.ApplyInner(d, choice, search._clip);
+                // What level d's loops bring below it only raises the bound (and costs 2^k x k counts per keeper): a keep set
+                // whose bound without it is already pruned is dropped first, and it is counted only for the others.
+                foreach (var v in s.InnerVisits[d]) Array.Clear(v);
+                bool recorded = false;
+                foreach (int keep in keeps)
+                {
+                    s.Keep[d] = keep;
+                    if (!search._enumeration.Fits(d, s)) continue;
+                    if (Prunable(search._bound.Bound(s, d))) continue;
+                    if (!recorded) { search._orders.RecordInnerVisits(s, d); recorded = true; }
+                    double bound = search._bound.Bound(s, d);
+                    if (Prunable(bound)) continue;
+                    children.Add((choice, keep, bound, s.InnerVisits[d].Select(v => (double[])v.Clone()).ToArray()));
+                }
+                if ((++Explored & 1023) == 0 && CheckStop()) { Open(nodeBound); return; }
+            }
+            var sorted = children.Select((c, i) => (c, i)).OrderBy(x => x.c.Bound).ThenBy(x => x.i).Select(x => x.c).ToList();
+            for (int k = 0; k < sorted.Count; k++)
+            {
+                var child = sorted[k];
+                if (Prunable(child.Bound)) break;
+                var next = k + 1 < sorted.Count ? Clone(s, d) : s;
+                next.ApplyInner(d, child.Choice, search._clip);
+                for (int c = 0; c < child.Visits.Length; c++) Array.Copy(child.Visits[c], next.InnerVisits[d][c], child.Visits[c].Length);
+                next.Keep[d] = child.Keep;
+                Descend(next, d - 1, child.Bound);
+                if (Stopped)
+                {
+                    if (k + 1 < sorted.Count) Open(sorted[k + 1].Bound);
+                    return;
+                }
+            }
+        }
+
+        /// <summary>A copy of a state whose levels above d are undecided, for a child that must not share it with its siblings (a leaf keeps its state).</summary>
+        private State Clone(State s, int d)
+        {
+            var m = search._m;
+            var x = new State(m, s.Plan);
+            x.Facts = s.Facts;
+            for (int b = d + 1; b < m.Levels; b++)
+            {
+                x.Choice[b] = s.Choice[b];
+                Array.Copy(s.Rem[b], x.Rem[b], m.Ranks);
+                x.Keep[b] = s.Keep[b];
+                for (int c = 0; c < m.Levels; c++) Array.Copy(s.InnerVisits[b][c], x.InnerVisits[b][c], m.TensorCount);
+            }
+            x.Keep[0] = s.Keep[0];
+            return x;
+        }
+    }
+}

@@ -1,0 +1,133 @@
+namespace Optimizer.Solvers;
+
+/// <summary>
+/// The bound of the inner-first search over the imperfect mapspace (docs/mapspace.md, "Imperfect factors: the branch and
+/// bound"): for a node whose levels d and below are decided under its spatial plan, each tensor's decided keepers with
+/// their visits at least the first tile, what the decided levels' steps bring in every tile of level d (exact, each level
+/// at its best order for that tensor: <see cref="ImperfectOrders.RecordInnerVisits"/>), and a whole tile, at least the
+/// smallest first one, at every step above d that must bring one; the cheapest parent the outermost keeper could still
+/// have; for a tensor no decided level keeps, the compute units' accesses at the cheapest level that could keep it. The
+/// perfect search's terms that assume every tile full (<see cref="InnerBound"/>'s forced refetch and the outer bound)
+/// are replaced by weaker ones valid for partial tiles.
+/// </summary>
+internal sealed class ImperfectBound(SearchProblem problem, ArrayCostModel cost, InnerBound inner, ImperfectOrders orders) : SearchPart(problem)
+{
+    private readonly ArrayCostModel _cost = cost;
+    private readonly InnerBound _inner = inner;
+    private readonly ImperfectOrders _orders = orders;
+
+    /// <summary>What level d's tiles are: per rank how many of them one instance covers, the smallest one's extent, and their count in all.</summary>
+    private readonly record struct Tiles(long[] Count, long[] Smallest, double Total);
+
+    private Tiles TilesOf(State s, int d)
+    {
+        var share = _orders.Share(s, d);
+        var count = new long[Ranks];
+        var smallest = new long[Ranks];
+        double total = 1;
+        for (int r = 0; r < Ranks; r++)
+        {
+            long e = s.Rem[d][r];
+            count[r] = (share[r] + e - 1) / e;
+            smallest[r] = share[r] - (count[r] - 1) * e;
+            total *= count[r];
+        }
+        return new Tiles(count, smallest, total);
+    }
+
+    /// <summary>
+    /// A lower bound on the energy of every completion of an inner-first state whose levels d (at least 1) and below are
+    /// decided. The innermost loop above d runs over some rank r with more than one tile of d left, or none is left
+    /// (one tile of d: nothing above steps); the bound is the least over those cases of the tensors' sum.
+    /// </summary>
+    public double Bound(State s, int d)
+    {
+        var tiles = TilesOf(s, d);
+        double best = double.PositiveInfinity;
+        bool any = false;
+        for (int r = 0; r < Ranks; r++)
+        {
+            if (tiles.Count[r] <= 1) continue;
+            any = true;
+            double sum = 0;
+            foreach (var t in _m.Tensors) sum += TensorBound(t, s, d, tiles, r);
+            best = Math.Min(best, sum);
+        }
+        if (!any)
+        {
+            best = 0;
+            foreach (var t in _m.Tensors) best += TensorBound(t, s, d, tiles, -1);
+        }
+        return _m.MacEnergy + best;
+    }
+
+    /// <summary>
+    /// How many of the steps above d bring keeper c a whole new tile of t, at least, when the innermost loop above d runs over
+    /// <paramref name="innermost"/> (-1: unknown). A step above d goes from one tile of d to the next, and every decided loop
+    /// rewinds. When a rank alone indexing a dimension of t changes its tile of d, the two tiles of c lie in disjoint ranges
+    /// of that dimension, so the new one is all new; the tiles of d differ in those ranks at least (their product of counts
+    /// - 1) times. When the innermost loop above d runs over such a rank r, every step changes r except the steps out of a
+    /// run of that loop that had one iteration, which only happens at r's last tile of d: at most a 1/count of the tiles
+    /// (none when d = 1: DRAM's one loop over r then covers every tile of r, so it always runs all of its iterations). A
+    /// decided loop over such a rank q with a factor above 1 runs all its iterations in every tile of d as long in q as the
+    /// first one, so a step out of such a tile that keeps q's tile rewinds q by at least its stride, further than c's extent.
+    /// </summary>
+    private static double WholeTileSteps(SearchTensor t, State s, int d, int c, Tiles tiles, int innermost)
+    {
+        double plain = 1;
+        for (int r = 0; r < t.PlainDimRank.Length; r++) if (t.PlainDimRank[r]) plain *= tiles.Count[r];
+        double steps = plain - 1;
+        // With DRAM alone above d (one loop per rank, the innermost over r running all its iterations every time), every step changes r.
+        if (innermost >= 0 && t.PlainDimRank[innermost])
+            steps = Math.Max(steps, d == 1 ? tiles.Total - 1 : tiles.Total - 1 - tiles.Total / tiles.Count[innermost]);
+        for (int q = 0; q < t.PlainDimRank.Length; q++)
+        {
+            if (!t.PlainDimRank[q]) continue;
+            bool rewinds = false;
+            for (int b = d; b < c && !rewinds; b++) rewinds = s.Choice[b]!.Temporal[q] > 1;
+            if (!rewinds) continue;
+            double full = tiles.Smallest[q] == s.Rem[d][q] ? tiles.Count[q] : tiles.Count[q] - 1;
+            steps = Math.Max(steps, full * (tiles.Total / tiles.Count[q]) - 1);
+        }
+        return Math.Max(0, steps);
+    }
+
+    /// <summary>One tensor's share of <see cref="Bound"/>.</summary>
+    private double TensorBound(SearchTensor t, State s, int d, Tiles tiles, int innermost)
+    {
+        var levels = _m.Storage;
+        var facts = _cost.Facts(s);
+        double floor0 = t.IsOutput ? facts.Partition[0][t.Index] * levels[0].WriteEnergy : facts.Used[0][t.Index] * levels[0].ReadEnergy;
+        Span<int> keepers = stackalloc int[Levels];
+        int count = 0;
+        for (int c = d; c < Levels; c++) if ((s.Keep[c] & t.Bit) != 0) keepers[count++] = c;
+        keepers = keepers[..count];
+        double best = double.PositiveInfinity;
+        if (count == 0)
+        {
+            for (int m = 0; m < d; m++)
+                if (m == 0 || _inner.CanKeepAbove(t, s, m, d)) best = Math.Min(best, _inner.DirectEnergy(t, s, m) + (m != 0 ? floor0 : 0));
+            return best;
+        }
+        Span<double> visits = stackalloc double[count];
+        double energy = 0;
+        Span<long> smallest = stackalloc long[Ranks];
+        for (int i = 0; i < count; i++)
+        {
+            int c = keepers[i];
+            double v = t.Tile(s.Rem[c]);
+            for (int b = d; b < c; b++) v += s.InnerVisits[b][c][t.Index];
+            for (int r = 0; r < Ranks; r++) smallest[r] = Math.Min(s.Rem[c][r], tiles.Smallest[r]);
+            v += WholeTileSteps(t, s, d, c, tiles, innermost) * t.Tile(smallest);
+            // Every word an instance's MACs use reaches it at least once.
+            v = Math.Max(v, _cost.PlanDensePartition(t, s, c));
+            energy += s.Used[c] * (t.IsOutput ? Math.Max(0, v - _cost.PlanPartition(t, s, c)) : v) * levels[c].WriteEnergy;
+            visits[i] = v;
+        }
+        for (int i = 0; i + 1 < count; i++) energy += _cost.PairEnergy(t, s, keepers[i], keepers[i + 1], visits[i + 1]);
+        energy += _cost.PairEnergy(t, s, keepers[^1], Levels, facts.TemporalTotal);
+        for (int m = 0; m < d; m++)
+            if (m == 0 || _inner.CanKeepAbove(t, s, m, d)) best = Math.Min(best, _cost.PairEnergy(t, s, m, keepers[0], visits[0]) + (m != 0 ? floor0 : 0));
+        return energy + best;
+    }
+}
