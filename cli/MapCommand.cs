@@ -40,7 +40,7 @@ internal static class MapCommand
         var simulate = new Option<bool>("--simulate") { Description = "Simulate the chosen mapping (optimizer simulate) and print its counts and cycles beside the model's." };
         var exportSmt2 = new Option<string?>("--export-smt2") { Description = "Write that question in SMT-LIB 2, so any SMT solver can re-check it." };
         var timeLimit = OptionRules.TimeLimit("Seconds per layer; when reached, the best mapping so far is returned with its bound and gap.");
-        var threads = new Option<int>("--threads") { Description = "Worker threads (0, the default: one per core); the answer is the same for any count.", DefaultValueFactory = _ => 0 }.Within(0, 1024);
+        var threads = new Option<int>("--threads") { Description = "Worker threads (0, the default: one per core; --solver cpsat and --certify cpsat: one CP-SAT worker, docs/cpsat.md); the answer is the same for any count.", DefaultValueFactory = _ => 0 }.Within(0, 1024);
         var csv = new Option<string?>("--csv") { Description = "Write the result as CSV (one row per level and tensor, or one row per layer with --all-layers)." };
         var constraints = new Option<string?>("--constraints") { Description = "A constraint spec file pinning parts of the mapping; the proof is then over the constrained mapspace." };
         var mappingOut = new Option<string?>("--mapping-out") { Description = "Write the best mapping as a mapping spec file (optimizer evaluate reads it back); in Timeloop's format with --format timeloop." };

@@ -118,7 +118,7 @@ public static class CpSatMapper
         return sample.Mapping is not null ? sample : none;
     }
 
-    /// <summary>The solver's parameters: workers, fixed seed, time limit.</summary>
+    /// <summary>The solver's parameters: workers, fixed seed, time limit (the fusion certificate's questions).</summary>
     internal static string Parameters(SearchLimits limits)
     {
         int workers = limits.Threads > 0 ? limits.Threads : Environment.ProcessorCount;
@@ -126,6 +126,16 @@ public static class CpSatMapper
         if (limits.TimeLimit is { } t) ps.Add($"max_time_in_seconds:{Math.Max(0.05, t.TotalSeconds).ToString("R", CultureInfo.InvariantCulture)}");
         return string.Join(" ", ps);
     }
+
+    /// <summary>
+    /// The parameters of the mapspace model (<see cref="Solve"/>, <see cref="Certify"/>): one worker unless
+    /// <see cref="SearchLimits.Threads"/> asks for more, and no linear relaxation (<c>linearization_level:0</c>). Measured
+    /// (docs/benchmarks.md, "CP-SAT reach"): the proofs come from the tree search; the second default worker runs
+    /// neighbourhood searches that improve nothing once the descent's hint is optimal, and the LP over the products of
+    /// factors costs more time than its bound saves.
+    /// </summary>
+    internal static string MapspaceParameters(SearchLimits limits)
+        => Parameters(limits with { Threads = Math.Max(1, limits.Threads) }) + " linearization_level:0";
 
     /// <summary>Validates the model; an invalid model is a bug in the encoding, reported with CP-SAT's text.</summary>
     private static void Validate(CpSatEncoding enc, MapProblem p)
@@ -144,7 +154,7 @@ public static class CpSatMapper
     {
         Validate(enc, p);
         var sw = Stopwatch.StartNew();
-        var solver = new CpSolver { StringParameters = Parameters(limits) };
+        var solver = new CpSolver { StringParameters = MapspaceParameters(limits) };
         CpSolverStatus status;
         using (limits.Cancel.Register(solver.StopSearch))
             status = limits.Cancel.IsCancellationRequested ? CpSolverStatus.Unknown : solver.Solve(enc.Model);
@@ -265,7 +275,7 @@ public static class CpSatMapper
         if (obj.X is not null) enc.Model.Add(obj.X <= below);
         else if (obj.C > below) return (Verdict.Certified, null, sw.Elapsed);
         Validate(enc, p);
-        var solver = new CpSolver { StringParameters = Parameters(limits) };
+        var solver = new CpSolver { StringParameters = MapspaceParameters(limits) };
         CpSolverStatus status;
         using (limits.Cancel.Register(solver.StopSearch))
             status = solver.Solve(enc.Model);

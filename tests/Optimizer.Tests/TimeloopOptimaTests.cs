@@ -4,6 +4,7 @@ using Optimizer.Formulation.Specs;
 using Optimizer.Hardware;
 using Optimizer.Hardware.Specs;
 using Optimizer.Solvers;
+using Optimizer.Workloads;
 using Optimizer.Workloads.Specs;
 
 namespace Optimizer.Tests;
@@ -17,11 +18,9 @@ public sealed class TimeloopOptimaTests
 {
     private static string FixtureDir => Path.Combine(AppContext.BaseDirectory, "Fixtures", "timeloop");
 
-    [TestMethod]
-    public void ProvenOptimaUnderTheTimeloopConventionAreNeverBeatenByTimeloopMapper()
+    /// <summary>Every fixture of optima.jsonl: its record, architecture, layer and lexicographic terms (optimization-metrics).</summary>
+    internal static IEnumerable<(JsonElement Root, Architecture Arch, Einsum Layer, Objective[] Terms)> Fixtures()
     {
-        int equal = 0, compared = 0, provedWhereTimeloopTimedOut = 0;
-        var report = new List<string>();
         foreach (var line in File.ReadLines(Path.Combine(FixtureDir, "optima.jsonl")))
         {
             if (string.IsNullOrWhiteSpace(line)) continue;
@@ -30,8 +29,18 @@ public sealed class TimeloopOptimaTests
             var archPath = Path.Combine(FixtureDir, $"arch_{parts[0]}.yaml");
             var arch = TimeloopArchitecture.Parse(File.ReadAllText(archPath), archPath, EnergyTable.Load(Path.Combine(FixtureDir, $"ert_{parts[0]}.yaml")));
             var layer = TimeloopProblem.Load(Path.Combine(FixtureDir, $"prob_{parts[1]}.yaml")).Layers.Single();
-            var metrics = root.GetProperty("optimization_metrics").EnumerateArray().Select(m => m.GetString()).ToArray();
-            var terms = metrics.Select(m => m == "delay" ? Objective.Latency : Objective.Energy).ToArray();
+            var terms = root.GetProperty("optimization_metrics").EnumerateArray().Select(m => m.GetString() == "delay" ? Objective.Latency : Objective.Energy).ToArray();
+            yield return (root, arch, layer, terms);
+        }
+    }
+
+    [TestMethod]
+    public void ProvenOptimaUnderTheTimeloopConventionAreNeverBeatenByTimeloopMapper()
+    {
+        int equal = 0, compared = 0, provedWhereTimeloopTimedOut = 0;
+        var report = new List<string>();
+        foreach (var (root, arch, layer, terms) in Fixtures())
+        {
             var problem = new MapProblem(layer, arch, terms[0], Convention: CostConvention.Timeloop);
             var ours = Lexicographic.Solve(problem, terms, SearchLimits.None);
             Assert.AreEqual(SolveStatus.Optimal, ours.Status, root.GetProperty("id").GetString());
