@@ -32,6 +32,7 @@ public static class Program
                 case "network": Network(); break;
                 case "timeloop-optima": TimeloopOptima(); break;
                 case "timelimit": TimeLimitHolds(); break;
+                case "window-capabilities": WindowCapabilities.Run(numbers.Count > 0 ? seconds : 120); break;
                 case "onnx-load": OnnxLoad(); break;
                 case "imperfect": Imperfect(numbers.Count > 0 ? seconds : 60); break;
                 case "shapes": Shapes(numbers.Count > 0 ? seconds : 600, numbers.Count > 1 ? int.Parse(numbers[1], System.Globalization.CultureInfo.InvariantCulture) : 4,

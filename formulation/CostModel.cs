@@ -111,6 +111,8 @@ internal sealed class Nest
             foreach (var s in m.Levels[l].Spatial) _spatialAbove[l + 1][_rankPosition[s.Rank]] = checked(_spatialAbove[l + 1][_rankPosition[s.Rank]] * s.Factor);
         }
         _perfect = ranks.Select((r, i) => _loops.Where(x => x.Rank == r).Aggregate(1L, (acc, x) => checked(acc * x.Factor)) == _bound[i]).All(x => x);
+        if (!_perfect && a.HasWindowCapabilities)
+            throw new NotSupportedException($"Architecture {a.Name} has a same-stride window or neighbour forwarding, which the model counts for perfect factors only; this mapping's factors do not multiply to the bounds (imperfect factorization).");
         // The MACs one compute unit does: the points of every rank it covers (with perfect factors, the product of the temporal factors).
         _temporalProduct = 1;
         for (int i = 0; i < ranks.Length; i++) _temporalProduct = checked(_temporalProduct * Counts.PerInstance(_bound[i], _spatialAbove[_n][i]));

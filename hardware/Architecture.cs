@@ -188,7 +188,15 @@ public sealed class Architecture
     public long ComputeInstances => _instances[Levels.Count];
 
     /// <summary>True when some level keeps window overlap only under the same stride or some fanout forwards between neighbours (docs/cost-model.md): the capabilities the order DP and the solver encodings do not model.</summary>
-    public bool HasWindowCapabilities => Levels.Any(l => l.Window != WindowReuse.Slide || l.Fanout.Forwarding != Forwarding.None);
+    public bool HasWindowCapabilities => HasForwarding || Levels.Skip(1).Any(l => l.Window != WindowReuse.Slide);
+
+    /// <summary>True when some fanout with more than one child forwards between neighbours.</summary>
+    public bool HasForwarding => Levels.Any(l => l.Fanout.Forwarding != Forwarding.None && l.Fanout.Size > 1);
+
+    /// <summary>The window capabilities in words, for a message that refuses them: "a same-stride window at Buffer, forwarding along xy below GLB".</summary>
+    public string WindowCapabilities()
+        => string.Join(", ", Levels.Skip(1).Where(l => l.Window != WindowReuse.Slide).Select(l => $"a same-stride window at {l.Name}")
+            .Concat(Levels.Where(l => l.Fanout.Forwarding != Forwarding.None && l.Fanout.Size > 1).Select(l => $"neighbour forwarding along {l.Fanout.Forwarding.ToString().ToLowerInvariant()} below {l.Name}")));
 
     /// <summary>The index of the level with this name, or -1.</summary>
     public int IndexOf(string levelName)

@@ -18,6 +18,8 @@ public static class Simulator
         var violations = ValidityChecker.Check(einsum, arch, mapping, options.Factorization);
         if (violations.Count > 0)
             throw new ArgumentException($"The simulator runs valid mappings only; this one breaks {violations.Count} rule(s), first: {violations[0].Message}", nameof(mapping));
+        if (arch.HasWindowCapabilities && einsum.Ranks.Any(r => mapping.TileExtent(0, r.Id) != r.Bound))
+            throw new NotSupportedException($"Architecture {arch.Name} has a same-stride window or neighbour forwarding, which the simulator executes for perfect factors only; this mapping's factors do not multiply to the bounds.");
         return new Machine(einsum, arch, mapping, options).Run();
     }
 }

@@ -296,7 +296,7 @@ public static class TimeloopArchitecture
         if (e?.Read is null || e.Write is null)
             c.Node.Error($"no read and write energy for {c.Name}: give an energy reference table (--energy FILE, or an ERT key in this file) with a table named ...{c.Name} and read and write (or update) actions");
         // Timeloop keeps window overlap only under the same stride (rule A); ours, which Timeloop ignores, may say otherwise.
-        var window = WindowReuse.SameStride;
+        var window = outermost ? WindowReuse.Slide : WindowReuse.SameStride;
         if (c.Attr(Ext + "window") is { } windowNode && windowNode.AsString() is { } windowText)
         {
             if (ArchitectureSpec.ParseWindow(windowText) is { } rule) window = rule;
@@ -352,7 +352,7 @@ public static class TimeloopArchitecture
         var reduction = attr.GetValueOrDefault(Ext + "reduction")?.AsBool() ?? true;
         var hop = attr.GetValueOrDefault(Ext + "hop-energy")?.AsDouble(0) ?? 0;
         // Timeloop forwards between neighbours along both axes (rule C); ours may say otherwise.
-        Forwarding? forwarding = Forwarding.XY;
+        Forwarding? forwarding = cx / px * (cy / py) > 1 ? Forwarding.XY : Forwarding.None;
         if (attr.GetValueOrDefault(Ext + "forwarding") is { } forwardNode && forwardNode.AsString() is { } forwardText)
         {
             forwarding = ArchitectureSpec.ParseForwarding(forwardText);
@@ -398,7 +398,7 @@ public static class TimeloopArchitecture
             if (!f.Multicast) attrs.Add($"{Ext}multicast: false");
             if (!f.SpatialReduction) attrs.Add($"{Ext}reduction: false");
             if (f.Size > 1 && f.Forwarding != Forwarding.XY) attrs.Add($"{Ext}forwarding: {ArchitectureSpec.ForwardingName(f.Forwarding)}");
-            if (l.Window != WindowReuse.SameStride) attrs.Add($"{Ext}window: {ArchitectureSpec.WindowName(l.Window)}");
+            if (i > 0 && l.Window != WindowReuse.SameStride) attrs.Add($"{Ext}window: {ArchitectureSpec.WindowName(l.Window)}");
             var bypassed = Enum.GetValues<TensorRole>().Where(r => !l.MayKeep(r)).ToList();
             if (bypassed.Count > 0) attrs.Add($"{Ext}bypass: [{string.Join(", ", bypassed)}]");
             var cls = l.Capacity is null ? "DRAM" : l.Capacity <= 1024 ? "regfile" : "SRAM";

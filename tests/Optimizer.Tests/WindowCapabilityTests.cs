@@ -1,5 +1,6 @@
 using Optimizer.Formulation;
 using Optimizer.Hardware;
+using Optimizer.Solvers;
 using Optimizer.Validation;
 using Optimizer.Workloads;
 using static Optimizer.Tests.TestMappings;
@@ -15,13 +16,11 @@ public sealed class WindowCapabilityTests
 {
     /// <summary>A copy of <paramref name="arch"/> whose levels below the outermost keep overlap by <paramref name="window"/> and whose fanouts forward along <paramref name="forwarding"/>.</summary>
     internal static Architecture With(Architecture arch, WindowReuse window, Forwarding forwarding)
-        => new($"{arch.Name}-{ArchitectureSpecName(window)}-{forwarding}".ToLowerInvariant(), arch.Description,
+        => new(arch.Name, arch.Description,
             arch.Levels.Select((l, i) => new StorageLevel(l.Name, l.Capacity, l.WordBits, l.ReadEnergy, l.WriteEnergy, l.ReadBandwidth, l.WriteBandwidth, l.Keeps,
                 l.Fanout == Fanout.None ? l.Fanout : new Fanout(l.Fanout.X, l.Fanout.Y, l.Fanout.Multicast, l.Fanout.SpatialReduction, l.Fanout.HopEnergy, l.Fanout.Topology) { Forwarding = forwarding })
             { Window = i == 0 ? WindowReuse.Slide : window }),
             arch.Compute, arch.ClockGHz);
-
-    private static string ArchitectureSpecName(WindowReuse w) => w == WindowReuse.SameStride ? "same-stride" : "slide";
 
     /// <summary>An 8 x 4 array of PEs, each with a register file keeping every tensor, below a buffer.</summary>
     internal static Architecture Row8(Forwarding forwarding, WindowReuse window = WindowReuse.Slide) => With(new("row8", "test", [
@@ -137,4 +136,78 @@ public sealed class WindowCapabilityTests
 
     [TestMethod]
     public void BothCapabilitiesModelEqualsTheSimulatorOnRandomMappings() => RandomAgreement(33, WindowReuse.SameStride, Forwarding.X, 25, 400);
+
+    /// <summary>
+    /// The exact search against brute force under a capability: same-stride keeps the bounds (they only miss words) and
+    /// branches on every order; forwarding enumerates (its bounds would not hold). Both must give the brute-force optimum
+    /// as OPTIMAL, re-costed by the reference model; some optima must differ from the plain architecture's.
+    /// </summary>
+    private static void ExactEqualsBruteForce(int seed, int count, WindowReuse window, Forwarding forwarding, int atLeast, int movedAtLeast, params Objective[] objectives)
+    {
+        int compared = 0, moved = 0;
+        long exactNodes = 0, bruteNodes = 0;
+        foreach (var (layer, plain) in SearchTests.SmallCases(seed, count))
+        {
+            var arch = With(plain, window, forwarding);
+            foreach (var objective in objectives)
+            {
+                if (SearchTests.Agree(layer, arch, objective) is not var (exact, brute)) continue;
+                var before = new TilingSearch(new MapProblem(layer, plain, objective), prune: true, seed: false).Solve(SearchLimits.None);
+                if (Math.Abs(before.Best!.Value - exact.Best!.Value) > 1e-9 * exact.Best.Value) moved++;
+                exactNodes += exact.Explored;
+                bruteNodes += brute.Explored;
+                compared++;
+            }
+        }
+        Console.WriteLine($"{compared} cases, {moved} optima moved by the capability; nodes exact {exactNodes}, brute {bruteNodes}");
+        Assert.IsGreaterThanOrEqualTo(atLeast, compared);
+        Assert.IsGreaterThanOrEqualTo(movedAtLeast, moved, "optima the capability changes");
+    }
+
+    // Same-stride rarely moves an optimum on small cases (the search picks orders that keep the stride); the bounds and
+    // the branching on every order are what is checked here.
+    [TestMethod]
+    public void ExactEqualsBruteForceUnderSameStride()
+        => ExactEqualsBruteForce(41, 16, WindowReuse.SameStride, Forwarding.None, 30, 0, Objective.Energy, Objective.Latency, Objective.Edp);
+
+    [TestMethod]
+    public void ExactEqualsBruteForceUnderForwarding() => ExactEqualsBruteForce(42, 8, WindowReuse.Slide, Forwarding.XY, 10, 1, Objective.Energy, Objective.Latency);
+
+    [TestMethod]
+    public void ExactEqualsBruteForceUnderBoth() => ExactEqualsBruteForce(43, 8, WindowReuse.SameStride, Forwarding.XY, 6, 1, Objective.Energy);
+
+    /// <summary>
+    /// The native same-stride window against the emulation of Timeloop on Timeloop's own fixture cases (their
+    /// architectures read by the Timeloop reader, so same-stride and forwarding on): every operand's fills at every
+    /// level, which rule A decides, must equal the emulation's (whose counts equal Timeloop's on these cases,
+    /// TimeloopConventionTests), and the same mappings under sliding windows must differ on some. Reads are not compared:
+    /// Timeloop samples loops (rule B) and multicasts identical words (rule C'), which are not the hardware's; link
+    /// transfers are printed, not asserted, for the same reason.
+    /// </summary>
+    [TestMethod]
+    public void SameStrideFillsEqualTimeloopOnTheFixtures()
+    {
+        int compared = 0, slideDiffers = 0, linksEqual = 0, withLinks = 0;
+        foreach (var c in TimeloopConventionTests.LoadCases())
+        {
+            Assert.IsTrue(c.Arch.Levels.Skip(1).All(l => l.Window == WindowReuse.SameStride), c.Id);
+            var native = CostModel.Evaluate(c.Layer, c.Arch, c.Mapping);
+            var slide = CostModel.Evaluate(c.Layer, With(c.Arch, WindowReuse.Slide, Forwarding.XY), c.Mapping);
+            var timeloop = TimeloopConvention.Evaluate(c.Layer, c.Arch, c.Mapping);
+            long TimeloopFills(TensorLevelCost t) => timeloop.Tensors.Single(x => x.LevelIndex == t.LevelIndex && x.Tensor == t.Tensor).Fills;
+            var operands = native.Tensors.Where(t => t.Role != TensorRole.Outputs).ToList();
+            var mismatches = operands.Where(t => TimeloopFills(t) != t.Fills).ToList();
+            Assert.AreEqual(0, mismatches.Count, $"{c.Id}: {string.Join("; ", mismatches.Select(m => $"{m.Level} {m.Tensor} fills {m.Fills}, Timeloop {TimeloopFills(m)}"))}");
+            if (slide.Tensors.Where(t => t.Role != TensorRole.Outputs).Any(t => TimeloopFills(t) != t.Fills)) slideDiffers++;
+            if (native.Fanouts.Count + timeloop.Fanouts.Count(f => f.LinkTransfers > 0) > 0)
+            {
+                withLinks++;
+                if (native.Fanouts.Sum(f => f.LinkTransfers) == timeloop.Fanouts.Sum(f => f.LinkTransfers)) linksEqual++;
+            }
+            compared++;
+        }
+        Console.WriteLine($"{compared} fixture cases agree on operand fills ({slideDiffers} would not with sliding windows); link transfers equal on {linksEqual} of {withLinks} with any");
+        Assert.IsGreaterThanOrEqualTo(100, compared);
+        Assert.IsGreaterThanOrEqualTo(1, slideDiffers, "fixture cases where the window rule matters");
+    }
 }
