@@ -351,26 +351,23 @@ internal sealed class Nest
                 // Bandwidth: the forwarded reads as a mean per instance, rounded up.
                 reads = checked(reads + k.Reads + checked(sent + _used[l] - 1) / _used[l]);
                 writes = checked(writes + k.Fills + k.Updates);
+                long forwarded = 0;
                 if (k.ForwardFanout >= 0)
                 {
                     // Words children took from a neighbour: a read at the sending child and one hop of the forwarding fanout.
-                    long total = checked(k.Forwarded * _used[l]);
-                    forwardedAt[(k.Child, t.Id)] = checked(forwardedAt.GetValueOrDefault((k.Child, t.Id)) + total);
-                    int m = k.ForwardFanout;
-                    fanouts.Add(new FanoutTraffic(m, _a.Levels[m].Name, t.Id, total / _used[m], 0));
-                    double e = total * Counts.Hops(Topology.Bus, 1, 1) * _a.Levels[m].Fanout.HopEnergy;
-                    if (e > 0) network.Add(new NetworkCost(m, _a.Levels[m].Name, t.Id, total, Counts.Hops(Topology.Bus, 1, 1), e));
-                    net += e;
+                    forwarded = checked(k.Forwarded * _used[l]);
+                    forwardedAt[(k.Child, t.Id)] = checked(forwardedAt.GetValueOrDefault((k.Child, t.Id)) + forwarded);
+                    fanouts.Add(new FanoutTraffic(k.ForwardFanout, _a.Levels[k.ForwardFanout].Name, t.Id, forwarded / _used[k.ForwardFanout], 0));
                 }
-                // Words between this keeper and the next keeper below cross every fanout in between.
+                // Words between this keeper and the next keeper below cross every fanout in between; forwarded words one hop of theirs.
                 long words = checked((k.Reads + k.Updates) * _used[l]);
                 for (int m = l; m < k.Child; m++)
                 {
                     var fan = _a.Levels[m].Fanout;
-                    if (fan.HopEnergy == 0 || words == 0) continue;
-                    double hops = Hops(m);
-                    double e = words * hops * fan.HopEnergy;
-                    network.Add(new NetworkCost(m, _a.Levels[m].Name, t.Id, words, hops, e));
+                    long linked = m == k.ForwardFanout ? forwarded : 0;
+                    if (fan.HopEnergy == 0 || words + linked == 0) continue;
+                    double e = (words * Hops(m) + linked * Counts.Hops(Topology.Bus, 1, 1)) * fan.HopEnergy;
+                    network.Add(new NetworkCost(m, _a.Levels[m].Name, t.Id, checked(words + linked), e / fan.HopEnergy / checked(words + linked), e));
                     net += e;
                 }
             }

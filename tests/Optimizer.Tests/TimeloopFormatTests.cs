@@ -306,7 +306,7 @@ public sealed class TimeloopFormatTests
         // A 2-D mesh: meshX 4 of 16 instances gives a 4 x 4 fanout.
         var mesh = TimeloopArchitecture.Parse(ThreeLevelTree.Replace("attributes: {depth: 64, width: 16, word-bits: 16}", "attributes: {depth: 64, width: 16, word-bits: 16, meshX: 4}")
             .Replace("attributes: {datawidth: 16}", "attributes: {datawidth: 16, meshX: 4}"), "mesh.yaml", energy);
-        Assert.AreEqual(new Fanout(4, 4, hopEnergy: 2), mesh.Levels[1].Fanout);
+        Assert.AreEqual(new Fanout(4, 4, hopEnergy: 2) { Forwarding = Forwarding.XY }, mesh.Levels[1].Fanout);
     }
 
     [TestMethod]

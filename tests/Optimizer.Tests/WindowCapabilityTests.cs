@@ -3,6 +3,7 @@ using Optimizer.Hardware;
 using Optimizer.Solvers;
 using Optimizer.Validation;
 using Optimizer.Workloads;
+using static Optimizer.Tests.CommandLine;
 using static Optimizer.Tests.TestMappings;
 
 namespace Optimizer.Tests;
@@ -209,5 +210,44 @@ public sealed class WindowCapabilityTests
         Console.WriteLine($"{compared} fixture cases agree on operand fills ({slideDiffers} would not with sliding windows); link transfers equal on {linksEqual} of {withLinks} with any");
         Assert.IsGreaterThanOrEqualTo(100, compared);
         Assert.IsGreaterThanOrEqualTo(1, slideDiffers, "fixture cases where the window rule matters");
+    }
+
+    // From the command line: the example systolic row forwards (evaluate lists the link transfers and the forwarded reads);
+    // CP-SAT and Z3 refuse it; an unknown window is a located error.
+    [TestMethod]
+    public void CommandLineShowsLinkTransfersAndRefusesWhatItCannotEncode()
+    {
+        var dir = Path.Combine(Path.GetTempPath(), $"window-cli-{Environment.ProcessId}");
+        Directory.CreateDirectory(dir);
+        try
+        {
+            var workload = Path.Combine(dir, "w.yaml");
+            var mapping = Path.Combine(dir, "m.yaml");
+            File.WriteAllText(workload, "workload:\n  name: row\n  layers:\n    - name: conv\n      conv1d: {k: 1, c: 1, p: 16, r: 3}\n      tensors: {inputs: Inputs, weights: Weights, outputs: Outputs}\n");
+            File.WriteAllText(mapping, "mapping:\n  layer: conv\n  levels:\n    - level: DRAM\n    - level: GlobalBuffer\n      temporal: \"P=16\"\n      spatial: \"R=3@X\"\n    - level: RegisterFile\n");
+            string[] common = ["--arch", Example("systolic-row.yaml"), "--workload", workload];
+            var (code, output, err) = Run(["evaluate", .. common, "--mapping", mapping]);
+            Assert.AreEqual(0, code, err + output);
+            StringAssert.Contains(output, "below GlobalBuffer, Inputs: 30 link transfers");
+            StringAssert.Contains(output, "RegisterFile Inputs: 30 reads (total) of words sent to a neighbour");
+            (code, output, err) = Run(["evaluate", .. common, "--mapping", mapping, "--style", "timeloop"]);
+            Assert.AreEqual(0, code, err + output);
+            StringAssert.Contains(output, "Forwarded reads (total)         : 30");
+            StringAssert.Contains(output, "Network below, Inputs (total)       : 48 words x 1 hops = 48.0 pJ");
+            (code, output, err) = Run(["simulate", .. common, "--mapping", mapping]);
+            Assert.AreEqual(0, code, err + output);
+            foreach (var solver in new[] { "cpsat", "z3" })
+            {
+                (code, _, err) = Run(["map", .. common, "--solver", solver]);
+                Assert.AreEqual(2, code, solver);
+                StringAssert.Contains(err, "does not encode the window capabilities of architecture systolic-row (neighbour forwarding along x below GlobalBuffer)");
+            }
+            var bad = Path.Combine(dir, "bad.yaml");
+            File.WriteAllText(bad, File.ReadAllText(Example("systolic-row.yaml")).Replace("      capacity: 32", "      capacity: 32\n      window: same"));
+            (code, _, err) = Run(["evaluate", "--arch", bad, "--workload", workload, "--mapping", mapping]);
+            Assert.AreEqual(2, code);
+            StringAssert.Contains(err, "unknown window 'same'; a window is slide or same-stride");
+        }
+        finally { Directory.Delete(dir, true); }
     }
 }
