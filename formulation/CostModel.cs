@@ -414,9 +414,15 @@ internal sealed class Nest
         else
         {
             if (l > 0) formulas.Add($"fills = visits = {k.Fills}");
-            formulas.Add($"reads = child words x children / multicast = {k.ChildWords} x {k.Children} / {k.Shared} = {k.Reads}");
+            if (k.ForwardFanout >= 0)
+                formulas.Add($"reads = (child words x children - forwarded) / multicast = ({k.ChildWords} x {k.Children} - {k.Forwarded}) / {k.Shared} = {k.Reads} " +
+                    $"({k.Forwarded} words the children took from a neighbour over the links below {_a.Levels[k.ForwardFanout].Name}: a read at the sender and a hop each)");
+            else formulas.Add($"reads = child words x children / multicast = {k.ChildWords} x {k.Children} / {k.Shared} = {k.Reads}");
         }
-        formulas.Add($"energy = instances used x (reads x {level.ReadEnergy} + (fills + updates) x {level.WriteEnergy}) = {_used[l]} x ({k.Reads} x {level.ReadEnergy} + {k.Fills + k.Updates} x {level.WriteEnergy}) = {cost.Energy:G6} pJ");
+        if (cost.ForwardedReads > 0)
+            formulas.Add($"energy = instances used x (reads x {level.ReadEnergy} + (fills + updates) x {level.WriteEnergy}) + forwarded reads x {level.ReadEnergy} = {_used[l]} x ({k.Reads} x {level.ReadEnergy} + {k.Fills + k.Updates} x {level.WriteEnergy}) + {cost.ForwardedReads} x {level.ReadEnergy} = {cost.Energy:G6} pJ (the forwarded reads: words sent to a neighbour, a total over the instances)");
+        else
+            formulas.Add($"energy = instances used x (reads x {level.ReadEnergy} + (fills + updates) x {level.WriteEnergy}) = {_used[l]} x ({k.Reads} x {level.ReadEnergy} + {k.Fills + k.Updates} x {level.WriteEnergy}) = {cost.Energy:G6} pJ");
         return new Derivation(level.Name, t.Id, extents, dims, k.Tile, steps, k.Visits, k.Partition, child, cost, formulas);
     }
 }

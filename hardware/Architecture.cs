@@ -96,7 +96,7 @@ public sealed record StorageLevel
     /// <summary>The tensor roles this level may keep; all three when not restricted.</summary>
     public IReadOnlySet<TensorRole> Keeps { get; }
     /// <summary>The spatial fanout from this level to the next inner one (or to compute).</summary>
-    public Fanout Fanout { get; }
+    public Fanout Fanout { get; init; }
     /// <summary>How the level keeps the overlap of a tile with the previous one; <see cref="WindowReuse.Slide"/> by default.</summary>
     public WindowReuse Window { get; init; }
 
@@ -192,6 +192,12 @@ public sealed class Architecture
 
     /// <summary>True when some fanout with more than one child forwards between neighbours.</summary>
     public bool HasForwarding => Levels.Any(l => l.Fanout.Forwarding != Forwarding.None && l.Fanout.Size > 1);
+
+    /// <summary>This architecture with every window sliding and no fanout forwarding (the search's own model of it).</summary>
+    public Architecture WithoutWindowCapabilities()
+        => HasWindowCapabilities
+            ? new(Name, Description, Levels.Select(l => l with { Window = WindowReuse.Slide, Fanout = l.Fanout with { Forwarding = Forwarding.None } }), Compute, ClockGHz)
+            : this;
 
     /// <summary>The window capabilities in words, for a message that refuses them: "a same-stride window at Buffer, forwarding along xy below GLB".</summary>
     public string WindowCapabilities()

@@ -185,6 +185,16 @@ public sealed class TilingSearch
                 // The descent found no valid starting point (tight constraints); the sampler may still.
             }
         }
+        // With neighbour forwarding the search enumerates: the proved optimum without the capabilities (fast), re-costed
+        // with them, is a good incumbent (forwarding lowers a mapping's energy where a child's read costs less than the parent's).
+        if (_p.Arch.HasForwarding && _p.Convention == CostConvention.Default && !limits.Cancel.IsCancellationRequested)
+        {
+            // A proof, usually fast; a quarter of the time limit (at most 30 s) so that a loaded machine still finishes it.
+            var proof = TimeSpan.FromSeconds(Math.Min(30, (limits.TimeLimit?.TotalSeconds ?? 120) / 4));
+            var plain = new TilingSearch(_p with { Arch = _p.Arch.WithoutWindowCapabilities() }, prune: true).Solve(limits with { TimeLimit = proof });
+            if (plain.Mapping is { } m && CostModel.TryEvaluate(_p.Layer, _p.Arch, m, out var r, out _) && Satisfies(m, r!) && r!.Objective(_p.Objective) < seedValue)
+                (seed, seedValue) = (m, r.Objective(_p.Objective));
+        }
         if (sampling.Result is var (improved, value) && value < seedValue) (seed, seedValue) = (improved, value);
         if (seed is not null) shared.Seed(seed, seedValue);
     }
