@@ -358,6 +358,11 @@ public sealed class TilingSearch
             found = seed;
             foundValue = Conventions.Evaluate(_p.Convention, _p.Layer, _p.Arch, seed).Objective(_p.Objective);
         }
+        // An enumeration under neighbour forwarding takes every leaf it meets, so a stopped one may hold a worse mapping than
+        // its seed (which is in the same mapspace): the seed is the answer then.
+        else if (!_prune && _p.Arch.HasForwarding && _p.Convention == CostConvention.Default && shared.SeedMapping is { } better
+                 && shared.SeedValue < foundValue!.Value * (1 - Objectives.TieMargin))
+            (found, foundValue) = (better, shared.SeedValue);
         var elapsed = sw.Elapsed;
         long explored = shared.Explored;
         if (found is null)
