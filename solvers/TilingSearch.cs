@@ -186,7 +186,7 @@ public sealed class TilingSearch
             }
         }
         // With neighbour forwarding the search enumerates: the proved optimum without the capabilities (fast), re-costed
-        // with them, is a good incumbent (forwarding lowers a mapping's energy where a child's read costs less than the parent's).
+        // with them, is a good incumbent (usually: forwarding can also raise a mapping's energy where the fanout multicasts).
         if (_p.Arch.HasForwarding && _p.Convention == CostConvention.Default && !limits.Cancel.IsCancellationRequested)
         {
             // A proof, usually fast; a quarter of the time limit (at most 30 s) so that a loaded machine still finishes it.
