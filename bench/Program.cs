@@ -32,6 +32,7 @@ public static class Program
                 case "network": Network(); break;
                 case "timeloop-optima": TimeloopOptima(); break;
                 case "timelimit": TimeLimitHolds(); break;
+                case "window-capabilities": WindowCapabilities.Run(numbers.Count > 0 ? seconds : 120); break;
                 case "onnx-load": OnnxLoad(); break;
                 case "imperfect": Imperfect(numbers.Count > 0 ? seconds : 60); break;
                 case "imperfect-proofs": ImperfectProofs.Run(numbers.Count > 0 ? seconds : 60, numbers.Count > 1 ? int.Parse(numbers[1], System.Globalization.CultureInfo.InvariantCulture) : 0, numbers.Count > 2 ? int.Parse(numbers[2], System.Globalization.CultureInfo.InvariantCulture) : int.MaxValue); break;
@@ -43,7 +44,7 @@ public static class Program
                 case "proofs": Proofs(seconds, names.Skip(names.IndexOf("proofs") + 1).ToList()); return 0; // the names after it are networks, presets, objectives
                 case var d when d.StartsWith("descent", StringComparison.Ordinal): DescentSweep(d); break;
                 default:
-                    Console.Error.WriteLine($"error: unknown benchmark '{name}'; known: costmodel, small, resnet50, cpsat[:PRESET], codesign [seconds per objective [seconds per bound search [seconds per quick bound search]]], codesign-fronts [seconds per front], simulate, fusion, fusion-full[:resnet50|:gpt3] [seconds per fused search], fusion-certify [seconds per certificate], network, timeloop-optima, timelimit, onnx-load, imperfect [seconds per case], imperfect-proofs [seconds per search [first shape [shapes]]], shapes [seconds per search [E = D [buffer words]]], proofs [NETWORK|PRESET|OBJECTIVE...], descent[:WORKLOAD[:ARCH[:norandom]]] (an empty WORKLOAD or ARCH: all) [seconds per layer]");
+                    Console.Error.WriteLine($"error: unknown benchmark '{name}'; known: costmodel, small, resnet50, cpsat[:PRESET], window-capabilities [seconds per search], codesign [seconds per objective [seconds per bound search [seconds per quick bound search]]], codesign-fronts [seconds per front], simulate, fusion, fusion-full[:resnet50|:gpt3] [seconds per fused search], fusion-certify [seconds per certificate], network, timeloop-optima, timelimit, onnx-load, imperfect [seconds per case], imperfect-proofs [seconds per search [first shape [shapes]]], shapes [seconds per search [E = D [buffer words]]], proofs [NETWORK|PRESET|OBJECTIVE...], descent[:WORKLOAD[:ARCH[:norandom]]] (an empty WORKLOAD or ARCH: all) [seconds per layer]");
                     return 2;
             }
         }

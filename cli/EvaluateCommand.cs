@@ -90,6 +90,8 @@ internal static class EvaluateCommand
             Console.WriteLine("\nTraffic among the children of a fanout (per instance of the level above):");
             foreach (var f in report.Fanouts)
                 Console.WriteLine($"  below {f.Level}, {f.Tensor}: {Text.Int(f.LinkTransfers)} link transfers, {Text.Int(f.SpatialReductions)} spatial reductions");
+            foreach (var t in report.Tensors.Where(t => t.ForwardedReads > 0))
+                Console.WriteLine($"  {t.Level} {t.Tensor}: {Text.Int(t.ForwardedReads)} reads (total) of words sent to a neighbour, in its energy beside the reads above");
         }
         if (explain is not null)
         {

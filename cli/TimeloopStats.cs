@@ -43,6 +43,7 @@ internal static class TimeloopStats
                 Line(sb, 8, "Scalar reads (total)", Text.Int(t.TotalReads));
                 Line(sb, 8, "Scalar fills (total)", Text.Int(t.TotalFills));
                 Line(sb, 8, "Scalar updates (total)", Text.Int(t.TotalUpdates));
+                if (t.ForwardedReads > 0) Line(sb, 8, "Forwarded reads (total)", Text.Int(t.ForwardedReads));
                 Line(sb, 8, "Energy (per-instance)", $"{Text.Pj(t.Energy / t.InstancesUsed)} pJ");
                 Line(sb, 8, "Energy (total)", $"{Text.Pj(t.Energy)} pJ");
             }

@@ -111,6 +111,8 @@ internal sealed class Nest
             foreach (var s in m.Levels[l].Spatial) _spatialAbove[l + 1][_rankPosition[s.Rank]] = checked(_spatialAbove[l + 1][_rankPosition[s.Rank]] * s.Factor);
         }
         _perfect = ranks.Select((r, i) => _loops.Where(x => x.Rank == r).Aggregate(1L, (acc, x) => checked(acc * x.Factor)) == _bound[i]).All(x => x);
+        if (!_perfect && a.HasWindowCapabilities)
+            throw new NotSupportedException($"Architecture {a.Name} has a same-stride window or neighbour forwarding, which the model counts for perfect factors only; this mapping's factors do not multiply to the bounds (imperfect factorization).");
         // The MACs one compute unit does: the points of every rank it covers (with perfect factors, the product of the temporal factors).
         _temporalProduct = 1;
         for (int i = 0; i < ranks.Length; i++) _temporalProduct = checked(_temporalProduct * Counts.PerInstance(_bound[i], _spatialAbove[_n][i]));
@@ -142,21 +144,21 @@ internal sealed class Nest
     private long Visits(TensorSpec t, int l, List<DerivationStep>? steps)
     {
         if (!_perfect) return ClippedVisits(t, l, steps);
-        var above = new List<StepLoop>();
-        var loopAt = new List<NestLoop>();
-        for (int j = 0; j < _levelStart[l]; j++)
+        var (above, loopAt) = StepsAbove(l);
+        var fresh = new long[above.Length];
+        long total;
+        if (_a.Levels[l].Window == WindowReuse.SameStride)
         {
-            var loop = _loops[j];
-            if (loop.IsSpatial || loop.Factor == 1) continue;
-            above.Add(new StepLoop(_rankPosition[loop.Rank], loop.Factor, _stride[j]));
-            loopAt.Add(loop);
+            var w = Counts.WindowVisits(Index(t), Extents(l), above, sameStride: true, [], 1);
+            total = w.Visits;
+            if (steps is not null) WindowSteps(t, l, above, loopAt, w, steps);
+            return total;
         }
-        var fresh = new long[above.Count];
-        long total = Counts.Visits(Index(t), Extents(l), above.ToArray(), fresh);
+        total = Counts.Visits(Index(t), Extents(l), above, fresh);
         if (steps is not null)
         {
             long tile = TileWords(t, l), outer = 1;
-            for (int j = 0; j < above.Count; j++)
+            for (int j = 0; j < above.Length; j++)
             {
                 var loop = loopAt[j];
                 long transitions = Counts.Transitions(loop.Factor, outer);
@@ -169,6 +171,83 @@ internal sealed class Nest
             }
         }
         return total;
+    }
+
+    /// <summary>The temporal loops above level l that step (factor above 1), outermost first, with the nest loops they stand for.</summary>
+    private (StepLoop[] Steps, NestLoop[] Loops) StepsAbove(int l)
+    {
+        var above = new List<StepLoop>();
+        var loopAt = new List<NestLoop>();
+        for (int j = 0; j < _levelStart[l]; j++)
+        {
+            var loop = _loops[j];
+            if (loop.IsSpatial || loop.Factor == 1) continue;
+            above.Add(new StepLoop(_rankPosition[loop.Rank], loop.Factor, _stride[j]));
+            loopAt.Add(loop);
+        }
+        return (above.ToArray(), loopAt.ToArray());
+    }
+
+    /// <summary>The derivation steps of a same-stride level: each loop's words over all its steps (resets included).</summary>
+    private void WindowSteps(TensorSpec t, int l, StepLoop[] above, NestLoop[] loopAt, WindowCount w, List<DerivationStep> steps)
+    {
+        long outer = 1;
+        for (int j = 0; j < above.Length; j++)
+        {
+            var loop = loopAt[j];
+            long transitions = Counts.Transitions(loop.Factor, outer);
+            long per = transitions == 0 ? 0 : w.PerLoop[j] / transitions;
+            string why = w.PerLoop[j] == 0 ? "the tile does not change: reused"
+                : $"{w.PerLoop[j]} words over its {transitions} steps (same-stride window: a step that changes the translation fetches the whole tile; new words/step is the mean, rounded down)";
+            steps.Add(new DerivationStep($"{_a.Levels[loop.Level].Name}: for {loop.Rank} in [0:{loop.Factor})", loop.Factor, t.IsIndexedBy(loop.Rank), transitions, per, w.PerLoop[j], why));
+            outer = checked(outer * loop.Factor);
+        }
+    }
+
+    /// <summary>
+    /// The fanout level whose links an operand's child keeper <paramref name="c"/> below parent keeper <paramref name="l"/>
+    /// may use (docs/cost-model.md, "Neighbour forwarding"): the nearest level at or below l and above c whose fanout has
+    /// more than one child, when no other such fanout lies between it and c and it forwards; -1 otherwise.
+    /// </summary>
+    private int ForwardingFanout(TensorSpec t, int l, int c)
+    {
+        if (t.IsOutput || c >= _n || !_perfect) return -1;
+        for (int m = c - 1; m >= l; m--)
+            if (_a.Levels[m].Fanout.Size > 1)
+                return _a.Levels[m].Fanout.Forwarding == Forwarding.None ? -1 : m;
+        return -1;
+    }
+
+    /// <summary>The links of fanout level m: along each forwarding axis, its fastest spatial loop (the last listed on that axis) with factor above 1.</summary>
+    private ForwardLink[] Links(int m)
+    {
+        var links = new List<ForwardLink>();
+        var fwd = _a.Levels[m].Fanout.Forwarding;
+        foreach (var axis in new[] { Axis.X, Axis.Y })
+        {
+            if (!fwd.HasFlag(axis == Axis.X ? Forwarding.X : Forwarding.Y)) continue;
+            for (int j = _levelStart[m + 1] - 1; j >= _levelStart[m]; j--)
+            {
+                var loop = _loops[j];
+                if (loop.Axis != axis || loop.Factor == 1) continue;
+                links.Add(new ForwardLink(_rankPosition[loop.Rank], loop.Factor, _stride[j]));
+                break;
+            }
+        }
+        return links.ToArray();
+    }
+
+    /// <summary>
+    /// What parent keeper l sends its children c for tensor t over the run, before multicast, and what the children take
+    /// from their neighbours instead (<see cref="Counts.WindowVisits"/>); without capabilities, the children's visits each.
+    /// </summary>
+    private (long FromParent, long Forwarded, int Fanout) ChildTraffic(TensorSpec t, int l, int c, long childWords, long children)
+    {
+        int m = ForwardingFanout(t, l, c);
+        if (m < 0) return (checked(childWords * children), 0, -1);
+        var (above, _) = StepsAbove(c);
+        var w = Counts.WindowVisits(Index(t), Extents(c), above, _a.Levels[c].Window == WindowReuse.SameStride, Links(m), children);
+        return (w.FromParent, w.Forwarded, w.Forwarded == 0 ? -1 : m);
     }
 
     /// <summary>Visits under imperfect factorization: <see cref="Counts.ClippedVisits"/> over every loop above l (spatial ones limit what is left of their rank).</summary>
@@ -220,7 +299,8 @@ internal sealed class Nest
         return p;
     }
 
-    private sealed record LevelCounts(long Tile, long Fills, long Reads, long Updates, long Visits, long Partition, int Child, long ChildWords, long Children, long Shared);
+    private sealed record LevelCounts(long Tile, long Fills, long Reads, long Updates, long Visits, long Partition, int Child, long ChildWords, long Children, long Shared,
+        long Forwarded, int ForwardFanout);
 
     private LevelCounts CountsOf(TensorSpec t, int l, List<DerivationStep>? steps)
     {
@@ -233,12 +313,13 @@ internal sealed class Nest
         long children = _used[c] / _used[l];
         long fills = Counts.Fills(t.IsOutput, l == 0, visits, partition);
         long shared = SharedFactor(t, l, c);
-        long served = Counts.Served(childWords, children, shared);
+        var (fromParent, forwarded, fanout) = ChildTraffic(t, l, c, childWords, children);
+        long served = Counts.Served(fromParent, shared);
         long reads = t.IsOutput ? Counts.OutputReads(served, partition) : served;
         long updates = t.IsOutput ? served : 0;
         if (fills < 0 || reads < 0)
             throw new InvalidOperationException($"Negative count for {t.Id} at {_a.Levels[l].Name}: a cost-model invariant is broken.");
-        return new LevelCounts(tile, fills, reads, updates, visits, partition, c, childWords, children, shared);
+        return new LevelCounts(tile, fills, reads, updates, visits, partition, c, childWords, children, shared, forwarded, fanout);
     }
 
     public CostReport Evaluate()
@@ -250,6 +331,8 @@ internal sealed class Nest
         long cycles = Counts.ComputeCycles(_temporalProduct, _a.Compute.MacsPerCycle);
         long computeCycles = cycles;
         string boundBy = "compute";
+        var fanouts = new List<FanoutTraffic>();
+        var forwardedAt = new Dictionary<(int Level, TensorId Tensor), long>();
         for (int l = 0; l < _n; l++)
         {
             var level = _a.Levels[l];
@@ -259,21 +342,32 @@ internal sealed class Nest
             {
                 if (!_m.Levels[l].Keep.Contains(t.Id)) continue;
                 var k = CountsOf(t, l, null);
-                double energy = _used[l] * Counts.AccessEnergy(level, k.Reads, k.Fills, k.Updates);
-                tensors.Add(new TensorLevelCost(l, level.Name, t.Id, t.Role, k.Tile, k.Fills, k.Reads, k.Updates, _used[l], energy));
+                // Words this level's instances sent to a neighbour (each a read here), counted when the parent's counts were made.
+                long sent = forwardedAt.GetValueOrDefault((l, t.Id));
+                double energy = _used[l] * Counts.AccessEnergy(level, k.Reads, k.Fills, k.Updates) + Counts.AccessEnergy(level, sent, 0, 0);
+                tensors.Add(new TensorLevelCost(l, level.Name, t.Id, t.Role, k.Tile, k.Fills, k.Reads, k.Updates, _used[l], energy) { ForwardedReads = sent });
                 levelEnergy += energy;
                 held = checked(held + k.Tile);
-                reads = checked(reads + k.Reads);
+                // Bandwidth: the forwarded reads as a mean per instance, rounded up.
+                reads = checked(reads + k.Reads + checked(sent + _used[l] - 1) / _used[l]);
                 writes = checked(writes + k.Fills + k.Updates);
-                // Words between this keeper and the next keeper below cross every fanout in between.
+                long forwarded = 0;
+                if (k.ForwardFanout >= 0)
+                {
+                    // Words children took from a neighbour: a read at the sending child and one hop of the forwarding fanout.
+                    forwarded = checked(k.Forwarded * _used[l]);
+                    forwardedAt[(k.Child, t.Id)] = checked(forwardedAt.GetValueOrDefault((k.Child, t.Id)) + forwarded);
+                    fanouts.Add(new FanoutTraffic(k.ForwardFanout, _a.Levels[k.ForwardFanout].Name, t.Id, forwarded / _used[k.ForwardFanout], 0));
+                }
+                // Words between this keeper and the next keeper below cross every fanout in between; forwarded words one hop of theirs.
                 long words = checked((k.Reads + k.Updates) * _used[l]);
                 for (int m = l; m < k.Child; m++)
                 {
                     var fan = _a.Levels[m].Fanout;
-                    if (fan.HopEnergy == 0 || words == 0) continue;
-                    double hops = Hops(m);
-                    double e = words * hops * fan.HopEnergy;
-                    network.Add(new NetworkCost(m, _a.Levels[m].Name, t.Id, words, hops, e));
+                    long linked = m == k.ForwardFanout ? forwarded : 0;
+                    if (fan.HopEnergy == 0 || words + linked == 0) continue;
+                    double e = (words * Hops(m) + linked * Counts.Hops(Topology.Bus, 1, 1)) * fan.HopEnergy;
+                    network.Add(new NetworkCost(m, _a.Levels[m].Name, t.Id, checked(words + linked), e / fan.HopEnergy / checked(words + linked), e));
                     net += e;
                 }
             }
@@ -285,7 +379,7 @@ internal sealed class Nest
         long macs = checked(_temporalProduct * _used[_n]);
         double util = (double)macs / ((double)_a.ComputeInstances * cycles * _a.Compute.MacsPerCycle);
         return new CostReport(tensors, network, levels, macs, _used[_n], computeCycles, cycles, boundBy,
-            macs * _a.Compute.MacEnergy, storage, net, util);
+            macs * _a.Compute.MacEnergy, storage, net, util) { Fanouts = fanouts };
     }
 
     /// <summary>Hops per word over the fanout below level m: 1 on a bus; on a mesh 1 plus the mean Manhattan distance from the entry corner to the children used.</summary>
@@ -320,9 +414,15 @@ internal sealed class Nest
         else
         {
             if (l > 0) formulas.Add($"fills = visits = {k.Fills}");
-            formulas.Add($"reads = child words x children / multicast = {k.ChildWords} x {k.Children} / {k.Shared} = {k.Reads}");
+            if (k.ForwardFanout >= 0)
+                formulas.Add($"reads = (child words x children - forwarded) / multicast = ({k.ChildWords} x {k.Children} - {k.Forwarded}) / {k.Shared} = {k.Reads} " +
+                    $"({k.Forwarded} words the children took from a neighbour over the links below {_a.Levels[k.ForwardFanout].Name}: a read at the sender and a hop each)");
+            else formulas.Add($"reads = child words x children / multicast = {k.ChildWords} x {k.Children} / {k.Shared} = {k.Reads}");
         }
-        formulas.Add($"energy = instances used x (reads x {level.ReadEnergy} + (fills + updates) x {level.WriteEnergy}) = {_used[l]} x ({k.Reads} x {level.ReadEnergy} + {k.Fills + k.Updates} x {level.WriteEnergy}) = {cost.Energy:G6} pJ");
+        if (cost.ForwardedReads > 0)
+            formulas.Add($"energy = instances used x (reads x {level.ReadEnergy} + (fills + updates) x {level.WriteEnergy}) + forwarded reads x {level.ReadEnergy} = {_used[l]} x ({k.Reads} x {level.ReadEnergy} + {k.Fills + k.Updates} x {level.WriteEnergy}) + {cost.ForwardedReads} x {level.ReadEnergy} = {cost.Energy:G6} pJ (the forwarded reads: words sent to a neighbour, a total over the instances)");
+        else
+            formulas.Add($"energy = instances used x (reads x {level.ReadEnergy} + (fills + updates) x {level.WriteEnergy}) = {_used[l]} x ({k.Reads} x {level.ReadEnergy} + {k.Fills + k.Updates} x {level.WriteEnergy}) = {cost.Energy:G6} pJ");
         return new Derivation(level.Name, t.Id, extents, dims, k.Tile, steps, k.Visits, k.Partition, child, cost, formulas);
     }
 }

@@ -24,16 +24,18 @@ public sealed record TensorLevelCost(
     public long TotalFills => checked(Fills * InstancesUsed);
     /// <summary>Updates over all instances used.</summary>
     public long TotalUpdates => checked(Updates * InstancesUsed);
+    /// <summary>Reads of words sent to a neighbouring instance (neighbour forwarding), over all instances used; in <see cref="Energy"/>, not in <see cref="Reads"/>.</summary>
+    public long ForwardedReads { get; init; }
 }
 
 /// <summary>Traffic of one tensor over the network of one fanout, and its energy.</summary>
 public sealed record NetworkCost(int LevelIndex, string Level, TensorId Tensor, long Words, double Hops, double Energy);
 
 /// <summary>
-/// Traffic among the children of one fanout for one tensor, as Timeloop records it on the level above the
-/// fanout (filled by <see cref="TimeloopConvention"/> only): words a child took from a neighbouring child
-/// instead of the parent (link transfers), and partial sums added on the way up (spatial reductions). Totals
-/// per instance of the level above, whether or not that level keeps the tensor.
+/// Traffic among the children of one fanout for one tensor, recorded on the level above the fanout: words a child
+/// took from a neighbouring child instead of the parent (link transfers; the default model with neighbour forwarding,
+/// and <see cref="TimeloopConvention"/>), and partial sums added on the way up (spatial reductions; the Timeloop
+/// convention only). Totals per instance of the level above, whether or not that level keeps the tensor.
 /// </summary>
 public sealed record FanoutTraffic(int LevelIndex, string Level, TensorId Tensor, long LinkTransfers, long SpatialReductions);
 
@@ -63,7 +65,7 @@ public sealed record CostReport(
     double NetworkEnergy,
     double Utilization)
 {
-    /// <summary>Link transfers and spatial reductions per fanout and tensor; empty unless the Timeloop convention produced the report.</summary>
+    /// <summary>Link transfers and spatial reductions per fanout and tensor; empty unless neighbour forwarding moved words or the Timeloop convention produced the report.</summary>
     public IReadOnlyList<FanoutTraffic> Fanouts { get; init; } = [];
 
     /// <summary>Total energy in pJ.</summary>

@@ -141,6 +141,21 @@ public readonly record struct StepLoop(int Rank, long Factor, long Stride);
 public readonly record struct ChainLoop(int Rank, long Factor, long Stride, bool Spatial);
 
 /// <summary>
+/// One link of a fanout that forwards between neighbours (docs/cost-model.md, "Neighbour forwarding"): the fastest
+/// spatial loop on a forwarding axis, as its rank position, its factor, and how far its rank moves from one child to the
+/// next (its stride).
+/// </summary>
+public readonly record struct ForwardLink(int Rank, long Factor, long Stride);
+
+/// <summary>
+/// A child keeper's words over the run under the window capabilities (<see cref="Counts.WindowVisits"/>): the words one
+/// child brings in (its visits), what one parent instance sends its <c>children</c> for them before multicast
+/// (<see cref="FromParent"/>), and the words children take from a neighbour instead (<see cref="Forwarded"/>, per parent
+/// instance; each costs a read at the sending child and a hop). <see cref="PerLoop"/>: the words each loop's steps bring.
+/// </summary>
+public readonly record struct WindowCount(long Visits, long FromParent, long Forwarded, long[] PerLoop);
+
+/// <summary>
 /// The count and cost formulas of docs/cost-model.md, each written once. Every model, search and
 /// bound calls these; the simulator alone counts by executing the mapping, as the independent check.
 /// </summary>
@@ -182,6 +197,141 @@ public static class Counts
         }
         if (!fresh.IsEmpty) perLoop.CopyTo(fresh);
         return total;
+    }
+
+    /// <summary>
+    /// <see cref="Visits"/> under the window capabilities (docs/cost-model.md, "Window reuse" and "Neighbour forwarding").
+    /// A step of loop j moves the tile by a translation T_j (in tensor coordinates) and brings its new words; with
+    /// <paramref name="sameStride"/> the overlap is kept only while the translation stays the one first seen after a
+    /// whole fetch (a step with another translation fetches the whole tile and forgets the translation). Over the
+    /// <paramref name="children"/> children of one parent instance, at a step whose new words equal the previous step's
+    /// moved by T (both whole tiles, or both partial with the same translation), every child with a neighbour at
+    /// displacement T along one of <paramref name="links"/> takes them from it; the others (the children over the
+    /// product of the matching links' factors) take them from the parent. The state after a step is its translation,
+    /// whether it brought a whole tile and whether the same-stride memory was reset, so the run is a composition of
+    /// maps over few states, raised to each loop's factor by squaring: no step is enumerated.
+    /// </summary>
+    public static WindowCount WindowVisits(TensorIndex t, ReadOnlySpan<long> tileExtent, ReadOnlySpan<StepLoop> loops, bool sameStride,
+        ReadOnlySpan<ForwardLink> links, long children)
+    {
+        int m = loops.Length, dims = t.Dimensions;
+        var extent = new long[dims];
+        t.DimExtents(tileExtent, extent);
+        long tile = 1;
+        foreach (var x in extent) tile = checked(tile * x);
+        var rewind = new long[tileExtent.Length];
+        var shift = new long[tileExtent.Length];
+        var perStep = new long[m];
+        var moved = new long[m][];
+        for (int j = m - 1; j >= 0; j--)
+        {
+            var (r, f, stride) = loops[j];
+            for (int i = 0; i < shift.Length; i++) shift[i] = -rewind[i];
+            shift[r] = checked(shift[r] + stride);
+            perStep[j] = tile - t.Overlap(extent, shift);
+            moved[j] = new long[dims];
+            for (int k = 0; k < dims; k++) moved[j][k] = t.Shift(k, shift);
+            rewind[r] = checked(rewind[r] + (f - 1) * stride);
+        }
+        // Loops whose steps move the tile the same way share a class: the same-stride memory compares translations.
+        var cls = new int[m];
+        for (int j = 0; j < m; j++)
+        {
+            cls[j] = j;
+            for (int i = 0; i < j; i++) if (moved[i].AsSpan().SequenceEqual(moved[j])) { cls[j] = cls[i]; break; }
+        }
+        // Per loop: the children that still take its steps' words from the parent (the rest have a neighbour at T_j).
+        var fromParent = new long[m];
+        for (int j = 0; j < m; j++)
+        {
+            long apart = 1;
+            foreach (var link in links)
+            {
+                if (link.Factor < 2) continue;
+                var step = new long[tileExtent.Length];
+                step[link.Rank] = link.Stride;
+                bool any = false, plus = true, minus = true;
+                for (int k = 0; k < dims; k++)
+                {
+                    long d = t.Shift(k, step);
+                    any |= d != 0;
+                    plus &= moved[j][k] == d;
+                    minus &= moved[j][k] == -d;
+                }
+                if (any && (plus || minus)) apart = checked(apart * link.Factor);
+            }
+            fromParent[j] = children / apart;
+        }
+        // States: (class of the last translation or -1 before any step) x (last step whole) x (same-stride memory empty).
+        int states = 4 * (m + 1);
+        static int State(int c, bool whole, bool empty) => 4 * (c + 1) + (whole ? 2 : 0) + (empty ? 1 : 0);
+        int width = 3 + m; // words, from parent, forwarded, then per loop words
+        var steps = new Transfer[m];
+        for (int j = 0; j < m; j++)
+        {
+            var g = Transfer.Identity(states, width);
+            for (int s = 0; s < states; s++)
+            {
+                int pc = s / 4 - 1;
+                bool pWhole = (s & 2) != 0, empty = (s & 1) != 0;
+                bool reset = sameStride && !empty && pc != cls[j];
+                long w = reset ? tile : perStep[j];
+                bool whole = w == tile;
+                bool forward = w > 0 && fromParent[j] < children && (whole ? pWhole : !pWhole && pc == cls[j]);
+                long parent = forward ? fromParent[j] : children;
+                g.Next[s] = State(cls[j], whole, reset);
+                g.Acc[s][0] = w;
+                g.Acc[s][1] = checked(w * parent);
+                g.Acc[s][2] = checked(w * (children - parent));
+                g.Acc[s][3 + j] = w;
+            }
+            steps[j] = g;
+        }
+        var inner = Transfer.Identity(states, width);
+        for (int j = m - 1; j >= 0; j--)
+            inner = inner.Then(steps[j].Then(inner).Power(loops[j].Factor - 1));
+        int start = State(-1, true, true);
+        var acc = inner.Acc[start];
+        return new WindowCount(checked(tile + acc[0]), checked(tile * children + acc[1]), acc[2], acc[3..]);
+    }
+
+    /// <summary>A map over the window states with the words counted along it (<see cref="WindowVisits"/>).</summary>
+    private sealed class Transfer(int[] next, long[][] acc)
+    {
+        public readonly int[] Next = next;
+        public readonly long[][] Acc = acc;
+
+        public static Transfer Identity(int states, int width)
+            => new(Enumerable.Range(0, states).ToArray(), Enumerable.Range(0, states).Select(_ => new long[width]).ToArray());
+
+        /// <summary>This map, then <paramref name="b"/>.</summary>
+        public Transfer Then(Transfer b)
+        {
+            var next = new int[Next.Length];
+            var acc = new long[Next.Length][];
+            for (int s = 0; s < Next.Length; s++)
+            {
+                int mid = Next[s];
+                next[s] = b.Next[mid];
+                var sum = acc[s] = new long[Acc[s].Length];
+                for (int k = 0; k < sum.Length; k++) sum[k] = checked(Acc[s][k] + b.Acc[mid][k]);
+            }
+            return new Transfer(next, acc);
+        }
+
+        /// <summary>This map applied <paramref name="n"/> times.</summary>
+        public Transfer Power(long n)
+        {
+            var result = Identity(Next.Length, Acc[0].Length);
+            var square = this;
+            while (n > 0)
+            {
+                if ((n & 1) != 0) result = result.Then(square);
+                n >>= 1;
+                if (n > 0) square = square.Then(square);
+            }
+            return result;
+        }
     }
 
     /// <summary>
@@ -448,6 +598,13 @@ public static class Counts
     /// output, one per child word, shared by the children the fanout multicasts to (or reduces over).
     /// </summary>
     public static long Served(long childWords, long children, long shared) => checked(childWords * (children / shared));
+
+    /// <summary>
+    /// Words a parent serves when its children's requests, summed over the children that take them from it
+    /// (<see cref="WindowCount.FromParent"/>: each child's visits times the children, less what neighbours forward), are
+    /// shared by the children the fanout multicasts to: equal to <see cref="Served(long, long, long)"/> without forwarding.
+    /// </summary>
+    public static long Served(long fromParent, long shared) => fromParent / shared;
 
     /// <summary>Reads of an output at its keeper: one per update (read-modify-write) except the first touch of each element it holds.</summary>
     public static long OutputReads(long updates, long partition) => updates - partition;

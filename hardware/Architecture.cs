@@ -11,6 +11,29 @@ public enum Topology
     Mesh,
 }
 
+/// <summary>How a storage level keeps the overlap of a tile with the previous one (docs/cost-model.md, "Window reuse").</summary>
+public enum WindowReuse
+{
+    /// <summary>Any overlap with the previous tile is kept: only the words the previous tile did not hold are fetched.</summary>
+    Slide,
+    /// <summary>The overlap is kept only while the tile keeps moving the same way (Timeloop's rule): after a change of translation the whole tile is fetched.</summary>
+    SameStride,
+}
+
+/// <summary>The axes of a fanout along which a child may take words from its neighbour (docs/cost-model.md, "Neighbour forwarding").</summary>
+[Flags]
+public enum Forwarding
+{
+    /// <summary>No links between children.</summary>
+    None = 0,
+    /// <summary>Links between neighbours along X.</summary>
+    X = 1,
+    /// <summary>Links between neighbours along Y.</summary>
+    Y = 2,
+    /// <summary>Links along both axes.</summary>
+    XY = X | Y,
+}
+
 /// <summary>
 /// The spatial fanout below a storage level: an X by Y array of child instances (of the next inner
 /// storage level, or of compute units below the innermost level).
@@ -29,6 +52,8 @@ public sealed record Fanout
     public double HopEnergy { get; }
     /// <summary>The wiring, which decides the hop count.</summary>
     public Topology Topology { get; }
+    /// <summary>The axes along which a child takes from its neighbour the words the neighbour needed one step earlier; none by default.</summary>
+    public Forwarding Forwarding { get; init; }
 
     /// <summary>Creates a fanout.</summary>
     public Fanout(int x, int y, bool multicast = true, bool spatialReduction = true, double hopEnergy = 0, Topology topology = Topology.Bus)
@@ -71,7 +96,9 @@ public sealed record StorageLevel
     /// <summary>The tensor roles this level may keep; all three when not restricted.</summary>
     public IReadOnlySet<TensorRole> Keeps { get; }
     /// <summary>The spatial fanout from this level to the next inner one (or to compute).</summary>
-    public Fanout Fanout { get; }
+    public Fanout Fanout { get; init; }
+    /// <summary>How the level keeps the overlap of a tile with the previous one; <see cref="WindowReuse.Slide"/> by default.</summary>
+    public WindowReuse Window { get; init; }
 
     /// <summary>Creates a storage level, checking every number.</summary>
     public StorageLevel(string name, long? capacity, int wordBits, double readEnergy, double writeEnergy,
@@ -159,6 +186,23 @@ public sealed class Architecture
 
     /// <summary>The number of compute units.</summary>
     public long ComputeInstances => _instances[Levels.Count];
+
+    /// <summary>True when some level keeps window overlap only under the same stride or some fanout forwards between neighbours (docs/cost-model.md): the capabilities the order DP and the solver encodings do not model.</summary>
+    public bool HasWindowCapabilities => HasForwarding || Levels.Skip(1).Any(l => l.Window != WindowReuse.Slide);
+
+    /// <summary>True when some fanout with more than one child forwards between neighbours.</summary>
+    public bool HasForwarding => Levels.Any(l => l.Fanout.Forwarding != Forwarding.None && l.Fanout.Size > 1);
+
+    /// <summary>This architecture with every window sliding and no fanout forwarding (the search's own model of it).</summary>
+    public Architecture WithoutWindowCapabilities()
+        => HasWindowCapabilities
+            ? new(Name, Description, Levels.Select(l => l with { Window = WindowReuse.Slide, Fanout = l.Fanout with { Forwarding = Forwarding.None } }), Compute, ClockGHz)
+            : this;
+
+    /// <summary>The window capabilities in words, for a message that refuses them: "a same-stride window at Buffer, forwarding along xy below GLB".</summary>
+    public string WindowCapabilities()
+        => string.Join(", ", Levels.Skip(1).Where(l => l.Window != WindowReuse.Slide).Select(l => $"a same-stride window at {l.Name}")
+            .Concat(Levels.Where(l => l.Fanout.Forwarding != Forwarding.None && l.Fanout.Size > 1).Select(l => $"neighbour forwarding along {l.Fanout.Forwarding.ToString().ToLowerInvariant()} below {l.Name}")));
 
     /// <summary>The index of the level with this name, or -1.</summary>
     public int IndexOf(string levelName)

@@ -269,7 +269,7 @@ public sealed class DesignSpace
                         capacity = (long)Max(i);
                         break;
                     case DesignKnob.Fanout:
-                        fanout = new Fanout(chosen[i].Max(v => v.X), chosen[i].Max(v => v.Y), fanout.Multicast, fanout.SpatialReduction, fanout.HopEnergy, fanout.Topology);
+                        fanout = new Fanout(chosen[i].Max(v => v.X), chosen[i].Max(v => v.Y), fanout.Multicast, fanout.SpatialReduction, fanout.HopEnergy, fanout.Topology) { Forwarding = fanout.Forwarding };
                         break;
                     case DesignKnob.ReadBandwidth: read = Max(i); break;
                     case DesignKnob.WriteBandwidth: write = Max(i); break;
@@ -284,7 +284,7 @@ public sealed class DesignSpace
                 readEnergy = capacities.Min(costs.Read.At);
                 writeEnergy = capacities.Min(costs.Write.At);
             }
-            levels.Add(new StorageLevel(b.Name, capacity, b.WordBits, readEnergy, writeEnergy, read, write, b.Keeps, fanout));
+            levels.Add(new StorageLevel(b.Name, capacity, b.WordBits, readEnergy, writeEnergy, read, write, b.Keeps, fanout) { Window = b.Window });
         }
         int macs = Base.Compute.MacsPerCycle;
         for (int i = 0; i < Parameters.Count; i++)

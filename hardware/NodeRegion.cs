@@ -90,7 +90,7 @@ public static class NodeArray
         var top = arch.Levels[0];
         var f = top.Fanout;
         var reduced = new StorageLevel(top.Name, top.Capacity, top.WordBits, top.ReadEnergy, top.WriteEnergy, top.ReadBandwidth, top.WriteBandwidth, top.Keeps,
-            new Fanout(region.Cols, region.Rows, f.Multicast, f.SpatialReduction, f.HopEnergy, f.Topology));
+            new Fanout(region.Cols, region.Rows, f.Multicast, f.SpatialReduction, f.HopEnergy, f.Topology) { Forwarding = f.Forwarding }) { Window = top.Window };
         return new Architecture($"{arch.Name}@{region.Rows}x{region.Cols}",
             $"{arch.Name} restricted to a region of {region.Rows} x {region.Cols} of its nodes (the outermost mesh fanout reduced to {region.Cols} x {region.Rows}).",
             [reduced, .. arch.Levels.Skip(1)], arch.Compute, arch.ClockGHz);

@@ -39,22 +39,32 @@ public sealed class TilingSearch
         _incumbent = incumbent;
         _p = problem;
         // The bounds hold for the default model only: under another convention every mapping is enumerated and costed by it.
-        prune &= problem.Convention == CostConvention.Default;
-        // A global constraint on counts or cycles couples the levels' orders (as a cost cap does), so the search then branches on orders.
+        // Neighbour forwarding removes words the bounds count, so it is enumerated as well; a same-stride window only adds
+        // words, so the bounds stay lower bounds (docs/mapspace.md, "Window capabilities").
+        _boundsHold = problem.Convention == CostConvention.Default && !problem.Arch.HasForwarding;
+        _byReference = problem.Convention != CostConvention.Default || problem.Arch.HasWindowCapabilities;
+        prune &= _boundsHold;
+        // A global constraint on counts or cycles couples the levels' orders (as a cost cap does), so the search then branches on
+        // orders; so does a same-stride window, whose counts depend on which loop steps next across levels.
         _global = problem.Constraints is { Global.Count: > 0 } c ? c : null;
-        bool deferOrders = prune && _global is not { OrderDependent: true };
+        bool deferOrders = prune && _global is not { OrderDependent: true } && !problem.Arch.HasWindowCapabilities;
         // EDP without caps is searched by the energy search, its bounds times each plan's least cycles (docs/mapspace.md,
         // "EDP: the energy search times the plan's cycles").
         _edpInner = deferOrders && problem.Objective == Objective.Edp && problem.Caps is null;
         _model = new SearchModel(_edpInner ? problem with { Objective = Objective.Energy } : problem, deferOrders);
         _prune = prune;
-        _name = prune ? "exact" : problem.Convention == CostConvention.Default ? "brute" : $"enumeration ({Conventions.Names[(int)problem.Convention]} convention)";
+        _name = prune ? "exact" : problem.Convention != CostConvention.Default ? $"enumeration ({Conventions.Names[(int)problem.Convention]} convention)"
+            : problem.Arch.HasForwarding ? "enumeration (neighbour forwarding)" : "brute";
         _levelsCount = problem.Arch.Levels.Count;
         _twins = Twins();
     }
 
     private readonly int _levelsCount;
     private readonly bool _edpInner;
+    // True when the search's bounds are lower bounds of the problem's costs; false for another convention or neighbour forwarding.
+    private readonly bool _boundsHold;
+    // True when leaves are costed by the reference model (another convention, or a window capability the search's array model lacks).
+    private readonly bool _byReference;
     private readonly PlanTwins? _twins;
 
     /// <summary>The lower bound before any decision, on the problem's objective (for EDP searched inner-first: the energy model's times the latency twin's).</summary>
@@ -175,6 +185,16 @@ public sealed class TilingSearch
                 // The descent found no valid starting point (tight constraints); the sampler may still.
             }
         }
+        // With neighbour forwarding the search enumerates: the proved optimum without the capabilities (fast), re-costed
+        // with them, is a good incumbent (usually: forwarding can also raise a mapping's energy where the fanout multicasts).
+        if (_p.Arch.HasForwarding && _p.Convention == CostConvention.Default && !limits.Cancel.IsCancellationRequested)
+        {
+            // A proof, usually fast; a quarter of the time limit (at most 30 s) so that a loaded machine still finishes it.
+            var proof = TimeSpan.FromSeconds(Math.Min(30, (limits.TimeLimit?.TotalSeconds ?? 120) / 4));
+            var plain = new TilingSearch(_p with { Arch = _p.Arch.WithoutWindowCapabilities() }, prune: true).Solve(limits with { TimeLimit = proof });
+            if (plain.Mapping is { } m && CostModel.TryEvaluate(_p.Layer, _p.Arch, m, out var r, out _) && Satisfies(m, r!) && r!.Objective(_p.Objective) < seedValue)
+                (seed, seedValue) = (m, r.Objective(_p.Objective));
+        }
         if (sampling.Result is var (improved, value) && value < seedValue) (seed, seedValue) = (improved, value);
         if (seed is not null) shared.Seed(seed, seedValue);
     }
@@ -190,7 +210,7 @@ public sealed class TilingSearch
         // A cost past double's range, even the least any mapping could have, is an input error, never an answer.
         if (_p.Convention == CostConvention.Default && _p.Caps is null && RootBound() is var floor && !double.IsFinite(floor))
             throw ArrayCostModel.BeyondDouble(floor);
-        var shared = new Shared(_model, _prune, sw, deadline, limits.Cancel, _p.Convention == CostConvention.Default ? null : LeafValue, Admit, TilesAdmit(), _edpInner);
+        var shared = new Shared(_model, _prune, sw, deadline, limits.Cancel, _byReference ? LeafValue : null, Admit, TilesAdmit(), _edpInner);
         var progress = limits.Progress;
         bool[]? finishedSoFar = null; // for the display's bound: the plans still open
         double[]? openSoFar = null;
@@ -323,7 +343,7 @@ public sealed class TilingSearch
         if (!listed) bound = Math.Min(bound, RootBound());
         // Nodes pruned at the ceiling hold nothing below it, and no more is known of them.
         bound = Math.Min(bound, _ceiling);
-        if (_p.Convention != CostConvention.Default) bound = Math.Min(bound, ConventionFloor());
+        if (!_boundsHold) bound = Math.Min(bound, ConventionFloor());
         var found = shared.BestMapping;
         double? foundValue = shared.BestValue;
         // Nothing below the ceiling (which was below the seed, if any): that is all the search proved.
@@ -338,6 +358,11 @@ public sealed class TilingSearch
             found = seed;
             foundValue = Conventions.Evaluate(_p.Convention, _p.Layer, _p.Arch, seed).Objective(_p.Objective);
         }
+        // An enumeration under neighbour forwarding takes every leaf it meets, so a stopped one may hold a worse mapping than
+        // its seed (which is in the same mapspace): the seed is the answer then.
+        else if (!_prune && _p.Arch.HasForwarding && _p.Convention == CostConvention.Default && shared.SeedMapping is { } better
+                 && shared.SeedValue < foundValue!.Value * (1 - Objectives.TieMargin))
+            (found, foundValue) = (better, shared.SeedValue);
         var elapsed = sw.Elapsed;
         long explored = shared.Explored;
         if (found is null)
@@ -345,7 +370,7 @@ public sealed class TilingSearch
             if (complete)
                 return new SolveResult(SolveStatus.Infeasible, null, null, null, double.PositiveInfinity, elapsed, explored, _name,
                     !_brokenSets.IsEmpty ? Infeasibility.ExplainGlobal(_p, _brokenSets.Keys.ToList(), minimal: !_partialSets) : Infeasibility.Explain(_p));
-            return new SolveResult(SolveStatus.Unknown, null, null, null, Math.Min(bound, _p.Convention == CostConvention.Default ? RootBound() : ConventionFloor()), elapsed, explored, _name,
+            return new SolveResult(SolveStatus.Unknown, null, null, null, Math.Min(bound, _boundsHold ? RootBound() : ConventionFloor()), elapsed, explored, _name,
                 "The search stopped before it found a valid mapping.");
         }
         var report = Recheck(found, foundValue!.Value);
@@ -397,7 +422,7 @@ public sealed class TilingSearch
     /// <summary>
     /// A lower bound valid under any convention, for a stopped enumeration: every MAC's energy, and the
     /// cycles of the MACs spread over every compute unit (the default model's bounds do not hold for
-    /// Timeloop's counts, which multicast and forward more).
+    /// Timeloop's counts, which multicast and forward more, nor under neighbour forwarding).
     /// </summary>
     private double ConventionFloor() => AnyMappingFloor(_p);
 
@@ -421,7 +446,7 @@ public sealed class TilingSearch
         // The search's state holds each axis's spatial factors, not their order; Timeloop's counts depend on the order
         // (which children are neighbours), so the leaf is the least over the orders, the first of equals kept.
         var best = (Value: double.PositiveInfinity, Mapping: mapping);
-        foreach (var ordered in _p.Convention == CostConvention.Timeloop ? Mapspace.SpatialOrders(mapping) : [mapping])
+        foreach (var ordered in _p.Convention == CostConvention.Timeloop || _p.Arch.HasForwarding ? Mapspace.SpatialOrders(mapping) : [mapping])
         {
             var report = Conventions.Evaluate(_p.Convention, _p.Layer, _p.Arch, ordered);
             double value = _p.Caps is { } caps && !caps.Allow(report) ? double.PositiveInfinity : report.Objective(_p.Objective);

@@ -31,6 +31,7 @@ public static class Z3Mapper
         ArgumentNullException.ThrowIfNull(p);
         ArgumentNullException.ThrowIfNull(limits);
         CheckScope(p);
+        CheckCosts(p);
         var sw = Stopwatch.StartNew();
         double macEnergy = p.Layer.Macs * p.Arch.Compute.MacEnergy;
         using var enc = new Z3MapEncoding(p, diagnose: false);
@@ -81,6 +82,7 @@ public static class Z3Mapper
         if (!double.IsFinite(optimum) || optimum < 0)
             throw new ArgumentOutOfRangeException(nameof(optimum), optimum, "The optimum to certify must be a finite, non-negative energy.");
         CheckScope(p);
+        CheckCosts(p);
         using var enc = new Z3MapEncoding(p, diagnose: false);
         using var solver = new Z3Solver(enc.Context);
         enc.AddTo(solver);
@@ -108,6 +110,13 @@ public static class Z3Mapper
             return $"No valid mapping: {string.Join(" and ", capacity)} conflicts with: {(others.Count > 0 ? string.Join(", ", others) : "the smallest tiles the mapspace allows")}.";
         }
         return $"No valid mapping: these constraints conflict: {string.Join("; ", core)}.";
+    }
+
+    /// <summary>Throws <see cref="NotSupportedException"/> for an architecture with window capabilities, whose counts the encoding does not state (explanations of infeasibility, which read validity only, are not refused).</summary>
+    private static void CheckCosts(MapProblem p)
+    {
+        if (p.Arch.HasWindowCapabilities)
+            throw new NotSupportedException($"The Z3 encoding does not encode the window capabilities of architecture {p.Arch.Name} ({p.Arch.WindowCapabilities()}); search it with --solver exact or brute (docs/mapspace.md, \"Window capabilities\").");
     }
 
     /// <summary>Throws <see cref="NotSupportedException"/> for objectives other than energy and <see cref="ArgumentException"/> for problems outside the supported scope (docs/z3-encoding.md).</summary>

@@ -31,6 +31,7 @@ public static class ModelCheck
             Eq(m.Level, m.Tensor.Name, "fills", m.Fills, s.Fills);
             Eq(m.Level, m.Tensor.Name, "reads", m.Reads, s.Reads);
             Eq(m.Level, m.Tensor.Name, "updates", m.Updates, s.Updates);
+            Eq(m.Level, m.Tensor.Name, "forwarded reads", m.ForwardedReads, s.ForwardedReads);
             Eq(m.Level, m.Tensor.Name, "instances used", m.InstancesUsed, s.InstancesUsed);
         }
         if (sim.Tensors.Count != model.Tensors.Count) Eq("", "", "level-tensor rows", model.Tensors.Count, sim.Tensors.Count);

@@ -37,6 +37,8 @@ public sealed record SimTensorLevel(
     public long TotalFills => checked(Fills * InstancesUsed);
     /// <summary>Updates over all instances used.</summary>
     public long TotalUpdates => checked(Updates * InstancesUsed);
+    /// <summary>Reads of words sent to a neighbouring instance (neighbour forwarding), over all instances used.</summary>
+    public long ForwardedReads { get; init; }
 }
 
 /// <summary>What one level did in the simulation: its tiles, port traffic, buffering and the cycles consumers waited for it.</summary>

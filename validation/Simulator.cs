@@ -18,6 +18,8 @@ public static class Simulator
         var violations = ValidityChecker.Check(einsum, arch, mapping, options.Factorization);
         if (violations.Count > 0)
             throw new ArgumentException($"The simulator runs valid mappings only; this one breaks {violations.Count} rule(s), first: {violations[0].Message}", nameof(mapping));
+        if (arch.HasWindowCapabilities && einsum.Ranks.Any(r => mapping.TileExtent(0, r.Id) != r.Bound))
+            throw new NotSupportedException($"Architecture {arch.Name} has a same-stride window or neighbour forwarding, which the simulator executes for perfect factors only; this mapping's factors do not multiply to the bounds.");
         return new Machine(einsum, arch, mapping, options).Run();
     }
 }
@@ -45,7 +47,16 @@ internal sealed class Machine
         public readonly HashSet<long> EverHeld = [];
         public readonly HashSet<long> Drained = [];
         public long Fills, Reads, Updates;
+        public bool SameStride;              // the level keeps overlap only while the tile moves the same way
+        public long[]? Translation;          // same-stride memory: the translation since the last whole fetch; null when none
+        public Forward? Links;               // neighbour forwarding from the children of the same parent, or null
+        public List<(long[] Lo, long[] Hi)> Delta = []; // the words brought at this step (boxes)
+        public List<(long[] Lo, long[] Hi)> Previous = []; // the words brought at the step before, which the neighbours hold
+        public long Forwarded;               // words this level's instances sent to a neighbour, over all instances used
     }
+
+    /// <summary>The links an operand keeper's instances use to take words from a neighbour: per link, the rank, factor and stride of its spatial loop.</summary>
+    private sealed record Forward(int FanoutLevel, (int Rank, long Factor, long Stride)[] Loops);
 
     /// <summary>The compute units' link to the innermost keeper of one tensor.</summary>
     private sealed class ComputeLink
@@ -170,6 +181,8 @@ internal sealed class Machine
                     Parent = innermost.GetValueOrDefault(t.Id, -1),
                 };
                 if (k.Parent >= 0) (k.Children, k.Shared, k.Indexing) = Link(m, t, _keepers[k.Parent].Level, l);
+                k.SameStride = a.Levels[l].Window == WindowReuse.SameStride;
+                if (k.Parent >= 0 && !t.IsOutput && o.Factorization == Factorization.Perfect) k.Links = Links(m, nest, stride, _keepers[k.Parent].Level, l);
                 innermost[t.Id] = _keepers.Count;
                 _keptAt[l].Add(_keepers.Count);
                 _keepers.Add(k);
@@ -190,6 +203,26 @@ internal sealed class Machine
         _firstPeriod = Enumerable.Repeat(true, _n).ToArray();
         _work = new double[_n]; _fill = new double[_n]; _upd = new double[_n]; _reads = new double[_n]; _stall = new double[_n];
         _tiles = new long[_n]; _readWords = new long[_n]; _writeWords = new long[_n];
+    }
+
+    /// <summary>
+    /// The neighbour links between the instances of level <paramref name="to"/> below one instance of level <paramref name="from"/>:
+    /// those of the nearest fanout above <paramref name="to"/> with more than one child, when it is at or below
+    /// <paramref name="from"/> and forwards; along each forwarding axis, its last spatial loop with a factor above 1.
+    /// </summary>
+    private Forward? Links(Mapping m, List<NestLoop> nest, long[] stride, int from, int to)
+    {
+        int fan = -1;
+        for (int l = to - 1; l >= from && fan < 0; l--) if (_a.Levels[l].Fanout.Size > 1) fan = l;
+        if (fan < 0 || _a.Levels[fan].Fanout.Forwarding == Forwarding.None) return null;
+        var loops = new List<(int, long, long)>();
+        foreach (var (axis, flag) in new[] { (Axis.X, Forwarding.X), (Axis.Y, Forwarding.Y) })
+        {
+            if ((_a.Levels[fan].Fanout.Forwarding & flag) == 0) continue;
+            int last = nest.FindLastIndex(x => x.Level == fan && x.Axis == axis && x.Factor > 1);
+            if (last >= 0) loops.Add((_rank[nest[last].Rank], nest[last].Factor, stride[last]));
+        }
+        return loops.Count == 0 ? null : new Forward(fan, loops.ToArray());
     }
 
     /// <summary>Children, shared factor (multicast for operands, reduction for outputs) and output-indexing factor of the spatial loops in levels [from, to).</summary>
@@ -239,7 +272,7 @@ internal sealed class Machine
         long computeCycles = (perUnit + _a.Compute.MacsPerCycle - 1) / _a.Compute.MacsPerCycle;
         double util = (double)macs / ((double)_a.ComputeInstances * _a.Compute.MacsPerCycle * Math.Max(1, cycles));
         var tensors = _keepers.Select(k => new SimTensorLevel(k.Level, _a.Levels[k.Level].Name, k.Tensor.Id, k.Tensor.Role,
-            k.TileWords, k.Fills, k.Reads, k.Updates, _used[k.Level])).ToList();
+            k.TileWords, k.Fills, k.Reads, k.Updates, _used[k.Level]) { ForwardedReads = k.Forwarded }).ToList();
         var levels = Enumerable.Range(0, _n).Select(l => new SimLevel(l, _a.Levels[l].Name, _used[l], _db[l], _tiles[l],
             _readWords[l], _writeWords[l], _stall[l])).ToList();
         return new SimReport(tensors, levels, macs, _used[_n], computeCycles, cycles, util, _step + 1, _trace, _traceTruncated);
@@ -265,9 +298,14 @@ internal sealed class Machine
                 var kp = _keepers[ki];
                 var lo = kp.Next;
                 var hi = kp.NextHi;
-                Box(kp, l, lo, hi);
+                Box(kp, _base[l], l, lo, hi);
                 kp.NewFill = 0;
-                if (kp.Held && SameBox(kp.Lo, lo) && SameBox(kp.Hi, hi)) continue;
+                // Same stride: a step that moves the tile another way than the last (staying put included) fetches it whole.
+                bool whole = !kp.Held || Remember(kp, lo);
+                if (kp.Links is not null) { kp.Previous = kp.Delta; kp.Delta = []; }
+                if (kp.Held && !whole && SameBox(kp.Lo, lo) && SameBox(kp.Hi, hi)) continue;
+                if (whole && kp.Tensor.IsOutput && kp.Held && Overlap(kp.Lo, kp.Hi, lo, hi) > 0)
+                    throw new InvalidOperationException("A same-stride level refetched an output tile that overlaps the one it held; the simulator does not execute that (plain output indices never do it).");
                 kp.Next = kp.Lo;
                 kp.NextHi = kp.Hi;
                 if (l == 0) { kp.Lo = lo; kp.Hi = hi; kp.Held = true; continue; }   // the tensor starts at the top: no fills
@@ -278,7 +316,11 @@ internal sealed class Machine
                     // A partial sum held before is fetched back; the first touch of a word starts at zero.
                     if (!kp.EverHeld.Add(Key(lo))) kp.NewFill = words;
                 }
-                else kp.NewFill = kp.Held ? words - Overlap(kp.Lo, kp.Hi, lo, hi) : words;
+                else
+                {
+                    kp.NewFill = whole ? words : words - Overlap(kp.Lo, kp.Hi, lo, hi);
+                    if (kp.Links is not null) kp.Delta = Delta(kp, whole, lo, hi);
+                }
                 kp.Lo = lo;
                 kp.Hi = hi;
                 kp.Held = true;
@@ -301,9 +343,14 @@ internal sealed class Machine
                 Record(l, kp.Tensor, "fill", kp.NewFill, _a.Levels[l].WriteBandwidth);
                 if (kp.Tensor.IsOutput) continue; // a fetched-back partial sum costs the parent the read-modify-write reads counted at drain time
                 var parent = _keepers[kp.Parent];
-                long served = checked(kp.NewFill * (kp.Children / kp.Shared));
+                long takers = kp.Children - Receivers(kp);
+                long served = checked(kp.NewFill * (takers / kp.Shared));
                 parent.Reads += served;
                 AddReads(parent.Level, parent.Tensor, served);
+                long forwarded = checked(kp.NewFill * (kp.Children - takers));
+                if (forwarded == 0) continue;
+                kp.Forwarded = checked(kp.Forwarded + checked(forwarded * _used[parent.Level]));
+                AddReads(l, kp.Tensor, (forwarded + kp.Children - 1) / kp.Children);
             }
         }
         // The compute units work through this step: one word of each operand per MAC, one update per MAC.
@@ -389,10 +436,95 @@ internal sealed class Machine
         else _work0 = d;
     }
 
-    /// <summary>The box a level's tile covers: per dimension its lowest and highest index, each rank's range clipped to its bound.</summary>
-    private void Box(Keeper k, int l, long[] lo, long[] hi)
+    /// <summary>
+    /// The same-stride memory of a keeper entering the box at <paramref name="lo"/>: true when the whole tile must be
+    /// fetched (the translation differs from the one remembered); slide levels never fetch whole after the first tile.
+    /// </summary>
+    private static bool Remember(Keeper kp, long[] lo)
     {
-        var b = _base[l];
+        if (!kp.SameStride) return false;
+        var move = new long[lo.Length];
+        for (int d = 0; d < lo.Length; d++) move[d] = lo[d] - kp.Lo[d];
+        if (kp.Translation is null) { kp.Translation = move; return false; }
+        if (SameBox(kp.Translation, move)) return false;
+        kp.Translation = null;
+        return true;
+    }
+
+    /// <summary>The words brought at this step as disjoint boxes: the whole new box, or the new box less the one held.</summary>
+    private static List<(long[] Lo, long[] Hi)> Delta(Keeper kp, bool whole, long[] lo, long[] hi)
+    {
+        var result = new List<(long[], long[])>();
+        if (whole || Overlap(kp.Lo, kp.Hi, lo, hi) == 0) { result.Add(((long[])lo.Clone(), (long[])hi.Clone())); return result; }
+        var a = (long[])lo.Clone();
+        var b = (long[])hi.Clone();
+        for (int d = 0; d < lo.Length; d++)
+        {
+            if (a[d] < kp.Lo[d]) { var h = (long[])b.Clone(); h[d] = kp.Lo[d] - 1; result.Add(((long[])a.Clone(), h)); a[d] = kp.Lo[d]; }
+            if (b[d] > kp.Hi[d]) { var x = (long[])a.Clone(); x[d] = kp.Hi[d] + 1; result.Add((x, (long[])b.Clone())); b[d] = kp.Hi[d]; }
+        }
+        return result;
+    }
+
+    /// <summary>
+    /// The children of one parent instance that take this step's words from a neighbour: those with a neighbour, along
+    /// a link, whose words of the previous step equal theirs now. The neighbour's boxes are executed (the representative's
+    /// boxes with the link's rank one step on); every child tuple along the links is counted.
+    /// </summary>
+    private long Receivers(Keeper kp)
+    {
+        if (kp.Links is null || kp.NewFill == 0) return 0;
+        var loops = kp.Links.Loops;
+        var sign = new int[loops.Length];
+        for (int a = 0; a < loops.Length; a++)
+        {
+            var b = (long[])_base[kp.Level].Clone();
+            b[loops[a].Rank] += loops[a].Stride;
+            var lo = new long[kp.Lo.Length];
+            var hi = new long[kp.Lo.Length];
+            Box(kp, b, kp.Level, lo, hi);
+            var move = new long[lo.Length];
+            for (int d = 0; d < lo.Length; d++) move[d] = lo[d] - kp.Lo[d];
+            if (move.All(x => x == 0)) continue;
+            if (SameWords(kp.Delta, kp.Previous, move, 1)) sign[a] = 1;
+            else if (SameWords(kp.Delta, kp.Previous, move, -1)) sign[a] = -1;
+        }
+        long tuples = 1, receiving = 0;
+        foreach (var x in loops) tuples = checked(tuples * x.Factor);
+        var idx = new long[loops.Length];
+        for (long n = 0; n < tuples; n++)
+        {
+            long rest = n;
+            for (int a = loops.Length - 1; a >= 0; a--) { idx[a] = rest % loops[a].Factor; rest /= loops[a].Factor; }
+            bool takes = false;
+            for (int a = 0; a < loops.Length && !takes; a++)
+                takes = sign[a] != 0 && idx[a] + sign[a] >= 0 && idx[a] + sign[a] < loops[a].Factor;
+            if (takes) receiving++;
+        }
+        return checked(kp.Children / tuples * receiving);
+    }
+
+    /// <summary>True when the boxes <paramref name="now"/> hold exactly the words of <paramref name="before"/> moved by <paramref name="sign"/> x <paramref name="move"/>.</summary>
+    private static bool SameWords(List<(long[] Lo, long[] Hi)> now, List<(long[] Lo, long[] Hi)> before, long[] move, int sign)
+    {
+        long a = 0, b = 0, common = 0;
+        foreach (var (lo, hi) in now) a += Words(lo, hi);
+        foreach (var (lo, hi) in before) b += Words(lo, hi);
+        if (a == 0 || a != b) return false;
+        foreach (var (lo, hi) in now)
+            foreach (var (plo, phi) in before)
+            {
+                var slo = new long[lo.Length];
+                var shi = new long[lo.Length];
+                for (int d = 0; d < lo.Length; d++) { slo[d] = plo[d] + sign * move[d]; shi[d] = phi[d] + sign * move[d]; }
+                common += Overlap(lo, hi, slo, shi);
+            }
+        return common == a;
+    }
+
+    /// <summary>The box a level's tile covers when its origin is <paramref name="b"/>: per dimension its lowest and highest index, each rank's range clipped to its bound.</summary>
+    private void Box(Keeper k, long[] b, int l, long[] lo, long[] hi)
+    {
         for (int d = 0; d < lo.Length; d++)
         {
             var ranks = k.TermRank[d];

@@ -42,14 +42,46 @@ public static class ArchitectureSpec
             if (l.WriteBandwidth is { } wb) sb.Append($"      write-bandwidth: {YamlText.Number(wb)}\n");
             sb.Append($"      keeps: {YamlText.List(AllRoles.Where(l.MayKeep).Select(WorkloadSpec.RoleName))}\n");
             var f = l.Fanout;
+            if (l.Window != WindowReuse.Slide) sb.Append($"      window: {WindowName(l.Window)}\n");
             if (f != Fanout.None)
                 sb.Append($"      fanout: {{x: {f.X}, y: {f.Y}, multicast: {Bool(f.Multicast)}, reduction: {Bool(f.SpatialReduction)}, " +
-                          $"hop-energy: {YamlText.Number(f.HopEnergy)}, topology: {f.Topology.ToString().ToLowerInvariant()}}}\n");
+                          $"hop-energy: {YamlText.Number(f.HopEnergy)}, topology: {f.Topology.ToString().ToLowerInvariant()}" +
+                          (f.Forwarding == Forwarding.None ? "" : $", forwarding: {ForwardingName(f.Forwarding)}") + "}\n");
         }
         return sb.ToString();
     }
 
     private static string Bool(bool b) => b ? "true" : "false";
+
+    /// <summary>The choices of a level's <c>window</c>, as a user reads them in an error.</summary>
+    public const string WindowChoices = "slide or same-stride";
+
+    /// <summary>The choices of a fanout's <c>forwarding</c>, as a user reads them in an error.</summary>
+    public const string ForwardingChoices = "none, x, y or xy";
+
+    /// <summary>A window rule as written in a spec file.</summary>
+    public static string WindowName(WindowReuse w) => w == WindowReuse.SameStride ? "same-stride" : "slide";
+
+    /// <summary>Forwarding axes as written in a spec file.</summary>
+    public static string ForwardingName(Forwarding f) => f switch { Forwarding.X => "x", Forwarding.Y => "y", Forwarding.XY => "xy", _ => "none" };
+
+    /// <summary>Reads a window rule by name (case ignored); null when unknown.</summary>
+    public static WindowReuse? ParseWindow(string text) => text.ToLowerInvariant() switch
+    {
+        "slide" => WindowReuse.Slide,
+        "same-stride" => WindowReuse.SameStride,
+        _ => null,
+    };
+
+    /// <summary>Reads forwarding axes by name (case ignored); null when unknown.</summary>
+    public static Forwarding? ParseForwarding(string text) => text.ToLowerInvariant() switch
+    {
+        "none" => Forwarding.None,
+        "x" => Forwarding.X,
+        "y" => Forwarding.Y,
+        "xy" or "yx" => Forwarding.XY,
+        _ => null,
+    };
 
     private static Architecture? Read(SpecReader reader, SpecMap? root)
     {
@@ -78,7 +110,7 @@ public static class ArchitectureSpec
     private static StorageLevel? ReadLevel(SpecNode item, bool outermost, Dictionary<string, SpecNode> seen)
     {
         var m = item.AsMap("name", "word-bits", "read-energy", "write-energy", "capacity", "capacity-bytes",
-            "read-bandwidth", "write-bandwidth", "keeps", "fanout");
+            "read-bandwidth", "write-bandwidth", "keeps", "fanout", "window");
         if (m is null) return null;
         var errorsBefore = item.Reader.Errors.Count;
         var nameNode = m.Required("name");
@@ -96,9 +128,13 @@ public static class ArchitectureSpec
         var readBandwidth = m.Double("read-bandwidth", min: 0, exclusive: true);
         var writeBandwidth = m.Double("write-bandwidth", min: 0, exclusive: true);
         var keeps = Keeps(m.Get("keeps"), outermost);
-        var fanout = ReadFanout(m.Map("fanout", false, "x", "y", "multicast", "reduction", "hop-energy", "topology"));
-        if (item.Reader.Errors.Count > errorsBefore || name is null || readEnergy is null || writeEnergy is null || keeps is null || fanout is null) return null;
-        return item.Build(() => new StorageLevel(name, capacity, wordBits, readEnergy.Value, writeEnergy.Value, readBandwidth, writeBandwidth, keeps, fanout));
+        var fanout = ReadFanout(m.Map("fanout", false, "x", "y", "multicast", "reduction", "hop-energy", "topology", "forwarding"));
+        var windowNode = m.Get("window");
+        var windowText = windowNode?.AsString();
+        var window = windowText is null ? WindowReuse.Slide : ParseWindow(windowText);
+        if (window is null) windowNode!.Error($"unknown window '{windowText}'; a window is {WindowChoices}");
+        if (item.Reader.Errors.Count > errorsBefore || name is null || readEnergy is null || writeEnergy is null || keeps is null || fanout is null || window is null) return null;
+        return item.Build(() => new StorageLevel(name, capacity, wordBits, readEnergy.Value, writeEnergy.Value, readBandwidth, writeBandwidth, keeps, fanout) { Window = window.Value });
     }
 
     // Capacity in words from `capacity` (words) or `capacity-bytes`; null (unbounded) when neither is given.
@@ -167,6 +203,14 @@ public static class ArchitectureSpec
             topologyNode!.Error($"unknown topology '{topologyText}'; a topology is bus or mesh");
             return null;
         }
-        return m.Self.Build(() => new Fanout(x, y, multicast, reduction, hop, topology.Value));
+        var forwardNode = m.Get("forwarding");
+        var forwardText = forwardNode?.AsString();
+        var forwarding = forwardText is null ? Forwarding.None : ParseForwarding(forwardText);
+        if (forwarding is null)
+        {
+            forwardNode!.Error($"unknown forwarding '{forwardText}'; forwarding is {ForwardingChoices}");
+            return null;
+        }
+        return m.Self.Build(() => new Fanout(x, y, multicast, reduction, hop, topology.Value) { Forwarding = forwarding.Value });
     }
 }

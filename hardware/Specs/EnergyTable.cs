@@ -95,7 +95,7 @@ public sealed class EnergyTable
             errors.Add(c.Where with { Message = $"component {c.Component} is neither a level of {arch.Name} ({string.Join(", ", arch.Levels.Select(l => l.Name))}) nor a compute unit (no {string.Join("/", MacActions)} action)" });
         if (errors.Count > 0) throw new SpecException(errors);
         var levels = arch.Levels.Select(l => Components.TryGetValue(l.Name, out var e)
-            ? new StorageLevel(l.Name, l.Capacity, l.WordBits, e.Read ?? l.ReadEnergy, e.Write ?? l.WriteEnergy, l.ReadBandwidth, l.WriteBandwidth, l.Keeps, l.Fanout)
+            ? new StorageLevel(l.Name, l.Capacity, l.WordBits, e.Read ?? l.ReadEnergy, e.Write ?? l.WriteEnergy, l.ReadBandwidth, l.WriteBandwidth, l.Keeps, l.Fanout) { Window = l.Window }
             : l);
         return new Architecture(arch.Name, arch.Description, levels, new ComputeUnit(mac, arch.Compute.MacsPerCycle), arch.ClockGHz);
     }

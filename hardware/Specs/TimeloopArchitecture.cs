@@ -295,8 +295,15 @@ public static class TimeloopArchitecture
         var e = energy?.Components.GetValueOrDefault(c.Name);
         if (e?.Read is null || e.Write is null)
             c.Node.Error($"no read and write energy for {c.Name}: give an energy reference table (--energy FILE, or an ERT key in this file) with a table named ...{c.Name} and read and write (or update) actions");
+        // Timeloop keeps window overlap only under the same stride (rule A); ours, which Timeloop ignores, may say otherwise.
+        var window = outermost ? WindowReuse.Slide : WindowReuse.SameStride;
+        if (c.Attr(Ext + "window") is { } windowNode && windowNode.AsString() is { } windowText)
+        {
+            if (ArchitectureSpec.ParseWindow(windowText) is { } rule) window = rule;
+            else windowNode.Error($"unknown {Ext}window '{windowText}'; a window is {ArchitectureSpec.WindowChoices}");
+        }
         if (c.Node.Reader.Errors.Count > errors || fanout is null) return null;
-        return c.Node.Build(() => new StorageLevel(c.Name, capacity, wordBits, e!.Read!.Value / block, e.Write!.Value / block, readBandwidth, writeBandwidth, roles, fanout));
+        return c.Node.Build(() => new StorageLevel(c.Name, capacity, wordBits, e!.Read!.Value / block, e.Write!.Value / block, readBandwidth, writeBandwidth, roles, fanout) { Window = window });
     }
 
     private static double? Bandwidth(SpecNode? node)
@@ -344,8 +351,15 @@ public static class TimeloopArchitecture
         var multicast = attr.GetValueOrDefault(Ext + "multicast")?.AsBool() ?? true;
         var reduction = attr.GetValueOrDefault(Ext + "reduction")?.AsBool() ?? true;
         var hop = attr.GetValueOrDefault(Ext + "hop-energy")?.AsDouble(0) ?? 0;
-        if (topology is null) return null;
-        return parent.Node.Build(() => new Fanout(checked((int)(cx / px)), checked((int)(cy / py)), multicast, reduction, hop, topology.Value));
+        // Timeloop forwards between neighbours along both axes (rule C); ours may say otherwise.
+        Forwarding? forwarding = cx / px * (cy / py) > 1 ? Forwarding.XY : Forwarding.None;
+        if (attr.GetValueOrDefault(Ext + "forwarding") is { } forwardNode && forwardNode.AsString() is { } forwardText)
+        {
+            forwarding = ArchitectureSpec.ParseForwarding(forwardText);
+            if (forwarding is null) forwardNode.Error($"unknown {Ext}forwarding '{forwardText}'; forwarding is {ArchitectureSpec.ForwardingChoices}");
+        }
+        if (topology is null || forwarding is null) return null;
+        return parent.Node.Build(() => new Fanout(checked((int)(cx / px)), checked((int)(cy / py)), multicast, reduction, hop, topology.Value) { Forwarding = forwarding.Value });
     }
 
     /// <summary>
@@ -383,6 +397,8 @@ public static class TimeloopArchitecture
             if (f.Topology != Topology.Bus) attrs.Add($"{Ext}topology: {f.Topology.ToString().ToLowerInvariant()}");
             if (!f.Multicast) attrs.Add($"{Ext}multicast: false");
             if (!f.SpatialReduction) attrs.Add($"{Ext}reduction: false");
+            if (f.Size > 1 && f.Forwarding != Forwarding.XY) attrs.Add($"{Ext}forwarding: {ArchitectureSpec.ForwardingName(f.Forwarding)}");
+            if (i > 0 && l.Window != WindowReuse.SameStride) attrs.Add($"{Ext}window: {ArchitectureSpec.WindowName(l.Window)}");
             var bypassed = Enum.GetValues<TensorRole>().Where(r => !l.MayKeep(r)).ToList();
             if (bypassed.Count > 0) attrs.Add($"{Ext}bypass: [{string.Join(", ", bypassed)}]");
             var cls = l.Capacity is null ? "DRAM" : l.Capacity <= 1024 ? "regfile" : "SRAM";

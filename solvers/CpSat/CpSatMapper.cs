@@ -28,6 +28,8 @@ public static class CpSatMapper
             throw new ArgumentException($"The CP-SAT model states the default cost model only; --convention {p.Convention.ToString().ToLowerInvariant()} is searched by --solver exact or brute.");
         if (p.Caps is not null)
             throw new ArgumentException("The CP-SAT model takes no cost caps; a lexicographic objective goes through CpSatMapper.SolveLexicographic.");
+        if (p.Arch.HasWindowCapabilities)
+            throw new NotSupportedException($"The CP-SAT model does not encode the window capabilities of architecture {p.Arch.Name} ({p.Arch.WindowCapabilities()}); search it with --solver exact or brute (docs/mapspace.md, \"Window capabilities\").");
     }
 
     /// <summary>Minimizes one objective.</summary>

@@ -35,15 +35,7 @@ public sealed class SearchTests
         foreach (var (layer, arch) in SmallCases(2024, 60))
             foreach (var objective in new[] { Objective.Energy, Objective.Latency, Objective.Edp })
             {
-                var problem = new MapProblem(layer, arch, objective);
-                var exact = new TilingSearch(problem, prune: true, seed: false).Solve(SearchLimits.None);
-                var brute = new TilingSearch(problem, prune: false).Solve(SearchLimits.None);
-                Assert.AreEqual(brute.Status, exact.Status, $"{layer} on {arch.Name}");
-                if (brute.Status == SolveStatus.Infeasible) continue;
-                Assert.AreEqual(SolveStatus.Optimal, exact.Status);
-                Assert.AreEqual(brute.Best!.Value, exact.Best!.Value, 1e-9 * brute.Best.Value, $"{objective} of {layer} on {arch.Name}");
-                // The answer re-costs to the reported value with the reference model.
-                Assert.AreEqual(exact.Best.Value, CostModel.Evaluate(layer, arch, exact.Mapping!).Objective(objective), 1e-9 * exact.Best.Value);
+                if (Agree(layer, arch, objective) is not var (exact, brute)) continue;
                 exactNodes += exact.Explored;
                 bruteNodes += brute.Explored;
                 compared++;
@@ -51,6 +43,24 @@ public sealed class SearchTests
         Assert.IsTrue(compared >= 100, $"only {compared} feasible cases compared");
         // Per case the branch and bound may visit a few more nodes (it lists spatial plans first), but over the suite pruning must pay.
         Assert.IsTrue(exactNodes < bruteNodes / 2, $"pruning explored {exactNodes} nodes against {bruteNodes} for enumeration");
+    }
+
+    /// <summary>
+    /// Runs the branch and bound (unseeded) and brute force on one problem and asserts they agree: the same status and,
+    /// when feasible, OPTIMAL with the same best, which the reference model re-costs to. Null when infeasible.
+    /// </summary>
+    internal static (SolveResult Exact, SolveResult Brute)? Agree(Einsum layer, Architecture arch, Objective objective)
+    {
+        var problem = new MapProblem(layer, arch, objective);
+        var exact = new TilingSearch(problem, prune: true, seed: false).Solve(SearchLimits.None);
+        var brute = new TilingSearch(problem, prune: false).Solve(SearchLimits.None);
+        Assert.AreEqual(brute.Status, exact.Status, $"{layer} on {arch.Name}");
+        if (brute.Status == SolveStatus.Infeasible) return null;
+        Assert.AreEqual(SolveStatus.Optimal, exact.Status);
+        Assert.AreEqual(brute.Best!.Value, exact.Best!.Value, 1e-9 * brute.Best.Value, $"{objective} of {layer} on {arch.Name}");
+        // The answer re-costs to the reported value with the reference model.
+        Assert.AreEqual(exact.Best.Value, CostModel.Evaluate(layer, arch, exact.Mapping!).Objective(objective), 1e-9 * exact.Best.Value);
+        return (exact, brute);
     }
 
     /// <summary>

@@ -46,6 +46,9 @@ public sealed class TimeloopFormatTests
     private static string Describe(Architecture a)
         => ArchitectureSpec.Write(new Architecture(a.Name, "", a.Levels, a.Compute, a.ClockGHz));
 
+    /// <summary>A native architecture as the Timeloop reader gives it: Timeloop's same-stride windows and forwarding along both axes (docs/interop.md).</summary>
+    private static Architecture AsTimeloopReads(Architecture a) => WindowCapabilityTests.With(a, WindowReuse.SameStride, Forwarding.XY);
+
     private static SpecException Fails(Action read)
     {
         try { read(); }
@@ -244,7 +247,7 @@ public sealed class TimeloopFormatTests
     {
         var energy = EnergyTable.Parse(ThreeLevelErt, "ert.yaml");
         var tl = TimeloopArchitecture.Parse(ThreeLevelTree, "arch.yaml", energy);
-        Assert.AreEqual(Describe(Named(ThreeLevel16(), "three-level")), Describe(tl));
+        Assert.AreEqual(Describe(Named(AsTimeloopReads(ThreeLevel16()), "three-level")), Describe(tl));
         // The same table inside the architecture file works as well.
         var inFile = TimeloopArchitecture.Parse(ThreeLevelTree + "\n" + ThreeLevelErt, "arch.yaml");
         Assert.AreEqual(Describe(tl), Describe(inFile));
@@ -257,7 +260,7 @@ public sealed class TimeloopFormatTests
             .Replace("attributes: {datawidth: 16}", "attributes: {datawidth: 16, meshY: 4}"), "more.yaml", energy);
         Assert.AreEqual(4, more.Levels[0].ReadBandwidth);
         Assert.AreEqual(2.5, more.Levels[0].WriteBandwidth);
-        Assert.AreEqual(new Fanout(4, 4, hopEnergy: 2), more.Levels[1].Fanout);
+        Assert.AreEqual(new Fanout(4, 4, hopEnergy: 2) { Forwarding = Forwarding.XY }, more.Levels[1].Fanout);
         Assert.AreEqual(Fanout.None, more.Levels[2].Fanout);
     }
 
@@ -303,7 +306,7 @@ public sealed class TimeloopFormatTests
         // A 2-D mesh: meshX 4 of 16 instances gives a 4 x 4 fanout.
         var mesh = TimeloopArchitecture.Parse(ThreeLevelTree.Replace("attributes: {depth: 64, width: 16, word-bits: 16}", "attributes: {depth: 64, width: 16, word-bits: 16, meshX: 4}")
             .Replace("attributes: {datawidth: 16}", "attributes: {datawidth: 16, meshX: 4}"), "mesh.yaml", energy);
-        Assert.AreEqual(new Fanout(4, 4, hopEnergy: 2), mesh.Levels[1].Fanout);
+        Assert.AreEqual(new Fanout(4, 4, hopEnergy: 2) { Forwarding = Forwarding.XY }, mesh.Levels[1].Fanout);
     }
 
     [TestMethod]
@@ -578,7 +581,7 @@ public sealed class TimeloopFormatTests
     public void OneDimensionalConvolutionsInTimeloopFormatsGiveTheHandWorkedCounts()
     {
         var arch = TimeloopArchitecture.Parse(TwoLevelTimeloop, "two.yaml");
-        Assert.AreEqual(Describe(Named(TwoLevel(), "two-level")), Describe(arch));
+        Assert.AreEqual(Describe(Named(AsTimeloopReads(TwoLevel()), "two-level")), Describe(arch));
         var conv = TimeloopProblem.Parse(Conv1dProblem, "conv.yaml").Layers.Single();
         // Weight stationary: DRAM for R in [0:3); Buffer for P in [0:16) (HandWorkedCostTests).
         var m = TimeloopMapping.Parse("""
@@ -622,22 +625,25 @@ public sealed class TimeloopFormatTests
         Assert.AreEqual(9, Row(r, "Buffer", "Weights").Fills);
         Assert.AreEqual(36, Row(r, "Buffer", "Weights").Reads);
         // I: each Q step moves the window by 2 along its width: 3 x (3-2) = 3 words kept, 6 new, 2 steps (one per p): 12.
-        // The P step moves it 2 along the height and Q back by 2: (3-2) x (3-2) = 1 kept, 8 new, once. 9 + 12 + 8 = 29 of the 25-word input.
-        Assert.AreEqual(29, Row(r, "Buffer", "Inputs").Fills);
+        // The P step moves it 2 along the height and Q back by 2: (3-2) x (3-2) = 1 kept, 8 new, once. 9 + 12 + 8 = 29 of
+        // the 25-word input with a sliding window; the Timeloop reader gives the buffer Timeloop's same-stride window
+        // (docs/interop.md), and the P step changes the translation, so it fetches the whole 9: 9 + 12 + 9 = 30.
+        Assert.AreEqual(29, Row(CostModel.Evaluate(conv, WindowCapabilityTests.With(arch, WindowReuse.Slide, Forwarding.None), m), "Buffer", "Inputs").Fills);
+        Assert.AreEqual(30, Row(r, "Buffer", "Inputs").Fills);
         Assert.AreEqual(36, Row(r, "Buffer", "Inputs").Reads);
         // O: 4 words, each a first touch (fills 0); 36 updates; reads 36 - 4 = 32.
         Assert.AreEqual(0, Row(r, "Buffer", "Outputs").Fills);
         Assert.AreEqual(36, Row(r, "Buffer", "Outputs").Updates);
         Assert.AreEqual(32, Row(r, "Buffer", "Outputs").Reads);
-        // DRAM serves the buffer's fills (W 9, I 29) and takes 4 updates, 0 reads.
+        // DRAM serves the buffer's fills (W 9, I 30) and takes 4 updates, 0 reads.
         Assert.AreEqual(9, Row(r, "DRAM", "Weights").Reads);
-        Assert.AreEqual(29, Row(r, "DRAM", "Inputs").Reads);
+        Assert.AreEqual(30, Row(r, "DRAM", "Inputs").Reads);
         Assert.AreEqual(4, Row(r, "DRAM", "Outputs").Updates);
         Assert.AreEqual(0, Row(r, "DRAM", "Outputs").Reads);
-        // Energy: DRAM (9 + 29 + 4) x 100 = 4200; buffer 104 reads + 74 writes at 1 = 178; MACs 36: 4414 pJ.
-        Assert.AreEqual(4200, r.Levels[0].Energy, 1e-9);
-        Assert.AreEqual(178, r.Levels[1].Energy, 1e-9);
-        Assert.AreEqual(4414, r.Energy, 1e-9);
+        // Energy: DRAM (9 + 30 + 4) x 100 = 4300; buffer 104 reads + 75 writes at 1 = 179; MACs 36: 4515 pJ.
+        Assert.AreEqual(4300, r.Levels[0].Energy, 1e-9);
+        Assert.AreEqual(179, r.Levels[1].Energy, 1e-9);
+        Assert.AreEqual(4515, r.Energy, 1e-9);
     }
 
     // ---- the command line ----
@@ -698,7 +704,7 @@ public sealed class TimeloopFormatTests
     {
         var native = ArchitectureSpec.Load(Example("two-level-arch.yaml"));
         var arch = TimeloopArchitecture.Load(Example("timeloop/two-level-arch.yaml"), EnergyTable.Load(Example("timeloop/two-level-ert.yaml")));
-        Assert.AreEqual(Describe(native), Describe(arch));
+        Assert.AreEqual(Describe(AsTimeloopReads(native)), Describe(arch));
         // The built-in CNN layer has three more dimensions (N, S, Q), all 1: the same work and the same tensors.
         var conv1d = WorkloadSpec.Load(Example("conv1d-workload.yaml")).Layers.Single();
         var cnn = TimeloopProblem.Load(Example("timeloop/conv1d-problem.yaml")).Layers.Single();
