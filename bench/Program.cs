@@ -540,7 +540,7 @@ public static class Program
         Console.WriteLine($"fusion: gpt3-6.7b (batch 1, 8192 tokens) on tpu-v4i, EDP: {gpt.Status} in {gpt.Elapsed.TotalSeconds:F2} s; " +
                           $"fused EDP {gpt.Report!.Edp:G4} vs unfused {gpt.UnfusedReport!.Edp:G4} = {gpt.Improvement(Objective.Edp):F3}x better " +
                           $"(energy {gpt.UnfusedReport.Energy / gpt.Report.Energy:F3}x, cycles {(double)gpt.UnfusedReport.Cycles / gpt.Report.Cycles:F3}x); " +
-                          $"groups {string.Join(" | ", gpt.Mapping!.Groups.Select(g => string.Join("+", Enumerable.Range(g.First, g.Count).Select(i => workload.Layers[i].Name))))}");
+                          $"groups {string.Join(" | ", gpt.Mapping!.Groups.Select(g => string.Join("+", Enumerable.Range(g.First, g.Count).Select(i => workload.Layers[i].Name)) + (g.Count > 1 ? $" (held {string.Join(", ", FusionRules.HeldOf(workload, g))})" : "")))}");
         Console.WriteLine("fusion: kept/evaluated partial mappings per Einsum: " +
                           string.Join(", ", gpt.Stats.Select(s => $"{s.Layer} {s.Kept}/{s.Evaluated} = {(double)s.Kept / s.Evaluated:G3}")));
         foreach (bool reuse in new[] { true, false })
@@ -576,7 +576,7 @@ public static class Program
             foreach (var g in r.Mapping!.Groups.Where(g => g.Count > 1))
             {
                 double fused = r.Report!.EnergyOf(g), alone = r.UnfusedReport!.EnergyOf(g);
-                Console.WriteLine($"fusion-full:   {string.Join("+", Enumerable.Range(g.First, g.Count).Select(i => w.Layers[i].Name))} shared {g.SharedLoops}: {fused:G6} pJ vs {alone:G6} alone ({alone / fused:F3}x)");
+                Console.WriteLine($"fusion-full:   {string.Join("+", Enumerable.Range(g.First, g.Count).Select(i => w.Layers[i].Name))} shared {g.SharedLoops} held [{string.Join(", ", FusionRules.HeldOf(w, g))}]: {fused:G6} pJ vs {alone:G6} alone ({alone / fused:F3}x)");
             }
         }
         if (name is "fusion-full" or "fusion-full:resnet50")
@@ -601,6 +601,7 @@ public static class Program
             Groups(w, full);
             var edp = new FusionSearch(new FusionProblem(w, arch, Objective.Edp)).Solve(limits);
             Console.WriteLine($"fusion-full: gpt3-6.7b on tpu-v4i, EDP (template mapspace): {Line(edp)}");
+            Groups(w, edp);
         }
     }
 

@@ -17,9 +17,9 @@ public sealed class FusionGraphTests
     /// A diamond of small GEMMs: A makes T1 from X; B and C both read T1; D reads B's T2 and C's T3
     /// (T4[m,n] = T2[m,k] * T3[k,n], so C's M is D's K).
     /// </summary>
-    private static Workload Diamond(Random rng)
+    private static Workload Diamond(Random rng, int m = 4)
     {
-        int m = 4, na = 2 + 2 * rng.Next(2), nc = 2 * (1 + rng.Next(2));
+        int na = m == 2 ? 2 : 2 + 2 * rng.Next(2), nc = m == 2 ? 2 : 2 * (1 + rng.Next(2));
         return new Workload("diamond", "A -> B, A -> C, B,C -> D", [
             Layers.Gemm("A", m, na, 2, a: "X", b: "W0", z: "T1"),
             Layers.Gemm("B", m, m, na, a: "T1", b: "W1", z: "T2"),
@@ -56,6 +56,9 @@ public sealed class FusionGraphTests
             yield return (ThreeReaders(rng), SmallArch(rng, 12 + rng.Next(30), fanout: i == 0), Objective.Energy);
         yield return (ThreeReaders(rng), SmallArch(rng, 24, fanout: false), Objective.Edp);
         yield return (ThreeReaders(rng), SmallArch(rng, 40, fanout: false), Objective.Latency);
+        for (int i = 0; i < 3; i++)
+            yield return (ThreeReaders(rng), SmallArch(rng, 24 + rng.Next(20), fanout: true), i == 1 ? Objective.Latency : Objective.Edp);
+        yield return (Diamond(rng, m: 2), SmallArch(rng, 12 + rng.Next(8), fanout: false), Objective.Edp);
     }
 
     [TestMethod]
@@ -67,7 +70,7 @@ public sealed class FusionGraphTests
             var search = new FusionSearch(new FusionProblem(w, a, o, MaxFusedLoops: 1));
             var r = search.Solve(SearchLimits.None);
             var (brute, bruteBest, count) = o == Objective.Energy ? search.BruteForceFull() : search.BruteForce();
-            Assert.AreEqual(SolveStatus.Optimal, r.Status);
+            Assert.AreEqual(SolveStatus.Optimal, r.Status, $"{w.Name}, {o}: {r.Explanation}");
             Assert.IsNotNull(brute, $"brute force found nothing over {count} fused mappings");
             Console.WriteLine($"{w.Name}, {o}: {count} fused mappings enumerated, optimum {bruteBest:G6}, unfused {r.UnfusedReport!.Objective(o):G6}; answer {r.Mapping!.ToCompactString(a)}");
             Assert.AreEqual(bruteBest, r.Best!.Value, bruteBest * 1e-9, $"{w.Name}, {o}: fused search {r.Best} vs brute force {bruteBest} over {count} fused mappings");
