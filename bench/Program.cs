@@ -583,13 +583,19 @@ public static class Program
         {
             var w = Zoo.Get("resnet50");
             var arch = Presets.Get("eyeriss");
-            var full = new FusionSearch(new FusionProblem(w, arch, Objective.Energy)).Solve(limits);
-            Console.WriteLine($"fusion-full: resnet50 on eyeriss, energy, full mapspace: {Line(full)}; unfused {full.UnfusedReport!.Energy:G6} " +
-                              $"({(full.UnfusedProven ? "every layer proven" : "not every layer proven")}; map --all-layers: 2.4001E+10); fused/unfused {full.Best / full.UnfusedReport.Energy:F4}; " +
-                              $"{full.Mapping!.Groups.Count(g => g.Count > 1)} fused groups; classes {full.Stats.Sum(x => x.Classes)}, searched exactly {full.Stats.Sum(x => x.Kept)}, search nodes {full.Stats.Sum(x => x.Evaluated):N0}");
-            Groups(w, full);
             var template = new FusionSearch(new FusionProblem(w, arch, Objective.Energy, TemplateOnly: true)).Solve(limits);
-            Console.WriteLine($"fusion-full: resnet50 on eyeriss, energy, template mapspace: {Line(template)}; full/template {full.Best / template.Best:F4}");
+            Console.WriteLine($"fusion-full: resnet50 on eyeriss, energy, template mapspace: {Line(template)}");
+            Groups(w, template);
+            var full = new FusionSearch(new FusionProblem(w, arch, Objective.Energy)).Solve(limits);
+            if (full.UnfusedReport is null)
+                Console.WriteLine($"fusion-full: resnet50 on eyeriss, energy, full mapspace: {full.Status} in {full.Elapsed.TotalSeconds:F1} s: {full.Explanation}");
+            else
+            {
+                Console.WriteLine($"fusion-full: resnet50 on eyeriss, energy, full mapspace: {Line(full)}; unfused {full.UnfusedReport.Energy:G6} " +
+                              $"({(full.UnfusedProven ? "every layer proven" : "not every layer proven")}; map --all-layers: 2.4001E+10); fused/unfused {full.Best / full.UnfusedReport.Energy:F4}; " +
+                              $"{full.Mapping!.Groups.Count(g => g.Count > 1)} fused groups; classes {full.Stats.Sum(x => x.Classes)}, searched exactly {full.Stats.Sum(x => x.Kept)}, search nodes {full.Stats.Sum(x => x.Evaluated):N0}; full/template {full.Best / template.Best:F4}");
+                Groups(w, full);
+            }
         }
         if (name is "fusion-full" or "fusion-full:gpt3")
         {

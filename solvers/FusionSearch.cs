@@ -521,7 +521,7 @@ public sealed partial class FusionSearch
 
     /// <summary>
     /// The classes of layer i under one set of shared loops: every template mapping checked and costed once,
-    /// then placed in each class and pruned there. Layers of the same shape whose intermediates sit at the
+    /// then placed in each class and pruned there. Layers of the same shape whose held tensors sit at the
     /// same tensor positions share the work: their survivors differ only in tensor names, which are renamed.
     /// </summary>
     private JobResult[] Evaluate(int i, List<Job> jobs)
