@@ -218,6 +218,9 @@ public sealed class FusionGraphCliTests
             StringAssert.Contains(fuse.Out, "OPTIMAL energy=");
             StringAssert.Contains(fuse.Out, "CERTIFIED by Z3");
             StringAssert.Contains(fuse.Out, "T1 stays in Buffer (written by A, never in DRAM) for B, C");
+            var byCpSat = CommandLine.Run("fuse", "--arch", arch, "--workload", workload, "--objective", "energy", "--quiet", "--certify", "cpsat");
+            Assert.AreEqual(0, byCpSat.Code, byCpSat.Err);
+            StringAssert.Contains(byCpSat.Out, "CERTIFIED by CP-SAT");
             var text = File.ReadAllText(spec);
             StringAssert.Contains(text, "held: [T1, T2, T3]");
             var evaluate = CommandLine.Run("evaluate", "--arch", arch, "--workload", workload, "--mapping", spec);
