@@ -545,7 +545,7 @@ public static class Program
         Console.WriteLine($"fusion: gpt3-6.7b (batch 1, 8192 tokens) on tpu-v4i, EDP: {gpt.Status} in {gpt.Elapsed.TotalSeconds:F2} s; " +
                           $"fused EDP {gpt.Report!.Edp:G4} vs unfused {gpt.UnfusedReport!.Edp:G4} = {gpt.Improvement(Objective.Edp):F3}x better " +
                           $"(energy {gpt.UnfusedReport.Energy / gpt.Report.Energy:F3}x, cycles {(double)gpt.UnfusedReport.Cycles / gpt.Report.Cycles:F3}x); " +
-                          $"groups {string.Join(" | ", gpt.Mapping!.Groups.Select(g => string.Join("+", Enumerable.Range(g.First, g.Count).Select(i => workload.Layers[i].Name))))}");
+                          $"groups {string.Join(" | ", gpt.Mapping!.Groups.Select(g => string.Join("+", Enumerable.Range(g.First, g.Count).Select(i => workload.Layers[i].Name)) + (g.Count > 1 ? $" (held {string.Join(", ", FusionRules.HeldOf(workload, g))})" : "")))}");
         Console.WriteLine("fusion: kept/evaluated partial mappings per Einsum: " +
                           string.Join(", ", gpt.Stats.Select(s => $"{s.Layer} {s.Kept}/{s.Evaluated} = {(double)s.Kept / s.Evaluated:G3}")));
         foreach (bool reuse in new[] { true, false })
@@ -581,20 +581,26 @@ public static class Program
             foreach (var g in r.Mapping!.Groups.Where(g => g.Count > 1))
             {
                 double fused = r.Report!.EnergyOf(g), alone = r.UnfusedReport!.EnergyOf(g);
-                Console.WriteLine($"fusion-full:   {string.Join("+", Enumerable.Range(g.First, g.Count).Select(i => w.Layers[i].Name))} shared {g.SharedLoops}: {fused:G6} pJ vs {alone:G6} alone ({alone / fused:F3}x)");
+                Console.WriteLine($"fusion-full:   {string.Join("+", Enumerable.Range(g.First, g.Count).Select(i => w.Layers[i].Name))} shared {g.SharedLoops} held [{string.Join(", ", FusionRules.HeldOf(w, g))}]: {fused:G6} pJ vs {alone:G6} alone ({alone / fused:F3}x)");
             }
         }
         if (name is "fusion-full" or "fusion-full:resnet50")
         {
             var w = Zoo.Get("resnet50");
             var arch = Presets.Get("eyeriss");
-            var full = new FusionSearch(new FusionProblem(w, arch, Objective.Energy)).Solve(limits);
-            Console.WriteLine($"fusion-full: resnet50 on eyeriss, energy, full mapspace: {Line(full)}; unfused {full.UnfusedReport!.Energy:G6} " +
-                              $"({(full.UnfusedProven ? "every layer proven" : "not every layer proven")}; map --all-layers: 2.4001E+10); fused/unfused {full.Best / full.UnfusedReport.Energy:F4}; " +
-                              $"{full.Mapping!.Groups.Count(g => g.Count > 1)} fused groups; classes {full.Stats.Sum(x => x.Classes)}, searched exactly {full.Stats.Sum(x => x.Kept)}, search nodes {full.Stats.Sum(x => x.Evaluated):N0}");
-            Groups(w, full);
             var template = new FusionSearch(new FusionProblem(w, arch, Objective.Energy, TemplateOnly: true)).Solve(limits);
-            Console.WriteLine($"fusion-full: resnet50 on eyeriss, energy, template mapspace: {Line(template)}; full/template {full.Best / template.Best:F4}");
+            Console.WriteLine($"fusion-full: resnet50 on eyeriss, energy, template mapspace: {Line(template)}");
+            Groups(w, template);
+            var full = new FusionSearch(new FusionProblem(w, arch, Objective.Energy)).Solve(limits);
+            if (full.UnfusedReport is null)
+                Console.WriteLine($"fusion-full: resnet50 on eyeriss, energy, full mapspace: {full.Status} in {full.Elapsed.TotalSeconds:F1} s: {full.Explanation}");
+            else
+            {
+                Console.WriteLine($"fusion-full: resnet50 on eyeriss, energy, full mapspace: {Line(full)}; unfused {full.UnfusedReport.Energy:G6} " +
+                              $"({(full.UnfusedProven ? "every layer proven" : "not every layer proven")}; map --all-layers: 2.4001E+10); fused/unfused {full.Best / full.UnfusedReport.Energy:F4}; " +
+                              $"{full.Mapping!.Groups.Count(g => g.Count > 1)} fused groups; classes {full.Stats.Sum(x => x.Classes)}, searched exactly {full.Stats.Sum(x => x.Kept)}, search nodes {full.Stats.Sum(x => x.Evaluated):N0}; full/template {full.Best / template.Best:F4}");
+                Groups(w, full);
+            }
         }
         if (name is "fusion-full" or "fusion-full:gpt3")
         {
@@ -606,6 +612,7 @@ public static class Program
             Groups(w, full);
             var edp = new FusionSearch(new FusionProblem(w, arch, Objective.Edp)).Solve(limits);
             Console.WriteLine($"fusion-full: gpt3-6.7b on tpu-v4i, EDP (template mapspace): {Line(edp)}");
+            Groups(w, edp);
         }
     }
 

@@ -138,14 +138,17 @@ internal static class FuseCommand
             var names = Enumerable.Range(g.First, g.Count).Select(i => w.Layers[i].Name);
             var shared = fm.Layers[g.First].Levels[0].Temporal.Take(g.SharedLoops);
             sb.AppendLine(g.Count == 1 ? $"Group {w.Layers[g.First].Name}: alone, output to DRAM"
-                : g.SharedLoops == 0 ? $"Group {string.Join(" -> ", names)}: no shared loops (each intermediate stays on chip whole)"
+                : g.SharedLoops == 0 ? $"Group {string.Join(" -> ", names)}: no shared loops (each held tensor stays on chip whole)"
                 : $"Group {string.Join(" -> ", names)}: shared loops [{string.Join(", ", shared)}] (outermost first, at {a.Levels[0].Name})");
-            for (int i = g.First; i < g.Last; i++)
+            var holds = FusionRules.MemberHolds(w, a, g, fm.SharedOf(g));
+            foreach (var t in FusionRules.HeldOf(w, g))
             {
-                int level = FusionRules.IntermediateLevel(w, a, i)!.Value;
-                var t = w.Layers[i].Output;
-                long tile = new TileShapes(w.Layers[i], fm.Layers[i]).TileWords(t, level);
-                sb.AppendLine($"  {t.Id} stays in {a.Levels[level].Name}: a {Text.Int(tile)}-word tile per shared iteration, never in DRAM");
+                var uses = Enumerable.Range(g.First, g.Count).SelectMany(i => holds[i - g.First].Held.Where(h => h.Tensor == t).Select(h => (Layer: i, Use: h))).ToList();
+                if (uses.Count == 0) continue;
+                var (first, level) = (uses[0].Layer, uses[0].Use.Level);
+                long tile = new TileShapes(w.Layers[first], fm.Layers[first]).TileWords(w.Layers[first].FindTensor(t)!, level);
+                string how = uses[0].Use.Use == HeldUse.Loads ? $"loaded once from {a.Levels[0].Name} by {w.Layers[first].Name}" : $"written by {w.Layers[first].Name}, never in {a.Levels[0].Name}";
+                sb.AppendLine($"  {t} stays in {a.Levels[level].Name} ({how}) for {string.Join(", ", uses.Skip(1).Select(u => w.Layers[u.Layer].Name))}: a {Text.Int(tile)}-word tile per shared iteration");
             }
         }
         sb.AppendLine();
@@ -228,16 +231,19 @@ internal static class FuseCommand
         }
         Console.Write(Text.Table(table));
         foreach (var g in fm.Groups)
-            for (int i = g.First; i < g.Last; i++)
+        {
+            var holds = FusionRules.MemberHolds(w, a, g, fm.SharedOf(g));
+            foreach (var t in holds.SelectMany(h => h.Held).Select(h => h.Tensor).Distinct())
             {
-                int level = FusionRules.IntermediateLevel(w, a, i)!.Value;
-                var t = w.Layers[i].Output.Id;
-                var written = sims[i].Find(level, t);
-                var read = sims[i + 1].Find(level, t);
-                Console.WriteLine($"{t} through {a.Levels[level].Name}: {w.Layers[i].Name} writes {Text.Int(written?.TotalUpdates ?? 0)} words (tile {Text.Int(written?.TileWords ?? 0)}), " +
-                                  $"{w.Layers[i + 1].Name} reads {Text.Int(read?.TotalReads ?? 0)}; DRAM words removed by fusion: " +
-                                  $"{Text.Int((sims[i].Find(0, t)?.TotalUpdates ?? 0) + (sims[i + 1].Find(0, t)?.TotalReads ?? 0))}");
+                var uses = Enumerable.Range(g.First, g.Count).SelectMany(i => holds[i - g.First].Held.Where(h => h.Tensor == t).Select(h => (Layer: i, Use: h))).ToList();
+                int level = uses[0].Use.Level;
+                var parts = uses.Select(u => u.Use.Use == HeldUse.Writes
+                    ? $"{w.Layers[u.Layer].Name} writes {Text.Int(sims[u.Layer].Find(level, t)?.TotalUpdates ?? 0)} words (tile {Text.Int(sims[u.Layer].Find(level, t)?.TileWords ?? 0)})"
+                    : $"{w.Layers[u.Layer].Name} {(u.Use.Use == HeldUse.Loads ? "loads it from DRAM and reads" : "reads")} {Text.Int(sims[u.Layer].Find(level, t)?.TotalReads ?? 0)}");
+                long removed = uses.Where(u => u.Use.Use != HeldUse.Loads).Sum(u => (sims[u.Layer].Find(0, t)?.TotalUpdates ?? 0) + (sims[u.Layer].Find(0, t)?.TotalReads ?? 0));
+                Console.WriteLine($"{t} held in {a.Levels[level].Name}: {string.Join(", ", parts)}; DRAM words removed by fusion: {Text.Int(removed)}");
             }
+        }
         foreach (var gs in FusedSimulation.Run(w, a, fm))
         {
             string level = a.Levels[gs.FusionLevel].Name;
@@ -247,11 +253,11 @@ internal static class FuseCommand
                 var st = gs.Steps[k];
                 int i = w.Layers.Select((l, j) => (l, j)).First(x => x.l.Name == st.Layer).j;
                 Console.WriteLine($"  {st.Layer}: {Text.Int(st.Report.TilesSimulated)} tile steps, {Text.Int(st.Report.Cycles)} cycles; " +
-                                  $"reads {Text.Int(st.IntermediateReadWords)} and writes {Text.Int(st.IntermediateWrittenWords)} intermediate words in {level}; holds {Text.Int(st.HeldAtFusionLevel)} of {Text.Int(st.FusionLevelCapacity)} words there");
+                                  $"reads {Text.Int(st.IntermediateReadWords)} and writes {Text.Int(st.IntermediateWrittenWords)} held words; holds {Text.Int(st.HeldAtFusionLevel)} of {Text.Int(st.FusionLevelCapacity)} words in {level} (held tensors living across it included)");
                 if (st.HeldAtFusionLevel > st.FusionLevelCapacity) { Console.WriteLine($"OVER CAPACITY: {st.Layer} holds more than {level} can"); problems++; }
-                // The iterations together must move exactly what the whole run moves through the fusion level.
-                long wholeWritten = k + 1 < gs.Steps.Count ? sims[i].Find(gs.FusionLevel, w.Layers[i].Output.Id)?.TotalUpdates ?? 0 : 0;
-                long wholeRead = k > 0 ? sims[i].Find(gs.FusionLevel, w.Layers[i - 1].Output.Id)?.TotalReads ?? 0 : 0;
+                // The iterations together must move exactly what the whole run moves through the fusion levels.
+                var g = fm.GroupOf(i);
+                var (wholeWritten, wholeRead) = FusedSimulation.Moved(sims[i], FusionRules.MemberHolds(w, a, g, fm.SharedOf(g))[i - g.First].Held);
                 if (checked(st.IntermediateWrittenWords * gs.Iterations) != wholeWritten || checked(st.IntermediateReadWords * gs.Iterations) != wholeRead)
                 {
                     Console.WriteLine($"DISAGREE: {st.Layer}'s iterations move {Text.Int(st.IntermediateWrittenWords * gs.Iterations)}/{Text.Int(st.IntermediateReadWords * gs.Iterations)} intermediate words, the whole run {Text.Int(wholeWritten)}/{Text.Int(wholeRead)}");

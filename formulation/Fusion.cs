@@ -5,8 +5,10 @@ namespace Optimizer.Formulation;
 
 /// <summary>
 /// One fused group: the consecutive layers <c>First..Last</c> (workload order) that share the first
-/// <c>SharedLoops</c> temporal loops of DRAM (level 0); each intermediate between two consecutive
-/// members stays in the fusion level (docs/fusion.md). A group of one layer is an unfused layer.
+/// <c>SharedLoops</c> temporal loops of DRAM (level 0), and the tensors it holds on chip (docs/fusion.md):
+/// each held tensor stays in its fusion level from its first member that touches it (its producer, which
+/// writes it there, or its first reader, which loads it from DRAM) to its last reader, and every member
+/// that reads it reads it there. A group of one layer is an unfused layer.
 /// </summary>
 public sealed record FusedGroup
 {
@@ -16,17 +18,26 @@ public sealed record FusedGroup
     public int Last { get; }
     /// <summary>How many outermost DRAM loops every member shares; 0 for a group of one layer.</summary>
     public int SharedLoops { get; }
+    /// <summary>
+    /// The tensors the group holds on chip; null for the default: every output of a member whose readers are all
+    /// later members (in a chain, the intermediates between consecutive members). See <see cref="FusionRules.HeldOf"/>.
+    /// </summary>
+    public IReadOnlyList<TensorId>? Held { get; }
 
     /// <summary>Creates a group; <paramref name="last"/> is at least <paramref name="first"/>.</summary>
-    public FusedGroup(int first, int last, int sharedLoops)
+    public FusedGroup(int first, int last, int sharedLoops, IEnumerable<TensorId>? held = null)
     {
         First = (int)Check.AtLeast(first, 0, nameof(first), "The first layer of a group");
         Last = (int)Check.AtLeast(last, first, nameof(last), "The last layer of a group");
         SharedLoops = (int)Check.AtLeast(sharedLoops, 0, nameof(sharedLoops), "The number of shared loops");
+        Held = held?.ToList();
     }
 
     /// <summary>The number of layers in the group.</summary>
     public int Count => Last - First + 1;
+
+    /// <summary>True when layer <paramref name="i"/> is a member.</summary>
+    public bool Contains(int i) => First <= i && i <= Last;
 }
 
 /// <summary>
@@ -49,14 +60,15 @@ public sealed class FusedMapping
     }
 
     /// <summary>The group of a layer.</summary>
-    public FusedGroup GroupOf(int layer) => Groups.First(g => g.First <= layer && layer <= g.Last);
+    public FusedGroup GroupOf(int layer) => Groups.First(g => g.Contains(layer));
 
-    /// <summary>True when layer <paramref name="i"/>'s output stays on chip for layer i+1 (both in one group).</summary>
-    public bool FusedAfter(int i) => Groups.Any(g => g.First <= i && i < g.Last);
+    /// <summary>The shared loops of each member of a group (its first DRAM loops), by layer index.</summary>
+    public Func<int, IReadOnlyList<TemporalLoop>> SharedOf(FusedGroup g) => i => Layers[i].Levels[0].Temporal.Take(g.SharedLoops).ToList();
 
     /// <summary>A canonical one-line text, used to break ties between equal costs.</summary>
     public string ToCompactString(Architecture arch)
-        => string.Join(" | ", Groups.Select(g => $"[{string.Join(" ; ", Enumerable.Range(g.First, g.Count).Select(i => Layers[i].ToCompactString(arch.Levels.Select(l => l.Name).ToList())))}] shared {g.SharedLoops}"));
+        => string.Join(" | ", Groups.Select(g => $"[{string.Join(" ; ", Enumerable.Range(g.First, g.Count).Select(i => Layers[i].ToCompactString(arch.Levels.Select(l => l.Name).ToList())))}] shared {g.SharedLoops}"
+            + (g.Held is { } h ? $" held {string.Join(",", h)}" : "")));
 }
 
 /// <summary>The rules of fusion a fused mapping can break (the per-layer rules are <see cref="Rule"/>).</summary>
@@ -64,16 +76,25 @@ public enum FusionRule
 {
     /// <summary>The groups do not cover the layers once each, in order, or the mapping count differs.</summary>
     GroupCover,
-    /// <summary>Two consecutive members are not a chain: the next does not read the previous one's output, or another layer reads it too.</summary>
-    ChainEdge,
-    /// <summary>No level can hold the intermediate (one instance, a role both layers may keep there).</summary>
+    /// <summary>
+    /// A held tensor is not one a group can hold: some reader of it from the group's first layer on is outside the
+    /// group, or fewer than two members touch it (its producer and a reader, or two readers).
+    /// </summary>
+    HeldTensor,
+    /// <summary>No level can hold the tensor (one instance, a role every member that touches it may keep there).</summary>
     NoFusionLevel,
-    /// <summary>The intermediate is not kept in the fusion level by both layers, or an outer on-chip level keeps it.</summary>
+    /// <summary>A member that touches a held tensor does not keep it in its fusion level, or an outer on-chip level keeps it.</summary>
     IntermediatePlacement,
-    /// <summary>The shared loops differ between two members (count, rank correspondence or factor), or a group of one layer declares shared loops.</summary>
+    /// <summary>
+    /// The shared loops differ between members (count or factor), a member's shared loop does not walk a plain
+    /// dimension of a held tensor it touches, two members walk different dimensions of one held tensor, a member of
+    /// a group with shared loops touches no held tensor, or a group of one layer declares shared loops.
+    /// </summary>
     SharedLoops,
-    /// <summary>A DRAM loop of a layer's own (below the shared ones) walks a rank of an on-chip intermediate, whose tile would then not be resident.</summary>
+    /// <summary>A DRAM loop of a layer's own (below the shared ones) walks a rank of a held tensor, whose tile would then not be resident.</summary>
     OwnLoopOverIntermediate,
+    /// <summary>A member's tiles at a level and the held tensors that stay there while it runs (which it does not touch) exceed the level's capacity.</summary>
+    HeldCapacity,
     /// <summary>A layer's own mapping breaks a rule of docs/cost-model.md (capacity, factors, fanout, keep).</summary>
     Layer,
 }
@@ -85,55 +106,149 @@ public sealed record FusionViolation(FusionRule Rule, string? Layer, string? Ten
     public override string ToString() => Message;
 }
 
+/// <summary>How a member of a group uses a tensor the group holds on chip.</summary>
+public enum HeldUse
+{
+    /// <summary>The member produces it and writes it into its fusion level (no DRAM traffic).</summary>
+    Writes,
+    /// <summary>The member is its first reader in the group: it loads it from DRAM into its fusion level, where later readers find it.</summary>
+    Loads,
+    /// <summary>The member reads it from its fusion level, where its producer or loader left it (no DRAM traffic, no fills there).</summary>
+    Reads,
+}
+
+/// <summary>One held tensor a member touches: the tensor, its fusion level and how the member uses it.</summary>
+public readonly record struct HeldTensor(TensorId Tensor, int Level, HeldUse Use);
+
 /// <summary>Facts about a workload and an architecture that decide what may fuse (docs/fusion.md).</summary>
 public static class FusionRules
 {
-    /// <summary>
-    /// The intermediate between layers i and i+1 when they form a chain edge: layer i+1 reads layer i's
-    /// output and no other layer does; null otherwise.
-    /// </summary>
-    public static TensorSpec? ChainTensor(Workload w, int i)
+    /// <summary>The layers that read a tensor, in workload order.</summary>
+    public static IReadOnlyList<int> Readers(Workload w, TensorId t)
+        => Enumerable.Range(0, w.Layers.Count).Where(i => w.Layers[i].Tensors.Any(x => !x.IsOutput && x.Id == t)).ToList();
+
+    /// <summary>The layer that writes a tensor; -1 for a workload input.</summary>
+    public static int Producer(Workload w, TensorId t)
     {
-        if (i < 0 || i + 1 >= w.Layers.Count) return null;
-        var output = w.Layers[i].Output;
-        var readers = w.Layers.Where(l => l.Tensors.Any(t => !t.IsOutput && t.Id == output.Id)).ToList();
-        return readers.Count == 1 && ReferenceEquals(readers[0], w.Layers[i + 1]) ? output : null;
+        for (int i = 0; i < w.Layers.Count; i++) if (w.Layers[i].Output.Id == t) return i;
+        return -1;
+    }
+
+    /// <summary>The members of layers <paramref name="first"/>..<paramref name="last"/> that touch a tensor: its producer when a member, and its readers that are members.</summary>
+    public static IReadOnlyList<int> Touchers(Workload w, TensorId t, int first, int last)
+    {
+        int p = Producer(w, t);
+        return Readers(w, t).Where(r => r >= first && r <= last).Prepend(p).Where(i => i >= first && i <= last).Distinct().Order().ToList();
     }
 
     /// <summary>
-    /// The level that holds the intermediate between layers i and i+1: the outermost on-chip level with
-    /// one instance that may keep the tensor's role in both layers; null when the two cannot fuse.
+    /// Why a group of layers <paramref name="first"/>..<paramref name="last"/> cannot hold a tensor, or null when it can:
+    /// every reader of it from <paramref name="first"/> on is a member, and at least two members touch it.
     /// </summary>
-    public static int? IntermediateLevel(Workload w, Architecture arch, int i)
+    public static string? WhyNotHeld(Workload w, TensorId t, int first, int last)
     {
-        var t = ChainTensor(w, i);
-        if (t is null) return null;
-        var consumerRole = w.Layers[i + 1].FindTensor(t.Id)!.Role;
+        var outside = Readers(w, t).Where(r => r > last && r >= first).ToList();
+        if (outside.Count > 0)
+            return $"{t} is read by {w.Layers[outside[0]].Name}, which is not in the group; a held tensor stays on chip for all its readers, so every reader from the group's first layer on must be a member";
+        if (Touchers(w, t, first, last).Count < 2)
+            return $"only one member of the group touches {t}; a held tensor is written by a member and read by a later one, or read by two members";
+        return null;
+    }
+
+    /// <summary>The default held tensors of a group: every output of a member whose readers are all later members.</summary>
+    public static IReadOnlyList<TensorId> DefaultHeld(Workload w, int first, int last)
+        => Enumerable.Range(first, last - first + 1).Select(i => w.Layers[i].Output.Id)
+            .Where(t => Readers(w, t) is { Count: > 0 } r && r.All(x => x <= last)).ToList();
+
+    /// <summary>The tensors a group holds: its own list, or the default (<see cref="DefaultHeld"/>).</summary>
+    public static IReadOnlyList<TensorId> HeldOf(Workload w, FusedGroup g) => g.Held ?? DefaultHeld(w, g.First, g.Last);
+
+    /// <summary>
+    /// The level that holds a tensor touched by the given layers: the outermost on-chip level with one instance
+    /// that may keep the tensor's role in every one of them; null when there is none.
+    /// </summary>
+    public static int? HoldLevel(Workload w, Architecture arch, TensorId t, IEnumerable<int> touchers)
+    {
+        var roles = touchers.Select(i => w.Layers[i].FindTensor(t)!.Role).Distinct().ToList();
         for (int l = 1; l < arch.Levels.Count; l++)
         {
             if (arch.InstancesOf(l) != 1) break;
-            if (arch.Levels[l].MayKeep(t.Role) && arch.Levels[l].MayKeep(consumerRole)) return l;
+            if (roles.All(arch.Levels[l].MayKeep)) return l;
         }
         return null;
     }
 
-    /// <summary>
-    /// The consumer's rank that walks the same dimension of the intermediate as the producer's rank
-    /// <paramref name="producerRank"/>; null when that rank does not index the intermediate or the
-    /// consumer's index there is not a plain rank of the same bound.
-    /// </summary>
-    public static RankId? ConsumerRank(Einsum producer, Einsum consumer, TensorId tensor, RankId producerRank)
+    /// <summary>How a member uses a held tensor whose touchers (in order) are given: the producer writes, the first reader otherwise loads, later readers read.</summary>
+    public static HeldUse UseOf(Workload w, TensorId t, IReadOnlyList<int> touchers, int member)
+        => w.Layers[member].Output.Id == t ? HeldUse.Writes : member == touchers[0] ? HeldUse.Loads : HeldUse.Reads;
+
+    /// <summary>The dimension of tensor <paramref name="t"/> that layer <paramref name="e"/> indexes by exactly <paramref name="rank"/> (a plain index, coefficient 1); -1 when none.</summary>
+    public static int PlainDim(Einsum e, TensorId t, RankId rank)
     {
-        var dims = producer.Output.Dims;
-        int d = -1;
-        for (int k = 0; k < dims.Count; k++) if (dims[k].Terms[0].Rank == producerRank) d = k;
-        if (d < 0 || producer.Output.Id != tensor) return null;
-        var read = consumer.FindTensor(tensor);
-        if (read is null || read.Dims.Count != dims.Count) return null;
-        var idx = read.Dims[d];
-        if (idx.Terms.Count != 1 || idx.Terms[0].Coefficient != 1) return null;
-        var r = idx.Terms[0].Rank;
-        return consumer.Bound(r) == producer.Bound(producerRank) ? r : null;
+        var dims = e.FindTensor(t)?.Dims;
+        if (dims is null) return -1;
+        for (int d = 0; d < dims.Count; d++)
+            if (dims[d].Terms.Count == 1 && dims[d].Terms[0].Rank == rank && dims[d].Terms[0].Coefficient == 1) return d;
+        return -1;
+    }
+
+    /// <summary>The rank by which layer <paramref name="e"/> indexes dimension <paramref name="dim"/> of tensor <paramref name="t"/> when that index is plain; null otherwise.</summary>
+    public static RankId? PlainRank(Einsum e, TensorId t, int dim)
+    {
+        var dims = e.FindTensor(t)?.Dims;
+        if (dims is null || dim < 0 || dim >= dims.Count || dims[dim].Terms.Count != 1 || dims[dim].Terms[0].Coefficient != 1) return null;
+        return dims[dim].Terms[0].Rank;
+    }
+
+    /// <summary>
+    /// The words a held tensor takes in its level under the shared loops: the largest footprint any member that
+    /// touches it has of it, each rank's bound divided by that member's shared factors (one shared iteration's part).
+    /// </summary>
+    public static long HeldWords(Workload w, TensorId t, IEnumerable<(int Layer, IReadOnlyList<TemporalLoop> Shared)> touchers)
+        => touchers.Max(x =>
+        {
+            var e = w.Layers[x.Layer];
+            return e.FindTensor(t)!.Footprint(r => e.Bound(r) / x.Shared.Where(l => l.Rank == r).Aggregate(1L, (a, l) => checked(a * l.Factor)));
+        });
+
+    /// <summary>
+    /// The architecture a member runs on while held tensors it does not touch stay on chip: every level's capacity
+    /// less the words reserved there; null when a reservation fills a level. The same architecture when nothing is reserved.
+    /// </summary>
+    public static Architecture? Reserve(Architecture arch, IReadOnlyDictionary<int, long> reserved)
+    {
+        if (reserved.Values.All(x => x == 0)) return arch;
+        var levels = new List<StorageLevel>();
+        for (int l = 0; l < arch.Levels.Count; l++)
+        {
+            var lv = arch.Levels[l];
+            long r = reserved.GetValueOrDefault(l);
+            if (r == 0 || lv.Capacity is not { } cap) { levels.Add(lv); continue; }
+            if (r >= cap) return null;
+            levels.Add(new StorageLevel(lv.Name, cap - r, lv.WordBits, lv.ReadEnergy, lv.WriteEnergy, lv.ReadBandwidth, lv.WriteBandwidth, lv.Keeps, lv.Fanout));
+        }
+        return new Architecture(arch.Name, arch.Description, levels, arch.Compute, arch.ClockGHz);
+    }
+
+    /// <summary>
+    /// What each member of a group holds on chip (the held tensors it touches, with their levels and uses) and
+    /// the words reserved at each level while it runs (held tensors live across it that it does not touch), from
+    /// the group's held tensors and each member's shared loops (<paramref name="sharedOf"/>, by layer index). Tensors
+    /// a group cannot hold or with no fusion level are left out (the checker reports them).
+    /// </summary>
+    public static IReadOnlyList<(IReadOnlyList<HeldTensor> Held, IReadOnlyDictionary<int, long> Reserved)> MemberHolds(Workload w, Architecture arch, FusedGroup g, Func<int, IReadOnlyList<TemporalLoop>> sharedOf)
+    {
+        var result = Enumerable.Range(0, g.Count).Select(_ => (Held: new List<HeldTensor>(), Reserved: new Dictionary<int, long>())).ToList();
+        foreach (var t in HeldOf(w, g))
+        {
+            var touchers = Touchers(w, t, g.First, g.Last);
+            if (WhyNotHeld(w, t, g.First, g.Last) is not null || HoldLevel(w, arch, t, touchers) is not { } level) continue;
+            foreach (var i in touchers) result[i - g.First].Held.Add(new HeldTensor(t, level, UseOf(w, t, touchers, i)));
+            long words = HeldWords(w, t, touchers.Select(i => (i, sharedOf(i))));
+            for (int i = touchers[0] + 1; i < touchers[^1]; i++)
+                if (!touchers.Contains(i)) result[i - g.First].Reserved[level] = result[i - g.First].Reserved.GetValueOrDefault(level) + words;
+        }
+        return result.Select(x => ((IReadOnlyList<HeldTensor>)x.Held, (IReadOnlyDictionary<int, long>)x.Reserved)).ToList();
     }
 }
 
@@ -161,70 +276,105 @@ public static class FusionChecker
             foreach (var x in ValidityChecker.Check(w.Layers[i], arch, fm.Layers[i]))
                 v.Add(new(FusionRule.Layer, w.Layers[i].Name, x.Tensor, x.Level, x.Needed, x.Available, $"Layer {w.Layers[i].Name}: {x.Message}"));
         if (v.Count > 0) return v;
-
-        foreach (var g in fm.Groups)
-        {
-            if (g.Count == 1 && g.SharedLoops > 0)
-                v.Add(new(FusionRule.SharedLoops, w.Layers[g.First].Name, null, null, 0, g.SharedLoops, $"Layer {w.Layers[g.First].Name} is alone in its group, so it shares no loops, but the group declares {g.SharedLoops}."));
-            for (int i = g.First; i <= g.Last; i++)
-            {
-                var e = w.Layers[i];
-                var dram = fm.Layers[i].Levels[0].Temporal;
-                if (dram.Count < g.SharedLoops)
-                {
-                    v.Add(new(FusionRule.SharedLoops, e.Name, null, arch.Levels[0].Name, g.SharedLoops, dram.Count, $"Layer {e.Name} has {dram.Count} DRAM loops, fewer than the {g.SharedLoops} its group shares."));
-                    continue;
-                }
-                var onChip = new List<TensorId>();
-                if (i > g.First) onChip.Add(w.Layers[i - 1].Output.Id);
-                if (i < g.Last) onChip.Add(e.Output.Id);
-                foreach (var own in dram.Skip(g.SharedLoops))
-                    foreach (var t in onChip)
-                        if (own.Factor > 1 && e.FindTensor(t)!.IsIndexedBy(own.Rank))
-                            v.Add(new(FusionRule.OwnLoopOverIntermediate, e.Name, t.Name, arch.Levels[0].Name, 1, own.Factor,
-                                $"Layer {e.Name}: its own DRAM loop {own} walks {t}, which stays on chip; only the shared loops may step an on-chip intermediate."));
-            }
-            for (int i = g.First; i < g.Last; i++)
-                CheckEdge(w, arch, fm, g, i, v);
-        }
+        foreach (var g in fm.Groups) CheckGroup(w, arch, fm, g, v);
         return v;
     }
 
-    private static void CheckEdge(Workload w, Architecture arch, FusedMapping fm, FusedGroup g, int i, List<FusionViolation> v)
+    private static void CheckGroup(Workload w, Architecture arch, FusedMapping fm, FusedGroup g, List<FusionViolation> v)
     {
-        var (p, c) = (w.Layers[i], w.Layers[i + 1]);
-        var t = FusionRules.ChainTensor(w, i);
-        if (t is null)
+        int s = g.SharedLoops;
+        string dram = arch.Levels[0].Name;
+        if (g.Count == 1 && s > 0)
+            v.Add(new(FusionRule.SharedLoops, w.Layers[g.First].Name, null, null, 0, s, $"Layer {w.Layers[g.First].Name} is alone in its group, so it shares no loops, but the group declares {s}."));
+        bool loopsComplete = true;
+        for (int i = g.First; i <= g.Last; i++)
         {
-            v.Add(new(FusionRule.ChainEdge, c.Name, p.Output.Id.Name, null, 0, 0,
-                $"Layers {p.Name} and {c.Name} are in one group, but {c.Name} does not read {p.Output.Id} or another layer reads it too; a group is a chain."));
-            return;
+            var dramLoops = fm.Layers[i].Levels[0].Temporal;
+            if (dramLoops.Count < s)
+            {
+                loopsComplete = false;
+                v.Add(new(FusionRule.SharedLoops, w.Layers[i].Name, null, dram, s, dramLoops.Count, $"Layer {w.Layers[i].Name} has {dramLoops.Count} DRAM loops, fewer than the {s} its group shares."));
+                continue;
+            }
+            for (int j = 0; j < s && i > g.First && fm.Layers[g.First].Levels[0].Temporal.Count >= s; j++)
+            {
+                var (first, mine) = (fm.Layers[g.First].Levels[0].Temporal[j], dramLoops[j]);
+                if (first.Factor != mine.Factor)
+                    v.Add(new(FusionRule.SharedLoops, w.Layers[i].Name, null, dram, first.Factor, mine.Factor,
+                        $"Shared loop {j + 1}: {w.Layers[g.First].Name} has {first} and {w.Layers[i].Name} has {mine}; every member's shared loop has the same factor."));
+            }
         }
-        if (FusionRules.IntermediateLevel(w, arch, i) is not { } level)
+        var held = FusionRules.HeldOf(w, g);
+        var touched = new HashSet<int>();
+        foreach (var t in held)
         {
-            v.Add(new(FusionRule.NoFusionLevel, c.Name, t.Id.Name, null, 0, 0,
-                $"No on-chip level of {arch.Name} with one instance may keep {t.Id} as {t.Role} of {p.Name} and as {c.FindTensor(t.Id)!.Role} of {c.Name}."));
-            return;
+            if (FusionRules.WhyNotHeld(w, t, g.First, g.Last) is { } why)
+            {
+                v.Add(new(FusionRule.HeldTensor, null, t.Name, null, 0, 0, $"The group {GroupName(w, g)} holds {t} on chip, but {why}."));
+                continue;
+            }
+            var touchers = FusionRules.Touchers(w, t, g.First, g.Last);
+            touched.UnionWith(touchers);
+            if (FusionRules.HoldLevel(w, arch, t, touchers) is not { } level)
+            {
+                v.Add(new(FusionRule.NoFusionLevel, null, t.Name, null, 0, 0,
+                    $"No on-chip level of {arch.Name} with one instance may keep {t} in the roles {string.Join(", ", touchers.Select(i => $"{w.Layers[i].FindTensor(t)!.Role} of {w.Layers[i].Name}"))}."));
+                continue;
+            }
+            int[]? dims = null;
+            foreach (var i in touchers)
+            {
+                var (e, m) = (w.Layers[i], fm.Layers[i]);
+                if (!m.Levels[level].Keep.Contains(t))
+                    v.Add(new(FusionRule.IntermediatePlacement, e.Name, t.Name, arch.Levels[level].Name, 1, 0,
+                        $"Layer {e.Name}: the held tensor {t} lives in {arch.Levels[level].Name}, which must keep it."));
+                for (int l = 1; l < level; l++)
+                    if (m.Levels[l].Keep.Contains(t))
+                        v.Add(new(FusionRule.IntermediatePlacement, e.Name, t.Name, arch.Levels[l].Name, 0, 1,
+                            $"Layer {e.Name}: {arch.Levels[l].Name} keeps {t}, above its fusion level {arch.Levels[level].Name}."));
+                var dramLoops = m.Levels[0].Temporal;
+                if (dramLoops.Count < s) continue;
+                foreach (var own in dramLoops.Skip(s))
+                    if (own.Factor > 1 && e.FindTensor(t)!.IsIndexedBy(own.Rank))
+                        v.Add(new(FusionRule.OwnLoopOverIntermediate, e.Name, t.Name, dram, 1, own.Factor,
+                            $"Layer {e.Name}: its own DRAM loop {own} walks {t}, which stays on chip; only the shared loops may step a held tensor."));
+                var mine = dramLoops.Take(s).Select(l => FusionRules.PlainDim(e, t, l.Rank)).ToArray();
+                for (int j = 0; j < s; j++)
+                {
+                    if (mine[j] < 0)
+                        v.Add(new(FusionRule.SharedLoops, e.Name, t.Name, dram, 0, 0,
+                            $"Shared loop {j + 1} of {e.Name}, {dramLoops[j]}, does not walk a plain dimension of the held tensor {t}; every shared loop steps every held tensor its member touches."));
+                    else if (dims is not null && dims[j] >= 0 && dims[j] != mine[j])
+                        v.Add(new(FusionRule.SharedLoops, e.Name, t.Name, dram, dims[j], mine[j],
+                            $"Shared loop {j + 1}: {e.Name}'s {dramLoops[j]} walks dimension {mine[j] + 1} of {t}, but {w.Layers[touchers[0]].Name}'s walks dimension {dims[j] + 1}; the members of a group walk the same slices of a held tensor."));
+                }
+                dims ??= mine;
+            }
         }
-        foreach (var (e, m) in new[] { (p, fm.Layers[i]), (c, fm.Layers[i + 1]) })
+        if (s > 0 && g.Count > 1)
+            foreach (var i in Enumerable.Range(g.First, g.Count).Where(i => !touched.Contains(i)))
+                v.Add(new(FusionRule.SharedLoops, w.Layers[i].Name, null, dram, 0, 0,
+                    $"Layer {w.Layers[i].Name} touches no tensor the group holds, so its shared loops walk nothing the other members share."));
+        if (!loopsComplete) return;
+        var holds = FusionRules.MemberHolds(w, arch, g, fm.SharedOf(g));
+        for (int i = g.First; i <= g.Last; i++)
         {
-            if (!m.Levels[level].Keep.Contains(t.Id))
-                v.Add(new(FusionRule.IntermediatePlacement, e.Name, t.Id.Name, arch.Levels[level].Name, 1, 0,
-                    $"Layer {e.Name}: the intermediate {t.Id} lives in {arch.Levels[level].Name}, which must keep it."));
-            for (int l = 1; l < level; l++)
-                if (m.Levels[l].Keep.Contains(t.Id))
-                    v.Add(new(FusionRule.IntermediatePlacement, e.Name, t.Id.Name, arch.Levels[l].Name, 0, 1,
-                        $"Layer {e.Name}: {arch.Levels[l].Name} keeps {t.Id}, above its fusion level {arch.Levels[level].Name}."));
-        }
-        var (pl, cl) = (fm.Layers[i].Levels[0].Temporal, fm.Layers[i + 1].Levels[0].Temporal);
-        for (int j = 0; j < g.SharedLoops && j < pl.Count && j < cl.Count; j++)
-        {
-            var want = FusionRules.ConsumerRank(p, c, t.Id, pl[j].Rank);
-            if (want is null || want != cl[j].Rank || pl[j].Factor != cl[j].Factor)
-                v.Add(new(FusionRule.SharedLoops, c.Name, t.Id.Name, arch.Levels[0].Name, pl[j].Factor, cl[j].Factor,
-                    $"Shared loop {j + 1}: {p.Name} has {pl[j]} and {c.Name} has {cl[j]}, but the consumer's loop must walk the same dimension of {t.Id} ({(want is null ? "none does" : want.ToString())}) with the same factor."));
+            var reserved = holds[i - g.First].Reserved;
+            if (reserved.Count == 0) continue;
+            var lessRoom = FusionRules.Reserve(arch, reserved);
+            var over = lessRoom is null ? [] : ValidityChecker.Check(w.Layers[i], lessRoom, fm.Layers[i]).Where(x => x.Rule == Rule.Capacity).ToList();
+            foreach (var (l, words) in reserved)
+            {
+                var x = over.FirstOrDefault(o => o.Level == arch.Levels[l].Name);
+                if (lessRoom is not null && x is null) continue;
+                long own = x?.Needed ?? 0;
+                v.Add(new(FusionRule.HeldCapacity, w.Layers[i].Name, null, arch.Levels[l].Name, own + words, arch.Levels[l].Capacity ?? 0,
+                    $"Layer {w.Layers[i].Name}: {arch.Levels[l].Name} holds {words} words of held tensors that live across it{(x is null ? "" : $" and {own} of its own tiles")}, above its {arch.Levels[l].Capacity} words."));
+            }
         }
     }
+
+    private static string GroupName(Workload w, FusedGroup g) => string.Join(" -> ", Enumerable.Range(g.First, g.Count).Select(i => w.Layers[i].Name));
 }
 
 /// <summary>The cost of one layer inside a fused mapping: its own report and what fusion removes from it.</summary>
@@ -269,35 +419,34 @@ public static class FusionCost
         if (violations.Count > 0)
             throw new InvalidOperationException($"Only a valid fused mapping is costed; this one breaks {violations.Count} rule(s), first: {violations[0].Message}");
         var layers = new List<FusedLayerCost>();
-        for (int i = 0; i < w.Layers.Count; i++)
+        foreach (var g in fm.Groups)
         {
-            var report = Conventions.Count(convention, w.Layers[i], arch, fm.Layers[i]);
-            TensorId? input = i > 0 && fm.FusedAfter(i - 1) ? w.Layers[i - 1].Output.Id : null;
-            TensorId? output = fm.FusedAfter(i) ? w.Layers[i].Output.Id : null;
-            int level = input is not null ? FusionRules.IntermediateLevel(w, arch, i - 1)!.Value
-                : output is not null ? FusionRules.IntermediateLevel(w, arch, i)!.Value : 0;
-            layers.Add(Adjust(w.Layers[i].Name, arch, report, input, output, level));
+            var holds = FusionRules.MemberHolds(w, arch, g, fm.SharedOf(g));
+            for (int i = g.First; i <= g.Last; i++)
+                layers.Add(Adjust(w.Layers[i].Name, arch, Conventions.Count(convention, w.Layers[i], arch, fm.Layers[i]), holds[i - g.First].Held));
         }
         return new FusedCostReport(layers);
     }
 
     /// <summary>
-    /// One layer's cost with its on-chip intermediates: every DRAM count of <paramref name="input"/> and
-    /// <paramref name="output"/> is removed, and so are the fills of <paramref name="input"/> at the
-    /// fusion level (the producer already wrote it there) and their network words; cycles are recomputed
-    /// from the remaining counts exactly as the cost model does.
+    /// One layer's cost with the held tensors it touches: every DRAM count of a tensor it writes on chip or reads
+    /// there is removed with its network words above its fusion level, and so are the fills at the fusion level
+    /// of a tensor it reads there (its producer or loader already put it there); a tensor it loads keeps its
+    /// counts. Cycles are recomputed from the remaining counts exactly as the cost model does.
     /// </summary>
-    public static FusedLayerCost Adjust(string layer, Architecture arch, CostReport r, TensorId? input, TensorId? output, int fusionLevel)
+    public static FusedLayerCost Adjust(string layer, Architecture arch, CostReport r, IReadOnlyList<HeldTensor> held)
     {
-        if (input is null && output is null)
+        var moved = held.Where(h => h.Use != HeldUse.Loads).ToList();
+        if (moved.Count == 0)
             return new FusedLayerCost(layer, r, r.Energy, r.Cycles, 0, r.Tensors);
         var kept = new List<TensorLevelCost>();
         double removed = 0;
         foreach (var t in r.Tensors)
         {
-            bool onChip = t.Tensor == input || t.Tensor == output;
+            bool onChip = moved.Any(x => x.Tensor == t.Tensor);
+            var h = onChip ? moved.First(x => x.Tensor == t.Tensor) : default;
             if (onChip && t.LevelIndex == 0) { removed += t.Energy; continue; }
-            if (t.Tensor == input && t.LevelIndex == fusionLevel && t.Fills > 0)
+            if (onChip && h.Use == HeldUse.Reads && t.LevelIndex == h.Level && t.Fills > 0)
             {
                 double fillEnergy = t.InstancesUsed * Counts.AccessEnergy(arch.Levels[t.LevelIndex], 0, t.Fills, 0);
                 removed += fillEnergy;
@@ -307,7 +456,7 @@ public static class FusionCost
             kept.Add(t);
         }
         foreach (var net in r.Network)
-            if ((net.Tensor == input || net.Tensor == output) && net.LevelIndex < fusionLevel) removed += net.Energy;
+            if (moved.Any(h => h.Tensor == net.Tensor && net.LevelIndex < h.Level)) removed += net.Energy;
         return new FusedLayerCost(layer, r, r.Energy - removed, Cycles(arch, r.ComputeCycles, kept), removed, kept);
     }
 
@@ -315,25 +464,23 @@ public static class FusionCost
     /// The energy fusion removes (<see cref="Adjust"/>) from every member of one class of partial mappings of
     /// layer <paramref name="e"/> (docs/fusion.md, "Cost inside a class"): the same for all of them, since the
     /// class's constraints (<see cref="FusionMapspace.ClassConstraints"/>) fix every count Adjust removes (the
-    /// intermediates' DRAM counts, the network words above the fusion level, the consumer's fills there): each
-    /// intermediate's tile at its fusion level is the part one shared iteration uses, brought once per
-    /// iteration. Computed by the cost model and <see cref="Adjust"/> themselves on the class's simplest loop
-    /// nest (the shared loops at DRAM, every other factor at the deepest fusion level, the intermediates kept
-    /// there, nothing spatial), whose capacity does not matter to those counts.
+    /// held tensors' DRAM counts, the network words above the fusion level, a reader's fills there): each held
+    /// tensor's tile at its fusion level is the part one shared iteration uses, brought once per iteration.
+    /// Computed by the cost model and <see cref="Adjust"/> themselves on the class's simplest loop nest (the shared
+    /// loops at DRAM, every other factor at the deepest fusion level, the held tensors kept there, nothing
+    /// spatial), whose capacity does not matter to those counts.
     /// </summary>
-    public static double ClassRemoval(Einsum e, Architecture arch, IReadOnlyList<TemporalLoop> shared, (TensorId Tensor, int Level)? input, (TensorId Tensor, int Level)? output)
+    public static double ClassRemoval(Einsum e, Architecture arch, IReadOnlyList<TemporalLoop> shared, IReadOnlyList<HeldTensor> held)
     {
-        var onChip = new[] { input, output }.OfType<(TensorId Tensor, int Level)>().ToList();
-        if (onChip.Count == 0) return 0;
-        int deepest = onChip.Max(x => x.Level);
+        if (held.All(h => h.Use == HeldUse.Loads)) return 0;
+        int deepest = held.Max(x => x.Level);
         var rest = e.Ranks.Select(r => new TemporalLoop(r.Id, e.Bound(r.Id) / shared.Where(l => l.Rank == r.Id).Aggregate(1, (a, l) => a * l.Factor))).Where(l => l.Factor > 1);
         var levels = arch.Levels.Select((_, l) => new LevelMapping(
             l == 0 ? shared : l == deepest ? rest : [],
             [],
-            l == 0 ? e.Tensors.Select(t => t.Id) : onChip.Where(x => x.Level == l).Select(x => x.Tensor))).ToList();
+            l == 0 ? e.Tensors.Select(t => t.Id) : held.Where(x => x.Level == l).Select(x => x.Tensor))).ToList();
         var report = new Nest(e, arch, new Mapping(levels)).Evaluate();
-        int level = input is { } i ? i.Level : output!.Value.Level;
-        return Adjust(e.Name, arch, report, input?.Tensor, output?.Tensor, level).RemovedEnergy;
+        return Adjust(e.Name, arch, report, held).RemovedEnergy;
     }
 
     /// <summary>

@@ -11,13 +11,20 @@ namespace Optimizer.Formulation;
 public static class FusionMapspace
 {
     /// <summary>
-    /// The shared loops a group starting at <paramref name="first"/> may have: every sequence of at most
-    /// <paramref name="maxLoops"/> distinct ranks that index its output, each with a factor that divides
-    /// its bound and is above 1, outermost first; the empty sequence first.
+    /// The shared loops a member may start a group with when it touches the held tensors <paramref name="held"/>:
+    /// every sequence of at most <paramref name="maxLoops"/> distinct ranks that index every one of them through a
+    /// plain dimension (<see cref="FusionRules.PlainDim"/>), each with a factor that divides its bound and is above 1,
+    /// outermost first; the empty sequence first.
     /// </summary>
-    public static IReadOnlyList<IReadOnlyList<TemporalLoop>> SharedLoopOptions(Einsum first, int maxLoops)
+    public static IReadOnlyList<IReadOnlyList<TemporalLoop>> SharedLoopOptions(Einsum first, IReadOnlyList<TensorId> held, int maxLoops)
     {
-        var ranks = first.Output.Dims.Select(d => d.Terms[0].Rank).Distinct().Where(r => first.Bound(r) > 1).ToList();
+        var ranks = first.Ranks.Select(r => r.Id).Where(r => first.Bound(r) > 1 && held.Count > 0 && held.All(t => FusionRules.PlainDim(first, t, r) >= 0)).ToList();
+        return SharedLoopSequences(ranks, r => Divisors(first.Bound(r)).Where(f => f > 1), maxLoops);
+    }
+
+    /// <summary>Every sequence of at most <paramref name="maxLoops"/> distinct ranks of <paramref name="ranks"/>, each with one of its factors, outermost first; the empty sequence first.</summary>
+    public static IReadOnlyList<IReadOnlyList<TemporalLoop>> SharedLoopSequences(IReadOnlyList<RankId> ranks, Func<RankId, IEnumerable<int>> factors, int maxLoops)
+    {
         var result = new List<IReadOnlyList<TemporalLoop>> { Array.Empty<TemporalLoop>() };
         void Extend(List<TemporalLoop> prefix)
         {
@@ -25,7 +32,7 @@ public static class FusionMapspace
             foreach (var r in ranks)
             {
                 if (prefix.Any(l => l.Rank == r)) continue;
-                foreach (var f in Divisors(first.Bound(r)).Where(f => f > 1))
+                foreach (var f in factors(r))
                 {
                     var next = new List<TemporalLoop>(prefix) { new(r, f) };
                     result.Add(next);
@@ -34,21 +41,6 @@ public static class FusionMapspace
             }
         }
         Extend([]);
-        return result;
-    }
-
-    /// <summary>
-    /// The consumer's copy of the producer's shared loops (each walks the same dimension of the
-    /// intermediate with the same factor); null when some shared loop has no counterpart.
-    /// </summary>
-    public static IReadOnlyList<TemporalLoop>? Carry(Einsum producer, Einsum consumer, TensorId tensor, IReadOnlyList<TemporalLoop> shared)
-    {
-        var result = new List<TemporalLoop>(shared.Count);
-        foreach (var loop in shared)
-        {
-            if (FusionRules.ConsumerRank(producer, consumer, tensor, loop.Rank) is not { } r) return null;
-            result.Add(new TemporalLoop(r, loop.Factor));
-        }
         return result;
     }
 
@@ -114,45 +106,44 @@ public static class FusionMapspace
     /// The single-layer constraints (docs/mapspace.md, item 5) that make a mapping of layer
     /// <paramref name="e"/> a member of one class of partial mappings (docs/fusion.md): the shared loops
     /// are DRAM's outermost loops, in order, with their factors; DRAM has no loop of its own over a rank
-    /// that indexes an on-chip intermediate (each given with its fusion level), so the intermediate's tile
-    /// is resident under the shared loops; the fusion level keeps each intermediate and no on-chip level
-    /// above it does. Every shared rank indexes an on-chip intermediate. The exact search of a class runs
-    /// the single-layer search under these constraints; the template and the checks of a template mapping
+    /// that indexes a held tensor the layer touches (each given with its fusion level), so the tensor's tile
+    /// is resident under the shared loops; the fusion level keeps each held tensor and no on-chip level
+    /// above it does. Every shared rank indexes a held tensor. The exact search of a class runs the
+    /// single-layer search under these constraints; the template and the checks of a template mapping
     /// use them too (<see cref="Allows"/>).
     /// </summary>
-    public static MappingConstraints ClassConstraints(Einsum e, IReadOnlyList<TemporalLoop> shared, (TensorId Tensor, int Level)? input, (TensorId Tensor, int Level)? output)
+    public static MappingConstraints ClassConstraints(Einsum e, IReadOnlyList<TemporalLoop> shared, IReadOnlyList<HeldTensor> held)
     {
-        var onChip = new[] { input, output }.OfType<(TensorId Tensor, int Level)>().ToList();
         var dramFactors = new Dictionary<RankId, int>();
-        foreach (var (tensor, _) in onChip)
-            foreach (var r in e.Ranks.Where(r => e.FindTensor(tensor)!.IsIndexedBy(r.Id)))
+        foreach (var h in held)
+            foreach (var r in e.Ranks.Where(r => e.FindTensor(h.Tensor)!.IsIndexedBy(r.Id)))
                 dramFactors[r.Id] = 1;
         foreach (var loop in shared)
         {
             if (!dramFactors.ContainsKey(loop.Rank))
-                throw new ArgumentException($"Shared loop {loop} of layer {e.Name} walks no on-chip intermediate.", nameof(shared));
+                throw new ArgumentException($"Shared loop {loop} of layer {e.Name} walks no held tensor.", nameof(shared));
             dramFactors[loop.Rank] = loop.Factor;
         }
         var levels = new Dictionary<int, LevelConstraint>
         {
             [0] = new LevelConstraint { Temporal = dramFactors, OuterPrefix = shared.Select(l => l.Rank).ToList() },
         };
-        int deepest = onChip.Count == 0 ? 0 : onChip.Max(x => x.Level);
+        int deepest = held.Count == 0 ? 0 : held.Max(x => x.Level);
         for (int l = 1; l <= deepest; l++)
             levels[l] = new LevelConstraint
             {
-                Keep = onChip.Where(x => x.Level == l).Select(x => x.Tensor).ToHashSet(),
-                Bypass = onChip.Where(x => x.Level > l).Select(x => x.Tensor).ToHashSet(),
+                Keep = held.Where(x => x.Level == l).Select(x => x.Tensor).ToHashSet(),
+                Bypass = held.Where(x => x.Level > l).Select(x => x.Tensor).ToHashSet(),
             };
         return new MappingConstraints(levels);
     }
 
     /// <summary>
-    /// True when the mapping, whose first DRAM loops are <paramref name="shared"/>, can serve its on-chip
-    /// intermediates (each given with its fusion level): it meets the class's constraints (<see cref="ClassConstraints"/>).
+    /// True when the mapping, whose first DRAM loops are <paramref name="shared"/>, can serve the held tensors
+    /// it touches: it meets the class's constraints (<see cref="ClassConstraints"/>).
     /// </summary>
-    public static bool Allows(Einsum e, Mapping m, IReadOnlyList<TemporalLoop> shared, (TensorId Tensor, int Level)? input, (TensorId Tensor, int Level)? output)
-        => ConstraintCheck.Allows(ClassConstraints(e, shared, input, output), m);
+    public static bool Allows(Einsum e, Mapping m, IReadOnlyList<TemporalLoop> shared, IReadOnlyList<HeldTensor> held)
+        => ConstraintCheck.Allows(ClassConstraints(e, shared, held), m);
 
     /// <summary>The divisors of n in increasing order.</summary>
     public static IEnumerable<int> Divisors(int n)

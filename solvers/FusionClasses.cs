@@ -13,12 +13,12 @@ namespace Optimizer.Solvers;
 public sealed partial class FusionSearch
 {
     /// <summary>One class of one layer in the full mapspace, with what is known about it.</summary>
-    private sealed class ClassState(int layer, Job job, string? outKey)
+    private sealed class ClassState(int layer, Job job)
     {
         public int Layer { get; } = layer;
         public Job Job { get; } = job;
         public string InKey => Job.InKey ?? DramKey;
-        public string OutKey { get; } = outKey ?? DramKey;
+        public string OutKey => Job.OutKey ?? DramKey;
         /// <summary>The best member known (fused cost), or null.</summary>
         public FusionPartial? Member { get; set; }
         /// <summary>The energy fusion removes from every member (the same for all; docs/fusion.md), once a member is known.</summary>
@@ -35,12 +35,16 @@ public sealed partial class FusionSearch
 
     private readonly Dictionary<string, ShapeResult> _shapes = [];
 
-    private string ShapeKeyOf(int i, Job j, int? inLevel, int? outLevel)
+    /// <summary>
+    /// A key equal for two classes of layers of the same shape whose held tensors sit at the same tensor positions,
+    /// levels and uses, with the same shared loops and the same words reserved: their members differ only in names.
+    /// </summary>
+    private string ShapeKeyOf(int i, Job j)
     {
-        var w = _p.Workload;
-        var e = w.Layers[i];
-        int inPosition = i > 0 ? IndexOfTensor(e, w.Layers[i - 1].Output.Id) : -1;
-        return $"{Zoo.ShapeKey(e)}|{SharedText(j.Shared)}|{(j.InKey is null ? -1 : inPosition)}|{j.OutOnChip}|{(j.InKey is null ? -1 : inLevel)}|{(j.OutOnChip ? outLevel : -1)}";
+        var e = _p.Workload.Layers[i];
+        var held = j.Held.Select(h => $"{IndexOfTensor(e, h.Tensor)}@{h.Level}{h.Use}");
+        var reserved = j.Reserved.OrderBy(x => x.Key).Select(x => $"{x.Key}:{x.Value}");
+        return $"{Zoo.ShapeKey(e)}|{SharedText(j.Shared)}|{string.Join(",", held)}|{string.Join(",", reserved)}";
     }
 
     /// <summary>A member found for another layer of the same shape, as a member of layer i's class.</summary>
@@ -59,8 +63,8 @@ public sealed partial class FusionSearch
         var unfusedClasses = new ClassState[n];
         for (int i = 0; i < n; i++)
         {
-            var c = unfusedClasses[i] = new ClassState(i, new Job(null, [], false), null);
-            Search(c, null, null, double.PositiveInfinity, stop, seedWithDescent: true);
+            var c = unfusedClasses[i] = new ClassState(i, Job.Alone);
+            Search(c, double.PositiveInfinity, stop, seedWithDescent: true);
             if (c.Member is null)
             {
                 _deadEnd = w.Layers[i].Name;
@@ -77,20 +81,18 @@ public sealed partial class FusionSearch
         //    bound (the layer's own optimum, or bound) - (that energy).
         limits.Progress?.Phase("listing the classes of partial mappings");
         var layers = new List<List<ClassState>>();
-        var levels = new List<(int? In, int? Out)>();
         IEnumerable<string?> inKeys = [null];
         for (int i = 0; i < n; i++)
         {
             var list = new List<ClassState>();
-            foreach (var job in Jobs(i, inKeys, fuse: true, out var inLevel, out var outLevel))
+            foreach (var job in Jobs(i, inKeys, fuse: true))
             {
-                if (job.InKey is null && !job.OutOnChip) { list.Add(unfusedClasses[i]); continue; }
-                var c = new ClassState(i, job, job.OutOnChip ? OutKey(w.Layers[i], job.Shared) : null);
-                var key = ShapeKeyOf(i, job, inLevel, outLevel);
+                if (job.InKey is null && job.OutKey is null) { list.Add(unfusedClasses[i]); continue; }
+                var c = new ClassState(i, job);
+                var key = ShapeKeyOf(i, job);
                 ShapeResult? known;
                 lock (_shapes) known = _p.ReuseSameShapes ? _shapes.GetValueOrDefault(key) : null;
-                var (input, output) = OnChip(i, job, inLevel, outLevel);
-                c.Removed = FusionCost.ClassRemoval(w.Layers[i], _p.Arch, job.Shared, input, output);
+                c.Removed = FusionCost.ClassRemoval(w.Layers[i], _p.Arch, job.Shared, job.Held);
                 c.Lower = Math.Max(0, unfusedClasses[i].Lower - c.Removed.Value);
                 if (known is not null)
                 {
@@ -101,7 +103,6 @@ public sealed partial class FusionSearch
                 list.Add(c);
             }
             layers.Add(list);
-            levels.Add((i > 0 ? FusionRules.IntermediateLevel(w, _p.Arch, i - 1) : null, FusionRules.IntermediateLevel(w, _p.Arch, i)));
             inKeys = list.Where(c => c.OutKey != DramKey && !double.IsPositiveInfinity(c.Lower)).Select(c => (string?)c.OutKey).Distinct().Prepend(null).ToList();
         }
 
@@ -141,7 +142,7 @@ public sealed partial class FusionSearch
             if (next is null || Meets(nextTotal, best) || stop()) break;
             double ceiling = best - forward[next.Layer][next.InKey] - backward[next.Layer + 1][next.OutKey];
             limits.Progress?.Phase($"exact search of class {++searchedCount} ({w.Layers[next.Layer].Name}, shared [{SharedText(next.Job.Shared)}])");
-            Search(next, levels[next.Layer].In, levels[next.Layer].Out, ceiling, stop, seedWithDescent: false);
+            Search(next, ceiling, stop, seedWithDescent: false);
         }
 
         // 4. The join of the members found (one per class, the class's optimum where it could matter), and its proof:
@@ -166,11 +167,11 @@ public sealed partial class FusionSearch
     /// it is below the ceiling, else the proof that nothing is (the ceiling becomes its bound), or, when
     /// stopped, the search's bound. Layers of the same shape share the result.
     /// </summary>
-    private void Search(ClassState c, int? inLevel, int? outLevel, double ceiling, Func<bool> stop, bool seedWithDescent)
+    private void Search(ClassState c, double ceiling, Func<bool> stop, bool seedWithDescent)
     {
         var w = _p.Workload;
         var e = w.Layers[c.Layer];
-        var key = ShapeKeyOf(c.Layer, c.Job, inLevel, outLevel);
+        var key = ShapeKeyOf(c.Layer, c.Job);
         ShapeResult? known;
         lock (_shapes) known = _p.ReuseSameShapes ? _shapes.GetValueOrDefault(key) : null;
         if (known is { Exact: true } || (known is not null && known.Lower >= ceiling))
@@ -181,16 +182,16 @@ public sealed partial class FusionSearch
         c.Searched = true;
         if (stop())
         {
-            if (c.Member is null && c.Job.InKey is null && !c.Job.OutOnChip && !_late())
+            if (c.Member is null && c.Job.InKey is null && c.Job.OutKey is null && !_late())
             {
                 // An interrupted run (Ctrl-C, not the time limit) still needs every layer's mapping: the template's best, proving nothing.
-                var fallback = TemplateClasses(c.Layer, [c.Job], inLevel, outLevel)[0];
+                var fallback = TemplateClasses(c.Layer, [c.Job])[0];
                 c.Member = fallback.Kept.OrderBy(p => p.Energy).FirstOrDefault();
             }
             return;
         }
-        var (input, output) = OnChip(c.Layer, c.Job, inLevel, outLevel);
-        var problem = new MapProblem(e, _p.Arch, Objective.Energy, FusionMapspace.ClassConstraints(e, c.Job.Shared, input, output));
+        // Held tensors that live across the layer take their words from its levels' capacity (docs/fusion.md, "Capacity").
+        var problem = new MapProblem(e, FusionRules.Reserve(_p.Arch, c.Job.Reserved)!, Objective.Energy, FusionMapspace.ClassConstraints(e, c.Job.Shared, c.Job.Held));
         // In the search's own (unfused) energy the ceiling is the fused one plus what fusion removes (known from a member).
         double searchCeiling = c.Removed is { } removed && double.IsFinite(ceiling) ? ceiling + removed : double.PositiveInfinity;
         // Below a ceiling the search needs no seed: it finds the optimum itself, or proves nothing is below it.
@@ -205,7 +206,7 @@ public sealed partial class FusionSearch
         {
             if (r is { Mapping: { } m, Report: { } report })
             {
-                var member = Member(c.Layer, c.Job, m, report, 0, inLevel, outLevel, out var cost);
+                var member = Member(c.Layer, c.Job, m, report, 0, out var cost);
                 c.Removed = cost.RemovedEnergy;
                 if (c.Member is null || member.Energy < c.Member.Energy) c.Member = member;
             }

@@ -49,10 +49,15 @@ public sealed record FusionProblem(Workload Workload, Architecture Arch, Objecti
 public sealed record FusionLayerStats(string Layer, long Evaluated, long Valid, long Kept, long Frontier, int Classes);
 
 /// <summary>
-/// One partial mapping of one layer: its mapping, the key of the on-chip intermediate it takes in and
-/// gives out (null = DRAM), its shared loops and its cost with fusion's removals.
+/// One partial mapping of one layer: its mapping, the key of the group state it follows and leaves (null =
+/// DRAM), its shared loops, its cost with fusion's removals and the words it holds per level (with those
+/// reserved for held tensors that live across it).
 /// </summary>
-public sealed record FusionPartial(int Layer, int Order, Mapping Mapping, int SharedCount, string? InKey, string? OutKey, double Energy, long Cycles, IReadOnlyList<long> Held);
+public sealed record FusionPartial(int Layer, int Order, Mapping Mapping, int SharedCount, string? InKey, string? OutKey, double Energy, long Cycles, IReadOnlyList<long> Held)
+{
+    /// <summary>The held tensors it touches (docs/fusion.md): those it reads where they live, loads, or writes on chip.</summary>
+    public IReadOnlyList<TensorId> OnChip { get; init; } = [];
+}
 
 /// <summary>The answer of the fused search, with the best unfused mapping beside it.</summary>
 public sealed record FusionResult(
@@ -135,28 +140,30 @@ public sealed partial class FusionSearch
 
     /// <summary>Every fused mapping of the template mapspace, checked and costed one by one: the reference for tests (small cases only).</summary>
     public (FusedMapping? Mapping, double Best, long Count) BruteForce()
-        => Enumerate((e, shared, input, output) => FusionMapspace.Candidates(e, _p.Arch, shared)
+        => Enumerate((e, _, shared, held) => FusionMapspace.Candidates(e, _p.Arch, shared)
             .SelectMany(m => _p.Convention == CostConvention.Default ? [m]
                 : Formulation.Specs.TimeloopMapping.Inexpressible(m, _p.Arch) is null ? Mapspace.SpatialOrders(m) : [])
-            .Where(m => FusionMapspace.Allows(e, m, shared, input, output)).ToList());
+            .Where(m => FusionMapspace.Allows(e, m, shared, held)).ToList());
 
     /// <summary>
-    /// The reference for the full mapspace (energy; tests only, tiny cases): every partition into chain groups
-    /// and every shared-loop choice of every group, each layer's mapping the least-energy one of its class found
-    /// by plain enumeration of the class's whole constrained single-layer mapspace (<see cref="TilingSearch"/>
-    /// without pruning), each whole fused mapping checked by <see cref="FusionChecker"/> and costed by
-    /// <see cref="FusionCost"/>. Within one choice of groups and shared loops a layer's fused energy depends on its
-    /// own mapping alone and the total is a sum, so the least per layer gives the least fused mapping of that choice.
+    /// The reference for the full mapspace (energy; tests only, tiny cases): every partition into groups of
+    /// consecutive layers, every set of tensors each group holds and every choice of every member's shared loops,
+    /// each layer's mapping the least-energy one of its class (its shared loops, the held tensors it touches, and
+    /// its levels' capacity less what held tensors living across it take) found by plain enumeration of the class's
+    /// whole constrained single-layer mapspace (<see cref="TilingSearch"/> without pruning), each whole fused mapping
+    /// checked by <see cref="FusionChecker"/> and costed by <see cref="FusionCost"/>. Within one such choice a layer's
+    /// fused energy depends on its own mapping alone and the total is a sum, so the least per layer gives the least
+    /// fused mapping of that choice.
     /// </summary>
     public (FusedMapping? Mapping, double Best, long Count) BruteForceFull()
     {
         var classBest = new Dictionary<string, List<Mapping>>();
-        return Enumerate((e, shared, input, output) =>
+        return Enumerate((e, room, shared, held) =>
         {
-            var key = $"{e.Name}|{SharedText(shared)}|{input}|{output}";
+            var key = $"{e.Name}|{SharedText(shared)}|{string.Join(",", held)}|{string.Join(",", room.Levels.Select(l => l.Capacity))}";
             if (!classBest.TryGetValue(key, out var best))
             {
-                var problem = new MapProblem(e, _p.Arch, Objective.Energy, FusionMapspace.ClassConstraints(e, shared, input, output));
+                var problem = new MapProblem(e, room, Objective.Energy, FusionMapspace.ClassConstraints(e, shared, held));
                 classBest[key] = best = new TilingSearch(problem, prune: false).Solve(SearchLimits.None).Mapping is { } m ? [m] : [];
             }
             return best;
@@ -164,20 +171,23 @@ public sealed partial class FusionSearch
     }
 
     /// <summary>
-    /// Every partition into chain groups, every shared-loop choice of every group, and every combination of the
-    /// layers' mappings that <paramref name="members"/> gives for each layer's class (its shared loops and on-chip
-    /// intermediates with their levels), each checked and costed as a whole fused mapping; the least.
+    /// Every partition into groups of consecutive layers, every non-empty set of tensors a group may hold
+    /// (<see cref="FusionRules.WhyNotHeld"/>), every choice of every member's shared loops (the first member's any
+    /// sequence of at most --max-fused-loops ranks, every other member's any sequence of its ranks with the same
+    /// factors), and every combination of the layers' mappings that <paramref name="members"/> gives for each
+    /// layer's class (the architecture with what is reserved for it, its shared loops, the held tensors it touches),
+    /// each checked and costed as a whole fused mapping; the least. Choices the checker rejects are left to it.
     /// </summary>
     private (FusedMapping? Mapping, double Best, long Count) Enumerate(
-        Func<Einsum, IReadOnlyList<TemporalLoop>, (TensorId, int)?, (TensorId, int)?, List<Mapping>> members)
+        Func<Einsum, Architecture, IReadOnlyList<TemporalLoop>, IReadOnlyList<HeldTensor>, List<Mapping>> members)
     {
         var w = _p.Workload;
         var valid = new List<(FusedMapping Mapping, FusedCostReport Report)>();
         long count = 0;
-        foreach (var groups in Partitions(w, 0))
+        foreach (var groups in Partitions(w.Layers.Count, 0))
             foreach (var combo in Product(groups.Select(GroupChoices).ToList()))
             {
-                var fm = new FusedMapping(groups.Select((g, k) => new FusedGroup(g.First, g.Last, combo[k].Shared)), combo.SelectMany(c => c.Mappings));
+                var fm = new FusedMapping(combo.Select(c => c.Group), combo.SelectMany(c => c.Mappings));
                 count++;
                 if (FusionChecker.Check(w, _p.Arch, fm).Count > 0) continue;
                 valid.Add((fm, FusionCost.Evaluate(w, _p.Arch, fm, _p.Convention)));
@@ -187,38 +197,67 @@ public sealed partial class FusionSearch
         var best = Objectives.Least(valid, _p.Terms, (x, o) => x.Report.Objective(o));
         return (best.Mapping, best.Report.Objective(_p.Objective), count);
 
-        IEnumerable<(int Shared, List<Mapping> Mappings)> GroupChoices(FusedGroup g)
+        IEnumerable<(FusedGroup Group, List<Mapping> Mappings)> GroupChoices((int First, int Last) g)
         {
-            var options = g.Count == 1 ? [Array.Empty<TemporalLoop>()] : FusionMapspace.SharedLoopOptions(w.Layers[g.First], _p.MaxFusedLoops);
-            foreach (var shared in options)
+            int size = g.Last - g.First + 1;
+            if (size == 1)
             {
-                var perLayer = new List<List<Mapping>>();
-                IReadOnlyList<TemporalLoop>? s = shared;
-                for (int i = g.First; i <= g.Last && s is not null; i++)
+                foreach (var m in members(w.Layers[g.First], _p.Arch, [], []))
+                    yield return (new FusedGroup(g.First, g.First, 0, []), [m]);
+                yield break;
+            }
+            var candidates = Enumerable.Range(g.First, size).SelectMany(i => w.Layers[i].Tensors.Select(t => t.Id)).Distinct()
+                .Where(t => FusionRules.WhyNotHeld(w, t, g.First, g.Last) is null).ToList();
+            for (int mask = 1; mask < 1 << candidates.Count; mask++)
+            {
+                var held = candidates.Where((_, k) => (mask >> k & 1) == 1).ToList();
+                foreach (var sharedLists in MembersShared(g.First, size))
                 {
-                    if (i > g.First) s = FusionMapspace.Carry(w.Layers[i - 1], w.Layers[i], w.Layers[i - 1].Output.Id, s);
-                    if (s is null) break;
-                    (TensorId, int)? input = i > g.First ? (w.Layers[i - 1].Output.Id, FusionRules.IntermediateLevel(w, _p.Arch, i - 1)!.Value) : null;
-                    (TensorId, int)? output = i < g.Last ? (w.Layers[i].Output.Id, FusionRules.IntermediateLevel(w, _p.Arch, i)!.Value) : null;
-                    perLayer.Add(members(w.Layers[i], s, input, output));
+                    var group = new FusedGroup(g.First, g.Last, sharedLists[0].Count, held);
+                    var holds = FusionRules.MemberHolds(w, _p.Arch, group, i => sharedLists[i - g.First]);
+                    var perLayer = new List<List<Mapping>>();
+                    for (int k = 0; k < size; k++)
+                    {
+                        var (e, shared, (touched, reserved)) = (w.Layers[g.First + k], sharedLists[k], holds[k]);
+                        // A class needs every shared loop to walk a held tensor its member touches (the checker rejects the others).
+                        if (shared.Any(l => touched.All(h => !e.FindTensor(h.Tensor)!.IsIndexedBy(l.Rank)))) break;
+                        if (FusionRules.Reserve(_p.Arch, reserved) is not { } room) break;
+                        perLayer.Add(members(e, room, shared, touched));
+                    }
+                    if (perLayer.Count != size) continue;
+                    foreach (var ms in Product(perLayer))
+                        yield return (group, ms);
                 }
-                if (perLayer.Count != g.Count) continue;
-                foreach (var ms in Product(perLayer))
-                    yield return (shared.Count, ms);
+            }
+        }
+
+        IEnumerable<List<IReadOnlyList<TemporalLoop>>> MembersShared(int first, int size)
+        {
+            var head = w.Layers[first];
+            var firstOptions = FusionMapspace.SharedLoopSequences(head.Ranks.Select(r => r.Id).Where(r => head.Bound(r) > 1).ToList(),
+                r => FusionMapspace.Divisors(head.Bound(r)).Where(f => f > 1), _p.MaxFusedLoops);
+            foreach (var lead in firstOptions)
+            {
+                var factors = lead.Select(l => l.Factor).ToList();
+                var others = Enumerable.Range(first + 1, size - 1).Select(i =>
+                {
+                    var e = w.Layers[i];
+                    return FusionMapspace.SharedLoopSequences(e.Ranks.Select(r => r.Id).ToList(), r => factors.Where(f => e.Bound(r) % f == 0).Distinct(), factors.Count)
+                        .Where(o => o.Select(l => l.Factor).SequenceEqual(factors));
+                }).ToList();
+                foreach (var rest in Product(others))
+                    yield return [lead, .. rest];
             }
         }
     }
 
-    /// <summary>Every partition of the layers from <paramref name="start"/> on into groups of consecutive layers joined by chain edges that can fuse.</summary>
-    private IEnumerable<List<FusedGroup>> Partitions(Workload w, int start)
+    /// <summary>Every partition of the layers from <paramref name="start"/> on into groups of consecutive layers.</summary>
+    private static IEnumerable<List<(int First, int Last)>> Partitions(int n, int start)
     {
-        if (start == w.Layers.Count) { yield return []; yield break; }
-        for (int last = start; last < w.Layers.Count; last++)
-        {
-            if (last > start && FusionRules.IntermediateLevel(w, _p.Arch, last - 1) is null) break;
-            foreach (var rest in Partitions(w, last + 1))
-                yield return [new FusedGroup(start, last, 0), .. rest];
-        }
+        if (start == n) { yield return []; yield break; }
+        for (int last = start; last < n; last++)
+            foreach (var rest in Partitions(n, last + 1))
+                yield return [(start, last), .. rest];
     }
 
     private static IEnumerable<List<T>> Product<T>(IReadOnlyList<IEnumerable<T>> lists)
@@ -285,7 +324,7 @@ public sealed partial class FusionSearch
         return Assemble(chain);
     }
 
-    /// <summary>The fused mapping made of one partial mapping per layer (groups follow the keys).</summary>
+    /// <summary>The fused mapping made of one partial mapping per layer (groups follow the keys; a group holds the tensors its members touch on chip).</summary>
     public static FusedMapping Assemble(IReadOnlyList<FusionPartial> chain)
     {
         var groups = new List<FusedGroup>();
@@ -293,7 +332,8 @@ public sealed partial class FusionSearch
         for (int i = 0; i < chain.Count; i++)
             if (chain[i].OutKey is null)
             {
-                groups.Add(new FusedGroup(first, i, i > first ? chain[i].SharedCount : 0));
+                var held = chain.Skip(first).Take(i - first + 1).SelectMany(p => p.OnChip).Distinct();
+                groups.Add(new FusedGroup(first, i, i > first ? chain[i].SharedCount : 0, held));
                 first = i + 1;
             }
         return new FusedMapping(groups, chain.Select(p => p.Mapping));
@@ -309,55 +349,165 @@ public sealed partial class FusionSearch
         return kept;
     }
 
-    /// <summary>One class of partial mappings of a layer: the key it takes in (null = DRAM), its shared loops, and whether its output stays on chip.</summary>
-    private sealed record Job(string? InKey, IReadOnlyList<TemporalLoop> Shared, bool OutOnChip);
-
     /// <summary>The survivors of one template class, what it evaluated and how many were valid; cached for layers of the same shape.</summary>
     private sealed record JobResult(List<FusionPartial> Kept, long Evaluated, long Valid);
 
     /// <summary>
-    /// The classes of layer i for the given incoming keys (null = the input comes from DRAM): for each, no
-    /// shared loops and the output to DRAM, or (when the output may fuse) the output on chip under each
-    /// set of shared loops a group may start with or carry on; classes whose intermediates cannot fit their
-    /// level under the shared loops (no valid member) are left out.
+    /// A held tensor live between two members of a group: its fusion level, the dimension of it each shared loop
+    /// walks, the words it takes there under the shared loops, and its last reader.
     /// </summary>
-    private List<Job> Jobs(int i, IEnumerable<string?> inKeys, bool fuse, out int? inLevel, out int? outLevel)
+    private sealed record Live(TensorId Tensor, int Level, int[] Dims, long Words, int LastReader)
     {
-        var w = _p.Workload;
-        var e = w.Layers[i];
-        inLevel = i > 0 ? FusionRules.IntermediateLevel(w, _p.Arch, i - 1) : null;
-        outLevel = fuse ? FusionRules.IntermediateLevel(w, _p.Arch, i) : null;
+        public override string ToString() => $"{Tensor}@{Level}:{string.Join(".", Dims)}:{Words}:{LastReader}";
+    }
+
+    /// <summary>
+    /// The state between two members of a group, the key that decides which partial mappings of the next layer may
+    /// follow (docs/fusion.md, "Partial mappings and compatibility"): the shared factors, the held tensors live
+    /// across the boundary, and the tensors a member of the group touched through DRAM that a later member
+    /// therefore may not load (a held tensor's first toucher in its group is its producer or its loader).
+    /// </summary>
+    private sealed record GroupState(IReadOnlyList<int> Factors, IReadOnlyList<Live> Live, IReadOnlyList<TensorId> NoLoad)
+    {
+        public string Key => $"{string.Join(",", Factors)}|{string.Join(";", Live)}|{string.Join(",", NoLoad)}";
+    }
+
+    private readonly Dictionary<string, GroupState> _states = new(StringComparer.Ordinal);
+
+    /// <summary>
+    /// One class of partial mappings of a layer: the state it follows (null = it starts a group or is alone), its
+    /// shared loops, the held tensors it touches, the words reserved per level for held tensors that live across
+    /// it, and the state it leaves (null = the group ends with it).
+    /// </summary>
+    private sealed record Job(string? InKey, IReadOnlyList<TemporalLoop> Shared, IReadOnlyList<HeldTensor> Held, IReadOnlyDictionary<int, long> Reserved, string? OutKey)
+    {
+        /// <summary>The class of a layer alone: nothing shared, nothing held.</summary>
+        public static Job Alone { get; } = new(null, [], [], new Dictionary<int, long>(), null);
+    }
+
+    /// <summary>
+    /// The classes of layer i for the given incoming states (null = DRAM: the layer starts a group or is alone):
+    /// every choice of holding its output on chip (when it has readers), of loading inputs that later layers also
+    /// read, with the shared loops the state gives it (or, starting a group, any it may share), the held tensors
+    /// it reads where they live; classes whose held tensors cannot fit their levels are left out.
+    /// </summary>
+    private List<Job> Jobs(int i, IEnumerable<string?> inKeys, bool fuse)
+    {
         var jobs = new List<Job>();
         foreach (var inKey in inKeys)
         {
-            if (inKey is null)
-            {
-                jobs.Add(new Job(null, [], false));
-                if (outLevel is not null)
-                    foreach (var s in FusionMapspace.SharedLoopOptions(e, _p.MaxFusedLoops)) jobs.Add(new Job(null, s, true));
-                continue;
-            }
-            var producer = w.Layers[i - 1];
-            var loops = inKey.Length == 0 ? [] : inKey.Split(',').Select(x => x.Split('x'))
-                .Select(x => new TemporalLoop(producer.Output.Dims[int.Parse(x[0])].Terms[0].Rank, int.Parse(x[1]))).ToList();
-            var carried = FusionMapspace.Carry(producer, e, producer.Output.Id, loops);
-            if (carried is null) continue;
-            jobs.Add(new Job(inKey, carried, false));
-            if (outLevel is not null && carried.All(l => OutputDim(e, l.Rank) >= 0)) jobs.Add(new Job(inKey, carried, true));
+            GroupState? s;
+            lock (_states) s = inKey is null ? null : _states[inKey];
+            jobs.AddRange(JobsAfter(i, inKey, s, fuse).Where(j => Fits(i, j)));
         }
-        var (a, b) = (inLevel, outLevel);
-        return jobs.Where(j => Fits(i, j, a, b)).ToList();
+        return jobs;
+    }
+
+    private IEnumerable<Job> JobsAfter(int i, string? inKey, GroupState? s, bool fuse)
+    {
+        var w = _p.Workload;
+        var e = w.Layers[i];
+        var live = s?.Live ?? [];
+        var inputs = e.Tensors.Where(t => !t.IsOutput).Select(t => t.Id).Distinct().ToList();
+        var reads = live.Where(l => inputs.Contains(l.Tensor)).ToList();
+        var passing = live.Where(l => !reads.Contains(l)).ToList();
+        var loadable = !fuse ? [] : inputs.Where(t => live.All(l => l.Tensor != t) && !(s?.NoLoad.Contains(t) ?? false)
+            && FusionRules.Readers(w, t).Any(r => r > i)).ToList();
+        bool outMayHold = fuse && FusionRules.Readers(w, e.Output.Id).Count > 0;
+        for (int mask = 0; mask < 1 << loadable.Count; mask++)
+            foreach (var outHeld in outMayHold ? [false, true] : new[] { false })
+            {
+                var fresh = loadable.Where((_, k) => (mask >> k & 1) == 1).Select(t => (Tensor: t, Touchers: FusionRules.Readers(w, t).Where(r => r >= i).ToList())).ToList();
+                if (outHeld) fresh.Add((e.Output.Id, FusionRules.Readers(w, e.Output.Id).Prepend(i).ToList()));
+                var levels = fresh.Select(x => FusionRules.HoldLevel(w, _p.Arch, x.Tensor, x.Touchers)).ToList();
+                if (levels.Any(l => l is null)) continue;
+                foreach (var shared in SharedChoices(e, s, reads, fresh.Select(x => x.Tensor).ToList()))
+                {
+                    var made = new List<Live>();
+                    foreach (var (x, level) in fresh.Zip(levels))
+                    {
+                        var dims = shared.Select(l => FusionRules.PlainDim(e, x.Tensor, l.Rank)).ToArray();
+                        if (dims.Any(d => d < 0)) { made = null; break; }
+                        // Every later member that touches it walks the same dimensions: its shared loops follow from them.
+                        var touchers = x.Touchers.Select(k => (k, Carried(w.Layers[k], x.Tensor, dims, shared.Select(l => l.Factor).ToList()))).ToList();
+                        if (touchers.Any(c => c.Item2 is null)) { made = null; break; }
+                        made.Add(new Live(x.Tensor, level!.Value, dims, FusionRules.HeldWords(w, x.Tensor, touchers.Select(c => (c.k, c.Item2!))), x.Touchers[^1]));
+                    }
+                    if (made is null) continue;
+                    var held = reads.Select(l => new HeldTensor(l.Tensor, l.Level, HeldUse.Reads))
+                        .Concat(made.Select(l => new HeldTensor(l.Tensor, l.Level, l.Tensor == e.Output.Id ? HeldUse.Writes : HeldUse.Loads))).ToList();
+                    var reserved = new Dictionary<int, long>();
+                    foreach (var p in passing) reserved[p.Level] = reserved.GetValueOrDefault(p.Level) + p.Words;
+                    var after = passing.Concat(reads.Where(l => l.LastReader > i)).Concat(made).OrderBy(l => l.Tensor.Name, StringComparer.Ordinal).ToList();
+                    if (after.Count > 0 && i == w.Layers.Count - 1) continue;
+                    string? outKey = null;
+                    if (after.Count > 0)
+                    {
+                        var throughDram = inputs.Where(t => held.All(h => h.Tensor != t)).Concat(outHeld ? [] : [e.Output.Id]);
+                        var noLoad = (s?.NoLoad ?? []).Concat(throughDram).Distinct()
+                            .Where(t => FusionRules.Readers(w, t).Count(r => r > i) >= 2).OrderBy(t => t.Name, StringComparer.Ordinal).ToList();
+                        var state = new GroupState(s?.Factors ?? shared.Select(l => l.Factor).ToList(), after, noLoad);
+                        outKey = state.Key;
+                        lock (_states) _states.TryAdd(outKey, state);
+                    }
+                    yield return new Job(inKey, shared, held, reserved, outKey);
+                }
+            }
+    }
+
+    /// <summary>
+    /// The shared loops of a member: starting a group, any its new held tensors allow (none when it holds
+    /// nothing); inside one, the ranks that walk the dimensions the held tensors it reads are walked by (all of
+    /// them agreeing), or, when it reads none, any ranks that walk every held tensor it adds, with the group's factors.
+    /// </summary>
+    private IEnumerable<IReadOnlyList<TemporalLoop>> SharedChoices(Einsum e, GroupState? s, IReadOnlyList<Live> reads, IReadOnlyList<TensorId> fresh)
+    {
+        if (s is null)
+            return fresh.Count == 0 ? [[]] : FusionMapspace.SharedLoopOptions(e, fresh, _p.MaxFusedLoops);
+        if (s.Factors.Count == 0) return [[]];
+        if (reads.Count > 0)
+        {
+            var loops = Carried(e, reads[0].Tensor, reads[0].Dims, s.Factors);
+            if (loops is null || loops.Select(l => l.Rank).Distinct().Count() != loops.Count) return [];
+            return reads.All(r => r.Dims.Select((d, j) => FusionRules.PlainDim(e, r.Tensor, loops[j].Rank) == d).All(x => x)) ? [loops] : [];
+        }
+        if (fresh.Count == 0) return [];
+        var ranks = e.Ranks.Select(r => r.Id).Where(r => fresh.All(t => FusionRules.PlainDim(e, t, r) >= 0)).ToList();
+        return FusionMapspace.SharedLoopSequences(ranks, r => s.Factors.Where(f => e.Bound(r) % f == 0).Distinct(), s.Factors.Count)
+            .Where(o => o.Count == s.Factors.Count && o.Select(l => l.Factor).SequenceEqual(s.Factors));
+    }
+
+    /// <summary>A member's shared loops when they walk the given dimensions of a held tensor it touches with the given factors; null when an index there is not plain or a factor does not divide its rank.</summary>
+    private static IReadOnlyList<TemporalLoop>? Carried(Einsum e, TensorId t, IReadOnlyList<int> dims, IReadOnlyList<int> factors)
+    {
+        var result = new List<TemporalLoop>();
+        for (int j = 0; j < dims.Count; j++)
+        {
+            if (FusionRules.PlainRank(e, t, dims[j]) is not { } r || e.Bound(r) % factors[j] != 0) return null;
+            result.Add(new TemporalLoop(r, factors[j]));
+        }
+        return result;
+    }
+
+    /// <summary>True when the held tensors a class touches fit their levels under its shared loops beside what is reserved there.</summary>
+    private bool Fits(int i, Job j)
+    {
+        var e = _p.Workload.Layers[i];
+        var need = new Dictionary<int, long>(j.Reserved);
+        foreach (var h in j.Held)
+            need[h.Level] = checked(need.GetValueOrDefault(h.Level) + FusionRules.HeldWords(_p.Workload, h.Tensor, [(i, j.Shared)]));
+        return FusionRules.Reserve(_p.Arch, j.Reserved) is not null && need.All(x => _p.Arch.Levels[x.Key].Capacity is not { } cap || x.Value <= cap);
     }
 
     /// <summary>The partial mappings of layer i for the given incoming keys (null = the input comes from DRAM), pruned within each class.</summary>
     private (List<FusionPartial>, long Evaluated, long Valid) Partials(int i, IReadOnlyList<string?> inKeys, bool fuse)
     {
-        var jobs = Jobs(i, inKeys, fuse, out var inLevel, out var outLevel);
+        var jobs = Jobs(i, inKeys, fuse);
         // Evaluate each distinct set of shared loops once (in parallel); every class with those loops takes its members from it.
         var bySharing = jobs.GroupBy(j => SharedText(j.Shared)).Select(g => g.ToList()).ToList();
         var results = new JobResult[bySharing.Count][];
         Parallel.For(0, bySharing.Count, new ParallelOptions { MaxDegreeOfParallelism = Environment.ProcessorCount },
-            k => results[k] = Evaluate(i, bySharing[k], inLevel, outLevel));
+            k => results[k] = Evaluate(i, bySharing[k]));
         var all = new List<FusionPartial>();
         long evaluated = 0, valid = 0;
         foreach (var r in results.SelectMany(x => x))
@@ -369,29 +519,12 @@ public sealed partial class FusionSearch
         return (all.Select((p, k) => p with { Order = k }).ToList(), evaluated, valid);
     }
 
-    /// <summary>The key of an on-chip output under shared loops: each loop as the output's dimension and its factor.</summary>
-    private static string OutKey(Einsum e, IReadOnlyList<TemporalLoop> shared) => string.Join(",", shared.Select(l => $"{OutputDim(e, l.Rank)}x{l.Factor}"));
-
-    private bool Fits(int i, Job j, int? inLevel, int? outLevel)
-    {
-        var w = _p.Workload;
-        var e = w.Layers[i];
-        long Under(TensorSpec t) => t.Footprint(r => e.Bound(r) / j.Shared.Where(l => l.Rank == r).Aggregate(1L, (a, l) => checked(a * l.Factor)));
-        long inWords = j.InKey is null ? 0 : Under(e.FindTensor(w.Layers[i - 1].Output.Id)!);
-        long outWords = j.OutOnChip ? Under(e.Output) : 0;
-        long? Cap(int? level) => level is { } l ? _p.Arch.Levels[l].Capacity : null;
-        if (j.InKey is not null && Cap(inLevel) is { } ci && inWords > ci) return false;
-        if (j.OutOnChip && Cap(outLevel) is { } co && outWords > co) return false;
-        if (j.InKey is not null && j.OutOnChip && inLevel == outLevel && Cap(inLevel) is { } c && inWords + outWords > c) return false;
-        return true;
-    }
-
     /// <summary>
     /// The classes of layer i under one set of shared loops: every template mapping checked and costed once,
-    /// then placed in each class and pruned there. Layers of the same shape whose intermediates sit at the
+    /// then placed in each class and pruned there. Layers of the same shape whose held tensors sit at the
     /// same tensor positions share the work: their survivors differ only in tensor names, which are renamed.
     /// </summary>
-    private JobResult[] Evaluate(int i, List<Job> jobs, int? inLevel, int? outLevel)
+    private JobResult[] Evaluate(int i, List<Job> jobs)
     {
         var e = _p.Workload.Layers[i];
         var results = new JobResult[jobs.Count];
@@ -399,42 +532,38 @@ public sealed partial class FusionSearch
         for (int k = 0; k < jobs.Count; k++)
         {
             (JobResult Result, Einsum From)? hit;
-            lock (_cache) hit = _p.ReuseSameShapes && _cache.TryGetValue(ShapeKeyOf(i, jobs[k], inLevel, outLevel), out var c) ? c : null;
+            lock (_cache) hit = _p.ReuseSameShapes && _cache.TryGetValue(ShapeKeyOf(i, jobs[k]), out var c) ? c : null;
             if (hit is { } h) results[k] = Renamed(h.Result, h.From, e, i, jobs[k]);
             else missing.Add(k);
         }
         if (missing.Count == 0) return results;
-        var fresh = TemplateClasses(i, missing.Select(k => jobs[k]).ToList(), inLevel, outLevel);
+        var fresh = TemplateClasses(i, missing.Select(k => jobs[k]).ToList());
         for (int x = 0; x < missing.Count; x++)
         {
             results[missing[x]] = fresh[x];
-            lock (_cache) _cache.TryAdd(ShapeKeyOf(i, jobs[missing[x]], inLevel, outLevel), (fresh[x], e));
+            lock (_cache) _cache.TryAdd(ShapeKeyOf(i, jobs[missing[x]]), (fresh[x], e));
         }
         return results;
     }
 
-    /// <summary>The on-chip intermediates of a class of layer i, each with its fusion level.</summary>
-    private ((TensorId, int)? Input, (TensorId, int)? Output) OnChip(int i, Job job, int? inLevel, int? outLevel)
-        => (job.InKey is null ? null : (_p.Workload.Layers[i - 1].Output.Id, inLevel!.Value),
-            job.OutOnChip ? (_p.Workload.Layers[i].Output.Id, outLevel!.Value) : null);
-
-    /// <summary>A member of a class: its mapping costed by the reference model with fusion's removals (docs/fusion.md).</summary>
-    private FusionPartial Member(int i, Job job, Mapping m, CostReport report, int order, int? inLevel, int? outLevel, out FusedLayerCost cost)
+    /// <summary>A member of a class: its mapping costed by the reference model with fusion's removals (docs/fusion.md), the words it holds per level with what is reserved there.</summary>
+    private FusionPartial Member(int i, Job job, Mapping m, CostReport report, int order, out FusedLayerCost cost)
     {
         var e = _p.Workload.Layers[i];
-        var (input, output) = OnChip(i, job, inLevel, outLevel);
-        int level = input is { } x ? x.Item2 : output is { } y ? y.Item2 : 0;
-        cost = FusionCost.Adjust(e.Name, _p.Arch, report, input?.Item1, output?.Item1, level);
-        return new FusionPartial(i, order, m, job.Shared.Count, job.InKey, job.OutOnChip ? OutKey(e, job.Shared) : null, cost.Energy, cost.Cycles,
-            report.Levels.Select(l => l.WordsHeld).ToList());
+        cost = FusionCost.Adjust(e.Name, _p.Arch, report, job.Held);
+        return new FusionPartial(i, order, m, job.Shared.Count, job.InKey, job.OutKey, cost.Energy, cost.Cycles,
+            report.Levels.Select((l, k) => l.WordsHeld + job.Reserved.GetValueOrDefault(k)).ToList()) { OnChip = job.Held.Select(h => h.Tensor).ToList() };
     }
 
-    /// <summary>Every template mapping of layer i under the jobs' (common) shared loops, checked and costed once, then placed in each class that allows it and pruned there.</summary>
-    private JobResult[] TemplateClasses(int i, List<Job> jobs, int? inLevel, int? outLevel)
+    /// <summary>
+    /// Every template mapping of layer i under the jobs' (common) shared loops, checked and costed once, then placed in
+    /// each class that allows it (its constraints, and its tiles beside the words reserved there) and pruned there.
+    /// </summary>
+    private JobResult[] TemplateClasses(int i, List<Job> jobs)
     {
         var e = _p.Workload.Layers[i];
         var shared = jobs[0].Shared;
-        var constraints = jobs.Select(j => { var (input, output) = OnChip(i, j, inLevel, outLevel); return FusionMapspace.ClassConstraints(e, j.Shared, input, output); }).ToList();
+        var constraints = jobs.Select(j => FusionMapspace.ClassConstraints(e, j.Shared, j.Held)).ToList();
         var accepted = jobs.Select(_ => new List<FusionPartial>()).ToList();
         long evaluated = 0;
         var valid = new long[jobs.Count];
@@ -445,14 +574,18 @@ public sealed partial class FusionSearch
             foreach (var (m, report) in Costed(e, candidate))
                 for (int k = 0; k < jobs.Count; k++)
                 {
-                    if (!ConstraintCheck.Allows(constraints[k], m)) continue;
+                    if (!ConstraintCheck.Allows(constraints[k], m) || !FitsBeside(report, jobs[k].Reserved)) continue;
                     valid[k]++;
-                    accepted[k].Add(Member(i, jobs[k], m, report, order, inLevel, outLevel, out _));
+                    accepted[k].Add(Member(i, jobs[k], m, report, order, out _));
                 }
             order++;
         }
         return jobs.Select((_, k) => new JobResult(Pareto(accepted[k], p => p.Energy, p => p.Cycles), evaluated, valid[k])).ToArray();
     }
+
+    /// <summary>True when a mapping's tiles fit every level beside the words reserved there for held tensors that live across it.</summary>
+    private bool FitsBeside(CostReport report, IReadOnlyDictionary<int, long> reserved)
+        => reserved.All(x => _p.Arch.Levels[x.Key].Capacity is not { } cap || report.Levels[x.Key].WordsHeld + x.Value <= cap);
 
     /// <summary>
     /// A valid template mapping with its report under the problem's convention; none when it is invalid. Under the
@@ -476,7 +609,7 @@ public sealed partial class FusionSearch
         return -1;
     }
 
-    /// <summary>A cached class moved to another layer of the same shape: tensors renamed by position in every keep set, keys taken from the job.</summary>
+    /// <summary>A cached class moved to another layer of the same shape: tensors renamed by position in every keep set, keys and held tensors taken from the job.</summary>
     private static JobResult Renamed(JobResult r, Einsum from, Einsum to, int layer, Job job)
     {
         var rename = from.Tensors.Zip(to.Tensors).ToDictionary(x => x.First.Id, x => x.Second.Id);
@@ -484,16 +617,11 @@ public sealed partial class FusionSearch
         {
             Mapping = new Mapping(p.Mapping.Levels.Select(l => new LevelMapping(l.Temporal, l.Spatial, l.Keep.Select(t => rename[t])))),
             InKey = job.InKey,
+            OutKey = job.OutKey,
             Layer = layer,
+            OnChip = job.Held.Select(h => h.Tensor).ToList(),
         }).ToList();
         return r with { Kept = kept };
-    }
-
-    private static int OutputDim(Einsum e, RankId rank)
-    {
-        var dims = e.Output.Dims;
-        for (int d = 0; d < dims.Count; d++) if (dims[d].Terms[0].Rank == rank) return d;
-        return -1;
     }
 
     private static string SharedText(IReadOnlyList<TemporalLoop> shared) => string.Join(",", shared);

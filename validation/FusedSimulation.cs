@@ -15,15 +15,15 @@ public sealed record FusedGroupSimulation(string Group, int FusionLevel, long It
 }
 
 /// <summary>
-/// Streams a fused group's intermediates through the fusion level (docs/fusion.md, docs/simulator.md):
+/// Streams a fused group's held tensors through their fusion levels (docs/fusion.md, docs/simulator.md):
 /// within one shared iteration, each member runs its own loops over its slice of the iteration space
-/// (its bounds divided by the shared factors), the producer's updates fill the intermediate's tile in
-/// the fusion level and the consumer reads it from there, with no DRAM traffic for it; the iteration
-/// repeats for every value of the shared loops.
+/// (its bounds divided by the shared factors); a producer's updates fill a held tensor's tile in its level,
+/// a loader fills it from DRAM, and later readers read it there; the iteration repeats for every value of
+/// the shared loops. The words a member holds in the fusion level include the held tensors that live across it.
 /// </summary>
 public static class FusedSimulation
 {
-    /// <summary>Simulates every group of two or more layers of a valid fused mapping.</summary>
+    /// <summary>Simulates every group of two or more layers that holds a tensor, of a valid fused mapping.</summary>
     public static IReadOnlyList<FusedGroupSimulation> Run(Workload w, Architecture arch, FusedMapping fm)
     {
         var violations = FusionChecker.Check(w, arch, fm);
@@ -32,22 +32,32 @@ public static class FusedSimulation
         var result = new List<FusedGroupSimulation>();
         foreach (var g in fm.Groups.Where(g => g.Count > 1))
         {
-            int level = FusionRules.IntermediateLevel(w, arch, g.First)!.Value;
+            var holds = FusionRules.MemberHolds(w, arch, g, fm.SharedOf(g));
+            if (holds.All(h => h.Held.Count == 0)) continue;
+            int level = holds.SelectMany(h => h.Held).Min(h => h.Level);
             long iterations = fm.Layers[g.First].Levels[0].Temporal.Take(g.SharedLoops).Aggregate(1L, (a, l) => checked(a * l.Factor));
             var steps = new List<FusedStep>();
             for (int i = g.First; i <= g.Last; i++)
             {
                 var (slice, mapping) = Slice(w.Layers[i], fm.Layers[i], g.SharedLoops);
                 var sim = Simulator.Run(slice, arch, mapping);
-                long written = i < g.Last ? sim.Find(level, w.Layers[i].Output.Id)?.TotalUpdates ?? 0 : 0;
-                long read = i > g.First ? sim.Find(level, w.Layers[i - 1].Output.Id)?.TotalReads ?? 0 : 0;
-                long held = sim.Tensors.Where(t => t.LevelIndex == level).Sum(t => t.TileWords);
-                steps.Add(new FusedStep(w.Layers[i].Name, sim, written, read, held, arch.Levels[level].Capacity ?? long.MaxValue));
+                var (held, reserved) = holds[i - g.First];
+                var (written, read) = Moved(sim, held);
+                long words = sim.Tensors.Where(t => t.LevelIndex == level).Sum(t => t.TileWords) + reserved.GetValueOrDefault(level);
+                steps.Add(new FusedStep(w.Layers[i].Name, sim, written, read, words, arch.Levels[level].Capacity ?? long.MaxValue));
             }
             result.Add(new FusedGroupSimulation(string.Join(" -> ", Enumerable.Range(g.First, g.Count).Select(i => w.Layers[i].Name)), level, iterations, steps));
         }
         return result;
     }
+
+    /// <summary>
+    /// The words a member moves through the fusion levels of the held tensors it touches, in a simulated run: the
+    /// updates of those it writes there, and the reads of those it loads or reads there.
+    /// </summary>
+    public static (long Written, long Read) Moved(SimReport sim, IReadOnlyList<HeldTensor> held)
+        => (held.Where(h => h.Use == HeldUse.Writes).Sum(h => sim.Find(h.Level, h.Tensor)?.TotalUpdates ?? 0),
+            held.Where(h => h.Use != HeldUse.Writes).Sum(h => sim.Find(h.Level, h.Tensor)?.TotalReads ?? 0));
 
     /// <summary>One shared iteration of a layer: its bounds divided by the shared factors, its mapping without the shared loops.</summary>
     private static (Einsum, Mapping) Slice(Einsum e, Mapping m, int sharedLoops)

@@ -6,8 +6,8 @@ using Optimizer.Workloads.Specs;
 namespace Optimizer.Formulation.Specs;
 
 /// <summary>
-/// The fused mapping spec (docs/fusion.md): a <c>fused-mapping</c> with its <c>groups</c> (layers and
-/// shared-loop count) and one entry per layer under <c>mappings</c>, each written like the body of a
+/// The fused mapping spec (docs/fusion.md): a <c>fused-mapping</c> with its <c>groups</c> (layers,
+/// shared-loop count and the tensors held on chip) and one entry per layer under <c>mappings</c>, each written like the body of a
 /// mapping spec (docs/spec-format.md).
 /// </summary>
 public static class FusedMappingSpec
@@ -32,7 +32,7 @@ public static class FusedMappingSpec
             var groups = new List<FusedGroup>();
             foreach (var item in root.List("groups", required: true) ?? [])
             {
-                var m = item.AsMap("layers", "shared-loops");
+                var m = item.AsMap("layers", "shared-loops", "held");
                 if (m is null) continue;
                 int shared = m.Int("shared-loops", min: 0) ?? 0;
                 var layersNode = m.Required("layers");
@@ -42,7 +42,8 @@ public static class FusedMappingSpec
                 for (int k = 1; k < indices.Count; k++)
                     if (indices[k].Index != indices[k - 1].Index + 1)
                         indices[k].Node.Error($"the layers of a group are consecutive in the workload's order; after {w.Layers[indices[k - 1].Index].Name} comes {(indices[k - 1].Index + 1 < w.Layers.Count ? w.Layers[indices[k - 1].Index + 1].Name : "nothing")}");
-                groups.Add(new FusedGroup(indices[0].Index, Math.Max(indices[0].Index, indices[^1].Index), shared));
+                var held = HeldTensors(m.Get("held"), w, indices.Select(x => x.Index).ToList());
+                groups.Add(new FusedGroup(indices[0].Index, Math.Max(indices[0].Index, indices[^1].Index), shared, held));
             }
             var mappings = new Mapping?[w.Layers.Count];
             foreach (var item in root.List("mappings", required: true) ?? [])
@@ -70,10 +71,37 @@ public static class FusedMappingSpec
         sb.Append($"# fused mapping of {w.Name} on {arch.Name} (docs/fusion.md)\n");
         sb.Append("fused-mapping:\n  groups:\n");
         foreach (var g in fm.Groups)
-            sb.Append($"    - {{ layers: {YamlText.List(Enumerable.Range(g.First, g.Count).Select(i => w.Layers[i].Name))}, shared-loops: {g.SharedLoops} }}\n");
+            sb.Append($"    - {{ layers: {YamlText.List(Enumerable.Range(g.First, g.Count).Select(i => w.Layers[i].Name))}, shared-loops: {g.SharedLoops}, held: {YamlText.List(FusionRules.HeldOf(w, g).Select(t => t.Name))} }}\n");
         sb.Append("  mappings:\n");
         for (int i = 0; i < w.Layers.Count; i++) MappingSpec.AppendListItem(sb, fm.Layers[i], w.Layers[i], arch);
         return sb.ToString();
+    }
+
+    /// <summary>
+    /// The tensors a group holds (<c>held</c>, a list of tensor names each of which some member touches); null when
+    /// the key is absent (the default of <see cref="FusionRules.DefaultHeld"/>) or a name is wrong (reported).
+    /// </summary>
+    private static IReadOnlyList<TensorId>? HeldTensors(SpecNode? node, Workload w, IReadOnlyList<int> members)
+    {
+        var items = node?.AsList();
+        if (items is null) return null;
+        var result = new List<TensorId>();
+        bool ok = true;
+        var touched = members.Where(i => i >= 0).SelectMany(i => w.Layers[i].Tensors.Select(t => t.Id.Name)).Distinct().ToList();
+        foreach (var item in items)
+        {
+            var name = item.AsString();
+            if (name is null) { ok = false; continue; }
+            if (!touched.Contains(name))
+            {
+                var close = SpecReader.Closest(name, touched);
+                item.Error($"no layer of the group reads or writes a tensor '{name}'{(close is null ? "" : $"; did you mean {close}?")}; a group holds tensors its members touch");
+                ok = false;
+                continue;
+            }
+            result.Add(new TensorId(name));
+        }
+        return ok ? result : null;
     }
 
     internal static int LayerIndex(SpecNode node, Workload w)
