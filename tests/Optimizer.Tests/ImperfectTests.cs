@@ -224,7 +224,8 @@ public sealed class ImperfectCliTests
         Assert.AreEqual(0, code, text + err);
         StringAssert.Contains(text, "OPTIMAL energy=26362 (proved by exact (imperfect factorization) search");
         StringAssert.Contains(text, "every count equals the model's");
-        StringAssert.Contains(File.ReadAllText(output), "N=3,1");
+        // The optimum has ties; whichever is written carries a partial last iteration (Timeloop's residual form).
+        StringAssert.Matches(File.ReadAllText(output), new System.Text.RegularExpressions.Regex(@"[MNK]=\d+,\d+"));
         (code, text, _) = CommandLine.Run("map", "--arch", arch, "--workload", workload, "--quiet");
         StringAssert.Contains(text, "OPTIMAL energy=45472");
         (code, _, err) = CommandLine.Run("map", "--arch", arch, "--workload", workload, "--imperfect", "--solver", "descent");
