@@ -61,7 +61,7 @@ public sealed class CliTests
             "--mapping", Example("conv1d-mapping.yaml"), "--csv", csv);
         Assert.AreEqual(0, code, err);
         var lines = System.IO.File.ReadAllLines(csv);
-        Assert.AreEqual("Layer,Level,Tensor,Role,TileWords,InstancesUsed,ReadsPerInstance,FillsPerInstance,UpdatesPerInstance,Reads,Fills,Updates,EnergyPj,EnergyPerMacPj,Macs,Cycles,Utilization,Edp,Source", lines[0]);
+        Assert.AreEqual("Layer,Level,Tensor,Role,TileWords,InstancesUsed,ReadsPerInstance,FillsPerInstance,UpdatesPerInstance,Reads,Fills,Updates,EnergyPj,EnergyPerMacPj,Macs,Cycles,Utilization,Edp,Source,ForwardedReads", lines[0]);
         Assert.AreEqual(1 + 6 + 1 + 1, lines.Length, "6 level-tensor rows, a MAC row and a total row");
         var arch = ArchitectureSpec.Load(Example("two-level-arch.yaml"));
         var layer = WorkloadSpec.Load(Example("conv1d-workload.yaml")).Layers[0];

@@ -230,6 +230,14 @@ public sealed class WindowCapabilityTests
             Assert.AreEqual(0, code, err + output);
             StringAssert.Contains(output, "below GlobalBuffer, Inputs: 30 link transfers");
             StringAssert.Contains(output, "RegisterFile Inputs: 30 reads (total) of words sent to a neighbour");
+            // The CSV carries the forwarded reads on the level that sends them and in the total.
+            var csv = Path.Combine(dir, "costs.csv");
+            (code, output, err) = Run(["evaluate", .. common, "--mapping", mapping, "--csv", csv]);
+            Assert.AreEqual(0, code, err + output);
+            var rows = File.ReadAllLines(csv);
+            Assert.IsTrue(rows[0].EndsWith(",ForwardedReads", StringComparison.Ordinal), rows[0]);
+            Assert.IsTrue(rows.Any(r => r.StartsWith("conv,RegisterFile,Inputs,", StringComparison.Ordinal) && r.EndsWith(",30", StringComparison.Ordinal)), string.Join("\n", rows));
+            Assert.IsTrue(rows.Any(r => r.StartsWith("conv,total,", StringComparison.Ordinal) && r.EndsWith(",30", StringComparison.Ordinal)), string.Join("\n", rows));
             (code, output, err) = Run(["evaluate", .. common, "--mapping", mapping, "--style", "timeloop"]);
             Assert.AreEqual(0, code, err + output);
             StringAssert.Contains(output, "Forwarded reads (total)         : 30");
