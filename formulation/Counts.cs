@@ -167,9 +167,12 @@ public static class Counts
     /// the words of the new tile the previous one did not hold. A step of loop j moves its rank by its
     /// stride and rewinds every loop inside it; it happens (f_j - 1) x (product of the factors outside j)
     /// times. <paramref name="loops"/> are outermost first; <paramref name="fresh"/>, when given, receives
-    /// each loop's new words per step.
+    /// each loop's new words per step. With <paramref name="sampled"/>, the step is the one Timeloop's sampling
+    /// (rule B, docs/cost-model.md) measures and extrapolates: from iteration 0 to 1 of the loop, where every loop
+    /// inside it stands at its iteration 1, so each rewinds by one stride instead of f - 1. Counted with sliding windows,
+    /// that is a lower bound of Timeloop's count, which keeps overlap only under the same stride (rule A).
     /// </summary>
-    public static long Visits(TensorIndex t, ReadOnlySpan<long> tileExtent, ReadOnlySpan<StepLoop> loops, Span<long> fresh = default)
+    public static long Visits(TensorIndex t, ReadOnlySpan<long> tileExtent, ReadOnlySpan<StepLoop> loops, Span<long> fresh = default, bool sampled = false)
     {
         int dims = t.Dimensions;
         Span<long> extent = dims <= 16 ? stackalloc long[dims] : new long[dims];
@@ -187,7 +190,7 @@ public static class Counts
             for (int i = 0; i < shift.Length; i++) shift[i] = -rewind[i];
             shift[r] = checked(shift[r] + stride);
             perLoop[j] = tile - t.Overlap(extent, shift);
-            rewind[r] = checked(rewind[r] + (f - 1) * stride);
+            rewind[r] = checked(rewind[r] + (sampled ? Math.Min(f - 1, 1) : f - 1) * stride);
         }
         long total = tile, outer = 1;
         for (int j = 0; j < loops.Length; j++)

@@ -38,22 +38,21 @@ public sealed class TilingSearch
         _seed = seed;
         _incumbent = incumbent;
         _p = problem;
-        // The bounds hold for the default model only: under another convention every mapping is enumerated and costed by it.
-        // Neighbour forwarding removes words the bounds count, so it is enumerated as well; a same-stride window only adds
-        // words, so the bounds stay lower bounds (docs/mapspace.md, "Window capabilities").
-        _boundsHold = problem.Convention == CostConvention.Default && !problem.Arch.HasForwarding;
+        // Leaves are costed by the reference model under another convention or a window capability. The array model's
+        // bounds stay lower bounds: a same-stride window only adds words, and where children may share or forward a
+        // window's words (neighbour forwarding, the Timeloop convention) the model counts only what they cannot
+        // (SearchProblem.SharedWindows; docs/mapspace.md, "Shared windows").
         _byReference = problem.Convention != CostConvention.Default || problem.Arch.HasWindowCapabilities;
-        prune &= _boundsHold;
         // A global constraint on counts or cycles couples the levels' orders (as a cost cap does), so the search then branches on
         // orders; so does a same-stride window, whose counts depend on which loop steps next across levels.
         _global = problem.Constraints is { Global.Count: > 0 } c ? c : null;
-        bool deferOrders = prune && _global is not { OrderDependent: true } && !problem.Arch.HasWindowCapabilities;
+        bool deferOrders = prune && _global is not { OrderDependent: true } && !problem.Arch.HasWindowCapabilities && problem.Convention == CostConvention.Default;
         // EDP without caps is searched by the energy search, its bounds times each plan's least cycles (docs/mapspace.md,
         // "EDP: the energy search times the plan's cycles").
         _edpInner = deferOrders && problem.Objective == Objective.Edp && problem.Caps is null;
         _model = new SearchModel(_edpInner ? problem with { Objective = Objective.Energy } : problem, deferOrders);
         _prune = prune;
-        _name = prune ? "exact" : problem.Convention != CostConvention.Default ? $"enumeration ({Conventions.Names[(int)problem.Convention]} convention)"
+        _name = prune ? (problem.Convention != CostConvention.Default ? $"exact ({Conventions.Names[(int)problem.Convention]} convention)" : "exact") : problem.Convention != CostConvention.Default ? $"enumeration ({Conventions.Names[(int)problem.Convention]} convention)"
             : problem.Arch.HasForwarding ? "enumeration (neighbour forwarding)" : "brute";
         _levelsCount = problem.Arch.Levels.Count;
         _twins = Twins();
@@ -61,8 +60,6 @@ public sealed class TilingSearch
 
     private readonly int _levelsCount;
     private readonly bool _edpInner;
-    // True when the search's bounds are lower bounds of the problem's costs; false for another convention or neighbour forwarding.
-    private readonly bool _boundsHold;
     // True when leaves are costed by the reference model (another convention, or a window capability the search's array model lacks).
     private readonly bool _byReference;
     private readonly PlanTwins? _twins;
@@ -157,8 +154,7 @@ public sealed class TilingSearch
         {
             // The heuristics know no caps, so a capped search starts from the mapping it is given (if any).
             if (_incumbent is null) return;
-            var report = CostModel.TryEvaluate(_p.Layer, _p.Arch, _incumbent, out var r, out _) ? r! : null;
-            if (report is not null && (_p.Caps?.Allow(report) ?? true) && Satisfies(_incumbent, report)) shared.Seed(_incumbent, report.Objective(_p.Objective));
+            if (SeedValue(_incumbent) is { } given) shared.Seed(_incumbent, given);
             return;
         }
         var budget = TimeSpan.FromSeconds(Math.Min(2, (limits.TimeLimit?.TotalSeconds ?? 20) / 10));
@@ -178,25 +174,40 @@ public sealed class TilingSearch
             {
                 // The descent knows the level constraints only: its answer seeds the search when it satisfies the global ones.
                 var descent = new Descent(_p with { Constraints = _p.Constraints?.LevelsOnly }).Solve(limits with { TimeLimit = budget });
-                if (descent.Mapping is not null && descent.Best is { } d && Satisfies(descent.Mapping, descent.Report!)) (seed, seedValue) = (descent.Mapping, d);
+                if (descent.Mapping is not null && descent.Best is { } d && Satisfies(descent.Mapping, descent.Report!))
+                    (seed, seedValue) = (descent.Mapping, _byReference ? SeedValue(descent.Mapping) ?? double.PositiveInfinity : d);
             }
             catch (InvalidOperationException)
             {
                 // The descent found no valid starting point (tight constraints); the sampler may still.
             }
         }
-        // With neighbour forwarding the search enumerates: the proved optimum without the capabilities (fast), re-costed
-        // with them, is a good incumbent (usually: forwarding can also raise a mapping's energy where the fanout multicasts).
-        if (_p.Arch.HasForwarding && _p.Convention == CostConvention.Default && !limits.Cancel.IsCancellationRequested)
+        // Under shared windows (neighbour forwarding, the Timeloop convention) the bounds are weaker: the proved optimum of the
+        // plain problem (default model, no capabilities; fast), valued under the problem's own counts, is a good incumbent.
+        if (_model.Problem.SharedWindows && !limits.Cancel.IsCancellationRequested)
         {
             // A proof, usually fast; a quarter of the time limit (at most 30 s) so that a loaded machine still finishes it.
             var proof = TimeSpan.FromSeconds(Math.Min(30, (limits.TimeLimit?.TotalSeconds ?? 120) / 4));
-            var plain = new TilingSearch(_p with { Arch = _p.Arch.WithoutWindowCapabilities() }, prune: true).Solve(limits with { TimeLimit = proof });
-            if (plain.Mapping is { } m && CostModel.TryEvaluate(_p.Layer, _p.Arch, m, out var r, out _) && Satisfies(m, r!) && r!.Objective(_p.Objective) < seedValue)
-                (seed, seedValue) = (m, r.Objective(_p.Objective));
+            var plain = new TilingSearch(_p with { Arch = _p.Arch.WithoutWindowCapabilities(), Convention = CostConvention.Default }, prune: true).Solve(limits with { TimeLimit = proof });
+            if (plain.Mapping is { } m && SeedValue(m) is { } v && v < seedValue) (seed, seedValue) = (m, v);
         }
-        if (sampling.Result is var (improved, value) && value < seedValue) (seed, seedValue) = (improved, value);
-        if (seed is not null) shared.Seed(seed, seedValue);
+        if (sampling.Result is var (improved, sampled) && (_byReference ? SeedValue(improved) : sampled) is { } value && value < seedValue) (seed, seedValue) = (improved, value);
+        // The heuristics value mappings by the default model; the threshold must be the problem's own value of the seed.
+
+        if (seed is not null && double.IsFinite(seedValue)) shared.Seed(seed, seedValue);
+    }
+
+    /// <summary>
+    /// A seed's objective under the problem's convention and capabilities, or null when it is not an allowed answer (not
+    /// valid, above a cap, breaking a global constraint, or not expressible in Timeloop's format under its convention).
+    /// </summary>
+    private double? SeedValue(Mapping m)
+    {
+        if (!ValidityChecker.Check(_p.Layer, _p.Arch, m).Count.Equals(0)) return null;
+        if (_p.Convention == CostConvention.Timeloop && Formulation.Specs.TimeloopMapping.Inexpressible(m, _p.Arch) is not null) return null;
+        var report = Conventions.Evaluate(_p.Convention, _p.Layer, _p.Arch, m);
+        if (!(_p.Caps?.Allow(report) ?? true) || !Satisfies(m, report)) return null;
+        return report.Objective(_p.Objective);
     }
 
     /// <summary>Runs the search under the limits.</summary>
@@ -343,7 +354,6 @@ public sealed class TilingSearch
         if (!listed) bound = Math.Min(bound, RootBound());
         // Nodes pruned at the ceiling hold nothing below it, and no more is known of them.
         bound = Math.Min(bound, _ceiling);
-        if (!_boundsHold) bound = Math.Min(bound, ConventionFloor());
         var found = shared.BestMapping;
         double? foundValue = shared.BestValue;
         // Nothing below the ceiling (which was below the seed, if any): that is all the search proved.
@@ -370,7 +380,7 @@ public sealed class TilingSearch
             if (complete)
                 return new SolveResult(SolveStatus.Infeasible, null, null, null, double.PositiveInfinity, elapsed, explored, _name,
                     !_brokenSets.IsEmpty ? Infeasibility.ExplainGlobal(_p, _brokenSets.Keys.ToList(), minimal: !_partialSets) : Infeasibility.Explain(_p));
-            return new SolveResult(SolveStatus.Unknown, null, null, null, Math.Min(bound, _boundsHold ? RootBound() : ConventionFloor()), elapsed, explored, _name,
+            return new SolveResult(SolveStatus.Unknown, null, null, null, Math.Min(bound, RootBound()), elapsed, explored, _name,
                 "The search stopped before it found a valid mapping.");
         }
         var report = Recheck(found, foundValue!.Value);
@@ -389,7 +399,8 @@ public sealed class TilingSearch
     /// </summary>
     private PlanTwins? Twins()
     {
-        if (!_prune || (_p.Objective != Objective.Edp && _p.Caps is null)) return null;
+        // The twins' energy bound is the inner-first one, which knows nothing of shared windows.
+        if (!_prune || (_p.Objective != Objective.Edp && _p.Caps is null) || _model.Problem.SharedWindows) return null;
         var free = _p with { Caps = null };
         // EDP searched inner-first: the search's own model is the energy twin.
         return new PlanTwins(_edpInner ? _model : new SearchModel(free with { Objective = Objective.Energy }, deferOrders: true), new SearchModel(free with { Objective = Objective.Latency }),
@@ -419,14 +430,7 @@ public sealed class TilingSearch
         }
     }
 
-    /// <summary>
-    /// A lower bound valid under any convention, for a stopped enumeration: every MAC's energy, and the
-    /// cycles of the MACs spread over every compute unit (the default model's bounds do not hold for
-    /// Timeloop's counts, which multicast and forward more, nor under neighbour forwarding).
-    /// </summary>
-    private double ConventionFloor() => AnyMappingFloor(_p);
-
-    /// <summary>The bound of <see cref="ConventionFloor"/>, which every mapping meets under any convention, imperfect factors included (the MACs are the true points).</summary>
+    /// <summary>A bound every mapping meets under any convention, imperfect factors included (the MACs are the true points): every MAC's energy, and the cycles of the MACs spread over every compute unit.</summary>
     internal static double AnyMappingFloor(MapProblem p)
     {
         double energy = p.Layer.Macs * p.Arch.Compute.MacEnergy;

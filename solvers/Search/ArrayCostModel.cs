@@ -37,7 +37,13 @@ internal sealed class ArrayCostModel(SearchProblem problem) : SearchPart(problem
     public long Visits(SearchTensor t, State s, int c)
         => c == 0 ? t.Tile(s.Rem[0])
             : _m.Imperfect ? Counts.ClippedVisits(t.Dims, s.Rem[c], ChainAbove(s, c), _m.Bound)
-            : Counts.Visits(t.Dims, s.Rem[c], LoopsAbove(s, c));
+            : Counts.Visits(t.Dims, s.Rem[c], LoopsAbove(s, c), sampled: Sampled(t));
+
+    /// <summary>
+    /// True when t's visits are counted as Timeloop samples them (the Timeloop convention, a window tensor): a lower bound of
+    /// Timeloop's count, which can be below the sliding window's (<see cref="Counts.Visits"/>).
+    /// </summary>
+    private bool Sampled(SearchTensor t) => _m.SharedWindows && _m.Map.Convention == CostConvention.Timeloop && t.IsWindow;
 
     /// <summary>
     /// Every loop above level c with a factor above 1, outermost first, as the clipped count sees it (per level its
@@ -162,11 +168,22 @@ internal sealed class ArrayCostModel(SearchProblem problem) : SearchPart(problem
                     long childWords = c >= Levels ? temporalProduct : (visitsC = Visits(t, s, c));
                     long children = s.Used[Math.Min(c, Levels)] / s.Used[l];
                     long served = Counts.Served(childWords, children, SharedFactor(t, s, l, Math.Min(c, Levels)));
+                    bool shared = WindowShared(t, s, l, Math.Min(c, Levels));
+                    if (shared)
+                    {
+                        served = Math.Min(served, UnionServed(t, s, l));
+                        // Timeloop counts a child's fills as its share of the parent's reads and of the link transfers,
+                        // which can be fewer than the words its tile takes in: only that share of the union is sure.
+                        if (_m.Map.Convention == CostConvention.Timeloop && c < Levels)
+                            visitsC = Math.Min(visitsC, checked(served * s.Used[l]) / s.Used[c]);
+                    }
                     if (t.IsOutput) { u = served; r = Counts.OutputReads(u, partition); }
                     else r = served;
                     double words = (double)checked(r + u) * s.Used[l];
-                    for (int m = l; m < Math.Min(c, Levels); m++)
-                        if (levels[m].Fanout.HopEnergy > 0 && words > 0) network += words * Hops(s, m) * levels[m].Fanout.HopEnergy;
+                    // Shared or forwarded words take fewer or other hops than the streams' (none are counted for them).
+                    if (!_m.NoNetwork && !shared)
+                        for (int m = l; m < Math.Min(c, Levels); m++)
+                            if (levels[m].Fanout.HopEnergy > 0 && words > 0) network += words * Hops(s, m) * levels[m].Fanout.HopEnergy;
                 }
                 else
                 {
@@ -266,7 +283,38 @@ internal sealed class ArrayCostModel(SearchProblem problem) : SearchPart(problem
         if (!t.DenseTile(s.Rem[v])) return 0;
         long visits = Visits(t, s, v);
         long streams = (s.Used[v] / s.Used[l]) / SharedFactor(t, s, l, v);
-        return checked(visits * streams);
+        long served = checked(visits * streams);
+        // Shared windows: the undecided levels below may split a window rank too, so only the union's new words are sure.
+        return _m.SharedWindows && t.IsWindow ? Math.Min(served, l < v ? UnionServed(t, s, l) : 0) : served;
+    }
+
+    /// <summary>
+    /// True when the problem shares windows (<see cref="SearchProblem.SharedWindows"/>) and a fanout from level l down to
+    /// level c (exclusive) splits a rank that indexes t through a sliding window: children's tiles then overlap, and the
+    /// problem's counts may serve them with fewer parent reads than one per stream.
+    /// </summary>
+    private bool WindowShared(SearchTensor t, State s, int l, int c)
+    {
+        if (!_m.SharedWindows || !t.IsWindow) return false;
+        for (int m = l; m < c; m++)
+            for (int r = 0; r < Ranks; r++)
+                if (t.WindowRank[r] && s.Spatial(m, r) > 1) return true;
+        return false;
+    }
+
+    /// <summary>
+    /// A lower bound on the words one instance of level l reads for its children over the run when they may share or
+    /// forward words: the visits of a virtual keeper whose tile is the union of l's children's tiles (level l+1's extents
+    /// times l's spatial factors) under the loops above it. A word new to that union at a step of those loops was in no
+    /// child's tile at the step before, so no child holds it and no neighbour can forward it: it is read from l at least
+    /// once, however many children need it. Valid only when the union is the whole box (a dense tile); 0 otherwise.
+    /// </summary>
+    private long UnionServed(SearchTensor t, State s, int l)
+    {
+        var union = (long[])s.Rem[l + 1].Clone();
+        for (int r = 0; r < Ranks; r++) union[r] = checked(union[r] * s.Spatial(l, r));
+        if (!t.DenseTile(union)) return 0;
+        return Counts.Visits(t.Dims, union, LoopsAbove(s, l + 1), sampled: Sampled(t));
     }
 
     /// <summary>The largest multicast (operands) or reduction (outputs) factor the fanouts from level m down can give.</summary>
@@ -276,10 +324,12 @@ internal sealed class ArrayCostModel(SearchProblem problem) : SearchPart(problem
         for (int k = m; k < Levels; k++)
         {
             var fan = _m.Storage[k].Fanout;
-            if (!Counts.Shares(fan, t.IsOutput)) continue;
+            // Shared windows: a fanout that does not multicast may still forward a window's words.
+            if (!Shares(fan, t.IsOutput) && !(_m.SharedWindows && t.IsWindow)) continue;
             if (k < loopsDecided || s.Plan is not null)
             {
-                for (int r = 0; r < Ranks; r++) if (!t.IndexedBy[r]) p *= s.Spatial(k, r);
+                // Shared windows: children splitting a window rank may share words too.
+                for (int r = 0; r < Ranks; r++) if (!t.IndexedBy[r] || (_m.SharedWindows && t.WindowRank[r])) p *= s.Spatial(k, r);
             }
             else p *= fan.Size;
         }
@@ -342,11 +392,17 @@ internal sealed class ArrayCostModel(SearchProblem problem) : SearchPart(problem
         long p = 1;
         for (int m = from; m < to; m++)
         {
-            if (!Counts.Shares(_m.Storage[m].Fanout, t.IsOutput)) continue;
+            if (!Shares(_m.Storage[m].Fanout, t.IsOutput)) continue;
             for (int r = 0; r < Ranks; r++) if (!t.IndexedBy[r]) p = checked(p * s.Spatial(m, r));
         }
         return p;
     }
+
+    /// <summary>
+    /// True when a fanout shares one parent access among children for the tensor (<see cref="Counts.Shares"/>); under the
+    /// Timeloop convention always, since Timeloop multicasts identical words whatever the fanout's flags.
+    /// </summary>
+    private bool Shares(Hardware.Fanout fanout, bool output) => _m.Map.Convention == CostConvention.Timeloop || Counts.Shares(fanout, output);
 
     /// <summary>Hops per word over level m's fanout (<see cref="Counts.Hops"/>), from the children the state uses.</summary>
     public double Hops(State s, int m)

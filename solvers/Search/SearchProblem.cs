@@ -27,6 +27,7 @@ internal sealed class SearchTensor
         WindowRank = Enumerable.Range(0, indexedBy.Length).Select(r => !PlainDimRank[r] &&
             dimensions.Any(k => dims.RanksOf(k).Contains(r))).ToArray();
         UnitCoefficients = dimensions.All(k => dims.CoefficientsOf(k) is [1]);
+        IsWindow = WindowRank.Any(w => w);
     }
 
     /// <summary>The tensor's position in the layer, and so its bit in keep masks.</summary>
@@ -45,6 +46,8 @@ internal sealed class SearchTensor
     public bool NonNegative { get; }
     /// <summary>Per rank: the rank indexes the tensor only in dimensions with other ranks (P + R).</summary>
     public bool[] WindowRank { get; }
+    /// <summary>Some rank indexes the tensor through a sliding window (<see cref="WindowRank"/>).</summary>
+    public bool IsWindow { get; }
     /// <summary>Every dimension is one rank with coefficient 1.</summary>
     public bool UnitCoefficients { get; }
 
@@ -140,11 +143,24 @@ internal sealed class SearchProblem
     /// tile extents are clipped to the bounds, and the array model counts partial tiles (<see cref="Counts.ClippedVisits"/>).
     /// </summary>
     public bool Imperfect { get; }
+    /// <summary>
+    /// The problem's counts may give children the words of a sliding window more cheaply than the array model's parent
+    /// reads (one read per distinct stream): the Timeloop convention multicasts identical words and forwards words between
+    /// neighbours, and an architecture may forward (docs/cost-model.md). The array model then counts, for a window tensor
+    /// served across a fanout that splits a window rank, only the words new to the union of the children's tiles
+    /// (<see cref="ArrayCostModel"/>, "shared windows"): a lower bound of those counts, so its bounds stay valid while its
+    /// exact value is not the problem's cost (leaves are costed by the reference model).
+    /// </summary>
+    public bool SharedWindows { get; }
+    /// <summary>The problem's counts have no network energy (the Timeloop convention counts none), so the array model counts none either.</summary>
+    public bool NoNetwork { get; }
 
     public SearchProblem(MapProblem p, bool deferOrders, bool imperfect = false)
     {
         Map = p;
         Imperfect = imperfect;
+        SharedWindows = !imperfect && (p.Convention == CostConvention.Timeloop || p.Arch.HasForwarding);
+        NoNetwork = p.Convention == CostConvention.Timeloop;
         // A cap on cycles couples the levels' orders (bandwidth cycles depend on them), so capped searches branch on orders.
         DeferOrders = deferOrders && p.Objective == Objective.Energy && p.Caps is null;
         var e = p.Layer;
