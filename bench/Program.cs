@@ -44,7 +44,7 @@ public static class Program
                 case "proofs": Proofs(seconds, names.Skip(names.IndexOf("proofs") + 1).ToList()); return 0; // the names after it are networks, presets, objectives
                 case var d when d.StartsWith("descent", StringComparison.Ordinal): DescentSweep(d); break;
                 default:
-                    Console.Error.WriteLine($"error: unknown benchmark '{name}'; known: costmodel, small, resnet50, cpsat[:PRESET], window-capabilities [seconds per search], codesign [seconds per objective [seconds per bound search [seconds per quick bound search]]], codesign-fronts [seconds per front], simulate, fusion, fusion-full[:resnet50|:gpt3] [seconds per fused search], fusion-certify [seconds per certificate], network, timeloop-optima, timelimit, onnx-load, imperfect [seconds per case], imperfect-proofs [seconds per search [first shape [shapes]]], shapes [seconds per search [E = D [buffer words]]], proofs [NETWORK|PRESET|OBJECTIVE...], descent[:WORKLOAD[:ARCH[:norandom]]] (an empty WORKLOAD or ARCH: all) [seconds per layer]");
+                    Console.Error.WriteLine($"error: unknown benchmark '{name}'; known: costmodel, small, resnet50, cpsat[:PRESET], window-capabilities [seconds per search], codesign [seconds per objective [seconds per bound search [seconds per quick bound search]]], codesign-fronts [seconds per front], simulate, fusion, fusion-full[:resnet50|:gpt3] [seconds per fused search], fusion-certify [seconds per certificate], network, timeloop-optima, timelimit, onnx-load, imperfect [seconds per case], imperfect-proofs [seconds per search [first shape [shapes]]], shapes [seconds per search [E = D [buffer words]]], proofs [NETWORK|PRESET|OBJECTIVE|timeloop...], descent[:WORKLOAD[:ARCH[:norandom]]] (an empty WORKLOAD or ARCH: all) [seconds per layer]");
                     return 2;
             }
         }
@@ -161,7 +161,9 @@ public static class Program
         var pick = only.Where(networks.Contains).ToList();
         if (only.Where(presets.Contains).ToArray() is { Length: > 0 } somePresets) presets = somePresets;
         if (objectives.Where(o => only.Contains(o.ToString().ToLowerInvariant())).ToArray() is { Length: > 0 } someObjectives) objectives = someObjectives;
-        Console.WriteLine($"Proofs: exact search, {secondsPerShape} s per distinct shape; 'proved' = OPTIMAL; gap = worst gap of the unproved");
+        // "timeloop" among the names: every search under the Timeloop convention (issue 14).
+        var convention = only.Contains("timeloop") ? CostConvention.Timeloop : CostConvention.Default;
+        Console.WriteLine($"Proofs: exact search, {secondsPerShape} s per distinct shape, {Conventions.Names[(int)convention]} convention; 'proved' = OPTIMAL; gap = worst gap of the unproved");
         Console.WriteLine("| network | preset | objective | shapes | proved | worst gap % | seconds |");
         Console.WriteLine("|---|---|---|---|---|---|---|");
         foreach (var network in pick.Count > 0 ? pick : [.. networks])
@@ -177,7 +179,7 @@ public static class Program
                     var clock = Stopwatch.StartNew();
                     foreach (var (layer, _) in shapes)
                     {
-                        var r = new TilingSearch(new MapProblem(layer, arch, objective), prune: true).Solve(new SearchLimits(TimeSpan.FromSeconds(secondsPerShape)));
+                        var r = new TilingSearch(new MapProblem(layer, arch, objective, Convention: convention), prune: true).Solve(new SearchLimits(TimeSpan.FromSeconds(secondsPerShape)));
                         if (r.Status == SolveStatus.Optimal) proved++;
                         else worst = Math.Max(worst, r.GapPercent ?? 100);
                     }

@@ -54,11 +54,13 @@ internal static partial class CodesignCommand
             HelpName = "FILE",
             AllowMultipleArgumentsPerToken = true,
         };
+        var convention = OptionRules.Convention("How every layer is costed: default (docs/cost-model.md) or timeloop (Timeloop v3.0.3's counts; the layer searches' bounds hold " +
+                                                 "for them, so proofs stand, but real layers prove more slowly, docs/mapspace.md).");
         var query = SmallestCommand.Options();
         var cmd = new Command("codesign", "Find the point of a declared design space that minimizes the objective for a workload under budgets, each layer mapped optimally; OPTIMAL when proved over the whole space. " +
                                           "With --smallest: the smallest value of one parameter keeping the layers within --within of their optima at its largest value, proved.")
         {
-            space, workload, objective, require, pareto, timeLimit, bound, quick, threads, csv, mappingOut, shard, shardOut, plot, boundsFrom,
+            space, workload, objective, require, pareto, timeLimit, bound, quick, threads, csv, mappingOut, shard, shardOut, plot, boundsFrom, convention,
         };
         foreach (var o in query.All) cmd.Options.Add(o);
         cmd.SetAction(pr => Program.Guard(() => Run(pr, Interrupt.Token)));
@@ -68,6 +70,7 @@ internal static partial class CodesignCommand
         {
             var s = DesignSpaceSpec.Load(Inputs.RequireFile(pr.GetValue(space)!, "design space"));
             var w = Inputs.Workload(pr.GetValue(workload)!);
+            var costing = OptionRules.ConventionOf(pr, convention);
             if (!DesignMetrics.TryParse(pr.GetValue(objective)!, out var obj) || obj is DesignMetric.Power or DesignMetric.LayerLatency)
                 throw new InputException($"--objective must be one of energy, latency, edp, area, sram; got '{pr.GetValue(objective)}'.");
             if (query.Given(pr) is { } asked)
@@ -81,7 +84,7 @@ internal static partial class CodesignCommand
                 if (conflicting.Count > 0)
                     throw new InputException($"{asked} asks a query (the smallest value of one parameter within a tolerance); {string.Join(", ", conflicting)} belong to the minimization and do not go with it.");
                 return SmallestCommand.Run(pr, query, s, pr.GetValue(space)!, w, obj, new SearchLimits(OptionRules.Span(pr.GetValue(timeLimit)), cancel, pr.GetValue(threads)),
-                    OptionRules.Span(pr.GetValue(bound)), pr.GetValue(csv), pr.GetValue(mappingOut));
+                    OptionRules.Span(pr.GetValue(bound)), pr.GetValue(csv), pr.GetValue(mappingOut), costing);
             }
             var budgets = s.Budgets.Concat((pr.GetValue(require) ?? []).Select(Requirement)).ToList();
             var limits = new SearchLimits(OptionRules.Span(pr.GetValue(timeLimit)), cancel, pr.GetValue(threads));
@@ -100,18 +103,19 @@ internal static partial class CodesignCommand
             var from = pr.GetValue(boundsFrom) ?? [];
             if (from.Length > 0 && (part is null || front is not null))
                 throw new InputException("--bounds-from gives a shard of a minimization the best values of other shards: give --shard i/N and no --pareto.");
-            if (part is { } sh) return Shard(s, w, shapes, obj, front, budgets, limits, boundSpan, quickSpan, sh, pr.GetValue(shardOut)!, from);
+            if (part is { } sh) return Shard(s, w, shapes, obj, front, budgets, limits, boundSpan, quickSpan, sh, pr.GetValue(shardOut)!, from, costing);
             Console.WriteLine($"Co-design of {w.Name} ({w.Layers.Count} layers, {shapes.Count} distinct shapes) over design space {s.Name} ({Text.Int(s.Count)} points, base {s.Base.Name}), " +
                               (front is { } f0 ? $"Pareto front of {DesignMetrics.Name(f0.Item1)} and {DesignMetrics.Name(f0.Item2)}" : $"minimizing {DesignMetrics.Name(obj)}"));
             foreach (var p in s.Parameters) Console.WriteLine($"  {p.Name}: {string.Join(", ", p.Values)}");
             foreach (var b in budgets) Console.WriteLine($"  budget: {b} ({b.Source})");
+            if (costing != CostConvention.Default) Console.WriteLine($"  every layer costed by the {Conventions.Names[(int)costing]} convention");
             Codesign run = null!;
             if (front is { } pair)
             {
-                var fr = Live.Run("codesign --pareto", p => (run = new Codesign(s, w, limits with { Progress = p }, boundSpan, quickSpan)).Pareto(pair.Item1, pair.Item2, budgets));
+                var fr = Live.Run("codesign --pareto", p => (run = new Codesign(s, w, limits with { Progress = p }, boundSpan, quickSpan, costing)).Pareto(pair.Item1, pair.Item2, budgets));
                 return Front(run, fr, s, budgets, pr.GetValue(csv), pr.GetValue(plot), w.Name);
             }
-            var r = Live.Run("codesign", p => (run = new Codesign(s, w, limits with { Progress = p }, boundSpan, quickSpan)).Minimize(obj, budgets));
+            var r = Live.Run("codesign", p => (run = new Codesign(s, w, limits with { Progress = p }, boundSpan, quickSpan, costing)).Minimize(obj, budgets));
             Console.WriteLine();
             PointRecord? record = null;
             if (r.Best is { } best)
@@ -149,16 +153,17 @@ internal static partial class CodesignCommand
     /// no point meeting the budgets is a normal part of a run; the merge gives the run's status and exit code).
     /// </summary>
     private static int Shard(DesignSpace s, Workload w, IReadOnlyList<(Einsum Layer, int Count)> shapes, DesignMetric obj, (DesignMetric, DesignMetric)? front, List<Budget> budgets,
-        SearchLimits limits, TimeSpan? boundSpan, TimeSpan? quickSpan, (int Index, int Count) part, string file, IReadOnlyList<string> boundsFrom)
+        SearchLimits limits, TimeSpan? boundSpan, TimeSpan? quickSpan, (int Index, int Count) part, string file, IReadOnlyList<string> boundsFrom, CostConvention costing)
     {
         var (first, end) = ShardPlan.Range(part.Index, part.Count, s.Count);
         var candidates = Enumerable.Range(first, end - first).ToList();
         var objective = front?.Item1 ?? obj;
-        var identity = ShardFile.Identity(s, shapes, objective, front?.Item2, budgets);
+        var identity = ShardFile.Identity(s, shapes, objective, front?.Item2, budgets, costing);
         string scope = $"shard {part.Index}/{part.Count} (points {first} to {end - 1})";
         Console.WriteLine($"Co-design of {w.Name} ({w.Layers.Count} layers, {shapes.Count} distinct shapes) over design space {s.Name} ({Text.Int(s.Count)} points, base {s.Base.Name}), " +
                           (front is { } f0 ? $"Pareto front of {DesignMetrics.Name(f0.Item1)} and {DesignMetrics.Name(f0.Item2)}" : $"minimizing {DesignMetrics.Name(obj)}") + $": {scope}");
         foreach (var b in budgets) Console.WriteLine($"  budget: {b} ({b.Source})");
+        if (costing != CostConvention.Default) Console.WriteLine($"  every layer costed by the {Conventions.Names[(int)costing]} convention");
         double? cutoff = null;
         if (boundsFrom.Count > 0)
         {
@@ -177,7 +182,7 @@ internal static partial class CodesignCommand
         Console.WriteLine();
         if (front is { } pair)
         {
-            var fr = Live.Run("codesign --pareto --shard", p => (run = new Codesign(s, w, limits with { Progress = p }, boundSpan, quickSpan)).Pareto(pair.Item1, pair.Item2, budgets, candidates));
+            var fr = Live.Run("codesign --pareto --shard", p => (run = new Codesign(s, w, limits with { Progress = p }, boundSpan, quickSpan, costing)).Pareto(pair.Item1, pair.Item2, budgets, candidates));
             var points = fr.Front.Select(PointRecord.From).ToList();
             PrintFront(points, pair.Item1, pair.Item2);
             long full = run.FullSweep(pair.Item1, budgets, candidates.Count);
@@ -187,7 +192,7 @@ internal static partial class CodesignCommand
         }
         else
         {
-            var r = Live.Run("codesign --shard", p => (run = new Codesign(s, w, limits with { Progress = p }, boundSpan, quickSpan)).Minimize(obj, budgets, candidates, cutoff: cutoff));
+            var r = Live.Run("codesign --shard", p => (run = new Codesign(s, w, limits with { Progress = p }, boundSpan, quickSpan, costing)).Minimize(obj, budgets, candidates, cutoff: cutoff));
             PointRecord? record = null;
             IReadOnlyList<(string, string)> bestFiles = [];
             if (r.Best is { } best)

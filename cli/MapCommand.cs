@@ -28,7 +28,7 @@ internal static class MapCommand
         };
         solver.AcceptOnlyFromAmong("exact", "brute", "cpsat", "z3", "random", "descent");
         var convention = OptionRules.Convention("How mappings are costed: default (docs/cost-model.md; proved by the branch and bound) or timeloop (Timeloop v3.0.3's counts; " +
-                          "proved by enumerating the mapspace, small cases; a stopped enumeration gives its best with a MAC-only bound).");
+                          "proved by a branch and bound with weaker bounds that hold for those counts, docs/mapspace.md; real layers may end FEASIBLE with a gap).");
         var seed = new Option<int>("--seed") { Description = "Seed of --solver random.", DefaultValueFactory = _ => 1 };
         var certify = new Option<string?>("--certify")
         {
@@ -99,7 +99,7 @@ internal static class MapCommand
             if (costing != CostConvention.Default && engine.Name == "cpsat")
                 throw new InputException("--solver cpsat states the default cost model only; --convention timeloop is searched by --solver exact or brute.");
             if (costing != CostConvention.Default && (pr.GetValue(network) || engine.Name is not ("exact" or "brute")))
-                throw new InputException($"--convention {pr.GetValue(convention)} is searched by --solver exact or brute (an enumeration costed by that convention); not with {(pr.GetValue(network) ? "--network" : $"--solver {engine.Name}")}.");
+                throw new InputException($"--convention {pr.GetValue(convention)} is searched by --solver exact or brute (costed by that convention); not with {(pr.GetValue(network) ? "--network" : $"--solver {engine.Name}")}.");
             if (terms.Count > 1 && engine.Name == "z3")
                 throw new InputException($"A lexicographic objective ({pr.GetValue(objective)}) is searched by --solver exact, brute, cpsat, descent or random (and --network); not with --solver z3.");
             if (engine.Name == "z3" && (terms.Count > 1 || obj != Objective.Energy))

@@ -34,8 +34,8 @@ internal static class RegressCommand
         };
         var objective = OptionRules.Objective("What to minimize: energy, latency (or delay), edp, or a lexicographic list such as delay,energy. The exact mapper proves the list term by term; "
             + "descent and random minimize its first term, then hill-climb each later term with the earlier ones capped; the gap is taken in the first term where the two answers differ.");
-        var convention = OptionRules.Convention("How mappings are costed: default (docs/cost-model.md) or timeloop (Timeloop v3.0.3's counts; the exact mapper then enumerates, "
-            + "small cases; the heuristic's mappings are re-costed by the same convention).");
+        var convention = OptionRules.Convention("How mappings are costed: default (docs/cost-model.md) or timeloop (Timeloop v3.0.3's counts; the exact mapper then searches with bounds that hold for them, "
+            + "docs/mapspace.md; the heuristic's mappings are re-costed by the same convention).");
         var seed = new Option<int>("--seed") { Description = "Seed of the random heuristic.", DefaultValueFactory = _ => 1 };
         var samples = new Option<int>("--samples") { Description = "The random heuristic stops after this many valid draws without improvement.", DefaultValueFactory = _ => 500 }.Within(1);
         var timeLimit = OptionRules.TimeLimit("Seconds per layer for the exact mapper; an unproved layer's gap is to its best-found mapping.", 10);

@@ -24,12 +24,14 @@ internal static class ShardFile
     public const int Version = 1;
 
     /// <summary>The identity of a run: hashes of the space's canonical text, of the workload's distinct shapes and of the question.</summary>
-    public static ShardIdentity Identity(DesignSpace space, IReadOnlyList<(Einsum Layer, int Count)> shapes, DesignMetric objective, DesignMetric? second, IReadOnlyList<Budget> budgets)
+    public static ShardIdentity Identity(DesignSpace space, IReadOnlyList<(Einsum Layer, int Count)> shapes, DesignMetric objective, DesignMetric? second, IReadOnlyList<Budget> budgets,
+        CostConvention convention = CostConvention.Default)
     {
         string spaceHash = Hash(space.Canonical());
         string workloadHash = Hash(string.Join("\n", shapes.Select(s => $"{s.Count} x {Zoo.ShapeKey(s.Layer)}")));
         string question = (second is { } b ? $"pareto {DesignMetrics.Name(objective)},{DesignMetrics.Name(b)}" : $"minimize {DesignMetrics.Name(objective)}") +
-                          "; budgets: " + string.Join(", ", budgets.Select(x => $"{DesignMetrics.Name(x.Metric)} <= {x.Limit.ToString("R", CultureInfo.InvariantCulture)}").Order(StringComparer.Ordinal).Distinct());
+                          "; budgets: " + string.Join(", ", budgets.Select(x => $"{DesignMetrics.Name(x.Metric)} <= {x.Limit.ToString("R", CultureInfo.InvariantCulture)}").Order(StringComparer.Ordinal).Distinct())
+                          + (convention == CostConvention.Default ? "" : $"; convention: {Conventions.Names[(int)convention]}");
         return new ShardIdentity(Hash($"{spaceHash}\n{workloadHash}\n{question}"), spaceHash, workloadHash, question);
     }
 

@@ -40,7 +40,8 @@ internal static partial class SmallestCommand
         new Option<string[]>("--fix") { Description = "With --smallest: hold another parameter at one of its values, such as GlobalBuffer.fanout=14x12; repeatable.", HelpName = "PARAMETER=VALUE", AllowMultipleArgumentsPerToken = false },
         new Option<string?>("--at") { Description = "With --smallest: hold the other parameters (those not given by --fix) at their values in a point of the space (its number) or in the base architecture (base).", HelpName = "POINT|base" });
 
-    public static int Run(ParseResult pr, QueryOptions q, DesignSpace s, string spaceFile, Workload w, DesignMetric metric, SearchLimits limits, TimeSpan? firstCap, string? csv, string? mappingOut)
+    public static int Run(ParseResult pr, QueryOptions q, DesignSpace s, string spaceFile, Workload w, DesignMetric metric, SearchLimits limits, TimeSpan? firstCap, string? csv, string? mappingOut,
+        CostConvention convention = CostConvention.Default)
     {
         string where = $"design space {s.Name} ({spaceFile})";
         int parameter = Parameter(s, pr.GetValue(q.Smallest)!, "--smallest", where);
@@ -81,9 +82,10 @@ internal static partial class SmallestCommand
             cap = $"at most {firstCap.Value.TotalSeconds:0.###} s a search (the time limit shared over two values' searches)";
         }
         if (firstCap is not null) Console.WriteLine($"  first pass: {cap}; then the searches still undecided get the time left");
+        if (convention != CostConvention.Default) Console.WriteLine($"  every layer costed by the {Conventions.Names[(int)convention]} convention");
         if (s.Budgets.Count > 0) Console.WriteLine($"  the space's budgets ({string.Join("; ", s.Budgets)}) are not part of the query");
 
-        var r = Live.Run("codesign --smallest", pg => new SmallestQuery(s, w, limits with { Progress = pg }, firstCap).Run(parameter, held, objective, scope, tolerance));
+        var r = Live.Run("codesign --smallest", pg => new SmallestQuery(s, w, limits with { Progress = pg }, firstCap, convention).Run(parameter, held, objective, scope, tolerance));
         var names = shapes.Select(x => (x.Layer.Name, x.Count)).ToList();
         Console.WriteLine();
         PrintValues(r, names);

@@ -61,9 +61,13 @@ public sealed class LayerEvaluator
     /// <summary>Time since the evaluator was made.</summary>
     public TimeSpan Elapsed => _clock.Elapsed;
 
+    /// <summary>How every layer is costed (<see cref="MapProblem.Convention"/>): the searches' bounds hold under each, so a relaxation's bound does too.</summary>
+    public CostConvention Convention { get; }
+
     /// <summary>Creates an evaluator; <paramref name="limits"/>' time limit is for the whole run, <paramref name="boundTime"/> caps each search on a relaxation (null: none).</summary>
-    public LayerEvaluator(Workload workload, SearchLimits limits, TimeSpan? boundTime = null)
+    public LayerEvaluator(Workload workload, SearchLimits limits, TimeSpan? boundTime = null, CostConvention convention = CostConvention.Default)
     {
+        Convention = convention;
         Shapes = Zoo.DistinctShapes(workload);
         _progress = limits.Progress;
         _limits = limits with { Progress = null };
@@ -122,7 +126,7 @@ public sealed class LayerEvaluator
         if (Stopped || left is { } z && z <= TimeSpan.Zero)
             return had ? cached.Result : new SolveResult(SolveStatus.Unknown, null, null, null, 0, TimeSpan.Zero, 0, "exact", "the time limit was reached before this search started");
         _progress?.Phase($"{Searches} layer searches; {(relaxation ? "bounding" : "mapping")} {layer.Name} ({Objectives.Name(objective)}) on {arch.Name}");
-        var r = new TilingSearch(new MapProblem(layer, arch, objective), prune: true).Solve(_limits with { TimeLimit = left });
+        var r = new TilingSearch(new MapProblem(layer, arch, objective, Convention: Convention), prune: true).Solve(_limits with { TimeLimit = left });
         if (relaxation) BoundSearches++; else PointSearches++;
         if (had)
         {
@@ -220,10 +224,11 @@ public sealed class Codesign
     /// <paramref name="boundTime"/> caps each search on a relaxation (null: none) and <paramref name="quickTime"/> each
     /// search of a set's first, quick bound (default <see cref="DefaultQuickTime"/>, at most the bound time).
     /// </summary>
-    public Codesign(DesignSpace space, Workload workload, SearchLimits limits, TimeSpan? boundTime = null, TimeSpan? quickTime = null)
+    public Codesign(DesignSpace space, Workload workload, SearchLimits limits, TimeSpan? boundTime = null, TimeSpan? quickTime = null,
+        CostConvention convention = CostConvention.Default)
     {
         _space = space;
-        _eval = new LayerEvaluator(workload, limits, boundTime);
+        _eval = new LayerEvaluator(workload, limits, boundTime, convention);
         var q = quickTime ?? DefaultQuickTime;
         _quick = boundTime is { } b && b < q ? b : q;
         _limit = limits.TimeLimit;

@@ -79,10 +79,10 @@ public sealed class SmallestQuery
     /// <paramref name="firstCap"/> caps each layer search of a first pass over the values (null: no first pass; each
     /// search has the time left); a second pass gives the searches that stay undecided the time left.
     /// </summary>
-    public SmallestQuery(DesignSpace space, Workload workload, SearchLimits limits, TimeSpan? firstCap = null)
+    public SmallestQuery(DesignSpace space, Workload workload, SearchLimits limits, TimeSpan? firstCap = null, CostConvention convention = CostConvention.Default)
     {
         _space = space;
-        _eval = new LayerEvaluator(workload, limits);
+        _eval = new LayerEvaluator(workload, limits, convention: convention);
         _firstCap = firstCap;
     }
 

@@ -188,8 +188,14 @@ public sealed class TilingSearch
         {
             // A proof, usually fast; a quarter of the time limit (at most 30 s) so that a loaded machine still finishes it.
             var proof = TimeSpan.FromSeconds(Math.Min(30, (limits.TimeLimit?.TotalSeconds ?? 120) / 4));
-            var plain = new TilingSearch(_p with { Arch = _p.Arch.WithoutWindowCapabilities(), Convention = CostConvention.Default }, prune: true).Solve(limits with { TimeLimit = proof });
-            if (plain.Mapping is { } m && SeedValue(m) is { } v && v < seedValue) (seed, seedValue) = (m, v);
+            var plainProblem = _p with { Arch = _p.Arch.WithoutWindowCapabilities(), Convention = CostConvention.Default };
+            var plain = new TilingSearch(plainProblem, prune: true).Solve(limits with { TimeLimit = proof });
+            var m = plain.Mapping;
+            // Under the Timeloop convention only mappings its format can say are answers: a plain optimum that splits a rank
+            // over both axes is replaced by a tie that does not, when one is found quickly.
+            if (m is not null && _p.Convention == CostConvention.Timeloop && Formulation.Specs.TimeloopMapping.Inexpressible(m, _p.Arch) is not null)
+                m = OneAxisTie.Find(plainProblem, m, q => new TilingSearch(q, prune: true).Solve(limits with { TimeLimit = proof / 2 })).Mapping;
+            if (m is not null && SeedValue(m) is { } v && v < seedValue) (seed, seedValue) = (m, v);
         }
         if (sampling.Result is var (improved, sampled) && (_byReference ? SeedValue(improved) : sampled) is { } value && value < seedValue) (seed, seedValue) = (improved, value);
         // The heuristics value mappings by the default model; the threshold must be the problem's own value of the seed.
@@ -316,13 +322,13 @@ public sealed class TilingSearch
         var finished = new bool[roots.Count];
         var open = rootBounds.ToArray(); // per root: the least bound of what it left unexplored
         (finishedSoFar, openSoFar) = (finished, open);
-        // The least root bound bounds the whole mapspace (default model only: the Timeloop convention's costs are
-        // not bounded by the default model's bounds); an incumbent that meets it, the seed included, is optimal.
+        // The least root bound bounds the whole mapspace (under every convention and capability: see the constructor);
+        // an incumbent that meets it, the seed included, is optimal.
         // Latency only: least-cycle mappings tie by the thousand, and searching them all for the first in the tree's
         // order is what kept latency from ever finishing; stopping at the first one found proves the value, while the
         // tie returned may then depend on the seed and the threads (docs/mapspace.md). Energy and EDP keep the
         // deterministic answer.
-        if (_prune && listed && roots.Count > 0 && _p.Convention == CostConvention.Default && _p.Objective == Objective.Latency)
+        if (_prune && listed && roots.Count > 0 && _p.Objective == Objective.Latency)
         {
             shared.SetFloor(rootBounds.Min());
             if (shared.SeedMapping is { } seedMapping && shared.SeedValue <= rootBounds.Min() * (1 + 1e-9)) shared.AdoptSeed(seedMapping);

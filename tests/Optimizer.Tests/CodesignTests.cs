@@ -131,6 +131,40 @@ public sealed class CodesignTests
         }
     }
 
+    /// <summary>
+    /// Under the Timeloop convention (every layer costed by Timeloop's counts, searched with the bounds of shared windows) the
+    /// branch and bound over relaxations still gives the sweep's answer, the answer's layers re-cost to it under the
+    /// convention, and the command says the convention and proves it.
+    /// </summary>
+    [TestMethod]
+    public void UnderTheTimeloopConventionTheOptimumEqualsTheSweep()
+    {
+        var convention = Formulation.CostConvention.Timeloop;
+        var space = Space();
+        var expected = new Codesign(space, Small(), SearchLimits.None, convention: convention).Sweep(DesignMetric.Energy, []);
+        var run = new Codesign(space, Small(), SearchLimits.None, convention: convention);
+        var got = run.Minimize(DesignMetric.Energy, []);
+        Assert.AreEqual(CodesignStatus.Optimal, got.Status, got.Explanation);
+        Assert.AreEqual(expected!.Point, got.Best!.Point);
+        Assert.AreEqual(expected.Values[DesignMetric.Energy], got.BestValue!.Value, 1e-9 * got.BestValue.Value);
+        // Each layer's answer on the winning point is the convention's cost of its mapping, and differs from the default model's optimum somewhere.
+        var timeloop = run.Evaluator.Sum(got.Best.Arch, Formulation.Objective.Energy, relaxation: false);
+        var plain = new LayerEvaluator(Small(), SearchLimits.None).Sum(got.Best.Arch, Formulation.Objective.Energy, relaxation: false);
+        for (int i = 0; i < timeloop.Results.Count; i++)
+        {
+            var r = timeloop.Results[i];
+            Assert.AreEqual(r.Best!.Value, Formulation.TimeloopConvention.Evaluate(run.Evaluator.Shapes[i].Layer, got.Best.Arch, r.Mapping!).Energy, 1e-9 * r.Best.Value);
+        }
+        Assert.AreNotEqual(plain.Value!.Value, timeloop.Value!.Value, "the convention changes no layer's optimum here; the test would not see it ignored");
+        var cli = CommandLine.Run("codesign", "--space", SpacePath, "--workload", WorkloadPath, "--objective", "energy", "--convention", "timeloop");
+        Assert.AreEqual(0, cli.Code, cli.Err + cli.Out);
+        StringAssert.Contains(cli.Out, "every layer costed by the timeloop convention");
+        StringAssert.Contains(cli.Out, $"OPTIMAL energy={Codesign.Num(got.BestValue.Value)}");
+        var bad = CommandLine.Run("codesign", "--space", SpacePath, "--workload", WorkloadPath, "--convention", "timeloops");
+        Assert.AreEqual(2, bad.Code, bad.Err + bad.Out);
+        StringAssert.Contains(bad.Err + bad.Out, "default, timeloop");
+    }
+
     [TestMethod]
     public void CommandFindsTheOptimumAndWritesItsMappings()
     {
