@@ -217,6 +217,10 @@ public sealed class TilingSearch
     }
 
     /// <summary>Runs the search under the limits.</summary>
+    // The nodes a search may explore before it stops as if its time were up (the quick unseeded run of Solve).
+    private long _nodeLimit = long.MaxValue;
+    private const long QuickNodes = 1024;
+
     public SolveResult Solve(SearchLimits limits)
     {
         var sw = Stopwatch.StartNew();
@@ -227,7 +231,17 @@ public sealed class TilingSearch
         // A cost past double's range, even the least any mapping could have, is an input error, never an answer.
         if (_p.Convention == CostConvention.Default && _p.Caps is null && RootBound() is var floor && !double.IsFinite(floor))
             throw ArrayCostModel.BeyondDouble(floor);
-        var shared = new Shared(_model, _prune, sw, deadline, limits.Cancel, _byReference ? LeafValue : null, Admit, TilesAdmit(), _edpInner);
+        // Leaves costed by the reference model (another convention, a window capability): seeding takes a few tenths of a second,
+        // more than the whole search of a small problem. A short unseeded run first (a fixed node budget, one thread, so
+        // whether it finishes does not depend on the machine) returns at once when it proves the answer; a search that
+        // finishes returns the same mapping seeded or not (Shared.Seed). Otherwise the seeded search starts afresh.
+        if (_prune && _seed && _byReference && _incumbent is null && _p.Caps is null && _nodeLimit == long.MaxValue)
+        {
+            var quick = new TilingSearch(_p, prune: true, seed: false, ceiling: _ceiling) { _nodeLimit = QuickNodes }
+                .Solve(limits with { Threads = 1, Progress = null, TimeLimit = deadline is { } end ? end - sw.Elapsed : null });
+            if (quick.Status is SolveStatus.Optimal or SolveStatus.Infeasible) return quick with { Elapsed = sw.Elapsed };
+        }
+        var shared = new Shared(_model, _prune, sw, deadline, limits.Cancel, _byReference ? LeafValue : null, Admit, TilesAdmit(), _edpInner) { NodeLimit = _nodeLimit };
         var progress = limits.Progress;
         bool[]? finishedSoFar = null; // for the display's bound: the plans still open
         double[]? openSoFar = null;
@@ -374,11 +388,6 @@ public sealed class TilingSearch
             found = seed;
             foundValue = Conventions.Evaluate(_p.Convention, _p.Layer, _p.Arch, seed).Objective(_p.Objective);
         }
-        // An enumeration under neighbour forwarding takes every leaf it meets, so a stopped one may hold a worse mapping than
-        // its seed (which is in the same mapspace): the seed is the answer then.
-        else if (!_prune && _p.Arch.HasForwarding && _p.Convention == CostConvention.Default && shared.SeedMapping is { } better
-                 && shared.SeedValue < foundValue!.Value * (1 - Objectives.TieMargin))
-            (found, foundValue) = (better, shared.SeedValue);
         var elapsed = sw.Elapsed;
         long explored = shared.Explored;
         if (found is null)
@@ -588,9 +597,12 @@ public sealed class TilingSearch
         /// <summary>Checks the clock and the cancellation token; true once the search must stop.</summary>
         public bool CheckStop()
         {
-            if (cancel.IsCancellationRequested || (deadline is { } d && clock.Elapsed > d)) _stopped = true;
+            if (cancel.IsCancellationRequested || (deadline is { } d && clock.Elapsed > d) || Interlocked.Read(ref _explored) > NodeLimit) _stopped = true;
             return _stopped;
         }
+
+        /// <summary>The nodes the search may explore; past them it stops as if its time were up.</summary>
+        public long NodeLimit { get; init; } = long.MaxValue;
 
         private double _threshold = double.PositiveInfinity;
 
