@@ -50,7 +50,11 @@ public sealed class TilingSearch
         // EDP without caps is searched by the energy search, its bounds times each plan's least cycles (docs/mapspace.md,
         // "EDP: the energy search times the plan's cycles").
         _edpInner = deferOrders && problem.Objective == Objective.Edp && problem.Caps is null;
-        _model = new SearchModel(_edpInner ? problem with { Objective = Objective.Energy } : problem, deferOrders);
+        // Energy under a cap on cycles alone (the second term of latency,energy) is searched by the energy search too: its
+        // bounds hold (the cap only removes mappings), plans whose least cycles are above the cap are dropped, and each
+        // leaf's orders are searched for the least energy within the cap (docs/mapspace.md, "Energy within a cycle cap").
+        _cyclesCapped = deferOrders && problem.Objective == Objective.Energy && problem.Caps is { Cycles: not null, Energy: null, Edp: null };
+        _model = new SearchModel(_edpInner ? problem with { Objective = Objective.Energy } : _cyclesCapped ? problem with { Caps = null } : problem, deferOrders);
         _prune = prune;
         _name = prune ? (problem.Convention != CostConvention.Default ? $"exact ({Conventions.Names[(int)problem.Convention]} convention)" : "exact") : problem.Convention != CostConvention.Default ? $"enumeration ({Conventions.Names[(int)problem.Convention]} convention)"
             : problem.Arch.HasForwarding ? "enumeration (neighbour forwarding)" : "brute";
@@ -60,6 +64,7 @@ public sealed class TilingSearch
 
     private readonly int _levelsCount;
     private readonly bool _edpInner;
+    private readonly bool _cyclesCapped;
     // True when leaves are costed by the reference model (another convention, or a window capability the search's array model lacks).
     private readonly bool _byReference;
     private readonly PlanTwins? _twins;
@@ -241,7 +246,10 @@ public sealed class TilingSearch
                 .Solve(limits with { Threads = 1, Progress = null, TimeLimit = deadline is { } end ? end - sw.Elapsed : null });
             if (quick.Status is SolveStatus.Optimal or SolveStatus.Infeasible) return quick with { Elapsed = sw.Elapsed };
         }
-        var shared = new Shared(_model, _prune, sw, deadline, limits.Cancel, _byReference ? LeafValue : null, Admit, TilesAdmit(), _edpInner) { NodeLimit = _nodeLimit };
+        // The leaves of the inner-first search whose least-energy orders may not be the answer: EDP's, and energy's within a cycle cap.
+        Func<double, double, double>? leafOrders = _edpInner ? (e, c) => FusionCost.Combine(Objective.Edp, e, c)
+            : _cyclesCapped ? (e, c) => _p.Caps!.Allow(e, c) ? e : double.PositiveInfinity : null;
+        var shared = new Shared(_model, _prune, sw, deadline, limits.Cancel, _byReference ? LeafValue : null, Admit, TilesAdmit(), leafOrders) { NodeLimit = _nodeLimit };
         var progress = limits.Progress;
         bool[]? finishedSoFar = null; // for the display's bound: the plans still open
         double[]? openSoFar = null;
@@ -299,7 +307,9 @@ public sealed class TilingSearch
                 double energy = _model.DeferOrders ? _model.InnerBound(roots[i](), _levelsCount) : double.NaN;
                 double plain = _model.DeferOrders ? energy * scale : _model.LowerBound(roots[i](), 0, keepDecidedAt: 0);
                 keys[i] = plain; // the search order stays the plain bound's (see below)
-                if (twins is not null && !_edpInner && !shared.CheckStop()) plain = Math.Max(plain, twins.Bound(plans[i], shared.CheckStop));
+                // Within a cycle cap, a plan whose least cycles are above it holds no allowed mapping.
+                if (_cyclesCapped && !_p.Caps!.Allow(0, twins!.Cycles(plans[i]))) plain = double.PositiveInfinity;
+                else if (twins is not null && !_edpInner && !_cyclesCapped && !shared.CheckStop()) plain = Math.Max(plain, twins.Bound(plans[i], shared.CheckStop));
                 bounds[i] = _model.DeferOrders && !shared.Prunable(plain, null) && !shared.CheckStop()
                     ? _model.RefineBound(roots[i](), _levelsCount, energy, shared.Threshold / scale) * scale : plain;
             });
@@ -418,7 +428,7 @@ public sealed class TilingSearch
         if (!_prune || (_p.Objective != Objective.Edp && _p.Caps is null) || _model.Problem.SharedWindows) return null;
         var free = _p with { Caps = null };
         // EDP searched inner-first: the search's own model is the energy twin.
-        return new PlanTwins(_edpInner ? _model : new SearchModel(free with { Objective = Objective.Energy }, deferOrders: true), new SearchModel(free with { Objective = Objective.Latency }),
+        return new PlanTwins(_edpInner || _cyclesCapped ? _model : new SearchModel(free with { Objective = Objective.Energy }, deferOrders: true), new SearchModel(free with { Objective = Objective.Latency }),
             _levelsCount, _p.Layer.Tensors.Count, _p.Objective, _p.Caps);
     }
 
@@ -503,7 +513,7 @@ public sealed class TilingSearch
 
     /// <summary>The incumbent and the stopping rule, shared by the threads.</summary>
     private sealed class Shared(SearchModel model, bool prune, Stopwatch clock, TimeSpan? deadline, CancellationToken cancel, Func<State, (double Value, Mapping Mapping)>? leafValue = null,
-        Func<Mapping, bool>? admit = null, Func<State, int, bool>? tilesAdmit = null, bool edp = false)
+        Func<Mapping, bool>? admit = null, Func<State, int, bool>? tilesAdmit = null, Func<double, double, double>? leafOrders = null)
     {
         private readonly object _lock = new();
         private long _explored;
@@ -687,7 +697,7 @@ public sealed class TilingSearch
             if (d < 0)
             {
                 model.OptimizeOrders(s);
-                if (edp) OfferOrders(s, path, scale);
+                if (leafOrders is not null) OfferOrders(s, path, scale, leafOrders);
                 else Offer(s, path);
                 return;
             }
@@ -765,30 +775,33 @@ public sealed class TilingSearch
         }
 
         /// <summary>
-        /// The leaf of the EDP search (docs/mapspace.md, "EDP: the energy search times the plan's cycles"): a complete tiling
-        /// whose every level has its least-energy order. When those orders also meet the plan's least cycles
-        /// (<paramref name="floor"/>), no order has less energy or fewer cycles, so no order has a smaller EDP. Otherwise
-        /// (bandwidth cycles above the floor) the other orders are searched: level by level, each level's orders (one per
-        /// class, <see cref="SearchModel.Orders"/>) by the energy they add, a partial choice bounded by its least energy
-        /// (the orders chosen, the least-energy ones for the rest: each level's order adds its own term) times the floor or
-        /// the bandwidth cycles the chosen orders already fix (<see cref="SearchModel.CyclesFixedAbove"/>), whichever is more.
+        /// A leaf of the inner-first search whose objective <paramref name="value"/> combines energy and cycles, never
+        /// decreasing in either: EDP's (docs/mapspace.md, "EDP: the energy search times the plan's cycles"), and energy's
+        /// within a cycle cap (infinite above it; "Energy within a cycle cap"). The tiling has every level's least-energy
+        /// order. When those orders' value is already the value of their energy at the plan's least cycles
+        /// (<paramref name="floor"/>; 1 when unknown, as within a cap), no order does better. Otherwise the other orders are
+        /// searched: level by level, each level's orders (one per class, <see cref="SearchModel.Orders"/>) by the energy
+        /// they add, a partial choice bounded by the value of its least energy (the orders chosen, the least-energy ones for
+        /// the rest: each level's order adds its own term) at the floor or the bandwidth cycles the chosen orders already
+        /// fix (<see cref="SearchModel.CyclesFixedAbove"/>), whichever is more.
         /// </summary>
-        private void OfferOrders(State s, double[] path, double floor)
+        private void OfferOrders(State s, double[] path, double floor, Func<double, double, double> value)
         {
             var (energy, cycles) = model.ExactParts(s);
-            Offer(s, path, FusionCost.Combine(Objective.Edp, energy, cycles));
-            if (cycles <= floor || Prunable(FusionCost.Combine(Objective.Edp, energy, floor), path)) return;
+            double here = value(energy, cycles), best = value(energy, floor);
+            Offer(s, path, here);
+            if (here <= best || Prunable(best, path)) return;
             // Per level above the innermost (whose order changes nothing): its orders and the energy each adds beyond the best's.
             var levels = new List<(int Level, LevelChoice Best, int[][] Orders, double[] Extra)>();
             for (int d = 0; d < model.Levels - 1; d++)
             {
-                var best = s.Choice[d]!;
-                var orders = model.Orders(d, best.Temporal).ToArray();
+                var chosen = s.Choice[d]!;
+                var orders = model.Orders(d, chosen.Temporal).ToArray();
                 if (orders.Length <= 1) continue;
-                var energies = model.LevelEnergies(s, d, [best.Order, .. orders]);
+                var energies = model.LevelEnergies(s, d, [chosen.Order, .. orders]);
                 var extra = energies.Skip(1).Select(e => Math.Max(0, e - energies[0])).ToArray();
                 var sorted = Enumerable.Range(0, orders.Length).OrderBy(i => extra[i]).ThenBy(i => i).ToArray();
-                levels.Add((d, best, sorted.Select(i => orders[i]).ToArray(), sorted.Select(i => extra[i]).ToArray()));
+                levels.Add((d, chosen, sorted.Select(i => orders[i]).ToArray(), sorted.Select(i => extra[i]).ToArray()));
             }
             Orders(0, 0);
 
@@ -798,22 +811,22 @@ public sealed class TilingSearch
                 {
                     if ((Interlocked.Increment(ref _explored) & 1023) == 0) CheckStop();
                     var (e, c) = model.ExactParts(s);
-                    Offer(s, path, FusionCost.Combine(Objective.Edp, e, c));
+                    Offer(s, path, value(e, c));
                     return;
                 }
-                var (d, best, orders, extras) = levels[k];
+                var (d, chosen, orders, extras) = levels[k];
                 for (int i = 0; i < orders.Length && !_stopped; i++)
                 {
                     // The orders come by the energy they add: once one is pruned, so is every one after it.
-                    if (Prunable(FusionCost.Combine(Objective.Edp, energy + extra + extras[i], floor), path)) break;
-                    s.Choice[d] = best with { Order = orders[i] };
+                    if (Prunable(value(energy + extra + extras[i], floor), path)) break;
+                    s.Choice[d] = chosen with { Order = orders[i] };
                     // The orders chosen so far fix the bandwidth cycles of the levels above the next open one.
                     if (k + 1 < levels.Count
-                        && Prunable(FusionCost.Combine(Objective.Edp, energy + extra + extras[i], Math.Max(floor, model.CyclesFixedAbove(s, levels[k + 1].Level))), path))
+                        && Prunable(value(energy + extra + extras[i], Math.Max(floor, model.CyclesFixedAbove(s, levels[k + 1].Level))), path))
                         continue;
                     Orders(k + 1, extra + extras[i]);
                 }
-                s.Choice[d] = best;
+                s.Choice[d] = chosen;
             }
         }
 

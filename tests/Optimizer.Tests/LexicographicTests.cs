@@ -57,6 +57,48 @@ public sealed class LexicographicTests
         Assert.IsTrue(compared >= 50, $"only {compared} feasible cases compared");
     }
 
+    /// <summary>
+    /// Energy within a cap on cycles (the second term of latency,energy), searched by the inner-first energy search with
+    /// plans dropped by their least cycles and each leaf's orders searched within the cap: without a seed (which would hide
+    /// over-pruning), equal to the enumeration under the same cap, for caps at the least cycles and a little above; some
+    /// cases must need an order other than the least-energy one (the cap binds at the leaf).
+    /// </summary>
+    [TestMethod]
+    public void EnergyWithinACycleCapEqualsBruteForceWithoutASeed()
+    {
+        var rng = new Random(2812);
+        int compared = 0, bound = 0;
+        for (int i = 0; i < 30; i++)
+        {
+            var layer = (i % 3) switch
+            {
+                0 => Layers.Conv1d($"c{i}", c: 1 + rng.Next(2), k: 2 << rng.Next(2), p: 4 + 2 * rng.Next(2), r: 1 + rng.Next(3), stride: 1 + rng.Next(2)),
+                1 => Layers.Gemm($"g{i}", m: 2 << rng.Next(2), n: 2 + rng.Next(3), k: 2 << rng.Next(2)),
+                _ => Layers.Conv2d($"v{i}", n: 1, c: 1 + rng.Next(2), k: 2, p: 2, q: 2, r: 1 + rng.Next(2), s: 1),
+            };
+            var arch = TestMappings.RandomSmall(rng, $"a{i}", 32, mesh: i % 4 == 0);
+            var latency = new TilingSearch(new MapProblem(layer, arch, Objective.Latency), prune: false).Solve(SearchLimits.None);
+            if (latency.Status != SolveStatus.Optimal) continue;
+            var free = new TilingSearch(new MapProblem(layer, arch, Objective.Energy), prune: false).Solve(SearchLimits.None);
+            foreach (double slack in new[] { 1.0, 1.25 })
+            {
+                var problem = new MapProblem(layer, arch, Objective.Energy, Caps: new CostCaps(Cycles: latency.Best!.Value * slack));
+                var exact = new TilingSearch(problem, prune: true, seed: false).Solve(SearchLimits.None);
+                var brute = new TilingSearch(problem, prune: false).Solve(SearchLimits.None);
+                string what = $"{layer} on {arch.Name}, cycles <= {latency.Best.Value * slack}";
+                Assert.AreEqual(brute.Status, exact.Status, what);
+                if (brute.Status != SolveStatus.Optimal) continue;
+                Assert.AreEqual(brute.Best!.Value, exact.Best!.Value, 1e-9 * brute.Best.Value, what);
+                Assert.IsTrue(exact.Report!.Cycles <= latency.Best.Value * slack * (1 + 1e-9), what);
+                if (brute.Best.Value > free.Best!.Value * (1 + 1e-9)) bound++;
+                compared++;
+            }
+        }
+        Console.WriteLine($"{compared} capped cases, the cap raises the energy in {bound}");
+        Assert.IsGreaterThanOrEqualTo(30, compared);
+        Assert.IsGreaterThanOrEqualTo(5, bound, "cases where the cycle cap binds");
+    }
+
     /// <summary>Least cycles first: the energy among least-cycle mappings is never above what the latency objective alone returns, and is below it somewhere.</summary>
     [TestMethod]
     public void DelayThenEnergyNeverSpendsMoreEnergyThanLatencyAlone()

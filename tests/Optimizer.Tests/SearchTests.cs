@@ -169,7 +169,16 @@ public sealed class SearchTests
     /// free; brute force costs every one of them.
     /// </summary>
     [TestMethod]
-    public void EdpOrderSearchEqualsBruteForceWhenOuterBandwidthBinds()
+    public void EdpOrderSearchEqualsBruteForceWhenOuterBandwidthBinds() => OrderSearchEqualsBruteForce(Objective.Edp, capped: false);
+
+    /// <summary>
+    /// The same leaf order search for energy within a cycle cap (latency,energy's second term): the cap at the least cycles
+    /// of the pinned tiling's orders, or up to 20 % above, so that the least-energy orders are often above it.
+    /// </summary>
+    [TestMethod]
+    public void EnergyWithinACycleCapOrderSearchEqualsBruteForce() => OrderSearchEqualsBruteForce(Objective.Energy, capped: true);
+
+    private static void OrderSearchEqualsBruteForce(Objective objective, bool capped)
     {
         var rng = new Random(23);
         int pinned = 0;
@@ -192,13 +201,18 @@ public sealed class SearchTests
             for (int j = 0; j < 5; j++)
             {
                 if (!space.TrySampleValid(rng, 500, out var m)) continue;
-                var problem = new MapProblem(layer, arch, Objective.Edp, OrdersOnly(layer, m));
+                var problem = new MapProblem(layer, arch, objective, OrdersOnly(layer, m));
+                if (capped)
+                {
+                    var fastest = new TilingSearch(problem with { Objective = Objective.Latency }, prune: false).Solve(SearchLimits.None);
+                    problem = problem with { Caps = new CostCaps(Cycles: fastest.Best!.Value * (1 + 0.1 * rng.Next(3))) };
+                }
                 var exact = new TilingSearch(problem, prune: true, seed: false).Solve(SearchLimits.None);
                 var brute = new TilingSearch(problem, prune: false).Solve(SearchLimits.None);
                 Assert.AreEqual(SolveStatus.Optimal, brute.Status, $"{layer} on {arch.Name}");
                 Assert.AreEqual(SolveStatus.Optimal, exact.Status, $"{layer} on {arch.Name}");
                 Assert.AreEqual(brute.Best!.Value, exact.Best!.Value, 1e-9 * brute.Best.Value, $"{layer} on {arch.Name}: {m}");
-                Assert.AreEqual(exact.Best.Value, CostModel.Evaluate(layer, arch, exact.Mapping!).Edp, 1e-9 * exact.Best.Value);
+                Assert.AreEqual(exact.Best.Value, CostModel.Evaluate(layer, arch, exact.Mapping!).Objective(objective), 1e-9 * exact.Best.Value);
                 pinned++;
             }
         }
