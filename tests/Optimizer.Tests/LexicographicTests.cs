@@ -29,13 +29,7 @@ public sealed class LexicographicTests
         int compared = 0;
         for (int i = 0; i < 24; i++)
         {
-            var layer = (i % 3) switch
-            {
-                0 => Layers.Conv1d($"c{i}", c: 1 + rng.Next(2), k: 2 << rng.Next(2), p: 4 + 2 * rng.Next(2), r: 1 + rng.Next(3), stride: 1 + rng.Next(2)),
-                1 => Layers.Gemm($"g{i}", m: 2 << rng.Next(2), n: 2 + rng.Next(3), k: 2 << rng.Next(2)),
-                _ => Layers.Conv2d($"v{i}", n: 1, c: 1 + rng.Next(2), k: 2, p: 2, q: 2, r: 1 + rng.Next(2), s: 1),
-            };
-            var arch = TestMappings.RandomSmall(rng, $"a{i}", 32, mesh: i % 4 == 0);
+            var (layer, arch) = RandomCase(rng, i);
             foreach (var order in Orders)
             {
                 var problem = new MapProblem(layer, arch, order[0]);
@@ -70,13 +64,7 @@ public sealed class LexicographicTests
         int compared = 0, bound = 0;
         for (int i = 0; i < 30; i++)
         {
-            var layer = (i % 3) switch
-            {
-                0 => Layers.Conv1d($"c{i}", c: 1 + rng.Next(2), k: 2 << rng.Next(2), p: 4 + 2 * rng.Next(2), r: 1 + rng.Next(3), stride: 1 + rng.Next(2)),
-                1 => Layers.Gemm($"g{i}", m: 2 << rng.Next(2), n: 2 + rng.Next(3), k: 2 << rng.Next(2)),
-                _ => Layers.Conv2d($"v{i}", n: 1, c: 1 + rng.Next(2), k: 2, p: 2, q: 2, r: 1 + rng.Next(2), s: 1),
-            };
-            var arch = TestMappings.RandomSmall(rng, $"a{i}", 32, mesh: i % 4 == 0);
+            var (layer, arch) = RandomCase(rng, i);
             var latency = new TilingSearch(new MapProblem(layer, arch, Objective.Latency), prune: false).Solve(SearchLimits.None);
             if (latency.Status != SolveStatus.Optimal) continue;
             var free = new TilingSearch(new MapProblem(layer, arch, Objective.Energy), prune: false).Solve(SearchLimits.None);
@@ -97,6 +85,18 @@ public sealed class LexicographicTests
         Console.WriteLine($"{compared} capped cases, the cap raises the energy in {bound}");
         Assert.IsGreaterThanOrEqualTo(30, compared);
         Assert.IsGreaterThanOrEqualTo(5, bound, "cases where the cycle cap binds");
+    }
+
+    /// <summary>A small random layer (1-D convolution, GEMM or 2-D convolution by turn) on a small random architecture with bandwidth limits.</summary>
+    private static (Einsum Layer, Architecture Arch) RandomCase(Random rng, int i)
+    {
+        Einsum layer = (i % 3) switch
+        {
+            0 => Layers.Conv1d($"c{i}", c: 1 + rng.Next(2), k: 2 << rng.Next(2), p: 4 + 2 * rng.Next(2), r: 1 + rng.Next(3), stride: 1 + rng.Next(2)),
+            1 => Layers.Gemm($"g{i}", m: 2 << rng.Next(2), n: 2 + rng.Next(3), k: 2 << rng.Next(2)),
+            _ => Layers.Conv2d($"v{i}", n: 1, c: 1 + rng.Next(2), k: 2, p: 2, q: 2, r: 1 + rng.Next(2), s: 1),
+        };
+        return (layer, TestMappings.RandomSmall(rng, $"a{i}", 32, mesh: i % 4 == 0));
     }
 
     /// <summary>Least cycles first: the energy among least-cycle mappings is never above what the latency objective alone returns, and is below it somewhere.</summary>
