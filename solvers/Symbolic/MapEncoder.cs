@@ -30,6 +30,7 @@ internal sealed class MapEncoder<TX, TL, TE> where TX : class where TL : class
     private readonly BoolTerm<TL>?[,,] _before;
     private readonly IntTerm<TX>[,]? _tVar, _sxVar, _syVar;
     private readonly Dictionary<string, IntTerm<TX>> _cache = new();
+    private readonly Dictionary<string, BoolTerm<TL>> _literals = new();
 
     /// <summary>States the mapspace, its validity rules and the user constraints (<paramref name="solver"/> names the solver in refusals).</summary>
     public MapEncoder(MapProblem p, Algebra<TX, TL, TE> algebra, bool freeFactors, string solver)
@@ -300,6 +301,7 @@ internal sealed class MapEncoder<TX, TL, TE> where TX : class where TL : class
         if (_cache.TryGetValue(key, out var hit)) return hit;
         var t = _tensors[ti];
         var tile = Tile(t, r => E(l, r));
+        if (Relevant(t) is { } relevant) return _cache[key] = _a.Mul(tile, Outer(ti, l, relevant));
         var total = tile;
         if (l > 0)
         {
@@ -329,6 +331,71 @@ internal sealed class MapEncoder<TX, TL, TE> where TX : class where TL : class
                 }
         }
         return _cache[key] = total;
+    }
+
+    /// <summary>
+    /// The ranks that move a tensor's tile (those with a bound above 1 in its indices) when the tensor is plain: every
+    /// dimension has at most one such term. Null for a sliding window (a dimension over two moving ranks), whose visits
+    /// keep the per-loop form of <see cref="Visits"/>.
+    /// </summary>
+    private bool[]? Relevant(TensorSpec t)
+    {
+        var relevant = new bool[_ranks];
+        foreach (var dim in t.Dims)
+        {
+            var moving = dim.Terms.Where(x => x.Coefficient != 0 && _bound[RankIndex(x.Rank)] > 1).Select(x => RankIndex(x.Rank)).ToList();
+            if (moving.Count > 1) return null;
+            foreach (var r in moving) relevant[r] = true;
+        }
+        return relevant;
+    }
+
+    /// <summary>
+    /// For a plain tensor, the kernel's <see cref="Counts.Visits"/> over the tile of level l divided by the tile: the product
+    /// of the factors of every temporal loop above l at or outside the innermost loop that moves the tile (docs/cpsat.md,
+    /// "Loop orders"). A step of a loop over a relevant rank, or of any loop with a relevant loop inside it, moves a
+    /// single-term dimension by at least its extent (a whole new tile); any other step brings nothing; so the sum over the
+    /// loops of (steps x new words) telescopes to the tile times this product. Per rank: a relevant rank's every factor
+    /// above l; an irrelevant rank's factor at level d only when the loop is outside (<see cref="Outside"/>).
+    /// </summary>
+    private IntTerm<TX> Outer(int ti, int l, bool[] relevant)
+    {
+        long macs = _p.Layer.Macs;
+        var z = new List<IntTerm<TX>>();
+        for (int r = 0; r < _ranks; r++)
+        {
+            if (relevant[r]) { z.Add(Table(r, $"A{l}", s => Enumerable.Range(0, l).Aggregate(1L, (a, x) => a * s.T[x]))); continue; }
+            for (int d = 0; d < l; d++)
+                if (T(d, r).C != 1) z.Add(_a.Ite(Outside(ti, d, l, r, relevant), T(d, r), _a.Const(1)));
+        }
+        return _a.Product(z, macs);
+    }
+
+    /// <summary>
+    /// For a plain tensor kept at level l, whether the temporal loop of an irrelevant rank r at level d &lt; l is outside the
+    /// innermost loop above l that moves the tile: some relevant rank has a factor above 1 at a level between d and l, or
+    /// at d in a loop inside r's.
+    /// </summary>
+    private BoolTerm<TL> Outside(int ti, int d, int l, int r, bool[] relevant)
+    {
+        string key = $"out{ti}_{d}_{l}_{r}";
+        if (_literals.TryGetValue(key, out var hit)) return hit;
+        var moves = new List<BoolTerm<TL>>();
+        for (int x = 0; x < _ranks; x++)
+        {
+            if (!relevant[x]) continue;
+            for (int e = d + 1; e < l; e++) moves.Add(Active(e, x));
+            moves.Add(_a.And(Active(d, x), Before(d, r, x)));
+        }
+        return _literals[key] = _a.Any(moves);
+    }
+
+    /// <summary>The temporal loop of rank r at level d has a factor above 1 (one literal per loop).</summary>
+    private BoolTerm<TL> Active(int d, int r)
+    {
+        string key = $"active{d}_{r}";
+        if (_literals.TryGetValue(key, out var hit)) return hit;
+        return _literals[key] = _a.Gt1(T(d, r));
     }
 
     /// <summary>Distinct output words one instance of level l ever holds: the tile grown by every temporal loop above l.</summary>
