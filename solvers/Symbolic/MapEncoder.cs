@@ -30,6 +30,7 @@ internal sealed class MapEncoder<TX, TL, TE> where TX : class where TL : class
     private readonly BoolTerm<TL>?[,,] _before;
     private readonly IntTerm<TX>[,]? _tVar, _sxVar, _syVar;
     private readonly Dictionary<string, IntTerm<TX>> _cache = new();
+    private readonly Dictionary<string, BoolTerm<TL>> _literals = new();
 
     /// <summary>States the mapspace, its validity rules and the user constraints (<paramref name="solver"/> names the solver in refusals).</summary>
     public MapEncoder(MapProblem p, Algebra<TX, TL, TE> algebra, bool freeFactors, string solver)
@@ -300,14 +301,18 @@ internal sealed class MapEncoder<TX, TL, TE> where TX : class where TL : class
         if (_cache.TryGetValue(key, out var hit)) return hit;
         var t = _tensors[ti];
         var tile = Tile(t, r => E(l, r));
-        var total = tile;
-        if (l > 0)
+        var (single, plain) = Moving(t);
+        // Every loop at or outside the innermost loop over a single-term rank brings a whole tile (the telescoped sum).
+        var total = _a.Mul(tile, Outer(ti, l, single));
+        if (!plain)
         {
+            // The loops inside it (never over a single-term rank) bring what the window leaves new: the per-loop form.
             var extents = t.Dims.Select(dim => DimExtent(dim, r => E(l, r))).ToArray();
             for (int d = 0; d < l; d++)
                 for (int r = 0; r < _ranks; r++)
                 {
-                    if (T(d, r).C == 1) continue;
+                    if (T(d, r).C == 1 || single[r]) continue;
+                    var inside = _a.Not(Outside(ti, d, l, r, single));
                     var steps = Steps(d, r);
                     var overlap = _a.Const(1);
                     for (int k = 0; k < t.Dims.Count && overlap.C != 0; k++)
@@ -325,10 +330,77 @@ internal sealed class MapEncoder<TX, TL, TE> where TX : class where TL : class
                         overlap = _a.Mul(overlap, _a.Max0(_a.Sub(extents[k], _a.Abs(shift))));
                     }
                     // The kernel's Fresh: the tile less its overlap with the previous one (never negative: the overlap is inside the tile).
-                    total = _a.Add(total, _a.Mul(steps, _a.NonNeg(_a.Sub(tile, overlap))));
+                    total = _a.Add(total, _a.Gate(inside, _a.Mul(steps, _a.NonNeg(_a.Sub(tile, overlap)))));
                 }
         }
         return _cache[key] = total;
+    }
+
+    /// <summary>
+    /// The ranks that move a tensor's tile alone in a dimension (<c>Single</c>: the one term with a bound above 1 there),
+    /// and whether the tensor is plain (no dimension over two moving terms, a sliding window). A step that moves a
+    /// single-term dimension moves it by at least its extent: a whole new tile.
+    /// </summary>
+    private (bool[] Single, bool Plain) Moving(TensorSpec t)
+    {
+        var single = new bool[_ranks];
+        bool plain = true;
+        foreach (var dim in t.Dims)
+        {
+            var moving = dim.Terms.Where(x => x.Coefficient != 0 && _bound[RankIndex(x.Rank)] > 1).Select(x => RankIndex(x.Rank)).ToList();
+            if (moving.Count == 1) single[moving[0]] = true;
+            plain &= moving.Count <= 1;
+        }
+        return (single, plain);
+    }
+
+    /// <summary>
+    /// The product of the factors of every temporal loop above level l at or outside the innermost loop over a rank in
+    /// <paramref name="single"/> (the ranks alone in a dimension of the tensor, <see cref="Moving"/>; docs/cpsat.md, "Loop
+    /// orders"). A step of such a loop, or of any loop with one inside it, moves a single-term dimension by at least its
+    /// extent: a whole new tile. These loops are an outer part of the nest, so their terms of the kernel's
+    /// <see cref="Counts.Visits"/>, (f - 1) x (factors outside) x tile each, telescope to the tile times this product less
+    /// the tile. Per rank: a single-term rank's every factor above l; another rank's factor at level d only when the loop
+    /// is outside (<see cref="Outside"/>).
+    /// </summary>
+    private IntTerm<TX> Outer(int ti, int l, bool[] single)
+    {
+        long macs = _p.Layer.Macs;
+        var z = new List<IntTerm<TX>>();
+        for (int r = 0; r < _ranks; r++)
+        {
+            if (single[r]) { z.Add(Table(r, $"A{l}", s => Enumerable.Range(0, l).Aggregate(1L, (a, x) => a * s.T[x]))); continue; }
+            for (int d = 0; d < l; d++)
+                if (T(d, r).C != 1) z.Add(_a.Ite(Outside(ti, d, l, r, single), T(d, r), _a.Const(1)));
+        }
+        return _a.Product(z, macs);
+    }
+
+    /// <summary>
+    /// For tensor ti kept at level l, whether the temporal loop of rank r (not in <paramref name="single"/>) at level d &lt; l
+    /// is outside the innermost loop over a single-term rank above l: one has a factor above 1 at a level between d and l,
+    /// or at d in a loop inside r's. The literal is the tensor's loop order as the counts see it.
+    /// </summary>
+    private BoolTerm<TL> Outside(int ti, int d, int l, int r, bool[] single)
+    {
+        string key = $"out{ti}_{d}_{l}_{r}";
+        if (_literals.TryGetValue(key, out var hit)) return hit;
+        var moves = new List<BoolTerm<TL>>();
+        for (int x = 0; x < _ranks; x++)
+        {
+            if (!single[x]) continue;
+            for (int e = d + 1; e < l; e++) moves.Add(Active(e, x));
+            moves.Add(_a.And(Active(d, x), Before(d, r, x)));
+        }
+        return _literals[key] = _a.Any(moves);
+    }
+
+    /// <summary>The temporal loop of rank r at level d has a factor above 1 (one literal per loop).</summary>
+    private BoolTerm<TL> Active(int d, int r)
+    {
+        string key = $"active{d}_{r}";
+        if (_literals.TryGetValue(key, out var hit)) return hit;
+        return _literals[key] = _a.Gt1(T(d, r));
     }
 
     /// <summary>Distinct output words one instance of level l ever holds: the tile grown by every temporal loop above l.</summary>

@@ -91,6 +91,67 @@ public sealed class CpSatTests
         Assert.AreEqual(8, compared);
     }
 
+    /// <summary>
+    /// The loop orders the model states per tensor (docs/cpsat.md, "Loop orders"): on four-level hierarchies, with plain
+    /// tensors (GEMM) and sliding windows (conv1d), every factor and keep set is pinned to brute force's optimum and only the
+    /// orders are left free. Each case has a level where the orders differ in energy (every order of that level is costed
+    /// by the reference model, the other levels as in the optimum) and some order is strictly worse than the best, so a
+    /// model that could not state the best order class would answer more than brute force does over the same orders.
+    /// </summary>
+    [TestMethod]
+    public void CpSatFindsTheOnlyBestOrderClassWhenOrdersMatter()
+    {
+        var rng = new Random(11);
+        int compared = 0;
+        for (int i = 0; i < 10; i++)
+        {
+            var layer = (i % 2) switch
+            {
+                0 => Layers.Gemm($"g{i}", m: 4, n: 2 << rng.Next(2), k: 4),
+                _ => Layers.Conv1d($"c{i}", c: 2, k: 2, p: 4 + 2 * rng.Next(2), r: 2 + rng.Next(2), stride: 1 + rng.Next(2)),
+            };
+            var arch = new Architecture($"deep{i}", "four levels", [
+                new StorageLevel("DRAM", null, 16, 100, 100),
+                new StorageLevel("L2", 24 + rng.Next(24), 16, 8, 9),
+                new StorageLevel("L1", 6 + rng.Next(12), 16, 3, 3),
+                new StorageLevel("Reg", 2 + rng.Next(4), 16, 1, 1),
+            ], new ComputeUnit(0.5));
+            var whole = new TilingSearch(new MapProblem(layer, arch, Objective.Energy), prune: false).Solve(SearchLimits.None);
+            if (whole.Status != SolveStatus.Optimal) continue;
+            var m = whole.Mapping!;
+            if (!HasAStrictlyBestOrderClass(layer, arch, m)) continue;
+            var problem = new MapProblem(layer, arch, Objective.Energy, SearchTests.OrdersOnly(layer, m));
+            var brute = new TilingSearch(problem, prune: false).Solve(SearchLimits.None);
+            var cp = CpSatMapper.Solve(problem, Limits);
+            Assert.AreEqual(SolveStatus.Optimal, cp.Status, $"{layer} on {arch.Name}: {cp.Explanation}");
+            Assert.AreEqual(brute.Best!.Value, cp.Best!.Value, 1e-9 * brute.Best.Value, $"{layer} on {arch.Name}: {m}");
+            Assert.AreEqual(cp.Best.Value, CostModel.Evaluate(layer, arch, cp.Mapping!).Energy, 1e-9 * cp.Best.Value);
+            compared++;
+        }
+        Assert.IsTrue(compared >= 4, $"only {compared} cases where an order matters");
+    }
+
+    /// <summary>True when some level of <paramref name="m"/> has an order (the other levels as in m) that costs more than its best order.</summary>
+    private static bool HasAStrictlyBestOrderClass(Einsum layer, Architecture arch, Mapping m)
+    {
+        for (int d = 0; d < m.Levels.Count - 1; d++)
+        {
+            var lm = m.Levels[d];
+            if (lm.Temporal.Count < 2) continue;
+            var energies = Permutations(lm.Temporal.ToList()).Select(order =>
+            {
+                var levels = m.Levels.Select((x, i) => i == d ? new LevelMapping(order, x.Spatial, x.Keep) : x);
+                return CostModel.Evaluate(layer, arch, new Mapping(levels)).Energy;
+            }).ToList();
+            if (energies.Max() > energies.Min() * (1 + 1e-9)) return true;
+        }
+        return false;
+    }
+
+    private static IEnumerable<List<T>> Permutations<T>(List<T> items)
+        => items.Count <= 1 ? [items]
+            : items.SelectMany((x, i) => Permutations(items.Where((_, j) => j != i).ToList()).Select(rest => (List<T>)[x, .. rest]));
+
     [TestMethod]
     public void CertifyConfirmsTheOptimumAndRefutesALowerClaim()
     {

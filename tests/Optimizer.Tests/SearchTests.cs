@@ -220,7 +220,7 @@ public sealed class SearchTests
     }
 
     /// <summary>Constraints that pin a mapping's every temporal and spatial factor and keep set, leaving its loop orders free.</summary>
-    private static MappingConstraints OrdersOnly(Einsum layer, Mapping m)
+    internal static MappingConstraints OrdersOnly(Einsum layer, Mapping m)
     {
         var tensors = layer.Tensors.Select(t => t.Id).ToList();
         return new MappingConstraints(Enumerable.Range(0, m.Levels.Count).ToDictionary(d => d, d => new LevelConstraint
