@@ -55,8 +55,18 @@ public static class ShapeStatistics
 public sealed record ShapeAnswer(SolveStatus Status, Mapping? Mapping, IReadOnlyList<double>? Costs, double? Best, double Bound,
     TimeSpan Elapsed, long Candidates, long Evaluations, long Pruned, string? Explanation = null)
 {
+    /// <summary>Which search answered: the enumeration, or the branch and bound (<see cref="ShapeBranchAndBound"/>).</summary>
+    public string Method { get; init; } = "enumeration";
+
     /// <summary>Relative gap in percent between best and bound; 0 when optimal, null when nothing was found.</summary>
     public double? GapPercent => Best is { } b ? (b <= 0 ? 0 : Math.Max(0, (b - Bound) / b * 100)) : null;
+
+    /// <summary>A stopped answer with its bound raised to <paramref name="bound"/> (<see cref="ShapeSearch.OwnOptimaBound"/>); OPTIMAL when that closes the gap.</summary>
+    public ShapeAnswer Tightened(double? bound)
+    {
+        var (status, b, why) = ShapeBounds.Tighten(Status, Best, Bound, bound, Explanation);
+        return this with { Status = status, Bound = b, Explanation = why };
+    }
 }
 
 /// <summary>One bucket: the shapes it serves (positions <paramref name="First"/>..<paramref name="Last"/> of <see cref="BucketAnswer.Order"/>) and its mapping.</summary>
@@ -68,6 +78,31 @@ public sealed record BucketAnswer(SolveStatus Status, IReadOnlyList<ShapeBucket>
 {
     /// <summary>Relative gap in percent between best and bound; 0 when optimal, null when nothing was found.</summary>
     public double? GapPercent => Best is { } b ? (b <= 0 ? 0 : Math.Max(0, (b - Bound) / b * 100)) : null;
+
+    /// <summary>A stopped answer with its bound raised to <paramref name="bound"/> (<see cref="ShapeSearch.OwnOptimaBound"/>); OPTIMAL when that closes the gap.</summary>
+    public BucketAnswer Tightened(double? bound)
+    {
+        var (status, b, why) = ShapeBounds.Tighten(Status, Best, Bound, bound, Explanation);
+        return this with { Status = status, Bound = b, Explanation = why };
+    }
+}
+
+/// <summary>Raising a stopped shape search's bound by a second valid bound.</summary>
+internal static class ShapeBounds
+{
+    /// <summary>Relative margin within which a bound equal to the best found proves it (the rounding of the two sums).</summary>
+    public const double Rounding = 1e-9;
+
+    /// <summary>
+    /// A FEASIBLE answer's bound raised to <paramref name="other"/> when that is higher; OPTIMAL when the raised bound
+    /// reaches the best found (within <see cref="Rounding"/>). Other statuses are left as they are.
+    /// </summary>
+    public static (SolveStatus Status, double Bound, string? Explanation) Tighten(SolveStatus status, double? best, double bound, double? other, string? why)
+    {
+        if (status != SolveStatus.Feasible || other is not { } o || best is not { } b || o <= bound) return (status, bound, why);
+        if (o >= b * (1 - Rounding)) return (SolveStatus.Optimal, b, "proved by the shapes' own optima: the statistic of each shape's own optimum is reached");
+        return (status, o, why + "; bound: the statistic of each shape's own-optimum bound");
+    }
 }
 
 /// <summary>
@@ -98,6 +133,12 @@ public sealed class ShapeSearch
     }
 
     private readonly HashSet<RankId> _dynamic;
+
+    /// <summary>The trace searched.</summary>
+    public ShapeTrace Trace => _trace;
+
+    /// <summary>The architecture searched.</summary>
+    public Architecture Arch => _arch;
 
     /// <summary>The layer at the largest size of every rank: the shape the candidates' loops are sized for.</summary>
     public Einsum Largest => _largest;
@@ -138,16 +179,26 @@ public sealed class ShapeSearch
 
     private double[] Weights => _trace.Shapes.Select(s => s.Weight).ToArray();
 
-    private const string NoneRuns = "no mapping of the largest shape's imperfect mapspace runs validly on every shape of the trace " +
+    internal const string NoneRuns = "no mapping of the largest shape's imperfect mapspace runs validly on every shape of the trace " +
         "(a spatial split of a rank that varies must divide every size of it; docs/shapes.md)";
 
     /// <summary>
-    /// The one mapping minimising <paramref name="statistic"/>. Shapes are costed heaviest first (weight times
+    /// The one mapping minimising <paramref name="statistic"/>: on energy by the branch and bound
+    /// (<see cref="ShapeBranchAndBound"/>), on latency and EDP by the enumeration (<see cref="Enumerate"/>).
+    /// </summary>
+    /// <param name="seed">False starts the branch and bound from no incumbent (the regression tests: a seed that is already
+    /// optimal would hide a search that wrongly prunes every optimum).</param>
+    public ShapeAnswer Solve(ShapeStatistic statistic, SearchLimits limits, bool seed = true)
+        => _objective == Objective.Energy ? new ShapeBranchAndBound(this, statistic, seed).Solve(limits) : Enumerate(statistic, limits);
+
+    /// <summary>
+    /// The one mapping minimising <paramref name="statistic"/>, by enumerating every candidate (the brute-force reference
+    /// of <see cref="Solve"/>, and its search for latency and EDP). Shapes are costed heaviest first (weight times
     /// MACs); with <paramref name="prune"/>, a candidate is dropped as soon as the statistic with the shapes not yet
     /// costed at 0 reaches the incumbent: every cost is non-negative and every statistic is non-decreasing in each
     /// cost, so that is a lower bound on the candidate's value, and the candidate could not be strictly better.
     /// </summary>
-    public ShapeAnswer SolveOne(ShapeStatistic statistic, SearchLimits limits, bool prune = true)
+    public ShapeAnswer Enumerate(ShapeStatistic statistic, SearchLimits limits, bool prune = true)
     {
         var sw = Stopwatch.StartNew();
         bool Stop() => limits.Cancel.IsCancellationRequested || (limits.TimeLimit is { } t && sw.Elapsed > t);
@@ -310,8 +361,9 @@ public sealed class ShapeSearch
     }
 
     /// <summary>
-    /// Each shape's own optimum (trace order): <see cref="ImperfectEnumeration"/> on the layer at that shape, over its
-    /// own imperfect mapspace, sharing <paramref name="limits"/>' time limit equally; what regret is measured against.
+    /// Each shape's own optimum (trace order), over its own imperfect mapspace, sharing <paramref name="limits"/>' time
+    /// limit equally; what regret is measured against. Energy by the branch and bound (<see cref="ImperfectSearch"/>,
+    /// <c>map --imperfect</c>'s), latency and EDP by the enumeration (<see cref="ImperfectEnumeration"/>).
     /// </summary>
     public IReadOnlyList<SolveResult> OwnOptima(SearchLimits limits)
     {
@@ -321,8 +373,19 @@ public sealed class ShapeSearch
         {
             TimeSpan? left = limits.TimeLimit is { } t ? (t - sw.Elapsed) / (_layers.Length - s) : null;
             if (left is { } l && l < TimeSpan.Zero) left = TimeSpan.Zero;
-            results.Add(new ImperfectEnumeration(new MapProblem(_layers[s], _arch, _objective)).Solve(limits with { TimeLimit = left, Progress = null }));
+            var problem = new MapProblem(_layers[s], _arch, _objective);
+            var shapeLimits = limits with { TimeLimit = left, Progress = null };
+            results.Add(_objective == Objective.Energy ? new ImperfectSearch(problem).Solve(shapeLimits) : new ImperfectEnumeration(problem).Solve(shapeLimits));
         }
         return results;
     }
+
+    /// <summary>
+    /// A lower bound on the statistic of every mapping (one, or one per bucket): the statistic of the shapes' own-optimum
+    /// bounds (<paramref name="own"/>, trace order). One mapping's cost on a shape is at least that shape's own optimum
+    /// (the clamped mapping is in the shape's own mapspace), so at least its bound, and every statistic offered is
+    /// non-decreasing in each shape's cost. Null when a shape has no finite bound.
+    /// </summary>
+    public double? OwnOptimaBound(ShapeStatistic statistic, IReadOnlyList<SolveResult> own)
+        => own.All(o => double.IsFinite(o.Bound)) ? ShapeStatistics.Of(statistic, own.Select(o => o.Bound).ToArray(), Weights) : null;
 }
