@@ -83,19 +83,24 @@ internal static class ShapesCommand
         Mapping?[] mappingOf = new Mapping?[trace.Shapes.Count];
         string status;
         int code;
-        IReadOnlyList<SolveResult>? own = null;
-        // Each shape's own optimum: the regret's reference, and (their statistic) a bound for a search stopped early.
+        // Each shape's own optimum: the regret's reference, and (their statistic) a bound on every answer. On energy they
+        // come first: their bounds start the branch and bound's, and the buckets are chosen among them.
+        bool energy = objective == Objective.Energy;
+        IReadOnlyList<SolveResult>? own = energy ? search.OwnOptima(limits) : null;
         double? OwnBound(bool found)
         {
-            if (!found) return null;
-            own = search.OwnOptima(limits);
-            return search.OwnOptimaBound(statistic, own);
+            if (own is null && found) own = search.OwnOptima(limits);
+            return own is null ? null : search.OwnOptimaBound(statistic, own);
         }
         if (k is { } kk)
         {
-            var r = Live.Run(layer.Name, p => search.SolveBuckets(kk, statistic, limits with { Progress = p }));
+            // Energy: first the buckets among the pool of the one-mapping answer and the shapes' own optima (proved when
+            // they reach the own optima's statistic); when that is not proved, the enumeration (small layers).
+            BucketAnswer Enumerated() => Live.Run(layer.Name, p => search.SolveBuckets(kk, statistic, limits with { Progress = p }));
+            var r = energy ? search.SolveBucketsOverPool(kk, statistic, Live.Run(layer.Name, p => search.Solve(statistic, limits with { Progress = p }, own: own)), own!) : Enumerated();
             r = r.Tightened(OwnBound(r.Buckets is not null));
-            Console.WriteLine($"enumeration: {Text.Int(r.Candidates)} candidate mappings, {Text.Int(r.Evaluations)} shape evaluations in {r.Elapsed.TotalSeconds:0.###} s");
+            if (energy && r.Status != SolveStatus.Optimal && Enumerated().Tightened(OwnBound(true)) is { Status: SolveStatus.Optimal } exact) r = exact;
+            Console.WriteLine($"{(r.Candidates <= own?.Count + 1 ? "pool of the one-mapping answer and the shapes' own optima" : "enumeration")}: {Text.Int(r.Candidates)} candidate mappings, {Text.Int(r.Evaluations)} shape evaluations in {r.Elapsed.TotalSeconds:0.###} s");
             Console.WriteLine();
             if (r.Buckets is { } buckets)
                 for (int b = 0; b < buckets.Count; b++)
@@ -110,7 +115,7 @@ internal static class ShapesCommand
         }
         else
         {
-            var r = Live.Run(layer.Name, p => search.Solve(statistic, limits with { Progress = p }));
+            var r = Live.Run(layer.Name, p => search.Solve(statistic, limits with { Progress = p }, own: own));
             r = r.Tightened(OwnBound(r.Mapping is not null));
             Console.WriteLine($"{r.Method}: {Text.Int(r.Candidates)} candidate mappings, {Text.Int(r.Evaluations)} shape evaluations, {Text.Int(r.Pruned)} candidates pruned, in {r.Elapsed.TotalSeconds:0.###} s");
             Console.WriteLine();

@@ -19,7 +19,7 @@ namespace Optimizer.Solvers;
 /// </summary>
 internal sealed class ShapeBranchAndBound
 {
-    /// <summary>One shape of the trace: its compiled problem and the search parts that bound and cost it.</summary>
+    /// <summary>One shape of the trace: its compiled problem, the search parts that bound and cost it, and what every mapping costs at least on it.</summary>
     private sealed class Shape
     {
         public required int TraceIndex { get; init; }
@@ -46,7 +46,9 @@ internal sealed class ShapeBranchAndBound
     private readonly long[][] _bounds;
 
     /// <summary>Prepares the search of <paramref name="search"/>'s trace (energy) for one statistic.</summary>
-    public ShapeBranchAndBound(ShapeSearch search, ShapeStatistic statistic, bool seed = true)
+    /// <param name="lower">Per shape (trace order) a lower bound on its cost under every mapping, or null: each shape's
+    /// own-optimum bound (<see cref="ShapeSearch.OwnOptima"/>) starts its bound at every node instead of its floor.</param>
+    public ShapeBranchAndBound(ShapeSearch search, ShapeStatistic statistic, bool seed = true, IReadOnlyList<double>? lower = null)
     {
         _seed = seed;
         _search = search;
@@ -65,7 +67,8 @@ internal sealed class ShapeBranchAndBound
             return new Shape
             {
                 TraceIndex = s, Weight = search.Trace.Shapes[s].Weight, Problem = m, Cost = cost, Orders = orders,
-                Bound = new ImperfectBound(m, cost, new InnerBound(m, cost), orders), Floor = TilingSearch.AnyMappingFloor(problem),
+                Bound = new ImperfectBound(m, cost, new InnerBound(m, cost), orders),
+                Floor = Math.Max(TilingSearch.AnyMappingFloor(problem), lower?[s] ?? 0),
             };
         }).ToArray();
         _weights = _shapes.Select(x => x.Weight).ToArray();
@@ -89,7 +92,7 @@ internal sealed class ShapeBranchAndBound
             s.Keep[0] = (1 << _m.TensorCount) - 1;
             var lower = _shapes.Select(x => x.Floor).ToArray();
             var states = new State?[_shapes.Length];
-            double b = run.Refine(s, _m.Levels, lower, states, null, record: true);
+            double b = run.RootBound(s, lower, states);
             roots.Add((s, b, lower, states));
         }
         bool listed = !run.Stopped;
@@ -235,25 +238,50 @@ internal sealed class ShapeBranchAndBound
         }
 
         /// <summary>
-        /// Raises <paramref name="lower"/> (per shape, a lower bound on every completion of the node whose levels
-        /// <paramref name="d"/> and below are decided) shape by shape, heaviest first, by the shape's
-        /// <see cref="ImperfectBound"/>, until the statistic reaches the incumbent; keeps each shape's state in
-        /// <paramref name="states"/>. Returns the statistic of the bounds.
+        /// The root bound of a spatial plan: per shape its <see cref="ImperfectBound"/> with nothing decided, heaviest first,
+        /// until the statistic reaches the incumbent (<paramref name="lower"/> raised, each shape's state kept in <paramref name="states"/>).
         /// </summary>
-        public double Refine(State s, int d, double[] lower, State?[] states, State?[]? parents, bool record)
+        public double RootBound(State s, double[] lower, State?[] states)
         {
             double value = search.Statistic(lower);
             for (int i = 0; i < _n && !Prunable(value); i++)
             {
-                var st = search.ShapeState(i, s, d, parents?[i], record);
-                if (st is null) continue;
+                if (search.ShapeState(i, s, search._m.Levels, null, record: false) is not { } st) continue;
                 states[i] = st;
-                Evaluations++;
-                double b = search._shapes[i].Bound.Bound(st, d);
-                if (b <= lower[i]) continue;
-                lower[i] = b;
-                value = search.Statistic(lower);
+                value = Raise(lower, i, search._shapes[i].Bound.Bound(st, search._m.Levels), value);
             }
+            return value;
+        }
+
+        /// <summary>Shape i's bound raised to <paramref name="b"/> when higher; the statistic after.</summary>
+        private double Raise(double[] lower, int i, double b, double value)
+        {
+            Evaluations++;
+            if (b <= lower[i]) return value;
+            lower[i] = b;
+            return search.Statistic(lower);
+        }
+
+        /// <summary>
+        /// Raises <paramref name="lower"/> (per shape, a lower bound on every completion of the node whose levels
+        /// <paramref name="d"/> and below are decided, level d's keep set <paramref name="keep"/>) by each shape's
+        /// <see cref="ImperfectBound"/> until the statistic reaches the incumbent, heaviest shape first, in two passes as
+        /// <see cref="ImperfectSearch"/> does: first without the visits level d's loops bring below it (they only raise the
+        /// bound), then with them. <paramref name="states"/> holds each shape's state for level d's choice (shared by the
+        /// keep sets: the visits below d do not depend on d's keep set) and <paramref name="recorded"/> whether its visits
+        /// are in. Returns the statistic of the bounds.
+        /// </summary>
+        public double Refine(State s, int d, int keep, double[] lower, State?[] states, bool[] recorded, State?[] parents)
+        {
+            double value = search.Statistic(lower);
+            for (int pass = 0; pass < 2; pass++)
+                for (int i = 0; i < _n && !Prunable(value); i++)
+                {
+                    if (pass == 1 && !recorded[i] && states[i] is { } open) { search._shapes[i].Orders.RecordInnerVisits(open, d); recorded[i] = true; }
+                    if ((states[i] ??= search.ShapeState(i, s, d, parents[i], record: false)) is not { } st) continue;
+                    st.Keep[d] = keep;
+                    if (pass == 1 || !recorded[i]) value = Raise(lower, i, search._shapes[i].Bound.Bound(st, d), value);
+                }
             return value;
         }
 
@@ -274,14 +302,19 @@ internal sealed class ShapeBranchAndBound
             foreach (var choice in search._enumeration.ImperfectInnerChoices(d, s))
             {
                 s.ApplyInner(d, choice, m.Bound);
+                var choiceStates = new State?[_n];
+                var recorded = new bool[_n];
                 foreach (int keep in keeps)
                 {
                     s.Keep[d] = keep;
                     if (!search._enumeration.Fits(d, s)) continue;
                     var childLower = (double[])lower.Clone();
-                    var childStates = new State?[_n];
-                    double bound = Refine(s, d, childLower, childStates, states, record: true);
+                    double bound = Refine(s, d, keep, childLower, choiceStates, recorded, states);
                     if (Prunable(bound)) { Pruned++; continue; }
+                    // The child keeps the shapes' states whose visits are in (its own copy: the keep sets share them).
+                    var childStates = new State?[_n];
+                    for (int i = 0; i < _n; i++)
+                        if (recorded[i] && choiceStates[i] is { } st) { st.Keep[d] = keep; childStates[i] = st.Above(search._shapes[i].Problem, d - 1); }
                     children.Add((choice, keep, bound, childLower, childStates));
                 }
                 if ((++Explored & 1023) == 0 && CheckStop()) { Open(nodeBound); return; }

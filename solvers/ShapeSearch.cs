@@ -188,8 +188,14 @@ public sealed class ShapeSearch
     /// </summary>
     /// <param name="seed">False starts the branch and bound from no incumbent (the regression tests: a seed that is already
     /// optimal would hide a search that wrongly prunes every optimum).</param>
-    public ShapeAnswer Solve(ShapeStatistic statistic, SearchLimits limits, bool seed = true)
-        => _objective == Objective.Energy ? new ShapeBranchAndBound(this, statistic, seed).Solve(limits) : Enumerate(statistic, limits);
+    /// <param name="own">Each shape's own optimum (<see cref="OwnOptima"/>), or null: their bounds start the branch and
+    /// bound's per-shape bounds (far above the floors), and their statistic bounds every answer (<see cref="OwnOptimaBound"/>).</param>
+    public ShapeAnswer Solve(ShapeStatistic statistic, SearchLimits limits, bool seed = true, IReadOnlyList<SolveResult>? own = null)
+    {
+        var lower = own?.Select(o => double.IsFinite(o.Bound) ? o.Bound : 0).ToArray();
+        var answer = _objective == Objective.Energy ? new ShapeBranchAndBound(this, statistic, seed, lower).Solve(limits) : Enumerate(statistic, limits);
+        return own is null ? answer : answer.Tightened(OwnOptimaBound(statistic, own));
+    }
 
     /// <summary>
     /// The one mapping minimising <paramref name="statistic"/>, by enumerating every candidate (the brute-force reference
@@ -289,33 +295,92 @@ public sealed class ShapeSearch
     /// </summary>
     public BucketAnswer SolveBuckets(int k, ShapeStatistic statistic, SearchLimits limits)
     {
+        CheckBuckets(k, statistic);
+        var sw = Stopwatch.StartNew();
+        bool Stop() => limits.Cancel.IsCancellationRequested || (limits.TimeLimit is { } t && sw.Elapsed > t);
+        double floor = ShapeStatistics.Of(statistic, Floors(), Weights);
+        var en = new ImperfectEnumeration(new MapProblem(_largest, _arch, _objective));
+        var (options, failed) = en.Options(Stop);
+        if (options is null)
+            return new BucketAnswer(SolveStatus.Unknown, null, BucketOrder(), null, floor, sw.Elapsed, 0, 0,
+                $"the imperfect mapspace of the largest shape is too large to enumerate: listing rank {failed!.Id}'s factor vectors " + (Stop() ? "ran out of time" : $"passed {ImperfectEnumeration.MaxOptions:N0}"));
+        var walk = new ImperfectEnumeration.WalkState();
+        return BucketsOver(k, statistic, en.Walk(options, RunsOnEveryShape, Stop, walk), Stop, limits, sw, floor, () => walk.Stopped, s => walk.Stopped = s);
+    }
+
+    private static void CheckBuckets(int k, ShapeStatistic statistic)
+    {
         if (statistic is not (ShapeStatistic.Mean or ShapeStatistic.Max))
             throw new ArgumentException($"--buckets minimises the mean or the max (they add up, or take the largest, over buckets); {ShapeStatistics.Name(statistic)} does not decompose over buckets.");
         if (k < 1) throw new ArgumentException("--buckets needs at least 1 bucket.");
+    }
+
+    /// <summary>
+    /// The best at most <paramref name="k"/> mappings for energy over a pool of candidates, each valid on every shape: the
+    /// one-mapping answer <paramref name="one"/> (<see cref="Solve"/>) and each shape's own optimum (<paramref name="own"/>)
+    /// sized for the largest shape (<see cref="Lift"/>), by the same ranges and dynamic programme as
+    /// <see cref="SolveBuckets"/>. The pool is not the mapspace: the answer is OPTIMAL only when its statistic reaches the
+    /// statistic of the shapes' own optima (<see cref="OwnOptimaBound"/>, a bound on any assignment of mappings to shapes),
+    /// else FEASIBLE with that bound.
+    /// </summary>
+    public BucketAnswer SolveBucketsOverPool(int k, ShapeStatistic statistic, ShapeAnswer one, IReadOnlyList<SolveResult> own)
+    {
+        CheckBuckets(k, statistic);
         var sw = Stopwatch.StartNew();
-        bool Stop() => limits.Cancel.IsCancellationRequested || (limits.TimeLimit is { } t && sw.Elapsed > t);
+        var pool = new List<Mapping>();
+        if (one.Mapping is { } m) pool.Add(m);
+        foreach (var o in own)
+            if (o.Mapping is { } x && Lift(x) is { } lifted && !pool.Contains(lifted)) pool.Add(lifted);
+        var bound = OwnOptimaBound(statistic, own);
+        bool stopped = false;
+        var r = BucketsOver(k, statistic, pool, () => false, SearchLimits.None, sw, bound ?? 0, () => stopped, s => stopped = s);
+        if (r.Status != SolveStatus.Optimal) return r;
+        var fromPool = r with { Status = SolveStatus.Feasible, Bound = bound ?? 0, Explanation = "the buckets are chosen from a pool of mappings (the one-mapping answer and each shape's own optimum), not from the whole mapspace" };
+        return fromPool.Tightened(bound);
+    }
+
+    /// <summary>
+    /// A mapping of one shape (its own optimum) sized for the largest: every rank that varies gets the outermost level's loop
+    /// that covers the largest size (<c>ceil(B / inner)</c>, in its place, or outermost when the shape had none); null when that is not valid on the largest shape or on
+    /// every shape. On its own shape it runs as it was: that loop clamps back to its factor there.
+    /// </summary>
+    public Mapping? Lift(Mapping mapping)
+    {
+        var top = mapping.Levels[0];
+        var temporal = top.Temporal.ToList();
+        foreach (var rank in _largest.Ranks)
+        {
+            if (!_dynamic.Contains(rank.Id)) continue;
+            long inner = 1;
+            foreach (var loop in mapping.Nest()) if (loop.Rank == rank.Id && (loop.Level > 0 || loop.Axis is not null)) inner = checked(inner * loop.Factor);
+            int f = (int)((rank.Bound + inner - 1) / inner);
+            int at = temporal.FindIndex(t => t.Rank == rank.Id);
+            if (at >= 0) temporal[at] = new TemporalLoop(rank.Id, f);
+            else if (f > 1) temporal.Insert(0, new TemporalLoop(rank.Id, f));
+        }
+        var lifted = new Mapping([new LevelMapping(temporal, top.Spatial, top.Keep), .. mapping.Levels.Skip(1)]);
+        if (ValidityChecker.Check(_largest, _arch, lifted, Factorization.Imperfect).Count > 0 || !RunsOnEveryShape(lifted)) return null;
+        return lifted;
+    }
+
+    private BucketAnswer BucketsOver(int k, ShapeStatistic statistic, IEnumerable<Mapping> candidateList, Func<bool> stop, SearchLimits limits, Stopwatch sw, double floor,
+        Func<bool> wasStopped, Action<bool> setStopped)
+    {
         var order = BucketOrder();
         int n = order.Count;
         var w = order.Select(s => _trace.Shapes[s].Weight).ToArray();
         double total = TotalWeight(w);
         bool mean = statistic == ShapeStatistic.Mean;
-        double floor = ShapeStatistics.Of(statistic, Floors(), Weights);
-        var en = new ImperfectEnumeration(new MapProblem(_largest, _arch, _objective));
-        var (options, failed) = en.Options(Stop);
-        if (options is null)
-            return new BucketAnswer(SolveStatus.Unknown, null, order, null, floor, sw.Elapsed, 0, 0,
-                $"the imperfect mapspace of the largest shape is too large to enumerate: listing rank {failed!.Id}'s factor vectors " + (Stop() ? "ran out of time" : $"passed {ImperfectEnumeration.MaxOptions:N0}"));
         // range[i, j]: the best value of one candidate over positions i..j (weighted sum, or max), and which candidate.
         var range = new double[n, n];
         var arg = new Mapping?[n, n];
         for (int i = 0; i < n; i++) for (int j = 0; j < n; j++) range[i, j] = double.PositiveInfinity;
         long candidates = 0, evaluations = 0;
         var costs = new double[n];
-        var walk = new ImperfectEnumeration.WalkState();
         limits.Progress?.Attach(() => new SearchSnapshot("bucket enumeration", candidates, null, floor));
-        foreach (var m in en.Walk(options, RunsOnEveryShape, Stop, walk))
+        foreach (var m in candidateList)
         {
-            if (++candidates % 64 == 0 && Stop()) { walk.Stopped = true; break; }
+            if (++candidates % 64 == 0 && stop()) { setStopped(true); break; }
             for (int i = 0; i < n; i++) { costs[i] = CostOn(m, order[i]); evaluations++; }
             for (int i = 0; i < n; i++)
             {
@@ -327,7 +392,7 @@ public sealed class ShapeSearch
                 }
             }
         }
-        bool stopped = walk.Stopped;
+        bool stopped = wasStopped();
         if (arg[0, n - 1] is null)
             return new BucketAnswer(stopped ? SolveStatus.Unknown : SolveStatus.Infeasible, null, order, null, floor, sw.Elapsed, candidates, evaluations,
                 stopped ? "the enumeration stopped before it found a mapping that runs on every shape" : NoneRuns);

@@ -82,4 +82,33 @@ public sealed class ShapeBranchAndBoundTests
         Assert.AreNotEqual(SolveStatus.Infeasible, r.Status);
         if (r.Best is { } best) Assert.IsTrue(r.Bound <= best * (1 + 1e-12) && r.Bound > 0, $"bound {r.Bound}, best {best}");
     }
+
+    [TestMethod]
+    public void OwnOptimaStartTheBoundsAndSeedTheBucketPool()
+    {
+        int pooled = 0;
+        foreach (var (trace, arch) in RandomCases(57, 12))
+        {
+            var search = new ShapeSearch(trace, arch, Objective.Energy);
+            var own = search.OwnOptima(SearchLimits.None);
+            if (own.Any(o => o.Status != SolveStatus.Optimal)) continue;
+            var plain = search.Solve(ShapeStatistic.Mean, SearchLimits.None, seed: false);
+            var started = search.Solve(ShapeStatistic.Mean, SearchLimits.None, seed: false, own: own);
+            Assert.AreEqual(plain.Status, started.Status);
+            if (plain.Best is not { } one) continue;
+            Assert.AreEqual(one, started.Best!.Value, 1e-9 * one);
+            // A lifted own optimum runs on its own shape as it was; the pool's buckets lie between the exact buckets and one mapping.
+            for (int s = 0; s < own.Count; s++)
+                if (search.Lift(own[s].Mapping!) is { } lifted)
+                    Assert.AreEqual(own[s].Best!.Value, search.CostOn(lifted, s), 1e-9 * own[s].Best!.Value);
+            var exact = search.SolveBuckets(2, ShapeStatistic.Mean, new SearchLimits(TimeSpan.FromSeconds(5)));
+            var pool = search.SolveBucketsOverPool(2, ShapeStatistic.Mean, started, own);
+            Assert.IsTrue(pool.Best!.Value <= one * (1 + 1e-12));
+            if (exact.Status == SolveStatus.Optimal) Assert.IsTrue(pool.Best.Value >= exact.Best!.Value * (1 - 1e-12));
+            if (pool.Status == SolveStatus.Optimal) Assert.AreEqual(search.OwnOptimaBound(ShapeStatistic.Mean, own)!.Value, pool.Best.Value, 1e-9 * pool.Best.Value);
+            else Assert.IsTrue(pool.Bound <= pool.Best.Value);
+            pooled++;
+        }
+        Assert.IsTrue(pooled >= 6, $"only {pooled} cases");
+    }
 }
