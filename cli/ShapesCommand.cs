@@ -22,7 +22,7 @@ internal sealed record ShapeOptions(Option<string?> Shapes, Option<string> Stati
     /// <summary>New options, to add to <c>map</c>.</summary>
     public static ShapeOptions Build()
     {
-        var shapes = new Option<string?>("--shapes") { Description = "A shape trace (CSV: one row per run, columns = rank names, optional weight): find the one mapping minimising --statistic over it, proved by enumerating the imperfect mapspace of the largest shape (small layers; docs/shapes.md)." };
+        var shapes = new Option<string?>("--shapes") { Description = "A shape trace (CSV: one row per run, columns = rank names, optional weight): find the one mapping minimising --statistic over it, over the imperfect mapspace of the largest shape: energy by each shape's own optimum and a branch and bound, latency and EDP by enumeration (small layers; docs/shapes.md)." };
         var statistic = new Option<string>("--statistic") { Description = "With --shapes: mean, p50, p99 or max of the objective over the trace's runs.", DefaultValueFactory = _ => "mean" };
         statistic.AcceptOnlyFromAmong("mean", "p50", "p99", "max");
         var buckets = new Option<int?>("--buckets") { Description = "With --shapes: the best K mappings and the ranges of shapes each serves (switching points by dynamic programming; mean or max)." };

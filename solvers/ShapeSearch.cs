@@ -335,7 +335,7 @@ public sealed class ShapeSearch
         bool stopped = false;
         var r = BucketsOver(k, statistic, pool, () => false, SearchLimits.None, sw, bound ?? 0, () => stopped, s => stopped = s);
         if (r.Status != SolveStatus.Optimal) return r;
-        var fromPool = r with { Status = SolveStatus.Feasible, Bound = bound ?? 0, Explanation = "the buckets are chosen from a pool of mappings (the one-mapping answer and each shape's own optimum), not from the whole mapspace" };
+        var fromPool = r with { Status = SolveStatus.Feasible, Bound = ShapeStatistics.Of(statistic, Floors(), Weights), Explanation = "the buckets are chosen from a pool of mappings (the one-mapping answer and each shape's own optimum), not from the whole mapspace" };
         return fromPool.Tightened(bound);
     }
 
@@ -411,7 +411,8 @@ public sealed class ShapeSearch
                     if (v < f[b, j]) { f[b, j] = v; cut[b, j] = i; }
                 }
         int use = 1;
-        for (int b = 2; b <= kk; b++) if (f[b, n] < f[use, n]) use = b;
+        // More buckets only when strictly better beyond the rounding of the ranges' sums.
+        for (int b = 2; b <= kk; b++) if (f[b, n] < f[use, n] - 1e-12 * Math.Abs(f[use, n])) use = b;
         var buckets = new List<ShapeBucket>();
         for (int b = use, j = n; b >= 1; b--)
         {
