@@ -154,6 +154,41 @@ internal sealed class ShapeBranchAndBound
         return copied ? new SpatialPlan(x, y) : plan;
     }
 
+    /// <summary>
+    /// False when a spatial loop of a varying rank whose clamp is known at the node (its inside decided) runs on some shape
+    /// with a span that does not divide the shape's size (the checker's <c>SpatialRemainder</c>, on the clamped loop): no
+    /// completion of the node runs on every shape, so none is a candidate.
+    /// </summary>
+    private bool RunsOnEveryShape(State s, int d)
+    {
+        var plan = s.Plan!;
+        for (int e = 0; e < _m.Levels; e++)
+            for (int r = 0; r < _m.Ranks; r++)
+            {
+                if (!_dynamic[r] || (plan.X[e][r] == 1 && plan.Y[e][r] == 1) || (e + 1 < d && e + 1 < _m.Levels)) continue;
+                long start = Inner(s, e + 1, r);
+                foreach (var b in _bounds)
+                {
+                    long inner = start;
+                    foreach (int f in new[] { plan.Y[e][r], plan.X[e][r] })
+                    {
+                        long runs = ShapeFit.Runs(b[r], f, inner);
+                        if (runs > 1 && b[r] % (inner * runs) != 0) return false;
+                        inner = checked(inner * f);
+                    }
+                }
+            }
+        return true;
+    }
+
+    private bool HasDynamicSplit(State s)
+    {
+        for (int e = 0; e < _m.Levels; e++)
+            for (int r = 0; r < _m.Ranks; r++)
+                if (_dynamic[r] && s.Spatial(e, r) > 1) return true;
+        return false;
+    }
+
     /// <summary>The product of rank r's factors, as written, at levels <paramref name="from"/> and below (all decided).</summary>
     private long Inner(State s, int from, int r)
     {
@@ -243,6 +278,7 @@ internal sealed class ShapeBranchAndBound
         /// </summary>
         public double RootBound(State s, double[] lower, State?[] states)
         {
+            if (search.HasDynamicSplit(s) && !search.RunsOnEveryShape(s, search._m.Levels)) return double.PositiveInfinity;
             double value = search.Statistic(lower);
             for (int i = 0; i < _n && !Prunable(value); i++)
             {
@@ -273,6 +309,7 @@ internal sealed class ShapeBranchAndBound
         /// </summary>
         public double Refine(State s, int d, int keep, double[] lower, State?[] states, bool[] recorded, State?[] parents)
         {
+            if (search.HasDynamicSplit(s) && !search.RunsOnEveryShape(s, d)) return double.PositiveInfinity;
             double value = search.Statistic(lower);
             for (int pass = 0; pass < 2; pass++)
                 for (int i = 0; i < _n && !Prunable(value); i++)
@@ -344,7 +381,7 @@ internal sealed class ShapeBranchAndBound
         private void Leaf(State s, double[] lower, State?[] parents)
         {
             Leaves++;
-            if (HasDynamicSplit(s) && !search._search.RunsOnEveryShape(search._m.ToMapping(s))) return;
+            if (search.HasDynamicSplit(s) && !search._search.RunsOnEveryShape(search._m.ToMapping(s))) return;
             var full = new State[_n];
             var least = (double[])lower.Clone();
             for (int i = 0; i < _n; i++)
@@ -366,14 +403,6 @@ internal sealed class ShapeBranchAndBound
                 Best = value;
                 BestMapping = search._m.ToMapping(s);
             }
-        }
-
-        private bool HasDynamicSplit(State s)
-        {
-            for (int e = 0; e < search._m.Levels; e++)
-                for (int r = 0; r < search._m.Ranks; r++)
-                    if (search._dynamic[r] && s.Spatial(e, r) > 1) return true;
-            return false;
         }
 
         /// <summary>
