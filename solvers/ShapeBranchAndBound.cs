@@ -9,8 +9,8 @@ namespace Optimizer.Solvers;
 /// energy over a shape trace, over the candidates the enumeration lists (the largest shape's imperfect mapspace, valid
 /// on every shape), searched as <see cref="ImperfectSearch"/> searches one shape: spatial plans first, then levels from
 /// the innermost outward, children searched best bound first. A node's bound is the statistic over the shapes of a
-/// lower bound per shape: at first each shape's floor (<see cref="TilingSearch.AnyMappingFloor"/>) or its parent's bound,
-/// then, shape by shape, heaviest first (weight x MACs), <see cref="ImperfectBound"/> on the node as it runs on that
+/// lower bound per shape: at first its parent's, at the roots each shape's start value (its floor,
+/// <see cref="TilingSearch.AnyMappingFloor"/>, or its own-optimum bound when given), then, shape by shape, heaviest first (weight x MACs), <see cref="ImperfectBound"/> on the node as it runs on that
 /// shape (every decided loop clamped as <see cref="ShapeFit.Clamp"/> clamps it), until the statistic reaches the
 /// incumbent. At a leaf each shape is costed at its own best orders (a lower bound of its cost under any orders), and
 /// the orders shared by every shape are chosen for the statistic: per level for the mean (the energy is a constant plus
