@@ -38,13 +38,14 @@ public static class Program
                 case "imperfect-proofs": ImperfectProofs.Run(numbers.Count > 0 ? seconds : 60, numbers.Count > 1 ? int.Parse(numbers[1], System.Globalization.CultureInfo.InvariantCulture) : 0, numbers.Count > 2 ? int.Parse(numbers[2], System.Globalization.CultureInfo.InvariantCulture) : int.MaxValue); break;
                 case "shapes": Shapes(numbers.Count > 0 ? seconds : 600, numbers.Count > 1 ? int.Parse(numbers[1], System.Globalization.CultureInfo.InvariantCulture) : 4,
                     numbers.Count > 2 ? int.Parse(numbers[2], System.Globalization.CultureInfo.InvariantCulture) : 64); break;
+                case "shape-proofs": ShapeProofs.Run(numbers.Count > 0 ? seconds : 300); break;
                 case "codesign": CodesignEyeriss(numbers.Count > 0 ? seconds : 600, numbers.Count > 1 ? double.Parse(numbers[1], System.Globalization.CultureInfo.InvariantCulture) : null,
                     numbers.Count > 2 ? double.Parse(numbers[2], System.Globalization.CultureInfo.InvariantCulture) : null); break;
                 case "codesign-fronts": CodesignFronts(numbers.Count > 0 ? seconds : 1800); break;
                 case "proofs": Proofs(seconds, names.Skip(names.IndexOf("proofs") + 1).ToList()); return 0; // the names after it are networks, presets, objectives
                 case var d when d.StartsWith("descent", StringComparison.Ordinal): DescentSweep(d); break;
                 default:
-                    Console.Error.WriteLine($"error: unknown benchmark '{name}'; known: costmodel, small, resnet50, cpsat[:PRESET], window-capabilities [seconds per search], codesign [seconds per objective [seconds per bound search [seconds per quick bound search]]], codesign-fronts [seconds per front], simulate, fusion, fusion-full[:resnet50|:gpt3] [seconds per fused search], fusion-certify [seconds per certificate], network, timeloop-optima, timelimit, onnx-load, imperfect [seconds per case], imperfect-proofs [seconds per search [first shape [shapes]]], shapes [seconds per search [E = D [buffer words]]], proofs [NETWORK|PRESET|OBJECTIVE|timeloop...], descent[:WORKLOAD[:ARCH[:norandom]]] (an empty WORKLOAD or ARCH: all) [seconds per layer]");
+                    Console.Error.WriteLine($"error: unknown benchmark '{name}'; known: costmodel, small, resnet50, cpsat[:PRESET], window-capabilities [seconds per search], codesign [seconds per objective [seconds per bound search [seconds per quick bound search]]], codesign-fronts [seconds per front], simulate, fusion, fusion-full[:resnet50|:gpt3] [seconds per fused search], fusion-certify [seconds per certificate], network, timeloop-optima, timelimit, onnx-load, imperfect [seconds per case], imperfect-proofs [seconds per search [first shape [shapes]]], shapes [seconds per search [E = D [buffer words]]], shape-proofs [seconds per search], proofs [NETWORK|PRESET|OBJECTIVE|timeloop...], descent[:WORKLOAD[:ARCH[:norandom]]] (an empty WORKLOAD or ARCH: all) [seconds per layer]");
                     return 2;
             }
         }
@@ -367,18 +368,18 @@ public static class Program
         string Line(string what, ShapeAnswer r) => $"  {what,-34} {r.Status,-9} {r.Best,12:G8}  {r.Elapsed.TotalSeconds,8:F2} s  {r.Candidates,9:N0} candidates  {r.Evaluations,11:N0} evaluations  {r.Pruned,9:N0} pruned";
         // Warm-up (the JIT), so that the first search timed is not charged for it.
         new ShapeSearch(Optimizer.Formulation.Specs.ShapeTrace.FromRows(layer, [0], [([16, Width, Width], 1), ([40, Width, Width], 1)]), arch, Objective.Energy)
-            .SolveOne(ShapeStatistic.Mean, limit);
-        var one = new ShapeSearch(largest, arch, Objective.Energy).SolveOne(ShapeStatistic.Mean, limit);
+            .Enumerate(ShapeStatistic.Mean, limit);
+        var one = new ShapeSearch(largest, arch, Objective.Energy).Enumerate(ShapeStatistic.Mean, limit);
         Console.WriteLine(Line("one shape (S=512), energy", one));
         var search = new ShapeSearch(trace, arch, Objective.Energy);
-        var mean = search.SolveOne(ShapeStatistic.Mean, limit);
+        var mean = search.Enumerate(ShapeStatistic.Mean, limit);
         Console.WriteLine(Line("100 shapes, mean energy", mean));
         Console.WriteLine($"  time ratio 100 shapes / one shape: {mean.Elapsed / one.Elapsed:F2}");
-        var max = search.SolveOne(ShapeStatistic.Max, limit);
+        var max = search.Enumerate(ShapeStatistic.Max, limit);
         Console.WriteLine(Line("100 shapes, max energy", max));
-        var p99 = search.SolveOne(ShapeStatistic.P99, limit);
+        var p99 = search.Enumerate(ShapeStatistic.P99, limit);
         Console.WriteLine(Line("100 shapes, p99 energy", p99));
-        var plain = search.SolveOne(ShapeStatistic.Mean, limit, prune: false);
+        var plain = search.Enumerate(ShapeStatistic.Mean, limit, prune: false);
         Console.WriteLine(Line("100 shapes, mean energy, no pruning", plain));
         var buckets = search.SolveBuckets(4, ShapeStatistic.Mean, limit);
         Console.WriteLine($"  {"4 buckets, mean energy",-34} {buckets.Status,-9} {buckets.Best,12:G8}  {buckets.Elapsed.TotalSeconds,8:F2} s  {buckets.Candidates,9:N0} candidates  {buckets.Evaluations,11:N0} evaluations");

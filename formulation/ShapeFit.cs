@@ -32,7 +32,7 @@ public static class ShapeFit
             {
                 if (nest[i].Rank != rank.Id) continue;
                 long span = checked(inner * nest[i].Factor);
-                long runs = Counts.Trips(Math.Min(rank.Bound, span), nest[i].Factor, inner);
+                long runs = Runs(rank.Bound, nest[i].Factor, inner);
                 if (runs < factor[i]) { factor[i] = (int)runs; changed = true; }
                 inner = span;
             }
@@ -51,4 +51,11 @@ public static class ShapeFit
         }
         return new Mapping(levels);
     }
+
+    /// <summary>
+    /// The iterations a loop of factor <paramref name="factor"/> over tiles of <paramref name="inner"/> points (the product
+    /// of its rank's factors inside it, as written) runs on a shape whose bound is <paramref name="bound"/>:
+    /// <c>min(f, ceil(min(B, f S) / S))</c> (<see cref="Counts.Trips"/>).
+    /// </summary>
+    public static long Runs(long bound, long factor, long inner) => Counts.Trips(Math.Min(bound, checked(inner * factor)), factor, inner);
 }

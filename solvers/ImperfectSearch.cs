@@ -25,8 +25,6 @@ public sealed class ImperfectSearch
     private readonly long[] _clip;
     private readonly Mapping? _incumbent;
 
-    /// <summary>Relative margin under the incumbent below which a bound must be for its node to be searched (rounding of the bound's arithmetic).</summary>
-    private const double TieMargin = 1e-9;
 
     /// <summary>Prepares the search of one problem: energy, default convention, no constraints or caps.</summary>
     /// <param name="seed">False starts from no incumbent (the regression tests: a seed that is already optimal would hide a search that wrongly prunes every optimum).</param>
@@ -145,31 +143,12 @@ public sealed class ImperfectSearch
     }
 
     /// <summary>One run's incumbent, counters and the bounds of what it left unexplored.</summary>
-    private sealed class Run(ImperfectSearch search, SearchLimits limits, Stopwatch clock)
+    private sealed class Run(ImperfectSearch search, SearchLimits limits, Stopwatch clock) : BranchAndBoundRun(limits, clock)
     {
-        private double _open = double.PositiveInfinity;
-
-        public long Explored { get; private set; }
-        public bool Stopped { get; private set; }
-        public double Best { get; private set; } = double.PositiveInfinity;
         public State? BestState { get; private set; }
         public Mapping? BestMapping { get; private set; }
         /// <summary>False while the incumbent is the seed (costed by the reference model, not by the search).</summary>
         public bool BestFromSearch { get; private set; }
-
-        public bool CheckStop()
-        {
-            if (limits.Cancel.IsCancellationRequested || (limits.TimeLimit is { } t && clock.Elapsed > t)) Stopped = true;
-            return Stopped;
-        }
-
-        /// <summary>Records the bound of a node left unexplored.</summary>
-        public void Open(double bound) => _open = Math.Min(_open, bound);
-
-        /// <summary>The least bound over what is left unexplored, or the incumbent when nothing is.</summary>
-        public double OpenBound() => Math.Min(_open, Best);
-
-        public bool Prunable(double bound) => bound >= Best * (1 - TieMargin);
 
         /// <summary>
         /// The perfect-factorization search's best mapping (in the imperfect mapspace too) sets the first pruning threshold: it is
@@ -178,7 +157,7 @@ public sealed class ImperfectSearch
         /// </summary>
         public void SeedFromPerfectSearch()
         {
-            var perfect = new TilingSearch(search._p, prune: true).Solve(limits with { TimeLimit = limits.TimeLimit / 4, Progress = null });
+            var perfect = new TilingSearch(search._p, prune: true).Solve(Limits with { TimeLimit = Limits.TimeLimit / 4, Progress = null });
             if (perfect.Mapping is { } m) Seed(m);
         }
 
@@ -203,7 +182,7 @@ public sealed class ImperfectSearch
                 s.ApplyInner(0, top, search._clip);
                 search._orders.OptimizeOrders(s);
                 double value = search._cost.Exact(s);
-                if (value < Best * (1 - TieMargin))
+                if (value < Best * (1 - BranchAndBoundRun.TieMargin))
                 {
                     Best = value;
                     BestState = s;
@@ -238,7 +217,7 @@ public sealed class ImperfectSearch
             {
                 var child = sorted[k];
                 if (Prunable(child.Bound)) break;
-                var next = k + 1 < sorted.Count ? Clone(s, d) : s;
+                var next = k + 1 < sorted.Count ? s.Above(m, d) : s;
                 next.ApplyInner(d, child.Choice, search._clip);
                 for (int c = 0; c < child.Visits.Length; c++) Array.Copy(child.Visits[c], next.InnerVisits[d][c], child.Visits[c].Length);
                 next.Keep[d] = child.Keep;
@@ -249,23 +228,6 @@ public sealed class ImperfectSearch
                     return;
                 }
             }
-        }
-
-        /// <summary>A copy of a state whose levels above d are undecided, for a child that must not share it with its siblings (a leaf keeps its state).</summary>
-        private State Clone(State s, int d)
-        {
-            var m = search._m;
-            var x = new State(m, s.Plan);
-            x.Facts = s.Facts;
-            for (int b = d + 1; b < m.Levels; b++)
-            {
-                x.Choice[b] = s.Choice[b];
-                Array.Copy(s.Rem[b], x.Rem[b], m.Ranks);
-                x.Keep[b] = s.Keep[b];
-                for (int c = 0; c < m.Levels; c++) Array.Copy(s.InnerVisits[b][c], x.InnerVisits[b][c], m.TensorCount);
-            }
-            x.Keep[0] = s.Keep[0];
-            return x;
         }
     }
 }

@@ -55,8 +55,18 @@ public static class ShapeStatistics
 public sealed record ShapeAnswer(SolveStatus Status, Mapping? Mapping, IReadOnlyList<double>? Costs, double? Best, double Bound,
     TimeSpan Elapsed, long Candidates, long Evaluations, long Pruned, string? Explanation = null)
 {
+    /// <summary>Which search answered: the enumeration, or the branch and bound (<see cref="ShapeBranchAndBound"/>).</summary>
+    public string Method { get; init; } = "enumeration";
+
     /// <summary>Relative gap in percent between best and bound; 0 when optimal, null when nothing was found.</summary>
     public double? GapPercent => Best is { } b ? (b <= 0 ? 0 : Math.Max(0, (b - Bound) / b * 100)) : null;
+
+    /// <summary>A stopped answer with its bound raised to <paramref name="bound"/> (<see cref="ShapeSearch.OwnOptimaBound"/>); OPTIMAL when that closes the gap.</summary>
+    public ShapeAnswer Tightened(double? bound)
+    {
+        var (status, b, why) = ShapeBounds.Tighten(Status, Best, Bound, bound, Explanation);
+        return this with { Status = status, Bound = b, Explanation = why };
+    }
 }
 
 /// <summary>One bucket: the shapes it serves (positions <paramref name="First"/>..<paramref name="Last"/> of <see cref="BucketAnswer.Order"/>) and its mapping.</summary>
@@ -68,6 +78,31 @@ public sealed record BucketAnswer(SolveStatus Status, IReadOnlyList<ShapeBucket>
 {
     /// <summary>Relative gap in percent between best and bound; 0 when optimal, null when nothing was found.</summary>
     public double? GapPercent => Best is { } b ? (b <= 0 ? 0 : Math.Max(0, (b - Bound) / b * 100)) : null;
+
+    /// <summary>A stopped answer with its bound raised to <paramref name="bound"/> (<see cref="ShapeSearch.OwnOptimaBound"/>); OPTIMAL when that closes the gap.</summary>
+    public BucketAnswer Tightened(double? bound)
+    {
+        var (status, b, why) = ShapeBounds.Tighten(Status, Best, Bound, bound, Explanation);
+        return this with { Status = status, Bound = b, Explanation = why };
+    }
+}
+
+/// <summary>Raising a stopped shape search's bound by a second valid bound.</summary>
+internal static class ShapeBounds
+{
+    /// <summary>Relative margin within which a bound equal to the best found proves it (the rounding of the two sums).</summary>
+    public const double Rounding = 1e-9;
+
+    /// <summary>
+    /// A FEASIBLE answer's bound raised to <paramref name="other"/> when that is higher; OPTIMAL when the raised bound
+    /// reaches the best found (within <see cref="Rounding"/>). Other statuses are left as they are.
+    /// </summary>
+    public static (SolveStatus Status, double Bound, string? Explanation) Tighten(SolveStatus status, double? best, double bound, double? other, string? why)
+    {
+        if (status != SolveStatus.Feasible || other is not { } o || best is not { } b || o <= bound) return (status, bound, why);
+        if (o >= b * (1 - Rounding)) return (SolveStatus.Optimal, b, "proved by the shapes' own optima: the statistic of each shape's own optimum is reached");
+        return (status, o, why + "; bound: the statistic of each shape's own-optimum bound");
+    }
 }
 
 /// <summary>
@@ -98,6 +133,12 @@ public sealed class ShapeSearch
     }
 
     private readonly HashSet<RankId> _dynamic;
+
+    /// <summary>The trace searched.</summary>
+    public ShapeTrace Trace => _trace;
+
+    /// <summary>The architecture searched.</summary>
+    public Architecture Arch => _arch;
 
     /// <summary>The layer at the largest size of every rank: the shape the candidates' loops are sized for.</summary>
     public Einsum Largest => _largest;
@@ -138,16 +179,32 @@ public sealed class ShapeSearch
 
     private double[] Weights => _trace.Shapes.Select(s => s.Weight).ToArray();
 
-    private const string NoneRuns = "no mapping of the largest shape's imperfect mapspace runs validly on every shape of the trace " +
+    internal const string NoneRuns = "no mapping of the largest shape's imperfect mapspace runs validly on every shape of the trace " +
         "(a spatial split of a rank that varies must divide every size of it; docs/shapes.md)";
 
     /// <summary>
-    /// The one mapping minimising <paramref name="statistic"/>. Shapes are costed heaviest first (weight times
+    /// The one mapping minimising <paramref name="statistic"/>: on energy by the branch and bound
+    /// (<see cref="ShapeBranchAndBound"/>), on latency and EDP by the enumeration (<see cref="Enumerate"/>).
+    /// </summary>
+    /// <param name="seed">False starts the branch and bound from no incumbent (the regression tests: a seed that is already
+    /// optimal would hide a search that wrongly prunes every optimum).</param>
+    /// <param name="own">Each shape's own optimum (<see cref="OwnOptima"/>), or null: their bounds start the branch and
+    /// bound's per-shape bounds (far above the floors), and their statistic bounds every answer (<see cref="OwnOptimaBound"/>).</param>
+    public ShapeAnswer Solve(ShapeStatistic statistic, SearchLimits limits, bool seed = true, IReadOnlyList<SolveResult>? own = null)
+    {
+        var lower = own?.Select(o => double.IsFinite(o.Bound) ? o.Bound : 0).ToArray();
+        var answer = _objective == Objective.Energy ? new ShapeBranchAndBound(this, statistic, seed, lower).Solve(limits) : Enumerate(statistic, limits);
+        return own is null ? answer : answer.Tightened(OwnOptimaBound(statistic, own));
+    }
+
+    /// <summary>
+    /// The one mapping minimising <paramref name="statistic"/>, by enumerating every candidate (the brute-force reference
+    /// of <see cref="Solve"/>, and its search for latency and EDP). Shapes are costed heaviest first (weight times
     /// MACs); with <paramref name="prune"/>, a candidate is dropped as soon as the statistic with the shapes not yet
     /// costed at 0 reaches the incumbent: every cost is non-negative and every statistic is non-decreasing in each
     /// cost, so that is a lower bound on the candidate's value, and the candidate could not be strictly better.
     /// </summary>
-    public ShapeAnswer SolveOne(ShapeStatistic statistic, SearchLimits limits, bool prune = true)
+    public ShapeAnswer Enumerate(ShapeStatistic statistic, SearchLimits limits, bool prune = true)
     {
         var sw = Stopwatch.StartNew();
         bool Stop() => limits.Cancel.IsCancellationRequested || (limits.TimeLimit is { } t && sw.Elapsed > t);
@@ -238,33 +295,92 @@ public sealed class ShapeSearch
     /// </summary>
     public BucketAnswer SolveBuckets(int k, ShapeStatistic statistic, SearchLimits limits)
     {
+        CheckBuckets(k, statistic);
+        var sw = Stopwatch.StartNew();
+        bool Stop() => limits.Cancel.IsCancellationRequested || (limits.TimeLimit is { } t && sw.Elapsed > t);
+        double floor = ShapeStatistics.Of(statistic, Floors(), Weights);
+        var en = new ImperfectEnumeration(new MapProblem(_largest, _arch, _objective));
+        var (options, failed) = en.Options(Stop);
+        if (options is null)
+            return new BucketAnswer(SolveStatus.Unknown, null, BucketOrder(), null, floor, sw.Elapsed, 0, 0,
+                $"the imperfect mapspace of the largest shape is too large to enumerate: listing rank {failed!.Id}'s factor vectors " + (Stop() ? "ran out of time" : $"passed {ImperfectEnumeration.MaxOptions:N0}"));
+        var walk = new ImperfectEnumeration.WalkState();
+        return BucketsOver(k, statistic, en.Walk(options, RunsOnEveryShape, Stop, walk), Stop, limits, sw, floor, () => walk.Stopped, s => walk.Stopped = s);
+    }
+
+    private static void CheckBuckets(int k, ShapeStatistic statistic)
+    {
         if (statistic is not (ShapeStatistic.Mean or ShapeStatistic.Max))
             throw new ArgumentException($"--buckets minimises the mean or the max (they add up, or take the largest, over buckets); {ShapeStatistics.Name(statistic)} does not decompose over buckets.");
         if (k < 1) throw new ArgumentException("--buckets needs at least 1 bucket.");
+    }
+
+    /// <summary>
+    /// The best at most <paramref name="k"/> mappings for energy over a pool of candidates, each valid on every shape: the
+    /// one-mapping answer <paramref name="one"/> (<see cref="Solve"/>) and each shape's own optimum (<paramref name="own"/>)
+    /// sized for the largest shape (<see cref="Lift"/>), by the same ranges and dynamic programme as
+    /// <see cref="SolveBuckets"/>. The pool is not the mapspace: the answer is OPTIMAL only when its statistic reaches the
+    /// statistic of the shapes' own optima (<see cref="OwnOptimaBound"/>, a bound on any assignment of mappings to shapes),
+    /// else FEASIBLE with that bound.
+    /// </summary>
+    public BucketAnswer SolveBucketsOverPool(int k, ShapeStatistic statistic, ShapeAnswer one, IReadOnlyList<SolveResult> own)
+    {
+        CheckBuckets(k, statistic);
         var sw = Stopwatch.StartNew();
-        bool Stop() => limits.Cancel.IsCancellationRequested || (limits.TimeLimit is { } t && sw.Elapsed > t);
+        var pool = new List<Mapping>();
+        if (one.Mapping is { } m) pool.Add(m);
+        foreach (var o in own)
+            if (o.Mapping is { } x && Lift(x) is { } lifted && !pool.Contains(lifted)) pool.Add(lifted);
+        var bound = OwnOptimaBound(statistic, own);
+        bool stopped = false;
+        var r = BucketsOver(k, statistic, pool, () => false, SearchLimits.None, sw, bound ?? 0, () => stopped, s => stopped = s);
+        if (r.Status != SolveStatus.Optimal) return r;
+        var fromPool = r with { Status = SolveStatus.Feasible, Bound = ShapeStatistics.Of(statistic, Floors(), Weights), Explanation = "the buckets are chosen from a pool of mappings (the one-mapping answer and each shape's own optimum), not from the whole mapspace" };
+        return fromPool.Tightened(bound);
+    }
+
+    /// <summary>
+    /// A mapping of one shape (its own optimum) sized for the largest: every rank that varies gets the outermost level's loop
+    /// that covers the largest size (<c>ceil(B / inner)</c>, in its place, or outermost when the shape had none); null when that is not valid on the largest shape or on
+    /// every shape. On its own shape it runs as it was: that loop clamps back to its factor there.
+    /// </summary>
+    public Mapping? Lift(Mapping mapping)
+    {
+        var top = mapping.Levels[0];
+        var temporal = top.Temporal.ToList();
+        foreach (var rank in _largest.Ranks)
+        {
+            if (!_dynamic.Contains(rank.Id)) continue;
+            long inner = 1;
+            foreach (var loop in mapping.Nest()) if (loop.Rank == rank.Id && (loop.Level > 0 || loop.Axis is not null)) inner = checked(inner * loop.Factor);
+            int f = (int)((rank.Bound + inner - 1) / inner);
+            int at = temporal.FindIndex(t => t.Rank == rank.Id);
+            if (at >= 0) temporal[at] = new TemporalLoop(rank.Id, f);
+            else if (f > 1) temporal.Insert(0, new TemporalLoop(rank.Id, f));
+        }
+        var lifted = new Mapping([new LevelMapping(temporal, top.Spatial, top.Keep), .. mapping.Levels.Skip(1)]);
+        if (ValidityChecker.Check(_largest, _arch, lifted, Factorization.Imperfect).Count > 0 || !RunsOnEveryShape(lifted)) return null;
+        return lifted;
+    }
+
+    private BucketAnswer BucketsOver(int k, ShapeStatistic statistic, IEnumerable<Mapping> candidateList, Func<bool> stop, SearchLimits limits, Stopwatch sw, double floor,
+        Func<bool> wasStopped, Action<bool> setStopped)
+    {
         var order = BucketOrder();
         int n = order.Count;
         var w = order.Select(s => _trace.Shapes[s].Weight).ToArray();
         double total = TotalWeight(w);
         bool mean = statistic == ShapeStatistic.Mean;
-        double floor = ShapeStatistics.Of(statistic, Floors(), Weights);
-        var en = new ImperfectEnumeration(new MapProblem(_largest, _arch, _objective));
-        var (options, failed) = en.Options(Stop);
-        if (options is null)
-            return new BucketAnswer(SolveStatus.Unknown, null, order, null, floor, sw.Elapsed, 0, 0,
-                $"the imperfect mapspace of the largest shape is too large to enumerate: listing rank {failed!.Id}'s factor vectors " + (Stop() ? "ran out of time" : $"passed {ImperfectEnumeration.MaxOptions:N0}"));
         // range[i, j]: the best value of one candidate over positions i..j (weighted sum, or max), and which candidate.
         var range = new double[n, n];
         var arg = new Mapping?[n, n];
         for (int i = 0; i < n; i++) for (int j = 0; j < n; j++) range[i, j] = double.PositiveInfinity;
         long candidates = 0, evaluations = 0;
         var costs = new double[n];
-        var walk = new ImperfectEnumeration.WalkState();
         limits.Progress?.Attach(() => new SearchSnapshot("bucket enumeration", candidates, null, floor));
-        foreach (var m in en.Walk(options, RunsOnEveryShape, Stop, walk))
+        foreach (var m in candidateList)
         {
-            if (++candidates % 64 == 0 && Stop()) { walk.Stopped = true; break; }
+            if (++candidates % 64 == 0 && stop()) { setStopped(true); break; }
             for (int i = 0; i < n; i++) { costs[i] = CostOn(m, order[i]); evaluations++; }
             for (int i = 0; i < n; i++)
             {
@@ -276,7 +392,7 @@ public sealed class ShapeSearch
                 }
             }
         }
-        bool stopped = walk.Stopped;
+        bool stopped = wasStopped();
         if (arg[0, n - 1] is null)
             return new BucketAnswer(stopped ? SolveStatus.Unknown : SolveStatus.Infeasible, null, order, null, floor, sw.Elapsed, candidates, evaluations,
                 stopped ? "the enumeration stopped before it found a mapping that runs on every shape" : NoneRuns);
@@ -295,7 +411,8 @@ public sealed class ShapeSearch
                     if (v < f[b, j]) { f[b, j] = v; cut[b, j] = i; }
                 }
         int use = 1;
-        for (int b = 2; b <= kk; b++) if (f[b, n] < f[use, n]) use = b;
+        // More buckets only when strictly better beyond the rounding of the ranges' sums.
+        for (int b = 2; b <= kk; b++) if (f[b, n] < f[use, n] - 1e-12 * Math.Abs(f[use, n])) use = b;
         var buckets = new List<ShapeBucket>();
         for (int b = use, j = n; b >= 1; b--)
         {
@@ -310,8 +427,9 @@ public sealed class ShapeSearch
     }
 
     /// <summary>
-    /// Each shape's own optimum (trace order): <see cref="ImperfectEnumeration"/> on the layer at that shape, over its
-    /// own imperfect mapspace, sharing <paramref name="limits"/>' time limit equally; what regret is measured against.
+    /// Each shape's own optimum (trace order), over its own imperfect mapspace, sharing <paramref name="limits"/>' time
+    /// limit equally; what regret is measured against. Energy by the branch and bound (<see cref="ImperfectSearch"/>,
+    /// <c>map --imperfect</c>'s), latency and EDP by the enumeration (<see cref="ImperfectEnumeration"/>).
     /// </summary>
     public IReadOnlyList<SolveResult> OwnOptima(SearchLimits limits)
     {
@@ -321,8 +439,19 @@ public sealed class ShapeSearch
         {
             TimeSpan? left = limits.TimeLimit is { } t ? (t - sw.Elapsed) / (_layers.Length - s) : null;
             if (left is { } l && l < TimeSpan.Zero) left = TimeSpan.Zero;
-            results.Add(new ImperfectEnumeration(new MapProblem(_layers[s], _arch, _objective)).Solve(limits with { TimeLimit = left, Progress = null }));
+            var problem = new MapProblem(_layers[s], _arch, _objective);
+            var shapeLimits = limits with { TimeLimit = left, Progress = null };
+            results.Add(_objective == Objective.Energy ? new ImperfectSearch(problem).Solve(shapeLimits) : new ImperfectEnumeration(problem).Solve(shapeLimits));
         }
         return results;
     }
+
+    /// <summary>
+    /// A lower bound on the statistic of every mapping (one, or one per bucket): the statistic of the shapes' own-optimum
+    /// bounds (<paramref name="own"/>, trace order). One mapping's cost on a shape is at least that shape's own optimum
+    /// (the clamped mapping is in the shape's own mapspace), so at least its bound, and every statistic offered is
+    /// non-decreasing in each shape's cost. Null when a shape has no finite bound.
+    /// </summary>
+    public double? OwnOptimaBound(ShapeStatistic statistic, IReadOnlyList<SolveResult> own)
+        => own.All(o => double.IsFinite(o.Bound)) ? ShapeStatistics.Of(statistic, own.Select(o => o.Bound).ToArray(), Weights) : null;
 }

@@ -142,10 +142,8 @@ internal sealed class ImperfectOrders(SearchProblem problem, ArrayCostModel cost
     }
 
     /// <summary>
-    /// Gives every level of a complete state the order of least energy: per level, the words its loops bring to every
-    /// keeper below, each weighted by what one visit word costs there (<see cref="VisitLink.Slope"/>: its fill and its
-    /// parent's read or update with the network between; a complete mapping's visits are above both floors of an
-    /// output's slope, so the slope is constant), and the least order by <see cref="Least"/>.
+    /// Gives every level of a complete state the order of least energy: per level, the least order of
+    /// <see cref="LevelCosts"/> by <see cref="Least"/>.
     /// </summary>
     public void OptimizeOrders(State s)
     {
@@ -153,23 +151,36 @@ internal sealed class ImperfectOrders(SearchProblem problem, ArrayCostModel cost
         {
             var active = Active(s, b);
             if (active.Length < 2) continue;
-            var terms = new List<(double Slope, long[][] Words)>();
-            foreach (var t in _m.Tensors)
-                for (int c = b + 1; c < Levels; c++)
-                {
-                    if ((s.Keep[c] & t.Bit) == 0) continue;
-                    int parent = c - 1;
-                    while (parent > 0 && (s.Keep[parent] & t.Bit) == 0) parent--;
-                    double slope = new VisitLink(_cost, _m, t, s, parent, c).Slope(double.MaxValue);
-                    terms.Add((slope, Words(t, s, b, c, active)));
-                }
-            var (_, order) = Least(active, (j, mask) =>
-            {
-                double sum = 0;
-                foreach (var (slope, words) in terms) sum += slope * words[j][mask];
-                return sum;
-            });
+            var costs = LevelCosts(s, b, active);
+            var (_, order) = Least(active, (j, mask) => costs[j][mask]);
             s.Choice[b] = s.Choice[b]! with { Order = order };
         }
+    }
+
+    /// <summary>
+    /// The energy the steps of level b's loops (<paramref name="active"/>, of a complete state) cost, per loop j and set of
+    /// the level's other loops inside it (<c>[j][mask]</c>, as <see cref="Words"/>): the words j's steps bring to every keeper
+    /// below, each weighted by what one visit word costs there (<see cref="VisitLink.Slope"/>: its fill and its parent's read
+    /// or update with the network between; a complete mapping's visits are above both floors of an output's slope, so the
+    /// slope is constant). A level's order changes the energy by the sum of its loops' entries alone. A loop of factor 1
+    /// in <paramref name="active"/> brings nothing.
+    /// </summary>
+    public double[][] LevelCosts(State s, int b, int[] active)
+    {
+        int k = active.Length;
+        var table = new double[k][];
+        for (int j = 0; j < k; j++) table[j] = new double[1 << k];
+        foreach (var t in _m.Tensors)
+            for (int c = b + 1; c < Levels; c++)
+            {
+                if ((s.Keep[c] & t.Bit) == 0) continue;
+                int parent = c - 1;
+                while (parent > 0 && (s.Keep[parent] & t.Bit) == 0) parent--;
+                double slope = new VisitLink(_cost, _m, t, s, parent, c).Slope(double.MaxValue);
+                var words = Words(t, s, b, c, active);
+                for (int j = 0; j < k; j++)
+                    for (int mask = 0; mask < 1 << k; mask++) table[j][mask] += slope * words[j][mask];
+            }
+        return table;
     }
 }

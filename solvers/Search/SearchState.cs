@@ -78,6 +78,25 @@ internal sealed class State
         }
     }
 
+    /// <summary>
+    /// A copy of an inner-first state whose levels above d are undecided (its plan, the decided levels d+1 and below with
+    /// their visits, and the outermost keep set), for a child that must not share it with its siblings.
+    /// </summary>
+    public State Above(SearchProblem m, int d)
+    {
+        var x = new State(m, Plan);
+        x.Facts = Facts;
+        for (int b = d + 1; b < m.Levels; b++)
+        {
+            x.Choice[b] = Choice[b];
+            Array.Copy(Rem[b], x.Rem[b], m.Ranks);
+            x.Keep[b] = Keep[b];
+            for (int c = 0; c < m.Levels; c++) Array.Copy(InnerVisits[b][c], x.InnerVisits[b][c], m.TensorCount);
+        }
+        x.Keep[0] = Keep[0];
+        return x;
+    }
+
     /// <summary>The spatial factor of rank r at level d along both axes, from the plan or the level's choice.</summary>
     public long Spatial(int d, int r) => Plan is { } p ? (long)p.X[d][r] * p.Y[d][r] : (long)Choice[d]!.SpatialX[r] * Choice[d]!.SpatialY[r];
 }

@@ -15,7 +15,7 @@ namespace Optimizer.Tests;
 public sealed class ImperfectSearchTests
 {
     /// <summary>Random small layers (a 1-D convolution with stride among them) on random 2- and 3-level architectures with a fanout.</summary>
-    private static IEnumerable<(Einsum Layer, Architecture Arch)> RandomCases(int seed, int count)
+    internal static IEnumerable<(Einsum Layer, Architecture Arch)> RandomCases(int seed, int count)
     {
         var rng = new Random(seed);
         for (int i = 0; i < count; i++)

@@ -1,0 +1,496 @@
+using System.Diagnostics;
+using Optimizer.Formulation;
+using Optimizer.Workloads;
+
+namespace Optimizer.Solvers;
+
+/// <summary>
+/// <c>map --shapes</c> on energy (docs/shapes.md, "The branch and bound"): the one mapping minimising a statistic of the
+/// energy over a shape trace, over the candidates the enumeration lists (the largest shape's imperfect mapspace, valid
+/// on every shape), searched as <see cref="ImperfectSearch"/> searches one shape: spatial plans first, then levels from
+/// the innermost outward, children searched best bound first. A node's bound is the statistic over the shapes of a
+/// lower bound per shape: at first its parent's, at the roots each shape's start value (its floor,
+/// <see cref="TilingSearch.AnyMappingFloor"/>, or its own-optimum bound when given), then, shape by shape, heaviest first (weight x MACs), <see cref="ImperfectBound"/> on the node as it runs on that
+/// shape (every decided loop clamped as <see cref="ShapeFit.Clamp"/> clamps it), until the statistic reaches the
+/// incumbent. At a leaf each shape is costed at its own best orders (a lower bound of its cost under any orders), and
+/// the orders shared by every shape are chosen for the statistic: per level for the mean (the energy is a constant plus
+/// one term per level's order, <see cref="ImperfectOrders"/>), by a search over every level's orders for the others.
+/// The answer is re-checked and re-costed by the reference model on every shape.
+/// </summary>
+internal sealed class ShapeBranchAndBound
+{
+    /// <summary>One shape of the trace: its compiled problem, the search parts that bound and cost it, and what every mapping costs at least on it.</summary>
+    private sealed class Shape
+    {
+        public required int TraceIndex { get; init; }
+        public required double Weight { get; init; }
+        public required SearchProblem Problem { get; init; }
+        public required ArrayCostModel Cost { get; init; }
+        public required ImperfectOrders Orders { get; init; }
+        public required ImperfectBound Bound { get; init; }
+        public required double Floor { get; init; }
+    }
+
+    private const string Name = "branch and bound";
+
+    private readonly ShapeSearch _search;
+    private readonly bool _seed;
+    private readonly ShapeStatistic _statistic;
+    private readonly MapProblem _p;
+    private readonly SearchProblem _m;
+    private readonly LevelEnumeration _enumeration;
+    private readonly Shape[] _shapes;
+    private readonly double[] _weights;
+    private readonly bool[] _dynamic;
+    /// <summary>Per shape and rank its bound (heaviest-first order).</summary>
+    private readonly long[][] _bounds;
+
+    /// <summary>Prepares the search of <paramref name="search"/>'s trace (energy) for one statistic.</summary>
+    /// <param name="lower">Per shape (trace order) a lower bound on its cost under every mapping, or null: each shape's
+    /// own-optimum bound (<see cref="ShapeSearch.OwnOptima"/>) starts its bound at every node instead of its floor.</param>
+    public ShapeBranchAndBound(ShapeSearch search, ShapeStatistic statistic, bool seed = true, IReadOnlyList<double>? lower = null)
+    {
+        _seed = seed;
+        _search = search;
+        _statistic = statistic;
+        _p = new MapProblem(search.Largest, search.Arch, Objective.Energy);
+        _m = new SearchProblem(_p, deferOrders: true, imperfect: true);
+        _enumeration = new LevelEnumeration(_m);
+        var layers = search.Layers;
+        var order = Enumerable.Range(0, layers.Count).OrderByDescending(s => search.Trace.Shapes[s].Weight * (double)layers[s].Macs).ThenBy(s => s).ToArray();
+        _shapes = order.Select(s =>
+        {
+            var problem = new MapProblem(layers[s], search.Arch, Objective.Energy);
+            var m = new SearchProblem(problem, deferOrders: true, imperfect: true);
+            var cost = new ArrayCostModel(m);
+            var orders = new ImperfectOrders(m, cost);
+            return new Shape
+            {
+                TraceIndex = s, Weight = search.Trace.Shapes[s].Weight, Problem = m, Cost = cost, Orders = orders,
+                Bound = new ImperfectBound(m, cost, new InnerBound(m, cost), orders),
+                Floor = Math.Max(TilingSearch.AnyMappingFloor(problem), lower?[s] ?? 0),
+            };
+        }).ToArray();
+        _weights = _shapes.Select(x => x.Weight).ToArray();
+        _bounds = _shapes.Select(x => x.Problem.Bound).ToArray();
+        _dynamic = Enumerable.Range(0, _m.Ranks).Select(r => _bounds.Any(b => b[r] != _m.Bound[r])).ToArray();
+    }
+
+    /// <summary>Runs the search under the limits (one thread).</summary>
+    public ShapeAnswer Solve(SearchLimits limits)
+    {
+        var sw = Stopwatch.StartNew();
+        var run = new Run(this, limits, sw);
+        limits.Progress?.Attach(() => new SearchSnapshot("shape branch and bound", run.Explored, double.IsFinite(run.Best) ? run.Best : null, run.OpenBound()));
+        if (_seed) run.SeedFromPerfectSearch();
+        double floor = Statistic(_shapes.Select(x => x.Floor).ToArray());
+        var roots = new List<(State State, double Bound, double[] Lower, State?[] States)>();
+        foreach (var plan in _enumeration.SpatialPlans())
+        {
+            if (run.CheckStop()) break;
+            var s = new State(_m, plan);
+            s.Keep[0] = (1 << _m.TensorCount) - 1;
+            var lower = _shapes.Select(x => x.Floor).ToArray();
+            var states = new State?[_shapes.Length];
+            double b = run.RootBound(s, lower, states);
+            roots.Add((s, b, lower, states));
+        }
+        bool listed = !run.Stopped;
+        if (!listed) run.Open(floor);
+        var sorted = Enumerable.Range(0, roots.Count).OrderBy(i => roots[i].Bound).ThenBy(i => i).ToList();
+        foreach (int i in sorted)
+        {
+            var (s, b, lower, states) = roots[i];
+            if (run.Stopped) { run.Open(b); continue; }
+            if (run.Prunable(b)) continue;
+            run.Descend(s, _m.Levels - 1, b, lower, states);
+        }
+        bool finished = !run.Stopped && listed;
+        if (run.BestMapping is not { } mapping)
+            return new ShapeAnswer(finished ? SolveStatus.Infeasible : SolveStatus.Unknown, null, null, null, floor, sw.Elapsed, run.Leaves, run.Evaluations, run.Pruned,
+                finished ? ShapeSearch.NoneRuns : "the search stopped before it found a mapping that runs on every shape") { Method = Name };
+        // Re-checked and re-costed: valid on the largest shape and on every shape, each cost by the reference model.
+        var violations = ValidityChecker.Check(_p.Layer, _p.Arch, mapping, Factorization.Imperfect);
+        if (violations.Count > 0 || !_search.RunsOnEveryShape(mapping))
+            throw new InvalidOperationException($"The shape branch and bound returned a mapping that does not run on every shape (a bug): {string.Join("; ", violations)}");
+        var costs = Enumerable.Range(0, _search.Layers.Count).Select(s => _search.CostOn(mapping, s)).ToArray();
+        double value = ShapeStatistics.Of(_statistic, _shapes.Select(x => costs[x.TraceIndex]).ToArray(), _weights);
+        if (Math.Abs(value - run.Best) > 1e-9 * Math.Max(1, Math.Abs(value)))
+            throw new InvalidOperationException($"The shape branch and bound values its mapping at {run.Best}, the reference model at {value} (a bug).");
+        double bound = finished ? value : Math.Max(floor, Math.Min(value, run.OpenBound()));
+        return new ShapeAnswer(finished ? SolveStatus.Optimal : SolveStatus.Feasible, mapping, costs, value, bound, sw.Elapsed, run.Leaves, run.Evaluations, run.Pruned,
+            finished ? null : "the search stopped before it could prove optimality") { Method = Name };
+    }
+
+    /// <summary>The statistic of per-shape values in heaviest-first order.</summary>
+    private double Statistic(double[] values) => ShapeStatistics.Of(_statistic, values, _weights);
+
+    /// <summary>
+    /// Shape <paramref name="i"/>'s clamped spatial plan when every level's clamp is known with levels <paramref name="d"/>
+    /// and below decided (a spatial loop's clamp reads its rank's factors inside it), else null. Only ranks that vary can
+    /// be clamped.
+    /// </summary>
+    private SpatialPlan? ClampedPlan(int i, State s, int d)
+    {
+        var plan = s.Plan!;
+        int[][] x = plan.X, y = plan.Y;
+        bool copied = false;
+        for (int e = 0; e < _m.Levels; e++)
+            for (int r = 0; r < _m.Ranks; r++)
+            {
+                if (!_dynamic[r] || (plan.X[e][r] == 1 && plan.Y[e][r] == 1)) continue;
+                if (e + 1 < d && e + 1 < _m.Levels) return null;
+                var (_, cx, cy) = ClampLevel(_bounds[i][r], Inner(s, e + 1, r), 1, plan.X[e][r], plan.Y[e][r]);
+                if (cx == plan.X[e][r] && cy == plan.Y[e][r]) continue;
+                if (!copied)
+                {
+                    x = plan.X.Select(a => (int[])a.Clone()).ToArray();
+                    y = plan.Y.Select(a => (int[])a.Clone()).ToArray();
+                    copied = true;
+                }
+                x[e][r] = cx;
+                y[e][r] = cy;
+            }
+        return copied ? new SpatialPlan(x, y) : plan;
+    }
+
+    /// <summary>
+    /// False when a spatial loop of a varying rank whose clamp is known at the node (its inside decided) runs on some shape
+    /// with a span that does not divide the shape's size (the checker's <c>SpatialRemainder</c>, on the clamped loop): no
+    /// completion of the node runs on every shape, so none is a candidate.
+    /// </summary>
+    private bool RunsOnEveryShape(State s, int d)
+    {
+        var plan = s.Plan!;
+        for (int e = 0; e < _m.Levels; e++)
+            for (int r = 0; r < _m.Ranks; r++)
+            {
+                if (!_dynamic[r] || (plan.X[e][r] == 1 && plan.Y[e][r] == 1) || (e + 1 < d && e + 1 < _m.Levels)) continue;
+                long start = Inner(s, e + 1, r);
+                foreach (var b in _bounds)
+                {
+                    long inner = start;
+                    foreach (int f in new[] { plan.Y[e][r], plan.X[e][r] })
+                    {
+                        long runs = ShapeFit.Runs(b[r], f, inner);
+                        if (runs > 1 && b[r] % (inner * runs) != 0) return false;
+                        inner = checked(inner * f);
+                    }
+                }
+            }
+        return true;
+    }
+
+    private bool HasDynamicSplit(State s)
+    {
+        for (int e = 0; e < _m.Levels; e++)
+            for (int r = 0; r < _m.Ranks; r++)
+                if (_dynamic[r] && s.Spatial(e, r) > 1) return true;
+        return false;
+    }
+
+    /// <summary>The product of rank r's factors, as written, at levels <paramref name="from"/> and below (all decided).</summary>
+    private long Inner(State s, int from, int r)
+    {
+        long inner = 1;
+        for (int b = from; b < _m.Levels; b++)
+        {
+            var c = s.Choice[b]!;
+            inner = checked(inner * c.Temporal[r] * c.SpatialX[r] * c.SpatialY[r]);
+        }
+        return inner;
+    }
+
+    /// <summary>One level's loops of one rank (temporal outside X outside Y, over tiles of <paramref name="inner"/>) as they run on a bound (<see cref="ShapeFit.Runs"/>).</summary>
+    private static (int T, int X, int Y) ClampLevel(long bound, long inner, int t, int x, int y)
+    {
+        int cy = (int)ShapeFit.Runs(bound, y, inner);
+        inner = checked(inner * y);
+        int cx = (int)ShapeFit.Runs(bound, x, inner);
+        inner = checked(inner * x);
+        return ((int)ShapeFit.Runs(bound, t, inner), cx, cy);
+    }
+
+    /// <summary>Level b's choice (decided in <paramref name="s"/>, as are the levels below it) as it runs on shape i.</summary>
+    private LevelChoice ClampChoice(int i, State s, int b)
+    {
+        var c = s.Choice[b]!;
+        var t = (int[])c.Temporal.Clone();
+        var x = (int[])c.SpatialX.Clone();
+        var y = (int[])c.SpatialY.Clone();
+        for (int r = 0; r < _m.Ranks; r++)
+            if (_dynamic[r]) (t[r], x[r], y[r]) = ClampLevel(_bounds[i][r], Inner(s, b + 1, r), t[r], x[r], y[r]);
+        return new LevelChoice(t, c.Order.Where(r => t[r] > 1).ToArray(), x, y);
+    }
+
+    /// <summary>
+    /// Shape i's state for the node of <paramref name="s"/> whose levels <paramref name="d"/> and below are decided: the
+    /// parent's state (levels below d) with level d clamped, or built from the plan up; with <paramref name="record"/>, the
+    /// visits level d's loops bring below (what the bound reads). Null while the clamped plan is not known.
+    /// </summary>
+    private State? ShapeState(int i, State s, int d, State? parent, bool record)
+    {
+        var sh = _shapes[i];
+        State st;
+        int from;
+        if (parent is not null && d < _m.Levels) { st = parent.Above(sh.Problem, d); from = d; }
+        else
+        {
+            if (ClampedPlan(i, s, d) is not { } plan) return null;
+            st = new State(sh.Problem, plan);
+            st.Keep[0] = s.Keep[0];
+            from = _m.Levels - 1;
+        }
+        for (int b = from; b >= d; b--)
+        {
+            st.ApplyInner(b, ClampChoice(i, s, b), sh.Problem.Bound);
+            st.Keep[b] = s.Keep[b];
+            if (record || b > d) sh.Orders.RecordInnerVisits(st, b);
+        }
+        return st;
+    }
+
+    /// <summary>One run's incumbent, counters and the bounds of what it left unexplored.</summary>
+    private sealed class Run(ShapeBranchAndBound search, SearchLimits limits, Stopwatch clock) : BranchAndBoundRun(limits, clock)
+    {
+        private readonly int _n = search._shapes.Length;
+
+        public long Leaves { get; private set; }
+        public long Evaluations { get; private set; }
+        public long Pruned { get; private set; }
+        public Mapping? BestMapping { get; private set; }
+
+        /// <summary>
+        /// The perfect-factorization optimum of the largest shape, when it runs on every shape, sets the first threshold
+        /// (its statistic by the reference model); a quarter of the time limit.
+        /// </summary>
+        public void SeedFromPerfectSearch()
+        {
+            var perfect = new TilingSearch(search._p, prune: true).Solve(Limits with { TimeLimit = Limits.TimeLimit / 4, Progress = null });
+            if (perfect.Mapping is not { } m || ValidityChecker.Check(search._p.Layer, search._p.Arch, m, Factorization.Imperfect).Count > 0 || !search._search.RunsOnEveryShape(m)) return;
+            Best = search.Statistic(search._shapes.Select(x => search._search.CostOn(m, x.TraceIndex)).ToArray());
+            BestMapping = m;
+        }
+
+        /// <summary>
+        /// The root bound of a spatial plan: per shape its <see cref="ImperfectBound"/> with nothing decided, heaviest first,
+        /// until the statistic reaches the incumbent (<paramref name="lower"/> raised, each shape's state kept in <paramref name="states"/>).
+        /// </summary>
+        public double RootBound(State s, double[] lower, State?[] states)
+        {
+            if (search.HasDynamicSplit(s) && !search.RunsOnEveryShape(s, search._m.Levels)) return double.PositiveInfinity;
+            double value = search.Statistic(lower);
+            for (int i = 0; i < _n && !Prunable(value); i++)
+            {
+                if (search.ShapeState(i, s, search._m.Levels, null, record: false) is not { } st) continue;
+                states[i] = st;
+                value = Raise(lower, i, search._shapes[i].Bound.Bound(st, search._m.Levels), value);
+            }
+            return value;
+        }
+
+        /// <summary>Shape i's bound raised to <paramref name="b"/> when higher; the statistic after.</summary>
+        private double Raise(double[] lower, int i, double b, double value)
+        {
+            Evaluations++;
+            if (b <= lower[i]) return value;
+            lower[i] = b;
+            return search.Statistic(lower);
+        }
+
+        /// <summary>
+        /// Raises <paramref name="lower"/> (per shape, a lower bound on every completion of the node whose levels
+        /// <paramref name="d"/> and below are decided, level d's keep set <paramref name="keep"/>) by each shape's
+        /// <see cref="ImperfectBound"/> until the statistic reaches the incumbent, heaviest shape first, in two passes as
+        /// <see cref="ImperfectSearch"/> does: first without the visits level d's loops bring below it (they only raise the
+        /// bound), then with them. <paramref name="states"/> holds each shape's state for level d's choice (shared by the
+        /// keep sets: the visits below d do not depend on d's keep set) and <paramref name="recorded"/> whether its visits
+        /// are in. Returns the statistic of the bounds.
+        /// </summary>
+        public double Refine(State s, int d, int keep, double[] lower, State?[] states, bool[] recorded, State?[] parents)
+        {
+            if (search.HasDynamicSplit(s) && !search.RunsOnEveryShape(s, d)) return double.PositiveInfinity;
+            double value = search.Statistic(lower);
+            for (int pass = 0; pass < 2; pass++)
+                for (int i = 0; i < _n && !Prunable(value); i++)
+                {
+                    if (pass == 1 && !recorded[i] && states[i] is { } open) { search._shapes[i].Orders.RecordInnerVisits(open, d); recorded[i] = true; }
+                    if ((states[i] ??= search.ShapeState(i, s, d, parents[i], record: false)) is not { } st) continue;
+                    st.Keep[d] = keep;
+                    if (pass == 1 || !recorded[i]) value = Raise(lower, i, search._shapes[i].Bound.Bound(st, d), value);
+                }
+            return value;
+        }
+
+        /// <summary>Decides level d (its factors and keep set) over the decided levels below it, best bound first; at level 0, the leaf.</summary>
+        public void Descend(State s, int d, double nodeBound, double[] lower, State?[] states)
+        {
+            if ((++Explored & 1023) == 0) CheckStop();
+            if (Stopped) { Open(nodeBound); return; }
+            var m = search._m;
+            if (d == 0)
+            {
+                s.ApplyInner(0, search._enumeration.ImperfectInnerChoices(0, s).Single(), m.Bound);
+                Leaf(s, lower, states);
+                return;
+            }
+            var children = new List<(LevelChoice Choice, int Keep, double Bound, double[] Lower, State?[] States)>();
+            var keeps = search._enumeration.KeepOptions(d).ToArray();
+            foreach (var choice in search._enumeration.ImperfectInnerChoices(d, s))
+            {
+                s.ApplyInner(d, choice, m.Bound);
+                var choiceStates = new State?[_n];
+                var recorded = new bool[_n];
+                foreach (int keep in keeps)
+                {
+                    s.Keep[d] = keep;
+                    if (!search._enumeration.Fits(d, s)) continue;
+                    var childLower = (double[])lower.Clone();
+                    double bound = Refine(s, d, keep, childLower, choiceStates, recorded, states);
+                    if (Prunable(bound)) { Pruned++; continue; }
+                    // The child keeps the shapes' states whose visits are in (its own copy: the keep sets share them).
+                    var childStates = new State?[_n];
+                    for (int i = 0; i < _n; i++)
+                        if (recorded[i] && choiceStates[i] is { } st) { st.Keep[d] = keep; childStates[i] = st.Above(search._shapes[i].Problem, d - 1); }
+                    children.Add((choice, keep, bound, childLower, childStates));
+                }
+                if ((++Explored & 1023) == 0 && CheckStop()) { Open(nodeBound); return; }
+            }
+            var sorted = children.Select((c, i) => (c, i)).OrderBy(x => x.c.Bound).ThenBy(x => x.i).Select(x => x.c).ToList();
+            for (int k = 0; k < sorted.Count; k++)
+            {
+                var child = sorted[k];
+                if (Prunable(child.Bound)) { Pruned += sorted.Count - k; break; }
+                var next = k + 1 < sorted.Count ? s.Above(m, d) : s;
+                next.ApplyInner(d, child.Choice, m.Bound);
+                next.Keep[d] = child.Keep;
+                Descend(next, d - 1, child.Bound, child.Lower, child.States);
+                if (Stopped)
+                {
+                    if (k + 1 < sorted.Count) Open(sorted[k + 1].Bound);
+                    return;
+                }
+            }
+        }
+
+        /// <summary>
+        /// A complete mapping of the largest shape: each shape costed at its own best orders, heaviest first, until the
+        /// statistic (the others at their bounds) reaches the incumbent; then the orders every shape shares chosen for the
+        /// statistic, each shape costed exactly under them.
+        /// </summary>
+        private void Leaf(State s, double[] lower, State?[] parents)
+        {
+            Leaves++;
+            if (search.HasDynamicSplit(s) && !search._search.RunsOnEveryShape(search._m.ToMapping(s))) return;
+            var full = new State[_n];
+            var least = (double[])lower.Clone();
+            for (int i = 0; i < _n; i++)
+            {
+                full[i] = search.ShapeState(i, s, 0, parents[i], record: false)!;
+                var sh = search._shapes[i];
+                sh.Orders.OptimizeOrders(full[i]);
+                least[i] = sh.Cost.Exact(full[i]);
+                Evaluations++;
+                if (Prunable(search.Statistic(least))) { Pruned++; return; }
+            }
+            ShareOrders(s, full, least);
+            var costs = new double[_n];
+            for (int i = 0; i < _n; i++) costs[i] = search._shapes[i].Cost.Exact(full[i]);
+            Evaluations += _n;
+            double value = search.Statistic(costs);
+            if (value < Best * (1 - BranchAndBoundRun.TieMargin))
+            {
+                Best = value;
+                BestMapping = search._m.ToMapping(s);
+            }
+        }
+
+        /// <summary>
+        /// Gives every level of the leaf one order for every shape (the largest's loops; a shape's clamped loops in the
+        /// same order), the one minimising the statistic: each shape's energy is its cost at its own best orders
+        /// (<paramref name="least"/>) plus, per level, what that level's order costs above the shape's best
+        /// (<see cref="ImperfectOrders.LevelCosts"/>). For the mean the levels are chosen one by one; for the other
+        /// statistics every combination of the levels' orders is searched, a partial one dropped once its statistic
+        /// (the levels left at each shape's best) reaches the best combination's.
+        /// </summary>
+        private void ShareOrders(State s, State[] full, double[] least)
+        {
+            var m = search._m;
+            var levels = new List<(int Level, int[] Active, List<int[]> Orders, double[][] Extra)>();
+            for (int b = 0; b < m.Levels - 1; b++)
+            {
+                var active = search._shapes[0].Orders.Active(s, b);
+                if (active.Length < 2) continue;
+                var tables = new double[_n][][];
+                for (int i = 0; i < _n; i++) tables[i] = search._shapes[i].Orders.LevelCosts(full[i], b, active);
+                if (search._statistic == ShapeStatistic.Mean)
+                {
+                    var (_, order) = ImperfectOrders.Least(active, (j, mask) =>
+                    {
+                        double sum = 0;
+                        for (int i = 0; i < _n; i++) sum += search._weights[i] * tables[i][j][mask];
+                        return sum;
+                    });
+                    SetOrder(s, full, b, order);
+                    continue;
+                }
+                // Every order of the level, with each shape's cost above its own best order of the level.
+                var orders = Permutations(Enumerable.Range(0, active.Length).ToArray()).ToList();
+                var cost = orders.Select(p => Enumerable.Range(0, _n).Select(i => OrderCost(tables[i], p)).ToArray()).ToList();
+                var extra = orders.Select((_, o) => new double[_n]).ToArray();
+                for (int i = 0; i < _n; i++)
+                {
+                    double min = cost.Min(c => c[i]);
+                    for (int o = 0; o < orders.Count; o++) extra[o][i] = Math.Max(0, cost[o][i] - min);
+                }
+                levels.Add((b, active, orders.Select(p => p.Select(j => active[j]).ToArray()).ToList(), extra));
+            }
+            if (levels.Count == 0) return;
+            var pick = new int[levels.Count];
+            var bestPick = new int[levels.Count];
+            double bestValue = double.PositiveInfinity;
+            var total = (double[])least.Clone();
+            void Choose(int l)
+            {
+                if (search.Statistic(total) >= bestValue) return;
+                if (l == levels.Count) { bestValue = search.Statistic(total); Array.Copy(pick, bestPick, pick.Length); return; }
+                for (int o = 0; o < levels[l].Orders.Count; o++)
+                {
+                    pick[l] = o;
+                    for (int i = 0; i < _n; i++) total[i] += levels[l].Extra[o][i];
+                    Choose(l + 1);
+                    for (int i = 0; i < _n; i++) total[i] -= levels[l].Extra[o][i];
+                }
+            }
+            Choose(0);
+            for (int l = 0; l < levels.Count; l++) SetOrder(s, full, levels[l].Level, levels[l].Orders[bestPick[l]]);
+        }
+
+        /// <summary>The cost of one order (positions into the level's loops, outermost first) from a level's cost table.</summary>
+        private static double OrderCost(double[][] table, int[] order)
+        {
+            double sum = 0;
+            int inside = 0;
+            for (int p = order.Length - 1; p >= 0; p--)
+            {
+                sum += table[order[p]][inside];
+                inside |= 1 << order[p];
+            }
+            return sum;
+        }
+
+        private static void SetOrder(State s, State[] full, int b, int[] order)
+        {
+            s.Choice[b] = s.Choice[b]! with { Order = order };
+            foreach (var st in full) st.Choice[b] = st.Choice[b]! with { Order = order.Where(r => st.Choice[b]!.Temporal[r] > 1).ToArray() };
+        }
+
+        private static IEnumerable<int[]> Permutations(int[] items)
+        {
+            if (items.Length <= 1) { yield return items; yield break; }
+            for (int i = 0; i < items.Length; i++)
+                foreach (var rest in Permutations(items.Where((_, j) => j != i).ToArray()))
+                    yield return [items[i], .. rest];
+        }
+    }
+}

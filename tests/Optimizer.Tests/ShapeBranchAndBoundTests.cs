@@ -1,0 +1,114 @@
+using Optimizer.Formulation;
+using Optimizer.Formulation.Specs;
+using Optimizer.Hardware;
+using Optimizer.Solvers;
+using Optimizer.Workloads;
+
+namespace Optimizer.Tests;
+
+/// <summary>
+/// <c>map --shapes</c>'s branch and bound on energy (<see cref="ShapeBranchAndBound"/>, docs/shapes.md) against the
+/// enumeration of the same candidates (<see cref="ShapeSearch.Enumerate"/>, itself checked against brute force in
+/// <see cref="ShapeTests"/>), on random small layers, architectures and traces.
+/// </summary>
+[TestClass]
+public sealed class ShapeBranchAndBoundTests
+{
+    /// <summary><see cref="ImperfectSearchTests.RandomCases"/>' layers and architectures, each with a random trace (2 to 5 rows, weights 1 to 4) over one or two of its ranks.</summary>
+    private static IEnumerable<(ShapeTrace Trace, Architecture Arch)> RandomCases(int seed, int count)
+    {
+        var rng = new Random(seed);
+        foreach (var (layer, arch) in ImperfectSearchTests.RandomCases(seed, count))
+        {
+            var ranks = Enumerable.Range(0, layer.Ranks.Count).Where(r => layer.Ranks[r].Bound > 1).OrderBy(_ => rng.Next()).Take(1 + rng.Next(2)).OrderBy(r => r).ToArray();
+            var rows = Enumerable.Range(0, 2 + rng.Next(4)).Select(_ =>
+            {
+                var sizes = layer.Ranks.Select(q => q.Bound).ToArray();
+                foreach (int r in ranks) sizes[r] = 1 + rng.Next(layer.Ranks[r].Bound);
+                return (sizes, (double)(1 + rng.Next(4)));
+            }).ToList();
+            yield return (ShapeTrace.FromRows(layer, ranks, rows), arch);
+        }
+    }
+
+    [TestMethod]
+    [DataRow(ShapeStatistic.Mean)]
+    [DataRow(ShapeStatistic.Max)]
+    [DataRow(ShapeStatistic.P99)]
+    public void EqualsTheEnumerationOnRandomSmallCases(ShapeStatistic statistic)
+    {
+        int compared = 0;
+        foreach (var (trace, arch) in RandomCases(2127, 30))
+        {
+            var search = new ShapeSearch(trace, arch, Objective.Energy);
+            var brute = search.Enumerate(statistic, new SearchLimits(TimeSpan.FromSeconds(5)));
+            if (brute.Status != SolveStatus.Optimal) continue;
+            var bb = search.Solve(statistic, SearchLimits.None, seed: false);
+            string what = $"{trace.Layer.Name} on {arch.Name}, {trace.Shapes.Count} shapes";
+            Assert.AreEqual(SolveStatus.Optimal, bb.Status, what);
+            Assert.AreEqual("branch and bound", bb.Method);
+            Assert.AreEqual(brute.Best!.Value, bb.Best!.Value, 1e-9 * brute.Best.Value, $"{what}: enumeration {brute.Mapping}, branch and bound {bb.Mapping}");
+            // Re-checked and re-costed on every shape by the reference model.
+            var w = trace.Shapes.Select(s => s.Weight).ToArray();
+            var costs = new double[trace.Shapes.Count];
+            for (int s = 0; s < costs.Length; s++)
+            {
+                var clamped = ShapeFit.Clamp(bb.Mapping!, search.Layers[s]);
+                Assert.AreEqual(0, ValidityChecker.Check(search.Layers[s], arch, clamped, Factorization.Imperfect).Count, what);
+                costs[s] = CostModel.Evaluate(search.Layers[s], arch, clamped, Factorization.Imperfect).Energy;
+                Assert.AreEqual(costs[s], bb.Costs![s], 1e-9 * costs[s], what);
+            }
+            Assert.AreEqual(bb.Best.Value, ShapeStatistics.Of(statistic, costs, w), 1e-9 * bb.Best.Value, what);
+            compared++;
+        }
+        Assert.IsTrue(compared >= 20, $"only {compared} cases enumerated within the limit");
+    }
+
+    [TestMethod]
+    public void ASeededSearchGivesTheSameValueAndAStoppedOneAValidBound()
+    {
+        foreach (var (trace, arch) in RandomCases(31, 8))
+        {
+            var search = new ShapeSearch(trace, arch, Objective.Energy);
+            var plain = search.Solve(ShapeStatistic.Mean, SearchLimits.None, seed: false);
+            var seeded = search.Solve(ShapeStatistic.Mean, SearchLimits.None);
+            Assert.AreEqual(plain.Status, seeded.Status);
+            if (plain.Best is { } b) Assert.AreEqual(b, seeded.Best!.Value, 1e-9 * b);
+        }
+        var layer = Layers.Gemm("big", m: 60, n: 36, k: 30);
+        var deep = ShapeTests.Deep();
+        var big = ShapeTrace.FromRows(layer, [0], new[] { 17, 60, 33, 5, 48 }.Select(m => (new[] { m, 36, 30 }, 1.0)));
+        var r = new ShapeSearch(big, deep, Objective.Energy).Solve(ShapeStatistic.Mean, new SearchLimits(TimeSpan.FromSeconds(0.3)));
+        Assert.AreNotEqual(SolveStatus.Infeasible, r.Status);
+        if (r.Best is { } best) Assert.IsTrue(r.Bound <= best * (1 + 1e-12) && r.Bound > 0, $"bound {r.Bound}, best {best}");
+    }
+
+    [TestMethod]
+    public void OwnOptimaStartTheBoundsAndSeedTheBucketPool()
+    {
+        int pooled = 0;
+        foreach (var (trace, arch) in RandomCases(57, 12))
+        {
+            var search = new ShapeSearch(trace, arch, Objective.Energy);
+            var own = search.OwnOptima(SearchLimits.None);
+            if (own.Any(o => o.Status != SolveStatus.Optimal)) continue;
+            var plain = search.Solve(ShapeStatistic.Mean, SearchLimits.None, seed: false);
+            var started = search.Solve(ShapeStatistic.Mean, SearchLimits.None, seed: false, own: own);
+            Assert.AreEqual(plain.Status, started.Status);
+            if (plain.Best is not { } one) continue;
+            Assert.AreEqual(one, started.Best!.Value, 1e-9 * one);
+            // A lifted own optimum runs on its own shape as it was; the pool's buckets lie between the exact buckets and one mapping.
+            for (int s = 0; s < own.Count; s++)
+                if (search.Lift(own[s].Mapping!) is { } lifted)
+                    Assert.AreEqual(own[s].Best!.Value, search.CostOn(lifted, s), 1e-9 * own[s].Best!.Value);
+            var exact = search.SolveBuckets(2, ShapeStatistic.Mean, new SearchLimits(TimeSpan.FromSeconds(5)));
+            var pool = search.SolveBucketsOverPool(2, ShapeStatistic.Mean, started, own);
+            Assert.IsTrue(pool.Best!.Value <= one * (1 + 1e-12));
+            if (exact.Status == SolveStatus.Optimal) Assert.IsTrue(pool.Best.Value >= exact.Best!.Value * (1 - 1e-12));
+            if (pool.Status == SolveStatus.Optimal) Assert.AreEqual(search.OwnOptimaBound(ShapeStatistic.Mean, own)!.Value, pool.Best.Value, 1e-9 * pool.Best.Value);
+            else Assert.IsTrue(pool.Bound <= pool.Best.Value);
+            pooled++;
+        }
+        Assert.IsTrue(pooled >= 6, $"only {pooled} cases");
+    }
+}
