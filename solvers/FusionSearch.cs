@@ -160,7 +160,8 @@ public sealed partial class FusionSearch
         var classBest = new Dictionary<string, List<Mapping>>();
         return Enumerate((e, room, shared, held) =>
         {
-            var key = $"{e.Name}|{SharedText(shared)}|{string.Join(",", held)}|{string.Join(",", room.Levels.Select(l => l.Capacity))}";
+            // The Einsum itself (a split producer's differs from the layer's), not only its name.
+            var key = $"{e.Name}|{e}|{SharedText(shared)}|{string.Join(",", held)}|{string.Join(",", room.Levels.Select(l => l.Capacity))}";
             if (!classBest.TryGetValue(key, out var best))
             {
                 var problem = new MapProblem(e, room, Objective.Energy, FusionMapspace.ClassConstraints(e, shared, held));
