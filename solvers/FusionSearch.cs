@@ -485,7 +485,7 @@ public sealed partial class FusionSearch
         if (reads.Count > 0)
         {
             var first = reads[0];
-            var options = first.Dims.Select((d, j) => e.FindTensor(first.Tensor)!.Dims[d].Terms.Select(x => x.Rank)
+            var options = first.Dims.Select((d, j) => (e.FindTensor(first.Tensor)!.Dims.ElementAtOrDefault(d)?.Terms ?? []).Select(x => x.Rank)
                 .Where(r => e.Bound(r) % s.Factors[j] == 0).Select(r => new TemporalLoop(r, s.Factors[j])).ToList()).ToList();
             return Product<TemporalLoop>(options).Where(loops => loops.Select(l => l.Rank).Distinct().Count() == loops.Count
                 && reads.All(r => r.Dims.Select((d, j) => FusionRules.WalkedDim(e, r.Tensor, loops[j].Rank, HeldUse.Reads) == d).All(x => x)))
@@ -540,7 +540,10 @@ public sealed partial class FusionSearch
         foreach (var k in FusionRules.Readers(w, t))
         {
             var e = w.Layers[k];
-            foreach (var r in e.FindTensor(t)!.Dims[dim].Terms.Select(x => x.Rank).Where(r => e.Bound(r) % factor == 0))
+            // A reader that indexes the tensor with fewer dimensions (a GEMM reading a convolution's output) walks no window of it.
+            var dims = e.FindTensor(t)!.Dims;
+            if (dim >= dims.Count) continue;
+            foreach (var r in dims[dim].Terms.Select(x => x.Rank).Where(r => e.Bound(r) % factor == 0))
             {
                 result.Add(FusionRules.Window(e, t, dim, r, [new TemporalLoop(r, factor)]));
                 int d2 = FusionRules.PlainDim(e, e.Output.Id, r);
