@@ -447,7 +447,9 @@ public sealed partial class FusionSearch
                             if (dims.Any(d => d < 0)) { made = null; break; }
                             var windows = dims.Select((d, j) => splits.FirstOrDefault(z => z.Rank == shared[j].Rank) is { } z
                                 ? ((long)z.Rows, (long)z.Step) : FusionRules.Window(member, x.Tensor, d, mine[j].Rank, mine)).ToArray();
-                            made.Add(new Live(x.Tensor, level!.Value, dims, windows, WindowWords(x.Tensor, x.Touchers, dims, windows), x.Touchers[^1]));
+                            // Every later toucher must be able to walk those dimensions with the group's factors (checked again, exactly, when it comes).
+                            if (WindowWords(x.Tensor, x.Touchers, dims, windows, shared.Select(l => l.Factor).ToList()) is not { } words) { made = null; break; }
+                            made.Add(new Live(x.Tensor, level!.Value, dims, windows, words, x.Touchers[^1]));
                         }
                         if (made is null) continue;
                         var held = reads.Select(l => new HeldTensor(l.Tensor, l.Level, HeldUse.Reads))
@@ -561,17 +563,25 @@ public sealed partial class FusionSearch
     /// <summary>
     /// The words a held tensor takes under the shared loops when every toucher walks it in the given windows (the
     /// readers are checked to), as <see cref="FusionRules.HeldWords"/> counts them: the largest footprint of a toucher,
-    /// each walked dimension its window's extent and every other dimension its full extent in that toucher's index.
+    /// each walked dimension its window's extent and every other dimension its full extent in that toucher's index; null
+    /// when a toucher cannot walk a dimension with its shared factor (it lacks the dimension, or no rank of its index
+    /// there has a bound the factor divides).
     /// </summary>
-    private long WindowWords(TensorId t, IReadOnlyList<int> touchers, int[] dims, (long Extent, long Step)[] windows)
-        => touchers.Max(k =>
+    private long? WindowWords(TensorId t, IReadOnlyList<int> touchers, int[] dims, (long Extent, long Step)[] windows, IReadOnlyList<int> factors)
+    {
+        long words = 0;
+        foreach (var k in touchers)
         {
             var e = _p.Workload.Layers[k];
-            var index = new TensorIndex(e.FindTensor(t)!, e.Ranks.Select(r => r.Id).ToList());
+            var spec = e.FindTensor(t)!;
+            if (dims.Select((d, j) => d < spec.Dims.Count && spec.Dims[d].Terms.Any(x => e.Bound(x.Rank) % factors[j] == 0)).Any(ok => !ok)) return null;
+            var index = new TensorIndex(spec, e.Ranks.Select(r => r.Id).ToList());
             var extents = index.DimExtents(r => e.Bound(r));
             for (int j = 0; j < dims.Length; j++) extents[dims[j]] = windows[j].Extent;
-            return extents.Aggregate(1L, (a, x) => checked(a * x));
-        });
+            words = Math.Max(words, extents.Aggregate(1L, (a, x) => checked(a * x)));
+        }
+        return words;
+    }
 
     /// <summary>True when the held tensors a class touches fit their levels under its shared loops beside what is reserved there.</summary>
     private bool Fits(int i, Job j)
