@@ -40,9 +40,11 @@ public static class FusionHalos
                 {
                     double fused = r.Report!.EnergyOf(g), alone = r.UnfusedReport.EnergyOf(g);
                     var shared = r.Mapping.Layers[g.Last].Levels[0].Temporal.Take(g.SharedLoops);
-                    var halos = Enumerable.Range(g.First, g.Count).Where(i => !ReferenceEquals(members[i], w.Layers[i])).Select(i => w.Layers[i].Name).ToList();
+                    var plans = FusionRules.MemberPlans(w, g, r.Mapping.SharedOf(g));
+                    var halos = plans.Select((p, k) => (p, Layer: w.Layers[g.First + k].Name)).Where(x => x.p.Splits.Count > 0)
+                        .Select(x => $"{x.Layer} ({string.Join(", ", x.p.Splits.Select(sp => $"{sp.Rank}: {sp.Tiles} x {sp.Rows} rows every {sp.Step}"))})").ToList();
                     Console.WriteLine($"fusion-halos:   {string.Join("+", Enumerable.Range(g.First, g.Count).Select(i => w.Layers[i].Name))} shared [{string.Join(", ", shared)}] " +
-                                      $"held [{string.Join(", ", FusionRules.HeldOf(w, g))}]{(halos.Count == 0 ? "" : $" halos recomputed by {string.Join(", ", halos)}")}: {fused:G6} pJ vs {alone:G6} alone ({alone / fused:F3}x)");
+                                      $"held [{string.Join(", ", FusionRules.HeldOf(w, g))}]{(halos.Count == 0 ? "" : $" split by {string.Join(", ", halos)}")}: {fused:G6} pJ vs {alone:G6} alone ({alone / fused:F3}x)");
                 }
             }
         }
