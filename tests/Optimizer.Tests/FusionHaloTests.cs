@@ -219,3 +219,38 @@ public sealed class FusionHaloTests
         Assert.IsTrue(v.Any(x => x.Rule == FusionRule.Layer && x.Message.Contains("computing its readers' halos")), string.Join("\n", v));
     }
 }
+
+/// <summary><c>fuse</c>, <c>evaluate</c> and <c>simulate</c> on a chain of three convolutions fused over rows (examples/conv-chain-workload.yaml).</summary>
+[TestClass]
+[DoNotParallelize]
+public sealed class FusionHaloCliTests
+{
+    [TestMethod]
+    public void ConvChainFusesOverRowsCertifiesSimulatesAndABrokenHaloIsListed()
+    {
+        var dir = Directory.CreateTempSubdirectory("optimizer-fusion-halo-").FullName;
+        try
+        {
+            string arch = CommandLine.Example("two-level-arch.yaml"), workload = CommandLine.Example("conv-chain-workload.yaml"), spec = Path.Combine(dir, "fused.yaml");
+            var fuse = CommandLine.Run("fuse", "--arch", arch, "--workload", workload, "--objective", "energy", "--quiet", "--mapping-out", spec, "--certify");
+            Assert.AreEqual(0, fuse.Code, fuse.Err);
+            StringAssert.Contains(fuse.Out, "OPTIMAL energy=25512");
+            StringAssert.Contains(fuse.Out, "CERTIFIED by Z3");
+            StringAssert.Contains(fuse.Out, "computes its readers' halos");
+            var text = File.ReadAllText(spec);
+            StringAssert.Contains(text, "P.h=10");
+            var evaluate = CommandLine.Run("evaluate", "--arch", arch, "--workload", workload, "--mapping", spec);
+            Assert.AreEqual(0, evaluate.Code, evaluate.Out + evaluate.Err);
+            StringAssert.Contains(evaluate.Out, "total: energy 25512 pJ");
+            var simulate = CommandLine.Run("simulate", "--arch", arch, "--workload", workload, "--mapping", spec);
+            Assert.AreEqual(0, simulate.Code, simulate.Out + simulate.Err);
+            StringAssert.Contains(simulate.Out, "AGREE");
+            // c0 computing 9 rows per iteration where c1 needs 10: the split Einsum's rank is not completed, exit 1.
+            File.WriteAllText(spec, text.Replace("P.h=10", "P.h=9"));
+            var bad = CommandLine.Run("evaluate", "--arch", arch, "--workload", workload, "--mapping", spec);
+            Assert.AreEqual(1, bad.Code, bad.Out + bad.Err);
+            StringAssert.Contains(bad.Out, "computing its readers' halos");
+        }
+        finally { Directory.Delete(dir, recursive: true); }
+    }
+}
