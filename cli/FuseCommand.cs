@@ -133,6 +133,7 @@ internal static class FuseCommand
     private static string Describe(Workload w, Architecture a, FusedMapping fm, FusedCostReport rep)
     {
         var sb = new StringBuilder();
+        var members = FusionRules.MemberEinsums(w, fm);
         foreach (var g in fm.Groups)
         {
             var names = Enumerable.Range(g.First, g.Count).Select(i => w.Layers[i].Name);
@@ -146,7 +147,7 @@ internal static class FuseCommand
                 var uses = Enumerable.Range(g.First, g.Count).SelectMany(i => holds[i - g.First].Held.Where(h => h.Tensor == t).Select(h => (Layer: i, Use: h))).ToList();
                 if (uses.Count == 0) continue;
                 var (first, level) = (uses[0].Layer, uses[0].Use.Level);
-                long tile = new TileShapes(w.Layers[first], fm.Layers[first]).TileWords(w.Layers[first].FindTensor(t)!, level);
+                long tile = new TileShapes(members[first], fm.Layers[first]).TileWords(members[first].FindTensor(t)!, level);
                 string how = uses[0].Use.Use == HeldUse.Loads ? $"loaded once from {a.Levels[0].Name} by {w.Layers[first].Name}" : $"written by {w.Layers[first].Name}, never in {a.Levels[0].Name}";
                 sb.AppendLine($"  {t} stays in {a.Levels[level].Name} ({how}) for {string.Join(", ", uses.Skip(1).Select(u => w.Layers[u.Layer].Name))}: a {Text.Int(tile)}-word tile per shared iteration");
             }
@@ -156,7 +157,9 @@ internal static class FuseCommand
         {
             var c = rep.Layers[i];
             sb.AppendLine($"Layer {w.Layers[i].Name}: energy {Text.Num(c.Energy)} pJ (fusion removed {Text.Num(c.RemovedEnergy)}), cycles {Text.Int(c.Cycles)}");
-            sb.Append(LoopNestPrinter.Print(w.Layers[i], a, fm.Layers[i]));
+            if (!ReferenceEquals(members[i], w.Layers[i]))
+                sb.AppendLine($"  computes its readers' halos (recomputed each shared iteration): {members[i]}");
+            sb.Append(LoopNestPrinter.Print(members[i], a, fm.Layers[i]));
             foreach (var t in c.Tensors)
                 sb.AppendLine($"    {t.Level,-14} {t.Tensor.Name,-10} fills {Text.Int(t.Fills)} reads {Text.Int(t.Reads)} updates {Text.Int(t.Updates)}  {Text.Num(t.Energy)} pJ");
         }
@@ -212,9 +215,10 @@ internal static class FuseCommand
         var sims = new List<SimReport>();
         int problems = 0;
         var table = new List<string[]> { new[] { "layer", "tile steps", "sim cycles", "model cycles", "disagreements", "largest level use" } };
+        var members = FusionRules.MemberEinsums(w, fm);
         for (int i = 0; i < w.Layers.Count; i++)
         {
-            var sim = Simulator.Run(w.Layers[i], a, fm.Layers[i]);
+            var sim = Simulator.Run(members[i], a, fm.Layers[i]);
             sims.Add(sim);
             var disagreements = ModelCheck.Compare(rep.Layers[i].Report, sim);
             problems += disagreements.Count;

@@ -97,6 +97,11 @@ public enum FusionRule
     HeldCapacity,
     /// <summary>A layer's own mapping breaks a rule of docs/cost-model.md (capacity, factors, fanout, keep).</summary>
     Layer,
+    /// <summary>
+    /// A producer's halo cannot be planned (docs/fusion.md, "Halos"): its readers need different windows of a held
+    /// tensor per shared iteration, or their windows run past the producer's rank.
+    /// </summary>
+    Halo,
 }
 
 /// <summary>One broken fusion rule, as data: the rule, the layer, the tensor and the level when they apply, and a message.</summary>
@@ -119,6 +124,29 @@ public enum HeldUse
 
 /// <summary>One held tensor a member touches: the tensor, its fusion level and how the member uses it.</summary>
 public readonly record struct HeldTensor(TensorId Tensor, int Level, HeldUse Use);
+
+/// <summary>
+/// How a producer computes the halo its readers need (docs/fusion.md, "Halos"; the recompute policy): its rank
+/// <see cref="Rank"/> is split into <see cref="Tile"/> (<see cref="Tiles"/> values, one per shared iteration) and
+/// <see cref="Row"/> (<see cref="Rows"/> values: the rows one iteration computes), row <c>Step*tile + row</c> of the
+/// original rank; consecutive iterations overlap by <c>Rows - Step</c> rows (the halo, recomputed) when that is positive.
+/// </summary>
+public sealed record HaloSplit(RankId Rank, int Tiles, int Rows, int Step)
+{
+    /// <summary>What a split rank's tile rank adds to its name.</summary>
+    public const string TileSuffix = ".t";
+    /// <summary>The rank over the shared iterations: <c>P.t</c>.</summary>
+    public RankId Tile => new(Rank.Name + TileSuffix);
+    /// <summary>The rank over the rows of one iteration: <c>P.h</c>.</summary>
+    public RankId Row => new(Rank.Name + ".h");
+}
+
+/// <summary>
+/// One member of a group as its mapping sees it: the Einsum its mapping is over (the layer, or the layer with the
+/// ranks of <see cref="Splits"/> split to compute its readers' halos), its shared loops in that Einsum's ranks, and
+/// why a halo its readers need could not be planned (null when nothing is wrong).
+/// </summary>
+public sealed record MemberPlan(Einsum Einsum, IReadOnlyList<TemporalLoop> Shared, IReadOnlyList<HaloSplit> Splits, string? Problem);
 
 /// <summary>Facts about a workload and an architecture that decide what may fuse (docs/fusion.md).</summary>
 public static class FusionRules
@@ -200,16 +228,142 @@ public static class FusionRules
         return dims[dim].Terms[0].Rank;
     }
 
+    /// <summary>The rank of the original layer that a member's shared loop rank stands for: a split's tile rank (<c>P.t</c>) stands for <c>P</c>.</summary>
+    public static RankId Untiled(Einsum original, RankId rank)
+        => !original.HasRank(rank) && rank.Name.EndsWith(HaloSplit.TileSuffix, StringComparison.Ordinal)
+            && new RankId(rank.Name[..^HaloSplit.TileSuffix.Length]) is var r && original.HasRank(r) ? r : rank;
+
+    /// <summary>
+    /// The dimension of tensor <paramref name="t"/> that a member walks by <paramref name="rank"/>: for a member that
+    /// writes or loads it, the dimension indexed by exactly that rank (<see cref="PlainDim"/>); for a reader, the one
+    /// dimension whose index has the rank as a term (a sliding window, such as <c>p*2 + r</c>); -1 when none, or when
+    /// the rank appears in two dimensions.
+    /// </summary>
+    public static int WalkedDim(Einsum e, TensorId t, RankId rank, HeldUse use)
+    {
+        if (use != HeldUse.Reads) return PlainDim(e, t, rank);
+        var dims = e.FindTensor(t)?.Dims;
+        if (dims is null) return -1;
+        var found = Enumerable.Range(0, dims.Count).Where(d => dims[d].CoefficientOf(rank) != 0).ToList();
+        return found.Count == 1 ? found[0] : -1;
+    }
+
+    /// <summary>
+    /// The window one shared iteration of a reader covers along dimension <paramref name="dim"/> of tensor <paramref name="t"/>
+    /// when its shared loop over <paramref name="rank"/> steps it: the extent (the box extent of the index over the
+    /// reader's ranks, each its bound divided by its shared factors: the formula kernel's <see cref="TensorIndex.DimExtent"/>)
+    /// and the step between consecutive iterations (the rank's coefficient times its extent).
+    /// </summary>
+    public static (long Extent, long Step) Window(Einsum reader, TensorId t, int dim, RankId rank, IReadOnlyList<TemporalLoop> shared)
+    {
+        var spec = reader.FindTensor(t)!;
+        long Tile(RankId r) => reader.Bound(r) / shared.Where(l => l.Rank == r).Aggregate(1L, (a, l) => checked(a * l.Factor));
+        var index = new TensorIndex(spec, reader.Ranks.Select(r => r.Id).ToList());
+        return (index.DimExtent(dim, index.RankExtents(Tile)), checked(Math.Abs((long)spec.Dims[dim].CoefficientOf(rank)) * Tile(rank)));
+    }
+
+    /// <summary>
+    /// The Einsum a member's mapping is over, and its shared loops in that Einsum's ranks, for every member of a group
+    /// (docs/fusion.md, "Halos"): a member that writes a held tensor whose readers in the group walk it through a
+    /// sliding window (or any tile other than its own plain one) under a shared loop computes, each shared iteration,
+    /// exactly the rows those readers need (the recompute policy): its rank that indexes that dimension is split
+    /// (<see cref="HaloSplit"/>). Worked from the last member back, since a reader's own split changes the window it
+    /// needs. <paramref name="sharedOf"/> gives each member's shared loops, over its original ranks or the split's
+    /// tile ranks (both are read the same way). A producer whose readers need different windows, or whose windows run
+    /// past its rank, keeps its Einsum and the reason is returned (the checker reports it).
+    /// </summary>
+    public static IReadOnlyList<MemberPlan> MemberPlans(Workload w, FusedGroup g, Func<int, IReadOnlyList<TemporalLoop>> sharedOf)
+    {
+        var plans = new MemberPlan[g.Count];
+        var held = HeldOf(w, g);
+        for (int i = g.Last; i >= g.First; i--)
+        {
+            var e = w.Layers[i];
+            var logical = sharedOf(i).Select(l => new TemporalLoop(Untiled(e, l.Rank), l.Factor)).ToList();
+            var splits = new List<HaloSplit>();
+            string? problem = null;
+            var t = e.Output.Id;
+            var readers = held.Contains(t) ? Readers(w, t).Where(r => r > i && r <= g.Last).ToList() : [];
+            for (int j = 0; j < logical.Count && readers.Count > 0; j++)
+            {
+                var rank = logical[j].Rank;
+                int dim = e.HasRank(rank) ? PlainDim(e, t, rank) : -1;
+                if (dim < 0) continue;
+                var windows = new HashSet<(long, long)>();
+                foreach (var r in readers)
+                {
+                    var plan = plans[r - g.First];
+                    // A reader whose loop differs (the checker reports it) plans nothing: iterations correspond one to one.
+                    if (plan.Shared.Count <= j || plan.Shared[j].Factor != logical[j].Factor || WalkedDim(plan.Einsum, t, plan.Shared[j].Rank, HeldUse.Reads) != dim) continue;
+                    windows.Add(Window(plan.Einsum, t, dim, plan.Shared[j].Rank, plan.Shared));
+                }
+                if (windows.Count == 0) continue;
+                if (windows.Count > 1)
+                {
+                    problem = $"the readers of {t} in the group need different windows of dimension {dim + 1} per shared iteration ({string.Join(", ", windows.Select(x => $"{x.Item1} rows every {x.Item2}"))})";
+                    continue;
+                }
+                var (extent, step) = windows.Single();
+                int f = logical[j].Factor, bound = e.Bound(rank);
+                if (extent == step && (long)f * step == bound) continue;
+                if (checked((f - 1) * step + extent) > bound)
+                {
+                    problem = $"its readers' windows of {t} ({extent} rows every {step}, {f} times) run past its rank {rank}={bound}";
+                    continue;
+                }
+                splits.Add(new HaloSplit(rank, f, (int)extent, (int)step));
+            }
+            var member = splits.Count == 0 ? e : Expand(e, splits);
+            var shared = logical.Select(l => splits.FirstOrDefault(s => s.Rank == l.Rank) is { } s ? new TemporalLoop(s.Tile, l.Factor) : l).ToList();
+            plans[i - g.First] = new MemberPlan(member, shared, splits, problem);
+        }
+        return plans;
+    }
+
+    /// <summary>The Einsum each layer's mapping is over in a fused mapping (<see cref="MemberPlans"/>, from each member's shared loops).</summary>
+    public static IReadOnlyList<Einsum> MemberEinsums(Workload w, FusedMapping fm)
+        => fm.Groups.SelectMany(g => MemberPlans(w, g, fm.SharedOf(g)).Select(p => p.Einsum)).ToList();
+
+    /// <summary>
+    /// The layer with, beside its own ranks, the names of every split a halo could make (<c>P.t</c>, <c>P.h</c> for
+    /// each rank <c>P</c> above 1), so that a fused mapping spec may name them; the bounds are placeholders (the
+    /// checker checks a mapping against the Einsum <see cref="MemberPlans"/> gives).
+    /// </summary>
+    public static Einsum WithSplitRanks(Einsum e)
+    {
+        var extra = e.Ranks.Where(r => r.Bound > 1).Select(r => new HaloSplit(r.Id, r.Bound, r.Bound, 1))
+            .SelectMany(s => new[] { new Rank(s.Tile, s.Tiles), new Rank(s.Row, s.Rows) }).Where(r => !e.HasRank(r.Id));
+        return new Einsum(e.Name, e.Kind, e.Ranks.Concat(extra), e.Tensors) { Source = e.Source };
+    }
+
+    /// <summary>
+    /// The layer with the given ranks split (<see cref="HaloSplit"/>): each split rank <c>P</c> becomes <c>P.t</c>
+    /// (one value per shared iteration) and <c>P.h</c> (the rows computed in one), an operand's index term <c>c*P</c>
+    /// becomes <c>c*Step*P.t + c*P.h</c>, and the output's dimension <c>P</c> becomes <c>P.t</c> with a last dimension
+    /// <c>P.h</c> added: each iteration writes its own rows (the halo rows once per iteration that needs them).
+    /// </summary>
+    public static Einsum Expand(Einsum e, IReadOnlyList<HaloSplit> splits)
+    {
+        HaloSplit? Of(RankId r) => splits.FirstOrDefault(s => s.Rank == r);
+        var ranks = e.Ranks.SelectMany(r => Of(r.Id) is { } s ? new[] { new Rank(s.Tile, s.Tiles), new Rank(s.Row, s.Rows) } : [r]);
+        var tensors = e.Tensors.Select(t =>
+        {
+            if (t.IsOutput)
+                return new TensorSpec(t.Id, t.Role, t.Dims.Select(d => Of(d.Terms[0].Rank) is { } s ? AffineExpr.Of(s.Tile) : d)
+                    .Concat(t.Dims.Where(d => Of(d.Terms[0].Rank) is not null).Select(d => AffineExpr.Of(Of(d.Terms[0].Rank)!.Row))));
+            return new TensorSpec(t.Id, t.Role, t.Dims.Select(d => new AffineExpr(d.Terms.SelectMany(x => Of(x.Rank) is { } s
+                ? new[] { new AffineTerm(s.Tile, checked(x.Coefficient * s.Step)), new AffineTerm(s.Row, x.Coefficient) } : [x]))));
+        });
+        return new Einsum(e.Name, e.Kind, ranks, tensors) { Source = e.Source };
+    }
+
     /// <summary>
     /// The words a held tensor takes in its level under the shared loops: the largest footprint any member that
-    /// touches it has of it, each rank's bound divided by that member's shared factors (one shared iteration's part).
+    /// touches it has of it (in the Einsum its mapping is over, <see cref="MemberPlans"/>), each rank's bound divided
+    /// by that member's shared factors (one shared iteration's part; a reader's window counts its halo).
     /// </summary>
-    public static long HeldWords(Workload w, TensorId t, IEnumerable<(int Layer, IReadOnlyList<TemporalLoop> Shared)> touchers)
-        => touchers.Max(x =>
-        {
-            var e = w.Layers[x.Layer];
-            return e.FindTensor(t)!.Footprint(r => e.Bound(r) / x.Shared.Where(l => l.Rank == r).Aggregate(1L, (a, l) => checked(a * l.Factor)));
-        });
+    public static long HeldWords(TensorId t, IEnumerable<(Einsum Member, IReadOnlyList<TemporalLoop> Shared)> touchers)
+        => touchers.Max(x => x.Member.FindTensor(t)!.Footprint(r => x.Member.Bound(r) / x.Shared.Where(l => l.Rank == r).Aggregate(1L, (a, l) => checked(a * l.Factor))));
 
     /// <summary>
     /// The architecture a member runs on while held tensors it does not touch stay on chip: every level's capacity
@@ -239,12 +393,13 @@ public static class FusionRules
     public static IReadOnlyList<(IReadOnlyList<HeldTensor> Held, IReadOnlyDictionary<int, long> Reserved)> MemberHolds(Workload w, Architecture arch, FusedGroup g, Func<int, IReadOnlyList<TemporalLoop>> sharedOf)
     {
         var result = Enumerable.Range(0, g.Count).Select(_ => (Held: new List<HeldTensor>(), Reserved: new Dictionary<int, long>())).ToList();
+        var plans = MemberPlans(w, g, sharedOf);
         foreach (var t in HeldOf(w, g))
         {
             var touchers = Touchers(w, t, g.First, g.Last);
             if (WhyNotHeld(w, t, g.First, g.Last) is not null || HoldLevel(w, arch, t, touchers) is not { } level) continue;
             foreach (var i in touchers) result[i - g.First].Held.Add(new HeldTensor(t, level, UseOf(w, t, touchers, i)));
-            long words = HeldWords(w, t, touchers.Select(i => (i, sharedOf(i))));
+            long words = HeldWords(t, touchers.Select(i => (plans[i - g.First].Einsum, plans[i - g.First].Shared)));
             for (int i = touchers[0] + 1; i < touchers[^1]; i++)
                 if (!touchers.Contains(i)) result[i - g.First].Reserved[level] = result[i - g.First].Reserved.GetValueOrDefault(level) + words;
         }
@@ -272,9 +427,12 @@ public static class FusionChecker
             v.Add(new(FusionRule.GroupCover, null, null, null, n, Math.Max(next, fm.Layers.Count), $"The workload has {n} layers; the groups cover {next} and there are {fm.Layers.Count} mappings."));
             return v;
         }
+        // A producer that computes its readers' halos is checked as the Einsum it then runs (its rank split, docs/fusion.md).
+        var members = FusionRules.MemberEinsums(w, fm);
         for (int i = 0; i < n; i++)
-            foreach (var x in ValidityChecker.Check(w.Layers[i], arch, fm.Layers[i]))
-                v.Add(new(FusionRule.Layer, w.Layers[i].Name, x.Tensor, x.Level, x.Needed, x.Available, $"Layer {w.Layers[i].Name}: {x.Message}"));
+            foreach (var x in ValidityChecker.Check(members[i], arch, fm.Layers[i]))
+                v.Add(new(FusionRule.Layer, w.Layers[i].Name, x.Tensor, x.Level, x.Needed, x.Available,
+                    $"Layer {w.Layers[i].Name}{(ReferenceEquals(members[i], w.Layers[i]) ? "" : $" (computing its readers' halos as {members[i]})")}: {x.Message}"));
         if (v.Count > 0) return v;
         foreach (var g in fm.Groups) CheckGroup(w, arch, fm, g, v);
         return v;
@@ -305,6 +463,9 @@ public static class FusionChecker
             }
         }
         var held = FusionRules.HeldOf(w, g);
+        var plans = FusionRules.MemberPlans(w, g, fm.SharedOf(g));
+        foreach (var (plan, i) in plans.Select((p, k) => (p, g.First + k)).Where(x => x.p.Problem is not null))
+            v.Add(new(FusionRule.Halo, w.Layers[i].Name, w.Layers[i].Output.Id.Name, null, 0, 0, $"Layer {w.Layers[i].Name} cannot compute its readers' halos: {plan.Problem}."));
         var touched = new HashSet<int>();
         foreach (var t in held)
         {
@@ -322,9 +483,10 @@ public static class FusionChecker
                 continue;
             }
             int[]? dims = null;
+            (long Extent, long Step)?[]? supplied = null;
             foreach (var i in touchers)
             {
-                var (e, m) = (w.Layers[i], fm.Layers[i]);
+                var (e, m) = (plans[i - g.First].Einsum, fm.Layers[i]);
                 if (!m.Levels[level].Keep.Contains(t))
                     v.Add(new(FusionRule.IntermediatePlacement, e.Name, t.Name, arch.Levels[level].Name, 1, 0,
                         $"Layer {e.Name}: the held tensor {t} lives in {arch.Levels[level].Name}, which must keep it."));
@@ -338,17 +500,26 @@ public static class FusionChecker
                     if (own.Factor > 1 && e.FindTensor(t)!.IsIndexedBy(own.Rank))
                         v.Add(new(FusionRule.OwnLoopOverIntermediate, e.Name, t.Name, dram, 1, own.Factor,
                             $"Layer {e.Name}: its own DRAM loop {own} walks {t}, which stays on chip; only the shared loops may step a held tensor."));
-                var mine = dramLoops.Take(s).Select(l => FusionRules.PlainDim(e, t, l.Rank)).ToArray();
+                var use = FusionRules.UseOf(w, t, touchers, i);
+                var mine = dramLoops.Take(s).Select(l => FusionRules.WalkedDim(e, t, l.Rank, use)).ToArray();
                 for (int j = 0; j < s; j++)
                 {
                     if (mine[j] < 0)
                         v.Add(new(FusionRule.SharedLoops, e.Name, t.Name, dram, 0, 0,
-                            $"Shared loop {j + 1} of {e.Name}, {dramLoops[j]}, does not walk a plain dimension of the held tensor {t}; every shared loop steps every held tensor its member touches."));
+                            $"Shared loop {j + 1} of {e.Name}, {dramLoops[j]}, does not walk a dimension of the held tensor {t} ({(use == HeldUse.Reads ? "its index must have the rank as a term, in one dimension" : "the member writes or loads it, so through a plain index")}); every shared loop steps every held tensor its member touches."));
                     else if (dims is not null && dims[j] >= 0 && dims[j] != mine[j])
                         v.Add(new(FusionRule.SharedLoops, e.Name, t.Name, dram, dims[j], mine[j],
                             $"Shared loop {j + 1}: {e.Name}'s {dramLoops[j]} walks dimension {mine[j] + 1} of {t}, but {w.Layers[touchers[0]].Name}'s walks dimension {dims[j] + 1}; the members of a group walk the same slices of a held tensor."));
+                    else if (supplied is not null && mine[j] >= 0 && supplied[j] is { } have
+                             && FusionRules.Window(e, t, mine[j], dramLoops[j].Rank, dramLoops.Take(s).ToList()) is var need && need != have)
+                        v.Add(new(FusionRule.Halo, e.Name, t.Name, arch.Levels[level].Name, need.Extent, have.Extent,
+                            $"Shared loop {j + 1}: {e.Name} needs {need.Extent} rows of dimension {mine[j] + 1} of {t} every {need.Step} per shared iteration, but {w.Layers[touchers[0]].Name} supplies {have.Extent} every {have.Step}; a reader's window must be what its producer computes (or its loader loads) each iteration."));
                 }
                 dims ??= mine;
+                // What the first toucher puts in the fusion level each shared iteration, along each walked dimension: a split's rows, or its plain tile.
+                supplied ??= mine.Select((d, j) => d < 0 ? ((long, long)?)null
+                    : plans[i - g.First].Splits.FirstOrDefault(x => x.Tile == dramLoops[j].Rank) is { } split ? (split.Rows, split.Step)
+                    : FusionRules.Window(e, t, d, dramLoops[j].Rank, dramLoops.Take(s).ToList())).ToArray();
             }
         }
         if (s > 0 && g.Count > 1)
@@ -362,7 +533,7 @@ public static class FusionChecker
             var reserved = holds[i - g.First].Reserved;
             if (reserved.Count == 0) continue;
             var lessRoom = FusionRules.Reserve(arch, reserved);
-            var over = lessRoom is null ? [] : ValidityChecker.Check(w.Layers[i], lessRoom, fm.Layers[i]).Where(x => x.Rule == Rule.Capacity).ToList();
+            var over = lessRoom is null ? [] : ValidityChecker.Check(plans[i - g.First].Einsum, lessRoom, fm.Layers[i]).Where(x => x.Rule == Rule.Capacity).ToList();
             foreach (var (l, words) in reserved)
             {
                 var x = over.FirstOrDefault(o => o.Level == arch.Levels[l].Name);
@@ -422,8 +593,9 @@ public static class FusionCost
         foreach (var g in fm.Groups)
         {
             var holds = FusionRules.MemberHolds(w, arch, g, fm.SharedOf(g));
+            var plans = FusionRules.MemberPlans(w, g, fm.SharedOf(g));
             for (int i = g.First; i <= g.Last; i++)
-                layers.Add(Adjust(w.Layers[i].Name, arch, Conventions.Count(convention, w.Layers[i], arch, fm.Layers[i]), holds[i - g.First].Held));
+                layers.Add(Adjust(w.Layers[i].Name, arch, Conventions.Count(convention, plans[i - g.First].Einsum, arch, fm.Layers[i]), holds[i - g.First].Held));
         }
         return new FusedCostReport(layers);
     }

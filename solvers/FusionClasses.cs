@@ -41,7 +41,7 @@ public sealed partial class FusionSearch
     /// </summary>
     private string ShapeKeyOf(int i, Job j)
     {
-        var e = _p.Workload.Layers[i];
+        var e = EinsumOf(i, j);
         var held = j.Held.Select(h => $"{IndexOfTensor(e, h.Tensor)}@{h.Level}{h.Use}");
         var reserved = j.Reserved.OrderBy(x => x.Key).Select(x => $"{x.Key}:{x.Value}");
         return $"{Zoo.ShapeKey(e)}|{SharedText(j.Shared)}|{string.Join(",", held)}|{string.Join(",", reserved)}";
@@ -49,7 +49,7 @@ public sealed partial class FusionSearch
 
     /// <summary>A member found for another layer of the same shape, as a member of layer i's class.</summary>
     private FusionPartial? Adopt(ShapeResult r, int i, Job job)
-        => r.Member is null ? null : Renamed(new JobResult([r.Member], 0, 1), r.From, _p.Workload.Layers[i], i, job).Kept[0];
+        => r.Member is null ? null : Renamed(new JobResult([r.Member], 0, 1), r.From, EinsumOf(i, job), i, job).Kept[0];
 
     private Func<bool> _late = () => false;
 
@@ -92,8 +92,10 @@ public sealed partial class FusionSearch
                 var key = ShapeKeyOf(i, job);
                 ShapeResult? known;
                 lock (_shapes) known = _p.ReuseSameShapes ? _shapes.GetValueOrDefault(key) : null;
-                c.Removed = FusionCost.ClassRemoval(w.Layers[i], _p.Arch, job.Shared, job.Held);
-                c.Lower = Math.Max(0, unfusedClasses[i].Lower - c.Removed.Value);
+                c.Removed = FusionCost.ClassRemoval(EinsumOf(i, job), _p.Arch, job.Shared, job.Held);
+                // A member of the layer's own Einsum costs at least the layer's own optimum; one that computes its readers'
+                // halos runs another Einsum (more rows, or fewer when its readers skip rows), so only 0 bounds it.
+                c.Lower = job.Member is null ? Math.Max(0, unfusedClasses[i].Lower - c.Removed.Value) : 0;
                 if (known is not null)
                 {
                     c.Member = Adopt(known, i, job);
@@ -170,7 +172,7 @@ public sealed partial class FusionSearch
     private void Search(ClassState c, double ceiling, Func<bool> stop, bool seedWithDescent)
     {
         var w = _p.Workload;
-        var e = w.Layers[c.Layer];
+        var e = EinsumOf(c.Layer, c.Job);
         var key = ShapeKeyOf(c.Layer, c.Job);
         ShapeResult? known;
         lock (_shapes) known = _p.ReuseSameShapes ? _shapes.GetValueOrDefault(key) : null;

@@ -160,7 +160,8 @@ public sealed partial class FusionSearch
         var classBest = new Dictionary<string, List<Mapping>>();
         return Enumerate((e, room, shared, held) =>
         {
-            var key = $"{e.Name}|{SharedText(shared)}|{string.Join(",", held)}|{string.Join(",", room.Levels.Select(l => l.Capacity))}";
+            // The Einsum itself (a split producer's differs from the layer's), not only its name.
+            var key = $"{e.Name}|{e}|{SharedText(shared)}|{string.Join(",", held)}|{string.Join(",", room.Levels.Select(l => l.Capacity))}";
             if (!classBest.TryGetValue(key, out var best))
             {
                 var problem = new MapProblem(e, room, Objective.Energy, FusionMapspace.ClassConstraints(e, shared, held));
@@ -215,10 +216,13 @@ public sealed partial class FusionSearch
                 {
                     var group = new FusedGroup(g.First, g.Last, sharedLists[0].Count, held);
                     var holds = FusionRules.MemberHolds(w, _p.Arch, group, i => sharedLists[i - g.First]);
+                    // A producer whose readers walk its output through windows computes their halos (its rank split; the plan
+                    // is worked back from the readers, independently of the searches' forward demands).
+                    var plans = FusionRules.MemberPlans(w, group, i => sharedLists[i - g.First]);
                     var perLayer = new List<List<Mapping>>();
                     for (int k = 0; k < size; k++)
                     {
-                        var (e, shared, (touched, reserved)) = (w.Layers[g.First + k], sharedLists[k], holds[k]);
+                        var (e, shared, (touched, reserved)) = (plans[k].Einsum, plans[k].Shared, holds[k]);
                         // A class needs every shared loop to walk a held tensor its member touches (the checker rejects the others).
                         if (shared.Any(l => touched.All(h => !e.FindTensor(h.Tensor)!.IsIndexedBy(l.Rank)))) break;
                         if (FusionRules.Reserve(_p.Arch, reserved) is not { } room) break;
@@ -356,9 +360,9 @@ public sealed partial class FusionSearch
     /// A held tensor live between two members of a group: its fusion level, the dimension of it each shared loop
     /// walks, the words it takes there under the shared loops, and its last reader.
     /// </summary>
-    private sealed record Live(TensorId Tensor, int Level, int[] Dims, long Words, int LastReader)
+    private sealed record Live(TensorId Tensor, int Level, int[] Dims, (long Extent, long Step)[] Windows, long Words, int LastReader)
     {
-        public override string ToString() => $"{Tensor}@{Level}:{string.Join(".", Dims)}:{Words}:{LastReader}";
+        public override string ToString() => $"{Tensor}@{Level}:{string.Join(".", Dims)}:{string.Join(".", Windows.Select(x => $"{x.Extent}/{x.Step}"))}:{Words}:{LastReader}";
     }
 
     /// <summary>
@@ -374,6 +378,9 @@ public sealed partial class FusionSearch
 
     private readonly Dictionary<string, GroupState> _states = new(StringComparer.Ordinal);
 
+    /// <summary>The Einsum the mappings of a class of layer i are over.</summary>
+    private Einsum EinsumOf(int i, Job j) => j.Member ?? _p.Workload.Layers[i];
+
     /// <summary>
     /// One class of partial mappings of a layer: the state it follows (null = it starts a group or is alone), its
     /// shared loops, the held tensors it touches, the words reserved per level for held tensors that live across
@@ -381,6 +388,9 @@ public sealed partial class FusionSearch
     /// </summary>
     private sealed record Job(string? InKey, IReadOnlyList<TemporalLoop> Shared, IReadOnlyList<HeldTensor> Held, IReadOnlyDictionary<int, long> Reserved, string? OutKey)
     {
+        /// <summary>The Einsum the class's mappings are over when the layer computes its readers' halos (its rank split, docs/fusion.md, "Halos"); null: the layer itself. <see cref="Shared"/> is in its ranks.</summary>
+        public Einsum? Member { get; init; }
+
         /// <summary>The class of a layer alone: nothing shared, nothing held.</summary>
         public static Job Alone { get; } = new(null, [], [], new Dictionary<int, long>(), null);
     }
@@ -422,43 +432,52 @@ public sealed partial class FusionSearch
                 var levels = fresh.Select(x => FusionRules.HoldLevel(w, _p.Arch, x.Tensor, x.Touchers)).ToList();
                 if (levels.Any(l => l is null)) continue;
                 foreach (var shared in SharedChoices(e, s, reads, fresh.Select(x => x.Tensor).ToList()))
-                {
-                    var made = new List<Live>();
-                    foreach (var (x, level) in fresh.Zip(levels))
+                    foreach (var splits in SplitChoices(e, outHeld, shared))
                     {
-                        var dims = shared.Select(l => FusionRules.PlainDim(e, x.Tensor, l.Rank)).ToArray();
-                        if (dims.Any(d => d < 0)) { made = null; break; }
-                        // Every later member that touches it walks the same dimensions: its shared loops follow from them.
-                        var touchers = x.Touchers.Select(k => (k, Carried(w.Layers[k], x.Tensor, dims, shared.Select(l => l.Factor).ToList()))).ToList();
-                        if (touchers.Any(c => c.Item2 is null)) { made = null; break; }
-                        made.Add(new Live(x.Tensor, level!.Value, dims, FusionRules.HeldWords(w, x.Tensor, touchers.Select(c => (c.k, c.Item2!))), x.Touchers[^1]));
+                        // A layer that computes its readers' halos runs its split Einsum; its shared loops walk the splits' tile ranks.
+                        var member = splits.Count == 0 ? e : FusionRules.Expand(e, splits);
+                        var mine = shared.Select(l => splits.FirstOrDefault(x => x.Rank == l.Rank) is { } x ? new TemporalLoop(x.Tile, l.Factor) : l).ToList();
+                        // Each held tensor it reads must come in the window it needs per shared iteration (its producer's rows, or its loader's tile).
+                        if (!reads.All(r => r.Dims.Select((d, j) => FusionRules.WalkedDim(member, r.Tensor, mine[j].Rank, HeldUse.Reads) == d
+                                && FusionRules.Window(member, r.Tensor, d, mine[j].Rank, mine) == r.Windows[j]).All(x => x))) continue;
+                        var made = new List<Live>();
+                        foreach (var (x, level) in fresh.Zip(levels))
+                        {
+                            var dims = shared.Select(l => FusionRules.PlainDim(e, x.Tensor, l.Rank)).ToArray();
+                            if (dims.Any(d => d < 0)) { made = null; break; }
+                            var windows = dims.Select((d, j) => splits.FirstOrDefault(z => z.Rank == shared[j].Rank) is { } z
+                                ? ((long)z.Rows, (long)z.Step) : FusionRules.Window(member, x.Tensor, d, mine[j].Rank, mine)).ToArray();
+                            // Every later toucher must be able to walk those dimensions with the group's factors (checked again, exactly, when it comes).
+                            if (WindowWords(x.Tensor, x.Touchers, dims, windows, shared.Select(l => l.Factor).ToList()) is not { } words) { made = null; break; }
+                            made.Add(new Live(x.Tensor, level!.Value, dims, windows, words, x.Touchers[^1]));
+                        }
+                        if (made is null) continue;
+                        var held = reads.Select(l => new HeldTensor(l.Tensor, l.Level, HeldUse.Reads))
+                            .Concat(made.Select(l => new HeldTensor(l.Tensor, l.Level, l.Tensor == e.Output.Id ? HeldUse.Writes : HeldUse.Loads))).ToList();
+                        var reserved = new Dictionary<int, long>();
+                        foreach (var p in passing) reserved[p.Level] = reserved.GetValueOrDefault(p.Level) + p.Words;
+                        var after = passing.Concat(reads.Where(l => l.LastReader > i)).Concat(made).OrderBy(l => l.Tensor.Name, StringComparer.Ordinal).ToList();
+                        if (after.Count > 0 && i == w.Layers.Count - 1) continue;
+                        string? outKey = null;
+                        if (after.Count > 0)
+                        {
+                            var throughDram = inputs.Where(t => held.All(h => h.Tensor != t)).Concat(outHeld ? [] : [e.Output.Id]);
+                            var noLoad = (s?.NoLoad ?? []).Concat(throughDram).Distinct()
+                                .Where(t => FusionRules.Readers(w, t).Count(r => r > i) >= 2).OrderBy(t => t.Name, StringComparer.Ordinal).ToList();
+                            var state = new GroupState(s?.Factors ?? shared.Select(l => l.Factor).ToList(), after, noLoad);
+                            outKey = state.Key;
+                            lock (_states) _states.TryAdd(outKey, state);
+                        }
+                        yield return new Job(inKey, mine, held, reserved, outKey) { Member = splits.Count == 0 ? null : member };
                     }
-                    if (made is null) continue;
-                    var held = reads.Select(l => new HeldTensor(l.Tensor, l.Level, HeldUse.Reads))
-                        .Concat(made.Select(l => new HeldTensor(l.Tensor, l.Level, l.Tensor == e.Output.Id ? HeldUse.Writes : HeldUse.Loads))).ToList();
-                    var reserved = new Dictionary<int, long>();
-                    foreach (var p in passing) reserved[p.Level] = reserved.GetValueOrDefault(p.Level) + p.Words;
-                    var after = passing.Concat(reads.Where(l => l.LastReader > i)).Concat(made).OrderBy(l => l.Tensor.Name, StringComparer.Ordinal).ToList();
-                    if (after.Count > 0 && i == w.Layers.Count - 1) continue;
-                    string? outKey = null;
-                    if (after.Count > 0)
-                    {
-                        var throughDram = inputs.Where(t => held.All(h => h.Tensor != t)).Concat(outHeld ? [] : [e.Output.Id]);
-                        var noLoad = (s?.NoLoad ?? []).Concat(throughDram).Distinct()
-                            .Where(t => FusionRules.Readers(w, t).Count(r => r > i) >= 2).OrderBy(t => t.Name, StringComparer.Ordinal).ToList();
-                        var state = new GroupState(s?.Factors ?? shared.Select(l => l.Factor).ToList(), after, noLoad);
-                        outKey = state.Key;
-                        lock (_states) _states.TryAdd(outKey, state);
-                    }
-                    yield return new Job(inKey, shared, held, reserved, outKey);
-                }
             }
     }
 
     /// <summary>
-    /// The shared loops of a member: starting a group, any its new held tensors allow (none when it holds
-    /// nothing); inside one, the ranks that walk the dimensions the held tensors it reads are walked by (all of
-    /// them agreeing), or, when it reads none, any ranks that walk every held tensor it adds, with the group's factors.
+    /// The shared loops of a member, over its own ranks: starting a group, any its new held tensors allow (none when it
+    /// holds nothing); inside one, ranks that walk the dimensions the held tensors it reads are walked by (plainly or
+    /// through a window: a reader's window is checked against what its producer supplies), all of them agreeing; when
+    /// it reads none, any ranks that walk every held tensor it adds, with the group's factors.
     /// </summary>
     private IEnumerable<IReadOnlyList<TemporalLoop>> SharedChoices(Einsum e, GroupState? s, IReadOnlyList<Live> reads, IReadOnlyList<TensorId> fresh)
     {
@@ -467,9 +486,12 @@ public sealed partial class FusionSearch
         if (s.Factors.Count == 0) return [[]];
         if (reads.Count > 0)
         {
-            var loops = Carried(e, reads[0].Tensor, reads[0].Dims, s.Factors);
-            if (loops is null || loops.Select(l => l.Rank).Distinct().Count() != loops.Count) return [];
-            return reads.All(r => r.Dims.Select((d, j) => FusionRules.PlainDim(e, r.Tensor, loops[j].Rank) == d).All(x => x)) ? [loops] : [];
+            var first = reads[0];
+            var options = first.Dims.Select((d, j) => (e.FindTensor(first.Tensor)!.Dims.ElementAtOrDefault(d)?.Terms ?? []).Select(x => x.Rank)
+                .Where(r => e.Bound(r) % s.Factors[j] == 0).Select(r => new TemporalLoop(r, s.Factors[j])).ToList()).ToList();
+            return Product<TemporalLoop>(options).Where(loops => loops.Select(l => l.Rank).Distinct().Count() == loops.Count
+                && reads.All(r => r.Dims.Select((d, j) => FusionRules.WalkedDim(e, r.Tensor, loops[j].Rank, HeldUse.Reads) == d).All(x => x)))
+                .Select(loops => (IReadOnlyList<TemporalLoop>)loops).ToList();
         }
         if (fresh.Count == 0) return [];
         var ranks = e.Ranks.Select(r => r.Id).Where(r => fresh.All(t => FusionRules.PlainDim(e, t, r) >= 0)).ToList();
@@ -477,25 +499,96 @@ public sealed partial class FusionSearch
             .Where(o => o.Count == s.Factors.Count && o.Select(l => l.Factor).SequenceEqual(s.Factors));
     }
 
-    /// <summary>A member's shared loops when they walk the given dimensions of a held tensor it touches with the given factors; null when an index there is not plain or a factor does not divide its rank.</summary>
-    private static IReadOnlyList<TemporalLoop>? Carried(Einsum e, TensorId t, IReadOnlyList<int> dims, IReadOnlyList<int> factors)
+    /// <summary>
+    /// How a layer that holds its output may split its shared ranks to compute the halos its readers need (docs/fusion.md,
+    /// "Halos"): for each shared loop, no split, or a split for one window its readers could need along the output
+    /// dimension the loop walks (<see cref="Demands"/>); every combination, the empty one first.
+    /// </summary>
+    private IEnumerable<IReadOnlyList<HaloSplit>> SplitChoices(Einsum e, bool outHeld, IReadOnlyList<TemporalLoop> shared)
     {
-        var result = new List<TemporalLoop>();
-        for (int j = 0; j < dims.Count; j++)
+        var perLoop = shared.Select(l =>
         {
-            if (FusionRules.PlainRank(e, t, dims[j]) is not { } r || e.Bound(r) % factors[j] != 0) return null;
-            result.Add(new TemporalLoop(r, factors[j]));
+            var options = new List<HaloSplit?> { null };
+            int d = outHeld ? FusionRules.PlainDim(e, e.Output.Id, l.Rank) : -1;
+            if (d >= 0) options.AddRange(Demands(e.Output.Id, d, l.Factor).Select(x => Split(e, l.Rank, l.Factor, x)).Where(x => x is not null));
+            return options;
+        }).ToList();
+        return Product<HaloSplit?>(perLoop).Select(c => (IReadOnlyList<HaloSplit>)c.Where(x => x is not null).Select(x => x!).ToList());
+    }
+
+    /// <summary>The split of a rank that computes the given window per shared iteration; null when the window is the rank's own plain tile or runs past the rank.</summary>
+    private static HaloSplit? Split(Einsum e, RankId rank, int factor, (long Extent, long Step) w)
+    {
+        int bound = e.Bound(rank);
+        if (w.Extent == w.Step && (long)factor * w.Step == bound) return null;
+        if ((factor - 1) * w.Step + w.Extent > bound) return null;
+        return new HaloSplit(rank, factor, (int)w.Extent, (int)w.Step);
+    }
+
+    private readonly Dictionary<(TensorId, int, int), List<(long, long)>> _demands = [];
+
+    /// <summary>
+    /// The windows (extent, step) of dimension <paramref name="dim"/> of tensor <paramref name="t"/> that its readers
+    /// could need per shared iteration of factor <paramref name="factor"/>: each reader with each rank of that
+    /// dimension's index as its shared loop, unsplit, or split to compute a window its own readers could need
+    /// (worked forward through the readers' outputs; windows that run past a rank are left out).
+    /// </summary>
+    private IReadOnlyList<(long Extent, long Step)> Demands(TensorId t, int dim, int factor)
+    {
+        lock (_demands)
+            if (_demands.TryGetValue((t, dim, factor), out var known)) return known;
+        var w = _p.Workload;
+        var result = new List<(long, long)>();
+        foreach (var k in FusionRules.Readers(w, t))
+        {
+            var e = w.Layers[k];
+            // A reader that indexes the tensor with fewer dimensions (a GEMM reading a convolution's output) walks no window of it.
+            var dims = e.FindTensor(t)!.Dims;
+            if (dim >= dims.Count) continue;
+            foreach (var r in dims[dim].Terms.Select(x => x.Rank).Where(r => e.Bound(r) % factor == 0))
+            {
+                result.Add(FusionRules.Window(e, t, dim, r, [new TemporalLoop(r, factor)]));
+                int d2 = FusionRules.PlainDim(e, e.Output.Id, r);
+                if (d2 < 0) continue;
+                foreach (var need in Demands(e.Output.Id, d2, factor))
+                    if (Split(e, r, factor, need) is { } split)
+                        result.Add(FusionRules.Window(FusionRules.Expand(e, [split]), t, dim, split.Tile, [new TemporalLoop(split.Tile, factor)]));
+            }
         }
-        return result;
+        var distinct = result.Distinct().ToList();
+        lock (_demands) _demands[(t, dim, factor)] = distinct;
+        return distinct;
+    }
+
+    /// <summary>
+    /// The words a held tensor takes under the shared loops when every toucher walks it in the given windows (the
+    /// readers are checked to), as <see cref="FusionRules.HeldWords"/> counts them: the largest footprint of a toucher,
+    /// each walked dimension its window's extent and every other dimension its full extent in that toucher's index; null
+    /// when a toucher cannot walk a dimension with its shared factor (it lacks the dimension, or no rank of its index
+    /// there has a bound the factor divides).
+    /// </summary>
+    private long? WindowWords(TensorId t, IReadOnlyList<int> touchers, int[] dims, (long Extent, long Step)[] windows, IReadOnlyList<int> factors)
+    {
+        long words = 0;
+        foreach (var k in touchers)
+        {
+            var e = _p.Workload.Layers[k];
+            var spec = e.FindTensor(t)!;
+            if (dims.Select((d, j) => d < spec.Dims.Count && spec.Dims[d].Terms.Any(x => e.Bound(x.Rank) % factors[j] == 0)).Any(ok => !ok)) return null;
+            var index = new TensorIndex(spec, e.Ranks.Select(r => r.Id).ToList());
+            var extents = index.DimExtents(r => e.Bound(r));
+            for (int j = 0; j < dims.Length; j++) extents[dims[j]] = windows[j].Extent;
+            words = Math.Max(words, extents.Aggregate(1L, (a, x) => checked(a * x)));
+        }
+        return words;
     }
 
     /// <summary>True when the held tensors a class touches fit their levels under its shared loops beside what is reserved there.</summary>
     private bool Fits(int i, Job j)
     {
-        var e = _p.Workload.Layers[i];
         var need = new Dictionary<int, long>(j.Reserved);
         foreach (var h in j.Held)
-            need[h.Level] = checked(need.GetValueOrDefault(h.Level) + FusionRules.HeldWords(_p.Workload, h.Tensor, [(i, j.Shared)]));
+            need[h.Level] = checked(need.GetValueOrDefault(h.Level) + FusionRules.HeldWords(h.Tensor, [(EinsumOf(i, j), j.Shared)]));
         return FusionRules.Reserve(_p.Arch, j.Reserved) is not null && need.All(x => _p.Arch.Levels[x.Key].Capacity is not { } cap || x.Value <= cap);
     }
 
@@ -504,7 +597,7 @@ public sealed partial class FusionSearch
     {
         var jobs = Jobs(i, inKeys, fuse);
         // Evaluate each distinct set of shared loops once (in parallel); every class with those loops takes its members from it.
-        var bySharing = jobs.GroupBy(j => SharedText(j.Shared)).Select(g => g.ToList()).ToList();
+        var bySharing = jobs.GroupBy(j => $"{SharedText(j.Shared)}|{j.Member}").Select(g => g.ToList()).ToList();
         var results = new JobResult[bySharing.Count][];
         Parallel.For(0, bySharing.Count, new ParallelOptions { MaxDegreeOfParallelism = Environment.ProcessorCount },
             k => results[k] = Evaluate(i, bySharing[k]));
@@ -526,7 +619,7 @@ public sealed partial class FusionSearch
     /// </summary>
     private JobResult[] Evaluate(int i, List<Job> jobs)
     {
-        var e = _p.Workload.Layers[i];
+        var e = EinsumOf(i, jobs[0]);
         var results = new JobResult[jobs.Count];
         var missing = new List<int>();
         for (int k = 0; k < jobs.Count; k++)
@@ -561,7 +654,7 @@ public sealed partial class FusionSearch
     /// </summary>
     private JobResult[] TemplateClasses(int i, List<Job> jobs)
     {
-        var e = _p.Workload.Layers[i];
+        var e = EinsumOf(i, jobs[0]);
         var shared = jobs[0].Shared;
         var constraints = jobs.Select(j => FusionMapspace.ClassConstraints(e, j.Shared, j.Held)).ToList();
         var accepted = jobs.Select(_ => new List<FusionPartial>()).ToList();

@@ -33,13 +33,15 @@ public static class FusedSimulation
         foreach (var g in fm.Groups.Where(g => g.Count > 1))
         {
             var holds = FusionRules.MemberHolds(w, arch, g, fm.SharedOf(g));
+            // A producer that computes its readers' halos runs its split Einsum: each iteration computes the rows they need.
+            var plans = FusionRules.MemberPlans(w, g, fm.SharedOf(g));
             if (holds.All(h => h.Held.Count == 0)) continue;
             int level = holds.SelectMany(h => h.Held).Min(h => h.Level);
             long iterations = fm.Layers[g.First].Levels[0].Temporal.Take(g.SharedLoops).Aggregate(1L, (a, l) => checked(a * l.Factor));
             var steps = new List<FusedStep>();
             for (int i = g.First; i <= g.Last; i++)
             {
-                var (slice, mapping) = Slice(w.Layers[i], fm.Layers[i], g.SharedLoops);
+                var (slice, mapping) = Slice(plans[i - g.First].Einsum, fm.Layers[i], g.SharedLoops);
                 var sim = Simulator.Run(slice, arch, mapping);
                 var (held, reserved) = holds[i - g.First];
                 var (written, read) = Moved(sim, held);

@@ -54,7 +54,8 @@ public static class FusedMappingSpec
                 int index = LayerIndex(layerNode, w);
                 if (index < 0) continue;
                 if (mappings[index] is not null) { layerNode.Error($"layer {w.Layers[index].Name} has two mappings"); continue; }
-                mappings[index] = MappingSpec.Read(m, w.Layers[index], arch);
+                // A producer that computes its readers' halos names its split ranks (P.t, P.h; docs/fusion.md, "Halos").
+                mappings[index] = MappingSpec.Read(m, FusionRules.WithSplitRanks(w.Layers[index]), arch);
             }
             foreach (var missing in Enumerable.Range(0, w.Layers.Count).Where(i => mappings[i] is null && !reader.HasErrors))
                 root.Self.Error($"no mapping for layer {w.Layers[missing].Name}; every layer of {w.Name} needs one");
