@@ -129,4 +129,98 @@ public sealed class SharedWindowBoundTests
         Assert.IsGreaterThanOrEqualTo(30, compared);
         Assert.IsLessThan(bruteNodes, exactNodes, "the branch and bound pruned nothing");
     }
+
+    /// <summary>
+    /// The search under the Timeloop convention against an enumeration written here, independent of the search's level
+    /// enumeration (which the search's own brute force shares, order classes included): every split of every rank's bound
+    /// over every level's temporal and spatial slots, every order of every level's loops, every keep set, each mapping the
+    /// checker accepts and Timeloop's format can say costed by the emulation. The search's optimum must equal the least.
+    /// </summary>
+    [TestMethod]
+    public void ExactEqualsAnIndependentEnumerationUnderTheTimeloopConvention()
+    {
+        var arch2 = new Architecture("two", "test", [
+            new StorageLevel("DRAM", null, 16, 100, 100),
+            new StorageLevel("Buffer", 16, 16, 2, 2, fanout: new Fanout(2, 1, multicast: true, spatialReduction: true)),
+            new StorageLevel("Reg", 4, 16, 1, 1),
+        ], new ComputeUnit(1));
+        int compared = 0;
+        foreach (var layer in new[] { Layers.Conv1d("c", c: 1, k: 2, p: 2, r: 2), Layers.Conv1d("s", c: 2, k: 1, p: 2, r: 2, stride: 2), Layers.Gemm("g", m: 2, n: 2, k: 2) })
+            foreach (var objective in Objectives)
+            {
+                double least = double.PositiveInfinity;
+                int mappings = 0;
+                foreach (var m in Every(layer, arch2).SelectMany(Mapspace.SpatialOrders))
+                {
+                    if (ValidityChecker.Check(layer, arch2, m).Count > 0 || Optimizer.Formulation.Specs.TimeloopMapping.Inexpressible(m, arch2) is not null) continue;
+                    least = Math.Min(least, TimeloopConvention.Evaluate(layer, arch2, m).Objective(objective));
+                    mappings++;
+                }
+                Console.WriteLine($"{layer.Name} {objective}: {mappings} valid mappings, least {least}");
+                Assert.IsGreaterThanOrEqualTo(1000, mappings, "the enumeration is too small to say anything");
+                var exact = new TilingSearch(new MapProblem(layer, arch2, objective, Convention: CostConvention.Timeloop), prune: true, seed: false).Solve(SearchLimits.None);
+                Assert.AreEqual(SolveStatus.Optimal, exact.Status, $"{objective} of {layer.Name}");
+                Assert.AreEqual(least, exact.Best!.Value, 1e-9 * least, $"{objective} of {layer.Name}: the enumeration of {mappings} mappings finds {least}");
+                compared++;
+            }
+        Assert.AreEqual(9, compared);
+    }
+
+    /// <summary>Every mapping of the layer on the architecture, valid or not: factors per level and slot, orders, keep sets.</summary>
+    private static IEnumerable<Mapping> Every(Einsum layer, Architecture arch)
+    {
+        int levels = arch.Levels.Count, ranks = layer.Ranks.Count;
+        // Per level: temporal, then X and Y where the level has a fanout along them.
+        var slots = new List<(int Level, Axis? Axis)>();
+        for (int d = 0; d < levels; d++)
+        {
+            slots.Add((d, null));
+            if (arch.Levels[d].Fanout.X > 1) slots.Add((d, Axis.X));
+            if (arch.Levels[d].Fanout.Y > 1) slots.Add((d, Axis.Y));
+        }
+        IEnumerable<int[]> Splits(int bound, int count)
+        {
+            if (count == 1) { yield return [bound]; yield break; }
+            for (int f = 1; f <= bound; f++)
+                if (bound % f == 0)
+                    foreach (var rest in Splits(bound / f, count - 1)) yield return [f, .. rest];
+        }
+        IEnumerable<int[][]> Factors(int r)
+        {
+            if (r == ranks) { yield return []; yield break; }
+            foreach (var split in Splits(layer.Ranks[r].Bound, slots.Count))
+                foreach (var rest in Factors(r + 1)) yield return [split, .. rest];
+        }
+        IEnumerable<List<T>> Permutations<T>(List<T> items)
+        {
+            if (items.Count <= 1) { yield return items; yield break; }
+            for (int i = 0; i < items.Count; i++)
+                foreach (var rest in Permutations(items.Where((_, j) => j != i).ToList())) yield return [items[i], .. rest];
+        }
+        var tensors = layer.Tensors.Select(t => t.Id).ToList();
+        foreach (var factors in Factors(0))
+        {
+            var perLevel = new List<List<LevelMapping>>();
+            for (int d = 0; d < levels; d++)
+            {
+                var temporal = Enumerable.Range(0, ranks).Select(r => (Rank: layer.Ranks[r].Id, F: factors[r][slots.IndexOf((d, null))])).Where(x => x.F > 1).ToList();
+                var spatial = new List<SpatialLoop>();
+                foreach (var axis in new[] { Axis.X, Axis.Y })
+                    if (slots.IndexOf((d, axis)) is var k and >= 0)
+                        for (int r = 0; r < ranks; r++) if (factors[r][k] > 1) spatial.Add(new SpatialLoop(layer.Ranks[r].Id, factors[r][k], axis));
+                var options = new List<LevelMapping>();
+                foreach (var order in Permutations(temporal))
+                    for (int keep = d == 0 ? (1 << tensors.Count) - 1 : 0; keep < 1 << tensors.Count; keep++)
+                        options.Add(new LevelMapping(order.Select(x => new TemporalLoop(x.Rank, x.F)), spatial, tensors.Where((_, i) => (keep >> i & 1) == 1)));
+                perLevel.Add(options);
+            }
+            IEnumerable<List<LevelMapping>> Combine(int d)
+            {
+                if (d == levels) { yield return []; yield break; }
+                foreach (var option in perLevel[d])
+                    foreach (var rest in Combine(d + 1)) yield return [option, .. rest];
+            }
+            foreach (var combination in Combine(0)) yield return new Mapping(combination);
+        }
+    }
 }
