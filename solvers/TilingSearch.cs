@@ -42,11 +42,17 @@ public sealed class TilingSearch
         // bounds stay lower bounds: a same-stride window only adds words, and where children may share or forward a
         // window's words (neighbour forwarding, the Timeloop convention) the model counts only what they cannot
         // (SearchProblem.SharedWindows; docs/mapspace.md, "Shared windows").
-        _byReference = problem.Convention != CostConvention.Default || problem.Arch.HasWindowCapabilities;
+        // Without a sliding window the Timeloop convention's counts are the array model's own (SearchProblem.TimeloopExact):
+        // the energy search runs as under the default model, and the answer is re-costed by the convention's model.
+        bool timeloopExact = new SearchProblem(problem, deferOrders: false).TimeloopExact;
+        _byConvention = problem.Convention != CostConvention.Default || problem.Arch.HasWindowCapabilities;
+        // The enumeration (the ground truth) costs every leaf by the convention's model whatever the layer.
+        _byReference = _byConvention && !(timeloopExact && prune);
         // A global constraint on counts or cycles couples the levels' orders (as a cost cap does), so the search then branches on
         // orders; so does a same-stride window, whose counts depend on which loop steps next across levels.
         _global = problem.Constraints is { Global.Count: > 0 } c ? c : null;
-        bool deferOrders = prune && _global is not { OrderDependent: true } && !problem.Arch.HasWindowCapabilities && problem.Convention == CostConvention.Default;
+        bool deferOrders = prune && _global is not { OrderDependent: true }
+            && (timeloopExact || (!problem.Arch.HasWindowCapabilities && problem.Convention == CostConvention.Default));
         // EDP without caps is searched by the energy search, its bounds times each plan's least cycles (docs/mapspace.md,
         // "EDP: the energy search times the plan's cycles").
         _edpInner = deferOrders && problem.Objective == Objective.Edp && problem.Caps is null;
@@ -67,6 +73,8 @@ public sealed class TilingSearch
     private readonly bool _cyclesCapped;
     // True when leaves are costed by the reference model (another convention, or a window capability the search's array model lacks).
     private readonly bool _byReference;
+    // True when the problem's counts are not the default model's, so seeds are valued by the reference model under them.
+    private readonly bool _byConvention;
     private readonly PlanTwins? _twins;
 
     /// <summary>The lower bound before any decision, on the problem's objective (for EDP searched inner-first: the energy model's times the latency twin's).</summary>
@@ -180,7 +188,7 @@ public sealed class TilingSearch
                 // The descent knows the level constraints only: its answer seeds the search when it satisfies the global ones.
                 var descent = new Descent(_p with { Constraints = _p.Constraints?.LevelsOnly }).Solve(limits with { TimeLimit = budget });
                 if (descent.Mapping is not null && descent.Best is { } d && Satisfies(descent.Mapping, descent.Report!))
-                    (seed, seedValue) = (descent.Mapping, _byReference ? SeedValue(descent.Mapping) ?? double.PositiveInfinity : d);
+                    (seed, seedValue) = (descent.Mapping, _byConvention ? SeedValue(descent.Mapping) ?? double.PositiveInfinity : d);
             }
             catch (InvalidOperationException)
             {
@@ -202,7 +210,7 @@ public sealed class TilingSearch
                 m = OneAxisTie.Find(plainProblem, m, q => new TilingSearch(q, prune: true).Solve(limits with { TimeLimit = proof / 2 })).Mapping;
             if (m is not null && SeedValue(m) is { } v && v < seedValue) (seed, seedValue) = (m, v);
         }
-        if (sampling.Result is var (improved, sampled) && (_byReference ? SeedValue(improved) : sampled) is { } value && value < seedValue) (seed, seedValue) = (improved, value);
+        if (sampling.Result is var (improved, sampled) && (_byConvention ? SeedValue(improved) : sampled) is { } value && value < seedValue) (seed, seedValue) = (improved, value);
         // The heuristics value mappings by the default model; the threshold must be the problem's own value of the seed.
 
         if (seed is not null && double.IsFinite(seedValue)) shared.Seed(seed, seedValue);
@@ -490,6 +498,8 @@ public sealed class TilingSearch
         var violations = ValidityChecker.Check(_p.Layer, _p.Arch, mapping);
         if (violations.Count > 0)
             throw new InvalidOperationException($"The {_name} search returned an invalid mapping ({violations[0].Message}); this is a bug.");
+        if (_p.Convention == CostConvention.Timeloop && Formulation.Specs.TimeloopMapping.Inexpressible(mapping, _p.Arch) is { } why)
+            throw new InvalidOperationException($"The {_name} search returned a mapping Timeloop's format cannot say ({why}); this is a bug.");
         var report = Conventions.Evaluate(_p.Convention, _p.Layer, _p.Arch, mapping);
         if (!Satisfies(mapping, report))
             throw new InvalidOperationException($"The {_name} search returned a mapping that breaks a global constraint; this is a bug.");

@@ -183,7 +183,7 @@ internal sealed class ArrayCostModel(SearchProblem problem) : SearchPart(problem
                     // Shared or forwarded words take fewer or other hops than the streams' (none are counted for them).
                     if (!_m.NoNetwork && !shared)
                         for (int m = l; m < Math.Min(c, Levels); m++)
-                            if (levels[m].Fanout.HopEnergy > 0 && words > 0) network += words * Hops(s, m) * levels[m].Fanout.HopEnergy;
+                            if (_m.HopEnergy(m) > 0 && words > 0) network += words * Hops(s, m) * _m.HopEnergy(m);
                 }
                 else
                 {
@@ -430,7 +430,7 @@ internal readonly struct VisitLink
         _fillFloor = t.IsOutput && c < m.Levels ? cost.PlanPartition(t, s, c) : 0;
         _perWord = (double)s.Used[c] / s.Used[l] / cost.SharedFactor(t, s, l, c) * s.Used[l];
         double hop = 0;
-        for (int k = l; k < c; k++) if (levels[k].Fanout.HopEnergy > 0) hop += cost.Hops(s, k) * levels[k].Fanout.HopEnergy;
+        for (int k = l; k < c; k++) if (m.HopEnergy(k) > 0) hop += cost.Hops(s, k) * m.HopEnergy(k);
         _read = levels[l].ReadEnergy + hop;
         _update = levels[l].WriteEnergy + hop;
         _readFloor = t.IsOutput ? checked(cost.PlanPartition(t, s, l) * s.Used[l]) : 0;

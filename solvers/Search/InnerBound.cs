@@ -86,7 +86,7 @@ internal sealed class InnerBound(SearchProblem problem, ArrayCostModel cost) : S
     {
         var levels = _m.Storage;
         double hop = 0;
-        for (int b = m; b < Levels; b++) if (levels[b].Fanout.HopEnergy > 0) hop += _cost.Hops(s, b) * levels[b].Fanout.HopEnergy;
+        for (int b = m; b < Levels; b++) if (_m.HopEnergy(b) > 0) hop += _cost.Hops(s, b) * _m.HopEnergy(b);
         double words = _m.Map.Layer.Macs / _cost.MaxShared(t, s, m, Levels);
         if (!t.IsOutput) return words * (levels[m].ReadEnergy + hop);
         double reads = Math.Max(0, words - (double)_cost.PlanPartition(t, s, m) * s.Used[m]);

@@ -230,8 +230,12 @@ internal sealed class LevelEnumeration(SearchProblem problem) : SearchPart(probl
                 // Costs see a plan only through each rank's spatial factor per level (and, on a mesh, the
                 // number of children used along X plus along Y), never through which axis a rank is on:
                 // plans that agree on those are the same for every count, so the first stands for all.
-                // A per-axis fanout constraint tells plans apart by axis: then every plan is listed.
-                if (_m.Map.Constraints is { AxisDependent: true } || seen.Add(PlanKey(x, y))) plans.Add(new SpatialPlan(x.Select(a => (int[])a.Clone()).ToArray(), y.Select(a => (int[])a.Clone()).ToArray()));
+                // A per-axis fanout constraint tells plans apart by axis: then every plan is listed. So do shared windows
+                // (the Timeloop convention, neighbour forwarding): which children are neighbours decides what is forwarded.
+                // Under the Timeloop convention a plan with a rank on both axes of a fanout is no answer (Timeloop's format
+                // cannot say it): it is left out before plans are merged, so an expressible plan stands for its class.
+                if (_m.Map.Convention == CostConvention.Timeloop && BothAxes(x, y)) return;
+                if (_m.Map.Constraints is { AxisDependent: true } || _m.SharedWindows || seen.Add(PlanKey(x, y))) plans.Add(new SpatialPlan(x.Select(a => (int[])a.Clone()).ToArray(), y.Select(a => (int[])a.Clone()).ToArray()));
                 return;
             }
             if (r == Ranks) { Split(d + 1, 0, 1, 1); return; }
@@ -249,6 +253,13 @@ internal sealed class LevelEnumeration(SearchProblem problem) : SearchPart(probl
             x[d][r] = 1;
             y[d][r] = 1;
         }
+    }
+
+    /// <summary>True when some level splits a rank over both axes of its fanout.</summary>
+    private bool BothAxes(int[][] x, int[][] y)
+    {
+        for (int d = 0; d < Levels; d++) for (int r = 0; r < Ranks; r++) if (x[d][r] > 1 && y[d][r] > 1) return true;
+        return false;
     }
 
     /// <summary>What costs see of a spatial plan: per level, each rank's factor, and on a mesh the children used along X plus along Y.</summary>

@@ -218,7 +218,7 @@ internal sealed class OrderOptimizer(SearchProblem problem, ArrayCostModel cost)
         double w = s.Used[c] * levels[c].WriteEnergy
                    + perChildWord * (levels[l].ReadEnergy + (t.IsOutput ? levels[l].WriteEnergy : 0));
         for (int m = l; m < c; m++)
-            if (levels[m].Fanout.HopEnergy > 0) w += perChildWord * (t.IsOutput ? 2 : 1) * _cost.Hops(s, m) * levels[m].Fanout.HopEnergy;
+            if (_m.HopEnergy(m) > 0) w += perChildWord * (t.IsOutput ? 2 : 1) * _cost.Hops(s, m) * _m.HopEnergy(m);
         return w;
     }
 

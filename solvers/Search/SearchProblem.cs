@@ -159,7 +159,6 @@ internal sealed class SearchProblem
     {
         Map = p;
         Imperfect = imperfect;
-        SharedWindows = !imperfect && (p.Convention == CostConvention.Timeloop || p.Arch.HasForwarding);
         NoNetwork = p.Convention == CostConvention.Timeloop;
         // A cap on cycles couples the levels' orders (bandwidth cycles depend on them), so capped searches branch on orders.
         DeferOrders = deferOrders && p.Objective == Objective.Energy && p.Caps is null;
@@ -175,6 +174,9 @@ internal sealed class SearchProblem
         Tensors = e.Tensors.Select((t, i) => new SearchTensor(i, t,
             new TensorIndex(t, RankIds, x => Bound[rankIndex[x.Rank]] > 1),
             RankIds.Select(r => t.IsIndexedBy(r)).ToArray())).ToArray();
+        // Without a sliding window no child's tile overlaps a neighbour's or its own previous one, so nothing is shared or
+        // forwarded beyond multicast, and Timeloop's sampling of a plain projection is exact: the counts are the model's.
+        SharedWindows = !imperfect && (p.Convention == CostConvention.Timeloop || p.Arch.HasForwarding) && Tensors.Any(t => t.IsWindow);
         Storage = p.Arch.Levels.ToArray();
         AllowedMask = new int[Levels];
         for (int d = 0; d < Levels; d++)
@@ -187,6 +189,17 @@ internal sealed class SearchProblem
         foreach (var (x, divisors) in Divisors) SmallestFactor[x] = divisors.Length > 1 ? divisors[1] : x;
         MacEnergy = e.Macs * p.Arch.Compute.MacEnergy;
     }
+
+    /// <summary>The energy of one word's hop over level m's fanout as the problem counts it: none under the Timeloop convention (<see cref="NoNetwork"/>).</summary>
+    public double HopEnergy(int m) => NoNetwork ? 0 : Storage[m].Fanout.HopEnergy;
+
+    /// <summary>
+    /// True when the Timeloop convention's counts of every mapping are the array model's own (the Timeloop convention, no
+    /// tensor indexed through a sliding window, perfect factors): multicast on every fanout and no network energy are the
+    /// model's bookkeeping under it, and Timeloop's sampling extrapolates a plain projection exactly. The energy search's
+    /// per-level orders and bounds then hold as they are (docs/mapspace.md, "Shared windows").
+    /// </summary>
+    public bool TimeloopExact => Map.Convention == CostConvention.Timeloop && !Imperfect && !Tensors.Any(t => t.IsWindow);
 
     /// <summary>What the constraints pin at level d.</summary>
     public LevelConstraint Constraint(int d) => (Map.Constraints ?? MappingConstraints.None).For(d);
