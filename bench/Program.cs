@@ -183,7 +183,13 @@ public static class Program
                     {
                         var r = new TilingSearch(new MapProblem(layer, arch, objective, Convention: convention), prune: true).Solve(new SearchLimits(TimeSpan.FromSeconds(secondsPerShape)));
                         if (r.Status == SolveStatus.Optimal) proved++;
-                        else worst = Math.Max(worst, r.GapPercent ?? 100);
+                        else
+                        {
+                            worst = Math.Max(worst, r.GapPercent ?? 100);
+                            // Off the table (stderr): which shapes were left, how, and after how long.
+                            Console.Error.WriteLine($"  {network} {preset} {objective.ToString().ToLowerInvariant()}: {layer.Name} {r.Status}"
+                                + $"{(r.GapPercent is { } g ? $" gap {g:0.##} %" : "")} after {r.Elapsed.TotalSeconds:0.#} s, {r.Explored:N0} nodes");
+                        }
                     }
                     Console.WriteLine($"| {network} | {preset} | {objective.ToString().ToLowerInvariant()} | {shapes.Count} | {proved} | " +
                                       $"{(proved == shapes.Count ? "-" : worst.ToString("0.#", System.Globalization.CultureInfo.InvariantCulture))} | {clock.Elapsed.TotalSeconds:0.#} |");
