@@ -139,8 +139,10 @@ public sealed partial class FusionSearch
     private Func<SearchLimits> _classLimits = () => SearchLimits.None;
 
     /// <summary>Every fused mapping of the template mapspace, checked and costed one by one: the reference for tests (small cases only).</summary>
-    public (FusedMapping? Mapping, double Best, long Count) BruteForce()
-        => Enumerate((e, _, shared, held) => FusionMapspace.Candidates(e, _p.Arch, shared)
+    /// <param name="keepHalos">Also every group of two or more layers with the keep policy (docs/fusion.md, "Halos": each
+    /// producer's prologue from the same template, no shared loops), where it differs from recomputing.</param>
+    public (FusedMapping? Mapping, double Best, long Count) BruteForce(bool keepHalos = false)
+        => Enumerate(keepHalos, (e, _, shared, held) => FusionMapspace.Candidates(e, _p.Arch, shared)
             .SelectMany(m => _p.Convention == CostConvention.Default ? [m]
                 : Formulation.Specs.TimeloopMapping.Inexpressible(m, _p.Arch) is null ? Mapspace.SpatialOrders(m) : [])
             .Where(m => FusionMapspace.Allows(e, m, shared, held)).ToList());
@@ -155,10 +157,12 @@ public sealed partial class FusionSearch
     /// fused energy depends on its own mapping alone and the total is a sum, so the least per layer gives the least
     /// fused mapping of that choice.
     /// </summary>
-    public (FusedMapping? Mapping, double Best, long Count) BruteForceFull()
+    /// <param name="keepHalos">Also every group with the keep policy, each prologue the least-energy mapping of its own
+    /// constrained mapspace (no shared loops; its held tensors resident) on the architecture less what is reserved for it.</param>
+    public (FusedMapping? Mapping, double Best, long Count) BruteForceFull(bool keepHalos = false)
     {
         var classBest = new Dictionary<string, List<Mapping>>();
-        return Enumerate((e, room, shared, held) =>
+        return Enumerate(keepHalos, (e, room, shared, held) =>
         {
             // The Einsum itself (a split producer's differs from the layer's), not only its name.
             var key = $"{e.Name}|{e}|{SharedText(shared)}|{string.Join(",", held)}|{string.Join(",", room.Levels.Select(l => l.Capacity))}";
@@ -179,7 +183,7 @@ public sealed partial class FusionSearch
     /// layer's class (the architecture with what is reserved for it, its shared loops, the held tensors it touches),
     /// each checked and costed as a whole fused mapping; the least. Choices the checker rejects are left to it.
     /// </summary>
-    private (FusedMapping? Mapping, double Best, long Count) Enumerate(
+    private (FusedMapping? Mapping, double Best, long Count) Enumerate(bool keepHalos,
         Func<Einsum, Architecture, IReadOnlyList<TemporalLoop>, IReadOnlyList<HeldTensor>, List<Mapping>> members)
     {
         var w = _p.Workload;
@@ -188,7 +192,7 @@ public sealed partial class FusionSearch
         foreach (var groups in Partitions(w.Layers.Count, 0))
             foreach (var combo in Product(groups.Select(GroupChoices).ToList()))
             {
-                var fm = new FusedMapping(combo.Select(c => c.Group), combo.SelectMany(c => c.Mappings));
+                var fm = new FusedMapping(combo.Select(c => c.Group), combo.SelectMany(c => c.Mappings), combo.SelectMany(c => c.Prologues));
                 count++;
                 if (FusionChecker.Check(w, _p.Arch, fm).Count > 0) continue;
                 valid.Add((fm, FusionCost.Evaluate(w, _p.Arch, fm, _p.Convention)));
@@ -198,13 +202,13 @@ public sealed partial class FusionSearch
         var best = Objectives.Least(valid, _p.Terms, (x, o) => x.Report.Objective(o));
         return (best.Mapping, best.Report.Objective(_p.Objective), count);
 
-        IEnumerable<(FusedGroup Group, List<Mapping> Mappings)> GroupChoices((int First, int Last) g)
+        IEnumerable<(FusedGroup Group, List<Mapping> Mappings, List<Mapping?> Prologues)> GroupChoices((int First, int Last) g)
         {
             int size = g.Last - g.First + 1;
             if (size == 1)
             {
                 foreach (var m in members(w.Layers[g.First], _p.Arch, [], []))
-                    yield return (new FusedGroup(g.First, g.First, 0, []), [m]);
+                    yield return (new FusedGroup(g.First, g.First, 0, []), [m], [null]);
                 yield break;
             }
             var candidates = Enumerable.Range(g.First, size).SelectMany(i => w.Layers[i].Tensors.Select(t => t.Id)).Distinct()
@@ -213,25 +217,34 @@ public sealed partial class FusionSearch
             {
                 var held = candidates.Where((_, k) => (mask >> k & 1) == 1).ToList();
                 foreach (var sharedLists in MembersShared(g.First, size))
-                {
-                    var group = new FusedGroup(g.First, g.Last, sharedLists[0].Count, held);
-                    var holds = FusionRules.MemberHolds(w, _p.Arch, group, i => sharedLists[i - g.First]);
-                    // A producer whose readers walk its output through windows computes their halos (its rank split; the plan
-                    // is worked back from the readers, independently of the searches' forward demands).
-                    var plans = FusionRules.MemberPlans(w, group, i => sharedLists[i - g.First]);
-                    var perLayer = new List<List<Mapping>>();
-                    for (int k = 0; k < size; k++)
+                    foreach (var keep in keepHalos ? [false, true] : new[] { false })
                     {
-                        var (e, shared, (touched, reserved)) = (plans[k].Einsum, plans[k].Shared, holds[k]);
-                        // A class needs every shared loop to walk a held tensor its member touches (the checker rejects the others).
-                        if (shared.Any(l => touched.All(h => !e.FindTensor(h.Tensor)!.IsIndexedBy(l.Rank)))) break;
-                        if (FusionRules.Reserve(_p.Arch, reserved) is not { } room) break;
-                        perLayer.Add(members(e, room, shared, touched));
+                        var group = new FusedGroup(g.First, g.Last, sharedLists[0].Count, held, keep);
+                        var holds = FusionRules.MemberHolds(w, _p.Arch, group, i => sharedLists[i - g.First]);
+                        // A producer whose readers walk its output through windows computes their halos (its rank split; the plan
+                        // is worked back from the readers, independently of the searches' forward demands).
+                        var plans = FusionRules.MemberPlans(w, group, i => sharedLists[i - g.First]);
+                        // Keeping differs from recomputing only where some producer keeps rows or has a prologue.
+                        if (keep && plans.All(p => p.Prologue is null && p.Splits.All(x => x.Kept == 0))) continue;
+                        var prologueHolds = FusionRules.PrologueHolds(w, _p.Arch, group, plans);
+                        var perLayer = new List<List<Mapping>>();
+                        var perPrologue = new List<List<Mapping?>>();
+                        for (int k = 0; k < size; k++)
+                        {
+                            var (e, shared, (touched, reserved)) = (plans[k].Einsum, plans[k].Shared, holds[k]);
+                            // A class needs every shared loop to walk a held tensor its member touches (the checker rejects the others).
+                            if (shared.Any(l => touched.All(h => !e.FindTensor(h.Tensor)!.IsIndexedBy(l.Rank)))) break;
+                            if (FusionRules.Reserve(_p.Arch, reserved) is not { } room) break;
+                            perLayer.Add(members(e, room, shared, touched));
+                            if (plans[k].Prologue is not { } pro) { perPrologue.Add([null]); continue; }
+                            if (FusionRules.Reserve(_p.Arch, prologueHolds[k].Reserved) is not { } proRoom) break;
+                            perPrologue.Add(members(pro, proRoom, [], prologueHolds[k].Held).Select(m => (Mapping?)m).ToList());
+                        }
+                        if (perPrologue.Count != size) continue;
+                        foreach (var ms in Product(perLayer))
+                            foreach (var ps in Product(perPrologue))
+                                yield return (group, ms, ps);
                     }
-                    if (perLayer.Count != size) continue;
-                    foreach (var ms in Product(perLayer))
-                        yield return (group, ms);
-                }
             }
         }
 
