@@ -161,6 +161,36 @@ public sealed class FusionKeepTests
         Assert.IsGreaterThan(0, strictlyBetter, "keeping never beat recomputing, so the policy was hardly tested");
     }
 
+    // The template search with both policies (FusionProblem.KeepHalos: groups that keep their halos joined from the DRAM
+    // frontier, FusionSearch.KeptGroups) equals brute force over the same mapspace, every objective; some answers keep.
+    [TestMethod]
+    public void TemplateSearchWithBothPoliciesEqualsBruteForce()
+    {
+        int keeps = 0;
+        var cases = new (Workload W, Architecture A, Objective O)[]
+        {
+            (Chain2(), Arch(24), Objective.Energy),
+            (Chain3(), Arch(40, mac: 20, dram: 60), Objective.Energy),
+            (Chain3(), Arch(40, mac: 50, dram: 100), Objective.Energy),
+            (Chain3Pointwise(), Arch(40, mac: 20, dram: 60), Objective.Latency),
+            (Chain2(), Arch(24, dramBandwidth: 1), Objective.Edp),
+            (Chain3(), Arch(40, mac: 20, dram: 60), Objective.Edp),
+        };
+        foreach (var (w, a, o) in cases)
+        {
+            var search = new FusionSearch(new FusionProblem(w, a, o, MaxFusedLoops: 1, TemplateOnly: true, KeepHalos: true));
+            var r = search.Solve(SearchLimits.None);
+            var (brute, bruteBest, count) = search.BruteForce(keepHalos: true);
+            Assert.AreEqual(SolveStatus.Optimal, r.Status, $"{w.Name}, {o}: {r.Explanation}");
+            Assert.IsNotNull(brute);
+            Console.WriteLine($"{w.Name}, {o}: {count} fused mappings, optimum {bruteBest:G8}; search {r.Best:G8}: {r.Mapping!.ToCompactString(a)}");
+            Assert.AreEqual(bruteBest, r.Best!.Value, bruteBest * 1e-9, $"{w.Name}, {o}");
+            Assert.AreEqual(0, FusionChecker.Check(w, a, r.Mapping).Count);
+            if (r.Mapping.Groups.Any(g => g.KeepHalos)) keeps++;
+        }
+        Assert.IsGreaterThan(0, keeps, "no template optimum keeps its halos");
+    }
+
     /// <summary>The simulator on every layer's mapping and every prologue equals the model; the streamed run moves what the whole runs move, within capacity.</summary>
     private static void AssertSimulationAgrees(Workload w, Architecture a, FusedMapping fm, FusedCostReport report)
     {
