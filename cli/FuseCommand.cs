@@ -33,11 +33,16 @@ internal static class FuseCommand
         certify.AcceptOnlyFromAmong("z3", "cpsat");
         var convention = OptionRules.Convention("How each layer is counted: default (docs/cost-model.md) or timeloop (Timeloop v3.0.3's counts, with fusion's removals; " +
                                                 "searched over the per-layer template, whatever the objective).");
+        var keep = new Option<bool>("--keep-halos")
+        {
+            Description = "Also search groups that keep convolution halos on chip between row iterations (each producer computes only new rows after a prologue; " +
+                          "docs/fusion.md, \"Halos\"): over the per-layer template, whatever the objective, groups of at most 4 layers sharing one loop.",
+        };
         var plot = Plots.PlotOption("each fused group's energy beside the same layers unfused");
         var report = Plots.ReportOption();
         var cmd = new Command("fuse", "Find the optimal fused mapping of a workload over the fused mapspace (docs/fusion.md) and compare it with the best unfused one.")
         {
-            arch, workload, objective, maxLoops, timeLimit, csv, mappingOut, certify, convention, plot, report,
+            arch, workload, objective, maxLoops, timeLimit, csv, mappingOut, certify, convention, keep, plot, report,
         };
         cmd.SetAction(pr => Program.Guard(() =>
         {
@@ -50,7 +55,12 @@ internal static class FuseCommand
             var limit = OptionRules.Span(pr.GetValue(timeLimit)) is { } t ? TimeSpan.FromTicks(Math.Max(1, (t - clock.Elapsed).Ticks)) : (TimeSpan?)null;
             var limits = new SearchLimits(limit, Interrupt.Token);
             var terms = OptionRules.ObjectiveOf(pr, objective);
-            return Run(new FusionProblem(w, a, terms[0], pr.GetValue(maxLoops)) { Terms = terms, Convention = OptionRules.ConventionOf(pr, convention) }, limits, pr.GetValue(csv), pr.GetValue(mappingOut), Certifier(pr, certify), visuals, printout);
+            bool keepHalos = pr.GetValue(keep);
+            if (keepHalos && pr.GetResult(certify) is not null)
+                throw new InputException("--certify checks the join of the partial mappings, which does not include groups that keep their halos; use one or the other.");
+            if (keepHalos && OptionRules.ConventionOf(pr, convention) != CostConvention.Default)
+                throw new InputException("--keep-halos searches under the default model only.");
+            return Run(new FusionProblem(w, a, terms[0], pr.GetValue(maxLoops), KeepHalos: keepHalos) { Terms = terms, Convention = OptionRules.ConventionOf(pr, convention) }, limits, pr.GetValue(csv), pr.GetValue(mappingOut), Certifier(pr, certify), visuals, printout);
         }));
         return cmd;
     }

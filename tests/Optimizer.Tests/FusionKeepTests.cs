@@ -275,7 +275,7 @@ public sealed class FusionKeepTests
     }
 }
 
-/// <summary><c>evaluate</c> and <c>simulate</c> of a fused mapping that keeps its halos.</summary>
+/// <summary><c>fuse --keep-halos</c>, then <c>evaluate</c> and <c>simulate</c> of the fused mapping it writes, which keeps its halos.</summary>
 [TestClass]
 [DoNotParallelize]
 public sealed class FusionKeepCliTests
@@ -293,13 +293,12 @@ public sealed class FusionKeepCliTests
             string arch = Path.Combine(dir, "a.yaml"), workload = Path.Combine(dir, "w.yaml"), spec = Path.Combine(dir, "keep.yaml");
             File.WriteAllText(arch, """
                 architecture:
-                  name: tiny
+                  name: two-level-costly-mac
                   clock-ghz: 1.0
                   compute: {mac-energy: 20.0, macs-per-cycle: 1}
                   levels:
-                    - {name: DRAM, word-bits: 16, read-energy: 60.0, write-energy: 60.0, read-bandwidth: 2, write-bandwidth: 1}
-                    - {name: Buffer, word-bits: 16, read-energy: 2.0, write-energy: 3.0, capacity: 40}
-                    - {name: Reg, word-bits: 16, read-energy: 1.0, write-energy: 1.0, capacity: 6}
+                    - {name: DRAM, word-bits: 16, read-energy: 60.0, write-energy: 60.0}
+                    - {name: Buffer, word-bits: 16, read-energy: 6.0, write-energy: 6.0, capacity: 64, keeps: [inputs, weights, outputs]}
                 """);
             File.WriteAllText(workload, """
                 workload:
@@ -316,9 +315,15 @@ public sealed class FusionKeepCliTests
                       tensors: {inputs: Y1, weights: c2_w, outputs: Y2}
                 """);
             var a = Inputs.Architecture(arch);
-            var (fm, best, _) = new FusionSearch(new FusionProblem(w, a, Objective.Energy)).BruteForceFull(keepHalos: true);
+            var (fm, best, _) = new FusionSearch(new FusionProblem(w, a, Objective.Energy, TemplateOnly: true)).BruteForce(keepHalos: true);
             Assert.IsTrue(fm!.Groups.Any(g => g.KeepHalos), fm.ToCompactString(a));
-            File.WriteAllText(spec, FusedMappingSpec.Write(w, a, fm));
+            var fuse = CommandLine.Run("fuse", "--arch", arch, "--workload", workload, "--objective", "energy", "--keep-halos", "--quiet", "--mapping-out", spec);
+            Assert.AreEqual(0, fuse.Code, fuse.Out + fuse.Err);
+            StringAssert.Contains(fuse.Out, $"OPTIMAL energy={Text.Num(best)} (proved by the fused search over the fused mapspace with each layer's mapping from the per-layer template");
+            StringAssert.Contains(fuse.Out, "halos recomputed or kept");
+            StringAssert.Contains(File.ReadAllText(spec), "halo: keep");
+            var certify = CommandLine.Run("fuse", "--arch", arch, "--workload", workload, "--objective", "energy", "--keep-halos", "--certify", "--quiet");
+            Assert.AreEqual(2, certify.Code, certify.Out + certify.Err);
             var evaluate = CommandLine.Run("evaluate", "--arch", arch, "--workload", workload, "--mapping", spec);
             Assert.AreEqual(0, evaluate.Code, evaluate.Out + evaluate.Err);
             StringAssert.Contains(evaluate.Out, "prologue, once before the first shared iteration");
