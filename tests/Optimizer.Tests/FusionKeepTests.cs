@@ -35,6 +35,10 @@ public sealed class FusionKeepTests
         [Conv("c0", 14, 3, 1, "X", "Y0", c: 1), Conv("c1", 14, 1, 1, "Y0", "Y1"), Conv("c2", 12, 3, 1, "Y1", "Y2")]);
 
     /// <summary>DRAM, a buffer and registers; keeping pays where a MAC costs much beside a DRAM word (the recomputed rows' MACs against the prologue's extra weight reads).</summary>
+    /// <summary>A branch: c1 and c2 both read Y0 through the same window.</summary>
+    private static Workload Branch() => new("branch", "conv -> conv, conv -> conv",
+        [Conv("c0", 14, 3, 1, "X", "Y0", c: 1), Conv("c1", 12, 3, 1, "Y0", "Y1"), Conv("c2", 12, 3, 1, "Y0", "Y2", k: 1)]);
+
     private static Architecture Arch(long buffer, int dramBandwidth = 2, double mac = 0.5, double dram = 200)
         => new("tiny", "small", [
             new StorageLevel("DRAM", null, 16, dram, dram, readBandwidth: dramBandwidth, writeBandwidth: 1),
@@ -128,6 +132,7 @@ public sealed class FusionKeepTests
         yield return (Chain3(), Arch(40, mac: 20, dram: 60), Objective.Energy);
         yield return (Chain3(), Arch(40, mac: 50, dram: 100), Objective.Energy);
         yield return (Chain3Pointwise(), Arch(40, mac: 20, dram: 60), Objective.Energy);
+        yield return (Branch(), Arch(40, mac: 20, dram: 60), Objective.Energy);
         yield return (Chain2(), Arch(24, dramBandwidth: 1), Objective.Edp);
         yield return (Chain3(), Arch(40, mac: 20, dram: 60), Objective.Edp);
     }
@@ -173,6 +178,7 @@ public sealed class FusionKeepTests
             (Chain3(), Arch(40, mac: 20, dram: 60), Objective.Energy),
             (Chain3(), Arch(40, mac: 50, dram: 100), Objective.Energy),
             (Chain3Pointwise(), Arch(40, mac: 20, dram: 60), Objective.Latency),
+            (Branch(), Arch(40, mac: 20, dram: 60), Objective.Energy),
             (Chain2(), Arch(24, dramBandwidth: 1), Objective.Edp),
             (Chain3(), Arch(40, mac: 20, dram: 60), Objective.Edp),
         };
