@@ -193,6 +193,9 @@ internal static class FuseCommand
             var source = w.Layer(l.Layer).Source;
             foreach (var t in l.Tensors)
                 yield return new FuseRow("fused", l.Layer, t.Level, t.Tensor.Name, t.TotalFills, t.TotalReads, t.TotalUpdates, t.Energy, null, null, source);
+            // A producer that keeps its readers' halos: its prologue's rows too (the layer's total includes them).
+            foreach (var t in l.Prologue?.Tensors ?? [])
+                yield return new FuseRow("fused", l.Layer + " (prologue)", t.Level, t.Tensor.Name, t.TotalFills, t.TotalReads, t.TotalUpdates, t.Energy, null, null, source);
             yield return new FuseRow("fused", l.Layer, "total", "", null, null, null, l.Energy, l.Cycles, null, source);
         }
         yield return new FuseRow("fused", "total", "", "", null, null, null, fused.Energy, fused.Cycles, fused.Edp);
