@@ -359,6 +359,10 @@ public static class FusionRules
                 }
                 splits.Add(new HaloSplit(rank, f, (int)fresh, (int)step, (int)(extent - fresh)));
                 if (halo > 0) prologue = new Einsum(e.Name, e.Kind, e.Ranks.Select(x => x.Id == rank ? new Rank(rank, (int)halo) : x), e.Tensors) { Source = e.Source };
+                // Its iterations start after the prologue's rows; a held tensor loaded from DRAM is loaded from row 0 by the
+                // group's iterations, so it cannot follow that shift.
+                if (prologue is not null && e.Tensors.FirstOrDefault(x => !x.IsOutput && held.Contains(x.Id) && Producer(w, x.Id) < g.First && x.IsIndexedBy(rank)) is { } loaded)
+                    problem = $"it would compute its first rows of {t} in a prologue, but it reads {loaded.Id}, which the group loads from DRAM row by row from row 0, along the same rank; keeping needs every held tensor it reads there to come from a producer in the group";
             }
             var member = splits.Count == 0 ? e : Expand(e, splits);
             var shared = logical.Select(l => splits.FirstOrDefault(s => s.Rank == l.Rank) is { } s ? new TemporalLoop(s.Tile, l.Factor) : l).ToList();
