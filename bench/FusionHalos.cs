@@ -6,8 +6,9 @@ using Optimizer.Workloads;
 namespace Optimizer.Bench;
 
 /// <summary>
-/// `bench fusion-halos[:resnet50|:mobilenetv2] [seconds]`: the energy-optimal fused mapping of ResNet-50 and MobileNetV2 on
-/// eyeriss (docs/fusion.md, "Halos"), over the per-layer template and over the full mapspace, each under the time limit:
+/// `bench fusion-halos[:resnet50|:mobilenetv2][:template|:keep] [seconds]`: the energy-optimal fused mapping of ResNet-50 and MobileNetV2 on
+/// eyeriss (docs/fusion.md, "Halos"), over the per-layer template and over the full mapspace (with :keep, over the template
+/// with groups that keep their halos offered too, as `fuse --keep-halos`; with :template, the template alone), each under the time limit:
 /// status, energy, bound and time; every fused group with its shared loops, whether a member computes its readers' halos
 /// (its rank split) and its energy against the same layers unfused (the gain per block).
 /// </summary>
@@ -18,13 +19,17 @@ public static class FusionHalos
     {
         var limits = new SearchLimits(seconds is { } s ? TimeSpan.FromSeconds(s) : null);
         var arch = Presets.Get("eyeriss");
-        foreach (var net in name.Contains(':') ? [name[(name.IndexOf(':') + 1)..]] : new[] { "resnet50", "mobilenetv2" })
+        var parts = name.Split(':');
+        bool keep = parts.Skip(1).Contains("keep"), templateOnly = keep || parts.Skip(1).Contains("template");
+        var nets = parts.Skip(1).Where(x => x is not ("" or "keep" or "template")).ToList();
+        foreach (var net in nets.Count > 0 ? nets : ["resnet50", "mobilenetv2"])
         {
             var w = Zoo.Get(net);
-            foreach (bool template in new[] { true, false })
+            // With :keep, the template search offering groups that keep their halos too (fuse --keep-halos; template only).
+            foreach (bool template in templateOnly ? [true] : new[] { true, false })
             {
-                var r = new FusionSearch(new FusionProblem(w, arch, Objective.Energy, TemplateOnly: template)).Solve(limits);
-                string space = template ? "template mapspace" : "full mapspace";
+                var r = new FusionSearch(new FusionProblem(w, arch, Objective.Energy, TemplateOnly: template, KeepHalos: keep)).Solve(limits);
+                string space = keep ? "template mapspace, halos recomputed or kept" : template ? "template mapspace" : "full mapspace";
                 if (r.Mapping is null || r.UnfusedReport is null)
                 {
                     Console.WriteLine($"fusion-halos: {net} on eyeriss, energy, {space}: {r.Status} in {r.Elapsed.TotalSeconds:F1} s: {r.Explanation}");
@@ -41,10 +46,10 @@ public static class FusionHalos
                     double fused = r.Report!.EnergyOf(g), alone = r.UnfusedReport.EnergyOf(g);
                     var shared = r.Mapping.Layers[g.Last].Levels[0].Temporal.Take(g.SharedLoops);
                     var plans = FusionRules.MemberPlans(w, g, r.Mapping.SharedOf(g));
-                    var halos = plans.Select((p, k) => (p, Layer: w.Layers[g.First + k].Name)).Where(x => x.p.Splits.Count > 0)
+                    var halos = plans.Select((p, k) => (p, Layer: w.Layers[g.First + k].Name)).Where(x => x.p.Splits.Count > 0 || x.p.Prologue is not null)
                         .Select(x => $"{x.Layer} ({string.Join(", ", x.p.Splits.Select(sp => $"{sp.Rank}: {sp.Tiles} x {sp.Rows} rows every {sp.Step}"))})").ToList();
                     Console.WriteLine($"fusion-halos:   {string.Join("+", Enumerable.Range(g.First, g.Count).Select(i => w.Layers[i].Name))} shared [{string.Join(", ", shared)}] " +
-                                      $"held [{string.Join(", ", FusionRules.HeldOf(w, g))}]{(halos.Count == 0 ? "" : $" split by {string.Join(", ", halos)}")}: {fused:G6} pJ vs {alone:G6} alone ({alone / fused:F3}x)");
+                                      $"held [{string.Join(", ", FusionRules.HeldOf(w, g))}]{(g.KeepHalos ? " halos kept" : "")}{(halos.Count == 0 ? "" : $" split by {string.Join(", ", halos)}")}: {fused:G6} pJ vs {alone:G6} alone ({alone / fused:F3}x)");
                 }
             }
         }

@@ -33,11 +33,16 @@ internal static class FuseCommand
         certify.AcceptOnlyFromAmong("z3", "cpsat");
         var convention = OptionRules.Convention("How each layer is counted: default (docs/cost-model.md) or timeloop (Timeloop v3.0.3's counts, with fusion's removals; " +
                                                 "searched over the per-layer template, whatever the objective).");
+        var keep = new Option<bool>("--keep-halos")
+        {
+            Description = "Also search groups that keep convolution halos on chip between row iterations (each producer computes only new rows after a prologue; " +
+                          "docs/fusion.md, \"Halos\"): over the per-layer template, whatever the objective, groups of at most 4 layers sharing one loop.",
+        };
         var plot = Plots.PlotOption("each fused group's energy beside the same layers unfused");
         var report = Plots.ReportOption();
         var cmd = new Command("fuse", "Find the optimal fused mapping of a workload over the fused mapspace (docs/fusion.md) and compare it with the best unfused one.")
         {
-            arch, workload, objective, maxLoops, timeLimit, csv, mappingOut, certify, convention, plot, report,
+            arch, workload, objective, maxLoops, timeLimit, csv, mappingOut, certify, convention, keep, plot, report,
         };
         cmd.SetAction(pr => Program.Guard(() =>
         {
@@ -50,7 +55,12 @@ internal static class FuseCommand
             var limit = OptionRules.Span(pr.GetValue(timeLimit)) is { } t ? TimeSpan.FromTicks(Math.Max(1, (t - clock.Elapsed).Ticks)) : (TimeSpan?)null;
             var limits = new SearchLimits(limit, Interrupt.Token);
             var terms = OptionRules.ObjectiveOf(pr, objective);
-            return Run(new FusionProblem(w, a, terms[0], pr.GetValue(maxLoops)) { Terms = terms, Convention = OptionRules.ConventionOf(pr, convention) }, limits, pr.GetValue(csv), pr.GetValue(mappingOut), Certifier(pr, certify), visuals, printout);
+            bool keepHalos = pr.GetValue(keep);
+            if (keepHalos && pr.GetResult(certify) is not null)
+                throw new InputException("--certify checks the join of the partial mappings, which does not include groups that keep their halos; use one or the other.");
+            if (keepHalos && OptionRules.ConventionOf(pr, convention) != CostConvention.Default)
+                throw new InputException("--keep-halos searches under the default model only.");
+            return Run(new FusionProblem(w, a, terms[0], pr.GetValue(maxLoops), KeepHalos: keepHalos) { Terms = terms, Convention = OptionRules.ConventionOf(pr, convention) }, limits, pr.GetValue(csv), pr.GetValue(mappingOut), Certifier(pr, certify), visuals, printout);
         }));
         return cmd;
     }
@@ -158,9 +168,16 @@ internal static class FuseCommand
             var c = rep.Layers[i];
             sb.AppendLine($"Layer {w.Layers[i].Name}: energy {Text.Num(c.Energy)} pJ (fusion removed {Text.Num(c.RemovedEnergy)}), cycles {Text.Int(c.Cycles)}");
             if (!ReferenceEquals(members[i], w.Layers[i]))
-                sb.AppendLine($"  computes its readers' halos (recomputed each shared iteration): {members[i]}");
+                sb.AppendLine(fm.GroupOf(i).KeepHalos ? $"  computes only its readers' new rows each shared iteration (the halo kept): {members[i]}"
+                    : $"  computes its readers' halos (recomputed each shared iteration): {members[i]}");
             sb.Append(LoopNestPrinter.Print(members[i], a, fm.Layers[i]));
             foreach (var t in c.Tensors)
+                sb.AppendLine($"    {t.Level,-14} {t.Tensor.Name,-10} fills {Text.Int(t.Fills)} reads {Text.Int(t.Reads)} updates {Text.Int(t.Updates)}  {Text.Num(t.Energy)} pJ");
+            if (c.Prologue is not { } pc || fm.Prologues[i] is not { } pm) continue;
+            var pro = FusionRules.MemberPlans(w, fm.GroupOf(i), fm.SharedOf(fm.GroupOf(i)))[i - fm.GroupOf(i).First].Prologue!;
+            sb.AppendLine($"  prologue, once before the first shared iteration: {pro}: energy {Text.Num(pc.Energy)} pJ (fusion removed {Text.Num(pc.RemovedEnergy)}), cycles {Text.Int(pc.Cycles)}");
+            sb.Append(LoopNestPrinter.Print(pro, a, pm));
+            foreach (var t in pc.Tensors)
                 sb.AppendLine($"    {t.Level,-14} {t.Tensor.Name,-10} fills {Text.Int(t.Fills)} reads {Text.Int(t.Reads)} updates {Text.Int(t.Updates)}  {Text.Num(t.Energy)} pJ");
         }
         return sb.ToString();
@@ -176,6 +193,9 @@ internal static class FuseCommand
             var source = w.Layer(l.Layer).Source;
             foreach (var t in l.Tensors)
                 yield return new FuseRow("fused", l.Layer, t.Level, t.Tensor.Name, t.TotalFills, t.TotalReads, t.TotalUpdates, t.Energy, null, null, source);
+            // A producer that keeps its readers' halos: its prologue's rows too (the layer's total includes them).
+            foreach (var t in l.Prologue?.Tensors ?? [])
+                yield return new FuseRow("fused", l.Layer + " (prologue)", t.Level, t.Tensor.Name, t.TotalFills, t.TotalReads, t.TotalUpdates, t.Energy, null, null, source);
             yield return new FuseRow("fused", l.Layer, "total", "", null, null, null, l.Energy, l.Cycles, null, source);
         }
         yield return new FuseRow("fused", "total", "", "", null, null, null, fused.Energy, fused.Cycles, fused.Edp);
@@ -232,6 +252,16 @@ internal static class FuseCommand
             var top = use.OrderByDescending(u => (double)u.Held / a.Levels[u.Level].Capacity!.Value).FirstOrDefault();
             table.Add([w.Layers[i].Name, Text.Int(sim.TilesSimulated), Text.Int(sim.Cycles), Text.Int(rep.Layers[i].Report.Cycles), disagreements.Count.ToString(),
                 use.Count == 0 ? "-" : $"{a.Levels[top.Level].Name} {Text.Int(top.Held)}/{Text.Int(a.Levels[top.Level].Capacity!.Value)}"]);
+            // A producer that keeps its readers' halos: its prologue simulated whole and compared with the model too.
+            if (rep.Layers[i].Prologue is { } pc && fm.Prologues[i] is { } pm)
+            {
+                var g = fm.GroupOf(i);
+                var pro = FusionRules.MemberPlans(w, g, fm.SharedOf(g))[i - g.First].Prologue!;
+                var psim = Simulator.Run(pro, a, pm);
+                var pd = ModelCheck.Compare(pc.Report, psim);
+                problems += pd.Count;
+                table.Add([w.Layers[i].Name + " (prologue)", Text.Int(psim.TilesSimulated), Text.Int(psim.Cycles), Text.Int(pc.Report.Cycles), pd.Count.ToString(), "-"]);
+            }
         }
         Console.Write(Text.Table(table));
         foreach (var g in fm.Groups)
@@ -251,6 +281,13 @@ internal static class FuseCommand
         foreach (var gs in FusedSimulation.Run(w, a, fm))
         {
             string level = a.Levels[gs.FusionLevel].Name;
+            if (gs.Prologue is { Count: > 0 }) Console.WriteLine($"Prologues of {gs.Group} (the group keeps halos), in order:");
+            foreach (var st in gs.Prologue ?? [])
+            {
+                Console.WriteLine($"  {st.Layer}, once before the first iteration: {Text.Int(st.Report.TilesSimulated)} tile steps, {Text.Int(st.Report.Cycles)} cycles; " +
+                                  $"reads {Text.Int(st.IntermediateReadWords)} and writes {Text.Int(st.IntermediateWrittenWords)} held words; holds {Text.Int(st.HeldAtFusionLevel)} of {Text.Int(st.FusionLevelCapacity)} words in {level} (earlier prologues' rows included)");
+                if (st.HeldAtFusionLevel > st.FusionLevelCapacity) { Console.WriteLine($"OVER CAPACITY: {st.Layer} holds more than {level} can"); problems++; }
+            }
             Console.WriteLine($"Streaming {gs.Group}: {Text.Int(gs.Iterations)} shared iteration(s) through {level}; one iteration:");
             for (int k = 0; k < gs.Steps.Count; k++)
             {

@@ -23,14 +23,21 @@ public sealed record FusedGroup
     /// later members (in a chain, the intermediates between consecutive members). See <see cref="FusionRules.HeldOf"/>.
     /// </summary>
     public IReadOnlyList<TensorId>? Held { get; }
+    /// <summary>
+    /// The halo policy (docs/fusion.md, "Halos"): false to recompute every reader's halo in each shared iteration; true
+    /// to keep the halo rows in the fusion level between iterations, each producer computing only its new rows per
+    /// iteration after a prologue (<see cref="FusedMapping.Prologues"/>) that computes the rows the first iteration needs.
+    /// </summary>
+    public bool KeepHalos { get; }
 
     /// <summary>Creates a group; <paramref name="last"/> is at least <paramref name="first"/>.</summary>
-    public FusedGroup(int first, int last, int sharedLoops, IEnumerable<TensorId>? held = null)
+    public FusedGroup(int first, int last, int sharedLoops, IEnumerable<TensorId>? held = null, bool keepHalos = false)
     {
         First = (int)Check.AtLeast(first, 0, nameof(first), "The first layer of a group");
         Last = (int)Check.AtLeast(last, first, nameof(last), "The last layer of a group");
         SharedLoops = (int)Check.AtLeast(sharedLoops, 0, nameof(sharedLoops), "The number of shared loops");
         Held = held?.ToList();
+        KeepHalos = keepHalos;
     }
 
     /// <summary>The number of layers in the group.</summary>
@@ -50,13 +57,22 @@ public sealed class FusedMapping
     public IReadOnlyList<FusedGroup> Groups { get; }
     /// <summary>One mapping per layer, in the workload's layer order.</summary>
     public IReadOnlyList<Mapping> Layers { get; }
+    /// <summary>
+    /// Per layer, the mapping of its prologue (null when it has none): in a group that keeps halos
+    /// (<see cref="FusedGroup.KeepHalos"/>), a producer's prologue computes, once before the first shared iteration,
+    /// the rows of its output that the first iteration's windows need beyond that iteration's new rows
+    /// (<see cref="MemberPlan.Prologue"/>). As long as <see cref="Layers"/>.
+    /// </summary>
+    public IReadOnlyList<Mapping?> Prologues { get; }
 
     /// <summary>Creates a fused mapping (the checker says whether it is legal).</summary>
-    public FusedMapping(IEnumerable<FusedGroup> groups, IEnumerable<Mapping> layers)
+    public FusedMapping(IEnumerable<FusedGroup> groups, IEnumerable<Mapping> layers, IEnumerable<Mapping?>? prologues = null)
     {
         Groups = groups.ToList();
         Layers = layers.ToList();
+        Prologues = prologues?.ToList() ?? Layers.Select(_ => (Mapping?)null).ToList();
         if (Groups.Count == 0) throw new ArgumentException("A fused mapping needs at least one group.", nameof(groups));
+        if (Prologues.Count != Layers.Count) throw new ArgumentException("A fused mapping has one prologue entry (or null) per layer.", nameof(prologues));
     }
 
     /// <summary>The group of a layer.</summary>
@@ -68,7 +84,8 @@ public sealed class FusedMapping
     /// <summary>A canonical one-line text, used to break ties between equal costs.</summary>
     public string ToCompactString(Architecture arch)
         => string.Join(" | ", Groups.Select(g => $"[{string.Join(" ; ", Enumerable.Range(g.First, g.Count).Select(i => Layers[i].ToCompactString(arch.Levels.Select(l => l.Name).ToList())))}] shared {g.SharedLoops}"
-            + (g.Held is { } h ? $" held {string.Join(",", h)}" : "")));
+            + (g.Held is { } h ? $" held {string.Join(",", h)}" : "") + (g.KeepHalos ? " keep" : "")))
+           + string.Concat(Prologues.Select((p, i) => p is null ? "" : $" | prologue {i}: {p.ToCompactString(arch.Levels.Select(l => l.Name).ToList())}"));
 }
 
 /// <summary>The rules of fusion a fused mapping can break (the per-layer rules are <see cref="Rule"/>).</summary>
@@ -130,9 +147,15 @@ public readonly record struct HeldTensor(TensorId Tensor, int Level, HeldUse Use
 /// <see cref="Rank"/> is split into <see cref="Tile"/> (<see cref="Tiles"/> values, one per shared iteration) and
 /// <see cref="Row"/> (<see cref="Rows"/> values: the rows one iteration computes), row <c>Step*tile + row</c> of the
 /// original rank; consecutive iterations overlap by <c>Rows - Step</c> rows (the halo, recomputed) when that is positive.
+/// <para>When its group keeps halos (<see cref="FusedGroup.KeepHalos"/>), <see cref="Rows"/> are the new rows one
+/// iteration computes and <see cref="Kept"/> the rows of its readers' window kept in the fusion level from the earlier
+/// iteration (or the prologue); the window its readers read is <c>Rows + Kept</c> rows every <see cref="Step"/>.</para>
 /// </summary>
-public sealed record HaloSplit(RankId Rank, int Tiles, int Rows, int Step)
+public sealed record HaloSplit(RankId Rank, int Tiles, int Rows, int Step, int Kept = 0)
 {
+    /// <summary>The window its readers read in each shared iteration: the rows computed then and those kept, every <see cref="Step"/> rows.</summary>
+    public (long Extent, long Step) Supplied => (Rows + (long)Kept, Step);
+
     /// <summary>What a split rank's tile rank adds to its name.</summary>
     public const string TileSuffix = ".t";
     /// <summary>The rank over the shared iterations: <c>P.t</c>.</summary>
@@ -146,7 +169,9 @@ public sealed record HaloSplit(RankId Rank, int Tiles, int Rows, int Step)
 /// ranks of <see cref="Splits"/> split to compute its readers' halos), its shared loops in that Einsum's ranks, and
 /// why a halo its readers need could not be planned (null when nothing is wrong).
 /// </summary>
-public sealed record MemberPlan(Einsum Einsum, IReadOnlyList<TemporalLoop> Shared, IReadOnlyList<HaloSplit> Splits, string? Problem);
+/// <param name="Prologue">In a group that keeps halos, the Einsum of the member's prologue (the layer with its split rank
+/// cut to the rows computed before the first shared iteration); null when it has none.</param>
+public sealed record MemberPlan(Einsum Einsum, IReadOnlyList<TemporalLoop> Shared, IReadOnlyList<HaloSplit> Splits, string? Problem, Einsum? Prologue = null);
 
 /// <summary>Facts about a workload and an architecture that decide what may fuse (docs/fusion.md).</summary>
 public static class FusionRules
@@ -271,6 +296,10 @@ public static class FusionRules
     /// needs. <paramref name="sharedOf"/> gives each member's shared loops, over its original ranks or the split's
     /// tile ranks (both are read the same way). A producer whose readers need different windows, or whose windows run
     /// past its rank, keeps its Einsum and the reason is returned (the checker reports it).
+    /// In a group that keeps halos (<see cref="FusedGroup.KeepHalos"/>, one shared loop) a producer computes per iteration
+    /// only the window's rows no earlier window had (<see cref="HaloSplit.Kept"/> rows stay in the fusion level) and its
+    /// prologue (<see cref="MemberPlan.Prologue"/>) computes, once, the rows from row 0 that its readers' prologues read
+    /// and that the first window keeps; a reader with a prologue starts its first window after the rows it covers.
     /// </summary>
     public static IReadOnlyList<MemberPlan> MemberPlans(Workload w, FusedGroup g, Func<int, IReadOnlyList<TemporalLoop>> sharedOf)
     {
@@ -282,6 +311,7 @@ public static class FusionRules
             var logical = sharedOf(i).Select(l => new TemporalLoop(Untiled(e, l.Rank), l.Factor)).ToList();
             var splits = new List<HaloSplit>();
             string? problem = null;
+            Einsum? prologue = null;
             var t = e.Output.Id;
             var readers = held.Contains(t) ? Readers(w, t).Where(r => r > i && r <= g.Last).ToList() : [];
             for (int j = 0; j < logical.Count && readers.Count > 0; j++)
@@ -290,34 +320,69 @@ public static class FusionRules
                 int dim = e.HasRank(rank) ? PlainDim(e, t, rank) : -1;
                 if (dim < 0) continue;
                 var windows = new HashSet<(long, long)>();
+                // Keep: the rows of t each reader's prologue reads (from row 0) and where its first window starts.
+                var starts = new HashSet<(long Rows, long Start)>();
                 foreach (var r in readers)
                 {
                     var plan = plans[r - g.First];
                     // A reader whose loop differs (the checker reports it) plans nothing: iterations correspond one to one.
                     if (plan.Shared.Count <= j || plan.Shared[j].Factor != logical[j].Factor || WalkedDim(plan.Einsum, t, plan.Shared[j].Rank, HeldUse.Reads) != dim) continue;
                     windows.Add(Window(plan.Einsum, t, dim, plan.Shared[j].Rank, plan.Shared));
+                    if (g.KeepHalos) starts.Add(PrologueDemand(w.Layers[r], plan, t, dim, j));
                 }
                 if (windows.Count == 0) continue;
-                if (windows.Count > 1)
+                if (windows.Count > 1 || starts.Count > 1)
                 {
-                    problem = $"the readers of {t} in the group need different windows of dimension {dim + 1} per shared iteration ({string.Join(", ", windows.Select(x => $"{x.Item1} rows every {x.Item2}"))})";
+                    problem = windows.Count > 1
+                        ? $"the readers of {t} in the group need different windows of dimension {dim + 1} per shared iteration ({string.Join(", ", windows.Select(x => $"{x.Item1} rows every {x.Item2}"))})"
+                        : $"the readers of {t} in the group start their windows of dimension {dim + 1} at different rows after their prologues ({string.Join(", ", starts.Select(x => x.Start))})";
                     continue;
                 }
                 var (extent, step) = windows.Single();
+                var (proRows, start) = g.KeepHalos ? starts.Single() : (0L, 0L);
                 int f = logical[j].Factor, bound = e.Bound(rank);
-                if (extent == step && (long)f * step == bound) continue;
-                if (checked((f - 1) * step + extent) > bound)
+                // Keep: each iteration computes the window's rows not in an earlier window (or the prologue); the prologue, what
+                // the first window and the readers' prologues need before that.
+                long fresh = g.KeepHalos ? Math.Min(extent, step) : extent;
+                long halo = g.KeepHalos ? (proRows > 0 ? proRows : extent - fresh) : 0;
+                if (extent == step && (long)f * step == bound && halo == 0) continue;
+                if (checked(start + (f - 1) * step + extent) > bound)
                 {
-                    problem = $"its readers' windows of {t} ({extent} rows every {step}, {f} times) run past its rank {rank}={bound}";
+                    problem = $"its readers' windows of {t} ({extent} rows every {step}, {f} times{(start > 0 ? $", from row {start}" : "")}) run past its rank {rank}={bound}";
                     continue;
                 }
-                splits.Add(new HaloSplit(rank, f, (int)extent, (int)step));
+                if (g.KeepHalos && (logical.Count > 1 || (extent > fresh ? halo != start + extent - fresh : halo > start)))
+                {
+                    problem = logical.Count > 1 ? $"a group that keeps halos shares one loop (the rows); this one shares {logical.Count}"
+                        : $"its prologue of {halo} rows of {t} does not end where the first window's new rows start (row {start + extent - fresh})";
+                    continue;
+                }
+                splits.Add(new HaloSplit(rank, f, (int)fresh, (int)step, (int)(extent - fresh)));
+                if (halo > 0) prologue = new Einsum(e.Name, e.Kind, e.Ranks.Select(x => x.Id == rank ? new Rank(rank, (int)halo) : x), e.Tensors) { Source = e.Source };
+                // Its iterations start after the prologue's rows; a held tensor loaded from DRAM is loaded from row 0 by the
+                // group's iterations, so it cannot follow that shift.
+                if (prologue is not null && e.Tensors.FirstOrDefault(x => !x.IsOutput && held.Contains(x.Id) && Producer(w, x.Id) < g.First && x.IsIndexedBy(rank)) is { } loaded)
+                    problem = $"it would compute its first rows of {t} in a prologue, but it reads {loaded.Id}, which the group loads from DRAM row by row from row 0, along the same rank; keeping needs every held tensor it reads there to come from a producer in the group";
             }
             var member = splits.Count == 0 ? e : Expand(e, splits);
             var shared = logical.Select(l => splits.FirstOrDefault(s => s.Rank == l.Rank) is { } s ? new TemporalLoop(s.Tile, l.Factor) : l).ToList();
-            plans[i - g.First] = new MemberPlan(member, shared, splits, problem);
+            plans[i - g.First] = new MemberPlan(member, shared, splits, problem, prologue);
         }
         return plans;
+    }
+
+    /// <summary>
+    /// What a reader in a group that keeps halos needs of a held tensor it reads along dimension <paramref name="dim"/>
+    /// before the first shared iteration: the rows its prologue reads (from row 0: the extent of its index over the
+    /// prologue's ranks) and the row where its first window starts (its prologue's rows times the rank's coefficient);
+    /// (0, 0) for a reader without a prologue.
+    /// </summary>
+    private static (long Rows, long Start) PrologueDemand(Einsum reader, MemberPlan plan, TensorId t, int dim, int loop)
+    {
+        if (plan.Prologue is not { } pro) return (0, 0);
+        var rank = Untiled(reader, plan.Shared[loop].Rank);
+        long coefficient = Math.Abs((long)reader.FindTensor(t)!.Dims[dim].CoefficientOf(rank));
+        return (Window(pro, t, dim, rank, []).Extent, checked(coefficient * pro.Bound(rank)));
     }
 
     /// <summary>The Einsum each layer's mapping is over in a fused mapping (<see cref="MemberPlans"/>, from each member's shared loops).</summary>
@@ -402,8 +467,60 @@ public static class FusionRules
             long words = HeldWords(t, touchers.Select(i => (plans[i - g.First].Einsum, plans[i - g.First].Shared)));
             for (int i = touchers[0] + 1; i < touchers[^1]; i++)
                 if (!touchers.Contains(i)) result[i - g.First].Reserved[level] = result[i - g.First].Reserved.GetValueOrDefault(level) + words;
+            // Keep: the rows kept for the next window stay while the producer computes its new rows and while the members
+            // outside its producer..last reader run (before the producer, after the last reader: between two iterations).
+            if (KeptWords(plans[touchers[0] - g.First], t) is > 0 and var kept)
+                for (int i = g.First; i <= g.Last; i++)
+                    if (i == touchers[0] || i > touchers[^1] || i < touchers[0])
+                        result[i - g.First].Reserved[level] = result[i - g.First].Reserved.GetValueOrDefault(level) + kept;
         }
         return result.Select(x => ((IReadOnlyList<HeldTensor>)x.Held, (IReadOnlyDictionary<int, long>)x.Reserved)).ToList();
+    }
+
+    /// <summary>
+    /// The words of held tensor <paramref name="t"/> its producer keeps in the fusion level between shared iterations
+    /// (docs/fusion.md, "Halos", keep): its footprint in the producer's Einsum with the split's row rank cut to the kept
+    /// rows and every other rank its tile under the shared loops; 0 when the producer keeps nothing of it.
+    /// </summary>
+    public static long KeptWords(MemberPlan producer, TensorId t)
+    {
+        var e = producer.Einsum;
+        if (e.Output.Id != t || producer.Splits.FirstOrDefault(x => x.Kept > 0) is not { } split) return 0;
+        return e.Output.Footprint(r => r == split.Row ? split.Kept : e.Bound(r) / producer.Shared.Where(l => l.Rank == r).Aggregate(1L, (a, l) => checked(a * l.Factor)));
+    }
+
+    /// <summary>
+    /// What each member's prologue (<see cref="MemberPlan.Prologue"/>; empty for a member without one) holds on chip and
+    /// the words reserved while it runs: it writes its output into the output's fusion level and reads there every held
+    /// input an earlier member's prologue wrote (an input from DRAM, or a held tensor loaded later, it reads from DRAM);
+    /// the prologues run in the group's order before the first shared iteration, and every earlier prologue's output
+    /// it does not read stays whole in its level (reserved) until the first iteration.
+    /// </summary>
+    public static IReadOnlyList<(IReadOnlyList<HeldTensor> Held, IReadOnlyDictionary<int, long> Reserved)> PrologueHolds(Workload w, Architecture arch, FusedGroup g, IReadOnlyList<MemberPlan> plans)
+    {
+        var levels = new Dictionary<TensorId, int>();
+        foreach (var t in HeldOf(w, g))
+            if (WhyNotHeld(w, t, g.First, g.Last) is null && HoldLevel(w, arch, t, Touchers(w, t, g.First, g.Last)) is { } level) levels[t] = level;
+        var result = new List<(IReadOnlyList<HeldTensor>, IReadOnlyDictionary<int, long>)>();
+        for (int i = g.First; i <= g.Last; i++)
+        {
+            var held = new List<HeldTensor>();
+            var reserved = new Dictionary<int, long>();
+            if (plans[i - g.First].Prologue is { } pro)
+            {
+                foreach (var x in pro.Tensors.Where(x => levels.ContainsKey(x.Id)))
+                {
+                    int p = Producer(w, x.Id);
+                    if (x.IsOutput) held.Add(new HeldTensor(x.Id, levels[x.Id], HeldUse.Writes));
+                    else if (p >= g.First && p < i && plans[p - g.First].Prologue is not null) held.Add(new HeldTensor(x.Id, levels[x.Id], HeldUse.Reads));
+                }
+                for (int p = g.First; p < i; p++)
+                    if (plans[p - g.First].Prologue is { } earlier && levels.TryGetValue(earlier.Output.Id, out int level) && !held.Any(h => h.Tensor == earlier.Output.Id))
+                        reserved[level] = reserved.GetValueOrDefault(level) + earlier.TensorWords(earlier.Output);
+            }
+            result.Add((held, reserved));
+        }
+        return result;
     }
 }
 
@@ -466,6 +583,7 @@ public static class FusionChecker
         var plans = FusionRules.MemberPlans(w, g, fm.SharedOf(g));
         foreach (var (plan, i) in plans.Select((p, k) => (p, g.First + k)).Where(x => x.p.Problem is not null))
             v.Add(new(FusionRule.Halo, w.Layers[i].Name, w.Layers[i].Output.Id.Name, null, 0, 0, $"Layer {w.Layers[i].Name} cannot compute its readers' halos: {plan.Problem}."));
+        CheckPrologues(w, arch, fm, g, plans, v);
         var touched = new HashSet<int>();
         foreach (var t in held)
         {
@@ -518,7 +636,7 @@ public static class FusionChecker
                 dims ??= mine;
                 // What the first toucher puts in the fusion level each shared iteration, along each walked dimension: a split's rows, or its plain tile.
                 supplied ??= mine.Select((d, j) => d < 0 ? ((long, long)?)null
-                    : plans[i - g.First].Splits.FirstOrDefault(x => x.Tile == dramLoops[j].Rank) is { } split ? (split.Rows, split.Step)
+                    : plans[i - g.First].Splits.FirstOrDefault(x => x.Tile == dramLoops[j].Rank) is { } split ? split.Supplied
                     : FusionRules.Window(e, t, d, dramLoops[j].Rank, dramLoops.Take(s).ToList())).ToArray();
             }
         }
@@ -545,17 +663,57 @@ public static class FusionChecker
         }
     }
 
+    /// <summary>
+    /// The prologues of a group that keeps halos: a member has one exactly when its plan needs one; each is a valid
+    /// mapping of its prologue Einsum on the architecture less the words reserved while it runs, keeps its output (and
+    /// every held input an earlier prologue wrote) in the fusion level with no level above keeping it, and has no DRAM
+    /// loop over a rank of those tensors (they stay whole in the fusion level until the first iteration).
+    /// </summary>
+    private static void CheckPrologues(Workload w, Architecture arch, FusedMapping fm, FusedGroup g, IReadOnlyList<MemberPlan> plans, List<FusionViolation> v)
+    {
+        var holds = FusionRules.PrologueHolds(w, arch, g, plans);
+        for (int i = g.First; i <= g.Last; i++)
+        {
+            var (name, pro, m) = (w.Layers[i].Name, plans[i - g.First].Prologue, fm.Prologues[i]);
+            if (pro is null != m is null)
+            {
+                v.Add(new(FusionRule.Halo, name, w.Layers[i].Output.Id.Name, null, pro is null ? 0 : 1, m is null ? 0 : 1, pro is null
+                    ? $"Layer {name} has a prologue mapping, but it computes no rows before the first shared iteration{(g.KeepHalos ? "" : " (its group recomputes halos)")}."
+                    : $"Layer {name} keeps its readers' halos, so it needs a prologue mapping (computing {pro.Output.Id}'s first {pro.TensorWords(pro.Output)} words as {pro})."));
+                continue;
+            }
+            if (pro is null || m is null) continue;
+            var (held, reserved) = holds[i - g.First];
+            if (FusionRules.Reserve(arch, reserved) is not { } room)
+            {
+                v.Add(new(FusionRule.HeldCapacity, name, null, null, reserved.Values.Sum(), 0, $"The prologue of {name}: the earlier prologues' rows reserved while it runs fill a level."));
+                continue;
+            }
+            foreach (var x in ValidityChecker.Check(pro, room, m))
+                v.Add(new(x.Rule == Rule.Capacity ? FusionRule.HeldCapacity : FusionRule.Layer, name, x.Tensor, x.Level, x.Needed, x.Available,
+                    $"The prologue of {name} ({pro}{(reserved.Count == 0 ? "" : $", beside {reserved.Values.Sum()} words of earlier prologues' rows")}): {x.Message}"));
+            if (!FusionMapspace.Allows(pro, m, [], held))
+                v.Add(new(FusionRule.IntermediatePlacement, name, pro.Output.Id.Name, null, 0, 0,
+                    $"The prologue of {name} must keep {string.Join(", ", held.Select(h => $"{h.Tensor} in {arch.Levels[h.Level].Name}"))} (no level above keeping them) with no DRAM loop over their ranks: its rows stay there until the first shared iteration."));
+        }
+    }
+
     private static string GroupName(Workload w, FusedGroup g) => string.Join(" -> ", Enumerable.Range(g.First, g.Count).Select(i => w.Layers[i].Name));
 }
 
-/// <summary>The cost of one layer inside a fused mapping: its own report and what fusion removes from it.</summary>
+/// <summary>
+/// The cost of one layer inside a fused mapping: its own report and what fusion removes from it; with a prologue (a group
+/// that keeps halos), <see cref="Energy"/>, <see cref="Cycles"/> and <see cref="RemovedEnergy"/> include the prologue's,
+/// which <see cref="Prologue"/> gives apart (<see cref="Report"/> and <see cref="Tensors"/> are the shared iterations' alone).
+/// </summary>
 public sealed record FusedLayerCost(
     string Layer,
     CostReport Report,
     double Energy,
     long Cycles,
     double RemovedEnergy,
-    IReadOnlyList<TensorLevelCost> Tensors);
+    IReadOnlyList<TensorLevelCost> Tensors,
+    FusedLayerCost? Prologue = null);
 
 /// <summary>The cost of a fused mapping: per layer, and in total (energy summed, cycles summed).</summary>
 public sealed record FusedCostReport(IReadOnlyList<FusedLayerCost> Layers)
@@ -594,8 +752,18 @@ public static class FusionCost
         {
             var holds = FusionRules.MemberHolds(w, arch, g, fm.SharedOf(g));
             var plans = FusionRules.MemberPlans(w, g, fm.SharedOf(g));
+            var prologues = FusionRules.PrologueHolds(w, arch, g, plans);
             for (int i = g.First; i <= g.Last; i++)
-                layers.Add(Adjust(w.Layers[i].Name, arch, Conventions.Count(convention, plans[i - g.First].Einsum, arch, fm.Layers[i]), holds[i - g.First].Held));
+            {
+                var cost = Adjust(w.Layers[i].Name, arch, Conventions.Count(convention, plans[i - g.First].Einsum, arch, fm.Layers[i]), holds[i - g.First].Held);
+                // A member that keeps its readers' halos runs its prologue once, before the first shared iteration.
+                if (plans[i - g.First].Prologue is { } pro && fm.Prologues[i] is { } pm)
+                {
+                    var before = Adjust(w.Layers[i].Name, arch, Conventions.Count(convention, pro, arch, pm), prologues[i - g.First].Held);
+                    cost = cost with { Energy = cost.Energy + before.Energy, Cycles = checked(cost.Cycles + before.Cycles), RemovedEnergy = cost.RemovedEnergy + before.RemovedEnergy, Prologue = before };
+                }
+                layers.Add(cost);
+            }
         }
         return new FusedCostReport(layers);
     }

@@ -10,8 +10,11 @@ namespace Optimizer.Solvers;
 /// whether layers of the same shape reuse the first one's evaluated partial mappings (the answer is the
 /// same either way; benchmarks turn it off to time the search itself).
 /// </summary>
-public sealed record FusionProblem(Workload Workload, Architecture Arch, Objective Objective, int MaxFusedLoops = 1, bool ReuseSameShapes = true, bool TemplateOnly = false)
+public sealed record FusionProblem(Workload Workload, Architecture Arch, Objective Objective, int MaxFusedLoops = 1, bool ReuseSameShapes = true, bool TemplateOnly = false, bool KeepHalos = false)
 {
+    /// <summary>The longest group that keeps its halos the search offers (<see cref="KeepHalos"/>).</summary>
+    public const int MaxKeepLayers = 4;
+
     /// <summary>
     /// The objective's terms, minimized in order (a lexicographic objective such as latency then energy, as Timeloop's
     /// <c>optimization-metrics</c>); the first is <see cref="Objective"/>. The template's join keeps every
@@ -30,18 +33,21 @@ public sealed record FusionProblem(Workload Workload, Architecture Arch, Objecti
     /// each class, docs/fusion.md): for energy alone, unless <see cref="TemplateOnly"/> asks for the per-layer
     /// template. Latency, EDP and lexicographic lists search the template.
     /// </summary>
-    public bool FullMapspace => Objective == Objective.Energy && Terms.Count == 1 && Convention == CostConvention.Default && !TemplateOnly;
+    public bool FullMapspace => Objective == Objective.Energy && Terms.Count == 1 && Convention == CostConvention.Default && !TemplateOnly && !KeepHalos;
 
     /// <summary>The mapspace an OPTIMAL answer is proven over, in words.</summary>
     public string SpaceDescription => FullMapspace
         ? "the full fused mapspace of docs/fusion.md: every layer's mapping from the whole single-layer mapspace of docs/mapspace.md, fused or not"
         : "the fused mapspace with each layer's mapping from the per-layer template of docs/fusion.md, not the whole single-layer mapspace" +
-          (Convention == CostConvention.Default ? "" : $", each layer counted by the {Conventions.Names[(int)Convention]} convention");
+          (Convention == CostConvention.Default ? "" : $", each layer counted by the {Conventions.Names[(int)Convention]} convention") +
+          (KeepHalos ? $", halos recomputed or kept (groups that keep them of at most {MaxKeepLayers} layers, one shared loop)" : "");
 
     /// <summary>Checks the numbers a user gives.</summary>
     public FusionProblem Validated()
         => MaxFusedLoops is < 0 or > 4
             ? throw new ArgumentOutOfRangeException(nameof(MaxFusedLoops), MaxFusedLoops, "--max-fused-loops must be between 0 and 4.")
+            : KeepHalos && Convention != CostConvention.Default
+            ? throw new ArgumentException("Kept halos are searched under the default model only.", nameof(KeepHalos))
             : this;
 }
 
@@ -57,6 +63,10 @@ public sealed record FusionPartial(int Layer, int Order, Mapping Mapping, int Sh
 {
     /// <summary>The held tensors it touches (docs/fusion.md): those it reads where they live, loads, or writes on chip.</summary>
     public IReadOnlyList<TensorId> OnChip { get; init; } = [];
+    /// <summary>True for a member of a group that keeps its halos (docs/fusion.md, "Halos").</summary>
+    public bool Keep { get; init; }
+    /// <summary>The mapping of its prologue, in a group that keeps halos; null when it has none.</summary>
+    public Mapping? Prologue { get; init; }
 }
 
 /// <summary>The answer of the fused search, with the best unfused mapping beside it.</summary>
@@ -124,7 +134,7 @@ public sealed partial class FusionSearch
                     : $"layer {_deadEnd} has no valid mapping in the per-layer template of docs/fusion.md (at most one own DRAM loop; its tiles do not fit), so the fused mapspace is empty");
         var (uMap, uRep) = Recheck(unfused);
         limits.Progress?.Phase("partial mappings and the join");
-        var fused = Join(fuse: true, Stop, out var stats, out var survivors);
+        var fused = Join(fuse: true, Stop, out var stats, out var survivors, _p.KeepHalos ? uMap : null);
         if (fused is null)
             return new FusionResult(SolveStatus.Feasible, uMap, uRep, uRep.Objective(_p.Objective), uMap, uRep, sw.Elapsed, stats, survivors,
                 "stopped before the fused search finished; the answer is the best unfused mapping");
@@ -139,8 +149,10 @@ public sealed partial class FusionSearch
     private Func<SearchLimits> _classLimits = () => SearchLimits.None;
 
     /// <summary>Every fused mapping of the template mapspace, checked and costed one by one: the reference for tests (small cases only).</summary>
-    public (FusedMapping? Mapping, double Best, long Count) BruteForce()
-        => Enumerate((e, _, shared, held) => FusionMapspace.Candidates(e, _p.Arch, shared)
+    /// <param name="keepHalos">Also every group of two or more layers with the keep policy (docs/fusion.md, "Halos": each
+    /// producer's prologue from the same template, no shared loops), where it differs from recomputing.</param>
+    public (FusedMapping? Mapping, double Best, long Count) BruteForce(bool keepHalos = false)
+        => Enumerate(keepHalos, (e, _, shared, held) => FusionMapspace.Candidates(e, _p.Arch, shared)
             .SelectMany(m => _p.Convention == CostConvention.Default ? [m]
                 : Formulation.Specs.TimeloopMapping.Inexpressible(m, _p.Arch) is null ? Mapspace.SpatialOrders(m) : [])
             .Where(m => FusionMapspace.Allows(e, m, shared, held)).ToList());
@@ -155,10 +167,12 @@ public sealed partial class FusionSearch
     /// fused energy depends on its own mapping alone and the total is a sum, so the least per layer gives the least
     /// fused mapping of that choice.
     /// </summary>
-    public (FusedMapping? Mapping, double Best, long Count) BruteForceFull()
+    /// <param name="keepHalos">Also every group with the keep policy, each prologue the least-energy mapping of its own
+    /// constrained mapspace (no shared loops; its held tensors resident) on the architecture less what is reserved for it.</param>
+    public (FusedMapping? Mapping, double Best, long Count) BruteForceFull(bool keepHalos = false)
     {
         var classBest = new Dictionary<string, List<Mapping>>();
-        return Enumerate((e, room, shared, held) =>
+        return Enumerate(keepHalos, (e, room, shared, held) =>
         {
             // The Einsum itself (a split producer's differs from the layer's), not only its name.
             var key = $"{e.Name}|{e}|{SharedText(shared)}|{string.Join(",", held)}|{string.Join(",", room.Levels.Select(l => l.Capacity))}";
@@ -179,7 +193,7 @@ public sealed partial class FusionSearch
     /// layer's class (the architecture with what is reserved for it, its shared loops, the held tensors it touches),
     /// each checked and costed as a whole fused mapping; the least. Choices the checker rejects are left to it.
     /// </summary>
-    private (FusedMapping? Mapping, double Best, long Count) Enumerate(
+    private (FusedMapping? Mapping, double Best, long Count) Enumerate(bool keepHalos,
         Func<Einsum, Architecture, IReadOnlyList<TemporalLoop>, IReadOnlyList<HeldTensor>, List<Mapping>> members)
     {
         var w = _p.Workload;
@@ -188,7 +202,7 @@ public sealed partial class FusionSearch
         foreach (var groups in Partitions(w.Layers.Count, 0))
             foreach (var combo in Product(groups.Select(GroupChoices).ToList()))
             {
-                var fm = new FusedMapping(combo.Select(c => c.Group), combo.SelectMany(c => c.Mappings));
+                var fm = new FusedMapping(combo.Select(c => c.Group), combo.SelectMany(c => c.Mappings), combo.SelectMany(c => c.Prologues));
                 count++;
                 if (FusionChecker.Check(w, _p.Arch, fm).Count > 0) continue;
                 valid.Add((fm, FusionCost.Evaluate(w, _p.Arch, fm, _p.Convention)));
@@ -198,60 +212,103 @@ public sealed partial class FusionSearch
         var best = Objectives.Least(valid, _p.Terms, (x, o) => x.Report.Objective(o));
         return (best.Mapping, best.Report.Objective(_p.Objective), count);
 
-        IEnumerable<(FusedGroup Group, List<Mapping> Mappings)> GroupChoices((int First, int Last) g)
+        IEnumerable<(FusedGroup Group, List<Mapping> Mappings, List<Mapping?> Prologues)> GroupChoices((int First, int Last) g)
         {
             int size = g.Last - g.First + 1;
             if (size == 1)
             {
                 foreach (var m in members(w.Layers[g.First], _p.Arch, [], []))
-                    yield return (new FusedGroup(g.First, g.First, 0, []), [m]);
+                    yield return (new FusedGroup(g.First, g.First, 0, []), [m], [null]);
                 yield break;
             }
-            var candidates = Enumerable.Range(g.First, size).SelectMany(i => w.Layers[i].Tensors.Select(t => t.Id)).Distinct()
-                .Where(t => FusionRules.WhyNotHeld(w, t, g.First, g.Last) is null).ToList();
-            for (int mask = 1; mask < 1 << candidates.Count; mask++)
+            foreach (var gc in GroupClasses(g.First, g.Last, keepHalos ? [false, true] : [false]))
             {
-                var held = candidates.Where((_, k) => (mask >> k & 1) == 1).ToList();
-                foreach (var sharedLists in MembersShared(g.First, size))
+                var perLayer = gc.Members.Select(m => members(m.Einsum, m.Room, m.Shared, m.Held)).ToList();
+                var perPrologue = gc.Prologues.Select(p => p is { } x ? members(x.Einsum, x.Room, [], x.Held).Select(m => (Mapping?)m).ToList() : [null]).ToList();
+                foreach (var ms in Product(perLayer))
+                    foreach (var ps in Product(perPrologue))
+                        yield return (gc.Group, ms, ps);
+            }
+        }
+    }
+
+    /// <summary>
+    /// One choice for a group of two or more layers (the brute force's and, for groups that keep halos, the search's):
+    /// the group (held tensors, shared loops, policy), its members' plans, and per member the class its mappings come
+    /// from (its Einsum, the architecture less what is reserved for it, its shared loops, the held tensors it touches)
+    /// and its prologue's (null when it has none).
+    /// </summary>
+    private sealed record GroupClass(FusedGroup Group, IReadOnlyList<MemberPlan> Plans,
+        IReadOnlyList<(Einsum Einsum, Architecture Room, IReadOnlyList<TemporalLoop> Shared, IReadOnlyList<HeldTensor> Held)> Members,
+        IReadOnlyList<(Einsum Einsum, Architecture Room, IReadOnlyList<HeldTensor> Held)?> Prologues);
+
+    /// <summary>
+    /// Every choice for the group of layers <paramref name="first"/>..<paramref name="last"/>: every non-empty set of
+    /// tensors it may hold, every choice of every member's shared loops (<see cref="MembersShared"/>), and each policy of
+    /// <paramref name="keepPolicies"/> (keeping only where it differs from recomputing: some producer keeps rows or has a
+    /// prologue); choices whose members cannot have a class (a shared loop walking nothing held, a reservation filling a
+    /// level) are left out, the rest are left to the checker.
+    /// </summary>
+    private IEnumerable<GroupClass> GroupClasses(int first, int last, IEnumerable<bool> keepPolicies)
+    {
+        var w = _p.Workload;
+        int size = last - first + 1;
+        var policies = keepPolicies.ToList();
+        var candidates = Enumerable.Range(first, size).SelectMany(i => w.Layers[i].Tensors.Select(t => t.Id)).Distinct()
+            .Where(t => FusionRules.WhyNotHeld(w, t, first, last) is null).ToList();
+        for (int mask = 1; mask < 1 << candidates.Count; mask++)
+        {
+            var held = candidates.Where((_, k) => (mask >> k & 1) == 1).ToList();
+            foreach (var sharedLists in MembersShared(first, size))
+                foreach (var keep in policies)
                 {
-                    var group = new FusedGroup(g.First, g.Last, sharedLists[0].Count, held);
-                    var holds = FusionRules.MemberHolds(w, _p.Arch, group, i => sharedLists[i - g.First]);
+                    var group = new FusedGroup(first, last, sharedLists[0].Count, held, keep);
+                    var holds = FusionRules.MemberHolds(w, _p.Arch, group, i => sharedLists[i - first]);
                     // A producer whose readers walk its output through windows computes their halos (its rank split; the plan
                     // is worked back from the readers, independently of the searches' forward demands).
-                    var plans = FusionRules.MemberPlans(w, group, i => sharedLists[i - g.First]);
-                    var perLayer = new List<List<Mapping>>();
+                    var plans = FusionRules.MemberPlans(w, group, i => sharedLists[i - first]);
+                    if (keep && plans.All(p => p.Prologue is null && p.Splits.All(x => x.Kept == 0))) continue;
+                    var prologueHolds = FusionRules.PrologueHolds(w, _p.Arch, group, plans);
+                    var members = new List<(Einsum, Architecture, IReadOnlyList<TemporalLoop>, IReadOnlyList<HeldTensor>)>();
+                    var prologues = new List<(Einsum, Architecture, IReadOnlyList<HeldTensor>)?>();
                     for (int k = 0; k < size; k++)
                     {
                         var (e, shared, (touched, reserved)) = (plans[k].Einsum, plans[k].Shared, holds[k]);
                         // A class needs every shared loop to walk a held tensor its member touches (the checker rejects the others).
                         if (shared.Any(l => touched.All(h => !e.FindTensor(h.Tensor)!.IsIndexedBy(l.Rank)))) break;
                         if (FusionRules.Reserve(_p.Arch, reserved) is not { } room) break;
-                        perLayer.Add(members(e, room, shared, touched));
+                        if (plans[k].Prologue is not { } pro) prologues.Add(null);
+                        else if (FusionRules.Reserve(_p.Arch, prologueHolds[k].Reserved) is { } proRoom) prologues.Add((pro, proRoom, prologueHolds[k].Held));
+                        else break;
+                        members.Add((e, room, shared, touched));
                     }
-                    if (perLayer.Count != size) continue;
-                    foreach (var ms in Product(perLayer))
-                        yield return (group, ms);
+                    if (members.Count == size) yield return new GroupClass(group, plans, members, prologues);
                 }
-            }
         }
+    }
 
-        IEnumerable<List<IReadOnlyList<TemporalLoop>>> MembersShared(int first, int size)
+    /// <summary>
+    /// Every choice of the shared loops of the members of a group starting at <paramref name="first"/>: the first
+    /// member's any sequence of at most --max-fused-loops ranks, every other member's any sequence of its ranks with
+    /// the same factors.
+    /// </summary>
+    private IEnumerable<List<IReadOnlyList<TemporalLoop>>> MembersShared(int first, int size)
+    {
+        var w = _p.Workload;
+        var head = w.Layers[first];
+        var firstOptions = FusionMapspace.SharedLoopSequences(head.Ranks.Select(r => r.Id).Where(r => head.Bound(r) > 1).ToList(),
+            r => FusionMapspace.Divisors(head.Bound(r)).Where(f => f > 1), _p.MaxFusedLoops);
+        foreach (var lead in firstOptions)
         {
-            var head = w.Layers[first];
-            var firstOptions = FusionMapspace.SharedLoopSequences(head.Ranks.Select(r => r.Id).Where(r => head.Bound(r) > 1).ToList(),
-                r => FusionMapspace.Divisors(head.Bound(r)).Where(f => f > 1), _p.MaxFusedLoops);
-            foreach (var lead in firstOptions)
+            var factors = lead.Select(l => l.Factor).ToList();
+            var others = Enumerable.Range(first + 1, size - 1).Select(i =>
             {
-                var factors = lead.Select(l => l.Factor).ToList();
-                var others = Enumerable.Range(first + 1, size - 1).Select(i =>
-                {
-                    var e = w.Layers[i];
-                    return FusionMapspace.SharedLoopSequences(e.Ranks.Select(r => r.Id).ToList(), r => factors.Where(f => e.Bound(r) % f == 0).Distinct(), factors.Count)
-                        .Where(o => o.Select(l => l.Factor).SequenceEqual(factors));
-                }).ToList();
-                foreach (var rest in Product(others))
-                    yield return [lead, .. rest];
-            }
+                var e = w.Layers[i];
+                return FusionMapspace.SharedLoopSequences(e.Ranks.Select(r => r.Id).ToList(), r => factors.Where(f => e.Bound(r) % f == 0).Distinct(), factors.Count)
+                    .Where(o => o.Select(l => l.Factor).SequenceEqual(factors));
+            }).ToList();
+            foreach (var rest in Product(others))
+                yield return [lead, .. rest];
         }
     }
 
@@ -284,12 +341,15 @@ public sealed partial class FusionSearch
     private sealed record Node(double Energy, long Cycles, Node? Prev, FusionPartial Partial);
 
     /// <summary>The join of docs/fusion.md over the template's partial mappings; null when stopped or when nothing is valid.</summary>
-    private FusedMapping? Join(bool fuse, Func<bool> stop, out List<FusionLayerStats> stats, out List<IReadOnlyList<FusionPartial>> survivors)
+    /// <param name="unfused">With <see cref="FusionProblem.KeepHalos"/>, the unfused answer: groups that keep their halos
+    /// (<see cref="KeptGroups"/>) join the DRAM frontier before their first layer and enter it after their last.</param>
+    private FusedMapping? Join(bool fuse, Func<bool> stop, out List<FusionLayerStats> stats, out List<IReadOnlyList<FusionPartial>> survivors, FusedMapping? unfused = null)
     {
         var w = _p.Workload;
         stats = [];
         survivors = [];
         var frontier = new SortedDictionary<string, List<Node>>(StringComparer.Ordinal) { [DramKey] = [] };
+        var dramAfter = new List<List<Node>>();
         for (int i = 0; i < w.Layers.Count; i++)
         {
             if (stop()) return null;
@@ -305,12 +365,23 @@ public sealed partial class FusionSearch
                 if (!frontier.TryGetValue(p.InKey ?? DramKey, out var prev)) continue;
                 foreach (var node in prev) bucket.Add(new Node(node.Energy + p.Energy, node.Cycles + p.Cycles, node, p));
             }
+            // A group that keeps its halos, from any closed prefix before its first layer; it closes after layer i.
+            if (unfused is not null)
+                foreach (var (first, point) in KeptGroups(i, unfused))
+                    foreach (var before in first == 0 ? [null] : dramAfter[first - 1].Select(n => (Node?)n))
+                    {
+                        var node = before;
+                        foreach (var p in point.Partials) node = new Node((node?.Energy ?? 0) + p.Energy, (node?.Cycles ?? 0) + p.Cycles, node, p);
+                        if (!next.TryGetValue(DramKey, out var bucket)) next[DramKey] = bucket = [];
+                        bucket.Add(node!);
+                    }
             foreach (var k in next.Keys.ToList())
             {
                 next[k] = Pareto(next[k], n => n.Energy, n => n.Cycles);
                 if (next[k].Count == 0 || (i == w.Layers.Count - 1 && k != DramKey)) next.Remove(k);
             }
             frontier = next;
+            dramAfter.Add(frontier.TryGetValue(DramKey, out var closed) ? closed : []);
             if (frontier.Count == 0) _deadEnd ??= w.Layers[i].Name;
             stats.Add(new FusionLayerStats(w.Layers[i].Name, evaluated, valid, kept.Count, frontier.Values.Sum(b => (long)b.Count), kept.Select(p => (p.InKey, p.OutKey)).Distinct().Count()));
         }
@@ -319,6 +390,64 @@ public sealed partial class FusionSearch
     }
 
     private const string DramKey = "\u0000dram";
+
+    /// <summary>The key between two members of a group that keeps its halos (its members join only each other, <see cref="KeptGroups"/>).</summary>
+    private const string KeepKey = "\u0000keep";
+
+    /// <summary>A combination of one partial mapping per member of a group that keeps its halos, with its totals.</summary>
+    private sealed record KeepPoint(double Energy, long Cycles, IReadOnlyList<FusionPartial> Partials);
+
+    /// <summary>
+    /// The groups that keep their halos and end at layer <paramref name="last"/> (docs/fusion.md, "Halos"): every group of
+    /// two to <see cref="FusionProblem.MaxKeepLayers"/> layers with one shared loop (<see cref="GroupClasses"/>), its
+    /// members' and prologues' mappings from the template (each checked on its class's architecture and constraints,
+    /// costed with fusion's removals, pruned to the (energy, cycles) Pareto points of its class), combined member by member
+    /// and pruned again (a group's total is a sum over its members, and what follows sees only that the group is closed,
+    /// so the dominance argument of the join holds), each combination checked as a whole inside
+    /// <paramref name="unfused"/> by <see cref="FusionChecker"/>.
+    /// </summary>
+    private IEnumerable<(int First, KeepPoint Point)> KeptGroups(int last, FusedMapping unfused)
+    {
+        var w = _p.Workload;
+        for (int first = Math.Max(0, last - FusionProblem.MaxKeepLayers + 1); first < last; first++)
+            foreach (var gc in GroupClasses(first, last, [true]))
+            {
+                if (gc.Group.SharedLoops != 1) continue;
+                var points = new List<KeepPoint> { new(0, 0, []) };
+                for (int k = 0; k < gc.Members.Count && points.Count > 0; k++)
+                {
+                    var (e, room, shared, held) = gc.Members[k];
+                    string name = w.Layers[first + k].Name;
+                    var main = Options(name, e, room, shared, held);
+                    var prologue = gc.Prologues[k] is { } pro ? Options(name, pro.Einsum, pro.Room, [], pro.Held) : [(0.0, 0L, null)];
+                    var onChip = held.Select(h => h.Tensor).ToList();
+                    var next = new List<KeepPoint>();
+                    foreach (var x in points)
+                        foreach (var m in main)
+                            foreach (var q in prologue)
+                            {
+                                var partial = new FusionPartial(first + k, -1, m.Mapping!, gc.Group.SharedLoops, k == 0 ? null : KeepKey, k == gc.Members.Count - 1 ? null : KeepKey,
+                                    m.Energy + q.Energy, checked(m.Cycles + q.Cycles), []) { OnChip = onChip, Keep = true, Prologue = q.Mapping };
+                                next.Add(new KeepPoint(x.Energy + partial.Energy, checked(x.Cycles + partial.Cycles), [.. x.Partials, partial]));
+                            }
+                    points = Pareto(next, x => x.Energy, x => x.Cycles);
+                }
+                foreach (var point in points)
+                {
+                    var layers = unfused.Layers.Select((m, i) => gc.Group.Contains(i) ? point.Partials[i - first].Mapping : m);
+                    var prologues = unfused.Layers.Select((_, i) => gc.Group.Contains(i) ? point.Partials[i - first].Prologue : null);
+                    var groups = unfused.Groups.Where(g => !gc.Group.Contains(g.First)).Append(gc.Group).OrderBy(g => g.First);
+                    if (FusionChecker.Check(w, _p.Arch, new FusedMapping(groups, layers, prologues)).Count == 0) yield return (first, point);
+                }
+            }
+    }
+
+    /// <summary>The template's mappings of one class (its constraints, valid on its architecture), each with its energy and cycles after fusion's removals; the Pareto points.</summary>
+    private List<(double Energy, long Cycles, Mapping? Mapping)> Options(string layer, Einsum e, Architecture room, IReadOnlyList<TemporalLoop> shared, IReadOnlyList<HeldTensor> held)
+        => Pareto(FusionMapspace.Candidates(e, _p.Arch, shared)
+            .Where(m => FusionMapspace.Allows(e, m, shared, held) && ValidityChecker.Check(e, room, m).Count == 0)
+            .Select(m => FusionCost.Adjust(layer, _p.Arch, CostModel.Evaluate(e, _p.Arch, m), held) is var c ? (c.Energy, c.Cycles, (Mapping?)m) : default)
+            .ToList(), x => x.Energy, x => x.Cycles);
 
     private FusedMapping Decode(Node last)
     {
@@ -337,10 +466,10 @@ public sealed partial class FusionSearch
             if (chain[i].OutKey is null)
             {
                 var held = chain.Skip(first).Take(i - first + 1).SelectMany(p => p.OnChip).Distinct();
-                groups.Add(new FusedGroup(first, i, i > first ? chain[i].SharedCount : 0, held));
+                groups.Add(new FusedGroup(first, i, i > first ? chain[i].SharedCount : 0, held, chain.Skip(first).Take(i - first + 1).Any(p => p.Keep)));
                 first = i + 1;
             }
-        return new FusedMapping(groups, chain.Select(p => p.Mapping));
+        return new FusedMapping(groups, chain.Select(p => p.Mapping), chain.Select(p => p.Prologue));
     }
 
     /// <summary>The points that no other point beats or ties on both values; among equal points the first (canonical) one.</summary>

@@ -8,10 +8,11 @@ namespace Optimizer.Validation;
 public sealed record FusedStep(string Layer, SimReport Report, long IntermediateWrittenWords, long IntermediateReadWords, long HeldAtFusionLevel, long FusionLevelCapacity);
 
 /// <summary>One fused group simulated as it runs: every member's part of one shared iteration, in order, repeated once per iteration.</summary>
-public sealed record FusedGroupSimulation(string Group, int FusionLevel, long Iterations, IReadOnlyList<FusedStep> Steps)
+/// <param name="Prologue">In a group that keeps halos, the prologues run once before the first iteration (each whole), in order.</param>
+public sealed record FusedGroupSimulation(string Group, int FusionLevel, long Iterations, IReadOnlyList<FusedStep> Steps, IReadOnlyList<FusedStep>? Prologue = null)
 {
-    /// <summary>Cycles of the whole group: iterations times the members' cycles in one iteration.</summary>
-    public long Cycles => checked(Iterations * Steps.Sum(s => s.Report.Cycles));
+    /// <summary>Cycles of the whole group: the prologues', then iterations times the members' cycles in one iteration.</summary>
+    public long Cycles => checked((Prologue ?? []).Sum(s => s.Report.Cycles) + Iterations * Steps.Sum(s => s.Report.Cycles));
 }
 
 /// <summary>
@@ -19,7 +20,8 @@ public sealed record FusedGroupSimulation(string Group, int FusionLevel, long It
 /// within one shared iteration, each member runs its own loops over its slice of the iteration space
 /// (its bounds divided by the shared factors); a producer's updates fill a held tensor's tile in its level,
 /// a loader fills it from DRAM, and later readers read it there; the iteration repeats for every value of
-/// the shared loops. The words a member holds in the fusion level include the held tensors that live across it.
+/// the shared loops. The words a member holds in the fusion level include the held tensors that live across it. In a
+/// group that keeps halos, the producers' prologues run first (each whole) and each iteration computes only new rows.
 /// </summary>
 public static class FusedSimulation
 {
@@ -48,7 +50,19 @@ public static class FusedSimulation
                 long words = sim.Tensors.Where(t => t.LevelIndex == level).Sum(t => t.TileWords) + reserved.GetValueOrDefault(level);
                 steps.Add(new FusedStep(w.Layers[i].Name, sim, written, read, words, arch.Levels[level].Capacity ?? long.MaxValue));
             }
-            result.Add(new FusedGroupSimulation(string.Join(" -> ", Enumerable.Range(g.First, g.Count).Select(i => w.Layers[i].Name)), level, iterations, steps));
+            // Keep: each producer's prologue first, whole, its rows left in the fusion level for the first iteration.
+            var prologueHolds = FusionRules.PrologueHolds(w, arch, g, plans);
+            var prologue = new List<FusedStep>();
+            for (int i = g.First; i <= g.Last; i++)
+            {
+                if (plans[i - g.First].Prologue is not { } pro || fm.Prologues[i] is not { } pm) continue;
+                var sim = Simulator.Run(pro, arch, pm);
+                var (held, reserved) = prologueHolds[i - g.First];
+                var (written, read) = Moved(sim, held);
+                long words = sim.Tensors.Where(t => t.LevelIndex == level).Sum(t => t.TileWords) + reserved.GetValueOrDefault(level);
+                prologue.Add(new FusedStep(w.Layers[i].Name + " (prologue)", sim, written, read, words, arch.Levels[level].Capacity ?? long.MaxValue));
+            }
+            result.Add(new FusedGroupSimulation(string.Join(" -> ", Enumerable.Range(g.First, g.Count).Select(i => w.Layers[i].Name)), level, iterations, steps, prologue));
         }
         return result;
     }

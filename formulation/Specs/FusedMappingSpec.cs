@@ -28,13 +28,19 @@ public static class FusedMappingSpec
         FusedMapping? result = null;
         if (root is not null)
         {
-            root.AllowOnly("groups", "mappings");
+            root.AllowOnly("groups", "mappings", "prologues");
             var groups = new List<FusedGroup>();
             foreach (var item in root.List("groups", required: true) ?? [])
             {
-                var m = item.AsMap("layers", "shared-loops", "held");
+                var m = item.AsMap("layers", "shared-loops", "held", "halo");
                 if (m is null) continue;
                 int shared = m.Int("shared-loops", min: 0) ?? 0;
+                bool keep = false;
+                if (m.Get("halo") is { } haloNode && haloNode.AsString() is { } policy)
+                {
+                    if (policy is "keep" or "recompute") keep = policy == "keep";
+                    else haloNode.Error($"the halo policy is 'recompute' (the default) or 'keep', not '{policy}'");
+                }
                 var layersNode = m.Required("layers");
                 var indices = (layersNode?.AsList() ?? []).Select(n => (Node: n, Index: LayerIndex(n, w))).ToList();
                 if (indices.Count == 0) { layersNode?.Error("a group lists at least one layer"); continue; }
@@ -43,7 +49,7 @@ public static class FusedMappingSpec
                     if (indices[k].Index != indices[k - 1].Index + 1)
                         indices[k].Node.Error($"the layers of a group are consecutive in the workload's order; after {w.Layers[indices[k - 1].Index].Name} comes {(indices[k - 1].Index + 1 < w.Layers.Count ? w.Layers[indices[k - 1].Index + 1].Name : "nothing")}");
                 var held = HeldTensors(m.Get("held"), w, indices.Select(x => x.Index).ToList());
-                groups.Add(new FusedGroup(indices[0].Index, Math.Max(indices[0].Index, indices[^1].Index), shared, held));
+                groups.Add(new FusedGroup(indices[0].Index, Math.Max(indices[0].Index, indices[^1].Index), shared, held, keep));
             }
             var mappings = new Mapping?[w.Layers.Count];
             foreach (var item in root.List("mappings", required: true) ?? [])
@@ -57,9 +63,21 @@ public static class FusedMappingSpec
                 // A producer that computes its readers' halos names its split ranks (P.t, P.h; docs/fusion.md, "Halos").
                 mappings[index] = MappingSpec.Read(m, FusionRules.WithSplitRanks(w.Layers[index]), arch);
             }
+            // A producer that keeps its readers' halos has a prologue mapping over its own ranks (docs/fusion.md, "Halos").
+            var prologues = new Mapping?[w.Layers.Count];
+            foreach (var item in root.List("prologues") ?? [])
+            {
+                var m = item.AsMap("layer", "levels");
+                var layerNode = m?.Required("layer");
+                if (m is null || layerNode is null) continue;
+                int index = LayerIndex(layerNode, w);
+                if (index < 0) continue;
+                if (prologues[index] is not null) { layerNode.Error($"layer {w.Layers[index].Name} has two prologues"); continue; }
+                prologues[index] = MappingSpec.Read(m, w.Layers[index], arch);
+            }
             foreach (var missing in Enumerable.Range(0, w.Layers.Count).Where(i => mappings[i] is null && !reader.HasErrors))
                 root.Self.Error($"no mapping for layer {w.Layers[missing].Name}; every layer of {w.Name} needs one");
-            if (!reader.HasErrors) result = new FusedMapping(groups, mappings!);
+            if (!reader.HasErrors) result = new FusedMapping(groups, mappings!, prologues);
         }
         reader.ThrowIfErrors();
         return result!;
@@ -72,9 +90,15 @@ public static class FusedMappingSpec
         sb.Append($"# fused mapping of {w.Name} on {arch.Name} (docs/fusion.md)\n");
         sb.Append("fused-mapping:\n  groups:\n");
         foreach (var g in fm.Groups)
-            sb.Append($"    - {{ layers: {YamlText.List(Enumerable.Range(g.First, g.Count).Select(i => w.Layers[i].Name))}, shared-loops: {g.SharedLoops}, held: {YamlText.List(FusionRules.HeldOf(w, g).Select(t => t.Name))} }}\n");
+            sb.Append($"    - {{ layers: {YamlText.List(Enumerable.Range(g.First, g.Count).Select(i => w.Layers[i].Name))}, shared-loops: {g.SharedLoops}, held: {YamlText.List(FusionRules.HeldOf(w, g).Select(t => t.Name))}{(g.KeepHalos ? ", halo: keep" : "")} }}\n");
         sb.Append("  mappings:\n");
         for (int i = 0; i < w.Layers.Count; i++) MappingSpec.AppendListItem(sb, fm.Layers[i], w.Layers[i], arch);
+        if (fm.Prologues.Any(p => p is not null))
+        {
+            sb.Append("  prologues:\n");
+            for (int i = 0; i < w.Layers.Count; i++)
+                if (fm.Prologues[i] is { } p) MappingSpec.AppendListItem(sb, p, w.Layers[i], arch);
+        }
         return sb.ToString();
     }
 
