@@ -845,7 +845,13 @@ public sealed class TilingSearch
             Mapping? leaf = null;
             double value;
             if (known is { } given) value = given;
-            else if (leafValue is not null) (value, leaf) = leafValue(s);
+            else if (leafValue is not null)
+            {
+                (value, leaf) = leafValue(s);
+                // A leaf costed by the reference model in every spatial order can take milliseconds: the clock is read
+                // after each, not once per 1,024 nodes, so that the time limit holds.
+                CheckStop();
+            }
             else value = model.Exact(s);
             if (double.IsPositiveInfinity(value) || Prunable(value, path)) return;
             var mapping = leaf ?? model.ToMapping(s);
