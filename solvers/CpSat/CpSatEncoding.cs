@@ -133,6 +133,15 @@ internal sealed class CpSatEncoding
         return true;
     }
 
+    /// <summary>Fixes the model's decisions (splits, keep sets, orders) to a mapping's, for tests that every mapping stays in the model at its own cost; false when it is not in the model's tables.</summary>
+    internal bool Pin(Mapping m)
+    {
+        if (_enc.Assignment(m) is not { } values) return false;
+        foreach (var (v, x) in values.Ints) Model.Add(v.X! == x);
+        foreach (var (b, x) in values.Bools) Model.AddBoolOr([x ? b.L! : b.L!.Not()]);
+        return true;
+    }
+
     /// <summary>The mapping of a solution, as the one <see cref="Mapping"/> type.</summary>
     public Mapping Decode(CpSolver solver) => _enc.Decode(v => solver.Value(v.X!), b => solver.BooleanValue(b.L!));
 }
