@@ -97,9 +97,10 @@ internal sealed class CpSatEncoding
     /// (<see cref="MappingConstraints.Global"/>), each enforced by its literal in <see cref="GlobalLiterals"/>;
     /// each cost at most its cap.
     /// </summary>
-    public void BuildCosts(bool energy, bool cycles)
+    /// <param name="keeperFloor">Adds the redundant keeper-path floor on the energy (docs/cpsat.md, "Keeper paths").</param>
+    public void BuildCosts(bool energy, bool cycles, bool keeperFloor = false)
     {
-        var costs = _enc.BuildCosts(energy, cycles);
+        var costs = _enc.BuildCosts(energy, cycles, keeperFloor);
         _globalLiterals = costs.GlobalLiterals.Select(l => (BoolVar)l.L!).ToArray();
         _energy = costs.Energy;
         if (_a.EnergyCap is { } cap && _energy is { X: not null } en)

@@ -609,7 +609,8 @@ internal sealed class MapEncoder<TX, TL, TE> where TX : class where TL : class
     /// Builds the energy, the cycles, or both, as the objective needs, and the global constraints
     /// (<see cref="MappingConstraints.Global"/>), each enforced by its literal.
     /// </summary>
-    public Costs BuildCosts(bool energy, bool cycles)
+    /// <param name="keeperFloor">States the redundant keeper-path floor (<see cref="KeeperPathFloor"/>) on the energy.</param>
+    public Costs BuildCosts(bool energy, bool cycles, bool keeperFloor = false)
     {
         var temporalProduct = AcrossRanks("TP", s => s.T.Aggregate(1L, (a, x) => a * x), _p.Layer.Macs);
         var energyTotal = _a.Joules(_a.Const(_p.Layer.Macs), _p.Arch.Compute.MacEnergy);
@@ -676,7 +677,7 @@ internal sealed class MapEncoder<TX, TL, TE> where TX : class where TL : class
             }
         }
         // Redundant: the energy is at least the MACs' plus every tensor's least keeper path (valid for every keep choice).
-        if (energy && KeeperPathFloor(kept) is { } floor)
+        if (energy && keeperFloor && KeeperPathFloor(kept) is { } floor)
             _a.RequireEnergyAtLeast(energyTotal, _a.Add(floor, _a.Const(_a.EnergyUnits(_p.Arch.Compute.MacEnergy)!.Value * _p.Layer.Macs)));
         IntTerm<TX>? cycleTerm = null;
         if (cycles)
