@@ -24,7 +24,8 @@ public static class Program
                 case "costmodel": CostModelThroughput(); break;
                 case "small": SmallCase(); break;
                 case "resnet50": ResNet50(seconds); break;
-                case var c when c == "cpsat" || c.StartsWith("cpsat:", StringComparison.Ordinal): CpSat(seconds, c == "cpsat" ? ["simple-ws", "eyeriss"] : [c["cpsat:".Length..]]); break;
+                case var c when c == "cpsat" || c.StartsWith("cpsat:", StringComparison.Ordinal): CpSat(seconds, c == "cpsat" ? ["simple-ws", "eyeriss"] : [c["cpsat:".Length..]], keeperFloor: false); break;
+                case var c when c == "cpsat-floor" || c.StartsWith("cpsat-floor:", StringComparison.Ordinal): CpSat(seconds, c == "cpsat-floor" ? ["simple-ws", "eyeriss"] : [c["cpsat-floor:".Length..]], keeperFloor: true); break;
                 case "simulate": Simulate(seconds); break;
                 case "fusion": Fusion(); break;
                 case "fusion-certify": FusionCertify(numbers.Count > 0 ? seconds : 600); break;
@@ -47,7 +48,7 @@ public static class Program
                 case "proofs": Proofs(seconds, names.Skip(names.IndexOf("proofs") + 1).ToList()); return 0; // the names after it are networks, presets, objectives
                 case var d when d.StartsWith("descent", StringComparison.Ordinal): DescentSweep(d); break;
                 default:
-                    Console.Error.WriteLine($"error: unknown benchmark '{name}'; known: costmodel, small, resnet50, cpsat[:PRESET], window-capabilities [seconds per search], codesign [seconds per objective [seconds per bound search [seconds per quick bound search]]], codesign-fronts [seconds per front], simulate, fusion, fusion-full[:resnet50|:gpt3] [seconds per fused search], fusion-halos[:resnet50|:mobilenetv2][:template|:keep] [seconds per fused search], fusion-keep, fusion-certify [seconds per certificate], network, timeloop-optima, timelimit, onnx-load, imperfect [seconds per case], imperfect-proofs [seconds per search [first shape [shapes]]], shapes [seconds per search [E = D [buffer words]]], shape-proofs [seconds per search], proofs [NETWORK|PRESET|OBJECTIVE|timeloop...], descent[:WORKLOAD[:ARCH[:norandom]]] (an empty WORKLOAD or ARCH: all) [seconds per layer]");
+                    Console.Error.WriteLine($"error: unknown benchmark '{name}'; known: costmodel, small, resnet50, cpsat[:PRESET], cpsat-floor[:PRESET], window-capabilities [seconds per search], codesign [seconds per objective [seconds per bound search [seconds per quick bound search]]], codesign-fronts [seconds per front], simulate, fusion, fusion-full[:resnet50|:gpt3] [seconds per fused search], fusion-halos[:resnet50|:mobilenetv2][:template|:keep] [seconds per fused search], fusion-keep, fusion-certify [seconds per certificate], network, timeloop-optima, timelimit, onnx-load, imperfect [seconds per case], imperfect-proofs [seconds per search [first shape [shapes]]], shapes [seconds per search [E = D [buffer words]]], shape-proofs [seconds per search], proofs [NETWORK|PRESET|OBJECTIVE|timeloop...], descent[:WORKLOAD[:ARCH[:norandom]]] (an empty WORKLOAD or ARCH: all) [seconds per layer]");
                     return 2;
             }
         }
@@ -441,13 +442,14 @@ public static class Program
     /// CP-SAT (<c>--solver cpsat</c>) on every distinct ResNet-50 shape on simple-ws and eyeriss (`cpsat:PRESET`: that preset only), energy: its status,
     /// best, bound and gap at the time limit beside the branch and bound's time (limited to the same seconds), and the CPU seconds CP-SAT's solve used (load-independent).
     /// </summary>
-    private static void CpSat(double secondsPerLayer, string[] archNames)
+    /// <remarks><c>cpsat-floor[:PRESET]</c>: the same with the keeper-path floor (docs/cpsat.md, "Keeper paths").</remarks>
+    private static void CpSat(double secondsPerLayer, string[] archNames, bool keeperFloor)
     {
         var limit = new SearchLimits(TimeSpan.FromSeconds(secondsPerLayer));
         foreach (var archName in archNames)
         {
             var arch = Presets.Get(archName);
-            Console.WriteLine($"cpsat: resnet50 on {archName}, energy, {secondsPerLayer} s per layer and solver, {Environment.ProcessorCount} cores");
+            Console.WriteLine($"cpsat: resnet50 on {archName}, energy, {secondsPerLayer} s per layer and solver, {Environment.ProcessorCount} cores{(keeperFloor ? ", keeper-path floor" : "")}");
             Console.WriteLine("layer        status     cpsat(pJ)   bound(pJ)   gap%  cpsat s  cpu s | b&b status  b&b(pJ)   b&b s");
             int proved = 0, n = 0;
             foreach (var (layer, _) in Zoo.DistinctShapes(Zoo.Get("resnet50")))
@@ -458,7 +460,7 @@ public static class Program
                 {
                     // The process's CPU seconds during the solve: what CP-SAT (and the descent's hint) used, whatever the load.
                     var cpu0 = Process.GetCurrentProcess().TotalProcessorTime;
-                    var c = Optimizer.Solvers.CpSat.CpSatMapper.Solve(p, limit);
+                    var c = Optimizer.Solvers.CpSat.CpSatMapper.Solve(p, limit, keeperFloor);
                     cpu = $"{(Process.GetCurrentProcess().TotalProcessorTime - cpu0).TotalSeconds:F1}";
                     status = c.Status.ToString();
                     best = $"{c.Best:G6}"; bound = $"{c.Bound:G6}"; gap = $"{c.GapPercent:F1}"; secs = $"{c.Elapsed.TotalSeconds:F1}";

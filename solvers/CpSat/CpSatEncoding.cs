@@ -97,9 +97,10 @@ internal sealed class CpSatEncoding
     /// (<see cref="MappingConstraints.Global"/>), each enforced by its literal in <see cref="GlobalLiterals"/>;
     /// each cost at most its cap.
     /// </summary>
-    public void BuildCosts(bool energy, bool cycles)
+    /// <param name="keeperFloor">Adds the redundant keeper-path floor on the energy (docs/cpsat.md, "Keeper paths").</param>
+    public void BuildCosts(bool energy, bool cycles, bool keeperFloor = false)
     {
-        var costs = _enc.BuildCosts(energy, cycles);
+        var costs = _enc.BuildCosts(energy, cycles, keeperFloor);
         _globalLiterals = costs.GlobalLiterals.Select(l => (BoolVar)l.L!).ToArray();
         _energy = costs.Energy;
         if (_a.EnergyCap is { } cap && _energy is { X: not null } en)
@@ -130,6 +131,15 @@ internal sealed class CpSatEncoding
         Model.ClearHints();
         foreach (var (v, x) in values.Ints) Model.AddHint((IntVar)v.X!, x);
         foreach (var (b, x) in values.Bools) if (b.L is BoolVar bv) Model.AddHint(bv, x);
+        return true;
+    }
+
+    /// <summary>Fixes the model's decisions (splits, keep sets, orders) to a mapping's, for tests that every mapping stays in the model at its own cost; false when it is not in the model's tables.</summary>
+    internal bool Pin(Mapping m)
+    {
+        if (_enc.Assignment(m) is not { } values) return false;
+        foreach (var (v, x) in values.Ints) Model.Add(v.X! == x);
+        foreach (var (b, x) in values.Bools) Model.AddBoolOr([x ? b.L! : b.L!.Not()]);
         return true;
     }
 

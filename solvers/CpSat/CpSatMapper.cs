@@ -33,13 +33,14 @@ public static class CpSatMapper
     }
 
     /// <summary>Minimizes one objective.</summary>
-    public static SolveResult Solve(MapProblem p, SearchLimits limits) => SolveLexicographic(p, [p.Objective], limits);
+    /// <param name="keeperFloor">Adds the redundant keeper-path floor on the energy (docs/cpsat.md, "Keeper paths"; off by default: measured, it raises the bounds on eyeriss but slows the proofs on simple-ws).</param>
+    public static SolveResult Solve(MapProblem p, SearchLimits limits, bool keeperFloor = false) => SolveLexicographic(p, [p.Objective], limits, keeperFloor);
 
     /// <summary>
     /// Minimizes the terms in order (as <see cref="Lexicographic"/>): each later term among the mappings whose earlier
     /// terms equal their optima, in one model (the earlier optima become constraints) with the previous answer as hint.
     /// </summary>
-    public static SolveResult SolveLexicographic(MapProblem p, IReadOnlyList<Objective> terms, SearchLimits limits)
+    public static SolveResult SolveLexicographic(MapProblem p, IReadOnlyList<Objective> terms, SearchLimits limits, bool keeperFloor = false)
     {
         CheckScope(p);
         if (terms.Count == 0) throw new ArgumentException("A lexicographic objective needs at least one term.", nameof(terms));
@@ -60,7 +61,7 @@ public static class CpSatMapper
                C: terms[0] == Objective.Latency ? hintReport.Cycles : (double?)null,
                D: terms[0] == Objective.Edp ? hintReport.Edp : (double?)null);
         var enc = new CpSatEncoding(p, scale, exact, caps.E, caps.C, caps.D);
-        enc.BuildCosts(needEnergy, needCycles);
+        enc.BuildCosts(needEnergy, needCycles, keeperFloor);
         // The global constraints as assumptions: an infeasible model names a set of them that conflicts.
         if (enc.GlobalLiterals.Count > 0) enc.Model.AddAssumptions(enc.GlobalLiterals);
         Mapping? hint = seed.Mapping;
@@ -252,7 +253,7 @@ public static class CpSatMapper
     /// the search that found it; INFEASIBLE is the certificate. Returns the verdict, a cheaper mapping's value when
     /// one was found, and the time it took.
     /// </summary>
-    public static (Verdict Verdict, double? Cheaper, TimeSpan Elapsed) Certify(MapProblem p, double optimum, SearchLimits limits)
+    public static (Verdict Verdict, double? Cheaper, TimeSpan Elapsed) Certify(MapProblem p, double optimum, SearchLimits limits, bool keeperFloor = false)
     {
         CheckScope(p);
         if (!double.IsFinite(optimum) || optimum < 0)
@@ -267,7 +268,7 @@ public static class CpSatMapper
         }
         var enc = new CpSatEncoding(p, scale, exact,
             term == Objective.Energy ? optimum : null, term == Objective.Latency ? optimum : null, term == Objective.Edp ? optimum : null);
-        enc.BuildCosts(term != Objective.Latency, term != Objective.Energy);
+        enc.BuildCosts(term != Objective.Latency, term != Objective.Energy, keeperFloor);
         // The question is over the constrained mapspace: every global constraint holds.
         foreach (var lit in enc.GlobalLiterals) enc.Model.AddBoolOr([lit]);
         var obj = enc.Objective(term);

@@ -174,6 +174,14 @@ internal abstract class Algebra<TX, TL, TE> where TX : class where TL : class
     public IntTerm<TX> Max(IReadOnlyList<IntTerm<TX>> terms, string name)
         => terms.All(t => t.C is not null) ? new(terms.Max(t => t.C!.Value)) : MaxX(terms, name);
 
+    /// <summary>The smallest of the terms (at least one).</summary>
+    public IntTerm<TX> MinOf(IReadOnlyList<IntTerm<TX>> terms, string name)
+        => terms.All(t => t.C is not null) ? new(terms.Min(t => t.C!.Value)) : terms.Count == 1 ? terms[0] : MinX(terms, name);
+
+    /// <summary>min(a, k): a cut at k, for any value of a (not a cap: larger values of a stay in the model).</summary>
+    public IntTerm<TX> AtMost(IntTerm<TX> a, long k)
+        => a.C is { } x ? new(Math.Min(x, k)) : a.Hi <= k ? a : a.Lo >= k ? new(k) : MinX([a, Const(k)], "");
+
     protected abstract IntTerm<TX> AddX(IntTerm<TX> a, IntTerm<TX> b);
     protected abstract IntTerm<TX> SubX(IntTerm<TX> a, IntTerm<TX> b);
     protected abstract IntTerm<TX> MulX(IntTerm<TX> a, IntTerm<TX> b, long? cap);
@@ -187,6 +195,7 @@ internal abstract class Algebra<TX, TL, TE> where TX : class where TL : class
     /// <summary>The least v with rq x v &gt;= q x a.</summary>
     protected abstract IntTerm<TX> CeilX(IntTerm<TX> a, long q, long rq, string what);
     protected abstract IntTerm<TX> MaxX(IReadOnlyList<IntTerm<TX>> terms, string name);
+    protected abstract IntTerm<TX> MinX(IReadOnlyList<IntTerm<TX>> terms, string name);
 
     // ---- Boolean terms ------------------------------------------------------------------------
 
@@ -291,4 +300,11 @@ internal abstract class Algebra<TX, TL, TE> where TX : class where TL : class
 
     /// <summary>A bound on a count whose energy at <paramref name="pj"/> per word is part of a kept mapping's energy; null when there is none.</summary>
     public abstract long? CountCap(double pj);
+
+    /// <summary>An energy per word in model units, when the backend's energies are integer terms (CP-SAT); null otherwise.</summary>
+    public virtual long? EnergyUnits(double pj) => null;
+
+    /// <summary>energy &gt;= floor, the floor in model units (only for a backend whose <see cref="EnergyUnits"/> is not null).</summary>
+    public virtual void RequireEnergyAtLeast(TE energy, IntTerm<TX> floor)
+        => throw new NotSupportedException("This backend's energies are not integer terms.");
 }

@@ -155,6 +155,14 @@ internal sealed class CpSatAlgebra : Algebra<LinearExpr, ILiteral, IntTerm<Linea
         return v;
     }
 
+    protected override IntTerm<LinearExpr> MinX(IReadOnlyList<IntTerm<LinearExpr>> terms, string name)
+    {
+        long lo = terms.Min(b => b.Lo), hi = terms.Min(b => b.Hi);
+        var v = Fresh(lo, hi, name);
+        Model.AddMinEquality(v.X!, terms.Select(Ex));
+        return v;
+    }
+
     protected override IntTerm<LinearExpr> MaxX(IReadOnlyList<IntTerm<LinearExpr>> terms, string name)
     {
         long lo = terms.Max(b => b.Lo), hi = terms.Max(b => b.Hi);
@@ -218,4 +226,12 @@ internal sealed class CpSatAlgebra : Algebra<LinearExpr, ILiteral, IntTerm<Linea
     public override bool Weighs(double pj) => Coef(pj) > 0;
 
     public override long? CountCap(double pj) => EnergyCap is { } cap && Coef(pj) is var k && k > 0 ? cap / k : null;
+
+    public override long? EnergyUnits(double pj) => Coef(pj);
+
+    public override void RequireEnergyAtLeast(IntTerm<LinearExpr> energy, IntTerm<LinearExpr> floor)
+    {
+        if (energy.C is { } e && floor.C is { } f) { if (e < f) Model.Add(LinearExpr.Constant(0) == 1); return; }
+        Model.Add(Ex(energy) >= Ex(floor));
+    }
 }

@@ -202,6 +202,14 @@ internal sealed class MapEncoder<TX, TL, TE> where TX : class where TL : class
 
     private int RankIndex(RankId r) => Array.IndexOf(_rankIds, r);
 
+    /// <summary>The words of tensor ti's tile at level l (<see cref="Tile"/> over the extents <c>E(l, r)</c>), built once.</summary>
+    private IntTerm<TX> LevelTile(int ti, int l)
+    {
+        string key = $"tile{ti}_{l}";
+        if (_cache.TryGetValue(key, out var hit)) return hit;
+        return _cache[key] = Tile(_tensors[ti], r => E(l, r));
+    }
+
     private IntTerm<TX> Spatial(int l, int r, Axis axis) => axis == Axis.X ? SX(l, r) : SY(l, r);
 
     /// <summary>The product of every rank's spatial factor along one axis of level l (at most <paramref name="cap"/>).</summary>
@@ -216,7 +224,7 @@ internal sealed class MapEncoder<TX, TL, TE> where TX : class where TL : class
             int li = l;
             if (level.Capacity is { } cap)
             {
-                var need = _a.Sum(Enumerable.Range(0, _tensors.Length).Select(t => _a.Gate(_keep[li, t], Tile(_tensors[t], r => E(li, r)))));
+                var need = _a.Sum(Enumerable.Range(0, _tensors.Length).Select(t => _a.Gate(_keep[li, t], LevelTile(t, li))));
                 _a.RequireAtMost(new Tag($"cap_{level.Name}", $"capacity of {level.Name} ({cap} words)"), need, cap);
             }
             if (fan.X > 1) _a.RequireAtMost(new Tag($"fanX_{level.Name}", $"fanout of {level.Name} along X ({fan.X})"), AxisUsed(l, Axis.X, fan.X), fan.X);
@@ -300,7 +308,7 @@ internal sealed class MapEncoder<TX, TL, TE> where TX : class where TL : class
         string key = $"visits{ti}_{l}";
         if (_cache.TryGetValue(key, out var hit)) return hit;
         var t = _tensors[ti];
-        var tile = Tile(t, r => E(l, r));
+        var tile = LevelTile(ti, l);
         var (single, plain) = Moving(t);
         // Every loop at or outside the innermost loop over a single-term rank brings a whole tile (the telescoped sum).
         var total = _a.Mul(tile, Outer(ti, l, single));
@@ -408,14 +416,16 @@ internal sealed class MapEncoder<TX, TL, TE> where TX : class where TL : class
         => Tile(t, r => Table(r, $"P{l}", s => Ext(s, l) * Enumerable.Range(0, l).Aggregate(1L, (a, d) => a * s.T[d])));
 
     /// <summary>The counts of one tensor at one level, per instance, when the level keeps it (the kernel's Fills, Served, OutputReads).</summary>
-    private (IntTerm<TX> Fills, IntTerm<TX> Reads, IntTerm<TX> Updates, IntTerm<TX> Partition, List<(BoolTerm<TL> Cond, int Child, IntTerm<TX> Words)> Net)
+    /// <remarks><c>Children</c>: per level c below l that may be t's nearest keeper below l (c = n: the compute units), the
+    /// condition that it is, and the words l serves each instance of c's parent fanout then (the kernel's Served before the sum).</remarks>
+    private (IntTerm<TX> Fills, IntTerm<TX> Reads, IntTerm<TX> Updates, IntTerm<TX> Partition, List<(BoolTerm<TL> Cond, int Child, IntTerm<TX> Words)> Children)
         CountsOf(int ti, int l, IntTerm<TX> temporalProduct)
     {
         var t = _tensors[ti];
         var partition = t.IsOutput ? Partition(t, l) : _a.Const(0);
         var fills = l == 0 ? _a.Const(0) : t.IsOutput ? _a.NonNeg(_a.Sub(Visits(ti, l), partition)) : Visits(ti, l);
         var served = _a.Const(0);
-        var net = new List<(BoolTerm<TL>, int, IntTerm<TX>)>();
+        var keepers = new List<(BoolTerm<TL>, int, IntTerm<TX>)>();
         // The child keeper c: the next level below l that keeps t, or the compute units (c = n).
         for (int c = l + 1; c <= _n; c++)
         {
@@ -436,11 +446,160 @@ internal sealed class MapEncoder<TX, TL, TE> where TX : class where TL : class
             }
             var words = _a.Mul(childWords, perChild);
             served = _a.Add(served, _a.Gate(cond, words));
-            if (Enumerable.Range(l, c - l).Any(m => _levels[m].Fanout.HopEnergy != 0)) net.Add((cond, c, words));
+            keepers.Add((cond, c, words));
         }
         var reads = t.IsOutput ? _a.NonNeg(_a.Sub(served, partition)) : served;
         var updates = t.IsOutput ? served : _a.Const(0);
-        return (fills, reads, updates, partition, net);
+        return (fills, reads, updates, partition, keepers);
+    }
+
+    /// <summary>The fanouts with hop energy between keeper l and its child keeper c, with the energy of one word's hop there (the kernel's Hops: a bus one hop; a mesh half a hop's energy per used unit along each axis).</summary>
+    private List<(int Level, double Pj)> Hops(int l, int c)
+        => Enumerable.Range(l, c - l).Where(m => _levels[m].Fanout.HopEnergy != 0)
+            .Select(m => (m, _levels[m].Fanout.Topology == Topology.Bus ? _levels[m].Fanout.HopEnergy : _levels[m].Fanout.HopEnergy / 2))
+            .Where(x => _a.Weighs(x.Item2)).ToList();
+
+    /// <summary>The words one instance of a keeper moves over the network to its child keeper: the words served, and for an output also the partial sums read back (served less the partition).</summary>
+    private IntTerm<TX> Moved(int ti, IntTerm<TX> words, IntTerm<TX> partition)
+        => _tensors[ti].IsOutput ? _a.Add(_a.NonNeg(_a.Sub(words, partition)), words) : words;
+
+    /// <summary>The word hops at fanout m of words moved by every used instance: on a bus the words, on a mesh the words times (ux + uy) (half a hop's energy each; <paramref name="times"/> multiplies).</summary>
+    private IntTerm<TX> Crossed(int m, IntTerm<TX> movedAll, Func<(IntTerm<TX> Words, IntTerm<TX> Units), IntTerm<TX>> times)
+    {
+        var fan = _levels[m].Fanout;
+        return fan.Topology == Topology.Bus ? movedAll : times((movedAll, _a.Add(AxisUsed(m, Axis.X, fan.X), AxisUsed(m, Axis.Y, fan.Y))));
+    }
+
+    /// <summary>
+    /// A floor on the energy of the tensors' movements that holds for every keep choice (a redundant constraint, docs/cpsat.md,
+    /// "Keeper paths"). A tensor's keepers form a path from level 0 to the compute units, and its energy (access and network,
+    /// the MACs apart) is the sum over the path's hops l -> c of what l spends serving c (reads, updates and the network, the
+    /// terms <see cref="CountsOf"/> gates) plus, per keeper c &gt; 0, its fills. The least path over every level that may
+    /// keep the tensor (a shortest path: one minimum per level) is at most the energy of the path the keep literals choose,
+    /// so the model's energy is at least the MACs' energy plus the sum of these minima. Each hop's counts are stated per rank
+    /// (<see cref="SpreadWords"/>, <see cref="SpreadPartition"/>), lower bounds of the counts <see cref="CountsOf"/> makes;
+    /// a path through a level whose tile overflows its capacity costs more than the cap. Every count is cut at its cap (a
+    /// minimum, not a bound on a variable: larger values stay in the model); on the path taken each count's energy is part
+    /// of the energy, at most the cap. Built only when the backend's energies are integer terms with a cap (CP-SAT with the
+    /// descent's cap); null otherwise.
+    /// </summary>
+    private IntTerm<TX>? KeeperPathFloor(IReadOnlySet<(int Level, int Tensor)> kept)
+    {
+        double widest = _levels.Max(x => Math.Max(x.ReadEnergy, x.WriteEnergy));
+        if (_a.EnergyUnits(widest) is not { } units || units == 0 || _a.CountCap(widest) is not { } cap) return null;
+        if ((double)units * (cap + 1) * 8 * (_levels.Length + 2) * Math.Max(1, _tensors.Length) >= long.MaxValue / 4) return null;
+        bool capless = false;
+        // A count of words times an energy per word, in model units, the count cut at its cap.
+        IntTerm<TX> Joules(IntTerm<TX> count, double pj)
+        {
+            long u = _a.EnergyUnits(pj)!.Value;
+            if (u == 0) return _a.Const(0);
+            if (_a.CountCap(pj) is not { } k) { capless = true; return _a.Const(0); }
+            return _a.Scaled(_a.AtMost(count, k), u);
+        }
+        var floor = _a.Const(0);
+        for (int ti = 0; ti < _tensors.Length; ti++)
+        {
+            bool output = _tensors[ti].IsOutput;
+            // least[l]: the least energy from keeper l down to the compute units (least[n] = 0).
+            var least = new IntTerm<TX>?[_n + 1];
+            least[_n] = _a.Const(0);
+            for (int l = _n - 1; l >= 0; l--)
+            {
+                if (!kept.Contains((l, ti))) continue;
+                var level = _levels[l];
+                var paths = new List<IntTerm<TX>>();
+                for (int c = l + 1; c <= _n; c++)
+                {
+                    if (least[c] is not { } below) continue;
+                    // Every used instance of l serves c: the words (updates, for an output), and for an output the partial sums read back.
+                    var words = SpreadWords(ti, c, l, cap);
+                    var readBack = output ? _a.Max0(_a.Sub(words, SpreadPartition(ti, l))) : _a.Const(0);
+                    var hop = _a.Add(Joules(output ? readBack : words, level.ReadEnergy), output ? Joules(words, level.WriteEnergy) : _a.Const(0));
+                    var hops = Hops(l, c);
+                    if (hops.Count > 0)
+                    {
+                        if (_a.CountCap(hops.Max(x => x.Pj)) is not { } wordCap) return null;
+                        var movedAll = _a.AtMost(_a.Add(words, readBack), wordCap);
+                        foreach (var (m, pj) in hops) hop = _a.Add(hop, Joules(Crossed(m, movedAll, x => _a.Mul(x.Words, x.Units)), pj));
+                    }
+                    paths.Add(_a.Add(hop, below));
+                }
+                var fills = _a.Const(0);
+                if (l > 0)
+                {
+                    var visits = SpreadWords(ti, l, l, cap);
+                    fills = Joules(output ? _a.Max0(_a.Sub(visits, SpreadPartition(ti, l))) : visits, level.WriteEnergy);
+                }
+                // A keeper's tile fits its capacity: a path through a level its tile overflows costs more than the cap.
+                if (level.Capacity is { } room)
+                    fills = _a.Add(fills, _a.Scaled(_a.AtMost(_a.Max0(_a.Sub(LevelTile(ti, l), _a.Const(room))), 1), units * (cap + 1)));
+                least[l] = _a.Add(fills, _a.MinOf(paths, $"least_{level.Name}_{_tensors[ti].Id}"));
+            }
+            floor = _a.Add(floor, least[0]!);
+        }
+        return capless ? null : floor;
+    }
+
+    /// <summary>
+    /// A lower bound, stated rank by rank, of the words every used instance of level l serves tensor ti's keeper c below it
+    /// (c = n: the compute units; c = l: the keeper's own visits): <c>Used(l) x Visits(ti, c) x children(l, c)</c> of
+    /// <see cref="CountsOf"/>. Per rank one table over its split: its share of the tile (a dimension of two moving terms
+    /// counts its larger rank only, which keeps the product a lower bound of the kernel's <see cref="TensorIndex.DimExtent"/>),
+    /// its factors above c when it is single-term (<see cref="Outer"/>), its spatial factors above l (<see cref="Used"/>)
+    /// and between l and c unless the fanout shares t's accesses; times the loops of other ranks that are outside
+    /// (<see cref="Outside"/>, as in <see cref="Outer"/>). The window terms (<see cref="Visits"/>) are left out (they add).
+    /// Products of per-rank tables propagate where products across ranks of tile, visits and children do not: for a
+    /// plain tensor served from level 0 the tables multiply to its words. Partial products are cut at <paramref name="cut"/>.
+    /// </summary>
+    private IntTerm<TX> SpreadWords(int ti, int c, int l, long cut)
+    {
+        string key = $"spread{ti}_{c}_{l}";
+        if (_cache.TryGetValue(key, out var hit)) return hit;
+        var t = _tensors[ti];
+        var (single, _) = Moving(t);
+        // Per dimension, the moving term whose rank bounds its extent from below (the rank with the larger bound).
+        var owner = t.Dims.Select(dim => dim.Terms.Where(x => x.Coefficient != 0 && _bound[RankIndex(x.Rank)] > 1)
+            .OrderByDescending(x => _bound[RankIndex(x.Rank)]).Select(x => (Rank: RankIndex(x.Rank), Coef: Math.Abs((long)x.Coefficient))).Take(1).ToList()).ToArray();
+        var z = new List<IntTerm<TX>>();
+        for (int r = 0; r < _ranks; r++)
+        {
+            int rr = r;
+            var mine = owner.Where(o => o.Count == 1 && o[0].Rank == rr).Select(o => o[0].Coef).ToArray();
+            bool shared(int m) => Counts.Shares(_levels[m].Fanout, t.IsOutput) && !t.IsIndexedBy(_rankIds[rr]);
+            z.Add(Table(r, $"G{ti}_{c}_{l}", s =>
+            {
+                long x = 1;
+                if (c == _n) for (int d = 0; d < _n; d++) x *= s.T[d];
+                else
+                {
+                    foreach (long k in mine) x *= 1 + k * (Ext(s, c) - 1);
+                    if (single[rr]) for (int d = 0; d < c; d++) x *= s.T[d];
+                }
+                for (int d = 0; d < l; d++) x *= s.SX[d] * s.SY[d];
+                for (int m = l; m < c; m++) if (!shared(m)) x *= s.SX[m] * s.SY[m];
+                return x;
+            }));
+            if (c < _n && !single[r])
+                for (int d = 0; d < c; d++)
+                    if (T(d, r).C != 1) z.Add(_a.Ite(Outside(ti, d, c, r, single), T(d, r), _a.Const(1)));
+        }
+        var product = _a.Const(1);
+        foreach (var f in z) product = _a.AtMost(_a.Mul(product, f), cut);
+        return _cache[key] = product;
+    }
+
+    /// <summary>The output words every used instance of level l ever holds, <c>Used(l) x Partition(t, l)</c>, rank by rank (each table exact).</summary>
+    private IntTerm<TX> SpreadPartition(int ti, int l)
+    {
+        var t = _tensors[ti];
+        return _a.Product(Enumerable.Range(0, _ranks).Select(r => Table(r, $"UP{ti}_{l}", s =>
+        {
+            long x = 1;
+            if (t.IsIndexedBy(_rankIds[r])) { x = Ext(s, l); for (int d = 0; d < l; d++) x *= s.T[d]; }
+            for (int d = 0; d < l; d++) x *= s.SX[d] * s.SY[d];
+            return x;
+        })));
     }
 
     /// <summary>The cost terms <see cref="BuildCosts"/> made: the energy (null when not asked for), the cycles (likewise) and one literal per global constraint.</summary>
@@ -450,13 +609,15 @@ internal sealed class MapEncoder<TX, TL, TE> where TX : class where TL : class
     /// Builds the energy, the cycles, or both, as the objective needs, and the global constraints
     /// (<see cref="MappingConstraints.Global"/>), each enforced by its literal.
     /// </summary>
-    public Costs BuildCosts(bool energy, bool cycles)
+    /// <param name="keeperFloor">States the redundant keeper-path floor (<see cref="KeeperPathFloor"/>) on the energy.</param>
+    public Costs BuildCosts(bool energy, bool cycles, bool keeperFloor = false)
     {
         var temporalProduct = AcrossRanks("TP", s => s.T.Aggregate(1L, (a, x) => a * x), _p.Layer.Macs);
         var energyTotal = _a.Joules(_a.Const(_p.Layer.Macs), _p.Arch.Compute.MacEnergy);
         var bandwidth = new List<IntTerm<TX>>();
         var global = (_p.Constraints ?? MappingConstraints.None).Global;
         var lits = global.Select((g, i) => _a.NewBool($"global_{i}")).ToArray();
+        var kept = new HashSet<(int Level, int Tensor)>();
         AddShapeConstraints(global, lits);
         // The kernel's ComputeCycles: ceil(MACs per unit / MACs per cycle); built once, for the cycles or a bandwidth constraint.
         IntTerm<TX>? computeCycles = cycles || global.Any(g => g is BandwidthWithinCompute) ? _a.Ceil(temporalProduct, _p.Arch.Compute.MacsPerCycle, "compute") : null;
@@ -472,7 +633,8 @@ internal sealed class MapEncoder<TX, TL, TE> where TX : class where TL : class
             {
                 var keep = _keep[l, ti];
                 if (keep.C == false) continue;
-                var (fills, reads, updates, partition, net) = CountsOf(ti, l, temporalProduct);
+                var (fills, reads, updates, partition, children) = CountsOf(ti, l, temporalProduct);
+                kept.Add((l, ti));
                 foreach (var i in counted.Keys.ToList())
                 {
                     var c = (MaxCount)global[i];
@@ -493,23 +655,13 @@ internal sealed class MapEncoder<TX, TL, TE> where TX : class where TL : class
                     _a.Joules(_a.Gate(keep, _a.Add(fills, updates), _a.CountCap(level.WriteEnergy)), level.WriteEnergy));
                 var part = _a.Times(Used(l), access);
                 // The network: (reads + updates) x used words cross every fanout with hop energy between l and the child keeper.
-                foreach (var (cond, c, words) in net)
+                foreach (var (cond, c, words) in children)
                 {
-                    var moved = _tensors[ti].IsOutput ? _a.Add(_a.NonNeg(_a.Sub(words, partition)), words) : words;
-                    var hops = Enumerable.Range(l, c - l).Where(m => _levels[m].Fanout.HopEnergy != 0)
-                        .Select(m => (m, pj: _levels[m].Fanout.Topology == Topology.Bus ? _levels[m].Fanout.HopEnergy : _levels[m].Fanout.HopEnergy / 2))
-                        .Where(x => _a.Weighs(x.pj)).ToList();
+                    var hops = Hops(l, c);
                     if (hops.Count == 0) continue;
-                    long? wordCap = _a.CountCap(hops.Max(x => x.pj));
-                    var movedAll = _a.Mul(Used(l), _a.Gate(_a.And(keep, cond), moved, wordCap), wordCap);
-                    foreach (var (m, pj) in hops)
-                    {
-                        var fan = _levels[m].Fanout;
-                        // The kernel's Hops: one on a bus; on a mesh 1 + (ux - 1)/2 + (uy - 1)/2 = (ux + uy)/2, half a hop's energy per unit.
-                        var crossed = fan.Topology == Topology.Bus ? movedAll
-                            : _a.Mul(movedAll, _a.Add(AxisUsed(m, Axis.X, fan.X), AxisUsed(m, Axis.Y, fan.Y)), wordCap);
-                        part = _a.Plus(part, _a.Joules(crossed, pj));
-                    }
+                    long? wordCap = _a.CountCap(hops.Max(x => x.Pj));
+                    var movedAll = _a.Mul(Used(l), _a.Gate(_a.And(keep, cond), Moved(ti, words, partition), wordCap), wordCap);
+                    foreach (var (m, pj) in hops) part = _a.Plus(part, _a.Joules(Crossed(m, movedAll, x => _a.Mul(x.Words, x.Units, wordCap)), pj));
                 }
                 energyTotal = _a.Plus(energyTotal, part);
             }
@@ -524,6 +676,9 @@ internal sealed class MapEncoder<TX, TL, TE> where TX : class where TL : class
                 foreach (var i in bounded) foreach (var b in own) _a.EnforceAtMost(lits[i], b, computeCycles!);
             }
         }
+        // Redundant: the energy is at least the MACs' plus every tensor's least keeper path (valid for every keep choice).
+        if (energy && keeperFloor && KeeperPathFloor(kept) is { } floor)
+            _a.RequireEnergyAtLeast(energyTotal, _a.Add(floor, _a.Const(_a.EnergyUnits(_p.Arch.Compute.MacEnergy)!.Value * _p.Layer.Macs)));
         IntTerm<TX>? cycleTerm = null;
         if (cycles)
         {

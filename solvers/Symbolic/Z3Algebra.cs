@@ -97,6 +97,8 @@ internal sealed class Z3Algebra(Z3Context ctx) : Algebra<IntExpr, BoolExpr, Z3En
 
     protected override IntTerm<IntExpr> MaxX(IReadOnlyList<IntTerm<IntExpr>> terms, string name) => throw EnergyOnly();
 
+    protected override IntTerm<IntExpr> MinX(IReadOnlyList<IntTerm<IntExpr>> terms, string name) => throw EnergyOnly();
+
     protected override BoolExpr EqX(IntTerm<IntExpr> a, long v) => a.X! == v;
 
     /// <summary>a = 1 and a &gt; 1: a bound atom each (a disequality would make Z3 split a &lt; 1 or a &gt; 1).</summary>
