@@ -155,9 +155,14 @@ internal sealed class ShapeBranchAndBound
     }
 
     /// <summary>
-    /// False when a spatial loop of a varying rank whose clamp is known at the node (its inside decided) runs on some shape
-    /// with a span that does not divide the shape's size (the checker's <c>SpatialRemainder</c>, on the clamped loop): no
-    /// completion of the node runs on every shape, so none is a candidate.
+    /// False when no completion of the node (levels <paramref name="d"/> and below decided) runs on every shape: some spatial
+    /// loop of a varying rank runs on some shape with a span that does not divide the shape's size (the checker's
+    /// <c>SpatialRemainder</c>, on the clamped loop) whatever the undecided levels inside it hold. A split at level e runs
+    /// over tiles of <c>S</c>, the product of its rank's factors inside it. When those levels are decided, S is known.
+    /// Otherwise S is a multiple of what is known inside (the decided levels' factors and the plan's spatial factors at the
+    /// undecided ones), and every candidate has <c>S X Y</c> dividing the largest shape's size (<c>SpatialRemainder</c> on
+    /// the largest shape, which every candidate meets: the span of the split's outer loop is <c>S X Y</c>); the node is
+    /// cut only when no such S lets the split run on every shape.
     /// </summary>
     private bool RunsOnEveryShape(State s, int d)
     {
@@ -165,19 +170,57 @@ internal sealed class ShapeBranchAndBound
         for (int e = 0; e < _m.Levels; e++)
             for (int r = 0; r < _m.Ranks; r++)
             {
-                if (!_dynamic[r] || (plan.X[e][r] == 1 && plan.Y[e][r] == 1) || (e + 1 < d && e + 1 < _m.Levels)) continue;
-                long start = Inner(s, e + 1, r);
-                foreach (var b in _bounds)
+                int x = plan.X[e][r], y = plan.Y[e][r];
+                if (!_dynamic[r] || (x == 1 && y == 1)) continue;
+                long known = 1;
+                for (int b = e + 1; b < _m.Levels; b++)
+                    known = checked(known * (b >= d ? s.Choice[b]!.Temporal[r] * s.Choice[b]!.SpatialX[r] * s.Choice[b]!.SpatialY[r] : plan.X[b][r] * plan.Y[b][r]));
+                if (e + 1 >= d || e + 1 >= _m.Levels)
                 {
-                    long inner = start;
-                    foreach (int f in new[] { plan.Y[e][r], plan.X[e][r] })
-                    {
-                        long runs = ShapeFit.Runs(b[r], f, inner);
-                        if (runs > 1 && b[r] % (inner * runs) != 0) return false;
-                        inner = checked(inner * f);
-                    }
+                    if (!SplitRunsOnEveryShape(r, known, x, y)) return false;
+                    continue;
                 }
+                long largest = _m.Bound[r], split = (long)x * y;
+                bool any = false;
+                for (long inner = known; !any && inner * split <= largest; inner += known)
+                    any = largest % (inner * split) == 0 && SplitRunsOnEveryShape(r, inner, x, y);
+                if (!any) return false;
             }
+        return true;
+    }
+
+    /// <summary>
+    /// Whether <see cref="RunsOnEveryShape(State, int)"/> lets through every node on the path of a mapping of the largest
+    /// shape (the plan, then each level from the innermost outward), per node from the root; null when the mapping is not
+    /// a leaf of the tree (<see cref="ImperfectSearch.Decompose"/>). Every candidate must pass at every node (the tests).
+    /// </summary>
+    internal List<bool>? PathRuns(Mapping mapping)
+    {
+        if (ImperfectSearch.Decompose(_m, mapping) is not { } parts) return null;
+        var (plan, temporal) = parts;
+        var s = new State(_m, plan);
+        var path = new List<bool> { RunsOnEveryShape(s, _m.Levels) };
+        for (int d = _m.Levels - 1; d >= 1; d--)
+        {
+            s.ApplyInner(d, ImperfectSearch.Choice(plan, temporal, d), _m.Bound);
+            path.Add(RunsOnEveryShape(s, d));
+        }
+        return path;
+    }
+
+    /// <summary>Whether rank r's spatial loops Y (inside) and X, over tiles of <paramref name="inner"/>, run on every shape with spans that divide its size.</summary>
+    private bool SplitRunsOnEveryShape(int r, long inner, int x, int y)
+    {
+        foreach (var b in _bounds)
+        {
+            long span = inner;
+            foreach (int f in (ReadOnlySpan<int>)[y, x])
+            {
+                long runs = ShapeFit.Runs(b[r], f, span);
+                if (runs > 1 && b[r] % (span * runs) != 0) return false;
+                span = checked(span * f);
+            }
+        }
         return true;
     }
 
