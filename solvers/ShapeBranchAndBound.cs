@@ -127,8 +127,8 @@ internal sealed class ShapeBranchAndBound
 
     /// <summary>
     /// Shape <paramref name="i"/>'s clamped spatial plan when every level's clamp is known with levels <paramref name="d"/>
-    /// and below decided (a spatial loop's clamp reads its rank's factors inside it), else null. Only ranks that vary can
-    /// be clamped.
+    /// and below decided (a spatial loop's clamp reads its rank's factors inside it: decided, or the one tile every
+    /// candidate below can have, <see cref="OnlyTile"/>), else null. Only ranks that vary can be clamped.
     /// </summary>
     private SpatialPlan? ClampedPlan(int i, State s, int d)
     {
@@ -139,8 +139,8 @@ internal sealed class ShapeBranchAndBound
             for (int r = 0; r < _m.Ranks; r++)
             {
                 if (!_dynamic[r] || (plan.X[e][r] == 1 && plan.Y[e][r] == 1)) continue;
-                if (e + 1 < d && e + 1 < _m.Levels) return null;
-                var (_, cx, cy) = ClampLevel(_bounds[i][r], Inner(s, e + 1, r), 1, plan.X[e][r], plan.Y[e][r]);
+                if (OnlyTile(s, d, e, r) is var tile && tile <= 0) return null;
+                var (_, cx, cy) = ClampLevel(_bounds[i][r], tile, 1, plan.X[e][r], plan.Y[e][r]);
                 if (cx == plan.X[e][r] && cy == plan.Y[e][r]) continue;
                 if (!copied)
                 {
@@ -169,24 +169,33 @@ internal sealed class ShapeBranchAndBound
         var plan = s.Plan!;
         for (int e = 0; e < _m.Levels; e++)
             for (int r = 0; r < _m.Ranks; r++)
-            {
-                int x = plan.X[e][r], y = plan.Y[e][r];
-                if (!_dynamic[r] || (x == 1 && y == 1)) continue;
-                long known = 1;
-                for (int b = e + 1; b < _m.Levels; b++)
-                    known = checked(known * (b >= d ? s.Choice[b]!.Temporal[r] * s.Choice[b]!.SpatialX[r] * s.Choice[b]!.SpatialY[r] : plan.X[b][r] * plan.Y[b][r]));
-                if (e + 1 >= d || e + 1 >= _m.Levels)
-                {
-                    if (!SplitRunsOnEveryShape(r, known, x, y)) return false;
-                    continue;
-                }
-                long largest = _m.Bound[r], split = (long)x * y;
-                bool any = false;
-                for (long inner = known; !any && inner * split <= largest; inner += known)
-                    any = largest % (inner * split) == 0 && SplitRunsOnEveryShape(r, inner, x, y);
-                if (!any) return false;
-            }
+                if (_dynamic[r] && (plan.X[e][r] > 1 || plan.Y[e][r] > 1) && OnlyTile(s, d, e, r) == 0) return false;
         return true;
+    }
+
+    /// <summary>
+    /// The tile <c>S</c> under rank r's spatial split at level e when the node (levels <paramref name="d"/> and below
+    /// decided) leaves it one value that lets the split run on every shape (<see cref="RunsOnEveryShape(State, int)"/>):
+    /// the product of the levels inside when they are decided, else the only multiple of what is known inside with
+    /// <c>S X Y</c> dividing the largest size that runs on every shape. 0 when no value does (no candidate below), -1 when
+    /// several do.
+    /// </summary>
+    private long OnlyTile(State s, int d, int e, int r)
+    {
+        var plan = s.Plan!;
+        int x = plan.X[e][r], y = plan.Y[e][r];
+        long known = 1;
+        for (int b = e + 1; b < _m.Levels; b++)
+            known = checked(known * (b >= d ? s.Choice[b]!.Temporal[r] * s.Choice[b]!.SpatialX[r] * s.Choice[b]!.SpatialY[r] : plan.X[b][r] * plan.Y[b][r]));
+        if (e + 1 >= d || e + 1 >= _m.Levels) return SplitRunsOnEveryShape(r, known, x, y) ? known : 0;
+        long largest = _m.Bound[r], split = (long)x * y, only = 0;
+        for (long inner = known; inner * split <= largest; inner += known)
+        {
+            if (largest % (inner * split) != 0 || !SplitRunsOnEveryShape(r, inner, x, y)) continue;
+            if (only > 0) return -1;
+            only = inner;
+        }
+        return only;
     }
 
     /// <summary>
