@@ -217,6 +217,42 @@ internal sealed class ShapeBranchAndBound
         return path;
     }
 
+    /// <summary>
+    /// The per-shape bounds (trace order) the search takes along a mapping's path from the root, as the search's refinement
+    /// takes them with every shape refined: at the root, then at each level from the innermost outward with its factors and
+    /// keep set as the mapping has them; a shape not bounded at a node (its clamp not known yet) is 0 there. Each must be
+    /// at most the mapping's cost on that shape when the mapping is a candidate (the tests); null when the mapping is not a
+    /// leaf of the tree (<see cref="ImperfectSearch.Decompose"/>).
+    /// </summary>
+    internal List<double[]>? PathShapeBounds(Mapping mapping)
+    {
+        if (ImperfectSearch.Decompose(_m, mapping) is not { } parts) return null;
+        var (plan, temporal) = parts;
+        var s = new State(_m, plan);
+        s.Keep[0] = (1 << _m.TensorCount) - 1;
+        var path = new List<double[]>();
+        var parents = new State?[_shapes.Length];
+        for (int d = _m.Levels; d >= 1; d--)
+        {
+            if (d < _m.Levels)
+            {
+                s.ApplyInner(d, ImperfectSearch.Choice(plan, temporal, d), _m.Bound);
+                foreach (var t in _m.Tensors) if (mapping.Levels[d].Keep.Contains(t.Spec.Id)) s.Keep[d] |= t.Bit;
+            }
+            var bounds = new double[_shapes.Length];
+            for (int i = 0; i < _shapes.Length; i++)
+            {
+                var st = d == _m.Levels ? ShapeState(i, s, d, null, record: false) : ShapeState(i, s, d, parents[i], record: true);
+                if (st is null) continue;
+                if (d < _m.Levels) st.Keep[d] = s.Keep[d];
+                bounds[_shapes[i].TraceIndex] = _shapes[i].Bound.Bound(st, d);
+                parents[i] = d == _m.Levels ? st : st.Above(_shapes[i].Problem, d - 1);
+            }
+            path.Add(bounds);
+        }
+        return path;
+    }
+
     /// <summary>Whether rank r's spatial loops Y (inside) and X, over tiles of <paramref name="inner"/>, run on every shape with spans that divide its size.</summary>
     private bool SplitRunsOnEveryShape(int r, long inner, int x, int y)
     {
