@@ -141,7 +141,7 @@ public static class ShapeProofs
     /// 1,000 tokens-per-expert counts (seed 42): batches of 128 tokens routed top-2 over 8 experts whose popularity is
     /// skewed (weights 1, 1/2, ..., 1/8, each batch's weights jittered by up to 50 %); expert b mod 8 of batch b is the row.
     /// </summary>
-    private static List<int> TokensPerExpert()
+    internal static List<int> TokensPerExpert()
     {
         var rng = new Random(42);
         var rows = new List<int>();
