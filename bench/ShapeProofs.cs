@@ -11,8 +11,8 @@ namespace Optimizer.Bench;
 /// <c>map --shapes</c> at scale on tpu-v4i (issue 21, docs/shapes.md): BERT-base's FF1 layer with a sequence-length trace
 /// and a mixture-of-experts expert layer with a tokens-per-expert trace, each 1,000 requests from a fixed-seed generator.
 /// Per case: each shape's own optimum (<see cref="ShapeSearch.OwnOptima"/>), the one mapping for the mean and the max
-/// energy started from them, the branch and bound alone (floors, no own optima; a fifth of the time limit), 4 buckets, and the regret table; then
-/// the time of the whole <c>--shapes</c> answer over 100 distinct shapes against one shape.
+/// energy started from them, the branch and bound alone (floors, no own optima), 4 buckets, and the regret table; then
+/// the time of the whole <c>--shapes</c> answer, and of the branch and bound alone, over 100 distinct shapes against one shape.
 /// </summary>
 public static class ShapeProofs
 {
@@ -28,15 +28,21 @@ public static class ShapeProofs
         Console.WriteLine($"shape-proofs: tpu-v4i, energy, {seconds} s per search (the own optima share {seconds} s), one thread");
         // Warm-up (the JIT), so that the first search timed is not charged for it.
         Answer(new ShapeSearch(Trace(ff1, "M", [64, 32]), arch, Objective.Energy), limits, quiet: true);
-        double hundred = Case("BERT-base FF1, sequence lengths", bert, arch, limits);
+        var (hundred, hundredCpu, alone100, alone100Cpu) = Case("BERT-base FF1, sequence lengths", bert, arch, limits);
         Case("MoE expert FFN, tokens per expert", moe, arch, limits);
         var one = new ShapeSearch(Trace(ff1, "M", [512]), arch, Objective.Energy);
+        var cpu = UserCpu();
         var sw = Stopwatch.StartNew();
         Answer(one, limits, quiet: true);
-        double single = sw.Elapsed.TotalSeconds;
+        double single = sw.Elapsed.TotalSeconds, singleCpu = UserCpu() - cpu;
+        cpu = UserCpu();
         var alone = one.Solve(ShapeStatistic.Mean, limits);
-        Console.WriteLine($"time of the --shapes answer (own optima + one mapping): 100 shapes {hundred:F1} s, one shape (M=512) {single:F1} s, ratio {hundred / single:F1}; " +
-                          $"the branch and bound alone on one shape: {alone.Status} in {alone.Elapsed.TotalSeconds:F1} s");
+        double aloneCpu = UserCpu() - cpu;
+        Console.WriteLine($"BERT-base FF1, 100 shapes against one (M=512), wall (process user CPU):");
+        Console.WriteLine($"  --shapes answer (own optima + one mapping): 100 shapes {hundred:F1} s ({hundredCpu:F1} s), one shape {single:F1} s ({singleCpu:F1} s), ratio {hundred / single:F1} ({hundredCpu / singleCpu:F1})");
+        Console.WriteLine($"  the branch and bound alone, mean: 100 shapes {alone100.Status} in {alone100.Elapsed.TotalSeconds:F1} s ({alone100Cpu:F1} s), " +
+                          $"one shape {alone.Status} in {alone.Elapsed.TotalSeconds:F1} s ({aloneCpu:F1} s), ratio {alone100.Elapsed.TotalSeconds / alone.Elapsed.TotalSeconds:F1} ({alone100Cpu / aloneCpu:F1}); " +
+                          $"{alone100.Pruned:N0} and {alone.Pruned:N0} nodes pruned, {alone100.Evaluations:N0} and {alone.Evaluations:N0} shape bounds");
     }
 
     /// <summary>Own optima, then the one mapping for the mean started from them; returns the seconds both took.</summary>
@@ -54,21 +60,29 @@ public static class ShapeProofs
     private static string Line(string what, SolveStatus status, double? best, double bound, double? gap, double seconds)
         => $"  {what,-44} {status,-9} {best,12:G6}  bound {bound,12:G6}  gap {gap ?? double.NaN,6:F3} %  {seconds,7:F1} s";
 
-    private static double Case(string name, ShapeTrace trace, Architecture arch, SearchLimits limits)
+    /// <summary>The process's user CPU seconds so far (every thread, the runtime's included).</summary>
+    private static double UserCpu() => Process.GetCurrentProcess().UserProcessorTime.TotalSeconds;
+
+    /// <summary>One case; returns the --shapes answer's wall and user CPU seconds, and the branch and bound alone with its user CPU seconds.</summary>
+    private static (double Seconds, double Cpu, ShapeAnswer Alone, double AloneCpu) Case(string name, ShapeTrace trace, Architecture arch, SearchLimits limits)
     {
         var search = new ShapeSearch(trace, arch, Objective.Energy);
         var sizes = trace.Shapes.Select(s => s.Sizes[trace.Dynamic[0]]).ToArray();
         Console.WriteLine($"{name}: {trace.Layer}; {trace.Rows:N0} requests, {trace.Shapes.Count} distinct sizes {sizes.Min()}..{sizes.Max()}");
+        var cpu = UserCpu();
         var (own, mean, seconds) = Answer(search, limits);
+        double answerCpu = UserCpu() - cpu;
         Console.WriteLine(Line("one mapping, mean (own optima + branch and bound)", mean.Status, mean.Best, mean.Bound, mean.GapPercent, mean.Elapsed.TotalSeconds));
         var max = search.Solve(ShapeStatistic.Max, limits, own: own);
         Console.WriteLine(Line("one mapping, max", max.Status, max.Best, max.Bound, max.GapPercent, max.Elapsed.TotalSeconds));
-        var alone = search.Solve(ShapeStatistic.Mean, limits with { TimeLimit = limits.TimeLimit / 5 });
+        cpu = UserCpu();
+        var alone = search.Solve(ShapeStatistic.Mean, limits);
+        double aloneCpu = UserCpu() - cpu;
         Console.WriteLine(Line("one mapping, mean, branch and bound alone", alone.Status, alone.Best, alone.Bound, alone.GapPercent, alone.Elapsed.TotalSeconds) +
-                          $"  {alone.Evaluations:N0} shape bounds");
+                          $"  {alone.Evaluations:N0} shape bounds, {alone.Pruned:N0} nodes pruned");
         var buckets = search.SolveBucketsOverPool(4, ShapeStatistic.Mean, mean, own);
         Console.WriteLine(Line("4 buckets, mean (pool)", buckets.Status, buckets.Best, buckets.Bound, buckets.GapPercent, buckets.Elapsed.TotalSeconds) + $"  {buckets.Buckets?.Count} used");
-        if (mean.Costs is not { } costs) return seconds;
+        if (mean.Costs is not { } costs) return (seconds, answerCpu, alone, aloneCpu);
         var names = arch.Levels.Select(l => l.Name).ToList();
         Console.WriteLine($"  mapping: {mean.Mapping!.ToCompactString(names)}");
         var bucketCost = new double[costs.Count];
@@ -87,10 +101,10 @@ public static class ShapeProofs
             int s = order[p];
             Console.WriteLine($"  {sizes[s],4}  {w[s],6:G4}  {costs[s],11:G6}  {own[s].Best,12:G6}  {(own[s].Status == SolveStatus.Optimal ? "yes" : "no"),-6}  {regret[s],8:F4}  {bucketRegret[s],8:F4}");
         }
-        return seconds;
+        return (seconds, answerCpu, alone, aloneCpu);
     }
 
-    private static ShapeTrace Trace(Einsum layer, string rank, IEnumerable<int> sizes)
+    internal static ShapeTrace Trace(Einsum layer, string rank, IEnumerable<int> sizes)
     {
         int r = layer.Ranks.ToList().FindIndex(x => x.Id.Name == rank);
         return ShapeTrace.FromRows(layer, [r], sizes.Select(x =>
@@ -105,7 +119,7 @@ public static class ShapeProofs
     /// 1,000 sequence lengths from 16 to 512 (seed 21): 100 distinct lengths drawn without replacement (16 and 512 always
     /// in), each once, then 900 requests drawn with Zipf-like weights 1/rank.
     /// </summary>
-    private static List<int> SequenceLengths()
+    internal static List<int> SequenceLengths()
     {
         var rng = new Random(21);
         var lengths = new SortedSet<int> { 16, 512 };
@@ -127,7 +141,7 @@ public static class ShapeProofs
     /// 1,000 tokens-per-expert counts (seed 42): batches of 128 tokens routed top-2 over 8 experts whose popularity is
     /// skewed (weights 1, 1/2, ..., 1/8, each batch's weights jittered by up to 50 %); expert b mod 8 of batch b is the row.
     /// </summary>
-    private static List<int> TokensPerExpert()
+    internal static List<int> TokensPerExpert()
     {
         var rng = new Random(42);
         var rows = new List<int>();

@@ -106,15 +106,35 @@ public sealed class ImperfectSearch
     /// </summary>
     internal List<(int Level, double Bound)>? PathBounds(Mapping mapping)
     {
-        var position = _m.RankIds.Select((r, i) => (r, i)).ToDictionary(x => x.r, x => x.i);
-        var x = new int[_m.Levels][];
-        var y = new int[_m.Levels][];
-        var temporal = new int[_m.Levels][];
-        for (int d = 0; d < _m.Levels; d++)
+        if (Decompose(_m, mapping) is not { } parts) return null;
+        var (plan, temporal) = parts;
+        var s = NewRoot(plan);
+        var path = new List<(int, double)> { (_m.Levels, _bound.Bound(s, _m.Levels)) };
+        for (int d = _m.Levels - 1; d >= 1; d--)
         {
-            x[d] = Enumerable.Repeat(1, _m.Ranks).ToArray();
-            y[d] = Enumerable.Repeat(1, _m.Ranks).ToArray();
-            temporal[d] = Enumerable.Repeat(1, _m.Ranks).ToArray();
+            s.ApplyInner(d, Choice(plan, temporal, d), _clip);
+            foreach (var t in _m.Tensors) if (mapping.Levels[d].Keep.Contains(t.Spec.Id)) s.Keep[d] |= t.Bit;
+            _orders.RecordInnerVisits(s, d);
+            path.Add((d, _bound.Bound(s, d)));
+        }
+        return path;
+    }
+
+    /// <summary>
+    /// A mapping as the search's tree holds it: its spatial plan and each level's temporal factor per rank (search rank
+    /// order); null when a level has two temporal loops over one rank, which the search's levels never hold.
+    /// </summary>
+    internal static (SpatialPlan Plan, int[][] Temporal)? Decompose(SearchProblem m, Mapping mapping)
+    {
+        var position = m.RankIds.Select((r, i) => (r, i)).ToDictionary(x => x.r, x => x.i);
+        var x = new int[m.Levels][];
+        var y = new int[m.Levels][];
+        var temporal = new int[m.Levels][];
+        for (int d = 0; d < m.Levels; d++)
+        {
+            x[d] = Enumerable.Repeat(1, m.Ranks).ToArray();
+            y[d] = Enumerable.Repeat(1, m.Ranks).ToArray();
+            temporal[d] = Enumerable.Repeat(1, m.Ranks).ToArray();
             foreach (var loop in mapping.Levels[d].Spatial) (loop.Axis == Axis.X ? x : y)[d][position[loop.Rank]] *= loop.Factor;
             foreach (var loop in mapping.Levels[d].Temporal)
             {
@@ -122,18 +142,12 @@ public sealed class ImperfectSearch
                 temporal[d][position[loop.Rank]] = loop.Factor;
             }
         }
-        var s = NewRoot(new SpatialPlan(x, y));
-        var path = new List<(int, double)> { (_m.Levels, _bound.Bound(s, _m.Levels)) };
-        for (int d = _m.Levels - 1; d >= 1; d--)
-        {
-            var order = Enumerable.Range(0, _m.Ranks).Where(r => temporal[d][r] > 1).ToArray();
-            s.ApplyInner(d, new LevelChoice(temporal[d], order, x[d], y[d]), _clip);
-            foreach (var t in _m.Tensors) if (mapping.Levels[d].Keep.Contains(t.Spec.Id)) s.Keep[d] |= t.Bit;
-            _orders.RecordInnerVisits(s, d);
-            path.Add((d, _bound.Bound(s, d)));
-        }
-        return path;
+        return (new SpatialPlan(x, y), temporal);
     }
+
+    /// <summary>Level d's choice of a decomposed mapping (<see cref="Decompose"/>): its temporal factors in rank order and the plan's spatial factors.</summary>
+    internal static LevelChoice Choice(SpatialPlan plan, int[][] temporal, int d)
+        => new(temporal[d], Enumerable.Range(0, temporal[d].Length).Where(r => temporal[d][r] > 1).ToArray(), plan.X[d], plan.Y[d]);
 
     private State NewRoot(SpatialPlan plan)
     {

@@ -127,8 +127,8 @@ internal sealed class ShapeBranchAndBound
 
     /// <summary>
     /// Shape <paramref name="i"/>'s clamped spatial plan when every level's clamp is known with levels <paramref name="d"/>
-    /// and below decided (a spatial loop's clamp reads its rank's factors inside it), else null. Only ranks that vary can
-    /// be clamped.
+    /// and below decided (a spatial loop's clamp reads its rank's factors inside it: decided, or the one tile every
+    /// candidate below can have, <see cref="OnlyTile"/>), else null. Only ranks that vary can be clamped.
     /// </summary>
     private SpatialPlan? ClampedPlan(int i, State s, int d)
     {
@@ -139,8 +139,8 @@ internal sealed class ShapeBranchAndBound
             for (int r = 0; r < _m.Ranks; r++)
             {
                 if (!_dynamic[r] || (plan.X[e][r] == 1 && plan.Y[e][r] == 1)) continue;
-                if (e + 1 < d && e + 1 < _m.Levels) return null;
-                var (_, cx, cy) = ClampLevel(_bounds[i][r], Inner(s, e + 1, r), 1, plan.X[e][r], plan.Y[e][r]);
+                if (OnlyTile(s, d, e, r) is var tile && tile <= 0) return null;
+                var (_, cx, cy) = ClampLevel(_bounds[i][r], tile, 1, plan.X[e][r], plan.Y[e][r]);
                 if (cx == plan.X[e][r] && cy == plan.Y[e][r]) continue;
                 if (!copied)
                 {
@@ -155,29 +155,117 @@ internal sealed class ShapeBranchAndBound
     }
 
     /// <summary>
-    /// False when a spatial loop of a varying rank whose clamp is known at the node (its inside decided) runs on some shape
-    /// with a span that does not divide the shape's size (the checker's <c>SpatialRemainder</c>, on the clamped loop): no
-    /// completion of the node runs on every shape, so none is a candidate.
+    /// False when no completion of the node (levels <paramref name="d"/> and below decided) runs on every shape: some spatial
+    /// loop of a varying rank runs on some shape with a span that does not divide the shape's size (the checker's
+    /// <c>SpatialRemainder</c>, on the clamped loop) whatever the undecided levels inside it hold. A split at level e runs
+    /// over tiles of <c>S</c>, the product of its rank's factors inside it. When those levels are decided, S is known.
+    /// Otherwise S is a multiple of what is known inside (the decided levels' factors and the plan's spatial factors at the
+    /// undecided ones), and every candidate has <c>S X Y</c> dividing the largest shape's size (<c>SpatialRemainder</c> on
+    /// the largest shape, which every candidate meets: the span of the split's outer loop is <c>S X Y</c>); the node is
+    /// cut only when no such S lets the split run on every shape.
     /// </summary>
     private bool RunsOnEveryShape(State s, int d)
     {
         var plan = s.Plan!;
         for (int e = 0; e < _m.Levels; e++)
             for (int r = 0; r < _m.Ranks; r++)
+                if (_dynamic[r] && (plan.X[e][r] > 1 || plan.Y[e][r] > 1) && OnlyTile(s, d, e, r) == 0) return false;
+        return true;
+    }
+
+    /// <summary>
+    /// The tile <c>S</c> under rank r's spatial split at level e when the node (levels <paramref name="d"/> and below
+    /// decided) leaves it one value that lets the split run on every shape (<see cref="RunsOnEveryShape(State, int)"/>):
+    /// the product of the levels inside when they are decided, else the only multiple of what is known inside with
+    /// <c>S X Y</c> dividing the largest size that runs on every shape. 0 when no value does (no candidate below), -1 when
+    /// several do.
+    /// </summary>
+    private long OnlyTile(State s, int d, int e, int r)
+    {
+        var plan = s.Plan!;
+        int x = plan.X[e][r], y = plan.Y[e][r];
+        long known = 1;
+        for (int b = e + 1; b < _m.Levels; b++)
+            known = checked(known * (b >= d ? s.Choice[b]!.Temporal[r] * s.Choice[b]!.SpatialX[r] * s.Choice[b]!.SpatialY[r] : plan.X[b][r] * plan.Y[b][r]));
+        if (e + 1 >= d || e + 1 >= _m.Levels) return SplitRunsOnEveryShape(r, known, x, y) ? known : 0;
+        long largest = _m.Bound[r], split = (long)x * y, only = 0;
+        for (long inner = known; inner * split <= largest; inner += known)
+        {
+            if (largest % (inner * split) != 0 || !SplitRunsOnEveryShape(r, inner, x, y)) continue;
+            if (only > 0) return -1;
+            only = inner;
+        }
+        return only;
+    }
+
+    /// <summary>
+    /// Whether <see cref="RunsOnEveryShape(State, int)"/> lets through every node on the path of a mapping of the largest
+    /// shape (the plan, then each level from the innermost outward), per node from the root; null when the mapping is not
+    /// a leaf of the tree (<see cref="ImperfectSearch.Decompose"/>). Every candidate must pass at every node (the tests).
+    /// </summary>
+    internal List<bool>? PathRuns(Mapping mapping)
+    {
+        if (ImperfectSearch.Decompose(_m, mapping) is not { } parts) return null;
+        var (plan, temporal) = parts;
+        var s = new State(_m, plan);
+        var path = new List<bool> { RunsOnEveryShape(s, _m.Levels) };
+        for (int d = _m.Levels - 1; d >= 1; d--)
+        {
+            s.ApplyInner(d, ImperfectSearch.Choice(plan, temporal, d), _m.Bound);
+            path.Add(RunsOnEveryShape(s, d));
+        }
+        return path;
+    }
+
+    /// <summary>
+    /// The per-shape bounds (trace order) the search takes along a mapping's path from the root, as the search's refinement
+    /// takes them with every shape refined: at the root, then at each level from the innermost outward with its factors and
+    /// keep set as the mapping has them; a shape not bounded at a node (its clamp not known yet) is 0 there. Each must be
+    /// at most the mapping's cost on that shape when the mapping is a candidate (the tests); null when the mapping is not a
+    /// leaf of the tree (<see cref="ImperfectSearch.Decompose"/>).
+    /// </summary>
+    internal List<double[]>? PathShapeBounds(Mapping mapping)
+    {
+        if (ImperfectSearch.Decompose(_m, mapping) is not { } parts) return null;
+        var (plan, temporal) = parts;
+        var s = new State(_m, plan);
+        s.Keep[0] = (1 << _m.TensorCount) - 1;
+        var path = new List<double[]>();
+        var parents = new State?[_shapes.Length];
+        for (int d = _m.Levels; d >= 1; d--)
+        {
+            if (d < _m.Levels)
             {
-                if (!_dynamic[r] || (plan.X[e][r] == 1 && plan.Y[e][r] == 1) || (e + 1 < d && e + 1 < _m.Levels)) continue;
-                long start = Inner(s, e + 1, r);
-                foreach (var b in _bounds)
-                {
-                    long inner = start;
-                    foreach (int f in new[] { plan.Y[e][r], plan.X[e][r] })
-                    {
-                        long runs = ShapeFit.Runs(b[r], f, inner);
-                        if (runs > 1 && b[r] % (inner * runs) != 0) return false;
-                        inner = checked(inner * f);
-                    }
-                }
+                s.ApplyInner(d, ImperfectSearch.Choice(plan, temporal, d), _m.Bound);
+                foreach (var t in _m.Tensors) if (mapping.Levels[d].Keep.Contains(t.Spec.Id)) s.Keep[d] |= t.Bit;
             }
+            var bounds = new double[_shapes.Length];
+            for (int i = 0; i < _shapes.Length; i++)
+            {
+                var st = d == _m.Levels ? ShapeState(i, s, d, null, record: false) : ShapeState(i, s, d, parents[i], record: true);
+                if (st is null) continue;
+                if (d < _m.Levels) st.Keep[d] = s.Keep[d];
+                bounds[_shapes[i].TraceIndex] = _shapes[i].Bound.Bound(st, d);
+                parents[i] = d == _m.Levels ? st : st.Above(_shapes[i].Problem, d - 1);
+            }
+            path.Add(bounds);
+        }
+        return path;
+    }
+
+    /// <summary>Whether rank r's spatial loops Y (inside) and X, over tiles of <paramref name="inner"/>, run on every shape with spans that divide its size.</summary>
+    private bool SplitRunsOnEveryShape(int r, long inner, int x, int y)
+    {
+        foreach (var b in _bounds)
+        {
+            long span = inner;
+            foreach (int f in (ReadOnlySpan<int>)[y, x])
+            {
+                long runs = ShapeFit.Runs(b[r], f, span);
+                if (runs > 1 && b[r] % (span * runs) != 0) return false;
+                span = checked(span * f);
+            }
+        }
         return true;
     }
 
