@@ -49,23 +49,8 @@ public static class OneAxisTie
         if (split.Count == 0) return new Outcome(null, why, null); // two temporal loops over a rank: not a matter of axes
 
         // 1. The same factors moved onto one axis: every choice of axis per split rank.
-        if (split.Count <= 10)
-            for (int choice = 0; choice < 1 << split.Count; choice++)
-            {
-                var levels = mapping.Levels.ToList();
-                for (int i = 0; i < split.Count; i++)
-                {
-                    var (l, rank) = split[i];
-                    var axis = (choice >> i & 1) == 0 ? Axis.X : Axis.Y;
-                    var lm = levels[l];
-                    int factor = (int)lm.SpatialFactor(rank);
-                    var spatial = lm.Spatial.Where(s => s.Rank != rank).Append(new SpatialLoop(rank, factor, axis))
-                        .OrderBy(s => layer.Ranks.ToList().FindIndex(r => r.Id == s.Rank)).ThenBy(s => s.Axis);
-                    levels[l] = new LevelMapping(lm.Temporal, spatial, lm.Keep);
-                }
-                var moved = new Mapping(levels);
-                if (Ties(moved)) return new Outcome(moved, $"the factors of {Describe(split, arch)} moved onto one axis", best);
-            }
+        foreach (var moved in Moves(layer, mapping))
+            if (Ties(moved)) return new Outcome(moved, $"the factors of {Describe(split, arch)} moved onto one axis", best);
 
         // 2. The optimum with every rank pinned to one axis at every fanout: a split rank on the axis that carries
         //    more of it (then on the other), the other ranks where the mapping has them, unused ranks on the axis
@@ -79,6 +64,33 @@ public static class OneAxisTie
         }
         return new Outcome(null, $"{why} No mapping that keeps every rank on one axis was found to cost the same " +
             (best is { } b ? $"(the least found costs {b:G6}, {(b - target) / Math.Abs(target) * 100:0.###}% more)." : "(none was found)."), best);
+    }
+
+    /// <summary>
+    /// The mapping with every rank that a level splits over both axes moved onto one axis, its factor whole: one mapping per
+    /// choice of axis per such rank (none when there are more than ten, or none to move). They may not fit the fanouts.
+    /// </summary>
+    public static IEnumerable<Mapping> Moves(Einsum layer, Mapping mapping)
+    {
+        var split = Enumerable.Range(0, mapping.Levels.Count)
+            .SelectMany(l => mapping.Levels[l].Spatial.GroupBy(s => s.Rank).Where(g => g.Select(s => s.Axis).Distinct().Count() > 1).Select(g => (Level: l, Rank: g.Key)))
+            .ToList();
+        if (split.Count == 0 || split.Count > 10) yield break;
+        for (int choice = 0; choice < 1 << split.Count; choice++)
+        {
+            var levels = mapping.Levels.ToList();
+            for (int i = 0; i < split.Count; i++)
+            {
+                var (l, rank) = split[i];
+                var axis = (choice >> i & 1) == 0 ? Axis.X : Axis.Y;
+                var lm = levels[l];
+                int factor = (int)lm.SpatialFactor(rank);
+                var spatial = lm.Spatial.Where(s => s.Rank != rank).Append(new SpatialLoop(rank, factor, axis))
+                    .OrderBy(s => layer.Ranks.ToList().FindIndex(r => r.Id == s.Rank)).ThenBy(s => s.Axis);
+                levels[l] = new LevelMapping(lm.Temporal, spatial, lm.Keep);
+            }
+            yield return new Mapping(levels);
+        }
     }
 
     private static string Describe(List<(int Level, RankId Rank)> split, Architecture arch)

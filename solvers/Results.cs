@@ -23,11 +23,13 @@ public enum SolveStatus
 /// later terms are searched among the mappings that keep the earlier terms at their optimum.
 /// </summary>
 /// <remarks>
-/// Under a <see cref="Convention"/> other than the default, the exact search enumerates the mapspace and
-/// costs every complete mapping by that convention (its bounds are proved for the default model only).
+/// Under a <see cref="Convention"/> other than the default, the exact search costs complete mappings by that convention
+/// (docs/mapspace.md, "Shared windows"). <see cref="OneAxis"/> keeps every rank on one axis of each fanout (what
+/// Timeloop's mapping format can say; always so under the Timeloop convention): the default-model search that seeds a
+/// Timeloop-convention search sets it, so that its answer is a mapping the convention accepts.
 /// </remarks>
 public sealed record MapProblem(Einsum Layer, Architecture Arch, Objective Objective, MappingConstraints? Constraints = null, CostCaps? Caps = null,
-    CostConvention Convention = CostConvention.Default)
+    CostConvention Convention = CostConvention.Default, bool OneAxis = false)
 {
     // Every solver starts from a MapProblem: costs that could overflow are refused here, before any search sees one.
     private readonly bool _inRange = CheckRange(Layer, Arch);

@@ -188,7 +188,10 @@ public sealed class TilingSearch
                 // The descent knows the level constraints only: its answer seeds the search when it satisfies the global ones.
                 var descent = new Descent(_p with { Constraints = _p.Constraints?.LevelsOnly }).Solve(limits with { TimeLimit = budget });
                 if (descent.Mapping is not null && descent.Best is { } d && Satisfies(descent.Mapping, descent.Report!))
-                    (seed, seedValue) = (descent.Mapping, _byConvention ? SeedValue(descent.Mapping) ?? double.PositiveInfinity : d);
+                {
+                    if (!_byConvention && !_p.OneAxis) (seed, seedValue) = (descent.Mapping, d);
+                    else if (Valued(descent.Mapping) is var (m, v)) (seed, seedValue) = (m, v);
+                }
             }
             catch (InvalidOperationException)
             {
@@ -201,19 +204,42 @@ public sealed class TilingSearch
         {
             // A proof, usually fast; a quarter of the time limit (at most 30 s) so that a loaded machine still finishes it.
             var proof = TimeSpan.FromSeconds(Math.Min(30, (limits.TimeLimit?.TotalSeconds ?? 120) / 4));
-            var plainProblem = _p with { Arch = _p.Arch.WithoutWindowCapabilities(), Convention = CostConvention.Default };
+            // Under the Timeloop convention its plans keep every rank on one axis, so that its answer is one the convention takes.
+            var plainProblem = _p with { Arch = _p.Arch.WithoutWindowCapabilities(), Convention = CostConvention.Default, OneAxis = _p.Convention == CostConvention.Timeloop };
             var plain = new TilingSearch(plainProblem, prune: true).Solve(limits with { TimeLimit = proof });
             var m = plain.Mapping;
             // Under the Timeloop convention only mappings its format can say are answers: a plain optimum that splits a rank
             // over both axes is replaced by a tie that does not, when one is found quickly.
             if (m is not null && _p.Convention == CostConvention.Timeloop && Formulation.Specs.TimeloopMapping.Inexpressible(m, _p.Arch) is not null)
-                m = OneAxisTie.Find(plainProblem, m, q => new TilingSearch(q, prune: true).Solve(limits with { TimeLimit = proof / 2 })).Mapping;
-            if (m is not null && SeedValue(m) is { } v && v < seedValue) (seed, seedValue) = (m, v);
+                m = OneAxisTie.Find(plainProblem, m, q => new TilingSearch(q, prune: true).Solve(limits with { TimeLimit = proof / 2 })).Mapping ?? m;
+            if (m is not null && Valued(m) is var (mv, v) && v < seedValue) (seed, seedValue) = (mv, v);
         }
-        if (sampling.Result is var (improved, sampled) && (_byConvention ? SeedValue(improved) : sampled) is { } value && value < seedValue) (seed, seedValue) = (improved, value);
+        if (sampling.Result is var (improved, sampled))
+        {
+            if (!_byConvention && !_p.OneAxis) { if (sampled < seedValue) (seed, seedValue) = (improved, sampled); }
+            else if (Valued(improved) is var (mi, vi) && vi < seedValue) (seed, seedValue) = (mi, vi);
+        }
         // The heuristics value mappings by the default model; the threshold must be the problem's own value of the seed.
 
         if (seed is not null && double.IsFinite(seedValue)) shared.Seed(seed, seedValue);
+    }
+
+    /// <summary>True when only mappings Timeloop's format can say are answers (the Timeloop convention, or <see cref="MapProblem.OneAxis"/>).</summary>
+    private bool OneAxisOnly => _p.Convention == CostConvention.Timeloop || _p.OneAxis;
+
+    /// <summary>
+    /// A heuristic's mapping as a seed under the problem's convention: itself, or under the Timeloop convention, when its
+    /// format cannot say it (a rank over both axes), the best of its variants with each such rank moved onto one axis
+    /// (<see cref="OneAxisTie.Moves"/>) that is an allowed answer; with its value (<see cref="SeedValue"/>), or infinity.
+    /// </summary>
+    private (Mapping Mapping, double Value) Valued(Mapping m)
+    {
+        if (SeedValue(m) is { } v) return (m, v);
+        var best = (Mapping: m, Value: double.PositiveInfinity);
+        if (!OneAxisOnly) return best;
+        foreach (var moved in OneAxisTie.Moves(_p.Layer, m))
+            if (SeedValue(moved) is { } w && w < best.Value) best = (moved, w);
+        return best;
     }
 
     /// <summary>
@@ -223,7 +249,7 @@ public sealed class TilingSearch
     private double? SeedValue(Mapping m)
     {
         if (!ValidityChecker.Check(_p.Layer, _p.Arch, m).Count.Equals(0)) return null;
-        if (_p.Convention == CostConvention.Timeloop && Formulation.Specs.TimeloopMapping.Inexpressible(m, _p.Arch) is not null) return null;
+        if (OneAxisOnly && Formulation.Specs.TimeloopMapping.Inexpressible(m, _p.Arch) is not null) return null;
         var report = Conventions.Evaluate(_p.Convention, _p.Layer, _p.Arch, m);
         if (!(_p.Caps?.Allow(report) ?? true) || !Satisfies(m, report)) return null;
         return report.Objective(_p.Objective);
@@ -498,7 +524,7 @@ public sealed class TilingSearch
         var violations = ValidityChecker.Check(_p.Layer, _p.Arch, mapping);
         if (violations.Count > 0)
             throw new InvalidOperationException($"The {_name} search returned an invalid mapping ({violations[0].Message}); this is a bug.");
-        if (_p.Convention == CostConvention.Timeloop && Formulation.Specs.TimeloopMapping.Inexpressible(mapping, _p.Arch) is { } why)
+        if (OneAxisOnly && Formulation.Specs.TimeloopMapping.Inexpressible(mapping, _p.Arch) is { } why)
             throw new InvalidOperationException($"The {_name} search returned a mapping Timeloop's format cannot say ({why}); this is a bug.");
         var report = Conventions.Evaluate(_p.Convention, _p.Layer, _p.Arch, mapping);
         if (!Satisfies(mapping, report))

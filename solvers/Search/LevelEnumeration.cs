@@ -234,7 +234,7 @@ internal sealed class LevelEnumeration(SearchProblem problem) : SearchPart(probl
                 // (the Timeloop convention, neighbour forwarding): which children are neighbours decides what is forwarded.
                 // Under the Timeloop convention a plan with a rank on both axes of a fanout is no answer (Timeloop's format
                 // cannot say it): it is left out before plans are merged, so an expressible plan stands for its class.
-                if (_m.Map.Convention == CostConvention.Timeloop && BothAxes(x, y)) return;
+                if ((_m.Map.Convention == CostConvention.Timeloop || _m.Map.OneAxis) && BothAxes(x, y)) return;
                 if (_m.Map.Constraints is { AxisDependent: true } || _m.SharedWindows || seen.Add(PlanKey(x, y))) plans.Add(new SpatialPlan(x.Select(a => (int[])a.Clone()).ToArray(), y.Select(a => (int[])a.Clone()).ToArray()));
                 return;
             }
