@@ -180,11 +180,7 @@ public sealed class SharedWindowBoundTests
     [TestMethod]
     public void ExactEqualsAnIndependentEnumerationOnATwoAxisFanout()
     {
-        var arch = new Architecture("four-by-two", "test", [
-            new StorageLevel("DRAM", null, 16, 100, 100),
-            new StorageLevel("Buffer", 32, 16, 2, 2, fanout: new Fanout(4, 2, multicast: true, spatialReduction: true)),
-            new StorageLevel("Reg", 4, 16, 1, 1),
-        ], new ComputeUnit(1));
+        var arch = FourByTwo();
         int compared = 0;
         foreach (var layer in new[] { Layers.Conv1d("w", c: 1, k: 2, p: 4, r: 2), Layers.Gemm("g", m: 4, n: 2, k: 2) })
             foreach (var objective in Objectives)
@@ -216,11 +212,7 @@ public sealed class SharedWindowBoundTests
     [TestMethod]
     public void OneAxisSearchAnswersOnlyOneAxisMappings()
     {
-        var arch = new Architecture("four-by-two", "test", [
-            new StorageLevel("DRAM", null, 16, 100, 100),
-            new StorageLevel("Buffer", 32, 16, 2, 2, fanout: new Fanout(4, 2, multicast: true, spatialReduction: true)),
-            new StorageLevel("Reg", 4, 16, 1, 1),
-        ], new ComputeUnit(1));
+        var arch = FourByTwo();
         foreach (var layer in new[] { Layers.Conv1d("w", c: 1, k: 2, p: 4, r: 2), Layers.Gemm("g", m: 8, n: 1, k: 1) })
             foreach (var objective in Objectives)
             {
@@ -240,6 +232,13 @@ public sealed class SharedWindowBoundTests
                 Console.WriteLine($"{what}: one axis {least}, any {any}");
             }
     }
+
+    /// <summary>A three-level test architecture whose buffer feeds a 4 x 2 fanout (multicast, spatial reduction).</summary>
+    private static Architecture FourByTwo() => new("four-by-two", "test", [
+        new StorageLevel("DRAM", null, 16, 100, 100),
+        new StorageLevel("Buffer", 32, 16, 2, 2, fanout: new Fanout(4, 2, multicast: true, spatialReduction: true)),
+        new StorageLevel("Reg", 4, 16, 1, 1),
+    ], new ComputeUnit(1));
 
     /// <summary>Every mapping of the layer on the architecture, valid or not: factors per level and slot, orders, keep sets.</summary>
     private static IEnumerable<Mapping> Every(Einsum layer, Architecture arch)
