@@ -22,6 +22,7 @@ public static class Program
             switch (name)
             {
                 case "costmodel": CostModelThroughput(); break;
+                case "timeloop-model": TimeloopModelThroughput(); break;
                 case "small": SmallCase(); break;
                 case "resnet50": ResNet50(seconds); break;
                 case var c when c == "cpsat" || c.StartsWith("cpsat:", StringComparison.Ordinal): CpSat(seconds, c == "cpsat" ? ["simple-ws", "eyeriss"] : [c["cpsat:".Length..]], keeperFloor: false); break;
@@ -285,6 +286,42 @@ public static class Program
             foreach (var (l, m) in mappings) { sink += CostModel.Evaluate(l, arch, m).Energy; evaluations++; }
         Console.WriteLine($"costmodel: {mappings.Count} random valid mappings of ResNet-50 layers on eyeriss; " +
                           $"{evaluations / sw.Elapsed.TotalSeconds:F0} evaluations/s (checker + model), checksum {sink:G3}");
+    }
+
+    /// <summary>
+    /// The Timeloop convention's model (<c>TimeloopConvention.Evaluate</c>) beside the default model on the same random valid
+    /// mappings of ResNet-50's window layers (conv1 and the 3x3 shapes) on eyeriss, Timeloop-expressible ones only: evaluations
+    /// per second of each and their ratio, and of the convention's leaf (every spatial order of the mapping, as the search costs one).
+    /// </summary>
+    private static void TimeloopModelThroughput()
+    {
+        var arch = Presets.Get("eyeriss");
+        var rng = new Random(1);
+        var mappings = new List<(Einsum, Mapping)>();
+        foreach (var (layer, _) in Zoo.DistinctShapes(Zoo.Get("resnet50")))
+        {
+            var bound = layer.Ranks.ToDictionary(r => r.Id, r => r.Bound);
+            if (!layer.Tensors.Any(t => t.Dims.Any(d => d.Terms.Count(x => bound[x.Rank] > 1) > 1))) continue;
+            var space = new Mapspace(layer, arch);
+            for (int i = 0; i < 20; i++)
+                if (space.TrySampleValid(rng, 20000, out var m) && Optimizer.Formulation.Specs.TimeloopMapping.Inexpressible(m, arch) is null) mappings.Add((layer, m));
+        }
+        double Rate(Func<Einsum, Mapping, double> cost)
+        {
+            var sw = Stopwatch.StartNew();
+            int evaluations = 0;
+            double sink = 0;
+            while (sw.Elapsed.TotalSeconds < 3)
+                foreach (var (l, m) in mappings) { sink += cost(l, m); evaluations++; }
+            return evaluations / sw.Elapsed.TotalSeconds;
+        }
+        double plain = Rate((l, m) => CostModel.Evaluate(l, arch, m).Energy);
+        double timeloop = Rate((l, m) => TimeloopConvention.Evaluate(l, arch, m).Energy);
+        double leaf = Rate((l, m) => Mapspace.SpatialOrders(m).Min(o => TimeloopConvention.Evaluate(l, arch, o).Energy));
+        double orders = mappings.Average(x => Mapspace.SpatialOrders(x.Item2).Count());
+        Console.WriteLine($"timeloop-model: {mappings.Count} random valid Timeloop-expressible mappings of ResNet-50's window layers on eyeriss; " +
+                          $"default model {plain:F0}/s, Timeloop convention {timeloop:F0}/s ({plain / timeloop:F1}x slower), " +
+                          $"a leaf over every spatial order {leaf:F1}/s ({orders:F1} orders on average)");
     }
 
     /// <summary>

@@ -45,6 +45,10 @@ public sealed class TilingSearch
         // Without a sliding window the Timeloop convention's counts are the array model's own (SearchProblem.TimeloopExact):
         // the energy search runs as under the default model, and the answer is re-costed by the convention's model.
         bool timeloopExact = new SearchProblem(problem, deferOrders: false).TimeloopExact;
+        // With a sliding window, energy under the Timeloop convention takes the energy search too, the window tensor bounded
+        // by an order-free floor and every leaf's order classes costed by the emulation (docs/mapspace.md, "Window layers
+        // under the Timeloop convention").
+        bool timeloopWindows = problem.Convention == CostConvention.Timeloop && !timeloopExact && problem.Objective == Objective.Energy && problem.Caps is null;
         _byConvention = problem.Convention != CostConvention.Default || problem.Arch.HasWindowCapabilities;
         // The enumeration (the ground truth) costs every leaf by the convention's model whatever the layer.
         _byReference = _byConvention && !(timeloopExact && prune);
@@ -52,7 +56,7 @@ public sealed class TilingSearch
         // orders; so does a same-stride window, whose counts depend on which loop steps next across levels.
         _global = problem.Constraints is { Global.Count: > 0 } c ? c : null;
         bool deferOrders = prune && _global is not { OrderDependent: true }
-            && (timeloopExact || (!problem.Arch.HasWindowCapabilities && problem.Convention == CostConvention.Default));
+            && (timeloopExact || timeloopWindows || (!problem.Arch.HasWindowCapabilities && problem.Convention == CostConvention.Default));
         // EDP without caps is searched by the energy search, its bounds times each plan's least cycles (docs/mapspace.md,
         // "EDP: the energy search times the plan's cycles").
         _edpInner = deferOrders && problem.Objective == Objective.Edp && problem.Caps is null;
@@ -503,17 +507,20 @@ public sealed class TilingSearch
     /// </summary>
     private (double Value, Mapping Mapping) LeafValue(State s)
     {
-        var mapping = _model.ToMapping(s);
-        if (_p.Convention == CostConvention.Timeloop && Formulation.Specs.TimeloopMapping.Inexpressible(mapping, _p.Arch) is not null)
-            return (double.PositiveInfinity, mapping);
-        // The search's state holds each axis's spatial factors, not their order; Timeloop's counts depend on the order
-        // (which children are neighbours), so the leaf is the least over the orders, the first of equals kept.
-        var best = (Value: double.PositiveInfinity, Mapping: mapping);
-        foreach (var ordered in _p.Convention == CostConvention.Timeloop || _p.Arch.HasForwarding ? Mapspace.SpatialOrders(mapping) : [mapping])
+        var first = _model.ToMapping(s);
+        var best = (Value: double.PositiveInfinity, Mapping: first);
+        // A plan standing for its class (SpatialPlan.Variants): the leaf in every plan of the class.
+        foreach (var mapping in s.Plan is { Variants.Count: > 0 } plan ? [first, .. plan.Variants.Select(v => _model.ToMapping(s, v))] : new[] { first })
         {
-            var report = Conventions.Evaluate(_p.Convention, _p.Layer, _p.Arch, ordered);
-            double value = _p.Caps is { } caps && !caps.Allow(report) ? double.PositiveInfinity : report.Objective(_p.Objective);
-            if (value < best.Value) best = (value, ordered);
+            if (_p.Convention == CostConvention.Timeloop && Formulation.Specs.TimeloopMapping.Inexpressible(mapping, _p.Arch) is not null) continue;
+            // The search's state holds each axis's spatial factors, not their order; Timeloop's counts depend on the order
+            // (which children are neighbours), so the leaf is the least over the orders, the first of equals kept.
+            foreach (var ordered in _p.Convention == CostConvention.Timeloop || _p.Arch.HasForwarding ? Mapspace.SpatialOrders(mapping) : [mapping])
+            {
+                var report = Conventions.Evaluate(_p.Convention, _p.Layer, _p.Arch, ordered);
+                double value = _p.Caps is { } caps && !caps.Allow(report) ? double.PositiveInfinity : report.Objective(_p.Objective);
+                if (value < best.Value) best = (value, ordered);
+            }
         }
         return best;
     }
@@ -734,6 +741,7 @@ public sealed class TilingSearch
             {
                 model.OptimizeOrders(s);
                 if (leafOrders is not null) OfferOrders(s, path, scale, leafOrders);
+                else if (model.Problem.AnyFloored) OfferEveryOrder(s, path);
                 else Offer(s, path);
                 return;
             }
@@ -827,18 +835,7 @@ public sealed class TilingSearch
             double here = value(energy, cycles), best = value(energy, floor);
             Offer(s, path, here);
             if (here <= best || Prunable(best, path)) return;
-            // Per level above the innermost (whose order changes nothing): its orders and the energy each adds beyond the best's.
-            var levels = new List<(int Level, LevelChoice Best, int[][] Orders, double[] Extra)>();
-            for (int d = 0; d < model.Levels - 1; d++)
-            {
-                var chosen = s.Choice[d]!;
-                var orders = model.Orders(d, chosen.Temporal).ToArray();
-                if (orders.Length <= 1) continue;
-                var energies = model.LevelEnergies(s, d, [chosen.Order, .. orders]);
-                var extra = energies.Skip(1).Select(e => Math.Max(0, e - energies[0])).ToArray();
-                var sorted = Enumerable.Range(0, orders.Length).OrderBy(i => extra[i]).ThenBy(i => i).ToArray();
-                levels.Add((d, chosen, sorted.Select(i => orders[i]).ToArray(), sorted.Select(i => extra[i]).ToArray()));
-            }
+            var levels = LevelOrders(s);
             Orders(0, 0);
 
             void Orders(int k, double extra)
@@ -860,6 +857,64 @@ public sealed class TilingSearch
                     if (k + 1 < levels.Count
                         && Prunable(value(energy + extra + extras[i], Math.Max(floor, model.CyclesFixedAbove(s, levels[k + 1].Level))), path))
                         continue;
+                    Orders(k + 1, extra + extras[i]);
+                }
+                s.Choice[d] = chosen;
+            }
+        }
+
+        /// <summary>
+        /// Per level above the innermost (whose order changes nothing) with more than one order class: the level, its chosen
+        /// (least-energy) choice, its orders (one per class) by the energy each adds beyond the chosen one's, and those energies.
+        /// </summary>
+        private List<(int Level, LevelChoice Best, int[][] Orders, double[] Extra)> LevelOrders(State s)
+        {
+            var levels = new List<(int Level, LevelChoice Best, int[][] Orders, double[] Extra)>();
+            for (int d = 0; d < model.Levels - 1; d++)
+            {
+                var chosen = s.Choice[d]!;
+                var orders = model.Orders(d, chosen.Temporal).ToArray();
+                if (orders.Length <= 1) continue;
+                var energies = model.LevelEnergies(s, d, [chosen.Order, .. orders]);
+                var extra = energies.Skip(1).Select(e => Math.Max(0, e - energies[0])).ToArray();
+                var sorted = Enumerable.Range(0, orders.Length).OrderBy(i => extra[i]).ThenBy(i => i).ToArray();
+                levels.Add((d, chosen, sorted.Select(i => orders[i]).ToArray(), sorted.Select(i => extra[i]).ToArray()));
+            }
+            return levels;
+        }
+
+        /// <summary>
+        /// A leaf of a problem with floored tensors (<see cref="SearchProblem.Floored"/>: a window layer under the Timeloop
+        /// convention), whose counts depend on every level's order together: every combination of one order per class at
+        /// each level is a candidate, costed by the reference model (the leaf value). The other tensors' energy is the array
+        /// model's, a constant plus one term per level's order (<see cref="SearchModel.LevelEnergies"/>, the floored tensors
+        /// left out), so each level's orders come by what they add and a partial combination is bounded by that energy with
+        /// the least orders for the rest plus the floored tensors' floor; a complete one, before the reference model, by the
+        /// array model's energy (a lower bound of the problem's under shared windows).
+        /// </summary>
+        private void OfferEveryOrder(State s, double[] path)
+        {
+            double plain = model.PlainEnergy(s), floor = model.FlooredEnergy(s);
+            if (Prunable(plain + floor, path)) return;
+            var levels = LevelOrders(s);
+            if (levels.Count == 0) { Offer(s, path); return; }
+            Orders(0, 0);
+
+            void Orders(int k, double extra)
+            {
+                if (k == levels.Count)
+                {
+                    if ((Interlocked.Increment(ref _explored) & 1023) == 0) CheckStop();
+                    // The array model's energy is a lower bound of the reference model's under shared windows.
+                    if (!Prunable(model.Exact(s), path)) Offer(s, path);
+                    return;
+                }
+                var (d, chosen, orders, extras) = levels[k];
+                for (int i = 0; i < orders.Length && !_stopped; i++)
+                {
+                    // The orders come by the energy they add: once one is pruned, so is every one after it.
+                    if (Prunable(plain + floor + extra + extras[i], path)) break;
+                    s.Choice[d] = chosen with { Order = orders[i] };
                     Orders(k + 1, extra + extras[i]);
                 }
                 s.Choice[d] = chosen;

@@ -91,6 +91,12 @@ internal sealed class ArrayCostModel(SearchProblem problem) : SearchPart(problem
         return Evaluate(s, 0, 0, exact: false);
     }
 
+    /// <summary>
+    /// The energy of a complete mapping without the tensors bounded by their order-free floor (<see cref="SearchProblem.Floored"/>):
+    /// the MACs and every other tensor, whose counts are the problem's own.
+    /// </summary>
+    public double PlainEnergy(State s) => Parts(s, Levels, Levels - 1, exact: true, withCycles: false, plainOnly: true).Energy;
+
     /// <summary>The exact energy and cycles of a complete mapping, whatever the objective (a leaf of the EDP search, which picks orders for both).</summary>
     public (double Energy, double Cycles) ExactParts(State s) => Parts(s, Levels, Levels - 1, exact: true, withCycles: true);
 
@@ -138,7 +144,7 @@ internal sealed class ArrayCostModel(SearchProblem problem) : SearchPart(problem
     /// The energy and (with <paramref name="withCycles"/>, else NaN) the cycles of <see cref="Evaluate"/>: exact for a
     /// complete mapping, else the terms the decided levels fix.
     /// </summary>
-    private (double Energy, double Cycles) Parts(State s, int loopsDecided, int keepDecidedAt, bool exact, bool withCycles, double[]? levelCycles = null)
+    private (double Energy, double Cycles) Parts(State s, int loopsDecided, int keepDecidedAt, bool exact, bool withCycles, double[]? levelCycles = null, bool plainOnly = false)
     {
         var p = _m.Map;
         var levels = _m.Storage;
@@ -152,6 +158,7 @@ internal sealed class ArrayCostModel(SearchProblem problem) : SearchPart(problem
             for (int d = 0; d < Levels; d++) for (int r = 0; r < Ranks; r++) temporalProduct = checked(temporalProduct * s.Choice[d]!.Temporal[r]);
         foreach (var t in _m.Tensors)
         {
+            if (plainOnly && _m.Floored(t)) continue;
             int l = 0;
             long visitsL = Visits(t, s, 0);
             while (true)

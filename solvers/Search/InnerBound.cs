@@ -35,6 +35,11 @@ internal sealed class InnerBound(SearchProblem problem, ArrayCostModel cost) : S
         foreach (var t in tensors)
         {
             ref var share = ref shares[t.Index];
+            if (_m.Floored(t))
+            {
+                share.Free = share.Forced = WindowFloor(t, s, d);
+                continue;
+            }
             share.Free = TensorBound(t, s, d, aboveD, remaining, -1);
             share.Forced = share.Free;
             for (int r = 0; r < Ranks && d > 0 && aboveD > 1; r++)
@@ -53,7 +58,8 @@ internal sealed class InnerBound(SearchProblem problem, ArrayCostModel cost) : S
             any = true;
             double sum = 0;
             foreach (var t in tensors)
-                sum += t.PlainDimRank[r] ? shares[t.Index].Forced : t.WindowRank[r] ? TensorBound(t, s, d, aboveD, remaining, r) : shares[t.Index].Free;
+                sum += t.PlainDimRank[r] ? shares[t.Index].Forced
+                    : t.WindowRank[r] && !_m.Floored(t) ? TensorBound(t, s, d, aboveD, remaining, r) : shares[t.Index].Free;
             best = Math.Min(best, sum);
         }
         if (!any) best = free;
@@ -91,6 +97,47 @@ internal sealed class InnerBound(SearchProblem problem, ArrayCostModel cost) : S
         if (!t.IsOutput) return words * (levels[m].ReadEnergy + hop);
         double reads = Math.Max(0, words - (double)_cost.PlanPartition(t, s, m) * s.Used[m]);
         return words * (levels[m].WriteEnergy + hop) + reads * (levels[m].ReadEnergy + hop);
+    }
+
+    /// <summary>
+    /// The order-free floor of a tensor the problem floors (<see cref="SearchProblem.Floored"/>: a window tensor under the
+    /// Timeloop convention) at an inner-first node whose levels d and below are decided: a lower bound of its energy in every
+    /// completion, whatever the orders. With W(m) the words the MACs under all instances of level m use (each instance's
+    /// used words times the instances): a keeper l serving its next keeper c reads at least W(l) words and c takes in at least
+    /// W(l) in all (a word the MACs under an instance of l use enters that instance's part of c from l at least once; a
+    /// neighbour forwards only words it took in before, and Timeloop counts a child's fills as its share of the parent's
+    /// reads and link transfers); the outermost decided keeper is served by the cheapest level above d that may keep the
+    /// tensor, which is itself filled with every used word from DRAM; and the compute units read it at the innermost
+    /// keeper (<see cref="DirectEnergy"/>: MACs over the largest multicast, window ranks shared). No refetch is counted.
+    /// </summary>
+    public double WindowFloor(SearchTensor t, State s, int d)
+    {
+        var levels = _m.Storage;
+        var used = _cost.Facts(s).Used;
+        double W(int m) => (double)used[m][t.Index] * s.Used[m];
+        // A level above d that may keep t, served from DRAM: its fills and DRAM's reads of every used word.
+        double Above(int m) => m == 0 ? 0 : W(0) * (levels[0].ReadEnergy + levels[m].WriteEnergy);
+        int inner = -1, outer = -1;
+        double energy = 0;
+        for (int c = Levels - 1; c >= Math.Max(d, 1); c--)
+        {
+            if ((s.Keep[c] & t.Bit) == 0) continue;
+            if (inner < 0) inner = c;
+            else energy += W(c) * (levels[c].ReadEnergy + levels[outer].WriteEnergy);
+            outer = c;
+        }
+        if (d == 0)
+        {
+            if (outer < 0) return DirectEnergy(t, s, 0);
+            return energy + DirectEnergy(t, s, inner) + W(0) * (levels[0].ReadEnergy + levels[outer].WriteEnergy);
+        }
+        double best = double.PositiveInfinity;
+        for (int m = 0; m < d; m++)
+        {
+            if (m != 0 && !CanKeepAbove(t, s, m, d)) continue;
+            best = Math.Min(best, outer < 0 ? DirectEnergy(t, s, m) + Above(m) : W(m) * (levels[m].ReadEnergy + levels[outer].WriteEnergy) + Above(m));
+        }
+        return outer < 0 ? best : energy + DirectEnergy(t, s, inner) + best;
     }
 
     /// <summary>

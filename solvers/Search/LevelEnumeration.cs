@@ -215,7 +215,10 @@ internal sealed class LevelEnumeration(SearchProblem problem) : SearchPart(probl
     public List<SpatialPlan> SpatialPlans()
     {
         var plans = new List<SpatialPlan>();
-        var seen = new HashSet<string>();
+        var seen = new Dictionary<string, SpatialPlan>();
+        // A window layer under the Timeloop convention (floored tensors): the bounds see a plan as they do under the default
+        // model, so one plan per class is searched and its leaves are costed in every plan of the class (its variants).
+        bool grouped = _m.AnyFloored && _m.Map.Constraints is not { AxisDependent: true };
         var x = new int[Levels][];
         var y = new int[Levels][];
         for (int d = 0; d < Levels; d++) { x[d] = Enumerable.Repeat(1, Ranks).ToArray(); y[d] = Enumerable.Repeat(1, Ranks).ToArray(); }
@@ -235,7 +238,10 @@ internal sealed class LevelEnumeration(SearchProblem problem) : SearchPart(probl
                 // Under the Timeloop convention a plan with a rank on both axes of a fanout is no answer (Timeloop's format
                 // cannot say it): it is left out before plans are merged, so an expressible plan stands for its class.
                 if ((_m.Map.Convention == CostConvention.Timeloop || _m.Map.OneAxis) && BothAxes(x, y)) return;
-                if (_m.Map.Constraints is { AxisDependent: true } || _m.SharedWindows || seen.Add(PlanKey(x, y))) plans.Add(new SpatialPlan(x.Select(a => (int[])a.Clone()).ToArray(), y.Select(a => (int[])a.Clone()).ToArray()));
+                var plan = new SpatialPlan(x.Select(a => (int[])a.Clone()).ToArray(), y.Select(a => (int[])a.Clone()).ToArray());
+                if (_m.Map.Constraints is { AxisDependent: true } || (_m.SharedWindows && !grouped)) plans.Add(plan);
+                else if (seen.TryGetValue(PlanKey(x, y), out var first)) { if (grouped) first.Variants.Add(plan); }
+                else { seen.Add(PlanKey(x, y), plan); plans.Add(plan); }
                 return;
             }
             if (r == Ranks) { Split(d + 1, 0, 1, 1); return; }

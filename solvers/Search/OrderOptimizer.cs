@@ -152,13 +152,15 @@ internal sealed class OrderOptimizer(SearchProblem problem, ArrayCostModel cost)
 
     /// <summary>
     /// The energy one step of one of level d's loops brings (given the loops of d inside it), summed over every tensor
-    /// kept below d: the per-loop cost whose weighted sum over d's loops is d's own term in the energy.
+    /// kept below d: the per-loop cost whose weighted sum over d's loops is d's own term in the energy. A tensor bounded by
+    /// its order-free floor (<see cref="SearchProblem.Floored"/>) is left out: its counts are not the array model's.
     /// </summary>
     private Func<int, long, double> StepEnergy(State s, int d)
     {
         var terms = new List<(StepModel Step, double Weight)>();
         foreach (var t in _m.Tensors)
         {
+            if (_m.Floored(t)) continue;
             int l = 0;
             for (int c = 1; c < Levels; c++)
             {
@@ -235,7 +237,8 @@ internal sealed class OrderOptimizer(SearchProblem problem, ArrayCostModel cost)
         foreach (var t in _m.Tensors)
             for (int c = d + 1; c < Levels; c++)
             {
-                if ((s.Keep[c] & t.Bit) == 0) { s.InnerVisits[d][c][t.Index] = 0; continue; }
+                // A floored tensor's bound uses no visits.
+                if ((s.Keep[c] & t.Bit) == 0 || _m.Floored(t)) { s.InnerVisits[d][c][t.Index] = 0; continue; }
                 s.InnerVisits[d][c][t.Index] = above * (t.Plain ? PlainLeastTerm(t, s, c, d) : BestOrder(s.Choice[d]!.Temporal, new StepModel(Ranks, t, s, c, d).Fresh).Value);
             }
     }

@@ -77,6 +77,9 @@ internal sealed class OuterBound(SearchProblem problem, ArrayCostModel cost, Inn
 
         public readonly SearchTensor T;
         // ---- Fixed for the node. ----
+        /// <summary>A tensor bounded by its order-free floor (<see cref="SearchProblem.Floored"/>): that floor in every case, else NaN.</summary>
+        public double Floor = double.NaN;
+        public bool Floored => !double.IsNaN(Floor);
         /// <summary>The outermost decided keeper (-1: none), and the one middle level that may keep the tensor (-1: none).</summary>
         public int Keeper0 = -1, Middle = -1;
         /// <summary>Level 1 may keep the tensor.</summary>
@@ -137,6 +140,8 @@ internal sealed class OuterBound(SearchProblem problem, ArrayCostModel cost, Inn
         {
             var o = parts[t.Index] = new Part(t, Ranks);
             o.CanKeep = _inner.CanKeepAbove(t, s, 1, d);
+            // Its floor holds whatever the split, level 1's keep set and the orders; level 1's capacity still counts its tile.
+            if (_m.Floored(t)) { o.Floor = _inner.WindowFloor(t, s, d); continue; }
             for (int c = d; c < Levels; c++) if ((s.Keep[c] & t.Bit) != 0) { o.Keeper0 = c; break; }
             for (int m = 2; m < d; m++)
             {
@@ -191,7 +196,7 @@ internal sealed class OuterBound(SearchProblem problem, ArrayCostModel cost, Inn
         }
         foreach (var o in parts)
         {
-            if (o.Keeper0 < 0) continue;
+            if (o.Keeper0 < 0 || o.Floored) continue;
             for (int f = 0; f <= Ranks; f++)
             {
                 if (f > 0 && !o.ForcedBy[f]) continue;
@@ -222,7 +227,7 @@ internal sealed class OuterBound(SearchProblem problem, ArrayCostModel cost, Inn
         var inners = new List<int>();
         var noBack = new long[Ranks];
         var rewind = new long[Ranks];
-        foreach (var o in parts) o.FloorOne = o.CanKeep ? o.One.Energy(o.Used1) : 0;
+        foreach (var o in parts) o.FloorOne = o.CanKeep && !o.Floored ? o.One.Energy(o.Used1) : 0;
         // With level 1 the only undecided on-chip level, a split and a keep set fix every factor: DRAM's order is then
         // shared by the tensors in the joint term (JointOrders).
         bool joint = d == 2;
@@ -278,6 +283,7 @@ internal sealed class OuterBound(SearchProblem problem, ArrayCostModel cost, Inn
             {
                 var t = o.T;
                 o.Tile = t.Tile(ext);
+                if (o.Floored) { floor += o.Floor; continue; }
                 double scale = 1;
                 bool onChipIndexes = false;
                 for (int r = 0; r < Ranks; r++)
@@ -326,6 +332,7 @@ internal sealed class OuterBound(SearchProblem problem, ArrayCostModel cost, Inn
             if (floor >= cutoff) return;
             foreach (var o in parts)
             {
+                if (o.Floored) continue;
                 var t = o.T;
                 double floorOne = o.FloorOne;
                 if (o.CanKeep)
@@ -418,6 +425,7 @@ internal sealed class OuterBound(SearchProblem problem, ArrayCostModel cost, Inn
                 }
                 foreach (var o in parts)
                 {
+                    if (o.Floored) continue;
                     o.StepOne = o.CanKeep ? new OrderOptimizer.StepModel(o.T, ext, dramStride, dramFactors, noBetween) : null;
                     if (o.Keeper0 < 0) { o.StepKeeper = o.StepKeeperOne = null; continue; }
                     // The rewinds between DRAM (or level 1) and the keeper: level 1's loops (for DRAM only), then the decided levels'.
@@ -438,6 +446,7 @@ internal sealed class OuterBound(SearchProblem problem, ArrayCostModel cost, Inn
             oneTerms.Clear();
             foreach (var o in parts)
             {
+                if (o.Floored) { constant += o.Floor; continue; }
                 bool kept = (keep & o.T.Bit) != 0;
                 if (kept)
                 {
@@ -485,6 +494,7 @@ internal sealed class OuterBound(SearchProblem problem, ArrayCostModel cost, Inn
             double sum = 0;
             foreach (var o in parts)
             {
+                if (o.Floored) { sum += o.Floor; continue; }
                 var t = o.T;
                 int f = inner >= 0 && o.ForcedBy[1 + inner] ? 1 + inner : 0;
                 if ((keep & t.Bit) != 0)

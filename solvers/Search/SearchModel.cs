@@ -80,6 +80,12 @@ internal sealed class SearchModel
     /// <summary>The exact energy and cycles of a complete mapping, whatever the objective (<see cref="ArrayCostModel.ExactParts"/>).</summary>
     public (double Energy, double Cycles) ExactParts(State s) => _cost.ExactParts(s);
 
+    /// <summary>The energy of a complete mapping without the tensors bounded by their order-free floor (<see cref="ArrayCostModel.PlainEnergy"/>).</summary>
+    public double PlainEnergy(State s) => _cost.PlainEnergy(s);
+
+    /// <summary>The order-free floors of a complete mapping's floored tensors (<see cref="Solvers.InnerBound.WindowFloor"/>), summed.</summary>
+    public double FlooredEnergy(State s) => Problem.Tensors.Where(Problem.Floored).Sum(t => _inner.WindowFloor(t, s, 0));
+
     /// <summary>The bandwidth cycles no order at level <paramref name="open"/> or below changes (<see cref="ArrayCostModel.CyclesFixedAbove"/>).</summary>
     public double CyclesFixedAbove(State s, int open) => _cost.CyclesFixedAbove(s, open);
 
@@ -149,4 +155,7 @@ internal sealed class SearchModel
 
     /// <summary>The complete state as the one Mapping type (<see cref="SearchProblem.ToMapping"/>).</summary>
     public Mapping ToMapping(State s) => Problem.ToMapping(s);
+
+    /// <summary>The complete state as a Mapping with the spatial split of <paramref name="plan"/>, a variant of its plan (<see cref="SpatialPlan.Variants"/>).</summary>
+    public Mapping ToMapping(State s, SpatialPlan plan) => Problem.ToMapping(s, plan);
 }

@@ -201,6 +201,17 @@ internal sealed class SearchProblem
     /// </summary>
     public bool TimeloopExact => Map.Convention == CostConvention.Timeloop && !Imperfect && !Tensors.Any(t => t.IsWindow);
 
+    /// <summary>
+    /// True when the energy search bounds tensor t by an order-free floor instead of its counts (docs/mapspace.md,
+    /// "Window layers under the Timeloop convention"): a window tensor under the Timeloop convention, whose counts depend on
+    /// every level's order together (Timeloop's sampling, neighbours' link transfers) and are costed at the leaves by the
+    /// emulation. The plain tensors of the same layer keep the array model's counts, which are Timeloop's own.
+    /// </summary>
+    public bool Floored(SearchTensor t) => DeferOrders && t.IsWindow && Map.Convention == CostConvention.Timeloop && !Imperfect;
+
+    /// <summary>True when some tensor is bounded by its order-free floor (<see cref="Floored"/>): leaves then search every order class by the emulation.</summary>
+    public bool AnyFloored => Tensors.Any(Floored);
+
     /// <summary>What the constraints pin at level d.</summary>
     public LevelConstraint Constraint(int d) => (Map.Constraints ?? MappingConstraints.None).For(d);
 
@@ -208,12 +219,16 @@ internal sealed class SearchProblem
     public bool MayKeep(SearchTensor t, int m) => (AllowedMask[m] & t.Bit) != 0 && !Constraint(m).Bypass.Contains(t.Spec.Id);
 
     /// <summary>A complete state as the one Mapping type: per level its temporal loops in the chosen order, its spatial loops (X, then Y) and its keep set.</summary>
-    public Mapping ToMapping(State s)
+    public Mapping ToMapping(State s) => ToMapping(s, null);
+
+    /// <summary><see cref="ToMapping(State)"/> with the spatial split of <paramref name="plan"/> (a variant of the state's plan) instead of the state's.</summary>
+    public Mapping ToMapping(State s, SpatialPlan? plan)
     {
         var levels = new List<LevelMapping>();
         for (int d = 0; d < Levels; d++)
         {
             var ch = s.Choice[d]!;
+            if (plan is not null) ch = ch with { SpatialX = plan.X[d], SpatialY = plan.Y[d] };
             var temporal = ch.Order.Select(r => new TemporalLoop(RankIds[r], ch.Temporal[r]));
             var spatial = new List<SpatialLoop>();
             for (int r = 0; r < Ranks; r++)

@@ -4,7 +4,14 @@ namespace Optimizer.Solvers;
 internal sealed record LevelChoice(int[] Temporal, int[] Order, int[] SpatialX, int[] SpatialY);
 
 /// <summary>The spatial split of every level decided up front: per level, the factor of each rank along X and along Y.</summary>
-internal sealed record SpatialPlan(int[][] X, int[][] Y);
+internal sealed record SpatialPlan(int[][] X, int[][] Y)
+{
+    /// <summary>
+    /// The other plans of its class that the search does not list on their own (<see cref="LevelEnumeration.SpatialPlans"/>):
+    /// the same factor per rank and level on other axes, which every bound sees alike; a leaf is costed in each.
+    /// </summary>
+    public List<SpatialPlan> Variants { get; } = [];
+}
 
 /// <summary>What a spatial plan alone fixes: the MACs per compute unit, and per level and tensor the words one instance touches and uses.</summary>
 internal sealed record PlanFacts(long TemporalTotal, long[][] Partition, long[][] Used);
