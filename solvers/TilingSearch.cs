@@ -33,6 +33,11 @@ public sealed class TilingSearch
     /// pruned. When the search finishes with nothing below it, the answer is not Optimal: it is the incumbent (if
     /// any) as Feasible, or Unknown, with the ceiling as the proven bound.</param>
     public TilingSearch(MapProblem problem, bool prune, bool seed = true, Mapping? incumbent = null, double ceiling = double.PositiveInfinity)
+        : this(problem, prune, seed, incumbent, ceiling, windowsOuterFirst: false) { }
+
+    /// <param name="windowsOuterFirst">A window layer under the Timeloop convention searched outer-first (as for latency) even
+    /// for energy: the quick unseeded run of <see cref="Solve"/>, which proves small problems within its node budget.</param>
+    private TilingSearch(MapProblem problem, bool prune, bool seed, Mapping? incumbent, double ceiling, bool windowsOuterFirst)
     {
         _ceiling = ceiling;
         _seed = seed;
@@ -48,7 +53,7 @@ public sealed class TilingSearch
         // With a sliding window, energy under the Timeloop convention takes the energy search too, the window tensor bounded
         // by an order-free floor and every leaf's order classes costed by the emulation (docs/mapspace.md, "Window layers
         // under the Timeloop convention").
-        bool timeloopWindows = problem.Convention == CostConvention.Timeloop && !timeloopExact && problem.Objective == Objective.Energy && problem.Caps is null;
+        bool timeloopWindows = !windowsOuterFirst && problem.Convention == CostConvention.Timeloop && !timeloopExact && problem.Objective == Objective.Energy && problem.Caps is null;
         _byConvention = problem.Convention != CostConvention.Default || problem.Arch.HasWindowCapabilities;
         // The enumeration (the ground truth) costs every leaf by the convention's model whatever the layer.
         _byReference = _byConvention && !(timeloopExact && prune);
@@ -280,7 +285,9 @@ public sealed class TilingSearch
         // finishes returns the same mapping seeded or not (Shared.Seed). Otherwise the seeded search starts afresh.
         if (_prune && _seed && _byReference && _incumbent is null && _p.Caps is null && _nodeLimit == long.MaxValue)
         {
-            var quick = new TilingSearch(_p, prune: true, seed: false, ceiling: _ceiling) { _nodeLimit = QuickNodes }
+            // Outer-first for window layers: on small problems it finishes within the budget where the energy search, whose
+            // window floor counts no refetch, does not (a Timeloop fixture: 0.13 s against 1.1 s).
+            var quick = new TilingSearch(_p, prune: true, seed: false, null, _ceiling, windowsOuterFirst: true) { _nodeLimit = QuickNodes }
                 .Solve(limits with { Threads = 1, Progress = null, TimeLimit = deadline is { } end ? end - sw.Elapsed : null });
             if (quick.Status is SolveStatus.Optimal or SolveStatus.Infeasible) return quick with { Elapsed = sw.Elapsed };
         }
