@@ -44,8 +44,6 @@ internal sealed class ShapeBranchAndBound
     private readonly bool[] _dynamic;
     /// <summary>Per shape and rank its bound (heaviest-first order).</summary>
     private readonly long[][] _bounds;
-    /// <summary>Per shape, the other shapes at least as large in every rank: a bound on it bounds them too (<see cref="Lift"/>).</summary>
-    private readonly int[][] _larger;
 
     /// <summary>Prepares the search of <paramref name="search"/>'s trace (energy) for one statistic.</summary>
     /// <param name="lower">Per shape (trace order) a lower bound on its cost under every mapping, or null: each shape's
@@ -76,20 +74,6 @@ internal sealed class ShapeBranchAndBound
         _weights = _shapes.Select(x => x.Weight).ToArray();
         _bounds = _shapes.Select(x => x.Problem.Bound).ToArray();
         _dynamic = Enumerable.Range(0, _m.Ranks).Select(r => _bounds.Any(b => b[r] != _m.Bound[r])).ToArray();
-        _larger = _shapes.Select((x, i) => Enumerable.Range(0, _shapes.Length)
-            .Where(k => k != i && AtMost(search.Trace.Shapes[x.TraceIndex].Sizes, search.Trace.Shapes[_shapes[k].TraceIndex].Sizes)).ToArray()).ToArray();
-    }
-
-    /// <summary>
-    /// Raises the lower bounds of the shapes at least as large as shape i in every rank to <paramref name="b"/>, a lower
-    /// bound on shape i's energy of every candidate below the node: a candidate's energy on a shape is at most its energy
-    /// on every larger shape (the reference model's counts only grow with the bounds; the tests check it on random cases),
-    /// so b bounds theirs too.
-    /// </summary>
-    private void Lift(double[] lower, int i, double b)
-    {
-        foreach (int k in _larger[i])
-            if (b > lower[k]) lower[k] = b;
     }
 
     /// <summary>Runs the search under the limits (one thread).</summary>
@@ -269,13 +253,6 @@ internal sealed class ShapeBranchAndBound
         return path;
     }
 
-    /// <summary>Whether shape <paramref name="a"/> is at most shape <paramref name="b"/> in every rank (sizes in rank order).</summary>
-    internal static bool AtMost(IReadOnlyList<int> a, IReadOnlyList<int> b)
-    {
-        for (int r = 0; r < a.Count; r++) if (a[r] > b[r]) return false;
-        return true;
-    }
-
     /// <summary>Whether rank r's spatial loops Y (inside) and X, over tiles of <paramref name="inner"/>, run on every shape with spans that divide its size.</summary>
     private bool SplitRunsOnEveryShape(int r, long inner, int x, int y)
     {
@@ -424,7 +401,6 @@ internal sealed class ShapeBranchAndBound
             Evaluations++;
             if (b <= lower[i]) return value;
             lower[i] = b;
-            search.Lift(lower, i, b);
             return search.Statistic(lower);
         }
 
@@ -514,8 +490,6 @@ internal sealed class ShapeBranchAndBound
             if (search.HasDynamicSplit(s) && !search._search.RunsOnEveryShape(search._m.ToMapping(s))) return;
             var full = new State[_n];
             var least = (double[])lower.Clone();
-            // What the statistic is pruned on: each shape costed so far lifted to the larger shapes.
-            var lifted = (double[])lower.Clone();
             for (int i = 0; i < _n; i++)
             {
                 full[i] = search.ShapeState(i, s, 0, parents[i], record: false)!;
@@ -523,9 +497,7 @@ internal sealed class ShapeBranchAndBound
                 sh.Orders.OptimizeOrders(full[i]);
                 least[i] = sh.Cost.Exact(full[i]);
                 Evaluations++;
-                lifted[i] = Math.Max(lifted[i], least[i]);
-                search.Lift(lifted, i, least[i]);
-                if (Prunable(search.Statistic(lifted))) { Pruned++; return; }
+                if (Prunable(search.Statistic(least))) { Pruned++; return; }
             }
             ShareOrders(s, full, least);
             var costs = new double[_n];
