@@ -303,30 +303,12 @@ internal sealed class ShapeBranchAndBound
     private LevelChoice ClampChoice(int i, State s, int b)
     {
         var c = s.Choice[b]!;
-        int[]? t = null, x = null, y = null;
+        var t = (int[])c.Temporal.Clone();
+        var x = (int[])c.SpatialX.Clone();
+        var y = (int[])c.SpatialY.Clone();
         for (int r = 0; r < _m.Ranks; r++)
-        {
-            if (!_dynamic[r]) continue;
-            var (ct, cx, cy) = ClampLevel(_bounds[i][r], Inner(s, b + 1, r), c.Temporal[r], c.SpatialX[r], c.SpatialY[r]);
-            if (ct == c.Temporal[r] && cx == c.SpatialX[r] && cy == c.SpatialY[r]) continue;
-            t ??= (int[])c.Temporal.Clone();
-            x ??= (int[])c.SpatialX.Clone();
-            y ??= (int[])c.SpatialY.Clone();
-            (t[r], x[r], y[r]) = (ct, cx, cy);
-        }
-        // Nothing clamped: the level runs as written (its choice is never changed in place, so it can be shared).
-        if (t is null && OrderHasNoOnes(c)) return c;
-        t ??= c.Temporal;
-        x ??= c.SpatialX;
-        y ??= c.SpatialY;
+            if (_dynamic[r]) (t[r], x[r], y[r]) = ClampLevel(_bounds[i][r], Inner(s, b + 1, r), t[r], x[r], y[r]);
         return new LevelChoice(t, c.Order.Where(r => t[r] > 1).ToArray(), x, y);
-    }
-
-    /// <summary>Whether every rank in the level's order has a temporal factor above 1 (the order a clamped level keeps).</summary>
-    private static bool OrderHasNoOnes(LevelChoice c)
-    {
-        foreach (int r in c.Order) if (c.Temporal[r] <= 1) return false;
-        return true;
     }
 
     /// <summary>
