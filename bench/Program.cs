@@ -43,6 +43,7 @@ public static class Program
                 case "shapes": Shapes(numbers.Count > 0 ? seconds : 600, numbers.Count > 1 ? int.Parse(numbers[1], System.Globalization.CultureInfo.InvariantCulture) : 4,
                     numbers.Count > 2 ? int.Parse(numbers[2], System.Globalization.CultureInfo.InvariantCulture) : 64); break;
                 case "shape-proofs": ShapeProofs.Run(numbers.Count > 0 ? seconds : 300); break;
+                case "shape-proofs:alone": ShapeProofs.RunAlone(numbers.Count > 0 ? seconds : 300); break;
                 case "shape-seeds": ShapeSeeds.Run(numbers.Count > 0 ? seconds : 60); break;
                 case "codesign": CodesignEyeriss(numbers.Count > 0 ? seconds : 600, numbers.Count > 1 ? double.Parse(numbers[1], System.Globalization.CultureInfo.InvariantCulture) : null,
                     numbers.Count > 2 ? double.Parse(numbers[2], System.Globalization.CultureInfo.InvariantCulture) : null); break;
@@ -50,7 +51,7 @@ public static class Program
                 case "proofs": Proofs(seconds, names.Skip(names.IndexOf("proofs") + 1).ToList()); return 0; // the names after it are networks, presets, objectives
                 case var d when d.StartsWith("descent", StringComparison.Ordinal): DescentSweep(d); break;
                 default:
-                    Console.Error.WriteLine($"error: unknown benchmark '{name}'; known: costmodel, small, resnet50, cpsat[:PRESET], cpsat-floor[:PRESET], window-capabilities [seconds per search], codesign [seconds per objective [seconds per bound search [seconds per quick bound search]]], codesign-fronts [seconds per front], simulate, fusion, fusion-full[:resnet50|:gpt3] [seconds per fused search], fusion-halos[:resnet50|:mobilenetv2][:template|:keep] [seconds per fused search], fusion-keep, fusion-certify [seconds per certificate], network, timeloop-optima, timelimit, onnx-load, imperfect [seconds per case], imperfect-proofs [seconds per search [first shape [shapes]]], shapes [seconds per search [E = D [buffer words]]], shape-proofs [seconds per search], shape-seeds [seconds per search], proofs [NETWORK|PRESET|OBJECTIVE|timeloop...], descent[:WORKLOAD[:ARCH[:norandom]]] (an empty WORKLOAD or ARCH: all) [seconds per layer]");
+                    Console.Error.WriteLine($"error: unknown benchmark '{name}'; known: costmodel, small, resnet50, cpsat[:PRESET], cpsat-floor[:PRESET], window-capabilities [seconds per search], codesign [seconds per objective [seconds per bound search [seconds per quick bound search]]], codesign-fronts [seconds per front], simulate, fusion, fusion-full[:resnet50|:gpt3] [seconds per fused search], fusion-halos[:resnet50|:mobilenetv2][:template|:keep] [seconds per fused search], fusion-keep, fusion-certify [seconds per certificate], network, timeloop-optima, timelimit, onnx-load, imperfect [seconds per case], imperfect-proofs [seconds per search [first shape [shapes]]], shapes [seconds per search [E = D [buffer words]]], shape-proofs[:alone] [seconds per search], shape-seeds [seconds per search], proofs [NETWORK|PRESET|OBJECTIVE|timeloop...], descent[:WORKLOAD[:ARCH[:norandom]]] (an empty WORKLOAD or ARCH: all) [seconds per layer]");
                     return 2;
             }
         }

@@ -45,6 +45,33 @@ public static class ShapeProofs
                           $"{alone100.Pruned:N0} and {alone.Pruned:N0} nodes pruned, {alone100.Evaluations:N0} and {alone.Evaluations:N0} shape bounds");
     }
 
+    /// <summary>
+    /// The branch and bound alone (per-shape floors, no own optima) for the mean: BERT-base's FF1 over its 100 lengths, the
+    /// MoE layer over its 98 counts, and BERT's FF1 at M = 512 alone, with the ratio of the first to the last.
+    /// </summary>
+    public static void RunAlone(double seconds)
+    {
+        var arch = Presets.Get("tpu-v4i");
+        var ff1 = Zoo.Get("bert-base").Layers.Single(l => l.Name == "FF1");
+        var limits = new SearchLimits(TimeSpan.FromSeconds(seconds));
+        Console.WriteLine($"shape-proofs:alone: tpu-v4i, energy, mean, the branch and bound alone, {seconds} s per search, one thread");
+        // Warm-up (the JIT), a few seconds.
+        new ShapeSearch(Trace(ff1, "M", [64, 32]), arch, Objective.Energy).Solve(ShapeStatistic.Mean, new SearchLimits(TimeSpan.FromSeconds(3)));
+        (ShapeAnswer Answer, double Cpu) Alone(string name, ShapeTrace trace)
+        {
+            double cpu = UserCpu();
+            var answer = new ShapeSearch(trace, arch, Objective.Energy).Solve(ShapeStatistic.Mean, limits);
+            cpu = UserCpu() - cpu;
+            Console.WriteLine(Line(name, answer.Status, answer.Best, answer.Bound, answer.GapPercent, answer.Elapsed.TotalSeconds) +
+                              $"  ({cpu:F1} s user)  {answer.Evaluations:N0} shape bounds, {answer.Pruned:N0} nodes pruned");
+            return (answer, cpu);
+        }
+        var (bert, bertCpu) = Alone("BERT-base FF1, 100 lengths", Trace(ff1, "M", SequenceLengths()));
+        Alone("MoE expert FFN, 98 counts", Trace(Layers.Gemm("expert", m: 256, n: 3072, k: 768), "M", TokensPerExpert()));
+        var (one, oneCpu) = Alone("BERT-base FF1, M = 512 alone", Trace(ff1, "M", [512]));
+        Console.WriteLine($"  ratio 100 lengths / one: {bert.Elapsed.TotalSeconds / one.Elapsed.TotalSeconds:F1} wall ({bertCpu / oneCpu:F1} user CPU)");
+    }
+
     /// <summary>Own optima, then the one mapping for the mean started from them; returns the seconds both took.</summary>
     private static (IReadOnlyList<SolveResult> Own, ShapeAnswer Mean, double Seconds) Answer(ShapeSearch search, SearchLimits limits, bool quiet = false)
     {

@@ -179,4 +179,36 @@ public sealed class ShapeBranchAndBoundTests
         }
         Assert.IsTrue(paths >= 50, $"only {paths} paths");
     }
+
+    /// <summary>
+    /// What a bound shared between shapes would rest on (docs/shapes.md, "Where its time goes": a shape's bound lifted to
+    /// the larger shapes, tried): a candidate's energy on a shape is at most its energy on every shape at least as large in
+    /// every rank. Checked by the reference model on every ordered pair of shapes for the candidates of random small
+    /// layers (windows included), architectures and traces.
+    /// </summary>
+    [TestMethod]
+    public void ACandidatesEnergyIsNonDecreasingInTheShape()
+    {
+        var cases = RandomCases(2127, 30).Concat(RandomCases(91, 40)).ToList();
+        int pairs = 0, larger = 0;
+        foreach (var (trace, arch) in cases)
+        {
+            var search = new ShapeSearch(trace, arch, Objective.Energy);
+            var n = trace.Shapes.Count;
+            foreach (var m in search.Candidates().Take(400))
+            {
+                var costs = Enumerable.Range(0, n).Select(s => search.CostOn(m, s)).ToArray();
+                for (int a = 0; a < n; a++)
+                    for (int b = 0; b < n; b++)
+                    {
+                        if (a == b || !trace.Shapes[a].Sizes.Zip(trace.Shapes[b].Sizes).All(p => p.First <= p.Second)) continue;
+                        Assert.IsTrue(costs[a] <= costs[b] * (1 + 1e-12), $"{trace.Layer.Name} on {arch.Name}: " +
+                            $"{m.ToCompactString(arch.Levels.Select(l => l.Name).ToList())} costs {costs[a]} on {string.Join("x", trace.Shapes[a].Sizes)}, more than {costs[b]} on {string.Join("x", trace.Shapes[b].Sizes)}");
+                        pairs++;
+                        if (costs[a] < costs[b]) larger++;
+                    }
+            }
+        }
+        Assert.IsTrue(pairs >= 2000 && larger >= pairs / 4, $"{pairs} pairs of ordered shapes, {larger} strictly cheaper on the smaller");
+    }
 }
