@@ -55,6 +55,26 @@ public sealed class NodeMeshBoundTests
     }
 
     /// <summary>
+    /// On a 4 x 4 mesh the same spatial factors can use different numbers of nodes along X plus along Y, and the plans keep
+    /// only the fewest (<see cref="LevelEnumeration.SpatialPlans"/>); with a cheap hop and tiny buffers the optimum spreads
+    /// over several nodes, so the branch and bound must still equal brute force. Fails (4 of 12 cases) when the plans keep
+    /// the most instead.
+    /// </summary>
+    [TestMethod]
+    public void ExactEqualsBruteForceOnAFourByFourMesh()
+    {
+        var rng = new Random(3);
+        int compared = 0;
+        for (int i = 0; i < 12; i++)
+        {
+            var layer = i % 2 == 0 ? Layers.Gemm($"g{i}", m: 4 << rng.Next(2), n: 2 << rng.Next(2), k: 2) : Layers.Conv1d($"c{i}", c: 2, k: 4, p: 4, r: 1 + rng.Next(2));
+            var arch = MiniMultinode($"mesh4x4_{i}", (4, 4), multicast: true, hop: 1 + 4 * rng.NextDouble(), buffer: 4 + rng.Next(8), pes: (1, 1), register: 1 + rng.Next(3));
+            if (SearchTests.ExactEqualsBruteForce(layer, arch)) compared++;
+        }
+        Assert.IsTrue(compared >= 10, $"only {compared} feasible cases compared");
+    }
+
+    /// <summary>
     /// Admissibility node by node: on random valid mappings of the same hierarchies, every bound on the way to the
     /// mapping (its plan's root, then each level decided as the mapping has it) is at most the cost of its tiling at
     /// its best loop orders.
