@@ -320,6 +320,7 @@ public sealed class TilingSearch
         var rootBounds = new List<double>();
         var rootKeys = new List<double>(); // the order plans are searched in
         var rootScales = new List<double>(); // per plan, what its energy bounds are multiplied by: its least cycles for EDP searched inner-first, else 1
+        var rootEnergies = new List<double>(); // per plan searched inner-first, its plain energy bound
         bool listed = true;
         if (_prune)
         {
@@ -343,24 +344,30 @@ public sealed class TilingSearch
             var keys = new double[roots.Count];
             var bounds = new double[roots.Count];
             var scales = new double[roots.Count];
-            // Refining is the costly part (milliseconds per plan, a thousand plans): once the time limit or an
-            // interruption comes, the plans left keep their plain bound, which is valid, so the limit holds.
+            var energies = new double[roots.Count];
+            double any = RootBound(); // what every mapping costs at least: the bound of a plan not bounded before the limit
             Parallel.For(0, roots.Count, new ParallelOptions { MaxDegreeOfParallelism = limits.Threads > 0 ? limits.Threads : Environment.ProcessorCount }, i =>
             {
+                if (((i & 1023) == 0 && shared.CheckStop()) || shared.Stopped)
+                {
+                    keys[i] = bounds[i] = energies[i] = any;
+                    scales[i] = 1;
+                    return;
+                }
                 // EDP searched inner-first: every mapping of the plan has at least its energy bound and at least its cycles.
                 double scale = scales[i] = _edpInner ? twins!.Cycles(plans[i]) : 1;
-                double energy = _model.DeferOrders ? _model.InnerBound(roots[i](), _levelsCount) : double.NaN;
+                double energy = energies[i] = _model.DeferOrders ? _model.InnerBound(roots[i](), _levelsCount) : double.NaN;
                 double plain = _model.DeferOrders ? energy * scale : _model.LowerBound(roots[i](), 0, keepDecidedAt: 0);
                 keys[i] = plain; // the search order stays the plain bound's (see below)
                 // Within a cycle cap, a plan whose least cycles are above it holds no allowed mapping.
                 if (_cyclesCapped && !_p.Caps!.Allow(0, twins!.Cycles(plans[i]))) plain = double.PositiveInfinity;
                 else if (twins is not null && !_edpInner && !_cyclesCapped && !shared.CheckStop()) plain = Math.Max(plain, twins.Bound(plans[i], shared.CheckStop));
-                bounds[i] = _model.DeferOrders && !shared.Prunable(plain, null) && !shared.CheckStop()
-                    ? _model.RefineBound(roots[i](), _levelsCount, energy, shared.Threshold / scale) * scale : plain;
+                bounds[i] = plain;
             });
             rootKeys.AddRange(keys);
             rootBounds.AddRange(bounds);
             rootScales.AddRange(scales);
+            rootEnergies.AddRange(energies);
         }
         else
         {
@@ -411,6 +418,14 @@ public sealed class TilingSearch
             if (shared.Stopped) return;
             double[] path = [position[i]];
             if (shared.Prunable(rootBounds[i], path)) { finished[i] = true; return; }
+            // A plan's outer bound (milliseconds each, and a multinode layer has 10^5 plans) is taken when the plan's turn
+            // comes, against the incumbent of that moment: most plans are pruned by their plain bound by then. A plan not
+            // reached keeps its plain bound, which is valid (a stopped search reports the least over the plans left).
+            if (_model.DeferOrders)
+            {
+                open[i] = rootBounds[i] = Math.Max(rootBounds[i], _model.RefineBound(roots[i](), _levelsCount, rootEnergies[i], shared.Threshold / rootScales[i]) * rootScales[i]);
+                if (shared.Prunable(rootBounds[i], path)) { finished[i] = true; return; }
+            }
             var frontier = new Frontier();
             if (_model.DeferOrders) shared.DescendInner(roots[i](), rootDepth, rootBounds[i], path, frontier, share, roots[i], scale: rootScales[i]);
             else shared.Descend(roots[i](), rootDepth, path);

@@ -149,7 +149,8 @@ internal sealed class InnerBound(SearchProblem problem, ArrayCostModel cost) : S
     {
         var levels = _m.Storage;
         var facts = _cost.Facts(s);
-        double floor0 = t.IsOutput ? facts.Partition[0][t.Index] * levels[0].WriteEnergy : facts.Used[0][t.Index] * levels[0].ReadEnergy;
+        double words0 = t.IsOutput ? facts.Partition[0][t.Index] : facts.Used[0][t.Index];
+        double floor0 = words0 * (t.IsOutput ? levels[0].WriteEnergy : levels[0].ReadEnergy);
         int outer = DecidedTerms(t, s, d, aboveD, remaining, innermost, out double energy, out double v0);
         double best = double.PositiveInfinity;
         if (outer < 0)
@@ -157,7 +158,7 @@ internal sealed class InnerBound(SearchProblem problem, ArrayCostModel cost) : S
             for (int m = 0; m < d; m++)
             {
                 if (m != 0 && !CanKeepAbove(t, s, m, d)) continue;
-                best = Math.Min(best, DirectEnergy(t, s, m) + (m != 0 ? floor0 : 0));
+                best = Math.Min(best, DirectEnergy(t, s, m) + (m != 0 ? floor0 + words0 * CrossingEnergy(t, s, m) : 0));
             }
             return best;
         }
@@ -166,9 +167,25 @@ internal sealed class InnerBound(SearchProblem problem, ArrayCostModel cost) : S
         for (int m = 0; m < d; m++)
         {
             if (m != 0 && !CanKeepAbove(t, s, m, d)) continue;
-            best = Math.Min(best, _cost.PairEnergy(t, s, m, outer, v0) + (m != 0 ? floor0 : 0));
+            best = Math.Min(best, _cost.PairEnergy(t, s, m, outer, v0) + (m != 0 ? floor0 + words0 * CrossingEnergy(t, s, m) : 0));
         }
         return energy + best;
+    }
+
+    /// <summary>
+    /// The network energy per word of t that DRAM reads (or updates) on its way to keeper m: the hops of every fanout
+    /// above m. Whoever keeps t between DRAM and m, each fanout k above m lies between two consecutive keepers of it,
+    /// and the parent's accesses that cross it are counted once each at k's hops (docs/cost-model.md), so the words
+    /// that cross it are at least every word used once (for an output, every word of its partition updated once):
+    /// the words the DRAM floor counts. None for a window tensor whose children may share words
+    /// (<see cref="SearchProblem.SharedWindows"/>: shared and forwarded words take other hops).
+    /// </summary>
+    public double CrossingEnergy(SearchTensor t, State s, int m)
+    {
+        if (_m.SharedWindows && t.IsWindow) return 0;
+        double hop = 0;
+        for (int k = 0; k < m; k++) if (_m.HopEnergy(k) > 0) hop += _cost.Hops(s, k) * _m.HopEnergy(k);
+        return hop;
     }
 
     /// <summary>

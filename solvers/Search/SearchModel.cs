@@ -64,7 +64,7 @@ internal sealed class SearchModel
     public IEnumerable<int[]> Orders(int d, int[] temporal) => _enumeration.Orders(d, temporal);
 
     /// <summary>Every spatial split of every level, in a fixed order.</summary>
-    public List<SpatialPlan> SpatialPlans() => _enumeration.SpatialPlans();
+    public IEnumerable<SpatialPlan> SpatialPlans() => _enumeration.SpatialPlans();
 
     /// <summary>Decides level d in an inner-first state (<see cref="State.ApplyInner"/>).</summary>
     public void ApplyInner(State s, int d, LevelChoice choice) => s.ApplyInner(d, choice);

@@ -274,7 +274,7 @@ public sealed class SearchTests
         ], new ComputeUnit(0.5));
 
     /// <summary>Solves for energy with the branch and bound and with brute force and asserts they agree; false when the case is infeasible (nothing compared).</summary>
-    private static bool ExactEqualsBruteForce(Einsum layer, Architecture arch)
+    internal static bool ExactEqualsBruteForce(Einsum layer, Architecture arch)
     {
         var problem = new MapProblem(layer, arch, Objective.Energy);
         var exact = new TilingSearch(problem, prune: true, seed: false).Solve(SearchLimits.None);
@@ -353,30 +353,43 @@ public sealed class SearchTests
                 : Layers.Conv2d($"b{i}", n: 1, c: 1 + rng.Next(2), k: 2 + 2 * rng.Next(2), p: 2 + rng.Next(3), q: 2, r: 2 + rng.Next(2), s: 2, stride: 1);
             var arch = RoleSplit($"bounds{i}", glb: 4 + rng.Next(24), fanout: (1 + rng.Next(3), 1 + rng.Next(2)),
                 spads: (1 + rng.Next(6), 1 + rng.Next(6), 1 + rng.Next(4)));
-            var model = new SearchModel(new MapProblem(layer, arch, Objective.Energy), deferOrders: true);
-            var space = new Mapspace(layer, arch);
-            for (int j = 0; j < 40; j++)
-            {
-                if (!space.TrySampleValid(rng, 500, out var mapping)) break;
-                double cost = CostModel.Evaluate(layer, arch, mapping).Energy;
-                var (bounds, bestOrders) = BoundsOnTheWay(model, layer, mapping);
-                Assert.IsTrue(bestOrders <= cost * (1 + 1e-9), $"{layer} on {arch.Name}: best orders {bestOrders} cost more than {cost}");
-                var names = arch.Levels.Select(l => l.Name).ToList();
-                foreach (var (d, plain, outer, child) in bounds)
-                {
-                    Assert.IsTrue(plain <= bestOrders * (1 + 1e-9), $"{layer} on {arch.Name}: plain bound {plain} at level {d} exceeds {bestOrders} of {mapping.ToCompactString(names)} at its best orders");
-                    Assert.IsTrue(outer <= bestOrders * (1 + 1e-9), $"{layer} on {arch.Name}: outer bound {outer} at level {d} exceeds {bestOrders} of {mapping.ToCompactString(names)} at its best orders");
-                    if (child is { } c)
-                    {
-                        Assert.IsTrue(c <= bestOrders * (1 + 1e-9), $"{layer} on {arch.Name}: the child bound {c} recorded at level {d} exceeds {bestOrders} of {mapping.ToCompactString(names)} at its best orders");
-                        children++;
-                    }
-                    nodes++;
-                }
-            }
+            nodes += CheckBoundsOnTheWay(rng, layer, arch, 40, c => children += c);
         }
         Assert.IsTrue(nodes >= 1000, $"only {nodes} nodes checked");
         Assert.IsTrue(children >= 200, $"only {children} child bounds checked");
+    }
+
+    /// <summary>
+    /// Samples up to <paramref name="samples"/> random valid mappings and asserts that every bound on the way to each
+    /// (<see cref="BoundsOnTheWay"/>) is at most the cost of its tiling at its best orders; returns the nodes checked and
+    /// reports the child bounds checked to <paramref name="childrenChecked"/>.
+    /// </summary>
+    internal static int CheckBoundsOnTheWay(Random rng, Einsum layer, Architecture arch, int samples, Action<int>? childrenChecked = null)
+    {
+        int nodes = 0, children = 0;
+        var model = new SearchModel(new MapProblem(layer, arch, Objective.Energy), deferOrders: true);
+        var space = new Mapspace(layer, arch);
+        for (int j = 0; j < samples; j++)
+        {
+            if (!space.TrySampleValid(rng, 500, out var mapping)) break;
+            double cost = CostModel.Evaluate(layer, arch, mapping).Energy;
+            var (bounds, bestOrders) = BoundsOnTheWay(model, layer, mapping);
+            Assert.IsTrue(bestOrders <= cost * (1 + 1e-9), $"{layer} on {arch.Name}: best orders {bestOrders} cost more than {cost}");
+            var names = arch.Levels.Select(l => l.Name).ToList();
+            foreach (var (d, plain, outer, child) in bounds)
+            {
+                Assert.IsTrue(plain <= bestOrders * (1 + 1e-9), $"{layer} on {arch.Name}: plain bound {plain} at level {d} exceeds {bestOrders} of {mapping.ToCompactString(names)} at its best orders");
+                Assert.IsTrue(outer <= bestOrders * (1 + 1e-9), $"{layer} on {arch.Name}: outer bound {outer} at level {d} exceeds {bestOrders} of {mapping.ToCompactString(names)} at its best orders");
+                if (child is { } c)
+                {
+                    Assert.IsTrue(c <= bestOrders * (1 + 1e-9), $"{layer} on {arch.Name}: the child bound {c} recorded at level {d} exceeds {bestOrders} of {mapping.ToCompactString(names)} at its best orders");
+                    children++;
+                }
+                nodes++;
+            }
+        }
+        childrenChecked?.Invoke(children);
+        return nodes;
     }
 
     /// <summary>

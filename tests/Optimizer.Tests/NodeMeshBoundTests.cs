@@ -1,0 +1,94 @@
+using Optimizer.Formulation;
+using Optimizer.Hardware;
+using Optimizer.Solvers;
+using Optimizer.Workloads;
+
+namespace Optimizer.Tests;
+
+/// <summary>
+/// The energy search on multinode-like hierarchies (docs/presets.md, "multinode"): DRAM over a mesh of nodes with a
+/// costly hop, a global buffer per node over a PE bus, a register per PE, every level free to keep every tensor. Here
+/// the network words between DRAM and the nodes are a large part of every mapping's energy, and the bounds count them
+/// (<see cref="InnerBound.CrossingEnergy"/>).
+/// </summary>
+[TestClass]
+public sealed class NodeMeshBoundTests
+{
+    /// <summary>DRAM over a mesh of nodes (hop energy <paramref name="hop"/>), a buffer per node over a bus of PEs, a register per PE.</summary>
+    internal static Architecture MiniMultinode(string name, (int X, int Y) nodes, bool multicast, double hop, long buffer, (int X, int Y) pes, long register) =>
+        new(name, "multinode-like", [
+            new StorageLevel("DRAM", null, 16, 100, 100, fanout: new Fanout(nodes.X, nodes.Y, multicast, spatialReduction: multicast, hopEnergy: hop, topology: Topology.Mesh)),
+            new StorageLevel("GlobalBuffer", buffer, 16, 3, 3, fanout: new Fanout(pes.X, pes.Y, multicast: true, spatialReduction: true, hopEnergy: 1.5)),
+            new StorageLevel("RegFile", register, 16, 0.1, 0.1),
+        ], new ComputeUnit(1));
+
+    private static (Einsum Layer, Architecture Arch) Case(Random rng, int i)
+    {
+        var layer = (i % 3) switch
+        {
+            0 => Layers.Gemm($"g{i}", m: 2 << rng.Next(2), n: 2 << rng.Next(2), k: 2 + 2 * rng.Next(2)),
+            1 => Layers.Conv1d($"c{i}", c: 1 + rng.Next(2), k: 2 << rng.Next(2), p: 4, r: 1 + rng.Next(3), stride: 1 + rng.Next(2)),
+            _ => Layers.Gemm($"h{i}", m: 8, n: 1 + rng.Next(2), k: 4),
+        };
+        var nodes = rng.Next(3) switch { 0 => (2, 1), 1 => (2, 2), _ => (4, 1) };
+        var arch = MiniMultinode($"mesh{i}", nodes, multicast: rng.Next(3) > 0, hop: 20 + 40 * rng.NextDouble(),
+            buffer: 8 + rng.Next(24), pes: (1 + rng.Next(2), 1 + rng.Next(2)), register: 2 + rng.Next(6));
+        return (layer, arch);
+    }
+
+    /// <summary>
+    /// The branch and bound equals brute force on energy over small multinode-like hierarchies with a costly mesh hop.
+    /// Fails when the network words the bounds charge between DRAM and a keeper below (<see cref="InnerBound.CrossingEnergy"/>)
+    /// are scaled up by 30 %.
+    /// </summary>
+    [TestMethod]
+    public void ExactEqualsBruteForceOverANodeMesh()
+    {
+        var rng = new Random(7);
+        int compared = 0;
+        for (int i = 0; i < 12; i++)
+        {
+            var (layer, arch) = Case(rng, i);
+            if (SearchTests.ExactEqualsBruteForce(layer, arch)) compared++;
+        }
+        Assert.IsTrue(compared >= 10, $"only {compared} feasible cases compared");
+    }
+
+    /// <summary>
+    /// On a 4 x 4 mesh the same spatial factors can use different numbers of nodes along X plus along Y, and the plans keep
+    /// only the fewest (<see cref="LevelEnumeration.SpatialPlans"/>); with a cheap hop and tiny buffers the optimum spreads
+    /// over several nodes, so the branch and bound must still equal brute force. Fails (4 of 12 cases) when the plans keep
+    /// the most instead.
+    /// </summary>
+    [TestMethod]
+    public void ExactEqualsBruteForceOnAFourByFourMesh()
+    {
+        var rng = new Random(3);
+        int compared = 0;
+        for (int i = 0; i < 12; i++)
+        {
+            var layer = i % 2 == 0 ? Layers.Gemm($"g{i}", m: 4 << rng.Next(2), n: 2 << rng.Next(2), k: 2) : Layers.Conv1d($"c{i}", c: 2, k: 4, p: 4, r: 1 + rng.Next(2));
+            var arch = MiniMultinode($"mesh4x4_{i}", (4, 4), multicast: true, hop: 1 + 4 * rng.NextDouble(), buffer: 4 + rng.Next(8), pes: (1, 1), register: 1 + rng.Next(3));
+            if (SearchTests.ExactEqualsBruteForce(layer, arch)) compared++;
+        }
+        Assert.IsTrue(compared >= 10, $"only {compared} feasible cases compared");
+    }
+
+    /// <summary>
+    /// Admissibility node by node: on random valid mappings of the same hierarchies, every bound on the way to the
+    /// mapping (its plan's root, then each level decided as the mapping has it) is at most the cost of its tiling at
+    /// its best loop orders.
+    /// </summary>
+    [TestMethod]
+    public void BoundsOnTheWayToAnyMappingOverANodeMeshNeverExceedItsCost()
+    {
+        var rng = new Random(13);
+        int nodes = 0;
+        for (int i = 0; i < 12; i++)
+        {
+            var (layer, arch) = Case(rng, i);
+            nodes += SearchTests.CheckBoundsOnTheWay(rng, layer, arch, 40);
+        }
+        Assert.IsTrue(nodes >= 500, $"only {nodes} nodes checked");
+    }
+}
