@@ -36,8 +36,8 @@ public sealed class FusionPipelineTests
         yield return (Gemms(4, 4, 4, 2), Arch(96, 1, 1));
         yield return (Gemms(4, 8, 2, 2, 8), Arch(96, 1, 1, fanout: false, macsPerCycle: 2));
         // Convolutions with halos on fast compute: the first bound by reading its input, the last by writing its output.
-        yield return (ConvChain2(), Arch(96, 1, 1, fanout: false, macsPerCycle: 4));
-        yield return (ConvChain3(), Arch(128, 1, 1, fanout: false, macsPerCycle: 4));
+        yield return (ConvChain2(), Arch(96, 1, 1, fanout: false, macsPerCycle: 16));
+        yield return (ConvChain3(), Arch(128, 1, 1, fanout: false, macsPerCycle: 16));
     }
 
     /// <summary>The schedule's steps enumerated one by one: each step's active members, their summed demands, the largest.</summary>
@@ -139,7 +139,7 @@ public sealed class FusionPipelineTests
     public void PipelinedSpecRoundTripsAndItsCapacityRuleIsChecked()
     {
         var w = ConvChain3();
-        var a = Arch(128, 1, 1, fanout: false);
+        var a = Arch(128, 1, 1, fanout: false, macsPerCycle: 16);
         var r = new FusionSearch(new FusionProblem(w, a, Objective.Latency, Pipeline: true)).Solve(SearchLimits.None);
         var text = Formulation.Specs.FusedMappingSpec.Write(w, a, r.Mapping!);
         var back = Formulation.Specs.FusedMappingSpec.Parse(text, "answer.yaml", w, a);
