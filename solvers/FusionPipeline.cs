@@ -12,6 +12,9 @@ public sealed partial class FusionSearch
     /// <summary>One template mapping of a member of a pipelined group: its energy and cycles with fusion's removals, its resource demand and the words it holds per level (held tensors in their fusion level apart).</summary>
     private sealed record PipeOption(double Energy, long Cycles, long[] Demand, long[] Words, Mapping Mapping);
 
+    /// <summary>The pruned template mappings of each member class met so far (its Einsum, architecture, shared loops and held tensors), reused by every group that has it.</summary>
+    private readonly Dictionary<string, List<PipeOption>> _pipeOptions = [];
+
     /// <summary>A choice of the first members of a pipelined group: its energy, the steps already complete (their demand, summed), and what the open steps carry.</summary>
     private sealed record PipeState(double Energy, long Done, long[] Open, IReadOnlyList<PipeOption> Chosen);
 
@@ -46,7 +49,9 @@ public sealed partial class FusionSearch
                 {
                     var (e, room, shared, touched) = gc.Members[k];
                     string name = w.Layers[first + k].Name;
-                    var options = Dominant(FusionMapspace.Candidates(e, arch, shared)
+                    var classKey = $"{name}|{e}|{SharedText(shared)}|{string.Join(",", touched)}|{string.Join(",", room.Levels.Select(l => l.Capacity))}";
+                    if (!_pipeOptions.TryGetValue(classKey, out var options))
+                        _pipeOptions[classKey] = options = Dominant(FusionMapspace.Candidates(e, arch, shared)
                         .Where(m => FusionMapspace.Allows(e, m, shared, touched) && ValidityChecker.Check(e, room, m).Count == 0)
                         .Select(m =>
                         {
