@@ -29,15 +29,17 @@ public sealed partial class FusionSearch
     /// members are all chosen (their capacity checked), and, per step that also has later members, the sums of its chosen
     /// members' demands and words; a combination is dropped when another is no higher in all of them. The complete ones
     /// are pruned to their (energy, cycles) Pareto points (what follows sees only that the group is closed) and each is
-    /// checked as a whole inside <paramref name="unfused"/> by <see cref="FusionChecker"/>.
+    /// checked as a whole inside <paramref name="unfused"/> by <see cref="FusionChecker"/>. Ends early when
+    /// <paramref name="stop"/> says so (the join then returns no answer).
     /// </summary>
-    private IEnumerable<(int First, KeepPoint Point)> PipelinedGroups(int last, FusedMapping unfused)
+    private IEnumerable<(int First, KeepPoint Point)> PipelinedGroups(int last, FusedMapping unfused, Func<bool> stop)
     {
         var w = _p.Workload;
         var arch = _p.Arch;
         for (int first = Math.Max(0, last - FusionProblem.MaxPipelineLayers + 1); first < last; first++)
             foreach (var gc in GroupClasses(first, last, [false]))
             {
+                if (stop()) yield break;
                 if (gc.Group.SharedLoops == 0) continue;
                 var group = gc.Group.AsPipelined();
                 int members = gc.Members.Count;

@@ -380,7 +380,7 @@ public sealed partial class FusionSearch
             }
             // A group that keeps its halos, from any closed prefix before its first layer; it closes after layer i.
             if (unfused is not null)
-                foreach (var (first, point) in (_p.KeepHalos ? KeptGroups(i, unfused) : []).Concat(_p.Pipeline ? PipelinedGroups(i, unfused) : []))
+                foreach (var (first, point) in (_p.KeepHalos ? KeptGroups(i, unfused) : []).Concat(_p.Pipeline ? PipelinedGroups(i, unfused, stop) : []))
                     foreach (var before in first == 0 ? [null] : dramAfter[first - 1].Select(n => (Node?)n))
                     {
                         var node = before;
@@ -388,6 +388,8 @@ public sealed partial class FusionSearch
                         if (!next.TryGetValue(DramKey, out var bucket)) next[DramKey] = bucket = [];
                         bucket.Add(node!);
                     }
+            // A stop inside the groups' enumeration leaves some out: the layer's frontier is incomplete.
+            if (unfused is not null && stop()) return null;
             foreach (var k in next.Keys.ToList())
             {
                 next[k] = Pareto(next[k], n => n.Energy, n => n.Cycles);
