@@ -38,11 +38,16 @@ internal static class FuseCommand
             Description = "Also search groups that keep convolution halos on chip between row iterations (each producer computes only new rows after a prologue; " +
                           "docs/fusion.md, \"Halos\"): over the per-layer template, whatever the objective, groups of at most 4 layers sharing one loop.",
         };
+        var pipeline = new Option<bool>("--pipeline")
+        {
+            Description = "Also search pipelined groups (docs/fusion.md, \"Pipelined latency\": the shared iterations overlap, member m on iteration i while m + 1 " +
+                          "runs i - 1): over the per-layer template for latency and EDP, groups of at most 4 layers with shared loops.",
+        };
         var plot = Plots.PlotOption("each fused group's energy beside the same layers unfused");
         var report = Plots.ReportOption();
         var cmd = new Command("fuse", "Find the optimal fused mapping of a workload over the fused mapspace (docs/fusion.md) and compare it with the best unfused one.")
         {
-            arch, workload, objective, maxLoops, timeLimit, csv, mappingOut, certify, convention, keep, plot, report,
+            arch, workload, objective, maxLoops, timeLimit, csv, mappingOut, certify, convention, keep, pipeline, plot, report,
         };
         cmd.SetAction(pr => Program.Guard(() =>
         {
@@ -60,7 +65,12 @@ internal static class FuseCommand
                 throw new InputException("--certify checks the join of the partial mappings, which does not include groups that keep their halos; use one or the other.");
             if (keepHalos && OptionRules.ConventionOf(pr, convention) != CostConvention.Default)
                 throw new InputException("--keep-halos searches under the default model only.");
-            return Run(new FusionProblem(w, a, terms[0], pr.GetValue(maxLoops), KeepHalos: keepHalos) { Terms = terms, Convention = OptionRules.ConventionOf(pr, convention) }, limits, pr.GetValue(csv), pr.GetValue(mappingOut), Certifier(pr, certify), visuals, printout);
+            bool pipelined = pr.GetValue(pipeline);
+            if (pipelined && pr.GetResult(certify) is not null)
+                throw new InputException("--certify checks the join of the partial mappings, which does not include pipelined groups; use one or the other.");
+            if (pipelined && OptionRules.ConventionOf(pr, convention) != CostConvention.Default)
+                throw new InputException("--pipeline searches under the default model only.");
+            return Run(new FusionProblem(w, a, terms[0], pr.GetValue(maxLoops), KeepHalos: keepHalos, Pipeline: pipelined) { Terms = terms, Convention = OptionRules.ConventionOf(pr, convention) }, limits, pr.GetValue(csv), pr.GetValue(mappingOut), Certifier(pr, certify), visuals, printout);
         }));
         return cmd;
     }
@@ -151,6 +161,10 @@ internal static class FuseCommand
             sb.AppendLine(g.Count == 1 ? $"Group {w.Layers[g.First].Name}: alone, output to DRAM"
                 : g.SharedLoops == 0 ? $"Group {string.Join(" -> ", names)}: no shared loops (each held tensor stays on chip whole)"
                 : $"Group {string.Join(" -> ", names)}: shared loops [{string.Join(", ", shared)}] (outermost first, at {a.Levels[0].Name})");
+            int index = fm.Groups.ToList().IndexOf(g);
+            if (g.Pipelined)
+                sb.AppendLine($"  pipelined over {Text.Int(FusionRules.Iterations(g, fm.SharedOf(g)))} shared iteration(s): {Text.Int(rep.GroupCycles[index])} cycles " +
+                              $"(fill, steady state and drain, docs/fusion.md \"Pipelined latency\"); its layers' own cycles sum to {Text.Int(rep.Layers.Skip(g.First).Take(g.Count).Sum(l => l.Cycles))}");
             var holds = FusionRules.MemberHolds(w, a, g, fm.SharedOf(g));
             foreach (var t in FusionRules.HeldOf(w, g))
             {
@@ -306,10 +320,35 @@ internal static class FuseCommand
                 }
             }
             Console.WriteLine($"  streamed cycles (iterations x one iteration, intermediates' DRAM traffic still simulated): {Text.Int(gs.Cycles)}");
+            if (gs.Pipeline is { } run) problems += ShowPipeline(w, a, fm, rep, gs, run);
         }
         Console.WriteLine(problems == 0 ? "AGREE: every layer's simulated counts match the model, the streamed iterations move what the whole run moves, and no level holds more than its capacity"
             : $"DISAGREE: {problems} problem(s)");
         return problems == 0 ? 0 : 1;
+    }
+
+    /// <summary>Prints a pipelined group's simulated schedule and compares its cycles with the model's; the problems found.</summary>
+    private static int ShowPipeline(Workload w, Architecture a, FusedMapping fm, FusedCostReport rep, FusedGroupSimulation gs, PipelineRun run)
+    {
+        int index = fm.Groups.ToList().FindIndex(g => g.First == gs.First);
+        var g = fm.Groups[index];
+        Console.WriteLine($"Pipeline of {gs.Group} (steps of its schedule as simulated; demand = one step's cycles x {Text.Int(gs.Iterations)}):");
+        string[] header = ["steps", "running (member:iteration)", "demand", .. a.Levels.Skip(1).Select(l => $"{l.Name} words")];
+        var table = new List<string[]> { header };
+        foreach (var r in run.Runs.Take(12))
+            table.Add([r.Steps == 1 ? $"{r.Step + 1}" : $"{r.Step + 1}..{r.Step + r.Steps}", string.Join(" ", r.Running.Select((m, k) => $"{w.Layers[g.First + m].Name}:{r.Iterations[k]}{(r.Steps > 1 ? "+" : "")}")),
+                Text.Int(r.Demand), .. r.Words.Skip(1).Select(Text.Int)]);
+        Console.Write(Text.Table(table));
+        if (run.Runs.Count > 12) Console.WriteLine($"  ... {run.Runs.Count - 12} more");
+        int problems = 0;
+        foreach (var l in run.Overfull)
+        {
+            Console.WriteLine($"OVER CAPACITY: the pipeline holds {Text.Int(run.MostWords[l])} words in {a.Levels[l].Name}, which has {Text.Int(run.Capacity[l])}");
+            problems++;
+        }
+        bool agree = run.Cycles == rep.GroupCycles[index];
+        Console.WriteLine($"  {(agree ? "AGREE" : "DISAGREE")}: pipelined cycles {Text.Int(run.Cycles)} simulated, {Text.Int(rep.GroupCycles[index])} model");
+        return problems + (agree ? 0 : 1);
     }
 
     private static bool Valid(Workload w, Architecture a, FusedMapping fm)

@@ -625,9 +625,10 @@ public static class Counts
 
     /// <summary>Cycles a level needs for its accesses per instance: the larger of reads over the read bandwidth and writes over the write bandwidth (0 without limits).</summary>
     public static long BandwidthCycles(StorageLevel level, double reads, double writes)
-        => Math.Max(
-            level.ReadBandwidth is { } rb ? (long)Math.Ceiling(reads / rb) : 0,
-            level.WriteBandwidth is { } wb ? (long)Math.Ceiling(writes / wb) : 0);
+        => Math.Max(PortCycles(reads, level.ReadBandwidth), PortCycles(writes, level.WriteBandwidth));
+
+    /// <summary>Cycles one port of a level (its reads or its writes) needs per instance: the words over its bandwidth, rounded up (0 without a limit).</summary>
+    public static long PortCycles(double words, double? bandwidth) => bandwidth is { } bw ? (long)Math.Ceiling(words / bw) : 0;
 
     /// <summary>Compute cycles: the MACs one compute unit does over its MACs per cycle, rounded up.</summary>
     public static long ComputeCycles(long macsPerUnit, int macsPerCycle) => (macsPerUnit + macsPerCycle - 1) / macsPerCycle;

@@ -29,16 +29,26 @@ public sealed record FusedGroup
     /// iteration after a prologue (<see cref="FusedMapping.Prologues"/>) that computes the rows the first iteration needs.
     /// </summary>
     public bool KeepHalos { get; }
+    /// <summary>
+    /// The schedule (docs/fusion.md, "Pipelined latency"): false to run the members one after the other in each shared
+    /// iteration; true to run the shared iterations as a pipeline (<see cref="PipelineSchedule"/>), member m on iteration
+    /// i while member m + 1 runs iteration i - 1, the held tiles in flight all in their fusion level.
+    /// </summary>
+    public bool Pipelined { get; }
 
     /// <summary>Creates a group; <paramref name="last"/> is at least <paramref name="first"/>.</summary>
-    public FusedGroup(int first, int last, int sharedLoops, IEnumerable<TensorId>? held = null, bool keepHalos = false)
+    public FusedGroup(int first, int last, int sharedLoops, IEnumerable<TensorId>? held = null, bool keepHalos = false, bool pipelined = false)
     {
         First = (int)Check.AtLeast(first, 0, nameof(first), "The first layer of a group");
         Last = (int)Check.AtLeast(last, first, nameof(last), "The last layer of a group");
         SharedLoops = (int)Check.AtLeast(sharedLoops, 0, nameof(sharedLoops), "The number of shared loops");
         Held = held?.ToList();
         KeepHalos = keepHalos;
+        Pipelined = pipelined;
     }
+
+    /// <summary>The same group with the pipelined schedule.</summary>
+    public FusedGroup AsPipelined() => new(First, Last, SharedLoops, Held, KeepHalos, pipelined: true);
 
     /// <summary>The number of layers in the group.</summary>
     public int Count => Last - First + 1;
@@ -119,6 +129,11 @@ public enum FusionRule
     /// tensor per shared iteration, or their windows run past the producer's rank.
     /// </summary>
     Halo,
+    /// <summary>
+    /// A pipelined group (docs/fusion.md, "Pipelined latency") holds more than a level's capacity in some step (the active
+    /// members' tiles beside every held tile in flight), or keeps halos (not built for pipelines).
+    /// </summary>
+    Pipeline,
 }
 
 /// <summary>One broken fusion rule, as data: the rule, the layer, the tensor and the level when they apply, and a message.</summary>
@@ -478,6 +493,27 @@ public static class FusionRules
     }
 
     /// <summary>
+    /// The held tensors of a pipelined group as its schedule sees them (<see cref="PipelineSchedule.HeldTiles"/>): the
+    /// members (indices in the group) that first and last touch each, its fusion level and the words of one tile
+    /// (<see cref="HeldWords"/>). Tensors a group cannot hold or with no fusion level are left out (the checker reports them).
+    /// </summary>
+    public static IReadOnlyList<PipelineSchedule.HeldTiles> PipelineHeld(Workload w, Architecture arch, FusedGroup g, IReadOnlyList<MemberPlan> plans)
+    {
+        var result = new List<PipelineSchedule.HeldTiles>();
+        foreach (var t in HeldOf(w, g))
+        {
+            var touchers = Touchers(w, t, g.First, g.Last);
+            if (WhyNotHeld(w, t, g.First, g.Last) is not null || HoldLevel(w, arch, t, touchers) is not { } level) continue;
+            result.Add(new(touchers[0] - g.First, touchers[^1] - g.First, level, HeldWords(t, touchers.Select(i => (plans[i - g.First].Einsum, plans[i - g.First].Shared)))));
+        }
+        return result;
+    }
+
+    /// <summary>The shared iterations of a group: the product of its first member's shared factors (1 without shared loops).</summary>
+    public static long Iterations(FusedGroup g, Func<int, IReadOnlyList<TemporalLoop>> sharedOf)
+        => sharedOf(g.First).Aggregate(1L, (a, l) => checked(a * l.Factor));
+
+    /// <summary>
     /// The words of held tensor <paramref name="t"/> its producer keeps in the fusion level between shared iterations
     /// (docs/fusion.md, "Halos", keep): its footprint in the producer's Einsum with the split's row rank cut to the kept
     /// rows and every other rank its tile under the shared loops; 0 when the producer keeps nothing of it.
@@ -661,6 +697,26 @@ public static class FusionChecker
                     $"Layer {w.Layers[i].Name}: {arch.Levels[l].Name} holds {words} words of held tensors that live across it{(x is null ? "" : $" and {own} of its own tiles")}, above its {arch.Levels[l].Capacity} words."));
             }
         }
+        if (g.Pipelined) CheckPipeline(w, arch, fm, g, plans, holds, v);
+    }
+
+    /// <summary>
+    /// A pipelined group (docs/fusion.md, "Pipelined latency"): no kept halos, and in every step of its schedule every level
+    /// holds the active members' own tiles and every held tile in flight within its capacity.
+    /// </summary>
+    private static void CheckPipeline(Workload w, Architecture arch, FusedMapping fm, FusedGroup g, IReadOnlyList<MemberPlan> plans,
+        IReadOnlyList<(IReadOnlyList<HeldTensor> Held, IReadOnlyDictionary<int, long> Reserved)> holds, List<FusionViolation> v)
+    {
+        if (g.KeepHalos)
+        {
+            v.Add(new(FusionRule.Pipeline, w.Layers[g.First].Name, null, null, 0, 0, $"The group {GroupName(w, g)} is pipelined and keeps halos; a pipeline of a group that keeps halos is not built (recompute them, or run it sequentially)."));
+            return;
+        }
+        var own = plans.Select((p, k) => PipelineSchedule.OwnWords(p.Einsum, fm.Layers[g.First + k], holds[k].Held)).ToList();
+        long f = FusionRules.Iterations(g, fm.SharedOf(g));
+        foreach (var (step, l, words, cap) in PipelineSchedule.Over(arch, own, FusionRules.PipelineHeld(w, arch, g, plans), f))
+            v.Add(new(FusionRule.Pipeline, null, null, arch.Levels[l].Name, words, cap,
+                $"The pipelined group {GroupName(w, g)}: in step {step + 1} of {f + g.Count - 1}, {arch.Levels[l].Name} holds {words} words (the active members' tiles and the held tiles in flight), above its {cap} words."));
     }
 
     /// <summary>
@@ -715,13 +771,16 @@ public sealed record FusedLayerCost(
     IReadOnlyList<TensorLevelCost> Tensors,
     FusedLayerCost? Prologue = null);
 
-/// <summary>The cost of a fused mapping: per layer, and in total (energy summed, cycles summed).</summary>
-public sealed record FusedCostReport(IReadOnlyList<FusedLayerCost> Layers)
+/// <summary>
+/// The cost of a fused mapping: per layer, and in total (energy summed; cycles summed over the groups, each group's its
+/// members' summed or, pipelined, its schedule's, <see cref="GroupCycles"/>).
+/// </summary>
+public sealed record FusedCostReport(IReadOnlyList<FusedLayerCost> Layers, IReadOnlyList<long> GroupCycles)
 {
     /// <summary>Total energy in pJ.</summary>
     public double Energy => Layers.Sum(l => l.Energy);
-    /// <summary>Total cycles: the layers run one after the other.</summary>
-    public long Cycles => Layers.Sum(l => l.Cycles);
+    /// <summary>Total cycles: the groups run one after the other.</summary>
+    public long Cycles => GroupCycles.Sum();
     /// <summary>Energy times cycles.</summary>
     public double Edp => Energy * Cycles;
 
@@ -748,6 +807,7 @@ public static class FusionCost
         if (violations.Count > 0)
             throw new InvalidOperationException($"Only a valid fused mapping is costed; this one breaks {violations.Count} rule(s), first: {violations[0].Message}");
         var layers = new List<FusedLayerCost>();
+        var groupCycles = new List<long>();
         foreach (var g in fm.Groups)
         {
             var holds = FusionRules.MemberHolds(w, arch, g, fm.SharedOf(g));
@@ -764,8 +824,29 @@ public static class FusionCost
                 }
                 layers.Add(cost);
             }
+            var members = layers.Skip(g.First).Take(g.Count).ToList();
+            groupCycles.Add(g.Pipelined
+                ? PipelineSchedule.Cycles(members.Select(c => Demand(arch, c)).ToList(), FusionRules.Iterations(g, fm.SharedOf(g)))
+                : members.Sum(c => c.Cycles));
         }
-        return new FusedCostReport(layers);
+        return new FusedCostReport(layers, groupCycles);
+    }
+
+    /// <summary>A fused layer's resource demand (<see cref="PipelineSchedule.Demand"/>) from the counts fusion leaves it.</summary>
+    public static long[] Demand(Architecture arch, FusedLayerCost c)
+        => PipelineSchedule.Demand(arch, c.Report.ComputeCycles, c.Tensors.Select(t => (t.LevelIndex, t.Reads, checked(t.Fills + t.Updates))));
+
+    /// <summary>
+    /// What fusion removes of one layer's counts of <paramref name="tensor"/> at <paramref name="level"/> (docs/fusion.md,
+    /// "Cost"): all of them (a held tensor the layer writes or reads on chip, at DRAM), its fills (a held tensor it reads,
+    /// at its fusion level: its producer or loader put the words there), or nothing.
+    /// </summary>
+    public static (bool All, bool Fills) Removal(IReadOnlyList<HeldTensor> held, int level, TensorId tensor)
+    {
+        foreach (var h in held)
+            if (h.Tensor == tensor && h.Use != HeldUse.Loads)
+                return (level == 0, level == h.Level && h.Use == HeldUse.Reads);
+        return (false, false);
     }
 
     /// <summary>
@@ -783,10 +864,9 @@ public static class FusionCost
         double removed = 0;
         foreach (var t in r.Tensors)
         {
-            bool onChip = moved.Any(x => x.Tensor == t.Tensor);
-            var h = onChip ? moved.First(x => x.Tensor == t.Tensor) : default;
-            if (onChip && t.LevelIndex == 0) { removed += t.Energy; continue; }
-            if (onChip && h.Use == HeldUse.Reads && t.LevelIndex == h.Level && t.Fills > 0)
+            var (all, fills) = Removal(held, t.LevelIndex, t.Tensor);
+            if (all) { removed += t.Energy; continue; }
+            if (fills && t.Fills > 0)
             {
                 double fillEnergy = t.InstancesUsed * Counts.AccessEnergy(arch.Levels[t.LevelIndex], 0, t.Fills, 0);
                 removed += fillEnergy;
@@ -828,22 +908,7 @@ public static class FusionCost
     /// computes them: the largest of the compute cycles and every level's read and write bandwidth cycles.
     /// </summary>
     public static long Cycles(Architecture arch, long computeCycles, IEnumerable<TensorLevelCost> counts)
-    {
-        long cycles = computeCycles;
-        var list = counts as IReadOnlyCollection<TensorLevelCost> ?? counts.ToList();
-        for (int l = 0; l < arch.Levels.Count; l++)
-        {
-            var level = arch.Levels[l];
-            long reads = 0, writes = 0;
-            foreach (var t in list.Where(t => t.LevelIndex == l))
-            {
-                reads = checked(reads + t.Reads);
-                writes = checked(writes + t.Fills + t.Updates);
-            }
-            cycles = Math.Max(cycles, Counts.BandwidthCycles(level, reads, writes));
-        }
-        return cycles;
-    }
+        => PipelineSchedule.Demand(arch, computeCycles, counts.Select(t => (t.LevelIndex, t.Reads, checked(t.Fills + t.Updates)))).Max();
 
     /// <summary>The objective of a total energy and total cycles.</summary>
     public static double Combine(Objective objective, double energy, double cycles) => objective switch

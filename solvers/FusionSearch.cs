@@ -10,8 +10,11 @@ namespace Optimizer.Solvers;
 /// whether layers of the same shape reuse the first one's evaluated partial mappings (the answer is the
 /// same either way; benchmarks turn it off to time the search itself).
 /// </summary>
-public sealed record FusionProblem(Workload Workload, Architecture Arch, Objective Objective, int MaxFusedLoops = 1, bool ReuseSameShapes = true, bool TemplateOnly = false, bool KeepHalos = false)
+public sealed record FusionProblem(Workload Workload, Architecture Arch, Objective Objective, int MaxFusedLoops = 1, bool ReuseSameShapes = true, bool TemplateOnly = false, bool KeepHalos = false, bool Pipeline = false)
 {
+    /// <summary>The longest pipelined group the search offers (<see cref="Pipeline"/>).</summary>
+    public const int MaxPipelineLayers = 4;
+
     /// <summary>The longest group that keeps its halos the search offers (<see cref="KeepHalos"/>).</summary>
     public const int MaxKeepLayers = 4;
 
@@ -40,7 +43,8 @@ public sealed record FusionProblem(Workload Workload, Architecture Arch, Objecti
         ? "the full fused mapspace of docs/fusion.md: every layer's mapping from the whole single-layer mapspace of docs/mapspace.md, fused or not"
         : "the fused mapspace with each layer's mapping from the per-layer template of docs/fusion.md, not the whole single-layer mapspace" +
           (Convention == CostConvention.Default ? "" : $", each layer counted by the {Conventions.Names[(int)Convention]} convention") +
-          (KeepHalos ? $", halos recomputed or kept (groups that keep them of at most {MaxKeepLayers} layers, one shared loop)" : "");
+          (KeepHalos ? $", halos recomputed or kept (groups that keep them of at most {MaxKeepLayers} layers, one shared loop)" : "") +
+          (Pipeline ? $", each group with shared loops run sequentially or, if it has at most {MaxPipelineLayers} layers, pipelined" : "");
 
     /// <summary>Checks the numbers a user gives.</summary>
     public FusionProblem Validated()
@@ -48,6 +52,8 @@ public sealed record FusionProblem(Workload Workload, Architecture Arch, Objecti
             ? throw new ArgumentOutOfRangeException(nameof(MaxFusedLoops), MaxFusedLoops, "--max-fused-loops must be between 0 and 4.")
             : KeepHalos && Convention != CostConvention.Default
             ? throw new ArgumentException("Kept halos are searched under the default model only.", nameof(KeepHalos))
+            : Pipeline && Convention != CostConvention.Default
+            ? throw new ArgumentException("Pipelined groups are searched under the default model only.", nameof(Pipeline))
             : this;
 }
 
@@ -67,6 +73,8 @@ public sealed record FusionPartial(int Layer, int Order, Mapping Mapping, int Sh
     public bool Keep { get; init; }
     /// <summary>The mapping of its prologue, in a group that keeps halos; null when it has none.</summary>
     public Mapping? Prologue { get; init; }
+    /// <summary>True for a member of a pipelined group (docs/fusion.md, "Pipelined latency"); the group's cycles are on its last member.</summary>
+    public bool Pipelined { get; init; }
 }
 
 /// <summary>The answer of the fused search, with the best unfused mapping beside it.</summary>
@@ -134,7 +142,7 @@ public sealed partial class FusionSearch
                     : $"layer {_deadEnd} has no valid mapping in the per-layer template of docs/fusion.md (at most one own DRAM loop; its tiles do not fit), so the fused mapspace is empty");
         var (uMap, uRep) = Recheck(unfused);
         limits.Progress?.Phase("partial mappings and the join");
-        var fused = Join(fuse: true, Stop, out var stats, out var survivors, _p.KeepHalos ? uMap : null);
+        var fused = Join(fuse: true, Stop, out var stats, out var survivors, _p.KeepHalos || _p.Pipeline ? uMap : null);
         if (fused is null)
             return new FusionResult(SolveStatus.Feasible, uMap, uRep, uRep.Objective(_p.Objective), uMap, uRep, sw.Elapsed, stats, survivors,
                 "stopped before the fused search finished; the answer is the best unfused mapping");
@@ -225,9 +233,14 @@ public sealed partial class FusionSearch
             {
                 var perLayer = gc.Members.Select(m => members(m.Einsum, m.Room, m.Shared, m.Held)).ToList();
                 var perPrologue = gc.Prologues.Select(p => p is { } x ? members(x.Einsum, x.Room, [], x.Held).Select(m => (Mapping?)m).ToList() : [null]).ToList();
+                // With --pipeline a group with shared loops also runs pipelined (checked and costed by the same rules).
+                bool pipe = _p.Pipeline && gc.Group.SharedLoops > 0 && !gc.Group.KeepHalos && size <= FusionProblem.MaxPipelineLayers;
                 foreach (var ms in Product(perLayer))
                     foreach (var ps in Product(perPrologue))
+                    {
                         yield return (gc.Group, ms, ps);
+                        if (pipe) yield return (gc.Group.AsPipelined(), ms, ps);
+                    }
             }
         }
     }
@@ -367,7 +380,7 @@ public sealed partial class FusionSearch
             }
             // A group that keeps its halos, from any closed prefix before its first layer; it closes after layer i.
             if (unfused is not null)
-                foreach (var (first, point) in KeptGroups(i, unfused))
+                foreach (var (first, point) in (_p.KeepHalos ? KeptGroups(i, unfused) : []).Concat(_p.Pipeline ? PipelinedGroups(i, unfused, stop) : []))
                     foreach (var before in first == 0 ? [null] : dramAfter[first - 1].Select(n => (Node?)n))
                     {
                         var node = before;
@@ -375,6 +388,8 @@ public sealed partial class FusionSearch
                         if (!next.TryGetValue(DramKey, out var bucket)) next[DramKey] = bucket = [];
                         bucket.Add(node!);
                     }
+            // A stop inside the groups' enumeration leaves some out: the layer's frontier is incomplete.
+            if (unfused is not null && stop()) return null;
             foreach (var k in next.Keys.ToList())
             {
                 next[k] = Pareto(next[k], n => n.Energy, n => n.Cycles);
@@ -466,7 +481,8 @@ public sealed partial class FusionSearch
             if (chain[i].OutKey is null)
             {
                 var held = chain.Skip(first).Take(i - first + 1).SelectMany(p => p.OnChip).Distinct();
-                groups.Add(new FusedGroup(first, i, i > first ? chain[i].SharedCount : 0, held, chain.Skip(first).Take(i - first + 1).Any(p => p.Keep)));
+                var members = chain.Skip(first).Take(i - first + 1).ToList();
+                groups.Add(new FusedGroup(first, i, i > first ? chain[i].SharedCount : 0, held, members.Any(p => p.Keep), members.Any(p => p.Pipelined)));
                 first = i + 1;
             }
         return new FusedMapping(groups, chain.Select(p => p.Mapping), chain.Select(p => p.Prologue));

@@ -32,7 +32,7 @@ public static class FusedMappingSpec
             var groups = new List<FusedGroup>();
             foreach (var item in root.List("groups", required: true) ?? [])
             {
-                var m = item.AsMap("layers", "shared-loops", "held", "halo");
+                var m = item.AsMap("layers", "shared-loops", "held", "halo", "schedule");
                 if (m is null) continue;
                 int shared = m.Int("shared-loops", min: 0) ?? 0;
                 bool keep = false;
@@ -40,6 +40,12 @@ public static class FusedMappingSpec
                 {
                     if (policy is "keep" or "recompute") keep = policy == "keep";
                     else haloNode.Error($"the halo policy is 'recompute' (the default) or 'keep', not '{policy}'");
+                }
+                bool pipelined = false;
+                if (m.Get("schedule") is { } scheduleNode && scheduleNode.AsString() is { } schedule)
+                {
+                    if (schedule is "pipelined" or "sequential") pipelined = schedule == "pipelined";
+                    else scheduleNode.Error($"the schedule is 'sequential' (the default) or 'pipelined', not '{schedule}'");
                 }
                 var layersNode = m.Required("layers");
                 var indices = (layersNode?.AsList() ?? []).Select(n => (Node: n, Index: LayerIndex(n, w))).ToList();
@@ -49,7 +55,7 @@ public static class FusedMappingSpec
                     if (indices[k].Index != indices[k - 1].Index + 1)
                         indices[k].Node.Error($"the layers of a group are consecutive in the workload's order; after {w.Layers[indices[k - 1].Index].Name} comes {(indices[k - 1].Index + 1 < w.Layers.Count ? w.Layers[indices[k - 1].Index + 1].Name : "nothing")}");
                 var held = HeldTensors(m.Get("held"), w, indices.Select(x => x.Index).ToList());
-                groups.Add(new FusedGroup(indices[0].Index, Math.Max(indices[0].Index, indices[^1].Index), shared, held, keep));
+                groups.Add(new FusedGroup(indices[0].Index, Math.Max(indices[0].Index, indices[^1].Index), shared, held, keep, pipelined));
             }
             var mappings = new Mapping?[w.Layers.Count];
             foreach (var item in root.List("mappings", required: true) ?? [])
@@ -90,7 +96,7 @@ public static class FusedMappingSpec
         sb.Append($"# fused mapping of {w.Name} on {arch.Name} (docs/fusion.md)\n");
         sb.Append("fused-mapping:\n  groups:\n");
         foreach (var g in fm.Groups)
-            sb.Append($"    - {{ layers: {YamlText.List(Enumerable.Range(g.First, g.Count).Select(i => w.Layers[i].Name))}, shared-loops: {g.SharedLoops}, held: {YamlText.List(FusionRules.HeldOf(w, g).Select(t => t.Name))}{(g.KeepHalos ? ", halo: keep" : "")} }}\n");
+            sb.Append($"    - {{ layers: {YamlText.List(Enumerable.Range(g.First, g.Count).Select(i => w.Layers[i].Name))}, shared-loops: {g.SharedLoops}, held: {YamlText.List(FusionRules.HeldOf(w, g).Select(t => t.Name))}{(g.KeepHalos ? ", halo: keep" : "")}{(g.Pipelined ? ", schedule: pipelined" : "")} }}\n");
         sb.Append("  mappings:\n");
         for (int i = 0; i < w.Layers.Count; i++) MappingSpec.AppendListItem(sb, fm.Layers[i], w.Layers[i], arch);
         if (fm.Prologues.Any(p => p is not null))

@@ -1,0 +1,116 @@
+using Optimizer.Formulation;
+using Optimizer.Workloads;
+
+namespace Optimizer.Solvers;
+
+/// <summary>The search's pipelined groups (docs/fusion.md, "Pipelined latency").</summary>
+public sealed partial class FusionSearch
+{
+    /// <summary>The key between two members of a pipelined group (its members join only each other, <see cref="PipelinedGroups"/>).</summary>
+    private const string PipeKey = "\u0000pipe";
+
+    /// <summary>One template mapping of a member of a pipelined group: its energy and cycles with fusion's removals, its resource demand and the words it holds per level (held tensors in their fusion level apart).</summary>
+    private sealed record PipeOption(double Energy, long Cycles, long[] Demand, long[] Words, Mapping Mapping);
+
+    /// <summary>The pruned template mappings of each member class met so far (its Einsum, architecture, shared loops and held tensors), reused by every group that has it.</summary>
+    private readonly Dictionary<string, List<PipeOption>> _pipeOptions = [];
+
+    /// <summary>A choice of the first members of a pipelined group: its energy, the steps already complete (their demand, summed), and what the open steps carry.</summary>
+    private sealed record PipeState(double Energy, long Done, long[] Open, IReadOnlyList<PipeOption> Chosen);
+
+    /// <summary>
+    /// The pipelined groups that end at layer <paramref name="last"/>: every group of two to
+    /// <see cref="FusionProblem.MaxPipelineLayers"/> layers with shared loops (<see cref="GroupClasses"/>, halos recomputed),
+    /// its members' mappings from the template (each checked on its class's architecture and constraints, costed with
+    /// fusion's removals). The group's cycles are not a sum over members, so a member's mappings are pruned only when
+    /// another has energy, every resource demand and every level's words each no higher (the schedule's cycles grow with
+    /// each demand, its capacity rule with each word count, and everything else is the class's). The members are combined
+    /// one by one: after member k, a combination's future depends only on its energy, the demand of the steps whose
+    /// members are all chosen (their capacity checked), and, per step that also has later members, the sums of its chosen
+    /// members' demands and words; a combination is dropped when another is no higher in all of them. The complete ones
+    /// are pruned to their (energy, cycles) Pareto points (what follows sees only that the group is closed) and each is
+    /// checked as a whole inside <paramref name="unfused"/> by <see cref="FusionChecker"/>. Ends early when
+    /// <paramref name="stop"/> says so (the join then returns no answer).
+    /// </summary>
+    private IEnumerable<(int First, KeepPoint Point)> PipelinedGroups(int last, FusedMapping unfused, Func<bool> stop)
+    {
+        var w = _p.Workload;
+        var arch = _p.Arch;
+        for (int first = Math.Max(0, last - FusionProblem.MaxPipelineLayers + 1); first < last; first++)
+            foreach (var gc in GroupClasses(first, last, [false]))
+            {
+                if (stop()) yield break;
+                if (gc.Group.SharedLoops == 0) continue;
+                var group = gc.Group.AsPipelined();
+                int members = gc.Members.Count;
+                long f = FusionRules.Iterations(group, i => gc.Plans[i - first].Shared);
+                var held = FusionRules.PipelineHeld(w, arch, group, gc.Plans);
+                var runs = PipelineSchedule.Runs(members, f).ToList();
+                var states = new List<PipeState> { new(0, 0, [], []) };
+                for (int k = 0; k < members && states.Count > 0; k++)
+                {
+                    var (e, room, shared, touched) = gc.Members[k];
+                    string name = w.Layers[first + k].Name;
+                    var classKey = $"{name}|{e}|{SharedText(shared)}|{string.Join(",", touched)}|{string.Join(",", room.Levels.Select(l => l.Capacity))}";
+                    if (!_pipeOptions.TryGetValue(classKey, out var options))
+                        _pipeOptions[classKey] = options = Dominant(FusionMapspace.Candidates(e, arch, shared)
+                        .Where(m => FusionMapspace.Allows(e, m, shared, touched) && ValidityChecker.Check(e, room, m).Count == 0)
+                        .Select(m =>
+                        {
+                            var c = FusionCost.Adjust(name, arch, CostModel.Evaluate(e, arch, m), touched);
+                            return new PipeOption(c.Energy, c.Cycles, FusionCost.Demand(arch, c), PipelineSchedule.OwnWords(e, m, touched), m);
+                        })
+                        .ToList(), o => [o.Energy, .. o.Demand.Select(x => (double)x), .. o.Words.Select(x => (double)x)]);
+                    var next = new List<PipeState>();
+                    foreach (var s in states)
+                        foreach (var o in options)
+                            if (Extend(s, o, k) is { } grown) next.Add(grown);
+                    states = Dominant(next, s => [s.Energy, s.Done, .. s.Open.Select(x => (double)x)]);
+                }
+                var points = Pareto(states.Select(s => new KeepPoint(s.Energy, (s.Done + f - 1) / f, s.Chosen.Select((o, k) =>
+                    new FusionPartial(first + k, -1, o.Mapping, group.SharedLoops, k == 0 ? null : PipeKey, k == members - 1 ? null : PipeKey, o.Energy, k == members - 1 ? (s.Done + f - 1) / f : 0, [])
+                    { OnChip = gc.Members[k].Held.Select(h => h.Tensor).ToList(), Pipelined = true }).ToList())).ToList(), x => x.Energy, x => x.Cycles);
+                foreach (var point in points)
+                {
+                    var layers = unfused.Layers.Select((m, i) => group.Contains(i) ? point.Partials[i - first].Mapping : m);
+                    var groups = unfused.Groups.Where(g => !group.Contains(g.First)).Append(group).OrderBy(g => g.First);
+                    if (FusionChecker.Check(w, arch, new FusedMapping(groups, layers)).Count == 0) yield return (first, point);
+                }
+
+                // Member k added to a choice of members 0..k-1: the steps it completes are costed (null when one overflows a
+                // level), and the open steps' sums of demands and words grow by its own.
+                PipeState? Extend(PipeState s, PipeOption o, int k)
+                {
+                    var chosen = s.Chosen.Append(o).ToList();
+                    long done = s.Done;
+                    var open = new List<long>();
+                    foreach (var (a, b, step, steps) in runs.Where(r => r.First <= k && r.Last >= k))
+                    {
+                        var words = PipelineSchedule.StepWords(arch, chosen.Select(c => c.Words).ToList(), held, a, k, step, f).ToList();
+                        if (b == k)
+                        {
+                            if (words.Any(x => x.Over)) return null;
+                            done = checked(done + PipelineSchedule.StepDemand(chosen.Select(c => c.Demand).ToList(), a, b) * steps);
+                        }
+                        else
+                        {
+                            for (int r = 0; r < o.Demand.Length; r++)
+                                open.Add(Enumerable.Range(a, k - a + 1).Sum(m => chosen[m].Demand[r]));
+                            open.AddRange(words.Select(x => x.Words));
+                        }
+                    }
+                    return new PipeState(s.Energy + o.Energy, done, [.. open], chosen);
+                }
+            }
+    }
+
+    /// <summary>The items no other item is at most on every value of (and below on one); among equal ones the first.</summary>
+    private static List<T> Dominant<T>(List<T> items, Func<T, double[]> values)
+    {
+        var keyed = items.Select((x, i) => (Item: x, V: values(x), I: i)).OrderBy(x => x.V[0]).ThenBy(x => x.I).ToList();
+        var kept = new List<(T Item, double[] V, int I)>();
+        foreach (var x in keyed)
+            if (!kept.Any(k => Enumerable.Range(0, x.V.Length).All(j => k.V[j] <= x.V[j]))) kept.Add(x);
+        return kept.Select(x => x.Item).ToList();
+    }
+}
