@@ -53,19 +53,29 @@ public sealed partial class FusionSearch
                     string name = w.Layers[first + k].Name;
                     var classKey = $"{name}|{e}|{SharedText(shared)}|{string.Join(",", touched)}|{string.Join(",", room.Levels.Select(l => l.Capacity))}";
                     if (!_pipeOptions.TryGetValue(classKey, out var options))
-                        _pipeOptions[classKey] = options = Dominant(FusionMapspace.Candidates(e, arch, shared)
-                        .Where(m => FusionMapspace.Allows(e, m, shared, touched) && ValidityChecker.Check(e, room, m).Count == 0)
-                        .Select(m =>
+                    {
+                        // The clock is read every 256 candidates, so that the time limit holds inside a member's enumeration;
+                        // a class left unfinished is not remembered.
+                        var listed = new List<PipeOption>();
+                        long seen = 0;
+                        foreach (var m in FusionMapspace.Candidates(e, arch, shared))
                         {
+                            if ((++seen & 255) == 0 && stop()) yield break;
+                            if (!FusionMapspace.Allows(e, m, shared, touched) || ValidityChecker.Check(e, room, m).Count != 0) continue;
                             var c = FusionCost.Adjust(name, arch, CostModel.Evaluate(e, arch, m), touched);
-                            return new PipeOption(c.Energy, c.Cycles, FusionCost.Demand(arch, c), PipelineSchedule.OwnWords(e, m, touched), m);
-                        })
-                        .ToList(), o => [o.Energy, .. o.Demand.Select(x => (double)x), .. o.Words.Select(x => (double)x)]);
+                            listed.Add(new PipeOption(c.Energy, c.Cycles, FusionCost.Demand(arch, c), PipelineSchedule.OwnWords(e, m, touched), m));
+                        }
+                        _pipeOptions[classKey] = options = Dominant(listed, o => [o.Energy, .. o.Demand.Select(x => (double)x), .. o.Words.Select(x => (double)x)]);
+                    }
                     var next = new List<PipeState>();
                     foreach (var s in states)
+                    {
+                        if (stop()) yield break;
                         foreach (var o in options)
                             if (Extend(s, o, k) is { } grown) next.Add(grown);
-                    states = Dominant(next, s => [s.Energy, s.Done, .. s.Open.Select(x => (double)x)]);
+                    }
+                    states = Dominant(next, s => [s.Energy, s.Done, .. s.Open.Select(x => (double)x)], stop);
+                    if (stop()) yield break;
                 }
                 var points = Pareto(states.Select(s => new KeepPoint(s.Energy, (s.Done + f - 1) / f, s.Chosen.Select((o, k) =>
                     new FusionPartial(first + k, -1, o.Mapping, group.SharedLoops, k == 0 ? null : PipeKey, k == members - 1 ? null : PipeKey, o.Energy, k == members - 1 ? (s.Done + f - 1) / f : 0, [])
@@ -104,13 +114,28 @@ public sealed partial class FusionSearch
             }
     }
 
-    /// <summary>The items no other item is at most on every value of (and below on one); among equal ones the first.</summary>
-    private static List<T> Dominant<T>(List<T> items, Func<T, double[]> values)
+    /// <summary>
+    /// The items no other item is at most on every value of (and below on one); among equal ones the first. Quadratic in the
+    /// items: with <paramref name="stop"/>, the clock is read every 256 items, and a stopped call returns what it kept so far
+    /// (its caller then ends).
+    /// </summary>
+    private static List<T> Dominant<T>(List<T> items, Func<T, double[]> values, Func<bool>? stop = null)
     {
         var keyed = items.Select((x, i) => (Item: x, V: values(x), I: i)).OrderBy(x => x.V[0]).ThenBy(x => x.I).ToList();
         var kept = new List<(T Item, double[] V, int I)>();
-        foreach (var x in keyed)
-            if (!kept.Any(k => Enumerable.Range(0, x.V.Length).All(j => k.V[j] <= x.V[j]))) kept.Add(x);
+        for (int n = 0; n < keyed.Count; n++)
+        {
+            if (stop is not null && (n & 255) == 255 && stop()) break;
+            var v = keyed[n].V;
+            bool dominated = false;
+            foreach (var k in kept)
+            {
+                int j = 0;
+                while (j < v.Length && k.V[j] <= v[j]) j++;
+                if (j == v.Length) { dominated = true; break; }
+            }
+            if (!dominated) kept.Add(keyed[n]);
+        }
         return kept.Select(x => x.Item).ToList();
     }
 }
