@@ -210,7 +210,8 @@ internal sealed class SearchProblem
     public bool Floored(SearchTensor t) => DeferOrders && t.IsWindow && Map.Convention == CostConvention.Timeloop && !Imperfect;
 
     /// <summary>True when some tensor is bounded by its order-free floor (<see cref="Floored"/>): leaves then search every order class by the emulation.</summary>
-    public bool AnyFloored => Tensors.Any(Floored);
+    public bool AnyFloored => _anyFloored ??= Tensors.Any(Floored);
+    private bool? _anyFloored;
 
     /// <summary>What the constraints pin at level d.</summary>
     public LevelConstraint Constraint(int d) => (Map.Constraints ?? MappingConstraints.None).For(d);
