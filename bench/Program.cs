@@ -26,6 +26,7 @@ public static class Program
                 case "small": SmallCase(); break;
                 case "resnet50": ResNet50(seconds); break;
                 case var c when c == "cpsat" || c.StartsWith("cpsat:", StringComparison.Ordinal): CpSat(seconds, c == "cpsat" ? ["simple-ws", "eyeriss"] : [c["cpsat:".Length..]], keeperFloor: false); break;
+                case var c when c.StartsWith("cpsat-cases:", StringComparison.Ordinal): CpSatCases(seconds, c["cpsat-cases:".Length..]); break;
                 case var c when c == "cpsat-floor" || c.StartsWith("cpsat-floor:", StringComparison.Ordinal): CpSat(seconds, c == "cpsat-floor" ? ["simple-ws", "eyeriss"] : [c["cpsat-floor:".Length..]], keeperFloor: true); break;
                 case "simulate": Simulate(seconds); break;
                 case "fusion": Fusion(); break;
@@ -513,6 +514,35 @@ public static class Program
             }
             Console.WriteLine($"cpsat: {proved}/{n} distinct shapes proved OPTIMAL by CP-SAT within {secondsPerLayer} s on {archName}");
         }
+    }
+
+    /// <summary>
+    /// <c>cpsat-cases:PRESET:LAYER[:I,J,...]</c> (a ResNet-50 layer; the cases numbered I, J, ... only): the branch and bound's optimum, then CP-SAT's certificate of it
+    /// asked in each keep case alone (docs/cpsat.md, "Keep cases"), one after another on one worker, each limited to the
+    /// given seconds: where a certificate's time goes.
+    /// </summary>
+    private static void CpSatCases(double secondsPerCase, string what)
+    {
+        var parts = what.Split(':');
+        var arch = Presets.Get(parts[0]);
+        var layer = Zoo.Get("resnet50").Layers.Single(l => l.Name == parts[1]);
+        var p = new MapProblem(layer, arch, Objective.Energy);
+        var b = new TilingSearch(p, prune: true).Solve(SearchLimits.None);
+        Console.WriteLine($"cpsat-cases: {layer.Name} on {arch.Name}, energy; branch and bound {b.Status} {b.Best:G6} in {b.Elapsed.TotalSeconds:F1} s; the optimum's keep case marked *; {secondsPerCase} s per case, one worker");
+        var cases = Optimizer.Solvers.CpSat.KeepCase.Of(p);
+        if (parts.Length > 2) cases = parts[2].Split(',').Select(i => cases[int.Parse(i, System.Globalization.CultureInfo.InvariantCulture)]).ToList();
+        double total = 0;
+        int certified = 0;
+        foreach (var k in cases)
+        {
+            var cpu0 = Process.GetCurrentProcess().TotalProcessorTime;
+            var c = Optimizer.Solvers.CpSat.CpSatMapper.Certify(k.Problem, b.Best!.Value, new SearchLimits(TimeSpan.FromSeconds(secondsPerCase), Threads: 1), keepCases: false);
+            double cpu = (Process.GetCurrentProcess().TotalProcessorTime - cpu0).TotalSeconds;
+            total += c.Elapsed.TotalSeconds;
+            if (c.Verdict == Optimizer.Solvers.CpSat.CpSatMapper.Verdict.Certified) certified++;
+            Console.WriteLine($"{(k.Holds(b.Mapping!) ? "*" : " ")} {c.Verdict,-9} {c.Elapsed.TotalSeconds,7:F1} s {cpu,7:F1} cpu s  {k.Describe(p)}");
+        }
+        Console.WriteLine($"cpsat-cases: {certified}/{cases.Count} cases certified, {total:F1} s in all");
     }
 
     private static void ResNet50(double secondsPerLayer)

@@ -294,12 +294,13 @@ internal static class MapCommand
         string name = Objectives.Name(problem.Objective);
         try
         {
-            var (verdict, cheaper, elapsed) = CpSatMapper.Certify(problem, best, limits);
+            var (verdict, cheaper, elapsed, cases, open) = CpSatMapper.Certify(problem, best, limits);
+            string split = cases > 1 ? $" in each of its {cases} keep cases" : "";
             Console.WriteLine(verdict switch
             {
-                CpSatMapper.Verdict.Certified => $"CERTIFIED by CP-SAT in {elapsed.TotalSeconds:0.###} s: no mapping in the mapspace has {name} below {Text.Num(best)} (infeasible)",
+                CpSatMapper.Verdict.Certified => $"CERTIFIED by CP-SAT in {elapsed.TotalSeconds:0.###} s: no mapping in the mapspace has {name} below {Text.Num(best)} (infeasible{split})",
                 CpSatMapper.Verdict.Failed => $"CERTIFICATE FAILED: CP-SAT found a mapping with {name} {Text.Num(cheaper!.Value)} below {Text.Num(best)}, so the answer is not optimal ({elapsed.TotalSeconds:0.###} s)",
-                _ => $"CERTIFICATE UNKNOWN: CP-SAT stopped before it could decide ({elapsed.TotalSeconds:0.###} s)",
+                _ => $"CERTIFICATE UNKNOWN: CP-SAT stopped before it could decide ({elapsed.TotalSeconds:0.###} s{(cases > 1 ? $"; {open} of {cases} keep cases undecided" : "")})",
             });
         }
         catch (ArgumentException e)

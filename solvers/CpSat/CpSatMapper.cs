@@ -41,12 +41,23 @@ public static class CpSatMapper
     /// terms equal their optima, in one model (the earlier optima become constraints) with the previous answer as hint.
     /// </summary>
     public static SolveResult SolveLexicographic(MapProblem p, IReadOnlyList<Objective> terms, SearchLimits limits, bool keeperFloor = false)
+        => SolveLexicographic(p, terms, limits, keeperFloor, start: null);
+
+    /// <summary>Minimizes the problem's objective starting from a given mapping instead of the descent's (tests: a start outside the optimum's keep case).</summary>
+    internal static SolveResult SolveFrom(MapProblem p, Mapping start, SearchLimits limits)
+    {
+        var report = CostModel.Evaluate(p.Layer, p.Arch, start);
+        var seed = new SolveResult(SolveStatus.Feasible, start, report, report.Objective(p.Objective), 0, TimeSpan.Zero, 0, "start");
+        return SolveLexicographic(p, [p.Objective], limits, keeperFloor: false, seed);
+    }
+
+    private static SolveResult SolveLexicographic(MapProblem p, IReadOnlyList<Objective> terms, SearchLimits limits, bool keeperFloor, SolveResult? start)
     {
         CheckScope(p);
         if (terms.Count == 0) throw new ArgumentException("A lexicographic objective needs at least one term.", nameof(terms));
         var clock = Stopwatch.StartNew();
         // The hint and the caps that keep CP-SAT's 64-bit arithmetic safe: the descent's mapping (nothing better is excluded).
-        var seed = HintSource(p with { Objective = terms[0] }, limits);
+        var seed = start ?? HintSource(p with { Objective = terms[0] }, limits);
         var hintReport = seed.Report;
         var (scale, exact) = CpSatEncoding.ChooseScale(p.Arch, hintReport?.Energy ?? 0);
         bool needEnergy = terms.Any(t => t != Objective.Latency), needCycles = terms.Any(t => t != Objective.Energy);
@@ -60,6 +71,9 @@ public static class CpSatMapper
             : (E: terms[0] == Objective.Energy ? hintReport.Energy : (double?)null,
                C: terms[0] == Objective.Latency ? hintReport.Cycles : (double?)null,
                D: terms[0] == Objective.Edp ? hintReport.Edp : (double?)null);
+        // One term with a hint: the keep cases, each a model with its keep set fixed (docs/cpsat.md, "Keep cases").
+        if (terms.Count == 1 && seed.Mapping is not null && KeepCase.Of(p) is { Count: > 1 } cases)
+            return SolveByCases(p, terms[0], cases, seed, scale, exact, limits, keeperFloor, clock);
         var enc = new CpSatEncoding(p, scale, exact, caps.E, caps.C, caps.D);
         enc.BuildCosts(needEnergy, needCycles, keeperFloor);
         // The global constraints as assumptions: an infeasible model names a set of them that conflicts.
@@ -97,6 +111,72 @@ public static class CpSatMapper
     }
 
     private static TimeSpan? Min(TimeSpan? a, TimeSpan b) => a is { } x && x < b ? x : b;
+
+    /// <summary>How many keep cases run at once: <see cref="SearchLimits.Threads"/>, or one per core (each case one CP-SAT worker).</summary>
+    private static int CaseWorkers(SearchLimits limits) => Math.Max(1, limits.Threads > 0 ? limits.Threads : Environment.ProcessorCount);
+
+    /// <summary>The largest model value strictly cheaper than <paramref name="value"/> by more than the tolerance.</summary>
+    private static long Below(double value, double unit) => (long)Math.Ceiling(value * (1 - Tolerance) * unit) - 1;
+
+    /// <summary>
+    /// Minimizes one term over the keep cases (docs/cpsat.md, "Keep cases"): the hint's case first, minimized at most at
+    /// the hint's value; every other case asks only for mappings strictly cheaper than the best found when it starts
+    /// (INFEASIBLE closes it), the cases run <see cref="CaseWorkers"/> at a time. OPTIMAL when every case is closed;
+    /// otherwise FEASIBLE with the least bound of the open cases.
+    /// </summary>
+    private static SolveResult SolveByCases(MapProblem p, Objective term, IReadOnlyList<KeepCase> cases, SolveResult seed,
+        long scale, bool exact, SearchLimits limits, bool keeperFloor, Stopwatch clock)
+    {
+        var gate = new object();
+        double incumbent = seed.Report!.Objective(term);
+        Mapping bestMapping = seed.Mapping!;
+        CostReport bestReport = seed.Report;
+        int first = Math.Max(0, cases.ToList().FindIndex(c => c.Holds(bestMapping)));
+        var order = new[] { first }.Concat(Enumerable.Range(0, cases.Count).Where(i => i != first)).ToArray();
+        var closed = new bool[cases.Count];
+        var caseBound = new double[cases.Count];
+        long branches = 0;
+        double unit = term == Objective.Latency ? 1 : scale;
+        bool needEnergy = term != Objective.Latency, needCycles = term != Objective.Energy;
+        var options = new ParallelOptions { MaxDegreeOfParallelism = CaseWorkers(limits) };
+        Parallel.ForEach(order, options, i =>
+        {
+            var left = limits.TimeLimit is { } t ? t - clock.Elapsed : (TimeSpan?)null;
+            if (limits.Cancel.IsCancellationRequested || left is { } l0 && l0 <= TimeSpan.Zero) return;
+            double cap;
+            Mapping hint;
+            lock (gate) (cap, hint) = (incumbent, bestMapping);
+            var q = cases[i].Problem with { Objective = term };
+            var enc = new CpSatEncoding(q, scale, exact, term == Objective.Energy ? cap : null, term == Objective.Latency ? cap : null, term == Objective.Edp ? cap : null);
+            enc.BuildCosts(needEnergy, needCycles, keeperFloor);
+            foreach (var lit in enc.GlobalLiterals) enc.Model.AddBoolOr([lit]);
+            var obj = enc.Objective(term);
+            // The hint's own case may tie the hint; every other case must beat the best found so far.
+            if (i != first)
+            {
+                long below = Below(cap, unit);
+                if (obj.X is not null) enc.Model.Add(obj.X <= below);
+                else if (obj.C > below) { lock (gate) closed[i] = true; return; }
+            }
+            if (obj.X is not null) enc.Model.Minimize(obj.X);
+            enc.Hint(hint);
+            var r = Run(q, enc, term, limits with { TimeLimit = left, Threads = 1 }, out long b, out _, explain: false);
+            lock (gate)
+            {
+                branches += b;
+                if (r.Best is { } v && v < incumbent) { incumbent = v; bestMapping = r.Mapping!; bestReport = r.Report!; }
+                closed[i] = r.Status is SolveStatus.Optimal or SolveStatus.Infeasible;
+                caseBound[i] = r.Bound;
+            }
+        });
+        int open = closed.Count(c => !c);
+        double bound = Enumerable.Range(0, cases.Count).Where(i => !closed[i]).Select(i => caseBound[i]).Append(incumbent).Min();
+        bool optimal = open == 0;
+        string? why = optimal ? null
+            : $"CP-SAT closed {cases.Count - open} of {cases.Count} keep cases before it stopped (time limit or interrupt); the bound is the least of the open cases'";
+        return new SolveResult(optimal ? SolveStatus.Optimal : SolveStatus.Feasible, bestMapping, bestReport, incumbent,
+            optimal ? incumbent : Math.Min(incumbent, bound), clock.Elapsed, branches, "cpsat", why);
+    }
 
     /// <summary>
     /// The hint and the source of the caps: the descent's mapping (at most 5 s; it knows the level constraints only). Under
@@ -153,7 +233,7 @@ public static class CpSatMapper
         throw new InvalidOperationException($"The CP-SAT model of layer {p.Layer.Name} on {p.Arch.Name} is invalid (a bug in the encoding): {first}; variables: {string.Join("; ", vars)}");
     }
 
-    private static SolveResult Run(MapProblem p, CpSatEncoding enc, Objective term, SearchLimits limits, out long branches, out long? value)
+    private static SolveResult Run(MapProblem p, CpSatEncoding enc, Objective term, SearchLimits limits, out long branches, out long? value, bool explain = true)
     {
         Validate(enc, p);
         var sw = Stopwatch.StartNew();
@@ -169,7 +249,7 @@ public static class CpSatMapper
             throw new InvalidOperationException($"CP-SAT rejected the model of layer {p.Layer.Name} on {p.Arch.Name} (a bug in the encoding): {solver.Response?.SolutionInfo}");
         if (status == CpSolverStatus.Infeasible)
             return new SolveResult(SolveStatus.Infeasible, null, null, null, double.PositiveInfinity, sw.Elapsed, branches, "cpsat",
-                $"CP-SAT proved the model infeasible: {Conflict(p, enc, solver) ?? Infeasibility.Explain(p)}");
+                explain ? $"CP-SAT proved the model infeasible: {Conflict(p, enc, solver) ?? Infeasibility.Explain(p)}" : "CP-SAT proved the model infeasible");
         if (status == CpSolverStatus.Unknown)
             return new SolveResult(SolveStatus.Unknown, null, null, null, bound, sw.Elapsed, branches, "cpsat", "CP-SAT stopped (time limit or interrupt) before it found a mapping.");
         var mapping = enc.Decode(solver);
@@ -249,16 +329,51 @@ public static class CpSatMapper
     public enum Verdict { Certified, Failed, Unknown }
 
     /// <summary>
-    /// Asks CP-SAT whether any mapping has an objective below <paramref name="optimum"/> x (1 - 1e-9), independently of
-    /// the search that found it; INFEASIBLE is the certificate. Returns the verdict, a cheaper mapping's value when
-    /// one was found, and the time it took.
+    /// A certificate's answer: the verdict, a cheaper mapping's value when one was found, the time it took, and how many
+    /// keep cases the question was split into and how many of them were left undecided.
     /// </summary>
-    public static (Verdict Verdict, double? Cheaper, TimeSpan Elapsed) Certify(MapProblem p, double optimum, SearchLimits limits, bool keeperFloor = false)
+    public sealed record Certificate(Verdict Verdict, double? Cheaper, TimeSpan Elapsed, int Cases, int Open);
+
+    /// <summary>
+    /// Asks CP-SAT whether any mapping has an objective below <paramref name="optimum"/> x (1 - 1e-9), independently of
+    /// the search that found it; INFEASIBLE is the certificate. The question is asked in every keep case
+    /// (<see cref="KeepCase"/>, <paramref name="keepCases"/>), <see cref="CaseWorkers"/> at a time: CERTIFIED when every
+    /// case is infeasible, FAILED as soon as one holds a cheaper mapping (re-costed by the reference model).
+    /// </summary>
+    public static Certificate Certify(MapProblem p, double optimum, SearchLimits limits, bool keeperFloor = false, bool keepCases = true)
     {
         CheckScope(p);
         if (!double.IsFinite(optimum) || optimum < 0)
             throw new ArgumentOutOfRangeException(nameof(optimum), optimum, "The optimum to certify must be a finite, non-negative value.");
         var sw = Stopwatch.StartNew();
+        var cases = keepCases ? KeepCase.Of(p) : [new KeepCase(p, [])];
+        if (cases.Count == 1)
+        {
+            var (v1, c1) = CertifyCase(cases[0].Problem, optimum, limits, keeperFloor);
+            return new Certificate(v1, c1, sw.Elapsed, 1, v1 == Verdict.Unknown ? 1 : 0);
+        }
+        var verdicts = new Verdict?[cases.Count];
+        var cheaper = new double?[cases.Count];
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(limits.Cancel);
+        var options = new ParallelOptions { MaxDegreeOfParallelism = CaseWorkers(limits) };
+        Parallel.For(0, cases.Count, options, i =>
+        {
+            var left = limits.TimeLimit is { } t ? t - sw.Elapsed : (TimeSpan?)null;
+            if (stop.IsCancellationRequested || left is { } l0 && l0 <= TimeSpan.Zero) return;
+            var (v, c) = CertifyCase(cases[i].Problem, optimum, limits with { TimeLimit = left, Cancel = stop.Token, Threads = 1 }, keeperFloor);
+            verdicts[i] = v;
+            cheaper[i] = c;
+            if (v == Verdict.Failed) stop.Cancel();
+        });
+        int open = verdicts.Count(v => v is not Verdict.Certified);
+        var failed = Enumerable.Range(0, cases.Count).Where(i => verdicts[i] == Verdict.Failed).Select(i => cheaper[i]!.Value).ToList();
+        if (failed.Count > 0) return new Certificate(Verdict.Failed, failed.Min(), sw.Elapsed, cases.Count, open);
+        return new Certificate(open == 0 ? Verdict.Certified : Verdict.Unknown, null, sw.Elapsed, cases.Count, open);
+    }
+
+    /// <summary>The certificate's question in one model: INFEASIBLE certifies, a re-costed cheaper mapping fails it.</summary>
+    private static (Verdict Verdict, double? Cheaper) CertifyCase(MapProblem p, double optimum, SearchLimits limits, bool keeperFloor)
+    {
         var term = p.Objective;
         var (scale, exact) = CpSatEncoding.ChooseScale(p.Arch, term == Objective.Energy ? optimum : 0);
         if (term == Objective.Edp)
@@ -272,26 +387,25 @@ public static class CpSatMapper
         // The question is over the constrained mapspace: every global constraint holds.
         foreach (var lit in enc.GlobalLiterals) enc.Model.AddBoolOr([lit]);
         var obj = enc.Objective(term);
-        double unit = term == Objective.Latency ? 1 : scale;
         // Cheaper than the optimum: model value < optimum x (1 - tol) in model units (a rounded-down model keeps every such mapping).
-        long below = (long)Math.Ceiling(optimum * (1 - Tolerance) * unit) - 1;
+        long below = Below(optimum, term == Objective.Latency ? 1 : scale);
         if (obj.X is not null) enc.Model.Add(obj.X <= below);
-        else if (obj.C > below) return (Verdict.Certified, null, sw.Elapsed);
+        else if (obj.C > below) return (Verdict.Certified, null);
         Validate(enc, p);
         var solver = new CpSolver { StringParameters = MapspaceParameters(limits) };
         CpSolverStatus status;
         using (limits.Cancel.Register(solver.StopSearch))
-            status = solver.Solve(enc.Model);
+            status = limits.Cancel.IsCancellationRequested ? CpSolverStatus.Unknown : solver.Solve(enc.Model);
         if (status == CpSolverStatus.ModelInvalid)
             throw new InvalidOperationException($"CP-SAT rejected the certificate model of layer {p.Layer.Name} (a bug in the encoding): {solver.Response?.SolutionInfo}");
-        if (status == CpSolverStatus.Infeasible) return (Verdict.Certified, null, sw.Elapsed);
+        if (status == CpSolverStatus.Infeasible) return (Verdict.Certified, null);
         if (status is CpSolverStatus.Feasible or CpSolverStatus.Optimal)
         {
             var m = enc.Decode(solver);
             var report = Recheck(p, enc, m, term, obj.C ?? solver.Value(obj.X!));
             double v = report.Objective(term);
-            return v < optimum * (1 - Tolerance) ? (Verdict.Failed, v, sw.Elapsed) : (Verdict.Unknown, null, sw.Elapsed);
+            return v < optimum * (1 - Tolerance) ? (Verdict.Failed, v) : (Verdict.Unknown, null);
         }
-        return (Verdict.Unknown, null, sw.Elapsed);
+        return (Verdict.Unknown, null);
     }
 }

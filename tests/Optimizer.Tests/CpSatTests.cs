@@ -223,6 +223,86 @@ public sealed class CpSatTests
         Assert.IsTrue(certified >= 4);
     }
 
+    /// <summary>
+    /// The keep cases (docs/cpsat.md, "Keep cases") partition the mapspace: brute force over each case's constrained
+    /// problem finds a mapping of that case only, and the least of the cases' optima is the whole mapspace's.
+    /// </summary>
+    [TestMethod]
+    public void KeepCasesPartitionTheMapspace()
+    {
+        int split = 0;
+        foreach (var (layer, arch) in SmallCases(2024, 12))
+        {
+            var problem = new MapProblem(layer, arch, Objective.Energy);
+            var brute = new TilingSearch(problem, prune: false).Solve(SearchLimits.None);
+            var cases = KeepCase.Of(problem);
+            int free = Enumerable.Range(1, arch.Levels.Count - 1).Sum(l => layer.Tensors.Count(t => arch.Levels[l].MayKeep(t.Role)));
+            Assert.AreEqual(free is > 0 and <= KeepCase.MaxChoices ? 1 << free : 1, cases.Count, $"{layer} on {arch.Name}");
+            if (cases.Count == 1 || brute.Status != SolveStatus.Optimal) continue;
+            split++;
+            var optima = new List<double>();
+            foreach (var c in cases)
+            {
+                var r = new TilingSearch(c.Problem, prune: false).Solve(SearchLimits.None);
+                if (r.Mapping is null) continue;
+                Assert.AreEqual(1, cases.Count(k => k.Holds(r.Mapping)), $"{layer} on {arch.Name}: a mapping of {c.Describe(problem)} is in one case only");
+                Assert.IsTrue(c.Holds(r.Mapping), $"{layer} on {arch.Name}: {c.Describe(problem)}");
+                optima.Add(r.Best!.Value);
+            }
+            Assert.AreEqual(brute.Best!.Value, optima.Min(), 1e-9 * brute.Best.Value, $"{layer} on {arch.Name}");
+        }
+        Assert.IsTrue(split >= 6, $"only {split} problems split");
+    }
+
+    /// <summary>
+    /// The certificate and the search ask every keep case: with every keep choice but one pinned to brute force's
+    /// optimum, the two cases left differ in that choice; where their optima differ, a claim at the dearer one must fail
+    /// (only the cheaper case refutes it), and CP-SAT's search started from the dearer case's optimum must find the cheaper
+    /// one. Keeping and bypassing are each the cheaper side in some pairs, so a certificate skipping either its first or its
+    /// last case fails it, and so does a search that skips (or counts as closed) the cases other than its start's (checked
+    /// by hand).
+    /// </summary>
+    [TestMethod]
+    public void TheCertificateAndTheSearchAskEveryKeepCase()
+    {
+        int refuted = 0, keepCheaper = 0;
+        foreach (var (layer, arch) in SmallCases(2024, 10))
+        {
+            var problem = new MapProblem(layer, arch, Objective.Energy);
+            var brute = new TilingSearch(problem, prune: false).Solve(SearchLimits.None);
+            if (brute.Status != SolveStatus.Optimal) continue;
+            var free = KeepCase.Of(problem)[0].Choices;
+            foreach (var (level, tensor, _) in free)
+            {
+                // Pin every other choice as brute force's optimum has it.
+                var levels = new Dictionary<int, LevelConstraint>();
+                foreach (var (l, t, _) in free.Where(c => c.Level != level || c.Tensor != tensor))
+                {
+                    var lc = levels.GetValueOrDefault(l) ?? new LevelConstraint();
+                    bool kept = brute.Mapping!.Levels[l].Keep.Contains(t);
+                    levels[l] = lc with { Keep = kept ? lc.Keep.Append(t).ToHashSet() : lc.Keep, Bypass = kept ? lc.Bypass : lc.Bypass.Append(t).ToHashSet() };
+                }
+                var pair = problem with { Constraints = new MappingConstraints(levels) };
+                var cases = KeepCase.Of(pair);
+                Assert.AreEqual(2, cases.Count);
+                var optima = cases.Select(c => new TilingSearch(c.Problem, prune: false).Solve(SearchLimits.None)).ToList();
+                if (optima.Any(r => r.Best is null) || Math.Abs(optima[0].Best!.Value - optima[1].Best!.Value) <= 1e-6 * optima[0].Best!.Value) continue;
+                double cheap = optima.Min(r => r.Best!.Value), dear = optima.Max(r => r.Best!.Value);
+                if (optima[0].Best < optima[1].Best) keepCheaper++;
+                var claim = CpSatMapper.Certify(pair, dear, Limits);
+                Assert.AreEqual(CpSatMapper.Verdict.Failed, claim.Verdict, $"{layer} on {arch.Name}, {cases[0].Describe(pair)} or not");
+                Assert.AreEqual(2, claim.Cases);
+                // Started from the dearer case's optimum, the search must still find the cheaper case's.
+                var start = optima.MaxBy(r => r.Best!.Value)!.Mapping!;
+                var solved = CpSatMapper.SolveFrom(pair, start, Limits);
+                Assert.AreEqual(SolveStatus.Optimal, solved.Status, $"{layer} on {arch.Name}");
+                Assert.AreEqual(cheap, solved.Best!.Value, 1e-9 * cheap, $"{layer} on {arch.Name}, {cases[0].Describe(pair)} or not");
+                refuted++;
+            }
+        }
+        Assert.IsTrue(refuted >= 6 && keepCheaper >= 2 && refuted - keepCheaper >= 2, $"refuted {refuted}, keeping cheaper in {keepCheaper}");
+    }
+
     [TestMethod]
     public void UnsupportedConventionIsRefusedWithAClearError()
     {
