@@ -85,8 +85,10 @@ internal sealed class TimeloopNest
         public int[][] GroupOf = [];
         /// <summary>Per tensor: per group, how many children it has.</summary>
         public int[][] GroupSize = [];
-        /// <summary>Per tensor: per multicast factor f, the groups of f children.</summary>
-        public long[][] GroupsBySize = [];
+        /// <summary>Per tensor: the parent's accesses when no child is served by a neighbour.</summary>
+        public Sharing[] Plain = [];
+        /// <summary>Per tensor: the parent's accesses and the children served, by the set of moves that match (a bit per move).</summary>
+        public Dictionary<long, Sharing>[] Linked = [];
         /// <summary>Per tensor: the distinct differences of offsets, neighbour's minus child's, over the neighbour pairs.</summary>
         public long[][][] Moves = [];
         /// <summary>Per tensor: per neighbour pair (as in <see cref="_neighbours"/>), the index of its move.</summary>
@@ -94,6 +96,9 @@ internal sealed class TimeloopNest
         /// <summary>The first-child keys of the run's instances met so far (their other children's counts are registered).</summary>
         public readonly HashSet<long> Met = [];
     }
+
+    /// <summary>How the children of a run share their parent's accesses at one step: per multicast factor f, the groups of f children with one delta (rule C'); and how many children a neighbour serves (rule C).</summary>
+    private sealed record Sharing((int Factor, long Groups)[] BySize, long Groups, int Served);
 
     /// <summary>Equality of sequences of longs (offsets, moves, memories of rule A).</summary>
     private sealed class SequenceComparer : IEqualityComparer<long[]>
@@ -177,7 +182,6 @@ internal sealed class TimeloopNest
     private readonly long[] _hashes;
     private readonly int[] _byHash;
     private readonly bool[] _matches;
-    private readonly int[] _left;
 
     public TimeloopNest(Einsum e, Architecture a, Mapping m) : this(new TimeloopShape(e, a, m)) { }
 
@@ -272,7 +276,6 @@ internal sealed class TimeloopNest
         _hashes = new long[widest];
         _byHash = new int[widest];
         _matches = new bool[4 * widest];
-        _left = new int[widest];
     }
 
     private Deltas NewDeltas(int children)
@@ -710,7 +713,8 @@ internal sealed class TimeloopNest
         run.Simulated = simulated.ToArray();
         run.GroupOf = new int[_tensors][];
         run.GroupSize = new int[_tensors][];
-        run.GroupsBySize = new long[_tensors][];
+        run.Plain = new Sharing[_tensors];
+        run.Linked = new Dictionary<long, Sharing>[_tensors];
         run.Moves = new long[_tensors][][];
         run.PairMove = new int[_tensors][];
         var pairs = _neighbours[master]!;
@@ -730,8 +734,8 @@ internal sealed class TimeloopNest
                 sizes[g]++;
             }
             run.GroupSize[t] = sizes.ToArray();
-            run.GroupsBySize[t] = new long[children + 1];
-            foreach (int n in sizes) run.GroupsBySize[t][n]++;
+            run.Plain[t] = Share(run.GroupSize[t], 0);
+            run.Linked[t] = [];
             var distinct = new Dictionary<long[], int>(SequenceComparer.Instance);
             var pairMove = run.PairMove[t] = new int[pairs.Length / 2];
             for (int p = 0; p < pairs.Length; p += 2)
@@ -768,44 +772,61 @@ internal sealed class TimeloopNest
             long words = first.Size[t];
             if (words == 0) continue; // no child needs a word: no access, no transfer
             long each = checked(words * _epochs);
-            var bySize = run.GroupsBySize[t];
-            long groups = run.GroupSize[t].Length, plain = checked(groups * each);
-            // Rule C: which children take their delta from a neighbour.
-            int served = 0;
-            if (prev is not null)
+            var chosen = run.Plain[t];
+            if (prev is not null && Linked(run, i, t, first, prev) is { } linked
+                && checked(linked.Groups * each) < checked(chosen.Groups * each))
             {
-                var moves = run.Moves[t];
-                var match = _matches;
-                for (int k = 0; k < moves.Length; k++) match[k] = SameMoved(first, prev, t, moves[k]);
-                Array.Fill(_served, false, 0, children);
-                var pairs = _neighbours[i]!;
-                var pairMove = run.PairMove[t];
-                for (int p = 0; p < pairMove.Length; p++)
-                    if (match[pairMove[p]] && !_served[pairs[2 * p]]) { _served[pairs[2 * p]] = true; served++; }
+                counts.Links[t] = checked(counts.Links[t] + checked(linked.Served * each));
+                chosen = linked;
             }
-            if (served > 0)
-            {
-                // Rule C': the groups of children not served by a neighbour.
-                var left = _left;
-                var sizes = run.GroupSize[t];
-                Array.Copy(sizes, left, sizes.Length);
-                for (int c = 0; c < children; c++) if (_served[c]) left[run.GroupOf[t][c]]--;
-                Array.Clear(_linkedGroups, 0, children + 1);
-                long linkedGroups = 0;
-                for (int g = 0; g < sizes.Length; g++)
-                    if (left[g] > 0) { _linkedGroups[left[g]]++; linkedGroups++; }
-                if (checked(linkedGroups * each) < plain)
-                {
-                    counts.Links[t] = checked(counts.Links[t] + checked(served * each));
-                    bySize = _linkedGroups;
-                }
-            }
-            for (int f = 1; f <= children; f++)
-                if (bySize[f] > 0) Add(counts.Accesses[t], (f, bySize[f]), checked(bySize[f] * each));
+            foreach (var (f, groups) in chosen.BySize) Add(counts.Accesses[t], (f, groups), checked(groups * each));
         }
         // This step's delta becomes the state's previous one; the state's old buffer serves the next step.
         state.PrevSpatial = first;
         _runs[i] = prev ?? NewDeltas(1);
+    }
+
+    /// <summary>
+    /// Rule C at a step of a run with no fanout below, for tensor t: the moves (between a child and a neighbour) by which
+    /// the first child's previous delta becomes its current one, and from them the children served and the sharing of
+    /// the others; null when no child is served. Remembered per set of moves.
+    /// </summary>
+    private Sharing? Linked(MirroredRun run, int i, int t, Deltas first, Deltas prev)
+    {
+        var moves = run.Moves[t];
+        var match = _matches;
+        long set = 0;
+        bool any = false;
+        for (int k = 0; k < moves.Length; k++)
+        {
+            match[k] = SameMoved(first, prev, t, moves[k]);
+            any |= match[k];
+            if (match[k] && k < 64) set |= 1L << k;
+        }
+        if (!any) return null;
+        if (moves.Length <= 64 && run.Linked[t].TryGetValue(set, out var known)) return known;
+        int children = _loops[i].RunFanout, served = 0;
+        Array.Fill(_served, false, 0, children);
+        var pairs = _neighbours[i]!;
+        var pairMove = run.PairMove[t];
+        for (int p = 0; p < pairMove.Length; p++)
+            if (match[pairMove[p]] && !_served[pairs[2 * p]]) { _served[pairs[2 * p]] = true; served++; }
+        // Rule C': the groups of children not served by a neighbour.
+        var left = (int[])run.GroupSize[t].Clone();
+        for (int c = 0; c < children; c++) if (_served[c]) left[run.GroupOf[t][c]]--;
+        var sharing = Share(left, served);
+        if (moves.Length <= 64) run.Linked[t][set] = sharing;
+        return sharing;
+    }
+
+    /// <summary>The sharing of groups of the given sizes (empty groups left out).</summary>
+    private static Sharing Share(int[] sizes, int served)
+    {
+        var bySize = new SortedDictionary<int, long>();
+        long groups = 0;
+        foreach (int n in sizes)
+            if (n > 0) { bySize[n] = bySize.GetValueOrDefault(n) + 1; groups++; }
+        return new Sharing(bySize.Select(x => (x.Key, x.Value)).ToArray(), groups, served);
     }
 
     /// <summary>Whether the first child of a holds, for tensor t, the boxes of the first child of b moved by <paramref name="by"/>.</summary>
