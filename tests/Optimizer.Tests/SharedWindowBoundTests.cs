@@ -15,7 +15,7 @@ namespace Optimizer.Tests;
 public sealed class SharedWindowBoundTests
 {
     /// <summary>Architectures with fanouts of several shapes: the presets and the Timeloop fixtures' (read by the Timeloop reader).</summary>
-    private static IEnumerable<Architecture> Architectures()
+    internal static IEnumerable<Architecture> Architectures()
     {
         foreach (var arch in Presets.All) yield return arch;
         foreach (var arch in TimeloopOptimaTests.Fixtures().Select(f => f.Arch).DistinctBy(a => a.Name)) yield return arch;
