@@ -117,7 +117,7 @@ internal static class FuseCommand
         }
         if (csv is not null)
         {
-            CsvExport.Write(csv, Rows(w, r.Report!, r.UnfusedReport!));
+            CsvExport.Write(csv, Rows(w, r.Mapping, r.Report!, r.UnfusedReport!));
             Console.WriteLine($"Wrote {csv}");
         }
         string values = string.Join(", ", p.Terms.Select(t => $"{Objectives.Name(t)}={Text.Num(r.Report!.Objective(t))}"));
@@ -200,10 +200,19 @@ internal static class FuseCommand
     /// <summary>One CSV row per layer, level and tensor of the fused mapping, then one total row each for fused and unfused.</summary>
     public sealed record FuseRow(string Mapping, string Layer, string Level, string Tensor, long? Fills, long? Reads, long? Updates, double EnergyPj, long? Cycles, double? Edp, string Source = "");
 
-    private static IEnumerable<FuseRow> Rows(Workload w, FusedCostReport fused, FusedCostReport? unfused)
+    /// <summary>
+    /// The CSV's rows: per layer its tensors' counts and its own total (its cycles are the layer's alone), then per group
+    /// of more than one layer a row with the group's energy and cycles (`group`, or `group (pipelined)` when its members
+    /// overlap: fewer cycles than their sum), then the totals; the total's cycles are the sum of the groups'.
+    /// </summary>
+    internal static IEnumerable<FuseRow> Rows(Workload w, FusedMapping fm, FusedCostReport fused, FusedCostReport? unfused)
     {
-        foreach (var l in fused.Layers)
+        var groupOf = new int[fused.Layers.Count];
+        for (int gi = 0; gi < fm.Groups.Count; gi++)
+            for (int i = fm.Groups[gi].First; i <= fm.Groups[gi].Last; i++) groupOf[i] = gi;
+        for (int li = 0; li < fused.Layers.Count; li++)
         {
+            var l = fused.Layers[li];
             var source = w.Layer(l.Layer).Source;
             foreach (var t in l.Tensors)
                 yield return new FuseRow("fused", l.Layer, t.Level, t.Tensor.Name, t.TotalFills, t.TotalReads, t.TotalUpdates, t.Energy, null, null, source);
@@ -211,6 +220,10 @@ internal static class FuseCommand
             foreach (var t in l.Prologue?.Tensors ?? [])
                 yield return new FuseRow("fused", l.Layer + " (prologue)", t.Level, t.Tensor.Name, t.TotalFills, t.TotalReads, t.TotalUpdates, t.Energy, null, null, source);
             yield return new FuseRow("fused", l.Layer, "total", "", null, null, null, l.Energy, l.Cycles, null, source);
+            var g = fm.Groups[groupOf[li]];
+            if (g.Count > 1 && li == g.Last)
+                yield return new FuseRow("fused", string.Join("+", fused.Layers.Skip(g.First).Take(g.Count).Select(x => x.Layer)),
+                    g.Pipelined ? "group (pipelined)" : "group", "", null, null, null, fused.EnergyOf(g), fused.GroupCycles[groupOf[li]], null);
         }
         yield return new FuseRow("fused", "total", "", "", null, null, null, fused.Energy, fused.Cycles, fused.Edp);
         if (unfused is not null)
@@ -229,7 +242,7 @@ internal static class FuseCommand
         Console.WriteLine($"total: energy {Text.Num(rep.Energy)} pJ, cycles {Text.Int(rep.Cycles)}, EDP {Text.Num(rep.Edp)}");
         if (csv is not null)
         {
-            CsvExport.Write(csv, Rows(w, rep, null));
+            CsvExport.Write(csv, Rows(w, fm, rep, null));
             Console.WriteLine($"Wrote {csv}");
         }
         return 0;

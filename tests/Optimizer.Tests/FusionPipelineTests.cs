@@ -164,4 +164,27 @@ public sealed class FusionPipelineTests
         var sequential = new FusedMapping(r.Mapping.Groups.Select(x => new FusedGroup(x.First, x.Last, x.SharedLoops, x.Held)), r.Mapping.Layers);
         Assert.AreEqual(0, FusionChecker.Check(w, small, sequential).Count, "the sequential schedule needs less");
     }
+    /// <summary>
+    /// `fuse --csv` says what a pipelined group costs: a `group (pipelined)` row whose cycles are the schedule's (below the
+    /// sum of its layers' own cycles), and the total's cycles are the sum of the group rows' and the single layers'.
+    /// Fails when the group rows are left out (the layers' rows alone add up to more than the total).
+    /// </summary>
+    [TestMethod]
+    public void TheCsvRowsOfAPipelinedGroupAddUpToTheTotal()
+    {
+        var w = ConvChain3();
+        var a = Arch(128, 1, 1, fanout: false, macsPerCycle: 16);
+        var r = new FusionSearch(new FusionProblem(w, a, Objective.Latency, Pipeline: true)).Solve(SearchLimits.None);
+        var rows = Optimizer.Cli.FuseCommand.Rows(w, r.Mapping!, r.Report!, null).ToList();
+        var groups = rows.Where(x => x.Level.StartsWith("group", StringComparison.Ordinal)).ToList();
+        var pipelined = groups.Where(x => x.Level == "group (pipelined)").ToList();
+        Assert.IsNotEmpty(pipelined, "the latency optimum of this chain is pipelined");
+        var layerTotals = rows.Where(x => x.Level == "total").ToDictionary(x => x.Layer, x => x.Cycles!.Value);
+        foreach (var g in pipelined)
+            Assert.IsLessThan(g.Layer.Split('+').Sum(l => layerTotals[l]), g.Cycles!.Value, $"{g.Layer}: overlapped, fewer cycles than its layers' sum");
+        var inGroups = groups.SelectMany(x => x.Layer.Split('+')).ToHashSet();
+        long summed = groups.Sum(x => x.Cycles!.Value) + layerTotals.Where(x => !inGroups.Contains(x.Key)).Sum(x => x.Value);
+        Assert.AreEqual(rows.Single(x => x.Layer == "total").Cycles, summed);
+        Assert.AreEqual(r.Report!.Cycles, summed);
+    }
 }
