@@ -136,8 +136,6 @@ public static class CpSatMapper
         var closed = new bool[cases.Count];
         var caseBound = new double[cases.Count];
         long branches = 0;
-        double unit = term == Objective.Latency ? 1 : scale;
-        bool needEnergy = term != Objective.Latency, needCycles = term != Objective.Energy;
         var options = new ParallelOptions { MaxDegreeOfParallelism = CaseWorkers(limits) };
         Parallel.ForEach(order, options, i =>
         {
@@ -147,17 +145,13 @@ public static class CpSatMapper
             Mapping hint;
             lock (gate) (cap, hint) = (incumbent, bestMapping);
             var q = cases[i].Problem with { Objective = term };
-            var enc = new CpSatEncoding(q, scale, exact, term == Objective.Energy ? cap : null, term == Objective.Latency ? cap : null, term == Objective.Edp ? cap : null);
-            enc.BuildCosts(needEnergy, needCycles, keeperFloor);
-            foreach (var lit in enc.GlobalLiterals) enc.Model.AddBoolOr([lit]);
-            var obj = enc.Objective(term);
             // The hint's own case may tie the hint; every other case must beat the best found so far.
-            if (i != first)
+            if (CutoffModel(q, scale, exact, cap, strict: i != first, keeperFloor) is not { } model)
             {
-                long below = Below(cap, unit);
-                if (obj.X is not null) enc.Model.Add(obj.X <= below);
-                else if (obj.C > below) { lock (gate) closed[i] = true; return; }
+                lock (gate) closed[i] = true;
+                return;
             }
+            var (enc, obj) = model;
             if (obj.X is not null) enc.Model.Minimize(obj.X);
             enc.Hint(hint);
             var r = Run(q, enc, term, limits with { TimeLimit = left, Threads = 1 }, out long b, out _, explain: false);
@@ -371,6 +365,25 @@ public static class CpSatMapper
         return new Certificate(open == 0 ? Verdict.Certified : Verdict.Unknown, null, sw.Elapsed, cases.Count, open);
     }
 
+    /// <summary>
+    /// The model of p's objective term at most <paramref name="cap"/> (pJ, cycles or pJ x cycles), or, when
+    /// <paramref name="strict"/>, cheaper than it by more than the tolerance (a rounded-down model keeps every such
+    /// mapping), with every global constraint enforced; null when the objective is a constant that cannot be that cheap.
+    /// </summary>
+    private static (CpSatEncoding Enc, IntTerm<Google.OrTools.Sat.LinearExpr> Obj)? CutoffModel(MapProblem p, long scale, bool exact, double cap, bool strict, bool keeperFloor)
+    {
+        var term = p.Objective;
+        var enc = new CpSatEncoding(p, scale, exact, term == Objective.Energy ? cap : null, term == Objective.Latency ? cap : null, term == Objective.Edp ? cap : null);
+        enc.BuildCosts(term != Objective.Latency, term != Objective.Energy, keeperFloor);
+        foreach (var lit in enc.GlobalLiterals) enc.Model.AddBoolOr([lit]);
+        var obj = enc.Objective(term);
+        if (!strict) return (enc, obj);
+        long below = Below(cap, term == Objective.Latency ? 1 : scale);
+        if (obj.X is not null) enc.Model.Add(obj.X <= below);
+        else if (obj.C > below) return null;
+        return (enc, obj);
+    }
+
     /// <summary>The certificate's question in one model: INFEASIBLE certifies, a re-costed cheaper mapping fails it.</summary>
     private static (Verdict Verdict, double? Cheaper) CertifyCase(MapProblem p, double optimum, SearchLimits limits, bool keeperFloor)
     {
@@ -381,16 +394,8 @@ public static class CpSatMapper
             double room = CpSatEncoding.Limit / 4.0 / Math.Max(1, optimum);
             if (room < scale) { scale = Math.Max(1, (long)Math.Pow(10, Math.Floor(Math.Log10(Math.Max(1, room))))); exact = false; }
         }
-        var enc = new CpSatEncoding(p, scale, exact,
-            term == Objective.Energy ? optimum : null, term == Objective.Latency ? optimum : null, term == Objective.Edp ? optimum : null);
-        enc.BuildCosts(term != Objective.Latency, term != Objective.Energy, keeperFloor);
-        // The question is over the constrained mapspace: every global constraint holds.
-        foreach (var lit in enc.GlobalLiterals) enc.Model.AddBoolOr([lit]);
-        var obj = enc.Objective(term);
-        // Cheaper than the optimum: model value < optimum x (1 - tol) in model units (a rounded-down model keeps every such mapping).
-        long below = Below(optimum, term == Objective.Latency ? 1 : scale);
-        if (obj.X is not null) enc.Model.Add(obj.X <= below);
-        else if (obj.C > below) return (Verdict.Certified, null);
+        if (CutoffModel(p, scale, exact, optimum, strict: true, keeperFloor) is not { } model) return (Verdict.Certified, null);
+        var (enc, obj) = model;
         Validate(enc, p);
         var solver = new CpSolver { StringParameters = MapspaceParameters(limits) };
         CpSolverStatus status;
