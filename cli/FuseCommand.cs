@@ -105,11 +105,16 @@ internal static class FuseCommand
             stats.Add([s.Layer, Text.Int(s.Evaluated), Text.Int(s.Valid), Text.Int(s.Kept), !p.FullMapspace && s.Evaluated > 0 ? ((double)s.Kept / s.Evaluated).ToString("0.####") : "-", s.Classes.ToString(), Text.Int(s.Frontier)]);
         Console.Write(Text.Table(stats));
         Console.WriteLine();
-        var (f, u) = (r.Report!, r.UnfusedReport!);
+        var (f, u) = (r.Report!, r.UnfusedReport);
         Console.WriteLine($"fused:   energy {Text.Num(f.Energy)} pJ, cycles {Text.Int(f.Cycles)}, EDP {Text.Num(f.Edp)}");
-        Console.WriteLine($"unfused: energy {Text.Num(u.Energy)} pJ, cycles {Text.Int(u.Cycles)}, EDP {Text.Num(u.Edp)} (every layer alone, intermediates through DRAM; " +
-            (p.FullMapspace ? r.UnfusedProven ? "each layer's exact optimum, as map --all-layers finds it)" : "not every layer's search finished)" : "the best of the per-layer template)"));
-        Console.WriteLine($"unfused/fused {obj}: {r.Improvement(o):0.####}x (energy {u.Energy / f.Energy:0.####}x, cycles {(double)u.Cycles / f.Cycles:0.####}x)");
+        if (u is null)
+            Console.WriteLine($"unfused: none ({r.Explanation})");
+        else
+        {
+            Console.WriteLine($"unfused: energy {Text.Num(u.Energy)} pJ, cycles {Text.Int(u.Cycles)}, EDP {Text.Num(u.Edp)} (every layer alone, intermediates through DRAM; " +
+                (p.FullMapspace ? r.UnfusedProven ? "each layer's exact optimum, as map --all-layers finds it)" : "not every layer's search finished)" : "the best of the per-layer template)"));
+            Console.WriteLine($"unfused/fused {obj}: {r.Improvement(o):0.####}x (energy {u.Energy / f.Energy:0.####}x, cycles {(double)u.Cycles / f.Cycles:0.####}x)");
+        }
         if (mappingOut is not null)
         {
             AtomicFile.WriteAllText(mappingOut, FusedMappingSpec.Write(w, a, r.Mapping));
@@ -117,7 +122,7 @@ internal static class FuseCommand
         }
         if (csv is not null)
         {
-            CsvExport.Write(csv, Rows(w, r.Mapping, r.Report!, r.UnfusedReport!));
+            CsvExport.Write(csv, Rows(w, r.Mapping, r.Report!, r.UnfusedReport));
             Console.WriteLine($"Wrote {csv}");
         }
         string values = string.Join(", ", p.Terms.Select(t => $"{Objectives.Name(t)}={Text.Num(r.Report!.Objective(t))}"));
@@ -141,7 +146,7 @@ internal static class FuseCommand
                 _ => $"CERTIFICATE UNKNOWN: {who} stopped after {clock.Elapsed.TotalSeconds:0.##} s before it could decide",
             });
         }
-        visuals.WriteSummary(title, statusLine, Plots.FusedAgainstUnfused(w, r.Mapping, r.Report!, r.UnfusedReport!), "Fused groups against unfused", FuseCaption, printout);
+        visuals.WriteSummary(title, statusLine, Plots.FusedAgainstUnfused(w, r.Mapping, r.Report!, r.UnfusedReport), "Fused groups against unfused", FuseCaption, printout);
         return 0;
     }
 

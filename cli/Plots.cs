@@ -162,25 +162,29 @@ internal static class Plots
     /// <summary>
     /// fuse: for each fused group (and in total), the energy of its layers unfused (every layer alone, intermediates
     /// through DRAM; the best unfused mapping) beside their energy in the fused mapping, from the two fused cost reports.
+    /// Without an unfused mapping (a layer has none alone in the template), the fused bars only, and the title says so.
     /// </summary>
-    public static Plot FusedAgainstUnfused(Workload w, FusedMapping fused, FusedCostReport fusedReport, FusedCostReport unfusedReport)
+    public static Plot FusedAgainstUnfused(Workload w, FusedMapping fused, FusedCostReport fusedReport, FusedCostReport? unfusedReport)
     {
-        var (scale, unit) = Unit(Math.Max(unfusedReport.Energy, fusedReport.Energy));
-        var plot = NewPlot($"Energy of {w.Name}: fused {Short(fusedReport.Energy / scale)} {unit} against unfused {Short(unfusedReport.Energy / scale)} {unit}", "", $"energy ({unit})");
+        var (scale, unit) = Unit(Math.Max(unfusedReport?.Energy ?? 0, fusedReport.Energy));
+        var plot = NewPlot($"Energy of {w.Name}: fused {Short(fusedReport.Energy / scale)} {unit} against " +
+            (unfusedReport is null ? "no unfused mapping" : $"unfused {Short(unfusedReport.Energy / scale)} {unit}"), "", $"energy ({unit})");
         var groups = fused.Groups.Select(g => (Name: g.Count == 1 ? w.Layers[g.First].Name : $"{w.Layers[g.First].Name}..{w.Layers[g.Last].Name} ({g.Count})",
-            Unfused: unfusedReport.EnergyOf(g), Fused: fusedReport.EnergyOf(g))).ToList();
+            Unfused: unfusedReport?.EnergyOf(g), Fused: fusedReport.EnergyOf(g))).ToList();
         var (u, f) = (Colors.Gray, Palette.GetColor(0));
         var bars = new List<Bar>();
         for (int i = 0; i < groups.Count; i++)
         {
-            bars.Add(new Bar { Position = 3 * i, Value = groups[i].Unfused / scale, FillColor = u, LineWidth = 0, Label = Short(groups[i].Unfused / scale) });
+            if (groups[i].Unfused is { } alone)
+                bars.Add(new Bar { Position = 3 * i, Value = alone / scale, FillColor = u, LineWidth = 0, Label = Short(alone / scale) });
             bars.Add(new Bar { Position = 3 * i + 1, Value = groups[i].Fused / scale, FillColor = f, LineWidth = 0, Label = Short(groups[i].Fused / scale) });
         }
         var barPlot = plot.Add.Bars(bars);
         barPlot.ValueLabelStyle.FontSize = 11;
         plot.Axes.Margins(bottom: 0, top: 0.15);
         LayerTicks(plot, groups.Select(g => g.Name).ToList(), spacing: 3, offset: 0.5);
-        plot.Legend.ManualItems.Add(new LegendItem { LabelText = "unfused (intermediates through DRAM)", FillColor = u });
+        if (unfusedReport is not null)
+            plot.Legend.ManualItems.Add(new LegendItem { LabelText = "unfused (intermediates through DRAM)", FillColor = u });
         plot.Legend.ManualItems.Add(new LegendItem { LabelText = "fused", FillColor = f });
         plot.ShowLegend(Alignment.UpperRight);
         return plot;

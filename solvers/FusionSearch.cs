@@ -136,10 +136,9 @@ public sealed partial class FusionSearch
         // Ctrl-C or SIGTERM always has a FEASIBLE answer to give; only the time limit cuts it short.
         limits.Progress?.Phase("the best unfused mapping");
         var unfused = Join(fuse: false, Late, out _, out _);
-        if (unfused is null)
-            return new FusionResult(Late() ? SolveStatus.Unknown : SolveStatus.Infeasible, null, null, null, null, null, sw.Elapsed, [], [],
-                Late() ? "stopped by the time limit before any mapping was complete"
-                    : $"layer {_deadEnd} has no valid mapping in the per-layer template of docs/fusion.md (at most one own DRAM loop; its tiles do not fit), so the fused mapspace is empty");
+        if (unfused is null && Late())
+            return new FusionResult(SolveStatus.Unknown, null, null, null, null, null, sw.Elapsed, [], [], "stopped by the time limit before any mapping was complete");
+        if (unfused is null) return SolveWithoutUnfused(sw, Stop);
         var (uMap, uRep) = Recheck(unfused);
         limits.Progress?.Phase("partial mappings and the join");
         var fused = Join(fuse: true, Stop, out var stats, out var survivors, _p.KeepHalos || _p.Pipeline ? uMap : null);
@@ -149,6 +148,35 @@ public sealed partial class FusionSearch
         var (fMap, fRep) = Recheck(fused);
         double best = fRep.Objective(_p.Objective);
         return new FusionResult(SolveStatus.Optimal, fMap, fRep, best, uMap, uRep, sw.Elapsed, stats, survivors) { Bound = best, UnfusedProven = true };
+    }
+
+    /// <summary>
+    /// The template search when some layer has no template mapping alone (its tiles do not fit under one own DRAM loop):
+    /// fused groups may still map it, their shared loops splitting its tiles further, so the join runs without the unfused
+    /// baseline. Groups that keep their halos or pipeline are checked inside the unfused mapping, so without it they are not
+    /// searched and the answer is FEASIBLE, saying so; INFEASIBLE only when they were not asked for and the join is empty.
+    /// </summary>
+    private FusionResult SolveWithoutUnfused(Stopwatch sw, Func<bool> stop)
+    {
+        string alone = _deadEnd!;
+        _deadEnd = null;
+        bool partial = _p.KeepHalos || _p.Pipeline;
+        var fused = Join(fuse: true, stop, out var stats, out var survivors);
+        string noUnfused = $"layer {alone} has no valid mapping alone in the per-layer template of docs/fusion.md (at most one own DRAM loop; its tiles do not fit), so there is no unfused mapping";
+        if (fused is null)
+            return stop()
+                ? new FusionResult(SolveStatus.Unknown, null, null, null, null, null, sw.Elapsed, stats, survivors, $"{noUnfused}, and the search stopped before a fused one was complete")
+                : partial
+                    ? new FusionResult(SolveStatus.Unknown, null, null, null, null, null, sw.Elapsed, stats, survivors,
+                        $"{noUnfused}; no fused mapping that recomputes its halos and runs its groups one after another exists (from layer {_deadEnd} on), and groups that keep halos or pipeline are searched only beside an unfused mapping")
+                    : new FusionResult(SolveStatus.Infeasible, null, null, null, null, null, sw.Elapsed, stats, survivors,
+                        $"{noUnfused}, and no fused mapping joins past layer {_deadEnd}: the fused mapspace is empty");
+        var (fMap, fRep) = Recheck(fused);
+        double best = fRep.Objective(_p.Objective);
+        return partial
+            ? new FusionResult(SolveStatus.Feasible, fMap, fRep, best, null, null, sw.Elapsed, stats, survivors,
+                $"{noUnfused}; groups that keep halos or pipeline are searched only beside an unfused mapping, so they were not searched")
+            : new FusionResult(SolveStatus.Optimal, fMap, fRep, best, null, null, sw.Elapsed, stats, survivors, noUnfused) { Bound = best };
     }
 
     /// <summary>True when a lower bound reaches a value (within the searches' tie margin): the value is then proven the least.</summary>

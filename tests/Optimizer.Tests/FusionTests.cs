@@ -96,6 +96,45 @@ public sealed class FusionTests
         Assert.IsGreaterThan(0, decided, "on no case did the second term decide among mappings that tie on the first, so the lists were not tested");
     }
 
+    // A layer whose tiles do not fit under one own DRAM loop has no template mapping alone, but fused it may have: the
+    // group's shared loops split its tiles further. The search must then find the fused optimum (brute force's), not say
+    // the mapspace is empty; INFEASIBLE only when brute force finds nothing either.
+    [TestMethod]
+    public void TemplateSearchFusesALayerThatHasNoMappingAlone()
+    {
+        var rng = new Random(11);
+        int fusedOnly = 0, empty = 0;
+        for (int i = 0; i < 17; i++)
+        {
+            var w = Chain(rng, 2 + rng.Next(2), [2, 4]);
+            var a = SmallArch(rng, 6 + rng.Next(20), fanout: rng.Next(2) == 0);
+            var search = new FusionSearch(new FusionProblem(w, a, Objective.Latency));
+            var r = search.Solve(SearchLimits.None);
+            if (r.Unfused is not null) continue;
+            var (brute, best, count) = search.BruteForce();
+            string name = $"case {i}: {string.Join(" ; ", w.Layers)} on a {a.Levels[1].Capacity}-word buffer";
+            if (brute is null)
+            {
+                Assert.AreEqual(SolveStatus.Infeasible, r.Status, name);
+                StringAssert.Contains(r.Explanation, "the fused mapspace is empty");
+                empty++;
+                continue;
+            }
+            Assert.AreEqual(SolveStatus.Optimal, r.Status, $"{name}: {r.Explanation}");
+            Assert.AreEqual(best, r.Best!.Value, best * 1e-9, $"{name}: search {r.Best} vs brute force {best} over {count}");
+            Assert.IsNull(r.UnfusedReport);
+            StringAssert.Contains(r.Explanation, "no valid mapping alone");
+            Assert.IsTrue(r.Mapping!.Groups.Any(g => g.Count > 1));
+            // Groups that keep halos are checked inside an unfused mapping: without one the answer is not claimed optimal.
+            var halos = new FusionSearch(new FusionProblem(w, a, Objective.Latency, KeepHalos: true)).Solve(SearchLimits.None);
+            Assert.AreEqual(SolveStatus.Feasible, halos.Status, name);
+            Assert.AreEqual(best, halos.Best!.Value, best * 1e-9);
+            fusedOnly++;
+        }
+        Assert.IsGreaterThan(0, fusedOnly, "no case had a layer without a template mapping alone and a fused mapping");
+        Assert.IsGreaterThan(0, empty, "no case had an empty fused mapspace");
+    }
+
     [TestMethod]
     public void FusedIsNeverWorseThanUnfused()
     {
