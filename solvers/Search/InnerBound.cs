@@ -112,7 +112,7 @@ internal sealed class InnerBound(SearchProblem problem, ArrayCostModel cost) : S
     /// when larger, the whole tiles Timeloop refetches into c (<see cref="WindowRefetch"/>), and the parent's reads of them
     /// over the most children that can share each (<see cref="ArrayCostModel.CoincidingChildren"/>).
     /// </summary>
-    public double WindowFloor(SearchTensor t, State s, int d)
+    public double WindowFloor(SearchTensor t, State s, int d, bool ordered = false)
     {
         var levels = _m.Storage;
         var used = _cost.Facts(s).Used;
@@ -123,7 +123,7 @@ internal sealed class InnerBound(SearchProblem problem, ArrayCostModel cost) : S
         // the most children that can share each (WindowRefetch); c takes in at least as many.
         double Pair(int p, int c)
         {
-            double refetched = WindowRefetch(t, s, d, c);
+            double refetched = ordered && d == 0 ? OrderedRefetch(t, s, c) : WindowRefetch(t, s, d, c);
             double fills = Math.Max(W(p), refetched), reads = Math.Max(W(p), refetched / _cost.CoincidingChildren(t, s, p, c));
             return reads * levels[p].ReadEnergy + fills * levels[c].WriteEnergy;
         }
@@ -206,6 +206,50 @@ internal sealed class InnerBound(SearchProblem problem, ArrayCostModel cost) : S
         }
 
         // How far one step of level l's temporal loop over r moves r: its extent inside the loop.
+        long Stride(int l, int r) => checked(s.Rem[l + 1][r] * s.Spatial(l, r));
+    }
+
+    /// <summary>
+    /// <see cref="WindowRefetch"/> for a complete mapping with every level's order: the loops above c in nest order, each
+    /// counted when its rank does not index t and a loop that moves the tile lies inside it above c, or when its step moves
+    /// the tile along a dimension by at least the extent, net of one step back of each loop inside it along that dimension.
+    /// </summary>
+    private double OrderedRefetch(SearchTensor t, State s, int c)
+    {
+        for (int r = 0; r < Ranks; r++) if (s.Spatial(c - 1, r) > 1) return 0;
+        var dims = t.Dims;
+        var loops = new List<(int Level, int Rank)>();
+        for (int b = 0; b < c; b++)
+            foreach (int r in s.Choice[b]!.Order)
+                if (s.Choice[b]!.Temporal[r] > 1) loops.Add((b, r));
+        long times = 1;
+        for (int j = 0; j < loops.Count; j++)
+        {
+            var (b, r) = loops[j];
+            bool whole = false;
+            if (!t.IndexedBy[r])
+            {
+                for (int i = j + 1; i < loops.Count && !whole; i++) whole = t.IndexedBy[loops[i].Rank];
+            }
+            else
+                for (int k = 0; k < dims.Dimensions && !whole; k++)
+                {
+                    var ranks = dims.RanksOf(k);
+                    var coefs = dims.CoefficientsOf(k);
+                    int at = ranks.IndexOf(r);
+                    if (at < 0) continue;
+                    long move = Math.Abs((long)coefs[at]) * Stride(b, r);
+                    for (int i = j + 1; i < loops.Count; i++)
+                    {
+                        int x = ranks.IndexOf(loops[i].Rank);
+                        if (x >= 0) move -= Math.Abs((long)coefs[x]) * Stride(loops[i].Level, loops[i].Rank);
+                    }
+                    whole = move >= dims.DimExtent(k, s.Rem[c]);
+                }
+            if (whole) times = checked(times * s.Choice[b]!.Temporal[r]);
+        }
+        return (double)times * t.Tile(s.Rem[c]) * s.Used[c];
+
         long Stride(int l, int r) => checked(s.Rem[l + 1][r] * s.Spatial(l, r));
     }
 

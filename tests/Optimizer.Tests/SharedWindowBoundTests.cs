@@ -86,6 +86,7 @@ public sealed class SharedWindowBoundTests
                                 var leaf = deferred.FromMapping(ordered)!;
                                 leaf.Plan = new SpatialPlan(leaf.Choice.Select(c => c!.SpatialX).ToArray(), leaf.Choice.Select(c => c!.SpatialY).ToArray());
                                 Check("window floor", deferred.PlainEnergy(leaf) + deferred.FlooredEnergy(leaf), tl.Energy, k);
+                                Check("ordered window floor", deferred.PlainEnergy(leaf) + deferred.OrderedFlooredEnergy(leaf), tl.Energy, k);
                                 flooredCompared++;
                             }
                             Check("forwarding", forwarded[k].Exact(forwarded[k].FromMapping(ordered)!), fw.Objective(Objectives[k]), k);
