@@ -160,6 +160,29 @@ public sealed class TensorIndex
         return most;
     }
 
+    /// <summary>
+    /// True when one step of a loop over rank <paramref name="rank"/> (moving it by <paramref name="stride"/>) carries a tile of
+    /// rank extents <paramref name="tileExtent"/> clear of itself along some dimension of the rank, even when every loop of
+    /// <paramref name="rewinding"/> (rank, stride) moves back one step at the same time: the step's move less those along
+    /// the dimension is at least the tile's extent there, so the new tile shares no word with the previous one.
+    /// </summary>
+    public bool StepClearsTile(int rank, long stride, ReadOnlySpan<(int Rank, long Stride)> rewinding, ReadOnlySpan<long> tileExtent)
+    {
+        for (int k = 0; k < _ranks.Length; k++)
+        {
+            int at = Array.IndexOf(_ranks[k], rank);
+            if (at < 0) continue;
+            long move = checked(Math.Abs((long)_coefs[k][at]) * stride);
+            foreach (var (r, step) in rewinding)
+            {
+                int i = Array.IndexOf(_ranks[k], r);
+                if (i >= 0) move = checked(move - Math.Abs((long)_coefs[k][i]) * step);
+            }
+            if (move >= DimExtent(k, tileExtent)) return true;
+        }
+        return false;
+    }
+
     /// <summary>The words of a tile (rank extents <paramref name="rankExtent"/>) that are new after it moves by <paramref name="rankShift"/>: the tile less its overlap with the previous one.</summary>
     public long Fresh(ReadOnlySpan<long> rankExtent, ReadOnlySpan<long> rankShift)
     {

@@ -186,27 +186,18 @@ internal sealed class InnerBound(SearchProblem problem, ArrayCostModel cost) : S
         }
         return (double)times * t.Tile(s.Rem[c]) * s.Used[c];
 
-        // A step of level b's loop over r moves c's tile along some dimension by at least its extent, whatever the
-        // order: the loop's move less one step back of every other loop along that dimension from b down to c.
+        // A step of level b's loop over r carries c's tile clear of itself whatever the order: every other loop from b
+        // down to c taken as rewinding against it.
         bool Disjoint(int b, int r)
         {
-            for (int k = 0; k < dims.Dimensions; k++)
-            {
-                var ranks = dims.RanksOf(k);
-                var coefs = dims.CoefficientsOf(k);
-                int at = ranks.IndexOf(r);
-                if (at < 0) continue;
-                long move = Math.Abs((long)coefs[at]) * Stride(b, r);
-                for (int l = b; l < c; l++)
-                    for (int i = 0; i < ranks.Length; i++)
-                        if ((l != b || ranks[i] != r) && s.Choice[l]!.Temporal[ranks[i]] > 1) move -= Math.Abs((long)coefs[i]) * Stride(l, ranks[i]);
-                if (move >= dims.DimExtent(k, s.Rem[c])) return true;
-            }
-            return false;
+            var rewinding = new List<(int Rank, long Stride)>();
+            for (int l = b; l < c; l++)
+                for (int x = 0; x < Ranks; x++)
+                    if ((l != b || x != r) && t.IndexedBy[x] && s.Choice[l]!.Temporal[x] > 1) rewinding.Add((x, Stride(l, x)));
+            return dims.StepClearsTile(r, Stride(b, r), System.Runtime.InteropServices.CollectionsMarshal.AsSpan(rewinding), s.Rem[c]);
         }
 
-        // How far one step of level l's temporal loop over r moves r: its extent inside the loop.
-        long Stride(int l, int r) => checked(s.Rem[l + 1][r] * s.Spatial(l, r));
+        long Stride(int l, int r) => LoopStride(s, l, r);
     }
 
     /// <summary>
@@ -232,26 +223,20 @@ internal sealed class InnerBound(SearchProblem problem, ArrayCostModel cost) : S
                 for (int i = j + 1; i < loops.Count && !whole; i++) whole = t.IndexedBy[loops[i].Rank];
             }
             else
-                for (int k = 0; k < dims.Dimensions && !whole; k++)
-                {
-                    var ranks = dims.RanksOf(k);
-                    var coefs = dims.CoefficientsOf(k);
-                    int at = ranks.IndexOf(r);
-                    if (at < 0) continue;
-                    long move = Math.Abs((long)coefs[at]) * Stride(b, r);
-                    for (int i = j + 1; i < loops.Count; i++)
-                    {
-                        int x = ranks.IndexOf(loops[i].Rank);
-                        if (x >= 0) move -= Math.Abs((long)coefs[x]) * Stride(loops[i].Level, loops[i].Rank);
-                    }
-                    whole = move >= dims.DimExtent(k, s.Rem[c]);
-                }
+            {
+                var rewinding = new List<(int Rank, long Stride)>();
+                for (int i = j + 1; i < loops.Count; i++) rewinding.Add((loops[i].Rank, Stride(loops[i].Level, loops[i].Rank)));
+                whole = dims.StepClearsTile(r, Stride(b, r), System.Runtime.InteropServices.CollectionsMarshal.AsSpan(rewinding), s.Rem[c]);
+            }
             if (whole) times = checked(times * s.Choice[b]!.Temporal[r]);
         }
         return (double)times * t.Tile(s.Rem[c]) * s.Used[c];
 
-        long Stride(int l, int r) => checked(s.Rem[l + 1][r] * s.Spatial(l, r));
+        long Stride(int l, int r) => LoopStride(s, l, r);
     }
+
+    /// <summary>How far one step of level l's temporal loop over r moves r: r's extent inside the loop (l's spatial split included).</summary>
+    private static long LoopStride(State s, int l, int r) => checked(s.Rem[l + 1][r] * s.Spatial(l, r));
 
     /// <summary>
     /// One tensor's share of <see cref="Bound"/>: what its decided keepers fix (<see cref="DecidedTerms"/>;
