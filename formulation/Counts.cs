@@ -118,6 +118,71 @@ public sealed class TensorIndex
         return into;
     }
 
+    /// <summary>
+    /// The most children of one fanout whose tiles of this tensor sit at the same place, when the fanout splits rank r
+    /// into <paramref name="rankFactor"/>[r] children (each child moved along r by its index times r's extent inside it).
+    /// A rank that indexes no dimension gives its whole factor. The ranks that index dimensions fall into groups joined
+    /// by a shared dimension (P and R of P + R); within a group, the other ranks' indices fix a rank's index (its move
+    /// along a dimension it indexes is a non-zero multiple of it), so at most the group's product over its largest
+    /// factor coincide. Children's tiles are moved copies of one another, so only coinciding children need identical
+    /// words at a step: this bounds what Timeloop multicasts (docs/mapspace.md, "Identical words under the Timeloop
+    /// convention").
+    /// </summary>
+    public long LargestCoincidence(ReadOnlySpan<long> rankFactor)
+    {
+        int n = rankFactor.Length;
+        Span<int> group = n <= 64 ? stackalloc int[n] : new int[n];
+        for (int r = 0; r < n; r++) group[r] = -1;
+        // Each dimension joins its ranks into one group (a rank in two dimensions joins the two groups).
+        for (int k = 0; k < _ranks.Length; k++)
+        {
+            int g = -1;
+            foreach (int r in _ranks[k]) if (group[r] >= 0) { g = group[r]; break; }
+            if (g < 0) g = _ranks[k][0];
+            foreach (int r in _ranks[k])
+            {
+                int old = group[r];
+                if (old >= 0 && old != g) for (int x = 0; x < n; x++) if (group[x] == old) group[x] = g;
+                group[r] = g;
+            }
+        }
+        long most = 1;
+        for (int r = 0; r < n; r++)
+        {
+            if (group[r] < 0) { most = checked(most * rankFactor[r]); continue; }
+            // Each group once, at its first rank.
+            if (group[..r].Contains(group[r])) continue;
+            long product = 1, largest = 1;
+            for (int x = r; x < n; x++)
+                if (group[x] == group[r]) { product = checked(product * rankFactor[x]); largest = Math.Max(largest, rankFactor[x]); }
+            most = checked(most * (product / largest));
+        }
+        return most;
+    }
+
+    /// <summary>
+    /// True when one step of a loop over rank <paramref name="rank"/> (moving it by <paramref name="stride"/>) carries a tile of
+    /// rank extents <paramref name="tileExtent"/> clear of itself along some dimension of the rank, even when every loop of
+    /// <paramref name="rewinding"/> (rank, stride) moves back one step at the same time: the step's move less those along
+    /// the dimension is at least the tile's extent there, so the new tile shares no word with the previous one.
+    /// </summary>
+    public bool StepClearsTile(int rank, long stride, ReadOnlySpan<(int Rank, long Stride)> rewinding, ReadOnlySpan<long> tileExtent)
+    {
+        for (int k = 0; k < _ranks.Length; k++)
+        {
+            int at = Array.IndexOf(_ranks[k], rank);
+            if (at < 0) continue;
+            long move = checked(Math.Abs((long)_coefs[k][at]) * stride);
+            foreach (var (r, step) in rewinding)
+            {
+                int i = Array.IndexOf(_ranks[k], r);
+                if (i >= 0) move = checked(move - Math.Abs((long)_coefs[k][i]) * step);
+            }
+            if (move >= DimExtent(k, tileExtent)) return true;
+        }
+        return false;
+    }
+
     /// <summary>The words of a tile (rank extents <paramref name="rankExtent"/>) that are new after it moves by <paramref name="rankShift"/>: the tile less its overlap with the previous one.</summary>
     public long Fresh(ReadOnlySpan<long> rankExtent, ReadOnlySpan<long> rankShift)
     {

@@ -335,12 +335,40 @@ internal sealed class ArrayCostModel(SearchProblem problem) : SearchPart(problem
             if (!Shares(fan, t.IsOutput) && !(_m.SharedWindows && t.IsWindow)) continue;
             if (k < loopsDecided || s.Plan is not null)
             {
+                // Timeloop multicasts identical words: only children whose tiles coincide share (P and R split together).
+                if (IdenticalWords(t)) p *= t.Dims.LargestCoincidence(SpatialFactors(s, k));
                 // Shared windows: children splitting a window rank may share words too.
-                for (int r = 0; r < Ranks; r++) if (!t.IndexedBy[r] || (_m.SharedWindows && t.WindowRank[r])) p *= s.Spatial(k, r);
+                else for (int r = 0; r < Ranks; r++) if (!t.IndexedBy[r] || (_m.SharedWindows && t.WindowRank[r])) p *= s.Spatial(k, r);
             }
             else p *= fan.Size;
         }
         return p;
+    }
+
+    /// <summary>
+    /// True when t's children share parent accesses exactly when they need identical words (the Timeloop convention, a window
+    /// tensor): the compute units' reads at its innermost keeper are then at least the MACs over the most children whose
+    /// tiles coincide (<see cref="TensorIndex.LargestCoincidence"/>) at each fanout below it.
+    /// </summary>
+    private bool IdenticalWords(SearchTensor t) => _m.SharedWindows && t.IsWindow && _m.Map.Convention == CostConvention.Timeloop;
+
+    /// <summary>
+    /// The most children, over the fanouts from level <paramref name="from"/> down to <paramref name="to"/> (exclusive), that
+    /// need identical words of t at a step under the plan: the product of each fanout's <see cref="TensorIndex.LargestCoincidence"/>.
+    /// </summary>
+    public long CoincidingChildren(SearchTensor t, State s, int from, int to)
+    {
+        long p = 1;
+        for (int k = from; k < to; k++) p = checked(p * t.Dims.LargestCoincidence(SpatialFactors(s, k)));
+        return p;
+    }
+
+    /// <summary>Level k's spatial factor of every rank.</summary>
+    private long[] SpatialFactors(State s, int k)
+    {
+        var f = new long[Ranks];
+        for (int r = 0; r < Ranks; r++) f[r] = s.Spatial(k, r);
+        return f;
     }
 
     /// <summary>What the state's plan fixes, computed on first use.</summary>

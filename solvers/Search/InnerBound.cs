@@ -108,37 +108,135 @@ internal sealed class InnerBound(SearchProblem problem, ArrayCostModel cost) : S
     /// neighbour forwards only words it took in before, and Timeloop counts a child's fills as its share of the parent's
     /// reads and link transfers); the outermost decided keeper is served by the cheapest level above d that may keep the
     /// tensor, which is itself filled with every used word from DRAM; and the compute units read it at the innermost
-    /// keeper (<see cref="DirectEnergy"/>: MACs over the largest multicast, window ranks shared). No refetch is counted.
+    /// keeper (<see cref="DirectEnergy"/>: MACs over the most children that can need identical words). A pair also counts,
+    /// when larger, the whole tiles Timeloop refetches into c (<see cref="WindowRefetch"/>), and the parent's reads of them
+    /// over the most children that can share each (<see cref="ArrayCostModel.CoincidingChildren"/>).
     /// </summary>
-    public double WindowFloor(SearchTensor t, State s, int d)
+    public double WindowFloor(SearchTensor t, State s, int d, bool ordered = false)
     {
         var levels = _m.Storage;
         var used = _cost.Facts(s).Used;
         double W(int m) => (double)used[m][t.Index] * s.Used[m];
         // A level above d that may keep t, served from DRAM: its fills and DRAM's reads of every used word.
         double Above(int m) => m == 0 ? 0 : W(0) * (levels[0].ReadEnergy + levels[m].WriteEnergy);
+        // Parent p serving keeper c: p reads at least every word used under it, and at least c's refetched tiles over
+        // the most children that can share each (WindowRefetch); c takes in at least as many.
+        double Pair(int p, int c)
+        {
+            double refetched = ordered && d == 0 ? OrderedRefetch(t, s, c) : WindowRefetch(t, s, d, c);
+            double fills = Math.Max(W(p), refetched), reads = Math.Max(W(p), refetched / _cost.CoincidingChildren(t, s, p, c));
+            return reads * levels[p].ReadEnergy + fills * levels[c].WriteEnergy;
+        }
         int inner = -1, outer = -1;
         double energy = 0;
         for (int c = Levels - 1; c >= Math.Max(d, 1); c--)
         {
             if ((s.Keep[c] & t.Bit) == 0) continue;
             if (inner < 0) inner = c;
-            else energy += W(c) * (levels[c].ReadEnergy + levels[outer].WriteEnergy);
+            else energy += Pair(c, outer);
             outer = c;
         }
         if (d == 0)
         {
             if (outer < 0) return DirectEnergy(t, s, 0);
-            return energy + DirectEnergy(t, s, inner) + W(0) * (levels[0].ReadEnergy + levels[outer].WriteEnergy);
+            return energy + DirectEnergy(t, s, inner) + Pair(0, outer);
         }
         double best = double.PositiveInfinity;
         for (int m = 0; m < d; m++)
         {
             if (m != 0 && !CanKeepAbove(t, s, m, d)) continue;
-            best = Math.Min(best, outer < 0 ? DirectEnergy(t, s, m) + Above(m) : W(m) * (levels[m].ReadEnergy + levels[outer].WriteEnergy) + Above(m));
+            best = Math.Min(best, outer < 0 ? DirectEnergy(t, s, m) + Above(m) : Pair(m, outer) + Above(m));
         }
         return outer < 0 ? best : energy + DirectEnergy(t, s, inner) + best;
     }
+
+    /// <summary>
+    /// A lower bound on the words a decided keeper c of a floored window tensor takes in over the run, all instances
+    /// together, from the whole tiles Timeloop fetches (docs/mapspace.md, "Refetched window tiles"); 0 when the level just
+    /// above c splits over a fanout (c's fills are then its share of its parent's grouped and linked accesses, not its
+    /// own new words). Each step of a loop above c brings c's whole tile when the loop's rank does not index t and a loop
+    /// that moves the tile is nested inside it above c (rule A: the rewind is a change of stride), or when the step
+    /// moves the tile by at least its extent along a dimension (nothing overlaps); so the tile comes at least the
+    /// product of those loops' factors times. Counted: the decided loops (levels d to c - 1), with a loop of a deeper
+    /// decided level as the moving one and every other loop along the dimension taken as rewinding against the step;
+    /// and above d, what is left of the ranks that alone index a dimension, and of the ranks that do not index t when a
+    /// decided level above c moves the tile.
+    /// </summary>
+    private double WindowRefetch(SearchTensor t, State s, int d, int c)
+    {
+        for (int r = 0; r < Ranks; r++) if (s.Spatial(c - 1, r) > 1) return 0;
+        var dims = t.Dims;
+        long times = 1;
+        bool movedBelow = false; // a decided level between the one looked at and c has a loop that moves t's tile
+        for (int b = c - 1; b >= d; b--)
+        {
+            var f = s.Choice[b]!.Temporal;
+            for (int r = 0; r < Ranks; r++)
+            {
+                if (f[r] < 2) continue;
+                if (!t.IndexedBy[r] ? movedBelow : Disjoint(b, r)) times = checked(times * f[r]);
+            }
+            for (int r = 0; r < Ranks; r++) if (t.IndexedBy[r] && f[r] > 1) movedBelow = true;
+        }
+        if (d > 0)
+        {
+            var remaining = Remaining(s, d, out _);
+            for (int r = 0; r < Ranks; r++)
+                if (t.PlainDimRank[r] || (!t.IndexedBy[r] && movedBelow)) times = checked(times * remaining[r]);
+        }
+        return (double)times * t.Tile(s.Rem[c]) * s.Used[c];
+
+        // A step of level b's loop over r carries c's tile clear of itself whatever the order: every other loop from b
+        // down to c taken as rewinding against it.
+        bool Disjoint(int b, int r)
+        {
+            var rewinding = new List<(int Rank, long Stride)>();
+            for (int l = b; l < c; l++)
+                for (int x = 0; x < Ranks; x++)
+                    if ((l != b || x != r) && t.IndexedBy[x] && s.Choice[l]!.Temporal[x] > 1) rewinding.Add((x, Stride(l, x)));
+            return dims.StepClearsTile(r, Stride(b, r), System.Runtime.InteropServices.CollectionsMarshal.AsSpan(rewinding), s.Rem[c]);
+        }
+
+        long Stride(int l, int r) => LoopStride(s, l, r);
+    }
+
+    /// <summary>
+    /// <see cref="WindowRefetch"/> for a complete mapping with every level's order: the loops above c in nest order, each
+    /// counted when its rank does not index t and a loop that moves the tile lies inside it above c, or when its step moves
+    /// the tile along a dimension by at least the extent, net of one step back of each loop inside it along that dimension.
+    /// </summary>
+    private double OrderedRefetch(SearchTensor t, State s, int c)
+    {
+        for (int r = 0; r < Ranks; r++) if (s.Spatial(c - 1, r) > 1) return 0;
+        var dims = t.Dims;
+        var loops = new List<(int Level, int Rank)>();
+        for (int b = 0; b < c; b++)
+            foreach (int r in s.Choice[b]!.Order)
+                if (s.Choice[b]!.Temporal[r] > 1) loops.Add((b, r));
+        long times = 1;
+        for (int j = 0; j < loops.Count; j++)
+        {
+            var (b, r) = loops[j];
+            bool whole = false;
+            if (!t.IndexedBy[r])
+            {
+                for (int i = j + 1; i < loops.Count && !whole; i++) whole = t.IndexedBy[loops[i].Rank];
+            }
+            else
+            {
+                var rewinding = new List<(int Rank, long Stride)>();
+                for (int i = j + 1; i < loops.Count; i++) rewinding.Add((loops[i].Rank, Stride(loops[i].Level, loops[i].Rank)));
+                whole = dims.StepClearsTile(r, Stride(b, r), System.Runtime.InteropServices.CollectionsMarshal.AsSpan(rewinding), s.Rem[c]);
+            }
+            if (whole) times = checked(times * s.Choice[b]!.Temporal[r]);
+        }
+        return (double)times * t.Tile(s.Rem[c]) * s.Used[c];
+
+        long Stride(int l, int r) => LoopStride(s, l, r);
+    }
+
+    /// <summary>How far one step of level l's temporal loop over r moves r: r's extent inside the loop (l's spatial split included).</summary>
+    private static long LoopStride(State s, int l, int r) => checked(s.Rem[l + 1][r] * s.Spatial(l, r));
 
     /// <summary>
     /// One tensor's share of <see cref="Bound"/>: what its decided keepers fix (<see cref="DecidedTerms"/>;

@@ -86,6 +86,9 @@ internal sealed class SearchModel
     /// <summary>The order-free floors of a complete mapping's floored tensors (<see cref="Solvers.InnerBound.WindowFloor"/>), summed.</summary>
     public double FlooredEnergy(State s) => Problem.Tensors.Where(Problem.Floored).Sum(t => _inner.WindowFloor(t, s, 0));
 
+    /// <summary>The floors of a complete mapping's floored tensors in its own orders (<see cref="Solvers.InnerBound.WindowFloor"/> ordered: the refetched tiles of that nest).</summary>
+    public double OrderedFlooredEnergy(State s) => Problem.Tensors.Where(Problem.Floored).Sum(t => _inner.WindowFloor(t, s, 0, ordered: true));
+
     /// <summary>The bandwidth cycles no order at level <paramref name="open"/> or below changes (<see cref="ArrayCostModel.CyclesFixedAbove"/>).</summary>
     public double CyclesFixedAbove(State s, int open) => _cost.CyclesFixedAbove(s, open);
 

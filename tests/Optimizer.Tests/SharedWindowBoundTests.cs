@@ -51,7 +51,7 @@ public sealed class SharedWindowBoundTests
     public void ArrayModelIsALowerBoundOfTimeloopAndForwardingOnRandomMappings()
     {
         var rng = new Random(20261203);
-        int compared = 0, below = 0, exactCompared = 0;
+        int compared = 0, below = 0, exactCompared = 0, flooredCompared = 0;
         var failures = new List<string>();
         foreach (var arch0 in Architectures())
         {
@@ -61,6 +61,8 @@ public sealed class SharedWindowBoundTests
                 var space = new Mapspace(layer, arch0);
                 var timeloop = Objectives.Select(o => new SearchModel(new MapProblem(layer, arch0, o, Convention: CostConvention.Timeloop))).ToArray();
                 var forwarded = Objectives.Select(o => new SearchModel(new MapProblem(layer, forwarding, o))).ToArray();
+                // The energy search's model (orders deferred to the leaves), whose window tensor is floored under the convention.
+                var deferred = new SearchModel(new MapProblem(layer, arch0, Objective.Energy, Convention: CostConvention.Timeloop), deferOrders: true);
                 for (int i = 0; i < 40; i++)
                 {
                     if (!space.TrySampleValid(rng, 300, out var mapping, outerBias: 0.3)) break;
@@ -76,6 +78,16 @@ public sealed class SharedWindowBoundTests
                             {
                                 var d = CostModel.Evaluate(layer, arch0.WithoutWindowCapabilities(), ordered);
                                 failures.Add(ordered.ToCompactString(arch0.Levels.Select(x => x.Name).ToList()) + "\n" + string.Join("\n", tl.Tensors.Select(x => $"TL {x.Level} {x.Tensor} f{x.Fills} r{x.Reads} u{x.Updates} e{x.Energy}")) + "\n" + string.Join("\n", d.Tensors.Select(x => $"DF {x.Level} {x.Tensor} f{x.Fills} r{x.Reads} u{x.Updates} e{x.Energy}")));
+                            }
+                            // The energy search's leaf floor: the plain tensors' energy plus the window tensor's order-free floor
+                            // (refetched tiles and coinciding children included) is at most Timeloop's energy in every order.
+                            if (tl is not null && Objectives[k] == Objective.Energy && deferred.Problem.AnyFloored)
+                            {
+                                var leaf = deferred.FromMapping(ordered)!;
+                                leaf.Plan = new SpatialPlan(leaf.Choice.Select(c => c!.SpatialX).ToArray(), leaf.Choice.Select(c => c!.SpatialY).ToArray());
+                                Check("window floor", deferred.PlainEnergy(leaf) + deferred.FlooredEnergy(leaf), tl.Energy, k);
+                                Check("ordered window floor", deferred.PlainEnergy(leaf) + deferred.OrderedFlooredEnergy(leaf), tl.Energy, k);
+                                flooredCompared++;
                             }
                             Check("forwarding", forwarded[k].Exact(forwarded[k].FromMapping(ordered)!), fw.Objective(Objectives[k]), k);
                             // Without a sliding window (a GEMM, 1x1 convolutions) nothing is shared beyond multicast: the array model's
@@ -96,11 +108,64 @@ public sealed class SharedWindowBoundTests
                 }
             }
         }
-        Console.WriteLine($"{compared} ordered mappings compared; bound strictly below on {below} (mapping, objective, model) triples; {exactCompared} equal to Timeloop's by rule");
+        Console.WriteLine($"{compared} ordered mappings compared; bound strictly below on {below} (mapping, objective, model) triples; {exactCompared} equal to Timeloop's by rule; {flooredCompared} window floors");
         Assert.IsGreaterThanOrEqualTo(1000, exactCompared, "mappings of layers without a window");
+        Assert.IsGreaterThanOrEqualTo(1000, flooredCompared, "window floors compared");
         Assert.AreEqual(0, failures.Count, string.Join("\n", failures.Take(8)));
         Assert.IsGreaterThanOrEqualTo(1000, compared);
         Assert.IsGreaterThanOrEqualTo(100, below, "cases where sharing lowers the bound");
+    }
+
+    /// <summary>
+    /// <see cref="TensorIndex.LargestCoincidence"/> against counting: over every child of random fanouts (random factors and
+    /// extents per rank) of every tensor of the window layers, never fewer than the most children whose tiles sit at one
+    /// place; and worked by hand on a 1-D convolution's input split over P 2, R 3 and K 4: 4 x min(2, 3) = 8, which
+    /// counting finds too when P and R move by one word.
+    /// </summary>
+    [TestMethod]
+    public void LargestCoincidenceBoundsTheChildrenAtOnePlace()
+    {
+        var rng = new Random(7);
+        int compared = 0;
+        foreach (var layer in LayersFor())
+        {
+            var ids = layer.Ranks.Select(r => r.Id).ToArray();
+            foreach (var spec in layer.Tensors)
+            {
+                var index = new TensorIndex(spec, ids);
+                for (int i = 0; i < 40; i++)
+                {
+                    var f = ids.Select(_ => (long)rng.Next(1, 5)).ToArray();
+                    var e = ids.Select(_ => (long)rng.Next(1, 4)).ToArray();
+                    Assert.IsGreaterThanOrEqualTo(MostAtOnePlace(index, f, e), index.LargestCoincidence(f), $"{layer.Name} {spec.Id}");
+                    compared++;
+                }
+            }
+        }
+        Assert.IsGreaterThanOrEqualTo(1000, compared);
+        var conv = Layers.Conv1d("c", c: 2, k: 4, p: 4, r: 3);
+        var names = conv.Ranks.Select(r => r.Id).ToArray();
+        var input = new TensorIndex(conv.Tensors.Single(t => t.Role == TensorRole.Inputs), names);
+        var factors = names.Select(r => r.ToString() switch { "P" => 2L, "R" => 3L, "K" => 4L, _ => 1L }).ToArray();
+        Assert.AreEqual(8, input.LargestCoincidence(factors));
+        Assert.AreEqual(8, MostAtOnePlace(input, factors, names.Select(_ => 1L).ToArray()));
+
+        // Every child (an index below each rank's factor) moved by index x extent along each rank: the most at one place.
+        static long MostAtOnePlace(TensorIndex index, long[] factors, long[] extents)
+        {
+            var count = new Dictionary<string, int>();
+            var at = new long[factors.Length];
+            int most = 0;
+            while (true)
+            {
+                var shift = at.Select((x, r) => x * extents[r]).ToArray();
+                string place = string.Join(",", Enumerable.Range(0, index.Dimensions).Select(k => index.Shift(k, shift)));
+                most = Math.Max(most, count[place] = count.GetValueOrDefault(place) + 1);
+                int r0 = 0;
+                while (r0 < factors.Length && ++at[r0] == factors[r0]) { at[r0] = 0; r0++; }
+                if (r0 == factors.Length) return most;
+            }
+        }
     }
 
     /// <summary>
