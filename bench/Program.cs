@@ -34,6 +34,8 @@ public static class Program
                 case var f when f.StartsWith("fusion-full", StringComparison.Ordinal): FusionFull(f, numbers.Count > 0 ? seconds : null); break;
                 case var h when h.StartsWith("fusion-halos", StringComparison.Ordinal): FusionHalos.Run(h, numbers.Count > 0 ? seconds : null); break;
                 case "fusion-keep": FusionKeep.Run(); break;
+                case var fc when fc.StartsWith("fusion-cases", StringComparison.Ordinal):
+                    FusionCases.Run(fc, numbers.Count > 0 ? (int)seconds : 600, numbers.Count > 1 ? int.Parse(numbers[1], System.Globalization.CultureInfo.InvariantCulture) : 9); break;
                 case var fp when fp.StartsWith("fusion-pipeline", StringComparison.Ordinal): FusionPipeline.Run(fp, numbers.Count > 0 ? seconds : null); break;
                 case "network": Network(); break;
                 case "timeloop-optima": TimeloopOptima(); break;
@@ -53,7 +55,7 @@ public static class Program
                 case "proofs": Proofs(seconds, names.Skip(names.IndexOf("proofs") + 1).ToList()); return 0; // the names after it are networks, presets, objectives
                 case var d when d.StartsWith("descent", StringComparison.Ordinal): DescentSweep(d); break;
                 default:
-                    Console.Error.WriteLine($"error: unknown benchmark '{name}'; known: costmodel, timeloop-model, small, resnet50, cpsat[:PRESET], cpsat-floor[:PRESET], window-capabilities [seconds per search], codesign [seconds per objective [seconds per bound search [seconds per quick bound search]]], codesign-fronts [seconds per front], simulate, fusion, fusion-full[:resnet50|:gpt3] [seconds per fused search], fusion-halos[:resnet50|:mobilenetv2][:template|:keep] [seconds per fused search], fusion-keep, fusion-pipeline[:examples|:gpt3|:resnet50] [seconds per fused search], fusion-certify [seconds per certificate], network, timeloop-optima, timelimit, onnx-load, imperfect [seconds per case], imperfect-proofs [seconds per search [first shape [shapes]]], shapes [seconds per search [E = D [buffer words]]], shape-proofs[:alone] [seconds per search], shape-seeds [seconds per search], proofs [NETWORK|PRESET|OBJECTIVE|timeloop...], descent[:WORKLOAD[:ARCH[:norandom]]] (an empty WORKLOAD or ARCH: all) [seconds per layer]");
+                    Console.Error.WriteLine($"error: unknown benchmark '{name}'; known: costmodel, timeloop-model, small, resnet50, cpsat[:PRESET], cpsat-floor[:PRESET], window-capabilities [seconds per search], codesign [seconds per objective [seconds per bound search [seconds per quick bound search]]], codesign-fronts [seconds per front], simulate, fusion, fusion-full[:resnet50|:gpt3] [seconds per fused search], fusion-halos[:resnet50|:mobilenetv2][:template|:keep] [seconds per fused search], fusion-keep, fusion-cases[:plain|:pipeline|:halos][:small] [count [seed]], fusion-pipeline[:examples|:gpt3|:resnet50] [seconds per fused search], fusion-certify [seconds per certificate], network, timeloop-optima, timelimit, onnx-load, imperfect [seconds per case], imperfect-proofs [seconds per search [first shape [shapes]]], shapes [seconds per search [E = D [buffer words]]], shape-proofs[:alone] [seconds per search], shape-seeds [seconds per search], proofs [NETWORK|PRESET|OBJECTIVE|timeloop...], descent[:WORKLOAD[:ARCH[:norandom]]] (an empty WORKLOAD or ARCH: all) [seconds per layer]");
                     return 2;
             }
         }
