@@ -35,7 +35,8 @@ internal sealed class OuterBound(SearchProblem problem, ArrayCostModel cost, Inn
     /// level 1, or the middle level that may keep it, then served by level 1 or DRAM).</item>
     /// </list>
     /// With level 1 the only undecided on-chip level (d = 2), each split and keep set is also bounded with one loop
-    /// order per level shared by every tensor (<c>JointOrders</c>), and the larger of the two values is taken.
+    /// order per level shared by every tensor (<c>JointOrders</c>); with levels between level 1 and d undecided too
+    /// (d > 2), with one DRAM order shared by every tensor (<c>DramOrder</c>); the larger of the two values is taken.
     /// Every completion falls in one case, and in it each term is at most what the completion costs, so
     /// the least over the cases bounds every completion (docs/mapspace.md, "The outer bound"). Computed only
     /// for nodes the plain bound does not prune. Also returns the cases that bound the next node's children
@@ -126,6 +127,11 @@ internal sealed class OuterBound(SearchProblem problem, ArrayCostModel cost, Inn
         public OrderOptimizer.StepModel? StepOne, StepKeeper;
         /// <summary>What one step of each of level 1's loops brings into the outermost decided keeper's tile, in the split at hand.</summary>
         public OrderOptimizer.StepModel? StepKeeperOne;
+        // ---- DRAM's order shared by the tensors (d > 2). ----
+        /// <summary>A plain tensor no decided level keeps, at its middle level: the box one instance uses in one DRAM iteration, as a tile DRAM's loops move.</summary>
+        public OrderOptimizer.StepModel? StepMiddle;
+        /// <summary>The words one instance of the middle level uses in one DRAM iteration, over the words of that box (1 but for strided dimensions).</summary>
+        public double MiddleWords, MiddleDensity;
     }
 
     /// <remarks>
@@ -376,6 +382,7 @@ internal sealed class OuterBound(SearchProblem problem, ArrayCostModel cost, Inn
                     else foreach (var inner in inners) least = Math.Min(least, Consider(keep, r0, inner));
                 }
                 if (joint && least < cutoff) least = Math.Max(least, JointOrders(keep));
+                else if (d > 2 && least < cutoff) least = Math.Max(least, DramOrder(keep));
                 best = Math.Min(best, least);
                 record?.Add(gIndex, g, keep, _m.MacEnergy + least);
             }
@@ -415,18 +422,15 @@ internal sealed class OuterBound(SearchProblem problem, ArrayCostModel cost, Inn
         {
             if (!stepsBuilt)
             {
+                DramSteps();
                 for (int r = 0; r < Ranks; r++)
                 {
-                    dramFactors[r] = remaining[r] / g[r];
-                    dramInt[r] = checked((int)dramFactors[r]);
-                    dramStride[r] = checked(ext[r] * s.Spatial(0, r));
                     oneStride[r] = checked(s.Rem[d][r] * s.Spatial(1, r));
                     gInt[r] = checked((int)g[r]);
                 }
                 foreach (var o in parts)
                 {
                     if (o.Floored) continue;
-                    o.StepOne = o.CanKeep ? new OrderOptimizer.StepModel(o.T, ext, dramStride, dramFactors, noBetween) : null;
                     if (o.Keeper0 < 0) { o.StepKeeper = o.StepKeeperOne = null; continue; }
                     // The rewinds between DRAM (or level 1) and the keeper: level 1's loops (for DRAM only), then the decided levels'.
                     for (int r = 0; r < Ranks; r++)
@@ -466,6 +470,71 @@ internal sealed class OuterBound(SearchProblem problem, ArrayCostModel cost, Inn
             // the value is then smaller, and still a bound.
             double sum = constant + WeightedOrder(dramInt, dramTerms);
             return sum >= cutoff ? sum : sum + WeightedOrder(gInt, oneTerms);
+        }
+
+        // DRAM's order shared by every tensor when level 1 and a middle level are undecided (d > 2; docs/mapspace.md, "DRAM's
+        // order shared by every tensor"): level 1's tile is known in the split, and its visits are that tile plus DRAM's own
+        // term; a plain tensor no decided level keeps, kept at its middle level and served by DRAM, gets at least the box one
+        // instance uses in a DRAM iteration at every DRAM step that changes an index of the tensor (the boxes of two such
+        // iterations are disjoint, and every word an iteration uses is in the box). Everything else counts its order-free
+        // value of the split. Each tensor pays at least its energy at the first tile plus its slope there times DRAM's term,
+        // and one DRAM order serves every tensor: the least over DRAM's orders of the weighted sum is a bound of the case.
+        double DramOrder(int keep)
+        {
+            if (!stepsBuilt)
+            {
+                DramSteps();
+                foreach (var o in parts)
+                {
+                    if (o.Floored) continue;
+                    o.StepMiddle = null;
+                    if (o.Keeper0 >= 0 || o.Middle < 0 || !o.T.Plain) continue;
+                    for (int r = 0; r < Ranks; r++) extMiddle[r] = checked(o.MiddleExt[r] * g[r]);
+                    o.StepMiddle = new OrderOptimizer.StepModel(o.T, extMiddle, dramStride, dramFactors, noBetween);
+                    o.MiddleWords = o.T.UsedWords(extMiddle);
+                    o.MiddleDensity = o.MiddleWords / o.T.Tile(extMiddle);
+                }
+                stepsBuilt = true;
+            }
+            // firsts: the middle tensors' first tiles; choices: each one's cheaper of that and its direct reads; direct: the
+            // least any one of them adds when it is read straight from DRAM.
+            double constant = 0, firsts = 0, choices = 0, direct = double.PositiveInfinity;
+            dramTerms.Clear();
+            foreach (var o in parts)
+            {
+                if (o.Floored) { constant += o.Floor; continue; }
+                if ((keep & o.T.Bit) != 0)
+                {
+                    constant += o.One.Energy(o.Tile) + (o.Keeper0 < 0 ? o.FromOne : o.OneBase[0]);
+                    dramTerms.Add((o.StepOne!, o.One.Slope(o.Tile)));
+                    continue;
+                }
+                if (o.Keeper0 >= 0) { constant += o.ViaDram[0, 0]; continue; }
+                if (o.StepMiddle is null || o.FromDram >= o.DirectDram) { constant += o.FromDram; continue; }
+                // Kept at its middle level (with DRAM's term), or read by the compute units straight from DRAM: a completion
+                // that does the latter pays at least its direct reads and the order-free values of the others.
+                double first = o.DirectMiddle + o.MiddleFromDram.Energy(o.MiddleWords);
+                constant += first;
+                firsts += first;
+                choices += Math.Min(first, o.DirectDram);
+                direct = Math.Min(direct, o.DirectDram - Math.Min(first, o.DirectDram));
+                dramTerms.Add((o.StepMiddle, o.MiddleFromDram.Slope(o.MiddleWords) * o.MiddleDensity));
+            }
+            double viaMiddle = constant + WeightedOrder(dramInt, dramTerms);
+            return Math.Min(viaMiddle, constant - firsts + choices + direct);
+        }
+
+        // DRAM's factors and strides in the split at hand, and what one step of each DRAM loop brings into level 1's tile.
+        void DramSteps()
+        {
+            for (int r = 0; r < Ranks; r++)
+            {
+                dramFactors[r] = remaining[r] / g[r];
+                dramInt[r] = checked((int)dramFactors[r]);
+                dramStride[r] = checked(ext[r] * s.Spatial(0, r));
+            }
+            foreach (var o in parts)
+                if (!o.Floored) o.StepOne = o.CanKeep ? new OrderOptimizer.StepModel(o.T, ext, dramStride, dramFactors, noBetween) : null;
         }
 
         double WeightedOrder(int[] factors, List<(OrderOptimizer.StepModel Step, double Slope)> terms) =>
