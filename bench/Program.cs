@@ -482,20 +482,24 @@ public static class Program
     /// without improvement. Prints both costs, both times, the ratios, and what was proved.
     /// </summary>
     /// <summary>
-    /// CP-SAT (<c>--solver cpsat</c>) on every distinct ResNet-50 shape on simple-ws and eyeriss (`cpsat:PRESET`: that preset only), energy: its status,
+    /// CP-SAT (<c>--solver cpsat</c>) on every distinct ResNet-50 shape on simple-ws and eyeriss (`cpsat:PRESET`: that preset only;
+    /// `cpsat:PRESET:LAYER,LAYER`: those shapes only), energy: its status,
     /// best, bound and gap at the time limit beside the branch and bound's time (limited to the same seconds), and the CPU seconds CP-SAT's solve used (load-independent).
     /// </summary>
     /// <remarks><c>cpsat-floor[:PRESET]</c>: the same with the keeper-path floor (docs/cpsat.md, "Keeper paths").</remarks>
     private static void CpSat(double secondsPerLayer, string[] archNames, bool keeperFloor)
     {
         var limit = new SearchLimits(TimeSpan.FromSeconds(secondsPerLayer));
-        foreach (var archName in archNames)
+        foreach (var what in archNames)
         {
+            // PRESET or PRESET:LAYER,LAYER,... (those shapes only).
+            var archName = what.Split(':')[0];
+            var only = what.Contains(':', StringComparison.Ordinal) ? what.Split(':')[1].Split(',').ToHashSet() : null;
             var arch = Presets.Get(archName);
             Console.WriteLine($"cpsat: resnet50 on {archName}, energy, {secondsPerLayer} s per layer and solver, {Environment.ProcessorCount} cores{(keeperFloor ? ", keeper-path floor" : "")}");
             Console.WriteLine("layer        status     cpsat(pJ)   bound(pJ)   gap%  cpsat s  cpu s | b&b status  b&b(pJ)   b&b s");
             int proved = 0, n = 0;
-            foreach (var (layer, _) in Zoo.DistinctShapes(Zoo.Get("resnet50")))
+            foreach (var (layer, _) in Zoo.DistinctShapes(Zoo.Get("resnet50")).Where(x => only is null || only.Contains(x.Item1.Name)))
             {
                 var p = new MapProblem(layer, arch, Objective.Energy);
                 string status, best = "", bound = "", gap = "", secs = "", cpu = "";
@@ -520,7 +524,7 @@ public static class Program
 
     /// <summary>
     /// <c>cpsat-cases:PRESET:LAYER[:I,J,...]</c> (a ResNet-50 layer; the cases numbered I, J, ... only): the branch and bound's optimum, then CP-SAT's certificate of it
-    /// asked in each keep case alone (docs/cpsat.md, "Keep cases"), one after another on one worker, each limited to the
+    /// asked in each keep case alone with its keeper-path floor, as <c>--certify cpsat</c> asks it (docs/cpsat.md, "Keep cases"), one after another on one worker, each limited to the
     /// given seconds: where a certificate's time goes.
     /// </summary>
     private static void CpSatCases(double secondsPerCase, string what)
@@ -538,7 +542,7 @@ public static class Program
         foreach (var k in cases)
         {
             var cpu0 = Process.GetCurrentProcess().TotalProcessorTime;
-            var c = Optimizer.Solvers.CpSat.CpSatMapper.Certify(k.Problem, b.Best!.Value, new SearchLimits(TimeSpan.FromSeconds(secondsPerCase), Threads: 1), keepCases: false);
+            var c = Optimizer.Solvers.CpSat.CpSatMapper.Certify(k.Problem, b.Best!.Value, new SearchLimits(TimeSpan.FromSeconds(secondsPerCase), Threads: 1), keeperFloor: true, keepCases: false);
             double cpu = (Process.GetCurrentProcess().TotalProcessorTime - cpu0).TotalSeconds;
             total += c.Elapsed.TotalSeconds;
             if (c.Verdict == Optimizer.Solvers.CpSat.CpSatMapper.Verdict.Certified) certified++;

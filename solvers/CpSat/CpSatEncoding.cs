@@ -20,7 +20,7 @@ internal sealed class CpSatEncoding
     private readonly CpSatAlgebra _a;
     private readonly MapEncoder<LinearExpr, ILiteral, IntTerm<LinearExpr>> _enc;
     private readonly long? _edpCap;
-    private IntTerm<LinearExpr>? _energy, _cycles, _edp;
+    private IntTerm<LinearExpr>? _energy, _energySum, _cycles, _edp;
     private BoolVar[] _globalLiterals = [];
 
     /// <summary>The model.</summary>
@@ -102,11 +102,22 @@ internal sealed class CpSatEncoding
     {
         var costs = _enc.BuildCosts(energy, cycles, keeperFloor);
         _globalLiterals = costs.GlobalLiterals.Select(l => (BoolVar)l.L!).ToArray();
-        _energy = costs.Energy;
+        _energy = _energySum = costs.Energy;
         if (_a.EnergyCap is { } cap && _energy is { X: not null } en)
         {
             Model.Add(en.X! <= cap);
-            _energy = new IntTerm<LinearExpr>(en.X!, en.Lo, Math.Min(en.Hi, cap));
+            _energy = _energySum = new IntTerm<LinearExpr>(en.X!, en.Lo, Math.Min(en.Hi, cap));
+            // With a floor and the energy alone as objective: the objective is a variable at least the sum and at least
+            // the floor (equal to the sum at every optimum, the floor being a lower bound of it), so the search's bound
+            // on the objective sees the floor; a sum's bound is its terms' bounds only.
+            if (!cycles && _a.EnergyFloor is { } floor)
+            {
+                long lo = Math.Max(en.Lo, floor.Lo);
+                var objective = Model.NewIntVar(lo, Math.Max(lo, Math.Min(en.Hi, cap)), "energy");
+                Model.Add(objective >= en.X!);
+                Model.Add(objective >= (floor.X ?? LinearExpr.Constant(floor.C!.Value)));
+                _energy = new IntTerm<LinearExpr>(objective, lo, Math.Max(lo, Math.Min(en.Hi, cap)));
+            }
         }
         _cycles = costs.Cycles;
         if (energy && cycles)
@@ -123,6 +134,13 @@ internal sealed class CpSatEncoding
         Formulation.Objective.Latency => _cycles ?? throw new InvalidOperationException("The cycles were not built."),
         _ => _edp ?? throw new InvalidOperationException("The energy-delay product was not built."),
     };
+
+    /// <summary>The objective's value in a solution, as the reference model would cost it (the energy's sum, not the variable above it and the floor).</summary>
+    public long Value(CpSolver solver, Objective o)
+    {
+        var term = o == Formulation.Objective.Energy ? _energySum ?? Objective(o) : Objective(o);
+        return term.C ?? solver.Value(term.X!);
+    }
 
     /// <summary>Hints the solver with a mapping of the mapspace (its splits, keep sets and orders); false when it is not in the model's tables.</summary>
     public bool Hint(Mapping m)

@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Globalization;
 using Google.OrTools.Sat;
@@ -33,7 +34,7 @@ public static class CpSatMapper
     }
 
     /// <summary>Minimizes one objective.</summary>
-    /// <param name="keeperFloor">Adds the redundant keeper-path floor on the energy (docs/cpsat.md, "Keeper paths"; off by default: measured, it raises the bounds on eyeriss but slows the proofs on simple-ws).</param>
+    /// <param name="keeperFloor">Adds the redundant keeper-path floor on the energy when the problem is solved as one model (a lexicographic list, no free keep choice); the keep cases and the whole model beside them always carry it (docs/cpsat.md, "Keeper paths").</param>
     public static SolveResult Solve(MapProblem p, SearchLimits limits, bool keeperFloor = false) => SolveLexicographic(p, [p.Objective], limits, keeperFloor);
 
     /// <summary>
@@ -41,17 +42,21 @@ public static class CpSatMapper
     /// terms equal their optima, in one model (the earlier optima become constraints) with the previous answer as hint.
     /// </summary>
     public static SolveResult SolveLexicographic(MapProblem p, IReadOnlyList<Objective> terms, SearchLimits limits, bool keeperFloor = false)
-        => SolveLexicographic(p, terms, limits, keeperFloor, start: null);
+        => SolveLexicographic(p, terms, limits, keeperFloor, start: null, wholeModel: true);
 
-    /// <summary>Minimizes the problem's objective starting from a given mapping instead of the descent's (tests: a start outside the optimum's keep case).</summary>
+    /// <summary>
+    /// Minimizes the problem's objective starting from a given mapping instead of the descent's, over the keep cases alone
+    /// (no whole model beside them), so that the cases' own answer is what is checked (tests: a start outside the optimum's
+    /// keep case).
+    /// </summary>
     internal static SolveResult SolveFrom(MapProblem p, Mapping start, SearchLimits limits)
     {
         var report = CostModel.Evaluate(p.Layer, p.Arch, start);
         var seed = new SolveResult(SolveStatus.Feasible, start, report, report.Objective(p.Objective), 0, TimeSpan.Zero, 0, "start");
-        return SolveLexicographic(p, [p.Objective], limits, keeperFloor: false, seed);
+        return SolveLexicographic(p, [p.Objective], limits, keeperFloor: false, seed, wholeModel: false);
     }
 
-    private static SolveResult SolveLexicographic(MapProblem p, IReadOnlyList<Objective> terms, SearchLimits limits, bool keeperFloor, SolveResult? start)
+    private static SolveResult SolveLexicographic(MapProblem p, IReadOnlyList<Objective> terms, SearchLimits limits, bool keeperFloor, SolveResult? start, bool wholeModel)
     {
         CheckScope(p);
         if (terms.Count == 0) throw new ArgumentException("A lexicographic objective needs at least one term.", nameof(terms));
@@ -73,7 +78,7 @@ public static class CpSatMapper
                D: terms[0] == Objective.Edp ? hintReport.Edp : (double?)null);
         // One term with a hint: the keep cases, each a model with its keep set fixed (docs/cpsat.md, "Keep cases").
         if (terms.Count == 1 && seed.Mapping is not null && KeepCase.Of(p) is { Count: > 1 } cases)
-            return SolveByCases(p, terms[0], cases, seed, scale, exact, limits, keeperFloor, clock);
+            return SolveByCases(p, terms[0], cases, seed, scale, exact, limits, clock, wholeModel);
         var enc = new CpSatEncoding(p, scale, exact, caps.E, caps.C, caps.D);
         enc.BuildCosts(needEnergy, needCycles, keeperFloor);
         // The global constraints as assumptions: an infeasible model names a set of them that conflicts.
@@ -119,55 +124,88 @@ public static class CpSatMapper
     private static long Below(double value, double unit) => (long)Math.Ceiling(value * (1 - Tolerance) * unit) - 1;
 
     /// <summary>
-    /// Minimizes one term over the keep cases (docs/cpsat.md, "Keep cases"): the hint's case first, minimized at most at
-    /// the hint's value; every other case asks only for mappings strictly cheaper than the best found when it starts
-    /// (INFEASIBLE closes it), the cases run <see cref="CaseWorkers"/> at a time. OPTIMAL when every case is closed;
-    /// otherwise FEASIBLE with the least bound of the open cases.
+    /// How long the whole model runs beside the keep cases in a search (<see cref="SolveByCases"/>): a quarter of the time
+    /// left, at most this. Measured (docs/benchmarks.md, "CP-SAT floors per keep case"): the whole model's share is what
+    /// bounds a search stopped before its cases have all started.
+    /// </summary>
+    internal static readonly TimeSpan WholeModelShare = TimeSpan.FromSeconds(15);
+
+    private static TimeSpan WholeModelTime(SearchLimits limits, Stopwatch clock)
+        => limits.TimeLimit is { } t ? TimeSpan.FromTicks(Math.Max(0, Math.Min(WholeModelShare.Ticks, (t - clock.Elapsed).Ticks / 4))) : WholeModelShare;
+
+    /// <summary>
+    /// Minimizes one term over the keep cases (docs/cpsat.md, "Keep cases"), beside the whole model: a portfolio whose
+    /// first item is the whole model (keep literals open) for <see cref="WholeModelTime"/>, then the hint's case, minimized
+    /// at most at the hint's value; every other case asks only for mappings strictly cheaper than the best found when it
+    /// starts (INFEASIBLE closes it); <see cref="CaseWorkers"/> items run at a time, each model with the keeper-path floor.
+    /// OPTIMAL when the whole model proves its optimum (the cases are stopped) or every case is closed; otherwise FEASIBLE
+    /// with the bound the larger of the whole model's (it holds in every case) and the least of the open cases' (a case
+    /// not started has none of its own).
     /// </summary>
     private static SolveResult SolveByCases(MapProblem p, Objective term, IReadOnlyList<KeepCase> cases, SolveResult seed,
-        long scale, bool exact, SearchLimits limits, bool keeperFloor, Stopwatch clock)
+        long scale, bool exact, SearchLimits limits, Stopwatch clock, bool wholeModel)
     {
         var gate = new object();
         double incumbent = seed.Report!.Objective(term);
         Mapping bestMapping = seed.Mapping!;
         CostReport bestReport = seed.Report;
         int first = Math.Max(0, cases.ToList().FindIndex(c => c.Holds(bestMapping)));
-        var order = new[] { first }.Concat(Enumerable.Range(0, cases.Count).Where(i => i != first)).ToArray();
+        const int whole = -1;
+        var order = (wholeModel ? new[] { whole, first } : [first]).Concat(Enumerable.Range(0, cases.Count).Where(i => i != first)).ToArray();
         var closed = new bool[cases.Count];
         var caseBound = new double[cases.Count];
+        double wholeBound = 0;
+        bool wholeOptimal = false;
         long branches = 0;
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(limits.Cancel);
         var options = new ParallelOptions { MaxDegreeOfParallelism = CaseWorkers(limits) };
-        Parallel.ForEach(order, options, i =>
+        // One item at a time, in order (an array's default partitioning hands each worker a range of its own).
+        Parallel.ForEach(Partitioner.Create(order, EnumerablePartitionerOptions.NoBuffering), options, i =>
         {
             var left = limits.TimeLimit is { } t ? t - clock.Elapsed : (TimeSpan?)null;
-            if (limits.Cancel.IsCancellationRequested || left is { } l0 && l0 <= TimeSpan.Zero) return;
+            if (i == whole) left = Min(left, WholeModelTime(limits, clock));
+            if (stop.IsCancellationRequested || left is { } l0 && l0 <= TimeSpan.Zero) return;
             double cap;
             Mapping hint;
             lock (gate) (cap, hint) = (incumbent, bestMapping);
-            var q = cases[i].Problem with { Objective = term };
-            // The hint's own case may tie the hint; every other case must beat the best found so far.
-            if (CutoffModel(q, scale, exact, cap, strict: i != first, keeperFloor) is not { } model)
+            var q = (i == whole ? p : cases[i].Problem) with { Objective = term };
+            // The whole model and the hint's own case may tie the hint; every other case must beat the best found so far.
+            if (CutoffModel(q, scale, exact, cap, strict: i != first && i != whole, keeperFloor: true) is not { } model)
             {
-                lock (gate) closed[i] = true;
+                lock (gate) if (i != whole) closed[i] = true;
                 return;
             }
             var (enc, obj) = model;
+            double unit = term == Objective.Latency ? 1 : scale;
+            // The whole model's objective is at least its lower end as built (with the floor, the keeper paths' least
+            // words, rank by rank): a bound for every case even when CP-SAT is stopped before its presolve ends.
+            if (i == whole) lock (gate) wholeBound = Math.Max(wholeBound, obj.Lo / unit);
             if (obj.X is not null) enc.Model.Minimize(obj.X);
             enc.Hint(hint);
-            var r = Run(q, enc, term, limits with { TimeLimit = left, Threads = 1 }, out long b, out _, explain: false);
+            var r = Run(q, enc, term, limits with { TimeLimit = left, Threads = 1, Cancel = stop.Token }, out long b, out _, explain: false);
             lock (gate)
             {
                 branches += b;
                 if (r.Best is { } v && v < incumbent) { incumbent = v; bestMapping = r.Mapping!; bestReport = r.Report!; }
-                closed[i] = r.Status is SolveStatus.Optimal or SolveStatus.Infeasible;
-                caseBound[i] = r.Bound;
+                if (i == whole)
+                {
+                    wholeOptimal = r.Status == SolveStatus.Optimal;
+                    if (r.Status != SolveStatus.Infeasible) wholeBound = Math.Max(wholeBound, r.Bound);
+                }
+                else
+                {
+                    closed[i] = r.Status is SolveStatus.Optimal or SolveStatus.Infeasible;
+                    caseBound[i] = Math.Max(r.Bound, obj.Lo / unit);
+                }
+                // Proved by the whole model, or every case closed: nothing is left to run.
+                if (wholeOptimal || closed.All(c => c)) stop.Cancel();
             }
         });
-        int open = closed.Count(c => !c);
-        double bound = Enumerable.Range(0, cases.Count).Where(i => !closed[i]).Select(i => caseBound[i]).Append(incumbent).Min();
+        int open = wholeOptimal ? 0 : closed.Count(c => !c);
+        double bound = Math.Max(wholeBound, Enumerable.Range(0, cases.Count).Where(i => !closed[i]).Select(i => caseBound[i]).Append(incumbent).Min());
         bool optimal = open == 0;
         string? why = optimal ? null
-            : $"CP-SAT closed {cases.Count - open} of {cases.Count} keep cases before it stopped (time limit or interrupt); the bound is the least of the open cases'";
+            : $"CP-SAT closed {cases.Count - open} of {cases.Count} keep cases before it stopped (time limit or interrupt); the bound is the larger of the whole model's and the least of the open cases'";
         return new SolveResult(optimal ? SolveStatus.Optimal : SolveStatus.Feasible, bestMapping, bestReport, incumbent,
             optimal ? incumbent : Math.Min(incumbent, bound), clock.Elapsed, branches, "cpsat", why);
     }
@@ -248,7 +286,7 @@ public static class CpSatMapper
             return new SolveResult(SolveStatus.Unknown, null, null, null, bound, sw.Elapsed, branches, "cpsat", "CP-SAT stopped (time limit or interrupt) before it found a mapping.");
         var mapping = enc.Decode(solver);
         var obj = enc.Objective(term);
-        long modelValue = obj.C ?? solver.Value(obj.X!);
+        long modelValue = enc.Value(solver, term);
         value = modelValue;
         var report = Recheck(p, enc, mapping, term, modelValue);
         double best = report.Objective(term);
@@ -331,8 +369,9 @@ public static class CpSatMapper
     /// <summary>
     /// Asks CP-SAT whether any mapping has an objective below <paramref name="optimum"/> x (1 - 1e-9), independently of
     /// the search that found it; INFEASIBLE is the certificate. The question is asked in every keep case
-    /// (<see cref="KeepCase"/>, <paramref name="keepCases"/>), <see cref="CaseWorkers"/> at a time: CERTIFIED when every
-    /// case is infeasible, FAILED as soon as one holds a cheaper mapping (re-costed by the reference model).
+    /// (<see cref="KeepCase"/>, <paramref name="keepCases"/>), each with its keeper-path floor, <see cref="CaseWorkers"/>
+    /// at a time, the most kept first: CERTIFIED when every case is infeasible, FAILED as soon as one holds a cheaper
+    /// mapping (re-costed by the reference model). <paramref name="keeperFloor"/> decides the floor of a single model.
     /// </summary>
     public static Certificate Certify(MapProblem p, double optimum, SearchLimits limits, bool keeperFloor = false, bool keepCases = true)
     {
@@ -350,11 +389,12 @@ public static class CpSatMapper
         var cheaper = new double?[cases.Count];
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(limits.Cancel);
         var options = new ParallelOptions { MaxDegreeOfParallelism = CaseWorkers(limits) };
-        Parallel.For(0, cases.Count, options, i =>
+        // One case at a time, in order (the most kept first).
+        Parallel.ForEach(Partitioner.Create(Enumerable.Range(0, cases.Count), EnumerablePartitionerOptions.NoBuffering), options, i =>
         {
             var left = limits.TimeLimit is { } t ? t - sw.Elapsed : (TimeSpan?)null;
             if (stop.IsCancellationRequested || left is { } l0 && l0 <= TimeSpan.Zero) return;
-            var (v, c) = CertifyCase(cases[i].Problem, optimum, limits with { TimeLimit = left, Cancel = stop.Token, Threads = 1 }, keeperFloor);
+            var (v, c) = CertifyCase(cases[i].Problem, optimum, limits with { TimeLimit = left, Cancel = stop.Token, Threads = 1 }, keeperFloor: true);
             verdicts[i] = v;
             cheaper[i] = c;
             if (v == Verdict.Failed) stop.Cancel();
@@ -407,7 +447,7 @@ public static class CpSatMapper
         if (status is CpSolverStatus.Feasible or CpSolverStatus.Optimal)
         {
             var m = enc.Decode(solver);
-            var report = Recheck(p, enc, m, term, obj.C ?? solver.Value(obj.X!));
+            var report = Recheck(p, enc, m, term, enc.Value(solver, term));
             double v = report.Objective(term);
             return v < optimum * (1 - Tolerance) ? (Verdict.Failed, v) : (Verdict.Unknown, null);
         }

@@ -231,7 +231,15 @@ internal sealed class CpSatAlgebra : Algebra<LinearExpr, ILiteral, IntTerm<Linea
 
     public override void RequireEnergyAtLeast(IntTerm<LinearExpr> energy, IntTerm<LinearExpr> floor)
     {
+        EnergyFloor = floor;
         if (energy.C is { } e && floor.C is { } f) { if (e < f) Model.Add(LinearExpr.Constant(0) == 1); return; }
         Model.Add(Ex(energy) >= Ex(floor));
     }
+
+    /// <summary>
+    /// The floor <see cref="RequireEnergyAtLeast"/> stated, if any: CP-SAT's search bounds an objective that is a sum by
+    /// its terms' bounds alone, so an objective that should see the floor must be a variable at least both
+    /// (<see cref="CpSat.CpSatEncoding"/>).
+    /// </summary>
+    public IntTerm<LinearExpr>? EnergyFloor { get; private set; }
 }

@@ -47,10 +47,21 @@ internal sealed class MapEncoder<TX, TL, TE> where TX : class where TL : class
 
         _keep = new BoolTerm<TL>[_n, _tensors.Length];
         for (int l = 0; l < _n; l++)
+        {
+            var pin = p.Constraints?.Levels.GetValueOrDefault(l);
             for (int t = 0; t < _tensors.Length; t++)
+            {
+                var id = _tensors[t].Id;
+                bool keep = pin?.Keep.Contains(id) == true, bypass = pin?.Bypass.Contains(id) == true;
+                // A choice the constraints pin (one way only) is a constant, so every term it gates is built ungated (the
+                // keeper-path floor then sees the one path the pins leave). The pins are still stated below: diagnose mode
+                // keeps the literals, so an unsat core can name them.
                 _keep[l, t] = l == 0 ? _a.True
                     : !_levels[l].MayKeep(_tensors[t].Role) ? _a.False
-                    : _a.NewBool($"keep_{_levels[l].Name}_{_tensors[t].Id}");
+                    : !freeFactors && keep != bypass ? _a.Const(keep)
+                    : _a.NewBool($"keep_{_levels[l].Name}_{id}");
+            }
+        }
 
         _splits = new List<Split>[_ranks];
         _choice = new IntTerm<TX>?[_ranks];
@@ -488,6 +499,10 @@ internal sealed class MapEncoder<TX, TL, TE> where TX : class where TL : class
         double widest = _levels.Max(x => Math.Max(x.ReadEnergy, x.WriteEnergy));
         if (_a.EnergyUnits(widest) is not { } units || units == 0 || _a.CountCap(widest) is not { } cap) return null;
         if ((double)units * (cap + 1) * 8 * (_levels.Length + 2) * Math.Max(1, _tensors.Length) >= long.MaxValue / 4) return null;
+        // Words are cut at the count cap of the cheapest access (each energy below cuts them again at its own): a cut at the
+        // dearest access's cap would lose the words of the cheap levels, which on eyeriss are most of the energy.
+        double cheapest = _levels.SelectMany(x => new[] { x.ReadEnergy, x.WriteEnergy }).Where(x => _a.EnergyUnits(x) > 0).DefaultIfEmpty(widest).Min();
+        long words = Math.Max(cap, _a.CountCap(cheapest) ?? cap);
         bool capless = false;
         // A count of words times an energy per word, in model units, the count cut at its cap.
         IntTerm<TX> Joules(IntTerm<TX> count, double pj)
@@ -512,15 +527,17 @@ internal sealed class MapEncoder<TX, TL, TE> where TX : class where TL : class
                 for (int c = l + 1; c <= _n; c++)
                 {
                     if (least[c] is not { } below) continue;
+                    // A level between them that keeps the tensor in every mapping (a pinned keep) is on every path taken.
+                    if (Enumerable.Range(l + 1, c - l - 1).Any(m => _keep[m, ti].C == true)) continue;
                     // Every used instance of l serves c: the words (updates, for an output), and for an output the partial sums read back.
-                    var words = SpreadWords(ti, c, l, cap);
-                    var readBack = output ? _a.Max0(_a.Sub(words, SpreadPartition(ti, l))) : _a.Const(0);
-                    var hop = _a.Add(Joules(output ? readBack : words, level.ReadEnergy), output ? Joules(words, level.WriteEnergy) : _a.Const(0));
+                    var served = SpreadWords(ti, c, l, words);
+                    var readBack = output ? _a.Max0(_a.Sub(served, SpreadPartition(ti, l))) : _a.Const(0);
+                    var hop = _a.Add(Joules(output ? readBack : served, level.ReadEnergy), output ? Joules(served, level.WriteEnergy) : _a.Const(0));
                     var hops = Hops(l, c);
                     if (hops.Count > 0)
                     {
                         if (_a.CountCap(hops.Max(x => x.Pj)) is not { } wordCap) return null;
-                        var movedAll = _a.AtMost(_a.Add(words, readBack), wordCap);
+                        var movedAll = _a.AtMost(_a.Add(served, readBack), wordCap);
                         foreach (var (m, pj) in hops) hop = _a.Add(hop, Joules(Crossed(m, movedAll, x => _a.Mul(x.Words, x.Units)), pj));
                     }
                     paths.Add(_a.Add(hop, below));
@@ -528,7 +545,7 @@ internal sealed class MapEncoder<TX, TL, TE> where TX : class where TL : class
                 var fills = _a.Const(0);
                 if (l > 0)
                 {
-                    var visits = SpreadWords(ti, l, l, cap);
+                    var visits = SpreadWords(ti, l, l, words);
                     fills = Joules(output ? _a.Max0(_a.Sub(visits, SpreadPartition(ti, l))) : visits, level.WriteEnergy);
                 }
                 // A keeper's tile fits its capacity: a path through a level its tile overflows costs more than the cap.
