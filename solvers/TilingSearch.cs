@@ -927,9 +927,11 @@ public sealed class TilingSearch
                 if (k == levels.Count)
                 {
                     if ((Interlocked.Increment(ref _explored) & 1023) == 0) CheckStop();
-                    // The array model's energy is a lower bound of the reference model's under shared windows; so is the plain
-                    // tensors' energy in these orders plus the floored tensors' floor in this nest (its refetched tiles).
-                    if (!Prunable(Math.Max(model.Exact(s), plain + extra + model.OrderedFlooredEnergy(s)), path)) Offer(s, path);
+                    // The plain tensors' energy in these orders plus the floored tensors' floor in this nest (its refetched
+                    // tiles) is a lower bound of the reference model's under shared windows; so is the array model's energy,
+                    // the dearer of the two to compute, asked only when the first does not prune.
+                    double floored = plain + extra + model.OrderedFlooredEnergy(s);
+                    if (!Prunable(floored, path) && !Prunable(Math.Max(model.Exact(s), floored), path)) Offer(s, path);
                     return;
                 }
                 var (d, chosen, orders, extras) = levels[k];

@@ -22,9 +22,6 @@ public sealed class FusionDominanceTests
             new StorageLevel("Reg", reg, 16, 1, 1, keeps: regKeepsAll ? null : [TensorRole.Weights, TensorRole.Outputs]),
         ], new ComputeUnit(0.5, macs));
 
-    private static Workload Gemms(int m, params int[] sizes)
-        => new("gemms", "a GEMM chain", sizes.Skip(1).Select((n, j) => Layers.Gemm($"g{j}", m, n, sizes[j], a: $"T{j}", b: $"W{j}", z: $"T{j + 1}")).ToList());
-
     /// <summary>A chain of 1-D convolutions with window r, the last layer's output p wide, channels as given.</summary>
     private static Workload Convs(int p, int r, params int[] channels)
     {
@@ -50,7 +47,7 @@ public sealed class FusionDominanceTests
     public void TheTemplatesParetoPruningKeepsTheOptimum()
     {
         AssertEqualsBruteForce(new FusionProblem(Convs(8, 1, 1, 1, 1), Arch(83, 8, null, 3, 1, 4, 1, 4, false, 2), Objective.Edp), "conv chain, EDP", m => m.Groups.Count == 1);
-        AssertEqualsBruteForce(new FusionProblem(Gemms(4, 4, 8, 2), Arch(20, 3, 2, 3, 2, 1, 1, 4, false, 1), Objective.Edp), "GEMM chain, EDP", m => m.Groups.Count == 1);
+        AssertEqualsBruteForce(new FusionProblem(FusionPipelineTests.Gemms(4, 4, 8, 2), Arch(20, 3, 2, 3, 2, 1, 1, 4, false, 1), Objective.Edp), "GEMM chain, EDP", m => m.Groups.Count == 1);
         AssertEqualsBruteForce(new FusionProblem(Convs(6, 3, 1, 2, 3), Arch(120, 10, null, 3, 2, 4, 2, 8, true, 1), Objective.Latency), "conv chain with halos, latency", m => m.Groups.Count == 1);
     }
 
@@ -59,7 +56,7 @@ public sealed class FusionDominanceTests
     [TestMethod]
     public void ThePipelinedSearchsDominanceKeepsTheOptimum()
     {
-        AssertEqualsBruteForce(new FusionProblem(Gemms(8, 2, 8, 2), Arch(110, 7, 4, 1, 2, 4, 1, 8, true, 1), Objective.Latency, Pipeline: true),
+        AssertEqualsBruteForce(new FusionProblem(FusionPipelineTests.Gemms(8, 2, 8, 2), Arch(110, 7, 4, 1, 2, 4, 1, 8, true, 1), Objective.Latency, Pipeline: true),
             "GEMM chain, latency, pipelined", m => m.Groups.Any(g => g.Pipelined));
         AssertEqualsBruteForce(new FusionProblem(Convs(8, 3, 3, 1, 2), Arch(52, 5, null, 2, 1, 2, 1, 10, false, 16), Objective.Latency, Pipeline: true),
             "conv chain with halos, latency, pipelined", m => m.Groups.Any(g => g.Pipelined));

@@ -13,7 +13,8 @@ public sealed class FusionPipelineTests
     private static Einsum Conv(string name, int p, int r, int stride, string input, string output, int c = 2, int k = 2)
         => Layers.Conv1d(name, c: c, k: k, p: p, r: r, stride: stride, inputs: input, weights: $"{name}_w", outputs: output);
 
-    private static Workload Gemms(int m, params int[] sizes)
+    /// <summary>A chain of GEMMs T{i+1}[M, sizes[i+1]] = T{i}[M, sizes[i]] x W{i}.</summary>
+    internal static Workload Gemms(int m, params int[] sizes)
         => new("gemms", "a GEMM chain", sizes.Skip(1).Select((n, i) => Layers.Gemm($"g{i}", m, n, sizes[i], a: $"T{i}", b: $"W{i}", z: $"T{i + 1}")).ToList());
 
     private static Workload ConvChain2() => new("chain2", "conv -> conv", [Conv("c0", 14, 3, 1, "X", "Y0", c: 1), Conv("c1", 12, 3, 1, "Y0", "Y1")]);
