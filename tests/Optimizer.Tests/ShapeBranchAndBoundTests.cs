@@ -168,16 +168,65 @@ public sealed class ShapeBranchAndBoundTests
             var bb = new ShapeBranchAndBound(search, ShapeStatistic.Mean, seed: false);
             foreach (var m in search.Candidates().Where(m => m.Levels.Any(l => l.Spatial.Any(x => x.Factor > 1 && dynamic.Contains(x.Rank)))).Take(500))
             {
-                if (bb.PathShapeBounds(m) is not { } path) continue;
-                var costs = Enumerable.Range(0, trace.Shapes.Count).Select(s => search.CostOn(m, s)).ToArray();
-                for (int node = 0; node < path.Count; node++)
-                    for (int s = 0; s < costs.Length; s++)
-                        Assert.IsTrue(path[node][s] <= costs[s] * (1 + 1e-9),
-                            $"{trace.Layer.Name} on {arch.Name}: {m.ToCompactString(arch.Levels.Select(l => l.Name).ToList())}, node {node}, shape {s}: bound {path[node][s]} > cost {costs[s]}");
+                if (!PathBoundsAtMostCosts(search, bb, arch, m)) continue;
                 paths++;
             }
         }
         Assert.IsTrue(paths >= 50, $"only {paths} paths");
+    }
+
+    /// <summary>Asserts every per-shape bound on mapping m's path is at most m's cost on that shape; false when m is not a leaf of the tree.</summary>
+    private static bool PathBoundsAtMostCosts(ShapeSearch search, ShapeBranchAndBound bb, Architecture arch, Mapping m)
+    {
+        if (bb.PathShapeBounds(m) is not { } path) return false;
+        var costs = Enumerable.Range(0, search.Trace.Shapes.Count).Select(s => search.CostOn(m, s)).ToArray();
+        for (int node = 0; node < path.Count; node++)
+            for (int s = 0; s < costs.Length; s++)
+                Assert.IsTrue(path[node][s] <= costs[s] * (1 + 1e-9),
+                    $"{search.Trace.Layer.Name} on {arch.Name}: {m.ToCompactString(arch.Levels.Select(l => l.Name).ToList())}, node {node}, shape {s}: bound {path[node][s]} > cost {costs[s]}");
+        return true;
+    }
+
+    /// <summary>
+    /// A decided temporal loop over a varying rank that a smaller shape runs once (its factor clamped to 1 by
+    /// <c>ClampChoice</c>) does not rewind that shape's tiles: the per-shape bound must read the loop as it runs on the
+    /// shape. Here M = 8 of a GEMM (M indexes A and Z alone) is traced with M = 2 and 3; a buffer loop over M of factor 2
+    /// over a 4-point register tile runs once on both. Every per-shape bound on the paths of the candidates with such a
+    /// loop is checked against the candidate's cost on that shape (the reference model). Reading the loop as written
+    /// (the unclamped factor) counts whole-tile rewinds the small shapes never make, and a bound passes a cost here.
+    /// </summary>
+    [TestMethod]
+    public void PerShapeBoundsReadDecidedLoopsAsTheyRunOnTheShape()
+    {
+        var cases = new List<(ShapeTrace, Architecture)>();
+        foreach (var (n, k) in new[] { (2, 2), (3, 1), (1, 4) })
+        {
+            var gemm = Layers.Gemm($"g{n}{k}", m: 8, n: n, k: k);
+            cases.Add((ShapeTrace.FromRows(gemm, [0], new[] { 2, 3, 8 }.Select(m => (new[] { m, n, k }, 1.0))), ShapeTests.Deep()));
+        }
+        int runOnce = 0;
+        foreach (var (trace, arch) in cases)
+        {
+            var search = new ShapeSearch(trace, arch, Objective.Energy);
+            var rank = trace.Layer.Ranks[trace.Dynamic[0]].Id;
+            var bb = new ShapeBranchAndBound(search, ShapeStatistic.Mean, seed: false);
+            foreach (var m in search.Candidates())
+            {
+                // A temporal loop over M above a level that holds more than 3 of M: it runs once on M = 2 and 3.
+                bool once = false;
+                for (int l = 1; l < m.Levels.Count - 1 && !once; l++)
+                {
+                    long inner = 1;
+                    for (int b = l + 1; b < m.Levels.Count; b++)
+                        inner *= m.Levels[b].Temporal.Where(t => t.Rank == rank).Aggregate(1L, (a, t) => a * t.Factor)
+                            * m.Levels[b].Spatial.Where(x => x.Rank == rank).Aggregate(1L, (a, x) => a * x.Factor);
+                    once = inner >= 4 && m.Levels[l].Temporal.Any(t => t.Rank == rank && t.Factor > 1);
+                }
+                if (!once || !PathBoundsAtMostCosts(search, bb, arch, m)) continue;
+                runOnce++;
+            }
+        }
+        Assert.IsTrue(runOnce >= 20, $"only {runOnce} candidates with a loop over M that the small shapes run once");
     }
 
     /// <summary>
