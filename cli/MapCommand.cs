@@ -32,7 +32,7 @@ internal static class MapCommand
         var seed = new Option<int>("--seed") { Description = "Seed of --solver random.", DefaultValueFactory = _ => 1 };
         var certify = new Option<string?>("--certify")
         {
-            Description = "Ask a second solver whether any mapping costs less than the answer: z3 (the default; unsat = certified; small cases, energy only) or cpsat (CP-SAT; infeasible = certified; every objective of one term).",
+            Description = "Ask a second solver whether any mapping costs less than the answer: z3 (the default; unsat = certified; small cases, energy only) or cpsat (CP-SAT; infeasible = certified; every objective of one term; under --convention timeloop too).",
             Arity = ArgumentArity.ZeroOrOne,
             HelpName = "z3|cpsat",
         };
@@ -94,8 +94,8 @@ internal static class MapCommand
                     throw new InputException("--imperfect is searched by --solver exact (a branch and bound for energy, an enumeration for latency and EDP) or brute (an enumeration) under the default model, for one objective term.");
             }
             string? certifier = pr.GetResult(certify) is { Implicit: false } ? pr.GetValue(certify) ?? "z3" : null;
-            if (costing != CostConvention.Default && (certifier is not null || pr.GetValue(exportSmt2) is not null))
-                throw new InputException("--certify (z3 or cpsat) and --export-smt2 certify the default model; they cannot be combined with --convention timeloop.");
+            if (costing != CostConvention.Default && (certifier == "z3" || pr.GetValue(exportSmt2) is not null))
+                throw new InputException("--certify z3 and --export-smt2 certify the default model; they cannot be combined with --convention timeloop (--certify cpsat can).");
             if (costing != CostConvention.Default && (pr.GetValue(network) || engine.Name is not ("exact" or "brute" or "cpsat")))
                 throw new InputException($"--convention {pr.GetValue(convention)} is searched by --solver exact, brute or cpsat (costed by that convention); not with {(pr.GetValue(network) ? "--network" : $"--solver {engine.Name}")}.");
             if (terms.Count > 1 && engine.Name == "z3")
@@ -258,7 +258,7 @@ internal static class MapCommand
             if (SimulateCommand.Run(w, layer, arch, r.Mapping, null, null, engine.Factorization) != 0) return 1;
         }
         if (outputs.Certify == "cpsat" && r.Best is { } proved)
-            CertifyWithCpSat(problem, proved, limits);
+            CertifyWithCpSat(problem with { Convention = engine.Convention }, proved, limits);
         if ((outputs.Certify == "z3" || outputs.Smt2 is not null) && r.Best is { } best)
             CertifyAnswer(problem, best, limits, outputs);
         return r.Status is not (SolveStatus.Optimal or SolveStatus.Feasible) ? 3 : notWritten ? TimeloopNotWritten : 0;
@@ -294,7 +294,9 @@ internal static class MapCommand
         string name = Objectives.Name(problem.Objective);
         try
         {
-            var (verdict, cheaper, elapsed, cases, open) = CpSatMapper.Certify(problem, best, limits);
+            // Under the Timeloop convention: the floor model and the emulation in a loop, started from the answer (docs/cpsat.md).
+            var (verdict, cheaper, elapsed, cases, open) = problem.Convention == CostConvention.Timeloop
+                ? CpSatTimeloop.Certify(problem, best, limits) : CpSatMapper.Certify(problem, best, limits);
             string split = cases > 1 ? $" in each of its {cases} keep cases" : "";
             Console.WriteLine(verdict switch
             {

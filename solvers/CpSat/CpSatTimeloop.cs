@@ -70,13 +70,14 @@ public static class CpSatTimeloop
     /// constraint enforced on the floor's counts (a relaxation: the candidates are checked on the convention's report),
     /// each earlier term's bound at most its optimum, and term k's bound strictly below <paramref name="incumbent"/>.
     /// </summary>
+    /// <param name="largest">The largest energy (pJ) and energy-delay product the model must hold (the incumbent's), for the scale.</param>
     internal static (CpSatEncoding Enc, IntTerm<LinearExpr> Obj, double Unit) Model(MapProblem floor, IReadOnlyList<Objective> terms, int k,
-        IReadOnlyList<double> optima, double? incumbent, CostReport? incumbentReport)
+        IReadOnlyList<double> optima, double? incumbent, (double Energy, double Edp)? largest)
     {
         var upto = terms.Take(k + 1).ToList();
         bool needEnergy = upto.Any(t => t != Objective.Latency), needCycles = upto.Any(t => t != Objective.Energy);
         double? Cap(Objective o) => upto.IndexOf(o) is var i && i < 0 ? null : i < k ? optima[i] : incumbent;
-        var (scale, exact) = CpSatEncoding.ChooseScale(floor.Arch, incumbentReport?.Energy ?? 0, needEnergy && needCycles ? incumbentReport?.Edp : null);
+        var (scale, exact) = CpSatEncoding.ChooseScale(floor.Arch, largest?.Energy ?? 0, needEnergy && needCycles ? largest?.Edp : null);
         var enc = new CpSatEncoding(floor, scale, exact, Cap(Objective.Energy), Cap(Objective.Latency), Cap(Objective.Edp), timeloopFloor: true);
         enc.BuildCosts(needEnergy, needCycles);
         foreach (var lit in enc.GlobalLiterals) enc.Model.AddBoolOr([lit]);
@@ -146,13 +147,31 @@ public static class CpSatTimeloop
     }
 
     /// <summary>Minimizes the terms in order under the Timeloop convention (one term: a list of one).</summary>
-    public static SolveResult Solve(MapProblem p, IReadOnlyList<Objective> terms, SearchLimits limits)
+    public static SolveResult Solve(MapProblem p, IReadOnlyList<Objective> terms, SearchLimits limits) => Search(p, terms, limits, claim: null);
+
+    /// <summary>
+    /// <c>--certify cpsat</c> under the Timeloop convention: the same loop started from the claimed optimum instead of a
+    /// mapping, so every mapping cheaper than it by more than 1e-9 is still in the model. CERTIFIED when the model empties
+    /// with nothing cheaper found, FAILED with the cheapest found (costed by the emulation), UNKNOWN when stopped first.
+    /// </summary>
+    public static CpSatMapper.Certificate Certify(MapProblem p, double optimum, SearchLimits limits)
+    {
+        if (!double.IsFinite(optimum) || optimum < 0)
+            throw new ArgumentOutOfRangeException(nameof(optimum), optimum, "The optimum to certify must be a finite, non-negative value.");
+        var r = Search(p, [p.Objective], limits, optimum);
+        var verdict = r.Best is { } v && v < optimum * (1 - Tolerance) ? CpSatMapper.Verdict.Failed
+            : r.Status == SolveStatus.Infeasible ? CpSatMapper.Verdict.Certified : CpSatMapper.Verdict.Unknown;
+        return new CpSatMapper.Certificate(verdict, verdict == CpSatMapper.Verdict.Failed ? r.Best : null, r.Elapsed, 1, verdict == CpSatMapper.Verdict.Unknown ? 1 : 0);
+    }
+
+    /// <summary>The loop; with a <paramref name="claim"/> it starts from that value of the first term instead of the descent's mapping.</summary>
+    private static SolveResult Search(MapProblem p, IReadOnlyList<Objective> terms, SearchLimits limits, double? claim)
     {
         CheckScope(p);
         if (terms.Count == 0) throw new ArgumentException("A lexicographic objective needs at least one term.", nameof(terms));
         var clock = Stopwatch.StartNew();
         var floor = FloorProblem(p);
-        var best = Start(p, terms, limits);
+        var best = claim is null ? Start(p, terms, limits) : null;
         var optima = new List<double>();
         long candidates = 0, rounds = 0, branches = 0;
         double bound = 0;
@@ -160,8 +179,10 @@ public static class CpSatTimeloop
         for (int k = 0; k < terms.Count && !stopped; k++)
         {
             var term = terms[k];
-            double? incumbent = best?.Report.Objective(term);
-            var (enc, obj, unit) = Model(floor, terms, k, optima, incumbent, best?.Report);
+            double? incumbent = best?.Report.Objective(term) ?? (k == 0 ? claim : null);
+            // The scale holds the incumbent's energy and EDP; from a claim, the claimed value (an energy is at most its EDP).
+            var largest = best is { } b0 ? (b0.Report.Energy, b0.Report.Edp) : claim is { } c0 && term != Objective.Latency ? (c0, c0) : ((double, double)?)null;
+            var (enc, obj, unit) = Model(floor, terms, k, optima, incumbent, largest);
             CpSatMapper.Validate(enc, floor);
             bool closed = false;
             // Term k's bound strictly below the incumbent: a mapping that cannot beat it by more than the tolerance is out.
@@ -231,7 +252,8 @@ public static class CpSatTimeloop
             }
             if (best is null)
                 return new SolveResult(SolveStatus.Infeasible, null, null, null, double.PositiveInfinity, clock.Elapsed, branches, Name,
-                    $"no mapping Timeloop's format can say meets the constraints ({candidates} candidates costed in {rounds} CP-SAT rounds): {Infeasibility.Explain(p)}");
+                    claim is { } cl ? $"no mapping has {Objectives.Name(term)} below {cl} ({candidates} candidates costed in {rounds} CP-SAT rounds)"
+                        : $"no mapping Timeloop's format can say meets the constraints ({candidates} candidates costed in {rounds} CP-SAT rounds): {Infeasibility.Explain(p)}");
             optima.Add(best.Value.Report.Objective(term));
         }
         var done = terms.Take(optima.Count).ToList();

@@ -73,7 +73,7 @@ public sealed class CpSatTimeloopTests
             var space = new Mapspace(layer, arch);
             var p = new MapProblem(layer, arch, Objective.Energy, Convention: CostConvention.Timeloop);
             bool window = layer.Tensors.Any(t => t.Dims.Any(d => d.Terms.Count(x => x.Coefficient != 0 && layer.Bound(x.Rank) > 1) > 1));
-            for (int i = 0; i < 16; i++)
+            for (int i = 0; i < 12; i++)
             {
                 if (!space.TrySampleValid(rng, 2000, out var m)) break;
                 if (TimeloopMapping.Inexpressible(m, arch) is not null) continue;
@@ -237,6 +237,30 @@ public sealed class CpSatTimeloopTests
                 compared++;
             }
         Assert.IsGreaterThanOrEqualTo(13, compared);
+    }
+
+    /// <summary>
+    /// <c>--certify cpsat</c> under the convention: the fixture optima of the branch and bound are CERTIFIED, and a claim
+    /// 1 % above one (or 1 % below the optimum) FAILS or is CERTIFIED accordingly: a claim above is refuted with a
+    /// mapping at the optimum, a claim below has nothing under it.
+    /// </summary>
+    [TestMethod]
+    public void CertifyConfirmsTheOptimumAndRefutesAWorseClaim()
+    {
+        int certified = 0;
+        foreach (var (root, arch, layer, terms) in TimeloopOptimaTests.Fixtures().Where(f => f.Terms.Length == 1))
+        {
+            string id = root.GetProperty("id").GetString()!;
+            var problem = new MapProblem(layer, arch, terms[0], Convention: CostConvention.Timeloop);
+            double optimum = Lexicographic.Solve(problem, terms, SearchLimits.None).Best!.Value;
+            Assert.AreEqual(CpSatMapper.Verdict.Certified, CpSatTimeloop.Certify(problem, optimum, Limits).Verdict, id);
+            var refuted = CpSatTimeloop.Certify(problem, optimum * 1.01, Limits);
+            Assert.AreEqual(CpSatMapper.Verdict.Failed, refuted.Verdict, id);
+            Assert.AreEqual(optimum, refuted.Cheaper!.Value, 1e-9 * optimum, id);
+            Assert.AreEqual(CpSatMapper.Verdict.Certified, CpSatTimeloop.Certify(problem, optimum * 0.99, Limits).Verdict, id);
+            certified++;
+        }
+        Assert.AreEqual(4, certified);
     }
 
     /// <summary>A stopped search is FEASIBLE with a bound at most its best, never a wrong OPTIMAL.</summary>
