@@ -28,11 +28,11 @@ internal static class MapCommand
         };
         solver.AcceptOnlyFromAmong("exact", "brute", "cpsat", "z3", "random", "descent");
         var convention = OptionRules.Convention("How mappings are costed: default (docs/cost-model.md; proved by the branch and bound) or timeloop (Timeloop v3.0.3's counts; " +
-                          "proved by a branch and bound with weaker bounds that hold for those counts, docs/mapspace.md; real layers may end FEASIBLE with a gap).");
+                          "proved by a branch and bound with weaker bounds that hold for those counts, docs/mapspace.md, or by --solver cpsat over a floor of them, docs/cpsat.md; real layers may end FEASIBLE with a gap).");
         var seed = new Option<int>("--seed") { Description = "Seed of --solver random.", DefaultValueFactory = _ => 1 };
         var certify = new Option<string?>("--certify")
         {
-            Description = "Ask a second solver whether any mapping costs less than the answer: z3 (the default; unsat = certified; small cases, energy only) or cpsat (CP-SAT; infeasible = certified; every objective of one term).",
+            Description = "Ask a second solver whether any mapping costs less than the answer: z3 (the default; unsat = certified; small cases, energy only) or cpsat (CP-SAT; infeasible = certified; every objective of one term; under --convention timeloop too).",
             Arity = ArgumentArity.ZeroOrOne,
             HelpName = "z3|cpsat",
         };
@@ -94,12 +94,10 @@ internal static class MapCommand
                     throw new InputException("--imperfect is searched by --solver exact (a branch and bound for energy, an enumeration for latency and EDP) or brute (an enumeration) under the default model, for one objective term.");
             }
             string? certifier = pr.GetResult(certify) is { Implicit: false } ? pr.GetValue(certify) ?? "z3" : null;
-            if (costing != CostConvention.Default && (certifier is not null || pr.GetValue(exportSmt2) is not null))
-                throw new InputException("--certify (z3 or cpsat) and --export-smt2 certify the default model; they cannot be combined with --convention timeloop.");
-            if (costing != CostConvention.Default && engine.Name == "cpsat")
-                throw new InputException("--solver cpsat states the default cost model only; --convention timeloop is searched by --solver exact or brute.");
-            if (costing != CostConvention.Default && (pr.GetValue(network) || engine.Name is not ("exact" or "brute")))
-                throw new InputException($"--convention {pr.GetValue(convention)} is searched by --solver exact or brute (costed by that convention); not with {(pr.GetValue(network) ? "--network" : $"--solver {engine.Name}")}.");
+            if (costing != CostConvention.Default && (certifier == "z3" || pr.GetValue(exportSmt2) is not null))
+                throw new InputException("--certify z3 and --export-smt2 certify the default model; they cannot be combined with --convention timeloop (--certify cpsat can).");
+            if (costing != CostConvention.Default && (pr.GetValue(network) || engine.Name is not ("exact" or "brute" or "cpsat")))
+                throw new InputException($"--convention {pr.GetValue(convention)} is searched by --solver exact, brute or cpsat (costed by that convention); not with {(pr.GetValue(network) ? "--network" : $"--solver {engine.Name}")}.");
             if (terms.Count > 1 && engine.Name == "z3")
                 throw new InputException($"A lexicographic objective ({pr.GetValue(objective)}) is searched by --solver exact, brute, cpsat, descent or random (and --network); not with --solver z3.");
             if (engine.Name == "z3" && (terms.Count > 1 || obj != Objective.Energy))
@@ -184,7 +182,8 @@ internal static class MapCommand
             {
                 try
                 {
-                    return CpSatMapper.SolveLexicographic(p, Terms, limits);
+                    // Under the Timeloop convention: a floor model and the emulation in a loop (docs/cpsat.md, "Under the Timeloop convention").
+                    return p.Convention == CostConvention.Timeloop ? CpSatTimeloop.Solve(p, Terms, limits) : CpSatMapper.SolveLexicographic(p, Terms, limits);
                 }
                 catch (InvalidOperationException e)
                 {
@@ -217,6 +216,7 @@ internal static class MapCommand
         var r = Live.Run(layer.Name, p => engine.Solve(problem, limits with { Progress = p }));
         bool notWritten = false;
         Console.WriteLine($"{r.Solver} search: {Text.Int(r.Explored)} nodes in {r.Elapsed.TotalSeconds:0.###} s");
+        if (r.Solver == CpSatTimeloop.Name && r.Status == SolveStatus.Optimal) Console.WriteLine(r.Explanation);
         Console.WriteLine();
         if (r.Mapping is not null)
         {
@@ -258,7 +258,7 @@ internal static class MapCommand
             if (SimulateCommand.Run(w, layer, arch, r.Mapping, null, null, engine.Factorization) != 0) return 1;
         }
         if (outputs.Certify == "cpsat" && r.Best is { } proved)
-            CertifyWithCpSat(problem, proved, limits);
+            CertifyWithCpSat(problem with { Convention = engine.Convention }, proved, limits);
         if ((outputs.Certify == "z3" || outputs.Smt2 is not null) && r.Best is { } best)
             CertifyAnswer(problem, best, limits, outputs);
         return r.Status is not (SolveStatus.Optimal or SolveStatus.Feasible) ? 3 : notWritten ? TimeloopNotWritten : 0;
@@ -294,7 +294,9 @@ internal static class MapCommand
         string name = Objectives.Name(problem.Objective);
         try
         {
-            var (verdict, cheaper, elapsed, cases, open) = CpSatMapper.Certify(problem, best, limits);
+            // Under the Timeloop convention: the floor model and the emulation in a loop, started from the answer (docs/cpsat.md).
+            var (verdict, cheaper, elapsed, cases, open) = problem.Convention == CostConvention.Timeloop
+                ? CpSatTimeloop.Certify(problem, best, limits) : CpSatMapper.Certify(problem, best, limits);
             string split = cases > 1 ? $" in each of its {cases} keep cases" : "";
             Console.WriteLine(verdict switch
             {

@@ -39,7 +39,8 @@ internal sealed class CpSatEncoding
     /// Builds the model. The caps (in model units: scaled pJ, cycles, scaled pJ x cycles) bound every cost term,
     /// which keeps CP-SAT's 64-bit arithmetic safe; a mapping above a cap is not in the model.
     /// </summary>
-    public CpSatEncoding(MapProblem p, long scale, bool exactScale, double? energyCapPj, double? cycleCap, double? edpCap)
+    /// <param name="timeloopFloor">The costs are a lower bound of the Timeloop convention's (<see cref="CpSatTimeloop"/>; the encoder's <c>timeloopFloor</c>).</param>
+    public CpSatEncoding(MapProblem p, long scale, bool exactScale, double? energyCapPj, double? cycleCap, double? edpCap, bool timeloopFloor = false)
     {
         _p = p;
         _a = new CpSatAlgebra(Model, scale, exactScale, $"layer {p.Layer.Name} on {p.Arch.Name}");
@@ -47,7 +48,7 @@ internal sealed class CpSatEncoding
         _a.EnergyCap = energyCapPj is { } e ? Sat(Math.Floor(e * scale * (1 + 1e-9)) + 1) : null;
         _a.CycleCap = cycleCap is { } c ? Sat(Math.Floor(c)) : null;
         _edpCap = edpCap is { } d ? Sat(Math.Floor(d * scale * (1 + 1e-9)) + 1) : null;
-        _enc = new MapEncoder<LinearExpr, ILiteral, IntTerm<LinearExpr>>(p, _a, freeFactors: false, "CP-SAT");
+        _enc = new MapEncoder<LinearExpr, ILiteral, IntTerm<LinearExpr>>(p, _a, freeFactors: false, "CP-SAT", timeloopFloor);
         if (_edpCap is { } ec)
         {
             // EDP <= cap with cycles >= the compute floor and energy >= the MACs' energy bounds each factor.
@@ -76,6 +77,17 @@ internal sealed class CpSatEncoding
     /// (within 1e-12 relative), exact; otherwise the largest power of ten that keeps <paramref name="maxPj"/> x scale
     /// within 64 bits, with coefficients rounded down (not exact).
     /// </summary>
+    /// <param name="edp">With both energy and cycles in the model: the energy-delay product (pJ x cycles) the scaled product must hold within 64 bits.</param>
+    internal static (long Scale, bool Exact) ChooseScale(Architecture a, double maxPj, double? edp)
+    {
+        var (scale, exact) = ChooseScale(a, maxPj);
+        if (edp is not { } d) return (scale, exact);
+        double room = Limit / 4.0 / Math.Max(1, d);
+        if (room >= scale) return (scale, exact);
+        scale = Math.Max(1, (long)Math.Pow(10, Math.Floor(Math.Log10(Math.Max(1, room)))));
+        return (scale, exact && Coefficients(a).All(x => Math.Abs(x * scale - Math.Round(x * scale)) <= 1e-12 * Math.Max(1, x * scale)));
+    }
+
     internal static (long Scale, bool Exact) ChooseScale(Architecture a, double maxPj)
     {
         var coefs = Coefficients(a).Where(x => x != 0).ToArray();
@@ -152,6 +164,27 @@ internal sealed class CpSatEncoding
         return true;
     }
 
+    /// <summary>
+    /// Excludes a mapping's assignment of the model's decisions (its splits, keep sets and orders) with one clause: some
+    /// split index, keep or order Boolean differs. False when the model has no decision left (nothing else is in it).
+    /// </summary>
+    internal bool Exclude(Mapping m)
+    {
+        if (_enc.Assignment(m) is not { } values) throw new InvalidOperationException("A decoded mapping is not in the model's split tables; this is a bug in the encoding.");
+        var differs = new List<ILiteral>();
+        foreach (var (v, x) in values.Ints)
+        {
+            var other = Model.NewBoolVar("");
+            Model.Add(v.X! != x).OnlyEnforceIf(other);
+            Model.Add(v.X! == x).OnlyEnforceIf(other.Not());
+            differs.Add(other);
+        }
+        foreach (var (b, x) in values.Bools) differs.Add(x ? b.L!.Not() : b.L!);
+        if (differs.Count == 0) return false;
+        Model.AddBoolOr(differs);
+        return true;
+    }
+
     /// <summary>Fixes the model's decisions (splits, keep sets, orders) to a mapping's, for tests that every mapping stays in the model at its own cost; false when it is not in the model's tables.</summary>
     internal bool Pin(Mapping m)
     {
@@ -160,6 +193,11 @@ internal sealed class CpSatEncoding
         foreach (var (b, x) in values.Bools) Model.AddBoolOr([x ? b.L! : b.L!.Not()]);
         return true;
     }
+
+    /// <summary>The mapping of one of the solver's pooled solutions (<c>fill_additional_solutions_in_response</c>): the values of every model variable by index.</summary>
+    public Mapping Decode(IReadOnlyList<long> values)
+        => _enc.Decode(v => v.X is IntVar x ? values[x.GetIndex()] : throw new InvalidOperationException("A split choice is not a variable."),
+            b => b.L!.GetIndex() is var i && i >= 0 ? values[i] != 0 : values[-i - 1] == 0);
 
     /// <summary>The mapping of a solution, as the one <see cref="Mapping"/> type.</summary>
     public Mapping Decode(CpSolver solver) => _enc.Decode(v => solver.Value(v.X!), b => solver.BooleanValue(b.L!));

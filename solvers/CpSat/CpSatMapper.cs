@@ -26,7 +26,7 @@ public static class CpSatMapper
     {
         ArgumentNullException.ThrowIfNull(p);
         if (p.Convention != CostConvention.Default)
-            throw new ArgumentException($"The CP-SAT model states the default cost model only; --convention {p.Convention.ToString().ToLowerInvariant()} is searched by --solver exact or brute.");
+            throw new ArgumentException($"CpSatMapper states the default cost model only; --convention {p.Convention.ToString().ToLowerInvariant()} goes through CpSatTimeloop (--solver cpsat picks it).");
         if (p.Caps is not null)
             throw new ArgumentException("The CP-SAT model takes no cost caps; a lexicographic objective goes through CpSatMapper.SolveLexicographic.");
         if (p.Arch.HasWindowCapabilities)
@@ -64,14 +64,8 @@ public static class CpSatMapper
         // The hint and the caps that keep CP-SAT's 64-bit arithmetic safe: the descent's mapping (nothing better is excluded).
         var seed = start ?? HintSource(p with { Objective = terms[0] }, limits);
         var hintReport = seed.Report;
-        var (scale, exact) = CpSatEncoding.ChooseScale(p.Arch, hintReport?.Energy ?? 0);
         bool needEnergy = terms.Any(t => t != Objective.Latency), needCycles = terms.Any(t => t != Objective.Energy);
-        if (needEnergy && needCycles && hintReport is not null)
-        {
-            // EDP: scaled energy x cycles must stay within 64 bits.
-            double room = CpSatEncoding.Limit / 4.0 / Math.Max(1, hintReport.Energy * hintReport.Cycles);
-            if (room < scale) { scale = Math.Max(1, (long)Math.Pow(10, Math.Floor(Math.Log10(Math.Max(1, room))))); exact = exact && CpSatEncoding.Coefficients(p.Arch).All(x => Math.Abs(x * scale - Math.Round(x * scale)) <= 1e-12 * Math.Max(1, x * scale)); }
-        }
+        var (scale, exact) = CpSatEncoding.ChooseScale(p.Arch, hintReport?.Energy ?? 0, needEnergy && needCycles ? hintReport?.Edp : null);
         var caps = hintReport is null ? (E: (double?)null, C: (double?)null, D: (double?)null)
             : (E: terms[0] == Objective.Energy ? hintReport.Energy : (double?)null,
                C: terms[0] == Objective.Latency ? hintReport.Cycles : (double?)null,
@@ -121,7 +115,7 @@ public static class CpSatMapper
     private static int CaseWorkers(SearchLimits limits) => Math.Max(1, limits.Threads > 0 ? limits.Threads : Environment.ProcessorCount);
 
     /// <summary>The largest model value strictly cheaper than <paramref name="value"/> by more than the tolerance.</summary>
-    private static long Below(double value, double unit) => (long)Math.Ceiling(value * (1 - Tolerance) * unit) - 1;
+    internal static long Below(double value, double unit) => (long)Math.Ceiling(value * (1 - Tolerance) * unit) - 1;
 
     /// <summary>
     /// How long the whole model runs beside the keep cases in a search (<see cref="SolveByCases"/>): a quarter of the time
@@ -253,7 +247,7 @@ public static class CpSatMapper
         => Parameters(limits with { Threads = Math.Max(1, limits.Threads) }) + " linearization_level:0";
 
     /// <summary>Validates the model; an invalid model is a bug in the encoding, reported with CP-SAT's text.</summary>
-    private static void Validate(CpSatEncoding enc, MapProblem p)
+    internal static void Validate(CpSatEncoding enc, MapProblem p)
     {
         string text = enc.Model.Validate();
         if (string.IsNullOrEmpty(text)) return;

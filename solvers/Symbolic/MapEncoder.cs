@@ -31,9 +31,16 @@ internal sealed class MapEncoder<TX, TL, TE> where TX : class where TL : class
     private readonly IntTerm<TX>[,]? _tVar, _sxVar, _syVar;
     private readonly Dictionary<string, IntTerm<TX>> _cache = new();
     private readonly Dictionary<string, BoolTerm<TL>> _literals = new();
+    /// <summary>Per tensor, the words its Timeloop floor counts at each keeper (<see cref="TimeloopFloor"/>); null: the tensor's own counts.</summary>
+    private readonly long?[] _floored;
 
     /// <summary>States the mapspace, its validity rules and the user constraints (<paramref name="solver"/> names the solver in refusals).</summary>
-    public MapEncoder(MapProblem p, Algebra<TX, TL, TE> algebra, bool freeFactors, string solver)
+    /// <param name="timeloopFloor">
+    /// The energy and cycles are a lower bound of the Timeloop convention's instead of the default model's (docs/cpsat.md,
+    /// "Under the Timeloop convention"): every window tensor's counts are replaced by <see cref="TimeloopFloor"/>; the
+    /// caller states the problem on an architecture whose fanouts all multicast and reduce, with no hop energy.
+    /// </param>
+    public MapEncoder(MapProblem p, Algebra<TX, TL, TE> algebra, bool freeFactors, string solver, bool timeloopFloor = false)
     {
         _a = algebra;
         _p = p;
@@ -44,6 +51,7 @@ internal sealed class MapEncoder<TX, TL, TE> where TX : class where TL : class
         _rankIds = p.Layer.Ranks.Select(r => r.Id).ToArray();
         _bound = p.Layer.Ranks.Select(r => (long)r.Bound).ToArray();
         _ranks = _rankIds.Length;
+        _floored = _tensors.Select(t => timeloopFloor && !Moving(t).Plain ? UsedWords(t) : (long?)null).ToArray();
 
         _keep = new BoolTerm<TL>[_n, _tensors.Length];
         for (int l = 0; l < _n; l++)
@@ -650,6 +658,19 @@ internal sealed class MapEncoder<TX, TL, TE> where TX : class where TL : class
             {
                 var keep = _keep[l, ti];
                 if (keep.C == false) continue;
+                if (_floored[ti] is { } used)
+                {
+                    // Counted by its floor alone; its counts enter no global constraint (0 is below Timeloop's).
+                    var least = TimeloopFloor(ti, l, used);
+                    if (energy) energyTotal = _a.Plus(energyTotal, least.Energy);
+                    if ((cycles || bounded.Count > 0) && _p.Arch.InstancesOf(l) == 1)
+                    {
+                        // One instance: the floor's words are that instance's, a floor of its bandwidth's words too.
+                        readsAt = _a.Add(readsAt, least.Reads);
+                        writesAt = _a.Add(writesAt, least.Fills);
+                    }
+                    continue;
+                }
                 var (fills, reads, updates, partition, children) = CountsOf(ti, l, temporalProduct);
                 kept.Add((l, ti));
                 foreach (var i in counted.Keys.ToList())
@@ -703,6 +724,98 @@ internal sealed class MapEncoder<TX, TL, TE> where TX : class where TL : class
             cycleTerm = _a.Max(bandwidth, "cycles");
         }
         return new Costs(energy ? energyTotal : default, cycleTerm, lits);
+    }
+
+    /// <summary>
+    /// The floor of a window tensor's energy at level l under the Timeloop convention (docs/cpsat.md, "Under the Timeloop
+    /// convention"), in all of l's instances together, when l keeps it: every word the MACs use is read from each keeper at
+    /// least once (a word reaches a keeper's part of the tensor from its parent or from a neighbour, which took it in
+    /// earlier), so <paramref name="used"/> reads; a keeper below a level with no fanout takes in its own deltas, at least
+    /// as many fills (below a fanout Timeloop's fills are shares of the parent's grouped accesses, counted 0 here); and the
+    /// innermost keeper is read at least MACs / <see cref="SharingGroup"/> times. An output window tensor counts nothing (its reads and fills
+    /// can be elided; left at 0, which is below any count).
+    /// </summary>
+    private (TE Energy, IntTerm<TX> Reads, IntTerm<TX> Fills) TimeloopFloor(int ti, int l, long used)
+    {
+        var t = _tensors[ti];
+        if (t.IsOutput) return (_a.NoEnergy, _a.Const(0), _a.Const(0));
+        var level = _levels[l];
+        var keep = _keep[l, ti];
+        // Reads: at least the used words; the innermost keeper at least the MACs over the most children below it that can
+        // share one access (G: the ranks that do not index the tensor share whole; two ranks of one window dimension at
+        // most the smaller factor's worth of children on one diagonal; a rank alone in a dimension nothing): x with
+        // x >= used when kept and x x G >= MACs when innermost, which the minimization takes at the larger.
+        var reads = _a.Gate(keep, _a.Const(used));
+        long macs = _p.Layer.Macs;
+        if (macs > used && macs < int.MaxValue && keep.C != false)
+        {
+            var innermost = _a.All(Enumerable.Range(l + 1, _n - l - 1).Select(m => _a.Not(_keep[m, ti])).Prepend(keep));
+            var x = _a.Choice($"tl_reads_{level.Name}_{t.Id}", (int)macs + 1);
+            AtLeastWhen(keep, x, used);
+            AtLeastWhen(innermost, _a.Mul(x, SharingGroup(t, l)), macs);
+            reads = x;
+        }
+        // Fills only where the level above has no fanout: below one, Timeloop's fills are shares of the parent's grouped
+        // accesses (measured: 6 fills for 8 used words on M3L2x4 x conv1d R3 P2 C2 K2, the global buffer bypassed).
+        var fills = l > 0 && _levels[l - 1].Fanout.Size == 1 ? _a.Gate(keep, _a.Const(used)) : _a.Const(0);
+        return (_a.Plus(_a.Joules(reads, level.ReadEnergy), _a.Joules(fills, level.WriteEnergy)), reads, fills);
+    }
+
+    /// <summary>v &gt;= k when the literal holds (a constant literal: always, or never).</summary>
+    private void AtLeastWhen(BoolTerm<TL> lit, IntTerm<TX> v, long k)
+    {
+        if (lit.C == false) return;
+        if (lit.C == true) _a.RequireAtMost(null, _a.Scaled(v, -1), -k);
+        else _a.EnforceAtMost(lit, _a.Const(k), v);
+    }
+
+    /// <summary>
+    /// At least the most compute units below one instance of level l that can need tensor t's identical words at one step
+    /// (docs/mapspace.md, "Identical words under the Timeloop convention"), per fanout from l down: a rank that does not
+    /// index t, its whole spatial factor; the two ranks of a window dimension, the smaller factor (more ranks: their product);
+    /// a rank alone in a dimension, 1.
+    /// </summary>
+    private IntTerm<TX> SharingGroup(TensorSpec t, int l)
+    {
+        long most = Enumerable.Range(l, _n - l).Aggregate(1L, (a, m) => a * _levels[m].Fanout.Size);
+        var group = _a.Const(1);
+        for (int m = l; m < _n; m++)
+        {
+            if (_levels[m].Fanout.Size == 1) continue;
+            int mm = m;
+            IntTerm<TX> S(int r) => Table(r, $"S{mm}", s => s.SX[mm] * s.SY[mm]);
+            for (int r = 0; r < _ranks; r++)
+                if (!t.IsIndexedBy(_rankIds[r])) group = _a.Mul(group, S(r), most);
+            foreach (var dim in t.Dims)
+            {
+                var moving = dim.Terms.Where(x => x.Coefficient != 0 && _bound[RankIndex(x.Rank)] > 1).Select(x => RankIndex(x.Rank)).Distinct().ToList();
+                if (moving.Count == 2) group = _a.Mul(group, _a.MinOf([S(moving[0]), S(moving[1])], ""), most);
+                else if (moving.Count > 2) foreach (int r in moving) group = _a.Mul(group, S(r), most);
+            }
+        }
+        return group;
+    }
+
+    /// <summary>
+    /// The distinct words of tensor t the layer's MACs use: per dimension the distinct values of its index expression over
+    /// the ranks' bounds, multiplied over the dimensions when no rank indexes two of them (the used set is then their
+    /// product); otherwise the most distinct values of one dimension.
+    /// </summary>
+    private long UsedWords(TensorSpec t)
+    {
+        var perDim = t.Dims.Select(dim =>
+        {
+            var terms = dim.Terms.Where(x => x.Coefficient != 0).Select(x => (Bound: _bound[RankIndex(x.Rank)], Coef: (long)x.Coefficient)).ToList();
+            long points = terms.Aggregate(1L, (a, x) => a > 1 << 22 ? a : a * x.Bound);
+            if (points > 1 << 22) return terms.Select(x => x.Bound).DefaultIfEmpty(1).Max();
+            var values = new HashSet<long> { 0 };
+            foreach (var (bound, coef) in terms)
+                values = values.SelectMany(v => Enumerable.Range(0, (int)bound).Select(i => v + coef * i)).ToHashSet();
+            return (long)values.Count;
+        }).ToArray();
+        var ranks = t.Dims.SelectMany(d => d.Terms.Where(x => x.Coefficient != 0).Select(x => x.Rank).Distinct()).ToList();
+        bool independent = ranks.Count == ranks.Distinct().Count();
+        return independent ? perDim.Aggregate(1L, (a, x) => checked(a * x)) : perDim.DefaultIfEmpty(1).Max();
     }
 
     /// <summary>The global kinds that need no cost term (tile multiples, utilization, fanout use), each enforced by its literal.</summary>

@@ -13,9 +13,14 @@ internal static class MapEncoding
     /// <summary>One split of a rank's bound: temporal and spatial factors per level.</summary>
     internal sealed record Split(long[] T, long[] SX, long[] SY);
 
-    /// <summary>Every split of a bound over the temporal slot of every level and the X / Y slots of levels whose fanout has them; with <paramref name="prefilter"/>, each spatial factor fits its axis alone.</summary>
+    /// <summary>
+    /// Every split of a bound over the temporal slot of every level and the X / Y slots of levels whose fanout has them; with
+    /// <paramref name="prefilter"/>, each spatial factor fits its axis alone. Under the Timeloop convention (or
+    /// <see cref="MapProblem.OneAxis"/>) a split over both axes of one fanout is left out: Timeloop's format cannot say it.
+    /// </summary>
     internal static List<Split> Splits(MapProblem p, long bound, bool prefilter)
     {
+        bool oneAxis = p.OneAxis || p.Convention == CostConvention.Timeloop;
         var levels = p.Arch.Levels;
         int n = levels.Count;
         var slots = new List<(int Level, int Kind)>();
@@ -39,6 +44,7 @@ internal static class MapEncoding
                     var (l, kind) = slots[k];
                     (kind == 0 ? s.T : kind == 1 ? s.SX : s.SY)[l] = f[k];
                 }
+                if (oneAxis && Enumerable.Range(0, n).Any(l => s.SX[l] > 1 && s.SY[l] > 1)) return;
                 result.Add(s);
                 return;
             }

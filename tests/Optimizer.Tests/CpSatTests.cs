@@ -70,8 +70,8 @@ public sealed class CpSatTests
     }
 
     /// <summary>
-    /// The Timeloop fixtures (TimeloopOptimaTests): their optima are under the Timeloop convention, which the CP-SAT model
-    /// does not state (docs/cpsat.md); on the same architectures, layers and optimization-metrics under the default
+    /// The Timeloop fixtures (TimeloopOptimaTests): their optima are under the Timeloop convention, which the default-model
+    /// CP-SAT model does not state (under it: CpSatTimeloopTests, docs/cpsat.md); on the same architectures, layers and optimization-metrics under the default
     /// convention, CP-SAT proves the optimum that the branch and bound and brute force prove. The Timeloop reader gives the
     /// architectures Timeloop's same-stride windows and neighbour forwarding, which the CP-SAT model does not encode either,
     /// so the architectures are taken without them (the default model's slide window, no forwarding).
@@ -156,7 +156,7 @@ public sealed class CpSatTests
         return false;
     }
 
-    private static IEnumerable<List<T>> Permutations<T>(List<T> items)
+    internal static IEnumerable<List<T>> Permutations<T>(List<T> items)
         => items.Count <= 1 ? [items]
             : items.SelectMany((x, i) => Permutations(items.Where((_, j) => j != i).ToList()).Select(rest => (List<T>)[x, .. rest]));
 
