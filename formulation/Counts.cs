@@ -183,6 +183,30 @@ public sealed class TensorIndex
         return false;
     }
 
+    /// <summary>
+    /// True when one step of a loop over rank <paramref name="rank"/> (moving it by <paramref name="stride"/>), with every loop
+    /// of <paramref name="rewinding"/> (rank, stride) moving back one step at the same time, moves the tile's corner
+    /// otherwise than one step of the loop over <paramref name="innerRank"/> (moving it by <paramref name="innerStride"/>)
+    /// does, along some dimension: under rule A (Timeloop's same-stride reuse) the step is then a change of stride.
+    /// </summary>
+    public bool StepChangesStride(int rank, long stride, ReadOnlySpan<(int Rank, long Stride)> rewinding, int innerRank, long innerStride)
+    {
+        for (int k = 0; k < _ranks.Length; k++)
+        {
+            var ranks = _ranks[k];
+            var coefs = _coefs[k];
+            long move = 0, inner = 0;
+            for (int i = 0; i < ranks.Length; i++)
+            {
+                if (ranks[i] == rank) move = checked(move + coefs[i] * stride);
+                if (ranks[i] == innerRank) inner = checked(inner + coefs[i] * innerStride);
+                foreach (var (r, step) in rewinding) if (ranks[i] == r) move = checked(move - coefs[i] * step);
+            }
+            if (move != inner) return true;
+        }
+        return false;
+    }
+
     /// <summary>The words of a tile (rank extents <paramref name="rankExtent"/>) that are new after it moves by <paramref name="rankShift"/>: the tile less its overlap with the previous one.</summary>
     public long Fresh(ReadOnlySpan<long> rankExtent, ReadOnlySpan<long> rankShift)
     {

@@ -202,8 +202,12 @@ internal sealed class InnerBound(SearchProblem problem, ArrayCostModel cost) : S
 
     /// <summary>
     /// <see cref="WindowRefetch"/> for a complete mapping with every level's order: the loops above c in nest order, each
-    /// counted when its rank does not index t and a loop that moves the tile lies inside it above c, or when its step moves
-    /// the tile along a dimension by at least the extent, net of one step back of each loop inside it along that dimension.
+    /// counted when a loop lies inside it above c and its step (its move less one step back of each loop inside it) moves the
+    /// tile otherwise than a step of the innermost loop does (<see cref="TensorIndex.StepChangesStride"/>: in the sampled run
+    /// of its body the innermost loop's move is the translation recorded last, so the step is a change of stride; a rank
+    /// that does not index t, with a loop that moves the tile inside it, is the first case of the order-free floor), or when
+    /// its step moves the tile along a dimension by at least the extent, net of one step back of each loop inside it along
+    /// that dimension.
     /// </summary>
     private double OrderedRefetch(SearchTensor t, State s, int c)
     {
@@ -217,17 +221,13 @@ internal sealed class InnerBound(SearchProblem problem, ArrayCostModel cost) : S
         for (int j = 0; j < loops.Count; j++)
         {
             var (b, r) = loops[j];
-            bool whole = false;
-            if (!t.IndexedBy[r])
-            {
-                for (int i = j + 1; i < loops.Count && !whole; i++) whole = t.IndexedBy[loops[i].Rank];
-            }
-            else
-            {
-                var rewinding = new List<(int Rank, long Stride)>();
-                for (int i = j + 1; i < loops.Count; i++) rewinding.Add((loops[i].Rank, Stride(loops[i].Level, loops[i].Rank)));
-                whole = dims.StepClearsTile(r, Stride(b, r), System.Runtime.InteropServices.CollectionsMarshal.AsSpan(rewinding), s.Rem[c]);
-            }
+            var rewinding = new List<(int Rank, long Stride)>();
+            for (int i = j + 1; i < loops.Count; i++) rewinding.Add((loops[i].Rank, Stride(loops[i].Level, loops[i].Rank)));
+            var back = System.Runtime.InteropServices.CollectionsMarshal.AsSpan(rewinding);
+            // A loop with a loop inside it: its step (its move less one step back of each loop inside) against the innermost
+            // loop's move. This covers a rank that does not index t with a moving loop inside (its step only rewinds).
+            bool whole = j + 1 < loops.Count && dims.StepChangesStride(r, Stride(b, r), back, loops[^1].Rank, Stride(loops[^1].Level, loops[^1].Rank));
+            if (!whole && t.IndexedBy[r]) whole = dims.StepClearsTile(r, Stride(b, r), back, s.Rem[c]);
             if (whole) times = checked(times * s.Choice[b]!.Temporal[r]);
         }
         return (double)times * t.Tile(s.Rem[c]) * s.Used[c];

@@ -2,6 +2,7 @@ using Optimizer.Formulation;
 using Optimizer.Hardware;
 using Optimizer.Solvers;
 using Optimizer.Workloads;
+using static Optimizer.Tests.TestMappings;
 
 namespace Optimizer.Tests;
 
@@ -114,6 +115,45 @@ public sealed class SharedWindowBoundTests
         Assert.AreEqual(0, failures.Count, string.Join("\n", failures.Take(8)));
         Assert.IsGreaterThanOrEqualTo(1000, compared);
         Assert.IsGreaterThanOrEqualTo(100, below, "cases where sharing lowers the bound");
+    }
+
+    /// <summary>
+    /// The ordered window floor counts a step that changes the stride (rule A): the 1-D convolution of
+    /// TimeloopConventionTests' rule A case (R 3, P 16, C 4, K 4; the buffer keeps only the input, a 24-word tile), under
+    /// DRAM's <c>for P in 4 { for K in 4 }</c>. The K steps leave the tile standing (translation 0), so each P step moves it
+    /// otherwise and Timeloop fetches the whole 24 words: 96 words, where the used words are 72. Every other count is
+    /// exact in the floor (no fanout; the plain tensors are the array model's), so the floor is Timeloop's energy itself:
+    /// without the stride-change term it is 24 words' DRAM read and buffer fill below, with the term scaled by 1.3 above.
+    /// The same with K outermost (the K step rewinds P: the whole tile per K step, 288 words, of which the floor counts
+    /// the 4 whole tiles) stays at most Timeloop's. And the kernel's test worked by hand.
+    /// </summary>
+    [TestMethod]
+    public void OrderedWindowFloorCountsAStepThatChangesTheStride()
+    {
+        var layer = Layers.Conv1d("conv", c: 4, k: 4, p: 16, r: 3);
+        var arch = TwoLevel();
+        var model = new SearchModel(new MapProblem(layer, arch, Objective.Energy, Convention: CostConvention.Timeloop), deferOrders: true);
+        double Floor(Mapping m)
+        {
+            var leaf = model.FromMapping(m)!;
+            leaf.Plan = new SpatialPlan(leaf.Choice.Select(c => c!.SpatialX).ToArray(), leaf.Choice.Select(c => c!.SpatialY).ToArray());
+            return model.PlainEnergy(leaf) + model.OrderedFlooredEnergy(leaf);
+        }
+        var pOuter = M(L("P=4 K=4"), L("P=4 R=3 C=4", keep: "Inputs"));
+        var tl = TimeloopConvention.Evaluate(layer, arch, pOuter);
+        Assert.AreEqual(96, Row(tl, "Buffer", "Inputs").Fills);
+        Assert.AreEqual(tl.Energy, Floor(pOuter), 1e-9 * tl.Energy, "the floor under for P { for K } is Timeloop's energy");
+        var kOuter = M(L("K=4 P=4"), L("P=4 R=3 C=4", keep: "Inputs"));
+        Assert.IsLessThanOrEqualTo(TimeloopConvention.Evaluate(layer, arch, kOuter).Energy * (1 + 1e-9), Floor(kOuter));
+
+        // The kernel: input [C, P + R] over ranks (C, P, R). A P step of 4 with an R loop (stride 1) rewinding inside it moves
+        // the corner by 3 along P + R; against an innermost R step (1) that is a change, against an innermost P step of 3 it is not.
+        var input = new TensorIndex(layer.Tensors.Single(t => t.Role == TensorRole.Inputs), [new RankId("C"), new RankId("P"), new RankId("R")]);
+        int c = 0, p = 1, r = 2;
+        Assert.IsTrue(input.StepChangesStride(p, 4, [(r, 1)], r, 1));
+        Assert.IsFalse(input.StepChangesStride(p, 4, [(r, 1)], p, 3));
+        // A C step rewinding a P loop inside it moves two dimensions; any single loop's step moves one.
+        Assert.IsTrue(input.StepChangesStride(c, 1, [(p, 1)], p, 1));
     }
 
     /// <summary>
