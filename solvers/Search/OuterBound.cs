@@ -36,7 +36,8 @@ internal sealed class OuterBound(SearchProblem problem, ArrayCostModel cost, Inn
     /// </list>
     /// With level 1 the only undecided on-chip level (d = 2), each split and keep set is also bounded with one loop
     /// order per level shared by every tensor (<c>JointOrders</c>); with levels between level 1 and d undecided too
-    /// (d > 2), with one DRAM order shared by every tensor (<c>DramOrder</c>); the larger of the two values is taken.
+    /// (d > 2), with one DRAM order shared by every tensor (<c>DramOrder</c>) and, when a middle level's capacity forces a loop
+    /// over its tensor's ranks above it, with that loop's place among the others (<c>ForcedLoop</c>); the largest value is taken.
     /// Every completion falls in one case, and in it each term is at most what the completion costs, so
     /// the least over the cases bounds every completion (docs/mapspace.md, "The outer bound"). Computed only
     /// for nodes the plain bound does not prune. Also returns the cases that bound the next node's children
