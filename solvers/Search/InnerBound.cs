@@ -387,7 +387,7 @@ internal sealed class InnerBound(SearchProblem problem, ArrayCostModel cost) : S
     /// tile at c to words it does not hold, and the levels above d add exactly a whole tile per step
     /// (tile x (product of their temporal factors - 1)), whatever their split and order.
     /// </summary>
-    private static bool RewindsPlainDim(SearchTensor t, State s, int d, int c)
+    public static bool RewindsPlainDim(SearchTensor t, State s, int d, int c)
     {
         for (int b = d; b < c; b++)
         {

@@ -36,7 +36,8 @@ internal sealed class OuterBound(SearchProblem problem, ArrayCostModel cost, Inn
     /// </list>
     /// With level 1 the only undecided on-chip level (d = 2), each split and keep set is also bounded with one loop
     /// order per level shared by every tensor (<c>JointOrders</c>); with levels between level 1 and d undecided too
-    /// (d > 2), with one DRAM order shared by every tensor (<c>DramOrder</c>); the larger of the two values is taken.
+    /// (d > 2), with one DRAM order shared by every tensor (<c>DramOrder</c>) and, when a middle level's capacity forces a loop
+    /// over its tensor's ranks above it, with that loop's place among the others (<c>ForcedLoop</c>); the largest value is taken.
     /// Every completion falls in one case, and in it each term is at most what the completion costs, so
     /// the least over the cases bounds every completion (docs/mapspace.md, "The outer bound"). Computed only
     /// for nodes the plain bound does not prune. Also returns the cases that bound the next node's children
@@ -247,6 +248,23 @@ internal sealed class OuterBound(SearchProblem problem, ArrayCostModel cost, Inn
         var dramTerms = new List<(OrderOptimizer.StepModel Step, double Slope)>();
         var oneTerms = new List<(OrderOptimizer.StepModel Step, double Slope)>();
         bool stepsBuilt = false;
+        // The forced loop over a rank of a middle tensor (ForcedLoop): the first plain tensor no decided level keeps whose
+        // middle level has a capacity, and the tensors with a decided keeper whose visits there count nothing above d yet.
+        Part? held = null;
+        var atD = new List<Part>();
+        if (d > 2)
+            foreach (var o in parts)
+            {
+                if (o.Floored) continue;
+                if (held is null && o.Keeper0 < 0 && o.Middle >= 0 && o.T.Plain && _m.Storage[o.Middle].Capacity is not null) held = o;
+                else if (o.Keeper0 >= d && !InnerBound.RewindsPlainDim(o.T, s, d, o.Keeper0)) atD.Add(o);
+            }
+        bool forcedBuilt = false, forced = false;
+        var firsts = new double[_m.TensorCount];
+        var splitRanks = new List<int>(); // the ranks with on-chip factors above 1, w's first
+        int heldRanks = 0;
+        var inside = new long[Ranks];
+        var swept = new long[Ranks];
         double best = double.PositiveInfinity;
         long gIndex = 0;
         double dramSteps = 1; // the product of D in the split at hand
@@ -282,6 +300,7 @@ internal sealed class OuterBound(SearchProblem problem, ArrayCostModel cost, Inn
             }
             if (r0s.Count == 0) r0s.Add(-1);
             stepsBuilt = false;
+            forcedBuilt = false;
             // First each tensor's cheapest variant in this split (nothing forced, no DRAM scaling unless an
             // on-chip loop forces it): when they already sum to the cutoff, every case of the split does.
             double floor = 0;
@@ -382,7 +401,11 @@ internal sealed class OuterBound(SearchProblem problem, ArrayCostModel cost, Inn
                     else foreach (var inner in inners) least = Math.Min(least, Consider(keep, r0, inner));
                 }
                 if (joint && least < cutoff) least = Math.Max(least, JointOrders(keep));
-                else if (d > 2 && least < cutoff) least = Math.Max(least, DramOrder(keep));
+                else if (d > 2 && least < cutoff)
+                {
+                    least = Math.Max(least, DramOrder(keep));
+                    if (held is not null && least < cutoff) least = Math.Max(least, ForcedLoop(keep));
+                }
                 best = Math.Min(best, least);
                 record?.Add(gIndex, g, keep, _m.MacEnergy + least);
             }
@@ -522,6 +545,101 @@ internal sealed class OuterBound(SearchProblem problem, ArrayCostModel cost, Inn
             }
             double viaMiddle = constant + WeightedOrder(dramInt, dramTerms);
             return Math.Min(viaMiddle, constant - firsts + choices + direct);
+        }
+
+        // The loop a middle level's capacity forces above it (docs/mapspace.md, "The loop a middle level's capacity forces"):
+        // when the held tensor w (eyeriss's weights), kept at its middle level m and served by DRAM, has a box per DRAM
+        // iteration (its tile with every on-chip factor G of its ranks) larger than m's capacity, some on-chip loop above m
+        // runs over a rank of w; call the innermost such loop j. Every step of a loop at or outside j (and of every DRAM loop)
+        // brings w's whole tile into m and the steps of the loops inside j bring nothing. Let I be every rank's on-chip factors
+        // inside j (the loops above m inside j and every loop from m down to d).
+        // A tensor x with a decided keeper c whose visits count nothing above d yet (eyeriss's inputs and outputs) has every
+        // loop above m over a rank of w that does not index x at or outside j: with the other loops outside the innermost of
+        // them fixed, each pass of its body but the first uses again the words the first used (at least the used words of
+        // c's tile with the factors I, all inside j) and starts with at most c's tile: at least (Q - 1) x (those words - the
+        // tile) arrive again in each DRAM iteration, with Q the product of those ranks' factors above m (G over I). These are
+        // words c held earlier in the iteration, so they come on top of the first arrivals (the sweep and the other floors).
+        // Here I runs over every rank (for w's ranks, the factors from m down to d, whose tile of w must fit m's capacity), w's
+        // visits are its tile at m with I times every other factor (G over I) times product(D). The least over I of w's and
+        // x's energies, and w's direct reads plus x's floors alone (a completion that reads w straight from DRAM forces nothing),
+        // the smaller of the two plus every other tensor's order-free value bounds the case.
+        double ForcedLoop(int keep)
+        {
+            var w = held!;
+            if ((keep & w.T.Bit) != 0) return 0;
+            if (!forcedBuilt)
+            {
+                forcedBuilt = true;
+                var box = new long[Ranks];
+                for (int r = 0; r < Ranks; r++) box[r] = checked(w.MiddleExt[r] * (w.T.IndexedBy[r] ? g[r] : 1));
+                forced = w.T.Tile(box) > _m.Storage[w.Middle].Capacity!.Value;
+                splitRanks.Clear();
+                for (int r = 0; r < Ranks; r++) if (w.T.IndexedBy[r] && g[r] > 1) splitRanks.Add(r);
+                heldRanks = splitRanks.Count;
+                for (int r = 0; r < Ranks; r++) if (!w.T.IndexedBy[r] && g[r] > 1) splitRanks.Add(r);
+            }
+            if (!forced) return 0;
+            double constant = 0;
+            foreach (var o in parts)
+            {
+                if (o == w || atD.Contains(o)) continue;
+                constant += o.Floored ? o.Floor : (keep & o.T.Bit) != 0 ? o.ViaOne[0, 0] : o.ViaDram[0, 0];
+            }
+            // Read straight from DRAM, w forces nothing: its direct reads and x's floors.
+            double direct = w.DirectDram;
+            foreach (var x in atD)
+            {
+                bool kept = (keep & x.T.Bit) != 0;
+                double first = Math.Max(x.V0[0], x.Sweep);
+                if (!kept && x.OnChip) first = Math.Max(first, x.Used0 * x.Scale);
+                firsts[x.T.Index] = first;
+                direct += XEnergy(x, kept, first);
+            }
+            long capacity = _m.Storage[w.Middle].Capacity!.Value;
+            double best = direct, heldTile = 0;
+            Array.Fill(inside, 1L);
+            Inside(0);
+            return constant + best;
+
+            double XEnergy(Part x, bool kept, double visits) =>
+                kept ? x.Rest[0] + x.TopOne.Energy(visits) + x.FloorOne : x.Rest[0] + x.TopDram.Energy(visits);
+
+            // inside: every rank's on-chip factor inside j (for w's ranks, the levels from m down to d).
+            void Inside(int a)
+            {
+                if (a == heldRanks)
+                {
+                    for (int r = 0; r < Ranks; r++) swept[r] = checked(w.MiddleExt[r] * inside[r]);
+                    heldTile = w.T.Tile(swept);
+                    if (heldTile > capacity) return;
+                }
+                if (a < splitRanks.Count)
+                {
+                    int r = splitRanks[a];
+                    foreach (var f in _m.Divisors[g[r]]) { inside[r] = f; Inside(a + 1); }
+                    inside[r] = 1;
+                    return;
+                }
+                // w's tile changes at every step of a loop at or outside j: the on-chip factors of its ranks above m and of
+                // the other ranks outside j, and every DRAM step.
+                double changes = dramSteps;
+                foreach (var r in splitRanks) changes *= g[r] / inside[r];
+                double sum = Math.Max(w.FromDram, w.DirectMiddle + w.MiddleFromDram.Energy(Math.Max(w.UsedMiddle * w.Scale, heldTile * changes)));
+                foreach (var x in atD)
+                {
+                    double passes = 1;
+                    for (int i = 0; i < heldRanks; i++) if (!x.T.IndexedBy[splitRanks[i]]) passes *= g[splitRanks[i]] / inside[splitRanks[i]];
+                    double visits = firsts[x.T.Index];
+                    if (passes > 1)
+                    {
+                        for (int r = 0; r < Ranks; r++) swept[r] = checked(x.KeeperExt[r] * inside[r]);
+                        visits += dramSteps * (passes - 1) * Math.Max(0, x.T.UsedWords(swept) - x.Tile0);
+                    }
+                    sum += XEnergy(x, (keep & x.T.Bit) != 0, visits);
+                    if (sum >= best) return;
+                }
+                best = Math.Min(best, sum);
+            }
         }
 
         // DRAM's factors and strides in the split at hand, and what one step of each DRAM loop brings into level 1's tile.

@@ -334,6 +334,24 @@ public sealed class SearchTests
     }
 
     /// <summary>
+    /// A weights scratchpad too small for the weights one DRAM iteration uses forces a loop over a rank of the weights into
+    /// the global buffer; the inputs kept below (fed from DRAM or the buffer) and the weights then trade refetch over that
+    /// loop's place in the order: the global buffer's loops over the inputs' other ranks (M, P) sit inside it, and each step
+    /// of it over a rank the inputs do not use (N, K) brings their sweep again, or outside it, and each of their steps brings
+    /// the weights again (OuterBound's ForcedLoop, docs/mapspace.md). Charging more than the cheaper of the two, or the
+    /// inputs' sweep over factors that need not lie inside that loop, cuts the optimum in some of these cases.
+    /// </summary>
+    [TestMethod]
+    public void ExactEqualsBruteForceWhenTheWeightsScratchpadForcesALoopAboveIt()
+    {
+        ExactEqualsBruteForceOn(seed: 57, cases: 10, atLeast: 8, (rng, i) => (
+            i % 2 == 0
+                ? Layers.Gemm($"h{i}", m: 4 << rng.Next(2), n: 4 << rng.Next(2), k: 1 + rng.Next(2))
+                : Layers.Conv1d($"f{i}", c: 1, k: 4 << rng.Next(2), p: 4 + 2 * rng.Next(2), r: 1 + rng.Next(2), stride: 1),
+            RoleSplit($"forced{i}", glb: 6 + rng.Next(10), fanout: (1, 1), spads: (1 + rng.Next(3), 1 + rng.Next(2), 1 + rng.Next(2)))));
+    }
+
+    /// <summary>
     /// Admissibility directly: for random valid mappings over eyeriss-like hierarchies with sliding windows,
     /// every node on the way to the mapping (its plan's root, then each level decided as the mapping has it,
     /// innermost first) gets a plain and an outer bound no larger than the cost of the mapping's tiling at
