@@ -212,27 +212,54 @@ internal sealed class InnerBound(SearchProblem problem, ArrayCostModel cost) : S
     private double OrderedRefetch(SearchTensor t, State s, int c)
     {
         for (int r = 0; r < Ranks; r++) if (s.Spatial(c - 1, r) > 1) return 0;
-        var dims = t.Dims;
-        var loops = new List<(int Level, int Rank)>();
+        var loops = new List<Formulation.StepLoop>();
         for (int b = 0; b < c; b++)
             foreach (int r in s.Choice[b]!.Order)
-                if (s.Choice[b]!.Temporal[r] > 1) loops.Add((b, r));
+                if (s.Choice[b]!.Temporal[r] > 1) loops.Add(new Formulation.StepLoop(r, s.Choice[b]!.Temporal[r], LoopStride(s, b, r)));
+        return NestRefetch(t, System.Runtime.InteropServices.CollectionsMarshal.AsSpan(loops), s.Rem[c]) * s.Used[c];
+    }
+
+    /// <summary>
+    /// A lower bound on the words Timeloop brings into one instance of a keeper of t (tile extents <paramref name="tile"/>)
+    /// under the temporal loops above it, <paramref name="loops"/> outermost first (docs/mapspace.md, "Refetched window
+    /// tiles" and "A sweep after each whole tile"). S: the loops with a loop inside whose step (their move less one step back
+    /// of each loop inside) moves the tile otherwise than the innermost loop's step (<see cref="TensorIndex.StepChangesStride"/>),
+    /// and the loops whose step clears the tile along a dimension net of those rewinds; each step of a loop of S brings a
+    /// whole tile. On Timeloop's sampled sequence (rule B) the runs of the body of L, the innermost loop of S, that begin
+    /// with a whole tile (the first, or one after a step of a loop of S) weigh at least the product over S of the factors;
+    /// in each, after the whole tile, every step of k, the innermost loop inside L over a rank that indexes t, moves the
+    /// tile by k's stride alone (the loops inside k do not move it) and brings at least the words of the moved tile that
+    /// the previous one did not hold (rule A never counts fewer than the new box less the previous box), on (f(k) - 1) times
+    /// the factors of the loops between L and k. So: product over S of f x (tile + that).
+    /// </summary>
+    private static double NestRefetch(SearchTensor t, ReadOnlySpan<Formulation.StepLoop> loops, long[] tile)
+    {
+        var dims = t.Dims;
         long times = 1;
-        for (int j = 0; j < loops.Count; j++)
+        int last = -1; // the innermost loop of S
+        var rewinding = new List<(int Rank, long Stride)>();
+        for (int j = 0; j < loops.Length; j++)
         {
-            var (b, r) = loops[j];
-            var rewinding = new List<(int Rank, long Stride)>();
-            for (int i = j + 1; i < loops.Count; i++) rewinding.Add((loops[i].Rank, Stride(loops[i].Level, loops[i].Rank)));
+            var (r, f, stride) = loops[j];
+            rewinding.Clear();
+            for (int i = j + 1; i < loops.Length; i++) rewinding.Add((loops[i].Rank, loops[i].Stride));
             var back = System.Runtime.InteropServices.CollectionsMarshal.AsSpan(rewinding);
             // A loop with a loop inside it: its step (its move less one step back of each loop inside) against the innermost
             // loop's move. This covers a rank that does not index t with a moving loop inside (its step only rewinds).
-            bool whole = j + 1 < loops.Count && dims.StepChangesStride(r, Stride(b, r), back, loops[^1].Rank, Stride(loops[^1].Level, loops[^1].Rank));
-            if (!whole && t.IndexedBy[r]) whole = dims.StepClearsTile(r, Stride(b, r), back, s.Rem[c]);
-            if (whole) times = checked(times * s.Choice[b]!.Temporal[r]);
+            bool whole = j + 1 < loops.Length && dims.StepChangesStride(r, stride, back, loops[^1].Rank, loops[^1].Stride);
+            if (!whole && t.IndexedBy[r]) whole = dims.StepClearsTile(r, stride, back, tile);
+            if (whole) { times = checked(times * f); last = j; }
         }
-        return (double)times * t.Tile(s.Rem[c]) * s.Used[c];
-
-        long Stride(int l, int r) => LoopStride(s, l, r);
+        double sweep = t.Tile(tile);
+        for (int k = loops.Length - 1; k > last; k--)
+        {
+            if (!t.IndexedBy[loops[k].Rank]) continue;
+            double steps = loops[k].Factor - 1;
+            for (int i = last + 1; i < k; i++) steps *= loops[i].Factor;
+            sweep += steps * t.WindowFresh(tile, loops[k].Rank, loops[k].Stride, new long[tile.Length]);
+            break;
+        }
+        return times * sweep;
     }
 
     /// <summary>How far one step of level l's temporal loop over r moves r: r's extent inside the loop (l's spatial split included).</summary>

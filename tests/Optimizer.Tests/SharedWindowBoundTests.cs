@@ -157,6 +157,26 @@ public sealed class SharedWindowBoundTests
     }
 
     /// <summary>
+    /// The sweep after each whole tile (docs/mapspace.md, "A sweep after each whole tile"): under DRAM's <c>for K in 4 { for P
+    /// in 4 }</c> each K step rewinds P (a change of stride: a whole tile, 24 words), and the P steps inside slide it by 4
+    /// (16 new words each), so the buffer takes in 4 x (24 + 3 x 16) = 288 input words, which is Timeloop's count; the floor
+    /// is then Timeloop's energy exactly (it counted 4 whole tiles, 96 words, before). It fails with the sweep scaled by 1.3.
+    /// </summary>
+    [TestMethod]
+    public void OrderedWindowFloorCountsTheSweepAfterEachWholeTile()
+    {
+        var layer = Layers.Conv1d("conv", c: 4, k: 4, p: 16, r: 3);
+        var arch = TwoLevel();
+        var model = new SearchModel(new MapProblem(layer, arch, Objective.Energy, Convention: CostConvention.Timeloop), deferOrders: true);
+        var kOuter = M(L("K=4 P=4"), L("P=4 R=3 C=4", keep: "Inputs"));
+        var leaf = model.FromMapping(kOuter)!;
+        leaf.Plan = new SpatialPlan(leaf.Choice.Select(c => c!.SpatialX).ToArray(), leaf.Choice.Select(c => c!.SpatialY).ToArray());
+        var tl = TimeloopConvention.Evaluate(layer, arch, kOuter);
+        Assert.AreEqual(288, Row(tl, "Buffer", "Inputs").Fills);
+        Assert.AreEqual(tl.Energy, model.PlainEnergy(leaf) + model.OrderedFlooredEnergy(leaf), 1e-9 * tl.Energy);
+    }
+
+    /// <summary>
     /// <see cref="TensorIndex.LargestCoincidence"/> against counting: over every child of random fanouts (random factors and
     /// extents per rank) of every tensor of the window layers, never fewer than the most children whose tiles sit at one
     /// place; and worked by hand on a 1-D convolution's input split over P 2, R 3 and K 4: 4 x min(2, 3) = 8, which
