@@ -260,7 +260,7 @@ internal sealed class OuterBound(SearchProblem problem, ArrayCostModel cost, Inn
                 else if (o.Keeper0 >= d && !InnerBound.RewindsPlainDim(o.T, s, d, o.Keeper0)) atD.Add(o);
             }
         bool forcedBuilt = false, forced = false;
-        var firsts = new double[_m.TensorCount];
+        var forcedFirsts = new double[_m.TensorCount];
         var splitRanks = new List<int>(); // the ranks with on-chip factors above 1, w's first
         int heldRanks = 0;
         var inside = new long[Ranks];
@@ -570,9 +570,8 @@ internal sealed class OuterBound(SearchProblem problem, ArrayCostModel cost, Inn
             if (!forcedBuilt)
             {
                 forcedBuilt = true;
-                var box = new long[Ranks];
-                for (int r = 0; r < Ranks; r++) box[r] = checked(w.MiddleExt[r] * (w.T.IndexedBy[r] ? g[r] : 1));
-                forced = w.T.Tile(box) > _m.Storage[w.Middle].Capacity!.Value;
+                for (int r = 0; r < Ranks; r++) swept[r] = checked(w.MiddleExt[r] * (w.T.IndexedBy[r] ? g[r] : 1));
+                forced = w.T.Tile(swept) > _m.Storage[w.Middle].Capacity!.Value;
                 splitRanks.Clear();
                 for (int r = 0; r < Ranks; r++) if (w.T.IndexedBy[r] && g[r] > 1) splitRanks.Add(r);
                 heldRanks = splitRanks.Count;
@@ -592,7 +591,7 @@ internal sealed class OuterBound(SearchProblem problem, ArrayCostModel cost, Inn
                 bool kept = (keep & x.T.Bit) != 0;
                 double first = Math.Max(x.V0[0], x.Sweep);
                 if (!kept && x.OnChip) first = Math.Max(first, x.Used0 * x.Scale);
-                firsts[x.T.Index] = first;
+                forcedFirsts[x.T.Index] = first;
                 direct += XEnergy(x, kept, first);
             }
             long capacity = _m.Storage[w.Middle].Capacity!.Value;
@@ -629,7 +628,7 @@ internal sealed class OuterBound(SearchProblem problem, ArrayCostModel cost, Inn
                 {
                     double passes = 1;
                     for (int i = 0; i < heldRanks; i++) if (!x.T.IndexedBy[splitRanks[i]]) passes *= g[splitRanks[i]] / inside[splitRanks[i]];
-                    double visits = firsts[x.T.Index];
+                    double visits = forcedFirsts[x.T.Index];
                     if (passes > 1)
                     {
                         for (int r = 0; r < Ranks; r++) swept[r] = checked(x.KeeperExt[r] * inside[r]);
