@@ -559,6 +559,9 @@ internal sealed class OuterBound(SearchProblem problem, ArrayCostModel cost, Inn
         // c's tile with the factors I, all inside j) and starts with at most c's tile: at least (Q - 1) x (those words - the
         // tile) arrive again in each DRAM iteration, with Q the product of those ranks' factors above m (G over I). These are
         // words c held earlier in the iteration, so they come on top of the first arrivals (the sweep and the other floors).
+        // Whatever ranks j and the loops outside it run over (R of the inputs' window too), each run of j's body uses x's box
+        // inside j (c's tile with the factors I) and starts with at most c's tile held: x's visits are also at least the runs
+        // (every on-chip factor G over I, times product(D)) times (the box's used words less the tile).
         // Here I runs over every rank (for w's ranks, the factors from m down to d, whose tile of w must fit m's capacity), w's
         // visits are its tile at m with I times every other factor (G over I) times product(D). The least over I of w's and
         // x's energies, and w's direct reads plus x's floors alone (a completion that reads w straight from DRAM forces nothing),
@@ -628,12 +631,12 @@ internal sealed class OuterBound(SearchProblem problem, ArrayCostModel cost, Inn
                 {
                     double passes = 1;
                     for (int i = 0; i < heldRanks; i++) if (!x.T.IndexedBy[splitRanks[i]]) passes *= g[splitRanks[i]] / inside[splitRanks[i]];
+                    for (int r = 0; r < Ranks; r++) swept[r] = checked(x.KeeperExt[r] * inside[r]);
+                    double body = Math.Max(0, x.T.UsedWords(swept) - x.Tile0);
                     double visits = forcedFirsts[x.T.Index];
-                    if (passes > 1)
-                    {
-                        for (int r = 0; r < Ranks; r++) swept[r] = checked(x.KeeperExt[r] * inside[r]);
-                        visits += dramSteps * (passes - 1) * Math.Max(0, x.T.UsedWords(swept) - x.Tile0);
-                    }
+                    if (passes > 1) visits += dramSteps * (passes - 1) * body;
+                    // Each of the `changes` runs of j's body uses the box inside j and starts with at most c's tile.
+                    visits = Math.Max(visits, changes * body);
                     sum += XEnergy(x, (keep & x.T.Bit) != 0, visits);
                     if (sum >= best) return;
                 }

@@ -352,6 +352,20 @@ public sealed class SearchTests
     }
 
     /// <summary>
+    /// The loop the weights scratchpad forces above it may run over a window rank of the inputs (R of a strided 1-D
+    /// convolution): every run of that loop's body uses the inputs' box inside it, and the input scratchpad, fed again at
+    /// each run, holds at most its tile when a run starts (OuterBound's ForcedLoop, docs/mapspace.md). Charging more than
+    /// that box less the tile per run cuts the optimum in some of these cases.
+    /// </summary>
+    [TestMethod]
+    public void ExactEqualsBruteForceWhenTheForcedLoopRunsOverAWindowRank()
+    {
+        ExactEqualsBruteForceOn(seed: 61, cases: 10, atLeast: 8, (rng, i) => (
+            Layers.Conv1d($"w{i}", c: 1 + rng.Next(2), k: 2 << rng.Next(2), p: 4 + 2 * rng.Next(2), r: 3, stride: 2),
+            RoleSplit($"slide{i}", glb: 8 + rng.Next(16), fanout: (1, 1), spads: (1 + rng.Next(3), 1 + rng.Next(2), 1 + rng.Next(2)))));
+    }
+
+    /// <summary>
     /// Admissibility directly: for random valid mappings over eyeriss-like hierarchies with sliding windows,
     /// every node on the way to the mapping (its plan's root, then each level decided as the mapping has it,
     /// innermost first) gets a plain and an outer bound no larger than the cost of the mapping's tiling at
