@@ -35,6 +35,7 @@ internal sealed class ShapeBranchAndBound
 
     private readonly ShapeSearch _search;
     private readonly bool _seed;
+    private readonly bool _inPlace;
     private readonly ShapeStatistic _statistic;
     private readonly MapProblem _p;
     private readonly SearchProblem _m;
@@ -48,9 +49,12 @@ internal sealed class ShapeBranchAndBound
     /// <summary>Prepares the search of <paramref name="search"/>'s trace (energy) for one statistic.</summary>
     /// <param name="lower">Per shape (trace order) a lower bound on its cost under every mapping, or null: each shape's
     /// own-optimum bound (<see cref="ShapeSearch.OwnOptima"/>) starts its bound at every node instead of its floor.</param>
-    public ShapeBranchAndBound(ShapeSearch search, ShapeStatistic statistic, bool seed = true, IReadOnlyList<double>? lower = null)
+    /// <param name="inPlace">Whether the refinement writes each choice of a level into the node's per-shape states
+    /// (<see cref="ShapeState"/>) instead of copies; false only in the tests, which check that both search alike.</param>
+    public ShapeBranchAndBound(ShapeSearch search, ShapeStatistic statistic, bool seed = true, IReadOnlyList<double>? lower = null, bool inPlace = true)
     {
         _seed = seed;
+        _inPlace = inPlace;
         _search = search;
         _statistic = statistic;
         _p = new MapProblem(search.Largest, search.Arch, Objective.Energy);
@@ -300,28 +304,55 @@ internal sealed class ShapeBranchAndBound
     }
 
     /// <summary>Level b's choice (decided in <paramref name="s"/>, as are the levels below it) as it runs on shape i.</summary>
+    /// <remarks>
+    /// The choice itself when the shape runs it as written (no loop of a varying rank cut, every ordered loop above 1);
+    /// otherwise the clamped choice, shared by the shapes that run the same choice alike (<see cref="_clamped"/>).
+    /// </remarks>
     private LevelChoice ClampChoice(int i, State s, int b)
     {
         var c = s.Choice[b]!;
-        var t = (int[])c.Temporal.Clone();
-        var x = (int[])c.SpatialX.Clone();
-        var y = (int[])c.SpatialY.Clone();
+        Span<int> t = stackalloc int[_m.Ranks], x = stackalloc int[_m.Ranks], y = stackalloc int[_m.Ranks];
+        bool cut = false;
         for (int r = 0; r < _m.Ranks; r++)
+        {
+            (t[r], x[r], y[r]) = (c.Temporal[r], c.SpatialX[r], c.SpatialY[r]);
             if (_dynamic[r]) (t[r], x[r], y[r]) = ClampLevel(_bounds[i][r], Inner(s, b + 1, r), t[r], x[r], y[r]);
-        return new LevelChoice(t, c.Order.Where(r => t[r] > 1).ToArray(), x, y);
+            cut |= t[r] != c.Temporal[r] || x[r] != c.SpatialX[r] || y[r] != c.SpatialY[r];
+        }
+        if (!cut && Array.TrueForAll(c.Order, r => c.Temporal[r] > 1)) return c;
+        if (!ReferenceEquals(_clampedOf, c)) { _clampedOf = c; _clamped.Clear(); }
+        foreach (var k in _clamped)
+            if (t.SequenceEqual(k.Temporal) && x.SequenceEqual(k.SpatialX) && y.SequenceEqual(k.SpatialY)) return k;
+        var ts = t.ToArray();
+        var clamped = new LevelChoice(ts, c.Order.Where(r => ts[r] > 1).ToArray(), x.ToArray(), y.ToArray());
+        _clamped.Add(clamped);
+        return clamped;
     }
+
+    /// <summary>The choice whose clamped forms <see cref="_clamped"/> holds (one per distinct clamp, for the shapes that share it).</summary>
+    private LevelChoice? _clampedOf;
+    private readonly List<LevelChoice> _clamped = [];
 
     /// <summary>
     /// Shape i's state for the node of <paramref name="s"/> whose levels <paramref name="d"/> and below are decided: the
     /// parent's state (levels below d) with level d clamped, or built from the plan up; with <paramref name="record"/>, the
-    /// visits level d's loops bring below (what the bound reads). Null while the clamped plan is not known.
+    /// visits level d's loops bring below (what the bound reads). Null while the clamped plan is not known. With
+    /// <paramref name="inPlace"/> level d is written into the parent itself instead of into a copy (the parent's level d
+    /// is undecided, so nothing of it is lost; its visits are cleared first): the refinement tries one choice of level d
+    /// after another on the node's own states and copies a shape's state only for a child it keeps.
     /// </summary>
-    private State? ShapeState(int i, State s, int d, State? parent, bool record)
+    private State? ShapeState(int i, State s, int d, State? parent, bool record, bool inPlace = false)
     {
         var sh = _shapes[i];
         State st;
         int from;
-        if (parent is not null && d < _m.Levels) { st = parent.Above(sh.Problem, d); from = d; }
+        if (parent is not null && d < _m.Levels && inPlace)
+        {
+            st = parent;
+            foreach (var visits in st.InnerVisits[d]) Array.Clear(visits);
+            from = d;
+        }
+        else if (parent is not null && d < _m.Levels) { st = parent.Above(sh.Problem, d); from = d; }
         else
         {
             if (ClampedPlan(i, s, d) is not { } plan) return null;
@@ -403,7 +434,7 @@ internal sealed class ShapeBranchAndBound
                 for (int i = 0; i < _n && !Prunable(value); i++)
                 {
                     if (pass == 1 && !recorded[i] && states[i] is { } open) { search._shapes[i].Orders.RecordInnerVisits(open, d); recorded[i] = true; }
-                    if ((states[i] ??= search.ShapeState(i, s, d, parents[i], record: false)) is not { } st) continue;
+                    if ((states[i] ??= search.ShapeState(i, s, d, parents[i], record: false, search._inPlace)) is not { } st) continue;
                     st.Keep[d] = keep;
                     if (pass == 1 || !recorded[i]) value = Raise(lower, i, search._shapes[i].Bound.Bound(st, d), value);
                 }
@@ -424,18 +455,24 @@ internal sealed class ShapeBranchAndBound
             }
             var children = new List<(LevelChoice Choice, int Keep, double Bound, double[] Lower, State?[] States)>();
             var keeps = search._enumeration.KeepOptions(d).ToArray();
+            // Per choice of level d, each shape's state (level d written into the node's own, ShapeState's inPlace) and
+            // whether its visits are in; per child the shapes' bounds, copied for a child kept.
+            var choiceStates = new State?[_n];
+            var recorded = new bool[_n];
+            var scratch = new double[_n];
             foreach (var choice in search._enumeration.ImperfectInnerChoices(d, s))
             {
                 s.ApplyInner(d, choice, m.Bound);
-                var choiceStates = new State?[_n];
-                var recorded = new bool[_n];
+                Array.Clear(choiceStates);
+                Array.Clear(recorded);
                 foreach (int keep in keeps)
                 {
                     s.Keep[d] = keep;
                     if (!search._enumeration.Fits(d, s)) continue;
-                    var childLower = (double[])lower.Clone();
-                    double bound = Refine(s, d, keep, childLower, choiceStates, recorded, states);
+                    Array.Copy(lower, scratch, _n);
+                    double bound = Refine(s, d, keep, scratch, choiceStates, recorded, states);
                     if (Prunable(bound)) { Pruned++; continue; }
+                    var childLower = (double[])scratch.Clone();
                     // The child keeps the shapes' states whose visits are in (its own copy: the keep sets share them).
                     var childStates = new State?[_n];
                     for (int i = 0; i < _n; i++)

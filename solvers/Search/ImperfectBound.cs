@@ -8,7 +8,8 @@ namespace Optimizer.Solvers;
 /// smallest first one, at every step above d that must bring one; the cheapest parent the outermost keeper could still
 /// have; for a tensor no decided level keeps, the compute units' accesses at the cheapest level that could keep it. The
 /// perfect search's terms that assume every tile full (<see cref="InnerBound"/>'s forced refetch and the outer bound)
-/// are replaced by weaker ones valid for partial tiles.
+/// are replaced by weaker ones valid for partial tiles. Not thread-safe: it reuses its buffers and keeps the links of the
+/// plan it last bounded (one instance per search, one thread).
 /// </summary>
 internal sealed class ImperfectBound(SearchProblem problem, ArrayCostModel cost, InnerBound inner, ImperfectOrders orders) : SearchPart(problem)
 {
@@ -38,11 +39,15 @@ internal sealed class ImperfectBound(SearchProblem problem, ArrayCostModel cost,
     /// <summary>
     /// A lower bound on the energy of every completion of an inner-first state whose levels d (at least 1) and below are
     /// decided. The innermost loop above d runs over some rank r with more than one tile of d left, or none is left
-    /// (one tile of d: nothing above steps); the bound is the least over those cases of the tensors' sum.
+    /// (one tile of d: nothing above steps); the bound is the least over those cases of the tensors' sum. Only the whole
+    /// tiles the steps above d bring depend on that rank (<see cref="WholeTileSteps"/>): each tensor's other terms are
+    /// taken once (<see cref="TensorTerms"/>) and summed per case.
     /// </summary>
     public double Bound(State s, int d)
     {
         var tiles = TilesOf(s, d);
+        var terms = _terms;
+        foreach (var t in _m.Tensors) Terms(terms[t.Index], t, s, d, tiles);
         double best = double.PositiveInfinity;
         bool any = false;
         for (int r = 0; r < Ranks; r++)
@@ -50,13 +55,13 @@ internal sealed class ImperfectBound(SearchProblem problem, ArrayCostModel cost,
             if (tiles.Count[r] <= 1) continue;
             any = true;
             double sum = 0;
-            foreach (var t in _m.Tensors) sum += TensorBound(t, s, d, tiles, r);
+            foreach (var t in _m.Tensors) sum += TensorBound(terms[t.Index], t, s, d, tiles, r);
             best = Math.Min(best, sum);
         }
         if (!any)
         {
             best = 0;
-            foreach (var t in _m.Tensors) best += TensorBound(t, s, d, tiles, -1);
+            foreach (var t in _m.Tensors) best += TensorBound(terms[t.Index], t, s, d, tiles, -1);
         }
         return _m.MacEnergy + best;
     }
@@ -92,42 +97,107 @@ internal sealed class ImperfectBound(SearchProblem problem, ArrayCostModel cost,
         return Math.Max(0, steps);
     }
 
-    /// <summary>One tensor's share of <see cref="Bound"/>.</summary>
-    private double TensorBound(SearchTensor t, State s, int d, Tiles tiles, int innermost)
+    /// <summary>
+    /// What one tensor's share of <see cref="Bound"/> needs besides the steps above d: its decided keepers (outermost
+    /// first), per keeper the visits without those steps (its first tile and what the decided levels
+    /// bring), the words of the smallest whole tile a step brings, the words its MACs use, its fill energy per word and
+    /// floor; the links between consecutive keepers, the last one's to the compute units, and the first one's from every
+    /// level above d that could still be its parent. For a tensor no decided level keeps, its whole share (<c>Alone</c>).
+    /// </summary>
+    private sealed class TensorTerms(int levels)
+    {
+        public int Count, ParentCount;
+        public readonly int[] Keepers = new int[levels];
+        public readonly double[] Base = new double[levels], Small = new double[levels], Dense = new double[levels], Fill = new double[levels], Floor = new double[levels];
+        public readonly VisitLink[] Links = new VisitLink[levels];
+        public VisitLink Last;
+        public readonly VisitLink[] Parents = new VisitLink[levels];
+        public readonly double[] ParentExtra = new double[levels];
+        public double Alone;
+    }
+
+    /// <summary>Per tensor, the terms of the state <see cref="Bound"/> is bounding (reused: one search, one thread).</summary>
+    private readonly TensorTerms[] _terms = Enumerable.Range(0, problem.TensorCount).Select(_ => new TensorTerms(problem.Levels)).ToArray();
+
+    /// <summary>
+    /// The links between two levels for a tensor (<see cref="VisitLink"/>) read the plan and the shape alone (the instances
+    /// used, the multicast factors, the hops, the words each instance touches), so they are kept per plan's facts
+    /// (<see cref="ArrayCostModel.Facts"/>, one object per plan and shape) and made once: <c>[(tensor x levels + l) x
+    /// (levels + 1) + c]</c>.
+    /// </summary>
+    private PlanFacts? _linksOf;
+    private readonly VisitLink[] _links = new VisitLink[problem.TensorCount * problem.Levels * (problem.Levels + 1)];
+    private readonly bool[] _linked = new bool[problem.TensorCount * problem.Levels * (problem.Levels + 1)];
+
+    private VisitLink Link(SearchTensor t, State s, int l, int c)
+    {
+        var facts = _cost.Facts(s);
+        if (!ReferenceEquals(_linksOf, facts)) { _linksOf = facts; Array.Clear(_linked); }
+        int k = (t.Index * Levels + l) * (Levels + 1) + c;
+        if (!_linked[k]) { _links[k] = new VisitLink(_cost, _m, t, s, l, c); _linked[k] = true; }
+        return _links[k];
+    }
+
+    private void Terms(TensorTerms x, SearchTensor t, State s, int d, Tiles tiles)
     {
         var levels = _m.Storage;
         var facts = _cost.Facts(s);
         double floor0 = t.IsOutput ? facts.Partition[0][t.Index] * levels[0].WriteEnergy : facts.Used[0][t.Index] * levels[0].ReadEnergy;
-        Span<int> keepers = stackalloc int[Levels];
         int count = 0;
-        for (int c = d; c < Levels; c++) if ((s.Keep[c] & t.Bit) != 0) keepers[count++] = c;
-        keepers = keepers[..count];
-        double best = double.PositiveInfinity;
+        for (int c = d; c < Levels; c++) if ((s.Keep[c] & t.Bit) != 0) x.Keepers[count++] = c;
+        x.Count = count;
         if (count == 0)
         {
+            double best = double.PositiveInfinity;
             for (int m = 0; m < d; m++)
                 if (m == 0 || _inner.CanKeepAbove(t, s, m, d)) best = Math.Min(best, _inner.DirectEnergy(t, s, m) + (m != 0 ? floor0 : 0));
-            return best;
+            x.Alone = best;
+            return;
         }
-        Span<double> visits = stackalloc double[count];
-        double energy = 0;
         Span<long> smallest = stackalloc long[Ranks];
         for (int i = 0; i < count; i++)
         {
-            int c = keepers[i];
+            int c = x.Keepers[i];
             double v = t.Tile(s.Rem[c]);
             for (int b = d; b < c; b++) v += s.InnerVisits[b][c][t.Index];
+            x.Base[i] = v;
             for (int r = 0; r < Ranks; r++) smallest[r] = Math.Min(s.Rem[c][r], tiles.Smallest[r]);
-            v += WholeTileSteps(t, s, d, c, tiles, innermost) * t.Tile(smallest);
+            x.Small[i] = t.Tile(smallest);
+            x.Dense[i] = _cost.PlanDensePartition(t, s, c);
+            x.Fill[i] = levels[c].WriteEnergy;
+            x.Floor[i] = t.IsOutput ? _cost.PlanPartition(t, s, c) : 0;
+        }
+        for (int i = 0; i + 1 < count; i++) x.Links[i] = Link(t, s, x.Keepers[i], x.Keepers[i + 1]);
+        x.Last = Link(t, s, x.Keepers[count - 1], Levels);
+        x.ParentCount = 0;
+        for (int m = 0; m < d; m++)
+            if (m == 0 || _inner.CanKeepAbove(t, s, m, d))
+            {
+                x.Parents[x.ParentCount] = Link(t, s, m, x.Keepers[0]);
+                x.ParentExtra[x.ParentCount++] = m != 0 ? floor0 : 0;
+            }
+    }
+
+    /// <summary>One tensor's share of <see cref="Bound"/> when the innermost loop above d runs over <paramref name="innermost"/>.</summary>
+    private double TensorBound(TensorTerms x, SearchTensor t, State s, int d, Tiles tiles, int innermost)
+    {
+        int count = x.Count;
+        if (count == 0) return x.Alone;
+        Span<double> visits = stackalloc double[count];
+        double energy = 0;
+        for (int i = 0; i < count; i++)
+        {
+            int c = x.Keepers[i];
+            double v = x.Base[i] + WholeTileSteps(t, s, d, c, tiles, innermost) * x.Small[i];
             // Every word an instance's MACs use reaches it at least once.
-            v = Math.Max(v, _cost.PlanDensePartition(t, s, c));
-            energy += s.Used[c] * (t.IsOutput ? Math.Max(0, v - _cost.PlanPartition(t, s, c)) : v) * levels[c].WriteEnergy;
+            v = Math.Max(v, x.Dense[i]);
+            energy += s.Used[c] * (t.IsOutput ? Math.Max(0, v - x.Floor[i]) : v) * x.Fill[i];
             visits[i] = v;
         }
-        for (int i = 0; i + 1 < count; i++) energy += _cost.PairEnergy(t, s, keepers[i], keepers[i + 1], visits[i + 1]);
-        energy += _cost.PairEnergy(t, s, keepers[^1], Levels, facts.TemporalTotal);
-        for (int m = 0; m < d; m++)
-            if (m == 0 || _inner.CanKeepAbove(t, s, m, d)) best = Math.Min(best, _cost.PairEnergy(t, s, m, keepers[0], visits[0]) + (m != 0 ? floor0 : 0));
+        for (int i = 0; i + 1 < count; i++) energy += x.Links[i].ParentEnergy(visits[i + 1]);
+        energy += x.Last.ParentEnergy(_cost.Facts(s).TemporalTotal);
+        double best = double.PositiveInfinity;
+        for (int p = 0; p < x.ParentCount; p++) best = Math.Min(best, x.Parents[p].ParentEnergy(visits[0]) + x.ParentExtra[p]);
         return energy + best;
     }
 }

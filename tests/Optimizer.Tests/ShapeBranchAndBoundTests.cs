@@ -260,4 +260,65 @@ public sealed class ShapeBranchAndBoundTests
         }
         Assert.IsTrue(pairs >= 2000 && larger >= pairs / 4, $"{pairs} pairs of ordered shapes, {larger} strictly cheaper on the smaller");
     }
+
+    /// <summary>
+    /// <see cref="ImperfectBound"/> keeps the links between levels per plan and shape (its link cache) and each tensor's
+    /// terms in buffers it reuses: the per-shape bounds on a candidate's path must not depend on what the same search
+    /// bounded before. The bounds on the paths of 40 candidates in a random order, taken one after the other by one search
+    /// (plans changing between them), are compared with those of a search made for that candidate alone. A cache that outlives its plan
+    /// (not reset when the plan's facts change) makes this fail.
+    /// </summary>
+    [TestMethod]
+    public void PerShapeBoundsDoNotDependOnWhatWasBoundedBefore()
+    {
+        int compared = 0, differentPlans = 0;
+        foreach (var (trace, arch) in RandomCases(3121, 20))
+        {
+            var search = new ShapeSearch(trace, arch, Objective.Energy);
+            var shared = new ShapeBranchAndBound(search, ShapeStatistic.Mean, seed: false);
+            var rng = new Random(7);
+            var candidates = search.Candidates().Take(2000).OrderBy(_ => rng.Next()).Take(40).ToList();
+            string? last = null;
+            foreach (var m in candidates)
+            {
+                if (shared.PathShapeBounds(m) is not { } path) continue;
+                var alone = new ShapeBranchAndBound(search, ShapeStatistic.Mean, seed: false).PathShapeBounds(m)!;
+                Assert.AreEqual(alone.Count, path.Count);
+                for (int node = 0; node < path.Count; node++)
+                    CollectionAssert.AreEqual(alone[node], path[node], $"{trace.Layer.Name} on {arch.Name}, node {node}");
+                string plan = string.Join(";", m.Levels.Select(l => string.Join(",", l.Spatial.Select(x => $"{x.Rank}{x.Factor}{x.Axis}"))));
+                if (last is not null && plan != last) differentPlans++;
+                last = plan;
+                compared++;
+            }
+        }
+        Assert.IsTrue(compared >= 200 && differentPlans >= 50, $"{compared} paths compared, {differentPlans} after another plan");
+    }
+
+    /// <summary>
+    /// The refinement writes each choice of a level into the node's own per-shape states rather than into copies
+    /// (<c>ShapeState</c>, in place): it must search exactly as with copies, the same answer after the same shape bounds,
+    /// leaves and pruned nodes, on random cases for the mean, the max and p99. Leaving the previous choice's visits in
+    /// the state (not clearing level d's) makes this fail.
+    /// </summary>
+    [TestMethod]
+    public void WritingChoicesInPlaceSearchesAsCopiesDo()
+    {
+        int cases = 0;
+        foreach (var (trace, arch) in RandomCases(4021, 30))
+            foreach (var statistic in new[] { ShapeStatistic.Mean, ShapeStatistic.Max, ShapeStatistic.P99 })
+            {
+                var search = new ShapeSearch(trace, arch, Objective.Energy);
+                var a = new ShapeBranchAndBound(search, statistic, seed: false).Solve(new SearchLimits(TimeSpan.FromMinutes(5)));
+                var b = new ShapeBranchAndBound(search, statistic, seed: false, inPlace: false).Solve(new SearchLimits(TimeSpan.FromMinutes(5)));
+                string where = $"{trace.Layer.Name} on {arch.Name}, {statistic}";
+                Assert.AreEqual(b.Status, a.Status, where);
+                Assert.AreEqual(b.Best, a.Best, where);
+                Assert.AreEqual(b.Evaluations, a.Evaluations, where);
+                Assert.AreEqual(b.Pruned, a.Pruned, where);
+                Assert.AreEqual(b.Candidates, a.Candidates, where);
+                if (a.Evaluations > 100) cases++;
+            }
+        Assert.IsTrue(cases >= 30, $"only {cases} searches with more than 100 shape bounds");
+    }
 }
