@@ -404,10 +404,10 @@ public sealed class Codesign
         }
         // A node whose lower bound exceeds the value of a point found (mapped, meeting the budgets) cannot hold the optimum.
         void Push(Node n) { if (Keep(n)) queue.Enqueue(n, (n.Key, n.Tie, n.MinIndex)); }
-        Node? Eval(Node n, int stage)
+        Node? Eval(Node n, int stage, bool proof = false)
         {
             n.Stage = stage;
-            var ready = Evaluate(n, objective, staticObjective, needed, dynamics, tieBreak, violations);
+            var ready = Evaluate(n, objective, staticObjective, needed, dynamics, tieBreak, violations, proof);
             if (n.Points.Count > 1 || ready?.Figures is not { } f) return ready;
             if (f.Sums.Values.All(x => x.Value is not null)) evaluated.Add(n.Points[0]);
             if (Meets(f, dynamics) && f.Values.TryGetValue(objective, out var v) && (incumbent is null || v < incumbent.Values[objective])) incumbent = f;
@@ -433,9 +433,10 @@ public sealed class Codesign
             foreach (var h in halves) if (h != next) Place(h);
             dive = next;
         }
-        // The dive's point is proved at once (its searches uncapped): its value is then a proved optimum of a point,
-        // the cutoff every set is compared with, and the winner's proof that OPTIMAL needs if it stays best.
-        if (dive is { Points.Count: 1, Proved: false, Stage: 0 } && !_eval.Stopped) dive = Eval(dive, 1);
+        // The dive's point is searched again at once for longer (at most half the time left, shared evenly by its
+        // searches): its value comes closer to its optimum, the cutoff every set is compared with, and to the winner's
+        // proof that OPTIMAL needs if it stays best. It stays at the first stage, so that it can still be proved in full.
+        if (dive is { Points.Count: 1, Proved: false, Stage: 0 } && !_eval.Stopped) dive = Eval(dive, 0, proof: true);
         Place(dive);
 
         // Best first: the node of least key is evaluated cheaply when first taken, evaluated again with the full
@@ -500,12 +501,12 @@ public sealed class Codesign
     /// no point of the node can meet the budgets (the reason recorded).
     /// </summary>
     private Node? Evaluate(Node node, DesignMetric objective, bool staticObjective, IReadOnlyList<Objective> needed, IReadOnlyList<Budget> dynamics,
-        DesignMetric tieBreak, Violations violations)
+        DesignMetric tieBreak, Violations violations, bool proof = false)
     {
         bool single = node.Points.Count == 1;
         var arch = _space.Relax(node.Points);
         var sums = new Dictionary<Objective, LayerSum>();
-        var cap = Cap(single, node.Stage, needed.Count);
+        var cap = proof ? ProofCap(needed.Count) : Cap(single, node.Stage, needed.Count);
         foreach (var o in needed)
         {
             var s = _eval.Sum(arch, o, relaxation: !single, cap);
@@ -582,6 +583,17 @@ public sealed class Codesign
         if (!single) return _quick;
         if (_eval.BoundTime is { } b) return b;
         return _limit is { } t ? (t - _eval.Elapsed) / Math.Max(1, _eval.Shapes.Count * objectives) : null;
+    }
+
+    /// <summary>
+    /// The cap on each search of the dive's point searched again: half the time left shared evenly by its searches, at
+    /// least the bound time (none without a time limit).
+    /// </summary>
+    private TimeSpan? ProofCap(int objectives)
+    {
+        if (_limit is not { } t) return null;
+        var share = (t - _eval.Elapsed) / (2 * Math.Max(1, _eval.Shapes.Count * objectives));
+        return _eval.BoundTime is { } b && b > share ? b : share;
     }
 
     private static double Lower(LayerSum s, DesignMetric m) => m == DesignMetric.LayerLatency ? s.MaxLower : s.Lower;
