@@ -35,6 +35,8 @@ public sealed class LayerEvaluator
 {
     // Each search with the time it was given (null: none); a longer search of the same key replaces it.
     private readonly Dictionary<(string Arch, int Shape, Objective Objective), (SolveResult Result, TimeSpan? Given)> _cache = [];
+    // The architectures searched, by shape and objective (for the bounds of dominating architectures).
+    private readonly Dictionary<(int Shape, Objective Objective), List<(Architecture Arch, string Key)>> _searched = [];
     private readonly SearchLimits _limits;
     private readonly TimeSpan? _boundTime;
     private readonly SearchProgress? _progress;
@@ -52,6 +54,8 @@ public sealed class LayerEvaluator
     public long CacheHits { get; private set; }
     /// <summary>Searches repeated with more time than their first run (refining a bound or a point's proof).</summary>
     public long Refinements { get; private set; }
+    /// <summary>Searches whose bound was raised by a search on an architecture that dominates theirs (each time it happened).</summary>
+    public long DominatedBounds { get; private set; }
     /// <summary>Raised after each search run (not after answers from the cache), on the searching thread.</summary>
     public event Action? SearchDone;
     /// <summary>The cap on each search on a relaxation (null: none).</summary>
@@ -112,6 +116,53 @@ public sealed class LayerEvaluator
     public SolveResult Search(Architecture arch, int shape, Objective objective, TimeSpan? cap = null) => Solve(arch, Key(arch), shape, objective, relaxation: false, cap);
 
     private SolveResult Solve(Architecture arch, string key, int shape, Objective objective, bool relaxation, TimeSpan? cap)
+        => Strengthen(arch, key, shape, objective, Run(arch, key, shape, objective, relaxation, cap));
+
+    /// <summary>
+    /// A search's result with its bound raised to the best bound proved on an architecture that dominates this one
+    /// (<see cref="Dominates"/>): the optimum there is at most the optimum here, so each of its lower bounds holds here
+    /// too. When that bound reaches the best mapping found here, the search is proved (OPTIMAL) without running longer.
+    /// </summary>
+    private SolveResult Strengthen(Architecture arch, string key, int shape, Objective objective, SolveResult r)
+    {
+        if (r.Status is SolveStatus.Optimal or SolveStatus.Infeasible || !_searched.TryGetValue((shape, objective), out var others)) return r;
+        double own = LowerOf(r), bound = own;
+        foreach (var (other, otherKey) in others)
+            if (otherKey != key && _cache.TryGetValue((otherKey, shape, objective), out var c) && c.Result.Status != SolveStatus.Infeasible && Dominates(other, arch))
+                bound = Math.Max(bound, LowerOf(c.Result));
+        if (bound <= own) return r;
+        DominatedBounds++;
+        if (r.Best is { } best && bound >= best)
+            return r with { Status = SolveStatus.Optimal, Bound = best, Explanation = "proved by the bound of a search on an architecture that dominates this one" };
+        return r with { Bound = bound };
+    }
+
+    /// <summary>
+    /// Whether every mapping valid on <paramref name="b"/> is valid on <paramref name="a"/> with the same counts and no
+    /// more energy or cycles there: the same levels (names, word sizes, tensors kept, windows), each capacity and
+    /// bandwidth at least b's (unbounded counts as largest), each energy per access at most b's, each fanout at least
+    /// b's along X and along Y with the same network (multicast, reduction, hop energy, topology, forwarding), the same
+    /// MAC energy and at least b's MACs a cycle (the argument of docs/codesign.md, "Why the relaxation bounds every
+    /// point of its set"). Then a's optimum is at most b's, for energy, cycles and their product.
+    /// </summary>
+    public static bool Dominates(Architecture a, Architecture b)
+    {
+        if (a.Levels.Count != b.Levels.Count || a.Compute.MacEnergy != b.Compute.MacEnergy || a.Compute.MacsPerCycle < b.Compute.MacsPerCycle) return false;
+        static bool AtLeast(double? x, double? y) => x is not { } u || (y is { } v && u >= v);
+        for (int l = 0; l < a.Levels.Count; l++)
+        {
+            StorageLevel x = a.Levels[l], y = b.Levels[l];
+            if (x.Name != y.Name || x.WordBits != y.WordBits || !x.Keeps.SetEquals(y.Keeps) || !Equals(x.Window, y.Window)) return false;
+            if (!AtLeast(x.Capacity, y.Capacity) || !AtLeast(x.ReadBandwidth, y.ReadBandwidth) || !AtLeast(x.WriteBandwidth, y.WriteBandwidth)) return false;
+            if (x.ReadEnergy > y.ReadEnergy || x.WriteEnergy > y.WriteEnergy) return false;
+            Fanout f = x.Fanout, g = y.Fanout;
+            if (f.X < g.X || f.Y < g.Y || f.Multicast != g.Multicast || f.SpatialReduction != g.SpatialReduction || f.HopEnergy != g.HopEnergy
+                || f.Topology != g.Topology || f.Forwarding != g.Forwarding) return false;
+        }
+        return true;
+    }
+
+    private SolveResult Run(Architecture arch, string key, int shape, Objective objective, bool relaxation, TimeSpan? cap)
     {
         TimeSpan? left = _limits.TimeLimit is { } t ? t - _clock.Elapsed : null;
         var limit = cap ?? (relaxation ? _boundTime : null);
@@ -137,6 +188,11 @@ public sealed class LayerEvaluator
                 if (cached.Result.Best is { } ob && (r.Best is not { } nb || ob < nb)) r = r with { Status = SolveStatus.Feasible, Mapping = cached.Result.Mapping, Report = cached.Result.Report, Best = ob };
                 if (cached.Result.Bound > r.Bound) r = r with { Bound = cached.Result.Bound };
             }
+        }
+        if (!had)
+        {
+            if (!_searched.TryGetValue((shape, objective), out var list)) _searched[(shape, objective)] = list = [];
+            list.Add((arch, key));
         }
         _cache[(key, shape, objective)] = (r, left);
         SearchDone?.Invoke();
@@ -348,10 +404,10 @@ public sealed class Codesign
         }
         // A node whose lower bound exceeds the value of a point found (mapped, meeting the budgets) cannot hold the optimum.
         void Push(Node n) { if (Keep(n)) queue.Enqueue(n, (n.Key, n.Tie, n.MinIndex)); }
-        Node? Eval(Node n, int stage)
+        Node? Eval(Node n, int stage, bool proof = false)
         {
             n.Stage = stage;
-            var ready = Evaluate(n, objective, staticObjective, needed, dynamics, tieBreak, violations);
+            var ready = Evaluate(n, objective, staticObjective, needed, dynamics, tieBreak, violations, proof);
             if (n.Points.Count > 1 || ready?.Figures is not { } f) return ready;
             if (f.Sums.Values.All(x => x.Value is not null)) evaluated.Add(n.Points[0]);
             if (Meets(f, dynamics) && f.Values.TryGetValue(objective, out var v) && (incumbent is null || v < incumbent.Values[objective])) incumbent = f;
@@ -377,6 +433,10 @@ public sealed class Codesign
             foreach (var h in halves) if (h != next) Place(h);
             dive = next;
         }
+        // The dive's point is searched again at once for longer (at most half the time left, shared evenly by its
+        // searches): its value comes closer to its optimum, the cutoff every set is compared with, and to the winner's
+        // proof that OPTIMAL needs if it stays best. It stays at the first stage, so that it can still be proved in full.
+        if (dive is { Points.Count: 1, Proved: false, Stage: 0 } && !_eval.Stopped) dive = Eval(dive, 0, proof: true);
         Place(dive);
 
         // Best first: the node of least key is evaluated cheaply when first taken, evaluated again with the full
@@ -441,12 +501,12 @@ public sealed class Codesign
     /// no point of the node can meet the budgets (the reason recorded).
     /// </summary>
     private Node? Evaluate(Node node, DesignMetric objective, bool staticObjective, IReadOnlyList<Objective> needed, IReadOnlyList<Budget> dynamics,
-        DesignMetric tieBreak, Violations violations)
+        DesignMetric tieBreak, Violations violations, bool proof = false)
     {
         bool single = node.Points.Count == 1;
         var arch = _space.Relax(node.Points);
         var sums = new Dictionary<Objective, LayerSum>();
-        var cap = Cap(single, node.Stage, needed.Count);
+        var cap = proof ? ProofCap(needed.Count) : Cap(single, node.Stage, needed.Count);
         foreach (var o in needed)
         {
             var s = _eval.Sum(arch, o, relaxation: !single, cap);
@@ -523,6 +583,17 @@ public sealed class Codesign
         if (!single) return _quick;
         if (_eval.BoundTime is { } b) return b;
         return _limit is { } t ? (t - _eval.Elapsed) / Math.Max(1, _eval.Shapes.Count * objectives) : null;
+    }
+
+    /// <summary>
+    /// The cap on each search of the dive's point searched again: half the time left shared evenly by its searches, at
+    /// least the bound time (none without a time limit).
+    /// </summary>
+    private TimeSpan? ProofCap(int objectives)
+    {
+        if (_limit is not { } t) return null;
+        var share = (t - _eval.Elapsed) / (2 * Math.Max(1, _eval.Shapes.Count * objectives));
+        return _eval.BoundTime is { } b && b > share ? b : share;
     }
 
     private static double Lower(LayerSum s, DesignMetric m) => m == DesignMetric.LayerLatency ? s.MaxLower : s.Lower;

@@ -132,6 +132,54 @@ public sealed class CodesignTests
     }
 
     /// <summary>
+    /// A search stopped at once on a point gets, from searches on architectures that dominate the point's (the
+    /// relaxations of the sets holding it), a bound that never exceeds the point's optimum (the exhaustive search's), is
+    /// raised above the stopped search's own somewhere and reaches the optimum somewhere (the bound is then a proof);
+    /// and a relaxation dominates each of its points but not the other way round.
+    /// </summary>
+    [TestMethod]
+    public void BoundsOfDominatingArchitecturesHoldOnEveryPoint()
+    {
+        var space = Space();
+        var all = Enumerable.Range(0, space.Count).ToList();
+        var exact = new LayerEvaluator(Small(), SearchLimits.None);
+        var eval = new LayerEvaluator(Small(), SearchLimits.None);
+        // The relaxations of the root and of each half of every parameter, searched to the end.
+        var sets = new List<List<int>> { all };
+        for (int i = 0; i < space.Parameters.Count; i++)
+            for (int v = 0; v < space.Parameters[i].Values.Count; v++)
+                sets.Add(all.Where(p => space.Indices(p)[i] == v).ToList());
+        foreach (var objective in new[] { Formulation.Objective.Energy, Formulation.Objective.Latency, Formulation.Objective.Edp })
+            foreach (var set in sets)
+                eval.Sum(space.Relax(set), objective, relaxation: true);
+        int reached = 0;
+        foreach (var objective in new[] { Formulation.Objective.Energy, Formulation.Objective.Latency, Formulation.Objective.Edp })
+            foreach (var p in all)
+            {
+                var arch = space.Build(p);
+                foreach (var set in sets.Where(s => s.Contains(p)))
+                {
+                    Assert.IsTrue(LayerEvaluator.Dominates(space.Relax(set), arch), $"the relaxation of {set.Count} points does not dominate point {p}");
+                    if (set.Count > 1 && space.Relax(set).Levels.Zip(arch.Levels).Any(l => l.First.Capacity > l.Second.Capacity))
+                        Assert.IsFalse(LayerEvaluator.Dominates(arch, space.Relax(set)), $"point {p} dominates a relaxation with a larger capacity");
+                }
+                for (int s = 0; s < eval.Shapes.Count; s++)
+                {
+                    double optimum = exact.Search(arch, s, objective).Best!.Value;
+                    long before = eval.DominatedBounds;
+                    var stopped = eval.Search(arch, s, objective, TimeSpan.FromTicks(1));
+                    double bound = LayerEvaluator.LowerOf(stopped);
+                    string what = $"{objective}, point {p}, {eval.Shapes[s].Layer.Name}: bound {bound} ({stopped.Status}), optimum {optimum}";
+                    Assert.IsTrue(bound <= optimum * (1 + 1e-12), what);
+                    if (stopped.Status == SolveStatus.Optimal) Assert.AreEqual(optimum, stopped.Best!.Value, 1e-9 * optimum, what);
+                    if (eval.DominatedBounds > before && bound >= optimum * (1 - 1e-12)) reached++;
+                }
+            }
+        Assert.IsTrue(eval.DominatedBounds > 0 && reached > 0, $"{eval.DominatedBounds} bounds raised, {reached} at the optimum: the test sees nothing");
+        Console.WriteLine($"{eval.DominatedBounds} bounds raised, {reached} of them to the optimum");
+    }
+
+    /// <summary>
     /// Under the Timeloop convention (every layer costed by Timeloop's counts, searched with the bounds of shared windows) the
     /// branch and bound over relaxations still gives the sweep's answer, the answer's layers re-cost to it under the
     /// convention, and the command says the convention and proves it.
