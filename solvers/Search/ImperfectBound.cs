@@ -4,8 +4,8 @@ namespace Optimizer.Solvers;
 /// The bound of the inner-first search over the imperfect mapspace (docs/mapspace.md, "Imperfect factors: the branch and
 /// bound"): for a node whose levels d and below are decided under its spatial plan, each tensor's decided keepers with
 /// their visits at least the first tile, what the decided levels' steps bring in every tile of level d (exact, each level
-/// at its best order for that tensor: <see cref="ImperfectOrders.RecordInnerVisits"/>), and a whole tile, at least the
-/// smallest first one, at every step above d that must bring one; the cheapest parent the outermost keeper could still
+/// at its best order for that tensor: <see cref="ImperfectOrders.RecordInnerVisits"/>), and a whole tile at every step
+/// above d that must bring one, k such steps at least the k smallest first tiles over the tiles of d (<see cref="TileSizes"/>); the cheapest parent the outermost keeper could still
 /// have; for a tensor no decided level keeps, the compute units' accesses at the cheapest level that could keep it. The
 /// perfect search's terms that assume every tile full (<see cref="InnerBound"/>'s forced refetch and the outer bound)
 /// are replaced by weaker ones valid for partial tiles. Not thread-safe: it reuses its buffers and keeps the links of the
@@ -108,7 +108,10 @@ internal sealed class ImperfectBound(SearchProblem problem, ArrayCostModel cost,
     {
         public int Count, ParentCount;
         public readonly int[] Keepers = new int[levels];
-        public readonly double[] Base = new double[levels], Small = new double[levels], Dense = new double[levels], Fill = new double[levels], Floor = new double[levels];
+        public readonly double[] Base = new double[levels], Dense = new double[levels], Fill = new double[levels], Floor = new double[levels];
+        /// <summary>Per keeper, the words of its first tile over the positions of level d's tiles, smallest first, with how many positions have each (<see cref="TileSizes"/>).</summary>
+        public readonly (double Words, double Count)[][] Sizes = new (double, double)[levels][];
+        public readonly int[] SizeCount = new int[levels];
         public readonly VisitLink[] Links = new VisitLink[levels];
         public VisitLink Last;
         public readonly VisitLink[] Parents = new VisitLink[levels];
@@ -161,8 +164,7 @@ internal sealed class ImperfectBound(SearchProblem problem, ArrayCostModel cost,
             double v = t.Tile(s.Rem[c]);
             for (int b = d; b < c; b++) v += s.InnerVisits[b][c][t.Index];
             x.Base[i] = v;
-            for (int r = 0; r < Ranks; r++) smallest[r] = Math.Min(s.Rem[c][r], tiles.Smallest[r]);
-            x.Small[i] = t.Tile(smallest);
+            TileSizes(x, i, t, s, c, d, tiles, smallest);
             x.Dense[i] = _cost.PlanDensePartition(t, s, c);
             x.Fill[i] = levels[c].WriteEnergy;
             x.Floor[i] = t.IsOutput ? _cost.PlanPartition(t, s, c) : 0;
@@ -178,6 +180,64 @@ internal sealed class ImperfectBound(SearchProblem problem, ArrayCostModel cost,
             }
     }
 
+    /// <summary>
+    /// The words keeper c's first tile of t has over the positions of level d's tiles (one instance's: per rank
+    /// <c>Count - 1</c> tiles of extent <c>Rem[d]</c> and a last one of extent <c>Smallest</c>), as a list of (words, how
+    /// many positions) smallest first. In a position the keeper's first tile spans, per rank, the least of its own extent and
+    /// the position's; only the ranks indexing t whose last tile clips it (<c>Smallest &lt; Rem[c]</c>, more than one tile)
+    /// make positions differ: one entry per subset of those ranks at their last tile. Each step above d enters a position
+    /// not entered before (the loops above d run every position once), so the whole tiles k steps bring are at least the k
+    /// smallest positions' tiles (<see cref="SmallestTiles"/>); before, every step was counted at the smallest position's.
+    /// </summary>
+    private void TileSizes(TensorTerms x, int i, SearchTensor t, State s, int c, int d, Tiles tiles, Span<long> ext)
+    {
+        Span<int> clipped = stackalloc int[Ranks];
+        int q = 0;
+        double others = tiles.Total;
+        for (int r = 0; r < Ranks; r++)
+        {
+            if (t.IndexedBy[r] && tiles.Count[r] > 1 && tiles.Smallest[r] < Math.Min(s.Rem[c][r], s.Rem[d][r]))
+            {
+                clipped[q++] = r;
+                others /= tiles.Count[r];
+            }
+            ext[r] = Math.Min(s.Rem[c][r], tiles.Smallest[r]);
+        }
+        int n = 1 << q;
+        var sizes = x.Sizes[i] is { } a && a.Length >= n ? a : x.Sizes[i] = new (double, double)[Math.Max(n, 4)];
+        for (int mask = 0; mask < n; mask++)
+        {
+            double count = others;
+            for (int k = 0; k < q; k++)
+            {
+                int r = clipped[k];
+                bool last = (mask >> k & 1) != 0;
+                ext[r] = last ? tiles.Smallest[r] : Math.Min(s.Rem[c][r], s.Rem[d][r]);
+                if (!last) count *= tiles.Count[r] - 1;
+            }
+            // Insertion by words, smallest first.
+            var entry = ((double)t.Tile(ext), count);
+            int j = mask;
+            while (j > 0 && sizes[j - 1].Words > entry.Item1) { sizes[j] = sizes[j - 1]; j--; }
+            sizes[j] = entry;
+        }
+        x.SizeCount[i] = n;
+    }
+
+    /// <summary>The words of the <paramref name="steps"/> smallest positions' tiles of keeper i (<see cref="TileSizes"/>).</summary>
+    private static double SmallestTiles(TensorTerms x, int i, double steps)
+    {
+        double sum = 0;
+        var sizes = x.Sizes[i]!;
+        for (int k = 0; k < x.SizeCount[i] && steps > 0; k++)
+        {
+            double take = Math.Min(steps, sizes[k].Count);
+            sum += take * sizes[k].Words;
+            steps -= take;
+        }
+        return sum;
+    }
+
     /// <summary>One tensor's share of <see cref="Bound"/> when the innermost loop above d runs over <paramref name="innermost"/>.</summary>
     private double TensorBound(TensorTerms x, SearchTensor t, State s, int d, Tiles tiles, int innermost)
     {
@@ -188,7 +248,7 @@ internal sealed class ImperfectBound(SearchProblem problem, ArrayCostModel cost,
         for (int i = 0; i < count; i++)
         {
             int c = x.Keepers[i];
-            double v = x.Base[i] + WholeTileSteps(t, s, d, c, tiles, innermost) * x.Small[i];
+            double v = x.Base[i] + SmallestTiles(x, i, WholeTileSteps(t, s, d, c, tiles, innermost));
             // Every word an instance's MACs use reaches it at least once.
             v = Math.Max(v, x.Dense[i]);
             energy += s.Used[c] * (t.IsOutput ? Math.Max(0, v - x.Floor[i]) : v) * x.Fill[i];
