@@ -123,6 +123,21 @@ public sealed partial class FusionSearch
                     }
         }
 
+        // Every class's bound before any is searched: the least over its spatial plans of the bound its own search would start
+        // each plan from (TilingSearch.LowerBound, which sees the DRAM factors the class pins and the capacity its held
+        // tensors leave), less R. On ResNet-50 and GPT-3 it is above u - R for most classes, so the forward pass reaches the
+        // best total with few of them searched (docs/benchmarks.md). Layers of the same shape share it.
+        if (!stop())
+        {
+            limits.Progress?.Phase("bounding every class of partial mappings");
+            foreach (var c in layers.SelectMany(l => l))
+            {
+                if (c.Searched || (c.Job.InKey is null && c.Job.OutKey is null) || double.IsPositiveInfinity(c.Lower) || stop()) continue;
+                double own = ClassBound(c);
+                c.Lower = Math.Min(Math.Max(c.Lower, own - c.Removed!.Value), c.Member?.Energy ?? double.PositiveInfinity);
+            }
+        }
+
         // 3. Branch and bound over the join: the class whose least possible total (the best bound of the layers
         //    before it, its own bound, the best bound of the layers after it) is smallest is searched exactly, with
         //    a ceiling: what it must stay below to improve on the best fused mapping known. When no class left
@@ -192,8 +207,7 @@ public sealed partial class FusionSearch
             }
             return;
         }
-        // Held tensors that live across the layer take their words from its levels' capacity (docs/fusion.md, "Capacity").
-        var problem = new MapProblem(e, FusionRules.Reserve(_p.Arch, c.Job.Reserved)!, Objective.Energy, FusionMapspace.ClassConstraints(e, c.Job.Shared, c.Job.Held));
+        var problem = ClassProblem(c);
         // In the search's own (unfused) energy the ceiling is the fused one plus what fusion removes (known from a member).
         double searchCeiling = c.Removed is { } removed && double.IsFinite(ceiling) ? ceiling + removed : double.PositiveInfinity;
         // Below a ceiling the search needs no seed: it finds the optimum itself, or proves nothing is below it.
@@ -217,6 +231,27 @@ public sealed partial class FusionSearch
         }
         bool exact = r.Status is SolveStatus.Optimal or SolveStatus.Infeasible;
         lock (_shapes) _shapes[key] = new ShapeResult(e, c.Member, c.Removed, c.Lower, exact, c.Nodes);
+    }
+
+    private readonly Dictionary<string, double> _classBounds = [];
+
+    /// <summary>A class as a single-layer problem: its Einsum under its constraints, on the architecture less the words that
+    /// held tensors living across the layer take from its levels' capacity (docs/fusion.md, "Capacity").</summary>
+    private MapProblem ClassProblem(ClassState c)
+    {
+        var e = EinsumOf(c.Layer, c.Job);
+        return new MapProblem(e, FusionRules.Reserve(_p.Arch, c.Job.Reserved)!, Objective.Energy, FusionMapspace.ClassConstraints(e, c.Job.Shared, c.Job.Held));
+    }
+
+    /// <summary>A lower bound on every member's unfused energy, without a search (<see cref="TilingSearch.LowerBound"/>), shared by classes of the same shape.</summary>
+    private double ClassBound(ClassState c)
+    {
+        var key = ShapeKeyOf(c.Layer, c.Job);
+        lock (_classBounds)
+            if (_p.ReuseSameShapes && _classBounds.TryGetValue(key, out var known)) return known;
+        double bound = new TilingSearch(ClassProblem(c), prune: true, seed: false).LowerBound(_classLimits());
+        lock (_classBounds) _classBounds[key] = bound;
+        return bound;
     }
 
     /// <summary>Per layer boundary i (0..n), per key: the least sum of a value over one class per layer before i along compatible keys.</summary>

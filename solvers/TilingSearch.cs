@@ -475,6 +475,38 @@ public sealed class TilingSearch
     }
 
     /// <summary>
+    /// A lower bound on every mapping of the problem without searching its tilings: the least over the spatial plans of
+    /// each plan's bound, for energy searched inner-first its plain bound raised by the outer bound (which sees level 1's
+    /// capacity and the DRAM factors the constraints pin; the bound a search starts each plan from), otherwise the root's
+    /// bound. Plans are refined in the order of their plain bounds, until the next one's plain bound reaches the least
+    /// refined so far. Infinite when no mapping can exist; the root's bound when stopped by the limits.
+    /// </summary>
+    public double LowerBound(SearchLimits limits)
+    {
+        if (Infeasibility.Contradictions(_p).Count > 0) return double.PositiveInfinity;
+        double root = RootBound();
+        if (!_prune || !_model.DeferOrders || _edpInner || _cyclesCapped || _global is not null) return root;
+        var sw = Stopwatch.StartNew();
+        bool Stopped() => limits.Cancel.IsCancellationRequested || (limits.TimeLimit is { } t && sw.Elapsed > t);
+        var plans = new List<(State State, double Plain)>();
+        foreach (var plan in _model.SpatialPlans())
+        {
+            if ((plans.Count & 255) == 0 && Stopped()) return root;
+            var s = new State(_model, plan);
+            s.Keep[0] = (1 << _p.Layer.Tensors.Count) - 1;
+            plans.Add((s, _model.InnerBound(s, _levelsCount)));
+        }
+        double least = double.PositiveInfinity;
+        foreach (var (s, plain) in plans.OrderBy(x => x.Plain))
+        {
+            if (plain >= least) break;
+            if (Stopped()) return root;
+            least = Math.Min(least, _model.RefineBound(s, _levelsCount, plain, least));
+        }
+        return Math.Max(root, least);
+    }
+
+    /// <summary>
     /// The energy and the cycles of a plan's mappings bounded apart, each by the search built for it (the energy
     /// search's inner and outer bounds, the latency search's plan cycles), for the problems whose own root bound is
     /// weak: EDP searched outer-first (their product bounds every EDP of the plan, far above the EDP search's root bound,

@@ -132,6 +132,7 @@ internal sealed class LevelEnumeration(SearchProblem problem) : SearchPart(probl
     {
         var plan = s.Plan!;
         var c = _m.Constraint(d);
+        var dram = _m.Constraint(0);
         var left = new long[Ranks];
         for (int r = 0; r < Ranks; r++)
         {
@@ -160,6 +161,9 @@ internal sealed class LevelEnumeration(SearchProblem problem) : SearchPart(probl
             foreach (var f in options)
             {
                 if (d == 0 && c.Temporal.TryGetValue(_m.RankIds[r], out var must) && must != f) continue;
+                // A DRAM factor pinned by the constraints must stay what is left above: level 1 leaves exactly it to DRAM,
+                // a deeper level a multiple of it (other choices have no completion).
+                if (d > 0 && dram.Temporal.TryGetValue(_m.RankIds[r], out var pin) && (d == 1 ? left[r] / f != pin : left[r] / f % pin != 0)) continue;
                 t[r] = (int)f;
                 foreach (var x in Temporal(r + 1)) yield return x;
             }

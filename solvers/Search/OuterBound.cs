@@ -268,6 +268,16 @@ internal sealed class OuterBound(SearchProblem problem, ArrayCostModel cost, Inn
         double best = double.PositiveInfinity;
         long gIndex = 0;
         double dramSteps = 1; // the product of D in the split at hand
+        // DRAM factors pinned by the problem's constraints (a fused class's: docs/fusion.md) leave one split per pinned
+        // rank: every completion has D = the pin there, so the other splits hold none (and stay unrecorded: closed).
+        var pins = new long[Ranks];
+        foreach (var (rank, factor) in _m.Constraint(0).Temporal)
+        {
+            int r = Array.IndexOf(_m.RankIds, rank);
+            if (r < 0) continue;
+            if (remaining[r] % factor != 0) return double.PositiveInfinity;
+            pins[r] = factor;
+        }
         Split(0, 1);
         return best;
 
@@ -279,6 +289,7 @@ internal sealed class OuterBound(SearchProblem problem, ArrayCostModel cost, Inn
                 var divisors = _m.Divisors[remaining[r]];
                 for (int j = 0; j < divisors.Length; j++)
                 {
+                    if (pins[r] > 0 && remaining[r] / divisors[j] != pins[r]) continue;
                     g[r] = divisors[j];
                     gIndex += j * stride;
                     Split(a + 1, checked(stride * divisors.Length));

@@ -356,6 +356,41 @@ public sealed class FusionTests
         }
     }
 
+    [TestMethod]
+    public void ClassBoundIsBelowEveryMemberAndSeesThePinnedDramFactors()
+    {
+        // TilingSearch.LowerBound under a class's constraints (the bound every class starts from, docs/fusion.md): never above
+        // the class's optimum by plain enumeration, and on some classes above the layer's own unconstrained optimum (what
+        // u - R starts from), so the pinned DRAM factors and the capacity left count. The exact search still equals brute force.
+        var rng = new Random(29);
+        int above = 0, tight = 0, cases = 0;
+        for (int trial = 0; trial < 12; trial++)
+        {
+            var w = Chain(rng, 2, [4, 8]);
+            var a = SmallArch(rng, 16 + rng.Next(120));
+            foreach (var (e, use) in new[] { (w.Layers[0], HeldUse.Writes), (w.Layers[1], HeldUse.Reads) })
+            {
+                var t = w.Layers[0].Output.Id;
+                var shared = trial % 3 == 0 ? new List<TemporalLoop>() : [new(new RankId("M"), trial % 3 == 1 ? 2 : 4)];
+                var p = new MapProblem(e, a, Objective.Energy, FusionMapspace.ClassConstraints(e, shared, [new HeldTensor(t, 1, use)]));
+                double bound = new TilingSearch(p, prune: true, seed: false).LowerBound(SearchLimits.None);
+                var brute = new TilingSearch(p, prune: false).Solve(SearchLimits.None);
+                var exact = new TilingSearch(p, prune: true).Solve(SearchLimits.None);
+                Assert.AreEqual(brute.Status, exact.Status, $"trial {trial}, {e.Name}");
+                if (brute.Status == SolveStatus.Infeasible) continue;
+                cases++;
+                double optimum = brute.Best!.Value;
+                Assert.AreEqual(optimum, exact.Best!.Value, optimum * 1e-9, $"trial {trial}, {e.Name}: exact against brute force");
+                Assert.IsTrue(bound <= optimum * (1 + 1e-9), $"trial {trial}, {e.Name}: class bound {bound} above the class's optimum {optimum}");
+                if (bound > MapOptimum(e, a) * (1 + 1e-9)) above++;
+                if (bound * 1.3 > optimum) tight++;
+            }
+        }
+        Console.WriteLine($"{cases} classes with members: bound above the layer's own optimum on {above}, within 1.3x of the class's optimum on {tight}");
+        Assert.IsTrue(above > 0, "the class bound never rose above the layer's own optimum, so it added nothing to u - R");
+        Assert.IsTrue(tight > 0, "the class bound was never within 1.3x of the optimum, so the comparison tested little");
+    }
+
     // Under the Timeloop convention each layer is counted by Timeloop's rules (with fusion's removals) over the
     // template, every order of each axis's spatial loops included: the search equals brute force over the same set,
     // its report is Timeloop's counts, and on the convolutions (windows) the two conventions give other optima.
