@@ -79,9 +79,13 @@ internal sealed class OuterBound(SearchProblem problem, ArrayCostModel cost, Inn
 
         public readonly SearchTensor T;
         // ---- Fixed for the node. ----
-        /// <summary>A tensor bounded by its order-free floor (<see cref="SearchProblem.Floored"/>): that floor in every case, else NaN.</summary>
+        /// <summary>A tensor bounded by its order-free floor (<see cref="SearchProblem.Floored"/>): the least of the next two, else NaN.</summary>
         public double Floor = double.NaN;
         public bool Floored => !double.IsNaN(Floor);
+        /// <summary>That floor in the keep sets where level 1 keeps the tensor, and where it does not.</summary>
+        public double FloorKept, FloorSkipped;
+        /// <summary>The floor in the cases of level 1's keep set <paramref name="keep"/>.</summary>
+        public double FloorIn(int keep) => (keep & T.Bit) != 0 ? FloorKept : FloorSkipped;
         /// <summary>The outermost decided keeper (-1: none), and the one middle level that may keep the tensor (-1: none).</summary>
         public int Keeper0 = -1, Middle = -1;
         /// <summary>Level 1 may keep the tensor.</summary>
@@ -148,7 +152,13 @@ internal sealed class OuterBound(SearchProblem problem, ArrayCostModel cost, Inn
             var o = parts[t.Index] = new Part(t, Ranks);
             o.CanKeep = _inner.CanKeepAbove(t, s, 1, d);
             // Its floor holds whatever the split, level 1's keep set and the orders; level 1's capacity still counts its tile.
-            if (_m.Floored(t)) { o.Floor = _inner.WindowFloor(t, s, d); continue; }
+            if (_m.Floored(t))
+            {
+                o.FloorSkipped = _inner.WindowFloor(t, s, d, levelOne: 0);
+                o.FloorKept = o.CanKeep ? _inner.WindowFloor(t, s, d, levelOne: 1) : double.PositiveInfinity;
+                o.Floor = Math.Min(o.FloorKept, o.FloorSkipped);
+                continue;
+            }
             for (int c = d; c < Levels; c++) if ((s.Keep[c] & t.Bit) != 0) { o.Keeper0 = c; break; }
             for (int m = 2; m < d; m++)
             {
@@ -473,7 +483,7 @@ internal sealed class OuterBound(SearchProblem problem, ArrayCostModel cost, Inn
             oneTerms.Clear();
             foreach (var o in parts)
             {
-                if (o.Floored) { constant += o.Floor; continue; }
+                if (o.Floored) { constant += o.FloorIn(keep); continue; }
                 bool kept = (keep & o.T.Bit) != 0;
                 if (kept)
                 {
@@ -525,7 +535,7 @@ internal sealed class OuterBound(SearchProblem problem, ArrayCostModel cost, Inn
             dramTerms.Clear();
             foreach (var o in parts)
             {
-                if (o.Floored) { constant += o.Floor; continue; }
+                if (o.Floored) { constant += o.FloorIn(keep); continue; }
                 if ((keep & o.T.Bit) != 0)
                 {
                     constant += o.One.Energy(o.Tile) + (o.Keeper0 < 0 ? o.FromOne : o.OneBase[0]);
@@ -585,7 +595,7 @@ internal sealed class OuterBound(SearchProblem problem, ArrayCostModel cost, Inn
             foreach (var o in parts)
             {
                 if (o == w || atD.Contains(o)) continue;
-                constant += o.Floored ? o.Floor : (keep & o.T.Bit) != 0 ? o.ViaOne[0, 0] : o.ViaDram[0, 0];
+                constant += o.Floored ? o.FloorIn(keep) : (keep & o.T.Bit) != 0 ? o.ViaOne[0, 0] : o.ViaDram[0, 0];
             }
             // Read straight from DRAM, w forces nothing: its direct reads and x's floors.
             double direct = w.DirectDram;
@@ -683,7 +693,7 @@ internal sealed class OuterBound(SearchProblem problem, ArrayCostModel cost, Inn
             double sum = 0;
             foreach (var o in parts)
             {
-                if (o.Floored) { sum += o.Floor; continue; }
+                if (o.Floored) { sum += o.FloorIn(keep); continue; }
                 var t = o.T;
                 int f = inner >= 0 && o.ForcedBy[1 + inner] ? 1 + inner : 0;
                 if ((keep & t.Bit) != 0)

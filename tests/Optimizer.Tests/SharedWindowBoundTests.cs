@@ -177,6 +177,68 @@ public sealed class SharedWindowBoundTests
     }
 
     /// <summary>
+    /// Scratchpads served across a bypassed fanout (docs/mapspace.md, "Scratchpads served across a bypassed fanout"): when the
+    /// global buffer does not keep the inputs and a level with no fanout lies between the array and the input scratchpads,
+    /// Timeloop's DRAM reads of the inputs are the scratchpads' fills over the array's mean multicast, whatever the neighbours
+    /// forward. Worked by hand: a 1-D convolution (C 1, K 2, P 4, R 3) with R 3 across the array and P 4 at DRAM; each PE's
+    /// one-word input scratchpad takes in the 4 words its r uses, neighbours forward all but one of them, yet DRAM reads 12
+    /// words (the 6 used words once each, as the floor counted before, would be 6); the bound at the node where only DRAM and
+    /// the global buffer are undecided counts them. Then on random valid mappings of window layers on eyeriss-like machines,
+    /// every inner-first node's plain, outer and child bound on the way to the mapping, under the Timeloop convention, is at
+    /// most Timeloop's energy of the mapping in each order of its spatial loops.
+    /// </summary>
+    [TestMethod]
+    public void BypassedFanoutFloorHoldsOnTheWayToRandomMappings()
+    {
+        var conv = Layers.Conv1d("conv", c: 1, k: 2, p: 4, r: 3);
+        var roles = SearchTests.RoleSplit("roles", glb: 16, fanout: (3, 1), spads: (2, 1, 2));
+        var bypass = M(L("P=4", keep: "Weights Inputs Outputs"), L("", "R=3@X", keep: "Outputs"), L("K=2", keep: "Weights"), L("", keep: "Inputs"), L("", keep: "Outputs"));
+        var tl = TimeloopConvention.Evaluate(conv, roles, bypass);
+        Assert.AreEqual(4, Row(tl, "ISpad", "Inputs").Fills, "each PE's scratchpad takes in the 4 words its r uses");
+        Assert.AreEqual(12, Row(tl, "DRAM", "Inputs").Reads, "DRAM reads every PE's fills");
+        var model = new SearchModel(new MapProblem(conv, roles, Objective.Energy, Convention: CostConvention.Timeloop), deferOrders: true);
+        var (handBounds, _) = SearchTests.BoundsOnTheWay(model, conv, bypass);
+        foreach (var (d, plain, outer, child) in handBounds)
+            foreach (var value in new[] { plain, outer, child ?? 0 })
+                Assert.IsLessThanOrEqualTo(tl.Energy * (1 + 1e-9), value, $"a bound at level {d} above Timeloop's {tl.Energy}");
+        Console.WriteLine($"hand case: Timeloop {tl.Energy}, bounds {string.Join(", ", handBounds.Select(b => $"d={b.Level} {b.Plain} {b.Outer} {b.Child}"))}");
+
+        var rng = new Random(34);
+        int nodes = 0, mappings = 0;
+        var failures = new List<string>();
+        for (int i = 0; i < 16; i++)
+        {
+            var layer = i % 2 == 0
+                ? Layers.Conv1d($"w{i}", c: 1 + rng.Next(3), k: 2 + 2 * rng.Next(2), p: 4 + 4 * rng.Next(2), r: 2 + rng.Next(3), stride: 1 + rng.Next(2))
+                : Layers.Conv2d($"w{i}", n: 1, c: 1 + rng.Next(3), k: 2, p: 2 + rng.Next(3), q: 2 + rng.Next(2), r: 2 + rng.Next(2), s: 2, stride: 1);
+            var arch = SearchTests.RoleSplit($"tl{i}", glb: 8 + rng.Next(40), fanout: (1 + rng.Next(4), 1 + rng.Next(3)),
+                spads: (1 + rng.Next(8), 1 + rng.Next(6), 1 + rng.Next(4)));
+            var deferred = new SearchModel(new MapProblem(layer, arch, Objective.Energy, Convention: CostConvention.Timeloop), deferOrders: true);
+            if (!deferred.Problem.AnyFloored) continue;
+            var space = new Mapspace(layer, arch);
+            var names = arch.Levels.Select(l => l.Name).ToList();
+            for (int j = 0; j < 60; j++)
+            {
+                if (!space.TrySampleValid(rng, 500, out var mapping, outerBias: 0.5)) break;
+                var (bounds, _) = SearchTests.BoundsOnTheWay(deferred, layer, mapping);
+                foreach (var ordered in Mapspace.SpatialOrders(mapping))
+                {
+                    if (Optimizer.Formulation.Specs.TimeloopMapping.Inexpressible(ordered, arch) is not null) continue;
+                    double energy = TimeloopConvention.Evaluate(layer, arch, ordered).Energy;
+                    foreach (var (d, plain, outer, child) in bounds)
+                        foreach (var (what, value) in new[] { ("plain", plain), ("outer", outer), ("child", child ?? 0) })
+                            if (value > energy * (1 + 1e-9)) failures.Add($"{layer.Name} on {arch.Name}, {what} bound at level {d}: {value:R} above Timeloop's {energy:R} of {ordered.ToCompactString(names)}");
+                    mappings++;
+                }
+                nodes += bounds.Count;
+            }
+        }
+        Console.WriteLine($"{mappings} ordered mappings, {nodes} nodes");
+        Assert.AreEqual(0, failures.Count, string.Join("\n", failures.Take(6)));
+        Assert.IsGreaterThanOrEqualTo(500, mappings);
+    }
+
+    /// <summary>
     /// <see cref="TensorIndex.LargestCoincidence"/> against counting: over every child of random fanouts (random factors and
     /// extents per rank) of every tensor of the window layers, never fewer than the most children whose tiles sit at one
     /// place; and worked by hand on a 1-D convolution's input split over P 2, R 3 and K 4: 4 x min(2, 3) = 8, which
