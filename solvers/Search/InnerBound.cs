@@ -112,7 +112,13 @@ internal sealed class InnerBound(SearchProblem problem, ArrayCostModel cost) : S
     /// when larger, the whole tiles Timeloop refetches into c (<see cref="WindowRefetch"/>), and the parent's reads of them
     /// over the most children that can share each (<see cref="ArrayCostModel.CoincidingChildren"/>).
     /// </summary>
-    public double WindowFloor(SearchTensor t, State s, int d, bool ordered = false)
+    /// <remarks>
+    /// With <paramref name="underOne"/> (d at least 2), the floor of the completions in which level 1 keeps t, less level 1's
+    /// fills from DRAM and DRAM's reads of them: the outermost decided keeper is served by level 1 or by a level between 1
+    /// and d, or with none decided the compute units read t at one of those (the fills of a level between left out). The outer bound adds
+    /// level 1's fills of its DRAM order (<see cref="OuterBound"/>, "DRAM's order and the window tensor kept at level 1").
+    /// </remarks>
+    public double WindowFloor(SearchTensor t, State s, int d, bool ordered = false, bool underOne = false)
     {
         var levels = _m.Storage;
         var used = _cost.Facts(s).Used;
@@ -142,9 +148,10 @@ internal sealed class InnerBound(SearchProblem problem, ArrayCostModel cost) : S
             return energy + DirectEnergy(t, s, inner) + Pair(0, outer);
         }
         double best = double.PositiveInfinity;
-        for (int m = 0; m < d; m++)
+        for (int m = underOne ? 1 : 0; m < d; m++)
         {
             if (m != 0 && !CanKeepAbove(t, s, m, d)) continue;
+            if (underOne) { best = Math.Min(best, outer < 0 ? DirectEnergy(t, s, m) : Pair(m, outer)); continue; }
             best = Math.Min(best, outer < 0 ? DirectEnergy(t, s, m) + Above(m) : Pair(m, outer) + Above(m));
         }
         return outer < 0 ? best : energy + DirectEnergy(t, s, inner) + best;

@@ -177,6 +177,71 @@ public sealed class SharedWindowBoundTests
     }
 
     /// <summary>
+    /// The outer bound's DRAM order with the window tensor kept at level 1 (docs/mapspace.md, "DRAM's order and the window
+    /// tensor kept at level 1"): on random valid mappings of window layers on eyeriss-like machines (a global buffer keeping
+    /// inputs and outputs over a fanout, three scratchpads) and on a three-level machine without a fanout, every inner-first
+    /// node's bound on the way to the mapping, under the Timeloop convention, is at most Timeloop's energy of the mapping in
+    /// each order of its spatial loops. Worked by hand: under DRAM's <c>for P in 4 { for K in 4 }</c> over a buffer tile of
+    /// <c>C 4 x 6</c> inputs, the four P steps each bring the whole 24-word tile (the K steps leave it standing, so each P step
+    /// changes the stride), 96 words where 72 are used, and the kernel counts the same per step.
+    /// </summary>
+    [TestMethod]
+    public void OuterBoundCountsTheWindowTilesDramBringsIntoLevelOne()
+    {
+        // The kernel on the rule A case: input [C, P + R] over ranks (K, C, P, R), level 1's tile C 4 x P 4 x R 3 (24 words).
+        var conv = Layers.Conv1d("conv", c: 4, k: 4, p: 16, r: 3);
+        var input = new TensorIndex(conv.Tensors.Single(t => t.Role == TensorRole.Inputs), conv.Ranks.Select(r => r.Id).ToArray());
+        long[] tile = [1, 4, 4, 3], stride = [1, 4, 4, 3], dims = new long[input.Dimensions];
+        input.DimExtents(tile, dims);
+        int k = 0, c = 1, p = 2;
+        Assert.AreEqual(0, input.SampledStepWords(dims, 24, k, stride, 0), "an innermost K step moves nothing");
+        Assert.AreEqual(24, input.SampledStepWords(dims, 24, p, stride, 1L << k), "a P step over K changes the stride");
+        Assert.AreEqual(16, input.SampledStepWords(dims, 24, p, stride, 0), "an innermost P step slides by 4");
+        Assert.AreEqual(24, input.SampledStepWords(dims, 24, c, stride, 1L << p), "a C step clears the tile");
+        // 1 + 3 P steps over an innermost K of 4: 4 whole tiles.
+        Assert.AreEqual(96, Row(TimeloopConvention.Evaluate(conv, TwoLevel(), M(L("P=4 K=4"), L("P=4 R=3 C=4", keep: "Inputs"))), "Buffer", "Inputs").Fills);
+
+        var rng = new Random(14);
+        int nodes = 0, mappings = 0;
+        var failures = new List<string>();
+        var noFanout = new Architecture("no-fanout", "test", [
+            new StorageLevel("DRAM", null, 16, 100, 100),
+            new StorageLevel("Buffer", 40, 16, 2, 2, keeps: [TensorRole.Inputs, TensorRole.Outputs]),
+            new StorageLevel("Reg", 16, 16, 1, 1),
+        ], new ComputeUnit(1));
+        for (int i = 0; i < 20; i++)
+        {
+            var layer = i % 2 == 0
+                ? Layers.Conv1d($"w{i}", c: 1 + rng.Next(4), k: 2 + 2 * rng.Next(2), p: 4 + 4 * rng.Next(3), r: 2 + rng.Next(3), stride: 1 + rng.Next(2))
+                : Layers.Conv2d($"w{i}", n: 1, c: 1 + rng.Next(3), k: 2, p: 2 + rng.Next(3), q: 2 + rng.Next(2), r: 2 + rng.Next(2), s: 2, stride: 1);
+            var arch = i % 4 == 3 ? noFanout : SearchTests.RoleSplit($"tl{i}", glb: 8 + rng.Next(40), fanout: (1 + rng.Next(3), 1 + rng.Next(2)),
+                spads: (1 + rng.Next(8), 1 + rng.Next(6), 1 + rng.Next(4)));
+            var deferred = new SearchModel(new MapProblem(layer, arch, Objective.Energy, Convention: CostConvention.Timeloop), deferOrders: true);
+            if (!deferred.Problem.AnyFloored) continue;
+            var space = new Mapspace(layer, arch);
+            var names = arch.Levels.Select(l => l.Name).ToList();
+            for (int j = 0; j < 60; j++)
+            {
+                if (!space.TrySampleValid(rng, 500, out var mapping, outerBias: 0.5)) break;
+                var (bounds, _) = SearchTests.BoundsOnTheWay(deferred, layer, mapping);
+                foreach (var ordered in Mapspace.SpatialOrders(mapping))
+                {
+                    if (Optimizer.Formulation.Specs.TimeloopMapping.Inexpressible(ordered, arch) is not null) continue;
+                    double energy = TimeloopConvention.Evaluate(layer, arch, ordered).Energy;
+                    foreach (var (d, plain, outer, child) in bounds)
+                        foreach (var (what, value) in new[] { ("plain", plain), ("outer", outer), ("child", child ?? 0) })
+                            if (value > energy * (1 + 1e-9)) failures.Add($"{layer.Name} on {arch.Name}, {what} bound at level {d}: {value:R} above Timeloop's {energy:R} of {ordered.ToCompactString(names)}");
+                    mappings++;
+                }
+                nodes += bounds.Count;
+            }
+        }
+        Console.WriteLine($"{mappings} ordered mappings, {nodes} nodes");
+        Assert.AreEqual(0, failures.Count, string.Join("\n", failures.Take(6)));
+        Assert.IsGreaterThanOrEqualTo(500, mappings);
+    }
+
+    /// <summary>
     /// <see cref="TensorIndex.LargestCoincidence"/> against counting: over every child of random fanouts (random factors and
     /// extents per rank) of every tensor of the window layers, never fewer than the most children whose tiles sit at one
     /// place; and worked by hand on a 1-D convolution's input split over P 2, R 3 and K 4: 4 x min(2, 3) = 8, which
