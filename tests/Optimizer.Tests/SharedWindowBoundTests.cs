@@ -260,9 +260,11 @@ public sealed class SharedWindowBoundTests
     /// forward. Worked by hand: a 1-D convolution (C 1, K 2, P 4, R 3) with R 3 across the array and P 4 at DRAM; each PE's
     /// one-word input scratchpad takes in the 4 words its r uses, neighbours forward all but one of them, yet DRAM reads 12
     /// words (the 6 used words once each, as the floor counted before, would be 6); the bound at the node where only DRAM and
-    /// the global buffer are undecided counts them. Then on random valid mappings of window layers on eyeriss-like machines,
-    /// every inner-first node's plain, outer and child bound on the way to the mapping, under the Timeloop convention, is at
-    /// most Timeloop's energy of the mapping in each order of its spatial loops.
+    /// the global buffer are undecided counts them (its child bound is Timeloop's energy). A PE whose r values come in blocks
+    /// (R split across the array inside a DRAM R loop) uses fewer words than a consecutive run would: counting the run put a
+    /// bound above Timeloop's energy there. Then on random valid mappings of window layers on eyeriss-like machines, every
+    /// inner-first node's plain, outer and child bound on the way to the mapping, under the Timeloop convention, is at most
+    /// Timeloop's energy of the mapping in each order of its spatial loops.
     /// </summary>
     [TestMethod]
     public void BypassedFanoutFloorHoldsOnTheWayToRandomMappings()
