@@ -207,6 +207,39 @@ public sealed class TensorIndex
         return false;
     }
 
+    /// <summary>
+    /// The words Timeloop brings into a tile (dimension extents <paramref name="dimExtent"/>, <paramref name="tileWords"/>
+    /// words) at one step of a loop over <paramref name="rank"/> with the loops over the ranks of <paramref name="inside"/>
+    /// (a rank bit mask) inside it, on its sampled sequence (rule B: each loop runs iterations 0 and 1, so at the step every
+    /// loop inside moves back one step), each loop moving its rank by its entry of <paramref name="stride"/>; the tile moves
+    /// only at these loops' steps. With nothing inside, the new box less the previous one (rule A never counts fewer). With
+    /// loops inside, the translation recorded before the step is the innermost loop's move (its steps are every other step
+    /// of the sampled sequence, and after any step from no translation or from its own move it records its move); when
+    /// the step moves the tile otherwise than one step of every loop of <paramref name="inside"/> would (whichever is the
+    /// innermost), the stride changes and the whole tile is new; otherwise the new box less the previous one.
+    /// </summary>
+    public long SampledStepWords(ReadOnlySpan<long> dimExtent, long tileWords, int rank, ReadOnlySpan<long> stride, long inside)
+    {
+        Span<long> shift = stride.Length <= 64 ? stackalloc long[stride.Length] : new long[stride.Length];
+        for (int r = 0; r < shift.Length; r++) shift[r] = (r == rank ? stride[r] : 0) - ((inside >> r & 1) != 0 ? stride[r] : 0);
+        bool changes = inside != 0;
+        for (int i = 0; i < stride.Length && changes; i++)
+        {
+            if ((inside >> i & 1) == 0) continue;
+            // The innermost loop over i moves dimension k by coefficient x its stride; the same move along every dimension is no change.
+            bool same = true;
+            for (int k = 0; k < _ranks.Length && same; k++)
+            {
+                long inner = 0;
+                var ranks = _ranks[k];
+                for (int x = 0; x < ranks.Length; x++) if (ranks[x] == i) inner = checked(inner + _coefs[k][x] * stride[i]);
+                same = Shift(k, shift) == inner;
+            }
+            if (same) changes = false;
+        }
+        return changes ? tileWords : tileWords - Overlap(dimExtent, shift);
+    }
+
     /// <summary>The words of a tile (rank extents <paramref name="rankExtent"/>) that are new after it moves by <paramref name="rankShift"/>: the tile less its overlap with the previous one.</summary>
     public long Fresh(ReadOnlySpan<long> rankExtent, ReadOnlySpan<long> rankShift)
     {

@@ -112,20 +112,64 @@ internal sealed class InnerBound(SearchProblem problem, ArrayCostModel cost) : S
     /// when larger, the whole tiles Timeloop refetches into c (<see cref="WindowRefetch"/>), and the parent's reads of them
     /// over the most children that can share each (<see cref="ArrayCostModel.CoincidingChildren"/>).
     /// </summary>
-    public double WindowFloor(SearchTensor t, State s, int d, bool ordered = false)
+    /// <remarks>
+    /// With <paramref name="underOne"/> (d at least 2), the floor of the completions in which level 1 keeps t, less level 1's
+    /// fills from DRAM and DRAM's reads of them: the outermost decided keeper is served by level 1 or by a level between 1
+    /// and d, or with none decided the compute units read t at one of those (the fills of a level between left out). The outer bound adds
+    /// level 1's fills of its DRAM order (<see cref="OuterBound"/>, "DRAM's order and the window tensor kept at level 1").
+    /// </remarks>
+    public double WindowFloor(SearchTensor t, State s, int d, bool ordered = false, int levelOne = -1, bool underOne = false)
     {
         var levels = _m.Storage;
         var used = _cost.Facts(s).Used;
         double W(int m) => (double)used[m][t.Index] * s.Used[m];
+        // Level 1 (undecided when d > 1) as the case asks: -1 either, 0 not a keeper of t, 1 a keeper of t. Level m as
+        // the parent of the outermost decided keeper, or as the innermost keeper: with level 1 keeping t it is level 1 or
+        // a level below it, never DRAM; with level 1 not keeping t, any level but 1.
+        bool Allowed(int m) => d <= 1 || levelOne < 0 || (m == 1) == (levelOne == 1) || (m > 1 && levelOne == 1);
         // A level above d that may keep t, served from DRAM: its fills and DRAM's reads of every used word.
         double Above(int m) => m == 0 ? 0 : W(0) * (levels[0].ReadEnergy + levels[m].WriteEnergy);
+        // Under level 1 (underOne), DRAM's reads and the fills from them are the outer bound's.
+        if (underOne) levelOne = 1;
+        double Up(int m) => underOne ? 0 : Above(m);
         // Parent p serving keeper c: p reads at least every word used under it, and at least c's refetched tiles over
-        // the most children that can share each (WindowRefetch); c takes in at least as many.
+        // the most children that can share each (WindowRefetch); c takes in at least as many. With no fanout just above
+        // c, each instance of c takes in every word used under it at least once (WholeUse), and p's reads are at least
+        // those over the same largest groups: the levels between pass c's fills up, scaled by each fanout over its
+        // mean multicast (docs/mapspace.md, "Scratchpads served across a bypassed fanout").
         double Pair(int p, int c)
         {
-            double refetched = ordered && d == 0 ? OrderedRefetch(t, s, c) : WindowRefetch(t, s, d, c);
+            double refetched = c < d ? 0 : ordered && d == 0 ? OrderedRefetch(t, s, c) : WindowRefetch(t, s, d, c);
+            refetched = Math.Max(refetched, WholeUse(c));
             double fills = Math.Max(W(p), refetched), reads = Math.Max(W(p), refetched / _cost.CoincidingChildren(t, s, p, c));
             return reads * levels[p].ReadEnergy + fills * levels[c].WriteEnergy;
+        }
+        double WholeUse(int c)
+        {
+            for (int r = 0; r < Ranks; r++) if (s.Spatial(c - 1, r) > 1) return 0;
+            // An instance's values of a rank split across a fanout above c come in blocks (W(c)'s count assumes them consecutive).
+            var ext = new long[Ranks];
+            var gapped = new bool[Ranks];
+            for (int r = 0; r < Ranks; r++)
+            {
+                ext[r] = _m.Bound[r];
+                for (int b = 0; b < c; b++)
+                    if (s.Spatial(b, r) > 1) { ext[r] /= s.Spatial(b, r); gapped[r] = true; }
+            }
+            return (double)t.UsedWords(ext, gapped) * s.Used[c];
+        }
+        // An undecided keeper c above d filled from its parent q (DRAM, or a level between that may keep t, itself filled from DRAM).
+        double Filled(int c)
+        {
+            if (underOne && c == 1) return 0;
+            double least = double.PositiveInfinity;
+            for (int q = 0; q < c; q++)
+            {
+                // DRAM fills c straight only when level 1 does not keep t (or is c).
+                if (q == 0 ? d > 1 && levelOne == 1 && c > 1 : !CanKeepAbove(t, s, q, d) || !Allowed(q)) continue;
+                least = Math.Min(least, Pair(q, c) + Up(q));
+            }
+            return least;
         }
         int inner = -1, outer = -1;
         double energy = 0;
@@ -145,7 +189,9 @@ internal sealed class InnerBound(SearchProblem problem, ArrayCostModel cost) : S
         for (int m = 0; m < d; m++)
         {
             if (m != 0 && !CanKeepAbove(t, s, m, d)) continue;
-            best = Math.Min(best, outer < 0 ? DirectEnergy(t, s, m) + Above(m) : Pair(m, outer) + Above(m));
+            if (!Allowed(m)) continue;
+            best = Math.Min(best, outer < 0 ? DirectEnergy(t, s, m) + (m == 0 ? 0 : Filled(m)) 
+                : Pair(m, outer) + Up(m));
         }
         return outer < 0 ? best : energy + DirectEnergy(t, s, inner) + best;
     }

@@ -80,6 +80,31 @@ internal sealed class OrderOptimizer(SearchProblem problem, ArrayCostModel cost)
     }
 
     /// <summary>
+    /// For a window tensor under the Timeloop convention kept at level 1 (tile extents <c>ext</c>), what one step of each of
+    /// DRAM's loops brings into that tile on Timeloop's sampled sequence (<see cref="TensorIndex.SampledStepWords"/>), given
+    /// which of DRAM's loops sit inside it: no loop lies between DRAM and level 1, so the tile moves at DRAM's steps alone.
+    /// </summary>
+    internal sealed class SampledWindowStep
+    {
+        private readonly TensorIndex _dims;
+        private readonly long _tile;
+        private readonly long[] _extent; // per dimension of t
+        private readonly long[] _stride; // per rank, of DRAM's loop
+
+        public SampledWindowStep(SearchTensor t, long[] ext, long[] stride)
+        {
+            _dims = t.Dims;
+            _tile = t.Tile(ext);
+            _extent = new long[t.Dims.Dimensions];
+            t.Dims.DimExtents(ext, _extent);
+            _stride = (long[])stride.Clone();
+        }
+
+        /// <summary>The words one step of DRAM's loop over <paramref name="rank"/> brings with the loops in <paramref name="inside"/> (a rank bit mask) inside it.</summary>
+        public double Fresh(int rank, long inside) => _dims.SampledStepWords(_extent, _tile, rank, _stride, inside);
+    }
+
+    /// <summary>
     /// The order of one level's loops (the ranks with a factor above 1) that minimizes
     /// sum over loops j of (f_j - 1) x (factors of the loops outside j) x cost(j, loops inside j), by dynamic
     /// programming over the sets of innermost loops; ties go to the lowest rank outermost, so the answer

@@ -38,6 +38,8 @@ internal sealed class OuterBound(SearchProblem problem, ArrayCostModel cost, Inn
     /// order per level shared by every tensor (<c>JointOrders</c>); with levels between level 1 and d undecided too
     /// (d > 2), with one DRAM order shared by every tensor (<c>DramOrder</c>) and, when a middle level's capacity forces a loop
     /// over its tensor's ranks above it, with that loop's place among the others (<c>ForcedLoop</c>); the largest value is taken.
+    /// In both shared-order terms a window tensor under the Timeloop convention that level 1 keeps also counts level 1's
+    /// fills of the DRAM order at hand (<c>WithWindows</c>).
     /// Every completion falls in one case, and in it each term is at most what the completion costs, so
     /// the least over the cases bounds every completion (docs/mapspace.md, "The outer bound"). Computed only
     /// for nodes the plain bound does not prune. Also returns the cases that bound the next node's children
@@ -79,9 +81,17 @@ internal sealed class OuterBound(SearchProblem problem, ArrayCostModel cost, Inn
 
         public readonly SearchTensor T;
         // ---- Fixed for the node. ----
-        /// <summary>A tensor bounded by its order-free floor (<see cref="SearchProblem.Floored"/>): that floor in every case, else NaN.</summary>
+        /// <summary>A tensor bounded by its order-free floor (<see cref="SearchProblem.Floored"/>): the least of the next two, else NaN.</summary>
         public double Floor = double.NaN;
         public bool Floored => !double.IsNaN(Floor);
+        /// <summary>That floor in the keep sets where level 1 keeps the tensor, and where it does not.</summary>
+        public double FloorKept, FloorSkipped;
+        /// <summary>The floor in the cases of level 1's keep set <paramref name="keep"/>.</summary>
+        public double FloorIn(int keep) => (keep & T.Bit) != 0 ? FloorKept : FloorSkipped;
+        /// <summary>A floored tensor level 1 may keep, served by DRAM with no fanout between: its floor with level 1 keeping it, less level 1's fills from DRAM (else NaN), and what a word of those fills costs (DRAM's read and level 1's write).</summary>
+        public double UnderOne = double.NaN, FillOne;
+        /// <summary>What one step of each DRAM loop brings into its tile at level 1 on Timeloop's sampled sequence, in the split at hand.</summary>
+        public OrderOptimizer.SampledWindowStep? StepWindow;
         /// <summary>The outermost decided keeper (-1: none), and the one middle level that may keep the tensor (-1: none).</summary>
         public int Keeper0 = -1, Middle = -1;
         /// <summary>Level 1 may keep the tensor.</summary>
@@ -148,7 +158,18 @@ internal sealed class OuterBound(SearchProblem problem, ArrayCostModel cost, Inn
             var o = parts[t.Index] = new Part(t, Ranks);
             o.CanKeep = _inner.CanKeepAbove(t, s, 1, d);
             // Its floor holds whatever the split, level 1's keep set and the orders; level 1's capacity still counts its tile.
-            if (_m.Floored(t)) { o.Floor = _inner.WindowFloor(t, s, d); continue; }
+            if (_m.Floored(t))
+            {
+                o.FloorSkipped = _inner.WindowFloor(t, s, d, levelOne: 0);
+                o.FloorKept = o.CanKeep ? _inner.WindowFloor(t, s, d, levelOne: 1) : double.PositiveInfinity;
+                o.Floor = Math.Min(o.FloorKept, o.FloorSkipped);
+                if (o.CanKeep && Enumerable.Range(0, Ranks).All(r => s.Spatial(0, r) == 1))
+                {
+                    o.UnderOne = _inner.WindowFloor(t, s, d, underOne: true);
+                    o.FillOne = _m.Storage[0].ReadEnergy + _m.Storage[1].WriteEnergy;
+                }
+                continue;
+            }
             for (int c = d; c < Levels; c++) if ((s.Keep[c] & t.Bit) != 0) { o.Keeper0 = c; break; }
             for (int m = 2; m < d; m++)
             {
@@ -246,6 +267,7 @@ internal sealed class OuterBound(SearchProblem problem, ArrayCostModel cost, Inn
         var oneStride = new long[Ranks];
         var gInt = new int[Ranks];
         var dramTerms = new List<(OrderOptimizer.StepModel Step, double Slope)>();
+        var windowTerms = new List<(OrderOptimizer.SampledWindowStep Step, double Slope)>();
         var oneTerms = new List<(OrderOptimizer.StepModel Step, double Slope)>();
         bool stepsBuilt = false;
         // The forced loop over a rank of a middle tensor (ForcedLoop): the first plain tensor no decided level keeps whose
@@ -484,7 +506,7 @@ internal sealed class OuterBound(SearchProblem problem, ArrayCostModel cost, Inn
             oneTerms.Clear();
             foreach (var o in parts)
             {
-                if (o.Floored) { constant += o.Floor; continue; }
+                if (o.Floored) continue;
                 bool kept = (keep & o.T.Bit) != 0;
                 if (kept)
                 {
@@ -502,7 +524,7 @@ internal sealed class OuterBound(SearchProblem problem, ArrayCostModel cost, Inn
             }
             // DRAM's loops are few: when they alone reach the cutoff, level 1's programme (up to 2^k x k steps) is skipped;
             // the value is then smaller, and still a bound.
-            double sum = constant + WeightedOrder(dramInt, dramTerms);
+            double sum = WithWindows(keep, constant, out _);
             return sum >= cutoff ? sum : sum + WeightedOrder(gInt, oneTerms);
         }
 
@@ -536,7 +558,7 @@ internal sealed class OuterBound(SearchProblem problem, ArrayCostModel cost, Inn
             dramTerms.Clear();
             foreach (var o in parts)
             {
-                if (o.Floored) { constant += o.Floor; continue; }
+                if (o.Floored) continue;
                 if ((keep & o.T.Bit) != 0)
                 {
                     constant += o.One.Energy(o.Tile) + (o.Keeper0 < 0 ? o.FromOne : o.OneBase[0]);
@@ -554,8 +576,8 @@ internal sealed class OuterBound(SearchProblem problem, ArrayCostModel cost, Inn
                 direct = Math.Min(direct, o.DirectDram - Math.Min(first, o.DirectDram));
                 dramTerms.Add((o.StepMiddle, o.MiddleFromDram.Slope(o.MiddleWords) * o.MiddleDensity));
             }
-            double viaMiddle = constant + WeightedOrder(dramInt, dramTerms);
-            return Math.Min(viaMiddle, constant - firsts + choices + direct);
+            double viaMiddle = WithWindows(keep, constant, out double floors);
+            return Math.Min(viaMiddle, constant + floors - firsts + choices + direct);
         }
 
         // The loop a middle level's capacity forces above it (docs/mapspace.md, "The loop a middle level's capacity forces"):
@@ -596,7 +618,7 @@ internal sealed class OuterBound(SearchProblem problem, ArrayCostModel cost, Inn
             foreach (var o in parts)
             {
                 if (o == w || atD.Contains(o)) continue;
-                constant += o.Floored ? o.Floor : (keep & o.T.Bit) != 0 ? o.ViaOne[0, 0] : o.ViaDram[0, 0];
+                constant += o.Floored ? o.FloorIn(keep) : (keep & o.T.Bit) != 0 ? o.ViaOne[0, 0] : o.ViaDram[0, 0];
             }
             // Read straight from DRAM, w forces nothing: its direct reads and x's floors.
             double direct = w.DirectDram;
@@ -655,6 +677,32 @@ internal sealed class OuterBound(SearchProblem problem, ArrayCostModel cost, Inn
             }
         }
 
+        // The shared DRAM order's value with the floored tensors (docs/mapspace.md, "DRAM's order and the window tensor kept at
+        // level 1"): constant and dramTerms hold the other tensors. A floored tensor counts its floor; when level 1 keeps it
+        // (served by DRAM with no fanout between), level 1's fills are also at least its first tile and what each step of
+        // DRAM's loops brings on Timeloop's sampled sequence (SampledWindowStep), which depends on DRAM's order alone: the
+        // larger of the two values (the floors, and the fills with that order shared by every tensor) bounds the case.
+        double WithWindows(int keep, double constant, out double floors)
+        {
+            floors = 0;
+            double under = 0;
+            windowTerms.Clear();
+            foreach (var o in parts)
+            {
+                if (!o.Floored) continue;
+                floors += o.FloorIn(keep);
+                if ((keep & o.T.Bit) != 0 && o.StepWindow is not null)
+                {
+                    under += o.UnderOne + o.FillOne * o.Tile;
+                    windowTerms.Add((o.StepWindow, o.FillOne));
+                }
+                else under += o.FloorIn(keep);
+            }
+            double plain = constant + floors + WeightedOrder(dramInt, dramTerms);
+            if (windowTerms.Count == 0 || plain >= cutoff) return plain;
+            return Math.Max(plain, constant + under + WeightedOrder(dramInt, dramTerms, windowTerms));
+        }
+
         // DRAM's factors and strides in the split at hand, and what one step of each DRAM loop brings into level 1's tile.
         void DramSteps()
         {
@@ -666,13 +714,15 @@ internal sealed class OuterBound(SearchProblem problem, ArrayCostModel cost, Inn
             }
             foreach (var o in parts)
                 if (!o.Floored) o.StepOne = o.CanKeep ? new OrderOptimizer.StepModel(o.T, ext, dramStride, dramFactors, noBetween) : null;
+                else o.StepWindow = double.IsNaN(o.UnderOne) ? null : new OrderOptimizer.SampledWindowStep(o.T, ext, dramStride);
         }
 
-        double WeightedOrder(int[] factors, List<(OrderOptimizer.StepModel Step, double Slope)> terms) =>
-            terms.Count == 0 ? 0 : _orders.BestOrder(factors, (rank, inside) =>
+        double WeightedOrder(int[] factors, List<(OrderOptimizer.StepModel Step, double Slope)> terms, List<(OrderOptimizer.SampledWindowStep Step, double Slope)>? windows = null) =>
+            terms.Count == 0 && (windows is null || windows.Count == 0) ? 0 : _orders.BestOrder(factors, (rank, inside) =>
             {
                 double sum = 0;
                 foreach (var (step, slope) in terms) sum += slope * step.Fresh(rank, inside);
+                if (windows is not null) foreach (var (step, slope) in windows) sum += slope * step.Fresh(rank, inside);
                 return sum;
             }).Value;
 
@@ -694,7 +744,7 @@ internal sealed class OuterBound(SearchProblem problem, ArrayCostModel cost, Inn
             double sum = 0;
             foreach (var o in parts)
             {
-                if (o.Floored) { sum += o.Floor; continue; }
+                if (o.Floored) { sum += o.FloorIn(keep); continue; }
                 var t = o.T;
                 int f = inner >= 0 && o.ForcedBy[1 + inner] ? 1 + inner : 0;
                 if ((keep & t.Bit) != 0)

@@ -71,14 +71,26 @@ internal sealed class SearchTensor
     /// (a non-zero coefficient never repeats a value), and the larger extent when two or more move.
     /// Every word used reaches an instance at least once, so visits are never fewer.
     /// </summary>
-    public long UsedWords(long[] ext)
+    public long UsedWords(long[] ext) => UsedWords(ext, default);
+
+    /// <summary>
+    /// <see cref="UsedWords(long[])"/> for an instance whose values of the ranks marked in <paramref name="gapped"/> need not be
+    /// consecutive (a rank split across a fanout above it, with loops over it above the split): a dimension indexed by such a
+    /// rank counts only its largest rank extent.
+    /// </summary>
+    public long UsedWords(long[] ext, ReadOnlySpan<bool> gapped)
     {
         long words = 1;
         for (int k = 0; k < Dims.Dimensions; k++)
         {
             long largest = 1;
-            foreach (int r in Dims.RanksOf(k)) largest = Math.Max(largest, ext[r]);
-            words = checked(words * (DenseDim(k, ext) ? Dims.DimExtent(k, ext) : largest));
+            bool dense = true;
+            foreach (int r in Dims.RanksOf(k))
+            {
+                largest = Math.Max(largest, ext[r]);
+                if (!gapped.IsEmpty && gapped[r]) dense = false;
+            }
+            words = checked(words * (dense && DenseDim(k, ext) ? Dims.DimExtent(k, ext) : largest));
         }
         return words;
     }

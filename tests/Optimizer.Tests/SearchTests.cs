@@ -263,7 +263,7 @@ public sealed class SearchTests
     }
 
     /// <summary>An eyeriss-like hierarchy: DRAM, a global buffer for inputs and outputs over a PE array, and one scratchpad per role (weights, inputs, outputs).</summary>
-    private static Architecture RoleSplit(string name, int glb, (int X, int Y) fanout, (int Weights, int Inputs, int Outputs) spads) =>
+    internal static Architecture RoleSplit(string name, int glb, (int X, int Y) fanout, (int Weights, int Inputs, int Outputs) spads) =>
         new(name, "eyeriss-like", [
             new StorageLevel("DRAM", null, 16, 100, 100),
             new StorageLevel("GLB", glb, 16, 6, 6, keeps: [TensorRole.Inputs, TensorRole.Outputs],
@@ -429,7 +429,7 @@ public sealed class SearchTests
     /// bound the outer bound records for the next node on the way (when it records children and one for it), and
     /// the cost of the mapping's tiling with every level's best loop order (as the search costs its leaves).
     /// </summary>
-    private static (List<(int Level, double Plain, double Outer, double? Child)> Bounds, double BestOrders) BoundsOnTheWay(SearchModel model, Einsum layer, Mapping mapping)
+    internal static (List<(int Level, double Plain, double Outer, double? Child)> Bounds, double BestOrders) BoundsOnTheWay(SearchModel model, Einsum layer, Mapping mapping)
     {
         var bounds = new List<(int, double, double, double?)>();
         int levels = model.Levels, ranks = model.Ranks;

@@ -177,6 +177,132 @@ public sealed class SharedWindowBoundTests
     }
 
     /// <summary>
+    /// The outer bound's DRAM order with the window tensor kept at level 1 (docs/mapspace.md, "DRAM's order and the window
+    /// tensor kept at level 1"): on random valid mappings of window layers on eyeriss-like machines (a global buffer keeping
+    /// inputs and outputs over a fanout, three scratchpads) and on a three-level machine without a fanout, every inner-first
+    /// node's bound on the way to the mapping, under the Timeloop convention, is at most Timeloop's energy of the mapping in
+    /// each order of its spatial loops. Worked by hand: under DRAM's <c>for P in 4 { for K in 4 }</c> over a buffer tile of
+    /// <c>C 4 x 6</c> inputs, the four P steps each bring the whole 24-word tile (the K steps leave it standing, so each P step
+    /// changes the stride), 96 words where 72 are used, and the kernel counts the same per step.
+    /// </summary>
+    [TestMethod]
+    public void OuterBoundCountsTheWindowTilesDramBringsIntoLevelOne()
+    {
+        // The kernel on the rule A case: input [C, P + R] over ranks (K, C, P, R), level 1's tile C 4 x P 4 x R 3 (24 words).
+        var conv = Layers.Conv1d("conv", c: 4, k: 4, p: 16, r: 3);
+        var input = new TensorIndex(conv.Tensors.Single(t => t.Role == TensorRole.Inputs), conv.Ranks.Select(r => r.Id).ToArray());
+        long[] tile = [1, 4, 4, 3], stride = [1, 4, 4, 3], dims = new long[input.Dimensions];
+        input.DimExtents(tile, dims);
+        int k = 0, c = 1, p = 2;
+        Assert.AreEqual(0, input.SampledStepWords(dims, 24, k, stride, 0), "an innermost K step moves nothing");
+        Assert.AreEqual(24, input.SampledStepWords(dims, 24, p, stride, 1L << k), "a P step over K changes the stride");
+        Assert.AreEqual(16, input.SampledStepWords(dims, 24, p, stride, 0), "an innermost P step slides by 4");
+        Assert.AreEqual(24, input.SampledStepWords(dims, 24, c, stride, 1L << p), "a C step clears the tile");
+        // 1 + 3 P steps over an innermost K of 4: 4 whole tiles.
+        Assert.AreEqual(96, Row(TimeloopConvention.Evaluate(conv, TwoLevel(), M(L("P=4 K=4"), L("P=4 R=3 C=4", keep: "Inputs"))), "Buffer", "Inputs").Fills);
+
+        var noFanout = new Architecture("no-fanout", "test", [
+            new StorageLevel("DRAM", null, 16, 100, 100),
+            new StorageLevel("Buffer", 40, 16, 2, 2, keeps: [TensorRole.Inputs, TensorRole.Outputs]),
+            new StorageLevel("Reg", 16, 16, 1, 1),
+        ], new ComputeUnit(1));
+        RandomCasesAgainstTimeloop(new Random(14), 20,
+            (i, rng) => i % 2 == 0
+                ? Layers.Conv1d($"w{i}", c: 1 + rng.Next(4), k: 2 + 2 * rng.Next(2), p: 4 + 4 * rng.Next(3), r: 2 + rng.Next(3), stride: 1 + rng.Next(2))
+                : Layers.Conv2d($"w{i}", n: 1, c: 1 + rng.Next(3), k: 2, p: 2 + rng.Next(3), q: 2 + rng.Next(2), r: 2 + rng.Next(2), s: 2, stride: 1),
+            (i, rng) => i % 4 == 3 ? noFanout : SearchTests.RoleSplit($"tl{i}", glb: 8 + rng.Next(40), fanout: (1 + rng.Next(3), 1 + rng.Next(2)),
+                spads: (1 + rng.Next(8), 1 + rng.Next(6), 1 + rng.Next(4))));
+    }
+
+    /// <summary>
+    /// Over <paramref name="cases"/> random layers and architectures (those whose window tensor the search floors under the
+    /// Timeloop convention), on up to 60 random valid mappings each: every inner-first node's plain, outer and child bound on
+    /// the way to the mapping is at most Timeloop's energy of the mapping in each expressible order of its spatial loops,
+    /// over at least 500 ordered mappings.
+    /// </summary>
+    private static void RandomCasesAgainstTimeloop(Random rng, int cases, Func<int, Random, Einsum> layerOf, Func<int, Random, Architecture> archOf)
+    {
+        int mappings = 0, nodes = 0;
+        var failures = new List<string>();
+        for (int i = 0; i < cases; i++)
+        {
+            var layer = layerOf(i, rng);
+            var arch = archOf(i, rng);
+            var deferred = new SearchModel(new MapProblem(layer, arch, Objective.Energy, Convention: CostConvention.Timeloop), deferOrders: true);
+            if (!deferred.Problem.AnyFloored) continue;
+            var space = new Mapspace(layer, arch);
+            var names = arch.Levels.Select(l => l.Name).ToList();
+            for (int j = 0; j < 60; j++)
+            {
+                if (!space.TrySampleValid(rng, 500, out var mapping, outerBias: 0.5)) break;
+                var (bounds, _) = SearchTests.BoundsOnTheWay(deferred, layer, mapping);
+                foreach (var ordered in Mapspace.SpatialOrders(mapping))
+                {
+                    if (Optimizer.Formulation.Specs.TimeloopMapping.Inexpressible(ordered, arch) is not null) continue;
+                    double energy = TimeloopConvention.Evaluate(layer, arch, ordered).Energy;
+                    foreach (var (d, plain, outer, child) in bounds)
+                        foreach (var (what, value) in new[] { ("plain", plain), ("outer", outer), ("child", child ?? 0) })
+                            if (value > energy * (1 + 1e-9)) failures.Add($"{layer.Name} on {arch.Name}, {what} bound at level {d}: {value:R} above Timeloop's {energy:R} of {ordered.ToCompactString(names)}");
+                    mappings++;
+                }
+                nodes += bounds.Count;
+            }
+        }
+        Console.WriteLine($"{mappings} ordered mappings, {nodes} nodes");
+        Assert.AreEqual(0, failures.Count, string.Join("\n", failures.Take(6)));
+        Assert.IsGreaterThanOrEqualTo(500, mappings);
+    }
+
+    /// <summary>
+    /// Scratchpads served across a bypassed fanout (docs/mapspace.md, "Scratchpads served across a bypassed fanout"): when the
+    /// global buffer does not keep the inputs and a level with no fanout lies between the array and the input scratchpads,
+    /// Timeloop's DRAM reads of the inputs are the scratchpads' fills over the array's mean multicast, whatever the neighbours
+    /// forward. Worked by hand: a 1-D convolution (C 1, K 2, P 4, R 3) with R 3 across the array and P 4 at DRAM; each PE's
+    /// one-word input scratchpad takes in the 4 words its r uses, neighbours forward all but one of them, yet DRAM reads 12
+    /// words (the 6 used words once each, as the floor counted before, would be 6); the bound at the node where only DRAM and
+    /// the global buffer are undecided counts them (its child bound is Timeloop's energy). A PE whose r values come in blocks
+    /// (R split across the array inside a DRAM R loop) uses fewer words than a consecutive run would: counting the run put a
+    /// bound above Timeloop's energy there. Then on random valid mappings of window layers on eyeriss-like machines, every
+    /// inner-first node's plain, outer and child bound on the way to the mapping, under the Timeloop convention, is at most
+    /// Timeloop's energy of the mapping in each order of its spatial loops.
+    /// </summary>
+    [TestMethod]
+    public void BypassedFanoutFloorHoldsOnTheWayToRandomMappings()
+    {
+        var conv = Layers.Conv1d("conv", c: 1, k: 2, p: 4, r: 3);
+        var roles = SearchTests.RoleSplit("roles", glb: 16, fanout: (3, 1), spads: (2, 1, 2));
+        var bypass = M(L("P=4", keep: "Weights Inputs Outputs"), L("", "R=3@X", keep: "Outputs"), L("K=2", keep: "Weights"), L("", keep: "Inputs"), L("", keep: "Outputs"));
+        var tl = TimeloopConvention.Evaluate(conv, roles, bypass);
+        Assert.AreEqual(4, Row(tl, "ISpad", "Inputs").Fills, "each PE's scratchpad takes in the 4 words its r uses");
+        Assert.AreEqual(12, Row(tl, "DRAM", "Inputs").Reads, "DRAM reads every PE's fills");
+        var model = new SearchModel(new MapProblem(conv, roles, Objective.Energy, Convention: CostConvention.Timeloop), deferOrders: true);
+        var (handBounds, _) = SearchTests.BoundsOnTheWay(model, conv, bypass);
+        foreach (var (d, plain, outer, child) in handBounds)
+            foreach (var value in new[] { plain, outer, child ?? 0 })
+                Assert.IsLessThanOrEqualTo(tl.Energy * (1 + 1e-9), value, $"a bound at level {d} above Timeloop's {tl.Energy}");
+        Console.WriteLine($"hand case: Timeloop {tl.Energy}, bounds {string.Join(", ", handBounds.Select(b => $"d={b.Level} {b.Plain} {b.Outer} {b.Child}"))}");
+        // R 4 split 2 across the array inside DRAM's R loop (stride 2): a PE's r values are {r0, r0 + 2}, so it uses 9 input
+        // words, not the 16 of a run of two consecutive r; with the global buffer keeping the inputs it reads 18 words for both.
+        var dilated = Layers.Conv1d("gapped", c: 1, k: 2, p: 8, r: 4, stride: 2);
+        var roles2 = SearchTests.RoleSplit("roles2", glb: 23, fanout: (2, 1), spads: (4, 2, 2));
+        var gapped = M(L("P=8 R=2"), L("K=2", "R=2@X", keep: "Inputs Outputs"), L("", keep: "Weights"), L("", keep: "Inputs"), L("", keep: ""));
+        var tl2 = TimeloopConvention.Evaluate(dilated, roles2, gapped);
+        Assert.AreEqual(9, Row(tl2, "ISpad", "Inputs").Fills);
+        Assert.AreEqual(18, Row(tl2, "GLB", "Inputs").Reads);
+        var model2 = new SearchModel(new MapProblem(dilated, roles2, Objective.Energy, Convention: CostConvention.Timeloop), deferOrders: true);
+        foreach (var (d, plain, outer, child) in SearchTests.BoundsOnTheWay(model2, dilated, gapped).Bounds)
+            foreach (var value in new[] { plain, outer, child ?? 0 })
+                Assert.IsLessThanOrEqualTo(tl2.Energy * (1 + 1e-9), value, $"a bound at level {d} above Timeloop's {tl2.Energy} (gapped r)");
+
+        RandomCasesAgainstTimeloop(new Random(34), 16,
+            (i, rng) => i % 2 == 0
+                ? Layers.Conv1d($"w{i}", c: 1 + rng.Next(3), k: 2 + 2 * rng.Next(2), p: 4 + 4 * rng.Next(2), r: 2 + rng.Next(3), stride: 1 + rng.Next(2))
+                : Layers.Conv2d($"w{i}", n: 1, c: 1 + rng.Next(3), k: 2, p: 2 + rng.Next(3), q: 2 + rng.Next(2), r: 2 + rng.Next(2), s: 2, stride: 1),
+            (i, rng) => SearchTests.RoleSplit($"tl{i}", glb: 8 + rng.Next(40), fanout: (1 + rng.Next(4), 1 + rng.Next(3)),
+                spads: (1 + rng.Next(8), 1 + rng.Next(6), 1 + rng.Next(4))));
+    }
+
+    /// <summary>
     /// <see cref="TensorIndex.LargestCoincidence"/> against counting: over every child of random fanouts (random factors and
     /// extents per rank) of every tensor of the window layers, never fewer than the most children whose tiles sit at one
     /// place; and worked by hand on a 1-D convolution's input split over P 2, R 3 and K 4: 4 x min(2, 3) = 8, which
