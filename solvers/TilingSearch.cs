@@ -330,13 +330,7 @@ public sealed class TilingSearch
             {
                 if ((listedPlans++ & 255) == 0 && shared.CheckStop()) { listed = false; break; }
                 if (!PlanAdmits(plan)) continue;
-                State Make()
-                {
-                    var s = new State(_model, plan);
-                    s.Keep[0] = (1 << _p.Layer.Tensors.Count) - 1;
-                    return s;
-                }
-                roots.Add(Make);
+                roots.Add(() => State.PlanRoot(_model, plan));
                 plans.Add(plan);
             }
             var twins = _twins;
@@ -492,8 +486,7 @@ public sealed class TilingSearch
         foreach (var plan in _model.SpatialPlans())
         {
             if ((plans.Count & 255) == 0 && Stopped()) return root;
-            var s = new State(_model, plan);
-            s.Keep[0] = (1 << _p.Layer.Tensors.Count) - 1;
+            var s = State.PlanRoot(_model, plan);
             plans.Add((s, _model.InnerBound(s, _levelsCount)));
         }
         double least = double.PositiveInfinity;
@@ -521,16 +514,15 @@ public sealed class TilingSearch
         var free = _p with { Caps = null };
         // EDP searched inner-first: the search's own model is the energy twin.
         return new PlanTwins(_edpInner || _cyclesCapped ? _model : new SearchModel(free with { Objective = Objective.Energy }, deferOrders: true), new SearchModel(free with { Objective = Objective.Latency }),
-            _levelsCount, _p.Layer.Tensors.Count, _p.Objective, _p.Caps);
+            _levelsCount, _p.Objective, _p.Caps);
     }
 
     /// <summary>A plan's bound from an energy twin and a latency twin of the problem without caps (see <see cref="Twins"/>).</summary>
-    private sealed record PlanTwins(SearchModel Energy, SearchModel Latency, int Levels, int Tensors, Objective Objective, CostCaps? Caps)
+    private sealed record PlanTwins(SearchModel Energy, SearchModel Latency, int Levels, Objective Objective, CostCaps? Caps)
     {
         public double Bound(SpatialPlan plan, Func<bool> stop)
         {
-            var e = new State(Energy, plan);
-            e.Keep[0] = (1 << Tensors) - 1;
+            var e = State.PlanRoot(Energy, plan);
             double energy = Energy.InnerBound(e, Levels);
             if (!stop()) energy = Math.Max(energy, Energy.RefineBound(e, Levels, energy, double.PositiveInfinity));
             double cycles = Cycles(plan);
@@ -541,8 +533,7 @@ public sealed class TilingSearch
         /// <summary>The least cycles of every mapping of the plan: the latency search's root bound under it (its exact compute cycles, and the bandwidth cycles of the traffic every mapping has).</summary>
         public double Cycles(SpatialPlan plan)
         {
-            var c = new State(Latency, plan);
-            c.Keep[0] = (1 << Tensors) - 1;
+            var c = State.PlanRoot(Latency, plan);
             return Latency.LowerBound(c, 0, keepDecidedAt: 0);
         }
     }

@@ -57,6 +57,14 @@ internal sealed class State
         Choice = new LevelChoice?[m.Levels];
     }
 
+    /// <summary>A spatial plan's root: the plan's splits, DRAM keeping every tensor, nothing else decided.</summary>
+    public static State PlanRoot(SearchModel m, SpatialPlan plan)
+    {
+        var s = new State(m, plan);
+        s.Keep[0] = (1 << m.TensorCount) - 1;
+        return s;
+    }
+
     /// <summary>Decides level d outer-first: its choice, and the tile extents below it that follow from the levels above.</summary>
     public void Apply(int d, LevelChoice c)
     {
