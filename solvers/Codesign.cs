@@ -620,7 +620,7 @@ public sealed class Codesign
         var arch = _space.Relax(node.Points);
         var sums = new Dictionary<Objective, LayerSum>();
         var cap = proof ? (_limit is null ? null : _eval.BoundTime) : Cap(single, node.Stage, needed.Count);
-        var budget = proof ? ProofBudget(needed.Count) : null;
+        var budget = proof ? ProofBudget(needed.Count) : single && node.Stage >= 1 ? PointBudget(needed.Count) : null;
         foreach (var o in needed)
         {
             // The key's searches stop once their bounds exceed the cutoff (the node is then dropped); the layer latency's key is a maximum, not a sum.
@@ -692,7 +692,7 @@ public sealed class Codesign
     /// <summary>
     /// The cap on each layer search of a node's evaluation: at stage 0 the quick bound time on a relaxation and the
     /// bound time on a point (without one, an even share of the time left over the point's searches); at stage 1 the
-    /// evaluator's bound time on a relaxation and none on a point (the time left).
+    /// evaluator's bound time on a relaxation and none on a point (the time left, shared by its unproved shapes: <see cref="PointBudget"/>).
     /// </summary>
     private TimeSpan? Cap(bool single, int stage, int objectives)
     {
@@ -708,6 +708,13 @@ public sealed class Codesign
     /// time); none without a time limit.
     /// </summary>
     private TimeSpan? ProofBudget(int objectives) => _limit is { } t ? (t - _eval.Elapsed) / (2 * Math.Max(1, objectives)) : null;
+
+    /// <summary>
+    /// The time for each objective's searches of a point evaluated in full: all the time left, shared by the objectives
+    /// and, as it goes, by the shapes still unproved (before, the first unproved shape could take all of it); none
+    /// without a time limit.
+    /// </summary>
+    private TimeSpan? PointBudget(int objectives) => _limit is { } t ? (t - _eval.Elapsed) / Math.Max(1, objectives) : null;
 
     private static double Lower(LayerSum s, DesignMetric m) => m == DesignMetric.LayerLatency ? s.MaxLower : s.Lower;
 
