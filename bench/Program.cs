@@ -120,9 +120,26 @@ public static class Program
             var r = run.Minimize(objective, []);
             var e = run.Evaluator;
             Console.WriteLine($"  {DesignMetrics.Name(objective)}: {r.Status} best={(r.BestValue is { } v ? v.ToString("G6") : "-")} bound={r.Bound:G6} gap={(r.GapPercent is { } g ? $"{g:0.###}%" : "-")} " +
-                              $"points evaluated {r.PointsEvaluated}, left open {r.PointsOpen}; exact layer searches {e.Searches} ({e.BoundSearches} on relaxations, {e.PointSearches} on points) " +
-                              $"vs full sweep {r.FullSweep} ({(e.Searches > 0 ? (double)r.FullSweep / e.Searches : 0):0.#}x fewer; {e.CacheHits} from the cache, {e.Refinements} repeated with more time; {e.DominatedBounds} bounds raised by a dominating architecture's); {r.Elapsed.TotalSeconds:0.#} s");
+                              $"points mapped in full {r.PointsEvaluated}, points not yet ruled out {r.PointsOpen}; exact layer searches {e.Searches} ({e.BoundSearches} on relaxations, {e.PointSearches} on points) " +
+                              $"vs full sweep {r.FullSweep} ({(e.Searches > 0 ? (double)r.FullSweep / e.Searches : 0):0.#}x fewer; {e.CacheHits} from the cache, {e.Refinements} repeated with more time; {e.DominatedBounds} bounds raised by a dominating architecture's; " +
+                              $"{e.Skipped} left unsearched above the cutoff); {r.Elapsed.TotalSeconds:0.#} s");
             if (r.Best is { } best) Console.WriteLine($"    point {best.Point}: {best.Description}; area {best.Values[DesignMetric.Area]:0.###} mm²");
+            foreach (var (stage, t) in run.Stages)
+                Console.WriteLine($"    {stage}: {t.Nodes} evaluated ({t.Dropped} dropped at once), {t.Searches} searches, {t.Skipped} left unsearched, {t.Time.TotalSeconds:0.#} s");
+            // Where the gap is, shape by shape: the best point's bound and value against the bound of the node that sets the run's bound.
+            var mapped = Codesign.MappedFor(objective);
+            if (r.Status != CodesignStatus.Optimal && r.Best?.Sums.GetValueOrDefault(mapped) is { } own)
+            {
+                var least = run.Least?.Sums?.GetValueOrDefault(mapped);
+                Console.WriteLine($"    per shape (count x): best point's bound / value, and the bound of the least open node ({(run.Least is { } l ? $"{l.Points.Count} point(s) from {l.Points.Min()}" : "none")}{(least is null ? ", not evaluated itself" : "")})");
+                for (int i = 0; i < e.Shapes.Count && i < own.Results.Count; i++)
+                {
+                    var p = own.Results[i];
+                    var q = least is not null && i < least.Results.Count ? least.Results[i] : null;
+                    Console.WriteLine($"      {e.Shapes[i].Layer.Name,-14} x{e.Shapes[i].Count} {p.Status,-8} {LayerEvaluator.LowerOf(p),12:G5} {(p.Best is { } pb ? pb.ToString("G5") : "-"),12}" +
+                                      (q is null ? "" : $"   {q.Status,-8} {LayerEvaluator.LowerOf(q),12:G5}"));
+                }
+            }
         }
     }
 

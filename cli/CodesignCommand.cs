@@ -29,7 +29,7 @@ internal static partial class CodesignCommand
             AllowMultipleArgumentsPerToken = false,
         };
         var pareto = new Option<string?>("--pareto") { Description = "Print the exact Pareto front of two metrics instead, a mapped one and a static one: energy,area (latency or edp; area or sram)." };
-        var timeLimit = OptionRules.TimeLimit("Seconds for the whole run; when reached, the best point so far is printed with the bound, the gap and the points left open.");
+        var timeLimit = OptionRules.TimeLimit("Seconds for the whole run; when reached, the best point so far is printed with the bound, the gap and the points not yet ruled out.");
         var bound = new Option<double?>("--bound-time") { Description = "Seconds at most for each layer search on a relaxation (a lower bound stays valid when it stops early); default: no cap. " +
                                                                         "With --smallest: each search of a first pass over the values (those left undecided get the time left in a second pass); " +
                                                                         "default there: --time-limit over twice the distinct layers." };
@@ -224,7 +224,7 @@ internal static partial class CodesignCommand
         return r with { Shapes = shapes };
     }
 
-    /// <summary>The last line of a minimization: its status with the best value, the bound, the gap and the points left open, as the single run and the merge print it.</summary>
+    /// <summary>The last line of a minimization: its status with the best value, the bound, the gap and the points not yet ruled out, as the single run and the merge print it.</summary>
     internal static string StatusLine(CodesignStatus status, DesignMetric obj, PointRecord? best, double? bestValue, double bound, double? gap, int pointsOpen, string? why, string scope = "the declared space")
     {
         string name = DesignMetrics.Name(obj);
@@ -233,9 +233,9 @@ internal static partial class CodesignCommand
             CodesignStatus.Optimal => $"OPTIMAL {name}={Codesign.Num(bestValue!.Value)} {DesignMetrics.Unit(obj)} at point {best!.Point} " +
                                       $"(proved: no point of {scope}, each layer mapped optimally, is better within the budgets)",
             CodesignStatus.Feasible => $"FEASIBLE best={Codesign.Num(bestValue!.Value)} bound={Codesign.Num(bound)} gap={gap!.Value:0.###}% " +
-                                       $"({pointsOpen} point(s) left open: {why})",
+                                       $"({pointsOpen} point(s) not yet ruled out, the best one's included: {why})",
             CodesignStatus.Infeasible => $"INFEASIBLE: {why}",
-            _ => $"UNKNOWN: no point known to meet the budgets ({why}; {pointsOpen} point(s) left open)",
+            _ => $"UNKNOWN: no point known to meet the budgets ({why}; {pointsOpen} point(s) not yet ruled out)",
         };
     }
 

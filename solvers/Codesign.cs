@@ -82,17 +82,56 @@ public sealed class LayerEvaluator
     /// One objective summed over the shapes on an architecture; <paramref name="relaxation"/> marks a search for a bound.
     /// <paramref name="cap"/> caps each search (null: on a relaxation the evaluator's bound time, on a point none);
     /// a cached search is reused when it was given at least as much time, or when it finished.
+    /// <paramref name="target"/>: once the sum of the shapes' lower bounds (those searched, and for the others what is
+    /// already known, <see cref="Known"/>) exceeds it, the shapes not yet searched are left unsearched (their results
+    /// say so, with the known bound): the caller drops whatever is above the target, so their searches would change
+    /// nothing. The shapes are then searched largest known contribution first.
+    /// <paramref name="budget"/>: a time for the whole sum, shared as it goes by the shapes still unproved (each at least
+    /// <paramref name="cap"/>), those closest to their proof first, so that the time the quick ones leave goes to the slow.
     /// </summary>
-    public LayerSum Sum(Architecture arch, Objective objective, bool relaxation, TimeSpan? cap = null)
+    public LayerSum Sum(Architecture arch, Objective objective, bool relaxation, TimeSpan? cap = null, double target = double.PositiveInfinity, TimeSpan? budget = null)
     {
         string key = Key(arch);
+        var known = new SolveResult[Shapes.Count];
+        double sum = 0;
+        for (int s = 0; s < Shapes.Count; s++)
+        {
+            known[s] = Known(arch, key, s, objective);
+            sum += Shapes[s].Count * LowerOf(known[s]);
+        }
+        var order = Enumerable.Range(0, Shapes.Count).ToList();
+        if (budget is not null) order = [.. order.OrderBy(s => Final(known[s]) ? -1 : Gap(known[s])).ThenBy(s => s)];
+        else if (double.IsFinite(target)) order = [.. order.OrderByDescending(s => Shapes[s].Count * LowerOf(known[s])).ThenBy(s => s)];
+        var start = _clock.Elapsed;
+        var got = new SolveResult?[Shapes.Count];
+        for (int k = 0; k < order.Count; k++)
+        {
+            int s = order[k];
+            if (sum > target && !Final(known[s]))
+            {
+                Skipped++;
+                got[s] = known[s].Mapping is null ? known[s] with { Explanation = "not searched: the other shapes' bounds already put this architecture above the cutoff" } : known[s];
+                continue;
+            }
+            var shapeCap = cap;
+            if (budget is { } total)
+            {
+                int pending = order.Skip(k).Count(x => !Final(known[x]));
+                var share = (total - (_clock.Elapsed - start)) / Math.Max(1, pending);
+                shapeCap = cap is { } floor && floor > share ? floor : share;
+            }
+            var r = Solve(arch, key, s, objective, relaxation, shapeCap);
+            got[s] = r;
+            if (r.Status == SolveStatus.Infeasible) break;
+            sum += Shapes[s].Count * (Math.Max(LowerOf(r), LowerOf(known[s])) - LowerOf(known[s]));
+        }
         var results = new List<SolveResult>(Shapes.Count);
         double lower = 0, value = 0, maxLower = 0, maxValue = 0;
         bool proved = true, complete = true;
         string? none = null;
         for (int s = 0; s < Shapes.Count; s++)
         {
-            var r = Solve(arch, key, s, objective, relaxation, cap);
+            if (got[s] is not { } r) break;
             results.Add(r);
             int n = Shapes[s].Count;
             if (r.Status == SolveStatus.Infeasible) { none = Shapes[s].Layer.Name; proved = false; complete = false; break; }
@@ -103,7 +142,35 @@ public sealed class LayerEvaluator
             if (r.Best is { } b) { value += n * b; maxValue = Math.Max(maxValue, b); }
             else complete = false;
         }
+        if (none is null && results.Count < Shapes.Count)
+        {
+            // A shape had no valid mapping (searched after the one that stopped the list): report it as the loop above would.
+            int s = Array.FindIndex(got, r => r?.Status == SolveStatus.Infeasible);
+            none = Shapes[s].Layer.Name;
+            proved = false;
+            complete = false;
+        }
         return new LayerSum(objective, lower, complete ? value : null, proved, maxLower, complete ? maxValue : null, none, results);
+    }
+
+    private static bool Final(SolveResult r) => r.Status is SolveStatus.Optimal or SolveStatus.Infeasible;
+
+    private static double Gap(SolveResult r) => r.Best is { } b && b > 0 ? (b - LowerOf(r)) / b : double.PositiveInfinity;
+
+    /// <summary>Shapes left unsearched by <see cref="Sum"/> because the others' bounds already exceeded its target.</summary>
+    public long Skipped { get; private set; }
+
+    /// <summary>
+    /// What is known of a shape on an architecture without searching: its cached search, or a search not started (bound
+    /// 0), with the bound raised by the searches on architectures that dominate it (<see cref="Strengthen"/>).
+    /// </summary>
+    private SolveResult Known(Architecture arch, string key, int shape, Objective objective)
+    {
+        var r = _cache.TryGetValue((key, shape, objective), out var c) ? c.Result
+            : new SolveResult(SolveStatus.Unknown, null, null, null, 0, TimeSpan.Zero, 0, "exact", "not searched yet");
+        if (Final(r)) return r;
+        double bound = DominatingBound(arch, key, shape, objective);
+        return bound > LowerOf(r) ? r with { Bound = bound } : r;
     }
 
     /// <summary>A search's proved lower bound on its layer's optimum: the optimum when it finished, else its bound (at least 0).</summary>
@@ -125,16 +192,24 @@ public sealed class LayerEvaluator
     /// </summary>
     private SolveResult Strengthen(Architecture arch, string key, int shape, Objective objective, SolveResult r)
     {
-        if (r.Status is SolveStatus.Optimal or SolveStatus.Infeasible || !_searched.TryGetValue((shape, objective), out var others)) return r;
-        double own = LowerOf(r), bound = own;
-        foreach (var (other, otherKey) in others)
-            if (otherKey != key && _cache.TryGetValue((otherKey, shape, objective), out var c) && c.Result.Status != SolveStatus.Infeasible && Dominates(other, arch))
-                bound = Math.Max(bound, LowerOf(c.Result));
+        if (Final(r)) return r;
+        double own = LowerOf(r), bound = Math.Max(own, DominatingBound(arch, key, shape, objective));
         if (bound <= own) return r;
         DominatedBounds++;
         if (r.Best is { } best && bound >= best)
             return r with { Status = SolveStatus.Optimal, Bound = best, Explanation = "proved by the bound of a search on an architecture that dominates this one" };
         return r with { Bound = bound };
+    }
+
+    /// <summary>The best bound proved for a shape on any architecture searched that dominates this one (0 when none).</summary>
+    private double DominatingBound(Architecture arch, string key, int shape, Objective objective)
+    {
+        double bound = 0;
+        if (!_searched.TryGetValue((shape, objective), out var others)) return bound;
+        foreach (var (other, otherKey) in others)
+            if (otherKey != key && _cache.TryGetValue((otherKey, shape, objective), out var c) && c.Result.Status != SolveStatus.Infeasible && Dominates(other, arch))
+                bound = Math.Max(bound, LowerOf(c.Result));
+        return bound;
     }
 
     /// <summary>
@@ -230,6 +305,9 @@ public sealed record PointFigures(int Point, string Description, Architecture Ar
 /// point closest to meeting the named budget is from it (its value over the limit; infinity when no point could be
 /// named), so that the merge of shards names the closest point of all of them. <see cref="BoundStrict"/>: every point
 /// left is strictly above <see cref="Bound"/> (the bound is a cutoff given from outside, which pruned them).
+/// <see cref="PointsOpen"/>: the points not yet ruled out when the run stopped (those of the sets still queued and the
+/// points not proved, the best one's included); <see cref="PointsEvaluated"/>: the points mapped in full (every shape
+/// given a mapping).
 /// </summary>
 public sealed record CodesignResult(
     CodesignStatus Status,
@@ -251,6 +329,16 @@ public sealed record CodesignResult(
     /// <summary>The relative gap in percent between the best value and the bound; 0 when optimal.</summary>
     public double? GapPercent => BestValue is { } b ? (Status == CodesignStatus.Optimal || b <= 0 ? 0 : Math.Max(0, (b - Bound) / b * 100)) : null;
 }
+
+/// <summary>
+/// One kind of node evaluation of a co-design run, summed: the nodes evaluated, how many of them were dropped at once
+/// (ruled out, or their key above the cutoff), the exact layer searches run, the shapes left unsearched because the
+/// others' bounds already exceeded the cutoff, and the wall time.
+/// </summary>
+public sealed record StageTally(int Nodes, int Dropped, long Searches, long Skipped, TimeSpan Time);
+
+/// <summary>A node of a co-design run left open: its points and the sums of its last evaluation (null when never evaluated itself).</summary>
+public sealed record OpenNode(IReadOnlyList<int> Points, IReadOnlyDictionary<Objective, LayerSum>? Sums);
 
 /// <summary>An exact Pareto front of a mapped metric against a static one (energy against area).</summary>
 public sealed record ParetoResult(CodesignStatus Status, DesignMetric First, DesignMetric Second, IReadOnlyList<PointFigures> Front, string? Explanation, long Searches, long FullSweep, TimeSpan Elapsed,
@@ -294,6 +382,23 @@ public sealed class Codesign
     public LayerEvaluator Evaluator => _eval;
 
     private readonly SortedDictionary<int, PointFigures> _mapped = [];
+    private readonly Dictionary<string, StageTally> _stages = [];
+
+    /// <summary>
+    /// After a minimization stopped with sets or points open: the node whose key is the bound (the least key; ties: the
+    /// lowest point number), its points and the sums of its last evaluation (null when it was never evaluated itself),
+    /// to compare shape by shape with the best point's (where the gap is).
+    /// </summary>
+    public OpenNode? Least { get; private set; }
+
+    /// <summary>Where a run's time went: per kind of node evaluation, in the order first met (docs/codesign.md, "Counts").</summary>
+    public IReadOnlyDictionary<string, StageTally> Stages => _stages;
+
+    private void Tally(string stage, bool dropped, long searches, long skipped, TimeSpan time)
+    {
+        var t = _stages.GetValueOrDefault(stage) ?? new StageTally(0, 0, 0, 0, TimeSpan.Zero);
+        _stages[stage] = new StageTally(t.Nodes + 1, t.Dropped + (dropped ? 1 : 0), t.Searches + searches, t.Skipped + skipped, t.Time + time);
+    }
 
     /// <summary>Every point evaluated on its own so far (its layers searched on its architecture), with its latest figures, by point number.</summary>
     public IReadOnlyDictionary<int, PointFigures> Mapped => _mapped;
@@ -341,6 +446,8 @@ public sealed class Codesign
         public int MinIndex { get; } = points.Min();
         public bool Evaluated { get; set; } = evaluated;
         public PointFigures? Figures { get; set; }
+        /// <summary>The sums of the node's last evaluation, per mapping objective.</summary>
+        public IReadOnlyDictionary<Objective, LayerSum>? Sums { get; set; }
         /// <summary>0: evaluated with the short search times (quick bounds, points mapped with a cap); 1: with the full ones.</summary>
         public int Stage { get; set; }
         /// <summary>Every search of the node's last evaluation finished (its key cannot grow by searching longer).</summary>
@@ -407,7 +514,12 @@ public sealed class Codesign
         Node? Eval(Node n, int stage, bool proof = false)
         {
             n.Stage = stage;
-            var ready = Evaluate(n, objective, staticObjective, needed, dynamics, tieBreak, violations, proof);
+            var began = _eval.Elapsed;
+            long searches = _eval.Searches, skipped = _eval.Skipped;
+            var ready = Evaluate(n, objective, staticObjective, needed, dynamics, tieBreak, violations, proof, Cutoff());
+            Tally(n.Points.Count > 1 ? (stage == 0 ? "sets, quick bounds" : "sets, full bounds")
+                : proof ? "the dive's point, searched longer" : stage == 0 ? "points, capped searches" : "points, uncapped searches",
+                ready is null || ready.Key > Cutoff(), _eval.Searches - searches, _eval.Skipped - skipped, _eval.Elapsed - began);
             if (n.Points.Count > 1 || ready?.Figures is not { } f) return ready;
             if (f.Sums.Values.All(x => x.Value is not null)) evaluated.Add(n.Points[0]);
             if (Meets(f, dynamics) && f.Values.TryGetValue(objective, out var v) && (incumbent is null || v < incumbent.Values[objective])) incumbent = f;
@@ -468,6 +580,7 @@ public sealed class Codesign
                 closest?.Over ?? violations.Ratio);
         }
         double bound = Math.Min(waiting.Count > 0 ? waiting.Min(n => n.Key) : double.PositiveInfinity, open.Count > 0 ? open.Min(n => n.Key) : double.PositiveInfinity);
+        Least = waiting.Concat(open).Where(n => n.Key == bound).OrderBy(n => n.MinIndex).Select(n => new OpenNode(n.Points, n.Sums)).FirstOrDefault();
         // Points dropped by the external cutoff are all strictly above it.
         bool strict = false;
         if (cut && external < bound) (bound, strict) = (external, true);
@@ -501,15 +614,18 @@ public sealed class Codesign
     /// no point of the node can meet the budgets (the reason recorded).
     /// </summary>
     private Node? Evaluate(Node node, DesignMetric objective, bool staticObjective, IReadOnlyList<Objective> needed, IReadOnlyList<Budget> dynamics,
-        DesignMetric tieBreak, Violations violations, bool proof = false)
+        DesignMetric tieBreak, Violations violations, bool proof = false, double cutoff = double.PositiveInfinity)
     {
         bool single = node.Points.Count == 1;
         var arch = _space.Relax(node.Points);
         var sums = new Dictionary<Objective, LayerSum>();
-        var cap = proof ? ProofCap(needed.Count) : Cap(single, node.Stage, needed.Count);
+        var cap = proof ? (_limit is null ? null : _eval.BoundTime) : Cap(single, node.Stage, needed.Count);
+        var budget = proof ? ProofBudget(needed.Count) : single && node.Stage >= 1 ? PointBudget(needed.Count) : null;
         foreach (var o in needed)
         {
-            var s = _eval.Sum(arch, o, relaxation: !single, cap);
+            // The key's searches stop once their bounds exceed the cutoff (the node is then dropped); the layer latency's key is a maximum, not a sum.
+            double target = !staticObjective && objective != DesignMetric.LayerLatency && o == MappedFor(objective) ? cutoff : double.PositiveInfinity;
+            var s = _eval.Sum(arch, o, relaxation: !single, cap, target, budget);
             if (s.NoMapping is { } layer)
             {
                 violations.Add(double.PositiveInfinity, single
@@ -535,6 +651,7 @@ public sealed class Codesign
         node.Key = Math.Max(node.Key, key);
         node.Tie = staticObjective ? 0 : node.Points.Min(p => Static(tieBreak, p));
         node.Evaluated = true;
+        node.Sums = sums;
         node.Proved = sums.Values.All(s => s.Proved);
         if (!single) return node;
         int point = node.Points[0];
@@ -575,7 +692,7 @@ public sealed class Codesign
     /// <summary>
     /// The cap on each layer search of a node's evaluation: at stage 0 the quick bound time on a relaxation and the
     /// bound time on a point (without one, an even share of the time left over the point's searches); at stage 1 the
-    /// evaluator's bound time on a relaxation and none on a point (the time left).
+    /// evaluator's bound time on a relaxation and none on a point (the time left, shared by its unproved shapes: <see cref="PointBudget"/>).
     /// </summary>
     private TimeSpan? Cap(bool single, int stage, int objectives)
     {
@@ -586,15 +703,18 @@ public sealed class Codesign
     }
 
     /// <summary>
-    /// The cap on each search of the dive's point searched again: half the time left shared evenly by its searches, at
-    /// least the bound time (none without a time limit).
+    /// The time for each objective's searches of the dive's point searched again: half the time left, shared by the
+    /// objectives (<see cref="LayerEvaluator.Sum"/> shares it among the shapes still unproved, each at least the bound
+    /// time); none without a time limit.
     /// </summary>
-    private TimeSpan? ProofCap(int objectives)
-    {
-        if (_limit is not { } t) return null;
-        var share = (t - _eval.Elapsed) / (2 * Math.Max(1, _eval.Shapes.Count * objectives));
-        return _eval.BoundTime is { } b && b > share ? b : share;
-    }
+    private TimeSpan? ProofBudget(int objectives) => _limit is { } t ? (t - _eval.Elapsed) / (2 * Math.Max(1, objectives)) : null;
+
+    /// <summary>
+    /// The time for each objective's searches of a point evaluated in full: all the time left, shared by the objectives
+    /// and, as it goes, by the shapes still unproved (before, the first unproved shape could take all of it); none
+    /// without a time limit.
+    /// </summary>
+    private TimeSpan? PointBudget(int objectives) => _limit is { } t ? (t - _eval.Elapsed) / Math.Max(1, objectives) : null;
 
     private static double Lower(LayerSum s, DesignMetric m) => m == DesignMetric.LayerLatency ? s.MaxLower : s.Lower;
 
@@ -658,7 +778,7 @@ public sealed class Codesign
             if (r.Status != CodesignStatus.Optimal)
             {
                 status = front.Count == 0 && r.Best is null ? CodesignStatus.Unknown : CodesignStatus.Feasible;
-                why = $"{r.Explanation}; the front is exact up to {front.Count} point(s), {r.PointsOpen} point(s) left open";
+                why = $"{r.Explanation}; the front is exact up to {front.Count} point(s), {r.PointsOpen} point(s) not yet ruled out";
                 if (r.Best is not null) front.Add(r.Best);
                 break;
             }

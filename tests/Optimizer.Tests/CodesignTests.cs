@@ -180,6 +180,62 @@ public sealed class CodesignTests
     }
 
     /// <summary>
+    /// A sum given a target leaves unsearched the shapes it no longer needs once the bounds already known (the cache and
+    /// the searches on dominating architectures) exceed it: on every point of the 16-point space, for energy, latency
+    /// and EDP, with a target of 0 nothing but the known bounds is used and their sum never exceeds the point's exact
+    /// value (and reaches it somewhere); with that known sum as the target the shapes are searched largest known
+    /// contribution first, each result stays with its shape (a proved one equals that shape's exact optimum), and a sum
+    /// that stopped early is above the target; given a time budget, the shapes already proved go first and each result
+    /// still stays with its shape.
+    /// </summary>
+    [TestMethod]
+    public void ASumGivenATargetSkipsOnlyWhatItNoLongerNeeds()
+    {
+        var space = Space();
+        var all = Enumerable.Range(0, space.Count).ToList();
+        var exact = new LayerEvaluator(Small(), SearchLimits.None);
+        var objectives = new[] { Formulation.Objective.Energy, Formulation.Objective.Latency, Formulation.Objective.Edp };
+        int tight = 0, skippedEarly = 0;
+        foreach (var objective in objectives)
+        {
+            var eval = new LayerEvaluator(Small(), SearchLimits.None);
+            for (int i = 0; i < space.Parameters.Count; i++)
+                for (int v = 0; v < space.Parameters[i].Values.Count; v++)
+                    eval.Sum(space.Relax(all.Where(p => space.Indices(p)[i] == v).ToList()), objective, relaxation: true);
+            foreach (var p in all)
+            {
+                var arch = space.Build(p);
+                var optimum = exact.Sum(arch, objective, relaxation: false);
+                double value = optimum.Value!.Value;
+                long searches = eval.Searches, skipped = eval.Skipped;
+                var known = eval.Sum(arch, objective, relaxation: false, TimeSpan.FromTicks(1), target: 0);
+                string what = $"{objective}, point {p}: known {known.Lower}, exact {value}";
+                Assert.AreEqual(searches, eval.Searches, $"{what}: a target of 0 searched");
+                Assert.AreEqual(eval.Shapes.Count, known.Results.Count, what);
+                Assert.IsTrue(known.Lower <= value * (1 + 1e-12), what);
+                if (eval.Skipped > skipped && known.Lower >= value * (1 - 1e-12)) tight++;
+                var half = eval.Sum(arch, objective, relaxation: false, target: known.Lower);
+                what = $"{objective}, point {p}: sum targeted at the known {known.Lower}: {half.Lower}, exact {value}";
+                Assert.AreEqual(eval.Shapes.Count, half.Results.Count, what);
+                Assert.IsTrue(half.Lower <= value * (1 + 1e-12), what);
+                for (int s = 0; s < eval.Shapes.Count; s++)
+                    if (half.Results[s].Status == SolveStatus.Optimal)
+                        Assert.AreEqual(optimum.Results[s].Best!.Value, half.Results[s].Best!.Value, 1e-9 * optimum.Results[s].Best!.Value, $"{what}, {eval.Shapes[s].Layer.Name}");
+                if (!half.Proved) { Assert.IsTrue(half.Lower > known.Lower, what); skippedEarly++; }
+                // Given a budget, the shapes already proved come first (here the last one): each result still stays with its shape.
+                var fresh = new LayerEvaluator(Small(), SearchLimits.None);
+                fresh.Search(arch, fresh.Shapes.Count - 1, objective);
+                var shared = fresh.Sum(arch, objective, relaxation: false, budget: TimeSpan.FromSeconds(60));
+                Assert.IsTrue(shared.Proved, $"{objective}, point {p}: a 60 s budget left a shape unproved");
+                for (int s = 0; s < fresh.Shapes.Count; s++)
+                    Assert.AreEqual(optimum.Results[s].Best!.Value, shared.Results[s].Best!.Value, 1e-9 * optimum.Results[s].Best!.Value, $"{objective}, point {p}, budget, {fresh.Shapes[s].Layer.Name}");
+            }
+        }
+        Assert.IsTrue(tight > 0 && skippedEarly > 0, $"{tight} known sums at the exact value, {skippedEarly} sums stopped above the known sum: the test sees nothing");
+        Console.WriteLine($"{tight} known sums at the exact value, {skippedEarly} sums stopped above the known sum");
+    }
+
+    /// <summary>
     /// Under the Timeloop convention (every layer costed by Timeloop's counts, searched with the bounds of shared windows) the
     /// branch and bound over relaxations still gives the sweep's answer, the answer's layers re-cost to it under the
     /// convention, and the command says the convention and proves it.
