@@ -18,8 +18,8 @@ internal static class FuseCommand
     {
         var arch = new Option<string>("--arch") { Description = "Architecture: a preset name or a spec file.", Required = true };
         var workload = new Option<string>("--workload") { Description = "Workload: a zoo name, a spec file, or a model file (.onnx or .mlir; docs/frontends.md).", Required = true };
-        var objective = OptionRules.Objective("What to minimize over the whole workload: " + Objectives.Choices + "; energy alone searches the full fused mapspace, " +
-                                              "the others (and lists) the per-layer template (docs/fusion.md).", "edp");
+        var objective = OptionRules.Objective("What to minimize over the whole workload: " + Objectives.Choices + "; energy or EDP alone searches the full fused mapspace, " +
+                                              "latency (and lists) the per-layer template (docs/fusion.md).", "edp");
         var maxLoops = new Option<int>("--max-fused-loops") { Description = "Outer DRAM loops a fused group may share (0 to 4).", DefaultValueFactory = _ => 1 }.Within(0, 4);
         var timeLimit = OptionRules.TimeLimit("Seconds; when reached (or at Ctrl-C or SIGTERM), the best mapping found (energy: with its bound and gap; latency, EDP: the best unfused one) is returned as FEASIBLE.");
         var csv = new Option<string?>("--csv") { Description = "Write the fused cost as CSV: one row per layer, level and tensor, then totals." };
@@ -41,7 +41,7 @@ internal static class FuseCommand
         var pipeline = new Option<bool>("--pipeline")
         {
             Description = "Also search pipelined groups (docs/fusion.md, \"Pipelined latency\": the shared iterations overlap, member m on iteration i while m + 1 " +
-                          "runs i - 1): over the per-layer template for latency and EDP, groups of at most 4 layers with shared loops.",
+                          "runs i - 1): over the per-layer template for latency and EDP (EDP: beside the full mapspace's sequential groups), groups of at most 4 layers with shared loops.",
         };
         var plot = Plots.PlotOption("each fused group's energy beside the same layers unfused");
         var report = Plots.ReportOption();
@@ -112,7 +112,7 @@ internal static class FuseCommand
         else
         {
             Console.WriteLine($"unfused: energy {Text.Num(u.Energy)} pJ, cycles {Text.Int(u.Cycles)}, EDP {Text.Num(u.Edp)} (every layer alone, intermediates through DRAM; " +
-                (p.FullMapspace ? r.UnfusedProven ? "each layer's exact optimum, as map --all-layers finds it)" : "not every layer's search finished)" : "the best of the per-layer template)"));
+                (p.FullMapspace && o == Objective.Energy ? r.UnfusedProven ? "each layer's exact optimum, as map --all-layers finds it)" : "not every layer's search finished)" : "the best of the per-layer template)"));
             Console.WriteLine($"unfused/fused {obj}: {r.Improvement(o):0.####}x (energy {u.Energy / f.Energy:0.####}x, cycles {(double)u.Cycles / f.Cycles:0.####}x)");
         }
         if (mappingOut is not null)
@@ -131,6 +131,7 @@ internal static class FuseCommand
                 ? $"OPTIMAL {obj}={Text.Num(r.Best!.Value)} (proved by the fused search over {p.SpaceDescription}: nothing in it costs less)"
                 : $"OPTIMAL {objectives}: {values} (proved by the fused search over {p.SpaceDescription}: nothing in it is less in the first term, or equal in the earlier terms and less in a later one)"
             : $"FEASIBLE best={Text.Num(r.Best!.Value)}{(r.Bound is { } lb ? $" bound={Text.Num(lb)} gap={r.GapPercent:0.###}%" : "")} ({r.Explanation}; searched space: {p.SpaceDescription})";
+        if (r.Summary is { } summary) Console.WriteLine($"EDP search: {summary}");
         Console.WriteLine(statusLine);
         if (certify is { } by && r.Status == SolveStatus.Optimal)
         {

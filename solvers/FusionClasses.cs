@@ -28,6 +28,15 @@ public sealed partial class FusionSearch
         /// <summary>True once its exact search ran (to the end, to the ceiling, or until stopped).</summary>
         public bool Searched { get; set; }
         public long Nodes { get; set; }
+        /// <summary>EDP: every member found (the template's, each weighted search's), fused costs.</summary>
+        public List<FusionPartial> Pool { get; } = [];
+        /// <summary>EDP: per lambda searched, a lower bound on min(E + lambda C) over the members (fused; the optimum when exact).</summary>
+        public List<(double Lambda, double Bound)> Known { get; } = [];
+        /// <summary>EDP: a lower bound on every member's fused energy, and on its fused cycles.</summary>
+        public double EnergyLower { get; set; }
+        public double CycleFloor { get; set; }
+        /// <summary>EDP: true once a search proved the class has no member.</summary>
+        public bool Empty { get; set; }
     }
 
     /// <summary>What one class's searches found, shared by the classes of the same shape (tensors renamed when used).</summary>
@@ -80,33 +89,25 @@ public sealed partial class FusionSearch
         // 2. Every class of every layer, with the energy fusion removes from each of its members and so the lower
         //    bound (the layer's own optimum, or bound) - (that energy).
         limits.Progress?.Phase("listing the classes of partial mappings");
-        var layers = new List<List<ClassState>>();
-        IEnumerable<string?> inKeys = [null];
-        for (int i = 0; i < n; i++)
+        var layers = ListClasses((i, job) =>
         {
-            var list = new List<ClassState>();
-            foreach (var job in Jobs(i, inKeys, fuse: true))
+            if (job.InKey is null && job.OutKey is null) return unfusedClasses[i];
+            var c = new ClassState(i, job);
+            var key = ShapeKeyOf(i, job);
+            ShapeResult? known;
+            lock (_shapes) known = _p.ReuseSameShapes ? _shapes.GetValueOrDefault(key) : null;
+            c.Removed = FusionCost.ClassRemoval(EinsumOf(i, job), _p.Arch, job.Shared, job.Held);
+            // A member of the layer's own Einsum costs at least the layer's own optimum; one that computes its readers'
+            // halos runs another Einsum (more rows, or fewer when its readers skip rows), so only 0 bounds it.
+            c.Lower = job.Member is null ? Math.Max(0, unfusedClasses[i].Lower - c.Removed.Value) : 0;
+            if (known is not null)
             {
-                if (job.InKey is null && job.OutKey is null) { list.Add(unfusedClasses[i]); continue; }
-                var c = new ClassState(i, job);
-                var key = ShapeKeyOf(i, job);
-                ShapeResult? known;
-                lock (_shapes) known = _p.ReuseSameShapes ? _shapes.GetValueOrDefault(key) : null;
-                c.Removed = FusionCost.ClassRemoval(EinsumOf(i, job), _p.Arch, job.Shared, job.Held);
-                // A member of the layer's own Einsum costs at least the layer's own optimum; one that computes its readers'
-                // halos runs another Einsum (more rows, or fewer when its readers skip rows), so only 0 bounds it.
-                c.Lower = job.Member is null ? Math.Max(0, unfusedClasses[i].Lower - c.Removed.Value) : 0;
-                if (known is not null)
-                {
-                    c.Member = Adopt(known, i, job);
-                    c.Lower = Math.Max(c.Lower, known.Lower);
-                    c.Searched = known.Exact;
-                }
-                list.Add(c);
+                c.Member = Adopt(known, i, job);
+                c.Lower = Math.Max(c.Lower, known.Lower);
+                c.Searched = known.Exact;
             }
-            layers.Add(list);
-            inKeys = list.Where(c => c.OutKey != DramKey && !double.IsPositiveInfinity(c.Lower)).Select(c => (string?)c.OutKey).Distinct().Prepend(null).ToList();
-        }
+            return c;
+        }, c => double.IsPositiveInfinity(c.Lower))!;
 
         // The template's partial mappings are members of the same classes (the same constraints decide membership):
         // each class starts from its best template member, so the answer is never worse than the template's optimum
@@ -143,21 +144,8 @@ public sealed partial class FusionSearch
         //    a ceiling: what it must stay below to improve on the best fused mapping known. When no class left
         //    unsearched could improve on it, the best is proven.
         int searchedCount = 0;
-        while (true)
+        while (!stop() && NextClass(layers, p => p.Energy) is var (next, ceiling) && next is not null)
         {
-            var forward = Forward(layers, c => c.Lower);
-            var backward = Backward(layers, c => c.Lower);
-            double best = Forward(layers, c => c.Member?.Energy ?? double.PositiveInfinity)[n].GetValueOrDefault(DramKey, double.PositiveInfinity);
-            ClassState? next = null;
-            double nextTotal = double.PositiveInfinity;
-            foreach (var c in layers.SelectMany(l => l))
-            {
-                if (c.Searched) continue;
-                double total = forward[c.Layer].GetValueOrDefault(c.InKey, double.PositiveInfinity) + c.Lower + backward[c.Layer + 1].GetValueOrDefault(c.OutKey, double.PositiveInfinity);
-                if (total < nextTotal) (next, nextTotal) = (c, total);
-            }
-            if (next is null || Meets(nextTotal, best) || stop()) break;
-            double ceiling = best - forward[next.Layer][next.InKey] - backward[next.Layer + 1][next.OutKey];
             limits.Progress?.Phase($"exact search of class {++searchedCount} ({w.Layers[next.Layer].Name}, shared [{SharedText(next.Job.Shared)}])");
             Search(next, ceiling, stop, seedWithDescent: false);
         }
@@ -177,6 +165,52 @@ public sealed partial class FusionSearch
         return new FusionResult(proven ? SolveStatus.Optimal : SolveStatus.Feasible, fMap, fRep, value, uMap, uRep, sw.Elapsed, stats, survivors,
             proven ? null : "stopped before every class of partial mappings that could improve on the answer was searched to the end; the bound is the join of the classes' lower bounds")
         { Bound = proven ? value : Math.Min(value, bound), UnfusedProven = unfusedProven };
+    }
+
+    /// <summary>
+    /// The class to search next in the branch and bound over the join (step 3): the unsearched one on the least total of
+    /// bounds (the best bounds before it, its own, the best after it), with its ceiling (the best total of members known,
+    /// by <paramref name="value"/>, less the two sums); null when no unsearched class could improve on that best total.
+    /// </summary>
+    private static (ClassState? Next, double Ceiling) NextClass(List<List<ClassState>> layers, Func<FusionPartial, double> value)
+    {
+        int n = layers.Count;
+        var forward = Forward(layers, c => c.Lower);
+        var backward = Backward(layers, c => c.Lower);
+        double best = Forward(layers, c => c.Member is { } m ? value(m) : double.PositiveInfinity)[n].GetValueOrDefault(DramKey, double.PositiveInfinity);
+        ClassState? next = null;
+        double nextTotal = double.PositiveInfinity;
+        foreach (var c in layers.SelectMany(l => l))
+        {
+            if (c.Searched) continue;
+            double total = forward[c.Layer].GetValueOrDefault(c.InKey, double.PositiveInfinity) + c.Lower + backward[c.Layer + 1].GetValueOrDefault(c.OutKey, double.PositiveInfinity);
+            if (total < nextTotal) (next, nextTotal) = (c, total);
+        }
+        if (next is null || Meets(nextTotal, best)) return (null, 0);
+        return (next, best - forward[next.Layer][next.InKey] - backward[next.Layer + 1][next.OutKey]);
+    }
+
+    /// <summary>
+    /// Every class of every layer reachable along compatible keys from DRAM, in each layer's fixed order, each made by
+    /// <paramref name="make"/> (null: stopped, and so is the listing); a class that <paramref name="dead"/> says has no
+    /// member leads nowhere.
+    /// </summary>
+    private List<List<ClassState>>? ListClasses(Func<int, Job, ClassState?> make, Func<ClassState, bool> dead)
+    {
+        var layers = new List<List<ClassState>>();
+        IEnumerable<string?> inKeys = [null];
+        for (int i = 0; i < _p.Workload.Layers.Count; i++)
+        {
+            var list = new List<ClassState>();
+            foreach (var job in Jobs(i, inKeys, fuse: true))
+            {
+                if (make(i, job) is not { } c) return null;
+                list.Add(c);
+            }
+            layers.Add(list);
+            inKeys = list.Where(c => c.OutKey != DramKey && !dead(c)).Select(c => (string?)c.OutKey).Distinct().Prepend(null).ToList();
+        }
+        return layers;
     }
 
     /// <summary>
@@ -292,10 +326,11 @@ public sealed partial class FusionSearch
         return result.ToList();
     }
 
-    /// <summary>The chain of members of least total energy (ties: the first class in each layer's fixed order).</summary>
-    private static List<FusionPartial> BestChain(List<List<ClassState>> layers)
+    /// <summary>The chain of members of least total energy, or of another value of a member (ties: the first class in each layer's fixed order).</summary>
+    private static List<FusionPartial> BestChain(List<List<ClassState>> layers, Func<FusionPartial, double>? valueOf = null)
     {
-        var after = Backward(layers, c => c.Member?.Energy ?? double.PositiveInfinity);
+        valueOf ??= p => p.Energy;
+        var after = Backward(layers, c => c.Member is { } m ? valueOf(m) : double.PositiveInfinity);
         var chain = new List<FusionPartial>();
         string key = DramKey;
         for (int i = 0; i < layers.Count; i++)
@@ -305,7 +340,7 @@ public sealed partial class FusionSearch
             foreach (var c in layers[i])
             {
                 if (c.InKey != key || c.Member is null || !after[i + 1].TryGetValue(c.OutKey, out var rest)) continue;
-                double total = c.Member.Energy + rest;
+                double total = valueOf(c.Member) + rest;
                 if (total < least * (1 - 1e-12)) (pick, least) = (c, total);
             }
             chain.Add(pick!.Member!);

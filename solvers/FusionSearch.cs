@@ -33,14 +33,15 @@ public sealed record FusionProblem(Workload Workload, Architecture Arch, Objecti
 
     /// <summary>
     /// True when every layer's partial mappings come from the full single-layer mapspace (the exact search of
-    /// each class, docs/fusion.md): for energy alone, unless <see cref="TemplateOnly"/> asks for the per-layer
-    /// template. Latency, EDP and lexicographic lists search the template.
+    /// each class, docs/fusion.md): for energy or EDP alone, unless <see cref="TemplateOnly"/> asks for the per-layer
+    /// template. Latency and lexicographic lists search the template.
     /// </summary>
-    public bool FullMapspace => Objective == Objective.Energy && Terms.Count == 1 && Convention == CostConvention.Default && !TemplateOnly && !KeepHalos;
+    public bool FullMapspace => Objective is Objective.Energy or Objective.Edp && Terms.Count == 1 && Convention == CostConvention.Default && !TemplateOnly && !KeepHalos;
 
     /// <summary>The mapspace an OPTIMAL answer is proven over, in words.</summary>
     public string SpaceDescription => FullMapspace
-        ? "the full fused mapspace of docs/fusion.md: every layer's mapping from the whole single-layer mapspace of docs/mapspace.md, fused or not"
+        ? "the full fused mapspace of docs/fusion.md: every layer's mapping from the whole single-layer mapspace of docs/mapspace.md, fused or not" +
+          (Objective == Objective.Edp ? $", groups run sequentially{(Pipeline ? $", and the per-layer template's groups of at most {MaxPipelineLayers} layers pipelined" : "")}" : "")
         : "the fused mapspace with each layer's mapping from the per-layer template of docs/fusion.md, not the whole single-layer mapspace" +
           (Convention == CostConvention.Default ? "" : $", each layer counted by the {Conventions.Names[(int)Convention]} convention") +
           (KeepHalos ? $", halos recomputed or kept (groups that keep them of at most {MaxKeepLayers} layers, one shared loop)" : "") +
@@ -93,6 +94,9 @@ public sealed record FusionResult(
     /// <summary>A proven lower bound on the objective over the searched mapspace (equal to <see cref="Best"/> when optimal); null when unknown.</summary>
     public double? Bound { get; init; }
 
+    /// <summary>What the search compared beside its answer (EDP over the full mapspace: its weighted joins and the template's optimum); null when nothing.</summary>
+    public string? Summary { get; init; }
+
     /// <summary>True when the unfused mapping is proven the best with every layer alone (each layer's class search finished).</summary>
     public bool UnfusedProven { get; init; }
 
@@ -131,7 +135,13 @@ public sealed partial class FusionSearch
         bool Late() => deadline is { } d && sw.Elapsed > d;
         bool Stop() => limits.Cancel.IsCancellationRequested || Late();
         _classLimits = () => limits with { TimeLimit = deadline is { } d ? TimeSpan.FromTicks(Math.Max(1, (d - sw.Elapsed).Ticks)) : null, Progress = null };
-        if (_p.FullMapspace) return SolveFull(limits, sw, Late, Stop);
+        if (_p.FullMapspace) return _p.Objective == Objective.Edp ? SolveFullEdp(limits, sw, Late, Stop) : SolveFull(limits, sw, Late, Stop);
+        return SolveTemplate(limits, sw, Late, Stop);
+    }
+
+    /// <summary>The search over the template (docs/fusion.md, "The search over the template").</summary>
+    private FusionResult SolveTemplate(SearchLimits limits, Stopwatch sw, Func<bool> Late, Func<bool> Stop)
+    {
         // The unfused mapping (seconds at most on the zoo's networks) is finished even after an interruption, so
         // Ctrl-C or SIGTERM always has a FEASIBLE answer to give; only the time limit cuts it short.
         limits.Progress?.Phase("the best unfused mapping");
@@ -194,14 +204,15 @@ public sealed partial class FusionSearch
             .Where(m => FusionMapspace.Allows(e, m, shared, held)).ToList());
 
     /// <summary>
-    /// The reference for the full mapspace (energy; tests only, tiny cases): every partition into groups of
+    /// The reference for the full mapspace (energy or EDP; tests only, tiny cases): every partition into groups of
     /// consecutive layers, every set of tensors each group holds and every choice of every member's shared loops,
     /// each layer's mapping the least-energy one of its class (its shared loops, the held tensors it touches, and
     /// its levels' capacity less what held tensors living across it take) found by plain enumeration of the class's
     /// whole constrained single-layer mapspace (<see cref="TilingSearch"/> without pruning), each whole fused mapping
     /// checked by <see cref="FusionChecker"/> and costed by <see cref="FusionCost"/>. Within one such choice a layer's
     /// fused energy depends on its own mapping alone and the total is a sum, so the least per layer gives the least
-    /// fused mapping of that choice.
+    /// fused mapping of that choice. For EDP each layer's mappings are every mapping of its class's whole mapspace
+    /// (<see cref="TilingSearch.Visit"/>) on the Pareto front of its fused energy and cycles.
     /// </summary>
     /// <param name="keepHalos">Also every group with the keep policy, each prologue the least-energy mapping of its own
     /// constrained mapspace (no shared loops; its held tensors resident) on the architecture less what is reserved for it.</param>
@@ -215,7 +226,20 @@ public sealed partial class FusionSearch
             if (!classBest.TryGetValue(key, out var best))
             {
                 var problem = new MapProblem(e, room, Objective.Energy, FusionMapspace.ClassConstraints(e, shared, held));
-                classBest[key] = best = new TilingSearch(problem, prune: false).Solve(SearchLimits.None).Mapping is { } m ? [m] : [];
+                if (_p.Objective == Objective.Energy)
+                    classBest[key] = best = new TilingSearch(problem, prune: false).Solve(SearchLimits.None).Mapping is { } m ? [m] : [];
+                else
+                {
+                    // EDP: every mapping of the class whose fused energy and cycles no other beats or ties on both (the
+                    // objective grows with each total, and the totals are sums over the layers of one choice).
+                    var all = new List<(double Energy, long Cycles, Mapping Mapping)>();
+                    new TilingSearch(problem, prune: false).Visit(m =>
+                    {
+                        var c = FusionCost.Adjust(e.Name, _p.Arch, CostModel.Evaluate(e, _p.Arch, m), held);
+                        all.Add((c.Energy, c.Cycles, m));
+                    }, SearchLimits.None with { Threads = 1 });
+                    classBest[key] = best = Pareto(all, x => x.Energy, x => x.Cycles).Select(x => x.Mapping).ToList();
+                }
             }
             return best;
         });

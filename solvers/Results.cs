@@ -31,6 +31,13 @@ public enum SolveStatus
 public sealed record MapProblem(Einsum Layer, Architecture Arch, Objective Objective, MappingConstraints? Constraints = null, CostCaps? Caps = null,
     CostConvention Convention = CostConvention.Default, bool OneAxis = false)
 {
+    /// <summary>
+    /// A member of a fused class searched for energy plus lambda times its fused cycles (docs/fusion.md, "EDP over the full
+    /// mapspace"); null for the problem's own objective. Only <see cref="TilingSearch"/> takes it, with <see cref="Objective"/>
+    /// energy, the default convention, no caps and no global constraints.
+    /// </summary>
+    public WeightedCycles? Weighted { get; init; }
+
     // Every solver starts from a MapProblem: costs that could overflow are refused here, before any search sees one.
     private readonly bool _inRange = CheckRange(Layer, Arch);
 
@@ -39,6 +46,21 @@ public sealed record MapProblem(Einsum Layer, Architecture Arch, Objective Objec
         CostRange.Require(layer, arch);
         return true;
     }
+}
+
+/// <summary>
+/// The objective energy + <paramref name="Lambda"/> x cycles, with the cycles a member of a fused class has: the counts
+/// fusion removes for the <paramref name="Held"/> tensors (<see cref="FusionCost.Removal"/>) take no bandwidth, so they are
+/// <see cref="FusionCost.Adjust"/>'s cycles. The energy stays the layer's own (fusion removes the same energy from every
+/// member of a class).
+/// </summary>
+public sealed record WeightedCycles(double Lambda, IReadOnlyList<HeldTensor> Held)
+{
+    /// <summary>The objective of a member's own cost report.</summary>
+    public double Value(Architecture arch, CostReport r) => r.Energy + Lambda * Cycles(arch, r);
+
+    /// <summary>A member's fused cycles from its own cost report (<see cref="FusionCost.Adjust"/>).</summary>
+    public long Cycles(Architecture arch, CostReport r) => FusionCost.Adjust("", arch, r, Held).Cycles;
 }
 
 /// <summary>Upper bounds on a mapping's energy (pJ), cycles and energy-delay product, each compared within a relative 1e-9; null = no cap.</summary>

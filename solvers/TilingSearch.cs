@@ -69,6 +69,12 @@ public sealed class TilingSearch
         // bounds hold (the cap only removes mappings), plans whose least cycles are above the cap are dropped, and each
         // leaf's orders are searched for the least energy within the cap (docs/mapspace.md, "Energy within a cycle cap").
         _cyclesCapped = deferOrders && problem.Objective == Objective.Energy && problem.Caps is { Cycles: not null, Energy: null, Edp: null };
+        // Energy plus lambda times a fused member's cycles (a class of the fused EDP search, docs/fusion.md): the energy search
+        // too, each bound plus lambda times the plan's least (fused) cycles, each leaf's orders searched as for EDP.
+        _weighted = problem.Weighted;
+        if (_weighted is not null && !(deferOrders && problem.Objective == Objective.Energy && problem.Caps is null && _global is null && problem.Convention == CostConvention.Default
+                && !problem.Arch.HasWindowCapabilities && _weighted.Lambda >= 0 && double.IsFinite(_weighted.Lambda)))
+            throw new ArgumentException("A weighted problem (energy + lambda x fused cycles) is searched for energy under the default model, without caps or global constraints, with a finite lambda >= 0.", nameof(problem));
         _model = new SearchModel(_edpInner ? problem with { Objective = Objective.Energy } : _cyclesCapped ? problem with { Caps = null } : problem, deferOrders);
         _prune = prune;
         _name = prune ? (problem.Convention != CostConvention.Default ? $"exact ({Conventions.Names[(int)problem.Convention]} convention)" : "exact") : problem.Convention != CostConvention.Default ? $"enumeration ({Conventions.Names[(int)problem.Convention]} convention)"
@@ -80,6 +86,7 @@ public sealed class TilingSearch
     private readonly int _levelsCount;
     private readonly bool _edpInner;
     private readonly bool _cyclesCapped;
+    private readonly WeightedCycles? _weighted;
     // True when leaves are costed by the reference model (another convention, or a window capability the search's array model lacks).
     private readonly bool _byReference;
     // True when the problem's counts are not the default model's, so seeds are valued by the reference model under them.
@@ -87,7 +94,23 @@ public sealed class TilingSearch
     private readonly PlanTwins? _twins;
 
     /// <summary>The lower bound before any decision, on the problem's objective (for EDP searched inner-first: the energy model's times the latency twin's).</summary>
-    private double RootBound() => _edpInner ? FusionCost.Combine(Objective.Edp, _model.RootBound(), _twins!.Latency.RootBound()) : _model.RootBound();
+    private double RootBound() => _edpInner ? FusionCost.Combine(Objective.Edp, _model.RootBound(), _twins!.Latency.RootBound())
+        : _weighted is { } w ? _model.RootBound() + w.Lambda * _twins!.Latency.RootBound() : _model.RootBound();
+
+    /// <summary>The least (fused, for a weighted problem) cycles of every mapping, without a search: the latency twin's root bound.</summary>
+    public double CycleFloor() => _twins is { } t ? t.Latency.RootBound() : new SearchModel(_p with { Objective = Objective.Latency, Caps = null }).RootBound();
+
+    /// <summary>The problem's objective of a cost report: its own, or for a weighted problem energy + lambda x the fused cycles.</summary>
+    private double ValueOf(CostReport r) => _weighted is { } w ? w.Value(_p.Arch, r) : r.Objective(_p.Objective);
+
+    /// <summary>
+    /// A plan's bound from an energy bound and the plan's least cycles <paramref name="floor"/> (1 when unknown): their product
+    /// for EDP, energy + lambda x floor for a weighted problem, else the energy bound itself; <see cref="PlanEnergy"/> inverts it.
+    /// </summary>
+    private double PlanValue(double energy, double floor) => _weighted is { } w ? energy + w.Lambda * floor : energy * floor;
+
+    /// <summary>The energy bound below which a plan's node may hold a value below <paramref name="value"/> (<see cref="PlanValue"/> inverted).</summary>
+    private double PlanEnergy(double value, double floor) => _weighted is { } w ? value - w.Lambda * floor : value / floor;
     private readonly double _ceiling;
     private readonly bool _seed;
     private readonly MappingConstraints? _global;
@@ -99,7 +122,7 @@ public sealed class TilingSearch
     /// satisfies every one (<see cref="ConstraintCheck.Broken"/> over its report under the problem's convention). The bounds
     /// stay valid, since they are lower bounds over the unconstrained superset.
     /// </summary>
-    private Func<Mapping, bool>? Admit => _global is not { } g ? null : mapping =>
+    private Func<Mapping, bool>? Admit => _visit is { } visit ? mapping => { lock (visit) visit(mapping); return false; } : _global is not { } g ? null : mapping =>
     {
         var broken = ConstraintCheck.Broken(g, _p.Arch, mapping, () => Conventions.Evaluate(_p.Convention, _p.Layer, _p.Arch, mapping));
         if (broken.Count == 0) return true;
@@ -107,6 +130,20 @@ public sealed class TilingSearch
         _brokenSets.TryAdd(set, true);
         return false;
     };
+
+    private Action<Mapping>? _visit;
+
+    /// <summary>
+    /// Every complete mapping the enumeration (<c>prune: false</c>) reaches, each given to <paramref name="visit"/> (one call at
+    /// a time): the whole mapspace, every tile within its level's capacity, for brute force in tests. Nothing is answered.
+    /// </summary>
+    public void Visit(Action<Mapping> visit, SearchLimits limits)
+    {
+        if (_prune) throw new InvalidOperationException("Visit enumerates the whole mapspace: create the search with prune: false.");
+        _visit = visit;
+        try { Solve(limits); }
+        finally { _visit = null; }
+    }
 
     /// <summary>
     /// False when a spatial plan breaks a global constraint that the spatial factors alone decide (min-utilization,
@@ -198,7 +235,7 @@ public sealed class TilingSearch
                 var descent = new Descent(_p with { Constraints = _p.Constraints?.LevelsOnly }).Solve(limits with { TimeLimit = budget });
                 if (descent.Mapping is not null && descent.Best is { } d && Satisfies(descent.Mapping, descent.Report!))
                 {
-                    if (!_byConvention && !_p.OneAxis) (seed, seedValue) = (descent.Mapping, d);
+                    if (!_byConvention && !_p.OneAxis && _weighted is null) (seed, seedValue) = (descent.Mapping, d);
                     else if (Valued(descent.Mapping) is var (m, v)) (seed, seedValue) = (m, v);
                 }
             }
@@ -225,7 +262,7 @@ public sealed class TilingSearch
         }
         if (sampling.Result is var (improved, sampled))
         {
-            if (!_byConvention && !_p.OneAxis) { if (sampled < seedValue) (seed, seedValue) = (improved, sampled); }
+            if (!_byConvention && !_p.OneAxis && _weighted is null) { if (sampled < seedValue) (seed, seedValue) = (improved, sampled); }
             else if (Valued(improved) is var (mi, vi) && vi < seedValue) (seed, seedValue) = (mi, vi);
         }
         // The heuristics value mappings by the default model; the threshold must be the problem's own value of the seed.
@@ -261,7 +298,7 @@ public sealed class TilingSearch
         if (OneAxisOnly && Formulation.Specs.TimeloopMapping.Inexpressible(m, _p.Arch) is not null) return null;
         var report = Conventions.Evaluate(_p.Convention, _p.Layer, _p.Arch, m);
         if (!(_p.Caps?.Allow(report) ?? true) || !Satisfies(m, report)) return null;
-        return report.Objective(_p.Objective);
+        return ValueOf(report);
     }
 
     /// <summary>Runs the search under the limits.</summary>
@@ -293,8 +330,9 @@ public sealed class TilingSearch
         }
         // The leaves of the inner-first search whose least-energy orders may not be the answer: EDP's, and energy's within a cycle cap.
         Func<double, double, double>? leafOrders = _edpInner ? (e, c) => FusionCost.Combine(Objective.Edp, e, c)
+            : _weighted is { } weighted ? (e, c) => e + weighted.Lambda * c
             : _cyclesCapped ? (e, c) => _p.Caps!.Allow(e, c) ? e : double.PositiveInfinity : null;
-        var shared = new Shared(_model, _prune, sw, deadline, limits.Cancel, _byReference ? LeafValue : null, Admit, TilesAdmit(), leafOrders) { NodeLimit = _nodeLimit };
+        var shared = new Shared(_model, _prune, sw, deadline, limits.Cancel, _byReference ? LeafValue : null, Admit, TilesAdmit(), leafOrders, PlanValue, PlanEnergy) { NodeLimit = _nodeLimit };
         var progress = limits.Progress;
         bool[]? finishedSoFar = null; // for the display's bound: the plans still open
         double[]? openSoFar = null;
@@ -349,13 +387,14 @@ public sealed class TilingSearch
                     return;
                 }
                 // EDP searched inner-first: every mapping of the plan has at least its energy bound and at least its cycles.
-                double scale = scales[i] = _edpInner ? twins!.Cycles(plans[i]) : 1;
+                // Weighted: every mapping of the plan has at least its energy bound and at least its (fused) cycles.
+                double scale = scales[i] = _edpInner || _weighted is not null ? twins!.Cycles(plans[i]) : 1;
                 double energy = energies[i] = _model.DeferOrders ? _model.InnerBound(roots[i](), _levelsCount) : double.NaN;
-                double plain = _model.DeferOrders ? energy * scale : _model.LowerBound(roots[i](), 0, keepDecidedAt: 0);
+                double plain = _model.DeferOrders ? PlanValue(energy, scale) : _model.LowerBound(roots[i](), 0, keepDecidedAt: 0);
                 keys[i] = plain; // the search order stays the plain bound's (see below)
                 // Within a cycle cap, a plan whose least cycles are above it holds no allowed mapping.
                 if (_cyclesCapped && !_p.Caps!.Allow(0, twins!.Cycles(plans[i]))) plain = double.PositiveInfinity;
-                else if (twins is not null && !_edpInner && !_cyclesCapped && !shared.CheckStop()) plain = Math.Max(plain, twins.Bound(plans[i], shared.CheckStop));
+                else if (twins is not null && !_edpInner && !_cyclesCapped && _weighted is null && !shared.CheckStop()) plain = Math.Max(plain, twins.Bound(plans[i], shared.CheckStop));
                 bounds[i] = plain;
             });
             rootKeys.AddRange(keys);
@@ -417,7 +456,7 @@ public sealed class TilingSearch
             // reached keeps its plain bound, which is valid (a stopped search reports the least over the plans left).
             if (_model.DeferOrders)
             {
-                open[i] = rootBounds[i] = Math.Max(rootBounds[i], _model.RefineBound(roots[i](), _levelsCount, rootEnergies[i], shared.Threshold / rootScales[i]) * rootScales[i]);
+                open[i] = rootBounds[i] = Math.Max(rootBounds[i], PlanValue(_model.RefineBound(roots[i](), _levelsCount, rootEnergies[i], PlanEnergy(shared.Threshold, rootScales[i])), rootScales[i]));
                 if (shared.Prunable(rootBounds[i], path)) { finished[i] = true; return; }
             }
             var frontier = new Frontier();
@@ -443,14 +482,14 @@ public sealed class TilingSearch
         // Nothing below the ceiling (which was below the seed, if any): that is all the search proved.
         if (_prune && found is null && _ceiling < shared.SeedValue && complete)
         {
-            var seedReport = shared.SeedMapping is { } below ? Recheck(below, Conventions.Evaluate(_p.Convention, _p.Layer, _p.Arch, below).Objective(_p.Objective)) : null;
-            return new SolveResult(seedReport is null ? SolveStatus.Unknown : SolveStatus.Feasible, shared.SeedMapping, seedReport, seedReport?.Objective(_p.Objective),
+            var seedReport = shared.SeedMapping is { } below ? Recheck(below, ValueOf(Conventions.Evaluate(_p.Convention, _p.Layer, _p.Arch, below))) : null;
+            return new SolveResult(seedReport is null ? SolveStatus.Unknown : SolveStatus.Feasible, shared.SeedMapping, seedReport, seedReport is null ? null : ValueOf(seedReport),
                 _ceiling, sw.Elapsed, shared.Explored, _name, $"nothing in the mapspace costs less than the ceiling {_ceiling:G6}");
         }
         if (found is null && shared.SeedMapping is { } seed)
         {
             found = seed;
-            foundValue = Conventions.Evaluate(_p.Convention, _p.Layer, _p.Arch, seed).Objective(_p.Objective);
+            foundValue = ValueOf(Conventions.Evaluate(_p.Convention, _p.Layer, _p.Arch, seed));
         }
         var elapsed = sw.Elapsed;
         long explored = shared.Explored;
@@ -463,7 +502,7 @@ public sealed class TilingSearch
                 "The search stopped before it found a valid mapping.");
         }
         var report = Recheck(found, foundValue!.Value);
-        double best = report.Objective(_p.Objective);
+        double best = ValueOf(report);
         return new SolveResult(complete ? SolveStatus.Optimal : SolveStatus.Feasible, found, report, best,
             complete ? best : Math.Min(bound, best), elapsed, explored, _name);
     }
@@ -479,7 +518,7 @@ public sealed class TilingSearch
     {
         if (Infeasibility.Contradictions(_p).Count > 0) return double.PositiveInfinity;
         double root = RootBound();
-        if (!_prune || !_model.DeferOrders || _edpInner || _cyclesCapped || _global is not null) return root;
+        if (!_prune || !_model.DeferOrders || _edpInner || _cyclesCapped || _weighted is not null || _global is not null) return root;
         var sw = Stopwatch.StartNew();
         bool Stopped() => limits.Cancel.IsCancellationRequested || (limits.TimeLimit is { } t && sw.Elapsed > t);
         var plans = new List<(State State, double Plain)>();
@@ -510,10 +549,10 @@ public sealed class TilingSearch
     private PlanTwins? Twins()
     {
         // The twins' energy bound is the inner-first one, which knows nothing of shared windows.
-        if (!_prune || (_p.Objective != Objective.Edp && _p.Caps is null) || _model.Problem.SharedWindows) return null;
+        if (!_prune || (_p.Objective != Objective.Edp && _p.Caps is null && _p.Weighted is null) || _model.Problem.SharedWindows) return null;
         var free = _p with { Caps = null };
         // EDP searched inner-first: the search's own model is the energy twin.
-        return new PlanTwins(_edpInner || _cyclesCapped ? _model : new SearchModel(free with { Objective = Objective.Energy }, deferOrders: true), new SearchModel(free with { Objective = Objective.Latency }),
+        return new PlanTwins(_edpInner || _cyclesCapped || _weighted is not null ? _model : new SearchModel(free with { Objective = Objective.Energy }, deferOrders: true), new SearchModel(free with { Objective = Objective.Latency }),
             _levelsCount, _p.Objective, _p.Caps);
     }
 
@@ -581,7 +620,7 @@ public sealed class TilingSearch
         var report = Conventions.Evaluate(_p.Convention, _p.Layer, _p.Arch, mapping);
         if (!Satisfies(mapping, report))
             throw new InvalidOperationException($"The {_name} search returned a mapping that breaks a global constraint; this is a bug.");
-        double reference = report.Objective(_p.Objective);
+        double reference = ValueOf(report);
         if (Math.Abs(reference - searchValue) > 1e-9 * Math.Max(1, Math.Abs(reference)))
             throw new InvalidOperationException($"The {_name} search costed its mapping at {searchValue} but the cost model says {reference}; this is a bug.");
         return report;
@@ -601,7 +640,8 @@ public sealed class TilingSearch
 
     /// <summary>The incumbent and the stopping rule, shared by the threads.</summary>
     private sealed class Shared(SearchModel model, bool prune, Stopwatch clock, TimeSpan? deadline, CancellationToken cancel, Func<State, (double Value, Mapping Mapping)>? leafValue = null,
-        Func<Mapping, bool>? admit = null, Func<State, int, bool>? tilesAdmit = null, Func<double, double, double>? leafOrders = null)
+        Func<Mapping, bool>? admit = null, Func<State, int, bool>? tilesAdmit = null, Func<double, double, double>? leafOrders = null,
+        Func<double, double, double>? planValue = null, Func<double, double, double>? planEnergy = null)
     {
         private readonly object _lock = new();
         private long _explored;
@@ -773,9 +813,10 @@ public sealed class TilingSearch
         /// <remarks>
         /// With <paramref name="threads"/> above 1, this node's children are searched in parallel, each from
         /// a fresh state that <paramref name="make"/> builds (this node's own state, undecided below).
-        /// For EDP, <paramref name="scale"/> is the plan's least cycles: the model's bounds are on energy, and a node's
-        /// bound on EDP is its energy bound times that (every mapping of the plan has at least those cycles);
-        /// <paramref name="nodeBound"/>, the children's bounds and positions and what the frontier records are on EDP.
+        /// For EDP and a weighted problem, <paramref name="scale"/> is the plan's least cycles: the model's bounds are on energy, and a node's
+        /// bound on EDP is its energy bound times that (every mapping of the plan has at least those cycles), on energy + lambda x
+        /// cycles its energy bound plus lambda times that (the plan value the search gives, <c>planValue</c>);
+        /// <paramref name="nodeBound"/>, the children's bounds and positions and what the frontier records are on the objective.
         /// </remarks>
         public void DescendInner(State s, int d, double nodeBound, double[] path, Frontier frontier, int threads = 1, Func<State>? make = null, ChildBounds? known = null,
             double scale = 1)
@@ -791,7 +832,7 @@ public sealed class TilingSearch
                 return;
             }
             // The cutoff the energy bounds may stop at: a node whose energy bound reaches it is pruned.
-            double cutoff = Threshold / scale;
+            double cutoff = planEnergy is null ? Threshold / scale : planEnergy(Threshold, scale);
             // Children are bounded first and then searched best bound first, so good mappings come early
             // and prune the rest; equal bounds keep the enumeration order, so the order is deterministic.
             // The parent's outer bound may have bounded these children already (see ChildBounds): then only the
@@ -820,8 +861,8 @@ public sealed class TilingSearch
                     if (g >= 0 && !known!.TryGet(g, keep, out least)) continue;
                     if (!model.Fits(d, s)) continue;
                     double energy = Math.Max(least, model.InnerBound(s, d, cutoff));
-                    if (Prunable(energy * scale, path, index + k)) continue;
-                    double bound = model.RefineBound(s, d, energy, cutoff, out var grandchildren) * scale;
+                    if (Prunable(PlanValue(energy, scale), path, index + k)) continue;
+                    double bound = PlanValue(model.RefineBound(s, d, energy, cutoff, out var grandchildren), scale);
                     // Bounding a child can take milliseconds (the outer bound's cases): the clock is read after each.
                     if (CheckStop()) { frontier.Add(nodeBound); return; }
                     var childPath = Extend(path, bound, index + k);
@@ -862,6 +903,8 @@ public sealed class TilingSearch
                 }
             }
         }
+
+        private double PlanValue(double energy, double floor) => planValue is null ? energy * floor : planValue(energy, floor);
 
         /// <summary>
         /// A leaf of the inner-first search whose objective <paramref name="value"/> combines energy and cycles, never

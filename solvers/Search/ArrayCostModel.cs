@@ -149,6 +149,7 @@ internal sealed class ArrayCostModel(SearchProblem problem) : SearchPart(problem
         var p = _m.Map;
         var levels = _m.Storage;
         double energy = _m.MacEnergy, network = 0;
+        var held = p.Weighted?.Held;
         var reads = new long[Levels];
         var writes = new long[Levels];
         long temporalProduct = 1;
@@ -201,8 +202,13 @@ internal sealed class ArrayCostModel(SearchProblem problem) : SearchPart(problem
                     energy += PendingInnermost(t, s, l, keepDecidedAt, loopsDecided, t.IsOutput ? u : r);
                 }
                 energy += s.Used[l] * Counts.AccessEnergy(levels[l], r, fills, u);
-                reads[l] = checked(reads[l] + r);
-                writes[l] = checked(writes[l] + fills + u);
+                // A member of a fused class (MapProblem.Weighted): the counts fusion removes take no bandwidth.
+                var (gone, fillsGone) = held is null ? (false, false) : FusionCost.Removal(held, l, t.Spec.Id);
+                if (!gone)
+                {
+                    reads[l] = checked(reads[l] + r);
+                    writes[l] = checked(writes[l] + (fillsGone ? 0 : fills) + u);
+                }
                 if (!childKnown || c >= Levels) break;
                 l = c;
                 visitsL = visitsC;

@@ -33,6 +33,14 @@ public sealed class FusionTests
             new StorageLevel("Reg", 3 + rng.Next(6), 16, 1, 1, keeps: rng.Next(2) == 0 ? null : [TensorRole.Weights, TensorRole.Outputs]),
         ], new ComputeUnit(0.5));
 
+    /// <summary>A small architecture where parallel compute costs energy (words pay hops over a 4-wide fanout) and DRAM is slow, so the least-energy mapping is not the least-cycle one.</summary>
+    private static Architecture TradeOffArch(Random rng)
+        => new("trade-off", "random small, hops cost energy", [
+            new StorageLevel("DRAM", null, 16, 100, 100, readBandwidth: 1 + rng.Next(3), writeBandwidth: 1 + rng.Next(2)),
+            new StorageLevel("Buffer", 20 + rng.Next(40), 16, 5, 6, fanout: new Fanout(4, 1, multicast: rng.Next(2) == 0, hopEnergy: 2 + rng.Next(20))),
+            new StorageLevel("Reg", 3 + rng.Next(6), 16, 1, 1),
+        ], new ComputeUnit(0.5));
+
     private static IEnumerable<(Workload W, Architecture A, Objective O)> SmallCases()
     {
         var rng = new Random(7);
@@ -54,8 +62,8 @@ public sealed class FusionTests
         {
             var search = new FusionSearch(new FusionProblem(w, a, o, MaxFusedLoops: 1));
             var r = search.Solve(SearchLimits.None);
-            // Energy searches the full mapspace, latency and EDP the per-layer template: each against its own brute force.
-            var (brute, bruteBest, count) = o == Objective.Energy ? search.BruteForceFull() : search.BruteForce();
+            // Energy and EDP search the full mapspace, latency the per-layer template: each against its own brute force.
+            var (brute, bruteBest, count) = o == Objective.Latency ? search.BruteForce() : search.BruteForceFull();
             Assert.AreEqual(SolveStatus.Optimal, r.Status);
             Assert.IsNotNull(brute, $"brute force found nothing over {count} fused mappings");
             Console.WriteLine($"{w.Layers.Count} layers, {o}: {count} fused mappings enumerated, optimum {bruteBest:G6}, unfused {r.UnfusedReport!.Objective(o):G6}");
@@ -64,6 +72,34 @@ public sealed class FusionTests
             if (r.Best < r.UnfusedReport!.Objective(o) * (1 - 1e-9)) fusedWins++;
         }
         Assert.IsTrue(fusedWins > 0, "on none of the small cases did fusion beat the unfused optimum, so the comparison tested little");
+    }
+
+    // EDP over the full mapspace (docs/fusion.md, "EDP over the full mapspace"): equal to brute force over the full fused
+    // mapspace (every class's whole mapspace, its fused (energy, cycles) Pareto front) on small chains over slow DRAM links,
+    // never worse than the template's EDP optimum; on some case the least-energy fused mapping and the template's optimum
+    // are both beaten, so neither the first weighted join (lambda = 0) nor the template decides the answer alone.
+    [TestMethod]
+    public void FusedEdpOverTheFullMapspaceEqualsBruteForce()
+    {
+        int beyond = 0;
+        var rng = new Random(17);
+        var cases = SmallCases().Where(c => c.O == Objective.Edp).Select(c => (c.W, c.A))
+            .Concat(Enumerable.Range(0, 6).Select(_ => (Chain(rng, 2, [2, 4]), TradeOffArch(rng)))).ToList();
+        foreach (var (w, a) in cases)
+        {
+            var search = new FusionSearch(new FusionProblem(w, a, Objective.Edp, MaxFusedLoops: 1));
+            var r = search.Solve(SearchLimits.None);
+            var (brute, bruteBest, count) = search.BruteForceFull();
+            Assert.AreEqual(SolveStatus.Optimal, r.Status, r.Explanation);
+            Assert.IsNotNull(brute);
+            var template = new FusionSearch(new FusionProblem(w, a, Objective.Edp, MaxFusedLoops: 1, TemplateOnly: true)).Solve(SearchLimits.None).Best!.Value;
+            var energy = new FusionSearch(new FusionProblem(w, a, Objective.Energy, MaxFusedLoops: 1)).Solve(SearchLimits.None).Report!.Edp;
+            Console.WriteLine($"{w.Layers.Count} layers: {count} fused mappings, EDP optimum {bruteBest:G8}, search {r.Best:G8} ({r.Summary}); template {template:G8}, least energy's EDP {energy:G8}");
+            Assert.AreEqual(bruteBest, r.Best!.Value, bruteBest * 1e-9);
+            Assert.IsTrue(r.Best <= template * (1 + 1e-12), "worse than the template's optimum");
+            if (bruteBest < Math.Min(template, energy) * (1 - 1e-9)) beyond++;
+        }
+        Assert.IsTrue(beyond > 0, "on no case did the EDP optimum beat both the template's and the least-energy fused mapping's EDP, so the lambda steps were not tested");
     }
 
     // Lexicographic lists over the template: every term equals brute force's lexicographic least, and on some case the
@@ -237,7 +273,7 @@ public sealed class FusionTests
         {
             var search = new FusionSearch(new FusionProblem(w, a, o));
             var r = search.Solve(SearchLimits.None);
-            var (_, bruteBest, _) = o == Objective.Energy ? search.BruteForceFull() : search.BruteForce();
+            var (_, bruteBest, _) = o == Objective.Latency ? search.BruteForce() : search.BruteForceFull();
             Assert.AreEqual(SolveStatus.Optimal, r.Status);
             Assert.AreEqual(bruteBest, r.Best!.Value, bruteBest * 1e-9, $"{o}");
         }

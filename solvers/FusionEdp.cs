@@ -1,0 +1,209 @@
+using System.Diagnostics;
+using Optimizer.Formulation;
+using Optimizer.Workloads;
+
+namespace Optimizer.Solvers;
+
+/// <summary>
+/// The fused EDP search over the full mapspace (docs/fusion.md, "EDP over the full mapspace"): EDP = (sum E)(sum C) is least
+/// at a supported point of the (sum E, sum C) front, one that minimizes E + lambda C for some lambda >= 0, and E + lambda C is
+/// a sum over the layers, so each lambda is the class join of the energy search with a weighted class objective. A
+/// dichotomic search over lambda, with the bound of the polygon the solved lambdas cut out, finds the least EDP and proves it.
+/// </summary>
+public sealed partial class FusionSearch
+{
+    /// <summary>One weighted join solved: its lambda, a lower bound on min(E + lambda C) over the fused mapspace, and the point it found.</summary>
+    private sealed record LambdaLine(double Lambda, double Bound, double Energy, double Cycles);
+
+    private FusionResult SolveFullEdp(SearchLimits limits, Stopwatch sw, Func<bool> late, Func<bool> stop)
+    {
+        _late = late;
+        var w = _p.Workload;
+        int n = w.Layers.Count;
+        // 1. The template's optimum (pipelined groups too with --pipeline): the answer to beat, its unfused mapping the one
+        //    printed beside, its partial mappings the classes' first members.
+        limits.Progress?.Phase("the template's EDP optimum (the answer to beat)");
+        var template = SolveTemplate(limits, sw, late, stop);
+        if (stop() || template.Status == SolveStatus.Unknown) return template;
+
+        // 2. Every class of every layer reachable along compatible keys, with its removal, its energy bound (the energy search's,
+        //    TilingSearch.LowerBound less R) and its cycle floor (the least fused cycles any member has, the latency root bound).
+        limits.Progress?.Phase("listing and bounding the classes of partial mappings");
+        var layers = ListClasses((i, job) =>
+        {
+            if (stop()) return null;
+            var c = new ClassState(i, job);
+            c.Removed = job.InKey is null && job.OutKey is null ? 0 : FusionCost.ClassRemoval(EinsumOf(i, job), _p.Arch, job.Shared, job.Held);
+            c.EnergyLower = Math.Max(0, ClassBound(c) - c.Removed.Value);
+            c.Empty = double.IsPositiveInfinity(c.EnergyLower);
+            c.CycleFloor = c.Empty ? double.PositiveInfinity : new TilingSearch(WeightedProblem(c, 0), prune: true, seed: false).CycleFloor();
+            foreach (var p in template.Survivors.ElementAtOrDefault(i) ?? [])
+                if (!p.Pipelined && !p.Keep && (p.InKey ?? DramKey) == c.InKey && (p.OutKey ?? DramKey) == c.OutKey) c.Pool.Add(p);
+            return c;
+        }, c => c.Empty);
+        if (layers is null) return template;
+        // Every fused mapping has at least the least sum of the classes' cycle floors along compatible keys.
+        double cycleFloor = Forward(layers, c => c.Empty ? double.PositiveInfinity : c.CycleFloor)[n].GetValueOrDefault(DramKey, double.PositiveInfinity);
+
+        // 3. The weighted joins, lambda = 0 (energy) first; then the lambda the polygon's least vertex asks for, until that
+        //    vertex's EDP reaches the best EDP found.
+        var lines = new List<LambdaLine>();
+        (FusedMapping Map, FusedCostReport Rep)? best = template.Mapping is { } tm ? (tm, template.Report!) : null;
+        double incumbent = template.Report?.Edp ?? double.PositiveInfinity;
+        double lambda = 0, bound = 0;
+        bool proven = false;
+        string? why = null;
+        while (true)
+        {
+            limits.Progress?.Phase($"weighted join {lines.Count + 1} (energy + {lambda:G4} x cycles)");
+            var chain = WeightedJoin(layers, lambda, stop, out double joinBound);
+            if (chain is null) { why = "stopped before a weighted join had a member in every layer"; break; }
+            var (map, rep) = Recheck(Assemble(chain));
+            lines.Add(new LambdaLine(lambda, Math.Min(joinBound, rep.Energy + lambda * rep.Cycles), rep.Energy, rep.Cycles));
+            if (rep.Edp < incumbent * (1 - 1e-12)) (best, incumbent) = ((map, rep), rep.Edp);
+            var (vertexBound, next) = Polygon(lines, cycleFloor, incumbent);
+            bound = vertexBound;
+            if (Meets(bound, incumbent)) { proven = true; break; }
+            if (stop()) { why = "stopped before every supported point that could improve on the answer was searched"; break; }
+            if (next is not { } l || lines.Any(x => Math.Abs(x.Lambda - l) <= 1e-12 * Math.Max(1, l)))
+            {
+                why = "a weighted join that stopped early left the next lambda undecided";
+                break;
+            }
+            lambda = l;
+        }
+        if (best is null)
+            return template with { Elapsed = sw.Elapsed, Explanation = why };
+        var (fMap, fRep) = best.Value;
+        var keysAfter = Forward(layers, c => c.Empty ? double.PositiveInfinity : 0);
+        var stats = layers.Select((l, i) => new FusionLayerStats(w.Layers[i].Name, l.Sum(c => c.Nodes), l.Count(c => c.Pool.Count > 0), l.Count(c => c.Known.Count > 0),
+            keysAfter[i + 1].Count, l.Count)).ToList();
+        var survivors = layers.Select(l => (IReadOnlyList<FusionPartial>)l.SelectMany(c => c.Pool).Select((p, k) => p with { Order = k }).ToList()).ToList();
+        string summary = $"{lines.Count} weighted join(s), lambda = {string.Join(", ", lines.Select(x => x.Lambda.ToString("G4")))}; " +
+            $"the template's optimum EDP {template.Report?.Edp:G6}{(ReferenceEquals(fMap, template.Mapping) ? " (kept: nothing in the full mapspace beats it)" : "")}";
+        return new FusionResult(proven ? SolveStatus.Optimal : SolveStatus.Feasible, fMap, fRep, fRep.Edp, template.Unfused, template.UnfusedReport, sw.Elapsed, stats, survivors,
+            proven ? null : why + "; the bound is the least EDP over the region the weighted joins' bounds leave")
+        { Bound = proven ? fRep.Edp : Math.Min(fRep.Edp, bound), UnfusedProven = template.UnfusedProven, Summary = summary };
+    }
+
+    /// <summary>A class as a single-layer problem for energy + lambda x its fused cycles (<see cref="MapProblem.Weighted"/>).</summary>
+    private MapProblem WeightedProblem(ClassState c, double lambda) => ClassProblem(c) with { Weighted = new WeightedCycles(lambda, c.Job.Held) };
+
+    /// <summary>A lower bound on min(E + lambda C) over a class's members (fused costs; +infinity when it has none).</summary>
+    private static double WeightedLower(ClassState c, double lambda)
+    {
+        if (c.Empty) return double.PositiveInfinity;
+        double lower = c.EnergyLower + lambda * c.CycleFloor;
+        // min(E + lambda C) never decreases with lambda, and for lambda < l it is at least (lambda / l) min(E + l C).
+        foreach (var (l, b) in c.Known)
+            lower = Math.Max(lower, l <= lambda ? b : lambda / l * b);
+        return c.Pool.Count == 0 ? lower : Math.Min(lower, c.Pool.Min(p => p.Energy + lambda * p.Cycles));
+    }
+
+    /// <summary>
+    /// The join of the energy search (<see cref="SolveFull"/>, step 3) for E + lambda C: the class on the least total of bounds
+    /// is searched next under a ceiling, until no class could improve on the best chain. Returns that chain (null when some
+    /// layer has no member) and the forward pass over the classes' bounds, a lower bound on min(E + lambda C).
+    /// </summary>
+    private List<FusionPartial>? WeightedJoin(List<List<ClassState>> layers, double lambda, Func<bool> stop, out double bound)
+    {
+        int n = layers.Count;
+        double Value(FusionPartial p) => p.Energy + lambda * p.Cycles;
+        foreach (var c in layers.SelectMany(l => l))
+        {
+            c.Member = c.Pool.Count == 0 ? null : c.Pool.MinBy(Value);
+            c.Lower = WeightedLower(c, lambda);
+            c.Searched = c.Empty;
+        }
+        while (!stop() && NextClass(layers, Value) is var (next, ceiling) && next is not null)
+            SearchWeighted(next, lambda, ceiling, stop);
+        bound = Forward(layers, c => c.Lower)[n].GetValueOrDefault(DramKey, double.PositiveInfinity);
+        bool complete = Forward(layers, c => c.Member is null ? double.PositiveInfinity : 0)[n].ContainsKey(DramKey);
+        return complete ? BestChain(layers, Value) : null;
+    }
+
+    private readonly Dictionary<string, (Einsum From, FusionPartial? Member, double Bound, bool Exact)> _weightedShapes = [];
+
+    /// <summary>
+    /// The exact search of one class for E + lambda C (fused) under a ceiling: its optimum when below the ceiling (added to its
+    /// members), else the proof that nothing is; when stopped, the search's bound. Layers of the same shape share the result.
+    /// </summary>
+    private void SearchWeighted(ClassState c, double lambda, double ceiling, Func<bool> stop)
+    {
+        double Value(FusionPartial p) => p.Energy + lambda * p.Cycles;
+        var key = $"{ShapeKeyOf(c.Layer, c.Job)}|{lambda:R}";
+        c.Searched = true;
+        (Einsum From, FusionPartial? Member, double Bound, bool Exact) known = default;
+        bool hit;
+        lock (_weightedShapes) hit = _p.ReuseSameShapes && _weightedShapes.TryGetValue(key, out known);
+        if (hit && (known.Exact || known.Bound >= ceiling))
+        {
+            if (Adopt(new ShapeResult(known.From, known.Member, c.Removed, known.Bound, known.Exact, 0), c.Layer, c.Job) is { } adopted) c.Pool.Add(adopted);
+            Settle(known.Bound);
+            return;
+        }
+        if (stop()) return;
+        double removed = c.Removed!.Value;
+        var r = new TilingSearch(WeightedProblem(c, lambda), prune: true, seed: c.Member is not null, incumbent: c.Member?.Mapping,
+            ceiling: double.IsFinite(ceiling) ? ceiling + removed : double.PositiveInfinity).Solve(_classLimits());
+        c.Nodes += r.Explored;
+        if (r.Status == SolveStatus.Infeasible)
+        {
+            c.Empty = true;
+            (c.Member, c.Lower) = (null, double.PositiveInfinity);
+            lock (_weightedShapes) _weightedShapes[key] = (EinsumOf(c.Layer, c.Job), null, double.PositiveInfinity, true);
+            return;
+        }
+        FusionPartial? found = null;
+        if (r is { Mapping: { } m, Report: { } report })
+        {
+            found = Member(c.Layer, c.Job, m, report, 0, out _);
+            c.Pool.Add(found);
+        }
+        bool exact = r.Status == SolveStatus.Optimal;
+        double bound = exact ? Value(found!) : r.Bound - removed;
+        Settle(bound);
+        lock (_weightedShapes) _weightedShapes[key] = (EinsumOf(c.Layer, c.Job), exact ? found : c.Member, bound, exact);
+
+        void Settle(double b)
+        {
+            c.Known.Add((lambda, b));
+            c.Member = c.Pool.Count == 0 ? null : c.Pool.MinBy(Value);
+            c.Lower = WeightedLower(c, lambda);
+        }
+    }
+
+    /// <summary>
+    /// The least EDP over the region every fused mapping's (E, C) lies in: C at least <paramref name="cycleFloor"/>, and
+    /// E + lambda C at least each line's bound. E x C is least over that convex region at a vertex (its logarithm is concave
+    /// and it grows with E and C), and the vertices lie where two lines cross or a line meets the floor. Also the lambda to
+    /// solve next (null when none helps): between the two lines that cross at the least vertex, the slope through their
+    /// points (Aneja and Nair's step); at the floor, the lambda whose line through the last point puts that vertex's EDP at the
+    /// best EDP found.
+    /// </summary>
+    private static (double Bound, double? Next) Polygon(List<LambdaLine> lines, double cycleFloor, double incumbent)
+    {
+        double EnergyAt(double cycles) => Math.Max(0, lines.Max(l => l.Bound - l.Lambda * cycles));
+        var candidates = new List<double> { cycleFloor };
+        for (int i = 0; i < lines.Count; i++)
+            for (int j = i + 1; j < lines.Count; j++)
+                if (lines[i].Lambda != lines[j].Lambda)
+                {
+                    double cycles = (lines[i].Bound - lines[j].Bound) / (lines[i].Lambda - lines[j].Lambda);
+                    if (double.IsFinite(cycles) && cycles > cycleFloor) candidates.Add(cycles);
+                }
+        double least = double.PositiveInfinity, at = cycleFloor;
+        foreach (var cycles in candidates)
+            if (EnergyAt(cycles) * cycles is var edp && edp < least) (least, at) = (edp, cycles);
+        double e = EnergyAt(at);
+        var active = lines.Where(l => l.Bound - l.Lambda * at >= e - 1e-9 * Math.Max(1, e)).OrderBy(l => l.Lambda).ToList();
+        if (active.Count == 0) return (least, null);
+        var (lo, hi) = (active[0], active[^1]);
+        if (lo.Lambda < hi.Lambda)
+            return (least, lo.Cycles > hi.Cycles ? (hi.Energy - lo.Energy) / (lo.Cycles - hi.Cycles) : null);
+        // One line at the floor: steepen it around its point until that vertex reaches the best EDP.
+        if (hi.Cycles <= cycleFloor || !double.IsFinite(incumbent)) return (least, null);
+        double lambda = (incumbent / cycleFloor - hi.Energy) / (hi.Cycles - cycleFloor);
+        return (least, lambda > hi.Lambda ? lambda * (1 + 1e-6) : null);
+    }
+}
