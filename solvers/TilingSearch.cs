@@ -415,7 +415,7 @@ public sealed class TilingSearch
         for (int k = 0; k < order.Length; k++) position[order[k]] = k;
         void Search(int i, int share)
         {
-            if (shared.Stopped) return;
+            if (shared.CheckStop()) return; // plans pruned at their root call no other check
             double[] path = [position[i]];
             if (shared.Prunable(rootBounds[i], path)) { finished[i] = true; return; }
             // A plan's outer bound (milliseconds each, and a multinode layer has 10^5 plans) is taken when the plan's turn
