@@ -75,6 +75,27 @@ public sealed class NodeMeshBoundTests
     }
 
     /// <summary>
+    /// GEMMs over small node meshes whose register holds 1 to 4 words and whose buffer cannot hold every tensor: at a plan's
+    /// root the buffer's loops above the register decide how often the register's tensors come again, and the register's
+    /// factors and keep set are open, which the orders shared at the root (<c>OuterBound.RootOrders</c>) bound by every
+    /// choice of them. The branch and bound must still equal brute force. Fails when that term is scaled up by 30 %.
+    /// </summary>
+    [TestMethod]
+    public void ExactEqualsBruteForceWithTheRegistersFactorsOpenAtTheRoot()
+    {
+        var rng = new Random(29);
+        int compared = 0;
+        for (int i = 0; i < 12; i++)
+        {
+            var layer = Layers.Gemm($"r{i}", m: 4 << rng.Next(2), n: 2 << rng.Next(2), k: 2 << rng.Next(2));
+            var arch = MiniMultinode($"regs{i}", (2, 1), multicast: rng.Next(2) > 0, hop: 5 + 20 * rng.NextDouble(),
+                buffer: 4 + rng.Next(12), pes: (1 + rng.Next(2), 1), register: 1 + rng.Next(4));
+            if (SearchTests.ExactEqualsBruteForce(layer, arch)) compared++;
+        }
+        Assert.IsTrue(compared >= 10, $"only {compared} feasible cases compared");
+    }
+
+    /// <summary>
     /// Admissibility node by node: on random valid mappings of the same hierarchies, every bound on the way to the
     /// mapping (its plan's root, then each level decided as the mapping has it) is at most the cost of its tiling at
     /// its best loop orders.
