@@ -148,6 +148,9 @@ internal sealed class OuterBound(SearchProblem problem, ArrayCostModel cost, Inn
         public OrderOptimizer.StepModel? StepMiddle;
         /// <summary>The words one instance of the middle level uses in one DRAM iteration, over the words of that box (1 but for strided dimensions).</summary>
         public double MiddleWords, MiddleDensity;
+        // ---- The orders shared at a plan's root (RootOrders). ----
+        /// <summary>A tensor the register level keeps: what one step of each DRAM loop and of each of level 1's loops brings into its tile there, for the choice at hand.</summary>
+        public OrderOptimizer.StepModel? RootDram, RootOne;
     }
 
     /// <remarks>
@@ -816,8 +819,11 @@ internal sealed class OuterBound(SearchProblem problem, ArrayCostModel cost, Inn
                     long tile = o.T.Tile(ext2);
                     double slope = link.Slope(tile);
                     constant += o.DirectMiddle + link.Energy(tile);
-                    dramTerms.Add((new OrderOptimizer.StepModel(o.T, ext2, dramStride, dramFactors, between2), slope));
-                    oneTerms.Add((new OrderOptimizer.StepModel(o.T, ext2, stride2, gOne2, noBetween), slope * dramSteps));
+                    // Each tensor's two steps are rebuilt in place for every choice (the lists are refilled with them each time).
+                    o.RootDram = o.RootDram?.Reset(ext2, dramStride, dramFactors, between2) ?? new(o.T, ext2, dramStride, dramFactors, between2);
+                    o.RootOne = o.RootOne?.Reset(ext2, stride2, gOne2, noBetween) ?? new(o.T, ext2, stride2, gOne2, noBetween);
+                    dramTerms.Add((o.RootDram, slope));
+                    oneTerms.Add((o.RootOne, slope * dramSteps));
                 }
                 return constant;
             }
