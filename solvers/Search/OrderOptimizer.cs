@@ -24,7 +24,7 @@ internal sealed class OrderOptimizer(SearchProblem problem, ArrayCostModel cost)
     internal sealed class StepModel
     {
         private readonly SearchTensor _t;
-        private readonly long _tile;
+        private long _tile;
         private readonly long[] _extent;  // per dimension of t, at c
         private readonly long[] _stride;  // per rank, of d's loop as seen from c's tile
         private readonly long[] _rewind;  // per rank, of d's loop over all its iterations
@@ -60,13 +60,22 @@ internal sealed class OrderOptimizer(SearchProblem problem, ArrayCostModel cost)
         public StepModel(SearchTensor t, long[] extC, long[] stride, long[] factors, long[] between)
         {
             _t = t;
-            _tile = t.Tile(extC);
             _extent = new long[t.Dims.Dimensions];
-            t.Dims.DimExtents(extC, _extent);
-            _stride = (long[])stride.Clone();
-            _between = (long[])between.Clone();
+            _stride = new long[stride.Length];
+            _between = new long[stride.Length];
             _rewind = new long[stride.Length];
-            for (int r = 0; r < stride.Length; r++) _rewind[r] = checked((factors[r] - 1) * stride[r]);
+            Reset(extC, stride, factors, between);
+        }
+
+        /// <summary>The same model for other extents, strides, factors and rewinds, in place (the outer bound asks for one per choice of a level's factors).</summary>
+        public StepModel Reset(long[] extC, long[] stride, long[] factors, long[] between)
+        {
+            _tile = _t.Tile(extC);
+            _t.Dims.DimExtents(extC, _extent);
+            Array.Copy(stride, _stride, _stride.Length);
+            Array.Copy(between, _between, _between.Length);
+            for (int r = 0; r < _stride.Length; r++) _rewind[r] = checked((factors[r] - 1) * _stride[r]);
+            return this;
         }
 
         /// <summary>New words in c's tile when d's loop over <paramref name="rank"/> steps with the loops of d in <paramref name="inside"/> (a rank bit mask) inside it.</summary>
@@ -114,15 +123,18 @@ internal sealed class OrderOptimizer(SearchProblem problem, ArrayCostModel cost)
     /// </summary>
     internal (double Value, int[] Order) BestOrder(int[] factors, Func<int, long, double> cost)
     {
-        var active = Enumerable.Range(0, Ranks).Where(r => factors[r] > 1).ToArray();
-        int k = active.Length;
+        int k = 0;
+        for (int r = 0; r < Ranks; r++) if (factors[r] > 1) k++;
+        var active = new int[k];
+        for (int r = 0, i = 0; r < Ranks; r++) if (factors[r] > 1) active[i++] = r;
         if (k == 0) return (0, active);
         double all = 1;
         foreach (var r in active) all *= factors[r];
-        var best = new double[1 << k];
-        var pick = new int[1 << k];
-        var product = new double[1 << k];
-        var ranksOf = new long[1 << k];
+        // The outer bound asks for orders of a few loops millions of times: its tables live on the stack.
+        Span<double> best = k <= 8 ? stackalloc double[1 << k] : new double[1 << k];
+        Span<int> pick = k <= 8 ? stackalloc int[1 << k] : new int[1 << k];
+        Span<double> product = k <= 8 ? stackalloc double[1 << k] : new double[1 << k];
+        Span<long> ranksOf = k <= 8 ? stackalloc long[1 << k] : new long[1 << k];
         product[0] = 1;
         for (int mask = 1; mask < 1 << k; mask++)
         {

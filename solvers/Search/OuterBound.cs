@@ -14,6 +14,9 @@ internal sealed class OuterBound(SearchProblem problem, ArrayCostModel cost, Inn
     private readonly InnerBound _inner = inner;
     private readonly LevelEnumeration _levels = levels;
 
+    /// <summary>The most steps (register-level factors tried) <c>RootOrders</c> takes in one node; past it the term adds nothing (still a bound).</summary>
+    private const long RootWorkLimit = 20_000;
+
     /// <summary>
     /// A sharper bound for inner-first states whose undecided levels are DRAM, level 1 (the outermost
     /// on-chip level) and possibly levels between level 1 and d that may each keep only tensors no decided
@@ -37,7 +40,9 @@ internal sealed class OuterBound(SearchProblem problem, ArrayCostModel cost, Inn
     /// With level 1 the only undecided on-chip level (d = 2), each split and keep set is also bounded with one loop
     /// order per level shared by every tensor (<c>JointOrders</c>); with levels between level 1 and d undecided too
     /// (d > 2), with one DRAM order shared by every tensor (<c>DramOrder</c>) and, when a middle level's capacity forces a loop
-    /// over its tensor's ranks above it, with that loop's place among the others (<c>ForcedLoop</c>); the largest value is taken.
+    /// over its tensor's ranks above it, with that loop's place among the others (<c>ForcedLoop</c>); at a plan's root on a
+    /// three-level hierarchy (d = 3), with one order per level shared by every tensor for every choice of the register
+    /// level's factors and keep set (<c>RootOrders</c>); the largest value is taken.
     /// In both shared-order terms a window tensor under the Timeloop convention that level 1 keeps also counts level 1's
     /// fills of the DRAM order at hand (<c>WithWindows</c>).
     /// Every completion falls in one case, and in it each term is at most what the completion costs, so
@@ -143,6 +148,9 @@ internal sealed class OuterBound(SearchProblem problem, ArrayCostModel cost, Inn
         public OrderOptimizer.StepModel? StepMiddle;
         /// <summary>The words one instance of the middle level uses in one DRAM iteration, over the words of that box (1 but for strided dimensions).</summary>
         public double MiddleWords, MiddleDensity;
+        // ---- The orders shared at a plan's root (RootOrders). ----
+        /// <summary>A tensor the register level keeps: what one step of each DRAM loop and of each of level 1's loops brings into its tile there, for the choice at hand.</summary>
+        public OrderOptimizer.StepModel? RootDram, RootOne;
     }
 
     /// <remarks>
@@ -281,6 +289,18 @@ internal sealed class OuterBound(SearchProblem problem, ArrayCostModel cost, Inn
                 if (held is null && o.Keeper0 < 0 && o.Middle >= 0 && o.T.Plain && _m.Storage[o.Middle].Capacity is not null) held = o;
                 else if (o.Keeper0 >= d && !InnerBound.RewindsPlainDim(o.T, s, d, o.Keeper0)) atD.Add(o);
             }
+        // The orders shared at a plan's root over three levels (RootOrders): nothing decided, the register level (the innermost,
+        // level 2) the one middle level, so a choice of its factors and keep set makes the joint term of JointOrders apply.
+        bool rootOrders = d == 3 && Levels == 3 && parts.All(o => o.Floored || o.Keeper0 < 0);
+        var rootKeeps = rootOrders ? _levels.KeepOptions(2).Where(k => parts.All(o => (k & o.T.Bit) == 0 || o.Floored || o.Middle == 2)).ToArray() : [];
+        long? capRoot = rootOrders ? _m.Storage[2].Capacity : null;
+        var t2 = new long[Ranks];
+        var ext2 = new long[Ranks];
+        var stride2 = new long[Ranks];
+        var gOne2 = new long[Ranks];
+        var gOneInt2 = new int[Ranks];
+        var between2 = new long[Ranks];
+        long rootWork = 0; // RootOrders' steps in this node
         bool forcedBuilt = false, forced = false;
         var forcedFirsts = new double[_m.TensorCount];
         var splitRanks = new List<int>(); // the ranks with on-chip factors above 1, w's first
@@ -438,6 +458,7 @@ internal sealed class OuterBound(SearchProblem problem, ArrayCostModel cost, Inn
                 {
                     least = Math.Max(least, DramOrder(keep));
                     if (held is not null && least < cutoff) least = Math.Max(least, ForcedLoop(keep));
+                    if (rootOrders && least < cutoff) least = Math.Max(least, RootOrders(keep, least));
                 }
                 best = Math.Min(best, least);
                 record?.Add(gIndex, g, keep, _m.MacEnergy + least);
@@ -701,6 +722,111 @@ internal sealed class OuterBound(SearchProblem problem, ArrayCostModel cost, Inn
             double plain = constant + floors + WeightedOrder(dramInt, dramTerms);
             if (windowTerms.Count == 0 || plain >= cutoff) return plain;
             return Math.Max(plain, constant + under + WeightedOrder(dramInt, dramTerms, windowTerms));
+        }
+
+        // The orders shared by every tensor at a plan's root on a three-level hierarchy (docs/mapspace.md, "The orders shared
+        // at a plan's root"): with nothing decided, the register level below level 1 is the one middle level, and a completion
+        // of the split and keep set of level 1 at hand picks its factors T (dividing G rank by rank) and its keep set, whose
+        // tiles fit its capacity. Those fix every factor, so JointOrders' argument holds: a tensor the register level keeps
+        // has visits there of exactly its tile plus product(D) times level 1's own term plus DRAM's own term, a tensor level 1
+        // keeps has its tile there plus DRAM's term, and the compute units read every other tensor from its innermost keeper
+        // (level 1 or DRAM). Each visit energy is convex and never decreasing, so each tensor pays at least a constant plus its
+        // slope times those terms, and one order per level serves every tensor: the least over every such choice of the
+        // constant plus each level's least weighted sum bounds the case. Returns `least` as soon as a choice is no higher.
+        double RootOrders(int keep, double least)
+        {
+            if (rootWork > RootWorkLimit) return least;
+            if (!stepsBuilt) { DramSteps(); stepsBuilt = true; }
+            // Only whether the least reaches the cutoff matters beyond it: choices that do are skipped.
+            double lowest = cutoff;
+            foreach (var k2 in rootKeeps)
+            {
+                // Every tile is at least its size with T all ones (the energies never decrease), so a keep set whose
+                // constant reaches the lowest value there is skipped whatever T; with nothing kept, T changes nothing.
+                Array.Fill(t2, 1L);
+                if (Constant(keep, k2) >= lowest) continue;
+                if (Choose(k2, 0)) return least;
+                if (rootWork > RootWorkLimit) return least;
+            }
+            return Math.Max(least, lowest);
+
+            // Register-level factors T rank by rank, pruned by its capacity (every tile grows with T); true when a choice no
+            // higher than `least` was found (the term then adds nothing).
+            bool Choose(int k2, int a)
+            {
+                if (++rootWork > RootWorkLimit) return false;
+                if (a < active.Length && k2 != 0)
+                {
+                    int r = active[a];
+                    foreach (var f in _m.Divisors[g[r]])
+                    {
+                        t2[r] = f;
+                        if (!Fits(k2)) break; // divisors ascend
+                        if (Choose(k2, a + 1)) { t2[r] = 1; return true; }
+                        if (rootWork > RootWorkLimit) break;
+                    }
+                    t2[r] = 1;
+                    return false;
+                }
+                double constant = Constant(keep, k2);
+                if (constant >= lowest) return false;
+                double sum = constant + WeightedOrder(dramInt, dramTerms);
+                if (sum >= lowest) return false;
+                sum += WeightedOrder(gOneInt2, oneTerms);
+                lowest = Math.Min(lowest, sum);
+                return lowest <= least;
+            }
+
+            bool Fits(int k2)
+            {
+                if (capRoot is not { } c) return true;
+                long need = 0;
+                foreach (var o in parts) if ((k2 & o.T.Bit) != 0) need = checked(need + o.T.Tile(Extents()));
+                return need <= c;
+            }
+
+            long[] Extents()
+            {
+                for (int r = 0; r < Ranks; r++) ext2[r] = checked(s.Rem[d][r] * s.Spatial(2, r) * t2[r]);
+                return ext2;
+            }
+
+            // The choice's constant, with each level's terms and slopes in dramTerms and oneTerms.
+            double Constant(int keep1, int k2)
+            {
+                Extents();
+                for (int r = 0; r < Ranks; r++)
+                {
+                    stride2[r] = checked(ext2[r] * s.Spatial(1, r));
+                    gOne2[r] = g[r] / t2[r];
+                    gOneInt2[r] = checked((int)gOne2[r]);
+                    between2[r] = checked((gOne2[r] - 1) * stride2[r]);
+                }
+                double constant = 0;
+                dramTerms.Clear();
+                oneTerms.Clear();
+                foreach (var o in parts)
+                {
+                    if (o.Floored) { constant += o.FloorIn(keep1); continue; }
+                    bool kept1 = (keep1 & o.T.Bit) != 0;
+                    if (kept1)
+                    {
+                        constant += o.One.Energy(o.Tile);
+                        dramTerms.Add((o.StepOne!, o.One.Slope(o.Tile)));
+                    }
+                    if ((k2 & o.T.Bit) == 0) { constant += kept1 ? o.DirectOne : o.DirectDram; continue; }
+                    var link = kept1 ? o.MiddleFromOne : o.MiddleFromDram;
+                    long tile = o.T.Tile(ext2);
+                    double slope = link.Slope(tile);
+                    constant += o.DirectMiddle + link.Energy(tile);
+                    // Each tensor's two steps are rebuilt in place for every choice (the lists are refilled with them each time).
+                    o.RootDram = o.RootDram?.Reset(ext2, dramStride, dramFactors, between2) ?? new(o.T, ext2, dramStride, dramFactors, between2);
+                    o.RootOne = o.RootOne?.Reset(ext2, stride2, gOne2, noBetween) ?? new(o.T, ext2, stride2, gOne2, noBetween);
+                    dramTerms.Add((o.RootDram, slope));
+                    oneTerms.Add((o.RootOne, slope * dramSteps));
+                }
+                return constant;
+            }
         }
 
         // DRAM's factors and strides in the split at hand, and what one step of each DRAM loop brings into level 1's tile.

@@ -75,6 +75,66 @@ public sealed class NodeMeshBoundTests
     }
 
     /// <summary>
+    /// GEMMs over small node meshes whose register holds 1 to 4 words and whose buffer cannot hold every tensor: at a plan's
+    /// root the buffer's loops above the register decide how often the register's tensors come again, and the register's
+    /// factors and keep set are open, which the orders shared at the root (<c>OuterBound.RootOrders</c>) bound by every
+    /// choice of them. The branch and bound must still equal brute force. Fails when that term is scaled up by 30 %.
+    /// </summary>
+    [TestMethod]
+    public void ExactEqualsBruteForceWithTheRegistersFactorsOpenAtTheRoot()
+    {
+        var rng = new Random(29);
+        int compared = 0;
+        for (int i = 0; i < 12; i++)
+        {
+            var layer = Layers.Gemm($"r{i}", m: 4 << rng.Next(2), n: 2 << rng.Next(2), k: 2 << rng.Next(2));
+            var arch = MiniMultinode($"regs{i}", (2, 1), multicast: rng.Next(2) > 0, hop: 5 + 20 * rng.NextDouble(),
+                buffer: 4 + rng.Next(12), pes: (1 + rng.Next(2), 1), register: 1 + rng.Next(4));
+            if (SearchTests.ExactEqualsBruteForce(layer, arch)) compared++;
+        }
+        Assert.IsTrue(compared >= 10, $"only {compared} feasible cases compared");
+    }
+
+    /// <summary>
+    /// <c>RootOrders</c> rebuilds each tensor's step models in place for every choice of the register level's factors
+    /// (<see cref="OrderOptimizer.StepModel.Reset"/>): a model reset from other extents, strides, factors and rewinds
+    /// gives, for every rank and set of inner loops, what a model built afresh from them gives, on a convolution
+    /// (window dimensions, a stride) and a matrix product.
+    /// </summary>
+    [TestMethod]
+    public void StepsResetInPlaceGiveWhatFreshStepsGive()
+    {
+        var rng = new Random(7);
+        int compared = 0, differing = 0;
+        foreach (var layer in new[] { Layers.Conv2d("c", n: 1, c: 4, k: 4, p: 6, q: 5, r: 3, s: 3, stride: 2), Layers.Gemm("g", m: 8, n: 4, k: 6) })
+        {
+            var problem = new SearchProblem(new MapProblem(layer, Presets.Get("multinode"), Objective.Energy), deferOrders: true);
+            int ranks = problem.RankIds.Length;
+            long[] Draw(int lo, int hi) => Enumerable.Range(0, ranks).Select(_ => (long)rng.Next(lo, hi)).ToArray();
+            foreach (var t in problem.Tensors)
+            {
+                var reused = new OrderOptimizer.StepModel(t, Draw(1, 5), Draw(1, 7), Draw(1, 4), Draw(0, 3));
+                for (int trial = 0; trial < 20; trial++)
+                {
+                    var (ext, stride, factors, between) = (Draw(1, 5), Draw(1, 7), Draw(1, 4), Draw(0, 3));
+                    var before = Enumerable.Range(0, ranks << ranks).Select(a => reused.Fresh(a % ranks, a / ranks)).ToArray();
+                    var fresh = new OrderOptimizer.StepModel(t, ext, stride, factors, between);
+                    Assert.AreSame(reused, reused.Reset(ext, stride, factors, between));
+                    for (int a = 0; a < ranks << ranks; a++)
+                    {
+                        double want = fresh.Fresh(a % ranks, a / ranks);
+                        Assert.AreEqual(want, reused.Fresh(a % ranks, a / ranks), $"{layer.Name} tensor {t.Index} rank {a % ranks} inside {a / ranks}");
+                        if (want != before[a]) differing++;
+                        compared++;
+                    }
+                }
+            }
+        }
+        // The draws change the values (else the comparison would not see a reset that changes nothing).
+        Assert.IsTrue(compared > 1000 && differing > compared / 4, $"{differing} of {compared} values changed");
+    }
+
+    /// <summary>
     /// Admissibility node by node: on random valid mappings of the same hierarchies, every bound on the way to the
     /// mapping (its plan's root, then each level decided as the mapping has it) is at most the cost of its tiling at
     /// its best loop orders.
