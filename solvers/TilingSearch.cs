@@ -304,6 +304,8 @@ public sealed class TilingSearch
     /// <summary>Runs the search under the limits.</summary>
     // The nodes a search may explore before it stops as if its time were up (the quick unseeded run of Solve).
     private long _nodeLimit = long.MaxValue;
+    /// <summary>The nodes the search may explore before it stops as if its time were up (tests of a stopped search's bound).</summary>
+    internal long NodeLimit { init => _nodeLimit = value; }
     private const long QuickNodes = 1024;
 
     public SolveResult Solve(SearchLimits limits)
@@ -332,7 +334,10 @@ public sealed class TilingSearch
         Func<double, double, double>? leafOrders = _edpInner ? (e, c) => FusionCost.Combine(Objective.Edp, e, c)
             : _weighted is { } weighted ? (e, c) => e + weighted.Lambda * c
             : _cyclesCapped ? (e, c) => _p.Caps!.Allow(e, c) ? e : double.PositiveInfinity : null;
-        var shared = new Shared(_model, _prune, sw, deadline, limits.Cancel, _byReference ? LeafValue : null, Admit, TilesAdmit(), leafOrders, PlanValue, PlanEnergy) { NodeLimit = _nodeLimit };
+        // A stopped search takes the outer bounds of the plans it never reached before it reports (below); the tree's
+        // deadline leaves them 5 % of the limit, at most 2 s.
+        var reserve = _prune && _model.DeferOrders && limits.TimeLimit is { } whole ? TimeSpan.FromTicks(Math.Min(whole.Ticks / 20, TimeSpan.TicksPerSecond * 2)) : TimeSpan.Zero;
+        var shared = new Shared(_model, _prune, sw, deadline - reserve, limits.Cancel, _byReference ? LeafValue : null, Admit, TilesAdmit(), leafOrders, PlanValue, PlanEnergy) { NodeLimit = _nodeLimit };
         var progress = limits.Progress;
         bool[]? finishedSoFar = null; // for the display's bound: the plans still open
         double[]? openSoFar = null;
@@ -446,17 +451,21 @@ public sealed class TilingSearch
         int threads = limits.Threads > 0 ? limits.Threads : Environment.ProcessorCount;
         var position = new int[roots.Count];
         for (int k = 0; k < order.Length; k++) position[order[k]] = k;
+        var reached = new bool[roots.Count];
+        // A plan's outer bound, taken against the incumbent of the moment (the plain bound when it is larger).
+        double RefinedRoot(int i) => Math.Max(rootBounds[i], PlanValue(_model.RefineBound(roots[i](), _levelsCount, rootEnergies[i], PlanEnergy(shared.Threshold, rootScales[i])), rootScales[i]));
         void Search(int i, int share)
         {
             if (shared.CheckStop()) return; // plans pruned at their root call no other check
+            reached[i] = true;
             double[] path = [position[i]];
             if (shared.Prunable(rootBounds[i], path)) { finished[i] = true; return; }
             // A plan's outer bound (milliseconds each, and a multinode layer has 10^5 plans) is taken when the plan's turn
             // comes, against the incumbent of that moment: most plans are pruned by their plain bound by then. A plan not
-            // reached keeps its plain bound, which is valid (a stopped search reports the least over the plans left).
+            // reached keeps its plain bound, which is valid, until a stopped search raises it to its outer bound (below).
             if (_model.DeferOrders)
             {
-                open[i] = rootBounds[i] = Math.Max(rootBounds[i], PlanValue(_model.RefineBound(roots[i](), _levelsCount, rootEnergies[i], PlanEnergy(shared.Threshold, rootScales[i])), rootScales[i]));
+                open[i] = rootBounds[i] = RefinedRoot(i);
                 if (shared.Prunable(rootBounds[i], path)) { finished[i] = true; return; }
             }
             var frontier = new Frontier();
@@ -471,6 +480,23 @@ public sealed class TilingSearch
         if (_model.DeferOrders) foreach (var i in order) Search(i, threads);
         else Parallel.ForEach(order, new ParallelOptions { MaxDegreeOfParallelism = threads }, i => Search(i, 1));
 
+        // A stopped search reports the least bound of what it left open, and a plan it never reached holds only its plain
+        // bound (conv2_1_b under the Timeloop convention at 60 s: 4.805E+08, where that plan's outer bound is 5.063E+08).
+        // Those plans' outer bounds, what each would have started from, are taken now in the order of their plain bounds
+        // while the next plain bound is below the least bound left open, until the time limit (the time the tree left
+        // them); a plan whose outer bound reaches the incumbent is closed, as at its turn.
+        if (_prune && _model.DeferOrders && listed && shared.Stopped && !limits.Cancel.IsCancellationRequested)
+        {
+            double least = shared.BestValue ?? double.PositiveInfinity;
+            for (int i = 0; i < roots.Count; i++) if (reached[i] && !finished[i]) least = Math.Min(least, open[i]);
+            foreach (int i in order.Where(i => !reached[i] && !finished[i]).OrderBy(i => open[i]))
+            {
+                if (open[i] >= least || sw.Elapsed > deadline) break;
+                open[i] = rootBounds[i] = RefinedRoot(i);
+                if (shared.Prunable(rootBounds[i], [position[i]])) finished[i] = true;
+                else least = Math.Min(least, open[i]);
+            }
+        }
         bool complete = shared.MetFloor || (listed && (!shared.Stopped || finished.All(f => f)));
         double bound = shared.BestValue ?? double.PositiveInfinity;
         for (int i = 0; i < roots.Count; i++) if (!finished[i]) bound = Math.Min(bound, open[i]);

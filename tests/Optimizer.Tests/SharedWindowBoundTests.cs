@@ -425,6 +425,40 @@ public sealed class SharedWindowBoundTests
     }
 
     /// <summary>
+    /// A search stopped by its node budget reports the least bound of what it left open; the plans it never reached are
+    /// bounded by their outer bounds (taken when it stops, in the order of their plain bounds), not their plain bounds. On
+    /// small random layers under both conventions: a stopped search's bound is at most the finished search's optimum (and an
+    /// OPTIMAL answer is that optimum), and at least the least outer bound over the plans (<see cref="TilingSearch.LowerBound"/>).
+    /// </summary>
+    [TestMethod]
+    public void StoppedSearchBoundsTheUnreachedPlansByTheirOuterBounds()
+    {
+        int open = 0, raised = 0;
+        foreach (var (layer, arch) in SearchTests.SmallCases(31, 60))
+            foreach (var convention in new[] { CostConvention.Timeloop, CostConvention.Default })
+            {
+                var problem = new MapProblem(layer, arch, Objective.Energy, Convention: convention);
+                var full = new TilingSearch(problem, prune: true, seed: false).Solve(SearchLimits.None);
+                if (full.Status != SolveStatus.Optimal) continue;
+                double optimum = full.Best!.Value;
+                double least = new TilingSearch(problem, prune: true, seed: false).LowerBound(SearchLimits.None);
+                foreach (long nodes in new long[] { 3, 30, 300 })
+                {
+                    var stopped = new TilingSearch(problem, prune: true, seed: false) { NodeLimit = nodes }.Solve(SearchLimits.None);
+                    string what = $"{layer} on {arch.Name}, {convention}, {nodes} nodes";
+                    if (stopped.Status == SolveStatus.Optimal) { Assert.AreEqual(optimum, stopped.Best!.Value, 1e-9 * optimum, what); continue; }
+                    Assert.IsLessThanOrEqualTo(optimum * (1 + 1e-9), stopped.Bound, what);
+                    if (stopped.Status != SolveStatus.Feasible) continue;
+                    open++;
+                    Assert.IsGreaterThanOrEqualTo(least * (1 - 1e-9), stopped.Bound, what);
+                    if (stopped.Bound > least * (1 + 1e-9)) raised++;
+                }
+            }
+        Console.WriteLine($"{open} stopped searches, {raised} with a bound above the least outer bound");
+        Assert.IsGreaterThanOrEqualTo(10, open);
+    }
+
+    /// <summary>
     /// The search under the Timeloop convention against an enumeration written here, independent of the search's level
     /// enumeration (which the search's own brute force shares, order classes included): every split of every rank's bound
     /// over every level's temporal and spatial slots, every order of every level's loops, every keep set, each mapping the
