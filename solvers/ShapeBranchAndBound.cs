@@ -45,6 +45,16 @@ internal sealed class ShapeBranchAndBound
     /// than a bound; docs/benchmarks.md, "Shapes at scale: the visits of the heaviest shapes first").
     /// </summary>
     internal const int EarlyVisitShapes = 2;
+    private readonly int _tileShapes;
+
+    /// <summary>
+    /// After the <see cref="EarlyVisitShapes"/>, how many more shapes a node's refinement bounds with level d's visits: each
+    /// the heaviest shape whose count of level d's tiles (per varying rank, <see cref="TilesSeenBefore"/>) differs from every
+    /// shape so bounded before it. A child whose bounds with visits on the heaviest shapes equal the incumbent's costs there
+    /// (a tie) runs like the incumbent on those shapes; where it runs more tiles of level d, its visits can cost more
+    /// (docs/shapes.md, "Where its time goes").
+    /// </summary>
+    internal const int TileVisitShapes = 1;
     private readonly ShapeStatistic _statistic;
     private readonly MapProblem _p;
     private readonly SearchProblem _m;
@@ -62,9 +72,12 @@ internal sealed class ShapeBranchAndBound
     /// (<see cref="ShapeState"/>) instead of copies; false only in the tests, which check that both search alike.</param>
     /// <param name="earlyVisits">How many of the heaviest shapes are bounded with level d's visits before the others
     /// (<see cref="EarlyVisitShapes"/>); other values only in the tests, which check that every value searches alike.</param>
+    /// <param name="tileVisits">How many more shapes, each with a count of level d's tiles no shape bounded with visits
+    /// before it has, are bounded with those visits next (<see cref="TileVisitShapes"/>); other values only in the tests.</param>
     public ShapeBranchAndBound(ShapeSearch search, ShapeStatistic statistic, bool seed = true, IReadOnlyList<double>? lower = null, bool inPlace = true,
-        int earlyVisits = EarlyVisitShapes)
+        int earlyVisits = EarlyVisitShapes, int tileVisits = TileVisitShapes)
     {
+        _tileShapes = tileVisits;
         _seed = seed;
         _inPlace = inPlace;
         _earlyVisits = earlyVisits;
@@ -306,6 +319,31 @@ internal sealed class ShapeBranchAndBound
         return inner;
     }
 
+    /// <summary>Per rank the product of its factors, as written, at level d and inside (all decided), into <paramref name="tiles"/>.</summary>
+    private void LevelTiles(State s, int d, long[] tiles)
+    {
+        for (int r = 0; r < _m.Ranks; r++) tiles[r] = _dynamic[r] ? Inner(s, d, r) : 1;
+    }
+
+    /// <summary>
+    /// Whether shape i runs as many of level d's tiles (per varying rank, <c>ceil(B / inner)</c> with <paramref name="inner"/>
+    /// from <see cref="LevelTiles"/>) as one of the shapes <c>0 .. early - 1</c> or <c>chosen[0 .. count - 1]</c>.
+    /// </summary>
+    private bool TilesSeenBefore(int i, long[] inner, int early, int[] chosen, int count)
+    {
+        for (int j = 0; j < early + count; j++)
+        {
+            int o = j < early ? j : chosen[j - early];
+            bool same = true;
+            for (int r = 0; r < _m.Ranks && same; r++)
+                same = !_dynamic[r] || CeilDiv(_bounds[i][r], inner[r]) == CeilDiv(_bounds[o][r], inner[r]);
+            if (same) return true;
+        }
+        return false;
+    }
+
+    private static long CeilDiv(long a, long b) => (a + b - 1) / b;
+
     /// <summary>One level's loops of one rank (temporal outside X outside Y, over tiles of <paramref name="inner"/>) as they run on a bound (<see cref="ShapeFit.Runs"/>).</summary>
     private static (int T, int X, int Y) ClampLevel(long bound, long inner, int t, int x, int y)
     {
@@ -386,6 +424,10 @@ internal sealed class ShapeBranchAndBound
     private sealed class Run(ShapeBranchAndBound search, SearchLimits limits, Stopwatch clock) : BranchAndBoundRun(limits, clock)
     {
         private readonly int _n = search._shapes.Length;
+        /// <summary>Per rank the product of its factors at level d and inside (<see cref="LevelTiles"/>), for <see cref="Refine"/>.</summary>
+        private readonly long[] _tiles = new long[search._m.Ranks];
+        /// <summary>The shapes <see cref="Refine"/> bounded with visits for their tiles (<see cref="TileVisitShapes"/>).</summary>
+        private readonly int[] _tileShape = new int[Math.Max(1, search._tileShapes)];
 
         public long Leaves { get; private set; }
         public long Evaluations { get; private set; }
@@ -451,22 +493,36 @@ internal sealed class ShapeBranchAndBound
             if (search.HasDynamicSplit(s) && !search.RunsOnEveryShape(s, d)) return double.PositiveInfinity;
             double value = search.Statistic(lower);
             int early = Math.Min(_n, search._earlyVisits);
-            for (int i = 0; i < early && !Prunable(value); i++)
+            // Shape i bounded without level d's visits, then, when that does not prune, with them.
+            void WithVisits(int i)
             {
-                if ((states[i] ??= search.ShapeState(i, s, d, parents[i], record: false, search._inPlace)) is not { } st) continue;
+                if ((states[i] ??= search.ShapeState(i, s, d, parents[i], record: false, search._inPlace)) is not { } st) return;
                 st.Keep[d] = keep;
                 if (!recorded[i])
                 {
                     value = Raise(lower, i, search._shapes[i].Bound.Bound(st, d), value);
-                    if (Prunable(value)) break;
+                    if (Prunable(value)) return;
                     search._shapes[i].Orders.RecordInnerVisits(st, d);
                     recorded[i] = true;
                 }
                 value = Raise(lower, i, search._shapes[i].Bound.Bound(st, d), value);
             }
+            for (int i = 0; i < early && !Prunable(value); i++) WithVisits(i);
+            int tileShapes = 0;
+            if (search._tileShapes > 0 && early > 0 && !Prunable(value))
+            {
+                search.LevelTiles(s, d, _tiles);
+                for (int i = early; i < _n && tileShapes < search._tileShapes && !Prunable(value); i++)
+                {
+                    if (search.TilesSeenBefore(i, _tiles, early, _tileShape, tileShapes)) continue;
+                    _tileShape[tileShapes++] = i;
+                    WithVisits(i);
+                }
+            }
             for (int pass = 0; pass < 2; pass++)
                 for (int i = early; i < _n && !Prunable(value); i++)
                 {
+                    if (tileShapes > 0 && Array.IndexOf(_tileShape, i, 0, tileShapes) >= 0) continue;
                     if (pass == 1 && !recorded[i] && states[i] is { } open) { search._shapes[i].Orders.RecordInnerVisits(open, d); recorded[i] = true; }
                     if ((states[i] ??= search.ShapeState(i, s, d, parents[i], record: false, search._inPlace)) is not { } st) continue;
                     st.Keep[d] = keep;
