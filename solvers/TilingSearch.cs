@@ -81,6 +81,8 @@ public sealed class TilingSearch
             : problem.Arch.HasForwarding ? "enumeration (neighbour forwarding)" : "brute";
         _levelsCount = problem.Arch.Levels.Count;
         _twins = Twins();
+        // EDP searched inner-first: a node's cycles are also at least what its bandwidth-limited ports must move (PortCycles).
+        _ports = _edpInner && _prune && !_model.Problem.SharedWindows ? PortCycles.Of(problem with { Objective = Objective.Energy }) : null;
     }
 
     private readonly int _levelsCount;
@@ -92,6 +94,7 @@ public sealed class TilingSearch
     // True when the problem's counts are not the default model's, so seeds are valued by the reference model under them.
     private readonly bool _byConvention;
     private readonly PlanTwins? _twins;
+    private readonly PortCycles? _ports;
 
     /// <summary>The lower bound before any decision, on the problem's objective (for EDP searched inner-first: the energy model's times the latency twin's).</summary>
     private double RootBound() => _edpInner ? FusionCost.Combine(Objective.Edp, _model.RootBound(), _twins!.Latency.RootBound())
@@ -337,7 +340,7 @@ public sealed class TilingSearch
         // A stopped search takes the outer bounds of the plans it never reached before it reports (below); the tree's
         // deadline leaves them 5 % of the limit, at most 2 s.
         var reserve = _prune && _model.DeferOrders && limits.TimeLimit is { } whole ? TimeSpan.FromTicks(Math.Min(whole.Ticks / 20, TimeSpan.TicksPerSecond * 2)) : TimeSpan.Zero;
-        var shared = new Shared(_model, _prune, sw, deadline - reserve, limits.Cancel, _byReference ? LeafValue : null, Admit, TilesAdmit(), leafOrders, PlanValue, PlanEnergy) { NodeLimit = _nodeLimit };
+        var shared = new Shared(_model, _prune, sw, deadline - reserve, limits.Cancel, _byReference ? LeafValue : null, Admit, TilesAdmit(), leafOrders, PlanValue, PlanEnergy, _ports is { } ports ? ports.Bound : null) { NodeLimit = _nodeLimit };
         var progress = limits.Progress;
         bool[]? finishedSoFar = null; // for the display's bound: the plans still open
         double[]? openSoFar = null;
@@ -393,7 +396,9 @@ public sealed class TilingSearch
                 }
                 // EDP searched inner-first: every mapping of the plan has at least its energy bound and at least its cycles.
                 // Weighted: every mapping of the plan has at least its energy bound and at least its (fused) cycles.
-                double scale = scales[i] = _edpInner || _weighted is not null ? twins!.Cycles(plans[i]) : 1;
+                double scale = _edpInner || _weighted is not null ? twins!.Cycles(plans[i]) : 1;
+                if (_ports is { } ports) scale = Math.Max(scale, ports.Bound(roots[i](), _levelsCount));
+                scales[i] = scale;
                 double energy = energies[i] = _model.DeferOrders ? _model.InnerBound(roots[i](), _levelsCount) : double.NaN;
                 double plain = _model.DeferOrders ? PlanValue(energy, scale) : _model.LowerBound(roots[i](), 0, keepDecidedAt: 0);
                 keys[i] = plain; // the search order stays the plain bound's (see below)
@@ -667,7 +672,7 @@ public sealed class TilingSearch
     /// <summary>The incumbent and the stopping rule, shared by the threads.</summary>
     private sealed class Shared(SearchModel model, bool prune, Stopwatch clock, TimeSpan? deadline, CancellationToken cancel, Func<State, (double Value, Mapping Mapping)>? leafValue = null,
         Func<Mapping, bool>? admit = null, Func<State, int, bool>? tilesAdmit = null, Func<double, double, double>? leafOrders = null,
-        Func<double, double, double>? planValue = null, Func<double, double, double>? planEnergy = null)
+        Func<double, double, double>? planValue = null, Func<double, double, double>? planEnergy = null, Func<State, int, double>? nodeCycles = null)
     {
         private readonly object _lock = new();
         private long _explored;
@@ -865,7 +870,7 @@ public sealed class TilingSearch
             // ones it left open are bounded again.
             // A child's enumeration index counts every (choice, keep set) in the fixed enumeration order, pruned
             // or not, so its position (see Prunable) does not depend on what the threads have found.
-            var children = new List<(LevelChoice Choice, int Keep, double Bound, double[] Path, double[][] Visits, ChildBounds? Known)>();
+            var children = new List<(LevelChoice Choice, int Keep, double Bound, double[] Path, double[][] Visits, ChildBounds? Known, double Scale)>();
             var keeps = model.KeepOptions(d, s).ToArray();
             int index = -keeps.Length;
             foreach (var choice in model.InnerChoices(d, s))
@@ -888,12 +893,20 @@ public sealed class TilingSearch
                     if (!model.Fits(d, s)) continue;
                     double energy = Math.Max(least, model.InnerBound(s, d, cutoff));
                     if (Prunable(PlanValue(energy, scale), path, index + k)) continue;
-                    double bound = PlanValue(model.RefineBound(s, d, energy, cutoff, out var grandchildren), scale);
+                    // EDP: the cycles the child's ports must take (PortCycles), when more than the node's, bound every mapping below it.
+                    double childScale = scale, childCutoff = cutoff;
+                    if (nodeCycles is not null && nodeCycles(s, d) is var portCycles && portCycles > scale)
+                    {
+                        childScale = portCycles;
+                        childCutoff = planEnergy is null ? Threshold / childScale : planEnergy(Threshold, childScale);
+                        if (Prunable(PlanValue(energy, childScale), path, index + k)) continue;
+                    }
+                    double bound = PlanValue(model.RefineBound(s, d, energy, childCutoff, out var grandchildren), childScale);
                     // Bounding a child can take milliseconds (the outer bound's cases): the clock is read after each.
                     if (CheckStop()) { frontier.Add(nodeBound); return; }
                     var childPath = Extend(path, bound, index + k);
                     if (Prunable(bound, childPath)) continue;
-                    children.Add((choice, keep, bound, childPath, s.InnerVisits[d].Select(v => (double[])v.Clone()).ToArray(), grandchildren));
+                    children.Add((choice, keep, bound, childPath, s.InnerVisits[d].Select(v => (double[])v.Clone()).ToArray(), grandchildren, childScale));
                 }
                 if ((Interlocked.Increment(ref _explored) & 1023) == 0 && CheckStop()) { frontier.Add(nodeBound); return; }
             }
@@ -909,7 +922,7 @@ public sealed class TilingSearch
                         model.ApplyInner(x, d, child.Choice);
                         for (int c = 0; c < child.Visits.Length; c++) Array.Copy(child.Visits[c], x.InnerVisits[d][c], child.Visits[c].Length);
                         x.Keep[d] = child.Keep;
-                        DescendInner(x, d - 1, child.Bound, child.Path, frontier, known: child.Known, scale: scale);
+                        DescendInner(x, d - 1, child.Bound, child.Path, frontier, known: child.Known, scale: child.Scale);
                     });
                 return;
             }
@@ -920,7 +933,7 @@ public sealed class TilingSearch
                 model.ApplyInner(s, d, child.Choice);
                 for (int c = 0; c < child.Visits.Length; c++) Array.Copy(child.Visits[c], s.InnerVisits[d][c], child.Visits[c].Length);
                 s.Keep[d] = child.Keep;
-                DescendInner(s, d - 1, child.Bound, child.Path, frontier, known: child.Known, scale: scale);
+                DescendInner(s, d - 1, child.Bound, child.Path, frontier, known: child.Known, scale: child.Scale);
                 if (_stopped)
                 {
                     // What is left unexplored here: the next sibling holds the smallest bound of the rest.
