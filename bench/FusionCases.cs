@@ -56,7 +56,7 @@ public static class FusionCases
             string res;
             try
             {
-                var r = new FusionSearch(new FusionProblem(w, a, o, Pipeline: kind == 1, KeepHalos: kind == 2)).Solve(new SearchLimits(TimeSpan.FromSeconds(20)));
+                var r = new FusionSearch(new FusionProblem(w, a, o, Pipeline: kind == 1, KeepHalos: kind == 2, TemplateOnly: kind == 2)).Solve(new SearchLimits(TimeSpan.FromSeconds(20)));
                 res = $"{r.Status} {r.Best?.ToString("R", CultureInfo.InvariantCulture)} groups={(r.Mapping is null ? "-" : string.Join("|", r.Mapping.Groups.Select(g => $"{g.First}..{g.Last}{(g.Pipelined ? "p" : "")}{(g.KeepHalos ? "k" : "")}")))}";
             }
             catch (Exception e) { res = $"{e.GetType().Name}: {e.Message}"; }

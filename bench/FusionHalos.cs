@@ -7,8 +7,8 @@ namespace Optimizer.Bench;
 
 /// <summary>
 /// `bench fusion-halos[:resnet50|:mobilenetv2][:template|:keep] [seconds]`: the energy-optimal fused mapping of ResNet-50 and MobileNetV2 on
-/// eyeriss (docs/fusion.md, "Halos"), over the per-layer template and over the full mapspace (with :keep, over the template
-/// with groups that keep their halos offered too, as `fuse --keep-halos`; with :template, the template alone), each under the time limit:
+/// eyeriss (docs/fusion.md, "Halos"), over the per-layer template and over the full mapspace (with :keep, groups that keep
+/// their halos offered too, as `fuse --keep-halos`; with :template, the template alone), each under the time limit:
 /// status, energy, bound and time; every fused group with its shared loops, whether a member computes its readers' halos
 /// (its rank split) and its energy against the same layers unfused (the gain per block).
 /// </summary>
@@ -20,16 +20,16 @@ public static class FusionHalos
         var limits = new SearchLimits(seconds is { } s ? TimeSpan.FromSeconds(s) : null);
         var arch = Presets.Get("eyeriss");
         var parts = name.Split(':');
-        bool keep = parts.Skip(1).Contains("keep"), templateOnly = keep || parts.Skip(1).Contains("template");
+        bool keep = parts.Skip(1).Contains("keep"), templateOnly = parts.Skip(1).Contains("template");
         var nets = parts.Skip(1).Where(x => x is not ("" or "keep" or "template")).ToList();
         foreach (var net in nets.Count > 0 ? nets : ["resnet50", "mobilenetv2"])
         {
             var w = Zoo.Get(net);
-            // With :keep, the template search offering groups that keep their halos too (fuse --keep-halos; template only).
+            // With :keep, each search offering groups that keep their halos too (fuse --keep-halos).
             foreach (bool template in templateOnly ? [true] : new[] { true, false })
             {
                 var r = new FusionSearch(new FusionProblem(w, arch, Objective.Energy, TemplateOnly: template, KeepHalos: keep)).Solve(limits);
-                string space = keep ? "template mapspace, halos recomputed or kept" : template ? "template mapspace" : "full mapspace";
+                string space = (template ? "template mapspace" : "full mapspace") + (keep ? ", halos recomputed or kept" : "");
                 if (r.Mapping is null || r.UnfusedReport is null)
                 {
                     Console.WriteLine($"fusion-halos: {net} on eyeriss, energy, {space}: {r.Status} in {r.Elapsed.TotalSeconds:F1} s: {r.Explanation}");

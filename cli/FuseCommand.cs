@@ -36,7 +36,7 @@ internal static class FuseCommand
         var keep = new Option<bool>("--keep-halos")
         {
             Description = "Also search groups that keep convolution halos on chip between row iterations (each producer computes only new rows after a prologue; " +
-                          "docs/fusion.md, \"Halos\"): over the per-layer template, whatever the objective, groups of at most 4 layers sharing one loop.",
+                          "docs/fusion.md, \"Halos\"): groups of at most 4 layers sharing one loop; for energy and EDP over the full mapspace, for latency and lists over the per-layer template.",
         };
         var pipeline = new Option<bool>("--pipeline")
         {

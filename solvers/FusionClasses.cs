@@ -37,6 +37,15 @@ public sealed partial class FusionSearch
         public double CycleFloor { get; set; }
         /// <summary>EDP: true once a search proved the class has no member.</summary>
         public bool Empty { get; set; }
+        /// <summary>
+        /// A member of a group that keeps its halos (docs/fusion.md, "Searching both policies"): the class of its shared
+        /// iterations' mappings, searched as any class; this class's member and bound are that class's plus its prologue's.
+        /// </summary>
+        public ClassState? Main { get; init; }
+        /// <summary>With <see cref="Main"/>, the class of its prologue's mappings (no shared loops); null when it has none.</summary>
+        public ClassState? Prologue { get; init; }
+        /// <summary>With <see cref="Main"/>, the index of its group among the kept groups.</summary>
+        public int KeptGroup { get; init; } = -1;
     }
 
     /// <summary>What one class's searches found, shared by the classes of the same shape (tensors renamed when used).</summary>
@@ -108,6 +117,8 @@ public sealed partial class FusionSearch
             }
             return c;
         }, c => double.IsPositiveInfinity(c.Lower))!;
+        // With --keep-halos, every group that keeps its halos, its members' classes beside the join's (their own keys).
+        var kept = _p.KeepHalos ? AddKeptClasses(layers, i => unfusedClasses[i].Lower) : [];
 
         // The template's partial mappings are members of the same classes (the same constraints decide membership):
         // each class starts from its best template member, so the answer is never worse than the template's optimum
@@ -134,6 +145,7 @@ public sealed partial class FusionSearch
             foreach (var c in layers.SelectMany(l => l))
             {
                 if (c.Searched || (c.Job.InKey is null && c.Job.OutKey is null) || double.IsPositiveInfinity(c.Lower) || stop()) continue;
+                if (c.Main is not null) { BoundKept(c); continue; }
                 double own = ClassBound(c);
                 c.Lower = Math.Min(Math.Max(c.Lower, own - c.Removed!.Value), c.Member?.Energy ?? double.PositiveInfinity);
             }
@@ -147,7 +159,8 @@ public sealed partial class FusionSearch
         while (!stop() && NextClass(layers, p => p.Energy) is var (next, ceiling) && next is not null)
         {
             limits.Progress?.Phase($"exact search of class {++searchedCount} ({w.Layers[next.Layer].Name}, shared [{SharedText(next.Job.Shared)}])");
-            Search(next, ceiling, stop, seedWithDescent: false);
+            if (next.Main is null) Search(next, ceiling, stop, seedWithDescent: false);
+            else SearchKept(next, ceiling, stop, kept, uMap);
         }
 
         // 4. The join of the members found (one per class, the class's optimum where it could matter), and its proof:

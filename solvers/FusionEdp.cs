@@ -42,6 +42,14 @@ public sealed partial class FusionSearch
             return c;
         }, c => c.Empty);
         if (layers is null) return template;
+        // With --keep-halos, every group that keeps its halos, its members' classes beside the join's (FusionKept.cs); they are
+        // checked inside the unfused mapping, so without one they are not searched and nothing is proven over both policies.
+        var kept = _p.KeepHalos && template.Unfused is not null ? AddKeptClasses(layers, _ => 0) : [];
+        foreach (var c in kept.SelectMany(g => g.Members))
+        {
+            if (stop()) return template;
+            BoundKeptWeighted(c);
+        }
         // Every fused mapping has at least the least sum of the classes' cycle floors along compatible keys.
         double cycleFloor = Forward(layers, c => c.Empty ? double.PositiveInfinity : c.CycleFloor)[n].GetValueOrDefault(DramKey, double.PositiveInfinity);
 
@@ -56,14 +64,15 @@ public sealed partial class FusionSearch
         while (true)
         {
             limits.Progress?.Phase($"weighted join {lines.Count + 1} (energy + {lambda:G4} x cycles)");
-            var chain = WeightedJoin(layers, lambda, stop, out double joinBound);
+            var chain = WeightedJoin(layers, lambda, stop, out double joinBound, kept, template.Unfused);
             if (chain is null) { why = "stopped before a weighted join had a member in every layer"; break; }
             var (map, rep) = Recheck(Assemble(chain));
             lines.Add(new LambdaLine(lambda, Math.Min(joinBound, rep.Energy + lambda * rep.Cycles), rep.Energy, rep.Cycles));
             if (rep.Edp < incumbent * (1 - 1e-12)) (best, incumbent) = ((map, rep), rep.Edp);
             var (vertexBound, next) = Polygon(lines, cycleFloor, incumbent);
             bound = vertexBound;
-            if (Meets(bound, incumbent)) { proven = true; break; }
+            if (Meets(bound, incumbent) && (!_p.KeepHalos || template.Unfused is not null)) { proven = true; break; }
+            if (Meets(bound, incumbent)) { why = "no unfused mapping, so groups that keep their halos were not searched"; break; }
             if (stop()) { why = "stopped before every supported point that could improve on the answer was searched"; break; }
             if (next is not { } l || lines.Any(x => Math.Abs(x.Lambda - l) <= 1e-12 * Math.Max(1, l)))
             {
@@ -105,18 +114,20 @@ public sealed partial class FusionSearch
     /// is searched next under a ceiling, until no class could improve on the best chain. Returns that chain (null when some
     /// layer has no member) and the forward pass over the classes' bounds, a lower bound on min(E + lambda C).
     /// </summary>
-    private List<FusionPartial>? WeightedJoin(List<List<ClassState>> layers, double lambda, Func<bool> stop, out double bound)
+    private List<FusionPartial>? WeightedJoin(List<List<ClassState>> layers, double lambda, Func<bool> stop, out double bound, List<KeptGroup> kept, FusedMapping? unfused)
     {
         int n = layers.Count;
         double Value(FusionPartial p) => p.Energy + lambda * p.Cycles;
         foreach (var c in layers.SelectMany(l => l))
         {
+            if (c.Main is not null) { ResetKept(c, lambda); continue; }
             c.Member = c.Pool.Count == 0 ? null : c.Pool.MinBy(Value);
             c.Lower = WeightedLower(c, lambda);
             c.Searched = c.Empty;
         }
         while (!stop() && NextClass(layers, Value) is var (next, ceiling) && next is not null)
-            SearchWeighted(next, lambda, ceiling, stop);
+            if (next.Main is null) SearchWeighted(next, lambda, ceiling, stop);
+            else SearchKeptWeighted(next, lambda, ceiling, stop, kept, unfused!);
         bound = Forward(layers, c => c.Lower)[n].GetValueOrDefault(DramKey, double.PositiveInfinity);
         bool complete = Forward(layers, c => c.Member is null ? double.PositiveInfinity : 0)[n].ContainsKey(DramKey);
         return complete ? BestChain(layers, Value) : null;

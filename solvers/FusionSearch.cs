@@ -36,12 +36,15 @@ public sealed record FusionProblem(Workload Workload, Architecture Arch, Objecti
     /// each class, docs/fusion.md): for energy or EDP alone, unless <see cref="TemplateOnly"/> asks for the per-layer
     /// template. Latency and lexicographic lists search the template.
     /// </summary>
-    public bool FullMapspace => Objective is Objective.Energy or Objective.Edp && Terms.Count == 1 && Convention == CostConvention.Default && !TemplateOnly && !KeepHalos;
+    /// With <see cref="KeepHalos"/>, groups that keep their halos join beside the sequential ones (docs/fusion.md, "Searching
+    /// both policies"): over the full mapspace for energy and EDP, over the template for latency and lists.
+    public bool FullMapspace => Objective is Objective.Energy or Objective.Edp && Terms.Count == 1 && Convention == CostConvention.Default && !TemplateOnly;
 
     /// <summary>The mapspace an OPTIMAL answer is proven over, in words.</summary>
     public string SpaceDescription => FullMapspace
         ? "the full fused mapspace of docs/fusion.md: every layer's mapping from the whole single-layer mapspace of docs/mapspace.md, fused or not" +
-          (Objective == Objective.Edp ? $", groups run sequentially{(Pipeline ? $", and the per-layer template's groups of at most {MaxPipelineLayers} layers pipelined" : "")}" : "")
+          (Objective == Objective.Edp ? $", groups run sequentially{(Pipeline ? $", and the per-layer template's groups of at most {MaxPipelineLayers} layers pipelined" : "")}" : "") +
+          (KeepHalos ? $", halos recomputed or kept (groups that keep them of 2 to {MaxKeepLayers} layers sharing one loop, each prologue from its own constrained mapspace)" : "")
         : "the fused mapspace with each layer's mapping from the per-layer template of docs/fusion.md, not the whole single-layer mapspace" +
           (Convention == CostConvention.Default ? "" : $", each layer counted by the {Conventions.Names[(int)Convention]} convention") +
           (KeepHalos ? $", halos recomputed or kept (groups that keep them of at most {MaxKeepLayers} layers, one shared loop)" : "") +
@@ -305,7 +308,13 @@ public sealed partial class FusionSearch
     /// </summary>
     private sealed record GroupClass(FusedGroup Group, IReadOnlyList<MemberPlan> Plans,
         IReadOnlyList<(Einsum Einsum, Architecture Room, IReadOnlyList<TemporalLoop> Shared, IReadOnlyList<HeldTensor> Held)> Members,
-        IReadOnlyList<(Einsum Einsum, Architecture Room, IReadOnlyList<HeldTensor> Held)?> Prologues);
+        IReadOnlyList<(Einsum Einsum, Architecture Room, IReadOnlyList<HeldTensor> Held)?> Prologues)
+    {
+        /// <summary>Per member, the words reserved per level for held tensors living across it (its room's complement).</summary>
+        public IReadOnlyList<IReadOnlyDictionary<int, long>> Reserved { get; init; } = [];
+        /// <summary>Per member, the words reserved while its prologue runs (empty without one).</summary>
+        public IReadOnlyList<IReadOnlyDictionary<int, long>> PrologueReserved { get; init; } = [];
+    }
 
     /// <summary>
     /// Every choice for the group of layers <paramref name="first"/>..<paramref name="last"/>: every non-empty set of
@@ -347,7 +356,9 @@ public sealed partial class FusionSearch
                         else break;
                         members.Add((e, room, shared, touched));
                     }
-                    if (members.Count == size) yield return new GroupClass(group, plans, members, prologues);
+                    if (members.Count == size)
+                        yield return new GroupClass(group, plans, members, prologues)
+                        { Reserved = holds.Select(h => h.Reserved).ToList(), PrologueReserved = prologueHolds.Select(h => h.Reserved).ToList() };
                 }
         }
     }
