@@ -44,7 +44,8 @@ internal sealed class OuterBound(SearchProblem problem, ArrayCostModel cost, Inn
     /// three-level hierarchy (d = 3), with one order per level shared by every tensor for every choice of the register
     /// level's factors and keep set (<c>RootOrders</c>); the largest value is taken.
     /// In both shared-order terms a window tensor under the Timeloop convention that level 1 keeps also counts level 1's
-    /// fills of the DRAM order at hand (<c>WithWindows</c>).
+    /// fills of the DRAM order at hand (<c>WithWindows</c>); in the keep sets where level 1 does not keep it, its floor is
+    /// raised to its outermost keeper's refills at every DRAM iteration of the split (<c>BypassRefills</c>).
     /// Every completion falls in one case, and in it each term is at most what the completion costs, so
     /// the least over the cases bounds every completion (docs/mapspace.md, "The outer bound"). Computed only
     /// for nodes the plain bound does not prune. Also returns the cases that bound the next node's children
@@ -91,8 +92,10 @@ internal sealed class OuterBound(SearchProblem problem, ArrayCostModel cost, Inn
         public bool Floored => !double.IsNaN(Floor);
         /// <summary>That floor in the keep sets where level 1 keeps the tensor, and where it does not.</summary>
         public double FloorKept, FloorSkipped;
-        /// <summary>The floor in the cases of level 1's keep set <paramref name="keep"/>.</summary>
-        public double FloorIn(int keep) => (keep & T.Bit) != 0 ? FloorKept : FloorSkipped;
+        /// <summary>The floor where level 1 does not keep the tensor, in the split at hand: <c>FloorSkipped</c> raised by <c>BypassRefills</c>.</summary>
+        public double SkippedHere;
+        /// <summary>The floor in the cases of level 1's keep set <paramref name="keep"/>, in the split at hand.</summary>
+        public double FloorIn(int keep) => (keep & T.Bit) != 0 ? FloorKept : SkippedHere;
         /// <summary>A floored tensor level 1 may keep, served by DRAM with no fanout between: its floor with level 1 keeping it, less level 1's fills from DRAM (else NaN), and what a word of those fills costs (DRAM's read and level 1's write).</summary>
         public double UnderOne = double.NaN, FillOne;
         /// <summary>What one step of each DRAM loop brings into its tile at level 1 on Timeloop's sampled sequence, in the split at hand.</summary>
@@ -361,7 +364,12 @@ internal sealed class OuterBound(SearchProblem problem, ArrayCostModel cost, Inn
             {
                 var t = o.T;
                 o.Tile = t.Tile(ext);
-                if (o.Floored) { floor += o.Floor; continue; }
+                if (o.Floored)
+                {
+                    o.SkippedHere = double.IsFinite(o.FloorSkipped) ? Math.Max(o.FloorSkipped, BypassRefills(o)) : o.FloorSkipped;
+                    floor += Math.Min(o.FloorKept, o.SkippedHere);
+                    continue;
+                }
                 double scale = 1;
                 bool onChipIndexes = false;
                 for (int r = 0; r < Ranks; r++)
@@ -463,6 +471,46 @@ internal sealed class OuterBound(SearchProblem problem, ArrayCostModel cost, Inn
                 best = Math.Min(best, least);
                 record?.Add(gIndex, g, keep, _m.MacEnergy + least);
             }
+        }
+
+        // A floored tensor that level 1 does not keep, in the split at hand (docs/mapspace.md, "Refills across a bypassed
+        // fanout at every DRAM iteration"): its outermost keeper c below level 1 is served by DRAM (every level between
+        // bypasses t). In each DRAM iteration an instance of c uses every word of its box (the extents left per instance
+        // once DRAM's and the fanouts' factors above c are taken out) and holds at most c's tile when the iteration
+        // begins, so it takes in at least the box's used words less the tile, in each of the product(D) iterations; DRAM
+        // reads at least those fills over the largest group of children needing identical words (as WholeUse). With no
+        // keeper below level 1, the compute units read DRAM. The least over those choices, with the compute units' reads at
+        // the cheapest level at or below c, bounds t's energy in every completion of the case.
+        double BypassRefills(Part o)
+        {
+            var t = o.T;
+            int decided = -1;
+            for (int c = d; c < Levels; c++) if ((s.Keep[c] & t.Bit) != 0) { decided = c; break; }
+            double least = decided < 0 ? _inner.DirectEnergy(t, s, 0) : double.PositiveInfinity;
+            var store = _m.Storage;
+            for (int c = 2; c < Levels; c++)
+            {
+                if (c < d ? !_inner.CanKeepAbove(t, s, c, d) : c != decided) continue;
+                double direct = double.PositiveInfinity;
+                for (int m = c; m < Levels; m++) direct = Math.Min(direct, _inner.DirectEnergy(t, s, m));
+                double held = c >= d ? t.Tile(s.Rem[c]) : store[c].Capacity ?? double.PositiveInfinity;
+                double fills = 0;
+                if (!double.IsPositiveInfinity(held) && Enumerable.Range(0, Ranks).All(r => s.Spatial(c - 1, r) == 1))
+                {
+                    var box = new long[Ranks];
+                    var gapped = new bool[Ranks];
+                    for (int r = 0; r < Ranks; r++)
+                    {
+                        box[r] = _m.Bound[r] / (remaining[r] / g[r]);
+                        for (int b = 0; b < c; b++)
+                            if (s.Spatial(b, r) > 1) { box[r] /= s.Spatial(b, r); gapped[r] = true; }
+                    }
+                    fills = dramSteps * Math.Max(0, t.UsedWords(box, gapped) - held) * s.Used[c];
+                }
+                least = Math.Min(least, direct + fills * (store[0].ReadEnergy / _cost.CoincidingChildren(t, s, 0, c) + store[c].WriteEnergy));
+                if (c == decided) break;
+            }
+            return double.IsPositiveInfinity(least) ? 0 : least;
         }
 
         // Level 1's visits of t when DRAM's innermost loop runs over r0, a window rank of t: its first tile, then
