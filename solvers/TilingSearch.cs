@@ -402,6 +402,13 @@ public sealed class TilingSearch
                 double energy = energies[i] = _model.DeferOrders ? _model.InnerBound(roots[i](), _levelsCount) : double.NaN;
                 double plain = _model.DeferOrders ? PlanValue(energy, scale) : _model.LowerBound(roots[i](), 0, keepDecidedAt: 0);
                 keys[i] = plain; // the search order stays the plain bound's (see below)
+                // Every loop above the register level as one level (microseconds a plan, against milliseconds for the
+                // outer bound): on multinode it puts most plans of GPT-3's Q above the best mapping before any is searched.
+                if (_model.DeferOrders && _model.RegisterOrders(roots[i](), energy, PlanEnergy(shared.Threshold, scale)) is var merged && merged > energy)
+                {
+                    energy = energies[i] = merged;
+                    plain = PlanValue(energy, scale);
+                }
                 // Within a cycle cap, a plan whose least cycles are above it holds no allowed mapping.
                 if (_cyclesCapped && !_p.Caps!.Allow(0, twins!.Cycles(plans[i]))) plain = double.PositiveInfinity;
                 else if (twins is not null && !_edpInner && !_cyclesCapped && _weighted is null && !shared.CheckStop()) plain = Math.Max(plain, twins.Bound(plans[i], shared.CheckStop));

@@ -63,6 +63,187 @@ internal sealed class OuterBound(SearchProblem problem, ArrayCostModel cost, Inn
         return Math.Max(bound, _m.MacEnergy + outer);
     }
 
+    /// <summary>The most register-level choices (keep set and factors) <see cref="RegisterOrders"/> takes in one plan; past it the term adds nothing.</summary>
+    private const long RegisterWorkLimit = 4_000;
+
+    /// <summary>
+    /// A bound of a plan's root on a three-level hierarchy (nothing decided) that sees the register level's capacity at
+    /// microseconds (docs/mapspace.md, "Every loop above the register level as one level"): every loop above the register
+    /// level (level 1's and DRAM's) taken as one level of merged factors <c>F = remaining / T</c>, with <c>T</c> the register
+    /// level's factors. A tensor the register level keeps has visits there of at least its tile times the product of F
+    /// from its innermost loop over a rank alone indexing one of its dimensions outward (any such step, or any rewind of
+    /// such a loop inside a step, brings a whole new tile); merging a rank's two loops at the place of its inner one only
+    /// lowers that product, so one order of the merged loops bounds every pair of orders. Its visit energy, served by level 1
+    /// (then filled with every used word once) or by DRAM, whichever is less, is convex and never decreasing, so it is at
+    /// least its value at the least visits plus its slope there times the visits above them; the least over the merged
+    /// loops' orders of the weighted sum is the order programme's. Every other tensor is read by the compute units from
+    /// level 1 or DRAM. The least over every keep set and T whose tiles fit bounds the plan (counted up to
+    /// <paramref name="cutoff"/>); 0 where it does not apply (other hierarchies, a tensor with a sliding window or a floor),
+    /// when a choice is no higher than <paramref name="plain"/> (it adds nothing), or past <see cref="RegisterWorkLimit"/> choices.
+    /// </summary>
+    public double RegisterOrders(State s, double plain, double cutoff)
+    {
+        int reg = Levels - 1;
+        if (Levels != 3 || !_m.DeferOrders || _m.Storage[reg].Capacity is not { } cap) return 0;
+        foreach (var t in _m.Tensors) if (_m.Floored(t) || !t.Plain) return 0;
+        var remaining = _inner.Remaining(s, Levels, out _);
+        int n = _m.TensorCount;
+        // Per tensor: read from level 1 or DRAM by the compute units (not kept at the register level), and kept there.
+        var direct = new double[n];
+        var canKeep = new bool[n];
+        var atReg = new double[n];
+        var one = new VisitLink[n];
+        var fromOne = new VisitLink[n];
+        var fromDram = new VisitLink[n];
+        var fillOne = new double[n];
+        var used = new double[n];
+        var masks = new long[n];
+        foreach (var t in _m.Tensors)
+        {
+            int i = t.Index;
+            bool keep1 = _inner.CanKeepAbove(t, s, 1, Levels);
+            fillOne[i] = double.PositiveInfinity;
+            if (keep1)
+            {
+                one[i] = new VisitLink(_cost, _m, t, s, 0, 1);
+                fillOne[i] = one[i].Energy(_cost.PlanDensePartition(t, s, 1));
+                fromOne[i] = new VisitLink(_cost, _m, t, s, 1, reg);
+            }
+            direct[i] = Math.Min(_inner.DirectEnergy(t, s, 0), keep1 ? _inner.DirectEnergy(t, s, 1) + fillOne[i] : double.PositiveInfinity);
+            canKeep[i] = _inner.CanKeepAbove(t, s, reg, Levels);
+            if (!canKeep[i]) continue;
+            atReg[i] = _inner.DirectEnergy(t, s, reg);
+            fromDram[i] = new VisitLink(_cost, _m, t, s, 0, reg);
+            used[i] = _cost.PlanDensePartition(t, s, reg);
+            for (int r = 0; r < Ranks; r++) if (t.PlainDimRank[r]) masks[i] |= 1L << r;
+        }
+        var active = Enumerable.Range(0, Ranks).Where(r => remaining[r] > 1).ToArray();
+        var keeps = _levels.KeepOptions(reg).Where(k => _m.Tensors.All(t => (k & t.Bit) == 0 || canKeep[t.Index])).ToArray();
+        var plainTensors = 0;
+        foreach (var t in _m.Tensors) if (t.Plain) plainTensors |= t.Bit;
+        var tReg = new long[Ranks];
+        var ext = new long[Ranks];
+        var factors = new int[Ranks];
+        var weights = new double[n];
+        var spare = new double[n]; // per tensor, what the order programme counts at least
+        long work = 0;
+        // Only whether the least reaches the cutoff matters beyond it; the search stops at a choice no higher than the plain bound.
+        double lowest = cutoff - _m.MacEnergy, floor = plain - _m.MacEnergy;
+        Func<int, long, double> perStep = (rank, inside) =>
+        {
+            long hit = inside | 1L << rank;
+            double w = 0;
+            for (int i = 0; i < n; i++) if ((masks[i] & hit) != 0) w += weights[i];
+            return w;
+        };
+        foreach (var k in keeps)
+        {
+            Array.Fill(tReg, 1L);
+            // With plain tensors only, the order-free value does not depend on T (a tile times its merged factors is what
+            // one instance uses): a keep set whose value reaches the lowest is skipped whole.
+            if ((k & ~plainTensors) == 0 && Constant(k) is var (c0, free0) && c0 + free0 >= lowest) continue;
+            bool ok = Choose(k, 0);
+            if (!ok || lowest <= floor) return 0;
+        }
+        return double.IsFinite(lowest) ? _m.MacEnergy + lowest : 0;
+
+        // The register level's factors rank by rank, pruned by its capacity (every tile grows with T); false past the work limit.
+        bool Choose(int k, int a)
+        {
+            if (a < active.Length && k != 0)
+            {
+                int r = active[a];
+                foreach (var f in _m.Divisors[remaining[r]])
+                {
+                    tReg[r] = f;
+                    if (!Fits(k)) break; // divisors ascend
+                    if (!Choose(k, a + 1)) return false;
+                }
+                tReg[r] = 1;
+                return true;
+            }
+            // With plain tensors only, raising a factor of T while the tiles fit never adds visits in any order (a tensor's
+            // tile times its merged factors stays, a rank not indexing it has fewer steps): only maximal T are taken.
+            if (k != 0 && (k & ~plainTensors) == 0)
+                foreach (int r in active)
+                {
+                    long was = tReg[r];
+                    var ds = _m.Divisors[remaining[r]];
+                    int at = Array.IndexOf(ds, was);
+                    if (at + 1 >= ds.Length) continue;
+                    tReg[r] = ds[at + 1];
+                    bool fits = Fits(k);
+                    tReg[r] = was;
+                    if (fits) return true;
+                }
+            if (++work > RegisterWorkLimit) return false;
+            var (constant, orderFree) = Constant(k);
+            if (constant + orderFree >= lowest) return true;
+            // The innermost merged loop runs over some rank with a factor above 1, and every step of it brings a whole tile
+            // of each tensor it indexes: the least over those ranks of that, the other tensors at their least, is at most
+            // the order programme's value, and skips it when it already reaches the lowest.
+            double all = 1;
+            foreach (int r in active) all *= remaining[r] / tReg[r];
+            double innermost = double.PositiveInfinity;
+            foreach (int r in active)
+            {
+                if (remaining[r] == tReg[r]) continue;
+                double v = orderFree;
+                for (int i = 0; i < n; i++) if ((masks[i] >> r & 1) != 0) v += weights[i] * (all - 1) - spare[i];
+                innermost = Math.Min(innermost, v);
+            }
+            if (double.IsFinite(innermost) && constant + innermost >= lowest) return true;
+            for (int r = 0; r < Ranks; r++) factors[r] = checked((int)(remaining[r] / tReg[r]));
+            lowest = Math.Min(lowest, constant + _orders.BestOrder(factors, perStep).Value);
+            return lowest > floor;
+        }
+
+        // The choice's constant (each tensor at its least visits, less what the order programme counts above its tile) and
+        // what that programme counts at least, with each tensor's weight per step in `weights`.
+        (double Constant, double OrderFree) Constant(int k)
+        {
+            Extents();
+            double constant = 0, orderFree = 0;
+            Array.Clear(weights);
+            Array.Clear(spare);
+            foreach (var t in _m.Tensors)
+            {
+                int i = t.Index;
+                if ((k & t.Bit) == 0) { constant += direct[i]; continue; }
+                // The least visits whatever the order: the tile times every merged factor of a rank alone indexing a
+                // dimension of t (at least the words one instance uses).
+                long tile = t.Tile(ext);
+                double least = tile;
+                for (int r = 0; r < Ranks; r++) if ((masks[i] >> r & 1) != 0) least *= remaining[r] / tReg[r];
+                double e = fromDram[i].Energy(Math.Max(least, used[i]));
+                if (canKeepOne(i)) e = Math.Min(e, fromOne[i].Energy(Math.Max(least, used[i])) + fillOne[i]);
+                constant += atReg[i] + e;
+                if (used[i] > least) continue; // counted at its used words alone
+                double slope = fromDram[i].Slope(least);
+                if (canKeepOne(i)) slope = Math.Min(slope, fromOne[i].Slope(least));
+                weights[i] = slope * tile;
+                constant -= slope * (least - tile); // the order programme counts the visits above the tile
+                orderFree += spare[i] = slope * (least - tile); // what it counts at least
+            }
+            return (constant, orderFree);
+        }
+
+        bool canKeepOne(int i) => double.IsFinite(fillOne[i]);
+
+        bool Fits(int k)
+        {
+            Extents();
+            long need = 0;
+            foreach (var t in _m.Tensors) if ((k & t.Bit) != 0) need = checked(need + t.Tile(ext));
+            return need <= cap;
+        }
+
+        void Extents()
+        {
+            for (int r = 0; r < Ranks; r++) ext[r] = checked(s.Rem[Levels][r] * s.Spatial(reg, r) * tReg[r]);
+        }
+    }
+
     /// <summary>
     /// One tensor in the outer bound of one node: what is fixed for the node (its keepers and their costs
     /// served by DRAM or level 1), then what the split at hand gives it. Arrays over <c>1 + Ranks</c> are

@@ -114,6 +114,9 @@ internal sealed class SearchModel
     /// <summary>The plain bound of an inner-first node (<see cref="Solvers.InnerBound.Bound"/>).</summary>
     public double InnerBound(State s, int d, double cutoff = double.PositiveInfinity) => _inner.Bound(s, d, cutoff);
 
+    /// <summary>A plan root's bound with every loop above the register level as one level (<see cref="Solvers.OuterBound.RegisterOrders"/>; 0 where it does not apply).</summary>
+    public double RegisterOrders(State s, double plain, double cutoff) => _outer.RegisterOrders(s, plain, cutoff);
+
     /// <summary>The plain bound raised by the outer bound where it applies (<see cref="Solvers.OuterBound.Refine"/>).</summary>
     public double RefineBound(State s, int d, double bound, double cutoff) => _outer.Refine(s, d, bound, cutoff, out _);
 

@@ -96,6 +96,44 @@ public sealed class NodeMeshBoundTests
     }
 
     /// <summary>
+    /// Every loop above the register level taken as one level (<c>OuterBound.RegisterOrders</c>, a plan's root bound at
+    /// microseconds) on matrix products over multinode-like hierarchies with 2- to 9-word registers: at each plan's root
+    /// it is at most every random valid mapping of the plan at its best orders, it is above the plain bound at some of
+    /// those roots (so it is what prunes there), and the branch and bound still equals brute force. Fails when the term is
+    /// scaled up by 30 %.
+    /// </summary>
+    [TestMethod]
+    public void RegisterOrdersBoundEveryMappingOfThePlan()
+    {
+        var rng = new Random(41);
+        int compared = 0, roots = 0, above = 0;
+        for (int i = 0; i < 10; i++)
+        {
+            var layer = Layers.Gemm($"q{i}", m: 4 << rng.Next(2), n: 2 << rng.Next(2), k: 2 << rng.Next(2));
+            var arch = MiniMultinode($"reg{i}", rng.Next(2) > 0 ? (2, 1) : (2, 2), multicast: rng.Next(2) > 0, hop: 5 + 30 * rng.NextDouble(),
+                buffer: 6 + rng.Next(20), pes: (1 + rng.Next(2), 1), register: 2 + rng.Next(8));
+            if (SearchTests.ExactEqualsBruteForce(layer, arch)) compared++;
+            var model = new SearchModel(new MapProblem(layer, arch, Objective.Energy), deferOrders: true);
+            var space = new Mapspace(layer, arch);
+            for (int j = 0; j < 40; j++)
+            {
+                if (!space.TrySampleValid(rng, 500, out var mapping)) break;
+                var (bounds, best) = SearchTests.BoundsOnTheWay(model, layer, mapping);
+                var root = bounds.Single(b => b.Level == model.Levels);
+                Assert.IsTrue(root.Plain <= best * (1 + 1e-9), $"{layer} on {arch.Name}: the root bound {root.Plain} exceeds {best} of {mapping}");
+                roots++;
+            }
+            foreach (var plan in model.SpatialPlans())
+            {
+                var s = State.PlanRoot(model, plan);
+                double plain = model.InnerBound(s, model.Levels);
+                if (model.RegisterOrders(s, plain, double.PositiveInfinity) > plain * (1 + 1e-9)) above++;
+            }
+        }
+        Assert.IsTrue(compared >= 8 && roots >= 200 && above >= 20, $"{compared} cases compared, {roots} roots checked, {above} plans above the plain bound");
+    }
+
+    /// <summary>
     /// <c>RootOrders</c> rebuilds each tensor's step models in place for every choice of the register level's factors
     /// (<see cref="OrderOptimizer.StepModel.Reset"/>): a model reset from other extents, strides, factors and rewinds
     /// gives, for every rank and set of inner loops, what a model built afresh from them gives, on a convolution

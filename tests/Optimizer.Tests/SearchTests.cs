@@ -517,6 +517,8 @@ public sealed class SearchTests
                 s.Keep[d] = KeepAt(d);
             }
             double plain = model.InnerBound(s, d);
+            // A plan's root: the search's plain bound is raised by every loop above the register level taken as one level.
+            if (d == levels) plain = Math.Max(plain, model.RegisterOrders(s, plain, double.PositiveInfinity));
             double outer = model.RefineBound(s, d, plain, double.PositiveInfinity, out var known);
             double? child = null;
             // With level 1 alone left on chip, the record holds every split and keep set of level 1 below the cutoff (none here).
