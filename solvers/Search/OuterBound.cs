@@ -447,6 +447,8 @@ internal sealed class OuterBound(SearchProblem problem, ArrayCostModel cost, Inn
         var inners = new List<int>();
         var noBack = new long[Ranks];
         var rewind = new long[Ranks];
+        var refillBox = new long[Ranks];
+        var refillGapped = new bool[Ranks];
         foreach (var o in parts) o.FloorOne = o.CanKeep && !o.Floored ? o.One.Energy(o.Used1) : 0;
         // With level 1 the only undecided on-chip level, a split and a keep set fix every factor: DRAM's order is then
         // shared by the tensors in the joint term (JointOrders).
@@ -676,17 +678,18 @@ internal sealed class OuterBound(SearchProblem problem, ArrayCostModel cost, Inn
                 for (int m = c; m < Levels; m++) direct = Math.Min(direct, _inner.DirectEnergy(t, s, m));
                 double held = c >= d ? t.Tile(s.Rem[c]) : store[c].Capacity ?? double.PositiveInfinity;
                 double fills = 0;
-                if (!double.IsPositiveInfinity(held) && Enumerable.Range(0, Ranks).All(r => s.Spatial(c - 1, r) == 1))
+                bool fannedRightAbove = false;
+                for (int r = 0; r < Ranks && !fannedRightAbove; r++) fannedRightAbove = s.Spatial(c - 1, r) != 1;
+                if (!double.IsPositiveInfinity(held) && !fannedRightAbove)
                 {
-                    var box = new long[Ranks];
-                    var gapped = new bool[Ranks];
                     for (int r = 0; r < Ranks; r++)
                     {
-                        box[r] = _m.Bound[r] / (remaining[r] / g[r]);
+                        refillBox[r] = _m.Bound[r] / (remaining[r] / g[r]);
+                        refillGapped[r] = false;
                         for (int b = 0; b < c; b++)
-                            if (s.Spatial(b, r) > 1) { box[r] /= s.Spatial(b, r); gapped[r] = true; }
+                            if (s.Spatial(b, r) > 1) { refillBox[r] /= s.Spatial(b, r); refillGapped[r] = true; }
                     }
-                    fills = dramSteps * Math.Max(0, t.UsedWords(box, gapped) - held) * s.Used[c];
+                    fills = dramSteps * Math.Max(0, t.UsedWords(refillBox, refillGapped) - held) * s.Used[c];
                 }
                 least = Math.Min(least, direct + fills * (store[0].ReadEnergy / _cost.CoincidingChildren(t, s, 0, c) + store[c].WriteEnergy));
                 if (c == decided) break;
