@@ -119,8 +119,6 @@ internal sealed class OuterBound(SearchProblem problem, ArrayCostModel cost, Inn
         }
         var active = Enumerable.Range(0, Ranks).Where(r => remaining[r] > 1).ToArray();
         var keeps = _levels.KeepOptions(reg).Where(k => _m.Tensors.All(t => (k & t.Bit) == 0 || canKeep[t.Index])).ToArray();
-        var plainTensors = 0;
-        foreach (var t in _m.Tensors) if (t.Plain) plainTensors |= t.Bit;
         var tReg = new long[Ranks];
         var ext = new long[Ranks];
         var factors = new int[Ranks];
@@ -139,9 +137,9 @@ internal sealed class OuterBound(SearchProblem problem, ArrayCostModel cost, Inn
         foreach (var k in keeps)
         {
             Array.Fill(tReg, 1L);
-            // With plain tensors only, the order-free value does not depend on T (a tile times its merged factors is what
-            // one instance uses): a keep set whose value reaches the lowest is skipped whole.
-            if ((k & ~plainTensors) == 0 && Constant(k) is var (c0, free0) && c0 + free0 >= lowest) continue;
+            // Every tensor is plain here, so the order-free value does not depend on T (a tile times its merged factors is
+            // what one instance uses): a keep set whose value reaches the lowest is skipped whole.
+            if (Constant(k) is var (c0, free0) && c0 + free0 >= lowest) continue;
             bool ok = Choose(k, 0);
             if (!ok || lowest <= floor) return 0;
         }
@@ -162,9 +160,9 @@ internal sealed class OuterBound(SearchProblem problem, ArrayCostModel cost, Inn
                 tReg[r] = 1;
                 return true;
             }
-            // With plain tensors only, raising a factor of T while the tiles fit never adds visits in any order (a tensor's
+            // Every tensor being plain, raising a factor of T while the tiles fit never adds visits in any order (a tensor's
             // tile times its merged factors stays, a rank not indexing it has fewer steps): only maximal T are taken.
-            if (k != 0 && (k & ~plainTensors) == 0)
+            if (k != 0)
                 foreach (int r in active)
                 {
                     long was = tReg[r];
