@@ -184,7 +184,7 @@ public sealed class CodesignTests
     /// searched to its optimum there, an EDP search stopped at once has a bound of at least that optimum times the least
     /// cycles of every mapping (<see cref="TilingSearch.CycleFloor(MapProblem)"/>), and never above the shape's exhaustive
     /// EDP optimum; some shapes are proved by it. An energy search is also run first, with half the time, for an EDP search
-    /// given a second or more.
+    /// on a relaxation given a second or more, and not for one on a point.
     /// </summary>
     [TestMethod]
     public void EdpBoundsFromEnergyBoundsHoldOnEveryPoint()
@@ -218,12 +218,17 @@ public sealed class CodesignTests
         }
         Assert.IsTrue(raised > 0 && reached > 0, $"{raised} bounds raised, {reached} to the optimum: the test sees nothing");
         Assert.AreEqual(0, eval.EnergySearchesForEdp, "an EDP search capped at a tick runs no energy search first");
-        // Given time (here none: no limit), the EDP search of a shape whose energy is not known yet runs the energy search first.
+        // Given time (here none: no limit), an EDP search on a relaxation whose energy is not known yet runs the energy search
+        // first; on a point it does not.
         var fresh = new LayerEvaluator(Small(), SearchLimits.None);
-        var point = space.Build(0);
-        Assert.AreEqual(exact.Search(point, 0, Formulation.Objective.Edp).Best!.Value, fresh.Search(point, 0, Formulation.Objective.Edp).Best!.Value, 1e-9);
-        Assert.AreEqual(1, fresh.EnergySearchesForEdp);
-        Assert.AreEqual(2, fresh.Searches);
+        var root = space.Relax(Enumerable.Range(0, space.Count).ToList());
+        var sum = fresh.Sum(root, Formulation.Objective.Edp, relaxation: true);
+        Assert.IsTrue(sum.Proved);
+        Assert.AreEqual(exact.Sum(root, Formulation.Objective.Edp, relaxation: true).Value!.Value, sum.Value!.Value, 1e-9 * sum.Value.Value);
+        Assert.AreEqual(fresh.Shapes.Count, fresh.EnergySearchesForEdp);
+        Assert.AreEqual(2 * fresh.Shapes.Count, fresh.Searches);
+        fresh.Search(space.Build(0), 0, Formulation.Objective.Edp);
+        Assert.AreEqual(fresh.Shapes.Count, fresh.EnergySearchesForEdp);
         Console.WriteLine($"{raised} bounds raised, {reached} of them to the optimum");
     }
 
