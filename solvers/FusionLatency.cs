@@ -33,7 +33,7 @@ public sealed partial class FusionSearch
             var c = new ClassState(i, job);
             var key = ShapeKeyOf(i, job);
             if (!_p.ReuseSameShapes || !floors.TryGetValue(key, out var floor))
-                floors[key] = floor = Math.Ceiling(new TilingSearch(LatencyProblem(c), prune: true, seed: false).CycleFloor());
+                floors[key] = floor = Math.Ceiling(new TilingSearch(LatencyProblem(c), prune: true, seed: false).PlanCycleFloor(_classLimits()));
             c.Lower = floor;
             ShapeResult? known;
             lock (_shapes) known = _p.ReuseSameShapes ? _shapes.GetValueOrDefault(key) : null;

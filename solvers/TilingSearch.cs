@@ -109,6 +109,26 @@ public sealed class TilingSearch
     /// <summary>The least (fused, for a weighted problem) cycles of every mapping, without a search: the latency twin's root bound.</summary>
     public double CycleFloor() => _twins is { } t ? t.Latency.RootBound() : new SearchModel(_p with { Objective = Objective.Latency, Caps = null }).RootBound();
 
+    /// <summary>
+    /// The least (fused, for a weighted problem) cycles of every mapping, spatial plan by plan: the least over the plans of the
+    /// latency search's bound at each plan's root (its exact compute cycles, and the bandwidth cycles of the traffic every
+    /// mapping of the plan has), the floor the latency search itself proves against; at least <see cref="CycleFloor"/>, which
+    /// it returns when stopped. Infinite when there is no plan.
+    /// </summary>
+    public double PlanCycleFloor(SearchLimits limits)
+    {
+        var latency = _twins?.Latency ?? new SearchModel(_p with { Objective = Objective.Latency, Caps = null });
+        double root = latency.RootBound(), least = double.PositiveInfinity;
+        var sw = Stopwatch.StartNew();
+        int k = 0;
+        foreach (var plan in latency.SpatialPlans())
+        {
+            if ((k++ & 255) == 0 && (limits.Cancel.IsCancellationRequested || (limits.TimeLimit is { } t && sw.Elapsed > t))) return root;
+            least = Math.Min(least, latency.LowerBound(State.PlanRoot(latency, plan), 0, keepDecidedAt: 0));
+        }
+        return Math.Max(root, least);
+    }
+
     /// <summary>The problem's objective of a cost report: its own, or for a weighted problem energy + lambda x the fused cycles.</summary>
     private double ValueOf(CostReport r) => _weighted is { } w ? w.Value(_p.Arch, r) : _fusedCycles is { } f ? f.Cycles(_p.Arch, r) : r.Objective(_p.Objective);
 
