@@ -112,7 +112,7 @@ internal static class FuseCommand
         else
         {
             Console.WriteLine($"unfused: energy {Text.Num(u.Energy)} pJ, cycles {Text.Int(u.Cycles)}, EDP {Text.Num(u.Edp)} (every layer alone, intermediates through DRAM; " +
-                (p.FullMapspace && o == Objective.Energy ? r.UnfusedProven ? "each layer's exact optimum, as map --all-layers finds it)" : "not every layer's search finished)" : "the best of the per-layer template)"));
+                (p.FullMapspace && o is Objective.Energy or Objective.Latency ? r.UnfusedProven ? $"each layer's exact optimum, as map --all-layers{(o == Objective.Latency ? " --objective latency" : "")} finds it)" : "not every layer's search finished)" : "the best of the per-layer template)"));
             Console.WriteLine($"unfused/fused {obj}: {r.Improvement(o):0.####}x (energy {u.Energy / f.Energy:0.####}x, cycles {(double)u.Cycles / f.Cycles:0.####}x)");
         }
         if (mappingOut is not null)

@@ -73,24 +73,10 @@ public sealed partial class FusionSearch
 
     private FusionResult SolveFull(SearchLimits limits, Stopwatch sw, Func<bool> late, Func<bool> stop)
     {
-        _late = late;
         var w = _p.Workload;
         int n = w.Layers.Count;
         // 1. Every layer alone: the unconstrained single-layer search, exactly what map finds.
-        limits.Progress?.Phase("every layer's own optimum (the unfused mapping)");
-        var unfusedClasses = new ClassState[n];
-        for (int i = 0; i < n; i++)
-        {
-            var c = unfusedClasses[i] = new ClassState(i, Job.Alone);
-            Search(c, double.PositiveInfinity, stop, seedWithDescent: true);
-            if (c.Member is null)
-            {
-                _deadEnd = w.Layers[i].Name;
-                return new FusionResult(late() || stop() ? SolveStatus.Unknown : SolveStatus.Infeasible, null, null, null, null, null, sw.Elapsed, [], [],
-                    late() || stop() ? $"stopped before layer {w.Layers[i].Name} had any mapping"
-                        : $"layer {w.Layers[i].Name} has no valid mapping in the single-layer mapspace, so the fused mapspace is empty");
-            }
-        }
+        if (EveryLayerAlone(c => Search(c, double.PositiveInfinity, stop, seedWithDescent: true), limits, "every layer's own optimum (the unfused mapping)", sw, late, stop) is not { } unfusedClasses) return _noLayerAlone!;
         var (uMap, uRep) = Recheck(Assemble(unfusedClasses.Select(c => c.Member!).ToList()));
         double unfusedBound = unfusedClasses.Sum(c => c.Lower);
         bool unfusedProven = Meets(unfusedBound, uRep.Energy);
@@ -180,6 +166,42 @@ public sealed partial class FusionSearch
         { Bound = proven ? value : Math.Min(value, bound), UnfusedProven = unfusedProven };
     }
 
+    private FusionResult? _noLayerAlone;
+
+    /// <summary>
+    /// Step 1 of the searches over the full mapspace: every layer alone, each class searched by <paramref name="search"/>
+    /// (exactly as map finds it); null when some layer has no member, the answer then in <see cref="_noLayerAlone"/>.
+    /// </summary>
+    private ClassState[]? EveryLayerAlone(Action<ClassState> search, SearchLimits limits, string phase, Stopwatch sw, Func<bool> late, Func<bool> stop)
+    {
+        _late = late;
+        limits.Progress?.Phase(phase);
+        var w = _p.Workload;
+        var alone = new ClassState[w.Layers.Count];
+        for (int i = 0; i < alone.Length; i++)
+        {
+            var c = alone[i] = new ClassState(i, Job.Alone);
+            search(c);
+            if (c.Member is not null) continue;
+            _deadEnd = w.Layers[i].Name;
+            _noLayerAlone = new FusionResult(late() || stop() ? SolveStatus.Unknown : SolveStatus.Infeasible, null, null, null, null, null, sw.Elapsed, [], [],
+                late() || stop() ? $"stopped before layer {w.Layers[i].Name} had any mapping"
+                    : $"layer {w.Layers[i].Name} has no valid mapping in the single-layer mapspace, so the fused mapspace is empty");
+            return null;
+        }
+        return alone;
+    }
+
+    /// <summary>
+    /// A layer's own class when the run was interrupted (Ctrl-C, not the time limit) before its search: the template's best by
+    /// <paramref name="value"/>, proving nothing, so that there is still an answer.
+    /// </summary>
+    private void FallBackToTemplate(ClassState c, Func<FusionPartial, double> value)
+    {
+        if (c.Member is null && c.Job.InKey is null && c.Job.OutKey is null && !_late())
+            c.Member = TemplateClasses(c.Layer, [c.Job])[0].Kept.OrderBy(value).ThenBy(p => p.Energy).FirstOrDefault();
+    }
+
     /// <summary>
     /// The class to search next in the branch and bound over the join (step 3): the unsearched one on the least total of
     /// bounds (the best bounds before it, its own, the best after it), with its ceiling (the best total of members known,
@@ -227,38 +249,34 @@ public sealed partial class FusionSearch
     }
 
     /// <summary>
-    /// The exact search of one class under a ceiling (in fused energy; infinite for none): its optimum when
-    /// it is below the ceiling, else the proof that nothing is (the ceiling becomes its bound), or, when
-    /// stopped, the search's bound. Layers of the same shape share the result.
+    /// The exact search of one class under a ceiling (in fused energy, or for latency fused cycles; infinite for none): its
+    /// optimum when it is below the ceiling, else the proof that nothing is (the ceiling becomes its bound), or, when stopped,
+    /// the search's bound. Layers of the same shape share the result.
     /// </summary>
     private void Search(ClassState c, double ceiling, Func<bool> stop, bool seedWithDescent)
     {
-        var w = _p.Workload;
+        bool latency = _p.Objective == Objective.Latency;
         var e = EinsumOf(c.Layer, c.Job);
         var key = ShapeKeyOf(c.Layer, c.Job);
         ShapeResult? known;
         lock (_shapes) known = _p.ReuseSameShapes ? _shapes.GetValueOrDefault(key) : null;
         if (known is { Exact: true } || (known is not null && known.Lower >= ceiling))
         {
-            (c.Member, c.Removed, c.Lower, c.Searched) = (Adopt(known, c.Layer, c.Job), known.Removed, known.Lower, true);
+            (c.Member, c.Removed, c.Lower, c.Searched) = (Adopt(known, c.Layer, c.Job), known.Removed, latency ? Math.Max(c.Lower, known.Lower) : known.Lower, true);
             return;
         }
         c.Searched = true;
         if (stop())
         {
-            if (c.Member is null && c.Job.InKey is null && c.Job.OutKey is null && !_late())
-            {
-                // An interrupted run (Ctrl-C, not the time limit) still needs every layer's mapping: the template's best, proving nothing.
-                var fallback = TemplateClasses(c.Layer, [c.Job])[0];
-                c.Member = fallback.Kept.OrderBy(p => p.Energy).FirstOrDefault();
-            }
+            FallBackToTemplate(c, latency ? p => p.Cycles : p => p.Energy);
             return;
         }
-        var problem = ClassProblem(c);
-        // In the search's own (unfused) energy the ceiling is the fused one plus what fusion removes (known from a member).
-        double searchCeiling = c.Removed is { } removed && double.IsFinite(ceiling) ? ceiling + removed : double.PositiveInfinity;
+        // In the search's own (unfused) energy the ceiling is the fused one plus what fusion removes (known from a member);
+        // the latency search's own cycles are the fused ones (LatencyProblem).
+        double searchCeiling = latency ? ceiling : c.Removed is { } removed && double.IsFinite(ceiling) ? ceiling + removed : double.PositiveInfinity;
         // Below a ceiling the search needs no seed: it finds the optimum itself, or proves nothing is below it.
-        var r = new TilingSearch(problem, prune: true, seed: seedWithDescent || c.Member is not null, incumbent: seedWithDescent ? null : c.Member?.Mapping, ceiling: searchCeiling)
+        var r = new TilingSearch(latency ? LatencyProblem(c) : ClassProblem(c), prune: true, seed: seedWithDescent || c.Member is not null,
+                incumbent: seedWithDescent ? null : c.Member?.Mapping, ceiling: searchCeiling)
             .Solve(_classLimits());
         c.Nodes += r.Explored;
         if (r.Status == SolveStatus.Infeasible)
@@ -271,9 +289,10 @@ public sealed partial class FusionSearch
             {
                 var member = Member(c.Layer, c.Job, m, report, 0, out var cost);
                 c.Removed = cost.RemovedEnergy;
-                if (c.Member is null || member.Energy < c.Member.Energy) c.Member = member;
+                if (c.Member is null || (latency ? Faster(member, c.Member) : member.Energy < c.Member.Energy)) c.Member = member;
             }
-            if (r.Status == SolveStatus.Optimal) c.Lower = c.Member!.Energy;
+            if (r.Status == SolveStatus.Optimal) c.Lower = latency ? c.Member!.Cycles : c.Member!.Energy;
+            else if (latency) c.Lower = Math.Max(c.Lower, Math.Ceiling(r.Bound));
             else if (c.Removed is { } x) c.Lower = Math.Max(c.Lower, r.Bound - x);
         }
         bool exact = r.Status is SolveStatus.Optimal or SolveStatus.Infeasible;

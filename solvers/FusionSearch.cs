@@ -33,17 +33,26 @@ public sealed record FusionProblem(Workload Workload, Architecture Arch, Objecti
 
     /// <summary>
     /// True when every layer's partial mappings come from the full single-layer mapspace (the exact search of
-    /// each class, docs/fusion.md): for energy or EDP alone, unless <see cref="TemplateOnly"/> asks for the per-layer
-    /// template. Latency and lexicographic lists search the template.
+    /// each class, docs/fusion.md): for energy, EDP or latency alone, unless <see cref="TemplateOnly"/> asks for the per-layer
+    /// template; latency only with its groups sequential and halos recomputed (no <see cref="Pipeline"/>, no
+    /// <see cref="KeepHalos"/>). Lexicographic lists, and latency with either option, search the template.
     /// </summary>
     /// With <see cref="KeepHalos"/>, groups that keep their halos join beside the sequential ones (docs/fusion.md, "Searching
     /// both policies"): over the full mapspace for energy and EDP, over the template for latency and lists.
-    public bool FullMapspace => Objective is Objective.Energy or Objective.Edp && Terms.Count == 1 && Convention == CostConvention.Default && !TemplateOnly;
+    public bool FullMapspace => (Objective is Objective.Energy or Objective.Edp || (Objective == Objective.Latency && !KeepHalos && !Pipeline))
+        && Terms.Count == 1 && Convention == CostConvention.Default && !TemplateOnly;
+
+    /// <summary>
+    /// False: the search over the full mapspace for latency starts its classes from no template member (tests only: a template
+    /// member that is already optimal would hide a bound that wrongly skips the class holding the optimum).
+    /// </summary>
+    internal bool SeedFromTemplate { get; init; } = true;
 
     /// <summary>The mapspace an OPTIMAL answer is proven over, in words.</summary>
     public string SpaceDescription => FullMapspace
         ? "the full fused mapspace of docs/fusion.md: every layer's mapping from the whole single-layer mapspace of docs/mapspace.md, fused or not" +
           (Objective == Objective.Edp ? $", groups run sequentially{(Pipeline ? $", and the per-layer template's groups of at most {MaxPipelineLayers} layers pipelined" : "")}" : "") +
+          (Objective == Objective.Latency ? ", groups run sequentially, halos recomputed" : "") +
           (KeepHalos ? $", halos recomputed or kept (groups that keep them of 2 to {MaxKeepLayers} layers sharing one loop, each prologue from its own constrained mapspace)" : "")
         : "the fused mapspace with each layer's mapping from the per-layer template of docs/fusion.md, not the whole single-layer mapspace" +
           (Convention == CostConvention.Default ? "" : $", each layer counted by the {Conventions.Names[(int)Convention]} convention") +
@@ -138,7 +147,13 @@ public sealed partial class FusionSearch
         bool Late() => deadline is { } d && sw.Elapsed > d;
         bool Stop() => limits.Cancel.IsCancellationRequested || Late();
         _classLimits = () => limits with { TimeLimit = deadline is { } d ? TimeSpan.FromTicks(Math.Max(1, (d - sw.Elapsed).Ticks)) : null, Progress = null };
-        if (_p.FullMapspace) return _p.Objective == Objective.Edp ? SolveFullEdp(limits, sw, Late, Stop) : SolveFull(limits, sw, Late, Stop);
+        if (_p.FullMapspace)
+            return _p.Objective switch
+            {
+                Objective.Edp => SolveFullEdp(limits, sw, Late, Stop),
+                Objective.Latency => SolveFullLatency(limits, sw, Late, Stop),
+                _ => SolveFull(limits, sw, Late, Stop),
+            };
         return SolveTemplate(limits, sw, Late, Stop);
     }
 

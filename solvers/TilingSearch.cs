@@ -73,10 +73,14 @@ public sealed class TilingSearch
         _cyclesCapped = deferOrders && problem.Objective == Objective.Energy && problem.Caps is { Cycles: not null, Energy: null, Edp: null };
         // Energy plus lambda times a fused member's cycles (a class of the fused EDP search, docs/fusion.md): the energy search
         // too, each bound plus lambda times the plan's least (fused) cycles, each leaf's orders searched as for EDP.
-        _weighted = problem.Weighted;
-        if (_weighted is not null && !(deferOrders && problem.Objective == Objective.Energy && problem.Caps is null && _global is null && problem.Convention == CostConvention.Default
-                && !problem.Arch.HasWindowCapabilities && _weighted.Lambda >= 0 && double.IsFinite(_weighted.Lambda)))
-            throw new ArgumentException("A weighted problem (energy + lambda x fused cycles) is searched for energy under the default model, without caps or global constraints, with a finite lambda >= 0.", nameof(problem));
+        // A fused class searched for latency (docs/fusion.md, "Latency over the full mapspace"): the latency search itself, whose
+        // array model takes the fused cycles from the problem's held tensors; every answer valued by those cycles.
+        bool fusedLatency = problem.Weighted is not null && problem.Objective == Objective.Latency;
+        _weighted = fusedLatency ? null : problem.Weighted;
+        _fusedCycles = fusedLatency ? problem.Weighted : null;
+        if (problem.Weighted is { } weightedBy && !(deferOrders && problem.Caps is null && _global is null && problem.Convention == CostConvention.Default && !problem.Arch.HasWindowCapabilities
+                && (problem.Objective == Objective.Energy ? weightedBy.Lambda >= 0 && double.IsFinite(weightedBy.Lambda) : fusedLatency && weightedBy.Lambda == 0)))
+            throw new ArgumentException("A weighted problem (energy + lambda x fused cycles, or a fused class's latency with lambda 0) is searched under the default model, without caps or global constraints, with a finite lambda >= 0.", nameof(problem));
         _model = new SearchModel(_edpInner ? problem with { Objective = Objective.Energy } : _cyclesCapped ? problem with { Caps = null } : problem, deferOrders);
         _prune = prune;
         _name = prune ? (problem.Convention != CostConvention.Default ? $"exact ({Conventions.Names[(int)problem.Convention]} convention)" : "exact") : problem.Convention != CostConvention.Default ? $"enumeration ({Conventions.Names[(int)problem.Convention]} convention)"
@@ -92,6 +96,8 @@ public sealed class TilingSearch
     private readonly double _energyFloor;
     private readonly bool _cyclesCapped;
     private readonly WeightedCycles? _weighted;
+    // A fused class's latency (MapProblem.Weighted with Objective.Latency): its objective is the member's fused cycles.
+    private readonly WeightedCycles? _fusedCycles;
     // True when leaves are costed by the reference model (another convention, or a window capability the search's array model lacks).
     private readonly bool _byReference;
     // True when the problem's counts are not the default model's, so seeds are valued by the reference model under them.
@@ -109,8 +115,28 @@ public sealed class TilingSearch
     /// <summary>The least cycles of every mapping of a problem (its caps and objective aside), without a search: the latency search's root bound.</summary>
     public static double CycleFloor(MapProblem problem) => new SearchModel(problem with { Objective = Objective.Latency, Caps = null }).RootBound();
 
+    /// <summary>
+    /// The least (fused, for a weighted problem) cycles of every mapping, spatial plan by plan: the least over the plans of the
+    /// latency search's bound at each plan's root (its exact compute cycles, and the bandwidth cycles of the traffic every
+    /// mapping of the plan has), the floor the latency search itself proves against; at least <see cref="CycleFloor"/>, which
+    /// it returns when stopped. Infinite when there is no plan.
+    /// </summary>
+    public double PlanCycleFloor(SearchLimits limits)
+    {
+        var latency = _twins?.Latency ?? new SearchModel(_p with { Objective = Objective.Latency, Caps = null });
+        double root = latency.RootBound(), least = double.PositiveInfinity;
+        var sw = Stopwatch.StartNew();
+        int k = 0;
+        foreach (var plan in latency.SpatialPlans())
+        {
+            if ((k++ & 255) == 0 && (limits.Cancel.IsCancellationRequested || (limits.TimeLimit is { } t && sw.Elapsed > t))) return root;
+            least = Math.Min(least, latency.LowerBound(State.PlanRoot(latency, plan), 0, keepDecidedAt: 0));
+        }
+        return Math.Max(root, least);
+    }
+
     /// <summary>The problem's objective of a cost report: its own, or for a weighted problem energy + lambda x the fused cycles.</summary>
-    private double ValueOf(CostReport r) => _weighted is { } w ? w.Value(_p.Arch, r) : r.Objective(_p.Objective);
+    private double ValueOf(CostReport r) => _weighted is { } w ? w.Value(_p.Arch, r) : _fusedCycles is { } f ? f.Cycles(_p.Arch, r) : r.Objective(_p.Objective);
 
     /// <summary>
     /// A plan's bound from an energy bound and the plan's least cycles <paramref name="floor"/> (1 when unknown): their product
@@ -227,25 +253,28 @@ public sealed class TilingSearch
             return;
         }
         var budget = TimeSpan.FromSeconds(Math.Min(2, (limits.TimeLimit?.TotalSeconds ?? 20) / 10));
+        // The heuristics cost by the reference model, a fused class's cycles unknown to them: they search the layer's own
+        // problem, and their mappings are valued by this one's objective below.
+        var heuristic = _p with { Weighted = null };
         Mapping? seed = null;
         double seedValue = double.PositiveInfinity;
         // The bottom-up descent (milliseconds) usually lands far closer to the optimum than sampling does;
         // the two run side by side, and the descent's answer is kept unless sampling beats it.
         var sampling = Task.Run(() =>
         {
-            var sample = new RandomSampler(_p, seed: 1, patience: 200, attemptsPerSample: 500).Solve(limits with { TimeLimit = budget });
+            var sample = new RandomSampler(heuristic, seed: 1, patience: 200, attemptsPerSample: 500).Solve(limits with { TimeLimit = budget });
             return sample.Mapping is null ? ((Mapping, double)?)null
-                : LocalSearch.Improve(_p, sample.Mapping, DateTime.UtcNow + budget, limits.Cancel);
+                : LocalSearch.Improve(heuristic, sample.Mapping, DateTime.UtcNow + budget, limits.Cancel);
         });
         if (!limits.Cancel.IsCancellationRequested)
         {
             try
             {
                 // The descent knows the level constraints only: its answer seeds the search when it satisfies the global ones.
-                var descent = new Descent(_p with { Constraints = _p.Constraints?.LevelsOnly }).Solve(limits with { TimeLimit = budget });
+                var descent = new Descent(heuristic with { Constraints = _p.Constraints?.LevelsOnly }).Solve(limits with { TimeLimit = budget });
                 if (descent.Mapping is not null && descent.Best is { } d && Satisfies(descent.Mapping, descent.Report!))
                 {
-                    if (!_byConvention && !_p.OneAxis && _weighted is null) (seed, seedValue) = (descent.Mapping, d);
+                    if (!_byConvention && !_p.OneAxis && _p.Weighted is null) (seed, seedValue) = (descent.Mapping, d);
                     else if (Valued(descent.Mapping) is var (m, v)) (seed, seedValue) = (m, v);
                 }
             }
@@ -272,7 +301,7 @@ public sealed class TilingSearch
         }
         if (sampling.Result is var (improved, sampled))
         {
-            if (!_byConvention && !_p.OneAxis && _weighted is null) { if (sampled < seedValue) (seed, seedValue) = (improved, sampled); }
+            if (!_byConvention && !_p.OneAxis && _p.Weighted is null) { if (sampled < seedValue) (seed, seedValue) = (improved, sampled); }
             else if (Valued(improved) is var (mi, vi) && vi < seedValue) (seed, seedValue) = (mi, vi);
         }
         // The heuristics value mappings by the default model; the threshold must be the problem's own value of the seed.
@@ -594,7 +623,7 @@ public sealed class TilingSearch
     private PlanTwins? Twins()
     {
         // The twins' energy bound is the inner-first one, which knows nothing of shared windows.
-        if (!_prune || (_p.Objective != Objective.Edp && _p.Caps is null && _p.Weighted is null) || _model.Problem.SharedWindows) return null;
+        if (!_prune || (_p.Objective != Objective.Edp && _p.Caps is null && _weighted is null) || _model.Problem.SharedWindows) return null;
         var free = _p with { Caps = null };
         // EDP searched inner-first: the search's own model is the energy twin.
         return new PlanTwins(_edpInner || _cyclesCapped || _weighted is not null ? _model : new SearchModel(free with { Objective = Objective.Energy }, deferOrders: true), new SearchModel(free with { Objective = Objective.Latency }),

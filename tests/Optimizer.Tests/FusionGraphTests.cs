@@ -69,7 +69,7 @@ public sealed class FusionGraphTests
         {
             var search = new FusionSearch(new FusionProblem(w, a, o, MaxFusedLoops: 1));
             var r = search.Solve(SearchLimits.None);
-            var (brute, bruteBest, count) = o == Objective.Latency ? search.BruteForce() : search.BruteForceFull();
+            var (brute, bruteBest, count) = search.BruteForceFull();
             Assert.AreEqual(SolveStatus.Optimal, r.Status, $"{w.Name}, {o}: {r.Explanation}");
             Assert.IsNotNull(brute, $"brute force found nothing over {count} fused mappings");
             Console.WriteLine($"{w.Name}, {o}: {count} fused mappings enumerated, optimum {bruteBest:G6}, unfused {r.UnfusedReport!.Objective(o):G6}; answer {r.Mapping!.ToCompactString(a)}");

@@ -100,10 +100,14 @@ public sealed class FusionHaloTests
         yield return (Chain2(), Arch(24, dramBandwidth: 1), Objective.Edp);
         yield return (Chain2Stride2(), Arch(24, fanout: true), Objective.Edp);
         yield return (Chain3(), Arch(40), Objective.Edp);
+        // Latency over the full mapspace (docs/fusion.md, "Latency over the full mapspace"): slow DRAM, so fusion saves cycles.
+        yield return (Chain2(), Arch(24, dramBandwidth: 1), Objective.Latency);
+        yield return (Chain3(), Arch(40, dramBandwidth: 1), Objective.Latency);
+        yield return (Branch(), Arch(32, dramBandwidth: 1), Objective.Latency);
     }
 
-    // Fused = brute force over the fused mapspace with halos: for energy over the full mapspace (each class's
-    // least-energy member by plain enumeration), for EDP over the template. The brute force plans every producer's
+    // Fused = brute force over the full fused mapspace with halos (each class's least-energy member, or for EDP and latency
+    // its fused (energy, cycles) Pareto front, by plain enumeration). The brute force plans every producer's
     // split backwards from its readers' shared loops (FusionRules.MemberPlans); the searches offer splits forwards
     // from what readers could need (FusionSearch.Demands): two derivations that must agree.
     [TestMethod]
@@ -114,7 +118,7 @@ public sealed class FusionHaloTests
         {
             var search = new FusionSearch(new FusionProblem(w, a, o, MaxFusedLoops: 1));
             var r = search.Solve(SearchLimits.None);
-            var (brute, bruteBest, count) = o == Objective.Latency ? search.BruteForce() : search.BruteForceFull();
+            var (brute, bruteBest, count) = search.BruteForceFull();
             Assert.AreEqual(SolveStatus.Optimal, r.Status, $"{w.Name}, {o}: {r.Explanation}");
             Assert.IsNotNull(brute, $"brute force found nothing over {count} fused mappings");
             Console.WriteLine($"{w.Name}, {o}: {count} fused mappings enumerated, optimum {bruteBest:G6}, unfused {r.UnfusedReport!.Objective(o):G6}; answer {r.Mapping!.ToCompactString(a)}");
