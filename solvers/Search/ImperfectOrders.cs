@@ -57,16 +57,16 @@ internal sealed class ImperfectOrders(SearchProblem problem, ArrayCostModel cost
     /// </summary>
     private void Words(ReadOnlySpan<SearchTensor> tensors, State s, int b, int c, int[] active, long[][][] tables)
     {
-        var share = Share(s, b);
+        var share = Share(s, b, _share);
         var tile = s.Rem[c];
         int k = active.Length;
         // The loops below level b's own, innermost last: the levels b + 1 .. c - 1's temporal loops (in their orders) and
         // every level's spatial loops, from level b to c - 1.
         int most = Ranks + k;
         for (int e = b; e < c; e++) most += s.Choice[e]!.Order.Length + 2 * Ranks;
-        var chain = new ChainLoop[most];
-        var strided = new ChainLoop[most];
-        var inner = new long[Ranks];
+        if (_chain.Length < most) { _chain = new ChainLoop[most]; _strided = new ChainLoop[most]; }
+        ChainLoop[] chain = _chain, strided = _strided;
+        var inner = _inner;
         for (int j = 0; j < k; j++)
             for (int mask = 0; mask < 1 << k; mask++)
             {
@@ -153,26 +153,50 @@ internal sealed class ImperfectOrders(SearchProblem problem, ArrayCostModel cost
     public void RecordInnerVisits(State s, int b)
     {
         var active = Active(s, b);
-        Span<SearchTensor> kept = new SearchTensor[_m.TensorCount];
+        int k = active.Length;
+        var kept = _kept;
+        if (_tables.Length == 0 || _tables[0].Length < k || (k > 0 && _tables[0][k - 1].Length < 1 << k))
+            _tables = Enumerable.Range(0, _m.TensorCount).Select(_ => NewTable(Math.Max(k, 1))).ToArray();
         for (int c = b + 1; c < Levels; c++)
         {
             int n = 0;
             foreach (var t in _m.Tensors)
             {
                 s.InnerVisits[b][c][t.Index] = 0;
-                if ((s.Keep[c] & t.Bit) != 0 && active.Length > 0) kept[n++] = t;
+                if ((s.Keep[c] & t.Bit) != 0 && k > 0) kept[n++] = t;
             }
             if (n == 0) continue;
-            var tables = new long[n][][];
-            for (int i = 0; i < n; i++) tables[i] = NewTable(active.Length);
-            Words(kept[..n], s, b, c, active, tables);
-            for (int i = 0; i < n; i++)
-            {
-                var words = tables[i];
-                s.InnerVisits[b][c][kept[i].Index] = Least(active, (j, mask) => words[j][mask]).Value;
-            }
+            Words(kept.AsSpan(0, n), s, b, c, active, _tables);
+            for (int i = 0; i < n; i++) s.InnerVisits[b][c][kept[i].Index] = LeastValue(k, _tables[i]);
         }
     }
+
+    /// <summary>
+    /// <see cref="Least"/>'s value (the same sums in the same order) over a table of words <c>[j][mask]</c>, without its order.
+    /// </summary>
+    private static double LeastValue(int k, long[][] words)
+    {
+        Span<double> best = stackalloc double[1 << k];
+        best[0] = 0;
+        for (int set = 1; set < 1 << k; set++)
+        {
+            best[set] = double.PositiveInfinity;
+            for (int j = 0; j < k; j++)
+            {
+                if ((set & (1 << j)) == 0) continue;
+                double v = best[set & ~(1 << j)] + words[j][set & ~(1 << j)];
+                if (v < best[set]) best[set] = v;
+            }
+        }
+        return best[(1 << k) - 1];
+    }
+
+    /// <summary>The buffers of <see cref="RecordInnerVisits"/> and <see cref="Words(ReadOnlySpan{SearchTensor}, State, int, int, int[], long[][][])"/>
+    /// (reused: one instance per search, one thread; each call fills what it reads).</summary>
+    private readonly SearchTensor[] _kept = new SearchTensor[problem.TensorCount];
+    private long[][][] _tables = [];
+    private ChainLoop[] _chain = [], _strided = [];
+    private readonly long[] _share = new long[problem.Ranks], _inner = new long[problem.Ranks];
 
     /// <summary>
     /// Gives every level of a complete state the order of least energy: per level, the least order of
