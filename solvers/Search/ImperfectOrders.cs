@@ -126,16 +126,7 @@ internal sealed class ImperfectOrders(SearchProblem problem, ArrayCostModel cost
         int k = active.Length;
         var best = new double[1 << k];
         var outermost = new int[1 << k];
-        for (int set = 1; set < 1 << k; set++)
-        {
-            best[set] = double.PositiveInfinity;
-            for (int j = 0; j < k; j++)
-            {
-                if ((set & (1 << j)) == 0) continue;
-                double v = best[set & ~(1 << j)] + cost(j, set & ~(1 << j));
-                if (v < best[set]) { best[set] = v; outermost[set] = j; }
-            }
-        }
+        Programme(k, new CostOf(cost), best, outermost);
         var order = new int[k];
         for (int set = (1 << k) - 1, i = 0; set != 0; i++)
         {
@@ -171,24 +162,37 @@ internal sealed class ImperfectOrders(SearchProblem problem, ArrayCostModel cost
         }
     }
 
-    /// <summary>
-    /// <see cref="Least"/>'s value (the same sums in the same order) over a table of words <c>[j][mask]</c>, without its order.
-    /// </summary>
+    /// <summary><see cref="Least"/>'s value over a table of words <c>[j][mask]</c>, without its order (no allocation).</summary>
     private static double LeastValue(int k, long[][] words)
     {
         Span<double> best = stackalloc double[1 << k];
+        Span<int> outermost = stackalloc int[1 << k];
         best[0] = 0;
+        Programme(k, new WordsOf(words), best, outermost);
+        return best[(1 << k) - 1];
+    }
+
+    /// <summary>A cost per loop j and set of the level's loops inside it, for <see cref="Programme"/>.</summary>
+    private interface ILoopCost { double Cost(int j, int mask); }
+    private readonly struct CostOf(Func<int, int, double> cost) : ILoopCost { public double Cost(int j, int mask) => cost(j, mask); }
+    private readonly struct WordsOf(long[][] words) : ILoopCost { public double Cost(int j, int mask) => words[j][mask]; }
+
+    /// <summary>
+    /// The dynamic programme of <see cref="Least"/>: <c>best[set]</c>, the least cost of the loops in <c>set</c> innermost
+    /// (<c>best[0]</c> is 0), and <c>outermost[set]</c>, the outermost loop of a least order of them.
+    /// </summary>
+    private static void Programme<T>(int k, T cost, Span<double> best, Span<int> outermost) where T : ILoopCost
+    {
         for (int set = 1; set < 1 << k; set++)
         {
             best[set] = double.PositiveInfinity;
             for (int j = 0; j < k; j++)
             {
                 if ((set & (1 << j)) == 0) continue;
-                double v = best[set & ~(1 << j)] + words[j][set & ~(1 << j)];
-                if (v < best[set]) best[set] = v;
+                double v = best[set & ~(1 << j)] + cost.Cost(j, set & ~(1 << j));
+                if (v < best[set]) { best[set] = v; outermost[set] = j; }
             }
         }
-        return best[(1 << k) - 1];
     }
 
     /// <summary>The buffers of <see cref="RecordInnerVisits"/> and <see cref="Words(ReadOnlySpan{SearchTensor}, State, int, int, int[], long[][][])"/>
