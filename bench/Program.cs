@@ -51,6 +51,7 @@ public static class Program
                 case "shape-seeds": ShapeSeeds.Run(numbers.Count > 0 ? seconds : 60); break;
                 case "codesign": CodesignEyeriss(numbers.Count > 0 ? seconds : 600, numbers.Count > 1 ? double.Parse(numbers[1], System.Globalization.CultureInfo.InvariantCulture) : null,
                     numbers.Count > 2 ? double.Parse(numbers[2], System.Globalization.CultureInfo.InvariantCulture) : null); break;
+                case "codesign-edp-floor": CodesignEdpFloor.Run(numbers.Count > 1 ? int.Parse(numbers[1], System.Globalization.CultureInfo.InvariantCulture) : 192, numbers.Count > 0 ? seconds : 10); break;
                 case "codesign-fronts": CodesignFronts(numbers.Count > 0 ? seconds : 1800); break;
                 case "proofs": Proofs(seconds, names.Skip(names.IndexOf("proofs") + 1).ToList()); return 0; // the names after it are networks, presets, objectives
                 case var d when d.StartsWith("descent", StringComparison.Ordinal): DescentSweep(d); break;
@@ -122,6 +123,7 @@ public static class Program
             Console.WriteLine($"  {DesignMetrics.Name(objective)}: {r.Status} best={(r.BestValue is { } v ? v.ToString("G6") : "-")} bound={r.Bound:G6} gap={(r.GapPercent is { } g ? $"{g:0.###}%" : "-")} " +
                               $"points mapped in full {r.PointsEvaluated}, points not yet ruled out {r.PointsOpen}; exact layer searches {e.Searches} ({e.BoundSearches} on relaxations, {e.PointSearches} on points) " +
                               $"vs full sweep {r.FullSweep} ({(e.Searches > 0 ? (double)r.FullSweep / e.Searches : 0):0.#}x fewer; {e.CacheHits} from the cache, {e.Refinements} repeated with more time; {e.DominatedBounds} bounds raised by a dominating architecture's; " +
+                              (objective == DesignMetric.Edp ? $"{e.EnergySearchesForEdp} energy searches run for EDP floors, {e.EdpFloorBounds} EDP bounds raised by energy bound x least cycles; " : "") +
                               $"{e.Skipped} left unsearched above the cutoff); {r.Elapsed.TotalSeconds:0.#} s");
             if (r.Best is { } best) Console.WriteLine($"    point {best.Point}: {best.Description}; area {best.Values[DesignMetric.Area]:0.###} mm²");
             foreach (var (stage, t) in run.Stages)

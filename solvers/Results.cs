@@ -38,6 +38,15 @@ public sealed record MapProblem(Einsum Layer, Architecture Arch, Objective Objec
     /// </summary>
     public WeightedCycles? Weighted { get; init; }
 
+    /// <summary>
+    /// A proved lower bound on the energy of every valid mapping of the layer on <see cref="Arch"/> under
+    /// <see cref="Convention"/> (an energy search's bound or optimum on the same problem, or on an architecture that
+    /// dominates it); 0 when none is known. The EDP search searched inner-first takes each plan's energy bound as at least
+    /// this (every mapping's EDP is at least it times the plan's least cycles; docs/mapspace.md, "EDP: the energy search
+    /// times the plan's cycles"). A floor above the true least energy makes that search wrong: only give a proved one.
+    /// </summary>
+    public double EnergyFloor { get; init; }
+
     // Every solver starts from a MapProblem: costs that could overflow are refused here, before any search sees one.
     private readonly bool _inRange = CheckRange(Layer, Arch);
 

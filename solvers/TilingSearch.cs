@@ -65,6 +65,8 @@ public sealed class TilingSearch
         // EDP without caps is searched by the energy search, its bounds times each plan's least cycles (docs/mapspace.md,
         // "EDP: the energy search times the plan's cycles").
         _edpInner = deferOrders && problem.Objective == Objective.Edp && problem.Caps is null;
+        // A proved bound on every mapping's energy (an energy search's on the same problem) raises each EDP plan's energy bound.
+        _energyFloor = _edpInner && double.IsFinite(problem.EnergyFloor) ? Math.Max(0, problem.EnergyFloor) : 0;
         // Energy under a cap on cycles alone (the second term of latency,energy) is searched by the energy search too: its
         // bounds hold (the cap only removes mappings), plans whose least cycles are above the cap are dropped, and each
         // leaf's orders are searched for the least energy within the cap (docs/mapspace.md, "Energy within a cycle cap").
@@ -87,6 +89,7 @@ public sealed class TilingSearch
 
     private readonly int _levelsCount;
     private readonly bool _edpInner;
+    private readonly double _energyFloor;
     private readonly bool _cyclesCapped;
     private readonly WeightedCycles? _weighted;
     // True when leaves are costed by the reference model (another convention, or a window capability the search's array model lacks).
@@ -97,11 +100,14 @@ public sealed class TilingSearch
     private readonly PortCycles? _ports;
 
     /// <summary>The lower bound before any decision, on the problem's objective (for EDP searched inner-first: the energy model's times the latency twin's).</summary>
-    private double RootBound() => _edpInner ? FusionCost.Combine(Objective.Edp, _model.RootBound(), _twins!.Latency.RootBound())
+    private double RootBound() => _edpInner ? FusionCost.Combine(Objective.Edp, Math.Max(_model.RootBound(), _energyFloor), _twins!.Latency.RootBound())
         : _weighted is { } w ? _model.RootBound() + w.Lambda * _twins!.Latency.RootBound() : _model.RootBound();
 
     /// <summary>The least (fused, for a weighted problem) cycles of every mapping, without a search: the latency twin's root bound.</summary>
-    public double CycleFloor() => _twins is { } t ? t.Latency.RootBound() : new SearchModel(_p with { Objective = Objective.Latency, Caps = null }).RootBound();
+    public double CycleFloor() => _twins is { } t ? t.Latency.RootBound() : CycleFloor(_p);
+
+    /// <summary>The least cycles of every mapping of a problem (its caps and objective aside), without a search: the latency search's root bound.</summary>
+    public static double CycleFloor(MapProblem problem) => new SearchModel(problem with { Objective = Objective.Latency, Caps = null }).RootBound();
 
     /// <summary>The problem's objective of a cost report: its own, or for a weighted problem energy + lambda x the fused cycles.</summary>
     private double ValueOf(CostReport r) => _weighted is { } w ? w.Value(_p.Arch, r) : r.Objective(_p.Objective);
@@ -110,7 +116,8 @@ public sealed class TilingSearch
     /// A plan's bound from an energy bound and the plan's least cycles <paramref name="floor"/> (1 when unknown): their product
     /// for EDP, energy + lambda x floor for a weighted problem, else the energy bound itself; <see cref="PlanEnergy"/> inverts it.
     /// </summary>
-    private double PlanValue(double energy, double floor) => _weighted is { } w ? energy + w.Lambda * floor : energy * floor;
+    /// <remarks>For EDP the energy bound is taken as at least <see cref="MapProblem.EnergyFloor"/>, a proved bound on every mapping's energy.</remarks>
+    private double PlanValue(double energy, double floor) => _weighted is { } w ? energy + w.Lambda * floor : Math.Max(energy, _energyFloor) * floor;
 
     /// <summary>The energy bound below which a plan's node may hold a value below <paramref name="value"/> (<see cref="PlanValue"/> inverted).</summary>
     private double PlanEnergy(double value, double floor) => _weighted is { } w ? value - w.Lambda * floor : value / floor;

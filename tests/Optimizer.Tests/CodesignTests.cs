@@ -180,6 +180,59 @@ public sealed class CodesignTests
     }
 
     /// <summary>
+    /// EDP bounds from energy bounds (branch cd19e): on every point of the 16-point space, once each shape's energy is
+    /// searched to its optimum there, an EDP search stopped at once has a bound of at least that optimum times the least
+    /// cycles of every mapping (<see cref="TilingSearch.CycleFloor(MapProblem)"/>), and never above the shape's exhaustive
+    /// EDP optimum; some shapes are proved by it. An energy search is also run first, with half the time, for an EDP search
+    /// on a relaxation given a second or more, and not for one on a point.
+    /// </summary>
+    [TestMethod]
+    public void EdpBoundsFromEnergyBoundsHoldOnEveryPoint()
+    {
+        var space = Space();
+        var exact = new LayerEvaluator(Small(), SearchLimits.None);
+        var eval = new LayerEvaluator(Small(), SearchLimits.None);
+        var plain = new LayerEvaluator(Small(), SearchLimits.None); // no energy known: EDP searches stopped at once alone
+        int reached = 0, raised = 0;
+        for (int p = 0; p < space.Count; p++)
+        {
+            var arch = space.Build(p);
+            for (int s = 0; s < eval.Shapes.Count; s++)
+            {
+                double optimum = exact.Search(arch, s, Formulation.Objective.Edp).Best!.Value;
+                double energy = eval.Search(arch, s, Formulation.Objective.Energy).Best!.Value;
+                double cycles = TilingSearch.CycleFloor(new MapProblem(eval.Shapes[s].Layer, arch, Formulation.Objective.Latency));
+                var stopped = eval.Search(arch, s, Formulation.Objective.Edp, TimeSpan.FromTicks(1));
+                double bound = LayerEvaluator.LowerOf(stopped);
+                string what = $"point {p}, {eval.Shapes[s].Layer.Name}: bound {bound} ({stopped.Status}), energy optimum {energy} x least cycles {cycles}, EDP optimum {optimum}";
+                Assert.IsTrue(bound <= optimum * (1 + 1e-12), what);
+                Assert.IsTrue(bound >= energy * cycles * (1 - 1e-12), what);
+                if (stopped.Status == SolveStatus.Optimal) Assert.AreEqual(optimum, stopped.Best!.Value, 1e-9 * optimum, what);
+                double alone = LayerEvaluator.LowerOf(plain.Search(arch, s, Formulation.Objective.Edp, TimeSpan.FromTicks(1)));
+                if (bound > alone * (1 + 1e-9))
+                {
+                    raised++;
+                    if (bound >= optimum * (1 - 1e-12)) reached++;
+                }
+            }
+        }
+        Assert.IsTrue(raised > 0 && reached > 0, $"{raised} bounds raised, {reached} to the optimum: the test sees nothing");
+        Assert.AreEqual(0, eval.EnergySearchesForEdp, "an EDP search capped at a tick runs no energy search first");
+        // Given time (here none: no limit), an EDP search on a relaxation whose energy is not known yet runs the energy search
+        // first; on a point it does not.
+        var fresh = new LayerEvaluator(Small(), SearchLimits.None);
+        var root = space.Relax(Enumerable.Range(0, space.Count).ToList());
+        var sum = fresh.Sum(root, Formulation.Objective.Edp, relaxation: true);
+        Assert.IsTrue(sum.Proved);
+        Assert.AreEqual(exact.Sum(root, Formulation.Objective.Edp, relaxation: true).Value!.Value, sum.Value!.Value, 1e-9 * sum.Value.Value);
+        Assert.AreEqual(fresh.Shapes.Count, fresh.EnergySearchesForEdp);
+        Assert.AreEqual(2 * fresh.Shapes.Count, fresh.Searches);
+        fresh.Search(space.Build(0), 0, Formulation.Objective.Edp);
+        Assert.AreEqual(fresh.Shapes.Count, fresh.EnergySearchesForEdp);
+        Console.WriteLine($"{raised} bounds raised, {reached} of them to the optimum");
+    }
+
+    /// <summary>
     /// A sum given a target leaves unsearched the shapes it no longer needs once the bounds already known (the cache and
     /// the searches on dominating architectures) exceed it: on every point of the 16-point space, for energy, latency
     /// and EDP, with a target of 0 nothing but the known bounds is used and their sum never exceeds the point's exact
