@@ -526,7 +526,7 @@ public static class Counts
         for (int j = 0; j < chain.Length; j++)
         {
             if (chain[j].Spatial) continue;
-            var (steps, brought) = LoopWords(t, chain, j, ext, indexing, bound);
+            var (steps, brought) = LoopWords(t, chain, j, nr, ext, indexing, bound);
             total = checked(total + brought);
             if (!transitions.IsEmpty) transitions[j] = steps;
             if (!words.IsEmpty) words[j] = brought;
@@ -542,24 +542,55 @@ public static class Counts
     /// </summary>
     public static long ClippedStepWords(TensorIndex t, ReadOnlySpan<long> tileExtent, ReadOnlySpan<ChainLoop> loops, ReadOnlySpan<long> bound, int j)
     {
+        if (loops[j].Spatial) return 0;
         int nr = tileExtent.Length;
-        var ext = new long[nr];
+        var sc = ClipScratch.For(nr);
+        var ext = sc.Ext;
         for (int i = 0; i < nr; i++) ext[i] = Math.Min(tileExtent[i], bound[i]);
-        var indexing = new bool[nr];
+        var indexing = sc.Indexing;
+        Array.Clear(indexing, 0, nr);
         for (int k = 0; k < t.Dimensions; k++) foreach (int r in t.RanksOf(k)) indexing[r] = true;
-        return loops[j].Spatial ? 0 : LoopWords(t, loops.ToArray(), j, ext, indexing, bound).Words;
+        return LoopWords(t, loops, j, nr, ext, indexing, bound).Words;
+    }
+
+    /// <summary>
+    /// Per thread, the working lists and arrays of <see cref="LoopWords"/> and <see cref="ClippedStepWords"/>, reused from
+    /// call to call (the search's bounds call them millions of times; no call holds them across another). Arrays are at
+    /// least as long as the ranks; only the first <c>nr</c> entries are read.
+    /// </summary>
+    private sealed class ClipScratch
+    {
+        [ThreadStatic] private static ClipScratch? _current;
+        public long[] Ext = [], PrevOff = [], PrevRem = [], NewOff = [], NewRem = [];
+        public bool[] Indexing = [];
+        public int[] Idx = [];
+        public List<Situation>[] Situations = [];
+        public readonly List<(long Remaining, long Count)> PrefixA = [], PrefixB = [];
+
+        public static ClipScratch For(int nr)
+        {
+            var sc = _current ??= new ClipScratch();
+            if (sc.Ext.Length < nr)
+            {
+                sc.Ext = new long[nr]; sc.PrevOff = new long[nr]; sc.PrevRem = new long[nr]; sc.NewOff = new long[nr]; sc.NewRem = new long[nr];
+                sc.Indexing = new bool[nr]; sc.Idx = new int[nr];
+                sc.Situations = Enumerable.Range(0, nr).Select(_ => new List<Situation>()).ToArray();
+            }
+            return sc;
+        }
     }
 
     /// <summary>The steps of temporal loop j and the words they bring (<see cref="ClippedVisits"/>), summed over the situations of every rank.</summary>
-    private static (long Steps, long Words) LoopWords(TensorIndex t, ChainLoop[] chain, int j, long[] ext, bool[] indexing, ReadOnlySpan<long> bound)
+    private static (long Steps, long Words) LoopWords(TensorIndex t, ReadOnlySpan<ChainLoop> chain, int j, int nr, long[] ext, bool[] indexing, ReadOnlySpan<long> bound)
     {
-        int nr = ext.Length;
-        var situations = new List<Situation>[nr];
+        var sc = ClipScratch.For(nr);
+        var situations = sc.Situations;
         long steps = 1, otherWeight = 1;
         for (int i = 0; i < nr; i++)
         {
-            var list = new List<Situation>();
-            foreach (var (rem, count) in Prefix(chain, j, i, bound[i]))
+            var list = situations[i];
+            list.Clear();
+            foreach (var (rem, count) in Prefix(chain, j, i, bound[i], sc))
             {
                 if (i != chain[j].Rank)
                 {
@@ -577,14 +608,15 @@ public static class Counts
             long weight = 0;
             foreach (var x in list) weight = checked(weight + x.Weight);
             steps = checked(steps * weight);
-            if (indexing[i]) situations[i] = list;
-            else otherWeight = checked(otherWeight * weight);
+            if (!indexing[i]) otherWeight = checked(otherWeight * weight);
         }
         if (steps == 0) return (0, 0);
-        var idx = Enumerable.Range(0, nr).Where(i => indexing[i]).ToArray();
-        var prevOff = new long[nr]; var prevRem = new long[nr]; var newOff = new long[nr]; var newRem = new long[nr];
-        for (int i = 0; i < nr; i++) { prevRem[i] = 1; newRem[i] = 1; }
-        return (steps, checked(otherWeight * SumCombos(t, situations, idx, 0, ext, prevOff, prevRem, newOff, newRem)));
+        var idx = sc.Idx;
+        int indexed = 0;
+        for (int i = 0; i < nr; i++) if (indexing[i]) idx[indexed++] = i;
+        long[] prevOff = sc.PrevOff, prevRem = sc.PrevRem, newOff = sc.NewOff, newRem = sc.NewRem;
+        for (int i = 0; i < nr; i++) { prevOff[i] = 0; newOff[i] = 0; prevRem[i] = 1; newRem[i] = 1; }
+        return (steps, checked(otherWeight * SumCombos(t, situations, idx, indexed, 0, ext, prevOff, prevRem, newOff, newRem)));
     }
 
     private readonly record struct Situation(long Weight, long PrevOffset, long PrevRemaining, long NewOffset, long NewRemaining);
@@ -598,14 +630,16 @@ public static class Counts
     }
 
     /// <summary>What is left of rank <paramref name="rank"/> below each tuple of its loops before <paramref name="end"/> that runs, with how many tuples leave it.</summary>
-    private static List<(long Remaining, long Count)> Prefix(ChainLoop[] chain, int end, int rank, long bound)
+    private static List<(long Remaining, long Count)> Prefix(ReadOnlySpan<ChainLoop> chain, int end, int rank, long bound, ClipScratch sc)
     {
-        var states = new List<(long Remaining, long Count)> { (bound, 1) };
+        List<(long Remaining, long Count)> states = sc.PrefixA, next = sc.PrefixB;
+        states.Clear();
+        states.Add((bound, 1));
         for (int k = 0; k < end; k++)
         {
             var loop = chain[k];
             if (loop.Rank != rank) continue;
-            var next = new List<(long Remaining, long Count)>();
+            next.Clear();
             foreach (var (rem, count) in states)
             {
                 if (loop.Spatial) { Merge(next, Math.Min(rem, loop.Stride), count); continue; }
@@ -613,7 +647,7 @@ public static class Counts
                 if (n > 1) Merge(next, loop.Stride, checked(count * (n - 1)));
                 Merge(next, Math.Min(loop.Stride, checked(rem - (n - 1) * loop.Stride)), count);
             }
-            states = next;
+            (states, next) = (next, states);
         }
         return states;
     }
@@ -626,14 +660,14 @@ public static class Counts
     }
 
     /// <summary>What is left of the rank below its loops from <paramref name="from"/> on, all at index 0.</summary>
-    private static long FirstRemaining(ChainLoop[] chain, int from, int rank, long rem)
+    private static long FirstRemaining(ReadOnlySpan<ChainLoop> chain, int from, int rank, long rem)
     {
         for (int k = from; k < chain.Length; k++) if (chain[k].Rank == rank) rem = Math.Min(rem, chain[k].Stride);
         return rem;
     }
 
     /// <summary>The offset of the rank's last tuple of its loops from <paramref name="from"/> on that runs (how far a step of an outer loop rewinds it), and what is left below it.</summary>
-    private static (long Rewind, long Remaining) LastRemaining(ChainLoop[] chain, int from, int rank, long rem)
+    private static (long Rewind, long Remaining) LastRemaining(ReadOnlySpan<ChainLoop> chain, int from, int rank, long rem)
     {
         long rewind = 0;
         for (int k = from; k < chain.Length; k++)
@@ -651,10 +685,10 @@ public static class Counts
         return (rewind, rem);
     }
 
-    private static long SumCombos(TensorIndex t, List<Situation>[] situations, int[] idx, int at, long[] ext,
+    private static long SumCombos(TensorIndex t, List<Situation>[] situations, int[] idx, int count, int at, long[] ext,
         long[] prevOff, long[] prevRem, long[] newOff, long[] newRem)
     {
-        if (at == idx.Length)
+        if (at == count)
         {
             long fresh = ClippedBox(t, newOff, newRem, ext) - ClippedOverlap(t, prevOff, prevRem, newOff, newRem, ext);
             return fresh;
@@ -664,7 +698,7 @@ public static class Counts
         foreach (var s in situations[i])
         {
             prevOff[i] = s.PrevOffset; prevRem[i] = s.PrevRemaining; newOff[i] = s.NewOffset; newRem[i] = s.NewRemaining;
-            sum = checked(sum + s.Weight * SumCombos(t, situations, idx, at + 1, ext, prevOff, prevRem, newOff, newRem));
+            sum = checked(sum + s.Weight * SumCombos(t, situations, idx, count, at + 1, ext, prevOff, prevRem, newOff, newRem));
         }
         return sum;
     }

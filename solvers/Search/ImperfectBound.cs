@@ -22,9 +22,9 @@ internal sealed class ImperfectBound(SearchProblem problem, ArrayCostModel cost,
 
     private Tiles TilesOf(State s, int d)
     {
-        var share = _orders.Share(s, d);
-        var count = new long[Ranks];
-        var smallest = new long[Ranks];
+        var share = _orders.Share(s, d, _share);
+        var count = _tileCount;
+        var smallest = _tileSmallest;
         double total = 1;
         for (int r = 0; r < Ranks; r++)
         {
@@ -35,6 +35,9 @@ internal sealed class ImperfectBound(SearchProblem problem, ArrayCostModel cost,
         }
         return new Tiles(count, smallest, total);
     }
+
+    /// <summary>The buffers of <see cref="TilesOf"/> (reused: one search, one thread; a bound reads one state's tiles at a time).</summary>
+    private readonly long[] _share = new long[problem.Ranks], _tileCount = new long[problem.Ranks], _tileSmallest = new long[problem.Ranks];
 
     /// <summary>
     /// A lower bound on the energy of every completion of an inner-first state whose levels d (at least 1) and below are

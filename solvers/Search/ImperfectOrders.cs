@@ -19,9 +19,11 @@ internal sealed class ImperfectOrders(SearchProblem problem, ArrayCostModel cost
     private readonly ArrayCostModel _cost = cost;
 
     /// <summary>Per rank, the points one instance of level b covers: the bound over the plan's spatial splits above b.</summary>
-    public long[] Share(State s, int b)
+    public long[] Share(State s, int b) => Share(s, b, new long[Ranks]);
+
+    /// <summary><see cref="Share(State, int)"/> written into <paramref name="share"/> (one entry per rank), which it returns.</summary>
+    public long[] Share(State s, int b, long[] share)
     {
-        var share = new long[Ranks];
         for (int r = 0; r < Ranks; r++)
         {
             long above = 1;
@@ -37,59 +39,78 @@ internal sealed class ImperfectOrders(SearchProblem problem, ArrayCostModel cost
     /// </summary>
     public long[][] Words(SearchTensor t, State s, int b, int c, int[] active)
     {
-        var share = Share(s, b);
-        int k = active.Length;
+        var table = NewTable(active.Length);
+        Words([t], s, b, c, active, [table]);
+        return table;
+    }
+
+    private static long[][] NewTable(int k)
+    {
         var table = new long[k][];
-        var chain = new List<ChainLoop>();
+        for (int j = 0; j < k; j++) table[j] = new long[1 << k];
+        return table;
+    }
+
+    /// <summary>
+    /// <see cref="Words(SearchTensor, State, int, int, int[])"/> for several tensors at once (<c>tables[i]</c> for
+    /// <c>tensors[i]</c>): each loop chain is built once and counted for every tensor.
+    /// </summary>
+    private void Words(ReadOnlySpan<SearchTensor> tensors, State s, int b, int c, int[] active, long[][][] tables)
+    {
+        var share = Share(s, b, _share);
+        var tile = s.Rem[c];
+        int k = active.Length;
+        // The loops below level b's own, innermost last: the levels b + 1 .. c - 1's temporal loops (in their orders) and
+        // every level's spatial loops, from level b to c - 1.
+        int most = Ranks + k;
+        for (int e = b; e < c; e++) most += s.Choice[e]!.Order.Length + 2 * Ranks;
+        if (_chain.Length < most) { _chain = new ChainLoop[most]; _strided = new ChainLoop[most]; }
+        ChainLoop[] chain = _chain, strided = _strided;
+        var inner = _inner;
         for (int j = 0; j < k; j++)
-        {
-            table[j] = new long[1 << k];
             for (int mask = 0; mask < 1 << k; mask++)
             {
                 if ((mask & (1 << j)) != 0) continue;
-                chain.Clear();
+                int n = 0;
                 // The levels above b, as one loop per rank over b's tiles.
                 for (int r = 0; r < Ranks; r++)
                 {
                     long tiles = (share[r] + s.Rem[b][r] - 1) / s.Rem[b][r];
-                    if (tiles > 1) chain.Add(new ChainLoop(r, tiles, s.Rem[b][r], false));
+                    if (tiles > 1) chain[n++] = new ChainLoop(r, tiles, s.Rem[b][r], false);
                 }
-                int at = -1;
                 // Level b: the loops outside j, j, then the ones inside it (mask), then its spatial loops.
-                foreach (int pass in new[] { 0, 1, 2 })
-                    for (int i = 0; i < k; i++)
-                    {
-                        bool inside = (mask & (1 << i)) != 0;
-                        if ((pass == 0 && (i == j || inside)) || (pass == 1 && i != j) || (pass == 2 && !inside)) continue;
-                        if (pass == 1) at = chain.Count;
-                        chain.Add(new ChainLoop(active[i], s.Choice[b]!.Temporal[active[i]], 0, false));
-                    }
+                for (int i = 0; i < k; i++)
+                    if (i != j && (mask & (1 << i)) == 0) chain[n++] = new ChainLoop(active[i], s.Choice[b]!.Temporal[active[i]], 0, false);
+                int at = n;
+                chain[n++] = new ChainLoop(active[j], s.Choice[b]!.Temporal[active[j]], 0, false);
+                for (int i = 0; i < k; i++)
+                    if ((mask & (1 << i)) != 0) chain[n++] = new ChainLoop(active[i], s.Choice[b]!.Temporal[active[i]], 0, false);
                 for (int e = b; e < c; e++)
                 {
                     var ch = s.Choice[e]!;
-                    if (e > b) foreach (int r in ch.Order) chain.Add(new ChainLoop(r, ch.Temporal[r], 0, false));
+                    if (e > b) foreach (int r in ch.Order) chain[n++] = new ChainLoop(r, ch.Temporal[r], 0, false);
                     for (int r = 0; r < Ranks; r++)
-                        foreach (long f in new long[] { ch.SpatialX[r], ch.SpatialY[r] })
-                            if (f > 1) chain.Add(new ChainLoop(r, f, 0, true));
+                    {
+                        if (ch.SpatialX[r] > 1) chain[n++] = new ChainLoop(r, ch.SpatialX[r], 0, true);
+                        if (ch.SpatialY[r] > 1) chain[n++] = new ChainLoop(r, ch.SpatialY[r], 0, true);
+                    }
                 }
-                table[j][mask] = Counts.ClippedStepWords(t.Dims, s.Rem[c], WithStrides(chain, s.Rem[c]), share, at);
+                WithStrides(chain.AsSpan(0, n), tile, inner, strided);
+                for (int i = 0; i < tensors.Length; i++)
+                    tables[i][j][mask] = Counts.ClippedStepWords(tensors[i].Dims, tile, strided.AsSpan(0, n), share, at);
             }
-        }
-        return table;
     }
 
     /// <summary>The chain with each loop's stride: the product of its rank's factors inside it, over the tile extents at the keeper.</summary>
-    private static ChainLoop[] WithStrides(List<ChainLoop> chain, long[] tile)
+    private static void WithStrides(ReadOnlySpan<ChainLoop> chain, long[] tile, long[] inner, ChainLoop[] result)
     {
-        var inner = (long[])tile.Clone();
-        var result = new ChainLoop[chain.Count];
-        for (int i = chain.Count - 1; i >= 0; i--)
+        Array.Copy(tile, inner, tile.Length);
+        for (int i = chain.Length - 1; i >= 0; i--)
         {
             var l = chain[i];
             result[i] = l with { Stride = inner[l.Rank] };
             inner[l.Rank] = checked(inner[l.Rank] * l.Factor);
         }
-        return result;
     }
 
     /// <summary>The loops of level b with a factor above 1, in rank order.</summary>
@@ -105,16 +126,7 @@ internal sealed class ImperfectOrders(SearchProblem problem, ArrayCostModel cost
         int k = active.Length;
         var best = new double[1 << k];
         var outermost = new int[1 << k];
-        for (int set = 1; set < 1 << k; set++)
-        {
-            best[set] = double.PositiveInfinity;
-            for (int j = 0; j < k; j++)
-            {
-                if ((set & (1 << j)) == 0) continue;
-                double v = best[set & ~(1 << j)] + cost(j, set & ~(1 << j));
-                if (v < best[set]) { best[set] = v; outermost[set] = j; }
-            }
-        }
+        Programme(k, new CostOf(cost), best, outermost);
         var order = new int[k];
         for (int set = (1 << k) - 1, i = 0; set != 0; i++)
         {
@@ -132,14 +144,63 @@ internal sealed class ImperfectOrders(SearchProblem problem, ArrayCostModel cost
     public void RecordInnerVisits(State s, int b)
     {
         var active = Active(s, b);
+        int k = active.Length;
+        var kept = _kept;
+        if (_tables.Length == 0 || _tables[0].Length < k || (k > 0 && _tables[0][k - 1].Length < 1 << k))
+            _tables = Enumerable.Range(0, _m.TensorCount).Select(_ => NewTable(Math.Max(k, 1))).ToArray();
         for (int c = b + 1; c < Levels; c++)
+        {
+            int n = 0;
             foreach (var t in _m.Tensors)
             {
-                if ((s.Keep[c] & t.Bit) == 0 || active.Length == 0) { s.InnerVisits[b][c][t.Index] = 0; continue; }
-                var words = Words(t, s, b, c, active);
-                s.InnerVisits[b][c][t.Index] = Least(active, (j, mask) => words[j][mask]).Value;
+                s.InnerVisits[b][c][t.Index] = 0;
+                if ((s.Keep[c] & t.Bit) != 0 && k > 0) kept[n++] = t;
             }
+            if (n == 0) continue;
+            Words(kept.AsSpan(0, n), s, b, c, active, _tables);
+            for (int i = 0; i < n; i++) s.InnerVisits[b][c][kept[i].Index] = LeastValue(k, _tables[i]);
+        }
     }
+
+    /// <summary><see cref="Least"/>'s value over a table of words <c>[j][mask]</c>, without its order (no allocation).</summary>
+    private static double LeastValue(int k, long[][] words)
+    {
+        Span<double> best = stackalloc double[1 << k];
+        Span<int> outermost = stackalloc int[1 << k];
+        best[0] = 0;
+        Programme(k, new WordsOf(words), best, outermost);
+        return best[(1 << k) - 1];
+    }
+
+    /// <summary>A cost per loop j and set of the level's loops inside it, for <see cref="Programme"/>.</summary>
+    private interface ILoopCost { double Cost(int j, int mask); }
+    private readonly struct CostOf(Func<int, int, double> cost) : ILoopCost { public double Cost(int j, int mask) => cost(j, mask); }
+    private readonly struct WordsOf(long[][] words) : ILoopCost { public double Cost(int j, int mask) => words[j][mask]; }
+
+    /// <summary>
+    /// The dynamic programme of <see cref="Least"/>: <c>best[set]</c>, the least cost of the loops in <c>set</c> innermost
+    /// (<c>best[0]</c> is 0), and <c>outermost[set]</c>, the outermost loop of a least order of them.
+    /// </summary>
+    private static void Programme<T>(int k, T cost, Span<double> best, Span<int> outermost) where T : ILoopCost
+    {
+        for (int set = 1; set < 1 << k; set++)
+        {
+            best[set] = double.PositiveInfinity;
+            for (int j = 0; j < k; j++)
+            {
+                if ((set & (1 << j)) == 0) continue;
+                double v = best[set & ~(1 << j)] + cost.Cost(j, set & ~(1 << j));
+                if (v < best[set]) { best[set] = v; outermost[set] = j; }
+            }
+        }
+    }
+
+    /// <summary>The buffers of <see cref="RecordInnerVisits"/> and <see cref="Words(ReadOnlySpan{SearchTensor}, State, int, int, int[], long[][][])"/>
+    /// (reused: one instance per search, one thread; each call fills what it reads).</summary>
+    private readonly SearchTensor[] _kept = new SearchTensor[problem.TensorCount];
+    private long[][][] _tables = [];
+    private ChainLoop[] _chain = [], _strided = [];
+    private readonly long[] _share = new long[problem.Ranks], _inner = new long[problem.Ranks];
 
     /// <summary>
     /// Gives every level of a complete state the order of least energy: per level, the least order of

@@ -93,16 +93,17 @@ public sealed class ImperfectTests
         }
     }
 
-    [TestMethod]
-    public void PerfectMappingsCountTheSameThroughTheClippedKernel()
+    /// <summary>
+    /// Per random valid mapping of the small cases (<paramref name="perCase"/> tries each) and level l from 1 up: each tensor's
+    /// index, the tile extents at l, the loops above l as the perfect formula reads them (temporal, factor above 1) and as
+    /// the clipped kernel does (spatial ones too), with the layer's bounds.
+    /// </summary>
+    private static IEnumerable<(string Where, TensorIndex Index, long[] Ext, StepLoop[] Perfect, ChainLoop[] Chain, long[] Bound)> SampledChains(Random rng, int perCase)
     {
-        // Counts.ClippedVisits with bounds the factors divide must equal Counts.Visits (the perfect formula).
-        var rng = new Random(77);
-        int checkedCount = 0;
         foreach (var (layer, arch) in CostInvariantTests.SmallCases())
         {
             var space = new Mapspace(layer, arch);
-            for (int i = 0; i < 10; i++)
+            for (int i = 0; i < perCase; i++)
             {
                 if (!space.TrySampleValid(rng, 2000, out var m)) continue;
                 var nest = m.Nest().ToList();
@@ -121,13 +122,68 @@ public sealed class ImperfectTests
                     var chain = Enumerable.Range(0, start).Where(j => nest[j].Factor > 1)
                         .Select(j => new ChainLoop(ranks.IndexOf(nest[j].Rank), nest[j].Factor, stride[j], nest[j].IsSpatial)).ToArray();
                     foreach (var t in layer.Tensors)
-                    {
-                        var index = new TensorIndex(t, ranks);
-                        Assert.AreEqual(Counts.Visits(index, ext, perfect), Counts.ClippedVisits(index, ext, chain, bound), $"{layer.Name} on {arch.Name}, level {l}, {t.Id}");
-                        checkedCount++;
-                    }
+                        yield return ($"{layer.Name} on {arch.Name}, level {l}, {t.Id}", new TensorIndex(t, ranks), ext, perfect, chain, bound);
                 }
             }
+        }
+    }
+
+    [TestMethod]
+    public void TheClippedKernelCountsAlikeWhateverItsThreadCountedBefore()
+    {
+        // Counts.ClippedVisits and Counts.ClippedStepWords keep their working lists in per-thread buffers (ClipScratch),
+        // reused from call to call: every case counted on a thread that counted nothing before must give the same numbers
+        // as counted after every other case (layers of 3 to 7 ranks, clipped and unclipped bounds), in either order.
+        var cases = new List<(TensorIndex Index, long[] Ext, ChainLoop[] Chain, long[] Bound)>();
+        foreach (var (_, index, ext, _, chain, bound) in SampledChains(new Random(2121), 4))
+        {
+            cases.Add((index, ext, chain, bound));
+            // The same loops over bounds one smaller where a rank has more than one point: partial last tiles.
+            cases.Add((index, ext, chain, bound.Select(b => b > 1 ? b - 1 : b).ToArray()));
+        }
+        long[] One((TensorIndex Index, long[] Ext, ChainLoop[] Chain, long[] Bound) c)
+        {
+            var words = new long[c.Chain.Length];
+            var counts = new List<long> { Counts.ClippedVisits(c.Index, c.Ext, c.Chain, c.Bound, words: words) };
+            counts.AddRange(words);
+            for (int j = 0; j < c.Chain.Length; j++) counts.Add(Counts.ClippedStepWords(c.Index, c.Ext, c.Chain, c.Bound, j));
+            return counts.ToArray();
+        }
+        long[][] OnNewThread(IEnumerable<int> order)
+        {
+            var result = new long[cases.Count][];
+            Exception? error = null;
+            var thread = new Thread(() =>
+            {
+                try { foreach (int i in order) result[i] = One(cases[i]); }
+                catch (Exception e) { error = e; }
+            });
+            thread.Start();
+            thread.Join();
+            if (error is not null) throw new AssertFailedException($"the kernel threw: {error.Message}", error);
+            return result;
+        }
+        var forward = OnNewThread(Enumerable.Range(0, cases.Count));
+        var backward = OnNewThread(Enumerable.Range(0, cases.Count).Reverse());
+        Assert.IsTrue(cases.Count >= 200 && cases.Select(c => c.Bound.Length).Distinct().Count() >= 3, $"{cases.Count} cases");
+        Assert.IsTrue(forward.Any(x => x.Skip(1).Any(w => w > 0)), "no loop brought any words");
+        for (int i = 0; i < cases.Count; i++)
+        {
+            var alone = OnNewThread([i])[i];
+            CollectionAssert.AreEqual(alone, forward[i], $"case {i}, after the cases before it");
+            CollectionAssert.AreEqual(alone, backward[i], $"case {i}, after the cases after it");
+        }
+    }
+
+    [TestMethod]
+    public void PerfectMappingsCountTheSameThroughTheClippedKernel()
+    {
+        // Counts.ClippedVisits with bounds the factors divide must equal Counts.Visits (the perfect formula).
+        int checkedCount = 0;
+        foreach (var (where, index, ext, perfect, chain, bound) in SampledChains(new Random(77), 10))
+        {
+            Assert.AreEqual(Counts.Visits(index, ext, perfect), Counts.ClippedVisits(index, ext, chain, bound), where);
+            checkedCount++;
         }
         Assert.IsTrue(checkedCount >= 500, $"only {checkedCount} tiles compared");
     }
