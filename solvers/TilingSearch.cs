@@ -269,7 +269,11 @@ public sealed class TilingSearch
             else if (Valued(improved) is var (mi, vi) && vi < seedValue) (seed, seedValue) = (mi, vi);
         }
         // The heuristics value mappings by the default model; the threshold must be the problem's own value of the seed.
-
+        // Under other counts the seed is climbed by them (the order of spatial loops and their axes among the moves, which
+        // Timeloop's neighbour forwarding depends on): conv2_1_b under the Timeloop convention from 5.14034E+08 to 5.08455E+08.
+        double? Allowed(Mapping m) => _p.Constraints is { } c && !ConstraintCheck.Allows(c, m) ? null : SeedValue(m);
+        if (_byConvention && seed is not null && Allowed(seed) is not null && !limits.Cancel.IsCancellationRequested)
+            (seed, seedValue) = LocalSearch.Improve(_p, seed, Allowed, DateTime.UtcNow + budget, limits.Cancel);
         if (seed is not null && double.IsFinite(seedValue)) shared.Seed(seed, seedValue);
     }
 
