@@ -283,14 +283,14 @@ public sealed class TilingSearch
     /// <summary>
     /// A heuristic's mapping as a seed under the problem's convention: itself, or under the Timeloop convention, when its
     /// format cannot say it (a rank over both axes), the best of its variants with each such rank moved onto one axis
-    /// (<see cref="OneAxisTie.Moves"/>) that is an allowed answer; with its value (<see cref="SeedValue"/>), or infinity.
+    /// (<see cref="OneAxisTie.Fitted"/>: what no longer fits the fanout goes to the level's temporal loop) that is an allowed answer; with its value (<see cref="SeedValue"/>), or infinity.
     /// </summary>
     private (Mapping Mapping, double Value) Valued(Mapping m)
     {
         if (SeedValue(m) is { } v) return (m, v);
         var best = (Mapping: m, Value: double.PositiveInfinity);
         if (!OneAxisOnly) return best;
-        foreach (var moved in OneAxisTie.Moves(_p.Layer, m))
+        foreach (var moved in OneAxisTie.Fitted(_p.Layer, _p.Arch, m))
             if (SeedValue(moved) is { } w && w < best.Value) best = (moved, w);
         return best;
     }

@@ -273,4 +273,37 @@ public sealed class TimeloopConventionTests
         Assert.AreEqual("C P Q R S", string.Join(" ", Optimizer.Solvers.MappingDraft.From(target).ToMapping().Levels[1].Spatial.Select(s => s.Rank.Name)));
         Assert.AreEqual("P Q S R C", string.Join(" ", Optimizer.Solvers.MappingDraft.From(target, ordered: true).ToMapping().Levels[1].Spatial.Select(s => s.Rank.Name)));
     }
+
+    [TestMethod]
+    public void FittedOneAxisVariantsStayValidAndExpressible()
+    {
+        // C split over both axes (4 along X beside S 3, 2 along Y beside R 3), as the descent's mappings often are: on one axis
+        // its 8 no longer fit beside the 3 (14 x 12), so a 2 of it goes to the global buffer's temporal loops, as C 2.
+        var arch = Presets.Get("eyeriss");
+        var layer = Zoo.Get("resnet50").Layers.Single(l => l.Name == "conv2_1_b");
+        var split = MappingSpec.Parse("""
+            mapping:
+              layer: conv2_1_b
+              levels:
+                - { level: DRAM, temporal: "P=4 Q=4 C=8", keep: [conv2_1_b_w, conv2_1_a_out, conv2_1_b_out] }
+                - { level: GlobalBuffer, temporal: "P=14 Q=14", spatial: "S=3@X C=4@X R=3@Y C=2@Y", keep: [conv2_1_a_out, conv2_1_b_out] }
+                - { level: WeightsSpad, temporal: "K=64", keep: [conv2_1_b_w] }
+                - { level: InputsSpad, keep: [conv2_1_a_out] }
+                - { level: PsumSpad, keep: [] }
+            """, "split.yaml", layer, arch);
+        Assert.AreEqual(0, ValidityChecker.Check(layer, arch, split).Count);
+        Assert.IsNotNull(TimeloopMapping.Inexpressible(split, arch));
+        var fitted = Optimizer.Solvers.OneAxisTie.Fitted(layer, arch, split).ToList();
+        Assert.AreEqual(2, fitted.Count);
+        var c = layer.Ranks.Single(r => r.Id.Name == "C").Id;
+        foreach (var m in fitted)
+        {
+            Assert.AreEqual(0, ValidityChecker.Check(layer, arch, m).Count, MappingSpec.Write(m, layer, arch));
+            Assert.IsNull(TimeloopMapping.Inexpressible(m, arch));
+            var gb = m.Levels[1];
+            Assert.AreEqual(4, gb.Spatial.Single(s => s.Rank == c).Factor);
+            Assert.AreEqual(2, gb.Temporal.Single(t => t.Rank == c).Factor);
+        }
+        CollectionAssert.AreEquivalent(new[] { Axis.X, Axis.Y }, fitted.Select(m => m.Levels[1].Spatial.Single(s => s.Rank == c).Axis).ToArray());
+    }
 }
