@@ -39,6 +39,10 @@ public static class Program
                 case var fp when fp.StartsWith("fusion-pipeline", StringComparison.Ordinal): FusionPipeline.Run(fp, numbers.Count > 0 ? seconds : null); break;
                 case "network": Network(); break;
                 case "timeloop-optima": TimeloopOptima(); break;
+                case var ts when ts.StartsWith("timeloop-seeds", StringComparison.Ordinal):
+                    TimeloopSeeds.Run(numbers.Count > 0 ? seconds : 10, numbers.Count > 1 ? double.Parse(numbers[1], System.Globalization.CultureInfo.InvariantCulture) : 60,
+                        numbers.Count > 2 ? double.Parse(numbers[2], System.Globalization.CultureInfo.InvariantCulture) : 0,
+                        ts.Split(':').Skip(1).Where(x => !x.EndsWith(".yaml", StringComparison.Ordinal)).ToList(), ts.Split(':').Skip(1).Where(x => x.EndsWith(".yaml", StringComparison.Ordinal)).ToList()); break;
                 case "timelimit": TimeLimitHolds(); break;
                 case "window-capabilities": WindowCapabilities.Run(numbers.Count > 0 ? seconds : 120); break;
                 case "onnx-load": OnnxLoad(); break;

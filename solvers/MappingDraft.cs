@@ -11,42 +11,82 @@ namespace Optimizer.Solvers;
 internal sealed class MappingDraft
 {
     public List<(RankId Rank, int Factor)>[] Temporal = [];
-    public Dictionary<(RankId Rank, Axis Axis), int>[] Spatial = [];
+    /// <summary>Per level, the spatial factor of each (rank, axis), in the order of the level's spatial loops (outermost first).</summary>
+    public List<(RankId Rank, Axis Axis, int Factor)>[] Spatial = [];
     public HashSet<TensorId>[] Keep = [];
+    /// <summary>
+    /// True when the spatial loops keep their order (the Timeloop convention's counts depend on it within an axis, rule C);
+    /// false, the default model's drafts, when each level's spatial loops are written sorted by rank name.
+    /// </summary>
+    public bool Ordered { get; private init; }
 
-    /// <summary>A draft of an existing mapping.</summary>
-    public static MappingDraft From(Mapping m) => new()
+    /// <summary>A draft of an existing mapping; <paramref name="ordered"/> keeps its spatial loops' order (<see cref="Ordered"/>).</summary>
+    public static MappingDraft From(Mapping m, bool ordered = false) => new()
     {
         Temporal = m.Levels.Select(l => l.Temporal.Select(t => (t.Rank, t.Factor)).ToList()).ToArray(),
-        Spatial = m.Levels.Select(l => l.Spatial.GroupBy(s => (s.Rank, s.Axis)).ToDictionary(g => g.Key, g => g.Aggregate(1, (a, s) => a * s.Factor))).ToArray(),
+        Spatial = m.Levels.Select(l => l.Spatial.GroupBy(s => (s.Rank, s.Axis)).Select(g => (g.Key.Rank, g.Key.Axis, g.Aggregate(1, (a, s) => a * s.Factor))).ToList()).ToArray(),
         Keep = m.Levels.Select(l => l.Keep.ToHashSet()).ToArray(),
+        Ordered = ordered,
     };
 
     public MappingDraft Clone() => new()
     {
         Temporal = Temporal.Select(t => new List<(RankId, int)>(t)).ToArray(),
-        Spatial = Spatial.Select(s => new Dictionary<(RankId, Axis), int>(s)).ToArray(),
+        Spatial = Spatial.Select(s => new List<(RankId, Axis, int)>(s)).ToArray(),
         Keep = Keep.Select(k => new HashSet<TensorId>(k)).ToArray(),
+        Ordered = Ordered,
     };
 
     public Mapping ToMapping() => new(Temporal.Select((t, l) => new LevelMapping(
         t.Where(x => x.Factor > 1).Select(x => new TemporalLoop(x.Rank, x.Factor)),
-        Spatial[l].Where(kv => kv.Value > 1).OrderBy(kv => kv.Key.Rank.Name, StringComparer.Ordinal).ThenBy(kv => kv.Key.Axis)
-            .Select(kv => new SpatialLoop(kv.Key.Rank, kv.Value, kv.Key.Axis)),
+        (Ordered ? Spatial[l] : Spatial[l].OrderBy(x => x.Rank.Name, StringComparer.Ordinal).ThenBy(x => x.Axis).ToList())
+            .Where(x => x.Factor > 1).Select(x => new SpatialLoop(x.Rank, x.Factor, x.Axis)),
         Keep[l])));
 
     /// <summary>The factor of a rank in a slot: a level's temporal loop (axis null) or its spatial loop along an axis.</summary>
     public int Factor(int level, Axis? axis, RankId rank)
-        => axis is { } a ? Spatial[level].GetValueOrDefault((rank, a), 1)
+        => axis is { } a ? Spatial[level].Where(s => s.Rank == rank && s.Axis == a).Select(s => s.Factor).DefaultIfEmpty(1).First()
             : Temporal[level].Where(t => t.Rank == rank).Select(t => t.Factor).DefaultIfEmpty(1).First();
 
-    /// <summary>Sets the factor of a rank in a slot; a new temporal loop goes innermost.</summary>
+    /// <summary>Sets the factor of a rank in a slot; a new temporal loop goes innermost, a new spatial loop last.</summary>
     public void SetFactor(int level, Axis? axis, RankId rank, int factor)
     {
-        if (axis is { } a) { Spatial[level][(rank, a)] = factor; return; }
+        if (axis is { } a)
+        {
+            var s = Spatial[level];
+            int j = s.FindIndex(x => x.Rank == rank && x.Axis == a);
+            if (j >= 0) s[j] = (rank, a, factor); else s.Add((rank, a, factor));
+            return;
+        }
         var t = Temporal[level];
         int i = t.FindIndex(x => x.Rank == rank);
         if (i >= 0) t[i] = (rank, factor); else t.Add((rank, factor));
+    }
+
+    /// <summary>
+    /// Every swap of two of a level's spatial loops (their order, which the Timeloop convention's counts depend on
+    /// within an axis) and every move of one spatial loop onto the other axis, where it goes last; factors of 1 skipped.
+    /// </summary>
+    public IEnumerable<MappingDraft> SpatialMoves(int level)
+    {
+        var s = Spatial[level];
+        for (int i = 0; i < s.Count; i++)
+        {
+            if (s[i].Factor == 1) continue;
+            for (int j = i + 1; j < s.Count; j++)
+            {
+                if (s[j].Factor == 1) continue;
+                var m = Clone();
+                (m.Spatial[level][i], m.Spatial[level][j]) = (s[j], s[i]);
+                yield return m;
+            }
+            var other = s[i].Axis == Axis.X ? Axis.Y : Axis.X;
+            if (s.Any(x => x.Rank == s[i].Rank && x.Axis == other && x.Factor > 1)) continue;
+            var flipped = Clone();
+            flipped.Spatial[level].RemoveAt(i);
+            flipped.Spatial[level].Add((s[i].Rank, other, s[i].Factor));
+            yield return flipped;
+        }
     }
 
     /// <summary>Every swap of two neighbouring temporal loops at a level.</summary>

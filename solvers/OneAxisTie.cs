@@ -93,6 +93,43 @@ public static class OneAxisTie
         }
     }
 
+    /// <summary>
+    /// <see cref="Moves"/> made to fit the fanouts: where an axis then holds more than the fanout has, the moved rank's
+    /// smallest primes go to the same level's temporal loop over it (a new one innermost) until it fits. Seeds for a
+    /// search whose answers must keep ranks on one axis (the Timeloop convention); they may still break a constraint.
+    /// </summary>
+    public static IEnumerable<Mapping> Fitted(Einsum layer, Architecture arch, Mapping mapping)
+    {
+        foreach (var moved in Moves(layer, mapping))
+        {
+            var levels = moved.Levels.ToList();
+            for (int l = 0; l < levels.Count; l++)
+            {
+                var lm = levels[l];
+                var spatial = lm.Spatial.ToList();
+                var temporal = lm.Temporal.ToList();
+                foreach (var axis in new[] { Axis.X, Axis.Y })
+                {
+                    long room = axis == Axis.X ? arch.Levels[l].Fanout.X : arch.Levels[l].Fanout.Y;
+                    long Along() => spatial.Where(s => s.Axis == axis).Aggregate(1L, (a, s) => a * s.Factor);
+                    // The largest loop along the axis gives up its smallest prime first.
+                    while (Along() > room)
+                    {
+                        int i = spatial.Select((s, k) => (s, k)).Where(x => x.s.Axis == axis && x.s.Factor > 1).MaxBy(x => x.s.Factor).k;
+                        var loop = spatial[i];
+                        int prime = Mapspace.PrimeFactors(loop.Factor).Min();
+                        spatial[i] = new SpatialLoop(loop.Rank, loop.Factor / prime, axis);
+                        int t = temporal.FindIndex(x => x.Rank == loop.Rank);
+                        if (t >= 0) temporal[t] = new TemporalLoop(loop.Rank, temporal[t].Factor * prime);
+                        else temporal.Add(new TemporalLoop(loop.Rank, prime));
+                    }
+                }
+                levels[l] = new LevelMapping(temporal, spatial.Where(s => s.Factor > 1), lm.Keep);
+            }
+            yield return new Mapping(levels);
+        }
+    }
+
     private static string Describe(List<(int Level, RankId Rank)> split, Architecture arch)
         => string.Join(", ", split.Select(s => $"{s.Rank} at {arch.Levels[s.Level].Name}"));
 

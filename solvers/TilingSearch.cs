@@ -305,7 +305,11 @@ public sealed class TilingSearch
             else if (Valued(improved) is var (mi, vi) && vi < seedValue) (seed, seedValue) = (mi, vi);
         }
         // The heuristics value mappings by the default model; the threshold must be the problem's own value of the seed.
-
+        // Under other counts the seed is climbed by them (the order of spatial loops and their axes among the moves, which
+        // Timeloop's neighbour forwarding depends on): conv2_1_b under the Timeloop convention from 5.14034E+08 to 5.08455E+08.
+        double? Allowed(Mapping m) => _p.Constraints is { } c && !ConstraintCheck.Allows(c, m) ? null : SeedValue(m);
+        if (_byConvention && seed is not null && Allowed(seed) is not null && !limits.Cancel.IsCancellationRequested)
+            (seed, seedValue) = LocalSearch.Improve(_p, seed, Allowed, DateTime.UtcNow + budget, limits.Cancel);
         if (seed is not null && double.IsFinite(seedValue)) shared.Seed(seed, seedValue);
     }
 
@@ -315,14 +319,14 @@ public sealed class TilingSearch
     /// <summary>
     /// A heuristic's mapping as a seed under the problem's convention: itself, or under the Timeloop convention, when its
     /// format cannot say it (a rank over both axes), the best of its variants with each such rank moved onto one axis
-    /// (<see cref="OneAxisTie.Moves"/>) that is an allowed answer; with its value (<see cref="SeedValue"/>), or infinity.
+    /// (<see cref="OneAxisTie.Fitted"/>: what no longer fits the fanout goes to the level's temporal loop) that is an allowed answer; with its value (<see cref="SeedValue"/>), or infinity.
     /// </summary>
     private (Mapping Mapping, double Value) Valued(Mapping m)
     {
         if (SeedValue(m) is { } v) return (m, v);
         var best = (Mapping: m, Value: double.PositiveInfinity);
         if (!OneAxisOnly) return best;
-        foreach (var moved in OneAxisTie.Moves(_p.Layer, m))
+        foreach (var moved in OneAxisTie.Fitted(_p.Layer, _p.Arch, m))
             if (SeedValue(moved) is { } w && w < best.Value) best = (moved, w);
         return best;
     }

@@ -226,4 +226,84 @@ public sealed class TimeloopConventionTests
         }
         finally { System.IO.File.Delete(mapping); }
     }
+
+    /// <summary>conv2_1_b of ResNet-50 on eyeriss with DRAM's loops P 2, Q 2, C 16 and the weights scratchpad's K 64 (issue 14, tl14h).</summary>
+    private static Mapping Conv21b(Einsum layer, Architecture arch, string globalBuffer) => MappingSpec.Parse($$"""
+        mapping:
+          layer: conv2_1_b
+          levels:
+            - { level: DRAM, temporal: "P=2 Q=2 C=16", keep: [conv2_1_b_w, conv2_1_a_out, conv2_1_b_out] }
+            - { level: GlobalBuffer, {{globalBuffer}}, keep: [conv2_1_a_out, conv2_1_b_out] }
+            - { level: WeightsSpad, temporal: "K=64", keep: [conv2_1_b_w] }
+            - { level: InputsSpad, keep: [conv2_1_a_out] }
+            - { level: PsumSpad, keep: [] }
+        """, "conv2_1_b.yaml", layer, arch);
+
+    [TestMethod]
+    public void ClimbUnderTheConventionMovesSpatialOrdersAxesAndExchanges()
+    {
+        // The seed's climb under the Timeloop convention (TilingSearch seeding): Timeloop's counts depend on the order of the
+        // spatial loops along an axis (neighbour forwarding), and a full fanout trades one spatial factor for another only by
+        // an exchange. Both starts below end at the hand-built 5.08455E+08 (tl14h), which no single-factor move improves.
+        var arch = Presets.Get("eyeriss");
+        var layer = Zoo.Get("resnet50").Layers.Single(l => l.Name == "conv2_1_b");
+        var p = new Optimizer.Solvers.MapProblem(layer, arch, Objective.Energy, Convention: CostConvention.Timeloop);
+        double? Value(Mapping m) => ValidityChecker.Check(layer, arch, m).Count > 0 || TimeloopMapping.Inexpressible(m, arch) is not null
+            ? null : TimeloopConvention.Evaluate(layer, arch, m).Energy;
+        var target = Conv21b(layer, arch, "temporal: \"P=14 Q=14\", spatial: \"P=2@X Q=2@X S=3@X R=3@Y C=4@Y\"");
+        Assert.AreEqual(5.08455e8, Value(target)!.Value, 0.0005e8);
+        // The same loops with C outside R along Y: 5.08471E+08 (as with the spatial loops in rank-name order, how the drafts
+        // used to write them).
+        var swapped = Conv21b(layer, arch, "temporal: \"P=14 Q=14\", spatial: \"P=2@X Q=2@X S=3@X C=4@Y R=3@Y\"");
+        // P 4 along X where the target has P 2 and Q 2: 5.09057E+08.
+        var fourP = Conv21b(layer, arch, "temporal: \"P=7 Q=28\", spatial: \"C=4@Y R=3@Y S=3@X P=4@X\"");
+        foreach (var start in new[] { swapped, fourP })
+        {
+            Assert.IsTrue(Value(start) > Value(target) * (1 + 1e-5));
+            var (climbed, value) = Optimizer.Solvers.LocalSearch.Improve(p, start, Value, DateTime.UtcNow.AddHours(1), CancellationToken.None);
+            Assert.AreEqual(Value(climbed)!.Value, value, 1e-9 * value);
+            Assert.IsTrue(value <= Value(target)!.Value * (1 + 1e-9), $"climbed to {value:G6}");
+        }
+        // The order swap and the axis moves are among the moves: the target is one move from `swapped`; R onto X is another.
+        string Order(Mapping m) => string.Join(" ", m.Levels[1].Spatial.Select(s => $"{s.Rank.Name}{s.Factor}{s.Axis}"));
+        var moves = Optimizer.Solvers.MappingDraft.From(swapped, ordered: true).SpatialMoves(1).Select(d => Order(d.ToMapping())).ToList();
+        CollectionAssert.Contains(moves, Order(target));
+        CollectionAssert.Contains(moves, "P2X Q2X S3X C4Y R3X");
+        // The default model's drafts still write the spatial loops sorted by rank name; ordered drafts keep the mapping's order.
+        Assert.AreEqual("C P Q R S", string.Join(" ", Optimizer.Solvers.MappingDraft.From(target).ToMapping().Levels[1].Spatial.Select(s => s.Rank.Name)));
+        Assert.AreEqual("P Q S R C", string.Join(" ", Optimizer.Solvers.MappingDraft.From(target, ordered: true).ToMapping().Levels[1].Spatial.Select(s => s.Rank.Name)));
+    }
+
+    [TestMethod]
+    public void FittedOneAxisVariantsStayValidAndExpressible()
+    {
+        // C split over both axes (4 along X beside S 3, 2 along Y beside R 3), as the descent's mappings often are: on one axis
+        // its 8 no longer fit beside the 3 (14 x 12), so a 2 of it goes to the global buffer's temporal loops, as C 2.
+        var arch = Presets.Get("eyeriss");
+        var layer = Zoo.Get("resnet50").Layers.Single(l => l.Name == "conv2_1_b");
+        var split = MappingSpec.Parse("""
+            mapping:
+              layer: conv2_1_b
+              levels:
+                - { level: DRAM, temporal: "P=4 Q=4 C=8", keep: [conv2_1_b_w, conv2_1_a_out, conv2_1_b_out] }
+                - { level: GlobalBuffer, temporal: "P=14 Q=14", spatial: "S=3@X C=4@X R=3@Y C=2@Y", keep: [conv2_1_a_out, conv2_1_b_out] }
+                - { level: WeightsSpad, temporal: "K=64", keep: [conv2_1_b_w] }
+                - { level: InputsSpad, keep: [conv2_1_a_out] }
+                - { level: PsumSpad, keep: [] }
+            """, "split.yaml", layer, arch);
+        Assert.AreEqual(0, ValidityChecker.Check(layer, arch, split).Count);
+        Assert.IsNotNull(TimeloopMapping.Inexpressible(split, arch));
+        var fitted = Optimizer.Solvers.OneAxisTie.Fitted(layer, arch, split).ToList();
+        Assert.AreEqual(2, fitted.Count);
+        var c = layer.Ranks.Single(r => r.Id.Name == "C").Id;
+        foreach (var m in fitted)
+        {
+            Assert.AreEqual(0, ValidityChecker.Check(layer, arch, m).Count, MappingSpec.Write(m, layer, arch));
+            Assert.IsNull(TimeloopMapping.Inexpressible(m, arch));
+            var gb = m.Levels[1];
+            Assert.AreEqual(4, gb.Spatial.Single(s => s.Rank == c).Factor);
+            Assert.AreEqual(2, gb.Temporal.Single(t => t.Rank == c).Factor);
+        }
+        CollectionAssert.AreEquivalent(new[] { Axis.X, Axis.Y }, fitted.Select(m => m.Levels[1].Spatial.Single(s => s.Rank == c).Axis).ToArray());
+    }
 }
