@@ -77,8 +77,10 @@ internal sealed class OuterBound(SearchProblem problem, ArrayCostModel cost, Inn
     /// (then filled with every used word once) or by DRAM, whichever is less, is convex and never decreasing, so it is at
     /// least its value at the least visits plus its slope there times the visits above them; the least over the merged
     /// loops' orders of the weighted sum is the order programme's. Every other tensor is read by the compute units from
-    /// level 1 or DRAM. The least over every keep set and T whose tiles fit bounds the plan (counted up to
-    /// <paramref name="cutoff"/>); 0 where it does not apply (other hierarchies, a tensor with a sliding window or a floor),
+    /// level 1 or DRAM. A window tensor counts per step a whole tile or a slid one (<c>WindowSteps</c>), the energy at the
+    /// larger of that and its used words. The least over every keep set and T whose tiles fit bounds the plan (counted up to
+    /// <paramref name="cutoff"/>); 0 where it does not apply (other hierarchies, a floor, a window tensor whose windows the
+    /// array model shares between children or with imperfect factors),
     /// when a choice is no higher than <paramref name="plain"/> (it adds nothing), or past <see cref="RegisterWorkLimit"/> choices.
     /// </summary>
     public double RegisterOrders(State s, double plain, double cutoff)
