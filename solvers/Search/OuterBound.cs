@@ -77,15 +77,19 @@ internal sealed class OuterBound(SearchProblem problem, ArrayCostModel cost, Inn
     /// (then filled with every used word once) or by DRAM, whichever is less, is convex and never decreasing, so it is at
     /// least its value at the least visits plus its slope there times the visits above them; the least over the merged
     /// loops' orders of the weighted sum is the order programme's. Every other tensor is read by the compute units from
-    /// level 1 or DRAM. The least over every keep set and T whose tiles fit bounds the plan (counted up to
-    /// <paramref name="cutoff"/>); 0 where it does not apply (other hierarchies, a tensor with a sliding window or a floor),
+    /// level 1 or DRAM. A window tensor counts per step a whole tile or a slid one (<c>WindowSteps</c>), the energy at the
+    /// larger of that and its used words. The least over every keep set and T whose tiles fit bounds the plan (counted up to
+    /// <paramref name="cutoff"/>); 0 where it does not apply (other hierarchies, a floor, a window tensor whose windows the
+    /// array model shares between children or with imperfect factors),
     /// when a choice is no higher than <paramref name="plain"/> (it adds nothing), or past <see cref="RegisterWorkLimit"/> choices.
     /// </summary>
     public double RegisterOrders(State s, double plain, double cutoff)
     {
         int reg = Levels - 1;
         if (Levels != 3 || !_m.DeferOrders || _m.Storage[reg].Capacity is not { } cap) return 0;
-        foreach (var t in _m.Tensors) if (_m.Floored(t) || !t.Plain) return 0;
+        // A window tensor's visits are bounded per step by whole tiles and slid rows of the formula kernel (WindowSteps below);
+        // where the array model shares windows between children (Timeloop's convention, forwarding) it counts fewer.
+        foreach (var t in _m.Tensors) if (_m.Floored(t) || t.IsWindow && (_m.SharedWindows || _m.Imperfect)) return 0;
         var remaining = _inner.Remaining(s, Levels, out _);
         int n = _m.TensorCount;
         // Per tensor: read from level 1 or DRAM by the compute units (not kept at the register level), and kept there.
@@ -124,6 +128,17 @@ internal sealed class OuterBound(SearchProblem problem, ArrayCostModel cost, Inn
         var factors = new int[Ranks];
         var weights = new double[n];
         var spare = new double[n]; // per tensor, what the order programme counts at least
+        // Window tensors (WindowSteps): per tensor the weight per step of a whole tile and, per rank, of a slid one.
+        var weightsA = new double[n];
+        var slid = new double[n][];
+        var back = new long[Ranks]; // no loop inside moves: a step of r alone
+        long windowRanks = 0;
+        foreach (var t in _m.Tensors)
+            if (t.IsWindow && canKeep[t.Index])
+            {
+                slid[t.Index] = new double[Ranks];
+                for (int r = 0; r < Ranks; r++) if (t.WindowRank[r]) windowRanks |= 1L << r;
+            }
         long work = 0;
         // Only whether the least reaches the cutoff matters beyond it; the search stops at a choice no higher than the plain bound.
         double lowest = cutoff - _m.MacEnergy, floor = plain - _m.MacEnergy;
@@ -134,12 +149,26 @@ internal sealed class OuterBound(SearchProblem problem, ArrayCostModel cost, Inn
             for (int i = 0; i < n; i++) if ((masks[i] & hit) != 0) w += weights[i];
             return w;
         };
+        Func<int, long, double> perStepA = (rank, inside) =>
+        {
+            long hit = inside | 1L << rank;
+            double w = 0;
+            for (int i = 0; i < n; i++)
+            {
+                if ((masks[i] & hit) != 0) { w += weightsA[i]; continue; }
+                if (slid[i] is not { } sl) continue;
+                double most = 0;
+                for (int r = 0; r < Ranks; r++) if ((hit >> r & 1) != 0) most = Math.Max(most, sl[r]);
+                w += most;
+            }
+            return w;
+        };
         foreach (var k in keeps)
         {
             Array.Fill(tReg, 1L);
             // Every tensor is plain here, so the order-free value does not depend on T (a tile times its merged factors is
             // what one instance uses): a keep set whose value reaches the lowest is skipped whole.
-            if (Constant(k) is var (c0, free0) && c0 + free0 >= lowest) continue;
+            if (Constant(k) is var (c0, free0, _) && c0 + free0 >= lowest) continue;
             bool ok = Choose(k, 0);
             if (!ok || lowest <= floor) return 0;
         }
@@ -162,9 +191,11 @@ internal sealed class OuterBound(SearchProblem problem, ArrayCostModel cost, Inn
             }
             // Every tensor being plain, raising a factor of T while the tiles fit never adds visits in any order (a tensor's
             // tile times its merged factors stays, a rank not indexing it has fewer steps): only maximal T are taken.
+            // A window rank's factor is not raised this way (a larger window tile is not shown to bring fewer words): every one is taken.
             if (k != 0)
                 foreach (int r in active)
                 {
+                    if ((windowRanks >> r & 1) != 0) continue;
                     long was = tReg[r];
                     var ds = _m.Divisors[remaining[r]];
                     int at = Array.IndexOf(ds, was);
@@ -175,7 +206,7 @@ internal sealed class OuterBound(SearchProblem problem, ArrayCostModel cost, Inn
                     if (fits) return true;
                 }
             if (++work > RegisterWorkLimit) return false;
-            var (constant, orderFree) = Constant(k);
+            var (constant, orderFree, constantA) = Constant(k);
             if (constant + orderFree >= lowest) return true;
             // The innermost merged loop runs over some rank with a factor above 1, and every step of it brings a whole tile
             // of each tensor it indexes: the least over those ranks of that, the other tensors at their least, is at most
@@ -192,38 +223,97 @@ internal sealed class OuterBound(SearchProblem problem, ArrayCostModel cost, Inn
             }
             if (double.IsFinite(innermost) && constant + innermost >= lowest) return true;
             for (int r = 0; r < Ranks; r++) factors[r] = checked((int)(remaining[r] / tReg[r]));
-            lowest = Math.Min(lowest, constant + _orders.BestOrder(factors, perStep).Value);
+            double value = constant + _orders.BestOrder(factors, perStep).Value;
+            if (value < lowest && double.IsFinite(constantA)) value = Math.Max(value, constantA + _orders.BestOrder(factors, perStepA).Value);
+            lowest = Math.Min(lowest, value);
             return lowest > floor;
         }
 
         // The choice's constant (each tensor at its least visits, less what the order programme counts above its tile) and
-        // what that programme counts at least, with each tensor's weight per step in `weights`.
-        (double Constant, double OrderFree) Constant(int k)
+        // what that programme counts at least, with each tensor's weight per step in `weights`; and the constant of the same
+        // with each window tensor the register level keeps bounded by its slid windows too (WindowSteps, weights in
+        // `weightsA` and `slid`; infinite when the register level keeps no window tensor).
+        (double Constant, double OrderFree, double ConstantA) Constant(int k)
         {
             Extents();
-            double constant = 0, orderFree = 0;
+            double constant = 0, orderFree = 0, windowB = 0, windowA = 0;
+            bool anyWindow = false;
             Array.Clear(weights);
             Array.Clear(spare);
+            Array.Clear(weightsA);
+            foreach (var sl in slid) if (sl is not null) Array.Clear(sl);
             foreach (var t in _m.Tensors)
             {
                 int i = t.Index;
                 if ((k & t.Bit) == 0) { constant += direct[i]; continue; }
                 // The least visits whatever the order: the tile times every merged factor of a rank alone indexing a
-                // dimension of t (at least the words one instance uses).
+                // dimension of t (the words one instance uses when t is plain; fewer with a window).
                 long tile = t.Tile(ext);
                 double least = tile;
                 for (int r = 0; r < Ranks; r++) if ((masks[i] >> r & 1) != 0) least *= remaining[r] / tReg[r];
-                double e = fromDram[i].Energy(Math.Max(least, used[i]));
-                if (canKeepOne(i)) e = Math.Min(e, fromOne[i].Energy(Math.Max(least, used[i])) + fillOne[i]);
-                constant += atReg[i] + e;
-                if (used[i] > least) continue; // counted at its used words alone
-                double slope = fromDram[i].Slope(least);
-                if (canKeepOne(i)) slope = Math.Min(slope, fromOne[i].Slope(least));
-                weights[i] = slope * tile;
-                constant -= slope * (least - tile); // the order programme counts the visits above the tile
-                orderFree += spare[i] = slope * (least - tile); // what it counts at least
+                double e = Serve(i, Math.Max(least, used[i]));
+                double part = atReg[i] + e;
+                if (used[i] <= least) // else counted at its used words alone
+                {
+                    double slope = SlopeAt(i, least);
+                    weights[i] = weightsA[i] = slope * tile;
+                    part -= slope * (least - tile); // the order programme counts the visits above the tile
+                    orderFree += spare[i] = slope * (least - tile); // what it counts at least
+                }
+                constant += part;
+                if (slid[i] is not { } sl) continue;
+                anyWindow = true;
+                windowB += part;
+                windowA += WindowSteps(t, tile, least, sl);
             }
-            return (constant, orderFree);
+            return (constant, orderFree, anyWindow ? constant - windowB + windowA : double.PositiveInfinity);
+        }
+
+        // A window tensor the register level keeps (docs/mapspace.md, "Every loop above the register level as one level"):
+        // a step that changes the index of a rank alone indexing one of its dimensions brings a whole tile (the new tile
+        // lies apart from the old along that dimension), and a step that changes a window rank r whose dimensions no other
+        // rank moves above the register level brings at least the words a tile slid once along r leaves new (the kernel's
+        // fresh words, a shift of one step of level 1's loop over r: any change of r's index moves it by a non-zero multiple
+        // of that, and moves along other dimensions only add new words). Counting the larger of these per step, the steps of
+        // a set of ranks nest as the plain tensors' steps do, so the merged loops' order bounds every pair of orders again.
+        // Its energy is at least its value at `least` (no more than the visits of any order) plus the slope there times
+        // the visits above it; returns the choice's part for the tensor, the weights per step set.
+        double WindowSteps(SearchTensor t, long tile, double least, double[] sl)
+        {
+            int i = t.Index;
+            double slope = SlopeAt(i, least);
+            weightsA[i] = slope * tile;
+            for (int r = 0; r < Ranks; r++)
+            {
+                if (!t.WindowRank[r] || remaining[r] == tReg[r] || !Alone(t, r)) continue;
+                sl[r] = slope * t.WindowFresh(ext, r, checked(ext[r] * s.Spatial(1, r)), back);
+            }
+            return atReg[i] + Serve(i, least) - slope * (least - tile);
+        }
+
+        // No other rank of r's dimensions of t has a loop above the register level (so a change of r's index moves them).
+        bool Alone(SearchTensor t, int r)
+        {
+            for (int dim = 0; dim < t.Dims.Dimensions; dim++)
+            {
+                var ranks = t.Dims.RanksOf(dim);
+                if (!ranks.Contains(r)) continue;
+                foreach (int q in ranks) if (q != r && remaining[q] != tReg[q]) return false;
+            }
+            return true;
+        }
+
+        // Served by DRAM or by level 1 (then filled with every used word once), the less: its energy and its slope.
+        double Serve(int i, double visits)
+        {
+            double e = fromDram[i].Energy(visits);
+            return canKeepOne(i) ? Math.Min(e, fromOne[i].Energy(visits) + fillOne[i]) : e;
+        }
+
+        double SlopeAt(int i, double visits)
+        {
+            double slope = fromDram[i].Slope(visits);
+            return canKeepOne(i) ? Math.Min(slope, fromOne[i].Slope(visits)) : slope;
         }
 
         bool canKeepOne(int i) => double.IsFinite(fillOne[i]);

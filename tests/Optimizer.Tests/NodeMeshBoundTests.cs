@@ -134,6 +134,46 @@ public sealed class NodeMeshBoundTests
     }
 
     /// <summary>
+    /// The same term with a sliding window (<c>OuterBound.RegisterOrders</c>, <c>WindowSteps</c>): 1-D convolutions
+    /// (strides 1 and 2, filters of 2 and 3) and small 2-D ones over multinode-like hierarchies with 3- to 12-word registers.
+    /// At each random valid mapping's plan root the bound is at most the mapping's cost at its best orders, the term is
+    /// above the plain bound at some roots, and the branch and bound equals brute force. Fails when the window tensor's
+    /// part (its whole and slid tiles per step) is scaled up by 30 %.
+    /// </summary>
+    [TestMethod]
+    public void RegisterOrdersBoundEveryMappingOfAWindowPlan()
+    {
+        var rng = new Random(43);
+        int compared = 0, roots = 0, above = 0;
+        for (int i = 0; i < 10; i++)
+        {
+            var layer = i % 3 == 2
+                ? Layers.Conv2d($"w{i}", n: 1, c: 1 + rng.Next(2), k: 2, p: 4, q: 2, r: 3, s: 1 + rng.Next(2))
+                : Layers.Conv1d($"w{i}", c: 1 + rng.Next(2), k: 2 << rng.Next(2), p: 4 << rng.Next(2), r: 2 + rng.Next(2), stride: 1 + rng.Next(2));
+            var arch = MiniMultinode($"win{i}", rng.Next(2) > 0 ? (2, 1) : (2, 2), multicast: rng.Next(2) > 0, hop: 5 + 30 * rng.NextDouble(),
+                buffer: 8 + rng.Next(24), pes: (1 + rng.Next(2), 1), register: 3 + rng.Next(10));
+            if (SearchTests.ExactEqualsBruteForce(layer, arch)) compared++;
+            var model = new SearchModel(new MapProblem(layer, arch, Objective.Energy), deferOrders: true);
+            var space = new Mapspace(layer, arch);
+            for (int j = 0; j < 40; j++)
+            {
+                if (!space.TrySampleValid(rng, 500, out var mapping)) break;
+                var (bounds, best) = SearchTests.BoundsOnTheWay(model, layer, mapping);
+                var root = bounds.Single(b => b.Level == model.Levels);
+                Assert.IsTrue(root.Plain <= best * (1 + 1e-9), $"{layer} on {arch.Name}: the root bound {root.Plain} exceeds {best} of {mapping}");
+                roots++;
+            }
+            foreach (var plan in model.SpatialPlans())
+            {
+                var s = State.PlanRoot(model, plan);
+                double plain = model.InnerBound(s, model.Levels);
+                if (model.RegisterOrders(s, plain, double.PositiveInfinity) > plain * (1 + 1e-9)) above++;
+            }
+        }
+        Assert.IsTrue(compared >= 8 && roots >= 200 && above >= 20, $"{compared} cases compared, {roots} roots checked, {above} plans above the plain bound");
+    }
+
+    /// <summary>
     /// <c>RootOrders</c> rebuilds each tensor's step models in place for every choice of the register level's factors
     /// (<see cref="OrderOptimizer.StepModel.Reset"/>): a model reset from other extents, strides, factors and rewinds
     /// gives, for every rank and set of inner loops, what a model built afresh from them gives, on a convolution
