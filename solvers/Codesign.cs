@@ -207,7 +207,7 @@ public sealed class LayerEvaluator
     {
         double floor = 0;
         if (objective == Objective.Edp && Convention == CostConvention.Default && relaxation && !Stopped && Given(relaxation, cap) is var given
-            && (given is null || given >= EnergyFirstCap) && !Cached(key, shape, objective, given, out _))
+            && (given is null || given >= EnergyFirstCap) && !Cached(key, shape, objective, given))
         {
             // On a relaxation, the energy search first, with half the time: its bound is a floor on every plan's energy in the
             // EDP search (MapProblem.EnergyFloor), which gets the time it leaves (at least the other half), and on every
@@ -296,15 +296,18 @@ public sealed class LayerEvaluator
     }
 
     /// <summary>Whether a search is answered from the cache when given <paramref name="left"/>: it finished there, or was given no limit or at least as much time.</summary>
-    private bool Cached(string key, int shape, Objective objective, TimeSpan? left, out (SolveResult Result, TimeSpan? Given) cached)
-        => _cache.TryGetValue((key, shape, objective), out cached)
-           && (cached.Result.Status is SolveStatus.Optimal or SolveStatus.Infeasible || cached.Given is null || left is { } want && want <= cached.Given);
+    private bool Cached(string key, int shape, Objective objective, TimeSpan? left)
+        => _cache.TryGetValue((key, shape, objective), out var cached) && Answers(cached, left);
+
+    /// <summary>Whether a cached search answers one given <paramref name="left"/>: it finished, or was given no limit or at least as much time.</summary>
+    private static bool Answers((SolveResult Result, TimeSpan? Given) cached, TimeSpan? left)
+        => cached.Result.Status is SolveStatus.Optimal or SolveStatus.Infeasible || cached.Given is null || left is { } want && want <= cached.Given;
 
     private SolveResult Run(Architecture arch, string key, int shape, Objective objective, bool relaxation, TimeSpan? cap, double energyFloor = 0)
     {
         var left = Given(relaxation, cap);
         bool had = _cache.TryGetValue((key, shape, objective), out var cached);
-        if (Cached(key, shape, objective, left, out _))
+        if (had && Answers(cached, left))
         {
             CacheHits++;
             return cached.Result;

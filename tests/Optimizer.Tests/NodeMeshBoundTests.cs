@@ -103,35 +103,10 @@ public sealed class NodeMeshBoundTests
     /// scaled up by 30 %.
     /// </summary>
     [TestMethod]
-    public void RegisterOrdersBoundEveryMappingOfThePlan()
-    {
-        var rng = new Random(41);
-        int compared = 0, roots = 0, above = 0;
-        for (int i = 0; i < 10; i++)
-        {
-            var layer = Layers.Gemm($"q{i}", m: 4 << rng.Next(2), n: 2 << rng.Next(2), k: 2 << rng.Next(2));
-            var arch = MiniMultinode($"reg{i}", rng.Next(2) > 0 ? (2, 1) : (2, 2), multicast: rng.Next(2) > 0, hop: 5 + 30 * rng.NextDouble(),
-                buffer: 6 + rng.Next(20), pes: (1 + rng.Next(2), 1), register: 2 + rng.Next(8));
-            if (SearchTests.ExactEqualsBruteForce(layer, arch)) compared++;
-            var model = new SearchModel(new MapProblem(layer, arch, Objective.Energy), deferOrders: true);
-            var space = new Mapspace(layer, arch);
-            for (int j = 0; j < 40; j++)
-            {
-                if (!space.TrySampleValid(rng, 500, out var mapping)) break;
-                var (bounds, best) = SearchTests.BoundsOnTheWay(model, layer, mapping);
-                var root = bounds.Single(b => b.Level == model.Levels);
-                Assert.IsTrue(root.Plain <= best * (1 + 1e-9), $"{layer} on {arch.Name}: the root bound {root.Plain} exceeds {best} of {mapping}");
-                roots++;
-            }
-            foreach (var plan in model.SpatialPlans())
-            {
-                var s = State.PlanRoot(model, plan);
-                double plain = model.InnerBound(s, model.Levels);
-                if (model.RegisterOrders(s, plain, double.PositiveInfinity) > plain * (1 + 1e-9)) above++;
-            }
-        }
-        Assert.IsTrue(compared >= 8 && roots >= 200 && above >= 20, $"{compared} cases compared, {roots} roots checked, {above} plans above the plain bound");
-    }
+    public void RegisterOrdersBoundEveryMappingOfThePlan() => RegisterOrdersBoundsEveryMapping(new Random(41), (i, rng) =>
+        (Layers.Gemm($"q{i}", m: 4 << rng.Next(2), n: 2 << rng.Next(2), k: 2 << rng.Next(2)),
+         MiniMultinode($"reg{i}", rng.Next(2) > 0 ? (2, 1) : (2, 2), multicast: rng.Next(2) > 0, hop: 5 + 30 * rng.NextDouble(),
+             buffer: 6 + rng.Next(20), pes: (1 + rng.Next(2), 1), register: 2 + rng.Next(8))));
 
     /// <summary>
     /// The same term with a sliding window (<c>OuterBound.RegisterOrders</c>, <c>WindowSteps</c>): 1-D convolutions
@@ -141,17 +116,24 @@ public sealed class NodeMeshBoundTests
     /// part (its whole and slid tiles per step) is scaled up by 30 %.
     /// </summary>
     [TestMethod]
-    public void RegisterOrdersBoundEveryMappingOfAWindowPlan()
+    public void RegisterOrdersBoundEveryMappingOfAWindowPlan() => RegisterOrdersBoundsEveryMapping(new Random(43), (i, rng) =>
+        (i % 3 == 2
+            ? Layers.Conv2d($"w{i}", n: 1, c: 1 + rng.Next(2), k: 2, p: 4, q: 2, r: 3, s: 1 + rng.Next(2))
+            : Layers.Conv1d($"w{i}", c: 1 + rng.Next(2), k: 2 << rng.Next(2), p: 4 << rng.Next(2), r: 2 + rng.Next(2), stride: 1 + rng.Next(2)),
+         MiniMultinode($"win{i}", rng.Next(2) > 0 ? (2, 1) : (2, 2), multicast: rng.Next(2) > 0, hop: 5 + 30 * rng.NextDouble(),
+             buffer: 8 + rng.Next(24), pes: (1 + rng.Next(2), 1), register: 3 + rng.Next(10))));
+
+    /// <summary>
+    /// The checks of <c>RegisterOrders</c> on ten random cases from <paramref name="make"/>: exact = brute force (at least 8
+    /// compared), the root bound (the term included) at most each of 40 random valid mappings' cost at its best orders
+    /// (at least 200), and the term above the plain bound at 20 plan roots or more.
+    /// </summary>
+    private static void RegisterOrdersBoundsEveryMapping(Random rng, Func<int, Random, (Einsum Layer, Architecture Arch)> make)
     {
-        var rng = new Random(43);
         int compared = 0, roots = 0, above = 0;
         for (int i = 0; i < 10; i++)
         {
-            var layer = i % 3 == 2
-                ? Layers.Conv2d($"w{i}", n: 1, c: 1 + rng.Next(2), k: 2, p: 4, q: 2, r: 3, s: 1 + rng.Next(2))
-                : Layers.Conv1d($"w{i}", c: 1 + rng.Next(2), k: 2 << rng.Next(2), p: 4 << rng.Next(2), r: 2 + rng.Next(2), stride: 1 + rng.Next(2));
-            var arch = MiniMultinode($"win{i}", rng.Next(2) > 0 ? (2, 1) : (2, 2), multicast: rng.Next(2) > 0, hop: 5 + 30 * rng.NextDouble(),
-                buffer: 8 + rng.Next(24), pes: (1 + rng.Next(2), 1), register: 3 + rng.Next(10));
+            var (layer, arch) = make(i, rng);
             if (SearchTests.ExactEqualsBruteForce(layer, arch)) compared++;
             var model = new SearchModel(new MapProblem(layer, arch, Objective.Energy), deferOrders: true);
             var space = new Mapspace(layer, arch);
