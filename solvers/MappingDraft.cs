@@ -45,8 +45,15 @@ internal sealed class MappingDraft
 
     /// <summary>The factor of a rank in a slot: a level's temporal loop (axis null) or its spatial loop along an axis.</summary>
     public int Factor(int level, Axis? axis, RankId rank)
-        => axis is { } a ? Spatial[level].Where(s => s.Rank == rank && s.Axis == a).Select(s => s.Factor).DefaultIfEmpty(1).First()
-            : Temporal[level].Where(t => t.Rank == rank).Select(t => t.Factor).DefaultIfEmpty(1).First();
+    {
+        if (axis is { } a)
+        {
+            foreach (var s in Spatial[level]) if (s.Rank == rank && s.Axis == a) return s.Factor;
+            return 1;
+        }
+        foreach (var t in Temporal[level]) if (t.Rank == rank) return t.Factor;
+        return 1;
+    }
 
     /// <summary>Sets the factor of a rank in a slot; a new temporal loop goes innermost, a new spatial loop last.</summary>
     public void SetFactor(int level, Axis? axis, RankId rank, int factor)
