@@ -276,11 +276,14 @@ internal sealed class OuterBound(SearchProblem problem, ArrayCostModel cost, Inn
         // fresh words, a shift of one step of level 1's loop over r: any change of r's index moves it by a non-zero multiple
         // of that, and moves along other dimensions only add new words). Counting the larger of these per step, the steps of
         // a set of ranks nest as the plain tensors' steps do, so the merged loops' order bounds every pair of orders again.
-        // Its energy is at least its value at `least` (no more than the visits of any order) plus the slope there times
-        // the visits above it; returns the choice's part for the tensor, the weights per step set.
+        // Its visits V are at least that count X and at least the words one instance uses, so at least v0 = max(least,
+        // used); its energy is at least its value at v0 plus the slope there times X - v0 (for X >= v0 the served energy,
+        // the lesser of two convex curves, lies above either tangent at v0; for X < v0 this is below its value at v0, at
+        // most its value at V). Returns the choice's part for the tensor, the weights per step set.
         double WindowSteps(SearchTensor t, long tile, double least, double[] sl)
         {
             int i = t.Index;
+            least = Math.Max(least, used[i]);
             double slope = SlopeAt(i, least);
             weightsA[i] = slope * tile;
             for (int r = 0; r < Ranks; r++)

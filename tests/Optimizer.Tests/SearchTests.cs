@@ -325,11 +325,14 @@ public sealed class SearchTests
         ], new ComputeUnit(0.5));
 
     /// <summary>Solves for energy with the branch and bound and with brute force and asserts they agree; false when the case is infeasible (nothing compared).</summary>
-    internal static bool ExactEqualsBruteForce(Einsum layer, Architecture arch)
+    internal static bool ExactEqualsBruteForce(Einsum layer, Architecture arch) => ExactEqualsBruteForce(layer, arch, out _);
+
+    /// <summary>As above, with brute force's answer (its optimum, when feasible) in <paramref name="brute"/>.</summary>
+    internal static bool ExactEqualsBruteForce(Einsum layer, Architecture arch, out SolveResult brute)
     {
         var problem = new MapProblem(layer, arch, Objective.Energy);
         var exact = new TilingSearch(problem, prune: true, seed: false).Solve(SearchLimits.None);
-        var brute = new TilingSearch(problem, prune: false).Solve(SearchLimits.None);
+        brute = new TilingSearch(problem, prune: false).Solve(SearchLimits.None);
         Assert.AreEqual(brute.Status, exact.Status, $"{layer} on {arch.Name}");
         if (brute.Status == SolveStatus.Infeasible) return false;
         Assert.AreEqual(brute.Best!.Value, exact.Best!.Value, 1e-9 * brute.Best.Value, $"{layer} on {arch.Name}");
