@@ -759,6 +759,16 @@ internal sealed class OuterBound(SearchProblem problem, ArrayCostModel cost, Inn
             for (int c = d; c < Levels; c++) if ((s.Keep[c] & t.Bit) != 0) { decided = c; break; }
             double least = decided < 0 ? _inner.DirectEnergy(t, s, 0) : double.PositiveInfinity;
             var store = _m.Storage;
+            // The union of every instance's box in one DRAM iteration (the whole chip's, contiguous per rank) less every word
+            // the keepers below level 1 can hold when the iteration begins: DRAM reads at least that in each iteration.
+            double onChip = 0;
+            for (int c = 1; c < Levels && onChip < double.PositiveInfinity; c++)
+            {
+                if (c < d ? c == 1 || !_inner.CanKeepAbove(t, s, c, d) : (s.Keep[c] & t.Bit) == 0) continue;
+                onChip += (c >= d ? t.Tile(s.Rem[c]) : store[c].Capacity ?? double.PositiveInfinity) * (double)s.Used[c];
+            }
+            for (int r = 0; r < Ranks; r++) refillBox[r] = _m.Bound[r] / (remaining[r] / g[r]);
+            double unionReads = double.IsPositiveInfinity(onChip) ? 0 : dramSteps * Math.Max(0, t.UsedWords(refillBox) - onChip);
             for (int c = 2; c < Levels; c++)
             {
                 if (c < d ? !_inner.CanKeepAbove(t, s, c, d) : c != decided) continue;
@@ -779,7 +789,7 @@ internal sealed class OuterBound(SearchProblem problem, ArrayCostModel cost, Inn
                     }
                     fills = dramSteps * Math.Max(0, t.UsedWords(refillBox, refillGapped) - held) * s.Used[c];
                 }
-                least = Math.Min(least, direct + fills * (store[0].ReadEnergy / _cost.CoincidingChildren(t, s, 0, c) + store[c].WriteEnergy));
+                least = Math.Min(least, direct + Math.Max(fills / _cost.CoincidingChildren(t, s, 0, c), unionReads) * store[0].ReadEnergy + fills * store[c].WriteEnergy);
                 if (c == decided) break;
             }
             return double.IsPositiveInfinity(least) ? 0 : least;
