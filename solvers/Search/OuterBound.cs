@@ -45,7 +45,8 @@ internal sealed class OuterBound(SearchProblem problem, ArrayCostModel cost, Inn
     /// level's factors and keep set (<c>RootOrders</c>); the largest value is taken.
     /// In both shared-order terms a window tensor under the Timeloop convention that level 1 keeps also counts level 1's
     /// fills of the DRAM order at hand (<c>WithWindows</c>); in the keep sets where level 1 does not keep it, its floor is
-    /// raised to its outermost keeper's refills at every DRAM iteration of the split (<c>BypassRefills</c>).
+    /// raised to its outermost keeper's refills at every DRAM iteration of the split, and DRAM's reads to the whole chip's box
+    /// less what the chip can hold at every DRAM iteration (<c>BypassRefills</c>).
     /// Every completion falls in one case, and in it each term is at most what the completion costs, so
     /// the least over the cases bounds every completion (docs/mapspace.md, "The outer bound"). Computed only
     /// for nodes the plain bound does not prune. Also returns the cases that bound the next node's children
@@ -749,7 +750,8 @@ internal sealed class OuterBound(SearchProblem problem, ArrayCostModel cost, Inn
         // bypasses t). In each DRAM iteration an instance of c uses every word of its box (the extents left per instance
         // once DRAM's and the fanouts' factors above c are taken out) and holds at most c's tile when the iteration
         // begins, so it takes in at least the box's used words less the tile, in each of the product(D) iterations; DRAM
-        // reads at least those fills over the largest group of children needing identical words (as WholeUse). With no
+        // reads at least those fills over the largest group of children needing identical words (as WholeUse), and at least
+        // the used words of the whole chip's box in each iteration less every word the keepers below level 1 hold. With no
         // keeper below level 1, the compute units read DRAM. The least over those choices, with the compute units' reads at
         // the cheapest level at or below c, bounds t's energy in every completion of the case.
         double BypassRefills(Part o)
