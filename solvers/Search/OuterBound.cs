@@ -45,7 +45,8 @@ internal sealed class OuterBound(SearchProblem problem, ArrayCostModel cost, Inn
     /// level's factors and keep set (<c>RootOrders</c>); the largest value is taken.
     /// In both shared-order terms a window tensor under the Timeloop convention that level 1 keeps also counts level 1's
     /// fills of the DRAM order at hand (<c>WithWindows</c>); in the keep sets where level 1 does not keep it, its floor is
-    /// raised to its outermost keeper's refills at every DRAM iteration of the split (<c>BypassRefills</c>).
+    /// raised to its outermost keeper's refills at every DRAM iteration of the split, and DRAM's reads to the whole chip's box
+    /// less what the chip can hold at every DRAM iteration (<c>BypassRefills</c>).
     /// Every completion falls in one case, and in it each term is at most what the completion costs, so
     /// the least over the cases bounds every completion (docs/mapspace.md, "The outer bound"). Computed only
     /// for nodes the plain bound does not prune. Also returns the cases that bound the next node's children
@@ -752,7 +753,8 @@ internal sealed class OuterBound(SearchProblem problem, ArrayCostModel cost, Inn
         // bypasses t). In each DRAM iteration an instance of c uses every word of its box (the extents left per instance
         // once DRAM's and the fanouts' factors above c are taken out) and holds at most c's tile when the iteration
         // begins, so it takes in at least the box's used words less the tile, in each of the product(D) iterations; DRAM
-        // reads at least those fills over the largest group of children needing identical words (as WholeUse). With no
+        // reads at least those fills over the largest group of children needing identical words (as WholeUse), and at least
+        // the used words of the whole chip's box in each iteration less every word the keepers below level 1 hold. With no
         // keeper below level 1, the compute units read DRAM. The least over those choices, with the compute units' reads at
         // the cheapest level at or below c, bounds t's energy in every completion of the case.
         double BypassRefills(Part o)
@@ -762,6 +764,16 @@ internal sealed class OuterBound(SearchProblem problem, ArrayCostModel cost, Inn
             for (int c = d; c < Levels; c++) if ((s.Keep[c] & t.Bit) != 0) { decided = c; break; }
             double least = decided < 0 ? _inner.DirectEnergy(t, s, 0) : double.PositiveInfinity;
             var store = _m.Storage;
+            // The union of every instance's box in one DRAM iteration (the whole chip's, contiguous per rank) less every word
+            // the keepers below level 1 can hold when the iteration begins: DRAM reads at least that in each iteration.
+            double onChip = 0;
+            for (int c = 1; c < Levels && onChip < double.PositiveInfinity; c++)
+            {
+                if (c < d ? c == 1 || !_inner.CanKeepAbove(t, s, c, d) : (s.Keep[c] & t.Bit) == 0) continue;
+                onChip += (c >= d ? t.Tile(s.Rem[c]) : store[c].Capacity ?? double.PositiveInfinity) * (double)s.Used[c];
+            }
+            for (int r = 0; r < Ranks; r++) refillBox[r] = _m.Bound[r] / (remaining[r] / g[r]);
+            double unionReads = double.IsPositiveInfinity(onChip) ? 0 : dramSteps * Math.Max(0, t.UsedWords(refillBox) - onChip);
             for (int c = 2; c < Levels; c++)
             {
                 if (c < d ? !_inner.CanKeepAbove(t, s, c, d) : c != decided) continue;
@@ -782,7 +794,7 @@ internal sealed class OuterBound(SearchProblem problem, ArrayCostModel cost, Inn
                     }
                     fills = dramSteps * Math.Max(0, t.UsedWords(refillBox, refillGapped) - held) * s.Used[c];
                 }
-                least = Math.Min(least, direct + fills * (store[0].ReadEnergy / _cost.CoincidingChildren(t, s, 0, c) + store[c].WriteEnergy));
+                least = Math.Min(least, direct + Math.Max(fills / _cost.CoincidingChildren(t, s, 0, c), unionReads) * store[0].ReadEnergy + fills * store[c].WriteEnergy);
                 if (c == decided) break;
             }
             return double.IsPositiveInfinity(least) ? 0 : least;

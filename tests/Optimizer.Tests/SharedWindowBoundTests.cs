@@ -1,4 +1,5 @@
 using Optimizer.Formulation;
+using Optimizer.Formulation.Specs;
 using Optimizer.Hardware;
 using Optimizer.Solvers;
 using Optimizer.Workloads;
@@ -300,6 +301,43 @@ public sealed class SharedWindowBoundTests
                 : Layers.Conv2d($"w{i}", n: 1, c: 1 + rng.Next(3), k: 2, p: 2 + rng.Next(3), q: 2 + rng.Next(2), r: 2 + rng.Next(2), s: 2, stride: 1),
             (i, rng) => SearchTests.RoleSplit($"tl{i}", glb: 8 + rng.Next(40), fanout: (1 + rng.Next(4), 1 + rng.Next(3)),
                 spads: (1 + rng.Next(8), 1 + rng.Next(6), 1 + rng.Next(4))));
+    }
+
+    /// <summary>
+    /// The whole chip's box at every DRAM iteration (docs/mapspace.md, same name): conv3_1_b of ResNet-50 on eyeriss under the
+    /// Timeloop convention, the plan with P 2, Q 2 and S 3 along X and C 4, R 3 along Y. Its root bound was 5.21384E+08, set by
+    /// DRAM's K 2 over C 32 with the inputs bypassing the global buffer, where the refills over the array's groups of 4 counted
+    /// 424,000 input words from DRAM and the chip's box 721,000 (each K iteration needs every input word of its C block again,
+    /// the 144 one-word-capable scratchpads hold 1,728 of them). With the box the root bound is 5.4906E+08, still at most
+    /// Timeloop's energy of a mapping of the plan (DRAM P 2, C 32; the global buffer keeping the outputs only).
+    /// </summary>
+    [TestMethod]
+    public void BypassedInputsCountTheWholeChipsBoxAtEveryDramIteration()
+    {
+        var arch = Presets.Get("eyeriss");
+        var layer = Zoo.Get("resnet50").Layers.Single(l => l.Name == "conv3_1_b");
+        var model = new SearchModel(new MapProblem(layer, arch, Objective.Energy, Convention: CostConvention.Timeloop), deferOrders: true);
+        long[] x = [1, 1, 1, 2, 2, 1, 3], y = [1, 1, 4, 1, 1, 3, 1]; // N, K, C, P, Q, R, S
+        bool Is(SpatialPlan p) => p.X[1].Select(f => (long)f).SequenceEqual(x) && p.Y[1].Select(f => (long)f).SequenceEqual(y);
+        var plan = model.SpatialPlans().Single(p => Is(p) || p.Variants.Any(Is));
+        int levels = arch.Levels.Count;
+        double plain = model.InnerBound(State.PlanRoot(model, plan), levels);
+        double root = model.RefineBound(State.PlanRoot(model, plan), levels, plain, double.PositiveInfinity);
+        var mapping = MappingSpec.Parse("""
+            mapping:
+              layer: conv3_1_b
+              levels:
+                - { level: DRAM, temporal: "P=2 C=32", keep: [conv3_1_b_w, conv3_1_a_out, conv3_1_b_out] }
+                - { level: GlobalBuffer, temporal: "P=7 Q=14", spatial: "P=2@X Q=2@X S=3@X C=4@Y R=3@Y", keep: [conv3_1_b_out] }
+                - { level: WeightsSpad, temporal: "K=128", keep: [conv3_1_b_w] }
+                - { level: InputsSpad, keep: [conv3_1_a_out] }
+                - { level: PsumSpad, keep: [] }
+            """, "conv3_1_b.yaml", layer, arch);
+        double timeloop = TimeloopConvention.Evaluate(layer, arch, mapping).Energy;
+        Console.WriteLine($"plain {plain:R}, root {root:R}, Timeloop {timeloop:R}");
+        Assert.AreEqual(591_325_184, timeloop, 1);
+        Assert.IsLessThanOrEqualTo(timeloop, root);
+        Assert.IsGreaterThanOrEqualTo(5.49e8, root, "the chip's box at every DRAM iteration (5.21384E+08 without it)");
     }
 
     /// <summary>
