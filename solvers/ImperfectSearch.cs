@@ -45,7 +45,7 @@ public sealed class ImperfectSearch
         _enumeration = new LevelEnumeration(_m);
         _cost = new ArrayCostModel(_m);
         _orders = new ImperfectOrders(_m, _cost);
-        _bound = new ImperfectBound(_m, _cost, new InnerBound(_m, _cost), _orders);
+        _bound = new ImperfectBound(_m, _cost, new InnerBound(_m, _cost), _orders, _enumeration);
         _clip = _m.Bound;
     }
 
@@ -64,7 +64,7 @@ public sealed class ImperfectSearch
         {
             if (run.CheckStop()) break;
             var s = NewRoot(plan);
-            roots.Add((s, _bound.Bound(s, _m.Levels)));
+            roots.Add((s, _bound.Bound(s, _m.Levels, run.Cutoff)));
         }
         bool listed = !run.Stopped;
         // Plans never listed have no bound of their own: what every mapping meets stands for them.
@@ -164,6 +164,9 @@ public sealed class ImperfectSearch
         /// <summary>False while the incumbent is the seed (costed by the reference model, not by the search).</summary>
         public bool BestFromSearch { get; private set; }
 
+        /// <summary>What a bound must reach to prune (<see cref="BranchAndBoundRun.Prunable"/>): a bound stops refining there.</summary>
+        public double Cutoff => Best * (1 - TieMargin);
+
         /// <summary>
         /// The perfect-factorization search's best mapping (in the imperfect mapspace too) sets the first pruning threshold: it is
         /// often the imperfect optimum as well, and the branch and bound then only proves it. It gets a quarter of the time
@@ -218,9 +221,9 @@ public sealed class ImperfectSearch
                 {
                     s.Keep[d] = keep;
                     if (!search._enumeration.Fits(d, s)) continue;
-                    if (Prunable(search._bound.Bound(s, d))) continue;
+                    if (Prunable(search._bound.Bound(s, d, Cutoff))) continue;
                     if (!recorded) { search._orders.RecordInnerVisits(s, d); recorded = true; }
-                    double bound = search._bound.Bound(s, d);
+                    double bound = search._bound.Bound(s, d, Cutoff);
                     if (Prunable(bound)) continue;
                     children.Add((choice, keep, bound, s.InnerVisits[d].Select(v => (double[])v.Clone()).ToArray()));
                 }

@@ -492,9 +492,11 @@ internal readonly struct VisitLink
     }
 
     /// <summary>The parent's reads (and updates) and the network words between, for <paramref name="visits"/> words into one instance of c.</summary>
-    public double ParentEnergy(double visits)
-    {
-        double words = _perWord * visits; // over every instance of the parent
-        return _output ? words * _update + Math.Max(0, words - _readFloor) * _read : words * _read;
-    }
+    public double ParentEnergy(double visits) => WordsEnergy(Words(visits));
+
+    /// <summary>The parent's words (over every instance of it) for <paramref name="visits"/> words into one instance of c.</summary>
+    public double Words(double visits) => _perWord * visits;
+
+    /// <summary>The parent's reads (and updates) and the network words between, for <paramref name="words"/> parent words in all.</summary>
+    public double WordsEnergy(double words) => _output ? words * _update + Math.Max(0, words - _readFloor) * _read : words * _read;
 }

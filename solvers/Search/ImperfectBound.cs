@@ -11,8 +11,18 @@ namespace Optimizer.Solvers;
 /// are replaced by weaker ones valid for partial tiles. Not thread-safe: it reuses its buffers and keeps the links of the
 /// plan it last bounded (one instance per search, one thread).
 /// </summary>
-internal sealed class ImperfectBound(SearchProblem problem, ArrayCostModel cost, InnerBound inner, ImperfectOrders orders) : SearchPart(problem)
+internal sealed class ImperfectBound(SearchProblem problem, ArrayCostModel cost, InnerBound inner, ImperfectOrders orders, LevelEnumeration? levels = null) : SearchPart(problem)
 {
+    /// <summary>
+    /// With a level enumeration, nodes whose level 1 is undecided are bounded per keep set of level 1 with level 1's fills
+    /// from DRAM that its capacity forces (<see cref="ImperfectDramSweeps"/>, made on the first such bound); without, as
+    /// before (the shape search).
+    /// </summary>
+    private readonly LevelEnumeration? _levels = levels;
+    private ImperfectDramSweeps? _sweeps;
+    private bool _sweepsMade;
+    private int[] _levelOneKeeps = [];
+
     private readonly ArrayCostModel _cost = cost;
     private readonly InnerBound _inner = inner;
     private readonly ImperfectOrders _orders = orders;
@@ -46,27 +56,77 @@ internal sealed class ImperfectBound(SearchProblem problem, ArrayCostModel cost,
     /// tiles the steps above d bring depend on that rank (<see cref="WholeTileSteps"/>): each tensor's other terms are
     /// taken once (<see cref="TensorTerms"/>) and summed per case.
     /// </summary>
-    public double Bound(State s, int d)
+    public double Bound(State s, int d, double cutoff = double.PositiveInfinity)
     {
         var tiles = TilesOf(s, d);
         var terms = _terms;
         foreach (var t in _m.Tensors) Terms(terms[t.Index], t, s, d, tiles);
+        double plain = Least(terms, s, d, tiles, null);
+        // DRAM's sweeps only raise the bound: weighed for the nodes the plain bound does not prune.
+        if (d < 2 || _m.MacEnergy + plain >= cutoff || Sweeps(s) is not { } sweeps) return _m.MacEnergy + plain;
+        return _m.MacEnergy + Least(terms, s, d, tiles, sweeps);
+    }
+
+    /// <summary>The least over the rank of the innermost loop above d (none when one tile of d is left) of <see cref="Case"/>.</summary>
+    private double Least(TensorTerms[] terms, State s, int d, Tiles tiles, ImperfectDramSweeps? sweeps)
+    {
         double best = double.PositiveInfinity;
         bool any = false;
         for (int r = 0; r < Ranks; r++)
         {
             if (tiles.Count[r] <= 1) continue;
             any = true;
-            double sum = 0;
-            foreach (var t in _m.Tensors) sum += TensorBound(terms[t.Index], t, s, d, tiles, r);
-            best = Math.Min(best, sum);
+            best = Math.Min(best, Case(terms, s, d, tiles, r, sweeps));
         }
-        if (!any)
+        return any ? best : Case(terms, s, d, tiles, -1, sweeps);
+    }
+
+    /// <summary>
+    /// The tensors' sum when the innermost loop above d runs over <paramref name="innermost"/>, each tensor at its cheapest
+    /// parent; and with level 1 undecided and <paramref name="sweeps"/>, at least the least over level 1's keep sets K and
+    /// DRAM's cases (<see cref="ImperfectDramSweeps"/>) of: the tensors in K served (or read) by a level from 1 down plus
+    /// Q (level 1's fills and DRAM's side for them, in place of their DRAM floors), and each other tensor served by any
+    /// level but 1 with at least B_t words from DRAM (docs/mapspace.md, "DRAM's sweeps").
+    /// </summary>
+    private double Case(TensorTerms[] terms, State s, int d, Tiles tiles, int innermost, ImperfectDramSweeps? sweeps)
+    {
+        double sum = 0;
+        foreach (var t in _m.Tensors) sum += TensorBound(terms[t.Index], t, s, d, tiles, innermost);
+        if (sweeps is null) return sum;
+        double least = double.PositiveInfinity;
+        foreach (int keep in _levelOneKeeps)
         {
-            best = 0;
-            foreach (var t in _m.Tensors) best += TensorBound(terms[t.Index], t, s, d, tiles, -1);
+            double with = 0;
+            bool fits = true;
+            foreach (var t in _m.Tensors)
+                if ((keep & t.Bit) != 0)
+                {
+                    fits &= _inner.CanKeepAbove(t, s, 1, d);
+                    with += terms[t.Index].With();
+                }
+            if (!fits) continue;
+            foreach (var point in sweeps.Points(keep))
+            {
+                double k = with + point[0];
+                foreach (var t in _m.Tensors) if ((keep & t.Bit) == 0) k += terms[t.Index].Without(point[1 + t.Index]);
+                least = Math.Min(least, k);
+                if (least <= sum) return sum;
+            }
         }
-        return _m.MacEnergy + best;
+        // No keep set of level 1 is open (not with the search's problems, which allow it to keep nothing): the plain sum.
+        return double.IsPositiveInfinity(least) ? sum : Math.Max(sum, least);
+    }
+
+    private ImperfectDramSweeps? Sweeps(State s)
+    {
+        if (_levels is null) return null;
+        if (!_sweepsMade)
+        {
+            _sweeps = ImperfectDramSweeps.Create(_m, _cost, _levels, s);
+            _levelOneKeeps = _levels.KeepOptions(1).Distinct().ToArray();
+            _sweepsMade = true;
+        }
+        return _sweeps;
     }
 
     /// <summary>
@@ -119,7 +179,58 @@ internal sealed class ImperfectBound(SearchProblem problem, ArrayCostModel cost,
         public VisitLink Last;
         public readonly VisitLink[] Parents = new VisitLink[levels];
         public readonly double[] ParentExtra = new double[levels];
+        public readonly int[] ParentLevel = new int[levels];
+        /// <summary>Per parent on chip, the link from DRAM to it (its fills from DRAM).</summary>
+        public readonly VisitLink[] ParentDram = new VisitLink[levels];
         public double Alone;
+        /// <summary>For a tensor no decided level keeps: per level that may be its innermost keeper, the compute units' accesses there and the link from DRAM to it.</summary>
+        public int AloneCount;
+        public readonly int[] AloneLevel = new int[levels];
+        public readonly double[] AloneDirect = new double[levels];
+        public readonly VisitLink[] AloneDram = new VisitLink[levels];
+        /// <summary>The case <see cref="TensorBound"/> last weighed: the energy without the parent, and the outermost keeper's visits.</summary>
+        public double Energy, Visits0;
+
+        /// <summary>The share when level 1 keeps the tensor: its parent (or innermost keeper) a level from 1 down, its DRAM side left to <see cref="ImperfectDramSweeps"/>.</summary>
+        public double With()
+        {
+            double best = double.PositiveInfinity;
+            if (Count == 0)
+            {
+                for (int a = 0; a < AloneCount; a++) if (AloneLevel[a] >= 1) best = Math.Min(best, AloneDirect[a]);
+                return best;
+            }
+            for (int p = 0; p < ParentCount; p++) if (ParentLevel[p] >= 1) best = Math.Min(best, Parents[p].ParentEnergy(Visits0));
+            return Energy + best;
+        }
+
+        /// <summary>The share when level 1 does not keep the tensor and DRAM sends it at least <paramref name="words"/> words.</summary>
+        public double Without(double words)
+        {
+            double best = double.PositiveInfinity;
+            if (Count == 0)
+            {
+                for (int a = 0; a < AloneCount; a++)
+                {
+                    int m = AloneLevel[a];
+                    if (m == 1) continue;
+                    best = Math.Min(best, AloneDirect[a] + (m == 0 ? 0 : Math.Max(Floor0, AloneDram[a].WordsEnergy(words))));
+                }
+                return best;
+            }
+            for (int p = 0; p < ParentCount; p++)
+            {
+                int m = ParentLevel[p];
+                if (m == 1) continue;
+                best = Math.Min(best, m == 0
+                    ? Parents[p].WordsEnergy(Math.Max(Parents[p].Words(Visits0), words))
+                    : Parents[p].ParentEnergy(Visits0) + Math.Max(ParentExtra[p], ParentDram[p].WordsEnergy(words)));
+            }
+            return Energy + best;
+        }
+
+        /// <summary>Every used word once from DRAM (the floor of a tensor served on chip).</summary>
+        public double Floor0;
     }
 
     /// <summary>Per tensor, the terms of the state <see cref="Bound"/> is bounding (reused: one search, one thread).</summary>
@@ -155,8 +266,19 @@ internal sealed class ImperfectBound(SearchProblem problem, ArrayCostModel cost,
         if (count == 0)
         {
             double best = double.PositiveInfinity;
+            x.AloneCount = 0;
+            x.Floor0 = floor0;
             for (int m = 0; m < d; m++)
-                if (m == 0 || _inner.CanKeepAbove(t, s, m, d)) best = Math.Min(best, _inner.DirectEnergy(t, s, m) + (m != 0 ? floor0 : 0));
+                if (m == 0 || _inner.CanKeepAbove(t, s, m, d))
+                {
+                    double direct = _inner.DirectEnergy(t, s, m);
+                    best = Math.Min(best, direct + (m != 0 ? floor0 : 0));
+                    if (_levels is null) continue;
+                    x.AloneLevel[x.AloneCount] = m;
+                    x.AloneDirect[x.AloneCount] = direct;
+                    if (m != 0) x.AloneDram[x.AloneCount] = Link(t, s, 0, m);
+                    x.AloneCount++;
+                }
             x.Alone = best;
             return;
         }
@@ -179,6 +301,8 @@ internal sealed class ImperfectBound(SearchProblem problem, ArrayCostModel cost,
             if (m == 0 || _inner.CanKeepAbove(t, s, m, d))
             {
                 x.Parents[x.ParentCount] = Link(t, s, m, x.Keepers[0]);
+                x.ParentLevel[x.ParentCount] = m;
+                if (m != 0 && _levels is not null) x.ParentDram[x.ParentCount] = Link(t, s, 0, m);
                 x.ParentExtra[x.ParentCount++] = m != 0 ? floor0 : 0;
             }
     }
@@ -241,7 +365,7 @@ internal sealed class ImperfectBound(SearchProblem problem, ArrayCostModel cost,
         return sum;
     }
 
-    /// <summary>One tensor's share of <see cref="Bound"/> when the innermost loop above d runs over <paramref name="innermost"/>.</summary>
+    /// <summary>One tensor's share of <see cref="Bound"/> when the innermost loop above d runs over <paramref name="innermost"/> (its energy without the parent and its outermost keeper's visits kept for <see cref="TensorTerms.With"/> and <see cref="TensorTerms.Without"/>).</summary>
     private double TensorBound(TensorTerms x, SearchTensor t, State s, int d, Tiles tiles, int innermost)
     {
         int count = x.Count;
@@ -261,6 +385,8 @@ internal sealed class ImperfectBound(SearchProblem problem, ArrayCostModel cost,
         energy += x.Last.ParentEnergy(_cost.Facts(s).TemporalTotal);
         double best = double.PositiveInfinity;
         for (int p = 0; p < x.ParentCount; p++) best = Math.Min(best, x.Parents[p].ParentEnergy(visits[0]) + x.ParentExtra[p]);
+        x.Energy = energy;
+        x.Visits0 = visits[0];
         return energy + best;
     }
 }
