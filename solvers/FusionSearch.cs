@@ -33,14 +33,17 @@ public sealed record FusionProblem(Workload Workload, Architecture Arch, Objecti
 
     /// <summary>
     /// True when every layer's partial mappings come from the full single-layer mapspace (the exact search of
-    /// each class, docs/fusion.md): for energy, EDP or latency alone, unless <see cref="TemplateOnly"/> asks for the per-layer
-    /// template; latency only with its groups sequential and halos recomputed (no <see cref="Pipeline"/>, no
-    /// <see cref="KeepHalos"/>). Lexicographic lists, and latency with either option, search the template.
+    /// each class, docs/fusion.md): for energy, EDP or latency alone, and the list latency,energy, unless <see cref="TemplateOnly"/>
+    /// asks for the per-layer template; latency (alone or then energy) only with its groups sequential and halos recomputed (no
+    /// <see cref="Pipeline"/>, no <see cref="KeepHalos"/>). Other lists, and latency with either option, search the template.
     /// </summary>
     /// With <see cref="KeepHalos"/>, groups that keep their halos join beside the sequential ones (docs/fusion.md, "Searching
     /// both policies"): over the full mapspace for energy and EDP, over the template for latency and lists.
     public bool FullMapspace => (Objective is Objective.Energy or Objective.Edp || (Objective == Objective.Latency && !KeepHalos && !Pipeline))
-        && Terms.Count == 1 && Convention == CostConvention.Default && !TemplateOnly;
+        && (Terms.Count == 1 || LatencyThenEnergy) && Convention == CostConvention.Default && !TemplateOnly;
+
+    /// <summary>True for the list latency,energy (least cycles, then least energy at those cycles).</summary>
+    public bool LatencyThenEnergy => Terms is [Objective.Latency, Objective.Energy];
 
     /// <summary>
     /// False: the search over the full mapspace for latency starts its classes from no template member (tests only: a template
