@@ -18,22 +18,11 @@ public sealed partial class FusionSearch
         int n = w.Layers.Count;
         // 1. Every layer alone: the unconstrained single-layer latency search, exactly what map --objective latency finds.
         bool lex = _p.LatencyThenEnergy;
-        if (EveryLayerAlone(c => Search(c, double.PositiveInfinity, stop, seedWithDescent: true), limits,
-                lex ? "every layer's own least cycles, then least energy at them (the unfused mapping)" : "every layer's own least cycles (the unfused mapping)", sw, late, stop) is not { } alone)
+        if (EveryLayerAlone(c => Search(c, double.PositiveInfinity, stop, seedWithDescent: true), limits, "every layer's own least cycles (the unfused mapping)", sw, late, stop) is not { } alone)
             return _noLayerAlone!;
-        // latency,energy: every layer's own least energy at its least cycles, exactly what map --objective latency,energy finds.
-        bool aloneEnergyProven = true;
-        if (lex)
-            foreach (var c in alone)
-            {
-                if (stop() || c.Member is not { } m || m.Cycles > c.Lower) { aloneEnergyProven = false; continue; }
-                var at = AtLeastCycles(c);
-                SearchCapped(at, double.PositiveInfinity, stop);
-                if (at.Member is { } e && e.Cycles == m.Cycles) c.Member = e;
-                aloneEnergyProven &= at.Searched && at.Member is not null && Meets(at.Lower, at.Member.Energy);
-            }
         var (uMap, uRep) = Recheck(Assemble(alone.Select(c => c.Member!).ToList()));
-        bool unfusedProven = Meets(alone.Sum(c => c.Lower), uRep.Cycles) && aloneEnergyProven;
+        // latency,energy: proven once every layer's least energy at its least cycles is too (step 5).
+        bool unfusedProven = Meets(alone.Sum(c => c.Lower), uRep.Cycles) && !lex;
 
         // 2. Every class of every layer, bounded by its cycle floor: the latency search's root bound of the class problem, whose
         //    counts leave out what fusion removes (cycles are integers, so it is rounded up). Fusion lowers cycles, so the
@@ -100,12 +89,26 @@ public sealed partial class FusionSearch
         if (!proven)
             return new FusionResult(SolveStatus.Feasible, fMap, fRep, value, uMap, uRep, sw.Elapsed, stats, survivors,
                 "stopped before every class of partial mappings that could improve on the answer was searched to the end; the bound is the join of the classes' lower bounds" +
-                (lex ? " (the least energy at the least cycles was not searched)" : ""))
+                (lex ? " (the least energy at the least cycles was not searched, the unfused mapping's either)" : ""))
             { Bound = Math.Min(value, bound), UnfusedProven = unfusedProven };
         if (!lex)
             return new FusionResult(SolveStatus.Optimal, fMap, fRep, value, uMap, uRep, sw.Elapsed, stats, survivors) { Bound = value, UnfusedProven = unfusedProven };
 
-        // 5. latency,energy: among the fused mappings of those least cycles, the least energy.
+        // 5. latency,energy, once the least cycles are proved: every layer's own least energy at its least cycles (exactly what
+        //    map --objective latency,energy finds: the unfused mapping), then among the fused mappings of the least cycles the
+        //    least energy.
+        bool aloneEnergyProven = Meets(alone.Sum(c => c.Lower), uRep.Cycles);
+        foreach (var c in alone)
+        {
+            if (stop() || c.Member is not { } m || m.Cycles > c.Lower) { aloneEnergyProven = false; continue; }
+            limits.Progress?.Phase($"the least energy of {w.Layers[c.Layer].Name} alone at its least cycles");
+            var at = AtLeastCycles(c);
+            SearchCapped(at, double.PositiveInfinity, stop);
+            if (at.Member is { } e && e.Cycles == m.Cycles) c.Member = e;
+            aloneEnergyProven &= at.Searched && at.Member is not null && Meets(at.Lower, at.Member.Energy);
+        }
+        (uMap, uRep) = Recheck(Assemble(alone.Select(c => c.Member!).ToList()));
+        unfusedProven = aloneEnergyProven;
         var (chain, energyBound, tight) = LeastEnergyAtLeastCycles(layers, fRep.Cycles, limits, stop);
         stats = stats.Select((s, i) => s with { Evaluated = s.Evaluated + tight[i].Sum(c => c.Nodes) }).ToList();
         if (chain is null)
