@@ -52,6 +52,9 @@ public sealed partial class FusionSearch
             return new FusionResult(SolveStatus.Feasible, uMap, uRep, uRep.Cycles, uMap, uRep, sw.Elapsed, [], [],
                 "stopped while listing the classes of partial mappings; the answer is the best unfused mapping")
             { UnfusedProven = unfusedProven };
+        // With --keep-halos, every group that keeps its halos, its members' classes beside the join's (FusionKept.cs), each
+        // bounded by 0 (no floor is taken for them: every one that could improve on the best total is searched).
+        var kept = _p.KeepHalos ? AddKeptClasses(layers, _ => 0) : [];
 
         // The template's partial mappings are members of the same classes: each class starts from its fastest template member,
         // so the answer is never worse than the template's optimum and the ceilings start tighter.
@@ -74,7 +77,8 @@ public sealed partial class FusionSearch
         while (!stop() && NextClass(layers, p => p.Cycles) is var (next, ceiling) && next is not null)
         {
             limits.Progress?.Phase($"exact latency search of class {++searched} ({w.Layers[next.Layer].Name}, shared [{SharedText(next.Job.Shared)}])");
-            Search(next, ceiling, stop, seedWithDescent: false);
+            if (next.Main is null) Search(next, ceiling, stop, seedWithDescent: false);
+            else SearchKept(next, ceiling, stop, kept, uMap);
         }
 
         // 4. The join of the members (least total cycles), and its proof: the join of the classes' bounds.
