@@ -18,8 +18,8 @@ internal static class FuseCommand
     {
         var arch = new Option<string>("--arch") { Description = "Architecture: a preset name or a spec file.", Required = true };
         var workload = new Option<string>("--workload") { Description = "Workload: a zoo name, a spec file, or a model file (.onnx or .mlir; docs/frontends.md).", Required = true };
-        var objective = OptionRules.Objective("What to minimize over the whole workload: " + Objectives.Choices + "; energy or EDP alone searches the full fused mapspace, " +
-                                              "latency (and lists) the per-layer template (docs/fusion.md).", "edp");
+        var objective = OptionRules.Objective("What to minimize over the whole workload: " + Objectives.Choices + "; energy, EDP, latency alone and the list latency,energy search the full fused mapspace " +
+                                              "(latency: groups run sequentially); other lists, latency with --pipeline and latency,energy with --pipeline or --keep-halos, the per-layer template (docs/fusion.md).", "edp");
         var maxLoops = new Option<int>("--max-fused-loops") { Description = "Outer DRAM loops a fused group may share (0 to 4).", DefaultValueFactory = _ => 1 }.Within(0, 4);
         var timeLimit = OptionRules.TimeLimit("Seconds; when reached (or at Ctrl-C or SIGTERM), the best mapping found (energy: with its bound and gap; latency, EDP: the best unfused one) is returned as FEASIBLE.");
         var csv = new Option<string?>("--csv") { Description = "Write the fused cost as CSV: one row per layer, level and tensor, then totals." };
@@ -36,7 +36,7 @@ internal static class FuseCommand
         var keep = new Option<bool>("--keep-halos")
         {
             Description = "Also search groups that keep convolution halos on chip between row iterations (each producer computes only new rows after a prologue; " +
-                          "docs/fusion.md, \"Halos\"): groups of at most 4 layers sharing one loop; for energy and EDP over the full mapspace, for latency and lists over the per-layer template.",
+                          "docs/fusion.md, \"Halos\"): groups of at most 4 layers sharing one loop; for energy, EDP and latency over the full mapspace, for lists over the per-layer template.",
         };
         var pipeline = new Option<bool>("--pipeline")
         {
@@ -112,7 +112,7 @@ internal static class FuseCommand
         else
         {
             Console.WriteLine($"unfused: energy {Text.Num(u.Energy)} pJ, cycles {Text.Int(u.Cycles)}, EDP {Text.Num(u.Edp)} (every layer alone, intermediates through DRAM; " +
-                (p.FullMapspace && o is Objective.Energy or Objective.Latency ? r.UnfusedProven ? $"each layer's exact optimum, as map --all-layers{(o == Objective.Latency ? " --objective latency" : "")} finds it)" : "not every layer's search finished)" : "the best of the per-layer template)"));
+                (p.FullMapspace && o is Objective.Energy or Objective.Latency ? r.UnfusedProven ? $"each layer's exact optimum, as map --all-layers{(o == Objective.Latency ? $" --objective {objectives}" : "")} finds it)" : "not every layer's search finished)" : "the best of the per-layer template)"));
             Console.WriteLine($"unfused/fused {obj}: {r.Improvement(o):0.####}x (energy {u.Energy / f.Energy:0.####}x, cycles {(double)u.Cycles / f.Cycles:0.####}x)");
         }
         if (mappingOut is not null)

@@ -46,6 +46,8 @@ public sealed partial class FusionSearch
         public ClassState? Prologue { get; init; }
         /// <summary>With <see cref="Main"/>, the index of its group among the kept groups.</summary>
         public int KeptGroup { get; init; } = -1;
+        /// <summary>latency,energy's second term: the class's least fused cycles, the cap of its energy search (FusionLatency.cs).</summary>
+        public long CycleCap { get; init; }
     }
 
     /// <summary>What one class's searches found, shared by the classes of the same shape (tensors renamed when used).</summary>

@@ -69,10 +69,10 @@ public sealed partial class FusionSearch
     }
 
     /// <summary>True when a class's bound is its member's value (its optimum) or it has no member.</summary>
-    private static bool Exact(ClassState c) => double.IsPositiveInfinity(c.Lower) || (c.Member is { } m && Meets(c.Lower, m.Energy));
+    private static bool Exact(ClassState c, Func<FusionPartial, double> value) => double.IsPositiveInfinity(c.Lower) || (c.Member is { } m && Meets(c.Lower, value(m)));
 
     /// <summary>
-    /// The exact search of a kept member's class under a ceiling (fused energy): its prologue's class to its optimum (no
+    /// The exact search of a kept member's class under a ceiling (fused energy, or for latency fused cycles): its prologue's class to its optimum (no
     /// ceiling; prologues are a few rows, and shared by every group that has the same one), then its shared iterations'
     /// class under the ceiling less the prologue's optimum. The member is the two together (the prologue's mapping and
     /// energy and cycles added, as <see cref="FusionCost.Evaluate"/> adds them); the bound is the two bounds summed. When
@@ -82,10 +82,11 @@ public sealed partial class FusionSearch
     private void SearchKept(ClassState c, double ceiling, Func<bool> stop, List<KeptGroup> groups, FusedMapping unfused)
     {
         c.Searched = true;
+        Func<FusionPartial, double> value = _p.Objective == Objective.Latency ? p => p.Cycles : p => p.Energy;
         var main = c.Main!;
         var pro = c.Prologue;
         if (pro is { Searched: false }) Search(pro, double.PositiveInfinity, stop, seedWithDescent: false);
-        if (pro is not null && !Exact(pro))
+        if (pro is not null && !Exact(pro, value))
         {
             // Stopped: what is known.
             c.Lower = Math.Max(c.Lower, main.Lower + pro.Lower);
@@ -97,7 +98,7 @@ public sealed partial class FusionSearch
             return;
         }
         var before = pro?.Member;
-        Search(main, ceiling - (before?.Energy ?? 0), stop, seedWithDescent: false);
+        Search(main, ceiling - (before is null ? 0 : value(before)), stop, seedWithDescent: false);
         c.Nodes = main.Nodes + (pro?.Nodes ?? 0);
         c.Lower = main.Lower + (pro?.Lower ?? 0);
         c.Member = main.Member is { } m ? Together(m, before) : null;

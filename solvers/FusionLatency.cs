@@ -17,9 +17,12 @@ public sealed partial class FusionSearch
         var w = _p.Workload;
         int n = w.Layers.Count;
         // 1. Every layer alone: the unconstrained single-layer latency search, exactly what map --objective latency finds.
-        if (EveryLayerAlone(c => Search(c, double.PositiveInfinity, stop, seedWithDescent: true), limits, "every layer's own least cycles (the unfused mapping)", sw, late, stop) is not { } alone) return _noLayerAlone!;
+        bool lex = _p.LatencyThenEnergy;
+        if (EveryLayerAlone(c => Search(c, double.PositiveInfinity, stop, seedWithDescent: true), limits, "every layer's own least cycles (the unfused mapping)", sw, late, stop) is not { } alone)
+            return _noLayerAlone!;
         var (uMap, uRep) = Recheck(Assemble(alone.Select(c => c.Member!).ToList()));
-        bool unfusedProven = Meets(alone.Sum(c => c.Lower), uRep.Cycles);
+        // latency,energy: proven once every layer's least energy at its least cycles is too (step 5).
+        bool unfusedProven = Meets(alone.Sum(c => c.Lower), uRep.Cycles) && !lex;
 
         // 2. Every class of every layer, bounded by its cycle floor: the latency search's root bound of the class problem, whose
         //    counts leave out what fusion removes (cycles are integers, so it is rounded up). Fusion lowers cycles, so the
@@ -49,6 +52,9 @@ public sealed partial class FusionSearch
             return new FusionResult(SolveStatus.Feasible, uMap, uRep, uRep.Cycles, uMap, uRep, sw.Elapsed, [], [],
                 "stopped while listing the classes of partial mappings; the answer is the best unfused mapping")
             { UnfusedProven = unfusedProven };
+        // With --keep-halos, every group that keeps its halos, its members' classes beside the join's (FusionKept.cs), each
+        // bounded by 0 (no floor is taken for them: every one that could improve on the best total is searched).
+        var kept = _p.KeepHalos ? AddKeptClasses(layers, _ => 0) : [];
 
         // The template's partial mappings are members of the same classes: each class starts from its fastest template member,
         // so the answer is never worse than the template's optimum and the ceilings start tighter.
@@ -71,7 +77,8 @@ public sealed partial class FusionSearch
         while (!stop() && NextClass(layers, p => p.Cycles) is var (next, ceiling) && next is not null)
         {
             limits.Progress?.Phase($"exact latency search of class {++searched} ({w.Layers[next.Layer].Name}, shared [{SharedText(next.Job.Shared)}])");
-            Search(next, ceiling, stop, seedWithDescent: false);
+            if (next.Main is null) Search(next, ceiling, stop, seedWithDescent: false);
+            else SearchKept(next, ceiling, stop, kept, uMap);
         }
 
         // 4. The join of the members (least total cycles), and its proof: the join of the classes' bounds.
@@ -83,9 +90,157 @@ public sealed partial class FusionSearch
         bool proven = Meets(bound, value);
         var stats = layers.Select((l, i) => new FusionLayerStats(w.Layers[i].Name, l.Sum(c => c.Nodes), l.Count(c => c.Member is not null), l.Count(c => c.Searched),
             keysAfter[i + 1].Count, l.Count)).ToList();
-        return new FusionResult(proven ? SolveStatus.Optimal : SolveStatus.Feasible, fMap, fRep, value, uMap, uRep, sw.Elapsed, stats, survivors,
-            proven ? null : "stopped before every class of partial mappings that could improve on the answer was searched to the end; the bound is the join of the classes' lower bounds")
-        { Bound = proven ? value : Math.Min(value, bound), UnfusedProven = unfusedProven };
+        if (!proven)
+            return new FusionResult(SolveStatus.Feasible, fMap, fRep, value, uMap, uRep, sw.Elapsed, stats, survivors,
+                "stopped before every class of partial mappings that could improve on the answer was searched to the end; the bound is the join of the classes' lower bounds" +
+                (lex ? " (the least energy at the least cycles was not searched, the unfused mapping's either)" : ""))
+            { Bound = Math.Min(value, bound), UnfusedProven = unfusedProven };
+        if (!lex)
+            return new FusionResult(SolveStatus.Optimal, fMap, fRep, value, uMap, uRep, sw.Elapsed, stats, survivors) { Bound = value, UnfusedProven = unfusedProven };
+
+        // 5. latency,energy, once the least cycles are proved: every layer's own least energy at its least cycles (exactly what
+        //    map --objective latency,energy finds: the unfused mapping), then among the fused mappings of the least cycles the
+        //    least energy.
+        bool aloneEnergyProven = Meets(alone.Sum(c => c.Lower), uRep.Cycles);
+        foreach (var c in alone)
+        {
+            if (stop() || c.Member is not { } m || m.Cycles > c.Lower) { aloneEnergyProven = false; continue; }
+            limits.Progress?.Phase($"the least energy of {w.Layers[c.Layer].Name} alone at its least cycles");
+            var at = AtLeastCycles(c);
+            SearchCapped(at, double.PositiveInfinity, stop);
+            if (at.Member is { } e && e.Cycles == m.Cycles) c.Member = e;
+            aloneEnergyProven &= at.Searched && at.Member is not null && Meets(at.Lower, at.Member.Energy);
+        }
+        (uMap, uRep) = Recheck(Assemble(alone.Select(c => c.Member!).ToList()));
+        unfusedProven = aloneEnergyProven;
+        var (chain, energyBound, tight) = LeastEnergyAtLeastCycles(layers, fRep.Cycles, limits, stop);
+        stats = stats.Select((s, i) => s with { Evaluated = s.Evaluated + tight[i].Sum(c => c.Nodes) }).ToList();
+        if (chain is null)
+            return new FusionResult(SolveStatus.Feasible, fMap, fRep, fRep.Energy, uMap, uRep, sw.Elapsed, stats, survivors,
+                $"the least cycles, {fRep.Cycles:N0}, are proved; stopped before every class that may reach them had its least cycles settled, so the energy at them is not proved (best and bound are energy)")
+            { Bound = Math.Min(fRep.Energy, energyBound), UnfusedProven = unfusedProven };
+        var (lMap, lRep) = Recheck(Assemble(chain));
+        if (lRep.Cycles != fRep.Cycles)
+            throw new InvalidOperationException($"The least energy at the least cycles came with {lRep.Cycles} cycles, not {fRep.Cycles}; this is a bug.");
+        bool energyProven = Meets(energyBound, lRep.Energy);
+        return new FusionResult(energyProven ? SolveStatus.Optimal : SolveStatus.Feasible, lMap, lRep, energyProven ? value : lRep.Energy, uMap, uRep, sw.Elapsed, stats, survivors,
+            energyProven ? null : $"the least cycles, {fRep.Cycles:N0}, are proved; stopped before every class that could lower the energy at them was searched to the end (best and bound are energy)")
+        { Bound = energyProven ? value : Math.Min(lRep.Energy, energyBound), UnfusedProven = unfusedProven };
+    }
+
+    /// <summary>
+    /// Step 5 for latency,energy (docs/fusion.md, "Latency then energy over the full mapspace"), once <paramref name="cycles"/>
+    /// is proved the least total. With every group run sequentially both totals are sums over the layers, and for one choice of
+    /// classes the least (cycles, energy) is each class's least cycles with its least energy at them; so a fused mapping of
+    /// <paramref name="cycles"/> picks classes whose least cycles sum to it. (a) Every class whose bound, with the least bounds
+    /// of the layers before and after it, does not exceed <paramref name="cycles"/> has its least cycles settled (a member that
+    /// meets its bound; else searched below its bound + 1/2, which finds one or raises the bound). (b) The tight classes, those
+    /// whose least cycles and the least bounds around them sum to <paramref name="cycles"/>: along compatible keys they form
+    /// exactly the chains of that many cycles (the least bound to each key is then every tight chain's cycles so far). (c) The
+    /// energy branch and bound over the tight classes, each searched for its least fused energy within a cap on its fused cycles
+    /// at its least (<see cref="SearchCapped"/>). Returns the chain of least energy (null when stopped in (a)), the join of the
+    /// tight classes' energy bounds, and the tight classes per layer.
+    /// </summary>
+    private (List<FusionPartial>? Chain, double Bound, List<List<ClassState>> Tight) LeastEnergyAtLeastCycles(List<List<ClassState>> layers, long cycles, SearchLimits limits, Func<bool> stop)
+    {
+        int n = layers.Count;
+        static bool Settled(ClassState c) => c.Member is { } m && m.Cycles <= c.Lower;
+        List<Dictionary<string, double>> fwd, bwd;
+        double Through(ClassState c) => fwd[c.Layer].GetValueOrDefault(c.InKey, double.PositiveInfinity) + c.Lower + bwd[c.Layer + 1].GetValueOrDefault(c.OutKey, double.PositiveInfinity);
+        var none = layers.Select(_ => new List<ClassState>()).ToList();
+        while (true)
+        {
+            (fwd, bwd) = (Forward(layers, c => c.Lower), Backward(layers, c => c.Lower));
+            var open = layers.SelectMany(l => l).FirstOrDefault(c => !Settled(c) && Through(c) <= cycles);
+            if (open is null) break;
+            if (stop()) return (null, double.NegativeInfinity, none);
+            limits.Progress?.Phase($"settling the least cycles of a class ({_p.Workload.Layers[open.Layer].Name}, shared [{SharedText(open.Job.Shared)}])");
+            double before = open.Lower;
+            Search(open, before + 0.5, stop, seedWithDescent: false);
+            if (!Settled(open) && open.Lower <= before) return (null, double.NegativeInfinity, none);
+        }
+        var tight = layers.Select(l => l.Where(c => Settled(c) && Through(c) <= cycles).Select(AtLeastCycles).ToList()).ToList();
+        foreach (var c in tight.SelectMany(l => l))
+        {
+            if (stop()) break;
+            if (!c.Searched) c.Lower = Math.Min(Math.Max(0, ClassBound(c) - c.Removed!.Value), c.Member!.Energy);
+        }
+        int searched = 0;
+        while (!stop() && NextClass(tight, p => p.Energy) is var (next, ceiling) && next is not null)
+        {
+            limits.Progress?.Phase($"least energy at the least cycles, class {++searched} ({_p.Workload.Layers[next.Layer].Name}, shared [{SharedText(next.Job.Shared)}])");
+            SearchCapped(next, ceiling, stop);
+        }
+        return (BestChain(tight), Forward(tight, c => c.Lower)[n].GetValueOrDefault(DramKey, double.PositiveInfinity), tight);
+    }
+
+    /// <summary>
+    /// A settled class (its member has its least fused cycles) as a class of the energy search at those cycles: the same job,
+    /// that member to start from, its cycles the cap, its energy bound 0 until bounded; adopting what a class of the same shape
+    /// and cap found.
+    /// </summary>
+    private ClassState AtLeastCycles(ClassState c)
+    {
+        var a = new ClassState(c.Layer, c.Job)
+        {
+            CycleCap = c.Member!.Cycles,
+            Member = c.Member,
+            Removed = c.Job.InKey is null && c.Job.OutKey is null ? 0 : FusionCost.ClassRemoval(EinsumOf(c.Layer, c.Job), _p.Arch, c.Job.Shared, c.Job.Held),
+        };
+        ShapeResult? known;
+        lock (_capped) known = _p.ReuseSameShapes ? _capped.GetValueOrDefault(CappedKey(a)) : null;
+        if (known is { Exact: true })
+            (a.Member, a.Lower, a.Searched) = (Adopt(known, a.Layer, a.Job), known.Lower, true);
+        return a;
+    }
+
+    private readonly Dictionary<string, ShapeResult> _capped = [];
+
+    private string CappedKey(ClassState c) => $"{ShapeKeyOf(c.Layer, c.Job)}|{c.CycleCap}";
+
+    /// <summary>
+    /// The exact search of one class for its least fused energy among its members of at most <see cref="ClassState.CycleCap"/>
+    /// fused cycles (the energy search within a cycle cap, on the fused cycles: <see cref="MapProblem.Weighted"/> with lambda 0),
+    /// under a ceiling in fused energy: its optimum when below the ceiling, else the proof that nothing is; when stopped, the
+    /// search's bound. Layers of the same shape and cap share the result.
+    /// </summary>
+    private void SearchCapped(ClassState c, double ceiling, Func<bool> stop)
+    {
+        var key = CappedKey(c);
+        ShapeResult? known;
+        lock (_capped) known = _p.ReuseSameShapes ? _capped.GetValueOrDefault(key) : null;
+        c.Searched = true;
+        if (known is { Exact: true } || (known is not null && known.Lower >= ceiling))
+        {
+            if (Adopt(known, c.Layer, c.Job) is { } adopted && (c.Member is null || adopted.Energy < c.Member.Energy)) c.Member = adopted;
+            c.Lower = Math.Max(c.Lower, known.Lower);
+            return;
+        }
+        if (stop()) return;
+        double removed = c.Removed!.Value;
+        // Integer cycles: the cap admits exactly the members of at most CycleCap cycles, within the caps' relative margin.
+        var problem = ClassProblem(c) with
+        {
+            Caps = new CostCaps(Cycles: (c.CycleCap + 0.5) / (1 + CostCaps.Margin)),
+            Weighted = c.Job.Held.Count == 0 ? null : new WeightedCycles(0, c.Job.Held),
+        };
+        var r = new TilingSearch(problem, prune: true, seed: c.Member is not null, incumbent: c.Member?.Mapping,
+            ceiling: double.IsFinite(ceiling) ? ceiling + removed : double.PositiveInfinity).Solve(_classLimits());
+        c.Nodes += r.Explored;
+        if (r.Status == SolveStatus.Infeasible) (c.Member, c.Lower) = (null, double.PositiveInfinity);
+        else
+        {
+            if (r is { Mapping: { } m, Report: { } report })
+            {
+                var member = Member(c.Layer, c.Job, m, report, 0, out _);
+                if (member.Cycles > c.CycleCap)
+                    throw new InvalidOperationException($"The energy search within {c.CycleCap} cycles returned a member of {member.Cycles}; this is a bug.");
+                if (c.Member is null || member.Energy < c.Member.Energy * (1 - 1e-12)) c.Member = member;
+            }
+            c.Lower = r.Status == SolveStatus.Optimal ? c.Member!.Energy : Math.Max(c.Lower, r.Bound - removed);
+        }
+        bool exact = r.Status is SolveStatus.Optimal or SolveStatus.Infeasible;
+        lock (_capped) _capped[key] = new ShapeResult(EinsumOf(c.Layer, c.Job), c.Member, c.Removed, c.Lower, exact, c.Nodes);
     }
 
     /// <summary>

@@ -33,14 +33,17 @@ public sealed record FusionProblem(Workload Workload, Architecture Arch, Objecti
 
     /// <summary>
     /// True when every layer's partial mappings come from the full single-layer mapspace (the exact search of
-    /// each class, docs/fusion.md): for energy, EDP or latency alone, unless <see cref="TemplateOnly"/> asks for the per-layer
-    /// template; latency only with its groups sequential and halos recomputed (no <see cref="Pipeline"/>, no
-    /// <see cref="KeepHalos"/>). Lexicographic lists, and latency with either option, search the template.
+    /// each class, docs/fusion.md): for energy, EDP or latency alone, and the list latency,energy, unless <see cref="TemplateOnly"/>
+    /// asks for the per-layer template; latency only with its groups sequential (no <see cref="Pipeline"/>), and latency,energy
+    /// also with halos recomputed (no <see cref="KeepHalos"/>). Other lists, and latency with those options, search the template.
     /// </summary>
     /// With <see cref="KeepHalos"/>, groups that keep their halos join beside the sequential ones (docs/fusion.md, "Searching
-    /// both policies"): over the full mapspace for energy and EDP, over the template for latency and lists.
-    public bool FullMapspace => (Objective is Objective.Energy or Objective.Edp || (Objective == Objective.Latency && !KeepHalos && !Pipeline))
-        && Terms.Count == 1 && Convention == CostConvention.Default && !TemplateOnly;
+    /// both policies"): over the full mapspace for energy, EDP and latency, over the template for lists.
+    public bool FullMapspace => (Objective is Objective.Energy or Objective.Edp || (Objective == Objective.Latency && !Pipeline && !(KeepHalos && LatencyThenEnergy)))
+        && (Terms.Count == 1 || LatencyThenEnergy) && Convention == CostConvention.Default && !TemplateOnly;
+
+    /// <summary>True for the list latency,energy (least cycles, then least energy at those cycles).</summary>
+    public bool LatencyThenEnergy => Terms is [Objective.Latency, Objective.Energy];
 
     /// <summary>
     /// False: the search over the full mapspace for latency starts its classes from no template member (tests only: a template
@@ -52,7 +55,7 @@ public sealed record FusionProblem(Workload Workload, Architecture Arch, Objecti
     public string SpaceDescription => FullMapspace
         ? "the full fused mapspace of docs/fusion.md: every layer's mapping from the whole single-layer mapspace of docs/mapspace.md, fused or not" +
           (Objective == Objective.Edp ? $", groups run sequentially{(Pipeline ? $", and the per-layer template's groups of at most {MaxPipelineLayers} layers pipelined" : "")}" : "") +
-          (Objective == Objective.Latency ? ", groups run sequentially, halos recomputed" : "") +
+          (Objective == Objective.Latency ? $", groups run sequentially{(KeepHalos ? "" : ", halos recomputed")}" : "") +
           (KeepHalos ? $", halos recomputed or kept (groups that keep them of 2 to {MaxKeepLayers} layers sharing one loop, each prologue from its own constrained mapspace)" : "")
         : "the fused mapspace with each layer's mapping from the per-layer template of docs/fusion.md, not the whole single-layer mapspace" +
           (Convention == CostConvention.Default ? "" : $", each layer counted by the {Conventions.Names[(int)Convention]} convention") +

@@ -34,8 +34,10 @@ public sealed record MapProblem(Einsum Layer, Architecture Arch, Objective Objec
     /// <summary>
     /// A member of a fused class searched for energy plus lambda times its fused cycles (docs/fusion.md, "EDP over the full
     /// mapspace"); null for the problem's own objective. With <see cref="Objective"/> latency and lambda 0, the member's fused
-    /// cycles alone (docs/fusion.md, "Latency over the full mapspace"). Only <see cref="TilingSearch"/> takes it, with
-    /// objective energy or latency, the default convention, no caps and no global constraints.
+    /// cycles alone (docs/fusion.md, "Latency over the full mapspace"); with objective energy, lambda 0 and a cap on cycles alone,
+    /// the least energy within that cap on the member's fused cycles (docs/fusion.md, "Latency then energy over the full
+    /// mapspace"). Only <see cref="TilingSearch"/> takes it, with objective energy or latency, the default convention, no caps
+    /// but that one, and no global constraints.
     /// </summary>
     public WeightedCycles? Weighted { get; init; }
 

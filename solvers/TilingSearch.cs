@@ -78,9 +78,12 @@ public sealed class TilingSearch
         bool fusedLatency = problem.Weighted is not null && problem.Objective == Objective.Latency;
         _weighted = fusedLatency ? null : problem.Weighted;
         _fusedCycles = fusedLatency ? problem.Weighted : null;
-        if (problem.Weighted is { } weightedBy && !(deferOrders && problem.Caps is null && _global is null && problem.Convention == CostConvention.Default && !problem.Arch.HasWindowCapabilities
+        // A fused class's least energy within a cap on its fused cycles (lambda 0 and a cycle cap: the second term of a fused
+        // latency,energy, docs/fusion.md "Latency then energy over the full mapspace"): the capped energy search, its cycles the fused ones.
+        if (problem.Weighted is { } weightedBy && !(deferOrders && (problem.Caps is null || (_cyclesCapped && weightedBy.Lambda == 0)) && _global is null
+                && problem.Convention == CostConvention.Default && !problem.Arch.HasWindowCapabilities
                 && (problem.Objective == Objective.Energy ? weightedBy.Lambda >= 0 && double.IsFinite(weightedBy.Lambda) : fusedLatency && weightedBy.Lambda == 0)))
-            throw new ArgumentException("A weighted problem (energy + lambda x fused cycles, or a fused class's latency with lambda 0) is searched under the default model, without caps or global constraints, with a finite lambda >= 0.", nameof(problem));
+            throw new ArgumentException("A weighted problem (energy + lambda x fused cycles, or a fused class's latency with lambda 0) is searched under the default model, without global constraints, with a finite lambda >= 0, and without caps but a cap on cycles with lambda 0.", nameof(problem));
         _model = new SearchModel(_edpInner ? problem with { Objective = Objective.Energy } : _cyclesCapped ? problem with { Caps = null } : problem, deferOrders);
         _prune = prune;
         _name = prune ? (problem.Convention != CostConvention.Default ? $"exact ({Conventions.Names[(int)problem.Convention]} convention)" : "exact") : problem.Convention != CostConvention.Default ? $"enumeration ({Conventions.Names[(int)problem.Convention]} convention)"
@@ -134,6 +137,10 @@ public sealed class TilingSearch
         }
         return Math.Max(root, least);
     }
+
+    /// <summary>True when a cost report is within the problem's caps, its cycles a fused class's for a weighted problem.</summary>
+    private bool WithinCaps(CostReport r) => _p.Caps is not { } caps
+        || (caps.AllowEnergy(r.Energy) && caps.Allow(r.Energy, _p.Weighted is { } w ? w.Cycles(_p.Arch, r) : r.Cycles));
 
     /// <summary>The problem's objective of a cost report: its own, or for a weighted problem energy + lambda x the fused cycles.</summary>
     private double ValueOf(CostReport r) => _weighted is { } w ? w.Value(_p.Arch, r) : _fusedCycles is { } f ? f.Cycles(_p.Arch, r) : r.Objective(_p.Objective);
@@ -340,7 +347,7 @@ public sealed class TilingSearch
         if (!ValidityChecker.Check(_p.Layer, _p.Arch, m).Count.Equals(0)) return null;
         if (OneAxisOnly && Formulation.Specs.TimeloopMapping.Inexpressible(m, _p.Arch) is not null) return null;
         var report = Conventions.Evaluate(_p.Convention, _p.Layer, _p.Arch, m);
-        if (!(_p.Caps?.Allow(report) ?? true) || !Satisfies(m, report)) return null;
+        if (!WithinCaps(report) || !Satisfies(m, report)) return null;
         return ValueOf(report);
     }
 
@@ -374,9 +381,10 @@ public sealed class TilingSearch
             if (quick.Status is SolveStatus.Optimal or SolveStatus.Infeasible) return quick with { Elapsed = sw.Elapsed };
         }
         // The leaves of the inner-first search whose least-energy orders may not be the answer: EDP's, and energy's within a cycle cap.
+        // (A capped weighted problem has lambda 0: its value is the energy within the cap.)
         Func<double, double, double>? leafOrders = _edpInner ? (e, c) => FusionCost.Combine(Objective.Edp, e, c)
-            : _weighted is { } weighted ? (e, c) => e + weighted.Lambda * c
-            : _cyclesCapped ? (e, c) => _p.Caps!.Allow(e, c) ? e : double.PositiveInfinity : null;
+            : _cyclesCapped ? (e, c) => _p.Caps!.Allow(e, c) ? e : double.PositiveInfinity
+            : _weighted is { } weighted ? (e, c) => e + weighted.Lambda * c : null;
         // A stopped search takes the outer bounds of the plans it never reached before it reports (below); the tree's
         // deadline leaves them 5 % of the limit, at most 2 s.
         var reserve = _prune && _model.DeferOrders && limits.TimeLimit is { } whole ? TimeSpan.FromTicks(Math.Min(whole.Ticks / 20, TimeSpan.TicksPerSecond * 2)) : TimeSpan.Zero;
@@ -702,7 +710,7 @@ public sealed class TilingSearch
             foreach (var ordered in _p.Convention == CostConvention.Timeloop || _p.Arch.HasForwarding ? Mapspace.SpatialOrders(mapping) : [mapping])
             {
                 var report = Conventions.Evaluate(_p.Convention, _p.Layer, _p.Arch, ordered);
-                double value = _p.Caps is { } caps && !caps.Allow(report) ? double.PositiveInfinity : report.Objective(_p.Objective);
+                double value = !WithinCaps(report) ? double.PositiveInfinity : report.Objective(_p.Objective);
                 if (value < best.Value) best = (value, ordered);
             }
         }

@@ -17,7 +17,7 @@ public sealed class FusionGraphTests
     /// A diamond of small GEMMs: A makes T1 from X; B and C both read T1; D reads B's T2 and C's T3
     /// (T4[m,n] = T2[m,k] * T3[k,n], so C's M is D's K).
     /// </summary>
-    private static Workload Diamond(Random rng, int m = 4)
+    internal static Workload Diamond(Random rng, int m = 4)
     {
         int na = m == 2 ? 2 : 2 + 2 * rng.Next(2), nc = m == 2 ? 2 : 2 * (1 + rng.Next(2));
         return new Workload("diamond", "A -> B, A -> C, B,C -> D", [
@@ -29,7 +29,7 @@ public sealed class FusionGraphTests
     }
 
     /// <summary>Three GEMMs that read the same workload input X (as Q, K and V read their input); the first may load it for all three.</summary>
-    private static Workload ThreeReaders(Random rng)
+    internal static Workload ThreeReaders(Random rng)
     {
         int m = 2 + 2 * rng.Next(2), k = 2 + 2 * rng.Next(2);
         return new Workload("fan", "X read by three layers", [
@@ -40,7 +40,7 @@ public sealed class FusionGraphTests
     }
 
     /// <summary>DRAM (bandwidth-limited), a small global buffer and registers; optionally a 2 x 1 fanout below the buffer.</summary>
-    private static Architecture SmallArch(Random rng, long buffer, bool fanout)
+    internal static Architecture SmallArch(Random rng, long buffer, bool fanout)
         => new("tiny", "random small", [
             new StorageLevel("DRAM", null, 16, 100, 100, readBandwidth: 1 + rng.Next(2), writeBandwidth: 1),
             new StorageLevel("Buffer", buffer, 16, 5, 6, fanout: fanout ? new Fanout(2, 1) : null),

@@ -18,21 +18,21 @@ public sealed class FusionHaloTests
         => Layers.Conv1d(name, c: c, k: k, p: p, r: r, stride: stride, inputs: input, weights: $"{name}_w", outputs: output);
 
     /// <summary>Two 1-D 3-wide convolutions, stride 1: Y0 has 14 rows, c1 reads them all.</summary>
-    private static Workload Chain2() => new("chain2", "conv -> conv", [Conv("c0", 14, 3, 1, "X", "Y0", c: 1), Conv("c1", 12, 3, 1, "Y0", "Y1")]);
+    internal static Workload Chain2() => new("chain2", "conv -> conv", [Conv("c0", 14, 3, 1, "X", "Y0", c: 1), Conv("c1", 12, 3, 1, "Y0", "Y1")]);
 
     /// <summary>c1 reads Y0 (13 rows) with stride 2.</summary>
-    private static Workload Chain2Stride2() => new("chain2s2", "conv -> conv/2", [Conv("c0", 13, 3, 1, "X", "Y0", c: 1), Conv("c1", 6, 3, 2, "Y0", "Y1")]);
+    internal static Workload Chain2Stride2() => new("chain2s2", "conv -> conv/2", [Conv("c0", 13, 3, 1, "X", "Y0", c: 1), Conv("c1", 6, 3, 2, "Y0", "Y1")]);
 
     /// <summary>Three convolutions: a split of c1 changes the window c1 needs of Y0.</summary>
-    private static Workload Chain3() => new("chain3", "conv -> conv -> conv",
+    internal static Workload Chain3() => new("chain3", "conv -> conv -> conv",
         [Conv("c0", 16, 3, 1, "X", "Y0", c: 1), Conv("c1", 14, 3, 1, "Y0", "Y1"), Conv("c2", 12, 3, 1, "Y1", "Y2")]);
 
     /// <summary>A branch: c1 and c2 both read Y0 through the same window.</summary>
-    private static Workload Branch() => new("branch", "conv -> conv, conv -> conv",
+    internal static Workload Branch() => new("branch", "conv -> conv, conv -> conv",
         [Conv("c0", 14, 3, 1, "X", "Y0", c: 1), Conv("c1", 12, 3, 1, "Y0", "Y1"), Conv("c2", 12, 3, 1, "Y0", "Y2", k: 1)]);
 
     /// <summary>DRAM (costly), a global buffer and registers; optionally a 2 x 1 fanout below the buffer.</summary>
-    private static Architecture Arch(long buffer, bool fanout = false, int dramBandwidth = 2)
+    internal static Architecture Arch(long buffer, bool fanout = false, int dramBandwidth = 2)
         => new("tiny", "small", [
             new StorageLevel("DRAM", null, 16, 200, 200, readBandwidth: dramBandwidth, writeBandwidth: 1),
             new StorageLevel("Buffer", buffer, 16, 2, 3, fanout: fanout ? new Fanout(2, 1) : null),

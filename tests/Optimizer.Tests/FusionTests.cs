@@ -11,7 +11,7 @@ namespace Optimizer.Tests;
 public sealed class FusionTests
 {
     /// <summary>A chain of small GEMMs T{i+1}[M,N_i] = T{i}[M,N_{i-1}] * W{i}, with random bounds.</summary>
-    private static Workload Chain(Random rng, int length, int[] sizes)
+    internal static Workload Chain(Random rng, int length, int[] sizes)
     {
         int m = sizes[rng.Next(sizes.Length)];
         int k = sizes[rng.Next(sizes.Length)];
@@ -26,7 +26,7 @@ public sealed class FusionTests
     }
 
     /// <summary>DRAM, a small global buffer with a 2 x 1 fanout, and a small register file; bandwidth-limited DRAM so latency feels fusion.</summary>
-    private static Architecture SmallArch(Random rng, long buffer, bool fanout = true)
+    internal static Architecture SmallArch(Random rng, long buffer, bool fanout = true)
         => new("tiny", "random small", [
             new StorageLevel("DRAM", null, 16, 100, 100, readBandwidth: 1 + rng.Next(2), writeBandwidth: 1),
             new StorageLevel("Buffer", buffer, 16, 5, 6, fanout: fanout ? new Fanout(2, 1) : null),
@@ -34,14 +34,14 @@ public sealed class FusionTests
         ], new ComputeUnit(0.5));
 
     /// <summary>A small architecture where parallel compute costs energy (words pay hops over a 4-wide fanout) and DRAM is slow, so the least-energy mapping is not the least-cycle one.</summary>
-    private static Architecture TradeOffArch(Random rng)
+    internal static Architecture TradeOffArch(Random rng)
         => new("trade-off", "random small, hops cost energy", [
             new StorageLevel("DRAM", null, 16, 100, 100, readBandwidth: 1 + rng.Next(3), writeBandwidth: 1 + rng.Next(2)),
             new StorageLevel("Buffer", 20 + rng.Next(40), 16, 5, 6, fanout: new Fanout(4, 1, multicast: rng.Next(2) == 0, hopEnergy: 2 + rng.Next(20))),
             new StorageLevel("Reg", 3 + rng.Next(6), 16, 1, 1),
         ], new ComputeUnit(0.5));
 
-    private static IEnumerable<(Workload W, Architecture A, Objective O)> SmallCases()
+    internal static IEnumerable<(Workload W, Architecture A, Objective O)> SmallCases()
     {
         var rng = new Random(7);
         Objective[] objectives = [Objective.Energy, Objective.Latency, Objective.Edp];
@@ -154,7 +154,8 @@ public sealed class FusionTests
         foreach (var (w, a, _) in SmallCases().Take(6))
             foreach (var terms in lists)
             {
-                var p = new FusionProblem(w, a, terms[0]) { Terms = terms };
+                // latency,energy searches the full mapspace unless asked for the template (FusionLexicographicTests); the others always the template.
+                var p = new FusionProblem(w, a, terms[0], TemplateOnly: terms is [Objective.Latency, Objective.Energy]) { Terms = terms };
                 Assert.IsFalse(p.FullMapspace, "a list searches the template");
                 var search = new FusionSearch(p);
                 var r = search.Solve(SearchLimits.None);
@@ -204,7 +205,7 @@ public sealed class FusionTests
             StringAssert.Contains(r.Explanation, "no valid mapping alone");
             Assert.IsTrue(r.Mapping!.Groups.Any(g => g.Count > 1));
             // Groups that keep halos are checked inside an unfused mapping: without one the answer is not claimed optimal.
-            var halos = new FusionSearch(new FusionProblem(w, a, Objective.Latency, KeepHalos: true)).Solve(SearchLimits.None);
+            var halos = new FusionSearch(new FusionProblem(w, a, Objective.Latency, TemplateOnly: true, KeepHalos: true)).Solve(SearchLimits.None);
             Assert.AreEqual(SolveStatus.Feasible, halos.Status, name);
             Assert.AreEqual(best, halos.Best!.Value, best * 1e-9);
             fusedOnly++;
