@@ -204,6 +204,8 @@ public sealed class LayerEvaluator
         var c = _carried.GetValueOrDefault((key, shape, objective)) ?? new Carry(0, null, null, double.PositiveInfinity);
         if (c.Valued < found.List.Count)
         {
+            var began = _clock.Elapsed;
+            CarriedValued += found.List.Count - c.Valued;
             var layer = Shapes[shape].Layer;
             var best = c;
             for (int i = c.Valued; i < found.List.Count; i++)
@@ -216,6 +218,7 @@ public sealed class LayerEvaluator
                 if (v < best.Value) best = new Carry(0, m, report, v);
             }
             _carried[(key, shape, objective)] = c = best with { Valued = found.List.Count };
+            CarriedTime += _clock.Elapsed - began;
         }
         return c.Mapping is null ? null : c;
     }
@@ -227,10 +230,16 @@ public sealed class LayerEvaluator
         return r with { Status = SolveStatus.Feasible, Mapping = m, Report = c.Report, Best = c.Value, Explanation = "the best mapping is one found on another architecture, valid here" };
     }
 
+    /// <summary>Mappings valued on an architecture other than their own (<see cref="Carried"/>), and the time that took.</summary>
+    public long CarriedValued { get; private set; }
+
+    /// <summary>The time spent valuing carried mappings.</summary>
+    public TimeSpan CarriedTime { get; private set; }
+
     /// <summary>Shapes proved on an architecture without searching there: a carried mapping (or a stopped search's) reached by a dominating architecture's bound.</summary>
     public long ProvedUnsearched { get; private set; }
 
-    /// <summary>Searches started from a mapping found on another architecture (as their incumbent, instead of the heuristics' seed).</summary>
+    /// <summary>Searches capped from the start by a mapping found on another architecture (its value as their ceiling).</summary>
     public long CarriedSeeds { get; private set; }
 
     /// <summary>
@@ -381,11 +390,14 @@ public sealed class LayerEvaluator
         if (Stopped || left is { } z && z <= TimeSpan.Zero)
             return had ? cached.Result : new SolveResult(SolveStatus.Unknown, null, null, null, 0, TimeSpan.Zero, 0, "exact", "the time limit was reached before this search started");
         _progress?.Phase($"{Searches} layer searches; {(relaxation ? "bounding" : "mapping")} {layer.Name} ({Objectives.Name(objective)}) on {arch.Name}");
-        // A mapping found on another architecture and valid here is the search's incumbent: it prunes from the start, and a
-        // search that finishes returns the mapping it would have returned unseeded (TilingSearch's seed).
+        // A mapping found on another architecture and valid here caps the search from the start (its ceiling, a hair above
+        // its value so that the search still reaches every mapping that ties with it): the search still seeds itself with
+        // the heuristics (a carried mapping can be far worse), and one that finishes returns the mapping it would have
+        // returned without the cap. A stopped search that found nothing better takes the carried mapping (Strengthen).
         var carried = Carried(arch, key, shape, objective);
         if (carried is not null) CarriedSeeds++;
-        var r = new TilingSearch(new MapProblem(layer, arch, objective, Convention: Convention) { EnergyFloor = energyFloor }, prune: true, incumbent: carried?.Mapping)
+        var r = new TilingSearch(new MapProblem(layer, arch, objective, Convention: Convention) { EnergyFloor = energyFloor }, prune: true,
+                ceiling: carried is null ? double.PositiveInfinity : carried.Value * (1 + 1e-9))
             .Solve(_limits with { TimeLimit = left });
         if (r.Mapping is { } found)
         {
