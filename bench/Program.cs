@@ -126,7 +126,7 @@ public static class Program
             var e = run.Evaluator;
             Console.WriteLine($"  {DesignMetrics.Name(objective)}: {r.Status} best={(r.BestValue is { } v ? v.ToString("G6") : "-")} bound={r.Bound:G6} gap={(r.GapPercent is { } g ? $"{g:0.###}%" : "-")} " +
                               $"points mapped in full {r.PointsEvaluated}, points not yet ruled out {r.PointsOpen}; exact layer searches {e.Searches} ({e.BoundSearches} on relaxations, {e.PointSearches} on points) " +
-                              $"vs full sweep {r.FullSweep} ({(e.Searches > 0 ? (double)r.FullSweep / e.Searches : 0):0.#}x fewer; {e.CacheHits} from the cache, {e.Refinements} repeated with more time; {e.DominatedBounds} bounds raised by a dominating architecture's; " +
+                              $"vs full sweep {r.FullSweep} ({(e.Searches > 0 ? (double)r.FullSweep / e.Searches : 0):0.#}x fewer; {e.CacheHits} from the cache, {e.Refinements} repeated with more time; {e.DominatedBounds} bounds raised by a dominating architecture's; {e.CarriedSeeds} searches seeded with a mapping carried from another architecture, {e.ProvedUnsearched} shapes proved without a search, {e.CarriedValued} carried mappings valued in {e.CarriedTime.TotalSeconds:0.#} s; " +
                               (objective == DesignMetric.Edp ? $"{e.EnergySearchesForEdp} energy searches run for EDP floors, {e.EdpFloorBounds} EDP bounds raised by energy bound x least cycles; " : "") +
                               $"{e.Skipped} left unsearched above the cutoff); {r.Elapsed.TotalSeconds:0.#} s");
             if (r.Best is { } best) Console.WriteLine($"    point {best.Point}: {best.Description}; area {best.Values[DesignMetric.Area]:0.###} mm²");

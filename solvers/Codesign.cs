@@ -37,6 +37,12 @@ public sealed class LayerEvaluator
     private readonly Dictionary<(string Arch, int Shape, Objective Objective), (SolveResult Result, TimeSpan? Given)> _cache = [];
     // The architectures searched, by shape and objective (for the bounds of dominating architectures).
     private readonly Dictionary<(int Shape, Objective Objective), List<(Architecture Arch, string Key)>> _searched = [];
+    // The distinct mappings the searches found, by shape and objective, in the order found (carried to other architectures).
+    private readonly Dictionary<(int Shape, Objective Objective), (List<Mapping> List, HashSet<string> Texts)> _found = [];
+    // Per architecture, shape and objective: how many of those mappings were valued there, and the least valid one.
+    private readonly Dictionary<(string Arch, int Shape, Objective Objective), Carry> _carried = [];
+
+    private sealed record Carry(int Valued, Mapping? Mapping, CostReport? Report, double Value);
     private readonly SearchLimits _limits;
     private readonly TimeSpan? _boundTime;
     private readonly SearchProgress? _progress;
@@ -169,9 +175,72 @@ public sealed class LayerEvaluator
         var r = _cache.TryGetValue((key, shape, objective), out var c) ? c.Result
             : new SolveResult(SolveStatus.Unknown, null, null, null, 0, TimeSpan.Zero, 0, "exact", "not searched yet");
         if (Final(r)) return r;
+        r = WithCarried(r, Carried(arch, key, shape, objective));
         double bound = Math.Max(DominatingBound(arch, key, shape, objective), EdpFloor(arch, key, shape, objective));
-        return bound > LowerOf(r) ? r with { Bound = bound } : r;
+        if (bound > LowerOf(r)) r = r with { Bound = bound };
+        return Proved(r);
     }
+
+    /// <summary>
+    /// A result whose proved bound reaches its best mapping's value, marked OPTIMAL (the mapping is then an optimum: no
+    /// mapping costs less than the bound, and this one costs it).
+    /// </summary>
+    private static SolveResult Proved(SolveResult r)
+        => !Final(r) && r.Best is { } best && LowerOf(r) >= best
+            ? r with { Status = SolveStatus.Optimal, Bound = best, Explanation = "proved by the bound of a search on an architecture that dominates this one" }
+            : r;
+
+    /// <summary>
+    /// The least value, on an architecture, of the mappings the searches found for a shape and objective on any
+    /// architecture, among those valid there (<see cref="ValidityChecker"/>; under the Timeloop convention also sayable in
+    /// its format), with its report costed there; null when none is. A mapping valid on an architecture that this one
+    /// dominates is always valid here and costs no more (docs/codesign.md, "Mappings carried between architectures");
+    /// the others are kept when they happen to fit. Each mapping is valued once per architecture, in the order found
+    /// (ties: the first).
+    /// </summary>
+    private Carry? Carried(Architecture arch, string key, int shape, Objective objective)
+    {
+        if (!_found.TryGetValue((shape, objective), out var found)) return null;
+        var c = _carried.GetValueOrDefault((key, shape, objective)) ?? new Carry(0, null, null, double.PositiveInfinity);
+        if (c.Valued < found.List.Count)
+        {
+            var began = _clock.Elapsed;
+            CarriedValued += found.List.Count - c.Valued;
+            var layer = Shapes[shape].Layer;
+            var best = c;
+            for (int i = c.Valued; i < found.List.Count; i++)
+            {
+                var m = found.List[i];
+                if (ValidityChecker.Check(layer, arch, m).Count > 0) continue;
+                if (Convention == CostConvention.Timeloop && Formulation.Specs.TimeloopMapping.Inexpressible(m, arch) is not null) continue;
+                var report = Conventions.Evaluate(Convention, layer, arch, m);
+                double v = report.Objective(objective);
+                if (v < best.Value) best = new Carry(0, m, report, v);
+            }
+            _carried[(key, shape, objective)] = c = best with { Valued = found.List.Count };
+            CarriedTime += _clock.Elapsed - began;
+        }
+        return c.Mapping is null ? null : c;
+    }
+
+    /// <summary>A result with the carried mapping as its best when that is better (or the result has none); a finished search is kept as it is.</summary>
+    private static SolveResult WithCarried(SolveResult r, Carry? c)
+    {
+        if (Final(r) || c?.Mapping is not { } m || r.Best is { } b && b <= c.Value) return r;
+        return r with { Status = SolveStatus.Feasible, Mapping = m, Report = c.Report, Best = c.Value, Explanation = "the best mapping is one found on another architecture, valid here" };
+    }
+
+    /// <summary>Mappings valued on an architecture other than their own (<see cref="Carried"/>), and the time that took.</summary>
+    public long CarriedValued { get; private set; }
+
+    /// <summary>The time spent valuing carried mappings.</summary>
+    public TimeSpan CarriedTime { get; private set; }
+
+    /// <summary>Shapes proved on an architecture without searching there: a carried mapping (or a stopped search's) reached by a dominating architecture's bound.</summary>
+    public long ProvedUnsearched { get; private set; }
+
+    /// <summary>Searches capped from the start by a mapping found on another architecture (its value as their ceiling).</summary>
+    public long CarriedSeeds { get; private set; }
 
     /// <summary>
     /// For EDP under the default convention, a bound from the energy searches: every mapping's energy is at least the best
@@ -205,6 +274,12 @@ public sealed class LayerEvaluator
 
     private SolveResult Solve(Architecture arch, string key, int shape, Objective objective, bool relaxation, TimeSpan? cap)
     {
+        // Proved already by what is known (a carried or stopped search's mapping reached by a dominating bound): no search.
+        if (!(_cache.TryGetValue((key, shape, objective), out var had) && Final(had.Result)) && Known(arch, key, shape, objective) is var known && Final(known))
+        {
+            ProvedUnsearched++;
+            return known;
+        }
         double floor = 0;
         if (objective == Objective.Edp && Convention == CostConvention.Default && relaxation && !Stopped && Given(relaxation, cap) is var given
             && (given is null || given >= EnergyFirstCap) && !Cached(key, shape, objective, given))
@@ -240,14 +315,13 @@ public sealed class LayerEvaluator
     private SolveResult Strengthen(Architecture arch, string key, int shape, Objective objective, SolveResult r)
     {
         if (Final(r)) return r;
+        r = WithCarried(r, Carried(arch, key, shape, objective));
         double own = LowerOf(r), dominating = DominatingBound(arch, key, shape, objective), floor = EdpFloor(arch, key, shape, objective);
         double bound = Math.Max(own, Math.Max(dominating, floor));
-        if (bound <= own) return r;
+        if (bound <= own) return Proved(r);
         if (dominating > own) DominatedBounds++;
         if (floor > Math.Max(own, dominating)) EdpFloorBounds++;
-        if (r.Best is { } best && bound >= best)
-            return r with { Status = SolveStatus.Optimal, Bound = best, Explanation = "proved by the bound of a search on an architecture that dominates this one" };
-        return r with { Bound = bound };
+        return Proved(r with { Bound = bound });
     }
 
     /// <summary>The best bound proved for a shape on any architecture searched that dominates this one (0 when none).</summary>
@@ -316,7 +390,20 @@ public sealed class LayerEvaluator
         if (Stopped || left is { } z && z <= TimeSpan.Zero)
             return had ? cached.Result : new SolveResult(SolveStatus.Unknown, null, null, null, 0, TimeSpan.Zero, 0, "exact", "the time limit was reached before this search started");
         _progress?.Phase($"{Searches} layer searches; {(relaxation ? "bounding" : "mapping")} {layer.Name} ({Objectives.Name(objective)}) on {arch.Name}");
-        var r = new TilingSearch(new MapProblem(layer, arch, objective, Convention: Convention) { EnergyFloor = energyFloor }, prune: true).Solve(_limits with { TimeLimit = left });
+        // A mapping found on another architecture and valid here caps the search from the start (its ceiling, a hair above
+        // its value so that the search still reaches every mapping that ties with it): the search still seeds itself with
+        // the heuristics (a carried mapping can be far worse), and one that finishes returns the mapping it would have
+        // returned without the cap. A stopped search that found nothing better takes the carried mapping (Strengthen).
+        var carried = Carried(arch, key, shape, objective);
+        if (carried is not null) CarriedSeeds++;
+        var r = new TilingSearch(new MapProblem(layer, arch, objective, Convention: Convention) { EnergyFloor = energyFloor }, prune: true,
+                ceiling: carried is null ? double.PositiveInfinity : carried.Value * (1 + 1e-9))
+            .Solve(_limits with { TimeLimit = left });
+        if (r.Mapping is { } found)
+        {
+            if (!_found.TryGetValue((shape, objective), out var list)) _found[(shape, objective)] = list = ([], []);
+            if (list.Texts.Add(found.ToCompactString(arch.Levels.Select(l => l.Name).ToList()))) list.List.Add(found);
+        }
         if (relaxation) BoundSearches++; else PointSearches++;
         if (had)
         {
