@@ -20,12 +20,53 @@ public static class LocalSearch
     /// convention's: the moves above plus, since the Timeloop convention's counts depend on them, every swap of two spatial
     /// loops of a level and every move of a spatial loop onto the other axis (<see cref="MappingDraft.SpatialMoves"/>).
     /// </summary>
-    public static (Mapping Mapping, double Value) Improve(MapProblem p, Mapping start, Func<Mapping, double?> value, DateTime deadline, CancellationToken cancel)
-        => Climb(p, MappingDraft.From(start, ordered: true), d => value(d.ToMapping()), deadline, cancel);
+    /// <remarks>
+    /// <paramref name="donors"/>: other good mappings whose spatial loops each level may take as a whole, with any change of
+    /// its keep set (<see cref="MappingDraft.ResplitMoves"/>): a plan differs from another by several factors at once, each
+    /// alone a worse mapping (conv3_1_b under the Timeloop convention, issue 14).
+    /// </remarks>
+    public static (Mapping Mapping, double Value) Improve(MapProblem p, Mapping start, Func<Mapping, double?> value, DateTime deadline, CancellationToken cancel,
+        IReadOnlyList<Mapping>? donors = null)
+        => Climb(p, MappingDraft.From(start, ordered: true), d => value(d.ToMapping()), deadline, cancel, Plans(p, donors ?? []));
 
-    private static (Mapping Mapping, double Value) Climb(MapProblem p, MappingDraft current, Func<MappingDraft, double?> valueOf, DateTime deadline, CancellationToken cancel)
+    /// <summary>Per level, the distinct spatial plans of the donors (their loops of the level, in order, factors of 1 left out).</summary>
+    private static List<(RankId Rank, Axis Axis, int Factor)>[][] Plans(MapProblem p, IReadOnlyList<Mapping> donors)
+        => Enumerable.Range(0, p.Arch.Levels.Count).Select(l => donors
+            .Select(d => MappingDraft.From(d, ordered: true).Spatial[l].Where(x => x.Factor > 1).ToList())
+            .Where(s => s.Count > 0)
+            .DistinctBy(s => string.Join(" ", s.Select(x => $"{x.Rank.Name}{x.Factor}{x.Axis}")))
+            .ToArray()).ToArray();
+
+    private static (Mapping Mapping, double Value) Climb(MapProblem p, MappingDraft current, Func<MappingDraft, double?> valueOf, DateTime deadline, CancellationToken cancel,
+        List<(RankId Rank, Axis Axis, int Factor)>[][]? plans = null)
     {
         double best = valueOf(current) ?? throw new ArgumentException("The start mapping must be valid.", "start");
+        (current, best) = Descend(p, current, best, valueOf, deadline, cancel);
+        // At a local minimum, the donors' plans (with keep changes) as kicks: each valid re-split is climbed by the moves
+        // above and taken when it ends lower; the re-split alone is usually worse (its factors still placed for the old plan).
+        bool kicked = plans is not null;
+        while (kicked && DateTime.UtcNow < deadline && !cancel.IsCancellationRequested)
+        {
+            kicked = false;
+            for (int l = 1; l < p.Arch.Levels.Count && !kicked; l++)
+                foreach (var plan in plans![l])
+                {
+                    foreach (var candidate in current.ResplitMoves(p, l, plan))
+                    {
+                        if (DateTime.UtcNow >= deadline || cancel.IsCancellationRequested) break;
+                        if (valueOf(candidate) is not { } start) continue;
+                        var (end, value) = Descend(p, candidate, start, valueOf, deadline, cancel);
+                        if (value < best * (1 - 1e-12)) { (current, best, kicked) = (end, value, true); break; }
+                    }
+                    if (kicked) break;
+                }
+        }
+        return (current.ToMapping(), best);
+    }
+
+    /// <summary>Takes the first lowering move until none lowers the value or the time is up.</summary>
+    private static (MappingDraft Draft, double Value) Descend(MapProblem p, MappingDraft current, double best, Func<MappingDraft, double?> valueOf, DateTime deadline, CancellationToken cancel)
+    {
         bool improved = true;
         while (improved && DateTime.UtcNow < deadline && !cancel.IsCancellationRequested)
         {
@@ -42,7 +83,7 @@ public static class LocalSearch
                 }
             }
         }
-        return (current.ToMapping(), best);
+        return (current, best);
     }
 
     private static IEnumerable<MappingDraft> Neighbours(MapProblem p, MappingDraft cur)

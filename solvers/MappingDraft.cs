@@ -96,6 +96,40 @@ internal sealed class MappingDraft
         }
     }
 
+    /// <summary>
+    /// Re-splits a level's spatial loops into <paramref name="plan"/> (another good mapping's loops of that level, in its
+    /// order): per rank, what the level and the outermost level iterate together is kept, the level's temporal loop taking
+    /// what the plan no longer runs in space, the outermost level what the level cannot (the most of its old factor it can
+    /// keep); with the plan, every subset of changes of the level's keep set (bypassing a tensor often goes with the plan
+    /// that suits it). Nothing when the plan is the level's own or a rank's factor does not divide what the two levels hold.
+    /// </summary>
+    public IEnumerable<MappingDraft> ResplitMoves(MapProblem p, int level, IReadOnlyList<(RankId Rank, Axis Axis, int Factor)> plan)
+    {
+        if (level == 0 || plan.SequenceEqual(Spatial[level].Where(x => x.Factor > 1))) yield break;
+        var m = Clone();
+        m.Spatial[level] = plan.ToList();
+        foreach (var rank in p.Layer.Ranks)
+        {
+            long pool = (long)Factor(0, null, rank.Id) * Factor(level, null, rank.Id)
+                * Spatial[level].Where(x => x.Rank == rank.Id).Aggregate(1L, (a, x) => a * x.Factor);
+            long space = plan.Where(x => x.Rank == rank.Id).Aggregate(1L, (a, x) => a * x.Factor);
+            if (pool % space != 0) yield break;
+            long rest = pool / space, outer = Gcd(rest, Factor(0, null, rank.Id));
+            m.SetFactor(0, null, rank.Id, (int)outer);
+            m.SetFactor(level, null, rank.Id, (int)(rest / outer));
+        }
+        var toggles = p.Layer.Tensors.Where(t => p.Arch.Levels[level].MayKeep(t.Role)).Select(t => t.Id).ToList();
+        for (int mask = 0; mask < 1 << toggles.Count; mask++)
+        {
+            var k = m.Clone();
+            for (int i = 0; i < toggles.Count; i++)
+                if ((mask >> i & 1) == 1 && !k.Keep[level].Remove(toggles[i])) k.Keep[level].Add(toggles[i]);
+            yield return k;
+        }
+
+        static long Gcd(long a, long b) => b == 0 ? a : Gcd(b, a % b);
+    }
+
     /// <summary>Every swap of two neighbouring temporal loops at a level.</summary>
     public IEnumerable<MappingDraft> SwapMoves(int level)
     {

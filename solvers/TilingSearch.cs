@@ -259,12 +259,13 @@ public sealed class TilingSearch
             if (SeedValue(_incumbent) is { } given) shared.Seed(_incumbent, given);
             return;
         }
-        var budget = TimeSpan.FromSeconds(Math.Min(2, (limits.TimeLimit?.TotalSeconds ?? 20) / 10));
+        var budget = SeedBudget(limits);
         // The heuristics cost by the reference model, a fused class's cycles unknown to them: they search the layer's own
         // problem, and their mappings are valued by this one's objective below.
         var heuristic = _p with { Weighted = null };
         Mapping? seed = null;
         double seedValue = double.PositiveInfinity;
+        var donors = new List<Mapping>(); // every candidate, whose spatial plans the convention's climb may take (LocalSearch.Improve)
         // The bottom-up descent (milliseconds) usually lands far closer to the optimum than sampling does;
         // the two run side by side, and the descent's answer is kept unless sampling beats it.
         var sampling = Task.Run(() =>
@@ -281,6 +282,7 @@ public sealed class TilingSearch
                 var descent = new Descent(heuristic with { Constraints = _p.Constraints?.LevelsOnly }).Solve(limits with { TimeLimit = budget });
                 if (descent.Mapping is not null && descent.Best is { } d && Satisfies(descent.Mapping, descent.Report!))
                 {
+                    donors.Add(descent.Mapping);
                     if (!_byConvention && !_p.OneAxis && _p.Weighted is null) (seed, seedValue) = (descent.Mapping, d);
                     else if (Valued(descent.Mapping) is var (m, v)) (seed, seedValue) = (m, v);
                 }
@@ -304,20 +306,47 @@ public sealed class TilingSearch
             // over both axes is replaced by a tie that does not, when one is found quickly.
             if (m is not null && _p.Convention == CostConvention.Timeloop && Formulation.Specs.TimeloopMapping.Inexpressible(m, _p.Arch) is not null)
                 m = OneAxisTie.Find(plainProblem, m, q => new TilingSearch(q, prune: true).Solve(limits with { TimeLimit = proof / 2 })).Mapping ?? m;
+            if (m is not null) donors.Add(m);
             if (m is not null && Valued(m) is var (mv, v) && v < seedValue) (seed, seedValue) = (mv, v);
         }
         if (sampling.Result is var (improved, sampled))
         {
+            donors.Add(improved);
             if (!_byConvention && !_p.OneAxis && _p.Weighted is null) { if (sampled < seedValue) (seed, seedValue) = (improved, sampled); }
             else if (Valued(improved) is var (mi, vi) && vi < seedValue) (seed, seedValue) = (mi, vi);
         }
         // The heuristics value mappings by the default model; the threshold must be the problem's own value of the seed.
         // Under other counts the seed is climbed by them (the order of spatial loops and their axes among the moves, which
         // Timeloop's neighbour forwarding depends on): conv2_1_b under the Timeloop convention from 5.14034E+08 to 5.08455E+08.
-        double? Allowed(Mapping m) => _p.Constraints is { } c && !ConstraintCheck.Allows(c, m) ? null : SeedValue(m);
+        // Under another convention than the default, the climb may also take the candidates' spatial plans as a whole.
         if (_byConvention && seed is not null && Allowed(seed) is not null && !limits.Cancel.IsCancellationRequested)
-            (seed, seedValue) = LocalSearch.Improve(_p, seed, Allowed, DateTime.UtcNow + budget, limits.Cancel);
+            (seed, seedValue) = LocalSearch.Improve(_p, seed, Allowed, DateTime.UtcNow + budget, limits.Cancel,
+                _p.Convention != CostConvention.Default ? donors : null);
         if (seed is not null && double.IsFinite(seedValue)) shared.Seed(seed, seedValue);
+    }
+
+    /// <summary>The time each seeding heuristic (and each climb) gets: a tenth of the limit, at most 2 s.</summary>
+    private static TimeSpan SeedBudget(SearchLimits limits) => TimeSpan.FromSeconds(Math.Min(2, (limits.TimeLimit?.TotalSeconds ?? 20) / 10));
+
+    /// <summary>A mapping's value as a seed (<see cref="SeedValue"/>), or null when it breaks the constraints.</summary>
+    private double? Allowed(Mapping m) => _p.Constraints is { } c && !ConstraintCheck.Allows(c, m) ? null : SeedValue(m);
+
+    /// <summary>
+    /// Under another convention, climbs the seed again with the spatial plans searched first and those of the least bounds as
+    /// donors (<see cref="LocalSearch.Improve"/>'s re-splits): the seed's own candidates rarely hold the plan of a better
+    /// mapping (conv3_1_b under the Timeloop convention: 5.99131E+08, the search's plan 174 holding 5.91325E+08).
+    /// </summary>
+    private void ClimbIntoPlans(Shared shared, SearchLimits limits, List<SpatialPlan> plans, int[] order, List<double> rootBounds)
+    {
+        if (shared.SeedMapping is not { } seed || limits.Cancel.IsCancellationRequested) return;
+        const int Donors = 8;
+        var picked = order.Take(Donors).Concat(Enumerable.Range(0, plans.Count).OrderBy(i => rootBounds[i]).ThenBy(i => i).Take(Donors)).Distinct();
+        var donors = picked.Select(i => new Mapping(Enumerable.Range(0, _levelsCount).Select(d => new LevelMapping([],
+            Enumerable.Range(0, _model.Ranks).SelectMany(r => new[] { (r, f: plans[i].X[d][r], Axis.X), (r, f: plans[i].Y[d][r], Axis.Y) })
+                .Where(x => x.f > 1).Select(x => new SpatialLoop(_model.RankIds[x.r], x.f, x.Item3)), [])))).ToList();
+        if (Allowed(seed) is null) return;
+        var (climbed, value) = LocalSearch.Improve(_p, seed, Allowed, DateTime.UtcNow + SeedBudget(limits), limits.Cancel, donors);
+        if (value < shared.SeedValue) shared.Seed(climbed, value);
     }
 
     /// <summary>True when only mappings Timeloop's format can say are answers (the Timeloop convention, or <see cref="MapProblem.OneAxis"/>).</summary>
@@ -416,9 +445,9 @@ public sealed class TilingSearch
         var rootScales = new List<double>(); // per plan, what its energy bounds are multiplied by: its least cycles for EDP searched inner-first, else 1
         var rootEnergies = new List<double>(); // per plan searched inner-first, its plain energy bound
         bool listed = true;
+        var plans = new List<SpatialPlan>();
         if (_prune)
         {
-            var plans = new List<SpatialPlan>();
             int listedPlans = 0;
             foreach (var plan in _model.SpatialPlans())
             {
@@ -493,6 +522,7 @@ public sealed class TilingSearch
         // Plans are searched by their plain bound: the outer bound (which prunes plans and is what a stopped
         // search reports) ranks them by DRAM traffic alone, which measured worse at finding good mappings early.
         var order = Enumerable.Range(0, roots.Count).OrderBy(i => rootKeys[i]).ThenBy(i => i).ToArray();
+        if (_prune && _seed && _p.Convention != CostConvention.Default && _p.Caps is null && plans.Count == roots.Count) ClimbIntoPlans(shared, limits, plans, order, rootBounds);
         var finished = new bool[roots.Count];
         var open = rootBounds.ToArray(); // per root: the least bound of what it left unexplored
         (finishedSoFar, openSoFar) = (finished, open);

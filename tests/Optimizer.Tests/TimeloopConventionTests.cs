@@ -274,6 +274,44 @@ public sealed class TimeloopConventionTests
         Assert.AreEqual("P Q S R C", string.Join(" ", Optimizer.Solvers.MappingDraft.From(target, ordered: true).ToMapping().Levels[1].Spatial.Select(s => s.Rank.Name)));
     }
 
+    /// <summary>conv3_1_b of ResNet-50 on eyeriss with the given DRAM and global buffer loops and the weights scratchpad's K 128.</summary>
+    private static Mapping Conv31b(Einsum layer, Architecture arch, string dram, string globalBuffer) => MappingSpec.Parse($$"""
+        mapping:
+          layer: conv3_1_b
+          levels:
+            - { level: DRAM, temporal: "{{dram}}", keep: [conv3_1_b_w, conv3_1_a_out, conv3_1_b_out] }
+            - { level: GlobalBuffer, {{globalBuffer}} }
+            - { level: WeightsSpad, temporal: "K=128", keep: [conv3_1_b_w] }
+            - { level: InputsSpad, keep: [conv3_1_a_out] }
+            - { level: PsumSpad, keep: [] }
+        """, "conv3_1_b.yaml", layer, arch);
+
+    [TestMethod]
+    public void ClimbTakesAnotherMappingsSpatialPlanWithABypass()
+    {
+        // conv3_1_b under the Timeloop convention (issue 14): the seed's climb ended at 5.99131E+08 (R 3, S 3 along X, C 8
+        // along Y; the global buffer keeping inputs and outputs), no single move improving it. 5.91325E+08 (tl14j) has the
+        // plan P 2, Q 2, S 3 along X, C 4, R 3 along Y with the inputs bypassing the global buffer: several factors and a
+        // keep set apart. Given a donor with that plan (a poor mapping otherwise), the climb re-splits the global buffer's
+        // loops into it, bypasses the inputs and climbs on to it.
+        var arch = Presets.Get("eyeriss");
+        var layer = Zoo.Get("resnet50").Layers.Single(l => l.Name == "conv3_1_b");
+        var p = new Optimizer.Solvers.MapProblem(layer, arch, Objective.Energy, Convention: CostConvention.Timeloop);
+        double? Value(Mapping m) => ValidityChecker.Check(layer, arch, m).Count > 0 || TimeloopMapping.Inexpressible(m, arch) is not null
+            ? null : TimeloopConvention.Evaluate(layer, arch, m).Energy;
+        var start = Conv31b(layer, arch, "P=2 Q=2 C=16", "temporal: \"P=14 Q=14\", spatial: \"R=3@X S=3@X C=8@Y\", keep: [conv3_1_a_out, conv3_1_b_out]");
+        var target = Conv31b(layer, arch, "P=2 C=32", "temporal: \"P=7 Q=14\", spatial: \"P=2@X Q=2@X S=3@X C=4@Y R=3@Y\", keep: [conv3_1_b_out]");
+        var donor = Conv31b(layer, arch, "P=7 Q=7 C=32", "temporal: \"P=2 Q=2\", spatial: \"P=2@X Q=2@X S=3@X C=4@Y R=3@Y\", keep: [conv3_1_a_out, conv3_1_b_out]");
+        Assert.AreEqual(5.99131e8, Value(start)!.Value, 0.00001e8);
+        Assert.AreEqual(5.91325e8, Value(target)!.Value, 0.00001e8);
+        Assert.IsTrue(Value(donor) > Value(start));
+        var (_, alone) = Optimizer.Solvers.LocalSearch.Improve(p, start, Value, DateTime.UtcNow.AddHours(1), CancellationToken.None);
+        Assert.AreEqual(Value(start)!.Value, alone, 1e-9 * alone, "without the donor's plan the start is a local minimum");
+        var (climbed, value) = Optimizer.Solvers.LocalSearch.Improve(p, start, Value, DateTime.UtcNow.AddHours(1), CancellationToken.None, [donor]);
+        Assert.AreEqual(Value(climbed)!.Value, value, 1e-9 * value);
+        Assert.IsTrue(value <= Value(target)!.Value * (1 + 1e-9), $"climbed to {value:G6}");
+    }
+
     [TestMethod]
     public void FittedOneAxisVariantsStayValidAndExpressible()
     {
