@@ -162,17 +162,17 @@ public sealed class SmallestQuery
         }
         var results = Enumerable.Range(0, n).Select(_ => new SolveResult?[shapes]).ToArray();
         double factor = 1 + tolerance;
-        // A refutation needs the lower bound above the threshold by more than rounding: a stopped search's bound at the
-        // optimum's own plan may equal the optimum analytically and come out one unit in the last place above it (the
-        // bound and the cost are summed in other orders), which at tolerance 0 would refute a value that holds.
-        double refuteFactor = factor * (1 + 1e-9);
+        // What refutes: a proved optimum as it is, a stopped search's bound less rounding. That bound, at the optimum's own
+        // plan, may equal the optimum analytically and come out one unit in the last place above it (the bound and the cost
+        // are summed in other orders), which at tolerance 0 would refute a value that holds.
+        static double Refuting(SolveResult r) => r.Status == SolveStatus.Optimal ? LayerEvaluator.LowerOf(r) : LayerEvaluator.LowerOf(r) * (1 - 1e-12);
         var counts = _eval.Shapes.Select(s => (double)s.Count).ToArray();
 
         // The reference's figures for shape s: its best found (the threshold of refutations) and proved lower bound (of witnesses).
         double RefBest(int s) => results[reference][s]?.Best ?? double.PositiveInfinity;
         double RefLower(int s) => results[reference][s] is { } r ? LayerEvaluator.LowerOf(r) : 0;
         static bool Done(SolveResult? r) => r is { Status: SolveStatus.Optimal or SolveStatus.Infeasible };
-        bool ShapeRefutes(int pos, int s) => results[pos][s] is { } r && (r.Status == SolveStatus.Infeasible || LayerEvaluator.LowerOf(r) > refuteFactor * RefBest(s));
+        bool ShapeRefutes(int pos, int s) => results[pos][s] is { } r && (r.Status == SolveStatus.Infeasible || Refuting(r) > factor * RefBest(s));
         bool ShapeHolds(int pos, int s) => results[pos][s] is { Best: { } b } && b <= factor * RefLower(s);
         double Ratio(double a, double b) => b > 0 ? a / b : a > 0 ? double.PositiveInfinity : 1;
 
@@ -188,14 +188,14 @@ public sealed class SmallestQuery
                 for (int s = 0; s < shapes; s++)
                 {
                     if (rs[s]?.Status == SolveStatus.Infeasible) none = true;
-                    lower += counts[s] * (rs[s] is { } r ? LayerEvaluator.LowerOf(r) : 0);
+                    lower += counts[s] * (rs[s] is { } r ? Refuting(r) : 0);
                     if (rs[s]?.Best is { } b) best += counts[s] * b; else complete = false;
                     refBest += counts[s] * RefBest(s);
                     refLower += counts[s] * RefLower(s);
                 }
                 double low = none ? double.PositiveInfinity : Ratio(lower, refBest), high = complete ? Ratio(best, refLower) : double.PositiveInfinity;
                 if (pos == reference) return (QueryVerdict.Holds, null, low, high);
-                if (none || lower > refuteFactor * refBest) return (QueryVerdict.Refuted, null, low, high);
+                if (none || lower > factor * refBest) return (QueryVerdict.Refuted, null, low, high);
                 if (complete && best <= factor * refLower) return (QueryVerdict.Holds, null, low, high);
                 return (QueryVerdict.Undecided, null, low, high);
             }
