@@ -121,7 +121,7 @@ public static class NetworkModel
         for (int i = first; i <= last; i++)
         {
             if (PipelineRank(w.Layers[i]) is not { } r) return options;
-            common = Gcd(common, w.Layers[i].Bound(r));
+            common = (int)Divisibility.Gcd(common, w.Layers[i].Bound(r));
         }
         foreach (var (p, c, tensor) in Intermediates(w, first, last))
         {
@@ -132,8 +132,6 @@ public static class NetworkModel
         for (int passes = 2; passes <= maxPasses && common % passes == 0; passes *= 2) options.Add(passes);
         return options;
     }
-
-    private static int Gcd(int a, int b) => b == 0 ? a : Gcd(b, a % b);
 
     /// <summary>The edges (producer index, consumer index, tensor) with both ends in <c>first..last</c>, in producer then consumer order.</summary>
     private static IEnumerable<(int Producer, int Consumer, TensorId Tensor)> Intermediates(Workload w, int first, int last)

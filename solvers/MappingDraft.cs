@@ -114,7 +114,7 @@ internal sealed class MappingDraft
                 * Spatial[level].Where(x => x.Rank == rank.Id).Aggregate(1L, (a, x) => a * x.Factor);
             long space = plan.Where(x => x.Rank == rank.Id).Aggregate(1L, (a, x) => a * x.Factor);
             if (pool % space != 0) yield break;
-            long rest = pool / space, outer = Gcd(rest, Factor(0, null, rank.Id));
+            long rest = pool / space, outer = Divisibility.Gcd(rest, Factor(0, null, rank.Id));
             m.SetFactor(0, null, rank.Id, (int)outer);
             m.SetFactor(level, null, rank.Id, (int)(rest / outer));
         }
@@ -126,8 +126,6 @@ internal sealed class MappingDraft
                 if ((mask >> i & 1) == 1 && !k.Keep[level].Remove(toggles[i])) k.Keep[level].Add(toggles[i]);
             yield return k;
         }
-
-        static long Gcd(long a, long b) => b == 0 ? a : Gcd(b, a % b);
     }
 
     /// <summary>Every swap of two neighbouring temporal loops at a level.</summary>
