@@ -24,6 +24,8 @@ public sealed class ImperfectSearch
     private readonly ImperfectBound _bound;
     private readonly long[] _clip;
     private readonly Mapping? _incumbent;
+    /// <summary>Level 1 searches one factor per class of each rank (<see cref="ImperfectLevelOne"/>): DRAM has no fanout.</summary>
+    private readonly bool _levelOneClasses;
 
 
     /// <summary>Prepares the search of one problem: energy, default convention, no constraints or caps.</summary>
@@ -47,6 +49,7 @@ public sealed class ImperfectSearch
         _orders = new ImperfectOrders(_m, _cost);
         _bound = new ImperfectBound(_m, _cost, new InnerBound(_m, _cost), _orders, _enumeration);
         _clip = _m.Bound;
+        _levelOneClasses = _m.Levels >= 2 && _m.Storage[0].Fanout.Size == 1;
     }
 
     private const string Name = "exact (imperfect factorization)";
@@ -210,7 +213,7 @@ public sealed class ImperfectSearch
             }
             var children = new List<(LevelChoice Choice, int Keep, double Bound, double[][] Visits)>();
             var keeps = search._enumeration.KeepOptions(d).ToArray();
-            foreach (var choice in search._enumeration.ImperfectInnerChoices(d, s))
+            foreach (var choice in search._enumeration.ImperfectInnerChoices(d, s, levelOneClasses: search._levelOneClasses))
             {
                 s.ApplyInner(d, choice, search._clip);
                 // What level d's loops bring below it only raises the bound (and costs 2^k x k counts per keeper): a keep set

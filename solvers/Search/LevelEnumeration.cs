@@ -177,8 +177,10 @@ internal sealed class LevelEnumeration(SearchProblem problem) : SearchPart(probl
     /// from 1 to <c>ceil(bound / S)</c> (no iteration is ever empty), except that a rank split spatially above the level
     /// must keep every span below that split a divisor of its bound (the checker's <c>SpatialRemainder</c>), so it takes
     /// the divisors of what is left; the outermost level takes <c>ceil(bound / S)</c>. One canonical order (rank order).
+    /// With <paramref name="levelOneClasses"/>, level 1 takes per rank only the factors that stand for their class
+    /// (<see cref="ImperfectLevelOne.Stands"/>; energy only, one shape).
     /// </summary>
-    public IEnumerable<LevelChoice> ImperfectInnerChoices(int d, State s)
+    public IEnumerable<LevelChoice> ImperfectInnerChoices(int d, State s, bool levelOneClasses = false)
     {
         var plan = s.Plan!;
         var options = new long[Ranks][];
@@ -191,7 +193,8 @@ internal sealed class LevelEnumeration(SearchProblem problem) : SearchPart(probl
             long most = (bound + inner - 1) / inner;
             if (d == 0) options[r] = [most];
             else if (above > 1) options[r] = bound % checked(inner * above) == 0 ? _m.Divisors[bound / (inner * above)] : [];
-            else options[r] = Enumerable.Range(1, (int)most).Select(x => (long)x).ToArray();
+            else options[r] = Enumerable.Range(1, (int)most).Select(x => (long)x)
+                .Where(f => !levelOneClasses || d != 1 || ImperfectLevelOne.Stands(_m, r, most, f)).ToArray();
         }
         var t = new int[Ranks];
         return Temporal(0);
