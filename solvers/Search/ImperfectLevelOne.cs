@@ -27,7 +27,7 @@ internal static class ImperfectLevelOne
     /// <summary>The factor of level 1 that stands for f (rank r, n blocks inside the loop): f for a rank not <see cref="Alone"/>, else its class's <see cref="LeastFactor"/>.</summary>
     public static long Representative(SearchProblem m, int r, long n, long f) => Alone(m, r) ? LeastFactor(n, f) : f;
 
-    /// <summary>Rank r indexes every tensor it indexes only in dimensions it indexes alone.</summary>
+    /// <summary>Rank r indexes every tensor it indexes only in dimensions it indexes alone (the search's dimensions leave out ranks of bound 1: P of a 1 x 1 convolution's <c>2P + R</c> is alone).</summary>
     public static bool Alone(SearchProblem m, int r)
     {
         foreach (var t in m.Tensors)

@@ -85,36 +85,4 @@ public sealed class ImperfectLevelOneTests
         Assert.IsTrue(differs[0] > 0 && differs[1] > 0, "each exclusion of the dominance is needed on some mapping");
         Assert.IsTrue(compared >= 200, $"only {compared} mappings compared");
     }
-
-    /// <summary>
-    /// Small layers whose level 1 has many blocks per rank (so classes of several factors), windows among them, on 2- and 3-level
-    /// architectures with a DRAM without a fanout: the branch and bound, which searches one factor per class at level 1, equals
-    /// the enumeration, which lists every factor.
-    /// </summary>
-    [TestMethod]
-    public void TheSearchWithLevelOnesClassesEqualsTheEnumeration()
-    {
-        var rng = new Random(2108);
-        int compared = 0;
-        for (int i = 0; i < 24; i++)
-        {
-            Einsum layer = rng.Next(3) switch
-            {
-                0 => Layers.Conv1d($"c1d{i}", c: 1 + rng.Next(3), k: 1 + rng.Next(3), p: 6 + rng.Next(8), r: 2 + rng.Next(2), stride: 1 + rng.Next(2)),
-                1 => Layers.Gemm($"mm{i}", m: 5 + rng.Next(8), n: 1 + rng.Next(4), k: 2 + rng.Next(6)),
-                _ => Layers.Conv2d($"c2d{i}", n: 1, c: 1 + rng.Next(2), k: 1 + rng.Next(2), p: 4 + rng.Next(4), q: 3 + rng.Next(3), r: 2, s: 1 + rng.Next(2), stride: 1),
-            };
-            Architecture arch = rng.Next(2) == 0 ? TestMappings.TwoLevel(6 + rng.Next(30)) : TestMappings.RandomSmall(rng, $"three{i}", 24, mesh: false);
-            if (arch.Levels[0].Fanout.Size != 1) continue;
-            var p = new MapProblem(layer, arch, Objective.Energy);
-            var brute = new ImperfectEnumeration(p).Solve(new SearchLimits(TimeSpan.FromSeconds(10)));
-            if (brute.Status != SolveStatus.Optimal) continue;
-            var bb = new ImperfectSearch(p, seed: false).Solve(SearchLimits.None);
-            Assert.AreEqual(SolveStatus.Optimal, bb.Status, $"{layer.Name} on {arch.Name}");
-            Assert.AreEqual(brute.Best!.Value, bb.Best!.Value, 1e-9 * brute.Best.Value, $"{layer} on {arch.Name}: enumeration {Show(brute.Mapping!)}, branch and bound {Show(bb.Mapping!)}");
-            compared++;
-        }
-        Console.WriteLine($"{compared} cases compared");
-        Assert.IsTrue(compared >= 12, $"only {compared} cases compared");
-    }
 }
