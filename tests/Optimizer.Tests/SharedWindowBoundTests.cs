@@ -341,6 +341,32 @@ public sealed class SharedWindowBoundTests
     }
 
     /// <summary>
+    /// Why the parent's reads of whole window tiles are divided by the largest group of coinciding children and not by the mean
+    /// one (the children's distinct places): rule C's links can serve a child from a neighbour, and with a level between the
+    /// fanout and the keeper that does not keep the tensor, the bypass bookkeeping drops the link transfers from the report.
+    /// Eyeriss, a stride-2 convolution, the global buffer's R 3 along X and P 2, K 2, S 3 along Y over one-word input
+    /// scratchpads (C 2 inside): each of the 36 PEs takes in a whole tile at each of its 16 steps, and the PEs sit at
+    /// 5 x 3 = 15 distinct places (rows 2p + r, columns s), so without links the buffer would read 16 x 15 = 240 words; Timeloop
+    /// reads 239 (branch tl14n found a bound of 240 failing `ArrayModelIsALowerBoundOfTimeloopAndForwardingOnRandomMappings`
+    /// here). The largest group (4: rows 2p + r = 2 with K 2) bounds them at 16 x 36 / 4 = 144.
+    /// </summary>
+    [TestMethod]
+    public void LinksTakeTheBuffersReadsBelowTheChildrensDistinctPlaces()
+    {
+        var layer = Layers.Conv2d("s2", n: 1, c: 2, k: 2, p: 4, q: 4, r: 3, s: 3, stride: 2);
+        var arch = Presets.Get("eyeriss");
+        var mapping = M(L("Q=2"), L("Q=2 P=2", "R=3@X P=2@Y K=2@Y S=3@Y", keep: "Inputs"), L("C=2", keep: ""), L("", keep: "Inputs"), L("", keep: ""));
+        var tl = TimeloopConvention.Evaluate(layer, arch, mapping);
+        Assert.AreEqual(16, Row(tl, "InputsSpad", "Inputs").Fills, "a whole one-word tile at each of the 16 steps");
+        Assert.AreEqual(36, Row(tl, "InputsSpad", "Inputs").InstancesUsed);
+        var input = new TensorIndex(layer.Tensors.Single(t => t.Role == TensorRole.Inputs), layer.Ranks.Select(r => r.Id).ToArray());
+        long[] split = layer.Ranks.Select(r => r.Id.ToString() switch { "R" => 3L, "P" => 2L, "K" => 2L, "S" => 3L, _ => 1L }).ToArray();
+        Assert.AreEqual(4, input.LargestCoincidence(split));
+        Assert.AreEqual(239, Row(tl, "GlobalBuffer", "Inputs").Reads, "one word fewer than 16 steps x 15 places");
+        Assert.IsLessThanOrEqualTo(239, 16 * 36 / input.LargestCoincidence(split));
+    }
+
+    /// <summary>
     /// <see cref="TensorIndex.LargestCoincidence"/> against counting: over every child of random fanouts (random factors and
     /// extents per rank) of every tensor of the window layers, never fewer than the most children whose tiles sit at one
     /// place; and worked by hand on a 1-D convolution's input split over P 2, R 3 and K 4: 4 x min(2, 3) = 8, which
