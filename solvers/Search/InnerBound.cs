@@ -419,8 +419,8 @@ internal sealed class InnerBound(SearchProblem problem, ArrayCostModel cost) : S
                 long children = 1;
                 foreach (var (_, f) in x.Concat(y)) children = checked(children * f);
                 var pairs = Formulation.TimeloopConvention.NeighbourPairs(_m.Storage[p].Fanout, (int)children);
-                foreach (var px in Permutations(x))
-                    foreach (var py in Permutations(y))
+                foreach (var px in Formulation.Mapspace.Permutations(x))
+                    foreach (var py in Formulation.Mapspace.Permutations(y))
                     {
                         var run = new List<(int Rank, long Factor, long Stride)>();
                         var stride = (long[])tile.Clone();
@@ -475,15 +475,6 @@ internal sealed class InnerBound(SearchProblem problem, ArrayCostModel cost) : S
             }
         }
         return moves;
-    }
-
-    /// <summary>Every order of the items (innermost first).</summary>
-    private static IEnumerable<List<T>> Permutations<T>(List<T> items)
-    {
-        if (items.Count <= 1) { yield return items; yield break; }
-        for (int i = 0; i < items.Count; i++)
-            foreach (var rest in Permutations(items.Where((_, k) => k != i).ToList()))
-                yield return rest.Prepend(items[i]).ToList();
     }
 
     /// <summary>How far one step of level l's temporal loop over r moves r: r's extent inside the loop (l's spatial split included).</summary>
