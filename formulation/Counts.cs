@@ -161,6 +161,78 @@ public sealed class TensorIndex
     }
 
     /// <summary>
+    /// Of the children of one fanout, the distinct places (offsets in the tensor) that hold a child no mesh neighbour can
+    /// serve over a link: the parent's reads, in tiles, at a step that brings every child its whole tile (docs/mapspace.md,
+    /// "Whole tiles over the places no neighbour serves"). <paramref name="run"/>: the fanout's spatial loops, innermost
+    /// first (child i's index in a loop is i over the inner loops' factors, modulo its own; its tile moves by index x
+    /// stride along the loop's rank). Children at one offset need identical words (rule C'), children at two different
+    /// ones. Rule C serves child i from neighbour j (a pair of <paramref name="pairs"/>: i, j, i, j, ...) only when j's
+    /// previous tile is i's current one, i.e. when the step moves the tile by j's offset less i's. The steps' moves: with
+    /// <paramref name="moves"/> (per move, the shift of every rank), one of those; without, every step moves rank r by a
+    /// multiple of <paramref name="moveUnit"/>[r] (0: not at all). -1 when, without moves, a rank that moves indexes two
+    /// dimensions.
+    /// </summary>
+    public long PlacesNoNeighbourServes(ReadOnlySpan<(int Rank, long Factor, long Stride)> run, ReadOnlySpan<int> pairs, ReadOnlySpan<long> moveUnit, IReadOnlyList<long[]>? moves = null)
+    {
+        int dims = _ranks.Length;
+        var unit = new long[dims]; // per dimension: every move along it is a multiple (0: none)
+        var shifts = new HashSet<string>(); // the moves' shifts of the tensor's dimensions
+        if (moves is null)
+        {
+            for (int k = 0; k < dims; k++)
+                for (int j = 0; j < _ranks[k].Length; j++)
+                {
+                    long u = moveUnit[_ranks[k][j]];
+                    if (u == 0) continue;
+                    for (int other = 0; other < dims; other++)
+                        if (other != k && Array.IndexOf(_ranks[other], _ranks[k][j]) >= 0) return -1;
+                    unit[k] = Divisibility.Gcd(unit[k], Math.Abs(checked(_coefs[k][j] * u)));
+                }
+        }
+        else
+            foreach (var m in moves) shifts.Add(string.Join(',', Shift(m)));
+        long children = 1;
+        foreach (var (_, factor, _) in run) children = checked(children * factor);
+        var offsets = new long[children][];
+        var at = new long[moveUnit.Length];
+        for (long i = 0; i < children; i++)
+        {
+            Array.Clear(at);
+            long rest = i;
+            foreach (var (rank, factor, stride) in run)
+            {
+                at[rank] = checked(at[rank] + rest % factor * stride);
+                rest /= factor;
+            }
+            offsets[i] = Shift(at);
+        }
+        var served = new bool[children];
+        var delta = new long[dims];
+        for (int p = 0; p + 1 < pairs.Length; p += 2)
+        {
+            int cur = pairs[p], old = pairs[p + 1];
+            if (cur >= children || old >= children || served[cur]) continue;
+            for (int k = 0; k < dims; k++) delta[k] = offsets[old][k] - offsets[cur][k];
+            if (moves is not null) { served[cur] = shifts.Contains(string.Join(',', delta)); continue; }
+            bool reachable = true;
+            for (int k = 0; k < dims && reachable; k++) reachable = unit[k] == 0 ? delta[k] == 0 : delta[k] % unit[k] == 0;
+            served[cur] = reachable;
+        }
+        var places = new HashSet<string>();
+        for (long i = 0; i < children; i++) if (!served[i]) places.Add(string.Join(',', offsets[i]));
+        return places.Count;
+
+        // A shift of the ranks as a shift of the tensor's dimensions.
+        long[] Shift(long[] rankShift)
+        {
+            var o = new long[dims];
+            for (int k = 0; k < dims; k++)
+                for (int j = 0; j < _ranks[k].Length; j++) o[k] = checked(o[k] + _coefs[k][j] * rankShift[_ranks[k][j]]);
+            return o;
+        }
+    }
+
+    /// <summary>
     /// True when one step of a loop over rank <paramref name="rank"/> (moving it by <paramref name="stride"/>) carries a tile of
     /// rank extents <paramref name="tileExtent"/> clear of itself along some dimension of the rank, even when every loop of
     /// <paramref name="rewinding"/> (rank, stride) moves back one step at the same time: the step's move less those along

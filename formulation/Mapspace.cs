@@ -47,7 +47,7 @@ public sealed class Mapspace
     }
 
     /// <summary>Every order of the items, the given order first.</summary>
-    private static IEnumerable<List<T>> Permutations<T>(List<T> items)
+    public static IEnumerable<List<T>> Permutations<T>(List<T> items)
     {
         if (items.Count <= 1) { yield return items; yield break; }
         for (int i = 0; i < items.Count; i++)

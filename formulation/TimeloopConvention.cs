@@ -14,6 +14,31 @@ namespace Optimizer.Formulation;
 /// </summary>
 public static class TimeloopConvention
 {
+    /// <summary>
+    /// The pairs (child, neighbour) of a run of <paramref name="children"/> on the fanout's physical mesh: the left, right,
+    /// upper and lower neighbours (no wrap-around), children numbered along X first
+    /// (Timeloop's row-major placement: child i at column i mod X, row i / X). Flat: child, neighbour, child, neighbour...
+    /// </summary>
+    public static int[] NeighbourPairs(Fanout fan, int children)
+    {
+        var pairs = new List<int>();
+        int h = fan.X, v = fan.Y;
+        void Pair(int x, int y, int nx, int ny)
+        {
+            int cur = y * h + x, old = ny * h + nx;
+            if (nx >= 0 && nx < h && ny >= 0 && ny < v && cur < children && old < children) { pairs.Add(cur); pairs.Add(old); }
+        }
+        for (int y = 0; y < v; y++)
+            for (int x = 0; x < h; x++)
+            {
+                Pair(x, y, x, y - 1);
+                Pair(x, y, x, y + 1);
+                Pair(x, y, x - 1, y);
+                Pair(x, y, x + 1, y);
+            }
+        return pairs.ToArray();
+    }
+
     /// <summary>Evaluates a valid mapping in Timeloop's terms; throws <see cref="InvalidOperationException"/> when the mapping is not valid.</summary>
     public static CostReport Evaluate(Einsum einsum, Architecture arch, Mapping mapping)
     {

@@ -215,7 +215,7 @@ internal sealed class TimeloopNest
             _sums[i] = new long[_tensors];
             if (lp.Master)
             {
-                _neighbours[i] = Neighbours(shape.Arch.Levels[lp.Level].Fanout, lp.RunFanout);
+                _neighbours[i] = TimeloopConvention.NeighbourPairs(shape.Arch.Levels[lp.Level].Fanout, lp.RunFanout);
                 int inner = i;
                 while (inner > 0 && _loops[inner - 1].Kind != Temporal) inner--;
                 if (inner > 0 && !_loops.Take(inner).Any(x => x.Kind != Temporal)) _mirrored[i] = Mirrored(inner, i);
@@ -283,30 +283,6 @@ internal sealed class TimeloopNest
         var d = new Deltas(children, _order);
         _rented.Add(d);
         return d;
-    }
-
-    /// <summary>
-    /// The pairs (child, neighbour) of a run of <paramref name="children"/> on the fanout's physical mesh: the left, right,
-    /// upper and lower neighbours (no wrap-around), children numbered along X first.
-    /// </summary>
-    private static int[] Neighbours(Fanout fan, int children)
-    {
-        var pairs = new List<int>();
-        int h = fan.X, v = fan.Y;
-        void Pair(int x, int y, int nx, int ny)
-        {
-            int cur = y * h + x, old = ny * h + nx;
-            if (nx >= 0 && nx < h && ny >= 0 && ny < v && cur < children && old < children) { pairs.Add(cur); pairs.Add(old); }
-        }
-        for (int y = 0; y < v; y++)
-            for (int x = 0; x < h; x++)
-            {
-                Pair(x, y, x, y - 1);
-                Pair(x, y, x, y + 1);
-                Pair(x, y, x - 1, y);
-                Pair(x, y, x + 1, y);
-            }
-        return pairs.ToArray();
     }
 
     /// <summary>Runs the whole nest, once; per loop, its instances' counts in the order first met.</summary>

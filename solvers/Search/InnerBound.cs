@@ -142,6 +142,7 @@ internal sealed class InnerBound(SearchProblem problem, ArrayCostModel cost) : S
             double refetched = c < d ? 0 : ordered && d == 0 ? OrderedRefetch(t, s, c) : WindowRefetch(t, s, d, c);
             refetched = Math.Max(refetched, WholeUse(c));
             double fills = Math.Max(W(p), refetched), reads = Math.Max(W(p), refetched / _cost.CoincidingChildren(t, s, p, c));
+            if (c >= d) reads = Math.Max(reads, PlacesReads(t, s, d, p, ordered));
             return reads * levels[p].ReadEnergy + fills * levels[c].WriteEnergy;
         }
         double WholeUse(int c)
@@ -211,26 +212,39 @@ internal sealed class InnerBound(SearchProblem problem, ArrayCostModel cost) : S
     private double WindowRefetch(SearchTensor t, State s, int d, int c)
     {
         for (int r = 0; r < Ranks; r++) if (s.Spatial(c - 1, r) > 1) return 0;
+        return (double)WholeTiles(t, s, d, c) * t.Tile(s.Rem[c]) * s.Used[c];
+    }
+
+    /// <summary>
+    /// <see cref="WindowRefetch"/>'s count of whole tiles per instance of level c (levels d and below decided): the product
+    /// of the factors of the loops whose every step brings c's whole tile (rule A on each instance's own tiles, a fanout
+    /// just above c or not).
+    /// </summary>
+    private long WholeTiles(SearchTensor t, State s, int d, int c)
+    {
         var dims = t.Dims;
         long times = 1;
         bool movedBelow = false; // a decided level between the one looked at and c has a loop that moves t's tile
-        for (int b = c - 1; b >= d; b--)
+        // With level 1 decided, DRAM's loops are what is left of each rank (their order alone is open): they are taken as
+        // a decided level's, every other loop rewinding against each step as at any level.
+        var top = d == 1 ? Remaining(s, 1, out _) : null;
+        long Factor(int b, int r) => b < d ? top![r] : s.Choice[b]!.Temporal[r];
+        for (int b = c - 1; b >= (top is null ? d : 0); b--)
         {
-            var f = s.Choice[b]!.Temporal;
             for (int r = 0; r < Ranks; r++)
             {
-                if (f[r] < 2) continue;
-                if (!t.IndexedBy[r] ? movedBelow : Disjoint(b, r)) times = checked(times * f[r]);
+                if (Factor(b, r) < 2) continue;
+                if (!t.IndexedBy[r] ? movedBelow : Disjoint(b, r)) times = checked(times * Factor(b, r));
             }
-            for (int r = 0; r < Ranks; r++) if (t.IndexedBy[r] && f[r] > 1) movedBelow = true;
+            for (int r = 0; r < Ranks; r++) if (t.IndexedBy[r] && Factor(b, r) > 1) movedBelow = true;
         }
-        if (d > 0)
+        if (d > 1)
         {
             var remaining = Remaining(s, d, out _);
             for (int r = 0; r < Ranks; r++)
-                if (t.PlainDimRank[r] || (!t.IndexedBy[r] && movedBelow)) times = checked(times * remaining[r]);
+                if (t.PlainDimRank[r] || (!t.IndexedBy[r] && movedBelow) || (remaining[r] > 1 && AloneAbove(r))) times = checked(times * remaining[r]);
         }
-        return (double)times * t.Tile(s.Rem[c]) * s.Used[c];
+        return times;
 
         // A step of level b's loop over r carries c's tile clear of itself whatever the order: every other loop from b
         // down to c taken as rewinding against it.
@@ -239,11 +253,35 @@ internal sealed class InnerBound(SearchProblem problem, ArrayCostModel cost) : S
             var rewinding = new List<(int Rank, long Stride)>();
             for (int l = b; l < c; l++)
                 for (int x = 0; x < Ranks; x++)
-                    if ((l != b || x != r) && t.IndexedBy[x] && s.Choice[l]!.Temporal[x] > 1) rewinding.Add((x, Stride(l, x)));
+                    if ((l != b || x != r) && t.IndexedBy[x] && Factor(l, x) > 1) rewinding.Add((x, Stride(l, x)));
             return dims.StepClearsTile(r, Stride(b, r), System.Runtime.InteropServices.CollectionsMarshal.AsSpan(rewinding), s.Rem[c]);
         }
 
         long Stride(int l, int r) => LoopStride(s, l, r);
+
+        // A rank of one dimension whose other ranks have nothing left above d: the loops above d along that dimension are r's
+        // alone, at whatever levels. The innermost moves r by at least its stride just above d, and each outer one by its
+        // stride less one step of those inside it, at least as much (its stride is at least the inner factor times the inner
+        // stride); so when that least move clears c's tile net of one step back of every decided loop along the dimension,
+        // every step of every loop over r above d brings the whole tile.
+        bool AloneAbove(int r)
+        {
+            if (!t.IndexedBy[r]) return false;
+            int dim = -1;
+            for (int k = 0; k < dims.Dimensions; k++)
+            {
+                if (dims.RanksOf(k).IndexOf(r) < 0) continue;
+                if (dim >= 0) return false;
+                dim = k;
+            }
+            var remaining = Remaining(s, d, out _);
+            foreach (int x in dims.RanksOf(dim)) if (x != r && remaining[x] > 1) return false;
+            var rewinding = new List<(int Rank, long Stride)>();
+            for (int l = d; l < c; l++)
+                for (int x = 0; x < Ranks; x++)
+                    if (t.IndexedBy[x] && s.Choice[l]!.Temporal[x] > 1) rewinding.Add((x, Stride(l, x)));
+            return dims.StepClearsTile(r, Stride(d - 1, r), System.Runtime.InteropServices.CollectionsMarshal.AsSpan(rewinding), s.Rem[c]);
+        }
     }
 
     /// <summary>
@@ -258,11 +296,17 @@ internal sealed class InnerBound(SearchProblem problem, ArrayCostModel cost) : S
     private double OrderedRefetch(SearchTensor t, State s, int c)
     {
         for (int r = 0; r < Ranks; r++) if (s.Spatial(c - 1, r) > 1) return 0;
+        return NestRefetch(t, OrderedLoops(s, c), s.Rem[c], out _) * s.Used[c];
+    }
+
+    /// <summary>The temporal loops above level c of a complete mapping, outermost first.</summary>
+    private ReadOnlySpan<Formulation.StepLoop> OrderedLoops(State s, int c)
+    {
         var loops = new List<Formulation.StepLoop>();
         for (int b = 0; b < c; b++)
             foreach (int r in s.Choice[b]!.Order)
                 if (s.Choice[b]!.Temporal[r] > 1) loops.Add(new Formulation.StepLoop(r, s.Choice[b]!.Temporal[r], LoopStride(s, b, r)));
-        return NestRefetch(t, System.Runtime.InteropServices.CollectionsMarshal.AsSpan(loops), s.Rem[c]) * s.Used[c];
+        return System.Runtime.InteropServices.CollectionsMarshal.AsSpan(loops);
     }
 
     /// <summary>
@@ -278,7 +322,7 @@ internal sealed class InnerBound(SearchProblem problem, ArrayCostModel cost) : S
     /// the previous one did not hold (rule A never counts fewer than the new box less the previous box), on (f(k) - 1) times
     /// the factors of the loops between L and k. So: product over S of f x (tile + that).
     /// </summary>
-    private static double NestRefetch(SearchTensor t, ReadOnlySpan<Formulation.StepLoop> loops, long[] tile)
+    private static double NestRefetch(SearchTensor t, ReadOnlySpan<Formulation.StepLoop> loops, long[] tile, out long wholeTiles)
     {
         var dims = t.Dims;
         long times = 1;
@@ -296,6 +340,7 @@ internal sealed class InnerBound(SearchProblem problem, ArrayCostModel cost) : S
             if (!whole && t.IndexedBy[r]) whole = dims.StepClearsTile(r, stride, back, tile);
             if (whole) { times = checked(times * f); last = j; }
         }
+        wholeTiles = times;
         double sweep = t.Tile(tile);
         for (int k = loops.Length - 1; k > last; k--)
         {
@@ -306,6 +351,130 @@ internal sealed class InnerBound(SearchProblem problem, ArrayCostModel cost) : S
             break;
         }
         return times * sweep;
+    }
+
+    /// <summary>
+    /// The parent p's reads of the whole tiles its fanout's children take in (docs/mapspace.md, "Whole tiles over the places
+    /// no neighbour serves"), when level p's fanout is the only one between p and its next keeper of t and level p + 1 is
+    /// decided (0 otherwise): the child's tile is t's tile at level p + 1 (the levels between keep it or pass it on whole),
+    /// at least its used words (a strided tile's gaps are not read); at each of the steps that bring it whole (<see cref="WholeTiles"/>, or the ordered count of a complete mapping),
+    /// p reads one tile per place of <see cref="Formulation.TensorIndex.PlacesNoNeighbourServes"/>, the least over the
+    /// plan's variants and every order of each axis's spatial loops (Timeloop's row-major placement, X innermost). A
+    /// step moves rank r by a multiple of r's extent across the fanout (every loop above it, and every rewind, moves r so),
+    /// and not at all when no loop above the fanout runs over r.
+    /// </summary>
+    private double PlacesReads(SearchTensor t, State s, int d, int p, bool ordered)
+    {
+        int q = p + 1;
+        if (q < d || s.Plan is null) return 0;
+        bool fanout = false;
+        for (int r = 0; r < Ranks; r++) fanout |= s.Spatial(p, r) > 1;
+        if (!fanout) return 0;
+        for (int k = q; k < Levels; k++)
+        {
+            if ((s.Keep[k] & t.Bit) != 0) break;
+            for (int r = 0; r < Ranks; r++) if (s.Spatial(k, r) > 1) return 0;
+        }
+        long places = Places(t, s, d, p, ordered);
+        if (places <= 0) return 0;
+        long whole = ordered && d == 0 ? Whole(s) : WholeTiles(t, s, d, q);
+        return (double)whole * places * t.UsedWords(s.Rem[q]) * s.Used[p];
+
+        long Whole(State s)
+        {
+            NestRefetch(t, OrderedLoops(s, q), s.Rem[q], out long times);
+            return times;
+        }
+    }
+
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<(SpatialPlan, int, int, string), long> _places = new();
+
+    /// <summary>
+    /// <see cref="PlacesReads"/>'s places, remembered per plan, tensor, level, tile and moves. The moves of the steps above
+    /// the fanout when every loop there is known (levels d and below decided, or DRAM's what is left at d = 1; no fanout
+    /// above p): a step of loop k moves its rank by k's stride and every loop inside k back by one step of its own (rule B's
+    /// sampled run, in which a loop's last iteration met is its second); the loops of deeper levels are inside k, those of
+    /// k's level in the order of a complete mapping, or any of them when open. Otherwise every step moves each rank by a
+    /// multiple of its extent across the fanout, not at all when no loop above the fanout runs over it.
+    /// </summary>
+    private long Places(SearchTensor t, State s, int d, int p, bool ordered)
+    {
+        var tile = s.Rem[p + 1];
+        var moves = Moves(s, d, p, ordered);
+        string key = string.Join(',', tile) + "|" + (moves is null ? "-" : string.Join(';', moves.Select(m => string.Join(',', m))));
+        return _places.GetOrAdd((s.Plan!, t.Index, p, key), _ =>
+        {
+            var unit = new long[Ranks];
+            for (int r = 0; r < Ranks; r++)
+            {
+                long across = checked(tile[r] * s.Spatial(p, r)), inside = across;
+                for (int l = 0; l < p; l++) inside = checked(inside * s.Spatial(l, r));
+                unit[r] = _m.Bound[r] > inside ? across : 0;
+            }
+            long least = long.MaxValue;
+            foreach (var plan in s.Plan!.Variants.Prepend(s.Plan!))
+            {
+                var x = Enumerable.Range(0, Ranks).Where(r => plan.X[p][r] > 1).Select(r => (r, (long)plan.X[p][r])).ToList();
+                var y = Enumerable.Range(0, Ranks).Where(r => plan.Y[p][r] > 1).Select(r => (r, (long)plan.Y[p][r])).ToList();
+                long children = 1;
+                foreach (var (_, f) in x.Concat(y)) children = checked(children * f);
+                var pairs = Formulation.TimeloopConvention.NeighbourPairs(_m.Storage[p].Fanout, (int)children);
+                foreach (var px in Formulation.Mapspace.Permutations(x))
+                    foreach (var py in Formulation.Mapspace.Permutations(y))
+                    {
+                        var run = new List<(int Rank, long Factor, long Stride)>();
+                        var stride = (long[])tile.Clone();
+                        foreach (var (r, f) in px.Concat(py)) { run.Add((r, f, stride[r])); stride[r] = checked(stride[r] * f); }
+                        long n = t.Dims.PlacesNoNeighbourServes(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(run), pairs, unit, moves);
+                        if (n < 0) return -1;
+                        least = Math.Min(least, n);
+                    }
+            }
+            return least;
+        });
+    }
+
+    /// <summary>The moves (per rank) of the steps of the temporal loops above level p's fanout (<see cref="Places"/>); null when not known.</summary>
+    private List<long[]>? Moves(State s, int d, int p, bool ordered)
+    {
+        if (d > 1) return null;
+        for (int l = 0; l < p; l++) for (int r = 0; r < Ranks; r++) if (s.Spatial(l, r) > 1) return null;
+        bool exact = ordered && d == 0;
+        var top = d == 1 ? Remaining(s, 1, out _) : null;
+        var levels = new List<(int Rank, long Stride)>[p + 1];
+        for (int b = 0; b <= p; b++)
+        {
+            levels[b] = [];
+            var order = exact ? s.Choice[b]!.Order : Enumerable.Range(0, Ranks).ToArray();
+            foreach (int r in order)
+            {
+                long f = b < d ? top![r] : s.Choice[b]!.Temporal[r];
+                if (f > 1) levels[b].Add((r, LoopStride(s, b, r)));
+            }
+        }
+        var moves = new List<long[]>();
+        var seen = new HashSet<string>();
+        for (int b = 0; b <= p; b++)
+        {
+            var own = levels[b];
+            for (int k = 0; k < own.Count; k++)
+            {
+                var move = new long[Ranks];
+                move[own[k].Rank] += own[k].Stride;
+                for (int l = b + 1; l <= p; l++) foreach (var (r, stride) in levels[l]) move[r] -= stride;
+                var others = Enumerable.Range(0, own.Count).Where(j => j != k && (!exact || j > k)).ToList();
+                // Exact: the loops after k in the level's order (inside it); open: any subset of the level's other loops.
+                int subsets = exact ? 1 : 1 << others.Count;
+                for (int m = 0; m < subsets; m++)
+                {
+                    var shifted = (long[])move.Clone();
+                    for (int j = 0; j < others.Count; j++)
+                        if (exact || (m >> j & 1) != 0) shifted[own[others[j]].Rank] -= own[others[j]].Stride;
+                    if (seen.Add(string.Join(',', shifted))) moves.Add(shifted);
+                }
+            }
+        }
+        return moves;
     }
 
     /// <summary>How far one step of level l's temporal loop over r moves r: r's extent inside the loop (l's spatial split included).</summary>

@@ -367,6 +367,43 @@ public sealed class SharedWindowBoundTests
     }
 
     /// <summary>
+    /// <see cref="TensorIndex.PlacesNoNeighbourServes"/> worked by hand. conv1 of ResNet-50 (stride 2) on eyeriss's 14 x 12
+    /// mesh, Q 2 and S 7 along X and R 7 along Y (Q innermost), one-word child tiles: the input's columns 2q + s take 9 values
+    /// and its rows r 7, so 63 places; the steps move P by 1 or Q by 2 (rows by 2, columns by 4), and no neighbour's offset
+    /// differs from a child's by such a move (rows differ by 1, columns by 1 or 2), so all 63 stay (Timeloop's reads per step
+    /// on conv1's best mapping), by the moves or by their lattice alike. A 1-D convolution with R 3 along X and a move of P by
+    /// 1: child r's neighbour r + 1 held its word one step earlier, so only r = 2's place is read (the lattice, which has
+    /// the move back too, none).
+    /// </summary>
+    [TestMethod]
+    public void PlacesNoNeighbourServesCountsTheChildrenNoLinkReaches()
+    {
+        var conv1 = Layers.Conv2d("conv1", n: 1, c: 3, k: 64, p: 112, q: 112, r: 7, s: 7, stride: 2);
+        var ids = conv1.Ranks.Select(r => r.Id.ToString()).ToList();
+        var input = new TensorIndex(conv1.Tensors.Single(t => t.Role == TensorRole.Inputs), conv1.Ranks.Select(r => r.Id).ToArray());
+        int Q = ids.IndexOf("Q"), S = ids.IndexOf("S"), R = ids.IndexOf("R"), P = ids.IndexOf("P");
+        (int, long, long)[] run = [(Q, 2, 1), (S, 7, 1), (R, 7, 1)];
+        var pairs = TimeloopConvention.NeighbourPairs(new Fanout(14, 12), 98);
+        long[] Move(int rank, long by) { var m = new long[ids.Count]; m[rank] = by; return m; }
+        var unit = new long[ids.Count];
+        unit[P] = 1;
+        unit[Q] = 2;
+        Assert.AreEqual(63, input.PlacesNoNeighbourServes(run, pairs, unit, [Move(P, 1), Move(Q, 2)]));
+        Assert.AreEqual(63, input.PlacesNoNeighbourServes(run, pairs, unit));
+        var c1d = Layers.Conv1d("c1d", c: 1, k: 1, p: 8, r: 3);
+        var ids1 = c1d.Ranks.Select(r => r.Id.ToString()).ToList();
+        var input1 = new TensorIndex(c1d.Tensors.Single(t => t.Role == TensorRole.Inputs), c1d.Ranks.Select(r => r.Id).ToArray());
+        var unit1 = new long[ids1.Count];
+        unit1[ids1.IndexOf("P")] = 1;
+        var step = new long[ids1.Count];
+        step[ids1.IndexOf("P")] = 1;
+        var pairs1 = TimeloopConvention.NeighbourPairs(new Fanout(3, 1), 3);
+        Assert.AreEqual(1, input1.PlacesNoNeighbourServes([(ids1.IndexOf("R"), 3, 1)], pairs1, unit1, [step]));
+        Assert.AreEqual(0, input1.PlacesNoNeighbourServes([(ids1.IndexOf("R"), 3, 1)], pairs1, unit1), "the lattice has the move back too");
+        Assert.AreEqual(3, input1.PlacesNoNeighbourServes([(ids1.IndexOf("R"), 3, 1)], pairs1, unit1, [new long[ids1.Count]]), "a step that does not move: nothing to forward but the same word");
+    }
+
+    /// <summary>
     /// <see cref="TensorIndex.LargestCoincidence"/> against counting: over every child of random fanouts (random factors and
     /// extents per rank) of every tensor of the window layers, never fewer than the most children whose tiles sit at one
     /// place; and worked by hand on a 1-D convolution's input split over P 2, R 3 and K 4: 4 x min(2, 3) = 8, which
