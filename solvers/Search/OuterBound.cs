@@ -64,6 +64,9 @@ internal sealed class OuterBound(SearchProblem problem, ArrayCostModel cost, Inn
         return Math.Max(bound, _m.MacEnergy + outer);
     }
 
+    /// <summary>The most choices (c's tile and the middle level's factors) <c>WholeTileSteps</c> takes in one case; past it the term adds nothing.</summary>
+    private const long WholeTileWork = 256;
+
     /// <summary>The most register-level choices (keep set and factors) <see cref="RegisterOrders"/> takes in one plan; past it the term adds nothing.</summary>
     private const long RegisterWorkLimit = 4_000;
 
@@ -794,7 +797,8 @@ internal sealed class OuterBound(SearchProblem problem, ArrayCostModel cost, Inn
                     }
                     fills = dramSteps * Math.Max(0, t.UsedWords(refillBox, refillGapped) - held) * s.Used[c];
                 }
-                double reads = Math.Max(fills / _cost.CoincidingChildren(t, s, 0, c), Math.Max(unionReads, WholeTileSteps(t, c)));
+                double reads = Math.Max(fills / _cost.CoincidingChildren(t, s, 0, c), unionReads);
+                reads = Math.Max(reads, WholeTileSteps(t, c, reads));
                 least = Math.Min(least, direct + reads * store[0].ReadEnergy + fills * store[c].WriteEnergy);
                 if (c == decided) break;
             }
@@ -812,11 +816,12 @@ internal sealed class OuterBound(SearchProblem problem, ArrayCostModel cost, Inn
         // move does, DRAM reads at least |U| at each such step, and the index tuples of those ranks change at least product(D)
         // x the product of their on-chip factors times (their DRAM factors alone when none has one), the least over the
         // levels' orders. The least over c's tiles that fit its capacity (c undecided) and the middle level's factors (each
-        // rank's on-chip factor above c split between level 1 and it) of that count times |U| (|U| alone where a neighbour
-        // may forward: the first step's); 0 when the case is not one of these.
-        double WholeTileSteps(SearchTensor t, int c)
+        // rank's on-chip factor above c split between level 1 and it) of that count times |U| (fewer where a neighbour may
+        // forward, below); 0 when the case is not one of these, when some choice is no higher than <paramref name="known"/>
+        // (the term adds nothing), or past WholeTileWork choices.
+        double WholeTileSteps(SearchTensor t, int c, double known)
         {
-            if (t.IsOutput || c > 3) return 0;
+            if (t.IsOutput || c > 3 || t.Dims.Dimensions > 4) return 0;
             var plan = s.Plan;
             if (plan is null && s.Choice[1] is null) return 0;
             long X(int r) => plan is { } p ? p.X[1][r] : s.Choice[1]!.SpatialX[r];
@@ -859,10 +864,11 @@ internal sealed class OuterBound(SearchProblem problem, ArrayCostModel cost, Inn
             long? cap = _m.Storage[c].Capacity;
             var spacing = new long[Ranks];
             var delta = new long[Ranks];
-            var near = new List<long[]>();
+            var moves = new HashSet<(long, long, long, long)>();
             double lowest = double.PositiveInfinity;
+            long work = 0;
             Tiles(0);
-            return double.IsPositiveInfinity(lowest) ? 0 : lowest;
+            return double.IsPositiveInfinity(lowest) || lowest <= known ? 0 : lowest;
 
             // c's tile: with c undecided, each rank indexing t takes a divisor x of its on-chip factor (e x x), f / x above c.
             void Tiles(int a)
@@ -871,11 +877,13 @@ internal sealed class OuterBound(SearchProblem problem, ArrayCostModel cost, Inn
                 {
                     int r = rel[a];
                     long e0 = e[r], f0 = f[r];
-                    foreach (var x in _m.Divisors[f0])
+                    // The largest tiles first (the fewest steps): a choice no higher than `known` ends the search sooner.
+                    var xs = _m.Divisors[f0];
+                    for (int i = xs.Length - 1; i >= 0 && lowest > known; i--)
                     {
-                        e[r] = checked(e0 * x);
-                        f[r] = f0 / x;
-                        if (cap is { } k && t.Tile(e) > k) break; // divisors ascend
+                        e[r] = checked(e0 * xs[i]);
+                        f[r] = f0 / xs[i];
+                        if (cap is { } k && t.Tile(e) > k) continue;
                         Tiles(a + 1);
                     }
                     (e[r], f[r]) = (e0, f0);
@@ -904,12 +912,16 @@ internal sealed class OuterBound(SearchProblem problem, ArrayCostModel cost, Inn
                 {
                     int r = rel[a];
                     if (c == 2 || midDecided || f[r] == 1) { Middle(a + 1, steps); return; }
-                    foreach (var m in _m.Divisors[f[r]]) { mid[r] = m; Middle(a + 1, steps); }
+                    var ms = _m.Divisors[f[r]];
+                    for (int i = ms.Length - 1; i >= 0 && lowest > known; i--) { mid[r] = ms[i]; Middle(a + 1, steps); }
                     mid[r] = 1;
                     return;
                 }
+                if (lowest <= known) return;
+                if (++work > WholeTileWork) { lowest = 0; return; }
                 for (int r = 0; r < Ranks; r++) spacing[r] = checked(mid[r] * e[r]);
                 double union = index.SpacedWords(e, s1, spacing);
+                if (steps * union <= known) { lowest = Math.Min(lowest, steps * union); return; } // forwarding only lowers it
                 var (cheap, shared) = Forwards();
                 // The steps that are ticks of loops whose move no neighbour pair's difference equals, at least steps / cheap, read
                 // all of U; the others at least the words of U not in U moved back by that difference.
@@ -939,7 +951,7 @@ internal sealed class OuterBound(SearchProblem problem, ArrayCostModel cost, Inn
             // its stride while every loop inside it rewinds: those of the deeper levels, and any of level L's (order not known).
             (double Cheap, double Shared) Forwards()
             {
-                near.Clear();
+                moves.Clear();
                 foreach (bool alongX in new[] { true, false })
                 {
                     var loops = new List<int>();
@@ -953,18 +965,18 @@ internal sealed class OuterBound(SearchProblem problem, ArrayCostModel cost, Inn
                             delta[k0] = spacing[k0];
                             for (int j = 0; j < others.Length; j++)
                                 if ((mask >> j & 1) != 0) delta[others[j]] = -((alongX ? X(others[j]) : Y(others[j])) - 1) * spacing[others[j]];
-                            var v = new long[dims];
-                            var w = new long[dims];
-                            bool moved = false;
-                            for (int k = 0; k < dims; k++) { moved |= (v[k] = index.Shift(k, delta)) != 0; w[k] = -v[k]; }
-                            if (moved) { near.Add(v); near.Add(w); }
+                            var v = Project();
+                            if (v == default) continue;
+                            moves.Add(v);
+                            moves.Add((-v.Item1, -v.Item2, -v.Item3, -v.Item4));
                         }
                     }
                 }
                 double cheap = 1, shared = 0;
-                if (near.Count == 0) return (cheap, shared);
+                if (moves.Count == 0) return (cheap, shared);
                 int top = c == 3 ? 2 : 1;
                 var movers = rel.ToArray();
+                var shift = new long[dims];
                 for (int level = 0; level <= top; level++)
                     foreach (int r in movers)
                     {
@@ -982,18 +994,23 @@ internal sealed class OuterBound(SearchProblem problem, ArrayCostModel cost, Inn
                             delta[r] += Stride(level, r);
                             for (int j = 0; j < same.Length; j++)
                                 if ((mask >> j & 1) != 0) delta[same[j]] -= (Factor(level, same[j]) - 1) * Stride(level, same[j]);
-                            foreach (var v in near)
-                            {
-                                bool equal = true;
-                                for (int k = 0; k < dims && equal; k++) equal = index.Shift(k, delta) == v[k];
-                                if (!equal) continue;
-                                matched = true;
-                                shared = Math.Max(shared, index.SpacedWords(e, s1, spacing, v));
-                            }
+                            var v = Project();
+                            if (!moves.Contains(v)) continue;
+                            matched = true;
+                            for (int k = 0; k < dims; k++) shift[k] = index.Shift(k, delta);
+                            shared = Math.Max(shared, index.SpacedWords(e, s1, spacing, shift));
                         }
                         if (matched) cheap *= Factor(level, r);
                     }
                 return (cheap, shared);
+            }
+
+            // The move `delta` along t's dimensions (at most four here).
+            (long, long, long, long) Project()
+            {
+                Span<long> v = stackalloc long[4];
+                for (int k = 0; k < dims; k++) v[k] = index.Shift(k, delta);
+                return (v[0], v[1], v[2], v[3]);
             }
 
             // The factor and the stride of the loop over q at level 0 (DRAM), 1, or 2 (the middle level), above c.
