@@ -865,6 +865,8 @@ internal sealed class OuterBound(SearchProblem problem, ArrayCostModel cost, Inn
             var spacing = new long[Ranks];
             var delta = new long[Ranks];
             var moves = new HashSet<(long, long, long, long)>();
+            var whole = new bool[Ranks];
+            var cheapLoop = new bool[3, Ranks];
             double lowest = double.PositiveInfinity;
             long work = 0;
             Tiles(0);
@@ -890,30 +892,21 @@ internal sealed class OuterBound(SearchProblem problem, ArrayCostModel cost, Inn
                     return;
                 }
                 if (cap is { } kk && t.Tile(e) > kk) return;
-                // The ranks whose index changes carry every tile clear of itself, and the least count of steps that change one.
-                double dram = 1, onChip = 1, alone = 1;
-                bool anyOnChip = false;
-                for (int r = 0; r < Ranks; r++) dram *= dr[r];
-                foreach (int r in rel)
-                {
-                    if (dr[r] * f[r] == 1 || !Clears(r)) continue;
-                    onChip *= f[r];
-                    alone *= dr[r];
-                    anyOnChip |= f[r] > 1;
-                }
-                Middle(0, anyOnChip ? dram * onChip : alone);
+                // The ranks whose index changes carry every tile clear of itself.
+                foreach (int r in rel) whole[r] = dr[r] * f[r] > 1 && Clears(r);
+                Middle(0);
             }
 
             // The middle level's share of each rank's factor above c (with c = 3 and level 2 undecided); a rank split by level 1's
             // fanout then has its children's tiles mid x e apart.
-            void Middle(int a, double steps)
+            void Middle(int a)
             {
                 if (a < rel.Count)
                 {
                     int r = rel[a];
-                    if (c == 2 || midDecided || f[r] == 1) { Middle(a + 1, steps); return; }
+                    if (c == 2 || midDecided || f[r] == 1) { Middle(a + 1); return; }
                     var ms = _m.Divisors[f[r]];
-                    for (int i = ms.Length - 1; i >= 0 && lowest > known; i--) { mid[r] = ms[i]; Middle(a + 1, steps); }
+                    for (int i = ms.Length - 1; i >= 0 && lowest > known; i--) { mid[r] = ms[i]; Middle(a + 1); }
                     mid[r] = 1;
                     return;
                 }
@@ -921,12 +914,34 @@ internal sealed class OuterBound(SearchProblem problem, ArrayCostModel cost, Inn
                 if (++work > WholeTileWork) { lowest = 0; return; }
                 for (int r = 0; r < Ranks; r++) spacing[r] = checked(mid[r] * e[r]);
                 double union = index.SpacedWords(e, s1, spacing);
+                // The steps that change the index tuple of those ranks are the first and the steps of the loops from the
+                // innermost over one of them outward: at least every loop of the levels outside the innermost level with one
+                // (level 1's loops over ranks not indexing t counted only where its share is known) and its loops over them.
+                int star = 0;
+                foreach (int r in rel)
+                    if (whole[r]) star = Math.Max(star, mid[r] > 1 ? 2 : f[r] / mid[r] > 1 ? 1 : 0);
+                double steps = Chain(star, null);
                 if (steps * union <= known) { lowest = Math.Min(lowest, steps * union); return; } // forwarding only lowers it
-                var (cheap, shared) = Forwards();
-                // The steps that are ticks of loops whose move no neighbour pair's difference equals, at least steps / cheap, read
-                // all of U; the others at least the words of U not in U moved back by that difference.
-                double full = steps / cheap;
+                double shared = Forwards();
+                // Those of loops whose move no neighbour pair's difference equals read all of U; the others at least the
+                // words of U not in U moved back by that difference.
+                double full = Chain(star, cheapLoop);
                 lowest = Math.Min(lowest, full * union + (steps - full) * Math.Max(0, union - shared));
+            }
+
+            // The product of the factors of those loops (not marked in `skip`).
+            double Chain(int star, bool[,]? skip)
+            {
+                double product = 1;
+                for (int level = 0; level <= star; level++)
+                    for (int q = 0; q < Ranks; q++)
+                    {
+                        if (level == star && !(t.IndexedBy[q] && whole[q])) continue;
+                        if (skip is not null && skip[level, q]) continue;
+                        long factor = level == 0 ? dr[q] : level == 2 ? mid[q] : t.IndexedBy[q] || c == 2 || midDecided ? f[q] / mid[q] : 1;
+                        product *= factor;
+                    }
+                return product;
             }
 
             // A step that changes r's index moves every tile clear of itself along a dimension no other rank moves above c.
@@ -949,9 +964,10 @@ internal sealed class OuterBound(SearchProblem problem, ArrayCostModel cost, Inn
             // Neighbours along an axis differ by one step of one of its spatial loops less a whole run of any of the others (those
             // faster than it, in an order not known here), either way round. A step is one loop's (level L, rank r) moving r by
             // its stride while every loop inside it rewinds: those of the deeper levels, and any of level L's (order not known).
-            (double Cheap, double Shared) Forwards()
+            double Forwards()
             {
                 moves.Clear();
+                Array.Clear(cheapLoop);
                 foreach (bool alongX in new[] { true, false })
                 {
                     var loops = new List<int>();
@@ -972,26 +988,27 @@ internal sealed class OuterBound(SearchProblem problem, ArrayCostModel cost, Inn
                         }
                     }
                 }
-                double cheap = 1, shared = 0;
-                if (moves.Count == 0) return (cheap, shared);
+                double shared = 0;
+                if (moves.Count == 0) return shared;
                 int top = c == 3 ? 2 : 1;
                 var movers = rel.ToArray();
                 var shift = new long[dims];
                 for (int level = 0; level <= top; level++)
-                    foreach (int r in movers)
+                    for (int r = 0; r < Ranks; r++) // a loop over a rank not indexing t moves t's tiles by its inner loops' rewinds
                     {
                         if (Factor(level, r) == 1) continue;
                         var same = movers.Where(q => q != r && Factor(level, q) > 1).ToArray();
                         bool matched = false;
                         for (int mask = 0; mask < 1 << same.Length; mask++)
                         {
+                            Array.Clear(delta);
                             foreach (int q in movers)
                             {
                                 long back = 0;
                                 for (int l = level + 1; l <= top; l++) back += (Factor(l, q) - 1) * Stride(l, q);
                                 delta[q] = -back;
                             }
-                            delta[r] += Stride(level, r);
+                            if (t.IndexedBy[r]) delta[r] += Stride(level, r);
                             for (int j = 0; j < same.Length; j++)
                                 if ((mask >> j & 1) != 0) delta[same[j]] -= (Factor(level, same[j]) - 1) * Stride(level, same[j]);
                             var v = Project();
@@ -1000,9 +1017,9 @@ internal sealed class OuterBound(SearchProblem problem, ArrayCostModel cost, Inn
                             for (int k = 0; k < dims; k++) shift[k] = index.Shift(k, delta);
                             shared = Math.Max(shared, index.SpacedWords(e, s1, spacing, shift));
                         }
-                        if (matched) cheap *= Factor(level, r);
+                        cheapLoop[level, r] = matched;
                     }
-                return (cheap, shared);
+                return shared;
             }
 
             // The move `delta` along t's dimensions (at most four here).
@@ -1013,8 +1030,11 @@ internal sealed class OuterBound(SearchProblem problem, ArrayCostModel cost, Inn
                 return (v[0], v[1], v[2], v[3]);
             }
 
-            // The factor and the stride of the loop over q at level 0 (DRAM), 1, or 2 (the middle level), above c.
-            long Factor(int level, int q) => level switch { 0 => dr[q], 1 => f[q] / mid[q], _ => mid[q] };
+            // The factor and the stride of the loop over q at level 0 (DRAM), 1, or 2 (the middle level), above c. A rank not
+            // indexing t whose share of the middle level is not known may put its whole factor at either level.
+            long Factor(int level, int q) => level == 0 ? dr[q]
+                : !t.IndexedBy[q] && c == 3 && !midDecided ? f[q]
+                : level == 1 ? f[q] / mid[q] : mid[q];
             long Stride(int level, int q) => level switch { 0 => checked(f[q] * s1[q] * e[q]), 1 => checked(s1[q] * mid[q] * e[q]), _ => e[q] };
         }
 
