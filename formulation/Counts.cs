@@ -73,6 +73,64 @@ public sealed class TensorIndex
         return words;
     }
 
+    /// <summary>
+    /// The distinct words of the union U of copies of a tile of rank extents <paramref name="rankExtent"/>: along each rank r,
+    /// <paramref name="copies"/>[r] copies whose corners are <paramref name="spacing"/>[r] apart (a fanout's children, each
+    /// child's tile a moved copy of the first). Per dimension the distinct values its terms take over those rank values, the
+    /// product over dimensions; exact when no rank indexes two dimensions (else -1). With <paramref name="dimShift"/>, the
+    /// words U shares with itself moved by that much along each dimension instead. A dimension whose values would take more
+    /// than <paramref name="work"/> steps to list counts the most values of one of its ranks for U (a non-zero coefficient
+    /// never repeats a value, so at most the exact count) and every value listed for the shared words (at least it).
+    /// </summary>
+    public long SpacedWords(ReadOnlySpan<long> rankExtent, ReadOnlySpan<long> copies, ReadOnlySpan<long> spacing,
+        ReadOnlySpan<long> dimShift = default, long work = 1 << 16)
+    {
+        for (int k = 0; k < _ranks.Length; k++)
+            foreach (int r in _ranks[k])
+                for (int j = k + 1; j < _ranks.Length; j++)
+                    if (Array.IndexOf(_ranks[j], r) >= 0) return -1;
+        long words = 1;
+        var seen = new HashSet<long>();
+        for (int k = 0; k < _ranks.Length && words > 0; k++)
+        {
+            var ranks = _ranks[k];
+            var coefs = _coefs[k];
+            long shift = dimShift.IsEmpty ? 0 : dimShift[k];
+            long steps = 1, most = 1;
+            foreach (int r in ranks)
+            {
+                long values = checked(copies[r] * rankExtent[r]);
+                most = Math.Max(most, values);
+                steps = steps > work ? steps : checked(steps * values);
+            }
+            if (steps > work) { words = checked(words * (dimShift.IsEmpty ? most : steps)); continue; }
+            seen.Clear();
+            Span<long> at = stackalloc long[ranks.Length];
+            at.Clear();
+            while (true)
+            {
+                long value = 0;
+                for (int i = 0; i < ranks.Length; i++)
+                {
+                    long e = rankExtent[ranks[i]];
+                    value += coefs[i] * (at[i] / e * spacing[ranks[i]] + at[i] % e);
+                }
+                seen.Add(value);
+                int j = 0;
+                while (j < ranks.Length && ++at[j] == copies[ranks[j]] * rankExtent[ranks[j]]) at[j++] = 0;
+                if (j == ranks.Length) break;
+            }
+            long count = seen.Count;
+            if (shift != 0)
+            {
+                count = 0;
+                foreach (long v in seen) if (seen.Contains(v + shift)) count++;
+            }
+            words = checked(words * count);
+        }
+        return words;
+    }
+
     /// <summary>How far dimension k moves when every rank moves by its entry of <paramref name="rankShift"/>.</summary>
     public long Shift(int k, ReadOnlySpan<long> rankShift)
     {

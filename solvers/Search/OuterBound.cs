@@ -64,6 +64,9 @@ internal sealed class OuterBound(SearchProblem problem, ArrayCostModel cost, Inn
         return Math.Max(bound, _m.MacEnergy + outer);
     }
 
+    /// <summary>The most choices (c's tile and the middle level's factors) <c>WholeTileSteps</c> takes in one case; past it the term adds nothing.</summary>
+    private const long WholeTileWork = 256;
+
     /// <summary>The most register-level choices (keep set and factors) <see cref="RegisterOrders"/> takes in one plan; past it the term adds nothing.</summary>
     private const long RegisterWorkLimit = 4_000;
 
@@ -794,10 +797,245 @@ internal sealed class OuterBound(SearchProblem problem, ArrayCostModel cost, Inn
                     }
                     fills = dramSteps * Math.Max(0, t.UsedWords(refillBox, refillGapped) - held) * s.Used[c];
                 }
-                least = Math.Min(least, direct + Math.Max(fills / _cost.CoincidingChildren(t, s, 0, c), unionReads) * store[0].ReadEnergy + fills * store[c].WriteEnergy);
+                double reads = Math.Max(fills / _cost.CoincidingChildren(t, s, 0, c), unionReads);
+                reads = Math.Max(reads, WholeTileSteps(t, c, reads));
+                least = Math.Min(least, direct + reads * store[0].ReadEnergy + fills * store[c].WriteEnergy);
                 if (c == decided) break;
             }
             return double.IsPositiveInfinity(least) ? 0 : least;
+        }
+
+        // A tensor that level 1 does not keep (not an output), c its outermost keeper below level 1 with at most one level
+        // between them, in the split at hand (docs/mapspace.md, "Whole tiles at every step above a bypassed level one"). Every
+        // instance of c steps with the loops above c (DRAM's, level 1's and the middle level's), all by one move. A rank r
+        // whose loops above c move a dimension of t that no other rank moves above c, by |coef| x (c's tile extent e[r]) at
+        // least the tile's extent there, carries every tile clear of itself at each step that changes r's index: each child's
+        // delta is then its whole tile, the children's deltas together the union U of every instance's tile (level 1's fanout
+        // the only one above c). A child takes its delta from a neighbour only when the step's move equals the difference of
+        // the two children's places (Timeloop's forwarding wants the neighbour's previous delta equal to it); where no step's
+        // move does, DRAM reads at least |U| at each such step, and the index tuples of those ranks change at least product(D)
+        // x the product of their on-chip factors times (their DRAM factors alone when none has one), the least over the
+        // levels' orders. The least over c's tiles that fit its capacity (c undecided) and the middle level's factors (each
+        // rank's on-chip factor above c split between level 1 and it) of that count times |U| (fewer where a neighbour may
+        // forward, below); 0 when the case is not one of these, when some choice is no higher than <paramref name="known"/>
+        // (the term adds nothing), or past WholeTileWork choices.
+        double WholeTileSteps(SearchTensor t, int c, double known)
+        {
+            if (t.IsOutput || c > 3 || t.Dims.Dimensions > 4) return 0;
+            var plan = s.Plan;
+            if (plan is null && s.Choice[1] is null) return 0;
+            long X(int r) => plan is { } p ? p.X[1][r] : s.Choice[1]!.SpatialX[r];
+            long Y(int r) => plan is { } p ? p.Y[1][r] : s.Choice[1]!.SpatialY[r];
+            for (int r = 0; r < Ranks; r++)
+            {
+                if (X(r) > 1 && Y(r) > 1) return 0;
+                for (int b = 0; b < c; b++) if (b != 1 && s.Spatial(b, r) != 1) return 0;
+            }
+            var index = t.Dims;
+            int dims = index.Dimensions;
+            var e = new long[Ranks];
+            var f = new long[Ranks]; // on-chip temporal factors above c (levels 1 to c - 1)
+            var mid = new long[Ranks]; // the middle level's share of f
+            var dr = new long[Ranks];
+            var s1 = new long[Ranks];
+            var rel = new List<int>();
+            bool midDecided = c == 3 && d <= 2;
+            for (int r = 0; r < Ranks; r++)
+            {
+                dr[r] = remaining[r] / g[r];
+                s1[r] = s.Spatial(1, r);
+                mid[r] = midDecided ? s.Choice[2]!.Temporal[r] : 1;
+                if (t.IndexedBy[r]) rel.Add(r);
+                if (c >= d)
+                {
+                    e[r] = s.Rem[c][r];
+                    long below = checked(dr[r] * s1[r] * e[r]);
+                    if (_m.Bound[r] % below != 0) return 0;
+                    f[r] = _m.Bound[r] / below;
+                }
+                else
+                {
+                    e[r] = s.Rem[d][r];
+                    for (int b = c; b < d; b++) e[r] = checked(e[r] * s.Spatial(b, r));
+                    f[r] = g[r];
+                }
+            }
+            if (index.SpacedWords(e, s1, e) < 0) return 0; // a rank indexing two dimensions
+            long? cap = _m.Storage[c].Capacity;
+            var spacing = new long[Ranks];
+            var delta = new long[Ranks];
+            var moves = new HashSet<(long, long, long, long)>();
+            var whole = new bool[Ranks];
+            var cheapLoop = new bool[3, Ranks];
+            double lowest = double.PositiveInfinity;
+            long work = 0;
+            Tiles(0);
+            return double.IsPositiveInfinity(lowest) || lowest <= known ? 0 : lowest;
+
+            // c's tile: with c undecided, each rank indexing t takes a divisor x of its on-chip factor (e x x), f / x above c.
+            void Tiles(int a)
+            {
+                if (c < d && a < rel.Count)
+                {
+                    int r = rel[a];
+                    long e0 = e[r], f0 = f[r];
+                    // The largest tiles first (the fewest steps): a choice no higher than `known` ends the search sooner.
+                    var xs = _m.Divisors[f0];
+                    for (int i = xs.Length - 1; i >= 0 && lowest > known; i--)
+                    {
+                        e[r] = checked(e0 * xs[i]);
+                        f[r] = f0 / xs[i];
+                        if (cap is { } k && t.Tile(e) > k) continue;
+                        Tiles(a + 1);
+                    }
+                    (e[r], f[r]) = (e0, f0);
+                    return;
+                }
+                if (cap is { } kk && t.Tile(e) > kk) return;
+                // The ranks whose index changes carry every tile clear of itself.
+                foreach (int r in rel) whole[r] = dr[r] * f[r] > 1 && Clears(r);
+                Middle(0);
+            }
+
+            // The middle level's share of each rank's factor above c (with c = 3 and level 2 undecided); a rank split by level 1's
+            // fanout then has its children's tiles mid x e apart.
+            void Middle(int a)
+            {
+                if (a < rel.Count)
+                {
+                    int r = rel[a];
+                    if (c == 2 || midDecided || f[r] == 1) { Middle(a + 1); return; }
+                    var ms = _m.Divisors[f[r]];
+                    for (int i = ms.Length - 1; i >= 0 && lowest > known; i--) { mid[r] = ms[i]; Middle(a + 1); }
+                    mid[r] = 1;
+                    return;
+                }
+                if (lowest <= known) return;
+                if (++work > WholeTileWork) { lowest = 0; return; }
+                for (int r = 0; r < Ranks; r++) spacing[r] = checked(mid[r] * e[r]);
+                double union = index.SpacedWords(e, s1, spacing);
+                // The steps that change the index tuple of those ranks are the first and the steps of the loops from the
+                // innermost over one of them outward: at least every loop of the levels outside the innermost level with one
+                // (level 1's loops over ranks not indexing t counted only where its share is known) and its loops over them.
+                int star = 0;
+                foreach (int r in rel)
+                    if (whole[r]) star = Math.Max(star, mid[r] > 1 ? 2 : f[r] / mid[r] > 1 ? 1 : 0);
+                double steps = Chain(star, null);
+                if (steps * union <= known) { lowest = Math.Min(lowest, steps * union); return; } // forwarding only lowers it
+                double shared = Forwards();
+                // Those of loops whose move no neighbour pair's difference equals read all of U; the others at least the
+                // words of U not in U moved back by that difference.
+                double full = Chain(star, cheapLoop);
+                lowest = Math.Min(lowest, full * union + (steps - full) * Math.Max(0, union - shared));
+            }
+
+            // The product of the factors of those loops (not marked in `skip`).
+            double Chain(int star, bool[,]? skip)
+            {
+                double product = 1;
+                for (int level = 0; level <= star; level++)
+                    for (int q = 0; q < Ranks; q++)
+                    {
+                        if (level == star && !(t.IndexedBy[q] && whole[q])) continue;
+                        if (skip is not null && skip[level, q]) continue;
+                        long factor = level == 0 ? dr[q] : level == 2 ? mid[q] : t.IndexedBy[q] || c == 2 || midDecided ? f[q] / mid[q] : 1;
+                        product *= factor;
+                    }
+                return product;
+            }
+
+            // A step that changes r's index moves every tile clear of itself along a dimension no other rank moves above c.
+            bool Clears(int r)
+            {
+                for (int k = 0; k < dims; k++)
+                {
+                    var ranks = index.RanksOf(k);
+                    int at = ranks.IndexOf(r);
+                    if (at < 0) continue;
+                    bool fixedOthers = true;
+                    foreach (int q in ranks) if (q != r && dr[q] * f[q] != 1) fixedOthers = false;
+                    if (fixedOthers && Math.Abs((long)index.CoefficientsOf(k)[at]) * e[r] >= index.DimExtent(k, e)) return true;
+                }
+                return false;
+            }
+
+            // The loops whose step may move every tile by the difference of two neighbours' places on level 1's mesh, along t's
+            // dimensions: the product of their factors, and the most words U shares with itself moved by such a difference.
+            // Neighbours along an axis differ by one step of one of its spatial loops less a whole run of any of the others (those
+            // faster than it, in an order not known here), either way round. A step is one loop's (level L, rank r) moving r by
+            // its stride while every loop inside it rewinds: those of the deeper levels, and any of level L's (order not known).
+            double Forwards()
+            {
+                moves.Clear();
+                Array.Clear(cheapLoop);
+                foreach (bool alongX in new[] { true, false })
+                {
+                    var loops = new List<int>();
+                    for (int r = 0; r < Ranks; r++) if ((alongX ? X(r) : Y(r)) > 1) loops.Add(r);
+                    foreach (int k0 in loops)
+                    {
+                        var others = loops.Where(q => q != k0).ToArray();
+                        for (int mask = 0; mask < 1 << others.Length; mask++)
+                        {
+                            Array.Clear(delta);
+                            delta[k0] = spacing[k0];
+                            for (int j = 0; j < others.Length; j++)
+                                if ((mask >> j & 1) != 0) delta[others[j]] = -((alongX ? X(others[j]) : Y(others[j])) - 1) * spacing[others[j]];
+                            var v = Project();
+                            if (v == default) continue;
+                            moves.Add(v);
+                            moves.Add((-v.Item1, -v.Item2, -v.Item3, -v.Item4));
+                        }
+                    }
+                }
+                double shared = 0;
+                if (moves.Count == 0) return shared;
+                int top = c == 3 ? 2 : 1;
+                var movers = rel.ToArray();
+                var shift = new long[dims];
+                for (int level = 0; level <= top; level++)
+                    for (int r = 0; r < Ranks; r++) // a loop over a rank not indexing t moves t's tiles by its inner loops' rewinds
+                    {
+                        if (Factor(level, r) == 1) continue;
+                        var same = movers.Where(q => q != r && Factor(level, q) > 1).ToArray();
+                        bool matched = false;
+                        for (int mask = 0; mask < 1 << same.Length; mask++)
+                        {
+                            Array.Clear(delta);
+                            foreach (int q in movers)
+                            {
+                                long back = 0;
+                                for (int l = level + 1; l <= top; l++) back += (Factor(l, q) - 1) * Stride(l, q);
+                                delta[q] = -back;
+                            }
+                            if (t.IndexedBy[r]) delta[r] += Stride(level, r);
+                            for (int j = 0; j < same.Length; j++)
+                                if ((mask >> j & 1) != 0) delta[same[j]] -= (Factor(level, same[j]) - 1) * Stride(level, same[j]);
+                            var v = Project();
+                            if (!moves.Contains(v)) continue;
+                            matched = true;
+                            for (int k = 0; k < dims; k++) shift[k] = index.Shift(k, delta);
+                            shared = Math.Max(shared, index.SpacedWords(e, s1, spacing, shift));
+                        }
+                        cheapLoop[level, r] = matched;
+                    }
+                return shared;
+            }
+
+            // The move `delta` along t's dimensions (at most four here).
+            (long, long, long, long) Project()
+            {
+                Span<long> v = stackalloc long[4];
+                for (int k = 0; k < dims; k++) v[k] = index.Shift(k, delta);
+                return (v[0], v[1], v[2], v[3]);
+            }
+
+            // The factor and the stride of the loop over q at level 0 (DRAM), 1, or 2 (the middle level), above c. A rank not
+            // indexing t whose share of the middle level is not known may put its whole factor at either level.
+            long Factor(int level, int q) => level == 0 ? dr[q]
+                : !t.IndexedBy[q] && c == 3 && !midDecided ? f[q]
+                : level == 1 ? f[q] / mid[q] : mid[q];
+            long Stride(int level, int q) => level switch { 0 => checked(f[q] * s1[q] * e[q]), 1 => checked(s1[q] * mid[q] * e[q]), _ => e[q] };
         }
 
         // Level 1's visits of t when DRAM's innermost loop runs over r0, a window rank of t: its first tile, then
