@@ -206,14 +206,11 @@ public sealed class LayerEvaluator
         {
             var began = _clock.Elapsed;
             CarriedValued += found.List.Count - c.Valued;
-            var layer = Shapes[shape].Layer;
             var best = c;
             for (int i = c.Valued; i < found.List.Count; i++)
             {
                 var m = found.List[i];
-                if (ValidityChecker.Check(layer, arch, m).Count > 0) continue;
-                if (Convention == CostConvention.Timeloop && Formulation.Specs.TimeloopMapping.Inexpressible(m, arch) is not null) continue;
-                var report = Conventions.Evaluate(Convention, layer, arch, m);
+                if (ValueOn(arch, shape, m) is not { } report) continue;
                 double v = report.Objective(objective);
                 if (v < best.Value) best = new Carry(0, m, report, v);
             }
@@ -221,6 +218,18 @@ public sealed class LayerEvaluator
             CarriedTime += _clock.Elapsed - began;
         }
         return c.Mapping is null ? null : c;
+    }
+
+    /// <summary>
+    /// A mapping of a shape costed on an architecture when it is valid there (<see cref="ValidityChecker"/>; under the
+    /// Timeloop convention also sayable in its format), by the run's convention; null when it is not.
+    /// </summary>
+    public CostReport? ValueOn(Architecture arch, int shape, Mapping mapping)
+    {
+        var layer = Shapes[shape].Layer;
+        if (ValidityChecker.Check(layer, arch, mapping).Count > 0) return null;
+        if (Convention == CostConvention.Timeloop && Formulation.Specs.TimeloopMapping.Inexpressible(mapping, arch) is not null) return null;
+        return Conventions.Evaluate(Convention, layer, arch, mapping);
     }
 
     /// <summary>A result with the carried mapping as its best when that is better (or the result has none); a finished search is kept as it is.</summary>
@@ -890,8 +899,8 @@ public sealed class Codesign
 
     /// <summary>
     /// The index of the half the dive descends into: when every half has an estimate, the least midpoint of key and
-    /// estimate (the key is a lower bound on the half's points, the estimate about the value of its largest point, and
-    /// its best point lies between), else the least key; ties by key, then tie-break metric, then lowest point.
+    /// estimate (the key is a lower bound on the half's points, the estimate an upper bound on its best point, which
+    /// lies between), else the least key; ties by key, then tie-break metric, then lowest point.
     /// </summary>
     public static int DiveChoice(IReadOnlyList<DiveHalf> halves)
     {
@@ -906,44 +915,28 @@ public sealed class Codesign
     public IReadOnlyList<DiveStep> Dive => _dive;
 
     /// <summary>
-    /// A guess at the least value among a node's points, for the dive (energy, latency, EDP; null otherwise, or when a
-    /// shape has no mapping): each shape's best mapping of the node's last evaluation (found on its relaxation, so
-    /// valid there) costed on the relaxation with every energy per access raised to its largest over the node's points
-    /// (<see cref="Pessimistic"/>), times its count, summed. The relaxation's own key takes every energy at its least:
-    /// over a set whose memories span small and large sizes, that favors the small memories' cheap accesses with the
-    /// large ones' capacity, a mix no point has, and the key-based dive went, run to run as the quick bounds' timing
-    /// went, to points of the 16384-word global buffer that are 10 % to 13 % worse than those of the 55296-word one
-    /// (docs/benchmarks.md, cd19g). For one point it is the value of its mappings. At least the sum of the node's
-    /// searches' bounds (the same mappings at no smaller energies, each costing at least its search's bound).
+    /// An upper bound on the least value among a node's points, for the dive (energy, latency, EDP; null otherwise, when a
+    /// shape has no mapping, or when no point of the node takes every one): each shape's best mapping of the node's last
+    /// evaluation (found on its relaxation) costed on every point of the node where it is valid
+    /// (<see cref="LayerEvaluator.ValueOn"/>), times its count, summed per point; the least such sum. It is the value of
+    /// real mappings on a point of the node, so at least that point's optimum, and so at least the node's key. For one
+    /// point it is the value of its mappings.
     /// </summary>
     private double? DiveEstimate(Node node, DesignMetric objective)
     {
         if (objective is not (DesignMetric.Energy or DesignMetric.Latency or DesignMetric.Edp)) return null;
         var o = MappedFor(objective);
-        if (node.Sums?.GetValueOrDefault(o) is not { } s || s.Results.Count < _eval.Shapes.Count) return null;
-        var arch = Pessimistic(node.Points);
-        double sum = 0;
-        for (int i = 0; i < _eval.Shapes.Count; i++)
+        if (node.Sums?.GetValueOrDefault(o) is not { } s || s.Results.Count < _eval.Shapes.Count || s.Results.Any(r => r.Mapping is null)) return null;
+        double least = double.PositiveInfinity;
+        foreach (var p in node.Points)
         {
-            if (s.Results[i].Mapping is not { } m) return null;
-            sum += _eval.Shapes[i].Count * Conventions.Evaluate(_eval.Convention, _eval.Shapes[i].Layer, arch, m).Objective(o);
+            var arch = _space.Build(p);
+            double sum = 0;
+            for (int i = 0; i < _eval.Shapes.Count && sum < least; i++)
+                sum = _eval.ValueOn(arch, i, s.Results[i].Mapping!) is { } report ? sum + _eval.Shapes[i].Count * report.Objective(o) : double.PositiveInfinity;
+            least = Math.Min(least, sum);
         }
-        return sum;
-    }
-
-    /// <summary>
-    /// The relaxation of a set of points (<see cref="DesignSpace.Relax"/>) with every level's read and write energy per
-    /// access at its largest over the points instead of its least: the same capacities, fanouts and bandwidths, so a
-    /// mapping valid on the relaxation is valid on it, with the same counts and cycles.
-    /// </summary>
-    private Architecture Pessimistic(IReadOnlyList<int> points)
-    {
-        var relaxed = _space.Relax(points);
-        if (points.Count == 1) return relaxed;
-        var built = points.Select(_space.Build).ToList();
-        var levels = relaxed.Levels.Select((l, i) => new StorageLevel(l.Name, l.Capacity, l.WordBits, built.Max(a => a.Levels[i].ReadEnergy), built.Max(a => a.Levels[i].WriteEnergy),
-            l.ReadBandwidth, l.WriteBandwidth, l.Keeps, l.Fanout) { Window = l.Window });
-        return new Architecture(relaxed.Name, relaxed.Description, levels, relaxed.Compute, relaxed.ClockGHz);
+        return double.IsFinite(least) ? least : null;
     }
 
     private static double Lower(LayerSum s, DesignMetric m) => m == DesignMetric.LayerLatency ? s.MaxLower : s.Lower;

@@ -347,9 +347,10 @@ public sealed class CodesignTests
     }
 
     /// <summary>
-    /// The dive descends into the half of least midpoint of key and estimate (the estimate: its relaxation's mappings at the
-    /// half's largest energies per access, docs/codesign.md "The dive"): on the 16-point space, for energy, latency and EDP,
-    /// every half's estimate is at least its key (a lower bound on its points), the half taken has the least midpoint, the dive ends on one point
+    /// The dive descends into the half of least midpoint of key and estimate (the estimate: its relaxation's mappings costed
+    /// on the half's points where valid, the least sum; docs/codesign.md "Where the dive goes"): on the 16-point space, for
+    /// energy, latency and EDP, every half's estimate is at least its key (a lower bound on its points) and at least the
+    /// least exhaustive optimum of its points (it is a real mapping's value), the half taken has the least midpoint, the dive ends on one point
     /// whose estimate is its value as mapped, and the answer is still the sweep's. A set's estimate below its key (the
     /// relaxation's least energies instead of the largest) or a dive that takes the least key instead fails it.
     /// </summary>
@@ -363,6 +364,7 @@ public sealed class CodesignTests
             var run = new Codesign(space, Small(), SearchLimits.None);
             var got = run.Minimize(objective, []);
             var expected = sweeper.Sweep(objective, [])!;
+            var optima = sweeper.SweepAll(objective, []);
             string what = $"{DesignMetrics.Name(objective)}: dive [{string.Join("; ", run.Dive.Select(d => string.Join(" / ", d.Halves.Select(h => $"{h.Points.Count} from {h.Points.Min()} key {h.Key} est {h.Estimate}"))))}]";
             Assert.IsTrue(run.Dive.Count > 0, what);
             foreach (var step in run.Dive)
@@ -371,6 +373,8 @@ public sealed class CodesignTests
                 foreach (var h in step.Halves)
                 {
                     Assert.IsTrue(h.Estimate!.Value >= h.Key * (1 - 1e-12), $"{what}: estimate below the key");
+                    double least = h.Points.Min(p => optima[p]!.Values[objective]);
+                    Assert.IsTrue(h.Estimate.Value >= least * (1 - 1e-12), $"{what}: estimate {h.Estimate} below the least optimum {least} of the half's points");
                     if (h.Points.Count > 1) { sets++; if (h.Estimate.Value > h.Key * (1 + 1e-9)) above++; }
                 }
                 Assert.AreEqual(step.Halves.Min(h => h.Key + h.Estimate!.Value), step.Halves[step.Chosen].Key + step.Halves[step.Chosen].Estimate!.Value, what);
@@ -382,7 +386,7 @@ public sealed class CodesignTests
             Assert.AreEqual(CodesignStatus.Optimal, got.Status, what);
             Assert.AreEqual(expected.Point, got.Best!.Point, what);
         }
-        Assert.IsTrue(sets > 0 && above > 0, $"{sets} sets in the dives, {above} with an estimate above the key: the test sees nothing");
+        Assert.IsTrue(sets > 0, "no set in the dives: the test sees nothing");
         Console.WriteLine($"{sets} sets in the dives, {above} with an estimate above the key");
     }
 
