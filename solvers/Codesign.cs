@@ -899,8 +899,8 @@ public sealed class Codesign
 
     /// <summary>
     /// The index of the half the dive descends into: when every half has an estimate, the least midpoint of key and
-    /// estimate (the key is a lower bound on the half's points, the estimate an upper bound on its best point, which
-    /// lies between), else the least key; ties by key, then tie-break metric, then lowest point.
+    /// estimate (the key is a lower bound on the half's points, the estimate about the value of its largest point, and
+    /// its best point lies between), else the least key; ties by key, then tie-break metric, then lowest point.
     /// </summary>
     public static int DiveChoice(IReadOnlyList<DiveHalf> halves)
     {
@@ -915,28 +915,45 @@ public sealed class Codesign
     public IReadOnlyList<DiveStep> Dive => _dive;
 
     /// <summary>
-    /// An upper bound on the least value among a node's points, for the dive (energy, latency, EDP; null otherwise, when a
-    /// shape has no mapping, or when no point of the node takes every one): each shape's best mapping of the node's last
-    /// evaluation (found on its relaxation) costed on every point of the node where it is valid
-    /// (<see cref="LayerEvaluator.ValueOn"/>), times its count, summed per point; the least such sum. It is the value of
-    /// real mappings on a point of the node, so at least that point's optimum, and so at least the node's key. For one
-    /// point it is the value of its mappings.
+    /// A guess at the least value among a node's points, for the dive (energy, latency, EDP; null otherwise, or when a
+    /// shape has no mapping): each shape's best mapping of the node's last evaluation (found on its relaxation, so
+    /// valid there) costed on the relaxation with every energy per access raised to its largest over the node's points
+    /// (<see cref="Pessimistic"/>), times its count, summed. The relaxation's own key takes every energy at its least:
+    /// over a set whose memories span small and large sizes, that favors the small memories' cheap accesses with the
+    /// large ones' capacity, a mix no point has, and the key-based dive went, run to run as the quick bounds' timing
+    /// went, to points of the 16384- or 32768-word global buffer, up to 13 % worse on energy and 17 % on EDP than the
+    /// best points found (docs/codesign.md, "Where the dive goes"). For one point it is the value of its mappings; with
+    /// non-decreasing tables and the node's largest point in it, the value of real mappings on that point. At least the
+    /// sum of the node's searches' bounds (the same mappings at no smaller energies, each costing at least its search's bound).
     /// </summary>
     private double? DiveEstimate(Node node, DesignMetric objective)
     {
         if (objective is not (DesignMetric.Energy or DesignMetric.Latency or DesignMetric.Edp)) return null;
         var o = MappedFor(objective);
-        if (node.Sums?.GetValueOrDefault(o) is not { } s || s.Results.Count < _eval.Shapes.Count || s.Results.Any(r => r.Mapping is null)) return null;
-        double least = double.PositiveInfinity;
-        foreach (var p in node.Points)
+        if (node.Sums?.GetValueOrDefault(o) is not { } s || s.Results.Count < _eval.Shapes.Count) return null;
+        var arch = Pessimistic(node.Points);
+        double sum = 0;
+        for (int i = 0; i < _eval.Shapes.Count; i++)
         {
-            var arch = _space.Build(p);
-            double sum = 0;
-            for (int i = 0; i < _eval.Shapes.Count && sum < least; i++)
-                sum = _eval.ValueOn(arch, i, s.Results[i].Mapping!) is { } report ? sum + _eval.Shapes[i].Count * report.Objective(o) : double.PositiveInfinity;
-            least = Math.Min(least, sum);
+            if (s.Results[i].Mapping is not { } m) return null;
+            sum += _eval.Shapes[i].Count * Conventions.Evaluate(_eval.Convention, _eval.Shapes[i].Layer, arch, m).Objective(o);
         }
-        return double.IsFinite(least) ? least : null;
+        return sum;
+    }
+
+    /// <summary>
+    /// The relaxation of a set of points (<see cref="DesignSpace.Relax"/>) with every level's read and write energy per
+    /// access at its largest over the points instead of its least: the same capacities, fanouts and bandwidths, so a
+    /// mapping valid on the relaxation is valid on it, with the same counts and cycles.
+    /// </summary>
+    private Architecture Pessimistic(IReadOnlyList<int> points)
+    {
+        var relaxed = _space.Relax(points);
+        if (points.Count == 1) return relaxed;
+        var built = points.Select(_space.Build).ToList();
+        var levels = relaxed.Levels.Select((l, i) => new StorageLevel(l.Name, l.Capacity, l.WordBits, built.Max(a => a.Levels[i].ReadEnergy), built.Max(a => a.Levels[i].WriteEnergy),
+            l.ReadBandwidth, l.WriteBandwidth, l.Keeps, l.Fanout) { Window = l.Window });
+        return new Architecture(relaxed.Name, relaxed.Description, levels, relaxed.Compute, relaxed.ClockGHz);
     }
 
     private static double Lower(LayerSum s, DesignMetric m) => m == DesignMetric.LayerLatency ? s.MaxLower : s.Lower;

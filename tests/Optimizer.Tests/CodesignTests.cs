@@ -347,10 +347,10 @@ public sealed class CodesignTests
     }
 
     /// <summary>
-    /// The dive descends into the half of least midpoint of key and estimate (the estimate: its relaxation's mappings costed
-    /// on the half's points where valid, the least sum; docs/codesign.md "Where the dive goes"): on the 16-point space, for
-    /// energy, latency and EDP, every half's estimate is at least its key (a lower bound on its points) and at least the
-    /// least exhaustive optimum of its points (it is a real mapping's value), the half taken has the least midpoint, the dive ends on one point
+    /// The dive descends into the half of least midpoint of key and estimate (the estimate: its relaxation's mappings at the
+    /// half's largest energies per access; docs/codesign.md "Where the dive goes"): on the 16-point space, for energy,
+    /// latency and EDP, every half's estimate is at least its key (a lower bound on its points) and at least the least
+    /// exhaustive optimum of its points (here the value of real mappings on its largest point), the half taken has the least midpoint, the dive ends on one point
     /// whose estimate is its value as mapped, and the answer is still the sweep's. A set's estimate below its key (the
     /// relaxation's least energies instead of the largest) or a dive that takes the least key instead fails it.
     /// </summary>
