@@ -132,6 +132,9 @@ public static class Program
             if (r.Best is { } best) Console.WriteLine($"    point {best.Point}: {best.Description}; area {best.Values[DesignMetric.Area]:0.###} mm²");
             foreach (var (stage, t) in run.Stages)
                 Console.WriteLine($"    {stage}: {t.Nodes} evaluated ({t.Dropped} dropped at once), {t.Searches} searches, {t.Skipped} left unsearched, {t.Time.TotalSeconds:0.#} s");
+            // The dive's path: at each step the halves' keys (lower bounds) and estimates (their mappings at the halves' largest energies), the one taken marked.
+            foreach (var step in run.Dive)
+                Console.WriteLine("    dive: " + string.Join("  |  ", step.Halves.Select((h, i) => $"{(i == step.Chosen ? "*" : " ")}{h.Points.Count} from {h.Points.Min()}: key {h.Key:G5} est {(h.Estimate is { } x ? x.ToString("G5") : "-")}")));
             // Where the gap is, shape by shape: the best point's bound and value against the bound of the node that sets the run's bound.
             var mapped = Codesign.MappedFor(objective);
             if (r.Status != CodesignStatus.Optimal && r.Best?.Sums.GetValueOrDefault(mapped) is { } own)

@@ -206,14 +206,11 @@ public sealed class LayerEvaluator
         {
             var began = _clock.Elapsed;
             CarriedValued += found.List.Count - c.Valued;
-            var layer = Shapes[shape].Layer;
             var best = c;
             for (int i = c.Valued; i < found.List.Count; i++)
             {
                 var m = found.List[i];
-                if (ValidityChecker.Check(layer, arch, m).Count > 0) continue;
-                if (Convention == CostConvention.Timeloop && Formulation.Specs.TimeloopMapping.Inexpressible(m, arch) is not null) continue;
-                var report = Conventions.Evaluate(Convention, layer, arch, m);
+                if (ValueOn(arch, shape, m) is not { } report) continue;
                 double v = report.Objective(objective);
                 if (v < best.Value) best = new Carry(0, m, report, v);
             }
@@ -221,6 +218,18 @@ public sealed class LayerEvaluator
             CarriedTime += _clock.Elapsed - began;
         }
         return c.Mapping is null ? null : c;
+    }
+
+    /// <summary>
+    /// A mapping of a shape costed on an architecture when it is valid there (<see cref="ValidityChecker"/>; under the
+    /// Timeloop convention also sayable in its format), by the run's convention; null when it is not.
+    /// </summary>
+    public CostReport? ValueOn(Architecture arch, int shape, Mapping mapping)
+    {
+        var layer = Shapes[shape].Layer;
+        if (ValidityChecker.Check(layer, arch, mapping).Count > 0) return null;
+        if (Convention == CostConvention.Timeloop && Formulation.Specs.TimeloopMapping.Inexpressible(mapping, arch) is not null) return null;
+        return Conventions.Evaluate(Convention, layer, arch, mapping);
     }
 
     /// <summary>A result with the carried mapping as its best when that is better (or the result has none); a finished search is kept as it is.</summary>
@@ -488,6 +497,12 @@ public sealed record CodesignResult(
 /// </summary>
 public sealed record StageTally(int Nodes, int Dropped, long Searches, long Skipped, TimeSpan Time);
 
+/// <summary>One half the dive evaluated: its points, its key (a lower bound), its tie-break value and its estimate (<see cref="Codesign.Dive"/>; null when none).</summary>
+public sealed record DiveHalf(IReadOnlyList<int> Points, double Key, double Tie, double? Estimate);
+
+/// <summary>One step of the dive: the halves evaluated and the index of the one it descended into.</summary>
+public sealed record DiveStep(IReadOnlyList<DiveHalf> Halves, int Chosen);
+
 /// <summary>A node of a co-design run left open: its points and the sums of its last evaluation (null when never evaluated itself).</summary>
 public sealed record OpenNode(IReadOnlyList<int> Points, IReadOnlyDictionary<Objective, LayerSum>? Sums);
 
@@ -687,12 +702,13 @@ public sealed class Codesign
         // The dive: from the root, evaluate both halves cheaply and descend into the one with the least key, down to
         // one point, which is mapped; the first incumbent, so that a run stopped early reports a point and a gap.
         // The dive stops at a set whose bound is above the external cutoff: it has nothing to find there.
+        _dive.Clear();
         var dive = Eval(new Node(feasible, 0, 0, evaluated: false), 0);
         while (dive is not null && dive.Points.Count > 1 && !_eval.Stopped && dive.Key <= external)
         {
             var halves = Split(dive.Points).Select(c => Eval(new Node(c, dive.Key, 0, evaluated: false), 0)).Where(h => h is not null).Select(h => h!).ToList();
             if (halves.Count == 0) { dive = null; break; }
-            var next = halves.MinBy(h => (h.Key, h.Tie, h.MinIndex))!;
+            var next = Landing(halves, objective);
             foreach (var h in halves) if (h != next) Place(h);
             dive = next;
         }
@@ -866,6 +882,79 @@ public sealed class Codesign
     /// without a time limit.
     /// </summary>
     private TimeSpan? PointBudget(int objectives) => _limit is { } t ? (t - _eval.Elapsed) / Math.Max(1, objectives) : null;
+
+    /// <summary>
+    /// The half the dive descends into (<see cref="DiveChoice"/>): by the midpoint of key and <see cref="DiveEstimate"/>
+    /// when every half has an estimate, else by the least key as before (a static objective, layer latency or power, or a
+    /// shape without a mapping), and the step recorded (<see cref="Dive"/>). Only the dive's path depends on it: it is a
+    /// guess at where a good point is, not a bound.
+    /// </summary>
+    private Node Landing(List<Node> halves, DesignMetric objective)
+    {
+        var step = new DiveStep(halves.Select(h => new DiveHalf(h.Points, h.Key, h.Tie, DiveEstimate(h, objective))).ToList(), 0);
+        step = step with { Chosen = DiveChoice(step.Halves) };
+        _dive.Add(step);
+        return halves[step.Chosen];
+    }
+
+    /// <summary>
+    /// The index of the half the dive descends into: when every half has an estimate, the least midpoint of key and
+    /// estimate (the key is a lower bound on the half's points, the estimate about the value of its largest point, and
+    /// its best point lies between), else the least key; ties by key, then tie-break metric, then lowest point.
+    /// </summary>
+    public static int DiveChoice(IReadOnlyList<DiveHalf> halves)
+    {
+        bool estimated = halves.All(h => h.Estimate is not null);
+        return Enumerable.Range(0, halves.Count)
+            .MinBy(i => (estimated ? (halves[i].Key + halves[i].Estimate!.Value) / 2 : halves[i].Key, halves[i].Key, halves[i].Tie, halves[i].Points.Min()));
+    }
+
+    private readonly List<DiveStep> _dive = [];
+
+    /// <summary>The dive's steps of the last minimization: at each, the halves evaluated (points, key, estimate) and the one descended into.</summary>
+    public IReadOnlyList<DiveStep> Dive => _dive;
+
+    /// <summary>
+    /// A guess at the least value among a node's points, for the dive (energy, latency, EDP; null otherwise, or when a
+    /// shape has no mapping): each shape's best mapping of the node's last evaluation (found on its relaxation, so
+    /// valid there) costed on the relaxation with every energy per access raised to its largest over the node's points
+    /// (<see cref="Pessimistic"/>), times its count, summed. The relaxation's own key takes every energy at its least:
+    /// over a set whose memories span small and large sizes, that favors the small memories' cheap accesses with the
+    /// large ones' capacity, a mix no point has, and the key-based dive went, run to run as the quick bounds' timing
+    /// went, to points of the 16384- or 32768-word global buffer, up to 13 % worse on energy and 17 % on EDP than the
+    /// best points found (docs/codesign.md, "Where the dive goes"). For one point it is the value of its mappings; with
+    /// non-decreasing tables and the node's largest point in it, the value of real mappings on that point. At least the
+    /// sum of the node's searches' bounds (the same mappings at no smaller energies, each costing at least its search's bound).
+    /// </summary>
+    private double? DiveEstimate(Node node, DesignMetric objective)
+    {
+        if (objective is not (DesignMetric.Energy or DesignMetric.Latency or DesignMetric.Edp)) return null;
+        var o = MappedFor(objective);
+        if (node.Sums?.GetValueOrDefault(o) is not { } s || s.Results.Count < _eval.Shapes.Count) return null;
+        var arch = Pessimistic(node.Points);
+        double sum = 0;
+        for (int i = 0; i < _eval.Shapes.Count; i++)
+        {
+            if (s.Results[i].Mapping is not { } m) return null;
+            sum += _eval.Shapes[i].Count * Conventions.Evaluate(_eval.Convention, _eval.Shapes[i].Layer, arch, m).Objective(o);
+        }
+        return sum;
+    }
+
+    /// <summary>
+    /// The relaxation of a set of points (<see cref="DesignSpace.Relax"/>) with every level's read and write energy per
+    /// access at its largest over the points instead of its least: the same capacities, fanouts and bandwidths, so a
+    /// mapping valid on the relaxation is valid on it, with the same counts and cycles.
+    /// </summary>
+    private Architecture Pessimistic(IReadOnlyList<int> points)
+    {
+        var relaxed = _space.Relax(points);
+        if (points.Count == 1) return relaxed;
+        var built = points.Select(_space.Build).ToList();
+        var levels = relaxed.Levels.Select((l, i) => new StorageLevel(l.Name, l.Capacity, l.WordBits, built.Max(a => a.Levels[i].ReadEnergy), built.Max(a => a.Levels[i].WriteEnergy),
+            l.ReadBandwidth, l.WriteBandwidth, l.Keeps, l.Fanout) { Window = l.Window });
+        return new Architecture(relaxed.Name, relaxed.Description, levels, relaxed.Compute, relaxed.ClockGHz);
+    }
 
     private static double Lower(LayerSum s, DesignMetric m) => m == DesignMetric.LayerLatency ? s.MaxLower : s.Lower;
 

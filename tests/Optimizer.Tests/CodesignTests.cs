@@ -347,6 +347,66 @@ public sealed class CodesignTests
     }
 
     /// <summary>
+    /// The dive descends into the half of least midpoint of key and estimate (the estimate: its relaxation's mappings at the
+    /// half's largest energies per access; docs/codesign.md "Where the dive goes"): on the 16-point space, for energy,
+    /// latency and EDP, every half's estimate is at least its key (a lower bound on its points) and at least the least
+    /// exhaustive optimum of its points (here the value of real mappings on its largest point), the half taken has the least midpoint, the dive ends on one point
+    /// whose estimate is its value as mapped, and the answer is still the sweep's. A set's estimate below its key (the
+    /// relaxation's least energies instead of the largest) or a dive that takes the least key instead fails it.
+    /// </summary>
+    [TestMethod]
+    public void TheDiveTakesTheHalfOfLeastMidpointAndLandsOnAPointAtItsValue()
+    {
+        var (space, sweeper) = Shared.Value;
+        int sets = 0, above = 0;
+        foreach (var objective in new[] { DesignMetric.Energy, DesignMetric.Latency, DesignMetric.Edp })
+        {
+            var run = new Codesign(space, Small(), SearchLimits.None);
+            var got = run.Minimize(objective, []);
+            var expected = sweeper.Sweep(objective, [])!;
+            var optima = sweeper.SweepAll(objective, []);
+            string what = $"{DesignMetrics.Name(objective)}: dive [{string.Join("; ", run.Dive.Select(d => string.Join(" / ", d.Halves.Select(h => $"{h.Points.Count} from {h.Points.Min()} key {h.Key} est {h.Estimate}"))))}]";
+            Assert.IsTrue(run.Dive.Count > 0, what);
+            foreach (var step in run.Dive)
+            {
+                Assert.IsTrue(step.Halves.All(h => h.Estimate is not null), what);
+                foreach (var h in step.Halves)
+                {
+                    Assert.IsTrue(h.Estimate!.Value >= h.Key * (1 - 1e-12), $"{what}: estimate below the key");
+                    double least = h.Points.Min(p => optima[p]!.Values[objective]);
+                    Assert.IsTrue(h.Estimate.Value >= least * (1 - 1e-12), $"{what}: estimate {h.Estimate} below the least optimum {least} of the half's points");
+                    if (h.Points.Count > 1) { sets++; if (h.Estimate.Value > h.Key * (1 + 1e-9)) above++; }
+                }
+                Assert.AreEqual(step.Halves.Min(h => h.Key + h.Estimate!.Value), step.Halves[step.Chosen].Key + step.Halves[step.Chosen].Estimate!.Value, what);
+            }
+            var last = run.Dive[^1].Halves[run.Dive[^1].Chosen];
+            Assert.AreEqual(1, last.Points.Count, what);
+            double value = run.Mapped[last.Points[0]].Values[objective];
+            Assert.AreEqual(value, last.Estimate!.Value, 1e-9 * value, what);
+            Assert.AreEqual(CodesignStatus.Optimal, got.Status, what);
+            Assert.AreEqual(expected.Point, got.Best!.Point, what);
+        }
+        Assert.IsTrue(sets > 0, "no set in the dives: the test sees nothing");
+        Console.WriteLine($"{sets} sets in the dives, {above} with an estimate above the key");
+    }
+
+    /// <summary>
+    /// The dive's choice between halves: the least midpoint of key and estimate, even where another half has a lower key or
+    /// a lower estimate; the least key when a half has no estimate; ties by key, then the tie-break metric, then the lowest point.
+    /// </summary>
+    [TestMethod]
+    public void TheDiveChoosesByMidpointThenKey()
+    {
+        static DiveHalf H(int from, double key, double tie, double? estimate) => new([from, from + 1], key, tie, estimate);
+        Assert.AreEqual(1, Codesign.DiveChoice([H(0, 1.0, 0, 4.0), H(2, 2.0, 0, 2.6)]), "the least midpoint (2.3), not the least key");
+        Assert.AreEqual(0, Codesign.DiveChoice([H(0, 1.0, 0, 3.0), H(2, 2.0, 0, 2.5)]), "the least midpoint (2), not the least estimate");
+        Assert.AreEqual(0, Codesign.DiveChoice([H(0, 1.0, 0, null), H(2, 2.0, 0, 1.5)]), "a half without an estimate: the least key");
+        Assert.AreEqual(1, Codesign.DiveChoice([H(0, 2.0, 0, 2.0), H(2, 1.0, 0, 3.0)]), "equal midpoints: the least key");
+        Assert.AreEqual(1, Codesign.DiveChoice([H(0, 1.0, 2, 3.0), H(2, 1.0, 1, 3.0)]), "then the least tie-break");
+        Assert.AreEqual(0, Codesign.DiveChoice([H(0, 1.0, 1, 3.0), H(2, 1.0, 1, 3.0)]), "then the lowest point");
+    }
+
+    /// <summary>
     /// Under the Timeloop convention (every layer costed by Timeloop's counts, searched with the bounds of shared windows) the
     /// branch and bound over relaxations still gives the sweep's answer, the answer's layers re-cost to it under the
     /// convention, and the command says the convention and proves it.
