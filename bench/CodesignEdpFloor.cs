@@ -16,8 +16,7 @@ internal static class CodesignEdpFloor
 {
     public static void Run(int point, double seconds)
     {
-        var dir = AppContext.BaseDirectory;
-        while (!File.Exists(Path.Combine(dir, "Optimizer.sln"))) dir = Path.GetDirectoryName(dir) ?? throw new InvalidOperationException("Run the benchmark inside the repository.");
+        var dir = Program.RepositoryRoot();
         var space = Optimizer.Hardware.Specs.DesignSpaceSpec.Load(Path.Combine(dir, "examples", "codesign-eyeriss.yaml"));
         var arch = space.Build(point);
         var shapes = Zoo.DistinctShapes(Zoo.Get("resnet50"));

@@ -20,7 +20,7 @@ public static class FusionKeep
     /// <summary>Runs the three architectures.</summary>
     public static void Run()
     {
-        string Example(string file) => Path.GetFullPath(Path.Combine(AppContext.BaseDirectory, "../../../../examples", file));
+        string Example(string file) => Path.Combine(Program.RepositoryRoot(), "examples", file);
         var w = WorkloadSpec.Load(Example("conv-chain-workload.yaml"));
         var baseArch = ArchitectureSpec.Load(Example("two-level-arch.yaml"));
         foreach (var (mac, dram) in new[] { (baseArch.Compute.MacEnergy, baseArch.Levels[0].ReadEnergy), (20.0, 60.0), (50.0, 100.0) })

@@ -19,7 +19,7 @@ public static class FusionPipeline
     /// <summary>Runs the cases <paramref name="name"/> names (all by default).</summary>
     public static void Run(string name, double? seconds)
     {
-        string Example(string file) => Path.GetFullPath(Path.Combine(AppContext.BaseDirectory, "../../../../examples", file));
+        string Example(string file) => Path.Combine(Program.RepositoryRoot(), "examples", file);
         var cases = new List<(string Key, Workload W, Architecture A)>();
         if (name is "fusion-pipeline" or "fusion-pipeline:examples")
         {

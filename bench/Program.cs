@@ -13,6 +13,16 @@ public static class Program
     /// <summary>Runs the named benchmarks (all when none is named).</summary>
     public static int Main(string[] args)
     {
+        try { return Run(args); }
+        catch (BenchUsageException e)
+        {
+            Console.Error.WriteLine($"error: {e.Message}");
+            return 2;
+        }
+    }
+
+    private static int Run(string[] args)
+    {
         var numbers = args.Where(a => double.TryParse(a, System.Globalization.CultureInfo.InvariantCulture, out _)).ToList();
         var names = args.Except(numbers).ToList();
         var which = names.Count == 0 ? new List<string> { "costmodel", "small", "resnet50" } : names;
@@ -105,14 +115,28 @@ public static class Program
     }
 
     /// <summary>
+    /// The checkout holding Optimizer.sln: above the benchmark's own files, else above the current directory (a copied
+    /// build run from inside the repository).
+    /// </summary>
+    internal static string RepositoryRoot()
+    {
+        foreach (var start in new[] { AppContext.BaseDirectory, Environment.CurrentDirectory })
+            for (string? dir = start; dir is not null; dir = Path.GetDirectoryName(dir))
+                if (File.Exists(Path.Combine(dir, "Optimizer.sln"))) return dir;
+        throw new BenchUsageException($"no Optimizer.sln above {AppContext.BaseDirectory} or {Environment.CurrentDirectory}: run the benchmark inside the repository");
+    }
+
+    /// <summary>A benchmark that cannot run where it was started: printed as an error, exit 2.</summary>
+    internal sealed class BenchUsageException(string message) : Exception(message);
+
+    /// <summary>
     /// Co-design (issue 19): ResNet-50 over the 256-point Eyeriss-like space of examples/codesign-eyeriss.yaml, energy
     /// then EDP, each with a time limit for the whole run (and optionally a cap on each search on a relaxation): the
     /// status, the best point, the bound and gap, the exact layer searches against a full sweep's, and the time.
     /// </summary>
     private static void CodesignEyeriss(double seconds, double? boundSeconds, double? quickSeconds)
     {
-        var dir = AppContext.BaseDirectory;
-        while (!File.Exists(Path.Combine(dir, "Optimizer.sln"))) dir = Path.GetDirectoryName(dir) ?? throw new InvalidOperationException("Run the benchmark inside the repository.");
+        var dir = RepositoryRoot();
         var space = Optimizer.Hardware.Specs.DesignSpaceSpec.Load(Path.Combine(dir, "examples", "codesign-eyeriss.yaml"));
         var workload = Zoo.Get("resnet50");
         Console.WriteLine($"codesign: resnet50 ({Zoo.DistinctShapes(workload).Count} distinct shapes) over {space.Name} ({space.Count} points); " +
@@ -161,8 +185,7 @@ public static class Program
     /// </summary>
     private static void CodesignFronts(double seconds)
     {
-        var dir = AppContext.BaseDirectory;
-        while (!File.Exists(Path.Combine(dir, "Optimizer.sln"))) dir = Path.GetDirectoryName(dir) ?? throw new InvalidOperationException("Run the benchmark inside the repository.");
+        var dir = RepositoryRoot();
         var space = Optimizer.Hardware.Specs.DesignSpaceSpec.Load(Path.Combine(dir, "examples", "codesign-tpu.yaml"));
         Console.WriteLine($"codesign-fronts: (energy, area) Pareto fronts over {space.Name} ({space.Count} points, base {space.Base.Name}); {seconds} s per front");
         foreach (var network in new[] { "mobilenetv2", "bert-base" })
@@ -265,8 +288,7 @@ public static class Program
     /// </summary>
     private static void TimeloopOptima()
     {
-        var dir = AppContext.BaseDirectory;
-        while (!File.Exists(Path.Combine(dir, "Optimizer.sln"))) dir = Path.GetDirectoryName(dir) ?? throw new InvalidOperationException("Run the benchmark inside the repository.");
+        var dir = RepositoryRoot();
         dir = Path.Combine(dir, "tests", "Optimizer.Tests", "Fixtures", "timeloop");
         Console.WriteLine("timeloop-optima: id | ours (status, cycles, pJ, s) | timeloop-mapper (cycles, pJ, s) | time ratio");
         foreach (var line in File.ReadLines(Path.Combine(dir, "optima.jsonl")))

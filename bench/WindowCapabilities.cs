@@ -17,7 +17,7 @@ public static class WindowCapabilities
     /// <summary>Runs the comparison; each search under the time limit.</summary>
     public static void Run(double seconds)
     {
-        var path = Path.Combine(AppContext.BaseDirectory, "../../../../examples/systolic-row.yaml");
+        var path = Path.Combine(Program.RepositoryRoot(), "examples", "systolic-row.yaml");
         var row = ArchitectureSpec.Load(Path.GetFullPath(path));
         var layers = new[]
         {
