@@ -12,7 +12,7 @@ namespace Optimizer.Solvers;
 /// </summary>
 public sealed partial class FusionSearch
 {
-    private FusionResult SolveFullLatency(SearchLimits limits, Stopwatch sw, Func<bool> late, Func<bool> stop)
+    private FusionResult SolveFullLatency(SearchLimits limits, Stopwatch sw, Func<bool> late, Func<bool> stop, FusionResult template)
     {
         var w = _p.Workload;
         int n = w.Layers.Count;
@@ -50,7 +50,7 @@ public sealed partial class FusionSearch
         }, c => double.IsPositiveInfinity(c.Lower));
         if (layers is null)
             return new FusionResult(SolveStatus.Feasible, uMap, uRep, uRep.Cycles, uMap, uRep, sw.Elapsed, [], [],
-                "stopped while listing the classes of partial mappings; the answer is the best unfused mapping")
+                "stopped while listing the classes of partial mappings, with every layer's own mapping (unfused) joined")
             { UnfusedProven = unfusedProven };
         // With --keep-halos, every group that keeps its halos, its members' classes beside the join's (FusionKept.cs), each
         // bounded by 0 (no floor is taken for them: every one that could improve on the best total is searched).
@@ -58,18 +58,7 @@ public sealed partial class FusionSearch
 
         // The template's partial mappings are members of the same classes: each class starts from its fastest template member,
         // so the answer is never worse than the template's optimum and the ceilings start tighter.
-        if (!stop() && _p.SeedFromTemplate)
-        {
-            limits.Progress?.Phase("the template's partial mappings (the starting members)");
-            if (Join(fuse: true, stop, out _, out var template) is not null)
-                for (int i = 0; i < n; i++)
-                    foreach (var c in layers[i])
-                    {
-                        var best = template[i].Where(p => (p.InKey ?? DramKey) == c.InKey && (p.OutKey ?? DramKey) == c.OutKey)
-                            .OrderBy(p => p.Cycles).ThenBy(p => p.Energy).FirstOrDefault();
-                        if (best is not null && (c.Member is null || Faster(best, c.Member))) c.Member = best;
-                    }
-        }
+        if (_p.SeedFromTemplate) SeedFromTemplate(layers, template, p => p.Cycles, Faster);
 
         // 3. Branch and bound over the join, in cycles: the class on the least total of bounds is searched next, under the
         //    ceiling the best total known leaves it, until no unsearched class could improve on that total.
@@ -115,6 +104,9 @@ public sealed partial class FusionSearch
         unfusedProven = aloneEnergyProven;
         var (chain, energyBound, tight) = LeastEnergyAtLeastCycles(layers, fRep.Cycles, limits, stop);
         stats = stats.Select((s, i) => s with { Evaluated = s.Evaluated + tight[i].Sum(c => c.Nodes) }).ToList();
+        // Stopped while settling: the fastest chain again, now that every layer alone has its least energy at its least cycles.
+        if (chain is null && Recheck(Assemble(FastestChain(layers))) is var (sMap, sRep) && sRep.Cycles == fRep.Cycles && sRep.Energy < fRep.Energy)
+            (fMap, fRep) = (sMap, sRep);
         if (chain is null)
             return new FusionResult(SolveStatus.Feasible, fMap, fRep, fRep.Energy, uMap, uRep, sw.Elapsed, stats, survivors,
                 $"the least cycles, {fRep.Cycles:N0}, are proved; stopped before every class that may reach them had its least cycles settled, so the energy at them is not proved (best and bound are energy)")
@@ -226,7 +218,7 @@ public sealed partial class FusionSearch
         };
         var r = new TilingSearch(problem, prune: true, seed: c.Member is not null, incumbent: c.Member?.Mapping,
             ceiling: double.IsFinite(ceiling) ? ceiling + removed : double.PositiveInfinity).Solve(_classLimits());
-        c.Nodes += r.Explored;
+        c.Nodes += Spend(r.Explored);
         if (r.Status == SolveStatus.Infeasible) (c.Member, c.Lower) = (null, double.PositiveInfinity);
         else
         {

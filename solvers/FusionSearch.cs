@@ -51,6 +51,12 @@ public sealed record FusionProblem(Workload Workload, Architecture Arch, Objecti
     /// </summary>
     internal bool SeedFromTemplate { get; init; } = true;
 
+    /// <summary>
+    /// Tests only: the exact class searches' nodes after which the search over the full mapspace stops as at its time limit (a
+    /// deterministic stop; a class search is not cut, the budget is checked between them). Unlimited by default.
+    /// </summary>
+    internal long NodeBudget { get; init; } = long.MaxValue;
+
     /// <summary>The mapspace an OPTIMAL answer is proven over, in words.</summary>
     public string SpaceDescription => FullMapspace
         ? "the full fused mapspace of docs/fusion.md: every layer's mapping from the whole single-layer mapspace of docs/mapspace.md, fused or not" +
@@ -147,17 +153,72 @@ public sealed partial class FusionSearch
     {
         var sw = Stopwatch.StartNew();
         var deadline = limits.TimeLimit;
-        bool Late() => deadline is { } d && sw.Elapsed > d;
+        bool Late() => (deadline is { } d && sw.Elapsed > d) || Interlocked.Read(ref _spent) >= _p.NodeBudget;
         bool Stop() => limits.Cancel.IsCancellationRequested || Late();
+        _late = Late;
         _classLimits = () => limits with { TimeLimit = deadline is { } d ? TimeSpan.FromTicks(Math.Max(1, (d - sw.Elapsed).Ticks)) : null, Progress = null };
-        if (_p.FullMapspace)
-            return _p.Objective switch
-            {
-                Objective.Edp => SolveFullEdp(limits, sw, Late, Stop),
-                Objective.Latency => SolveFullLatency(limits, sw, Late, Stop),
-                _ => SolveFull(limits, sw, Late, Stop),
-            };
-        return SolveTemplate(limits, sw, Late, Stop);
+        if (!_p.FullMapspace) return SolveTemplate(limits, sw, Late, Stop);
+        // The template's optimum first (docs/fusion.md, "Time limit and Ctrl-C"): every class starts from its best template
+        // member, and a search stopped before that, or before its answer is as good, answers the template's optimum instead.
+        limits.Progress?.Phase("the template's optimum (the answer to beat)");
+        var template = SolveTemplate(limits, sw, Late, Stop);
+        var full = _p.Objective switch
+        {
+            Objective.Edp => SolveFullEdp(limits, sw, Stop, template),
+            Objective.Latency => SolveFullLatency(limits, sw, Late, Stop, template),
+            _ => SolveFull(limits, sw, Late, Stop, template),
+        };
+        return NoWorseThan(full, template);
+    }
+
+    /// <summary>The exact class searches' nodes so far (<see cref="FusionProblem.NodeBudget"/>).</summary>
+    private long _spent;
+
+    /// <summary>Counts an exact class search's nodes (at least one: a search proved at its root stops too) towards <see cref="FusionProblem.NodeBudget"/>; returns them.</summary>
+    private long Spend(long nodes)
+    {
+        long total = Interlocked.Add(ref _spent, Math.Max(1, nodes));
+        lock (SpentAfter) SpentAfter.Add(total);
+        return nodes;
+    }
+
+    /// <summary>Tests only: the nodes spent after each exact class search, in order (the budgets that stop the search after each).</summary>
+    internal List<long> SpentAfter { get; } = [];
+
+    /// <summary>
+    /// The answer of a search over the full mapspace, never worse than the template's (whose mappings are members of the same
+    /// classes, so the search's bound holds for them too): when the template's answer is better in the problem's terms (in
+    /// order), which happens only when the search stopped before every class had its template member, or stopped before any
+    /// answer, it is the answer, FEASIBLE, with the search's bound (none when the search had none). The unfused mapping beside
+    /// it stays the search's (the template's when the search has none).
+    /// </summary>
+    private FusionResult NoWorseThan(FusionResult full, FusionResult template)
+    {
+        // Ties go to the search's answer (the first of the two).
+        if (template is not { Mapping: { } tMap, Report: { } tRep }
+            || (full.Report is { } fRep && Objectives.Least([(Index: 0, Report: fRep), (Index: 1, Report: tRep)], _p.Terms, (x, o) => x.Report.Objective(o)).Index == 0))
+            return full;
+        if (full.Status == SolveStatus.Optimal)
+            throw new InvalidOperationException("The template's answer is better than a proved optimum over the full mapspace; this is a bug.");
+        // A list's best and bound are in its second term once its first is proved (latency,energy: the energy at the least
+        // cycles); the template's answer then has those cycles too (it cannot have fewer).
+        var term = full.Report is { } r && full.Best is { } b && _p.Terms.Count > 1 && b != r.Objective(_p.Objective) && b == r.Objective(_p.Terms[1]) ? _p.Terms[1] : _p.Objective;
+        double best = tRep.Objective(term);
+        return full with
+        {
+            Status = SolveStatus.Feasible,
+            Mapping = tMap,
+            Report = tRep,
+            Best = best,
+            Bound = full.Bound is { } lb ? Math.Min(lb, best) : null,
+            Unfused = full.Unfused ?? template.Unfused,
+            UnfusedReport = full.Unfused is null ? template.UnfusedReport : full.UnfusedReport,
+            UnfusedProven = full.Unfused is null ? false : full.UnfusedProven,
+            Stats = full.Stats.Count > 0 ? full.Stats : template.Stats,
+            Survivors = full.Survivors.Count > 0 ? full.Survivors : template.Survivors,
+            Explanation = $"{full.Explanation ?? "stopped"}; the template's optimum is better than what the search had joined, so it is the answer instead" +
+                          (full.Unfused is null ? " (the unfused mapping beside it is the template's)" : ""),
+        };
     }
 
     /// <summary>The search over the template (docs/fusion.md, "The search over the template").</summary>
