@@ -35,11 +35,11 @@ public sealed record FusionProblem(Workload Workload, Architecture Arch, Objecti
     /// True when every layer's partial mappings come from the full single-layer mapspace (the exact search of
     /// each class, docs/fusion.md): for energy, EDP or latency alone, and the list latency,energy, unless <see cref="TemplateOnly"/>
     /// asks for the per-layer template; latency only with its groups sequential (no <see cref="Pipeline"/>), and latency,energy
-    /// also with halos recomputed (no <see cref="KeepHalos"/>). Other lists, and latency with those options, search the template.
+    /// too, also with <see cref="KeepHalos"/>. Other lists, and latency with <see cref="Pipeline"/>, search the template.
     /// </summary>
     /// With <see cref="KeepHalos"/>, groups that keep their halos join beside the sequential ones (docs/fusion.md, "Searching
     /// both policies"): over the full mapspace for energy, EDP and latency, over the template for lists.
-    public bool FullMapspace => (Objective is Objective.Energy or Objective.Edp || (Objective == Objective.Latency && !Pipeline && !(KeepHalos && LatencyThenEnergy)))
+    public bool FullMapspace => (Objective is Objective.Energy or Objective.Edp || (Objective == Objective.Latency && !Pipeline))
         && (Terms.Count == 1 || LatencyThenEnergy) && Convention == CostConvention.Default && !TemplateOnly;
 
     /// <summary>True for the list latency,energy (least cycles, then least energy at those cycles).</summary>
