@@ -73,7 +73,7 @@ public sealed partial class FusionSearch
 
     private Func<bool> _late = () => false;
 
-    private FusionResult SolveFull(SearchLimits limits, Stopwatch sw, Func<bool> late, Func<bool> stop, FusionResult template)
+    private FusionResult SolveFull(SearchLimits limits, Stopwatch sw, Func<bool> late, Func<bool> stop)
     {
         var w = _p.Workload;
         int n = w.Layers.Count;
@@ -82,6 +82,7 @@ public sealed partial class FusionSearch
         var (uMap, uRep) = Recheck(Assemble(unfusedClasses.Select(c => c.Member!).ToList()));
         double unfusedBound = unfusedClasses.Sum(c => c.Lower);
         bool unfusedProven = Meets(unfusedBound, uRep.Energy);
+        var template = TemplateJoin(limits, sw);
 
         // 2. Every class of every layer, with the energy fusion removes from each of its members and so the lower
         //    bound (the layer's own optimum, or bound) - (that energy).
@@ -161,16 +162,16 @@ public sealed partial class FusionSearch
     private FusionResult? _noLayerAlone;
 
     /// <summary>
-    /// Every class's first member: its best template member by <paramref name="order"/> (the template's search ran first,
-    /// <see cref="Solve"/>; its partial mappings meet the classes' constraints, so they are members), where it is
-    /// <paramref name="better"/> than the member known. Every layer the template's join reached, whether or not it finished.
+    /// Every class's first member: its best template member by <paramref name="order"/> (<see cref="TemplateJoin"/>'s
+    /// survivors: they meet the classes' constraints, so they are members), where it is <paramref name="better"/> than the
+    /// member known. Every layer the template's join reached, whether or not it finished.
     /// </summary>
-    private static void SeedFromTemplate(List<List<ClassState>> layers, FusionResult template, Func<FusionPartial, double> order, Func<FusionPartial, FusionPartial, bool> better)
+    private static void SeedFromTemplate(List<List<ClassState>> layers, IReadOnlyList<IReadOnlyList<FusionPartial>> template, Func<FusionPartial, double> order, Func<FusionPartial, FusionPartial, bool> better)
     {
         for (int i = 0; i < layers.Count; i++)
             foreach (var c in layers[i])
             {
-                var best = (template.Survivors.ElementAtOrDefault(i) ?? []).Where(p => !p.Pipelined && !p.Keep && (p.InKey ?? DramKey) == c.InKey && (p.OutKey ?? DramKey) == c.OutKey)
+                var best = (template.ElementAtOrDefault(i) ?? []).Where(p => !p.Pipelined && !p.Keep && (p.InKey ?? DramKey) == c.InKey && (p.OutKey ?? DramKey) == c.OutKey)
                     .OrderBy(order).ThenBy(p => p.Energy).FirstOrDefault();
                 if (best is not null && (c.Member is null || better(best, c.Member))) c.Member = best;
             }

@@ -12,7 +12,7 @@ namespace Optimizer.Solvers;
 /// </summary>
 public sealed partial class FusionSearch
 {
-    private FusionResult SolveFullLatency(SearchLimits limits, Stopwatch sw, Func<bool> late, Func<bool> stop, FusionResult template)
+    private FusionResult SolveFullLatency(SearchLimits limits, Stopwatch sw, Func<bool> late, Func<bool> stop)
     {
         var w = _p.Workload;
         int n = w.Layers.Count;
@@ -23,6 +23,8 @@ public sealed partial class FusionSearch
         var (uMap, uRep) = Recheck(Assemble(alone.Select(c => c.Member!).ToList()));
         // latency,energy: proven once every layer's least energy at its least cycles is too (step 5).
         bool unfusedProven = Meets(alone.Sum(c => c.Lower), uRep.Cycles) && !lex;
+        // The template's join before the classes' cycle floors (which can take longer): its optimum is the answer to beat.
+        var template = TemplateJoin(limits, sw);
 
         // 2. Every class of every layer, bounded by its cycle floor: the latency search's root bound of the class problem, whose
         //    counts leave out what fusion removes (cycles are integers, so it is rounded up). Fusion lowers cycles, so the

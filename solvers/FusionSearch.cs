@@ -53,7 +53,8 @@ public sealed record FusionProblem(Workload Workload, Architecture Arch, Objecti
 
     /// <summary>
     /// Tests only: the exact class searches' nodes after which the search over the full mapspace stops as at its time limit (a
-    /// deterministic stop; a class search is not cut, the budget is checked between them). Unlimited by default.
+    /// deterministic stop; a class search is not cut, the budget is checked between them; the template's join does not count
+    /// and is not stopped by it). Unlimited by default.
     /// </summary>
     internal long NodeBudget { get; init; } = long.MaxValue;
 
@@ -153,22 +154,42 @@ public sealed partial class FusionSearch
     {
         var sw = Stopwatch.StartNew();
         var deadline = limits.TimeLimit;
-        bool Late() => (deadline is { } d && sw.Elapsed > d) || Interlocked.Read(ref _spent) >= _p.NodeBudget;
+        bool OutOfTime() => deadline is { } d && sw.Elapsed > d;
+        bool Late() => OutOfTime() || Interlocked.Read(ref _spent) >= _p.NodeBudget;
         bool Stop() => limits.Cancel.IsCancellationRequested || Late();
+        // The node budget counts the exact class searches only: the template's join is stopped by the time limit and Ctrl-C.
+        _joinStop = () => limits.Cancel.IsCancellationRequested || OutOfTime();
         _late = Late;
         _classLimits = () => limits with { TimeLimit = deadline is { } d ? TimeSpan.FromTicks(Math.Max(1, (d - sw.Elapsed).Ticks)) : null, Progress = null };
         if (!_p.FullMapspace) return SolveTemplate(limits, sw, Late, Stop);
-        // The template's optimum first (docs/fusion.md, "Time limit and Ctrl-C"): every class starts from its best template
-        // member, and a search stopped before that, or before its answer is as good, answers the template's optimum instead.
-        limits.Progress?.Phase("the template's optimum (the answer to beat)");
-        var template = SolveTemplate(limits, sw, Late, Stop);
-        var full = _p.Objective switch
-        {
-            Objective.Edp => SolveFullEdp(limits, sw, Stop, template),
-            Objective.Latency => SolveFullLatency(limits, sw, Late, Stop, template),
-            _ => SolveFull(limits, sw, Late, Stop, template),
-        };
-        return NoWorseThan(full, template);
+        // EDP: the template's optimum first (its baseline, kept and pipelined groups included). Energy and latency: every
+        // layer's own search first, then the template's join (TemplateJoin); a search stopped before its answer is as good as
+        // the template's answers the template's instead (docs/fusion.md, "Time limit and Ctrl-C").
+        if (_p.Objective == Objective.Edp) return SolveFullEdp(limits, sw, Stop, SolveTemplate(limits, sw, Late, Stop));
+        var full = _p.Objective == Objective.Latency ? SolveFullLatency(limits, sw, Late, Stop) : SolveFull(limits, sw, Late, Stop);
+        return _templateAnswer is { } template ? NoWorseThan(full, template) : full;
+    }
+
+    /// <summary>What stops <see cref="TemplateJoin"/>: the time limit and Ctrl-C, not <see cref="FusionProblem.NodeBudget"/>.</summary>
+    private Func<bool> _joinStop = () => false;
+
+    /// <summary>The template's optimum once <see cref="TemplateJoin"/> finished; null before, or when it was stopped.</summary>
+    private FusionResult? _templateAnswer;
+
+    /// <summary>
+    /// The template's join (docs/fusion.md, "The search over the template"; halos recomputed, groups sequential) in a search
+    /// over the full mapspace, after every layer's own search: its partial mappings are members of the same classes, so
+    /// they are the classes' first members (the survivors of every layer it reached, whether or not it finished), and its
+    /// optimum, when it finished, the answer a stopped search falls back to (<see cref="NoWorseThan"/>).
+    /// </summary>
+    private IReadOnlyList<IReadOnlyList<FusionPartial>> TemplateJoin(SearchLimits limits, Stopwatch sw)
+    {
+        limits.Progress?.Phase("the template's partial mappings and their join (the starting members, the answer to beat)");
+        var fused = Join(fuse: true, _joinStop, out var stats, out var survivors);
+        if (fused is null) return survivors;
+        var (map, rep) = Recheck(fused);
+        _templateAnswer = new FusionResult(SolveStatus.Optimal, map, rep, rep.Objective(_p.Objective), null, null, sw.Elapsed, stats, survivors);
+        return survivors;
     }
 
     /// <summary>The exact class searches' nodes so far (<see cref="FusionProblem.NodeBudget"/>).</summary>
@@ -216,7 +237,7 @@ public sealed partial class FusionSearch
             UnfusedProven = full.Unfused is null ? false : full.UnfusedProven,
             Stats = full.Stats.Count > 0 ? full.Stats : template.Stats,
             Survivors = full.Survivors.Count > 0 ? full.Survivors : template.Survivors,
-            Explanation = $"{full.Explanation ?? "stopped"}; the template's optimum is better than what the search had joined, so it is the answer instead" +
+            Explanation = $"{full.Explanation ?? "stopped"}; the template's {(template.Status == SolveStatus.Optimal ? "optimum" : "answer")} is better than what the search had joined, so it is the answer instead" +
                           (full.Unfused is null ? " (the unfused mapping beside it is the template's)" : ""),
         };
     }

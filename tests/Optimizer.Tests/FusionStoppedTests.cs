@@ -7,7 +7,8 @@ namespace Optimizer.Tests;
 
 /// <summary>
 /// A search over the full fused mapspace stopped early (docs/fusion.md, "Time limit and Ctrl-C") never answers worse than the
-/// template's optimum, says FEASIBLE, and its bound stays below the proved optimum. The stop is deterministic: a budget of
+/// template's optimum once every layer's own search and the template's join have finished, never worse than the unfused
+/// mapping beside it, says FEASIBLE, and its bound stays below the proved optimum. The stop is deterministic: a budget of
 /// exact class search nodes (<see cref="FusionProblem.NodeBudget"/>), checked between class searches, one thread.
 /// </summary>
 [TestClass]
@@ -39,11 +40,12 @@ public sealed class FusionStoppedTests
         return false;
     }
 
-    // Every budget from one class search to the whole run's nodes: an answer, no worse than the template's optimum (in the
-    // list's order), FEASIBLE unless it equals the proved optimum, its bound at most the optimum. On some stop the search had
-    // joined only mappings worse than the template's (the unfused ones, before the template's members were its classes'),
-    // so the template's answer is what the guard gave. Checked: without NoWorseThan the test fails (a stopped run answers
-    // the unfused mapping, or nothing).
+    // The run stopped after each of its exact class searches: stopped inside every layer's own search, no answer (UNKNOWN,
+    // as before: the template's join comes after them); after them, an answer no worse than the template's optimum (in the
+    // list's order) nor than the unfused mapping beside it, FEASIBLE unless it equals the proved optimum, its bound at most
+    // the optimum. On some stops the search had joined only mappings worse than the template's (the unfused ones: latency,
+    // stopped while listing the classes), so the template's answer is what the guard gave. Checked: without NoWorseThan the
+    // test fails (a stopped run answers the unfused mapping).
     [TestMethod]
     public void AStoppedSearchIsNeverWorseThanTheTemplate()
     {
@@ -66,6 +68,12 @@ public sealed class FusionStoppedTests
                 {
                     string name = $"{w.Name} {string.Join(",", terms)}, budget {budget} of {budgets[^1]} nodes";
                     var r = new FusionSearch(p with { NodeBudget = budget }).Solve(OneThread);
+                    if (r.Mapping is null && terms[0] != Objective.Edp)
+                    {
+                        Assert.AreEqual(SolveStatus.Unknown, r.Status, name);
+                        StringAssert.StartsWith(r.Explanation, "stopped before layer", name);
+                        continue;
+                    }
                     Assert.IsNotNull(r.Mapping, $"{name}: no answer ({r.Status}: {r.Explanation})");
                     Assert.AreEqual(0, FusionChecker.Check(w, a, r.Mapping).Count, name);
                     var rep = FusionCost.Evaluate(w, a, r.Mapping);
@@ -87,17 +95,16 @@ public sealed class FusionStoppedTests
                         double optimum = exact.Report!.Objective(second ? terms[1] : terms[0]);
                         Assert.IsTrue(lb <= optimum * (1 + 1e-9), $"{name}: bound {lb} above the optimum {optimum}");
                     }
-                    if (r.Explanation?.Contains("the template's optimum is better") == true || r.Explanation?.Contains("the answer is the template's") == true) rescued++;
-                    if (r.Explanation?.Contains("than what the search had joined") == true && r.Explanation.Contains("the unfused mapping beside it is the template's") == false)
+                    if (r.Explanation?.Contains("the answer is the template's") == true) rescued++;
+                    if (r.Explanation?.Contains("than what the search had joined") == true)
                     {
                         worse++;
                         Console.WriteLine($"{name}: template {template.Report!.Cycles} {template.Report.Energy:G10}; unfused {r.UnfusedReport!.Cycles} {r.UnfusedReport.Energy:G10}; answer {rep.Cycles} {rep.Energy:G10}: {r.Explanation}");
                     }
                 }
             }
-        Console.WriteLine($"stopped runs: {stops}; answered the template's optimum: {rescued}, of which after joining a worse mapping: {worse}");
+        Console.WriteLine($"stopped runs: {stops}; answered the template's optimum: EDP before its first join {rescued}, the others after joining a worse mapping {worse}");
         Assert.IsGreaterThan(0, stops, "no budget stopped a search, so the test tested little");
-        Assert.IsGreaterThan(0, rescued, "no stopped search needed the template's answer, so the guard was not tested");
-        Assert.IsGreaterThan(0, worse, "no stopped search had joined a mapping worse than the template's, so that case was not tested");
+        Assert.IsGreaterThan(0, worse, "no stopped search had joined a mapping worse than the template's, so the guard was not tested");
     }
 }
