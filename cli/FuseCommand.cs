@@ -22,7 +22,7 @@ internal static class FuseCommand
                                               "(latency: groups run sequentially); other lists, and latency or latency,energy with --pipeline, the per-layer template (docs/fusion.md).", "edp");
         var maxLoops = new Option<int>("--max-fused-loops") { Description = "Outer DRAM loops a fused group may share (0 to 4).", DefaultValueFactory = _ => 1 }.Within(0, 4);
         var timeLimit = OptionRules.TimeLimit("Seconds; when reached (or at Ctrl-C or SIGTERM), the best mapping found is returned as FEASIBLE, with its bound and gap over the full mapspace when it has one " +
-                                             "(never worse than the template's optimum once the template's search, run first, has finished).");
+                                             "(never worse than the template's optimum once the template's join has finished: EDP runs it first, energy and latency after every layer's own search).");
         var csv = new Option<string?>("--csv") { Description = "Write the fused cost as CSV: one row per layer, level and tensor, then totals." };
         var mappingOut = new Option<string?>("--mapping-out") { Description = "Write the fused mapping in the fused mapping format of docs/fusion.md." };
         var certify = new Option<string?>("--certify")
