@@ -19,9 +19,10 @@ internal static class FuseCommand
         var arch = new Option<string>("--arch") { Description = "Architecture: a preset name or a spec file.", Required = true };
         var workload = new Option<string>("--workload") { Description = "Workload: a zoo name, a spec file, or a model file (.onnx or .mlir; docs/frontends.md).", Required = true };
         var objective = OptionRules.Objective("What to minimize over the whole workload: " + Objectives.Choices + "; energy, EDP, latency alone and the list latency,energy search the full fused mapspace " +
-                                              "(latency: groups run sequentially); other lists, latency with --pipeline and latency,energy with --pipeline or --keep-halos, the per-layer template (docs/fusion.md).", "edp");
+                                              "(latency: groups run sequentially); other lists, and latency or latency,energy with --pipeline, the per-layer template (docs/fusion.md).", "edp");
         var maxLoops = new Option<int>("--max-fused-loops") { Description = "Outer DRAM loops a fused group may share (0 to 4).", DefaultValueFactory = _ => 1 }.Within(0, 4);
-        var timeLimit = OptionRules.TimeLimit("Seconds; when reached (or at Ctrl-C or SIGTERM), the best mapping found (energy: with its bound and gap; latency, EDP: the best unfused one) is returned as FEASIBLE.");
+        var timeLimit = OptionRules.TimeLimit("Seconds; when reached (or at Ctrl-C or SIGTERM), the best mapping found is returned as FEASIBLE, with its bound and gap over the full mapspace when it has one " +
+                                             "(never worse than the template's optimum once the template's join has finished: EDP runs it first, energy and latency after every layer's own search).");
         var csv = new Option<string?>("--csv") { Description = "Write the fused cost as CSV: one row per layer, level and tensor, then totals." };
         var mappingOut = new Option<string?>("--mapping-out") { Description = "Write the fused mapping in the fused mapping format of docs/fusion.md." };
         var certify = new Option<string?>("--certify")
@@ -36,7 +37,7 @@ internal static class FuseCommand
         var keep = new Option<bool>("--keep-halos")
         {
             Description = "Also search groups that keep convolution halos on chip between row iterations (each producer computes only new rows after a prologue; " +
-                          "docs/fusion.md, \"Halos\"): groups of at most 4 layers sharing one loop; for energy, EDP and latency over the full mapspace, for lists over the per-layer template.",
+                          "docs/fusion.md, \"Halos\"): groups of at most 4 layers sharing one loop; for energy, EDP, latency and latency,energy over the full mapspace, for other lists over the per-layer template.",
         };
         var pipeline = new Option<bool>("--pipeline")
         {

@@ -82,6 +82,7 @@ public sealed partial class FusionSearch
         var (uMap, uRep) = Recheck(Assemble(unfusedClasses.Select(c => c.Member!).ToList()));
         double unfusedBound = unfusedClasses.Sum(c => c.Lower);
         bool unfusedProven = Meets(unfusedBound, uRep.Energy);
+        var template = TemplateJoin(limits, sw);
 
         // 2. Every class of every layer, with the energy fusion removes from each of its members and so the lower
         //    bound (the layer's own optimum, or bound) - (that energy).
@@ -111,17 +112,7 @@ public sealed partial class FusionSearch
         // The template's partial mappings are members of the same classes (the same constraints decide membership):
         // each class starts from its best template member, so the answer is never worse than the template's optimum
         // and the ceilings start tighter.
-        if (!stop())
-        {
-            limits.Progress?.Phase("the template's partial mappings (the starting members)");
-            if (Join(fuse: true, stop, out _, out var template) is not null)
-                for (int i = 0; i < n; i++)
-                    foreach (var c in layers[i])
-                    {
-                        var best = template[i].Where(p => (p.InKey ?? DramKey) == c.InKey && (p.OutKey ?? DramKey) == c.OutKey).MinBy(p => p.Energy);
-                        if (best is not null && (c.Member is null || best.Energy < c.Member.Energy * (1 - 1e-12))) c.Member = best;
-                    }
-        }
+        SeedFromTemplate(layers, template, p => p.Energy, (a, b) => a.Energy < b.Energy * (1 - 1e-12));
 
         // Every class's bound before any is searched: the least over its spatial plans of the bound its own search would start
         // each plan from (TilingSearch.LowerBound, which sees the DRAM factors the class pins and the capacity its held
@@ -171,12 +162,27 @@ public sealed partial class FusionSearch
     private FusionResult? _noLayerAlone;
 
     /// <summary>
+    /// Every class's first member: its best template member by <paramref name="order"/> (<see cref="TemplateJoin"/>'s
+    /// survivors: they meet the classes' constraints, so they are members), where it is <paramref name="better"/> than the
+    /// member known. Every layer the template's join reached, whether or not it finished.
+    /// </summary>
+    private static void SeedFromTemplate(List<List<ClassState>> layers, IReadOnlyList<IReadOnlyList<FusionPartial>> template, Func<FusionPartial, double> order, Func<FusionPartial, FusionPartial, bool> better)
+    {
+        for (int i = 0; i < layers.Count; i++)
+            foreach (var c in layers[i])
+            {
+                var best = (template.ElementAtOrDefault(i) ?? []).Where(p => !p.Pipelined && !p.Keep && (p.InKey ?? DramKey) == c.InKey && (p.OutKey ?? DramKey) == c.OutKey)
+                    .OrderBy(order).ThenBy(p => p.Energy).FirstOrDefault();
+                if (best is not null && (c.Member is null || better(best, c.Member))) c.Member = best;
+            }
+    }
+
+    /// <summary>
     /// Step 1 of the searches over the full mapspace: every layer alone, each class searched by <paramref name="search"/>
     /// (exactly as map finds it); null when some layer has no member, the answer then in <see cref="_noLayerAlone"/>.
     /// </summary>
     private ClassState[]? EveryLayerAlone(Action<ClassState> search, SearchLimits limits, string phase, Stopwatch sw, Func<bool> late, Func<bool> stop)
     {
-        _late = late;
         limits.Progress?.Phase(phase);
         var w = _p.Workload;
         var alone = new ClassState[w.Layers.Count];
@@ -280,7 +286,7 @@ public sealed partial class FusionSearch
         var r = new TilingSearch(latency ? LatencyProblem(c) : ClassProblem(c), prune: true, seed: seedWithDescent || c.Member is not null,
                 incumbent: seedWithDescent ? null : c.Member?.Mapping, ceiling: searchCeiling)
             .Solve(_classLimits());
-        c.Nodes += r.Explored;
+        c.Nodes += Spend(r.Explored);
         if (r.Status == SolveStatus.Infeasible)
         {
             (c.Member, c.Lower) = (null, double.PositiveInfinity);

@@ -15,16 +15,14 @@ public sealed partial class FusionSearch
     /// <summary>One weighted join solved: its lambda, a lower bound on min(E + lambda C) over the fused mapspace, and the point it found.</summary>
     private sealed record LambdaLine(double Lambda, double Bound, double Energy, double Cycles);
 
-    private FusionResult SolveFullEdp(SearchLimits limits, Stopwatch sw, Func<bool> late, Func<bool> stop)
+    private FusionResult SolveFullEdp(SearchLimits limits, Stopwatch sw, Func<bool> stop, FusionResult template)
     {
-        _late = late;
         var w = _p.Workload;
         int n = w.Layers.Count;
-        // 1. The template's optimum (pipelined groups too with --pipeline): the answer to beat, its unfused mapping the one
-        //    printed beside, its partial mappings the classes' first members.
-        limits.Progress?.Phase("the template's EDP optimum (the answer to beat)");
-        var template = SolveTemplate(limits, sw, late, stop);
-        if (stop() || template.Status == SolveStatus.Unknown) return template;
+        // 1. The template's optimum (pipelined groups too with --pipeline; searched first, Solve): the answer to beat, its
+        //    unfused mapping the one printed beside, its partial mappings the classes' first members.
+        if (template.Status == SolveStatus.Unknown) return template;
+        if (stop()) return TemplateAnswer(template, sw, "stopped before the search over the full mapspace began");
 
         // 2. Every class of every layer reachable along compatible keys, with its removal, its energy bound (the energy search's,
         //    TilingSearch.LowerBound less R) and its cycle floor (the least fused cycles any member has, the latency root bound).
@@ -41,13 +39,13 @@ public sealed partial class FusionSearch
                 if (!p.Pipelined && !p.Keep && (p.InKey ?? DramKey) == c.InKey && (p.OutKey ?? DramKey) == c.OutKey) c.Pool.Add(p);
             return c;
         }, c => c.Empty);
-        if (layers is null) return template;
+        if (layers is null) return TemplateAnswer(template, sw, "stopped while listing the classes of partial mappings");
         // With --keep-halos, every group that keeps its halos, its members' classes beside the join's (FusionKept.cs); they are
         // checked inside the unfused mapping, so without one they are not searched and nothing is proven over both policies.
         var kept = _p.KeepHalos && template.Unfused is not null ? AddKeptClasses(layers, _ => 0) : [];
         foreach (var c in kept.SelectMany(g => g.Members))
         {
-            if (stop()) return template;
+            if (stop()) return TemplateAnswer(template, sw, "stopped while bounding the groups that keep their halos");
             BoundKeptWeighted(c);
         }
         // Every fused mapping has at least the least sum of the classes' cycle floors along compatible keys.
@@ -82,7 +80,7 @@ public sealed partial class FusionSearch
             lambda = l;
         }
         if (best is null)
-            return template with { Elapsed = sw.Elapsed, Explanation = why };
+            return TemplateAnswer(template, sw, why!);
         var (fMap, fRep) = best.Value;
         var keysAfter = Forward(layers, c => c.Empty ? double.PositiveInfinity : 0);
         var stats = layers.Select((l, i) => new FusionLayerStats(w.Layers[i].Name, l.Sum(c => c.Nodes), l.Count(c => c.Pool.Count > 0), l.Count(c => c.Known.Count > 0),
@@ -94,6 +92,14 @@ public sealed partial class FusionSearch
             proven ? null : why + "; the bound is the least EDP over the region the weighted joins' bounds leave")
         { Bound = proven ? fRep.Edp : Math.Min(fRep.Edp, bound), UnfusedProven = template.UnfusedProven, Summary = summary };
     }
+
+    /// <summary>
+    /// The template's answer as the answer of a search over the full mapspace that stopped before it had one of its own:
+    /// FEASIBLE (an optimum over the template proves nothing over the full mapspace), without a bound over it.
+    /// </summary>
+    private static FusionResult TemplateAnswer(FusionResult template, Stopwatch sw, string why)
+        => template.Mapping is null ? template with { Elapsed = sw.Elapsed, Explanation = template.Explanation ?? why }
+            : template with { Status = SolveStatus.Feasible, Bound = null, Elapsed = sw.Elapsed, Explanation = $"{why}; the answer is the template's {(template.Status == SolveStatus.Optimal ? "optimum" : "best")}" };
 
     /// <summary>A class as a single-layer problem for energy + lambda x its fused cycles (<see cref="MapProblem.Weighted"/>).</summary>
     private MapProblem WeightedProblem(ClassState c, double lambda) => ClassProblem(c) with { Weighted = new WeightedCycles(lambda, c.Job.Held) };
@@ -157,7 +163,7 @@ public sealed partial class FusionSearch
         double removed = c.Removed!.Value;
         var r = new TilingSearch(WeightedProblem(c, lambda), prune: true, seed: c.Member is not null, incumbent: c.Member?.Mapping,
             ceiling: double.IsFinite(ceiling) ? ceiling + removed : double.PositiveInfinity).Solve(_classLimits());
-        c.Nodes += r.Explored;
+        c.Nodes += Spend(r.Explored);
         if (r.Status == SolveStatus.Infeasible)
         {
             c.Empty = true;

@@ -23,6 +23,8 @@ public sealed partial class FusionSearch
         var (uMap, uRep) = Recheck(Assemble(alone.Select(c => c.Member!).ToList()));
         // latency,energy: proven once every layer's least energy at its least cycles is too (step 5).
         bool unfusedProven = Meets(alone.Sum(c => c.Lower), uRep.Cycles) && !lex;
+        // The template's join before the classes' cycle floors (which can take longer): its optimum is the answer to beat.
+        var template = TemplateJoin(limits, sw);
 
         // 2. Every class of every layer, bounded by its cycle floor: the latency search's root bound of the class problem, whose
         //    counts leave out what fusion removes (cycles are integers, so it is rounded up). Fusion lowers cycles, so the
@@ -50,7 +52,7 @@ public sealed partial class FusionSearch
         }, c => double.IsPositiveInfinity(c.Lower));
         if (layers is null)
             return new FusionResult(SolveStatus.Feasible, uMap, uRep, uRep.Cycles, uMap, uRep, sw.Elapsed, [], [],
-                "stopped while listing the classes of partial mappings; the answer is the best unfused mapping")
+                "stopped while listing the classes of partial mappings, with every layer's own mapping (unfused) joined")
             { UnfusedProven = unfusedProven };
         // With --keep-halos, every group that keeps its halos, its members' classes beside the join's (FusionKept.cs), each
         // bounded by 0 (no floor is taken for them: every one that could improve on the best total is searched).
@@ -58,18 +60,7 @@ public sealed partial class FusionSearch
 
         // The template's partial mappings are members of the same classes: each class starts from its fastest template member,
         // so the answer is never worse than the template's optimum and the ceilings start tighter.
-        if (!stop() && _p.SeedFromTemplate)
-        {
-            limits.Progress?.Phase("the template's partial mappings (the starting members)");
-            if (Join(fuse: true, stop, out _, out var template) is not null)
-                for (int i = 0; i < n; i++)
-                    foreach (var c in layers[i])
-                    {
-                        var best = template[i].Where(p => (p.InKey ?? DramKey) == c.InKey && (p.OutKey ?? DramKey) == c.OutKey)
-                            .OrderBy(p => p.Cycles).ThenBy(p => p.Energy).FirstOrDefault();
-                        if (best is not null && (c.Member is null || Faster(best, c.Member))) c.Member = best;
-                    }
-        }
+        if (_p.SeedFromTemplate) SeedFromTemplate(layers, template, p => p.Cycles, Faster);
 
         // 3. Branch and bound over the join, in cycles: the class on the least total of bounds is searched next, under the
         //    ceiling the best total known leaves it, until no unsearched class could improve on that total.
@@ -113,8 +104,11 @@ public sealed partial class FusionSearch
         }
         (uMap, uRep) = Recheck(Assemble(alone.Select(c => c.Member!).ToList()));
         unfusedProven = aloneEnergyProven;
-        var (chain, energyBound, tight) = LeastEnergyAtLeastCycles(layers, fRep.Cycles, limits, stop);
+        var (chain, energyBound, tight) = LeastEnergyAtLeastCycles(layers, fRep.Cycles, limits, stop, kept, uMap);
         stats = stats.Select((s, i) => s with { Evaluated = s.Evaluated + tight[i].Sum(c => c.Nodes) }).ToList();
+        // Stopped while settling: the fastest chain again, now that every layer alone has its least energy at its least cycles.
+        if (chain is null && Recheck(Assemble(FastestChain(layers))) is var (sMap, sRep) && sRep.Cycles == fRep.Cycles && sRep.Energy < fRep.Energy)
+            (fMap, fRep) = (sMap, sRep);
         if (chain is null)
             return new FusionResult(SolveStatus.Feasible, fMap, fRep, fRep.Energy, uMap, uRep, sw.Elapsed, stats, survivors,
                 $"the least cycles, {fRep.Cycles:N0}, are proved; stopped before every class that may reach them had its least cycles settled, so the energy at them is not proved (best and bound are energy)")
@@ -141,7 +135,8 @@ public sealed partial class FusionSearch
     /// at its least (<see cref="SearchCapped"/>). Returns the chain of least energy (null when stopped in (a)), the join of the
     /// tight classes' energy bounds, and the tight classes per layer.
     /// </summary>
-    private (List<FusionPartial>? Chain, double Bound, List<List<ClassState>> Tight) LeastEnergyAtLeastCycles(List<List<ClassState>> layers, long cycles, SearchLimits limits, Func<bool> stop)
+    private (List<FusionPartial>? Chain, double Bound, List<List<ClassState>> Tight) LeastEnergyAtLeastCycles(List<List<ClassState>> layers, long cycles, SearchLimits limits, Func<bool> stop,
+        List<KeptGroup> kept, FusedMapping unfused)
     {
         int n = layers.Count;
         static bool Settled(ClassState c) => c.Member is { } m && m.Cycles <= c.Lower;
@@ -156,20 +151,24 @@ public sealed partial class FusionSearch
             if (stop()) return (null, double.NegativeInfinity, none);
             limits.Progress?.Phase($"settling the least cycles of a class ({_p.Workload.Layers[open.Layer].Name}, shared [{SharedText(open.Job.Shared)}])");
             double before = open.Lower;
-            Search(open, before + 0.5, stop, seedWithDescent: false);
+            if (open.Main is null) Search(open, before + 0.5, stop, seedWithDescent: false);
+            else SearchKept(open, before + 0.5, stop, kept, unfused);
             if (!Settled(open) && open.Lower <= before) return (null, double.NegativeInfinity, none);
         }
         var tight = layers.Select(l => l.Where(c => Settled(c) && Through(c) <= cycles).Select(AtLeastCycles).ToList()).ToList();
         foreach (var c in tight.SelectMany(l => l))
         {
             if (stop()) break;
-            if (!c.Searched) c.Lower = Math.Min(Math.Max(0, ClassBound(c) - c.Removed!.Value), c.Member!.Energy);
+            foreach (var x in c.Main is null ? [c] : new[] { c.Main, c.Prologue }.OfType<ClassState>())
+                if (!x.Searched) x.Lower = Math.Min(Math.Max(0, ClassBound(x) - x.Removed!.Value), x.Member!.Energy);
+            if (c.Main is not null) c.Lower = c.Main.Lower + (c.Prologue?.Lower ?? 0);
         }
         int searched = 0;
         while (!stop() && NextClass(tight, p => p.Energy) is var (next, ceiling) && next is not null)
         {
             limits.Progress?.Phase($"least energy at the least cycles, class {++searched} ({_p.Workload.Layers[next.Layer].Name}, shared [{SharedText(next.Job.Shared)}])");
-            SearchCapped(next, ceiling, stop);
+            if (next.Main is null) SearchCapped(next, ceiling, stop);
+            else SearchCappedKept(next, ceiling, stop);
         }
         return (BestChain(tight), Forward(tight, c => c.Lower)[n].GetValueOrDefault(DramKey, double.PositiveInfinity), tight);
     }
@@ -181,11 +180,22 @@ public sealed partial class FusionSearch
     /// </summary>
     private ClassState AtLeastCycles(ClassState c)
     {
+        // A member of a group that keeps its halos: its shared iterations' and its prologue's classes, each at its least cycles
+        // (both are, when the member is: its least cycles are the two least summed), searched apart (SearchCappedKept).
+        if (c.Main is not null)
+        {
+            var (main, pro) = (AtLeastCycles(c.Main), c.Prologue is { } p ? AtLeastCycles(p) : null);
+            return new ClassState(c.Layer, c.Job)
+            {
+                Main = main, Prologue = pro, KeptGroup = c.KeptGroup, CycleCap = c.Member!.Cycles,
+                Member = Together(main.Member!, pro?.Member), Lower = main.Lower + (pro?.Lower ?? 0), Searched = main.Searched && (pro?.Searched ?? true),
+            };
+        }
         var a = new ClassState(c.Layer, c.Job)
         {
             CycleCap = c.Member!.Cycles,
             Member = c.Member,
-            Removed = c.Job.InKey is null && c.Job.OutKey is null ? 0 : FusionCost.ClassRemoval(EinsumOf(c.Layer, c.Job), _p.Arch, c.Job.Shared, c.Job.Held),
+            Removed = c.Job.Held.Count == 0 ? 0 : FusionCost.ClassRemoval(EinsumOf(c.Layer, c.Job), _p.Arch, c.Job.Shared, c.Job.Held),
         };
         ShapeResult? known;
         lock (_capped) known = _p.ReuseSameShapes ? _capped.GetValueOrDefault(CappedKey(a)) : null;
@@ -226,7 +236,7 @@ public sealed partial class FusionSearch
         };
         var r = new TilingSearch(problem, prune: true, seed: c.Member is not null, incumbent: c.Member?.Mapping,
             ceiling: double.IsFinite(ceiling) ? ceiling + removed : double.PositiveInfinity).Solve(_classLimits());
-        c.Nodes += r.Explored;
+        c.Nodes += Spend(r.Explored);
         if (r.Status == SolveStatus.Infeasible) (c.Member, c.Lower) = (null, double.PositiveInfinity);
         else
         {
@@ -241,6 +251,28 @@ public sealed partial class FusionSearch
         }
         bool exact = r.Status is SolveStatus.Optimal or SolveStatus.Infeasible;
         lock (_capped) _capped[key] = new ShapeResult(EinsumOf(c.Layer, c.Job), c.Member, c.Removed, c.Lower, exact, c.Nodes);
+    }
+
+    /// <summary>
+    /// <see cref="SearchCapped"/> for a member of a group that keeps its halos: its prologue's class within its least cycles
+    /// (no ceiling: a few rows, shared by every group with the same prologue), then its shared iterations' under the ceiling
+    /// less the prologue's least energy. Its fused energy is the two summed, each depending on its own mapping only, and its
+    /// cycles are at their least only when both parts' are, so its least energy there is the two parts' least.
+    /// </summary>
+    private void SearchCappedKept(ClassState c, double ceiling, Func<bool> stop)
+    {
+        c.Searched = true;
+        var (main, pro) = (c.Main!, c.Prologue);
+        if (pro is { Searched: false }) SearchCapped(pro, double.PositiveInfinity, stop);
+        if (pro is not null && !Exact(pro, p => p.Energy))
+        {
+            c.Lower = Math.Max(c.Lower, main.Lower + pro.Lower);
+            return;
+        }
+        if (!main.Searched) SearchCapped(main, ceiling - (pro?.Member?.Energy ?? 0), stop);
+        c.Nodes = main.Nodes + (pro?.Nodes ?? 0);
+        c.Lower = main.Lower + (pro?.Lower ?? 0);
+        c.Member = main.Member is { } m && (pro is null || pro.Member is not null) ? Together(m, pro?.Member) : null;
     }
 
     /// <summary>

@@ -35,11 +35,11 @@ public sealed record FusionProblem(Workload Workload, Architecture Arch, Objecti
     /// True when every layer's partial mappings come from the full single-layer mapspace (the exact search of
     /// each class, docs/fusion.md): for energy, EDP or latency alone, and the list latency,energy, unless <see cref="TemplateOnly"/>
     /// asks for the per-layer template; latency only with its groups sequential (no <see cref="Pipeline"/>), and latency,energy
-    /// also with halos recomputed (no <see cref="KeepHalos"/>). Other lists, and latency with those options, search the template.
+    /// too, also with <see cref="KeepHalos"/>. Other lists, and latency with <see cref="Pipeline"/>, search the template.
     /// </summary>
     /// With <see cref="KeepHalos"/>, groups that keep their halos join beside the sequential ones (docs/fusion.md, "Searching
     /// both policies"): over the full mapspace for energy, EDP and latency, over the template for lists.
-    public bool FullMapspace => (Objective is Objective.Energy or Objective.Edp || (Objective == Objective.Latency && !Pipeline && !(KeepHalos && LatencyThenEnergy)))
+    public bool FullMapspace => (Objective is Objective.Energy or Objective.Edp || (Objective == Objective.Latency && !Pipeline))
         && (Terms.Count == 1 || LatencyThenEnergy) && Convention == CostConvention.Default && !TemplateOnly;
 
     /// <summary>True for the list latency,energy (least cycles, then least energy at those cycles).</summary>
@@ -50,6 +50,13 @@ public sealed record FusionProblem(Workload Workload, Architecture Arch, Objecti
     /// member that is already optimal would hide a bound that wrongly skips the class holding the optimum).
     /// </summary>
     internal bool SeedFromTemplate { get; init; } = true;
+
+    /// <summary>
+    /// Tests only: the exact class searches' nodes after which the search over the full mapspace stops as at its time limit (a
+    /// deterministic stop; a class search is not cut, the budget is checked between them; the template's join does not count
+    /// and is not stopped by it). Unlimited by default.
+    /// </summary>
+    internal long NodeBudget { get; init; } = long.MaxValue;
 
     /// <summary>The mapspace an OPTIMAL answer is proven over, in words.</summary>
     public string SpaceDescription => FullMapspace
@@ -147,17 +154,92 @@ public sealed partial class FusionSearch
     {
         var sw = Stopwatch.StartNew();
         var deadline = limits.TimeLimit;
-        bool Late() => deadline is { } d && sw.Elapsed > d;
+        bool OutOfTime() => deadline is { } d && sw.Elapsed > d;
+        bool Late() => OutOfTime() || Interlocked.Read(ref _spent) >= _p.NodeBudget;
         bool Stop() => limits.Cancel.IsCancellationRequested || Late();
+        // The node budget counts the exact class searches only: the template's join is stopped by the time limit and Ctrl-C.
+        _joinStop = () => limits.Cancel.IsCancellationRequested || OutOfTime();
+        _late = Late;
         _classLimits = () => limits with { TimeLimit = deadline is { } d ? TimeSpan.FromTicks(Math.Max(1, (d - sw.Elapsed).Ticks)) : null, Progress = null };
-        if (_p.FullMapspace)
-            return _p.Objective switch
-            {
-                Objective.Edp => SolveFullEdp(limits, sw, Late, Stop),
-                Objective.Latency => SolveFullLatency(limits, sw, Late, Stop),
-                _ => SolveFull(limits, sw, Late, Stop),
-            };
-        return SolveTemplate(limits, sw, Late, Stop);
+        if (!_p.FullMapspace) return SolveTemplate(limits, sw, Late, Stop);
+        // EDP: the template's optimum first (its baseline, kept and pipelined groups included). Energy and latency: every
+        // layer's own search first, then the template's join (TemplateJoin); a search stopped before its answer is as good as
+        // the template's answers the template's instead (docs/fusion.md, "Time limit and Ctrl-C").
+        if (_p.Objective == Objective.Edp) return SolveFullEdp(limits, sw, Stop, SolveTemplate(limits, sw, Late, Stop));
+        var full = _p.Objective == Objective.Latency ? SolveFullLatency(limits, sw, Late, Stop) : SolveFull(limits, sw, Late, Stop);
+        return _templateAnswer is { } template ? NoWorseThan(full, template) : full;
+    }
+
+    /// <summary>What stops <see cref="TemplateJoin"/>: the time limit and Ctrl-C, not <see cref="FusionProblem.NodeBudget"/>.</summary>
+    private Func<bool> _joinStop = () => false;
+
+    /// <summary>The template's optimum once <see cref="TemplateJoin"/> finished; null before, or when it was stopped.</summary>
+    private FusionResult? _templateAnswer;
+
+    /// <summary>
+    /// The template's join (docs/fusion.md, "The search over the template"; halos recomputed, groups sequential) in a search
+    /// over the full mapspace, after every layer's own search: its partial mappings are members of the same classes, so
+    /// they are the classes' first members (the survivors of every layer it reached, whether or not it finished), and its
+    /// optimum, when it finished, the answer a stopped search falls back to (<see cref="NoWorseThan"/>).
+    /// </summary>
+    private IReadOnlyList<IReadOnlyList<FusionPartial>> TemplateJoin(SearchLimits limits, Stopwatch sw)
+    {
+        limits.Progress?.Phase("the template's partial mappings and their join (the starting members, the answer to beat)");
+        var fused = Join(fuse: true, _joinStop, out var stats, out var survivors);
+        if (fused is null) return survivors;
+        var (map, rep) = Recheck(fused);
+        _templateAnswer = new FusionResult(SolveStatus.Optimal, map, rep, rep.Objective(_p.Objective), null, null, sw.Elapsed, stats, survivors);
+        return survivors;
+    }
+
+    /// <summary>The exact class searches' nodes so far (<see cref="FusionProblem.NodeBudget"/>).</summary>
+    private long _spent;
+
+    /// <summary>Counts an exact class search's nodes (at least one: a search proved at its root stops too) towards <see cref="FusionProblem.NodeBudget"/>; returns them.</summary>
+    private long Spend(long nodes)
+    {
+        long total = Interlocked.Add(ref _spent, Math.Max(1, nodes));
+        lock (SpentAfter) SpentAfter.Add(total);
+        return nodes;
+    }
+
+    /// <summary>Tests only: the nodes spent after each exact class search, in order (the budgets that stop the search after each).</summary>
+    internal List<long> SpentAfter { get; } = [];
+
+    /// <summary>
+    /// The answer of a search over the full mapspace, never worse than the template's (whose mappings are members of the same
+    /// classes, so the search's bound holds for them too): when the template's answer is better in the problem's terms (in
+    /// order), which happens only when the search stopped before every class had its template member, or stopped before any
+    /// answer, it is the answer, FEASIBLE, with the search's bound (none when the search had none). The unfused mapping beside
+    /// it stays the search's (the template's when the search has none).
+    /// </summary>
+    private FusionResult NoWorseThan(FusionResult full, FusionResult template)
+    {
+        // Ties go to the search's answer (the first of the two).
+        if (template is not { Mapping: { } tMap, Report: { } tRep }
+            || (full.Report is { } fRep && Objectives.Least([(Index: 0, Report: fRep), (Index: 1, Report: tRep)], _p.Terms, (x, o) => x.Report.Objective(o)).Index == 0))
+            return full;
+        if (full.Status == SolveStatus.Optimal)
+            throw new InvalidOperationException("The template's answer is better than a proved optimum over the full mapspace; this is a bug.");
+        // A list's best and bound are in its second term once its first is proved (latency,energy: the energy at the least
+        // cycles); the template's answer then has those cycles too (it cannot have fewer).
+        var term = full.Report is { } r && full.Best is { } b && _p.Terms.Count > 1 && b != r.Objective(_p.Objective) && b == r.Objective(_p.Terms[1]) ? _p.Terms[1] : _p.Objective;
+        double best = tRep.Objective(term);
+        return full with
+        {
+            Status = SolveStatus.Feasible,
+            Mapping = tMap,
+            Report = tRep,
+            Best = best,
+            Bound = full.Bound is { } lb ? Math.Min(lb, best) : null,
+            Unfused = full.Unfused ?? template.Unfused,
+            UnfusedReport = full.Unfused is null ? template.UnfusedReport : full.UnfusedReport,
+            UnfusedProven = full.Unfused is null ? false : full.UnfusedProven,
+            Stats = full.Stats.Count > 0 ? full.Stats : template.Stats,
+            Survivors = full.Survivors.Count > 0 ? full.Survivors : template.Survivors,
+            Explanation = $"{full.Explanation ?? "stopped"}; the template's {(template.Status == SolveStatus.Optimal ? "optimum" : "answer")} is better than what the search had joined, so it is the answer instead" +
+                          (full.Unfused is null ? " (the unfused mapping beside it is the template's)" : ""),
+        };
     }
 
     /// <summary>The search over the template (docs/fusion.md, "The search over the template").</summary>
