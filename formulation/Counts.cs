@@ -85,10 +85,7 @@ public sealed class TensorIndex
     public long SpacedWords(ReadOnlySpan<long> rankExtent, ReadOnlySpan<long> copies, ReadOnlySpan<long> spacing,
         ReadOnlySpan<long> dimShift = default, long work = 1 << 16)
     {
-        for (int k = 0; k < _ranks.Length; k++)
-            foreach (int r in _ranks[k])
-                for (int j = k + 1; j < _ranks.Length; j++)
-                    if (Array.IndexOf(_ranks[j], r) >= 0) return -1;
+        if (RankInTwoDimensions()) return -1;
         long words = 1;
         var seen = new HashSet<long>();
         for (int k = 0; k < _ranks.Length && words > 0; k++)
@@ -129,6 +126,23 @@ public sealed class TensorIndex
             words = checked(words * count);
         }
         return words;
+    }
+
+    /// <summary>Whether some rank indexes two of the tensor's dimensions.</summary>
+    private bool RankInTwoDimensions()
+    {
+        for (int k = 0; k < _ranks.Length; k++)
+            foreach (int r in _ranks[k])
+                if (InTwoDimensions(r)) return true;
+        return false;
+    }
+
+    /// <summary>Whether rank r indexes two of the tensor's dimensions.</summary>
+    private bool InTwoDimensions(int r)
+    {
+        int found = 0;
+        foreach (var ranks in _ranks) if (Array.IndexOf(ranks, r) >= 0 && ++found > 1) return true;
+        return false;
     }
 
     /// <summary>How far dimension k moves when every rank moves by its entry of <paramref name="rankShift"/>.</summary>
@@ -242,8 +256,7 @@ public sealed class TensorIndex
                 {
                     long u = moveUnit[_ranks[k][j]];
                     if (u == 0) continue;
-                    for (int other = 0; other < dims; other++)
-                        if (other != k && Array.IndexOf(_ranks[other], _ranks[k][j]) >= 0) return -1;
+                    if (InTwoDimensions(_ranks[k][j])) return -1;
                     unit[k] = Divisibility.Gcd(unit[k], Math.Abs(checked(_coefs[k][j] * u)));
                 }
         }
@@ -284,8 +297,7 @@ public sealed class TensorIndex
         long[] Shift(long[] rankShift)
         {
             var o = new long[dims];
-            for (int k = 0; k < dims; k++)
-                for (int j = 0; j < _ranks[k].Length; j++) o[k] = checked(o[k] + _coefs[k][j] * rankShift[_ranks[k][j]]);
+            for (int k = 0; k < dims; k++) o[k] = this.Shift(k, rankShift);
             return o;
         }
     }
