@@ -63,14 +63,16 @@ public static class Program
                 case "shape-proofs": ShapeProofs.Run(numbers.Count > 0 ? seconds : 300); break;
                 case "shape-proofs:alone": ShapeProofs.RunAlone(numbers.Count > 0 ? seconds : 300); break;
                 case "shape-seeds": ShapeSeeds.Run(numbers.Count > 0 ? seconds : 60); break;
-                case "codesign": CodesignEyeriss(numbers.Count > 0 ? seconds : 600, numbers.Count > 1 ? double.Parse(numbers[1], System.Globalization.CultureInfo.InvariantCulture) : null,
-                    numbers.Count > 2 ? double.Parse(numbers[2], System.Globalization.CultureInfo.InvariantCulture) : null); break;
+                case "codesign" or "codesign:energy" or "codesign:edp":
+                    CodesignEyeriss(numbers.Count > 0 ? seconds : 600, numbers.Count > 1 ? double.Parse(numbers[1], System.Globalization.CultureInfo.InvariantCulture) : null,
+                        numbers.Count > 2 ? double.Parse(numbers[2], System.Globalization.CultureInfo.InvariantCulture) : null,
+                        name == "codesign:energy" ? [DesignMetric.Energy] : name == "codesign:edp" ? [DesignMetric.Edp] : [DesignMetric.Energy, DesignMetric.Edp]); break;
                 case "codesign-edp-floor": CodesignEdpFloor.Run(numbers.Count > 1 ? int.Parse(numbers[1], System.Globalization.CultureInfo.InvariantCulture) : 192, numbers.Count > 0 ? seconds : 10); break;
                 case "codesign-fronts": CodesignFronts(numbers.Count > 0 ? seconds : 1800); break;
                 case "proofs": Proofs(seconds, names.Skip(names.IndexOf("proofs") + 1).ToList()); return 0; // the names after it are networks, presets, objectives
                 case var d when d.StartsWith("descent", StringComparison.Ordinal): DescentSweep(d); break;
                 default:
-                    Console.Error.WriteLine($"error: unknown benchmark '{name}'; known: costmodel, timeloop-model, small, resnet50, cpsat[:PRESET], cpsat-floor[:PRESET], window-capabilities [seconds per search], codesign [seconds per objective [seconds per bound search [seconds per quick bound search]]], codesign-fronts [seconds per front], simulate, fusion, fusion-full[:resnet50|:gpt3] [seconds per fused search], fusion-halos[:resnet50|:mobilenetv2][:template|:keep] [seconds per fused search], fusion-keep, fusion-cases[:plain|:pipeline|:halos][:small] [count [seed]], fusion-pipeline[:examples|:gpt3|:resnet50] [seconds per fused search], fusion-certify [seconds per certificate], network, timeloop-optima, timelimit, onnx-load, imperfect [seconds per case], imperfect-proofs [seconds per search [first shape [shapes]]], shapes [seconds per search [E = D [buffer words]]], shape-proofs[:alone] [seconds per search], shape-seeds [seconds per search], proofs [NETWORK|PRESET|OBJECTIVE|timeloop...], descent[:WORKLOAD[:ARCH[:norandom]]] (an empty WORKLOAD or ARCH: all) [seconds per layer]");
+                    Console.Error.WriteLine($"error: unknown benchmark '{name}'; known: costmodel, timeloop-model, small, resnet50, cpsat[:PRESET], cpsat-floor[:PRESET], window-capabilities [seconds per search], codesign[:energy|:edp] (both when neither) [seconds per objective [seconds per bound search [seconds per quick bound search]]], codesign-fronts [seconds per front], simulate, fusion, fusion-full[:resnet50|:gpt3] [seconds per fused search], fusion-halos[:resnet50|:mobilenetv2][:template|:keep] [seconds per fused search], fusion-keep, fusion-cases[:plain|:pipeline|:halos][:small] [count [seed]], fusion-pipeline[:examples|:gpt3|:resnet50] [seconds per fused search], fusion-certify [seconds per certificate], network, timeloop-optima, timelimit, onnx-load, imperfect [seconds per case], imperfect-proofs [seconds per search [first shape [shapes]]], shapes [seconds per search [E = D [buffer words]]], shape-proofs[:alone] [seconds per search], shape-seeds [seconds per search], proofs [NETWORK|PRESET|OBJECTIVE|timeloop...], descent[:WORKLOAD[:ARCH[:norandom]]] (an empty WORKLOAD or ARCH: all) [seconds per layer]");
                     return 2;
             }
         }
@@ -131,10 +133,10 @@ public static class Program
 
     /// <summary>
     /// Co-design (issue 19): ResNet-50 over the 256-point Eyeriss-like space of examples/codesign-eyeriss.yaml, energy
-    /// then EDP, each with a time limit for the whole run (and optionally a cap on each search on a relaxation): the
+    /// then EDP (or only the one named: codesign:energy, codesign:edp), each with a time limit for the whole run (and optionally a cap on each search on a relaxation): the
     /// status, the best point, the bound and gap, the exact layer searches against a full sweep's, and the time.
     /// </summary>
-    private static void CodesignEyeriss(double seconds, double? boundSeconds, double? quickSeconds)
+    private static void CodesignEyeriss(double seconds, double? boundSeconds, double? quickSeconds, IReadOnlyList<DesignMetric> objectives)
     {
         var dir = RepositoryRoot();
         var space = Optimizer.Hardware.Specs.DesignSpaceSpec.Load(Path.Combine(dir, "examples", "codesign-eyeriss.yaml"));
@@ -142,7 +144,7 @@ public static class Program
         Console.WriteLine($"codesign: resnet50 ({Zoo.DistinctShapes(workload).Count} distinct shapes) over {space.Name} ({space.Count} points); " +
                           $"{seconds} s per objective{(boundSeconds is { } b ? $", at most {b} s per search on a relaxation" : "")}, " +
                           $"at most {(quickSeconds ?? Codesign.DefaultQuickTime.TotalSeconds)} s per search of a quick bound");
-        foreach (var objective in new[] { DesignMetric.Energy, DesignMetric.Edp })
+        foreach (var objective in objectives)
         {
             var run = new Codesign(space, workload, new SearchLimits(TimeSpan.FromSeconds(seconds)), boundSeconds is { } bs ? TimeSpan.FromSeconds(bs) : null,
                 quickSeconds is { } qs ? TimeSpan.FromSeconds(qs) : null);
