@@ -706,7 +706,7 @@ public sealed class Codesign
         var dive = Eval(new Node(feasible, 0, 0, evaluated: false), 0);
         while (dive is not null && dive.Points.Count > 1 && !_eval.Stopped && dive.Key <= external)
         {
-            var halves = Split(dive.Points).Select(c => Eval(new Node(c, dive.Key, 0, evaluated: false), 0)).Where(h => h is not null).Select(h => h!).ToList();
+            var halves = Split(dive.Points, ComputeFirst(objective)).Select(c => Eval(new Node(c, dive.Key, 0, evaluated: false), 0)).Where(h => h is not null).Select(h => h!).ToList();
             if (halves.Count == 0) { dive = null; break; }
             var next = Landing(halves, objective);
             foreach (var h in halves) if (h != next) Place(h);
@@ -734,7 +734,7 @@ public sealed class Codesign
                 queue.Enqueue(node, (node.Key, node.Tie, node.MinIndex));
                 break;
             }
-            foreach (var child in Split(node.Points)) Push(new Node(child, node.Key, staticObjective ? child.Min(p => Static(objective, p)) : node.Tie, evaluated: false));
+            foreach (var child in Split(node.Points, ComputeFirst(objective))) Push(new Node(child, node.Key, staticObjective ? child.Min(p => Static(objective, p)) : node.Tie, evaluated: false));
         }
         open.RemoveAll(o => !Keep(o));
         var waiting = queue.UnorderedItems.Select(n => n.Element).Where(Keep).ToList();
@@ -958,13 +958,22 @@ public sealed class Codesign
 
     private static double Lower(LayerSum s, DesignMetric m) => m == DesignMetric.LayerLatency ? s.MaxLower : s.Lower;
 
-    /// <summary>Splits a set of points in two on the parameter with the most distinct values among them (the first such), lower values first.</summary>
-    private IEnumerable<List<int>> Split(List<int> points)
+    /// <summary>
+    /// Splits a set of points in two on the parameter with the most distinct values among them (the first such), lower
+    /// values first. With <paramref name="computeFirst"/> (objectives that count cycles: latency, layer latency, EDP), the
+    /// compute parameters (fanouts, MACs a cycle) are split first while one of them still has two values or more: the
+    /// relaxation takes their largest values, whose compute cycles (the MACs over the PEs) mask every smaller array of
+    /// the set, so a set that mixes arrays keeps the small arrays' points until it is split on them (docs/codesign.md,
+    /// "How the space is searched").
+    /// </summary>
+    private IEnumerable<List<int>> Split(List<int> points, bool computeFirst = false)
     {
         var indices = points.Select(_space.Indices).ToList();
         int best = -1, most = 1;
+        bool compute = computeFirst && Enumerable.Range(0, _space.Parameters.Count).Any(i => IsCompute(i) && indices.Select(x => x[i]).Distinct().Count() > 1);
         for (int i = 0; i < _space.Parameters.Count; i++)
         {
+            if (compute && !IsCompute(i)) continue;
             int distinct = indices.Select(x => x[i]).Distinct().Count();
             if (distinct > most) (best, most) = (i, distinct);
         }
@@ -974,6 +983,11 @@ public sealed class Codesign
         yield return points.Where((_, k) => low.Contains(indices[k][best])).ToList();
         yield return points.Where((_, k) => !low.Contains(indices[k][best])).ToList();
     }
+
+    private bool IsCompute(int parameter) => _space.Parameters[parameter].Knob is DesignKnob.Fanout or DesignKnob.MacsPerCycle;
+
+    /// <summary>Whether the splits put the compute parameters first for this objective (<see cref="Split"/>): those that count cycles.</summary>
+    public static bool ComputeFirst(DesignMetric objective) => objective is DesignMetric.Latency or DesignMetric.LayerLatency or DesignMetric.Edp;
 
     private (string Text, double Over) StaticInfeasibility(IReadOnlyList<int> candidates, IReadOnlyList<Budget> statics)
     {

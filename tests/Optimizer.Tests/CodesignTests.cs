@@ -391,6 +391,43 @@ public sealed class CodesignTests
     }
 
     /// <summary>
+    /// The splits put the compute parameters first for the objectives that count cycles: on the 16-point space with the
+    /// fanout declared last (so that the plain rule, the most distinct values and the first such, splits the global
+    /// buffer first), the dive's first halves for latency and EDP each hold one fanout, for energy one global buffer and
+    /// both fanouts; and every answer is still the exhaustive sweep's.
+    /// </summary>
+    [TestMethod]
+    public void CyclesObjectivesSplitTheFanoutFirst()
+    {
+        string text = File.ReadAllText(SpacePath).Replace("    - {level: GlobalBuffer, fanout: [2x2, 4x4]}\n", "");
+        text = text.Replace("    - {level: DRAM, bandwidth: [2, 4]}\n", "    - {level: DRAM, bandwidth: [2, 4]}\n    - {level: GlobalBuffer, fanout: [2x2, 4x4]}\n");
+        var space = DesignSpaceSpec.Parse(text, "fanout-last.yaml");
+        int fanout = space.Parameters.Count - 1;
+        Assert.AreEqual(DesignKnob.Fanout, space.Parameters[fanout].Knob, "the test's space declares the fanout last");
+        var sweeper = new Codesign(space, Small(), SearchLimits.None);
+        foreach (var objective in new[] { DesignMetric.Energy, DesignMetric.Latency, DesignMetric.Edp })
+        {
+            var run = new Codesign(space, Small(), SearchLimits.None);
+            var got = run.Minimize(objective, []);
+            var expected = sweeper.Sweep(objective, [])!;
+            var first = run.Dive[0].Halves;
+            string what = $"{DesignMetrics.Name(objective)}: first halves [{string.Join(" / ", first.Select(h => string.Join(",", h.Points)))}]";
+            int Distinct(DiveHalf h, int parameter) => h.Points.Select(p => space.Indices(p)[parameter]).Distinct().Count();
+            Assert.AreEqual(2, first.Count, what);
+            bool cycles = objective != DesignMetric.Energy;
+            Assert.AreEqual(cycles, Codesign.ComputeFirst(objective), what);
+            foreach (var h in first)
+            {
+                Assert.AreEqual(cycles ? 1 : 2, Distinct(h, fanout), what);
+                Assert.AreEqual(cycles ? 2 : 1, Distinct(h, 0), what);
+            }
+            Assert.AreEqual(CodesignStatus.Optimal, got.Status, what);
+            Assert.AreEqual(expected.Point, got.Best!.Point, what);
+            Assert.AreEqual(expected.Values[objective], got.BestValue!.Value, 1e-9 * expected.Values[objective], what);
+        }
+    }
+
+    /// <summary>
     /// The dive's choice between halves: the least midpoint of key and estimate, even where another half has a lower key or
     /// a lower estimate; the least key when a half has no estimate; ties by key, then the tie-break metric, then the lowest point.
     /// </summary>
