@@ -48,6 +48,8 @@ public sealed partial class FusionSearch
         public int KeptGroup { get; init; } = -1;
         /// <summary>latency,energy's second term: the class's least fused cycles, the cap of its energy search (FusionLatency.cs).</summary>
         public long CycleCap { get; init; }
+        /// <summary>A member of a pipelined group in the latency search (FusionPipelineFull.cs): the group's index; -1 otherwise.</summary>
+        public int PipeGroup { get; init; } = -1;
     }
 
     /// <summary>What one class's searches found, shared by the classes of the same shape (tensors renamed when used).</summary>

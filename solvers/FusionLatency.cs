@@ -57,6 +57,23 @@ public sealed partial class FusionSearch
         // With --keep-halos, every group that keeps its halos, its members' classes beside the join's (FusionKept.cs), each
         // bounded by 0 (no floor is taken for them: every one that could improve on the best total is searched).
         var kept = _p.KeepHalos ? AddKeptClasses(layers, _ => 0) : [];
+        // With --pipeline, every pipelined group as a chain of classes with keys of its own, its cycles on its last member's
+        // class, bounded by PipelineFloor from its members' cycle floors (FusionPipelineFull.cs).
+        double FloorOf(ClassState c)
+        {
+            var key = ShapeKeyOf(c.Layer, c.Job);
+            if (!floors.TryGetValue(key, out var floor))
+            {
+                if (stop()) return 0;
+                floors[key] = floor = Math.Ceiling(new TilingSearch(LatencyProblem(c), prune: true, seed: false).PlanCycleFloor(_classLimits()));
+            }
+            return floor;
+        }
+        var piped = _p.Pipeline ? AddPipelinedClasses(layers, FloorOf, stop) : [];
+        if (piped is null)
+            return new FusionResult(SolveStatus.Feasible, uMap, uRep, uRep.Cycles, uMap, uRep, sw.Elapsed, [], [],
+                "stopped while listing the pipelined groups, with every layer's own mapping (unfused) joined")
+            { UnfusedProven = unfusedProven };
 
         // The template's partial mappings are members of the same classes: each class starts from its fastest template member,
         // so the answer is never worse than the template's optimum and the ceilings start tighter.
@@ -68,7 +85,8 @@ public sealed partial class FusionSearch
         while (!stop() && NextClass(layers, p => p.Cycles) is var (next, ceiling) && next is not null)
         {
             limits.Progress?.Phase($"exact latency search of class {++searched} ({w.Layers[next.Layer].Name}, shared [{SharedText(next.Job.Shared)}])");
-            if (next.Main is null) Search(next, ceiling, stop, seedWithDescent: false);
+            if (next.PipeGroup >= 0) SearchPipelined(next, stop, piped, uMap);
+            else if (next.Main is null) Search(next, ceiling, stop, seedWithDescent: false);
             else SearchKept(next, ceiling, stop, kept, uMap);
         }
 

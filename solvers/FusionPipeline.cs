@@ -19,99 +19,138 @@ public sealed partial class FusionSearch
     private sealed record PipeState(double Energy, long Done, long[] Open, IReadOnlyList<PipeOption> Chosen);
 
     /// <summary>
-    /// The pipelined groups that end at layer <paramref name="last"/>: every group of two to
+    /// The pipelined groups that end at layer <paramref name="last"/> over the template: every group of two to
     /// <see cref="FusionProblem.MaxPipelineLayers"/> layers with shared loops (<see cref="GroupClasses"/>, halos recomputed),
-    /// its members' mappings from the template (each checked on its class's architecture and constraints, costed with
-    /// fusion's removals). The group's cycles are not a sum over members, so a member's mappings are pruned only when
-    /// another has energy, every resource demand and every level's words each no higher (the schedule's cycles grow with
-    /// each demand, its capacity rule with each word count, and everything else is the class's). The members are combined
-    /// one by one: after member k, a combination's future depends only on its energy, the demand of the steps whose
-    /// members are all chosen (their capacity checked), and, per step that also has later members, the sums of its chosen
-    /// members' demands and words; a combination is dropped when another is no higher in all of them. The complete ones
-    /// are pruned to their (energy, cycles) Pareto points (what follows sees only that the group is closed) and each is
-    /// checked as a whole inside <paramref name="unfused"/> by <see cref="FusionChecker"/>. Ends early when
-    /// <paramref name="stop"/> says so (the join then returns no answer).
+    /// its members' mappings from the template (<see cref="TemplatePipeOptions"/>), combined by <see cref="PipelinedPoints"/>.
+    /// Ends early when <paramref name="stop"/> says so (the join then returns no answer).
     /// </summary>
     private IEnumerable<(int First, KeepPoint Point)> PipelinedGroups(int last, FusedMapping unfused, Func<bool> stop)
     {
-        var w = _p.Workload;
-        var arch = _p.Arch;
         for (int first = Math.Max(0, last - FusionProblem.MaxPipelineLayers + 1); first < last; first++)
             foreach (var gc in GroupClasses(first, last, [false]))
             {
                 if (stop()) yield break;
                 if (gc.Group.SharedLoops == 0) continue;
-                var group = gc.Group.AsPipelined();
                 int members = gc.Members.Count;
-                long f = FusionRules.Iterations(group, i => gc.Plans[i - first].Shared);
-                var held = FusionRules.PipelineHeld(w, arch, group, gc.Plans);
-                var runs = PipelineSchedule.Runs(members, f).ToList();
-                var states = new List<PipeState> { new(0, 0, [], []) };
-                for (int k = 0; k < members && states.Count > 0; k++)
-                {
-                    var (e, room, shared, touched) = gc.Members[k];
-                    string name = w.Layers[first + k].Name;
-                    var classKey = $"{name}|{e}|{SharedText(shared)}|{string.Join(",", touched)}|{string.Join(",", room.Levels.Select(l => l.Capacity))}";
-                    if (!_pipeOptions.TryGetValue(classKey, out var options))
-                    {
-                        // The clock is read every 256 candidates, so that the time limit holds inside a member's enumeration;
-                        // a class left unfinished is not remembered.
-                        var listed = new List<PipeOption>();
-                        long seen = 0;
-                        foreach (var m in FusionMapspace.Candidates(e, arch, shared))
-                        {
-                            if ((++seen & 255) == 0 && stop()) yield break;
-                            if (!FusionMapspace.Allows(e, m, shared, touched) || ValidityChecker.Check(e, room, m).Count != 0) continue;
-                            var c = FusionCost.Adjust(name, arch, CostModel.Evaluate(e, arch, m), touched);
-                            listed.Add(new PipeOption(c.Energy, c.Cycles, FusionCost.Demand(arch, c), PipelineSchedule.OwnWords(e, m, touched), m));
-                        }
-                        _pipeOptions[classKey] = options = Dominant(listed, o => [o.Energy, .. o.Demand.Select(x => (double)x), .. o.Words.Select(x => (double)x)]);
-                    }
-                    var next = new List<PipeState>();
-                    foreach (var s in states)
-                    {
-                        if (stop()) yield break;
-                        foreach (var o in options)
-                            if (Extend(s, o, k) is { } grown) next.Add(grown);
-                    }
-                    states = Dominant(next, s => [s.Energy, s.Done, .. s.Open.Select(x => (double)x)], stop);
-                    if (stop()) yield break;
-                }
-                var points = Pareto(states.Select(s => new KeepPoint(s.Energy, (s.Done + f - 1) / f, s.Chosen.Select((o, k) =>
-                    new FusionPartial(first + k, -1, o.Mapping, group.SharedLoops, k == 0 ? null : PipeKey, k == members - 1 ? null : PipeKey, o.Energy, k == members - 1 ? (s.Done + f - 1) / f : 0, [])
-                    { OnChip = gc.Members[k].Held.Select(h => h.Tensor).ToList(), Pipelined = true }).ToList())).ToList(), x => x.Energy, x => x.Cycles);
-                foreach (var point in points)
-                {
-                    var layers = unfused.Layers.Select((m, i) => group.Contains(i) ? point.Partials[i - first].Mapping : m);
-                    var groups = unfused.Groups.Where(g => !group.Contains(g.First)).Append(group).OrderBy(g => g.First);
-                    if (FusionChecker.Check(w, arch, new FusedMapping(groups, layers)).Count == 0) yield return (first, point);
-                }
+                foreach (var point in PipelinedPoints(gc, k => TemplatePipeOptions(gc, k, stop), unfused, stop, k => k == 0 ? null : PipeKey, k => k == members - 1 ? null : PipeKey))
+                    yield return (first, point);
+                if (stop()) yield break;
+            }
+    }
 
-                // Member k added to a choice of members 0..k-1: the steps it completes are costed (null when one overflows a
-                // level), and the open steps' sums of demands and words grow by its own.
-                PipeState? Extend(PipeState s, PipeOption o, int k)
+    /// <summary>A member's mapping as an option of a pipelined group: its energy and cycles with fusion's removals, its resource demand and the words it holds per level.</summary>
+    private PipeOption PipeOptionOf(string layer, Einsum e, Mapping m, IReadOnlyList<HeldTensor> touched)
+    {
+        var c = FusionCost.Adjust(layer, _p.Arch, CostModel.Evaluate(e, _p.Arch, m), touched);
+        return new PipeOption(c.Energy, c.Cycles, FusionCost.Demand(_p.Arch, c), PipelineSchedule.OwnWords(e, m, touched), m);
+    }
+
+    /// <summary>
+    /// The dominance rule of a pipelined member's mappings: one is dropped when another of the same class has energy, every
+    /// resource demand and every level's own words each no higher (the schedule's cycles grow with each demand, its capacity
+    /// rule with each word count, its energy is a sum, and everything else is the class's).
+    /// </summary>
+    private static List<PipeOption> DominantOptions(List<PipeOption> options)
+        => Dominant(options, o => [o.Energy, .. o.Demand.Select(x => (double)x), .. o.Words.Select(x => (double)x)]);
+
+    /// <summary>The cache key of a member's class: its layer, Einsum, shared loops, held tensors and room.</summary>
+    private string PipeClassKey(GroupClass gc, int k)
+    {
+        var (e, room, shared, touched) = gc.Members[k];
+        return $"{_p.Workload.Layers[gc.Group.First + k].Name}|{e}|{SharedText(shared)}|{string.Join(",", touched)}|{string.Join(",", room.Levels.Select(l => l.Capacity))}";
+    }
+
+    /// <summary>
+    /// Member <paramref name="k"/>'s template mappings (valid on its class's architecture and constraints), pruned by
+    /// <see cref="DominantOptions"/>; cached per class. Null when stopped (the clock is read every 256 candidates; a class left
+    /// unfinished is not remembered).
+    /// </summary>
+    private List<PipeOption>? TemplatePipeOptions(GroupClass gc, int k, Func<bool> stop)
+    {
+        var classKey = PipeClassKey(gc, k);
+        if (_pipeOptions.TryGetValue(classKey, out var options)) return options;
+        var (e, room, shared, touched) = gc.Members[k];
+        string name = _p.Workload.Layers[gc.Group.First + k].Name;
+        var listed = new List<PipeOption>();
+        long seen = 0;
+        foreach (var m in FusionMapspace.Candidates(e, _p.Arch, shared))
+        {
+            if ((++seen & 255) == 0 && stop()) return null;
+            if (!FusionMapspace.Allows(e, m, shared, touched) || ValidityChecker.Check(e, room, m).Count != 0) continue;
+            listed.Add(PipeOptionOf(name, e, m, touched));
+        }
+        return _pipeOptions[classKey] = DominantOptions(listed);
+    }
+
+    /// <summary>
+    /// The (energy, cycles) Pareto points of a pipelined group whose member k's mappings are <paramref name="optionsOf"/>(k)
+    /// (null: stopped): the members are combined one by one; after member k, a combination's future depends only on its
+    /// energy, the demand of the steps whose members are all chosen (their capacity checked), and, per step that also has
+    /// later members, the sums of its chosen members' demands and words; a combination is dropped when another is no higher
+    /// in all of them. The complete ones are pruned to their (energy, cycles) Pareto points (what follows sees only that the
+    /// group is closed) and each is checked as a whole inside <paramref name="unfused"/> by <see cref="FusionChecker"/>. The
+    /// partial mappings follow <paramref name="inKey"/>(k) and leave <paramref name="outKey"/>(k); the group's cycles are on
+    /// its last member. Ends early when <paramref name="stop"/> says so.
+    /// </summary>
+    private IEnumerable<KeepPoint> PipelinedPoints(GroupClass gc, Func<int, List<PipeOption>?> optionsOf, FusedMapping unfused, Func<bool> stop,
+        Func<int, string?> inKey, Func<int, string?> outKey)
+    {
+        var w = _p.Workload;
+        var arch = _p.Arch;
+        int first = gc.Group.First;
+        var group = gc.Group.AsPipelined();
+        int members = gc.Members.Count;
+        long f = FusionRules.Iterations(group, i => gc.Plans[i - first].Shared);
+        var held = FusionRules.PipelineHeld(w, arch, group, gc.Plans);
+        var runs = PipelineSchedule.Runs(members, f).ToList();
+        var states = new List<PipeState> { new(0, 0, [], []) };
+        for (int k = 0; k < members && states.Count > 0; k++)
+        {
+            if (optionsOf(k) is not { } options) yield break;
+            var next = new List<PipeState>();
+            foreach (var s in states)
+            {
+                if (stop()) yield break;
+                foreach (var o in options)
+                    if (Extend(s, o, k) is { } grown) next.Add(grown);
+            }
+            states = Dominant(next, s => [s.Energy, s.Done, .. s.Open.Select(x => (double)x)], stop);
+            if (stop()) yield break;
+        }
+        var points = Pareto(states.Select(s => new KeepPoint(s.Energy, (s.Done + f - 1) / f, s.Chosen.Select((o, k) =>
+            new FusionPartial(first + k, -1, o.Mapping, group.SharedLoops, inKey(k), outKey(k), o.Energy, k == members - 1 ? (s.Done + f - 1) / f : 0, [])
+            { OnChip = gc.Members[k].Held.Select(h => h.Tensor).ToList(), Pipelined = true }).ToList())).ToList(), x => x.Energy, x => x.Cycles);
+        foreach (var point in points)
+        {
+            var layers = unfused.Layers.Select((m, i) => group.Contains(i) ? point.Partials[i - first].Mapping : m);
+            var groups = unfused.Groups.Where(g => !group.Contains(g.First)).Append(group).OrderBy(g => g.First);
+            if (FusionChecker.Check(w, arch, new FusedMapping(groups, layers)).Count == 0) yield return point;
+        }
+
+        // Member k added to a choice of members 0..k-1: the steps it completes are costed (null when one overflows a
+        // level), and the open steps' sums of demands and words grow by its own.
+        PipeState? Extend(PipeState s, PipeOption o, int k)
+        {
+            var chosen = s.Chosen.Append(o).ToList();
+            long done = s.Done;
+            var open = new List<long>();
+            foreach (var (a, b, step, steps) in runs.Where(r => r.First <= k && r.Last >= k))
+            {
+                var words = PipelineSchedule.StepWords(arch, chosen.Select(c => c.Words).ToList(), held, a, k, step, f).ToList();
+                if (b == k)
                 {
-                    var chosen = s.Chosen.Append(o).ToList();
-                    long done = s.Done;
-                    var open = new List<long>();
-                    foreach (var (a, b, step, steps) in runs.Where(r => r.First <= k && r.Last >= k))
-                    {
-                        var words = PipelineSchedule.StepWords(arch, chosen.Select(c => c.Words).ToList(), held, a, k, step, f).ToList();
-                        if (b == k)
-                        {
-                            if (words.Any(x => x.Over)) return null;
-                            done = checked(done + PipelineSchedule.StepDemand(chosen.Select(c => c.Demand).ToList(), a, b) * steps);
-                        }
-                        else
-                        {
-                            for (int r = 0; r < o.Demand.Length; r++)
-                                open.Add(Enumerable.Range(a, k - a + 1).Sum(m => chosen[m].Demand[r]));
-                            open.AddRange(words.Select(x => x.Words));
-                        }
-                    }
-                    return new PipeState(s.Energy + o.Energy, done, [.. open], chosen);
+                    if (words.Any(x => x.Over)) return null;
+                    done = checked(done + PipelineSchedule.StepDemand(chosen.Select(c => c.Demand).ToList(), a, b) * steps);
+                }
+                else
+                {
+                    for (int r = 0; r < o.Demand.Length; r++)
+                        open.Add(Enumerable.Range(a, k - a + 1).Sum(m => chosen[m].Demand[r]));
+                    open.AddRange(words.Select(x => x.Words));
                 }
             }
+            return new PipeState(s.Energy + o.Energy, done, [.. open], chosen);
+        }
     }
 
     /// <summary>

@@ -34,12 +34,13 @@ public sealed record FusionProblem(Workload Workload, Architecture Arch, Objecti
     /// <summary>
     /// True when every layer's partial mappings come from the full single-layer mapspace (the exact search of
     /// each class, docs/fusion.md): for energy, EDP or latency alone, and the list latency,energy, unless <see cref="TemplateOnly"/>
-    /// asks for the per-layer template; latency only with its groups sequential (no <see cref="Pipeline"/>), and latency,energy
-    /// too, also with <see cref="KeepHalos"/>. Other lists, and latency with <see cref="Pipeline"/>, search the template.
+    /// asks for the per-layer template; latency also with <see cref="Pipeline"/> (its pipelined groups' members from their whole
+    /// classes where those are enumerated, docs/fusion.md "Pipelined groups over the full mapspace"), latency,energy without it,
+    /// also with <see cref="KeepHalos"/>. Other lists, and latency,energy with <see cref="Pipeline"/>, search the template.
     /// </summary>
     /// With <see cref="KeepHalos"/>, groups that keep their halos join beside the sequential ones (docs/fusion.md, "Searching
     /// both policies"): over the full mapspace for energy, EDP and latency, over the template for lists.
-    public bool FullMapspace => (Objective is Objective.Energy or Objective.Edp || (Objective == Objective.Latency && !Pipeline))
+    public bool FullMapspace => (Objective is Objective.Energy or Objective.Edp || (Objective == Objective.Latency && !(Pipeline && LatencyThenEnergy)))
         && (Terms.Count == 1 || LatencyThenEnergy) && Convention == CostConvention.Default && !TemplateOnly;
 
     /// <summary>True for the list latency,energy (least cycles, then least energy at those cycles).</summary>
@@ -58,11 +59,18 @@ public sealed record FusionProblem(Workload Workload, Architecture Arch, Objecti
     /// </summary>
     internal long NodeBudget { get; init; } = long.MaxValue;
 
+    /// <summary>
+    /// Latency with <see cref="Pipeline"/> over the full mapspace: the most mappings of one member class of a pipelined group
+    /// that are enumerated (docs/fusion.md, "Pipelined groups over the full mapspace"); a class with more is not complete, and
+    /// a group with such a member keeps its floor as its bound.
+    /// </summary>
+    internal long PipelineVisitCap { get; init; } = 20_000;
+
     /// <summary>The mapspace an OPTIMAL answer is proven over, in words.</summary>
     public string SpaceDescription => FullMapspace
         ? "the full fused mapspace of docs/fusion.md: every layer's mapping from the whole single-layer mapspace of docs/mapspace.md, fused or not" +
           (Objective == Objective.Edp ? $", groups run sequentially{(Pipeline ? $", and the per-layer template's groups of at most {MaxPipelineLayers} layers pipelined" : "")}" : "") +
-          (Objective == Objective.Latency ? $", groups run sequentially{(KeepHalos ? "" : ", halos recomputed")}" : "") +
+          (Objective == Objective.Latency ? $", groups run sequentially{(Pipeline ? $" or, with at most {MaxPipelineLayers} layers and shared loops, pipelined" : "")}{(KeepHalos ? "" : ", halos recomputed")}" : "") +
           (KeepHalos ? $", halos recomputed or kept (groups that keep them of 2 to {MaxKeepLayers} layers sharing one loop, each prologue from its own constrained mapspace)" : "")
         : "the fused mapspace with each layer's mapping from the per-layer template of docs/fusion.md, not the whole single-layer mapspace" +
           (Convention == CostConvention.Default ? "" : $", each layer counted by the {Conventions.Names[(int)Convention]} convention") +
@@ -331,6 +339,7 @@ public sealed partial class FusionSearch
                 var problem = new MapProblem(e, room, Objective.Energy, FusionMapspace.ClassConstraints(e, shared, held));
                 if (_p.Objective == Objective.Energy)
                     classBest[key] = best = new TilingSearch(problem, prune: false).Solve(SearchLimits.None).Mapping is { } m ? [m] : [];
+
                 else
                 {
                     // EDP: every mapping of the class whose fused energy and cycles no other beats or ties on both (the
@@ -345,6 +354,24 @@ public sealed partial class FusionSearch
                 }
             }
             return best;
+        }, !_p.Pipeline ? null : (e, room, shared, held) =>
+        {
+            // A pipelined group's cycles grow with every resource demand of every member and its capacity rule with every
+            // level's words, and its energy is a sum: per member, every mapping of its class whose energy, demands and words
+            // no other mapping of the class beats or ties on all (plain enumeration, compared value by value).
+            var key = $"pipe|{e.Name}|{e}|{SharedText(shared)}|{string.Join(",", held)}|{string.Join(",", room.Levels.Select(l => l.Capacity))}";
+            if (!classBest.TryGetValue(key, out var best))
+            {
+                var all = new List<(double[] V, Mapping M)>();
+                new TilingSearch(new MapProblem(e, room, Objective.Energy, FusionMapspace.ClassConstraints(e, shared, held)), prune: false).Visit(m =>
+                {
+                    var o = PipeOptionOf(e.Name, e, m, held);
+                    all.Add(([o.Energy, .. o.Demand.Select(x => (double)x), .. o.Words.Select(x => (double)x)], m));
+                }, SearchLimits.None with { Threads = 1 });
+                bool Beats(double[] a, double[] b) => a.Zip(b).All(x => x.First <= x.Second);
+                classBest[key] = best = all.Where((x, i) => !all.Where((y, j) => j != i && Beats(y.V, x.V) && (!Beats(x.V, y.V) || j < i)).Any()).Select(x => x.M).ToList();
+            }
+            return best;
         });
     }
 
@@ -356,8 +383,10 @@ public sealed partial class FusionSearch
     /// layer's class (the architecture with what is reserved for it, its shared loops, the held tensors it touches),
     /// each checked and costed as a whole fused mapping; the least. Choices the checker rejects are left to it.
     /// </summary>
+    /// <param name="pipeMembers">With --pipeline, the mappings of a member of a pipelined group (null: the same as <paramref name="members"/>).</param>
     private (FusedMapping? Mapping, double Best, long Count) Enumerate(bool keepHalos,
-        Func<Einsum, Architecture, IReadOnlyList<TemporalLoop>, IReadOnlyList<HeldTensor>, List<Mapping>> members)
+        Func<Einsum, Architecture, IReadOnlyList<TemporalLoop>, IReadOnlyList<HeldTensor>, List<Mapping>> members,
+        Func<Einsum, Architecture, IReadOnlyList<TemporalLoop>, IReadOnlyList<HeldTensor>, List<Mapping>>? pipeMembers = null)
     {
         var w = _p.Workload;
         var valid = new List<(FusedMapping Mapping, FusedCostReport Report)>();
@@ -394,8 +423,11 @@ public sealed partial class FusionSearch
                     foreach (var ps in Product(perPrologue))
                     {
                         yield return (gc.Group, ms, ps);
-                        if (pipe) yield return (gc.Group.AsPipelined(), ms, ps);
+                        if (pipe && pipeMembers is null) yield return (gc.Group.AsPipelined(), ms, ps);
                     }
+                if (pipe && pipeMembers is not null)
+                    foreach (var ms in Product(gc.Members.Select(m => pipeMembers(m.Einsum, m.Room, m.Shared, m.Held)).ToList()))
+                        yield return (gc.Group.AsPipelined(), ms, gc.Members.Select(_ => (Mapping?)null).ToList());
             }
         }
     }

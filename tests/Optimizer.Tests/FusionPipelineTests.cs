@@ -102,6 +102,42 @@ public sealed class FusionPipelineTests
     }
 
     [TestMethod]
+    public void PipelinedLatencyOverTheFullMapspaceEqualsBruteForce()
+    {
+        int pipelinedWins = 0, belowTemplate = 0;
+        foreach (var (w, a) in Cases())
+        {
+            var p = new FusionProblem(w, a, Objective.Latency, Pipeline: true);
+            Assert.IsTrue(p.FullMapspace);
+            // Every partition, held set and shared loops; each pipelined member's mappings every mapping of its whole class not
+            // beaten or tied on energy, every demand and every level's words by another (sequential ones: energy and cycles).
+            var (brute, bruteBest, count) = new FusionSearch(p).BruteForceFull();
+            Assert.IsNotNull(brute, $"{w.Name}: brute force found nothing over {count} fused mappings");
+            var template = new FusionSearch(p with { TemplateOnly = true }).Solve(SearchLimits.None).Best!.Value;
+            var sequential = new FusionSearch(new FusionProblem(w, a, Objective.Latency)).Solve(SearchLimits.None).Best!.Value;
+            // With the template's starting members, and without them (the classes' and groups' bounds alone decide what is searched).
+            foreach (bool seed in new[] { true, false })
+            {
+                var r = new FusionSearch(p with { SeedFromTemplate = seed }).Solve(SearchLimits.None);
+                Console.WriteLine($"{w.Name}, seeded {seed}: {count} fused mappings enumerated; optimum {bruteBest}, template's pipelined optimum {template}, " +
+                                  $"sequential over the full mapspace {sequential}; answer {string.Join(" | ", r.Mapping!.Groups.Select(g => $"{g.First}..{g.Last}{(g.Pipelined ? " pipelined" : "")}"))}");
+                Assert.AreEqual(SolveStatus.Optimal, r.Status, $"{w.Name}: {r.Explanation}");
+                Assert.AreEqual(bruteBest, r.Best!.Value, 0.5, $"{w.Name}, seeded {seed}: search {r.Best} vs brute force {bruteBest} over {count}");
+                Assert.IsTrue(r.Best <= template, "the template's mappings are members of the same classes");
+                Assert.IsTrue(r.Best <= sequential, "the pipelined space contains the sequential one");
+                if (r.Best < sequential)
+                {
+                    pipelinedWins++;
+                    Assert.IsTrue(r.Mapping.Groups.Any(g => g.Pipelined), "a gain over the sequential optimum comes from a pipelined group");
+                }
+                if (r.Best < template) belowTemplate++;
+            }
+        }
+        Assert.IsTrue(pipelinedWins >= 2, $"pipelining beat the sequential optimum on {pipelinedWins} run(s) only, so the comparison tested little");
+        Assert.IsTrue(belowTemplate >= 2, $"the full mapspace beat the template's pipelined optimum on {belowTemplate} run(s) only");
+    }
+
+    [TestMethod]
     public void SimulatorRunsTheModelsSchedule()
     {
         int groups = 0;

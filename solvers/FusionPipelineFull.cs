@@ -1,0 +1,137 @@
+using Optimizer.Formulation;
+
+namespace Optimizer.Solvers;
+
+/// <summary>
+/// Pipelined groups in the latency search over the full mapspace (docs/fusion.md, "Pipelined groups over the full
+/// mapspace"): every pipelined group is a chain of classes of the join with keys of its own, its cycles on its last member's
+/// class, bounded below by <see cref="PipelineFloor"/> and, when the branch and bound reaches it, searched with every
+/// member's mappings from its class's whole constrained mapspace (<see cref="FullPipeOptions"/>) pruned by the pipelined
+/// dominance rule (<see cref="DominantOptions"/>).
+/// </summary>
+public sealed partial class FusionSearch
+{
+    /// <summary>A pipelined group in the full search: its group class and its members' classes, in order (the last carries the group's cycles).</summary>
+    private sealed record PipeGroup(GroupClass Class, IReadOnlyList<ClassState> Members);
+
+    /// <summary>The options of each member class from its whole mapspace, and whether the enumeration was complete (cached per class).</summary>
+    private readonly Dictionary<string, (List<PipeOption> Options, bool Complete)> _pipeFull = [];
+
+    /// <summary>
+    /// Adds to <paramref name="layers"/> every pipelined group (two to <see cref="FusionProblem.MaxPipelineLayers"/> layers with
+    /// shared loops, halos recomputed; <see cref="GroupClasses"/>, as the brute force lists them): member k of group g follows
+    /// the key <c>g:k</c> (DRAM for the first) and leaves <c>g:k+1</c> (DRAM for the last). Its members but the last are
+    /// marked searched with the bound 0 (the group is searched as a whole, through its last member); the last has the group's
+    /// bound (<see cref="PipelineFloor"/>). Null when stopped.
+    /// </summary>
+    private List<PipeGroup>? AddPipelinedClasses(List<List<ClassState>> layers, Func<ClassState, double> floorOf, Func<bool> stop)
+    {
+        var w = _p.Workload;
+        var groups = new List<PipeGroup>();
+        for (int last = 1; last < w.Layers.Count; last++)
+            for (int first = Math.Max(0, last - FusionProblem.MaxPipelineLayers + 1); first < last; first++)
+                foreach (var gc in GroupClasses(first, last, [false]))
+                {
+                    if (stop()) return null;
+                    if (gc.Group.SharedLoops == 0) continue;
+                    int id = groups.Count, size = gc.Members.Count;
+                    var members = new List<ClassState>();
+                    for (int k = 0; k < size; k++)
+                    {
+                        var (e, _, shared, touched) = gc.Members[k];
+                        var job = new Job(k == 0 ? null : $"{PipeKey}{id}:{k}", shared, touched, gc.Reserved[k], k == size - 1 ? null : $"{PipeKey}{id}:{k + 1}")
+                            { Member = gc.Plans[k].Splits.Count == 0 ? null : e };
+                        members.Add(new ClassState(first + k, job) { PipeGroup = id, Searched = k < size - 1 });
+                    }
+                    members[^1].Lower = PipelineFloor(members, floorOf);
+                    groups.Add(new PipeGroup(gc, members));
+                    foreach (var c in members) layers[c.Layer].Add(c);
+                }
+        return groups;
+    }
+
+    /// <summary>
+    /// A lower bound on a pipelined group's cycles (docs/fusion.md, "Pipelined groups over the full mapspace"): every member is
+    /// active in f of the schedule's steps and each of those takes at least its demand of every resource over f, so the group
+    /// takes at least every member's own cycles, hence its class's cycle floor (<paramref name="floorOf"/>); and every step
+    /// takes at least the active members' summed compute demand, so the group takes at least the members' compute cycles
+    /// summed, each at least its MACs spread over every compute unit (<see cref="Counts.ComputeCycles"/>).
+    /// </summary>
+    private double PipelineFloor(IReadOnlyList<ClassState> members, Func<ClassState, double> floorOf)
+    {
+        long units = _p.Arch.ComputeInstances;
+        double compute = members.Sum(c => (double)Counts.ComputeCycles((EinsumOf(c.Layer, c.Job).Macs + units - 1) / units, _p.Arch.Compute.MacsPerCycle));
+        return Math.Max(members.Max(floorOf), compute);
+    }
+
+    /// <summary>
+    /// Member <paramref name="k"/>'s mappings from its class's whole constrained mapspace (<see cref="TilingSearch.Visit"/>, one
+    /// thread, in its fixed order), pruned by <see cref="DominantOptions"/>; complete when the enumeration ended within
+    /// <see cref="FusionProblem.PipelineVisitCap"/> mappings and was not stopped. Cached per class (a stopped one is not).
+    /// </summary>
+    private (List<PipeOption> Options, bool Complete) FullPipeOptions(GroupClass gc, int k, Func<bool> stop)
+    {
+        var classKey = PipeClassKey(gc, k);
+        if (_pipeFull.TryGetValue(classKey, out var known)) return known;
+        var (e, room, shared, touched) = gc.Members[k];
+        string name = _p.Workload.Layers[gc.Group.First + k].Name;
+        var problem = new MapProblem(e, room, Objective.Energy, FusionMapspace.ClassConstraints(e, shared, touched));
+        var listed = new List<PipeOption>();
+        long seen = 0;
+        int pruneAt = 4096;
+        bool capped = false, stopped = false;
+        using var cancel = new CancellationTokenSource();
+        new TilingSearch(problem, prune: false).Visit(m =>
+        {
+            if (capped || stopped) return;
+            if (++seen > _p.PipelineVisitCap) { capped = true; cancel.Cancel(); return; }
+            if ((seen & 255) == 0 && stop()) { stopped = true; cancel.Cancel(); return; }
+            if (ValidityChecker.Check(e, room, m).Count != 0) return;
+            listed.Add(PipeOptionOf(name, e, m, touched));
+            if (listed.Count >= pruneAt) pruneAt = 2 * (listed = DominantOptions(listed)).Count + 4096;
+        }, SearchLimits.None with { Threads = 1, Cancel = cancel.Token });
+        var result = (DominantOptions(listed), !capped && !stopped);
+        if (!stopped) _pipeFull[classKey] = result;
+        return result;
+    }
+
+    /// <summary>
+    /// The search of a pipelined group, reached through its last member's class: every member's options are its template
+    /// mappings and its whole class's (<see cref="FullPipeOptions"/>; when that enumeration is not complete, also its class's
+    /// fastest member, the latency search of the class), combined by <see cref="PipelinedPoints"/>; the fastest point (then
+    /// least energy) becomes the members' members when it beats what they had. When every member's enumeration was complete
+    /// and nothing stopped, the group's bound is its least cycles (infinite when no combination is valid); otherwise it keeps
+    /// its floor.
+    /// </summary>
+    private void SearchPipelined(ClassState last, Func<bool> stop, List<PipeGroup> groups, FusedMapping unfused)
+    {
+        last.Searched = true;
+        var g = groups[last.PipeGroup];
+        var gc = g.Class;
+        int size = gc.Members.Count;
+        var options = new List<PipeOption>[size];
+        bool complete = true;
+        for (int k = 0; k < size; k++)
+        {
+            if (TemplatePipeOptions(gc, k, stop) is not { } template) return;
+            var (full, whole) = FullPipeOptions(gc, k, stop);
+            var list = template.Concat(full).ToList();
+            if (!whole)
+            {
+                complete = false;
+                var own = new ClassState(g.Members[k].Layer, g.Members[k].Job);
+                Search(own, double.PositiveInfinity, stop, seedWithDescent: false);
+                if (own.Member is { } m) list.Add(PipeOptionOf(_p.Workload.Layers[own.Layer].Name, gc.Members[k].Einsum, m.Mapping, gc.Members[k].Held));
+            }
+            if (stop()) return;
+            options[k] = DominantOptions(list);
+        }
+        var points = PipelinedPoints(gc, k => options[k], unfused, stop, k => g.Members[k].Job.InKey, k => g.Members[k].Job.OutKey).ToList();
+        if (stop()) complete = false;
+        var best = points.OrderBy(p => p.Cycles).ThenBy(p => p.Energy).FirstOrDefault();
+        if (best is not null && (g.Members[^1].Member is not { } had || best.Cycles < had.Cycles))
+            for (int k = 0; k < size; k++) g.Members[k].Member = best.Partials[k];
+        if (complete) last.Lower = best?.Cycles ?? double.PositiveInfinity;
+        last.Nodes += Spend(1);
+    }
+}
