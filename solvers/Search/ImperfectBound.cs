@@ -179,6 +179,8 @@ internal sealed class ImperfectBound(SearchProblem problem, ArrayCostModel cost,
         public VisitLink Last;
         public readonly VisitLink[] Parents = new VisitLink[levels];
         public readonly double[] ParentExtra = new double[levels];
+        /// <summary>Per parent on chip, its fills of the words the MACs under each of its instances use (<see cref="FillFloor"/>; 0 for DRAM).</summary>
+        public readonly double[] ParentFill = new double[levels];
         public readonly int[] ParentLevel = new int[levels];
         /// <summary>Per parent on chip, the link from DRAM to it (its fills from DRAM).</summary>
         public readonly VisitLink[] ParentDram = new VisitLink[levels];
@@ -187,6 +189,8 @@ internal sealed class ImperfectBound(SearchProblem problem, ArrayCostModel cost,
         public int AloneCount;
         public readonly int[] AloneLevel = new int[levels];
         public readonly double[] AloneDirect = new double[levels];
+        /// <summary>Per such level on chip, its fills of the words the MACs under each of its instances use (<see cref="FillFloor"/>).</summary>
+        public readonly double[] AloneFill = new double[levels];
         public readonly VisitLink[] AloneDram = new VisitLink[levels];
         /// <summary>The case <see cref="TensorBound"/> last weighed: the energy without the parent, and the outermost keeper's visits.</summary>
         public double Energy, Visits0;
@@ -197,10 +201,10 @@ internal sealed class ImperfectBound(SearchProblem problem, ArrayCostModel cost,
             double best = double.PositiveInfinity;
             if (Count == 0)
             {
-                for (int a = 0; a < AloneCount; a++) if (AloneLevel[a] >= 1) best = Math.Min(best, AloneDirect[a]);
+                for (int a = 0; a < AloneCount; a++) if (AloneLevel[a] >= 1) best = Math.Min(best, AloneDirect[a] + (AloneLevel[a] > 1 ? AloneFill[a] : 0));
                 return best;
             }
-            for (int p = 0; p < ParentCount; p++) if (ParentLevel[p] >= 1) best = Math.Min(best, Parents[p].ParentEnergy(Visits0));
+            for (int p = 0; p < ParentCount; p++) if (ParentLevel[p] >= 1) best = Math.Min(best, Parents[p].ParentEnergy(Visits0) + (ParentLevel[p] > 1 ? ParentFill[p] : 0));
             return Energy + best;
         }
 
@@ -214,7 +218,7 @@ internal sealed class ImperfectBound(SearchProblem problem, ArrayCostModel cost,
                 {
                     int m = AloneLevel[a];
                     if (m == 1) continue;
-                    best = Math.Min(best, AloneDirect[a] + (m == 0 ? 0 : Math.Max(Floor0, AloneDram[a].WordsEnergy(words))));
+                    best = Math.Min(best, AloneDirect[a] + (m == 0 ? 0 : Math.Max(Floor0, AloneDram[a].WordsEnergy(words)) + AloneFill[a]));
                 }
                 return best;
             }
@@ -224,7 +228,7 @@ internal sealed class ImperfectBound(SearchProblem problem, ArrayCostModel cost,
                 if (m == 1) continue;
                 best = Math.Min(best, m == 0
                     ? Parents[p].WordsEnergy(Math.Max(Parents[p].Words(Visits0), words))
-                    : Parents[p].ParentEnergy(Visits0) + Math.Max(ParentExtra[p], ParentDram[p].WordsEnergy(words)));
+                    : Parents[p].ParentEnergy(Visits0) + Math.Max(ParentExtra[p], ParentDram[p].WordsEnergy(words)) + ParentFill[p]);
             }
             return Energy + best;
         }
@@ -272,10 +276,12 @@ internal sealed class ImperfectBound(SearchProblem problem, ArrayCostModel cost,
                 if (m == 0 || _inner.CanKeepAbove(t, s, m, d))
                 {
                     double direct = _inner.DirectEnergy(t, s, m);
-                    best = Math.Min(best, direct + (m != 0 ? floor0 : 0));
+                    double fill = m != 0 ? FillFloor(t, s, m) : 0;
+                    best = Math.Min(best, direct + (m != 0 ? floor0 + fill : 0));
                     if (_levels is null) continue;
                     x.AloneLevel[x.AloneCount] = m;
                     x.AloneDirect[x.AloneCount] = direct;
+                    x.AloneFill[x.AloneCount] = fill;
                     if (m != 0) x.AloneDram[x.AloneCount] = Link(t, s, 0, m);
                     x.AloneCount++;
                 }
@@ -303,9 +309,19 @@ internal sealed class ImperfectBound(SearchProblem problem, ArrayCostModel cost,
                 x.Parents[x.ParentCount] = Link(t, s, m, x.Keepers[0]);
                 x.ParentLevel[x.ParentCount] = m;
                 if (m != 0 && _levels is not null) x.ParentDram[x.ParentCount] = Link(t, s, 0, m);
+                x.ParentFill[x.ParentCount] = m != 0 ? FillFloor(t, s, m) : 0;
                 x.ParentExtra[x.ParentCount++] = m != 0 ? floor0 : 0;
             }
     }
+
+    /// <summary>
+    /// The fills of an on-chip level m that keeps t and is not yet decided (the innermost keeper of a tensor no decided level
+    /// keeps, or the parent of the outermost decided keeper): every word the MACs under an instance of m use enters that
+    /// instance at least once (<see cref="ArrayCostModel.PlanDensePartition"/>), at m's fill energy
+    /// (<see cref="VisitLink.FillEnergy"/>). An output's first write of each word is no fill, so for an output nothing.
+    /// </summary>
+    private double FillFloor(SearchTensor t, State s, int m)
+        => t.IsOutput ? 0 : Link(t, s, 0, m).FillEnergy(_cost.PlanDensePartition(t, s, m));
 
     /// <summary>
     /// The words keeper c's first tile of t has over the positions of level d's tiles (one instance's: per rank
@@ -384,7 +400,7 @@ internal sealed class ImperfectBound(SearchProblem problem, ArrayCostModel cost,
         for (int i = 0; i + 1 < count; i++) energy += x.Links[i].ParentEnergy(visits[i + 1]);
         energy += x.Last.ParentEnergy(_cost.Facts(s).TemporalTotal);
         double best = double.PositiveInfinity;
-        for (int p = 0; p < x.ParentCount; p++) best = Math.Min(best, x.Parents[p].ParentEnergy(visits[0]) + x.ParentExtra[p]);
+        for (int p = 0; p < x.ParentCount; p++) best = Math.Min(best, x.Parents[p].ParentEnergy(visits[0]) + x.ParentExtra[p] + x.ParentFill[p]);
         x.Energy = energy;
         x.Visits0 = visits[0];
         return energy + best;

@@ -108,6 +108,28 @@ public sealed class ImperfectSearchTests
         Assert.IsTrue(checkedNodes >= 500, $"only {checkedNodes} nodes checked");
     }
 
+    /// <summary>
+    /// ResNet-50's conv2_1_a on eyeriss: its perfect optimum is also the imperfect one, and the bound of its plan's root
+    /// reaches it once the scratchpads that no decided level keeps are filled with every word their MACs use (the weights'
+    /// and the inputs' one fill each, 2.05E+05 pJ, which the bound left out before); never above it along its path.
+    /// </summary>
+    [TestMethod]
+    public void UndecidedKeepersFillsCloseConv2_1_aAtTheRoot()
+    {
+        var layer = Zoo.DistinctShapes(Zoo.Get("resnet50")).Select(x => x.Layer).Single(l => l.Name == "conv2_1_a");
+        var p = new MapProblem(layer, Presets.Get("eyeriss"), Objective.Energy);
+        var perfect = new TilingSearch(p, prune: true).Solve(SearchLimits.None);
+        Assert.AreEqual(SolveStatus.Optimal, perfect.Status);
+        double energy = CostModel.Evaluate(p.Layer, p.Arch, perfect.Mapping!, Factorization.Imperfect).Energy;
+        var path = new ImperfectSearch(p, seed: false).PathBounds(perfect.Mapping!)!;
+        foreach (var (level, bound) in path)
+            Assert.IsTrue(bound <= energy * (1 + 1e-9), $"the bound with levels {level} and below decided is {bound}, above the mapping's energy {energy}");
+        Assert.AreEqual(energy, path[0].Bound, 1e-9 * energy, "the root bound of the optimum's plan");
+        var imperfect = new ImperfectSearch(p, incumbent: perfect.Mapping).Solve(SearchLimits.None);
+        Assert.AreEqual(SolveStatus.Optimal, imperfect.Status);
+        Assert.AreEqual(energy, imperfect.Best!.Value, 1e-9 * energy);
+    }
+
     [TestMethod]
     public void RefusesWhatItDoesNotSearch()
     {
