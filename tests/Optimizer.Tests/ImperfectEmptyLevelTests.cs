@@ -47,15 +47,7 @@ public sealed class ImperfectEmptyLevelTests
         var rng = new Random(2121);
         int compared = 0;
         var differs = new int[2];
-        var larger = new[]
-        {
-            Layers.Conv1d("c1s2", c: 3, k: 7, p: 17, r: 3, stride: 2),
-            Layers.Conv2d("c2", n: 1, c: 2, k: 5, p: 11, q: 9, r: 3, s: 3, stride: 1),
-            Layers.Gemm("mm", m: 13, n: 11, k: 10),
-        };
-        var cases = ImperfectSearchTests.RandomCases(5, 40).Concat(ImperfectTests.Cases())
-            .Concat(larger.SelectMany(l => CostInvariantTests.SmallCases().Select(x => x.Arch).DistinctBy(x => x.Name).Select(a => (l, a))));
-        foreach (var (layer, arch) in cases)
+        foreach (var (layer, arch) in ImperfectLevelOneTests.ClaimCases())
         {
             var space = new Mapspace(layer, arch);
             for (int i = 0; i < 200; i++)
