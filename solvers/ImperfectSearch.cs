@@ -152,6 +152,21 @@ public sealed class ImperfectSearch
     internal static LevelChoice Choice(SpatialPlan plan, int[][] temporal, int d)
         => new(temporal[d], Enumerable.Range(0, temporal[d].Length).Where(r => temporal[d][r] > 1).ToArray(), plan.X[d], plan.Y[d]);
 
+    /// <summary>
+    /// Whether level d, when it keeps nothing, need only take factors of 1 (docs/mapspace.md, "A level that keeps nothing"):
+    /// no level below d keeps anything and level d - 1 has no fanout. Then level d's loops touch no keeper's visits (the
+    /// compute units read every operand at its innermost keeper above d once per MAC whatever the loops), so they matter
+    /// only through the tiles of the levels above, whose extents level d - 1's temporal factor reaches from factors of 1
+    /// here as well (its tile over level d's is a multiple of it either way, clipped to the bound): every completion below
+    /// another factor has one of equal energy below factors of 1.
+    /// </summary>
+    private static bool OnesWhenEmpty(State s, int d)
+    {
+        for (int c = d + 1; c < s.Keep.Length; c++) if (s.Keep[c] != 0) return false;
+        for (int r = 0; r < s.Rem[d].Length; r++) if (s.Spatial(d - 1, r) != 1) return false;
+        return true;
+    }
+
     private State NewRoot(SpatialPlan plan)
     {
         var s = new State(_m, plan);
@@ -213,9 +228,11 @@ public sealed class ImperfectSearch
             }
             var children = new List<(LevelChoice Choice, int Keep, double Bound, double[][] Visits)>();
             var keeps = search._enumeration.KeepOptions(d).ToArray();
+            bool onesWhenEmpty = OnesWhenEmpty(s, d);
             foreach (var choice in search._enumeration.ImperfectInnerChoices(d, s, levelOneClasses: search._levelOneClasses))
             {
                 s.ApplyInner(d, choice, search._clip);
+                bool ones = Array.TrueForAll(choice.Temporal, f => f == 1);
                 // What level d's loops bring below it only raises the bound (and costs 2^k x k counts per keeper): a keep set
                 // whose bound without it is already pruned is dropped first, and it is counted only for the others.
                 foreach (var v in s.InnerVisits[d]) Array.Clear(v);
@@ -223,6 +240,7 @@ public sealed class ImperfectSearch
                 foreach (int keep in keeps)
                 {
                     s.Keep[d] = keep;
+                    if (keep == 0 && onesWhenEmpty && !ones) continue;
                     if (!search._enumeration.Fits(d, s)) continue;
                     if (Prunable(search._bound.Bound(s, d, Cutoff))) continue;
                     if (!recorded) { search._orders.RecordInnerVisits(s, d); recorded = true; }

@@ -478,7 +478,10 @@ internal readonly struct VisitLink
     }
 
     /// <summary>The fills at c and the parent's side, for <paramref name="visits"/> words into one instance of c.</summary>
-    public double Energy(double visits) => _fill * (_output ? Math.Max(0, visits - _fillFloor) : visits) + ParentEnergy(visits);
+    public double Energy(double visits) => FillEnergy(visits) + ParentEnergy(visits);
+
+    /// <summary>The fills at c alone (an output's first writes of each word left out), for <paramref name="visits"/> words into one instance of c.</summary>
+    public double FillEnergy(double visits) => _fill * (_output ? Math.Max(0, visits - _fillFloor) : visits);
 
     /// <summary>
     /// The right derivative of <see cref="Energy"/> at <paramref name="visits"/>: every term of it is a non-negative

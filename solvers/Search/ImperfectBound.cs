@@ -179,6 +179,10 @@ internal sealed class ImperfectBound(SearchProblem problem, ArrayCostModel cost,
         public VisitLink Last;
         public readonly VisitLink[] Parents = new VisitLink[levels];
         public readonly double[] ParentExtra = new double[levels];
+        /// <summary>Per parent on chip, its fills of the words the MACs under each of its instances use (<see cref="FillFloor"/>; 0 for DRAM).</summary>
+        public readonly double[] ParentFill = new double[levels];
+        /// <summary>Per parent on chip, whether DRAM must serve it (no level between may keep the tensor).</summary>
+        public readonly bool[] ParentFromDram = new bool[levels];
         public readonly int[] ParentLevel = new int[levels];
         /// <summary>Per parent on chip, the link from DRAM to it (its fills from DRAM).</summary>
         public readonly VisitLink[] ParentDram = new VisitLink[levels];
@@ -187,6 +191,10 @@ internal sealed class ImperfectBound(SearchProblem problem, ArrayCostModel cost,
         public int AloneCount;
         public readonly int[] AloneLevel = new int[levels];
         public readonly double[] AloneDirect = new double[levels];
+        /// <summary>Per such level on chip, its fills of the words the MACs under each of its instances use (<see cref="FillFloor"/>).</summary>
+        public readonly double[] AloneFill = new double[levels];
+        /// <summary>Per such level on chip, whether DRAM must serve it (no level between may keep the tensor).</summary>
+        public readonly bool[] AloneFromDram = new bool[levels];
         public readonly VisitLink[] AloneDram = new VisitLink[levels];
         /// <summary>The case <see cref="TensorBound"/> last weighed: the energy without the parent, and the outermost keeper's visits.</summary>
         public double Energy, Visits0;
@@ -197,10 +205,10 @@ internal sealed class ImperfectBound(SearchProblem problem, ArrayCostModel cost,
             double best = double.PositiveInfinity;
             if (Count == 0)
             {
-                for (int a = 0; a < AloneCount; a++) if (AloneLevel[a] >= 1) best = Math.Min(best, AloneDirect[a]);
+                for (int a = 0; a < AloneCount; a++) if (AloneLevel[a] >= 1) best = Math.Min(best, AloneDirect[a] + (AloneLevel[a] > 1 ? AloneFill[a] : 0));
                 return best;
             }
-            for (int p = 0; p < ParentCount; p++) if (ParentLevel[p] >= 1) best = Math.Min(best, Parents[p].ParentEnergy(Visits0));
+            for (int p = 0; p < ParentCount; p++) if (ParentLevel[p] >= 1) best = Math.Min(best, Parents[p].ParentEnergy(Visits0) + (ParentLevel[p] > 1 ? ParentFill[p] : 0));
             return Energy + best;
         }
 
@@ -214,7 +222,7 @@ internal sealed class ImperfectBound(SearchProblem problem, ArrayCostModel cost,
                 {
                     int m = AloneLevel[a];
                     if (m == 1) continue;
-                    best = Math.Min(best, AloneDirect[a] + (m == 0 ? 0 : Math.Max(Floor0, AloneDram[a].WordsEnergy(words))));
+                    best = Math.Min(best, AloneDirect[a] + (m == 0 ? 0 : Math.Max(Floor0, AloneDram[a].WordsEnergy(words)) + FillFrom(AloneFill[a], AloneFromDram[a], AloneDram[a], words)));
                 }
                 return best;
             }
@@ -222,15 +230,27 @@ internal sealed class ImperfectBound(SearchProblem problem, ArrayCostModel cost,
             {
                 int m = ParentLevel[p];
                 if (m == 1) continue;
+                // DRAM reads perWord x the visits of the keeper it serves: sending `words`, it fills that keeper with at least words / perWord.
                 best = Math.Min(best, m == 0
-                    ? Parents[p].WordsEnergy(Math.Max(Parents[p].Words(Visits0), words))
-                    : Parents[p].ParentEnergy(Visits0) + Math.Max(ParentExtra[p], ParentDram[p].WordsEnergy(words)));
+                    ? Parents[p].WordsEnergy(Math.Max(Parents[p].Words(Visits0), words)) + FirstFill * Math.Max(0, words / Parents[p].Words(1) - Visits0)
+                    : Parents[p].ParentEnergy(Visits0) + Math.Max(ParentExtra[p], ParentDram[p].WordsEnergy(words)) + FillFrom(ParentFill[p], ParentFromDram[p], ParentDram[p], words));
             }
             return Energy + best;
         }
 
         /// <summary>Every used word once from DRAM (the floor of a tensor served on chip).</summary>
         public double Floor0;
+
+        /// <summary>
+        /// The fills of an on-chip level that DRAM serves (no level between may keep the tensor) when DRAM sends it
+        /// <paramref name="words"/>: DRAM reads perWord x that level's visits, so it takes in at least words / perWord; at least
+        /// <paramref name="floor"/> (its used words) in any case.
+        /// </summary>
+        private static double FillFrom(double floor, bool fromDram, VisitLink dram, double words)
+            => fromDram ? Math.Max(floor, dram.FillEnergy(words / dram.Words(1))) : floor;
+
+        /// <summary>What one more visit word of the outermost decided keeper costs in fills over its instances (0 for an output, whose first writes are no fills).</summary>
+        public double FirstFill;
     }
 
     /// <summary>Per tensor, the terms of the state <see cref="Bound"/> is bounding (reused: one search, one thread).</summary>
@@ -272,10 +292,13 @@ internal sealed class ImperfectBound(SearchProblem problem, ArrayCostModel cost,
                 if (m == 0 || _inner.CanKeepAbove(t, s, m, d))
                 {
                     double direct = _inner.DirectEnergy(t, s, m);
-                    best = Math.Min(best, direct + (m != 0 ? floor0 : 0));
+                    double fill = m != 0 ? FillFloor(t, s, m) : 0;
+                    best = Math.Min(best, direct + (m != 0 ? floor0 + fill : 0));
                     if (_levels is null) continue;
                     x.AloneLevel[x.AloneCount] = m;
                     x.AloneDirect[x.AloneCount] = direct;
+                    x.AloneFill[x.AloneCount] = fill;
+                    x.AloneFromDram[x.AloneCount] = m != 0 && FromDram(t, s, m, d);
                     if (m != 0) x.AloneDram[x.AloneCount] = Link(t, s, 0, m);
                     x.AloneCount++;
                 }
@@ -294,6 +317,7 @@ internal sealed class ImperfectBound(SearchProblem problem, ArrayCostModel cost,
             x.Fill[i] = levels[c].WriteEnergy;
             x.Floor[i] = t.IsOutput ? _cost.PlanPartition(t, s, c) : 0;
         }
+        x.FirstFill = t.IsOutput ? 0 : s.Used[x.Keepers[0]] * x.Fill[0];
         for (int i = 0; i + 1 < count; i++) x.Links[i] = Link(t, s, x.Keepers[i], x.Keepers[i + 1]);
         x.Last = Link(t, s, x.Keepers[count - 1], Levels);
         x.ParentCount = 0;
@@ -303,8 +327,27 @@ internal sealed class ImperfectBound(SearchProblem problem, ArrayCostModel cost,
                 x.Parents[x.ParentCount] = Link(t, s, m, x.Keepers[0]);
                 x.ParentLevel[x.ParentCount] = m;
                 if (m != 0 && _levels is not null) x.ParentDram[x.ParentCount] = Link(t, s, 0, m);
+                x.ParentFill[x.ParentCount] = m != 0 ? FillFloor(t, s, m) : 0;
+                x.ParentFromDram[x.ParentCount] = m != 0 && _levels is not null && FromDram(t, s, m, d);
                 x.ParentExtra[x.ParentCount++] = m != 0 ? floor0 : 0;
             }
+    }
+
+    /// <summary>
+    /// The fills of an on-chip level m that keeps t and is not yet decided (the innermost keeper of a tensor no decided level
+    /// keeps, or the parent of the outermost decided keeper): every word the MACs under an instance of m use enters that
+    /// instance at least once (<see cref="ArrayCostModel.PlanDensePartition"/>), at m's fill energy
+    /// (<see cref="VisitLink.FillEnergy"/>). An output's first write of each word is no fill, so for an output nothing.
+    /// </summary>
+    private double FillFloor(SearchTensor t, State s, int m)
+        => t.IsOutput ? 0 : Link(t, s, 0, m).FillEnergy(_cost.PlanDensePartition(t, s, m));
+
+    /// <summary>Whether DRAM must serve an undecided on-chip keeper m of t (no level between may keep it); never for an output.</summary>
+    private bool FromDram(SearchTensor t, State s, int m, int d)
+    {
+        if (t.IsOutput) return false;
+        for (int l = 1; l < m; l++) if (_inner.CanKeepAbove(t, s, l, d)) return false;
+        return true;
     }
 
     /// <summary>
@@ -384,7 +427,7 @@ internal sealed class ImperfectBound(SearchProblem problem, ArrayCostModel cost,
         for (int i = 0; i + 1 < count; i++) energy += x.Links[i].ParentEnergy(visits[i + 1]);
         energy += x.Last.ParentEnergy(_cost.Facts(s).TemporalTotal);
         double best = double.PositiveInfinity;
-        for (int p = 0; p < x.ParentCount; p++) best = Math.Min(best, x.Parents[p].ParentEnergy(visits[0]) + x.ParentExtra[p]);
+        for (int p = 0; p < x.ParentCount; p++) best = Math.Min(best, x.Parents[p].ParentEnergy(visits[0]) + x.ParentExtra[p] + x.ParentFill[p]);
         x.Energy = energy;
         x.Visits0 = visits[0];
         return energy + best;

@@ -108,6 +108,32 @@ public sealed class ImperfectSearchTests
         Assert.IsTrue(checkedNodes >= 500, $"only {checkedNodes} nodes checked");
     }
 
+    /// <summary>
+    /// ResNet-50's conv2_1_a and conv3_2_a on eyeriss: their perfect optima are also the imperfect ones, and the bound of
+    /// the plan's root reaches them once every undecided scratchpad keeper is filled with every word its MACs use (conv2_1_a:
+    /// the weights' and inputs' fills, 2.05E+05 pJ, which the bound left out before) and, where DRAM must serve it, with
+    /// every word DRAM sends (conv3_2_a: its weights come twice, DRAM's sweeps, so the weights scratchpads take 131,072
+    /// words, not 65,536); never above them along the path.
+    /// </summary>
+    [TestMethod]
+    [DataRow("conv2_1_a")]
+    [DataRow("conv3_2_a")]
+    public void UndecidedKeepersFillsCloseTheRootBound(string name)
+    {
+        var layer = Zoo.DistinctShapes(Zoo.Get("resnet50")).Select(x => x.Layer).Single(l => l.Name == name);
+        var p = new MapProblem(layer, Presets.Get("eyeriss"), Objective.Energy);
+        var perfect = new TilingSearch(p, prune: true).Solve(SearchLimits.None);
+        Assert.AreEqual(SolveStatus.Optimal, perfect.Status);
+        double energy = CostModel.Evaluate(p.Layer, p.Arch, perfect.Mapping!, Factorization.Imperfect).Energy;
+        var path = new ImperfectSearch(p, seed: false).PathBounds(perfect.Mapping!)!;
+        foreach (var (level, bound) in path)
+            Assert.IsTrue(bound <= energy * (1 + 1e-9), $"the bound with levels {level} and below decided is {bound}, above the mapping's energy {energy}");
+        Assert.AreEqual(energy, path[0].Bound, 1e-9 * energy, "the root bound of the optimum's plan");
+        var imperfect = new ImperfectSearch(p, incumbent: perfect.Mapping).Solve(SearchLimits.None);
+        Assert.AreEqual(SolveStatus.Optimal, imperfect.Status);
+        Assert.AreEqual(energy, imperfect.Best!.Value, 1e-9 * energy);
+    }
+
     [TestMethod]
     public void RefusesWhatItDoesNotSearch()
     {
