@@ -335,7 +335,7 @@ public sealed class TilingSearch
     /// the Timeloop convention). A fixed count, not a clock, so the seed is the same however loaded the machine: under load
     /// a climb stopped by the clock missed conv2_1_b's best mapping about one run in three (issue 14).
     /// </summary>
-    private static int ClimbMoves(SearchLimits limits) => (int)(4000 * SeedBudget(limits).TotalSeconds);
+    internal static int ClimbMoves(SearchLimits limits) => (int)(4000 * SeedBudget(limits).TotalSeconds);
 
     /// <summary>When a climb must stop whatever its moves: when the search's own time is up (never, without a limit).</summary>
     private static DateTime SafetyDeadline(SearchLimits limits, Stopwatch sw)
