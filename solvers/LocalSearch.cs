@@ -32,7 +32,24 @@ public static class LocalSearch
     /// </remarks>
     public static (Mapping Mapping, double Value) Improve(MapProblem p, Mapping start, Func<Mapping, double?> value, DateTime deadline, CancellationToken cancel,
         IReadOnlyList<Mapping>? donors = null, int moves = int.MaxValue)
-        => Climb(p, MappingDraft.From(start, ordered: true), d => value(d.ToMapping()), new Budget(deadline, cancel, moves), Plans(p, donors ?? []));
+        => Climb(p, MappingDraft.From(start, ordered: true), Remembered(p, value), new Budget(deadline, cancel, moves), Plans(p, donors ?? []));
+
+    /// <summary>
+    /// A draft's value, each distinct mapping valued once: the kicks' climbs come back to mappings already valued (each of them
+    /// costed by a reference model in milliseconds). The moves count every draft all the same, so the climb is unchanged.
+    /// </summary>
+    private static Func<MappingDraft, double?> Remembered(MapProblem p, Func<Mapping, double?> value)
+    {
+        var names = p.Arch.Levels.Select(l => l.Name).ToList();
+        var known = new Dictionary<string, double?>();
+        return d =>
+        {
+            var m = d.ToMapping();
+            string key = m.ToCompactString(names);
+            if (!known.TryGetValue(key, out var v)) known[key] = v = value(m);
+            return v;
+        };
+    }
 
     /// <summary>What a climb may still spend: mappings valued (at most <c>moves</c>), the deadline, the cancellation.</summary>
     private sealed class Budget(DateTime deadline, CancellationToken cancel, int moves)

@@ -330,13 +330,14 @@ public sealed class TimeloopConventionTests
         var fourP = Conv21b(layer, arch, "temporal: \"P=7 Q=28\", spatial: \"C=4@Y R=3@Y S=3@X P=4@X\"");
         string Key(Mapping m) => string.Join(" | ", m.Levels.Select(l => $"{string.Join(" ", l.Temporal.Select(t => $"{t.Rank.Name}{t.Factor}"))}"
             + $" / {string.Join(" ", l.Spatial.Select(s => $"{s.Rank.Name}{s.Factor}{s.Axis}"))} / {string.Join(" ", l.Keep.Select(k => k.Name).Order())}"));
-        // A few moves: the climb values the start and exactly that many more, and ends at the same mapping every time.
+        // A few moves: the climb values the start and at most that many more mappings (each distinct one once), and ends at the
+        // same mapping every time.
         var ends = new List<string>();
         foreach (int run in new[] { 0, 1 })
         {
             valued = 0;
             var (m, v) = Optimizer.Solvers.LocalSearch.Improve(p, fourP, Value, DateTime.UtcNow.AddHours(1), CancellationToken.None, [target], moves: 40);
-            Assert.AreEqual(41, valued, "the start and the 40 moves");
+            Assert.IsTrue(valued <= 41, $"{valued} mappings valued: more than the start and the 40 moves");
             Assert.IsTrue(v <= Value(fourP), "a climb never ends above its start");
             ends.Add($"{Key(m)} = {v:R}");
         }
