@@ -337,9 +337,13 @@ public sealed class TilingSearch
     /// </summary>
     internal static int ClimbMoves(SearchLimits limits) => (int)(4000 * SeedBudget(limits).TotalSeconds);
 
-    /// <summary>When a climb must stop whatever its moves: when the search's own time is up (never, without a limit).</summary>
+    /// <summary>
+    /// When a climb must stop whatever its moves (never, without a limit): after a quarter of the limit, and when the search's
+    /// own time is up. A safety net for layers whose every costing takes milliseconds; conv2_1_b's 8,000 moves under the
+    /// Timeloop convention take about 1.5 s of CPU.
+    /// </summary>
     private static DateTime SafetyDeadline(SearchLimits limits, Stopwatch sw)
-        => limits.TimeLimit is { } t ? DateTime.UtcNow + (t > sw.Elapsed ? t - sw.Elapsed : TimeSpan.Zero) : DateTime.MaxValue;
+        => limits.TimeLimit is { } t ? DateTime.UtcNow + TimeSpan.FromTicks(Math.Min(t.Ticks / 4, Math.Max(0, (t - sw.Elapsed).Ticks))) : DateTime.MaxValue;
 
     /// <summary>A mapping's value as a seed (<see cref="SeedValue"/>), or null when it breaks the constraints.</summary>
     private double? Allowed(Mapping m) => _p.Constraints is { } c && !ConstraintCheck.Allows(c, m) ? null : SeedValue(m);
