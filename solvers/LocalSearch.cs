@@ -6,14 +6,19 @@ namespace Optimizer.Solvers;
 /// <summary>
 /// Hill climbing over the mapspace from a valid mapping: move one prime factor of a rank from one slot
 /// to another, swap two neighbouring temporal loops, or change whether a level keeps a tensor; take
-/// any move that lowers the objective, until no move does or the time is up. It proves nothing; the
-/// exact search uses it for a good incumbent to prune with.
+/// any move that lowers the objective, until no move does, the moves are spent or the time is up. It proves nothing;
+/// the exact search uses it for a good incumbent to prune with.
 /// </summary>
+/// <remarks>
+/// <c>moves</c> caps the mappings valued (each candidate move, valid or not, counts one): a climb that stops at that cap
+/// ends at the same mapping on every run however loaded the machine, where one stopped by the deadline does not (the
+/// exact search's seeding gives a fixed number; the deadline is then only a safety net).
+/// </remarks>
 public static class LocalSearch
 {
-    /// <summary>Improves a valid mapping until no single move helps or the deadline passes.</summary>
-    public static (Mapping Mapping, double Value) Improve(MapProblem p, Mapping start, DateTime deadline, CancellationToken cancel)
-        => Climb(p, MappingDraft.From(start), d => d.Value(p), deadline, cancel);
+    /// <summary>Improves a valid mapping until no single move helps, <paramref name="moves"/> mappings are valued or the deadline passes.</summary>
+    public static (Mapping Mapping, double Value) Improve(MapProblem p, Mapping start, DateTime deadline, CancellationToken cancel, int moves = int.MaxValue)
+        => Climb(p, MappingDraft.From(start), d => d.Value(p), new Budget(deadline, cancel, moves));
 
     /// <summary>
     /// Improves a mapping by the values <paramref name="value"/> gives (null: not an allowed answer), e.g. the problem's own
@@ -26,8 +31,37 @@ public static class LocalSearch
     /// alone a worse mapping (conv3_1_b under the Timeloop convention, issue 14).
     /// </remarks>
     public static (Mapping Mapping, double Value) Improve(MapProblem p, Mapping start, Func<Mapping, double?> value, DateTime deadline, CancellationToken cancel,
-        IReadOnlyList<Mapping>? donors = null)
-        => Climb(p, MappingDraft.From(start, ordered: true), d => value(d.ToMapping()), deadline, cancel, Plans(p, donors ?? []));
+        IReadOnlyList<Mapping>? donors = null, int moves = int.MaxValue)
+        => Climb(p, MappingDraft.From(start, ordered: true), Remembered(p, value), new Budget(deadline, cancel, moves), Plans(p, donors ?? []));
+
+    /// <summary>
+    /// A draft's value, each distinct mapping valued once: the kicks' climbs come back to mappings already valued (each of them
+    /// costed by a reference model in milliseconds). The moves count every draft all the same, so the climb is unchanged.
+    /// </summary>
+    private static Func<MappingDraft, double?> Remembered(MapProblem p, Func<Mapping, double?> value)
+    {
+        var names = p.Arch.Levels.Select(l => l.Name).ToList();
+        var known = new Dictionary<string, double?>();
+        return d =>
+        {
+            var m = d.ToMapping();
+            string key = m.ToCompactString(names);
+            if (!known.TryGetValue(key, out var v)) known[key] = v = value(m);
+            return v;
+        };
+    }
+
+    /// <summary>What a climb may still spend: mappings valued (at most <c>moves</c>), the deadline, the cancellation.</summary>
+    private sealed class Budget(DateTime deadline, CancellationToken cancel, int moves)
+    {
+        private int _valued;
+
+        /// <summary>True once the moves are spent, the deadline passed or the climb is cancelled.</summary>
+        public bool Spent => _valued >= moves || cancel.IsCancellationRequested || DateTime.UtcNow >= deadline;
+
+        /// <summary>Counts one mapping valued.</summary>
+        public void Take() => _valued++;
+    }
 
     /// <summary>Per level, the distinct spatial plans of the donors (their loops of the level, in order, factors of 1 left out).</summary>
     private static List<(RankId Rank, Axis Axis, int Factor)>[][] Plans(MapProblem p, IReadOnlyList<Mapping> donors)
@@ -37,15 +71,20 @@ public static class LocalSearch
             .DistinctBy(s => string.Join(" ", s.Select(x => $"{x.Rank.Name}{x.Factor}{x.Axis}")))
             .ToArray()).ToArray();
 
-    private static (Mapping Mapping, double Value) Climb(MapProblem p, MappingDraft current, Func<MappingDraft, double?> valueOf, DateTime deadline, CancellationToken cancel,
+    private static (Mapping Mapping, double Value) Climb(MapProblem p, MappingDraft current, Func<MappingDraft, double?> value, Budget budget,
         List<(RankId Rank, Axis Axis, int Factor)>[][]? plans = null)
     {
-        double best = valueOf(current) ?? throw new ArgumentException("The start mapping must be valid.", "start");
-        (current, best) = Descend(p, current, best, valueOf, deadline, cancel);
+        double best = value(current) ?? throw new ArgumentException("The start mapping must be valid.", "start");
+        double? valueOf(MappingDraft d)
+        {
+            budget.Take();
+            return value(d);
+        }
+        (current, best) = Descend(p, current, best, valueOf, budget);
         // At a local minimum, the donors' plans (with keep changes) as kicks: each valid re-split is climbed by the moves
         // above and taken when it ends lower; the re-split alone is usually worse (its factors still placed for the old plan).
         bool kicked = plans is not null;
-        while (kicked && DateTime.UtcNow < deadline && !cancel.IsCancellationRequested)
+        while (kicked && !budget.Spent)
         {
             kicked = false;
             for (int l = 1; l < p.Arch.Levels.Count && !kicked; l++)
@@ -53,10 +92,10 @@ public static class LocalSearch
                 {
                     foreach (var candidate in current.ResplitMoves(p, l, plan))
                     {
-                        if (DateTime.UtcNow >= deadline || cancel.IsCancellationRequested) break;
+                        if (budget.Spent) break;
                         if (valueOf(candidate) is not { } start) continue;
-                        var (end, value) = Descend(p, candidate, start, valueOf, deadline, cancel);
-                        if (value < best * (1 - 1e-12)) { (current, best, kicked) = (end, value, true); break; }
+                        var (end, reached) = Descend(p, candidate, start, valueOf, budget);
+                        if (reached < best * (1 - 1e-12)) { (current, best, kicked) = (end, reached, true); break; }
                     }
                     if (kicked) break;
                 }
@@ -64,16 +103,16 @@ public static class LocalSearch
         return (current.ToMapping(), best);
     }
 
-    /// <summary>Takes the first lowering move until none lowers the value or the time is up.</summary>
-    private static (MappingDraft Draft, double Value) Descend(MapProblem p, MappingDraft current, double best, Func<MappingDraft, double?> valueOf, DateTime deadline, CancellationToken cancel)
+    /// <summary>Takes the first lowering move until none lowers the value or the budget is spent.</summary>
+    private static (MappingDraft Draft, double Value) Descend(MapProblem p, MappingDraft current, double best, Func<MappingDraft, double?> valueOf, Budget budget)
     {
         bool improved = true;
-        while (improved && DateTime.UtcNow < deadline && !cancel.IsCancellationRequested)
+        while (improved && !budget.Spent)
         {
             improved = false;
             foreach (var candidate in Neighbours(p, current))
             {
-                if (DateTime.UtcNow >= deadline || cancel.IsCancellationRequested) break;
+                if (budget.Spent) break;
                 if (valueOf(candidate) is { } value && value < best * (1 - 1e-12))
                 {
                     best = value;

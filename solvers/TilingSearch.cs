@@ -260,6 +260,7 @@ public sealed class TilingSearch
             return;
         }
         var budget = SeedBudget(limits);
+        var safety = SafetyDeadline(limits, sw);
         // The heuristics cost by the reference model, a fused class's cycles unknown to them: they search the layer's own
         // problem, and their mappings are valued by this one's objective below.
         var heuristic = _p with { Weighted = null };
@@ -272,7 +273,7 @@ public sealed class TilingSearch
         {
             var sample = new RandomSampler(heuristic, seed: 1, patience: 200, attemptsPerSample: 500).Solve(limits with { TimeLimit = budget });
             return sample.Mapping is null ? ((Mapping, double)?)null
-                : LocalSearch.Improve(heuristic, sample.Mapping, DateTime.UtcNow + budget, limits.Cancel);
+                : LocalSearch.Improve(heuristic, sample.Mapping, safety, limits.Cancel, ClimbMoves(limits));
         });
         if (!limits.Cancel.IsCancellationRequested)
         {
@@ -320,13 +321,29 @@ public sealed class TilingSearch
         // Timeloop's neighbour forwarding depends on): conv2_1_b under the Timeloop convention from 5.14034E+08 to 5.08455E+08.
         // Under another convention than the default, the climb may also take the candidates' spatial plans as a whole.
         if (_byConvention && seed is not null && Allowed(seed) is not null && !limits.Cancel.IsCancellationRequested)
-            (seed, seedValue) = LocalSearch.Improve(_p, seed, Allowed, DateTime.UtcNow + budget, limits.Cancel,
-                _p.Convention != CostConvention.Default ? donors : null);
+            (seed, seedValue) = LocalSearch.Improve(_p, seed, Allowed, safety, limits.Cancel,
+                _p.Convention != CostConvention.Default ? donors : null, ClimbMoves(limits));
         if (seed is not null && double.IsFinite(seedValue)) shared.Seed(seed, seedValue);
     }
 
-    /// <summary>The time each seeding heuristic (and each climb) gets: a tenth of the limit, at most 2 s.</summary>
+    /// <summary>The time the sampling and the descent each get: a tenth of the limit, at most 2 s.</summary>
     private static TimeSpan SeedBudget(SearchLimits limits) => TimeSpan.FromSeconds(Math.Min(2, (limits.TimeLimit?.TotalSeconds ?? 20) / 10));
+
+    /// <summary>
+    /// The mappings each climb of the seeding may value (<see cref="LocalSearch.Improve"/>'s moves): 4,000 per second of
+    /// <see cref="SeedBudget"/>, 8,000 from a 20-s limit up (a core values about 5,000 a second on ResNet-50's conv2_1_b under
+    /// the Timeloop convention). A fixed count, not a clock, so the seed is the same however loaded the machine: under load
+    /// a climb stopped by the clock missed conv2_1_b's best mapping about one run in three (issue 14).
+    /// </summary>
+    internal static int ClimbMoves(SearchLimits limits) => (int)(4000 * SeedBudget(limits).TotalSeconds);
+
+    /// <summary>
+    /// When a climb must stop whatever its moves (never, without a limit): after a quarter of the limit, and when the search's
+    /// own time is up. A safety net for layers whose every costing takes milliseconds; conv2_1_b's 8,000 moves under the
+    /// Timeloop convention take about 1.5 s of CPU.
+    /// </summary>
+    private static DateTime SafetyDeadline(SearchLimits limits, Stopwatch sw)
+        => limits.TimeLimit is { } t ? DateTime.UtcNow + TimeSpan.FromTicks(Math.Min(t.Ticks / 4, Math.Max(0, (t - sw.Elapsed).Ticks))) : DateTime.MaxValue;
 
     /// <summary>A mapping's value as a seed (<see cref="SeedValue"/>), or null when it breaks the constraints.</summary>
     private double? Allowed(Mapping m) => _p.Constraints is { } c && !ConstraintCheck.Allows(c, m) ? null : SeedValue(m);
@@ -336,7 +353,7 @@ public sealed class TilingSearch
     /// donors (<see cref="LocalSearch.Improve"/>'s re-splits): the seed's own candidates rarely hold the plan of a better
     /// mapping (conv3_1_b under the Timeloop convention: 5.99131E+08, the search's plan 174 holding 5.91325E+08).
     /// </summary>
-    private void ClimbIntoPlans(Shared shared, SearchLimits limits, List<SpatialPlan> plans, int[] order, List<double> rootBounds)
+    private void ClimbIntoPlans(Shared shared, SearchLimits limits, Stopwatch sw, List<SpatialPlan> plans, int[] order, List<double> rootBounds)
     {
         if (shared.SeedMapping is not { } seed || limits.Cancel.IsCancellationRequested) return;
         const int Donors = 8;
@@ -345,7 +362,7 @@ public sealed class TilingSearch
             Enumerable.Range(0, _model.Ranks).SelectMany(r => new[] { (r, f: plans[i].X[d][r], Axis.X), (r, f: plans[i].Y[d][r], Axis.Y) })
                 .Where(x => x.f > 1).Select(x => new SpatialLoop(_model.RankIds[x.r], x.f, x.Item3)), [])))).ToList();
         if (Allowed(seed) is null) return;
-        var (climbed, value) = LocalSearch.Improve(_p, seed, Allowed, DateTime.UtcNow + SeedBudget(limits), limits.Cancel, donors);
+        var (climbed, value) = LocalSearch.Improve(_p, seed, Allowed, SafetyDeadline(limits, sw), limits.Cancel, donors, ClimbMoves(limits));
         if (value < shared.SeedValue) shared.Seed(climbed, value);
     }
 
@@ -386,6 +403,12 @@ public sealed class TilingSearch
     /// <summary>The nodes the search may explore before it stops as if its time were up (tests of a stopped search's bound).</summary>
     internal long NodeLimit { init => _nodeLimit = value; }
     private const long QuickNodes = 1024;
+    // The mappings the reference model may cost before the search stops as if its time were up (the quick run: each costing of
+    // a large layer in every spatial order takes milliseconds, so 1,024 nodes of conv3_1_b under the Timeloop convention
+    // took 2 s of CPU where the Timeloop fixtures' quick proofs take tens of milliseconds); counted, like the nodes, on one thread.
+    private long _evaluationLimit = long.MaxValue;
+    private const long QuickEvaluations = 256;
+    private long _evaluated; // the mappings LeafValue costed by the reference model
 
     public SolveResult Solve(SearchLimits limits)
     {
@@ -405,7 +428,7 @@ public sealed class TilingSearch
         {
             // Outer-first for window layers: on small problems it finishes within the budget where the energy search, whose
             // window floor counts no refetch, does not (a Timeloop fixture: 0.13 s against 1.1 s).
-            var quick = new TilingSearch(_p, prune: true, seed: false, null, _ceiling, windowsOuterFirst: true) { _nodeLimit = QuickNodes }
+            var quick = new TilingSearch(_p, prune: true, seed: false, null, _ceiling, windowsOuterFirst: true) { _nodeLimit = QuickNodes, _evaluationLimit = QuickEvaluations }
                 .Solve(limits with { Threads = 1, Progress = null, TimeLimit = deadline is { } end ? end - sw.Elapsed : null });
             if (quick.Status is SolveStatus.Optimal or SolveStatus.Infeasible) return quick with { Elapsed = sw.Elapsed };
         }
@@ -417,7 +440,7 @@ public sealed class TilingSearch
         // A stopped search takes the outer bounds of the plans it never reached before it reports (below); the tree's
         // deadline leaves them 5 % of the limit, at most 2 s.
         var reserve = _prune && _model.DeferOrders && limits.TimeLimit is { } whole ? TimeSpan.FromTicks(Math.Min(whole.Ticks / 20, TimeSpan.TicksPerSecond * 2)) : TimeSpan.Zero;
-        var shared = new Shared(_model, _prune, sw, deadline - reserve, limits.Cancel, _byReference ? LeafValue : null, Admit, TilesAdmit(), leafOrders, PlanValue, PlanEnergy, _ports is { } ports ? ports.Bound : null) { NodeLimit = _nodeLimit };
+        var shared = new Shared(_model, _prune, sw, deadline - reserve, limits.Cancel, _byReference ? LeafValue : null, Admit, TilesAdmit(), leafOrders, PlanValue, PlanEnergy, _ports is { } ports ? ports.Bound : null) { NodeLimit = _nodeLimit, EvaluationLimit = _evaluationLimit, Evaluated = () => Interlocked.Read(ref _evaluated) };
         var progress = limits.Progress;
         bool[]? finishedSoFar = null; // for the display's bound: the plans still open
         double[]? openSoFar = null;
@@ -522,7 +545,7 @@ public sealed class TilingSearch
         // Plans are searched by their plain bound: the outer bound (which prunes plans and is what a stopped
         // search reports) ranks them by DRAM traffic alone, which measured worse at finding good mappings early.
         var order = Enumerable.Range(0, roots.Count).OrderBy(i => rootKeys[i]).ThenBy(i => i).ToArray();
-        if (_prune && _seed && _p.Convention != CostConvention.Default && _p.Caps is null && plans.Count == roots.Count) ClimbIntoPlans(shared, limits, plans, order, rootBounds);
+        if (_prune && _seed && _p.Convention != CostConvention.Default && _p.Caps is null && plans.Count == roots.Count) ClimbIntoPlans(shared, limits, sw, plans, order, rootBounds);
         var finished = new bool[roots.Count];
         var open = rootBounds.ToArray(); // per root: the least bound of what it left unexplored
         (finishedSoFar, openSoFar) = (finished, open);
@@ -740,6 +763,7 @@ public sealed class TilingSearch
             foreach (var ordered in _p.Convention == CostConvention.Timeloop || _p.Arch.HasForwarding ? Mapspace.SpatialOrders(mapping) : [mapping])
             {
                 var report = Conventions.Evaluate(_p.Convention, _p.Layer, _p.Arch, ordered);
+                Interlocked.Increment(ref _evaluated);
                 double value = !WithinCaps(report) ? double.PositiveInfinity : report.Objective(_p.Objective);
                 if (value < best.Value) best = (value, ordered);
             }
@@ -873,12 +897,19 @@ public sealed class TilingSearch
         /// <summary>Checks the clock and the cancellation token; true once the search must stop.</summary>
         public bool CheckStop()
         {
-            if (cancel.IsCancellationRequested || (deadline is { } d && clock.Elapsed > d) || Interlocked.Read(ref _explored) > NodeLimit) _stopped = true;
+            if (cancel.IsCancellationRequested || (deadline is { } d && clock.Elapsed > d) || Interlocked.Read(ref _explored) > NodeLimit
+                || (EvaluationLimit < long.MaxValue && Evaluated is { } evaluated && evaluated() > EvaluationLimit)) _stopped = true;
             return _stopped;
         }
 
         /// <summary>The nodes the search may explore; past them it stops as if its time were up.</summary>
         public long NodeLimit { get; init; } = long.MaxValue;
+
+        /// <summary>The mappings the reference model may cost (<see cref="Evaluated"/>); past them the search stops as if its time were up.</summary>
+        public long EvaluationLimit { get; init; } = long.MaxValue;
+
+        /// <summary>The mappings the reference model costed so far (the leaves' values).</summary>
+        public Func<long>? Evaluated { get; init; }
 
         private double _threshold = double.PositiveInfinity;
 

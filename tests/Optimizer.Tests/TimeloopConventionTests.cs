@@ -239,17 +239,22 @@ public sealed class TimeloopConventionTests
             - { level: PsumSpad, keep: [] }
         """, "conv2_1_b.yaml", layer, arch);
 
+    /// <summary>A ResNet-50 layer on eyeriss under the Timeloop convention, and a mapping's energy there (null when it is not valid or Timeloop's format cannot say it): what the seeding's climbs value.</summary>
+    private static (Architecture Arch, Einsum Layer, Optimizer.Solvers.MapProblem Problem, Func<Mapping, double?> Value) OnEyeriss(string name)
+    {
+        var arch = Presets.Get("eyeriss");
+        var layer = Zoo.Get("resnet50").Layers.Single(l => l.Name == name);
+        return (arch, layer, new Optimizer.Solvers.MapProblem(layer, arch, Objective.Energy, Convention: CostConvention.Timeloop),
+            m => ValidityChecker.Check(layer, arch, m).Count > 0 || TimeloopMapping.Inexpressible(m, arch) is not null ? null : TimeloopConvention.Evaluate(layer, arch, m).Energy);
+    }
+
     [TestMethod]
     public void ClimbUnderTheConventionMovesSpatialOrdersAxesAndExchanges()
     {
         // The seed's climb under the Timeloop convention (TilingSearch seeding): Timeloop's counts depend on the order of the
         // spatial loops along an axis (neighbour forwarding), and a full fanout trades one spatial factor for another only by
         // an exchange. Both starts below end at the hand-built 5.08455E+08 (tl14h), which no single-factor move improves.
-        var arch = Presets.Get("eyeriss");
-        var layer = Zoo.Get("resnet50").Layers.Single(l => l.Name == "conv2_1_b");
-        var p = new Optimizer.Solvers.MapProblem(layer, arch, Objective.Energy, Convention: CostConvention.Timeloop);
-        double? Value(Mapping m) => ValidityChecker.Check(layer, arch, m).Count > 0 || TimeloopMapping.Inexpressible(m, arch) is not null
-            ? null : TimeloopConvention.Evaluate(layer, arch, m).Energy;
+        var (arch, layer, p, Value) = OnEyeriss("conv2_1_b");
         var target = Conv21b(layer, arch, "temporal: \"P=14 Q=14\", spatial: \"P=2@X Q=2@X S=3@X R=3@Y C=4@Y\"");
         Assert.AreEqual(5.08455e8, Value(target)!.Value, 0.0005e8);
         // The same loops with C outside R along Y: 5.08471E+08 (as with the spatial loops in rank-name order, how the drafts
@@ -294,11 +299,7 @@ public sealed class TimeloopConventionTests
         // plan P 2, Q 2, S 3 along X, C 4, R 3 along Y with the inputs bypassing the global buffer: several factors and a
         // keep set apart. Given a donor with that plan (a poor mapping otherwise), the climb re-splits the global buffer's
         // loops into it, bypasses the inputs and climbs on to it.
-        var arch = Presets.Get("eyeriss");
-        var layer = Zoo.Get("resnet50").Layers.Single(l => l.Name == "conv3_1_b");
-        var p = new Optimizer.Solvers.MapProblem(layer, arch, Objective.Energy, Convention: CostConvention.Timeloop);
-        double? Value(Mapping m) => ValidityChecker.Check(layer, arch, m).Count > 0 || TimeloopMapping.Inexpressible(m, arch) is not null
-            ? null : TimeloopConvention.Evaluate(layer, arch, m).Energy;
+        var (arch, layer, p, Value) = OnEyeriss("conv3_1_b");
         var start = Conv31b(layer, arch, "P=2 Q=2 C=16", "temporal: \"P=14 Q=14\", spatial: \"R=3@X S=3@X C=8@Y\", keep: [conv3_1_a_out, conv3_1_b_out]");
         var target = Conv31b(layer, arch, "P=2 C=32", "temporal: \"P=7 Q=14\", spatial: \"P=2@X Q=2@X S=3@X C=4@Y R=3@Y\", keep: [conv3_1_b_out]");
         var donor = Conv31b(layer, arch, "P=7 Q=7 C=32", "temporal: \"P=2 Q=2\", spatial: \"P=2@X Q=2@X S=3@X C=4@Y R=3@Y\", keep: [conv3_1_a_out, conv3_1_b_out]");
@@ -310,6 +311,71 @@ public sealed class TimeloopConventionTests
         var (climbed, value) = Optimizer.Solvers.LocalSearch.Improve(p, start, Value, DateTime.UtcNow.AddHours(1), CancellationToken.None, [donor]);
         Assert.AreEqual(Value(climbed)!.Value, value, 1e-9 * value);
         Assert.IsTrue(value <= Value(target)!.Value * (1 + 1e-9), $"climbed to {value:G6}");
+    }
+
+    [TestMethod]
+    public void SeedingClimbStopsAfterItsMovesWhateverTheClock()
+    {
+        // The seeding's climbs stop after a fixed number of mappings valued (TilingSearch.ClimbMoves), not after 2 s of a
+        // clock that a loaded machine eats (issue 14, tl14r: conv2_1_b's climb from 5.14034E+08 to 5.08455E+08 took 2.3 s of
+        // wall at load 20 and used to be cut short). The deadline here is an hour away: only the moves stop the climb.
+        var (arch, layer, p, energy) = OnEyeriss("conv2_1_b");
+        int valued = 0;
+        double? Value(Mapping m)
+        {
+            valued++;
+            return energy(m);
+        }
+        var target = Conv21b(layer, arch, "temporal: \"P=14 Q=14\", spatial: \"P=2@X Q=2@X S=3@X R=3@Y C=4@Y\"");
+        var fourP = Conv21b(layer, arch, "temporal: \"P=7 Q=28\", spatial: \"C=4@Y R=3@Y S=3@X P=4@X\"");
+        string Key(Mapping m) => string.Join(" | ", m.Levels.Select(l => $"{string.Join(" ", l.Temporal.Select(t => $"{t.Rank.Name}{t.Factor}"))}"
+            + $" / {string.Join(" ", l.Spatial.Select(s => $"{s.Rank.Name}{s.Factor}{s.Axis}"))} / {string.Join(" ", l.Keep.Select(k => k.Name).Order())}"));
+        // A few moves: the climb values the start and at most that many more mappings (each distinct one once), and ends at the
+        // same mapping every time.
+        var ends = new List<string>();
+        foreach (int run in new[] { 0, 1 })
+        {
+            valued = 0;
+            var (m, v) = Optimizer.Solvers.LocalSearch.Improve(p, fourP, Value, DateTime.UtcNow.AddHours(1), CancellationToken.None, [target], moves: 40);
+            Assert.IsTrue(valued <= 41, $"{valued} mappings valued: more than the start and the 40 moves");
+            Assert.IsTrue(v <= Value(fourP), "a climb never ends above its start");
+            ends.Add($"{Key(m)} = {v:R}");
+        }
+        Assert.AreEqual(ends[0], ends[1]);
+        // The seeding's moves at a 30-s limit (8,000) take the climb from P 4 along X to the hand-built 5.08455E+08 and no further:
+        // it stops at a local minimum, so the moves are not what ends it.
+        int moves = Optimizer.Solvers.TilingSearch.ClimbMoves(new Optimizer.Solvers.SearchLimits(TimeSpan.FromSeconds(30)));
+        Assert.AreEqual(8000, moves);
+        valued = 0;
+        var (_, climbed) = Optimizer.Solvers.LocalSearch.Improve(p, fourP, Value, DateTime.UtcNow.AddHours(1), CancellationToken.None, moves: moves);
+        Assert.IsTrue(climbed <= 5.08455e8 * (1 + 1e-6), $"climbed to {climbed:G6}");
+        Assert.IsTrue(valued < moves, $"{valued} mappings valued");
+    }
+
+    [TestMethod]
+    public void DonorsNeverMakeTheClimbWorse()
+    {
+        // A donor's plan is taken only when the climb from it ends lower (LocalSearch's kicks): from random starts, with random
+        // valid mappings as donors, the climb with donors ends at or below the climb without them under the same moves, and
+        // both at or below the start (the seeding's climbs, TilingSearch.SeedIncumbent and ClimbIntoPlans).
+        var (arch, layer, p, Value) = OnEyeriss("conv2_1_b");
+        var space = new Mapspace(layer, arch);
+        var rng = new Random(14);
+        var drawn = new List<Mapping>();
+        while (drawn.Count < 12)
+            if (space.TrySampleValid(rng, 2000, out var m) && Value(m) is not null) drawn.Add(m);
+        int better = 0;
+        for (int i = 0; i < 6; i++)
+        {
+            var start = drawn[i];
+            var (_, alone) = Optimizer.Solvers.LocalSearch.Improve(p, start, Value, DateTime.UtcNow.AddHours(1), CancellationToken.None, moves: 4000);
+            var (withDonors, value) = Optimizer.Solvers.LocalSearch.Improve(p, start, Value, DateTime.UtcNow.AddHours(1), CancellationToken.None, drawn.Skip(6).ToList(), moves: 4000);
+            Assert.AreEqual(Value(withDonors)!.Value, value, 1e-9 * value);
+            Assert.IsTrue(alone <= Value(start)!.Value * (1 + 1e-12));
+            Assert.IsTrue(value <= alone * (1 + 1e-12), $"start {i}: {value:G6} with donors, {alone:G6} without");
+            if (value < alone * (1 - 1e-9)) better++;
+        }
+        Assert.IsTrue(better > 0, "no donor's plan helped: the test no longer reaches the kicks");
     }
 
     [TestMethod]
