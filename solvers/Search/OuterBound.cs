@@ -67,6 +67,8 @@ internal sealed class OuterBound(SearchProblem problem, ArrayCostModel cost, Inn
     /// <summary>The most choices (c's tile and the middle level's factors) <c>WholeTileSteps</c> takes in one case; past it the term adds nothing.</summary>
     private const long WholeTileWork = 1 << 14;
 
+    /// <summary><c>WholeTileSteps</c>' places no neighbour serves, per plan (or level 1's choice), tensor, spacing and moves.</summary>
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<(object, int, string), long> _unserved = new();
 
     /// <summary>The most register-level choices (keep set and factors) <see cref="RegisterOrders"/> takes in one plan; past it the term adds nothing.</summary>
     private const long RegisterWorkLimit = 4_000;
@@ -866,7 +868,9 @@ internal sealed class OuterBound(SearchProblem problem, ArrayCostModel cost, Inn
             var spacing = new long[Ranks];
             var delta = new long[Ranks];
             var moves = new HashSet<(long, long, long, long)>();
-            var one = Enumerable.Repeat(1L, Ranks).ToArray();
+            var cheapMoves = new List<List<long[]>>(); // per cheap loop, its moves (per rank) that a neighbours' difference equals
+            var pairs = Formulation.TimeloopConvention.NeighbourPairs(_m.Storage[1].Fanout!, (int)s1.Aggregate(1L, (a, b) => checked(a * b)));
+            var noMove = new long[Ranks];
             var whole = new bool[Ranks];
             var cheapLoop = new bool[3, Ranks];
             double lowest = double.PositiveInfinity;
@@ -917,9 +921,10 @@ internal sealed class OuterBound(SearchProblem problem, ArrayCostModel cost, Inn
                 for (int r = 0; r < Ranks; r++) spacing[r] = checked(mid[r] * e[r]);
                 double union = index.SpacedWords(e, s1, spacing);
                 // Timeloop's parent reads one delta per group of children with identical deltas (rule C'): each distinct place
-                // of a child's whole tile costs the tile's used words, overlapping or not (the distinct places: the union of
-                // one-word tiles).
-                double perStep = Math.Max(union, index.SpacedWords(one, s1, spacing) * (double)t.UsedWords(e));
+                // of a child's whole tile costs the tile's used words, overlapping or not (TensorIndex.PlacesNoNeighbourServes
+                // with no pair served: the distinct places).
+                double words = t.UsedWords(e);
+                double perStep = Math.Max(union, Unserved(null) * words);
                 // The steps that change the index tuple of those ranks are the first and the steps of the loops from the
                 // innermost over one of them outward: at least every loop of the levels outside the innermost level with one
                 // (level 1's loops over ranks not indexing t counted only where its share is known) and its loops over them.
@@ -930,9 +935,15 @@ internal sealed class OuterBound(SearchProblem problem, ArrayCostModel cost, Inn
                 if (steps * perStep <= known) { lowest = Math.Min(lowest, steps * perStep); return; } // forwarding only lowers it
                 double shared = Forwards();
                 // Those of loops whose move no neighbour pair's difference equals read every place's tile; the others at least
-                // the words of U not in U moved back by that difference.
+                // the words of U not in U moved back by that difference, and the tiles of the places no neighbour serves under
+                // any of the loop's moves that a difference equals (the least over the loops so matched).
                 double full = Chain(star, cheapLoop);
-                lowest = Math.Min(lowest, full * perStep + (steps - full) * Math.Max(0, union - shared));
+                double cheapStep = Math.Max(0, union - shared);
+                if (full * perStep + (steps - full) * cheapStep >= lowest) return; // the places below only raise it
+                double cheap = double.PositiveInfinity;
+                foreach (var loopMoves in cheapMoves) cheap = Math.Min(cheap, Unserved(loopMoves));
+                if (!double.IsPositiveInfinity(cheap)) cheapStep = Math.Max(cheapStep, cheap * words);
+                lowest = Math.Min(lowest, full * perStep + (steps - full) * cheapStep);
             }
 
             // The product of the factors of those loops (not marked in `skip`).
@@ -973,6 +984,7 @@ internal sealed class OuterBound(SearchProblem problem, ArrayCostModel cost, Inn
             double Forwards()
             {
                 moves.Clear();
+                cheapMoves.Clear();
                 Array.Clear(cheapLoop);
                 foreach (var (ax, ay) in axes)
                 foreach (bool alongX in new[] { true, false })
@@ -1007,6 +1019,7 @@ internal sealed class OuterBound(SearchProblem problem, ArrayCostModel cost, Inn
                         if (Factor(level, r) == 1) continue;
                         var same = movers.Where(q => q != r && Factor(level, q) > 1).ToArray();
                         bool matched = false;
+                        var matchedMoves = new List<long[]>();
                         for (int mask = 0; mask < 1 << same.Length; mask++)
                         {
                             Array.Clear(delta);
@@ -1022,12 +1035,45 @@ internal sealed class OuterBound(SearchProblem problem, ArrayCostModel cost, Inn
                             var v = Project();
                             if (!moves.Contains(v)) continue;
                             matched = true;
+                            matchedMoves.Add((long[])delta.Clone());
                             for (int k = 0; k < dims; k++) shift[k] = index.Shift(k, delta);
                             shared = Math.Max(shared, index.SpacedWords(e, s1, spacing, shift));
                         }
                         cheapLoop[level, r] = matched;
+                        if (matched) cheapMoves.Add(matchedMoves);
                     }
                 return shared;
+            }
+
+            // The distinct places of the children's tiles that no mesh neighbour serves under any of `stepMoves` (per rank), the
+            // least over the plan's variants and every order of each axis's spatial loops (Timeloop's row-major placement, X
+            // innermost); with no moves, every distinct place.
+            long Unserved(List<long[]>? stepMoves)
+            {
+                var key = new System.Text.StringBuilder();
+                for (int r = 0; r < Ranks; r++) if (s1[r] > 1) key.Append(spacing[r]).Append(',');
+                if (stepMoves is not null) foreach (var m in stepMoves) key.Append('|').AppendJoin(',', m);
+                var cacheKey = (plan ?? (object)s.Choice[1]!, t.Index, key.ToString());
+                if (_unserved.TryGetValue(cacheKey, out long known)) return known;
+                long least = long.MaxValue;
+                foreach (var (ax, ay) in axes)
+                {
+                    var x = Enumerable.Range(0, Ranks).Where(r => ax[r] > 1).Select(r => (r, (long)ax[r])).ToList();
+                    var y = Enumerable.Range(0, Ranks).Where(r => ay[r] > 1).Select(r => (r, (long)ay[r])).ToList();
+                    foreach (var px in stepMoves is null ? [x] : Formulation.Mapspace.Permutations(x))
+                        foreach (var py in stepMoves is null ? [y] : Formulation.Mapspace.Permutations(y))
+                        {
+                            var run = new List<(int Rank, long Factor, long Stride)>();
+                            var stride = (long[])spacing.Clone();
+                            foreach (var (r, n) in px.Concat(py)) { run.Add((r, n, stride[r])); stride[r] = checked(stride[r] * n); }
+                            long places = index.PlacesNoNeighbourServes(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(run),
+                                stepMoves is null ? [] : pairs, noMove, stepMoves ?? []);
+                            least = Math.Min(least, places);
+                        }
+                    if (stepMoves is null) break; // the places themselves do not depend on the axes
+                }
+                _unserved.TryAdd(cacheKey, least);
+                return least;
             }
 
             // The move `delta` along t's dimensions (at most four here).

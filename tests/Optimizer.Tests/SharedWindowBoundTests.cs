@@ -354,11 +354,10 @@ public sealed class SharedWindowBoundTests
 
     /// <summary>
     /// conv3_1_b's plan 151 on eyeriss under the Timeloop convention (R 3, S 3 along X, C 4, Q 2 along Y, the inputs bypassing the
-    /// global buffer): at every step that carries the input tiles clear of themselves and whose move no neighbours' difference
-    /// equals, DRAM reads one whole tile per distinct place of the 72 children (Timeloop multicasts identical deltas only;
-    /// overlapping tiles at two places are read twice), not the union of the tiles. The plan's root rises from 5.55612E+08
-    /// (5.78136E+08 with every tile choice taken) to 5.93189E+08, above the best known mapping (5.86732E+08), and stays at
-    /// most Timeloop's energy of the plan's proved optimum (6.15823E+08).
+    /// global buffer): at every step that carries the one-word to twelve-word input tiles clear of themselves, DRAM reads one
+    /// whole tile per distinct place of the 72 children (Timeloop multicasts identical deltas only; overlapping tiles at two
+    /// places are read twice), not the union of the tiles. The plan's root rises from 5.55612E+08 (5.78136E+08 with every
+    /// tile choice taken) to above 6.1E+08, and stays at most Timeloop's energy of the plan's proved optimum (6.15823E+08).
     /// </summary>
     [TestMethod]
     public void WholeTilesAtEveryStepCountEveryDistinctPlace()
@@ -366,7 +365,7 @@ public sealed class SharedWindowBoundTests
         var (root, timeloop) = Conv3_1bPlanRoot([1, 1, 1, 1, 1, 3, 3], [1, 1, 4, 1, 2, 1, 1], "P=14 Q=14", "R=3@X S=3@X C=4@Y Q=2@Y");
         Assert.AreEqual(615_823_360, timeloop, 1);
         Assert.IsLessThanOrEqualTo(timeloop, root);
-        Assert.IsGreaterThanOrEqualTo(5.9e8, root, "every distinct place's tile at every step (5.78136E+08 with the union of the tiles)");
+        Assert.IsGreaterThanOrEqualTo(6.1e8, root, "every distinct place's tile at every step (5.78136E+08 with the union of the tiles)");
     }
 
     /// <summary>
