@@ -67,9 +67,6 @@ internal sealed class OuterBound(SearchProblem problem, ArrayCostModel cost, Inn
     /// <summary>The most choices (c's tile and the middle level's factors) <c>WholeTileSteps</c> takes in one case; past it the term adds nothing.</summary>
     private const long WholeTileWork = 1 << 14;
 
-    /// <summary><c>WholeTileSteps</c>' places no neighbour serves, per plan (or level 1's choice), tensor, spacing and moves.</summary>
-    private readonly System.Collections.Concurrent.ConcurrentDictionary<(object, int, string), long> _unserved = new();
-
     /// <summary>The most register-level choices (keep set and factors) <see cref="RegisterOrders"/> takes in one plan; past it the term adds nothing.</summary>
     private const long RegisterWorkLimit = 4_000;
 
@@ -827,13 +824,13 @@ internal sealed class OuterBound(SearchProblem problem, ArrayCostModel cost, Inn
             if (t.IsOutput || c > 3 || t.Dims.Dimensions > 4) return 0;
             var plan = s.Plan;
             if (plan is null && s.Choice[1] is null) return 0;
-            // Level 1's split along X and Y: the plan's and its variants' (every bound holds for each; docs/mapspace.md).
-            var axes = plan is { } pl ? pl.Variants.Prepend(pl).Select(v => (X: v.X[1], Y: v.Y[1])).ToList()
-                : [(X: s.Choice[1]!.SpatialX, Y: s.Choice[1]!.SpatialY)];
-            foreach (var (ax, ay) in axes)
-                for (int r = 0; r < Ranks; r++) if (ax[r] > 1 && ay[r] > 1) return 0;
+            long X(int r) => plan is { } p ? p.X[1][r] : s.Choice[1]!.SpatialX[r];
+            long Y(int r) => plan is { } p ? p.Y[1][r] : s.Choice[1]!.SpatialY[r];
             for (int r = 0; r < Ranks; r++)
+            {
+                if (X(r) > 1 && Y(r) > 1) return 0;
                 for (int b = 0; b < c; b++) if (b != 1 && s.Spatial(b, r) != 1) return 0;
+            }
             var index = t.Dims;
             int dims = index.Dimensions;
             var e = new long[Ranks];
@@ -868,9 +865,6 @@ internal sealed class OuterBound(SearchProblem problem, ArrayCostModel cost, Inn
             var spacing = new long[Ranks];
             var delta = new long[Ranks];
             var moves = new HashSet<(long, long, long, long)>();
-            var cheapMoves = new List<List<long[]>>(); // per cheap loop, its moves (per rank) that a neighbours' difference equals
-            var pairs = Formulation.TimeloopConvention.NeighbourPairs(_m.Storage[1].Fanout!, (int)s1.Aggregate(1L, (a, b) => checked(a * b)));
-            var noMove = new long[Ranks];
             var whole = new bool[Ranks];
             var cheapLoop = new bool[3, Ranks];
             double lowest = double.PositiveInfinity;
@@ -920,11 +914,6 @@ internal sealed class OuterBound(SearchProblem problem, ArrayCostModel cost, Inn
                 if (++work > WholeTileWork) { lowest = 0; return; }
                 for (int r = 0; r < Ranks; r++) spacing[r] = checked(mid[r] * e[r]);
                 double union = index.SpacedWords(e, s1, spacing);
-                // Timeloop's parent reads one delta per group of children with identical deltas (rule C'): each distinct place
-                // of a child's whole tile costs the tile's used words, overlapping or not (TensorIndex.PlacesNoNeighbourServes
-                // with no pair served: the distinct places).
-                double words = t.UsedWords(e);
-                double perStep = Math.Max(union, Unserved(null) * words);
                 // The steps that change the index tuple of those ranks are the first and the steps of the loops from the
                 // innermost over one of them outward: at least every loop of the levels outside the innermost level with one
                 // (level 1's loops over ranks not indexing t counted only where its share is known) and its loops over them.
@@ -932,18 +921,12 @@ internal sealed class OuterBound(SearchProblem problem, ArrayCostModel cost, Inn
                 foreach (int r in rel)
                     if (whole[r]) star = Math.Max(star, mid[r] > 1 ? 2 : f[r] / mid[r] > 1 ? 1 : 0);
                 double steps = Chain(star, null);
-                if (steps * perStep <= known) { lowest = Math.Min(lowest, steps * perStep); return; } // forwarding only lowers it
+                if (steps * union <= known) { lowest = Math.Min(lowest, steps * union); return; } // forwarding only lowers it
                 double shared = Forwards();
-                // Those of loops whose move no neighbour pair's difference equals read every place's tile; the others at least
-                // the words of U not in U moved back by that difference, and the tiles of the places no neighbour serves under
-                // any of the loop's moves that a difference equals (the least over the loops so matched).
+                // Those of loops whose move no neighbour pair's difference equals read all of U; the others at least the
+                // words of U not in U moved back by that difference.
                 double full = Chain(star, cheapLoop);
-                double cheapStep = Math.Max(0, union - shared);
-                if (full * perStep + (steps - full) * cheapStep >= lowest) return; // the places below only raise it
-                double cheap = double.PositiveInfinity;
-                foreach (var loopMoves in cheapMoves) cheap = Math.Min(cheap, Unserved(loopMoves));
-                if (!double.IsPositiveInfinity(cheap)) cheapStep = Math.Max(cheapStep, cheap * words);
-                lowest = Math.Min(lowest, full * perStep + (steps - full) * cheapStep);
+                lowest = Math.Min(lowest, full * union + (steps - full) * Math.Max(0, union - shared));
             }
 
             // The product of the factors of those loops (not marked in `skip`).
@@ -984,14 +967,11 @@ internal sealed class OuterBound(SearchProblem problem, ArrayCostModel cost, Inn
             double Forwards()
             {
                 moves.Clear();
-                cheapMoves.Clear();
                 Array.Clear(cheapLoop);
-                foreach (var (ax, ay) in axes)
                 foreach (bool alongX in new[] { true, false })
                 {
-                    long A(int r) => alongX ? ax[r] : ay[r];
                     var loops = new List<int>();
-                    for (int r = 0; r < Ranks; r++) if (A(r) > 1) loops.Add(r);
+                    for (int r = 0; r < Ranks; r++) if ((alongX ? X(r) : Y(r)) > 1) loops.Add(r);
                     foreach (int k0 in loops)
                     {
                         var others = loops.Where(q => q != k0).ToArray();
@@ -1000,7 +980,7 @@ internal sealed class OuterBound(SearchProblem problem, ArrayCostModel cost, Inn
                             Array.Clear(delta);
                             delta[k0] = spacing[k0];
                             for (int j = 0; j < others.Length; j++)
-                                if ((mask >> j & 1) != 0) delta[others[j]] = -(A(others[j]) - 1) * spacing[others[j]];
+                                if ((mask >> j & 1) != 0) delta[others[j]] = -((alongX ? X(others[j]) : Y(others[j])) - 1) * spacing[others[j]];
                             var v = Project();
                             if (v == default) continue;
                             moves.Add(v);
@@ -1019,7 +999,6 @@ internal sealed class OuterBound(SearchProblem problem, ArrayCostModel cost, Inn
                         if (Factor(level, r) == 1) continue;
                         var same = movers.Where(q => q != r && Factor(level, q) > 1).ToArray();
                         bool matched = false;
-                        var matchedMoves = new List<long[]>();
                         for (int mask = 0; mask < 1 << same.Length; mask++)
                         {
                             Array.Clear(delta);
@@ -1035,45 +1014,12 @@ internal sealed class OuterBound(SearchProblem problem, ArrayCostModel cost, Inn
                             var v = Project();
                             if (!moves.Contains(v)) continue;
                             matched = true;
-                            matchedMoves.Add((long[])delta.Clone());
                             for (int k = 0; k < dims; k++) shift[k] = index.Shift(k, delta);
                             shared = Math.Max(shared, index.SpacedWords(e, s1, spacing, shift));
                         }
                         cheapLoop[level, r] = matched;
-                        if (matched) cheapMoves.Add(matchedMoves);
                     }
                 return shared;
-            }
-
-            // The distinct places of the children's tiles that no mesh neighbour serves under any of `stepMoves` (per rank), the
-            // least over the plan's variants and every order of each axis's spatial loops (Timeloop's row-major placement, X
-            // innermost); with no moves, every distinct place.
-            long Unserved(List<long[]>? stepMoves)
-            {
-                var key = new System.Text.StringBuilder();
-                for (int r = 0; r < Ranks; r++) if (s1[r] > 1) key.Append(spacing[r]).Append(',');
-                if (stepMoves is not null) foreach (var m in stepMoves) key.Append('|').AppendJoin(',', m);
-                var cacheKey = (plan ?? (object)s.Choice[1]!, t.Index, key.ToString());
-                if (_unserved.TryGetValue(cacheKey, out long known)) return known;
-                long least = long.MaxValue;
-                foreach (var (ax, ay) in axes)
-                {
-                    var x = Enumerable.Range(0, Ranks).Where(r => ax[r] > 1).Select(r => (r, (long)ax[r])).ToList();
-                    var y = Enumerable.Range(0, Ranks).Where(r => ay[r] > 1).Select(r => (r, (long)ay[r])).ToList();
-                    foreach (var px in stepMoves is null ? [x] : Formulation.Mapspace.Permutations(x))
-                        foreach (var py in stepMoves is null ? [y] : Formulation.Mapspace.Permutations(y))
-                        {
-                            var run = new List<(int Rank, long Factor, long Stride)>();
-                            var stride = (long[])spacing.Clone();
-                            foreach (var (r, n) in px.Concat(py)) { run.Add((r, n, stride[r])); stride[r] = checked(stride[r] * n); }
-                            long places = index.PlacesNoNeighbourServes(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(run),
-                                stepMoves is null ? [] : pairs, noMove, stepMoves ?? []);
-                            least = Math.Min(least, places);
-                        }
-                    if (stepMoves is null) break; // the places themselves do not depend on the axes
-                }
-                _unserved.TryAdd(cacheKey, least);
-                return least;
             }
 
             // The move `delta` along t's dimensions (at most four here).
