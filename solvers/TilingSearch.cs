@@ -594,24 +594,26 @@ public sealed class TilingSearch
         else Parallel.ForEach(order, new ParallelOptions { MaxDegreeOfParallelism = threads }, i => Search(i, 1));
 
         // Before any descent, the outer bounds of the plans in the order of their plain bounds, a batch at a time on every
-        // thread, while the next plain bound is below the least outer bound taken so far (and the incumbent), within the tree's
-        // time: then every plan not taken has a plain bound at least the least outer bound, and a stopped search
+        // thread, while the next plain bound is below the least outer bound taken so far (and the incumbent), within half the
+        // tree's time (multinode's layers have up to 5 x 10^5 plans): then every plan not taken has a plain bound at least the
+        // least outer bound, and a stopped search
         // reports at least that (conv3_1_b under the Timeloop convention: the tree's first plans held every thread to the time
         // limit, and the 1.5 s left for the plans never reached raised a few, so it reported a plain bound 5 % lower). In a
         // search that finishes these plans' outer bounds are taken at their turn anyway (each plain bound is below the least
         // outer bound, so below the optimum, and no incumbent prunes it); here they are taken against the seeded incumbent.
         void RootsFirst(int batch)
         {
+            var stop = deadline is { } last ? sw.Elapsed + (last - reserve - sw.Elapsed) / 2 : (TimeSpan?)null;
             double least = double.PositiveInfinity;
             for (int at = 0; at < order.Length && rootBounds[order[at]] < Math.Min(least, shared.Threshold); at += batch)
             {
-                if (shared.CheckStop()) return;
+                if (shared.CheckStop() || sw.Elapsed > stop) return;
                 double below = least;
                 int end = Math.Min(order.Length, at + batch);
                 Parallel.For(at, end, new ParallelOptions { MaxDegreeOfParallelism = threads }, k =>
                 {
                     int i = order[k];
-                    if (rootBounds[i] >= below || shared.CheckStop() || shared.Prunable(rootBounds[i], [position[i]])) return;
+                    if (rootBounds[i] >= below || sw.Elapsed > stop || shared.CheckStop() || shared.Prunable(rootBounds[i], [position[i]])) return;
                     ahead[i] = RefinedRoot(i);
                 });
                 for (int k = at; k < end; k++)
