@@ -65,7 +65,7 @@ internal sealed class OuterBound(SearchProblem problem, ArrayCostModel cost, Inn
     }
 
     /// <summary>The most choices (c's tile and the middle level's factors) <c>WholeTileSteps</c> takes in one case; past it the term adds nothing.</summary>
-    private const long WholeTileWork = 256;
+    private const long WholeTileWork = 1 << 14;
 
     /// <summary>The most register-level choices (keep set and factors) <see cref="RegisterOrders"/> takes in one plan; past it the term adds nothing.</summary>
     private const long RegisterWorkLimit = 4_000;
