@@ -871,33 +871,57 @@ public sealed partial class FusionSearch
     /// The windows (extent, step) of dimension <paramref name="dim"/> of tensor <paramref name="t"/> that its readers
     /// could need per shared iteration of factor <paramref name="factor"/>: each reader with each rank of that
     /// dimension's index as its shared loop, unsplit, or split to compute a window its own readers could need
-    /// (worked forward through the readers' outputs; windows that run past a rank are left out).
+    /// (worked forward through the readers' outputs; windows that run past a rank are left out). Worked out from the last
+    /// readers back with an explicit stack, not recursion, so a chain of any length takes no more call stack than a chain of one.
     /// </summary>
     private IReadOnlyList<(long Extent, long Step)> Demands(TensorId t, int dim, int factor)
     {
-        lock (_demands)
-            if (_demands.TryGetValue((t, dim, factor), out var known)) return known;
         var w = _p.Workload;
-        var result = new List<(long, long)>();
-        foreach (var k in FusionRules.Readers(w, t))
+        List<(long, long)>? Known(TensorId x, int d)
         {
-            var e = w.Layers[k];
-            // A reader that indexes the tensor with fewer dimensions (a GEMM reading a convolution's output) walks no window of it.
-            var dims = e.FindTensor(t)!.Dims;
-            if (dim >= dims.Count) continue;
-            foreach (var r in dims[dim].Terms.Select(x => x.Rank).Where(r => e.Bound(r) % factor == 0))
+            lock (_demands) return _demands.TryGetValue((x, d, factor), out var k) ? k : null;
+        }
+        // What (tensor, dimension) each reader's window goes on to: its output's dimension that rank indexes plainly.
+        IEnumerable<(int Reader, RankId Rank, int Next)> Steps(TensorId x, int d)
+        {
+            foreach (var k in FusionRules.Readers(w, x))
             {
-                result.Add(FusionRules.Window(e, t, dim, r, [new TemporalLoop(r, factor)]));
-                int d2 = FusionRules.PlainDim(e, e.Output.Id, r);
-                if (d2 < 0) continue;
-                foreach (var need in Demands(e.Output.Id, d2, factor))
-                    if (Split(e, r, factor, need) is { } split)
-                        result.Add(FusionRules.Window(FusionRules.Expand(e, [split]), t, dim, split.Tile, [new TemporalLoop(split.Tile, factor)]));
+                var e = w.Layers[k];
+                // A reader that indexes the tensor with fewer dimensions (a GEMM reading a convolution's output) walks no window of it.
+                var dims = e.FindTensor(x)!.Dims;
+                if (d >= dims.Count) continue;
+                foreach (var r in dims[d].Terms.Select(y => y.Rank).Where(r => e.Bound(r) % factor == 0))
+                    yield return (k, r, FusionRules.PlainDim(e, e.Output.Id, r));
             }
         }
-        var distinct = result.Distinct().ToList();
-        lock (_demands) _demands[(t, dim, factor)] = distinct;
-        return distinct;
+        var stack = new Stack<(TensorId T, int Dim, bool Ready)>();
+        stack.Push((t, dim, false));
+        while (stack.Count > 0)
+        {
+            var (x, d, ready) = stack.Pop();
+            if (Known(x, d) is not null) continue;
+            if (!ready)
+            {
+                stack.Push((x, d, true));
+                foreach (var s in Steps(x, d))
+                    if (s.Next >= 0 && Known(w.Layers[s.Reader].Output.Id, s.Next) is null)
+                        stack.Push((w.Layers[s.Reader].Output.Id, s.Next, false));
+                continue;
+            }
+            var result = new List<(long, long)>();
+            foreach (var (k, r, next) in Steps(x, d))
+            {
+                var e = w.Layers[k];
+                result.Add(FusionRules.Window(e, x, d, r, [new TemporalLoop(r, factor)]));
+                if (next < 0) continue;
+                foreach (var need in Known(e.Output.Id, next)!)
+                    if (Split(e, r, factor, need) is { } split)
+                        result.Add(FusionRules.Window(FusionRules.Expand(e, [split]), x, d, split.Tile, [new TemporalLoop(split.Tile, factor)]));
+            }
+            var distinct = result.Distinct().ToList();
+            lock (_demands) _demands[(x, d, factor)] = distinct;
+        }
+        return Known(t, dim)!;
     }
 
     /// <summary>
