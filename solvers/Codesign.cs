@@ -91,11 +91,15 @@ public sealed class LayerEvaluator
     /// <paramref name="target"/>: once the sum of the shapes' lower bounds (those searched, and for the others what is
     /// already known, <see cref="Known"/>) exceeds it, the shapes not yet searched are left unsearched (their results
     /// say so, with the known bound): the caller drops whatever is above the target, so their searches would change
-    /// nothing. The shapes are then searched largest known contribution first.
+    /// nothing. The shapes are then searched largest known contribution first, or, given <paramref name="reference"/>
+    /// (per shape, the value of the point the target comes from), largest shortfall first: the count times how far the
+    /// known bound is below the reference, so that the shapes whose bounds must rise most to pass the target are searched
+    /// before those already at the reference's value (only the order, and so which shapes a target leaves, changes).
     /// <paramref name="budget"/>: a time for the whole sum, shared as it goes by the shapes still unproved (each at least
     /// <paramref name="cap"/>), those closest to their proof first, so that the time the quick ones leave goes to the slow.
     /// </summary>
-    public LayerSum Sum(Architecture arch, Objective objective, bool relaxation, TimeSpan? cap = null, double target = double.PositiveInfinity, TimeSpan? budget = null)
+    public LayerSum Sum(Architecture arch, Objective objective, bool relaxation, TimeSpan? cap = null, double target = double.PositiveInfinity, TimeSpan? budget = null,
+        IReadOnlyList<double>? reference = null)
     {
         string key = Key(arch);
         var known = new SolveResult[Shapes.Count];
@@ -107,7 +111,8 @@ public sealed class LayerEvaluator
         }
         var order = Enumerable.Range(0, Shapes.Count).ToList();
         if (budget is not null) order = [.. order.OrderBy(s => Final(known[s]) ? -1 : Gap(known[s])).ThenBy(s => s)];
-        else if (double.IsFinite(target)) order = [.. order.OrderByDescending(s => Shapes[s].Count * LowerOf(known[s])).ThenBy(s => s)];
+        else if (double.IsFinite(target))
+            order = [.. order.OrderByDescending(s => Shapes[s].Count * (reference is null ? LowerOf(known[s]) : reference[s] - LowerOf(known[s]))).ThenBy(s => s)];
         var start = _clock.Elapsed;
         var got = new SolveResult?[Shapes.Count];
         for (int k = 0; k < order.Count; k++)
@@ -682,7 +687,7 @@ public sealed class Codesign
             n.Stage = stage;
             var began = _eval.Elapsed;
             long searches = _eval.Searches, skipped = _eval.Skipped;
-            var ready = Evaluate(n, objective, staticObjective, needed, dynamics, tieBreak, violations, proof, Cutoff());
+            var ready = Evaluate(n, objective, staticObjective, needed, dynamics, tieBreak, violations, proof, Cutoff(), Reference(incumbent, objective));
             Tally(n.Points.Count > 1 ? (stage == 0 ? "sets, quick bounds" : "sets, full bounds")
                 : proof ? "the dive's point, searched longer" : stage == 0 ? "points, capped searches" : "points, uncapped searches",
                 ready is null || ready.Key > Cutoff(), _eval.Searches - searches, _eval.Skipped - skipped, _eval.Elapsed - began);
@@ -725,7 +730,10 @@ public sealed class Codesign
             if (_eval.Stopped) break;
             var node = queue.Dequeue();
             if (!Keep(node)) continue;
-            if (!node.Evaluated) { Place(Eval(node, 0)); continue; }
+            // A split's child set goes straight to its full bound (branch cd19i): its parent was taken with the least key, so
+            // the child, which starts from the parent's bounds (those of a dominating architecture), would be taken again
+            // at once after a quick pass, which then only delays the full one. Points are first mapped with capped searches.
+            if (!node.Evaluated) { Place(Eval(node, node.Points.Count > 1 ? 1 : 0)); continue; }
             if (!node.Proved && node.Stage < 1) { Place(Eval(node, 1)); continue; }
             if (node.Points.Count == 1)
             {
@@ -781,7 +789,7 @@ public sealed class Codesign
     /// no point of the node can meet the budgets (the reason recorded).
     /// </summary>
     private Node? Evaluate(Node node, DesignMetric objective, bool staticObjective, IReadOnlyList<Objective> needed, IReadOnlyList<Budget> dynamics,
-        DesignMetric tieBreak, Violations violations, bool proof = false, double cutoff = double.PositiveInfinity)
+        DesignMetric tieBreak, Violations violations, bool proof = false, double cutoff = double.PositiveInfinity, IReadOnlyList<double>? reference = null)
     {
         bool single = node.Points.Count == 1;
         var arch = _space.Relax(node.Points);
@@ -792,7 +800,7 @@ public sealed class Codesign
         {
             // The key's searches stop once their bounds exceed the cutoff (the node is then dropped); the layer latency's key is a maximum, not a sum.
             double target = !staticObjective && objective != DesignMetric.LayerLatency && o == MappedFor(objective) ? cutoff : double.PositiveInfinity;
-            var s = _eval.Sum(arch, o, relaxation: !single, cap, target, budget);
+            var s = _eval.Sum(arch, o, relaxation: !single, cap, target, budget, double.IsFinite(target) ? reference : null);
             if (s.NoMapping is { } layer)
             {
                 violations.Add(double.PositiveInfinity, single
@@ -954,6 +962,17 @@ public sealed class Codesign
         var levels = relaxed.Levels.Select((l, i) => new StorageLevel(l.Name, l.Capacity, l.WordBits, built.Max(a => a.Levels[i].ReadEnergy), built.Max(a => a.Levels[i].WriteEnergy),
             l.ReadBandwidth, l.WriteBandwidth, l.Keeps, l.Fanout) { Window = l.Window });
         return new Architecture(relaxed.Name, relaxed.Description, levels, relaxed.Compute, relaxed.ClockGHz);
+    }
+
+    /// <summary>
+    /// Per shape, the incumbent's value for the objective's mapping metric (its mappings' costs), which the cutoff sums:
+    /// the order in which a node's searches try to pass the cutoff (<see cref="LayerEvaluator.Sum"/>); null without an
+    /// incumbent with every shape mapped.
+    /// </summary>
+    private IReadOnlyList<double>? Reference(PointFigures? incumbent, DesignMetric objective)
+    {
+        if (incumbent?.Sums.GetValueOrDefault(MappedFor(objective)) is not { } s || s.Results.Count < _eval.Shapes.Count || s.Results.Any(r => r.Best is null)) return null;
+        return s.Results.Select(r => r.Best!.Value).ToList();
     }
 
     private static double Lower(LayerSum s, DesignMetric m) => m == DesignMetric.LayerLatency ? s.MaxLower : s.Lower;

@@ -347,6 +347,68 @@ public sealed class CodesignTests
     }
 
     /// <summary>
+    /// Given a target and a reference (per shape, the value of the point the target comes from), a sum searches the shape
+    /// of largest shortfall (count times reference minus known bound) first: with nothing known and a target of 0, the one
+    /// shape searched is the reference's, whichever it is; without a reference, the first shape (branch cd19i).
+    /// </summary>
+    [TestMethod]
+    public void ASumGivenAReferenceSearchesTheLargestShortfallFirst()
+    {
+        var arch = Space().Build(0);
+        var shapes = new LayerEvaluator(Small(), SearchLimits.None).Shapes;
+        Assert.IsTrue(shapes.Count >= 2, "one shape tests no order");
+        foreach (var objective in new[] { Formulation.Objective.Energy, Formulation.Objective.Edp })
+            for (int k = -1; k < shapes.Count; k++)
+            {
+                var eval = new LayerEvaluator(Small(), SearchLimits.None);
+                var reference = k < 0 ? null : Enumerable.Range(0, shapes.Count).Select(s => s == k ? 1.0 : 0.0).ToList();
+                var sum = eval.Sum(arch, objective, relaxation: false, target: 0, reference: reference);
+                int searched = Math.Max(k, 0);
+                string what = $"{objective}, reference on shape {k}: [{string.Join(", ", sum.Results.Select(r => r.Status))}]";
+                Assert.AreEqual(1L, eval.Searches, what);
+                Assert.AreEqual(shapes.Count, sum.Results.Count, what);
+                for (int s = 0; s < shapes.Count; s++)
+                    Assert.AreEqual(s == searched, sum.Results[s].Status == SolveStatus.Optimal, $"{what}: shape {s}");
+                Assert.IsTrue(sum.Lower > 0, what);
+            }
+    }
+
+    /// <summary>
+    /// A split's child sets go straight to their full bounds (branch cd19i): on the 16-point space, for energy, latency and
+    /// EDP, the only sets bounded quickly are the root and the dive's halves, some split's children are bounded in full,
+    /// and the answers are the sweep's. Evaluating the children quickly first, as before, fails it.
+    /// </summary>
+    [TestMethod]
+    public void ASplitsChildSetsGoStraightToFullBounds()
+    {
+        // On the 16-point space the dive lands on the optimum and every other set is dropped at once. With four DRAM
+        // bandwidths (32 points) the first split is on the bandwidth, which does not change energy: the other half ties
+        // with the dive's point and is split in turn.
+        var text = File.ReadAllText(SpacePath).Replace("{level: DRAM, bandwidth: [2, 4]}", "{level: DRAM, bandwidth: [1, 2, 3, 4]}");
+        var space = DesignSpaceSpec.Parse(text, "bandwidths.yaml");
+        Assert.AreEqual(32, space.Count, "the test's space");
+        var sweeper = new Codesign(space, Small(), SearchLimits.None);
+        int full = 0;
+        foreach (var objective in new[] { DesignMetric.Energy, DesignMetric.Latency, DesignMetric.Edp })
+        {
+            var run = new Codesign(space, Small(), SearchLimits.None);
+            var got = run.Minimize(objective, []);
+            var expected = sweeper.Sweep(objective, [])!;
+            int diveSets = 1 + run.Dive.Sum(d => d.Halves.Count(h => h.Points.Count > 1));
+            var quick = run.Stages.GetValueOrDefault("sets, quick bounds");
+            var complete = run.Stages.GetValueOrDefault("sets, full bounds");
+            string what = $"{DesignMetrics.Name(objective)}: {diveSets} sets in the dive, stages [{string.Join("; ", run.Stages.Select(x => $"{x.Key}: {x.Value.Nodes}"))}]";
+            Assert.AreEqual(diveSets, quick?.Nodes ?? 0, what);
+            full += complete?.Nodes ?? 0;
+            Assert.AreEqual(CodesignStatus.Optimal, got.Status, what);
+            Assert.AreEqual(expected.Point, got.Best!.Point, what);
+            Assert.AreEqual(expected.Values[objective], got.BestValue!.Value, 1e-9 * expected.Values[objective], what);
+            Console.WriteLine(what);
+        }
+        Assert.IsTrue(full > 0, "no split's child was bounded: the test sees nothing");
+    }
+
+    /// <summary>
     /// The dive descends into the half of least midpoint of key and estimate (the estimate: its relaxation's mappings at the
     /// half's largest energies per access; docs/codesign.md "Where the dive goes"): on the 16-point space, for energy,
     /// latency and EDP, every half's estimate is at least its key (a lower bound on its points) and at least the least
