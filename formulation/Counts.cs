@@ -262,21 +262,8 @@ public sealed class TensorIndex
         }
         else
             foreach (var m in moves) shifts.Add(string.Join(',', Shift(m)));
-        long children = 1;
-        foreach (var (_, factor, _) in run) children = checked(children * factor);
-        var offsets = new long[children][];
-        var at = new long[moveUnit.Length];
-        for (long i = 0; i < children; i++)
-        {
-            Array.Clear(at);
-            long rest = i;
-            foreach (var (rank, factor, stride) in run)
-            {
-                at[rank] = checked(at[rank] + rest % factor * stride);
-                rest /= factor;
-            }
-            offsets[i] = Shift(at);
-        }
+        var offsets = ChildOffsets(run, moveUnit.Length);
+        long children = offsets.Length;
         var served = new bool[children];
         var delta = new long[dims];
         for (int p = 0; p + 1 < pairs.Length; p += 2)
@@ -300,6 +287,56 @@ public sealed class TensorIndex
             for (int k = 0; k < dims; k++) o[k] = this.Shift(k, rankShift);
             return o;
         }
+    }
+
+    /// <summary>
+    /// Per child of a fanout's run (<paramref name="run"/>: its spatial loops, innermost first, as in
+    /// <see cref="PlacesNoNeighbourServes"/>), its offset in the tensor: the shift of each dimension.
+    /// </summary>
+    private long[][] ChildOffsets(ReadOnlySpan<(int Rank, long Factor, long Stride)> run, int rankCount)
+    {
+        long children = 1;
+        foreach (var (_, factor, _) in run) children = checked(children * factor);
+        var offsets = new long[children][];
+        var at = new long[rankCount];
+        for (long i = 0; i < children; i++)
+        {
+            Array.Clear(at);
+            long rest = i;
+            foreach (var (rank, factor, stride) in run)
+            {
+                at[rank] = checked(at[rank] + rest % factor * stride);
+                rest /= factor;
+            }
+            offsets[i] = new long[_ranks.Length];
+            for (int k = 0; k < _ranks.Length; k++) offsets[i][k] = Shift(k, at);
+        }
+        return offsets;
+    }
+
+    /// <summary>
+    /// The moves, along the tensor's dimensions, by which a step must carry a child's tile for a mesh neighbour to serve it
+    /// (rule C: neighbour j's previous delta is child i's current one when the step moved the tile by j's offset less i's):
+    /// each pair's (<paramref name="pairs"/>: i, j, i, j, ... on the fanout's physical mesh) difference of offsets, for the
+    /// children of <paramref name="run"/> (as in <see cref="PlacesNoNeighbourServes"/>), each once and without the null move.
+    /// The physical mesh places child i at column i mod its width: where the run's X loops use fewer columns, children
+    /// wrap, and a neighbour may sit where the logical grid has none.
+    /// </summary>
+    public List<long[]> NeighbourMoves(ReadOnlySpan<(int Rank, long Factor, long Stride)> run, ReadOnlySpan<int> pairs, int rankCount)
+    {
+        var offsets = ChildOffsets(run, rankCount);
+        var seen = new HashSet<string>();
+        var moves = new List<long[]>();
+        for (int p = 0; p + 1 < pairs.Length; p += 2)
+        {
+            int cur = pairs[p], old = pairs[p + 1];
+            if (cur >= offsets.Length || old >= offsets.Length) continue;
+            var move = new long[_ranks.Length];
+            bool any = false;
+            for (int k = 0; k < move.Length; k++) any |= (move[k] = offsets[old][k] - offsets[cur][k]) != 0;
+            if (any && seen.Add(string.Join(',', move))) moves.Add(move);
+        }
+        return moves;
     }
 
     /// <summary>

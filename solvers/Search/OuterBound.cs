@@ -67,6 +67,9 @@ internal sealed class OuterBound(SearchProblem problem, ArrayCostModel cost, Inn
     /// <summary>The most choices (c's tile and the middle level's factors) <c>WholeTileSteps</c> takes in one case; past it the term adds nothing.</summary>
     private const long WholeTileWork = 1 << 14;
 
+    /// <summary><c>WholeTileSteps</c>' neighbour moves, per plan (or level 1's choice), tensor and spacing of the children.</summary>
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<(object, int, string), HashSet<(long, long, long, long)>> _neighbourMoves = new();
+
     /// <summary>The most register-level choices (keep set and factors) <see cref="RegisterOrders"/> takes in one plan; past it the term adds nothing.</summary>
     private const long RegisterWorkLimit = 4_000;
 
@@ -824,13 +827,13 @@ internal sealed class OuterBound(SearchProblem problem, ArrayCostModel cost, Inn
             if (t.IsOutput || c > 3 || t.Dims.Dimensions > 4) return 0;
             var plan = s.Plan;
             if (plan is null && s.Choice[1] is null) return 0;
-            long X(int r) => plan is { } p ? p.X[1][r] : s.Choice[1]!.SpatialX[r];
-            long Y(int r) => plan is { } p ? p.Y[1][r] : s.Choice[1]!.SpatialY[r];
+            // Level 1's split along X and Y: the plan's and its variants' (the plan's bounds hold for each; docs/mapspace.md).
+            var axes = plan is { } pl ? pl.Variants.Prepend(pl).Select(v => (X: v.X[1], Y: v.Y[1])).ToList()
+                : [(X: s.Choice[1]!.SpatialX, Y: s.Choice[1]!.SpatialY)];
+            foreach (var (ax, ay) in axes)
+                for (int r = 0; r < Ranks; r++) if (ax[r] > 1 && ay[r] > 1) return 0;
             for (int r = 0; r < Ranks; r++)
-            {
-                if (X(r) > 1 && Y(r) > 1) return 0;
                 for (int b = 0; b < c; b++) if (b != 1 && s.Spatial(b, r) != 1) return 0;
-            }
             var index = t.Dims;
             int dims = index.Dimensions;
             var e = new long[Ranks];
@@ -864,7 +867,6 @@ internal sealed class OuterBound(SearchProblem problem, ArrayCostModel cost, Inn
             long? cap = _m.Storage[c].Capacity;
             var spacing = new long[Ranks];
             var delta = new long[Ranks];
-            var moves = new HashSet<(long, long, long, long)>();
             var whole = new bool[Ranks];
             var cheapLoop = new bool[3, Ranks];
             double lowest = double.PositiveInfinity;
@@ -961,33 +963,12 @@ internal sealed class OuterBound(SearchProblem problem, ArrayCostModel cost, Inn
 
             // The loops whose step may move every tile by the difference of two neighbours' places on level 1's mesh, along t's
             // dimensions: the product of their factors, and the most words U shares with itself moved by such a difference.
-            // Neighbours along an axis differ by one step of one of its spatial loops less a whole run of any of the others (those
-            // faster than it, in an order not known here), either way round. A step is one loop's (level L, rank r) moving r by
-            // its stride while every loop inside it rewinds: those of the deeper levels, and any of level L's (order not known).
+            // Neighbours are those of the fanout's physical mesh (`NeighbourMoves`). A step is one loop's (level L, rank r) moving
+            // r by its stride while every loop inside it rewinds: those of the deeper levels, and any of level L's (order not known).
             double Forwards()
             {
-                moves.Clear();
                 Array.Clear(cheapLoop);
-                foreach (bool alongX in new[] { true, false })
-                {
-                    var loops = new List<int>();
-                    for (int r = 0; r < Ranks; r++) if ((alongX ? X(r) : Y(r)) > 1) loops.Add(r);
-                    foreach (int k0 in loops)
-                    {
-                        var others = loops.Where(q => q != k0).ToArray();
-                        for (int mask = 0; mask < 1 << others.Length; mask++)
-                        {
-                            Array.Clear(delta);
-                            delta[k0] = spacing[k0];
-                            for (int j = 0; j < others.Length; j++)
-                                if ((mask >> j & 1) != 0) delta[others[j]] = -((alongX ? X(others[j]) : Y(others[j])) - 1) * spacing[others[j]];
-                            var v = Project();
-                            if (v == default) continue;
-                            moves.Add(v);
-                            moves.Add((-v.Item1, -v.Item2, -v.Item3, -v.Item4));
-                        }
-                    }
-                }
+                var moves = NeighbourMoves();
                 double shared = 0;
                 if (moves.Count == 0) return shared;
                 int top = c == 3 ? 2 : 1;
@@ -999,13 +980,16 @@ internal sealed class OuterBound(SearchProblem problem, ArrayCostModel cost, Inn
                         if (Factor(level, r) == 1) continue;
                         var same = movers.Where(q => q != r && Factor(level, q) > 1).ToArray();
                         bool matched = false;
+                        // The rewinds of the deeper levels up to `inner`: with c = 3, a step above the fanout also without the
+                        // middle level's, whose loops run inside each child (Timeloop compares the children's deltas there).
+                        for (int inner = top; inner >= (level < 2 ? Math.Min(top, 1) : top); inner--)
                         for (int mask = 0; mask < 1 << same.Length; mask++)
                         {
                             Array.Clear(delta);
                             foreach (int q in movers)
                             {
                                 long back = 0;
-                                for (int l = level + 1; l <= top; l++) back += (Factor(l, q) - 1) * Stride(l, q);
+                                for (int l = level + 1; l <= inner; l++) back += (Factor(l, q) - 1) * Stride(l, q);
                                 delta[q] = -back;
                             }
                             if (t.IndexedBy[r]) delta[r] += Stride(level, r);
@@ -1020,6 +1004,42 @@ internal sealed class OuterBound(SearchProblem problem, ArrayCostModel cost, Inn
                         cheapLoop[level, r] = matched;
                     }
                 return shared;
+            }
+
+            // The differences of offsets (along t's dimensions) between the children of level 1's fanout and their neighbours on
+            // its physical mesh (Timeloop's row-major placement, X innermost: `TimeloopConvention.NeighbourPairs`), either way
+            // round, over the plan's variants (the plan's bounds hold for each) and every order of each axis's spatial loops,
+            // the children spaced by `spacing`. They depend on the spacing alone: kept per plan (or level 1's choice) and tensor.
+            HashSet<(long, long, long, long)> NeighbourMoves()
+            {
+                var key = string.Join(',', spacing);
+                return _neighbourMoves.GetOrAdd((plan ?? (object)s.Choice[1]!, t.Index, key), _ =>
+                {
+                    var found = new HashSet<(long, long, long, long)>();
+                    foreach (var (ax, ay) in axes)
+                    {
+                        var x = Enumerable.Range(0, Ranks).Where(r => ax[r] > 1).Select(r => (r, (long)ax[r])).ToList();
+                        var y = Enumerable.Range(0, Ranks).Where(r => ay[r] > 1).Select(r => (r, (long)ay[r])).ToList();
+                        long children = 1;
+                        foreach (var (_, n) in x.Concat(y)) children = checked(children * n);
+                        var pairs = Formulation.TimeloopConvention.NeighbourPairs(_m.Storage[1].Fanout, (int)children);
+                        foreach (var px in Formulation.Mapspace.Permutations(x))
+                            foreach (var py in Formulation.Mapspace.Permutations(y))
+                            {
+                                var run = new List<(int Rank, long Factor, long Stride)>();
+                                var stride = (long[])spacing.Clone();
+                                foreach (var (r, n) in px.Concat(py)) { run.Add((r, n, stride[r])); stride[r] = checked(stride[r] * n); }
+                                foreach (var m in index.NeighbourMoves(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(run), pairs, Ranks))
+                                {
+                                    Span<long> v = stackalloc long[4];
+                                    for (int k = 0; k < dims; k++) v[k] = m[k];
+                                    found.Add((v[0], v[1], v[2], v[3]));
+                                    found.Add((-v[0], -v[1], -v[2], -v[3]));
+                                }
+                            }
+                    }
+                    return found;
+                });
             }
 
             // The move `delta` along t's dimensions (at most four here).

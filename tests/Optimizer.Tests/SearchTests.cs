@@ -483,9 +483,11 @@ public sealed class SearchTests
     /// bound the outer bound records for the next node on the way (when it records children and one for it), and
     /// the cost of the mapping's tiling with every level's best loop order (as the search costs its leaves).
     /// <paramref name="visit"/> sees each node's state with its level (the plan's root at the level count, the complete tiling at 0).
+    /// With <paramref name="plan"/> (a plan the search lists, of the mapping's class: the same factors, perhaps on other axes)
+    /// the nodes are that plan's, as the search takes them, where the mapping is one of its variants.
     /// </summary>
     internal static (List<(int Level, double Plain, double Outer, double? Child)> Bounds, double BestOrders) BoundsOnTheWay(SearchModel model, Einsum layer, Mapping mapping,
-        Action<State, int>? visit = null)
+        Action<State, int>? visit = null, SpatialPlan? plan = null)
     {
         var bounds = new List<(int, double, double, double?)>();
         int levels = model.Levels, ranks = model.Ranks;
@@ -505,9 +507,10 @@ public sealed class SearchTests
                 x[d][r] = (int)lm.Spatial.Where(l => l.Rank == id && l.Axis == Axis.X).Aggregate(1L, (a, l) => a * l.Factor);
                 y[d][r] = (int)lm.Spatial.Where(l => l.Rank == id && l.Axis == Axis.Y).Aggregate(1L, (a, l) => a * l.Factor);
             }
+            if (plan is not null) (x[d], y[d]) = (plan.X[d], plan.Y[d]);
             choices[d] = new LevelChoice(temporal, lm.Temporal.Select(l => Array.IndexOf(model.RankIds, l.Rank)).ToArray(), x[d], y[d]);
         }
-        var s = new State(model, new SpatialPlan(x, y));
+        var s = new State(model, plan ?? new SpatialPlan(x, y));
         s.Keep[0] = (1 << model.TensorCount) - 1;
         var ids = layer.Tensors.Select(t => t.Id).ToArray();
         int KeepAt(int d) => Enumerable.Range(0, ids.Length).Where(i => mapping.Levels[d].Keep.Contains(ids[i])).Sum(i => 1 << i);
