@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using Optimizer.Formulation;
 
 namespace Optimizer.Solvers;
@@ -13,6 +14,9 @@ public sealed partial class FusionSearch
 {
     /// <summary>A pipelined group in the full search: its group class and its members' classes, in order (the last carries the group's cycles).</summary>
     private sealed record PipeGroup(GroupClass Class, IReadOnlyList<ClassState> Members);
+
+    /// <summary>One member class's enumeration (<see cref="ProfilePipelineMembers"/>): mappings reached, valid, kept by the pruning, whether complete, and the time enumerating, checking validity, costing and pruning.</summary>
+    public sealed record PipelineMemberProfile(string Layer, long Seen, long Valid, int Kept, bool Complete, TimeSpan Enumeration, TimeSpan Checking, TimeSpan Costing, TimeSpan Pruning);
 
     /// <summary>The options of each member class from its whole mapspace, and whether the enumeration was complete (cached per class).</summary>
     private readonly Dictionary<string, (List<PipeOption> Options, bool Complete)> _pipeFull = [];
@@ -77,21 +81,64 @@ public sealed partial class FusionSearch
         string name = _p.Workload.Layers[gc.Group.First + k].Name;
         var problem = new MapProblem(e, room, Objective.Energy, FusionMapspace.ClassConstraints(e, shared, touched));
         var listed = new List<PipeOption>();
-        long seen = 0;
+        long seen = 0, valid = 0;
         int pruneAt = 4096;
         bool capped = false, stopped = false;
+        long started = Stopwatch.GetTimestamp();
+        TimeSpan checking = TimeSpan.Zero, costing = TimeSpan.Zero, pruning = TimeSpan.Zero;
         using var cancel = new CancellationTokenSource();
         new TilingSearch(problem, prune: false).Visit(m =>
         {
             if (capped || stopped) return;
             if (++seen > _p.PipelineVisitCap) { capped = true; cancel.Cancel(); return; }
             if ((seen & 255) == 0 && stop()) { stopped = true; cancel.Cancel(); return; }
-            if (ValidityChecker.Check(e, room, m).Count != 0) return;
+            long at = Stopwatch.GetTimestamp();
+            bool invalid = ValidityChecker.Check(e, room, m).Count != 0;
+            checking += Stopwatch.GetElapsedTime(at);
+            if (invalid) return;
+            valid++;
+            at = Stopwatch.GetTimestamp();
             listed.Add(PipeOptionOf(name, e, m, touched));
-            if (listed.Count >= pruneAt) pruneAt = 2 * (listed = DominantOptions(listed)).Count + 4096;
+            costing += Stopwatch.GetElapsedTime(at);
+            if (listed.Count >= pruneAt)
+            {
+                at = Stopwatch.GetTimestamp();
+                pruneAt = 2 * (listed = DominantOptions(listed)).Count + 4096;
+                pruning += Stopwatch.GetElapsedTime(at);
+            }
         }, SearchLimits.None with { Threads = 1, Cancel = cancel.Token });
+        long last = Stopwatch.GetTimestamp();
         var result = (DominantOptions(listed), !capped && !stopped);
+        pruning += Stopwatch.GetElapsedTime(last);
+        _pipeProfile?.Add(new PipelineMemberProfile(name, Math.Min(seen, _p.PipelineVisitCap), valid, result.Item1.Count, result.Item2,
+            Stopwatch.GetElapsedTime(started) - checking - costing - pruning, checking, costing, pruning));
         if (!stopped) _pipeFull[classKey] = result;
+        return result;
+    }
+
+    /// <summary>When not null, every member class <see cref="FullPipeOptions"/> enumerates adds its figures here (the bench's).</summary>
+    private List<PipelineMemberProfile>? _pipeProfile;
+
+    /// <summary>
+    /// For the bench (`bench fusion-pipe-prune`): enumerates and prunes the member classes of the first <paramref name="groups"/>
+    /// pipelined groups (in the order <see cref="AddPipelinedClasses"/> lists them) as <see cref="FullPipeOptions"/> does for the
+    /// search, and returns each class's figures: the time spent enumerating and costing, and the time spent pruning.
+    /// </summary>
+    public IReadOnlyList<PipelineMemberProfile> ProfilePipelineMembers(int groups, Func<bool> stop)
+    {
+        _pipeProfile = [];
+        var w = _p.Workload;
+        int n = 0;
+        for (int last = 1; last < w.Layers.Count && n < groups; last++)
+            for (int first = Math.Max(0, last - FusionProblem.MaxPipelineLayers + 1); first < last && n < groups; first++)
+                foreach (var gc in GroupClasses(first, last, [false]))
+                {
+                    if (gc.Group.SharedLoops == 0) continue;
+                    if (n++ >= groups || stop()) break;
+                    for (int k = 0; k < gc.Members.Count; k++) FullPipeOptions(gc, k, stop);
+                }
+        var result = _pipeProfile;
+        _pipeProfile = null;
         return result;
     }
 
