@@ -168,6 +168,28 @@ public sealed class FusionPipelineTests
     }
 
     [TestMethod]
+    public void PipelinedGroupFloorsAreLowerBounds()
+    {
+        // Every member class enumerated up to 1 mapping only (PipelineVisitCap), so no pipelined group is complete and each
+        // keeps its floor (PipelineFloor) as its bound: the join of the bounds must stay at or below the brute force's optimum,
+        // and OPTIMAL only at it. Where a pipelined group is the optimum, its floor is what the bound rests on.
+        foreach (var (w, a) in Cases())
+        {
+            var p = new FusionProblem(w, a, Objective.Latency, Pipeline: true);
+            var (_, bruteBest, count) = new FusionSearch(p).BruteForceFull();
+            foreach (bool seed in new[] { true, false })
+            {
+                var r = new FusionSearch(p with { PipelineVisitCap = 1, SeedFromTemplate = seed }).Solve(SearchLimits.None);
+                Console.WriteLine($"{w.Name}, seeded {seed}: {r.Status} {r.Best} (bound {r.Bound}), optimum {bruteBest} over {count}");
+                Assert.IsNotNull(r.Bound, $"{w.Name}: {r.Explanation}");
+                Assert.IsTrue(r.Bound <= bruteBest + 0.5, $"{w.Name}, seeded {seed}: bound {r.Bound} above the optimum {bruteBest}");
+                Assert.IsTrue(r.Best >= bruteBest - 0.5, $"{w.Name}: {r.Best} below the optimum {bruteBest}");
+                if (r.Status == SolveStatus.Optimal) Assert.AreEqual(bruteBest, r.Best!.Value, 0.5, $"{w.Name}: OPTIMAL only when it is");
+            }
+        }
+    }
+
+    [TestMethod]
     public void SimulatorRunsTheModelsSchedule()
     {
         int groups = 0;
