@@ -69,11 +69,10 @@ public sealed partial class FusionSearch
             }
             return floor;
         }
-        var piped = _p.Pipeline ? AddPipelinedClasses(layers, FloorOf, stop) : [];
-        if (piped is null)
-            return new FusionResult(SolveStatus.Feasible, uMap, uRep, uRep.Cycles, uMap, uRep, sw.Elapsed, [], [],
-                "stopped while listing the pipelined groups, with every layer's own mapping (unfused) joined")
-            { UnfusedProven = unfusedProven };
+        // Stopped while listing them: the groups not listed are open chains bounded by 0 (AddOpenRun), and the answer below is
+        // the fastest chain of the sequential classes' members known (every layer's own, the template's), with that bound.
+        bool listingStopped = false;
+        var piped = _p.Pipeline ? AddPipelinedClasses(layers, FloorOf, stop, out listingStopped) : [];
 
         // The template's partial mappings are members of the same classes: each class starts from its fastest template member,
         // so the answer is never worse than the template's optimum and the ceilings start tighter.
@@ -101,7 +100,8 @@ public sealed partial class FusionSearch
             keysAfter[i + 1].Count, l.Count)).ToList();
         if (!proven)
             return new FusionResult(SolveStatus.Feasible, fMap, fRep, value, uMap, uRep, sw.Elapsed, stats, survivors,
-                "stopped before every class of partial mappings that could improve on the answer was searched to the end; the bound is the join of the classes' lower bounds" +
+                (listingStopped ? "stopped while listing the pipelined groups (those not listed are bounded by 0); the answer is the fastest chain of the members known, " :
+                "stopped before every class of partial mappings that could improve on the answer was searched to the end; ") + "the bound is the join of the classes' lower bounds" +
                 (lex ? " (the least energy at the least cycles was not searched, the unfused mapping's either)" : ""))
             { Bound = Math.Min(value, bound), UnfusedProven = unfusedProven };
         if (!lex)

@@ -154,27 +154,40 @@ public sealed partial class FusionSearch
     }
 
     /// <summary>
-    /// The items no other item is at most on every value of (and below on one); among equal ones the first. Quadratic in the
-    /// items: with <paramref name="stop"/>, the clock is read every 256 items, and a stopped call returns what it kept so far
-    /// (its caller then ends).
+    /// The items no other item is at most on every value of (and below on one); among equal ones the first. A sort and one
+    /// sweep: sorted lexicographically by their values (then by position), every item that is at most another on every value
+    /// comes before it, so an item is decided by the items kept before it and a kept item is never dropped later. An item
+    /// kept is compared with every item kept before it (their number, not the items', is the cost: the pipelined members'
+    /// fronts keep a few of 20,000 mappings, docs/benchmarks.md "f17k"); a dropped item stops at the first that beats it,
+    /// and that one is moved to the front of the comparisons. With <paramref name="stop"/>, the clock is read every 256
+    /// items, and a stopped call returns what it kept so far (its caller then ends).
     /// </summary>
     private static List<T> Dominant<T>(List<T> items, Func<T, double[]> values, Func<bool>? stop = null)
     {
-        var keyed = items.Select((x, i) => (Item: x, V: values(x), I: i)).OrderBy(x => x.V[0]).ThenBy(x => x.I).ToList();
-        var kept = new List<(T Item, double[] V, int I)>();
-        for (int n = 0; n < keyed.Count; n++)
+        var keyed = items.Select((x, i) => (Item: x, V: values(x), I: i)).ToArray();
+        Array.Sort(keyed, (a, b) =>
+        {
+            for (int j = 0; j < a.V.Length; j++)
+                if (a.V[j] != b.V[j]) return a.V[j].CompareTo(b.V[j]);
+            return a.I.CompareTo(b.I);
+        });
+        var kept = new List<int>();
+        var probe = new List<int>();
+        for (int n = 0; n < keyed.Length; n++)
         {
             if (stop is not null && (n & 255) == 255 && stop()) break;
             var v = keyed[n].V;
-            bool dominated = false;
-            foreach (var k in kept)
+            int by = -1;
+            for (int q = 0; q < probe.Count && by < 0; q++)
             {
+                var k = keyed[probe[q]].V;
                 int j = 0;
-                while (j < v.Length && k.V[j] <= v[j]) j++;
-                if (j == v.Length) { dominated = true; break; }
+                while (j < v.Length && k[j] <= v[j]) j++;
+                if (j == v.Length) by = q;
             }
-            if (!dominated) kept.Add(keyed[n]);
+            if (by > 0) (probe[0], probe[by]) = (probe[by], probe[0]);
+            else if (by < 0) { kept.Add(n); probe.Add(n); }
         }
-        return kept.Select(x => x.Item).ToList();
+        return kept.Select(n => keyed[n].Item).ToList();
     }
 }

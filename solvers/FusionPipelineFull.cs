@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using Optimizer.Formulation;
 
 namespace Optimizer.Solvers;
@@ -14,6 +15,9 @@ public sealed partial class FusionSearch
     /// <summary>A pipelined group in the full search: its group class and its members' classes, in order (the last carries the group's cycles).</summary>
     private sealed record PipeGroup(GroupClass Class, IReadOnlyList<ClassState> Members);
 
+    /// <summary>One member class's enumeration (<see cref="ProfilePipelineMembers"/>): mappings reached, valid, kept by the pruning, whether complete, and the time enumerating, checking validity, costing and pruning.</summary>
+    public sealed record PipelineMemberProfile(string Layer, long Seen, long Valid, int Kept, bool Complete, TimeSpan Enumeration, TimeSpan Checking, TimeSpan Costing, TimeSpan Pruning);
+
     /// <summary>The options of each member class from its whole mapspace, and whether the enumeration was complete (cached per class).</summary>
     private readonly Dictionary<string, (List<PipeOption> Options, bool Complete)> _pipeFull = [];
 
@@ -22,32 +26,60 @@ public sealed partial class FusionSearch
     /// shared loops, halos recomputed; <see cref="GroupClasses"/>, as the brute force lists them): member k of group g follows
     /// the key <c>g:k</c> (DRAM for the first) and leaves <c>g:k+1</c> (DRAM for the last). Its members but the last are
     /// marked searched with the bound 0 (the group is searched as a whole, through its last member); the last has the group's
-    /// bound (<see cref="PipelineFloor"/>). Null when stopped.
+    /// bound (<see cref="PipelineFloor"/>: first its compute term alone for every group, then with its members' cycle floors).
+    /// When stopped while listing (<paramref name="stopped"/>), every run of layers whose groups were not all listed gets
+    /// instead one open chain (<see cref="AddOpenRun"/>), bound 0, so that the join of the bounds stays a lower bound over
+    /// every pipelined group; stopped while taking the cycle floors, the groups left keep their compute floors.
     /// </summary>
-    private List<PipeGroup>? AddPipelinedClasses(List<List<ClassState>> layers, Func<ClassState, double> floorOf, Func<bool> stop)
+    private List<PipeGroup> AddPipelinedClasses(List<List<ClassState>> layers, Func<ClassState, double> floorOf, Func<bool> stop, out bool stopped)
     {
         var w = _p.Workload;
         var groups = new List<PipeGroup>();
+        stopped = false;
+        int open = 0;
         for (int last = 1; last < w.Layers.Count; last++)
             for (int first = Math.Max(0, last - FusionProblem.MaxPipelineLayers + 1); first < last; first++)
-                foreach (var gc in GroupClasses(first, last, [false]))
-                {
-                    if (stop()) return null;
-                    if (gc.Group.SharedLoops == 0) continue;
-                    int id = groups.Count, size = gc.Members.Count;
-                    var members = new List<ClassState>();
-                    for (int k = 0; k < size; k++)
+            {
+                if (!stopped)
+                    foreach (var gc in GroupClasses(first, last, [false]))
                     {
-                        var (e, _, shared, touched) = gc.Members[k];
-                        var job = new Job(k == 0 ? null : $"{PipeKey}{id}:{k}", shared, touched, gc.Reserved[k], k == size - 1 ? null : $"{PipeKey}{id}:{k + 1}")
-                            { Member = gc.Plans[k].Splits.Count == 0 ? null : e };
-                        members.Add(new ClassState(first + k, job) { PipeGroup = id, Searched = k < size - 1 });
+                        if (stopped = stop() || groups.Count >= _p.PipelineListingStop) break;
+                        if (gc.Group.SharedLoops == 0) continue;
+                        int id = groups.Count, size = gc.Members.Count;
+                        var members = new List<ClassState>();
+                        for (int k = 0; k < size; k++)
+                        {
+                            var (e, _, shared, touched) = gc.Members[k];
+                            var job = new Job(k == 0 ? null : $"{PipeKey}{id}:{k}", shared, touched, gc.Reserved[k], k == size - 1 ? null : $"{PipeKey}{id}:{k + 1}")
+                                { Member = gc.Plans[k].Splits.Count == 0 ? null : e };
+                            members.Add(new ClassState(first + k, job) { PipeGroup = id, Searched = k < size - 1 });
+                        }
+                        members[^1].Lower = PipelineFloor(members, _ => 0);
+                        groups.Add(new PipeGroup(gc, members));
+                        foreach (var c in members) layers[c.Layer].Add(c);
                     }
-                    members[^1].Lower = PipelineFloor(members, floorOf);
-                    groups.Add(new PipeGroup(gc, members));
-                    foreach (var c in members) layers[c.Layer].Add(c);
-                }
+                if (stopped) AddOpenRun(layers, first, last, open++);
+            }
+        // The members' cycle floors (each a latency search's root bound, cached per shape), once every group is listed with its
+        // compute floor: a stop here leaves the rest at their compute floors.
+        foreach (var g in groups)
+        {
+            if (stop()) break;
+            g.Members[^1].Lower = PipelineFloor(g.Members, floorOf);
+        }
         return groups;
+    }
+
+    /// <summary>
+    /// The pipelined groups of layers <paramref name="first"/>..<paramref name="last"/> not listed (the listing was stopped): one
+    /// chain of classes from DRAM to DRAM over those layers, each bound 0 and marked searched, with no member. It keeps the
+    /// join of the classes' bounds a lower bound (a group's cycles are at least 0) and adds no answer.
+    /// </summary>
+    private static void AddOpenRun(List<List<ClassState>> layers, int first, int last, int id)
+    {
+        for (int i = first; i <= last; i++)
+            layers[i].Add(new ClassState(i, new Job(i == first ? null : $"{PipeKey}open{id}:{i - first}", [], [], new Dictionary<int, long>(),
+                i == last ? null : $"{PipeKey}open{id}:{i - first + 1}")) { Searched = true, Lower = 0 });
     }
 
     /// <summary>
@@ -77,21 +109,64 @@ public sealed partial class FusionSearch
         string name = _p.Workload.Layers[gc.Group.First + k].Name;
         var problem = new MapProblem(e, room, Objective.Energy, FusionMapspace.ClassConstraints(e, shared, touched));
         var listed = new List<PipeOption>();
-        long seen = 0;
+        long seen = 0, valid = 0;
         int pruneAt = 4096;
         bool capped = false, stopped = false;
+        long started = Stopwatch.GetTimestamp();
+        TimeSpan checking = TimeSpan.Zero, costing = TimeSpan.Zero, pruning = TimeSpan.Zero;
         using var cancel = new CancellationTokenSource();
         new TilingSearch(problem, prune: false).Visit(m =>
         {
             if (capped || stopped) return;
             if (++seen > _p.PipelineVisitCap) { capped = true; cancel.Cancel(); return; }
             if ((seen & 255) == 0 && stop()) { stopped = true; cancel.Cancel(); return; }
-            if (ValidityChecker.Check(e, room, m).Count != 0) return;
+            long at = Stopwatch.GetTimestamp();
+            bool invalid = ValidityChecker.Check(e, room, m).Count != 0;
+            checking += Stopwatch.GetElapsedTime(at);
+            if (invalid) return;
+            valid++;
+            at = Stopwatch.GetTimestamp();
             listed.Add(PipeOptionOf(name, e, m, touched));
-            if (listed.Count >= pruneAt) pruneAt = 2 * (listed = DominantOptions(listed)).Count + 4096;
+            costing += Stopwatch.GetElapsedTime(at);
+            if (listed.Count >= pruneAt)
+            {
+                at = Stopwatch.GetTimestamp();
+                pruneAt = 2 * (listed = DominantOptions(listed)).Count + 4096;
+                pruning += Stopwatch.GetElapsedTime(at);
+            }
         }, SearchLimits.None with { Threads = 1, Cancel = cancel.Token });
+        long last = Stopwatch.GetTimestamp();
         var result = (DominantOptions(listed), !capped && !stopped);
+        pruning += Stopwatch.GetElapsedTime(last);
+        _pipeProfile?.Add(new PipelineMemberProfile(name, Math.Min(seen, _p.PipelineVisitCap), valid, result.Item1.Count, result.Item2,
+            Stopwatch.GetElapsedTime(started) - checking - costing - pruning, checking, costing, pruning));
         if (!stopped) _pipeFull[classKey] = result;
+        return result;
+    }
+
+    /// <summary>When not null, every member class <see cref="FullPipeOptions"/> enumerates adds its figures here (the bench's).</summary>
+    private List<PipelineMemberProfile>? _pipeProfile;
+
+    /// <summary>
+    /// For the bench (`bench fusion-pipe-prune`): enumerates and prunes the member classes of the first <paramref name="groups"/>
+    /// pipelined groups (in the order <see cref="AddPipelinedClasses"/> lists them) as <see cref="FullPipeOptions"/> does for the
+    /// search, and returns each class's figures: the time spent enumerating and costing, and the time spent pruning.
+    /// </summary>
+    public IReadOnlyList<PipelineMemberProfile> ProfilePipelineMembers(int groups, Func<bool> stop)
+    {
+        _pipeProfile = [];
+        var w = _p.Workload;
+        int n = 0;
+        for (int last = 1; last < w.Layers.Count && n < groups; last++)
+            for (int first = Math.Max(0, last - FusionProblem.MaxPipelineLayers + 1); first < last && n < groups; first++)
+                foreach (var gc in GroupClasses(first, last, [false]))
+                {
+                    if (gc.Group.SharedLoops == 0) continue;
+                    if (n++ >= groups || stop()) break;
+                    for (int k = 0; k < gc.Members.Count; k++) FullPipeOptions(gc, k, stop);
+                }
+        var result = _pipeProfile;
+        _pipeProfile = null;
         return result;
     }
 

@@ -66,6 +66,13 @@ public sealed record FusionProblem(Workload Workload, Architecture Arch, Objecti
     /// </summary>
     internal long PipelineVisitCap { get; init; } = 20_000;
 
+    /// <summary>
+    /// Tests only: latency with <see cref="Pipeline"/> over the full mapspace lists this many pipelined groups and then behaves
+    /// as if stopped there (the groups not listed are open chains bounded by 0, docs/fusion.md "Pipelined groups over the full
+    /// mapspace"), while the rest of the search runs on: a deterministic stop of the listing. Unlimited by default.
+    /// </summary>
+    internal int PipelineListingStop { get; init; } = int.MaxValue;
+
     /// <summary>The mapspace an OPTIMAL answer is proven over, in words.</summary>
     public string SpaceDescription => FullMapspace
         ? "the full fused mapspace of docs/fusion.md: every layer's mapping from the whole single-layer mapspace of docs/mapspace.md, fused or not" +

@@ -138,6 +138,58 @@ public sealed class FusionPipelineTests
     }
 
     [TestMethod]
+    public void AStopWhileListingPipelinedGroupsKeepsTheBestFoundAndAValidBound()
+    {
+        // The listing stopped after 0, 1, 2 and 4 groups (PipelineListingStop, as a time limit would, deterministically): the
+        // groups not listed are open chains bounded by 0. The answer is the best of what was searched (never worse than the
+        // full mapspace's sequential optimum, which the search still reaches), and the bound stays at or below the brute
+        // force's optimum (without the open chains, it would be the sequential optimum, above it where pipelining pays).
+        int belowSequential = 0;
+        foreach (var (w, a) in Cases())
+        {
+            var p = new FusionProblem(w, a, Objective.Latency, Pipeline: true);
+            var (_, bruteBest, count) = new FusionSearch(p).BruteForceFull();
+            var sequential = new FusionSearch(new FusionProblem(w, a, Objective.Latency)).Solve(SearchLimits.None).Best!.Value;
+            if (bruteBest < sequential) belowSequential++;
+            foreach (int listed in new[] { 0, 1, 2, 4 })
+            {
+                var r = new FusionSearch(p with { PipelineListingStop = listed }).Solve(SearchLimits.None);
+                Console.WriteLine($"{w.Name}, {listed} listed: {r.Status} {r.Best} (bound {r.Bound}), optimum {bruteBest} over {count}, sequential {sequential}");
+                Assert.IsNotNull(r.Mapping, $"{w.Name}: {r.Explanation}");
+                Assert.AreEqual(0, FusionChecker.Check(w, a, r.Mapping).Count, "the answer is a valid fused mapping");
+                Assert.IsTrue(r.Best >= bruteBest - 0.5, $"{w.Name}: {r.Best} below the brute force's optimum {bruteBest}");
+                Assert.IsTrue(r.Best <= sequential + 0.5, $"{w.Name}, {listed} listed: {r.Best} above the sequential optimum {sequential}");
+                Assert.IsNotNull(r.Bound, $"{w.Name}: a stopped listing keeps a bound");
+                Assert.IsTrue(r.Bound <= bruteBest + 0.5, $"{w.Name}, {listed} listed: bound {r.Bound} above the optimum {bruteBest}");
+                if (r.Status == SolveStatus.Optimal) Assert.AreEqual(bruteBest, r.Best!.Value, 0.5, $"{w.Name}: OPTIMAL only when it is");
+            }
+        }
+        Assert.IsTrue(belowSequential >= 2, $"pipelining beat the sequential optimum on {belowSequential} case(s) only, so the bound was tested little");
+    }
+
+    [TestMethod]
+    public void PipelinedGroupFloorsAreLowerBounds()
+    {
+        // Every member class enumerated up to 1 mapping only (PipelineVisitCap), so no pipelined group is complete and each
+        // keeps its floor (PipelineFloor) as its bound: the join of the bounds must stay at or below the brute force's optimum,
+        // and OPTIMAL only at it. Where a pipelined group is the optimum, its floor is what the bound rests on.
+        foreach (var (w, a) in Cases())
+        {
+            var p = new FusionProblem(w, a, Objective.Latency, Pipeline: true);
+            var (_, bruteBest, count) = new FusionSearch(p).BruteForceFull();
+            foreach (bool seed in new[] { true, false })
+            {
+                var r = new FusionSearch(p with { PipelineVisitCap = 1, SeedFromTemplate = seed }).Solve(SearchLimits.None);
+                Console.WriteLine($"{w.Name}, seeded {seed}: {r.Status} {r.Best} (bound {r.Bound}), optimum {bruteBest} over {count}");
+                Assert.IsNotNull(r.Bound, $"{w.Name}: {r.Explanation}");
+                Assert.IsTrue(r.Bound <= bruteBest + 0.5, $"{w.Name}, seeded {seed}: bound {r.Bound} above the optimum {bruteBest}");
+                Assert.IsTrue(r.Best >= bruteBest - 0.5, $"{w.Name}: {r.Best} below the optimum {bruteBest}");
+                if (r.Status == SolveStatus.Optimal) Assert.AreEqual(bruteBest, r.Best!.Value, 0.5, $"{w.Name}: OPTIMAL only when it is");
+            }
+        }
+    }
+
+    [TestMethod]
     public void SimulatorRunsTheModelsSchedule()
     {
         int groups = 0;
