@@ -783,14 +783,20 @@ public sealed class TilingSearch
     /// <summary>
     /// The objective of a complete mapping under the problem's convention, or infinity when the mapping is
     /// above a cap or is one Timeloop's mapping format cannot say (a rank along both axes of a fanout).
+    /// A member of the plan's class that <paramref name="skip"/> rules out (a bound of the leaf in that member that the
+    /// incumbent prunes) is not costed: each of its orders would have been pruned, so the least of the rest is pruned
+    /// exactly when the least of all is, and is the same mapping when it is not.
     /// </summary>
-    private (double Value, Mapping Mapping) LeafValue(State s)
+    private (double Value, Mapping Mapping) LeafValue(State s, Func<SpatialPlan, bool>? skip)
     {
         var first = _model.ToMapping(s);
         var best = (Value: double.PositiveInfinity, Mapping: first);
         // A plan standing for its class (SpatialPlan.Variants): the leaf in every plan of the class.
-        foreach (var mapping in s.Plan is { Variants.Count: > 0 } plan ? [first, .. plan.Variants.Select(v => _model.ToMapping(s, v))] : new[] { first })
+        List<SpatialPlan?> members = s.Plan is { Variants.Count: > 0 } plan ? [plan, .. plan.Variants] : [s.Plan];
+        foreach (var member in members)
         {
+            if (skip is not null && member is not null && skip(member)) continue;
+            var mapping = member is null || ReferenceEquals(member, s.Plan) ? first : _model.ToMapping(s, member);
             if (_p.Convention == CostConvention.Timeloop && Formulation.Specs.TimeloopMapping.Inexpressible(mapping, _p.Arch) is not null) continue;
             // The search's state holds each axis's spatial factors, not their order; Timeloop's counts depend on the order
             // (which children are neighbours), so the leaf is the least over the orders, the first of equals kept.
@@ -835,7 +841,7 @@ public sealed class TilingSearch
     }
 
     /// <summary>The incumbent and the stopping rule, shared by the threads.</summary>
-    private sealed class Shared(SearchModel model, bool prune, Stopwatch clock, TimeSpan? deadline, CancellationToken cancel, Func<State, (double Value, Mapping Mapping)>? leafValue = null,
+    private sealed class Shared(SearchModel model, bool prune, Stopwatch clock, TimeSpan? deadline, CancellationToken cancel, Func<State, Func<SpatialPlan, bool>?, (double Value, Mapping Mapping)>? leafValue = null,
         Func<Mapping, bool>? admit = null, Func<State, int, bool>? tilesAdmit = null, Func<double, double, double>? leafOrders = null,
         Func<double, double, double>? planValue = null, Func<double, double, double>? planEnergy = null, Func<State, int, double>? nodeCycles = null)
     {
@@ -1196,7 +1202,7 @@ public sealed class TilingSearch
             double plain = model.PlainEnergy(s), floor = model.FlooredEnergy(s);
             if (Prunable(plain + floor, path)) return;
             var levels = LevelOrders(s);
-            if (levels.Count == 0) { Offer(s, path); return; }
+            if (levels.Count == 0) { Offer(s, path, skip: Members(plain)); return; }
             Orders(0, 0);
 
             void Orders(int k, double extra)
@@ -1208,7 +1214,7 @@ public sealed class TilingSearch
                     // tiles) is a lower bound of the reference model's under shared windows; so is the array model's energy,
                     // the dearer of the two to compute, asked only when the first does not prune.
                     double floored = plain + extra + model.OrderedFlooredEnergy(s);
-                    if (!Prunable(floored, path) && !Prunable(Math.Max(model.Exact(s), floored), path)) Offer(s, path);
+                    if (!Prunable(floored, path) && !Prunable(Math.Max(model.Exact(s), floored), path)) Offer(s, path, skip: Members(plain + extra));
                     return;
                 }
                 var (d, chosen, orders, extras) = levels[k];
@@ -1221,16 +1227,22 @@ public sealed class TilingSearch
                 }
                 s.Choice[d] = chosen;
             }
+
+            // In a plan standing for its class, each member's own floor (the plain tensors' energy in these orders plus the
+            // floored tensors' ordered floor over that member's spatial orders only) may prune it: the leaf is then not costed
+            // in that member (LeafValue).
+            Func<SpatialPlan, bool>? Members(double plainHere) =>
+                s.Plan is { Variants.Count: > 0 } ? member => Prunable(plainHere + model.OrderedFlooredEnergy(s, member), path) : null;
         }
 
-        private void Offer(State s, double[] path, double? known = null)
+        private void Offer(State s, double[] path, double? known = null, Func<SpatialPlan, bool>? skip = null)
         {
             Mapping? leaf = null;
             double value;
             if (known is { } given) value = given;
             else if (leafValue is not null)
             {
-                (value, leaf) = leafValue(s);
+                (value, leaf) = leafValue(s, skip);
                 // A leaf costed by the reference model in every spatial order can take milliseconds: the clock is read
                 // after each, not once per 1,024 nodes, so that the time limit holds.
                 CheckStop();

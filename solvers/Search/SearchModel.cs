@@ -89,6 +89,22 @@ internal sealed class SearchModel
     /// <summary>The floors of a complete mapping's floored tensors in its own orders (<see cref="Solvers.InnerBound.WindowFloor"/> ordered: the refetched tiles of that nest).</summary>
     public double OrderedFlooredEnergy(State s) => Problem.Tensors.Where(Problem.Floored).Sum(t => _inner.WindowFloor(t, s, 0, ordered: true));
 
+    /// <summary>
+    /// <see cref="OrderedFlooredEnergy(State)"/> of a complete mapping in one member of its plan's class (the plan itself or one
+    /// of its <see cref="SpatialPlan.Variants"/>): the same floor with that member as the plan, alone (the floor's least over the
+    /// class's members and their spatial orders, taken over the member's orders only), so a bound of the leaf in that member.
+    /// </summary>
+    public double OrderedFlooredEnergy(State s, SpatialPlan member)
+    {
+        var plan = s.Plan;
+        s.Plan = member.Variants.Count == 0 ? member : _alone.GetOrAdd(member, m => new SpatialPlan(m.X, m.Y));
+        try { return OrderedFlooredEnergy(s); }
+        finally { s.Plan = plan; }
+    }
+
+    // Per plan with variants, the same split without them (its floors' caches are keyed by the plan).
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<SpatialPlan, SpatialPlan> _alone = new(ReferenceEqualityComparer.Instance);
+
     /// <summary>The bandwidth cycles no order at level <paramref name="open"/> or below changes (<see cref="ArrayCostModel.CyclesFixedAbove"/>).</summary>
     public double CyclesFixedAbove(State s, int open) => _cost.CyclesFixedAbove(s, open);
 

@@ -721,6 +721,42 @@ public sealed class SharedWindowBoundTests
     }
 
     /// <summary>
+    /// A leaf in a plan standing for its class (<see cref="SpatialPlan.Variants"/>) is costed only in the members whose own
+    /// ordered window floor the incumbent does not prune (TilingSearch.LeafValue). With the incumbent held just above the
+    /// optimum (a ceiling 1e-6 over the enumeration's least, every valid mapping Timeloop's format can say, in every spatial
+    /// order), the search must still find the optimum; each optimum here spreads two ranks over the two axes of a 2 x 2
+    /// fanout, so its plan's class has the other member (the ranks swapped). It fails when the member's floor is scaled by
+    /// 1.3 (checked: the search then finds nothing below the ceiling).
+    /// </summary>
+    [TestMethod]
+    public void LeafSkipsOnlyTheClassMembersItsFloorPrunes()
+    {
+        var arch = new Architecture("two-by-two", "test", [
+            new StorageLevel("DRAM", null, 16, 100, 100),
+            new StorageLevel("Buffer", 32, 16, 2, 2, fanout: new Fanout(2, 2, multicast: true, spatialReduction: true)),
+            new StorageLevel("Reg", 4, 16, 1, 1),
+        ], new ComputeUnit(1));
+        foreach (var layer in new[] { Layers.Conv1d("a", c: 2, k: 2, p: 2, r: 2), Layers.Conv1d("d", c: 2, k: 4, p: 2, r: 3) })
+        {
+            double least = double.PositiveInfinity;
+            foreach (var m in Every(layer, arch).SelectMany(Mapspace.SpatialOrders))
+            {
+                if (ValidityChecker.Check(layer, arch, m).Count > 0 || Optimizer.Formulation.Specs.TimeloopMapping.Inexpressible(m, arch) is not null) continue;
+                least = Math.Min(least, TimeloopConvention.Evaluate(layer, arch, m).Energy);
+            }
+            var problem = new MapProblem(layer, arch, Objective.Energy, Convention: CostConvention.Timeloop);
+            var model = new SearchModel(problem, deferOrders: true);
+            Assert.IsTrue(model.Problem.AnyFloored, $"{layer.Name}: the window tensor is floored");
+            Assert.IsTrue(model.SpatialPlans().Any(p => p.Variants.Count > 0), $"{layer.Name}: some plan stands for its class");
+            var r = new TilingSearch(problem, prune: true, seed: false, ceiling: least * (1 + 1e-6)).Solve(SearchLimits.None);
+            Assert.AreEqual(SolveStatus.Optimal, r.Status, layer.Name);
+            Assert.AreEqual(least, r.Best!.Value, 1e-9 * least, layer.Name);
+            var spread = r.Mapping!.Levels.Select(l => l.Spatial.Where(x => x.Factor > 1).ToList()).Single(x => x.Count > 0);
+            Assert.IsTrue(spread.Any(x => x.Axis == Axis.X) && spread.Any(x => x.Axis == Axis.Y), $"{layer.Name}: the optimum spreads ranks over both axes");
+        }
+    }
+
+    /// <summary>
     /// The default-model search kept to one axis per rank (<see cref="MapProblem.OneAxis"/>, which seeds Timeloop-convention
     /// searches), seeded as the CLI runs it: its answer is a mapping Timeloop's format can say and the least of those under
     /// the default model, by the enumeration written here. Before, a seed with a rank over both axes that beat every
