@@ -70,6 +70,11 @@ public sealed class AimedBoundTests
         var space = new Mapspace(layer, arch);
         var names = arch.Levels.Select(l => l.Name).ToList();
         var listed = model.SpatialPlans().ToList();
+        // With a same-stride window and no forwarding, an EDP or capped search bounds each plan's energy by the inner-first
+        // energy twin (TilingSearch's PlanTwins): its bounds are checked too.
+        var twin = convention == CostConvention.Default && arch.HasWindowCapabilities && !arch.HasForwarding
+            ? new SearchModel(new MapProblem(layer, arch, Objective.Energy), deferOrders: true) : null;
+        var twinListed = twin?.SpatialPlans().ToList();
         int compared = 0, tries = 0;
         for (int j = 0; j < samples && tries < 4000; tries++)
         {
@@ -80,7 +85,10 @@ public sealed class AimedBoundTests
             bool Is(SpatialPlan p) => Enumerable.Range(0, model.Levels).All(d => p.X[d].SequenceEqual(own.X[d]) && p.Y[d].SequenceEqual(own.Y[d]));
             var plan = listed.FirstOrDefault(p => Is(p) || p.Variants.Any(Is));
             if (plan is null) continue; // a split the search does not take
-            var bounds = deferOrders ? SearchTests.BoundsOnTheWay(model, layer, mapping, plan: plan).Bounds : OuterFirstBoundsOnTheWay(model, layer, mapping, plan);
+            var bounds = (deferOrders ? SearchTests.BoundsOnTheWay(model, layer, mapping, plan: plan).Bounds : OuterFirstBoundsOnTheWay(model, layer, mapping, plan))
+                .Select(b => (Model: deferOrders ? "inner-first" : "outer-first", b.Level, b.Plain, b.Outer, b.Child)).ToList();
+            if (twinListed?.FirstOrDefault(p => Is(p) || p.Variants.Any(Is)) is { } twinPlan)
+                bounds.AddRange(SearchTests.BoundsOnTheWay(twin!, layer, mapping, plan: twinPlan).Bounds.Select(b => (Model: "energy twin", b.Level, b.Plain, b.Outer, b.Child)));
             foreach (var ordered in Mapspace.SpatialOrders(mapping))
             {
                 double cost;
@@ -90,10 +98,10 @@ public sealed class AimedBoundTests
                     cost = TimeloopConvention.Evaluate(layer, arch, ordered).Energy;
                 }
                 else cost = CostModel.Evaluate(layer, arch, ordered).Energy;
-                foreach (var (d, plain, outer, child) in bounds)
+                foreach (var (modelName, d, plain, outer, child) in bounds)
                     foreach (var (what, value) in new[] { ("plain", plain), ("outer", outer), ("child", child ?? 0) })
                         if (value > cost * (1 + 1e-9))
-                            failures.Add($"{convention} {layer} [{string.Join(" ", layer.Ranks.Select(r => r.Id + "=" + r.Bound))}] on {arch.Name} ({Describe(arch)}), {what} bound at level {d}: {value:R} above {cost:R} of {ordered.ToCompactString(names)}");
+                            failures.Add($"{convention} {layer} [{string.Join(" ", layer.Ranks.Select(r => r.Id + "=" + r.Bound))}] on {arch.Name} ({Describe(arch)}), {modelName} {what} bound at level {d}: {value:R} above {cost:R} of {ordered.ToCompactString(names)}");
                 compared++;
             }
         }
@@ -140,7 +148,7 @@ public sealed class AimedBoundTests
     public void DefaultConventionBoundsHoldOnAimedMappingsWithWindowCapabilities() => RunAimed(new Random(1414_2), CostConvention.Default, 96,
         (i, rng) => WindowCapabilityTests.With(SmallArray(i, rng, mesh: i % 4 >= 2), i % 2 == 0 ? WindowReuse.SameStride : WindowReuse.Slide, Forwardings[(i / 2) % 4]),
         (preset, v) => WindowCapabilityTests.With(preset, v % 2 == 0 ? WindowReuse.SameStride : WindowReuse.Slide, Forwardings[v]), 4,
-        WindowCapabilityTests.Row8(Forwarding.None), 1000);
+        WindowCapabilityTests.Row8(Forwarding.None), 2500);
 
     /// <summary>
     /// The Timeloop convention on the machines the listed-plan test does not draw: small arrays as wrapping meshes, the
@@ -152,7 +160,7 @@ public sealed class AimedBoundTests
     public void TimeloopConventionBoundsHoldOnAimedMappingsOfMeshesAndPresets() => RunAimed(new Random(1414_3), CostConvention.Timeloop, 96,
         (i, rng) => SmallArray(i, rng, mesh: true),
         (preset, v) => v == 0 ? preset : WindowCapabilityTests.With(preset, WindowReuse.Slide, Forwardings[v]), 3,
-        WindowCapabilityTests.Row8(Forwarding.XY), 800);
+        WindowCapabilityTests.Row8(Forwarding.XY), 2500);
 
     /// <summary>
     /// <paramref name="cases"/> random window layers on the small machines <paramref name="small"/> makes, then on each preset
@@ -165,10 +173,10 @@ public sealed class AimedBoundTests
         var failures = new List<string>();
         int compared = 0;
         for (int i = 0; i < cases; i++)
-            compared += CheckAimed(rng, WindowLayer(i, rng), small(i, rng), convention, 12, failures);
+            compared += CheckAimed(rng, WindowLayer(i, rng), small(i, rng), convention, 30, failures);
         foreach (var preset in Presets.All.Append(row8))
             for (int v = 0; v < variants; v++)
-                compared += CheckAimed(rng, WindowLayer(v, rng), variant(preset, v), convention, 8, failures);
+                compared += CheckAimed(rng, WindowLayer(v, rng), variant(preset, v), convention, 16, failures);
         Console.WriteLine($"{compared} ordered mappings compared");
         Assert.AreEqual(0, failures.Count, string.Join("\n", failures.Take(6)));
         Assert.IsGreaterThanOrEqualTo(least, compared);
@@ -200,7 +208,7 @@ public sealed class AimedBoundTests
             var space = new Mapspace(layer, arch);
             var names = arch.Levels.Select(l => l.Name).ToList();
             int drawn = 0;
-            for (int tries = 0; drawn < 12 && tries < 3000; tries++)
+            for (int tries = 0; drawn < 30 && tries < 3000; tries++)
             {
                 if (!space.TrySampleValid(rng, 500, out var m, factorization: Factorization.Imperfect)) break;
                 if (!Aimed(layer, m, bypass: drawn % 2 == 0)) continue;
@@ -218,6 +226,6 @@ public sealed class AimedBoundTests
         }
         Console.WriteLine($"{compared} ordered imperfect mappings compared");
         Assert.AreEqual(0, failures.Count, string.Join("\n", failures.Take(6)));
-        Assert.IsGreaterThanOrEqualTo(150, compared);
+        Assert.IsGreaterThanOrEqualTo(500, compared);
     }
 }
