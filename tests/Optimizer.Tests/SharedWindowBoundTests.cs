@@ -277,7 +277,7 @@ public sealed class SharedWindowBoundTests
     }
 
     /// <summary>Each level's split of a mapping along X and along Y, per rank of the model.</summary>
-    private static (int Levels, int[][] X, int[][] Y) SplitOf(SearchModel model, Mapping mapping)
+    internal static (int Levels, int[][] X, int[][] Y) SplitOf(SearchModel model, Mapping mapping)
     {
         int levels = model.Levels;
         var x = new int[levels][];
