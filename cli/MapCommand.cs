@@ -79,6 +79,8 @@ internal static class MapCommand
             var obj = terms[0];
             var costing = OptionRules.ConventionOf(pr, convention);
             var engine = new Engine(pr.GetValue(solver)!, pr.GetValue(seed), terms, costing, FactorizationOption.Of(pr, imperfect));
+            if ((shapes.Given(pr) || engine.Factorization == Factorization.Imperfect) && a.HasWindowCapabilities)
+                throw new InputException($"{pr.GetValue(arch)}: {ImperfectRules.WindowCapabilities(a.Name)}");
             if (shapes.Given(pr))
             {
                 ShapesCommand.Refuse(pr, [allLayers, network, constraints, certify, exportSmt2, simulate, plot, report], engine.Name, costing, terms.Count);

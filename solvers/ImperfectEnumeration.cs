@@ -23,6 +23,8 @@ public sealed class ImperfectEnumeration
     {
         if (problem.Convention != CostConvention.Default)
             throw new ArgumentException("Imperfect factors are counted by the default model only.", nameof(problem));
+        if (problem.Arch.HasWindowCapabilities)
+            throw new ArgumentException(ImperfectRules.WindowCapabilities(problem.Arch.Name), nameof(problem));
         if (problem.Constraints is not null || problem.Caps is not null)
             throw new ArgumentException("The imperfect enumeration takes no constraints and one objective term.", nameof(problem));
         _p = problem;

@@ -123,6 +123,8 @@ public sealed class ShapeSearch
     /// <summary>Prepares the search of one trace on one architecture for one objective term.</summary>
     public ShapeSearch(ShapeTrace trace, Architecture arch, Objective objective)
     {
+        if (arch.HasWindowCapabilities)
+            throw new ArgumentException(ImperfectRules.WindowCapabilities(arch.Name), nameof(arch));
         _trace = trace;
         _arch = arch;
         _objective = objective;

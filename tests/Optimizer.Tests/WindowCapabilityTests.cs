@@ -250,6 +250,10 @@ public sealed class WindowCapabilityTests
                 Assert.AreEqual(2, code, solver);
                 StringAssert.Contains(err, "does not encode the window capabilities of architecture systolic-row (neighbour forwarding along x below GlobalBuffer)");
             }
+            // The imperfect mapspace's searches leave window capabilities out of their array model: refused, naming the file.
+            (code, _, err) = Run(["map", .. common, "--imperfect"]);
+            Assert.AreEqual(2, code, err);
+            StringAssert.Contains(err, Example("systolic-row.yaml") + ": Architecture systolic-row has a same-stride window or neighbour forwarding");
             var bad = Path.Combine(dir, "bad.yaml");
             File.WriteAllText(bad, File.ReadAllText(Example("systolic-row.yaml")).Replace("      capacity: 32", "      capacity: 32\n      window: same"));
             (code, _, err) = Run(["evaluate", "--arch", bad, "--workload", workload, "--mapping", mapping]);
@@ -257,5 +261,22 @@ public sealed class WindowCapabilityTests
             StringAssert.Contains(err, "unknown window 'same'; a window is slide or same-stride");
         }
         finally { Directory.Delete(dir, true); }
+    }
+
+    // Found by the aimed bound tests (tl14u): with forwarding along X, the imperfect branch and bound answered OPTIMAL 2460 for
+    // conv1d C1 K2 P6 R2 while the perfect search's optimum (in the imperfect mapspace too) costs 2437; its array model leaves
+    // forwarding out. Both imperfect searches now refuse such architectures; the perfect search still maps the case.
+    [TestMethod]
+    public void ImperfectSearchesRefuseWindowCapabilities()
+    {
+        var layer = Layers.Conv1d("fwd", c: 1, k: 2, p: 6, r: 2, stride: 1);
+        var arch = With(SearchTests.RoleSplit("f0", glb: 19, fanout: (2, 1), spads: (2, 2, 2)), WindowReuse.Slide, Forwarding.X);
+        var p = new MapProblem(layer, arch, Objective.Energy);
+        var perfect = new TilingSearch(p, prune: true).Solve(SearchLimits.None);
+        Assert.AreEqual(SolveStatus.Optimal, perfect.Status);
+        Assert.AreEqual(2437.0, perfect.Best!.Value, 1e-6);
+        var e1 = Assert.ThrowsExactly<ArgumentException>(() => new ImperfectSearch(p, seed: false));
+        StringAssert.Contains(e1.Message, "counts for perfect factors only");
+        Assert.ThrowsExactly<ArgumentException>(() => new ImperfectEnumeration(p));
     }
 }
