@@ -38,7 +38,7 @@ public sealed partial class FusionSearch
             var c = new ClassState(i, job);
             var key = ShapeKeyOf(i, job);
             if (!_p.ReuseSameShapes || !floors.TryGetValue(key, out var floor))
-                floors[key] = floor = Math.Ceiling(new TilingSearch(LatencyProblem(c), prune: true, seed: false).PlanCycleFloor(_classLimits()));
+                floors[key] = floor = CycleFloor(c);
             c.Lower = floor;
             ShapeResult? known;
             lock (_shapes) known = _p.ReuseSameShapes ? _shapes.GetValueOrDefault(key) : null;
@@ -65,7 +65,7 @@ public sealed partial class FusionSearch
             if (!floors.TryGetValue(key, out var floor))
             {
                 if (stop()) return 0;
-                floors[key] = floor = Math.Ceiling(new TilingSearch(LatencyProblem(c), prune: true, seed: false).PlanCycleFloor(_classLimits()));
+                floors[key] = floor = CycleFloor(c);
             }
             return floor;
         }
@@ -333,6 +333,9 @@ public sealed partial class FusionSearch
 
     /// <summary>True when a member has fewer fused cycles than another, or as many and less energy.</summary>
     private static bool Faster(FusionPartial a, FusionPartial b) => a.Cycles < b.Cycles || (a.Cycles == b.Cycles && a.Energy < b.Energy * (1 - 1e-12));
+
+    /// <summary>A class's cycle floor: the latency search's root bound of its problem (<see cref="LatencyProblem"/>), rounded up (cycles are integers).</summary>
+    private double CycleFloor(ClassState c) => Math.Ceiling(new TilingSearch(LatencyProblem(c), prune: true, seed: false).PlanCycleFloor(_classLimits()));
 
     /// <summary>A class as a single-layer latency problem on its fused cycles (the counts fusion removes take no bandwidth).</summary>
     private MapProblem LatencyProblem(ClassState c)

@@ -100,7 +100,7 @@ public sealed partial class FusionSearch
         int first = gc.Group.First;
         var group = gc.Group.AsPipelined();
         int members = gc.Members.Count;
-        long f = FusionRules.Iterations(group, i => gc.Plans[i - first].Shared);
+        long f = PipeIterations(gc);
         var held = FusionRules.PipelineHeld(w, arch, group, gc.Plans);
         var runs = PipelineSchedule.Runs(members, f).ToList();
         var states = new List<PipeState> { new(0, 0, [], []) };

@@ -45,16 +45,8 @@ public sealed partial class FusionSearch
                     {
                         if (stopped = stop() || groups.Count >= _p.PipelineListingStop) break;
                         if (gc.Group.SharedLoops == 0) continue;
-                        int id = groups.Count, size = gc.Members.Count;
-                        var members = new List<ClassState>();
-                        for (int k = 0; k < size; k++)
-                        {
-                            var (e, _, shared, touched) = gc.Members[k];
-                            var job = new Job(k == 0 ? null : $"{PipeKey}{id}:{k}", shared, touched, gc.Reserved[k], k == size - 1 ? null : $"{PipeKey}{id}:{k + 1}")
-                                { Member = gc.Plans[k].Splits.Count == 0 ? null : e };
-                            members.Add(new ClassState(first + k, job) { PipeGroup = id, Searched = k < size - 1 });
-                        }
-                        members[^1].Lower = PipelineFloor(members, _ => 0);
+                        var members = PipeMembers(gc, groups.Count);
+                        members[^1].Lower = PipelineFloor(gc, members, _ => 0);
                         groups.Add(new PipeGroup(gc, members));
                         foreach (var c in members) layers[c.Layer].Add(c);
                     }
@@ -65,9 +57,27 @@ public sealed partial class FusionSearch
         foreach (var g in groups)
         {
             if (stop()) break;
-            g.Members[^1].Lower = PipelineFloor(g.Members, floorOf);
+            g.Members[^1].Lower = PipelineFloor(g.Class, g.Members, floorOf);
         }
         return groups;
+    }
+
+    /// <summary>
+    /// The classes of the members of pipelined group number <paramref name="id"/>: member k follows the key <c>id:k</c> (DRAM
+    /// for the first) and leaves <c>id:k+1</c> (DRAM for the last); all but the last are marked searched.
+    /// </summary>
+    private static List<ClassState> PipeMembers(GroupClass gc, int id)
+    {
+        int size = gc.Members.Count;
+        var members = new List<ClassState>();
+        for (int k = 0; k < size; k++)
+        {
+            var (e, _, shared, touched) = gc.Members[k];
+            var job = new Job(k == 0 ? null : $"{PipeKey}{id}:{k}", shared, touched, gc.Reserved[k], k == size - 1 ? null : $"{PipeKey}{id}:{k + 1}")
+                { Member = gc.Plans[k].Splits.Count == 0 ? null : e };
+            members.Add(new ClassState(gc.Group.First + k, job) { PipeGroup = id, Searched = k < size - 1 });
+        }
+        return members;
     }
 
     /// <summary>
@@ -83,17 +93,76 @@ public sealed partial class FusionSearch
     }
 
     /// <summary>
-    /// A lower bound on a pipelined group's cycles (docs/fusion.md, "Pipelined groups over the full mapspace"): every member is
-    /// active in f of the schedule's steps and each of those takes at least its demand of every resource over f, so the group
-    /// takes at least every member's own cycles, hence its class's cycle floor (<paramref name="floorOf"/>); and every step
-    /// takes at least the active members' summed compute demand, so the group takes at least the members' compute cycles
-    /// summed, each at least its MACs spread over every compute unit (<see cref="Counts.ComputeCycles"/>).
+    /// A lower bound on a pipelined group's cycles (docs/fusion.md, "Pipelined groups over the full mapspace"): the schedule's
+    /// own cycles (<see cref="PipelineSchedule.Cycles"/>) over floor vectors, one per member: its compute floor (its MACs
+    /// spread over every compute unit, <see cref="Counts.ComputeCycles"/>) as the resource all members share, and its class's
+    /// cycle floor (<paramref name="floorOf"/>) as a resource of its own. A step's demand is then the larger of its active
+    /// members' compute floors summed and the largest of their cycle floors, and every member's real demand vector is at least
+    /// that in both: its compute demand is at least its compute floor, and its largest demand (its own cycles) at least its
+    /// class's floor. The schedule's cycles grow with every demand, so the group takes at least these cycles: in the steady
+    /// state the old floor (the largest cycle floor, or the compute floors summed), and in the fill and drain steps the
+    /// largest floor of the members they run.
     /// </summary>
-    private double PipelineFloor(IReadOnlyList<ClassState> members, Func<ClassState, double> floorOf)
+    private double PipelineFloor(GroupClass gc, IReadOnlyList<ClassState> members, Func<ClassState, double> floorOf)
+        => FloorVectors(members, floorOf) is { } vectors ? PipelineSchedule.Cycles(vectors, PipeIterations(gc)) : double.PositiveInfinity;
+
+    /// <summary>The members' floor vectors of <see cref="PipelineFloor"/>: per member its compute floor, then its class's cycle floor in a slot of its own (null when a class is empty).</summary>
+    private List<long[]>? FloorVectors(IReadOnlyList<ClassState> members, Func<ClassState, double> floorOf)
     {
         long units = _p.Arch.ComputeInstances;
-        double compute = members.Sum(c => (double)Counts.ComputeCycles((EinsumOf(c.Layer, c.Job).Macs + units - 1) / units, _p.Arch.Compute.MacsPerCycle));
-        return Math.Max(members.Max(floorOf), compute);
+        var vectors = new List<long[]>();
+        for (int k = 0; k < members.Count; k++)
+        {
+            var c = members[k];
+            double floor = floorOf(c);
+            if (double.IsPositiveInfinity(floor)) return null;
+            var v = new long[1 + members.Count];
+            v[0] = Counts.ComputeCycles((EinsumOf(c.Layer, c.Job).Macs + units - 1) / units, _p.Arch.Compute.MacsPerCycle);
+            v[1 + k] = (long)Math.Ceiling(floor);
+            vectors.Add(v);
+        }
+        return vectors;
+    }
+
+    /// <summary>A pipelined group's shared iterations (<see cref="FusionRules.Iterations"/>).</summary>
+    private static long PipeIterations(GroupClass gc) => FusionRules.Iterations(gc.Group, i => gc.Plans[i - gc.Group.First].Shared);
+
+    /// <summary>
+    /// For tests: every pipelined group (two to <see cref="FusionProblem.MaxPipelineLayers"/> layers with shared loops, as
+    /// <see cref="AddPipelinedClasses"/> lists them), its floor (<see cref="PipelineFloor"/>, from its members' class cycle
+    /// floors), its steady state's floor (one step of every member, times the iterations: the largest class floor or the
+    /// compute floors summed, <see cref="PipelineSchedule.StepDemand"/>), and its least cycles by brute force: every
+    /// combination of its members' mappings of <see cref="BrutePipeMembers"/>, the group pipelined inside
+    /// <paramref name="unfused"/>, checked by <see cref="FusionChecker"/> and costed by <see cref="FusionCost"/> (infinite when
+    /// none is valid).
+    /// </summary>
+    internal IReadOnlyList<(FusedGroup Group, double Floor, double Steady, long Least)> PipelineFloorsAndLeast(FusedMapping unfused)
+    {
+        var w = _p.Workload;
+        var cache = new Dictionary<string, List<Mapping>>();
+        var result = new List<(FusedGroup, double, double, long)>();
+        for (int last = 1; last < w.Layers.Count; last++)
+            for (int first = Math.Max(0, last - FusionProblem.MaxPipelineLayers + 1); first < last; first++)
+                foreach (var gc in GroupClasses(first, last, [false]))
+                {
+                    if (gc.Group.SharedLoops == 0) continue;
+                    var members = PipeMembers(gc, result.Count);
+                    var classFloors = members.Select(CycleFloor).ToArray();
+                    double floor = PipelineFloor(gc, members, c => classFloors[c.Layer - first]);
+                    double steady = FloorVectors(members, c => classFloors[c.Layer - first]) is { } v ? PipelineSchedule.StepDemand(v, 0, v.Count - 1) : double.PositiveInfinity;
+                    var group = gc.Group.AsPipelined();
+                    long least = long.MaxValue;
+                    foreach (var ms in Product(gc.Members.Select(m => BrutePipeMembers(cache, m.Einsum, m.Room, m.Shared, m.Held)).ToList()))
+                    {
+                        var fm = new FusedMapping(unfused.Groups.Where(g => !group.Contains(g.First)).Append(group).OrderBy(g => g.First),
+                            unfused.Layers.Select((m, i) => group.Contains(i) ? ms[i - first] : m));
+                        if (FusionChecker.Check(w, _p.Arch, fm).Count > 0) continue;
+                        var rep = FusionCost.Evaluate(w, _p.Arch, fm);
+                        least = Math.Min(least, rep.GroupCycles[fm.Groups.ToList().FindIndex(g => g.First == first)]);
+                    }
+                    result.Add((group, floor, steady, least));
+                }
+        return result;
     }
 
     /// <summary>

@@ -361,25 +361,30 @@ public sealed partial class FusionSearch
                 }
             }
             return best;
-        }, !_p.Pipeline ? null : (e, room, shared, held) =>
+        }, !_p.Pipeline ? null : (e, room, shared, held) => BrutePipeMembers(classBest, e, room, shared, held));
+    }
+
+    /// <summary>
+    /// The brute force's mappings of a member of a pipelined group (cached in <paramref name="cache"/>): a pipelined group's
+    /// cycles grow with every resource demand of every member and its capacity rule with every level's words, and its energy
+    /// is a sum, so per member, every mapping of its class whose energy, demands and words no other mapping of the class beats
+    /// or ties on all (plain enumeration, compared value by value).
+    /// </summary>
+    private List<Mapping> BrutePipeMembers(Dictionary<string, List<Mapping>> cache, Einsum e, Architecture room, IReadOnlyList<TemporalLoop> shared, IReadOnlyList<HeldTensor> held)
+    {
+        var key = $"pipe|{e.Name}|{e}|{SharedText(shared)}|{string.Join(",", held)}|{string.Join(",", room.Levels.Select(l => l.Capacity))}";
+        if (!cache.TryGetValue(key, out var best))
         {
-            // A pipelined group's cycles grow with every resource demand of every member and its capacity rule with every
-            // level's words, and its energy is a sum: per member, every mapping of its class whose energy, demands and words
-            // no other mapping of the class beats or ties on all (plain enumeration, compared value by value).
-            var key = $"pipe|{e.Name}|{e}|{SharedText(shared)}|{string.Join(",", held)}|{string.Join(",", room.Levels.Select(l => l.Capacity))}";
-            if (!classBest.TryGetValue(key, out var best))
+            var all = new List<(double[] V, Mapping M)>();
+            new TilingSearch(new MapProblem(e, room, Objective.Energy, FusionMapspace.ClassConstraints(e, shared, held)), prune: false).Visit(m =>
             {
-                var all = new List<(double[] V, Mapping M)>();
-                new TilingSearch(new MapProblem(e, room, Objective.Energy, FusionMapspace.ClassConstraints(e, shared, held)), prune: false).Visit(m =>
-                {
-                    var o = PipeOptionOf(e.Name, e, m, held);
-                    all.Add(([o.Energy, .. o.Demand.Select(x => (double)x), .. o.Words.Select(x => (double)x)], m));
-                }, SearchLimits.None with { Threads = 1 });
-                bool Beats(double[] a, double[] b) => a.Zip(b).All(x => x.First <= x.Second);
-                classBest[key] = best = all.Where((x, i) => !all.Where((y, j) => j != i && Beats(y.V, x.V) && (!Beats(x.V, y.V) || j < i)).Any()).Select(x => x.M).ToList();
-            }
-            return best;
-        });
+                var o = PipeOptionOf(e.Name, e, m, held);
+                all.Add(([o.Energy, .. o.Demand.Select(x => (double)x), .. o.Words.Select(x => (double)x)], m));
+            }, SearchLimits.None with { Threads = 1 });
+            bool Beats(double[] a, double[] b) => a.Zip(b).All(x => x.First <= x.Second);
+            cache[key] = best = all.Where((x, i) => !all.Where((y, j) => j != i && Beats(y.V, x.V) && (!Beats(x.V, y.V) || j < i)).Any()).Select(x => x.M).ToList();
+        }
+        return best;
     }
 
     /// <summary>

@@ -189,6 +189,32 @@ public sealed class FusionPipelineTests
         }
     }
 
+    /// <summary>
+    /// Every pipelined group's floor (the schedule's own cycles over its members' floor vectors, PipelineFloor) against the
+    /// group's least cycles by brute force (every combination of its members' mappings, checked and costed): never above, and
+    /// tight on groups where the fill and drain steps decide. Fails when the floor's part above the steady state's (the
+    /// largest class floor, or the compute floors summed) is scaled up by 1.3: on the 2-GEMM chain the floor meets the
+    /// group's least cycles only with that part.
+    /// </summary>
+    [TestMethod]
+    public void PipelinedGroupFloorsMeetTheGroupsLeastCyclesWhereFillAndDrainDecide()
+    {
+        int tightByFillAndDrain = 0;
+        foreach (var (w, a) in Cases())
+        {
+            var p = new FusionProblem(w, a, Objective.Latency, Pipeline: true);
+            var unfused = new FusionSearch(new FusionProblem(w, a, Objective.Latency)).Solve(SearchLimits.None).Unfused!;
+            foreach (var (g, floor, steady, least) in new FusionSearch(p).PipelineFloorsAndLeast(unfused))
+            {
+                Console.WriteLine($"{w.Name} ({w.Layers.Count} layers) {g.First}..{g.Last} holding {string.Join(",", g.Held)}: floor {floor} (steady state {steady}), " +
+                                  $"least {(least == long.MaxValue ? "none valid" : least)}");
+                Assert.IsTrue(floor <= least, $"{w.Name} {g.First}..{g.Last}: floor {floor} above the group's least cycles {least}");
+                if (floor == least && floor > steady) tightByFillAndDrain++;
+            }
+        }
+        Assert.IsTrue(tightByFillAndDrain >= 1, "no group whose floor is tight only by its fill and drain steps, so the test tests little");
+    }
+
     [TestMethod]
     public void SimulatorRunsTheModelsSchedule()
     {
