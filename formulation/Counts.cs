@@ -340,6 +340,141 @@ public sealed class TensorIndex
     }
 
     /// <summary>
+    /// The words the parent must send at a step that moves every child's tile (rank extents <paramref name="rankExtent"/>)
+    /// clear of itself by <paramref name="dimMove"/> along the tensor's dimensions, for the children of <paramref name="run"/>
+    /// (as in <see cref="PlacesNoNeighbourServes"/>) on a mesh of neighbour <paramref name="pairs"/> (i, j, i, j, ...): rule C
+    /// serves child i over a link only when neighbour j's previous delta (its previous tile, the step bringing whole tiles) is
+    /// i's whole new tile, i.e. when j's offset less i's is the move; every other child needs its whole tile from the parent,
+    /// which reads each distinct word they need at least once (identical deltas multicast, rule C'). The distinct used words of
+    /// the tiles at the places of the children no neighbour serves (<see cref="UnservedPlaces"/>, <see cref="WordsAt"/>;
+    /// docs/mapspace.md, "Whole tiles at every step above a bypassed level one"). -1 when a rank indexes two dimensions.
+    /// </summary>
+    public long WordsNoNeighbourServes(ReadOnlySpan<(int Rank, long Factor, long Stride)> run, ReadOnlySpan<int> pairs,
+        ReadOnlySpan<long> rankExtent, ReadOnlySpan<long> dimMove)
+        => WordsAt(UnservedPlaces(run, pairs, dimMove, rankExtent.Length), rankExtent);
+
+    /// <summary>
+    /// The distinct offsets (along the tensor's dimensions) of the children of <paramref name="run"/> that no neighbour of
+    /// <paramref name="pairs"/> serves at a step moving every tile by <paramref name="dimMove"/> (as in
+    /// <see cref="WordsNoNeighbourServes"/>; <see cref="MeshPlacement.Unserved"/>).
+    /// </summary>
+    public List<long[]> UnservedPlaces(ReadOnlySpan<(int Rank, long Factor, long Stride)> run, ReadOnlySpan<int> pairs,
+        ReadOnlySpan<long> dimMove, int rankCount)
+    {
+        var placement = new MeshPlacement(this, run, pairs, rankCount);
+        return placement.PlacesOf(placement.Unserved(dimMove));
+    }
+
+    /// <summary>
+    /// The children of a fanout's run (as in <see cref="PlacesNoNeighbourServes"/>) on a mesh of neighbour pairs: their distinct
+    /// places (offsets along the tensor's dimensions, in lexicographic order, so two runs of the same factors and spacing,
+    /// in any order and on any axes, number them alike), each child's place, and the places' differences per pair.
+    /// </summary>
+    public sealed class MeshPlacement
+    {
+        /// <summary>The distinct places of the children, in lexicographic order.</summary>
+        public long[][] Places { get; }
+
+        private readonly int[] _childPlace;
+        private readonly int[] _pairs;
+
+        public MeshPlacement(TensorIndex index, ReadOnlySpan<(int Rank, long Factor, long Stride)> run, ReadOnlySpan<int> pairs, int rankCount)
+        {
+            var offsets = index.ChildOffsets(run, rankCount);
+            var comparer = Comparer<long[]>.Create((a, b) =>
+            {
+                for (int k = 0; k < a.Length; k++) if (a[k] != b[k]) return a[k].CompareTo(b[k]);
+                return 0;
+            });
+            var sorted = new SortedSet<long[]>(offsets, comparer);
+            Places = sorted.ToArray();
+            _childPlace = new int[offsets.Length];
+            for (int i = 0; i < offsets.Length; i++) _childPlace[i] = Array.BinarySearch(Places, offsets[i], comparer);
+            _pairs = pairs.ToArray();
+        }
+
+        /// <summary>
+        /// The places (a bit per entry of <see cref="Places"/>) of the children no neighbour serves at a step moving every tile by
+        /// <paramref name="dimMove"/>: rule C serves child i from neighbour j (a pair i, j) only when j's place less i's is the move.
+        /// </summary>
+        public ulong[] Unserved(ReadOnlySpan<long> dimMove)
+        {
+            int children = _childPlace.Length;
+            var served = new bool[children];
+            for (int p = 0; p + 1 < _pairs.Length; p += 2)
+            {
+                int cur = _pairs[p], old = _pairs[p + 1];
+                if (cur >= children || old >= children || served[cur]) continue;
+                long[] a = Places[_childPlace[old]], b = Places[_childPlace[cur]];
+                bool same = true;
+                for (int k = 0; k < a.Length && same; k++) same = a[k] - b[k] == dimMove[k];
+                served[cur] = same;
+            }
+            var mask = new ulong[(Places.Length + 63) >> 6];
+            for (int i = 0; i < children; i++)
+                if (!served[i]) mask[_childPlace[i] >> 6] |= 1UL << (_childPlace[i] & 63);
+            return mask;
+        }
+
+        /// <summary>The places of a mask of <see cref="Unserved"/>, in order.</summary>
+        public List<long[]> PlacesOf(ulong[] mask)
+        {
+            var places = new List<long[]>();
+            for (int p = 0; p < Places.Length; p++) if ((mask[p >> 6] >> (p & 63) & 1) != 0) places.Add(Places[p]);
+            return places;
+        }
+    }
+
+    /// <summary>
+    /// The distinct used words of the tiles of rank extents <paramref name="rankExtent"/> at <paramref name="places"/> (each an
+    /// offset along the tensor's dimensions): the union of the tile moved to each. -1 when a rank indexes two dimensions or the
+    /// tensor has more than six.
+    /// </summary>
+    public long WordsAt(IReadOnlyList<long[]> places, ReadOnlySpan<long> rankExtent)
+    {
+        int dims = _ranks.Length;
+        if (dims > 6 || RankInTwoDimensions()) return -1;
+        // The tile's values along each dimension (a product over dimensions: no rank indexes two).
+        var values = new long[dims][];
+        long tile = 1;
+        for (int k = 0; k < dims; k++)
+        {
+            var seen = new HashSet<long>();
+            var ranks = _ranks[k];
+            var coefs = _coefs[k];
+            Span<long> at = stackalloc long[ranks.Length];
+            at.Clear();
+            while (true)
+            {
+                long value = 0;
+                for (int i = 0; i < ranks.Length; i++) value = checked(value + coefs[i] * at[i]);
+                seen.Add(value);
+                int j = 0;
+                while (j < ranks.Length && ++at[j] == rankExtent[ranks[j]]) at[j++] = 0;
+                if (j == ranks.Length) break;
+            }
+            values[k] = seen.ToArray();
+            tile = checked(tile * values[k].Length);
+        }
+        if (places.Count <= 1) return places.Count * tile;
+        var words = new HashSet<(long, long, long, long, long, long)>();
+        Span<long> word = stackalloc long[6];
+        foreach (var place in places)
+            for (long w = 0; w < tile; w++)
+            {
+                long rest = w;
+                word.Clear();
+                for (int k = 0; k < dims; k++)
+                {
+                    word[k] = checked(place[k] + values[k][rest % values[k].Length]);
+                    rest /= values[k].Length;
+                }
+                words.Add((word[0], word[1], word[2], word[3], word[4], word[5]));
+            }
+        return words.Count;
+    }
+
+    /// <summary>
     /// True when one step of a loop over rank <paramref name="rank"/> (moving it by <paramref name="stride"/>) carries a tile of
     /// rank extents <paramref name="tileExtent"/> clear of itself along some dimension of the rank, even when every loop of
     /// <paramref name="rewinding"/> (rank, stride) moves back one step at the same time: the step's move less those along

@@ -67,8 +67,21 @@ internal sealed class OuterBound(SearchProblem problem, ArrayCostModel cost, Inn
     /// <summary>The most choices (c's tile and the middle level's factors) <c>WholeTileSteps</c> takes in one case; past it the term adds nothing.</summary>
     private const long WholeTileWork = 1 << 14;
 
-    /// <summary><c>WholeTileSteps</c>' neighbour moves, per plan (or level 1's choice), tensor and spacing of the children.</summary>
-    private readonly System.Collections.Concurrent.ConcurrentDictionary<(object, int, string), HashSet<(long, long, long, long)>> _neighbourMoves = new();
+    /// <summary><c>WholeTileSteps</c>' neighbours, per plan (or level 1's choice), tensor and spacing of the children.</summary>
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<(object, int, string), Neighbours> _neighbours = new();
+
+    /// <summary>
+    /// The children of level 1's fanout as placed on its physical mesh in each variant of a plan and each order of each axis's
+    /// spatial loops (<c>Configs</c>: the run and the mesh's neighbour pairs), the moves by which a step lets a neighbour serve
+    /// some child in one of them (<c>Moves</c>, along the tensor's dimensions, both signs), and per tile extent and move the
+    /// least over them of the words no neighbour serves (<c>Unserved</c>, <see cref="Formulation.TensorIndex.WordsNoNeighbourServes"/>).
+    /// </summary>
+    private sealed record Neighbours(HashSet<(long, long, long, long)> Moves, List<Formulation.TensorIndex.MeshPlacement> Configs)
+    {
+        /// <summary>Per move, the distinct sets of places no neighbour serves over the placements (<c>TensorIndex.UnservedPlaces</c>).</summary>
+        public readonly System.Collections.Concurrent.ConcurrentDictionary<(long, long, long, long), List<long[]>[]> Places = new();
+        public readonly System.Collections.Concurrent.ConcurrentDictionary<((long, long, long, long), string), long> Unserved = new();
+    }
 
     /// <summary>The most register-level choices (keep set and factors) <see cref="RegisterOrders"/> takes in one plan; past it the term adds nothing.</summary>
     private const long RegisterWorkLimit = 4_000;
@@ -868,7 +881,8 @@ internal sealed class OuterBound(SearchProblem problem, ArrayCostModel cost, Inn
             var spacing = new long[Ranks];
             var delta = new long[Ranks];
             var whole = new bool[Ranks];
-            var cheapLoop = new bool[3, Ranks];
+            var perWords = new double[3, Ranks];
+            var layers = new List<(double Words, long Factor)>();
             double lowest = double.PositiveInfinity;
             long work = 0;
             Tiles(0);
@@ -922,28 +936,51 @@ internal sealed class OuterBound(SearchProblem problem, ArrayCostModel cost, Inn
                 int star = 0;
                 foreach (int r in rel)
                     if (whole[r]) star = Math.Max(star, mid[r] > 1 ? 2 : f[r] / mid[r] > 1 ? 1 : 0);
-                double steps = Chain(star, null);
+                double steps = Chain(star);
                 if (steps * union <= known) { lowest = Math.Min(lowest, steps * union); return; } // forwarding only lowers it
-                double shared = Forwards();
-                // Those of loops whose move no neighbour pair's difference equals read all of U; the others at least the
-                // words of U not in U moved back by that difference.
-                double full = Chain(star, cheapLoop);
-                lowest = Math.Min(lowest, full * union + (steps - full) * Math.Max(0, union - shared));
+                // First with each forwarded step's words at least those of U not in U moved back by its move (the tiles a
+                // neighbour serves lie there): when that is no lower than a choice already taken, the exact count is not either.
+                Forwards(union, false);
+                if (Layered(star, union) >= lowest) return;
+                Forwards(union, true);
+                lowest = Math.Min(lowest, Layered(star, union));
             }
 
-            // The product of the factors of those loops (not marked in `skip`).
-            double Chain(int star, bool[,]? skip)
+            // The product of the factors of those loops.
+            double Chain(int star)
             {
                 double product = 1;
                 for (int level = 0; level <= star; level++)
-                    for (int q = 0; q < Ranks; q++)
-                    {
-                        if (level == star && !(t.IndexedBy[q] && whole[q])) continue;
-                        if (skip is not null && skip[level, q]) continue;
-                        long factor = level == 0 ? dr[q] : level == 2 ? mid[q] : t.IndexedBy[q] || c == 2 || midDecided ? f[q] / mid[q] : 1;
-                        product *= factor;
-                    }
+                    for (int q = 0; q < Ranks; q++) product *= ChainFactor(star, level, q);
                 return product;
+            }
+
+            // The factor of the loop over q at `level` among those loops (1 when it is not one of them).
+            long ChainFactor(int star, int level, int q)
+            {
+                if (level == star && !(t.IndexedBy[q] && whole[q])) return 1;
+                return level == 0 ? dr[q] : level == 2 ? mid[q] : t.IndexedBy[q] || c == 2 || midDecided ? f[q] / mid[q] : 1;
+            }
+
+            // The words DRAM reads over those steps: the first reads all of U, and a step of the loop over q at `level` (the
+            // outermost whose index changes) at least perWords[level, q]. Whatever the order, the steps of the loops with the
+            // k largest perWords, with the first, number at least the product of those loops' factors (each such index tuple
+            // first appears at the first step or at a step of one of them), so taking the loops by perWords from the largest
+            // down, each adds (its product with the loops before it less theirs) steps at its perWords at least.
+            double Layered(int star, double union)
+            {
+                layers.Clear();
+                for (int level = 0; level <= star; level++)
+                    for (int q = 0; q < Ranks; q++)
+                        if (ChainFactor(star, level, q) is var factor and > 1) layers.Add((perWords[level, q], factor));
+                layers.Sort((a, b) => b.Words.CompareTo(a.Words));
+                double total = union, product = 1;
+                foreach (var (w, factor) in layers)
+                {
+                    total += product * (factor - 1) * w;
+                    product *= factor;
+                }
+                return total;
             }
 
             // A step that changes r's index moves every tile clear of itself along a dimension no other rank moves above c.
@@ -961,16 +998,18 @@ internal sealed class OuterBound(SearchProblem problem, ArrayCostModel cost, Inn
                 return false;
             }
 
-            // The loops whose step may move every tile by the difference of two neighbours' places on level 1's mesh, along t's
-            // dimensions: the product of their factors, and the most words U shares with itself moved by such a difference.
-            // Neighbours are those of the fanout's physical mesh (`NeighbourMoves`). A step is one loop's (level L, rank r) moving
-            // r by its stride while every loop inside it rewinds: those of the deeper levels, and any of level L's (order not known).
-            double Forwards()
+            // Per loop, the least words DRAM reads at one of its steps: all of U unless the step's move equals the difference of
+            // two neighbours' places on level 1's physical mesh (`Neighbours`) in some variant and order of the spatial loops,
+            // else the words of the tiles of the children no neighbour serves under that move, the least over those
+            // placements. A step is one loop's (level L, rank r) moving r by its stride while every loop inside it rewinds:
+            // those of the deeper levels, and any of level L's (order not known); the least over those moves.
+            void Forwards(double union, bool exact)
             {
-                Array.Clear(cheapLoop);
-                var moves = NeighbourMoves();
-                double shared = 0;
-                if (moves.Count == 0) return shared;
+                for (int level = 0; level < 3; level++)
+                    for (int r = 0; r < Ranks; r++) perWords[level, r] = union;
+                var near = NeighbourPlaces();
+                var moves = near.Moves;
+                if (moves.Count == 0) return;
                 int top = c == 3 ? 2 : 1;
                 var movers = rel.ToArray();
                 var shift = new long[dims];
@@ -979,7 +1018,6 @@ internal sealed class OuterBound(SearchProblem problem, ArrayCostModel cost, Inn
                     {
                         if (Factor(level, r) == 1) continue;
                         var same = movers.Where(q => q != r && Factor(level, q) > 1).ToArray();
-                        bool matched = false;
                         // The rewinds of the deeper levels up to `inner`: with c = 3, a step above the fanout also without the
                         // middle level's, whose loops run inside each child (Timeloop compares the children's deltas there).
                         for (int inner = top; inner >= (level < 2 ? Math.Min(top, 1) : top); inner--)
@@ -997,25 +1035,48 @@ internal sealed class OuterBound(SearchProblem problem, ArrayCostModel cost, Inn
                                 if ((mask >> j & 1) != 0) delta[same[j]] -= (Factor(level, same[j]) - 1) * Stride(level, same[j]);
                             var v = Project();
                             if (!moves.Contains(v)) continue;
-                            matched = true;
                             for (int k = 0; k < dims; k++) shift[k] = index.Shift(k, delta);
-                            shared = Math.Max(shared, index.SpacedWords(e, s1, spacing, shift));
+                            double words = exact ? Unserved(near, v) : union - index.SpacedWords(e, s1, spacing, shift);
+                            perWords[level, r] = Math.Min(perWords[level, r], words);
                         }
-                        cheapLoop[level, r] = matched;
                     }
-                return shared;
+            }
+
+            // The least, over the placements of the children, of the words of the tiles no neighbour serves at a step moving
+            // them by `shift` (kept per tile extent and move).
+            long Unserved(Neighbours near, (long, long, long, long) move)
+            {
+                var key = (move, string.Join(',', rel.Select(q => e[q])));
+                if (near.Unserved.TryGetValue(key, out long known)) return known;
+                var sets = near.Places.GetOrAdd(move, m =>
+                {
+                    long[] dimMove = [m.Item1, m.Item2, m.Item3, m.Item4];
+                    var distinct = new Dictionary<string, List<long[]>>();
+                    foreach (var placement in near.Configs)
+                    {
+                        var mask = placement.Unserved(dimMove.AsSpan(0, dims));
+                        var key = string.Join(',', mask);
+                        if (!distinct.ContainsKey(key)) distinct[key] = placement.PlacesOf(mask);
+                    }
+                    return distinct.Values.ToArray();
+                });
+                long least = long.MaxValue;
+                foreach (var places in sets) least = Math.Min(least, index.WordsAt(places, e));
+                near.Unserved[key] = least;
+                return least;
             }
 
             // The differences of offsets (along t's dimensions) between the children of level 1's fanout and their neighbours on
             // its physical mesh (Timeloop's row-major placement, X innermost: `TimeloopConvention.NeighbourPairs`), either way
             // round, over the plan's variants (the plan's bounds hold for each) and every order of each axis's spatial loops,
             // the children spaced by `spacing`. They depend on the spacing alone: kept per plan (or level 1's choice) and tensor.
-            HashSet<(long, long, long, long)> NeighbourMoves()
+            Neighbours NeighbourPlaces()
             {
                 var key = string.Join(',', spacing);
-                return _neighbourMoves.GetOrAdd((plan ?? (object)s.Choice[1]!, t.Index, key), _ =>
+                return _neighbours.GetOrAdd((plan ?? (object)s.Choice[1]!, t.Index, key), _ =>
                 {
                     var found = new HashSet<(long, long, long, long)>();
+                    var configs = new List<Formulation.TensorIndex.MeshPlacement>();
                     foreach (var (ax, ay) in axes)
                     {
                         var x = Enumerable.Range(0, Ranks).Where(r => ax[r] > 1).Select(r => (r, (long)ax[r])).ToList();
@@ -1029,6 +1090,7 @@ internal sealed class OuterBound(SearchProblem problem, ArrayCostModel cost, Inn
                                 var run = new List<(int Rank, long Factor, long Stride)>();
                                 var stride = (long[])spacing.Clone();
                                 foreach (var (r, n) in px.Concat(py)) { run.Add((r, n, stride[r])); stride[r] = checked(stride[r] * n); }
+                                configs.Add(new Formulation.TensorIndex.MeshPlacement(index, System.Runtime.InteropServices.CollectionsMarshal.AsSpan(run), pairs, Ranks));
                                 foreach (var m in index.NeighbourMoves(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(run), pairs, Ranks))
                                 {
                                     Span<long> v = stackalloc long[4];
@@ -1038,7 +1100,7 @@ internal sealed class OuterBound(SearchProblem problem, ArrayCostModel cost, Inn
                                 }
                             }
                     }
-                    return found;
+                    return new Neighbours(found, configs);
                 });
             }
 
