@@ -40,9 +40,12 @@ public sealed partial class FusionSearch
             return c;
         }, c => c.Empty);
         if (layers is null) return TemplateAnswer(template, sw, "stopped while listing the classes of partial mappings");
-        // With --keep-halos, every group that keeps its halos, its members' classes beside the join's (FusionKept.cs); they are
-        // checked inside the unfused mapping, so without one they are not searched and nothing is proven over both policies.
-        var kept = _p.KeepHalos && template.Unfused is not null ? AddKeptClasses(layers, _ => 0) : [];
+        // Groups that keep their halos or pipeline are checked inside an unfused mapping (the other layers' mappings): the
+        // template's, or, when some layer has no template mapping alone, every layer's own least-energy mapping (the exact
+        // search, as the energy search's step 1); without one they are not searched and nothing is proven over them.
+        var frame = template.Unfused ?? (_p.KeepHalos || _p.Pipeline ? UnfusedFrame(limits, stop) : null);
+        // With --keep-halos, every group that keeps its halos, its members' classes beside the join's (FusionKept.cs).
+        var kept = _p.KeepHalos && frame is not null ? AddKeptClasses(layers, _ => 0) : [];
         foreach (var c in kept.SelectMany(g => g.Members))
         {
             if (stop()) return TemplateAnswer(template, sw, "stopped while bounding the groups that keep their halos");
@@ -54,9 +57,9 @@ public sealed partial class FusionSearch
         // checked inside the unfused mapping, so without one they are not searched either. Stopped while listing, the groups not
         // listed are open chains bounded by 0 (AddOpenRun).
         bool listingStopped = false;
-        var piped = _p.Pipeline && template.Unfused is not null
+        var piped = _p.Pipeline && frame is not null
             ? BoundPipedWeighted(AddPipelinedClasses(layers, c => ShapeCycleFloor(c, stop), stop, out listingStopped), stop) : [];
-        bool partial = template.Unfused is null && (_p.KeepHalos || _p.Pipeline);
+        bool partial = frame is null && (_p.KeepHalos || _p.Pipeline);
         // Every fused mapping has at least the least sum of the classes' cycle floors along compatible keys.
         double cycleFloor = Forward(layers, c => c.Empty ? double.PositiveInfinity : c.CycleFloor)[n].GetValueOrDefault(DramKey, double.PositiveInfinity);
 
@@ -71,7 +74,7 @@ public sealed partial class FusionSearch
         while (true)
         {
             limits.Progress?.Phase($"weighted join {lines.Count + 1} (energy + {lambda:G4} x cycles)");
-            var chain = WeightedJoin(layers, lambda, stop, out double joinBound, kept, piped, template.Unfused);
+            var chain = WeightedJoin(layers, lambda, stop, out double joinBound, kept, piped, frame);
             if (chain is null) { why = "stopped before a weighted join had a member in every layer"; break; }
             var (map, rep) = Recheck(Assemble(chain));
             lines.Add(new LambdaLine(lambda, Math.Min(joinBound, rep.Energy + lambda * rep.Cycles), rep.Energy, rep.Cycles));
@@ -106,6 +109,15 @@ public sealed partial class FusionSearch
             proven ? null : why + "; the bound is the least EDP over the region the weighted joins' bounds leave")
         { Bound = proven ? fRep.Edp : Math.Min(fRep.Edp, bound), UnfusedProven = template.UnfusedProven, Summary = summary };
     }
+
+    /// <summary>
+    /// Every layer's own least-energy mapping (each layer alone searched exactly, as the energy search's step 1), as the
+    /// unfused mapping that groups which keep their halos or pipeline are checked inside when the template has none; null
+    /// when stopped or when some layer has none.
+    /// </summary>
+    private FusedMapping? UnfusedFrame(SearchLimits limits, Func<bool> stop)
+        => EveryLayerAlone(c => Search(c, double.PositiveInfinity, stop, seedWithDescent: true), limits, "every layer's own least energy (the unfused mapping the groups are checked in)",
+            Stopwatch.StartNew(), () => false, stop) is { } alone ? Assemble(alone.Select(c => c.Member!).ToList()) : null;
 
     /// <summary>
     /// The template's answer as the answer of a search over the full mapspace that stopped before it had one of its own:
