@@ -162,7 +162,7 @@ public sealed partial class FusionSearch
             c.Searched = c.Empty;
         }
         while (!stop() && NextClass(layers, Value) is var (next, ceiling) && next is not null)
-            if (next.PipeGroup >= 0) SearchPipelinedWeighted(piped[next.PipeGroup], lambda, stop, unfused!);
+            if (next.PipeGroup >= 0) SearchPipelinedWeighted(piped[next.PipeGroup], lambda, ceiling, stop, unfused!);
             else if (next.Main is null) SearchWeighted(next, lambda, ceiling, stop);
             else SearchKeptWeighted(next, lambda, ceiling, stop, kept, unfused!);
         bound = Forward(layers, c => c.Lower)[n].GetValueOrDefault(DramKey, double.PositiveInfinity);
