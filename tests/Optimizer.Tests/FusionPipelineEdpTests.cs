@@ -1,4 +1,5 @@
 using Optimizer.Formulation;
+using Optimizer.Hardware;
 using Optimizer.Solvers;
 using Optimizer.Validation;
 
@@ -85,6 +86,31 @@ public sealed class FusionPipelineEdpTests
             if (r.Status == SolveStatus.Optimal) Assert.AreEqual(bruteBest, r.Best!.Value, bruteBest * 1e-9, $"{w.Name}: OPTIMAL only when it is");
         }
         Assert.IsTrue(belowSequential >= 2, $"pipelining beat the sequential optimum on {belowSequential} case(s) only, so the floors were tested little");
+    }
+
+    /// <summary>
+    /// A chain whose first layer has no template mapping alone (a 16-word buffer), so the template has no unfused mapping to
+    /// check pipelined groups in: they are checked inside every layer's own least-energy mapping instead (`UnfusedFrame`), and
+    /// the answer is OPTIMAL and equal to brute force. Before it, the answer was FEASIBLE ("no unfused mapping, so groups that
+    /// keep their halos or pipeline were not searched"; `bench fusion-cases:pipeline:small:edp 12 9`, case 6).
+    /// </summary>
+    [TestMethod]
+    public void WithoutATemplateUnfusedMappingPipelinedGroupsAreCheckedInEveryLayersOwn()
+    {
+        var w = FusionPipelineTests.Gemms(4, 8, 4, 2);
+        var a = new Architecture("tiny", "small", [
+            new StorageLevel("DRAM", null, 16, 100, 100, readBandwidth: 3, writeBandwidth: 1),
+            new StorageLevel("Buffer", 16, 16, 6, 6, fanout: new Fanout(4, 1)),
+            new StorageLevel("Reg", 10, 16, 1, 1),
+        ], new ComputeUnit(0.5, 16));
+        var p = new FusionProblem(w, a, Objective.Edp, Pipeline: true);
+        Assert.IsNull(new FusionSearch(p with { TemplateOnly = true }).Solve(SearchLimits.None).Unfused, "the case needs a template without an unfused mapping");
+        var (brute, bruteBest, count) = new FusionSearch(p).BruteForceFull();
+        Assert.IsNotNull(brute, $"brute force found nothing over {count} fused mappings");
+        var r = new FusionSearch(p).Solve(SearchLimits.None);
+        Console.WriteLine($"{r.Status} {r.Best:G8}, optimum {bruteBest:G8} over {count}; {r.Summary}; {r.Explanation}");
+        Assert.AreEqual(SolveStatus.Optimal, r.Status, r.Explanation);
+        Assert.AreEqual(bruteBest, r.Best!.Value, bruteBest * 1e-9);
     }
 
     /// <summary>
