@@ -108,7 +108,7 @@ internal sealed partial class ImperfectBound
         for (int o = 0; o < xb.AloneCount; o++)
         {
             int m = xb.AloneLevel[o];
-            double boxes = m == 0 || !xb.AloneFromDram[o] ? 1 : Boxes(m, d, nx, small);
+            double boxes = m == 0 || !xb.AloneFromDram[o] ? 1 : Boxes(b, m, d, nx, small);
             pair.Cuts[o] = 0;
             if (boxes <= 1) { joint = Math.Min(joint, sepA + xb.AloneOption(o, 0)); continue; }
             any = true;
@@ -189,6 +189,7 @@ internal sealed partial class ImperfectBound
     private bool PassRanks(SearchTensor a, SearchTensor b, Tiles tiles, out double nx, out double pd, out double nz)
     {
         nx = pd = nz = 1;
+        _passXRank = -1;
         for (int r = 0; r < Ranks; r++)
         {
             if (!_passMoving[r]) continue;
@@ -196,6 +197,7 @@ internal sealed partial class ImperfectBound
             if (!a.IndexedBy[r])
             {
                 if (!b.PlainDimRank[r]) return false;
+                _passXRank = nx == 1 ? r : -2;
                 nx *= n;
                 continue;
             }
@@ -209,14 +211,30 @@ internal sealed partial class ImperfectBound
 
     /// <summary>
     /// The least count of the boxes of X that tiles of an undecided innermost keeper m of b cut: <c>ceil(n_X / floor(W / w))</c>
-    /// with W m's capacity and w b's words of the smallest tile of d; 1 (no raise) when m has no capacity or a fanout lies
+    /// with W m's capacity and w b's words of the smallest tile of d; with one rank in X, <c>ceil(n_X / floor(W / w'))</c> with
+    /// w' the words with that rank's tile of d whole (m's first tile, which must fit, spans F whole ones unless the bound clips
+    /// it, and then it holds every position: 1 box when W allows that). 1 (no raise) when m has no capacity or a fanout lies
     /// between m and d (its instances would not be d's).
     /// </summary>
-    private double Boxes(int m, int d, double nx, double small)
+    private double Boxes(SearchTensor b, int m, int d, double nx, double small)
     {
         if (_m.Storage[m].Capacity is not { } cap) return 1;
         for (int l = m; l < d; l++) if (_m.Storage[l].Fanout.Size != 1) return 1;
         double span = Math.Floor(cap / small);
+        if (_passXRank >= 0)
+        {
+            // One rank in X, alone in its dimension of b: m's tile spans F of d's extents along it, clipped to the bound, and
+            // holds F times the words of a whole tile of d there, unless clipped: then it spans every position (n_X - 1
+            // whole ones and the last).
+            long last = _passSmall[_passXRank];
+            _passSmall[_passXRank] = _passExtent[_passXRank];
+            double whole = b.Tile(_passSmall);
+            _passSmall[_passXRank] = last;
+            span = cap >= (nx - 1) * whole + small ? nx : Math.Floor(cap / whole);
+        }
         return span < 1 ? nx : Math.Ceiling(nx / span);
     }
+
+    /// <summary>The one rank of X of the pair being weighed (<see cref="PassRanks"/>), or -2 when X has several.</summary>
+    private int _passXRank = -1;
 }
