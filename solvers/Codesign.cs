@@ -44,11 +44,8 @@ public sealed class LayerEvaluator
 
     private sealed record Carry(int Valued, Mapping? Mapping, CostReport? Report, double Value, string Text = "");
 
-    /// <summary>
-    /// Two values within this relative margin are a tie (the search's own margin, <see cref="TilingSearch"/>): far above the
-    /// rounding of the cost model's arithmetic, far below any real difference.
-    /// </summary>
-    public const double TieMargin = 1e-9;
+    /// <summary>Two values within this relative margin are a tie: the project's one margin, <see cref="Objectives.TieMargin"/>.</summary>
+    public const double TieMargin = Objectives.TieMargin;
 
     /// <summary>
     /// The canonical order of mappings of one shape on one architecture: the lesser value, and between two values within
@@ -211,9 +208,22 @@ public sealed class LayerEvaluator
                 if (c is { Status: SolveStatus.Optimal, Mapping: not null, Best: { } v } && v <= optimum * (1 + TieMargin))
                     results[s] = r = r with { Mapping = c.Mapping, Report = c.Report, Best = v, Bound = Math.Min(r.Bound, v) };
             }
-            if (r.Best is { } b) { value += Shapes[s].Count * b; maxValue = Math.Max(maxValue, b); }
         }
-        return sum.Value is null ? sum with { Results = results } : sum with { Value = value, MaxValue = maxValue, Results = results };
+        return WithResults(sum, results);
+    }
+
+    // A sum with other results of the same shapes: its value and largest layer value taken again from them (a sum without a
+    // value, some shape unmapped, keeps none).
+    private LayerSum WithResults(LayerSum sum, List<SolveResult> results)
+    {
+        if (sum.Value is null) return sum with { Results = results };
+        double value = 0, maxValue = 0;
+        for (int s = 0; s < results.Count; s++)
+        {
+            value += Shapes[s].Count * results[s].Best!.Value;
+            maxValue = Math.Max(maxValue, results[s].Best!.Value);
+        }
+        return sum with { Value = value, MaxValue = maxValue, Results = results };
     }
 
     /// <summary>Searches run by <see cref="Canonical"/> to choose a proved shape's mapping among its ties (not in <see cref="Searches"/>).</summary>
@@ -230,14 +240,7 @@ public sealed class LayerEvaluator
         string key = Key(arch);
         var results = sum.Results.Select((r, s) => WithCarried(r, Carried(arch, key, s, sum.Objective), arch) is var c && c.Best is { } v && r.Best is { } b
             && v >= b * (1 - TieMargin) ? c : r).ToList();
-        if (sum.Value is null) return sum with { Results = results };
-        double value = 0, maxValue = 0;
-        for (int s = 0; s < results.Count; s++)
-        {
-            value += Shapes[s].Count * results[s].Best!.Value;
-            maxValue = Math.Max(maxValue, results[s].Best!.Value);
-        }
-        return sum with { Value = value, MaxValue = maxValue, Results = results };
+        return WithResults(sum, results);
     }
 
     private static double Gap(SolveResult r) => r.Best is { } b && b > 0 ? (b - LowerOf(r)) / b : double.PositiveInfinity;

@@ -86,14 +86,6 @@ public sealed partial class FusionSearch
     }
 
     /// <summary>
-    /// The search of a pipelined group at <paramref name="lambda"/>, reached through its last member's class: every member's
-    /// options (<see cref="MemberOptions"/>: its template mappings and its whole class's; when that class is not enumerated
-    /// to the end, also the weighted optimum at every lambda searched so far of its class, <see cref="SearchWeighted"/>),
-    /// combined by <see cref="PipelinedPoints"/> into checked (energy, cycles) points, kept with the points found before on
-    /// their Pareto front. When every member's class was enumerated and nothing stopped, that front is the group's whole
-    /// front: its bound at every lambda is then its least E + lambda C. Otherwise it keeps its floor.
-    /// </summary>
-    /// <summary>
     /// Raises a group's energy bound by its members' least energies: each member's class searched for its least fused energy
     /// (<see cref="SearchWeighted"/> at lambda 0, shared per shape with the sequential classes) under the ceiling the group's
     /// <paramref name="ceiling"/> leaves it (less lambda times the group's cycle floor and the other members' energy bounds);
@@ -110,7 +102,7 @@ public sealed partial class FusionSearch
             var own = new ClassState(g.Members[k].Layer, g.Members[k].Job) { Removed = g.Members[k].Removed, EnergyLower = p.MemberEnergy[k] };
             SearchWeighted(own, 0, ceiling - lambda * p.CycleFloor - (p.MemberEnergy.Sum() - p.MemberEnergy[k]), stop);
             if (own.Empty) p.MemberEnergy[k] = double.PositiveInfinity;
-            else if (own.Known.Where(x => x.Lambda == 0).Select(x => x.Bound).DefaultIfEmpty(0).Max() is var least) p.MemberEnergy[k] = Math.Max(p.MemberEnergy[k], least);
+            else p.MemberEnergy[k] = Math.Max(p.MemberEnergy[k], own.Known.Where(x => x.Lambda == 0).Select(x => x.Bound).DefaultIfEmpty(0).Max());
             if (own.Member is { } m) p.Extra[k].Add(OptionOf(g, k, m.Mapping));
         }
         if (stop()) return false;
@@ -122,6 +114,14 @@ public sealed partial class FusionSearch
         return true;
     }
 
+    /// <summary>
+    /// The search of a pipelined group at <paramref name="lambda"/>, reached through its last member's class: every member's
+    /// options (<see cref="MemberOptions"/>: its template mappings and its whole class's; when that class is not enumerated
+    /// to the end, also the weighted optimum at every lambda searched so far of its class, <see cref="SearchWeighted"/>),
+    /// combined by <see cref="PipelinedPoints"/> into checked (energy, cycles) points, kept with the points found before on
+    /// their Pareto front. When every member's class was enumerated and nothing stopped, that front is the group's whole
+    /// front: its bound at every lambda is then its least E + lambda C. Otherwise it keeps its floor.
+    /// </summary>
     private void SearchPipelinedWeighted(PipeEdp p, double lambda, double ceiling, Func<bool> stop, FusedMapping unfused)
     {
         var g = p.Group;
