@@ -7,8 +7,9 @@ using Optimizer.Workloads;
 namespace Optimizer.Bench;
 
 /// <summary>
-/// `bench fusion-cases[:plain|:pipeline|:halos][:small] [count [seed]]`: the template search (latency or EDP, plain, with
-/// pipelined groups or with kept halos) on random small GEMM and convolution chains and random three-level machines, one
+/// `bench fusion-cases[:plain|:pipeline|:halos][:small][:edp] [count [seed]]`: the fused search (latency or EDP, or EDP alone
+/// with `:edp`; plain, with pipelined groups, which latency and EDP search over the full mapspace, or with kept halos over the
+/// template) on random small GEMM and convolution chains and random three-level machines, one
 /// line per case with its inputs, status, value and groups. Diffing two runs, one with a dominance rule weakened by hand,
 /// finds the cases that rule decides: that is how tests/Optimizer.Tests/FusionDominanceTests.cs got its cases
 /// (docs/fusion.md, "How the dominance rules are tested"). The cases depend only on the seed.
@@ -20,7 +21,7 @@ public static class FusionCases
     {
         var parts = name.Split(':').Skip(1).ToHashSet();
         int? mode = parts.Contains("plain") ? 0 : parts.Contains("pipeline") ? 1 : parts.Contains("halos") ? 2 : null;
-        bool small = parts.Contains("small");
+        bool small = parts.Contains("small"), edp = parts.Contains("edp");
         var rng = new Random(seed);
         for (int i = 0; i < count; i++)
         {
@@ -50,14 +51,14 @@ public static class FusionCases
                 new StorageLevel("Buffer", buffer, 16, 3 + rng.Next(8), 6, readBandwidth: bufRead, fanout: fx * fy > 1 ? new Fanout(fx, fy) : null),
                 new StorageLevel("Reg", 3 + rng.Next(8), 16, 1, 1, keeps: rng.Next(2) == 0 ? null : [TensorRole.Weights, TensorRole.Outputs]),
             ], new ComputeUnit(0.5, new[] { 1, 2, 4, 16 }[rng.Next(4)]));
-            var o = rng.Next(2) == 0 ? Objective.Latency : Objective.Edp;
+            var o = rng.Next(2) == 0 && !edp ? Objective.Latency : Objective.Edp;
             int kind = rng.Next(3);
             if (mode is { } forced) kind = forced;
             string res;
             try
             {
                 var r = new FusionSearch(new FusionProblem(w, a, o, Pipeline: kind == 1, KeepHalos: kind == 2, TemplateOnly: kind == 2)).Solve(new SearchLimits(TimeSpan.FromSeconds(20)));
-                res = $"{r.Status} {r.Best?.ToString("R", CultureInfo.InvariantCulture)} groups={(r.Mapping is null ? "-" : string.Join("|", r.Mapping.Groups.Select(g => $"{g.First}..{g.Last}{(g.Pipelined ? "p" : "")}{(g.KeepHalos ? "k" : "")}")))}";
+                res = $"{r.Status} {r.Best?.ToString("R", CultureInfo.InvariantCulture)} groups={(r.Mapping is null ? "-" : string.Join("|", r.Mapping.Groups.Select(g => $"{g.First}..{g.Last}{(g.Pipelined ? "p" : "")}{(g.KeepHalos ? "k" : "")}")))}{(r.Status == SolveStatus.Optimal ? "" : $" ({r.Explanation})")}";
             }
             catch (Exception e) { res = $"{e.GetType().Name}: {e.Message}"; }
             Console.WriteLine(FormattableString.Invariant($"{i} {(kind == 1 ? "pipeline" : kind == 2 ? "halos" : "plain")} {o} {desc} buffer={buffer} read-energy={a.Levels[1].ReadEnergy} read-bandwidth={bufRead?.ToString(CultureInfo.InvariantCulture) ?? "-"} dram={a.Levels[0].ReadBandwidth},{a.Levels[0].WriteBandwidth} fanout={fx}x{fy} reg={a.Levels[2].Capacity} reg-keeps={a.Levels[2].Keeps.Count} macs={a.Compute.MacsPerCycle}: {res}"));

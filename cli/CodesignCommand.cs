@@ -118,12 +118,12 @@ internal static partial class CodesignCommand
             var r = Live.Run("codesign", p => (run = new Codesign(s, w, limits with { Progress = p }, boundSpan, quickSpan, costing)).Minimize(obj, budgets));
             Console.WriteLine();
             PointRecord? record = null;
-            if (r.Best is { } best)
+            if (r.Best is { } found)
             {
-                var mapped = Codesign.MappedFor(obj);
-                var sum = best.Sums.GetValueOrDefault(mapped) ?? run.Evaluator.Sum(best.Arch, mapped, relaxation: false);
+                var (best, sum) = Canonical(run, found, obj, limits);
+                r = r with { Best = best };
                 record = Record(best, sum);
-                PrintPoint(record, mapped, shapes.Select(x => (x.Layer.Name, x.Count)).ToList());
+                PrintPoint(record, Codesign.MappedFor(obj), shapes.Select(x => (x.Layer.Name, x.Count)).ToList());
                 if (pr.GetValue(mappingOut) is { } dir) WriteMappings(dir, w, best.Arch, sum, shapes);
                 if (pr.GetValue(csv) is { } path) { CsvExport.Write(path, [Row(record, r.Status.ToString().ToUpperInvariant())]); Console.WriteLine($"Wrote {path}"); }
             }
@@ -195,10 +195,11 @@ internal static partial class CodesignCommand
             var r = Live.Run("codesign --shard", p => (run = new Codesign(s, w, limits with { Progress = p }, boundSpan, quickSpan, costing)).Minimize(obj, budgets, candidates, cutoff: cutoff));
             PointRecord? record = null;
             IReadOnlyList<(string, string)> bestFiles = [];
-            if (r.Best is { } best)
+            if (r.Best is { } found)
             {
+                var (best, sum) = Canonical(run, found, obj, limits);
+                r = r with { Best = best };
                 var mapped = Codesign.MappedFor(obj);
-                var sum = best.Sums.GetValueOrDefault(mapped) ?? run.Evaluator.Sum(best.Arch, mapped, relaxation: false);
                 record = Record(best, sum);
                 bestFiles = MappingFiles(w, best.Arch, sum.Results, shapes);
                 PrintPoint(record, mapped, shapeNames);
@@ -213,6 +214,25 @@ internal static partial class CodesignCommand
         ShardFile.Write(file, result);
         Console.WriteLine($"Wrote {file} (merge the {part.Count} shard files with `optimizer merge`)");
         return 0;
+    }
+
+    /// <summary>
+    /// The best point with its canonical mappings (<see cref="Codesign.Canonical"/>), and the sum of the objective's
+    /// mapping metric (a static objective maps the point for energy, like the printout does): what the single run, a
+    /// shard and so the merge report, whichever of equal mappings the run met first. Each canonical search gets the time
+    /// left of <c>--time-limit</c>, at most <see cref="CanonicalCap"/> (one that stops keeps the run's mapping).
+    /// </summary>
+    /// <summary>The most time each canonical search gets (where ties abound, as for latency, settling them all can take long).</summary>
+    private static readonly TimeSpan CanonicalCap = TimeSpan.FromSeconds(60);
+
+    private static (PointFigures Best, LayerSum Sum) Canonical(Codesign run, PointFigures found, DesignMetric obj, SearchLimits limits)
+    {
+        TimeSpan? left = limits.TimeLimit is { } t ? (t - run.Evaluator.Elapsed is var l && l > TimeSpan.Zero ? l : TimeSpan.Zero) : null;
+        if (left is not { } cap || cap > CanonicalCap) left = CanonicalCap;
+        var best = run.Canonical(found, obj, left);
+        var mapped = Codesign.MappedFor(obj);
+        var sum = best.Sums.GetValueOrDefault(mapped) ?? run.Evaluator.Canonical(best.Arch, run.Evaluator.Sum(best.Arch, mapped, relaxation: false), left);
+        return (best, sum);
     }
 
     /// <summary>A point's record with the mapped objective's per-shape outcomes (a static objective maps the point for them, like the printout does).</summary>

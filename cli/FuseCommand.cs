@@ -19,7 +19,7 @@ internal static class FuseCommand
         var arch = new Option<string>("--arch") { Description = "Architecture: a preset name or a spec file.", Required = true };
         var workload = new Option<string>("--workload") { Description = "Workload: a zoo name, a spec file, or a model file (.onnx or .mlir; docs/frontends.md).", Required = true };
         var objective = OptionRules.Objective("What to minimize over the whole workload: " + Objectives.Choices + "; energy, EDP, latency alone and the list latency,energy search the full fused mapspace " +
-                                              "(latency: groups run sequentially, or with --pipeline also pipelined); other lists, and latency,energy with --pipeline, the per-layer template (docs/fusion.md).", "edp");
+                                              "(EDP and latency: groups run sequentially, or with --pipeline also pipelined); other lists, and latency,energy with --pipeline, the per-layer template (docs/fusion.md).", "edp");
         var maxLoops = new Option<int>("--max-fused-loops") { Description = "Outer DRAM loops a fused group may share (0 to 4).", DefaultValueFactory = _ => 1 }.Within(0, 4);
         var timeLimit = OptionRules.TimeLimit("Seconds; when reached (or at Ctrl-C or SIGTERM), the best mapping found is returned as FEASIBLE, with its bound and gap over the full mapspace when it has one " +
                                              "(never worse than the template's optimum once the template's join has finished: EDP runs it first, energy and latency after every layer's own search).");
@@ -42,8 +42,8 @@ internal static class FuseCommand
         var pipeline = new Option<bool>("--pipeline")
         {
             Description = "Also search pipelined groups (docs/fusion.md, \"Pipelined latency\": the shared iterations overlap, member m on iteration i while m + 1 " +
-                          "runs i - 1), groups of at most 4 layers with shared loops: for latency over the full mapspace (each member's whole class where it has at most 20,000 mappings, " +
-                          "else its template mappings and its fastest; the status says what is proved), for EDP and other lists over the per-layer template (EDP: beside the full mapspace's sequential groups).",
+                          "runs i - 1), groups of at most 4 layers with shared loops: for latency and EDP over the full mapspace (each member's whole class where it has at most 20,000 mappings, " +
+                          "else its template mappings and its fastest, or for EDP its weighted optima; the status says what is proved), for other lists over the per-layer template.",
         };
         var plot = Plots.PlotOption("each fused group's energy beside the same layers unfused");
         var report = Plots.ReportOption();

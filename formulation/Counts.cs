@@ -563,6 +563,33 @@ public sealed class TensorIndex
         foreach (var x in ext) tile = checked(tile * x);
         return tile - Overlap(ext, rankShift);
     }
+
+    #region Tiles a rank's moves clear (issue 21, from branch im21j; the imperfect branch and bound's passes, im21l)
+
+    /// <summary>
+    /// Whether tiles of rank extents <paramref name="rankExtent"/> laid along rank r at the multiples of its extent (the last
+    /// one possibly shorter) are pairwise disjoint while the ranks not <paramref name="moving"/> keep one value each: some
+    /// dimension k that r indexes, whose other ranks all stay, spans at most how far one tile of r moves it,
+    /// <c>|c_r| x e_r &gt;= 1 + sum over k's terms of |c| x (e - 1)</c> (<see cref="DimExtent"/>). A dimension of r alone always
+    /// clears; a window <c>2P + R</c> clears along P when R's extent is at most 2. Then moving r to another tile moves the
+    /// tile's box, and every box inside it, to words the first one does not hold.
+    /// </summary>
+    public bool MovesClear(int r, ReadOnlySpan<long> rankExtent, ReadOnlySpan<bool> moving)
+    {
+        for (int k = 0; k < _ranks.Length; k++)
+        {
+            var ranks = _ranks[k];
+            int at = Array.IndexOf(ranks, r);
+            if (at < 0) continue;
+            bool others = false;
+            foreach (int j in ranks) others |= j != r && moving[j];
+            if (others) continue;
+            if (Math.Abs((long)_coefs[k][at]) * rankExtent[r] >= DimExtent(k, rankExtent)) return true;
+        }
+        return false;
+    }
+
+    #endregion
 }
 
 /// <summary>One temporal loop above a tile, as the window formula sees it: its rank position, its factor, and how far one step moves the rank (the product of the rank's factors inside it).</summary>

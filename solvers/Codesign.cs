@@ -38,11 +38,28 @@ public sealed class LayerEvaluator
     // The architectures searched, by shape and objective (for the bounds of dominating architectures).
     private readonly Dictionary<(int Shape, Objective Objective), List<(Architecture Arch, string Key)>> _searched = [];
     // The distinct mappings the searches found, by shape and objective, in the order found (carried to other architectures).
-    private readonly Dictionary<(int Shape, Objective Objective), (List<Mapping> List, HashSet<string> Texts)> _found = [];
+    private readonly Dictionary<(int Shape, Objective Objective), (List<(Mapping Mapping, string Text)> List, HashSet<string> Texts)> _found = [];
     // Per architecture, shape and objective: how many of those mappings were valued there, and the least valid one.
     private readonly Dictionary<(string Arch, int Shape, Objective Objective), Carry> _carried = [];
 
-    private sealed record Carry(int Valued, Mapping? Mapping, CostReport? Report, double Value);
+    private sealed record Carry(int Valued, Mapping? Mapping, CostReport? Report, double Value, string Text = "");
+
+    /// <summary>Two values within this relative margin are a tie: the project's one margin, <see cref="Objectives.TieMargin"/>.</summary>
+    public const double TieMargin = Objectives.TieMargin;
+
+    /// <summary>
+    /// The canonical order of mappings of one shape on one architecture: the lesser value, and between two values within
+    /// <see cref="TieMargin"/> (a tie) the lesser canonical text (<see cref="Text"/>, ordinal). Every choice the evaluator
+    /// makes among mappings (a search's answer, a longer search's, those carried from other architectures) follows it,
+    /// so which of several tied mappings a point reports depends neither on the order the run met them in (which the
+    /// machine's load and the shard's points change) nor on which of them a search returned first (docs/codesign.md,
+    /// "Which of equal mappings a point reports").
+    /// </summary>
+    public static bool Precedes(double value, string text, double other, string otherText)
+        => value < other * (1 - TieMargin) || (value <= other * (1 + TieMargin) && string.CompareOrdinal(text, otherText) < 0);
+
+    /// <summary>A mapping's canonical text (its compact form with the architecture's level names), what <see cref="Precedes"/> compares between ties.</summary>
+    public static string Text(Mapping m, Architecture arch) => m.ToCompactString(arch.Levels.Select(l => l.Name).ToList());
     private readonly SearchLimits _limits;
     private readonly TimeSpan? _boundTime;
     private readonly SearchProgress? _progress;
@@ -166,6 +183,66 @@ public sealed class LayerEvaluator
 
     private static bool Final(SolveResult r) => r.Status is SolveStatus.Optimal or SolveStatus.Infeasible;
 
+    /// <summary>
+    /// A sum with each proved shape's mapping replaced by the canonical one: a search of the shape on the architecture
+    /// capped at the shape's optimum that settles ties by the mappings' text (<see cref="TilingSearch.CanonicalTies"/>),
+    /// which, when it finishes, returns the least text among all the mappings within the tie margin of the optimum, a
+    /// function of the architecture, the shape and the objective alone. Each such search is counted in
+    /// <see cref="CanonicalSearches"/> (not in <see cref="Searches"/>: it adds no knowledge of the optimum). A search that
+    /// stops (<paramref name="cap"/>, the run's cancellation) keeps the sum's mapping.
+    /// </summary>
+    public LayerSum Canonical(Architecture arch, LayerSum sum, TimeSpan? cap = null)
+    {
+        var results = sum.Results.ToList();
+        double value = 0, maxValue = 0;
+        for (int s = 0; s < results.Count; s++)
+        {
+            var r = results[s];
+            if (r is { Status: SolveStatus.Optimal, Best: { } optimum })
+            {
+                CanonicalSearches++;
+                double floor = sum.Objective == Objective.Edp && Convention == CostConvention.Default ? EnergyFloor(arch, Key(arch), s) : 0;
+                var c = new TilingSearch(new MapProblem(Shapes[s].Layer, arch, sum.Objective, Convention: Convention) { EnergyFloor = floor }, prune: true, seed: false,
+                        ceiling: optimum * (1 + 2 * TieMargin)) { CanonicalTies = true }
+                    .Solve(_limits with { TimeLimit = cap });
+                if (c is { Status: SolveStatus.Optimal, Mapping: not null, Best: { } v } && v <= optimum * (1 + TieMargin))
+                    results[s] = r = r with { Mapping = c.Mapping, Report = c.Report, Best = v, Bound = Math.Min(r.Bound, v) };
+            }
+        }
+        return WithResults(sum, results);
+    }
+
+    // A sum with other results of the same shapes: its value and largest layer value taken again from them (a sum without a
+    // value, some shape unmapped, keeps none).
+    private LayerSum WithResults(LayerSum sum, List<SolveResult> results)
+    {
+        if (sum.Value is null) return sum with { Results = results };
+        double value = 0, maxValue = 0;
+        for (int s = 0; s < results.Count; s++)
+        {
+            value += Shapes[s].Count * results[s].Best!.Value;
+            maxValue = Math.Max(maxValue, results[s].Best!.Value);
+        }
+        return sum with { Value = value, MaxValue = maxValue, Results = results };
+    }
+
+    /// <summary>Searches run by <see cref="Canonical"/> to choose a proved shape's mapping among its ties (not in <see cref="Searches"/>).</summary>
+    public long CanonicalSearches { get; private set; }
+
+    /// <summary>
+    /// A sum of one architecture's shapes with each shape's mapping chosen again in the canonical order (<see cref="Precedes"/>)
+    /// among the mappings met by now that are valid there and tie with it (<see cref="WithCarried"/>; a better one is not
+    /// taken here, so the value stays the one the run compared): the same bounds and statuses, each value that of the
+    /// mapping kept. No search is run or counted.
+    /// </summary>
+    public LayerSum Settle(Architecture arch, LayerSum sum)
+    {
+        string key = Key(arch);
+        var results = sum.Results.Select((r, s) => WithCarried(r, Carried(arch, key, s, sum.Objective), arch) is var c && c.Best is { } v && r.Best is { } b
+            && v >= b * (1 - TieMargin) ? c : r).ToList();
+        return WithResults(sum, results);
+    }
+
     private static double Gap(SolveResult r) => r.Best is { } b && b > 0 ? (b - LowerOf(r)) / b : double.PositiveInfinity;
 
     /// <summary>Shapes left unsearched by <see cref="Sum"/> because the others' bounds already exceeded its target.</summary>
@@ -179,8 +256,8 @@ public sealed class LayerEvaluator
     {
         var r = _cache.TryGetValue((key, shape, objective), out var c) ? c.Result
             : new SolveResult(SolveStatus.Unknown, null, null, null, 0, TimeSpan.Zero, 0, "exact", "not searched yet");
+        r = WithCarried(r, Carried(arch, key, shape, objective), arch);
         if (Final(r)) return r;
-        r = WithCarried(r, Carried(arch, key, shape, objective));
         double bound = Math.Max(DominatingBound(arch, key, shape, objective), EdpFloor(arch, key, shape, objective));
         if (bound > LowerOf(r)) r = r with { Bound = bound };
         return Proved(r);
@@ -214,10 +291,10 @@ public sealed class LayerEvaluator
             var best = c;
             for (int i = c.Valued; i < found.List.Count; i++)
             {
-                var m = found.List[i];
+                var (m, text) = found.List[i];
                 if (ValueOn(arch, shape, m) is not { } report) continue;
                 double v = report.Objective(objective);
-                if (v < best.Value) best = new Carry(0, m, report, v);
+                if (best.Mapping is null ? v < best.Value : Precedes(v, text, best.Value, best.Text)) best = new Carry(0, m, report, v, text);
             }
             _carried[(key, shape, objective)] = c = best with { Valued = found.List.Count };
             CarriedTime += _clock.Elapsed - began;
@@ -237,10 +314,17 @@ public sealed class LayerEvaluator
         return Conventions.Evaluate(Convention, layer, arch, mapping);
     }
 
-    /// <summary>A result with the carried mapping as its best when that is better (or the result has none); a finished search is kept as it is.</summary>
-    private static SolveResult WithCarried(SolveResult r, Carry? c)
+    /// <summary>
+    /// A result with the carried mapping as its best when that comes first in the canonical order (<see cref="Precedes"/>):
+    /// better, or a tie of lesser text, or the result has none. A finished search keeps its status and proof (a tie of
+    /// its optimum is an optimum too); an infeasible one is kept as it is.
+    /// </summary>
+    private static SolveResult WithCarried(SolveResult r, Carry? c, Architecture arch)
     {
-        if (Final(r) || c?.Mapping is not { } m || r.Best is { } b && b <= c.Value) return r;
+        if (r.Status == SolveStatus.Infeasible || c?.Mapping is not { } m) return r;
+        if (r.Mapping is { } own && r.Best is { } b && !Precedes(c.Value, c.Text, b, Text(own, arch))) return r;
+        if (r.Status == SolveStatus.Optimal)
+            return r.Best is { } optimum && c.Value <= optimum * (1 + TieMargin) ? r with { Mapping = m, Report = c.Report, Best = c.Value, Bound = Math.Min(r.Bound, c.Value) } : r;
         return r with { Status = SolveStatus.Feasible, Mapping = m, Report = c.Report, Best = c.Value, Explanation = "the best mapping is one found on another architecture, valid here" };
     }
 
@@ -328,8 +412,8 @@ public sealed class LayerEvaluator
     /// </summary>
     private SolveResult Strengthen(Architecture arch, string key, int shape, Objective objective, SolveResult r)
     {
+        r = WithCarried(r, Carried(arch, key, shape, objective), arch);
         if (Final(r)) return r;
-        r = WithCarried(r, Carried(arch, key, shape, objective));
         double own = LowerOf(r), dominating = DominatingBound(arch, key, shape, objective), floor = EdpFloor(arch, key, shape, objective);
         double bound = Math.Max(own, Math.Max(dominating, floor));
         if (bound <= own) return Proved(r);
@@ -416,7 +500,8 @@ public sealed class LayerEvaluator
         if (r.Mapping is { } found)
         {
             if (!_found.TryGetValue((shape, objective), out var list)) _found[(shape, objective)] = list = ([], []);
-            if (list.Texts.Add(found.ToCompactString(arch.Levels.Select(l => l.Name).ToList()))) list.List.Add(found);
+            var text = Text(found, arch);
+            if (list.Texts.Add(text)) list.List.Add((found, text));
         }
         if (relaxation) BoundSearches++; else PointSearches++;
         if (had)
@@ -425,7 +510,7 @@ public sealed class LayerEvaluator
             // A longer search that stopped keeps the better of the two proved bounds and the better mapping found.
             if (r.Status is not (SolveStatus.Optimal or SolveStatus.Infeasible))
             {
-                if (cached.Result.Best is { } ob && (r.Best is not { } nb || ob < nb)) r = r with { Status = SolveStatus.Feasible, Mapping = cached.Result.Mapping, Report = cached.Result.Report, Best = ob };
+                if (cached.Result is { Best: { } ob, Mapping: { } om } && (r.Best is not { } nb || r.Mapping is not { } nm || Precedes(ob, Text(om, arch), nb, Text(nm, arch)))) r = r with { Status = SolveStatus.Feasible, Mapping = cached.Result.Mapping, Report = cached.Result.Report, Best = ob };
                 if (cached.Result.Bound > r.Bound) r = r with { Bound = cached.Result.Bound };
             }
         }
@@ -830,23 +915,10 @@ public sealed class Codesign
         node.Proved = sums.Values.All(s => s.Proved);
         if (!single) return node;
         int point = node.Points[0];
-        var values = new Dictionary<DesignMetric, double>
-        {
-            [DesignMetric.Area] = Static(DesignMetric.Area, point),
-            [DesignMetric.Sram] = Static(DesignMetric.Sram, point),
-        };
-        bool proved = sums.Values.All(s => s.Proved);
-        foreach (var (o, s) in sums)
-        {
-            if (s.Value is not { } v) continue;
-            values[o switch { Objective.Energy => DesignMetric.Energy, Objective.Latency => DesignMetric.Latency, _ => DesignMetric.Edp }] = v;
-            if (o == Objective.Latency) values[DesignMetric.LayerLatency] = s.MaxValue!.Value;
-        }
-        var mapped = sums.GetValueOrDefault(MappedFor(objective));
-        if (mapped?.Totals(_eval.Shapes) is { } t && arch.ClockGHz is { } ghz && t.Cycles > 0) values[DesignMetric.Power] = t.Energy / t.Cycles * ghz * 1e-3;
-        node.Figures = new PointFigures(point, _space.Describe(point), arch, values, proved, sums);
+        node.Figures = Figures(point, arch, sums, objective);
         _mapped[point] = node.Figures;
-        if (!proved) return node;
+        var values = node.Figures.Values;
+        if (!node.Figures.Proved) return node;
         foreach (var b in dynamics)
         {
             if (!values.TryGetValue(b.Metric, out var v))
@@ -863,6 +935,37 @@ public sealed class Codesign
         if (!staticObjective) node.Key = values[objective];
         return node;
     }
+
+    /// <summary>A point's figures from its sums: the static metrics, each mapped objective's value, and the power of the objective's mappings.</summary>
+    private PointFigures Figures(int point, Architecture arch, IReadOnlyDictionary<Objective, LayerSum> sums, DesignMetric objective)
+    {
+        var values = new Dictionary<DesignMetric, double>
+        {
+            [DesignMetric.Area] = Static(DesignMetric.Area, point),
+            [DesignMetric.Sram] = Static(DesignMetric.Sram, point),
+        };
+        foreach (var (o, s) in sums)
+        {
+            if (s.Value is not { } v) continue;
+            values[o switch { Objective.Energy => DesignMetric.Energy, Objective.Latency => DesignMetric.Latency, _ => DesignMetric.Edp }] = v;
+            if (o == Objective.Latency) values[DesignMetric.LayerLatency] = s.MaxValue!.Value;
+        }
+        var mapped = sums.GetValueOrDefault(MappedFor(objective));
+        if (mapped?.Totals(_eval.Shapes) is { } t && arch.ClockGHz is { } ghz && t.Cycles > 0) values[DesignMetric.Power] = t.Energy / t.Cycles * ghz * 1e-3;
+        return new PointFigures(point, _space.Describe(point), arch, values, sums.Values.All(s => s.Proved), sums);
+    }
+
+    /// <summary>
+    /// A point's figures with each proved shape's mapping the canonical one (<see cref="LayerEvaluator.Canonical"/>: the
+    /// least text among all the mappings within the tie margin of its optimum, found by a search that settles ties by
+    /// text) and each other shape's chosen again among the ties the run met (<see cref="LayerEvaluator.Settle"/>): what
+    /// a run reports as the point's mappings (its <c>--mapping-out</c>, a shard's files, its power) then depends on the
+    /// point alone, not on which of several equal mappings the run met first, which the machine's load and a shard's
+    /// points change (docs/codesign.md, "Which of equal mappings a point reports"). <paramref name="cap"/> caps each
+    /// canonical search (null: none); one that stops keeps the run's mapping.
+    /// </summary>
+    public PointFigures Canonical(PointFigures f, DesignMetric objective, TimeSpan? cap = null)
+        => Figures(f.Point, f.Arch, f.Sums.ToDictionary(x => x.Key, x => _eval.Canonical(f.Arch, _eval.Settle(f.Arch, x.Value), cap)), objective);
 
     /// <summary>
     /// The cap on each layer search of a node's evaluation: at stage 0 the quick bound time on a relaxation and the

@@ -50,6 +50,8 @@ public sealed partial class FusionSearch
         public long CycleCap { get; init; }
         /// <summary>A member of a pipelined group in the latency search (FusionPipelineFull.cs): the group's index; -1 otherwise.</summary>
         public int PipeGroup { get; init; } = -1;
+        /// <summary>A class of an open chain (<see cref="AddOpenRun"/>): pipelined groups not listed, bound 0, no member, never searched.</summary>
+        public bool Open { get; init; }
     }
 
     /// <summary>What one class's searches found, shared by the classes of the same shape (tensors renamed when used).</summary>

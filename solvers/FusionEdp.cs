@@ -19,8 +19,8 @@ public sealed partial class FusionSearch
     {
         var w = _p.Workload;
         int n = w.Layers.Count;
-        // 1. The template's optimum (pipelined groups too with --pipeline; searched first, Solve): the answer to beat, its
-        //    unfused mapping the one printed beside, its partial mappings the classes' first members.
+        // 1. The template's optimum (groups that keep halos too with --keep-halos, groups run sequentially; searched first, Solve):
+        //    the answer to beat, its unfused mapping the one printed beside, its partial mappings the classes' first members.
         if (template.Status == SolveStatus.Unknown) return template;
         if (stop()) return TemplateAnswer(template, sw, "stopped before the search over the full mapspace began");
 
@@ -40,14 +40,26 @@ public sealed partial class FusionSearch
             return c;
         }, c => c.Empty);
         if (layers is null) return TemplateAnswer(template, sw, "stopped while listing the classes of partial mappings");
-        // With --keep-halos, every group that keeps its halos, its members' classes beside the join's (FusionKept.cs); they are
-        // checked inside the unfused mapping, so without one they are not searched and nothing is proven over both policies.
-        var kept = _p.KeepHalos && template.Unfused is not null ? AddKeptClasses(layers, _ => 0) : [];
+        // Groups that keep their halos or pipeline are checked inside an unfused mapping (the other layers' mappings): the
+        // template's, or, when some layer has no template mapping alone, every layer's own least-energy mapping (the exact
+        // search, as the energy search's step 1); without one they are not searched and nothing is proven over them.
+        var frame = template.Unfused ?? (_p.KeepHalos || _p.Pipeline ? UnfusedFrame(limits, stop) : null);
+        // With --keep-halos, every group that keeps its halos, its members' classes beside the join's (FusionKept.cs).
+        var kept = _p.KeepHalos && frame is not null ? AddKeptClasses(layers, _ => 0) : [];
         foreach (var c in kept.SelectMany(g => g.Members))
         {
             if (stop()) return TemplateAnswer(template, sw, "stopped while bounding the groups that keep their halos");
             BoundKeptWeighted(c);
         }
+        // With --pipeline, every pipelined group as a chain of classes with keys of its own (the latency search's listing,
+        // AddPipelinedClasses, its cycle floor PipelineFloor from its members' class cycle floors), its value on its last member:
+        // its members' energy bounds summed plus lambda times that floor until it is searched (FusionPipelineEdp.cs). They are
+        // checked inside the unfused mapping, so without one they are not searched either. Stopped while listing, the groups not
+        // listed are open chains bounded by 0 (AddOpenRun).
+        bool listingStopped = false;
+        var piped = _p.Pipeline && frame is not null
+            ? BoundPipedWeighted(AddPipelinedClasses(layers, c => ShapeCycleFloor(c, stop), stop, out listingStopped), stop) : [];
+        bool partial = frame is null && (_p.KeepHalos || _p.Pipeline);
         // Every fused mapping has at least the least sum of the classes' cycle floors along compatible keys.
         double cycleFloor = Forward(layers, c => c.Empty ? double.PositiveInfinity : c.CycleFloor)[n].GetValueOrDefault(DramKey, double.PositiveInfinity);
 
@@ -62,19 +74,22 @@ public sealed partial class FusionSearch
         while (true)
         {
             limits.Progress?.Phase($"weighted join {lines.Count + 1} (energy + {lambda:G4} x cycles)");
-            var chain = WeightedJoin(layers, lambda, stop, out double joinBound, kept, template.Unfused);
+            var chain = WeightedJoin(layers, lambda, stop, out double joinBound, kept, piped, frame);
             if (chain is null) { why = "stopped before a weighted join had a member in every layer"; break; }
             var (map, rep) = Recheck(Assemble(chain));
             lines.Add(new LambdaLine(lambda, Math.Min(joinBound, rep.Energy + lambda * rep.Cycles), rep.Energy, rep.Cycles));
             if (rep.Edp < incumbent * (1 - 1e-12)) (best, incumbent) = ((map, rep), rep.Edp);
             var (vertexBound, next) = Polygon(lines, cycleFloor, incumbent);
             bound = vertexBound;
-            if (Meets(bound, incumbent) && (!_p.KeepHalos || template.Unfused is not null)) { proven = true; break; }
-            if (Meets(bound, incumbent)) { why = "no unfused mapping, so groups that keep their halos were not searched"; break; }
+            if (Meets(bound, incumbent) && !partial) { proven = true; break; }
+            if (Meets(bound, incumbent)) { why = "no unfused mapping, so groups that keep their halos or pipeline were not searched"; break; }
             if (stop()) { why = "stopped before every supported point that could improve on the answer was searched"; break; }
             if (next is not { } l || lines.Any(x => Math.Abs(x.Lambda - l) <= 1e-12 * Math.Max(1, l)))
             {
-                why = "a weighted join that stopped early left the next lambda undecided";
+                int open = piped.Count(x => x.SearchedAt.Count > 0 && !x.Complete);
+                why = open > 0
+                    ? $"{open} pipelined group(s) searched without every member's class enumerated (more than {_p.PipelineVisitCap:N0} mappings) keep their floors as their bounds"
+                    : "a weighted join that stopped early left the next lambda undecided";
                 break;
             }
             lambda = l;
@@ -87,11 +102,22 @@ public sealed partial class FusionSearch
             keysAfter[i + 1].Count, l.Count)).ToList();
         var survivors = layers.Select(l => (IReadOnlyList<FusionPartial>)l.SelectMany(c => c.Pool).Select((p, k) => p with { Order = k }).ToList()).ToList();
         string summary = $"{lines.Count} weighted join(s), lambda = {string.Join(", ", lines.Select(x => x.Lambda.ToString("G4")))}; " +
-            $"the template's optimum EDP {template.Report?.Edp:G6}{(ReferenceEquals(fMap, template.Mapping) ? " (kept: nothing in the full mapspace beats it)" : "")}";
+            $"the template's optimum EDP {template.Report?.Edp:G6}{(_p.Pipeline ? " (groups sequential)" : "")}{(ReferenceEquals(fMap, template.Mapping) ? " (kept: nothing in the full mapspace beats it)" : "")}" +
+            (_p.Pipeline ? $"; pipelined groups: {piped.Count} listed{(listingStopped ? " (stopped while listing them: those not listed bounded by 0)" : "")}, " +
+                $"{piped.Count(x => x.SearchedAt.Count > 0)} searched, {piped.Count(x => x.Complete)} with every member's class enumerated" : "");
         return new FusionResult(proven ? SolveStatus.Optimal : SolveStatus.Feasible, fMap, fRep, fRep.Edp, template.Unfused, template.UnfusedReport, sw.Elapsed, stats, survivors,
             proven ? null : why + "; the bound is the least EDP over the region the weighted joins' bounds leave")
         { Bound = proven ? fRep.Edp : Math.Min(fRep.Edp, bound), UnfusedProven = template.UnfusedProven, Summary = summary };
     }
+
+    /// <summary>
+    /// Every layer's own least-energy mapping (each layer alone searched exactly, as the energy search's step 1), as the
+    /// unfused mapping that groups which keep their halos or pipeline are checked inside when the template has none; null
+    /// when stopped or when some layer has none.
+    /// </summary>
+    private FusedMapping? UnfusedFrame(SearchLimits limits, Func<bool> stop)
+        => EveryLayerAlone(c => Search(c, double.PositiveInfinity, stop, seedWithDescent: true), limits, "every layer's own least energy (the unfused mapping the groups are checked in)",
+            Stopwatch.StartNew(), () => false, stop) is { } alone ? Assemble(alone.Select(c => c.Member!).ToList()) : null;
 
     /// <summary>
     /// The template's answer as the answer of a search over the full mapspace that stopped before it had one of its own:
@@ -120,19 +146,24 @@ public sealed partial class FusionSearch
     /// is searched next under a ceiling, until no class could improve on the best chain. Returns that chain (null when some
     /// layer has no member) and the forward pass over the classes' bounds, a lower bound on min(E + lambda C).
     /// </summary>
-    private List<FusionPartial>? WeightedJoin(List<List<ClassState>> layers, double lambda, Func<bool> stop, out double bound, List<KeptGroup> kept, FusedMapping? unfused)
+    private List<FusionPartial>? WeightedJoin(List<List<ClassState>> layers, double lambda, Func<bool> stop, out double bound, List<KeptGroup> kept, List<PipeEdp> piped,
+        FusedMapping? unfused)
     {
         int n = layers.Count;
         double Value(FusionPartial p) => p.Energy + lambda * p.Cycles;
+        foreach (var p in piped) ResetPiped(p, lambda);
         foreach (var c in layers.SelectMany(l => l))
         {
+            // Pipelined groups' members (ResetPiped) and open chains keep what they have.
+            if (c.PipeGroup >= 0 || c.Open) continue;
             if (c.Main is not null) { ResetKept(c, lambda); continue; }
             c.Member = c.Pool.Count == 0 ? null : c.Pool.MinBy(Value);
             c.Lower = WeightedLower(c, lambda);
             c.Searched = c.Empty;
         }
         while (!stop() && NextClass(layers, Value) is var (next, ceiling) && next is not null)
-            if (next.Main is null) SearchWeighted(next, lambda, ceiling, stop);
+            if (next.PipeGroup >= 0) SearchPipelinedWeighted(piped[next.PipeGroup], lambda, ceiling, stop, unfused!);
+            else if (next.Main is null) SearchWeighted(next, lambda, ceiling, stop);
             else SearchKeptWeighted(next, lambda, ceiling, stop, kept, unfused!);
         bound = Forward(layers, c => c.Lower)[n].GetValueOrDefault(DramKey, double.PositiveInfinity);
         bool complete = Forward(layers, c => c.Member is null ? double.PositiveInfinity : 0)[n].ContainsKey(DramKey);

@@ -30,16 +30,13 @@ public sealed partial class FusionSearch
         //    counts leave out what fusion removes (cycles are integers, so it is rounded up). Fusion lowers cycles, so the
         //    layer's own optimum bounds nothing here.
         limits.Progress?.Phase("listing and bounding the classes of partial mappings");
-        var floors = new Dictionary<string, double>();
         var layers = ListClasses((i, job) =>
         {
             if (job.InKey is null && job.OutKey is null) return alone[i];
             if (stop()) return null;
             var c = new ClassState(i, job);
             var key = ShapeKeyOf(i, job);
-            if (!_p.ReuseSameShapes || !floors.TryGetValue(key, out var floor))
-                floors[key] = floor = CycleFloor(c);
-            c.Lower = floor;
+            c.Lower = ShapeCycleFloor(c, () => false);
             ShapeResult? known;
             lock (_shapes) known = _p.ReuseSameShapes ? _shapes.GetValueOrDefault(key) : null;
             if (known is not null)
@@ -59,16 +56,7 @@ public sealed partial class FusionSearch
         var kept = _p.KeepHalos ? AddKeptClasses(layers, _ => 0) : [];
         // With --pipeline, every pipelined group as a chain of classes with keys of its own, its cycles on its last member's
         // class, bounded by PipelineFloor from its members' cycle floors (FusionPipelineFull.cs).
-        double FloorOf(ClassState c)
-        {
-            var key = ShapeKeyOf(c.Layer, c.Job);
-            if (!floors.TryGetValue(key, out var floor))
-            {
-                if (stop()) return 0;
-                floors[key] = floor = CycleFloor(c);
-            }
-            return floor;
-        }
+        double FloorOf(ClassState c) => ShapeCycleFloor(c, stop);
         // Stopped while listing them: the groups not listed are open chains bounded by 0 (AddOpenRun), and the answer below is
         // the fastest chain of the sequential classes' members known (every layer's own, the template's), with that bound.
         bool listingStopped = false;
@@ -333,6 +321,20 @@ public sealed partial class FusionSearch
 
     /// <summary>True when a member has fewer fused cycles than another, or as many and less energy.</summary>
     private static bool Faster(FusionPartial a, FusionPartial b) => a.Cycles < b.Cycles || (a.Cycles == b.Cycles && a.Energy < b.Energy * (1 - 1e-12));
+
+    private readonly Dictionary<string, double> _cycleFloors = [];
+
+    /// <summary>
+    /// <see cref="CycleFloor"/>, shared by the classes of the same shape (<see cref="ShapeKeyOf"/>); 0 (a floor too) when
+    /// <paramref name="stop"/> says so before it is taken.
+    /// </summary>
+    private double ShapeCycleFloor(ClassState c, Func<bool> stop)
+    {
+        var key = ShapeKeyOf(c.Layer, c.Job);
+        if (_p.ReuseSameShapes && _cycleFloors.TryGetValue(key, out var floor)) return floor;
+        if (stop()) return 0;
+        return _cycleFloors[key] = CycleFloor(c);
+    }
 
     /// <summary>A class's cycle floor: the latency search's root bound of its problem (<see cref="LatencyProblem"/>), rounded up (cycles are integers).</summary>
     private double CycleFloor(ClassState c) => Math.Ceiling(new TilingSearch(LatencyProblem(c), prune: true, seed: false).PlanCycleFloor(_classLimits()));

@@ -89,7 +89,7 @@ public sealed partial class FusionSearch
     {
         for (int i = first; i <= last; i++)
             layers[i].Add(new ClassState(i, new Job(i == first ? null : $"{PipeKey}open{id}:{i - first}", [], [], new Dictionary<int, long>(),
-                i == last ? null : $"{PipeKey}open{id}:{i - first + 1}")) { Searched = true, Lower = 0 });
+                i == last ? null : $"{PipeKey}open{id}:{i - first + 1}")) { Searched = true, Lower = 0, Open = true });
     }
 
     /// <summary>
@@ -251,31 +251,55 @@ public sealed partial class FusionSearch
     {
         last.Searched = true;
         var g = groups[last.PipeGroup];
+        if (MemberOptions(g, stop, k =>
+            {
+                var own = new ClassState(g.Members[k].Layer, g.Members[k].Job);
+                Search(own, double.PositiveInfinity, stop, seedWithDescent: false);
+                return own.Member is { } m ? [OptionOf(g, k, m.Mapping)] : [];
+            }) is not { } found)
+            return;
+        var (options, complete) = found;
+        var points = GroupPoints(g, options, unfused, stop);
+        complete &= !stop();
+        var best = points.OrderBy(p => p.Cycles).ThenBy(p => p.Energy).FirstOrDefault();
+        if (best is not null && (g.Members[^1].Member is not { } had || best.Cycles < had.Cycles))
+            for (int k = 0; k < g.Members.Count; k++) g.Members[k].Member = best.Partials[k];
+        if (complete) last.Lower = best?.Cycles ?? double.PositiveInfinity;
+        last.Nodes += Spend(1);
+    }
+
+    /// <summary>
+    /// Every member's options of a pipelined group in the searches over the full mapspace: its template mappings and its whole
+    /// class's (<see cref="FullPipeOptions"/>); when that enumeration is not complete, also <paramref name="fallback"/>'s
+    /// (its class's best mappings for the objective, found by that class's exact search); pruned by
+    /// <see cref="DominantOptions"/>. Complete when every member's class was enumerated to the end; null when stopped.
+    /// </summary>
+    private (List<PipeOption>[] Options, bool Complete)? MemberOptions(PipeGroup g, Func<bool> stop, Func<int, IEnumerable<PipeOption>> fallback)
+    {
         var gc = g.Class;
-        int size = gc.Members.Count;
-        var options = new List<PipeOption>[size];
+        var options = new List<PipeOption>[gc.Members.Count];
         bool complete = true;
-        for (int k = 0; k < size; k++)
+        for (int k = 0; k < options.Length; k++)
         {
-            if (TemplatePipeOptions(gc, k, stop) is not { } template) return;
+            if (TemplatePipeOptions(gc, k, stop) is not { } template) return null;
             var (full, whole) = FullPipeOptions(gc, k, stop);
             var list = template.Concat(full).ToList();
             if (!whole)
             {
                 complete = false;
-                var own = new ClassState(g.Members[k].Layer, g.Members[k].Job);
-                Search(own, double.PositiveInfinity, stop, seedWithDescent: false);
-                if (own.Member is { } m) list.Add(PipeOptionOf(_p.Workload.Layers[own.Layer].Name, gc.Members[k].Einsum, m.Mapping, gc.Members[k].Held));
+                list.AddRange(fallback(k));
             }
-            if (stop()) return;
+            if (stop()) return null;
             options[k] = DominantOptions(list);
         }
-        var points = PipelinedPoints(gc, k => options[k], unfused, stop, k => g.Members[k].Job.InKey, k => g.Members[k].Job.OutKey).ToList();
-        if (stop()) complete = false;
-        var best = points.OrderBy(p => p.Cycles).ThenBy(p => p.Energy).FirstOrDefault();
-        if (best is not null && (g.Members[^1].Member is not { } had || best.Cycles < had.Cycles))
-            for (int k = 0; k < size; k++) g.Members[k].Member = best.Partials[k];
-        if (complete) last.Lower = best?.Cycles ?? double.PositiveInfinity;
-        last.Nodes += Spend(1);
+        return (options, complete);
     }
+
+    /// <summary>A mapping of member <paramref name="k"/> of a pipelined group as one of its options (<see cref="PipeOptionOf"/>).</summary>
+    private PipeOption OptionOf(PipeGroup g, int k, Mapping m)
+        => PipeOptionOf(_p.Workload.Layers[g.Members[k].Layer].Name, g.Class.Members[k].Einsum, m, g.Class.Members[k].Held);
+
+    /// <summary>The group's checked (energy, cycles) Pareto points over its members' options (<see cref="PipelinedPoints"/>), its members' partial mappings on the group's own keys.</summary>
+    private List<KeepPoint> GroupPoints(PipeGroup g, List<PipeOption>[] options, FusedMapping unfused, Func<bool> stop)
+        => PipelinedPoints(g.Class, k => options[k], unfused, stop, k => g.Members[k].Job.InKey, k => g.Members[k].Job.OutKey).ToList();
 }

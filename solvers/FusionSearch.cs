@@ -34,7 +34,7 @@ public sealed record FusionProblem(Workload Workload, Architecture Arch, Objecti
     /// <summary>
     /// True when every layer's partial mappings come from the full single-layer mapspace (the exact search of
     /// each class, docs/fusion.md): for energy, EDP or latency alone, and the list latency,energy, unless <see cref="TemplateOnly"/>
-    /// asks for the per-layer template; latency also with <see cref="Pipeline"/> (its pipelined groups' members from their whole
+    /// asks for the per-layer template; latency and EDP also with <see cref="Pipeline"/> (their pipelined groups' members from their whole
     /// classes where those are enumerated, docs/fusion.md "Pipelined groups over the full mapspace"), latency,energy without it,
     /// also with <see cref="KeepHalos"/>. Other lists, and latency,energy with <see cref="Pipeline"/>, search the template.
     /// </summary>
@@ -60,14 +60,14 @@ public sealed record FusionProblem(Workload Workload, Architecture Arch, Objecti
     internal long NodeBudget { get; init; } = long.MaxValue;
 
     /// <summary>
-    /// Latency with <see cref="Pipeline"/> over the full mapspace: the most mappings of one member class of a pipelined group
+    /// Latency and EDP with <see cref="Pipeline"/> over the full mapspace: the most mappings of one member class of a pipelined group
     /// that are enumerated (docs/fusion.md, "Pipelined groups over the full mapspace"); a class with more is not complete, and
     /// a group with such a member keeps its floor as its bound.
     /// </summary>
     internal long PipelineVisitCap { get; init; } = 20_000;
 
     /// <summary>
-    /// Tests only: latency with <see cref="Pipeline"/> over the full mapspace lists this many pipelined groups and then behaves
+    /// Tests only: latency and EDP with <see cref="Pipeline"/> over the full mapspace list this many pipelined groups and then behave
     /// as if stopped there (the groups not listed are open chains bounded by 0, docs/fusion.md "Pipelined groups over the full
     /// mapspace"), while the rest of the search runs on: a deterministic stop of the listing. Unlimited by default.
     /// </summary>
@@ -76,7 +76,7 @@ public sealed record FusionProblem(Workload Workload, Architecture Arch, Objecti
     /// <summary>The mapspace an OPTIMAL answer is proven over, in words.</summary>
     public string SpaceDescription => FullMapspace
         ? "the full fused mapspace of docs/fusion.md: every layer's mapping from the whole single-layer mapspace of docs/mapspace.md, fused or not" +
-          (Objective == Objective.Edp ? $", groups run sequentially{(Pipeline ? $", and the per-layer template's groups of at most {MaxPipelineLayers} layers pipelined" : "")}" : "") +
+          (Objective == Objective.Edp ? $", groups run sequentially{(Pipeline ? $" or, with at most {MaxPipelineLayers} layers and shared loops, pipelined (halos recomputed)" : "")}" : "") +
           (Objective == Objective.Latency ? $", groups run sequentially{(Pipeline ? $" or, with at most {MaxPipelineLayers} layers and shared loops, pipelined" : "")}{(KeepHalos ? "" : ", halos recomputed")}" : "") +
           (KeepHalos ? $", halos recomputed or kept (groups that keep them of 2 to {MaxKeepLayers} layers sharing one loop, each prologue from its own constrained mapspace)" : "")
         : "the fused mapspace with each layer's mapping from the per-layer template of docs/fusion.md, not the whole single-layer mapspace" +
@@ -269,7 +269,7 @@ public sealed partial class FusionSearch
         if (unfused is null) return SolveWithoutUnfused(sw, Stop);
         var (uMap, uRep) = Recheck(unfused);
         limits.Progress?.Phase("partial mappings and the join");
-        var fused = Join(fuse: true, Stop, out var stats, out var survivors, _p.KeepHalos || _p.Pipeline ? uMap : null);
+        var fused = Join(fuse: true, Stop, out var stats, out var survivors, _p.KeepHalos || TemplatePipelines ? uMap : null);
         if (fused is null)
             return new FusionResult(SolveStatus.Feasible, uMap, uRep, uRep.Objective(_p.Objective), uMap, uRep, sw.Elapsed, stats, survivors,
                 "stopped before the fused search finished; the answer is the best unfused mapping");
@@ -288,7 +288,7 @@ public sealed partial class FusionSearch
     {
         string alone = _deadEnd!;
         _deadEnd = null;
-        bool partial = _p.KeepHalos || _p.Pipeline;
+        bool partial = _p.KeepHalos || TemplatePipelines;
         var fused = Join(fuse: true, stop, out var stats, out var survivors);
         string noUnfused = $"layer {alone} has no valid mapping alone in the per-layer template of docs/fusion.md (at most one own DRAM loop; its tiles do not fit), so there is no unfused mapping";
         if (fused is null)
@@ -306,6 +306,13 @@ public sealed partial class FusionSearch
                 $"{noUnfused}; groups that keep halos or pipeline are searched only beside an unfused mapping, so they were not searched")
             : new FusionResult(SolveStatus.Optimal, fMap, fRep, best, null, null, sw.Elapsed, stats, survivors, noUnfused) { Bound = best };
     }
+
+    /// <summary>
+    /// True when the template's join offers pipelined groups (<see cref="PipelinedGroups"/>): with <see cref="FusionProblem.Pipeline"/>
+    /// over the template only. Over the full mapspace the searches take pipelined groups as chains of classes of their own
+    /// (<see cref="AddPipelinedClasses"/>), and the template's join, their baseline and first members, runs its groups sequentially.
+    /// </summary>
+    private bool TemplatePipelines => _p.Pipeline && !_p.FullMapspace;
 
     /// <summary>True when a lower bound reaches a value (within the searches' tie margin): the value is then proven the least.</summary>
     private static bool Meets(double bound, double value) => bound >= value * (1 - 1e-9);
@@ -587,7 +594,7 @@ public sealed partial class FusionSearch
             }
             // A group that keeps its halos, from any closed prefix before its first layer; it closes after layer i.
             if (unfused is not null)
-                foreach (var (first, point) in (_p.KeepHalos ? KeptGroups(i, unfused) : []).Concat(_p.Pipeline ? PipelinedGroups(i, unfused, stop) : []))
+                foreach (var (first, point) in (_p.KeepHalos ? KeptGroups(i, unfused) : []).Concat(TemplatePipelines ? PipelinedGroups(i, unfused, stop) : []))
                     foreach (var before in first == 0 ? [null] : dramAfter[first - 1].Select(n => (Node?)n))
                     {
                         var node = before;

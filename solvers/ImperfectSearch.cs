@@ -246,7 +246,8 @@ public sealed class ImperfectSearch
                     if (!search._enumeration.Fits(d, s)) continue;
                     if (Prunable(search._bound.Bound(s, d, Cutoff))) continue;
                     if (!recorded) { search._orders.RecordInnerVisits(s, d); recorded = true; }
-                    double bound = search._bound.Bound(s, d, Cutoff);
+                    // A child's mappings are its parent's: its bound is at least the parent's.
+                    double bound = Math.Max(search._bound.Bound(s, d, Cutoff), nodeBound);
                     if (Prunable(bound)) continue;
                     children.Add((choice, keep, bound, s.InnerVisits[d].Select(v => (double[])v.Clone()).ToArray()));
                 }

@@ -35,6 +35,16 @@ public sealed class TilingSearch
     public TilingSearch(MapProblem problem, bool prune, bool seed = true, Mapping? incumbent = null, double ceiling = double.PositiveInfinity)
         : this(problem, prune, seed, incumbent, ceiling, windowsOuterFirst: false) { }
 
+    /// <summary>
+    /// Settles ties by the mappings' compact text (the least, ordinal) instead of the search's order: every node whose
+    /// bound is within the tie margin of the incumbent is searched, so a search that finishes returns the least text
+    /// among all the mappings within the margin of its optimum, whatever its order (which the plans' bounds, and so an
+    /// EDP search's energy floor, its ceiling and the threads' timing, can change) and whatever it met first. Slower where
+    /// ties abound (latency's least-cycle mappings); for an answer that must not depend on how it was reached (the
+    /// co-design's reported mappings, docs/codesign.md, "Which of equal mappings a point reports").
+    /// </summary>
+    public bool CanonicalTies { get; init; }
+
     /// <param name="windowsOuterFirst">A window layer under the Timeloop convention searched outer-first (as for latency) even
     /// for energy: the quick unseeded run of <see cref="Solve"/>, which proves small problems within its node budget.</param>
     private TilingSearch(MapProblem problem, bool prune, bool seed, Mapping? incumbent, double ceiling, bool windowsOuterFirst)
@@ -440,7 +450,8 @@ public sealed class TilingSearch
         // A stopped search takes the outer bounds of the plans it never reached before it reports (below); the tree's
         // deadline leaves them 5 % of the limit, at most 2 s.
         var reserve = _prune && _model.DeferOrders && limits.TimeLimit is { } whole ? TimeSpan.FromTicks(Math.Min(whole.Ticks / 20, TimeSpan.TicksPerSecond * 2)) : TimeSpan.Zero;
-        var shared = new Shared(_model, _prune, sw, deadline - reserve, limits.Cancel, _byReference ? LeafValue : null, Admit, TilesAdmit(), leafOrders, PlanValue, PlanEnergy, _ports is { } ports ? ports.Bound : null) { NodeLimit = _nodeLimit, EvaluationLimit = _evaluationLimit, Evaluated = () => Interlocked.Read(ref _evaluated) };
+        var shared = new Shared(_model, _prune, sw, deadline - reserve, limits.Cancel, _byReference ? LeafValue : null, Admit, TilesAdmit(), leafOrders, PlanValue, PlanEnergy, _ports is { } ports ? ports.Bound : null) { NodeLimit = _nodeLimit, EvaluationLimit = _evaluationLimit, Evaluated = () => Interlocked.Read(ref _evaluated),
+            CanonicalNames = CanonicalTies ? _p.Arch.Levels.Select(l => l.Name).ToList() : null };
         var progress = limits.Progress;
         bool[]? finishedSoFar = null; // for the display's bound: the plans still open
         double[]? openSoFar = null;
@@ -555,7 +566,7 @@ public sealed class TilingSearch
         // order is what kept latency from ever finishing; stopping at the first one found proves the value, while the
         // tie returned may then depend on the seed and the threads (docs/mapspace.md). Energy and EDP keep the
         // deterministic answer.
-        if (_prune && listed && roots.Count > 0 && _p.Objective == Objective.Latency)
+        if (_prune && listed && roots.Count > 0 && _p.Objective == Objective.Latency && !CanonicalTies)
         {
             shared.SetFloor(rootBounds.Min());
             if (shared.SeedMapping is { } seedMapping && shared.SeedValue <= rootBounds.Min() * (1 + 1e-9)) shared.AdoptSeed(seedMapping);
@@ -851,6 +862,10 @@ public sealed class TilingSearch
         private double _bestValue = double.PositiveInfinity; // the least cost met
         private (double Value, double[] Path, Mapping Mapping)? _incumbent;
         private double[]? _incumbentPath;
+        private string? _incumbentText;
+
+        /// <summary>The level names of the canonical text when ties are settled by it (<see cref="TilingSearch.CanonicalTies"/>); null: by the search's order.</summary>
+        public IReadOnlyList<string>? CanonicalNames { get; init; }
 
         /// <summary>
         /// Two costs within this relative margin are a tie: far above the rounding of the bounds' and the
@@ -893,6 +908,7 @@ public sealed class TilingSearch
         {
             int zone = Zone(bound);
             if (zone != 0) return zone > 0;
+            if (CanonicalNames is not null) return false; // a tie settled by its text: searched wherever it is in the order
             var incumbent = Volatile.Read(ref _incumbentPath);
             return incumbent is not null && path is not null && Compare(path, incumbent) > 0;
         }
@@ -1255,11 +1271,13 @@ public sealed class TilingSearch
             lock (_lock)
             {
                 // A cheaper mapping (beyond the tie margin) replaces the incumbent; a tie replaces it when it comes first.
+                string? text = CanonicalNames is { } names ? mapping.ToCompactString(names) : null;
                 bool first = _incumbent is not { } held || value < held.Value * (1 - TieMargin)
-                    || (value < held.Value * (1 + TieMargin) && Compare(path, held.Path) < 0);
+                    || (value < held.Value * (1 + TieMargin) && (text is null ? Compare(path, held.Path) < 0 : string.CompareOrdinal(text, _incumbentText) < 0));
                 if (first)
                 {
                     _incumbent = (value, path, mapping);
+                    _incumbentText = text;
                     Volatile.Write(ref _incumbentPath, path);
                 }
                 if (value < _bestValue) _bestValue = value;

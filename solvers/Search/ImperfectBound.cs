@@ -11,7 +11,7 @@ namespace Optimizer.Solvers;
 /// are replaced by weaker ones valid for partial tiles. Not thread-safe: it reuses its buffers and keeps the links of the
 /// plan it last bounded (one instance per search, one thread).
 /// </summary>
-internal sealed class ImperfectBound(SearchProblem problem, ArrayCostModel cost, InnerBound inner, ImperfectOrders orders, LevelEnumeration? levels = null) : SearchPart(problem)
+internal sealed partial class ImperfectBound(SearchProblem problem, ArrayCostModel cost, InnerBound inner, ImperfectOrders orders, LevelEnumeration? levels = null) : SearchPart(problem)
 {
     /// <summary>
     /// With a level enumeration, nodes whose level 1 is undecided are bounded per keep set of level 1 with level 1's fills
@@ -61,11 +61,19 @@ internal sealed class ImperfectBound(SearchProblem problem, ArrayCostModel cost,
         var tiles = TilesOf(s, d);
         var terms = _terms;
         foreach (var t in _m.Tensors) Terms(terms[t.Index], t, s, d, tiles);
+        _passes = false;
+        _pairCount = 0;
         double plain = Least(terms, s, d, tiles, null);
-        // DRAM's sweeps only raise the bound: weighed for the nodes the plain bound does not prune.
-        if (d < 2 || _m.MacEnergy + plain >= cutoff || Sweeps(s) is not { } sweeps) return _m.MacEnergy + plain;
+        if (_m.MacEnergy + plain >= cutoff) return _m.MacEnergy + plain;
+        // DRAM's sweeps and the passes only raise the bound: weighed for the nodes the plain bound does not prune.
+        var sweeps = d < 2 ? null : Sweeps(s);
+        _passes = _levels is not null && PassesApply(s, d, tiles);
+        if (sweeps is null && !_passes) return _m.MacEnergy + plain;
         return _m.MacEnergy + Least(terms, s, d, tiles, sweeps);
     }
+
+    /// <summary>Whether <see cref="Case"/> adds <see cref="Passes"/> (the bound being taken, after its plain sum did not prune).</summary>
+    private bool _passes;
 
     /// <summary>The least over the rank of the innermost loop above d (none when one tile of d is left) of <see cref="Case"/>.</summary>
     private double Least(TensorTerms[] terms, State s, int d, Tiles tiles, ImperfectDramSweeps? sweeps)
@@ -92,6 +100,7 @@ internal sealed class ImperfectBound(SearchProblem problem, ArrayCostModel cost,
     {
         double sum = 0;
         foreach (var t in _m.Tensors) sum += TensorBound(terms[t.Index], t, s, d, tiles, innermost);
+        if (_passes) sum += Passes(terms, s, d, tiles, innermost);
         if (sweeps is null) return sum;
         double least = double.PositiveInfinity;
         foreach (int keep in _levelOneKeeps)
@@ -109,6 +118,7 @@ internal sealed class ImperfectBound(SearchProblem problem, ArrayCostModel cost,
             {
                 double k = with + point[0];
                 foreach (var t in _m.Tensors) if ((keep & t.Bit) == 0) k += terms[t.Index].Without(point[1 + t.Index]);
+                if (_passes && _pairCount > 0 && k > sum) k += PointRaise(keep, point);
                 least = Math.Min(least, k);
                 if (least <= sum) return sum;
             }
@@ -218,12 +228,7 @@ internal sealed class ImperfectBound(SearchProblem problem, ArrayCostModel cost,
             double best = double.PositiveInfinity;
             if (Count == 0)
             {
-                for (int a = 0; a < AloneCount; a++)
-                {
-                    int m = AloneLevel[a];
-                    if (m == 1) continue;
-                    best = Math.Min(best, AloneDirect[a] + (m == 0 ? 0 : Math.Max(Floor0, AloneDram[a].WordsEnergy(words)) + FillFrom(AloneFill[a], AloneFromDram[a], AloneDram[a], words)));
-                }
+                for (int a = 0; a < AloneCount; a++) if (AloneLevel[a] != 1) best = Math.Min(best, AloneOption(a, words));
                 return best;
             }
             for (int p = 0; p < ParentCount; p++)
@@ -237,6 +242,14 @@ internal sealed class ImperfectBound(SearchProblem problem, ArrayCostModel cost,
             }
             return Energy + best;
         }
+
+        /// <summary>
+        /// A tensor no decided level keeps, with its innermost keeper the a-th level that may be (<see cref="AloneLevel"/>), when
+        /// DRAM sends it at least <paramref name="words"/> words: that level's accesses, DRAM's words and that level's fills
+        /// (0 words: the share <see cref="Alone"/> takes for that level).
+        /// </summary>
+        public double AloneOption(int a, double words)
+            => AloneDirect[a] + (AloneLevel[a] == 0 ? 0 : Math.Max(Floor0, AloneDram[a].WordsEnergy(words)) + FillFrom(AloneFill[a], AloneFromDram[a], AloneDram[a], words));
 
         /// <summary>Every used word once from DRAM (the floor of a tensor served on chip).</summary>
         public double Floor0;
@@ -409,7 +422,7 @@ internal sealed class ImperfectBound(SearchProblem problem, ArrayCostModel cost,
     }
 
     /// <summary>One tensor's share of <see cref="Bound"/> when the innermost loop above d runs over <paramref name="innermost"/> (its energy without the parent and its outermost keeper's visits kept for <see cref="TensorTerms.With"/> and <see cref="TensorTerms.Without"/>).</summary>
-    private double TensorBound(TensorTerms x, SearchTensor t, State s, int d, Tiles tiles, int innermost)
+    private double TensorBound(TensorTerms x, SearchTensor t, State s, int d, Tiles tiles, int innermost, double minSteps = 0, double boxes = 0, double carried = 0)
     {
         int count = x.Count;
         if (count == 0) return x.Alone;
@@ -418,7 +431,7 @@ internal sealed class ImperfectBound(SearchProblem problem, ArrayCostModel cost,
         for (int i = 0; i < count; i++)
         {
             int c = x.Keepers[i];
-            double v = x.Base[i] + SmallestTiles(x, i, WholeTileSteps(t, s, d, c, tiles, innermost));
+            double v = x.Base[i] + Math.Max(SmallestTiles(x, i, Math.Max(minSteps, WholeTileSteps(t, s, d, c, tiles, innermost))), PassWords(x, i, boxes, carried));
             // Every word an instance's MACs use reaches it at least once.
             v = Math.Max(v, x.Dense[i]);
             energy += s.Used[c] * (t.IsOutput ? Math.Max(0, v - x.Floor[i]) : v) * x.Fill[i];

@@ -384,8 +384,9 @@ internal sealed class OuterBound(SearchProblem problem, ArrayCostModel cost, Inn
         public bool Floored => !double.IsNaN(Floor);
         /// <summary>That floor in the keep sets where level 1 keeps the tensor, and where it does not.</summary>
         public double FloorKept, FloorSkipped;
-        /// <summary>The floor where level 1 does not keep the tensor, in the split at hand: <c>FloorSkipped</c> raised by <c>BypassRefills</c>.</summary>
+        /// <summary>The floor where level 1 does not keep the tensor, in the split at hand: <c>FloorSkipped</c>, raised by <c>BypassRefills</c> once <see cref="Raised"/>.</summary>
         public double SkippedHere;
+        public bool Raised;
         /// <summary>The floor in the cases of level 1's keep set <paramref name="keep"/>, in the split at hand.</summary>
         public double FloorIn(int keep) => (keep & T.Bit) != 0 ? FloorKept : SkippedHere;
         /// <summary>A floored tensor level 1 may keep, served by DRAM with no fanout between: its floor with level 1 keeping it, less level 1's fills from DRAM (else NaN), and what a word of those fills costs (DRAM's read and level 1's write).</summary>
@@ -660,8 +661,11 @@ internal sealed class OuterBound(SearchProblem problem, ArrayCostModel cost, Inn
                 o.Tile = t.Tile(ext);
                 if (o.Floored)
                 {
-                    o.SkippedHere = double.IsFinite(o.FloorSkipped) ? Math.Max(o.FloorSkipped, BypassRefills(o)) : o.FloorSkipped;
-                    floor += Math.Min(o.FloorKept, o.SkippedHere);
+                    // BypassRefills raises the floor where level 1 does not keep the tensor; it costs more than the rest of
+                    // the split, so it is taken only where a case could use it (Raise): till then the floor is the plain one.
+                    o.SkippedHere = o.FloorSkipped;
+                    o.Raised = false;
+                    floor += Math.Min(o.FloorKept, o.FloorSkipped);
                     continue;
                 }
                 double scale = 1;
@@ -710,6 +714,15 @@ internal sealed class OuterBound(SearchProblem problem, ArrayCostModel cost, Inn
                 floor += o.CanKeep ? Math.Min(o.ViaDram[0, 0], o.OneBase[0] + o.FloorOne) : o.ViaDram[0, 0];
             }
             if (floor >= cutoff) return;
+            // Where the floor without level 1 keeping a floored tensor is its cheaper one, the raised floor may prune the split.
+            foreach (var o in parts)
+                if (o.Floored && o.FloorKept > o.FloorSkipped)
+                {
+                    floor -= o.FloorSkipped;
+                    Raise(o);
+                    floor += Math.Min(o.FloorKept, o.SkippedHere);
+                }
+            if (floor >= cutoff) return;
             foreach (var o in parts)
             {
                 if (o.Floored) continue;
@@ -749,11 +762,12 @@ internal sealed class OuterBound(SearchProblem problem, ArrayCostModel cost, Inn
                     foreach (var o in parts) if ((keep & o.T.Bit) != 0) need = checked(need + o.Tile);
                     if (need > c) continue;
                 }
-                double least = double.PositiveInfinity;
-                foreach (var r0 in r0s)
+                double least = Cases(keep);
+                // Below the cutoff with a floored tensor's plain floor where level 1 does not keep it: again with the raised one.
+                if (least < cutoff && parts.Any(o => o.Floored && (keep & o.T.Bit) == 0 && !o.Raised))
                 {
-                    if (inners.Count == 0) least = Math.Min(least, Consider(keep, r0, r0));
-                    else foreach (var inner in inners) least = Math.Min(least, Consider(keep, r0, inner));
+                    foreach (var o in parts) if (o.Floored && (keep & o.T.Bit) == 0) Raise(o);
+                    least = Cases(keep);
                 }
                 if (joint && least < cutoff) least = Math.Max(least, JointOrders(keep));
                 else if (d > 2 && least < cutoff)
@@ -765,6 +779,26 @@ internal sealed class OuterBound(SearchProblem problem, ArrayCostModel cost, Inn
                 best = Math.Min(best, least);
                 record?.Add(gIndex, g, keep, _m.MacEnergy + least);
             }
+        }
+
+        // A floored tensor's floor where level 1 does not keep it, raised by BypassRefills in the split at hand (once per split).
+        void Raise(Part o)
+        {
+            if (o.Raised) return;
+            o.Raised = true;
+            if (double.IsFinite(o.FloorSkipped)) o.SkippedHere = Math.Max(o.FloorSkipped, BypassRefills(o));
+        }
+
+        // The least over DRAM's innermost loop and the innermost loop above d of the order-free cases of a keep set.
+        double Cases(int keep)
+        {
+            double least = double.PositiveInfinity;
+            foreach (var r0 in r0s)
+            {
+                if (inners.Count == 0) least = Math.Min(least, Consider(keep, r0, r0));
+                else foreach (var inner in inners) least = Math.Min(least, Consider(keep, r0, inner));
+            }
+            return least;
         }
 
         // A floored tensor that level 1 does not keep, in the split at hand (docs/mapspace.md, "Refills across a bypassed

@@ -82,6 +82,17 @@ public sealed class FusionDominanceTests
             "3-conv chain, latency, pipelined, full mapspace", m => m.Groups.Any(g => g.Pipelined));
     }
 
+    // EDP with --pipeline over the full mapspace (docs/fusion.md, "Pipelined groups in EDP over the full mapspace"): a searched
+    // group keeps every (energy, cycles) Pareto point of its combinations, its value at each lambda the least E + lambda C
+    // over them. Pruned to its least-energy point alone, this case answers OPTIMAL 146,723 instead of 145,590 (found by
+    // `bench fusion-cases:pipeline:small:edp 60 9`, case 55, run both ways).
+    [TestMethod]
+    public void ThePipelinedEdpSearchOverTheFullMapspaceKeepsEveryParetoPoint()
+    {
+        AssertEqualsBruteForce(new FusionProblem(Convs(8, 1, 3, 1, 2), Arch(78, 5, 1, 1, 2, 1, 1, 6, true, 2), Objective.Edp, Pipeline: true),
+            "conv chain, EDP, pipelined, full mapspace", m => m.Groups.Any(g => g.Pipelined));
+    }
+
     // Groups that keep their halos are combined member by member and pruned to (energy, cycles) Pareto points.
     [TestMethod]
     public void TheKeptHalosParetoPruningKeepsTheOptimum()

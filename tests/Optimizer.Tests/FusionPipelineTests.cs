@@ -30,7 +30,7 @@ public sealed class FusionPipelineTests
             new StorageLevel("Reg", 8, 16, 1, 1),
         ], new ComputeUnit(0.5, macsPerCycle));
 
-    private static IEnumerable<(Workload W, Architecture A)> Cases()
+    internal static IEnumerable<(Workload W, Architecture A)> Cases()
     {
         // g0 is bound by DRAM reads (its input and weights), g1 by compute and DRAM writes: they gain from overlapping.
         yield return (Gemms(4, 8, 2, 8), Arch(128, 1, 1));

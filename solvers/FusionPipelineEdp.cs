@@ -1,0 +1,150 @@
+using Optimizer.Formulation;
+
+namespace Optimizer.Solvers;
+
+/// <summary>
+/// Pipelined groups in the EDP search over the full mapspace (docs/fusion.md, "Pipelined groups in EDP over the full
+/// mapspace"): for each lambda, E + lambda C is still a sum over the groups (a pipelined group adds its members' energies
+/// and its schedule's cycles), so each pipelined group enters every weighted join as the latency search lists it
+/// (<see cref="AddPipelinedClasses"/>: a chain of classes with keys of its own, the group's value on its last member), its
+/// bound the members' energy bounds summed plus lambda times its <see cref="PipelineFloor"/>, and, once its members' whole
+/// classes are enumerated, its exact (energy, cycles) front, which answers every lambda.
+/// </summary>
+public sealed partial class FusionSearch
+{
+    /// <summary>
+    /// What the EDP search knows of one pipelined group: the checked (energy, cycles) Pareto points found (each with its
+    /// members' partial mappings), whether they are the group's whole front (every member's class enumerated to the end), a
+    /// lower bound on its energy (its members' class bounds summed) and on its cycles (<see cref="PipelineFloor"/>), per member
+    /// the mappings its class's weighted searches found (the options added when its class is not enumerated to the end), and
+    /// the lambdas it was searched at.
+    /// </summary>
+    private sealed class PipeEdp(PipeGroup group)
+    {
+        public PipeGroup Group { get; } = group;
+        public List<KeepPoint> Points { get; set; } = [];
+        public bool Complete { get; set; }
+        public double EnergyLower { get; set; }
+        /// <summary>Per member, a lower bound on its fused energy (its class's energy bound, raised by its class's least-energy search).</summary>
+        public double[] MemberEnergy { get; } = new double[group.Members.Count];
+        /// <summary>True once every member's class had its least-energy search (<see cref="SettleEnergy"/>).</summary>
+        public bool EnergySettled { get; set; }
+        public double CycleFloor { get; set; }
+        public List<PipeOption>[] Extra { get; } = group.Members.Select(_ => new List<PipeOption>()).ToArray();
+        public HashSet<double> SearchedAt { get; } = [];
+    }
+
+    /// <summary>
+    /// EDP's bounds of the pipelined groups <see cref="AddPipelinedClasses"/> listed (their last members' bounds are then
+    /// their cycle floors): per group, its energy bound is the sum over its members of the energy search's class bound
+    /// (<see cref="ClassBound"/>, less what fusion removes: a member's fused energy is its own in the pipeline, the energy of
+    /// the same group run sequentially) and its cycle floor that bound. On the classes, as the weighted join reads them: the
+    /// members but the last bound 0 (energy and cycles), the last the group's. A stop leaves the members not bounded at 0.
+    /// </summary>
+    private List<PipeEdp> BoundPipedWeighted(List<PipeGroup> groups, Func<bool> stop)
+    {
+        var result = new List<PipeEdp>();
+        foreach (var g in groups)
+        {
+            var last = g.Members[^1];
+            var p = new PipeEdp(g) { CycleFloor = last.Lower };
+            for (int k = 0; k < g.Members.Count; k++)
+            {
+                var c = g.Members[k];
+                c.Removed = FusionCost.ClassRemoval(EinsumOf(c.Layer, c.Job), _p.Arch, c.Job.Shared, c.Job.Held);
+                if (!stop()) p.EnergyLower += p.MemberEnergy[k] = Math.Max(0, ClassBound(c) - c.Removed.Value);
+            }
+            last.EnergyLower = p.EnergyLower;
+            last.CycleFloor = p.CycleFloor;
+            last.Empty = double.IsPositiveInfinity(p.EnergyLower) || double.IsPositiveInfinity(p.CycleFloor);
+            result.Add(p);
+        }
+        return result;
+    }
+
+    /// <summary>
+    /// A pipelined group at the start of a weighted join at <paramref name="lambda"/>, and after its search: its members the
+    /// partial mappings of its point of least E + lambda C; its last member's bound that least value when the points are its
+    /// whole front (+infinity when it has none), else its energy bound plus lambda times its cycle floor (every point of the
+    /// group has E at least the one and C at least the other); searched when its front is whole or it was searched at this lambda.
+    /// At lambda 0 it is left out of the join (+infinity, searched): its sequential twin has the same energy.
+    /// </summary>
+    private static void ResetPiped(PipeEdp p, double lambda)
+    {
+        double Value(KeepPoint x) => x.Energy + lambda * x.Cycles;
+        var members = p.Group.Members;
+        var last = members[^1];
+        var best = p.Points.Count == 0 ? null : p.Points.MinBy(Value);
+        for (int k = 0; k < members.Count; k++) members[k].Member = best?.Partials[k];
+        double floor = last.Empty ? double.PositiveInfinity : p.EnergyLower + lambda * p.CycleFloor;
+        last.Lower = p.Complete ? (best is null ? double.PositiveInfinity : Value(best)) : floor;
+        last.Searched = last.Empty || p.Complete || p.SearchedAt.Contains(lambda);
+        // Energy alone: the same group run sequentially with the same mappings is valid (the pipelined capacity rule only adds
+        // to the sequential rules) and has the same energy, so the least energy over the space is the sequential groups' and
+        // the join at lambda 0 leaves pipelined groups out; its bound is still one on every fused mapping's energy.
+        if (lambda == 0) (last.Lower, last.Searched) = (double.PositiveInfinity, true);
+    }
+
+    /// <summary>
+    /// Raises a group's energy bound by its members' least energies: each member's class searched for its least fused energy
+    /// (<see cref="SearchWeighted"/> at lambda 0, shared per shape with the sequential classes) under the ceiling the group's
+    /// <paramref name="ceiling"/> leaves it (less lambda times the group's cycle floor and the other members' energy bounds);
+    /// a member's fused energy in the pipeline is its own (the same counts as run sequentially), so every point of the group
+    /// has at least their sum. Each member's least-energy mapping found becomes one of its options. True when settled (not
+    /// stopped); the group's bound at <paramref name="lambda"/> is then raised (<see cref="ResetPiped"/>).
+    /// </summary>
+    private bool SettleEnergy(PipeEdp p, double lambda, double ceiling, Func<bool> stop)
+    {
+        var g = p.Group;
+        for (int k = 0; k < g.Members.Count; k++)
+        {
+            if (stop()) return false;
+            var own = new ClassState(g.Members[k].Layer, g.Members[k].Job) { Removed = g.Members[k].Removed, EnergyLower = p.MemberEnergy[k] };
+            SearchWeighted(own, 0, ceiling - lambda * p.CycleFloor - (p.MemberEnergy.Sum() - p.MemberEnergy[k]), stop);
+            if (own.Empty) p.MemberEnergy[k] = double.PositiveInfinity;
+            else p.MemberEnergy[k] = Math.Max(p.MemberEnergy[k], own.Known.Where(x => x.Lambda == 0).Select(x => x.Bound).DefaultIfEmpty(0).Max());
+            if (own.Member is { } m) p.Extra[k].Add(OptionOf(g, k, m.Mapping));
+        }
+        if (stop()) return false;
+        p.EnergySettled = true;
+        p.EnergyLower = p.MemberEnergy.Sum();
+        g.Members[^1].EnergyLower = p.EnergyLower;
+        g.Members[^1].Empty |= double.IsPositiveInfinity(p.EnergyLower);
+        ResetPiped(p, lambda);
+        return true;
+    }
+
+    /// <summary>
+    /// The search of a pipelined group at <paramref name="lambda"/>, reached through its last member's class: every member's
+    /// options (<see cref="MemberOptions"/>: its template mappings and its whole class's; when that class is not enumerated
+    /// to the end, also the weighted optimum at every lambda searched so far of its class, <see cref="SearchWeighted"/>),
+    /// combined by <see cref="PipelinedPoints"/> into checked (energy, cycles) points, kept with the points found before on
+    /// their Pareto front. When every member's class was enumerated and nothing stopped, that front is the group's whole
+    /// front: its bound at every lambda is then its least E + lambda C. Otherwise it keeps its floor.
+    /// </summary>
+    private void SearchPipelinedWeighted(PipeEdp p, double lambda, double ceiling, Func<bool> stop, FusedMapping unfused)
+    {
+        var g = p.Group;
+        var last = g.Members[^1];
+        last.Searched = true;
+        p.SearchedAt.Add(lambda);
+        // First the members' least energies (cheap beside the enumeration, and shared by shape with the sequential classes):
+        // a group whose bound they raise to the ceiling is not enumerated at this lambda.
+        if (!p.EnergySettled && SettleEnergy(p, lambda, ceiling, stop) && Meets(last.Lower, ceiling)) return;
+        if (MemberOptions(g, stop, k =>
+            {
+                var own = new ClassState(g.Members[k].Layer, g.Members[k].Job) { Removed = g.Members[k].Removed };
+                SearchWeighted(own, lambda, double.PositiveInfinity, stop);
+                if (own.Member is { } m) p.Extra[k].Add(OptionOf(g, k, m.Mapping));
+                return p.Extra[k];
+            }) is not { } found)
+            return;
+        var (options, complete) = found;
+        var points = GroupPoints(g, options, unfused, stop);
+        complete &= !stop();
+        p.Points = Pareto(p.Points.Concat(points).ToList(), x => x.Energy, x => x.Cycles);
+        p.Complete |= complete;
+        ResetPiped(p, lambda);
+        last.Nodes += Spend(1);
+    }
+}

@@ -1,0 +1,143 @@
+using Optimizer.Formulation;
+using Optimizer.Hardware;
+using Optimizer.Solvers;
+using Optimizer.Validation;
+
+namespace Optimizer.Tests;
+
+/// <summary>
+/// `fuse --objective edp --pipeline` over the full mapspace (docs/fusion.md, "Pipelined groups in EDP over the full
+/// mapspace"): pipelined groups' members from their whole classes in every weighted join, against brute force.
+/// </summary>
+[TestClass]
+public sealed class FusionPipelineEdpTests
+{
+    /// <summary>
+    /// The answer equals <see cref="FusionSearch.BruteForceFull"/> (every partition, held set and shared loops; each sequential
+    /// class's mappings its whole class's (energy, cycles) Pareto front, each pipelined member's every mapping of its whole
+    /// class not beaten or tied on energy, every demand and every level's words) on the GEMM and convolution chains of
+    /// <see cref="FusionPipelineTests"/>, OPTIMAL; never above the template's pipelined optimum nor the full mapspace's
+    /// sequential one, and below each on some cases; and the simulator's run of every pipelined group of the answer has the
+    /// model's cycles.
+    /// </summary>
+    [TestMethod]
+    public void PipelinedEdpOverTheFullMapspaceEqualsBruteForce()
+    {
+        int belowSequential = 0, belowTemplate = 0, simulated = 0;
+        foreach (var (w, a) in FusionPipelineTests.Cases())
+        {
+            var p = new FusionProblem(w, a, Objective.Edp, Pipeline: true);
+            Assert.IsTrue(p.FullMapspace);
+            var (brute, bruteBest, count) = new FusionSearch(p).BruteForceFull();
+            Assert.IsNotNull(brute, $"{w.Name}: brute force found nothing over {count} fused mappings");
+            var template = new FusionSearch(p with { TemplateOnly = true }).Solve(SearchLimits.None).Best!.Value;
+            var sequential = new FusionSearch(new FusionProblem(w, a, Objective.Edp)).Solve(SearchLimits.None).Best!.Value;
+            var r = new FusionSearch(p).Solve(SearchLimits.None);
+            Console.WriteLine($"{w.Name}: {count} fused mappings enumerated; optimum {bruteBest:G8}, template's pipelined optimum {template:G8}, " +
+                              $"sequential over the full mapspace {sequential:G8}; answer {r.Best:G8} {string.Join(" | ", r.Mapping!.Groups.Select(g => $"{g.First}..{g.Last}{(g.Pipelined ? " pipelined" : "")}"))}; {r.Summary}");
+            Assert.AreEqual(SolveStatus.Optimal, r.Status, $"{w.Name}: {r.Explanation}");
+            Assert.AreEqual(bruteBest, r.Best!.Value, bruteBest * 1e-9, $"{w.Name}: search {r.Best} vs brute force {bruteBest} over {count}");
+            Assert.AreEqual(0, FusionChecker.Check(w, a, r.Mapping).Count, "the answer is a valid fused mapping");
+            var rep = FusionCost.Evaluate(w, a, r.Mapping);
+            Assert.AreEqual(rep.Edp, r.Best.Value, rep.Edp * 1e-9, "the answer's EDP is its cost's");
+            Assert.IsTrue(r.Best <= template * (1 + 1e-9), "the template's pipelined mappings are options of the same groups");
+            Assert.IsTrue(r.Best <= sequential * (1 + 1e-9), "the pipelined space contains the sequential one");
+            if (r.Best < sequential * (1 - 1e-9))
+            {
+                belowSequential++;
+                Assert.IsTrue(r.Mapping.Groups.Any(g => g.Pipelined), "a gain over the sequential optimum comes from a pipelined group");
+            }
+            if (r.Best < template * (1 - 1e-9)) belowTemplate++;
+            // The simulator's fused run schedules every pipelined group as the model does.
+            foreach (var gs in FusedSimulation.Run(w, a, r.Mapping).Where(x => x.Pipeline is not null))
+            {
+                int index = r.Mapping.Groups.ToList().FindIndex(g => g.First == gs.First);
+                Assert.AreEqual(rep.GroupCycles[index], gs.Pipeline!.Cycles, $"{w.Name}: the simulated pipeline's cycles");
+                Assert.IsFalse(gs.Pipeline.Overfull.Any(), "a valid pipelined group fits every step");
+                simulated++;
+            }
+        }
+        Assert.IsTrue(belowSequential >= 2, $"pipelining beat the sequential EDP optimum on {belowSequential} case(s) only, so the comparison tested little");
+        Assert.IsTrue(belowTemplate >= 2, $"the full mapspace beat the template's pipelined EDP optimum on {belowTemplate} case(s) only");
+        Assert.IsTrue(simulated >= 2, $"only {simulated} pipelined group(s) of the answers simulated");
+    }
+
+    /// <summary>
+    /// Every member class enumerated up to one mapping only (<see cref="FusionProblem.PipelineVisitCap"/>), so no pipelined
+    /// group's front is whole and each keeps its floor (its members' energy bounds summed plus lambda times its cycle floor):
+    /// the bound stays at or below the brute force's optimum, OPTIMAL only at it. Fails when that floor is scaled up by 1.3.
+    /// </summary>
+    [TestMethod]
+    public void PipelinedEdpGroupFloorsAreLowerBounds()
+    {
+        int belowSequential = 0;
+        foreach (var (w, a) in FusionPipelineTests.Cases())
+        {
+            var p = new FusionProblem(w, a, Objective.Edp, Pipeline: true);
+            var (_, bruteBest, count) = new FusionSearch(p).BruteForceFull();
+            var sequential = new FusionSearch(new FusionProblem(w, a, Objective.Edp)).Solve(SearchLimits.None).Best!.Value;
+            if (bruteBest < sequential * (1 - 1e-9)) belowSequential++;
+            var r = new FusionSearch(p with { PipelineVisitCap = 1 }).Solve(SearchLimits.None);
+            Console.WriteLine($"{w.Name}: {r.Status} {r.Best:G8} (bound {r.Bound:G8}), optimum {bruteBest:G8} over {count}, sequential {sequential:G8}; {r.Explanation}");
+            Assert.IsNotNull(r.Bound, $"{w.Name}: {r.Explanation}");
+            Assert.IsTrue(r.Bound <= bruteBest * (1 + 1e-9), $"{w.Name}: bound {r.Bound} above the optimum {bruteBest}");
+            Assert.IsTrue(r.Best >= bruteBest * (1 - 1e-9), $"{w.Name}: {r.Best} below the optimum {bruteBest}");
+            Assert.IsTrue(r.Best <= sequential * (1 + 1e-9), $"{w.Name}: {r.Best} above the sequential optimum {sequential}");
+            if (r.Status == SolveStatus.Optimal) Assert.AreEqual(bruteBest, r.Best!.Value, bruteBest * 1e-9, $"{w.Name}: OPTIMAL only when it is");
+        }
+        Assert.IsTrue(belowSequential >= 2, $"pipelining beat the sequential optimum on {belowSequential} case(s) only, so the floors were tested little");
+    }
+
+    /// <summary>
+    /// A chain whose first layer has no template mapping alone (a 16-word buffer), so the template has no unfused mapping to
+    /// check pipelined groups in: they are checked inside every layer's own least-energy mapping instead (`UnfusedFrame`), and
+    /// the answer is OPTIMAL and equal to brute force. Before it, the answer was FEASIBLE ("no unfused mapping, so groups that
+    /// keep their halos or pipeline were not searched"; `bench fusion-cases:pipeline:small:edp 12 9`, case 6).
+    /// </summary>
+    [TestMethod]
+    public void WithoutATemplateUnfusedMappingPipelinedGroupsAreCheckedInEveryLayersOwn()
+    {
+        var w = FusionPipelineTests.Gemms(4, 8, 4, 2);
+        var a = new Architecture("tiny", "small", [
+            new StorageLevel("DRAM", null, 16, 100, 100, readBandwidth: 3, writeBandwidth: 1),
+            new StorageLevel("Buffer", 16, 16, 6, 6, fanout: new Fanout(4, 1)),
+            new StorageLevel("Reg", 10, 16, 1, 1),
+        ], new ComputeUnit(0.5, 16));
+        var p = new FusionProblem(w, a, Objective.Edp, Pipeline: true);
+        Assert.IsNull(new FusionSearch(p with { TemplateOnly = true }).Solve(SearchLimits.None).Unfused, "the case needs a template without an unfused mapping");
+        var (brute, bruteBest, count) = new FusionSearch(p).BruteForceFull();
+        Assert.IsNotNull(brute, $"brute force found nothing over {count} fused mappings");
+        var r = new FusionSearch(p).Solve(SearchLimits.None);
+        Console.WriteLine($"{r.Status} {r.Best:G8}, optimum {bruteBest:G8} over {count}; {r.Summary}; {r.Explanation}");
+        Assert.AreEqual(SolveStatus.Optimal, r.Status, r.Explanation);
+        Assert.AreEqual(bruteBest, r.Best!.Value, bruteBest * 1e-9);
+    }
+
+    /// <summary>
+    /// The listing of pipelined groups stopped after 0, 1, 2 and 4 groups (<see cref="FusionProblem.PipelineListingStop"/>):
+    /// the groups not listed are open chains bounded by 0 in every weighted join. The answer is valid, never below the brute
+    /// force's optimum nor above the full mapspace's sequential one, and its bound at most the optimum; OPTIMAL only at it.
+    /// </summary>
+    [TestMethod]
+    public void AStopWhileListingPipelinedGroupsKeepsAValidEdpBound()
+    {
+        foreach (var (w, a) in FusionPipelineTests.Cases())
+        {
+            var p = new FusionProblem(w, a, Objective.Edp, Pipeline: true);
+            var (_, bruteBest, count) = new FusionSearch(p).BruteForceFull();
+            var sequential = new FusionSearch(new FusionProblem(w, a, Objective.Edp)).Solve(SearchLimits.None).Best!.Value;
+            foreach (int listed in new[] { 0, 1, 2, 4 })
+            {
+                var r = new FusionSearch(p with { PipelineListingStop = listed }).Solve(SearchLimits.None);
+                Console.WriteLine($"{w.Name}, {listed} listed: {r.Status} {r.Best:G8} (bound {r.Bound:G8}), optimum {bruteBest:G8} over {count}, sequential {sequential:G8}");
+                Assert.IsNotNull(r.Mapping, $"{w.Name}: {r.Explanation}");
+                Assert.AreEqual(0, FusionChecker.Check(w, a, r.Mapping).Count, "the answer is a valid fused mapping");
+                Assert.IsTrue(r.Best >= bruteBest * (1 - 1e-9), $"{w.Name}: {r.Best} below the brute force's optimum {bruteBest}");
+                Assert.IsTrue(r.Best <= sequential * (1 + 1e-9), $"{w.Name}, {listed} listed: {r.Best} above the sequential optimum {sequential}");
+                Assert.IsNotNull(r.Bound, $"{w.Name}: a stopped listing keeps a bound");
+                Assert.IsTrue(r.Bound <= bruteBest * (1 + 1e-9), $"{w.Name}, {listed} listed: bound {r.Bound} above the optimum {bruteBest}");
+                if (r.Status == SolveStatus.Optimal) Assert.AreEqual(bruteBest, r.Best!.Value, bruteBest * 1e-9, $"{w.Name}: OPTIMAL only when it is");
+            }
+        }
+    }
+}
