@@ -295,48 +295,33 @@ public sealed class TensorIndex
     /// </summary>
     private long[][] ChildOffsets(ReadOnlySpan<(int Rank, long Factor, long Stride)> run, int rankCount)
     {
+        var shifts = ChildShifts(run, rankCount);
+        var offsets = new long[shifts.Length][];
+        for (long i = 0; i < shifts.Length; i++)
+        {
+            offsets[i] = new long[_ranks.Length];
+            for (int k = 0; k < _ranks.Length; k++) offsets[i][k] = Shift(k, shifts[i]);
+        }
+        return offsets;
+    }
+
+    /// <summary>Per child of a fanout's run (as in <see cref="PlacesNoNeighbourServes"/>), its shift of each rank: the sum of its index in each loop times the loop's stride.</summary>
+    private static long[][] ChildShifts(ReadOnlySpan<(int Rank, long Factor, long Stride)> run, int rankCount)
+    {
         long children = 1;
         foreach (var (_, factor, _) in run) children = checked(children * factor);
-        var offsets = new long[children][];
-        var at = new long[rankCount];
+        var shifts = new long[children][];
         for (long i = 0; i < children; i++)
         {
-            Array.Clear(at);
+            var at = shifts[i] = new long[rankCount];
             long rest = i;
             foreach (var (rank, factor, stride) in run)
             {
                 at[rank] = checked(at[rank] + rest % factor * stride);
                 rest /= factor;
             }
-            offsets[i] = new long[_ranks.Length];
-            for (int k = 0; k < _ranks.Length; k++) offsets[i][k] = Shift(k, at);
         }
-        return offsets;
-    }
-
-    /// <summary>
-    /// The moves, along the tensor's dimensions, by which a step must carry a child's tile for a mesh neighbour to serve it
-    /// (rule C: neighbour j's previous delta is child i's current one when the step moved the tile by j's offset less i's):
-    /// each pair's (<paramref name="pairs"/>: i, j, i, j, ... on the fanout's physical mesh) difference of offsets, for the
-    /// children of <paramref name="run"/> (as in <see cref="PlacesNoNeighbourServes"/>), each once and without the null move.
-    /// The physical mesh places child i at column i mod its width: where the run's X loops use fewer columns, children
-    /// wrap, and a neighbour may sit where the logical grid has none.
-    /// </summary>
-    public List<long[]> NeighbourMoves(ReadOnlySpan<(int Rank, long Factor, long Stride)> run, ReadOnlySpan<int> pairs, int rankCount)
-    {
-        var offsets = ChildOffsets(run, rankCount);
-        var seen = new HashSet<string>();
-        var moves = new List<long[]>();
-        for (int p = 0; p + 1 < pairs.Length; p += 2)
-        {
-            int cur = pairs[p], old = pairs[p + 1];
-            if (cur >= offsets.Length || old >= offsets.Length) continue;
-            var move = new long[_ranks.Length];
-            bool any = false;
-            for (int k = 0; k < move.Length; k++) any |= (move[k] = offsets[old][k] - offsets[cur][k]) != 0;
-            if (any && seen.Add(string.Join(',', move))) moves.Add(move);
-        }
-        return moves;
+        return shifts;
     }
 
     /// <summary>
@@ -346,81 +331,130 @@ public sealed class TensorIndex
     /// serves child i over a link only when neighbour j's previous delta (its previous tile, the step bringing whole tiles) is
     /// i's whole new tile, i.e. when j's offset less i's is the move; every other child needs its whole tile from the parent,
     /// which reads each distinct word they need at least once (identical deltas multicast, rule C'). The distinct used words of
-    /// the tiles at the places of the children no neighbour serves (<see cref="UnservedPlaces"/>, <see cref="WordsAt"/>;
-    /// docs/mapspace.md, "Whole tiles at every step above a bypassed level one"). -1 when a rank indexes two dimensions.
+    /// the tiles at the places of the children no neighbour serves (<see cref="MeshPlacement.UnservedSets"/>,
+    /// <see cref="WordsAt"/>; docs/mapspace.md, "Whole tiles at every step above a bypassed level one"). -1 when a rank
+    /// indexes two dimensions.
     /// </summary>
     public long WordsNoNeighbourServes(ReadOnlySpan<(int Rank, long Factor, long Stride)> run, ReadOnlySpan<int> pairs,
         ReadOnlySpan<long> rankExtent, ReadOnlySpan<long> dimMove)
-        => WordsAt(UnservedPlaces(run, pairs, dimMove, rankExtent.Length), rankExtent);
-
-    /// <summary>
-    /// The distinct offsets (along the tensor's dimensions) of the children of <paramref name="run"/> that no neighbour of
-    /// <paramref name="pairs"/> serves at a step moving every tile by <paramref name="dimMove"/> (as in
-    /// <see cref="WordsNoNeighbourServes"/>; <see cref="MeshPlacement.Unserved"/>).
-    /// </summary>
-    public List<long[]> UnservedPlaces(ReadOnlySpan<(int Rank, long Factor, long Stride)> run, ReadOnlySpan<int> pairs,
-        ReadOnlySpan<long> dimMove, int rankCount)
     {
-        var placement = new MeshPlacement(this, run, pairs, rankCount);
-        return placement.PlacesOf(placement.Unserved(dimMove));
+        var placement = new MeshPlacement(this, rankExtent.Length);
+        placement.Add(run, pairs);
+        var unit = new long[rankExtent.Length];
+        Array.Fill(unit, 1);
+        var sets = placement.UnservedSets(unit, dimMove);
+        return WordsAt(placement.Places(sets[0], unit), rankExtent);
     }
 
     /// <summary>
-    /// The children of a fanout's run (as in <see cref="PlacesNoNeighbourServes"/>) on a mesh of neighbour pairs: their distinct
-    /// places (offsets along the tensor's dimensions, in lexicographic order, so two runs of the same factors and spacing,
-    /// in any order and on any axes, number them alike), each child's place, and the places' differences per pair.
+    /// The children of one or more runs of a fanout (each as in <see cref="PlacesNoNeighbourServes"/>, on its mesh of neighbour
+    /// pairs: a plan's variants and loop orders), their tiles spaced by a per-rank factor given later (<c>spacing</c>: the runs'
+    /// strides are in its units). Kept: the distinct shifts (per rank) of the children (<see cref="Shifts"/>), and the distinct
+    /// differences (per rank) of a neighbour's shift less its child's (<see cref="RankMoves"/>). A child's place along the
+    /// tensor's dimensions is its shift times the spacing, projected (<see cref="Shift"/>, linear), so one build serves every
+    /// spacing, and which children a step serves depends only on which of the differences it matches.
     /// </summary>
-    public sealed class MeshPlacement
+    public sealed class MeshPlacement(TensorIndex index, int rankCount)
     {
-        /// <summary>The distinct places of the children, in lexicographic order.</summary>
-        public long[][] Places { get; }
+        private readonly List<long[]> _shifts = [];
+        private readonly Dictionary<string, int> _shiftIds = [];
+        private readonly List<long[]> _rankMoves = [];
+        private readonly Dictionary<string, int> _moveIds = [];
+        // Per run: each child's entry of _shifts, and its pairs (child, neighbour) with their entries of _rankMoves (-1: one shift).
+        private readonly List<(int[] Child, int[] Pairs, int[] Moves)> _runs = [];
+        private readonly System.Collections.Concurrent.ConcurrentDictionary<string, List<ulong[]>> _sets = new();
 
-        private readonly int[] _childPlace;
-        private readonly int[] _pairs;
+        /// <summary>The distinct shifts (per rank, in units of the spacing) of the children of every run.</summary>
+        public IReadOnlyList<long[]> Shifts => _shifts;
 
-        public MeshPlacement(TensorIndex index, ReadOnlySpan<(int Rank, long Factor, long Stride)> run, ReadOnlySpan<int> pairs, int rankCount)
+        /// <summary>The distinct differences, per rank (in units of the spacing), of a neighbour's shift less its child's; none null.</summary>
+        public IReadOnlyList<long[]> RankMoves => _rankMoves;
+
+        /// <summary>Adds a run: its loops innermost first (rank, factor, stride in units of the spacing) on a mesh of neighbour <paramref name="pairs"/> (i, j, i, j, ...).</summary>
+        public void Add(ReadOnlySpan<(int Rank, long Factor, long Stride)> run, ReadOnlySpan<int> pairs)
         {
-            var offsets = index.ChildOffsets(run, rankCount);
-            var comparer = Comparer<long[]>.Create((a, b) =>
+            var shifts = ChildShifts(run, rankCount);
+            long children = shifts.Length;
+            var child = new int[children];
+            for (long i = 0; i < children; i++) child[i] = Id(_shifts, _shiftIds, shifts[i]);
+            var kept = new List<int>();
+            var moves = new List<int>();
+            var move = new long[rankCount];
+            for (int p = 0; p + 1 < pairs.Length; p += 2)
             {
-                for (int k = 0; k < a.Length; k++) if (a[k] != b[k]) return a[k].CompareTo(b[k]);
-                return 0;
-            });
-            var sorted = new SortedSet<long[]>(offsets, comparer);
-            Places = sorted.ToArray();
-            _childPlace = new int[offsets.Length];
-            for (int i = 0; i < offsets.Length; i++) _childPlace[i] = Array.BinarySearch(Places, offsets[i], comparer);
-            _pairs = pairs.ToArray();
+                int cur = pairs[p], old = pairs[p + 1];
+                if (cur >= children || old >= children) continue;
+                bool any = false;
+                long[] a = _shifts[child[old]], b = _shifts[child[cur]];
+                for (int r = 0; r < rankCount; r++) any |= (move[r] = a[r] - b[r]) != 0;
+                kept.Add(cur);
+                kept.Add(old);
+                moves.Add(any ? Id(_rankMoves, _moveIds, move) : -1);
+            }
+            _runs.Add((child, kept.ToArray(), moves.ToArray()));
+            _sets.Clear();
+        }
+
+        private static int Id(List<long[]> list, Dictionary<string, int> ids, long[] value)
+        {
+            var key = string.Join(',', value);
+            if (!ids.TryGetValue(key, out int id)) { ids[key] = id = list.Count; list.Add((long[])value.Clone()); }
+            return id;
         }
 
         /// <summary>
-        /// The places (a bit per entry of <see cref="Places"/>) of the children no neighbour serves at a step moving every tile by
-        /// <paramref name="dimMove"/>: rule C serves child i from neighbour j (a pair i, j) only when j's place less i's is the move.
+        /// The distinct sets (a bit per entry of <see cref="Shifts"/>), over the runs, of the children no neighbour serves at a
+        /// step moving every tile by <paramref name="dimMove"/>, the children's tiles spaced by <paramref name="spacing"/>:
+        /// rule C serves child i from neighbour j (a pair i, j) only when j's place less i's is the move. Kept per set of the
+        /// <see cref="RankMoves"/> the move matches.
         /// </summary>
-        public ulong[] Unserved(ReadOnlySpan<long> dimMove)
+        public List<ulong[]> UnservedSets(ReadOnlySpan<long> spacing, ReadOnlySpan<long> dimMove)
         {
-            int children = _childPlace.Length;
-            var served = new bool[children];
-            for (int p = 0; p + 1 < _pairs.Length; p += 2)
+            int dims = index.Dimensions;
+            Span<long> scaled = stackalloc long[rankCount];
+            var matches = new char[_rankMoves.Count + 1];
+            bool still = true; // a pair of one shift serves the child when the step does not move
+            for (int k = 0; k < dims; k++) still &= dimMove[k] == 0;
+            matches[^1] = still ? '1' : '0';
+            for (int m = 0; m < _rankMoves.Count; m++)
             {
-                int cur = _pairs[p], old = _pairs[p + 1];
-                if (cur >= children || old >= children || served[cur]) continue;
-                long[] a = Places[_childPlace[old]], b = Places[_childPlace[cur]];
+                for (int r = 0; r < rankCount; r++) scaled[r] = checked(_rankMoves[m][r] * spacing[r]);
                 bool same = true;
-                for (int k = 0; k < a.Length && same; k++) same = a[k] - b[k] == dimMove[k];
-                served[cur] = same;
+                for (int k = 0; k < dims && same; k++) same = index.Shift(k, scaled) == dimMove[k];
+                matches[m] = same ? '1' : '0';
             }
-            var mask = new ulong[(Places.Length + 63) >> 6];
-            for (int i = 0; i < children; i++)
-                if (!served[i]) mask[_childPlace[i] >> 6] |= 1UL << (_childPlace[i] & 63);
-            return mask;
+            return _sets.GetOrAdd(new string(matches), key =>
+            {
+                var distinct = new List<ulong[]>();
+                var seen = new HashSet<string>();
+                foreach (var (child, pairs, moves) in _runs)
+                {
+                    var served = new bool[child.Length];
+                    for (int p = 0; p < moves.Length; p++)
+                        if (key[moves[p] < 0 ? key.Length - 1 : moves[p]] == '1') served[pairs[2 * p]] = true;
+                    var set = new ulong[(_shifts.Count + 63) >> 6];
+                    for (int i = 0; i < child.Length; i++)
+                        if (!served[i]) set[child[i] >> 6] |= 1UL << (child[i] & 63);
+                    if (seen.Add(string.Join(',', set))) distinct.Add(set);
+                }
+                return distinct;
+            });
         }
 
-        /// <summary>The places of a mask of <see cref="Unserved"/>, in order.</summary>
-        public List<long[]> PlacesOf(ulong[] mask)
+        /// <summary>The places along the tensor's dimensions of a set of <see cref="Shifts"/> (<see cref="UnservedSets"/>), the children spaced by <paramref name="spacing"/>.</summary>
+        public List<long[]> Places(ulong[] set, ReadOnlySpan<long> spacing)
         {
+            int dims = index.Dimensions;
+            Span<long> scaled = stackalloc long[rankCount];
             var places = new List<long[]>();
-            for (int p = 0; p < Places.Length; p++) if ((mask[p >> 6] >> (p & 63) & 1) != 0) places.Add(Places[p]);
+            for (int id = 0; id < _shifts.Count; id++)
+            {
+                if ((set[id >> 6] >> (id & 63) & 1) == 0) continue;
+                for (int r = 0; r < rankCount; r++) scaled[r] = checked(_shifts[id][r] * spacing[r]);
+                var place = new long[dims];
+                for (int k = 0; k < dims; k++) place[k] = index.Shift(k, scaled);
+                places.Add(place);
+            }
             return places;
         }
     }
@@ -457,6 +491,47 @@ public sealed class TensorIndex
             tile = checked(tile * values[k].Length);
         }
         if (places.Count <= 1) return places.Count * tile;
+        // The words as bits of the box that holds every tile (each tile's words one by one, as their values along the
+        // dimensions combine); a set of words where that box is large.
+        Span<long> low = stackalloc long[dims], size = stackalloc long[dims];
+        double box = 1;
+        for (int k = 0; k < dims; k++)
+        {
+            long least = long.MaxValue, most = long.MinValue;
+            foreach (var place in places) { least = Math.Min(least, place[k]); most = Math.Max(most, place[k]); }
+            low[k] = checked(least + values[k].Min());
+            size[k] = checked(most + values[k].Max() - low[k] + 1);
+            box *= size[k];
+        }
+        if (box <= 1 << 24)
+        {
+            var bits = new ulong[((long)box + 63) >> 6];
+            long count = 0;
+            var offsets = new long[dims][];
+            Span<int> digit = stackalloc int[dims];
+            foreach (var place in places)
+            {
+                long unit = 1;
+                for (int k = dims - 1; k >= 0; k--)
+                {
+                    var o = offsets[k] ??= new long[values[k].Length];
+                    for (int i = 0; i < o.Length; i++) o[i] = (place[k] + values[k][i] - low[k]) * unit;
+                    unit *= size[k];
+                }
+                digit.Clear();
+                while (true)
+                {
+                    long at = 0;
+                    for (int k = 0; k < dims; k++) at += offsets[k][digit[k]];
+                    ulong bit = 1UL << (int)(at & 63);
+                    if ((bits[at >> 6] & bit) == 0) { bits[at >> 6] |= bit; count++; }
+                    int j = 0;
+                    while (j < dims && ++digit[j] == values[j].Length) digit[j++] = 0;
+                    if (j == dims) break;
+                }
+            }
+            return count;
+        }
         var words = new HashSet<(long, long, long, long, long, long)>();
         Span<long> word = stackalloc long[6];
         foreach (var place in places)

@@ -67,20 +67,56 @@ internal sealed class OuterBound(SearchProblem problem, ArrayCostModel cost, Inn
     /// <summary>The most choices (c's tile and the middle level's factors) <c>WholeTileSteps</c> takes in one case; past it the term adds nothing.</summary>
     private const long WholeTileWork = 1 << 14;
 
+    /// <summary><c>WholeTileSteps</c>' children on level 1's mesh, per plan (or level 1's choice) and tensor.</summary>
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<(object, int), Formulation.TensorIndex.MeshPlacement> _meshes = new();
+
     /// <summary><c>WholeTileSteps</c>' neighbours, per plan (or level 1's choice), tensor and spacing of the children.</summary>
-    private readonly System.Collections.Concurrent.ConcurrentDictionary<(object, int, string), Neighbours> _neighbours = new();
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<ContentKey, Neighbours> _neighbours = new();
 
     /// <summary>
     /// The children of level 1's fanout as placed on its physical mesh in each variant of a plan and each order of each axis's
-    /// spatial loops (<c>Configs</c>: the run and the mesh's neighbour pairs), the moves by which a step lets a neighbour serve
-    /// some child in one of them (<c>Moves</c>, along the tensor's dimensions, both signs), and per tile extent and move the
-    /// least over them of the words no neighbour serves (<c>Unserved</c>, <see cref="Formulation.TensorIndex.WordsNoNeighbourServes"/>).
+    /// spatial loops (<c>Mesh</c>: one build for every spacing, <see cref="Formulation.TensorIndex.MeshPlacement"/>), spaced
+    /// by <c>Spacing</c>: the moves by which a step lets a neighbour serve some child in one of those placements (<c>Moves</c>,
+    /// along the tensor's dimensions, both signs), and per tile extent and move the least over them of the words no neighbour
+    /// serves (<c>Unserved</c>, <see cref="Formulation.TensorIndex.WordsNoNeighbourServes"/>).
     /// </summary>
-    private sealed record Neighbours(HashSet<(long, long, long, long)> Moves, List<Formulation.TensorIndex.MeshPlacement> Configs)
+    private sealed record Neighbours(Formulation.TensorIndex.MeshPlacement Mesh, long[] Spacing, HashSet<(long, long, long, long)> Moves)
     {
-        /// <summary>Per move, the distinct sets of places no neighbour serves over the placements (<c>TensorIndex.UnservedPlaces</c>).</summary>
+        /// <summary>Per move, the distinct sets of places no neighbour serves over the placements (<c>MeshPlacement.UnservedSets</c>).</summary>
         public readonly System.Collections.Concurrent.ConcurrentDictionary<(long, long, long, long), List<long[]>[]> Places = new();
-        public readonly System.Collections.Concurrent.ConcurrentDictionary<((long, long, long, long), string), long> Unserved = new();
+        public readonly System.Collections.Concurrent.ConcurrentDictionary<ContentKey, long> Unserved = new();
+        /// <summary>Per tile extent and move, the words the children's tiles' union shares with itself moved by it (<c>TensorIndex.SpacedWords</c>).</summary>
+        public readonly System.Collections.Concurrent.ConcurrentDictionary<ContentKey, long> Shared = new();
+    }
+
+    /// <summary>
+    /// A cache key: an owner, four numbers and an array compared by content. The array is the caller's (a lookup allocates
+    /// nothing); <see cref="Copy"/> before storing.
+    /// </summary>
+    private readonly struct ContentKey : IEquatable<ContentKey>
+    {
+        private readonly object? _owner;
+        private readonly (long, long, long, long) _numbers;
+        private readonly long[] _array;
+        private readonly int _hash;
+
+        public ContentKey(object? owner, (long, long, long, long) numbers, long[] array)
+        {
+            (_owner, _numbers, _array) = (owner, numbers, array);
+            var hash = new HashCode();
+            hash.Add(owner is null ? 0 : System.Runtime.CompilerServices.RuntimeHelpers.GetHashCode(owner));
+            hash.Add(numbers);
+            foreach (long x in array) hash.Add(x);
+            _hash = hash.ToHashCode();
+        }
+
+        public ContentKey((long, long, long, long) numbers, long[] array) : this(null, numbers, array) { }
+        public ContentKey(object owner, int number, long[] array) : this(owner, (number, 0, 0, 0), array) { }
+
+        public ContentKey Copy() => new(_owner, _numbers, (long[])_array.Clone());
+        public bool Equals(ContentKey other) => ReferenceEquals(_owner, other._owner) && _numbers == other._numbers && _array.AsSpan().SequenceEqual(other._array);
+        public override bool Equals(object? obj) => obj is ContentKey k && Equals(k);
+        public override int GetHashCode() => _hash;
     }
 
     /// <summary>The most register-level choices (keep set and factors) <see cref="RegisterOrders"/> takes in one plan; past it the term adds nothing.</summary>
@@ -917,6 +953,10 @@ internal sealed class OuterBound(SearchProblem problem, ArrayCostModel cost, Inn
             var whole = new bool[Ranks];
             var perWords = new double[3, Ranks];
             var layers = new List<(double Words, long Factor)>();
+            var forwarded = new List<(int Level, int Rank, (long, long, long, long) Move)>(); // the steps a neighbour may serve
+            var movers = rel.ToArray();
+            var same = new int[Ranks];
+            var tileKey = new long[movers.Length]; // c's tile over the ranks indexing t
             double lowest = double.PositiveInfinity;
             long work = 0;
             Tiles(0);
@@ -1042,20 +1082,26 @@ internal sealed class OuterBound(SearchProblem problem, ArrayCostModel cost, Inn
                 for (int level = 0; level < 3; level++)
                     for (int r = 0; r < Ranks; r++) perWords[level, r] = union;
                 var near = NeighbourPlaces();
-                var moves = near.Moves;
-                if (moves.Count == 0) return;
+                if (near.Moves.Count == 0) return;
+                for (int i = 0; i < movers.Length; i++) tileKey[i] = e[movers[i]];
+                if (exact)
+                {
+                    // The steps are those of the first pass (same choice): only their words change.
+                    foreach (var (level, r, v) in forwarded) perWords[level, r] = Math.Min(perWords[level, r], Unserved(near, v));
+                    return;
+                }
+                forwarded.Clear();
                 int top = c == 3 ? 2 : 1;
-                var movers = rel.ToArray();
-                var shift = new long[dims];
                 for (int level = 0; level <= top; level++)
                     for (int r = 0; r < Ranks; r++) // a loop over a rank not indexing t moves t's tiles by its inner loops' rewinds
                     {
                         if (Factor(level, r) == 1) continue;
-                        var same = movers.Where(q => q != r && Factor(level, q) > 1).ToArray();
+                        int sames = 0;
+                        foreach (int q in movers) if (q != r && Factor(level, q) > 1) same[sames++] = q;
                         // The rewinds of the deeper levels up to `inner`: with c = 3, a step above the fanout also without the
                         // middle level's, whose loops run inside each child (Timeloop compares the children's deltas there).
                         for (int inner = top; inner >= (level < 2 ? Math.Min(top, 1) : top); inner--)
-                        for (int mask = 0; mask < 1 << same.Length; mask++)
+                        for (int mask = 0; mask < 1 << sames; mask++)
                         {
                             Array.Clear(delta);
                             foreach (int q in movers)
@@ -1065,52 +1111,55 @@ internal sealed class OuterBound(SearchProblem problem, ArrayCostModel cost, Inn
                                 delta[q] = -back;
                             }
                             if (t.IndexedBy[r]) delta[r] += Stride(level, r);
-                            for (int j = 0; j < same.Length; j++)
+                            for (int j = 0; j < sames; j++)
                                 if ((mask >> j & 1) != 0) delta[same[j]] -= (Factor(level, same[j]) - 1) * Stride(level, same[j]);
                             var v = Project();
-                            if (!moves.Contains(v)) continue;
-                            for (int k = 0; k < dims; k++) shift[k] = index.Shift(k, delta);
-                            double words = exact ? Unserved(near, v) : union - index.SpacedWords(e, s1, spacing, shift);
-                            perWords[level, r] = Math.Min(perWords[level, r], words);
+                            if (!near.Moves.Contains(v)) continue;
+                            forwarded.Add((level, r, v));
+                            perWords[level, r] = Math.Min(perWords[level, r], union - Shared(near, v));
                         }
                     }
             }
 
+            // The words U shares with itself moved by `move` (the tiles a neighbour serves lie there; kept per tile extent and move).
+            long Shared(Neighbours near, (long, long, long, long) move)
+            {
+                var key = new ContentKey(move, tileKey);
+                if (near.Shared.TryGetValue(key, out long known)) return known;
+                Span<long> shift = stackalloc long[4];
+                (shift[0], shift[1], shift[2], shift[3]) = move;
+                long words = index.SpacedWords(e, s1, spacing, shift[..dims]);
+                near.Shared[key.Copy()] = words;
+                return words;
+            }
+
             // The least, over the placements of the children, of the words of the tiles no neighbour serves at a step moving
-            // them by `shift` (kept per tile extent and move).
+            // them by `move` (kept per tile extent and move).
             long Unserved(Neighbours near, (long, long, long, long) move)
             {
-                var key = (move, string.Join(',', rel.Select(q => e[q])));
+                var key = new ContentKey(move, tileKey);
                 if (near.Unserved.TryGetValue(key, out long known)) return known;
                 var sets = near.Places.GetOrAdd(move, m =>
                 {
                     long[] dimMove = [m.Item1, m.Item2, m.Item3, m.Item4];
-                    var distinct = new Dictionary<string, List<long[]>>();
-                    foreach (var placement in near.Configs)
-                    {
-                        var mask = placement.Unserved(dimMove.AsSpan(0, dims));
-                        var key = string.Join(',', mask);
-                        if (!distinct.ContainsKey(key)) distinct[key] = placement.PlacesOf(mask);
-                    }
-                    return distinct.Values.ToArray();
+                    return near.Mesh.UnservedSets(near.Spacing, dimMove.AsSpan(0, dims)).Select(set => near.Mesh.Places(set, near.Spacing)).ToArray();
                 });
                 long least = long.MaxValue;
                 foreach (var places in sets) least = Math.Min(least, index.WordsAt(places, e));
-                near.Unserved[key] = least;
+                near.Unserved[key.Copy()] = least;
                 return least;
             }
 
             // The differences of offsets (along t's dimensions) between the children of level 1's fanout and their neighbours on
             // its physical mesh (Timeloop's row-major placement, X innermost: `TimeloopConvention.NeighbourPairs`), either way
             // round, over the plan's variants (the plan's bounds hold for each) and every order of each axis's spatial loops,
-            // the children spaced by `spacing`. They depend on the spacing alone: kept per plan (or level 1's choice) and tensor.
+            // the children spaced by `spacing`: each a difference per rank of the mesh (`Mesh`, kept per plan, or level 1's
+            // choice, and tensor) times the spacing, projected. Kept per plan, tensor and spacing.
             Neighbours NeighbourPlaces()
             {
-                var key = string.Join(',', spacing);
-                return _neighbours.GetOrAdd((plan ?? (object)s.Choice[1]!, t.Index, key), _ =>
+                var mesh = _meshes.GetOrAdd((plan ?? (object)s.Choice[1]!, t.Index), _ =>
                 {
-                    var found = new HashSet<(long, long, long, long)>();
-                    var configs = new List<Formulation.TensorIndex.MeshPlacement>();
+                    var placement = new Formulation.TensorIndex.MeshPlacement(index, Ranks);
                     foreach (var (ax, ay) in axes)
                     {
                         var x = Enumerable.Range(0, Ranks).Where(r => ax[r] > 1).Select(r => (r, (long)ax[r])).ToList();
@@ -1122,19 +1171,32 @@ internal sealed class OuterBound(SearchProblem problem, ArrayCostModel cost, Inn
                             foreach (var py in Formulation.Mapspace.Permutations(y))
                             {
                                 var run = new List<(int Rank, long Factor, long Stride)>();
-                                var stride = (long[])spacing.Clone();
+                                var stride = new long[Ranks];
+                                Array.Fill(stride, 1);
                                 foreach (var (r, n) in px.Concat(py)) { run.Add((r, n, stride[r])); stride[r] = checked(stride[r] * n); }
-                                configs.Add(new Formulation.TensorIndex.MeshPlacement(index, System.Runtime.InteropServices.CollectionsMarshal.AsSpan(run), pairs, Ranks));
-                                foreach (var m in index.NeighbourMoves(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(run), pairs, Ranks))
-                                {
-                                    Span<long> v = stackalloc long[4];
-                                    for (int k = 0; k < dims; k++) v[k] = m[k];
-                                    found.Add((v[0], v[1], v[2], v[3]));
-                                    found.Add((-v[0], -v[1], -v[2], -v[3]));
-                                }
+                                placement.Add(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(run), pairs);
                             }
                     }
-                    return new Neighbours(found, configs);
+                    return placement;
+                });
+                var key = new ContentKey(plan ?? (object)s.Choice[1]!, t.Index, spacing);
+                if (_neighbours.TryGetValue(key, out var known)) return known;
+                return _neighbours.GetOrAdd(key.Copy(), _ =>
+                {
+                    var found = new HashSet<(long, long, long, long)>();
+                    var scaled = new long[Ranks];
+                    Span<long> v = stackalloc long[4];
+                    foreach (var m in mesh.RankMoves)
+                    {
+                        for (int r = 0; r < Ranks; r++) scaled[r] = checked(m[r] * spacing[r]);
+                        v.Clear();
+                        bool any = false;
+                        for (int k = 0; k < dims; k++) any |= (v[k] = index.Shift(k, scaled)) != 0;
+                        if (!any) continue;
+                        found.Add((v[0], v[1], v[2], v[3]));
+                        found.Add((-v[0], -v[1], -v[2], -v[3]));
+                    }
+                    return new Neighbours(mesh, (long[])spacing.Clone(), found);
                 });
             }
 
