@@ -57,10 +57,11 @@ public sealed partial class FusionSearch
         // With --pipeline, every pipelined group as a chain of classes with keys of its own, its cycles on its last member's
         // class, bounded by PipelineFloor from its members' cycle floors (FusionPipelineFull.cs).
         double FloorOf(ClassState c) => ShapeCycleFloor(c, stop);
-        // Stopped while listing them: the groups not listed are open chains bounded by 0 (AddOpenRun), and the answer below is
-        // the fastest chain of the sequential classes' members known (every layer's own, the template's), with that bound.
+        // Stopped while listing them: the groups not listed are open chains bounded by their layers' floors (AddOpenRun,
+        // OpenRunFloor), and the answer below is the fastest chain of the sequential classes' members known (every layer's own,
+        // the template's), with that bound.
         bool listingStopped = false;
-        var piped = _p.Pipeline ? AddPipelinedClasses(layers, FloorOf, stop, out listingStopped) : [];
+        var piped = _p.Pipeline ? AddPipelinedClasses(layers, FloorOf, c => c.Lower, stop, out listingStopped) : [];
 
         // The template's partial mappings are members of the same classes: each class starts from its fastest template member,
         // so the answer is never worse than the template's optimum and the ceilings start tighter.
@@ -88,7 +89,7 @@ public sealed partial class FusionSearch
             keysAfter[i + 1].Count, l.Count)).ToList();
         if (!proven)
             return new FusionResult(SolveStatus.Feasible, fMap, fRep, value, uMap, uRep, sw.Elapsed, stats, survivors,
-                (listingStopped ? "stopped while listing the pipelined groups (those not listed are bounded by 0); the answer is the fastest chain of the members known, " :
+                (listingStopped ? "stopped while listing the pipelined groups (those not listed are bounded by their layers' floors); the answer is the fastest chain of the members known, " :
                 "stopped before every class of partial mappings that could improve on the answer was searched to the end; ") + "the bound is the join of the classes' lower bounds" +
                 (lex ? " (the least energy at the least cycles was not searched, the unfused mapping's either)" : ""))
             { Bound = Math.Min(value, bound), UnfusedProven = unfusedProven };

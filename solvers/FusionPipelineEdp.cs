@@ -39,9 +39,11 @@ public sealed partial class FusionSearch
     /// their cycle floors): per group, its energy bound is the sum over its members of the energy search's class bound
     /// (<see cref="ClassBound"/>, less what fusion removes: a member's fused energy is its own in the pipeline, the energy of
     /// the same group run sequentially) and its cycle floor that bound. On the classes, as the weighted join reads them: the
-    /// members but the last bound 0 (energy and cycles), the last the group's. A stop leaves the members not bounded at 0.
+    /// members but the last bound 0 (energy and cycles), the last the group's. Each member's energy bound is at least its
+    /// layer's least sequential energy bound (<paramref name="leastEnergy"/>, <see cref="SequentialFloors"/>: its energy is its
+    /// sequential twin's), which a stop leaves it.
     /// </summary>
-    private List<PipeEdp> BoundPipedWeighted(List<PipeGroup> groups, Func<bool> stop)
+    private List<PipeEdp> BoundPipedWeighted(List<PipeGroup> groups, double[] leastEnergy, Func<bool> stop)
     {
         var result = new List<PipeEdp>();
         foreach (var g in groups)
@@ -52,7 +54,7 @@ public sealed partial class FusionSearch
             {
                 var c = g.Members[k];
                 c.Removed = FusionCost.ClassRemoval(EinsumOf(c.Layer, c.Job), _p.Arch, c.Job.Shared, c.Job.Held);
-                if (!stop()) p.EnergyLower += p.MemberEnergy[k] = Math.Max(0, ClassBound(c) - c.Removed.Value);
+                p.EnergyLower += p.MemberEnergy[k] = Math.Max(leastEnergy[c.Layer], stop() ? 0 : ClassBound(c) - c.Removed.Value);
             }
             last.EnergyLower = p.EnergyLower;
             last.CycleFloor = p.CycleFloor;
