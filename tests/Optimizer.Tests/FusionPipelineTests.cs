@@ -237,6 +237,7 @@ public sealed class FusionPipelineTests
                 Console.WriteLine($"{w.Name} {g.First}..{g.Last} holding {string.Join(",", g.Held)}: twin floor {twin}, open floor {open}, " +
                                   $"least {(least == long.MaxValue ? "none valid" : least)}");
                 Assert.IsTrue(open > 0, $"{w.Name} {g.First}..{g.Last}: the open floor is 0");
+                Assert.IsTrue(open <= least, $"{w.Name} {g.First}..{g.Last}: the open floor {open} above the group's least cycles {least}");
                 Assert.IsTrue(open <= twin, $"{w.Name} {g.First}..{g.Last}: the open floor {open} above the twin floor {twin} (the steady state is a part of it)");
                 Assert.IsTrue(twin <= least, $"{w.Name} {g.First}..{g.Last}: the floor from the sequential classes {twin} above the group's least cycles {least}");
                 if (open == least) tight++;
