@@ -60,9 +60,11 @@ public sealed partial class FusionSearch
         bool listingStopped = false;
         double SequentialCycles(ClassState c) => c.Empty ? double.PositiveInfinity : c.CycleFloor;
         double SequentialEnergy(ClassState c) => c.Empty ? double.PositiveInfinity : c.EnergyLower;
-        var piped = _p.Pipeline && frame is not null
-            ? BoundPipedWeighted(AddPipelinedClasses(layers, c => ShapeCycleFloor(c, stop), SequentialCycles, stop, out listingStopped, SequentialEnergy),
-                SequentialFloors(layers, SequentialEnergy), stop) : [];
+        var leastEnergy = SequentialFloors(layers, SequentialEnergy);
+        var pipeGroups = _p.Pipeline && frame is not null
+            ? AddPipelinedClasses(layers, c => ShapeCycleFloor(c, stop), SequentialCycles, stop, out listingStopped, SequentialEnergy, x => limits.Progress?.Phase(x)) : [];
+        limits.Progress?.Phase($"the energy bounds of {pipeGroups.Count} pipelined groups' members");
+        var piped = BoundPipedWeighted(pipeGroups, leastEnergy, stop);
         bool partial = frame is null && (_p.KeepHalos || _p.Pipeline);
         // Every fused mapping has at least the least sum of the classes' cycle floors along compatible keys.
         double cycleFloor = Forward(layers, c => c.Empty ? double.PositiveInfinity : c.CycleFloor)[n].GetValueOrDefault(DramKey, double.PositiveInfinity);

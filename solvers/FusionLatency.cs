@@ -61,7 +61,7 @@ public sealed partial class FusionSearch
         // OpenRunFloor), and the answer below is the fastest chain of the sequential classes' members known (every layer's own,
         // the template's), with that bound.
         bool listingStopped = false;
-        var piped = _p.Pipeline ? AddPipelinedClasses(layers, FloorOf, c => c.Lower, stop, out listingStopped) : [];
+        var piped = _p.Pipeline ? AddPipelinedClasses(layers, FloorOf, c => c.Lower, stop, out listingStopped, phase: x => limits.Progress?.Phase(x)) : [];
 
         // The template's partial mappings are members of the same classes: each class starts from its fastest template member,
         // so the answer is never worse than the template's optimum and the ceilings start tighter.

@@ -33,12 +33,13 @@ public sealed partial class FusionSearch
     /// (<see cref="AddOpenRun"/>) bounded by <see cref="OpenRunFloor"/>, so that the join of the bounds stays a lower bound over
     /// every pipelined group; stopped while taking the class cycle floors, the groups left keep their first floors.
     /// <paramref name="sequentialFloor"/> reads a sequential class's cycle floor (the search's own: latency's bound, EDP's
-    /// cycle floor); for EDP, <paramref name="sequentialEnergy"/> a sequential class's energy bound, whose least per layer,
+    /// cycle floor); <paramref name="phase"/> names each step for the progress display; for EDP, <paramref name="sequentialEnergy"/> a sequential class's energy bound, whose least per layer,
     /// summed over an open chain's layers, is its energy bound (a member's energy in the pipeline is its twin's).
     /// </summary>
     private List<PipeGroup> AddPipelinedClasses(List<List<ClassState>> layers, Func<ClassState, double> floorOf, Func<ClassState, double> sequentialFloor,
-        Func<bool> stop, out bool stopped, Func<ClassState, double>? sequentialEnergy = null)
+        Func<bool> stop, out bool stopped, Func<ClassState, double>? sequentialEnergy = null, Action<string>? phase = null)
     {
+        phase?.Invoke("listing the pipelined groups");
         var w = _p.Workload;
         var groups = new List<PipeGroup>();
         var least = SequentialFloors(layers, sequentialFloor);
@@ -63,6 +64,7 @@ public sealed partial class FusionSearch
             }
         // The members' cycle floors (each a latency search's root bound, cached per shape), once every group is listed with its
         // first floor: a stop here leaves the rest at their first floors.
+        phase?.Invoke($"the class cycle floors of {groups.Count} pipelined groups' members");
         foreach (var g in groups)
         {
             if (stop()) break;
