@@ -52,19 +52,17 @@ public sealed partial class FusionSearch
             BoundKeptWeighted(c);
         }
         // With --pipeline, every pipelined group as a chain of classes with keys of its own (the latency search's listing,
-        // AddPipelinedClasses, its cycle floor PipelineFloor from its members' class cycle floors), its value on its last member:
-        // its members' energy bounds summed plus lambda times that floor until it is searched (FusionPipelineEdp.cs). They are
-        // checked inside the unfused mapping, so without one they are not searched either. Stopped while listing, the groups not
-        // listed are open chains bounded by their layers' floors (AddOpenRun, OpenRunFloor: their least sequential energy bounds
-        // and cycle floors).
+        // AddPipelinedClasses, its cycle floor PipelineFloor from its members' layers' sequential floors), its value on its last
+        // member: its members' energy bounds summed plus lambda times that floor until it is searched, both raised with its
+        // members' own class bounds when a join first reaches it (FusionPipelineEdp.cs). They are checked inside the unfused
+        // mapping, so without one they are not searched either. Stopped while listing, the groups not listed are open chains
+        // bounded by their layers' floors (AddOpenRun, OpenRunFloor: their least sequential energy bounds and cycle floors).
         bool listingStopped = false;
         double SequentialCycles(ClassState c) => c.Empty ? double.PositiveInfinity : c.CycleFloor;
         double SequentialEnergy(ClassState c) => c.Empty ? double.PositiveInfinity : c.EnergyLower;
-        var leastEnergy = SequentialFloors(layers, SequentialEnergy);
-        var pipeGroups = _p.Pipeline && frame is not null
-            ? AddPipelinedClasses(layers, c => ShapeCycleFloor(c, stop), SequentialCycles, stop, out listingStopped, SequentialEnergy, x => limits.Progress?.Phase(x)) : [];
-        limits.Progress?.Phase($"the energy bounds of {pipeGroups.Count} pipelined groups' members");
-        var piped = BoundPipedWeighted(pipeGroups, leastEnergy, stop);
+        if (_p.Pipeline && frame is not null) limits.Progress?.Phase("listing the pipelined groups");
+        var piped = _p.Pipeline && frame is not null
+            ? BoundPipedWeighted(AddPipelinedClasses(layers, SequentialCycles, stop, out listingStopped, SequentialEnergy), SequentialFloors(layers, SequentialEnergy)) : [];
         bool partial = frame is null && (_p.KeepHalos || _p.Pipeline);
         // Every fused mapping has at least the least sum of the classes' cycle floors along compatible keys.
         double cycleFloor = Forward(layers, c => c.Empty ? double.PositiveInfinity : c.CycleFloor)[n].GetValueOrDefault(DramKey, double.PositiveInfinity);

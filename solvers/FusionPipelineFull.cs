@@ -13,8 +13,15 @@ namespace Optimizer.Solvers;
 /// </summary>
 public sealed partial class FusionSearch
 {
-    /// <summary>A pipelined group in the full search: its group class and its members' classes, in order (the last carries the group's cycles).</summary>
-    private sealed record PipeGroup(GroupClass Class, IReadOnlyList<ClassState> Members);
+    /// <summary>
+    /// A pipelined group in the full search: its group class, its members' classes, in order (the last carries the group's
+    /// cycles), and per member its layer's least sequential floor (<see cref="SequentialFloors"/>).
+    /// </summary>
+    private sealed record PipeGroup(GroupClass Class, IReadOnlyList<ClassState> Members, double[] Least)
+    {
+        /// <summary>True once its floor was raised with its members' own class cycle floors (<see cref="RaisedFloor"/>).</summary>
+        public bool Floored { get; set; }
+    }
 
     /// <summary>One member class's enumeration (<see cref="ProfilePipelineMembers"/>): mappings reached, valid, kept by the pruning, whether complete, and the time enumerating, checking validity, costing and pruning.</summary>
     public sealed record PipelineMemberProfile(string Layer, long Seen, long Valid, int Kept, bool Complete, TimeSpan Enumeration, TimeSpan Checking, TimeSpan Costing, TimeSpan Pruning);
@@ -27,19 +34,18 @@ public sealed partial class FusionSearch
     /// shared loops, halos recomputed; <see cref="GroupClasses"/>, as the brute force lists them): member k of group g follows
     /// the key <c>g:k</c> (DRAM for the first) and leaves <c>g:k+1</c> (DRAM for the last). Its members but the last are
     /// marked searched with the bound 0 (the group is searched as a whole, through its last member); the last has the group's
-    /// bound (<see cref="PipelineFloor"/>: first over its members' layers' sequential floors, <see cref="SequentialFloors"/>,
-    /// for every group, then with its members' own class cycle floors, <paramref name="floorOf"/>). When stopped while listing
-    /// (<paramref name="stopped"/>), every run of layers whose groups were not all listed gets instead one open chain
-    /// (<see cref="AddOpenRun"/>) bounded by <see cref="OpenRunFloor"/>, so that the join of the bounds stays a lower bound over
-    /// every pipelined group; stopped while taking the class cycle floors, the groups left keep their first floors.
-    /// <paramref name="sequentialFloor"/> reads a sequential class's cycle floor (the search's own: latency's bound, EDP's
-    /// cycle floor); <paramref name="phase"/> names each step for the progress display; for EDP, <paramref name="sequentialEnergy"/> a sequential class's energy bound, whose least per layer,
-    /// summed over an open chain's layers, is its energy bound (a member's energy in the pipeline is its twin's).
+    /// bound, <see cref="PipelineFloor"/> over its members' layers' sequential floors (<see cref="SequentialFloors"/>), raised
+    /// with its members' own class cycle floors only when the branch and bound reaches it (<see cref="RaisedFloor"/>). When
+    /// stopped while listing (<paramref name="stopped"/>), every run of layers whose groups were not all listed gets instead one
+    /// open chain (<see cref="AddOpenRun"/>) bounded by <see cref="OpenRunFloor"/>, so that the join of the bounds stays a lower
+    /// bound over every pipelined group. <paramref name="sequentialFloor"/> reads a sequential class's cycle floor (the search's
+    /// own: latency's bound, EDP's cycle floor); for EDP, <paramref name="sequentialEnergy"/> a sequential class's energy bound,
+    /// whose least per layer, summed over an open chain's layers, is its energy bound (a member's energy in the pipeline is its
+    /// twin's).
     /// </summary>
-    private List<PipeGroup> AddPipelinedClasses(List<List<ClassState>> layers, Func<ClassState, double> floorOf, Func<ClassState, double> sequentialFloor,
-        Func<bool> stop, out bool stopped, Func<ClassState, double>? sequentialEnergy = null, Action<string>? phase = null)
+    private List<PipeGroup> AddPipelinedClasses(List<List<ClassState>> layers, Func<ClassState, double> sequentialFloor, Func<bool> stop, out bool stopped,
+        Func<ClassState, double>? sequentialEnergy = null)
     {
-        phase?.Invoke("listing the pipelined groups");
         var w = _p.Workload;
         var groups = new List<PipeGroup>();
         var least = SequentialFloors(layers, sequentialFloor);
@@ -56,21 +62,26 @@ public sealed partial class FusionSearch
                         if (gc.Group.SharedLoops == 0) continue;
                         var members = PipeMembers(gc, groups.Count);
                         members[^1].Lower = PipelineFloor(gc, members, c => least[c.Layer]);
-                        groups.Add(new PipeGroup(gc, members));
+                        groups.Add(new PipeGroup(gc, members, least[first..(last + 1)]));
                         foreach (var c in members) layers[c.Layer].Add(c);
                     }
                 if (stopped)
                     AddOpenRun(layers, first, last, open++, OpenRunFloor(first, last, least), leastEnergy?.Skip(first).Take(last - first + 1).Sum() ?? 0);
             }
-        // The members' cycle floors (each a latency search's root bound, cached per shape), once every group is listed with its
-        // first floor: a stop here leaves the rest at their first floors.
-        phase?.Invoke($"the class cycle floors of {groups.Count} pipelined groups' members");
-        foreach (var g in groups)
-        {
-            if (stop()) break;
-            g.Members[^1].Lower = PipelineFloor(g.Class, g.Members, c => Math.Max(floorOf(c), least[c.Layer]));
-        }
         return groups;
+    }
+
+    /// <summary>
+    /// A pipelined group's floor raised, once, when the branch and bound first reaches it: <see cref="PipelineFloor"/> with each
+    /// member's own class cycle floor (a latency search's root bound, cached per shape, <see cref="ShapeCycleFloor"/>) or its
+    /// layer's least sequential floor, the larger; the dear part of a group's bound, so taken only for the groups the search
+    /// reaches (before f17n, for every group before the search began: on GPT-3, 7,837 groups). Null when already raised.
+    /// </summary>
+    private double? RaisedFloor(PipeGroup g, Func<bool> stop)
+    {
+        if (g.Floored) return null;
+        g.Floored = true;
+        return PipelineFloor(g.Class, g.Members, c => Math.Max(ShapeCycleFloor(c, stop), g.Least[c.Layer - g.Class.Group.First]));
     }
 
     /// <summary>
@@ -308,17 +319,20 @@ public sealed partial class FusionSearch
     }
 
     /// <summary>
-    /// The search of a pipelined group, reached through its last member's class: every member's options are its template
+    /// The search of a pipelined group, reached through its last member's class under <paramref name="ceiling"/> (first its
+    /// floor raised, <see cref="RaisedFloor"/>: at the ceiling, it is not enumerated): every member's options are its template
     /// mappings and its whole class's (<see cref="FullPipeOptions"/>; when that enumeration is not complete, also its class's
     /// fastest member, the latency search of the class), combined by <see cref="PipelinedPoints"/>; the fastest point (then
     /// least energy) becomes the members' members when it beats what they had. When every member's enumeration was complete
     /// and nothing stopped, the group's bound is its least cycles (infinite when no combination is valid); otherwise it keeps
     /// its floor.
     /// </summary>
-    private void SearchPipelined(ClassState last, Func<bool> stop, List<PipeGroup> groups, FusedMapping unfused)
+    private void SearchPipelined(ClassState last, double ceiling, Func<bool> stop, List<PipeGroup> groups, FusedMapping unfused)
     {
         last.Searched = true;
         var g = groups[last.PipeGroup];
+        // First its floor with its members' class floors: a group that floor puts at the ceiling is not enumerated.
+        if (RaisedFloor(g, stop) is { } raised && Meets(last.Lower = Math.Max(last.Lower, raised), ceiling)) return;
         if (MemberOptions(g, stop, k =>
             {
                 var own = new ClassState(g.Members[k].Layer, g.Members[k].Job);
