@@ -52,13 +52,17 @@ public sealed partial class FusionSearch
             BoundKeptWeighted(c);
         }
         // With --pipeline, every pipelined group as a chain of classes with keys of its own (the latency search's listing,
-        // AddPipelinedClasses, its cycle floor PipelineFloor from its members' class cycle floors), its value on its last member:
-        // its members' energy bounds summed plus lambda times that floor until it is searched (FusionPipelineEdp.cs). They are
-        // checked inside the unfused mapping, so without one they are not searched either. Stopped while listing, the groups not
-        // listed are open chains bounded by 0 (AddOpenRun).
+        // AddPipelinedClasses, its cycle floor PipelineFloor from its members' layers' sequential floors), its value on its last
+        // member: its members' energy bounds summed plus lambda times that floor until it is searched, both raised with its
+        // members' own class bounds when a join first reaches it (FusionPipelineEdp.cs). They are checked inside the unfused
+        // mapping, so without one they are not searched either. Stopped while listing, the groups not listed are open chains
+        // bounded by their layers' floors (AddOpenRun, OpenRunFloor: their least sequential energy bounds and cycle floors).
         bool listingStopped = false;
+        double SequentialCycles(ClassState c) => c.Empty ? double.PositiveInfinity : c.CycleFloor;
+        double SequentialEnergy(ClassState c) => c.Empty ? double.PositiveInfinity : c.EnergyLower;
+        if (_p.Pipeline && frame is not null) limits.Progress?.Phase("listing the pipelined groups");
         var piped = _p.Pipeline && frame is not null
-            ? BoundPipedWeighted(AddPipelinedClasses(layers, c => ShapeCycleFloor(c, stop), stop, out listingStopped), stop) : [];
+            ? BoundPipedWeighted(AddPipelinedClasses(layers, SequentialCycles, stop, out listingStopped, SequentialEnergy), SequentialFloors(layers, SequentialEnergy)) : [];
         bool partial = frame is null && (_p.KeepHalos || _p.Pipeline);
         // Every fused mapping has at least the least sum of the classes' cycle floors along compatible keys.
         double cycleFloor = Forward(layers, c => c.Empty ? double.PositiveInfinity : c.CycleFloor)[n].GetValueOrDefault(DramKey, double.PositiveInfinity);
@@ -103,7 +107,7 @@ public sealed partial class FusionSearch
         var survivors = layers.Select(l => (IReadOnlyList<FusionPartial>)l.SelectMany(c => c.Pool).Select((p, k) => p with { Order = k }).ToList()).ToList();
         string summary = $"{lines.Count} weighted join(s), lambda = {string.Join(", ", lines.Select(x => x.Lambda.ToString("G4")))}; " +
             $"the template's optimum EDP {template.Report?.Edp:G6}{(_p.Pipeline ? " (groups sequential)" : "")}{(ReferenceEquals(fMap, template.Mapping) ? " (kept: nothing in the full mapspace beats it)" : "")}" +
-            (_p.Pipeline ? $"; pipelined groups: {piped.Count} listed{(listingStopped ? " (stopped while listing them: those not listed bounded by 0)" : "")}, " +
+            (_p.Pipeline ? $"; pipelined groups: {piped.Count} listed{(listingStopped ? " (stopped while listing them: those not listed bounded by their layers' floors)" : "")}, " +
                 $"{piped.Count(x => x.SearchedAt.Count > 0)} searched, {piped.Count(x => x.Complete)} with every member's class enumerated" : "");
         return new FusionResult(proven ? SolveStatus.Optimal : SolveStatus.Feasible, fMap, fRep, fRep.Edp, template.Unfused, template.UnfusedReport, sw.Elapsed, stats, survivors,
             proven ? null : why + "; the bound is the least EDP over the region the weighted joins' bounds leave")
@@ -154,8 +158,10 @@ public sealed partial class FusionSearch
         foreach (var p in piped) ResetPiped(p, lambda);
         foreach (var c in layers.SelectMany(l => l))
         {
-            // Pipelined groups' members (ResetPiped) and open chains keep what they have.
-            if (c.PipeGroup >= 0 || c.Open) continue;
+            // Pipelined groups' members keep what they have (ResetPiped); an open chain's bound is its energy bound plus lambda
+            // times its cycle floor, left out at lambda 0 as pipelined groups are (each has a sequential twin of the same energy).
+            if (c.PipeGroup >= 0) continue;
+            if (c.Open) { c.Lower = lambda == 0 ? double.PositiveInfinity : c.EnergyLower + lambda * c.CycleFloor; continue; }
             if (c.Main is not null) { ResetKept(c, lambda); continue; }
             c.Member = c.Pool.Count == 0 ? null : c.Pool.MinBy(Value);
             c.Lower = WeightedLower(c, lambda);

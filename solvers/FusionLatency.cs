@@ -55,12 +55,13 @@ public sealed partial class FusionSearch
         // bounded by 0 (no floor is taken for them: every one that could improve on the best total is searched).
         var kept = _p.KeepHalos ? AddKeptClasses(layers, _ => 0) : [];
         // With --pipeline, every pipelined group as a chain of classes with keys of its own, its cycles on its last member's
-        // class, bounded by PipelineFloor from its members' cycle floors (FusionPipelineFull.cs).
-        double FloorOf(ClassState c) => ShapeCycleFloor(c, stop);
-        // Stopped while listing them: the groups not listed are open chains bounded by 0 (AddOpenRun), and the answer below is
-        // the fastest chain of the sequential classes' members known (every layer's own, the template's), with that bound.
+        // class, bounded by PipelineFloor from its members' layers' sequential floors, raised with its members' own class cycle
+        // floors when the branch and bound reaches it (FusionPipelineFull.cs). Stopped while listing them: the groups not listed are open chains bounded by their layers' floors (AddOpenRun,
+        // OpenRunFloor), and the answer below is the fastest chain of the sequential classes' members known (every layer's own,
+        // the template's), with that bound.
         bool listingStopped = false;
-        var piped = _p.Pipeline ? AddPipelinedClasses(layers, FloorOf, stop, out listingStopped) : [];
+        if (_p.Pipeline) limits.Progress?.Phase("listing the pipelined groups");
+        var piped = _p.Pipeline ? AddPipelinedClasses(layers, c => c.Lower, stop, out listingStopped) : [];
 
         // The template's partial mappings are members of the same classes: each class starts from its fastest template member,
         // so the answer is never worse than the template's optimum and the ceilings start tighter.
@@ -72,7 +73,7 @@ public sealed partial class FusionSearch
         while (!stop() && NextClass(layers, p => p.Cycles) is var (next, ceiling) && next is not null)
         {
             limits.Progress?.Phase($"exact latency search of class {++searched} ({w.Layers[next.Layer].Name}, shared [{SharedText(next.Job.Shared)}])");
-            if (next.PipeGroup >= 0) SearchPipelined(next, stop, piped, uMap);
+            if (next.PipeGroup >= 0) SearchPipelined(next, ceiling, stop, piped, uMap);
             else if (next.Main is null) Search(next, ceiling, stop, seedWithDescent: false);
             else SearchKept(next, ceiling, stop, kept, uMap);
         }
@@ -88,7 +89,7 @@ public sealed partial class FusionSearch
             keysAfter[i + 1].Count, l.Count)).ToList();
         if (!proven)
             return new FusionResult(SolveStatus.Feasible, fMap, fRep, value, uMap, uRep, sw.Elapsed, stats, survivors,
-                (listingStopped ? "stopped while listing the pipelined groups (those not listed are bounded by 0); the answer is the fastest chain of the members known, " :
+                (listingStopped ? "stopped while listing the pipelined groups (those not listed are bounded by their layers' floors); the answer is the fastest chain of the members known, " :
                 "stopped before every class of partial mappings that could improve on the answer was searched to the end; ") + "the bound is the join of the classes' lower bounds" +
                 (lex ? " (the least energy at the least cycles was not searched, the unfused mapping's either)" : ""))
             { Bound = Math.Min(value, bound), UnfusedProven = unfusedProven };

@@ -35,13 +35,14 @@ public sealed partial class FusionSearch
     }
 
     /// <summary>
-    /// EDP's bounds of the pipelined groups <see cref="AddPipelinedClasses"/> listed (their last members' bounds are then
-    /// their cycle floors): per group, its energy bound is the sum over its members of the energy search's class bound
-    /// (<see cref="ClassBound"/>, less what fusion removes: a member's fused energy is its own in the pipeline, the energy of
-    /// the same group run sequentially) and its cycle floor that bound. On the classes, as the weighted join reads them: the
-    /// members but the last bound 0 (energy and cycles), the last the group's. A stop leaves the members not bounded at 0.
+    /// EDP's first bounds of the pipelined groups <see cref="AddPipelinedClasses"/> listed (their last members' bounds are then
+    /// their first cycle floors): per group, its members' energy bounds (each its layer's least sequential energy bound,
+    /// <paramref name="leastEnergy"/>, <see cref="SequentialFloors"/>: a member's energy is its sequential twin's) summed, and
+    /// that cycle floor, and what fusion removes from each member's energy; on the classes, as the weighted join reads them: the members but the last bound 0 (energy and cycles),
+    /// the last the group's. Both are raised with the members' own class bounds when a join first reaches the group
+    /// (<see cref="RaiseBounds"/>).
     /// </summary>
-    private List<PipeEdp> BoundPipedWeighted(List<PipeGroup> groups, Func<bool> stop)
+    private List<PipeEdp> BoundPipedWeighted(List<PipeGroup> groups, double[] leastEnergy)
     {
         var result = new List<PipeEdp>();
         foreach (var g in groups)
@@ -52,14 +53,42 @@ public sealed partial class FusionSearch
             {
                 var c = g.Members[k];
                 c.Removed = FusionCost.ClassRemoval(EinsumOf(c.Layer, c.Job), _p.Arch, c.Job.Shared, c.Job.Held);
-                if (!stop()) p.EnergyLower += p.MemberEnergy[k] = Math.Max(0, ClassBound(c) - c.Removed.Value);
+                p.EnergyLower += p.MemberEnergy[k] = leastEnergy[c.Layer];
             }
-            last.EnergyLower = p.EnergyLower;
-            last.CycleFloor = p.CycleFloor;
-            last.Empty = double.IsPositiveInfinity(p.EnergyLower) || double.IsPositiveInfinity(p.CycleFloor);
+            SetBounds(p);
             result.Add(p);
         }
         return result;
+    }
+
+    /// <summary>A group's energy bound and cycle floor on its last member's class, as the weighted join reads them.</summary>
+    private static void SetBounds(PipeEdp p)
+    {
+        var last = p.Group.Members[^1];
+        last.EnergyLower = p.EnergyLower;
+        last.CycleFloor = p.CycleFloor;
+        last.Empty = double.IsPositiveInfinity(p.EnergyLower) || double.IsPositiveInfinity(p.CycleFloor);
+    }
+
+    /// <summary>
+    /// A group's bounds raised, once, when a join first reaches it: its cycle floor with its members' own class cycle floors
+    /// (<see cref="RaisedFloor"/>, latency's), and each member's energy bound with the energy search's class bound
+    /// (<see cref="ClassBound"/>, less what fusion removes: a member's fused energy is its own in the pipeline, the energy of the
+    /// same group run sequentially), shared by shape with the sequential classes. False when already raised.
+    /// </summary>
+    private bool RaiseBounds(PipeEdp p, Func<bool> stop)
+    {
+        var g = p.Group;
+        if (RaisedFloor(g, stop) is not { } floor) return false;
+        p.CycleFloor = Math.Max(p.CycleFloor, floor);
+        for (int k = 0; k < g.Members.Count && !stop(); k++)
+        {
+            var c = g.Members[k];
+            p.MemberEnergy[k] = Math.Max(p.MemberEnergy[k], ClassBound(c) - c.Removed!.Value);
+        }
+        p.EnergyLower = Math.Max(p.EnergyLower, p.MemberEnergy.Sum());
+        SetBounds(p);
+        return true;
     }
 
     /// <summary>
@@ -128,6 +157,13 @@ public sealed partial class FusionSearch
         var last = g.Members[^1];
         last.Searched = true;
         p.SearchedAt.Add(lambda);
+        // First its bounds with its members' class bounds (RaiseBounds): a group they put at the ceiling is not enumerated.
+        if (RaiseBounds(p, stop))
+        {
+            ResetPiped(p, lambda);
+            last.Searched = true;
+            if (Meets(last.Lower, ceiling)) return;
+        }
         // First the members' least energies (cheap beside the enumeration, and shared by shape with the sequential classes):
         // a group whose bound they raise to the ceiling is not enumerated at this lambda.
         if (!p.EnergySettled && SettleEnergy(p, lambda, ceiling, stop) && Meets(last.Lower, ceiling)) return;

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Optimizer.Formulation;
+using Optimizer.Workloads;
 
 namespace Optimizer.Solvers;
 
@@ -12,8 +13,15 @@ namespace Optimizer.Solvers;
 /// </summary>
 public sealed partial class FusionSearch
 {
-    /// <summary>A pipelined group in the full search: its group class and its members' classes, in order (the last carries the group's cycles).</summary>
-    private sealed record PipeGroup(GroupClass Class, IReadOnlyList<ClassState> Members);
+    /// <summary>
+    /// A pipelined group in the full search: its group class, its members' classes, in order (the last carries the group's
+    /// cycles), and per member its layer's least sequential floor (<see cref="SequentialFloors"/>).
+    /// </summary>
+    private sealed record PipeGroup(GroupClass Class, IReadOnlyList<ClassState> Members, double[] Least)
+    {
+        /// <summary>True once its floor was raised with its members' own class cycle floors (<see cref="RaisedFloor"/>).</summary>
+        public bool Floored { get; set; }
+    }
 
     /// <summary>One member class's enumeration (<see cref="ProfilePipelineMembers"/>): mappings reached, valid, kept by the pruning, whether complete, and the time enumerating, checking validity, costing and pruning.</summary>
     public sealed record PipelineMemberProfile(string Layer, long Seen, long Valid, int Kept, bool Complete, TimeSpan Enumeration, TimeSpan Checking, TimeSpan Costing, TimeSpan Pruning);
@@ -26,15 +34,22 @@ public sealed partial class FusionSearch
     /// shared loops, halos recomputed; <see cref="GroupClasses"/>, as the brute force lists them): member k of group g follows
     /// the key <c>g:k</c> (DRAM for the first) and leaves <c>g:k+1</c> (DRAM for the last). Its members but the last are
     /// marked searched with the bound 0 (the group is searched as a whole, through its last member); the last has the group's
-    /// bound (<see cref="PipelineFloor"/>: first its compute term alone for every group, then with its members' cycle floors).
-    /// When stopped while listing (<paramref name="stopped"/>), every run of layers whose groups were not all listed gets
-    /// instead one open chain (<see cref="AddOpenRun"/>), bound 0, so that the join of the bounds stays a lower bound over
-    /// every pipelined group; stopped while taking the cycle floors, the groups left keep their compute floors.
+    /// bound, <see cref="PipelineFloor"/> over its members' layers' sequential floors (<see cref="SequentialFloors"/>), raised
+    /// with its members' own class cycle floors only when the branch and bound reaches it (<see cref="RaisedFloor"/>). When
+    /// stopped while listing (<paramref name="stopped"/>), every run of layers whose groups were not all listed gets instead one
+    /// open chain (<see cref="AddOpenRun"/>) bounded by <see cref="OpenRunFloor"/>, so that the join of the bounds stays a lower
+    /// bound over every pipelined group. <paramref name="sequentialFloor"/> reads a sequential class's cycle floor (the search's
+    /// own: latency's bound, EDP's cycle floor); for EDP, <paramref name="sequentialEnergy"/> a sequential class's energy bound,
+    /// whose least per layer, summed over an open chain's layers, is its energy bound (a member's energy in the pipeline is its
+    /// twin's).
     /// </summary>
-    private List<PipeGroup> AddPipelinedClasses(List<List<ClassState>> layers, Func<ClassState, double> floorOf, Func<bool> stop, out bool stopped)
+    private List<PipeGroup> AddPipelinedClasses(List<List<ClassState>> layers, Func<ClassState, double> sequentialFloor, Func<bool> stop, out bool stopped,
+        Func<ClassState, double>? sequentialEnergy = null)
     {
         var w = _p.Workload;
         var groups = new List<PipeGroup>();
+        var least = SequentialFloors(layers, sequentialFloor);
+        var leastEnergy = sequentialEnergy is null ? null : SequentialFloors(layers, sequentialEnergy);
         stopped = false;
         int open = 0;
         for (int last = 1; last < w.Layers.Count; last++)
@@ -46,20 +61,71 @@ public sealed partial class FusionSearch
                         if (stopped = stop() || groups.Count >= _p.PipelineListingStop) break;
                         if (gc.Group.SharedLoops == 0) continue;
                         var members = PipeMembers(gc, groups.Count);
-                        members[^1].Lower = PipelineFloor(gc, members, _ => 0);
-                        groups.Add(new PipeGroup(gc, members));
+                        members[^1].Lower = PipelineFloor(gc, members, c => least[c.Layer]);
+                        groups.Add(new PipeGroup(gc, members, least[first..(last + 1)]));
                         foreach (var c in members) layers[c.Layer].Add(c);
                     }
-                if (stopped) AddOpenRun(layers, first, last, open++);
+                if (stopped)
+                    AddOpenRun(layers, first, last, open++, OpenRunFloor(first, last, least), leastEnergy?.Skip(first).Take(last - first + 1).Sum() ?? 0);
             }
-        // The members' cycle floors (each a latency search's root bound, cached per shape), once every group is listed with its
-        // compute floor: a stop here leaves the rest at their compute floors.
-        foreach (var g in groups)
-        {
-            if (stop()) break;
-            g.Members[^1].Lower = PipelineFloor(g.Class, g.Members, floorOf);
-        }
         return groups;
+    }
+
+    /// <summary>
+    /// A pipelined group's floor raised, once, when the branch and bound first reaches it: <see cref="PipelineFloor"/> with each
+    /// member's own class cycle floor (a latency search's root bound, cached per shape, <see cref="ShapeCycleFloor"/>) or its
+    /// layer's least sequential floor, the larger; the dear part of a group's bound, so taken only for the groups the search
+    /// reaches (before f17n, for every group before the search began: on GPT-3, 7,837 groups). Null when already raised.
+    /// </summary>
+    private double? RaisedFloor(PipeGroup g, Func<bool> stop)
+    {
+        if (g.Floored) return null;
+        g.Floored = true;
+        return PipelineFloor(g.Class, g.Members, c => Math.Max(ShapeCycleFloor(c, stop), g.Least[c.Layer - g.Class.Group.First]));
+    }
+
+    /// <summary>
+    /// Per layer, the least cycle floor (<paramref name="floorOf"/>) of its sequential classes (those of groups run one layer
+    /// after the other, halos recomputed: the join's own, listed before any pipelined group); +infinity when it has none. A
+    /// floor on every member's own cycles (the largest of its demands) in every pipelined group over that layer: the same group
+    /// run sequentially with the same mappings is valid (the pipelined capacity rule only adds to the sequential rules), each
+    /// member a member of one of the layer's sequential classes there with the same counts, so the same demands, and its fused
+    /// cycles, the largest of them, at least that class's floor.
+    /// </summary>
+    private static double[] SequentialFloors(List<List<ClassState>> layers, Func<ClassState, double> floorOf)
+        => layers.Select(l => l.Where(IsSequential).Select(floorOf).DefaultIfEmpty(double.PositiveInfinity).Min()).ToArray();
+
+    /// <summary>A class of the sequential join: not a pipelined group's member, an open chain's, nor a kept-halo group's.</summary>
+    private static bool IsSequential(ClassState c) => c.PipeGroup < 0 && !c.Open && c.Main is null;
+
+    /// <summary>
+    /// A floor on the cycles of every pipelined group of layers <paramref name="first"/>..<paramref name="last"/>, whatever its
+    /// classes and shared iterations: the schedule's steady state (<see cref="PipelineSchedule.StepDemand"/> over every member)
+    /// over floor vectors, per member its layer's compute floor in the slot all share and its layer's least sequential floor
+    /// (<paramref name="least"/>, <see cref="SequentialFloors"/>) in a slot of its own. Every member runs in exactly
+    /// <c>f</c> of the steps, so the schedule's steps summed hold, for each resource, <c>f</c> times the members' demands of
+    /// it summed, and its cycles (that sum over <c>f</c>) are at least the largest over the resources of the members' summed
+    /// demands: the steady state's step, whatever <c>f</c>.
+    /// </summary>
+    private double OpenRunFloor(int first, int last, double[] least)
+    {
+        var vectors = new List<long[]>();
+        for (int i = first; i <= last; i++)
+        {
+            if (double.IsPositiveInfinity(least[i])) return double.PositiveInfinity;
+            var v = new long[2 + last - first];
+            v[0] = ComputeFloor(_p.Workload.Layers[i]);
+            v[1 + i - first] = (long)Math.Ceiling(least[i]);
+            vectors.Add(v);
+        }
+        return PipelineSchedule.StepDemand(vectors, 0, vectors.Count - 1);
+    }
+
+    /// <summary>A layer's compute floor: its MACs spread over every compute unit (<see cref="Counts.ComputeCycles"/>); a member's compute demand is at least it (a split member computes more).</summary>
+    private long ComputeFloor(Einsum e)
+    {
+        long units = _p.Arch.ComputeInstances;
+        return Counts.ComputeCycles((e.Macs + units - 1) / units, _p.Arch.Compute.MacsPerCycle);
     }
 
     /// <summary>
@@ -82,14 +148,17 @@ public sealed partial class FusionSearch
 
     /// <summary>
     /// The pipelined groups of layers <paramref name="first"/>..<paramref name="last"/> not listed (the listing was stopped): one
-    /// chain of classes from DRAM to DRAM over those layers, each bound 0 and marked searched, with no member. It keeps the
-    /// join of the classes' bounds a lower bound (a group's cycles are at least 0) and adds no answer.
+    /// chain of classes from DRAM to DRAM over those layers, marked searched, with no member, its last class bounded by
+    /// <paramref name="floor"/> (<see cref="OpenRunFloor"/>; its <see cref="ClassState.Lower"/> and its
+    /// <see cref="ClassState.CycleFloor"/>, EDP's) and its energy by <paramref name="energy"/> (EDP's), the others by 0. It keeps
+    /// the join of the classes' bounds a lower bound over every pipelined group and adds no answer.
     /// </summary>
-    private static void AddOpenRun(List<List<ClassState>> layers, int first, int last, int id)
+    private static void AddOpenRun(List<List<ClassState>> layers, int first, int last, int id, double floor, double energy)
     {
         for (int i = first; i <= last; i++)
             layers[i].Add(new ClassState(i, new Job(i == first ? null : $"{PipeKey}open{id}:{i - first}", [], [], new Dictionary<int, long>(),
-                i == last ? null : $"{PipeKey}open{id}:{i - first + 1}")) { Searched = true, Lower = 0, Open = true });
+                i == last ? null : $"{PipeKey}open{id}:{i - first + 1}")) { Searched = true, Lower = i == last ? floor : 0, CycleFloor = i == last ? floor : 0,
+                    EnergyLower = i == last ? energy : 0, Open = true });
     }
 
     /// <summary>
@@ -109,7 +178,6 @@ public sealed partial class FusionSearch
     /// <summary>The members' floor vectors of <see cref="PipelineFloor"/>: per member its compute floor, then its class's cycle floor in a slot of its own (null when a class is empty).</summary>
     private List<long[]>? FloorVectors(IReadOnlyList<ClassState> members, Func<ClassState, double> floorOf)
     {
-        long units = _p.Arch.ComputeInstances;
         var vectors = new List<long[]>();
         for (int k = 0; k < members.Count; k++)
         {
@@ -117,7 +185,7 @@ public sealed partial class FusionSearch
             double floor = floorOf(c);
             if (double.IsPositiveInfinity(floor)) return null;
             var v = new long[1 + members.Count];
-            v[0] = Counts.ComputeCycles((EinsumOf(c.Layer, c.Job).Macs + units - 1) / units, _p.Arch.Compute.MacsPerCycle);
+            v[0] = ComputeFloor(EinsumOf(c.Layer, c.Job));
             v[1 + k] = (long)Math.Ceiling(floor);
             vectors.Add(v);
         }
@@ -131,16 +199,25 @@ public sealed partial class FusionSearch
     /// For tests: every pipelined group (two to <see cref="FusionProblem.MaxPipelineLayers"/> layers with shared loops, as
     /// <see cref="AddPipelinedClasses"/> lists them), its floor (<see cref="PipelineFloor"/>, from its members' class cycle
     /// floors), its steady state's floor (one step of every member, times the iterations: the largest class floor or the
-    /// compute floors summed, <see cref="PipelineSchedule.StepDemand"/>), and its least cycles by brute force: every
-    /// combination of its members' mappings of <see cref="BrutePipeMembers"/>, the group pipelined inside
-    /// <paramref name="unfused"/>, checked by <see cref="FusionChecker"/> and costed by <see cref="FusionCost"/> (infinite when
-    /// none is valid).
+    /// compute floors summed, <see cref="PipelineSchedule.StepDemand"/>), its floor from its layers' least sequential floors
+    /// alone (<see cref="PipelineFloor"/> over <see cref="SequentialFloors"/> of the sequential classes' cycle floors, the
+    /// listing's first floor), the open chain's floor of its layers (<see cref="OpenRunFloor"/>, the same sequential floors),
+    /// and its least cycles by brute force: every combination of its members' mappings of <see cref="BrutePipeMembers"/>, the
+    /// group pipelined inside <paramref name="unfused"/>, checked by <see cref="FusionChecker"/> and costed by
+    /// <see cref="FusionCost"/> (infinite when none is valid).
     /// </summary>
-    internal IReadOnlyList<(FusedGroup Group, double Floor, double Steady, long Least)> PipelineFloorsAndLeast(FusedMapping unfused)
+    internal IReadOnlyList<(FusedGroup Group, double Floor, double Steady, double Twin, double Open, long Least)> PipelineFloorsAndLeast(FusedMapping unfused)
     {
         var w = _p.Workload;
         var cache = new Dictionary<string, List<Mapping>>();
-        var result = new List<(FusedGroup, double, double, long)>();
+        var result = new List<(FusedGroup, double, double, double, double, long)>();
+        var layers = ListClasses((i, job) =>
+        {
+            var c = new ClassState(i, job);
+            c.Lower = CycleFloor(c);
+            return c;
+        }, c => double.IsPositiveInfinity(c.Lower))!;
+        var sequential = SequentialFloors(layers, c => c.Lower);
         for (int last = 1; last < w.Layers.Count; last++)
             for (int first = Math.Max(0, last - FusionProblem.MaxPipelineLayers + 1); first < last; first++)
                 foreach (var gc in GroupClasses(first, last, [false]))
@@ -150,6 +227,8 @@ public sealed partial class FusionSearch
                     var classFloors = members.Select(CycleFloor).ToArray();
                     double floor = PipelineFloor(gc, members, c => classFloors[c.Layer - first]);
                     double steady = FloorVectors(members, c => classFloors[c.Layer - first]) is { } v ? PipelineSchedule.StepDemand(v, 0, v.Count - 1) : double.PositiveInfinity;
+                    double twin = PipelineFloor(gc, members, c => sequential[c.Layer]);
+                    double open = OpenRunFloor(first, last, sequential);
                     var group = gc.Group.AsPipelined();
                     long least = long.MaxValue;
                     foreach (var ms in Product(gc.Members.Select(m => BrutePipeMembers(cache, m.Einsum, m.Room, m.Shared, m.Held)).ToList()))
@@ -160,7 +239,7 @@ public sealed partial class FusionSearch
                         var rep = FusionCost.Evaluate(w, _p.Arch, fm);
                         least = Math.Min(least, rep.GroupCycles[fm.Groups.ToList().FindIndex(g => g.First == first)]);
                     }
-                    result.Add((group, floor, steady, least));
+                    result.Add((group, floor, steady, twin, open, least));
                 }
         return result;
     }
@@ -240,17 +319,20 @@ public sealed partial class FusionSearch
     }
 
     /// <summary>
-    /// The search of a pipelined group, reached through its last member's class: every member's options are its template
+    /// The search of a pipelined group, reached through its last member's class under <paramref name="ceiling"/> (first its
+    /// floor raised, <see cref="RaisedFloor"/>: at the ceiling, it is not enumerated): every member's options are its template
     /// mappings and its whole class's (<see cref="FullPipeOptions"/>; when that enumeration is not complete, also its class's
     /// fastest member, the latency search of the class), combined by <see cref="PipelinedPoints"/>; the fastest point (then
     /// least energy) becomes the members' members when it beats what they had. When every member's enumeration was complete
     /// and nothing stopped, the group's bound is its least cycles (infinite when no combination is valid); otherwise it keeps
     /// its floor.
     /// </summary>
-    private void SearchPipelined(ClassState last, Func<bool> stop, List<PipeGroup> groups, FusedMapping unfused)
+    private void SearchPipelined(ClassState last, double ceiling, Func<bool> stop, List<PipeGroup> groups, FusedMapping unfused)
     {
         last.Searched = true;
         var g = groups[last.PipeGroup];
+        // First its floor with its members' class floors: a group that floor puts at the ceiling is not enumerated.
+        if (RaisedFloor(g, stop) is { } raised && Meets(last.Lower = Math.Max(last.Lower, raised), ceiling)) return;
         if (MemberOptions(g, stop, k =>
             {
                 var own = new ClassState(g.Members[k].Layer, g.Members[k].Job);
