@@ -355,30 +355,35 @@ internal sealed class InnerBound(SearchProblem problem, ArrayCostModel cost) : S
 
     /// <summary>
     /// The parent p's reads of the whole tiles its fanout's children take in (docs/mapspace.md, "Whole tiles over the places
-    /// no neighbour serves"), when level p's fanout is the only one between p and its next keeper of t and level p + 1 is
-    /// decided (0 otherwise): the child's tile is t's tile at level p + 1 (the levels between keep it or pass it on whole),
+    /// no neighbour serves"), when one fanout lies between p and its next keeper of t, at p or at a level f between them
+    /// (which keeps nothing of t and passes its children's fills up to p), and level f + 1 is decided (0 otherwise): the
+    /// child's tile is t's tile at level f + 1 (the levels below f keep it or pass it on whole),
     /// at least its used words (a strided tile's gaps are not read); at each of the steps that bring it whole (<see cref="WholeTiles"/>, or the ordered count of a complete mapping),
-    /// p reads one tile per place of <see cref="Formulation.TensorIndex.PlacesNoNeighbourServes"/>, the least over the
+    /// p reads, per instance of f, one tile per place of <see cref="Formulation.TensorIndex.PlacesNoNeighbourServes"/>, the least over the
     /// plan's variants and every order of each axis's spatial loops (Timeloop's row-major placement, X innermost). A
     /// step moves rank r by a multiple of r's extent across the fanout (every loop above it, and every rewind, moves r so),
     /// and not at all when no loop above the fanout runs over r.
     /// </summary>
     private double PlacesReads(SearchTensor t, State s, int d, int p, bool ordered)
     {
-        int q = p + 1;
-        if (q < d || s.Plan is null) return 0;
-        bool fanout = false;
-        for (int r = 0; r < Ranks; r++) fanout |= s.Spatial(p, r) > 1;
-        if (!fanout) return 0;
-        for (int k = q; k < Levels; k++)
+        if (s.Plan is null) return 0;
+        // The fanout: at p, or at a level between p and its next keeper c, which keep nothing of t (they pass c's fills up).
+        int f = -1;
+        for (int k = p; k < Levels; k++)
         {
-            if ((s.Keep[k] & t.Bit) != 0) break;
-            for (int r = 0; r < Ranks; r++) if (s.Spatial(k, r) > 1) return 0;
+            if (k > p && (s.Keep[k] & t.Bit) != 0) break;
+            bool split = false;
+            for (int r = 0; r < Ranks; r++) split |= s.Spatial(k, r) > 1;
+            if (!split) continue;
+            if (f >= 0) return 0;
+            f = k;
         }
-        long places = Places(t, s, d, p, ordered);
+        int q = f + 1;
+        if (f < 0 || q < d) return 0;
+        long places = Places(t, s, d, f, ordered);
         if (places <= 0) return 0;
         long whole = ordered && d == 0 ? Whole(s) : WholeTiles(t, s, d, q);
-        return (double)whole * places * t.UsedWords(s.Rem[q]) * s.Used[p];
+        return (double)whole * places * t.UsedWords(s.Rem[q]) * s.Used[f];
 
         long Whole(State s)
         {
@@ -386,7 +391,6 @@ internal sealed class InnerBound(SearchProblem problem, ArrayCostModel cost) : S
             return times;
         }
     }
-
     private readonly System.Collections.Concurrent.ConcurrentDictionary<(SpatialPlan, int, int, string), long> _places = new();
 
     /// <summary>

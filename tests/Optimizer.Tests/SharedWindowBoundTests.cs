@@ -341,6 +341,53 @@ public sealed class SharedWindowBoundTests
     }
 
     /// <summary>
+    /// A strided 1-D convolution (C 1, K 2, P 8, R 3, stride 2) on an eyeriss-like machine with a 2 x 3 array, its search model
+    /// under the Timeloop convention and Timeloop's report of <paramref name="mapping"/>, whose DRAM reads 5 input words (the
+    /// array's places) at each of 4 steps.
+    /// </summary>
+    private static (Einsum Conv, Architecture Roles, SearchModel Model, CostReport Timeloop) StridedOnAnArray(Mapping mapping)
+    {
+        var conv = Layers.Conv1d("strided", c: 1, k: 2, p: 8, r: 3, stride: 2);
+        var roles = SearchTests.RoleSplit("roles", glb: 16, fanout: (2, 3), spads: (2, 1, 2));
+        var tl = TimeloopConvention.Evaluate(conv, roles, mapping);
+        Assert.AreEqual(20, Row(tl, "DRAM", "Inputs").Reads, "the array's 5 places at each of 4 steps");
+        return (conv, roles, new SearchModel(new MapProblem(conv, roles, Objective.Energy, Convention: CostConvention.Timeloop), deferOrders: true), tl);
+    }
+
+    /// <summary>
+    /// The places no neighbour serves across a fanout at a level that passes the window tensor on (docs/mapspace.md, "Whole
+    /// tiles over the places no neighbour serves"): the leaf floor the search prunes a tiling's orders by before it costs
+    /// them. Worked by hand: a 1-D convolution (C 1, K 2, P 8, R 3, stride 2) with P 2 along X and R 3 along Y at the global
+    /// buffer, which keeps only the outputs, P 4 at DRAM and K 2 at the weights scratchpad (below the fanout, above the input
+    /// scratchpads): each PE's one-word input tile comes whole at each of DRAM's 4 steps, and the 6 PEs sit at 5 places
+    /// (w = 2p + r: p 1, r 0 and p 0, r 2 need the same word), none a neighbour serves (a step moves w by 4, neighbours differ
+    /// by 2 along X and 1 along Y), so DRAM reads 5 words at each step: 20, where the fills over the most children that
+    /// share a word (24 / 2 = 12) gave the floor before. The leaf floor (the plain tensors' energy in the mapping's orders and the window
+    /// tensor's ordered floor) is at most Timeloop's energy in every order of the spatial loops and equals it here; then the
+    /// exact search under the Timeloop convention equals brute force on that layer and machine.
+    /// </summary>
+    [TestMethod]
+    public void LeafFloorCountsThePlacesAcrossAFanoutThatPassesTheWindowTensorOn()
+    {
+        var mapping = M(L("P=4"), L("", "P=2@X R=3@Y", keep: "Outputs"), L("K=2", keep: "Weights"), L("", keep: "Inputs"), L("", keep: "Outputs"));
+        var (conv, roles, model, tl) = StridedOnAnArray(mapping);
+        Assert.AreEqual(24, Row(tl, "ISpad", "Inputs").Fills * Row(tl, "ISpad", "Inputs").InstancesUsed, "a word into each of 6 PEs at each step");
+        double floor = double.NaN;
+        SearchTests.BoundsOnTheWay(model, conv, mapping, (s, d) => { if (d == 0) floor = model.PlainEnergy(s) + model.OrderedFlooredEnergy(s); });
+        double least = Mapspace.SpatialOrders(mapping).Where(m => TimeloopMapping.Inexpressible(m, roles) is null)
+            .Min(m => TimeloopConvention.Evaluate(conv, roles, m).Energy);
+        Console.WriteLine($"leaf floor {floor}, Timeloop {tl.Energy}, least over the spatial orders {least}");
+        Assert.IsLessThanOrEqualTo(least * (1 + 1e-9), floor, "the leaf floor above Timeloop's energy");
+        Assert.AreEqual(least, floor, 1e-9 * least, "the leaf floor counts every place DRAM reads");
+
+        var problem = new MapProblem(conv, roles, Objective.Energy, Convention: CostConvention.Timeloop);
+        var exact = new TilingSearch(problem, prune: true, seed: false).Solve(SearchLimits.None);
+        var brute = new TilingSearch(problem, prune: false).Solve(SearchLimits.None);
+        Assert.AreEqual(SolveStatus.Optimal, exact.Status);
+        Assert.AreEqual(brute.Best!.Value, exact.Best!.Value, 1e-9 * brute.Best.Value, "exact against brute force");
+    }
+
+    /// <summary>
     /// Whole tiles at every step above a bypassed level one (docs/mapspace.md, same name). Worked by hand: a 1-D convolution
     /// (C 1, K 2, P 8, R 3, stride 2; 17 input words) with P 2 along X and R 3 along Y, P 2 at DRAM and P 2 at the global buffer,
     /// which keeps only the outputs: each PE's one-word input tile moves by 4 words at each of the 4 steps above the input
@@ -352,12 +399,8 @@ public sealed class SharedWindowBoundTests
     [TestMethod]
     public void WholeTilesAtEveryStepAboveABypassedLevelOne()
     {
-        var conv = Layers.Conv1d("strided", c: 1, k: 2, p: 8, r: 3, stride: 2);
-        var roles = SearchTests.RoleSplit("roles", glb: 16, fanout: (2, 3), spads: (2, 1, 2));
         var mapping = M(L("P=2"), L("P=2", "P=2@X R=3@Y", keep: "Outputs"), L("K=2", keep: "Weights"), L("", keep: "Inputs"), L("", keep: "Outputs"));
-        var tl = TimeloopConvention.Evaluate(conv, roles, mapping);
-        Assert.AreEqual(20, Row(tl, "DRAM", "Inputs").Reads, "the array's union of 5 words at each of 4 steps");
-        var model = new SearchModel(new MapProblem(conv, roles, Objective.Energy, Convention: CostConvention.Timeloop), deferOrders: true);
+        var (conv, roles, model, tl) = StridedOnAnArray(mapping);
         var (bounds, _) = SearchTests.BoundsOnTheWay(model, conv, mapping);
         foreach (var (d, plain, outer, child) in bounds)
             foreach (var value in new[] { plain, outer, child ?? 0 })
