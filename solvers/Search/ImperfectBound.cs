@@ -65,14 +65,14 @@ internal sealed partial class ImperfectBound(SearchProblem problem, ArrayCostMod
         _pairCount = 0;
         double plain = Least(terms, s, d, tiles, null);
         if (_m.MacEnergy + plain >= cutoff) return _m.MacEnergy + plain;
-        // DRAM's sweeps and the passes only raise the bound: weighed for the nodes the plain bound does not prune.
+        // DRAM's sweeps, the passes and the shared steps only raise the bound: weighed for the nodes the plain bound does not prune.
         var sweeps = d < 2 ? null : Sweeps(s);
         _passes = _levels is not null && PassesApply(s, d, tiles);
         if (sweeps is null && !_passes) return _m.MacEnergy + plain;
         return _m.MacEnergy + Least(terms, s, d, tiles, sweeps);
     }
 
-    /// <summary>Whether <see cref="Case"/> adds <see cref="Passes"/> (the bound being taken, after its plain sum did not prune).</summary>
+    /// <summary>Whether <see cref="Case"/> adds <see cref="Passes"/> or <see cref="SharedSteps"/> (the bound being taken, after its plain sum did not prune).</summary>
     private bool _passes;
 
     /// <summary>The least over the rank of the innermost loop above d (none when one tile of d is left) of <see cref="Case"/>.</summary>
@@ -100,7 +100,8 @@ internal sealed partial class ImperfectBound(SearchProblem problem, ArrayCostMod
     {
         double sum = 0;
         foreach (var t in _m.Tensors) sum += TensorBound(terms[t.Index], t, s, d, tiles, innermost);
-        if (_passes) sum += Passes(terms, s, d, tiles, innermost);
+        // The passes and the shared steps both raise a decided tensor's share over its separate one: the more of the two, never their sum.
+        if (_passes) sum += Math.Max(Passes(terms, s, d, tiles, innermost), SharedSteps(terms, s, d, tiles, innermost));
         if (sweeps is null) return sum;
         double least = double.PositiveInfinity;
         foreach (int keep in _levelOneKeeps)
