@@ -651,7 +651,7 @@ public sealed class Codesign
     /// one it lands on. A count, not a clock, so that where the dive lands does not depend on the machine's load
     /// (docs/codesign.md, "Where the dive goes").
     /// </summary>
-    public const long DefaultQuickNodes = 20_000;
+    public const long DefaultQuickNodes = 2_000;
 
     /// <summary>
     /// Creates a co-design run of a workload over a space: <paramref name="limits"/>' time limit is for the whole run,
