@@ -163,7 +163,7 @@ public static class Program
                 Console.WriteLine($"    {stage}: {t.Nodes} evaluated ({t.Dropped} dropped at once), {t.Searches} searches, {t.Skipped} left unsearched, {t.Time.TotalSeconds:0.#} s");
             // The dive's path: at each step the halves' keys (lower bounds) and estimates (their mappings at the halves' largest energies), the one taken marked.
             foreach (var step in run.Dive)
-                Console.WriteLine("    dive: " + string.Join("  |  ", step.Halves.Select((h, i) => $"{(i == step.Chosen ? "*" : " ")}{h.Points.Count} from {h.Points.Min()}: key {h.Key:G5} est {(h.Estimate is { } x ? x.ToString("G5") : "-")}")));
+                Console.WriteLine("    dive: " + string.Join("  |  ", step.Halves.Select((h, i) => $"{(i == step.Chosen ? "*" : " ")}{h.Points.Count} from {h.Points.Min()}: key {h.Key:G5} est {(h.Estimate is { } x ? x.ToString("G5") : "-")}{(h.Own is { } y && h.Estimate is { } z && y > z ? $" (own {y:G5})" : "")}")));
             // Where the gap is, shape by shape: the best point's bound and value against the bound of the node that sets the run's bound.
             var mapped = Codesign.MappedFor(objective);
             if (r.Status != CodesignStatus.Optimal && r.Best?.Sums.GetValueOrDefault(mapped) is { } own)

@@ -612,8 +612,11 @@ public sealed record CodesignResult(
 /// </summary>
 public sealed record StageTally(int Nodes, int Dropped, long Searches, long Skipped, TimeSpan Time);
 
-/// <summary>One half the dive evaluated: its points, its key (a lower bound), its tie-break value and its estimate (<see cref="Codesign.Dive"/>; null when none).</summary>
-public sealed record DiveHalf(IReadOnlyList<int> Points, double Key, double Tie, double? Estimate);
+/// <summary>
+/// One half the dive evaluated: its points, its key (a lower bound), its tie-break value and its estimate (<see cref="Codesign.Dive"/>; null when none),
+/// and <paramref name="Own"/>, what the estimate would be from the half's own mappings alone (the other mappings found are what brings it lower).
+/// </summary>
+public sealed record DiveHalf(IReadOnlyList<int> Points, double Key, double Tie, double? Estimate, double? Own = null);
 
 /// <summary>One step of the dive: the halves evaluated and the index of the one it descended into.</summary>
 public sealed record DiveStep(IReadOnlyList<DiveHalf> Halves, int Chosen);
@@ -1041,7 +1044,7 @@ public sealed class Codesign
     /// </summary>
     private Node Landing(List<Node> halves, DesignMetric objective)
     {
-        var step = new DiveStep(halves.Select(h => new DiveHalf(h.Points, h.Key, h.Tie, DiveEstimate(h, objective))).ToList(), 0);
+        var step = new DiveStep(halves.Select(h => DiveEstimate(h, objective) is var (estimate, own) ? new DiveHalf(h.Points, h.Key, h.Tie, estimate, own) : new DiveHalf(h.Points, h.Key, h.Tie, null)).ToList(), 0);
         step = step with { Chosen = DiveChoice(step.Halves) };
         _dive.Add(step);
         return halves[step.Chosen];
@@ -1066,9 +1069,12 @@ public sealed class Codesign
 
     /// <summary>
     /// A guess at the least value among a node's points, for the dive (energy, latency, EDP; null otherwise, or when a
-    /// shape has no mapping): each shape's best mapping of the node's last evaluation (found on its relaxation, so
-    /// valid there) costed on the relaxation with every energy per access raised to its largest over the node's points
-    /// (<see cref="Pessimistic"/>), times its count, summed. The relaxation's own key takes every energy at its least:
+    /// shape has no mapping): per shape, the least value of its mappings costed on the relaxation with every energy per
+    /// access raised to its largest over the node's points (<see cref="Pessimistic"/>), among the best mapping of the node's
+    /// last evaluation (found on its relaxation, so valid there) and every mapping found so far on any architecture that is
+    /// valid there (branch cd19k: the node-limited searches of the dive find worse mappings than the timed ones did on an
+    /// idle machine, and the others' mappings make up for it), times its count, summed; with it, the estimate from the
+    /// node's own mappings alone (<see cref="DiveHalf.Own"/>). The relaxation's own key takes every energy at its least:
     /// over a set whose memories span small and large sizes, that favors the small memories' cheap accesses with the
     /// large ones' capacity, a mix no point has, and the key-based dive went, run to run as the quick bounds' timing
     /// went, to points of the 16384- or 32768-word global buffer, up to 13 % worse on energy and 17 % on EDP than the
@@ -1076,23 +1082,24 @@ public sealed class Codesign
     /// non-decreasing tables and the node's largest point in it, the value of real mappings on that point. At least the
     /// sum of the node's searches' bounds (the same mappings at no smaller energies, each costing at least its search's bound).
     /// </summary>
-    private double? DiveEstimate(Node node, DesignMetric objective)
+    private (double Estimate, double Own)? DiveEstimate(Node node, DesignMetric objective)
     {
         if (objective is not (DesignMetric.Energy or DesignMetric.Latency or DesignMetric.Edp)) return null;
         var o = MappedFor(objective);
         if (node.Sums?.GetValueOrDefault(o) is not { } s || s.Results.Count < _eval.Shapes.Count) return null;
         var arch = Pessimistic(node.Points);
-        double sum = 0;
+        double sum = 0, ownSum = 0;
         for (int i = 0; i < _eval.Shapes.Count; i++)
         {
             if (s.Results[i].Mapping is not { } m) return null;
-            double least = Conventions.Evaluate(_eval.Convention, _eval.Shapes[i].Layer, arch, m).Objective(o);
+            double own = Conventions.Evaluate(_eval.Convention, _eval.Shapes[i].Layer, arch, m).Objective(o), least = own;
             // Every mapping found so far (on any architecture) that is valid on it: the least of their values.
             foreach (var other in _eval.Found(i, o))
                 if (_eval.ValueOn(arch, i, other) is { } report) least = Math.Min(least, report.Objective(o));
             sum += _eval.Shapes[i].Count * least;
+            ownSum += _eval.Shapes[i].Count * own;
         }
-        return sum;
+        return (sum, ownSum);
     }
 
     /// <summary>

@@ -421,14 +421,14 @@ public sealed class CodesignTests
     public void TheDiveTakesTheHalfOfLeastMidpointAndLandsOnAPointAtItsValue()
     {
         var (space, sweeper) = Shared.Value;
-        int sets = 0, above = 0;
+        int sets = 0, above = 0, lowered = 0;
         foreach (var objective in new[] { DesignMetric.Energy, DesignMetric.Latency, DesignMetric.Edp })
         {
             var run = new Codesign(space, Small(), SearchLimits.None);
             var got = run.Minimize(objective, []);
             var expected = sweeper.Sweep(objective, [])!;
             var optima = sweeper.SweepAll(objective, []);
-            string what = $"{DesignMetrics.Name(objective)}: dive [{string.Join("; ", run.Dive.Select(d => string.Join(" / ", d.Halves.Select(h => $"{h.Points.Count} from {h.Points.Min()} key {h.Key} est {h.Estimate}"))))}]";
+            string what = $"{DesignMetrics.Name(objective)}: dive [{string.Join("; ", run.Dive.Select(d => string.Join(" / ", d.Halves.Select(h => $"{h.Points.Count} from {h.Points.Min()} key {h.Key} est {h.Estimate} own {h.Own}"))))}]";
             Assert.IsTrue(run.Dive.Count > 0, what);
             foreach (var step in run.Dive)
             {
@@ -439,6 +439,8 @@ public sealed class CodesignTests
                     double least = h.Points.Min(p => optima[p]!.Values[objective]);
                     Assert.IsTrue(h.Estimate.Value >= least * (1 - 1e-12), $"{what}: estimate {h.Estimate} below the least optimum {least} of the half's points");
                     if (h.Points.Count > 1) { sets++; if (h.Estimate.Value > h.Key * (1 + 1e-9)) above++; }
+                    Assert.IsTrue(h.Estimate.Value <= h.Own!.Value, $"{what}: estimate above the half's own mappings' {h.Own}");
+                    if (h.Estimate.Value < h.Own.Value * (1 - 1e-9)) lowered++;
                 }
                 Assert.AreEqual(step.Halves.Min(h => h.Key + h.Estimate!.Value), step.Halves[step.Chosen].Key + step.Halves[step.Chosen].Estimate!.Value, what);
             }
@@ -450,7 +452,7 @@ public sealed class CodesignTests
             Assert.AreEqual(expected.Point, got.Best!.Point, what);
         }
         Assert.IsTrue(sets > 0, "no set in the dives: the test sees nothing");
-        Console.WriteLine($"{sets} sets in the dives, {above} with an estimate above the key");
+        Console.WriteLine($"{sets} sets in the dives, {above} with an estimate above the key, {lowered} halves whose estimate other mappings found brought below their own mappings'");
     }
 
     /// <summary>
