@@ -508,7 +508,9 @@ public sealed class LayerEvaluator
         var carried = Carried(arch, key, shape, objective);
         if (carried is not null) CarriedSeeds++;
         var problem = new MapProblem(layer, arch, objective, Convention: Convention) { EnergyFloor = energyFloor };
-        var r = new TilingSearch(problem, prune: true, incumbent: nodes is null ? null : DescentSeed(problem, left),
+        var descent = nodes is null ? null : DescentSeed(problem, left);
+        // Node-limited without the descent's mapping: unseeded (the search's own seeding would sample on a clock).
+        var r = new TilingSearch(problem, prune: true, seed: nodes is null || descent is not null, incumbent: descent,
                 ceiling: carried is null ? double.PositiveInfinity : carried.Value * (1 + 1e-9)) { NodeLimit = nodes ?? long.MaxValue }
             .Solve(_limits with { TimeLimit = left, Threads = nodes is null ? _limits.Threads : 1 });
         if (r.Mapping is { } found)
