@@ -66,14 +66,16 @@ public static class Program
                 case "shape-seeds": ShapeSeeds.Run(numbers.Count > 0 ? seconds : 60); break;
                 case "codesign" or "codesign:energy" or "codesign:edp":
                     CodesignEyeriss(numbers.Count > 0 ? seconds : 600, numbers.Count > 1 ? double.Parse(numbers[1], System.Globalization.CultureInfo.InvariantCulture) : null,
-                        numbers.Count > 2 ? double.Parse(numbers[2], System.Globalization.CultureInfo.InvariantCulture) : null,
-                        name == "codesign:energy" ? [DesignMetric.Energy] : name == "codesign:edp" ? [DesignMetric.Edp] : [DesignMetric.Energy, DesignMetric.Edp]); break;
+                        numbers.Count > 2 && numbers.Count < 4 ? double.Parse(numbers[2], System.Globalization.CultureInfo.InvariantCulture) : null,
+                        name == "codesign:energy" ? [DesignMetric.Energy] : name == "codesign:edp" ? [DesignMetric.Edp] : [DesignMetric.Energy, DesignMetric.Edp],
+                        numbers.Count > 3 ? long.Parse(numbers[3], System.Globalization.CultureInfo.InvariantCulture) : null); break;
+                case "codesign-dive-nodes": CodesignDiveNodes.Run(numbers.Count > 0 ? numbers.Select(x => long.Parse(x, System.Globalization.CultureInfo.InvariantCulture)).ToList() : [2_000, 20_000]); break;
                 case "codesign-edp-floor": CodesignEdpFloor.Run(numbers.Count > 1 ? int.Parse(numbers[1], System.Globalization.CultureInfo.InvariantCulture) : 192, numbers.Count > 0 ? seconds : 10); break;
                 case "codesign-fronts": CodesignFronts(numbers.Count > 0 ? seconds : 1800); break;
                 case "proofs": Proofs(seconds, names.Skip(names.IndexOf("proofs") + 1).ToList()); return 0; // the names after it are networks, presets, objectives
                 case var d when d.StartsWith("descent", StringComparison.Ordinal): DescentSweep(d); break;
                 default:
-                    Console.Error.WriteLine($"error: unknown benchmark '{name}'; known: costmodel, timeloop-model, small, resnet50, cpsat[:PRESET], cpsat-floor[:PRESET], window-capabilities [seconds per search], codesign[:energy|:edp] (both when neither) [seconds per objective [seconds per bound search [seconds per quick bound search]]], codesign-fronts [seconds per front], simulate, fusion, fusion-full[:resnet50|:gpt3] [seconds per fused search], fusion-halos[:resnet50|:mobilenetv2][:template|:keep] [seconds per fused search], fusion-keep, fusion-cases[:plain|:pipeline|:halos][:small][:edp] [count [seed]], fusion-pipeline[:examples|:gpt3|:resnet50] [seconds per fused search], fusion-pipe-prune[:resnet50|:mobilenetv2|:gpt3] [groups], fusion-certify [seconds per certificate], network, timeloop-optima, timelimit, onnx-load, imperfect [seconds per case], imperfect-proofs [seconds per search [first shape [shapes]]], shapes [seconds per search [E = D [buffer words]]], shape-proofs[:alone] [seconds per search], shape-seeds [seconds per search], proofs [NETWORK|PRESET|OBJECTIVE|timeloop...], descent[:WORKLOAD[:ARCH[:norandom]]] (an empty WORKLOAD or ARCH: all) [seconds per layer]");
+                    Console.Error.WriteLine($"error: unknown benchmark '{name}'; known: costmodel, timeloop-model, small, resnet50, cpsat[:PRESET], cpsat-floor[:PRESET], window-capabilities [seconds per search], codesign[:energy|:edp] (both when neither) [seconds per objective [seconds per bound search [seconds per quick bound search [nodes per search of the dive (then the quick seconds are ignored)]]]], codesign-fronts [seconds per front], simulate, fusion, fusion-full[:resnet50|:gpt3] [seconds per fused search], fusion-halos[:resnet50|:mobilenetv2][:template|:keep] [seconds per fused search], fusion-keep, fusion-cases[:plain|:pipeline|:halos][:small][:edp] [count [seed]], fusion-pipeline[:examples|:gpt3|:resnet50] [seconds per fused search], fusion-pipe-prune[:resnet50|:mobilenetv2|:gpt3] [groups], fusion-certify [seconds per certificate], network, timeloop-optima, timelimit, onnx-load, imperfect [seconds per case], imperfect-proofs [seconds per search [first shape [shapes]]], shapes [seconds per search [E = D [buffer words]]], shape-proofs[:alone] [seconds per search], shape-seeds [seconds per search], proofs [NETWORK|PRESET|OBJECTIVE|timeloop...], descent[:WORKLOAD[:ARCH[:norandom]]] (an empty WORKLOAD or ARCH: all) [seconds per layer]");
                     return 2;
             }
         }
@@ -137,18 +139,18 @@ public static class Program
     /// then EDP (or only the one named: codesign:energy, codesign:edp), each with a time limit for the whole run (and optionally a cap on each search on a relaxation): the
     /// status, the best point, the bound and gap, the exact layer searches against a full sweep's, and the time.
     /// </summary>
-    private static void CodesignEyeriss(double seconds, double? boundSeconds, double? quickSeconds, IReadOnlyList<DesignMetric> objectives)
+    private static void CodesignEyeriss(double seconds, double? boundSeconds, double? quickSeconds, IReadOnlyList<DesignMetric> objectives, long? quickNodes = null)
     {
         var dir = RepositoryRoot();
         var space = Optimizer.Hardware.Specs.DesignSpaceSpec.Load(Path.Combine(dir, "examples", "codesign-eyeriss.yaml"));
         var workload = Zoo.Get("resnet50");
         Console.WriteLine($"codesign: resnet50 ({Zoo.DistinctShapes(workload).Count} distinct shapes) over {space.Name} ({space.Count} points); " +
                           $"{seconds} s per objective{(boundSeconds is { } b ? $", at most {b} s per search on a relaxation" : "")}, " +
-                          $"at most {(quickSeconds ?? Codesign.DefaultQuickTime.TotalSeconds)} s per search of a quick bound");
+                          (quickSeconds is { } qsec ? $"at most {qsec} s per search of a quick bound" : $"the dive's searches {quickNodes ?? Codesign.DefaultQuickNodes} nodes each, one thread"));
         foreach (var objective in objectives)
         {
             var run = new Codesign(space, workload, new SearchLimits(TimeSpan.FromSeconds(seconds)), boundSeconds is { } bs ? TimeSpan.FromSeconds(bs) : null,
-                quickSeconds is { } qs ? TimeSpan.FromSeconds(qs) : null);
+                quickSeconds is { } qs ? TimeSpan.FromSeconds(qs) : null, quickNodes: quickNodes);
             var r = run.Minimize(objective, []);
             var e = run.Evaluator;
             Console.WriteLine($"  {DesignMetrics.Name(objective)}: {r.Status} best={(r.BestValue is { } v ? v.ToString("G6") : "-")} bound={r.Bound:G6} gap={(r.GapPercent is { } g ? $"{g:0.###}%" : "-")} " +
@@ -161,7 +163,7 @@ public static class Program
                 Console.WriteLine($"    {stage}: {t.Nodes} evaluated ({t.Dropped} dropped at once), {t.Searches} searches, {t.Skipped} left unsearched, {t.Time.TotalSeconds:0.#} s");
             // The dive's path: at each step the halves' keys (lower bounds) and estimates (their mappings at the halves' largest energies), the one taken marked.
             foreach (var step in run.Dive)
-                Console.WriteLine("    dive: " + string.Join("  |  ", step.Halves.Select((h, i) => $"{(i == step.Chosen ? "*" : " ")}{h.Points.Count} from {h.Points.Min()}: key {h.Key:G5} est {(h.Estimate is { } x ? x.ToString("G5") : "-")}")));
+                Console.WriteLine("    dive: " + string.Join("  |  ", step.Halves.Select((h, i) => $"{(i == step.Chosen ? "*" : " ")}{h.Points.Count} from {h.Points.Min()}: key {h.Key:G5} est {(h.Estimate is { } x ? x.ToString("G5") : "-")}{(h.Own is { } y && h.Estimate is { } z && y > z ? $" (own {y:G5})" : "")}")));
             // Where the gap is, shape by shape: the best point's bound and value against the bound of the node that sets the run's bound.
             var mapped = Codesign.MappedFor(objective);
             if (r.Status != CodesignStatus.Optimal && r.Best?.Sums.GetValueOrDefault(mapped) is { } own)

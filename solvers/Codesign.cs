@@ -114,9 +114,11 @@ public sealed class LayerEvaluator
     /// before those already at the reference's value (only the order, and so which shapes a target leaves, changes).
     /// <paramref name="budget"/>: a time for the whole sum, shared as it goes by the shapes still unproved (each at least
     /// <paramref name="cap"/>), those closest to their proof first, so that the time the quick ones leave goes to the slow.
+    /// <paramref name="nodes"/>: instead of a time, each search explores at most this many nodes on one thread, without
+    /// the seeding heuristics (<see cref="Run"/>): what it finds and proves is then the same however loaded the machine.
     /// </summary>
     public LayerSum Sum(Architecture arch, Objective objective, bool relaxation, TimeSpan? cap = null, double target = double.PositiveInfinity, TimeSpan? budget = null,
-        IReadOnlyList<double>? reference = null)
+        IReadOnlyList<double>? reference = null, long? nodes = null)
     {
         string key = Key(arch);
         var known = new SolveResult[Shapes.Count];
@@ -148,7 +150,7 @@ public sealed class LayerEvaluator
                 var share = (total - (_clock.Elapsed - start)) / Math.Max(1, pending);
                 shapeCap = cap is { } floor && floor > share ? floor : share;
             }
-            var r = Solve(arch, key, s, objective, relaxation, shapeCap);
+            var r = Solve(arch, key, s, objective, relaxation, shapeCap, nodes);
             got[s] = r;
             if (r.Status == SolveStatus.Infeasible) break;
             sum += Shapes[s].Count * (Math.Max(LowerOf(r), LowerOf(known[s])) - LowerOf(known[s]));
@@ -302,6 +304,10 @@ public sealed class LayerEvaluator
         return c.Mapping is null ? null : c;
     }
 
+    /// <summary>The distinct mappings the searches found so far for a shape and objective, on any architecture, in the order found.</summary>
+    public IReadOnlyList<Mapping> Found(int shape, Objective objective)
+        => _found.TryGetValue((shape, objective), out var found) ? found.List.Select(x => x.Mapping).ToList() : [];
+
     /// <summary>
     /// A mapping of a shape costed on an architecture when it is valid there (<see cref="ValidityChecker"/>; under the
     /// Timeloop convention also sayable in its format), by the run's convention; null when it is not.
@@ -370,7 +376,7 @@ public sealed class LayerEvaluator
     /// </summary>
     public SolveResult Search(Architecture arch, int shape, Objective objective, TimeSpan? cap = null) => Solve(arch, Key(arch), shape, objective, relaxation: false, cap);
 
-    private SolveResult Solve(Architecture arch, string key, int shape, Objective objective, bool relaxation, TimeSpan? cap)
+    private SolveResult Solve(Architecture arch, string key, int shape, Objective objective, bool relaxation, TimeSpan? cap, long? nodes = null)
     {
         // Proved already by what is known (a carried or stopped search's mapping reached by a dominating bound): no search.
         if (!(_cache.TryGetValue((key, shape, objective), out var had) && Final(had.Result)) && Known(arch, key, shape, objective) is var known && Final(known))
@@ -379,7 +385,7 @@ public sealed class LayerEvaluator
             return known;
         }
         double floor = 0;
-        if (objective == Objective.Edp && Convention == CostConvention.Default && relaxation && !Stopped && Given(relaxation, cap) is var given
+        if (objective == Objective.Edp && Convention == CostConvention.Default && relaxation && nodes is null && !Stopped && Given(relaxation, cap) is var given
             && (given is null || given >= EnergyFirstCap) && !Cached(key, shape, objective, given))
         {
             // On a relaxation, the energy search first, with half the time: its bound is a floor on every plan's energy in the
@@ -393,7 +399,7 @@ public sealed class LayerEvaluator
             if (given is { } whole) cap = whole - (_clock.Elapsed - began) is var rest && rest > whole / 2 ? rest : whole / 2;
         }
         if (objective == Objective.Edp && Convention == CostConvention.Default) floor = EnergyFloor(arch, key, shape);
-        return Strengthen(arch, key, shape, objective, Run(arch, key, shape, objective, relaxation, cap, floor));
+        return Strengthen(arch, key, shape, objective, Run(arch, key, shape, objective, relaxation, cap, floor, nodes));
     }
 
     /// <summary>The least cap on an EDP search on a relaxation for which an energy search of the same shape is run first, with half of it (<see cref="Solve"/>): shorter searches (the quick bounds) take the energy bounds already known.</summary>
@@ -475,11 +481,18 @@ public sealed class LayerEvaluator
     private static bool Answers((SolveResult Result, TimeSpan? Given) cached, TimeSpan? left)
         => cached.Result.Status is SolveStatus.Optimal or SolveStatus.Infeasible || cached.Given is null || left is { } want && want <= cached.Given;
 
-    private SolveResult Run(Architecture arch, string key, int shape, Objective objective, bool relaxation, TimeSpan? cap, double energyFloor = 0)
+    /// <summary>
+    /// One search run, or answered from the cache. With <paramref name="nodes"/> (a node-limited search: the quick bounds of
+    /// the dive, <see cref="Codesign"/>), at most that many nodes on one thread, unseeded (the seeding heuristics run on a
+    /// clock), within only the run's time limit: every such search, and so what it finds and proves, is the same whatever
+    /// the machine's load. It is answered by any search of the same key already run (each was given at least as much), and
+    /// is cached as given no time, so that any timed search of the key runs again (keeping the better bound and mapping).
+    /// </summary>
+    private SolveResult Run(Architecture arch, string key, int shape, Objective objective, bool relaxation, TimeSpan? cap, double energyFloor = 0, long? nodes = null)
     {
-        var left = Given(relaxation, cap);
+        var left = nodes is null ? Given(relaxation, cap) : Given(relaxation: false, null);
         bool had = _cache.TryGetValue((key, shape, objective), out var cached);
-        if (had && Answers(cached, left))
+        if (had && (nodes is not null || Answers(cached, left)))
         {
             CacheHits++;
             return cached.Result;
@@ -494,9 +507,12 @@ public sealed class LayerEvaluator
         // returned without the cap. A stopped search that found nothing better takes the carried mapping (Strengthen).
         var carried = Carried(arch, key, shape, objective);
         if (carried is not null) CarriedSeeds++;
-        var r = new TilingSearch(new MapProblem(layer, arch, objective, Convention: Convention) { EnergyFloor = energyFloor }, prune: true,
-                ceiling: carried is null ? double.PositiveInfinity : carried.Value * (1 + 1e-9))
-            .Solve(_limits with { TimeLimit = left });
+        var problem = new MapProblem(layer, arch, objective, Convention: Convention) { EnergyFloor = energyFloor };
+        var descent = nodes is null ? null : DescentSeed(problem, left);
+        // Node-limited without the descent's mapping: unseeded (the search's own seeding would sample on a clock).
+        var r = new TilingSearch(problem, prune: true, seed: nodes is null || descent is not null, incumbent: descent,
+                ceiling: carried is null ? double.PositiveInfinity : carried.Value * (1 + 1e-9)) { NodeLimit = nodes ?? long.MaxValue }
+            .Solve(_limits with { TimeLimit = left, Threads = nodes is null ? _limits.Threads : 1 });
         if (r.Mapping is { } found)
         {
             if (!_found.TryGetValue((shape, objective), out var list)) _found[(shape, objective)] = list = ([], []);
@@ -519,9 +535,20 @@ public sealed class LayerEvaluator
             if (!_searched.TryGetValue((shape, objective), out var list)) _searched[(shape, objective)] = list = [];
             list.Add((arch, key));
         }
-        _cache[(key, shape, objective)] = (r, left);
+        _cache[(key, shape, objective)] = (r, nodes is null ? left : TimeSpan.Zero);
         SearchDone?.Invoke();
         return r;
+    }
+
+    /// <summary>
+    /// The seed of a node-limited search: the bottom-up descent's mapping (<see cref="Descent"/>, run without a clock: the
+    /// same mapping whatever the load), in place of the search's own seeding, whose sampling runs on one. Null when the
+    /// descent finds none (the search then starts unseeded).
+    /// </summary>
+    private Mapping? DescentSeed(MapProblem problem, TimeSpan? left)
+    {
+        try { return new Descent(problem).Solve(_limits with { TimeLimit = left, Threads = 1 }).Mapping; }
+        catch (InvalidOperationException) { return null; }
     }
 
     /// <summary>A text that two architectures share exactly when every number a search reads is equal.</summary>
@@ -587,8 +614,11 @@ public sealed record CodesignResult(
 /// </summary>
 public sealed record StageTally(int Nodes, int Dropped, long Searches, long Skipped, TimeSpan Time);
 
-/// <summary>One half the dive evaluated: its points, its key (a lower bound), its tie-break value and its estimate (<see cref="Codesign.Dive"/>; null when none).</summary>
-public sealed record DiveHalf(IReadOnlyList<int> Points, double Key, double Tie, double? Estimate);
+/// <summary>
+/// One half the dive evaluated: its points, its key (a lower bound), its tie-break value and its estimate (<see cref="Codesign.Dive"/>; null when none),
+/// and <paramref name="Own"/>, what the estimate would be from the half's own mappings alone (the other mappings found are what brings it lower).
+/// </summary>
+public sealed record DiveHalf(IReadOnlyList<int> Points, double Key, double Tie, double? Estimate, double? Own = null);
 
 /// <summary>One step of the dive: the halves evaluated and the index of the one it descended into.</summary>
 public sealed record DiveStep(IReadOnlyList<DiveHalf> Halves, int Chosen);
@@ -614,23 +644,35 @@ public sealed class Codesign
     private readonly Dictionary<(int, DesignMetric), double> _static = [];
 
     private readonly TimeSpan? _quick;
+    private readonly long? _quickNodes;
     private readonly TimeSpan? _limit;
 
-    /// <summary>The default cap on each search for a set's first (quick) bound.</summary>
+    /// <summary>The cap on each search for a set's first (quick) bound when one is given in seconds (<c>--quick-bound-time</c>).</summary>
     public static readonly TimeSpan DefaultQuickTime = TimeSpan.FromSeconds(0.25);
 
     /// <summary>
+    /// The nodes each search of the dive explores by default (on one thread, unseeded: <see cref="LayerEvaluator.Sum"/>'s
+    /// <c>nodes</c>): the quick bounds of the root and the dive's halves, and the dive's points before the longer search of the
+    /// one it lands on. A count, not a clock, so that where the dive lands does not depend on the machine's load
+    /// (docs/codesign.md, "Where the dive goes").
+    /// </summary>
+    public const long DefaultQuickNodes = 2_000;
+
+    /// <summary>
     /// Creates a co-design run of a workload over a space: <paramref name="limits"/>' time limit is for the whole run,
-    /// <paramref name="boundTime"/> caps each search on a relaxation (null: none) and <paramref name="quickTime"/> each
-    /// search of a set's first, quick bound (default <see cref="DefaultQuickTime"/>, at most the bound time).
+    /// <paramref name="boundTime"/> caps each search on a relaxation (null: none). The dive's searches (the quick bounds of
+    /// the root and its halves, its points before the longer search) explore <paramref name="quickNodes"/> nodes each
+    /// (default <see cref="DefaultQuickNodes"/>) on one thread; given <paramref name="quickTime"/> instead, they are capped
+    /// at that time (at most the bound time; a point at the bound time), as before (their landing then depends on the load).
     /// </summary>
     public Codesign(DesignSpace space, Workload workload, SearchLimits limits, TimeSpan? boundTime = null, TimeSpan? quickTime = null,
-        CostConvention convention = CostConvention.Default)
+        CostConvention convention = CostConvention.Default, long? quickNodes = null)
     {
         _space = space;
         _eval = new LayerEvaluator(workload, limits, boundTime, convention);
         var q = quickTime ?? DefaultQuickTime;
         _quick = boundTime is { } b && b < q ? b : q;
+        _quickNodes = quickTime is null || quickNodes is not null ? quickNodes ?? DefaultQuickNodes : null;
         _limit = limits.TimeLimit;
     }
 
@@ -767,14 +809,15 @@ public sealed class Codesign
         }
         // A node whose lower bound exceeds the value of a point found (mapped, meeting the budgets) cannot hold the optimum.
         void Push(Node n) { if (Keep(n)) queue.Enqueue(n, (n.Key, n.Tie, n.MinIndex)); }
-        Node? Eval(Node n, int stage, bool proof = false)
+        Node? Eval(Node n, int stage, bool proof = false, bool dive = false)
         {
             n.Stage = stage;
             var began = _eval.Elapsed;
             long searches = _eval.Searches, skipped = _eval.Skipped;
-            var ready = Evaluate(n, objective, staticObjective, needed, dynamics, tieBreak, violations, proof, Cutoff(), Reference(incumbent, objective));
+            var nodes = dive ? _quickNodes : null;
+            var ready = Evaluate(n, objective, staticObjective, needed, dynamics, tieBreak, violations, proof, Cutoff(), Reference(incumbent, objective), nodes);
             Tally(n.Points.Count > 1 ? (stage == 0 ? "sets, quick bounds" : "sets, full bounds")
-                : proof ? "the dive's point, searched longer" : stage == 0 ? "points, capped searches" : "points, uncapped searches",
+                : proof ? "the dive's point, searched longer" : nodes is not null ? "the dive's points, node-limited searches" : stage == 0 ? "points, capped searches" : "points, uncapped searches",
                 ready is null || ready.Key > Cutoff(), _eval.Searches - searches, _eval.Skipped - skipped, _eval.Elapsed - began);
             if (n.Points.Count > 1 || ready?.Figures is not { } f) return ready;
             if (f.Sums.Values.All(x => x.Value is not null)) evaluated.Add(n.Points[0]);
@@ -793,10 +836,10 @@ public sealed class Codesign
         // one point, which is mapped; the first incumbent, so that a run stopped early reports a point and a gap.
         // The dive stops at a set whose bound is above the external cutoff: it has nothing to find there.
         _dive.Clear();
-        var dive = Eval(new Node(feasible, 0, 0, evaluated: false), 0);
+        var dive = Eval(new Node(feasible, 0, 0, evaluated: false), 0, dive: true);
         while (dive is not null && dive.Points.Count > 1 && !_eval.Stopped && dive.Key <= external)
         {
-            var halves = Split(dive.Points, ComputeFirst(objective)).Select(c => Eval(new Node(c, dive.Key, 0, evaluated: false), 0)).Where(h => h is not null).Select(h => h!).ToList();
+            var halves = Split(dive.Points, ComputeFirst(objective)).Select(c => Eval(new Node(c, dive.Key, 0, evaluated: false), 0, dive: true)).Where(h => h is not null).Select(h => h!).ToList();
             if (halves.Count == 0) { dive = null; break; }
             var next = Landing(halves, objective);
             foreach (var h in halves) if (h != next) Place(h);
@@ -874,18 +917,19 @@ public sealed class Codesign
     /// no point of the node can meet the budgets (the reason recorded).
     /// </summary>
     private Node? Evaluate(Node node, DesignMetric objective, bool staticObjective, IReadOnlyList<Objective> needed, IReadOnlyList<Budget> dynamics,
-        DesignMetric tieBreak, Violations violations, bool proof = false, double cutoff = double.PositiveInfinity, IReadOnlyList<double>? reference = null)
+        DesignMetric tieBreak, Violations violations, bool proof = false, double cutoff = double.PositiveInfinity, IReadOnlyList<double>? reference = null,
+        long? nodes = null)
     {
         bool single = node.Points.Count == 1;
         var arch = _space.Relax(node.Points);
         var sums = new Dictionary<Objective, LayerSum>();
-        var cap = proof ? (_limit is null ? null : _eval.BoundTime) : Cap(single, node.Stage, needed.Count);
-        var budget = proof ? ProofBudget(needed.Count) : single && node.Stage >= 1 ? PointBudget(needed.Count) : null;
+        var cap = nodes is not null ? null : proof ? (_limit is null ? null : _eval.BoundTime) : Cap(single, node.Stage, needed.Count);
+        var budget = nodes is not null ? null : proof ? ProofBudget(needed.Count) : single && node.Stage >= 1 ? PointBudget(needed.Count) : null;
         foreach (var o in needed)
         {
             // The key's searches stop once their bounds exceed the cutoff (the node is then dropped); the layer latency's key is a maximum, not a sum.
             double target = !staticObjective && objective != DesignMetric.LayerLatency && o == MappedFor(objective) ? cutoff : double.PositiveInfinity;
-            var s = _eval.Sum(arch, o, relaxation: !single, cap, target, budget, double.IsFinite(target) ? reference : null);
+            var s = _eval.Sum(arch, o, relaxation: !single, cap, target, budget, double.IsFinite(target) ? reference : null, nodes);
             if (s.NoMapping is { } layer)
             {
                 violations.Add(double.PositiveInfinity, single
@@ -1002,7 +1046,7 @@ public sealed class Codesign
     /// </summary>
     private Node Landing(List<Node> halves, DesignMetric objective)
     {
-        var step = new DiveStep(halves.Select(h => new DiveHalf(h.Points, h.Key, h.Tie, DiveEstimate(h, objective))).ToList(), 0);
+        var step = new DiveStep(halves.Select(h => DiveEstimate(h, objective) is var (estimate, own) ? new DiveHalf(h.Points, h.Key, h.Tie, estimate, own) : new DiveHalf(h.Points, h.Key, h.Tie, null)).ToList(), 0);
         step = step with { Chosen = DiveChoice(step.Halves) };
         _dive.Add(step);
         return halves[step.Chosen];
@@ -1027,9 +1071,12 @@ public sealed class Codesign
 
     /// <summary>
     /// A guess at the least value among a node's points, for the dive (energy, latency, EDP; null otherwise, or when a
-    /// shape has no mapping): each shape's best mapping of the node's last evaluation (found on its relaxation, so
-    /// valid there) costed on the relaxation with every energy per access raised to its largest over the node's points
-    /// (<see cref="Pessimistic"/>), times its count, summed. The relaxation's own key takes every energy at its least:
+    /// shape has no mapping): per shape, the least value of its mappings costed on the relaxation with every energy per
+    /// access raised to its largest over the node's points (<see cref="Pessimistic"/>), among the best mapping of the node's
+    /// last evaluation (found on its relaxation, so valid there) and every mapping found so far on any architecture that is
+    /// valid there (branch cd19k: the node-limited searches of the dive find worse mappings than the timed ones did on an
+    /// idle machine, and the others' mappings make up for it), times its count, summed; with it, the estimate from the
+    /// node's own mappings alone (<see cref="DiveHalf.Own"/>). The relaxation's own key takes every energy at its least:
     /// over a set whose memories span small and large sizes, that favors the small memories' cheap accesses with the
     /// large ones' capacity, a mix no point has, and the key-based dive went, run to run as the quick bounds' timing
     /// went, to points of the 16384- or 32768-word global buffer, up to 13 % worse on energy and 17 % on EDP than the
@@ -1037,19 +1084,24 @@ public sealed class Codesign
     /// non-decreasing tables and the node's largest point in it, the value of real mappings on that point. At least the
     /// sum of the node's searches' bounds (the same mappings at no smaller energies, each costing at least its search's bound).
     /// </summary>
-    private double? DiveEstimate(Node node, DesignMetric objective)
+    private (double Estimate, double Own)? DiveEstimate(Node node, DesignMetric objective)
     {
         if (objective is not (DesignMetric.Energy or DesignMetric.Latency or DesignMetric.Edp)) return null;
         var o = MappedFor(objective);
         if (node.Sums?.GetValueOrDefault(o) is not { } s || s.Results.Count < _eval.Shapes.Count) return null;
         var arch = Pessimistic(node.Points);
-        double sum = 0;
+        double sum = 0, ownSum = 0;
         for (int i = 0; i < _eval.Shapes.Count; i++)
         {
             if (s.Results[i].Mapping is not { } m) return null;
-            sum += _eval.Shapes[i].Count * Conventions.Evaluate(_eval.Convention, _eval.Shapes[i].Layer, arch, m).Objective(o);
+            double own = Conventions.Evaluate(_eval.Convention, _eval.Shapes[i].Layer, arch, m).Objective(o), least = own;
+            // Every mapping found so far (on any architecture) that is valid on it: the least of their values.
+            foreach (var other in _eval.Found(i, o))
+                if (_eval.ValueOn(arch, i, other) is { } report) least = Math.Min(least, report.Objective(o));
+            sum += _eval.Shapes[i].Count * least;
+            ownSum += _eval.Shapes[i].Count * own;
         }
-        return sum;
+        return (sum, ownSum);
     }
 
     /// <summary>
