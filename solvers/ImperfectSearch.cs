@@ -155,18 +155,36 @@ public sealed class ImperfectSearch
         => new(temporal[d], Enumerable.Range(0, temporal[d].Length).Where(r => temporal[d][r] > 1).ToArray(), plan.X[d], plan.Y[d]);
 
     /// <summary>
-    /// Whether level d, when it keeps nothing, need only take factors of 1 (docs/mapspace.md, "A level that keeps nothing"):
-    /// no level below d keeps anything and level d - 1 has no fanout. Then level d's loops touch no keeper's visits (the
-    /// compute units read every operand at its innermost keeper above d once per MAC whatever the loops), so they matter
-    /// only through the tiles of the levels above, whose extents level d - 1's temporal factor reaches from factors of 1
-    /// here as well (its tile over level d's is a multiple of it either way, clipped to the bound): every completion below
-    /// another factor has one of equal energy below factors of 1.
+    /// Whether level d's loops over the ranks that index none of its kept tensors (all its loops when it keeps nothing)
+    /// need only take factors of 1: no level below d keeps anything and level d - 1 has no fanout. When level d keeps nothing
+    /// (docs/mapspace.md, "A level that keeps nothing"), its loops touch no keeper's visits (the compute units read every
+    /// operand at its innermost keeper above d once per MAC whatever the loops), so they matter only through the tiles of
+    /// the levels above, whose extents level d - 1's temporal factor reaches from factors of 1 here as well (its tile over
+    /// level d's is a multiple of it either way, clipped to the bound): every completion below another factor has one of
+    /// equal energy below factors of 1. When it keeps something (docs/mapspace.md, "A rank no kept tensor of a level
+    /// indexes"), such a loop (K under an input scratchpad) moved into level d - 1's loops as the innermost one, its factor
+    /// the two made (clipped to the bound), changes no tile of d or above, and d's tiles, refilled only when a loop above
+    /// them changes them, are never changed by it: no count rises, and none changes when the loop at d - 1 was already
+    /// innermost or absent (<c>ImperfectFreeRankTests</c>); level d - 1's orders are chosen at the leaves, that one among them.
     /// </summary>
-    private static bool OnesWhenEmpty(State s, int d)
+    private static bool OnesWhereUnkept(State s, int d)
     {
         for (int c = d + 1; c < s.Keep.Length; c++) if (s.Keep[c] != 0) return false;
         for (int r = 0; r < s.Rem[d].Length; r++) if (s.Spatial(d - 1, r) != 1) return false;
         return true;
+    }
+
+    /// <summary>Whether a choice of level d steps over a rank that indexes none of the tensors in <paramref name="keep"/> (a nonempty keep set).</summary>
+    private bool StepsOverAFreeRank(LevelChoice choice, int keep)
+    {
+        for (int r = 0; r < choice.Temporal.Length; r++)
+        {
+            if (choice.Temporal[r] == 1) continue;
+            bool indexes = false;
+            foreach (var t in _m.Tensors) indexes |= (keep & t.Bit) != 0 && t.IndexedBy[r];
+            if (!indexes) return true;
+        }
+        return false;
     }
 
     private State NewRoot(SpatialPlan plan)
@@ -230,7 +248,7 @@ public sealed class ImperfectSearch
             }
             var children = new List<(LevelChoice Choice, int Keep, double Bound, double[][] Visits)>();
             var keeps = search._enumeration.KeepOptions(d).ToArray();
-            bool onesWhenEmpty = OnesWhenEmpty(s, d);
+            bool onesWhereUnkept = OnesWhereUnkept(s, d);
             foreach (var choice in search._enumeration.ImperfectInnerChoices(d, s, levelOneClasses: search._levelOneClasses))
             {
                 s.ApplyInner(d, choice, search._clip);
@@ -242,7 +260,7 @@ public sealed class ImperfectSearch
                 foreach (int keep in keeps)
                 {
                     s.Keep[d] = keep;
-                    if (keep == 0 && onesWhenEmpty && !ones) continue;
+                    if (onesWhereUnkept && !ones && (keep == 0 || search.StepsOverAFreeRank(choice, keep))) continue;
                     if (!search._enumeration.Fits(d, s)) continue;
                     if (Prunable(search._bound.Bound(s, d, Cutoff))) continue;
                     if (!recorded) { search._orders.RecordInnerVisits(s, d); recorded = true; }
