@@ -422,6 +422,23 @@ public sealed class TilingSearch
 
     public SolveResult Solve(SearchLimits limits)
     {
+        try { return SolveWithin(limits); }
+        finally { StopBoundsAt(null); }
+    }
+
+    /// <summary>
+    /// Gives the search's stop check to the outer bound (<see cref="SearchModel.Stop"/>), its energy twin's included, so that
+    /// a plan's outer bound, seconds long on the largest layers, ends soon after the clock runs out (a smaller bound, still
+    /// valid); null when the search is over.
+    /// </summary>
+    private void StopBoundsAt(Func<bool>? stop)
+    {
+        _model.Stop = stop;
+        if (_twins?.Energy is { } energy && energy != _model) energy.Stop = stop;
+    }
+
+    private SolveResult SolveWithin(SearchLimits limits)
+    {
         var sw = Stopwatch.StartNew();
         var deadline = limits.TimeLimit is { } t ? sw.Elapsed + t : (TimeSpan?)null;
         var contradictions = Infeasibility.Contradictions(_p);
@@ -452,6 +469,7 @@ public sealed class TilingSearch
         var reserve = _prune && _model.DeferOrders && limits.TimeLimit is { } whole ? TimeSpan.FromTicks(Math.Min(whole.Ticks / 20, TimeSpan.TicksPerSecond * 2)) : TimeSpan.Zero;
         var shared = new Shared(_model, _prune, sw, deadline - reserve, limits.Cancel, _byReference ? LeafValue : null, Admit, TilesAdmit(), leafOrders, PlanValue, PlanEnergy, _ports is { } ports ? ports.Bound : null) { NodeLimit = _nodeLimit, EvaluationLimit = _evaluationLimit, Evaluated = () => Interlocked.Read(ref _evaluated),
             CanonicalNames = CanonicalTies ? _p.Arch.Levels.Select(l => l.Name).ToList() : null };
+        StopBoundsAt(shared.CheckStop);
         var progress = limits.Progress;
         bool[]? finishedSoFar = null; // for the display's bound: the plans still open
         double[]? openSoFar = null;
@@ -667,6 +685,8 @@ public sealed class TilingSearch
         // them); a plan whose outer bound reaches the incumbent is closed, as at its turn.
         if (_prune && _model.DeferOrders && listed && shared.Stopped && !limits.Cancel.IsCancellationRequested)
         {
+            // The tree's stop has fired; these bounds stop at the limit itself.
+            StopBoundsAt(() => limits.Cancel.IsCancellationRequested || sw.Elapsed > deadline);
             double least = shared.BestValue ?? double.PositiveInfinity;
             for (int i = 0; i < roots.Count; i++) if (reached[i] && !finished[i]) least = Math.Min(least, open[i]);
             foreach (int i in order.Where(i => !reached[i] && !finished[i]).OrderBy(i => open[i]))
@@ -727,21 +747,28 @@ public sealed class TilingSearch
         if (!_prune || !_model.DeferOrders || _edpInner || _cyclesCapped || _weighted is not null || _global is not null) return root;
         var sw = Stopwatch.StartNew();
         bool Stopped() => limits.Cancel.IsCancellationRequested || (limits.TimeLimit is { } t && sw.Elapsed > t);
-        var plans = new List<(State State, double Plain)>();
-        foreach (var plan in _model.SpatialPlans())
+        StopBoundsAt(Stopped);
+        try { return LeastPlanBound(); }
+        finally { StopBoundsAt(null); }
+
+        double LeastPlanBound()
         {
-            if ((plans.Count & 255) == 0 && Stopped()) return root;
-            var s = State.PlanRoot(_model, plan);
-            plans.Add((s, _model.InnerBound(s, _levelsCount)));
+            var plans = new List<(State State, double Plain)>();
+            foreach (var plan in _model.SpatialPlans())
+            {
+                if ((plans.Count & 255) == 0 && Stopped()) return root;
+                var s = State.PlanRoot(_model, plan);
+                plans.Add((s, _model.InnerBound(s, _levelsCount)));
+            }
+            double least = double.PositiveInfinity;
+            foreach (var (s, plain) in plans.OrderBy(x => x.Plain))
+            {
+                if (plain >= least) break;
+                if (Stopped()) return root;
+                least = Math.Min(least, _model.RefineBound(s, _levelsCount, plain, least));
+            }
+            return Math.Max(root, least);
         }
-        double least = double.PositiveInfinity;
-        foreach (var (s, plain) in plans.OrderBy(x => x.Plain))
-        {
-            if (plain >= least) break;
-            if (Stopped()) return root;
-            least = Math.Min(least, _model.RefineBound(s, _levelsCount, plain, least));
-        }
-        return Math.Max(root, least);
     }
 
     /// <summary>

@@ -391,10 +391,10 @@ internal sealed class InnerBound(SearchProblem problem, ArrayCostModel cost) : S
             return times;
         }
     }
-    private readonly System.Collections.Concurrent.ConcurrentDictionary<(SpatialPlan, int, int, string), long> _places = new();
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<ContentKey, long> _places = new();
 
     /// <summary>
-    /// <see cref="PlacesReads"/>'s places, remembered per plan, tensor, level, tile and moves. The moves of the steps above
+    /// <see cref="PlacesReads"/>'s places, remembered per plan, tensor, level, tile and moves (keyed by content, no strings). The moves of the steps above
     /// the fanout when every loop there is known (levels d and below decided, or DRAM's what is left at d = 1; no fanout
     /// above p): a step of loop k moves its rank by k's stride and every loop inside k back by one step of its own (rule B's
     /// sampled run, in which a loop's last iteration met is its second); the loops of deeper levels are inside k, those of
@@ -405,8 +405,12 @@ internal sealed class InnerBound(SearchProblem problem, ArrayCostModel cost) : S
     {
         var tile = s.Rem[p + 1];
         var moves = Moves(s, d, p, ordered);
-        string key = string.Join(',', tile) + "|" + (moves is null ? "-" : string.Join(';', moves.Select(m => string.Join(',', m))));
-        return _places.GetOrAdd((s.Plan!, t.Index, p, key), _ =>
+        // The key by content: the tile, then the number of moves (-1: not known) and each move.
+        var content = new long[Ranks + 1 + (moves?.Count ?? 0) * Ranks];
+        tile.AsSpan().CopyTo(content);
+        content[Ranks] = moves?.Count ?? -1;
+        if (moves is not null) for (int i = 0; i < moves.Count; i++) moves[i].AsSpan().CopyTo(content.AsSpan(Ranks + 1 + i * Ranks));
+        return _places.GetOrAdd(new ContentKey(s.Plan!, (t.Index, p, 0, 0), content), _ =>
         {
             var unit = new long[Ranks];
             for (int r = 0; r < Ranks; r++)
@@ -457,7 +461,7 @@ internal sealed class InnerBound(SearchProblem problem, ArrayCostModel cost) : S
             }
         }
         var moves = new List<long[]>();
-        var seen = new HashSet<string>();
+        var seen = new HashSet<ContentKey>();
         for (int b = 0; b <= p; b++)
         {
             var own = levels[b];
@@ -474,7 +478,7 @@ internal sealed class InnerBound(SearchProblem problem, ArrayCostModel cost) : S
                     var shifted = (long[])move.Clone();
                     for (int j = 0; j < others.Count; j++)
                         if (exact || (m >> j & 1) != 0) shifted[own[others[j]].Rank] -= own[others[j]].Stride;
-                    if (seen.Add(string.Join(',', shifted))) moves.Add(shifted);
+                    if (seen.Add(new ContentKey((0, 0, 0, 0), shifted))) moves.Add(shifted);
                 }
             }
         }

@@ -67,6 +67,21 @@ internal sealed class OuterBound(SearchProblem problem, ArrayCostModel cost, Inn
     /// <summary>The most choices (c's tile and the middle level's factors) <c>WholeTileSteps</c> takes in one case; past it the term adds nothing.</summary>
     private const long WholeTileWork = 1 << 14;
 
+    /// <summary>The choices <c>WholeTileSteps</c> takes between two looks at <see cref="Stop"/>.</summary>
+    private const long StopEvery = 64;
+
+    /// <summary>
+    /// The search's stop check (its clock, cancellation and budgets; null: never stops). <c>WholeTileSteps</c>, which may
+    /// take seconds in one case, looks at it on entry and every <see cref="StopEvery"/> choices; once it is true the term adds
+    /// nothing more (0: a smaller bound, still valid; a stopped search reports a FEASIBLE answer anyway).
+    /// </summary>
+    public Func<bool>? Stop { get; set; }
+
+    private long _wholeTileChoices;
+
+    /// <summary>The choices <c>WholeTileSteps</c> has taken so far, over every call (what a stop saves, counted without a clock).</summary>
+    public long WholeTileChoices => Interlocked.Read(ref _wholeTileChoices);
+
     /// <summary><c>WholeTileSteps</c>' children on level 1's mesh, per plan (or level 1's choice) and tensor.</summary>
     private readonly System.Collections.Concurrent.ConcurrentDictionary<(object, int), Formulation.TensorIndex.MeshPlacement> _meshes = new();
 
@@ -87,36 +102,6 @@ internal sealed class OuterBound(SearchProblem problem, ArrayCostModel cost, Inn
         public readonly System.Collections.Concurrent.ConcurrentDictionary<ContentKey, long> Unserved = new();
         /// <summary>Per tile extent and move, the words the children's tiles' union shares with itself moved by it (<c>TensorIndex.SpacedWords</c>).</summary>
         public readonly System.Collections.Concurrent.ConcurrentDictionary<ContentKey, long> Shared = new();
-    }
-
-    /// <summary>
-    /// A cache key: an owner, four numbers and an array compared by content. The array is the caller's (a lookup allocates
-    /// nothing); <see cref="Copy"/> before storing.
-    /// </summary>
-    private readonly struct ContentKey : IEquatable<ContentKey>
-    {
-        private readonly object? _owner;
-        private readonly (long, long, long, long) _numbers;
-        private readonly long[] _array;
-        private readonly int _hash;
-
-        public ContentKey(object? owner, (long, long, long, long) numbers, long[] array)
-        {
-            (_owner, _numbers, _array) = (owner, numbers, array);
-            var hash = new HashCode();
-            hash.Add(owner is null ? 0 : System.Runtime.CompilerServices.RuntimeHelpers.GetHashCode(owner));
-            hash.Add(numbers);
-            foreach (long x in array) hash.Add(x);
-            _hash = hash.ToHashCode();
-        }
-
-        public ContentKey((long, long, long, long) numbers, long[] array) : this(null, numbers, array) { }
-        public ContentKey(object owner, int number, long[] array) : this(owner, (number, 0, 0, 0), array) { }
-
-        public ContentKey Copy() => new(_owner, _numbers, (long[])_array.Clone());
-        public bool Equals(ContentKey other) => ReferenceEquals(_owner, other._owner) && _numbers == other._numbers && _array.AsSpan().SequenceEqual(other._array);
-        public override bool Equals(object? obj) => obj is ContentKey k && Equals(k);
-        public override int GetHashCode() => _hash;
     }
 
     /// <summary>The most register-level choices (keep set and factors) <see cref="RegisterOrders"/> takes in one plan; past it the term adds nothing.</summary>
@@ -908,6 +893,8 @@ internal sealed class OuterBound(SearchProblem problem, ArrayCostModel cost, Inn
         double WholeTileSteps(SearchTensor t, int c, double known)
         {
             if (t.IsOutput || c > 3 || t.Dims.Dimensions > 4) return 0;
+            var stop = Stop;
+            if (stop is not null && stop()) return 0;
             var plan = s.Plan;
             if (plan is null && s.Choice[1] is null) return 0;
             // Level 1's split along X and Y: the plan's and its variants' (the plan's bounds hold for each; docs/mapspace.md).
@@ -1001,7 +988,8 @@ internal sealed class OuterBound(SearchProblem problem, ArrayCostModel cost, Inn
                     return;
                 }
                 if (lowest <= known) return;
-                if (++work > WholeTileWork) { lowest = 0; return; }
+                if (++work > WholeTileWork || (stop is not null && work % StopEvery == 0 && stop())) { lowest = 0; return; }
+                Interlocked.Increment(ref _wholeTileChoices);
                 for (int r = 0; r < Ranks; r++) spacing[r] = checked(mid[r] * e[r]);
                 double union = index.SpacedWords(e, s1, spacing);
                 // The steps that change the index tuple of those ranks are the first and the steps of the loops from the

@@ -136,6 +136,15 @@ internal sealed class SearchModel
     /// <summary>The plain bound raised by the outer bound where it applies (<see cref="Solvers.OuterBound.Refine"/>).</summary>
     public double RefineBound(State s, int d, double bound, double cutoff) => _outer.Refine(s, d, bound, cutoff, out _);
 
+    /// <summary>
+    /// The search's stop check, looked at by the outer bound's dearest term (<see cref="Solvers.OuterBound.Stop"/>): once it is
+    /// true, <see cref="RefineBound(State, int, double, double)"/> returns soon, with a smaller bound (still valid). Null: never stops.
+    /// </summary>
+    public Func<bool>? Stop { get => _outer.Stop; set => _outer.Stop = value; }
+
+    /// <summary>The choices the outer bound's whole-tile term has taken in this model (<see cref="Solvers.OuterBound.WholeTileChoices"/>).</summary>
+    internal long WholeTileChoices => _outer.WholeTileChoices;
+
     /// <summary><see cref="RefineBound(State, int, double, double)"/>, with the cases that bound the next node's children (null when they were not recorded).</summary>
     public double RefineBound(State s, int d, double bound, double cutoff, out ChildBounds? children) => _outer.Refine(s, d, bound, cutoff, out children);
 

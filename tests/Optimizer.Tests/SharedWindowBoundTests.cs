@@ -415,6 +415,59 @@ public sealed class SharedWindowBoundTests
     }
 
     /// <summary>
+    /// A stopped outer bound (<see cref="SearchModel.Stop"/>, the search's stop check): whole tiles at every step above a
+    /// bypassed level one (`WholeTileSteps`, seconds in one case on the largest layers) looks at the stop on entry and every 64
+    /// choices and, once it is true, adds nothing more. Checked without a clock, by a stop that fires after n looks: on the
+    /// strided 1-D convolution on a 2 x 3 array, at every plan's root, the term takes at most 64 n choices (none when the stop
+    /// has fired already), the bound is at most the unstopped one (the least over the plans at most the brute-force optimum), and where the term raises a
+    /// root the stopped bound is lower (the stop is what kept it out). Then a search whose time is up before it starts
+    /// reports a bound at most the optimum.
+    /// </summary>
+    [TestMethod]
+    public void AStoppedOuterBoundTakesNoMoreWholeTileStepsAndStaysABound()
+    {
+        var conv = Layers.Conv1d("strided", c: 1, k: 2, p: 8, r: 3, stride: 2);
+        var roles = SearchTests.RoleSplit("roles", glb: 16, fanout: (2, 3), spads: (2, 1, 2));
+        var problem = new MapProblem(conv, roles, Objective.Energy, Convention: CostConvention.Timeloop);
+        double optimum = new TilingSearch(problem, prune: false).Solve(SearchLimits.None).Best!.Value;
+        int levels = roles.Levels.Count;
+        var model = new SearchModel(problem, deferOrders: true);
+        int lowered = 0, plans = 0;
+        double least = double.PositiveInfinity, leastStopped = double.PositiveInfinity;
+        foreach (var plan in model.SpatialPlans())
+        {
+            double plain = model.InnerBound(State.PlanRoot(model, plan), levels);
+            model.Stop = null;
+            long before = model.WholeTileChoices;
+            double full = model.RefineBound(State.PlanRoot(model, plan), levels, plain, double.PositiveInfinity);
+            long all = model.WholeTileChoices - before;
+            foreach (int n in new[] { 0, 1, 2, 5 })
+            {
+                int looks = 0;
+                model.Stop = () => ++looks > n;
+                before = model.WholeTileChoices;
+                double stopped = model.RefineBound(State.PlanRoot(model, plan), levels, plain, double.PositiveInfinity);
+                long taken = model.WholeTileChoices - before;
+                Assert.IsLessThanOrEqualTo(64L * n, taken, $"plan {plans}, stop after {n} looks: {taken} choices of {all}");
+                Assert.IsLessThanOrEqualTo(full * (1 + 1e-12), stopped, $"plan {plans}, stop after {n} looks: a stop only lowers the bound");
+                if (n == 0 && stopped < full * (1 - 1e-12)) lowered++;
+                leastStopped = Math.Min(leastStopped, stopped);
+            }
+            least = Math.Min(least, full);
+            plans++;
+        }
+        model.Stop = null;
+        Assert.IsLessThanOrEqualTo(optimum * (1 + 1e-9), least, "the least root bound above the optimum");
+        Assert.IsLessThanOrEqualTo(optimum * (1 + 1e-9), leastStopped, "the least stopped root bound above the optimum");
+        Console.WriteLine($"{plans} plans, {lowered} of them raised by the term (lowered when stopped); optimum {optimum}");
+        Assert.IsGreaterThan(0, lowered, "some root the term raises");
+
+        var expired = new TilingSearch(problem, prune: true, seed: false).Solve(new SearchLimits(TimeSpan.Zero));
+        Assert.AreNotEqual(SolveStatus.Optimal, expired.Status);
+        Assert.IsLessThanOrEqualTo(optimum * (1 + 1e-9), expired.Bound, "a search stopped at once: its bound");
+    }
+
+    /// <summary>
     /// A plan the search lists stands for its class (<see cref="SpatialPlan.Variants"/>: the same factors with ranks on other
     /// axes), and a leaf is costed in each variant, so the plan's bounds must hold for every variant's mappings: which children
     /// are mesh neighbours, and so which steps a neighbour may serve (`WholeTileSteps`' moves), depends on the axes. On random
