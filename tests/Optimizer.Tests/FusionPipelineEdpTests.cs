@@ -197,6 +197,6 @@ public sealed class FusionPipelineEdpTests
     {
         foreach (var c in FusionPipelineTests.Cases().Take(3)) yield return c;
         var rng = new Random(31);
-        for (int i = 0; i < 2; i++) yield return (FusionTests.Chain(rng, 2 + i % 2, [2, 4]), FusionTests.TradeOffArch(rng));
+        for (int i = 0; i < 4; i++) yield return (FusionTests.Chain(rng, 2 + i % 2, [2, 4]), FusionTests.TradeOffArch(rng));
     }
 }
