@@ -78,7 +78,8 @@ public sealed partial class FusionSearch
         string? sequentialWhy = why;
         int sequentialJoins = lines.Count;
         var piped = new List<PipeEdp>();
-        if (_p.Pipeline && frame is not null && lines.Count > 0 && lines[0].Lambda == 0)
+        bool secondPhase = _p.Pipeline && frame is not null && lines.Count > 0 && lines[0].Lambda == 0;
+        if (secondPhase)
         {
             double SequentialCycles(ClassState c) => c.Empty ? double.PositiveInfinity : c.CycleFloor;
             double SequentialEnergy(ClassState c) => c.Empty ? double.PositiveInfinity : c.EnergyLower;
@@ -126,8 +127,10 @@ public sealed partial class FusionSearch
         var stats = layers.Select((l, i) => new FusionLayerStats(w.Layers[i].Name, l.Sum(c => c.Nodes), l.Count(c => c.Pool.Count > 0), l.Count(c => c.Known.Count > 0),
             keysAfter[i + 1].Count, l.Count)).ToList();
         var survivors = layers.Select(l => (IReadOnlyList<FusionPartial>)l.SelectMany(c => c.Pool).Select((p, k) => p with { Order = k }).ToList()).ToList();
-        string summary = (_p.Pipeline ? $"the sequential groups first: {sequentialJoins} weighted join(s), {(sequentialProven ? "proved" : "not proved")}; with the pipelined groups: " : "") +
-            $"{lines.Count} weighted join(s), lambda = {string.Join(", ", lines.Select(x => x.Lambda.ToString("G4")))}; " +
+        // With --pipeline the joins with the pipelined groups start from the sequential search's line at lambda = 0 (not counted again).
+        var withGroups = secondPhase ? lines.Skip(1).ToList() : lines;
+        string summary = (withGroups != lines ? $"the sequential groups first: {sequentialJoins} weighted join(s), {(sequentialProven ? "proved" : "not proved")}; then with the pipelined groups: " : "") +
+            $"{withGroups.Count} weighted join(s){(withGroups.Count > 0 ? ", lambda = " : "")}{string.Join(", ", withGroups.Select(x => x.Lambda.ToString("G4")))}; " +
             $"the template's optimum EDP {template.Report?.Edp:G6}{(_p.Pipeline ? " (groups sequential)" : "")}{(ReferenceEquals(fMap, template.Mapping) ? " (kept: nothing in the full mapspace beats it)" : "")}" +
             (_p.Pipeline ? $"; pipelined groups: {piped.Count} listed{(listingStopped ? " (stopped while listing them: those not listed bounded by their layers' floors)" : "")}, " +
                 $"{piped.Count(x => x.SearchedAt.Count > 0)} searched, {piped.Count(x => x.Complete)} with every member's class enumerated" : "");
