@@ -51,52 +51,74 @@ public sealed partial class FusionSearch
             if (stop()) return TemplateAnswer(template, sw, "stopped while bounding the groups that keep their halos");
             BoundKeptWeighted(c);
         }
-        // With --pipeline, every pipelined group as a chain of classes with keys of its own (the latency search's listing,
-        // AddPipelinedClasses, its cycle floor PipelineFloor from its members' layers' sequential floors), its value on its last
-        // member: its members' energy bounds summed plus lambda times that floor until it is searched, both raised with its
-        // members' own class bounds when a join first reaches it (FusionPipelineEdp.cs). They are checked inside the unfused
-        // mapping, so without one they are not searched either. Stopped while listing, the groups not listed are open chains
-        // bounded by their layers' floors (AddOpenRun, OpenRunFloor: their least sequential energy bounds and cycle floors).
-        bool listingStopped = false;
-        double SequentialCycles(ClassState c) => c.Empty ? double.PositiveInfinity : c.CycleFloor;
-        double SequentialEnergy(ClassState c) => c.Empty ? double.PositiveInfinity : c.EnergyLower;
-        if (_p.Pipeline && frame is not null) limits.Progress?.Phase("listing the pipelined groups");
-        var piped = _p.Pipeline && frame is not null
-            ? BoundPipedWeighted(AddPipelinedClasses(layers, SequentialCycles, stop, out listingStopped, SequentialEnergy), SequentialFloors(layers, SequentialEnergy)) : [];
         bool partial = frame is null && (_p.KeepHalos || _p.Pipeline);
-        // Every fused mapping has at least the least sum of the classes' cycle floors along compatible keys.
+        // Every fused mapping of sequential groups has at least the least sum of the classes' cycle floors along compatible keys.
         double cycleFloor = Forward(layers, c => c.Empty ? double.PositiveInfinity : c.CycleFloor)[n].GetValueOrDefault(DramKey, double.PositiveInfinity);
 
-        // 3. The weighted joins, lambda = 0 (energy) first; then the lambda the polygon's least vertex asks for, until that
-        //    vertex's EDP reaches the best EDP found.
-        var lines = new List<LambdaLine>();
+        // 3. The weighted joins over the sequential groups (and the groups that keep their halos), lambda = 0 (energy) first;
+        //    then the lambda the polygon's least vertex asks for, until that vertex's EDP reaches the best EDP found. With
+        //    --pipeline this is the whole sequential search run to its end first (f17o): its answer is a candidate, and its
+        //    bound one over the fused mappings whose groups all run sequentially.
         (FusedMapping Map, FusedCostReport Rep)? best = template.Mapping is { } tm ? (tm, template.Report!) : null;
         double incumbent = template.Report?.Edp ?? double.PositiveInfinity;
-        double lambda = 0, bound = 0;
-        bool proven = false;
-        string? why = null;
-        while (true)
+        var lines = new List<LambdaLine>();
+        var (bound, proven, why) = Joins(lines, [], cycleFloor, "");
+
+        // 4. With --pipeline, then every pipelined group as a chain of classes with keys of its own (the latency search's
+        //    listing, AddPipelinedClasses, its cycle floor PipelineFloor from its members' layers' sequential floors), its value
+        //    on its last member: its members' energy bounds summed plus lambda times that floor until it is searched, both
+        //    raised with its members' own class bounds when a join first reaches it (FusionPipelineEdp.cs). They are checked
+        //    inside the unfused mapping, so without one they are not searched either. Stopped while listing (or before it), the
+        //    groups not listed are open chains bounded by their layers' floors (AddOpenRun, OpenRunFloor: their least sequential
+        //    energy bounds and cycle floors). The joins go on from the sequential search's line at lambda = 0 (its bound is one
+        //    on every fused mapping's energy: a pipelined group has the energy of its sequential twin) and the cycle floor of
+        //    the join with the groups' floors; the polygon of their lines bounds every fused mapping, at least that line's
+        //    bound times that floor, whether or not a join with the groups finishes.
+        bool listingStopped = false, sequentialProven = proven;
+        string? sequentialWhy = why;
+        int sequentialJoins = lines.Count;
+        var piped = new List<PipeEdp>();
+        bool secondPhase = _p.Pipeline && frame is not null && lines.Count > 0 && lines[0].Lambda == 0;
+        if (secondPhase)
         {
-            limits.Progress?.Phase($"weighted join {lines.Count + 1} (energy + {lambda:G4} x cycles)");
-            var chain = WeightedJoin(layers, lambda, stop, out double joinBound, kept, piped, frame);
-            if (chain is null) { why = "stopped before a weighted join had a member in every layer"; break; }
-            var (map, rep) = Recheck(Assemble(chain));
-            lines.Add(new LambdaLine(lambda, Math.Min(joinBound, rep.Energy + lambda * rep.Cycles), rep.Energy, rep.Cycles));
-            if (rep.Edp < incumbent * (1 - 1e-12)) (best, incumbent) = ((map, rep), rep.Edp);
-            var (vertexBound, next) = Polygon(lines, cycleFloor, incumbent);
-            bound = vertexBound;
-            if (Meets(bound, incumbent) && !partial) { proven = true; break; }
-            if (Meets(bound, incumbent)) { why = "no unfused mapping, so groups that keep their halos or pipeline were not searched"; break; }
-            if (stop()) { why = "stopped before every supported point that could improve on the answer was searched"; break; }
-            if (next is not { } l || lines.Any(x => Math.Abs(x.Lambda - l) <= 1e-12 * Math.Max(1, l)))
+            double SequentialCycles(ClassState c) => c.Empty ? double.PositiveInfinity : c.CycleFloor;
+            double SequentialEnergy(ClassState c) => c.Empty ? double.PositiveInfinity : c.EnergyLower;
+            limits.Progress?.Phase("listing the pipelined groups");
+            piped = BoundPipedWeighted(AddPipelinedClasses(layers, SequentialCycles, stop, out listingStopped, SequentialEnergy), SequentialFloors(layers, SequentialEnergy));
+            cycleFloor = Forward(layers, c => c.Empty ? double.PositiveInfinity : c.CycleFloor)[n].GetValueOrDefault(DramKey, double.PositiveInfinity);
+            lines = [lines[0]];
+            (bound, proven, why) = Joins(lines, piped, cycleFloor, " with the pipelined groups");
+            if (!sequentialProven && sequentialWhy is not null) why += $" (the sequential groups' search first: {sequentialWhy})";
+        }
+
+        (double Bound, bool Proven, string? Why) Joins(List<LambdaLine> lines, List<PipeEdp> piped, double cycleFloor, string what)
+        {
+            double lambda = 0, bound = 0;
+            while (true)
             {
-                int open = piped.Count(x => x.SearchedAt.Count > 0 && !x.Complete);
-                why = open > 0
-                    ? $"{open} pipelined group(s) searched without every member's class enumerated (more than {_p.PipelineVisitCap:N0} mappings) keep their floors as their bounds"
-                    : "a weighted join that stopped early left the next lambda undecided";
-                break;
+                if (lines.Count > 0)
+                {
+                    var (vertexBound, next) = Polygon(lines, cycleFloor, incumbent);
+                    bound = vertexBound;
+                    if (Meets(bound, incumbent) && !partial) return (bound, true, null);
+                    if (Meets(bound, incumbent)) return (bound, false, "no unfused mapping, so groups that keep their halos or pipeline were not searched");
+                    if (stop()) return (bound, false, "stopped before every supported point that could improve on the answer was searched");
+                    if (next is not { } l || lines.Any(x => Math.Abs(x.Lambda - l) <= 1e-12 * Math.Max(1, l)))
+                    {
+                        int open = piped.Count(x => x.SearchedAt.Count > 0 && !x.Complete);
+                        return (bound, false, open > 0
+                            ? $"{open} pipelined group(s) searched without every member's class enumerated (more than {_p.PipelineVisitCap:N0} mappings) keep their floors as their bounds"
+                            : "a weighted join that stopped early left the next lambda undecided");
+                    }
+                    lambda = l;
+                }
+                limits.Progress?.Phase($"weighted join {lines.Count + 1}{what} (energy + {lambda:G4} x cycles)");
+                var chain = WeightedJoin(layers, lambda, stop, out double joinBound, kept, piped, frame);
+                if (chain is null) return (bound, false, "stopped before a weighted join had a member in every layer");
+                var (map, rep) = Recheck(Assemble(chain));
+                lines.Add(new LambdaLine(lambda, Math.Min(joinBound, rep.Energy + lambda * rep.Cycles), rep.Energy, rep.Cycles));
+                if (rep.Edp < incumbent * (1 - 1e-12)) (best, incumbent) = ((map, rep), rep.Edp);
             }
-            lambda = l;
         }
         if (best is null)
             return TemplateAnswer(template, sw, why!);
@@ -105,7 +127,10 @@ public sealed partial class FusionSearch
         var stats = layers.Select((l, i) => new FusionLayerStats(w.Layers[i].Name, l.Sum(c => c.Nodes), l.Count(c => c.Pool.Count > 0), l.Count(c => c.Known.Count > 0),
             keysAfter[i + 1].Count, l.Count)).ToList();
         var survivors = layers.Select(l => (IReadOnlyList<FusionPartial>)l.SelectMany(c => c.Pool).Select((p, k) => p with { Order = k }).ToList()).ToList();
-        string summary = $"{lines.Count} weighted join(s), lambda = {string.Join(", ", lines.Select(x => x.Lambda.ToString("G4")))}; " +
+        // With --pipeline the joins with the pipelined groups start from the sequential search's line at lambda = 0 (not counted again).
+        var withGroups = secondPhase ? lines.Skip(1).ToList() : lines;
+        string summary = (withGroups != lines ? $"the sequential groups first: {sequentialJoins} weighted join(s), {(sequentialProven ? "proved" : "not proved")}; then with the pipelined groups: " : "") +
+            $"{withGroups.Count} weighted join(s){(withGroups.Count > 0 ? ", lambda = " : "")}{string.Join(", ", withGroups.Select(x => x.Lambda.ToString("G4")))}; " +
             $"the template's optimum EDP {template.Report?.Edp:G6}{(_p.Pipeline ? " (groups sequential)" : "")}{(ReferenceEquals(fMap, template.Mapping) ? " (kept: nothing in the full mapspace beats it)" : "")}" +
             (_p.Pipeline ? $"; pipelined groups: {piped.Count} listed{(listingStopped ? " (stopped while listing them: those not listed bounded by their layers' floors)" : "")}, " +
                 $"{piped.Count(x => x.SearchedAt.Count > 0)} searched, {piped.Count(x => x.Complete)} with every member's class enumerated" : "");

@@ -140,4 +140,63 @@ public sealed class FusionPipelineEdpTests
             }
         }
     }
+
+    /// <summary>
+    /// With --pipeline the sequential groups' EDP search runs to its end first, then the pipelined groups' (docs/fusion.md,
+    /// "Pipelined groups in EDP over the full mapspace"): stopped after any number of exact class search nodes
+    /// (<see cref="FusionProblem.NodeBudget"/>, one thread, a deterministic stop; the budgets after the class searches of
+    /// both runs, up to 16 per chain spread over them), the answer is never worse than the plain search's (without
+    /// --pipeline) stopped at the same budget, never below the brute force's optimum, its bound at most that optimum, OPTIMAL
+    /// only at it; unstopped, OPTIMAL and equal to brute force. Checked by hand: with the sequential search cut after its
+    /// first join (what main did before f17o: the pipelined groups joined from lambda > 0 on), the answer is worse than the
+    /// plain one at some budgets.
+    /// </summary>
+    [TestMethod]
+    public void AStoppedPipelinedEdpSearchIsNeverWorseThanThePlainOne()
+    {
+        var one = SearchLimits.None with { Threads = 1 };
+        int compared = 0, better = 0;
+        foreach (var (w, a) in StopCases())
+        {
+            var p = new FusionProblem(w, a, Objective.Edp, Pipeline: true);
+            var plain = p with { Pipeline = false };
+            var (_, bruteBest, count) = new FusionSearch(p).BruteForceFull();
+            var search = new FusionSearch(p);
+            var whole = search.Solve(one);
+            Assert.AreEqual(SolveStatus.Optimal, whole.Status, $"{w.Name}: {whole.Explanation}");
+            Assert.AreEqual(bruteBest, whole.Best!.Value, bruteBest * 1e-9, $"{w.Name}: unstopped, the brute force's optimum");
+            var plainSearch = new FusionSearch(plain);
+            plainSearch.Solve(one);
+            var all = search.SpentAfter.Concat(plainSearch.SpentAfter).Where(b => b > 0).Distinct().Order().ToList();
+            var budgets = Enumerable.Range(0, Math.Min(24, all.Count)).Select(k => all[k * all.Count / Math.Min(24, all.Count)]).Append(all[^1]).Distinct().ToList();
+            foreach (long budget in budgets)
+            {
+                string name = $"{w.Name}, budget {budget} of {all[^1]}";
+                var q = new FusionSearch(plain with { NodeBudget = budget }).Solve(one);
+                var r = new FusionSearch(p with { NodeBudget = budget }).Solve(one);
+                Console.WriteLine($"{name}: --pipeline {r.Status} {r.Best:G8} (bound {r.Bound:G8}), plain {q.Status} {q.Best:G8} (bound {q.Bound:G8}), optimum {bruteBest:G8} over {count}; plain: {q.Summary}");
+                if (q.Best is null) continue;
+                Assert.IsNotNull(r.Mapping, $"{name}: no answer where the plain search has one ({r.Explanation})");
+                Assert.AreEqual(0, FusionChecker.Check(w, a, r.Mapping).Count, $"{name}: a valid fused mapping");
+                Assert.IsTrue(r.Best <= q.Best * (1 + 1e-9), $"{name}: --pipeline {r.Best} worse than the plain search's {q.Best}");
+                Assert.IsTrue(r.Best >= bruteBest * (1 - 1e-9), $"{name}: {r.Best} below the optimum {bruteBest}");
+                Assert.IsNotNull(r.Bound, $"{name}: {r.Explanation}");
+                Assert.IsTrue(r.Bound <= bruteBest * (1 + 1e-9), $"{name}: bound {r.Bound} above the optimum {bruteBest}");
+                if (r.Status == SolveStatus.Optimal) Assert.AreEqual(bruteBest, r.Best!.Value, bruteBest * 1e-9, $"{name}: OPTIMAL only when it is");
+                compared++;
+                if (r.Best < q.Best * (1 - 1e-9)) better++;
+            }
+        }
+        Console.WriteLine($"{compared} stops compared, {better} with --pipeline better");
+        Assert.IsTrue(compared >= 12, $"only {compared} stops compared");
+        Assert.IsTrue(better >= 1, "--pipeline never better than the plain search at a stop: the comparison tested little");
+    }
+
+    /// <summary>Chains for the stopped runs: the GEMM chains of <see cref="FusionPipelineTests"/> and GEMM chains on architectures with an energy-cycles trade-off.</summary>
+    private static IEnumerable<(Workloads.Workload W, Architecture A)> StopCases()
+    {
+        foreach (var c in FusionPipelineTests.Cases().Take(3)) yield return c;
+        var rng = new Random(31);
+        for (int i = 0; i < 4; i++) yield return (FusionTests.Chain(rng, 2 + i % 2, [2, 4]), FusionTests.TradeOffArch(rng));
+    }
 }
