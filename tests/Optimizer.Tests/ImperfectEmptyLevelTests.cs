@@ -44,30 +44,20 @@ public sealed class ImperfectEmptyLevelTests
     [TestMethod]
     public void AnEmptyLevelsFactorsMoveIntoTheLevelAboveAtTheSameEnergy()
     {
-        var rng = new Random(2121);
         int compared = 0;
         var differs = new int[2];
-        foreach (var (layer, arch) in ImperfectLevelOneTests.ClaimCases())
+        foreach (var (layer, arch, m, e, d) in ImperfectLevelOneTests.SampledLevels(2121))
         {
-            var space = new Mapspace(layer, arch);
-            for (int i = 0; i < 200; i++)
-            {
-                if (!space.TrySampleValid(rng, 2000, out var m, factorization: Factorization.Imperfect)) continue;
-                double e = CostModel.Evaluate(layer, arch, m, Factorization.Imperfect).Energy;
-                for (int d = 1; d < m.Levels.Count; d++)
-                {
-                    // Each condition waived alone: the energies must differ on some mapping.
-                    var waived = new[] { Merged(layer, m, d, anyBelow: true), Merged(layer, m, d, anyFanout: true) };
-                    for (int k = 0; k < waived.Length; k++)
-                        if (waived[k] is { } w && ValidityChecker.Check(layer, arch, w, Factorization.Imperfect).Count == 0
-                            && Math.Abs(CostModel.Evaluate(layer, arch, w, Factorization.Imperfect).Energy - e) > 1e-6 * e)
-                            differs[k]++;
-                    if (Merged(layer, m, d) is not { } x) continue;
-                    Assert.AreEqual(0, ValidityChecker.Check(layer, arch, x, Factorization.Imperfect).Count, $"{layer.Name} on {arch.Name}, level {d}: {x}");
-                    Assert.AreEqual(e, CostModel.Evaluate(layer, arch, x, Factorization.Imperfect).Energy, 1e-9 * e, $"{layer.Name} on {arch.Name}, level {d}");
-                    compared++;
-                }
-            }
+            // Each condition waived alone: the energies must differ on some mapping.
+            var waived = new[] { Merged(layer, m, d, anyBelow: true), Merged(layer, m, d, anyFanout: true) };
+            for (int k = 0; k < waived.Length; k++)
+                if (waived[k] is { } w && ValidityChecker.Check(layer, arch, w, Factorization.Imperfect).Count == 0
+                    && Math.Abs(CostModel.Evaluate(layer, arch, w, Factorization.Imperfect).Energy - e) > 1e-6 * e)
+                    differs[k]++;
+            if (Merged(layer, m, d) is not { } x) continue;
+            Assert.AreEqual(0, ValidityChecker.Check(layer, arch, x, Factorization.Imperfect).Count, $"{layer.Name} on {arch.Name}, level {d}: {x}");
+            Assert.AreEqual(e, CostModel.Evaluate(layer, arch, x, Factorization.Imperfect).Energy, 1e-9 * e, $"{layer.Name} on {arch.Name}, level {d}");
+            compared++;
         }
         Console.WriteLine($"{compared} mappings compared; waiving a condition changes {differs[0]} (a level below keeps something) and {differs[1]} (a fanout above) energies");
         Assert.IsTrue(compared >= 100, $"only {compared} mappings compared");

@@ -59,33 +59,23 @@ public sealed class ImperfectFreeRankTests
     [TestMethod]
     public void AFreeRanksLoopMovedInnermostIntoTheLevelAboveCostsNoMore()
     {
-        var rng = new Random(2131);
         int compared = 0, equal = 0, strictly = 0;
         var dearer = new int[3];
-        foreach (var (layer, arch) in ImperfectLevelOneTests.ClaimCases())
+        foreach (var (layer, arch, m, e, d) in ImperfectLevelOneTests.SampledLevels(2131))
         {
-            var space = new Mapspace(layer, arch);
-            for (int i = 0; i < 200; i++)
-            {
-                if (!space.TrySampleValid(rng, 2000, out var m, factorization: Factorization.Imperfect)) continue;
-                double e = CostModel.Evaluate(layer, arch, m, Factorization.Imperfect).Energy;
-                for (int d = 1; d < m.Levels.Count; d++)
-                {
-                    // Each condition waived alone, and the loop left where it stood: some mapping must cost more.
-                    var waived = new[] { Moved(layer, m, d, out _, anyBelow: true), Moved(layer, m, d, out _, anyFanout: true), Moved(layer, m, d, out _, inPlace: true) };
-                    for (int k = 0; k < waived.Length; k++)
-                        if (waived[k] is { } w && ValidityChecker.Check(layer, arch, w, Factorization.Imperfect).Count == 0
-                            && CostModel.Evaluate(layer, arch, w, Factorization.Imperfect).Energy > e * (1 + 1e-9))
-                            dearer[k]++;
-                    if (Moved(layer, m, d, out bool innermost) is not { } x) continue;
-                    Assert.AreEqual(0, ValidityChecker.Check(layer, arch, x, Factorization.Imperfect).Count, $"{layer.Name} on {arch.Name}, level {d}: {x}");
-                    double xe = CostModel.Evaluate(layer, arch, x, Factorization.Imperfect).Energy;
-                    Assert.IsTrue(xe <= e * (1 + 1e-9), $"{layer.Name} on {arch.Name}, level {d}: {m} costs {e}, moved {x} {xe}");
-                    if (innermost) { Assert.AreEqual(e, xe, 1e-9 * e, $"{layer.Name} on {arch.Name}, level {d}: {m}"); equal++; }
-                    else if (xe < e * (1 - 1e-9)) strictly++;
-                    compared++;
-                }
-            }
+            // Each condition waived alone, and the loop left where it stood: some mapping must cost more.
+            var waived = new[] { Moved(layer, m, d, out _, anyBelow: true), Moved(layer, m, d, out _, anyFanout: true), Moved(layer, m, d, out _, inPlace: true) };
+            for (int k = 0; k < waived.Length; k++)
+                if (waived[k] is { } w && ValidityChecker.Check(layer, arch, w, Factorization.Imperfect).Count == 0
+                    && CostModel.Evaluate(layer, arch, w, Factorization.Imperfect).Energy > e * (1 + 1e-9))
+                    dearer[k]++;
+            if (Moved(layer, m, d, out bool innermost) is not { } x) continue;
+            Assert.AreEqual(0, ValidityChecker.Check(layer, arch, x, Factorization.Imperfect).Count, $"{layer.Name} on {arch.Name}, level {d}: {x}");
+            double xe = CostModel.Evaluate(layer, arch, x, Factorization.Imperfect).Energy;
+            Assert.IsTrue(xe <= e * (1 + 1e-9), $"{layer.Name} on {arch.Name}, level {d}: {m} costs {e}, moved {x} {xe}");
+            if (innermost) { Assert.AreEqual(e, xe, 1e-9 * e, $"{layer.Name} on {arch.Name}, level {d}: {m}"); equal++; }
+            else if (xe < e * (1 - 1e-9)) strictly++;
+            compared++;
         }
         Console.WriteLine($"{compared} mappings compared ({equal} in the class, equal; {strictly} cheaper moved); waived, dearer: {dearer[0]} (a level below keeps something), {dearer[1]} (a fanout above), {dearer[2]} (the loop left in place)");
         Assert.IsTrue(compared >= 100 && equal >= 50, $"only {compared} mappings compared, {equal} in the class");

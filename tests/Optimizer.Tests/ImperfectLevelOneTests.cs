@@ -52,6 +52,22 @@ public sealed class ImperfectLevelOneTests
             .Concat(larger.SelectMany(l => CostInvariantTests.SmallCases().Select(x => x.Arch).DistinctBy(x => x.Name).Select(a => (l, a))));
     }
 
+    /// <summary>Every level d >= 1 of up to 200 valid imperfect mappings sampled per claim case, with the mapping's energy.</summary>
+    internal static IEnumerable<(Einsum Layer, Architecture Arch, Mapping M, double Energy, int Level)> SampledLevels(int seed)
+    {
+        var rng = new Random(seed);
+        foreach (var (layer, arch) in ClaimCases())
+        {
+            var space = new Mapspace(layer, arch);
+            for (int i = 0; i < 200; i++)
+            {
+                if (!space.TrySampleValid(rng, 2000, out var m, factorization: Factorization.Imperfect)) continue;
+                double e = CostModel.Evaluate(layer, arch, m, Factorization.Imperfect).Energy;
+                for (int d = 1; d < m.Levels.Count; d++) yield return (layer, arch, m, e, d);
+            }
+        }
+    }
+
     [TestMethod]
     public void LevelOnesLeastFactorPerDramCountIsValidAndNoDearer()
     {
