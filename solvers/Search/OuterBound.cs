@@ -945,8 +945,9 @@ internal sealed class OuterBound(SearchProblem problem, ArrayCostModel cost, Inn
             var same = new int[Ranks];
             var tileKey = new long[movers.Length]; // c's tile over the ranks indexing t
             double lowest = double.PositiveInfinity;
-            long work = 0;
+            long work = 0, taken = 0;
             Tiles(0);
+            Interlocked.Add(ref _wholeTileChoices, taken); // once per call, not per choice (the count is read by tests)
             return double.IsPositiveInfinity(lowest) || lowest <= known ? 0 : lowest;
 
             // c's tile: with c undecided, each rank indexing t takes a divisor x of its on-chip factor (e x x), f / x above c.
@@ -989,7 +990,7 @@ internal sealed class OuterBound(SearchProblem problem, ArrayCostModel cost, Inn
                 }
                 if (lowest <= known) return;
                 if (++work > WholeTileWork || (stop is not null && work % StopEvery == 0 && stop())) { lowest = 0; return; }
-                Interlocked.Increment(ref _wholeTileChoices);
+                taken++;
                 for (int r = 0; r < Ranks; r++) spacing[r] = checked(mid[r] * e[r]);
                 double union = index.SpacedWords(e, s1, spacing);
                 // The steps that change the index tuple of those ranks are the first and the steps of the loops from the
