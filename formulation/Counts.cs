@@ -460,17 +460,13 @@ public sealed class TensorIndex
     }
 
     /// <summary>
-    /// The distinct used words of the tiles of rank extents <paramref name="rankExtent"/> at <paramref name="places"/> (each an
-    /// offset along the tensor's dimensions): the union of the tile moved to each. -1 when a rank indexes two dimensions or the
-    /// tensor has more than six.
+    /// The tile's values along each dimension (no rank indexes two) and its distinct words, their product.
     /// </summary>
-    public long WordsAt(IReadOnlyList<long[]> places, ReadOnlySpan<long> rankExtent)
+    private long[][] TileValues(ReadOnlySpan<long> rankExtent, out long tile)
     {
         int dims = _ranks.Length;
-        if (dims > 6 || RankInTwoDimensions()) return -1;
-        // The tile's values along each dimension (a product over dimensions: no rank indexes two).
         var values = new long[dims][];
-        long tile = 1;
+        tile = 1;
         for (int k = 0; k < dims; k++)
         {
             var seen = new HashSet<long>();
@@ -490,6 +486,58 @@ public sealed class TensorIndex
             values[k] = seen.ToArray();
             tile = checked(tile * values[k].Length);
         }
+        return values;
+    }
+
+    /// <summary>
+    /// The words a parent reads at a step that brings each child at <paramref name="places"/> (offsets along the tensor's
+    /// dimensions) its whole tile of rank extents <paramref name="rankExtent"/>, under Timeloop's multicast (rule C'): children
+    /// at one place need identical words and share one access, children at two places take two different tiles and the
+    /// parent reads each whole, however they overlap. So the distinct places times the tile's distinct words (at least the
+    /// union of the tiles, <see cref="WordsAt"/>). -1 when a rank indexes two dimensions or the tensor has more than six.
+    /// </summary>
+    public long TilesAt(IReadOnlyList<long[]> places, ReadOnlySpan<long> rankExtent)
+    {
+        int dims = _ranks.Length;
+        if (dims > 6 || RankInTwoDimensions()) return -1;
+        TileValues(rankExtent, out long tile);
+        var distinct = new HashSet<(long, long, long, long, long, long)>();
+        Span<long> at = stackalloc long[6];
+        foreach (var place in places)
+        {
+            at.Clear();
+            for (int k = 0; k < dims; k++) at[k] = place[k];
+            distinct.Add((at[0], at[1], at[2], at[3], at[4], at[5]));
+        }
+        return checked(distinct.Count * tile);
+    }
+
+    /// <summary>
+    /// <see cref="TilesAt"/> for the children of <see cref="SpacedWords"/>: along each rank r, <paramref name="copies"/>[r]
+    /// copies of the tile <paramref name="spacing"/>[r] apart; their distinct places (the union of one-word tiles at the
+    /// corners) times the tile's distinct words. -1 when a rank indexes two dimensions.
+    /// </summary>
+    public long SpacedTiles(ReadOnlySpan<long> rankExtent, ReadOnlySpan<long> copies, ReadOnlySpan<long> spacing)
+    {
+        if (RankInTwoDimensions() || _ranks.Length > 6) return -1;
+        Span<long> one = stackalloc long[rankExtent.Length];
+        one.Fill(1);
+        long places = SpacedWords(one, copies, spacing);
+        if (places < 0) return -1;
+        TileValues(rankExtent, out long tile);
+        return checked(places * tile);
+    }
+
+    /// <summary>
+    /// The distinct used words of the tiles of rank extents <paramref name="rankExtent"/> at <paramref name="places"/> (each an
+    /// offset along the tensor's dimensions): the union of the tile moved to each. -1 when a rank indexes two dimensions or the
+    /// tensor has more than six.
+    /// </summary>
+    public long WordsAt(IReadOnlyList<long[]> places, ReadOnlySpan<long> rankExtent)
+    {
+        int dims = _ranks.Length;
+        if (dims > 6 || RankInTwoDimensions()) return -1;
+        var values = TileValues(rankExtent, out long tile);
         if (places.Count <= 1) return places.Count * tile;
         // The words as bits of the box that holds every tile (each tile's words one by one, as their values along the
         // dimensions combine); a set of words where that box is large.

@@ -881,14 +881,15 @@ internal sealed class OuterBound(SearchProblem problem, ArrayCostModel cost, Inn
         // instance of c steps with the loops above c (DRAM's, level 1's and the middle level's), all by one move. A rank r
         // whose loops above c move a dimension of t that no other rank moves above c, by |coef| x (c's tile extent e[r]) at
         // least the tile's extent there, carries every tile clear of itself at each step that changes r's index: each child's
-        // delta is then its whole tile, the children's deltas together the union U of every instance's tile (level 1's fanout
-        // the only one above c). A child takes its delta from a neighbour only when the step's move equals the difference of
-        // the two children's places (Timeloop's forwarding wants the neighbour's previous delta equal to it); where no step's
-        // move does, DRAM reads at least |U| at each such step, and the index tuples of those ranks change at least product(D)
-        // x the product of their on-chip factors times (their DRAM factors alone when none has one), the least over the
-        // levels' orders. The least over c's tiles that fit its capacity (c undecided) and the middle level's factors (each
-        // rank's on-chip factor above c split between level 1 and it) of that count times |U| (fewer where a neighbour may
-        // forward, below); 0 when the case is not one of these, when some choice is no higher than <paramref name="known"/>
+        // delta is then its whole tile (level 1's fanout the only one above c), and Timeloop shares a parent access only
+        // between identical deltas (rule C'): children at one place, so DRAM reads a tile per distinct place, however the
+        // tiles overlap (at least the union U of the tiles). A child takes its delta from a neighbour only when the step's
+        // move equals the difference of the two children's places (Timeloop's forwarding wants the neighbour's previous delta
+        // equal to it); where no step's move does, DRAM reads every place's tile at each such step, and the index tuples of
+        // those ranks change at least product(D) x the product of their on-chip factors times (their DRAM factors alone when
+        // none has one), the least over the levels' orders. The least over c's tiles that fit its capacity (c undecided) and
+        // the middle level's factors (each rank's on-chip factor above c split between level 1 and it) of that count times
+        // the places' tiles (fewer where a neighbour may forward, below); 0 when the case is not one of these, when some choice is no higher than <paramref name="known"/>
         // (the term adds nothing), or past WholeTileWork choices.
         double WholeTileSteps(SearchTensor t, int c, double known)
         {
@@ -993,6 +994,9 @@ internal sealed class OuterBound(SearchProblem problem, ArrayCostModel cost, Inn
                 taken++;
                 for (int r = 0; r < Ranks; r++) spacing[r] = checked(mid[r] * e[r]);
                 double union = index.SpacedWords(e, s1, spacing);
+                // What DRAM reads at a step that brings every child its whole tile where no neighbour serves one: a tile per
+                // distinct place (rule C' shares identical tiles only; at least U).
+                double tiles = index.SpacedTiles(e, s1, spacing);
                 // The steps that change the index tuple of those ranks are the first and the steps of the loops from the
                 // innermost over one of them outward: at least every loop of the levels outside the innermost level with one
                 // (level 1's loops over ranks not indexing t counted only where its share is known) and its loops over them.
@@ -1000,13 +1004,14 @@ internal sealed class OuterBound(SearchProblem problem, ArrayCostModel cost, Inn
                 foreach (int r in rel)
                     if (whole[r]) star = Math.Max(star, mid[r] > 1 ? 2 : f[r] / mid[r] > 1 ? 1 : 0);
                 double steps = Chain(star);
-                if (steps * union <= known) { lowest = Math.Min(lowest, steps * union); return; } // forwarding only lowers it
+                if (steps * tiles <= known) { lowest = Math.Min(lowest, steps * tiles); return; } // forwarding only lowers it
                 // First with each forwarded step's words at least those of U not in U moved back by its move (the tiles a
-                // neighbour serves lie there): when that is no lower than a choice already taken, the exact count is not either.
-                Forwards(union, false);
-                if (Layered(star, union) >= lowest) return;
-                Forwards(union, true);
-                lowest = Math.Min(lowest, Layered(star, union));
+                // neighbour serves lie there; the places' tiles are at least their union): when that is no lower than a choice
+                // already taken, the exact count is not either.
+                Forwards(union, tiles, false);
+                if (Layered(star, tiles) >= lowest) return;
+                Forwards(union, tiles, true);
+                lowest = Math.Min(lowest, Layered(star, tiles));
             }
 
             // The product of the factors of those loops.
@@ -1025,19 +1030,19 @@ internal sealed class OuterBound(SearchProblem problem, ArrayCostModel cost, Inn
                 return level == 0 ? dr[q] : level == 2 ? mid[q] : t.IndexedBy[q] || c == 2 || midDecided ? f[q] / mid[q] : 1;
             }
 
-            // The words DRAM reads over those steps: the first reads all of U, and a step of the loop over q at `level` (the
+            // The words DRAM reads over those steps: the first reads every place's tile, and a step of the loop over q at `level` (the
             // outermost whose index changes) at least perWords[level, q]. Whatever the order, the steps of the loops with the
             // k largest perWords, with the first, number at least the product of those loops' factors (each such index tuple
             // first appears at the first step or at a step of one of them), so taking the loops by perWords from the largest
             // down, each adds (its product with the loops before it less theirs) steps at its perWords at least.
-            double Layered(int star, double union)
+            double Layered(int star, double first)
             {
                 layers.Clear();
                 for (int level = 0; level <= star; level++)
                     for (int q = 0; q < Ranks; q++)
                         if (ChainFactor(star, level, q) is var factor and > 1) layers.Add((perWords[level, q], factor));
                 layers.Sort((a, b) => b.Words.CompareTo(a.Words));
-                double total = union, product = 1;
+                double total = first, product = 1;
                 foreach (var (w, factor) in layers)
                 {
                     total += product * (factor - 1) * w;
@@ -1061,15 +1066,15 @@ internal sealed class OuterBound(SearchProblem problem, ArrayCostModel cost, Inn
                 return false;
             }
 
-            // Per loop, the least words DRAM reads at one of its steps: all of U unless the step's move equals the difference of
-            // two neighbours' places on level 1's physical mesh (`Neighbours`) in some variant and order of the spatial loops,
-            // else the words of the tiles of the children no neighbour serves under that move, the least over those
-            // placements. A step is one loop's (level L, rank r) moving r by its stride while every loop inside it rewinds:
+            // Per loop, the least words DRAM reads at one of its steps: every place's tile unless the step's move equals the
+            // difference of two neighbours' places on level 1's physical mesh (`Neighbours`) in some variant and order of the
+            // spatial loops, else the tiles of the places of the children no neighbour serves under that move (one tile per
+            // distinct place: rule C' shares identical deltas only), the least over those placements. A step is one loop's (level L, rank r) moving r by its stride while every loop inside it rewinds:
             // those of the deeper levels, and any of level L's (order not known); the least over those moves.
-            void Forwards(double union, bool exact)
+            void Forwards(double union, double tiles, bool exact)
             {
                 for (int level = 0; level < 3; level++)
-                    for (int r = 0; r < Ranks; r++) perWords[level, r] = union;
+                    for (int r = 0; r < Ranks; r++) perWords[level, r] = tiles;
                 var near = NeighbourPlaces();
                 if (near.Moves.Count == 0) return;
                 for (int i = 0; i < movers.Length; i++) tileKey[i] = e[movers[i]];
@@ -1122,8 +1127,8 @@ internal sealed class OuterBound(SearchProblem problem, ArrayCostModel cost, Inn
                 return words;
             }
 
-            // The least, over the placements of the children, of the words of the tiles no neighbour serves at a step moving
-            // them by `move` (kept per tile extent and move).
+            // The least, over the placements of the children, of the words DRAM reads for the children no neighbour serves at a
+            // step moving them by `move`: a tile per distinct place of theirs (kept per tile extent and move).
             long Unserved(Neighbours near, (long, long, long, long) move)
             {
                 var key = new ContentKey(move, tileKey);
@@ -1134,7 +1139,7 @@ internal sealed class OuterBound(SearchProblem problem, ArrayCostModel cost, Inn
                     return near.Mesh.UnservedSets(near.Spacing, dimMove.AsSpan(0, dims)).Select(set => near.Mesh.Places(set, near.Spacing)).ToArray();
                 });
                 long least = long.MaxValue;
-                foreach (var places in sets) least = Math.Min(least, index.WordsAt(places, e));
+                foreach (var places in sets) least = Math.Min(least, index.TilesAt(places, e));
                 near.Unserved[key.Copy()] = least;
                 return least;
             }

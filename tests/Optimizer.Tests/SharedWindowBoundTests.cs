@@ -415,6 +415,66 @@ public sealed class SharedWindowBoundTests
     }
 
     /// <summary>
+    /// Whole tiles at every step above a bypassed level one, one tile per distinct place (docs/mapspace.md, same name): Timeloop
+    /// shares a parent access only between children whose deltas are identical (rule C'), so at a step that brings each child
+    /// its whole tile the parent reads every distinct place's tile whole, however the tiles overlap; the union of the tiles
+    /// counted the overlap once. Worked by hand: a 1-D convolution (C 1, K 2, P 8, R 3, stride 1) with P 2 along X and R 3 along
+    /// Y at the global buffer, which keeps only the outputs, P 2 at DRAM, K 2 at the weights scratchpad and P 2 at the input
+    /// scratchpad: each PE's tile is 2 input words at w = 2p + r, the 6 PEs sit at 5 places (0 to 4; p 1, r 0 and p 0, r 2
+    /// share one), DRAM's one step moves every tile by 4 (clear of itself, no neighbour 4 apart), so DRAM reads 5 x 2 = 10 words
+    /// at each of its 2 steps: 20, where the union (6 words a step) gave 12. The kernel counts it (<see cref="TensorIndex.TilesAt"/>,
+    /// <see cref="TensorIndex.SpacedTiles"/>), and every bound on the way to the mapping is at most Timeloop's energy (with the
+    /// term scaled by 1.3 the child bound at level 2 is above it; the plan roots of conv3_1_b's test below rise with it). Then the
+    /// conv3_1_b form (ResNet-50 on eyeriss, P 2, Q 2, S 3 along X and C 4, R 3 along Y, the inputs bypassing the global buffer):
+    /// with Q 2 at the input scratchpad (a tile of 2 used words in a 3-word box, stride 2) Timeloop reads 360 words a step, the
+    /// 120 places' boxes; the count is 240 (the used words), where the union was 180.
+    /// </summary>
+    [TestMethod]
+    public void WholeTileStepsReadATilePerDistinctPlace()
+    {
+        var conv = Layers.Conv1d("dense", c: 1, k: 2, p: 8, r: 3);
+        var roles = SearchTests.RoleSplit("roles", glb: 16, fanout: (2, 3), spads: (2, 2, 2));
+        var mapping = M(L("P=2"), L("", "P=2@X R=3@Y", keep: "Outputs"), L("K=2", keep: "Weights"), L("P=2", keep: "Inputs"), L("", keep: "Outputs"));
+        var tl = TimeloopConvention.Evaluate(conv, roles, mapping);
+        Assert.AreEqual(20, Row(tl, "DRAM", "Inputs").Reads, "5 places x 2 words at each of 2 steps");
+        var input = new TensorIndex(conv.Tensors.Single(t => t.Role == TensorRole.Inputs), conv.Ranks.Select(r => r.Id).ToArray());
+        long[] tile = [1, 2, 1], copies = [1, 2, 3], spacing = [1, 2, 1]; // K, P, R (C 1 is no rank)
+        Assert.AreEqual(6, input.SpacedWords(tile, copies, spacing), "the union of the tiles: words 0 to 5");
+        Assert.AreEqual(10, input.SpacedTiles(tile, copies, spacing), "5 places x 2 words");
+        Assert.AreEqual(10, input.TilesAt([[0], [1], [2], [2], [3], [4]], tile), "the same from the places");
+        Assert.AreEqual(4, input.TilesAt([[0], [3]], tile), "two places whose tiles do not overlap");
+        var model = new SearchModel(new MapProblem(conv, roles, Objective.Energy, Convention: CostConvention.Timeloop), deferOrders: true);
+        var (bounds, _) = SearchTests.BoundsOnTheWay(model, conv, mapping);
+        double most = 0;
+        foreach (var (d, plain, outer, child) in bounds)
+            foreach (var value in new[] { plain, outer, child ?? 0 })
+            {
+                Assert.IsLessThanOrEqualTo(tl.Energy * (1 + 1e-9), value, $"a bound at level {d} above Timeloop's {tl.Energy}");
+                most = Math.Max(most, value);
+            }
+        Console.WriteLine($"Timeloop {tl.Energy}, bounds {string.Join(", ", bounds.Select(b => $"d={b.Level} {b.Plain} {b.Outer} {b.Child}"))}");
+
+        var arch = Presets.Get("eyeriss");
+        var layer = Zoo.Get("resnet50").Layers.Single(l => l.Name == "conv3_1_b");
+        var q2 = MappingSpec.Parse("""
+            mapping:
+              layer: conv3_1_b
+              levels:
+                - { level: DRAM, temporal: "P=2 C=32", keep: [conv3_1_b_w, conv3_1_a_out, conv3_1_b_out] }
+                - { level: GlobalBuffer, temporal: "P=7 Q=7", spatial: "P=2@X Q=2@X S=3@X C=4@Y R=3@Y", keep: [conv3_1_b_out] }
+                - { level: WeightsSpad, temporal: "K=128", keep: [conv3_1_b_w] }
+                - { level: InputsSpad, temporal: "Q=2", keep: [conv3_1_a_out] }
+                - { level: PsumSpad, keep: [] }
+            """, "conv3_1_b.yaml", layer, arch);
+        var big = TimeloopConvention.Evaluate(layer, arch, q2);
+        var bigInput = new TensorIndex(layer.Tensors.Single(t => t.Role == TensorRole.Inputs), layer.Ranks.Select(r => r.Id).ToArray());
+        long[] e = [1, 1, 1, 1, 2, 1, 1], s1 = [1, 1, 4, 2, 2, 3, 3], sp = [1, 1, 1, 1, 2, 1, 1]; // N, K, C, P, Q, R, S
+        Assert.AreEqual(180, bigInput.SpacedWords(e, s1, sp), "the union: 5 rows x 9 columns x 4 channels");
+        Assert.AreEqual(240, bigInput.SpacedTiles(e, s1, sp), "120 places x the tile's 2 used words (Timeloop reads its 3-word box)");
+        Assert.AreEqual(360.0 * 64 * 49, Row(big, "DRAM", "conv3_1_a_out").Reads, "Timeloop reads the 120 places' tiles at each of the 3,136 steps");
+    }
+
+    /// <summary>
     /// A stopped outer bound (<see cref="SearchModel.Stop"/>, the search's stop check): whole tiles at every step above a
     /// bypassed level one (`WholeTileSteps`, seconds in one case on the largest layers) looks at the stop on entry and every 64
     /// choices and, once it is true, adds nothing more. Checked without a clock, by a stop that fires after n looks: on the
@@ -529,6 +589,19 @@ public sealed class SharedWindowBoundTests
         // Per loop, the words of the tiles no neighbour serves at its steps (branch tl14w): 5.59317E+08, where one count of the
         // words a neighbour may serve for every forwarded step gave 5.49060E+08.
         Assert.IsGreaterThanOrEqualTo(5.593e8, root, "whole tiles per loop's steps");
+        // A tile per distinct place of the children (rule C'), where the union of their tiles counted the overlap once (branch
+        // tl14aa): 5.66383E+08; its least case reads 503,040 input words from DRAM (one-word tiles, 100 places at 6,272 steps
+        // less what the wrapped neighbours serve), where the union let a 3-word tile (Q 2) read 467,712.
+        Assert.IsGreaterThanOrEqualTo(5.663e8, root, "a tile per distinct place");
+        // Plan 151 (R 3, S 3 along X; C 4, Q 2 along Y; five variants), whose root held conv3_1_b's bound at 5.5717E+08: with a
+        // tile per place it is above 5.878E+08, above the best mapping the search knows (5.86732E+08).
+        long[] x151 = [1, 1, 1, 1, 1, 3, 3], y151 = [1, 1, 4, 1, 2, 1, 1];
+        bool Is151(SpatialPlan p) => p.X[1].Select(f => (long)f).SequenceEqual(x151) && p.Y[1].Select(f => (long)f).SequenceEqual(y151);
+        var plan151 = model.SpatialPlans().Single(p => Is151(p) || p.Variants.Any(Is151));
+        double plain151 = model.InnerBound(State.PlanRoot(model, plan151), levels);
+        double root151 = model.RefineBound(State.PlanRoot(model, plan151), levels, plain151, double.PositiveInfinity);
+        Console.WriteLine($"plan 151: plain {plain151:R}, root {root151:R}");
+        Assert.IsGreaterThanOrEqualTo(5.878e8, root151, "plan 151: a tile per distinct place (5.5717E+08 with the union)");
     }
 
     /// <summary>
