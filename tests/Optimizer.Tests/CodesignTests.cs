@@ -453,13 +453,16 @@ public sealed class CodesignTests
     /// latency and EDP, every half's estimate is at least its key (a lower bound on its points) and at least the least
     /// exhaustive optimum of its points (here the value of real mappings on its largest point), the half taken has the least midpoint, the dive ends on one point
     /// whose estimate is its value as mapped, and the answer is still the sweep's. A set's estimate below its key (the
-    /// relaxation's least energies instead of the largest) or a dive that takes the least key instead fails it.
+    /// relaxation's least energies instead of the largest) or a dive that takes the least key instead fails it. A half
+    /// bounded after another stops once its key is above the least midpoint so far (branch cd19l); it then may have no
+    /// estimate, and its key must be above the chosen half's midpoint (EDP's first step here); that target divided by 1.3
+    /// fails it.
     /// </summary>
     [TestMethod]
     public void TheDiveTakesTheHalfOfLeastMidpointAndLandsOnAPointAtItsValue()
     {
         var (space, sweeper) = Shared.Value;
-        int sets = 0, above = 0, lowered = 0;
+        int sets = 0, above = 0, lowered = 0, cut = 0;
         foreach (var objective in new[] { DesignMetric.Energy, DesignMetric.Latency, DesignMetric.Edp })
         {
             var run = new Codesign(space, Small(), SearchLimits.None);
@@ -470,8 +473,17 @@ public sealed class CodesignTests
             Assert.IsTrue(run.Dive.Count > 0, what);
             foreach (var step in run.Dive)
             {
-                Assert.IsTrue(step.Halves.All(h => h.Estimate is not null), what);
-                foreach (var h in step.Halves)
+                // A half bounded after another stops its searches once its key is above the least midpoint so far (branch
+                // cd19l): it cannot be taken, and may be left without an estimate; its key is then above the chosen half's midpoint.
+                var chosen = step.Halves[step.Chosen];
+                Assert.IsNotNull(chosen.Estimate, what);
+                double middle = (chosen.Key + chosen.Estimate.Value) / 2;
+                foreach (var h in step.Halves.Where(h => h.Estimate is null))
+                {
+                    Assert.IsTrue(h.Key > middle, $"{what}: a half without an estimate, key {h.Key}, not above the chosen half's midpoint {middle}");
+                    cut++;
+                }
+                foreach (var h in step.Halves.Where(h => h.Estimate is not null))
                 {
                     Assert.IsTrue(h.Estimate!.Value >= h.Key * (1 - 1e-12), $"{what}: estimate below the key");
                     double least = h.Points.Min(p => optima[p]!.Values[objective]);
@@ -480,7 +492,21 @@ public sealed class CodesignTests
                     Assert.IsTrue(h.Estimate.Value <= h.Own!.Value, $"{what}: estimate above the half's own mappings' {h.Own}");
                     if (h.Estimate.Value < h.Own.Value * (1 - 1e-9)) lowered++;
                 }
-                Assert.AreEqual(step.Halves.Min(h => h.Key + h.Estimate!.Value), step.Halves[step.Chosen].Key + step.Halves[step.Chosen].Estimate!.Value, what);
+                Assert.AreEqual(step.Halves.Where(h => h.Estimate is not null).Min(h => h.Key + h.Estimate!.Value), chosen.Key + chosen.Estimate.Value, what);
+            }
+            // Without the targets the dive takes the same halves; a half whose key differs (its searches stopped at the
+            // target) has a key above the chosen half's midpoint, so it could not have been taken.
+            var plain = new Codesign(space, Small(), SearchLimits.None) { DiveTargets = false };
+            plain.Minimize(objective, []);
+            Assert.AreEqual(plain.Dive.Count, run.Dive.Count, what);
+            for (int k = 0; k < run.Dive.Count; k++)
+            {
+                var (step, other) = (run.Dive[k], plain.Dive[k]);
+                var chosen = step.Halves[step.Chosen];
+                CollectionAssert.AreEqual(other.Halves[other.Chosen].Points.ToList(), chosen.Points.ToList(), what);
+                for (int j = 0; j < step.Halves.Count; j++)
+                    if (step.Halves[j].Key != other.Halves[j].Key)
+                        Assert.IsTrue(step.Halves[j].Key > (chosen.Key + chosen.Estimate!.Value) / 2, $"{what}: half {j} of step {k} stopped at {step.Halves[j].Key}, below the chosen half's midpoint");
             }
             var last = run.Dive[^1].Halves[run.Dive[^1].Chosen];
             Assert.AreEqual(1, last.Points.Count, what);
@@ -490,7 +516,8 @@ public sealed class CodesignTests
             Assert.AreEqual(expected.Point, got.Best!.Point, what);
         }
         Assert.IsTrue(sets > 0, "no set in the dives: the test sees nothing");
-        Console.WriteLine($"{sets} sets in the dives, {above} with an estimate above the key, {lowered} halves whose estimate other mappings found brought below their own mappings'");
+        Assert.IsTrue(cut > 0, "no half's searches stopped at the target: the test does not see it");
+        Console.WriteLine($"{sets} sets in the dives, {above} with an estimate above the key, {lowered} halves whose estimate other mappings found brought below their own mappings', {cut} halves stopped above the chosen one's midpoint");
     }
 
     /// <summary>
