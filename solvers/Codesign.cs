@@ -185,6 +185,17 @@ public sealed class LayerEvaluator
 
     private static bool Final(SolveResult r) => r.Status is SolveStatus.Optimal or SolveStatus.Infeasible;
 
+    /// <summary>The sum over the shapes of their counts times what is known of their lower bounds on an architecture without searching (<see cref="Known"/>).</summary>
+    public double KnownLower(Architecture arch, Objective objective)
+    {
+        double sum = 0;
+        for (int s = 0; s < Shapes.Count; s++) sum += Shapes[s].Count * KnownLower(arch, s, objective);
+        return sum;
+    }
+
+    /// <summary>What is known of a shape's lower bound on an architecture without searching (<see cref="Known"/>): its cached search's, the dominating architectures', the EDP floor.</summary>
+    public double KnownLower(Architecture arch, int shape, Objective objective) => LowerOf(Known(arch, Key(arch), shape, objective));
+
     /// <summary>
     /// A sum with each proved shape's mapping replaced by the canonical one: a search of the shape on the architecture
     /// capped at the shape's optimum that settles ties by the mappings' text (<see cref="TilingSearch.CanonicalTies"/>),
@@ -348,21 +359,31 @@ public sealed class LayerEvaluator
 
     /// <summary>
     /// For EDP under the default convention, a bound from the energy searches: every mapping's energy is at least the best
-    /// energy bound known for the shape on this architecture (its own energy search's, or a dominating architecture's) and
-    /// its cycles at least the least cycles of every mapping (<see cref="TilingSearch.CycleFloor(MapProblem)"/>), so its EDP
-    /// is at least their product. 0 otherwise, or when no energy bound is known.
+    /// energy bound known for the shape on this architecture (its own energy search's, or a dominating architecture's, and
+    /// at least the energy search's root bound, <see cref="TilingSearch.EnergyFloor(MapProblem)"/>, known without a search)
+    /// and its cycles at least the least cycles of every mapping (<see cref="TilingSearch.CycleFloor(MapProblem)"/>), so its
+    /// EDP is at least their product. 0 otherwise.
     /// </summary>
     private double EdpFloor(Architecture arch, string key, int shape, Objective objective)
     {
         if (objective != Objective.Edp || Convention != CostConvention.Default) return 0;
-        double energy = EnergyFloor(arch, key, shape);
-        if (energy <= 0) return 0;
-        if (!_cycleFloors.TryGetValue((key, shape), out var cycles))
-            _cycleFloors[(key, shape)] = cycles = TilingSearch.CycleFloor(new MapProblem(Shapes[shape].Layer, arch, Objective.Latency, Convention: Convention));
-        return energy * cycles;
+        var (root, cycles) = Roots(arch, key, shape);
+        double energy = Math.Max(EnergyFloor(arch, key, shape), root);
+        return energy > 0 ? energy * cycles : 0;
     }
 
-    private readonly Dictionary<(string Arch, int Shape), double> _cycleFloors = [];
+    /// <summary>
+    /// A shape's energy and cycle floors on an architecture without a search (the energy and latency searches' root bounds),
+    /// computed once per architecture and shape.
+    /// </summary>
+    private (double Energy, double Cycles) Roots(Architecture arch, string key, int shape)
+    {
+        if (_roots.TryGetValue((key, shape), out var known)) return known;
+        var problem = new MapProblem(Shapes[shape].Layer, arch, Objective.Energy, Convention: Convention);
+        return _roots[(key, shape)] = (TilingSearch.EnergyFloor(problem), TilingSearch.CycleFloor(problem));
+    }
+
+    private readonly Dictionary<(string Arch, int Shape), (double Energy, double Cycles)> _roots = [];
 
     /// <summary>The best proved bound on a shape's energy on an architecture: its own energy search's, or a dominating architecture's (0 when none).</summary>
     private double EnergyFloor(Architecture arch, string key, int shape) => LowerOf(Known(arch, key, shape, Objective.Energy));
@@ -809,13 +830,13 @@ public sealed class Codesign
         }
         // A node whose lower bound exceeds the value of a point found (mapped, meeting the budgets) cannot hold the optimum.
         void Push(Node n) { if (Keep(n)) queue.Enqueue(n, (n.Key, n.Tie, n.MinIndex)); }
-        Node? Eval(Node n, int stage, bool proof = false, bool dive = false)
+        Node? Eval(Node n, int stage, bool proof = false, bool dive = false, double target = double.PositiveInfinity)
         {
             n.Stage = stage;
             var began = _eval.Elapsed;
             long searches = _eval.Searches, skipped = _eval.Skipped;
             var nodes = dive ? _quickNodes : null;
-            var ready = Evaluate(n, objective, staticObjective, needed, dynamics, tieBreak, violations, proof, Cutoff(), Reference(incumbent, objective), nodes);
+            var ready = Evaluate(n, objective, staticObjective, needed, dynamics, tieBreak, violations, proof, Math.Min(Cutoff(), target), Reference(incumbent, objective), nodes);
             Tally(n.Points.Count > 1 ? (stage == 0 ? "sets, quick bounds" : "sets, full bounds")
                 : proof ? "the dive's point, searched longer" : nodes is not null ? "the dive's points, node-limited searches" : stage == 0 ? "points, capped searches" : "points, uncapped searches",
                 ready is null || ready.Key > Cutoff(), _eval.Searches - searches, _eval.Skipped - skipped, _eval.Elapsed - began);
@@ -839,9 +860,24 @@ public sealed class Codesign
         var dive = Eval(new Node(feasible, 0, 0, evaluated: false), 0, dive: true);
         while (dive is not null && dive.Points.Count > 1 && !_eval.Stopped && dive.Key <= external)
         {
-            var halves = Split(dive.Points, ComputeFirst(objective)).Select(c => Eval(new Node(c, dive.Key, 0, evaluated: false), 0, dive: true)).Where(h => h is not null).Select(h => h!).ToList();
+            // The halves are bounded in the order of their keys known without a search (the searches' root bounds, the
+            // dominating architectures' bounds), least first; each later one with the least midpoint of the halves bounded
+            // so far as its target: once its bound is above that, it cannot be the half taken (its midpoint is at least its
+            // key), and its remaining searches are left (branch cd19l).
+            var children = Split(dive.Points, ComputeFirst(objective)).Select(c => new Node(c, dive.Key, 0, evaluated: false)).ToList();
+            var order = Enumerable.Range(0, children.Count).ToList();
+            bool targeted = DiveTargets && !staticObjective && objective != DesignMetric.LayerLatency;
+            if (targeted) order = [.. order.OrderBy(i => _eval.KnownLower(_space.Relax(children[i].Points), MappedFor(objective))).ThenBy(i => i)];
+            var done = new Node?[children.Count];
+            double least = double.PositiveInfinity;
+            foreach (int i in order)
+            {
+                done[i] = Eval(children[i], 0, dive: true, target: targeted ? least : double.PositiveInfinity);
+                if (targeted && done[i] is { } h && !(h.Key > least)) least = Math.Min(least, DiveEstimate(h, objective) is var (est, _) ? (h.Key + est) / 2 : h.Key);
+            }
+            var halves = done.Where(h => h is not null).Select(h => h!).ToList();
             if (halves.Count == 0) { dive = null; break; }
-            var next = Landing(halves, objective);
+            var next = Landing(halves, objective, targeted ? least : double.PositiveInfinity);
             foreach (var h in halves) if (h != next) Place(h);
             dive = next;
         }
@@ -1044,10 +1080,13 @@ public sealed class Codesign
     /// shape without a mapping), and the step recorded (<see cref="Dive"/>). Only the dive's path depends on it: it is a
     /// guess at where a good point is, not a bound.
     /// </summary>
-    private Node Landing(List<Node> halves, DesignMetric objective)
+    private Node Landing(List<Node> halves, DesignMetric objective, double above = double.PositiveInfinity)
     {
         var step = new DiveStep(halves.Select(h => DiveEstimate(h, objective) is var (estimate, own) ? new DiveHalf(h.Points, h.Key, h.Tie, estimate, own) : new DiveHalf(h.Points, h.Key, h.Tie, null)).ToList(), 0);
-        step = step with { Chosen = DiveChoice(step.Halves) };
+        // A half whose key is above the least midpoint of the others (its searches stopped there) cannot be taken.
+        var contenders = Enumerable.Range(0, halves.Count).Where(i => !(halves[i].Key > above)).ToList();
+        if (contenders.Count == 0) contenders = [.. Enumerable.Range(0, halves.Count)];
+        step = step with { Chosen = contenders[DiveChoice(contenders.Select(i => step.Halves[i]).ToList())] };
         _dive.Add(step);
         return halves[step.Chosen];
     }
@@ -1065,6 +1104,9 @@ public sealed class Codesign
     }
 
     private readonly List<DiveStep> _dive = [];
+
+    /// <summary>Whether the dive bounds its halves least known key first, each later one with a target (default on; off for comparisons).</summary>
+    public bool DiveTargets { get; init; } = true;
 
     /// <summary>The dive's steps of the last minimization: at each, the halves evaluated (points, key, estimate) and the one descended into.</summary>
     public IReadOnlyList<DiveStep> Dive => _dive;

@@ -128,6 +128,9 @@ public sealed class TilingSearch
     /// <summary>The least cycles of every mapping of a problem (its caps and objective aside), without a search: the latency search's root bound.</summary>
     public static double CycleFloor(MapProblem problem) => new SearchModel(problem with { Objective = Objective.Latency, Caps = null }).RootBound();
 
+    /// <summary>The least energy of every mapping of a problem (its caps and objective aside), without a search: the energy search's root bound.</summary>
+    public static double EnergyFloor(MapProblem problem) => new SearchModel(problem with { Objective = Objective.Energy, Caps = null, EnergyFloor = 0 }).RootBound();
+
     /// <summary>
     /// The least (fused, for a weighted problem) cycles of every mapping, spatial plan by plan: the least over the plans of the
     /// latency search's bound at each plan's root (its exact compute cycles, and the bandwidth cycles of the traffic every

@@ -84,7 +84,8 @@ public sealed class CodesignTests
     {
         var (space, sweeper) = Shared.Value;
         int stopped = 0;
-        foreach (var objective in new[] { DesignMetric.Energy, DesignMetric.Edp })
+        // Latency too: with the EDP floors known without a search (branch cd19l) the EDP run needs no search on a point here.
+        foreach (var objective in new[] { DesignMetric.Energy, DesignMetric.Latency, DesignMetric.Edp })
         {
             double optimum = sweeper.Sweep(objective, [])!.Values[objective];
             // Cancelled at the first search on a point (the dive's: its other shapes then keep what is known, mappings carried
@@ -292,6 +293,44 @@ public sealed class CodesignTests
     }
 
     /// <summary>
+    /// The EDP floor known without a search (branch cd19l): every mapping's energy is at least the energy search's root bound
+    /// and its cycles at least the latency search's, so an evaluator that has searched nothing knows, for every shape, at
+    /// least their product. On the 16-point space, on every point and on the relaxations of the whole space and of each
+    /// parameter value's points, for every shape, that known bound is at most the exhaustive EDP optimum of the points it
+    /// covers, and it is not 0; it comes within 30 % of the optimum somewhere, so a floor scaled up by 1.3 fails the test.
+    /// </summary>
+    [TestMethod]
+    public void EdpFloorsKnownWithoutASearchHoldOnEveryPointAndSet()
+    {
+        var space = Space();
+        var exact = new LayerEvaluator(Small(), SearchLimits.None);
+        var optima = Enumerable.Range(0, space.Count).Select(p => Enumerable.Range(0, exact.Shapes.Count)
+            .Select(s => exact.Search(space.Build(p), s, Objective.Edp).Best!.Value).ToArray()).ToArray();
+        var sets = new List<List<int>> { Enumerable.Range(0, space.Count).ToList() };
+        sets.AddRange(Enumerable.Range(0, space.Count).Select(p => new List<int> { p }));
+        for (int i = 0; i < space.Parameters.Count; i++)
+            foreach (var v in Enumerable.Range(0, space.Count).Select(p => space.Indices(p)[i]).Distinct())
+                sets.Add(Enumerable.Range(0, space.Count).Where(p => space.Indices(p)[i] == v).ToList());
+        double tightest = 0;
+        foreach (var set in sets)
+        {
+            var fresh = new LayerEvaluator(Small(), SearchLimits.None);
+            var arch = space.Relax(set);
+            for (int s = 0; s < fresh.Shapes.Count; s++)
+            {
+                double floor = fresh.KnownLower(arch, s, Objective.Edp), least = set.Min(p => optima[p][s]);
+                string what = $"{set.Count} point(s) from {set.Min()}, {fresh.Shapes[s].Layer.Name}: floor {floor}, least EDP optimum {least}";
+                Assert.IsTrue(floor > 0, what);
+                Assert.IsTrue(floor <= least * (1 + 1e-12), what);
+                tightest = Math.Max(tightest, floor / least);
+            }
+            Assert.AreEqual(0, fresh.Searches, "the floor needs no search");
+        }
+        Console.WriteLine($"{sets.Count} sets; the tightest floor is {tightest:P2} of the least optimum");
+        Assert.IsTrue(tightest * 1.3 > 1, $"the tightest floor is {tightest:P2} of its optimum: scaled by 1.3 it would still pass");
+    }
+
+    /// <summary>
     /// A sum given a target leaves unsearched the shapes it no longer needs once the bounds already known (the cache and
     /// the searches on dominating architectures) exceed it: on every point of the 16-point space, for energy, latency
     /// and EDP, with a target of 0 nothing but the known bounds is used and their sum never exceeds the point's exact
@@ -349,8 +388,9 @@ public sealed class CodesignTests
 
     /// <summary>
     /// Given a target and a reference (per shape, the value of the point the target comes from), a sum searches the shape
-    /// of largest shortfall (count times reference minus known bound) first: with nothing known and a target of 0, the one
-    /// shape searched is the reference's, whichever it is; without a reference, the first shape (branch cd19i).
+    /// of largest shortfall (count times reference minus known bound) first: with nothing searched and the known sum as the
+    /// target, the one shape searched is the reference's, whichever it is; without a reference, the shape of largest known
+    /// contribution (branch cd19i; the known sum is 0 for energy, the floors known without a search for EDP, branch cd19l).
     /// </summary>
     [TestMethod]
     public void ASumGivenAReferenceSearchesTheLargestShortfallFirst()
@@ -362,9 +402,12 @@ public sealed class CodesignTests
             for (int k = -1; k < shapes.Count; k++)
             {
                 var eval = new LayerEvaluator(Small(), SearchLimits.None);
-                var reference = k < 0 ? null : Enumerable.Range(0, shapes.Count).Select(s => s == k ? 1.0 : 0.0).ToList();
-                var sum = eval.Sum(arch, objective, relaxation: false, target: 0, reference: reference);
-                int searched = Math.Max(k, 0);
+                // Nothing searched yet: for EDP the floors known without a search (branch cd19l) are not 0, so the target is
+                // the known sum, and without a reference the shape of largest known contribution goes first (ties: the first).
+                double known = eval.KnownLower(arch, objective);
+                var reference = k < 0 ? null : Enumerable.Range(0, shapes.Count).Select(s => s == k ? 1e30 : 0.0).ToList();
+                var sum = eval.Sum(arch, objective, relaxation: false, target: known, reference: reference);
+                int searched = k >= 0 ? k : Enumerable.Range(0, shapes.Count).OrderByDescending(s => shapes[s].Count * eval.KnownLower(arch, s, objective)).ThenBy(s => s).First();
                 string what = $"{objective}, reference on shape {k}: [{string.Join(", ", sum.Results.Select(r => r.Status))}]";
                 Assert.AreEqual(1L, eval.Searches, what);
                 Assert.AreEqual(shapes.Count, sum.Results.Count, what);
@@ -415,13 +458,16 @@ public sealed class CodesignTests
     /// latency and EDP, every half's estimate is at least its key (a lower bound on its points) and at least the least
     /// exhaustive optimum of its points (here the value of real mappings on its largest point), the half taken has the least midpoint, the dive ends on one point
     /// whose estimate is its value as mapped, and the answer is still the sweep's. A set's estimate below its key (the
-    /// relaxation's least energies instead of the largest) or a dive that takes the least key instead fails it.
+    /// relaxation's least energies instead of the largest) or a dive that takes the least key instead fails it. A half
+    /// bounded after another stops once its key is above the least midpoint so far (branch cd19l); it then may have no
+    /// estimate, and its key must be above the chosen half's midpoint (EDP's first step here); that target divided by 1.3
+    /// fails it.
     /// </summary>
     [TestMethod]
     public void TheDiveTakesTheHalfOfLeastMidpointAndLandsOnAPointAtItsValue()
     {
         var (space, sweeper) = Shared.Value;
-        int sets = 0, above = 0, lowered = 0;
+        int sets = 0, above = 0, lowered = 0, cut = 0;
         foreach (var objective in new[] { DesignMetric.Energy, DesignMetric.Latency, DesignMetric.Edp })
         {
             var run = new Codesign(space, Small(), SearchLimits.None);
@@ -432,8 +478,17 @@ public sealed class CodesignTests
             Assert.IsTrue(run.Dive.Count > 0, what);
             foreach (var step in run.Dive)
             {
-                Assert.IsTrue(step.Halves.All(h => h.Estimate is not null), what);
-                foreach (var h in step.Halves)
+                // A half bounded after another stops its searches once its key is above the least midpoint so far (branch
+                // cd19l): it cannot be taken, and may be left without an estimate; its key is then above the chosen half's midpoint.
+                var chosen = step.Halves[step.Chosen];
+                Assert.IsNotNull(chosen.Estimate, what);
+                double middle = (chosen.Key + chosen.Estimate.Value) / 2;
+                foreach (var h in step.Halves.Where(h => h.Estimate is null))
+                {
+                    Assert.IsTrue(h.Key > middle, $"{what}: a half without an estimate, key {h.Key}, not above the chosen half's midpoint {middle}");
+                    cut++;
+                }
+                foreach (var h in step.Halves.Where(h => h.Estimate is not null))
                 {
                     Assert.IsTrue(h.Estimate!.Value >= h.Key * (1 - 1e-12), $"{what}: estimate below the key");
                     double least = h.Points.Min(p => optima[p]!.Values[objective]);
@@ -442,7 +497,21 @@ public sealed class CodesignTests
                     Assert.IsTrue(h.Estimate.Value <= h.Own!.Value, $"{what}: estimate above the half's own mappings' {h.Own}");
                     if (h.Estimate.Value < h.Own.Value * (1 - 1e-9)) lowered++;
                 }
-                Assert.AreEqual(step.Halves.Min(h => h.Key + h.Estimate!.Value), step.Halves[step.Chosen].Key + step.Halves[step.Chosen].Estimate!.Value, what);
+                Assert.AreEqual(step.Halves.Where(h => h.Estimate is not null).Min(h => h.Key + h.Estimate!.Value), chosen.Key + chosen.Estimate.Value, what);
+            }
+            // Without the targets the dive takes the same halves; a half whose key differs (its searches stopped at the
+            // target) has a key above the chosen half's midpoint, so it could not have been taken.
+            var plain = new Codesign(space, Small(), SearchLimits.None) { DiveTargets = false };
+            plain.Minimize(objective, []);
+            Assert.AreEqual(plain.Dive.Count, run.Dive.Count, what);
+            for (int k = 0; k < run.Dive.Count; k++)
+            {
+                var (step, other) = (run.Dive[k], plain.Dive[k]);
+                var chosen = step.Halves[step.Chosen];
+                CollectionAssert.AreEqual(other.Halves[other.Chosen].Points.ToList(), chosen.Points.ToList(), what);
+                for (int j = 0; j < step.Halves.Count; j++)
+                    if (step.Halves[j].Key != other.Halves[j].Key)
+                        Assert.IsTrue(step.Halves[j].Key > (chosen.Key + chosen.Estimate!.Value) / 2, $"{what}: half {j} of step {k} stopped at {step.Halves[j].Key}, below the chosen half's midpoint");
             }
             var last = run.Dive[^1].Halves[run.Dive[^1].Chosen];
             Assert.AreEqual(1, last.Points.Count, what);
@@ -452,7 +521,8 @@ public sealed class CodesignTests
             Assert.AreEqual(expected.Point, got.Best!.Point, what);
         }
         Assert.IsTrue(sets > 0, "no set in the dives: the test sees nothing");
-        Console.WriteLine($"{sets} sets in the dives, {above} with an estimate above the key, {lowered} halves whose estimate other mappings found brought below their own mappings'");
+        Assert.IsTrue(cut > 0, "no half's searches stopped at the target: the test does not see it");
+        Console.WriteLine($"{sets} sets in the dives, {above} with an estimate above the key, {lowered} halves whose estimate other mappings found brought below their own mappings', {cut} halves stopped above the chosen one's midpoint");
     }
 
     /// <summary>
