@@ -79,4 +79,26 @@ public sealed class ImperfectInnerClassTests
         Assert.IsTrue(compared >= 200, $"only {compared} mappings compared");
         Assert.IsTrue(dearer[2] > 0, "a last tile of one block is a class of its own on some mapping");
     }
+
+    /// <summary>
+    /// The branch and bound finds the enumeration's optimum on two 1-D convolutions (K 9 and 11 over a weights scratchpad of
+    /// 4 words) on an Eyeriss-like stack, where levels 2 and inward split K imperfectly (re-checked and re-costed). With the
+    /// inner levels held to factors 1, N and the least of two tiles (a dominance too strong), both optima are missed.
+    /// </summary>
+    [TestMethod]
+    public void TheSearchEqualsTheEnumerationOnAnEyeLikeStack()
+    {
+        foreach (var layer in new[] { Layers.Conv1d("k9p4", c: 1, k: 9, p: 4, r: 1), Layers.Conv1d("k11p3", c: 1, k: 11, p: 3, r: 1) })
+        {
+            var arch = ImperfectPassesTests.Eyelike(4);
+            var p = new MapProblem(layer, arch, Objective.Energy);
+            var brute = new ImperfectEnumeration(p).Solve(SearchLimits.None);
+            Assert.AreEqual(SolveStatus.Optimal, brute.Status, layer.Name);
+            var bb = new ImperfectSearch(p, seed: false).Solve(SearchLimits.None);
+            Assert.AreEqual(SolveStatus.Optimal, bb.Status, layer.Name);
+            Assert.AreEqual(brute.Best!.Value, bb.Best!.Value, 1e-9 * brute.Best.Value, $"{layer.Name}: enumeration {brute.Mapping}, branch and bound {bb.Mapping}");
+            Assert.AreEqual(0, ValidityChecker.Check(layer, arch, bb.Mapping!, Factorization.Imperfect).Count);
+            Assert.AreEqual(bb.Best.Value, CostModel.Evaluate(layer, arch, bb.Mapping!, Factorization.Imperfect).Energy, 1e-9 * bb.Best.Value);
+        }
+    }
 }
