@@ -8,7 +8,8 @@ namespace Optimizer.Solvers;
 /// <c>map --imperfect</c> on energy: a branch and bound over the imperfect mapspace (docs/mapspace.md, "Imperfect factors:
 /// the branch and bound"), the same set <see cref="ImperfectEnumeration"/> enumerates. As the perfect search on energy:
 /// spatial plans first (best root bound first), then levels from the innermost outward, each level's temporal factors
-/// (<see cref="LevelEnumeration.ImperfectInnerChoices"/>) and keep set, children bounded (<see cref="ImperfectBound"/>) and
+/// (<see cref="LevelEnumeration.ImperfectInnerChoices"/>, one factor per class where <see cref="ImperfectLevelOne"/> shows the
+/// others no cheaper) and keep set, children bounded (<see cref="ImperfectBound"/>) and
 /// searched best bound first, every level's order chosen at the leaves (<see cref="ImperfectOrders"/>) and the leaf costed
 /// by the array model over clipped tiles. Single-threaded, so the first optimum in the tree's fixed order is returned.
 /// Every answer is re-checked by the validity checker and re-costed by the reference model.
@@ -249,7 +250,7 @@ public sealed class ImperfectSearch
             var children = new List<(LevelChoice Choice, int Keep, double Bound, double[][] Visits)>();
             var keeps = search._enumeration.KeepOptions(d).ToArray();
             bool onesWhereUnkept = OnesWhereUnkept(s, d);
-            foreach (var choice in search._enumeration.ImperfectInnerChoices(d, s, levelOneClasses: search._levelOneClasses))
+            foreach (var choice in search._enumeration.ImperfectInnerChoices(d, s, levelOneClasses: search._levelOneClasses, innerClasses: true))
             {
                 s.ApplyInner(d, choice, search._clip);
                 bool ones = Array.TrueForAll(choice.Temporal, f => f == 1);

@@ -14,6 +14,9 @@ namespace Optimizer.Solvers;
 /// DRAM's and level 1's the blocks that start one (all whole), so every count is the same; only level 1's tile (its
 /// capacity) grows with f. The least f of a class is therefore valid whenever another is, at the same energy
 /// (<c>ImperfectLevelOneTests</c>: equal on random mappings, and the window ranks excluded because they differ).
+/// The search takes the same classes at levels 2 and inward for ranks no level above splits spatially, the levels above
+/// grouping that level's tiles as DRAM groups level 1's (docs/mapspace.md, "An inner level's factors per count of its tiles";
+/// <c>ImperfectInnerClassTests</c>).
 /// </summary>
 internal static class ImperfectLevelOne
 {

@@ -178,9 +178,11 @@ internal sealed class LevelEnumeration(SearchProblem problem) : SearchPart(probl
     /// must keep every span below that split a divisor of its bound (the checker's <c>SpatialRemainder</c>), so it takes
     /// the divisors of what is left; the outermost level takes <c>ceil(bound / S)</c>. One canonical order (rank order).
     /// With <paramref name="levelOneClasses"/>, level 1 takes per rank only the factors that stand for their class
-    /// (<see cref="ImperfectLevelOne.Stands"/>; energy only, one shape).
+    /// (<see cref="ImperfectLevelOne.Stands"/>; energy only, one shape); with <paramref name="innerClasses"/>, so do the levels
+    /// from 2 inward for the ranks no level above splits spatially (docs/mapspace.md, "An inner level's factors per count of
+    /// its tiles"; energy only, one shape).
     /// </summary>
-    public IEnumerable<LevelChoice> ImperfectInnerChoices(int d, State s, bool levelOneClasses = false)
+    public IEnumerable<LevelChoice> ImperfectInnerChoices(int d, State s, bool levelOneClasses = false, bool innerClasses = false)
     {
         var plan = s.Plan!;
         var options = new long[Ranks][];
@@ -194,7 +196,7 @@ internal sealed class LevelEnumeration(SearchProblem problem) : SearchPart(probl
             if (d == 0) options[r] = [most];
             else if (above > 1) options[r] = bound % checked(inner * above) == 0 ? _m.Divisors[bound / (inner * above)] : [];
             else options[r] = Enumerable.Range(1, (int)most).Select(x => (long)x)
-                .Where(f => !levelOneClasses || d != 1 || ImperfectLevelOne.Stands(_m, r, most, f)).ToArray();
+                .Where(f => !(d == 1 ? levelOneClasses : innerClasses) || ImperfectLevelOne.Stands(_m, r, most, f)).ToArray();
         }
         var t = new int[Ranks];
         return Temporal(0);
