@@ -133,7 +133,8 @@ public sealed partial class FusionSearch
             $"{withGroups.Count} weighted join(s){(withGroups.Count > 0 ? ", lambda = " : "")}{string.Join(", ", withGroups.Select(x => x.Lambda.ToString("G4")))}; " +
             $"the template's optimum EDP {template.Report?.Edp:G6}{(_p.Pipeline ? " (groups sequential)" : "")}{(ReferenceEquals(fMap, template.Mapping) ? " (kept: nothing in the full mapspace beats it)" : "")}" +
             (_p.Pipeline ? $"; pipelined groups: {piped.Count} listed{(listingStopped ? " (stopped while listing them: those not listed bounded by their layers' floors)" : "")}, " +
-                $"{piped.Count(x => x.SearchedAt.Count > 0)} searched, {piped.Count(x => x.Complete)} with every member's class enumerated" : "");
+                $"{piped.Count(x => x.SearchedAt.Count > 0)} searched, {piped.Count(x => x.Complete)} with every member's class enumerated, " +
+                $"{_groupsCutByMembers} search(es) ended by the members' weighted floors before enumerating ({_memberWeighings} member weighted search(es)), {_groupsEnumerated} enumerated" : "");
         return new FusionResult(proven ? SolveStatus.Optimal : SolveStatus.Feasible, fMap, fRep, fRep.Edp, template.Unfused, template.UnfusedReport, sw.Elapsed, stats, survivors,
             proven ? null : why + "; the bound is the least EDP over the region the weighted joins' bounds leave")
         { Bound = proven ? fRep.Edp : Math.Min(fRep.Edp, bound), UnfusedProven = template.UnfusedProven, Summary = summary };

@@ -32,7 +32,61 @@ public sealed partial class FusionSearch
         public double CycleFloor { get; set; }
         public List<PipeOption>[] Extra { get; } = group.Members.Select(_ => new List<PipeOption>()).ToArray();
         public HashSet<double> SearchedAt { get; } = [];
+        /// <summary>
+        /// Per member, its class as a single-layer problem for E + lambda C (its own fused cycles), whose weighted searches' bounds
+        /// (<see cref="ClassState.Known"/>) give <see cref="MemberWeightedFloor"/>; null until the group is first searched.
+        /// </summary>
+        public ClassState[]? Own { get; set; }
     }
+
+    /// <summary>
+    /// A lower bound on E + <paramref name="lambda"/> C over every point of the group from its members' weighted class bounds
+    /// (docs/fusion.md, "Pipelined groups in EDP over the full mapspace", "Its members' weighted bounds"): the group's cycles are
+    /// at least every member's own cycles (the largest of its demands: the member is active in f steps and a step takes at
+    /// least its demand of that resource over f), so for each member j, E + lambda C is at least member j's least
+    /// E_j + lambda C_j over its class (<see cref="WeightedLower"/> from its weighted searches) plus the other members' energy
+    /// bounds. The largest over j; 0 before the group's first search.
+    /// </summary>
+    private static double MemberWeightedFloor(PipeEdp p, double lambda)
+    {
+        if (p.Own is null) return 0;
+        double energy = p.MemberEnergy.Sum(), best = 0;
+        for (int j = 0; j < p.Own.Length; j++)
+        {
+            double own = Math.Max(p.MemberEnergy[j], WeightedLower(p.Own[j], lambda));
+            best = Math.Max(best, own + (energy - p.MemberEnergy[j]));
+        }
+        return double.IsNaN(best) ? double.PositiveInfinity : best;
+    }
+
+    /// <summary>
+    /// Each member's class searched for its least E + <paramref name="lambda"/> C_own (<see cref="SearchWeighted"/>, shared per
+    /// shape and lambda with the sequential classes) under the ceiling the group's <paramref name="ceiling"/> leaves it (less the
+    /// other members' energy bounds), the members of largest cycle floor first, until <see cref="MemberWeightedFloor"/> puts the
+    /// group at the ceiling. Each member's optimum found becomes one of its options. False when stopped.
+    /// </summary>
+    private bool WeighMembers(PipeEdp p, double lambda, double ceiling, Func<bool> stop)
+    {
+        var g = p.Group;
+        p.Own ??= g.Members.Select(m => new ClassState(m.Layer, m.Job) { Removed = m.Removed }).ToArray();
+        double energy = p.MemberEnergy.Sum();
+        foreach (int k in Enumerable.Range(0, g.Members.Count).OrderByDescending(k => g.Least[k]))
+        {
+            if (stop()) return false;
+            var own = p.Own[k];
+            own.EnergyLower = Math.Max(own.EnergyLower, p.MemberEnergy[k]);
+            if (own.Known.Any(x => x.Lambda == lambda)) continue;
+            SearchWeighted(own, lambda, ceiling - (energy - p.MemberEnergy[k]), stop);
+            if (own.Member is { } m) p.Extra[k].Add(OptionOf(g, k, m.Mapping));
+            _memberWeighings++;
+            ResetPiped(p, lambda);
+            if (Meets(g.Members[^1].Lower, ceiling)) return true;
+        }
+        return !stop();
+    }
+
+    /// <summary>Counters printed in the `EDP search:` line: member weighted searches run, group searches ended by the member floor before enumerating, and group searches that enumerated.</summary>
+    private long _memberWeighings, _groupsCutByMembers, _groupsEnumerated;
 
     /// <summary>
     /// EDP's first bounds of the pipelined groups <see cref="AddPipelinedClasses"/> listed (their last members' bounds are then
@@ -105,7 +159,7 @@ public sealed partial class FusionSearch
         var last = members[^1];
         var best = p.Points.Count == 0 ? null : p.Points.MinBy(Value);
         for (int k = 0; k < members.Count; k++) members[k].Member = best?.Partials[k];
-        double floor = last.Empty ? double.PositiveInfinity : p.EnergyLower + lambda * p.CycleFloor;
+        double floor = last.Empty ? double.PositiveInfinity : Math.Max(p.EnergyLower + lambda * p.CycleFloor, MemberWeightedFloor(p, lambda));
         last.Lower = p.Complete ? (best is null ? double.PositiveInfinity : Value(best)) : floor;
         last.Searched = last.Empty || p.Complete || p.SearchedAt.Contains(lambda);
         // Energy alone: the same group run sequentially with the same mappings is valid (the pipelined capacity rule only adds
@@ -167,9 +221,13 @@ public sealed partial class FusionSearch
         // First the members' least energies (cheap beside the enumeration, and shared by shape with the sequential classes):
         // a group whose bound they raise to the ceiling is not enumerated at this lambda.
         if (!p.EnergySettled && SettleEnergy(p, lambda, ceiling, stop) && Meets(last.Lower, ceiling)) return;
+        // Then each member's weighted optimum at this lambda (shared by shape and lambda with the sequential classes): a group
+        // whose member floor (MemberWeightedFloor) reaches the ceiling is not enumerated at this lambda.
+        if (!p.Complete && WeighMembers(p, lambda, ceiling, stop) && Meets(last.Lower, ceiling)) { _groupsCutByMembers++; return; }
+        _groupsEnumerated++;
         if (MemberOptions(g, stop, k =>
             {
-                var own = new ClassState(g.Members[k].Layer, g.Members[k].Job) { Removed = g.Members[k].Removed };
+                var own = p.Own![k];
                 SearchWeighted(own, lambda, double.PositiveInfinity, stop);
                 if (own.Member is { } m) p.Extra[k].Add(OptionOf(g, k, m.Mapping));
                 return p.Extra[k];
