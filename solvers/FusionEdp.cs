@@ -98,7 +98,9 @@ public sealed partial class FusionSearch
             {
                 if (lines.Count > 0)
                 {
-                    var (vertexBound, next) = Polygon(lines, cycleFloor, incumbent);
+                    // With the pipelined groups, a lone line at the floor is steepened around the best EDP's point (f17p): the
+                    // sequential search's line at lambda 0 has the energy optimum's point, often far slower than the answer.
+                    var (vertexBound, next) = Polygon(lines, cycleFloor, incumbent, piped.Count > 0 && best is { } b ? (b.Rep.Energy, b.Rep.Cycles) : null);
                     bound = vertexBound;
                     if (Meets(bound, incumbent) && !partial) return (bound, true, null);
                     if (Meets(bound, incumbent)) return (bound, false, "no unfused mapping, so groups that keep their halos or pipeline were not searched");
@@ -259,9 +261,10 @@ public sealed partial class FusionSearch
     /// and it grows with E and C), and the vertices lie where two lines cross or a line meets the floor. Also the lambda to
     /// solve next (null when none helps): between the two lines that cross at the least vertex, the slope through their
     /// points (Aneja and Nair's step); at the floor, the lambda whose line through the last point puts that vertex's EDP at the
-    /// best EDP found.
+    /// best EDP found (with <paramref name="around"/>, the best EDP's own point, through that point when it is faster than the
+    /// line's: the pipelined groups' joins, f17p).
     /// </summary>
-    private static (double Bound, double? Next) Polygon(List<LambdaLine> lines, double cycleFloor, double incumbent)
+    private static (double Bound, double? Next) Polygon(List<LambdaLine> lines, double cycleFloor, double incumbent, (double Energy, double Cycles)? around = null)
     {
         double EnergyAt(double cycles) => Math.Max(0, lines.Max(l => l.Bound - l.Lambda * cycles));
         var candidates = new List<double> { cycleFloor };
@@ -283,6 +286,10 @@ public sealed partial class FusionSearch
             return (least, lo.Cycles > hi.Cycles ? (hi.Energy - lo.Energy) / (lo.Cycles - hi.Cycles) : null);
         // One line at the floor: steepen it around its point until that vertex reaches the best EDP.
         if (hi.Cycles <= cycleFloor || !double.IsFinite(incumbent)) return (least, null);
+        // Around the best EDP's point when given and faster than the line's own: every join at lambda has a bound at most that
+        // point's E + lambda C, so no lambda below this one can put the vertex at the floor at the best EDP.
+        if (around is { } a && a.Cycles > cycleFloor && a.Cycles < hi.Cycles && (incumbent / cycleFloor - a.Energy) / (a.Cycles - cycleFloor) is var steep && steep > hi.Lambda)
+            return (least, steep * (1 + 1e-6));
         double lambda = (incumbent / cycleFloor - hi.Energy) / (hi.Cycles - cycleFloor);
         return (least, lambda > hi.Lambda ? lambda * (1 + 1e-6) : null);
     }
