@@ -241,4 +241,49 @@ public sealed partial class FusionSearch
         ResetPiped(p, lambda);
         last.Nodes += Spend(1);
     }
+    /// <summary>
+    /// For tests: every pipelined group (as <see cref="AddPipelinedClasses"/> lists them) with its members' weighted floor at
+    /// <paramref name="lambda"/> (<see cref="MemberWeightedFloor"/>, each member's class searched exactly for E + lambda C_own and
+    /// for its least energy, the search's energy bound) and its least E + lambda C by brute force: every combination of its
+    /// members' <see cref="BrutePipeMembers"/> mappings, the group pipelined inside <paramref name="unfused"/>, checked by
+    /// <see cref="FusionChecker"/> and costed by <see cref="FusionCost"/> (infinite when none is valid).
+    /// </summary>
+    internal IReadOnlyList<(FusedGroup Group, double Floor, double Least)> PipelineWeightedFloorsAndLeast(FusedMapping unfused, double lambda)
+    {
+        var w = _p.Workload;
+        var cache = new Dictionary<string, List<Mapping>>();
+        var result = new List<(FusedGroup, double, double)>();
+        for (int last = 1; last < w.Layers.Count; last++)
+            for (int first = Math.Max(0, last - FusionProblem.MaxPipelineLayers + 1); first < last; first++)
+                foreach (var gc in GroupClasses(first, last, [false]))
+                {
+                    if (gc.Group.SharedLoops == 0) continue;
+                    var members = PipeMembers(gc, result.Count);
+                    var p = new PipeEdp(new PipeGroup(gc, members, new double[members.Count]));
+                    for (int k = 0; k < members.Count; k++)
+                    {
+                        var c = members[k];
+                        c.Removed = FusionCost.ClassRemoval(EinsumOf(c.Layer, c.Job), _p.Arch, c.Job.Shared, c.Job.Held);
+                        var least = new ClassState(c.Layer, c.Job) { Removed = c.Removed };
+                        SearchWeighted(least, 0, double.PositiveInfinity, () => false);
+                        p.MemberEnergy[k] = least.Empty ? double.PositiveInfinity : least.Known.Max(x => x.Bound);
+                    }
+                    p.Own = members.Select(c => new ClassState(c.Layer, c.Job) { Removed = c.Removed }).ToArray();
+                    foreach (var own in p.Own) SearchWeighted(own, lambda, double.PositiveInfinity, () => false);
+                    double floor = MemberWeightedFloor(p, lambda);
+                    var group = gc.Group.AsPipelined();
+                    double best = double.PositiveInfinity;
+                    foreach (var ms in Product(gc.Members.Select(m => BrutePipeMembers(cache, m.Einsum, m.Room, m.Shared, m.Held)).ToList()))
+                    {
+                        var fm = new FusedMapping(unfused.Groups.Where(g => !group.Contains(g.First)).Append(group).OrderBy(g => g.First),
+                            unfused.Layers.Select((m, i) => group.Contains(i) ? ms[i - first] : m));
+                        if (FusionChecker.Check(w, _p.Arch, fm).Count > 0) continue;
+                        var rep = FusionCost.Evaluate(w, _p.Arch, fm);
+                        double energy = rep.Layers.Skip(first).Take(last - first + 1).Sum(x => x.Energy);
+                        best = Math.Min(best, energy + lambda * rep.GroupCycles[fm.Groups.ToList().FindIndex(g => g.First == first)]);
+                    }
+                    result.Add((group, floor, best));
+                }
+        return result;
+    }
 }
