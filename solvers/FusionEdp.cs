@@ -98,7 +98,9 @@ public sealed partial class FusionSearch
             {
                 if (lines.Count > 0)
                 {
-                    var (vertexBound, next) = Polygon(lines, cycleFloor, incumbent);
+                    // With the pipelined groups, a lone line at the floor is steepened around the best EDP's point (f17p): the
+                    // sequential search's line at lambda 0 has the energy optimum's point, often far slower than the answer.
+                    var (vertexBound, next) = Polygon(lines, cycleFloor, incumbent, piped.Count > 0 && best is { } b ? (b.Rep.Energy, b.Rep.Cycles) : null);
                     bound = vertexBound;
                     if (Meets(bound, incumbent) && !partial) return (bound, true, null);
                     if (Meets(bound, incumbent)) return (bound, false, "no unfused mapping, so groups that keep their halos or pipeline were not searched");
@@ -133,7 +135,8 @@ public sealed partial class FusionSearch
             $"{withGroups.Count} weighted join(s){(withGroups.Count > 0 ? ", lambda = " : "")}{string.Join(", ", withGroups.Select(x => x.Lambda.ToString("G4")))}; " +
             $"the template's optimum EDP {template.Report?.Edp:G6}{(_p.Pipeline ? " (groups sequential)" : "")}{(ReferenceEquals(fMap, template.Mapping) ? " (kept: nothing in the full mapspace beats it)" : "")}" +
             (_p.Pipeline ? $"; pipelined groups: {piped.Count} listed{(listingStopped ? " (stopped while listing them: those not listed bounded by their layers' floors)" : "")}, " +
-                $"{piped.Count(x => x.SearchedAt.Count > 0)} searched, {piped.Count(x => x.Complete)} with every member's class enumerated" : "");
+                $"{piped.Count(x => x.SearchedAt.Count > 0)} searched, {piped.Count(x => x.Complete)} with every member's class enumerated, " +
+                $"{_groupsCutByMembers} search(es) ended by the members' weighted floors before enumerating ({_memberWeighings} member weighted search(es)), {_groupsEnumerated} enumerated" : "");
         return new FusionResult(proven ? SolveStatus.Optimal : SolveStatus.Feasible, fMap, fRep, fRep.Edp, template.Unfused, template.UnfusedReport, sw.Elapsed, stats, survivors,
             proven ? null : why + "; the bound is the least EDP over the region the weighted joins' bounds leave")
         { Bound = proven ? fRep.Edp : Math.Min(fRep.Edp, bound), UnfusedProven = template.UnfusedProven, Summary = summary };
@@ -258,9 +261,10 @@ public sealed partial class FusionSearch
     /// and it grows with E and C), and the vertices lie where two lines cross or a line meets the floor. Also the lambda to
     /// solve next (null when none helps): between the two lines that cross at the least vertex, the slope through their
     /// points (Aneja and Nair's step); at the floor, the lambda whose line through the last point puts that vertex's EDP at the
-    /// best EDP found.
+    /// best EDP found (with <paramref name="around"/>, the best EDP's own point, through that point when it is faster than the
+    /// line's: the pipelined groups' joins, f17p).
     /// </summary>
-    private static (double Bound, double? Next) Polygon(List<LambdaLine> lines, double cycleFloor, double incumbent)
+    private static (double Bound, double? Next) Polygon(List<LambdaLine> lines, double cycleFloor, double incumbent, (double Energy, double Cycles)? around = null)
     {
         double EnergyAt(double cycles) => Math.Max(0, lines.Max(l => l.Bound - l.Lambda * cycles));
         var candidates = new List<double> { cycleFloor };
@@ -282,6 +286,10 @@ public sealed partial class FusionSearch
             return (least, lo.Cycles > hi.Cycles ? (hi.Energy - lo.Energy) / (lo.Cycles - hi.Cycles) : null);
         // One line at the floor: steepen it around its point until that vertex reaches the best EDP.
         if (hi.Cycles <= cycleFloor || !double.IsFinite(incumbent)) return (least, null);
+        // Around the best EDP's point when given and faster than the line's own: every join at lambda has a bound at most that
+        // point's E + lambda C, so no lambda below this one can put the vertex at the floor at the best EDP.
+        if (around is { } a && a.Cycles > cycleFloor && a.Cycles < hi.Cycles && (incumbent / cycleFloor - a.Energy) / (a.Cycles - cycleFloor) is var steep && steep > hi.Lambda)
+            return (least, steep * (1 + 1e-6));
         double lambda = (incumbent / cycleFloor - hi.Energy) / (hi.Cycles - cycleFloor);
         return (least, lambda > hi.Lambda ? lambda * (1 + 1e-6) : null);
     }

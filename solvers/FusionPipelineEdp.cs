@@ -32,7 +32,61 @@ public sealed partial class FusionSearch
         public double CycleFloor { get; set; }
         public List<PipeOption>[] Extra { get; } = group.Members.Select(_ => new List<PipeOption>()).ToArray();
         public HashSet<double> SearchedAt { get; } = [];
+        /// <summary>
+        /// Per member, its class as a single-layer problem for E + lambda C (its own fused cycles), whose weighted searches' bounds
+        /// (<see cref="ClassState.Known"/>) give <see cref="MemberWeightedFloor"/>; null until the group is first searched.
+        /// </summary>
+        public ClassState[]? Own { get; set; }
     }
+
+    /// <summary>
+    /// A lower bound on E + <paramref name="lambda"/> C over every point of the group from its members' weighted class bounds
+    /// (docs/fusion.md, "Pipelined groups in EDP over the full mapspace", "Its members' weighted bounds"): the group's cycles are
+    /// at least every member's own cycles (the largest of its demands: the member is active in f steps and a step takes at
+    /// least its demand of that resource over f), so for each member j, E + lambda C is at least member j's least
+    /// E_j + lambda C_j over its class (<see cref="WeightedLower"/> from its weighted searches) plus the other members' energy
+    /// bounds. The largest over j; 0 before the group's first search.
+    /// </summary>
+    private static double MemberWeightedFloor(PipeEdp p, double lambda)
+    {
+        if (p.Own is null) return 0;
+        double energy = p.MemberEnergy.Sum(), best = 0;
+        for (int j = 0; j < p.Own.Length; j++)
+        {
+            double own = Math.Max(p.MemberEnergy[j], WeightedLower(p.Own[j], lambda));
+            best = Math.Max(best, own + (energy - p.MemberEnergy[j]));
+        }
+        return double.IsNaN(best) ? double.PositiveInfinity : best;
+    }
+
+    /// <summary>
+    /// Each member's class searched for its least E + <paramref name="lambda"/> C_own (<see cref="SearchWeighted"/>, shared per
+    /// shape and lambda with the sequential classes) under the ceiling the group's <paramref name="ceiling"/> leaves it (less the
+    /// other members' energy bounds), the members of largest cycle floor first, until <see cref="MemberWeightedFloor"/> puts the
+    /// group at the ceiling. Each member's optimum found becomes one of its options. False when stopped.
+    /// </summary>
+    private bool WeighMembers(PipeEdp p, double lambda, double ceiling, Func<bool> stop)
+    {
+        var g = p.Group;
+        p.Own ??= g.Members.Select(m => new ClassState(m.Layer, m.Job) { Removed = m.Removed }).ToArray();
+        double energy = p.MemberEnergy.Sum();
+        foreach (int k in Enumerable.Range(0, g.Members.Count).OrderByDescending(k => g.Least[k]))
+        {
+            if (stop()) return false;
+            var own = p.Own[k];
+            own.EnergyLower = Math.Max(own.EnergyLower, p.MemberEnergy[k]);
+            if (own.Known.Any(x => x.Lambda == lambda)) continue;
+            SearchWeighted(own, lambda, ceiling - (energy - p.MemberEnergy[k]), stop);
+            if (own.Member is { } m) p.Extra[k].Add(OptionOf(g, k, m.Mapping));
+            _memberWeighings++;
+            ResetPiped(p, lambda);
+            if (Meets(g.Members[^1].Lower, ceiling)) return true;
+        }
+        return !stop();
+    }
+
+    /// <summary>Counters printed in the `EDP search:` line: member weighted searches run, group searches ended by the member floor before enumerating, and group searches that enumerated.</summary>
+    private long _memberWeighings, _groupsCutByMembers, _groupsEnumerated;
 
     /// <summary>
     /// EDP's first bounds of the pipelined groups <see cref="AddPipelinedClasses"/> listed (their last members' bounds are then
@@ -105,7 +159,7 @@ public sealed partial class FusionSearch
         var last = members[^1];
         var best = p.Points.Count == 0 ? null : p.Points.MinBy(Value);
         for (int k = 0; k < members.Count; k++) members[k].Member = best?.Partials[k];
-        double floor = last.Empty ? double.PositiveInfinity : p.EnergyLower + lambda * p.CycleFloor;
+        double floor = last.Empty ? double.PositiveInfinity : Math.Max(p.EnergyLower + lambda * p.CycleFloor, MemberWeightedFloor(p, lambda));
         last.Lower = p.Complete ? (best is null ? double.PositiveInfinity : Value(best)) : floor;
         last.Searched = last.Empty || p.Complete || p.SearchedAt.Contains(lambda);
         // Energy alone: the same group run sequentially with the same mappings is valid (the pipelined capacity rule only adds
@@ -167,9 +221,13 @@ public sealed partial class FusionSearch
         // First the members' least energies (cheap beside the enumeration, and shared by shape with the sequential classes):
         // a group whose bound they raise to the ceiling is not enumerated at this lambda.
         if (!p.EnergySettled && SettleEnergy(p, lambda, ceiling, stop) && Meets(last.Lower, ceiling)) return;
+        // Then each member's weighted optimum at this lambda (shared by shape and lambda with the sequential classes): a group
+        // whose member floor (MemberWeightedFloor) reaches the ceiling is not enumerated at this lambda.
+        if (!p.Complete && WeighMembers(p, lambda, ceiling, stop) && Meets(last.Lower, ceiling)) { _groupsCutByMembers++; return; }
+        _groupsEnumerated++;
         if (MemberOptions(g, stop, k =>
             {
-                var own = new ClassState(g.Members[k].Layer, g.Members[k].Job) { Removed = g.Members[k].Removed };
+                var own = p.Own![k];
                 SearchWeighted(own, lambda, double.PositiveInfinity, stop);
                 if (own.Member is { } m) p.Extra[k].Add(OptionOf(g, k, m.Mapping));
                 return p.Extra[k];
@@ -182,5 +240,50 @@ public sealed partial class FusionSearch
         p.Complete |= complete;
         ResetPiped(p, lambda);
         last.Nodes += Spend(1);
+    }
+    /// <summary>
+    /// For tests: every pipelined group (as <see cref="AddPipelinedClasses"/> lists them) with its members' weighted floor at
+    /// <paramref name="lambda"/> (<see cref="MemberWeightedFloor"/>, each member's class searched exactly for E + lambda C_own and
+    /// for its least energy, the search's energy bound) and its least E + lambda C by brute force: every combination of its
+    /// members' <see cref="BrutePipeMembers"/> mappings, the group pipelined inside <paramref name="unfused"/>, checked by
+    /// <see cref="FusionChecker"/> and costed by <see cref="FusionCost"/> (infinite when none is valid).
+    /// </summary>
+    internal IReadOnlyList<(FusedGroup Group, double Floor, double Least)> PipelineWeightedFloorsAndLeast(FusedMapping unfused, double lambda)
+    {
+        var w = _p.Workload;
+        var cache = new Dictionary<string, List<Mapping>>();
+        var result = new List<(FusedGroup, double, double)>();
+        for (int last = 1; last < w.Layers.Count; last++)
+            for (int first = Math.Max(0, last - FusionProblem.MaxPipelineLayers + 1); first < last; first++)
+                foreach (var gc in GroupClasses(first, last, [false]))
+                {
+                    if (gc.Group.SharedLoops == 0) continue;
+                    var members = PipeMembers(gc, result.Count);
+                    var p = new PipeEdp(new PipeGroup(gc, members, new double[members.Count]));
+                    for (int k = 0; k < members.Count; k++)
+                    {
+                        var c = members[k];
+                        c.Removed = FusionCost.ClassRemoval(EinsumOf(c.Layer, c.Job), _p.Arch, c.Job.Shared, c.Job.Held);
+                        var least = new ClassState(c.Layer, c.Job) { Removed = c.Removed };
+                        SearchWeighted(least, 0, double.PositiveInfinity, () => false);
+                        p.MemberEnergy[k] = least.Empty ? double.PositiveInfinity : least.Known.Max(x => x.Bound);
+                    }
+                    p.Own = members.Select(c => new ClassState(c.Layer, c.Job) { Removed = c.Removed }).ToArray();
+                    foreach (var own in p.Own) SearchWeighted(own, lambda, double.PositiveInfinity, () => false);
+                    double floor = MemberWeightedFloor(p, lambda);
+                    var group = gc.Group.AsPipelined();
+                    double best = double.PositiveInfinity;
+                    foreach (var ms in Product(gc.Members.Select(m => BrutePipeMembers(cache, m.Einsum, m.Room, m.Shared, m.Held)).ToList()))
+                    {
+                        var fm = new FusedMapping(unfused.Groups.Where(g => !group.Contains(g.First)).Append(group).OrderBy(g => g.First),
+                            unfused.Layers.Select((m, i) => group.Contains(i) ? ms[i - first] : m));
+                        if (FusionChecker.Check(w, _p.Arch, fm).Count > 0) continue;
+                        var rep = FusionCost.Evaluate(w, _p.Arch, fm);
+                        double energy = rep.Layers.Skip(first).Take(last - first + 1).Sum(x => x.Energy);
+                        best = Math.Min(best, energy + lambda * rep.GroupCycles[fm.Groups.ToList().FindIndex(g => g.First == first)]);
+                    }
+                    result.Add((group, floor, best));
+                }
+        return result;
     }
 }

@@ -89,6 +89,35 @@ public sealed class FusionPipelineEdpTests
     }
 
     /// <summary>
+    /// Every pipelined group's members' weighted floor (the group's cycles are at least each member's own, so E + lambda C is at
+    /// least one member's least E_j + lambda C_j plus the others' least energies; <c>PipelineWeightedFloorsAndLeast</c>) is at
+    /// most the group's least E + lambda C by brute force on the chains of <see cref="FusionPipelineTests"/>, at three lambdas
+    /// around the unfused mapping's E / C, and within 1 / 1.3 of it on some group (so the floor scaled up by 1.3 fails here).
+    /// </summary>
+    [TestMethod]
+    public void PipelinedGroupsMembersWeightedFloorsAreBelowTheirLeastWeightedValue()
+    {
+        int groups = 0;
+        double closest = 0;
+        foreach (var (w, a) in FusionPipelineTests.Cases())
+        {
+            var unfused = new FusionSearch(new FusionProblem(w, a, Objective.Latency)).Solve(SearchLimits.None).Unfused!;
+            var rep = FusionCost.Evaluate(w, a, unfused);
+            double scale = rep.Layers.Sum(x => x.Energy) / rep.GroupCycles.Sum();
+            foreach (double lambda in new[] { scale / 4, scale, 4 * scale })
+                foreach (var (g, floor, least) in new FusionSearch(new FusionProblem(w, a, Objective.Edp, Pipeline: true)).PipelineWeightedFloorsAndLeast(unfused, lambda))
+                {
+                    if (double.IsPositiveInfinity(least)) continue;
+                    groups++;
+                    Assert.IsTrue(floor <= least * (1 + 1e-9), $"{w.Name}, group {g.First}..{g.Last}, lambda {lambda:G4}: floor {floor:G8} above the least {least:G8}");
+                    closest = Math.Max(closest, floor / least);
+                }
+        }
+        Console.WriteLine($"{groups} group(s) and lambdas; the floor at most {closest:F4} of the group's least");
+        Assert.IsTrue(closest * 1.3 > 1, $"the floor is within {closest:F4} of a group's least at best ({groups} compared), so the test tests little");
+    }
+
+    /// <summary>
     /// A chain whose first layer has no template mapping alone (a 16-word buffer), so the template has no unfused mapping to
     /// check pipelined groups in: they are checked inside every layer's own least-energy mapping instead (`UnfusedFrame`), and
     /// the answer is OPTIMAL and equal to brute force. Before it, the answer was FEASIBLE ("no unfused mapping, so groups that
