@@ -192,15 +192,10 @@ public sealed record MemberPlan(Einsum Einsum, IReadOnlyList<TemporalLoop> Share
 public static class FusionRules
 {
     /// <summary>The layers that read a tensor, in workload order.</summary>
-    public static IReadOnlyList<int> Readers(Workload w, TensorId t)
-        => Enumerable.Range(0, w.Layers.Count).Where(i => w.Layers[i].Tensors.Any(x => !x.IsOutput && x.Id == t)).ToList();
+    public static IReadOnlyList<int> Readers(Workload w, TensorId t) => w.ReadersOf(t);
 
     /// <summary>The layer that writes a tensor; -1 for a workload input.</summary>
-    public static int Producer(Workload w, TensorId t)
-    {
-        for (int i = 0; i < w.Layers.Count; i++) if (w.Layers[i].Output.Id == t) return i;
-        return -1;
-    }
+    public static int Producer(Workload w, TensorId t) => w.ProducerOf(t);
 
     /// <summary>The members of layers <paramref name="first"/>..<paramref name="last"/> that touch a tensor: its producer when a member, and its readers that are members.</summary>
     public static IReadOnlyList<int> Touchers(Workload w, TensorId t, int first, int last)

@@ -273,15 +273,8 @@ public sealed partial class FusionSearch
                     double floor = MemberWeightedFloor(p, lambda);
                     var group = gc.Group.AsPipelined();
                     double best = double.PositiveInfinity;
-                    foreach (var ms in Product(gc.Members.Select(m => BrutePipeMembers(cache, m.Einsum, m.Room, m.Shared, m.Held)).ToList()))
-                    {
-                        var fm = new FusedMapping(unfused.Groups.Where(g => !group.Contains(g.First)).Append(group).OrderBy(g => g.First),
-                            unfused.Layers.Select((m, i) => group.Contains(i) ? ms[i - first] : m));
-                        if (FusionChecker.Check(w, _p.Arch, fm).Count > 0) continue;
-                        var rep = FusionCost.Evaluate(w, _p.Arch, fm);
-                        double energy = rep.Layers.Skip(first).Take(last - first + 1).Sum(x => x.Energy);
-                        best = Math.Min(best, energy + lambda * rep.GroupCycles[fm.Groups.ToList().FindIndex(g => g.First == first)]);
-                    }
+                    foreach (var (rep, g) in BrutePipelined(unfused, gc, cache))
+                        best = Math.Min(best, rep.Layers.Skip(first).Take(last - first + 1).Sum(x => x.Energy) + lambda * rep.GroupCycles[g]);
                     result.Add((group, floor, best));
                 }
         return result;

@@ -196,6 +196,25 @@ public sealed partial class FusionSearch
     private static long PipeIterations(GroupClass gc) => FusionRules.Iterations(gc.Group, i => gc.Plans[i - gc.Group.First].Shared);
 
     /// <summary>
+    /// For tests: every valid mapping of the whole graph with <paramref name="gc"/>'s group pipelined inside
+    /// <paramref name="unfused"/> and its members' mappings drawn from <see cref="BrutePipeMembers"/> (each combination),
+    /// checked by <see cref="FusionChecker"/> and costed by <see cref="FusionCost"/>, with the group's index among the groups.
+    /// </summary>
+    private IEnumerable<(FusedCostReport Report, int Group)> BrutePipelined(FusedMapping unfused, GroupClass gc, Dictionary<string, List<Mapping>> cache)
+    {
+        var w = _p.Workload;
+        var group = gc.Group.AsPipelined();
+        int first = group.First;
+        foreach (var ms in Product(gc.Members.Select(m => BrutePipeMembers(cache, m.Einsum, m.Room, m.Shared, m.Held)).ToList()))
+        {
+            var fm = new FusedMapping(unfused.Groups.Where(g => !group.Contains(g.First)).Append(group).OrderBy(g => g.First),
+                unfused.Layers.Select((m, i) => group.Contains(i) ? ms[i - first] : m));
+            if (FusionChecker.Check(w, _p.Arch, fm).Count > 0) continue;
+            yield return (FusionCost.Evaluate(w, _p.Arch, fm), fm.Groups.ToList().FindIndex(g => g.First == first));
+        }
+    }
+
+    /// <summary>
     /// For tests: every pipelined group (two to <see cref="FusionProblem.MaxPipelineLayers"/> layers with shared loops, as
     /// <see cref="AddPipelinedClasses"/> lists them), its floor (<see cref="PipelineFloor"/>, from its members' class cycle
     /// floors), its steady state's floor (one step of every member, times the iterations: the largest class floor or the
@@ -231,14 +250,7 @@ public sealed partial class FusionSearch
                     double open = OpenRunFloor(first, last, sequential);
                     var group = gc.Group.AsPipelined();
                     long least = long.MaxValue;
-                    foreach (var ms in Product(gc.Members.Select(m => BrutePipeMembers(cache, m.Einsum, m.Room, m.Shared, m.Held)).ToList()))
-                    {
-                        var fm = new FusedMapping(unfused.Groups.Where(g => !group.Contains(g.First)).Append(group).OrderBy(g => g.First),
-                            unfused.Layers.Select((m, i) => group.Contains(i) ? ms[i - first] : m));
-                        if (FusionChecker.Check(w, _p.Arch, fm).Count > 0) continue;
-                        var rep = FusionCost.Evaluate(w, _p.Arch, fm);
-                        least = Math.Min(least, rep.GroupCycles[fm.Groups.ToList().FindIndex(g => g.First == first)]);
-                    }
+                    foreach (var (rep, g) in BrutePipelined(unfused, gc, cache)) least = Math.Min(least, rep.GroupCycles[g]);
                     result.Add((group, floor, steady, twin, open, least));
                 }
         return result;

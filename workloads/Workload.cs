@@ -15,6 +15,33 @@ public sealed class Workload
     /// <summary>The edges (producer, consumer, tensor), in layer order.</summary>
     public IReadOnlyList<(Einsum Producer, Einsum Consumer, TensorId Tensor)> Edges { get; }
 
+    /// <summary>The layers (indices into <see cref="Layers"/>, in order) that read a tensor; empty for none.</summary>
+    public IReadOnlyList<int> ReadersOf(TensorId t) => Index().Readers.TryGetValue(t, out var r) ? r : [];
+
+    /// <summary>The index into <see cref="Layers"/> of the layer that writes a tensor; -1 for a workload input.</summary>
+    public int ProducerOf(TensorId t) => Index().Producers.TryGetValue(t, out var i) ? i : -1;
+
+    // Readers and producers per tensor, built on first use (a long chain asks for them once per layer and more); a
+    // reference, so threads that race to build it each see a whole one.
+    private sealed record TensorUse(Dictionary<TensorId, List<int>> Readers, Dictionary<TensorId, int> Producers);
+    private TensorUse? _index;
+    private TensorUse Index()
+    {
+        if (_index is { } built) return built;
+        var readers = new Dictionary<TensorId, List<int>>();
+        var producers = new Dictionary<TensorId, int>();
+        for (int i = 0; i < Layers.Count; i++)
+        {
+            producers.TryAdd(Layers[i].Output.Id, i);
+            foreach (var id in Layers[i].Tensors.Where(x => !x.IsOutput).Select(x => x.Id).Distinct())
+            {
+                if (!readers.TryGetValue(id, out var list)) readers[id] = list = [];
+                list.Add(i);
+            }
+        }
+        return _index = new TensorUse(readers, producers);
+    }
+
     /// <summary>Creates a workload, checking names are distinct, each tensor has at most one producer and the graph has no cycle.</summary>
     public Workload(string name, string description, IEnumerable<Einsum> layers)
     {

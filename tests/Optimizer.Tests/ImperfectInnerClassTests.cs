@@ -91,14 +91,7 @@ public sealed class ImperfectInnerClassTests
         foreach (var layer in new[] { Layers.Conv1d("k9p4", c: 1, k: 9, p: 4, r: 1), Layers.Conv1d("k11p3", c: 1, k: 11, p: 3, r: 1) })
         {
             var arch = ImperfectPassesTests.Eyelike(4);
-            var p = new MapProblem(layer, arch, Objective.Energy);
-            var brute = new ImperfectEnumeration(p).Solve(SearchLimits.None);
-            Assert.AreEqual(SolveStatus.Optimal, brute.Status, layer.Name);
-            var bb = new ImperfectSearch(p, seed: false).Solve(SearchLimits.None);
-            Assert.AreEqual(SolveStatus.Optimal, bb.Status, layer.Name);
-            Assert.AreEqual(brute.Best!.Value, bb.Best!.Value, 1e-9 * brute.Best.Value, $"{layer.Name}: enumeration {brute.Mapping}, branch and bound {bb.Mapping}");
-            Assert.AreEqual(0, ValidityChecker.Check(layer, arch, bb.Mapping!, Factorization.Imperfect).Count);
-            Assert.AreEqual(bb.Best.Value, CostModel.Evaluate(layer, arch, bb.Mapping!, Factorization.Imperfect).Energy, 1e-9 * bb.Best.Value);
+            ImperfectSharedStepsTests.SearchEqualsEnumeration(layer, arch);
         }
     }
 }
