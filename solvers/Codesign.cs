@@ -134,6 +134,10 @@ public sealed class LayerEvaluator
             order = [.. order.OrderByDescending(s => Shapes[s].Count * (reference is null ? LowerOf(known[s]) : reference[s] - LowerOf(known[s]))).ThenBy(s => s)];
         var start = _clock.Elapsed;
         var got = new SolveResult?[Shapes.Count];
+        // A set's EDP bound given a second or more a search: only the searches that could decide the set (branch cd19m).
+        if (SearchOnlyWhatCouldDecide && objective == Objective.Edp && Convention == CostConvention.Default && relaxation && nodes is null && budget is null
+            && Given(relaxation, cap) is var whole && (whole is null || whole >= EnergyFirstCap))
+            return Build(objective, EdpOnRelaxation(arch, key, known, order, target, cap));
         for (int k = 0; k < order.Count; k++)
         {
             int s = order[k];
@@ -155,6 +159,13 @@ public sealed class LayerEvaluator
             if (r.Status == SolveStatus.Infeasible) break;
             sum += Shapes[s].Count * (Math.Max(LowerOf(r), LowerOf(known[s])) - LowerOf(known[s]));
         }
+        return Build(objective, got);
+    }
+
+    // A sum's results (null: not reached, after a shape with no valid mapping) summed: the lower bound, the value when every
+    // shape has a mapping, whether all are proved, the largest layer bound and value, the first shape with no mapping.
+    private LayerSum Build(Objective objective, SolveResult?[] got)
+    {
         var results = new List<SolveResult>(Shapes.Count);
         double lower = 0, value = 0, maxLower = 0, maxValue = 0;
         bool proved = true, complete = true;
@@ -182,6 +193,91 @@ public sealed class LayerEvaluator
         }
         return new LayerSum(objective, lower, complete ? value : null, proved, maxLower, complete ? maxValue : null, none, results);
     }
+
+    /// <summary>
+    /// Whether an EDP sum on a relaxation given a second or more a search (<see cref="EnergyFirstCap"/>; the sets' full
+    /// bounds) searches only what could decide the set (<see cref="EdpOnRelaxation"/>; branch cd19m); off: an energy search
+    /// then an EDP search for every shape until the sum passes the target, as before (for comparisons).
+    /// </summary>
+    public bool SearchOnlyWhatCouldDecide { get; set; } = true;
+
+    /// <summary>Energy searches for EDP floors left unrun (<see cref="EdpOnRelaxation"/>): no energy bound could raise the shape's EDP bound.</summary>
+    public long EnergySearchesLeft { get; private set; }
+
+    /// <summary>EDP searches on relaxations left unrun (<see cref="EdpOnRelaxation"/>): no search could have put the set above its target.</summary>
+    public long EdpSearchesLeft { get; private set; }
+
+    /// <summary>Sets bounded by an EDP sum that ran no search at all: no search could have put them above their target.</summary>
+    public long SetsLeftUnsearched { get; private set; }
+
+    /// <summary>
+    /// An EDP sum on a relaxation (a set's full bound) that searches only what could decide the set, that is put its sum of
+    /// bounds above <paramref name="target"/> (the cutoff: the set is then dropped). A set whose sum stays at or below the
+    /// cutoff is split whatever its key, so a search that cannot put it above changes nothing but the order of the work and
+    /// the bounds its subsets start from. Each shape's EDP optimum here is at most <c>U</c>, the least EDP of a mapping known
+    /// valid here (carried from any architecture, or the energy search's mapping here), so no search can raise its bound
+    /// above <c>U</c>; and every EDP bound is at least the energy bound times the least cycles (<see cref="EdpFloor"/>).
+    /// (1) When the sum of bounds with every open shape at its <c>U</c> is not above the target, nothing is searched.
+    /// (2) Otherwise the energy searches first (half the cap each, as the energy search run first before), in the order
+    /// given, until the sum passes the target; a shape whose EDP bound no energy bound can raise (its least known energy
+    /// times the least cycles is not above it) gets none. On ResNet-50 the EDP search's own bound is rarely above that
+    /// product: the energy searches are what raise the sets' keys (docs/benchmarks.md, cd19m). (3) Then, while the sum is
+    /// at or below the target and the shapes' rises to their <c>U</c> could still pass it, the EDP searches (the whole cap,
+    /// with the energy bound as floor), largest possible rise first. With an infinite target every shape is searched as before.
+    /// </summary>
+    private SolveResult?[] EdpOnRelaxation(Architecture arch, string key, SolveResult[] known, List<int> order, double target, TimeSpan? cap)
+    {
+        int n = Shapes.Count;
+        var now = (SolveResult[])known.Clone();
+        bool finite = double.IsFinite(target);
+        double Total() { double t = 0; for (int s = 0; s < n; s++) t += Shapes[s].Count * LowerOf(now[s]); return t; }
+        // The least EDP of a mapping known valid here: carried (Known), or the energy search's mapping here.
+        double Upper(int s) => Math.Min(now[s].Best ?? double.PositiveInfinity, Known(arch, key, s, Objective.Energy).Report?.Edp ?? double.PositiveInfinity);
+        double Rise(int s) => Final(now[s]) ? 0 : Shapes[s].Count * (Upper(s) - LowerOf(now[s]));
+        bool Decidable() => !finite || Total() + Enumerable.Range(0, n).Sum(s => Math.Max(0, Rise(s))) > target;
+        if (!Decidable())
+        {
+            SetsLeftUnsearched++;
+            EdpSearchesLeft += now.Count(r => !Final(r));
+            return Unsearched(now);
+        }
+        foreach (int s in order)
+        {
+            if (finite && Total() > target) break;
+            if (Final(now[s])) continue;
+            var e = Known(arch, key, s, Objective.Energy);
+            if (e.Status == SolveStatus.Infeasible) { now[s] = e; return now; }
+            if (!Final(e))
+            {
+                double least = Math.Min(e.Best ?? double.PositiveInfinity, now[s].Report?.Energy ?? double.PositiveInfinity);
+                var given = Given(relaxation: true, cap);
+                if (!(least * Roots(arch, key, s).Cycles > LowerOf(now[s]))) EnergySearchesLeft++;
+                else if (!Stopped && (given is null || given >= EnergyFirstCap))
+                {
+                    long before = Searches;
+                    e = Solve(arch, key, s, Objective.Energy, relaxation: true, given / 2);
+                    if (Searches > before) EnergySearchesForEdp++;
+                    if (e.Status == SolveStatus.Infeasible) { now[s] = e; return now; }
+                }
+            }
+            now[s] = Known(arch, key, s, Objective.Edp);
+        }
+        foreach (int s in Enumerable.Range(0, n).Where(s => !Final(now[s])).OrderByDescending(Rise).ThenBy(s => s).ToList())
+        {
+            if (Final(now[s])) continue;
+            if (finite && Total() > target) { Skipped++; continue; }
+            if (!Decidable()) { EdpSearchesLeft++; continue; }
+            var r = Solve(arch, key, s, Objective.Edp, relaxation: true, cap, energyFirst: false);
+            now[s] = r.Status == SolveStatus.Infeasible || LowerOf(r) >= LowerOf(now[s]) ? r : r with { Bound = LowerOf(now[s]) };
+            if (r.Status == SolveStatus.Infeasible) return now;
+        }
+        return Unsearched(now);
+    }
+
+    // Results of shapes left without a mapping, marked as not searched.
+    private static SolveResult[] Unsearched(SolveResult[] results)
+        => [.. results.Select(r => r.Mapping is null && !Final(r) && r.Explanation == "not searched yet"
+            ? r with { Explanation = "not searched: no search of it could have put this set above the cutoff, or the others already did" } : r)];
 
     private static bool Final(SolveResult r) => r.Status is SolveStatus.Optimal or SolveStatus.Infeasible;
 
@@ -397,7 +493,7 @@ public sealed class LayerEvaluator
     /// </summary>
     public SolveResult Search(Architecture arch, int shape, Objective objective, TimeSpan? cap = null) => Solve(arch, Key(arch), shape, objective, relaxation: false, cap);
 
-    private SolveResult Solve(Architecture arch, string key, int shape, Objective objective, bool relaxation, TimeSpan? cap, long? nodes = null)
+    private SolveResult Solve(Architecture arch, string key, int shape, Objective objective, bool relaxation, TimeSpan? cap, long? nodes = null, bool energyFirst = true)
     {
         // Proved already by what is known (a carried or stopped search's mapping reached by a dominating bound): no search.
         if (!(_cache.TryGetValue((key, shape, objective), out var had) && Final(had.Result)) && Known(arch, key, shape, objective) is var known && Final(known))
@@ -406,7 +502,7 @@ public sealed class LayerEvaluator
             return known;
         }
         double floor = 0;
-        if (objective == Objective.Edp && Convention == CostConvention.Default && relaxation && nodes is null && !Stopped && Given(relaxation, cap) is var given
+        if (energyFirst && objective == Objective.Edp && Convention == CostConvention.Default && relaxation && nodes is null && !Stopped && Given(relaxation, cap) is var given
             && (given is null || given >= EnergyFirstCap) && !Cached(key, shape, objective, given))
         {
             // On a relaxation, the energy search first, with half the time: its bound is a floor on every plan's energy in the

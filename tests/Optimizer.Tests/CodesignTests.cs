@@ -331,6 +331,64 @@ public sealed class CodesignTests
     }
 
     /// <summary>
+    /// A set's EDP bound searches only what could decide the set (branch cd19m, <see cref="LayerEvaluator.SearchOnlyWhatCouldDecide"/>):
+    /// on the 16-point space, on the relaxations of the whole space and of every set fixing one or two parameters, with
+    /// targets from 0.7 to 1.01 times the relaxation's EDP optimum, each from a fresh evaluator and from one that has first
+    /// bounded the whole space (so that mappings are carried): the sum is never above the least EDP of the set's points
+    /// (each by exhaustive search), it passes the target exactly when the sum of the evaluator that searches every shape
+    /// (energy, then EDP) until it passes does, and it runs fewer searches in all. Skipping with a too-strong upper bound
+    /// (each shape's least known EDP divided by 1.3) leaves sets below targets the full search passes, and fails.
+    /// </summary>
+    [TestMethod]
+    public void ASetsEdpBoundSearchesOnlyWhatCouldDecideIt()
+    {
+        var space = Space();
+        var all = Enumerable.Range(0, space.Count).ToList();
+        var exact = new LayerEvaluator(Small(), SearchLimits.None);
+        var values = all.Select(p => exact.Sum(space.Build(p), Objective.Edp, relaxation: false).Value!.Value).ToArray();
+        var sets = new List<List<int>> { all };
+        int parameters = space.Parameters.Count;
+        for (int i = 0; i < parameters; i++)
+            foreach (var v in all.Select(p => space.Indices(p)[i]).Distinct())
+            {
+                sets.Add(all.Where(p => space.Indices(p)[i] == v).ToList());
+                for (int j = i + 1; j < parameters; j++)
+                    foreach (var w in all.Select(p => space.Indices(p)[j]).Distinct())
+                        sets.Add(all.Where(p => space.Indices(p)[i] == v && space.Indices(p)[j] == w).ToList());
+            }
+        long searches = 0, full = 0, left = 0;
+        int passed = 0, below = 0;
+        foreach (bool warm in new[] { false, true })
+            foreach (var set in sets)
+            {
+                var arch = space.Relax(set);
+                double optimum = exact.Sum(arch, Objective.Edp, relaxation: true).Value!.Value, least = set.Min(p => values[p]);
+                foreach (double f in new[] { 0.7, 0.9, 0.97, 0.99, 1.01 })
+                {
+                    var only = new LayerEvaluator(Small(), SearchLimits.None);
+                    var every = new LayerEvaluator(Small(), SearchLimits.None) { SearchOnlyWhatCouldDecide = false };
+                    if (warm)
+                        foreach (var e in new[] { only, every }) e.Sum(space.Relax(all), Objective.Edp, relaxation: true);
+                    long a = only.Searches, b = every.Searches;
+                    double target = f * optimum;
+                    var got = only.Sum(arch, Objective.Edp, relaxation: true, target: target);
+                    var want = every.Sum(arch, Objective.Edp, relaxation: true, target: target);
+                    string what = $"{set.Count} points from {set.Min()}, {(warm ? "warm" : "fresh")}, target {f} x {optimum}: sum {got.Lower} ({only.Searches - a} searches), " +
+                                  $"every shape searched {want.Lower} ({every.Searches - b}), least point {least}";
+                    Assert.IsTrue(got.Lower <= least * (1 + 1e-12), what);
+                    Assert.AreEqual(want.Lower > target, got.Lower > target, what);
+                    if (got.Lower > target) passed++; else below++;
+                    searches += only.Searches - a;
+                    full += every.Searches - b;
+                    left += only.EdpSearchesLeft + only.EnergySearchesLeft;
+                }
+            }
+        Console.WriteLine($"{sets.Count} sets x 5 targets x 2: {passed} passed the target, {below} not; {searches} searches against {full}, {left} left");
+        Assert.IsTrue(passed > 0 && below > 0 && left > 0, $"{passed} passed, {below} below, {left} searches left: the test sees nothing");
+        Assert.IsTrue(searches < full, $"{searches} searches, not fewer than {full}");
+    }
+
+    /// <summary>
     /// A sum given a target leaves unsearched the shapes it no longer needs once the bounds already known (the cache and
     /// the searches on dominating architectures) exceed it: on every point of the 16-point space, for energy, latency
     /// and EDP, with a target of 0 nothing but the known bounds is used and their sum never exceeds the point's exact
