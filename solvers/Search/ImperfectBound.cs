@@ -216,7 +216,7 @@ internal sealed partial class ImperfectBound(SearchProblem problem, ArrayCostMod
             double best = double.PositiveInfinity;
             if (Count == 0)
             {
-                for (int a = 0; a < AloneCount; a++) if (AloneLevel[a] >= 1) best = Math.Min(best, AloneDirect[a] + (AloneLevel[a] > 1 ? AloneFill[a] : 0));
+                for (int a = 0; a < AloneCount; a++) if (AloneLevel[a] >= 1) best = Math.Min(best, AloneDirect[a] + (AloneLevel[a] > 1 ? AloneFill[a] + AloneParentWith[a] : 0));
                 return best;
             }
             for (int p = 0; p < ParentCount; p++) if (ParentLevel[p] >= 1) best = Math.Min(best, Parents[p].ParentEnergy(Visits0) + (ParentLevel[p] > 1 ? ParentFill[p] : 0));
@@ -229,7 +229,7 @@ internal sealed partial class ImperfectBound(SearchProblem problem, ArrayCostMod
             double best = double.PositiveInfinity;
             if (Count == 0)
             {
-                for (int a = 0; a < AloneCount; a++) if (AloneLevel[a] != 1) best = Math.Min(best, AloneOption(a, words));
+                for (int a = 0; a < AloneCount; a++) if (AloneLevel[a] != 1) best = Math.Min(best, AloneOption(a, words, levelOneOut: true));
                 return best;
             }
             for (int p = 0; p < ParentCount; p++)
@@ -249,8 +249,30 @@ internal sealed partial class ImperfectBound(SearchProblem problem, ArrayCostMod
         /// DRAM sends it at least <paramref name="words"/> words: that level's accesses, DRAM's words and that level's fills
         /// (0 words: the share <see cref="Alone"/> takes for that level).
         /// </summary>
-        public double AloneOption(int a, double words)
-            => AloneDirect[a] + (AloneLevel[a] == 0 ? 0 : Math.Max(Floor0, AloneDram[a].WordsEnergy(words)) + FillFrom(AloneFill[a], AloneFromDram[a], AloneDram[a], words));
+        /// <remarks>
+        /// The level's parent reads (and the network words between) at least its fills' floor, perWord x the words the MACs
+        /// under each instance use (branch im21r, docs/mapspace.md "An undecided keeper's parent"): when DRAM is its parent,
+        /// DRAM sends at least those words; when an on-chip level l is, l reads at least as many (the least over the levels
+        /// that may be it). With <paramref name="levelOneOut"/> level 1 is known not to keep the tensor (<see cref="Without"/>),
+        /// so only the levels from 2 may be the on-chip parent.
+        /// </remarks>
+        public double AloneOption(int a, double words, bool levelOneOut = false)
+        {
+            if (AloneLevel[a] == 0) return AloneDirect[a];
+            double onChip = levelOneOut ? AloneParentBelowOne[a] : AloneParentOnChip[a];
+            // DRAM its parent: DRAM sends at least the fills' floor's words, and fills the level with at least what it sends / perWord.
+            double w = Math.Max(words, AloneDenseWords[a]);
+            double fromDram = Math.Max(Floor0, AloneDram[a].WordsEnergy(w)) + FillFrom(AloneFill[a], true, AloneDram[a], w);
+            // An on-chip parent (when one may be): its reads, and DRAM's words and the fills as before.
+            double between = double.IsPositiveInfinity(onChip) ? double.PositiveInfinity
+                : Math.Max(Floor0, AloneDram[a].WordsEnergy(words)) + AloneFill[a] + onChip;
+            return AloneDirect[a] + Math.Min(fromDram, between);
+        }
+
+        /// <summary>Per such level on chip (an operand's), DRAM's words when DRAM fills each instance with the words its MACs use (0 for an output).</summary>
+        public readonly double[] AloneDenseWords = new double[levels];
+        /// <summary>Per such level on chip, the least reads (and network) of an on-chip level that may be its parent, serving each instance the words its MACs use: from level 1, from level 2 (infinite when none may; 0 for an output), and with level 1 keeping the tensor.</summary>
+        public readonly double[] AloneParentOnChip = new double[levels], AloneParentBelowOne = new double[levels], AloneParentWith = new double[levels];
 
         /// <summary>Every used word once from DRAM (the floor of a tensor served on chip).</summary>
         public double Floor0;
@@ -313,9 +335,18 @@ internal sealed partial class ImperfectBound(SearchProblem problem, ArrayCostMod
                     x.AloneDirect[x.AloneCount] = direct;
                     x.AloneFill[x.AloneCount] = fill;
                     x.AloneFromDram[x.AloneCount] = m != 0 && FromDram(t, s, m, d);
-                    if (m != 0) x.AloneDram[x.AloneCount] = Link(t, s, 0, m);
+                    if (m != 0)
+                    {
+                        x.AloneDram[x.AloneCount] = Link(t, s, 0, m);
+                        AloneParents(x, x.AloneCount, t, s, m, d);
+                    }
                     x.AloneCount++;
                 }
+            if (_levels is not null)
+            {
+                best = double.PositiveInfinity;
+                for (int a = 0; a < x.AloneCount; a++) best = Math.Min(best, x.AloneOption(a, 0));
+            }
             x.Alone = best;
             return;
         }
@@ -355,6 +386,32 @@ internal sealed partial class ImperfectBound(SearchProblem problem, ArrayCostMod
     /// </summary>
     private double FillFloor(SearchTensor t, State s, int m)
         => t.IsOutput ? 0 : Link(t, s, 0, m).FillEnergy(_cost.PlanDensePartition(t, s, m));
+
+    /// <summary>
+    /// For an undecided on-chip innermost keeper m of an operand: DRAM's words when it fills every instance with the words
+    /// the MACs under it use (<see cref="ArrayCostModel.PlanDensePartition"/>), and the least reads (with the network between)
+    /// of an on-chip level that may be m's parent serving those words (<see cref="VisitLink.ParentEnergy"/>): any level from 1,
+    /// any from 2, and, with level 1 keeping t, any from 1 that may keep t (level 1 included). Every word the MACs under an
+    /// instance of m use enters it at least once, and m's parent reads perWord x m's visits. Nothing for an output.
+    /// </summary>
+    private void AloneParents(TensorTerms x, int a, SearchTensor t, State s, int m, int d)
+    {
+        x.AloneDenseWords[a] = 0;
+        x.AloneParentOnChip[a] = x.AloneParentBelowOne[a] = x.AloneParentWith[a] = t.IsOutput ? 0 : double.PositiveInfinity;
+        if (t.IsOutput) return;
+        double dense = _cost.PlanDensePartition(t, s, m);
+        x.AloneDenseWords[a] = Link(t, s, 0, m).Words(dense);
+        for (int l = 1; l < m; l++)
+        {
+            bool may = _inner.CanKeepAbove(t, s, l, d);
+            if (!may && l != 1) continue;
+            double reads = Link(t, s, l, m).ParentEnergy(dense);
+            x.AloneParentWith[a] = Math.Min(x.AloneParentWith[a], reads);
+            if (!may) continue;
+            x.AloneParentOnChip[a] = Math.Min(x.AloneParentOnChip[a], reads);
+            if (l >= 2) x.AloneParentBelowOne[a] = Math.Min(x.AloneParentBelowOne[a], reads);
+        }
+    }
 
     /// <summary>Whether DRAM must serve an undecided on-chip keeper m of t (no level between may keep it); never for an output.</summary>
     private bool FromDram(SearchTensor t, State s, int m, int d)
