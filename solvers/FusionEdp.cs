@@ -144,7 +144,7 @@ public sealed partial class FusionSearch
                 $"the whole space's cycle floor {lastFloor:G6}{(lastFloor > firstFloor ? $" (listed: {firstFloor:G6})" : "")}" : "");
         return new FusionResult(proven ? SolveStatus.Optimal : SolveStatus.Feasible, fMap, fRep, fRep.Edp, template.Unfused, template.UnfusedReport, sw.Elapsed, stats, survivors,
             proven ? null : why + "; the bound is the least EDP over the region the weighted joins' bounds leave")
-        { Bound = proven ? fRep.Edp : Math.Min(fRep.Edp, bound), UnfusedProven = template.UnfusedProven, Summary = summary };
+        { Bound = proven ? fRep.Edp : Math.Min(fRep.Edp, bound), UnfusedProven = template.UnfusedProven, Summary = summary, CycleFloor = lastFloor };
     }
 
     /// <summary>
