@@ -53,7 +53,7 @@ public sealed partial class FusionSearch
         }
         bool partial = frame is null && (_p.KeepHalos || _p.Pipeline);
         // Every fused mapping of sequential groups has at least the least sum of the classes' cycle floors along compatible keys.
-        double cycleFloor = Forward(layers, c => c.Empty ? double.PositiveInfinity : c.CycleFloor)[n].GetValueOrDefault(DramKey, double.PositiveInfinity);
+        double cycleFloor = SpaceCycleFloor(layers);
 
         // 3. The weighted joins over the sequential groups (and the groups that keep their halos), lambda = 0 (energy) first;
         //    then the lambda the polygon's least vertex asks for, until that vertex's EDP reaches the best EDP found. With
@@ -62,6 +62,7 @@ public sealed partial class FusionSearch
         (FusedMapping Map, FusedCostReport Rep)? best = template.Mapping is { } tm ? (tm, template.Report!) : null;
         double incumbent = template.Report?.Edp ?? double.PositiveInfinity;
         var lines = new List<LambdaLine>();
+        double firstFloor = cycleFloor, lastFloor = cycleFloor;
         var (bound, proven, why) = Joins(lines, [], cycleFloor, "");
 
         // 4. With --pipeline, then every pipelined group as a chain of classes with keys of its own (the latency search's
@@ -85,7 +86,7 @@ public sealed partial class FusionSearch
             double SequentialEnergy(ClassState c) => c.Empty ? double.PositiveInfinity : c.EnergyLower;
             limits.Progress?.Phase("listing the pipelined groups");
             piped = BoundPipedWeighted(AddPipelinedClasses(layers, SequentialCycles, stop, out listingStopped, SequentialEnergy), SequentialFloors(layers, SequentialEnergy));
-            cycleFloor = Forward(layers, c => c.Empty ? double.PositiveInfinity : c.CycleFloor)[n].GetValueOrDefault(DramKey, double.PositiveInfinity);
+            firstFloor = lastFloor = cycleFloor = SpaceCycleFloor(layers);
             lines = [lines[0]];
             (bound, proven, why) = Joins(lines, piped, cycleFloor, " with the pipelined groups");
             if (!sequentialProven && sequentialWhy is not null) why += $" (the sequential groups' search first: {sequentialWhy})";
@@ -100,6 +101,9 @@ public sealed partial class FusionSearch
                 {
                     // With the pipelined groups, a lone line at the floor is steepened around the best EDP's point (f17p): the
                     // sequential search's line at lambda 0 has the energy optimum's point, often far slower than the answer.
+                    // With the pipelined groups, the whole space's cycle floor is taken again from the classes' floors as the
+                    // groups' searches raised them (RaiseBounds, a complete group's least cycles): each is a floor on its class.
+                    if (piped.Count > 0) lastFloor = cycleFloor = Math.Max(cycleFloor, SpaceCycleFloor(layers));
                     var (vertexBound, next) = Polygon(lines, cycleFloor, incumbent, piped.Count > 0 && best is { } b ? (b.Rep.Energy, b.Rep.Cycles) : null);
                     bound = vertexBound;
                     if (Meets(bound, incumbent) && !partial) return (bound, true, null);
@@ -136,11 +140,19 @@ public sealed partial class FusionSearch
             $"the template's optimum EDP {template.Report?.Edp:G6}{(_p.Pipeline ? " (groups sequential)" : "")}{(ReferenceEquals(fMap, template.Mapping) ? " (kept: nothing in the full mapspace beats it)" : "")}" +
             (_p.Pipeline ? $"; pipelined groups: {piped.Count} listed{(listingStopped ? " (stopped while listing them: those not listed bounded by their layers' floors)" : "")}, " +
                 $"{piped.Count(x => x.SearchedAt.Count > 0)} searched, {piped.Count(x => x.Complete)} with every member's class enumerated, " +
-                $"{_groupsCutByMembers} search(es) ended by the members' weighted floors before enumerating ({_memberWeighings} member weighted search(es)), {_groupsEnumerated} enumerated" : "");
+                $"{_groupsCutByMembers} search(es) ended by the members' weighted floors before enumerating ({_memberWeighings} member weighted search(es)), {_groupsEnumerated} enumerated; " +
+                $"the whole space's cycle floor {lastFloor:G6}{(lastFloor > firstFloor ? $" (listed: {firstFloor:G6})" : "")}" : "");
         return new FusionResult(proven ? SolveStatus.Optimal : SolveStatus.Feasible, fMap, fRep, fRep.Edp, template.Unfused, template.UnfusedReport, sw.Elapsed, stats, survivors,
             proven ? null : why + "; the bound is the least EDP over the region the weighted joins' bounds leave")
-        { Bound = proven ? fRep.Edp : Math.Min(fRep.Edp, bound), UnfusedProven = template.UnfusedProven, Summary = summary };
+        { Bound = proven ? fRep.Edp : Math.Min(fRep.Edp, bound), UnfusedProven = template.UnfusedProven, Summary = summary, CycleFloor = lastFloor };
     }
+
+    /// <summary>
+    /// The least cycles of every fused mapping: the least sum of the classes' cycle floors (<see cref="ClassState.CycleFloor"/>,
+    /// a pipelined group's on its last member, its members but the last 0) along compatible keys.
+    /// </summary>
+    private static double SpaceCycleFloor(List<List<ClassState>> layers)
+        => Forward(layers, c => c.Empty ? double.PositiveInfinity : c.CycleFloor)[layers.Count].GetValueOrDefault(DramKey, double.PositiveInfinity);
 
     /// <summary>
     /// Every layer's own least-energy mapping (each layer alone searched exactly, as the energy search's step 1), as the

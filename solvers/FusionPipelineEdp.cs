@@ -238,9 +238,22 @@ public sealed partial class FusionSearch
         complete &= !stop();
         p.Points = Pareto(p.Points.Concat(points).ToList(), x => x.Energy, x => x.Cycles);
         p.Complete |= complete;
+        if (p.Complete) Settle(p);
         ResetPiped(p, lambda);
         last.Nodes += Spend(1);
     }
+    /// <summary>
+    /// A group whose points are its whole front: its energy bound and cycle floor raised to its least energy and its least
+    /// cycles over them (+infinity when it has none), so that the whole space's cycle floor (<see cref="SpaceCycleFloor"/>),
+    /// taken again before each polygon, sees them.
+    /// </summary>
+    private static void Settle(PipeEdp p)
+    {
+        p.EnergyLower = Math.Max(p.EnergyLower, p.Points.Count == 0 ? double.PositiveInfinity : p.Points.Min(x => x.Energy));
+        p.CycleFloor = Math.Max(p.CycleFloor, p.Points.Count == 0 ? double.PositiveInfinity : p.Points.Min(x => x.Cycles));
+        SetBounds(p);
+    }
+
     /// <summary>
     /// For tests: every pipelined group (as <see cref="AddPipelinedClasses"/> lists them) with its members' weighted floor at
     /// <paramref name="lambda"/> (<see cref="MemberWeightedFloor"/>, each member's class searched exactly for E + lambda C_own and

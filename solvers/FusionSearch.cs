@@ -134,6 +134,9 @@ public sealed record FusionResult(
     /// <summary>What the search compared beside its answer (EDP over the full mapspace: its weighted joins and the template's optimum); null when nothing.</summary>
     public string? Summary { get; init; }
 
+    /// <summary>EDP over the full mapspace: the least cycles the search proved every fused mapping has (the whole space's cycle floor the polygon last used); null otherwise.</summary>
+    public double? CycleFloor { get; init; }
+
     /// <summary>True when the unfused mapping is proven the best with every layer alone (each layer's class search finished).</summary>
     public bool UnfusedProven { get; init; }
 

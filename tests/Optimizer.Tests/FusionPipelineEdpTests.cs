@@ -63,6 +63,31 @@ public sealed class FusionPipelineEdpTests
     }
 
     /// <summary>
+    /// The whole space's cycle floor the EDP search last used (<see cref="FusionResult.CycleFloor"/>: the classes' cycle floors
+    /// along compatible keys, a pipelined group's raised by its searches, a complete group's to its front's least cycles) is at
+    /// most the least cycles of every fused mapping with pipelined groups (<see cref="FusionSearch.BruteForceFull"/> for
+    /// latency) on the chains of <see cref="FusionPipelineTests"/>, and within 1 / 1.3 of it on some chain (so a floor scaled up
+    /// by 1.3 fails here).
+    /// </summary>
+    [TestMethod]
+    public void PipelinedEdpWholeSpaceCycleFloorIsAtMostTheLeastCycles()
+    {
+        double closest = 0;
+        foreach (var (w, a) in FusionPipelineTests.Cases())
+        {
+            var p = new FusionProblem(w, a, Objective.Edp, Pipeline: true);
+            var (_, leastCycles, count) = new FusionSearch(p with { Objective = Objective.Latency }).BruteForceFull();
+            var r = new FusionSearch(p).Solve(SearchLimits.None);
+            Console.WriteLine($"{w.Name}: cycle floor {r.CycleFloor:G8}, least cycles {leastCycles:G8} over {count}; {r.Summary}");
+            Assert.IsNotNull(r.CycleFloor, $"{w.Name}: {r.Explanation}");
+            Assert.IsTrue(r.CycleFloor <= leastCycles * (1 + 1e-9), $"{w.Name}: cycle floor {r.CycleFloor} above the least cycles {leastCycles}");
+            closest = Math.Max(closest, r.CycleFloor!.Value / leastCycles);
+        }
+        Console.WriteLine($"the floor at most {closest:F4} of the least cycles");
+        Assert.IsTrue(closest * 1.3 > 1, $"the floor is within {closest:F4} of the least cycles at best, so the test tests little");
+    }
+
+    /// <summary>
     /// Every member class enumerated up to one mapping only (<see cref="FusionProblem.PipelineVisitCap"/>), so no pipelined
     /// group's front is whole and each keeps its floor (its members' energy bounds summed plus lambda times its cycle floor):
     /// the bound stays at or below the brute force's optimum, OPTIMAL only at it. Fails when that floor is scaled up by 1.3.
