@@ -311,13 +311,13 @@ public sealed class TensorIndex
     public double MostChildrenPerAccess(ReadOnlySpan<(int Rank, long Factor, long Stride)> run, ReadOnlySpan<int> pairs, int rankCount)
     {
         var offsets = ChildOffsets(run, rankCount);
-        long children = offsets.Length;
-        var placeOf = new Dictionary<string, int>();
+        int children = offsets.Length;
+        var placeOf = new Dictionary<OffsetKey, int>();
         var place = new int[children];
         var sizes = new List<long>();
-        for (long i = 0; i < children; i++)
+        for (int i = 0; i < children; i++)
         {
-            string key = string.Join(',', offsets[i]);
+            var key = new OffsetKey(offsets[i]);
             if (!placeOf.TryGetValue(key, out int p)) { p = placeOf[key] = sizes.Count; sizes.Add(0); }
             place[i] = p;
             sizes[p]++;
@@ -325,41 +325,37 @@ public sealed class TensorIndex
         int places = sizes.Count;
         // The places by their children, most first (to grow A).
         var bySize = Enumerable.Range(0, places).OrderByDescending(p => sizes[p]).ToArray();
-        var differences = new HashSet<string>();
-        var served = new bool[children];
-        var inA = new bool[places];
-        double most = Grown(); // none served: every place
+        // The pairs by the difference of their offsets (neighbour's less child's), the zero difference left out.
+        var byDifference = new Dictionary<OffsetKey, List<int>>();
+        var diff = new long[offsets.Length == 0 ? 0 : offsets[0].Length];
         for (int q = 0; q + 1 < pairs.Length; q += 2)
         {
             int cur = pairs[q], old = pairs[q + 1];
             if (cur >= children || old >= children) continue;
-            string d = Difference(cur, old);
-            if (d.Length == 0 || !differences.Add(d)) continue;
+            bool zero = true;
+            for (int k = 0; k < diff.Length; k++) { diff[k] = offsets[old][k] - offsets[cur][k]; zero &= diff[k] == 0; }
+            if (zero) continue;
+            var key = new OffsetKey((long[])diff.Clone());
+            if (!byDifference.TryGetValue(key, out var list)) byDifference[key] = list = [];
+            list.Add(cur);
+        }
+        var served = new bool[children];
+        var inA = new bool[places];
+        double most = Grown(); // none served: every place
+        foreach (var list in byDifference.Values)
+        {
             Array.Clear(served);
-            for (int x = 0; x + 1 < pairs.Length; x += 2)
-            {
-                int c2 = pairs[x], o2 = pairs[x + 1];
-                if (c2 < children && o2 < children && !served[c2] && Difference(c2, o2) == d) served[c2] = true;
-            }
+            foreach (int c in list) served[c] = true;
             most = Math.Max(most, Grown());
         }
         return most;
-
-        // The offset of child j less child i's, "" when it is zero.
-        string Difference(int i, int j)
-        {
-            bool zero = true;
-            var diff = new long[offsets[i].Length];
-            for (int k = 0; k < diff.Length; k++) { diff[k] = offsets[j][k] - offsets[i][k]; zero &= diff[k] == 0; }
-            return zero ? "" : string.Join(',', diff);
-        }
 
         // The most mean over A: the places holding an unserved child, grown by the places of most children while that raises the mean.
         double Grown()
         {
             Array.Clear(inA);
             long sum = 0, count = 0;
-            for (long i = 0; i < children; i++)
+            for (int i = 0; i < children; i++)
                 if (!served[i] && !inA[place[i]]) { inA[place[i]] = true; sum += sizes[place[i]]; count++; }
             foreach (int p in bySize)
             {
@@ -368,6 +364,20 @@ public sealed class TensorIndex
                 inA[p] = true; sum += sizes[p]; count++;
             }
             return count == 0 ? 0 : (double)sum / count;
+        }
+    }
+
+    /// <summary>An offset (or a difference of offsets) compared by content, as a dictionary key.</summary>
+    private readonly struct OffsetKey(long[] values) : IEquatable<OffsetKey>
+    {
+        private readonly long[] _values = values;
+        public bool Equals(OffsetKey other) => _values.AsSpan().SequenceEqual(other._values);
+        public override bool Equals(object? obj) => obj is OffsetKey k && Equals(k);
+        public override int GetHashCode()
+        {
+            var hash = new HashCode();
+            foreach (long x in _values) hash.Add(x);
+            return hash.ToHashCode();
         }
     }
 

@@ -392,11 +392,11 @@ internal sealed class ArrayCostModel(SearchProblem problem) : SearchPart(problem
             for (int l = 0; l < j; l++) across = checked(across * s.Spatial(l, r));
             long free = _m.Bound[r] / checked((j < Levels ? s.Rem[j][r] : 1) * across);
             // Only a rank that shares a dimension with another rank split at k changes which children coincide or which
-            // differences are equal; every other rank scales its dimension alike whatever its extent.
+            // differences are equal; every other rank scales its dimensions alike whatever its extent (taken as 1).
             bool grouped = false;
             if (t.IndexedBy[r] && s.Spatial(k, r) > 1)
                 for (int x = 0; x < Ranks && !grouped; x++) grouped = x != r && s.Spatial(k, x) > 1 && t.Dims.ShareDimension(r, x);
-            key[r] = inner;
+            key[r] = grouped ? inner : 1;
             key[Ranks + r] = grouped ? free : 1;
         }
         var lookup = new ContentKey(s.Plan, (t.Index, k, 0, 0), key);
