@@ -405,7 +405,45 @@ internal sealed class ArrayCostModel(SearchProblem problem) : SearchPart(problem
         {
             var choices = new List<long[]>();
             long combos = 1;
-            for (int r = 0; r < Ranks; r++) { choices.Add(_m.Divisors.TryGetValue(key[Ranks + r], out var ds) ? ds : [1]); combos = checked(combos * choices[r].Length); }
+            for (int r = 0; r < Ranks; r++) choices.Add(_m.Divisors.TryGetValue(key[Ranks + r], out var ds) ? ds : [1]);
+            // Extents past a rank's threshold give one same structure: along each dimension of r, with R the most the other ranks
+            // k splits move it (their largest extents), |coef| x extent > 4 R keeps r's index and each difference of it apart from
+            // theirs, so which children coincide and which differences are equal no longer change; one extent past it stands for all.
+            var dims = t.Dims;
+            var thresholds = new double[Ranks];
+            for (int r = 0; r < Ranks; r++)
+            {
+                if (choices[r].Length <= 1) continue;
+                double threshold = 0;
+                for (int dim = 0; dim < dims.Dimensions; dim++)
+                {
+                    var ranks = dims.RanksOf(dim);
+                    var coefs = dims.CoefficientsOf(dim);
+                    int at = ranks.IndexOf(r);
+                    if (at < 0) continue;
+                    double rest = 0;
+                    for (int i = 0; i < ranks.Length; i++)
+                    {
+                        int x = ranks[i];
+                        if (x == r || s.Spatial(k, x) <= 1) continue;
+                        rest += Math.Abs((double)coefs[i]) * (s.Spatial(k, x) - 1) * key[x] * choices[x][^1];
+                    }
+                    threshold = Math.Max(threshold, 4 * rest / Math.Abs((double)coefs[at]));
+                }
+                thresholds[r] = threshold;
+            }
+            for (int r = 0; r < Ranks; r++)
+            {
+                if (choices[r].Length <= 1) continue;
+                var kept = new List<long>();
+                foreach (long e in choices[r])
+                {
+                    kept.Add(e);
+                    if (key[r] * e > thresholds[r]) break; // divisors ascend
+                }
+                choices[r] = kept.ToArray();
+            }
+            for (int r = 0; r < Ranks; r++) combos = checked(combos * choices[r].Length);
             if (combos > 256) return largest;
             double most = 0;
             var ext = new long[Ranks];
