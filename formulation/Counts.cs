@@ -137,6 +137,13 @@ public sealed class TensorIndex
         return false;
     }
 
+    /// <summary>Whether ranks a and b both index one dimension of the tensor.</summary>
+    public bool ShareDimension(int a, int b)
+    {
+        foreach (var ranks in _ranks) if (Array.IndexOf(ranks, a) >= 0 && Array.IndexOf(ranks, b) >= 0) return true;
+        return false;
+    }
+
     /// <summary>Whether rank r indexes two of the tensor's dimensions.</summary>
     private bool InTwoDimensions(int r)
     {
@@ -286,6 +293,91 @@ public sealed class TensorIndex
             var o = new long[dims];
             for (int k = 0; k < dims; k++) o[k] = this.Shift(k, rankShift);
             return o;
+        }
+    }
+
+    /// <summary>
+    /// A bound on the mean multicast of a fanout's parent accesses under Timeloop's rules C' and C (docs/mapspace.md, "The
+    /// mean group of children at a step"): the children of <paramref name="run"/> (as in <see cref="PlacesNoNeighbourServes"/>)
+    /// on a mesh of neighbour <paramref name="pairs"/> (i, j, i, j, ...). At a step the children's deltas are moved copies of
+    /// one another, all empty or none; the parent reads one access per place (offset) holding a child no neighbour serves, shared
+    /// by at most the children at that place, and a child is served only when a neighbour's offset less its own is one vector,
+    /// the same for every pair at that step (the neighbour's previous delta moved onto the child's current one). So at each step
+    /// the accesses' weighted multicast over their number is at most, over a set A of places that contains every place holding
+    /// a child not served with that vector (for some non-zero difference of a pair's offsets, or none served), the mean number
+    /// of children at a place of A; the most that mean can be is taken, A grown by the places of most children while that
+    /// raises it (a subset of the servable children served leaves more places). At most the most children at one place.
+    /// </summary>
+    public double MostChildrenPerAccess(ReadOnlySpan<(int Rank, long Factor, long Stride)> run, ReadOnlySpan<int> pairs, int rankCount)
+    {
+        var offsets = ChildOffsets(run, rankCount);
+        int children = offsets.Length;
+        var placeOf = new Dictionary<OffsetKey, int>();
+        var place = new int[children];
+        var sizes = new List<long>();
+        for (int i = 0; i < children; i++)
+        {
+            var key = new OffsetKey(offsets[i]);
+            if (!placeOf.TryGetValue(key, out int p)) { p = placeOf[key] = sizes.Count; sizes.Add(0); }
+            place[i] = p;
+            sizes[p]++;
+        }
+        int places = sizes.Count;
+        // The places by their children, most first (to grow A).
+        var bySize = Enumerable.Range(0, places).OrderByDescending(p => sizes[p]).ToArray();
+        // The pairs by the difference of their offsets (neighbour's less child's), the zero difference left out.
+        var byDifference = new Dictionary<OffsetKey, List<int>>();
+        var diff = new long[offsets.Length == 0 ? 0 : offsets[0].Length];
+        for (int q = 0; q + 1 < pairs.Length; q += 2)
+        {
+            int cur = pairs[q], old = pairs[q + 1];
+            if (cur >= children || old >= children) continue;
+            bool zero = true;
+            for (int k = 0; k < diff.Length; k++) { diff[k] = offsets[old][k] - offsets[cur][k]; zero &= diff[k] == 0; }
+            if (zero) continue;
+            var key = new OffsetKey((long[])diff.Clone());
+            if (!byDifference.TryGetValue(key, out var list)) byDifference[key] = list = [];
+            list.Add(cur);
+        }
+        var served = new bool[children];
+        var inA = new bool[places];
+        double most = Grown(); // none served: every place
+        foreach (var list in byDifference.Values)
+        {
+            Array.Clear(served);
+            foreach (int c in list) served[c] = true;
+            most = Math.Max(most, Grown());
+        }
+        return most;
+
+        // The most mean over A: the places holding an unserved child, grown by the places of most children while that raises the mean.
+        double Grown()
+        {
+            Array.Clear(inA);
+            long sum = 0, count = 0;
+            for (int i = 0; i < children; i++)
+                if (!served[i] && !inA[place[i]]) { inA[place[i]] = true; sum += sizes[place[i]]; count++; }
+            foreach (int p in bySize)
+            {
+                if (inA[p]) continue;
+                if (count > 0 && sizes[p] * count <= sum) break;
+                inA[p] = true; sum += sizes[p]; count++;
+            }
+            return count == 0 ? 0 : (double)sum / count;
+        }
+    }
+
+    /// <summary>An offset (or a difference of offsets) compared by content, as a dictionary key.</summary>
+    private readonly struct OffsetKey(long[] values) : IEquatable<OffsetKey>
+    {
+        private readonly long[] _values = values;
+        public bool Equals(OffsetKey other) => _values.AsSpan().SequenceEqual(other._values);
+        public override bool Equals(object? obj) => obj is OffsetKey k && Equals(k);
+        public override int GetHashCode()
+        {
+            var hash = new HashCode();
+            foreach (long x in _values) hash.Add(x);
+            return hash.ToHashCode();
         }
     }
 

@@ -342,7 +342,7 @@ internal sealed class ArrayCostModel(SearchProblem problem) : SearchPart(problem
             if (k < loopsDecided || s.Plan is not null)
             {
                 // Timeloop multicasts identical words: only children whose tiles coincide share (P and R split together).
-                if (IdenticalWords(t)) p *= t.Dims.LargestCoincidence(SpatialFactors(s, k));
+                if (IdenticalWords(t)) p *= MeanCoinciding(t, s, k);
                 // Shared windows: children splitting a window rank may share words too.
                 else for (int r = 0; r < Ranks; r++) if (!t.IndexedBy[r] || (_m.SharedWindows && t.WindowRank[r])) p *= s.Spatial(k, r);
             }
@@ -362,12 +362,118 @@ internal sealed class ArrayCostModel(SearchProblem problem) : SearchPart(problem
     /// The most children, over the fanouts from level <paramref name="from"/> down to <paramref name="to"/> (exclusive), that
     /// need identical words of t at a step under the plan: the product of each fanout's <see cref="TensorIndex.LargestCoincidence"/>.
     /// </summary>
-    public long CoincidingChildren(SearchTensor t, State s, int from, int to)
+    public double CoincidingChildren(SearchTensor t, State s, int from, int to)
     {
-        long p = 1;
-        for (int k = from; k < to; k++) p = checked(p * t.Dims.LargestCoincidence(SpatialFactors(s, k)));
+        double p = 1;
+        for (int k = from; k < to; k++) p *= MeanCoinciding(t, s, k);
         return p;
     }
+
+    /// <summary>
+    /// Under a plan and the Timeloop convention, the most fanout k's parent accesses of t can be multicast on average (docs/mapspace.md,
+    /// "The mean group of children at a step"): <see cref="TensorIndex.MostChildrenPerAccess"/> of k's children, the most over the
+    /// plan's variants, every order of each axis's spatial loops (Timeloop's row-major placement on the mesh) and the children's
+    /// tile extents level k + 1 can still take (per rank that shares a dimension with another rank k splits: its extent below k
+    /// once the decided levels are taken, times a divisor of what is left); without a plan, or past 256 choices of the extents,
+    /// <see cref="TensorIndex.LargestCoincidence"/>, never more than it.
+    /// </summary>
+    public double MeanCoinciding(SearchTensor t, State s, int k)
+    {
+        long largest = t.Dims.LargestCoincidence(SpatialFactors(s, k));
+        if (s.Plan is null || largest <= 1 || !IdenticalWords(t)) return largest;
+        // The decided levels below k: the outermost one's tile, and the spatial factors between.
+        int j = k + 1;
+        while (j < Levels && s.Choice[j] is null) j++;
+        var key = new long[2 * Ranks];
+        for (int r = 0; r < Ranks; r++)
+        {
+            long inner = j < Levels ? s.Rem[j][r] : 1, across = 1;
+            for (int l = k + 1; l < j; l++) inner = checked(inner * s.Spatial(l, r));
+            for (int l = 0; l < j; l++) across = checked(across * s.Spatial(l, r));
+            long free = _m.Bound[r] / checked((j < Levels ? s.Rem[j][r] : 1) * across);
+            // Only a rank that shares a dimension with another rank split at k changes which children coincide or which
+            // differences are equal; every other rank scales its dimensions alike whatever its extent (taken as 1).
+            bool grouped = false;
+            if (t.IndexedBy[r] && s.Spatial(k, r) > 1)
+                for (int x = 0; x < Ranks && !grouped; x++) grouped = x != r && s.Spatial(k, x) > 1 && t.Dims.ShareDimension(r, x);
+            key[r] = grouped ? inner : 1;
+            key[Ranks + r] = grouped ? free : 1;
+        }
+        var lookup = new ContentKey(s.Plan, (t.Index, k, 0, 0), key);
+        if (_meanCoinciding.TryGetValue(lookup, out double known)) return known;
+        return _meanCoinciding.GetOrAdd(lookup.Copy(), _ =>
+        {
+            var choices = new List<long[]>();
+            long combos = 1;
+            for (int r = 0; r < Ranks; r++) choices.Add(_m.Divisors.TryGetValue(key[Ranks + r], out var ds) ? ds : [1]);
+            // Extents past a rank's threshold give one same structure: along each dimension of r, with R the most the other ranks
+            // k splits move it (their largest extents), |coef| x extent > 4 R keeps r's index and each difference of it apart from
+            // theirs, so which children coincide and which differences are equal no longer change; one extent past it stands for all.
+            var dims = t.Dims;
+            var thresholds = new double[Ranks];
+            for (int r = 0; r < Ranks; r++)
+            {
+                if (choices[r].Length <= 1) continue;
+                double threshold = 0;
+                for (int dim = 0; dim < dims.Dimensions; dim++)
+                {
+                    var ranks = dims.RanksOf(dim);
+                    var coefs = dims.CoefficientsOf(dim);
+                    int at = ranks.IndexOf(r);
+                    if (at < 0) continue;
+                    double rest = 0;
+                    for (int i = 0; i < ranks.Length; i++)
+                    {
+                        int x = ranks[i];
+                        if (x == r || s.Spatial(k, x) <= 1) continue;
+                        rest += Math.Abs((double)coefs[i]) * (s.Spatial(k, x) - 1) * key[x] * choices[x][^1];
+                    }
+                    threshold = Math.Max(threshold, 4 * rest / Math.Abs((double)coefs[at]));
+                }
+                thresholds[r] = threshold;
+            }
+            for (int r = 0; r < Ranks; r++)
+            {
+                if (choices[r].Length <= 1) continue;
+                var kept = new List<long>();
+                foreach (long e in choices[r])
+                {
+                    kept.Add(e);
+                    if (key[r] * e > thresholds[r]) break; // divisors ascend
+                }
+                choices[r] = kept.ToArray();
+            }
+            for (int r = 0; r < Ranks; r++) combos = checked(combos * choices[r].Length);
+            if (combos > 256) return largest;
+            double most = 0;
+            var ext = new long[Ranks];
+            for (long c = 0; c < combos; c++)
+            {
+                long rest = c;
+                for (int r = 0; r < Ranks; r++) { ext[r] = checked(key[r] * choices[r][rest % choices[r].Length]); rest /= choices[r].Length; }
+                foreach (var plan in s.Plan!.Variants.Prepend(s.Plan!))
+                {
+                    var x = Enumerable.Range(0, Ranks).Where(r => plan.X[k][r] > 1).Select(r => (r, (long)plan.X[k][r])).ToList();
+                    var y = Enumerable.Range(0, Ranks).Where(r => plan.Y[k][r] > 1).Select(r => (r, (long)plan.Y[k][r])).ToList();
+                    long children = 1;
+                    foreach (var (_, f) in x.Concat(y)) children = checked(children * f);
+                    var pairs = TimeloopConvention.NeighbourPairs(_m.Storage[k].Fanout, (int)children);
+                    foreach (var px in Mapspace.Permutations(x))
+                        foreach (var py in Mapspace.Permutations(y))
+                        {
+                            var run = new List<(int Rank, long Factor, long Stride)>();
+                            var stride = (long[])ext.Clone();
+                            foreach (var (r, f) in px.Concat(py)) { run.Add((r, f, stride[r])); stride[r] = checked(stride[r] * f); }
+                            most = Math.Max(most, t.Dims.MostChildrenPerAccess(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(run), pairs, Ranks));
+                            if (most >= largest) return largest;
+                        }
+                }
+            }
+            return Math.Min(most, largest);
+        });
+    }
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<ContentKey, double> _meanCoinciding = new();
+
 
     /// <summary>Level k's spatial factor of every rank.</summary>
     private long[] SpatialFactors(State s, int k)
