@@ -162,14 +162,14 @@ internal static class FuseCommand
     {
         var sb = new StringBuilder();
         var members = FusionRules.MemberEinsums(w, fm);
-        foreach (var g in fm.Groups)
+        for (int index = 0; index < fm.Groups.Count; index++)
         {
+            var g = fm.Groups[index];
             var names = Enumerable.Range(g.First, g.Count).Select(i => w.Layers[i].Name);
             var shared = fm.Layers[g.First].Levels[0].Temporal.Take(g.SharedLoops);
             sb.AppendLine(g.Count == 1 ? $"Group {w.Layers[g.First].Name}: alone, output to DRAM"
                 : g.SharedLoops == 0 ? $"Group {string.Join(" -> ", names)}: no shared loops (each held tensor stays on chip whole)"
                 : $"Group {string.Join(" -> ", names)}: shared loops [{string.Join(", ", shared)}] (outermost first, at {a.Levels[0].Name})");
-            int index = fm.Groups.ToList().IndexOf(g);
             if (g.Pipelined)
                 sb.AppendLine($"  pipelined over {Text.Int(FusionRules.Iterations(g, fm.SharedOf(g)))} shared iteration(s): {Text.Int(rep.GroupCycles[index])} cycles " +
                               $"(fill, steady state and drain, docs/fusion.md \"Pipelined latency\"); its layers' own cycles sum to {Text.Int(rep.Layers.Skip(g.First).Take(g.Count).Sum(l => l.Cycles))}");

@@ -86,7 +86,18 @@ public sealed class FusedMapping
     }
 
     /// <summary>The group of a layer.</summary>
-    public FusedGroup GroupOf(int layer) => Groups.First(g => g.Contains(layer));
+    public FusedGroup GroupOf(int layer)
+    {
+        // Groups are in layer order: a binary search on their first layers (a 20,000-layer chain asks once per layer);
+        // a mapping read from a file whose groups are out of order falls back to the scan.
+        int lo = 0, hi = Groups.Count - 1;
+        while (lo < hi)
+        {
+            int mid = (lo + hi + 1) / 2;
+            if (Groups[mid].First <= layer) lo = mid; else hi = mid - 1;
+        }
+        return Groups[lo].Contains(layer) ? Groups[lo] : Groups.First(g => g.Contains(layer));
+    }
 
     /// <summary>The shared loops of each member of a group (its first DRAM loops), by layer index.</summary>
     public Func<int, IReadOnlyList<TemporalLoop>> SharedOf(FusedGroup g) => i => Layers[i].Levels[0].Temporal.Take(g.SharedLoops).ToList();
