@@ -719,7 +719,8 @@ public sealed class TensorIndex
     /// while the ranks not <paramref name="moving"/> keep one value each (so their extents are the same in both tiles); the
     /// box is the keeper's tile (extents <paramref name="keeper"/>) at the new tile's lowest corner, clipped to it. 1 when
     /// r moves clear (<see cref="MovesClear"/>); else over the dimensions k that r indexes whose other ranks all stay, the
-    /// most of the least over those ranks' extents (full or short) of <c>max(0, e - o) / e</c>, with e the box's extent
+    /// most (over dimensions whose coefficients are all positive) of the least over those ranks' extents (full or short) of
+    /// <c>max(0, e - o) / e</c>, with e the box's extent
     /// along k and o the two tiles' overlap along k after a move forward by one tile (a longer one, or a move back, leaves
     /// at least <c>min(e, shift)</c> of k's values outside, no less). The box's words outside the old tile are at least that
     /// share of its words (a box: a product over dimensions). 0 when no dimension qualifies.
@@ -736,6 +737,10 @@ public sealed class TensorIndex
             bool others = false;
             foreach (int j in ranks) others |= j != r && moving[j];
             if (others) continue;
+            // With a negative coefficient the box at the new tile's lowest corner may sit on the overlapping side: not taken.
+            bool negative = false;
+            foreach (int c in coefs) negative |= c < 0;
+            if (negative) continue;
             long shift = Math.Abs((long)coefs[at]) * outer[r];
             long rSpan = Math.Abs((long)coefs[at]) * (Math.Min(keeper[r], small[r]) - 1);
             double least = 1;
