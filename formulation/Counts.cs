@@ -804,6 +804,60 @@ public sealed class TensorIndex
         return false;
     }
 
+    /// <summary>
+    /// At least what share of a keeper's first box lies outside one tile of a grid when the grid's tiles (extents
+    /// <paramref name="outer"/>, laid along each rank at the multiples of its extent, the last one along a rank possibly
+    /// as short as <paramref name="small"/>) are left for another by moving rank r (forward by at least one tile, or back)
+    /// while the ranks not <paramref name="moving"/> keep one value each (so their extents are the same in both tiles); the
+    /// box is the keeper's tile (extents <paramref name="keeper"/>) at the new tile's lowest corner, clipped to it. 1 when
+    /// r moves clear (<see cref="MovesClear"/>); else over the dimensions k that r indexes whose other ranks all stay, the
+    /// most (over dimensions whose coefficients are all positive) of the least over those ranks' extents (full or short) of
+    /// <c>max(0, e - o) / e</c>, with e the box's extent
+    /// along k and o the two tiles' overlap along k after a move forward by one tile (a longer one, or a move back, leaves
+    /// at least <c>min(e, shift)</c> of k's values outside, no less). The box's words outside the old tile are at least that
+    /// share of its words (a box: a product over dimensions). 0 when no dimension qualifies.
+    /// </summary>
+    public double MovedShare(int r, ReadOnlySpan<long> outer, ReadOnlySpan<long> small, ReadOnlySpan<long> keeper, ReadOnlySpan<bool> moving)
+    {
+        double best = 0;
+        for (int k = 0; k < _ranks.Length; k++)
+        {
+            var ranks = _ranks[k];
+            var coefs = _coefs[k];
+            int at = Array.IndexOf(ranks, r);
+            if (at < 0) continue;
+            bool others = false;
+            foreach (int j in ranks) others |= j != r && moving[j];
+            if (others) continue;
+            // With a negative coefficient the box at the new tile's lowest corner may sit on the overlapping side: not taken.
+            bool negative = false;
+            foreach (int c in coefs) negative |= c < 0;
+            if (negative) continue;
+            long shift = Math.Abs((long)coefs[at]) * outer[r];
+            long rSpan = Math.Abs((long)coefs[at]) * (Math.Min(keeper[r], small[r]) - 1);
+            double least = 1;
+            // The other ranks of k at their full or their short extent (the same in both tiles), every combination.
+            for (int mask = 0; mask < 1 << ranks.Length; mask++)
+            {
+                if ((mask >> at & 1) != 0) continue;
+                long span = Math.Abs((long)coefs[at]) * (outer[r] - 1), boxSpan = rSpan;
+                for (int i = 0; i < ranks.Length; i++)
+                {
+                    if (i == at) continue;
+                    long x = (mask >> i & 1) != 0 ? small[ranks[i]] : outer[ranks[i]];
+                    span += Math.Abs((long)coefs[i]) * (x - 1);
+                    boxSpan += Math.Abs((long)coefs[i]) * (Math.Min(keeper[ranks[i]], x) - 1);
+                }
+                long overlap = span + 1 - shift;
+                if (overlap <= 0) continue;
+                long e = boxSpan + 1;
+                least = Math.Min(least, Math.Max(0, e - overlap) / (double)e);
+            }
+            best = Math.Max(best, least);
+        }
+        return best;
+    }
+
     #endregion
 }
 
