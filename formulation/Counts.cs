@@ -793,15 +793,20 @@ public sealed class TensorIndex
     {
         for (int k = 0; k < _ranks.Length; k++)
         {
-            var ranks = _ranks[k];
-            int at = Array.IndexOf(ranks, r);
-            if (at < 0) continue;
-            bool others = false;
-            foreach (int j in ranks) others |= j != r && moving[j];
-            if (others) continue;
-            if (Math.Abs((long)_coefs[k][at]) * rankExtent[r] >= DimExtent(k, rankExtent)) return true;
+            int at = MovesAlone(k, r, moving);
+            if (at >= 0 && Math.Abs((long)_coefs[k][at]) * rankExtent[r] >= DimExtent(k, rankExtent)) return true;
         }
         return false;
+    }
+
+    /// <summary>Where rank r stands among dimension k's ranks when r indexes k and every other rank of k stays (not <paramref name="moving"/>); -1 otherwise.</summary>
+    private int MovesAlone(int k, int r, ReadOnlySpan<bool> moving)
+    {
+        var ranks = _ranks[k];
+        int at = Array.IndexOf(ranks, r);
+        if (at < 0) return -1;
+        foreach (int j in ranks) if (j != r && moving[j]) return -1;
+        return at;
     }
 
     /// <summary>
@@ -824,11 +829,8 @@ public sealed class TensorIndex
         {
             var ranks = _ranks[k];
             var coefs = _coefs[k];
-            int at = Array.IndexOf(ranks, r);
+            int at = MovesAlone(k, r, moving);
             if (at < 0) continue;
-            bool others = false;
-            foreach (int j in ranks) others |= j != r && moving[j];
-            if (others) continue;
             // With a negative coefficient the box at the new tile's lowest corner may sit on the overlapping side: not taken.
             bool negative = false;
             foreach (int c in coefs) negative |= c < 0;

@@ -242,6 +242,7 @@ public sealed partial class FusionSearch
         ResetPiped(p, lambda);
         last.Nodes += Spend(1);
     }
+
     /// <summary>
     /// A group whose points are its whole front: its energy bound and cycle floor raised to its least energy and its least
     /// cycles over them (+infinity when it has none), so that the whole space's cycle floor (<see cref="SpaceCycleFloor"/>),

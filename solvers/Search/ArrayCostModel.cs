@@ -445,35 +445,42 @@ internal sealed class ArrayCostModel(SearchProblem problem) : SearchPart(problem
             }
             for (int r = 0; r < Ranks; r++) combos = checked(combos * choices[r].Length);
             if (combos > 256) return largest;
+            // Per variant of the plan, its neighbour pairs and every order of its spatial loops (X's then Y's), the same for every extent.
+            var layouts = new List<(int[] Pairs, List<(int Rank, long Factor)[]> Orders)>();
+            foreach (var plan in s.Plan!.Variants.Prepend(s.Plan!))
+            {
+                var x = Enumerable.Range(0, Ranks).Where(r => plan.X[k][r] > 1).Select(r => (r, (long)plan.X[k][r])).ToList();
+                var y = Enumerable.Range(0, Ranks).Where(r => plan.Y[k][r] > 1).Select(r => (r, (long)plan.Y[k][r])).ToList();
+                long children = 1;
+                foreach (var (_, f) in x.Concat(y)) children = checked(children * f);
+                var orders = new List<(int Rank, long Factor)[]>();
+                foreach (var px in Mapspace.Permutations(x))
+                    foreach (var py in Mapspace.Permutations(y))
+                        orders.Add([.. px.Concat(py)]);
+                layouts.Add((TimeloopConvention.NeighbourPairs(_m.Storage[k].Fanout, (int)children), orders));
+            }
             double most = 0;
             var ext = new long[Ranks];
+            var stride = new long[Ranks];
+            var run = new List<(int Rank, long Factor, long Stride)>();
             for (long c = 0; c < combos; c++)
             {
                 long rest = c;
                 for (int r = 0; r < Ranks; r++) { ext[r] = checked(key[r] * choices[r][rest % choices[r].Length]); rest /= choices[r].Length; }
-                foreach (var plan in s.Plan!.Variants.Prepend(s.Plan!))
-                {
-                    var x = Enumerable.Range(0, Ranks).Where(r => plan.X[k][r] > 1).Select(r => (r, (long)plan.X[k][r])).ToList();
-                    var y = Enumerable.Range(0, Ranks).Where(r => plan.Y[k][r] > 1).Select(r => (r, (long)plan.Y[k][r])).ToList();
-                    long children = 1;
-                    foreach (var (_, f) in x.Concat(y)) children = checked(children * f);
-                    var pairs = TimeloopConvention.NeighbourPairs(_m.Storage[k].Fanout, (int)children);
-                    foreach (var px in Mapspace.Permutations(x))
-                        foreach (var py in Mapspace.Permutations(y))
-                        {
-                            var run = new List<(int Rank, long Factor, long Stride)>();
-                            var stride = (long[])ext.Clone();
-                            foreach (var (r, f) in px.Concat(py)) { run.Add((r, f, stride[r])); stride[r] = checked(stride[r] * f); }
-                            most = Math.Max(most, t.Dims.MostChildrenPerAccess(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(run), pairs, Ranks));
-                            if (most >= largest) return largest;
-                        }
-                }
+                foreach (var (pairs, orders) in layouts)
+                    foreach (var order in orders)
+                    {
+                        run.Clear();
+                        ext.CopyTo(stride, 0);
+                        foreach (var (r, f) in order) { run.Add((r, f, stride[r])); stride[r] = checked(stride[r] * f); }
+                        most = Math.Max(most, t.Dims.MostChildrenPerAccess(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(run), pairs, Ranks));
+                        if (most >= largest) return largest;
+                    }
             }
             return Math.Min(most, largest);
         });
     }
     private readonly System.Collections.Concurrent.ConcurrentDictionary<ContentKey, double> _meanCoinciding = new();
-
 
     /// <summary>Level k's spatial factor of every rank.</summary>
     private long[] SpatialFactors(State s, int k)

@@ -329,8 +329,11 @@ internal sealed partial class ImperfectBound(SearchProblem problem, ArrayCostMod
                 {
                     double direct = _inner.DirectEnergy(t, s, m);
                     double fill = m != 0 ? FillFloor(t, s, m) : 0;
-                    best = Math.Min(best, direct + (m != 0 ? floor0 + fill : 0));
-                    if (_levels is null) continue;
+                    if (_levels is null)
+                    {
+                        best = Math.Min(best, direct + (m != 0 ? floor0 + fill : 0));
+                        continue;
+                    }
                     x.AloneLevel[x.AloneCount] = m;
                     x.AloneDirect[x.AloneCount] = direct;
                     x.AloneFill[x.AloneCount] = fill;
@@ -342,11 +345,8 @@ internal sealed partial class ImperfectBound(SearchProblem problem, ArrayCostMod
                     }
                     x.AloneCount++;
                 }
-            if (_levels is not null)
-            {
-                best = double.PositiveInfinity;
-                for (int a = 0; a < x.AloneCount; a++) best = Math.Min(best, x.AloneOption(a, 0));
-            }
+            // With the levels' sweeps, each option as AloneOption weighs it (its parent's reads too).
+            for (int a = 0; a < x.AloneCount; a++) best = Math.Min(best, x.AloneOption(a, 0));
             x.Alone = best;
             return;
         }
