@@ -65,6 +65,53 @@ public sealed class TensorIndex
         return span + 1;
     }
 
+    /// <summary>
+    /// The fewest distinct values dimension k takes over a box whose ranks take <paramref name="rankExtent"/> distinct integer
+    /// values each, consecutive unless marked in <paramref name="gapped"/> (docs/mapspace.md, "The least values of a window
+    /// dimension"). With n moving terms (extent above 1) of extents e: the values of a sum of sets of integers number at least
+    /// <c>sum e - (n - 1)</c> (each set added to a sum brings at least its size less one new values: its least element added
+    /// to the sum's elements, then its larger elements added to the sum's largest). When a consecutive rank b has coefficient
+    /// +-1, its term is an interval of e_b integers, and the other terms' sums are multiples of their coefficients' gcd G,
+    /// distinct ones at least G apart, so each of those sums past the least adds at least <c>min(G, e_b)</c> values of its own
+    /// interval above the last: <c>e_b + (N - 1) min(G, e_b)</c>, N the others' least count. The largest of these.
+    /// </summary>
+    public long LeastDimValues(int k, ReadOnlySpan<long> rankExtent, ReadOnlySpan<bool> gapped)
+    {
+        var ranks = _ranks[k];
+        var coefs = _coefs[k];
+        long sum = 0, largest = 1;
+        int moving = 0;
+        for (int i = 0; i < ranks.Length; i++)
+        {
+            long e = rankExtent[ranks[i]];
+            if (e <= 1) continue;
+            moving++;
+            sum = checked(sum + e);
+            largest = Math.Max(largest, e);
+        }
+        if (moving == 0) return 1;
+        long least = Math.Max(largest, sum - (moving - 1));
+        for (int b = 0; b < ranks.Length; b++)
+        {
+            long eb = rankExtent[ranks[b]];
+            if (eb <= 1 || Math.Abs(coefs[b]) != 1 || (!gapped.IsEmpty && gapped[ranks[b]])) continue;
+            long others = 0, gcd = 0;
+            int count = 0;
+            for (int i = 0; i < ranks.Length; i++)
+            {
+                if (i == b || rankExtent[ranks[i]] <= 1) continue;
+                count++;
+                others = checked(others + rankExtent[ranks[i]]);
+                gcd = Gcd(gcd, Math.Abs((long)coefs[i]));
+            }
+            if (count == 0) continue;
+            least = Math.Max(least, checked(eb + (others - (count - 1) - 1) * Math.Min(gcd, eb)));
+        }
+        return least;
+
+        static long Gcd(long a, long b) { while (b != 0) (a, b) = (b, a % b); return a; }
+    }
+
     /// <summary>Words in the bounding box of the tensor over a box of rank extents (a tile).</summary>
     public long Words(ReadOnlySpan<long> rankExtent)
     {

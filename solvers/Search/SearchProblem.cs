@@ -67,8 +67,8 @@ internal sealed class SearchTensor
 
     /// <summary>
     /// A lower bound on the distinct words of the tensor that the points of a box of rank extents use: per
-    /// dimension, the whole span when it has no gaps, the extent of its rank when one rank moves
-    /// (a non-zero coefficient never repeats a value), and the larger extent when two or more move.
+    /// dimension, the whole span when it has no gaps, else the fewest values its terms can take
+    /// (<see cref="TensorIndex.LeastDimValues"/>; the extent of its rank when one rank moves).
     /// Every word used reaches an instance at least once, so visits are never fewer.
     /// </summary>
     public long UsedWords(long[] ext) => UsedWords(ext, default);
@@ -76,21 +76,17 @@ internal sealed class SearchTensor
     /// <summary>
     /// <see cref="UsedWords(long[])"/> for an instance whose values of the ranks marked in <paramref name="gapped"/> need not be
     /// consecutive (a rank split across a fanout above it, with loops over it above the split): a dimension indexed by such a
-    /// rank counts only its largest rank extent.
+    /// rank, or not dense, counts the fewest values its terms can take (<see cref="TensorIndex.LeastDimValues"/>).
     /// </summary>
     public long UsedWords(long[] ext, ReadOnlySpan<bool> gapped)
     {
         long words = 1;
         for (int k = 0; k < Dims.Dimensions; k++)
         {
-            long largest = 1;
             bool dense = true;
             foreach (int r in Dims.RanksOf(k))
-            {
-                largest = Math.Max(largest, ext[r]);
                 if (!gapped.IsEmpty && gapped[r]) dense = false;
-            }
-            words = checked(words * (dense && DenseDim(k, ext) ? Dims.DimExtent(k, ext) : largest));
+            words = checked(words * (dense && DenseDim(k, ext) ? Dims.DimExtent(k, ext) : Dims.LeastDimValues(k, ext, gapped)));
         }
         return words;
     }
