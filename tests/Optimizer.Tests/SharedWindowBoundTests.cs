@@ -545,6 +545,106 @@ public sealed class SharedWindowBoundTests
     }
 
     /// <summary>
+    /// The fewest values a window dimension takes over a box (<see cref="TensorIndex.LeastDimValues"/>; docs/mapspace.md, "The
+    /// least values of a window dimension"), which <c>UsedWords</c> counts where a rank of the dimension is split across a
+    /// fanout above the keeper (its values need not be consecutive) or the dimension is not dense. By hand: W = 2Q + S with Q's
+    /// 14 values anywhere and S's 3 consecutive: 29 (each Q value past the least brings 2 of its 3 columns above the last;
+    /// the largest extent counted 14); 3P + R with R 2: 2 x P's extent. Then against a brute force: random extents, strides
+    /// and gaps, each gapped rank's values drawn at random (consecutive ones among them, where the count is reached), the
+    /// distinct values of the sum counted: never below, equal in many. Then conv3_1_b of ResNet-50 on eyeriss under the
+    /// Timeloop convention, plan 200 (Q 2, R 3 along X; C 8 along Y): its root was 5.6725E+08 (the input scratchpads' refills
+    /// from DRAM at every DRAM iteration counted 14 of each PE's 29 columns), now above 6.0E+08, still at most Timeloop's
+    /// energy of a mapping of the plan (6.38256E+08, the best a 90-s search restricted to the plan found); every bound on the
+    /// way to that mapping is at most its energy.
+    /// </summary>
+    [TestMethod]
+    public void UsedWordsCountTheFewestValuesOfAGappedWindowDimension()
+    {
+        var conv2 = Layers.Conv2d("w", n: 1, c: 1, k: 1, p: 14, q: 14, r: 3, s: 3, stride: 2);
+        var ids = conv2.Ranks.Select(r => r.Id).ToArray();
+        var input = new TensorIndex(conv2.Tensors.Single(t => t.Role == TensorRole.Inputs), ids);
+        int Rank(string id) => Array.FindIndex(ids, r => r.ToString() == id);
+        int Dim(string rank) => Enumerable.Range(0, input.Dimensions).Single(k => input.RanksOf(k).Contains(Rank(rank)));
+        var ext = new long[ids.Length];
+        Array.Fill(ext, 1);
+        ext[Rank("Q")] = 14;
+        ext[Rank("S")] = 3;
+        var gapped = new bool[ids.Length];
+        gapped[Rank("Q")] = true;
+        Assert.AreEqual(29, input.LeastDimValues(Dim("Q"), ext, gapped), "W = 2Q + S, Q anywhere, S consecutive");
+        gapped[Rank("S")] = true;
+        Assert.AreEqual(16, input.LeastDimValues(Dim("Q"), ext, gapped), "both anywhere: 14 + 3 - 1");
+        var conv1 = Layers.Conv1d("s3", c: 1, k: 1, p: 8, r: 2, stride: 3);
+        var ids1 = conv1.Ranks.Select(r => r.Id).ToArray();
+        var input1 = new TensorIndex(conv1.Tensors.Single(t => t.Role == TensorRole.Inputs), ids1);
+        Assert.AreEqual(16, input1.LeastDimValues(0, [8, 2], default), "3P + R, R 2: no overlap, 16 words");
+
+        var rng = new Random(1430);
+        int cases = 0, equal = 0;
+        for (int i = 0; i < 3000; i++)
+        {
+            int stride = 1 + rng.Next(3);
+            var layer = Layers.Conv1d($"b{i}", c: 1, k: 1, p: 8, r: 4, stride: stride);
+            var rankIds = layer.Ranks.Select(r => r.Id).ToArray();
+            var index = new TensorIndex(layer.Tensors.Single(t => t.Role == TensorRole.Inputs), rankIds);
+            int p = Array.FindIndex(rankIds, r => r.ToString() == "P"), r = Array.FindIndex(rankIds, x => x.ToString() == "R");
+            var e = new long[rankIds.Length];
+            var gap = new bool[rankIds.Length];
+            var values = new List<long>[rankIds.Length];
+            foreach (int q in new[] { p, r })
+            {
+                e[q] = 1 + rng.Next(q == p ? 6 : 4);
+                gap[q] = rng.Next(2) == 0;
+                long start = rng.Next(5);
+                values[q] = gap[q] && rng.Next(3) > 0
+                    ? Enumerable.Range(0, 12).OrderBy(_ => rng.Next()).Take((int)e[q]).Select(v => (long)v).ToList()
+                    : Enumerable.Range(0, (int)e[q]).Select(v => start + v).ToList();
+            }
+            var coef = index.CoefficientsOf(0).ToArray();
+            var ranks = index.RanksOf(0).ToArray();
+            var seen = new HashSet<long>();
+            foreach (long a in values[ranks[0]])
+                foreach (long b in values[ranks[1]])
+                    seen.Add(coef[0] * a + coef[1] * b);
+            long least = index.LeastDimValues(0, e, gap);
+            Assert.IsLessThanOrEqualTo(seen.Count, least, $"stride {stride}, extents P {e[p]} R {e[r]}, gapped P {gap[p]} R {gap[r]}: {least} above the {seen.Count} values");
+            cases++;
+            if (least == seen.Count) equal++;
+        }
+        Console.WriteLine($"{cases} boxes, the count reached in {equal}");
+        Assert.IsGreaterThan(cases / 4, equal, "the count is reached in many boxes");
+
+        var arch = Presets.Get("eyeriss");
+        var layer3 = Zoo.Get("resnet50").Layers.Single(l => l.Name == "conv3_1_b");
+        var model = new SearchModel(new MapProblem(layer3, arch, Objective.Energy, Convention: CostConvention.Timeloop), deferOrders: true);
+        long[] x = [1, 1, 1, 1, 2, 3, 1], y = [1, 1, 8, 1, 1, 1, 1]; // N, K, C, P, Q, R, S
+        bool Is(SpatialPlan pl) => pl.X[1].Select(f => (long)f).SequenceEqual(x) && pl.Y[1].Select(f => (long)f).SequenceEqual(y);
+        var plan = model.SpatialPlans().Single(pl => Is(pl) || pl.Variants.Any(Is));
+        int levels = arch.Levels.Count;
+        double plain = model.InnerBound(State.PlanRoot(model, plan), levels);
+        double root = model.RefineBound(State.PlanRoot(model, plan), levels, plain, double.PositiveInfinity);
+        var mapping = MappingSpec.Parse("""
+            mapping:
+              layer: conv3_1_b
+              levels:
+                - { level: DRAM, temporal: "P=2 Q=2 C=16 S=3", keep: [conv3_1_b_w, conv3_1_a_out, conv3_1_b_out] }
+                - { level: GlobalBuffer, temporal: "P=14 Q=7", spatial: "Q=2@X R=3@X C=8@Y", keep: [conv3_1_a_out, conv3_1_b_out] }
+                - { level: WeightsSpad, temporal: "K=128", keep: [conv3_1_b_w] }
+                - { level: InputsSpad, keep: [conv3_1_a_out] }
+                - { level: PsumSpad, keep: [] }
+            """, "conv3_1_b.yaml", layer3, arch);
+        double timeloop = TimeloopConvention.Evaluate(layer3, arch, mapping).Energy;
+        Console.WriteLine($"plan 200: plain {plain:R}, root {root:R}, Timeloop {timeloop:R}");
+        Assert.AreEqual(638_256_128, timeloop, 1);
+        Assert.IsLessThanOrEqualTo(timeloop, root);
+        Assert.IsGreaterThanOrEqualTo(6.0e8, root, "plan 200's root (5.6725E+08 with the largest extent)");
+        var (bounds, _) = SearchTests.BoundsOnTheWay(model, layer3, mapping);
+        foreach (var (d, b, outer, child) in bounds)
+            foreach (var value in new[] { b, outer, child ?? 0 })
+                Assert.IsLessThanOrEqualTo(timeloop * (1 + 1e-9), value, $"a bound at level {d} above Timeloop's {timeloop}");
+    }
+
+    /// <summary>
     /// A stopped outer bound (<see cref="SearchModel.Stop"/>, the search's stop check): whole tiles at every step above a
     /// bypassed level one (`WholeTileSteps`, seconds in one case on the largest layers) looks at the stop on entry and every 64
     /// choices and, once it is true, adds nothing more. Checked without a clock, by a stop that fires after n looks: on the
