@@ -67,8 +67,8 @@ internal sealed class SearchTensor
 
     /// <summary>
     /// A lower bound on the distinct words of the tensor that the points of a box of rank extents use: per
-    /// dimension, the whole span when it has no gaps, else the fewest values its terms can take
-    /// (<see cref="TensorIndex.LeastDimValues"/>; the extent of its rank when one rank moves).
+    /// dimension, the whole span when it has no gaps, the extent of its rank when one rank moves
+    /// (a non-zero coefficient never repeats a value), and the larger extent when two or more move.
     /// Every word used reaches an instance at least once, so visits are never fewer.
     /// </summary>
     public long UsedWords(long[] ext) => UsedWords(ext, default);
@@ -76,7 +76,8 @@ internal sealed class SearchTensor
     /// <summary>
     /// <see cref="UsedWords(long[])"/> for an instance whose values of the ranks marked in <paramref name="gapped"/> need not be
     /// consecutive (a rank split across a fanout above it, with loops over it above the split): a dimension indexed by such a
-    /// rank, or not dense, counts the fewest values its terms can take (<see cref="TensorIndex.LeastDimValues"/>).
+    /// rank, or not dense, counts the fewest values its terms can take with the other ranks' values consecutive
+    /// (<see cref="TensorIndex.LeastDimValues"/>).
     /// </summary>
     public long UsedWords(long[] ext, ReadOnlySpan<bool> gapped)
     {
@@ -84,9 +85,14 @@ internal sealed class SearchTensor
         for (int k = 0; k < Dims.Dimensions; k++)
         {
             bool dense = true;
+            long largest = 1;
             foreach (int r in Dims.RanksOf(k))
+            {
+                largest = Math.Max(largest, ext[r]);
                 if (!gapped.IsEmpty && gapped[r]) dense = false;
-            words = checked(words * (dense && DenseDim(k, ext) ? Dims.DimExtent(k, ext) : Dims.LeastDimValues(k, ext, gapped)));
+            }
+            // Without the gaps said, a rank's values are not known to be consecutive where the dimension is not dense.
+            words = checked(words * (dense && DenseDim(k, ext) ? Dims.DimExtent(k, ext) : gapped.IsEmpty ? largest : Dims.LeastDimValues(k, ext, gapped)));
         }
         return words;
     }
