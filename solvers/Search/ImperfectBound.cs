@@ -69,7 +69,11 @@ internal sealed partial class ImperfectBound(SearchProblem problem, ArrayCostMod
         var sweeps = d < 2 ? null : Sweeps(s);
         _passes = _levels is not null && PassesApply(s, d, tiles);
         if (sweeps is null && !_passes) return _m.MacEnergy + plain;
-        return _m.MacEnergy + Least(terms, s, d, tiles, sweeps);
+        // Over the decided tiles, then (their front merged otherwise, it may lie lower somewhere) over the capacities.
+        var held = sweeps is null ? null : SweepsHeld(s, d);
+        double least = held is null ? 0 : Least(terms, s, d, tiles, held);
+        if (_m.MacEnergy + least >= cutoff) return _m.MacEnergy + least;
+        return _m.MacEnergy + Math.Max(least, Least(terms, s, d, tiles, sweeps));
     }
 
     /// <summary>Whether <see cref="Case"/> adds <see cref="Passes"/> or <see cref="SharedSteps"/> (the bound being taken, after its plain sum did not prune).</summary>
