@@ -69,10 +69,10 @@ internal sealed partial class ImperfectBound(SearchProblem problem, ArrayCostMod
         var sweeps = d < 2 ? null : Sweeps(s);
         _passes = _levels is not null && PassesApply(s, d, tiles);
         if (sweeps is null && !_passes) return _m.MacEnergy + plain;
-        // Over the decided tiles, then (their front merged otherwise, it may lie lower somewhere) over the capacities.
+        // Over the decided tiles; when their front was merged (it may then lie lower somewhere), the larger of that and over the capacities.
         var held = sweeps is null ? null : SweepsHeld(s, d);
         double least = held is null ? 0 : Least(terms, s, d, tiles, held);
-        if (_m.MacEnergy + least >= cutoff) return _m.MacEnergy + least;
+        if (held is not null && (!held.Merged || _m.MacEnergy + least >= cutoff)) return _m.MacEnergy + least;
         return _m.MacEnergy + Math.Max(least, Least(terms, s, d, tiles, sweeps));
     }
 

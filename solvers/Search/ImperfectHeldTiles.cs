@@ -21,7 +21,7 @@ internal sealed partial class ImperfectBound
     /// node takes the weighed set whose H are all at least its own with the least sum of their logarithms (a larger H only
     /// lowers what the sweeps claim), or the capacities'.
     /// </summary>
-    private const int MaxHeldSweeps = 16;
+    private const int MaxHeldSweeps = 8;
 
     /// <summary><see cref="Sweeps"/> at a node with levels 2 and below decided, with each tensor's H from its decided tiles (<see cref="DecidedHeld"/>).</summary>
     private ImperfectDramSweeps? SweepsHeld(State s, int d)
