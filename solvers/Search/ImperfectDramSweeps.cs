@@ -31,10 +31,7 @@ internal sealed class ImperfectDramSweeps : SearchPart
     /// <summary>Per keep mask of level 1: the points (Q, then B_t per tensor, 0 for the tensors in the mask); empty for a mask that is not allowed or never fits.</summary>
     private readonly double[][][] _points;
 
-    private ImperfectDramSweeps(SearchProblem problem, double[][][] points, bool merged) : base(problem) => (_points, Merged) = (points, merged);
-
-    /// <summary>Whether some keep set's points were merged (<see cref="MaxPoints"/>): else every point is a case's own.</summary>
-    public bool Merged { get; }
+    private ImperfectDramSweeps(SearchProblem problem, double[][][] points) : base(problem) => _points = points;
 
     /// <summary>The cases of level 1's keep mask <paramref name="keep"/>: per point, Q then per tensor the least words DRAM sends it (for tensors not in the mask).</summary>
     public double[][] Points(int keep) => _points[keep];
@@ -77,9 +74,8 @@ internal sealed class ImperfectDramSweeps : SearchPart
         double[] freshQ = new double[n], freshWords = new double[n], plainWords = new double[n];
         Enumerate(0);
         var points = new double[1 << n][][];
-        bool merged = false;
-        for (int keep = 0; keep < 1 << n; keep++) points[keep] = cases[keep] is { } c ? Front(c, n, ref merged) : [];
-        return new ImperfectDramSweeps(m, points, merged);
+        for (int keep = 0; keep < 1 << n; keep++) points[keep] = cases[keep] is { } c ? Front(c, n) : [];
+        return new ImperfectDramSweeps(m, points);
 
         void Enumerate(int r)
         {
@@ -177,7 +173,7 @@ internal sealed class ImperfectDramSweeps : SearchPart
     }
 
     /// <summary>The cases no other is below in Q and every B_t, at most <see cref="MaxPoints"/> (consecutive ones by Q merged into their least).</summary>
-    private static double[][] Front(Dictionary<(double, double, double, double), double> cases, int n, ref bool anyMerged)
+    private static double[][] Front(Dictionary<(double, double, double, double), double> cases, int n)
     {
         var all = cases.Select(kv => new[] { kv.Value, kv.Key.Item1, kv.Key.Item2, kv.Key.Item3, kv.Key.Item4 }[..(n + 1)])
             .OrderBy(p => p[0]).ThenBy(p => p.Skip(1).Sum()).ToList();
@@ -185,7 +181,6 @@ internal sealed class ImperfectDramSweeps : SearchPart
         foreach (var p in all)
             if (!front.Any(f => Below(f, p))) front.Add(p);
         if (front.Count <= MaxPoints) return front.ToArray();
-        anyMerged = true;
         var merged = new List<double[]>();
         int per = (front.Count + MaxPoints - 1) / MaxPoints;
         for (int i = 0; i < front.Count; i += per)
