@@ -1,13 +1,14 @@
 namespace Optimizer.Solvers;
 
 /// <summary>
-/// DRAM's sweeps over the decided tiles (docs/mapspace.md, "DRAM's sweeps over the decided tiles"): at a node whose every
-/// level below 1 is decided (d = 2), a tensor level 1 does not keep carries words from one of DRAM's iterations to the next
-/// at the same position only when the position's words lie in one tile per instance of its outermost keeper below level 1
-/// (<see cref="ImperfectDramSweeps.BypassWords"/>), so what the levels below 1 can hold of it (H) is that keeper's decided
-/// tile over the instances that hold distinct words, not the capacities over all instances. The sweeps' cases are weighed
-/// again with those H, each rounded up to a power of two (a larger H only lowers the words DRAM must send), once per
-/// distinct set of rounded H per search.
+/// DRAM's sweeps over the decided tiles (docs/mapspace.md, "DRAM's sweeps over the decided tiles"): a tensor level 1 does
+/// not keep carries words from one of DRAM's iterations to the next at the same position only when the position's words
+/// lie in one tile per instance of its outermost keeper below level 1 (<see cref="ImperfectDramSweeps.BypassWords"/>), so
+/// what the levels below 1 can hold of it (H) is at most that keeper's tile (decided) or capacity (undecided) over the
+/// instances that hold distinct words (fixed by the plan), not the capacities over all instances. At nodes with levels d
+/// and below decided (d at least 2, the root included) that the capacities' sweeps do not prune, the sweeps' cases are
+/// weighed again with those H, each rounded up to a step of 2^(1/4) (a larger H only lowers the words DRAM must send),
+/// once per distinct set of rounded H per search (at most <see cref="MaxHeldSweeps"/>).
 /// </summary>
 internal sealed partial class ImperfectBound
 {
@@ -23,7 +24,7 @@ internal sealed partial class ImperfectBound
     /// </summary>
     private const int MaxHeldSweeps = 8;
 
-    /// <summary><see cref="Sweeps"/> at a node with levels 2 and below decided, with each tensor's H from its decided tiles (<see cref="DecidedHeld"/>).</summary>
+    /// <summary><see cref="Sweeps"/> at a node with levels d (at least 2) and below decided, with each tensor's H from <see cref="DecidedHeld"/>; null when no H is below the capacities'.</summary>
     private ImperfectDramSweeps? SweepsHeld(State s, int d)
     {
         var plain = Sweeps(s);
