@@ -69,7 +69,10 @@ internal sealed partial class ImperfectBound(SearchProblem problem, ArrayCostMod
         var sweeps = d < 2 ? null : Sweeps(s);
         _passes = _levels is not null && PassesApply(s, d, tiles);
         if (sweeps is null && !_passes) return _m.MacEnergy + plain;
-        return _m.MacEnergy + Least(terms, s, d, tiles, sweeps);
+        double least = Least(terms, s, d, tiles, sweeps);
+        // Over the decided tiles too where the capacities' sweeps do not prune (the larger: a merged front may lie lower somewhere).
+        if (sweeps is null || _m.MacEnergy + least >= cutoff || SweepsHeld(s, d) is not { } held) return _m.MacEnergy + least;
+        return _m.MacEnergy + Math.Max(least, Least(terms, s, d, tiles, held));
     }
 
     /// <summary>Whether <see cref="Case"/> adds <see cref="Passes"/> or <see cref="SharedSteps"/> (the bound being taken, after its plain sum did not prune).</summary>

@@ -41,7 +41,9 @@ internal sealed class ImperfectDramSweeps : SearchPart
     /// <paramref name="root"/> is any plan's root state, for the links (their values do not depend on the plan when DRAM has
     /// no fanout).
     /// </summary>
-    public static ImperfectDramSweeps? Create(SearchProblem m, ArrayCostModel cost, LevelEnumeration levels, State root)
+    /// <param name="heldBelow">Per tensor, what the levels below 1 hold of it at most, in place of <see cref="Held"/> (their
+    /// decided tiles, <see cref="ImperfectBound"/>'s nodes with every level below 1 decided); null: their capacities.</param>
+    public static ImperfectDramSweeps? Create(SearchProblem m, ArrayCostModel cost, LevelEnumeration levels, State root, double[]? heldBelow = null)
     {
         int n = m.TensorCount, ranks = m.Ranks;
         if (m.Levels < 2 || m.Storage[0].Fanout.Size != 1 || n > 4) return null;
@@ -52,7 +54,7 @@ internal sealed class ImperfectDramSweeps : SearchPart
         var once = new double[n];
         for (int i = 0; i < n; i++) once[i] = links[i].Energy(dense[i]);
         // What the levels below 1 that may keep t can hold, over all their instances.
-        var held = tensors.Select(t => Held(m, t)).ToArray();
+        var held = heldBelow ?? tensors.Select(t => Held(m, t)).ToArray();
         var masks = levels.KeepOptions(1).Distinct().ToArray();
         long? capacity = m.Storage[1].Capacity;
         var options = new long[ranks][];
@@ -69,6 +71,7 @@ internal sealed class ImperfectDramSweeps : SearchPart
         var ext = new long[ranks];
         var tile = new long[n];
         var words = new double[4];
+        double[] freshQ = new double[n], freshWords = new double[n], plainWords = new double[n];
         Enumerate(0);
         var points = new double[1 << n][][];
         for (int keep = 0; keep < 1 << n; keep++) points[keep] = cases[keep] is { } c ? Front(c, n) : [];
@@ -87,7 +90,15 @@ internal sealed class ImperfectDramSweeps : SearchPart
                 ext[k] = (m.Bound[k] + trips[k] - 1) / trips[k];
                 anyLoop |= trips[k] > 1;
             }
-            for (int i = 0; i < n; i++) tile[i] = tensors[i].Tile(ext);
+            // Per tensor, what does not depend on r0: its sweeps and words when r0 alone indexes a dimension of it ("fresh") and when not.
+            for (int i = 0; i < n; i++)
+            {
+                tile[i] = tensors[i].Tile(ext);
+                double sweeps = LevelOneSweeps(tensors[i], trips, -1, fresh: true);
+                freshQ[i] = Math.Max(once[i], links[i].Energy(sweeps * dense[i]));
+                freshWords[i] = sweeps * used[i];
+                plainWords[i] = BypassWords(tensors[i], m.Bound, trips, -1, used[i], held[i]);
+            }
             foreach (int keep in masks)
             {
                 long need = 0;
@@ -100,9 +111,9 @@ internal sealed class ImperfectDramSweeps : SearchPart
                     Array.Clear(words);
                     for (int i = 0; i < n; i++)
                     {
-                        if ((keep & 1 << i) != 0)
-                            q += Math.Max(once[i], links[i].Energy(LevelOneSweeps(tensors[i], trips, r0) * dense[i]));
-                        else words[i] = BypassWords(tensors[i], m.Bound, trips, r0, used[i], held[i]);
+                        bool fresh = r0 >= 0 && tensors[i].PlainDimRank[r0];
+                        if ((keep & 1 << i) != 0) q += fresh ? freshQ[i] : once[i];
+                        else words[i] = fresh ? freshWords[i] : plainWords[i];
                     }
                     var key = (words[0], words[1], words[2], words[3]);
                     var map = cases[keep];
@@ -128,9 +139,9 @@ internal sealed class ImperfectDramSweeps : SearchPart
     /// <paramref name="trips"/> and its innermost loop is over <paramref name="r0"/> (-1: none): the product of the trips of
     /// the ranks that do not index t when r0 alone indexes a dimension of t, else once.
     /// </summary>
-    internal static double LevelOneSweeps(SearchTensor t, long[] trips, int r0)
+    internal static double LevelOneSweeps(SearchTensor t, long[] trips, int r0, bool fresh = false)
     {
-        if (r0 < 0 || !t.PlainDimRank[r0]) return 1;
+        if (!fresh && (r0 < 0 || !t.PlainDimRank[r0])) return 1;
         double s = 1;
         for (int k = 0; k < trips.Length; k++) if (!t.IndexedBy[k]) s *= trips[k];
         return s;

@@ -1,0 +1,111 @@
+namespace Optimizer.Solvers;
+
+/// <summary>
+/// DRAM's sweeps over the decided tiles (docs/mapspace.md, "DRAM's sweeps over the decided tiles"): a tensor level 1 does
+/// not keep carries words from one of DRAM's iterations to the next at the same position only when the position's words
+/// lie in one tile per instance of its outermost keeper below level 1 (<see cref="ImperfectDramSweeps.BypassWords"/>), so
+/// what the levels below 1 can hold of it (H) is at most that keeper's tile (decided) or capacity (undecided) over the
+/// instances that hold distinct words (fixed by the plan), not the capacities over all instances. At nodes with levels d
+/// and below decided (d at least 2, the root included) that the capacities' sweeps do not prune, the sweeps' cases are
+/// weighed again with those H, each rounded up to a step of 2^(1/4) (a larger H only lowers the words DRAM must send),
+/// once per distinct set of rounded H per search (at most <see cref="MaxHeldSweeps"/>).
+/// </summary>
+internal sealed partial class ImperfectBound
+{
+    /// <summary>The sweeps weighed per rounded H (key: per tensor 4 log2(H) + 1, 0 for H = 0, 255 for the capacities' H; 8 bits each), with those H.</summary>
+    private readonly Dictionary<long, (double[] Held, ImperfectDramSweeps? Sweeps)> _sweepsHeld = new();
+    private double[] _heldCap = [];
+    private readonly double[] _heldNode = new double[problem.TensorCount];
+
+    /// <summary>
+    /// At most this many sets of H are weighed per search (each costs a pass over DRAM's cases, as the first); past it a
+    /// node takes the weighed set whose H are all at least its own with the least sum of their logarithms (a larger H only
+    /// lowers what the sweeps claim), or the capacities'.
+    /// </summary>
+    private const int MaxHeldSweeps = 8;
+
+    /// <summary><see cref="Sweeps"/> at a node with levels d (at least 2) and below decided, with each tensor's H from <see cref="DecidedHeld"/>; null when no H is below the capacities'.</summary>
+    private ImperfectDramSweeps? SweepsHeld(State s, int d)
+    {
+        var plain = Sweeps(s);
+        if (plain is null) return null;
+        if (_heldCap.Length != _m.TensorCount) _heldCap = _m.Tensors.Select(t => ImperfectDramSweeps.Held(_m, t)).ToArray();
+        long key = 0;
+        bool lower = false;
+        foreach (var t in _m.Tensors)
+        {
+            // The step 2^(1/4): e = 4 log2(H) + 1, at least H; 0 for H = 0; 255 for the capacities'.
+            double cap = _heldCap[t.Index], h = t.Plain ? DecidedHeld(t, s, d) : cap;
+            int e = 255;
+            if (h <= 0) e = 0;
+            else if (h < cap)
+            {
+                int k = Math.Max(0, (int)Math.Ceiling(4 * Math.Log2(h)) - 1);
+                while (Math.Pow(2, k / 4.0) < h) k++;
+                if (k < 250 && Math.Pow(2, k / 4.0) < cap) e = k + 1;
+            }
+            _heldNode[t.Index] = e == 255 ? cap : e == 0 ? 0 : Math.Pow(2, (e - 1) / 4.0);
+            lower |= e != 255;
+            key = key << 8 | (long)e;
+        }
+        if (!lower) return null;
+        if (_sweepsHeld.TryGetValue(key, out var known)) return known.Sweeps;
+        if (_sweepsHeld.Count < MaxHeldSweeps)
+        {
+            var held = (double[])_heldNode.Clone();
+            var made = ImperfectDramSweeps.Create(_m, _cost, _levels!, s, held);
+            _sweepsHeld[key] = (held, made);
+            return made;
+        }
+        // Past the budget: the tightest weighed set that every H of the node's is at most.
+        ImperfectDramSweeps? best = null;
+        double least = double.PositiveInfinity;
+        foreach (var (held, sweeps) in _sweepsHeld.Values)
+        {
+            double sum = 0;
+            bool covers = true;
+            for (int i = 0; i < held.Length && covers; i++)
+            {
+                covers = held[i] >= _heldNode[i];
+                sum += Math.Log2(1 + held[i]);
+            }
+            if (covers && sum < least) (least, best) = (sum, sweeps);
+        }
+        return best;
+    }
+
+    /// <summary>
+    /// What the levels below 1 hold of t at most when they are decided: its outermost keeper's tile times the instances with
+    /// distinct words (the product of the spatial factors above it over the ranks that index t: an instance's tile depends
+    /// on its place in those ranks only); 0 when none keeps it.
+    /// </summary>
+    internal static double DecidedHeld(SearchProblem m, SearchTensor t, long[] extent, Func<int, int, long> spatial, int outermost)
+        => outermost < 0 ? 0 : t.Tile(extent) * Groups(m, t, spatial, outermost);
+
+    /// <summary>
+    /// What the levels below 1 can hold of t at a node with levels d and below decided (d at least 2), over the instances
+    /// with distinct words (<see cref="Groups"/>, fixed by the plan): the most over the levels that may be its outermost
+    /// keeper below 1 of what one holds, an undecided one (from 2 to d - 1) its capacity, the outermost decided keeper its
+    /// tile; 0 when none may keep it.
+    /// </summary>
+    private double DecidedHeld(SearchTensor t, State s, int d)
+    {
+        double held = 0;
+        for (int c = 2; c < d; c++)
+            if (_m.MayKeep(t, c))
+                held = Math.Max(held, _m.Storage[c].Capacity is { } cap ? cap * Groups(_m, t, s.Spatial, c) : double.PositiveInfinity);
+        int k = d;
+        while (k < Levels && (s.Keep[k] & t.Bit) == 0) k++;
+        return k < Levels ? Math.Max(held, DecidedHeld(_m, t, s.Rem[k], s.Spatial, k)) : held;
+    }
+
+    /// <summary>The instances of level c with distinct words of t: the product of the spatial factors above c over the ranks that index t.</summary>
+    private static double Groups(SearchProblem m, SearchTensor t, Func<int, int, long> spatial, int c)
+    {
+        double groups = 1;
+        for (int l = 0; l < c; l++)
+            for (int r = 0; r < m.Ranks; r++)
+                if (t.IndexedBy[r]) groups *= spatial(l, r);
+        return groups;
+    }
+}
