@@ -53,7 +53,14 @@ public sealed class ImperfectSearch
         _bound = new ImperfectBound(_m, _cost, new InnerBound(_m, _cost), _orders, _enumeration);
         _clip = _m.Bound;
         _levelOneClasses = _m.Levels >= 2 && _m.Storage[0].Fanout.Size == 1;
+        _mirrors = RankMirrors.Of(problem.Layer);
     }
+
+    /// <summary>The rank permutations that map the layer onto itself (<see cref="RankMirrors"/>): a plan whose mirror under one of them is exhausted is skipped.</summary>
+    private readonly int[][] _mirrors;
+
+    /// <summary>How many spatial plans the last <see cref="Solve"/> skipped as mirrors of exhausted ones.</summary>
+    internal int MirroredPlansSkipped { get; private set; }
 
     private const string Name = "exact (imperfect factorization)";
 
@@ -76,12 +83,22 @@ public sealed class ImperfectSearch
         // Plans never listed have no bound of their own: what every mapping meets stands for them.
         if (!listed) run.Open(TilingSearch.AnyMappingFloor(_p));
         var order = Enumerable.Range(0, roots.Count).OrderBy(i => roots[i].Bound).ThenBy(i => i).ToList();
+        // The plans searched to the end (or pruned at their roots): a plan whose mirror is among them has mappings of the
+        // same energies (RankMirrors), none below what that search left, so it is not searched again.
+        var done = new HashSet<string>();
+        MirroredPlansSkipped = 0;
         for (int k = 0; k < order.Count; k++)
         {
             var (s, b) = roots[order[k]];
             if (run.Stopped) { run.Open(b); continue; }
-            if (run.Prunable(b)) continue;
+            if (_mirrors.Length > 0 && Array.Exists(_mirrors, pi => done.Contains(RankMirrors.Key(RankMirrors.Apply(pi, s.Plan!)))))
+            {
+                MirroredPlansSkipped++;
+                continue;
+            }
+            if (run.Prunable(b)) { done.Add(RankMirrors.Key(s.Plan!)); continue; }
             run.Descend(s, _m.Levels - 1, b);
+            if (!run.Stopped) done.Add(RankMirrors.Key(s.Plan!));
         }
         double floor = TilingSearch.AnyMappingFloor(_p);
         if (run.BestState is null)
