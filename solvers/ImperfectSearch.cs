@@ -53,6 +53,45 @@ public sealed class ImperfectSearch
         _bound = new ImperfectBound(_m, _cost, new InnerBound(_m, _cost), _orders, _enumeration);
         _clip = _m.Bound;
         _levelOneClasses = _m.Levels >= 2 && _m.Storage[0].Fanout.Size == 1;
+        _mirrors = RankMirrors.Of(problem.Layer);
+    }
+
+    /// <summary>The rank permutations that map the layer onto itself (<see cref="RankMirrors"/>): a plan whose mirror under one of them is exhausted is skipped.</summary>
+    private readonly int[][] _mirrors;
+
+    /// <summary>How many spatial plans the last <see cref="Solve"/> skipped as mirrors of exhausted ones.</summary>
+    internal int MirroredPlansSkipped { get; private set; }
+
+    /// <summary>How many children of nodes the last <see cref="Solve"/> skipped as mirrors of exhausted siblings.</summary>
+    internal long MirroredChildrenSkipped { get; private set; }
+
+    /// <summary>The mirrors that fix the plan being searched (each level's spatial factors where they were).</summary>
+    private int[][] _planMirrors = [];
+
+    /// <summary>
+    /// The mirrors that fix a node whose levels above d are decided: its plan's (<see cref="_planMirrors"/>) under which every
+    /// decided level's temporal factors stay where they are (keep sets name tensors, which a mirror leaves in place).
+    /// </summary>
+    private int[][] FixingMirrors(State s, int d)
+    {
+        if (_planMirrors.Length == 0) return [];
+        return Array.FindAll(_planMirrors, pi =>
+        {
+            for (int c = d + 1; c < _m.Levels; c++)
+            {
+                var t = s.Choice[c]!.Temporal;
+                for (int r = 0; r < t.Length; r++) if (t[pi[r]] != t[r]) return false;
+            }
+            return true;
+        });
+    }
+
+    /// <summary>A child's key among its siblings: its temporal factors (renamed by <paramref name="pi"/> when given) and keep set.</summary>
+    private static string ChildKey(int[] temporal, int keep, int[]? pi = null)
+    {
+        var t = temporal;
+        if (pi is not null) { t = new int[temporal.Length]; for (int r = 0; r < t.Length; r++) t[pi[r]] = temporal[r]; }
+        return string.Join(",", t) + "/" + keep;
     }
 
     private const string Name = "exact (imperfect factorization)";
@@ -76,12 +115,25 @@ public sealed class ImperfectSearch
         // Plans never listed have no bound of their own: what every mapping meets stands for them.
         if (!listed) run.Open(TilingSearch.AnyMappingFloor(_p));
         var order = Enumerable.Range(0, roots.Count).OrderBy(i => roots[i].Bound).ThenBy(i => i).ToList();
+        // The plans searched to the end (or pruned at their roots): a plan whose mirror is among them has mappings of the
+        // same energies (RankMirrors), none below what that search left, so it is not searched again.
+        var done = new HashSet<string>();
+        MirroredPlansSkipped = 0;
+        MirroredChildrenSkipped = 0;
         for (int k = 0; k < order.Count; k++)
         {
             var (s, b) = roots[order[k]];
             if (run.Stopped) { run.Open(b); continue; }
-            if (run.Prunable(b)) continue;
+            if (_mirrors.Length > 0 && Array.Exists(_mirrors, pi => done.Contains(RankMirrors.Key(RankMirrors.Apply(pi, s.Plan!)))))
+            {
+                MirroredPlansSkipped++;
+                continue;
+            }
+            if (run.Prunable(b)) { done.Add(RankMirrors.Key(s.Plan!)); continue; }
+            var key = RankMirrors.Key(s.Plan!);
+            _planMirrors = Array.FindAll(_mirrors, pi => RankMirrors.Key(RankMirrors.Apply(pi, s.Plan!)) == key);
             run.Descend(s, _m.Levels - 1, b);
+            if (!run.Stopped) done.Add(key);
         }
         double floor = TilingSearch.AnyMappingFloor(_p);
         if (run.BestState is null)
@@ -273,10 +325,19 @@ public sealed class ImperfectSearch
                 if ((++Explored & 1023) == 0 && CheckStop()) { Open(nodeBound); return; }
             }
             var sorted = children.Select((c, i) => (c, i)).OrderBy(x => x.c.Bound).ThenBy(x => x.i).Select(x => x.c).ToList();
+            // A node that a mirror fixes has mirrored children, whose subtrees hold the mirrored mappings at the same energies
+            // (RankMirrors): a child whose mirror was searched to the end is not searched again.
+            var fixing = sorted.Count > 1 ? search.FixingMirrors(s, d) : [];
+            var searched = fixing.Length > 0 ? new HashSet<string>() : null;
             for (int k = 0; k < sorted.Count; k++)
             {
                 var child = sorted[k];
                 if (Prunable(child.Bound)) break;
+                if (searched is not null && Array.Exists(fixing, pi => searched.Contains(ChildKey(child.Choice.Temporal, child.Keep, pi))))
+                {
+                    search.MirroredChildrenSkipped++;
+                    continue;
+                }
                 var next = k + 1 < sorted.Count ? s.Above(m, d) : s;
                 next.ApplyInner(d, child.Choice, search._clip);
                 for (int c = 0; c < child.Visits.Length; c++) Array.Copy(child.Visits[c], next.InnerVisits[d][c], child.Visits[c].Length);
@@ -287,6 +348,7 @@ public sealed class ImperfectSearch
                     if (k + 1 < sorted.Count) Open(sorted[k + 1].Bound);
                     return;
                 }
+                searched?.Add(ChildKey(child.Choice.Temporal, child.Keep));
             }
         }
     }
