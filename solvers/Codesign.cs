@@ -1007,6 +1007,7 @@ public sealed class Codesign
             if (PairsToPoints && !staticObjective && node.Points.Count == 2 && !node.Proved)
             {
                 foreach (var child in Split(node.Points, ComputeFirst(objective))) Push(new Node(child, node.Key, node.Tie, evaluated: false));
+                Tally("sets of two points, to their points", false, 0, 0, TimeSpan.Zero);
                 continue;
             }
             if (!node.Evaluated) { Place(Eval(node, node.Points.Count > 1 ? 1 : 0)); continue; }
