@@ -1002,8 +1002,9 @@ public sealed class Codesign
             // at once after a quick pass, which then only delays the full one. Points are first mapped with capped searches.
             // A set of two points goes to its points without a full bound (branch cd19n): its relaxation is nearly either
             // point (the larger capacities at the smaller energies), so its bound cost about what one point's evaluation
-            // does (38 to 42 searches each on ResNet-50, energy and EDP) and, its optimum at most the lesser point's,
-            // rarely passed the cutoff; each point's own searches stop once its sum passes the cutoff.
+            // does (37 to 42 searches each on ResNet-50, energy and EDP) and, its optimum at most the lesser point's, did
+            // not pass the cutoff in a trace under load (none of 6; docs/benchmarks.md, cd19n); each point's own searches
+            // stop once its sum passes the cutoff.
             if (PairsToPoints && !staticObjective && node.Points.Count == 2 && !node.Proved)
             {
                 foreach (var child in Split(node.Points, ComputeFirst(objective))) Push(new Node(child, node.Key, node.Tie, evaluated: false));
