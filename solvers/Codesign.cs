@@ -954,6 +954,7 @@ public sealed class Codesign
         // The dive stops at a set whose bound is above the external cutoff: it has nothing to find there.
         _dive.Clear();
         var dive = Eval(new Node(feasible, 0, 0, evaluated: false), 0, dive: true);
+        bool longer = false;
         while (dive is not null && dive.Points.Count > 1 && !_eval.Stopped && dive.Key <= external)
         {
             // The halves are bounded in the order of their keys known without a search (the searches' root bounds, the
@@ -966,11 +967,17 @@ public sealed class Codesign
             if (targeted) order = [.. order.OrderBy(i => _eval.KnownLower(_space.Relax(children[i].Points), MappedFor(objective))).ThenBy(i => i)];
             var done = new Node?[children.Count];
             double least = double.PositiveInfinity;
+            // The last step, between single points (branch cd19n): each point is searched at once for longer, as the point
+            // the dive lands on was after node-limited searches of both: those searches are all run again by the longer
+            // pass (the landing point's) or by the full evaluation of the other point when it is taken from the queue,
+            // so they only chose between the two. The second point's searches stop once its sum is above the first's value.
+            bool points = targeted && LastStepLonger && children.All(c => c.Points.Count == 1);
             foreach (int i in order)
             {
-                done[i] = Eval(children[i], 0, dive: true, target: targeted ? least : double.PositiveInfinity);
+                done[i] = points ? Eval(children[i], 0, proof: true) : Eval(children[i], 0, dive: true, target: targeted ? least : double.PositiveInfinity);
                 if (targeted && done[i] is { } h && !(h.Key > least)) least = Math.Min(least, DiveEstimate(h, objective) is var (est, _) ? (h.Key + est) / 2 : h.Key);
             }
+            longer |= points;
             var halves = done.Where(h => h is not null).Select(h => h!).ToList();
             if (halves.Count == 0) { dive = null; break; }
             var next = Landing(halves, objective, targeted ? least : double.PositiveInfinity);
@@ -980,7 +987,7 @@ public sealed class Codesign
         // The dive's point is searched again at once for longer (at most half the time left, shared evenly by its
         // searches): its value comes closer to its optimum, the cutoff every set is compared with, and to the winner's
         // proof that OPTIMAL needs if it stays best. It stays at the first stage, so that it can still be proved in full.
-        if (dive is { Points.Count: 1, Proved: false, Stage: 0 } && !_eval.Stopped) dive = Eval(dive, 0, proof: true);
+        if (!longer && dive is { Points.Count: 1, Proved: false, Stage: 0 } && !_eval.Stopped) dive = Eval(dive, 0, proof: true);
         Place(dive);
 
         // Best first: the node of least key is evaluated cheaply when first taken, evaluated again with the full
@@ -993,6 +1000,17 @@ public sealed class Codesign
             // A split's child set goes straight to its full bound (branch cd19i): its parent was taken with the least key, so
             // the child, which starts from the parent's bounds (those of a dominating architecture), would be taken again
             // at once after a quick pass, which then only delays the full one. Points are first mapped with capped searches.
+            // A set of two points goes to its points without a full bound (branch cd19n): its relaxation is nearly either
+            // point (the larger capacities at the smaller energies), so its bound cost about what one point's evaluation
+            // does (37 to 42 searches each on ResNet-50, energy and EDP) and, its optimum at most the lesser point's, did
+            // not pass the cutoff in a trace under load (none of 6; docs/benchmarks.md, cd19n); each point's own searches
+            // stop once its sum passes the cutoff.
+            if (PairsToPoints && !staticObjective && node.Points.Count == 2 && !node.Proved)
+            {
+                foreach (var child in Split(node.Points, ComputeFirst(objective))) Push(new Node(child, node.Key, node.Tie, evaluated: false));
+                Tally("sets of two points, to their points", false, 0, 0, TimeSpan.Zero);
+                continue;
+            }
             if (!node.Evaluated) { Place(Eval(node, node.Points.Count > 1 ? 1 : 0)); continue; }
             if (!node.Proved && node.Stage < 1) { Place(Eval(node, 1)); continue; }
             if (node.Points.Count == 1)
@@ -1200,6 +1218,18 @@ public sealed class Codesign
     }
 
     private readonly List<DiveStep> _dive = [];
+
+    /// <summary>
+    /// Whether the dive's last step, between two single points, searches each point at once for longer (the pass the point
+    /// the dive lands on gets; branch cd19n) instead of node-limited searches of both first (default on; off for comparisons).
+    /// </summary>
+    public bool LastStepLonger { get; init; } = true;
+
+    /// <summary>
+    /// Whether a set of two points taken from the queue goes to its points without a full bound of its own (branch cd19n;
+    /// not for the static objectives, whose sets cost no search; default on; off for comparisons).
+    /// </summary>
+    public bool PairsToPoints { get; init; } = true;
 
     /// <summary>Whether the dive bounds its halves least known key first, each later one with a target (default on; off for comparisons).</summary>
     public bool DiveTargets { get; init; } = true;

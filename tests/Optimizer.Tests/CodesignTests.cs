@@ -511,6 +511,63 @@ public sealed class CodesignTests
     }
 
     /// <summary>
+    /// Branch cd19n: (1) the dive's last step searches both of its points at once for longer (the pass its landing point
+    /// got after node-limited searches of both), so no node-limited search of a point is run; (2) a set of two points
+    /// taken from the queue goes to its points without a full bound. On the 16-point space, energy, latency and EDP
+    /// alone and under budgets that only points can be judged by (power) or that cut the space (the median latency), each
+    /// change on and off: the answers are the sweep's, the stages say which ran, and some pair went to its points unbounded.
+    /// </summary>
+    [TestMethod]
+    public void TheDivesLastPointsAndTwoPointSetsGoStraightToTheirPoints()
+    {
+        var (space, sweeper) = Shared.Value;
+        var latencies = sweeper.SweepAll(DesignMetric.Latency, []).Select(f => f!.Values[DesignMetric.Latency]).OrderBy(v => v).ToList();
+        var median = new Budget(DesignMetric.Latency, latencies[latencies.Count / 2], "test");
+        var cases = new (DesignMetric Objective, Budget[] Budgets)[]
+        {
+            (DesignMetric.Energy, []), (DesignMetric.Latency, []), (DesignMetric.Edp, []),
+            (DesignMetric.Energy, [new Budget(DesignMetric.Power, 0.1, "test")]), (DesignMetric.Edp, [new Budget(DesignMetric.Power, 0.1, "test")]),
+            (DesignMetric.Energy, [median]), (DesignMetric.Edp, [median]),
+        };
+        int pairs = 0;
+        foreach (var (objective, budgets) in cases)
+        {
+            var expected = sweeper.Sweep(objective, budgets);
+            string? closest = null;
+            foreach (bool on in new[] { true, false })
+            {
+                var run = new Codesign(space, Small(), SearchLimits.None) { LastStepLonger = on, PairsToPoints = on };
+                var got = run.Minimize(objective, budgets);
+                string what = $"{DesignMetrics.Name(objective)} [{string.Join("; ", budgets.Select(b => b.ToString()))}], changes {(on ? "on" : "off")}: " +
+                              $"stages [{string.Join("; ", run.Stages.Select(x => $"{x.Key}: {x.Value.Nodes} ({x.Value.Searches} searches)"))}]";
+                Console.WriteLine(what);
+                int split = run.Stages.GetValueOrDefault("sets of two points, to their points")?.Nodes ?? 0;
+                if (on) pairs += split;
+                else Assert.AreEqual(0, split, what);
+                if (expected is null)
+                {
+                    // Every point ruled out: the closest point named is the same with and without the changes (a point lost
+                    // on the way would change it when it is the closest).
+                    Assert.AreEqual(CodesignStatus.Infeasible, got.Status, what);
+                    if (on) closest = got.Explanation;
+                    else Assert.AreEqual(got.Explanation, closest, what);
+                    continue;
+                }
+                Assert.AreEqual(CodesignStatus.Optimal, got.Status, what);
+                Assert.AreEqual(expected.Point, got.Best!.Point, what);
+                Assert.AreEqual(expected.Values[objective], got.BestValue!.Value, 1e-9 * expected.Values[objective], what);
+                if (run.Dive.Count > 0 && run.Dive[^1].Halves.All(h => h.Points.Count == 1))
+                {
+                    Assert.AreEqual(on, !run.Stages.ContainsKey("the dive's points, node-limited searches"), what);
+                    int longer = run.Stages.GetValueOrDefault("the dive's point, searched longer")?.Nodes ?? 0;
+                    Assert.IsTrue(on ? longer == 2 : longer <= 1, what);
+                }
+            }
+        }
+        Assert.IsTrue(pairs > 0, "no set of two points was taken from the queue: the test sees nothing");
+    }
+
+    /// <summary>
     /// The dive descends into the half of least midpoint of key and estimate (the estimate: its relaxation's mappings at the
     /// half's largest energies per access; docs/codesign.md "Where the dive goes"): on the 16-point space, for energy,
     /// latency and EDP, every half's estimate is at least its key (a lower bound on its points) and at least the least
