@@ -37,8 +37,8 @@ public sealed partial class FusionSearch
         /// (<see cref="ClassState.Known"/>) give <see cref="MemberWeightedFloor"/>; null until the group is first searched.
         /// </summary>
         public ClassState[]? Own { get; set; }
-        /// <summary>The group's shared iterations (<see cref="FusionRules.Iterations"/>).</summary>
-        public long Iterations { get; } = FusionRules.Iterations(group.Class.Group, _ => group.Class.Members[0].Shared);
+        /// <summary>The group's shared iterations (<see cref="PipeIterations"/>).</summary>
+        public long Iterations { get; } = PipeIterations(group.Class);
         /// <summary>
         /// Per narrow level (<see cref="NarrowLevels"/>: its capacity and, per member, a lower bound on the member's fused energy
         /// when it keeps nothing there but held tensors, its class searched with that level bypassed, <see cref="SettleBare"/>;
@@ -336,6 +336,45 @@ public sealed partial class FusionSearch
         p.EnergyLower = Math.Max(p.EnergyLower, p.Points.Count == 0 ? double.PositiveInfinity : p.Points.Min(x => x.Energy));
         p.CycleFloor = Math.Max(p.CycleFloor, p.Points.Count == 0 ? double.PositiveInfinity : p.Points.Min(x => x.Cycles));
         SetBounds(p);
+    }
+
+    /// <summary>
+    /// For tests: every pipelined group (as <see cref="AddPipelinedClasses"/> lists them) with a narrow level
+    /// (<see cref="NarrowLevels"/>): its members' least energies summed (each member's class searched exactly), its energy floor
+    /// with its narrow levels (<see cref="NarrowFloor"/> after <see cref="SettleBare"/>, no ceiling), and its least energy by
+    /// brute force: every combination of its members' <see cref="BrutePipeMembers"/> mappings, the group pipelined inside
+    /// <paramref name="unfused"/>, checked by <see cref="FusionChecker"/> and costed by <see cref="FusionCost"/> (infinite when
+    /// none is valid).
+    /// </summary>
+    internal IReadOnlyList<(FusedGroup Group, double Plain, double Floor, double Least)> PipelineNarrowFloorsAndLeast(FusedMapping unfused)
+    {
+        var w = _p.Workload;
+        var cache = new Dictionary<string, List<Mapping>>();
+        var result = new List<(FusedGroup, double, double, double)>();
+        int id = 0;
+        for (int last = 1; last < w.Layers.Count; last++)
+            for (int first = Math.Max(0, last - FusionProblem.MaxPipelineLayers + 1); first < last; first++)
+                foreach (var gc in GroupClasses(first, last, [false]))
+                {
+                    if (gc.Group.SharedLoops == 0) continue;
+                    var members = PipeMembers(gc, id++);
+                    var p = new PipeEdp(new PipeGroup(gc, members, new double[members.Count]));
+                    if (!NarrowLevels(p).Any()) continue;
+                    for (int k = 0; k < members.Count; k++)
+                    {
+                        var c = members[k];
+                        c.Removed = FusionCost.ClassRemoval(EinsumOf(c.Layer, c.Job), _p.Arch, c.Job.Shared, c.Job.Held);
+                        var least = new ClassState(c.Layer, c.Job) { Removed = c.Removed };
+                        SearchWeighted(least, 0, double.PositiveInfinity, () => false);
+                        p.MemberEnergy[k] = least.Empty ? double.PositiveInfinity : least.Known.Max(x => x.Bound);
+                    }
+                    SettleBare(p, 0, double.PositiveInfinity, () => false);
+                    double best = double.PositiveInfinity;
+                    foreach (var (rep, _) in BrutePipelined(unfused, gc, cache))
+                        best = Math.Min(best, rep.Layers.Skip(first).Take(last - first + 1).Sum(x => x.Energy));
+                    result.Add((gc.Group.AsPipelined(), p.MemberEnergy.Sum(), NarrowFloor(p), best));
+                }
+        return result;
     }
 
     /// <summary>
