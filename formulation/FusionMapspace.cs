@@ -139,6 +139,21 @@ public static class FusionMapspace
     }
 
     /// <summary>
+    /// The constraints <paramref name="c"/> (a class's, <see cref="ClassConstraints"/>) with level <paramref name="level"/>
+    /// keeping nothing of <paramref name="e"/> but the held tensors given there (every other tensor bypasses it): the members of
+    /// a pipelined group that leave a narrow level to another member (docs/fusion.md, "Pipelined groups in EDP over the full
+    /// mapspace", "a narrow level").
+    /// </summary>
+    public static MappingConstraints KeepingNothingAt(MappingConstraints c, Einsum e, int level, IReadOnlyList<HeldTensor> held)
+    {
+        var at = c.For(level);
+        var bypass = at.Bypass.Concat(e.Tensors.Select(t => t.Id).Where(t => !held.Any(h => h.Tensor == t && h.Level == level))).ToHashSet();
+        var levels = c.Levels.ToDictionary(x => x.Key, x => x.Value);
+        levels[level] = at with { Bypass = bypass };
+        return c with { Levels = levels };
+    }
+
+    /// <summary>
     /// True when the mapping, whose first DRAM loops are <paramref name="shared"/>, can serve the held tensors
     /// it touches: it meets the class's constraints (<see cref="ClassConstraints"/>).
     /// </summary>

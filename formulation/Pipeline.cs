@@ -91,6 +91,29 @@ public static class PipelineSchedule
     }
 
     /// <summary>
+    /// A lower bound on a pipelined group's energy from a narrow level (docs/fusion.md, "Pipelined groups in EDP over the full
+    /// mapspace", "a narrow level"): in every step the level holds the own tiles of every active member (<see cref="StepWords"/>),
+    /// at least one word for each member that keeps anything there besides the held tensors (<see cref="OwnWords"/>), so at most
+    /// <paramref name="capacity"/> of the members active in any step (<see cref="Runs"/>) keep something there. The least, over
+    /// the sets of keepers that allows, of the keepers' energy bounds (<paramref name="keeping"/>) plus the other members' bounds
+    /// when keeping nothing there (<paramref name="bare"/>, each at least its <paramref name="keeping"/> for the bound to help).
+    /// </summary>
+    public static double LeastOverKeepers(IReadOnlyList<double> keeping, IReadOnlyList<double> bare, long capacity, long iterations)
+    {
+        int n = keeping.Count;
+        var active = Runs(n, iterations).Select(r => Enumerable.Range(r.First, r.Last - r.First + 1).Aggregate(0, (a, m) => a | 1 << m)).Distinct().ToList();
+        double least = double.PositiveInfinity;
+        for (int keepers = 0; keepers < 1 << n; keepers++)
+        {
+            if (active.Any(a => System.Numerics.BitOperations.PopCount((uint)(a & keepers)) > capacity)) continue;
+            double sum = 0;
+            for (int m = 0; m < n; m++) sum += (keepers >> m & 1) == 1 ? keeping[m] : bare[m];
+            least = Math.Min(least, sum);
+        }
+        return least;
+    }
+
+    /// <summary>
     /// Tiles of a held tensor in its fusion level during step <paramref name="step"/>: the iterations its first toucher
     /// (<paramref name="producer"/>, the member that writes or loads it) has started and its last reader has not finished.
     /// </summary>

@@ -68,7 +68,7 @@ public sealed partial class FusionSearch
         var e = EinsumOf(i, j);
         var held = j.Held.Select(h => $"{IndexOfTensor(e, h.Tensor)}@{h.Level}{h.Use}");
         var reserved = j.Reserved.OrderBy(x => x.Key).Select(x => $"{x.Key}:{x.Value}");
-        return $"{Zoo.ShapeKey(e)}|{SharedText(j.Shared)}|{string.Join(",", held)}|{string.Join(",", reserved)}";
+        return $"{Zoo.ShapeKey(e)}|{SharedText(j.Shared)}|{string.Join(",", held)}|{string.Join(",", reserved)}{(j.Bare is { } bare ? $"|bare {bare}" : "")}";
     }
 
     /// <summary>A member found for another layer of the same shape, as a member of layer i's class.</summary>
@@ -318,7 +318,9 @@ public sealed partial class FusionSearch
     private MapProblem ClassProblem(ClassState c)
     {
         var e = EinsumOf(c.Layer, c.Job);
-        return new MapProblem(e, FusionRules.Reserve(_p.Arch, c.Job.Reserved)!, Objective.Energy, FusionMapspace.ClassConstraints(e, c.Job.Shared, c.Job.Held));
+        var constraints = FusionMapspace.ClassConstraints(e, c.Job.Shared, c.Job.Held);
+        if (c.Job.Bare is { } bare) constraints = FusionMapspace.KeepingNothingAt(constraints, e, bare, c.Job.Held);
+        return new MapProblem(e, FusionRules.Reserve(_p.Arch, c.Job.Reserved)!, Objective.Energy, constraints);
     }
 
     /// <summary>A lower bound on every member's unfused energy, without a search (<see cref="TilingSearch.LowerBound"/>), shared by classes of the same shape.</summary>

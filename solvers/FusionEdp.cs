@@ -140,7 +140,8 @@ public sealed partial class FusionSearch
             $"the template's optimum EDP {template.Report?.Edp:G6}{(_p.Pipeline ? " (groups sequential)" : "")}{(ReferenceEquals(fMap, template.Mapping) ? " (kept: nothing in the full mapspace beats it)" : "")}" +
             (_p.Pipeline ? $"; pipelined groups: {piped.Count} listed{(listingStopped ? " (stopped while listing them: those not listed bounded by their layers' floors)" : "")}, " +
                 $"{piped.Count(x => x.SearchedAt.Count > 0)} searched, {piped.Count(x => x.Complete)} with every member's class enumerated, " +
-                $"{_groupsCutByMembers} search(es) ended by the members' weighted floors before enumerating ({_memberWeighings} member weighted search(es)), {_groupsEnumerated} enumerated; " +
+                $"{_groupsCutByMembers} search(es) ended by the members' weighted floors before enumerating ({_memberWeighings} member weighted search(es)), " +
+                $"{_groupsCutByBare} by the narrow levels' floors ({_bareSearches} member search(es) with a narrow level bypassed), {_groupsEnumerated} enumerated; " +
                 $"the whole space's cycle floor {lastFloor:G6}{(lastFloor > firstFloor ? $" (listed: {firstFloor:G6})" : "")}" : "");
         return new FusionResult(proven ? SolveStatus.Optimal : SolveStatus.Feasible, fMap, fRep, fRep.Edp, template.Unfused, template.UnfusedReport, sw.Elapsed, stats, survivors,
             proven ? null : why + "; the bound is the least EDP over the region the weighted joins' bounds leave")

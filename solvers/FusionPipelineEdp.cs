@@ -37,6 +37,55 @@ public sealed partial class FusionSearch
         /// (<see cref="ClassState.Known"/>) give <see cref="MemberWeightedFloor"/>; null until the group is first searched.
         /// </summary>
         public ClassState[]? Own { get; set; }
+        /// <summary>The group's shared iterations (<see cref="PipeIterations"/>).</summary>
+        public long Iterations { get; } = PipeIterations(group.Class);
+        /// <summary>
+        /// Per narrow level (<see cref="NarrowLevels"/>: its capacity and, per member, a lower bound on the member's fused energy
+        /// when it keeps nothing there but held tensors, its class searched with that level bypassed, <see cref="SettleBare"/>;
+        /// 0 until searched, and read no lower than the member's energy bound).
+        /// </summary>
+        public List<(int Level, long Capacity, double[] Bare)> Narrow { get; } = [];
+        /// <summary>True once every member's class was searched with each narrow level bypassed (<see cref="SettleBare"/>).</summary>
+        public bool BareSettled { get; set; }
+    }
+
+    /// <summary>
+    /// The narrow levels of a pipelined group (docs/fusion.md, "Pipelined groups in EDP over the full mapspace", "a narrow
+    /// level"): every on-chip level whose capacity (words per instance) is below the most members active in one step (the
+    /// smaller of the members and the shared iterations), so that not every active member may keep something there.
+    /// </summary>
+    private IEnumerable<(int Level, long Capacity)> NarrowLevels(PipeEdp p)
+    {
+        long widest = Math.Min(p.Group.Members.Count, p.Iterations);
+        for (int l = 1; l < _p.Arch.Levels.Count; l++)
+            if (_p.Arch.Levels[l].Capacity is { } cap && cap < widest) yield return (l, cap);
+    }
+
+    /// <summary>
+    /// A lower bound on a pipelined group's energy (<paramref name="j"/> &lt; 0), or on its energy with member <paramref name="j"/>'s
+    /// energy replaced by <paramref name="own"/> (<see cref="MemberWeightedFloor"/>): its members' energy bounds summed, and at each
+    /// narrow level the least, over the sets of members that may keep something there, of the keepers' energy bounds plus the
+    /// others' when keeping nothing there (<see cref="PipelineSchedule.LeastOverKeepers"/>; member j counted at
+    /// <paramref name="own"/> either way). The largest.
+    /// </summary>
+    private static double NarrowFloor(PipeEdp p, int j = -1, double own = 0)
+    {
+        var keeping = p.MemberEnergy.ToArray();
+        if (j >= 0) keeping[j] = own;
+        double best = keeping.Sum();
+        foreach (var (_, capacity, bare) in p.Narrow)
+        {
+            var without = bare.Select((x, k) => k == j ? own : Math.Max(x, keeping[k])).ToArray();
+            best = Math.Max(best, PipelineSchedule.LeastOverKeepers(keeping, without, capacity, p.Iterations));
+        }
+        return best;
+    }
+
+    /// <summary>A group's energy bound raised to its members' energy bounds summed and its narrow levels' floor (<see cref="NarrowFloor"/>), on its last member's class.</summary>
+    private static void RaiseEnergy(PipeEdp p)
+    {
+        p.EnergyLower = Math.Max(p.EnergyLower, NarrowFloor(p));
+        SetBounds(p);
     }
 
     /// <summary>
@@ -45,17 +94,15 @@ public sealed partial class FusionSearch
     /// at least every member's own cycles (the largest of its demands: the member is active in f steps and a step takes at
     /// least its demand of that resource over f), so for each member j, E + lambda C is at least member j's least
     /// E_j + lambda C_j over its class (<see cref="WeightedLower"/> from its weighted searches) plus the other members' energy
-    /// bounds. The largest over j; 0 before the group's first search.
+    /// bounds (with the narrow levels' floor, <see cref="NarrowFloor"/>, j's term the same whether it keeps there or not). The
+    /// largest over j; 0 before the group's first search.
     /// </summary>
     private static double MemberWeightedFloor(PipeEdp p, double lambda)
     {
         if (p.Own is null) return 0;
-        double energy = p.MemberEnergy.Sum(), best = 0;
+        double best = 0;
         for (int j = 0; j < p.Own.Length; j++)
-        {
-            double own = Math.Max(p.MemberEnergy[j], WeightedLower(p.Own[j], lambda));
-            best = Math.Max(best, own + (energy - p.MemberEnergy[j]));
-        }
+            best = Math.Max(best, NarrowFloor(p, j, Math.Max(p.MemberEnergy[j], WeightedLower(p.Own[j], lambda))));
         return double.IsNaN(best) ? double.PositiveInfinity : best;
     }
 
@@ -86,7 +133,7 @@ public sealed partial class FusionSearch
     }
 
     /// <summary>Counters printed in the `EDP search:` line: member weighted searches run, group searches ended by the member floor before enumerating, and group searches that enumerated.</summary>
-    private long _memberWeighings, _groupsCutByMembers, _groupsEnumerated;
+    private long _memberWeighings, _groupsCutByMembers, _groupsEnumerated, _bareSearches, _groupsCutByBare;
 
     /// <summary>
     /// EDP's first bounds of the pipelined groups <see cref="AddPipelinedClasses"/> listed (their last members' bounds are then
@@ -140,8 +187,7 @@ public sealed partial class FusionSearch
             var c = g.Members[k];
             p.MemberEnergy[k] = Math.Max(p.MemberEnergy[k], ClassBound(c) - c.Removed!.Value);
         }
-        p.EnergyLower = Math.Max(p.EnergyLower, p.MemberEnergy.Sum());
-        SetBounds(p);
+        RaiseEnergy(p);
         return true;
     }
 
@@ -190,9 +236,43 @@ public sealed partial class FusionSearch
         }
         if (stop()) return false;
         p.EnergySettled = true;
-        p.EnergyLower = p.MemberEnergy.Sum();
-        g.Members[^1].EnergyLower = p.EnergyLower;
-        g.Members[^1].Empty |= double.IsPositiveInfinity(p.EnergyLower);
+        RaiseEnergy(p);
+        ResetPiped(p, lambda);
+        return true;
+    }
+
+    /// <summary>
+    /// Raises a group's energy bound by its narrow levels (<see cref="NarrowLevels"/>, <see cref="NarrowFloor"/>; docs/fusion.md,
+    /// "a narrow level"): at each, each member that could keep something there besides the held tensors has its class searched
+    /// for its least fused energy with that level keeping nothing else (<see cref="FusionMapspace.KeepingNothingAt"/>,
+    /// <see cref="SearchWeighted"/> at lambda 0, shared per shape) under the ceiling the group's <paramref name="ceiling"/> leaves
+    /// it (less lambda times the group's cycle floor and the other members' energy bounds: a bound at that ceiling already puts
+    /// every set of keepers without it there). Each such least mapping is a member of the class too and becomes one of its
+    /// options. True when settled (not stopped); the group's bound at <paramref name="lambda"/> is then raised.
+    /// </summary>
+    private bool SettleBare(PipeEdp p, double lambda, double ceiling, Func<bool> stop)
+    {
+        var g = p.Group;
+        if (p.Narrow.Count == 0)
+            foreach (var (l, cap) in NarrowLevels(p)) p.Narrow.Add((l, cap, new double[g.Members.Count]));
+        foreach (var (l, _, bare) in p.Narrow)
+            for (int k = 0; k < g.Members.Count; k++)
+            {
+                var c = g.Members[k];
+                var e = EinsumOf(c.Layer, c.Job);
+                // A member that could keep nothing there anyway (its tensors' roles, or only held tensors) keeps its energy bound.
+                if (!e.Tensors.Any(t => _p.Arch.Levels[l].MayKeep(t.Role) && !c.Job.Held.Any(h => h.Tensor == t.Id && h.Level == l))) continue;
+                if (bare[k] > 0) continue;
+                if (stop()) return false;
+                var own = new ClassState(c.Layer, c.Job with { Bare = l }) { Removed = c.Removed, EnergyLower = p.MemberEnergy[k] };
+                SearchWeighted(own, 0, ceiling - lambda * p.CycleFloor - (p.MemberEnergy.Sum() - p.MemberEnergy[k]), stop);
+                bare[k] = own.Empty ? double.PositiveInfinity : Math.Max(p.MemberEnergy[k], own.Known.Where(x => x.Lambda == 0).Select(x => x.Bound).DefaultIfEmpty(0).Max());
+                if (own.Member is { } m) p.Extra[k].Add(OptionOf(g, k, m.Mapping));
+                _bareSearches++;
+            }
+        if (stop()) return false;
+        p.BareSettled = true;
+        RaiseEnergy(p);
         ResetPiped(p, lambda);
         return true;
     }
@@ -221,6 +301,9 @@ public sealed partial class FusionSearch
         // First the members' least energies (cheap beside the enumeration, and shared by shape with the sequential classes):
         // a group whose bound they raise to the ceiling is not enumerated at this lambda.
         if (!p.EnergySettled && SettleEnergy(p, lambda, ceiling, stop) && Meets(last.Lower, ceiling)) return;
+        // Then the narrow levels' floor (every member's class with each narrow level bypassed, shared by shape): a group it
+        // raises to the ceiling is not enumerated at this lambda.
+        if (p.EnergySettled && !p.BareSettled && SettleBare(p, lambda, ceiling, stop) && Meets(last.Lower, ceiling)) { _groupsCutByBare++; return; }
         // Then each member's weighted optimum at this lambda (shared by shape and lambda with the sequential classes): a group
         // whose member floor (MemberWeightedFloor) reaches the ceiling is not enumerated at this lambda.
         if (!p.Complete && WeighMembers(p, lambda, ceiling, stop) && Meets(last.Lower, ceiling)) { _groupsCutByMembers++; return; }
@@ -253,6 +336,45 @@ public sealed partial class FusionSearch
         p.EnergyLower = Math.Max(p.EnergyLower, p.Points.Count == 0 ? double.PositiveInfinity : p.Points.Min(x => x.Energy));
         p.CycleFloor = Math.Max(p.CycleFloor, p.Points.Count == 0 ? double.PositiveInfinity : p.Points.Min(x => x.Cycles));
         SetBounds(p);
+    }
+
+    /// <summary>
+    /// For tests: every pipelined group (as <see cref="AddPipelinedClasses"/> lists them) with a narrow level
+    /// (<see cref="NarrowLevels"/>): its members' least energies summed (each member's class searched exactly), its energy floor
+    /// with its narrow levels (<see cref="NarrowFloor"/> after <see cref="SettleBare"/>, no ceiling), and its least energy by
+    /// brute force: every combination of its members' <see cref="BrutePipeMembers"/> mappings, the group pipelined inside
+    /// <paramref name="unfused"/>, checked by <see cref="FusionChecker"/> and costed by <see cref="FusionCost"/> (infinite when
+    /// none is valid).
+    /// </summary>
+    internal IReadOnlyList<(FusedGroup Group, double Plain, double Floor, double Least)> PipelineNarrowFloorsAndLeast(FusedMapping unfused)
+    {
+        var w = _p.Workload;
+        var cache = new Dictionary<string, List<Mapping>>();
+        var result = new List<(FusedGroup, double, double, double)>();
+        int id = 0;
+        for (int last = 1; last < w.Layers.Count; last++)
+            for (int first = Math.Max(0, last - FusionProblem.MaxPipelineLayers + 1); first < last; first++)
+                foreach (var gc in GroupClasses(first, last, [false]))
+                {
+                    if (gc.Group.SharedLoops == 0) continue;
+                    var members = PipeMembers(gc, id++);
+                    var p = new PipeEdp(new PipeGroup(gc, members, new double[members.Count]));
+                    if (!NarrowLevels(p).Any()) continue;
+                    for (int k = 0; k < members.Count; k++)
+                    {
+                        var c = members[k];
+                        c.Removed = FusionCost.ClassRemoval(EinsumOf(c.Layer, c.Job), _p.Arch, c.Job.Shared, c.Job.Held);
+                        var least = new ClassState(c.Layer, c.Job) { Removed = c.Removed };
+                        SearchWeighted(least, 0, double.PositiveInfinity, () => false);
+                        p.MemberEnergy[k] = least.Empty ? double.PositiveInfinity : least.Known.Max(x => x.Bound);
+                    }
+                    SettleBare(p, 0, double.PositiveInfinity, () => false);
+                    double best = double.PositiveInfinity;
+                    foreach (var (rep, _) in BrutePipelined(unfused, gc, cache))
+                        best = Math.Min(best, rep.Layers.Skip(first).Take(last - first + 1).Sum(x => x.Energy));
+                    result.Add((gc.Group.AsPipelined(), p.MemberEnergy.Sum(), NarrowFloor(p), best));
+                }
+        return result;
     }
 
     /// <summary>

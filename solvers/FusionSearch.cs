@@ -753,6 +753,12 @@ public sealed partial class FusionSearch
         /// <summary>The Einsum the class's mappings are over when the layer computes its readers' halos (its rank split, docs/fusion.md, "Halos"); null: the layer itself. <see cref="Shared"/> is in its ranks.</summary>
         public Einsum? Member { get; init; }
 
+        /// <summary>
+        /// A level where the class's members keep nothing but the held tensors there (<see cref="FusionMapspace.KeepingNothingAt"/>):
+        /// the members of a pipelined group that leave a narrow level to another member; null: no such restriction.
+        /// </summary>
+        public int? Bare { get; init; }
+
         /// <summary>The class of a layer alone: nothing shared, nothing held.</summary>
         public static Job Alone { get; } = new(null, [], [], new Dictionary<int, long>(), null);
     }

@@ -143,6 +143,84 @@ public sealed class FusionPipelineEdpTests
     }
 
     /// <summary>
+    /// A small machine with a one-word weight register below its buffer (as tpu-v4i's WeightRegister): at most one of the
+    /// members active in a pipelined group's step may keep a weight there, the others read theirs from the buffer.
+    /// </summary>
+    internal static Architecture NarrowArch(long buffer) => new("narrow", "small, with a one-word weight register", [
+        new StorageLevel("DRAM", null, 16, 100, 100, readBandwidth: 1, writeBandwidth: 1),
+        new StorageLevel("Buffer", buffer, 16, 5, 6),
+        new StorageLevel("WReg", 1, 16, 0.1, 0.1, keeps: [Workloads.TensorRole.Weights]),
+    ], new ComputeUnit(0.5, 1));
+
+    /// <summary>GEMM chains of <see cref="FusionPipelineTests"/> on <see cref="NarrowArch"/>.</summary>
+    internal static IEnumerable<(Workloads.Workload W, Architecture A)> NarrowCases()
+    {
+        yield return (FusionPipelineTests.Gemms(4, 8, 2, 8), NarrowArch(128));
+        yield return (FusionPipelineTests.Gemms(4, 4, 4, 2), NarrowArch(96));
+        yield return (FusionPipelineTests.Gemms(4, 8, 2, 2, 8), NarrowArch(96));
+    }
+
+    /// <summary>
+    /// Every pipelined group's energy floor with its narrow levels (docs/fusion.md, "a narrow level": at most one member active
+    /// in a step keeps anything in the one-word register, so the group's energy is at least the least, over which member may,
+    /// of its least energy plus the others' least energies with the register bypassed; <c>PipelineNarrowFloorsAndLeast</c>) is
+    /// at most the group's least energy by brute force on <see cref="NarrowCases"/>, above its members' least energies summed
+    /// on some groups, and on some group its rise above that sum within 1 / 1.3 of the rise to the least (so the rise scaled
+    /// up by 1.3 fails here).
+    /// </summary>
+    [TestMethod]
+    public void PipelinedGroupsNarrowLevelFloorsAreBelowTheirLeastEnergy()
+    {
+        int groups = 0, raised = 0;
+        double closest = 0;
+        foreach (var (w, a) in NarrowCases())
+        {
+            var unfused = new FusionSearch(new FusionProblem(w, a, Objective.Latency)).Solve(SearchLimits.None).Unfused!;
+            foreach (var (g, plain, floor, least) in new FusionSearch(new FusionProblem(w, a, Objective.Edp, Pipeline: true)).PipelineNarrowFloorsAndLeast(unfused))
+            {
+                Console.WriteLine($"{w.Name}, group {g.First}..{g.Last}: members' least energies {plain:G8}, narrow floor {floor:G8}, least {least:G8}");
+                if (double.IsPositiveInfinity(least)) continue;
+                groups++;
+                Assert.IsTrue(floor <= least * (1 + 1e-9), $"{w.Name}, group {g.First}..{g.Last}: narrow floor {floor:G8} above the least {least:G8}");
+                if (floor > plain * (1 + 1e-9))
+                {
+                    raised++;
+                    closest = Math.Max(closest, (floor - plain) / (least - plain));
+                }
+            }
+        }
+        Console.WriteLine($"{groups} group(s); {raised} raised by the narrow level, the rise at most {closest:F4} of the rise to the least");
+        Assert.IsTrue(raised >= 2, $"the narrow level raised {raised} group(s) only, so the test tests little");
+        Assert.IsTrue(closest * 1.3 > 1, $"the rise is within {closest:F4} of the least's at best, so the test tests little");
+    }
+
+    /// <summary>
+    /// On <see cref="NarrowCases"/>, the search equals <see cref="FusionSearch.BruteForceFull"/> (OPTIMAL), and with every member
+    /// class capped at one mapping (no group complete: the bounds rest on the floors, the narrow levels' among them) its bound is
+    /// at most the optimum, OPTIMAL only at it.
+    /// </summary>
+    [TestMethod]
+    public void PipelinedEdpWithANarrowLevelEqualsBruteForce()
+    {
+        foreach (var (w, a) in NarrowCases())
+        {
+            var p = new FusionProblem(w, a, Objective.Edp, Pipeline: true);
+            var (brute, bruteBest, count) = new FusionSearch(p).BruteForceFull();
+            Assert.IsNotNull(brute, $"{w.Name}: brute force found nothing over {count} fused mappings");
+            var r = new FusionSearch(p).Solve(SearchLimits.None);
+            var capped = new FusionSearch(p with { PipelineVisitCap = 1 }).Solve(SearchLimits.None);
+            Console.WriteLine($"{w.Name}: optimum {bruteBest:G8} over {count}; answer {r.Status} {r.Best:G8}; capped {capped.Status} {capped.Best:G8} (bound {capped.Bound:G8}); {capped.Summary}");
+            Assert.AreEqual(SolveStatus.Optimal, r.Status, $"{w.Name}: {r.Explanation}");
+            Assert.AreEqual(bruteBest, r.Best!.Value, bruteBest * 1e-9, $"{w.Name}: search {r.Best} vs brute force {bruteBest} over {count}");
+            Assert.AreEqual(0, FusionChecker.Check(w, a, r.Mapping!).Count, "the answer is a valid fused mapping");
+            Assert.IsNotNull(capped.Bound, $"{w.Name}: {capped.Explanation}");
+            Assert.IsTrue(capped.Bound <= bruteBest * (1 + 1e-9), $"{w.Name}: bound {capped.Bound} above the optimum {bruteBest}");
+            Assert.IsTrue(capped.Best >= bruteBest * (1 - 1e-9), $"{w.Name}: {capped.Best} below the optimum {bruteBest}");
+            if (capped.Status == SolveStatus.Optimal) Assert.AreEqual(bruteBest, capped.Best!.Value, bruteBest * 1e-9, $"{w.Name}: OPTIMAL only when it is");
+        }
+    }
+
+    /// <summary>
     /// A chain whose first layer has no template mapping alone (a 16-word buffer), so the template has no unfused mapping to
     /// check pipelined groups in: they are checked inside every layer's own least-energy mapping instead (`UnfusedFrame`), and
     /// the answer is OPTIMAL and equal to brute force. Before it, the answer was FEASIBLE ("no unfused mapping, so groups that
