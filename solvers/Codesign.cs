@@ -1221,15 +1221,17 @@ public sealed class Codesign
 
     /// <summary>
     /// Whether the dive's last step, between two single points, searches each point at once for longer (the pass the point
-    /// the dive lands on gets; branch cd19n) instead of node-limited searches of both first (default on; off for comparisons).
+    /// the dive lands on gets; branch cd19n) instead of node-limited searches of both first. Default off: on a quiet machine
+    /// the ResNet-50 EDP run with it was no longer proved in 600 s (docs/benchmarks.md, stop 46's figures).
     /// </summary>
-    public bool LastStepLonger { get; init; } = true;
+    public bool LastStepLonger { get; init; }
 
     /// <summary>
     /// Whether a set of two points taken from the queue goes to its points without a full bound of its own (branch cd19n;
-    /// not for the static objectives, whose sets cost no search; default on; off for comparisons).
+    /// not for the static objectives, whose sets cost no search). Default off: on a quiet machine the pairs' full bounds
+    /// drop them, and with this on the ResNet-50 EDP run was no longer proved in 600 s (docs/benchmarks.md, stop 46's figures).
     /// </summary>
-    public bool PairsToPoints { get; init; } = true;
+    public bool PairsToPoints { get; init; }
 
     /// <summary>Whether the dive bounds its halves least known key first, each later one with a target (default on; off for comparisons).</summary>
     public bool DiveTargets { get; init; } = true;
