@@ -338,6 +338,20 @@ public sealed partial class FusionSearch
         SetBounds(p);
     }
 
+    /// <summary>For tests: each member's least fused energy, its class searched exactly (no ceiling), as the group's member energy bounds.</summary>
+    private void SearchLeastEnergies(PipeEdp p)
+    {
+        var members = p.Group.Members;
+        for (int k = 0; k < members.Count; k++)
+        {
+            var c = members[k];
+            c.Removed = FusionCost.ClassRemoval(EinsumOf(c.Layer, c.Job), _p.Arch, c.Job.Shared, c.Job.Held);
+            var least = new ClassState(c.Layer, c.Job) { Removed = c.Removed };
+            SearchWeighted(least, 0, double.PositiveInfinity, () => false);
+            p.MemberEnergy[k] = least.Empty ? double.PositiveInfinity : least.Known.Max(x => x.Bound);
+        }
+    }
+
     /// <summary>
     /// For tests: every pipelined group (as <see cref="AddPipelinedClasses"/> lists them) with a narrow level
     /// (<see cref="NarrowLevels"/>): its members' least energies summed (each member's class searched exactly), its energy floor
@@ -360,14 +374,7 @@ public sealed partial class FusionSearch
                     var members = PipeMembers(gc, id++);
                     var p = new PipeEdp(new PipeGroup(gc, members, new double[members.Count]));
                     if (!NarrowLevels(p).Any()) continue;
-                    for (int k = 0; k < members.Count; k++)
-                    {
-                        var c = members[k];
-                        c.Removed = FusionCost.ClassRemoval(EinsumOf(c.Layer, c.Job), _p.Arch, c.Job.Shared, c.Job.Held);
-                        var least = new ClassState(c.Layer, c.Job) { Removed = c.Removed };
-                        SearchWeighted(least, 0, double.PositiveInfinity, () => false);
-                        p.MemberEnergy[k] = least.Empty ? double.PositiveInfinity : least.Known.Max(x => x.Bound);
-                    }
+                    SearchLeastEnergies(p);
                     SettleBare(p, 0, double.PositiveInfinity, () => false);
                     double best = double.PositiveInfinity;
                     foreach (var (rep, _) in BrutePipelined(unfused, gc, cache))
@@ -396,14 +403,7 @@ public sealed partial class FusionSearch
                     if (gc.Group.SharedLoops == 0) continue;
                     var members = PipeMembers(gc, result.Count);
                     var p = new PipeEdp(new PipeGroup(gc, members, new double[members.Count]));
-                    for (int k = 0; k < members.Count; k++)
-                    {
-                        var c = members[k];
-                        c.Removed = FusionCost.ClassRemoval(EinsumOf(c.Layer, c.Job), _p.Arch, c.Job.Shared, c.Job.Held);
-                        var least = new ClassState(c.Layer, c.Job) { Removed = c.Removed };
-                        SearchWeighted(least, 0, double.PositiveInfinity, () => false);
-                        p.MemberEnergy[k] = least.Empty ? double.PositiveInfinity : least.Known.Max(x => x.Bound);
-                    }
+                    SearchLeastEnergies(p);
                     p.Own = members.Select(c => new ClassState(c.Layer, c.Job) { Removed = c.Removed }).ToArray();
                     foreach (var own in p.Own) SearchWeighted(own, lambda, double.PositiveInfinity, () => false);
                     double floor = MemberWeightedFloor(p, lambda);

@@ -523,10 +523,7 @@ public sealed class SharedWindowBoundTests
         Console.WriteLine($"Timeloop {tl.Energy}, bounds {string.Join(", ", bounds.Select(b => $"d={b.Level} {b.Plain} {b.Outer} {b.Child}"))}");
         Assert.IsGreaterThanOrEqualTo(5.85e8, bounds.Max(b => b.Plain), "the floor with level 1 decided counts MACs / 6 global buffer reads (5.886E+08; MACs / 8 counted 2.9E+07 less)");
         long[] x = [1, 1, 2, 1, 2, 1, 3], y = [1, 4, 1, 1, 1, 3, 1]; // N, K, C, P, Q, R, S
-        bool Is(SpatialPlan p) => p.X[1].Select(f => (long)f).SequenceEqual(x) && p.Y[1].Select(f => (long)f).SequenceEqual(y);
-        var plan = model.SpatialPlans().Single(p => Is(p) || p.Variants.Any(Is));
-        int levels = arch.Levels.Count;
-        double root = model.RefineBound(State.PlanRoot(model, plan), levels, model.InnerBound(State.PlanRoot(model, plan), levels), double.PositiveInfinity);
+        var (_, _, root) = RootOf(model, x, y);
         Console.WriteLine($"plan 462's root {root:R}");
         Assert.IsGreaterThanOrEqualTo(5.9e8, root, "plan 462's root (5.61199E+08 with the most children at one place)");
         // The best mapping a 120-s search of the plan found (the same with the input scratchpads keeping their one word).
@@ -618,11 +615,8 @@ public sealed class SharedWindowBoundTests
         var layer3 = Zoo.Get("resnet50").Layers.Single(l => l.Name == "conv3_1_b");
         var model = new SearchModel(new MapProblem(layer3, arch, Objective.Energy, Convention: CostConvention.Timeloop), deferOrders: true);
         long[] x = [1, 1, 1, 1, 2, 3, 1], y = [1, 1, 8, 1, 1, 1, 1]; // N, K, C, P, Q, R, S
-        bool Is(SpatialPlan pl) => pl.X[1].Select(f => (long)f).SequenceEqual(x) && pl.Y[1].Select(f => (long)f).SequenceEqual(y);
-        var plan = model.SpatialPlans().Single(pl => Is(pl) || pl.Variants.Any(Is));
+        var (plan, plain, root) = RootOf(model, x, y);
         int levels = arch.Levels.Count;
-        double plain = model.InnerBound(State.PlanRoot(model, plan), levels);
-        double root = model.RefineBound(State.PlanRoot(model, plan), levels, plain, double.PositiveInfinity);
         var mapping = MappingSpec.Parse("""
             mapping:
               layer: conv3_1_b
@@ -733,11 +727,8 @@ public sealed class SharedWindowBoundTests
         var layer = Zoo.Get("resnet50").Layers.Single(l => l.Name == "conv3_1_b");
         var model = new SearchModel(new MapProblem(layer, arch, Objective.Energy, Convention: CostConvention.Timeloop), deferOrders: true);
         long[] x = [1, 1, 1, 2, 2, 1, 3], y = [1, 1, 4, 1, 1, 3, 1]; // N, K, C, P, Q, R, S
-        bool Is(SpatialPlan p) => p.X[1].Select(f => (long)f).SequenceEqual(x) && p.Y[1].Select(f => (long)f).SequenceEqual(y);
-        var plan = model.SpatialPlans().Single(p => Is(p) || p.Variants.Any(Is));
+        var (plan, plain, root) = RootOf(model, x, y);
         int levels = arch.Levels.Count;
-        double plain = model.InnerBound(State.PlanRoot(model, plan), levels);
-        double root = model.RefineBound(State.PlanRoot(model, plan), levels, plain, double.PositiveInfinity);
         var mapping = MappingSpec.Parse("""
             mapping:
               layer: conv3_1_b
@@ -766,10 +757,7 @@ public sealed class SharedWindowBoundTests
         // Plan 151 (R 3, S 3 along X; C 4, Q 2 along Y; five variants), whose root held conv3_1_b's bound at 5.5717E+08: with a
         // tile per place it is above 5.878E+08, above the best mapping the search knows (5.86732E+08).
         long[] x151 = [1, 1, 1, 1, 1, 3, 3], y151 = [1, 1, 4, 1, 2, 1, 1];
-        bool Is151(SpatialPlan p) => p.X[1].Select(f => (long)f).SequenceEqual(x151) && p.Y[1].Select(f => (long)f).SequenceEqual(y151);
-        var plan151 = model.SpatialPlans().Single(p => Is151(p) || p.Variants.Any(Is151));
-        double plain151 = model.InnerBound(State.PlanRoot(model, plan151), levels);
-        double root151 = model.RefineBound(State.PlanRoot(model, plan151), levels, plain151, double.PositiveInfinity);
+        var (_, plain151, root151) = RootOf(model, x151, y151);
         Console.WriteLine($"plan 151: plain {plain151:R}, root {root151:R}");
         Assert.IsGreaterThanOrEqualTo(5.878e8, root151, "plan 151: a tile per distinct place (5.5717E+08 with the union)");
     }
@@ -1304,5 +1292,14 @@ public sealed class SharedWindowBoundTests
             }
             foreach (var combination in Combine(0)) yield return new Mapping(combination);
         }
+    }
+
+    /// <summary>The plan whose level-1 spatial factors (or one variant's) are <paramref name="x"/> along X and <paramref name="y"/> along Y (N, K, C, P, Q, R, S), its root's plain bound and its refined bound.</summary>
+    private static (SpatialPlan Plan, double Plain, double Root) RootOf(SearchModel model, long[] x, long[] y)
+    {
+        bool Is(SpatialPlan p) => p.X[1].Select(f => (long)f).SequenceEqual(x) && p.Y[1].Select(f => (long)f).SequenceEqual(y);
+        var plan = model.SpatialPlans().Single(p => Is(p) || p.Variants.Any(Is));
+        double plain = model.InnerBound(State.PlanRoot(model, plan), model.Levels);
+        return (plan, plain, model.RefineBound(State.PlanRoot(model, plan), model.Levels, plain, double.PositiveInfinity));
     }
 }
