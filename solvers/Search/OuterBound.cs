@@ -1126,40 +1126,60 @@ internal sealed class OuterBound(SearchProblem problem, ArrayCostModel cost, Inn
             // placement of the children (a variant of the plan and an order of each axis's spatial loops), so every loop's
             // steps take their words from the same placement, and the movers a loop's step rewinds at its own level are those
             // inside it in that level's order. The least over the placements and the orders of each level's movers (a loop
-            // over a rank not indexing t may sit anywhere: any of its moves); past ConsistentWork combinations, each loop's
-            // least over every placement and move (Forwards' exact pass), which is never more.
+            // over a rank not indexing t may sit anywhere: any of its moves). The placements are taken from the least of
+            // their counts with each loop's least over the orders (never more than theirs in any order) up; past
+            // ConsistentWork combinations a placement keeps that count. Stops at a count no higher than `known`.
             double Exact(int star, double tiles)
             {
+                // Each loop's least over every placement and order: never more than the count below; when it is no higher
+                // than `known` the term adds nothing whatever the count.
+                Forwards(0, tiles, true);
+                double loose = Layered(star, tiles);
                 var near = NeighbourPlaces();
                 int runs = near.Mesh.RunCount;
+                if (loose <= known || forwarded.Count == 0 || runs == 0) return loose;
                 int top = c == 3 ? 2 : 1;
+                var words = forwarded.Select(x => UnservedPerRun(near, x.Move)).ToArray();
+                // Per placement, each loop's least over the orders: a count no higher than that placement's in any order.
+                var byRun = new (double Value, int Run)[runs];
+                for (int run = 0; run < runs; run++)
+                {
+                    for (int level = 0; level <= top; level++)
+                        for (int r = 0; r < Ranks; r++) perWords[level, r] = tiles;
+                    for (int i = 0; i < forwarded.Count; i++)
+                    {
+                        var (level, r, _, _) = forwarded[i];
+                        perWords[level, r] = Math.Min(perWords[level, r], words[i][run]);
+                    }
+                    byRun[run] = (Layered(star, tiles), run);
+                    if (byRun[run].Value <= known) return byRun[run].Value;
+                }
+                Array.Sort(byRun);
                 var orders = new List<List<int>>[top + 1];
-                long combinations = runs;
+                long combinations = 1;
                 for (int level = 0; level <= top; level++)
                 {
                     var here = movers.Where(q => Factor(level, q) > 1).ToList();
                     orders[level] = Formulation.Mapspace.Permutations(here).ToList();
                     combinations *= orders[level].Count;
                 }
-                if (near.Moves.Count == 0 || forwarded.Count == 0 || runs == 0 || combinations > ConsistentWork)
-                {
-                    Forwards(0, tiles, true);
-                    return Layered(star, tiles);
-                }
-                var words = forwarded.Select(x => UnservedPerRun(near, x.Move)).ToArray();
                 var insideOf = new int[top + 1, Ranks];
                 var choice = new int[top + 1];
                 double least = double.PositiveInfinity;
-                while (true)
+                long work = 0;
+                foreach (var (value, run) in byRun)
                 {
-                    for (int level = 0; level <= top; level++)
+                    if (value >= least) break; // the runs after it are no lower
+                    if (combinations == 1 || (work += combinations) > ConsistentWork) { least = Math.Min(least, value); continue; }
+                    Array.Clear(choice);
+                    while (true)
                     {
-                        var order = orders[level][choice[level]]; // outermost first
-                        int inside = 0;
-                        for (int k = order.Count - 1; k >= 0; k--) { insideOf[level, order[k]] = inside; inside |= 1 << order[k]; }
-                    }
-                    for (int run = 0; run < runs; run++)
-                    {
+                        for (int level = 0; level <= top; level++)
+                        {
+                            var order = orders[level][choice[level]]; // outermost first
+                            int inside = 0;
+                            for (int k = order.Count - 1; k >= 0; k--) { insideOf[level, order[k]] = inside; inside |= 1 << order[k]; }
+                        }
                         for (int level = 0; level <= top; level++)
                             for (int r = 0; r < Ranks; r++) perWords[level, r] = tiles;
                         for (int i = 0; i < forwarded.Count; i++)
@@ -1169,10 +1189,11 @@ internal sealed class OuterBound(SearchProblem problem, ArrayCostModel cost, Inn
                             perWords[level, r] = Math.Min(perWords[level, r], words[i][run]);
                         }
                         least = Math.Min(least, Layered(star, tiles));
+                        if (least <= known) return least;
+                        int at = 0;
+                        while (at <= top && ++choice[at] == orders[at].Count) choice[at++] = 0;
+                        if (at > top) break;
                     }
-                    int at = 0;
-                    while (at <= top && ++choice[at] == orders[at].Count) choice[at++] = 0;
-                    if (at > top) break;
                 }
                 return least;
             }
@@ -1215,7 +1236,13 @@ internal sealed class OuterBound(SearchProblem problem, ArrayCostModel cost, Inn
                 long[] dimMove = [move.Item1, move.Item2, move.Item3, move.Item4];
                 var sets = near.Mesh.UnservedPerRun(near.Spacing, dimMove.AsSpan(0, dims));
                 var words = new long[sets.Length];
-                for (int run = 0; run < sets.Length; run++) words[run] = index.TilesAt(near.Mesh.Places(sets[run], near.Spacing), e);
+                var bySet = new Dictionary<string, long>();
+                for (int run = 0; run < sets.Length; run++)
+                {
+                    var id = string.Join(',', sets[run]);
+                    if (!bySet.TryGetValue(id, out long w)) bySet[id] = w = index.TilesAt(near.Mesh.Places(sets[run], near.Spacing), e);
+                    words[run] = w;
+                }
                 near.PerRun[key.Copy()] = words;
                 return words;
             }
