@@ -159,7 +159,7 @@ internal sealed partial class ImperfectBound(SearchProblem problem, ArrayCostMod
     }
 
     /// <summary>At most this many span vectors get their own sweeps in one search (each a pass over DRAM's cases).</summary>
-    private const int MaxPlanSweeps = 24;
+    private const int MaxPlanSweeps = 8;
     private readonly Dictionary<string, ImperfectDramSweeps?> _planSweeps = new();
     private SpatialPlan? _sweepsPlan;
     private (string Key, long[] Least)? _sweepsPlanKey;
