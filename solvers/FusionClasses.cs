@@ -266,7 +266,16 @@ public sealed partial class FusionSearch
             In = layers.Select((l, i) => l.Select(c => IndexOf(i, c.InKey)).ToArray()).ToArray();
             Out = layers.Select((l, i) => l.Select(c => IndexOf(i + 1, c.OutKey)).ToArray()).ToArray();
             _keys = at.Select(d => d.Count).ToArray();
+            _names = at.Select(d => d.OrderBy(e => e.Value).Select(e => e.Key).ToArray()).ToArray();
         }
+
+        /// <summary>Per boundary, the keys by index.</summary>
+        private readonly string[][] _names;
+
+        /// <summary>Sums per key index as dictionaries by key, keeping only the finite ones (the keys a chain reaches).</summary>
+        public List<Dictionary<string, double>> Named(double[][] sums)
+            => sums.Select((row, b) => Enumerable.Range(0, row.Length).Where(k => !double.IsPositiveInfinity(row[k]))
+                .ToDictionary(k => _names[b][k], k => row[k])).ToList();
 
         /// <summary>The index of <paramref name="layers"/>, taken again when some layer's count of classes changed (classes are only added).</summary>
         public static KeyIndex Of(List<List<ClassState>> layers)
@@ -280,7 +289,7 @@ public sealed partial class FusionSearch
 
         private double[][] Empty() => _keys.Select(k => Enumerable.Repeat(double.PositiveInfinity, k).ToArray()).ToArray();
 
-        /// <summary><see cref="Forward"/> over the indices: per boundary, per key index, the least sum (+infinity where no chain reaches it).</summary>
+        /// <summary>Per boundary, per key index, the least sum of a value over one class per layer before it along compatible keys (+infinity where no chain reaches it): the one place of the join's forward recurrence.</summary>
         public double[][] Forward(List<List<ClassState>> layers, Func<ClassState, double> value)
         {
             var result = Empty();
@@ -298,7 +307,7 @@ public sealed partial class FusionSearch
             return result;
         }
 
-        /// <summary><see cref="Backward"/> over the indices: per boundary, per key index, the least sum from there on (+infinity where none).</summary>
+        /// <summary>Per boundary, per key index, the least sum of a value over one class per layer from it on (+infinity where none): the one place of the backward recurrence.</summary>
         public double[][] Backward(List<List<ClassState>> layers, Func<ClassState, double> value)
         {
             var result = Empty();
@@ -412,42 +421,24 @@ public sealed partial class FusionSearch
         return bound;
     }
 
-    /// <summary>Per layer boundary i (0..n), per key: the least sum of a value over one class per layer before i along compatible keys.</summary>
+    /// <summary>
+    /// Per layer boundary i (0..n), per key: the least sum of a value over one class per layer before i along compatible keys
+    /// (only the keys some chain reaches with a finite sum). The recurrence is <see cref="KeyIndex.Forward"/>'s.
+    /// </summary>
     private static List<Dictionary<string, double>> Forward(List<List<ClassState>> layers, Func<ClassState, double> value)
     {
-        var result = new List<Dictionary<string, double>> { new() { [DramKey] = 0 } };
-        for (int i = 0; i < layers.Count; i++)
-        {
-            var next = new Dictionary<string, double>();
-            foreach (var c in layers[i])
-            {
-                if (i == layers.Count - 1 && c.OutKey != DramKey) continue;
-                if (!result[i].TryGetValue(c.InKey, out var before)) continue;
-                double total = before + value(c);
-                if (total < next.GetValueOrDefault(c.OutKey, double.PositiveInfinity)) next[c.OutKey] = total;
-            }
-            result.Add(next);
-        }
-        return result;
+        var keys = KeyIndex.Of(layers);
+        return keys.Named(keys.Forward(layers, value));
     }
 
-    /// <summary>Per layer boundary i (0..n), per key: the least sum of a value over one class per layer from i on, starting with that key.</summary>
+    /// <summary>
+    /// Per layer boundary i (0..n), per key: the least sum of a value over one class per layer from i on, starting with that
+    /// key (only finite sums). The recurrence is <see cref="KeyIndex.Backward"/>'s.
+    /// </summary>
     private static List<Dictionary<string, double>> Backward(List<List<ClassState>> layers, Func<ClassState, double> value)
     {
-        var result = new Dictionary<string, double>[layers.Count + 1];
-        result[layers.Count] = new() { [DramKey] = 0 };
-        for (int i = layers.Count - 1; i >= 0; i--)
-        {
-            var here = new Dictionary<string, double>();
-            foreach (var c in layers[i])
-            {
-                if (!result[i + 1].TryGetValue(c.OutKey, out var after)) continue;
-                double total = value(c) + after;
-                if (total < here.GetValueOrDefault(c.InKey, double.PositiveInfinity)) here[c.InKey] = total;
-            }
-            result[i] = here;
-        }
-        return result.ToList();
+        var keys = KeyIndex.Of(layers);
+        return keys.Named(keys.Backward(layers, value));
     }
 
     /// <summary>The chain of members of least total energy, or of another value of a member (ties: the first class in each layer's fixed order).</summary>
