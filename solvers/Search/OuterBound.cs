@@ -100,8 +100,11 @@ internal sealed class OuterBound(SearchProblem problem, ArrayCostModel cost, Inn
     /// </summary>
     private sealed record Neighbours(Formulation.TensorIndex.MeshPlacement Mesh, long[] Spacing, HashSet<(long, long, long, long)> Moves)
     {
-        /// <summary>Per move, the distinct sets of places no neighbour serves over the placements (<c>MeshPlacement.UnservedSets</c>).</summary>
-        public readonly System.Collections.Concurrent.ConcurrentDictionary<(long, long, long, long), List<long[]>[]> Places = new();
+        /// <summary>
+        /// Per move, the distinct sets of places no neighbour serves over the placements and, per placement (run), the index of
+        /// its set among them (<c>MeshPlacement.UnservedPerRun</c>).
+        /// </summary>
+        public readonly System.Collections.Concurrent.ConcurrentDictionary<(long, long, long, long), (List<long[]>[] Sets, int[] SetOfRun)> Places = new();
         public readonly System.Collections.Concurrent.ConcurrentDictionary<ContentKey, long> Unserved = new();
         /// <summary>Per tile extent and move, the words of the unserved children's tiles per placement (<c>MeshPlacement.UnservedPerRun</c>).</summary>
         public readonly System.Collections.Concurrent.ConcurrentDictionary<ContentKey, long[]> PerRun = new();
@@ -1216,13 +1219,8 @@ internal sealed class OuterBound(SearchProblem problem, ArrayCostModel cost, Inn
             {
                 var key = new ContentKey(move, tileKey);
                 if (near.Unserved.TryGetValue(key, out long known)) return known;
-                var sets = near.Places.GetOrAdd(move, m =>
-                {
-                    long[] dimMove = [m.Item1, m.Item2, m.Item3, m.Item4];
-                    return near.Mesh.UnservedSets(near.Spacing, dimMove.AsSpan(0, dims)).Select(set => near.Mesh.Places(set, near.Spacing)).ToArray();
-                });
                 long least = long.MaxValue;
-                foreach (var places in sets) least = Math.Min(least, index.TilesAt(places, e));
+                foreach (var places in PlacesOf(near, move).Sets) least = Math.Min(least, index.TilesAt(places, e));
                 near.Unserved[key.Copy()] = least;
                 return least;
             }
@@ -1233,19 +1231,31 @@ internal sealed class OuterBound(SearchProblem problem, ArrayCostModel cost, Inn
             {
                 var key = new ContentKey(move, tileKey);
                 if (near.PerRun.TryGetValue(key, out var known)) return known;
-                long[] dimMove = [move.Item1, move.Item2, move.Item3, move.Item4];
-                var sets = near.Mesh.UnservedPerRun(near.Spacing, dimMove.AsSpan(0, dims));
-                var words = new long[sets.Length];
-                var bySet = new Dictionary<string, long>();
-                for (int run = 0; run < sets.Length; run++)
-                {
-                    var id = string.Join(',', sets[run]);
-                    if (!bySet.TryGetValue(id, out long w)) bySet[id] = w = index.TilesAt(near.Mesh.Places(sets[run], near.Spacing), e);
-                    words[run] = w;
-                }
+                var (sets, setOfRun) = PlacesOf(near, move);
+                var bySet = sets.Select(places => index.TilesAt(places, e)).ToArray();
+                var words = setOfRun.Select(k => bySet[k]).ToArray();
                 near.PerRun[key.Copy()] = words;
                 return words;
             }
+
+            // Per move (kept across tile extents), the distinct sets of places of the children no neighbour serves and each
+            // placement's set among them (MeshPlacement.UnservedPerRun): what Unserved and UnservedPerRun both read.
+            (List<long[]>[] Sets, int[] SetOfRun) PlacesOf(Neighbours near, (long, long, long, long) move)
+                => near.Places.GetOrAdd(move, m =>
+                {
+                    long[] dimMove = [m.Item1, m.Item2, m.Item3, m.Item4];
+                    var perRun = near.Mesh.UnservedPerRun(near.Spacing, dimMove.AsSpan(0, dims));
+                    var sets = new List<List<long[]>>();
+                    var ids = new Dictionary<string, int>();
+                    var setOfRun = new int[perRun.Length];
+                    for (int run = 0; run < perRun.Length; run++)
+                    {
+                        var id = string.Join(',', perRun[run]);
+                        if (!ids.TryGetValue(id, out int k)) { ids[id] = k = sets.Count; sets.Add(near.Mesh.Places(perRun[run], near.Spacing)); }
+                        setOfRun[run] = k;
+                    }
+                    return (sets.ToArray(), setOfRun);
+                });
 
             // The differences of offsets (along t's dimensions) between the children of level 1's fanout and their neighbours on
             // its physical mesh (Timeloop's row-major placement, X innermost: `TimeloopConvention.NeighbourPairs`), either way
