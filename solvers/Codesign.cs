@@ -776,8 +776,16 @@ public sealed record StageTally(int Nodes, int Dropped, long Searches, long Skip
 /// </summary>
 public sealed record DiveHalf(IReadOnlyList<int> Points, double Key, double Tie, double? Estimate, double? Own = null);
 
-/// <summary>One step of the dive: the halves evaluated and the index of the one it descended into.</summary>
-public sealed record DiveStep(IReadOnlyList<DiveHalf> Halves, int Chosen);
+/// <summary>
+/// One step of the dive: the halves evaluated and the index of the one it descended into; <paramref name="Left"/>, the halves
+/// left unsearched (<see cref="Codesign.LeaveHopelessHalves"/>), each with its key known without a search and its estimate
+/// from the mappings found before.
+/// </summary>
+public sealed record DiveStep(IReadOnlyList<DiveHalf> Halves, int Chosen, IReadOnlyList<DiveHalf> Left)
+{
+    /// <summary>A step with no half left.</summary>
+    public DiveStep(IReadOnlyList<DiveHalf> halves, int chosen) : this(halves, chosen, []) { }
+}
 
 /// <summary>A node of a co-design run left open: its points and the sums of its last evaluation (null when never evaluated itself).</summary>
 public sealed record OpenNode(IReadOnlyList<int> Points, IReadOnlyDictionary<Objective, LayerSum>? Sums);
@@ -906,6 +914,8 @@ public sealed class Codesign
         public int Stage { get; set; }
         /// <summary>Every search of the node's last evaluation finished (its key cannot grow by searching longer).</summary>
         public bool Proved { get; set; }
+        /// <summary>A half the dive left unsearched (<see cref="LeaveHopelessHalves"/>): a point goes straight to its full evaluation when taken.</summary>
+        public bool Direct { get; set; }
     }
 
     private sealed class Violations
@@ -1011,16 +1021,29 @@ public sealed class Codesign
             // pass (the landing point's) or by the full evaluation of the other point when it is taken from the queue,
             // so they only chose between the two. The second point's searches stop once its sum is above the first's value.
             bool points = targeted && LastStepLonger && children.All(c => c.Points.Count == 1);
+            var leftHalves = new List<(Node Node, DiveHalf Half)>();
             foreach (int i in order)
             {
+                // A later half whose midpoint before its searches (its key known without a search, its estimate from the
+                // mappings found so far) is above the target is left unsearched (branch cd19p): queued at its known key,
+                // it goes to its full evaluation when taken, as a half bounded here and not taken would.
+                if (targeted && LeaveHopelessHalves && !points && double.IsFinite(least) && Before(children[i], objective) is var (known, estimate) && (known + estimate) / 2 > least)
+                {
+                    children[i].Key = Math.Max(children[i].Key, known);
+                    children[i].Direct = true;
+                    leftHalves.Add((children[i], new DiveHalf(children[i].Points, known, 0, estimate)));
+                    LeftHalves++;
+                    continue;
+                }
                 done[i] = points ? Eval(children[i], 0, proof: true) : Eval(children[i], 0, dive: true, target: targeted ? least : double.PositiveInfinity);
                 if (targeted && done[i] is { } h && !(h.Key > least)) least = Math.Min(least, DiveEstimate(h, objective) is var (est, _) ? (h.Key + est) / 2 : h.Key);
             }
             longer |= points;
             var halves = done.Where(h => h is not null).Select(h => h!).ToList();
             if (halves.Count == 0) { dive = null; break; }
-            var next = Landing(halves, objective, targeted ? least : double.PositiveInfinity);
+            var next = Landing(halves, objective, targeted ? least : double.PositiveInfinity, leftHalves.Select(x => x.Half).ToList());
             foreach (var h in halves) if (h != next) Place(h);
+            foreach (var (n, _) in leftHalves) Push(n);
             dive = next;
         }
         // The dive's point is searched again at once for longer (at most half the time left, shared evenly by its
@@ -1050,7 +1073,7 @@ public sealed class Codesign
                 Tally("sets of two points, to their points", false, 0, 0, TimeSpan.Zero);
                 continue;
             }
-            if (!node.Evaluated) { Place(Eval(node, node.Points.Count > 1 ? 1 : 0)); continue; }
+            if (!node.Evaluated) { Place(Eval(node, node.Points.Count > 1 || node.Direct ? 1 : 0)); continue; }
             if (!node.Proved && node.Stage < 1) { Place(Eval(node, 1)); continue; }
             if (node.Points.Count == 1)
             {
@@ -1233,9 +1256,10 @@ public sealed class Codesign
     /// shape without a mapping), and the step recorded (<see cref="Dive"/>). Only the dive's path depends on it: it is a
     /// guess at where a good point is, not a bound.
     /// </summary>
-    private Node Landing(List<Node> halves, DesignMetric objective, double above = double.PositiveInfinity)
+    private Node Landing(List<Node> halves, DesignMetric objective, double above = double.PositiveInfinity, IReadOnlyList<DiveHalf>? left = null)
     {
-        var step = new DiveStep(halves.Select(h => DiveEstimate(h, objective) is var (estimate, own) ? new DiveHalf(h.Points, h.Key, h.Tie, estimate, own) : new DiveHalf(h.Points, h.Key, h.Tie, null)).ToList(), 0);
+        var step = new DiveStep(halves.Select(h => DiveEstimate(h, objective) is var (estimate, own) ? new DiveHalf(h.Points, h.Key, h.Tie, estimate, own) : new DiveHalf(h.Points, h.Key, h.Tie, null)).ToList(), 0,
+            left ?? []);
         // A half whose key is above the least midpoint of the others (its searches stopped there) cannot be taken.
         var contenders = Enumerable.Range(0, halves.Count).Where(i => !(halves[i].Key > above)).ToList();
         if (contenders.Count == 0) contenders = [.. Enumerable.Range(0, halves.Count)];
@@ -1271,6 +1295,42 @@ public sealed class Codesign
     /// drop them, and with this on the ResNet-50 EDP run was no longer proved in 600 s (docs/benchmarks.md, stop 46's figures).
     /// </summary>
     public bool PairsToPoints { get; init; }
+
+    /// <summary>
+    /// Whether the dive leaves unsearched a later half whose midpoint before its searches is above the least midpoint of the
+    /// halves bounded before it (branch cd19p; <see cref="Before"/>): its key known without a search (a lower bound, which its
+    /// searches can only raise) and its estimate from the mappings found so far (which its searches could lower, by
+    /// mappings of their own). On ResNet-50 over the Eyeriss-like space such halves' searches did not change the dive's
+    /// choice (docs/benchmarks.md, cd19o). The half is queued at its known key and, when taken, gets the full evaluation
+    /// a half bounded here would have got next (a set its full bound, a point its uncapped searches). Only which searches
+    /// run changes: no bound. Default on; off for comparisons.
+    /// </summary>
+    public bool LeaveHopelessHalves { get; init; } = true;
+
+    /// <summary>Halves the dive left unsearched (<see cref="LeaveHopelessHalves"/>).</summary>
+    public int LeftHalves { get; private set; }
+
+    /// <summary>
+    /// What is known of a half before its searches: its key known without a search (<see cref="LayerEvaluator.KnownLower(Architecture, Objective)"/>)
+    /// and its estimate as <see cref="DiveEstimate"/> takes it, from the mappings found so far on any architecture valid on
+    /// the half's pessimistic relaxation; null when some shape has none there, or for an objective without estimates.
+    /// </summary>
+    private (double Known, double Estimate)? Before(Node node, DesignMetric objective)
+    {
+        if (objective is not (DesignMetric.Energy or DesignMetric.Latency or DesignMetric.Edp)) return null;
+        var o = MappedFor(objective);
+        var arch = Pessimistic(node.Points);
+        double sum = 0;
+        for (int i = 0; i < _eval.Shapes.Count; i++)
+        {
+            double least = double.PositiveInfinity;
+            foreach (var m in _eval.Found(i, o))
+                if (_eval.ValueOn(arch, i, m) is { } report) least = Math.Min(least, report.Objective(o));
+            if (!double.IsFinite(least)) return null;
+            sum += _eval.Shapes[i].Count * least;
+        }
+        return (_eval.KnownLower(_space.Relax(node.Points), o), sum);
+    }
 
     /// <summary>Whether the dive bounds its halves least known key first, each later one with a target (default on; off for comparisons).</summary>
     public bool DiveTargets { get; init; } = true;
