@@ -914,8 +914,6 @@ public sealed class Codesign
         public int Stage { get; set; }
         /// <summary>Every search of the node's last evaluation finished (its key cannot grow by searching longer).</summary>
         public bool Proved { get; set; }
-        /// <summary>A half the dive left unsearched (<see cref="LeaveHopelessHalves"/>): a point goes straight to its full evaluation when taken.</summary>
-        public bool Direct { get; set; }
     }
 
     private sealed class Violations
@@ -1024,13 +1022,13 @@ public sealed class Codesign
             var leftHalves = new List<(Node Node, DiveHalf Half)>();
             foreach (int i in order)
             {
-                // A later half whose midpoint before its searches (its key known without a search, its estimate from the
-                // mappings found so far) is above the target is left unsearched (branch cd19p): queued at its known key,
-                // it goes to its full evaluation when taken, as a half bounded here and not taken would.
-                if (targeted && LeaveHopelessHalves && !points && double.IsFinite(least) && Before(children[i], objective) is var (known, estimate) && (known + estimate) / 2 > least)
+                // A later half (a set) whose midpoint before its searches (its key known without a search, its estimate from
+                // the mappings found so far) is above the target is left unsearched (branch cd19p): queued at its known key,
+                // it goes to its full bound when taken, as a half bounded here and not taken would. Not a point: left, the
+                // point's uncapped searches took 2.2 to 2.5 times as long without its node-limited mappings (docs/benchmarks.md, cd19p).
+                if (targeted && LeaveHopelessHalves && !points && children[i].Points.Count > 1 && double.IsFinite(least) && Before(children[i], objective) is var (known, estimate) && (known + estimate) / 2 > least)
                 {
                     children[i].Key = Math.Max(children[i].Key, known);
-                    children[i].Direct = true;
                     leftHalves.Add((children[i], new DiveHalf(children[i].Points, known, 0, estimate)));
                     LeftHalves++;
                     continue;
@@ -1073,7 +1071,7 @@ public sealed class Codesign
                 Tally("sets of two points, to their points", false, 0, 0, TimeSpan.Zero);
                 continue;
             }
-            if (!node.Evaluated) { Place(Eval(node, node.Points.Count > 1 || node.Direct ? 1 : 0)); continue; }
+            if (!node.Evaluated) { Place(Eval(node, node.Points.Count > 1 ? 1 : 0)); continue; }
             if (!node.Proved && node.Stage < 1) { Place(Eval(node, 1)); continue; }
             if (node.Points.Count == 1)
             {
@@ -1301,9 +1299,10 @@ public sealed class Codesign
     /// halves bounded before it (branch cd19p; <see cref="Before"/>): its key known without a search (a lower bound, which its
     /// searches can only raise) and its estimate from the mappings found so far (which its searches could lower, by
     /// mappings of their own). On ResNet-50 over the Eyeriss-like space such halves' searches did not change the dive's
-    /// choice (docs/benchmarks.md, cd19o). The half is queued at its known key and, when taken, gets the full evaluation
-    /// a half bounded here would have got next (a set its full bound, a point its uncapped searches). Only which searches
-    /// run changes: no bound. Default on; off for comparisons.
+    /// choice (docs/benchmarks.md, cd19o). The half is queued at its known key and, when taken, gets the full bound a half
+    /// bounded here would have got next. Sets only: a point left took 2.2 to 2.5 times as long in its uncapped searches
+    /// without the mappings of its node-limited ones (docs/benchmarks.md, cd19p). Only which searches run changes: no
+    /// bound. Default on; off for comparisons.
     /// </summary>
     public bool LeaveHopelessHalves { get; init; } = true;
 
