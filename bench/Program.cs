@@ -157,13 +157,14 @@ public static class Program
                               $"points mapped in full {r.PointsEvaluated}, points not yet ruled out {r.PointsOpen}; exact layer searches {e.Searches} ({e.BoundSearches} on relaxations, {e.PointSearches} on points) " +
                               $"vs full sweep {r.FullSweep} ({(e.Searches > 0 ? (double)r.FullSweep / e.Searches : 0):0.#}x fewer; {e.CacheHits} from the cache, {e.Refinements} repeated with more time; {e.DominatedBounds} bounds raised by a dominating architecture's; {e.CarriedSeeds} searches seeded with a mapping carried from another architecture, {e.ProvedUnsearched} shapes proved without a search, {e.CarriedValued} carried mappings valued in {e.CarriedTime.TotalSeconds:0.#} s; " +
                               (objective == DesignMetric.Edp ? $"{e.EnergySearchesForEdp} energy searches run for EDP floors ({e.EnergySearchesLeft} left: no rise possible), {e.EdpSearchesLeft} EDP searches on sets left (none could decide the set; {e.SetsLeftUnsearched} sets searched not at all), {e.EdpFloorBounds} EDP bounds raised by energy bound x least cycles; " : "") + $"{e.StoppedAtEnough} searches stopped at the bound that decides their node; " +
-                              $"{e.Skipped} left unsearched above the cutoff); {r.Elapsed.TotalSeconds:0.#} s");
+                              $"{e.Skipped} left unsearched above the cutoff; {run.LeftHalves} halves the dive left unsearched); {r.Elapsed.TotalSeconds:0.#} s");
             if (r.Best is { } best) Console.WriteLine($"    point {best.Point}: {best.Description}; area {best.Values[DesignMetric.Area]:0.###} mm²");
             foreach (var (stage, t) in run.Stages)
                 Console.WriteLine($"    {stage}: {t.Nodes} evaluated ({t.Dropped} dropped at once), {t.Searches} searches, {t.Skipped} left unsearched, {t.Time.TotalSeconds:0.#} s");
             // The dive's path: at each step the halves' keys (lower bounds) and estimates (their mappings at the halves' largest energies), the one taken marked.
             foreach (var step in run.Dive)
-                Console.WriteLine("    dive: " + string.Join("  |  ", step.Halves.Select((h, i) => $"{(i == step.Chosen ? "*" : " ")}{h.Points.Count} from {h.Points.Min()}: key {h.Key:G5} est {(h.Estimate is { } x ? x.ToString("G5") : "-")}{(h.Own is { } y && h.Estimate is { } z && y > z ? $" (own {y:G5})" : "")}")));
+                Console.WriteLine("    dive: " + string.Join("  |  ", step.Halves.Select((h, i) => $"{(i == step.Chosen ? "*" : " ")}{h.Points.Count} from {h.Points.Min()}: key {h.Key:G5} est {(h.Estimate is { } x ? x.ToString("G5") : "-")}{(h.Own is { } y && h.Estimate is { } z && y > z ? $" (own {y:G5})" : "")}"))
+                    + string.Concat(step.Left.Select(h => $"  |   {h.Points.Count} from {h.Points.Min()}: left unsearched, key {h.Key:G5} est {h.Estimate:G5} before its searches")));
             // Where the gap is, shape by shape: the best point's bound and value against the bound of the node that sets the run's bound.
             var mapped = Codesign.MappedFor(objective);
             if (r.Status != CodesignStatus.Optimal && r.Best?.Sums.GetValueOrDefault(mapped) is { } own)
