@@ -187,65 +187,11 @@ public sealed partial class FusionSearch
     private static double WeightedLower(ClassState c, double lambda)
     {
         if (c.Empty) return double.PositiveInfinity;
-        double lower = c.EnergyLower + lambda * c.CycleFloor, reused = 0;
+        double lower = c.EnergyLower + lambda * c.CycleFloor;
         // min(E + lambda C) never decreases with lambda, and for lambda < l it is at least (lambda / l) min(E + l C).
         foreach (var (l, b) in c.Known)
-        {
             lower = Math.Max(lower, l <= lambda ? b : lambda / l * b);
-            reused = Math.Max(reused, KnownAt(c, l, b, lambda));
-        }
-        if (c.Pool.Count == 0) return lower;
-        double best = c.Pool.Min(p => p.Energy + lambda * p.Cycles);
-        // The bound from a search at l < lambda plus (lambda - l) x the cycle floor is taken only when it settles the class (its
-        // best member meets it: the optimum at l sits on its floor). Taken everywhere it reordered GPT-3's joins and cost more
-        // searching than it spared (docs/benchmarks.md, "f17t").
-        return Math.Min(best, Meets(reused, best) ? Math.Max(lower, reused) : lower);
-    }
-
-    /// <summary>
-    /// A class's bound at <paramref name="lambda"/> from <paramref name="b"/>, a lower bound on its min(E + l C): for lambda >= l
-    /// every member has E + lambda C = (E + l C) + (lambda - l) C, at least b plus (lambda - l) times the class's cycle floor
-    /// (f17t: a class whose optimum at l sits on its floor is settled at lambda without a search); for lambda &lt; l, as E >= 0,
-    /// E + lambda C >= (lambda / l)(E + l C).
-    /// </summary>
-    private static double KnownAt(ClassState c, double l, double b, double lambda)
-        => l <= lambda ? b + (lambda - l) * c.CycleFloor : lambda / l * b;
-
-    /// <summary>
-    /// For tests: every non-empty class of the full mapspace's join (as EDP lists them: energy bound, cycle floor), searched
-    /// exactly at <paramref name="l"/>; per class its bound at <paramref name="lambda"/> from that search alone
-    /// (<see cref="KnownAt"/>), the bound before f17t (the larger of that search's optimum and the energy bound plus lambda
-    /// times the cycle floor), and its least E + lambda C by plain enumeration of the class (fused costs, as <see cref="BruteForceFull"/>).
-    /// </summary>
-    internal IReadOnlyList<(string Class, double Reused, double Plain, double Least)> WeightedReuseAndLeast(double l, double lambda)
-    {
-        var result = new List<(string, double, double, double)>();
-        var layers = ListClasses((i, job) =>
-        {
-            var c = new ClassState(i, job);
-            c.Removed = job.InKey is null && job.OutKey is null ? 0 : FusionCost.ClassRemoval(EinsumOf(i, job), _p.Arch, job.Shared, job.Held);
-            c.EnergyLower = Math.Max(0, ClassBound(c) - c.Removed.Value);
-            c.Empty = double.IsPositiveInfinity(c.EnergyLower);
-            c.CycleFloor = c.Empty ? double.PositiveInfinity : new TilingSearch(WeightedProblem(c, 0), prune: true, seed: false).CycleFloor();
-            return c;
-        }, c => c.Empty)!;
-        foreach (var c in layers.SelectMany(x => x))
-        {
-            if (c.Empty) continue;
-            SearchWeighted(c, l, double.PositiveInfinity, () => false);
-            if (c.Empty) continue;
-            double b = c.Known.Single(k => k.Lambda == l).Bound;
-            var e = EinsumOf(c.Layer, c.Job);
-            double least = double.PositiveInfinity;
-            new TilingSearch(ClassProblem(c), prune: false).Visit(m =>
-            {
-                var cost = FusionCost.Adjust(e.Name, _p.Arch, CostModel.Evaluate(e, _p.Arch, m), c.Job.Held);
-                least = Math.Min(least, cost.Energy + lambda * cost.Cycles);
-            }, SearchLimits.None with { Threads = 1 });
-            result.Add(($"{_p.Workload.Layers[c.Layer].Name} {c.InKey} -> {c.OutKey}", KnownAt(c, l, b, lambda),
-                Math.Max(b, c.EnergyLower + lambda * c.CycleFloor), least));
-        }
-        return result;
+        return c.Pool.Count == 0 ? lower : Math.Min(lower, c.Pool.Min(p => p.Energy + lambda * p.Cycles));
     }
 
     /// <summary>
