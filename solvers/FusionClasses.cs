@@ -327,20 +327,35 @@ public sealed partial class FusionSearch
     /// <summary>
     /// Every class of every layer reachable along compatible keys from DRAM, in each layer's fixed order, each made by
     /// <paramref name="make"/> (null: stopped, and so is the listing); a class that <paramref name="dead"/> says has no
-    /// member leads nowhere.
+    /// member leads nowhere. With <paramref name="threads"/> above 1 a layer's classes are made on that many threads
+    /// (<paramref name="make"/> must then be safe to run at once on different classes); each lands at its place in the
+    /// layer's order, so the lists are the same.
     /// </summary>
-    private List<List<ClassState>>? ListClasses(Func<int, Job, ClassState?> make, Func<ClassState, bool> dead)
+    private List<List<ClassState>>? ListClasses(Func<int, Job, ClassState?> make, Func<ClassState, bool> dead, int threads = 1)
     {
         var layers = new List<List<ClassState>>();
         IEnumerable<string?> inKeys = [null];
         for (int i = 0; i < _p.Workload.Layers.Count; i++)
         {
             var list = new List<ClassState>();
-            foreach (var job in Jobs(i, inKeys, fuse: true))
+            var jobs = Jobs(i, inKeys, fuse: true);
+            if (threads > 1)
             {
-                if (make(i, job) is not { } c) return null;
-                list.Add(c);
+                var made = new ClassState?[jobs.Count];
+                int layer = i;
+                Parallel.For(0, jobs.Count, new ParallelOptions { MaxDegreeOfParallelism = threads }, (k, loop) =>
+                {
+                    if ((made[k] = make(layer, jobs[k])) is null) loop.Stop();
+                });
+                if (made.Any(c => c is null)) return null;
+                list.AddRange(made!);
             }
+            else
+                foreach (var job in jobs)
+                {
+                    if (make(i, job) is not { } c) return null;
+                    list.Add(c);
+                }
             layers.Add(list);
             inKeys = list.Where(c => c.OutKey != DramKey && !dead(c)).Select(c => (string?)c.OutKey).Distinct().Prepend(null).ToList();
         }
@@ -398,7 +413,10 @@ public sealed partial class FusionSearch
         lock (_shapes) _shapes[key] = new ShapeResult(e, c.Member, c.Removed, c.Lower, exact, c.Nodes);
     }
 
-    private readonly Dictionary<string, double> _classBounds = [];
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, Lazy<double>> _classBounds = new();
+
+    /// <summary>How many threads the class searches may use (the limits' count, or one per core).</summary>
+    private int SearchThreads => _classLimits().Threads is > 0 and var t ? t : Environment.ProcessorCount;
 
     /// <summary>A class as a single-layer problem: its Einsum under its constraints, on the architecture less the words that
     /// held tensors living across the layer take from its levels' capacity (docs/fusion.md, "Capacity").</summary>
@@ -413,12 +431,9 @@ public sealed partial class FusionSearch
     /// <summary>A lower bound on every member's unfused energy, without a search (<see cref="TilingSearch.LowerBound"/>), shared by classes of the same shape.</summary>
     private double ClassBound(ClassState c)
     {
-        var key = ShapeKeyOf(c.Layer, c.Job);
-        lock (_classBounds)
-            if (_p.ReuseSameShapes && _classBounds.TryGetValue(key, out var known)) return known;
-        double bound = new TilingSearch(ClassProblem(c), prune: true, seed: false).LowerBound(_classLimits());
-        lock (_classBounds) _classBounds[key] = bound;
-        return bound;
+        double Bound() => new TilingSearch(ClassProblem(c), prune: true, seed: false).LowerBound(_classLimits());
+        // Once per shape, also when classes are bounded on several threads at once (the first to ask computes, the others wait).
+        return _p.ReuseSameShapes ? _classBounds.GetOrAdd(ShapeKeyOf(c.Layer, c.Job), _ => new Lazy<double>(Bound)).Value : Bound();
     }
 
     /// <summary>

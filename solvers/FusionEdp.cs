@@ -27,6 +27,14 @@ public sealed partial class FusionSearch
         // 2. Every class of every layer reachable along compatible keys, with its removal, its energy bound (the energy search's,
         //    TilingSearch.LowerBound less R) and its cycle floor (the least fused cycles any member has, the latency root bound).
         limits.Progress?.Phase("listing and bounding the classes of partial mappings");
+        // A layer's classes are bounded on every thread the search has (f17t: one at a time this took about 30 s of GPT-3's
+        // proof); each shape's bound and floor once (ClassBound's sharing; the floor, the same constrained problem, too).
+        var floors = new System.Collections.Concurrent.ConcurrentDictionary<string, Lazy<double>>();
+        double FloorOf(ClassState c)
+        {
+            double Floor() => new TilingSearch(WeightedProblem(c, 0), prune: true, seed: false).CycleFloor();
+            return _p.ReuseSameShapes ? floors.GetOrAdd(ShapeKeyOf(c.Layer, c.Job), _ => new Lazy<double>(Floor)).Value : Floor();
+        }
         var layers = ListClasses((i, job) =>
         {
             if (stop()) return null;
@@ -34,11 +42,11 @@ public sealed partial class FusionSearch
             c.Removed = job.InKey is null && job.OutKey is null ? 0 : FusionCost.ClassRemoval(EinsumOf(i, job), _p.Arch, job.Shared, job.Held);
             c.EnergyLower = Math.Max(0, ClassBound(c) - c.Removed.Value);
             c.Empty = double.IsPositiveInfinity(c.EnergyLower);
-            c.CycleFloor = c.Empty ? double.PositiveInfinity : new TilingSearch(WeightedProblem(c, 0), prune: true, seed: false).CycleFloor();
+            c.CycleFloor = c.Empty ? double.PositiveInfinity : FloorOf(c);
             foreach (var p in template.Survivors.ElementAtOrDefault(i) ?? [])
                 if (!p.Pipelined && !p.Keep && (p.InKey ?? DramKey) == c.InKey && (p.OutKey ?? DramKey) == c.OutKey) c.Pool.Add(p);
             return c;
-        }, c => c.Empty);
+        }, c => c.Empty, SearchThreads);
         if (layers is null) return TemplateAnswer(template, sw, "stopped while listing the classes of partial mappings");
         // Groups that keep their halos or pipeline are checked inside an unfused mapping (the other layers' mappings): the
         // template's, or, when some layer has no template mapping alone, every layer's own least-energy mapping (the exact

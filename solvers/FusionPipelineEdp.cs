@@ -185,11 +185,14 @@ public sealed partial class FusionSearch
         if (p.EnergyRaised) return false;
         p.EnergyRaised = true;
         var g = p.Group;
-        for (int k = 0; k < g.Members.Count && !stop(); k++)
+        // The members' class bounds on every thread the search has (f17t; each shape once, ClassBound): each member's own.
+        var bounds = new double[g.Members.Count];
+        Parallel.For(0, g.Members.Count, new ParallelOptions { MaxDegreeOfParallelism = SearchThreads }, k =>
         {
             var c = g.Members[k];
-            p.MemberEnergy[k] = Math.Max(p.MemberEnergy[k], ClassBound(c) - c.Removed!.Value);
-        }
+            bounds[k] = stop() ? 0 : ClassBound(c) - c.Removed!.Value;
+        });
+        for (int k = 0; k < g.Members.Count; k++) p.MemberEnergy[k] = Math.Max(p.MemberEnergy[k], bounds[k]);
         RaiseEnergy(p);
         return true;
     }
