@@ -47,6 +47,8 @@ internal sealed class ImperfectDramSweeps : SearchPart
     {
         int n = m.TensorCount, ranks = m.Ranks;
         if (m.Levels < 2 || m.Storage[0].Fanout.Size != 1 || n > 4) return null;
+        // The orders' shapes are kept per pattern of 2n + 1 bits per rank (a long), the claims per rank mask.
+        bool ordered = ranks * (n + 1) <= 62 && ranks <= 12;
         var tensors = m.Tensors;
         var links = tensors.Select(t => new VisitLink(cost, m, t, root, 0, 1)).ToArray();
         var dense = tensors.Select(t => (double)cost.PlanDensePartition(t, root, 1)).ToArray();
@@ -71,7 +73,16 @@ internal sealed class ImperfectDramSweeps : SearchPart
         var ext = new long[ranks];
         var tile = new long[n];
         var words = new double[4];
-        double[] freshQ = new double[n], freshWords = new double[n], plainWords = new double[n];
+        double[] plainWords = new double[n], sweepsOf = new double[n];
+        var vectors = new List<double[]>();
+        var shapes = new Dictionary<(long, long), List<int[][]>>();
+        var orders0 = new List<int[][]>();
+        var overlap = new double[n, ranks];
+        var distinct = new HashSet<(double, double, double, double, double, double, double, double)>();
+        long stamp = 0;
+        int slots = ordered ? n * ranks << ranks : 0;
+        var claimStamp = new long[slots];
+        double[] claimDense = new double[slots], claimUsed = new double[slots];
         Enumerate(0);
         var points = new double[1 << n][][];
         for (int keep = 0; keep < 1 << n; keep++) points[keep] = cases[keep] is { } c ? Front(c, n) : [];
@@ -84,44 +95,191 @@ internal sealed class ImperfectDramSweeps : SearchPart
                 foreach (long d in options[r]) { trips[r] = d; Enumerate(r + 1); }
                 return;
             }
-            bool anyLoop = false;
-            for (int k = 0; k < ranks; k++)
-            {
-                ext[k] = (m.Bound[k] + trips[k] - 1) / trips[k];
-                anyLoop |= trips[k] > 1;
-            }
-            // Per tensor, what does not depend on r0: its sweeps and words when r0 alone indexes a dimension of it ("fresh") and when not.
+            for (int k = 0; k < ranks; k++) ext[k] = (m.Bound[k] + trips[k] - 1) / trips[k];
             for (int i = 0; i < n; i++)
             {
                 tile[i] = tensors[i].Tile(ext);
-                double sweeps = LevelOneSweeps(tensors[i], trips, -1, fresh: true);
-                freshQ[i] = Math.Max(once[i], links[i].Energy(sweeps * dense[i]));
-                freshWords[i] = sweeps * used[i];
                 plainWords[i] = BypassWords(tensors[i], m.Bound, trips, -1, used[i], held[i]);
+            }
+            // Each order of DRAM's loops gives every tensor its claims (OrderSweeps less OrderLoss, per loop that may clear it):
+            // the distinct vectors of the largest, per order (the orders' shapes kept per pattern of loops).
+            long pattern = 0, disjoint = 0;
+            for (int q = 0; q < ranks; q++) if (trips[q] > 1) pattern |= 1L << q;
+            for (int i = 0; i < n; i++)
+                for (int q = 0; q < ranks; q++)
+                {
+                    if (trips[q] <= 1) continue;
+                    overlap[i, q] = Overlap(tensors[i], q, m.Bound, trips);
+                    if (overlap[i, q] >= 0) pattern |= 1L << (ranks * (i + 1) + q);
+                    if (overlap[i, q] == 0) disjoint |= 1L << (ranks * (i + 1) + q);
+                }
+            if (!ordered) orders0.Clear();
+            if (!ordered) orders0.Add(Enumerable.Range(0, n).Select(_ => Array.Empty<int>()).ToArray());
+            if (!ordered) shapes[(pattern, disjoint)] = orders0;
+            if (!shapes.TryGetValue((pattern, disjoint), out var orders))
+            {
+                orders = new List<int[][]>();
+                var seen = new HashSet<string>();
+                var path = Enumerable.Range(0, n).Select(_ => new List<int>()).ToArray();
+                Orders(0, 0, path, orders, seen, pattern, disjoint);
+                shapes[(pattern, disjoint)] = orders;
+            }
+            vectors.Clear();
+            distinct.Clear();
+            stamp++;
+            foreach (var order in orders)
+            {
+                // Per tensor, the most its clearing loops claim of level 1's visits (dense) and of DRAM's words (used).
+                var v = new double[8];
+                for (int i = 0; i < n; i++)
+                {
+                    v[i] = dense[i];
+                    v[4 + i] = used[i];
+                    foreach (int c in order[i])
+                    {
+                        int q = c >> 20, inner = c & ((1 << 20) - 1), slot = (i * ranks + q) << ranks | inner;
+                        if (claimStamp[slot] != stamp)
+                        {
+                            double sweeps = OrderSweeps(tensors[i], trips, inner), loss = OrderLoss(trips, inner, q, overlap[i, q]);
+                            claimDense[slot] = sweeps * dense[i] - loss;
+                            claimUsed[slot] = sweeps * used[i] - loss;
+                            claimStamp[slot] = stamp;
+                        }
+                        v[i] = Math.Max(v[i], claimDense[slot]);
+                        v[4 + i] = Math.Max(v[4 + i], claimUsed[slot]);
+                    }
+                }
+                if (distinct.Add((v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7]))) vectors.Add(v);
             }
             foreach (int keep in masks)
             {
                 long need = 0;
                 for (int i = 0; i < n; i++) if ((keep & 1 << i) != 0) need += tile[i];
                 if (capacity is { } cap && need > cap) continue;
-                for (int r0 = anyLoop ? 0 : -1; r0 < ranks; r0++)
+                var map = cases[keep];
+                foreach (var v in vectors)
                 {
-                    if (r0 >= 0 && trips[r0] <= 1) continue;
                     double q = 0;
                     Array.Clear(words);
                     for (int i = 0; i < n; i++)
                     {
-                        bool fresh = r0 >= 0 && tensors[i].PlainDimRank[r0];
-                        if ((keep & 1 << i) != 0) q += fresh ? freshQ[i] : once[i];
-                        else words[i] = fresh ? freshWords[i] : plainWords[i];
+                        if ((keep & 1 << i) != 0) q += Math.Max(once[i], links[i].Energy(v[i]));
+                        else words[i] = Math.Max(plainWords[i], v[4 + i]);
                     }
                     var key = (words[0], words[1], words[2], words[3]);
-                    var map = cases[keep];
                     if (!map.TryGetValue(key, out double known) || q < known) map[key] = q;
-                    if (r0 < 0) break;
                 }
             }
         }
+
+        // Places DRAM's loops (the pattern's low bits) from the innermost outward until every tensor is closed: each loop
+        // that may clear a tensor (Overlap at least 0; the pattern's bits per tensor) is one of its candidates, with the loops
+        // placed before it inside (`path`, each as inside | rank << 20); a loop that clears it fully (Overlap 0: `disjoint`)
+        // closes it, as does having no candidate left. The distinct results in `into`.
+        void Orders(int placed, int closed, List<int>[] path, List<int[][]> into, HashSet<string> seen, long pattern, long disjoint)
+        {
+            bool open = false;
+            for (int i = 0; i < n && !open; i++)
+                open = (closed & 1 << i) == 0 && ((pattern >> (ranks * (i + 1))) & ((1L << ranks) - 1) & ~(long)placed) != 0;
+            if (!open)
+            {
+                var result = path.Select(x => x.ToArray()).ToArray();
+                if (seen.Add(string.Join("|", result.Select(x => string.Join(",", x))))) into.Add(result);
+                return;
+            }
+            for (int r = 0; r < ranks; r++)
+            {
+                if ((pattern >> r & 1) == 0 || (placed & 1 << r) != 0) continue;
+                int next = closed;
+                for (int i = 0; i < n; i++)
+                {
+                    if ((closed & 1 << i) != 0 || (pattern >> (ranks * (i + 1) + r) & 1) == 0) continue;
+                    path[i].Add(placed | r << 20);
+                    if ((disjoint >> (ranks * (i + 1) + r) & 1) != 0) next |= 1 << i;
+                }
+                Orders(placed | 1 << r, next, path, into, seen, pattern, disjoint);
+                for (int i = 0; i < n; i++)
+                    if ((closed & 1 << i) == 0 && (pattern >> (ranks * (i + 1) + r) & 1) != 0) path[i].RemoveAt(path[i].Count - 1);
+            }
+        }
+    }
+
+    /// <summary>
+    /// What DRAM's loop over r (more than one trip) leaves of t's words when it rewinds, at most: -1 when it may leave any
+    /// (r does not index t, or shares a dimension with a rank DRAM splits, or a coefficient is negative), else the words the
+    /// tile at its last chunk and the tile at its first can share. 0 when r alone indexes a dimension of t (its chunks are
+    /// disjoint); when r shares a dimension k (coefficient c &gt; 0) only with ranks DRAM does not split (their whole extents,
+    /// W = the sum of c' (B' - 1)), the first chunk spans c (E - 1) + W + 1 indices of k and the last starts at c (D - 1) E,
+    /// so they share at most <c>ov = max(0, W + 1 - c - c (D - 2) E)</c> indices, the least over such k of
+    /// <c>ov / (c (E - 1) + W + 1)</c> of the largest tile (E at least ceil(B / D) for the ratio, which only falls as E
+    /// grows; every rank at its largest extent for the tile: <see cref="LargestExtent"/>).
+    /// </summary>
+    internal static double Overlap(SearchTensor t, int r, long[] bound, long[] trips)
+    {
+        if (trips[r] <= 1 || !t.IndexedBy[r]) return -1;
+        if (t.PlainDimRank[r]) return 0;
+        if (!t.NonNegative) return -1;
+        long e = (bound[r] + trips[r] - 1) / trips[r];
+        double least = double.PositiveInfinity;
+        for (int k = 0; k < t.Dims.Dimensions; k++)
+        {
+            var rs = t.Dims.RanksOf(k);
+            var cs = t.Dims.CoefficientsOf(k);
+            int at = rs.IndexOf(r);
+            if (at < 0 || cs[at] <= 0) continue;
+            double w = 0;
+            bool split = false;
+            for (int j = 0; j < rs.Length; j++)
+            {
+                if (j == at) continue;
+                if (trips[rs[j]] > 1) split = true;
+                w += (double)cs[j] * (bound[rs[j]] - 1);
+            }
+            if (split) continue;
+            double c = cs[at];
+            double ov = Math.Max(0, w + 1 - c - c * (trips[r] - 2) * e);
+            least = Math.Min(least, ov / (c * (e - 1) + w + 1));
+        }
+        if (double.IsPositiveInfinity(least)) return -1;
+        if (least == 0) return 0;
+        Span<long> ext = stackalloc long[trips.Length];
+        for (int k = 0; k < trips.Length; k++) ext[k] = LargestExtent(bound[k], trips[k]);
+        return least * t.Tile(ext);
+    }
+
+    /// <summary>The largest chunk E a DRAM loop of <paramref name="trips"/> iterations over a rank of bound B can have: ceil(B / E) = D, so (D - 1) E &lt; B.</summary>
+    internal static long LargestExtent(long bound, long trips) => trips <= 1 ? bound : (bound - 1) / (trips - 1);
+
+    /// <summary>
+    /// The words <see cref="OrderSweeps"/>' runs may find held: each run (one value of the loops outside q) but the first
+    /// starts right after q's last chunk, and may find at most <paramref name="overlap"/> of its words held (<see cref="Overlap"/>).
+    /// The runs number the trips of every loop outside q: those not indexing t (the sweeps) times those indexing it.
+    /// </summary>
+    internal static double OrderLoss(long[] trips, int inside, int q, double overlap)
+    {
+        if (overlap <= 0) return 0;
+        double runs = 1;
+        for (int k = 0; k < trips.Length; k++) if (k != q && (inside & 1 << k) == 0) runs *= trips[k];
+        return (runs - 1) * overlap;
+    }
+
+
+    /// <summary>
+    /// How many times at least DRAM sends every word of t its MACs use (to level 1 when it keeps t, else to the levels
+    /// below), when DRAM's innermost loop over a rank alone in a dimension of t (q, more than one trip) has the loops
+    /// <paramref name="inside"/> (a mask of ranks) inside it: the product of the trips of the ranks that do not index t and
+    /// are not inside q (docs/mapspace.md, "DRAM's sweeps in the order of its loops"). Each run of DRAM's iterations with
+    /// one value of q and of every loop outside q (q's dimension's range fixed) follows a run at another value of q, whose
+    /// words are disjoint from its own in that dimension (q's chunks are disjoint, q rewinds or steps between runs): no level
+    /// below DRAM holds a word of it at its start, so the run takes in every word its MACs use. The runs at one value of the
+    /// loops outside q that index t use, together, that slice's words, and each such value comes once per value of the
+    /// loops outside q that do not index t.
+    /// </summary>
+    internal static double OrderSweeps(SearchTensor t, long[] trips, int inside)
+    {
+        double s = 1;
+        for (int k = 0; k < trips.Length; k++) if (!t.IndexedBy[k] && (inside & 1 << k) == 0) s *= trips[k];
+        return s;
     }
 
     /// <summary>What the levels below 1 that may keep t can hold, over all their instances (+inf when one has no capacity).</summary>
