@@ -48,7 +48,9 @@ internal sealed class ImperfectDramSweeps : SearchPart
         int n = m.TensorCount, ranks = m.Ranks;
         if (m.Levels < 2 || m.Storage[0].Fanout.Size != 1 || n > 4) return null;
         // The orders' shapes are kept per pattern of 2n + 1 bits per rank (a long), the claims per rank mask.
-        bool ordered = ranks * (n + 1) <= 62 && ranks <= 12;
+        // Every order of DRAM's loops is weighed for the capacities' sweeps (made once per search); the decided tiles' sets
+        // (up to 8 per search) weigh DRAM's innermost loop only, as before, for time (their bound is the larger of the two).
+        bool ordered = heldBelow is null && ranks * (n + 1) <= 62 && ranks <= 12;
         var tensors = m.Tensors;
         var links = tensors.Select(t => new VisitLink(cost, m, t, root, 0, 1)).ToArray();
         var dense = tensors.Select(t => (double)cost.PlanDensePartition(t, root, 1)).ToArray();
@@ -113,15 +115,38 @@ internal sealed class ImperfectDramSweeps : SearchPart
                     if (overlap[i, q] >= 0) pattern |= 1L << (ranks * (i + 1) + q);
                     if (overlap[i, q] == 0) disjoint |= 1L << (ranks * (i + 1) + q);
                 }
-            if (!ordered) orders0.Clear();
-            if (!ordered) orders0.Add(Enumerable.Range(0, n).Select(_ => Array.Empty<int>()).ToArray());
-            if (!ordered) shapes[(pattern, disjoint)] = orders0;
+            if (!ordered)
+            {
+                // Only DRAM's innermost loop r0 is weighed (its claims need no order): per r0, the tensors it alone indexes a dimension of.
+                orders0.Clear();
+                for (int q = 0; q < ranks; q++)
+                    if (trips[q] > 1) orders0.Add(Enumerable.Range(0, n).Select(i => tensors[i].PlainDimRank[q] ? new[] { q << 20 } : []).ToArray());
+                if (orders0.Count == 0) orders0.Add(Enumerable.Range(0, n).Select(_ => Array.Empty<int>()).ToArray());
+                shapes[(pattern, disjoint)] = orders0;
+            }
             if (!shapes.TryGetValue((pattern, disjoint), out var orders))
             {
                 orders = new List<int[][]>();
                 var seen = new HashSet<string>();
                 var path = Enumerable.Range(0, n).Select(_ => new List<int>()).ToArray();
                 Orders(0, 0, path, orders, seen, pattern, disjoint);
+                // An order whose candidates include another's, tensor by tensor, claims at least as much: only the other counts.
+                var sets = orders.Select(o => o.Select(c => new HashSet<int>(c)).ToArray()).ToList();
+                var kept = new List<int[][]>();
+                for (int a = 0; a < orders.Count; a++)
+                {
+                    bool covered = false;
+                    for (int b = 0; b < orders.Count && !covered; b++)
+                    {
+                        if (b == a) continue;
+                        bool within = true;
+                        for (int i = 0; i < n && within; i++) within = sets[b][i].IsSubsetOf(sets[a][i]);
+                        // Equal sets: the first stands for both.
+                        if (within && (b < a || !Enumerable.Range(0, n).All(i => sets[a][i].SetEquals(sets[b][i])))) covered = true;
+                    }
+                    if (!covered) kept.Add(orders[a]);
+                }
+                orders = kept;
                 shapes[(pattern, disjoint)] = orders;
             }
             vectors.Clear();
@@ -137,7 +162,14 @@ internal sealed class ImperfectDramSweeps : SearchPart
                     v[4 + i] = used[i];
                     foreach (int c in order[i])
                     {
-                        int q = c >> 20, inner = c & ((1 << 20) - 1), slot = (i * ranks + q) << ranks | inner;
+                        int q = c >> 20, inner = c & ((1 << 20) - 1), slot = slots == 0 ? 0 : (i * ranks + q) << ranks | inner;
+                        if (slots == 0)
+                        {
+                            double sweeps0 = OrderSweeps(tensors[i], trips, inner);
+                            v[i] = Math.Max(v[i], sweeps0 * dense[i]);
+                            v[4 + i] = Math.Max(v[4 + i], sweeps0 * used[i]);
+                            continue;
+                        }
                         if (claimStamp[slot] != stamp)
                         {
                             double sweeps = OrderSweeps(tensors[i], trips, inner), loss = OrderLoss(trips, inner, q, overlap[i, q]);
