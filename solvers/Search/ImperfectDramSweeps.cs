@@ -14,7 +14,9 @@ namespace Optimizer.Solvers;
 /// position follows another position, whose words are disjoint, and brings all of its words; each later one at least its
 /// words less what the levels below 1 that may keep t can hold (H, their capacities over their instances): at least
 /// <c>U + (S - 1) x max(0, U - N x H)</c> words (N positions);</item>
-/// <item>else every used word once.</item>
+/// <item>else every used word once;</item>
+/// <item>and per order of DRAM's loops (docs/mapspace.md, "DRAM's sweeps in the order of its loops"): for a loop q that clears
+/// t on its rewind but for at most ov words (<see cref="Overlap"/>), <see cref="OrderSweeps"/> x U less <see cref="OrderLoss"/>.</item>
 /// </list>
 /// For the tensors in K that is level 1's visits from DRAM, costed with level 1's fills (<see cref="VisitLink.Energy"/>);
 /// their sum is <c>Q</c>. For the others it is the words DRAM sends them (<c>B_t</c>), costed by the bound with the node's
@@ -298,13 +300,12 @@ internal sealed class ImperfectDramSweeps : SearchPart
 
     /// <summary>
     /// How many times at least DRAM sends every word of t its MACs use (to level 1 when it keeps t, else to the levels
-    /// below), when DRAM's innermost loop over a rank alone in a dimension of t (q, more than one trip) has the loops
-    /// <paramref name="inside"/> (a mask of ranks) inside it: the product of the trips of the ranks that do not index t and
-    /// are not inside q (docs/mapspace.md, "DRAM's sweeps in the order of its loops"). Each run of DRAM's iterations with
-    /// one value of q and of every loop outside q (q's dimension's range fixed) follows a run at another value of q, whose
-    /// words are disjoint from its own in that dimension (q's chunks are disjoint, q rewinds or steps between runs): no level
-    /// below DRAM holds a word of it at its start, so the run takes in every word its MACs use. The runs at one value of the
-    /// loops outside q that index t use, together, that slice's words, and each such value comes once per value of the
+    /// below), less <see cref="OrderLoss"/>, when a DRAM loop q that clears t on its rewind (<see cref="Overlap"/>) has the
+    /// loops <paramref name="inside"/> (a mask of ranks) inside it: the product of the trips of the ranks that do not index t
+    /// and are not inside q (docs/mapspace.md, "DRAM's sweeps in the order of its loops"). Each run of DRAM's iterations at
+    /// one value of the loops outside q starts right after q's last chunk (or is the first): no level below DRAM holds a word
+    /// of it then but what the two chunks share, so the run takes in every other word its MACs use. The runs at one value of
+    /// the loops outside q that index t use, together, that slice's words, and each such value comes once per value of the
     /// loops outside q that do not index t.
     /// </summary>
     internal static double OrderSweeps(SearchTensor t, long[] trips, int inside)
