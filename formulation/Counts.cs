@@ -501,7 +501,7 @@ public sealed class TensorIndex
         private readonly Dictionary<string, int> _moveIds = [];
         // Per run: each child's entry of _shifts, and its pairs (child, neighbour) with their entries of _rankMoves (-1: one shift).
         private readonly List<(int[] Child, int[] Pairs, int[] Moves)> _runs = [];
-        private readonly System.Collections.Concurrent.ConcurrentDictionary<string, List<ulong[]>> _sets = new();
+        private readonly System.Collections.Concurrent.ConcurrentDictionary<string, ulong[][]> _sets = new();
 
         /// <summary>The distinct shifts (per rank, in units of the spacing) of the children of every run.</summary>
         public IReadOnlyList<long[]> Shifts => _shifts;
@@ -549,6 +549,23 @@ public sealed class TensorIndex
         /// </summary>
         public List<ulong[]> UnservedSets(ReadOnlySpan<long> spacing, ReadOnlySpan<long> dimMove)
         {
+            var distinct = new List<ulong[]>();
+            var seen = new HashSet<string>();
+            foreach (var set in UnservedPerRun(spacing, dimMove))
+                if (seen.Add(string.Join(',', set))) distinct.Add(set);
+            return distinct;
+        }
+
+        /// <summary>The number of runs added (placements: a plan's variants and the orders of its spatial loops).</summary>
+        public int RunCount => _runs.Count;
+
+        /// <summary>
+        /// <see cref="UnservedSets"/> per run, in the order the runs were added (one placement of the children: a mapping has
+        /// one, so a bound over several steps of one mapping takes every step's set from the same run). Kept per set of the
+        /// <see cref="RankMoves"/> the move matches.
+        /// </summary>
+        public ulong[][] UnservedPerRun(ReadOnlySpan<long> spacing, ReadOnlySpan<long> dimMove)
+        {
             int dims = index.Dimensions;
             Span<long> scaled = stackalloc long[rankCount];
             var matches = new char[_rankMoves.Count + 1];
@@ -564,19 +581,19 @@ public sealed class TensorIndex
             }
             return _sets.GetOrAdd(new string(matches), key =>
             {
-                var distinct = new List<ulong[]>();
-                var seen = new HashSet<string>();
-                foreach (var (child, pairs, moves) in _runs)
+                var perRun = new ulong[_runs.Count][];
+                for (int run = 0; run < _runs.Count; run++)
                 {
+                    var (child, pairs, moves) = _runs[run];
                     var served = new bool[child.Length];
                     for (int p = 0; p < moves.Length; p++)
                         if (key[moves[p] < 0 ? key.Length - 1 : moves[p]] == '1') served[pairs[2 * p]] = true;
                     var set = new ulong[(_shifts.Count + 63) >> 6];
                     for (int i = 0; i < child.Length; i++)
                         if (!served[i]) set[child[i] >> 6] |= 1UL << (child[i] & 63);
-                    if (seen.Add(string.Join(',', set))) distinct.Add(set);
+                    perRun[run] = set;
                 }
-                return distinct;
+                return perRun;
             });
         }
 

@@ -154,7 +154,7 @@ public sealed class LayerEvaluator
                 var share = (total - (_clock.Elapsed - start)) / Math.Max(1, pending);
                 shapeCap = cap is { } floor && floor > share ? floor : share;
             }
-            var r = Solve(arch, key, s, objective, relaxation, shapeCap, nodes);
+            var r = Solve(arch, key, s, objective, relaxation, shapeCap, nodes, enough: Enough(target, sum - Shapes[s].Count * LowerOf(known[s]), Shapes[s].Count));
             got[s] = r;
             if (r.Status == SolveStatus.Infeasible) break;
             sum += Shapes[s].Count * (Math.Max(LowerOf(r), LowerOf(known[s])) - LowerOf(known[s]));
@@ -255,7 +255,9 @@ public sealed class LayerEvaluator
                 else if (!Stopped && (given is null || given >= EnergyFirstCap))
                 {
                     long before = Searches;
-                    e = Solve(arch, key, s, Objective.Energy, relaxation: true, given / 2);
+                    // Its energy bound times the least cycles is the shape's EDP floor: it passes the target at this energy.
+                    double enough = Enough(target, Total() - Shapes[s].Count * LowerOf(now[s]), Shapes[s].Count) / Roots(arch, key, s).Cycles;
+                    e = Solve(arch, key, s, Objective.Energy, relaxation: true, given / 2, enough: enough);
                     if (Searches > before) EnergySearchesForEdp++;
                     if (e.Status == SolveStatus.Infeasible) { now[s] = e; return now; }
                 }
@@ -267,7 +269,7 @@ public sealed class LayerEvaluator
             if (Final(now[s])) continue;
             if (finite && Total() > target) { Skipped++; continue; }
             if (!Decidable()) { EdpSearchesLeft++; continue; }
-            var r = Solve(arch, key, s, Objective.Edp, relaxation: true, cap, energyFirst: false);
+            var r = Solve(arch, key, s, Objective.Edp, relaxation: true, cap, energyFirst: false, enough: Enough(target, Total() - Shapes[s].Count * LowerOf(now[s]), Shapes[s].Count));
             now[s] = r.Status == SolveStatus.Infeasible || LowerOf(r) >= LowerOf(now[s]) ? r : r with { Bound = LowerOf(now[s]) };
             if (r.Status == SolveStatus.Infeasible) return now;
         }
@@ -493,7 +495,8 @@ public sealed class LayerEvaluator
     /// </summary>
     public SolveResult Search(Architecture arch, int shape, Objective objective, TimeSpan? cap = null) => Solve(arch, Key(arch), shape, objective, relaxation: false, cap);
 
-    private SolveResult Solve(Architecture arch, string key, int shape, Objective objective, bool relaxation, TimeSpan? cap, long? nodes = null, bool energyFirst = true)
+    private SolveResult Solve(Architecture arch, string key, int shape, Objective objective, bool relaxation, TimeSpan? cap, long? nodes = null, bool energyFirst = true,
+        double enough = double.PositiveInfinity)
     {
         // Proved already by what is known (a carried or stopped search's mapping reached by a dominating bound): no search.
         if (!(_cache.TryGetValue((key, shape, objective), out var had) && Final(had.Result)) && Known(arch, key, shape, objective) is var known && Final(known))
@@ -516,8 +519,26 @@ public sealed class LayerEvaluator
             if (given is { } whole) cap = whole - (_clock.Elapsed - began) is var rest && rest > whole / 2 ? rest : whole / 2;
         }
         if (objective == Objective.Edp && Convention == CostConvention.Default) floor = EnergyFloor(arch, key, shape);
-        return Strengthen(arch, key, shape, objective, Run(arch, key, shape, objective, relaxation, cap, floor, nodes));
+        return Strengthen(arch, key, shape, objective, Run(arch, key, shape, objective, relaxation, cap, floor, nodes, enough));
     }
+
+    /// <summary>
+    /// The one formula of a search's stop (branch cd19o): the bound on one shape (of <paramref name="count"/> layers) at which
+    /// a sum passes its <paramref name="target"/> when the other shapes' bounds sum to <paramref name="others"/>, a hair above
+    /// (a relative 1e-10 of the target) so that the sum is then strictly above it. A search given it as its ceiling prunes every
+    /// node whose bound reaches it and, when nothing is below it, proves exactly that bound: the node's key then passes its
+    /// target (the node is dropped), and a longer search could only raise a key that already drops it. Infinite without a
+    /// finite target. Used by every sum with a target: a set's bound (its energy searches at this over the shape's least
+    /// cycles, <see cref="EdpFloor"/>; its EDP searches) and a point's.
+    /// </summary>
+    public static double Enough(double target, double others, int count)
+        => double.IsFinite(target) && count > 0 ? (target * (1 + 1e-10) - others) / count : double.PositiveInfinity;
+
+    /// <summary>Whether a search with a target stops at the bound that decides its node (<see cref="Enough"/>; default on; off for comparisons).</summary>
+    public bool StopAtEnough { get; set; } = true;
+
+    /// <summary>Searches that ended at the bound deciding their node (<see cref="Enough"/>): nothing below it, so the node passes its target.</summary>
+    public long StoppedAtEnough { get; private set; }
 
     /// <summary>The least cap on an EDP search on a relaxation for which an energy search of the same shape is run first, with half of it (<see cref="Solve"/>): shorter searches (the quick bounds) take the energy bounds already known.</summary>
     public static readonly TimeSpan EnergyFirstCap = TimeSpan.FromSeconds(1);
@@ -605,7 +626,8 @@ public sealed class LayerEvaluator
     /// the machine's load. It is answered by any search of the same key already run (each was given at least as much), and
     /// is cached as given no time, so that any timed search of the key runs again (keeping the better bound and mapping).
     /// </summary>
-    private SolveResult Run(Architecture arch, string key, int shape, Objective objective, bool relaxation, TimeSpan? cap, double energyFloor = 0, long? nodes = null)
+    private SolveResult Run(Architecture arch, string key, int shape, Objective objective, bool relaxation, TimeSpan? cap, double energyFloor = 0, long? nodes = null,
+        double enough = double.PositiveInfinity)
     {
         var left = nodes is null ? Given(relaxation, cap) : Given(relaxation: false, null);
         bool had = _cache.TryGetValue((key, shape, objective), out var cached);
@@ -626,10 +648,19 @@ public sealed class LayerEvaluator
         if (carried is not null) CarriedSeeds++;
         var problem = new MapProblem(layer, arch, objective, Convention: Convention) { EnergyFloor = energyFloor };
         var descent = nodes is null ? null : DescentSeed(problem, left);
+        double ceiling = carried is null ? double.PositiveInfinity : carried.Value * (1 + 1e-9);
+        // The bound that decides the node (branch cd19o): a search whose bound reaches it puts the sum above its target, and
+        // nothing it would prove beyond is used, so it stops there (its ceiling; not the dive's node-limited searches).
+        bool stops = StopAtEnough && nodes is null && enough > 0 && enough < ceiling;
+        if (stops) ceiling = enough;
         // Node-limited without the descent's mapping: unseeded (the search's own seeding would sample on a clock).
         var r = new TilingSearch(problem, prune: true, seed: nodes is null || descent is not null, incumbent: descent,
-                ceiling: carried is null ? double.PositiveInfinity : carried.Value * (1 + 1e-9)) { NodeLimit = nodes ?? long.MaxValue }
+                ceiling: ceiling) { NodeLimit = nodes ?? long.MaxValue }
             .Solve(_limits with { TimeLimit = left, Threads = nodes is null ? _limits.Threads : 1 });
+        // Ended at that bound (nothing below it): what it proved is all the node needed; cached as given no time, so that a
+        // later search of the key for its own sake runs again (keeping the better bound and mapping).
+        stops &= !Final(r) && LowerOf(r) >= enough;
+        if (stops) StoppedAtEnough++;
         if (r.Mapping is { } found)
         {
             if (!_found.TryGetValue((shape, objective), out var list)) _found[(shape, objective)] = list = ([], []);
@@ -652,7 +683,7 @@ public sealed class LayerEvaluator
             if (!_searched.TryGetValue((shape, objective), out var list)) _searched[(shape, objective)] = list = [];
             list.Add((arch, key));
         }
-        _cache[(key, shape, objective)] = (r, nodes is null ? left : TimeSpan.Zero);
+        _cache[(key, shape, objective)] = (r, nodes is null && !stops ? left : TimeSpan.Zero);
         SearchDone?.Invoke();
         return r;
     }

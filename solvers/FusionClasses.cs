@@ -222,19 +222,106 @@ public sealed partial class FusionSearch
     private static (ClassState? Next, double Ceiling) NextClass(List<List<ClassState>> layers, Func<FusionPartial, double> value)
     {
         int n = layers.Count;
-        var forward = Forward(layers, c => c.Lower);
-        var backward = Backward(layers, c => c.Lower);
-        double best = Forward(layers, c => c.Member is { } m ? value(m) : double.PositiveInfinity)[n].GetValueOrDefault(DramKey, double.PositiveInfinity);
+        var keys = KeyIndex.Of(layers);
+        var forward = keys.Forward(layers, c => c.Lower);
+        var backward = keys.Backward(layers, c => c.Lower);
+        double best = keys.Forward(layers, c => c.Member is { } m ? value(m) : double.PositiveInfinity)[n][keys.Dram];
         ClassState? next = null;
-        double nextTotal = double.PositiveInfinity;
-        foreach (var c in layers.SelectMany(l => l))
-        {
-            if (c.Searched) continue;
-            double total = forward[c.Layer].GetValueOrDefault(c.InKey, double.PositiveInfinity) + c.Lower + backward[c.Layer + 1].GetValueOrDefault(c.OutKey, double.PositiveInfinity);
-            if (total < nextTotal) (next, nextTotal) = (c, total);
-        }
+        double nextTotal = double.PositiveInfinity, before = 0, after = 0;
+        for (int i = 0; i < n; i++)
+            for (int j = 0; j < layers[i].Count; j++)
+            {
+                var c = layers[i][j];
+                if (c.Searched) continue;
+                double f = forward[i][keys.In[i][j]], b = backward[i + 1][keys.Out[i][j]], total = f + c.Lower + b;
+                if (total < nextTotal) (next, nextTotal, before, after) = (c, total, f, b);
+            }
         if (next is null || Meets(nextTotal, best)) return (null, 0);
-        return (next, best - forward[next.Layer][next.InKey] - backward[next.Layer + 1][next.OutKey]);
+        return (next, best - before - after);
+    }
+
+    /// <summary>
+    /// The keys of a join's classes as indices per layer boundary, so that <see cref="NextClass"/>, run once per class searched,
+    /// takes <see cref="Forward"/> and <see cref="Backward"/> over arrays (the same values, in the same order): with pipelined
+    /// groups each group's members have keys of their own (GPT-3 on tpu-v4i: about 22,000 classes, and before f17s a third of the
+    /// pipelined EDP search's time went into those passes over dictionaries). Taken again when a layer gains classes.
+    /// </summary>
+    private sealed class KeyIndex
+    {
+        private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<List<List<ClassState>>, KeyIndex> Known = new();
+        private readonly int[] _counts;
+        private readonly int[] _keys;
+        /// <summary>Per layer, per class: its in key's index at the boundary before the layer, its out key's at the one after.</summary>
+        public int[][] In { get; }
+        public int[][] Out { get; }
+        /// <summary>DRAM's index at every boundary (0: the first key taken at each).</summary>
+        public int Dram => 0;
+
+        private KeyIndex(List<List<ClassState>> layers)
+        {
+            int n = layers.Count;
+            var at = Enumerable.Range(0, n + 1).Select(_ => new Dictionary<string, int> { [DramKey] = 0 }).ToArray();
+            int IndexOf(int boundary, string key) => at[boundary].TryGetValue(key, out var k) ? k : at[boundary][key] = at[boundary].Count;
+            _counts = layers.Select(l => l.Count).ToArray();
+            In = layers.Select((l, i) => l.Select(c => IndexOf(i, c.InKey)).ToArray()).ToArray();
+            Out = layers.Select((l, i) => l.Select(c => IndexOf(i + 1, c.OutKey)).ToArray()).ToArray();
+            _keys = at.Select(d => d.Count).ToArray();
+            _names = at.Select(d => d.OrderBy(e => e.Value).Select(e => e.Key).ToArray()).ToArray();
+        }
+
+        /// <summary>Per boundary, the keys by index.</summary>
+        private readonly string[][] _names;
+
+        /// <summary>Sums per key index as dictionaries by key, keeping only the finite ones (the keys a chain reaches).</summary>
+        public List<Dictionary<string, double>> Named(double[][] sums)
+            => sums.Select((row, b) => Enumerable.Range(0, row.Length).Where(k => !double.IsPositiveInfinity(row[k]))
+                .ToDictionary(k => _names[b][k], k => row[k])).ToList();
+
+        /// <summary>The index of <paramref name="layers"/>, taken again when some layer's count of classes changed (classes are only added).</summary>
+        public static KeyIndex Of(List<List<ClassState>> layers)
+        {
+            if (Known.TryGetValue(layers, out var known) && known._counts.Length == layers.Count && known._counts.Select((k, i) => k == layers[i].Count).All(x => x))
+                return known;
+            var made = new KeyIndex(layers);
+            Known.AddOrUpdate(layers, made);
+            return made;
+        }
+
+        private double[][] Empty() => _keys.Select(k => Enumerable.Repeat(double.PositiveInfinity, k).ToArray()).ToArray();
+
+        /// <summary>Per boundary, per key index, the least sum of a value over one class per layer before it along compatible keys (+infinity where no chain reaches it): the one place of the join's forward recurrence.</summary>
+        public double[][] Forward(List<List<ClassState>> layers, Func<ClassState, double> value)
+        {
+            var result = Empty();
+            result[0][Dram] = 0;
+            for (int i = 0; i < layers.Count; i++)
+                for (int j = 0; j < layers[i].Count; j++)
+                {
+                    var c = layers[i][j];
+                    if (i == layers.Count - 1 && c.OutKey != DramKey) continue;
+                    double before = result[i][In[i][j]];
+                    if (double.IsPositiveInfinity(before)) continue;
+                    double total = before + value(c);
+                    if (total < result[i + 1][Out[i][j]]) result[i + 1][Out[i][j]] = total;
+                }
+            return result;
+        }
+
+        /// <summary>Per boundary, per key index, the least sum of a value over one class per layer from it on (+infinity where none): the one place of the backward recurrence.</summary>
+        public double[][] Backward(List<List<ClassState>> layers, Func<ClassState, double> value)
+        {
+            var result = Empty();
+            result[layers.Count][Dram] = 0;
+            for (int i = layers.Count - 1; i >= 0; i--)
+                for (int j = 0; j < layers[i].Count; j++)
+                {
+                    double after = result[i + 1][Out[i][j]];
+                    if (double.IsPositiveInfinity(after)) continue;
+                    double total = value(layers[i][j]) + after;
+                    if (total < result[i][In[i][j]]) result[i][In[i][j]] = total;
+                }
+            return result;
+        }
     }
 
     /// <summary>
@@ -334,42 +421,24 @@ public sealed partial class FusionSearch
         return bound;
     }
 
-    /// <summary>Per layer boundary i (0..n), per key: the least sum of a value over one class per layer before i along compatible keys.</summary>
+    /// <summary>
+    /// Per layer boundary i (0..n), per key: the least sum of a value over one class per layer before i along compatible keys
+    /// (only the keys some chain reaches with a finite sum). The recurrence is <see cref="KeyIndex.Forward"/>'s.
+    /// </summary>
     private static List<Dictionary<string, double>> Forward(List<List<ClassState>> layers, Func<ClassState, double> value)
     {
-        var result = new List<Dictionary<string, double>> { new() { [DramKey] = 0 } };
-        for (int i = 0; i < layers.Count; i++)
-        {
-            var next = new Dictionary<string, double>();
-            foreach (var c in layers[i])
-            {
-                if (i == layers.Count - 1 && c.OutKey != DramKey) continue;
-                if (!result[i].TryGetValue(c.InKey, out var before)) continue;
-                double total = before + value(c);
-                if (total < next.GetValueOrDefault(c.OutKey, double.PositiveInfinity)) next[c.OutKey] = total;
-            }
-            result.Add(next);
-        }
-        return result;
+        var keys = KeyIndex.Of(layers);
+        return keys.Named(keys.Forward(layers, value));
     }
 
-    /// <summary>Per layer boundary i (0..n), per key: the least sum of a value over one class per layer from i on, starting with that key.</summary>
+    /// <summary>
+    /// Per layer boundary i (0..n), per key: the least sum of a value over one class per layer from i on, starting with that
+    /// key (only finite sums). The recurrence is <see cref="KeyIndex.Backward"/>'s.
+    /// </summary>
     private static List<Dictionary<string, double>> Backward(List<List<ClassState>> layers, Func<ClassState, double> value)
     {
-        var result = new Dictionary<string, double>[layers.Count + 1];
-        result[layers.Count] = new() { [DramKey] = 0 };
-        for (int i = layers.Count - 1; i >= 0; i--)
-        {
-            var here = new Dictionary<string, double>();
-            foreach (var c in layers[i])
-            {
-                if (!result[i + 1].TryGetValue(c.OutKey, out var after)) continue;
-                double total = value(c) + after;
-                if (total < here.GetValueOrDefault(c.InKey, double.PositiveInfinity)) here[c.InKey] = total;
-            }
-            result[i] = here;
-        }
-        return result.ToList();
+        var keys = KeyIndex.Of(layers);
+        return keys.Named(keys.Backward(layers, value));
     }
 
     /// <summary>The chain of members of least total energy, or of another value of a member (ties: the first class in each layer's fixed order).</summary>

@@ -102,7 +102,7 @@ public sealed partial class FusionSearch
                     // With the pipelined groups, a lone line at the floor is steepened around the best EDP's point (f17p): the
                     // sequential search's line at lambda 0 has the energy optimum's point, often far slower than the answer.
                     // With the pipelined groups, the whole space's cycle floor is taken again from the classes' floors as the
-                    // groups' searches raised them (RaiseBounds, a complete group's least cycles): each is a floor on its class.
+                    // groups' searches raised them (RaiseEnergyBounds, RaiseCycles, a complete group's least cycles): each is a floor on its class.
                     if (piped.Count > 0) lastFloor = cycleFloor = Math.Max(cycleFloor, SpaceCycleFloor(layers));
                     var (vertexBound, next) = Polygon(lines, cycleFloor, incumbent, piped.Count > 0 && best is { } b ? (b.Rep.Energy, b.Rep.Cycles) : null);
                     bound = vertexBound;

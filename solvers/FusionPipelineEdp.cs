@@ -27,6 +27,8 @@ public sealed partial class FusionSearch
         public double EnergyLower { get; set; }
         /// <summary>Per member, a lower bound on its fused energy (its class's energy bound, raised by its class's least-energy search).</summary>
         public double[] MemberEnergy { get; } = new double[group.Members.Count];
+        /// <summary>True once its members' energy bounds were raised with their class bounds (<see cref="RaiseEnergyBounds"/>).</summary>
+        public bool EnergyRaised { get; set; }
         /// <summary>True once every member's class had its least-energy search (<see cref="SettleEnergy"/>).</summary>
         public bool EnergySettled { get; set; }
         public double CycleFloor { get; set; }
@@ -141,7 +143,7 @@ public sealed partial class FusionSearch
     /// <paramref name="leastEnergy"/>, <see cref="SequentialFloors"/>: a member's energy is its sequential twin's) summed, and
     /// that cycle floor, and what fusion removes from each member's energy; on the classes, as the weighted join reads them: the members but the last bound 0 (energy and cycles),
     /// the last the group's. Both are raised with the members' own class bounds when a join first reaches the group
-    /// (<see cref="RaiseBounds"/>).
+    /// (<see cref="RaiseEnergyBounds"/>, <see cref="RaiseCycles"/>).
     /// </summary>
     private List<PipeEdp> BoundPipedWeighted(List<PipeGroup> groups, double[] leastEnergy)
     {
@@ -172,22 +174,35 @@ public sealed partial class FusionSearch
     }
 
     /// <summary>
-    /// A group's bounds raised, once, when a join first reaches it: its cycle floor with its members' own class cycle floors
-    /// (<see cref="RaisedFloor"/>, latency's), and each member's energy bound with the energy search's class bound
-    /// (<see cref="ClassBound"/>, less what fusion removes: a member's fused energy is its own in the pipeline, the energy of the
-    /// same group run sequentially), shared by shape with the sequential classes. False when already raised.
+    /// A group's energy bound raised, once, when a join first reaches it: each member's energy bound with the energy search's
+    /// class bound (<see cref="ClassBound"/>, less what fusion removes: a member's fused energy is its own in the pipeline, the
+    /// energy of the same group run sequentially), shared by shape with the sequential classes. Taken before its cycle floor
+    /// (<see cref="RaiseCycles"/>, f17s): on GPT-3 it alone puts most groups the join reaches at their ceilings. False when
+    /// already raised.
     /// </summary>
-    private bool RaiseBounds(PipeEdp p, Func<bool> stop)
+    private bool RaiseEnergyBounds(PipeEdp p, Func<bool> stop)
     {
+        if (p.EnergyRaised) return false;
+        p.EnergyRaised = true;
         var g = p.Group;
-        if (RaisedFloor(g, stop) is not { } floor) return false;
-        p.CycleFloor = Math.Max(p.CycleFloor, floor);
         for (int k = 0; k < g.Members.Count && !stop(); k++)
         {
             var c = g.Members[k];
             p.MemberEnergy[k] = Math.Max(p.MemberEnergy[k], ClassBound(c) - c.Removed!.Value);
         }
         RaiseEnergy(p);
+        return true;
+    }
+
+    /// <summary>
+    /// A group's cycle floor raised, once, with its members' own class cycle floors (<see cref="RaisedFloor"/>, latency's).
+    /// False when already raised.
+    /// </summary>
+    private bool RaiseCycles(PipeEdp p, Func<bool> stop)
+    {
+        if (RaisedFloor(p.Group, stop) is not { } floor) return false;
+        p.CycleFloor = Math.Max(p.CycleFloor, floor);
+        SetBounds(p);
         return true;
     }
 
@@ -291,8 +306,15 @@ public sealed partial class FusionSearch
         var last = g.Members[^1];
         last.Searched = true;
         p.SearchedAt.Add(lambda);
-        // First its bounds with its members' class bounds (RaiseBounds): a group they put at the ceiling is not enumerated.
-        if (RaiseBounds(p, stop))
+        // First its bounds with its members' class bounds, the energy's (RaiseEnergyBounds), then the cycles' (RaiseCycles): a
+        // group either puts at the ceiling is not enumerated (nor, by the first, has its cycle floor taken).
+        if (RaiseEnergyBounds(p, stop))
+        {
+            ResetPiped(p, lambda);
+            last.Searched = true;
+            if (Meets(last.Lower, ceiling)) return;
+        }
+        if (RaiseCycles(p, stop))
         {
             ResetPiped(p, lambda);
             last.Searched = true;

@@ -63,6 +63,7 @@ internal sealed partial class ImperfectBound(SearchProblem problem, ArrayCostMod
         foreach (var t in _m.Tensors) Terms(terms[t.Index], t, s, d, tiles);
         _passes = false;
         _pairCount = 0;
+        _sharedCount = 0;
         double plain = Least(terms, s, d, tiles, null);
         if (_m.MacEnergy + plain >= cutoff) return _m.MacEnergy + plain;
         // DRAM's sweeps, the passes and the shared steps only raise the bound: weighed for the nodes the plain bound does not prune.
@@ -70,6 +71,9 @@ internal sealed partial class ImperfectBound(SearchProblem problem, ArrayCostMod
         _passes = _levels is not null && PassesApply(s, d, tiles);
         if (sweeps is null && !_passes) return _m.MacEnergy + plain;
         double least = Least(terms, s, d, tiles, sweeps);
+        // With level 1's tile at least what the plan's fanouts span (the larger: both hold).
+        if (sweeps is not null && _m.MacEnergy + least < cutoff && PlanSweeps(s) is { } planned)
+            least = Math.Max(least, Least(terms, s, d, tiles, planned));
         // Over the decided tiles too where the capacities' sweeps do not prune (the larger: a merged front may lie lower somewhere).
         if (sweeps is null || _m.MacEnergy + least >= cutoff || SweepsHeld(s, d) is not { } held) return _m.MacEnergy + least;
         return _m.MacEnergy + Math.Max(least, Least(terms, s, d, tiles, held));
@@ -122,7 +126,8 @@ internal sealed partial class ImperfectBound(SearchProblem problem, ArrayCostMod
             {
                 double k = with + point[0];
                 foreach (var t in _m.Tensors) if ((keep & t.Bit) == 0) k += terms[t.Index].Without(point[1 + t.Index]);
-                if (_passes && _pairCount > 0 && k > sum) k += PointRaise(keep, point);
+                if (_passes && (_pairCount > 0 || _sharedCount > 0) && k > sum)
+                    k += Math.Max(_pairCount > 0 ? PointRaise(keep, point) : 0, SharedPointRaise(terms, s, d, tiles, innermost, keep, point));
                 least = Math.Min(least, k);
                 if (least <= sum) return sum;
             }
@@ -130,6 +135,34 @@ internal sealed partial class ImperfectBound(SearchProblem problem, ArrayCostMod
         // No keep set of level 1 is open (not with the search's problems, which allow it to keep nothing): the plain sum.
         return double.IsPositiveInfinity(least) ? sum : Math.Max(sum, least);
     }
+
+    /// <summary>
+    /// DRAM's sweeps with level 1's tile at least the spans the node's plan fixes (<see cref="ImperfectDramSweeps.LevelOneLeast"/>),
+    /// made once per distinct span vector, at most <see cref="MaxPlanSweeps"/> of them per search (then none: the plain sweeps stand).
+    /// </summary>
+    private ImperfectDramSweeps? PlanSweeps(State s)
+    {
+        if (_levels is null || s.Plan is null || !ReferenceEquals(_sweepsPlan, s.Plan)) _sweepsPlanKey = PlanSweepsKey(s);
+        if (_sweepsPlanKey is not { } key) return null;
+        if (_planSweeps.TryGetValue(key.Key, out var made)) return made;
+        if (_planSweeps.Count >= MaxPlanSweeps) return null;
+        made = ImperfectDramSweeps.Create(_m, _cost, _levels!, s, least: key.Least);
+        _planSweeps[key.Key] = made;
+        return made;
+    }
+
+    private (string Key, long[] Least)? PlanSweepsKey(State s)
+    {
+        _sweepsPlan = s.Plan;
+        if (_levels is null || s.Plan is null || ImperfectDramSweeps.LevelOneLeast(_m, s) is not { } least) return null;
+        return (string.Join(",", least), least);
+    }
+
+    /// <summary>At most this many span vectors get their own sweeps in one search (each a pass over DRAM's cases).</summary>
+    private const int MaxPlanSweeps = 8;
+    private readonly Dictionary<string, ImperfectDramSweeps?> _planSweeps = new();
+    private SpatialPlan? _sweepsPlan;
+    private (string Key, long[] Least)? _sweepsPlanKey;
 
     private ImperfectDramSweeps? Sweeps(State s)
     {

@@ -45,7 +45,10 @@ internal sealed class ImperfectDramSweeps : SearchPart
     /// </summary>
     /// <param name="heldBelow">Per tensor, what the levels below 1 hold of it at most, in place of <see cref="Held"/> (their
     /// decided tiles, <see cref="ImperfectBound"/>'s nodes with every level below 1 decided); null: their capacities.</param>
-    public static ImperfectDramSweeps? Create(SearchProblem m, ArrayCostModel cost, LevelEnumeration levels, State root, double[]? heldBelow = null)
+    /// <param name="least">Per rank, the least extent level 1's tile can have (<see cref="LevelOneLeast"/>: the spans its
+    /// plan's fanouts fix); null: 1. Level 1's tile spans at least that and <c>ceil(B / D)</c>, and D is at most
+    /// <c>ceil(B / least)</c>.</param>
+    public static ImperfectDramSweeps? Create(SearchProblem m, ArrayCostModel cost, LevelEnumeration levels, State root, double[]? heldBelow = null, long[]? least = null)
     {
         int n = m.TensorCount, ranks = m.Ranks;
         if (m.Levels < 2 || m.Storage[0].Fanout.Size != 1 || n > 4) return null;
@@ -68,7 +71,7 @@ internal sealed class ImperfectDramSweeps : SearchPart
         {
             long b = m.Bound[r];
             var set = new SortedSet<long>();
-            for (long e = 1; e <= b; e++) set.Add((b + e - 1) / e);
+            for (long e = least is null ? 1 : Math.Min(b, least[r]); e <= b; e++) set.Add((b + e - 1) / e);
             options[r] = set.ToArray();
         }
         var cases = new Dictionary<(double, double, double, double), double>[1 << n];
@@ -99,7 +102,11 @@ internal sealed class ImperfectDramSweeps : SearchPart
                 foreach (long d in options[r]) { trips[r] = d; Enumerate(r + 1); }
                 return;
             }
-            for (int k = 0; k < ranks; k++) ext[k] = (m.Bound[k] + trips[k] - 1) / trips[k];
+            for (int k = 0; k < ranks; k++)
+            {
+                ext[k] = (m.Bound[k] + trips[k] - 1) / trips[k];
+                if (least is not null) ext[k] = Math.Max(ext[k], Math.Min(m.Bound[k], least[k]));
+            }
             for (int i = 0; i < n; i++)
             {
                 tile[i] = tensors[i].Tile(ext);
@@ -313,6 +320,25 @@ internal sealed class ImperfectDramSweeps : SearchPart
         double s = 1;
         for (int k = 0; k < trips.Length; k++) if (!t.IndexedBy[k] && (inside & 1 << k) == 0) s *= trips[k];
         return s;
+    }
+
+    /// <summary>
+    /// Per rank, the least extent of level 1's tile under a spatial plan: the product of the plan's spatial factors at level 1
+    /// and below (every tile spans at least one element, and a level's tile spans its fanout's children's tiles), clipped to
+    /// the bound; null when it is 1 for every rank (the plan fixes nothing beyond <c>ceil(B / D)</c>).
+    /// </summary>
+    internal static long[]? LevelOneLeast(SearchProblem m, State s)
+    {
+        var least = new long[m.Ranks];
+        bool any = false;
+        for (int r = 0; r < m.Ranks; r++)
+        {
+            long e = 1;
+            for (int l = 1; l < m.Levels; l++) e *= s.Spatial(l, r);
+            least[r] = Math.Min(m.Bound[r], e);
+            any |= least[r] > 1;
+        }
+        return any ? least : null;
     }
 
     /// <summary>What the levels below 1 that may keep t can hold, over all their instances (+inf when one has no capacity).</summary>

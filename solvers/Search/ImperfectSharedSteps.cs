@@ -22,6 +22,8 @@ internal sealed partial class ImperfectBound
     /// </summary>
     private double SharedSteps(TensorTerms[] terms, State s, int d, Tiles tiles, int innermost)
     {
+        _sharedCount = 0;
+        _sharedGridMade = false;
         double total = tiles.Total - 1;
         if (total <= 0) return 0;
         double raise = 0;
@@ -34,13 +36,17 @@ internal sealed partial class ImperfectBound
             {
                 var xb = terms[b.Index];
                 if (b.Index <= a.Index || xb.Count == 0) continue;
-                if (Covers(a, b) || Covers(b, a)) raise = Math.Max(raise, PairRaise(xa, a, xb, b, s, d, tiles, innermost, total, 1));
+                if (Covers(a, b) || Covers(b, a))
+                {
+                    raise = Math.Max(raise, PairRaise(xa, a, xb, b, s, d, tiles, innermost, total, 1));
+                    KeepSharedPair(a, b, 1);
+                }
                 else
                 {
                     // Neither moves clear: a step that changes none of A's plain ranks may still bring each keeper of B a share of a tile.
                     double ab = CoveredShare(a, b, xb, s), ba = CoveredShare(b, a, xa, s);
-                    if (ab > 0) raise = Math.Max(raise, PairRaise(xa, a, xb, b, s, d, tiles, innermost, total, ab));
-                    if (ba > 0) raise = Math.Max(raise, PairRaise(xb, b, xa, a, s, d, tiles, innermost, total, ba));
+                    if (ab > 0) { raise = Math.Max(raise, PairRaise(xa, a, xb, b, s, d, tiles, innermost, total, ab)); KeepSharedPair(a, b, ab); }
+                    if (ba > 0) { raise = Math.Max(raise, PairRaise(xb, b, xa, a, s, d, tiles, innermost, total, ba)); KeepSharedPair(b, a, ba); }
                 }
             }
         }

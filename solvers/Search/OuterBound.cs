@@ -67,6 +67,9 @@ internal sealed class OuterBound(SearchProblem problem, ArrayCostModel cost, Inn
     /// <summary>The most choices (c's tile and the middle level's factors) <c>WholeTileSteps</c> takes in one case; past it the term adds nothing.</summary>
     private const long WholeTileWork = 1 << 14;
 
+    /// <summary>The most combinations (placements of the children times each level's orders of its movers) <c>WholeTileSteps</c>' exact count takes for one choice; past it each loop takes its least over all of them.</summary>
+    internal const long ConsistentWork = 4_096;
+
     /// <summary>The choices <c>WholeTileSteps</c> takes between two looks at <see cref="Stop"/>.</summary>
     private const long StopEvery = 64;
 
@@ -97,9 +100,14 @@ internal sealed class OuterBound(SearchProblem problem, ArrayCostModel cost, Inn
     /// </summary>
     private sealed record Neighbours(Formulation.TensorIndex.MeshPlacement Mesh, long[] Spacing, HashSet<(long, long, long, long)> Moves)
     {
-        /// <summary>Per move, the distinct sets of places no neighbour serves over the placements (<c>MeshPlacement.UnservedSets</c>).</summary>
-        public readonly System.Collections.Concurrent.ConcurrentDictionary<(long, long, long, long), List<long[]>[]> Places = new();
+        /// <summary>
+        /// Per move, the distinct sets of places no neighbour serves over the placements and, per placement (run), the index of
+        /// its set among them (<c>MeshPlacement.UnservedPerRun</c>).
+        /// </summary>
+        public readonly System.Collections.Concurrent.ConcurrentDictionary<(long, long, long, long), (List<long[]>[] Sets, int[] SetOfRun)> Places = new();
         public readonly System.Collections.Concurrent.ConcurrentDictionary<ContentKey, long> Unserved = new();
+        /// <summary>Per tile extent and move, the words of the unserved children's tiles per placement (<c>MeshPlacement.UnservedPerRun</c>).</summary>
+        public readonly System.Collections.Concurrent.ConcurrentDictionary<ContentKey, long[]> PerRun = new();
         /// <summary>Per tile extent and move, the words the children's tiles' union shares with itself moved by it (<c>TensorIndex.SpacedWords</c>).</summary>
         public readonly System.Collections.Concurrent.ConcurrentDictionary<ContentKey, long> Shared = new();
     }
@@ -941,7 +949,7 @@ internal sealed class OuterBound(SearchProblem problem, ArrayCostModel cost, Inn
             var whole = new bool[Ranks];
             var perWords = new double[3, Ranks];
             var layers = new List<(double Words, long Factor)>();
-            var forwarded = new List<(int Level, int Rank, (long, long, long, long) Move)>(); // the steps a neighbour may serve
+            var forwarded = new List<(int Level, int Rank, int Inside, (long, long, long, long) Move)>(); // the steps a neighbour may serve (Inside: the same level's movers rewinding, a bit per rank)
             var movers = rel.ToArray();
             var same = new int[Ranks];
             var tileKey = new long[movers.Length]; // c's tile over the ranks indexing t
@@ -1010,8 +1018,7 @@ internal sealed class OuterBound(SearchProblem problem, ArrayCostModel cost, Inn
                 // already taken, the exact count is not either.
                 Forwards(union, tiles, false);
                 if (Layered(star, tiles) >= lowest) return;
-                Forwards(union, tiles, true);
-                lowest = Math.Min(lowest, Layered(star, tiles));
+                lowest = Math.Min(lowest, Exact(star, tiles));
             }
 
             // The product of the factors of those loops.
@@ -1081,7 +1088,7 @@ internal sealed class OuterBound(SearchProblem problem, ArrayCostModel cost, Inn
                 if (exact)
                 {
                     // The steps are those of the first pass (same choice): only their words change.
-                    foreach (var (level, r, v) in forwarded) perWords[level, r] = Math.Min(perWords[level, r], Unserved(near, v));
+                    foreach (var (level, r, _, v) in forwarded) perWords[level, r] = Math.Min(perWords[level, r], Unserved(near, v));
                     return;
                 }
                 forwarded.Clear();
@@ -1094,6 +1101,8 @@ internal sealed class OuterBound(SearchProblem problem, ArrayCostModel cost, Inn
                         foreach (int q in movers) if (q != r && Factor(level, q) > 1) same[sames++] = q;
                         // The rewinds of the deeper levels up to `inner`: with c = 3, a step above the fanout also without the
                         // middle level's, whose loops run inside each child (Timeloop compares the children's deltas there).
+                        // Timeloop runs a loop's iterations 0 and 1 only (rule B), so at a step of this loop each loop inside
+                        // it goes back from its iteration 1 to 0: one stride.
                         for (int inner = top; inner >= (level < 2 ? Math.Min(top, 1) : top); inner--)
                         for (int mask = 0; mask < 1 << sames; mask++)
                         {
@@ -1101,18 +1110,95 @@ internal sealed class OuterBound(SearchProblem problem, ArrayCostModel cost, Inn
                             foreach (int q in movers)
                             {
                                 long back = 0;
-                                for (int l = level + 1; l <= inner; l++) back += (Factor(l, q) - 1) * Stride(l, q);
+                                for (int l = level + 1; l <= inner; l++) if (Factor(l, q) > 1) back += Stride(l, q);
                                 delta[q] = -back;
                             }
                             if (t.IndexedBy[r]) delta[r] += Stride(level, r);
+                            int inside = 0;
                             for (int j = 0; j < sames; j++)
-                                if ((mask >> j & 1) != 0) delta[same[j]] -= (Factor(level, same[j]) - 1) * Stride(level, same[j]);
+                                if ((mask >> j & 1) != 0) { delta[same[j]] -= Stride(level, same[j]); inside |= 1 << same[j]; }
                             var v = Project();
                             if (!near.Moves.Contains(v)) continue;
-                            forwarded.Add((level, r, v));
+                            forwarded.Add((level, r, inside, v));
                             perWords[level, r] = Math.Min(perWords[level, r], union - Shared(near, v));
                         }
                     }
+            }
+
+            // The exact count of a choice whose first pass is below the least so far. A mapping has one order per level and one
+            // placement of the children (a variant of the plan and an order of each axis's spatial loops), so every loop's
+            // steps take their words from the same placement, and the movers a loop's step rewinds at its own level are those
+            // inside it in that level's order. The least over the placements and the orders of each level's movers (a loop
+            // over a rank not indexing t may sit anywhere: any of its moves). The placements are taken from the least of
+            // their counts with each loop's least over the orders (never more than theirs in any order) up; past
+            // ConsistentWork combinations a placement keeps that count. Stops at a count no higher than `known`.
+            double Exact(int star, double tiles)
+            {
+                // Each loop's least over every placement and order: never more than the count below; when it is no higher
+                // than `known` the term adds nothing whatever the count.
+                Forwards(0, tiles, true);
+                double loose = Layered(star, tiles);
+                var near = NeighbourPlaces();
+                int runs = near.Mesh.RunCount;
+                if (loose <= known || forwarded.Count == 0 || runs == 0) return loose;
+                int top = c == 3 ? 2 : 1;
+                var words = forwarded.Select(x => UnservedPerRun(near, x.Move)).ToArray();
+                // Per placement, each loop's least over the orders: a count no higher than that placement's in any order.
+                var byRun = new (double Value, int Run)[runs];
+                for (int run = 0; run < runs; run++)
+                {
+                    for (int level = 0; level <= top; level++)
+                        for (int r = 0; r < Ranks; r++) perWords[level, r] = tiles;
+                    for (int i = 0; i < forwarded.Count; i++)
+                    {
+                        var (level, r, _, _) = forwarded[i];
+                        perWords[level, r] = Math.Min(perWords[level, r], words[i][run]);
+                    }
+                    byRun[run] = (Layered(star, tiles), run);
+                    if (byRun[run].Value <= known) return byRun[run].Value;
+                }
+                Array.Sort(byRun);
+                var orders = new List<List<int>>[top + 1];
+                long combinations = 1;
+                for (int level = 0; level <= top; level++)
+                {
+                    var here = movers.Where(q => Factor(level, q) > 1).ToList();
+                    orders[level] = Formulation.Mapspace.Permutations(here).ToList();
+                    combinations *= orders[level].Count;
+                }
+                var insideOf = new int[top + 1, Ranks];
+                var choice = new int[top + 1];
+                double least = double.PositiveInfinity;
+                long work = 0;
+                foreach (var (value, run) in byRun)
+                {
+                    if (value >= least) break; // the runs after it are no lower
+                    if (combinations == 1 || (work += combinations) > ConsistentWork) { least = Math.Min(least, value); continue; }
+                    Array.Clear(choice);
+                    while (true)
+                    {
+                        for (int level = 0; level <= top; level++)
+                        {
+                            var order = orders[level][choice[level]]; // outermost first
+                            int inside = 0;
+                            for (int k = order.Count - 1; k >= 0; k--) { insideOf[level, order[k]] = inside; inside |= 1 << order[k]; }
+                        }
+                        for (int level = 0; level <= top; level++)
+                            for (int r = 0; r < Ranks; r++) perWords[level, r] = tiles;
+                        for (int i = 0; i < forwarded.Count; i++)
+                        {
+                            var (level, r, inside, _) = forwarded[i];
+                            if (t.IndexedBy[r] && inside != insideOf[level, r]) continue; // not this order's step
+                            perWords[level, r] = Math.Min(perWords[level, r], words[i][run]);
+                        }
+                        least = Math.Min(least, Layered(star, tiles));
+                        if (least <= known) return least;
+                        int at = 0;
+                        while (at <= top && ++choice[at] == orders[at].Count) choice[at++] = 0;
+                        if (at > top) break;
+                    }
+                }
+                return least;
             }
 
             // The words U shares with itself moved by `move` (the tiles a neighbour serves lie there; kept per tile extent and move).
@@ -1133,16 +1219,43 @@ internal sealed class OuterBound(SearchProblem problem, ArrayCostModel cost, Inn
             {
                 var key = new ContentKey(move, tileKey);
                 if (near.Unserved.TryGetValue(key, out long known)) return known;
-                var sets = near.Places.GetOrAdd(move, m =>
-                {
-                    long[] dimMove = [m.Item1, m.Item2, m.Item3, m.Item4];
-                    return near.Mesh.UnservedSets(near.Spacing, dimMove.AsSpan(0, dims)).Select(set => near.Mesh.Places(set, near.Spacing)).ToArray();
-                });
                 long least = long.MaxValue;
-                foreach (var places in sets) least = Math.Min(least, index.TilesAt(places, e));
+                foreach (var places in PlacesOf(near, move).Sets) least = Math.Min(least, index.TilesAt(places, e));
                 near.Unserved[key.Copy()] = least;
                 return least;
             }
+
+            // Per placement of the children (in the order of MeshPlacement's runs), the words DRAM reads for the children no
+            // neighbour serves at a step moving them by `move`: a tile per distinct place of theirs (kept per tile extent and move).
+            long[] UnservedPerRun(Neighbours near, (long, long, long, long) move)
+            {
+                var key = new ContentKey(move, tileKey);
+                if (near.PerRun.TryGetValue(key, out var known)) return known;
+                var (sets, setOfRun) = PlacesOf(near, move);
+                var bySet = sets.Select(places => index.TilesAt(places, e)).ToArray();
+                var words = setOfRun.Select(k => bySet[k]).ToArray();
+                near.PerRun[key.Copy()] = words;
+                return words;
+            }
+
+            // Per move (kept across tile extents), the distinct sets of places of the children no neighbour serves and each
+            // placement's set among them (MeshPlacement.UnservedPerRun): what Unserved and UnservedPerRun both read.
+            (List<long[]>[] Sets, int[] SetOfRun) PlacesOf(Neighbours near, (long, long, long, long) move)
+                => near.Places.GetOrAdd(move, m =>
+                {
+                    long[] dimMove = [m.Item1, m.Item2, m.Item3, m.Item4];
+                    var perRun = near.Mesh.UnservedPerRun(near.Spacing, dimMove.AsSpan(0, dims));
+                    var sets = new List<List<long[]>>();
+                    var ids = new Dictionary<string, int>();
+                    var setOfRun = new int[perRun.Length];
+                    for (int run = 0; run < perRun.Length; run++)
+                    {
+                        var id = string.Join(',', perRun[run]);
+                        if (!ids.TryGetValue(id, out int k)) { ids[id] = k = sets.Count; sets.Add(near.Mesh.Places(perRun[run], near.Spacing)); }
+                        setOfRun[run] = k;
+                    }
+                    return (sets.ToArray(), setOfRun);
+                });
 
             // The differences of offsets (along t's dimensions) between the children of level 1's fanout and their neighbours on
             // its physical mesh (Timeloop's row-major placement, X innermost: `TimeloopConvention.NeighbourPairs`), either way

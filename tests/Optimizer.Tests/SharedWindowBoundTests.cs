@@ -754,6 +754,26 @@ public sealed class SharedWindowBoundTests
         // tl14aa): 5.66383E+08; its least case reads 503,040 input words from DRAM (one-word tiles, 100 places at 6,272 steps
         // less what the wrapped neighbours serve), where the union let a 3-word tile (Q 2) read 467,712.
         Assert.IsGreaterThanOrEqualTo(5.663e8, root, "a tile per distinct place");
+        // One placement of the children and one order per level for every loop's steps, and Timeloop's sampled moves (a loop
+        // inside a step goes back one stride) (branch tl14ad): 5.67919E+08, where each loop took its least over every
+        // placement and every order of its level (level 1's P and Q steps both forwarded, as if each were inside the other).
+        Assert.IsGreaterThanOrEqualTo(5.679e8, root, "one placement and one order per level");
+        // The best mapping known of conv3_1_b lies in this plan (the children's neighbours forward a fifth of the places at
+        // level 1's P steps: DRAM reads 604,232 inputs), so the root can never prune it; the root is at most its energy.
+        var best = MappingSpec.Parse("""
+            mapping:
+              layer: conv3_1_b
+              levels:
+                - { level: DRAM, temporal: "Q=2 C=32", keep: [conv3_1_b_w, conv3_1_a_out, conv3_1_b_out] }
+                - { level: GlobalBuffer, temporal: "Q=7 P=14", spatial: "C=4@X R=3@X S=3@Y Q=2@Y P=2@Y", keep: [conv3_1_b_out] }
+                - { level: WeightsSpad, temporal: "K=128", keep: [conv3_1_b_w] }
+                - { level: InputsSpad, keep: [conv3_1_a_out] }
+                - { level: PsumSpad, keep: [] }
+            """, "conv3_1_b.yaml", layer, arch);
+        var bestCost = TimeloopConvention.Evaluate(layer, arch, best);
+        Assert.AreEqual(586_731_584, bestCost.Energy, 1);
+        Assert.AreEqual(604_232, Row(bestCost, "DRAM", "conv3_1_a_out").Reads);
+        Assert.IsLessThanOrEqualTo(bestCost.Energy, root);
         // Plan 151 (R 3, S 3 along X; C 4, Q 2 along Y; five variants), whose root held conv3_1_b's bound at 5.5717E+08: with a
         // tile per place it is above 5.878E+08, above the best mapping the search knows (5.86732E+08).
         long[] x151 = [1, 1, 1, 1, 1, 3, 3], y151 = [1, 1, 4, 1, 2, 1, 1];
