@@ -74,13 +74,16 @@ internal sealed class ImperfectDramSweeps : SearchPart
             for (long e = least is null ? 1 : Math.Min(b, least[r]); e <= b; e++) set.Add((b + e - 1) / e);
             options[r] = set.ToArray();
         }
-        var cases = new Dictionary<(double, double, double, double), double>[1 << n];
-        foreach (int keep in masks) cases[keep] = new();
+        // Per keep mask, the points no other found so far is below in Q and every B_t (kept as they come: a point below none
+        // of them joins and drops those it is below), so a grid whose least point for a mask is already below one is skipped.
+        var fronts = new List<double[]>[1 << n];
+        foreach (int keep in masks) fronts[keep] = new();
+        var point = new double[n + 1];
+        var live = new bool[masks.Length];
         var trips = new long[ranks];
         var ext = new long[ranks];
         var tile = new long[n];
-        var words = new double[4];
-        double[] plainWords = new double[n], sweepsOf = new double[n];
+        var plainWords = new double[n];
         var vectors = new List<double[]>();
         var shapes = new Dictionary<(long, long), List<int[][]>>();
         var orders0 = new List<int[][]>();
@@ -92,7 +95,7 @@ internal sealed class ImperfectDramSweeps : SearchPart
         double[] claimDense = new double[slots], claimUsed = new double[slots];
         Enumerate(0);
         var points = new double[1 << n][][];
-        for (int keep = 0; keep < 1 << n; keep++) points[keep] = cases[keep] is { } c ? Front(c, n) : [];
+        for (int keep = 0; keep < 1 << n; keep++) points[keep] = fronts[keep] is { } f ? Front(f) : [];
         return new ImperfectDramSweeps(m, points);
 
         void Enumerate(int r)
@@ -124,6 +127,41 @@ internal sealed class ImperfectDramSweeps : SearchPart
                     if (overlap[i, q] >= 0) pattern |= 1L << (ranks * (i + 1) + q);
                     if (overlap[i, q] == 0) disjoint |= 1L << (ranks * (i + 1) + q);
                 }
+            // Every order's innermost loop r0 is a loop of DRAM (or there is none), and r0 is the first candidate of each tensor it
+            // may clear (inside it nothing), so each order's claims are at least those of its r0 alone: per mask that fits, when a
+            // point found is below that floor's point for every r0, it is below every point of this grid for the mask.
+            bool anyLive = false;
+            for (int j = 0; j < masks.Length; j++)
+            {
+                int keep = masks[j];
+                long need = 0;
+                for (int i = 0; i < n; i++) if ((keep & 1 << i) != 0) need += tile[i];
+                live[j] = capacity is not { } cap || need <= cap;
+                if (!live[j]) continue;
+                bool covered = true;
+                for (int r0 = pattern == 0 ? -1 : 0; r0 < ranks && covered; r0++)
+                {
+                    if (r0 >= 0 && trips[r0] <= 1) continue;
+                    point[0] = 0;
+                    for (int i = 0; i < n; i++)
+                    {
+                        double vd = dense[i], vu = used[i];
+                        if (r0 >= 0 && (ordered ? overlap[i, r0] >= 0 : tensors[i].PlainDimRank[r0]))
+                        {
+                            double sweeps = OrderSweeps(tensors[i], trips, 0), loss = ordered ? OrderLoss(trips, 0, r0, overlap[i, r0]) : 0;
+                            vd = Math.Max(vd, sweeps * dense[i] - loss);
+                            vu = Math.Max(vu, sweeps * used[i] - loss);
+                        }
+                        if ((keep & 1 << i) != 0) { point[0] += Math.Max(once[i], links[i].Energy(vd)); point[1 + i] = 0; }
+                        else point[1 + i] = Math.Max(plainWords[i], vu);
+                    }
+                    covered = Covered(fronts[keep], point);
+                    if (r0 < 0) break;
+                }
+                live[j] = !covered;
+                anyLive |= live[j];
+            }
+            if (!anyLive) return;
             if (!ordered)
             {
                 // Only DRAM's innermost loop r0 is weighed (its claims need no order): per r0, the tensors it alone indexes a dimension of.
@@ -192,23 +230,19 @@ internal sealed class ImperfectDramSweeps : SearchPart
                 }
                 if (distinct.Add((v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7]))) vectors.Add(v);
             }
-            foreach (int keep in masks)
+            for (int j = 0; j < masks.Length; j++)
             {
-                long need = 0;
-                for (int i = 0; i < n; i++) if ((keep & 1 << i) != 0) need += tile[i];
-                if (capacity is { } cap && need > cap) continue;
-                var map = cases[keep];
+                if (!live[j]) continue;
+                int keep = masks[j];
                 foreach (var v in vectors)
                 {
-                    double q = 0;
-                    Array.Clear(words);
+                    point[0] = 0;
                     for (int i = 0; i < n; i++)
                     {
-                        if ((keep & 1 << i) != 0) q += Math.Max(once[i], links[i].Energy(v[i]));
-                        else words[i] = Math.Max(plainWords[i], v[4 + i]);
+                        if ((keep & 1 << i) != 0) { point[0] += Math.Max(once[i], links[i].Energy(v[i])); point[1 + i] = 0; }
+                        else point[1 + i] = Math.Max(plainWords[i], v[4 + i]);
                     }
-                    var key = (words[0], words[1], words[2], words[3]);
-                    if (!map.TryGetValue(key, out double known) || q < known) map[key] = q;
+                    Join(fronts[keep], point);
                 }
             }
         }
@@ -389,11 +423,25 @@ internal sealed class ImperfectDramSweeps : SearchPart
         return used + (s - 1) * Math.Max(0, used - small * held);
     }
 
-    /// <summary>The cases no other is below in Q and every B_t, at most <see cref="MaxPoints"/> (consecutive ones by Q merged into their least).</summary>
-    private static double[][] Front(Dictionary<(double, double, double, double), double> cases, int n)
+    /// <summary>Whether a point of <paramref name="front"/> is below <paramref name="p"/> in Q and every B_t.</summary>
+    private static bool Covered(List<double[]> front, double[] p)
     {
-        var all = cases.Select(kv => new[] { kv.Value, kv.Key.Item1, kv.Key.Item2, kv.Key.Item3, kv.Key.Item4 }[..(n + 1)])
-            .OrderBy(p => p[0]).ThenBy(p => p.Skip(1).Sum()).ToList();
+        foreach (var f in front) if (Below(f, p)) return true;
+        return false;
+    }
+
+    /// <summary>Adds a copy of <paramref name="p"/> to <paramref name="front"/> unless a point there is below it, dropping the points it is below.</summary>
+    private static void Join(List<double[]> front, double[] p)
+    {
+        if (Covered(front, p)) return;
+        front.RemoveAll(f => Below(p, f));
+        front.Add((double[])p.Clone());
+    }
+
+    /// <summary>The cases no other is below in Q and every B_t, at most <see cref="MaxPoints"/> (consecutive ones by Q merged into their least).</summary>
+    private static double[][] Front(List<double[]> cases)
+    {
+        var all = cases.OrderBy(p => p[0]).ThenBy(p => p.Skip(1).Sum()).ToList();
         var front = new List<double[]>();
         foreach (var p in all)
             if (!front.Any(f => Below(f, p))) front.Add(p);
