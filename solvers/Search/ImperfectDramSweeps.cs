@@ -48,7 +48,8 @@ internal sealed class ImperfectDramSweeps : SearchPart
     /// <param name="least">Per rank, the least extent level 1's tile can have (<see cref="LevelOneLeast"/>: the spans its
     /// plan's fanouts fix); null: 1. Level 1's tile spans at least that and <c>ceil(B / D)</c>, and D is at most
     /// <c>ceil(B / least)</c>.</param>
-    public static ImperfectDramSweeps? Create(SearchProblem m, ArrayCostModel cost, LevelEnumeration levels, State root, double[]? heldBelow = null, long[]? least = null)
+    /// <param name="skipGrids">False weighs every order of every grid (the tests' reference: the points are the same).</param>
+    public static ImperfectDramSweeps? Create(SearchProblem m, ArrayCostModel cost, LevelEnumeration levels, State root, double[]? heldBelow = null, long[]? least = null, bool skipGrids = true)
     {
         int n = m.TensorCount, ranks = m.Ranks;
         if (m.Levels < 2 || m.Storage[0].Fanout.Size != 1 || n > 4) return null;
@@ -138,7 +139,7 @@ internal sealed class ImperfectDramSweeps : SearchPart
                 for (int i = 0; i < n; i++) if ((keep & 1 << i) != 0) need += tile[i];
                 live[j] = capacity is not { } cap || need <= cap;
                 if (!live[j]) continue;
-                bool covered = true;
+                bool covered = skipGrids;
                 for (int r0 = pattern == 0 ? -1 : 0; r0 < ranks && covered; r0++)
                 {
                     if (r0 >= 0 && trips[r0] <= 1) continue;

@@ -199,4 +199,45 @@ public sealed class ImperfectDramSweepsTests
         Assert.IsTrue(checkedClaims >= 500, $"only {checkedClaims} claims checked");
         Assert.IsTrue(tightRaised >= 1, $"claims above the innermost loop's met exactly: {tightRaised} of {raised}");
     }
+    /// <summary>
+    /// The grids <see cref="ImperfectDramSweeps.Create"/> skips (those whose floor per innermost loop lies above a point found,
+    /// for every keep set that fits) change none of its points: the same points as with every order of every grid weighed, on
+    /// ResNet-50's conv3_2_b and conv5_1_b on Eyeriss (the capacities' sweeps and one plan's with level 1's least tile, every
+    /// order weighed) and the random cases (their decided tiles' sets as well, DRAM's innermost loop only). With the floor
+    /// scaled up by 1.3, grids whose points belong to a front are skipped and this fails.
+    /// </summary>
+    [TestMethod]
+    public void SkippedGridsChangeNoPoint()
+    {
+        var eyeriss = Presets.Get("eyeriss");
+        var resnet = Zoo.DistinctShapes(Zoo.Get("resnet50")).Select(x => x.Item1).Where(l => l.Name is "conv3_2_b" or "conv5_1_b");
+        int compared = 0, points = 0;
+        foreach (var (layer, arch) in resnet.Select(l => (l, eyeriss)).Concat(Cases()))
+        {
+            var m = new SearchProblem(new MapProblem(layer, arch, Objective.Energy), deferOrders: true, imperfect: true);
+            var levels = new LevelEnumeration(m);
+            var cost = new ArrayCostModel(m);
+            var plan = levels.SpatialPlans().MaxBy(p => { var s = new State(m, p); return ImperfectDramSweeps.LevelOneLeast(m, s)?.Sum() ?? 0; })!;
+            var root = new State(m, plan);
+            root.Keep[0] = (1 << m.TensorCount) - 1;
+            var least = ImperfectDramSweeps.LevelOneLeast(m, root);
+            var held = m.Tensors.Select(t => ImperfectDramSweeps.Held(m, t) / 2).ToArray();
+            foreach (var (h, l) in new (double[]?, long[]?)[] { (null, null), (null, least), (held, null) })
+            {
+                var skipped = ImperfectDramSweeps.Create(m, cost, levels, root, h, l);
+                var every = ImperfectDramSweeps.Create(m, cost, levels, root, h, l, skipGrids: false);
+                if (every is null) continue;
+                for (int keep = 0; keep < 1 << m.TensorCount; keep++)
+                {
+                    var a = skipped!.Points(keep).Select(p => string.Join(" ", p.Select(x => x.ToString("R")))).ToList();
+                    var b = every.Points(keep).Select(p => string.Join(" ", p.Select(x => x.ToString("R")))).ToList();
+                    CollectionAssert.AreEqual(b, a, $"{layer.Name} on {arch.Name}, keep {keep}, H {(h is null ? "capacities" : "halved")}, least {(l is null ? "1" : string.Join(",", l))}");
+                    points += b.Count;
+                }
+                compared++;
+            }
+        }
+        Console.WriteLine($"{compared} sweeps compared, {points} points");
+        Assert.IsTrue(compared >= 100, $"only {compared} sweeps compared");
+    }
 }
