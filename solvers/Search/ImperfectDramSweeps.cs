@@ -14,7 +14,9 @@ namespace Optimizer.Solvers;
 /// position follows another position, whose words are disjoint, and brings all of its words; each later one at least its
 /// words less what the levels below 1 that may keep t can hold (H, their capacities over their instances): at least
 /// <c>U + (S - 1) x max(0, U - N x H)</c> words (N positions);</item>
-/// <item>else every used word once.</item>
+/// <item>else every used word once;</item>
+/// <item>and per order of DRAM's loops (docs/mapspace.md, "DRAM's sweeps in the order of its loops"): for a loop q that clears
+/// t on its rewind but for at most ov words (<see cref="Overlap"/>), <see cref="OrderSweeps"/> x U less <see cref="OrderLoss"/>.</item>
 /// </list>
 /// For the tensors in K that is level 1's visits from DRAM, costed with level 1's fills (<see cref="VisitLink.Energy"/>);
 /// their sum is <c>Q</c>. For the others it is the words DRAM sends them (<c>B_t</c>), costed by the bound with the node's
@@ -46,10 +48,15 @@ internal sealed class ImperfectDramSweeps : SearchPart
     /// <param name="least">Per rank, the least extent level 1's tile can have (<see cref="LevelOneLeast"/>: the spans its
     /// plan's fanouts fix); null: 1. Level 1's tile spans at least that and <c>ceil(B / D)</c>, and D is at most
     /// <c>ceil(B / least)</c>.</param>
-    public static ImperfectDramSweeps? Create(SearchProblem m, ArrayCostModel cost, LevelEnumeration levels, State root, double[]? heldBelow = null, long[]? least = null)
+    /// <param name="skipGrids">False weighs every order of every grid (the tests' reference: the points are the same).</param>
+    public static ImperfectDramSweeps? Create(SearchProblem m, ArrayCostModel cost, LevelEnumeration levels, State root, double[]? heldBelow = null, long[]? least = null, bool skipGrids = true)
     {
         int n = m.TensorCount, ranks = m.Ranks;
         if (m.Levels < 2 || m.Storage[0].Fanout.Size != 1 || n > 4) return null;
+        // The orders' shapes are kept per pattern of 2n + 1 bits per rank (a long), the claims per rank mask.
+        // Every order of DRAM's loops is weighed for the capacities' sweeps (made once per search); the decided tiles' sets
+        // (up to 8 per search) weigh DRAM's innermost loop only, as before, for time (their bound is the larger of the two).
+        bool ordered = heldBelow is null && ranks * (n + 1) <= 62 && ranks <= 12;
         var tensors = m.Tensors;
         var links = tensors.Select(t => new VisitLink(cost, m, t, root, 0, 1)).ToArray();
         var dense = tensors.Select(t => (double)cost.PlanDensePartition(t, root, 1)).ToArray();
@@ -68,16 +75,28 @@ internal sealed class ImperfectDramSweeps : SearchPart
             for (long e = least is null ? 1 : Math.Min(b, least[r]); e <= b; e++) set.Add((b + e - 1) / e);
             options[r] = set.ToArray();
         }
-        var cases = new Dictionary<(double, double, double, double), double>[1 << n];
-        foreach (int keep in masks) cases[keep] = new();
+        // Per keep mask, the points no other found so far is below in Q and every B_t (kept as they come: a point below none
+        // of them joins and drops those it is below), so a grid whose least point for a mask is already below one is skipped.
+        var fronts = new List<double[]>[1 << n];
+        foreach (int keep in masks) fronts[keep] = new();
+        var point = new double[n + 1];
+        var live = new bool[masks.Length];
         var trips = new long[ranks];
         var ext = new long[ranks];
         var tile = new long[n];
-        var words = new double[4];
-        double[] freshQ = new double[n], freshWords = new double[n], plainWords = new double[n];
+        var plainWords = new double[n];
+        var vectors = new List<double[]>();
+        var shapes = new Dictionary<(long, long), List<int[][]>>();
+        var orders0 = new List<int[][]>();
+        var overlap = new double[n, ranks];
+        var distinct = new HashSet<(double, double, double, double, double, double, double, double)>();
+        long stamp = 0;
+        int slots = ordered ? n * ranks << ranks : 0;
+        var claimStamp = new long[slots];
+        double[] claimDense = new double[slots], claimUsed = new double[slots];
         Enumerate(0);
         var points = new double[1 << n][][];
-        for (int keep = 0; keep < 1 << n; keep++) points[keep] = cases[keep] is { } c ? Front(c, n) : [];
+        for (int keep = 0; keep < 1 << n; keep++) points[keep] = fronts[keep] is { } f ? Front(f) : [];
         return new ImperfectDramSweeps(m, points);
 
         void Enumerate(int r)
@@ -87,45 +106,255 @@ internal sealed class ImperfectDramSweeps : SearchPart
                 foreach (long d in options[r]) { trips[r] = d; Enumerate(r + 1); }
                 return;
             }
-            bool anyLoop = false;
             for (int k = 0; k < ranks; k++)
             {
                 ext[k] = (m.Bound[k] + trips[k] - 1) / trips[k];
                 if (least is not null) ext[k] = Math.Max(ext[k], Math.Min(m.Bound[k], least[k]));
-                anyLoop |= trips[k] > 1;
             }
-            // Per tensor, what does not depend on r0: its sweeps and words when r0 alone indexes a dimension of it ("fresh") and when not.
             for (int i = 0; i < n; i++)
             {
                 tile[i] = tensors[i].Tile(ext);
-                double sweeps = LevelOneSweeps(tensors[i], trips, -1, fresh: true);
-                freshQ[i] = Math.Max(once[i], links[i].Energy(sweeps * dense[i]));
-                freshWords[i] = sweeps * used[i];
                 plainWords[i] = BypassWords(tensors[i], m.Bound, trips, -1, used[i], held[i]);
             }
-            foreach (int keep in masks)
+            // Each order of DRAM's loops gives every tensor its claims (OrderSweeps less OrderLoss, per loop that may clear it):
+            // the distinct vectors of the largest, per order (the orders' shapes kept per pattern of loops).
+            long pattern = 0, disjoint = 0;
+            for (int q = 0; q < ranks; q++) if (trips[q] > 1) pattern |= 1L << q;
+            for (int i = 0; i < n; i++)
+                for (int q = 0; q < ranks; q++)
+                {
+                    if (trips[q] <= 1) continue;
+                    overlap[i, q] = Overlap(tensors[i], q, m.Bound, trips);
+                    if (overlap[i, q] >= 0) pattern |= 1L << (ranks * (i + 1) + q);
+                    if (overlap[i, q] == 0) disjoint |= 1L << (ranks * (i + 1) + q);
+                }
+            // Every order's innermost loop r0 is a loop of DRAM (or there is none), and r0 is the first candidate of each tensor it
+            // may clear (inside it nothing), so each order's claims are at least those of its r0 alone: per mask that fits, when a
+            // point found is below that floor's point for every r0, it is below every point of this grid for the mask.
+            bool anyLive = false;
+            for (int j = 0; j < masks.Length; j++)
             {
+                int keep = masks[j];
                 long need = 0;
                 for (int i = 0; i < n; i++) if ((keep & 1 << i) != 0) need += tile[i];
-                if (capacity is { } cap && need > cap) continue;
-                for (int r0 = anyLoop ? 0 : -1; r0 < ranks; r0++)
+                live[j] = capacity is not { } cap || need <= cap;
+                if (!live[j]) continue;
+                bool covered = skipGrids;
+                for (int r0 = pattern == 0 ? -1 : 0; r0 < ranks && covered; r0++)
                 {
                     if (r0 >= 0 && trips[r0] <= 1) continue;
-                    double q = 0;
-                    Array.Clear(words);
+                    point[0] = 0;
                     for (int i = 0; i < n; i++)
                     {
-                        bool fresh = r0 >= 0 && tensors[i].PlainDimRank[r0];
-                        if ((keep & 1 << i) != 0) q += fresh ? freshQ[i] : once[i];
-                        else words[i] = fresh ? freshWords[i] : plainWords[i];
+                        double vd = dense[i], vu = used[i];
+                        if (r0 >= 0 && (ordered ? overlap[i, r0] >= 0 : tensors[i].PlainDimRank[r0]))
+                        {
+                            double sweeps = OrderSweeps(tensors[i], trips, 0), loss = ordered ? OrderLoss(trips, 0, r0, overlap[i, r0]) : 0;
+                            vd = Math.Max(vd, sweeps * dense[i] - loss);
+                            vu = Math.Max(vu, sweeps * used[i] - loss);
+                        }
+                        if ((keep & 1 << i) != 0) { point[0] += Math.Max(once[i], links[i].Energy(vd)); point[1 + i] = 0; }
+                        else point[1 + i] = Math.Max(plainWords[i], vu);
                     }
-                    var key = (words[0], words[1], words[2], words[3]);
-                    var map = cases[keep];
-                    if (!map.TryGetValue(key, out double known) || q < known) map[key] = q;
+                    covered = Covered(fronts[keep], point);
                     if (r0 < 0) break;
+                }
+                live[j] = !covered;
+                anyLive |= live[j];
+            }
+            if (!anyLive) return;
+            if (!ordered)
+            {
+                // Only DRAM's innermost loop r0 is weighed (its claims need no order): per r0, the tensors it alone indexes a dimension of.
+                orders0.Clear();
+                for (int q = 0; q < ranks; q++)
+                    if (trips[q] > 1) orders0.Add(Enumerable.Range(0, n).Select(i => tensors[i].PlainDimRank[q] ? new[] { q << 20 } : []).ToArray());
+                if (orders0.Count == 0) orders0.Add(Enumerable.Range(0, n).Select(_ => Array.Empty<int>()).ToArray());
+                shapes[(pattern, disjoint)] = orders0;
+            }
+            if (!shapes.TryGetValue((pattern, disjoint), out var orders))
+            {
+                orders = new List<int[][]>();
+                var seen = new HashSet<string>();
+                var path = Enumerable.Range(0, n).Select(_ => new List<int>()).ToArray();
+                Orders(0, 0, path, orders, seen, pattern, disjoint);
+                // An order whose candidates include another's, tensor by tensor, claims at least as much: only the other counts.
+                var sets = orders.Select(o => o.Select(c => new HashSet<int>(c)).ToArray()).ToList();
+                var kept = new List<int[][]>();
+                for (int a = 0; a < orders.Count; a++)
+                {
+                    bool covered = false;
+                    for (int b = 0; b < orders.Count && !covered; b++)
+                    {
+                        if (b == a) continue;
+                        bool within = true;
+                        for (int i = 0; i < n && within; i++) within = sets[b][i].IsSubsetOf(sets[a][i]);
+                        // Equal sets: the first stands for both.
+                        if (within && (b < a || !Enumerable.Range(0, n).All(i => sets[a][i].SetEquals(sets[b][i])))) covered = true;
+                    }
+                    if (!covered) kept.Add(orders[a]);
+                }
+                orders = kept;
+                shapes[(pattern, disjoint)] = orders;
+            }
+            vectors.Clear();
+            distinct.Clear();
+            stamp++;
+            foreach (var order in orders)
+            {
+                // Per tensor, the most its clearing loops claim of level 1's visits (dense) and of DRAM's words (used).
+                var v = new double[8];
+                for (int i = 0; i < n; i++)
+                {
+                    v[i] = dense[i];
+                    v[4 + i] = used[i];
+                    foreach (int c in order[i])
+                    {
+                        int q = c >> 20, inner = c & ((1 << 20) - 1), slot = slots == 0 ? 0 : (i * ranks + q) << ranks | inner;
+                        if (slots == 0)
+                        {
+                            double sweeps0 = OrderSweeps(tensors[i], trips, inner);
+                            v[i] = Math.Max(v[i], sweeps0 * dense[i]);
+                            v[4 + i] = Math.Max(v[4 + i], sweeps0 * used[i]);
+                            continue;
+                        }
+                        if (claimStamp[slot] != stamp)
+                        {
+                            double sweeps = OrderSweeps(tensors[i], trips, inner), loss = OrderLoss(trips, inner, q, overlap[i, q]);
+                            claimDense[slot] = sweeps * dense[i] - loss;
+                            claimUsed[slot] = sweeps * used[i] - loss;
+                            claimStamp[slot] = stamp;
+                        }
+                        v[i] = Math.Max(v[i], claimDense[slot]);
+                        v[4 + i] = Math.Max(v[4 + i], claimUsed[slot]);
+                    }
+                }
+                if (distinct.Add((v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7]))) vectors.Add(v);
+            }
+            for (int j = 0; j < masks.Length; j++)
+            {
+                if (!live[j]) continue;
+                int keep = masks[j];
+                foreach (var v in vectors)
+                {
+                    point[0] = 0;
+                    for (int i = 0; i < n; i++)
+                    {
+                        if ((keep & 1 << i) != 0) { point[0] += Math.Max(once[i], links[i].Energy(v[i])); point[1 + i] = 0; }
+                        else point[1 + i] = Math.Max(plainWords[i], v[4 + i]);
+                    }
+                    Join(fronts[keep], point);
                 }
             }
         }
+
+        // Places DRAM's loops (the pattern's low bits) from the innermost outward until every tensor is closed: each loop
+        // that may clear a tensor (Overlap at least 0; the pattern's bits per tensor) is one of its candidates, with the loops
+        // placed before it inside (`path`, each as inside | rank << 20); a loop that clears it fully (Overlap 0: `disjoint`)
+        // closes it, as does having no candidate left. The distinct results in `into`.
+        void Orders(int placed, int closed, List<int>[] path, List<int[][]> into, HashSet<string> seen, long pattern, long disjoint)
+        {
+            bool open = false;
+            for (int i = 0; i < n && !open; i++)
+                open = (closed & 1 << i) == 0 && ((pattern >> (ranks * (i + 1))) & ((1L << ranks) - 1) & ~(long)placed) != 0;
+            if (!open)
+            {
+                var result = path.Select(x => x.ToArray()).ToArray();
+                if (seen.Add(string.Join("|", result.Select(x => string.Join(",", x))))) into.Add(result);
+                return;
+            }
+            for (int r = 0; r < ranks; r++)
+            {
+                if ((pattern >> r & 1) == 0 || (placed & 1 << r) != 0) continue;
+                int next = closed;
+                for (int i = 0; i < n; i++)
+                {
+                    if ((closed & 1 << i) != 0 || (pattern >> (ranks * (i + 1) + r) & 1) == 0) continue;
+                    path[i].Add(placed | r << 20);
+                    if ((disjoint >> (ranks * (i + 1) + r) & 1) != 0) next |= 1 << i;
+                }
+                Orders(placed | 1 << r, next, path, into, seen, pattern, disjoint);
+                for (int i = 0; i < n; i++)
+                    if ((closed & 1 << i) == 0 && (pattern >> (ranks * (i + 1) + r) & 1) != 0) path[i].RemoveAt(path[i].Count - 1);
+            }
+        }
+    }
+
+    /// <summary>
+    /// What DRAM's loop over r (more than one trip) leaves of t's words when it rewinds, at most: -1 when it may leave any
+    /// (r does not index t, or shares a dimension with a rank DRAM splits, or a coefficient is negative), else the words the
+    /// tile at its last chunk and the tile at its first can share. 0 when r alone indexes a dimension of t (its chunks are
+    /// disjoint); when r shares a dimension k (coefficient c &gt; 0) only with ranks DRAM does not split (their whole extents,
+    /// W = the sum of c' (B' - 1)), the first chunk spans c (E - 1) + W + 1 indices of k and the last starts at c (D - 1) E,
+    /// so they share at most <c>ov = max(0, W + 1 - c - c (D - 2) E)</c> indices, the least over such k of
+    /// <c>ov / (c (E - 1) + W + 1)</c> of the largest tile (E at least ceil(B / D) for the ratio, which only falls as E
+    /// grows; every rank at its largest extent for the tile: <see cref="LargestExtent"/>).
+    /// </summary>
+    internal static double Overlap(SearchTensor t, int r, long[] bound, long[] trips)
+    {
+        if (trips[r] <= 1 || !t.IndexedBy[r]) return -1;
+        if (t.PlainDimRank[r]) return 0;
+        if (!t.NonNegative) return -1;
+        long e = (bound[r] + trips[r] - 1) / trips[r];
+        double least = double.PositiveInfinity;
+        for (int k = 0; k < t.Dims.Dimensions; k++)
+        {
+            var rs = t.Dims.RanksOf(k);
+            var cs = t.Dims.CoefficientsOf(k);
+            int at = rs.IndexOf(r);
+            if (at < 0 || cs[at] <= 0) continue;
+            double w = 0;
+            bool split = false;
+            for (int j = 0; j < rs.Length; j++)
+            {
+                if (j == at) continue;
+                if (trips[rs[j]] > 1) split = true;
+                w += (double)cs[j] * (bound[rs[j]] - 1);
+            }
+            if (split) continue;
+            double c = cs[at];
+            double ov = Math.Max(0, w + 1 - c - c * (trips[r] - 2) * e);
+            least = Math.Min(least, ov / (c * (e - 1) + w + 1));
+        }
+        if (double.IsPositiveInfinity(least)) return -1;
+        if (least == 0) return 0;
+        Span<long> ext = stackalloc long[trips.Length];
+        for (int k = 0; k < trips.Length; k++) ext[k] = LargestExtent(bound[k], trips[k]);
+        return least * t.Tile(ext);
+    }
+
+    /// <summary>The largest chunk E a DRAM loop of <paramref name="trips"/> iterations over a rank of bound B can have: ceil(B / E) = D, so (D - 1) E &lt; B.</summary>
+    internal static long LargestExtent(long bound, long trips) => trips <= 1 ? bound : (bound - 1) / (trips - 1);
+
+    /// <summary>
+    /// The words <see cref="OrderSweeps"/>' runs may find held: each run (one value of the loops outside q) but the first
+    /// starts right after q's last chunk, and may find at most <paramref name="overlap"/> of its words held (<see cref="Overlap"/>).
+    /// The runs number the trips of every loop outside q: those not indexing t (the sweeps) times those indexing it.
+    /// </summary>
+    internal static double OrderLoss(long[] trips, int inside, int q, double overlap)
+    {
+        if (overlap <= 0) return 0;
+        double runs = 1;
+        for (int k = 0; k < trips.Length; k++) if (k != q && (inside & 1 << k) == 0) runs *= trips[k];
+        return (runs - 1) * overlap;
+    }
+
+
+    /// <summary>
+    /// How many times at least DRAM sends every word of t its MACs use (to level 1 when it keeps t, else to the levels
+    /// below), less <see cref="OrderLoss"/>, when a DRAM loop q that clears t on its rewind (<see cref="Overlap"/>) has the
+    /// loops <paramref name="inside"/> (a mask of ranks) inside it: the product of the trips of the ranks that do not index t
+    /// and are not inside q (docs/mapspace.md, "DRAM's sweeps in the order of its loops"). Each run of DRAM's iterations at
+    /// one value of the loops outside q starts right after q's last chunk (or is the first): no level below DRAM holds a word
+    /// of it then but what the two chunks share, so the run takes in every other word its MACs use. The runs at one value of
+    /// the loops outside q that index t use, together, that slice's words, and each such value comes once per value of the
+    /// loops outside q that do not index t.
+    /// </summary>
+    internal static double OrderSweeps(SearchTensor t, long[] trips, int inside)
+    {
+        double s = 1;
+        for (int k = 0; k < trips.Length; k++) if (!t.IndexedBy[k] && (inside & 1 << k) == 0) s *= trips[k];
+        return s;
     }
 
     /// <summary>
@@ -195,11 +424,25 @@ internal sealed class ImperfectDramSweeps : SearchPart
         return used + (s - 1) * Math.Max(0, used - small * held);
     }
 
-    /// <summary>The cases no other is below in Q and every B_t, at most <see cref="MaxPoints"/> (consecutive ones by Q merged into their least).</summary>
-    private static double[][] Front(Dictionary<(double, double, double, double), double> cases, int n)
+    /// <summary>Whether a point of <paramref name="front"/> is below <paramref name="p"/> in Q and every B_t.</summary>
+    private static bool Covered(List<double[]> front, double[] p)
     {
-        var all = cases.Select(kv => new[] { kv.Value, kv.Key.Item1, kv.Key.Item2, kv.Key.Item3, kv.Key.Item4 }[..(n + 1)])
-            .OrderBy(p => p[0]).ThenBy(p => p.Skip(1).Sum()).ToList();
+        foreach (var f in front) if (Below(f, p)) return true;
+        return false;
+    }
+
+    /// <summary>Adds a copy of <paramref name="p"/> to <paramref name="front"/> unless a point there is below it, dropping the points it is below.</summary>
+    private static void Join(List<double[]> front, double[] p)
+    {
+        if (Covered(front, p)) return;
+        front.RemoveAll(f => Below(p, f));
+        front.Add((double[])p.Clone());
+    }
+
+    /// <summary>The cases no other is below in Q and every B_t, at most <see cref="MaxPoints"/> (consecutive ones by Q merged into their least).</summary>
+    private static double[][] Front(List<double[]> cases)
+    {
+        var all = cases.OrderBy(p => p[0]).ThenBy(p => p.Skip(1).Sum()).ToList();
         var front = new List<double[]>();
         foreach (var p in all)
             if (!front.Any(f => Below(f, p))) front.Add(p);
