@@ -110,8 +110,6 @@ internal sealed class OuterBound(SearchProblem problem, ArrayCostModel cost, Inn
         public readonly System.Collections.Concurrent.ConcurrentDictionary<ContentKey, long[]> PerRun = new();
         /// <summary>Per tile extent and move, the words the children's tiles' union shares with itself moved by it (<c>TensorIndex.SpacedWords</c>).</summary>
         public readonly System.Collections.Concurrent.ConcurrentDictionary<ContentKey, long> Shared = new();
-        /// <summary>Per placement (run), the most mean multicast of its children's parent accesses at a step (<c>MeshPlacement.MostChildrenPerAccessPerRun</c>).</summary>
-        public double[]? Means;
     }
 
     /// <summary>The most register-level choices (keep set and factors) <see cref="RegisterOrders"/> takes in one plan; past it the term adds nothing.</summary>
@@ -955,10 +953,6 @@ internal sealed class OuterBound(SearchProblem problem, ArrayCostModel cost, Inn
             var movers = rel.ToArray();
             var same = new int[Ranks];
             var tileKey = new long[movers.Length]; // c's tile over the ranks indexing t
-            // With a middle level between the fanout and c (c = 3, level 2 bypassing t), Timeloop hands level 2's accesses (c's
-            // fills, a neighbour's forwarded words included) up through the fanout's mean multicast: DRAM reads at least every
-            // instance's fills over the most that mean can be (docs/mapspace.md, "Forwarded words still fill the children").
-            double mostMean = c == 3 && _m.Map.Convention == Formulation.CostConvention.Timeloop ? _cost.CoincidingChildren(t, s, 0, c) : 0;
             double lowest = double.PositiveInfinity;
             long work = 0, taken = 0;
             Tiles(0);
@@ -1018,16 +1012,13 @@ internal sealed class OuterBound(SearchProblem problem, ArrayCostModel cost, Inn
                 foreach (int r in rel)
                     if (whole[r]) star = Math.Max(star, mid[r] > 1 ? 2 : f[r] / mid[r] > 1 ? 1 : 0);
                 double steps = Chain(star);
-                // Each step of those brings every instance of c its whole tile, a neighbour's or not.
-                double spread = mostMean > 0 ? steps * t.Tile(e) * (double)s.Used[c] / mostMean : 0;
-                if (Math.Max(steps * tiles, spread) <= known || spread >= steps * tiles) { lowest = Math.Min(lowest, Math.Max(steps * tiles, spread)); return; } // forwarding only lowers the first
-                if (spread >= lowest) return;
+                if (steps * tiles <= known) { lowest = Math.Min(lowest, steps * tiles); return; } // forwarding only lowers it
                 // First with each forwarded step's words at least those of U not in U moved back by its move (the tiles a
                 // neighbour serves lie there; the places' tiles are at least their union): when that is no lower than a choice
                 // already taken, the exact count is not either.
                 Forwards(union, tiles, false);
                 if (Layered(star, tiles) >= lowest) return;
-                lowest = Math.Min(lowest, Math.Max(spread, Exact(star, tiles, mostMean > 0 ? steps * t.Tile(e) * (double)s.Used[c] : 0)));
+                lowest = Math.Min(lowest, Exact(star, tiles));
             }
 
             // The product of the factors of those loops.
@@ -1141,9 +1132,7 @@ internal sealed class OuterBound(SearchProblem problem, ArrayCostModel cost, Inn
             // over a rank not indexing t may sit anywhere: any of its moves). The placements are taken from the least of
             // their counts with each loop's least over the orders (never more than theirs in any order) up; past
             // ConsistentWork combinations a placement keeps that count. Stops at a count no higher than `known`.
-            // `fills`: with a middle level (c = 3), what every instance of c takes in at those steps; a placement's count is then at
-            // least that over the most mean multicast of its children (Timeloop's bypass bookkeeping), 0 otherwise.
-            double Exact(int star, double tiles, double fills)
+            double Exact(int star, double tiles)
             {
                 // Each loop's least over every placement and order: never more than the count below; when it is no higher
                 // than `known` the term adds nothing whatever the count.
@@ -1151,14 +1140,7 @@ internal sealed class OuterBound(SearchProblem problem, ArrayCostModel cost, Inn
                 double loose = Layered(star, tiles);
                 var near = NeighbourPlaces();
                 int runs = near.Mesh.RunCount;
-                if (loose <= known || runs == 0) return loose;
-                var spread = new double[runs];
-                if (fills > 0)
-                {
-                    var means = near.Means ??= near.Mesh.MostChildrenPerAccessPerRun(near.Spacing);
-                    for (int run = 0; run < runs; run++) spread[run] = means[run] > 0 ? fills / means[run] : 0;
-                }
-                if (forwarded.Count == 0) return Math.Max(loose, spread.Min());
+                if (loose <= known || forwarded.Count == 0 || runs == 0) return loose;
                 int top = c == 3 ? 2 : 1;
                 var words = forwarded.Select(x => UnservedPerRun(near, x.Move)).ToArray();
                 // Per placement, each loop's least over the orders: a count no higher than that placement's in any order.
@@ -1172,7 +1154,7 @@ internal sealed class OuterBound(SearchProblem problem, ArrayCostModel cost, Inn
                         var (level, r, _, _) = forwarded[i];
                         perWords[level, r] = Math.Min(perWords[level, r], words[i][run]);
                     }
-                    byRun[run] = (Math.Max(spread[run], Layered(star, tiles)), run);
+                    byRun[run] = (Layered(star, tiles), run);
                     if (byRun[run].Value <= known) return byRun[run].Value;
                 }
                 Array.Sort(byRun);
@@ -1209,7 +1191,7 @@ internal sealed class OuterBound(SearchProblem problem, ArrayCostModel cost, Inn
                             if (t.IndexedBy[r] && inside != insideOf[level, r]) continue; // not this order's step
                             perWords[level, r] = Math.Min(perWords[level, r], words[i][run]);
                         }
-                        least = Math.Min(least, Math.Max(spread[run], Layered(star, tiles)));
+                        least = Math.Min(least, Layered(star, tiles));
                         if (least <= known) return least;
                         int at = 0;
                         while (at <= top && ++choice[at] == orders[at].Count) choice[at++] = 0;
