@@ -531,7 +531,49 @@ public sealed class TensorIndex
                 moves.Add(any ? Id(_rankMoves, _moveIds, move) : -1);
             }
             _runs.Add((child, kept.ToArray(), moves.ToArray()));
+            _loops.Add((run.ToArray(), pairs.ToArray()));
             _sets.Clear();
+        }
+
+        // Per run: its loops (strides in units of the spacing) and its mesh's neighbour pairs, as added.
+        private readonly List<((int Rank, long Factor, long Stride)[] Loops, int[] Pairs)> _loops = [];
+
+        /// <summary>Per run (in the order the runs were added), its children over their distinct places, spaced by <paramref name="spacing"/>: the mean multicast at a step no neighbour serves.</summary>
+        public double[] ChildrenPerPlacePerRun(ReadOnlySpan<long> spacing)
+        {
+            var mean = new double[_runs.Count];
+            Span<long> scaled = stackalloc long[rankCount];
+            for (int k = 0; k < _runs.Count; k++)
+            {
+                var child = _runs[k].Child;
+                var places = new HashSet<string>();
+                foreach (int id in child)
+                {
+                    for (int r = 0; r < rankCount; r++) scaled[r] = checked(_shifts[id][r] * spacing[r]);
+                    var place = new long[index.Dimensions];
+                    for (int d = 0; d < place.Length; d++) place[d] = index.Shift(d, scaled);
+                    places.Add(string.Join(',', place));
+                }
+                mean[k] = places.Count == 0 ? 0 : (double)child.Length / places.Count;
+            }
+            return mean;
+        }
+
+        /// <summary>
+        /// Per run (in the order the runs were added), <see cref="MostChildrenPerAccess"/> of its children spaced by
+        /// <paramref name="spacing"/>: the most the mean multicast of the parent's accesses can be at any step in that placement.
+        /// </summary>
+        public double[] MostChildrenPerAccessPerRun(ReadOnlySpan<long> spacing)
+        {
+            var most = new double[_loops.Count];
+            for (int k = 0; k < _loops.Count; k++)
+            {
+                var (loops, pairs) = _loops[k];
+                var scaled = new (int Rank, long Factor, long Stride)[loops.Length];
+                for (int i = 0; i < loops.Length; i++) scaled[i] = (loops[i].Rank, loops[i].Factor, checked(loops[i].Stride * spacing[loops[i].Rank]));
+                most[k] = index.MostChildrenPerAccess(scaled, pairs, rankCount);
+            }
+            return most;
         }
 
         private static int Id(List<long[]> list, Dictionary<string, int> ids, long[] value)
@@ -959,6 +1001,25 @@ public readonly record struct WindowCount(long Visits, long FromParent, long For
 /// </summary>
 public static class Counts
 {
+    /// <summary>
+    /// The least DRAM reads of a tensor that reaches a fanout's children through a middle level bypassing it (docs/mapspace.md,
+    /// "Forwarded words still fill the children"): Timeloop hands the middle level's accesses (the children's fills, forwarded
+    /// words included) up through the fanout's mean multicast, so DRAM reads C F / W, C the parent's accesses, F the fills, W the
+    /// words the children not served by a neighbour take from the parent. Over counted steps with C at least
+    /// <paramref name="accesses"/>, F at least <paramref name="fills"/> and W at most <paramref name="mean"/> x C, and any other
+    /// steps (W_O words, at most <paramref name="most"/> x their C, their fills at least W_O): the least over W_O >= 0 of
+    /// (a + x / M)(F + x) / (rho a + x), written as b x + (a + b F - b d) + (a - b d)(F - d) / (d + x) with b = 1 / M, d = rho a.
+    /// Valid for rho <= M (a larger C only raises it then).
+    /// </summary>
+    public static double ReadsThroughBypassedMiddle(double accesses, double fills, double mean, double most)
+    {
+        double a = accesses, c = fills, d = mean * a, b = 1 / Math.Max(most, mean);
+        if (a <= 0 || d <= 0) return 0;
+        double k = (a - b * d) * (c - d);
+        if (k <= 0 || k / b <= d * d) return a * c / d; // increasing in x: its least at x = 0
+        return 2 * Math.Sqrt(b * k) + a + b * (c - 2 * d);
+    }
+
     /// <summary>
     /// Words brought into one instance of a level over the run when it holds exactly the current tile
     /// (docs/cost-model.md, "Visits"): the first tile, plus for every step of a temporal loop above it
