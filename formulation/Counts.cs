@@ -531,12 +531,8 @@ public sealed class TensorIndex
                 moves.Add(any ? Id(_rankMoves, _moveIds, move) : -1);
             }
             _runs.Add((child, kept.ToArray(), moves.ToArray()));
-            _loops.Add((run.ToArray(), pairs.ToArray()));
             _sets.Clear();
         }
-
-        // Per run: its loops (strides in units of the spacing) and its mesh's neighbour pairs, as added.
-        private readonly List<((int Rank, long Factor, long Stride)[] Loops, int[] Pairs)> _loops = [];
 
         /// <summary>Per run (in the order the runs were added), its children over their distinct places, spaced by <paramref name="spacing"/>: the mean multicast at a step no neighbour serves.</summary>
         public double[] ChildrenPerPlacePerRun(ReadOnlySpan<long> spacing)
@@ -559,22 +555,6 @@ public sealed class TensorIndex
             return mean;
         }
 
-        /// <summary>
-        /// Per run (in the order the runs were added), <see cref="MostChildrenPerAccess"/> of its children spaced by
-        /// <paramref name="spacing"/>: the most the mean multicast of the parent's accesses can be at any step in that placement.
-        /// </summary>
-        public double[] MostChildrenPerAccessPerRun(ReadOnlySpan<long> spacing)
-        {
-            var most = new double[_loops.Count];
-            for (int k = 0; k < _loops.Count; k++)
-            {
-                var (loops, pairs) = _loops[k];
-                var scaled = new (int Rank, long Factor, long Stride)[loops.Length];
-                for (int i = 0; i < loops.Length; i++) scaled[i] = (loops[i].Rank, loops[i].Factor, checked(loops[i].Stride * spacing[loops[i].Rank]));
-                most[k] = index.MostChildrenPerAccess(scaled, pairs, rankCount);
-            }
-            return most;
-        }
 
         private static int Id(List<long[]> list, Dictionary<string, int> ids, long[] value)
         {

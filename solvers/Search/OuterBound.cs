@@ -112,8 +112,6 @@ internal sealed class OuterBound(SearchProblem problem, ArrayCostModel cost, Inn
         public readonly System.Collections.Concurrent.ConcurrentDictionary<ContentKey, long> Shared = new();
         /// <summary>Per placement (run), its children over their distinct places (<c>MeshPlacement.ChildrenPerPlacePerRun</c>).</summary>
         public double[]? Plain;
-        /// <summary>Per placement (run), the most mean multicast at any step (<c>MeshPlacement.MostChildrenPerAccessPerRun</c>).</summary>
-        public double[]? Means;
         /// <summary>Per move, per placement (run), the unserved children over their distinct places.</summary>
         public readonly System.Collections.Concurrent.ConcurrentDictionary<(long, long, long, long), double[]> MeanByMove = new();
     }
@@ -1144,7 +1142,7 @@ internal sealed class OuterBound(SearchProblem problem, ArrayCostModel cost, Inn
             // ConsistentWork combinations a placement keeps that count. Stops at a count no higher than `known`.
             // `fills` (> 0 with a middle level): what every instance of c takes in at those steps; a placement's count is then at
             // least Counts.ReadsThroughBypassedMiddle of it, its fills, the most mean multicast at those steps (no child served, or
-            // those a forwarded move leaves) and at any step (MostChildrenPerAccess).
+            // those a forwarded move leaves) and at any step (CoincidingChildren).
             double Exact(int star, double tiles, double fills)
             {
                 // Each loop's least over every placement and order: never more than the count below; when it is no higher
@@ -1161,8 +1159,8 @@ internal sealed class OuterBound(SearchProblem problem, ArrayCostModel cost, Inn
                 if (fills > 0)
                 {
                     var plain = near.Plain ??= near.Mesh.ChildrenPerPlacePerRun(near.Spacing);
-                    var any = near.Means ??= near.Mesh.MostChildrenPerAccessPerRun(near.Spacing);
-                    for (int run = 0; run < runs; run++) (rho[run], most[run]) = (plain[run], any[run]);
+                    double any = _cost.CoincidingChildren(t, s, 0, c); // the most at any step in any placement (kept per plan)
+                    for (int run = 0; run < runs; run++) (rho[run], most[run]) = (plain[run], any);
                     foreach (var x in forwarded)
                     {
                         var mean = MeanPerRun(near, x.Move);
