@@ -534,6 +534,28 @@ public sealed class TensorIndex
             _sets.Clear();
         }
 
+        /// <summary>Per run (in the order the runs were added), its children over their distinct places, spaced by <paramref name="spacing"/>: the mean multicast at a step no neighbour serves.</summary>
+        public double[] ChildrenPerPlacePerRun(ReadOnlySpan<long> spacing)
+        {
+            var mean = new double[_runs.Count];
+            Span<long> scaled = stackalloc long[rankCount];
+            for (int k = 0; k < _runs.Count; k++)
+            {
+                var child = _runs[k].Child;
+                var places = new HashSet<string>();
+                foreach (int id in child)
+                {
+                    for (int r = 0; r < rankCount; r++) scaled[r] = checked(_shifts[id][r] * spacing[r]);
+                    var place = new long[index.Dimensions];
+                    for (int d = 0; d < place.Length; d++) place[d] = index.Shift(d, scaled);
+                    places.Add(string.Join(',', place));
+                }
+                mean[k] = places.Count == 0 ? 0 : (double)child.Length / places.Count;
+            }
+            return mean;
+        }
+
+
         private static int Id(List<long[]> list, Dictionary<string, int> ids, long[] value)
         {
             var key = string.Join(',', value);
@@ -959,6 +981,25 @@ public readonly record struct WindowCount(long Visits, long FromParent, long For
 /// </summary>
 public static class Counts
 {
+    /// <summary>
+    /// The least DRAM reads of a tensor that reaches a fanout's children through a middle level bypassing it (docs/mapspace.md,
+    /// "Forwarded words still fill the children"): Timeloop hands the middle level's accesses (the children's fills, forwarded
+    /// words included) up through the fanout's mean multicast, so DRAM reads C F / W, C the parent's accesses, F the fills, W the
+    /// words the children not served by a neighbour take from the parent. Over counted steps with C at least
+    /// <paramref name="accesses"/>, F at least <paramref name="fills"/> and W at most <paramref name="mean"/> x C, and any other
+    /// steps (W_O words, at most <paramref name="most"/> x their C, their fills at least W_O): the least over W_O >= 0 of
+    /// (a + x / M)(F + x) / (rho a + x), written as b x + (a + b F - b d) + (a - b d)(F - d) / (d + x) with b = 1 / M, d = rho a.
+    /// Valid for rho <= M (a larger C only raises it then).
+    /// </summary>
+    public static double ReadsThroughBypassedMiddle(double accesses, double fills, double mean, double most)
+    {
+        double a = accesses, c = fills, d = mean * a, b = 1 / Math.Max(most, mean);
+        if (a <= 0 || d <= 0) return 0;
+        double k = (a - b * d) * (c - d);
+        if (k <= 0 || k / b <= d * d) return a * c / d; // increasing in x: its least at x = 0
+        return 2 * Math.Sqrt(b * k) + a + b * (c - 2 * d);
+    }
+
     /// <summary>
     /// Words brought into one instance of a level over the run when it holds exactly the current tile
     /// (docs/cost-model.md, "Visits"): the first tile, plus for every step of a temporal loop above it

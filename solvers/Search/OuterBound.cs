@@ -110,6 +110,10 @@ internal sealed class OuterBound(SearchProblem problem, ArrayCostModel cost, Inn
         public readonly System.Collections.Concurrent.ConcurrentDictionary<ContentKey, long[]> PerRun = new();
         /// <summary>Per tile extent and move, the words the children's tiles' union shares with itself moved by it (<c>TensorIndex.SpacedWords</c>).</summary>
         public readonly System.Collections.Concurrent.ConcurrentDictionary<ContentKey, long> Shared = new();
+        /// <summary>Per placement (run), its children over their distinct places (<c>MeshPlacement.ChildrenPerPlacePerRun</c>).</summary>
+        public double[]? Plain;
+        /// <summary>Per move, per placement (run), the unserved children over their distinct places.</summary>
+        public readonly System.Collections.Concurrent.ConcurrentDictionary<(long, long, long, long), double[]> MeanByMove = new();
     }
 
     /// <summary>The most register-level choices (keep set and factors) <see cref="RegisterOrders"/> takes in one plan; past it the term adds nothing.</summary>
@@ -953,6 +957,9 @@ internal sealed class OuterBound(SearchProblem problem, ArrayCostModel cost, Inn
             var movers = rel.ToArray();
             var same = new int[Ranks];
             var tileKey = new long[movers.Length]; // c's tile over the ranks indexing t
+            // With a middle level between the fanout and c (c = 3, level 2 bypassing t), Timeloop hands level 2's accesses (c's
+            // fills, a neighbour's forwarded words included) up through the fanout's mean multicast (`Exact`).
+            bool middle = c == 3 && _m.Map.Convention == Formulation.CostConvention.Timeloop;
             double lowest = double.PositiveInfinity;
             long work = 0, taken = 0;
             Tiles(0);
@@ -1018,7 +1025,8 @@ internal sealed class OuterBound(SearchProblem problem, ArrayCostModel cost, Inn
                 // already taken, the exact count is not either.
                 Forwards(union, tiles, false);
                 if (Layered(star, tiles) >= lowest) return;
-                lowest = Math.Min(lowest, Exact(star, tiles));
+                // Each step of those brings every instance of c its whole tile, a neighbour's or not.
+                lowest = Math.Min(lowest, Exact(star, tiles, middle ? steps * t.Tile(e) * (double)s.Used[c] : 0));
             }
 
             // The product of the factors of those loops.
@@ -1132,7 +1140,10 @@ internal sealed class OuterBound(SearchProblem problem, ArrayCostModel cost, Inn
             // over a rank not indexing t may sit anywhere: any of its moves). The placements are taken from the least of
             // their counts with each loop's least over the orders (never more than theirs in any order) up; past
             // ConsistentWork combinations a placement keeps that count. Stops at a count no higher than `known`.
-            double Exact(int star, double tiles)
+            // `fills` (> 0 with a middle level): what every instance of c takes in at those steps; a placement's count is then at
+            // least Counts.ReadsThroughBypassedMiddle of it, its fills, the most mean multicast at those steps (no child served, or
+            // those a forwarded move leaves) and at any step (CoincidingChildren).
+            double Exact(int star, double tiles, double fills)
             {
                 // Each loop's least over every placement and order: never more than the count below; when it is no higher
                 // than `known` the term adds nothing whatever the count.
@@ -1140,9 +1151,29 @@ internal sealed class OuterBound(SearchProblem problem, ArrayCostModel cost, Inn
                 double loose = Layered(star, tiles);
                 var near = NeighbourPlaces();
                 int runs = near.Mesh.RunCount;
-                if (loose <= known || forwarded.Count == 0 || runs == 0) return loose;
+                if (loose <= known || runs == 0 || (forwarded.Count == 0 && fills <= 0)) return loose;
                 int top = c == 3 ? 2 : 1;
                 var words = forwarded.Select(x => UnservedPerRun(near, x.Move)).ToArray();
+                var rho = new double[runs];
+                var most = new double[runs];
+                if (fills > 0)
+                {
+                    var plain = near.Plain ??= near.Mesh.ChildrenPerPlacePerRun(near.Spacing);
+                    double any = _cost.CoincidingChildren(t, s, 0, c); // the most at any step in any placement (kept per plan)
+                    for (int run = 0; run < runs; run++) (rho[run], most[run]) = (plain[run], any);
+                    foreach (var x in forwarded)
+                    {
+                        var mean = MeanPerRun(near, x.Move);
+                        for (int run = 0; run < runs; run++) rho[run] = Math.Max(rho[run], mean[run]);
+                    }
+                }
+                double Through(int run, double count) => fills > 0 ? Math.Max(count, Formulation.Counts.ReadsThroughBypassedMiddle(count, fills, rho[run], most[run])) : count;
+                if (forwarded.Count == 0)
+                {
+                    double leastRun = double.PositiveInfinity;
+                    for (int run = 0; run < runs; run++) leastRun = Math.Min(leastRun, Through(run, loose));
+                    return leastRun;
+                }
                 // Per placement, each loop's least over the orders: a count no higher than that placement's in any order.
                 var byRun = new (double Value, int Run)[runs];
                 for (int run = 0; run < runs; run++)
@@ -1154,7 +1185,7 @@ internal sealed class OuterBound(SearchProblem problem, ArrayCostModel cost, Inn
                         var (level, r, _, _) = forwarded[i];
                         perWords[level, r] = Math.Min(perWords[level, r], words[i][run]);
                     }
-                    byRun[run] = (Layered(star, tiles), run);
+                    byRun[run] = (Through(run, Layered(star, tiles)), run);
                     if (byRun[run].Value <= known) return byRun[run].Value;
                 }
                 Array.Sort(byRun);
@@ -1191,7 +1222,7 @@ internal sealed class OuterBound(SearchProblem problem, ArrayCostModel cost, Inn
                             if (t.IndexedBy[r] && inside != insideOf[level, r]) continue; // not this order's step
                             perWords[level, r] = Math.Min(perWords[level, r], words[i][run]);
                         }
-                        least = Math.Min(least, Layered(star, tiles));
+                        least = Math.Min(least, Through(run, Layered(star, tiles)));
                         if (least <= known) return least;
                         int at = 0;
                         while (at <= top && ++choice[at] == orders[at].Count) choice[at++] = 0;
@@ -1224,6 +1255,16 @@ internal sealed class OuterBound(SearchProblem problem, ArrayCostModel cost, Inn
                 near.Unserved[key.Copy()] = least;
                 return least;
             }
+
+            // Per placement of the children (in the order of MeshPlacement's runs), the unserved children over their distinct places
+            // at a step moving them by `move` (the mean multicast of the parent's accesses there; kept per move).
+            double[] MeanPerRun(Neighbours near, (long, long, long, long) move)
+                => near.MeanByMove.GetOrAdd(move, m =>
+                {
+                    var (sets, setOfRun) = PlacesOf(near, m);
+                    var bySet = sets.Select(places => places.Count == 0 ? 0 : (double)places.Count / places.Select(p => string.Join(',', p)).Distinct().Count()).ToArray();
+                    return setOfRun.Select(k => bySet[k]).ToArray();
+                });
 
             // Per placement of the children (in the order of MeshPlacement's runs), the words DRAM reads for the children no
             // neighbour serves at a step moving them by `move`: a tile per distinct place of theirs (kept per tile extent and move).
