@@ -19,6 +19,18 @@ public sealed class CodesignTests
     private static readonly string WorkloadPath = CommandLine.Example("codesign-small-workload.yaml");
 
     private static DesignSpace Space() => DesignSpaceSpec.Load(SpacePath);
+
+    /// <summary>The nodes the stop tests visit: the whole space, each parameter value's points, and every point.</summary>
+    private static List<List<int>> NodesOf(DesignSpace space)
+    {
+        var all = Enumerable.Range(0, space.Count).ToList();
+        var nodes = new List<List<int>> { all };
+        for (int i = 0; i < space.Parameters.Count; i++)
+            foreach (var v in all.Select(p => space.Indices(p)[i]).Distinct())
+                nodes.Add(all.Where(p => space.Indices(p)[i] == v).ToList());
+        nodes.AddRange(all.Select(p => new List<int> { p }));
+        return nodes;
+    }
     private static Workload Small() => WorkloadSpec.Load(WorkloadPath);
 
     // One exhaustive sweep per objective, shared by the tests (each point's layer searches are what both sides use).
@@ -402,11 +414,7 @@ public sealed class CodesignTests
         var space = Space();
         var all = Enumerable.Range(0, space.Count).ToList();
         var exact = new LayerEvaluator(Small(), SearchLimits.None);
-        var nodes = new List<List<int>> { all };
-        for (int i = 0; i < space.Parameters.Count; i++)
-            foreach (var v in all.Select(p => space.Indices(p)[i]).Distinct())
-                nodes.Add(all.Where(p => space.Indices(p)[i] == v).ToList());
-        nodes.AddRange(all.Select(p => new List<int> { p }));
+        var nodes = NodesOf(space);
         long stopped = 0, explored = 0, exploredWithout = 0;
         int passed = 0, below = 0;
         double tightest = 0; // the largest bound of a search left unproved, over its shape's optimum
@@ -466,11 +474,7 @@ public sealed class CodesignTests
         var space = Space();
         var all = Enumerable.Range(0, space.Count).ToList();
         var exact = new LayerEvaluator(Small(), SearchLimits.None);
-        var nodes = new List<List<int>> { all };
-        for (int i = 0; i < space.Parameters.Count; i++)
-            foreach (var v in all.Select(p => space.Indices(p)[i]).Distinct())
-                nodes.Add(all.Where(p => space.Indices(p)[i] == v).ToList());
-        nodes.AddRange(all.Select(p => new List<int> { p }));
+        var nodes = NodesOf(space);
         long stopped = 0;
         int passed = 0, below = 0, exposed = 0;
         foreach (var objective in new[] { Objective.Energy, Objective.Edp })
@@ -797,7 +801,7 @@ public sealed class CodesignTests
                     var optima = sweeper.SweepAll(objective, budgets);
                     var all = sweeper.SweepAll(objective, []);
                     var expected = sweeper.Sweep(objective, budgets)!;
-                    var on = new Codesign(space, Small(), SearchLimits.None);
+                    var on = new Codesign(space, Small(), SearchLimits.None) { LeaveHopelessHalves = true };
                     var off = new Codesign(space, Small(), SearchLimits.None) { LeaveHopelessHalves = false };
                     var a = on.Minimize(objective, budgets);
                     var b = off.Minimize(objective, budgets);

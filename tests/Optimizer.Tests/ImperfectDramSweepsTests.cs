@@ -29,46 +29,56 @@ public sealed class ImperfectDramSweepsTests
         foreach (var c in ImperfectSearchTests.RandomCases(31, 24)) yield return c;
     }
 
+    /// <summary>Up to <paramref name="per"/> random valid imperfect mappings of each case whose DRAM has no fanout, each with
+    /// its search problem, its reference-model report and DRAM's trip per rank (in the search's rank order).</summary>
+    private static IEnumerable<(Einsum Layer, Architecture Arch, SearchProblem M, Mapping Mapping, CostReport Report, long[] Trips)> Sampled(
+        IEnumerable<(Einsum, Architecture)> cases, Random rng, int per)
+    {
+        foreach (var (layer, arch) in cases)
+        {
+            if (arch.Levels[0].Fanout.Size != 1) continue;
+            var m = new SearchProblem(new MapProblem(layer, arch, Objective.Energy), deferOrders: true, imperfect: true);
+            var space = new Mapspace(layer, arch);
+            for (int i = 0; i < per; i++)
+            {
+                if (!space.TrySampleValid(rng, 2000, out var mapping, factorization: Factorization.Imperfect)) continue;
+                var report = CostModel.Evaluate(layer, arch, mapping, Factorization.Imperfect);
+                yield return (layer, arch, m, mapping, report, m.RankIds.Select(r => mapping.Levels[0].TemporalFactor(r)).ToArray());
+            }
+        }
+    }
+
     [TestMethod]
     public void DramSendsEveryTensorAtLeastWhatTheSweepsClaim()
     {
         var rng = new Random(2026);
         int checkedTensors = 0, tightKept = 0, tightFresh = 0, tightCarry = 0;
-        foreach (var (layer, arch) in Cases())
+        foreach (var (layer, arch, m, mapping, report, trips) in Sampled(Cases(), rng, 40))
         {
-            if (arch.Levels[0].Fanout.Size != 1) continue;
-            var m = new SearchProblem(new MapProblem(layer, arch, Objective.Energy), deferOrders: true, imperfect: true);
-            var space = new Mapspace(layer, arch);
-            for (int i = 0; i < 40; i++)
+            int r0 = -1;
+            foreach (var loop in mapping.Levels[0].Temporal) if (loop.Factor > 1) r0 = Array.IndexOf(m.RankIds, loop.Rank);
+            foreach (var t in m.Tensors)
             {
-                if (!space.TrySampleValid(rng, 2000, out var mapping, factorization: Factorization.Imperfect)) continue;
-                var report = CostModel.Evaluate(layer, arch, mapping, Factorization.Imperfect);
-                var trips = m.RankIds.Select(r => mapping.Levels[0].TemporalFactor(r)).ToArray();
-                int r0 = -1;
-                foreach (var loop in mapping.Levels[0].Temporal) if (loop.Factor > 1) r0 = Array.IndexOf(m.RankIds, loop.Rank);
-                foreach (var t in m.Tensors)
+                var row = report.Tensors.Single(x => x.LevelIndex == 0 && x.Tensor == t.Spec.Id);
+                double dram = t.IsOutput ? row.Updates : row.Reads;
+                double used = t.UsedWords(m.Bound);
+                double claim;
+                if (mapping.Levels[1].Keep.Contains(t.Spec.Id))
                 {
-                    var row = report.Tensors.Single(x => x.LevelIndex == 0 && x.Tensor == t.Spec.Id);
-                    double dram = t.IsOutput ? row.Updates : row.Reads;
-                    double used = t.UsedWords(m.Bound);
-                    double claim;
-                    if (mapping.Levels[1].Keep.Contains(t.Spec.Id))
-                    {
-                        double sweeps = ImperfectDramSweeps.LevelOneSweeps(t, trips, r0);
-                        claim = sweeps * used;
-                        if (sweeps > 1 && dram == claim) tightKept++;
-                    }
-                    else
-                    {
-                        double held = ImperfectDramSweeps.Held(m, t);
-                        claim = ImperfectDramSweeps.BypassWords(t, m.Bound, trips, r0, used, held);
-                        bool fresh = r0 >= 0 && t.PlainDimRank[r0];
-                        if (dram == claim && claim > used && fresh) tightFresh++;
-                        if (dram == claim && claim > used && !fresh) tightCarry++;
-                    }
-                    Assert.IsTrue(dram >= claim, $"{layer.Name} on {arch.Name}, {mapping}: DRAM sends {t.Spec.Id} {dram} words, the sweeps claim at least {claim}");
-                    checkedTensors++;
+                    double sweeps = ImperfectDramSweeps.LevelOneSweeps(t, trips, r0);
+                    claim = sweeps * used;
+                    if (sweeps > 1 && dram == claim) tightKept++;
                 }
+                else
+                {
+                    double held = ImperfectDramSweeps.Held(m, t);
+                    claim = ImperfectDramSweeps.BypassWords(t, m.Bound, trips, r0, used, held);
+                    bool fresh = r0 >= 0 && t.PlainDimRank[r0];
+                    if (dram == claim && claim > used && fresh) tightFresh++;
+                    if (dram == claim && claim > used && !fresh) tightCarry++;
+                }
+                Assert.IsTrue(dram >= claim, $"{layer.Name} on {arch.Name}, {mapping}: DRAM sends {t.Spec.Id} {dram} words, the sweeps claim at least {claim}");
+                checkedTensors++;
             }
         }
         Console.WriteLine($"{checkedTensors} tensors checked; met exactly: {tightKept} kept by level 1, {tightFresh} passing it with r0 indexing them, {tightCarry} passing it with later iterations kept in part");
@@ -86,38 +96,29 @@ public sealed class ImperfectDramSweepsTests
     {
         var rng = new Random(2027);
         int checkedTensors = 0, raised = 0, tightRaised = 0;
-        foreach (var (layer, arch) in Cases())
+        foreach (var (layer, arch, m, mapping, report, trips) in Sampled(Cases().Where(c => c.Item2.Levels.Count >= 3), rng, 60))
         {
-            if (arch.Levels[0].Fanout.Size != 1 || arch.Levels.Count < 3) continue;
-            var m = new SearchProblem(new MapProblem(layer, arch, Objective.Energy), deferOrders: true, imperfect: true);
-            var space = new Mapspace(layer, arch);
-            for (int i = 0; i < 60; i++)
+            if (ImperfectSearch.Decompose(m, mapping) is not { } parts) continue;
+            var s = new State(m, parts.Plan);
+            for (int d = m.Levels - 1; d >= 0; d--) s.ApplyInner(d, ImperfectSearch.Choice(parts.Plan, parts.Temporal, d), m.Bound);
+            int r0 = -1;
+            foreach (var loop in mapping.Levels[0].Temporal) if (loop.Factor > 1) r0 = Array.IndexOf(m.RankIds, loop.Rank);
+            foreach (var t in m.Tensors)
             {
-                if (!space.TrySampleValid(rng, 2000, out var mapping, factorization: Factorization.Imperfect)) continue;
-                if (ImperfectSearch.Decompose(m, mapping) is not { } parts) continue;
-                var s = new State(m, parts.Plan);
-                for (int d = m.Levels - 1; d >= 0; d--) s.ApplyInner(d, ImperfectSearch.Choice(parts.Plan, parts.Temporal, d), m.Bound);
-                var report = CostModel.Evaluate(layer, arch, mapping, Factorization.Imperfect);
-                var trips = m.RankIds.Select(r => mapping.Levels[0].TemporalFactor(r)).ToArray();
-                int r0 = -1;
-                foreach (var loop in mapping.Levels[0].Temporal) if (loop.Factor > 1) r0 = Array.IndexOf(m.RankIds, loop.Rank);
-                foreach (var t in m.Tensors)
-                {
-                    if (mapping.Levels[1].Keep.Contains(t.Spec.Id)) continue;
-                    int c = 2;
-                    while (c < m.Levels && !mapping.Levels[c].Keep.Contains(t.Spec.Id)) c++;
-                    double cap = ImperfectDramSweeps.Held(m, t);
-                    double held = Math.Min(cap, ImperfectBound.DecidedHeld(m, t, s.Rem[c < m.Levels ? c : 0], s.Spatial, c < m.Levels ? c : -1));
-                    var row = report.Tensors.Single(x => x.LevelIndex == 0 && x.Tensor == t.Spec.Id);
-                    double dram = t.IsOutput ? row.Updates : row.Reads;
-                    double used = t.UsedWords(m.Bound);
-                    double before = ImperfectDramSweeps.BypassWords(t, m.Bound, trips, r0, used, cap);
-                    double claim = ImperfectDramSweeps.BypassWords(t, m.Bound, trips, r0, used, held);
-                    if (claim > before) raised++;
-                    if (claim > before && dram == claim) tightRaised++;
-                    Assert.IsTrue(dram >= claim, $"{layer.Name} on {arch.Name}, {mapping}: DRAM sends {t.Spec.Id} {dram} words, the decided tiles (H {held}) claim at least {claim}");
-                    checkedTensors++;
-                }
+                if (mapping.Levels[1].Keep.Contains(t.Spec.Id)) continue;
+                int c = 2;
+                while (c < m.Levels && !mapping.Levels[c].Keep.Contains(t.Spec.Id)) c++;
+                double cap = ImperfectDramSweeps.Held(m, t);
+                double held = Math.Min(cap, ImperfectBound.DecidedHeld(m, t, s.Rem[c < m.Levels ? c : 0], s.Spatial, c < m.Levels ? c : -1));
+                var row = report.Tensors.Single(x => x.LevelIndex == 0 && x.Tensor == t.Spec.Id);
+                double dram = t.IsOutput ? row.Updates : row.Reads;
+                double used = t.UsedWords(m.Bound);
+                double before = ImperfectDramSweeps.BypassWords(t, m.Bound, trips, r0, used, cap);
+                double claim = ImperfectDramSweeps.BypassWords(t, m.Bound, trips, r0, used, held);
+                if (claim > before) raised++;
+                if (claim > before && dram == claim) tightRaised++;
+                Assert.IsTrue(dram >= claim, $"{layer.Name} on {arch.Name}, {mapping}: DRAM sends {t.Spec.Id} {dram} words, the decided tiles (H {held}) claim at least {claim}");
+                checkedTensors++;
             }
         }
         Console.WriteLine($"{checkedTensors} passing tensors checked; {raised} claims raised over the capacities', {tightRaised} of them met exactly");
@@ -158,40 +159,31 @@ public sealed class ImperfectDramSweepsTests
     {
         var rng = new Random(2031);
         int checkedClaims = 0, raised = 0, tightRaised = 0, tightWindow = 0;
-        foreach (var (layer, arch) in Cases().Concat(ImperfectSearchTests.RandomCases(77, 40)))
+        foreach (var (layer, arch, m, mapping, report, trips) in Sampled(Cases().Concat(ImperfectSearchTests.RandomCases(77, 40)), rng, 40))
         {
-            if (arch.Levels[0].Fanout.Size != 1) continue;
-            var m = new SearchProblem(new MapProblem(layer, arch, Objective.Energy), deferOrders: true, imperfect: true);
-            var space = new Mapspace(layer, arch);
-            for (int i = 0; i < 40; i++)
+            // DRAM's loops over ranks with more than one trip, outermost first.
+            var order = mapping.Levels[0].Temporal.Where(l => l.Factor > 1).Select(l => Array.IndexOf(m.RankIds, l.Rank)).ToArray();
+            if (order.Length != order.Distinct().Count()) continue;
+            int r0 = order.Length > 0 ? order[^1] : -1;
+            foreach (var t in m.Tensors)
             {
-                if (!space.TrySampleValid(rng, 2000, out var mapping, factorization: Factorization.Imperfect)) continue;
-                var report = CostModel.Evaluate(layer, arch, mapping, Factorization.Imperfect);
-                var trips = m.RankIds.Select(r => mapping.Levels[0].TemporalFactor(r)).ToArray();
-                // DRAM's loops over ranks with more than one trip, outermost first.
-                var order = mapping.Levels[0].Temporal.Where(l => l.Factor > 1).Select(l => Array.IndexOf(m.RankIds, l.Rank)).ToArray();
-                if (order.Length != order.Distinct().Count()) continue;
-                int r0 = order.Length > 0 ? order[^1] : -1;
-                foreach (var t in m.Tensors)
+                var row = report.Tensors.Single(x => x.LevelIndex == 0 && x.Tensor == t.Spec.Id);
+                double dram = t.IsOutput ? row.Updates : row.Reads;
+                double used = t.UsedWords(m.Bound);
+                double before = mapping.Levels[1].Keep.Contains(t.Spec.Id) ? ImperfectDramSweeps.LevelOneSweeps(t, trips, r0) * used : used;
+                for (int j = 0; j < order.Length; j++)
                 {
-                    var row = report.Tensors.Single(x => x.LevelIndex == 0 && x.Tensor == t.Spec.Id);
-                    double dram = t.IsOutput ? row.Updates : row.Reads;
-                    double used = t.UsedWords(m.Bound);
-                    double before = mapping.Levels[1].Keep.Contains(t.Spec.Id) ? ImperfectDramSweeps.LevelOneSweeps(t, trips, r0) * used : used;
-                    for (int j = 0; j < order.Length; j++)
-                    {
-                        int q = order[j];
-                        double overlap = ImperfectDramSweeps.Overlap(t, q, m.Bound, trips);
-                        if (overlap < 0) continue;
-                        int inside = 0;
-                        for (int k = j + 1; k < order.Length; k++) inside |= 1 << order[k];
-                        double claim = ImperfectDramSweeps.OrderSweeps(t, trips, inside) * used - ImperfectDramSweeps.OrderLoss(trips, inside, q, overlap);
-                        if (claim > before) raised++;
-                        if (claim > before && dram == claim) tightRaised++;
-                        if (overlap > 0 && claim > used && dram == claim) tightWindow++;
-                        Assert.IsTrue(dram >= claim, $"{layer.Name} on {arch.Name}, {mapping}: DRAM sends {t.Spec.Id} {dram} words, its loop over {m.RankIds[q]} claims at least {claim}");
-                        checkedClaims++;
-                    }
+                    int q = order[j];
+                    double overlap = ImperfectDramSweeps.Overlap(t, q, m.Bound, trips);
+                    if (overlap < 0) continue;
+                    int inside = 0;
+                    for (int k = j + 1; k < order.Length; k++) inside |= 1 << order[k];
+                    double claim = ImperfectDramSweeps.OrderSweeps(t, trips, inside) * used - ImperfectDramSweeps.OrderLoss(trips, inside, q, overlap);
+                    if (claim > before) raised++;
+                    if (claim > before && dram == claim) tightRaised++;
+                    if (overlap > 0 && claim > used && dram == claim) tightWindow++;
+                    Assert.IsTrue(dram >= claim, $"{layer.Name} on {arch.Name}, {mapping}: DRAM sends {t.Spec.Id} {dram} words, its loop over {m.RankIds[q]} claims at least {claim}");
+                    checkedClaims++;
                 }
             }
         }
