@@ -31,6 +31,23 @@ public sealed class CodesignTests
         nodes.AddRange(all.Select(p => new List<int> { p }));
         return nodes;
     }
+
+    /// <summary>The stop tests' cases: energy and EDP, fresh and warm, every node with its exact optima (proved), and each
+    /// fraction of the node's exact sum as a target.</summary>
+    private static IEnumerable<(Objective Objective, bool Warm, List<int> Node, bool Single, Architecture Arch, LayerSum Optima, double Fraction)> StopCases(
+        DesignSpace space, List<List<int>> nodes, LayerEvaluator exact, double[] fractions)
+    {
+        foreach (var objective in new[] { Objective.Energy, Objective.Edp })
+            foreach (bool warm in new[] { false, true })
+                foreach (var node in nodes)
+                {
+                    bool single = node.Count == 1;
+                    var arch = space.Relax(node);
+                    var optima = exact.Sum(arch, objective, relaxation: !single);
+                    Assert.IsTrue(optima.Proved);
+                    foreach (double f in fractions) yield return (objective, warm, node, single, arch, optima, f);
+                }
+    }
     private static Workload Small() => WorkloadSpec.Load(WorkloadPath);
 
     // One exhaustive sweep per objective, shared by the tests (each point's layer searches are what both sides use).
@@ -418,40 +435,31 @@ public sealed class CodesignTests
         long stopped = 0, explored = 0, exploredWithout = 0;
         int passed = 0, below = 0;
         double tightest = 0; // the largest bound of a search left unproved, over its shape's optimum
-        foreach (var objective in new[] { Objective.Energy, Objective.Edp })
-            foreach (bool warm in new[] { false, true })
-                foreach (var node in nodes)
-                {
-                    bool single = node.Count == 1;
-                    var arch = space.Relax(node);
-                    var optima = exact.Sum(arch, objective, relaxation: !single);
-                    Assert.IsTrue(optima.Proved);
-                    foreach (double f in new[] { 0.8, 0.95, 0.99, 0.999, 1.01 })
-                    {
-                        double target = f * optima.Value!.Value;
-                        var with = new LayerEvaluator(Small(), SearchLimits.None);
-                        var without = new LayerEvaluator(Small(), SearchLimits.None) { StopAtEnough = false };
-                        if (warm)
-                            foreach (var e in new[] { with, without }) e.Sum(space.Relax(all), objective, relaxation: true);
-                        long before = with.StoppedAtEnough;
-                        var got = with.Sum(arch, objective, relaxation: !single, target: target);
-                        var want = without.Sum(arch, objective, relaxation: !single, target: target);
-                        long a = got.Results.Sum(r => r.Explored), b = want.Results.Sum(r => r.Explored);
-                        string what = $"{objective}, {node.Count} point(s) from {node.Min()}, {(warm ? "warm" : "fresh")}, target {f} x {optima.Value}: sum {got.Lower}, without the stop {want.Lower}";
-                        for (int s = 0; s < got.Results.Count; s++)
-                        {
-                            if (got.Results[s].Status != SolveStatus.Optimal) tightest = Math.Max(tightest, LayerEvaluator.LowerOf(got.Results[s]) / optima.Results[s].Best!.Value);
-                            Assert.IsTrue(LayerEvaluator.LowerOf(got.Results[s]) <= optima.Results[s].Best!.Value * (1 + 1e-9),
-                                $"{what}: shape {s} bound {LayerEvaluator.LowerOf(got.Results[s])} above its optimum {optima.Results[s].Best}");
-                        }
-                        Assert.AreEqual(optima.Value!.Value > target, got.Lower > target, what);
-                        Assert.AreEqual(want.Lower > target, got.Lower > target, what);
-                        if (got.Lower > target) passed++; else below++;
-                        stopped += with.StoppedAtEnough - before;
-                        explored += a;
-                        exploredWithout += b;
-                    }
-                }
+        foreach (var (objective, warm, node, single, arch, optima, f) in StopCases(space, nodes, exact, [0.8, 0.95, 0.99, 0.999, 1.01]))
+        {
+            double target = f * optima.Value!.Value;
+            var with = new LayerEvaluator(Small(), SearchLimits.None);
+            var without = new LayerEvaluator(Small(), SearchLimits.None) { StopAtEnough = false };
+            if (warm)
+                foreach (var e in new[] { with, without }) e.Sum(space.Relax(all), objective, relaxation: true);
+            long before = with.StoppedAtEnough;
+            var got = with.Sum(arch, objective, relaxation: !single, target: target);
+            var want = without.Sum(arch, objective, relaxation: !single, target: target);
+            long a = got.Results.Sum(r => r.Explored), b = want.Results.Sum(r => r.Explored);
+            string what = $"{objective}, {node.Count} point(s) from {node.Min()}, {(warm ? "warm" : "fresh")}, target {f} x {optima.Value}: sum {got.Lower}, without the stop {want.Lower}";
+            for (int s = 0; s < got.Results.Count; s++)
+            {
+                if (got.Results[s].Status != SolveStatus.Optimal) tightest = Math.Max(tightest, LayerEvaluator.LowerOf(got.Results[s]) / optima.Results[s].Best!.Value);
+                Assert.IsTrue(LayerEvaluator.LowerOf(got.Results[s]) <= optima.Results[s].Best!.Value * (1 + 1e-9),
+                    $"{what}: shape {s} bound {LayerEvaluator.LowerOf(got.Results[s])} above its optimum {optima.Results[s].Best}");
+            }
+            Assert.AreEqual(optima.Value!.Value > target, got.Lower > target, what);
+            Assert.AreEqual(want.Lower > target, got.Lower > target, what);
+            if (got.Lower > target) passed++; else below++;
+            stopped += with.StoppedAtEnough - before;
+            explored += a;
+            exploredWithout += b;
+        }
         Console.WriteLine($"{nodes.Count} nodes x 5 targets x 2 x 2 objectives: {passed} passed, {below} not; {stopped} searches stopped at their bound; nodes explored {explored} against {exploredWithout} without the stop; the tightest unproved bound {tightest} of its optimum");
         Assert.IsTrue(passed > 0 && below > 0 && stopped > 0, $"{passed} passed, {below} below, {stopped} stopped: the test sees nothing");
         Assert.IsTrue(explored < exploredWithout, $"{explored} nodes explored, not fewer than {exploredWithout}");
@@ -477,36 +485,27 @@ public sealed class CodesignTests
         var nodes = NodesOf(space);
         long stopped = 0;
         int passed = 0, below = 0, exposed = 0;
-        foreach (var objective in new[] { Objective.Energy, Objective.Edp })
-            foreach (bool warm in new[] { false, true })
-                foreach (var node in nodes)
-                {
-                    bool single = node.Count == 1;
-                    var arch = space.Relax(node);
-                    var optima = exact.Sum(arch, objective, relaxation: !single);
-                    Assert.IsTrue(optima.Proved);
-                    foreach (double f in new[] { 0.9, 0.99, 0.999, 1.01 })
-                    {
-                        double target = f * optima.Value!.Value;
-                        var eval = new LayerEvaluator(Small(), SearchLimits.None) { Seeded = false };
-                        if (warm) eval.Sum(space.Relax(all), objective, relaxation: true);
-                        long before = eval.StoppedAtEnough;
-                        var got = eval.Sum(arch, objective, relaxation: !single, target: target);
-                        string what = $"{objective}, {node.Count} point(s) from {node.Min()}, {(warm ? "warm" : "fresh")}, target {f} x {optima.Value}: sum {got.Lower}";
-                        for (int s = 0; s < got.Results.Count; s++)
-                        {
-                            var r = got.Results[s];
-                            double bound = LayerEvaluator.LowerOf(r), optimum = optima.Results[s].Best!.Value;
-                            Assert.IsTrue(bound <= optimum * (1 + 1e-9), $"{what}: shape {s} bound {bound} ({r.Status}) above its optimum {optimum}");
-                            if (r.Status == SolveStatus.Optimal) Assert.AreEqual(optimum, r.Best!.Value, 1e-9 * optimum, $"{what}: shape {s}");
-                            // A bound short of its optimum by less than 30 %, not proved by a mapping: scaled by 1.3 it lands above the optimum.
-                            if (r.Status != SolveStatus.Optimal && bound > 0 && optimum < 1.3 * bound) exposed++;
-                        }
-                        Assert.AreEqual(optima.Value!.Value > target, got.Lower > target, what);
-                        if (got.Lower > target) passed++; else below++;
-                        stopped += eval.StoppedAtEnough - before;
-                    }
-                }
+        foreach (var (objective, warm, node, single, arch, optima, f) in StopCases(space, nodes, exact, [0.9, 0.99, 0.999, 1.01]))
+        {
+            double target = f * optima.Value!.Value;
+            var eval = new LayerEvaluator(Small(), SearchLimits.None) { Seeded = false };
+            if (warm) eval.Sum(space.Relax(all), objective, relaxation: true);
+            long before = eval.StoppedAtEnough;
+            var got = eval.Sum(arch, objective, relaxation: !single, target: target);
+            string what = $"{objective}, {node.Count} point(s) from {node.Min()}, {(warm ? "warm" : "fresh")}, target {f} x {optima.Value}: sum {got.Lower}";
+            for (int s = 0; s < got.Results.Count; s++)
+            {
+                var r = got.Results[s];
+                double bound = LayerEvaluator.LowerOf(r), optimum = optima.Results[s].Best!.Value;
+                Assert.IsTrue(bound <= optimum * (1 + 1e-9), $"{what}: shape {s} bound {bound} ({r.Status}) above its optimum {optimum}");
+                if (r.Status == SolveStatus.Optimal) Assert.AreEqual(optimum, r.Best!.Value, 1e-9 * optimum, $"{what}: shape {s}");
+                // A bound short of its optimum by less than 30 %, not proved by a mapping: scaled by 1.3 it lands above the optimum.
+                if (r.Status != SolveStatus.Optimal && bound > 0 && optimum < 1.3 * bound) exposed++;
+            }
+            Assert.AreEqual(optima.Value!.Value > target, got.Lower > target, what);
+            if (got.Lower > target) passed++; else below++;
+            stopped += eval.StoppedAtEnough - before;
+        }
         Console.WriteLine($"{nodes.Count} nodes x 4 targets x 2 x 2 objectives: {passed} passed, {below} not; {stopped} searches stopped at their bound; {exposed} unproved bounds within 30 % of their optimum");
         Assert.IsTrue(passed > 0 && below > 0 && stopped > 0 && exposed > 0, $"{passed} passed, {below} below, {stopped} stopped, {exposed} exposed: the test sees nothing");
     }
