@@ -538,23 +538,16 @@ public sealed class TensorIndex
         public double[] ChildrenPerPlacePerRun(ReadOnlySpan<long> spacing)
         {
             var mean = new double[_runs.Count];
-            Span<long> scaled = stackalloc long[rankCount];
             for (int k = 0; k < _runs.Count; k++)
             {
                 var child = _runs[k].Child;
-                var places = new HashSet<string>();
-                foreach (int id in child)
-                {
-                    for (int r = 0; r < rankCount; r++) scaled[r] = checked(_shifts[id][r] * spacing[r]);
-                    var place = new long[index.Dimensions];
-                    for (int d = 0; d < place.Length; d++) place[d] = index.Shift(d, scaled);
-                    places.Add(string.Join(',', place));
-                }
-                mean[k] = places.Count == 0 ? 0 : (double)child.Length / places.Count;
+                var set = new ulong[(_shifts.Count + 63) >> 6];
+                foreach (int id in child) set[id >> 6] |= 1UL << (id & 63);
+                int places = Places(set, spacing).Select(p => string.Join(',', p)).Distinct().Count();
+                mean[k] = places == 0 ? 0 : (double)child.Length / places;
             }
             return mean;
         }
-
 
         private static int Id(List<long[]> list, Dictionary<string, int> ids, long[] value)
         {
