@@ -85,6 +85,8 @@ internal sealed class ImperfectDramSweeps : SearchPart
         var ext = new long[ranks];
         var tile = new long[n];
         var plainWords = new double[n];
+        // Per tensor, what level 1 takes in per sweep when it keeps it: the union of its tiles over DRAM's grid (LevelOneHull), at least the used words.
+        var swept = new double[n];
         var vectors = new List<double[]>();
         var shapes = new Dictionary<(long, long), List<int[][]>>();
         var orders0 = new List<int[][]>();
@@ -114,6 +116,7 @@ internal sealed class ImperfectDramSweeps : SearchPart
             for (int i = 0; i < n; i++)
             {
                 tile[i] = tensors[i].Tile(ext);
+                swept[i] = Math.Max(dense[i], LevelOneHull(tensors[i], m.Bound, trips));
                 plainWords[i] = BypassWords(tensors[i], m.Bound, trips, -1, used[i], held[i]);
             }
             // Each order of DRAM's loops gives every tensor its claims (OrderSweeps less OrderLoss, per loop that may clear it):
@@ -146,11 +149,11 @@ internal sealed class ImperfectDramSweeps : SearchPart
                     point[0] = 0;
                     for (int i = 0; i < n; i++)
                     {
-                        double vd = dense[i], vu = used[i];
+                        double vd = swept[i], vu = used[i];
                         if (r0 >= 0 && (ordered ? overlap[i, r0] >= 0 : tensors[i].PlainDimRank[r0]))
                         {
                             double sweeps = OrderSweeps(tensors[i], trips, 0), loss = ordered ? OrderLoss(trips, 0, r0, overlap[i, r0]) : 0;
-                            vd = Math.Max(vd, sweeps * dense[i] - loss);
+                            vd = Math.Max(vd, sweeps * swept[i] - loss);
                             vu = Math.Max(vu, sweeps * used[i] - loss);
                         }
                         if ((keep & 1 << i) != 0) { point[0] += Math.Max(once[i], links[i].Energy(vd)); point[1 + i] = 0; }
@@ -206,7 +209,7 @@ internal sealed class ImperfectDramSweeps : SearchPart
                 var v = new double[8];
                 for (int i = 0; i < n; i++)
                 {
-                    v[i] = dense[i];
+                    v[i] = swept[i];
                     v[4 + i] = used[i];
                     foreach (int c in order[i])
                     {
@@ -214,14 +217,14 @@ internal sealed class ImperfectDramSweeps : SearchPart
                         if (slots == 0)
                         {
                             double sweeps0 = OrderSweeps(tensors[i], trips, inner);
-                            v[i] = Math.Max(v[i], sweeps0 * dense[i]);
+                            v[i] = Math.Max(v[i], sweeps0 * swept[i]);
                             v[4 + i] = Math.Max(v[4 + i], sweeps0 * used[i]);
                             continue;
                         }
                         if (claimStamp[slot] != stamp)
                         {
                             double sweeps = OrderSweeps(tensors[i], trips, inner), loss = OrderLoss(trips, inner, q, overlap[i, q]);
-                            claimDense[slot] = sweeps * dense[i] - loss;
+                            claimDense[slot] = sweeps * swept[i] - loss;
                             claimUsed[slot] = sweeps * used[i] - loss;
                             claimStamp[slot] = stamp;
                         }
@@ -321,6 +324,47 @@ internal sealed class ImperfectDramSweeps : SearchPart
         Span<long> ext = stackalloc long[trips.Length];
         for (int k = 0; k < trips.Length; k++) ext[k] = LargestExtent(bound[k], trips[k]);
         return least * t.Tile(ext);
+    }
+
+    /// <summary>
+    /// The words of the union of level 1's tiles of t over DRAM's grid of <paramref name="trips"/> (docs/mapspace.md, "Level 1
+    /// takes in its tiles, gaps included"), or 0 when a dimension of t has two ranks DRAM splits or a rank DRAM splits indexes
+    /// two of its dimensions (then the used words stand). DRAM's loop over r cuts it into D chunks (every one non-empty,
+    /// together B), whatever level 1's factors; level 1's tile at a chunk of extent e spans <c>|c| (e - 1) + W + 1</c> indices
+    /// of a dimension k where r has coefficient c and the ranks DRAM does not split span W (<c>sum |c'| (B' - 1)</c>: their
+    /// whole extents), gaps included (a strided window's tile is its bounding box, as the model counts it). Consecutive chunks'
+    /// spans share at most <c>max(0, W + 1 - |c|)</c> indices and their ends increase, so along k the tiles cover
+    /// <c>|c| (B - D) + D (W + 1) - (D - 1) max(0, W + 1 - |c|)</c> indices (<c>W + 1</c> with no split rank); with each split
+    /// rank in one dimension the positions are a product over dimensions, and so is the union. Each sweep DRAM's loops make
+    /// over t brings level 1 every word of the tiles it enters (level 1 holds only its current tile), so the union stands in
+    /// for the used words in what level 1 takes in: more than them where a stride leaves gaps (a 1 x 1 layer of stride 2 whose
+    /// level-1 tile spans several output rows takes in about 4 times its used words).
+    /// </summary>
+    internal static double LevelOneHull(SearchTensor t, long[] bound, long[] trips)
+    {
+        var dims = t.Dims;
+        Span<int> dimOf = stackalloc int[trips.Length];
+        dimOf.Fill(-1);
+        double words = 1;
+        for (int k = 0; k < dims.Dimensions; k++)
+        {
+            var rs = dims.RanksOf(k);
+            var cs = dims.CoefficientsOf(k);
+            int split = -1;
+            double w = 0;
+            for (int j = 0; j < rs.Length; j++)
+            {
+                int r = rs[j];
+                if (trips[r] <= 1) { w += Math.Abs((double)cs[j]) * (bound[r] - 1); continue; }
+                if (split >= 0 || (dimOf[r] >= 0 && dimOf[r] != k)) return 0;
+                split = j;
+                dimOf[r] = k;
+            }
+            if (split < 0) { words *= w + 1; continue; }
+            double c = Math.Abs((double)cs[split]), d = trips[rs[split]], b = bound[rs[split]];
+            words *= c * (b - d) + d * (w + 1) - (d - 1) * Math.Max(0, w + 1 - c);
+        }
+        return words;
     }
 
     /// <summary>The largest chunk E a DRAM loop of <paramref name="trips"/> iterations over a rank of bound B can have: ceil(B / E) = D, so (D - 1) E &lt; B.</summary>
