@@ -108,7 +108,7 @@ internal sealed partial class ImperfectBound
         for (int o = 0; o < xb.AloneCount; o++)
         {
             int m = xb.AloneLevel[o];
-            double boxes = m == 0 || !xb.AloneFromDram[o] ? 1 : Boxes(b, m, d, nx, small);
+            double boxes = m == 0 || !xb.AloneFromDram[o] ? 1 : Boxes(b, s, m, d, nx, small);
             pair.Cuts[o] = 0;
             if (boxes <= 1) { joint = Math.Min(joint, sepA + xb.AloneOption(o, 0)); continue; }
             any = true;
@@ -216,7 +216,7 @@ internal sealed partial class ImperfectBound
     /// it, and then it holds every position: 1 box when W allows that). 1 (no raise) when m has no capacity or a fanout lies
     /// between m and d (its instances would not be d's).
     /// </summary>
-    private double Boxes(SearchTensor b, int m, int d, double nx, double small)
+    private double Boxes(SearchTensor b, State s, int m, int d, double nx, double small)
     {
         if (_m.Storage[m].Capacity is not { } cap) return 1;
         for (int l = m; l < d; l++) if (_m.Storage[l].Fanout.Size != 1) return 1;
@@ -231,8 +231,24 @@ internal sealed partial class ImperfectBound
             double whole = b.Tile(_passSmall);
             _passSmall[_passXRank] = last;
             span = cap >= (nx - 1) * whole + small ? nx : Math.Floor(cap / whole);
+            // Split spatially above m, the rank keeps every span below that split a divisor of its share (the checker's
+            // SpatialRemainder): m's tile and d's divide it, so m's tiles are whole runs of the same number of d's tiles, a
+            // divisor of n_X (docs/mapspace.md, "Passes a capacity forces", "under a spatial split").
+            if (span >= 1 && span < nx && SplitAbove(s, m, _passXRank) && _passSmall[_passXRank] == _passExtent[_passXRank] && nx == Math.Floor(nx))
+            {
+                long n = (long)nx, most = 1;
+                for (long f = 1; f <= span; f++) if (n % f == 0) most = f;
+                return n / most;
+            }
         }
         return span < 1 ? nx : Math.Ceiling(nx / span);
+    }
+
+    /// <summary>Whether a fanout above level m (at a level before it) splits rank r.</summary>
+    private static bool SplitAbove(State s, int m, int r)
+    {
+        for (int l = 0; l < m; l++) if (s.Spatial(l, r) > 1) return true;
+        return false;
     }
 
     /// <summary>The one rank of X of the pair being weighed (<see cref="PassRanks"/>), or -2 when X has several.</summary>
