@@ -233,7 +233,7 @@ internal sealed partial class ImperfectBound
             span = cap >= (nx - 1) * whole + small ? nx : Math.Floor(cap / whole);
             // Split spatially above m, the rank keeps every span below that split a divisor of its share (the checker's
             // SpatialRemainder): m's tile and d's divide it, so m's tiles are whole runs of the same number of d's tiles, a
-            // divisor of n_X (docs/mapspace.md, "Passes a capacity forces", "under a spatial split").
+            // divisor of n_X (docs/mapspace.md, "Passes under a spatial split").
             if (span >= 1 && span < nx && SplitAbove(s, m, _passXRank) && _passSmall[_passXRank] == _passExtent[_passXRank] && nx == Math.Floor(nx))
             {
                 long n = (long)nx, most = 1;
