@@ -537,16 +537,50 @@ public sealed class TensorIndex
         /// <summary>Per run (in the order the runs were added), its children over their distinct places, spaced by <paramref name="spacing"/>: the mean multicast at a step no neighbour serves.</summary>
         public double[] ChildrenPerPlacePerRun(ReadOnlySpan<long> spacing)
         {
+            var place = PlaceIds(spacing, out int count);
             var mean = new double[_runs.Count];
+            var mark = new int[count];
             for (int k = 0; k < _runs.Count; k++)
             {
                 var child = _runs[k].Child;
-                var set = new ulong[(_shifts.Count + 63) >> 6];
-                foreach (int id in child) set[id >> 6] |= 1UL << (id & 63);
-                int places = Places(set, spacing).Select(p => string.Join(',', p)).Distinct().Count();
+                int places = 0;
+                foreach (int id in child)
+                    if (mark[place[id]] != k + 1) { mark[place[id]] = k + 1; places++; }
                 mean[k] = places == 0 ? 0 : (double)child.Length / places;
             }
             return mean;
+        }
+
+        /// <summary>Per entry of <see cref="Shifts"/>, the index of its place along the tensor's dimensions (<see cref="Places"/>,
+        /// spaced by <paramref name="spacing"/>) among the <paramref name="count"/> distinct places.</summary>
+        private int[] PlaceIds(ReadOnlySpan<long> spacing, out int count)
+        {
+            int dims = index.Dimensions;
+            Span<long> scaled = stackalloc long[rankCount];
+            var ids = new int[_shifts.Count];
+            var seen = new Dictionary<long[], int>(PlaceComparer.Instance);
+            for (int id = 0; id < _shifts.Count; id++)
+            {
+                for (int r = 0; r < rankCount; r++) scaled[r] = checked(_shifts[id][r] * spacing[r]);
+                var at = new long[dims];
+                for (int k = 0; k < dims; k++) at[k] = index.Shift(k, scaled);
+                if (!seen.TryGetValue(at, out int known)) seen[at] = known = seen.Count;
+                ids[id] = known;
+            }
+            count = seen.Count;
+            return ids;
+        }
+
+        private sealed class PlaceComparer : IEqualityComparer<long[]>
+        {
+            public static readonly PlaceComparer Instance = new();
+            public bool Equals(long[]? a, long[]? b) => a.AsSpan().SequenceEqual(b);
+            public int GetHashCode(long[] a)
+            {
+                var hash = new HashCode();
+                foreach (long x in a) hash.Add(x);
+                return hash.ToHashCode();
+            }
         }
 
         private static int Id(List<long[]> list, Dictionary<string, int> ids, long[] value)

@@ -112,6 +112,8 @@ internal sealed class OuterBound(SearchProblem problem, ArrayCostModel cost, Inn
         public readonly System.Collections.Concurrent.ConcurrentDictionary<ContentKey, long> Shared = new();
         /// <summary>Per placement (run), its children over their distinct places (<c>MeshPlacement.ChildrenPerPlacePerRun</c>).</summary>
         public double[]? Plain;
+        /// <summary>Per set of moves, the placements (runs) in groups with the same counts (<c>Groups</c>).</summary>
+        public readonly System.Collections.Concurrent.ConcurrentDictionary<ContentKey, (int[] GroupOfRun, int[] First)> Groups = new();
         /// <summary>Per move, per placement (run), the unserved children over their distinct places.</summary>
         public readonly System.Collections.Concurrent.ConcurrentDictionary<(long, long, long, long), double[]> MeanByMove = new();
     }
@@ -1153,39 +1155,51 @@ internal sealed class OuterBound(SearchProblem problem, ArrayCostModel cost, Inn
                 int runs = near.Mesh.RunCount;
                 if (loose <= known || runs == 0 || (forwarded.Count == 0 && fills <= 0)) return loose;
                 int top = c == 3 ? 2 : 1;
+                // The placements of one group (the same unserved places at every forwarded move, the same children per place)
+                // have the same words at every step and the same mean multicast, so the same counts: each group's are made once,
+                // at its first placement (`Groups`), and every placement still takes its place in the order below.
+                var (groupOfRun, first) = Groups(near);
+                int groups = first.Length;
                 var words = forwarded.Select(x => UnservedPerRun(near, x.Move)).ToArray();
-                var rho = new double[runs];
-                var most = new double[runs];
+                var rho = new double[groups];
+                double most = 0;
                 if (fills > 0)
                 {
-                    var plain = near.Plain ??= near.Mesh.ChildrenPerPlacePerRun(near.Spacing);
-                    double any = _cost.CoincidingChildren(t, s, 0, c); // the most at any step in any placement (kept per plan)
-                    for (int run = 0; run < runs; run++) (rho[run], most[run]) = (plain[run], any);
+                    var plain = near.Plain!;
+                    most = _cost.CoincidingChildren(t, s, 0, c); // the most at any step in any placement (kept per plan)
+                    for (int g = 0; g < groups; g++) rho[g] = plain[first[g]];
                     foreach (var x in forwarded)
                     {
                         var mean = MeanPerRun(near, x.Move);
-                        for (int run = 0; run < runs; run++) rho[run] = Math.Max(rho[run], mean[run]);
+                        for (int g = 0; g < groups; g++) rho[g] = Math.Max(rho[g], mean[first[g]]);
                     }
                 }
-                double Through(int run, double count) => fills > 0 ? Math.Max(count, Formulation.Counts.ReadsThroughBypassedMiddle(count, fills, rho[run], most[run])) : count;
+                double Through(int g, double count) => fills > 0 ? Math.Max(count, Formulation.Counts.ReadsThroughBypassedMiddle(count, fills, rho[g], most)) : count;
                 if (forwarded.Count == 0)
                 {
                     double leastRun = double.PositiveInfinity;
-                    for (int run = 0; run < runs; run++) leastRun = Math.Min(leastRun, Through(run, loose));
+                    for (int g = 0; g < groups; g++) leastRun = Math.Min(leastRun, Through(g, loose));
                     return leastRun;
                 }
                 // Per placement, each loop's least over the orders: a count no higher than that placement's in any order.
                 var byRun = new (double Value, int Run)[runs];
+                var ofGroup = new double[groups];
+                Array.Fill(ofGroup, double.NaN);
                 for (int run = 0; run < runs; run++)
                 {
-                    for (int level = 0; level <= top; level++)
-                        for (int r = 0; r < Ranks; r++) perWords[level, r] = tiles;
-                    for (int i = 0; i < forwarded.Count; i++)
+                    int g = groupOfRun[run];
+                    if (double.IsNaN(ofGroup[g]))
                     {
-                        var (level, r, _, _) = forwarded[i];
-                        perWords[level, r] = Math.Min(perWords[level, r], words[i][run]);
+                        for (int level = 0; level <= top; level++)
+                            for (int r = 0; r < Ranks; r++) perWords[level, r] = tiles;
+                        for (int i = 0; i < forwarded.Count; i++)
+                        {
+                            var (level, r, _, _) = forwarded[i];
+                            perWords[level, r] = Math.Min(perWords[level, r], words[i][first[g]]);
+                        }
+                        ofGroup[g] = Through(g, Layered(star, tiles));
                     }
-                    byRun[run] = (Through(run, Layered(star, tiles)), run);
+                    byRun[run] = (ofGroup[g], run);
                     if (byRun[run].Value <= known) return byRun[run].Value;
                 }
                 Array.Sort(byRun);
@@ -1201,10 +1215,14 @@ internal sealed class OuterBound(SearchProblem problem, ArrayCostModel cost, Inn
                 var choice = new int[top + 1];
                 double least = double.PositiveInfinity;
                 long work = 0;
+                Array.Fill(ofGroup, double.NaN); // now each group's least over the orders
                 foreach (var (value, run) in byRun)
                 {
                     if (value >= least) break; // the runs after it are no lower
                     if (combinations == 1 || (work += combinations) > ConsistentWork) { least = Math.Min(least, value); continue; }
+                    int g = groupOfRun[run];
+                    if (!double.IsNaN(ofGroup[g])) { least = Math.Min(least, ofGroup[g]); continue; }
+                    double group = double.PositiveInfinity;
                     Array.Clear(choice);
                     while (true)
                     {
@@ -1222,14 +1240,43 @@ internal sealed class OuterBound(SearchProblem problem, ArrayCostModel cost, Inn
                             if (t.IndexedBy[r] && inside != insideOf[level, r]) continue; // not this order's step
                             perWords[level, r] = Math.Min(perWords[level, r], words[i][run]);
                         }
-                        least = Math.Min(least, Through(run, Layered(star, tiles)));
+                        double count = Through(g, Layered(star, tiles));
+                        group = Math.Min(group, count);
+                        least = Math.Min(least, count);
                         if (least <= known) return least;
                         int at = 0;
                         while (at <= top && ++choice[at] == orders[at].Count) choice[at++] = 0;
                         if (at > top) break;
                     }
+                    ofGroup[g] = group;
                 }
                 return least;
+            }
+
+            // The placements (runs) in groups with the same set of unserved places at each of the forwarded steps' moves
+            // (`PlacesOf`) and the same children per place (`MeshPlacement.ChildrenPerPlacePerRun`): per run its group, and per
+            // group its first run. Kept per set of moves.
+            (int[] GroupOfRun, int[] First) Groups(Neighbours near)
+            {
+                var moves = new List<(long, long, long, long)>();
+                foreach (var x in forwarded) if (!moves.Contains(x.Move)) moves.Add(x.Move);
+                var flat = new long[4 * moves.Count];
+                for (int i = 0; i < moves.Count; i++) (flat[4 * i], flat[4 * i + 1], flat[4 * i + 2], flat[4 * i + 3]) = moves[i];
+                var key = new ContentKey((moves.Count, 0, 0, 0), flat);
+                if (near.Groups.TryGetValue(key, out var known)) return known;
+                var plain = near.Plain ??= near.Mesh.ChildrenPerPlacePerRun(near.Spacing);
+                var sets = moves.Select(m => PlacesOf(near, m).SetOfRun).ToArray();
+                int runs = near.Mesh.RunCount;
+                var groupOfRun = new int[runs];
+                var first = new List<int>();
+                var ids = new Dictionary<string, int>();
+                for (int run = 0; run < runs; run++)
+                {
+                    var id = plain[run].ToString("R") + ";" + string.Join(',', sets.Select(x => x[run]));
+                    if (!ids.TryGetValue(id, out int g)) { ids[id] = g = first.Count; first.Add(run); }
+                    groupOfRun[run] = g;
+                }
+                return near.Groups.GetOrAdd(key, (groupOfRun, first.ToArray()));
             }
 
             // The words U shares with itself moved by `move` (the tiles a neighbour serves lie there; kept per tile extent and move).
@@ -1262,7 +1309,7 @@ internal sealed class OuterBound(SearchProblem problem, ArrayCostModel cost, Inn
                 => near.MeanByMove.GetOrAdd(move, m =>
                 {
                     var (sets, setOfRun) = PlacesOf(near, m);
-                    var bySet = sets.Select(places => places.Count == 0 ? 0 : (double)places.Count / places.Select(p => string.Join(',', p)).Distinct().Count()).ToArray();
+                    var bySet = sets.Select(places => places.Count == 0 ? 0 : (double)places.Count / places.Select(p => (p[0], dims > 1 ? p[1] : 0, dims > 2 ? p[2] : 0, dims > 3 ? p[3] : 0)).Distinct().Count()).ToArray();
                     return setOfRun.Select(k => bySet[k]).ToArray();
                 });
 
