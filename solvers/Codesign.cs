@@ -211,52 +211,6 @@ public sealed class LayerEvaluator
     public long SetsLeftUnsearched { get; private set; }
 
     /// <summary>
-    /// Whether a shape with no mapping known valid on a set's relaxation gets, as its <c>U</c> in <see cref="EdpOnRelaxation"/>,
-    /// the EDP there of the bottom-up descent's mapping (<see cref="Descent"/>: a heuristic, not an exact layer search, and
-    /// not counted as one; its mapping checked valid and costed there), so that the set can be found undecidable
-    /// (branch cd19q). Off: such a shape's <c>U</c> is infinite and the set is always searched, as before (for comparisons).
-    /// </summary>
-    public bool UpperFromDescent { get; set; } = true;
-
-    /// <summary>
-    /// Whether <see cref="EdpOnRelaxation"/> checks again before each energy search that some search could still put the set
-    /// above its target (the mappings the energy searches find lower the shapes' <c>U</c>), and leaves the rest when none
-    /// could (branch cd19q). Off: the check is made once before them, as before (for comparisons).
-    /// </summary>
-    public bool RecheckDuringEnergy { get; set; } = true;
-
-    /// <summary>Descents run for a shape's <c>U</c> on a relaxation (<see cref="UpperFromDescent"/>; not exact layer searches).</summary>
-    public long DescentUppers { get; private set; }
-
-    /// <summary>Energy searches left by <see cref="RecheckDuringEnergy"/>: no search could any longer have put the set above its target.</summary>
-    public long EnergySearchesUndecidable { get; private set; }
-
-    // The EDP of the descent's mapping per relaxation and shape (infinite: none valid).
-    private readonly Dictionary<(string Arch, int Shape), double> _descentUpper = [];
-
-    /// <summary>
-    /// The EDP on an architecture of the bottom-up descent's mapping of a shape (<see cref="Descent"/>, within the search's
-    /// cap), checked valid and costed there (<see cref="ValueOn"/>): a real mapping's value, so at least the shape's EDP
-    /// optimum there; infinite when the descent finds none valid. Once per architecture and shape.
-    /// </summary>
-    private double DescentUpper(Architecture arch, string key, int shape, TimeSpan? cap)
-    {
-        if (_descentUpper.TryGetValue((key, shape), out double v)) return v;
-        v = double.PositiveInfinity;
-        if (Stopped) return v;
-        var problem = new MapProblem(Shapes[shape].Layer, arch, Objective.Edp, Convention: Convention);
-        try
-        {
-            if (new Descent(problem).Solve(_limits with { TimeLimit = Given(relaxation: true, cap), Threads = 1 }).Mapping is { } m && ValueOn(arch, shape, m) is { } report)
-                v = report.Edp;
-        }
-        catch (InvalidOperationException) { }
-        DescentUppers++;
-        _descentUpper[(key, shape)] = v;
-        return v;
-    }
-
-    /// <summary>
     /// An EDP sum on a relaxation (a set's full bound) that searches only what could decide the set, that is put its sum of
     /// bounds above <paramref name="target"/> (the cutoff: the set is then dropped). A set whose sum stays at or below the
     /// cutoff is split whatever its key, so a search that cannot put it above changes nothing but the order of the work and
@@ -277,13 +231,8 @@ public sealed class LayerEvaluator
         var now = (SolveResult[])known.Clone();
         bool finite = double.IsFinite(target);
         double Total() { double t = 0; for (int s = 0; s < n; s++) t += Shapes[s].Count * LowerOf(now[s]); return t; }
-        // The least EDP of a mapping known valid here: carried (Known), or the energy search's mapping here; with neither, the
-        // bottom-up descent's mapping here (branch cd19q; not an exact layer search).
-        double Upper(int s)
-        {
-            double u = Math.Min(now[s].Best ?? double.PositiveInfinity, Known(arch, key, s, Objective.Energy).Report?.Edp ?? double.PositiveInfinity);
-            return double.IsPositiveInfinity(u) && finite && UpperFromDescent && !Final(now[s]) ? DescentUpper(arch, key, s, cap) : u;
-        }
+        // The least EDP of a mapping known valid here: carried (Known), or the energy search's mapping here.
+        double Upper(int s) => Math.Min(now[s].Best ?? double.PositiveInfinity, Known(arch, key, s, Objective.Energy).Report?.Edp ?? double.PositiveInfinity);
         double Rise(int s) => Final(now[s]) ? 0 : Shapes[s].Count * (Upper(s) - LowerOf(now[s]));
         bool Decidable() => !finite || Total() + Enumerable.Range(0, n).Sum(s => Math.Max(0, Rise(s))) > target;
         if (!Decidable())
@@ -296,13 +245,6 @@ public sealed class LayerEvaluator
         {
             if (finite && Total() > target) break;
             if (Final(now[s])) continue;
-            // The mappings the energy searches found lower the shapes' U: once no search could put the set above the target,
-            // the rest are left (branch cd19q), as (1) leaves them all.
-            if (RecheckDuringEnergy && !Decidable())
-            {
-                EnergySearchesUndecidable += order.SkipWhile(x => x != s).Count(x => !Final(now[x]));
-                break;
-            }
             var e = Known(arch, key, s, Objective.Energy);
             if (e.Status == SolveStatus.Infeasible) { now[s] = e; return now; }
             if (!Final(e))
