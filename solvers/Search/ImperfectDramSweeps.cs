@@ -14,6 +14,8 @@ namespace Optimizer.Solvers;
 /// position follows another position, whose words are disjoint, and brings all of its words; each later one at least its
 /// words less what the levels below 1 that may keep t can hold (H, their capacities over their instances): at least
 /// <c>U + (S - 1) x max(0, U - N x H)</c> words (N positions);</item>
+/// <item>for such a tensor with a window dimension: each iteration brings what its MACs use but the at most H held below, and
+/// the N iterations at one value of the other ranks use all U words: at least <c>S x (U - N x H)</c>;</item>
 /// <item>else every used word once;</item>
 /// <item>and per order of DRAM's loops (docs/mapspace.md, "DRAM's sweeps in the order of its loops"): for a loop q that clears
 /// t on its rewind but for at most ov words (<see cref="Overlap"/>), <see cref="OrderSweeps"/> x U less <see cref="OrderLoss"/>.</item>
@@ -407,7 +409,10 @@ internal sealed class ImperfectDramSweeps : SearchPart
     /// <c>ceil(B / D)</c> has more than H words, those at the last extent of some rank with more than one trip, else all);
     /// else U. A later iteration keeps words from the one before only when it follows one at the same position, and then
     /// only when its position's words lie in one tile of t's outermost keeper below level 1 (per instance): with two or more,
-    /// its first and the previous one's last differ in a rank that indexes t, so they are disjoint.
+    /// its first and the previous one's last differ in a rank that indexes t, so they are disjoint. For a tensor with a window
+    /// dimension (not each dimension one rank): each iteration brings every word its MACs use but the at most H the levels
+    /// below hold as it starts, and the iterations at one value of the ranks that do not index t (N of them, one per
+    /// position) use all U words together: at least <c>S x (U - N x H)</c>, and U.
     /// </summary>
     internal static double BypassWords(SearchTensor t, long[] bound, long[] trips, int r0, double used, double held)
     {
@@ -419,7 +424,10 @@ internal sealed class ImperfectDramSweeps : SearchPart
             ext[k] = (bound[k] + trips[k] - 1) / trips[k];
         }
         if (r0 >= 0 && t.PlainDimRank[r0]) return s * used;
-        if (!t.Plain) return used;
+        // A tensor with a window dimension: each of DRAM's iterations brings every word its MACs use but what the levels below
+        // hold as it starts (at most H), and the S iterations at one value of the ranks that do not index t use all U words
+        // together, over their `positions` iterations: at least S x (U - positions x H).
+        if (!t.Plain) return Math.Max(used, s * (used - positions * held));
         double small = t.Tile(ext) > held ? positions - full : positions;
         return used + (s - 1) * Math.Max(0, used - small * held);
     }
