@@ -14,6 +14,8 @@ namespace Optimizer.Solvers;
 /// position follows another position, whose words are disjoint, and brings all of its words; each later one at least its
 /// words less what the levels below 1 that may keep t can hold (H, their capacities over their instances): at least
 /// <c>U + (S - 1) x max(0, U - N x H)</c> words (N positions);</item>
+/// <item>for such a tensor with a window dimension: each iteration brings what its MACs use but the at most H held below:
+/// at least <c>S x (W - N x H)</c>, W the words its N positions use summed over them (at least U; <see cref="PositionWords"/>);</item>
 /// <item>else every used word once;</item>
 /// <item>and per order of DRAM's loops (docs/mapspace.md, "DRAM's sweeps in the order of its loops"): for a loop q that clears
 /// t on its rewind but for at most ov words (<see cref="Overlap"/>), <see cref="OrderSweeps"/> x U less <see cref="OrderLoss"/>.</item>
@@ -451,7 +453,10 @@ internal sealed class ImperfectDramSweeps : SearchPart
     /// <c>ceil(B / D)</c> has more than H words, those at the last extent of some rank with more than one trip, else all);
     /// else U. A later iteration keeps words from the one before only when it follows one at the same position, and then
     /// only when its position's words lie in one tile of t's outermost keeper below level 1 (per instance): with two or more,
-    /// its first and the previous one's last differ in a rank that indexes t, so they are disjoint.
+    /// its first and the previous one's last differ in a rank that indexes t, so they are disjoint. For a tensor with a window
+    /// dimension (not each dimension one rank): each iteration brings every word its MACs use but the at most H the levels
+    /// below hold as it starts, and the iterations at one value of the ranks that do not index t (N of them, one per
+    /// position) use W words summed over them, at least U and <see cref="PositionWords"/>: at least <c>S x (W - N x H)</c>, and U.
     /// </summary>
     internal static double BypassWords(SearchTensor t, long[] bound, long[] trips, int r0, double used, double held)
     {
@@ -463,9 +468,44 @@ internal sealed class ImperfectDramSweeps : SearchPart
             ext[k] = (bound[k] + trips[k] - 1) / trips[k];
         }
         if (r0 >= 0 && t.PlainDimRank[r0]) return s * used;
-        if (!t.Plain) return used;
+        // A tensor with a window dimension: each of DRAM's iterations brings every word its MACs use but what the levels below
+        // hold as it starts (at most H); the `positions` iterations at one value of the ranks that do not index t use W words
+        // summed over them (at least U and PositionWords): at least S x (W - positions x H).
+        if (!t.Plain) return Math.Max(used, s * (Math.Max(used, PositionWords(t, bound, trips)) - positions * held));
         double small = t.Tile(ext) > held ? positions - full : positions;
         return used + (s - 1) * Math.Max(0, used - small * held);
+    }
+
+    /// <summary>
+    /// The words of t that DRAM's positions (one chunk per rank indexing t) use, summed over the positions, at least; 0 when a
+    /// rank indexes two of t's dimensions or a coefficient is negative. A position's words are the product over t's
+    /// dimensions of the indices its chunks reach (each dimension's ranks its own); along a dimension whose ranks reach
+    /// extents e_r with positive coefficients, at least <c>sum (e_r - 1) + 1</c> distinct indices (one rank stepping at a
+    /// time, each step increases the index). The chunks of a rank partition its bound B_r into D_r, so over the chunk
+    /// combinations of a dimension's ranks that sums to <c>sum_r (B_r - D_r) x prod_{r' != r} D_r' + prod_r D_r</c>, and
+    /// the positions are the products of those combinations.
+    /// </summary>
+    internal static double PositionWords(SearchTensor t, long[] bound, long[] trips)
+    {
+        double total = 1;
+        long ranksSeen = 0;
+        for (int k = 0; k < t.Dims.Dimensions; k++)
+        {
+            var rs = t.Dims.RanksOf(k);
+            var cs = t.Dims.CoefficientsOf(k);
+            double combos = 1, sum = 0;
+            for (int j = 0; j < rs.Length; j++)
+            {
+                if (cs[j] == 0) continue;
+                if (cs[j] < 0 || (ranksSeen >> rs[j] & 1) != 0) return 0;
+                ranksSeen |= 1L << rs[j];
+                combos *= trips[rs[j]];
+            }
+            for (int j = 0; j < rs.Length; j++)
+                if (cs[j] != 0) sum += (double)(bound[rs[j]] - trips[rs[j]]) * (combos / trips[rs[j]]);
+            total *= sum + combos;
+        }
+        return total;
     }
 
     /// <summary>Whether a point of <paramref name="front"/> is below <paramref name="p"/> in Q and every B_t.</summary>

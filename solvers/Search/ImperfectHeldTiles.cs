@@ -34,8 +34,9 @@ internal sealed partial class ImperfectBound
         bool lower = false;
         foreach (var t in _m.Tensors)
         {
-            // The step 2^(1/4): e = 4 log2(H) + 1, at least H; 0 for H = 0; 255 for the capacities'.
-            double cap = _heldCap[t.Index], h = t.Plain ? DecidedHeld(t, s, d) : cap;
+            // The step 2^(1/4): e = 4 log2(H) + 1, at least H; 0 for H = 0; 255 for the capacities'. A window tensor's claim
+            // (its iterations' words less H each) reads the same H: DRAM's count is its outermost keeper's fills.
+            double cap = _heldCap[t.Index], h = DecidedHeld(t, s, d);
             int e = 255;
             if (h <= 0) e = 0;
             else if (h < cap)
