@@ -436,6 +436,10 @@ public sealed partial class FusionSearch
         return _p.ReuseSameShapes ? _classBounds.GetOrAdd(ShapeKeyOf(c.Layer, c.Job), _ => new Lazy<double>(Bound)).Value : Bound();
     }
 
+    /// <summary>A class's <see cref="ClassBound"/> when its shape's is already computed (shared shapes only), else null.</summary>
+    private double? KnownClassBound(ClassState c)
+        => _p.ReuseSameShapes && _classBounds.TryGetValue(ShapeKeyOf(c.Layer, c.Job), out var b) && b.IsValueCreated ? b.Value : null;
+
     /// <summary>
     /// Per layer boundary i (0..n), per key: the least sum of a value over one class per layer before i along compatible keys
     /// (only the keys some chain reaches with a finite sum). The recurrence is <see cref="KeyIndex.Forward"/>'s.

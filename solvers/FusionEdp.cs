@@ -247,6 +247,18 @@ public sealed partial class FusionSearch
         }
         if (stop()) return;
         double removed = c.Removed!.Value;
+        // A search whose answer its class's earlier searches already decide is not run (f17u): below the ceiling there is
+        // nothing when the class's bound from a search at a smaller lambda already reaches it (SmallerLambdaBound), and when
+        // its best member is above the ceiling the search would end exactly so (TilingSearch's ceiling): its bound the
+        // ceiling, its seed (that member) among the class's members, the same entry in the shapes' results.
+        if (double.IsFinite(ceiling) && c.Member is { } seedMember && Value(seedMember) > ceiling && SmallerLambdaBound(c, lambda) >= ceiling)
+        {
+            double atCeiling = ceiling + removed - removed; // the search's bound, in its own energy less R
+            c.Pool.Add(seedMember);
+            Settle(atCeiling);
+            lock (_weightedShapes) _weightedShapes[key] = (EinsumOf(c.Layer, c.Job), c.Member, atCeiling, false);
+            return;
+        }
         var r = new TilingSearch(WeightedProblem(c, lambda), prune: true, seed: c.Member is not null, incumbent: c.Member?.Mapping,
             ceiling: double.IsFinite(ceiling) ? ceiling + removed : double.PositiveInfinity).Solve(_classLimits());
         c.Nodes += Spend(r.Explored);
@@ -274,6 +286,48 @@ public sealed partial class FusionSearch
             c.Member = c.Pool.Count == 0 ? null : c.Pool.MinBy(Value);
             c.Lower = WeightedLower(c, lambda);
         }
+    }
+
+    /// <summary>
+    /// A lower bound on min(E + <paramref name="lambda"/> C) over a class's members from its searches at smaller lambdas
+    /// (<see cref="ClassState.Known"/>): for l &lt; lambda, E + lambda C = (E + l C) + (lambda - l) C, at least that search's bound
+    /// plus (lambda - l) times the class's cycle floor (f17t's term). Read only to skip a search it decides (<see cref="SearchWeighted"/>),
+    /// never as the class's bound in the join. -infinity when there is none.
+    /// </summary>
+    private static double SmallerLambdaBound(ClassState c, double lambda)
+    {
+        double best = double.NegativeInfinity;
+        foreach (var (l, b) in c.Known)
+            if (l < lambda) best = Math.Max(best, b + (lambda - l) * c.CycleFloor);
+        return best;
+    }
+
+    /// <summary>
+    /// For tests: every class of every layer the EDP search lists (the classes that are not empty) with its
+    /// <see cref="SmallerLambdaBound"/> at <paramref name="lambda"/> from its exact search at <paramref name="l"/> (no ceiling)
+    /// and its cycle floor, and its least E + <paramref name="lambda"/> C by brute force (every mapping of the class's whole
+    /// mapspace, <see cref="TilingSearch.Visit"/>, its fused energy and cycles by <see cref="FusionCost.Adjust"/>, as <see cref="BruteForceFull"/>).
+    /// </summary>
+    internal IReadOnlyList<(double Term, double Least)> SmallerLambdaBoundsAndLeast(double l, double lambda)
+    {
+        var result = new List<(double, double)>();
+        var layers = ListClasses((i, job) => new ClassState(i, job), _ => false)!;
+        foreach (var c in layers.SelectMany(x => x))
+        {
+            c.Removed = c.Job.InKey is null && c.Job.OutKey is null ? 0 : FusionCost.ClassRemoval(EinsumOf(c.Layer, c.Job), _p.Arch, c.Job.Shared, c.Job.Held);
+            c.CycleFloor = new TilingSearch(WeightedProblem(c, 0), prune: true, seed: false).CycleFloor();
+            SearchWeighted(c, l, double.PositiveInfinity, () => false);
+            if (c.Empty) continue;
+            var e = EinsumOf(c.Layer, c.Job);
+            double least = double.PositiveInfinity;
+            new TilingSearch(ClassProblem(c), prune: false).Visit(m =>
+            {
+                var fused = FusionCost.Adjust(e.Name, _p.Arch, CostModel.Evaluate(e, _p.Arch, m), c.Job.Held);
+                least = Math.Min(least, fused.Energy + lambda * fused.Cycles);
+            }, SearchLimits.None with { Threads = 1 });
+            result.Add((SmallerLambdaBound(c, lambda), least));
+        }
+        return result;
     }
 
     /// <summary>

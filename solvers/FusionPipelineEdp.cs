@@ -29,6 +29,8 @@ public sealed partial class FusionSearch
         public double[] MemberEnergy { get; } = new double[group.Members.Count];
         /// <summary>True once its members' energy bounds were raised with their class bounds (<see cref="RaiseEnergyBounds"/>).</summary>
         public bool EnergyRaised { get; set; }
+        /// <summary>Per member, true once its energy bound was raised with its class bound (<see cref="RaiseEnergyBounds"/>).</summary>
+        public bool[] MemberRaised { get; } = new bool[group.Members.Count];
         /// <summary>True once every member's class had its least-energy search (<see cref="SettleEnergy"/>).</summary>
         public bool EnergySettled { get; set; }
         public double CycleFloor { get; set; }
@@ -174,27 +176,46 @@ public sealed partial class FusionSearch
     }
 
     /// <summary>
-    /// A group's energy bound raised, once, when a join first reaches it: each member's energy bound with the energy search's
-    /// class bound (<see cref="ClassBound"/>, less what fusion removes: a member's fused energy is its own in the pipeline, the
-    /// energy of the same group run sequentially), shared by shape with the sequential classes. Taken before its cycle floor
-    /// (<see cref="RaiseCycles"/>, f17s): on GPT-3 it alone puts most groups the join reaches at their ceilings. False when
-    /// already raised.
+    /// A group's energy bound raised when a join reaches it: each member's energy bound with the energy search's class bound
+    /// (<see cref="ClassBound"/>, less what fusion removes: a member's fused energy is its own in the pipeline, the energy of the
+    /// same group run sequentially), shared by shape with the sequential classes. Taken before its cycle floor
+    /// (<see cref="RaiseCycles"/>, f17s): on GPT-3 it alone puts most groups the join reaches at their ceilings. With
+    /// <paramref name="knownOnly"/>, only the members whose shape's class bound is already known (free; f17u: a group these
+    /// put at its ceiling has its other members' bounds left for a later visit); otherwise every member not yet raised, on
+    /// every thread the search has. Each raise is a lower bound on its member, so any subset of them is sound. False when it
+    /// raised no member.
     /// </summary>
-    private bool RaiseEnergyBounds(PipeEdp p, Func<bool> stop)
+    private bool RaiseEnergyBounds(PipeEdp p, Func<bool> stop, bool knownOnly)
     {
         if (p.EnergyRaised) return false;
-        p.EnergyRaised = true;
         var g = p.Group;
-        // The members' class bounds on every thread the search has (f17t; each shape once, ClassBound): each member's own.
-        var bounds = new double[g.Members.Count];
-        Parallel.For(0, g.Members.Count, new ParallelOptions { MaxDegreeOfParallelism = SearchThreads }, k =>
+        var todo = Enumerable.Range(0, g.Members.Count).Where(k => !p.MemberRaised[k]).ToList();
+        var bounds = new double[todo.Count];
+        var taken = new bool[todo.Count];
+        if (knownOnly)
         {
-            var c = g.Members[k];
-            bounds[k] = stop() ? 0 : ClassBound(c) - c.Removed!.Value;
-        });
-        for (int k = 0; k < g.Members.Count; k++) p.MemberEnergy[k] = Math.Max(p.MemberEnergy[k], bounds[k]);
-        RaiseEnergy(p);
-        return true;
+            for (int t = 0; t < todo.Count; t++)
+                if (KnownClassBound(g.Members[todo[t]]) is { } b) (bounds[t], taken[t]) = (b, true);
+        }
+        else
+            // The members' class bounds on every thread the search has (f17t; each shape once, ClassBound): each member's own.
+            Parallel.For(0, todo.Count, new ParallelOptions { MaxDegreeOfParallelism = SearchThreads }, t =>
+            {
+                if (stop()) return;
+                bounds[t] = ClassBound(g.Members[todo[t]]);
+                taken[t] = true;
+            });
+        bool raised = false;
+        for (int t = 0; t < todo.Count; t++)
+        {
+            if (!taken[t]) continue;
+            int k = todo[t];
+            p.MemberEnergy[k] = Math.Max(p.MemberEnergy[k], bounds[t] - g.Members[k].Removed!.Value);
+            p.MemberRaised[k] = raised = true;
+        }
+        p.EnergyRaised = p.MemberRaised.All(x => x) || (!knownOnly && stop());
+        if (raised) RaiseEnergy(p);
+        return raised;
     }
 
     /// <summary>
@@ -311,12 +332,14 @@ public sealed partial class FusionSearch
         p.SearchedAt.Add(lambda);
         // First its bounds with its members' class bounds, the energy's (RaiseEnergyBounds), then the cycles' (RaiseCycles): a
         // group either puts at the ceiling is not enumerated (nor, by the first, has its cycle floor taken).
-        if (RaiseEnergyBounds(p, stop))
-        {
-            ResetPiped(p, lambda);
-            last.Searched = true;
-            if (Meets(last.Lower, ceiling)) return;
-        }
+        // The members whose class bounds are known first (free), then the others (f17u).
+        foreach (bool knownOnly in new[] { true, false })
+            if (RaiseEnergyBounds(p, stop, knownOnly))
+            {
+                ResetPiped(p, lambda);
+                last.Searched = true;
+                if (Meets(last.Lower, ceiling)) return;
+            }
         if (RaiseCycles(p, stop))
         {
             ResetPiped(p, lambda);
