@@ -253,7 +253,8 @@ public sealed partial class FusionSearch
         // ceiling, its seed (that member) among the class's members, the same entry in the shapes' results.
         if (double.IsFinite(ceiling) && c.Member is { } seedMember && Value(seedMember) > ceiling && SmallerLambdaBound(c, lambda) >= ceiling)
         {
-            double atCeiling = ceiling + removed - removed; // the search's bound, in its own energy less R
+            // What the search would settle: its bound (the ceiling it was given, ceiling + R) less R, rounded as that path rounds it.
+            double atCeiling = (ceiling + removed) - removed;
             c.Pool.Add(seedMember);
             Settle(atCeiling);
             lock (_weightedShapes) _weightedShapes[key] = (EinsumOf(c.Layer, c.Job), c.Member, atCeiling, false);

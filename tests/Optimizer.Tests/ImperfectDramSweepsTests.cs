@@ -135,6 +135,24 @@ public sealed class ImperfectDramSweepsTests
         Assert.IsTrue(tightRaised >= 1, $"raised claims met exactly: {tightRaised} of {raised}");
     }
     /// <summary>An Eyeriss-like stack whose buffer fans out to <paramref name="fan"/> PEs (a bus or a mesh), each with scratchpads for weights, inputs and outputs.</summary>
+    /// <summary>
+    /// Per DRAM loop of <paramref name="order"/> (outermost first) that may clear t on its rewind (<see cref="ImperfectDramSweeps.Overlap"/>
+    /// not negative): its overlap, and with the loops inside it <see cref="ImperfectDramSweeps.OrderSweeps"/> and
+    /// <see cref="ImperfectDramSweeps.OrderLoss"/> (the claim is sweeps x words - loss).
+    /// </summary>
+    internal static IEnumerable<(double Overlap, double Sweeps, double Loss)> OrderClaims(SearchTensor t, int[] order, long[] bound, long[] trips)
+    {
+        for (int j = 0; j < order.Length; j++)
+        {
+            int q = order[j];
+            double overlap = ImperfectDramSweeps.Overlap(t, q, bound, trips);
+            if (overlap < 0) continue;
+            int inside = 0;
+            for (int k = j + 1; k < order.Length; k++) inside |= 1 << order[k];
+            yield return (overlap, ImperfectDramSweeps.OrderSweeps(t, trips, inside), ImperfectDramSweeps.OrderLoss(trips, inside, q, overlap));
+        }
+    }
+
     private static Architecture FannedEye(Topology topology) => new($"fanned-eye-{topology}", "test", [
         new StorageLevel("DRAM", null, 16, 200, 200),
         new StorageLevel("GLB", 8, 16, 6, 6, keeps: [TensorRole.Inputs, TensorRole.Outputs],
@@ -180,14 +198,9 @@ public sealed class ImperfectDramSweepsTests
                 double dram = t.IsOutput ? row.Updates : row.Reads;
                 double used = t.UsedWords(m.Bound);
                 double before = mapping.Levels[1].Keep.Contains(t.Spec.Id) ? ImperfectDramSweeps.LevelOneSweeps(t, trips, r0) * used : used;
-                for (int j = 0; j < order.Length; j++)
+                foreach (var (overlap, sweeps, loss) in OrderClaims(t, order, m.Bound, trips))
                 {
-                    int q = order[j];
-                    double overlap = ImperfectDramSweeps.Overlap(t, q, m.Bound, trips);
-                    if (overlap < 0) continue;
-                    int inside = 0;
-                    for (int k = j + 1; k < order.Length; k++) inside |= 1 << order[k];
-                    double claim = ImperfectDramSweeps.OrderSweeps(t, trips, inside) * used - ImperfectDramSweeps.OrderLoss(trips, inside, q, overlap);
+                    double claim = sweeps * used - loss;
                     if (claim > before) raised++;
                     if (claim > before && dram == claim) tightRaised++;
                     if (overlap > 0 && claim > used && dram == claim) tightWindow++;

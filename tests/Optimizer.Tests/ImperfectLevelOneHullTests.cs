@@ -89,16 +89,8 @@ public sealed class ImperfectLevelOneHullTests
                     double used = t.UsedWords(m.Bound);
                     double hull = Math.Max(used, ImperfectDramSweeps.LevelOneHull(t, m.Bound, trips));
                     var claims = new List<(double Claim, double Used)> { (ImperfectDramSweeps.LevelOneSweeps(t, trips, r0) * hull, ImperfectDramSweeps.LevelOneSweeps(t, trips, r0) * used) };
-                    for (int j = 0; j < order.Length; j++)
-                    {
-                        int q = order[j];
-                        double overlap = ImperfectDramSweeps.Overlap(t, q, m.Bound, trips);
-                        if (overlap < 0) continue;
-                        int inside = 0;
-                        for (int k = j + 1; k < order.Length; k++) inside |= 1 << order[k];
-                        double sweeps = ImperfectDramSweeps.OrderSweeps(t, trips, inside), loss = ImperfectDramSweeps.OrderLoss(trips, inside, q, overlap);
+                    foreach (var (_, sweeps, loss) in ImperfectDramSweepsTests.OrderClaims(t, order, m.Bound, trips))
                         claims.Add((sweeps * hull - loss, sweeps * used - loss));
-                    }
                     foreach (var (claim, before) in claims)
                     {
                         Assert.IsTrue(dram >= claim - 1e-9, $"{layer.Name} on {arch.Name}, {mapping}: DRAM sends {t.Spec.Id} {dram} words, the union's claim is {claim}");
