@@ -140,7 +140,7 @@ public sealed class ImperfectDramSweepsTests
     /// not negative): its overlap, and with the loops inside it <see cref="ImperfectDramSweeps.OrderSweeps"/> and
     /// <see cref="ImperfectDramSweeps.OrderLoss"/> (the claim is sweeps x words - loss).
     /// </summary>
-    internal static IEnumerable<(double Overlap, double Sweeps, double Loss)> OrderClaims(SearchTensor t, int[] order, long[] bound, long[] trips)
+    internal static IEnumerable<(int Rank, double Overlap, double Sweeps, double Loss)> OrderClaims(SearchTensor t, int[] order, long[] bound, long[] trips)
     {
         for (int j = 0; j < order.Length; j++)
         {
@@ -149,7 +149,7 @@ public sealed class ImperfectDramSweepsTests
             if (overlap < 0) continue;
             int inside = 0;
             for (int k = j + 1; k < order.Length; k++) inside |= 1 << order[k];
-            yield return (overlap, ImperfectDramSweeps.OrderSweeps(t, trips, inside), ImperfectDramSweeps.OrderLoss(trips, inside, q, overlap));
+            yield return (q, overlap, ImperfectDramSweeps.OrderSweeps(t, trips, inside), ImperfectDramSweeps.OrderLoss(trips, inside, q, overlap));
         }
     }
 
@@ -198,7 +198,7 @@ public sealed class ImperfectDramSweepsTests
                 double dram = t.IsOutput ? row.Updates : row.Reads;
                 double used = t.UsedWords(m.Bound);
                 double before = mapping.Levels[1].Keep.Contains(t.Spec.Id) ? ImperfectDramSweeps.LevelOneSweeps(t, trips, r0) * used : used;
-                foreach (var (overlap, sweeps, loss) in OrderClaims(t, order, m.Bound, trips))
+                foreach (var (q, overlap, sweeps, loss) in OrderClaims(t, order, m.Bound, trips))
                 {
                     double claim = sweeps * used - loss;
                     if (claim > before) raised++;

@@ -89,7 +89,7 @@ public sealed class ImperfectLevelOneHullTests
                     double used = t.UsedWords(m.Bound);
                     double hull = Math.Max(used, ImperfectDramSweeps.LevelOneHull(t, m.Bound, trips));
                     var claims = new List<(double Claim, double Used)> { (ImperfectDramSweeps.LevelOneSweeps(t, trips, r0) * hull, ImperfectDramSweeps.LevelOneSweeps(t, trips, r0) * used) };
-                    foreach (var (_, sweeps, loss) in ImperfectDramSweepsTests.OrderClaims(t, order, m.Bound, trips))
+                    foreach (var (_, _, sweeps, loss) in ImperfectDramSweepsTests.OrderClaims(t, order, m.Bound, trips))
                         claims.Add((sweeps * hull - loss, sweeps * used - loss));
                     foreach (var (claim, before) in claims)
                     {
