@@ -151,6 +151,18 @@ public sealed class TilingSearch
         return Math.Max(root, least);
     }
 
+    /// <summary>
+    /// For tests: the least over the spatial plans of the cycles a weighted search (a fused class) scales its plans' energy
+    /// bounds by: each plan's latency bound, with the held tensors' port cycles (<see cref="SearchModel.HeldPortCycles"/>).
+    /// </summary>
+    internal double WeightedPlanCycleFloor()
+    {
+        double held = _model.HeldPortCycles(), least = double.PositiveInfinity;
+        foreach (var plan in _model.SpatialPlans())
+            if (PlanAdmits(plan)) least = Math.Min(least, Math.Max(_twins!.Cycles(plan), held));
+        return least;
+    }
+
     /// <summary>True when a cost report is within the problem's caps, its cycles a fused class's for a weighted problem.</summary>
     private bool WithinCaps(CostReport r) => _p.Caps is not { } caps
         || (caps.AllowEnergy(r.Energy) && caps.Allow(r.Energy, _p.Weighted is { } w ? w.Cycles(_p.Arch, r) : r.Cycles));
@@ -518,6 +530,7 @@ public sealed class TilingSearch
             var scales = new double[roots.Count];
             var energies = new double[roots.Count];
             double any = RootBound(); // what every mapping costs at least: the bound of a plan not bounded before the limit
+            double heldCycles = _weighted is not null ? _model.HeldPortCycles() : 0;
             Parallel.For(0, roots.Count, new ParallelOptions { MaxDegreeOfParallelism = limits.Threads > 0 ? limits.Threads : Environment.ProcessorCount }, i =>
             {
                 if (((i & 1023) == 0 && shared.CheckStop()) || shared.Stopped)
@@ -529,6 +542,8 @@ public sealed class TilingSearch
                 // EDP searched inner-first: every mapping of the plan has at least its energy bound and at least its cycles.
                 // Weighted: every mapping of the plan has at least its energy bound and at least its (fused) cycles.
                 double scale = _edpInner || _weighted is not null ? twins!.Cycles(plans[i]) : 1;
+                // Weighted (a fused class): every mapping also has its held tensors' port cycles (f17w, ArrayCostModel.HeldPortCycles).
+                if (_weighted is not null) scale = Math.Max(scale, heldCycles);
                 if (_ports is { } ports) scale = Math.Max(scale, ports.Bound(roots[i](), _levelsCount));
                 scales[i] = scale;
                 double energy = energies[i] = _model.DeferOrders ? _model.InnerBound(roots[i](), _levelsCount) : double.NaN;
