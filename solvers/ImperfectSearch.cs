@@ -62,6 +62,10 @@ public sealed class ImperfectSearch
     /// <summary>How many spatial plans the last <see cref="Solve"/> skipped as mirrors of exhausted ones.</summary>
     internal int MirroredPlansSkipped { get; private set; }
 
+    /// <summary>How many plans' roots the last <see cref="Solve"/> bounded again before their descents (or their pruning), and how many of those bounds rose.</summary>
+    internal int RootsRebounded { get; private set; }
+    internal int RootsRaised { get; private set; }
+
     /// <summary>How many children of nodes the last <see cref="Solve"/> skipped as mirrors of exhausted siblings.</summary>
     internal long MirroredChildrenSkipped { get; private set; }
 
@@ -104,25 +108,40 @@ public sealed class ImperfectSearch
         limits.Progress?.Attach(() => new SearchSnapshot("imperfect branch and bound", run.Explored, double.IsFinite(run.Best) ? run.Best : null, run.OpenBound()));
         if (_incumbent is not null) run.Seed(_incumbent);
         else if (_seed) run.SeedFromPerfectSearch();
-        var roots = new List<(State State, double Bound)>();
-        foreach (var plan in _enumeration.SpatialPlans())
+        // The roots are listed without the plan sweeps not made yet (ImperfectBound.PlanSweeps): their few slots go to the
+        // plans in the order they are searched, each root bounded again with them as it comes first (RootsRebounded).
+        var roots = new List<State>();
+        var bounds = new List<double>();
+        _bound.MakesPlanSweeps = false;
+        try
         {
-            if (run.CheckStop()) break;
-            var s = NewRoot(plan);
-            roots.Add((s, _bound.Bound(s, _m.Levels, run.Cutoff)));
+            foreach (var plan in _enumeration.SpatialPlans())
+            {
+                if (run.CheckStop()) break;
+                var s = NewRoot(plan);
+                roots.Add(s);
+                bounds.Add(_bound.Bound(s, _m.Levels, run.Cutoff));
+            }
         }
+        finally { _bound.MakesPlanSweeps = true; }
         bool listed = !run.Stopped;
         // Plans never listed have no bound of their own: what every mapping meets stands for them.
         if (!listed) run.Open(TilingSearch.AnyMappingFloor(_p));
-        var order = Enumerable.Range(0, roots.Count).OrderBy(i => roots[i].Bound).ThenBy(i => i).ToList();
+        // Best bound first (ties in listing order); a root raised by its second bound goes back in its place.
+        var queue = new PriorityQueue<int, (double Bound, int Index)>();
+        for (int i = 0; i < roots.Count; i++) queue.Enqueue(i, (bounds[i], i));
+        var rebounded = new bool[roots.Count];
         // The plans searched to the end (or pruned at their roots): a plan whose mirror is among them has mappings of the
         // same energies (RankMirrors), none below what that search left, so it is not searched again.
         var done = new HashSet<string>();
         MirroredPlansSkipped = 0;
         MirroredChildrenSkipped = 0;
-        for (int k = 0; k < order.Count; k++)
+        RootsRebounded = 0;
+        RootsRaised = 0;
+        while (queue.TryDequeue(out int i, out _))
         {
-            var (s, b) = roots[order[k]];
+            var s = roots[i];
+            double b = bounds[i];
             if (run.Stopped) { run.Open(b); continue; }
             if (_mirrors.Length > 0 && Array.Exists(_mirrors, pi => done.Contains(RankMirrors.Key(RankMirrors.Apply(pi, s.Plan!)))))
             {
@@ -130,6 +149,20 @@ public sealed class ImperfectSearch
                 continue;
             }
             if (run.Prunable(b)) { done.Add(RankMirrors.Key(s.Plan!)); continue; }
+            if (!rebounded[i])
+            {
+                // The same bound of the same root, now free to make this plan's sweeps: at least the listed one (both hold).
+                rebounded[i] = true;
+                RootsRebounded++;
+                double again = _bound.Bound(s, _m.Levels, run.Cutoff);
+                if (again > b)
+                {
+                    RootsRaised++;
+                    bounds[i] = again;
+                    queue.Enqueue(i, (again, i));
+                    continue;
+                }
+            }
             var key = RankMirrors.Key(s.Plan!);
             _planMirrors = Array.FindAll(_mirrors, pi => RankMirrors.Key(RankMirrors.Apply(pi, s.Plan!)) == key);
             run.Descend(s, _m.Levels - 1, b);
