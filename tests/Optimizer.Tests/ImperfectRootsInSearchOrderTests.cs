@@ -41,7 +41,8 @@ public sealed class ImperfectRootsInSearchOrderTests
             var p = new MapProblem(layer, arch, Objective.Energy);
             var brute = new ImperfectEnumeration(p).Solve(SearchLimits.None);
             Assert.AreEqual(SolveStatus.Optimal, brute.Status, layer.Name);
-            var search = new ImperfectSearch(p, seed: false);
+            // No dives (ImperfectDivesTests): they would search these small plans to the end before any root is bounded again.
+            var search = new ImperfectSearch(p, seed: false) { DiveRoots = 0 };
             var bb = search.Solve(SearchLimits.None);
             Assert.AreEqual(SolveStatus.Optimal, bb.Status, layer.Name);
             Assert.AreEqual(brute.Best!.Value, bb.Best!.Value, 1e-9 * brute.Best.Value, $"{layer.Name}: enumeration {brute.Mapping}, branch and bound {bb.Mapping}");
