@@ -197,7 +197,7 @@ public sealed class ImperfectSearch
     }
 
     /// <summary>How many of the lowest listed roots get a dive (<see cref="Dive"/>), and how many nodes each dive may explore.</summary>
-    internal int DiveRoots { get; init; } = 4;
+    internal int DiveRoots { get; init; } = 1;
     internal long DiveNodes { get; init; } = 1 << 18;
 
     /// <summary>
