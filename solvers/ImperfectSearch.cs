@@ -214,21 +214,24 @@ public sealed class ImperfectSearch
         PlansFinishedByDives = 0;
         if (DiveRoots <= 0 || DiveNodes <= 0) return finished;
         var order = Enumerable.Range(0, roots.Count).OrderBy(i => bounds[i]).ThenBy(i => i).Take(DiveRoots).ToList();
-        _bound.MakesPlanSweeps = false;
         try
         {
             foreach (int i in order)
             {
                 if (run.Stopped || run.Prunable(bounds[i])) break;
                 var s = roots[i];
+                // A root its own plan's sweeps do not raise is still the lowest: the loop descends it first, with those sweeps.
+                if (i == order[0] && _bound.Bound(s, _m.Levels, run.Cutoff) <= bounds[i]) continue;
+                _bound.MakesPlanSweeps = _bound.UsesPlanSweeps = false;
                 var key = RankMirrors.Key(s.Plan!);
                 _planMirrors = Array.FindAll(_mirrors, pi => RankMirrors.Key(RankMirrors.Apply(pi, s.Plan!)) == key);
                 finished[i] = run.Dive(s.Above(_m, _m.Levels - 1), _m.Levels - 1, bounds[i], DiveNodes);
                 RootsDived++;
                 if (finished[i]) PlansFinishedByDives++;
+                _bound.MakesPlanSweeps = _bound.UsesPlanSweeps = true;
             }
         }
-        finally { _bound.MakesPlanSweeps = true; }
+        finally { _bound.MakesPlanSweeps = _bound.UsesPlanSweeps = true; }
         return finished;
     }
 

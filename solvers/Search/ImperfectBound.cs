@@ -143,7 +143,7 @@ internal sealed partial class ImperfectBound(SearchProblem problem, ArrayCostMod
     private ImperfectDramSweeps? PlanSweeps(State s)
     {
         if (_levels is null || s.Plan is null || !ReferenceEquals(_sweepsPlan, s.Plan)) _sweepsPlanKey = PlanSweepsKey(s);
-        if (_sweepsPlanKey is not { } key) return null;
+        if (_sweepsPlanKey is not { } key || !UsesPlanSweeps) return null;
         if (_planSweeps.TryGetValue(key.Key, out var made)) return made;
         if (!MakesPlanSweeps || _planSweeps.Count >= MaxPlanSweeps) return null;
         made = ImperfectDramSweeps.Create(_m, _cost, _levels!, s, least: key.Least);
@@ -164,6 +164,9 @@ internal sealed partial class ImperfectBound(SearchProblem problem, ArrayCostMod
     /// bounded again with it true just before its descent (<see cref="ImperfectSearch"/>).
     /// </summary>
     public bool MakesPlanSweeps { get; set; } = true;
+
+    /// <summary>Whether a bound weighs the plan sweeps at all (true by default; the search's dives descend without them).</summary>
+    public bool UsesPlanSweeps { get; set; } = true;
 
     /// <summary>At most this many span vectors get their own sweeps in one search (each a pass over DRAM's cases).</summary>
     private const int MaxPlanSweeps = 8;
