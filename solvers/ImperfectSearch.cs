@@ -202,8 +202,9 @@ public sealed class ImperfectSearch
 
     /// <summary>
     /// Dives for incumbents before the best-first loop: the <see cref="DiveRoots"/> lowest listed roots below the incumbent
-    /// (listed bound, then listing index: the order of the search before roots were bounded again) are each descended as
-    /// the search descends them, at most <see cref="DiveNodes"/> nodes, with no plan sweeps made (cheap nodes). A dive only
+    /// (listed bound, then listing index: the order of the search before roots were bounded again; the lowest only when its
+    /// own plan's sweeps raise it) are each descended as the search descends them, at most <see cref="DiveNodes"/> nodes,
+    /// weighing no plan sweeps (cheap nodes). A dive only
     /// finds mappings (leaves costed exactly) and records nothing as unexplored; the plans it searched to the end within its
     /// nodes are returned (true), not searched again.
     /// </summary>
