@@ -1,0 +1,61 @@
+using Optimizer.Formulation;
+using Optimizer.Hardware;
+using Optimizer.Solvers;
+using Optimizer.Workloads;
+
+namespace Optimizer.Tests;
+
+/// <summary>
+/// The imperfect search dives for incumbents before its best-first loop (<c>ImperfectSearch.Dive</c>): the lowest listed
+/// roots are descended at most so many nodes each, and a plan a dive searched to the end is not searched again. A dive
+/// cut short must leave its plan to the loop (else the search skips mappings), which search = enumeration checks at budgets
+/// small enough to cut dives and large enough to finish plans.
+/// </summary>
+[TestClass]
+public sealed class ImperfectDivesTests
+{
+    /// <summary>An Eyeriss-like stack whose buffer fans out to 4 PEs over X and 2 over Y: many plans.</summary>
+    private static Architecture Fanned() => new("fanned-eye-4x2", "test", [
+        new StorageLevel("DRAM", null, 16, 200, 200),
+        new StorageLevel("GLB", 10, 16, 6, 6, keeps: [TensorRole.Inputs, TensorRole.Outputs]) { Fanout = new Fanout(4, 2) },
+        new StorageLevel("WSpad", 3, 16, 1, 1, keeps: [TensorRole.Weights]),
+        new StorageLevel("ISpad", 1, 16, 1, 1, keeps: [TensorRole.Inputs]),
+        new StorageLevel("PSpad", 2, 16, 1, 1, keeps: [TensorRole.Outputs]),
+    ], new ComputeUnit(1));
+
+    /// <summary>
+    /// Unseeded, with dives of 1 to 400 nodes into 1 to 1,000 roots (and none), the search proves the enumeration's optimum;
+    /// some dives are cut short and some search their plan to the end.
+    /// </summary>
+    [TestMethod]
+    public void DivesCutShortOrFinishedTheSearchEqualsTheEnumeration()
+    {
+        var arch = Fanned();
+        int dived = 0, finished = 0;
+        foreach (var layer in new[]
+        {
+            Layers.Conv1d("c2p5r3", c: 2, k: 1, p: 5, r: 3),
+            Layers.Conv1d("c3k2p4r2", c: 3, k: 2, p: 4, r: 2),
+            Layers.Conv2d("c2p3q2r2", n: 1, c: 2, k: 1, p: 3, q: 2, r: 2, s: 1, stride: 1),
+        })
+        {
+            var p = new MapProblem(layer, arch, Objective.Energy);
+            var brute = new ImperfectEnumeration(p).Solve(SearchLimits.None);
+            Assert.AreEqual(SolveStatus.Optimal, brute.Status, layer.Name);
+            foreach (var (roots, nodes) in new (int, long)[] { (0, 0), (1, 1), (4, 3), (1000, 7), (1000, 40), (2, 400), (1000, 400) })
+            {
+                var search = new ImperfectSearch(p, seed: false) { DiveRoots = roots, DiveNodes = nodes };
+                var bb = search.Solve(SearchLimits.None);
+                string what = $"{layer.Name}, dives into {roots} roots of {nodes} nodes";
+                Assert.AreEqual(SolveStatus.Optimal, bb.Status, what);
+                Assert.AreEqual(brute.Best!.Value, bb.Best!.Value, 1e-9 * brute.Best.Value, $"{what}: enumeration {brute.Mapping}, branch and bound {bb.Mapping}");
+                Assert.AreEqual(0, ValidityChecker.Check(layer, arch, bb.Mapping!, Factorization.Imperfect).Count, what);
+                Console.WriteLine($"{what}: {bb.Explored} nodes, {search.RootsDived} dived, {search.PlansFinishedByDives} finished by dives");
+                dived += search.RootsDived;
+                finished += search.PlansFinishedByDives;
+            }
+        }
+        Assert.IsTrue(finished > 0, "no dive searched its plan to the end");
+        Assert.IsTrue(dived > finished, "no dive was cut short");
+    }
+}
