@@ -14,15 +14,6 @@ namespace Optimizer.Tests;
 [TestClass]
 public sealed class ImperfectDivesTests
 {
-    /// <summary>An Eyeriss-like stack whose buffer fans out to 4 PEs over X and 2 over Y: many plans.</summary>
-    private static Architecture Fanned() => new("fanned-eye-4x2", "test", [
-        new StorageLevel("DRAM", null, 16, 200, 200),
-        new StorageLevel("GLB", 10, 16, 6, 6, keeps: [TensorRole.Inputs, TensorRole.Outputs]) { Fanout = new Fanout(4, 2) },
-        new StorageLevel("WSpad", 3, 16, 1, 1, keeps: [TensorRole.Weights]),
-        new StorageLevel("ISpad", 1, 16, 1, 1, keeps: [TensorRole.Inputs]),
-        new StorageLevel("PSpad", 2, 16, 1, 1, keeps: [TensorRole.Outputs]),
-    ], new ComputeUnit(1));
-
     /// <summary>
     /// Unseeded, with dives of 1 to 400 nodes into 1 to 1,000 roots (and none), the search proves the enumeration's optimum;
     /// some dives are cut short and some search their plan to the end.
@@ -30,14 +21,9 @@ public sealed class ImperfectDivesTests
     [TestMethod]
     public void DivesCutShortOrFinishedTheSearchEqualsTheEnumeration()
     {
-        var arch = Fanned();
+        var arch = ImperfectRootsInSearchOrderTests.Fanned();
         int dived = 0, finished = 0;
-        foreach (var layer in new[]
-        {
-            Layers.Conv1d("c2p5r3", c: 2, k: 1, p: 5, r: 3),
-            Layers.Conv1d("c3k2p4r2", c: 3, k: 2, p: 4, r: 2),
-            Layers.Conv2d("c2p3q2r2", n: 1, c: 2, k: 1, p: 3, q: 2, r: 2, s: 1, stride: 1),
-        })
+        foreach (var layer in ImperfectRootsInSearchOrderTests.SmallWindowLayers())
         {
             var p = new MapProblem(layer, arch, Objective.Energy);
             var brute = new ImperfectEnumeration(p).Solve(SearchLimits.None);

@@ -14,13 +14,21 @@ namespace Optimizer.Tests;
 public sealed class ImperfectRootsInSearchOrderTests
 {
     /// <summary>An Eyeriss-like stack whose buffer fans out to 4 PEs over X and 2 over Y: many plans, many span vectors.</summary>
-    private static Architecture Fanned() => new("fanned-eye-4x2", "test", [
+    internal static Architecture Fanned() => new("fanned-eye-4x2", "test", [
         new StorageLevel("DRAM", null, 16, 200, 200),
         new StorageLevel("GLB", 10, 16, 6, 6, keeps: [TensorRole.Inputs, TensorRole.Outputs]) { Fanout = new Fanout(4, 2) },
         new StorageLevel("WSpad", 3, 16, 1, 1, keeps: [TensorRole.Weights]),
         new StorageLevel("ISpad", 1, 16, 1, 1, keeps: [TensorRole.Inputs]),
         new StorageLevel("PSpad", 2, 16, 1, 1, keeps: [TensorRole.Outputs]),
     ], new ComputeUnit(1));
+
+    /// <summary>Small convolutions with window ranks (1-D and 2-D) whose plans the search lists many of on <see cref="Fanned"/>.</summary>
+    internal static IEnumerable<Einsum> SmallWindowLayers() =>
+    [
+        Layers.Conv1d("c2p5r3", c: 2, k: 1, p: 5, r: 3),
+        Layers.Conv1d("c3k2p4r2", c: 3, k: 2, p: 4, r: 2),
+        Layers.Conv2d("c2p3q2r2", n: 1, c: 2, k: 1, p: 3, q: 2, r: 2, s: 1, stride: 1),
+    ];
 
     /// <summary>
     /// Unseeded, the search with the roots bounded again in search order proves the enumeration's optimum and bounds some
@@ -31,12 +39,7 @@ public sealed class ImperfectRootsInSearchOrderTests
     {
         var arch = Fanned();
         int rebounded = 0, raised = 0;
-        foreach (var layer in new[]
-        {
-            Layers.Conv1d("c2p5r3", c: 2, k: 1, p: 5, r: 3),
-            Layers.Conv1d("c3k2p4r2", c: 3, k: 2, p: 4, r: 2),
-            Layers.Conv2d("c2p3q2r2", n: 1, c: 2, k: 1, p: 3, q: 2, r: 2, s: 1, stride: 1),
-        })
+        foreach (var layer in SmallWindowLayers())
         {
             var p = new MapProblem(layer, arch, Objective.Energy);
             var brute = new ImperfectEnumeration(p).Solve(SearchLimits.None);
