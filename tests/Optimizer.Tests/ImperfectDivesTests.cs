@@ -33,9 +33,7 @@ public sealed class ImperfectDivesTests
                 var search = new ImperfectSearch(p, seed: false) { DiveRoots = roots, DiveNodes = nodes };
                 var bb = search.Solve(SearchLimits.None);
                 string what = $"{layer.Name}, dives into {roots} roots of {nodes} nodes";
-                Assert.AreEqual(SolveStatus.Optimal, bb.Status, what);
-                Assert.AreEqual(brute.Best!.Value, bb.Best!.Value, 1e-9 * brute.Best.Value, $"{what}: enumeration {brute.Mapping}, branch and bound {bb.Mapping}");
-                Assert.AreEqual(0, ValidityChecker.Check(layer, arch, bb.Mapping!, Factorization.Imperfect).Count, what);
+                ImperfectSharedStepsTests.AssertProvesTheEnumerationsOptimum(layer, arch, brute, bb, what);
                 Console.WriteLine($"{what}: {bb.Explored} nodes, {search.RootsDived} dived, {search.PlansFinishedByDives} finished by dives");
                 dived += search.RootsDived;
                 finished += search.PlansFinishedByDives;

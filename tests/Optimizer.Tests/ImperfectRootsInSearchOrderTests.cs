@@ -47,10 +47,7 @@ public sealed class ImperfectRootsInSearchOrderTests
             // No dives (ImperfectDivesTests): they would search these small plans to the end before any root is bounded again.
             var search = new ImperfectSearch(p, seed: false) { DiveRoots = 0 };
             var bb = search.Solve(SearchLimits.None);
-            Assert.AreEqual(SolveStatus.Optimal, bb.Status, layer.Name);
-            Assert.AreEqual(brute.Best!.Value, bb.Best!.Value, 1e-9 * brute.Best.Value, $"{layer.Name}: enumeration {brute.Mapping}, branch and bound {bb.Mapping}");
-            Assert.AreEqual(0, ValidityChecker.Check(layer, arch, bb.Mapping!, Factorization.Imperfect).Count);
-            Assert.AreEqual(bb.Best.Value, CostModel.Evaluate(layer, arch, bb.Mapping!, Factorization.Imperfect).Energy, 1e-9 * bb.Best.Value);
+            ImperfectSharedStepsTests.AssertProvesTheEnumerationsOptimum(layer, arch, brute, bb, layer.Name);
             Console.WriteLine($"{layer.Name}: {brute.Explored} mappings, {bb.Explored} nodes, {search.RootsRebounded} roots bounded again, {search.RootsRaised} raised");
             rebounded += search.RootsRebounded;
             raised += search.RootsRaised;
