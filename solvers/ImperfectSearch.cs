@@ -229,7 +229,6 @@ public sealed class ImperfectSearch
                 finished[i] = run.Dive(s.Above(_m, _m.Levels - 1), _m.Levels - 1, bounds[i], DiveNodes);
                 RootsDived++;
                 if (finished[i]) PlansFinishedByDives++;
-                _bound.MakesPlanSweeps = _bound.UsesPlanSweeps = true;
             }
         }
         finally { _bound.MakesPlanSweeps = _bound.UsesPlanSweeps = true; }

@@ -159,9 +159,15 @@ public sealed class TilingSearch
     {
         double held = _model.HeldPortCycles(), least = double.PositiveInfinity;
         foreach (var plan in _model.SpatialPlans())
-            if (PlanAdmits(plan)) least = Math.Min(least, Math.Max(_twins!.Cycles(plan), held));
+            if (PlanAdmits(plan)) least = Math.Min(least, WeightedCycles(_twins!, plan, held));
         return least;
     }
+
+    /// <summary>
+    /// The cycles a weighted search (a fused class) scales a spatial plan's energy bound by: the plan's latency bound, and at
+    /// least the held tensors' port cycles <paramref name="held"/> (f17w, <see cref="SearchModel.HeldPortCycles"/>).
+    /// </summary>
+    private static double WeightedCycles(PlanTwins twins, SpatialPlan plan, double held) => Math.Max(twins.Cycles(plan), held);
 
     /// <summary>True when a cost report is within the problem's caps, its cycles a fused class's for a weighted problem.</summary>
     private bool WithinCaps(CostReport r) => _p.Caps is not { } caps
@@ -541,9 +547,7 @@ public sealed class TilingSearch
                 }
                 // EDP searched inner-first: every mapping of the plan has at least its energy bound and at least its cycles.
                 // Weighted: every mapping of the plan has at least its energy bound and at least its (fused) cycles.
-                double scale = _edpInner || _weighted is not null ? twins!.Cycles(plans[i]) : 1;
-                // Weighted (a fused class): every mapping also has its held tensors' port cycles (f17w, ArrayCostModel.HeldPortCycles).
-                if (_weighted is not null) scale = Math.Max(scale, heldCycles);
+                double scale = _weighted is not null ? WeightedCycles(twins!, plans[i], heldCycles) : _edpInner ? twins!.Cycles(plans[i]) : 1;
                 if (_ports is { } ports) scale = Math.Max(scale, ports.Bound(roots[i](), _levelsCount));
                 scales[i] = scale;
                 double energy = energies[i] = _model.DeferOrders ? _model.InnerBound(roots[i](), _levelsCount) : double.NaN;
