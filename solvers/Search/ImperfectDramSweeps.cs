@@ -56,9 +56,10 @@ internal sealed class ImperfectDramSweeps : SearchPart
         int n = m.TensorCount, ranks = m.Ranks;
         if (m.Levels < 2 || m.Storage[0].Fanout.Size != 1 || n > 4) return null;
         // The orders' shapes are kept per pattern of 2n + 1 bits per rank (a long), the claims per rank mask.
-        // Every order of DRAM's loops is weighed for the capacities' sweeps (made once per search); the decided tiles' sets
-        // (up to 8 per search) weigh DRAM's innermost loop only, as before, for time (their bound is the larger of the two).
-        bool ordered = heldBelow is null && ranks * (n + 1) <= 62 && ranks <= 12;
+        // Every order of DRAM's loops is weighed, for the capacities' sweeps (made once per search) and for the decided
+        // tiles' sets alike (branch im21ad: with r0 alone a set's smaller H let a tensor outside K keep its words across
+        // DRAM's iterations in an order that sweeps another K times, and the capacities' H were too large to see it).
+        bool ordered = ranks * (n + 1) <= 62 && ranks <= 12;
         var tensors = m.Tensors;
         var links = tensors.Select(t => new VisitLink(cost, m, t, root, 0, 1)).ToArray();
         var dense = tensors.Select(t => (double)cost.PlanDensePartition(t, root, 1)).ToArray();

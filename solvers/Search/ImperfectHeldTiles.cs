@@ -51,7 +51,7 @@ internal sealed partial class ImperfectBound
         }
         if (!lower) return null;
         if (_sweepsHeld.TryGetValue(key, out var known)) return known.Sweeps;
-        if (_sweepsHeld.Count < MaxHeldSweeps)
+        if (_sweepsHeld.Count < MaxHeldSweeps && MakesPlanSweeps)
         {
             var held = (double[])_heldNode.Clone();
             var made = ImperfectDramSweeps.Create(_m, _cost, _levels!, s, held);
