@@ -159,9 +159,10 @@ internal sealed partial class ImperfectBound(SearchProblem problem, ArrayCostMod
     }
 
     /// <summary>
-    /// Whether a bound may make the sweeps of a span vector not made yet (true by default). The search lists its plans' roots
-    /// with it false, so the slots (<see cref="MaxPlanSweeps"/>) go to the plans in the order they are searched: each root is
-    /// bounded again with it true just before its descent (<see cref="ImperfectSearch"/>).
+    /// Whether a bound may make the sweeps of a span vector, or of a set of decided tiles' H (<see cref="SweepsHeld"/>), not
+    /// made yet (true by default). The search lists its plans' roots with it false, so the slots (<see cref="MaxPlanSweeps"/>,
+    /// <see cref="MaxHeldSweeps"/>) go to the plans in the order they are searched: each root is bounded again with it true
+    /// just before its descent (<see cref="ImperfectSearch"/>).
     /// </summary>
     public bool MakesPlanSweeps { get; set; } = true;
 

@@ -8,7 +8,9 @@ namespace Optimizer.Solvers;
 /// instances that hold distinct words (fixed by the plan), not the capacities over all instances. At nodes with levels d
 /// and below decided (d at least 2, the root included) that the capacities' sweeps do not prune, the sweeps' cases are
 /// weighed again with those H, each rounded up to a step of 2^(1/4) (a larger H only lowers the words DRAM must send),
-/// once per distinct set of rounded H per search (at most <see cref="MaxHeldSweeps"/>).
+/// once per distinct set of rounded H per search (at most <see cref="MaxHeldSweeps"/>, made only where
+/// <see cref="MakesPlanSweeps"/> allows: not while the search lists its roots, nor in its dives), every order of DRAM's
+/// loops weighed as for the capacities' sweeps.
 /// </summary>
 internal sealed partial class ImperfectBound
 {

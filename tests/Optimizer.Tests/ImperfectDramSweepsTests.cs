@@ -217,7 +217,7 @@ public sealed class ImperfectDramSweepsTests
     /// The grids <see cref="ImperfectDramSweeps.Create"/> skips (those whose floor per innermost loop lies above a point found,
     /// for every keep set that fits) change none of its points: the same points as with every order of every grid weighed, on
     /// ResNet-50's conv3_2_b and conv5_1_b on Eyeriss (the capacities' sweeps and one plan's with level 1's least tile, every
-    /// order weighed) and the random cases (their decided tiles' sets as well, DRAM's innermost loop only). With the floor
+    /// order weighed) and the random cases (their decided tiles' sets as well, every order weighed since im21ad). With the floor
     /// scaled up by 1.3, grids whose points belong to a front are skipped and this fails.
     /// </summary>
     [TestMethod]
