@@ -128,6 +128,8 @@ internal sealed partial class ImperfectBound(SearchProblem problem, ArrayCostMod
                 foreach (var t in _m.Tensors) if ((keep & t.Bit) == 0) k += terms[t.Index].Without(point[1 + t.Index]);
                 if (_passes && (_pairCount > 0 || _sharedCount > 0) && k > sum)
                     k += Math.Max(_pairCount > 0 ? PointRaise(keep, point) : 0, SharedPointRaise(terms, s, d, tiles, innermost, keep, point));
+                // A point under the case's sum stays under it unless the passes over DRAM's iterations raise it (ImperfectPassesDram).
+                else if (_passes && _dramPairs && k <= sum) k += PointRaise(keep, point);
                 least = Math.Min(least, k);
                 if (least <= sum) return sum;
             }

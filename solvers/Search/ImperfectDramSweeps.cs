@@ -37,8 +37,15 @@ internal sealed class ImperfectDramSweeps : SearchPart
 
     private ImperfectDramSweeps(SearchProblem problem, double[][][] points) : base(problem) => _points = points;
 
-    /// <summary>The cases of level 1's keep mask <paramref name="keep"/>: per point, Q then per tensor the least words DRAM sends it (for tensors not in the mask).</summary>
+    /// <summary>
+    /// The cases of level 1's keep mask <paramref name="keep"/>: per point, Q then per tensor the least words DRAM sends it (for
+    /// tensors not in the mask), then per tensor the least product of DRAM's trips over the ranks that do not index it among the
+    /// cases the point stands for (<see cref="Sweeps"/>).
+    /// </summary>
     public double[][] Points(int keep) => _points[keep];
+
+    /// <summary>A point's least product of DRAM's trips over the ranks that do not index tensor <paramref name="t"/> (the grid's count of t's sweeps).</summary>
+    public static double Sweeps(double[] point, int t) => point[(point.Length + 1) / 2 + t];
 
     /// <summary>
     /// Weighs every case (null when it does not apply: fewer than two levels, DRAM with a fanout, more than four tensors).
@@ -81,7 +88,9 @@ internal sealed class ImperfectDramSweeps : SearchPart
         // of them joins and drops those it is below), so a grid whose least point for a mask is already below one is skipped.
         var fronts = new List<double[]>[1 << n];
         foreach (int keep in masks) fronts[keep] = new();
-        var point = new double[n + 1];
+        // Per point, after Q and the B_t, per tensor the product of DRAM's trips over the ranks that do not index it (its
+        // sweeps' count S_t: the passes, ImperfectPassesDram), the least over the cases the point stands for.
+        var point = new double[2 * n + 1];
         var live = new bool[masks.Length];
         var trips = new long[ranks];
         var ext = new long[ranks];
@@ -117,6 +126,9 @@ internal sealed class ImperfectDramSweeps : SearchPart
             }
             for (int i = 0; i < n; i++)
             {
+                double sweepsOf = 1;
+                for (int k = 0; k < ranks; k++) if (!tensors[i].IndexedBy[k]) sweepsOf *= trips[k];
+                point[1 + n + i] = sweepsOf;
                 tile[i] = tensors[i].Tile(ext);
                 swept[i] = Math.Max(dense[i], LevelOneHull(tensors[i], m.Bound, trips));
                 plainWords[i] = BypassWords(tensors[i], m.Bound, trips, -1, used[i], held[i]);
@@ -508,12 +520,15 @@ internal sealed class ImperfectDramSweeps : SearchPart
         return total;
     }
 
-    /// <summary>Whether a point of <paramref name="front"/> is below <paramref name="p"/> in Q and every B_t.</summary>
+    /// <summary>Whether a point of <paramref name="front"/> is below <paramref name="p"/> in Q, every B_t and every sweeps' count.</summary>
     private static bool Covered(List<double[]> front, double[] p)
     {
         foreach (var f in front) if (Below(f, p)) return true;
         return false;
     }
+
+    /// <summary>How many leading entries of a point are costs (Q and the B_t; the sweeps' counts follow).</summary>
+    private static int Costs(double[] p) => (p.Length + 1) / 2;
 
     /// <summary>Adds a copy of <paramref name="p"/> to <paramref name="front"/> unless a point there is below it, dropping the points it is below.</summary>
     private static void Join(List<double[]> front, double[] p)
@@ -523,10 +538,10 @@ internal sealed class ImperfectDramSweeps : SearchPart
         front.Add((double[])p.Clone());
     }
 
-    /// <summary>The cases no other is below in Q and every B_t, at most <see cref="MaxPoints"/> (consecutive ones by Q merged into their least).</summary>
+    /// <summary>The cases no other is below in Q and every B_t, at most <see cref="MaxPoints"/> (consecutive ones by Q merged into their least, counts included).</summary>
     private static double[][] Front(List<double[]> cases)
     {
-        var all = cases.OrderBy(p => p[0]).ThenBy(p => p.Skip(1).Sum()).ToList();
+        var all = cases.OrderBy(p => p[0]).ThenBy(p => p.Skip(1).Take(Costs(p) - 1).Sum()).ToList();
         var front = new List<double[]>();
         foreach (var p in all)
             if (!front.Any(f => Below(f, p))) front.Add(p);
@@ -543,6 +558,7 @@ internal sealed class ImperfectDramSweeps : SearchPart
         return merged.ToArray();
     }
 
+    /// <summary>Whether <paramref name="a"/> is at most <paramref name="b"/> in Q, every B_t and every sweeps' count (a then stands for b: every term only grows with each).</summary>
     private static bool Below(double[] a, double[] b)
     {
         for (int k = 0; k < a.Length; k++) if (a[k] > b[k]) return false;
