@@ -35,7 +35,10 @@ internal sealed class ImperfectDramSweeps : SearchPart
     /// <summary>Per keep mask of level 1: the points (Q, then B_t per tensor, 0 for the tensors in the mask); empty for a mask that is not allowed or never fits.</summary>
     private readonly double[][][] _points;
 
-    private ImperfectDramSweeps(SearchProblem problem, double[][][] points) : base(problem) => _points = points;
+    /// <summary>Per keep mask: the points that keep the sweeps' counts apart (a point stands for another only when below it in those too).</summary>
+    private readonly double[][][] _passPoints;
+
+    private ImperfectDramSweeps(SearchProblem problem, double[][][] points, double[][][] passPoints) : base(problem) => (_points, _passPoints) = (points, passPoints);
 
     /// <summary>
     /// The cases of level 1's keep mask <paramref name="keep"/>: per point, Q then per tensor the least words DRAM sends it (for
@@ -43,6 +46,9 @@ internal sealed class ImperfectDramSweeps : SearchPart
     /// cases the point stands for (<see cref="Sweeps"/>).
     /// </summary>
     public double[][] Points(int keep) => _points[keep];
+
+    /// <summary>The points of <paramref name="keep"/> that keep the sweeps' counts apart (<see cref="Sweeps"/>, for the passes over DRAM's iterations); <see cref="Points"/> stand for the cases in Q and the B_t alone, their counts 1.</summary>
+    public double[][] PassPoints(int keep) => _passPoints[keep];
 
     /// <summary>A point's least product of DRAM's trips over the ranks that do not index tensor <paramref name="t"/> (the grid's count of t's sweeps).</summary>
     public static double Sweeps(double[] point, int t) => point[(point.Length + 1) / 2 + t];
@@ -109,8 +115,14 @@ internal sealed class ImperfectDramSweeps : SearchPart
         double[] claimDense = new double[slots], claimUsed = new double[slots];
         Enumerate(0);
         var points = new double[1 << n][][];
-        for (int keep = 0; keep < 1 << n; keep++) points[keep] = fronts[keep] is { } f ? Front(f) : [];
-        return new ImperfectDramSweeps(m, points);
+        var passPoints = new double[1 << n][][];
+        for (int keep = 0; keep < 1 << n; keep++)
+        {
+            passPoints[keep] = fronts[keep] is { } f ? Front(f, counts: true) : [];
+            // In Q and the B_t alone (each point standing for every case above it in those, its counts 1: no passes from them).
+            points[keep] = fronts[keep] is { } g ? Front(g, counts: false) : [];
+        }
+        return new ImperfectDramSweeps(m, points, passPoints);
 
         void Enumerate(int r)
         {
@@ -538,13 +550,16 @@ internal sealed class ImperfectDramSweeps : SearchPart
         front.Add((double[])p.Clone());
     }
 
-    /// <summary>The cases no other is below in Q and every B_t, at most <see cref="MaxPoints"/> (consecutive ones by Q merged into their least, counts included).</summary>
-    private static double[][] Front(List<double[]> cases)
+    /// <summary>
+    /// The cases no other is below in Q and every B_t (and with <paramref name="counts"/> every sweeps' count; without, the
+    /// counts set to 1), at most <see cref="MaxPoints"/> (consecutive ones by Q merged into their least).
+    /// </summary>
+    private static double[][] Front(List<double[]> cases, bool counts)
     {
         var all = cases.OrderBy(p => p[0]).ThenBy(p => p.Skip(1).Take(Costs(p) - 1).Sum()).ToList();
         var front = new List<double[]>();
         foreach (var p in all)
-            if (!front.Any(f => Below(f, p))) front.Add(p);
+            if (!front.Any(f => counts ? Below(f, p) : CostsBelow(f, p))) front.Add(counts ? p : Ones(p));
         if (front.Count <= MaxPoints) return front.ToArray();
         var merged = new List<double[]>();
         int per = (front.Count + MaxPoints - 1) / MaxPoints;
@@ -556,6 +571,21 @@ internal sealed class ImperfectDramSweeps : SearchPart
             merged.Add(least);
         }
         return merged.ToArray();
+    }
+
+    /// <summary>A copy of a point with its sweeps' counts 1 (below every case's).</summary>
+    private static double[] Ones(double[] p)
+    {
+        var q = (double[])p.Clone();
+        for (int k = Costs(p); k < q.Length; k++) q[k] = 1;
+        return q;
+    }
+
+    /// <summary>Whether <paramref name="a"/> is at most <paramref name="b"/> in Q and every B_t.</summary>
+    private static bool CostsBelow(double[] a, double[] b)
+    {
+        for (int k = 0, c = Costs(a); k < c; k++) if (a[k] > b[k]) return false;
+        return true;
     }
 
     /// <summary>Whether <paramref name="a"/> is at most <paramref name="b"/> in Q, every B_t and every sweeps' count (a then stands for b: every term only grows with each).</summary>
