@@ -120,7 +120,7 @@ internal sealed partial class ImperfectBound
             _dramPairs |= pair.DramSweeps[o];
             if (boxes <= 1) { joint = Math.Min(joint, sepA + xb.AloneOption(o, 0)); continue; }
             any = true;
-            int n = Ranges(a, xa, b, xb, o, s, d, tiles, innermost, nx, pd, nz, small, boxes, pair.Plain[o], pair.Energy[o], pair.Visits[o], pair.Words[o]);
+            int n = Ranges(a, xa, b, xb, o, s, d, tiles, innermost, nx, pd, nz, small, boxes, pair.Plain[o], pair.Energy[o], pair.Visits[o], pair.Words[o], passWords: true);
             for (int j = 0; j < n; j++) joint = Math.Min(joint, pair.Plain[o][j] + xb.AloneOption(o, pair.Words[o][j]));
             pair.Cuts[o] = n;
         }
@@ -132,9 +132,12 @@ internal sealed partial class ImperfectBound
     /// The pair's ranges of s (<see cref="Passes"/>) when every position of D is entered in <paramref name="boxes"/> visited
     /// boxes (tiles of B's keeper o, or DRAM's iterations: <see cref="DramPasses"/>): per range, A's share at its top
     /// (<paramref name="plain"/>, with its energy and visits) and DRAM's least words for B at its bottom. Returns the ranges' count.
+    /// Without <paramref name="passWords"/> A's words are its whole-tile steps' smallest tiles only (<see cref="PassWords"/>, which
+    /// falls as the boxes grow at a given count of entries, is left out: with DRAM's points' counts, at most the grid's, the
+    /// share must only grow with the count).
     /// </summary>
     private int Ranges(SearchTensor a, TensorTerms xa, SearchTensor b, TensorTerms xb, int o, State s, int d, Tiles tiles, int innermost,
-        double nx, double pd, double nz, double small, double boxes, double[] plain, double[] energy, double[] visits, double[] words)
+        double nx, double pd, double nz, double small, double boxes, double[] plain, double[] energy, double[] visits, double[] words, bool passWords)
     {
         double k = boxes * pd - 1, s1 = Math.Min(boxes * nz, k), dense = _cost.PlanDensePartition(b, s, xb.AloneLevel[o]);
         var dram = xb.AloneDram[o];
@@ -144,7 +147,7 @@ internal sealed partial class ImperfectBound
             if (j > 0 && s1 >= k) break;
             double lo = j == 0 ? 0 : Cut(s1, k, j - 1), hi = j == 0 ? s1 : Cut(s1, k, j);
             _passX = nx;
-            plain[n] = TensorBound(xa, a, s, d, tiles, innermost, k - hi, boxes, hi);
+            plain[n] = TensorBound(xa, a, s, d, tiles, innermost, k - hi, passWords ? boxes : 0, hi);
             (energy[n], visits[n]) = (xa.Energy, xa.Visits0);
             words[n] = dram.Words(dense + Math.Max(0, lo - s1) * small);
             n++;

@@ -12,7 +12,10 @@ namespace Optimizer.Solvers;
 /// So A's whole-tile steps are at least <c>S P_D - 1 - s</c> and B's words at least its used words plus
 /// <c>(s - S n_Z) w</c>, as with a keeper's tiles (<see cref="Ranges"/>, the same formula with S boxes). In a case of DRAM's
 /// sweeps each point carries the least S over the grids it stands for, so the pair is weighed there with that many boxes
-/// when it is more than the keeper's own (both hold: the larger).
+/// when it is more than the keeper's own (both hold: the larger). A point's S is at most its grid's, so the share must not
+/// fall as S grows: in entries E of D's positions (at least <c>S P_D - s</c>) A's share is its E - 1 smallest tiles (no
+/// <see cref="PassWords"/>, which at a given E falls as S grows) and B's extra words <c>max(0, S (P_D - n_Z) - E) w</c> only
+/// grow with S, so the least over E at a smaller S is at most the grid's.
 /// </summary>
 internal sealed partial class ImperfectBound
 {
@@ -58,7 +61,7 @@ internal sealed partial class ImperfectBound
             r = _dramPool[_dramUsed++];
             double ea = xa.Energy, va = xa.Visits0;
             r.Count = Ranges(pair.A, xa, pair.B, xb, o, _passState, _passD, _passTiles, _passInnermost, pair.Nx, pair.Pd, pair.Nz, pair.Small, sweeps,
-                r.Plain, r.Energy, r.Visits, r.Words);
+                r.Plain, r.Energy, r.Visits, r.Words, passWords: false);
             (xa.Energy, xa.Visits0) = (ea, va);
             _dramRanges[(i, o, sweeps)] = r;
         }
