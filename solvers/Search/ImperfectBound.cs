@@ -110,6 +110,18 @@ internal sealed partial class ImperfectBound(SearchProblem problem, ArrayCostMod
         // The passes and the shared steps both raise a decided tensor's share over its separate one: the more of the two, never their sum.
         if (_passes) sum += Math.Max(Passes(terms, s, d, tiles, innermost), SharedSteps(terms, s, d, tiles, innermost));
         if (sweeps is null) return sum;
+        double value = CasePoints(terms, s, d, tiles, innermost, sweeps, sum, passPoints: false);
+        // The passes over DRAM's iterations weigh the points that keep the grids' sweeps' counts apart (ImperfectPassesDram): a second least, the larger stands.
+        return _passes && _dramPairs ? Math.Max(value, CasePoints(terms, s, d, tiles, innermost, sweeps, value, passPoints: true)) : value;
+    }
+
+    /// <summary>
+    /// The least over level 1's keep sets and DRAM's points (<see cref="ImperfectDramSweeps.Points"/>, or with
+    /// <paramref name="passPoints"/> <see cref="ImperfectDramSweeps.PassPoints"/>, each raised by <see cref="PointRaise"/>) of
+    /// the case's sum in that point, at least <paramref name="floor"/> (returned as soon as the least falls to it).
+    /// </summary>
+    private double CasePoints(TensorTerms[] terms, State s, int d, Tiles tiles, int innermost, ImperfectDramSweeps sweeps, double floor, bool passPoints)
+    {
         double least = double.PositiveInfinity;
         foreach (int keep in _levelOneKeeps)
         {
@@ -122,18 +134,19 @@ internal sealed partial class ImperfectBound(SearchProblem problem, ArrayCostMod
                     with += terms[t.Index].With();
                 }
             if (!fits) continue;
-            foreach (var point in sweeps.Points(keep))
+            foreach (var point in passPoints ? sweeps.PassPoints(keep) : sweeps.Points(keep))
             {
                 double k = with + point[0];
                 foreach (var t in _m.Tensors) if ((keep & t.Bit) == 0) k += terms[t.Index].Without(point[1 + t.Index]);
-                if (_passes && (_pairCount > 0 || _sharedCount > 0) && k > sum)
+                if (passPoints) k += PointRaise(keep, point);
+                else if (_passes && (_pairCount > 0 || _sharedCount > 0) && k > floor)
                     k += Math.Max(_pairCount > 0 ? PointRaise(keep, point) : 0, SharedPointRaise(terms, s, d, tiles, innermost, keep, point));
                 least = Math.Min(least, k);
-                if (least <= sum) return sum;
+                if (least <= floor) return floor;
             }
         }
-        // No keep set of level 1 is open (not with the search's problems, which allow it to keep nothing): the plain sum.
-        return double.IsPositiveInfinity(least) ? sum : Math.Max(sum, least);
+        // No keep set of level 1 is open (not with the search's problems, which allow it to keep nothing): the floor.
+        return double.IsPositiveInfinity(least) ? floor : Math.Max(floor, least);
     }
 
     /// <summary>

@@ -35,10 +35,23 @@ internal sealed class ImperfectDramSweeps : SearchPart
     /// <summary>Per keep mask of level 1: the points (Q, then B_t per tensor, 0 for the tensors in the mask); empty for a mask that is not allowed or never fits.</summary>
     private readonly double[][][] _points;
 
-    private ImperfectDramSweeps(SearchProblem problem, double[][][] points) : base(problem) => _points = points;
+    /// <summary>Per keep mask: the points that keep the sweeps' counts apart (a point stands for another only when below it in those too).</summary>
+    private readonly double[][][] _passPoints;
 
-    /// <summary>The cases of level 1's keep mask <paramref name="keep"/>: per point, Q then per tensor the least words DRAM sends it (for tensors not in the mask).</summary>
+    private ImperfectDramSweeps(SearchProblem problem, double[][][] points, double[][][] passPoints) : base(problem) => (_points, _passPoints) = (points, passPoints);
+
+    /// <summary>
+    /// The cases of level 1's keep mask <paramref name="keep"/>: per point, Q then per tensor the least words DRAM sends it (for
+    /// tensors not in the mask), then per tensor the least product of DRAM's trips over the ranks that do not index it among the
+    /// cases the point stands for (<see cref="Sweeps"/>).
+    /// </summary>
     public double[][] Points(int keep) => _points[keep];
+
+    /// <summary>The points of <paramref name="keep"/> that keep the sweeps' counts apart (<see cref="Sweeps"/>, for the passes over DRAM's iterations); <see cref="Points"/> stand for the cases in Q and the B_t alone, their counts 1.</summary>
+    public double[][] PassPoints(int keep) => _passPoints[keep];
+
+    /// <summary>A point's least product of DRAM's trips over the ranks that do not index tensor <paramref name="t"/> (the grid's count of t's sweeps).</summary>
+    public static double Sweeps(double[] point, int t) => point[(point.Length + 1) / 2 + t];
 
     /// <summary>
     /// Weighs every case (null when it does not apply: fewer than two levels, DRAM with a fanout, more than four tensors).
@@ -82,7 +95,9 @@ internal sealed class ImperfectDramSweeps : SearchPart
         // of them joins and drops those it is below), so a grid whose least point for a mask is already below one is skipped.
         var fronts = new List<double[]>[1 << n];
         foreach (int keep in masks) fronts[keep] = new();
-        var point = new double[n + 1];
+        // Per point, after Q and the B_t, per tensor the product of DRAM's trips over the ranks that do not index it (its
+        // sweeps' count S_t: the passes, ImperfectPassesDram), the least over the cases the point stands for.
+        var point = new double[2 * n + 1];
         var live = new bool[masks.Length];
         var trips = new long[ranks];
         var ext = new long[ranks];
@@ -101,8 +116,14 @@ internal sealed class ImperfectDramSweeps : SearchPart
         double[] claimDense = new double[slots], claimUsed = new double[slots];
         Enumerate(0);
         var points = new double[1 << n][][];
-        for (int keep = 0; keep < 1 << n; keep++) points[keep] = fronts[keep] is { } f ? Front(f) : [];
-        return new ImperfectDramSweeps(m, points);
+        var passPoints = new double[1 << n][][];
+        for (int keep = 0; keep < 1 << n; keep++)
+        {
+            passPoints[keep] = fronts[keep] is { } f ? Front(f, counts: true) : [];
+            // In Q and the B_t alone (each point standing for every case above it in those, its counts 1: no passes from them).
+            points[keep] = fronts[keep] is { } g ? Front(g, counts: false) : [];
+        }
+        return new ImperfectDramSweeps(m, points, passPoints);
 
         void Enumerate(int r)
         {
@@ -118,6 +139,9 @@ internal sealed class ImperfectDramSweeps : SearchPart
             }
             for (int i = 0; i < n; i++)
             {
+                double sweepsOf = 1;
+                for (int k = 0; k < ranks; k++) if (!tensors[i].IndexedBy[k]) sweepsOf *= trips[k];
+                point[1 + n + i] = sweepsOf;
                 tile[i] = tensors[i].Tile(ext);
                 swept[i] = Math.Max(dense[i], LevelOneHull(tensors[i], m.Bound, trips));
                 plainWords[i] = BypassWords(tensors[i], m.Bound, trips, -1, used[i], held[i]);
@@ -509,12 +533,15 @@ internal sealed class ImperfectDramSweeps : SearchPart
         return total;
     }
 
-    /// <summary>Whether a point of <paramref name="front"/> is below <paramref name="p"/> in Q and every B_t.</summary>
+    /// <summary>Whether a point of <paramref name="front"/> is below <paramref name="p"/> in Q, every B_t and every sweeps' count.</summary>
     private static bool Covered(List<double[]> front, double[] p)
     {
         foreach (var f in front) if (Below(f, p)) return true;
         return false;
     }
+
+    /// <summary>How many leading entries of a point are costs (Q and the B_t; the sweeps' counts follow).</summary>
+    private static int Costs(double[] p) => (p.Length + 1) / 2;
 
     /// <summary>Adds a copy of <paramref name="p"/> to <paramref name="front"/> unless a point there is below it, dropping the points it is below.</summary>
     private static void Join(List<double[]> front, double[] p)
@@ -524,13 +551,16 @@ internal sealed class ImperfectDramSweeps : SearchPart
         front.Add((double[])p.Clone());
     }
 
-    /// <summary>The cases no other is below in Q and every B_t, at most <see cref="MaxPoints"/> (consecutive ones by Q merged into their least).</summary>
-    private static double[][] Front(List<double[]> cases)
+    /// <summary>
+    /// The cases no other is below in Q and every B_t (and with <paramref name="counts"/> every sweeps' count; without, the
+    /// counts set to 1), at most <see cref="MaxPoints"/> (consecutive ones by Q merged into their least).
+    /// </summary>
+    private static double[][] Front(List<double[]> cases, bool counts)
     {
-        var all = cases.OrderBy(p => p[0]).ThenBy(p => p.Skip(1).Sum()).ToList();
+        var all = cases.OrderBy(p => p[0]).ThenBy(p => p.Skip(1).Take(Costs(p) - 1).Sum()).ToList();
         var front = new List<double[]>();
         foreach (var p in all)
-            if (!front.Any(f => Below(f, p))) front.Add(p);
+            if (!front.Any(f => counts ? Below(f, p) : CostsBelow(f, p))) front.Add(counts ? p : Ones(p));
         if (front.Count <= MaxPoints) return front.ToArray();
         var merged = new List<double[]>();
         int per = (front.Count + MaxPoints - 1) / MaxPoints;
@@ -544,6 +574,22 @@ internal sealed class ImperfectDramSweeps : SearchPart
         return merged.ToArray();
     }
 
+    /// <summary>A copy of a point with its sweeps' counts 1 (below every case's).</summary>
+    private static double[] Ones(double[] p)
+    {
+        var q = (double[])p.Clone();
+        for (int k = Costs(p); k < q.Length; k++) q[k] = 1;
+        return q;
+    }
+
+    /// <summary>Whether <paramref name="a"/> is at most <paramref name="b"/> in Q and every B_t.</summary>
+    private static bool CostsBelow(double[] a, double[] b)
+    {
+        for (int k = 0, c = Costs(a); k < c; k++) if (a[k] > b[k]) return false;
+        return true;
+    }
+
+    /// <summary>Whether <paramref name="a"/> is at most <paramref name="b"/> in Q, every B_t and every sweeps' count (a then stands for b: every term only grows with each).</summary>
     private static bool Below(double[] a, double[] b)
     {
         for (int k = 0; k < a.Length; k++) if (a[k] > b[k]) return false;

@@ -53,6 +53,8 @@ internal sealed partial class ImperfectBound
     {
         double raise = 0;
         _pairCount = 0;
+        _dramPairs = false;
+        DramPassesCase(s, d, tiles, innermost);
         var tensors = _m.Tensors;
         foreach (var a in tensors)
         {
@@ -104,32 +106,60 @@ internal sealed partial class ImperfectBound
         (pair.A, pair.XA, pair.B, pair.XB) = (a, xa, b, xb);
         (pair.SepEnergy, pair.SepVisits) = (xa.Energy, xa.Visits0);
         double small = b.Tile(_passSmall), joint = double.PositiveInfinity;
-        bool any = false;
+        bool any = false, xSplit = false;
+        for (int r = 0; r < Ranks; r++) xSplit |= _passMoving[r] && !a.IndexedBy[r] && SplitAbove(s, d, r);
+        (pair.Nx, pair.Pd, pair.Nz, pair.Small) = (nx, pd, nz, small);
         for (int o = 0; o < xb.AloneCount; o++)
         {
             int m = xb.AloneLevel[o];
             double boxes = m == 0 || !xb.AloneFromDram[o] ? 1 : Boxes(b, s, m, d, nx, small);
             pair.Cuts[o] = 0;
+            pair.Boxes[o] = boxes;
+            pair.DramSweeps[o] = m != 0 && xb.AloneFromDram[o] && !xSplit && !FanoutBetween(m, d);
+            any |= pair.DramSweeps[o];
+            _dramPairs |= pair.DramSweeps[o];
             if (boxes <= 1) { joint = Math.Min(joint, sepA + xb.AloneOption(o, 0)); continue; }
             any = true;
-            double k = boxes * pd - 1, s1 = Math.Min(boxes * nz, k), dense = _cost.PlanDensePartition(b, s, m);
-            var dram = xb.AloneDram[o];
-            int n = 0;
-            for (int j = 0; j <= PassGrid; j++)
-            {
-                if (j > 0 && s1 >= k) break;
-                double lo = j == 0 ? 0 : Cut(s1, k, j - 1), hi = j == 0 ? s1 : Cut(s1, k, j);
-                _passX = nx;
-                pair.Plain[o][n] = TensorBound(xa, a, s, d, tiles, innermost, k - hi, boxes, hi);
-                (pair.Energy[o][n], pair.Visits[o][n]) = (xa.Energy, xa.Visits0);
-                pair.Words[o][n] = dram.Words(dense + Math.Max(0, lo - s1) * small);
-                joint = Math.Min(joint, pair.Plain[o][n] + xb.AloneOption(o, pair.Words[o][n]));
-                n++;
-            }
+            int n = Ranges(a, xa, b, xb, o, s, d, tiles, innermost, nx, pd, nz, small, boxes, pair.Plain[o], pair.Energy[o], pair.Visits[o], pair.Words[o], passWords: true);
+            for (int j = 0; j < n; j++) joint = Math.Min(joint, pair.Plain[o][j] + xb.AloneOption(o, pair.Words[o][j]));
             pair.Cuts[o] = n;
         }
         if (any) _pairCount++;
         return double.IsFinite(joint) ? Math.Max(0, joint - sepA - xb.Alone) : 0;
+    }
+
+    /// <summary>
+    /// The pair's ranges of s (<see cref="Passes"/>) when every position of D is entered in <paramref name="boxes"/> visited
+    /// boxes (tiles of B's keeper o, or DRAM's iterations: <see cref="DramPasses"/>): per range, A's share at its top
+    /// (<paramref name="plain"/>, with its energy and visits) and DRAM's least words for B at its bottom. Returns the ranges' count.
+    /// Without <paramref name="passWords"/> A's words are its whole-tile steps' smallest tiles only (<see cref="PassWords"/>, which
+    /// falls as the boxes grow at a given count of entries, is left out: with DRAM's points' counts, at most the grid's, the
+    /// share must only grow with the count).
+    /// </summary>
+    private int Ranges(SearchTensor a, TensorTerms xa, SearchTensor b, TensorTerms xb, int o, State s, int d, Tiles tiles, int innermost,
+        double nx, double pd, double nz, double small, double boxes, double[] plain, double[] energy, double[] visits, double[] words, bool passWords)
+    {
+        double k = boxes * pd - 1, s1 = Math.Min(boxes * nz, k), dense = _cost.PlanDensePartition(b, s, xb.AloneLevel[o]);
+        var dram = xb.AloneDram[o];
+        int n = 0;
+        for (int j = 0; j <= PassGrid; j++)
+        {
+            if (j > 0 && s1 >= k) break;
+            double lo = j == 0 ? 0 : Cut(s1, k, j - 1), hi = j == 0 ? s1 : Cut(s1, k, j);
+            _passX = nx;
+            plain[n] = TensorBound(xa, a, s, d, tiles, innermost, k - hi, passWords ? boxes : 0, hi);
+            (energy[n], visits[n]) = (xa.Energy, xa.Visits0);
+            words[n] = dram.Words(dense + Math.Max(0, lo - s1) * small);
+            n++;
+        }
+        return n;
+    }
+
+    /// <summary>Whether a level from m to d - 1 has a fanout (m's instances are then not d's).</summary>
+    private bool FanoutBetween(int m, int d)
+    {
+        for (int l = m; l < d; l++) if (_m.Storage[l].Fanout.Size != 1) return true;
+        return false;
     }
 
     /// <summary>
@@ -150,15 +180,20 @@ internal sealed partial class ImperfectBound
             double ea = xa.Energy, va = xa.Visits0;
             (xa.Energy, xa.Visits0) = (pair.SepEnergy, pair.SepVisits);
             double sepA = kept ? xa.With() : xa.Without(aWords), sepB = xb.Without(bWords), joint = double.PositiveInfinity;
+            double sweeps = ImperfectDramSweeps.Sweeps(point, pair.A.Index);
             for (int o = 0; o < xb.AloneCount && joint > sepA + sepB; o++)
             {
                 if (xb.AloneLevel[o] == 1) continue;
-                if (pair.Cuts[o] == 0) { joint = Math.Min(joint, sepA + xb.AloneOption(o, bWords)); continue; }
+                double option = pair.Cuts[o] == 0 ? sepA + xb.AloneOption(o, bWords) : double.PositiveInfinity;
                 for (int j = 0; j < pair.Cuts[o]; j++)
                 {
                     (xa.Energy, xa.Visits0) = (pair.Energy[o][j], pair.Visits[o][j]);
-                    joint = Math.Min(joint, (kept ? xa.With() : xa.Without(aWords)) + xb.AloneOption(o, Math.Max(bWords, pair.Words[o][j])));
+                    option = Math.Min(option, (kept ? xa.With() : xa.Without(aWords)) + xb.AloneOption(o, Math.Max(bWords, pair.Words[o][j])));
                 }
+                // DRAM's iterations as the boxes, when they are more than B's keeper's tiles (both hold: the larger).
+                if (pair.DramSweeps[o] && sweeps > Math.Max(1, pair.Boxes[o]))
+                    option = Math.Max(option, DramPasses(i, o, sweeps, kept, aWords, bWords));
+                joint = Math.Min(joint, option);
             }
             (xa.Energy, xa.Visits0) = (ea, va);
             if (double.IsFinite(joint)) raise = Math.Max(raise, joint - sepA - sepB);
@@ -171,8 +206,11 @@ internal sealed partial class ImperfectBound
     {
         public SearchTensor A = null!, B = null!;
         public TensorTerms XA = null!, XB = null!;
-        public double SepEnergy, SepVisits;
+        public double SepEnergy, SepVisits, Nx, Pd, Nz, Small;
         public readonly int[] Cuts = new int[levels];
+        /// <summary>Per option of B: its keeper's boxes, and whether DRAM's iterations may stand as the boxes (<see cref="DramPasses"/>).</summary>
+        public readonly double[] Boxes = new double[levels];
+        public readonly bool[] DramSweeps = new bool[levels];
         public readonly double[][] Plain = Grid(levels), Energy = Grid(levels), Visits = Grid(levels), Words = Grid(levels);
 
         private static double[][] Grid(int levels) => Enumerable.Range(0, levels).Select(_ => new double[PassGrid + 1]).ToArray();

@@ -243,8 +243,9 @@ public sealed class ImperfectDramSweepsTests
                 if (every is null) continue;
                 for (int keep = 0; keep < 1 << m.TensorCount; keep++)
                 {
-                    var a = skipped!.Points(keep).Select(p => string.Join(" ", p.Select(x => x.ToString("R")))).ToList();
-                    var b = every.Points(keep).Select(p => string.Join(" ", p.Select(x => x.ToString("R")))).ToList();
+                    // The costs (Q and the B_t); the sweeps' counts after them are each point's least over the cases it stands for, which the skipped grids fold in differently.
+                    var a = skipped!.Points(keep).Select(p => string.Join(" ", p.Take((p.Length + 1) / 2).Select(x => x.ToString("R")))).ToList();
+                    var b = every.Points(keep).Select(p => string.Join(" ", p.Take((p.Length + 1) / 2).Select(x => x.ToString("R")))).ToList();
                     CollectionAssert.AreEqual(b, a, $"{layer.Name} on {arch.Name}, keep {keep}, H {(h is null ? "capacities" : "halved")}, least {(l is null ? "1" : string.Join(",", l))}");
                     points += b.Count;
                 }
