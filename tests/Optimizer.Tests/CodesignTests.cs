@@ -895,9 +895,9 @@ public sealed class CodesignTests
     /// space and of every set fixing one or two parameters, with targets from 0.7 to 1.3 times the relaxation's EDP optimum,
     /// margins 0 and 4 %, each from a fresh evaluator and from one that has first bounded the whole space: the sum
     /// is never above the least EDP of the set's points (each by exhaustive search); a set the rule leaves is at or below
-    /// its target (it is split, never dropped by the rule) and its sum after the energy searches at most the target over
-    /// one plus the margin; a set the full search leaves at or below the target is left there too; some EDP searches are
-    /// left, and no more searches run than without the rule. A rule that dropped the sets it leaves (their sum reported above
+    /// its target (it is split, never dropped by the rule); a set the full search leaves at or below the target is left
+    /// there too; the rule acts on some sets, and no more searches run than without it (on this space every EDP search it
+    /// leaves is one the full order leaves too: proved, or unable to decide the set). A rule that dropped the sets it leaves (their sum reported above
     /// the target) fails the second assertion.
     /// </summary>
     [TestMethod]
