@@ -207,6 +207,20 @@ public sealed class LayerEvaluator
     /// <summary>EDP searches on relaxations left unrun (<see cref="EdpOnRelaxation"/>): no search could have put the set above its target.</summary>
     public long EdpSearchesLeft { get; private set; }
 
+    /// <summary>
+    /// A set's full EDP bound leaves its EDP searches when, after its energy searches, its sum is at most the target divided
+    /// by one plus this margin (branch cd19s): the EDP searches raise a bound little above its energy floor (cd19m: a fifth
+    /// of the sets' rise, about 0.4 % a set), so they would not decide such a set, which is then split; null: off. It drops
+    /// nothing: a set is dropped only by its own sum above the target, so a run that ends gives the same answer.
+    /// </summary>
+    public double? EdpRiseMargin { get; set; }
+
+    /// <summary>EDP searches left by <see cref="EdpRiseMargin"/> where some could still have decided the set (also counted in <see cref="EdpSearchesLeft"/>).</summary>
+    public long EdpSearchesLeftFar { get; private set; }
+
+    /// <summary>Sets whose EDP searches <see cref="EdpRiseMargin"/> left (their sum after the energy searches far below the target).</summary>
+    public long SetsLeftFar { get; private set; }
+
     /// <summary>Sets bounded by an EDP sum that ran no search at all: no search could have put them above their target.</summary>
     public long SetsLeftUnsearched { get; private set; }
 
@@ -263,6 +277,20 @@ public sealed class LayerEvaluator
                 }
             }
             now[s] = Known(arch, key, s, Objective.Edp);
+        }
+        // The EDP searches of a set whose sum after its energy searches is far below the target are left (branch cd19s,
+        // EdpRiseMargin): they raise a set's bound little past the energy floors (cd19m), so they would not decide it.
+        if (finite && EdpRiseMargin is { } margin && !(Total() > target) && Total() * (1 + margin) <= target)
+        {
+            SetsLeftFar++;
+            // Counted only when some EDP search could still have decided the set (else the loop below would leave them too).
+            if (Decidable())
+            {
+                int open = now.Count(r => !Final(r));
+                EdpSearchesLeftFar += open;
+                EdpSearchesLeft += open;
+            }
+            return Unsearched(now);
         }
         foreach (int s in Enumerable.Range(0, n).Where(s => !Final(now[s])).OrderByDescending(Rise).ThenBy(s => s).ToList())
         {
@@ -850,7 +878,7 @@ public sealed class Codesign
         CostConvention convention = CostConvention.Default, long? quickNodes = null)
     {
         _space = space;
-        _eval = new LayerEvaluator(workload, limits, boundTime, convention);
+        _eval = new LayerEvaluator(workload, limits, boundTime, convention) { EdpRiseMargin = DefaultEdpRiseMargin };
         var q = quickTime ?? DefaultQuickTime;
         _quick = boundTime is { } b && b < q ? b : q;
         _quickNodes = quickTime is null || quickNodes is not null ? quickNodes ?? DefaultQuickNodes : null;
@@ -1346,6 +1374,16 @@ public sealed class Codesign
     /// (their parent's), change. Objectives summed over the shapes only (energy, latency, EDP).
     /// </summary>
     public double? SplitNearCutoff { get; init; } = DefaultSplitNearCutoff;
+
+    /// <summary>
+    /// A set's full EDP bound leaves its EDP searches when its sum after its energy searches is at most the cutoff divided
+    /// by one plus this margin (branch cd19s, <see cref="LayerEvaluator.EdpRiseMargin"/>): the set is then split as one
+    /// its searches leave at or below the cutoff would be. Null: off. Drops nothing.
+    /// </summary>
+    public double? EdpRiseMargin { get => _eval.EdpRiseMargin; init => _eval.EdpRiseMargin = value; }
+
+    /// <summary>The default of <see cref="EdpRiseMargin"/>.</summary>
+    public const double DefaultEdpRiseMargin = 0.04;
 
     /// <summary>The default of <see cref="SplitNearCutoff"/>: 7 %, the margin cd19q's trace under load suggested (4-sets within 4 % to 6 % of the cutoff kept).</summary>
     public const double DefaultSplitNearCutoff = 0.07;
