@@ -341,6 +341,46 @@ public sealed class SharedWindowBoundTests
     }
 
     /// <summary>
+    /// The window tensor under the loop a weights scratchpad's capacity forces above it (docs/mapspace.md, "The window tensor
+    /// under the forced loop"; OuterBound's ForcedLoop and Refills, branch tl14ag): with the global buffer keeping no inputs,
+    /// each pass of that loop's body over a rank the inputs do not index (K) brings the inputs' box inside the loop again into
+    /// the input scratchpads, less what they hold, and each run of the loop's body the box less the tile; DRAM reads those
+    /// fills over the array's mean multicast, and the chip's box inside the loop less what the chip holds in each run. On small
+    /// 1-D convolutions with a weights scratchpad smaller than K x R and a global buffer too small to hold the inputs well,
+    /// under the Timeloop convention: the branch and bound unseeded equals brute force, and every bound on the way to random
+    /// valid mappings is at most Timeloop's energy of the mapping.
+    /// </summary>
+    [TestMethod]
+    public void WindowTensorRefilledUnderTheLoopTheWeightsScratchpadForces()
+    {
+        var rng = new Random(71);
+        int compared = 0;
+        for (int i = 0; i < 12; i++)
+        {
+            // The first six: R 2 at stride 2 (no overlap) and one-word input scratchpads, where the inputs' refills are exact.
+            var layer = i < 6
+                ? Layers.Conv1d($"e{i}", c: 1, k: 4 << rng.Next(2), p: 4 + 2 * rng.Next(2), r: 2, stride: 2)
+                : Layers.Conv1d($"f{i}", c: 1 + rng.Next(2), k: 4 << rng.Next(2), p: 4 + 4 * rng.Next(2), r: 3, stride: 1 + rng.Next(2));
+            var arch = i < 6
+                ? SearchTests.RoleSplit($"exact{i}", glb: 1 + rng.Next(2), fanout: (1, 1), spads: (2 + rng.Next(3), 1, 1))
+                : SearchTests.RoleSplit($"forced{i}", glb: 2 + rng.Next(6), fanout: (1 + rng.Next(2), 1), spads: (1 + rng.Next(4), 1 + rng.Next(3), 1 + rng.Next(2)));
+            var problem = new MapProblem(layer, arch, Objective.Energy, Convention: CostConvention.Timeloop);
+            var exact = new TilingSearch(problem, prune: true, seed: false).Solve(SearchLimits.None);
+            var brute = new TilingSearch(problem, prune: false).Solve(SearchLimits.None);
+            string what = $"{layer} [{string.Join(" ", layer.Ranks.Select(r => r.Id + "=" + r.Bound))}] on {arch.Name} {string.Join(",", arch.Levels.Select(l => l.Capacity))} fan {arch.Levels[1].Fanout?.X}";
+            Assert.AreEqual(brute.Status, exact.Status, what);
+            if (brute.Status == SolveStatus.Infeasible) continue;
+            Assert.AreEqual(brute.Best!.Value, exact.Best!.Value, 1e-9 * brute.Best.Value, what);
+            compared++;
+        }
+        Assert.IsGreaterThanOrEqualTo(10, compared);
+        RandomCasesAgainstTimeloop(new Random(72), 12,
+            (i, rng) => Layers.Conv1d($"w{i}", c: 1 + rng.Next(2), k: 4 << rng.Next(2), p: 4 + 4 * rng.Next(2), r: 3, stride: 1 + rng.Next(2)),
+            (i, rng) => SearchTests.RoleSplit($"tlf{i}", glb: 2 + rng.Next(6), fanout: (1 + rng.Next(3), 1 + rng.Next(2)),
+                spads: (1 + rng.Next(4), 1 + rng.Next(4), 1 + rng.Next(2))));
+    }
+
+    /// <summary>
     /// A strided 1-D convolution (C 1, K 2, P 8, R 3, stride 2) on an eyeriss-like machine with a 2 x 3 array, its search model
     /// under the Timeloop convention and Timeloop's report of <paramref name="mapping"/>, whose DRAM reads 5 input words (the
     /// array's places) at each of 4 steps.
