@@ -161,6 +161,9 @@ public static class Program
             if (r.Best is { } best) Console.WriteLine($"    point {best.Point}: {best.Description}; area {best.Values[DesignMetric.Area]:0.###} mm²");
             foreach (var (stage, t) in run.Stages)
                 Console.WriteLine($"    {stage}: {t.Nodes} evaluated ({t.Dropped} dropped at once), {t.Searches} searches, {t.Skipped} left unsearched, {t.Time.TotalSeconds:0.#} s");
+            // The sets split without a bound near the cutoff (Codesign.SplitNearCutoff): their least known point value against the cutoff then.
+            foreach (var x in run.NearSplits)
+                Console.WriteLine($"    split near the cutoff: {x.Points.Count} from {x.Points.Min()}, known value {x.Upper:G5} ({(x.Upper / x.Cutoff - 1) * 100:0.##} % above the cutoff {x.Cutoff:G6})");
             // The dive's path: at each step the halves' keys (lower bounds) and estimates (their mappings at the halves' largest energies), the one taken marked.
             foreach (var step in run.Dive)
                 Console.WriteLine("    dive: " + string.Join("  |  ", step.Halves.Select((h, i) => $"{(i == step.Chosen ? "*" : " ")}{h.Points.Count} from {h.Points.Min()}: key {h.Key:G5} est {(h.Estimate is { } x ? x.ToString("G5") : "-")}{(h.Own is { } y && h.Estimate is { } z && y > z ? $" (own {y:G5})" : "")}"))

@@ -295,6 +295,23 @@ public sealed class LayerEvaluator
     public double KnownLower(Architecture arch, int shape, Objective objective) => LowerOf(Known(arch, Key(arch), shape, objective));
 
     /// <summary>
+    /// The sum over the shapes of their counts times the least value on an architecture of the mappings known valid there
+    /// (its own searches' best, and those found on any architecture and carried, <see cref="Known"/>), no search run: the
+    /// value of real mappings, so at least the architecture's optimum; infinity when some shape has none.
+    /// </summary>
+    public double KnownValue(Architecture arch, Objective objective)
+    {
+        string key = Key(arch);
+        double sum = 0;
+        for (int s = 0; s < Shapes.Count; s++)
+        {
+            if (Known(arch, key, s, objective).Best is not { } best) return double.PositiveInfinity;
+            sum += Shapes[s].Count * best;
+        }
+        return sum;
+    }
+
+    /// <summary>
     /// A sum with each proved shape's mapping replaced by the canonical one: a search of the shape on the architecture
     /// capped at the shape's optimum that settles ties by the mappings' text (<see cref="TilingSearch.CanonicalTies"/>),
     /// which, when it finishes, returns the least text among all the mappings within the tie margin of the optimum, a
@@ -1071,6 +1088,17 @@ public sealed class Codesign
                 Tally("sets of two points, to their points", false, 0, 0, TimeSpan.Zero);
                 continue;
             }
+            // A set of more than two points that holds a point known within a margin of the cutoff is split without a full
+            // bound of its own (branch cd19r, SplitNearCutoff): a bound could drop it only by rising above that margin.
+            if (SplitNearCutoff is { } margin && node.Points.Count > 2 && (!node.Evaluated || (!node.Proved && node.Stage < 1))
+                && (objective is DesignMetric.Energy or DesignMetric.Latency or DesignMetric.Edp) && double.IsFinite(Cutoff())
+                && NearestKnown(node.Points, MappedFor(objective), Cutoff() * (1 + margin)) is var upper && upper <= Cutoff() * (1 + margin))
+            {
+                _nearSplits.Add(new NearSplit(node.Points, upper, Cutoff()));
+                foreach (var child in Split(node.Points, ComputeFirst(objective))) Push(new Node(child, node.Key, node.Tie, evaluated: false));
+                Tally("sets near the cutoff, split without a bound", false, 0, 0, TimeSpan.Zero);
+                continue;
+            }
             if (!node.Evaluated) { Place(Eval(node, node.Points.Count > 1 ? 1 : 0)); continue; }
             if (!node.Proved && node.Stage < 1) { Place(Eval(node, 1)); continue; }
             if (node.Points.Count == 1)
@@ -1306,6 +1334,39 @@ public sealed class Codesign
     /// against 528 s (a set once dropped by its node-limited key now takes a full bound; docs/codesign.md).
     /// </summary>
     public bool LeaveHopelessHalves { get; init; }
+
+    /// <summary>
+    /// The margin above the cutoff within which a point of a set of more than two points, known by the mappings found so far
+    /// (<see cref="NearestKnown"/>), sends the set taken from the queue (not yet bounded in full) to its two halves without a
+    /// full bound of its own (branch cd19r; null: off). The set's optimum is at most that point's known value, so its bound
+    /// could drop it only by rising to above the cutoff while at most that value: the sets of ResNet-50's EDP proof whose
+    /// point came within a few per cent of the cutoff were kept after their full bounds, 19 to 46 searches each (docs/
+    /// benchmarks.md, cd19q). The rule drops nothing (a set leaves the queue only by its own bound, or its points' values,
+    /// above the cutoff), so every answer stays the same; only which searches run, and the keys the halves start from
+    /// (their parent's), change. Objectives summed over the shapes only (energy, latency, EDP).
+    /// </summary>
+    public double? SplitNearCutoff { get; init; } = DefaultSplitNearCutoff;
+
+    /// <summary>The default of <see cref="SplitNearCutoff"/>: 7 %, the margin cd19q's trace under load suggested (4-sets within 4 % to 6 % of the cutoff kept).</summary>
+    public const double DefaultSplitNearCutoff = 0.07;
+
+    /// <summary>A set split without a full bound by <see cref="SplitNearCutoff"/>: its points, their least known value and the cutoff then.</summary>
+    public sealed record NearSplit(IReadOnlyList<int> Points, double Upper, double Cutoff);
+
+    private readonly List<NearSplit> _nearSplits = [];
+
+    /// <summary>The sets split without a full bound by <see cref="SplitNearCutoff"/>, in the order split (every minimization of this run).</summary>
+    public IReadOnlyList<NearSplit> NearSplits => _nearSplits;
+
+    /// <summary>
+    /// The least over a set's points of the sum of their shapes' least values known without a search
+    /// (<see cref="LayerEvaluator.KnownValue"/>): the value of real mappings on a real point, so at least the least optimum
+    /// of the set's points; infinity when no point has every shape mapped by what is known. When the same sum on the set's
+    /// relaxation is above <paramref name="above"/>, so is every point's (a mapping valid on a point is valid on the
+    /// relaxation, which dominates it, and costs no more there): that sum is returned without valuing the points one by one.
+    /// </summary>
+    private double NearestKnown(IReadOnlyList<int> points, Objective objective, double above = double.PositiveInfinity)
+        => _eval.KnownValue(_space.Relax(points), objective) is var relaxed && relaxed > above ? relaxed : points.Min(p => _eval.KnownValue(_space.Relax([p]), objective));
 
     /// <summary>Halves the dive left unsearched (<see cref="LeaveHopelessHalves"/>).</summary>
     public int LeftHalves { get; private set; }

@@ -332,6 +332,31 @@ public sealed partial class FusionSearch
     }
 
     /// <summary>
+    /// For tests: every class of every layer the EDP search lists with held tensors it writes, reads or loads, its cycle floor
+    /// (<see cref="TilingSearch.CycleFloor()"/> of its weighted problem, as the EDP listing takes it), the least over its spatial
+    /// plans of the cycles its weighted searches scale each plan's energy bound by (<see cref="TilingSearch.WeightedPlanCycleFloor"/>,
+    /// with its held tensors' port cycles) and its least fused cycles by brute force (every mapping of its whole mapspace,
+    /// <see cref="TilingSearch.Visit"/>, <see cref="FusionCost.Adjust"/>); classes without a member left out.
+    /// </summary>
+    internal IReadOnlyList<(double Floor, double PlanFloor, double Least)> HeldClassCycleFloorsAndLeast()
+    {
+        var result = new List<(double, double, double)>();
+        var layers = ListClasses((i, job) => new ClassState(i, job), _ => false)!;
+        foreach (var c in layers.SelectMany(x => x))
+        {
+            if (!c.Job.Held.Any()) continue;
+            var e = EinsumOf(c.Layer, c.Job);
+            double least = double.PositiveInfinity;
+            new TilingSearch(ClassProblem(c), prune: false).Visit(m =>
+                least = Math.Min(least, FusionCost.Adjust(e.Name, _p.Arch, CostModel.Evaluate(e, _p.Arch, m), c.Job.Held).Cycles), SearchLimits.None with { Threads = 1 });
+            if (double.IsPositiveInfinity(least)) continue;
+            var search = new TilingSearch(WeightedProblem(c, 1), prune: true, seed: false);
+            result.Add((search.CycleFloor(), search.WeightedPlanCycleFloor(), least));
+        }
+        return result;
+    }
+
+    /// <summary>
     /// The least EDP over the region every fused mapping's (E, C) lies in: C at least <paramref name="cycleFloor"/>, and
     /// E + lambda C at least each line's bound. E x C is least over that convex region at a vertex (its logarithm is concave
     /// and it grows with E and C), and the vertices lie where two lines cross or a line meets the floor. Also the lambda to

@@ -62,6 +62,14 @@ public sealed class ImperfectSearch
     /// <summary>How many spatial plans the last <see cref="Solve"/> skipped as mirrors of exhausted ones.</summary>
     internal int MirroredPlansSkipped { get; private set; }
 
+    /// <summary>How many plans' roots the last <see cref="Solve"/> bounded again before their descents (or their pruning), and how many of those bounds rose.</summary>
+    internal int RootsRebounded { get; private set; }
+    internal int RootsRaised { get; private set; }
+
+    /// <summary>How many roots the last <see cref="Solve"/> dived into (<see cref="Dive"/>), and how many of those dives searched their plan to the end.</summary>
+    internal int RootsDived { get; private set; }
+    internal int PlansFinishedByDives { get; private set; }
+
     /// <summary>How many children of nodes the last <see cref="Solve"/> skipped as mirrors of exhausted siblings.</summary>
     internal long MirroredChildrenSkipped { get; private set; }
 
@@ -104,25 +112,43 @@ public sealed class ImperfectSearch
         limits.Progress?.Attach(() => new SearchSnapshot("imperfect branch and bound", run.Explored, double.IsFinite(run.Best) ? run.Best : null, run.OpenBound()));
         if (_incumbent is not null) run.Seed(_incumbent);
         else if (_seed) run.SeedFromPerfectSearch();
-        var roots = new List<(State State, double Bound)>();
-        foreach (var plan in _enumeration.SpatialPlans())
+        // The roots are listed without the plan sweeps not made yet (ImperfectBound.PlanSweeps): their few slots go to the
+        // plans in the order they are searched, each root bounded again with them as it comes first (RootsRebounded).
+        var roots = new List<State>();
+        var bounds = new List<double>();
+        _bound.MakesPlanSweeps = false;
+        try
         {
-            if (run.CheckStop()) break;
-            var s = NewRoot(plan);
-            roots.Add((s, _bound.Bound(s, _m.Levels, run.Cutoff)));
+            foreach (var plan in _enumeration.SpatialPlans())
+            {
+                if (run.CheckStop()) break;
+                var s = NewRoot(plan);
+                roots.Add(s);
+                bounds.Add(_bound.Bound(s, _m.Levels, run.Cutoff));
+            }
         }
+        finally { _bound.MakesPlanSweeps = true; }
         bool listed = !run.Stopped;
         // Plans never listed have no bound of their own: what every mapping meets stands for them.
         if (!listed) run.Open(TilingSearch.AnyMappingFloor(_p));
-        var order = Enumerable.Range(0, roots.Count).OrderBy(i => roots[i].Bound).ThenBy(i => i).ToList();
+        // Best bound first (ties in listing order); a root raised by its second bound goes back in its place.
+        var queue = new PriorityQueue<int, (double Bound, int Index)>();
+        for (int i = 0; i < roots.Count; i++) queue.Enqueue(i, (bounds[i], i));
+        var rebounded = new bool[roots.Count];
+        // Dives for incumbents first (Dive); the plans a dive searched to the end are not searched again.
+        var dived = Dive(run, roots, bounds);
         // The plans searched to the end (or pruned at their roots): a plan whose mirror is among them has mappings of the
         // same energies (RankMirrors), none below what that search left, so it is not searched again.
         var done = new HashSet<string>();
         MirroredPlansSkipped = 0;
         MirroredChildrenSkipped = 0;
-        for (int k = 0; k < order.Count; k++)
+        RootsRebounded = 0;
+        RootsRaised = 0;
+        while (queue.TryDequeue(out int i, out _))
         {
-            var (s, b) = roots[order[k]];
+            var s = roots[i];
+            double b = bounds[i];
+            if (dived[i]) { done.Add(RankMirrors.Key(s.Plan!)); continue; }
             if (run.Stopped) { run.Open(b); continue; }
             if (_mirrors.Length > 0 && Array.Exists(_mirrors, pi => done.Contains(RankMirrors.Key(RankMirrors.Apply(pi, s.Plan!)))))
             {
@@ -130,6 +156,20 @@ public sealed class ImperfectSearch
                 continue;
             }
             if (run.Prunable(b)) { done.Add(RankMirrors.Key(s.Plan!)); continue; }
+            if (!rebounded[i])
+            {
+                // The same bound of the same root, now free to make this plan's sweeps: at least the listed one (both hold).
+                rebounded[i] = true;
+                RootsRebounded++;
+                double again = _bound.Bound(s, _m.Levels, run.Cutoff);
+                if (again > b)
+                {
+                    RootsRaised++;
+                    bounds[i] = again;
+                    queue.Enqueue(i, (again, i));
+                    continue;
+                }
+            }
             var key = RankMirrors.Key(s.Plan!);
             _planMirrors = Array.FindAll(_mirrors, pi => RankMirrors.Key(RankMirrors.Apply(pi, s.Plan!)) == key);
             run.Descend(s, _m.Levels - 1, b);
@@ -154,6 +194,45 @@ public sealed class ImperfectSearch
         bool finished = !run.Stopped && listed;
         double bound = finished ? value : Math.Max(floor, Math.Min(value, run.OpenBound()));
         return new SolveResult(finished ? SolveStatus.Optimal : SolveStatus.Feasible, mapping, report, value, bound, sw.Elapsed, run.Explored, Name);
+    }
+
+    /// <summary>How many of the lowest listed roots get a dive (<see cref="Dive"/>), and how many nodes each dive may explore.</summary>
+    internal int DiveRoots { get; init; } = 1;
+    internal long DiveNodes { get; init; } = 1 << 18;
+
+    /// <summary>
+    /// Dives for incumbents before the best-first loop: the <see cref="DiveRoots"/> lowest listed roots below the incumbent
+    /// (listed bound, then listing index: the order of the search before roots were bounded again; the lowest only when its
+    /// own plan's sweeps raise it) are each descended as the search descends them, at most <see cref="DiveNodes"/> nodes,
+    /// weighing no plan sweeps (cheap nodes). A dive only
+    /// finds mappings (leaves costed exactly) and records nothing as unexplored; the plans it searched to the end within its
+    /// nodes are returned (true), not searched again.
+    /// </summary>
+    private bool[] Dive(Run run, List<State> roots, List<double> bounds)
+    {
+        var finished = new bool[roots.Count];
+        RootsDived = 0;
+        PlansFinishedByDives = 0;
+        if (DiveRoots <= 0 || DiveNodes <= 0) return finished;
+        var order = Enumerable.Range(0, roots.Count).OrderBy(i => bounds[i]).ThenBy(i => i).Take(DiveRoots).ToList();
+        try
+        {
+            foreach (int i in order)
+            {
+                if (run.Stopped || run.Prunable(bounds[i])) break;
+                var s = roots[i];
+                // A root its own plan's sweeps do not raise is still the lowest: the loop descends it first, with those sweeps.
+                if (i == order[0] && _bound.Bound(s, _m.Levels, run.Cutoff) <= bounds[i]) continue;
+                _bound.MakesPlanSweeps = _bound.UsesPlanSweeps = false;
+                var key = RankMirrors.Key(s.Plan!);
+                _planMirrors = Array.FindAll(_mirrors, pi => RankMirrors.Key(RankMirrors.Apply(pi, s.Plan!)) == key);
+                finished[i] = run.Dive(s.Above(_m, _m.Levels - 1), _m.Levels - 1, bounds[i], DiveNodes);
+                RootsDived++;
+                if (finished[i]) PlansFinishedByDives++;
+            }
+        }
+        finally { _bound.MakesPlanSweeps = _bound.UsesPlanSweeps = true; }
+        return finished;
     }
 
     /// <summary>
@@ -278,9 +357,28 @@ public sealed class ImperfectSearch
             BestState = new State(search._m);
         }
 
+        /// <summary>The count of nodes explored at which the current dive ends (<see cref="Dive"/>); -1 outside dives.</summary>
+        private long _diveEnd = -1;
+        private bool DiveSpent => _diveEnd >= 0 && Explored >= _diveEnd;
+
+        /// <summary>
+        /// Descends a root as <see cref="Descend"/> does, at most <paramref name="nodes"/> nodes; true when it searched the
+        /// plan to the end (not stopped, nodes left). Nodes it did not reach are not recorded as unexplored: the search
+        /// descends the root again unless this returns true.
+        /// </summary>
+        public bool Dive(State root, int d, double bound, long nodes)
+        {
+            _diveEnd = Explored + nodes;
+            Descend(root, d, bound);
+            bool finished = !Stopped && !DiveSpent;
+            _diveEnd = -1;
+            return finished;
+        }
+
         /// <summary>Decides level d (its factors and keep set) over the decided levels below it, best bound first; at level 0, the leaf.</summary>
         public void Descend(State s, int d, double nodeBound)
         {
+            if (DiveSpent) return;
             if ((++Explored & 1023) == 0) CheckStop();
             if (Stopped) { Open(nodeBound); return; }
             var m = search._m;
@@ -323,6 +421,7 @@ public sealed class ImperfectSearch
                     children.Add((choice, keep, bound, s.InnerVisits[d].Select(v => (double[])v.Clone()).ToArray()));
                 }
                 if ((++Explored & 1023) == 0 && CheckStop()) { Open(nodeBound); return; }
+                if (DiveSpent) return;
             }
             var sorted = children.Select((c, i) => (c, i)).OrderBy(x => x.c.Bound).ThenBy(x => x.i).Select(x => x.c).ToList();
             // A node that a mirror fixes has mirrored children, whose subtrees hold the mirrored mappings at the same energies
@@ -343,6 +442,7 @@ public sealed class ImperfectSearch
                 for (int c = 0; c < child.Visits.Length; c++) Array.Copy(child.Visits[c], next.InnerVisits[d][c], child.Visits[c].Length);
                 next.Keep[d] = child.Keep;
                 Descend(next, d - 1, child.Bound);
+                if (DiveSpent) return;
                 if (Stopped)
                 {
                     if (k + 1 < sorted.Count) Open(sorted[k + 1].Bound);

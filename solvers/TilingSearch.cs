@@ -151,6 +151,24 @@ public sealed class TilingSearch
         return Math.Max(root, least);
     }
 
+    /// <summary>
+    /// For tests: the least over the spatial plans of the cycles a weighted search (a fused class) scales its plans' energy
+    /// bounds by: each plan's latency bound, with the held tensors' port cycles (<see cref="SearchModel.HeldPortCycles"/>).
+    /// </summary>
+    internal double WeightedPlanCycleFloor()
+    {
+        double held = _model.HeldPortCycles(), least = double.PositiveInfinity;
+        foreach (var plan in _model.SpatialPlans())
+            if (PlanAdmits(plan)) least = Math.Min(least, WeightedCycles(_twins!, plan, held));
+        return least;
+    }
+
+    /// <summary>
+    /// The cycles a weighted search (a fused class) scales a spatial plan's energy bound by: the plan's latency bound, and at
+    /// least the held tensors' port cycles <paramref name="held"/> (f17w, <see cref="SearchModel.HeldPortCycles"/>).
+    /// </summary>
+    private static double WeightedCycles(PlanTwins twins, SpatialPlan plan, double held) => Math.Max(twins.Cycles(plan), held);
+
     /// <summary>True when a cost report is within the problem's caps, its cycles a fused class's for a weighted problem.</summary>
     private bool WithinCaps(CostReport r) => _p.Caps is not { } caps
         || (caps.AllowEnergy(r.Energy) && caps.Allow(r.Energy, _p.Weighted is { } w ? w.Cycles(_p.Arch, r) : r.Cycles));
@@ -518,6 +536,7 @@ public sealed class TilingSearch
             var scales = new double[roots.Count];
             var energies = new double[roots.Count];
             double any = RootBound(); // what every mapping costs at least: the bound of a plan not bounded before the limit
+            double heldCycles = _weighted is not null ? _model.HeldPortCycles() : 0;
             Parallel.For(0, roots.Count, new ParallelOptions { MaxDegreeOfParallelism = limits.Threads > 0 ? limits.Threads : Environment.ProcessorCount }, i =>
             {
                 if (((i & 1023) == 0 && shared.CheckStop()) || shared.Stopped)
@@ -528,7 +547,7 @@ public sealed class TilingSearch
                 }
                 // EDP searched inner-first: every mapping of the plan has at least its energy bound and at least its cycles.
                 // Weighted: every mapping of the plan has at least its energy bound and at least its (fused) cycles.
-                double scale = _edpInner || _weighted is not null ? twins!.Cycles(plans[i]) : 1;
+                double scale = _weighted is not null ? WeightedCycles(twins!, plans[i], heldCycles) : _edpInner ? twins!.Cycles(plans[i]) : 1;
                 if (_ports is { } ports) scale = Math.Max(scale, ports.Bound(roots[i](), _levelsCount));
                 scales[i] = scale;
                 double energy = energies[i] = _model.DeferOrders ? _model.InnerBound(roots[i](), _levelsCount) : double.NaN;

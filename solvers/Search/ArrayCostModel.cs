@@ -236,6 +236,38 @@ internal sealed class ArrayCostModel(SearchProblem problem) : SearchPart(problem
         return (energy, cycles);
     }
 
+    /// <summary>
+    /// The least cycles a fused class's held tensors (<see cref="MapProblem.Weighted"/>) put on their fusion levels' ports, in
+    /// every mapping of the class (docs/fusion.md, "EDP over the full mapspace", f17w): the class's constraints keep a held tensor
+    /// at its fusion level and fusion leaves it no DRAM counts, so every word of it the MACs use passes that level at least
+    /// once: a word the member writes is an update there, a word it reads a read there, a word it loads a fill and a read there.
+    /// The level's instances share those words, so each has at least their share (rounded down) on that port; the most
+    /// bandwidth cycles over the levels. 0 without held tensors. On GPT-3's Softmax, whose output A stays in the global buffer,
+    /// this is 2^31 words at 975 a cycle, 2,202,010, where the MACs alone take 131,072.
+    /// </summary>
+    public double HeldPortCycles()
+    {
+        if (_m.Map.Weighted?.Held is not { Count: > 0 } held) return 0;
+        var reads = new long[Levels];
+        var writes = new long[Levels];
+        foreach (var h in held)
+        {
+            if (h.Level <= 0 || h.Level >= Levels) continue;
+            var t = _m.Tensors.FirstOrDefault(x => x.Spec.Id == h.Tensor);
+            if (t is null) continue;
+            long share = t.UsedWords(_m.Bound) / (_m.FanoutBelow[0] / _m.FanoutBelow[h.Level]);
+            if (t.IsOutput) writes[h.Level] = checked(writes[h.Level] + share);
+            else
+            {
+                reads[h.Level] = checked(reads[h.Level] + share);
+                if (h.Use == HeldUse.Loads) writes[h.Level] = checked(writes[h.Level] + share);
+            }
+        }
+        double cycles = 0;
+        for (int d = 1; d < Levels; d++) cycles = Math.Max(cycles, Counts.BandwidthCycles(_m.Storage[d], reads[d], writes[d]));
+        return cycles;
+    }
+
     /// <summary>The compute units a spatial plan uses: the product of its spatial factors over every level and rank.</summary>
     private long PlanUnits(State s)
     {

@@ -143,9 +143,9 @@ internal sealed partial class ImperfectBound(SearchProblem problem, ArrayCostMod
     private ImperfectDramSweeps? PlanSweeps(State s)
     {
         if (_levels is null || s.Plan is null || !ReferenceEquals(_sweepsPlan, s.Plan)) _sweepsPlanKey = PlanSweepsKey(s);
-        if (_sweepsPlanKey is not { } key) return null;
+        if (_sweepsPlanKey is not { } key || !UsesPlanSweeps) return null;
         if (_planSweeps.TryGetValue(key.Key, out var made)) return made;
-        if (_planSweeps.Count >= MaxPlanSweeps) return null;
+        if (!MakesPlanSweeps || _planSweeps.Count >= MaxPlanSweeps) return null;
         made = ImperfectDramSweeps.Create(_m, _cost, _levels!, s, least: key.Least);
         _planSweeps[key.Key] = made;
         return made;
@@ -157,6 +157,16 @@ internal sealed partial class ImperfectBound(SearchProblem problem, ArrayCostMod
         if (_levels is null || s.Plan is null || ImperfectDramSweeps.LevelOneLeast(_m, s) is not { } least) return null;
         return (string.Join(",", least), least);
     }
+
+    /// <summary>
+    /// Whether a bound may make the sweeps of a span vector not made yet (true by default). The search lists its plans' roots
+    /// with it false, so the slots (<see cref="MaxPlanSweeps"/>) go to the plans in the order they are searched: each root is
+    /// bounded again with it true just before its descent (<see cref="ImperfectSearch"/>).
+    /// </summary>
+    public bool MakesPlanSweeps { get; set; } = true;
+
+    /// <summary>Whether a bound weighs the plan sweeps at all (true by default; the search's dives descend without them).</summary>
+    public bool UsesPlanSweeps { get; set; } = true;
 
     /// <summary>At most this many span vectors get their own sweeps in one search (each a pass over DRAM's cases).</summary>
     private const int MaxPlanSweeps = 8;

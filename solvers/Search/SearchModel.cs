@@ -111,6 +111,9 @@ internal sealed class SearchModel
     /// <summary>The lower bound before any decision: what every mapping costs at least.</summary>
     public double RootBound() => _cost.RootBound();
 
+    /// <summary>The least cycles a fused class's held tensors put on their fusion levels' ports (<see cref="ArrayCostModel.HeldPortCycles"/>).</summary>
+    public double HeldPortCycles() => _cost.HeldPortCycles();
+
     // ---- Loop orders (energy). ----
 
     /// <summary>Picks every level's best loop order for a complete tiling (<see cref="OrderOptimizer.OptimizeOrders"/>).</summary>

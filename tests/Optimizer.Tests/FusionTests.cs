@@ -125,6 +125,36 @@ public sealed class FusionTests
         Assert.IsTrue(close > 0, "no bound close to its least: a bound scaled up would go unseen");
     }
 
+    // A weighted class search's plan cycles with its held tensors' traffic on their fusion level's ports (docs/fusion.md, "EDP
+    // over the full mapspace", f17w): every word of a held tensor the member writes, reads or loads passes that level at least
+    // once. The least over the plans, and the class's cycle floor, at most the class's least fused cycles by brute force, on the
+    // classes with held tensors of small chains whose buffer has narrow ports; some are met exactly only with the held words
+    // (above the floor without them). Checked: it fails with the held words scaled by 1.3.
+    [TestMethod]
+    public void AHeldTensorsPortFloorIsAtMostItsClassesLeastCycles()
+    {
+        int classes = 0, met = 0;
+        var rng = new Random(41);
+        for (int k = 0; k < 6; k++)
+        {
+            var w = Chain(rng, 2, [2, 4]);
+            var a = new Architecture("narrow-ports", "random small, a buffer with narrow ports", [
+                new StorageLevel("DRAM", null, 16, 100, 100, readBandwidth: 4, writeBandwidth: 4),
+                new StorageLevel("Buffer", 40 + rng.Next(40), 16, 5, 6, readBandwidth: 1 + rng.Next(2), writeBandwidth: 1, fanout: new Fanout(4, 1, multicast: rng.Next(2) == 0)),
+                new StorageLevel("Reg", 3 + rng.Next(6), 16, 1, 1),
+            ], new ComputeUnit(1, 1));
+            foreach (var (floor, planFloor, least) in new FusionSearch(new FusionProblem(w, a, Objective.Edp, MaxFusedLoops: 1)).HeldClassCycleFloorsAndLeast())
+            {
+                classes++;
+                Assert.IsTrue(floor <= least * (1 + 1e-9), $"case {k}: cycle floor {floor} above the least fused cycles {least}");
+                Assert.IsTrue(planFloor <= least * (1 + 1e-9), $"case {k}: plans' cycle floor {planFloor} above the least fused cycles {least}");
+                if (planFloor >= least * (1 - 1e-9) && planFloor > floor) met++;
+            }
+        }
+        Console.WriteLine($"{classes} classes with held tensors, {met} plan cycle floors met exactly by the held words");
+        Assert.IsTrue(met > 0, "no floor met exactly: a floor scaled up would go unseen");
+    }
+
     // Latency over the full mapspace (docs/fusion.md, "Latency over the full mapspace"): equal to brute force over the full
     // fused mapspace (every class's whole mapspace, its fused (energy, cycles) Pareto front) on small chains over slow DRAM
     // links, never worse than the template's latency optimum and better on some case; its unfused answer is the sum of every

@@ -163,10 +163,18 @@ public sealed class ImperfectSharedStepsTests
         var p = new MapProblem(layer, arch, Objective.Energy);
         var brute = new ImperfectEnumeration(p).Solve(SearchLimits.None);
         Assert.AreEqual(SolveStatus.Optimal, brute.Status, layer.Name);
-        var bb = new ImperfectSearch(p, seed: false).Solve(SearchLimits.None);
-        Assert.AreEqual(SolveStatus.Optimal, bb.Status, layer.Name);
-        Assert.AreEqual(brute.Best!.Value, bb.Best!.Value, 1e-9 * brute.Best.Value, $"{layer.Name}: enumeration {brute.Mapping}, branch and bound {bb.Mapping}");
-        Assert.AreEqual(0, ValidityChecker.Check(layer, arch, bb.Mapping!, Factorization.Imperfect).Count);
-        Assert.AreEqual(bb.Best.Value, CostModel.Evaluate(layer, arch, bb.Mapping!, Factorization.Imperfect).Energy, 1e-9 * bb.Best.Value);
+        AssertProvesTheEnumerationsOptimum(layer, arch, brute, new ImperfectSearch(p, seed: false).Solve(SearchLimits.None), layer.Name);
+    }
+
+    /// <summary>
+    /// <paramref name="bb"/> (the imperfect branch and bound) proves the optimum the enumeration <paramref name="brute"/> proves,
+    /// its mapping valid by the checker and costing its value by the reference model.
+    /// </summary>
+    internal static void AssertProvesTheEnumerationsOptimum(Einsum layer, Architecture arch, SolveResult brute, SolveResult bb, string what)
+    {
+        Assert.AreEqual(SolveStatus.Optimal, bb.Status, what);
+        Assert.AreEqual(brute.Best!.Value, bb.Best!.Value, 1e-9 * brute.Best.Value, $"{what}: enumeration {brute.Mapping}, branch and bound {bb.Mapping}");
+        Assert.AreEqual(0, ValidityChecker.Check(layer, arch, bb.Mapping!, Factorization.Imperfect).Count, what);
+        Assert.AreEqual(bb.Best.Value, CostModel.Evaluate(layer, arch, bb.Mapping!, Factorization.Imperfect).Energy, 1e-9 * bb.Best.Value, what);
     }
 }

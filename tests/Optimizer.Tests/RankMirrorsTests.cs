@@ -128,10 +128,7 @@ public sealed class RankMirrorsTests
             Assert.AreEqual(SolveStatus.Optimal, brute.Status, layer.Name);
             var search = new ImperfectSearch(p, seed: false);
             var bb = search.Solve(SearchLimits.None);
-            Assert.AreEqual(SolveStatus.Optimal, bb.Status, layer.Name);
-            Assert.AreEqual(brute.Best!.Value, bb.Best!.Value, 1e-9 * brute.Best.Value, $"{layer.Name}: enumeration {brute.Mapping}, branch and bound {bb.Mapping}");
-            Assert.AreEqual(0, ValidityChecker.Check(layer, arch, bb.Mapping!, Factorization.Imperfect).Count);
-            Assert.AreEqual(bb.Best.Value, CostModel.Evaluate(layer, arch, bb.Mapping!, Factorization.Imperfect).Energy, 1e-9 * bb.Best.Value);
+            ImperfectSharedStepsTests.AssertProvesTheEnumerationsOptimum(layer, arch, brute, bb, layer.Name);
             Console.WriteLine($"{layer.Name}: {brute.Explored} mappings, {bb.Explored} nodes, {search.MirroredPlansSkipped} plans and {search.MirroredChildrenSkipped} children skipped");
             skipped += search.MirroredPlansSkipped;
             children += search.MirroredChildrenSkipped;
