@@ -381,6 +381,49 @@ public sealed class SharedWindowBoundTests
     }
 
     /// <summary>
+    /// The window tensor's refills under the forced loop where they hold the bound (docs/mapspace.md, "The window tensor under
+    /// the forced loop"): a 1-D convolution (C 1, K 8, P 4, R 3) on an eyeriss-like machine whose global buffer must let the
+    /// inputs pass, whose weights scratchpad (1 or 2 words) must keep the weights and whose DRAM has K 2 (P 1) pinned, so the
+    /// outer bound sees one split of each rank and no keep set of level 1 with the inputs: the weights scratchpad forces an
+    /// on-chip loop over K or R above it and the one-word input scratchpad is refilled under it. The branch and bound
+    /// unseeded equals brute force on these constrained problems (the constrained search's proof is over the constrained
+    /// mapspace). With the forced loop's refills (the passes' and the runs' fills and the chip's box in each run) raised by
+    /// 30 % it proves 22,800 pJ on the first case, whose optimum is 22,704 pJ (DRAM K 2; the buffer K 2, R 3; the weights
+    /// scratchpad P 4, K 2).
+    /// </summary>
+    [TestMethod]
+    public void WindowTensorRefillsHoldTheBoundUnderAPinnedGlobalBuffer()
+    {
+        int compared = 0;
+        foreach (var (glb, wspad, kPin) in new[] { (7, 2, 2), (5, 2, 2), (7, 1, 2), (7, 2, 4), (4, 2, 2) })
+        {
+            var layer = Layers.Conv1d("pinned", c: 1, k: 8, p: 4, r: 3);
+            var arch = SearchTests.RoleSplit($"glb{glb}-w{wspad}", glb: glb, fanout: (1, 1), spads: (wspad, 1, 1));
+            var constraints = new MappingConstraints(new Dictionary<int, LevelConstraint>
+            {
+                [0] = new LevelConstraint { Temporal = new Dictionary<RankId, int> { [new RankId("P")] = 1, [new RankId("K")] = kPin } },
+                [1] = new LevelConstraint { Bypass = new HashSet<TensorId> { new("Inputs") } },
+                [2] = new LevelConstraint { Keep = new HashSet<TensorId> { new("Weights") } },
+            });
+            var problem = new MapProblem(layer, arch, Objective.Energy, constraints, Convention: CostConvention.Timeloop);
+            var exact = new TilingSearch(problem, prune: true, seed: false).Solve(new SearchLimits(Threads: 1));
+            var brute = new TilingSearch(problem, prune: false).Solve(SearchLimits.None);
+            string what = $"glb {glb}, weights scratchpad {wspad}, DRAM K {kPin}";
+            Assert.AreEqual(brute.Status, exact.Status, what);
+            if (brute.Status == SolveStatus.Infeasible) continue;
+            // Every bound on the way to the optimum (the constrained model's nodes) is at most its cost.
+            var model = new SearchModel(problem, deferOrders: true);
+            var bounds = SearchTests.BoundsOnTheWay(model, layer, brute.Mapping!).Bounds;
+            double highest = bounds.Max(b => Math.Max(b.Outer, b.Child ?? 0));
+            Console.WriteLine($"{what}: {brute.Best} {brute.Mapping!.ToCompactString(arch.Levels.Select(l => l.Name).ToList())}, highest bound on the way {highest} ({highest / brute.Best:F4}), exact {exact.Best}");
+            Assert.IsLessThanOrEqualTo(brute.Best!.Value * (1 + 1e-9), highest, what + ": a bound on the way to the optimum above it");
+            Assert.AreEqual(brute.Best!.Value, exact.Best!.Value, 1e-9 * brute.Best.Value, what);
+            compared++;
+        }
+        Assert.IsGreaterThanOrEqualTo(4, compared);
+    }
+
+    /// <summary>
     /// A strided 1-D convolution (C 1, K 2, P 8, R 3, stride 2) on an eyeriss-like machine with a 2 x 3 array, its search model
     /// under the Timeloop convention and Timeloop's report of <paramref name="mapping"/>, whose DRAM reads 5 input words (the
     /// array's places) at each of 4 steps.
