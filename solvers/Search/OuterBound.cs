@@ -615,6 +615,7 @@ internal sealed class OuterBound(SearchProblem problem, ArrayCostModel cost, Inn
         // middle level has a capacity, and the tensors with a decided keeper whose visits there count nothing above d yet.
         Part? held = null;
         var atD = new List<Part>();
+        var windows = new List<Part>(); // ForcedLoop's window tensors level 1 does not keep
         if (d > 2)
             foreach (var o in parts)
             {
@@ -845,7 +846,16 @@ internal sealed class OuterBound(SearchProblem problem, ArrayCostModel cost, Inn
         // the used words of the whole chip's box in each iteration less every word the keepers below level 1 hold. With no
         // keeper below level 1, the compute units read DRAM. The least over those choices, with the compute units' reads at
         // the cheapest level at or below c, bounds t's energy in every completion of the case.
-        double BypassRefills(Part o)
+        double BypassRefills(Part o) => Refills(o, g, 1, dramSteps, Levels);
+
+        // The same with a loop a middle level's capacity forces (ForcedLoop; docs/mapspace.md, "The window tensor under the
+        // forced loop"), for the keepers c at or below `forcedFrom` (the middle level): `inside` every rank's on-chip factor
+        // inside that loop j, `passes` the product of G / I over the held tensor's ranks that do not index t (each pass of
+        // their innermost loop's body but the first brings again the words the first used, at least the box inside j less
+        // c's tile), `runs` the runs of j's body (each uses the box inside j and starts with at most c's tile); DRAM reads at
+        // least the chip's box inside j less what the chip holds, in each run. With inside = G, one pass and product(D)
+        // runs, these are the terms above (and c's whole tiles at every step, WholeTileSteps, are counted too).
+        double Refills(Part o, long[] inside, double passes, double runs, int forcedFrom)
         {
             var t = o.T;
             int decided = -1;
@@ -860,11 +870,22 @@ internal sealed class OuterBound(SearchProblem problem, ArrayCostModel cost, Inn
                 if (c < d ? c == 1 || !_inner.CanKeepAbove(t, s, c, d) : (s.Keep[c] & t.Bit) == 0) continue;
                 onChip += (c >= d ? t.Tile(s.Rem[c]) : store[c].Capacity ?? double.PositiveInfinity) * (double)s.Used[c];
             }
-            for (int r = 0; r < Ranks; r++) refillBox[r] = _m.Bound[r] / (remaining[r] / g[r]);
-            double unionReads = double.IsPositiveInfinity(onChip) ? 0 : dramSteps * Math.Max(0, t.UsedWords(refillBox) - onChip);
+            bool plain = forcedFrom >= Levels;
+            double unionReads = 0, unionForced = 0;
+            if (!double.IsPositiveInfinity(onChip))
+            {
+                for (int r = 0; r < Ranks; r++) refillBox[r] = _m.Bound[r] / (remaining[r] / g[r]);
+                unionReads = dramSteps * Math.Max(0, t.UsedWords(refillBox) - onChip);
+                if (!plain)
+                {
+                    for (int r = 0; r < Ranks; r++) refillBox[r] = _m.Bound[r] / (remaining[r] / inside[r]);
+                    unionForced = runs * Math.Max(0, t.UsedWords(refillBox) - onChip);
+                }
+            }
             for (int c = 2; c < Levels; c++)
             {
                 if (c < d ? !_inner.CanKeepAbove(t, s, c, d) : c != decided) continue;
+                bool forcedHere = !plain && c >= forcedFrom;
                 double direct = double.PositiveInfinity;
                 for (int m = c; m < Levels; m++) direct = Math.Min(direct, _inner.DirectEnergy(t, s, m));
                 double held = c >= d ? t.Tile(s.Rem[c]) : store[c].Capacity ?? double.PositiveInfinity;
@@ -873,21 +894,34 @@ internal sealed class OuterBound(SearchProblem problem, ArrayCostModel cost, Inn
                 for (int r = 0; r < Ranks && !fannedRightAbove; r++) fannedRightAbove = s.Spatial(c - 1, r) != 1;
                 if (!double.IsPositiveInfinity(held) && !fannedRightAbove)
                 {
-                    for (int r = 0; r < Ranks; r++)
+                    double first = dramSteps * Math.Max(0, BoxWords(t, c, g) - held);
+                    if (forcedHere)
                     {
-                        refillBox[r] = _m.Bound[r] / (remaining[r] / g[r]);
-                        refillGapped[r] = false;
-                        for (int b = 0; b < c; b++)
-                            if (s.Spatial(b, r) > 1) { refillBox[r] /= s.Spatial(b, r); refillGapped[r] = true; }
+                        double body = Math.Max(0, BoxWords(t, c, inside) - held);
+                        first = Math.Max(first + dramSteps * (passes - 1) * body, runs * body);
                     }
-                    fills = dramSteps * Math.Max(0, t.UsedWords(refillBox, refillGapped) - held) * s.Used[c];
+                    fills = first * s.Used[c];
                 }
-                double reads = Math.Max(fills / _cost.CoincidingChildren(t, s, 0, c), unionReads);
-                reads = Math.Max(reads, WholeTileSteps(t, c, reads));
+                double reads = Math.Max(fills / _cost.CoincidingChildren(t, s, 0, c), forcedHere ? Math.Max(unionReads, unionForced) : unionReads);
+                if (plain) reads = Math.Max(reads, WholeTileSteps(t, c, reads));
                 least = Math.Min(least, direct + reads * store[0].ReadEnergy + fills * store[c].WriteEnergy);
                 if (c == decided) break;
             }
             return double.IsPositiveInfinity(least) ? 0 : least;
+        }
+
+        // The used words of an instance of c's box with the on-chip factors `factors` (the ranks split by a fanout above c
+        // marked: their values need not be consecutive).
+        double BoxWords(SearchTensor t, int c, long[] factors)
+        {
+            for (int r = 0; r < Ranks; r++)
+            {
+                refillBox[r] = _m.Bound[r] / (remaining[r] / factors[r]);
+                refillGapped[r] = false;
+                for (int b = 0; b < c; b++)
+                    if (s.Spatial(b, r) > 1) { refillBox[r] /= s.Spatial(b, r); refillGapped[r] = true; }
+            }
+            return t.UsedWords(refillBox, refillGapped);
         }
 
         // A tensor that level 1 does not keep (not an output), c its outermost keeper below level 1 with at most one level
@@ -1582,13 +1616,17 @@ internal sealed class OuterBound(SearchProblem problem, ArrayCostModel cost, Inn
             }
             if (!forced) return 0;
             double constant = 0;
+            windows.Clear();
             foreach (var o in parts)
             {
                 if (o == w || atD.Contains(o)) continue;
-                constant += o.Floored ? o.FloorIn(keep) : (keep & o.T.Bit) != 0 ? o.ViaOne[0, 0] : o.ViaDram[0, 0];
+                // A window tensor level 1 does not keep: refilled over the forced loop's passes and runs (Refills).
+                if (o.Floored && (keep & o.T.Bit) == 0) windows.Add(o);
+                else constant += o.Floored ? o.FloorIn(keep) : (keep & o.T.Bit) != 0 ? o.ViaOne[0, 0] : o.ViaDram[0, 0];
             }
             // Read straight from DRAM, w forces nothing: its direct reads and x's floors.
             double direct = w.DirectDram;
+            foreach (var x in windows) direct += x.FloorIn(keep);
             foreach (var x in atD)
             {
                 bool kept = (keep & x.T.Bit) != 0;
@@ -1638,6 +1676,13 @@ internal sealed class OuterBound(SearchProblem problem, ArrayCostModel cost, Inn
                     // Each of the `changes` runs of j's body uses the box inside j and starts with at most c's tile.
                     visits = Math.Max(visits, changes * body);
                     sum += XEnergy(x, (keep & x.T.Bit) != 0, visits);
+                    if (sum >= best) return;
+                }
+                foreach (var x in windows)
+                {
+                    double passes = 1;
+                    for (int i = 0; i < heldRanks; i++) if (!x.T.IndexedBy[splitRanks[i]]) passes *= g[splitRanks[i]] / inside[splitRanks[i]];
+                    sum += Math.Max(x.FloorIn(keep), Refills(x, inside, passes, changes, w.Middle));
                     if (sum >= best) return;
                 }
                 best = Math.Min(best, sum);

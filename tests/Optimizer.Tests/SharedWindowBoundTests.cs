@@ -341,6 +341,89 @@ public sealed class SharedWindowBoundTests
     }
 
     /// <summary>
+    /// The window tensor under the loop a weights scratchpad's capacity forces above it (docs/mapspace.md, "The window tensor
+    /// under the forced loop"; OuterBound's ForcedLoop and Refills, branch tl14ag): with the global buffer keeping no inputs,
+    /// each pass of that loop's body over a rank the inputs do not index (K) brings the inputs' box inside the loop again into
+    /// the input scratchpads, less what they hold, and each run of the loop's body the box less the tile; DRAM reads those
+    /// fills over the array's mean multicast, and the chip's box inside the loop less what the chip holds in each run. On small
+    /// 1-D convolutions with a weights scratchpad smaller than K x R and a global buffer too small to hold the inputs well,
+    /// under the Timeloop convention: the branch and bound unseeded equals brute force, and every bound on the way to random
+    /// valid mappings is at most Timeloop's energy of the mapping.
+    /// </summary>
+    [TestMethod]
+    public void WindowTensorRefilledUnderTheLoopTheWeightsScratchpadForces()
+    {
+        var rng = new Random(71);
+        int compared = 0;
+        for (int i = 0; i < 12; i++)
+        {
+            // The first six: R 2 at stride 2 (no overlap) and one-word input scratchpads, where the inputs' refills are exact.
+            var layer = i < 6
+                ? Layers.Conv1d($"e{i}", c: 1, k: 4 << rng.Next(2), p: 4 + 2 * rng.Next(2), r: 2, stride: 2)
+                : Layers.Conv1d($"f{i}", c: 1 + rng.Next(2), k: 4 << rng.Next(2), p: 4 + 4 * rng.Next(2), r: 3, stride: 1 + rng.Next(2));
+            var arch = i < 6
+                ? SearchTests.RoleSplit($"exact{i}", glb: 1 + rng.Next(2), fanout: (1, 1), spads: (2 + rng.Next(3), 1, 1))
+                : SearchTests.RoleSplit($"forced{i}", glb: 2 + rng.Next(6), fanout: (1 + rng.Next(2), 1), spads: (1 + rng.Next(4), 1 + rng.Next(3), 1 + rng.Next(2)));
+            var problem = new MapProblem(layer, arch, Objective.Energy, Convention: CostConvention.Timeloop);
+            var exact = new TilingSearch(problem, prune: true, seed: false).Solve(SearchLimits.None);
+            var brute = new TilingSearch(problem, prune: false).Solve(SearchLimits.None);
+            string what = $"{layer} [{string.Join(" ", layer.Ranks.Select(r => r.Id + "=" + r.Bound))}] on {arch.Name} {string.Join(",", arch.Levels.Select(l => l.Capacity))} fan {arch.Levels[1].Fanout?.X}";
+            Assert.AreEqual(brute.Status, exact.Status, what);
+            if (brute.Status == SolveStatus.Infeasible) continue;
+            Assert.AreEqual(brute.Best!.Value, exact.Best!.Value, 1e-9 * brute.Best.Value, what);
+            compared++;
+        }
+        Assert.IsGreaterThanOrEqualTo(10, compared);
+        RandomCasesAgainstTimeloop(new Random(72), 12,
+            (i, rng) => Layers.Conv1d($"w{i}", c: 1 + rng.Next(2), k: 4 << rng.Next(2), p: 4 + 4 * rng.Next(2), r: 3, stride: 1 + rng.Next(2)),
+            (i, rng) => SearchTests.RoleSplit($"tlf{i}", glb: 2 + rng.Next(6), fanout: (1 + rng.Next(3), 1 + rng.Next(2)),
+                spads: (1 + rng.Next(4), 1 + rng.Next(4), 1 + rng.Next(2))));
+    }
+
+    /// <summary>
+    /// The window tensor's refills under the forced loop where they hold the bound (docs/mapspace.md, "The window tensor under
+    /// the forced loop"): a 1-D convolution (C 1, K 8, P 4, R 3) on an eyeriss-like machine whose global buffer must let the
+    /// inputs pass, whose weights scratchpad (1 or 2 words) must keep the weights and whose DRAM has K 2 (P 1) pinned, so the
+    /// outer bound sees one split of each rank and no keep set of level 1 with the inputs: the weights scratchpad forces an
+    /// on-chip loop over K or R above it and the one-word input scratchpad is refilled under it. The branch and bound
+    /// unseeded equals brute force on these constrained problems (the constrained search's proof is over the constrained
+    /// mapspace). With the forced loop's refills (the passes' and the runs' fills and the chip's box in each run) raised by
+    /// 30 % it proves 22,800 pJ on the first case, whose optimum is 22,704 pJ (DRAM K 2; the buffer K 2, R 3; the weights
+    /// scratchpad P 4, K 2).
+    /// </summary>
+    [TestMethod]
+    public void WindowTensorRefillsHoldTheBoundUnderAPinnedGlobalBuffer()
+    {
+        int compared = 0;
+        foreach (var (glb, wspad, kPin) in new[] { (7, 2, 2), (5, 2, 2), (7, 1, 2), (7, 2, 4), (4, 2, 2) })
+        {
+            var layer = Layers.Conv1d("pinned", c: 1, k: 8, p: 4, r: 3);
+            var arch = SearchTests.RoleSplit($"glb{glb}-w{wspad}", glb: glb, fanout: (1, 1), spads: (wspad, 1, 1));
+            var constraints = new MappingConstraints(new Dictionary<int, LevelConstraint>
+            {
+                [0] = new LevelConstraint { Temporal = new Dictionary<RankId, int> { [new RankId("P")] = 1, [new RankId("K")] = kPin } },
+                [1] = new LevelConstraint { Bypass = new HashSet<TensorId> { new("Inputs") } },
+                [2] = new LevelConstraint { Keep = new HashSet<TensorId> { new("Weights") } },
+            });
+            var problem = new MapProblem(layer, arch, Objective.Energy, constraints, Convention: CostConvention.Timeloop);
+            var exact = new TilingSearch(problem, prune: true, seed: false).Solve(new SearchLimits(Threads: 1));
+            var brute = new TilingSearch(problem, prune: false).Solve(SearchLimits.None);
+            string what = $"glb {glb}, weights scratchpad {wspad}, DRAM K {kPin}";
+            Assert.AreEqual(brute.Status, exact.Status, what);
+            if (brute.Status == SolveStatus.Infeasible) continue;
+            // Every bound on the way to the optimum (the constrained model's nodes) is at most its cost.
+            var model = new SearchModel(problem, deferOrders: true);
+            var bounds = SearchTests.BoundsOnTheWay(model, layer, brute.Mapping!).Bounds;
+            double highest = bounds.Max(b => Math.Max(b.Outer, b.Child ?? 0));
+            Console.WriteLine($"{what}: {brute.Best} {brute.Mapping!.ToCompactString(arch.Levels.Select(l => l.Name).ToList())}, highest bound on the way {highest} ({highest / brute.Best:F4}), exact {exact.Best}");
+            Assert.IsLessThanOrEqualTo(brute.Best!.Value * (1 + 1e-9), highest, what + ": a bound on the way to the optimum above it");
+            Assert.AreEqual(brute.Best!.Value, exact.Best!.Value, 1e-9 * brute.Best.Value, what);
+            compared++;
+        }
+        Assert.IsGreaterThanOrEqualTo(4, compared);
+    }
+
+    /// <summary>
     /// A strided 1-D convolution (C 1, K 2, P 8, R 3, stride 2) on an eyeriss-like machine with a 2 x 3 array, its search model
     /// under the Timeloop convention and Timeloop's report of <paramref name="mapping"/>, whose DRAM reads 5 input words (the
     /// array's places) at each of 4 steps.
