@@ -20,6 +20,23 @@ public sealed class CodesignTests
 
     private static DesignSpace Space() => DesignSpaceSpec.Load(SpacePath);
 
+    /// <summary>The whole space and every set of its points that fixes one parameter's value, or two parameters' values.</summary>
+    private static List<List<int>> SetsOfOneAndTwoValues(DesignSpace space)
+    {
+        var all = Enumerable.Range(0, space.Count).ToList();
+        var sets = new List<List<int>> { all };
+        int parameters = space.Parameters.Count;
+        for (int i = 0; i < parameters; i++)
+            foreach (var v in all.Select(p => space.Indices(p)[i]).Distinct())
+            {
+                sets.Add(all.Where(p => space.Indices(p)[i] == v).ToList());
+                for (int j = i + 1; j < parameters; j++)
+                    foreach (var w in all.Select(p => space.Indices(p)[j]).Distinct())
+                        sets.Add(all.Where(p => space.Indices(p)[i] == v && space.Indices(p)[j] == w).ToList());
+            }
+        return sets;
+    }
+
     /// <summary>The nodes the stop tests visit: the whole space, each parameter value's points, and every point.</summary>
     private static List<List<int>> NodesOf(DesignSpace space)
     {
@@ -375,16 +392,7 @@ public sealed class CodesignTests
         var all = Enumerable.Range(0, space.Count).ToList();
         var exact = new LayerEvaluator(Small(), SearchLimits.None);
         var values = all.Select(p => exact.Sum(space.Build(p), Objective.Edp, relaxation: false).Value!.Value).ToArray();
-        var sets = new List<List<int>> { all };
-        int parameters = space.Parameters.Count;
-        for (int i = 0; i < parameters; i++)
-            foreach (var v in all.Select(p => space.Indices(p)[i]).Distinct())
-            {
-                sets.Add(all.Where(p => space.Indices(p)[i] == v).ToList());
-                for (int j = i + 1; j < parameters; j++)
-                    foreach (var w in all.Select(p => space.Indices(p)[j]).Distinct())
-                        sets.Add(all.Where(p => space.Indices(p)[i] == v && space.Indices(p)[j] == w).ToList());
-            }
+        var sets = SetsOfOneAndTwoValues(space);
         long searches = 0, full = 0, left = 0;
         int passed = 0, below = 0;
         foreach (bool warm in new[] { false, true })
@@ -907,16 +915,7 @@ public sealed class CodesignTests
         var all = Enumerable.Range(0, space.Count).ToList();
         var exact = new LayerEvaluator(Small(), SearchLimits.None);
         var values = all.Select(p => exact.Sum(space.Build(p), Objective.Edp, relaxation: false).Value!.Value).ToArray();
-        var sets = new List<List<int>> { all };
-        int parameters = space.Parameters.Count;
-        for (int i = 0; i < parameters; i++)
-            foreach (var v in all.Select(p => space.Indices(p)[i]).Distinct())
-            {
-                sets.Add(all.Where(p => space.Indices(p)[i] == v).ToList());
-                for (int j = i + 1; j < parameters; j++)
-                    foreach (var w in all.Select(p => space.Indices(p)[j]).Distinct())
-                        sets.Add(all.Where(p => space.Indices(p)[i] == v && space.Indices(p)[j] == w).ToList());
-            }
+        var sets = SetsOfOneAndTwoValues(space);
         long left = 0, with = 0, without = 0;
         int lost = 0, leftSets = 0;
         foreach (bool warm in new[] { false, true })
