@@ -42,8 +42,8 @@ internal sealed class ImperfectDramSweeps : SearchPart
 
     /// <summary>
     /// The cases of level 1's keep mask <paramref name="keep"/>: per point, Q then per tensor the least words DRAM sends it (for
-    /// tensors not in the mask), then per tensor the least product of DRAM's trips over the ranks that do not index it among the
-    /// cases the point stands for (<see cref="Sweeps"/>).
+    /// tensors not in the mask), then per tensor a sweeps' count (<see cref="Sweeps"/>), 1 here: these points stand for the
+    /// cases in Q and the B_t alone (<see cref="PassPoints"/> keep the counts).
     /// </summary>
     public double[][] Points(int keep) => _points[keep];
 

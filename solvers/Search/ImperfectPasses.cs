@@ -184,12 +184,8 @@ internal sealed partial class ImperfectBound
             for (int o = 0; o < xb.AloneCount && joint > sepA + sepB; o++)
             {
                 if (xb.AloneLevel[o] == 1) continue;
-                double option = pair.Cuts[o] == 0 ? sepA + xb.AloneOption(o, bWords) : double.PositiveInfinity;
-                for (int j = 0; j < pair.Cuts[o]; j++)
-                {
-                    (xa.Energy, xa.Visits0) = (pair.Energy[o][j], pair.Visits[o][j]);
-                    option = Math.Min(option, (kept ? xa.With() : xa.Without(aWords)) + xb.AloneOption(o, Math.Max(bWords, pair.Words[o][j])));
-                }
+                double option = pair.Cuts[o] == 0 ? sepA + xb.AloneOption(o, bWords)
+                    : LeastOverRanges(xa, xb, o, pair.Cuts[o], pair.Energy[o], pair.Visits[o], pair.Words[o], kept, aWords, bWords);
                 // DRAM's iterations as the boxes, when they are more than B's keeper's tiles (both hold: the larger).
                 if (pair.DramSweeps[o] && sweeps > Math.Max(1, pair.Boxes[o]))
                     option = Math.Max(option, DramPasses(i, o, sweeps, kept, aWords, bWords));
@@ -199,6 +195,23 @@ internal sealed partial class ImperfectBound
             if (double.IsFinite(joint)) raise = Math.Max(raise, joint - sepA - sepB);
         }
         return raise;
+    }
+
+    /// <summary>
+    /// The least over a pair's <paramref name="count"/> ranges (<see cref="Ranges"/>: A's energy and visits, DRAM's words for B) of
+    /// A's share in a case of DRAM's sweeps (kept by level 1, or sent <paramref name="aWords"/>) plus B's with its innermost
+    /// keeper option o, sent at least <paramref name="bWords"/>. Leaves A's terms at the last range's.
+    /// </summary>
+    private static double LeastOverRanges(TensorTerms xa, TensorTerms xb, int o, int count, double[] energy, double[] visits, double[] words,
+        bool kept, double aWords, double bWords)
+    {
+        double least = double.PositiveInfinity;
+        for (int j = 0; j < count; j++)
+        {
+            (xa.Energy, xa.Visits0) = (energy[j], visits[j]);
+            least = Math.Min(least, (kept ? xa.With() : xa.Without(aWords)) + xb.AloneOption(o, Math.Max(bWords, words[j])));
+        }
+        return least;
     }
 
     /// <summary>A pair with B undecided kept by <see cref="Undecided"/> for <see cref="PointRaise"/>: per option of B (up to the levels) and range (<see cref="PassGrid"/> + 1).</summary>

@@ -65,12 +65,6 @@ internal sealed partial class ImperfectBound
             (xa.Energy, xa.Visits0) = (ea, va);
             _dramRanges[(i, o, sweeps)] = r;
         }
-        double least = double.PositiveInfinity;
-        for (int j = 0; j < r.Count; j++)
-        {
-            (xa.Energy, xa.Visits0) = (r.Energy[j], r.Visits[j]);
-            least = Math.Min(least, (kept ? xa.With() : xa.Without(aWords)) + xb.AloneOption(o, Math.Max(bWords, r.Words[j])));
-        }
-        return least;
+        return LeastOverRanges(xa, xb, o, r.Count, r.Energy, r.Visits, r.Words, kept, aWords, bWords);
     }
 }

@@ -14,14 +14,6 @@ namespace Optimizer.Tests;
 [TestClass]
 public sealed class ImperfectPassesOverDramTests
 {
-    private static Architecture Stack(long bufferWords) => new("dram-passes", "test", [
-        new StorageLevel("DRAM", null, 16, 200, 200),
-        new StorageLevel("GLB", bufferWords, 16, 6, 6, keeps: [TensorRole.Inputs, TensorRole.Outputs]),
-        new StorageLevel("WSpad", 64, 16, 1, 1, keeps: [TensorRole.Weights]),
-        new StorageLevel("ISpad", 2, 16, 1, 1, keeps: [TensorRole.Inputs]),
-        new StorageLevel("PSpad", 4, 16, 1, 1, keeps: [TensorRole.Outputs]),
-    ], new ComputeUnit(1));
-
     /// <summary>
     /// Every node with levels 3 and below decided (its levels' factors and keep sets) is bounded at most by the least energy
     /// of the mappings in it, over every mapping of the enumeration; the closest node is printed. The branch and bound equals
@@ -33,7 +25,7 @@ public sealed class ImperfectPassesOverDramTests
     public void EveryLevelThreeBoundIsAtMostItsNodesBestCompletion(int c, int k, int p, int bufferWords)
     {
         var layer = Layers.Conv1d($"c{c}k{k}p{p}", c: c, k: k, p: p, r: 1);
-        var arch = Stack(bufferWords);
+        var arch = ImperfectPassesTests.Eyelike(weightWords: 64, inputWords: 2, bufferWords);
         var problem = new MapProblem(layer, arch, Objective.Energy);
         var enumeration = new ImperfectEnumeration(problem);
         var (options, _) = enumeration.Options(() => false);

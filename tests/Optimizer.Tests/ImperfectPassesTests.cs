@@ -13,9 +13,9 @@ namespace Optimizer.Tests;
 public sealed class ImperfectPassesTests
 {
     /// <summary>An Eyeriss-like stack: DRAM, a buffer keeping inputs and outputs, then weight, input and partial-sum scratchpads.</summary>
-    internal static Architecture Eyelike(long weightWords, long inputWords = 1) => new("eyelike", "test", [
+    internal static Architecture Eyelike(long weightWords, long inputWords = 1, long bufferWords = 256) => new("eyelike", "test", [
         new StorageLevel("DRAM", null, 16, 200, 200),
-        new StorageLevel("GLB", 256, 16, 6, 6, keeps: [TensorRole.Inputs, TensorRole.Outputs]),
+        new StorageLevel("GLB", bufferWords, 16, 6, 6, keeps: [TensorRole.Inputs, TensorRole.Outputs]),
         new StorageLevel("WSpad", weightWords, 16, 1, 1, keeps: [TensorRole.Weights]),
         new StorageLevel("ISpad", inputWords, 16, 1, 1, keeps: [TensorRole.Inputs]),
         new StorageLevel("PSpad", 4, 16, 1, 1, keeps: [TensorRole.Outputs]),
