@@ -118,7 +118,8 @@ internal sealed partial class ImperfectBound(SearchProblem problem, ArrayCostMod
     /// <summary>
     /// The least over level 1's keep sets and DRAM's points (<see cref="ImperfectDramSweeps.Points"/>, or with
     /// <paramref name="passPoints"/> <see cref="ImperfectDramSweeps.PassPoints"/>, each raised by <see cref="PointRaise"/>) of
-    /// the case's sum in that point, at least <paramref name="floor"/> (returned as soon as the least falls to it).
+    /// the case's sum in that point, raised too by the pairs no decided level and not level 1 keep (<see cref="UndecidedPairRaise"/>;
+    /// the most of the raises, never a sum), at least <paramref name="floor"/> (returned as soon as the least falls to it).
     /// </summary>
     private double CasePoints(TensorTerms[] terms, State s, int d, Tiles tiles, int innermost, ImperfectDramSweeps sweeps, double floor, bool passPoints)
     {
@@ -138,9 +139,12 @@ internal sealed partial class ImperfectBound(SearchProblem problem, ArrayCostMod
             {
                 double k = with + point[0];
                 foreach (var t in _m.Tensors) if ((keep & t.Bit) == 0) k += terms[t.Index].Without(point[1 + t.Index]);
-                if (passPoints) k += PointRaise(keep, point);
+                // Each raise lifts the shares of the tensors it pairs, which another pair may share: the most of them, never a sum.
+                double undecided = k < least ? UndecidedPairRaise(terms, s, d, keep, point) : 0;
+                if (passPoints) k += Math.Max(PointRaise(keep, point), undecided);
                 else if (_passes && (_pairCount > 0 || _sharedCount > 0) && k > floor)
-                    k += Math.Max(_pairCount > 0 ? PointRaise(keep, point) : 0, SharedPointRaise(terms, s, d, tiles, innermost, keep, point));
+                    k += Math.Max(undecided, Math.Max(_pairCount > 0 ? PointRaise(keep, point) : 0, SharedPointRaise(terms, s, d, tiles, innermost, keep, point)));
+                else k += undecided;
                 least = Math.Min(least, k);
                 if (least <= floor) return floor;
             }

@@ -1,0 +1,145 @@
+namespace Optimizer.Solvers;
+
+/// <summary>
+/// Two operands that no decided level keeps and that level 1 does not keep either, each sent by DRAM straight to its
+/// innermost keeper (docs/mapspace.md, "Two undecided keepers"): A's keeper m_A holds at most W_A words and B's keeper m_B
+/// at most W_B (per instance; no fanout from the nearer of the two down to the compute units, so their instances are the
+/// compute units'). Cut the visits of m_A's tiles into runs with the same tile of A. Each run starts with a tile of A
+/// disjoint from the one before (every dimension of A is one rank, and tiles lie at the multiples of their extents), so
+/// m_A takes in at least <c>a_j</c> words per run j (its tile's words, at most W_A). A MAC is fixed by its A word and its B
+/// word (<see cref="Determined"/>), so run j's <c>n_j</c> MACs use at least <c>n_j / a_j</c> words of B, of which m_B holds
+/// at most W_B as the run starts: it takes in at least <c>max(0, n_j / a_j - W_B)</c>, which is at least
+/// <c>n_j / W_A - W_B a_j / W_A</c> (both when <c>n_j / a_j &gt;= W_B</c> and when not, as <c>a_j &lt;= W_A</c>). Summed
+/// over the runs, with A's visits <c>v_A &gt;= sum a_j</c>: B's visits are at least <c>M / W_A - (W_B / W_A) v_A</c> (M: the
+/// MACs per compute unit). The pair's share is the least over A's visits of A's share plus B's at that need (both only grow
+/// with their visits; ranges of v_A, A at a range's bottom and B at its top).
+/// </summary>
+internal sealed partial class ImperfectBound
+{
+    /// <summary>How many ranges of A's visits <see cref="UndecidedPairRaise"/> weighs between A's used words and the visits at which B's need reaches its own.</summary>
+    private const int UndecidedGrid = 16;
+
+    /// <summary>
+    /// Whether every iteration point is fixed by its word of <paramref name="a"/> and its word of <paramref name="b"/>: each
+    /// rank of more than one value indexes A, or is the only rank in some dimension of B that A does not fix (its coefficient
+    /// non-zero: given A's ranks and B's index it has one value).
+    /// </summary>
+    private bool Determined(SearchTensor a, SearchTensor b)
+    {
+        _determined ??= new int[_m.TensorCount * _m.TensorCount];
+        ref int known = ref _determined[a.Index * _m.TensorCount + b.Index];
+        if (known == 0) known = IsDetermined(a, b) ? 1 : 2;
+        return known == 1;
+    }
+
+    /// <summary>Per ordered pair of tensors, whether <see cref="Determined"/> holds (1), does not (2) or is not known yet (0): it reads the problem only.</summary>
+    private int[]? _determined;
+
+    private bool IsDetermined(SearchTensor a, SearchTensor b)
+    {
+        for (int r = 0; r < Ranks; r++)
+        {
+            if (_m.Bound[r] <= 1 || a.IndexedBy[r]) continue;
+            bool fixedByB = false;
+            for (int k = 0; k < b.Dims.Dimensions && !fixedByB; k++)
+            {
+                var ranks = b.Dims.RanksOf(k);
+                var coefs = b.Dims.CoefficientsOf(k);
+                bool has = false, alone = true;
+                for (int i = 0; i < ranks.Length; i++)
+                {
+                    if (ranks[i] == r) has |= coefs[i] != 0;
+                    else if (!a.IndexedBy[ranks[i]] && _m.Bound[ranks[i]] > 1) alone = false;
+                }
+                fixedByB = has && alone;
+            }
+            if (!fixedByB) return false;
+        }
+        return true;
+    }
+
+    /// <summary>
+    /// Whether tensor t's option o (its innermost keeper m, not DRAM nor level 1) takes every word from DRAM in a case where
+    /// level 1 does not keep t: no level from 2 to m - 1 may keep t, and m has a capacity.
+    /// </summary>
+    private bool AloneFromDramBelowOne(SearchTensor t, TensorTerms x, int o, State s, int d)
+    {
+        int m = x.AloneLevel[o];
+        if (m <= 1 || _m.Storage[m].Capacity is null) return false;
+        for (int l = 2; l < m; l++) if (_inner.CanKeepAbove(t, s, l, d)) return false;
+        return true;
+    }
+
+    /// <summary>
+    /// The raise of a case of DRAM's sweeps (level 1's keep set <paramref name="keep"/>, DRAM sending each tensor outside it at
+    /// least the point's words) over its separate shares for the pairs of operands that no decided level and not level 1 keep
+    /// (the class summary): the most over ordered pairs (A, B) of the least over both tensors' innermost keepers of their
+    /// joint share, less their separate shares in the case (<see cref="TensorTerms.Without"/>). 0 when none applies.
+    /// </summary>
+    private double UndecidedPairRaise(TensorTerms[] terms, State s, int d, int keep, double[] point)
+    {
+        double raise = 0;
+        var tensors = _m.Tensors;
+        var facts = _cost.Facts(s);
+        foreach (var a in tensors)
+        {
+            var xa = terms[a.Index];
+            if (a.IsOutput || xa.Count > 0 || (keep & a.Bit) != 0 || !a.Plain) continue;
+            foreach (var b in tensors)
+            {
+                var xb = terms[b.Index];
+                if (b.Index == a.Index || b.IsOutput || xb.Count > 0 || (keep & b.Bit) != 0 || !Determined(a, b)) continue;
+                double aWords = point[1 + a.Index], bWords = point[1 + b.Index];
+                double sep = xa.Without(aWords) + xb.Without(bWords), joint = double.PositiveInfinity;
+                for (int oa = 0; oa < xa.AloneCount && joint > sep; oa++)
+                {
+                    if (xa.AloneLevel[oa] == 1) continue;
+                    for (int ob = 0; ob < xb.AloneCount && joint > sep; ob++)
+                    {
+                        if (xb.AloneLevel[ob] == 1) continue;
+                        double plain = xa.AloneOption(oa, aWords, levelOneOut: true) + xb.AloneOption(ob, bWords, levelOneOut: true);
+                        if (!AloneFromDramBelowOne(a, xa, oa, s, d) || !AloneFromDramBelowOne(b, xb, ob, s, d)
+                            || FanoutBetween(Math.Min(xa.AloneLevel[oa], xb.AloneLevel[ob]), Levels))
+                        {
+                            joint = Math.Min(joint, plain);
+                            continue;
+                        }
+                        joint = Math.Min(joint, Math.Max(plain, PairShare(a, xa, oa, b, xb, ob, s, facts.TemporalTotal, aWords, bWords)));
+                    }
+                }
+                if (double.IsFinite(joint)) raise = Math.Max(raise, joint - sep);
+            }
+        }
+        return raise;
+    }
+
+    /// <summary>
+    /// The least joint share of A (keeper option oa) and B (option ob) under <c>v_B &gt;= M / W_A - (W_B / W_A) v_A</c>, with
+    /// <c>v_A</c> at least A's used words per instance, each sent at least the case's words: over ranges of v_A up to where B's
+    /// need falls to its used words, A's share at the range's bottom plus B's at the need at its top, and past them A at the
+    /// last top with B at its own floor. 0 (the caller keeps the plain shares) when W_B is at least W_A.
+    /// </summary>
+    private double PairShare(SearchTensor a, TensorTerms xa, int oa, SearchTensor b, TensorTerms xb, int ob, State s, double macs, double aWords, double bWords)
+    {
+        int ma = xa.AloneLevel[oa], mb = xb.AloneLevel[ob];
+        double wa = _m.Storage[ma].Capacity!.Value, wb = _m.Storage[mb].Capacity!.Value;
+        if (wb >= wa) return 0;
+        double ua = _cost.PlanDensePartition(a, s, ma), ub = _cost.PlanDensePartition(b, s, mb);
+        double need0 = macs / wa, slope = wb / wa;
+        // B's need at A's visits v; past `top` it is at most B's used words, which B's share takes anyway.
+        double Need(double v) => Math.Max(0, need0 - slope * v);
+        var da = xa.AloneDram[oa];
+        var db = xb.AloneDram[ob];
+        double Share(double va, double vb) =>
+            xa.AloneOption(oa, Math.Max(aWords, da.Words(va)), levelOneOut: true) + xb.AloneOption(ob, Math.Max(bWords, db.Words(vb)), levelOneOut: true);
+        if (slope <= 0) return Share(ua, need0);
+        double top = Math.Max(ua, (need0 - ub) / slope);
+        double least = Share(top, 0);
+        for (int j = 0; j < UndecidedGrid && least > 0; j++)
+        {
+            double lo = ua + (top - ua) * j / UndecidedGrid, hi = ua + (top - ua) * (j + 1) / UndecidedGrid;
+            least = Math.Min(least, Share(lo, Need(hi)));
+        }
+        return least;
+    }
+}
