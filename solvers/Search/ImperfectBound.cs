@@ -197,7 +197,7 @@ internal sealed partial class ImperfectBound(SearchProblem problem, ArrayCostMod
         if (_sweepsPlanKey is not { } key || !UsesPlanSweeps) return null;
         if (_planSweeps.TryGetValue(key.Key, out var made)) return made;
         if (!MakesPlanSweeps || _planSweeps.Count >= MaxPlanSweeps) return null;
-        made = ImperfectDramSweeps.Create(_m, _cost, _levels!, s, least: key.Least);
+        made = ImperfectDramSweeps.Create(_m, _cost, _levels!, s, least: key.Least, resends: WeighsResends);
         _planSweeps[key.Key] = made;
         return made;
     }
@@ -217,6 +217,13 @@ internal sealed partial class ImperfectBound(SearchProblem problem, ArrayCostMod
     /// </summary>
     public bool MakesPlanSweeps { get; set; } = true;
 
+    /// <summary>
+    /// Whether DRAM's cases carry level 1's reads of its kept operands (<see cref="ImperfectDramSweeps.ResendWords"/>, weighed by
+    /// <see cref="ResendPoints"/>). Off by default: the extra coordinate grows the cases' fronts, and making them took most of a
+    /// 60 s search on conv2_1_c and conv4_2_b (docs/benchmarks.md, "im21ae").
+    /// </summary>
+    public bool WeighsResends { get; set; }
+
     /// <summary>Whether a bound weighs the plan sweeps at all (true by default; the search's dives descend without them).</summary>
     public bool UsesPlanSweeps { get; set; } = true;
 
@@ -231,7 +238,7 @@ internal sealed partial class ImperfectBound(SearchProblem problem, ArrayCostMod
         if (_levels is null) return null;
         if (!_sweepsMade)
         {
-            _sweeps = ImperfectDramSweeps.Create(_m, _cost, _levels, s);
+            _sweeps = ImperfectDramSweeps.Create(_m, _cost, _levels, s, resends: WeighsResends);
             _levelOneKeeps = _levels.KeepOptions(1).Distinct().ToArray();
             _sweepsMade = true;
         }

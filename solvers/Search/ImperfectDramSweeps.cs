@@ -95,7 +95,8 @@ internal sealed class ImperfectDramSweeps : SearchPart
     /// plan's fanouts fix); null: 1. Level 1's tile spans at least that and <c>ceil(B / D)</c>, and D is at most
     /// <c>ceil(B / least)</c>.</param>
     /// <param name="skipGrids">False weighs every order of every grid (the tests' reference: the points are the same).</param>
-    public static ImperfectDramSweeps? Create(SearchProblem m, ArrayCostModel cost, LevelEnumeration levels, State root, double[]? heldBelow = null, long[]? least = null, bool skipGrids = true)
+    /// <param name="resends">Whether the points carry level 1's reads of its kept operands (<see cref="ResendWords"/>, <see cref="ResendPoints"/>); without, those slots are 0 and the fronts are as before.</param>
+    public static ImperfectDramSweeps? Create(SearchProblem m, ArrayCostModel cost, LevelEnumeration levels, State root, double[]? heldBelow = null, long[]? least = null, bool skipGrids = true, bool resends = false)
     {
         int n = m.TensorCount, ranks = m.Ranks;
         if (m.Levels < 2 || m.Storage[0].Fanout.Size != 1 || n > 4) return null;
@@ -183,7 +184,7 @@ internal sealed class ImperfectDramSweeps : SearchPart
                 tile[i] = tensors[i].Tile(ext);
                 swept[i] = Math.Max(dense[i], LevelOneHull(tensors[i], m.Bound, trips));
                 plainWords[i] = BypassWords(tensors[i], m.Bound, trips, -1, used[i], held[i]);
-                resend[i] = ResendWords(tensors[i], trips, used[i], held[i]);
+                resend[i] = resends ? ResendWords(tensors[i], trips, used[i], held[i]) : 0;
             }
             // Each order of DRAM's loops gives every tensor its claims (OrderSweeps less OrderLoss, per loop that may clear it):
             // the distinct vectors of the largest, per order (the orders' shapes kept per pattern of loops).
