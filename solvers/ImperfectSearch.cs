@@ -198,6 +198,9 @@ public sealed class ImperfectSearch
 
     /// <summary>How many of the lowest listed roots get a dive (<see cref="Dive"/>), and how many nodes each dive may explore.</summary>
     internal int DiveRoots { get; init; } = 1;
+
+    /// <summary>Whether the bound weighs level 1's reads of its kept operands per DRAM iteration (<see cref="ImperfectBound.WeighsResends"/>; off by default).</summary>
+    internal bool WeighsResends { get => _bound.WeighsResends; init => _bound.WeighsResends = value; }
     internal long DiveNodes { get; init; } = 1 << 18;
 
     /// <summary>

@@ -112,7 +112,45 @@ internal sealed partial class ImperfectBound(SearchProblem problem, ArrayCostMod
         if (sweeps is null) return sum;
         double value = CasePoints(terms, s, d, tiles, innermost, sweeps, sum, passPoints: false);
         // The passes over DRAM's iterations weigh the points that keep the grids' sweeps' counts apart (ImperfectPassesDram): a second least, the larger stands.
-        return _passes && _dramPairs ? Math.Max(value, CasePoints(terms, s, d, tiles, innermost, sweeps, value, passPoints: true)) : value;
+        if (_passes && _dramPairs) value = Math.Max(value, CasePoints(terms, s, d, tiles, innermost, sweeps, value, passPoints: true));
+        // Level 1 sending its kept operands down again per DRAM iteration (ResendPoints): a third least, the larger stands.
+        return ResendsApply(sweeps) ? Math.Max(value, ResendPoints(terms, s, d, sweeps, value)) : value;
+    }
+
+    /// <summary>Whether some keep set of level 1 has points with level-1 reads (<see cref="ImperfectDramSweeps.ResendPoints"/>).</summary>
+    private bool ResendsApply(ImperfectDramSweeps sweeps)
+    {
+        foreach (int keep in _levelOneKeeps) if (sweeps.ResendPoints(keep).Length > 0) return true;
+        return false;
+    }
+
+    /// <summary>
+    /// The least over level 1's keep sets and <see cref="ImperfectDramSweeps.ResendPoints"/> of the case's sum in that point with
+    /// each tensor in the keep set taking level 1's reads at least the point's words of it (<see cref="TensorTerms.With"/>; no
+    /// raise of the passes or the shared steps, which weigh level 1's reads at the keepers' visits: they would count them twice),
+    /// at least <paramref name="floor"/> (returned as soon as the least falls to it). A keep set with no such points takes its
+    /// plain points.
+    /// </summary>
+    private double ResendPoints(TensorTerms[] terms, State s, int d, ImperfectDramSweeps sweeps, double floor)
+    {
+        double least = double.PositiveInfinity, read = _m.Storage[1].ReadEnergy;
+        foreach (int keep in _levelOneKeeps)
+        {
+            bool fits = true;
+            foreach (var t in _m.Tensors) if ((keep & t.Bit) != 0) fits &= _inner.CanKeepAbove(t, s, 1, d);
+            if (!fits) continue;
+            var resend = sweeps.ResendPoints(keep);
+            bool plain = resend.Length == 0;
+            foreach (var point in plain ? sweeps.Points(keep) : resend)
+            {
+                double k = point[0];
+                foreach (var t in _m.Tensors)
+                    k += (keep & t.Bit) != 0 ? terms[t.Index].With(plain ? 0 : read * point[1 + t.Index]) : terms[t.Index].Without(point[1 + t.Index]);
+                least = Math.Min(least, k);
+                if (least <= floor) return floor;
+            }
+        }
+        return double.IsPositiveInfinity(least) ? floor : Math.Max(floor, least);
     }
 
     /// <summary>
@@ -163,7 +201,7 @@ internal sealed partial class ImperfectBound(SearchProblem problem, ArrayCostMod
         if (_sweepsPlanKey is not { } key || !UsesPlanSweeps) return null;
         if (_planSweeps.TryGetValue(key.Key, out var made)) return made;
         if (!MakesPlanSweeps || _planSweeps.Count >= MaxPlanSweeps) return null;
-        made = ImperfectDramSweeps.Create(_m, _cost, _levels!, s, least: key.Least);
+        made = ImperfectDramSweeps.Create(_m, _cost, _levels!, s, least: key.Least, resends: WeighsResends);
         _planSweeps[key.Key] = made;
         return made;
     }
@@ -183,6 +221,13 @@ internal sealed partial class ImperfectBound(SearchProblem problem, ArrayCostMod
     /// </summary>
     public bool MakesPlanSweeps { get; set; } = true;
 
+    /// <summary>
+    /// Whether DRAM's cases carry level 1's reads of its kept operands (<see cref="ImperfectDramSweeps.ResendWords"/>, weighed by
+    /// <see cref="ResendPoints"/>). Off by default: the extra coordinate grows the cases' fronts, and making them took most of a
+    /// 60 s search on conv2_1_c and conv4_2_b (docs/benchmarks.md, "im21ae").
+    /// </summary>
+    public bool WeighsResends { get; set; }
+
     /// <summary>Whether a bound weighs the plan sweeps at all (true by default; the search's dives descend without them).</summary>
     public bool UsesPlanSweeps { get; set; } = true;
 
@@ -197,7 +242,7 @@ internal sealed partial class ImperfectBound(SearchProblem problem, ArrayCostMod
         if (_levels is null) return null;
         if (!_sweepsMade)
         {
-            _sweeps = ImperfectDramSweeps.Create(_m, _cost, _levels, s);
+            _sweeps = ImperfectDramSweeps.Create(_m, _cost, _levels, s, resends: WeighsResends);
             _levelOneKeeps = _levels.KeepOptions(1).Distinct().ToArray();
             _sweepsMade = true;
         }
@@ -274,16 +319,26 @@ internal sealed partial class ImperfectBound(SearchProblem problem, ArrayCostMod
         /// <summary>The case <see cref="TensorBound"/> last weighed: the energy without the parent, and the outermost keeper's visits.</summary>
         public double Energy, Visits0;
 
-        /// <summary>The share when level 1 keeps the tensor: its parent (or innermost keeper) a level from 1 down, its DRAM side left to <see cref="ImperfectDramSweeps"/>.</summary>
-        public double With()
+        /// <summary>
+        /// The share when level 1 keeps the tensor: its parent (or innermost keeper) a level from 1 down, its DRAM side left to
+        /// <see cref="ImperfectDramSweeps"/>; level 1's reads of it at least <paramref name="levelOne"/> (their energy: <see
+        /// cref="ImperfectDramSweeps.ResendWords"/> x level 1's read energy). Where an option already counts level 1's reads (the
+        /// compute units reading level 1, or level 1 the parent of the innermost or outermost decided keeper), those reads,
+        /// with the network, are taken at least that; where the parent is a level between, level 1's reads are not in it and are added.
+        /// </summary>
+        public double With(double levelOne = 0)
         {
             double best = double.PositiveInfinity;
             if (Count == 0)
             {
-                for (int a = 0; a < AloneCount; a++) if (AloneLevel[a] >= 1) best = Math.Min(best, AloneDirect[a] + (AloneLevel[a] > 1 ? AloneFill[a] + AloneParentWith[a] : 0));
+                for (int a = 0; a < AloneCount; a++)
+                    if (AloneLevel[a] == 1) best = Math.Min(best, Math.Max(AloneDirect[a], levelOne));
+                    else if (AloneLevel[a] > 1) best = Math.Min(best, AloneDirect[a] + AloneFill[a] + Math.Max(AloneParentWith[a], levelOne));
                 return best;
             }
-            for (int p = 0; p < ParentCount; p++) if (ParentLevel[p] >= 1) best = Math.Min(best, Parents[p].ParentEnergy(Visits0) + (ParentLevel[p] > 1 ? ParentFill[p] : 0));
+            for (int p = 0; p < ParentCount; p++)
+                if (ParentLevel[p] == 1) best = Math.Min(best, Math.Max(Parents[p].ParentEnergy(Visits0), levelOne));
+                else if (ParentLevel[p] > 1) best = Math.Min(best, Parents[p].ParentEnergy(Visits0) + ParentFill[p] + levelOne);
             return Energy + best;
         }
 

@@ -38,7 +38,11 @@ internal sealed class ImperfectDramSweeps : SearchPart
     /// <summary>Per keep mask: the points that keep the sweeps' counts apart (a point stands for another only when below it in those too).</summary>
     private readonly double[][][] _passPoints;
 
-    private ImperfectDramSweeps(SearchProblem problem, double[][][] points, double[][][] passPoints) : base(problem) => (_points, _passPoints) = (points, passPoints);
+    /// <summary>Per keep mask: the points with, in the slots of the tensors in the mask, the words level 1 must read of each (<see cref="ResendWords"/>); empty when those are 0 in every case.</summary>
+    private readonly double[][][] _resendPoints;
+
+    private ImperfectDramSweeps(SearchProblem problem, double[][][] points, double[][][] passPoints, double[][][] resendPoints) : base(problem)
+        => (_points, _passPoints, _resendPoints) = (points, passPoints, resendPoints);
 
     /// <summary>
     /// The cases of level 1's keep mask <paramref name="keep"/>: per point, Q then per tensor the least words DRAM sends it (for
@@ -49,6 +53,33 @@ internal sealed class ImperfectDramSweeps : SearchPart
 
     /// <summary>The points of <paramref name="keep"/> that keep the sweeps' counts apart (<see cref="Sweeps"/>, for the passes over DRAM's iterations); <see cref="Points"/> stand for the cases in Q and the B_t alone, their counts 1.</summary>
     public double[][] PassPoints(int keep) => _passPoints[keep];
+
+    /// <summary>
+    /// The points of <paramref name="keep"/> in Q and the B_t with, for each tensor in the mask, the least words level 1 reads
+    /// of it over the cases the point stands for (<see cref="ResendWords"/>; its counts 1); empty when every such count is 0.
+    /// </summary>
+    public double[][] ResendPoints(int keep) => _resendPoints[keep];
+
+    /// <summary>
+    /// The words level 1 reads of an operand t it keeps, at least, when DRAM's loops run <paramref name="trips"/> (docs/mapspace.md,
+    /// "Level 1 sends its tile again per DRAM iteration"): each of DRAM's iterations runs MACs that use every word of t at its
+    /// position; the levels below 1 hold at most <paramref name="held"/> words of t as it starts (H), and every other word
+    /// must come from level 1, its only source (level 1 keeps t: it is the parent of t's outermost keeper below). For each
+    /// value of the chunks of the ranks that do not index t (S_t of them), the iterations over the other ranks' chunks use
+    /// together every used word U; the iterations number I (the product of the trips), so level 1 reads at least
+    /// <c>S_t x U - I x H</c> distinct words. 0 for an output (its words go up, not down).
+    /// </summary>
+    internal static double ResendWords(SearchTensor t, long[] trips, double used, double held)
+    {
+        if (t.IsOutput || double.IsPositiveInfinity(held)) return 0;
+        double sweeps = 1, iterations = 1;
+        for (int k = 0; k < trips.Length; k++)
+        {
+            iterations *= trips[k];
+            if (!t.IndexedBy[k]) sweeps *= trips[k];
+        }
+        return Math.Max(0, sweeps * used - iterations * held);
+    }
 
     /// <summary>A point's least product of DRAM's trips over the ranks that do not index tensor <paramref name="t"/> (the grid's count of t's sweeps).</summary>
     public static double Sweeps(double[] point, int t) => point[(point.Length + 1) / 2 + t];
@@ -64,7 +95,8 @@ internal sealed class ImperfectDramSweeps : SearchPart
     /// plan's fanouts fix); null: 1. Level 1's tile spans at least that and <c>ceil(B / D)</c>, and D is at most
     /// <c>ceil(B / least)</c>.</param>
     /// <param name="skipGrids">False weighs every order of every grid (the tests' reference: the points are the same).</param>
-    public static ImperfectDramSweeps? Create(SearchProblem m, ArrayCostModel cost, LevelEnumeration levels, State root, double[]? heldBelow = null, long[]? least = null, bool skipGrids = true)
+    /// <param name="resends">Whether the points carry level 1's reads of its kept operands (<see cref="ResendWords"/>, <see cref="ResendPoints"/>); without, those slots are 0 and the fronts are as before.</param>
+    public static ImperfectDramSweeps? Create(SearchProblem m, ArrayCostModel cost, LevelEnumeration levels, State root, double[]? heldBelow = null, long[]? least = null, bool skipGrids = true, bool resends = false)
     {
         int n = m.TensorCount, ranks = m.Ranks;
         if (m.Levels < 2 || m.Storage[0].Fanout.Size != 1 || n > 4) return null;
@@ -105,6 +137,9 @@ internal sealed class ImperfectDramSweeps : SearchPart
         var plainWords = new double[n];
         // Per tensor, what level 1 takes in per sweep when it keeps it: the union of its tiles over DRAM's grid (LevelOneHull), at least the used words.
         var swept = new double[n];
+        // Per tensor, the words level 1 reads of it at least when it keeps it (ResendWords), in the kept tensors' slots of a point.
+        var resend = new double[n];
+        bool anyResend = false;
         var vectors = new List<double[]>();
         var shapes = new Dictionary<(long, long), List<int[][]>>();
         var orders0 = new List<int[][]>();
@@ -117,13 +152,17 @@ internal sealed class ImperfectDramSweeps : SearchPart
         Enumerate(0);
         var points = new double[1 << n][][];
         var passPoints = new double[1 << n][][];
+        var resendPoints = new double[1 << n][][];
         for (int keep = 0; keep < 1 << n; keep++)
         {
-            passPoints[keep] = fronts[keep] is { } f ? Front(f, counts: true) : [];
+            // The fronts keep the kept tensors' level-1 reads (ResendWords) in their slots; the points and the pass points have them 0, as before.
+            var f = fronts[keep]?.Select(p => Unsent(p, keep)).ToList();
+            passPoints[keep] = f is null ? [] : Front(f, counts: true);
             // In Q and the B_t alone (each point standing for every case above it in those, its counts 1: no passes from them).
-            points[keep] = fronts[keep] is { } g ? Front(g, counts: false) : [];
+            points[keep] = f is null ? [] : Front(f, counts: false);
+            resendPoints[keep] = fronts[keep] is { } g && anyResend ? Front(g, counts: false) : [];
         }
-        return new ImperfectDramSweeps(m, points, passPoints);
+        return new ImperfectDramSweeps(m, points, passPoints, resendPoints);
 
         void Enumerate(int r)
         {
@@ -145,6 +184,7 @@ internal sealed class ImperfectDramSweeps : SearchPart
                 tile[i] = tensors[i].Tile(ext);
                 swept[i] = Math.Max(dense[i], LevelOneHull(tensors[i], m.Bound, trips));
                 plainWords[i] = BypassWords(tensors[i], m.Bound, trips, -1, used[i], held[i]);
+                resend[i] = resends ? ResendWords(tensors[i], trips, used[i], held[i]) : 0;
             }
             // Each order of DRAM's loops gives every tensor its claims (OrderSweeps less OrderLoss, per loop that may clear it):
             // the distinct vectors of the largest, per order (the orders' shapes kept per pattern of loops).
@@ -183,7 +223,7 @@ internal sealed class ImperfectDramSweeps : SearchPart
                             vd = Math.Max(vd, sweeps * swept[i] - loss);
                             vu = Math.Max(vu, sweeps * used[i] - loss);
                         }
-                        if ((keep & 1 << i) != 0) { point[0] += Math.Max(once[i], links[i].Energy(vd)); point[1 + i] = 0; }
+                        if ((keep & 1 << i) != 0) { point[0] += Math.Max(once[i], links[i].Energy(vd)); point[1 + i] = resend[i]; }
                         else point[1 + i] = Math.Max(plainWords[i], vu);
                     }
                     covered = Covered(fronts[keep], point);
@@ -270,7 +310,7 @@ internal sealed class ImperfectDramSweeps : SearchPart
                     point[0] = 0;
                     for (int i = 0; i < n; i++)
                     {
-                        if ((keep & 1 << i) != 0) { point[0] += Math.Max(once[i], links[i].Energy(v[i])); point[1 + i] = 0; }
+                        if ((keep & 1 << i) != 0) { point[0] += Math.Max(once[i], links[i].Energy(v[i])); point[1 + i] = resend[i]; anyResend |= resend[i] > 0; }
                         else point[1 + i] = Math.Max(plainWords[i], v[4 + i]);
                     }
                     Join(fronts[keep], point);
@@ -572,6 +612,14 @@ internal sealed class ImperfectDramSweeps : SearchPart
             merged.Add(least);
         }
         return merged.ToArray();
+    }
+
+    /// <summary>A copy of a point with the slots of the tensors in <paramref name="keep"/> 0 (their level-1 reads, <see cref="ResendWords"/>, left out).</summary>
+    private static double[] Unsent(double[] p, int keep)
+    {
+        var q = (double[])p.Clone();
+        for (int i = 0; i < Costs(p) - 1; i++) if ((keep & 1 << i) != 0) q[1 + i] = 0;
+        return q;
     }
 
     /// <summary>A copy of a point with its sweeps' counts 1 (below every case's).</summary>

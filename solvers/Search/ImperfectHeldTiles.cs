@@ -56,7 +56,7 @@ internal sealed partial class ImperfectBound
         if (_sweepsHeld.Count < MaxHeldSweeps && MakesPlanSweeps)
         {
             var held = (double[])_heldNode.Clone();
-            var made = ImperfectDramSweeps.Create(_m, _cost, _levels!, s, held);
+            var made = ImperfectDramSweeps.Create(_m, _cost, _levels!, s, held, resends: WeighsResends);
             _sweepsHeld[key] = (held, made);
             return made;
         }

@@ -95,6 +95,28 @@ internal sealed partial class ImperfectBound
     private static double Cut(double s1, double k, int j) => s1 + Math.Floor((k - s1) * j / PassGrid);
 
     /// <summary>
+    /// The ranges of s <see cref="Ranges"/> weighs with <paramref name="boxes"/> boxes (<paramref name="pd"/> positions of D,
+    /// <paramref name="nz"/> of Z): per range its bottom and top (A's share is taken at the top, B's at the bottom), s1 (B's
+    /// extra words are <c>max(0, bottom - s1) w</c>), and their count. Every s from 0 to <c>boxes x pd - 1</c> lies in one.
+    /// </summary>
+    internal static int RangeCuts(double boxes, double pd, double nz, Span<double> lo, Span<double> hi, out double s1)
+    {
+        double k = boxes * pd - 1;
+        s1 = Math.Min(boxes * nz, k);
+        int n = 0;
+        for (int j = 0; j <= PassGrid; j++)
+        {
+            if (j > 0 && s1 >= k) break;
+            (lo[n], hi[n]) = j == 0 ? (0, s1) : (Cut(s1, k, j - 1), Cut(s1, k, j));
+            n++;
+        }
+        return n;
+    }
+
+    /// <summary>How many ranges <see cref="RangeCuts"/> gives at most.</summary>
+    internal const int RangeCount = PassGrid + 1;
+
+    /// <summary>
     /// The pair's raise with B undecided (<see cref="Passes"/>), its grid kept for <see cref="PointRaise"/>: per possible
     /// innermost keeper of B, per range of s, A's state at the range's top and DRAM's least words for B at its bottom.
     /// </summary>
@@ -139,18 +161,16 @@ internal sealed partial class ImperfectBound
     private int Ranges(SearchTensor a, TensorTerms xa, SearchTensor b, TensorTerms xb, int o, State s, int d, Tiles tiles, int innermost,
         double nx, double pd, double nz, double small, double boxes, double[] plain, double[] energy, double[] visits, double[] words, bool passWords)
     {
-        double k = boxes * pd - 1, s1 = Math.Min(boxes * nz, k), dense = _cost.PlanDensePartition(b, s, xb.AloneLevel[o]);
+        double k = boxes * pd - 1, dense = _cost.PlanDensePartition(b, s, xb.AloneLevel[o]);
         var dram = xb.AloneDram[o];
-        int n = 0;
-        for (int j = 0; j <= PassGrid; j++)
+        Span<double> los = stackalloc double[RangeCount], his = stackalloc double[RangeCount];
+        int n = RangeCuts(boxes, pd, nz, los, his, out double s1);
+        for (int j = 0; j < n; j++)
         {
-            if (j > 0 && s1 >= k) break;
-            double lo = j == 0 ? 0 : Cut(s1, k, j - 1), hi = j == 0 ? s1 : Cut(s1, k, j);
             _passX = nx;
-            plain[n] = TensorBound(xa, a, s, d, tiles, innermost, k - hi, passWords ? boxes : 0, hi);
-            (energy[n], visits[n]) = (xa.Energy, xa.Visits0);
-            words[n] = dram.Words(dense + Math.Max(0, lo - s1) * small);
-            n++;
+            plain[j] = TensorBound(xa, a, s, d, tiles, innermost, k - his[j], passWords ? boxes : 0, his[j]);
+            (energy[j], visits[j]) = (xa.Energy, xa.Visits0);
+            words[j] = dram.Words(dense + Math.Max(0, los[j] - s1) * small);
         }
         return n;
     }

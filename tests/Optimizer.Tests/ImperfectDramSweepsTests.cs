@@ -94,6 +94,45 @@ public sealed class ImperfectDramSweepsTests
         Assert.IsTrue(tightKept >= 1 && tightFresh >= 1 && tightCarry >= 1, $"claims met exactly: {tightKept}, {tightFresh}, {tightCarry}");
         Assert.IsTrue(tightWindow >= 1, $"window claims above U met exactly: {tightWindow} of {windowRaised}");
     }
+    /// <summary>Level 1 keeps the operands (and outputs), a small register below may keep the inputs or nothing: level 1 sends its kept inputs down again per DRAM iteration.</summary>
+    private static Architecture Resend(long buffer, long register) => new("resend", "test", [
+        new StorageLevel("DRAM", null, 16, 100, 100),
+        new StorageLevel("Buffer", buffer, 16, 3, 3),
+        new StorageLevel("Reg", register, 16, 1, 1, keeps: [TensorRole.Inputs]),
+    ], new ComputeUnit(1));
+
+    /// <summary>
+    /// The words level 1 reads of an operand it keeps (<see cref="ImperfectDramSweeps.ResendWords"/>: <c>S_t x U - I x H</c>,
+    /// docs/mapspace.md "Level 1 sends its tile again per DRAM iteration") at most the reference model's level-1 reads of it,
+    /// on random imperfect mappings; some claims above the used words are met exactly (no level below keeps the operand, DRAM
+    /// runs every value of a rank that does not index it: each MAC reads level 1 once), so the claim x 1.3 fails.
+    /// </summary>
+    [TestMethod]
+    public void LevelOneReadsAKeptOperandAtLeastWhatTheResendsClaim()
+    {
+        var rng = new Random(2028);
+        var cases = Enumerable.Range(0, 12).Select(i => (Layers.Gemm($"r{i}", m: 2 + rng.Next(4), n: 1 + rng.Next(4), k: 1 + rng.Next(4)), Resend(64 + rng.Next(64), 1 + rng.Next(3))))
+            .Concat(Cases());
+        int checkedTensors = 0, raised = 0, tight = 0;
+        foreach (var (layer, arch, m, mapping, report, trips) in Sampled(cases, rng, 60))
+        {
+            foreach (var t in m.Tensors)
+            {
+                if (t.IsOutput || !mapping.Levels[1].Keep.Contains(t.Spec.Id)) continue;
+                var row = report.Tensors.Single(x => x.LevelIndex == 1 && x.Tensor == t.Spec.Id);
+                double used = t.UsedWords(m.Bound);
+                double claim = ImperfectDramSweeps.ResendWords(t, trips, used, ImperfectDramSweeps.Held(m, t));
+                if (claim > used) raised++;
+                if (claim > used && row.Reads == claim) tight++;
+                Assert.IsTrue(row.Reads >= claim, $"{layer.Name} on {arch.Name}, {mapping}: level 1 reads {t.Spec.Id} {row.Reads} times, the resends claim at least {claim}");
+                checkedTensors++;
+            }
+        }
+        Console.WriteLine($"{checkedTensors} kept operands checked; {raised} claims above the used words, {tight} of them met exactly");
+        Assert.IsTrue(checkedTensors >= 300, $"only {checkedTensors} tensors checked");
+        Assert.IsTrue(tight >= 1, $"claims above the used words met exactly: {tight} of {raised}");
+    }
+
     /// <summary>
     /// The bypass claim with H from the mapping's decided tiles (<see cref="ImperfectBound.DecidedHeld"/>: the outermost
     /// keeper below level 1's tile over its instances with distinct words, docs/mapspace.md "DRAM's sweeps over the decided

@@ -46,4 +46,47 @@ public sealed class ImperfectPassesTests
         double three = path.Single(x => x.Level == 3).Bound;
         Assert.IsTrue(three >= 0.995 * energy, $"the bound with the input scratchpad decided is {three / energy:F5} of the optimum");
     }
+
+    /// <summary>
+    /// The step the passes' soundness rests on when the boxes N (<c>ImperfectBound.Boxes</c>, or DRAM's iterations) are fewer
+    /// than the completion's N' (docs/mapspace.md, "Why fewer boxes than the completion's keep the least a bound"): for every
+    /// s' from 0 to <c>N' P_D - 1</c> some range of <c>ImperfectBound.RangeCuts</c> at N has A's steps
+    /// (<c>N P_D - 1 - top</c>) and each keeper's words (<c>N T - (top + 1) L</c>, clamped at 0) at most the completion's at s'
+    /// and B's extra steps (<c>bottom - s1</c>) at most <c>s' - N' n_Z</c>: so the least over the ranges at N is at most the
+    /// completion's share, with positions of unequal words (T below n_Z L in some: short last tiles) included.
+    /// </summary>
+    [TestMethod]
+    public void TheLeastOverTheRangesOnlyGrowsWithTheBoxes()
+    {
+        var rng = new Random(21);
+        int cases = 0, below = 0;
+        Span<double> lo = stackalloc double[ImperfectBound.RangeCount], hi = stackalloc double[ImperfectBound.RangeCount];
+        for (int trial = 0; trial < 400; trial++)
+        {
+            int pd = 1 + rng.Next(6), nz = 1 + rng.Next(pd), boxes = 1 + rng.Next(6);
+            // Two keepers of A, each with its words per position of D.
+            var words = Enumerable.Range(0, 2).Select(_ => Enumerable.Range(0, pd).Select(_ => 1.0 + rng.Next(9)).ToArray()).ToArray();
+            var total = words.Select(w => w.Sum()).ToArray();
+            var largest = words.Select(w => w.Max()).ToArray();
+            if (total.Zip(largest).Any(x => x.First < nz * x.Second)) below++;
+            double AWords(int i, double n, double s) => Math.Max(0, n * total[i] - (s + 1) * largest[i]);
+            int count = ImperfectBound.RangeCuts(boxes, pd, nz, lo, hi, out double s1);
+            for (int more = 0; more <= 5; more++)
+            {
+                int n2 = boxes + more;
+                for (int s2 = 0; s2 <= n2 * pd - 1; s2++)
+                {
+                    double steps2 = Math.Max(0, n2 * pd - 1 - s2), extra2 = Math.Max(0, s2 - n2 * nz);
+                    bool covered = false;
+                    for (int j = 0; j < count && !covered; j++)
+                        covered = Math.Max(0, boxes * pd - 1 - hi[j]) <= steps2 && Math.Max(0, lo[j] - s1) <= extra2
+                            && AWords(0, boxes, hi[j]) <= AWords(0, n2, s2) && AWords(1, boxes, hi[j]) <= AWords(1, n2, s2);
+                    Assert.IsTrue(covered, $"P_D {pd}, n_Z {nz}, N {boxes}, N' {n2}, s' {s2}, words {string.Join("/", words.Select(w => string.Join(",", w)))}: no range at N is below");
+                    cases++;
+                }
+            }
+        }
+        Console.WriteLine($"{cases} completions (s', N') covered; {below} of 400 draws with T < n_Z L at a keeper");
+        Assert.IsTrue(below >= 20, $"only {below} draws with T < n_Z L");
+    }
 }
