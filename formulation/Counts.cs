@@ -354,8 +354,11 @@ public sealed class TensorIndex
     /// a child not served with that vector (for some non-zero difference of a pair's offsets, or none served), the mean number
     /// of children at a place of A; the most that mean can be is taken, A grown by the places of most children while that
     /// raises it (a subset of the servable children served leaves more places). At most the most children at one place.
+    /// A rank in <paramref name="frozen"/> (a bit per rank) alone indexes a dimension and has no loop between the fanout and the
+    /// keeper (docs/mapspace.md, "Pairs a frozen rank sets apart"): its tiles move along that dimension only by multiples of
+    /// the children's whole span there, so a pair whose offsets differ along it never serves and its difference is left out.
     /// </summary>
-    public double MostChildrenPerAccess(ReadOnlySpan<(int Rank, long Factor, long Stride)> run, ReadOnlySpan<int> pairs, int rankCount)
+    public double MostChildrenPerAccess(ReadOnlySpan<(int Rank, long Factor, long Stride)> run, ReadOnlySpan<int> pairs, int rankCount, long frozen = 0)
     {
         var offsets = ChildOffsets(run, rankCount);
         int children = offsets.Length;
@@ -375,13 +378,15 @@ public sealed class TensorIndex
         // The pairs by the difference of their offsets (neighbour's less child's), the zero difference left out.
         var byDifference = new Dictionary<OffsetKey, List<int>>();
         var diff = new long[offsets.Length == 0 ? 0 : offsets[0].Length];
+        var fixedDim = new bool[diff.Length];
+        for (int k = 0; k < diff.Length; k++) fixedDim[k] = _ranks[k].Length == 1 && (frozen >> _ranks[k][0] & 1) != 0;
         for (int q = 0; q + 1 < pairs.Length; q += 2)
         {
             int cur = pairs[q], old = pairs[q + 1];
             if (cur >= children || old >= children) continue;
-            bool zero = true;
-            for (int k = 0; k < diff.Length; k++) { diff[k] = offsets[old][k] - offsets[cur][k]; zero &= diff[k] == 0; }
-            if (zero) continue;
+            bool zero = true, apart = false;
+            for (int k = 0; k < diff.Length; k++) { diff[k] = offsets[old][k] - offsets[cur][k]; zero &= diff[k] == 0; apart |= fixedDim[k] && diff[k] != 0; }
+            if (zero || apart) continue;
             var key = new OffsetKey((long[])diff.Clone());
             if (!byDifference.TryGetValue(key, out var list)) byDifference[key] = list = [];
             list.Add(cur);
@@ -821,6 +826,33 @@ public sealed class TensorIndex
                 if (i >= 0) move = checked(move - Math.Abs((long)_coefs[k][i]) * step);
             }
             if (move >= DimExtent(k, tileExtent)) return true;
+        }
+        return false;
+    }
+
+    /// <summary>
+    /// True when every step or rewind of DRAM's loop over <paramref name="rank"/> carries an instance's box clear of itself,
+    /// whatever DRAM's other loops do (docs/mapspace.md, "DRAM steps that clear the box"): along some dimension of the rank,
+    /// no other rank of it has a DRAM loop (<paramref name="atDram"/>), so the move there is a non-zero multiple of |coef| x
+    /// the rank's chip extent (<paramref name="chipExtent"/>, DRAM's stride), at least the instance's span: per rank of the
+    /// dimension, its chip extent less one less the children it is split into above the keeper (<paramref name="spread"/>),
+    /// since the children's values are copies of one another spread over the chip's.
+    /// </summary>
+    public bool DramStepClearsBox(int rank, ReadOnlySpan<long> chipExtent, ReadOnlySpan<long> spread, ReadOnlySpan<bool> atDram)
+    {
+        for (int k = 0; k < _ranks.Length; k++)
+        {
+            int at = Array.IndexOf(_ranks[k], rank);
+            if (at < 0) continue;
+            long span = 1;
+            bool alone = true;
+            for (int i = 0; i < _ranks[k].Length && alone; i++)
+            {
+                int r = _ranks[k][i];
+                if (r != rank && atDram[r]) alone = false;
+                span = checked(span + Math.Abs((long)_coefs[k][i]) * (chipExtent[r] - spread[r]));
+            }
+            if (alone && checked(Math.Abs((long)_coefs[k][at]) * chipExtent[rank]) >= span) return true;
         }
         return false;
     }

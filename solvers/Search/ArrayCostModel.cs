@@ -394,10 +394,10 @@ internal sealed class ArrayCostModel(SearchProblem problem) : SearchPart(problem
     /// The most children, over the fanouts from level <paramref name="from"/> down to <paramref name="to"/> (exclusive), that
     /// need identical words of t at a step under the plan: the product of each fanout's <see cref="TensorIndex.LargestCoincidence"/>.
     /// </summary>
-    public double CoincidingChildren(SearchTensor t, State s, int from, int to)
+    public double CoincidingChildren(SearchTensor t, State s, int from, int to, long frozen = 0)
     {
         double p = 1;
-        for (int k = from; k < to; k++) p *= MeanCoinciding(t, s, k);
+        for (int k = from; k < to; k++) p *= MeanCoinciding(t, s, k, frozen);
         return p;
     }
 
@@ -407,9 +407,10 @@ internal sealed class ArrayCostModel(SearchProblem problem) : SearchPart(problem
     /// plan's variants, every order of each axis's spatial loops (Timeloop's row-major placement on the mesh) and the children's
     /// tile extents level k + 1 can still take (per rank that shares a dimension with another rank k splits: its extent below k
     /// once the decided levels are taken, times a divisor of what is left); without a plan, or past 256 choices of the extents,
-    /// <see cref="TensorIndex.LargestCoincidence"/>, never more than it.
+    /// <see cref="TensorIndex.LargestCoincidence"/>, never more than it. The ranks in <paramref name="frozen"/> (a bit per rank) have no
+    /// loop between k and the keeper: pairs whose offsets differ along their dimensions serve no child.
     /// </summary>
-    public double MeanCoinciding(SearchTensor t, State s, int k)
+    public double MeanCoinciding(SearchTensor t, State s, int k, long frozen = 0)
     {
         long largest = t.Dims.LargestCoincidence(SpatialFactors(s, k));
         if (s.Plan is null || largest <= 1 || !IdenticalWords(t)) return largest;
@@ -431,7 +432,7 @@ internal sealed class ArrayCostModel(SearchProblem problem) : SearchPart(problem
             key[r] = grouped ? inner : 1;
             key[Ranks + r] = grouped ? free : 1;
         }
-        var lookup = new ContentKey(s.Plan, (t.Index, k, 0, 0), key);
+        var lookup = new ContentKey(s.Plan, (t.Index, k, frozen, 0), key);
         if (_meanCoinciding.TryGetValue(lookup, out double known)) return known;
         return _meanCoinciding.GetOrAdd(lookup.Copy(), _ =>
         {
@@ -505,7 +506,7 @@ internal sealed class ArrayCostModel(SearchProblem problem) : SearchPart(problem
                         run.Clear();
                         ext.CopyTo(stride, 0);
                         foreach (var (r, f) in order) { run.Add((r, f, stride[r])); stride[r] = checked(stride[r] * f); }
-                        most = Math.Max(most, t.Dims.MostChildrenPerAccess(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(run), pairs, Ranks));
+                        most = Math.Max(most, t.Dims.MostChildrenPerAccess(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(run), pairs, Ranks, frozen));
                         if (most >= largest) return largest;
                     }
             }

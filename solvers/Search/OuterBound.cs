@@ -596,6 +596,9 @@ internal sealed class OuterBound(SearchProblem problem, ArrayCostModel cost, Inn
         var rewind = new long[Ranks];
         var refillBox = new long[Ranks];
         var refillGapped = new bool[Ranks];
+        var dramExtent = new long[Ranks];
+        var dramSpread = new long[Ranks];
+        var dramMoves = new bool[Ranks];
         foreach (var o in parts) o.FloorOne = o.CanKeep && !o.Floored ? o.One.Energy(o.Used1) : 0;
         // With level 1 the only undecided on-chip level, a split and a keep set fix every factor: DRAM's order is then
         // shared by the tensors in the joint term (JointOrders).
@@ -894,7 +897,9 @@ internal sealed class OuterBound(SearchProblem problem, ArrayCostModel cost, Inn
                 for (int r = 0; r < Ranks && !fannedRightAbove; r++) fannedRightAbove = s.Spatial(c - 1, r) != 1;
                 if (!double.IsPositiveInfinity(held) && !fannedRightAbove)
                 {
-                    double first = dramSteps * Math.Max(0, BoxWords(t, c, g) - held);
+                    // Only the iterations after a DRAM step that may leave part of the box in place start with words of it.
+                    double box = BoxWords(t, c, g);
+                    double first = Math.Max(0, dramSteps * box - Math.Min(box, held) * (dramSteps - ClearingSteps(t, c)));
                     if (forcedHere)
                     {
                         double body = Math.Max(0, BoxWords(t, c, inside) - held);
@@ -902,12 +907,54 @@ internal sealed class OuterBound(SearchProblem problem, ArrayCostModel cost, Inn
                     }
                     fills = first * s.Used[c];
                 }
-                double reads = Math.Max(fills / _cost.CoincidingChildren(t, s, 0, c), forcedHere ? Math.Max(unionReads, unionForced) : unionReads);
+                double frozenMean = _cost.CoincidingChildren(t, s, 0, c, Frozen(t, c, forcedHere ? inside : null, forcedFrom));
+                double reads = Math.Max(fills / frozenMean, forcedHere ? Math.Max(unionReads, unionForced) : unionReads);
                 if (plain) reads = Math.Max(reads, WholeTileSteps(t, c, reads));
                 least = Math.Min(least, direct + reads * store[0].ReadEnergy + fills * store[c].WriteEnergy);
                 if (c == decided) break;
             }
             return double.IsPositiveInfinity(least) ? 0 : least;
+        }
+
+        // The product of D over the ranks whose DRAM loop carries c's box clear of itself at each of its steps and rewinds
+        // (docs/mapspace.md, "DRAM steps that clear the box"): in every DRAM order the iterations that follow a step of a loop
+        // over the other ranks with only such loops inside it, the only ones that can start with words of their box, number
+        // at most product(D) less this.
+        double ClearingSteps(SearchTensor t, int c)
+        {
+            for (int r = 0; r < Ranks; r++)
+            {
+                long dr = remaining[r] / g[r];
+                dramExtent[r] = _m.Bound[r] / dr;
+                dramMoves[r] = dr > 1;
+                dramSpread[r] = 1;
+                for (int b = 0; b < c; b++) dramSpread[r] = checked(dramSpread[r] * s.Spatial(b, r));
+            }
+            double clearing = 1;
+            for (int r = 0; r < Ranks; r++)
+                if (dramMoves[r] && t.IndexedBy[r] && t.Dims.DramStepClearsBox(r, dramExtent, dramSpread, dramMoves)) clearing *= remaining[r] / g[r];
+            return clearing;
+        }
+
+        // The ranks (a bit each) that alone index a dimension of t and have no loop between a fanout above c and c in every
+        // completion of the case (docs/mapspace.md, "Pairs a frozen rank sets apart"): no on-chip factor in the split and none at
+        // the decided levels above c; with the forced loop (`inside` its factors, m = `forcedFrom`), a rank of the held tensor
+        // with nothing inside j (no loop from m down to d) when every fanout above c is at m - 1 or below m.
+        long Frozen(SearchTensor t, int c, long[]? inside, int m)
+        {
+            long frozen = 0;
+            bool fannedAboveMiddle = false;
+            if (inside is not null)
+                for (int b = 0; b < m - 1 && !fannedAboveMiddle; b++)
+                    for (int r = 0; r < Ranks && !fannedAboveMiddle; r++) fannedAboveMiddle = s.Spatial(b, r) != 1;
+            for (int r = 0; r < Ranks; r++)
+            {
+                if (!t.PlainDimRank[r]) continue;
+                bool still = g[r] == 1 || inside is not null && !fannedAboveMiddle && held!.T.IndexedBy[r] && inside[r] == 1;
+                for (int b = d; b < c && still; b++) still = s.Choice[b]!.Temporal[r] == 1;
+                if (still) frozen |= 1L << r;
+            }
+            return frozen;
         }
 
         // The used words of an instance of c's box with the on-chip factors `factors` (the ranks split by a fanout above c

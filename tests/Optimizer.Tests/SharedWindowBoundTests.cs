@@ -424,6 +424,48 @@ public sealed class SharedWindowBoundTests
     }
 
     /// <summary>
+    /// The window tensor's refills with pairs a frozen rank sets apart and DRAM steps that clear the box (docs/mapspace.md, "Pairs
+    /// a frozen rank sets apart; DRAM steps that clear the box"; branch tl14ai): 1-D convolutions on eyeriss-like machines whose
+    /// global buffer lets the inputs pass and whose weights scratchpad keeps the weights, some with DRAM's C pinned to 2 (found by
+    /// a sweep of 30 such cases: with both counts x 1.3 the bound on the way to the optimum rises above it in these). Asserts that
+    /// the exact search (one thread, unseeded) equals brute force and that every bound on the way to the optimum is at most its cost.
+    /// </summary>
+    [TestMethod]
+    public void FrozenPairsAndClearingDramStepsHoldTheBoundUnderABypassedGlobalBuffer()
+    {
+        foreach (var (c, k, p, r, stride, fanout, glb, spads, cPin) in new[]
+        {
+            (2, 1, 4, 3, 1, (3, 1), 10, (3, 2, 1), 2),
+            (4, 1, 6, 2, 1, (4, 2), 20, (2, 4, 2), 2),
+            (2, 2, 6, 2, 1, (4, 3), 11, (4, 3, 3), 2),
+            (4, 2, 6, 2, 1, (2, 1), 5, (2, 1, 1), 2),
+            (2, 3, 4, 2, 2, (2, 3), 5, (3, 1, 1), 0),
+        })
+        {
+            var layer = Layers.Conv1d($"c{c}k{k}p{p}r{r}s{stride}", c: c, k: k, p: p, r: r, stride: stride);
+            var arch = SearchTests.RoleSplit($"glb{glb}-{fanout.Item1}x{fanout.Item2}", glb: glb, fanout: fanout, spads: spads);
+            var dram = cPin > 0 ? new LevelConstraint { Temporal = new Dictionary<RankId, int> { [new RankId("C")] = cPin } } : new LevelConstraint();
+            var constraints = new MappingConstraints(new Dictionary<int, LevelConstraint>
+            {
+                [0] = dram,
+                [1] = new LevelConstraint { Bypass = new HashSet<TensorId> { new("Inputs") } },
+                [2] = new LevelConstraint { Keep = new HashSet<TensorId> { new("Weights") } },
+            });
+            var problem = new MapProblem(layer, arch, Objective.Energy, constraints, Convention: CostConvention.Timeloop);
+            var brute = new TilingSearch(problem, prune: false).Solve(SearchLimits.None);
+            Assert.AreEqual(SolveStatus.Optimal, brute.Status);
+            var exact = new TilingSearch(problem, prune: true, seed: false).Solve(new SearchLimits(Threads: 1));
+            var model = new SearchModel(problem, deferOrders: true);
+            var bounds = SearchTests.BoundsOnTheWay(model, layer, brute.Mapping!).Bounds;
+            double highest = bounds.Max(b => Math.Max(b.Outer, b.Child ?? 0));
+            string what = $"{layer.Name} on {arch.Name}, DRAM C {cPin}";
+            Console.WriteLine($"{what}: {brute.Best} {brute.Mapping!.ToCompactString(arch.Levels.Select(l => l.Name).ToList())}, highest bound on the way {highest} ({highest / brute.Best:F4}), exact {exact.Best}");
+            Assert.IsLessThanOrEqualTo(brute.Best!.Value * (1 + 1e-9), highest, what + ": a bound on the way to the optimum above it");
+            Assert.AreEqual(brute.Best!.Value, exact.Best!.Value, 1e-9 * brute.Best.Value, what);
+        }
+    }
+
+    /// <summary>
     /// A strided 1-D convolution (C 1, K 2, P 8, R 3, stride 2) on an eyeriss-like machine with a 2 x 3 array, its search model
     /// under the Timeloop convention and Timeloop's report of <paramref name="mapping"/>, whose DRAM reads 5 input words (the
     /// array's places) at each of 4 steps.
