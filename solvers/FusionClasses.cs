@@ -431,7 +431,18 @@ public sealed partial class FusionSearch
         lock (_shapes) _shapes[key] = new ShapeResult(e, c.Member, c.Removed, c.Lower, exact, c.Nodes);
     }
 
-    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, Lazy<double>> _classBounds = new();
+    /// <summary>
+    /// A shape's class bound (<see cref="ClassBound"/>): computed once, by the first thread to ask (the others wait), and
+    /// whether the search itself has taken it. <see cref="KnownClassBound"/> reads only the taken ones, so what the search
+    /// knows never depends on what was computed ahead of it (<see cref="ClassBoundsAhead"/>): the same path on every run.
+    /// </summary>
+    private sealed class ShapeBound(Func<double> bound)
+    {
+        public Lazy<double> Value { get; } = new(bound);
+        public volatile bool Taken;
+    }
+
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, ShapeBound> _classBounds = new();
 
     /// <summary>How many threads the class searches may use (the limits' count, or one per core).</summary>
     private int SearchThreads => _classLimits().Threads is > 0 and var t ? t : Environment.ProcessorCount;
@@ -449,14 +460,23 @@ public sealed partial class FusionSearch
     /// <summary>A lower bound on every member's unfused energy, without a search (<see cref="TilingSearch.LowerBound"/>), shared by classes of the same shape.</summary>
     private double ClassBound(ClassState c)
     {
-        double Bound() => new TilingSearch(ClassProblem(c), prune: true, seed: false).LowerBound(_classLimits());
         // Once per shape, also when classes are bounded on several threads at once (the first to ask computes, the others wait).
-        return _p.ReuseSameShapes ? _classBounds.GetOrAdd(ShapeKeyOf(c.Layer, c.Job), _ => new Lazy<double>(Bound)).Value : Bound();
+        if (!_p.ReuseSameShapes) return UnsharedClassBound(c);
+        var shape = ShapeBoundOf(c);
+        double bound = shape.Value.Value;
+        shape.Taken = true;
+        return bound;
     }
 
-    /// <summary>A class's <see cref="ClassBound"/> when its shape's is already computed (shared shapes only), else null.</summary>
+    /// <summary>The entry of a class's shape in the shared class bounds (made, not computed, when missing).</summary>
+    private ShapeBound ShapeBoundOf(ClassState c) => _classBounds.GetOrAdd(ShapeKeyOf(c.Layer, c.Job), _ => new ShapeBound(() => UnsharedClassBound(c)));
+
+    /// <summary>The one computation of a class's bound: the energy search's <see cref="TilingSearch.LowerBound"/> of its problem.</summary>
+    private double UnsharedClassBound(ClassState c) => new TilingSearch(ClassProblem(c), prune: true, seed: false).LowerBound(_classLimits());
+
+    /// <summary>A class's <see cref="ClassBound"/> when the search has already taken its shape's (shared shapes only), else null.</summary>
     private double? KnownClassBound(ClassState c)
-        => _p.ReuseSameShapes && _classBounds.TryGetValue(ShapeKeyOf(c.Layer, c.Job), out var b) && b.IsValueCreated ? b.Value : null;
+        => _p.ReuseSameShapes && _classBounds.TryGetValue(ShapeKeyOf(c.Layer, c.Job), out var b) && b.Taken ? b.Value.Value : null;
 
     /// <summary>
     /// Per layer boundary i (0..n), per key: the least sum of a value over one class per layer before i along compatible keys

@@ -216,10 +216,12 @@ public sealed partial class FusionSearch
             c.Lower = WeightedLower(c, lambda);
             c.Searched = c.Empty;
         }
-        while (!stop() && NextClass(layers, Value) is var (next, ceiling) && next is not null)
-            if (next.PipeGroup >= 0) SearchPipelinedWeighted(piped[next.PipeGroup], lambda, ceiling, stop, unfused!);
-            else if (next.Main is null) SearchWeighted(next, lambda, ceiling, stop);
-            else SearchKeptWeighted(next, lambda, ceiling, stop, kept, unfused!);
+        // The pipelined groups' members' class bounds computed ahead on a thread of their own (f17y), stopped when the join ends.
+        using (ClassBoundsAhead(layers, piped, lambda, Value, stop))
+            while (!stop() && NextClass(layers, Value) is var (next, ceiling) && next is not null)
+                if (next.PipeGroup >= 0) SearchPipelinedWeighted(piped[next.PipeGroup], lambda, ceiling, stop, unfused!);
+                else if (next.Main is null) SearchWeighted(next, lambda, ceiling, stop);
+                else SearchKeptWeighted(next, lambda, ceiling, stop, kept, unfused!);
         bound = Forward(layers, c => c.Lower)[n].GetValueOrDefault(DramKey, double.PositiveInfinity);
         bool complete = Forward(layers, c => c.Member is null ? double.PositiveInfinity : 0)[n].ContainsKey(DramKey);
         return complete ? BestChain(layers, Value) : null;

@@ -219,6 +219,98 @@ public sealed partial class FusionSearch
     }
 
     /// <summary>
+    /// The class bounds a weighted join with pipelined groups will ask for (<see cref="RaiseEnergyBounds"/>), computed ahead on
+    /// one thread of their own beside the join (f17y): the join runs one group after another on its thread, and each group
+    /// otherwise computes the few bounds it lacks there. The groups below the best total at the join's start (no other is
+    /// ever reached) in the order of their totals of bounds then (<see cref="NextClass"/>'s, on their last members): the order
+    /// the join reaches them as far as its start tells. A group's members' bounds are computed only when the bounds computed
+    /// by then would leave it below that best total (the join's first raise, with the known bounds, ends the others, and their
+    /// other members' bounds are never asked for there): its members' energy bounds summed, each raised with its shape's
+    /// bound when computed, plus lambda times its cycle floor, with the totals of bounds before and after it. Each bound is a
+    /// pure value of its shape, computed once whoever asks first (<see cref="ShapeBoundOf"/>), and the search reads as known
+    /// only the bounds it took itself (<see cref="KnownClassBound"/>): the same answers and the same path, only sooner. Null
+    /// (nothing started) with one thread (<c>--threads 1</c>), without shared shapes or without groups. Disposing it stops it
+    /// after the bound in hand and waits for it. With <see cref="BoundsAheadFirst"/> (tests) the same bounds are computed on
+    /// the calling thread before the join, and null is returned.
+    /// </summary>
+    private IDisposable? ClassBoundsAhead(List<List<ClassState>> layers, List<PipeEdp> piped, double lambda, Func<FusionPartial, double> value, Func<bool> stop)
+    {
+        if (piped.Count == 0 || !_p.ReuseSameShapes || (SearchThreads < 2 && !BoundsAheadFirst)) return null;
+        int n = layers.Count;
+        var keys = KeyIndex.Of(layers);
+        var forward = keys.Forward(layers, c => c.Lower);
+        var backward = keys.Backward(layers, c => c.Lower);
+        double best = keys.Forward(layers, c => c.Member is { } m ? value(m) : double.PositiveInfinity)[n][keys.Dram];
+        var reached = new List<(double Total, double Around, PipeEdp Group)>();
+        for (int i = 0; i < n; i++)
+            for (int j = 0; j < layers[i].Count; j++)
+            {
+                var c = layers[i][j];
+                if (c.PipeGroup < 0 || c.Searched || !ReferenceEquals(c, piped[c.PipeGroup].Group.Members[^1]) || piped[c.PipeGroup].EnergyRaised) continue;
+                double around = forward[i][keys.In[i][j]] + backward[i + 1][keys.Out[i][j]];
+                if (!Meets(around + c.Lower, best)) reached.Add((around + c.Lower, around, piped[c.PipeGroup]));
+            }
+        if (reached.Count == 0) return null;
+        var order = reached.OrderBy(x => x.Total).ToList();
+        void Compute(Func<bool> done)
+        {
+            foreach (var (total, around, p) in order)
+            {
+                if (done() || stop()) return;
+                var members = p.Group.Members;
+                var missing = new List<ShapeBound>();
+                double energy = 0;
+                for (int k = 0; k < members.Count; k++)
+                {
+                    var shape = p.MemberRaised[k] ? null : ShapeBoundOf(members[k]);
+                    if (shape is { Value.IsValueCreated: false }) missing.Add(shape);
+                    energy += shape is { Value.IsValueCreated: true } ? Math.Max(p.MemberEnergy[k], shape.Value.Value - members[k].Removed!.Value) : p.MemberEnergy[k];
+                }
+                if (missing.Count == 0 || Meets(Math.Max(total, around + Math.Max(p.EnergyLower, energy) + lambda * p.CycleFloor), best)) continue;
+                foreach (var shape in missing)
+                {
+                    if (done() || stop()) return;
+                    if (BoundsAheadFirst && !shape.Value.IsValueCreated) BoundsComputedAhead++;
+                    // An exception stays in the shape's Lazy, thrown again to the search when it asks.
+                    try { _ = shape.Value.Value; } catch (Exception) { }
+                }
+            }
+        }
+        if (!BoundsAheadFirst) return new AheadThread(Compute);
+        Compute(() => false);
+        return null;
+    }
+
+    /// <summary>
+    /// Tests only: the class bounds <see cref="ClassBoundsAhead"/> computes on a thread of their own, computed instead on the
+    /// search's thread before each join with pipelined groups, all of them, whatever the threads: a deterministic stand-in for
+    /// the thread at its fastest (every bound ready before the join asks).
+    /// </summary>
+    internal bool BoundsAheadFirst { get; init; }
+
+    /// <summary>Tests only, with <see cref="BoundsAheadFirst"/>: the class bounds computed ahead that no one had computed before.</summary>
+    internal int BoundsComputedAhead { get; private set; }
+
+    /// <summary>A background thread running a loop that reads a "done" flag, stopped and waited for when disposed.</summary>
+    private sealed class AheadThread : IDisposable
+    {
+        private volatile bool _done;
+        private readonly Thread _thread;
+
+        public AheadThread(Action<Func<bool>> loop)
+        {
+            _thread = new Thread(() => loop(() => _done)) { IsBackground = true, Name = "class bounds ahead" };
+            _thread.Start();
+        }
+
+        public void Dispose()
+        {
+            _done = true;
+            _thread.Join();
+        }
+    }
+
+    /// <summary>
     /// A group's cycle floor raised, once, with its members' own class cycle floors (<see cref="RaisedFloor"/>, latency's).
     /// False when already raised.
     /// </summary>
