@@ -1116,15 +1116,16 @@ public sealed class Codesign
                 Tally("sets of two points, to their points", false, 0, 0, TimeSpan.Zero);
                 continue;
             }
-            // A set of more than two points that holds a point known within a margin of the cutoff is split without a full
-            // bound of its own (branch cd19r, SplitNearCutoff): a bound could drop it only by rising above that margin.
-            if (SplitNearCutoff is { } margin && node.Points.Count > 2 && (!node.Evaluated || (!node.Proved && node.Stage < 1))
+            // A set that holds a point known within a margin of the cutoff is split without a full bound of its own: a bound
+            // could drop it only by rising above that margin (branch cd19r, SplitNearCutoff, sets of more than two points;
+            // branch cd19t, PairsNearCutoff, sets of two points, which go to their points).
+            if ((node.Points.Count > 2 ? SplitNearCutoff : PairsNearCutoff) is { } margin && node.Points.Count > 1 && (!node.Evaluated || (!node.Proved && node.Stage < 1))
                 && (objective is DesignMetric.Energy or DesignMetric.Latency or DesignMetric.Edp) && double.IsFinite(Cutoff())
                 && NearestKnown(node.Points, MappedFor(objective), Cutoff() * (1 + margin)) is var upper && upper <= Cutoff() * (1 + margin))
             {
                 _nearSplits.Add(new NearSplit(node.Points, upper, Cutoff()));
                 foreach (var child in Split(node.Points, ComputeFirst(objective))) Push(new Node(child, node.Key, node.Tie, evaluated: false));
-                Tally("sets near the cutoff, split without a bound", false, 0, 0, TimeSpan.Zero);
+                Tally(node.Points.Count > 2 ? "sets near the cutoff, split without a bound" : "sets of two points near the cutoff, to their points", false, 0, 0, TimeSpan.Zero);
                 continue;
             }
             if (!node.Evaluated) { Place(Eval(node, node.Points.Count > 1 ? 1 : 0)); continue; }
@@ -1385,15 +1386,28 @@ public sealed class Codesign
     /// <summary>The default of <see cref="EdpRiseMargin"/>.</summary>
     public const double DefaultEdpRiseMargin = 0.04;
 
+    /// <summary>
+    /// The same margin for a set of two points (branch cd19t; null: off): a pair taken from the queue before its full bound
+    /// whose nearer point is known within this margin of the cutoff (<see cref="NearestKnown"/>) goes to its two points
+    /// without a full bound. Its bound, about 24 energy searches and some EDP ones, could drop it only by rising above the
+    /// cutoff while at most that point's known value; kept, the pair's points are mapped anyway (each point's searches stop
+    /// once its sum passes the cutoff), so the pair's searches decided nothing (docs/benchmarks.md, cd19s and cd19t). Drops
+    /// nothing, like <see cref="SplitNearCutoff"/>. Not <see cref="PairsToPoints"/>, which sends every pair to its points.
+    /// </summary>
+    public double? PairsNearCutoff { get; init; } = DefaultPairsNearCutoff;
+
+    /// <summary>The default of <see cref="PairsNearCutoff"/>.</summary>
+    public const double DefaultPairsNearCutoff = 0.03;
+
     /// <summary>The default of <see cref="SplitNearCutoff"/>: 7 %, the margin cd19q's trace under load suggested (4-sets within 4 % to 6 % of the cutoff kept).</summary>
     public const double DefaultSplitNearCutoff = 0.07;
 
-    /// <summary>A set split without a full bound by <see cref="SplitNearCutoff"/>: its points, their least known value and the cutoff then.</summary>
+    /// <summary>A set split without a full bound by <see cref="SplitNearCutoff"/> or <see cref="PairsNearCutoff"/>: its points, their least known value and the cutoff then.</summary>
     public sealed record NearSplit(IReadOnlyList<int> Points, double Upper, double Cutoff);
 
     private readonly List<NearSplit> _nearSplits = [];
 
-    /// <summary>The sets split without a full bound by <see cref="SplitNearCutoff"/>, in the order split (every minimization of this run).</summary>
+    /// <summary>The sets split without a full bound by <see cref="SplitNearCutoff"/> or <see cref="PairsNearCutoff"/>, in the order split (every minimization of this run).</summary>
     public IReadOnlyList<NearSplit> NearSplits => _nearSplits;
 
     /// <summary>

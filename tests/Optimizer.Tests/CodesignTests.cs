@@ -844,13 +844,14 @@ public sealed class CodesignTests
     }
 
     /// <summary>
-    /// A set of more than two points holding a point known within a margin of the cutoff is split without its own full
-    /// bound (branch cd19r, <see cref="Codesign.SplitNearCutoff"/>): on the 16-point space and on the same space with the
-    /// fanout declared last, for energy, latency and EDP, alone and under the median latency as a budget, with the margin
-    /// off, at 5 % and at 1000 % (every set taken from the queue then split unbounded): the sweep's answer each time; each
+    /// A set holding a point known within a margin of the cutoff is split without its own full bound (branch cd19r,
+    /// <see cref="Codesign.SplitNearCutoff"/>, sets of more than two points; branch cd19t, <see cref="Codesign.PairsNearCutoff"/>,
+    /// sets of two points, sent to their points): on the 16-point space and on the same space with the
+    /// fanout declared last, for energy, latency and EDP, alone and under the median latency as a budget, with the margins
+    /// off, at 5 % and at 1000 % (every set taken from the queue then split unbounded), each margin alone and both: the sweep's answer each time; each
     /// split set's known value (<c>upper</c>) at least the least optimum of its points (it is the value of real mappings on
-    /// one of them) and within the margin of the cutoff then; and some split's upper within 30 % of that least optimum, so
-    /// that an upper scaled down by 1.3 fails the test.
+    /// one of them) and within the margin of the cutoff then; and, for the sets of more than two points and for the pairs
+    /// each, some split's upper within 30 % of that least optimum, so that an upper scaled down by 1.3 fails the test.
     /// </summary>
     [TestMethod]
     public void ASetNearTheCutoffIsSplitWithoutItsBound()
@@ -858,7 +859,7 @@ public sealed class CodesignTests
         string text = File.ReadAllText(SpacePath);
         string last = text.Replace("    - {level: GlobalBuffer, fanout: [2x2, 4x4]}\n", "")
             .Replace("    - {level: DRAM, bandwidth: [2, 4]}\n", "    - {level: DRAM, bandwidth: [2, 4]}\n    - {level: GlobalBuffer, fanout: [2x2, 4x4]}\n");
-        int splits = 0, tight = 0;
+        int splits = 0, tight = 0, pairs = 0, tightPairs = 0;
         foreach (var space in new[] { Space(), DesignSpaceSpec.Parse(last, "fanout-last.yaml") })
         {
             var sweeper = new Codesign(space, Small(), SearchLimits.None);
@@ -870,11 +871,13 @@ public sealed class CodesignTests
                     var expected = sweeper.Sweep(objective, budgets)!;
                     foreach (long nodes in new long[] { 10, Codesign.DefaultQuickNodes })
                     foreach (double? margin in new double?[] { null, 0.05, 10.0 })
+                    foreach (var (larger, two) in margin is null ? [(true, true)] : new[] { (true, false), (false, true), (true, true) })
                     {
                         // With the dive's searches cut at 10 nodes the sets it leaves are unproved, so the rule meets them.
-                        var run = new Codesign(space, Small(), SearchLimits.None, quickNodes: nodes) { SplitNearCutoff = margin, LeaveHopelessHalves = nodes < 100 };
+                        var run = new Codesign(space, Small(), SearchLimits.None, quickNodes: nodes)
+                            { SplitNearCutoff = larger ? margin : null, PairsNearCutoff = two ? margin : null, LeaveHopelessHalves = nodes < 100 };
                         var got = run.Minimize(objective, budgets);
-                        string what = $"{space.Parameters[0].Level} first, {DesignMetrics.Name(objective)} [{string.Join("; ", budgets)}], dive nodes {nodes}, margin {margin}: " +
+                        string what = $"{space.Parameters[0].Level} first, {DesignMetrics.Name(objective)} [{string.Join("; ", budgets)}], dive nodes {nodes}, margin {margin} (larger sets {larger}, pairs {two}): " +
                                       $"splits [{string.Join("; ", run.NearSplits.Select(x => $"{x.Points.Count} from {x.Points.Min()} upper {x.Upper} cutoff {x.Cutoff}"))}]";
                         Assert.AreEqual(CodesignStatus.Optimal, got.Status, what);
                         Assert.AreEqual(expected.Point, got.Best!.Point, what);
@@ -883,18 +886,21 @@ public sealed class CodesignTests
                         foreach (var split in run.NearSplits)
                         {
                             double least = split.Points.Min(p => all[p]!.Values[objective]);
-                            Assert.IsTrue(split.Points.Count > 2, what);
+                            Assert.IsTrue(split.Points.Count > 2 ? larger : split.Points.Count == 2 && two, what);
                             Assert.IsTrue(split.Upper >= least * (1 - 1e-12), $"{what}: a split set's known value {split.Upper} below the least optimum of its points {least}");
                             Assert.IsTrue(split.Upper <= split.Cutoff * (1 + margin!.Value), what);
-                            if (split.Upper / 1.3 < least) tight++;
-                            splits++;
+                            if (split.Points.Count == 2) { pairs++; if (split.Upper / 1.3 < least) tightPairs++; }
+                            else { splits++; if (split.Upper / 1.3 < least) tight++; }
                         }
                     }
                 }
         }
-        Console.WriteLine($"{splits} sets split without a bound, {tight} with a known value within 30 % of their least optimum");
+        Console.WriteLine($"{splits} sets of more than two points split without a bound, {tight} with a known value within 30 % of their least optimum; " +
+                          $"{pairs} pairs sent to their points, {tightPairs} within 30 %");
         Assert.IsTrue(splits > 0, "no set split: the test sees nothing");
         Assert.IsTrue(tight > 0, "no split set's known value near its least optimum: a value scaled down by 1.3 would pass");
+        Assert.IsTrue(pairs > 0, "no pair sent to its points: the test sees nothing");
+        Assert.IsTrue(tightPairs > 0, "no pair's known value near its least optimum: a value scaled down by 1.3 would pass");
     }
 
     /// <summary>
