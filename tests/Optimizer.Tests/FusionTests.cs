@@ -579,15 +579,7 @@ public sealed class FusionTests
 [DoNotParallelize]
 public sealed class FusionCliTests
 {
-    private static (int Code, string Out, string Err) Run(params string[] args)
-    {
-        var (o, e) = (Console.Out, Console.Error);
-        var (so, se) = (new StringWriter(), new StringWriter());
-        Console.SetOut(so);
-        Console.SetError(se);
-        try { return (Optimizer.Cli.Program.Main(args), so.ToString(), se.ToString()); }
-        finally { Console.SetOut(o); Console.SetError(e); }
-    }
+    private static (int Code, string Out, string Err) Run(params string[] args) => CommandLine.Run(args);
 
     [TestMethod]
     public void FuseWritesAMappingThatEvaluateAndSimulateReadBack()
