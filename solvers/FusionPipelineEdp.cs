@@ -288,6 +288,13 @@ public sealed partial class FusionSearch
     /// </summary>
     internal bool BoundsAheadFirst { get; init; }
 
+    /// <summary>
+    /// Tests only: when set, each search of a pipelined group in a weighted join (<see cref="SearchPipelinedWeighted"/>) adds a
+    /// line, in the order the join decides them: the group, the lambda, the members each pass of <see cref="RaiseEnergyBounds"/>
+    /// raised (the known class bounds', then the ones it took), and what ended it. The search's path, to compare between runs.
+    /// </summary>
+    internal List<string>? GroupDecisions { get; init; }
+
     /// <summary>Tests only, with <see cref="BoundsAheadFirst"/>: the class bounds computed ahead that no one had computed before.</summary>
     internal int BoundsComputedAhead { get; private set; }
 
@@ -425,29 +432,43 @@ public sealed partial class FusionSearch
         // First its bounds with its members' class bounds, the energy's (RaiseEnergyBounds), then the cycles' (RaiseCycles): a
         // group either puts at the ceiling is not enumerated (nor, by the first, has its cycle floor taken).
         // The members whose class bounds are known first (free), then the others (f17u).
+        var decision = GroupDecisions is null ? null : new System.Text.StringBuilder($"group {last.PipeGroup} at {lambda:R}:");
+        void Decided(string how)
+        {
+            if (decision is null) return;
+            decision.Append($" {how}");
+            lock (GroupDecisions!) GroupDecisions.Add(decision.ToString());
+        }
         foreach (bool knownOnly in new[] { true, false })
-            if (RaiseEnergyBounds(p, stop, knownOnly))
+        {
+            var before = decision is null ? null : p.MemberRaised.ToArray();
+            bool raisedAny = RaiseEnergyBounds(p, stop, knownOnly);
+            if (before is not null)
+                decision!.Append($" {(knownOnly ? "known" : "taken")} [{string.Join(",", Enumerable.Range(0, before.Length).Where(k => !before[k] && p.MemberRaised[k]))}]");
+            if (raisedAny)
             {
                 ResetPiped(p, lambda);
                 last.Searched = true;
-                if (Meets(last.Lower, ceiling)) return;
+                if (Meets(last.Lower, ceiling)) { Decided("ended by its class bounds"); return; }
             }
+        }
         if (RaiseCycles(p, stop))
         {
             ResetPiped(p, lambda);
             last.Searched = true;
-            if (Meets(last.Lower, ceiling)) return;
+            if (Meets(last.Lower, ceiling)) { Decided("ended by its cycle floor"); return; }
         }
         // First the members' least energies (cheap beside the enumeration, and shared by shape with the sequential classes):
         // a group whose bound they raise to the ceiling is not enumerated at this lambda.
-        if (!p.EnergySettled && SettleEnergy(p, lambda, ceiling, stop) && Meets(last.Lower, ceiling)) return;
+        if (!p.EnergySettled && SettleEnergy(p, lambda, ceiling, stop) && Meets(last.Lower, ceiling)) { Decided("ended by its members' least energies"); return; }
         // Then the narrow levels' floor (every member's class with each narrow level bypassed, shared by shape): a group it
         // raises to the ceiling is not enumerated at this lambda.
-        if (p.EnergySettled && !p.BareSettled && SettleBare(p, lambda, ceiling, stop) && Meets(last.Lower, ceiling)) { _groupsCutByBare++; return; }
+        if (p.EnergySettled && !p.BareSettled && SettleBare(p, lambda, ceiling, stop) && Meets(last.Lower, ceiling)) { _groupsCutByBare++; Decided("ended by its narrow levels' floors"); return; }
         // Then each member's weighted optimum at this lambda (shared by shape and lambda with the sequential classes): a group
         // whose member floor (MemberWeightedFloor) reaches the ceiling is not enumerated at this lambda.
-        if (!p.Complete && WeighMembers(p, lambda, ceiling, stop) && Meets(last.Lower, ceiling)) { _groupsCutByMembers++; return; }
+        if (!p.Complete && WeighMembers(p, lambda, ceiling, stop) && Meets(last.Lower, ceiling)) { _groupsCutByMembers++; Decided("ended by its members' weighted floors"); return; }
         _groupsEnumerated++;
+        Decided("enumerated");
         if (MemberOptions(g, stop, k =>
             {
                 var own = p.Own![k];
