@@ -33,17 +33,8 @@ public sealed class ImperfectResendsTests
     public void TheResendsRaiseTheRootAndTheSearchEqualsTheEnumeration()
     {
         var layer = Layers.Gemm("g463", m: 4, n: 6, k: 3);
-        var arch = InputsBuffer(16, 2, 20, 8);
-        var problem = new MapProblem(layer, arch, Objective.Energy);
-        var brute = new ImperfectEnumeration(problem).Solve(SearchLimits.None);
-        Assert.AreEqual(SolveStatus.Optimal, brute.Status);
-        var bb = new ImperfectSearch(problem, seed: false).Solve(SearchLimits.None);
-        ImperfectSharedStepsTests.AssertProvesTheEnumerationsOptimum(layer, arch, brute, bb, layer.Name);
-        double energy = CostModel.Evaluate(layer, arch, brute.Mapping!, Factorization.Imperfect).Energy;
-        var path = new ImperfectSearch(problem, seed: false).PathBounds(brute.Mapping!)!;
-        foreach (var (level, bound) in path)
-            Assert.IsTrue(bound <= energy * (1 + 1e-9), $"{layer.Name}: the bound with levels {level} and below decided is {bound}, above the optimum's energy {energy}");
-        double without = new ImperfectSearch(problem, seed: false) { WeighsResends = false }.PathBounds(brute.Mapping!)![0].Bound;
+        var (problem, optimum, energy, path) = ImperfectUndecidedPairsTests.ProvesTheOptimumAlongItsPath(layer, InputsBuffer(16, 2, 20, 8));
+        double without = new ImperfectSearch(problem, seed: false) { WeighsResends = false }.PathBounds(optimum)![0].Bound;
         double root = path[0].Bound;
         Console.WriteLine($"{layer.Name}: optimum {energy}, root bound {root / energy:F4} of it ({without / energy:F4} without the resends)");
         Assert.IsTrue(root >= 0.945 * energy, $"{layer.Name}: the root's bound is {root / energy:F4} of the optimum ({without / energy:F4} without the resends)");
