@@ -23,7 +23,7 @@ public sealed class ImperfectResendsTests
 
     /// <summary>
     /// A GEMM (M 4, N 6, K 3) over a 16-word buffer: its 12 inputs and the outputs' M x N tile do not fit together, so a
-    /// buffer that keeps both makes DRAM split N and sends its inputs to the 2-word register again per N chunk. The search
+    /// buffer that keeps both makes DRAM split M or N, and with N split it sends its inputs to the 2-word register again per N chunk. The search
     /// with the resends on proves the enumeration's optimum (2,664); every bound along the optimum's path is at most its
     /// energy; the root's bound rises from 0.9302 of it without the resends to 0.9527 with them (checked on 2026-12-07: the
     /// term x 0 gives 0.9302, so this fails without it; x 1.3 leaves the root at 0.9527, bound there by another case, so it
