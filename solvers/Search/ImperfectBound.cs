@@ -222,11 +222,11 @@ internal sealed partial class ImperfectBound(SearchProblem problem, ArrayCostMod
     public bool MakesPlanSweeps { get; set; } = true;
 
     /// <summary>
-    /// Whether DRAM's cases carry level 1's reads of its kept operands (<see cref="ImperfectDramSweeps.ResendWords"/>, weighed by
-    /// <see cref="ResendPoints"/>). Off by default: the extra coordinate grows the cases' fronts, and making them took most of a
-    /// 60 s search on conv2_1_c and conv4_2_b (docs/benchmarks.md, "im21ae").
+    /// Whether DRAM's cases carry level 1's reads of its kept operands (<see cref="ImperfectDramSweeps.ResendWords"/>, rounded
+    /// down by <see cref="ImperfectDramSweeps.ResendSteps"/>, weighed by <see cref="ResendPoints"/>). On by default; off only in
+    /// tests (the bound without them, to show what they add).
     /// </summary>
-    public bool WeighsResends { get; set; }
+    public bool WeighsResends { get; set; } = true;
 
     /// <summary>Whether a bound weighs the plan sweeps at all (true by default; the search's dives descend without them).</summary>
     public bool UsesPlanSweeps { get; set; } = true;

@@ -81,6 +81,19 @@ internal sealed class ImperfectDramSweeps : SearchPart
         return Math.Max(0, sweeps * used - iterations * held);
     }
 
+    /// <summary>
+    /// <see cref="ResendWords"/> as the points carry it: rounded down to the used words U times a power of 2 (0 below U), so
+    /// the count takes a few values per tensor and DRAM's fronts stay small (docs/mapspace.md, "Level 1 sends its tile again
+    /// per DRAM iteration"; unrounded, the fronts grew to thousands of points and making them took most of a 60 s search).
+    /// Never above the count, so a lower bound still.
+    /// </summary>
+    internal static double ResendSteps(double words, double used)
+    {
+        if (words <= 0 || used <= 0) return Math.Max(0, words);
+        if (words < used) return 0;
+        return used * Math.Pow(2, Math.Floor(Math.Log2(words / used)));
+    }
+
     /// <summary>A point's least product of DRAM's trips over the ranks that do not index tensor <paramref name="t"/> (the grid's count of t's sweeps).</summary>
     public static double Sweeps(double[] point, int t) => point[(point.Length + 1) / 2 + t];
 
@@ -184,7 +197,7 @@ internal sealed class ImperfectDramSweeps : SearchPart
                 tile[i] = tensors[i].Tile(ext);
                 swept[i] = Math.Max(dense[i], LevelOneHull(tensors[i], m.Bound, trips));
                 plainWords[i] = BypassWords(tensors[i], m.Bound, trips, -1, used[i], held[i]);
-                resend[i] = resends ? ResendWords(tensors[i], trips, used[i], held[i]) : 0;
+                resend[i] = resends ? ResendSteps(ResendWords(tensors[i], trips, used[i], held[i]), used[i]) : 0;
             }
             // Each order of DRAM's loops gives every tensor its claims (OrderSweeps less OrderLoss, per loop that may clear it):
             // the distinct vectors of the largest, per order (the orders' shapes kept per pattern of loops).

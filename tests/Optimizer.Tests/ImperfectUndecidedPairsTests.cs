@@ -35,7 +35,18 @@ public sealed class ImperfectUndecidedPairsTests
     public void TheRootTradesTheInputScratchpadsFillsForTheWeightsAndTheSearchEqualsTheEnumeration(int k, int p)
     {
         var layer = Layers.Conv1d($"k{k}p{p}", c: 1, k: k, p: p, r: 1);
-        var arch = OutputsBuffer(2, 1);
+        var (_, _, energy, path) = ProvesTheOptimumAlongItsPath(layer, OutputsBuffer(2, 1));
+        double root = path[0].Bound;
+        Console.WriteLine($"{layer.Name}: optimum {energy}, root bound {root / energy:F4} of it");
+        Assert.IsTrue(root >= 0.93 * energy, $"{layer.Name}: the root's bound is {root / energy:F4} of the optimum");
+    }
+
+    /// <summary>
+    /// The branch and bound (unseeded) proves the enumeration's optimum of <paramref name="layer"/> on <paramref name="arch"/>
+    /// and every bound along that optimum's path is at most its energy: the problem, the optimum, its energy and the path.
+    /// </summary>
+    internal static (MapProblem Problem, Mapping Optimum, double Energy, List<(int Level, double Bound)> Path) ProvesTheOptimumAlongItsPath(Einsum layer, Architecture arch)
+    {
         var problem = new MapProblem(layer, arch, Objective.Energy);
         var brute = new ImperfectEnumeration(problem).Solve(SearchLimits.None);
         Assert.AreEqual(SolveStatus.Optimal, brute.Status);
@@ -45,8 +56,6 @@ public sealed class ImperfectUndecidedPairsTests
         var path = new ImperfectSearch(problem, seed: false).PathBounds(brute.Mapping!)!;
         foreach (var (level, bound) in path)
             Assert.IsTrue(bound <= energy * (1 + 1e-9), $"{layer.Name}: the bound with levels {level} and below decided is {bound}, above the optimum's energy {energy}");
-        double root = path[0].Bound;
-        Console.WriteLine($"{layer.Name}: optimum {energy}, root bound {root / energy:F4} of it");
-        Assert.IsTrue(root >= 0.93 * energy, $"{layer.Name}: the root's bound is {root / energy:F4} of the optimum");
+        return (problem, brute.Mapping!, energy, path);
     }
 }
