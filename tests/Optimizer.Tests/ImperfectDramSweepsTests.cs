@@ -105,7 +105,8 @@ public sealed class ImperfectDramSweepsTests
     /// The words level 1 reads of an operand it keeps (<see cref="ImperfectDramSweeps.ResendWords"/>: <c>S_t x U - I x H</c>,
     /// docs/mapspace.md "Level 1 sends its tile again per DRAM iteration") at most the reference model's level-1 reads of it,
     /// on random imperfect mappings; some claims above the used words are met exactly (no level below keeps the operand, DRAM
-    /// runs every value of a rank that does not index it: each MAC reads level 1 once), so the claim x 1.3 fails.
+    /// runs every value of a rank that does not index it: each MAC reads level 1 once), so the claim x 1.3 fails; so are some of the claims
+    /// as the search carries them, rounded (<see cref="ImperfectDramSweeps.ResendSteps"/>), so the rounded claim x 1.3 fails too.
     /// </summary>
     [TestMethod]
     public void LevelOneReadsAKeptOperandAtLeastWhatTheResendsClaim()
@@ -113,7 +114,7 @@ public sealed class ImperfectDramSweepsTests
         var rng = new Random(2028);
         var cases = Enumerable.Range(0, 12).Select(i => (Layers.Gemm($"r{i}", m: 2 + rng.Next(4), n: 1 + rng.Next(4), k: 1 + rng.Next(4)), Resend(64 + rng.Next(64), 1 + rng.Next(3))))
             .Concat(Cases());
-        int checkedTensors = 0, raised = 0, tight = 0;
+        int checkedTensors = 0, raised = 0, tight = 0, tightRounded = 0;
         foreach (var (layer, arch, m, mapping, report, trips) in Sampled(cases, rng, 60))
         {
             foreach (var t in m.Tensors)
@@ -125,12 +126,17 @@ public sealed class ImperfectDramSweepsTests
                 if (claim > used) raised++;
                 if (claim > used && row.Reads == claim) tight++;
                 Assert.IsTrue(row.Reads >= claim, $"{layer.Name} on {arch.Name}, {mapping}: level 1 reads {t.Spec.Id} {row.Reads} times, the resends claim at least {claim}");
+                // What the search's points carry: the claim rounded down to U x a power of 2 (ResendSteps), met exactly too.
+                double rounded = ImperfectDramSweeps.ResendSteps(claim, used);
+                Assert.IsTrue(rounded <= claim && row.Reads >= rounded, $"{layer.Name} on {arch.Name}, {mapping}: {t.Spec.Id} claim {claim} rounded to {rounded}, level 1 reads {row.Reads}");
+                if (rounded > used && row.Reads == rounded) tightRounded++;
                 checkedTensors++;
             }
         }
-        Console.WriteLine($"{checkedTensors} kept operands checked; {raised} claims above the used words, {tight} of them met exactly");
+        Console.WriteLine($"{checkedTensors} kept operands checked; {raised} claims above the used words, {tight} of them met exactly, {tightRounded} rounded ones met exactly");
         Assert.IsTrue(checkedTensors >= 300, $"only {checkedTensors} tensors checked");
         Assert.IsTrue(tight >= 1, $"claims above the used words met exactly: {tight} of {raised}");
+        Assert.IsTrue(tightRounded >= 1, $"rounded claims above the used words met exactly: {tightRounded} of {raised}");
     }
 
     /// <summary>
