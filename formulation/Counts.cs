@@ -357,8 +357,13 @@ public sealed class TensorIndex
     /// A rank in <paramref name="frozen"/> (a bit per rank) alone indexes a dimension and has no loop between the fanout and the
     /// keeper (docs/mapspace.md, "Pairs a frozen rank sets apart"): its tiles move along that dimension only by multiples of
     /// the children's whole span there, so a pair whose offsets differ along it never serves and its difference is left out.
+    /// A rank in <paramref name="still"/> (a bit per rank) has its index fixed in each child for the whole run: its factors at
+    /// this fanout and above cover its bound, so no loop below the fanout or in time moves it (docs/mapspace.md, "Pairs the
+    /// still ranks set apart"). Along a dimension every word a child ever uses then sits at its offset plus a multiple of the
+    /// unit (<see cref="StillUnit"/>), so a pair whose offsets differ there by no multiple of it hold disjoint words, never
+    /// serve each other, and its difference is left out.
     /// </summary>
-    public double MostChildrenPerAccess(ReadOnlySpan<(int Rank, long Factor, long Stride)> run, ReadOnlySpan<int> pairs, int rankCount, long frozen = 0)
+    public double MostChildrenPerAccess(ReadOnlySpan<(int Rank, long Factor, long Stride)> run, ReadOnlySpan<int> pairs, int rankCount, long frozen = 0, long still = 0)
     {
         var offsets = ChildOffsets(run, rankCount);
         int children = offsets.Length;
@@ -380,12 +385,19 @@ public sealed class TensorIndex
         var diff = new long[offsets.Length == 0 ? 0 : offsets[0].Length];
         var fixedDim = new bool[diff.Length];
         for (int k = 0; k < diff.Length; k++) fixedDim[k] = _ranks[k].Length == 1 && (frozen >> _ranks[k][0] & 1) != 0;
+        var unit = new long[diff.Length];
+        for (int k = 0; k < diff.Length; k++) unit[k] = StillUnit(k, still);
         for (int q = 0; q + 1 < pairs.Length; q += 2)
         {
             int cur = pairs[q], old = pairs[q + 1];
             if (cur >= children || old >= children) continue;
             bool zero = true, apart = false;
-            for (int k = 0; k < diff.Length; k++) { diff[k] = offsets[old][k] - offsets[cur][k]; zero &= diff[k] == 0; apart |= fixedDim[k] && diff[k] != 0; }
+            for (int k = 0; k < diff.Length; k++)
+            {
+                diff[k] = offsets[old][k] - offsets[cur][k];
+                zero &= diff[k] == 0;
+                apart |= fixedDim[k] && diff[k] != 0 || (unit[k] == 0 ? diff[k] != 0 : diff[k] % unit[k] != 0);
+            }
             if (zero || apart) continue;
             var key = new OffsetKey((long[])diff.Clone());
             if (!byDifference.TryGetValue(key, out var list)) byDifference[key] = list = [];
@@ -417,6 +429,21 @@ public sealed class TensorIndex
             }
             return count == 0 ? 0 : (double)sum / count;
         }
+    }
+
+    /// <summary>
+    /// Along dimension <paramref name="k"/>, the step between the positions a child's words can take once the ranks in
+    /// <paramref name="still"/> are fixed: the greatest common divisor of the other ranks' |coefficients| there (0 when every
+    /// rank of the dimension is still: the child's position there never changes).
+    /// </summary>
+    public long StillUnit(int k, long still)
+    {
+        long unit = 0;
+        var ranks = _ranks[k];
+        var coefs = _coefs[k];
+        for (int i = 0; i < ranks.Length; i++)
+            if ((still >> ranks[i] & 1) == 0) unit = Divisibility.Gcd(unit, Math.Abs((long)coefs[i]));
+        return unit;
     }
 
     /// <summary>An offset (or a difference of offsets) compared by content, as a dictionary key.</summary>

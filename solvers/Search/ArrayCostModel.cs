@@ -492,6 +492,14 @@ internal sealed class ArrayCostModel(SearchProblem problem) : SearchPart(problem
                         orders.Add([.. px.Concat(py)]);
                 layouts.Add((TimeloopConvention.NeighbourPairs(_m.Storage[k].Fanout, (int)children), orders));
             }
+            // The ranks whose factors at k and above cover their bound: fixed in each child for the whole run.
+            long still = 0;
+            for (int r = 0; r < Ranks; r++)
+            {
+                long across = 1;
+                for (int l = 0; l <= k; l++) across = checked(across * s.Spatial(l, r));
+                if (across == _m.Bound[r]) still |= 1L << r;
+            }
             double most = 0;
             var ext = new long[Ranks];
             var stride = new long[Ranks];
@@ -506,7 +514,7 @@ internal sealed class ArrayCostModel(SearchProblem problem) : SearchPart(problem
                         run.Clear();
                         ext.CopyTo(stride, 0);
                         foreach (var (r, f) in order) { run.Add((r, f, stride[r])); stride[r] = checked(stride[r] * f); }
-                        most = Math.Max(most, t.Dims.MostChildrenPerAccess(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(run), pairs, Ranks, frozen));
+                        most = Math.Max(most, t.Dims.MostChildrenPerAccess(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(run), pairs, Ranks, frozen, still));
                         if (most >= largest) return largest;
                     }
             }

@@ -1102,7 +1102,8 @@ internal sealed class OuterBound(SearchProblem problem, ArrayCostModel cost, Inn
                 foreach (int r in rel)
                     if (whole[r]) star = Math.Max(star, mid[r] > 1 ? 2 : f[r] / mid[r] > 1 ? 1 : 0);
                 double steps = Chain(star);
-                if (steps * tiles <= known) { lowest = Math.Min(lowest, steps * tiles); return; } // forwarding only lowers it
+                // Forwarding only lowers it; the reads through a bypassed middle level (Exact's fills) may raise it.
+                if (!middle && steps * tiles <= known) { lowest = Math.Min(lowest, steps * tiles); return; }
                 // First with each forwarded step's words at least those of U not in U moved back by its move (the tiles a
                 // neighbour serves lie there; the places' tiles are at least their union): when that is no lower than a choice
                 // already taken, the exact count is not either.
@@ -1234,7 +1235,7 @@ internal sealed class OuterBound(SearchProblem problem, ArrayCostModel cost, Inn
                 double loose = Layered(star, tiles);
                 var near = NeighbourPlaces();
                 int runs = near.Mesh.RunCount;
-                if (loose <= known || runs == 0 || (forwarded.Count == 0 && fills <= 0)) return loose;
+                if ((loose <= known && fills <= 0) || runs == 0 || (forwarded.Count == 0 && fills <= 0)) return loose;
                 int top = c == 3 ? 2 : 1;
                 // The placements of one group (the same unserved places at every forwarded move, the same children per place)
                 // have the same words at every step and the same mean multicast, so the same counts: each group's are made once,

@@ -600,6 +600,30 @@ public sealed class SharedWindowBoundTests
     }
 
     /// <summary>
+    /// Pairs the still ranks set apart (docs/mapspace.md, same name), the kernel by hand: a stride-2 1-D convolution (W = 2p + r)
+    /// with R 3, P 2 and K 2 along a 12 x 1 row (R innermost), one-word tiles. The children sit at W 0, 1, 2, 2, 3, 4 twice: 5
+    /// places, 2.4 children a place. Counted as if any neighbour could serve, a step of +1 serves every child with r below 2 and
+    /// leaves places 2 (4 children) and 4 (2): a mean of 3. R's factor covers its bound, so R is still: a child's words all sit
+    /// at its offset plus a multiple of 2 (only P moves W, coefficient 2), and neighbours one r apart hold disjoint words; the
+    /// one pair left (the K boundary, W 4 apart) serves one child of a place that keeps another: 2.4.
+    /// </summary>
+    [TestMethod]
+    public void PairsTheStillRanksSetApartServeNoChild()
+    {
+        var conv = Layers.Conv1d("still", c: 1, k: 2, p: 2, r: 3, stride: 2);
+        var ids = conv.Ranks.Select(r => r.Id.ToString()).ToList();
+        var input = new TensorIndex(conv.Tensors.Single(t => t.Role == TensorRole.Inputs), conv.Ranks.Select(r => r.Id).ToArray());
+        var pairs = TimeloopConvention.NeighbourPairs(new Fanout(12, 1), 12);
+        (int, long, long)[] run = [(ids.IndexOf("R"), 3, 1), (ids.IndexOf("P"), 2, 1), (ids.IndexOf("K"), 2, 1)];
+        Assert.AreEqual(3, input.MostChildrenPerAccess(run, pairs, ids.Count), 1e-12, "every neighbour counted as one that may serve");
+        long still = 1L << ids.IndexOf("R");
+        int w = Enumerable.Range(0, input.Dimensions).Single(k => input.RanksOf(k).Length == 2);
+        Assert.AreEqual(2, input.StillUnit(w, still), "only P moves W, by 2");
+        Assert.AreEqual(0, input.StillUnit(w, still | 1L << ids.IndexOf("P")), "W never moves");
+        Assert.AreEqual(2.4, input.MostChildrenPerAccess(run, pairs, ids.Count, still: still), 1e-12, "the r neighbours hold disjoint words");
+    }
+
+    /// <summary>
     /// The mean group of children at a step (docs/mapspace.md, same name): the compute units reading a window tensor at a keeper
     /// above a fanout read it at least MACs over the most the fanout's accesses can be multicast on average
     /// (<see cref="TensorIndex.MostChildrenPerAccess"/>), not over the most children at one place. By hand: a 1-D convolution with
