@@ -63,10 +63,17 @@ public sealed partial class FusionSearch
     /// A key equal for two classes of layers of the same shape whose held tensors sit at the same tensor positions,
     /// levels and uses, with the same shared loops and the same words reserved: their members differ only in names.
     /// </summary>
-    private string ShapeKeyOf(int i, Job j)
+    private string ShapeKeyOf(int i, Job j) => ShapeKeyOf(i, j, uses: true);
+
+    /// <summary>
+    /// A class's shape as <see cref="ShapeKeyOf(int, Job)"/>, with <paramref name="uses"/> false leaving out how the class uses its
+    /// held tensors (writes, loads or reads them): the key of its <see cref="ClassProblem"/>, which sees only where each held
+    /// tensor lives (<see cref="FusionMapspace.ClassConstraints"/>, <see cref="FusionMapspace.KeepingNothingAt"/>), not its use.
+    /// </summary>
+    private string ShapeKeyOf(int i, Job j, bool uses)
     {
         var e = EinsumOf(i, j);
-        var held = j.Held.Select(h => $"{IndexOfTensor(e, h.Tensor)}@{h.Level}{h.Use}");
+        var held = j.Held.Select(h => $"{IndexOfTensor(e, h.Tensor)}@{h.Level}{(uses ? h.Use : "")}");
         var reserved = j.Reserved.OrderBy(x => x.Key).Select(x => $"{x.Key}:{x.Value}");
         return $"{Zoo.ShapeKey(e)}|{SharedText(j.Shared)}|{string.Join(",", held)}|{string.Join(",", reserved)}{(j.Bare is { } bare ? $"|bare {bare}" : "")}";
     }
@@ -436,13 +443,24 @@ public sealed partial class FusionSearch
     /// whether the search itself has taken it. <see cref="KnownClassBound"/> reads only the taken ones, so what the search
     /// knows never depends on what was computed ahead of it (<see cref="ClassBoundsAhead"/>): the same path on every run.
     /// </summary>
-    private sealed class ShapeBound(Func<double> bound)
+    private sealed class ShapeBound(Lazy<double> value)
     {
-        public Lazy<double> Value { get; } = new(bound);
+        public Lazy<double> Value { get; } = value;
         public volatile bool Taken;
     }
 
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, ShapeBound> _classBounds = new();
+
+    /// <summary>
+    /// The one computation of each class problem's bound (f17aa), shared by the shapes whose held tensors differ only in their
+    /// use (a reader's class and its loader's class of the same layer, tensors and levels: on GPT-3, 38 of the 1,012 bounds
+    /// the search computed). Sound because the bound is a function of this key: <see cref="UnsharedClassBound"/> bounds
+    /// <see cref="ClassProblem"/>, made of the class's Einsum (its shape, what <see cref="Zoo.ShapeKey"/> says), the words
+    /// reserved per level, its shared loops, and its held tensors' positions and levels and its bare level (its constraints);
+    /// the uses enter only what fusion removes and the fused cycles, which the bound leaves out. Each shape keeps its own
+    /// <see cref="ShapeBound.Taken"/>, so what the search reads as known (<see cref="KnownClassBound"/>) is as before.
+    /// </summary>
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, Lazy<double>> _classBoundValues = new();
 
     /// <summary>How many threads the class searches may use (the limits' count, or one per core).</summary>
     private int SearchThreads => _classLimits().Threads is > 0 and var t ? t : Environment.ProcessorCount;
@@ -469,10 +487,33 @@ public sealed partial class FusionSearch
     }
 
     /// <summary>The entry of a class's shape in the shared class bounds (made, not computed, when missing).</summary>
-    private ShapeBound ShapeBoundOf(ClassState c) => _classBounds.GetOrAdd(ShapeKeyOf(c.Layer, c.Job), _ => new ShapeBound(() => UnsharedClassBound(c)));
+    private ShapeBound ShapeBoundOf(ClassState c) => _classBounds.GetOrAdd(ShapeKeyOf(c.Layer, c.Job),
+        _ => new ShapeBound(_classBoundValues.GetOrAdd(ShapeKeyOf(c.Layer, c.Job, uses: false), _ => new Lazy<double>(() => UnsharedClassBound(c)))));
 
     /// <summary>The one computation of a class's bound: the energy search's <see cref="TilingSearch.LowerBound"/> of its problem.</summary>
     private double UnsharedClassBound(ClassState c) => new TilingSearch(ClassProblem(c), prune: true, seed: false).LowerBound(_classLimits());
+
+    /// <summary>
+    /// For tests: the first <paramref name="most"/> classes the full mapspace lists (in the layers' order) whose problem (uses
+    /// left out, <see cref="_classBoundValues"/>) an earlier class of another shape has: its shape's key and the earlier one's,
+    /// its <see cref="ClassBound"/> (the earlier class's computation, shared across uses) and its own bound computed afresh
+    /// (<see cref="UnsharedClassBound"/>).
+    /// </summary>
+    internal IReadOnlyList<(string Shape, string Earlier, double Shared, double Own)> ClassBoundsAcrossUses(int most)
+    {
+        var layers = ListClasses((i, job) => new ClassState(i, job), _ => false)!;
+        var first = new Dictionary<string, ClassState>();
+        var result = new List<(string, string, double, double)>();
+        foreach (var c in layers.SelectMany(x => x))
+        {
+            var problem = ShapeKeyOf(c.Layer, c.Job, uses: false);
+            if (!first.TryGetValue(problem, out var earlier)) { first[problem] = c; ClassBound(c); continue; }
+            if (ShapeKeyOf(earlier.Layer, earlier.Job) == ShapeKeyOf(c.Layer, c.Job)) continue;
+            result.Add((ShapeKeyOf(c.Layer, c.Job), ShapeKeyOf(earlier.Layer, earlier.Job), ClassBound(c), UnsharedClassBound(c)));
+            if (result.Count == most) break;
+        }
+        return result;
+    }
 
     /// <summary>A class's <see cref="ClassBound"/> when the search has already taken its shape's (shared shapes only), else null.</summary>
     private double? KnownClassBound(ClassState c)

@@ -2,6 +2,7 @@ using Optimizer.Formulation;
 using Optimizer.Hardware;
 using Optimizer.Solvers;
 using Optimizer.Validation;
+using Optimizer.Workloads;
 
 namespace Optimizer.Tests;
 
@@ -107,6 +108,25 @@ public sealed class FusionPipelineEdpTests
     /// latency) on the chains of <see cref="FusionPipelineTests"/>, and within 1 / 1.3 of it on some chain (so a floor scaled up
     /// by 1.3 fails here).
     /// </summary>
+    /// <summary>
+    /// A class's bound is computed once per problem, shared by the shapes whose held tensors differ only in how the class uses
+    /// them (f17aa, <c>FusionSearch._classBoundValues</c>): on GPT-3's layer on tpu-v4i (Q, K and V load or read the same
+    /// input), each of the first such classes has as its shared bound exactly the bound computed afresh for its own shape.
+    /// Fails if the class problem came to depend on the uses.
+    /// </summary>
+    [TestMethod]
+    public void ClassBoundsSharedAcrossHeldUsesAreEachShapesOwn()
+    {
+        var p = new FusionProblem(Zoo.Get("gpt3-6.7b"), Presets.Get("tpu-v4i"), Objective.Edp, Pipeline: true);
+        var pairs = new FusionSearch(p).ClassBoundsAcrossUses(4);
+        foreach (var (shape, earlier, shared, own) in pairs)
+        {
+            Console.WriteLine($"{shape}: {own:R} (shared with {earlier}: {shared:R})");
+            Assert.AreEqual(own, shared, $"{shape} against {earlier}");
+        }
+        Assert.AreEqual(4, pairs.Count, "fewer classes than asked share a problem with another shape, so little was compared");
+    }
+
     [TestMethod]
     public void PipelinedEdpWholeSpaceCycleFloorIsAtMostTheLeastCycles()
     {
