@@ -1047,7 +1047,8 @@ public sealed class Codesign
         _dive.Clear();
         var dive = Eval(new Node(feasible, 0, 0, evaluated: false), 0, dive: true);
         bool longer = false;
-        while (dive is not null && dive.Points.Count > 1 && !_eval.Stopped && dive.Key <= external)
+        int steps = 0;
+        while (dive is not null && dive.Points.Count > 1 && !_eval.Stopped && dive.Key <= external && !(DiveSteps is { } most && steps++ >= most))
         {
             // The halves are bounded in the order of their keys known without a search (the searches' root bounds, the
             // dominating architectures' bounds), least first; each later one with the least midpoint of the halves bounded
@@ -1114,6 +1115,17 @@ public sealed class Codesign
             {
                 foreach (var child in Split(node.Points, ComputeFirst(objective))) Push(new Node(child, node.Key, node.Tie, evaluated: false));
                 Tally("sets of two points, to their points", false, 0, 0, TimeSpan.Zero);
+                continue;
+            }
+            // A set whose relaxation has mappings known at or below the cutoff is split without a full bound of its own: that
+            // bound, a lower bound on the relaxation's optimum, is at most their value and so cannot drop the set (branch cd19u).
+            if (SplitKnownBelow && node.Points.Count > 1 && (!node.Evaluated || (!node.Proved && node.Stage < 1))
+                && (objective is DesignMetric.Energy or DesignMetric.Latency or DesignMetric.Edp) && double.IsFinite(Cutoff())
+                && _eval.KnownValue(_space.Relax(node.Points), MappedFor(objective)) is var relaxedKnown && relaxedKnown <= Cutoff())
+            {
+                _knownSplits.Add(new NearSplit(node.Points, relaxedKnown, Cutoff()));
+                foreach (var child in Split(node.Points, ComputeFirst(objective))) Push(new Node(child, node.Key, node.Tie, evaluated: false));
+                Tally("sets known below the cutoff, split without a bound", false, 0, 0, TimeSpan.Zero);
                 continue;
             }
             // A set that holds a point known within a margin of the cutoff is split without a full bound of its own: a bound
@@ -1419,6 +1431,28 @@ public sealed class Codesign
     /// </summary>
     private double NearestKnown(IReadOnlyList<int> points, Objective objective, double above = double.PositiveInfinity)
         => _eval.KnownValue(_space.Relax(points), objective) is var relaxed && relaxed > above ? relaxed : points.Min(p => _eval.KnownValue(_space.Relax([p]), objective));
+
+    /// <summary>
+    /// Whether a set (two points or more) taken from the queue before its full bound is split without it when the mappings
+    /// known valid on its relaxation (<see cref="LayerEvaluator.KnownValue"/>: its own searches' and those carried from
+    /// any architecture) sum to at most the cutoff (branch cd19u). Its bound, searched on that relaxation, is a lower bound
+    /// on the relaxation's optimum, which is at most the value of those mappings: the bound cannot pass the cutoff, the set
+    /// would be kept and split, and its searches would decide nothing. Drops nothing; only which searches run, and the keys
+    /// the halves start from (their parent's), change. Objectives summed over the shapes only (energy, latency, EDP).
+    /// </summary>
+    public bool SplitKnownBelow { get; init; } = true;
+
+    private readonly List<NearSplit> _knownSplits = [];
+
+    /// <summary>The sets split by <see cref="SplitKnownBelow"/>: their points, the known value on their relaxation (in <see cref="NearSplit.Upper"/>) and the cutoff then.</summary>
+    public IReadOnlyList<NearSplit> KnownSplits => _knownSplits;
+
+    /// <summary>
+    /// A test hook: the dive stops after this many steps (null: it goes down to a point), leaving its set in the queue at the
+    /// key its node-limited searches gave, so that sets reach the queue before any point is mapped (the tests of
+    /// <see cref="SplitKnownBelow"/> use it; on the 16-point space a whole dive leaves no set it could split).
+    /// </summary>
+    public int? DiveSteps { get; init; }
 
     /// <summary>Halves the dive left unsearched (<see cref="LeaveHopelessHalves"/>).</summary>
     public int LeftHalves { get; private set; }
