@@ -82,7 +82,7 @@ internal sealed class ImperfectDramSweeps : SearchPart
     }
 
     /// <summary>
-    /// <see cref="ResendWords"/> as the points carry it: rounded down to the used words U times a power of 2 (0 below U), so
+    /// <see cref="ResendWords"/> as the points carry it: rounded down to the used words U times a power of 2^(1/4) (0 below U), so
     /// the count takes a few values per tensor and DRAM's fronts stay small (docs/mapspace.md, "Level 1 sends its tile again
     /// per DRAM iteration"; unrounded, the fronts grew to thousands of points and making them took most of a 60 s search).
     /// Never above the count, so a lower bound still.
@@ -91,7 +91,10 @@ internal sealed class ImperfectDramSweeps : SearchPart
     {
         if (words <= 0 || used <= 0) return Math.Max(0, words);
         if (words < used) return 0;
-        return used * Math.Pow(2, Math.Floor(Math.Log2(words / used)));
+        // Quarter steps of log2 (as the held sets' key, ImperfectHeldTiles): the largest U x 2^(k/4) at most the count.
+        int k = Math.Max(0, (int)Math.Floor(4 * Math.Log2(words / used)) + 1);
+        while (k > 0 && used * Math.Pow(2, k / 4.0) > words) k--;
+        return used * Math.Pow(2, k / 4.0);
     }
 
     /// <summary>A point's least product of DRAM's trips over the ranks that do not index tensor <paramref name="t"/> (the grid's count of t's sweeps).</summary>

@@ -126,7 +126,7 @@ public sealed class ImperfectDramSweepsTests
                 if (claim > used) raised++;
                 if (claim > used && row.Reads == claim) tight++;
                 Assert.IsTrue(row.Reads >= claim, $"{layer.Name} on {arch.Name}, {mapping}: level 1 reads {t.Spec.Id} {row.Reads} times, the resends claim at least {claim}");
-                // What the search's points carry: the claim rounded down to U x a power of 2 (ResendSteps), met exactly too.
+                // What the search's points carry: the claim rounded down to U x a power of 2^(1/4) (ResendSteps), met exactly too.
                 double rounded = ImperfectDramSweeps.ResendSteps(claim, used);
                 Assert.IsTrue(rounded <= claim && row.Reads >= rounded, $"{layer.Name} on {arch.Name}, {mapping}: {t.Spec.Id} claim {claim} rounded to {rounded}, level 1 reads {row.Reads}");
                 if (rounded > used && row.Reads == rounded) tightRounded++;
@@ -137,6 +137,32 @@ public sealed class ImperfectDramSweepsTests
         Assert.IsTrue(checkedTensors >= 300, $"only {checkedTensors} tensors checked");
         Assert.IsTrue(tight >= 1, $"claims above the used words met exactly: {tight} of {raised}");
         Assert.IsTrue(tightRounded >= 1, $"rounded claims above the used words met exactly: {tightRounded} of {raised}");
+    }
+
+    /// <summary>
+    /// The re-send count as the search's points carry it (<see cref="ImperfectDramSweeps.ResendSteps"/>): never above the count,
+    /// within a quarter power of 2 below it (U x 2^(k/4), branch im21ah; whole powers of 2 lost up to half), 0 below U, and
+    /// exact on U x 2^(k/4). Whole powers of 2 fail it (1.5 U rounded to U, below 1.5 U / 2^(1/4) = 1.26 U).
+    /// </summary>
+    [TestMethod]
+    public void TheResendCountIsRoundedDownByQuarterPowersOfTwo()
+    {
+        Assert.AreEqual(0, ImperfectDramSweeps.ResendSteps(0, 10));
+        Assert.AreEqual(0, ImperfectDramSweeps.ResendSteps(9.5, 10));
+        for (int k = 0; k <= 40; k++)
+        {
+            double exact = 10 * Math.Pow(2, k / 4.0);
+            Assert.AreEqual(exact, ImperfectDramSweeps.ResendSteps(exact, 10), 1e-9 * exact, $"U x 2^({k}/4)");
+        }
+        var rng = new Random(2029);
+        for (int i = 0; i < 2000; i++)
+        {
+            double used = 1 + rng.Next(5000), words = used * (1 + rng.NextDouble() * 1000);
+            double r = ImperfectDramSweeps.ResendSteps(words, used);
+            Assert.IsTrue(r <= words, $"{words} of {used} rounded up to {r}");
+            Assert.IsTrue(r * Math.Pow(2, 0.25) > words * (1 - 1e-12), $"{words} of {used} rounded to {r}, more than a quarter power of 2 below");
+        }
+        Assert.IsTrue(ImperfectDramSweeps.ResendSteps(15, 10) >= 15 / Math.Pow(2, 0.25), "1.5 U rounded past 2^(1/4)");
     }
 
     /// <summary>
