@@ -76,10 +76,7 @@ internal sealed partial class ImperfectBound(SearchProblem problem, ArrayCostMod
             least = Math.Max(least, Least(terms, s, d, tiles, planned));
         // Over the decided tiles too where the capacities' sweeps do not prune (the larger: a merged front may lie lower somewhere).
         if (sweeps is null || _m.MacEnergy + least >= cutoff || SweepsHeld(s, d) is not { } held) return _m.MacEnergy + least;
-        least = Math.Max(least, Least(terms, s, d, tiles, held));
-        // Over the decided tiles with level 1's tile at least the plan's spans too (both hold of every completion; the larger stands).
-        if (_m.MacEnergy + least >= cutoff || SweepsHeldPlanned(s) is not { } heldPlanned) return _m.MacEnergy + least;
-        return _m.MacEnergy + Math.Max(least, Least(terms, s, d, tiles, heldPlanned));
+        return _m.MacEnergy + Math.Max(least, Least(terms, s, d, tiles, held));
     }
 
     /// <summary>Whether <see cref="Case"/> adds <see cref="Passes"/> or <see cref="SharedSteps"/> (the bound being taken, after its plain sum did not prune).</summary>
