@@ -902,23 +902,23 @@ public sealed class CodesignTests
                 // The dive cut short (a test hook), without and with the sweep's value as an external cutoff (as
                 // --bounds-from gives another shard's best): sets reach the queue before their full bounds.
                 foreach (int steps in new[] { 0, 1, 2 })
-                foreach (double? cutoff in new double?[] { null, expected.Values[objective] })
-                {
-                CodesignResult? off = null;
-                foreach (bool on in new[] { false, true })
-                {
-                    var run = new Codesign(space, Small(), SearchLimits.None) { SplitKnownBelow = on, DiveSteps = steps };
-                    var got = run.Minimize(objective, [], cutoff: cutoff);
-                    string what = $"dive {steps} steps, cutoff {cutoff}, {space.Parameters[0].Level} first, {DesignMetrics.Name(objective)}, rule {on}: {got.Status} best {got.Best?.Point} bound {got.Bound}; splits [{string.Join("; ", run.KnownSplits.Select(x => $"{x.Points.Count} from {x.Points.Min()} known {x.Upper} cutoff {x.Cutoff}"))}]";
-                    Console.WriteLine(what);
-                    if (off is null) { off = got; Assert.AreEqual(0, run.KnownSplits.Count, what); continue; }
-                    Assert.AreEqual(off.Status, got.Status, what);
-                    Assert.AreEqual(off.Best?.Point, got.Best?.Point, what);
-                    Assert.AreEqual(off.Bound, got.Bound, 1e-9 * Math.Abs(off.Bound), what);
-                    shardSplits += run.KnownSplits.Count;
-                    Check(run, what);
-                }
-                }
+                    foreach (double? cutoff in new double?[] { null, expected.Values[objective] })
+                    {
+                        CodesignResult? off = null;
+                        foreach (bool on in new[] { false, true })
+                        {
+                            var run = new Codesign(space, Small(), SearchLimits.None) { SplitKnownBelow = on, DiveSteps = steps };
+                            var got = run.Minimize(objective, [], cutoff: cutoff);
+                            string what = $"dive {steps} steps, cutoff {cutoff}, {space.Parameters[0].Level} first, {DesignMetrics.Name(objective)}, rule {on}: {got.Status} best {got.Best?.Point} bound {got.Bound}; splits [{string.Join("; ", run.KnownSplits.Select(x => $"{x.Points.Count} from {x.Points.Min()} known {x.Upper} cutoff {x.Cutoff}"))}]";
+                            Console.WriteLine(what);
+                            if (off is null) { off = got; Assert.AreEqual(0, run.KnownSplits.Count, what); continue; }
+                            Assert.AreEqual(off.Status, got.Status, what);
+                            Assert.AreEqual(off.Best?.Point, got.Best?.Point, what);
+                            Assert.AreEqual(off.Bound, got.Bound, 1e-9 * Math.Abs(off.Bound), what);
+                            shardSplits += run.KnownSplits.Count;
+                            Check(run, what);
+                        }
+                    }
             }
         }
         Console.WriteLine($"{splits} sets split with their relaxation known below the cutoff ({shardSplits} in the shards), {tight} with a known value within 30 % of the relaxation's optimum");

@@ -102,13 +102,6 @@ public sealed class FusionPipelineEdpTests
     }
 
     /// <summary>
-    /// The whole space's cycle floor the EDP search last used (<see cref="FusionResult.CycleFloor"/>: the classes' cycle floors
-    /// along compatible keys, a pipelined group's raised by its searches, a complete group's to its front's least cycles) is at
-    /// most the least cycles of every fused mapping with pipelined groups (<see cref="FusionSearch.BruteForceFull"/> for
-    /// latency) on the chains of <see cref="FusionPipelineTests"/>, and within 1 / 1.3 of it on some chain (so a floor scaled up
-    /// by 1.3 fails here).
-    /// </summary>
-    /// <summary>
     /// A class's bound is computed once per problem, shared by the shapes whose held tensors differ only in how the class uses
     /// them (f17aa, <c>FusionSearch._classBoundValues</c>): on GPT-3's layer on tpu-v4i (Q, K and V load or read the same
     /// input), each of the first such classes has as its shared bound exactly the bound computed afresh for its own shape.
@@ -127,6 +120,13 @@ public sealed class FusionPipelineEdpTests
         Assert.AreEqual(4, pairs.Count, "fewer classes than asked share a problem with another shape, so little was compared");
     }
 
+    /// <summary>
+    /// The whole space's cycle floor the EDP search last used (<see cref="FusionResult.CycleFloor"/>: the classes' cycle floors
+    /// along compatible keys, a pipelined group's raised by its searches, a complete group's to its front's least cycles) is at
+    /// most the least cycles of every fused mapping with pipelined groups (<see cref="FusionSearch.BruteForceFull"/> for
+    /// latency) on the chains of <see cref="FusionPipelineTests"/>, and within 1 / 1.3 of it on some chain (so a floor scaled up
+    /// by 1.3 fails here).
+    /// </summary>
     [TestMethod]
     public void PipelinedEdpWholeSpaceCycleFloorIsAtMostTheLeastCycles()
     {
