@@ -362,8 +362,12 @@ public sealed class TensorIndex
     /// still ranks set apart"). Along a dimension every word a child ever uses then sits at its offset plus a multiple of the
     /// unit (<see cref="StillUnit"/>), so a pair whose offsets differ there by no multiple of it hold disjoint words, never
     /// serve each other, and its difference is left out.
+    /// A rank in <paramref name="spread"/> (a bit per rank) is split by this fanout and has no loop below it (its extent in each
+    /// child is 1; docs/mapspace.md, "Pairs no step's move reaches"): every loop over it lies above the fanout, with a stride
+    /// that is a multiple of its factor across the run, so along a dimension it moves the tiles only by multiples of
+    /// |coef| x that factor, and the unit there is taken over those multiples (<see cref="StillUnit"/>'s <c>step</c>).
     /// </summary>
-    public double MostChildrenPerAccess(ReadOnlySpan<(int Rank, long Factor, long Stride)> run, ReadOnlySpan<int> pairs, int rankCount, long frozen = 0, long still = 0)
+    public double MostChildrenPerAccess(ReadOnlySpan<(int Rank, long Factor, long Stride)> run, ReadOnlySpan<int> pairs, int rankCount, long frozen = 0, long still = 0, long spread = 0)
     {
         var offsets = ChildOffsets(run, rankCount);
         int children = offsets.Length;
@@ -386,7 +390,17 @@ public sealed class TensorIndex
         var fixedDim = new bool[diff.Length];
         for (int k = 0; k < diff.Length; k++) fixedDim[k] = _ranks[k].Length == 1 && (frozen >> _ranks[k][0] & 1) != 0;
         var unit = new long[diff.Length];
-        for (int k = 0; k < diff.Length; k++) unit[k] = StillUnit(k, still);
+        long[]? step = null;
+        if (spread != 0)
+        {
+            // A spread rank's moves: multiples of its stride above the run (its innermost stride times its factors in the run).
+            step = new long[rankCount];
+            for (int r = 0; r < rankCount; r++) step[r] = (spread >> r & 1) != 0 ? 0 : 1;
+            foreach (var (r, f, st) in run)
+                if ((spread >> r & 1) != 0) step[r] = step[r] == 0 ? checked(st * f) : checked(step[r] * f);
+            for (int r = 0; r < rankCount; r++) if (step[r] == 0) step[r] = 1;
+        }
+        for (int k = 0; k < diff.Length; k++) unit[k] = StillUnit(k, still, step);
         for (int q = 0; q + 1 < pairs.Length; q += 2)
         {
             int cur = pairs[q], old = pairs[q + 1];
@@ -434,15 +448,16 @@ public sealed class TensorIndex
     /// <summary>
     /// Along dimension <paramref name="k"/>, the step between the positions a child's words can take once the ranks in
     /// <paramref name="still"/> are fixed: the greatest common divisor of the other ranks' |coefficients| there (0 when every
-    /// rank of the dimension is still: the child's position there never changes).
+    /// rank of the dimension is still: the child's position there never changes). With <paramref name="step"/> (per rank, the
+    /// step its moves are multiples of; 1 for a rank any loop may move by one), each |coefficient| times its rank's step.
     /// </summary>
-    public long StillUnit(int k, long still)
+    public long StillUnit(int k, long still, long[]? step = null)
     {
         long unit = 0;
         var ranks = _ranks[k];
         var coefs = _coefs[k];
         for (int i = 0; i < ranks.Length; i++)
-            if ((still >> ranks[i] & 1) == 0) unit = Divisibility.Gcd(unit, Math.Abs((long)coefs[i]));
+            if ((still >> ranks[i] & 1) == 0) unit = Divisibility.Gcd(unit, checked(Math.Abs((long)coefs[i]) * (step?[ranks[i]] ?? 1)));
         return unit;
     }
 

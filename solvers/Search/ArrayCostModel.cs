@@ -408,7 +408,9 @@ internal sealed class ArrayCostModel(SearchProblem problem) : SearchPart(problem
     /// tile extents level k + 1 can still take (per rank that shares a dimension with another rank k splits: its extent below k
     /// once the decided levels are taken, times a divisor of what is left); without a plan, or past 256 choices of the extents,
     /// <see cref="TensorIndex.LargestCoincidence"/>, never more than it. The ranks in <paramref name="frozen"/> (a bit per rank) have no
-    /// loop between k and the keeper: pairs whose offsets differ along their dimensions serve no child.
+    /// loop between k and the keeper: pairs whose offsets differ along their dimensions serve no child. A grouped rank whose
+    /// extent in the children is 1 has no loop below k and moves only by multiples of its factor at k (docs/mapspace.md, "Pairs
+    /// no step's move reaches"): pairs no such move reaches are left out too.
     /// </summary>
     public double MeanCoinciding(SearchTensor t, State s, int k, long frozen = 0)
     {
@@ -418,6 +420,7 @@ internal sealed class ArrayCostModel(SearchProblem problem) : SearchPart(problem
         int j = k + 1;
         while (j < Levels && s.Choice[j] is null) j++;
         var key = new long[2 * Ranks];
+        var groupedRank = new bool[Ranks];
         for (int r = 0; r < Ranks; r++)
         {
             long inner = j < Levels ? s.Rem[j][r] : 1, across = 1;
@@ -429,6 +432,7 @@ internal sealed class ArrayCostModel(SearchProblem problem) : SearchPart(problem
             bool grouped = false;
             if (t.IndexedBy[r] && s.Spatial(k, r) > 1)
                 for (int x = 0; x < Ranks && !grouped; x++) grouped = x != r && s.Spatial(k, x) > 1 && t.Dims.ShareDimension(r, x);
+            groupedRank[r] = grouped;
             key[r] = grouped ? inner : 1;
             key[Ranks + r] = grouped ? free : 1;
         }
@@ -508,13 +512,16 @@ internal sealed class ArrayCostModel(SearchProblem problem) : SearchPart(problem
             {
                 long rest = c;
                 for (int r = 0; r < Ranks; r++) { ext[r] = checked(key[r] * choices[r][rest % choices[r].Length]); rest /= choices[r].Length; }
+                // A grouped rank with extent 1 below k has no loop below k: it moves only by multiples of its factor at k.
+                long spread = 0;
+                for (int r = 0; r < Ranks; r++) if (groupedRank[r] && ext[r] == 1) spread |= 1L << r;
                 foreach (var (pairs, orders) in layouts)
                     foreach (var order in orders)
                     {
                         run.Clear();
                         ext.CopyTo(stride, 0);
                         foreach (var (r, f) in order) { run.Add((r, f, stride[r])); stride[r] = checked(stride[r] * f); }
-                        most = Math.Max(most, t.Dims.MostChildrenPerAccess(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(run), pairs, Ranks, frozen, still));
+                        most = Math.Max(most, t.Dims.MostChildrenPerAccess(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(run), pairs, Ranks, frozen, still, spread));
                         if (most >= largest) return largest;
                     }
             }
