@@ -457,6 +457,31 @@ public sealed class SharedWindowBoundTests
     }
 
     /// <summary>
+    /// A stride-2 1-D convolution (R 3) on <see cref="SearchTests.RoleSplit"/>'s machine under the Timeloop convention, with R 3
+    /// and P 2 (and K 2 when <paramref name="kx"/>) pinned along X of the global buffer, which keeps the inputs (the input
+    /// scratchpads then bypass them) or lets them pass to the input scratchpads; DRAM's C pinned when <paramref name="cPin"/> is
+    /// above 0, the weights scratchpad keeping the weights when <paramref name="wKeep"/>. Returns the problem and its description.
+    /// </summary>
+    private static (MapProblem Problem, string What) PinnedStridedConv(int c, int k, int p, bool kx, bool glbKeeps, (int, int) fanout, int glb,
+        (int, int, int) spads, int cPin, bool wKeep)
+    {
+        var layer = Layers.Conv1d($"c{c}k{k}p{p}", c: c, k: k, p: p, r: 3, stride: 2);
+        var arch = SearchTests.RoleSplit($"glb{glb}-{fanout.Item1}x{fanout.Item2}", glb: glb, fanout: fanout, spads: spads);
+        var spatial = new Dictionary<(RankId, Axis), int> { [(new RankId("R"), Axis.X)] = 3, [(new RankId("P"), Axis.X)] = 2 };
+        if (kx) spatial[(new RankId("K"), Axis.X)] = 2;
+        var inputs = new HashSet<TensorId> { new("Inputs") };
+        var levels = new Dictionary<int, LevelConstraint>
+        {
+            [1] = glbKeeps ? new LevelConstraint { Spatial = spatial, Keep = inputs } : new LevelConstraint { Spatial = spatial, Bypass = inputs },
+            [3] = glbKeeps ? new LevelConstraint { Bypass = inputs } : new LevelConstraint { Keep = inputs },
+        };
+        if (cPin > 0) levels[0] = new LevelConstraint { Temporal = new Dictionary<RankId, int> { [new RankId("C")] = cPin } };
+        if (wKeep) levels[2] = new LevelConstraint { Keep = new HashSet<TensorId> { new("Weights") } };
+        var problem = new MapProblem(layer, arch, Objective.Energy, new MappingConstraints(levels), Convention: CostConvention.Timeloop);
+        return (problem, $"{layer.Name} on {arch.Name}, global buffer {(glbKeeps ? "keeping" : "passing")} the inputs, DRAM C {cPin}");
+    }
+
+    /// <summary>
     /// Asserts that brute force proves <paramref name="problem"/> (an energy problem of one layer), that the exact search (one thread,
     /// unseeded) equals it, and that every bound on the way to its optimum is at most its cost; returns the highest of those bounds.
     /// </summary>
@@ -657,20 +682,7 @@ public sealed class SharedWindowBoundTests
             (2, 2, 8, false, false, (8, 2), 13, (3, 3, 2), 2, true),
         })
         {
-            var layer = Layers.Conv1d($"c{c}k{k}p{p}", c: c, k: k, p: p, r: 3, stride: 2);
-            var arch = SearchTests.RoleSplit($"glb{glb}-{fanout.Item1}x{fanout.Item2}", glb: glb, fanout: fanout, spads: spads);
-            var spatial = new Dictionary<(RankId, Axis), int> { [(new RankId("R"), Axis.X)] = 3, [(new RankId("P"), Axis.X)] = 2 };
-            if (kx) spatial[(new RankId("K"), Axis.X)] = 2;
-            var inputs = new HashSet<TensorId> { new("Inputs") };
-            var levels = new Dictionary<int, LevelConstraint>
-            {
-                [1] = glbKeeps ? new LevelConstraint { Spatial = spatial, Keep = inputs } : new LevelConstraint { Spatial = spatial, Bypass = inputs },
-                [3] = glbKeeps ? new LevelConstraint { Bypass = inputs } : new LevelConstraint { Keep = inputs },
-            };
-            if (cPin > 0) levels[0] = new LevelConstraint { Temporal = new Dictionary<RankId, int> { [new RankId("C")] = cPin } };
-            if (wKeep) levels[2] = new LevelConstraint { Keep = new HashSet<TensorId> { new("Weights") } };
-            var problem = new MapProblem(layer, arch, Objective.Energy, new MappingConstraints(levels), Convention: CostConvention.Timeloop);
-            string what = $"{layer.Name} on {arch.Name}, global buffer {(glbKeeps ? "keeping" : "passing")} the inputs, DRAM C {cPin}";
+            var (problem, what) = PinnedStridedConv(c, k, p, kx, glbKeeps, fanout, glb, spads, cPin, wKeep);
             double highest = ExactEqualsBruteForceUnderItsBoundsOnTheWay(problem, what);
             // With the global buffer keeping the inputs the still pairs raise the bound on the way: 4,302 (4,278 with every
             // neighbour counted as one that may serve, the still pairs' effect off).
@@ -740,20 +752,8 @@ public sealed class SharedWindowBoundTests
             (1, 1, 8, false, true, (7, 2), 23, (1, 1, 1), 0, false),
         })
         {
-            var conv = Layers.Conv1d($"c{cc}k{kk}p{p}", c: cc, k: kk, p: p, r: 3, stride: 2);
-            var roles = SearchTests.RoleSplit($"glb{glb}-{fanout.Item1}x{fanout.Item2}", glb: glb, fanout: fanout, spads: spads);
-            var spatial = new Dictionary<(RankId, Axis), int> { [(new RankId("R"), Axis.X)] = 3, [(new RankId("P"), Axis.X)] = 2 };
-            if (kx) spatial[(new RankId("K"), Axis.X)] = 2;
-            var inputs = new HashSet<TensorId> { new("Inputs") };
-            var levels = new Dictionary<int, LevelConstraint>
-            {
-                [1] = glbKeeps ? new LevelConstraint { Spatial = spatial, Keep = inputs } : new LevelConstraint { Spatial = spatial, Bypass = inputs },
-                [3] = glbKeeps ? new LevelConstraint { Bypass = inputs } : new LevelConstraint { Keep = inputs },
-            };
-            if (cPin > 0) levels[0] = new LevelConstraint { Temporal = new Dictionary<RankId, int> { [new RankId("C")] = cPin } };
-            if (wKeep) levels[2] = new LevelConstraint { Keep = new HashSet<TensorId> { new("Weights") } };
-            var problem = new MapProblem(conv, roles, Objective.Energy, new MappingConstraints(levels), Convention: CostConvention.Timeloop);
-            ExactEqualsBruteForceUnderItsBoundsOnTheWay(problem, $"{conv.Name} on {roles.Name}, global buffer {(glbKeeps ? "keeping" : "passing")} the inputs, DRAM C {cPin}");
+            var (problem, what) = PinnedStridedConv(cc, kk, p, kx, glbKeeps, fanout, glb, spads, cPin, wKeep);
+            ExactEqualsBruteForceUnderItsBoundsOnTheWay(problem, what);
         }
     }
 
