@@ -968,9 +968,9 @@ public sealed class SharedWindowBoundTests
         Assert.IsLessThanOrEqualTo(optimum * (1 + 1e-9), least, "the least root bound above the optimum");
         Assert.IsLessThanOrEqualTo(optimum * (1 + 1e-9), leastStopped, "the least stopped root bound above the optimum");
         Console.WriteLine($"{plans} plans, {lowered} of them raised by the term (lowered when stopped); optimum {optimum}");
-        // Since the pairs no step's move reaches (branch tl14al) the refills over the mean group are at least the term at every
-        // root of this small case (none is lowered), so the term's part is seen on conv3_1_b's plan 174, whose root it raises
-        // (DRAM's input reads 489,216 -> 602,112): a stop at once leaves it lower.
+        // Since the pairs no step's move reaches (branch tl14al) a stop lowers no root of this small case (the term no longer
+        // decides one; which other term now holds them was not traced), so the term's part is seen on conv3_1_b's plan 174,
+        // whose root it raises (DRAM's input reads 489,216 -> 602,112): a stop at once leaves it lower.
         if (lowered == 0)
         {
             var arch = Presets.Get("eyeriss");
