@@ -251,9 +251,9 @@ public sealed class ImperfectDramSweepsTests
     /// plan's spans too"), on two small layers on an Eyeriss-like bus of 4 PEs with a small buffer: the branch and bound
     /// finds the enumeration's optimum (K 2, P 4, R 3: 4,254; P 3, Q 2, R 2, S 2: 5,552) with the held-and-spans sets raising
     /// some of its bounds over the stages before them, and every bound on the paths of the optimal mappings (the
-    /// enumeration's and the search's) is at most the optimum. With the spans in those sets x 1.3 (rounded up) the bound
-    /// with levels 4 and below decided on the first's path is 5,346 and with levels 5 (the root) on the second's 5,800: this
-    /// fails.
+    /// enumeration's and the search's) is at most the optimum. With the spans in those sets x 1.3 (rounded up) this fails:
+    /// the search returns 4,260 and 5,654 (and on the search's optimal mappings the bound with levels 4 and below decided
+    /// rises to 5,346, the root's to 5,800).
     /// </summary>
     [TestMethod]
     [DataRow(0)]
