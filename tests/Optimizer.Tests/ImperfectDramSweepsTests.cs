@@ -263,12 +263,8 @@ public sealed class ImperfectDramSweepsTests
         var (layer, arch) = which == 0
             ? (Layers.Conv1d("k2p4r3", c: 1, k: 2, p: 4, r: 3), FannedEye(Topology.Bus, glb: 4, wspad: 1, ispad: 1, pspad: 4))
             : (Layers.Conv2d("p3q2r2s2", n: 1, c: 1, k: 1, p: 3, q: 2, r: 2, s: 2, stride: 1), FannedEye(Topology.Bus, glb: 5, wspad: 1, ispad: 3, pspad: 1));
+        var (brute, search, bb) = ImperfectSharedStepsTests.SearchEqualsEnumeration(layer, arch);
         var p = new MapProblem(layer, arch, Objective.Energy);
-        var brute = new ImperfectEnumeration(p).Solve(SearchLimits.None);
-        Assert.AreEqual(SolveStatus.Optimal, brute.Status, layer.Name);
-        var search = new ImperfectSearch(p, seed: false);
-        var bb = search.Solve(SearchLimits.None);
-        ImperfectSharedStepsTests.AssertProvesTheEnumerationsOptimum(layer, arch, brute, bb, layer.Name);
         Assert.IsTrue(search.HeldPlannedRaises >= 1, $"{layer.Name}: the held-and-spans sets raised no bound");
         double optimum = brute.Best!.Value;
         foreach (var mapping in new[] { brute.Mapping!, bb.Mapping! })
