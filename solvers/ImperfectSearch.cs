@@ -66,6 +66,9 @@ public sealed class ImperfectSearch
     internal int RootsRebounded { get; private set; }
     internal int RootsRaised { get; private set; }
 
+    /// <summary>How many bounds this search's bound has taken whose held-and-spans sets raised them (<see cref="ImperfectBound.HeldPlannedRaises"/>; the tests' witness).</summary>
+    internal long HeldPlannedRaises => _bound.HeldPlannedRaises;
+
     /// <summary>How many roots the last <see cref="Solve"/> dived into (<see cref="Dive"/>), and how many of those dives searched their plan to the end.</summary>
     internal int RootsDived { get; private set; }
     internal int PlansFinishedByDives { get; private set; }
@@ -109,6 +112,8 @@ public sealed class ImperfectSearch
     {
         var sw = Stopwatch.StartNew();
         var run = new Run(this, limits, sw);
+        // The bound's passes over DRAM's cases ask the run's clock as they go (a late one ends at the limit, not after it).
+        _bound.Stop = run.CheckStop;
         limits.Progress?.Attach(() => new SearchSnapshot("imperfect branch and bound", run.Explored, double.IsFinite(run.Best) ? run.Best : null, run.OpenBound()));
         if (_incumbent is not null) run.Seed(_incumbent);
         else if (_seed) run.SeedFromPerfectSearch();
@@ -423,7 +428,8 @@ public sealed class ImperfectSearch
                     if (Prunable(bound)) continue;
                     children.Add((choice, keep, bound, s.InnerVisits[d].Select(v => (double[])v.Clone()).ToArray()));
                 }
-                if ((++Explored & 1023) == 0 && CheckStop()) { Open(nodeBound); return; }
+                // Stopped as well: a bound's pass over DRAM's cases may have found the limit passed (ImperfectBound.Stop).
+                if (((++Explored & 1023) == 0 && CheckStop()) || Stopped) { Open(nodeBound); return; }
                 if (DiveSpent) return;
             }
             var sorted = children.Select((c, i) => (c, i)).OrderBy(x => x.c.Bound).ThenBy(x => x.i).Select(x => x.c).ToList();

@@ -76,8 +76,16 @@ internal sealed partial class ImperfectBound(SearchProblem problem, ArrayCostMod
             least = Math.Max(least, Least(terms, s, d, tiles, planned));
         // Over the decided tiles too where the capacities' sweeps do not prune (the larger: a merged front may lie lower somewhere).
         if (sweeps is null || _m.MacEnergy + least >= cutoff || SweepsHeld(s, d) is not { } held) return _m.MacEnergy + least;
-        return _m.MacEnergy + Math.Max(least, Least(terms, s, d, tiles, held));
+        least = Math.Max(least, Least(terms, s, d, tiles, held));
+        // Over the decided tiles with level 1's tile at least the plan's spans too (both hold of every completion; the larger stands).
+        if (_m.MacEnergy + least >= cutoff || SweepsHeldPlanned(s) is not { } heldPlanned) return _m.MacEnergy + least;
+        double both = Least(terms, s, d, tiles, heldPlanned);
+        if (both > least) HeldPlannedRaises++;
+        return _m.MacEnergy + Math.Max(least, both);
     }
+
+    /// <summary>How many bounds the held-and-spans sets (<see cref="SweepsHeldPlanned"/>) raised over the stages before them (a count for the tests).</summary>
+    public long HeldPlannedRaises { get; private set; }
 
     /// <summary>Whether <see cref="Case"/> adds <see cref="Passes"/> or <see cref="SharedSteps"/> (the bound being taken, after its plain sum did not prune).</summary>
     private bool _passes;
@@ -201,7 +209,8 @@ internal sealed partial class ImperfectBound(SearchProblem problem, ArrayCostMod
         if (_sweepsPlanKey is not { } key || !UsesPlanSweeps) return null;
         if (_planSweeps.TryGetValue(key.Key, out var made)) return made;
         if (!MakesPlanSweeps || _planSweeps.Count >= MaxPlanSweeps) return null;
-        made = ImperfectDramSweeps.Create(_m, _cost, _levels!, s, least: key.Least, resends: WeighsResends);
+        made = ImperfectDramSweeps.Create(_m, _cost, _levels!, s, least: key.Least, resends: WeighsResends, stop: Stop);
+        if (made is null && StopAnswered) return null;
         _planSweeps[key.Key] = made;
         return made;
     }
@@ -228,6 +237,17 @@ internal sealed partial class ImperfectBound(SearchProblem problem, ArrayCostMod
     /// </summary>
     public bool WeighsResends { get; set; } = true;
 
+    /// <summary>
+    /// The search's clock (its run's stop rule; null: none, the tests' bounds): every pass over DRAM's cases this bound
+    /// makes asks it as it goes (<see cref="ImperfectDramSweeps.Create"/>) and ends when it answers true, so a search stops
+    /// within one check of its time limit (branch im21ai: a held-and-spans pass made late ran a 60 s search to 74 s). A pass
+    /// so ended is not kept: the bound takes what it had without it (a lower bound too).
+    /// </summary>
+    public Func<bool>? Stop { get; set; }
+
+    /// <summary>Whether <see cref="Stop"/> answers true (a pass that returned null then ended early, not for want of cases).</summary>
+    private bool StopAnswered => Stop?.Invoke() == true;
+
     /// <summary>Whether a bound weighs the plan sweeps at all (true by default; the search's dives descend without them).</summary>
     public bool UsesPlanSweeps { get; set; } = true;
 
@@ -242,9 +262,9 @@ internal sealed partial class ImperfectBound(SearchProblem problem, ArrayCostMod
         if (_levels is null) return null;
         if (!_sweepsMade)
         {
-            _sweeps = ImperfectDramSweeps.Create(_m, _cost, _levels, s, resends: WeighsResends);
+            _sweeps = ImperfectDramSweeps.Create(_m, _cost, _levels, s, resends: WeighsResends, stop: Stop);
             _levelOneKeeps = _levels.KeepOptions(1).Distinct().ToArray();
-            _sweepsMade = true;
+            _sweepsMade = _sweeps is not null || !StopAnswered;
         }
         return _sweeps;
     }

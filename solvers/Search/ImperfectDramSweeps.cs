@@ -100,6 +100,9 @@ internal sealed class ImperfectDramSweeps : SearchPart
     /// <summary>A point's least product of DRAM's trips over the ranks that do not index tensor <paramref name="t"/> (the grid's count of t's sweeps).</summary>
     public static double Sweeps(double[] point, int t) => point[(point.Length + 1) / 2 + t];
 
+    /// <summary>How many of DRAM's grids <see cref="Create"/> weighs between two questions to its stop.</summary>
+    internal const int StopCheckGrids = 64;
+
     /// <summary>
     /// Weighs every case (null when it does not apply: fewer than two levels, DRAM with a fanout, more than four tensors).
     /// <paramref name="root"/> is any plan's root state, for the links (their values do not depend on the plan when DRAM has
@@ -112,10 +115,15 @@ internal sealed class ImperfectDramSweeps : SearchPart
     /// <c>ceil(B / least)</c>.</param>
     /// <param name="skipGrids">False weighs every order of every grid (the tests' reference: the points are the same).</param>
     /// <param name="resends">Whether the points carry level 1's reads of its kept operands (<see cref="ResendWords"/>, <see cref="ResendPoints"/>); without, those slots are 0 and the fronts are as before.</param>
-    public static ImperfectDramSweeps? Create(SearchProblem m, ArrayCostModel cost, LevelEnumeration levels, State root, double[]? heldBelow = null, long[]? least = null, bool skipGrids = true, bool resends = false)
+    /// <param name="stop">Asked before the grids and every <see cref="StopCheckGrids"/> grids (the search's clock): once it
+    /// answers true the making ends and null is returned (a part of the cases would claim more than the whole: never kept).</param>
+    public static ImperfectDramSweeps? Create(SearchProblem m, ArrayCostModel cost, LevelEnumeration levels, State root, double[]? heldBelow = null, long[]? least = null, bool skipGrids = true, bool resends = false, Func<bool>? stop = null)
     {
         int n = m.TensorCount, ranks = m.Ranks;
         if (m.Levels < 2 || m.Storage[0].Fanout.Size != 1 || n > 4) return null;
+        if (stop is not null && stop()) return null;
+        long grids = 0;
+        bool stopped = false;
         // The orders' shapes are kept per pattern of 2n + 1 bits per rank (a long), the claims per rank mask.
         // Every order of DRAM's loops is weighed, for the capacities' sweeps (made once per search) and for the decided
         // tiles' sets alike (branch im21ad: with r0 alone a set's smaller H let a tensor outside K keep its words across
@@ -166,6 +174,7 @@ internal sealed class ImperfectDramSweeps : SearchPart
         var claimStamp = new long[slots];
         double[] claimDense = new double[slots], claimUsed = new double[slots];
         Enumerate(0);
+        if (stopped) return null;
         var points = new double[1 << n][][];
         var passPoints = new double[1 << n][][];
         var resendPoints = new double[1 << n][][];
@@ -182,11 +191,13 @@ internal sealed class ImperfectDramSweeps : SearchPart
 
         void Enumerate(int r)
         {
+            if (stopped) return;
             if (r < ranks)
             {
                 foreach (long d in options[r]) { trips[r] = d; Enumerate(r + 1); }
                 return;
             }
+            if (stop is not null && ++grids % StopCheckGrids == 0 && stop()) { stopped = true; return; }
             for (int k = 0; k < ranks; k++)
             {
                 ext[k] = (m.Bound[k] + trips[k] - 1) / trips[k];

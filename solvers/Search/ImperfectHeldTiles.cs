@@ -51,12 +51,14 @@ internal sealed partial class ImperfectBound
             lower |= e != 255;
             key = key << 8 | (long)e;
         }
+        _heldKey = lower ? key : null;
         if (!lower) return null;
         if (_sweepsHeld.TryGetValue(key, out var known)) return known.Sweeps;
         if (_sweepsHeld.Count < MaxHeldSweeps && MakesPlanSweeps)
         {
             var held = (double[])_heldNode.Clone();
-            var made = ImperfectDramSweeps.Create(_m, _cost, _levels!, s, held, resends: WeighsResends);
+            var made = ImperfectDramSweeps.Create(_m, _cost, _levels!, s, held, resends: WeighsResends, stop: Stop);
+            if (made is null && StopAnswered) return null;
             _sweepsHeld[key] = (held, made);
             return made;
         }
@@ -75,6 +77,37 @@ internal sealed partial class ImperfectBound
             if (covers && sum < least) (least, best) = (sum, sweeps);
         }
         return best;
+    }
+
+    /// <summary>The rounded H of the node <see cref="SweepsHeld"/> last weighed (its key; null when none was below the capacities').</summary>
+    private long? _heldKey;
+
+    /// <summary>The sweeps per rounded H and span vector of level 1's tile (<see cref="SweepsHeldPlanned"/>).</summary>
+    private readonly Dictionary<(long Held, string Spans), ImperfectDramSweeps?> _sweepsHeldPlanned = new();
+
+    /// <summary>At most this many pairs of a set of H and a span vector are weighed per search (apart from <see cref="MaxHeldSweeps"/>).</summary>
+    private const int MaxHeldPlannedSweeps = 8;
+
+    /// <summary>
+    /// DRAM's sweeps over the node's rounded H (those <see cref="SweepsHeld"/> just weighed) with level 1's tile at least the
+    /// spans the node's plan fixes (<see cref="ImperfectDramSweeps.LevelOneLeast"/>, as <see cref="PlanSweeps"/>): the held
+    /// sets alone are made without the spans (shared by every plan), so their cases include grids the plan cannot run (a
+    /// rank split at DRAM below what the plan spreads over level 1's fanout). Both restrictions hold of every completion of
+    /// the node, so the cases weighed with both are a subset of each's (docs/mapspace.md, "DRAM's sweeps over the decided
+    /// tiles"). Made once per pair, at most <see cref="MaxHeldPlannedSweeps"/> per search, only where <see cref="MakesPlanSweeps"/>
+    /// allows, under the search's clock (<see cref="Stop"/>); null when there is none (the held sets alone stand).
+    /// </summary>
+    private ImperfectDramSweeps? SweepsHeldPlanned(State s)
+    {
+        if (_heldKey is not { } held || !UsesPlanSweeps) return null;
+        if (_levels is null || s.Plan is null || !ReferenceEquals(_sweepsPlan, s.Plan)) _sweepsPlanKey = PlanSweepsKey(s);
+        if (_sweepsPlanKey is not { } spans) return null;
+        if (_sweepsHeldPlanned.TryGetValue((held, spans.Key), out var made)) return made;
+        if (!MakesPlanSweeps || _sweepsHeldPlanned.Count >= MaxHeldPlannedSweeps) return null;
+        made = ImperfectDramSweeps.Create(_m, _cost, _levels!, s, (double[])_heldNode.Clone(), least: spans.Least, resends: WeighsResends, stop: Stop);
+        if (made is null && StopAnswered) return null;
+        _sweepsHeldPlanned[(held, spans.Key)] = made;
+        return made;
     }
 
     /// <summary>

@@ -157,13 +157,17 @@ public sealed class ImperfectSharedStepsTests
     /// <summary>
     /// The imperfect branch and bound (unseeded) proves the optimum the enumeration proves on <paramref name="layer"/> on
     /// <paramref name="arch"/>, for energy; its mapping re-checked by the validity checker and re-costed by the reference model.
+    /// Returns the enumeration's result, the search (for its counters) and the search's result.
     /// </summary>
-    internal static void SearchEqualsEnumeration(Einsum layer, Architecture arch)
+    internal static (SolveResult Brute, ImperfectSearch Search, SolveResult Result) SearchEqualsEnumeration(Einsum layer, Architecture arch)
     {
         var p = new MapProblem(layer, arch, Objective.Energy);
         var brute = new ImperfectEnumeration(p).Solve(SearchLimits.None);
         Assert.AreEqual(SolveStatus.Optimal, brute.Status, layer.Name);
-        AssertProvesTheEnumerationsOptimum(layer, arch, brute, new ImperfectSearch(p, seed: false).Solve(SearchLimits.None), layer.Name);
+        var search = new ImperfectSearch(p, seed: false);
+        var result = search.Solve(SearchLimits.None);
+        AssertProvesTheEnumerationsOptimum(layer, arch, brute, result, layer.Name);
+        return (brute, search, result);
     }
 
     /// <summary>
