@@ -124,9 +124,9 @@ public sealed class FusionPipelineEdpTests
     /// The classes' bounds take their spatial plans' plain bounds from parts made once per layer shape (f17ab,
     /// <c>FusionSearch._plainPlans</c>, <see cref="PlainPlans"/>): on GPT-3's layer on tpu-v4i, for the first classes of every
     /// layer with a problem of their own (held tensors, levels, reserved words, bare levels, shared loops), every plan's plain
-    /// bound so taken equals the one computed afresh, to the last bit, and so does the class bound. Some classes' plain bounds
-    /// differ from those of the class that made their shape's parts (their keep sets or capacities matter), so a key that
-    /// missed those would fail here.
+    /// bound so taken equals the one computed afresh, to the last bit, and so does the class bound. Fails when the parts' terms
+    /// are scaled by 1.3 or the keep sets are not applied (f17ab's mutations); on these classes the capacities never decide a
+    /// plan's root bound, which <see cref="PlainPlansApplyEachProblemsKeepSetsAndCapacities"/> covers.
     /// </summary>
     [TestMethod]
     public void PlainBoundsOnSharedPlansAreEachClasssOwn()
