@@ -488,10 +488,69 @@ public sealed partial class FusionSearch
 
     /// <summary>The entry of a class's shape in the shared class bounds (made, not computed, when missing).</summary>
     private ShapeBound ShapeBoundOf(ClassState c) => _classBounds.GetOrAdd(ShapeKeyOf(c.Layer, c.Job),
-        _ => new ShapeBound(_classBoundValues.GetOrAdd(ShapeKeyOf(c.Layer, c.Job, uses: false), _ => new Lazy<double>(() => UnsharedClassBound(c)))));
+        _ => new ShapeBound(_classBoundValues.GetOrAdd(ShapeKeyOf(c.Layer, c.Job, uses: false), _ => new Lazy<double>(() => ClassBoundOnSharedPlans(c)))));
 
-    /// <summary>The one computation of a class's bound: the energy search's <see cref="TilingSearch.LowerBound"/> of its problem.</summary>
+    /// <summary>A class's bound computed afresh: the energy search's <see cref="TilingSearch.LowerBound(SearchLimits)"/> of its problem, listing and bounding its spatial plans itself.</summary>
     private double UnsharedClassBound(ClassState c) => new TilingSearch(ClassProblem(c), prune: true, seed: false).LowerBound(_classLimits());
+
+    /// <summary>
+    /// The one computation of a class's bound (<see cref="UnsharedClassBound"/>'s number), its spatial plans and the parts of their
+    /// plain bounds taken from <see cref="_plainPlans"/>: made by the first class of its layer's shape to ask, shared by the others.
+    /// </summary>
+    private double ClassBoundOnSharedPlans(ClassState c)
+    {
+        var limits = _classLimits();
+        var search = new TilingSearch(ClassProblem(c), prune: true, seed: false);
+        return search.LowerBound(limits, PlainPlansOf(c, search, limits));
+    }
+
+    /// <summary>The shared plans of a class's layer shape, made by <paramref name="search"/> (the class's own) when missing; null when they could not be made.</summary>
+    private PlainPlans? PlainPlansOf(ClassState c, TilingSearch search, SearchLimits limits)
+        => _plainPlans.GetOrAdd(Zoo.ShapeKey(EinsumOf(c.Layer, c.Job)), _ => new Lazy<PlainPlans?>(() => search.PlainPlans(limits))).Value;
+
+    /// <summary>
+    /// Per layer shape (<see cref="Zoo.ShapeKey"/> of the class's Einsum), its spatial plans with the parts of their plain inner
+    /// bounds (<see cref="Solvers.PlainPlans"/>, f17ab): on GPT-3, 1,012 class bounds each listed and bounded about 1,790 plans,
+    /// 44.7 s of CPU, for a handful of shapes. Sound because the parts are a function of this key within one fused search: the
+    /// classes' problems (<see cref="ClassProblem"/>) differ only in their constraints, which pin DRAM's loops and keep sets and
+    /// never a spatial factor, and in the capacities the reserved words leave (<see cref="FusionRules.Reserve"/> changes nothing
+    /// else of a level); the architecture's energies and fanouts, the convention and the objective are the run's. The keep
+    /// sets and capacities enter only <see cref="Solvers.PlainPlans.Plain"/>, per class; <see cref="Solvers.PlainPlans.Serves"/>
+    /// checks the rest for each class (a class it does not serve is bounded afresh). The plans made while the limits had
+    /// stopped the run are not kept (null: every class then bounds its own, as before).
+    /// </summary>
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, Lazy<PlainPlans?>> _plainPlans = new();
+
+    /// <summary>
+    /// For tests: up to <paramref name="most"/> classes the full mapspace lists (in the layers' order), the first
+    /// <paramref name="perLayer"/> of each layer whose problem (uses left out) is new, each with every plan's plain bound as
+    /// <see cref="ClassBoundOnSharedPlans"/> takes it (from its layer shape's shared plans, made by an earlier class when there
+    /// was one) and as computed afresh, its bound both ways, and its layer shape's key (the first class of a shape made its plans).
+    /// </summary>
+    internal IReadOnlyList<(string Problem, string Shape, IReadOnlyList<double> Shared, IReadOnlyList<double> Own, double SharedBound, double OwnBound)> ClassPlainBoundsOnSharedPlans(int most, int perLayer)
+    {
+        var layers = ListClasses((i, job) => new ClassState(i, job), _ => false)!;
+        var seen = new HashSet<string>();
+        var result = new List<(string, string, IReadOnlyList<double>, IReadOnlyList<double>, double, double)>();
+        foreach (var layer in layers)
+        {
+            int taken = 0;
+            foreach (var c in layer)
+            {
+                if (result.Count == most) return result;
+                if (taken == perLayer) break;
+                var problem = ShapeKeyOf(c.Layer, c.Job, uses: false);
+                if (!seen.Add(problem)) continue;
+                taken++;
+                var limits = _classLimits();
+                var search = new TilingSearch(ClassProblem(c), prune: true, seed: false);
+                var plans = PlainPlansOf(c, search, limits);
+                var fresh = new TilingSearch(ClassProblem(c), prune: true, seed: false);
+                result.Add((problem, Zoo.ShapeKey(EinsumOf(c.Layer, c.Job)), search.PlainBounds(plans)!, fresh.PlainBounds(null)!, ClassBoundOnSharedPlans(c), UnsharedClassBound(c)));
+            }
+        }
+        return result;
+    }
 
     /// <summary>
     /// For tests: the first <paramref name="most"/> classes the full mapspace lists (in the layers' order) whose problem (uses

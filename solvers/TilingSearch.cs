@@ -762,11 +762,18 @@ public sealed class TilingSearch
     /// bound. Plans are refined in the order of their plain bounds, until the next one's plain bound reaches the least
     /// refined so far. Infinite when no mapping can exist; the root's bound when stopped by the limits.
     /// </summary>
-    public double LowerBound(SearchLimits limits)
+    public double LowerBound(SearchLimits limits) => LowerBound(limits, null);
+
+    /// <summary>
+    /// <see cref="LowerBound(SearchLimits)"/> with the plans and their plain bounds taken from <paramref name="shared"/> when it
+    /// <see cref="PlainPlans.Serves"/> this problem (the same numbers, without listing the plans and bounding each afresh:
+    /// docs/fusion.md, "The spatial plans' plain bounds, made once per layer shape"); as without it otherwise.
+    /// </summary>
+    internal double LowerBound(SearchLimits limits, PlainPlans? shared)
     {
         if (Infeasibility.Contradictions(_p).Count > 0) return double.PositiveInfinity;
         double root = RootBound();
-        if (!_prune || !_model.DeferOrders || _edpInner || _cyclesCapped || _weighted is not null || _global is not null) return root;
+        if (!BoundsPlans) return root;
         var sw = Stopwatch.StartNew();
         bool Stopped() => limits.Cancel.IsCancellationRequested || (limits.TimeLimit is { } t && sw.Elapsed > t);
         StopBoundsAt(Stopped);
@@ -775,23 +782,64 @@ public sealed class TilingSearch
 
         double LeastPlanBound()
         {
-            var plans = new List<(State State, double Plain)>();
-            foreach (var plan in _model.SpatialPlans())
-            {
-                if ((plans.Count & 255) == 0 && Stopped()) return root;
-                var s = State.PlanRoot(_model, plan);
-                plans.Add((s, _model.InnerBound(s, _levelsCount)));
-            }
+            if (PlanPlainBounds(shared, Stopped) is not { } plans) return root;
             double least = double.PositiveInfinity;
-            foreach (var (s, plain) in plans.OrderBy(x => x.Plain))
+            foreach (var (plan, state, plain) in plans.OrderBy(x => x.Plain))
             {
                 if (plain >= least) break;
                 if (Stopped()) return root;
-                least = Math.Min(least, _model.RefineBound(s, _levelsCount, plain, least));
+                least = Math.Min(least, _model.RefineBound(state ?? State.PlanRoot(_model, plan), _levelsCount, plain, least));
             }
             return Math.Max(root, least);
         }
     }
+
+    /// <summary>True when <see cref="LowerBound(SearchLimits)"/> bounds the spatial plans one by one (energy searched inner-first), not the root alone.</summary>
+    private bool BoundsPlans => _prune && _model.DeferOrders && !_edpInner && !_cyclesCapped && _weighted is null && _global is null;
+
+    /// <summary>
+    /// Every spatial plan in the model's order with its plain inner bound (<see cref="SearchModel.InnerBound"/> at its root): from
+    /// <paramref name="shared"/> when it serves this problem (no state made), else listed and bounded here (with the state
+    /// bounded); null when <paramref name="stopped"/> said so while listing.
+    /// </summary>
+    private List<(SpatialPlan Plan, State? State, double Plain)>? PlanPlainBounds(PlainPlans? shared, Func<bool> stopped)
+    {
+        var plans = new List<(SpatialPlan, State?, double)>();
+        if (shared is not null && shared.Serves(_model.Problem))
+        {
+            for (int i = 0; i < shared.Plans.Count; i++)
+            {
+                if ((i & 255) == 0 && stopped()) return null;
+                plans.Add((shared.Plans[i], null, shared.Plain(_model.Problem, i)));
+            }
+            return plans;
+        }
+        foreach (var plan in _model.SpatialPlans())
+        {
+            if ((plans.Count & 255) == 0 && stopped()) return null;
+            var s = State.PlanRoot(_model, plan);
+            plans.Add((plan, s, _model.InnerBound(s, _levelsCount)));
+        }
+        return plans;
+    }
+
+    /// <summary>
+    /// This problem's plans with the parts of their plain bounds (<see cref="PlainPlans.Of"/>), to be shared with the problems it
+    /// serves; null where <see cref="LowerBound(SearchLimits)"/> bounds no plans, where the parts do not apply, or when stopped by the limits.
+    /// </summary>
+    internal PlainPlans? PlainPlans(SearchLimits limits)
+    {
+        if (!BoundsPlans) return null;
+        var sw = Stopwatch.StartNew();
+        return Solvers.PlainPlans.Of(_model, () => limits.Cancel.IsCancellationRequested || (limits.TimeLimit is { } t && sw.Elapsed > t));
+    }
+
+    /// <summary>
+    /// For tests: every plan's plain bound as <see cref="LowerBound(SearchLimits, PlainPlans?)"/> takes it, from
+    /// <paramref name="shared"/> (when it serves this problem) or computed afresh; null where the plans are not bounded one by one.
+    /// </summary>
+    internal IReadOnlyList<double>? PlainBounds(PlainPlans? shared)
+        => BoundsPlans ? PlanPlainBounds(shared, () => false)!.Select(x => x.Plain).ToList() : null;
 
     /// <summary>
     /// The energy and the cycles of a plan's mappings bounded apart, each by the search built for it (the energy

@@ -496,9 +496,7 @@ internal sealed class InnerBound(SearchProblem problem, ArrayCostModel cost) : S
     private double TensorBound(SearchTensor t, State s, int d, double aboveD, long[] remaining, int innermost)
     {
         var levels = _m.Storage;
-        var facts = _cost.Facts(s);
-        double words0 = t.IsOutput ? facts.Partition[0][t.Index] : facts.Used[0][t.Index];
-        double floor0 = words0 * (t.IsOutput ? levels[0].WriteEnergy : levels[0].ReadEnergy);
+        double floor0 = DramFloor(t, s, out double words0);
         int outer = DecidedTerms(t, s, d, aboveD, remaining, innermost, out double energy, out double v0);
         double best = double.PositiveInfinity;
         if (outer < 0)
@@ -506,7 +504,7 @@ internal sealed class InnerBound(SearchProblem problem, ArrayCostModel cost) : S
             for (int m = 0; m < d; m++)
             {
                 if (m != 0 && !CanKeepAbove(t, s, m, d)) continue;
-                best = Math.Min(best, DirectEnergy(t, s, m) + (m != 0 ? floor0 + words0 * CrossingEnergy(t, s, m) : 0));
+                best = Math.Min(best, DirectEnergy(t, s, m) + FromDram(t, s, m, floor0, words0));
             }
             return best;
         }
@@ -515,10 +513,34 @@ internal sealed class InnerBound(SearchProblem problem, ArrayCostModel cost) : S
         for (int m = 0; m < d; m++)
         {
             if (m != 0 && !CanKeepAbove(t, s, m, d)) continue;
-            best = Math.Min(best, _cost.PairEnergy(t, s, m, outer, v0) + (m != 0 ? floor0 + words0 * CrossingEnergy(t, s, m) : 0));
+            best = Math.Min(best, _cost.PairEnergy(t, s, m, outer, v0) + FromDram(t, s, m, floor0, words0));
         }
         return energy + best;
     }
+
+    /// <summary>
+    /// One term of <see cref="TensorBound"/> for a tensor no decided level keeps (nothing decided at a plan's root): with level
+    /// <paramref name="m"/> its innermost keeper, the compute units' accesses there (<see cref="DirectEnergy"/>) and, when m is not
+    /// DRAM, DRAM's reads of every used word on their way to m (<see cref="FromDram"/>). The tensor's share of the plain bound is
+    /// the least of these over DRAM and the levels that <see cref="CanKeepAbove"/>; neither term depends on which levels may keep
+    /// it nor on their capacities, which decide only which terms are taken (<see cref="PlainPlans"/> keeps them per plan).
+    /// </summary>
+    public double UnkeptShare(SearchTensor t, State s, int m)
+    {
+        double floor0 = DramFloor(t, s, out double words0);
+        return DirectEnergy(t, s, m) + FromDram(t, s, m, floor0, words0);
+    }
+
+    /// <summary>DRAM's side of the words every dense tensor crosses once (<paramref name="words0"/>: every used word, or for an output every word of its partition updated once), in energy.</summary>
+    private double DramFloor(SearchTensor t, State s, out double words0)
+    {
+        var facts = _cost.Facts(s);
+        words0 = t.IsOutput ? facts.Partition[0][t.Index] : facts.Used[0][t.Index];
+        return words0 * (t.IsOutput ? _m.Storage[0].WriteEnergy : _m.Storage[0].ReadEnergy);
+    }
+
+    /// <summary>With level m (not DRAM) serving t's outermost keeper or the compute units, DRAM's reads of every used word and their crossings on the way to m; 0 for m = 0 (DRAM itself).</summary>
+    private double FromDram(SearchTensor t, State s, int m, double floor0, double words0) => m != 0 ? floor0 + words0 * CrossingEnergy(t, s, m) : 0;
 
     /// <summary>
     /// The network energy per word of t that DRAM reads (or updates) on its way to keeper m: the hops of every fanout
@@ -621,6 +643,15 @@ internal sealed class InnerBound(SearchProblem problem, ArrayCostModel cost) : S
     {
         if (!_m.MayKeep(t, m)) return false;
         if (_m.Storage[m].Capacity is not { } cap) return true;
+        return LeastTileAbove(t, s, m, d) <= cap;
+    }
+
+    /// <summary>
+    /// t's smallest possible tile at an undecided level m above the decided level d (<see cref="CanKeepAbove"/>): d's tile
+    /// times the spatial splits from m down to d.
+    /// </summary>
+    public long LeastTileAbove(SearchTensor t, State s, int m, int d)
+    {
         Span<long> ext = stackalloc long[Ranks];
         for (int r = 0; r < Ranks; r++)
         {
@@ -628,7 +659,7 @@ internal sealed class InnerBound(SearchProblem problem, ArrayCostModel cost) : S
             for (int b = m; b < d; b++) e = checked(e * s.Spatial(b, r));
             ext[r] = e;
         }
-        return t.Tile(ext) <= cap;
+        return t.Tile(ext);
     }
 
     /// <summary>

@@ -133,6 +133,12 @@ internal sealed class SearchModel
     /// <summary>The plain bound of an inner-first node (<see cref="Solvers.InnerBound.Bound"/>).</summary>
     public double InnerBound(State s, int d, double cutoff = double.PositiveInfinity) => _inner.Bound(s, d, cutoff);
 
+    /// <summary>A tensor's term of a plan root's plain bound with level m its innermost keeper (<see cref="Solvers.InnerBound.UnkeptShare"/>).</summary>
+    public double UnkeptShare(State s, SearchTensor t, int m) => _inner.UnkeptShare(t, s, m);
+
+    /// <summary>A tensor's smallest possible tile at an undecided level m above the decided level d (<see cref="Solvers.InnerBound.LeastTileAbove"/>).</summary>
+    public long LeastTileAbove(State s, SearchTensor t, int m, int d) => _inner.LeastTileAbove(t, s, m, d);
+
     /// <summary>A plan root's bound with every loop above the register level as one level (<see cref="Solvers.OuterBound.RegisterOrders"/>; 0 where it does not apply).</summary>
     public double RegisterOrders(State s, double plain, double cutoff) => _outer.RegisterOrders(s, plain, cutoff);
 
