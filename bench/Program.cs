@@ -161,6 +161,10 @@ public static class Program
             if (r.Best is { } best) Console.WriteLine($"    point {best.Point}: {best.Description}; area {best.Values[DesignMetric.Area]:0.###} mm²");
             foreach (var (stage, t) in run.Stages)
                 Console.WriteLine($"    {stage}: {t.Nodes} evaluated ({t.Dropped} dropped at once), {t.Searches} searches, {t.Skipped} left unsearched, {t.Time.TotalSeconds:0.#} s");
+            // Each set's full bound: its searches, dropped or kept, and the shapes the stop once kept left (Codesign.StopOnceKept).
+            foreach (var x in run.FullBounds)
+                Console.WriteLine($"    full bound: {x.Points.Count} from {x.Points.Min()}, {x.Searches} searches, {(x.Dropped ? "dropped" : "kept")} at {x.Key / x.Cutoff:0.####} of the cutoff {x.Cutoff:G6}{(x.KeptStopLeft is { } l ? $", stopped once kept (known {x.KnownAtStop / x.Cutoff:0.####} of the cutoff): {l} searches left" : "")}");
+            Console.WriteLine($"    full bounds stopped once kept: {e.KeptStops}, {e.KeptStopsLeft} searches left");
             // The sets split without a bound near the cutoff (Codesign.SplitNearCutoff): their least known point value against the cutoff then.
             foreach (var x in run.NearSplits)
                 Console.WriteLine($"    split near the cutoff: {x.Points.Count} from {x.Points.Min()}, known value {x.Upper:G5} ({(x.Upper / x.Cutoff - 1) * 100:0.##} % above the cutoff {x.Cutoff:G6})");

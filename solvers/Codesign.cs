@@ -118,8 +118,9 @@ public sealed class LayerEvaluator
     /// the seeding heuristics (<see cref="Run"/>): what it finds and proves is then the same however loaded the machine.
     /// </summary>
     public LayerSum Sum(Architecture arch, Objective objective, bool relaxation, TimeSpan? cap = null, double target = double.PositiveInfinity, TimeSpan? budget = null,
-        IReadOnlyList<double>? reference = null, long? nodes = null)
+        IReadOnlyList<double>? reference = null, long? nodes = null, bool full = false)
     {
+        LastKeptStop = null;
         string key = Key(arch);
         var known = new SolveResult[Shapes.Count];
         double sum = 0;
@@ -137,10 +138,23 @@ public sealed class LayerEvaluator
         // A set's EDP bound given a second or more a search: only the searches that could decide the set (branch cd19m).
         if (SearchOnlyWhatCouldDecide && objective == Objective.Edp && Convention == CostConvention.Default && relaxation && nodes is null && budget is null
             && Given(relaxation, cap) is var whole && (whole is null || whole >= EnergyFirstCap))
-            return Build(objective, EdpOnRelaxation(arch, key, known, order, target, cap));
+            return Build(objective, EdpOnRelaxation(arch, key, known, order, target, cap, full));
+        bool stopOnceKept = full && StopOnceKept && relaxation && double.IsFinite(target);
         for (int k = 0; k < order.Count; k++)
         {
             int s = order[k];
+            // A set's full bound that can no longer drop the set stops (branch cd19w, StopOnceKept): the mappings known valid
+            // on the relaxation (the searched shapes' own, the others' carried) sum to at most the target.
+            if (stopOnceKept && KnownBelow(arch, key, objective, order, k, got, target) is var (left, value))
+            {
+                KeptStops++;
+                KeptStopsLeft += left;
+                LastKeptStop = (left, value);
+                for (int j = k; j < order.Count; j++)
+                    got[order[j]] = Final(known[order[j]]) || known[order[j]].Mapping is not null ? known[order[j]]
+                        : known[order[j]] with { Explanation = "not searched: the mappings known on this relaxation already sum to at most the cutoff, so no search could drop the set" };
+                break;
+            }
             if (sum > target && !Final(known[s]))
             {
                 Skipped++;
@@ -161,6 +175,50 @@ public sealed class LayerEvaluator
         }
         return Build(objective, got);
     }
+
+    // Whether the mappings known valid on a relaxation sum to at most the target when the shapes order[0..k) have been
+    // searched (their results in got) and the others have not (what is known, Known): then the shapes left unsearched
+    // whose searches could run are counted and returned; else null. The sum is the value of real mappings, so at least
+    // the relaxation's optimum, which is at least any lower bound searched there: no search could put the sum above it.
+    private (int Left, double Value)? KnownBelow(Architecture arch, string key, Objective objective, List<int> order, int k, SolveResult?[] got, double target)
+    {
+        double value = 0;
+        int open = 0;
+        for (int j = 0; j < order.Count; j++)
+        {
+            int s = order[j];
+            var r = j < k ? got[s] : Known(arch, key, s, objective);
+            if (r?.Best is not { } best) return null;
+            value += Shapes[s].Count * best;
+            if (j >= k && !Final(r)) open++;
+        }
+        return value <= target ? (open, value) : null;
+    }
+
+    /// <summary>
+    /// Whether a set's full bound (a sum on its relaxation given <c>full</c>, <see cref="Sum"/>; the EDP form,
+    /// <see cref="EdpOnRelaxation"/>) stops once it can no longer drop the set (branch cd19w): after each shape's search,
+    /// when the shapes searched so far and the others at the least value of the mappings known valid on the relaxation
+    /// (their own search's or carried, as <see cref="KnownValue"/>; for EDP also the energy search's mapping) sum to at most
+    /// the target. A lower bound searched on the relaxation is at most the relaxation's optimum, itself at most that sum, so
+    /// the searches left could not put the set above the cutoff: the set is kept and split whatever they find. It drops
+    /// nothing; only the set's key (the bound it reached) and the bounds its subsets inherit are lower. Off: every search
+    /// runs until the sum passes the target, as before (for comparisons).
+    /// </summary>
+    public bool StopOnceKept { get; set; } = true;
+
+    /// <summary>Full bounds stopped by <see cref="StopOnceKept"/>.</summary>
+    public long KeptStops { get; private set; }
+
+    /// <summary>The shapes those stops left unsearched whose searches would have run (energy searches for EDP's floors on an EDP bound).</summary>
+    public long KeptStopsLeft { get; private set; }
+
+    /// <summary>
+    /// The last <see cref="Sum"/>'s stop by <see cref="StopOnceKept"/> (null: it did not stop so): the shapes it left
+    /// unsearched whose searches would have run, and the known sum that stopped it (at most the target, at least the
+    /// relaxation's optimum).
+    /// </summary>
+    public (int Left, double Known)? LastKeptStop { get; private set; }
 
     // A sum's results (null: not reached, after a shape with no valid mapping) summed: the lower bound, the value when every
     // shape has a mapping, whether all are proved, the largest layer bound and value, the first shape with no mapping.
@@ -239,7 +297,7 @@ public sealed class LayerEvaluator
     /// at or below the target and the shapes' rises to their <c>U</c> could still pass it, the EDP searches (the whole cap,
     /// with the energy bound as floor), largest possible rise first. With an infinite target every shape is searched as before.
     /// </summary>
-    private SolveResult?[] EdpOnRelaxation(Architecture arch, string key, SolveResult[] known, List<int> order, double target, TimeSpan? cap)
+    private SolveResult?[] EdpOnRelaxation(Architecture arch, string key, SolveResult[] known, List<int> order, double target, TimeSpan? cap, bool full = false)
     {
         int n = Shapes.Count;
         var now = (SolveResult[])known.Clone();
@@ -255,9 +313,23 @@ public sealed class LayerEvaluator
             EdpSearchesLeft += now.Count(r => !Final(r));
             return Unsearched(now);
         }
-        foreach (int s in order)
+        for (int k = 0; k < order.Count; k++)
         {
+            int s = order[k];
             if (finite && Total() > target) break;
+            // A full bound that can no longer drop the set stops (branch cd19w, StopOnceKept): every open shape at the least
+            // EDP of a mapping known valid here (U) sums to at most the target, so no search could put the set above it
+            // (the energy searches raise a bound to at most U too: the EDP floor is at most the EDP optimum). (1) is its
+            // case of no shape searched; the EDP searches below would all be left by the same test.
+            if (finite && full && StopOnceKept && !Decidable())
+            {
+                int left = order.Skip(k).Count(x => !Final(now[x]) && !Final(Known(arch, key, x, Objective.Energy))
+                    && Math.Min(Known(arch, key, x, Objective.Energy).Best ?? double.PositiveInfinity, now[x].Report?.Energy ?? double.PositiveInfinity) * Roots(arch, key, x).Cycles > LowerOf(now[x]));
+                KeptStops++;
+                KeptStopsLeft += left;
+                LastKeptStop = (left, Enumerable.Range(0, n).Sum(x => Shapes[x].Count * (Final(now[x]) ? LowerOf(now[x]) : Math.Max(LowerOf(now[x]), Upper(x)))));
+                break;
+            }
             if (Final(now[s])) continue;
             var e = Known(arch, key, s, Objective.Energy);
             if (e.Status == SolveStatus.Infeasible) { now[s] = e; return now; }
@@ -1025,6 +1097,8 @@ public sealed class Codesign
             long searches = _eval.Searches, skipped = _eval.Skipped;
             var nodes = dive ? _quickNodes : null;
             var ready = Evaluate(n, objective, staticObjective, needed, dynamics, tieBreak, violations, proof, Math.Min(Cutoff(), target), Reference(incumbent, objective), nodes);
+            if (n.Points.Count > 1 && stage >= 1)
+                _fullBounds.Add(new FullBound(n.Points, _eval.Searches - searches, ready is null || ready.Key > Cutoff(), _eval.LastKeptStop?.Left, ready?.Key ?? double.PositiveInfinity, Cutoff(), _eval.LastKeptStop?.Known));
             Tally(n.Points.Count > 1 ? (stage == 0 ? "sets, quick bounds" : "sets, full bounds")
                 : proof ? "the dive's point, searched longer" : nodes is not null ? "the dive's points, node-limited searches" : stage == 0 ? "points, capped searches" : "points, uncapped searches",
                 ready is null || ready.Key > Cutoff(), _eval.Searches - searches, _eval.Skipped - skipped, _eval.Elapsed - began);
@@ -1208,7 +1282,7 @@ public sealed class Codesign
         {
             // The key's searches stop once their bounds exceed the cutoff (the node is then dropped); the layer latency's key is a maximum, not a sum.
             double target = !staticObjective && objective != DesignMetric.LayerLatency && o == MappedFor(objective) ? cutoff : double.PositiveInfinity;
-            var s = _eval.Sum(arch, o, relaxation: !single, cap, target, budget, double.IsFinite(target) ? reference : null, nodes);
+            var s = _eval.Sum(arch, o, relaxation: !single, cap, target, budget, double.IsFinite(target) ? reference : null, nodes, full: !single && node.Stage >= 1 && nodes is null);
             if (s.NoMapping is { } layer)
             {
                 violations.Add(double.PositiveInfinity, single
@@ -1446,6 +1520,25 @@ public sealed class Codesign
 
     /// <summary>The sets split by <see cref="SplitKnownBelow"/>: their points, the known value on their relaxation (in <see cref="NearSplit.Upper"/>) and the cutoff then.</summary>
     public IReadOnlyList<NearSplit> KnownSplits => _knownSplits;
+
+    /// <summary>
+    /// Whether a set's full bound stops once it can no longer drop the set (<see cref="LayerEvaluator.StopOnceKept"/>,
+    /// branch cd19w): the shapes searched and the others at the mappings known valid on its relaxation sum to at most the
+    /// cutoff. Drops nothing. Off: as before (for comparisons).
+    /// </summary>
+    public bool StopOnceKept { get => _eval.StopOnceKept; init => _eval.StopOnceKept = value; }
+
+    /// <summary>
+    /// A set's full bound: its points, the searches it ran, whether it dropped the set, the shapes
+    /// <see cref="StopOnceKept"/> left unsearched (null: it did not stop so), the key it gave, the cutoff then, and the
+    /// known sum that stopped it.
+    /// </summary>
+    public sealed record FullBound(IReadOnlyList<int> Points, long Searches, bool Dropped, int? KeptStopLeft, double Key, double Cutoff, double? KnownAtStop = null);
+
+    private readonly List<FullBound> _fullBounds = [];
+
+    /// <summary>The sets' full bounds in the order run (every minimization of this run).</summary>
+    public IReadOnlyList<FullBound> FullBounds => _fullBounds;
 
     /// <summary>
     /// A test hook: the dive stops after this many steps (null: it goes down to a point), leaving its set in the queue at the
