@@ -641,9 +641,8 @@ internal sealed class InnerBound(SearchProblem problem, ArrayCostModel cost) : S
     /// </summary>
     public bool CanKeepAbove(SearchTensor t, State s, int m, int d)
     {
-        if (!_m.MayKeep(t, m)) return false;
-        if (_m.Storage[m].Capacity is not { } cap) return true;
-        return LeastTileAbove(t, s, m, d) <= cap;
+        // The tile is computed only where a capacity could refuse it (this runs at every node of the inner-first search).
+        return _m.MayKeep(t, m) && (_m.Storage[m].Capacity is null || _m.TileFits(m, LeastTileAbove(t, s, m, d)));
     }
 
     /// <summary>

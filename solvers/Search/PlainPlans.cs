@@ -109,7 +109,7 @@ internal sealed class PlainPlans
             for (int m = 0; m < _levels; m++)
             {
                 int k = at + t.Index * _levels + m;
-                if (m != 0 && !(p.MayKeep(t, m) && (p.Storage[m].Capacity is not { } cap || _tile[k] <= cap))) continue;
+                if (m != 0 && !p.MayKeepTile(t, m, _tile[k])) continue;
                 best = Math.Min(best, _share[k]);
             }
             sum += best;

@@ -233,6 +233,15 @@ internal sealed class SearchProblem
     /// <summary>True when the constraints let level m keep t and the architecture allows it.</summary>
     public bool MayKeep(SearchTensor t, int m) => (AllowedMask[m] & t.Bit) != 0 && !Constraint(m).Bypass.Contains(t.Spec.Id);
 
+    /// <summary>
+    /// Whether level m may keep t when t's smallest possible tile there is <paramref name="leastTile"/> words: <see cref="MayKeep"/>
+    /// and that tile within m's capacity (the one test of <c>InnerBound.CanKeepAbove</c> and <c>PlainPlans.Plain</c>).
+    /// </summary>
+    public bool MayKeepTile(SearchTensor t, int m, long leastTile) => MayKeep(t, m) && TileFits(m, leastTile);
+
+    /// <summary>Whether a tile of <paramref name="words"/> fits level m's capacity (always, for a level without one).</summary>
+    public bool TileFits(int m, long words) => Storage[m].Capacity is not { } cap || words <= cap;
+
     /// <summary>A complete state as the one Mapping type: per level its temporal loops in the chosen order, its spatial loops (X, then Y) and its keep set.</summary>
     public Mapping ToMapping(State s) => ToMapping(s, null);
 
