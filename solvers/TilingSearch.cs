@@ -20,6 +20,16 @@ public sealed class TilingSearch
     private readonly bool _prune;
     private readonly string _name;
 
+    /// <summary>
+    /// Settles ties by the mappings' compact text (the least, ordinal) instead of the search's order: every node whose
+    /// bound is within the tie margin of the incumbent is searched, so a search that finishes returns the least text
+    /// among all the mappings within the margin of its optimum, whatever its order (which the plans' bounds, and so an
+    /// EDP search's energy floor, its ceiling and the threads' timing, can change) and whatever it met first. Slower where
+    /// ties abound (latency's least-cycle mappings); for an answer that must not depend on how it was reached (the
+    /// co-design's reported mappings, docs/codesign.md, "Which of equal mappings a point reports").
+    /// </summary>
+    public bool CanonicalTies { get; init; }
+
     /// <summary>Creates a search; <paramref name="prune"/> false enumerates everything.</summary>
     /// <remarks>
     /// <paramref name="seed"/> false starts the branch and bound from no incumbent: the regression tests use
@@ -33,21 +43,6 @@ public sealed class TilingSearch
     /// pruned. When the search finishes with nothing below it, the answer is not Optimal: it is the incumbent (if
     /// any) as Feasible, or Unknown, with the ceiling as the proven bound.</param>
     public TilingSearch(MapProblem problem, bool prune, bool seed = true, Mapping? incumbent = null, double ceiling = double.PositiveInfinity)
-        : this(problem, prune, seed, incumbent, ceiling, windowsOuterFirst: false) { }
-
-    /// <summary>
-    /// Settles ties by the mappings' compact text (the least, ordinal) instead of the search's order: every node whose
-    /// bound is within the tie margin of the incumbent is searched, so a search that finishes returns the least text
-    /// among all the mappings within the margin of its optimum, whatever its order (which the plans' bounds, and so an
-    /// EDP search's energy floor, its ceiling and the threads' timing, can change) and whatever it met first. Slower where
-    /// ties abound (latency's least-cycle mappings); for an answer that must not depend on how it was reached (the
-    /// co-design's reported mappings, docs/codesign.md, "Which of equal mappings a point reports").
-    /// </summary>
-    public bool CanonicalTies { get; init; }
-
-    /// <param name="windowsOuterFirst">A window layer under the Timeloop convention searched outer-first (as for latency) even
-    /// for energy: the quick unseeded run of <see cref="Solve"/>, which proves small problems within its node budget.</param>
-    private TilingSearch(MapProblem problem, bool prune, bool seed, Mapping? incumbent, double ceiling, bool windowsOuterFirst)
     {
         _ceiling = ceiling;
         _seed = seed;
@@ -63,7 +58,13 @@ public sealed class TilingSearch
         // With a sliding window, energy under the Timeloop convention takes the energy search too, the window tensor bounded
         // by an order-free floor and every leaf's order classes costed by the emulation (docs/mapspace.md, "Window layers
         // under the Timeloop convention").
-        bool timeloopWindows = !windowsOuterFirst && problem.Convention == CostConvention.Timeloop && !timeloopExact && problem.Objective == Objective.Energy && problem.Caps is null;
+        // So does energy within a cap on cycles alone (the second term of latency,energy) when the window tensor is floored: every
+        // leaf's order classes at every level are then costed by the emulation, each against the cap (LeafValue), and the bounds,
+        // which know no cap, stay lower bounds (the cap only removes mappings; docs/mapspace.md, "Window layers within a cycle cap").
+        bool windowsCapped = problem.Convention == CostConvention.Timeloop && !timeloopExact && problem.Objective == Objective.Energy
+            && problem.Caps is { Cycles: not null, Energy: null, Edp: null } && problem.Weighted is null && prune
+            && new SearchProblem(problem with { Caps = null }, deferOrders: true).AnyFloored;
+        bool timeloopWindows = problem.Convention == CostConvention.Timeloop && !timeloopExact && problem.Objective == Objective.Energy && (problem.Caps is null || windowsCapped);
         _byConvention = problem.Convention != CostConvention.Default || problem.Arch.HasWindowCapabilities;
         // The enumeration (the ground truth) costs every leaf by the convention's model whatever the layer.
         _byReference = _byConvention && !(timeloopExact && prune);
@@ -80,7 +81,7 @@ public sealed class TilingSearch
         // Energy under a cap on cycles alone (the second term of latency,energy) is searched by the energy search too: its
         // bounds hold (the cap only removes mappings), plans whose least cycles are above the cap are dropped, and each
         // leaf's orders are searched for the least energy within the cap (docs/mapspace.md, "Energy within a cycle cap").
-        _cyclesCapped = deferOrders && problem.Objective == Objective.Energy && problem.Caps is { Cycles: not null, Energy: null, Edp: null };
+        _cyclesCapped = deferOrders && problem.Objective == Objective.Energy && problem.Caps is { Cycles: not null, Energy: null, Edp: null } && !windowsCapped;
         // Energy plus lambda times a fused member's cycles (a class of the fused EDP search, docs/fusion.md): the energy search
         // too, each bound plus lambda times the plan's least (fused) cycles, each leaf's orders searched as for EDP.
         // A fused class searched for latency (docs/fusion.md, "Latency over the full mapspace"): the latency search itself, whose
@@ -94,7 +95,10 @@ public sealed class TilingSearch
                 && problem.Convention == CostConvention.Default && !problem.Arch.HasWindowCapabilities
                 && (problem.Objective == Objective.Energy ? weightedBy.Lambda >= 0 && double.IsFinite(weightedBy.Lambda) : fusedLatency && weightedBy.Lambda == 0)))
             throw new ArgumentException("A weighted problem (energy + lambda x fused cycles, or a fused class's latency with lambda 0) is searched under the default model, without global constraints, with a finite lambda >= 0, and without caps but a cap on cycles with lambda 0.", nameof(problem));
-        _model = new SearchModel(_edpInner ? problem with { Objective = Objective.Energy } : _cyclesCapped ? problem with { Caps = null } : problem, deferOrders);
+        _model = new SearchModel(_edpInner ? problem with { Objective = Objective.Energy } : _cyclesCapped || (windowsCapped && deferOrders) ? problem with { Caps = null } : problem, deferOrders);
+        // Within a cycle cap on a window layer: a plan whose least cycles (the latency search's bound, valid under shared windows)
+        // are above the cap holds no allowed mapping (the energy search's latency twin is not made under shared windows).
+        _capCycles = windowsCapped && deferOrders ? new SearchModel(problem with { Objective = Objective.Latency, Caps = null }) : null;
         _prune = prune;
         _name = prune ? (problem.Convention != CostConvention.Default ? $"exact ({Conventions.Names[(int)problem.Convention]} convention)" : "exact") : problem.Convention != CostConvention.Default ? $"enumeration ({Conventions.Names[(int)problem.Convention]} convention)"
             : problem.Arch.HasForwarding ? "enumeration (neighbour forwarding)" : "brute";
@@ -105,6 +109,9 @@ public sealed class TilingSearch
     }
 
     private readonly int _levelsCount;
+    // The latency model whose plan bounds drop the plans above a cycle cap, for energy within the cap on a window layer under
+    // the Timeloop convention searched inner-first (null otherwise).
+    private readonly SearchModel? _capCycles;
     private readonly bool _edpInner;
     private readonly double _energyFloor;
     private readonly bool _cyclesCapped;
@@ -439,6 +446,11 @@ public sealed class TilingSearch
     // took 2 s of CPU where the Timeloop fixtures' quick proofs take tens of milliseconds); counted, like the nodes, on one thread.
     private long _evaluationLimit = long.MaxValue;
     private const long QuickEvaluations = 256;
+    // The spatial plans the search may list before it stops (the quick run): the Timeloop fixtures have 1 to 23; ResNet-50's
+    // layers on eyeriss 24 (fc) and 43 to 633 (hundreds to thousands outer-first), whose listing and bounding took the
+    // quick run 0.1 to 9 s under load (conv3_2_b's its whole 30-s limit at load 30) without proving any of them.
+    private int _planLimit = int.MaxValue;
+    private const int QuickPlans = 32;
     private long _evaluated; // the mappings LeafValue costed by the reference model
 
     public SolveResult Solve(SearchLimits limits)
@@ -468,15 +480,16 @@ public sealed class TilingSearch
         // A cost past double's range, even the least any mapping could have, is an input error, never an answer.
         if (_p.Convention == CostConvention.Default && _p.Caps is null && RootBound() is var floor && !double.IsFinite(floor))
             throw ArrayCostModel.BeyondDouble(floor);
-        // Leaves costed by the reference model (another convention, a window capability): seeding takes a few tenths of a second,
-        // more than the whole search of a small problem. A short unseeded run first (a fixed node budget, one thread, so
-        // whether it finishes does not depend on the machine) returns at once when it proves the answer; a search that
-        // finishes returns the same mapping seeded or not (Shared.Seed). Otherwise the seeded search starts afresh.
-        if (_prune && _seed && _byReference && _incumbent is null && _p.Caps is null && _nodeLimit == long.MaxValue)
+        // Under another convention or a window capability the seeding (the heuristics and their climbs valued by that model, the
+        // plain problem's proof) takes tenths of a second, more than the whole search of a small problem. A short unseeded run
+        // first (at most QuickPlans spatial plans, QuickNodes nodes and QuickEvaluations leaves costed by the reference model, on
+        // one thread: whether it finishes does not depend on the machine) returns at once when it proves the answer; a search
+        // that finishes returns the same mapping seeded or not (Shared.Seed). Otherwise the seeded search starts afresh. The
+        // quick run is the search itself (inner-first for energy), so what it proves is what the seeded search would return.
+        if (_prune && _seed && _byConvention && _incumbent is null && _p.Caps is null && _nodeLimit == long.MaxValue)
         {
-            // Outer-first for window layers: on small problems it finishes within the budget where the energy search, whose
-            // window floor counts no refetch, does not (a Timeloop fixture: 0.13 s against 1.1 s).
-            var quick = new TilingSearch(_p, prune: true, seed: false, null, _ceiling, windowsOuterFirst: true) { _nodeLimit = QuickNodes, _evaluationLimit = QuickEvaluations }
+            var quick = new TilingSearch(_p, prune: true, seed: false, null, _ceiling)
+                { _nodeLimit = QuickNodes, _evaluationLimit = QuickEvaluations, _planLimit = QuickPlans, CanonicalTies = CanonicalTies }
                 .Solve(limits with { Threads = 1, Progress = null, TimeLimit = deadline is { } end ? end - sw.Elapsed : null });
             if (quick.Status is SolveStatus.Optimal or SolveStatus.Infeasible) return quick with { Elapsed = sw.Elapsed };
         }
@@ -526,6 +539,10 @@ public sealed class TilingSearch
             {
                 if ((listedPlans++ & 255) == 0 && shared.CheckStop()) { listed = false; break; }
                 if (!PlanAdmits(plan)) continue;
+                // The quick run stops before bounding a large layer's plans (ResNet-50's 3x3 layers on eyeriss have hundreds
+                // to thousands), which would cost it more than the seeding and which its node budget does not prove.
+                if (plans.Count == _planLimit)
+                    return new SolveResult(SolveStatus.Unknown, null, null, null, RootBound(), sw.Elapsed, 0, _name, $"more than {_planLimit} spatial plans");
                 roots.Add(() => State.PlanRoot(_model, plan));
                 plans.Add(plan);
             }
@@ -562,6 +579,8 @@ public sealed class TilingSearch
                 }
                 // Within a cycle cap, a plan whose least cycles are above it holds no allowed mapping.
                 if (_cyclesCapped && !_p.Caps!.Allow(0, twins!.Cycles(plans[i]))) plain = double.PositiveInfinity;
+                else if (_capCycles is { } latency && !_p.Caps!.Allow(0, new[] { plans[i] }.Concat(plans[i].Variants)
+                             .Min(m => latency.LowerBound(State.PlanRoot(latency, m), 0, keepDecidedAt: 0)))) plain = double.PositiveInfinity;
                 else if (twins is not null && !_edpInner && !_cyclesCapped && _weighted is null && !shared.CheckStop()) plain = Math.Max(plain, twins.Bound(plans[i], shared.CheckStop));
                 bounds[i] = plain;
             });
