@@ -153,7 +153,7 @@ internal sealed partial class ImperfectBound(SearchProblem problem, ArrayCostMod
             {
                 double k = point[0];
                 foreach (var t in _m.Tensors)
-                    k += (keep & t.Bit) != 0 ? terms[t.Index].With(plain ? 0 : read * point[1 + t.Index]) : terms[t.Index].Without(point[1 + t.Index]);
+                    k += (keep & t.Bit) != 0 ? terms[t.Index].With(plain ? 0 : point[1 + t.Index], read) : terms[t.Index].Without(point[1 + t.Index]);
                 least = Math.Min(least, k);
                 if (least <= floor) return floor;
             }
@@ -341,26 +341,36 @@ internal sealed partial class ImperfectBound(SearchProblem problem, ArrayCostMod
 
         /// <summary>
         /// The share when level 1 keeps the tensor: its parent (or innermost keeper) a level from 1 down, its DRAM side left to
-        /// <see cref="ImperfectDramSweeps"/>; level 1's reads of it at least <paramref name="levelOne"/> (their energy: <see
-        /// cref="ImperfectDramSweeps.ResendWords"/> x level 1's read energy). Where an option already counts level 1's reads (the
-        /// compute units reading level 1, or level 1 the parent of the innermost or outermost decided keeper), those reads,
-        /// with the network, are taken at least that; where the parent is a level between, level 1's reads are not in it and are added.
+        /// <see cref="ImperfectDramSweeps"/>; level 1 reading at least <paramref name="levelOneWords"/> words of it
+        /// (<see cref="ImperfectDramSweeps.ResendWords"/>; <paramref name="read"/> its read energy per word). Where the compute
+        /// units read level 1, those reads are taken at least that. Where level 1 is the parent of the keeper below it (the
+        /// outermost decided keeper, or the innermost keeper when no level between may keep the tensor), every word it reads
+        /// crosses the network to that keeper and fills it (perWord parent words per visit word, <see cref="VisitLink"/>): the
+        /// keeper's visits are at least the words over perWord, costed with their fills and the network (branch im21aj; before,
+        /// those words were costed at level 1's read energy alone). Where the parent is a level between, level 1's reads are
+        /// added at their read energy.
         /// </summary>
-        public double With(double levelOne = 0)
+        public double With(double levelOneWords = 0, double read = 0)
         {
-            double best = double.PositiveInfinity;
+            double best = double.PositiveInfinity, levelOne = read * levelOneWords;
             if (Count == 0)
             {
                 for (int a = 0; a < AloneCount; a++)
                     if (AloneLevel[a] == 1) best = Math.Min(best, Math.Max(AloneDirect[a], levelOne));
+                    else if (AloneLevel[a] > 1 && AloneViaOne[a] is { } one)
+                        best = Math.Min(best, AloneDirect[a] + Math.Max(AloneFill[a], one.FillEnergy(levelOneWords / one.Words(1))) + Math.Max(AloneParentWith[a], one.WordsEnergy(levelOneWords)));
                     else if (AloneLevel[a] > 1) best = Math.Min(best, AloneDirect[a] + AloneFill[a] + Math.Max(AloneParentWith[a], levelOne));
                 return best;
             }
             for (int p = 0; p < ParentCount; p++)
-                if (ParentLevel[p] == 1) best = Math.Min(best, Math.Max(Parents[p].ParentEnergy(Visits0), levelOne));
+                if (ParentLevel[p] == 1)
+                    best = Math.Min(best, Parents[p].WordsEnergy(Math.Max(Parents[p].Words(Visits0), levelOneWords)) + FirstFill * Math.Max(0, levelOneWords / Parents[p].Words(1) - Visits0));
                 else if (ParentLevel[p] > 1) best = Math.Min(best, Parents[p].ParentEnergy(Visits0) + ParentFill[p] + levelOne);
             return Energy + best;
         }
+
+        /// <summary>Per level that may be the innermost keeper (on chip, below 1), the link from level 1 to it when no level between may keep the tensor (level 1, keeping it, is then its parent); null otherwise.</summary>
+        public readonly VisitLink?[] AloneViaOne = new VisitLink?[levels];
 
         /// <summary>The share when level 1 does not keep the tensor and DRAM sends it at least <paramref name="words"/> words.</summary>
         public double Without(double words)
@@ -537,9 +547,13 @@ internal sealed partial class ImperfectBound(SearchProblem problem, ArrayCostMod
     {
         x.AloneDenseWords[a] = 0;
         x.AloneParentOnChip[a] = x.AloneParentBelowOne[a] = x.AloneParentWith[a] = t.IsOutput ? 0 : double.PositiveInfinity;
+        x.AloneViaOne[a] = null;
         if (t.IsOutput) return;
         double dense = _cost.PlanDensePartition(t, s, m);
         x.AloneDenseWords[a] = Link(t, s, 0, m).Words(dense);
+        bool between = false;
+        for (int l = 2; l < m && !between; l++) between = _inner.CanKeepAbove(t, s, l, d);
+        if (m > 1 && !between) x.AloneViaOne[a] = Link(t, s, 1, m);
         for (int l = 1; l < m; l++)
         {
             bool may = _inner.CanKeepAbove(t, s, l, d);
