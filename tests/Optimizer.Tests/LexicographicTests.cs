@@ -70,7 +70,7 @@ public sealed class LexicographicTests
     /// Energy within a cycle cap on a window layer under the Timeloop convention, searched inner-first (the window tensor
     /// floored, the cap applied at the leaves by the emulation, plans whose least cycles are above the cap dropped), equals
     /// the enumeration under the same cap, unseeded, on small random window layers with caps at and 25 % above the least
-    /// cycles. Meant to fail when the plans' least cycles are scaled up by 1.3 (plans holding the optimum dropped); not yet checked.
+    /// cycles. Fails when the plans' least cycles are scaled up by 1.3 (checked: K=4, C=2, P=4, R=3, cycles <= 24 answers Infeasible, a plan holding the optimum dropped).
     /// </summary>
     [TestMethod]
     public void WindowLayersEnergyWithinACycleCapUnderTheTimeloopConventionEqualsTheEnumeration()
