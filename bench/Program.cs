@@ -42,8 +42,9 @@ public static class Program
                 case "fusion": Fusion(); break;
                 case "fusion-certify": FusionCertify(numbers.Count > 0 ? seconds : 600); break;
                 case var cf when cf.StartsWith("fusion-chains-full", StringComparison.Ordinal):
-                    FusionChainsFull(cf.EndsWith(":pipeline", StringComparison.Ordinal), numbers.Count > 0 ? seconds : null,
-                        cf.Split(':').Skip(1).Where(x => int.TryParse(x, out _)).Select(int.Parse).DefaultIfEmpty().ToList() is var ns && ns[0] > 0 ? ns : [2, 4, 8, 16, 32, 64]); break;
+                    FusionChainsFull(cf.Split(':').Contains("pipeline"), numbers.Count > 0 ? seconds : null,
+                        cf.Split(':').Skip(1).Where(x => int.TryParse(x, out _)).Select(int.Parse).DefaultIfEmpty().ToList() is var ns && ns[0] > 0 ? ns : [2, 4, 8, 16, 32, 64],
+                        reuse: !cf.Split(':').Contains("afresh")); break;
                 case var f when f.StartsWith("fusion-full", StringComparison.Ordinal): FusionFull(f, numbers.Count > 0 ? seconds : null); break;
                 case var h when h.StartsWith("fusion-halos", StringComparison.Ordinal): FusionHalos.Run(h, numbers.Count > 0 ? seconds : null); break;
                 case "fusion-keep": FusionKeep.Run(); break;
@@ -732,15 +733,21 @@ public static class Program
 
     /// <summary>
     /// matmul-chain:N on tpu-v4i over the full mapspace (docs/fusion.md, "EDP over the full mapspace"; issue 17's "time per
-    /// Einsum flat"), EDP, with <paramref name="pipeline"/> also pipelined groups; each N's status, time, time per Einsum and
-    /// its split over the search's phases (sampled every 10 ms from its progress phase, digits and what follows a parenthesis
-    /// folded), then the least-squares slope. Optional time limit per search.
+    /// Einsum flat"), EDP, with <paramref name="pipeline"/> also pipelined groups, without <paramref name="reuse"/> every layer's
+    /// classes searched afresh (`fusion-chains-full[:pipeline][:afresh][:N...] [seconds]`); after one untimed run of
+    /// matmul-chain:2 (the JIT's warm-up), each N's status, time, time per Einsum and its split over the search's phases
+    /// (sampled every 10 ms from its progress phase, digits and what follows a parenthesis folded), then the least-squares
+    /// slope. Optional time limit per search.
     /// </summary>
-    private static void FusionChainsFull(bool pipeline, double? seconds, List<int> sizes, string tag = "fusion-chains-full")
+    private static void FusionChainsFull(bool pipeline, double? seconds, List<int> sizes, string tag = "fusion-chains-full", bool reuse = true)
     {
         var arch = Presets.Get("tpu-v4i");
         var points = new List<(double N, double Seconds)>();
-        string how = $"full mapspace, EDP{(pipeline ? ", --pipeline" : "")}";
+        string how = $"full mapspace, EDP{(pipeline ? ", --pipeline" : "")}{(reuse ? "" : ", every layer searched afresh")}";
+        var warm = Stopwatch.StartNew();
+        new FusionSearch(new FusionProblem(Zoo.Get("matmul-chain:2"), arch, Objective.Edp, Pipeline: pipeline, ReuseSameShapes: reuse))
+            .Solve(new SearchLimits(seconds is { } w ? TimeSpan.FromSeconds(w) : null));
+        Console.WriteLine($"{tag}: warm-up (matmul-chain:2, untimed below) {warm.Elapsed.TotalSeconds:F2} s");
         foreach (int n in sizes)
         {
             var progress = new SearchProgress();
@@ -761,7 +768,7 @@ public static class Program
             }) { IsBackground = true };
             thread.Start();
             var limits = new SearchLimits(seconds is { } s ? TimeSpan.FromSeconds(s) : null, Progress: progress);
-            var r = new FusionSearch(new FusionProblem(Zoo.Get($"matmul-chain:{n}"), arch, Objective.Edp, Pipeline: pipeline)).Solve(limits);
+            var r = new FusionSearch(new FusionProblem(Zoo.Get($"matmul-chain:{n}"), arch, Objective.Edp, Pipeline: pipeline, ReuseSameShapes: reuse)).Solve(limits);
             done.Cancel();
             thread.Join();
             points.Add((n, r.Elapsed.TotalSeconds));

@@ -147,7 +147,9 @@ internal static class FuseCommand
             string who = by == FusionCertifier.Z3 ? "Z3" : "CP-SAT", yes = by == FusionCertifier.Z3 ? "unsat" : "infeasible";
             Console.WriteLine(status switch
             {
-                CertificateStatus.Unsat => $"CERTIFIED by {who} in {clock.Elapsed.TotalSeconds:0.##} s: no combination of the {r.Survivors.Sum(x => x.Count)} surviving partial mappings has {obj} below {Text.Num(r.Best!.Value)} ({yes})",
+                CertificateStatus.Unsat => $"CERTIFIED by {who} in {clock.Elapsed.TotalSeconds:0.##} s: no combination of the {r.Survivors.Sum(x => x.Count)} surviving partial mappings" +
+                                           (p.Pipeline ? $" ({r.Survivors.Sum(x => x.Count(y => y.Pipelined))} of them members of pipelined groups' points found)" : "") +
+                                           $" has {obj} below {Text.Num(r.Best!.Value)} ({yes})",
                 CertificateStatus.Sat => $"CERTIFICATE FAILED: {who} found a combination with {obj} below {Text.Num(r.Best!.Value)}: {Text.Num(found!.Value)}, " +
                                          $"{(r.Best.Value - found.Value) / r.Best.Value * 100:0.######}% less",
                 _ => $"CERTIFICATE UNKNOWN: {who} stopped after {clock.Elapsed.TotalSeconds:0.##} s before it could decide",
