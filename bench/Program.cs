@@ -41,6 +41,10 @@ public static class Program
                 case "simulate": Simulate(seconds); break;
                 case "fusion": Fusion(); break;
                 case "fusion-certify": FusionCertify(numbers.Count > 0 ? seconds : 600); break;
+                case var cf when cf.StartsWith("fusion-chains-full", StringComparison.Ordinal):
+                    FusionChainsFull(cf.Split(':').Contains("pipeline"), numbers.Count > 0 ? seconds : null,
+                        cf.Split(':').Skip(1).Where(x => int.TryParse(x, out _)).Select(int.Parse).DefaultIfEmpty().ToList() is var ns && ns[0] > 0 ? ns : [2, 4, 8, 16, 32, 64],
+                        reuse: !cf.Split(':').Contains("afresh")); break;
                 case var f when f.StartsWith("fusion-full", StringComparison.Ordinal): FusionFull(f, numbers.Count > 0 ? seconds : null); break;
                 case var h when h.StartsWith("fusion-halos", StringComparison.Ordinal): FusionHalos.Run(h, numbers.Count > 0 ? seconds : null); break;
                 case "fusion-keep": FusionKeep.Run(); break;
@@ -687,6 +691,7 @@ public static class Program
     /// (batch 1, 8192 tokens) against the best unfused mapping, then matmul-chain:N for N = 2 to 64 with
     /// the runtime per N and the least-squares slope in seconds per Einsum; kept/evaluated per Einsum. Over the per-layer
     /// template (<c>TemplateOnly</c>), as measured since the start: EDP alone now searches the full mapspace (fusion-full:gpt3).
+    /// Then the same chains over the full mapspace (<see cref="FusionChainsFull"/>, f17ac: issue 17's line).
     /// </summary>
     private static void Fusion()
     {
@@ -711,10 +716,70 @@ public static class Program
                                   $"{r.Improvement(Objective.Edp):F3}x better than unfused; kept/evaluated {r.Stats.Sum(s => s.Kept)}/{r.Stats.Sum(s => s.Evaluated)} " +
                                   $"= {(double)r.Stats.Sum(s => s.Kept) / r.Stats.Sum(s => s.Evaluated):G3}; largest frontier {r.Stats.Max(s => s.Frontier)}");
             }
-            double mx = points.Average(p => p.N), my = points.Average(p => p.Seconds);
-            double slope = points.Sum(p => (p.N - mx) * (p.Seconds - my)) / points.Sum(p => (p.N - mx) * (p.N - mx));
-            Console.WriteLine($"fusion: matmul-chain runtime fit ({how}): {slope:F4} s per Einsum + {my - slope * mx:F2} s");
+            var (slope, intercept) = Fit(points);
+            Console.WriteLine($"fusion: matmul-chain runtime fit ({how}): {slope:F4} s per Einsum + {intercept:F2} s");
         }
+        // The issue's line over the full mapspace (f17ac): the same chains, EDP, every layer's mapping from its whole mapspace.
+        FusionChainsFull(pipeline: false, seconds: null, [2, 4, 8, 16, 32, 64], "fusion");
+    }
+
+    /// <summary>The least-squares line through (N, seconds): its slope (seconds per Einsum) and intercept.</summary>
+    private static (double Slope, double Intercept) Fit(List<(double N, double Seconds)> points)
+    {
+        double mx = points.Average(p => p.N), my = points.Average(p => p.Seconds);
+        double slope = points.Sum(p => (p.N - mx) * (p.Seconds - my)) / points.Sum(p => (p.N - mx) * (p.N - mx));
+        return (slope, my - slope * mx);
+    }
+
+    /// <summary>
+    /// matmul-chain:N on tpu-v4i over the full mapspace (docs/fusion.md, "EDP over the full mapspace"; issue 17's "time per
+    /// Einsum flat"), EDP, with <paramref name="pipeline"/> also pipelined groups, without <paramref name="reuse"/> every layer's
+    /// classes searched afresh (`fusion-chains-full[:pipeline][:afresh][:N...] [seconds]`); after one untimed run of
+    /// matmul-chain:2 (the JIT's warm-up), each N's status, time, time per Einsum and its split over the search's phases
+    /// (sampled every 10 ms from its progress phase, digits and what follows a parenthesis folded), then the least-squares
+    /// slope. Optional time limit per search.
+    /// </summary>
+    private static void FusionChainsFull(bool pipeline, double? seconds, List<int> sizes, string tag = "fusion-chains-full", bool reuse = true)
+    {
+        var arch = Presets.Get("tpu-v4i");
+        var points = new List<(double N, double Seconds)>();
+        string how = $"full mapspace, EDP{(pipeline ? ", --pipeline" : "")}{(reuse ? "" : ", every layer searched afresh")}";
+        var warm = Stopwatch.StartNew();
+        new FusionSearch(new FusionProblem(Zoo.Get("matmul-chain:2"), arch, Objective.Edp, Pipeline: pipeline, ReuseSameShapes: reuse))
+            .Solve(new SearchLimits(seconds is { } w ? TimeSpan.FromSeconds(w) : null));
+        Console.WriteLine($"{tag}: warm-up (matmul-chain:2, untimed below) {warm.Elapsed.TotalSeconds:F2} s");
+        foreach (int n in sizes)
+        {
+            var progress = new SearchProgress();
+            var split = new Dictionary<string, double>();
+            var sampler = Stopwatch.StartNew();
+            using var done = new CancellationTokenSource();
+            var thread = new Thread(() =>
+            {
+                double last = 0;
+                while (!done.IsCancellationRequested)
+                {
+                    Thread.Sleep(10);
+                    string phase = System.Text.RegularExpressions.Regex.Replace(progress.Read().Phase.Split('(')[0], "[0-9]+", "#").Trim();
+                    double now = sampler.Elapsed.TotalSeconds;
+                    lock (split) split[phase] = split.GetValueOrDefault(phase) + now - last;
+                    last = now;
+                }
+            }) { IsBackground = true };
+            thread.Start();
+            var limits = new SearchLimits(seconds is { } s ? TimeSpan.FromSeconds(s) : null, Progress: progress);
+            var r = new FusionSearch(new FusionProblem(Zoo.Get($"matmul-chain:{n}"), arch, Objective.Edp, Pipeline: pipeline, ReuseSameShapes: reuse)).Solve(limits);
+            done.Cancel();
+            thread.Join();
+            points.Add((n, r.Elapsed.TotalSeconds));
+            string phases;
+            lock (split) phases = string.Join("; ", split.Where(x => x.Value >= 0.05).OrderByDescending(x => x.Value).Select(x => $"{x.Key} {x.Value:F1} s"));
+            Console.WriteLine($"{tag}: matmul-chain:{n,-2} ({how}) {r.Status} in {r.Elapsed.TotalSeconds,7:F2} s = {r.Elapsed.TotalSeconds / n:F3} s per Einsum; " +
+                              $"EDP {r.Best:G6}{(r.Bound is { } lb && r.Status != SolveStatus.Optimal ? $" bound {lb:G6}" : "")}, {r.Improvement(Objective.Edp):F3}x better than unfused; " +
+                              $"classes {r.Stats.Sum(x => x.Classes)}, searched {r.Stats.Sum(x => x.Kept)}; phases: {phases}");
+        }
+        var (slope, intercept) = Fit(points);
+        Console.WriteLine($"{tag}: matmul-chain runtime fit ({how}): {slope:F4} s per Einsum + {intercept:F2} s");
     }
 
     /// <summary>

@@ -52,16 +52,33 @@ public static class FusionCertificate
     public static (CertificateStatus Status, string Text) Check(FusionCertifier by, Architecture arch, Objective objective, IReadOnlyList<IReadOnlyList<FusionPartial>> survivors,
         double threshold, TimeSpan? timeout)
     {
+        var (status, text, _) = CheckFound(by, arch, objective, survivors, threshold, timeout);
+        return (status, text);
+    }
+
+    /// <summary>
+    /// <see cref="Check"/>, with the objective of the combination found when the answer is Sat (its energy, cycles, or
+    /// energy x cycles, from the survivors' own values), null otherwise: what the certificate reports as the difference.
+    /// </summary>
+    public static (CertificateStatus Status, string Text, double? Found) CheckFound(FusionCertifier by, Architecture arch, Objective objective,
+        IReadOnlyList<IReadOnlyList<FusionPartial>> survivors, double threshold, TimeSpan? timeout)
+    {
         if (survivors.Count == 0) throw new ArgumentException("There are no layers to certify.", nameof(survivors));
         using IPicks picks = by == FusionCertifier.Z3 ? new Z3Picks(arch, survivors) : new CpSatPicks(arch, survivors);
         var text = new StringBuilder();
-        var status = objective switch
+        var (status, energy, cycles) = objective switch
         {
-            Objective.Energy => picks.Ask(new Question(null, null, threshold, null), timeout, text).Status,
-            Objective.Latency => picks.Ask(new Question(null, null, null, threshold), timeout, text).Status,
+            Objective.Energy => picks.Ask(new Question(null, null, threshold, null), timeout, text),
+            Objective.Latency => picks.Ask(new Question(null, null, null, threshold), timeout, text),
             _ => Edp(picks, survivors, threshold, timeout, text),
         };
-        return (status, text.ToString());
+        double? found = status != CertificateStatus.Sat ? null : objective switch
+        {
+            Objective.Energy => energy,
+            Objective.Latency => cycles,
+            _ => energy * cycles,
+        };
+        return (status, text.ToString(), found);
     }
 
     /// <summary>Certifies a found optimum: the question at <c>optimum x (1 - Tolerance)</c>.</summary>
@@ -69,13 +86,18 @@ public static class FusionCertificate
         double optimum, TimeSpan? timeout)
         => Check(by, arch, objective, survivors, optimum * (1 - Tolerance), timeout);
 
+    /// <summary><see cref="Certify"/>, with the objective of the combination found below the optimum when there is one (<see cref="CheckFound"/>).</summary>
+    public static (CertificateStatus Status, string Text, double? Found) CertifyFound(FusionCertifier by, Architecture arch, Objective objective,
+        IReadOnlyList<IReadOnlyList<FusionPartial>> survivors, double optimum, TimeSpan? timeout)
+        => CheckFound(by, arch, objective, survivors, optimum * (1 - Tolerance), timeout);
+
     /// <summary>
     /// energy x cycles below T, asked as linear questions: for cycles in [a, b], is there a combination
     /// with energy below T / a? Unsat for a range proves that none in it reaches T (energy at least T/a
     /// and cycles at least a). A sat answer whose product is below T is a real counterexample; otherwise
     /// the range is split at the answer's cycles, which excludes it from both halves.
     /// </summary>
-    private static CertificateStatus Edp(IPicks picks, IReadOnlyList<IReadOnlyList<FusionPartial>> survivors, double threshold, TimeSpan? timeout, StringBuilder text)
+    private static (CertificateStatus Status, double Energy, long Cycles) Edp(IPicks picks, IReadOnlyList<IReadOnlyList<FusionPartial>> survivors, double threshold, TimeSpan? timeout, StringBuilder text)
     {
         var clock = Stopwatch.StartNew();
         double minEnergy = survivors.Sum(l => l.Min(p => p.Energy));
@@ -88,18 +110,18 @@ public static class FusionCertificate
         for (int questions = 0; ranges.Count > 0; questions++)
         {
             TimeSpan? left = timeout is { } t ? t - clock.Elapsed : null;
-            if (questions == MaxEdpQuestions || left is { } l && l <= TimeSpan.Zero) return CertificateStatus.Unknown;
+            if (questions == MaxEdpQuestions || left is { } l && l <= TimeSpan.Zero) return (CertificateStatus.Unknown, 0, 0);
             var (a, b) = ranges.Pop();
             text.Append(CultureInfo.InvariantCulture, $"; question {questions + 1}: cycles in [{a}, {b}], energy below {threshold / Math.Max(a, 1):R}\n");
             var (status, energy, cycles) = picks.Ask(new Question(Math.Max(a, 1), b, threshold / Math.Max(a, 1), null), left, text);
-            if (status == CertificateStatus.Unknown) return CertificateStatus.Unknown;
+            if (status == CertificateStatus.Unknown) return (CertificateStatus.Unknown, 0, 0);
             if (status == CertificateStatus.Unsat) continue;
-            if (energy * cycles < threshold || a == b) return CertificateStatus.Sat;
+            if (energy * cycles < threshold || a == b) return (CertificateStatus.Sat, energy, cycles);
             // cycles > a here (energy < T/a yet energy x cycles >= T), so both halves shrink.
             ranges.Push((cycles, b));
             ranges.Push((a, cycles - 1));
         }
-        return CertificateStatus.Unsat;
+        return (CertificateStatus.Unsat, 0, 0);
     }
 
     /// <summary>One linear question: cycles within [<see cref="CyclesFrom"/>, <see cref="CyclesTo"/>], energy below, cycles below (null: no such part).</summary>

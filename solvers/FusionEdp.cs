@@ -140,7 +140,12 @@ public sealed partial class FusionSearch
         var keysAfter = Forward(layers, c => c.Empty ? double.PositiveInfinity : 0);
         var stats = layers.Select((l, i) => new FusionLayerStats(w.Layers[i].Name, l.Sum(c => c.Nodes), l.Count(c => c.Pool.Count > 0), l.Count(c => c.Known.Count > 0),
             keysAfter[i + 1].Count, l.Count)).ToList();
-        var survivors = layers.Select(l => (IReadOnlyList<FusionPartial>)l.SelectMany(c => c.Pool).Select((p, k) => p with { Order = k }).ToList()).ToList();
+        // The certificate's picks: every class's members found, and with --pipeline every point found of every pipelined group,
+        // each on keys of its own (CertificatePoints).
+        var picks = layers.Select(l => l.SelectMany(c => c.Pool).ToList()).ToList();
+        foreach (var (i, pick) in CertificatePoints(piped))
+            picks[i].Add(pick);
+        var survivors = picks.Select(l => (IReadOnlyList<FusionPartial>)l.Select((p, k) => p with { Order = k }).ToList()).ToList();
         // With --pipeline the joins with the pipelined groups start from the sequential search's line at lambda = 0 (not counted again).
         var withGroups = secondPhase ? lines.Skip(1).ToList() : lines;
         string summary = (withGroups != lines ? $"the sequential groups first: {sequentialJoins} weighted join(s), {(sequentialProven ? "proved" : "not proved")}; then with the pipelined groups: " : "") +

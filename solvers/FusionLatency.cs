@@ -79,7 +79,10 @@ public sealed partial class FusionSearch
         }
 
         // 4. The join of the members (least total cycles), and its proof: the join of the classes' bounds.
-        var survivors = layers.Select(l => (IReadOnlyList<FusionPartial>)l.Where(c => c.Member is not null).Select((c, k) => c.Member! with { Order = k }).ToList()).ToList();
+        // A pipelined group's members carry its fastest point found, on the group's own keys (one point per group), each with
+        // its held words as the certificate's capacity rule reads them (CertificateMember).
+        var survivors = layers.Select(l => (IReadOnlyList<FusionPartial>)l.Where(c => c.Member is not null)
+            .Select((c, k) => (c.PipeGroup >= 0 ? CertificateMember(c, c.Member!, c.Member!.InKey, c.Member.OutKey) : c.Member!) with { Order = k }).ToList()).ToList();
         var (fMap, fRep) = Recheck(Assemble(FastestChain(layers)));
         double value = fRep.Cycles;
         var keysAfter = Forward(layers, c => c.Lower);

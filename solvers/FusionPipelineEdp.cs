@@ -488,6 +488,26 @@ public sealed partial class FusionSearch
     }
 
     /// <summary>
+    /// Every point found of every pipelined group (<see cref="PipeEdp.Points"/>) as the certificate's picks (docs/fusion.md,
+    /// "Certificate"), with the layer each belongs to: point <c>q</c> of group <c>g</c> on keys of its own (member k follows
+    /// <c>g.q:k</c>, DRAM before the first, and leaves <c>g.q:k+1</c>, DRAM after the last), so that a combination takes a
+    /// whole point or none of it, as the weighted joins do (<see cref="ResetPiped"/> gives a group's members one point's
+    /// partial mappings). Each member keeps the point's values: its energy, and the group's cycles (its schedule's,
+    /// <see cref="PipelinedPoints"/>) on the last member, 0 on the others; its held words are <see cref="CertificateMember"/>'s.
+    /// </summary>
+    private IEnumerable<(int Layer, FusionPartial Partial)> CertificatePoints(List<PipeEdp> piped)
+    {
+        for (int g = 0; g < piped.Count; g++)
+        {
+            var members = piped[g].Group.Members;
+            for (int q = 0; q < piped[g].Points.Count; q++)
+                for (int k = 0; k < members.Count; k++)
+                    yield return (members[k].Layer, CertificateMember(members[k], piped[g].Points[q].Partials[k],
+                        k == 0 ? null : $"{PipeKey}{g}.{q}:{k}", k == members.Count - 1 ? null : $"{PipeKey}{g}.{q}:{k + 1}"));
+        }
+    }
+
+    /// <summary>
     /// A group whose points are its whole front: its energy bound and cycle floor raised to its least energy and its least
     /// cycles over them (+infinity when it has none), so that the whole space's cycle floor (<see cref="SpaceCycleFloor"/>),
     /// taken again before each polygon, sees them.

@@ -192,6 +192,16 @@ public sealed partial class FusionSearch
         return vectors;
     }
 
+    /// <summary>
+    /// A pipelined group's member's partial mapping <paramref name="p"/> as a pick of the certificate (docs/fusion.md,
+    /// "Certificate"), on the keys given: its energy and cycles unchanged (the group's cycles on its last member, 0 on the
+    /// others), and its held words per level those of a member of its class (<see cref="Member"/>: its own tiles and the words
+    /// reserved for held tensors living across it), the per-layer capacity rule the certificate states for every pick; the
+    /// group's steps' words are its pipelined rule, checked whole when the point was found (<see cref="PipelinedPoints"/>).
+    /// </summary>
+    private FusionPartial CertificateMember(ClassState c, FusionPartial p, string? inKey, string? outKey)
+        => p with { InKey = inKey, OutKey = outKey, Held = Member(c.Layer, c.Job, p.Mapping, CostModel.Evaluate(EinsumOf(c.Layer, c.Job), _p.Arch, p.Mapping), p.Order, out _).Held };
+
     /// <summary>A pipelined group's shared iterations (<see cref="FusionRules.Iterations"/>).</summary>
     private static long PipeIterations(GroupClass gc) => FusionRules.Iterations(gc.Group, i => gc.Plans[i - gc.Group.First].Shared);
 
