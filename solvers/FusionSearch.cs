@@ -1053,13 +1053,19 @@ public sealed partial class FusionSearch
         long evaluated = 0;
         var valid = new long[jobs.Count];
         int order = 0;
+        var allows = new bool[jobs.Count];
         foreach (var candidate in FusionMapspace.Candidates(e, _p.Arch, shared))
         {
             evaluated++;
+            // Under the default convention the mapping costed is the candidate itself, so the classes' constraints are checked
+            // first and a candidate none of them allows is not costed: it would be placed in no class.
+            bool same = _p.Convention == CostConvention.Default, any = false;
+            for (int k = 0; k < jobs.Count; k++) any |= allows[k] = same && ConstraintCheck.Allows(constraints[k], candidate);
+            if (same && !any) { order++; continue; }
             foreach (var (m, report) in Costed(e, candidate))
                 for (int k = 0; k < jobs.Count; k++)
                 {
-                    if (!ConstraintCheck.Allows(constraints[k], m) || !FitsBeside(report, jobs[k].Reserved)) continue;
+                    if (!(same ? allows[k] : ConstraintCheck.Allows(constraints[k], m)) || !FitsBeside(report, jobs[k].Reserved)) continue;
                     valid[k]++;
                     accepted[k].Add(Member(i, jobs[k], m, report, order, out _));
                 }
