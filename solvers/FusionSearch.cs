@@ -1054,15 +1054,19 @@ public sealed partial class FusionSearch
         var valid = new long[jobs.Count];
         int order = 0;
         var allows = new bool[jobs.Count];
+        bool same = _p.Convention == CostConvention.Default;
+        // Layers of the same shape under the same shared loops have the same candidates in the same order, costed the same but
+        // for the tensors' names: under the default convention each is costed once, by whichever layer first needs it.
+        var costed = same ? SharedCosts(e, shared) : null;
         foreach (var candidate in FusionMapspace.Candidates(e, _p.Arch, shared))
         {
             evaluated++;
             // Under the default convention the mapping costed is the candidate itself, so the classes' constraints are checked
             // first and a candidate none of them allows is not costed: it would be placed in no class.
-            bool same = _p.Convention == CostConvention.Default, any = false;
+            bool any = false;
             for (int k = 0; k < jobs.Count; k++) any |= allows[k] = same && ConstraintCheck.Allows(constraints[k], candidate);
             if (same && !any) { order++; continue; }
-            foreach (var (m, report) in Costed(e, candidate))
+            foreach (var (m, report) in costed is null ? Costed(e, candidate) : costed.Get(order, e, candidate, () => Costed(e, candidate)))
                 for (int k = 0; k < jobs.Count; k++)
                 {
                     if (!(same ? allows[k] : ConstraintCheck.Allows(constraints[k], m)) || !FitsBeside(report, jobs[k].Reserved)) continue;
@@ -1072,6 +1076,56 @@ public sealed partial class FusionSearch
             order++;
         }
         return jobs.Select((_, k) => new JobResult(Pareto(accepted[k], p => p.Energy, p => p.Cycles), evaluated, valid[k])).ToArray();
+    }
+
+    /// <summary>
+    /// The template candidates' reports under one set of shared loops, per layer shape (<see cref="Zoo.ShapeKey"/>), kept only
+    /// for shapes that more than one layer of the workload has; null otherwise (or without <see cref="FusionProblem.ReuseSameShapes"/>).
+    /// </summary>
+    private SharedCandidateCosts? SharedCosts(Einsum e, IReadOnlyList<TemporalLoop> shared)
+    {
+        if (!_p.ReuseSameShapes) return null;
+        string shape = Zoo.ShapeKey(e);
+        if (_p.Workload.Layers.Count(l => Zoo.ShapeKey(l) == shape) < 2) return null;
+        lock (_sharedCosts)
+        {
+            string key = $"{shape}|{SharedText(shared)}";
+            if (!_sharedCosts.TryGetValue(key, out var costs)) _sharedCosts[key] = costs = new SharedCandidateCosts();
+            return costs;
+        }
+    }
+
+    private readonly Dictionary<string, SharedCandidateCosts> _sharedCosts = [];
+
+    /// <summary>
+    /// The reports of one shape's template candidates under one set of shared loops, by the candidate's place in
+    /// <see cref="FusionMapspace.Candidates"/>'s order (the same for every layer of the shape), each costed once in the names
+    /// of the layer that costed it and read by another layer with the tensors renamed by position (the cost model sees roles,
+    /// dimensions and the architecture, never names; test <c>TemplateCostsSharedBySameShapeLayersAreEachLayersOwn</c>).
+    /// </summary>
+    private sealed class SharedCandidateCosts
+    {
+        private readonly System.Collections.Concurrent.ConcurrentDictionary<int, (Einsum From, CostReport? Report)> _reports = new();
+
+        /// <summary>Candidate <paramref name="index"/> of <paramref name="e"/> with its report (none when invalid), costed by <paramref name="cost"/> when no layer has yet.</summary>
+        public IEnumerable<(Mapping Mapping, CostReport Report)> Get(int index, Einsum e, Mapping candidate, Func<IEnumerable<(Mapping, CostReport)>> cost)
+        {
+            var (from, report) = _reports.GetOrAdd(index, _ => (e, cost().Select(x => x.Item2).FirstOrDefault()));
+            if (report is null) return [];
+            return [(candidate, ReferenceEquals(from, e) ? report : Renamed(report, from, e))];
+        }
+    }
+
+    /// <summary>A report of one Einsum as the report of another of the same shape: its tensors renamed by position.</summary>
+    internal static CostReport Renamed(CostReport r, Einsum from, Einsum to)
+    {
+        var rename = from.Tensors.Zip(to.Tensors).ToDictionary(x => x.First.Id, x => x.Second.Id);
+        return r with
+        {
+            Tensors = r.Tensors.Select(t => t with { Tensor = rename[t.Tensor] }).ToList(),
+            Network = r.Network.Select(t => t with { Tensor = rename[t.Tensor] }).ToList(),
+            Fanouts = r.Fanouts.Select(t => t with { Tensor = rename[t.Tensor] }).ToList(),
+        };
     }
 
     /// <summary>True when a mapping's tiles fit every level beside the words reserved there for held tensors that live across it.</summary>

@@ -102,6 +102,40 @@ public sealed class FusionPipelineEdpTests
     }
 
     /// <summary>
+    /// The template's candidates are costed once per layer shape and set of shared loops (f17ad, <c>FusionSearch.SharedCosts</c>):
+    /// another layer of the shape reads the report with its tensors renamed by position. On GPT-3's layer on tpu-v4i, for Q
+    /// against K and V under three sets of shared loops, every valid candidate among the first 400 of each has, renamed from
+    /// Q's, exactly the report K's or V's own costing gives (every tensor's, level's and network's counts and energies, the
+    /// cycles and what bounds them), and the same validity. Fails if the cost model came to depend on the tensors' names, or if
+    /// the renaming left a name (Q's own report, not renamed, is checked to differ).
+    /// </summary>
+    [TestMethod]
+    public void TemplateCostsSharedBySameShapeLayersAreEachLayersOwn()
+    {
+        var w = Zoo.Get("gpt3-6.7b");
+        var arch = Presets.Get("tpu-v4i");
+        var q = w.Layer("Q");
+        int compared = 0;
+        foreach (var other in new[] { w.Layer("K"), w.Layer("V") })
+            foreach (TemporalLoop[] shared in new[] { Array.Empty<TemporalLoop>(), [new TemporalLoop(new RankId("M"), 4)], [new TemporalLoop(new RankId("H"), 32)] })
+                foreach (var (mq, mo) in FusionMapspace.Candidates(q, arch, shared).Zip(FusionMapspace.Candidates(other, arch, shared)).Take(400))
+                {
+                    bool validQ = CostModel.TryEvaluate(q, arch, mq, out var rq, out _);
+                    bool validO = CostModel.TryEvaluate(other, arch, mo, out var ro, out _);
+                    Assert.AreEqual(validQ, validO, $"{other.Name}: a candidate valid for one layer only");
+                    if (!validQ) continue;
+                    var renamed = FusionSearch.Renamed(rq!, q, other);
+                    Assert.IsTrue(renamed.Tensors.SequenceEqual(ro!.Tensors), $"{other.Name} [{string.Join(",", shared)}]: tensors' counts differ");
+                    Assert.IsFalse(rq!.Tensors.SequenceEqual(ro.Tensors), "Q's own report already names K's or V's tensors, so the renaming was not tested");
+                    Assert.IsTrue(renamed.Network.SequenceEqual(ro.Network) && renamed.Fanouts.SequenceEqual(ro.Fanouts) && renamed.Levels.SequenceEqual(ro.Levels), $"{other.Name}: network or levels differ");
+                    Assert.AreEqual((ro.Energy, ro.Cycles, ro.ComputeCycles, ro.BoundBy, ro.Macs, ro.Utilization), (renamed.Energy, renamed.Cycles, renamed.ComputeCycles, renamed.BoundBy, renamed.Macs, renamed.Utilization));
+                    compared++;
+                }
+        Console.WriteLine($"{compared} valid candidates compared");
+        Assert.IsTrue(compared >= 100, $"only {compared} valid candidates compared");
+    }
+
+    /// <summary>
     /// A class's bound is computed once per problem, shared by the shapes whose held tensors differ only in how the class uses
     /// them (f17aa, <c>FusionSearch._classBoundValues</c>): on GPT-3's layer on tpu-v4i (Q, K and V load or read the same
     /// input), each of the first such classes has as its shared bound exactly the bound computed afresh for its own shape.
