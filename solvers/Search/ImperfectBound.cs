@@ -355,11 +355,7 @@ internal sealed partial class ImperfectBound(SearchProblem problem, ArrayCostMod
             double best = double.PositiveInfinity, levelOne = read * levelOneWords;
             if (Count == 0)
             {
-                for (int a = 0; a < AloneCount; a++)
-                    if (AloneLevel[a] == 1) best = Math.Min(best, Math.Max(AloneDirect[a], levelOne));
-                    else if (AloneLevel[a] > 1 && AloneViaOne[a] is { } one)
-                        best = Math.Min(best, AloneDirect[a] + Math.Max(AloneFill[a], one.FillEnergy(levelOneWords / one.Words(1))) + Math.Max(AloneParentWith[a], one.WordsEnergy(levelOneWords)));
-                    else if (AloneLevel[a] > 1) best = Math.Min(best, AloneDirect[a] + AloneFill[a] + Math.Max(AloneParentWith[a], levelOne));
+                for (int a = 0; a < AloneCount; a++) best = Math.Min(best, WithOption(a, levelOneWords, read));
                 return best;
             }
             for (int p = 0; p < ParentCount; p++)
@@ -367,6 +363,20 @@ internal sealed partial class ImperfectBound(SearchProblem problem, ArrayCostMod
                     best = Math.Min(best, Parents[p].WordsEnergy(Math.Max(Parents[p].Words(Visits0), levelOneWords)) + FirstFill * Math.Max(0, levelOneWords / Parents[p].Words(1) - Visits0));
                 else if (ParentLevel[p] > 1) best = Math.Min(best, Parents[p].ParentEnergy(Visits0) + ParentFill[p] + levelOne);
             return Energy + best;
+        }
+
+        /// <summary>
+        /// <see cref="With"/> for a tensor no decided level keeps, with its innermost keeper the a-th level that may be
+        /// (<see cref="AloneLevel"/>; DRAM: infinite, level 1 keeps the tensor).
+        /// </summary>
+        public double WithOption(int a, double levelOneWords = 0, double read = 0)
+        {
+            double levelOne = read * levelOneWords;
+            if (AloneLevel[a] == 1) return Math.Max(AloneDirect[a], levelOne);
+            if (AloneLevel[a] > 1 && AloneViaOne[a] is { } one)
+                return AloneDirect[a] + Math.Max(AloneFill[a], one.FillEnergy(levelOneWords / one.Words(1))) + Math.Max(AloneParentWith[a], one.WordsEnergy(levelOneWords));
+            if (AloneLevel[a] > 1) return AloneDirect[a] + AloneFill[a] + Math.Max(AloneParentWith[a], levelOne);
+            return double.PositiveInfinity;
         }
 
         /// <summary>Per level that may be the innermost keeper (on chip, below 1), the link from level 1 to it when no level between may keep the tensor (level 1, keeping it, is then its parent); null otherwise.</summary>

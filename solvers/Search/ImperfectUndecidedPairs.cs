@@ -71,6 +71,13 @@ internal sealed partial class ImperfectBound
     }
 
     /// <summary>
+    /// Whether tensor t's option o (its innermost keeper m, below 1) takes every word from level 1 in a case where level 1
+    /// keeps t: no level between may keep t (<see cref="TensorTerms.AloneViaOne"/>), and m has a capacity.
+    /// </summary>
+    private bool AloneFromOne(TensorTerms x, int o)
+        => x.AloneLevel[o] > 1 && x.AloneViaOne[o] is not null && _m.Storage[x.AloneLevel[o]].Capacity is not null;
+
+    /// <summary>
     /// The raise of a case of DRAM's sweeps (level 1's keep set <paramref name="keep"/>, DRAM sending each tensor outside it at
     /// least the point's words) over its separate shares for the pairs of operands that no decided level and not level 1 keep
     /// (the class summary): the most over ordered pairs (A, B) of the least over both tensors' innermost keepers of their
@@ -88,23 +95,25 @@ internal sealed partial class ImperfectBound
             foreach (var b in tensors)
             {
                 var xb = terms[b.Index];
-                if (b.Index == a.Index || b.IsOutput || xb.Count > 0 || (keep & b.Bit) != 0 || !Determined(a, b)) continue;
+                if (b.Index == a.Index || b.IsOutput || xb.Count > 0 || !Determined(a, b)) continue;
+                // B kept by level 1 (branch im21ak): its keeper's visits obey the same need, each a read of level 1 over the network and a fill (TensorTerms.WithOption).
+                bool bKept = (keep & b.Bit) != 0;
                 double aWords = point[1 + a.Index], bWords = point[1 + b.Index];
-                double sep = xa.Without(aWords) + xb.Without(bWords), joint = double.PositiveInfinity;
+                double sep = xa.Without(aWords) + (bKept ? xb.With() : xb.Without(bWords)), joint = double.PositiveInfinity;
                 for (int oa = 0; oa < xa.AloneCount && joint > sep; oa++)
                 {
                     if (xa.AloneLevel[oa] == 1) continue;
                     for (int ob = 0; ob < xb.AloneCount && joint > sep; ob++)
                     {
-                        if (xb.AloneLevel[ob] == 1) continue;
-                        double plain = xa.AloneOption(oa, aWords, levelOneOut: true) + xb.AloneOption(ob, bWords, levelOneOut: true);
-                        if (!AloneFromDramBelowOne(a, xa, oa, s, d) || !AloneFromDramBelowOne(b, xb, ob, s, d)
+                        if (xb.AloneLevel[ob] == 1 && !bKept) continue;
+                        double plain = xa.AloneOption(oa, aWords, levelOneOut: true) + (bKept ? xb.WithOption(ob) : xb.AloneOption(ob, bWords, levelOneOut: true));
+                        if (!AloneFromDramBelowOne(a, xa, oa, s, d) || !(bKept ? AloneFromOne(xb, ob) : AloneFromDramBelowOne(b, xb, ob, s, d))
                             || FanoutBetween(Math.Min(xa.AloneLevel[oa], xb.AloneLevel[ob]), Levels))
                         {
                             joint = Math.Min(joint, plain);
                             continue;
                         }
-                        joint = Math.Min(joint, Math.Max(plain, PairShare(a, xa, oa, b, xb, ob, s, facts.TemporalTotal, aWords, bWords)));
+                        joint = Math.Min(joint, Math.Max(plain, PairShare(a, xa, oa, b, xb, ob, s, facts.TemporalTotal, aWords, bWords, bKept)));
                     }
                 }
                 if (double.IsFinite(joint)) raise = Math.Max(raise, joint - sep);
@@ -119,7 +128,7 @@ internal sealed partial class ImperfectBound
     /// need falls to its used words, A's share at the range's bottom plus B's at the need at its top, and past them A at the
     /// last top with B at its own floor. 0 (the caller keeps the plain shares) when W_B is at least W_A.
     /// </summary>
-    private double PairShare(SearchTensor a, TensorTerms xa, int oa, SearchTensor b, TensorTerms xb, int ob, State s, double macs, double aWords, double bWords)
+    private double PairShare(SearchTensor a, TensorTerms xa, int oa, SearchTensor b, TensorTerms xb, int ob, State s, double macs, double aWords, double bWords, bool bKept = false)
     {
         int ma = xa.AloneLevel[oa], mb = xb.AloneLevel[ob];
         double wa = _m.Storage[ma].Capacity!.Value, wb = _m.Storage[mb].Capacity!.Value;
@@ -130,8 +139,10 @@ internal sealed partial class ImperfectBound
         double Need(double v) => Math.Max(0, need0 - slope * v);
         var da = xa.AloneDram[oa];
         var db = xb.AloneDram[ob];
+        var one = xb.AloneViaOne[ob];
         double Share(double va, double vb) =>
-            xa.AloneOption(oa, Math.Max(aWords, da.Words(va)), levelOneOut: true) + xb.AloneOption(ob, Math.Max(bWords, db.Words(vb)), levelOneOut: true);
+            xa.AloneOption(oa, Math.Max(aWords, da.Words(va)), levelOneOut: true)
+            + (bKept ? xb.WithOption(ob, one!.Value.Words(vb)) : xb.AloneOption(ob, Math.Max(bWords, db.Words(vb)), levelOneOut: true));
         if (slope <= 0) return Share(ua, need0);
         double top = Math.Max(ua, (need0 - ub) / slope);
         double least = Share(top, 0);
