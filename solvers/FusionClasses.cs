@@ -20,13 +20,26 @@ public sealed partial class FusionSearch
         public string InKey => Job.InKey ?? DramKey;
         public string OutKey => Job.OutKey ?? DramKey;
         /// <summary>The best member known (fused cost), or null.</summary>
-        public FusionPartial? Member { get; set; }
+        public FusionPartial? Member { get => _member; set { _member = value; View?.Changed(this); } }
         /// <summary>The energy fusion removes from every member (the same for all; docs/fusion.md), once a member is known.</summary>
         public double? Removed { get; set; }
         /// <summary>A lower bound on every member's fused energy (+infinity: the class is empty).</summary>
-        public double Lower { get; set; }
+        public double Lower { get => _lower; set { _lower = value; View?.Changed(this); } }
         /// <summary>True once its exact search ran (to the end, to the ceiling, or until stopped).</summary>
-        public bool Searched { get; set; }
+        public bool Searched { get => _searched; set { _searched = value; View?.Changed(this); } }
+        private FusionPartial? _member;
+        private double _lower;
+        private bool _searched;
+        /// <summary>
+        /// The join's flat copy this class is in (<see cref="JoinView"/>), told of every change of what <see cref="NextClass"/>
+        /// reads (<see cref="Member"/>, <see cref="Lower"/>, <see cref="Searched"/>), and the class's place there; null until a
+        /// view takes it.
+        /// </summary>
+        public JoinView? View { get; set; }
+        public int ViewLayer { get; set; }
+        public int ViewSlot { get; set; }
+        /// <summary>Set by its view, under the view's lock: a change not yet copied.</summary>
+        public bool ViewDirty { get; set; }
         public long Nodes { get; set; }
         /// <summary>EDP: every member found (the template's, each weighted search's), fused costs.</summary>
         public List<FusionPartial> Pool { get; } = [];
@@ -225,44 +238,169 @@ public sealed partial class FusionSearch
     /// The class to search next in the branch and bound over the join (step 3): the unsearched one on the least total of
     /// bounds (the best bounds before it, its own, the best after it), with its ceiling (the best total of members known,
     /// by <paramref name="value"/>, less the two sums); null when no unsearched class could improve on that best total.
+    /// The passes run over the join's flat copy of the classes (<see cref="JoinView"/>, f17ae): with pipelined groups this is
+    /// called once per class searched (about 5,600 times on GPT-3, over about 22,000 classes), and reading every class object
+    /// in each of the three passes was about 10 s of CPU there; the copy takes only the classes changed since the last call.
+    /// The same values, the same pick (ties: the first in order) and the same ceiling as the passes over the objects.
     /// </summary>
     private (ClassState? Next, double Ceiling) NextClass(List<List<ClassState>> layers, Func<FusionPartial, double> value)
     {
         int n = layers.Count;
-        var keys = KeyIndex.Of(layers);
-        // The three passes are independent (each reads the classes only), and so are the two halves of the scan after them:
-        // both run on two threads (f17x: with pipelined groups this is called once per class searched, about 5,600 times on
-        // GPT-3, and nothing else runs meanwhile), as many as the search may use. The same values and the same pick as one thread (ties: the first in order).
-        double[][] forward = [], backward = [], members = [];
-        var options = new ParallelOptions { MaxDegreeOfParallelism = SearchThreads };
-        Parallel.Invoke(options,
-            () => forward = keys.Forward(layers, c => c.Lower),
-            () => backward = keys.Backward(layers, c => c.Lower),
-            () => members = keys.Forward(layers, c => c.Member is { } m ? value(m) : double.PositiveInfinity));
-        double best = members[n][keys.Dram];
-        // The least total of bounds over the unsearched classes of layers [from, to): the first such class in order on a tie.
-        (ClassState? Next, double Total, double Before, double After) Least(int from, int to)
+        var view = JoinView.Of(layers, value);
+        if (CheckJoinViews)
         {
-            ClassState? next = null;
-            double nextTotal = double.PositiveInfinity, before = 0, after = 0;
-            for (int i = from; i < to; i++)
+            view.Check(layers, value);
+            JoinViewsChecked++;
+        }
+        var keys = view.Keys;
+        var forward = keys.Forward(view.Lower, view.Forward);
+        var backward = keys.Backward(view.Lower, view.Backward);
+        double best = keys.Forward(view.MemberValue, view.Members)[n][keys.Dram];
+        ClassState? next = null;
+        double nextTotal = double.PositiveInfinity, before = 0, after = 0;
+        for (int i = 0; i < n; i++)
+        {
+            var lower = view.Lower[i];
+            var searched = view.Searched[i];
+            int[] ins = keys.In[i], outs = keys.Out[i];
+            double[] f = forward[i], b = backward[i + 1];
+            for (int j = 0; j < lower.Length; j++)
+            {
+                if (searched[j]) continue;
+                double total = f[ins[j]] + lower[j] + b[outs[j]];
+                if (total < nextTotal) (next, nextTotal, before, after) = (layers[i][j], total, f[ins[j]], b[outs[j]]);
+            }
+        }
+        if (next is null || Meets(nextTotal, best)) return (null, 0);
+        return (next, best - before - after);
+    }
+
+    /// <summary>
+    /// Tests only: at every <see cref="NextClass"/>, the join's flat copy (<see cref="JoinView"/>) compared with the classes
+    /// read afresh, value by value (an exception on the first difference).
+    /// </summary>
+    internal bool CheckJoinViews { get; init; }
+
+    /// <summary>Tests only, with <see cref="CheckJoinViews"/>: the calls whose view was checked.</summary>
+    internal long JoinViewsChecked { get; private set; }
+
+    /// <summary>
+    /// A join's classes as flat arrays per layer (f17ae): each class's bound, whether it was searched and its member's value,
+    /// what <see cref="NextClass"/>'s passes read, with the pass buffers. Each class in it tells it of every change
+    /// (<see cref="ClassState.View"/>); a call takes only the classes changed since the last, every class when a layer gained
+    /// classes or the value of a member changed (another join's lambda). A class already in another join's view is not taken
+    /// over: this view then reads every class at every call.
+    /// </summary>
+    private sealed class JoinView
+    {
+        private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<List<List<ClassState>>, JoinView> Known = new();
+        private readonly object _lock = new();
+        private readonly List<ClassState> _dirty = [];
+        private int[] _counts = [];
+        private bool _tracked;
+        private Func<FusionPartial, double>? _value;
+        public KeyIndex Keys { get; private set; } = null!;
+        public double[][] Lower { get; private set; } = [];
+        public bool[][] Searched { get; private set; } = [];
+        public double[][] MemberValue { get; private set; } = [];
+        /// <summary>The buffers of the forward, backward and members' passes.</summary>
+        public double[][] Forward { get; private set; } = [];
+        public double[][] Backward { get; private set; } = [];
+        public double[][] Members { get; private set; } = [];
+
+        /// <summary>The view of <paramref name="layers"/> with every change taken, its member values by <paramref name="value"/>.</summary>
+        public static JoinView Of(List<List<ClassState>> layers, Func<FusionPartial, double> value)
+        {
+            var view = Known.GetValue(layers, _ => new JoinView());
+            view.Update(layers, value);
+            return view;
+        }
+
+        /// <summary>Called by a class of this view when what the passes read changed.</summary>
+        public void Changed(ClassState c)
+        {
+            lock (_lock)
+            {
+                if (c.ViewDirty) return;
+                c.ViewDirty = true;
+                _dirty.Add(c);
+            }
+        }
+
+        private void Update(List<List<ClassState>> layers, Func<FusionPartial, double> value)
+        {
+            bool same = _counts.Length == layers.Count;
+            for (int i = 0; same && i < layers.Count; i++) same = _counts[i] == layers[i].Count;
+            if (!same) Build(layers);
+            if (!same || !_tracked || !ReferenceEquals(value, _value))
+            {
+                lock (_lock)
+                {
+                    foreach (var c in _dirty) c.ViewDirty = false;
+                    _dirty.Clear();
+                }
+                for (int i = 0; i < layers.Count; i++)
+                    for (int j = 0; j < layers[i].Count; j++) Read(layers[i][j], i, j, value);
+            }
+            else
+            {
+                ClassState[] changed;
+                lock (_lock)
+                {
+                    changed = [.. _dirty];
+                    foreach (var c in changed) c.ViewDirty = false;
+                    _dirty.Clear();
+                }
+                foreach (var c in changed) Read(c, c.ViewLayer, c.ViewSlot, value);
+            }
+            _value = value;
+        }
+
+        /// <summary>The arrays and buffers made again (a layer gained classes), every class taken, and told to report to this view.</summary>
+        private void Build(List<List<ClassState>> layers)
+        {
+            Keys = KeyIndex.Of(layers);
+            _counts = layers.Select(l => l.Count).ToArray();
+            Lower = layers.Select(l => new double[l.Count]).ToArray();
+            Searched = layers.Select(l => new bool[l.Count]).ToArray();
+            MemberValue = layers.Select(l => new double[l.Count]).ToArray();
+            (Forward, Backward, Members) = (Keys.Empty(), Keys.Empty(), Keys.Empty());
+            _tracked = true;
+            lock (_lock)
+            {
+                for (int i = 0; i < layers.Count; i++)
+                    for (int j = 0; j < layers[i].Count; j++)
+                    {
+                        var c = layers[i][j];
+                        if (c.View is not null && c.View != this) { _tracked = false; continue; }
+                        (c.View, c.ViewLayer, c.ViewSlot) = (this, i, j);
+                    }
+                foreach (var c in _dirty) c.ViewDirty = false;
+                _dirty.Clear();
+            }
+            _value = null;
+        }
+
+        private void Read(ClassState c, int i, int j, Func<FusionPartial, double> value)
+        {
+            Lower[i][j] = c.Lower;
+            Searched[i][j] = c.Searched;
+            MemberValue[i][j] = c.Member is { } m ? value(m) : double.PositiveInfinity;
+        }
+
+        /// <summary>Tests only: throws unless every value of the view equals the class's read afresh.</summary>
+        public void Check(List<List<ClassState>> layers, Func<FusionPartial, double> value)
+        {
+            for (int i = 0; i < layers.Count; i++)
                 for (int j = 0; j < layers[i].Count; j++)
                 {
                     var c = layers[i][j];
-                    if (c.Searched) continue;
-                    double f = forward[i][keys.In[i][j]], b = backward[i + 1][keys.Out[i][j]], total = f + c.Lower + b;
-                    if (total < nextTotal) (next, nextTotal, before, after) = (c, total, f, b);
+                    double member = c.Member is { } m ? value(m) : double.PositiveInfinity;
+                    if (!c.Lower.Equals(Lower[i][j]) || c.Searched != Searched[i][j] || !member.Equals(MemberValue[i][j]))
+                        throw new InvalidOperationException($"the join's view of class {j} of layer {i} is stale: bound {Lower[i][j]} for {c.Lower}, " +
+                            $"searched {Searched[i][j]} for {c.Searched}, member {MemberValue[i][j]} for {member}");
                 }
-            return (next, nextTotal, before, after);
         }
-        // Split where about half the classes lie before.
-        int half = 0;
-        for (int seen = 0, all = layers.Sum(l => l.Count); half < n && seen + layers[half].Count <= all / 2; half++) seen += layers[half].Count;
-        var parts = new (ClassState? Next, double Total, double Before, double After)[2];
-        Parallel.Invoke(options, () => parts[0] = Least(0, half), () => parts[1] = Least(half, n));
-        var pick = parts[1].Total < parts[0].Total ? parts[1] : parts[0];
-        if (pick.Next is null || Meets(pick.Total, best)) return (null, 0);
-        return (pick.Next, best - pick.Before - pick.After);
     }
 
     /// <summary>
@@ -276,6 +414,8 @@ public sealed partial class FusionSearch
         private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<List<List<ClassState>>, KeyIndex> Known = new();
         private readonly int[] _counts;
         private readonly int[] _keys;
+        /// <summary>Per class of the last layer, true when its out key is not DRAM (no chain ends there).</summary>
+        private readonly bool[] _lastOpen;
         /// <summary>Per layer, per class: its in key's index at the boundary before the layer, its out key's at the one after.</summary>
         public int[][] In { get; }
         public int[][] Out { get; }
@@ -292,6 +432,7 @@ public sealed partial class FusionSearch
             Out = layers.Select((l, i) => l.Select(c => IndexOf(i + 1, c.OutKey)).ToArray()).ToArray();
             _keys = at.Select(d => d.Count).ToArray();
             _names = at.Select(d => d.OrderBy(e => e.Value).Select(e => e.Key).ToArray()).ToArray();
+            _lastOpen = n == 0 ? [] : layers[^1].Select(c => c.OutKey != DramKey).ToArray();
         }
 
         /// <summary>Per boundary, the keys by index.</summary>
@@ -312,39 +453,63 @@ public sealed partial class FusionSearch
             return made;
         }
 
-        private double[][] Empty() => _keys.Select(k => Enumerable.Repeat(double.PositiveInfinity, k).ToArray()).ToArray();
+        /// <summary>Per boundary, per key index, +infinity.</summary>
+        public double[][] Empty() => _keys.Select(k => Enumerable.Repeat(double.PositiveInfinity, k).ToArray()).ToArray();
 
-        /// <summary>Per boundary, per key index, the least sum of a value over one class per layer before it along compatible keys (+infinity where no chain reaches it): the one place of the join's forward recurrence.</summary>
-        public double[][] Forward(List<List<ClassState>> layers, Func<ClassState, double> value)
+        /// <summary>Per layer, per class, its value.</summary>
+        private static double[][] Values(List<List<ClassState>> layers, Func<ClassState, double> value) => layers.Select(l => l.Select(value).ToArray()).ToArray();
+
+        public double[][] Forward(List<List<ClassState>> layers, Func<ClassState, double> value) => Forward(Values(layers, value), Empty());
+
+        public double[][] Backward(List<List<ClassState>> layers, Func<ClassState, double> value) => Backward(Values(layers, value), Empty());
+
+        /// <summary>
+        /// Per boundary, per key index, the least sum of a value (<paramref name="values"/>, per layer per class) over one class per
+        /// layer before it along compatible keys (+infinity where no chain reaches it), into <paramref name="result"/>: the one place
+        /// of the join's forward recurrence.
+        /// </summary>
+        public double[][] Forward(double[][] values, double[][] result)
         {
-            var result = Empty();
+            int n = values.Length;
+            foreach (var row in result) Array.Fill(row, double.PositiveInfinity);
             result[0][Dram] = 0;
-            for (int i = 0; i < layers.Count; i++)
-                for (int j = 0; j < layers[i].Count; j++)
+            for (int i = 0; i < n; i++)
+            {
+                double[] from = result[i], to = result[i + 1], v = values[i];
+                int[] ins = In[i], outs = Out[i];
+                for (int j = 0; j < v.Length; j++)
                 {
-                    var c = layers[i][j];
-                    if (i == layers.Count - 1 && c.OutKey != DramKey) continue;
-                    double before = result[i][In[i][j]];
+                    if (i == n - 1 && _lastOpen[j]) continue;
+                    double before = from[ins[j]];
                     if (double.IsPositiveInfinity(before)) continue;
-                    double total = before + value(c);
-                    if (total < result[i + 1][Out[i][j]]) result[i + 1][Out[i][j]] = total;
+                    double total = before + v[j];
+                    if (total < to[outs[j]]) to[outs[j]] = total;
                 }
+            }
             return result;
         }
 
-        /// <summary>Per boundary, per key index, the least sum of a value over one class per layer from it on (+infinity where none): the one place of the backward recurrence.</summary>
-        public double[][] Backward(List<List<ClassState>> layers, Func<ClassState, double> value)
+        /// <summary>
+        /// Per boundary, per key index, the least sum of a value (<paramref name="values"/>) over one class per layer from it on
+        /// (+infinity where none), into <paramref name="result"/>: the one place of the backward recurrence.
+        /// </summary>
+        public double[][] Backward(double[][] values, double[][] result)
         {
-            var result = Empty();
-            result[layers.Count][Dram] = 0;
-            for (int i = layers.Count - 1; i >= 0; i--)
-                for (int j = 0; j < layers[i].Count; j++)
+            int n = values.Length;
+            foreach (var row in result) Array.Fill(row, double.PositiveInfinity);
+            result[n][Dram] = 0;
+            for (int i = n - 1; i >= 0; i--)
+            {
+                double[] from = result[i + 1], to = result[i], v = values[i];
+                int[] ins = In[i], outs = Out[i];
+                for (int j = 0; j < v.Length; j++)
                 {
-                    double after = result[i + 1][Out[i][j]];
+                    double after = from[outs[j]];
                     if (double.IsPositiveInfinity(after)) continue;
-                    double total = value(layers[i][j]) + after;
-                    if (total < result[i][In[i][j]]) result[i][In[i][j]] = total;
+                    double total = v[j] + after;
+                    if (total < to[ins[j]]) to[ins[j]] = total;
                 }
+            }
             return result;
         }
     }

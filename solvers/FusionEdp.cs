@@ -209,6 +209,8 @@ public sealed partial class FusionSearch
     {
         int n = layers.Count;
         double Value(FusionPartial p) => p.Energy + lambda * p.Cycles;
+        // One delegate for the whole join: NextClass's flat copy of the classes keeps its members' values while it is the same.
+        Func<FusionPartial, double> value = Value;
         foreach (var p in piped) ResetPiped(p, lambda);
         foreach (var c in layers.SelectMany(l => l))
         {
@@ -223,7 +225,7 @@ public sealed partial class FusionSearch
         }
         // The pipelined groups' members' class bounds computed ahead on a thread of their own (f17y), stopped when the join ends.
         using (ClassBoundsAhead(layers, piped, lambda, Value, stop))
-            while (!stop() && NextClass(layers, Value) is var (next, ceiling) && next is not null)
+            while (!stop() && NextClass(layers, value) is var (next, ceiling) && next is not null)
                 if (next.PipeGroup >= 0) SearchPipelinedWeighted(piped[next.PipeGroup], lambda, ceiling, stop, unfused!);
                 else if (next.Main is null) SearchWeighted(next, lambda, ceiling, stop);
                 else SearchKeptWeighted(next, lambda, ceiling, stop, kept, unfused!);

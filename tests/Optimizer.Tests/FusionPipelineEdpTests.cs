@@ -102,6 +102,36 @@ public sealed class FusionPipelineEdpTests
     }
 
     /// <summary>
+    /// The join's flat copy of its classes (f17ae, <c>FusionSearch.JoinView</c>), which <c>NextClass</c>'s passes read and which
+    /// takes only the classes that told it of a change since the last call, equals the classes read afresh at every call
+    /// (<see cref="FusionSearch.CheckJoinViews"/> throws on the first stale value), in the EDP, latency and energy searches with
+    /// pipelined groups on the chains of <see cref="FusionPipelineTests"/>; with the check on, the same answers as without.
+    /// Fails when a change of a class's bound, member or searched mark is not reported to its view.
+    /// </summary>
+    [TestMethod]
+    public void JoinViewsFollowEveryChangeOfTheClasses()
+    {
+        var one = SearchLimits.None with { Threads = 1 };
+        long checks = 0;
+        foreach (var (w, a) in FusionPipelineTests.Cases())
+            foreach (var objective in new[] { Objective.Edp, Objective.Latency, Objective.Energy })
+            {
+                var p = new FusionProblem(w, a, objective, Pipeline: true);
+                // The checked run first: a stale view throws there (unchecked, it may pick a searched class again and again).
+                var search = new FusionSearch(p) { CheckJoinViews = true };
+                var r = search.Solve(one);
+                var plain = new FusionSearch(p).Solve(one);
+                Assert.AreEqual(plain.Status, r.Status, $"{w.Name} {objective}");
+                Assert.AreEqual(plain.Best, r.Best, $"{w.Name} {objective}");
+                Assert.AreEqual(plain.Bound, r.Bound, $"{w.Name} {objective}");
+                Assert.AreEqual(plain.Summary, r.Summary, $"{w.Name} {objective}");
+                Console.WriteLine($"{w.Name} {objective}: {search.JoinViewsChecked} join views checked; {r.Status} {r.Best:G8}");
+                checks += search.JoinViewsChecked;
+            }
+        Assert.IsTrue(checks > 0, "no join view was checked");
+    }
+
+    /// <summary>
     /// The template's candidates are costed once per layer shape and set of shared loops (f17ad, <c>FusionSearch.SharedCosts</c>):
     /// another layer of the shape reads the report with its tensors renamed by position. On GPT-3's layer on tpu-v4i, for Q
     /// against K and V under three sets of shared loops, every valid candidate among the first 400 of each has, renamed from
