@@ -585,6 +585,7 @@ public sealed partial class FusionSearch
             if (stop()) return null;
             List<string?> keys = i == 0 ? [null] : frontier.Keys.Select(k => k == DramKey ? null : k).ToList();
             var (kept, evaluated, valid) = Partials(i, keys, fuse);
+            if (fuse) ReleaseSharedCosts(i);
             survivors.Add(kept);
             var next = new SortedDictionary<string, List<Node>>(StringComparer.Ordinal);
             foreach (var p in kept)
@@ -1089,13 +1090,41 @@ public sealed partial class FusionSearch
         if (_p.Workload.Layers.Count(l => Zoo.ShapeKey(l) == shape) < 2) return null;
         lock (_sharedCosts)
         {
-            string key = $"{shape}|{SharedText(shared)}";
-            if (!_sharedCosts.TryGetValue(key, out var costs)) _sharedCosts[key] = costs = new SharedCandidateCosts();
+            if (!_sharedCosts.TryGetValue(shape, out var bySharing)) _sharedCosts[shape] = bySharing = [];
+            string key = SharedText(shared);
+            if (!bySharing.TryGetValue(key, out var costs))
+            {
+                bySharing[key] = costs = new SharedCandidateCosts();
+                SharedCostSetsMade++;
+            }
             return costs;
         }
     }
 
-    private readonly Dictionary<string, SharedCandidateCosts> _sharedCosts = [];
+    /// <summary>The shared template reports (<see cref="SharedCosts"/>): per layer shape, per set of shared loops.</summary>
+    private readonly Dictionary<string, Dictionary<string, SharedCandidateCosts>> _sharedCosts = [];
+
+    /// <summary>Tests only: how many sets of shared template reports (one shape, one set of shared loops) were made, and how many are held now.</summary>
+    internal int SharedCostSetsMade { get; private set; }
+
+    /// <inheritdoc cref="SharedCostSetsMade"/>
+    internal int SharedCostSetsHeld { get { lock (_sharedCosts) return _sharedCosts.Values.Sum(x => x.Count); } }
+
+    /// <summary>
+    /// Drops the shared template reports of every layer shape whose last layer is at or before layer <paramref name="i"/>: called by
+    /// the fused join (<see cref="Join"/>) once layer i's partial mappings are made (every set of shared loops of the layer
+    /// finished, <see cref="Partials"/>), no later layer of that join reads them. They are a cache of the cost model's reports,
+    /// so a later reader (another join, a class falling back to the template) costs its candidates again and gets the same.
+    /// Before this, GPT-3's reports of Q's shape were kept to the end of the run (about 120 MB of the peak, f17ad).
+    /// </summary>
+    private void ReleaseSharedCosts(int i)
+    {
+        var w = _p.Workload;
+        lock (_sharedCosts)
+            foreach (var shape in _sharedCosts.Keys.ToList())
+                if (Enumerable.Range(i + 1, w.Layers.Count - i - 1).All(k => Zoo.ShapeKey(w.Layers[k]) != shape))
+                    _sharedCosts.Remove(shape);
+    }
 
     /// <summary>
     /// The reports of one shape's template candidates under one set of shared loops, by the candidate's place in

@@ -166,6 +166,26 @@ public sealed class FusionPipelineEdpTests
     }
 
     /// <summary>
+    /// The shared template reports of a layer shape are dropped once the fused join has made the partial mappings of the shape's
+    /// last layer (f17af, <c>FusionSearch.ReleaseSharedCosts</c>): on matmul-chain:4 (four layers of one shape) over the template,
+    /// sets of reports were made and shared, none is held after the search, and the answer, its value and every layer's counts
+    /// are those of the search that shares nothing. Fails if the reports are kept to the end of the run (f17ad's peak memory).
+    /// </summary>
+    [TestMethod]
+    public void SharedTemplateReportsAreReleasedAfterTheShapesLastLayer()
+    {
+        var p = new FusionProblem(Zoo.Get("matmul-chain:4"), Presets.Get("tpu-v4i"), Objective.Energy, TemplateOnly: true);
+        var search = new FusionSearch(p);
+        var shared = search.Solve(SearchLimits.None);
+        var alone = new FusionSearch(p with { ReuseSameShapes = false }).Solve(SearchLimits.None);
+        Console.WriteLine($"{search.SharedCostSetsMade} sets of reports made, {search.SharedCostSetsHeld} held after the search; {shared.Status} {shared.Best:R}");
+        Assert.IsTrue(search.SharedCostSetsMade > 0, "no reports were shared, so nothing was released");
+        Assert.AreEqual(0, search.SharedCostSetsHeld, "shared template reports kept after the shape's last layer");
+        Assert.AreEqual((alone.Status, alone.Best), (shared.Status, shared.Best));
+        Assert.IsTrue(alone.Stats.Select(s => (s.Evaluated, s.Valid, s.Kept, s.Frontier)).SequenceEqual(shared.Stats.Select(s => (s.Evaluated, s.Valid, s.Kept, s.Frontier))), "the layers' counts differ");
+    }
+
+    /// <summary>
     /// A class's bound is computed once per problem, shared by the shapes whose held tensors differ only in how the class uses
     /// them (f17aa, <c>FusionSearch._classBoundValues</c>): on GPT-3's layer on tpu-v4i (Q, K and V load or read the same
     /// input), each of the first such classes has as its shared bound exactly the bound computed afresh for its own shape.
