@@ -208,6 +208,9 @@ public sealed class ImperfectSearch
     internal bool WeighsResends { get => _bound.WeighsResends; init => _bound.WeighsResends = value; }
     internal long DiveNodes { get; init; } = 1 << 18;
 
+    /// <summary>Whether the undecided pairs' need takes the degree of A's tiles in place of W_A (<see cref="ImperfectBound.PairDegrees"/>; on by default, off only in tests).</summary>
+    internal bool WeighsPairDegrees { get => _bound.PairDegrees; init => _bound.PairDegrees = value; }
+
     /// <summary>
     /// Dives for incumbents before the best-first loop: the <see cref="DiveRoots"/> lowest listed roots below the incumbent
     /// (listed bound, then listing index: the order of the search before roots were bounded again; the lowest only when its

@@ -11,7 +11,8 @@ namespace Optimizer.Solvers;
 /// at most W_B as the run starts: it takes in at least <c>max(0, n_j / a_j - W_B)</c>, which is at least
 /// <c>n_j / W_A - W_B a_j / W_A</c> (both when <c>n_j / a_j &gt;= W_B</c> and when not, as <c>a_j &lt;= W_A</c>). Summed
 /// over the runs, with A's visits <c>v_A &gt;= sum a_j</c>: B's visits are at least <c>M / W_A - (W_B / W_A) v_A</c> (M: the
-/// MACs per compute unit). The pair's share is the least over A's visits of A's share plus B's at that need (both only grow
+/// MACs per compute unit), and with W_A replaced by the most words of a tile of A that one word of B pairs with
+/// (<see cref="PairDegree"/>, at most W_A; branch im21al). The pair's share is the least over A's visits of A's share plus B's at that need (both only grow
 /// with their visits; ranges of v_A, A at a range's bottom and B at its top).
 /// </summary>
 internal sealed partial class ImperfectBound
@@ -123,15 +124,93 @@ internal sealed partial class ImperfectBound
     }
 
     /// <summary>
+    /// The most words of one tile of A at its keeper <paramref name="ma"/> (at most <paramref name="wa"/> words, each rank within
+    /// the instance's share there) that a single word of B pairs with (branch im21al; docs/mapspace.md, "A word of B pairs with
+    /// few words of A's tile"): at most <paramref name="wa"/>. A tile is a box (per rank an extent e, clipped ones only smaller).
+    /// Of its words, those a word b of B pairs with number at most the product over A's ranks of: e for a rank that does not
+    /// index B; 1 for a rank alone (with a non-zero coefficient) in a dimension of B (b fixes it); <c>ceil(e / q)</c> for a rank
+    /// that shares a dimension of B with one other rank, one that does not index A, whose coefficient over the gcd of the two is
+    /// q (b fixes the dimension's value, so the rank's values step by q: a strided convolution's R and S); e otherwise. The
+    /// most over the boxes that fit: the windowed ranks' extents enumerated (at most 4,096 boxes of them; a rank past that taken
+    /// as e), the ranks that do not index B given what is left of the words.
+    /// </summary>
+    private double PairDegree(SearchTensor a, SearchTensor b, State s, int ma, double wa)
+    {
+        var share = _orders.Share(s, ma, _degreeShare);
+        double free = 1;
+        int windows = 0;
+        long boxes = 1;
+        for (int r = 0; r < Ranks; r++)
+        {
+            if (!a.IndexedBy[r] || share[r] <= 1) continue;
+            long q = b.IndexedBy[r] ? DegreeStep(a, b, r) : 1;
+            if (q == 0) continue;
+            // At most 4,096 boxes of the windowed ranks are weighed: a rank past that counts as one that does not index B.
+            if (q == 1 || boxes * share[r] > 4096) { free *= share[r]; continue; }
+            boxes *= share[r];
+            _degreeWindow[windows++] = (share[r], q);
+        }
+        double best = 0;
+        Span<long> e = stackalloc long[Math.Max(1, windows)];
+        for (int k = 0; k < windows; k++) e[k] = 1;
+        while (true)
+        {
+            double words = 1, degree = 1;
+            for (int k = 0; k < windows; k++) { words *= e[k]; degree *= (e[k] + _degreeWindow[k].Step - 1) / _degreeWindow[k].Step; }
+            if (words <= wa) best = Math.Max(best, degree * Math.Min(free, Math.Floor(wa / words)));
+            int j = 0;
+            while (j < windows && ++e[j] > _degreeWindow[j].Share) e[j++] = 1;
+            if (j == windows) break;
+        }
+        return Math.Min(wa, best);
+    }
+
+    /// <summary>Whether <see cref="PairShare"/> takes A's tiles' degree (<see cref="PairDegree"/>) in place of W_A (true by default; off only in tests, to show what it adds).</summary>
+    public bool PairDegrees { get; set; } = true;
+
+    private readonly long[] _degreeShare = new long[problem.Ranks];
+    private readonly (long Share, long Step)[] _degreeWindow = new (long, long)[problem.Ranks];
+
+    /// <summary>
+    /// For a rank r of A that indexes B: 0 when r is alone (non-zero coefficient) in some dimension of B; else the most, over
+    /// B's dimensions that hold r with exactly one other rank of more than one value, one that does not index A, of that
+    /// rank's coefficient over the gcd of the two coefficients; 1 when none.
+    /// </summary>
+    private long DegreeStep(SearchTensor a, SearchTensor b, int r)
+    {
+        long step = 1;
+        for (int k = 0; k < b.Dims.Dimensions; k++)
+        {
+            var ranks = b.Dims.RanksOf(k);
+            var coefs = b.Dims.CoefficientsOf(k);
+            long own = 0, other = 0;
+            int others = 0;
+            bool otherInA = false;
+            for (int i = 0; i < ranks.Length; i++)
+            {
+                if (coefs[i] == 0) continue;
+                if (ranks[i] == r) own = Math.Abs(coefs[i]);
+                else if (_m.Bound[ranks[i]] > 1) { others++; other = Math.Abs(coefs[i]); otherInA |= a.IndexedBy[ranks[i]]; }
+            }
+            if (own == 0) continue;
+            if (others == 0) return 0;
+            if (others == 1 && !otherInA) step = Math.Max(step, other / (long)System.Numerics.BigInteger.GreatestCommonDivisor(other, own));
+        }
+        return step;
+    }
+
+    /// <summary>
     /// The least joint share of A (keeper option oa) and B (option ob) under <c>v_B &gt;= M / W_A - (W_B / W_A) v_A</c>, with
     /// <c>v_A</c> at least A's used words per instance, each sent at least the case's words: over ranges of v_A up to where B's
     /// need falls to its used words, A's share at the range's bottom plus B's at the need at its top, and past them A at the
-    /// last top with B at its own floor. 0 (the caller keeps the plain shares) when W_B is at least W_A.
+    /// last top with B at its own floor, W_A taken as <see cref="PairDegree"/> (with <see cref="PairDegrees"/>). 0 (the caller
+    /// keeps the plain shares) when W_B is at least that.
     /// </summary>
     private double PairShare(SearchTensor a, TensorTerms xa, int oa, SearchTensor b, TensorTerms xb, int ob, State s, double macs, double aWords, double bWords, bool bKept = false)
     {
         int ma = xa.AloneLevel[oa], mb = xb.AloneLevel[ob];
-        double wa = _m.Storage[ma].Capacity!.Value, wb = _m.Storage[mb].Capacity!.Value;
+        // A word of B pairs with at most the degree's words of any tile of A (branch im21al): the runs' need uses it in place of W_A.
+        double wa = PairDegrees ? PairDegree(a, b, s, ma, _m.Storage[ma].Capacity!.Value) : _m.Storage[ma].Capacity!.Value, wb = _m.Storage[mb].Capacity!.Value;
         if (wb >= wa) return 0;
         double ua = _cost.PlanDensePartition(a, s, ma), ub = _cost.PlanDensePartition(b, s, mb);
         double need0 = macs / wa, slope = wb / wa;
