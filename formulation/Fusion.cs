@@ -191,6 +191,30 @@ public sealed record HaloSplit(RankId Rank, int Tiles, int Rows, int Step, int K
 }
 
 /// <summary>
+/// The rows a producer of <see cref="Rows"/> rows would compute in each of <see cref="Tiles"/> shared iterations for readers
+/// that read it padded by <see cref="Pad"/> rows each side through windows of <see cref="Extent"/> padded rows every
+/// <see cref="Step"/> (docs/fusion.md, "Padded readers: clipped first and last tiles"): window <c>i</c> is the producer's
+/// rows <c>[i*Step - Pad, i*Step - Pad + Extent)</c>, of which it computes those inside <c>[0, Rows)</c>.
+/// </summary>
+public sealed record ClippedWindows(long Rows, int Pad, int Tiles, long Extent, long Step)
+{
+    /// <summary>Why these windows are not clipped tiles (they must cover the padded rows exactly, and only the first and last may run past); null when they are.</summary>
+    public string? Why
+        => checked((Tiles - 1) * Step + Extent) != Rows + 2L * Pad ? $"its readers' {Tiles} windows of {Extent} rows every {Step} cover {checked((Tiles - 1) * Step + Extent)} padded rows, not {Rows + 2L * Pad}"
+            : Tiles > 1 && (Step < Pad || Extent <= Pad) ? $"windows of {Extent} rows every {Step} run past it beyond the first and the last"
+            : null;
+
+    /// <summary>The first row iteration <paramref name="i"/> computes.</summary>
+    public long Start(int i) => Math.Max(0, checked(i * Step - Pad));
+
+    /// <summary>The rows iteration <paramref name="i"/> computes: the window's rows inside <c>[0, Rows)</c>.</summary>
+    public long Computed(int i) => Math.Min(Rows, checked(i * Step - Pad + Extent)) - Start(i);
+
+    /// <summary>The rows computed in all: every window's, less the padding rows the first and last would run past.</summary>
+    public long Total => checked(Tiles * Extent - 2L * Pad);
+}
+
+/// <summary>
 /// One member of a group as its mapping sees it: the Einsum its mapping is over (the layer, or the layer with the
 /// ranks of <see cref="Splits"/> split to compute its readers' halos), its shared loops in that Einsum's ranks, and
 /// why a halo its readers need could not be planned (null when nothing is wrong).
@@ -341,6 +365,8 @@ public static class FusionRules
                 int dim = e.HasRank(rank) ? PlainDim(e, t, rank) : -1;
                 if (dim < 0) continue;
                 var windows = new HashSet<(long, long)>();
+                // How each reader pads t along this dimension (docs/fusion.md, "Padded readers"): said when its windows run past.
+                var pads = new HashSet<(int Pad, string? Why)>();
                 // Keep: the rows of t each reader's prologue reads (from row 0) and where its first window starts.
                 var starts = new HashSet<(long Rows, long Start)>();
                 foreach (var r in readers)
@@ -349,6 +375,7 @@ public static class FusionRules
                     // A reader whose loop differs (the checker reports it) plans nothing: iterations correspond one to one.
                     if (plan.Shared.Count <= j || plan.Shared[j].Factor != logical[j].Factor || WalkedDim(plan.Einsum, t, plan.Shared[j].Rank, HeldUse.Reads) != dim) continue;
                     windows.Add(Window(plan.Einsum, t, dim, plan.Shared[j].Rank, plan.Shared));
+                    pads.Add(Padding(w.Layers[r], t, dim, Untiled(w.Layers[r], plan.Shared[j].Rank), e.Bound(rank)));
                     if (g.KeepHalos) starts.Add(PrologueDemand(w.Layers[r], plan, t, dim, j));
                 }
                 if (windows.Count == 0) continue;
@@ -369,7 +396,8 @@ public static class FusionRules
                 if (extent == step && (long)f * step == bound && halo == 0) continue;
                 if (checked(start + (f - 1) * step + extent) > bound)
                 {
-                    problem = $"its readers' windows of {t} ({extent} rows every {step}, {f} times{(start > 0 ? $", from row {start}" : "")}) run past its rank {rank}={bound}";
+                    problem = $"its readers' windows of {t} ({extent} rows every {step}, {f} times{(start > 0 ? $", from row {start}" : "")}) run past its rank {rank}={bound}"
+                        + (g.KeepHalos || pads.Count != 1 ? "" : PaddedReason(t, pads.Single(), new ClippedWindows(bound, pads.Single().Pad, f, extent, step)));
                     continue;
                 }
                 if (g.KeepHalos && (logical.Count > 1 || (extent > fresh ? halo != start + extent - fresh : halo > start)))
@@ -391,6 +419,33 @@ public static class FusionRules
         }
         return plans;
     }
+
+    /// <summary>
+    /// How a reader pads a held tensor it reads along dimension <paramref name="dim"/> through its rank <paramref name="rank"/>
+    /// (docs/fusion.md, "Padded readers: clipped first and last tiles"), the producer writing <paramref name="producerRows"/>
+    /// rows there: (0, null) when its index stays within them; (pad, null) when it reads exactly what a same-padded stride-1
+    /// convolution reads (the rank with coefficient 1, as many rows of its own as the producer's, and <c>pad</c> extra rows
+    /// each side); otherwise (0, why).
+    /// </summary>
+    public static (int Pad, string? Why) Padding(Einsum reader, TensorId t, int dim, RankId rank, long producerRows)
+    {
+        long rows = Window(reader, t, dim, rank, []).Extent;
+        if (rows <= producerRows) return (0, null);
+        long coefficient = reader.FindTensor(t)!.Dims[dim].CoefficientOf(rank), own = reader.Bound(rank);
+        if (coefficient != 1 || own != producerRows)
+            return (0, $"{reader.Name} reads {rows} rows of {t}, which has {producerRows}, {(coefficient != 1 ? $"with stride {coefficient}" : $"for {own} rows of its own")}: not what a same-padded stride-1 convolution reads, so its extra rows are not padding split evenly between both ends");
+        if ((rows - producerRows) % 2 != 0)
+            return (0, $"{reader.Name} reads {rows} rows of {t}, which has {producerRows}: an odd number of extra rows is not padding split evenly between both ends");
+        return (checked((int)((rows - producerRows) / 2)), null);
+    }
+
+    /// <summary>Why a producer whose readers pad its output cannot be planned (<see cref="Padding"/>, <see cref="ClippedWindows"/>): said after the windows that run past.</summary>
+    private static string PaddedReason(TensorId t, (int Pad, string? Why) padding, ClippedWindows clipped)
+        => padding.Why is { } why ? $" ({why})"
+            : padding.Pad == 0 ? ""
+            : clipped.Why is { } bad ? $" ({t} is read padded by {padding.Pad} rows each side, but {bad})"
+            : $": {t} is read padded by {padding.Pad} rows each side (a same-padded convolution), so it would compute clipped first and last tiles"
+              + $" ({clipped.Computed(0)} rows, then {clipped.Extent}, last {clipped.Computed(clipped.Tiles - 1)}: {clipped.Total} in all), which are not built (docs/fusion.md, \"Padded readers\")";
 
     /// <summary>
     /// What a reader in a group that keeps halos needs of a held tensor it reads along dimension <paramref name="dim"/>
