@@ -212,6 +212,18 @@ public sealed record ClippedWindows(long Rows, int Pad, int Tiles, long Extent, 
 
     /// <summary>The rows computed in all: every window's, less the padding rows the first and last would run past.</summary>
     public long Total => checked(Tiles * Extent - 2L * Pad);
+
+    /// <summary>
+    /// The Einsums a producer's clipped iterations would run (docs/fusion.md, "Padded readers"; at least two windows, <see cref="Why"/>
+    /// null): the middle <c>Tiles - 2</c> iterations as its split Einsum (<c>P.t = Tiles - 2</c>, <c>P.h = Extent</c>; null when
+    /// there are none), the first and the last each as the layer with <paramref name="rank"/> cut to their rows.
+    /// </summary>
+    public (Einsum? Middle, Einsum Edge) Parts(Einsum producer, RankId rank)
+    {
+        if (Tiles < 2 || Why is { } why) throw new InvalidOperationException($"Clipped first and last tiles need two windows or more that only clip at the ends: {Why ?? "one window"}.");
+        var middle = Tiles == 2 ? null : FusionRules.Expand(producer, [new HaloSplit(rank, Tiles - 2, checked((int)Extent), checked((int)Step))]);
+        return (middle, FusionRules.Cut(producer, rank, Computed(0)));
+    }
 }
 
 /// <summary>
@@ -407,7 +419,7 @@ public static class FusionRules
                     continue;
                 }
                 splits.Add(new HaloSplit(rank, f, (int)fresh, (int)step, (int)(extent - fresh)));
-                if (halo > 0) prologue = new Einsum(e.Name, e.Kind, e.Ranks.Select(x => x.Id == rank ? new Rank(rank, (int)halo) : x), e.Tensors) { Source = e.Source };
+                if (halo > 0) prologue = Cut(e, rank, halo);
                 // Its iterations start after the prologue's rows; a held tensor loaded from DRAM is loaded from row 0 by the
                 // group's iterations, so it cannot follow that shift.
                 if (prologue is not null && e.Tensors.FirstOrDefault(x => !x.IsOutput && held.Contains(x.Id) && Producer(w, x.Id) < g.First && x.IsIndexedBy(rank)) is { } loaded)
@@ -419,6 +431,10 @@ public static class FusionRules
         }
         return plans;
     }
+
+    /// <summary>The layer with <paramref name="rank"/> cut to its first <paramref name="rows"/> values (a prologue's rows, a clipped tile's).</summary>
+    public static Einsum Cut(Einsum e, RankId rank, long rows)
+        => new(e.Name, e.Kind, e.Ranks.Select(x => x.Id == rank ? new Rank(rank, checked((int)rows)) : x), e.Tensors) { Source = e.Source };
 
     /// <summary>
     /// How a reader pads a held tensor it reads along dimension <paramref name="dim"/> through its rank <paramref name="rank"/>

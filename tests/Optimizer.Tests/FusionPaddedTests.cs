@@ -1,4 +1,5 @@
 using Optimizer.Formulation;
+using Optimizer.Validation;
 using Optimizer.Workloads;
 
 namespace Optimizer.Tests;
@@ -79,6 +80,38 @@ public sealed class FusionPaddedTests
         var inside = Plans(FusionHaloTests.Chain2(), 2);
         Assert.IsNull(inside[0].Problem);
         Assert.AreEqual(1, inside[0].Splits.Count);
+    }
+
+    // The parts a clipped producer would run: its middle iterations as the split Einsum and its first and last as the
+    // layer cut to their rows; their MACs are the clipped rows' (16 rows of 4 MACs: 64, where the unclipped windows' 18
+    // rows would be 72), and the model and the simulator agree on every count of each part.
+    [TestMethod]
+    public void ClippedPartsComputeTheClippedRowsAndTheSimulatorAgrees()
+    {
+        var w = Padded(3);
+        var c0 = w.Layers[0];
+        var a = FusionHaloTests.Arch(24);
+        foreach (int f in new[] { 2, 3, 4 })
+        {
+            var (extent, step) = FusionRules.Window(w.Layers[1], new TensorId("Y0"), FusionRules.WalkedDim(w.Layers[1], new TensorId("Y0"), new RankId("P"), HeldUse.Reads), new RankId("P"), [new TemporalLoop(new RankId("P"), f)]);
+            var clipped = new ClippedWindows(12, 1, f, extent, step);
+            var (middle, edge) = clipped.Parts(c0, new RankId("P"));
+            Assert.AreEqual(f == 2, middle is null);
+            long macs = 0;
+            foreach (var (part, runs) in new[] { (middle, 1), (edge, 2) })
+            {
+                if (part is null) continue;
+                // Every loop at DRAM, every tensor kept there only: a valid mapping of any part.
+                var m = new Mapping([
+                    new LevelMapping(part.Ranks.Where(r => r.Bound > 1).Select(r => new TemporalLoop(r.Id, r.Bound)), [], part.Tensors.Select(t => t.Id)),
+                    new LevelMapping([], [], []), new LevelMapping([], [], [])]);
+                var model = CostModel.Evaluate(part, a, m);
+                Assert.AreEqual(0, ModelCheck.Compare(model, Simulator.Run(part, a, m)).Count, $"f={f} {part}");
+                macs += runs * model.Macs;
+            }
+            Assert.AreEqual(clipped.Total * 4, macs, $"f={f}");
+            if (f == 3) Assert.AreEqual(64, macs);
+        }
     }
 
     // The zoo's 3x3 edges: ResNet-50's 16 conv*_a -> conv*_b and MobileNetV2's 17 -> dw edges; those of stride 1 (13 and 13)
