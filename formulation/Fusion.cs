@@ -282,6 +282,19 @@ public static class FusionRules
         return levels.Contains(named) ? named : null;
     }
 
+    /// <summary>
+    /// The fused mapping with each group naming only the fusion levels that differ from the default (<see cref="HoldLevel"/>):
+    /// the same mapping, written and compared as a spec that names only those reads it back.
+    /// </summary>
+    public static FusedMapping WithoutDefaultLevels(Workload w, Architecture arch, FusedMapping fm)
+    {
+        if (fm.Groups.All(g => g.Levels.Count == 0)) return fm;
+        var groups = fm.Groups.Select(g => new FusedGroup(g.First, g.Last, g.SharedLoops, g.Held, g.KeepHalos, g.Pipelined,
+            g.Levels.Where(x => HeldOf(w, g).Contains(x.Key) && x.Value != HoldLevel(w, arch, x.Key, Touchers(w, x.Key, g.First, g.Last)))
+                .ToDictionary(x => x.Key, x => x.Value)));
+        return new FusedMapping(groups, fm.Layers, fm.Prologues);
+    }
+
     /// <summary>How a member uses a held tensor whose touchers (in order) are given: the producer writes, the first reader otherwise loads, later readers read.</summary>
     public static HeldUse UseOf(Workload w, TensorId t, IReadOnlyList<int> touchers, int member)
         => w.Layers[member].Output.Id == t ? HeldUse.Writes : member == touchers[0] ? HeldUse.Loads : HeldUse.Reads;

@@ -581,6 +581,7 @@ public sealed partial class FusionSearch
     /// <summary>Re-checks a found fused mapping and re-costs it with the reference model; a disagreement is a bug.</summary>
     private (FusedMapping, FusedCostReport) Recheck(FusedMapping fm)
     {
+        fm = FusionRules.WithoutDefaultLevels(_p.Workload, _p.Arch, fm);
         var v = FusionChecker.Check(_p.Workload, _p.Arch, fm);
         if (v.Count > 0) throw new InvalidOperationException($"The fused search returned an invalid mapping ({v[0].Message}); this is a bug.");
         return (fm, FusionCost.Evaluate(_p.Workload, _p.Arch, fm, _p.Convention));
