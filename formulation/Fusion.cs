@@ -35,9 +35,16 @@ public sealed record FusedGroup
     /// i while member m + 1 runs iteration i - 1, the held tiles in flight all in their fusion level.
     /// </summary>
     public bool Pipelined { get; }
+    /// <summary>
+    /// The fusion level chosen for held tensors (docs/fusion.md, "The fused mapspace"), by level index; a held tensor
+    /// not named here lives in its default level, the outermost one that can hold it (<see cref="FusionRules.HoldLevel"/>).
+    /// A level must be one of <see cref="FusionRules.HoldLevels"/> (the checker reports any other).
+    /// </summary>
+    public IReadOnlyDictionary<TensorId, int> Levels { get; }
 
     /// <summary>Creates a group; <paramref name="last"/> is at least <paramref name="first"/>.</summary>
-    public FusedGroup(int first, int last, int sharedLoops, IEnumerable<TensorId>? held = null, bool keepHalos = false, bool pipelined = false)
+    public FusedGroup(int first, int last, int sharedLoops, IEnumerable<TensorId>? held = null, bool keepHalos = false, bool pipelined = false,
+        IReadOnlyDictionary<TensorId, int>? levels = null)
     {
         First = (int)Check.AtLeast(first, 0, nameof(first), "The first layer of a group");
         Last = (int)Check.AtLeast(last, first, nameof(last), "The last layer of a group");
@@ -45,10 +52,11 @@ public sealed record FusedGroup
         Held = held?.ToList();
         KeepHalos = keepHalos;
         Pipelined = pipelined;
+        Levels = levels is null ? new Dictionary<TensorId, int>() : new Dictionary<TensorId, int>(levels);
     }
 
     /// <summary>The same group with the pipelined schedule.</summary>
-    public FusedGroup AsPipelined() => new(First, Last, SharedLoops, Held, KeepHalos, pipelined: true);
+    public FusedGroup AsPipelined() => new(First, Last, SharedLoops, Held, KeepHalos, pipelined: true, Levels);
 
     /// <summary>The number of layers in the group.</summary>
     public int Count => Last - First + 1;
@@ -105,7 +113,8 @@ public sealed class FusedMapping
     /// <summary>A canonical one-line text, used to break ties between equal costs.</summary>
     public string ToCompactString(Architecture arch)
         => string.Join(" | ", Groups.Select(g => $"[{string.Join(" ; ", Enumerable.Range(g.First, g.Count).Select(i => Layers[i].ToCompactString(arch.Levels.Select(l => l.Name).ToList())))}] shared {g.SharedLoops}"
-            + (g.Held is { } h ? $" held {string.Join(",", h)}" : "") + (g.KeepHalos ? " keep" : "")))
+            + (g.Held is { } h ? $" held {string.Join(",", h)}" : "") + string.Concat(g.Levels.OrderBy(x => x.Key.Name, StringComparer.Ordinal).Select(x => $" {x.Key}@{arch.Levels[x.Value].Name}"))
+           + (g.KeepHalos ? " keep" : "")))
            + string.Concat(Prologues.Select((p, i) => p is null ? "" : $" | prologue {i}: {p.ToCompactString(arch.Levels.Select(l => l.Name).ToList())}"));
 }
 
@@ -129,7 +138,7 @@ public enum FusionRule
     /// a group with shared loops touches no held tensor, or a group of one layer declares shared loops.
     /// </summary>
     SharedLoops,
-    /// <summary>A DRAM loop of a layer's own (below the shared ones) walks a rank of a held tensor, whose tile would then not be resident.</summary>
+    /// <summary>A DRAM loop of a layer's own (below the shared ones), or a loop of an on-chip level above the fusion level, walks a rank of a held tensor, whose tile would then not be resident.</summary>
     OwnLoopOverIntermediate,
     /// <summary>A member's tiles at a level and the held tensors that stay there while it runs (which it does not touch) exceed the level's capacity.</summary>
     HeldCapacity,
@@ -278,14 +287,48 @@ public static class FusionRules
     /// that may keep the tensor's role in every one of them; null when there is none.
     /// </summary>
     public static int? HoldLevel(Workload w, Architecture arch, TensorId t, IEnumerable<int> touchers)
+        => HoldLevels(w, arch, t, touchers) is { Count: > 0 } levels ? levels[0] : null;
+
+    /// <summary>
+    /// Every level that may hold a tensor touched by the given layers (docs/fusion.md, "The fused mapspace"), outermost
+    /// first: each on-chip level with one instance that may keep the tensor's role in every one of them. The first is
+    /// the default (<see cref="HoldLevel"/>); empty when there is none.
+    /// </summary>
+    public static IReadOnlyList<int> HoldLevels(Workload w, Architecture arch, TensorId t, IEnumerable<int> touchers)
     {
         var roles = touchers.Select(i => w.Layers[i].FindTensor(t)!.Role).Distinct().ToList();
+        var result = new List<int>();
         for (int l = 1; l < arch.Levels.Count; l++)
         {
             if (arch.InstancesOf(l) != 1) break;
-            if (roles.All(arch.Levels[l].MayKeep)) return l;
+            if (roles.All(arch.Levels[l].MayKeep)) result.Add(l);
         }
-        return null;
+        return result;
+    }
+
+    /// <summary>
+    /// The fusion level of a tensor group <paramref name="g"/> holds, touched by <paramref name="touchers"/>: the one the
+    /// group names (<see cref="FusedGroup.Levels"/>) when it is one of <see cref="HoldLevels"/>, else the default
+    /// (<see cref="HoldLevel"/>) when the group names none; null when there is none or the named one cannot hold it.
+    /// </summary>
+    public static int? LevelOf(Workload w, Architecture arch, FusedGroup g, TensorId t, IReadOnlyList<int> touchers)
+    {
+        var levels = HoldLevels(w, arch, t, touchers);
+        if (!g.Levels.TryGetValue(t, out int named)) return levels.Count > 0 ? levels[0] : null;
+        return levels.Contains(named) ? named : null;
+    }
+
+    /// <summary>
+    /// The fused mapping with each group naming only the fusion levels that differ from the default (<see cref="HoldLevel"/>):
+    /// the same mapping, written and compared as a spec that names only those reads it back.
+    /// </summary>
+    public static FusedMapping WithoutDefaultLevels(Workload w, Architecture arch, FusedMapping fm)
+    {
+        if (fm.Groups.All(g => g.Levels.Count == 0)) return fm;
+        var groups = fm.Groups.Select(g => new FusedGroup(g.First, g.Last, g.SharedLoops, g.Held, g.KeepHalos, g.Pipelined,
+            g.Levels.Where(x => HeldOf(w, g).Contains(x.Key) && x.Value != HoldLevel(w, arch, x.Key, Touchers(w, x.Key, g.First, g.Last)))
+                .ToDictionary(x => x.Key, x => x.Value)));
+        return new FusedMapping(groups, fm.Layers, fm.Prologues);
     }
 
     /// <summary>How a member uses a held tensor whose touchers (in order) are given: the producer writes, the first reader otherwise loads, later readers read.</summary>
@@ -554,7 +597,7 @@ public static class FusionRules
         foreach (var t in HeldOf(w, g))
         {
             var touchers = Touchers(w, t, g.First, g.Last);
-            if (WhyNotHeld(w, t, g.First, g.Last) is not null || HoldLevel(w, arch, t, touchers) is not { } level) continue;
+            if (WhyNotHeld(w, t, g.First, g.Last) is not null || LevelOf(w, arch, g, t, touchers) is not { } level) continue;
             foreach (var i in touchers) result[i - g.First].Held.Add(new HeldTensor(t, level, UseOf(w, t, touchers, i)));
             long words = HeldWords(t, touchers.Select(i => (plans[i - g.First].Einsum, plans[i - g.First].Shared)));
             for (int i = touchers[0] + 1; i < touchers[^1]; i++)
@@ -580,7 +623,7 @@ public static class FusionRules
         foreach (var t in HeldOf(w, g))
         {
             var touchers = Touchers(w, t, g.First, g.Last);
-            if (WhyNotHeld(w, t, g.First, g.Last) is not null || HoldLevel(w, arch, t, touchers) is not { } level) continue;
+            if (WhyNotHeld(w, t, g.First, g.Last) is not null || LevelOf(w, arch, g, t, touchers) is not { } level) continue;
             result.Add(new(touchers[0] - g.First, touchers[^1] - g.First, level, HeldWords(t, touchers.Select(i => (plans[i - g.First].Einsum, plans[i - g.First].Shared)))));
         }
         return result;
@@ -613,7 +656,7 @@ public static class FusionRules
     {
         var levels = new Dictionary<TensorId, int>();
         foreach (var t in HeldOf(w, g))
-            if (WhyNotHeld(w, t, g.First, g.Last) is null && HoldLevel(w, arch, t, Touchers(w, t, g.First, g.Last)) is { } level) levels[t] = level;
+            if (WhyNotHeld(w, t, g.First, g.Last) is null && LevelOf(w, arch, g, t, Touchers(w, t, g.First, g.Last)) is { } level) levels[t] = level;
         var result = new List<(IReadOnlyList<HeldTensor>, IReadOnlyDictionary<int, long>)>();
         for (int i = g.First; i <= g.Last; i++)
         {
@@ -707,10 +750,22 @@ public static class FusionChecker
             }
             var touchers = FusionRules.Touchers(w, t, g.First, g.Last);
             touched.UnionWith(touchers);
-            if (FusionRules.HoldLevel(w, arch, t, touchers) is not { } level)
+            if (FusionRules.LevelOf(w, arch, g, t, touchers) is not { } level)
             {
-                v.Add(new(FusionRule.NoFusionLevel, null, t.Name, null, 0, 0,
-                    $"No on-chip level of {arch.Name} with one instance may keep {t} in the roles {string.Join(", ", touchers.Select(i => $"{w.Layers[i].FindTensor(t)!.Role} of {w.Layers[i].Name}"))}."));
+                string roles = string.Join(", ", touchers.Select(i => $"{w.Layers[i].FindTensor(t)!.Role} of {w.Layers[i].Name}"));
+                var options = FusionRules.HoldLevels(w, arch, t, touchers);
+                if (g.Levels.TryGetValue(t, out int named) && options.Count > 0)
+                {
+                    string name = named >= 0 && named < arch.Levels.Count ? arch.Levels[named].Name : $"level {named}";
+                    string reason = named <= 0 || named >= arch.Levels.Count ? "is not an on-chip level"
+                        : arch.InstancesOf(named) != 1 ? $"has {arch.InstancesOf(named)} instances (a held tensor lives in one)"
+                        : $"may not keep it in the roles {roles}";
+                    v.Add(new(FusionRule.NoFusionLevel, null, t.Name, name, 0, 0,
+                        $"The group {GroupName(w, g)} holds {t} in {name}, which {reason}; it may hold it in {string.Join(" or ", options.Select(l => arch.Levels[l].Name))}."));
+                }
+                else
+                    v.Add(new(FusionRule.NoFusionLevel, null, t.Name, null, 0, 0,
+                        $"No on-chip level of {arch.Name} with one instance may keep {t} in the roles {roles}."));
                 continue;
             }
             int[]? dims = null;
@@ -725,6 +780,10 @@ public static class FusionChecker
                     if (m.Levels[l].Keep.Contains(t))
                         v.Add(new(FusionRule.IntermediatePlacement, e.Name, t.Name, arch.Levels[l].Name, 0, 1,
                             $"Layer {e.Name}: {arch.Levels[l].Name} keeps {t}, above its fusion level {arch.Levels[level].Name}."));
+                for (int l = 1; l < level; l++)
+                    foreach (var above in m.Levels[l].Temporal.Where(x => x.Factor > 1 && e.FindTensor(t)!.IsIndexedBy(x.Rank)))
+                        v.Add(new(FusionRule.OwnLoopOverIntermediate, e.Name, t.Name, arch.Levels[l].Name, 1, above.Factor,
+                            $"Layer {e.Name}: its loop {above} at {arch.Levels[l].Name}, above {t}'s fusion level {arch.Levels[level].Name}, walks {t}; only the shared loops may step a held tensor."));
                 var dramLoops = m.Levels[0].Temporal;
                 if (dramLoops.Count < s) continue;
                 foreach (var own in dramLoops.Skip(s))

@@ -129,11 +129,14 @@ public static class FusionMapspace
             [0] = new LevelConstraint { Temporal = dramFactors, OuterPrefix = shared.Select(l => l.Rank).ToList() },
         };
         int deepest = held.Count == 0 ? 0 : held.Max(x => x.Level);
+        // An on-chip level above a held tensor's fusion level lets it pass and has no loop over a rank that indexes it: a
+        // deeper fusion level (docs/fusion.md, "The fused mapspace") then still holds the whole part of one shared iteration.
         for (int l = 1; l <= deepest; l++)
             levels[l] = new LevelConstraint
             {
                 Keep = held.Where(x => x.Level == l).Select(x => x.Tensor).ToHashSet(),
                 Bypass = held.Where(x => x.Level > l).Select(x => x.Tensor).ToHashSet(),
+                Temporal = e.Ranks.Where(r => held.Any(x => x.Level > l && e.FindTensor(x.Tensor)!.IsIndexedBy(r.Id))).ToDictionary(r => r.Id, _ => 1),
             };
         return new MappingConstraints(levels);
     }

@@ -119,7 +119,7 @@ public sealed partial class FusionSearch
         }
         var points = Pareto(states.Select(s => new KeepPoint(s.Energy, (s.Done + f - 1) / f, s.Chosen.Select((o, k) =>
             new FusionPartial(first + k, -1, o.Mapping, group.SharedLoops, inKey(k), outKey(k), o.Energy, k == members - 1 ? (s.Done + f - 1) / f : 0, [])
-            { OnChip = gc.Members[k].Held.Select(h => h.Tensor).ToList(), Pipelined = true }).ToList())).ToList(), x => x.Energy, x => x.Cycles);
+            { OnChip = gc.Members[k].Held.Select(h => h.Tensor).ToList(), Levels = FusionPartial.LevelsOf(gc.Members[k].Held), Pipelined = true }).ToList())).ToList(), x => x.Energy, x => x.Cycles);
         foreach (var point in points)
         {
             var layers = unfused.Layers.Select((m, i) => group.Contains(i) ? point.Partials[i - first].Mapping : m);

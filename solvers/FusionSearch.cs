@@ -107,6 +107,16 @@ public sealed record FusionPartial(int Layer, int Order, Mapping Mapping, int Sh
 {
     /// <summary>The held tensors it touches (docs/fusion.md): those it reads where they live, loads, or writes on chip.</summary>
     public IReadOnlyList<TensorId> OnChip { get; init; } = [];
+    /// <summary>The fusion level of each held tensor it touches (docs/fusion.md, "The fused mapspace"), by level index.</summary>
+    public IReadOnlyDictionary<TensorId, int> Levels { get; init; } = new Dictionary<TensorId, int>();
+
+    /// <summary>The fusion levels of held tensors, as <see cref="Levels"/> takes them.</summary>
+    public static IReadOnlyDictionary<TensorId, int> LevelsOf(IEnumerable<HeldTensor> held)
+    {
+        var levels = new Dictionary<TensorId, int>();
+        foreach (var h in held) levels.TryAdd(h.Tensor, h.Level);
+        return levels;
+    }
     /// <summary>True for a member of a group that keeps its halos (docs/fusion.md, "Halos").</summary>
     public bool Keep { get; init; }
     /// <summary>The mapping of its prologue, in a group that keeps halos; null when it has none.</summary>
@@ -487,15 +497,23 @@ public sealed partial class FusionSearch
         for (int mask = 1; mask < 1 << candidates.Count; mask++)
         {
             var held = candidates.Where((_, k) => (mask >> k & 1) == 1).ToList();
+            // Every fusion level of every held tensor (docs/fusion.md, "The fused mapspace"); one with none is left to the checker.
+            var levelOptions = held.Select(t => FusionRules.HoldLevels(w, _p.Arch, t, FusionRules.Touchers(w, t, first, last)).Select(l => (int?)l).DefaultIfEmpty(null)).ToList();
+            foreach (var levelChoice in Product(levelOptions))
             foreach (var sharedLists in MembersShared(first, size))
                 foreach (var keep in policies)
                 {
-                    var group = new FusedGroup(first, last, sharedLists[0].Count, held, keep);
+                    var levels = held.Zip(levelChoice).Where(x => x.Second is not null).ToDictionary(x => x.First, x => x.Second!.Value);
+                    var group = new FusedGroup(first, last, sharedLists[0].Count, held, keep, levels: levels);
                     var holds = FusionRules.MemberHolds(w, _p.Arch, group, i => sharedLists[i - first]);
                     // A producer whose readers walk its output through windows computes their halos (its rank split; the plan
                     // is worked back from the readers, independently of the searches' forward demands).
                     var plans = FusionRules.MemberPlans(w, group, i => sharedLists[i - first]);
                     if (keep && plans.All(p => p.Prologue is null && p.Splits.All(x => x.Kept == 0))) continue;
+                    // A held tensor's tile under the shared loops must fit its fusion level (every toucher keeps it whole there): a
+                    // level too small for it is no choice (the checker's capacity rule would reject every mapping of the class).
+                    if (group.Levels.Any(x => _p.Arch.Levels[x.Value].Capacity is { } cap
+                            && FusionRules.HeldWords(x.Key, FusionRules.Touchers(w, x.Key, first, last).Select(i => (plans[i - first].Einsum, plans[i - first].Shared))) > cap)) continue;
                     var prologueHolds = FusionRules.PrologueHolds(w, _p.Arch, group, plans);
                     var members = new List<(Einsum, Architecture, IReadOnlyList<TemporalLoop>, IReadOnlyList<HeldTensor>)>();
                     var prologues = new List<(Einsum, Architecture, IReadOnlyList<HeldTensor>)?>();
@@ -563,6 +581,7 @@ public sealed partial class FusionSearch
     /// <summary>Re-checks a found fused mapping and re-costs it with the reference model; a disagreement is a bug.</summary>
     private (FusedMapping, FusedCostReport) Recheck(FusedMapping fm)
     {
+        fm = FusionRules.WithoutDefaultLevels(_p.Workload, _p.Arch, fm);
         var v = FusionChecker.Check(_p.Workload, _p.Arch, fm);
         if (v.Count > 0) throw new InvalidOperationException($"The fused search returned an invalid mapping ({v[0].Message}); this is a bug.");
         return (fm, FusionCost.Evaluate(_p.Workload, _p.Arch, fm, _p.Convention));
@@ -660,7 +679,7 @@ public sealed partial class FusionSearch
                             foreach (var q in prologue)
                             {
                                 var partial = new FusionPartial(first + k, -1, m.Mapping!, gc.Group.SharedLoops, k == 0 ? null : KeepKey, k == gc.Members.Count - 1 ? null : KeepKey,
-                                    m.Energy + q.Energy, checked(m.Cycles + q.Cycles), []) { OnChip = onChip, Keep = true, Prologue = q.Mapping };
+                                    m.Energy + q.Energy, checked(m.Cycles + q.Cycles), []) { OnChip = onChip, Levels = FusionPartial.LevelsOf(held), Keep = true, Prologue = q.Mapping };
                                 next.Add(new KeepPoint(x.Energy + partial.Energy, checked(x.Cycles + partial.Cycles), [.. x.Partials, partial]));
                             }
                     points = Pareto(next, x => x.Energy, x => x.Cycles);
@@ -700,7 +719,9 @@ public sealed partial class FusionSearch
             {
                 var held = chain.Skip(first).Take(i - first + 1).SelectMany(p => p.OnChip).Distinct();
                 var members = chain.Skip(first).Take(i - first + 1).ToList();
-                groups.Add(new FusedGroup(first, i, i > first ? chain[i].SharedCount : 0, held, members.Any(p => p.Keep), members.Any(p => p.Pipelined)));
+                var levels = new Dictionary<TensorId, int>();
+                foreach (var (t, l) in members.SelectMany(p => p.Levels)) levels.TryAdd(t, l);
+                groups.Add(new FusedGroup(first, i, i > first ? chain[i].SharedCount : 0, held, members.Any(p => p.Keep), members.Any(p => p.Pipelined), levels));
                 first = i + 1;
             }
         return new FusedMapping(groups, chain.Select(p => p.Mapping), chain.Select(p => p.Prologue));
@@ -798,8 +819,10 @@ public sealed partial class FusionSearch
             {
                 var fresh = loadable.Where((_, k) => (mask >> k & 1) == 1).Select(t => (Tensor: t, Touchers: FusionRules.Readers(w, t).Where(r => r >= i).ToList())).ToList();
                 if (outHeld) fresh.Add((e.Output.Id, FusionRules.Readers(w, e.Output.Id).Prepend(i).ToList()));
-                var levels = fresh.Select(x => FusionRules.HoldLevel(w, _p.Arch, x.Tensor, x.Touchers)).ToList();
-                if (levels.Any(l => l is null)) continue;
+                // Every fusion level each new held tensor may live in (docs/fusion.md, "The fused mapspace"); the state's key carries it.
+                var levelOptions = fresh.Select(x => FusionRules.HoldLevels(w, _p.Arch, x.Tensor, x.Touchers)).ToList();
+                if (levelOptions.Any(l => l.Count == 0)) continue;
+                foreach (var levels in Product<int>(levelOptions))
                 foreach (var shared in SharedChoices(e, s, reads, fresh.Select(x => x.Tensor).ToList()))
                     foreach (var splits in SplitChoices(e, outHeld, shared))
                     {
@@ -818,7 +841,7 @@ public sealed partial class FusionSearch
                                 ? ((long)z.Rows, (long)z.Step) : FusionRules.Window(member, x.Tensor, d, mine[j].Rank, mine)).ToArray();
                             // Every later toucher must be able to walk those dimensions with the group's factors (checked again, exactly, when it comes).
                             if (WindowWords(x.Tensor, x.Touchers, dims, windows, shared.Select(l => l.Factor).ToList()) is not { } words) { made = null; break; }
-                            made.Add(new Live(x.Tensor, level!.Value, dims, windows, words, x.Touchers[^1]));
+                            made.Add(new Live(x.Tensor, level, dims, windows, words, x.Touchers[^1]));
                         }
                         if (made is null) continue;
                         var held = reads.Select(l => new HeldTensor(l.Tensor, l.Level, HeldUse.Reads))
@@ -1038,7 +1061,7 @@ public sealed partial class FusionSearch
         var e = _p.Workload.Layers[i];
         cost = FusionCost.Adjust(e.Name, _p.Arch, report, job.Held);
         return new FusionPartial(i, order, m, job.Shared.Count, job.InKey, job.OutKey, cost.Energy, cost.Cycles,
-            report.Levels.Select((l, k) => l.WordsHeld + job.Reserved.GetValueOrDefault(k)).ToList()) { OnChip = job.Held.Select(h => h.Tensor).ToList() };
+            report.Levels.Select((l, k) => l.WordsHeld + job.Reserved.GetValueOrDefault(k)).ToList()) { OnChip = job.Held.Select(h => h.Tensor).ToList(), Levels = FusionPartial.LevelsOf(job.Held) };
     }
 
     /// <summary>
@@ -1194,6 +1217,7 @@ public sealed partial class FusionSearch
             OutKey = job.OutKey,
             Layer = layer,
             OnChip = job.Held.Select(h => h.Tensor).ToList(),
+            Levels = FusionPartial.LevelsOf(job.Held),
         }).ToList();
         return r with { Kept = kept };
     }

@@ -32,7 +32,7 @@ public static class FusedMappingSpec
             var groups = new List<FusedGroup>();
             foreach (var item in root.List("groups", required: true) ?? [])
             {
-                var m = item.AsMap("layers", "shared-loops", "held", "halo", "schedule");
+                var m = item.AsMap("layers", "shared-loops", "held", "held-levels", "halo", "schedule");
                 if (m is null) continue;
                 int shared = m.Int("shared-loops", min: 0) ?? 0;
                 bool keep = false;
@@ -55,7 +55,9 @@ public static class FusedMappingSpec
                     if (indices[k].Index != indices[k - 1].Index + 1)
                         indices[k].Node.Error($"the layers of a group are consecutive in the workload's order; after {w.Layers[indices[k - 1].Index].Name} comes {(indices[k - 1].Index + 1 < w.Layers.Count ? w.Layers[indices[k - 1].Index + 1].Name : "nothing")}");
                 var held = HeldTensors(m.Get("held"), w, indices.Select(x => x.Index).ToList());
-                groups.Add(new FusedGroup(indices[0].Index, Math.Max(indices[0].Index, indices[^1].Index), shared, held, keep, pipelined));
+                int first = indices[0].Index, last = Math.Max(indices[0].Index, indices[^1].Index);
+                var levels = HeldLevels(m.Get("held-levels"), w, arch, held ?? FusionRules.DefaultHeld(w, first, last));
+                groups.Add(new FusedGroup(first, last, shared, held, keep, pipelined, levels));
             }
             var mappings = new Mapping?[w.Layers.Count];
             foreach (var item in root.List("mappings", required: true) ?? [])
@@ -96,7 +98,13 @@ public static class FusedMappingSpec
         sb.Append($"# fused mapping of {w.Name} on {arch.Name} (docs/fusion.md)\n");
         sb.Append("fused-mapping:\n  groups:\n");
         foreach (var g in fm.Groups)
-            sb.Append($"    - {{ layers: {YamlText.List(Enumerable.Range(g.First, g.Count).Select(i => w.Layers[i].Name))}, shared-loops: {g.SharedLoops}, held: {YamlText.List(FusionRules.HeldOf(w, g).Select(t => t.Name))}{(g.KeepHalos ? ", halo: keep" : "")}{(g.Pipelined ? ", schedule: pipelined" : "")} }}\n");
+        {
+            // A held tensor's level is written only when it is not the default (the outermost that can hold it), so files read the same.
+            var deeper = FusionRules.HeldOf(w, g).Where(t => g.Levels.TryGetValue(t, out int l) && l >= 0 && l < arch.Levels.Count
+                && l != FusionRules.HoldLevel(w, arch, t, FusionRules.Touchers(w, t, g.First, g.Last))).ToList();
+            string levels = deeper.Count == 0 ? "" : $", held-levels: {{ {string.Join(", ", deeper.Select(t => $"{t.Name}: {arch.Levels[g.Levels[t]].Name}"))} }}";
+            sb.Append($"    - {{ layers: {YamlText.List(Enumerable.Range(g.First, g.Count).Select(i => w.Layers[i].Name))}, shared-loops: {g.SharedLoops}, held: {YamlText.List(FusionRules.HeldOf(w, g).Select(t => t.Name))}{levels}{(g.KeepHalos ? ", halo: keep" : "")}{(g.Pipelined ? ", schedule: pipelined" : "")} }}\n");
+        }
         sb.Append("  mappings:\n");
         for (int i = 0; i < w.Layers.Count; i++) MappingSpec.AppendListItem(sb, fm.Layers[i], w.Layers[i], arch);
         if (fm.Prologues.Any(p => p is not null))
@@ -133,6 +141,38 @@ public static class FusedMappingSpec
             result.Add(new TensorId(name));
         }
         return ok ? result : null;
+    }
+
+    /// <summary>
+    /// The fusion level of held tensors (<c>held-levels</c>, a map from a held tensor's name to a level's name); null when
+    /// the key is absent (every held tensor in its default level). A name that is not a held tensor or not a level is
+    /// reported here; a level that cannot hold the tensor (several instances, or not keeping its role) the checker reports.
+    /// </summary>
+    private static Dictionary<TensorId, int>? HeldLevels(SpecNode? node, Workload w, Architecture arch, IReadOnlyList<TensorId> held)
+    {
+        if (node is null) return null;
+        var map = node.AsMap();
+        if (map is null) return null;
+        var result = new Dictionary<TensorId, int>();
+        var names = arch.Levels.Select(l => l.Name).ToList();
+        foreach (var (key, value) in map.Entries)
+        {
+            if (!held.Any(t => t.Name == key))
+            {
+                value.Error($"'{key}' is not a tensor the group holds ({string.Join(", ", held)}); held-levels names the level of a held tensor");
+                continue;
+            }
+            if (value.AsString() is not { } level) continue;
+            int index = names.IndexOf(level);
+            if (index < 0)
+            {
+                var close = SpecReader.Closest(level, names);
+                value.Error($"{arch.Name} has no level '{level}'{(close is null ? "" : $"; did you mean {close}?")}");
+                continue;
+            }
+            result[new TensorId(key)] = index;
+        }
+        return result;
     }
 
     internal static int LayerIndex(SpecNode node, Workload w)
