@@ -42,4 +42,39 @@ public sealed class EdpEnergyFloorTests
         Assert.IsTrue(raised > 0, "the floor never raised a stopped search's bound: the test sees nothing");
         Console.WriteLine($"{compared} cases, {raised} stopped bounds raised by the floor");
     }
+
+    /// <summary>
+    /// The front step of co-design's EDP floor (<see cref="LayerEvaluator.FrontFloor"/>, branch cd19z): for a cap c1 on the
+    /// cycles, the least energy within it times the least cycles, or the least energy times c1, whichever is less, is at most
+    /// the brute-force EDP optimum, for caps around the least cycles and the EDP optimum's cycles; and on some case it is well
+    /// above the plain floor (least energy times least cycles).
+    /// </summary>
+    [TestMethod]
+    public void TheFrontStepIsAtMostTheEdpOptimum()
+    {
+        int compared = 0, above = 0;
+        double closest = 0;
+        foreach (var (layer, arch) in SearchTests.SmallCases(2024, 40))
+        {
+            var energy = new TilingSearch(new MapProblem(layer, arch, Objective.Energy), prune: false).Solve(SearchLimits.None);
+            if (energy.Status == SolveStatus.Infeasible) continue;
+            var edp = new TilingSearch(new MapProblem(layer, arch, Objective.Edp), prune: false).Solve(SearchLimits.None);
+            var latency = new TilingSearch(new MapProblem(layer, arch, Objective.Latency), prune: false).Solve(SearchLimits.None);
+            double least = energy.Best!.Value, optimum = edp.Best!.Value, cycles = latency.Report!.Cycles, atOptimum = edp.Report!.Cycles;
+            foreach (double c1 in new[] { cycles, cycles * 1.1, cycles * 1.5, cycles * 2, atOptimum * 0.999, atOptimum * 0.9, atOptimum * 0.75, atOptimum })
+            {
+                var capped = new TilingSearch(new MapProblem(layer, arch, Objective.Energy, Caps: new CostCaps(Cycles: c1)), prune: false).Solve(SearchLimits.None);
+                double e1 = capped.Status == SolveStatus.Infeasible ? double.PositiveInfinity : capped.Best!.Value;
+                double step = LayerEvaluator.FrontFloor(e1, c1, least, cycles);
+                string what = $"{layer} on {arch.Name}: cap {c1} cycles, least energy within it {e1}, least energy {least}, least cycles {cycles}: step {step}, EDP optimum {optimum}";
+                Assert.IsTrue(step <= optimum * (1 + 1e-9), what);
+                closest = Math.Max(closest, step / optimum);
+                if (step > least * cycles * 1.05) above++;
+            }
+            compared++;
+        }
+        Assert.IsTrue(compared >= 20, $"only {compared} feasible cases compared");
+        Assert.IsTrue(above > 0, "no step above the plain floor: the test sees nothing");
+        Console.WriteLine($"{compared} cases, {above} steps 5 % above the plain floor, the closest step {closest:0.####} of the EDP optimum");
+    }
 }
