@@ -349,15 +349,6 @@ public sealed class LayerEvaluator
                 }
             }
             now[s] = Known(arch, key, s, Objective.Edp);
-            // A cycle-capped energy search (branch cd19z, CycleCappedFloors) when the shape's floor is still short of what
-            // would decide the set: every mapping either has at most c1 cycles (energy at least the capped search's bound)
-            // or more (energy at least the energy bound): FrontFloor.
-            if (CycleCappedFloors && finite && !(Total() > target) && !Final(now[s]) && !Stopped && Given(relaxation: true, cap) is var capped
-                && (capped is null || capped >= EnergyFirstCap))
-            {
-                double need = Math.Min(Enough(target, Total() - Shapes[s].Count * LowerOf(now[s]), Shapes[s].Count), Upper(s));
-                if (need > LowerOf(now[s]) && CappedEnergyFloor(arch, key, s, need, capped / 2)) now[s] = Known(arch, key, s, Objective.Edp);
-            }
         }
         // The EDP searches of a set whose sum after its energy searches is far below the target are left (branch cd19s,
         // EdpRiseMargin): they raise a set's bound little past the energy floors (cd19m), so they would not decide it.
@@ -593,77 +584,31 @@ public sealed class LayerEvaluator
         if (objective != Objective.Edp || Convention != CostConvention.Default) return 0;
         var (root, cycles) = Roots(arch, key, shape);
         double energy = Math.Max(EnergyFloor(arch, key, shape), root);
-        double floor = energy > 0 ? energy * cycles : 0;
-        // The cycle-capped energy searches' steps, here or on an architecture that dominates this one (CappedEnergyFloor).
-        if (_front.TryGetValue(shape, out var steps))
-            foreach (var (other, otherKey, cap, capped) in steps)
-                if (otherKey == key || Dominates(other, arch)) floor = Math.Max(floor, FrontFloor(capped, cap, energy, cycles));
-        return floor;
+        return energy > 0 ? energy * cycles : 0;
     }
 
     /// <summary>
-    /// A lower bound on the EDP of every mapping from one step of the (energy, cycles) front (branch cd19z): a mapping of at
-    /// most <paramref name="cap"/> cycles has an energy of at least <paramref name="cappedEnergy"/> (a bound of the energy
-    /// search within that cap) and at least <paramref name="leastCycles"/> cycles; a mapping of more cycles has an energy of
-    /// at least <paramref name="leastEnergy"/> (the energy bound). So its EDP is at least the lesser of the two products.
-    /// </summary>
-    public static double FrontFloor(double cappedEnergy, double cap, double leastEnergy, double leastCycles)
-        => Math.Min(cappedEnergy * leastCycles, leastEnergy * cap);
-
-    /// <summary>
-    /// Whether a shape's EDP floor on a relaxation is raised by one more search before its EDP search (default on): the energy
-    /// search within a cap on the cycles c1 chosen so that the mappings above it already have an EDP of the floor needed
-    /// (c1 = need / energy bound), run to the energy that, times the least cycles, is that floor (<see cref="FrontFloor"/>).
-    /// </summary>
-    public bool CycleCappedFloors { get; set; } = true;
-
-    /// <summary>Cycle-capped energy searches run for EDP floors (<see cref="CappedEnergyFloor"/>; counted in <see cref="Searches"/> too), and those that reached the floor needed.</summary>
-    public long CappedEnergySearches { get; private set; }
-
-    /// <summary>Cycle-capped energy searches that reached the floor they were run for.</summary>
-    public long CappedEnergyReached { get; private set; }
-
-    /// <summary>
-    /// The energy search of a shape on a relaxation within a cap c1 on its cycles, c1 = <paramref name="need"/> / its energy
-    /// bound, ceiling <paramref name="need"/> / its least cycles: its bound (infinite when no mapping has at most c1 cycles)
-    /// is kept as a step of the front (<see cref="EdpFloor"/>). False when no such search was run (c1 not above the least
-    /// cycles: the plain floor is already there; or the run's time is up).
-    /// </summary>
-    private bool CappedEnergyFloor(Architecture arch, string key, int shape, double need, TimeSpan? cap)
-    {
-        var (root, cycles) = Roots(arch, key, shape);
-        double energy = Math.Max(EnergyFloor(arch, key, shape), root);
-        if (!(energy > 0 && cycles > 0 && double.IsFinite(need))) return false;
-        double c1 = need / energy;
-        if (!(c1 > cycles)) return false;
-        var left = Given(relaxation: true, cap);
-        if (Stopped || left is { } z && z <= TimeSpan.Zero) return false;
-        var layer = Shapes[shape].Layer;
-        _progress?.Phase($"{Searches} layer searches; bounding {layer.Name} (energy within {c1:G6} cycles) on {arch.Name}");
-        var problem = new MapProblem(layer, arch, Objective.Energy, Caps: new CostCaps(Cycles: c1), Convention: Convention);
-        var r = new TilingSearch(problem, prune: true, seed: Seeded, ceiling: need / cycles * (1 + 1e-10)).Solve(_limits with { TimeLimit = left });
-        BoundSearches++;
-        CappedEnergySearches++;
-        SearchDone?.Invoke();
-        double capped = r.Status == SolveStatus.Infeasible ? double.PositiveInfinity : LowerOf(r);
-        if (FrontFloor(capped, c1, energy, cycles) >= need) CappedEnergyReached++;
-        if (!_front.TryGetValue(shape, out var steps)) _front[shape] = steps = [];
-        steps.Add((arch, key, c1, capped));
-        return true;
-    }
-
-    private readonly Dictionary<int, List<(Architecture Arch, string Key, double Cap, double Energy)>> _front = [];
-
-    /// <summary>
-    /// A shape's energy and cycle floors on an architecture without a search (the energy and latency searches' root bounds),
-    /// computed once per architecture and shape.
+    /// A shape's energy and cycle floors on an architecture without a search (the energy search's root bound; the least over
+    /// the spatial plans of the latency search's bound at each plan's root, <see cref="CycleFloor"/>), computed once per
+    /// architecture and shape.
     /// </summary>
     private (double Energy, double Cycles) Roots(Architecture arch, string key, int shape)
     {
         if (_roots.TryGetValue((key, shape), out var known)) return known;
         var problem = new MapProblem(Shapes[shape].Layer, arch, Objective.Energy, Convention: Convention);
-        return _roots[(key, shape)] = (TilingSearch.EnergyFloor(problem), TilingSearch.CycleFloor(problem));
+        return _roots[(key, shape)] = (TilingSearch.EnergyFloor(problem), CycleFloor(problem));
     }
+
+    /// <summary>
+    /// The least cycles of every mapping of a problem without a search (branch cd19z): the least over its spatial plans of
+    /// each plan's latency bound at its root (<see cref="TilingSearch.PlanCycleFloor"/>: the plan's exact compute cycles and
+    /// the bandwidth cycles every mapping of it has), at least the latency search's root bound
+    /// (<see cref="TilingSearch.CycleFloor(MapProblem)"/>, which takes the largest spatial fanout whether or not a plan reaches
+    /// it). Every mapping has one spatial plan, so its cycles are at least its plan's bound. On ResNet-50 over eyeriss the
+    /// plans' floor is the least cycles of a mapping on every shape tried, 1.5 x the root's on the 1 x 1 shapes.
+    /// </summary>
+    public static double CycleFloor(MapProblem problem)
+        => new TilingSearch(problem with { Caps = null }, prune: true, seed: false).PlanCycleFloor(SearchLimits.None);
 
     private readonly Dictionary<(string Arch, int Shape), (double Energy, double Cycles)> _roots = [];
 
