@@ -588,15 +588,27 @@ public sealed class LayerEvaluator
     }
 
     /// <summary>
-    /// A shape's energy and cycle floors on an architecture without a search (the energy and latency searches' root bounds),
-    /// computed once per architecture and shape.
+    /// A shape's energy and cycle floors on an architecture without a search (the energy search's root bound; the least over
+    /// the spatial plans of the latency search's bound at each plan's root, <see cref="CycleFloor"/>), computed once per
+    /// architecture and shape.
     /// </summary>
     private (double Energy, double Cycles) Roots(Architecture arch, string key, int shape)
     {
         if (_roots.TryGetValue((key, shape), out var known)) return known;
         var problem = new MapProblem(Shapes[shape].Layer, arch, Objective.Energy, Convention: Convention);
-        return _roots[(key, shape)] = (TilingSearch.EnergyFloor(problem), TilingSearch.CycleFloor(problem));
+        return _roots[(key, shape)] = (TilingSearch.EnergyFloor(problem), CycleFloor(problem));
     }
+
+    /// <summary>
+    /// The least cycles of every mapping of a problem without a search (branch cd19z): the least over its spatial plans of
+    /// each plan's latency bound at its root (<see cref="TilingSearch.PlanCycleFloor"/>: the plan's exact compute cycles and
+    /// the bandwidth cycles every mapping of it has), at least the latency search's root bound
+    /// (<see cref="TilingSearch.CycleFloor(MapProblem)"/>, which takes the largest spatial fanout whether or not a plan reaches
+    /// it). Every mapping has one spatial plan, so its cycles are at least its plan's bound. On ResNet-50 over eyeriss the
+    /// plans' floor is the least cycles of a mapping on every shape tried, 1.5 x the root's on the 1 x 1 shapes.
+    /// </summary>
+    public static double CycleFloor(MapProblem problem)
+        => new TilingSearch(problem with { Caps = null }, prune: true, seed: false).PlanCycleFloor(SearchLimits.None);
 
     private readonly Dictionary<(string Arch, int Shape), (double Energy, double Cycles)> _roots = [];
 
