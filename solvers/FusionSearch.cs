@@ -434,7 +434,8 @@ public sealed partial class FusionSearch
         if (valid.Count == 0) return (null, double.PositiveInfinity, count);
         // The least under the problem's terms, in order (one term: the least objective; ties: the first enumerated).
         var best = Objectives.Least(valid, _p.Terms, (x, o) => x.Report.Objective(o));
-        return (best.Mapping, best.Report.Objective(_p.Objective), count);
+        // Named as the searches name their answers (Recheck): only the fusion levels other than the default.
+        return (FusionRules.WithoutDefaultLevels(w, _p.Arch, best.Mapping), best.Report.Objective(_p.Objective), count);
 
         IEnumerable<(FusedGroup Group, List<Mapping> Mappings, List<Mapping?> Prologues)> GroupChoices((int First, int Last) g)
         {
