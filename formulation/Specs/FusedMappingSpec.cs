@@ -97,11 +97,10 @@ public static class FusedMappingSpec
         var sb = new StringBuilder();
         sb.Append($"# fused mapping of {w.Name} on {arch.Name} (docs/fusion.md)\n");
         sb.Append("fused-mapping:\n  groups:\n");
-        foreach (var g in fm.Groups)
+        // A held tensor's level is written only when it is not the default (the outermost that can hold it), so files read the same.
+        foreach (var g in FusionRules.WithoutDefaultLevels(w, arch, fm).Groups)
         {
-            // A held tensor's level is written only when it is not the default (the outermost that can hold it), so files read the same.
-            var deeper = FusionRules.HeldOf(w, g).Where(t => g.Levels.TryGetValue(t, out int l) && l >= 0 && l < arch.Levels.Count
-                && l != FusionRules.HoldLevel(w, arch, t, FusionRules.Touchers(w, t, g.First, g.Last))).ToList();
+            var deeper = FusionRules.HeldOf(w, g).Where(t => g.Levels.TryGetValue(t, out int l) && l >= 0 && l < arch.Levels.Count).ToList();
             string levels = deeper.Count == 0 ? "" : $", held-levels: {{ {string.Join(", ", deeper.Select(t => $"{t.Name}: {arch.Levels[g.Levels[t]].Name}"))} }}";
             sb.Append($"    - {{ layers: {YamlText.List(Enumerable.Range(g.First, g.Count).Select(i => w.Layers[i].Name))}, shared-loops: {g.SharedLoops}, held: {YamlText.List(FusionRules.HeldOf(w, g).Select(t => t.Name))}{levels}{(g.KeepHalos ? ", halo: keep" : "")}{(g.Pipelined ? ", schedule: pipelined" : "")} }}\n");
         }
